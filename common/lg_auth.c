@@ -1,0 +1,390 @@
+/*  lg_auth - CurveZMQ on every TCP socket, and who is calling.
+
+    See lg_auth.h for the folder layout. Design notes:
+    1. zauth owns the ZAP handler of the process (one per ZeroMQ context), so
+       there is one lg_auth per process.
+    2. zauth only runs at the handshake. A connection opened before its
+       certificate was revoked would live on, so lg_auth_caller looks the
+       public key up again in our own copy of allowed/, reloaded when the
+       folder's mtime or entry count changes: one stat() per request.
+    3. The role comes from the certificate metadata that zauth put in its ZAP
+       reply and libzmq attached to every frame of the connection.
+*/
+#include "lg_lib.h"
+#include <sys/stat.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <openssl/crypto.h>
+
+struct _lg_auth_t {
+    zactor_t *zauth;
+    char *cert_dir;
+    char *allowed_dir;
+    zhashx_t *allowed;          //  public key -> (void *) 1
+    struct timespec mtime;      //  of allowed/ when loaded
+    nlink_t nlink;
+};
+
+static const struct {
+    const char *name;
+    int bit;
+} s_roles [] = {
+    { "operator", LG_ROLE_OPERATOR },
+    { "reviewer", LG_ROLE_REVIEWER },
+    { "auditor",  LG_ROLE_AUDITOR },
+    { "provider", LG_ROLE_PROVIDER },
+    { "billing",  LG_ROLE_BILLING },
+    { "sensor",   LG_ROLE_SENSOR },
+    { "enforcer", LG_ROLE_ENFORCER },
+    { "viewer",   LG_ROLE_VIEWER },
+    { "service",  LG_ROLE_SERVICE }
+};
+
+int
+lg_role_parse (const char *name)
+{
+    for (size_t i = 0; name && i < sizeof s_roles / sizeof s_roles [0]; i++)
+        if (streq (name, s_roles [i].name))
+            return s_roles [i].bit;
+    return 0;
+}
+
+const char *
+lg_role_name (int role)
+{
+    for (size_t i = 0; i < sizeof s_roles / sizeof s_roles [0]; i++)
+        if (role == s_roles [i].bit)
+            return s_roles [i].name;
+    return NULL;
+}
+
+static bool
+s_valid_name (const char *name, size_t max)
+{
+    size_t len = name? strlen (name): 0;
+    if (len == 0 || len > max || name [0] == '.')
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum ((unsigned char) name [i]) && !strchr ("._-@", name [i]))
+            return false;
+    return true;
+}
+
+//  Reload our copy of allowed/ if the folder changed since we last read it
+static void
+s_refresh (lg_auth_t *self)
+{
+    struct stat st;
+    if (stat (self->allowed_dir, &st)) {
+        zhashx_purge (self->allowed);       //  folder gone: nobody is allowed
+        memset (&self->mtime, 0, sizeof self->mtime);
+        return;
+    }
+    if (st.st_mtim.tv_sec == self->mtime.tv_sec && st.st_mtim.tv_nsec == self->mtime.tv_nsec
+    &&  st.st_nlink == self->nlink && zhashx_size (self->allowed))
+        return;
+    self->mtime = st.st_mtim;
+    self->nlink = st.st_nlink;
+    zhashx_purge (self->allowed);
+    DIR *dir = opendir (self->allowed_dir);
+    if (!dir)
+        return;
+    struct dirent *entry;
+    while ((entry = readdir (dir))) {
+        size_t len = strlen (entry->d_name);
+        if (entry->d_name [0] == '.' || (len > 7 && streq (entry->d_name + len - 7, "_secret")))
+            continue;
+        char *path = zsys_sprintf ("%s/%s", self->allowed_dir, entry->d_name);
+        zcert_t *cert = path? zcert_load (path): NULL;
+        if (cert)
+            zhashx_update (self->allowed, zcert_public_txt (cert), (void *) 1);
+        zcert_destroy (&cert);
+        zstr_free (&path);
+    }
+    closedir (dir);
+}
+
+lg_auth_t *
+lg_auth_new (const char *cert_dir)
+{
+    assert (cert_dir);
+    lg_auth_t *self = (lg_auth_t *) zmalloc (sizeof (lg_auth_t));
+    self->cert_dir = strdup (cert_dir);
+    self->allowed_dir = zsys_sprintf ("%s/allowed", cert_dir);
+    self->allowed = zhashx_new ();
+    self->zauth = zactor_new (zauth, NULL);
+    if (!self->zauth) {
+        lg_auth_destroy (&self);
+        return NULL;
+    }
+    zstr_sendx (self->zauth, "CURVE", self->allowed_dir, NULL);
+    zsock_wait (self->zauth);
+    s_refresh (self);
+    return self;
+}
+
+void
+lg_auth_destroy (lg_auth_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        lg_auth_t *self = *self_p;
+        zactor_destroy (&self->zauth);
+        zhashx_destroy (&self->allowed);
+        zstr_free (&self->allowed_dir);
+        zstr_free (&self->cert_dir);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+lg_auth_server (lg_auth_t *self, zsock_t *sock, const char *service)
+{
+    char *path = zsys_sprintf ("%s/services/%s", self->cert_dir, service);
+    zcert_t *cert = zcert_load (path);
+    if (!cert) {
+        lg_log_write (LG_LOG_ERROR, path, "could not load the key pair of service %s", service);
+        zstr_free (&path);
+        return -1;
+    }
+    zstr_free (&path);
+    zcert_apply (cert, sock);
+    zsock_set_curve_server (sock, 1);
+    zsock_set_zap_domain (sock, "lgwan");
+    zcert_destroy (&cert);
+    return 0;
+}
+
+int
+lg_auth_caller (lg_auth_t *self, zframe_t *frame, lg_caller_t *caller)
+{
+    memset (caller, 0, sizeof *caller);
+    const char *key = zframe_meta (frame, "User-Id");
+    const char *role = zframe_meta (frame, "role");
+    if (!key || strlen (key) != 40 || !role)
+        return -1;
+    s_refresh (self);
+    if (!zhashx_lookup (self->allowed, key))
+        return -1;                          //  revoked since it connected
+    memcpy (caller->public_key, key, 41);
+    caller->role = lg_role_parse (role);
+    snprintf (caller->role_name, sizeof caller->role_name, "%s", role);
+    const char *provider = zframe_meta (frame, "provider_id");
+    if (provider) {
+        char *end;
+        errno = 0;
+        unsigned long long id = strtoull (provider, &end, 10);
+        if (errno || *end || end == provider)
+            return -1;
+        caller->provider_id = id;
+    }
+    const char *op = zframe_meta (frame, "operator_id");
+    if (op)
+        snprintf (caller->operator_id, sizeof caller->operator_id, "%s", op);
+    if (caller->role == 0
+    || (caller->role == LG_ROLE_PROVIDER && caller->provider_id == 0))
+        return -1;
+    return 0;
+}
+
+int
+lg_auth_client (zsock_t *sock, const char *client_cert_path, const char *server_cert_path)
+{
+    zcert_t *client = client_cert_path? zcert_load (client_cert_path): NULL;
+    zcert_t *server = server_cert_path? zcert_load (server_cert_path): NULL;
+    int rc = -1;
+    if (!client || !server)
+        goto cleanup;
+    if (streq (zcert_secret_txt (client), "0000000000000000000000000000000000000000"))
+        goto cleanup;                       //  a public certificate, no secret
+    zcert_apply (client, sock);
+    zsock_set_curve_serverkey (sock, zcert_public_txt (server));
+    rc = 0;
+cleanup:
+    zcert_destroy (&client);
+    zcert_destroy (&server);
+    return rc;
+}
+
+//  ZMTP metadata as zauth copies it: per property 1 + name + 4 + value bytes
+static size_t
+s_meta_size (zcert_t *cert)
+{
+    size_t size = 0;
+    zlist_t *keys = zcert_meta_keys (cert);
+    for (const char *k = (const char *) zlist_first (keys); k; k = (const char *) zlist_next (keys))
+        size += 1 + strlen (k) + 4 + strlen (zcert_meta (cert, k));
+    zlist_destroy (&keys);
+    return size;
+}
+
+static int
+s_mkdirs (const char *cert_dir, const char *sub)
+{
+    char *path = zsys_sprintf ("%s/%s", cert_dir, sub);
+    int rc = zsys_dir_create ("%s", path);
+    zstr_free (&path);
+    return rc;
+}
+
+int
+lg_auth_keygen (const char *cert_dir, const char *dir_out, const char *name, const char *role,
+                uint64_t provider_id, const char *operator_id, char *why, size_t why_size)
+{
+    int bit = lg_role_parse (role);
+    if (!bit) {
+        snprintf (why, why_size, "unknown role \"%s\"", role? role: "");
+        return -1;
+    }
+    if (!s_valid_name (name, 64)) {
+        snprintf (why, why_size, "certificate name must be 1-64 of [A-Za-z0-9._-@]");
+        return -1;
+    }
+    if (bit == LG_ROLE_PROVIDER && provider_id == 0) {
+        snprintf (why, why_size, "a provider certificate needs --provider-id");
+        return -1;
+    }
+    if (bit != LG_ROLE_PROVIDER && provider_id) {
+        snprintf (why, why_size, "only a provider certificate carries a provider id");
+        return -1;
+    }
+    if ((bit & LG_ROLE_STAFF) && (!operator_id || !*operator_id)) {
+        snprintf (why, why_size, "a %s certificate needs --operator-id", role);
+        return -1;
+    }
+    if (operator_id && *operator_id && !s_valid_name (operator_id, 63)) {
+        snprintf (why, why_size, "operator id must be 1-63 of [A-Za-z0-9._-@]");
+        return -1;
+    }
+    zcert_t *cert = zcert_new ();
+    if (!cert) {
+        snprintf (why, why_size, "could not create a key pair");
+        return -1;
+    }
+    zcert_set_meta (cert, "role", "%s", role);
+    if (provider_id)
+        zcert_set_meta (cert, "provider_id", "%" PRIu64, provider_id);
+    if (operator_id && *operator_id)
+        zcert_set_meta (cert, "operator_id", "%s", operator_id);
+    if (s_meta_size (cert) > LG_META_MAX) {
+        snprintf (why, why_size, "certificate metadata of %zu bytes is over zauth's %d",
+                  s_meta_size (cert), LG_META_MAX);
+        zcert_destroy (&cert);
+        return -1;
+    }
+    int rc = -1;
+    char *pub = zsys_sprintf ("%s/allowed/%s", cert_dir, name);
+    char *mine = zsys_sprintf ("%s/%s", dir_out, name);
+    if (zsys_file_exists (pub)) {
+        snprintf (why, why_size, "a certificate named %s is already allowed", name);
+        goto cleanup;
+    }
+    if (s_mkdirs (cert_dir, "allowed") || zsys_dir_create ("%s", dir_out)
+    ||  zcert_save (cert, mine) || zcert_save_public (cert, pub)) {
+        snprintf (why, why_size, "could not write %s: %s", mine, strerror (errno));
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    zstr_free (&pub);
+    zstr_free (&mine);
+    zcert_destroy (&cert);
+    return rc;
+}
+
+int
+lg_auth_service_keygen (const char *cert_dir, const char *service)
+{
+    if (!s_valid_name (service, 31))
+        return -1;
+    char *path = zsys_sprintf ("%s/services/%s", cert_dir, service);
+    char *secret = zsys_sprintf ("%s_secret", path);
+    char *hmac = zsys_sprintf ("%s.hmac", path);
+    char *allowed = zsys_sprintf ("%s/allowed/service-%s", cert_dir, service);
+    int rc = 0;
+    if (!zsys_file_exists (secret)) {
+        zcert_t *cert = zcert_new ();
+        zcert_set_meta (cert, "role", "service");
+        zcert_set_meta (cert, "operator_id", "%s", service);
+        if (s_mkdirs (cert_dir, "services") || s_mkdirs (cert_dir, "allowed")
+        ||  zcert_save (cert, path) || zcert_save_public (cert, allowed))
+            rc = -1;
+        zcert_destroy (&cert);
+    }
+    if (rc == 0 && !zsys_file_exists (hmac)) {
+        //  The outbox chain key: 32 random bytes, hex, readable by the owner only
+        unsigned char key [32];
+        FILE *file = NULL;
+        int fd = RAND_bytes (key, sizeof key) == 1?
+                 open (hmac, O_WRONLY | O_CREAT | O_EXCL, 0600): -1;
+        if (fd >= 0)
+            file = fdopen (fd, "w");
+        if (file) {
+            for (size_t i = 0; i < sizeof key; i++)
+                fprintf (file, "%02x", key [i]);
+            fprintf (file, "\n");
+            fclose (file);
+        }
+        else {
+            if (fd >= 0)
+                close (fd);
+            rc = -1;
+        }
+        OPENSSL_cleanse (key, sizeof key);
+    }
+    zstr_free (&path);
+    zstr_free (&secret);
+    zstr_free (&hmac);
+    zstr_free (&allowed);
+    return rc;
+}
+
+int
+lg_auth_revoke (const char *cert_dir, const char *name, char *why, size_t why_size)
+{
+    if (!s_valid_name (name, 64)) {
+        snprintf (why, why_size, "certificate name must be 1-64 of [A-Za-z0-9._-@]");
+        return -1;
+    }
+    char *from = zsys_sprintf ("%s/allowed/%s", cert_dir, name);
+    char *to = zsys_sprintf ("%s/revoked/%s", cert_dir, name);
+    int rc = -1;
+    if (!zsys_file_exists (from))
+        snprintf (why, why_size, "no allowed certificate named %s", name);
+    else
+    if (s_mkdirs (cert_dir, "revoked") || rename (from, to))
+        snprintf (why, why_size, "could not move %s: %s", from, strerror (errno));
+    else
+        rc = 0;
+    zstr_free (&from);
+    zstr_free (&to);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: a first example of use
+
+void
+lg_auth_test (bool verbose)
+{
+    if (verbose)
+        printf (" * lg_auth: ");
+    char why [256];
+    char dir [] = "/tmp/lg_auth_test_XXXXXX";
+    assert (mkdtemp (dir));
+    char *clients = zsys_sprintf ("%s/clients", dir);
+    assert (lg_auth_service_keygen (dir, "registry") == 0);
+    assert (lg_auth_keygen (dir, clients, "alice", "operator", 0, "alice", why, sizeof why) == 0);
+    assert (lg_auth_keygen (dir, clients, "bad", "king", 0, NULL, why, sizeof why) == -1);
+    assert (lg_role_parse ("viewer") == LG_ROLE_VIEWER);
+    assert (lg_auth_revoke (dir, "alice", why, sizeof why) == 0);
+    assert (lg_auth_revoke (dir, "alice", why, sizeof why) == -1);
+    zstr_free (&clients);
+    zdir_t *tree = zdir_new (dir, NULL);
+    zdir_remove (tree, true);
+    zdir_destroy (&tree);
+    if (verbose)
+        printf ("OK\n");
+}

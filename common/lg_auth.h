@@ -1,0 +1,65 @@
+/*  lg_auth - CurveZMQ on every TCP socket, and who is calling.
+
+    Layout of a certificate folder (LG_CERT_DIR):
+        allowed/<name>        public certificates of clients that may connect;
+                              metadata: role, and provider_id or operator_id
+        allowed/<name>_secret never here: the client keeps its own secret
+        revoked/<name>        certificates taken out by `lgwanctl cert revoke`
+        services/<svc>[_secret] the servers' own key pairs
+
+    1. zauth checks every new connection against allowed/ (it reloads the
+       folder when it changes), so an unknown key gets no connection at all.
+    2. A connection opened before a revocation stays open in libzmq, so every
+       request is looked up again by its public key (the ZAP User-Id); the
+       store is reloaded when the folder's mtime moves, one stat per request.
+    3. Role and ids come from the certificate's metadata as zauth handed it
+       to the frame (zframe_meta), never from fields a client typed.
+*/
+#ifndef LG_AUTH_H_INCLUDED
+#define LG_AUTH_H_INCLUDED
+
+#define LG_META_MAX 512     //  zauth copies metadata into a buffer of this size
+
+typedef struct {
+    int role;                   //  one lg_role_t bit, 0 when unknown
+    char role_name [16];
+    uint64_t provider_id;       //  role provider: the provider it speaks for
+    char operator_id [64];      //  staff roles: who (operator, reviewer, auditor)
+    char public_key [41];       //  Z85 public key: the caller's identity
+} lg_caller_t;
+
+//  Start zauth for CURVE with the allowed/ folder under cert_dir.
+lg_auth_t *lg_auth_new (const char *cert_dir);
+void lg_auth_destroy (lg_auth_t **self_p);
+
+//  Make sock a CURVE server with the key pair in services/<service>_secret.
+int lg_auth_server (lg_auth_t *self, zsock_t *sock, const char *service);
+
+//  Who sent this frame; 0 ok, -1 no metadata or revoked since it connected.
+int lg_auth_caller (lg_auth_t *self, zframe_t *frame, lg_caller_t *caller);
+
+//  Role name <-> bit; 0 / NULL when unknown.
+int lg_role_parse (const char *name);
+const char *lg_role_name (int role);
+
+//  Make sock a CURVE client with its own certificate file (secret) against
+//  the server's public certificate file. 0 ok, -1 unreadable keys.
+int lg_auth_client (zsock_t *sock, const char *client_cert_path, const char *server_cert_path);
+
+//  Create a key pair for a client: public part in allowed/<name>, secret in
+//  dir_out/<name>_secret. Refuses a role it does not know, a name that is not
+//  [A-Za-z0-9._-], and metadata over LG_META_MAX bytes. 0 ok, -1 with why.
+int lg_auth_keygen (const char *cert_dir, const char *dir_out, const char *name,
+                    const char *role, uint64_t provider_id, const char *operator_id,
+                    char *why, size_t why_size);
+
+//  Create the key pair of a service in services/ (idempotent).
+int lg_auth_service_keygen (const char *cert_dir, const char *service);
+
+//  Move allowed/<name> to revoked/<name>; 0 ok, -1 no such certificate.
+int lg_auth_revoke (const char *cert_dir, const char *name, char *why, size_t why_size);
+
+//  Self test
+void lg_auth_test (bool verbose);
+
+#endif

@@ -1,0 +1,170 @@
+/*  lg_check - validators for identifiers from outside: pure functions, no I/O.
+
+    The rules are those of shared/data/README.md:
+
+    1. Local government code (全国地方公共団体コード): 6 ASCII digits. With
+       weights 6,5,4,3,2 on the first five and S their weighted sum, the sixth
+       is (11 - S mod 11) mod 10.
+    2. Corporate number (法人番号): 13 ASCII digits; the leftmost is the check
+       digit 9 - (sum of P_n * Q_n) mod 9, where P_n is the n-th of the other
+       twelve digits counted from the right and Q_n is 1 for odd n, 2 for even.
+    3. UTF-8 as in Unicode Table 3-7: no overlong forms, no surrogates, nothing
+       above U+10FFFF, no truncated sequence. NUL is refused as well, since our
+       strings end up as C strings and in PostgreSQL text.
+    4. Prefecture (JIS X 0401): exactly "01" to "47".
+
+    Digits are ASCII '0'..'9' only, never isdigit(), which follows the locale.
+    NULL is never valid.
+*/
+#include "lg_lib.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+static bool
+s_is_digit (char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+//  True when text is exactly count ASCII digits.
+static bool
+s_all_digits (const char *text, size_t count)
+{
+    for (size_t index = 0; index < count; index++)
+        if (!s_is_digit (text [index]))
+            return false;           //  also stops at an early NUL
+    return text [count] == '\0';
+}
+
+
+//  --------------------------------------------------------------------------
+//  6 ASCII digits whose last is the check digit of the first five.
+
+bool
+lg_check_lgcode (const char *code)
+{
+    if (code == NULL || !s_all_digits (code, 6))
+        return false;
+    int sum = 0;
+    for (int index = 0; index < 5; index++)
+        sum += (code [index] - '0') * (6 - index);
+    int check = (11 - sum % 11) % 10;
+    return code [5] - '0' == check;
+}
+
+
+//  --------------------------------------------------------------------------
+//  13 ASCII digits whose first is the check digit of the other twelve.
+
+bool
+lg_check_corporate_number (const char *number)
+{
+    if (number == NULL || !s_all_digits (number, 13))
+        return false;
+    int sum = 0;
+    for (int n = 1; n <= 12; n++) {
+        int digit = number [13 - n] - '0';
+        sum += digit * (n % 2? 1: 2);
+    }
+    int check = 9 - sum % 9;
+    return number [0] - '0' == check;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Well-formed UTF-8 of exactly size bytes.
+
+bool
+lg_check_utf8 (const char *text, size_t size)
+{
+    if (text == NULL)
+        return false;
+    const unsigned char *byte = (const unsigned char *) text;
+    const unsigned char *end = byte + size;
+    while (byte < end) {
+        unsigned char lead = *byte;
+        if (lead == 0)
+            return false;
+        if (lead < 0x80) {
+            byte++;
+            continue;
+        }
+        //  Length and the range of the second byte, from Table 3-7
+        size_t length;
+        unsigned char low = 0x80, high = 0xBF;
+        if (lead >= 0xC2 && lead <= 0xDF)
+            length = 2;
+        else
+        if (lead >= 0xE0 && lead <= 0xEF) {
+            length = 3;
+            if (lead == 0xE0)
+                low = 0xA0;         //  overlong below U+0800
+            else
+            if (lead == 0xED)
+                high = 0x9F;        //  surrogates D800..DFFF
+        }
+        else
+        if (lead >= 0xF0 && lead <= 0xF4) {
+            length = 4;
+            if (lead == 0xF0)
+                low = 0x90;         //  overlong below U+10000
+            else
+            if (lead == 0xF4)
+                high = 0x8F;        //  above U+10FFFF
+        }
+        else
+            return false;           //  continuation byte, C0, C1, F5..FF
+        if ((size_t) (end - byte) < length)
+            return false;           //  truncated
+        if (byte [1] < low || byte [1] > high)
+            return false;
+        for (size_t index = 2; index < length; index++)
+            if (byte [index] < 0x80 || byte [index] > 0xBF)
+                return false;
+        byte += length;
+    }
+    return true;
+}
+
+
+//  --------------------------------------------------------------------------
+//  JIS X 0401 prefecture code "01".."47".
+
+bool
+lg_check_prefecture (const char *code)
+{
+    if (code == NULL || !s_all_digits (code, 2))
+        return false;
+    int value = (code [0] - '0') * 10 + (code [1] - '0');
+    return value >= 1 && value <= 47;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Self test: the first example of use.
+
+void
+lg_check_test (bool verbose)
+{
+    printf (" * lg_check: ");
+
+    //  Checking what a provider filed
+    const char *lgcode = "131016";          //  Chiyoda, Tokyo
+    assert (lg_check_lgcode (lgcode));
+    assert (lg_check_prefecture ("13"));
+    assert (lg_check_corporate_number ("8000020130001"));
+    assert (!lg_check_lgcode ("131017"));
+    assert (!lg_check_corporate_number ("7000020130001"));
+    assert (!lg_check_prefecture ("48"));
+
+    const char *name = "千代田区";
+    assert (lg_check_utf8 (name, strlen (name)));
+    assert (!lg_check_utf8 ("\xC0\x80", 2));
+    assert (!lg_check_utf8 (NULL, 0));
+
+    if (verbose)
+        printf ("%s ", lgcode);
+    printf ("OK\n");
+}

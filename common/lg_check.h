@@ -1,0 +1,25 @@
+/*  lg_check - validators for identifiers from outside: pure functions, no I/O.
+
+    Local government codes (6 digits, check digit with weights 6..2, mod 11) and
+    corporate numbers (13 digits, leading check digit, mod 9) follow the rules in
+    shared/data/README.md. Each returns true only for a well-formed value.
+*/
+#ifndef LG_CHECK_H_INCLUDED
+#define LG_CHECK_H_INCLUDED
+
+//  6 ASCII digits whose last is the check digit of the first five.
+bool lg_check_lgcode (const char *code);
+
+//  13 ASCII digits whose first is the check digit of the other twelve.
+bool lg_check_corporate_number (const char *number);
+
+//  Well-formed UTF-8 of exactly size bytes (no overlongs, no surrogates, <= U+10FFFF).
+bool lg_check_utf8 (const char *text, size_t size);
+
+//  JIS X 0401 prefecture code "01".."47".
+bool lg_check_prefecture (const char *code);
+
+//  Self test
+void lg_check_test (bool verbose);
+
+#endif

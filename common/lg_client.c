@@ -1,0 +1,187 @@
+/*  lg_client - calling a service: CURVE DEALER with the Lazy Pirate pattern
+    (zguide ch.4). See lg_client.h for what a caller can rely on.
+*/
+#include "lg_lib.h"
+
+struct _lg_client_t {
+    char *endpoint;
+    char *cert;
+    char *server_cert;
+    zsock_t *dealer;
+    int timeout_ms;
+    int retries;
+};
+
+static zsock_t *
+s_connect (lg_client_t *self)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    if (!dealer)
+        return NULL;
+    zsock_set_linger (dealer, 0);
+    zsock_set_maxmsgsize (dealer, 64 * 1024 * 1024);
+    if ((self->cert || self->server_cert)
+    &&  lg_auth_client (dealer, self->cert, self->server_cert)) {
+        lg_log_write (LG_LOG_ERROR, self->cert, "could not load client or server certificate");
+        zsock_destroy (&dealer);
+        return NULL;
+    }
+    if (zsock_connect (dealer, "%s", self->endpoint)) {
+        zsock_destroy (&dealer);
+        return NULL;
+    }
+    return dealer;
+}
+
+lg_client_t *
+lg_client_new (const char *endpoint, const char *cert, const char *server_cert)
+{
+    assert (endpoint);
+    lg_client_t *self = (lg_client_t *) zmalloc (sizeof (lg_client_t));
+    self->endpoint = strdup (endpoint);
+    self->cert = cert? strdup (cert): NULL;
+    self->server_cert = server_cert? strdup (server_cert): NULL;
+    self->timeout_ms = 2500;
+    self->retries = 3;
+    self->dealer = s_connect (self);
+    if (!self->dealer)
+        lg_client_destroy (&self);
+    return self;
+}
+
+void
+lg_client_destroy (lg_client_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        lg_client_t *self = *self_p;
+        zsock_destroy (&self->dealer);
+        free (self->endpoint);
+        free (self->cert);
+        free (self->server_cert);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+void
+lg_client_set_timeout (lg_client_t *self, int timeout_ms, int retries)
+{
+    self->timeout_ms = timeout_ms;
+    self->retries = retries;
+}
+
+char *
+lg_client_new_id (void)
+{
+    zuuid_t *uuid = zuuid_new ();
+    char *id = strdup (zuuid_str_canonical (uuid));
+    zuuid_destroy (&uuid);
+    return id;
+}
+
+//  Wait for one frame on the dealer within the time left; NULL on timeout
+static zframe_t *
+s_wait (lg_client_t *self, int64_t deadline)
+{
+    while (true) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            return NULL;
+        zmq_pollitem_t item = { zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0 };
+        int rc = zmq_poll (&item, 1, (long) left);
+        if (rc < 0 && zmq_errno () != EINTR)
+            return NULL;
+        if (rc > 0 && (item.revents & ZMQ_POLLIN)) {
+            zmsg_t *msg = zmsg_recv (self->dealer);
+            zframe_t *frame = msg? zmsg_pop (msg): NULL;
+            zmsg_destroy (&msg);
+            return frame;
+        }
+    }
+}
+
+//  One try after another with a fresh socket; matches replies by test()
+static zframe_t *
+s_exchange (lg_client_t *self, const void *data, size_t size, int timeout_ms, int retries,
+            const char *request_id)
+{
+    for (int attempt = 0; attempt <= retries; attempt++) {
+        if (!self->dealer && !(self->dealer = s_connect (self)))
+            return NULL;
+        zframe_t *out = zframe_new (data, size);
+        if (zframe_send (&out, self->dealer, 0)) {
+            zframe_destroy (&out);
+            return NULL;
+        }
+        int64_t deadline = zclock_mono () + timeout_ms;
+        zframe_t *in;
+        while ((in = s_wait (self, deadline))) {
+            if (!request_id)
+                return in;
+            lg_reply_t *reply = lgwan__v1__reply__unpack (NULL, zframe_size (in), zframe_data (in));
+            bool ours = reply && reply->request_id && streq (reply->request_id, request_id);
+            if (reply)
+                lgwan__v1__reply__free_unpacked (reply, NULL);
+            if (ours)
+                return in;
+            zframe_destroy (&in);       //  a late answer to an earlier try
+        }
+        //  Lazy Pirate: the socket may be stuck; start again with a new one
+        zsock_destroy (&self->dealer);
+    }
+    return NULL;
+}
+
+int
+lg_client_call (lg_client_t *self, lg_request_t *request, lg_reply_t **reply_p)
+{
+    *reply_p = NULL;
+    if (!request->request_id || !*request->request_id)
+        request->request_id = lg_client_new_id ();
+    size_t size = protobuf_c_message_get_packed_size (&request->base);
+    uint8_t *data = (uint8_t *) malloc (size? size: 1);
+    protobuf_c_message_pack (&request->base, data);
+    zframe_t *in = s_exchange (self, data, size, self->timeout_ms, self->retries,
+                               request->request_id);
+    free (data);
+    if (!in)
+        return -1;
+    ProtobufCMessage *msg = NULL;
+    int rc = lg_codec_decode (&lgwan__v1__reply__descriptor, zframe_data (in), zframe_size (in),
+                              64 * 1024 * 1024, &msg, NULL, 0);
+    zframe_destroy (&in);
+    if (rc)
+        return -1;
+    *reply_p = (lg_reply_t *) msg;
+    return 0;
+}
+
+zframe_t *
+lg_client_call_raw (lg_client_t *self, const void *data, size_t size, int timeout_ms)
+{
+    return s_exchange (self, data, size, timeout_ms, 0, NULL);
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: a first example of use (nobody answers: unavailable)
+
+void
+lg_client_test (bool verbose)
+{
+    if (verbose)
+        printf (" * lg_client: ");
+    lg_client_t *client = lg_client_new ("tcp://127.0.0.1:9", NULL, NULL);
+    assert (client);
+    lg_client_set_timeout (client, 50, 1);
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    Lgwan__V1__Stats stats = LGWAN__V1__STATS__INIT;
+    request.body_case = LGWAN__V1__REQUEST__BODY_STATS;
+    request.stats = &stats;
+    lg_reply_t *reply;
+    assert (lg_client_call (client, &request, &reply) == -1);
+    free (request.request_id);
+    lg_client_destroy (&client);
+    if (verbose)
+        printf ("OK\n");
+}

@@ -1,0 +1,36 @@
+/*  lg_client - calling a service: CURVE DEALER with the Lazy Pirate pattern.
+
+    1. Every request carries a request_id (a fresh UUID unless the caller set one).
+    2. No reply within the timeout: close the socket, open a new one, send the
+       same bytes again (same request_id, so the service answers a retry from
+       its stored reply), up to `retries` times, then give up: UNAVAILABLE.
+    3. A reply whose request_id is not the one we wait for (a late answer to an
+       earlier try) is dropped.
+*/
+#ifndef LG_CLIENT_H_INCLUDED
+#define LG_CLIENT_H_INCLUDED
+
+//  endpoint: tcp://host:port; cert: our certificate file (with _secret);
+//  server_cert: the service's public certificate file.
+lg_client_t *lg_client_new (const char *endpoint, const char *cert, const char *server_cert);
+void lg_client_destroy (lg_client_t **self_p);
+
+//  Per-try timeout and number of retries (defaults 2500 ms, 3).
+void lg_client_set_timeout (lg_client_t *self, int timeout_ms, int retries);
+
+//  Send request (request_id filled in if empty; the string is then owned by
+//  the request as a heap copy) and wait. Returns 0 with *reply_p set (free
+//  with lgwan__v1__reply__free_unpacked), -1 when no reply came (unavailable).
+int lg_client_call (lg_client_t *self, lg_request_t *request, lg_reply_t **reply_p);
+
+//  Send raw bytes as one frame and wait for one raw reply frame; for tests of
+//  malformed input. Returns the reply frame or NULL on timeout.
+zframe_t *lg_client_call_raw (lg_client_t *self, const void *data, size_t size, int timeout_ms);
+
+//  A new random request id (UUID v4 text); caller frees.
+char *lg_client_new_id (void);
+
+//  Self test
+void lg_client_test (bool verbose);
+
+#endif

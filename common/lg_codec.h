@@ -1,0 +1,31 @@
+/*  lg_codec - one protobuf per frame, bounded and validated before use.
+
+    Decoding checks the size before unpack, then walks the unpacked message
+    with its descriptor: every string must be valid UTF-8 and every enum value
+    must be one the descriptor knows (proto3 enums are open on the wire, ours
+    are not). Nothing from the wire is ever asserted on.
+*/
+#ifndef LG_CODEC_H_INCLUDED
+#define LG_CODEC_H_INCLUDED
+
+//  Decode size bytes as a message of the descriptor, refusing more than limit.
+//  Returns 0 and sets *msg_p (free with protobuf_c_message_free_unpacked), -1
+//  when size is over limit, -2 when malformed; why (if not NULL) then says how.
+int lg_codec_decode (const ProtobufCMessageDescriptor *descriptor,
+                     const void *data, size_t size, size_t limit,
+                     ProtobufCMessage **msg_p, char *why, size_t why_size);
+
+//  Validate an in-memory message tree (UTF-8, enum ranges) as above; 0 or -2.
+int lg_codec_validate (const ProtobufCMessage *msg, char *why, size_t why_size);
+
+//  Pack a message into a new frame; NULL only when out of memory.
+zframe_t *lg_codec_frame (const ProtobufCMessage *msg);
+
+//  The oneof `body` field of an envelope message for a case number, or NULL.
+const ProtobufCFieldDescriptor *lg_codec_body_field (const ProtobufCMessageDescriptor *d,
+                                                      unsigned case_number);
+
+//  Self test
+void lg_codec_test (bool verbose);
+
+#endif

@@ -1,0 +1,435 @@
+/*  lg_db - one PostgreSQL connection of one service, through libpq.
+
+    See lg_db.h for what it guarantees. Notes on how:
+    1. Every statement goes through PQprepare once per connection and then
+       PQexecPrepared with text parameters: SQL text is never built from data.
+    2. A result of NULL, or a fatal result with the connection in
+       CONNECTION_BAD, marks the database down. lg_db_ensure reconnects no
+       sooner than the backoff allows, so a dead server costs each request one
+       clock read, not one connect attempt.
+    3. The common tables (requests, outbox, cursors) are migrations of the
+       component "common"; a service's own are component <schema>. Both are
+       recorded in <schema>.schema_migrations.
+*/
+#include "lg_lib.h"
+
+#define BACKOFF_MIN_MS   100
+#define BACKOFF_MAX_MS   2000
+
+struct _lg_db_t {
+    char *conninfo;
+    char *schema;
+    PGconn *conn;
+    bool up;
+    zhashx_t *prepared;         //  SQL text -> statement name
+    unsigned next_statement;
+    int64_t retry_at;           //  zclock_mono of the next connect attempt
+    int backoff_ms;
+    char error [512];
+};
+
+//  Tables every service has; see lg_server.c (requests) and lg_outbox.c.
+static const lg_migration_t s_common [] = {
+    { 1, "requests",
+      "CREATE TABLE requests (\n"
+      "    caller      text NOT NULL,\n"
+      "    request_id  text NOT NULL,\n"
+      "    body_case   integer NOT NULL,\n"
+      "    digest      bytea NOT NULL,\n"
+      "    reply       bytea,\n"
+      "    created_at  timestamptz NOT NULL DEFAULT now(),\n"
+      "    PRIMARY KEY (caller, request_id)\n"
+      ");\n" },
+    { 2, "outbox",
+      "CREATE TABLE outbox (\n"
+      "    seq          bigint PRIMARY KEY CHECK (seq > 0),\n"
+      "    event_id     text NOT NULL UNIQUE,\n"
+      "    body_case    integer NOT NULL,\n"
+      "    occurred_at  timestamptz NOT NULL,\n"
+      "    event        bytea NOT NULL,\n"
+      "    prev_hash    bytea NOT NULL,\n"
+      "    hash         bytea NOT NULL\n"
+      ");\n"
+      "CREATE TABLE outbox_head (\n"
+      "    id    integer PRIMARY KEY CHECK (id = 1),\n"
+      "    seq   bigint NOT NULL,\n"
+      "    hash  bytea NOT NULL\n"
+      ");\n"
+      "INSERT INTO outbox_head VALUES (1, 0, '\\x');\n"
+      "CREATE TABLE cursors (\n"
+      "    source      text PRIMARY KEY,\n"
+      "    last_seq    bigint NOT NULL DEFAULT 0,\n"
+      "    head_seq    bigint NOT NULL DEFAULT 0,\n"
+      "    head_hash   bytea NOT NULL DEFAULT '\\x',\n"
+      "    updated_at  timestamptz NOT NULL DEFAULT now()\n"
+      ");\n" },
+    { 0, NULL, NULL }
+};
+
+static void
+s_set_error (lg_db_t *self, const char *text)
+{
+    snprintf (self->error, sizeof self->error, "%s", text? text: "unknown error");
+    size_t len = strlen (self->error);
+    while (len && (self->error [len - 1] == '\n' || self->error [len - 1] == ' '))
+        self->error [--len] = 0;
+}
+
+static void
+s_down (lg_db_t *self)
+{
+    if (self->conn) {
+        s_set_error (self, PQerrorMessage (self->conn));
+        PQfinish (self->conn);
+        self->conn = NULL;
+    }
+    if (self->up)
+        lg_log_write (LG_LOG_WARNING, self->error, "lost the connection to the database");
+    self->up = false;
+    zhashx_purge (self->prepared);
+    self->retry_at = zclock_mono () + self->backoff_ms;
+    self->backoff_ms = self->backoff_ms * 2 > BACKOFF_MAX_MS? BACKOFF_MAX_MS: self->backoff_ms * 2;
+}
+
+lg_db_t *
+lg_db_new (const char *conninfo, const char *schema)
+{
+    assert (conninfo);
+    assert (schema);
+    lg_db_t *self = (lg_db_t *) zmalloc (sizeof (lg_db_t));
+    self->conninfo = strdup (conninfo);
+    self->schema = strdup (schema);
+    self->prepared = zhashx_new ();
+    self->backoff_ms = BACKOFF_MIN_MS;
+    s_set_error (self, "not connected");
+    return self;
+}
+
+void
+lg_db_destroy (lg_db_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        lg_db_t *self = *self_p;
+        if (self->conn)
+            PQfinish (self->conn);
+        zhashx_destroy (&self->prepared);
+        free (self->conninfo);
+        free (self->schema);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+lg_db_ensure (lg_db_t *self)
+{
+    if (self->up && self->conn && PQstatus (self->conn) == CONNECTION_OK)
+        return 0;
+    if (self->conn)
+        s_down (self);
+    if (zclock_mono () < self->retry_at)
+        return -1;
+
+    self->conn = PQconnectdb (self->conninfo);
+    if (PQstatus (self->conn) != CONNECTION_OK) {
+        s_down (self);
+        return -1;
+    }
+    //  Our schema only, UTC on the wire; the schema name is ours ([a-z]+)
+    char *setup = zsys_sprintf ("SET search_path TO %s; SET TIME ZONE 'UTC';"
+                                " SET application_name TO 'lgwan-%s'", self->schema, self->schema);
+    PGresult *res = PQexec (self->conn, setup);
+    zstr_free (&setup);
+    bool ok = PQresultStatus (res) == PGRES_COMMAND_OK;
+    PQclear (res);
+    if (!ok) {
+        s_down (self);
+        return -1;
+    }
+    if (self->backoff_ms > BACKOFF_MIN_MS)
+        lg_info ("connected to the database again");
+    self->up = true;
+    self->backoff_ms = BACKOFF_MIN_MS;
+    return 0;
+}
+
+char *
+lg_db_hex (const void *data, size_t size)
+{
+    static const char digits [] = "0123456789abcdef";
+    char *text = (char *) malloc (2 * size + 3);
+    if (!text)
+        return NULL;
+    text [0] = '\\';
+    text [1] = 'x';
+    const uint8_t *bytes = (const uint8_t *) data;
+    for (size_t i = 0; i < size; i++) {
+        text [2 + 2 * i] = digits [bytes [i] >> 4];
+        text [3 + 2 * i] = digits [bytes [i] & 15];
+    }
+    text [2 + 2 * size] = 0;
+    return text;
+}
+
+uint8_t *
+lg_db_bytes (const PGresult *res, int row, const char *column, size_t *size)
+{
+    int col = PQfnumber (res, column);
+    *size = 0;
+    if (col < 0 || PQgetisnull (res, row, col))
+        return NULL;
+    return PQunescapeBytea ((const unsigned char *) PQgetvalue (res, row, col), size);
+}
+
+const char *
+lg_db_value (const PGresult *res, int row, const char *column)
+{
+    int col = PQfnumber (res, column);
+    if (col < 0 || row >= PQntuples (res) || PQgetisnull (res, row, col))
+        return NULL;
+    return PQgetvalue (res, row, col);
+}
+
+bool
+lg_db_is_up (lg_db_t *self)
+{
+    return self->up;
+}
+
+PGconn *
+lg_db_conn (lg_db_t *self)
+{
+    return self->up? self->conn: NULL;
+}
+
+const char *
+lg_db_error (lg_db_t *self)
+{
+    return self->error;
+}
+
+const char *
+lg_db_sqlstate (const PGresult *res)
+{
+    const char *state = res? PQresultErrorField (res, PG_DIAG_SQLSTATE): NULL;
+    return state? state: "";
+}
+
+//  True when a failed result means the connection is gone
+static bool
+s_lost (lg_db_t *self, PGresult *res)
+{
+    if (!res || PQstatus (self->conn) != CONNECTION_OK) {
+        PQclear (res);
+        s_down (self);
+        return true;
+    }
+    return false;
+}
+
+PGresult *
+lg_db_exec (lg_db_t *self, const char *sql, int nparams, const char *const *params)
+{
+    if (lg_db_ensure (self))
+        return NULL;
+    const char *name = (const char *) zhashx_lookup (self->prepared, sql);
+    char fresh [24];
+    if (!name) {
+        snprintf (fresh, sizeof fresh, "lg%u", ++self->next_statement);
+        PGresult *res = PQprepare (self->conn, fresh, sql, nparams, NULL);
+        if (s_lost (self, res))
+            return NULL;
+        if (PQresultStatus (res) != PGRES_COMMAND_OK) {
+            s_set_error (self, PQresultErrorMessage (res));
+            return res;             //  the caller sees the SQL error
+        }
+        PQclear (res);
+        zhashx_insert (self->prepared, sql, strdup (fresh));
+        name = fresh;
+    }
+    PGresult *res = PQexecPrepared (self->conn, name, nparams, params, NULL, NULL, 0);
+    if (s_lost (self, res))
+        return NULL;
+    ExecStatusType status = PQresultStatus (res);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+        s_set_error (self, PQresultErrorMessage (res));
+    return res;
+}
+
+bool
+lg_db_run (lg_db_t *self, const char *sql, int nparams, const char *const *params)
+{
+    PGresult *res = lg_db_exec (self, sql, nparams, params);
+    bool ok = res && (PQresultStatus (res) == PGRES_COMMAND_OK
+                  ||  PQresultStatus (res) == PGRES_TUPLES_OK);
+    PQclear (res);
+    return ok;
+}
+
+//  A plain statement without parameters (transaction control, migrations)
+static int
+s_simple (lg_db_t *self, const char *sql)
+{
+    if (lg_db_ensure (self))
+        return -1;
+    PGresult *res = PQexec (self->conn, sql);
+    if (s_lost (self, res))
+        return -1;
+    int rc = PQresultStatus (res) == PGRES_COMMAND_OK
+          || PQresultStatus (res) == PGRES_TUPLES_OK? 0: -1;
+    if (rc)
+        s_set_error (self, PQresultErrorMessage (res));
+    PQclear (res);
+    return rc;
+}
+
+int
+lg_db_begin (lg_db_t *self)
+{
+    return s_simple (self, "BEGIN");
+}
+
+int
+lg_db_commit (lg_db_t *self)
+{
+    return s_simple (self, "COMMIT");
+}
+
+void
+lg_db_rollback (lg_db_t *self)
+{
+    if (self->up)
+        s_simple (self, "ROLLBACK");
+}
+
+//  Apply one component's migrations that are not recorded yet
+static int
+s_migrate_component (lg_db_t *self, const char *component, const lg_migration_t *list)
+{
+    for (const lg_migration_t *m = list; m && m->version; m++) {
+        char version [16];
+        snprintf (version, sizeof version, "%d", m->version);
+        const char *params [] = { component, version, m->name };
+        PGresult *res = lg_db_exec (self,
+            "SELECT 1 FROM schema_migrations WHERE component = $1 AND version = $2::integer",
+            2, params);
+        if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+            PQclear (res);
+            return -1;
+        }
+        bool done = PQntuples (res) > 0;
+        PQclear (res);
+        if (done)
+            continue;
+        if (s_simple (self, "BEGIN")
+        ||  s_simple (self, m->sql)
+        ||  !lg_db_run (self, "INSERT INTO schema_migrations (component, version, name)"
+                              " VALUES ($1, $2::integer, $3)", 3, params)
+        ||  s_simple (self, "COMMIT")) {
+            lg_log_write (LG_LOG_ERROR, self->error, "could not apply migration %s/%03d_%s",
+                          component, m->version, m->name);
+            lg_db_rollback (self);
+            return -1;
+        }
+        lg_info ("applied migration %s/%03d_%s", component, m->version, m->name);
+    }
+    return 0;
+}
+
+int
+lg_db_migrate (lg_db_t *self, const lg_migration_t *migrations)
+{
+    if (lg_db_ensure (self)) {
+        lg_log_write (LG_LOG_ERROR, self->error, "could not connect to the database");
+        return -1;
+    }
+    char *key = zsys_sprintf ("lgwan.migrate.%s", self->schema);
+    const char *params [] = { key };
+    int rc = -1;
+    if (!lg_db_run (self, "SELECT pg_advisory_lock(hashtext($1))", 1, params))
+        goto cleanup;
+    if (s_simple (self, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        " component text NOT NULL, version integer NOT NULL,"
+                        " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),"
+                        " PRIMARY KEY (component, version))") == 0
+    &&  s_migrate_component (self, "common", s_common) == 0
+    &&  s_migrate_component (self, self->schema, migrations) == 0)
+        rc = 0;
+    lg_db_run (self, "SELECT pg_advisory_unlock(hashtext($1))", 1, params);
+cleanup:
+    if (rc)
+        lg_log_write (LG_LOG_ERROR, self->error, "could not migrate schema %s", self->schema);
+    zstr_free (&key);
+    return rc;
+}
+
+int
+lg_db_bootstrap (const char *admin_conninfo, const char *service, const char *password,
+                 char *why, size_t why_size)
+{
+    size_t len = service? strlen (service): 0;
+    if (len == 0 || len > 30 || strspn (service, "abcdefghijklmnopqrstuvwxyz") != len) {
+        snprintf (why, why_size, "service name must be 1-30 lower-case letters");
+        return -1;
+    }
+    PGconn *conn = PQconnectdb (admin_conninfo);
+    if (PQstatus (conn) != CONNECTION_OK) {
+        snprintf (why, why_size, "could not connect: %s", PQerrorMessage (conn));
+        PQfinish (conn);
+        return -1;
+    }
+    char *pw = password? PQescapeLiteral (conn, password, strlen (password)): NULL;
+    char *dbname = PQescapeIdentifier (conn, PQdb (conn), strlen (PQdb (conn)));
+    //  Identifiers cannot be parameters; the service name was checked above
+    char *steps [] = {
+        zsys_sprintf ("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+                      "'lgwan_%s') THEN CREATE ROLE lgwan_%s LOGIN; END IF; END $$",
+                      service, service),
+        pw? zsys_sprintf ("ALTER ROLE lgwan_%s PASSWORD %s", service, pw): NULL,
+        zsys_sprintf ("CREATE SCHEMA IF NOT EXISTS %s AUTHORIZATION lgwan_%s", service, service),
+        zsys_sprintf ("REVOKE ALL ON SCHEMA %s FROM PUBLIC", service),
+        zsys_sprintf ("REVOKE ALL ON SCHEMA public FROM PUBLIC"),
+        zsys_sprintf ("REVOKE ALL ON DATABASE %s FROM PUBLIC", dbname),
+        zsys_sprintf ("GRANT CONNECT, TEMPORARY ON DATABASE %s TO lgwan_%s", dbname, service)
+    };
+    size_t nsteps = sizeof steps / sizeof steps [0];
+    int rc = 0;
+    for (size_t i = 0; i < nsteps; i++) {
+        if (!steps [i] || rc)
+            continue;
+        PGresult *res = PQexec (conn, steps [i]);
+        if (PQresultStatus (res) != PGRES_COMMAND_OK) {
+            snprintf (why, why_size, "could not create role and schema for %s: %s",
+                      service, PQresultErrorMessage (res));
+            rc = -1;
+        }
+        PQclear (res);
+    }
+    for (size_t i = 0; i < nsteps; i++)
+        zstr_free (&steps [i]);
+    if (pw)
+        PQfreemem (pw);
+    PQfreemem (dbname);
+    PQfinish (conn);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Self test: a first example of use (runs only against a real server)
+
+void
+lg_db_test (bool verbose)
+{
+    if (verbose)
+        printf (" * lg_db: ");
+    lg_db_t *db = lg_db_new ("host=/nonexistent dbname=x connect_timeout=1", "registry");
+    assert (db);
+    assert (lg_db_exec (db, "SELECT 1", 0, NULL) == NULL);
+    assert (!lg_db_is_up (db));
+    assert (lg_db_ensure (db) == -1);       //  backing off
+    lg_db_destroy (&db);
+    assert (db == NULL);
+    if (verbose)
+        printf ("OK\n");
+}

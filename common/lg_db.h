@@ -1,0 +1,78 @@
+/*  lg_db - one PostgreSQL connection of one service, through libpq.
+
+    1. Statements are prepared lazily, keyed by their SQL text; a reconnect
+       forgets them and they are prepared again on first use.
+    2. When the server goes away, calls fail fast (NULL) and the connection is
+       retried with backoff (100 ms doubling to 5 s) on the next call after the
+       wait; nothing blocks for long and nothing is lost (the caller's
+       transaction rolled back).
+    3. Migrations are numbered and forward-only, embedded in the binary, and
+       applied at start under an advisory lock, so replicas may start together.
+    4. A service connects as its own role, lgwan_<service>, which owns its own
+       schema and has no rights on another's (lg_db_bootstrap, run by an admin).
+*/
+#ifndef LG_DB_H_INCLUDED
+#define LG_DB_H_INCLUDED
+
+typedef struct {
+    int version;            //  0 ends an array
+    const char *name;
+    const char *sql;
+} lg_migration_t;
+
+//  conninfo is a libpq connection string; schema becomes the search_path.
+lg_db_t *lg_db_new (const char *conninfo, const char *schema);
+void lg_db_destroy (lg_db_t **self_p);
+
+//  Connect now if down and the backoff allows; 0 when connected.
+int lg_db_ensure (lg_db_t *self);
+
+//  True while the connection is believed healthy.
+bool lg_db_is_up (lg_db_t *self);
+
+//  Run a statement with text parameters (NULL = SQL NULL). Returns a result
+//  the caller PQclear()s, which may carry an SQL error; NULL when the
+//  connection is lost (the database is then down until lg_db_ensure).
+PGresult *lg_db_exec (lg_db_t *self, const char *sql, int nparams, const char *const *params);
+
+//  As lg_db_exec, but true only for PGRES_COMMAND_OK / PGRES_TUPLES_OK; the
+//  result is cleared.
+bool lg_db_run (lg_db_t *self, const char *sql, int nparams, const char *const *params);
+
+//  Transactions; 0 ok, -1 failed (connection lost or error).
+int lg_db_begin (lg_db_t *self);
+int lg_db_commit (lg_db_t *self);
+void lg_db_rollback (lg_db_t *self);
+
+//  Last error text of this connection (never NULL).
+const char *lg_db_error (lg_db_t *self);
+
+//  SQLSTATE of a failed result, or "" .
+const char *lg_db_sqlstate (const PGresult *res);
+
+//  bytea as a text parameter ("\\x..."); caller frees.
+char *lg_db_hex (const void *data, size_t size);
+
+//  bytea column of a row, decoded; caller PQfreemem()s; NULL when SQL NULL.
+uint8_t *lg_db_bytes (const PGresult *res, int row, const char *column, size_t *size);
+
+//  Text of a column by name, or NULL when SQL NULL or no such column/row.
+const char *lg_db_value (const PGresult *res, int row, const char *column);
+
+//  Raw connection (for PQsocket polling and tests); NULL when down.
+PGconn *lg_db_conn (lg_db_t *self);
+
+//  Apply the common tables and then the service's migrations, each once, in
+//  one transaction each, under an advisory lock. 0 ok, -1 failed (logged).
+int lg_db_migrate (lg_db_t *self, const lg_migration_t *migrations);
+
+//  As an administrator: create role lgwan_<service> (LOGIN, password if not
+//  NULL) and schema <service> owned by it, closed to everybody else.
+//  service must be [a-z]+. 0 ok, -1 with why.
+int lg_db_bootstrap (const char *admin_conninfo, const char *service,
+                     const char *password, char *why, size_t why_size);
+
+//  Self test (needs LG_TEST_PGHOST; skipped in-process otherwise)
+void lg_db_test (bool verbose);
+
+#endif

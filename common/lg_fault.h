@@ -1,0 +1,16 @@
+/*  lg_fault - named fault points for kill tests, inactive unless configured.
+
+    LG_FAULTS="after_commit_before_publish" makes the process _exit(99) the
+    first time it passes that point (after N passes with "name@N"), so a test
+    can kill a service in the exact window it wants to prove safe.
+*/
+#ifndef LG_FAULT_H_INCLUDED
+#define LG_FAULT_H_INCLUDED
+
+//  Configure from a comma-separated list; NULL or "" disables all.
+void lg_fault_configure (const char *list);
+
+//  Exit here if this point is armed.
+void lg_fault_point (const char *name);
+
+#endif

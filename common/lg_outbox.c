@@ -1,0 +1,397 @@
+/*  lg_outbox - a service's events: written with its state, chained, published.
+    The guarantees are in lg_outbox.h; the how is here.
+*/
+#include "lg_lib.h"
+#include <openssl/evp.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+
+#define REPLAY_DEFAULT   1000
+#define REPLAY_MAX       10000
+#define REPLAY_BYTES     (512 * 1024)   //  keep a reply well under LG_MAX_MSG
+
+typedef struct {
+    char *topic;                //  body field name, e.g. provider_applied
+    zframe_t *frame;            //  the packed Event, hash included
+} s_pending_t;
+
+struct _lg_outbox_t {
+    char *service;
+    lg_db_t *db;                //  borrowed
+    lg_auth_t *auth;            //  borrowed
+    uint8_t key [64];
+    size_t key_size;
+    zsock_t *xpub;
+    char *endpoint;
+    int stream_roles;
+    zlist_t *pending;           //  s_pending_t, appended but not yet committed
+};
+
+static void
+s_pending_destroy (s_pending_t **item_p)
+{
+    if (*item_p) {
+        zstr_free (&(*item_p)->topic);
+        zframe_destroy (&(*item_p)->frame);
+        free (*item_p);
+        *item_p = NULL;
+    }
+}
+
+int
+lg_outbox_load_key (const char *path, uint8_t *key, size_t *size)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return -1;
+    char text [160] = "";
+    bool ok = fgets (text, sizeof text, file) != NULL;
+    fclose (file);
+    size_t len = strcspn (text, "\r\n ");
+    if (!ok || len < 32 || len > 128 || len % 2)
+        return -1;
+    for (size_t i = 0; i < len / 2; i++) {
+        unsigned int byte;
+        if (!isxdigit ((unsigned char) text [2 * i]) || !isxdigit ((unsigned char) text [2 * i + 1])
+        ||  sscanf (text + 2 * i, "%2x", &byte) != 1)
+            return -1;
+        key [i] = (uint8_t) byte;
+    }
+    *size = len / 2;
+    OPENSSL_cleanse (text, sizeof text);
+    return 0;
+}
+
+void
+lg_outbox_hash (const uint8_t *key, size_t key_size, const uint8_t *prev_hash, size_t prev_size,
+                uint64_t seq, const uint8_t *event, size_t event_size, uint8_t out [32])
+{
+    uint8_t seq_be [8];
+    for (int i = 0; i < 8; i++)
+        seq_be [i] = (uint8_t) (seq >> (56 - 8 * i));
+    EVP_MAC *mac = EVP_MAC_fetch (NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = mac? EVP_MAC_CTX_new (mac): NULL;
+    OSSL_PARAM params [] = {
+        OSSL_PARAM_construct_utf8_string (OSSL_MAC_PARAM_DIGEST, (char *) "SHA256", 0),
+        OSSL_PARAM_construct_end ()
+    };
+    size_t out_size = 0;
+    //  Failure here is a broken OpenSSL install: our bug to trap, not input
+    int ok = ctx
+          && EVP_MAC_init (ctx, key, key_size, params)
+          && EVP_MAC_update (ctx, prev_hash, prev_size)
+          && EVP_MAC_update (ctx, seq_be, sizeof seq_be)
+          && EVP_MAC_update (ctx, event, event_size)
+          && EVP_MAC_final (ctx, out, &out_size, 32);
+    assert (ok && out_size == 32);
+    (void) ok;
+    EVP_MAC_CTX_free (ctx);
+    EVP_MAC_free (mac);
+}
+
+lg_outbox_t *
+lg_outbox_new (const char *service, lg_db_t *db, lg_auth_t *auth, const char *key_file,
+               const char *pub_endpoint, int stream_roles, int hwm)
+{
+    lg_outbox_t *self = (lg_outbox_t *) zmalloc (sizeof (lg_outbox_t));
+    self->service = strdup (service);
+    self->db = db;
+    self->auth = auth;
+    self->stream_roles = stream_roles;
+    self->pending = zlist_new ();
+    if (lg_outbox_load_key (key_file, self->key, &self->key_size)) {
+        lg_log_write (LG_LOG_ERROR, key_file, "could not read the outbox key of %s", service);
+        lg_outbox_destroy (&self);
+        return NULL;
+    }
+    if (pub_endpoint) {
+        self->xpub = zsock_new (ZMQ_XPUB);
+        zsock_set_linger (self->xpub, 0);
+        zsock_set_sndhwm (self->xpub, hwm);
+        zsock_set_xpub_manual (self->xpub, 1);
+        zsock_set_maxmsgsize (self->xpub, 4096);
+        if ((auth && lg_auth_server (auth, self->xpub, service))
+        ||  zsock_bind (self->xpub, "%s", pub_endpoint) < 0) {
+            lg_log_write (LG_LOG_ERROR, zmq_strerror (zmq_errno ()),
+                          "could not bind %s", pub_endpoint);
+            lg_outbox_destroy (&self);
+            return NULL;
+        }
+        self->endpoint = zsock_last_endpoint (self->xpub);
+    }
+    return self;
+}
+
+void
+lg_outbox_destroy (lg_outbox_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        lg_outbox_t *self = *self_p;
+        lg_outbox_discard (self);
+        zlist_destroy (&self->pending);
+        zsock_destroy (&self->xpub);
+        zstr_free (&self->endpoint);
+        zstr_free (&self->service);
+        OPENSSL_cleanse (self->key, sizeof self->key);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+lg_outbox_stream_roles (lg_outbox_t *self)
+{
+    return self->stream_roles;
+}
+
+const char *
+lg_outbox_endpoint (lg_outbox_t *self)
+{
+    return self->endpoint;
+}
+
+int
+lg_outbox_append (lg_outbox_t *self, lg_event_t *event, const char *actor, const char *reason,
+                  const char *correlation_id, int64_t now_us)
+{
+    PGresult *res = lg_db_exec (self->db,
+        "SELECT seq, hash FROM outbox_head WHERE id = 1 FOR UPDATE", 0, NULL);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1) {
+        PQclear (res);
+        return -2;
+    }
+    uint64_t seq = strtoull (lg_db_value (res, 0, "seq"), NULL, 10) + 1;
+    size_t prev_size;
+    uint8_t *prev = lg_db_bytes (res, 0, "hash", &prev_size);
+    PQclear (res);
+
+    //  Fill the header with borrowed strings, pack, and give them back
+    char seq_text [24], occurred [40];
+    snprintf (seq_text, sizeof seq_text, "%" PRIu64, seq);
+    lg_clock_format (now_us, occurred, sizeof occurred);
+    zuuid_t *uuid = zuuid_new ();
+    event->source = self->service;
+    event->seq = seq;
+    event->event_id = (char *) zuuid_str_canonical (uuid);
+    event->occurred_at = occurred;
+    event->correlation_id = (char *) (correlation_id? correlation_id: "");
+    event->actor = (char *) (actor? actor: "");
+    event->reason = (char *) (reason? reason: "");
+    event->prev_hash.len = 0;
+    event->hash.len = 0;
+    size_t size = protobuf_c_message_get_packed_size (&event->base);
+    uint8_t *packed = (uint8_t *) malloc (size? size: 1);
+    protobuf_c_message_pack (&event->base, packed);
+    uint8_t hash [32];
+    lg_outbox_hash (self->key, self->key_size, prev? prev: (const uint8_t *) "", prev_size, seq,
+                    packed, size, hash);
+
+    char body_case [16];
+    snprintf (body_case, sizeof body_case, "%u", event->body_case);
+    char *event_hex = lg_db_hex (packed, size);
+    char *prev_hex = lg_db_hex (prev, prev_size);
+    char *hash_hex = lg_db_hex (hash, sizeof hash);
+    const char *params [] = { seq_text, event->event_id, body_case, occurred, event_hex,
+                              prev_hex, hash_hex };
+    bool ok = lg_db_run (self->db,
+        "INSERT INTO outbox (seq, event_id, body_case, occurred_at, event, prev_hash, hash)"
+        " VALUES ($1::bigint, $2, $3::integer, $4::timestamptz, $5::bytea, $6::bytea, $7::bytea)",
+        7, params)
+           && lg_db_run (self->db,
+        "UPDATE outbox_head SET seq = $1::bigint, hash = $2::bytea WHERE id = 1", 2,
+        (const char *[]) { seq_text, hash_hex });
+
+    if (ok) {
+        //  What subscribers get carries the chain links too
+        event->prev_hash.data = prev;
+        event->prev_hash.len = prev_size;
+        event->hash.data = hash;
+        event->hash.len = sizeof hash;
+        s_pending_t *item = (s_pending_t *) zmalloc (sizeof *item);
+        const ProtobufCFieldDescriptor *field =
+            lg_codec_body_field (&lgwan__v1__event__descriptor, event->body_case);
+        item->topic = strdup (field? field->name: "event");
+        item->frame = lg_codec_frame (&event->base);
+        zlist_append (self->pending, item);
+    }
+    //  Give the borrowed header back to the caller's defaults
+    event->source = event->event_id = event->occurred_at = (char *) protobuf_c_empty_string;
+    event->correlation_id = event->actor = event->reason = (char *) protobuf_c_empty_string;
+    event->prev_hash.data = event->hash.data = NULL;
+    event->prev_hash.len = event->hash.len = 0;
+    zuuid_destroy (&uuid);
+    free (packed);
+    free (event_hex);
+    free (prev_hex);
+    free (hash_hex);
+    if (prev)
+        PQfreemem (prev);
+    return ok? 0: -2;
+}
+
+void
+lg_outbox_flush (lg_outbox_t *self)
+{
+    s_pending_t *item;
+    while ((item = (s_pending_t *) zlist_pop (self->pending))) {
+        if (self->xpub) {
+            zmsg_t *msg = zmsg_new ();
+            zmsg_addstr (msg, item->topic);
+            zmsg_append (msg, &item->frame);
+            zmsg_send (&msg, self->xpub);   //  drops at HWM: consumers replay
+        }
+        s_pending_destroy (&item);
+    }
+}
+
+void
+lg_outbox_discard (lg_outbox_t *self)
+{
+    s_pending_t *item;
+    while ((item = (s_pending_t *) zlist_pop (self->pending)))
+        s_pending_destroy (&item);
+}
+
+void
+lg_outbox_heartbeat (lg_outbox_t *self)
+{
+    if (!self->xpub)
+        return;
+    PGresult *res = lg_db_exec (self->db, "SELECT seq, hash FROM outbox_head WHERE id = 1", 0, NULL);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1) {
+        PQclear (res);
+        return;                     //  no database: no head to vouch for
+    }
+    Lgwan__V1__Heartbeat beat = LGWAN__V1__HEARTBEAT__INIT;
+    beat.head_seq = strtoull (lg_db_value (res, 0, "seq"), NULL, 10);
+    size_t size;
+    uint8_t *hash = lg_db_bytes (res, 0, "hash", &size);
+    PQclear (res);
+    beat.head_hash.data = hash;
+    beat.head_hash.len = size;
+    lg_event_t event = LGWAN__V1__EVENT__INIT;
+    event.source = self->service;
+    event.seq = beat.head_seq;
+    event.body_case = LGWAN__V1__EVENT__BODY_HEARTBEAT;
+    event.heartbeat = &beat;
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "heartbeat");
+    zframe_t *frame = lg_codec_frame (&event.base);
+    zmsg_append (msg, &frame);
+    zmsg_send (&msg, self->xpub);
+    if (hash)
+        PQfreemem (hash);
+}
+
+//  A subscription is honoured only for roles allowed to read this stream
+static int
+s_on_subscription (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    lg_outbox_t *self = (lg_outbox_t *) arg;
+    zframe_t *frame = zframe_recv (reader);
+    if (!frame)
+        return zsys_interrupted? -1: 0;
+    lg_caller_t caller;
+    size_t size = zframe_size (frame);
+    const char *data = (const char *) zframe_data (frame);
+    if (size >= 1 && (data [0] == 0 || data [0] == 1)) {
+        bool allowed = !self->auth
+                    || (lg_auth_caller (self->auth, frame, &caller) == 0
+                    &&  (caller.role & self->stream_roles));
+        char *topic = (char *) zmalloc (size);
+        memcpy (topic, data + 1, size - 1);
+        if (data [0] == 0)
+            zmq_setsockopt (zsock_resolve (reader), ZMQ_UNSUBSCRIBE, topic, size - 1);
+        else
+        if (allowed)
+            zmq_setsockopt (zsock_resolve (reader), ZMQ_SUBSCRIBE, topic, size - 1);
+        else
+            lg_info ("refused a subscription from a %s certificate",
+                     self->auth && lg_auth_caller (self->auth, frame, &caller) == 0?
+                     caller.role_name: "unknown");
+        free (topic);
+    }
+    zframe_destroy (&frame);
+    return 0;
+}
+
+static int
+s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    lg_outbox_heartbeat ((lg_outbox_t *) arg);
+    return 0;
+}
+
+int
+lg_outbox_attach (lg_outbox_t *self, zloop_t *loop, int heartbeat_ms)
+{
+    if (!self->xpub)
+        return 0;
+    if (zloop_reader (loop, self->xpub, s_on_subscription, self))
+        return -1;
+    return zloop_timer (loop, (size_t) heartbeat_ms, 0, s_on_heartbeat, self) < 0? -1: 0;
+}
+
+int
+lg_outbox_replay (lg_outbox_t *self, uint64_t from_seq, uint32_t limit,
+                  Lgwan__V1__ReplayReply *reply)
+{
+    if (limit == 0)
+        limit = REPLAY_DEFAULT;
+    if (limit > REPLAY_MAX)
+        limit = REPLAY_MAX;
+    char from [24], count [16];
+    snprintf (from, sizeof from, "%" PRIu64, from_seq);
+    snprintf (count, sizeof count, "%u", limit);
+    const char *params [] = { from, count };
+    PGresult *head = lg_db_exec (self->db, "SELECT seq FROM outbox_head WHERE id = 1", 0, NULL);
+    if (!head || PQresultStatus (head) != PGRES_TUPLES_OK || PQntuples (head) != 1) {
+        PQclear (head);
+        return -2;
+    }
+    reply->head_seq = strtoull (lg_db_value (head, 0, "seq"), NULL, 10);
+    PQclear (head);
+    PGresult *res = lg_db_exec (self->db,
+        "SELECT seq, event, prev_hash, hash FROM outbox WHERE seq >= $1::bigint"
+        " ORDER BY seq LIMIT $2::integer", 2, params);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        return -2;
+    }
+    int rows = PQntuples (res);
+    reply->events = (ProtobufCBinaryData *) calloc (rows? rows: 1, sizeof (ProtobufCBinaryData));
+    size_t total = 0;
+    for (int row = 0; row < rows && total < REPLAY_BYTES; row++) {
+        size_t size, prev_size, hash_size;
+        uint8_t *bytes = lg_db_bytes (res, row, "event", &size);
+        uint8_t *prev = lg_db_bytes (res, row, "prev_hash", &prev_size);
+        uint8_t *hash = lg_db_bytes (res, row, "hash", &hash_size);
+        lg_event_t *event = bytes? lgwan__v1__event__unpack (NULL, size, bytes): NULL;
+        if (event) {
+            //  The stored bytes stay as they are; the chain links ride along
+            uint8_t *copy = (uint8_t *) malloc (size + prev_size + hash_size + 16);
+            ProtobufCBinaryData link_prev = { prev_size, prev }, link_hash = { hash_size, hash };
+            event->prev_hash = link_prev;
+            event->hash = link_hash;
+            size_t packed = protobuf_c_message_pack (&event->base, copy);
+            event->prev_hash.data = event->hash.data = NULL;
+            event->prev_hash.len = event->hash.len = 0;
+            reply->events [reply->n_events].data = copy;
+            reply->events [reply->n_events].len = packed;
+            reply->n_events++;
+            total += packed;
+            lgwan__v1__event__free_unpacked (event, NULL);
+        }
+        else
+            lg_error ("outbox row %d of %s does not decode", row, self->service);
+        PQfreemem (bytes);
+        PQfreemem (prev);
+        PQfreemem (hash);
+    }
+    PQclear (res);
+    return 0;
+}

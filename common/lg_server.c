@@ -1,0 +1,513 @@
+/*  lg_server - the request side of a service (see lg_server.h for the order
+    in which a request is checked and run).
+
+    Idempotency, precisely:
+    1. The claim is an INSERT of (caller key, request_id, digest of the request
+       bytes) that does nothing on conflict. A concurrent duplicate, here or on
+       another replica, blocks on that row until the first commits, then finds
+       it claimed and answers the stored reply: one state change, same reply.
+    2. A request_id reused with different bytes is refused (ALREADY_EXISTS):
+       a client bug must not read another request's reply.
+    3. Refusals are stored like successes (a retry sees the same refusal);
+       UNAVAILABLE and INTERNAL are not stored, so a retry may succeed.
+*/
+#include "lg_lib.h"
+#include <openssl/evp.h>
+
+#define MAX_CODES 17
+
+struct _lg_server_t {
+    lg_config_t cfg;
+    lg_auth_t *auth;            //  borrowed
+    lg_db_t *db;                //  borrowed
+    lg_outbox_t *outbox;        //  borrowed
+    const lg_route_t *routes;
+    void *state;
+    zsock_t *router;
+    char *endpoint;
+    int64_t started_us;
+    int64_t started_mono;
+    uint64_t requests;
+    uint64_t by_code [MAX_CODES];
+    zhashx_t *by_request;       //  body name -> uint64_t * count
+};
+
+static int s_stats (lg_ctx_t *ctx);
+static int s_replay (lg_ctx_t *ctx);
+
+//  Requests every service answers, before its own table
+static const lg_route_t s_common_routes [] = {
+    { LGWAN__V1__REQUEST__BODY_STATS,  s_stats,  LG_ROLE_READERS, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_REPLAY, s_replay, 0,               LG_ROUTE_READ },
+    { 0, NULL, 0, 0 }
+};
+
+char *
+lg_strdup (const char *text)
+{
+    return strdup (text? text: "");
+}
+
+lg_server_t *
+lg_server_new (const lg_config_t *cfg, lg_auth_t *auth, lg_db_t *db,
+               const lg_route_t *routes, void *state)
+{
+    lg_server_t *self = (lg_server_t *) zmalloc (sizeof (lg_server_t));
+    self->cfg = *cfg;
+    self->auth = auth;
+    self->db = db;
+    self->routes = routes;
+    self->state = state;
+    self->started_us = lg_clock_now_us ();
+    self->started_mono = zclock_mono ();
+    self->by_request = zhashx_new ();
+    zhashx_set_destructor (self->by_request, (zhashx_destructor_fn *) zstr_free);
+    self->router = zsock_new (ZMQ_ROUTER);
+    //  The socket bound is twice the application bound: frames between the
+    //  two get RESOURCE_EXHAUSTED, larger ones cost the sender its connection.
+    zsock_set_maxmsgsize (self->router, (int) (cfg->max_msg * 2));
+    zsock_set_linger (self->router, 0);
+    zsock_set_router_mandatory (self->router, 0);
+    if (auth && lg_auth_server (auth, self->router, cfg->service)) {
+        lg_server_destroy (&self);
+        return NULL;
+    }
+    if (zsock_bind (self->router, "%s", cfg->endpoint) < 0) {
+        lg_log_write (LG_LOG_ERROR, zmq_strerror (zmq_errno ()),
+                      "could not bind %s", cfg->endpoint);
+        lg_server_destroy (&self);
+        return NULL;
+    }
+    self->endpoint = zsock_last_endpoint (self->router);
+    return self;
+}
+
+void
+lg_server_destroy (lg_server_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        lg_server_t *self = *self_p;
+        zsock_destroy (&self->router);
+        zhashx_destroy (&self->by_request);
+        zstr_free (&self->endpoint);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+zsock_t *
+lg_server_socket (lg_server_t *self)
+{
+    return self->router;
+}
+
+const char *
+lg_server_endpoint (lg_server_t *self)
+{
+    return self->endpoint;
+}
+
+void
+lg_server_set_outbox (lg_server_t *self, lg_outbox_t *outbox)
+{
+    self->outbox = outbox;
+}
+
+static void
+s_set_status (lg_reply_t *reply, lg_code_t code, const char *requirement, const char *message)
+{
+    if (!reply->status) {
+        reply->status = (lg_status_t *) malloc (sizeof (lg_status_t));
+        lgwan__v1__status__init (reply->status);
+    }
+    lg_status_t *status = reply->status;
+    if (status->message != protobuf_c_empty_string)
+        free (status->message);
+    if (status->requirement != protobuf_c_empty_string)
+        free (status->requirement);
+    status->code = code;
+    status->message = lg_strdup (message);
+    status->requirement = lg_strdup (requirement);
+}
+
+int
+lg_ctx_refuse (lg_ctx_t *ctx, lg_code_t code, const char *requirement, const char *format, ...)
+{
+    char message [512];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (message, sizeof message, format, args);
+    va_end (args);
+    s_set_status (ctx->reply, code, requirement, message);
+    return -1;
+}
+
+int
+lg_ctx_sql_error (lg_ctx_t *ctx, const PGresult *res)
+{
+    const char *state = lg_db_sqlstate (res);
+    const char *constraint = res? PQresultErrorField (res, PG_DIAG_CONSTRAINT_NAME): NULL;
+    if (!res || !lg_db_is_up (ctx->db) || !*state || strncmp (state, "08", 2) == 0)
+        return -2;
+    if (streq (state, "23505"))
+        return lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, NULL,
+                              "already exists (%s)", constraint? constraint: "unique");
+    if (streq (state, "23P01") || streq (state, "23514") || streq (state, "23503"))
+        return lg_ctx_refuse (ctx, LGWAN__V1__CODE__FAILED_PRECONDITION, NULL,
+                              "refused by constraint %s", constraint? constraint: state);
+    if (strncmp (state, "22", 2) == 0)
+        return lg_ctx_refuse (ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL, "invalid value: %s",
+                              PQresultErrorField (res, PG_DIAG_MESSAGE_PRIMARY));
+    lg_log_write (LG_LOG_ERROR, PQresultErrorMessage (res), "statement failed (%s)", state);
+    return -2;
+}
+
+static const lg_route_t *
+s_route (const lg_route_t *table, unsigned body_case)
+{
+    for (const lg_route_t *r = table; r && r->handler; r++)
+        if (r->body_case == body_case)
+            return r;
+    return NULL;
+}
+
+static void
+s_count (lg_server_t *self, lg_reply_t *reply, const char *body_name)
+{
+    self->requests++;
+    int code = reply->status? (int) reply->status->code: 0;
+    if (code >= 0 && code < MAX_CODES)
+        self->by_code [code]++;
+    if (body_name) {
+        uint64_t *count = (uint64_t *) zhashx_lookup (self->by_request, body_name);
+        if (!count) {
+            count = (uint64_t *) zmalloc (sizeof *count);
+            zhashx_insert (self->by_request, body_name, count);
+        }
+        (*count)++;
+    }
+}
+
+//  Who acts, for the record: a service may act for an operator it names
+static void
+s_actor (const lg_caller_t *caller, const lg_request_t *request, char *buf, size_t size)
+{
+    if (caller->role == LG_ROLE_SERVICE && request->actor && *request->actor)
+        snprintf (buf, size, "%s", request->actor);
+    else
+    if (caller->role == LG_ROLE_PROVIDER)
+        snprintf (buf, size, "provider:%" PRIu64, caller->provider_id);
+    else
+    if (*caller->operator_id)
+        snprintf (buf, size, "%s:%s", caller->role_name, caller->operator_id);
+    else
+        snprintf (buf, size, "%s:%.8s", caller->role_name, caller->public_key);
+}
+
+//  Run a write: claim, handler, stored reply, commit, publish
+static void
+s_run_write (lg_server_t *self, lg_ctx_t *ctx, const lg_route_t *route, zframe_t *payload)
+{
+    lg_db_t *db = self->db;
+    uint8_t digest [32];
+    unsigned digest_size = 0;
+    EVP_Digest (zframe_data (payload), zframe_size (payload), digest, &digest_size, EVP_sha256 (), NULL);
+    char *digest_hex = lg_db_hex (digest, digest_size);
+    char body_case [16];
+    snprintf (body_case, sizeof body_case, "%u", route->body_case);
+    const char *claim [] = { ctx->caller->public_key, ctx->request->request_id, body_case, digest_hex };
+    PGresult *res = NULL;
+    char *reply_hex = NULL;
+    uint8_t *stored = NULL;
+
+    if (lg_db_begin (db))
+        goto unavailable;
+    res = lg_db_exec (db, "INSERT INTO requests (caller, request_id, body_case, digest)"
+                          " VALUES ($1, $2, $3::integer, $4::bytea)"
+                          " ON CONFLICT DO NOTHING RETURNING 1", 4, claim);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK)
+        goto unavailable;
+    if (PQntuples (res) == 0) {
+        //  Claimed before: answer what we answered then
+        PQclear (res);
+        res = lg_db_exec (db, "SELECT digest, reply FROM requests"
+                              " WHERE caller = $1 AND request_id = $2", 2, claim);
+        if (!res || PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1)
+            goto unavailable;
+        size_t size, dsize;
+        uint8_t *old_digest = lg_db_bytes (res, 0, "digest", &dsize);
+        bool same = old_digest && dsize == digest_size && memcmp (old_digest, digest, dsize) == 0;
+        PQfreemem (old_digest);
+        stored = lg_db_bytes (res, 0, "reply", &size);
+        lg_db_commit (db);
+        ProtobufCMessage *msg = NULL;
+        if (!same)
+            lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, NULL,
+                           "request_id %s was used for a different request",
+                           ctx->request->request_id);
+        else
+        if (stored && lg_codec_decode (&lgwan__v1__reply__descriptor, stored, size, SIZE_MAX,
+                                       &msg, NULL, 0) == 0) {
+            //  Hand back the stored reply in place of ours
+            lg_reply_t *old = (lg_reply_t *) msg;
+            lgwan__v1__reply__free_unpacked (ctx->reply, NULL);
+            ctx->reply = old;
+        }
+        else
+            lg_ctx_refuse (ctx, LGWAN__V1__CODE__INTERNAL, NULL, "stored reply is unreadable");
+        goto done;
+    }
+    PQclear (res);
+    res = NULL;
+    if (!lg_db_run (db, "SAVEPOINT handler", 0, NULL))
+        goto unavailable;
+
+    int rc = route->handler (ctx);
+    if (rc == -2)
+        goto unavailable;
+    if (rc == -1) {
+        if (self->outbox)
+            lg_outbox_discard (self->outbox);
+        if (!lg_db_run (db, "ROLLBACK TO SAVEPOINT handler", 0, NULL))
+            goto unavailable;
+    }
+    else
+        s_set_status (ctx->reply, LGWAN__V1__CODE__OK, NULL, "");
+
+    {
+        size_t size = protobuf_c_message_get_packed_size (&ctx->reply->base);
+        uint8_t *packed = (uint8_t *) malloc (size? size: 1);
+        protobuf_c_message_pack (&ctx->reply->base, packed);
+        reply_hex = lg_db_hex (packed, size);
+        free (packed);
+        const char *update [] = { ctx->caller->public_key, ctx->request->request_id, reply_hex };
+        if (!lg_db_run (db, "UPDATE requests SET reply = $3::bytea"
+                            " WHERE caller = $1 AND request_id = $2", 3, update))
+            goto unavailable;
+    }
+    if (lg_db_commit (db))
+        goto unavailable;
+    if (self->outbox) {
+        lg_fault_point ("after_commit_before_publish");
+        lg_outbox_flush (self->outbox);
+    }
+    goto done;
+
+unavailable:
+    if (self->outbox)
+        lg_outbox_discard (self->outbox);
+    lg_db_rollback (db);
+    if (lg_db_is_up (db)) {
+        lg_log_write (LG_LOG_ERROR, lg_db_error (db), "request %s failed", ctx->request->request_id);
+        lg_ctx_refuse (ctx, LGWAN__V1__CODE__INTERNAL, NULL, "internal error");
+    }
+    else
+        lg_ctx_refuse (ctx, LGWAN__V1__CODE__UNAVAILABLE, NULL, "database unavailable");
+done:
+    PQclear (res);
+    if (stored)
+        PQfreemem (stored);
+    free (reply_hex);
+    free (digest_hex);
+}
+
+//  Decode, check and run one request; returns the reply to send
+static lg_reply_t *
+s_process (lg_server_t *self, zframe_t *payload, const char **body_name)
+{
+    lg_reply_t *reply = (lg_reply_t *) malloc (sizeof (lg_reply_t));
+    lgwan__v1__reply__init (reply);
+    lg_ctx_t ctx = { .server = self, .db = self->db, .reply = reply, .state = self->state,
+                     .outbox = self->outbox };
+    ctx.reply = reply;
+    lg_request_t *request = NULL;
+    char why [256] = "";
+    ProtobufCMessage *msg = NULL;
+
+    int rc = lg_codec_decode (&lgwan__v1__request__descriptor, zframe_data (payload),
+                              zframe_size (payload), (size_t) self->cfg.max_msg, &msg,
+                              why, sizeof why);
+    if (rc == -1) {
+        lg_ctx_refuse (&ctx, LGWAN__V1__CODE__RESOURCE_EXHAUSTED, NULL, "%s", why);
+        goto done;
+    }
+    if (rc) {
+        //  Echo the request_id when the frame unpacks, so the client can match
+        //  this refusal to its request
+        lg_request_t *raw = lgwan__v1__request__unpack (NULL, zframe_size (payload),
+                                                        zframe_data (payload));
+        if (raw && raw->request_id && strlen (raw->request_id) <= LG_REQUEST_ID_MAX
+        &&  lg_check_utf8 (raw->request_id, strlen (raw->request_id)))
+            reply->request_id = lg_strdup (raw->request_id);
+        if (raw)
+            lgwan__v1__request__free_unpacked (raw, NULL);
+        lg_ctx_refuse (&ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL, "%s", why);
+        goto done;
+    }
+    request = (lg_request_t *) msg;
+    ctx.request = request;
+    if (!request->request_id || !*request->request_id
+    ||  strlen (request->request_id) > LG_REQUEST_ID_MAX) {
+        lg_ctx_refuse (&ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL,
+                       "request_id is mandatory (1-%d bytes)", LG_REQUEST_ID_MAX);
+        goto done;
+    }
+    reply->request_id = lg_strdup (request->request_id);
+    const lg_route_t *route = s_route (s_common_routes, request->body_case);
+    if (!route)
+        route = s_route (self->routes, request->body_case);
+    const ProtobufCFieldDescriptor *field =
+        lg_codec_body_field (&lgwan__v1__request__descriptor, request->body_case);
+    if (!route || !field) {
+        lg_ctx_refuse (&ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL,
+                       "request body %u is not served by %s", request->body_case,
+                       self->cfg.service);
+        goto done;
+    }
+    *body_name = field->name;
+    lg_caller_t caller;
+    if (!self->auth || lg_auth_caller (self->auth, payload, &caller) != 0) {
+        lg_ctx_refuse (&ctx, LGWAN__V1__CODE__UNAUTHENTICATED, NULL, "certificate not allowed");
+        goto done;
+    }
+    ctx.caller = &caller;
+    int roles = route->roles;
+    if (route->body_case == LGWAN__V1__REQUEST__BODY_REPLAY)
+        roles = self->outbox? lg_outbox_stream_roles (self->outbox): 0;
+    if (!(caller.role & roles)) {
+        lg_ctx_refuse (&ctx, LGWAN__V1__CODE__PERMISSION_DENIED, NULL,
+                       "role %s may not call %s", caller.role_name, field->name);
+        goto done;
+    }
+    char actor [128];
+    s_actor (&caller, request, actor, sizeof actor);
+    ctx.actor = actor;
+    ctx.now_us = lg_clock_now_us ();
+    if (lg_db_ensure (self->db)) {
+        lg_ctx_refuse (&ctx, LGWAN__V1__CODE__UNAVAILABLE, NULL, "database unavailable");
+        goto done;
+    }
+    if (route->kind == LG_ROUTE_READ) {
+        rc = route->handler (&ctx);
+        if (rc == 0)
+            s_set_status (ctx.reply, LGWAN__V1__CODE__OK, NULL, "");
+        else
+        if (rc == -2)
+            lg_ctx_refuse (&ctx, lg_db_is_up (self->db)? LGWAN__V1__CODE__INTERNAL:
+                           LGWAN__V1__CODE__UNAVAILABLE, NULL, lg_db_is_up (self->db)?
+                           "internal error": "database unavailable");
+    }
+    else
+        s_run_write (self, &ctx, route, payload);
+done:
+    if (request)
+        protobuf_c_message_free_unpacked (&request->base, NULL);
+    return ctx.reply;
+}
+
+static int
+s_on_request (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    lg_server_t *self = (lg_server_t *) arg;
+    zmsg_t *msg = zmsg_recv (reader);
+    if (!msg)
+        return zsys_interrupted? -1: 0;
+    //  [identity] [payload] from a DEALER; [identity] [empty] [payload] from a REQ
+    zframe_t *identity = zmsg_pop (msg);
+    zframe_t *delimiter = zmsg_size (msg) == 2? zmsg_pop (msg): NULL;
+    zframe_t *payload = zmsg_pop (msg);
+    if (!identity || !payload || zmsg_size (msg) || (delimiter && zframe_size (delimiter))) {
+        lg_warning ("dropped a request of unexpected shape");
+        goto cleanup;
+    }
+    const char *body_name = NULL;
+    lg_reply_t *reply = s_process (self, payload, &body_name);
+    s_count (self, reply, body_name);
+    if (reply->status && reply->status->code != LGWAN__V1__CODE__OK)
+        lg_debug ("%s: %s %s", body_name? body_name: "request",
+                  protobuf_c_enum_descriptor_get_value (&lgwan__v1__code__descriptor,
+                                                        reply->status->code)->name,
+                  reply->status->message);
+    zmsg_t *out = zmsg_new ();
+    zmsg_append (out, &identity);
+    if (delimiter)
+        zmsg_append (out, &delimiter);
+    zframe_t *frame = lg_codec_frame (&reply->base);
+    zmsg_append (out, &frame);
+    zmsg_send (&out, reader);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+cleanup:
+    zframe_destroy (&identity);
+    zframe_destroy (&delimiter);
+    zframe_destroy (&payload);
+    zmsg_destroy (&msg);
+    return 0;
+}
+
+int
+lg_server_attach (lg_server_t *self, zloop_t *loop)
+{
+    return zloop_reader (loop, self->router, s_on_request, self);
+}
+
+//  Stats: counters since start, answered by every service
+static Lgwan__V1__StatsCounter **
+s_counters (size_t count)
+{
+    return (Lgwan__V1__StatsCounter **) calloc (count? count: 1, sizeof (void *));
+}
+
+static Lgwan__V1__StatsCounter *
+s_counter (const char *name, uint64_t count)
+{
+    Lgwan__V1__StatsCounter *counter = (Lgwan__V1__StatsCounter *) malloc (sizeof *counter);
+    lgwan__v1__stats_counter__init (counter);
+    counter->name = lg_strdup (name);
+    counter->count = count;
+    return counter;
+}
+
+static int
+s_stats (lg_ctx_t *ctx)
+{
+    lg_server_t *self = ctx->server;
+    Lgwan__V1__StatsReply *stats = (Lgwan__V1__StatsReply *) malloc (sizeof *stats);
+    lgwan__v1__stats_reply__init (stats);
+    stats->service = lg_strdup (self->cfg.service);
+    stats->uptime_seconds = (uint64_t) ((zclock_mono () - self->started_mono) / 1000);
+    stats->requests = self->requests;
+    char started [40];
+    lg_clock_format (self->started_us, started, sizeof started);
+    stats->started_at = lg_strdup (started);
+    stats->by_code = s_counters (MAX_CODES);
+    for (int code = 0; code < MAX_CODES; code++)
+        if (self->by_code [code])
+            stats->by_code [stats->n_by_code++] = s_counter (
+                protobuf_c_enum_descriptor_get_value (&lgwan__v1__code__descriptor, code)->name,
+                self->by_code [code]);
+    stats->by_request = s_counters (zhashx_size (self->by_request));
+    for (uint64_t *count = (uint64_t *) zhashx_first (self->by_request); count;
+         count = (uint64_t *) zhashx_next (self->by_request))
+        stats->by_request [stats->n_by_request++] =
+            s_counter ((const char *) zhashx_cursor (self->by_request), *count);
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_STATS;
+    ctx->reply->stats = stats;
+    return 0;
+}
+
+//  Replay: outbox rows from a seq, for consumers catching up
+static int
+s_replay (lg_ctx_t *ctx)
+{
+    if (!ctx->outbox)
+        return lg_ctx_refuse (ctx, LGWAN__V1__CODE__FAILED_PRECONDITION, NULL,
+                              "%s has no event stream", ctx->server->cfg.service);
+    const Lgwan__V1__Replay *ask = ctx->request->replay;
+    Lgwan__V1__ReplayReply *replay = (Lgwan__V1__ReplayReply *) malloc (sizeof *replay);
+    lgwan__v1__replay_reply__init (replay);
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_REPLAY;
+    ctx->reply->replay = replay;
+    return lg_outbox_replay (ctx->outbox, ask->from_seq, ask->limit, replay);
+}

@@ -1,0 +1,83 @@
+/*  lg_server - the request side of a service: a CURVE ROUTER and a dispatch table.
+
+    One request, one frame, one reply. For each request, in this order:
+    1. size bound (RESOURCE_EXHAUSTED), decode + UTF-8 + enums (INVALID_ARGUMENT);
+    2. a known body (INVALID_ARGUMENT), a request_id (INVALID_ARGUMENT);
+    3. the caller's certificate is still allowed (UNAUTHENTICATED) and its role
+       is one the route allows (PERMISSION_DENIED);
+    4. a write runs in one transaction that first claims (caller, request_id)
+       in <schema>.requests; if it was claimed before, the stored reply is sent
+       and nothing changes. The handler's work, its events in the outbox and the
+       reply commit together; a refusal rolls the handler's work back and keeps
+       only the reply. A lost database answers UNAVAILABLE and stores nothing.
+    5. reads (LG_ROUTE_READ) run without the claim.
+    Handlers never see a request they were not written for.
+*/
+#ifndef LG_SERVER_H_INCLUDED
+#define LG_SERVER_H_INCLUDED
+
+
+//  What a handler gets
+typedef struct {
+    lg_server_t *server;
+    lg_db_t *db;
+    const lg_caller_t *caller;
+    const lg_request_t *request;
+    lg_reply_t *reply;          //  fill body; status is set by lg_ctx_* helpers
+    const char *actor;          //  who, for the record: operator_id, provider:<id>, or
+                                //  request.actor when the caller is a service
+    void *state;                //  the service's own state (lg_server_new)
+    lg_outbox_t *outbox;        //  append events here (same transaction)
+    int64_t now_us;             //  business clock at the start of the request
+} lg_ctx_t;
+
+//  Handler result: 0 done (OK), -1 refused (status set with lg_ctx_refuse),
+//  -2 database failure (the server answers UNAVAILABLE or INTERNAL).
+typedef int (lg_handler_fn) (lg_ctx_t *ctx);
+
+typedef enum {
+    LG_ROUTE_WRITE = 0,         //  transaction + idempotency record
+    LG_ROUTE_READ  = 1          //  no claim, no stored reply
+} lg_route_kind_t;
+
+typedef struct {
+    unsigned body_case;         //  LGWAN__V1__REQUEST__BODY_...
+    lg_handler_fn *handler;
+    int roles;                  //  lg_role_t bits allowed
+    lg_route_kind_t kind;
+} lg_route_t;
+
+//  Create a server for cfg->service on cfg->endpoint. routes ends with a
+//  { 0 } entry and must outlive the server. state is passed to handlers.
+lg_server_t *lg_server_new (const lg_config_t *cfg, lg_auth_t *auth, lg_db_t *db,
+                            const lg_route_t *routes, void *state);
+void lg_server_destroy (lg_server_t **self_p);
+
+//  Add the ROUTER reader to loop.
+int lg_server_attach (lg_server_t *self, zloop_t *loop);
+
+//  The socket, for tests and for the actor's poller
+zsock_t *lg_server_socket (lg_server_t *self);
+
+//  Endpoint actually bound (resolves tcp://127.0.0.1:* in tests)
+const char *lg_server_endpoint (lg_server_t *self);
+
+//  Give the server its outbox, so handlers can emit and Replay is served.
+void lg_server_set_outbox (lg_server_t *self, lg_outbox_t *outbox);
+
+//  Set the reply status: code, requirement ID (NULL when none) and message.
+int lg_ctx_refuse (lg_ctx_t *ctx, lg_code_t code, const char *requirement,
+                   const char *format, ...) __attribute__ ((format (printf, 4, 5)));
+
+//  Map a failed SQL result to a status; returns -1 when it set a refusal
+//  (unique violation -> ALREADY_EXISTS, check/exclusion -> FAILED_PRECONDITION,
+//  data errors -> INVALID_ARGUMENT) and -2 for connection or internal errors.
+int lg_ctx_sql_error (lg_ctx_t *ctx, const PGresult *res);
+
+//  Heap copy for reply fields (replies are freed with free_unpacked)
+char *lg_strdup (const char *text);
+
+//  Self test
+void lg_server_test (bool verbose);
+
+#endif

@@ -1,0 +1,28 @@
+/*  lg_service - the actor every service runs: config, database, auth, server,
+    outbox and reactor, so a service only brings its tables and handlers.
+
+    main () is thin:  lg_service_main (argc, argv, &registry_definition);
+    Tests start the same actor in-process with zactor_new (lg_service_actor, def).
+*/
+#ifndef LG_SERVICE_H_INCLUDED
+#define LG_SERVICE_H_INCLUDED
+
+typedef struct {
+    const char *name;                   //  registry, billing, ...
+    const lg_migration_t *migrations;   //  the service's own, { 0 } ended
+    const lg_route_t *routes;           //  { 0 } ended
+    int stream_roles;                   //  roles allowed to subscribe / Replay
+    //  Optional: build the service's state after migrations, tear it down
+    void *(*state_new) (lg_db_t *db, const lg_config_t *cfg);
+    void (*state_destroy) (void **state_p);
+} lg_service_def_t;
+
+//  zactor body; args is an lg_service_def_t. Sends "READY" (or "FAILED
+//  <reason>") on the pipe, then runs until $TERM or interrupt.
+void lg_service_actor (zsock_t *pipe, void *args);
+
+//  A whole main: logging, config, signals, actor, wait, teardown. Returns the
+//  process exit code.
+int lg_service_main (int argc, char **argv, const lg_service_def_t *def);
+
+#endif

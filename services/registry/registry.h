@@ -1,0 +1,13 @@
+/*  registry - the system of record: providers, their filings and connections.
+
+    A library so tests can run the service in-process as an actor; the
+    binary lgwan-registry is main.c around it.
+*/
+#ifndef REGISTRY_H_INCLUDED
+#define REGISTRY_H_INCLUDED
+
+#include "lg_lib.h"
+
+extern const lg_service_def_t registry_service;
+
+#endif

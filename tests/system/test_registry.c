@@ -1,0 +1,451 @@
+/*  System test of lgwan-registry: the real binary, a fresh database, real
+    certificates, driven black-box through its ROUTER socket.
+
+    Covers the core contract every service inherits (X.3 bad input and
+    authorisation, idempotent requests, losing PostgreSQL) and the first
+    registry rules (R3.1).
+*/
+#include "lg_test.h"
+#include <sys/stat.h>
+
+typedef struct {
+    char *admin_dsn;
+    char *certs;
+    char endpoint [64];
+    char pub_endpoint [64];
+    pid_t pid;
+} fixture_t;
+
+static fixture_t s_fx;
+
+//  ---------------------------------------------------------------------------
+//  Helpers
+
+static lg_client_t *
+s_client (const char *who)
+{
+    char *cert = zsys_sprintf ("%s/clients/%s", s_fx.certs, who);
+    char *server = zsys_sprintf ("%s/services/registry", s_fx.certs);
+    lg_client_t *client = lg_client_new (s_fx.endpoint, cert, server);
+    lg_client_set_timeout (client, 3000, 1);
+    zstr_free (&cert);
+    zstr_free (&server);
+    return client;
+}
+
+static lg_reply_t *
+s_call (const char *who, lg_request_t *request)
+{
+    lg_client_t *client = s_client (who);
+    lg_reply_t *reply = NULL;
+    int rc = lg_client_call (client, request, &reply);
+    lg_client_destroy (&client);
+    return rc == 0? reply: NULL;
+}
+
+static lg_reply_t *
+s_apply (const char *who, const char *request_id, int type, const char *name,
+         const char *corporate, const char *lgcode)
+{
+    Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT;
+    apply.name_ja = (char *) name;
+    apply.name_en = (char *) "Test";
+    apply.entity_type = (Lgwan__V1__EntityType) type;
+    apply.corporate_number = (char *) (corporate? corporate: "");
+    apply.lgcode = (char *) (lgcode? lgcode: "");
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    char *id = request_id? NULL: lg_client_new_id ();
+    request.request_id = request_id? (char *) request_id: id;
+    request.reason = (char *) "paper application received";
+    request.body_case = LGWAN__V1__REQUEST__BODY_PROVIDER_APPLY;
+    request.provider_apply = &apply;
+    lg_reply_t *reply = s_call (who, &request);
+    free (id);
+    return reply;
+}
+
+static long
+s_count_rows (const char *table)
+{
+    PGconn *conn = PQconnectdb (s_fx.admin_dsn);
+    char *sql = zsys_sprintf ("SELECT count(*) FROM %s", table);
+    PGresult *res = PQexec (conn, sql);
+    long count = PQresultStatus (res) == PGRES_TUPLES_OK? atol (PQgetvalue (res, 0, 0)): -1;
+    PQclear (res);
+    PQfinish (conn);
+    zstr_free (&sql);
+    return count;
+}
+
+static bool
+s_answers (void *arg)
+{
+    (void) arg;
+    lg_client_t *client = s_client ("viewer");
+    lg_client_set_timeout (client, 300, 0);
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    Lgwan__V1__Stats stats = LGWAN__V1__STATS__INIT;
+    request.body_case = LGWAN__V1__REQUEST__BODY_STATS;
+    request.stats = &stats;
+    lg_reply_t *reply = NULL;
+    bool ok = lg_client_call (client, &request, &reply) == 0
+           && reply->status && reply->status->code == LGWAN__V1__CODE__OK;
+    if (reply)
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    free (request.request_id);
+    lg_client_destroy (&client);
+    return ok;
+}
+
+static void
+s_start_registry (const char *extra)
+{
+    char *db = lg_test_db_service_dsn (s_fx.admin_dsn, "registry");
+    char *e_db = zsys_sprintf ("LG_REGISTRY_DB=%s", db);
+    char *e_certs = zsys_sprintf ("LG_CERT_DIR=%s", s_fx.certs);
+    char *e_ep = zsys_sprintf ("LG_REGISTRY_ENDPOINT=%s", s_fx.endpoint);
+    char *e_pub = zsys_sprintf ("LG_REGISTRY_PUB_ENDPOINT=%s", s_fx.pub_endpoint);
+    const char *env [] = { e_db, e_certs, e_ep, e_pub, "LG_MAX_MSG=65536",
+                           "LG_LOG_LEVEL=debug", extra, NULL };
+    char *binary = lg_test_service_binary ("registry");
+    s_fx.pid = lg_test_spawn (binary, env);
+    assert_true (s_fx.pid > 0);
+    assert_true (lg_test_wait_for (s_answers, NULL, 15000));
+    zstr_free (&binary);
+    zstr_free (&db);
+    zstr_free (&e_db);
+    zstr_free (&e_certs);
+    zstr_free (&e_ep);
+    zstr_free (&e_pub);
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    lg_test_require_pg ();
+    zsys_init ();
+    s_fx.admin_dsn = lg_test_db_new ("registry");
+    assert_non_null (s_fx.admin_dsn);
+    s_fx.certs = lg_test_certs_new ();
+    assert_non_null (s_fx.certs);
+    snprintf (s_fx.endpoint, sizeof s_fx.endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    snprintf (s_fx.pub_endpoint, sizeof s_fx.pub_endpoint, "tcp://127.0.0.1:%d",
+              lg_test_free_port ());
+    s_start_registry (NULL);
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    if (s_fx.pid > 0)
+        assert_int_equal (lg_test_stop (s_fx.pid, SIGTERM, 5000), 0);
+    lg_test_certs_destroy (&s_fx.certs);
+    lg_test_db_drop (&s_fx.admin_dsn);
+    return 0;
+}
+
+static void
+s_expect (lg_reply_t *reply, lg_code_t code, const char *requirement)
+{
+    assert_non_null (reply);
+    assert_non_null (reply->status);
+    if (reply->status->code != code)
+        fail_msg ("expected code %d, got %d: %s", code, reply->status->code,
+                  reply->status->message);
+    if (requirement)
+        assert_string_equal (reply->status->requirement, requirement);
+}
+
+//  ---------------------------------------------------------------------------
+//  Tests
+
+/* REQ R3.1 */
+static void
+test_apply_and_get (void **state)
+{
+    (void) state;
+    const char *name = "株式会社テスト'; DROP TABLE providers;--";
+    lg_reply_t *reply = s_apply ("operator", NULL, 6, name, "7123456789012", NULL);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_int_equal (reply->body_case, LGWAN__V1__REPLY__BODY_PROVIDER);
+    uint64_t id = reply->provider->provider->id;
+    assert_true (id > 0);
+    assert_string_equal (reply->provider->provider->status, "applied");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    Lgwan__V1__ProviderGet get = LGWAN__V1__PROVIDER_GET__INIT;
+    get.provider = id;
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.request_id = (char *) "get-1";
+    request.body_case = LGWAN__V1__REQUEST__BODY_PROVIDER_GET;
+    request.provider_get = &get;
+    reply = s_call ("viewer", &request);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->provider->provider->name_ja, name);   //  byte-exact
+    assert_string_equal (reply->provider->provider->corporate_number, "7123456789012");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  A provider reads only itself
+    reply = s_call ("provider2", &request);
+    s_expect (reply, id == 2? LGWAN__V1__CODE__OK: LGWAN__V1__CODE__PERMISSION_DENIED, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    get.provider = 999999;
+    reply = s_call ("viewer", &request);
+    s_expect (reply, LGWAN__V1__CODE__NOT_FOUND, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+/* REQ R3.1: each entity-type boundary and check digit */
+static void
+test_r3_1_refusals (void **state)
+{
+    (void) state;
+    long before = s_count_rows ("registry.providers");
+    struct {
+        int type;
+        const char *corporate;
+        const char *lgcode;
+    } cases [] = {
+        { 0, "7123456789012", NULL },          //  below type 1
+        { 8, "7123456789012", NULL },          //  above type 7
+        { 6, "7123456789013", NULL },          //  wrong check digit
+        { 6, "712345678901", NULL },           //  12 digits
+        { 6, NULL, NULL },                     //  a corporation without its number
+        { 1, NULL, "131017" },                 //  wrong lgcode check digit
+        { 1, "8000020130002", "130001" },      //  corporate number not Tokyo's
+        { 6, "7123456789012", "130001" },      //  lgcode on a corporation
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        lg_reply_t *reply = s_apply ("operator", NULL, cases [i].type, "名前",
+                                     cases [i].corporate, cases [i].lgcode);
+        if (cases [i].type == 0 || cases [i].type == 8) {
+            //  8 is not an EntityType at all: the codec refuses it first
+            assert_int_equal (reply->status->code, LGWAN__V1__CODE__INVALID_ARGUMENT);
+            if (cases [i].type == 0)
+                assert_string_equal (reply->status->requirement, "R3.1");
+        }
+        else
+            s_expect (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, "R3.1");
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    }
+    //  Valid edges: a local government with and without its corporate number,
+    //  and a voluntary organisation without one
+    lg_reply_t *reply = s_apply ("operator", NULL, 1, "東京都", "8000020130001", "130001");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_apply ("operator", NULL, 7, "任意団体", NULL, NULL);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_count_rows ("registry.providers"), before + 2);
+}
+
+/* REQ X.3: long strings refused, nothing written */
+static void
+test_x3_long_names (void **state)
+{
+    (void) state;
+    long before = s_count_rows ("registry.providers");
+    char *name = (char *) malloc (10 * 1024 + 1);
+    memset (name, 'A', 10 * 1024);
+    name [10 * 1024] = 0;
+    lg_reply_t *reply = s_apply ("operator", NULL, 6, name, "4011001098993", NULL);
+    s_expect (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    free (name);
+    assert_int_equal (s_count_rows ("registry.providers"), before);
+}
+
+/* REQ X.3: malformed frames get a clear error and change nothing */
+static void
+test_x3_malformed (void **state)
+{
+    (void) state;
+    long before = s_count_rows ("registry.providers");
+    long outbox = s_count_rows ("registry.outbox");
+    lg_client_t *client = s_client ("operator");
+
+    //  A valid request, packed, then cut in the middle of a field
+    Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT;
+    apply.name_ja = (char *) "切られた名前";
+    apply.entity_type = LGWAN__V1__ENTITY_TYPE__PRIVATE_CORPORATION;
+    apply.corporate_number = (char *) "7010705000725";
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.request_id = (char *) "cut-1";
+    request.body_case = LGWAN__V1__REQUEST__BODY_PROVIDER_APPLY;
+    request.provider_apply = &apply;
+    zframe_t *whole = lg_codec_frame (&request.base);
+    struct {
+        const void *data;
+        size_t size;
+        lg_code_t code;
+    } cases [] = {
+        { zframe_data (whole), zframe_size (whole) - 3, LGWAN__V1__CODE__INVALID_ARGUMENT },
+        { "\xff\xff\xff\xff garbage", 13, LGWAN__V1__CODE__INVALID_ARGUMENT },
+        { "", 0, LGWAN__V1__CODE__INVALID_ARGUMENT },           //  no request_id
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        zframe_t *raw = lg_client_call_raw (client, cases [i].data, cases [i].size, 3000);
+        assert_non_null (raw);
+        lg_reply_t *reply = lgwan__v1__reply__unpack (NULL, zframe_size (raw), zframe_data (raw));
+        s_expect (reply, cases [i].code, NULL);
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        zframe_destroy (&raw);
+    }
+    zframe_destroy (&whole);
+
+    //  Unknown oneof member (field 199 of the registry range, not defined)
+    uint8_t unknown [] = { 0x0a, 0x02, 'u', '1', 0xba, 0x0c, 0x00 };    //  field 199, LEN 0
+    zframe_t *raw = lg_client_call_raw (client, unknown, sizeof unknown, 3000);
+    assert_non_null (raw);
+    lg_reply_t *reply = lgwan__v1__reply__unpack (NULL, zframe_size (raw), zframe_data (raw));
+    s_expect (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    zframe_destroy (&raw);
+
+    //  Bad UTF-8 in a name
+    apply.name_ja = (char *) "\xe3\x81";
+    request.request_id = (char *) "utf8-1";
+    reply = NULL;
+    assert_int_equal (lg_client_call (client, &request, &reply), 0);
+    s_expect (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  Missing mandatory field: ProviderGet without a provider
+    Lgwan__V1__ProviderGet get = LGWAN__V1__PROVIDER_GET__INIT;
+    lg_request_t empty = LGWAN__V1__REQUEST__INIT;
+    empty.request_id = (char *) "missing-1";
+    empty.body_case = LGWAN__V1__REQUEST__BODY_PROVIDER_GET;
+    empty.provider_get = &get;
+    assert_int_equal (lg_client_call (client, &empty, &reply), 0);
+    s_expect (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  Over the application bound (64 KiB here) but under the socket's: refused
+    size_t big = 100 * 1024;
+    uint8_t *blob = (uint8_t *) calloc (1, big);
+    raw = lg_client_call_raw (client, blob, big, 3000);
+    assert_non_null (raw);
+    reply = lgwan__v1__reply__unpack (NULL, zframe_size (raw), zframe_data (raw));
+    s_expect (reply, LGWAN__V1__CODE__RESOURCE_EXHAUSTED, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    zframe_destroy (&raw);
+    free (blob);
+
+    //  Over ZMQ_MAXMSGSIZE: the connection is dropped, nothing is answered
+    big = 1024 * 1024;
+    blob = (uint8_t *) calloc (1, big);
+    raw = lg_client_call_raw (client, blob, big, 1000);
+    assert_null (raw);
+    free (blob);
+    lg_client_destroy (&client);
+
+    //  ... and the service keeps answering everybody
+    assert_true (s_answers (NULL));
+    assert_int_equal (s_count_rows ("registry.providers"), before);
+    assert_int_equal (s_count_rows ("registry.outbox"), outbox);
+}
+
+/* REQ X.3: unauthorised callers */
+static void
+test_x3_unauthorised (void **state)
+{
+    (void) state;
+    long before = s_count_rows ("registry.providers");
+    //  A key pair that is not in allowed/ never gets a connection
+    lg_reply_t *reply = s_apply ("stranger", NULL, 6, "名前", "7123456789012", NULL);
+    assert_null (reply);
+    //  A viewer may read, never write
+    reply = s_apply ("viewer", NULL, 6, "名前", "7010705000725", NULL);
+    s_expect (reply, LGWAN__V1__CODE__PERMISSION_DENIED, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  A provider cannot file another provider's qualification application
+    reply = s_apply ("provider1", NULL, 6, "名前", "7010705000725", NULL);
+    s_expect (reply, LGWAN__V1__CODE__PERMISSION_DENIED, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_count_rows ("registry.providers"), before);
+}
+
+/* REQ X.3: a revoked certificate stops working without a restart, also on a
+   connection that was open before the revocation */
+static void
+test_x3_revocation (void **state)
+{
+    (void) state;
+    lg_client_t *client = s_client ("reviewer");
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    Lgwan__V1__Stats stats = LGWAN__V1__STATS__INIT;
+    request.body_case = LGWAN__V1__REQUEST__BODY_STATS;
+    request.stats = &stats;
+    request.request_id = (char *) "before-revoke";
+    lg_reply_t *reply = NULL;
+    assert_int_equal (lg_client_call (client, &request, &reply), 0);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    char why [256];
+    assert_int_equal (lg_auth_revoke (s_fx.certs, "reviewer", why, sizeof why), 0);
+    //  The open connection: refused from the next request on
+    request.request_id = (char *) "after-revoke";
+    lg_client_set_timeout (client, 1000, 0);
+    assert_int_equal (lg_client_call (client, &request, &reply), 0);
+    s_expect (reply, LGWAN__V1__CODE__UNAUTHENTICATED, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    lg_client_destroy (&client);
+    //  A new connection: no handshake at all
+    client = s_client ("reviewer");
+    lg_client_set_timeout (client, 1000, 0);
+    request.request_id = (char *) "after-revoke-2";
+    assert_int_equal (lg_client_call (client, &request, &reply), -1);
+    lg_client_destroy (&client);
+}
+
+/* REQ X.1: the same request_id twice is one state change and one event */
+static void
+test_idempotent_retry (void **state)
+{
+    (void) state;
+    long before = s_count_rows ("registry.providers");
+    long events = s_count_rows ("registry.outbox");
+    lg_reply_t *first = s_apply ("operator", "same-id-1", 5, "一般社団法人", "7010705000725", NULL);
+    lg_reply_t *second = s_apply ("operator", "same-id-1", 5, "一般社団法人", "7010705000725", NULL);
+    s_expect (first, LGWAN__V1__CODE__OK, NULL);
+    s_expect (second, LGWAN__V1__CODE__OK, NULL);
+    assert_int_equal (first->provider->provider->id, second->provider->provider->id);
+    size_t a = protobuf_c_message_get_packed_size (&first->base);
+    size_t b = protobuf_c_message_get_packed_size (&second->base);
+    assert_int_equal (a, b);
+    uint8_t *pa = malloc (a), *pb = malloc (b);
+    protobuf_c_message_pack (&first->base, pa);
+    protobuf_c_message_pack (&second->base, pb);
+    assert_memory_equal (pa, pb, a);
+    free (pa);
+    free (pb);
+    lgwan__v1__reply__free_unpacked (first, NULL);
+    lgwan__v1__reply__free_unpacked (second, NULL);
+    assert_int_equal (s_count_rows ("registry.providers"), before + 1);
+    assert_int_equal (s_count_rows ("registry.outbox"), events + 1);
+    //  The same id for different bytes is a client bug, not a retry
+    lg_reply_t *other = s_apply ("operator", "same-id-1", 5, "別の名前", "7010705000725", NULL);
+    s_expect (other, LGWAN__V1__CODE__ALREADY_EXISTS, NULL);
+    lgwan__v1__reply__free_unpacked (other, NULL);
+    assert_int_equal (s_count_rows ("registry.providers"), before + 1);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_apply_and_get),
+        cmocka_unit_test (test_r3_1_refusals),
+        cmocka_unit_test (test_x3_long_names),
+        cmocka_unit_test (test_x3_malformed),
+        cmocka_unit_test (test_x3_unauthorised),
+        cmocka_unit_test (test_idempotent_retry),
+        cmocka_unit_test (test_x3_revocation),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}
