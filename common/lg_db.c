@@ -138,6 +138,7 @@ lg_db_ensure (lg_db_t *self)
     }
     //  Our schema only, UTC on the wire; the schema name is ours ([a-z]+)
     char *setup = zsys_sprintf ("SET search_path TO %s; SET TIME ZONE 'UTC';"
+                                " SET client_min_messages TO warning;"
                                 " SET application_name TO 'lgwan-%s'", self->schema, self->schema);
     PGresult *res = PQexec (self->conn, setup);
     zstr_free (&setup);

@@ -34,11 +34,13 @@ struct _lg_server_t {
 
 static int s_stats (lg_ctx_t *ctx);
 static int s_replay (lg_ctx_t *ctx);
+static int s_cursors (lg_ctx_t *ctx);
 
 //  Requests every service answers, before its own table
 static const lg_route_t s_common_routes [] = {
     { LGWAN__V1__REQUEST__BODY_STATS,  s_stats,  LG_ROLE_READERS, LG_ROUTE_READ },
     { LGWAN__V1__REQUEST__BODY_REPLAY, s_replay, 0,               LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_CURSORS, s_cursors, LG_ROLE_READERS, LG_ROUTE_READ },
     { 0, NULL, 0, 0 }
 };
 
@@ -510,4 +512,43 @@ s_replay (lg_ctx_t *ctx)
     ctx->reply->body_case = LGWAN__V1__REPLY__BODY_REPLAY;
     ctx->reply->replay = replay;
     return lg_outbox_replay (ctx->outbox, ask->from_seq, ask->limit, replay);
+}
+
+//  Cursors: what this service has consumed of others, for `lgwanctl verify`
+static int
+s_cursors (lg_ctx_t *ctx)
+{
+    PGresult *res = lg_db_exec (ctx->db,
+        "SELECT source, last_seq, head_seq, head_hash,"
+        " to_char (updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        " AS updated_at FROM cursors ORDER BY source", 0, NULL);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        int rc = lg_ctx_sql_error (ctx, res);
+        PQclear (res);
+        return rc;
+    }
+    Lgwan__V1__CursorsReply *cursors = (Lgwan__V1__CursorsReply *) malloc (sizeof *cursors);
+    lgwan__v1__cursors_reply__init (cursors);
+    int rows = PQntuples (res);
+    cursors->cursors = (Lgwan__V1__Cursor **) calloc (rows? rows: 1, sizeof (void *));
+    for (int row = 0; row < rows; row++) {
+        Lgwan__V1__Cursor *cursor = (Lgwan__V1__Cursor *) malloc (sizeof *cursor);
+        lgwan__v1__cursor__init (cursor);
+        cursor->source = lg_strdup (lg_db_value (res, row, "source"));
+        cursor->last_seq = strtoull (lg_db_value (res, row, "last_seq"), NULL, 10);
+        cursor->head_seq = strtoull (lg_db_value (res, row, "head_seq"), NULL, 10);
+        size_t size;
+        uint8_t *hash = lg_db_bytes (res, row, "head_hash", &size);
+        cursor->head_hash.data = (uint8_t *) malloc (size? size: 1);
+        if (hash)
+            memcpy (cursor->head_hash.data, hash, size);
+        cursor->head_hash.len = size;
+        PQfreemem (hash);
+        cursor->updated_at = lg_strdup (lg_db_value (res, row, "updated_at"));
+        cursors->cursors [cursors->n_cursors++] = cursor;
+    }
+    PQclear (res);
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_CURSORS;
+    ctx->reply->cursors = cursors;
+    return 0;
 }

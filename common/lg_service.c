@@ -6,6 +6,86 @@
 */
 #include "lg_lib.h"
 
+#define MAX_SUBSCRIPTIONS 8
+
+//  Leadership of the background duties
+typedef struct {
+    const lg_service_def_t *def;
+    lg_db_t *db;                //  a connection of its own: the lock lives on it
+    zloop_t *loop;
+    bool leading;
+    char key [64];
+    lg_consumer_t *consumers [MAX_SUBSCRIPTIONS];
+    size_t count;
+} s_leader_t;
+
+static void
+s_leader_step (s_leader_t *self)
+{
+    const char *params [] = { self->key };
+    if (!self->leading) {
+        PGresult *res = lg_db_exec (self->db, "SELECT pg_try_advisory_lock(hashtext($1)) AS won",
+                                    1, params);
+        const char *won = res && PQresultStatus (res) == PGRES_TUPLES_OK?
+                          lg_db_value (res, 0, "won"): NULL;
+        bool leading = won && streq (won, "t");
+        PQclear (res);
+        if (!leading)
+            return;
+        self->leading = true;
+        lg_info ("%s leads the background duties", self->def->name);
+        for (size_t i = 0; i < self->count; i++)
+            lg_consumer_start (self->consumers [i], self->loop);
+    }
+    else
+    if (!lg_db_run (self->db, "SELECT 1", 0, NULL)) {
+        //  The connection holding the lock is gone, so is the lock
+        self->leading = false;
+        lg_warning ("%s lost the leadership with its database connection", self->def->name);
+        for (size_t i = 0; i < self->count; i++)
+            lg_consumer_stop (self->consumers [i], self->loop);
+    }
+}
+
+static int
+s_on_leader_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_leader_step ((s_leader_t *) arg);
+    return 0;
+}
+
+static s_leader_t *
+s_leader_new (const lg_service_def_t *def, const lg_config_t *cfg, lg_db_t *db, void *state,
+              zloop_t *loop)
+{
+    s_leader_t *self = (s_leader_t *) zmalloc (sizeof (s_leader_t));
+    self->def = def;
+    self->loop = loop;
+    self->db = lg_db_new (cfg->db, def->name);
+    snprintf (self->key, sizeof self->key, "lgwan.leader.%s", def->name);
+    for (const lg_subscription_t *s = def->subscriptions; s && s->source; s++)
+        if (self->count < MAX_SUBSCRIPTIONS)
+            self->consumers [self->count++] = lg_consumer_new (cfg, db, s->source, s->apply, state);
+    zloop_timer (loop, 1000, 0, s_on_leader_timer, self);
+    s_leader_step (self);
+    return self;
+}
+
+static void
+s_leader_destroy (s_leader_t **self_p)
+{
+    if (*self_p) {
+        s_leader_t *self = *self_p;
+        for (size_t i = 0; i < self->count; i++)
+            lg_consumer_destroy (&self->consumers [i]);
+        lg_db_destroy (&self->db);          //  closing the connection frees the lock
+        free (self);
+        *self_p = NULL;
+    }
+}
+
 static int
 s_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
 {
@@ -48,6 +128,7 @@ lg_service_actor (zsock_t *pipe, void *args)
     lg_outbox_t *outbox = NULL;
     lg_server_t *server = NULL;
     zloop_t *loop = NULL;
+    s_leader_t *leader = NULL;
 
     zsock_signal (pipe, 0);
     if (lg_config_load (&cfg, def->name, why, sizeof why)) {
@@ -79,12 +160,15 @@ lg_service_actor (zsock_t *pipe, void *args)
     zloop_reader (loop, pipe, s_on_pipe, NULL);
     lg_server_attach (server, loop);
     lg_outbox_attach (outbox, loop, (int) cfg.heartbeat_ms);
+    if (def->subscriptions)
+        leader = s_leader_new (def, &cfg, db, state, loop);
     lg_info ("%s ready: requests on %s, events on %s", def->name,
              lg_server_endpoint (server), lg_outbox_endpoint (outbox));
     zstr_sendf (pipe, "READY %s %s", lg_server_endpoint (server), lg_outbox_endpoint (outbox));
     zloop_start (loop);
 
 cleanup:
+    s_leader_destroy (&leader);
     zloop_destroy (&loop);
     lg_server_destroy (&server);
     lg_outbox_destroy (&outbox);

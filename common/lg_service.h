@@ -1,6 +1,11 @@
 /*  lg_service - the actor every service runs: config, database, auth, server,
     outbox and reactor, so a service only brings its tables and handlers.
 
+    Background duties (following other services' events) run only in the
+    replica that holds the advisory lock lgwan.leader.<service> on a
+    connection of its own; a standby tries for it every second, so it takes
+    over about a second after the leader's connection closes.
+
     main () is thin:  lg_service_main (argc, argv, &registry_definition);
     Tests start the same actor in-process with zactor_new (lg_service_actor, def).
 */
@@ -12,6 +17,7 @@ typedef struct {
     const lg_migration_t *migrations;   //  the service's own, { 0 } ended
     const lg_route_t *routes;           //  { 0 } ended
     int stream_roles;                   //  roles allowed to subscribe / Replay
+    const lg_subscription_t *subscriptions; //  streams followed, { NULL } ended, or NULL
     //  Optional: build the service's state after migrations, tear it down
     void *(*state_new) (lg_db_t *db, const lg_config_t *cfg);
     void (*state_destroy) (void **state_p);

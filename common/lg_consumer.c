@@ -1,0 +1,373 @@
+/*  lg_consumer - follow another service's events exactly once (see the
+    numbered guarantees in lg_consumer.h).
+*/
+#include "lg_lib.h"
+
+#define POLL_MS         2000    //  ask Replay this often even without a reason
+#define REPLAY_TIMEOUT  2000
+
+struct _lg_consumer_t {
+    char *service;              //  who we are
+    char *source;               //  whom we follow
+    char *cert;                 //  our key pair
+    char *server_cert;          //  the source's public certificate
+    lg_db_t *db;                //  borrowed
+    lg_consume_fn *apply;
+    void *state;
+    int64_t max_msg;
+    zsock_t *sub;
+    lg_client_t *client;
+    int timer;
+    bool running;
+    uint64_t last_seq;
+    uint64_t seen_head;         //  largest head seen (heartbeat or event)
+    uint64_t stored_head;       //  head_seq in our cursor row
+    zlist_t *batch;             //  lg_event_t * in seq order, not yet applied
+};
+
+char *
+lg_consumer_endpoint (const char *service, bool pub)
+{
+    int port = lg_config_default_port (service);
+    if (port < 0)
+        return NULL;
+    char name [64];
+    snprintf (name, sizeof name, "LG_%s_%sCONNECT", service, pub? "PUB_": "");
+    for (char *c = name; *c; c++)
+        *c = (char) toupper ((unsigned char) *c);
+    const char *value = getenv (name);
+    if (value && *value)
+        return strdup (value);
+    return zsys_sprintf ("tcp://127.0.0.1:%d", port + (pub? 100: 0));
+}
+
+lg_consumer_t *
+lg_consumer_new (const lg_config_t *cfg, lg_db_t *db, const char *source, lg_consume_fn *apply,
+                 void *state)
+{
+    lg_consumer_t *self = (lg_consumer_t *) zmalloc (sizeof (lg_consumer_t));
+    self->service = strdup (cfg->service);
+    self->source = strdup (source);
+    self->cert = zsys_sprintf ("%s/services/%s", cfg->cert_dir, cfg->service);
+    self->server_cert = zsys_sprintf ("%s/services/%s", cfg->cert_dir, source);
+    self->db = db;
+    self->apply = apply;
+    self->state = state;
+    self->max_msg = cfg->max_msg;
+    self->timer = -1;
+    self->batch = zlist_new ();
+    return self;
+}
+
+static void
+s_batch_clear (lg_consumer_t *self)
+{
+    lg_event_t *event;
+    while ((event = (lg_event_t *) zlist_pop (self->batch)))
+        lgwan__v1__event__free_unpacked (event, NULL);
+}
+
+void
+lg_consumer_destroy (lg_consumer_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        lg_consumer_t *self = *self_p;
+        zsock_destroy (&self->sub);
+        lg_client_destroy (&self->client);
+        s_batch_clear (self);
+        zlist_destroy (&self->batch);
+        free (self->service);
+        free (self->source);
+        free (self->cert);
+        free (self->server_cert);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+uint64_t
+lg_consumer_last_seq (lg_consumer_t *self)
+{
+    return self->last_seq;
+}
+
+//  Read our cursor row (creating it the first time); -1 without a database
+static int
+s_load_cursor (lg_consumer_t *self)
+{
+    const char *params [] = { self->source };
+    if (!lg_db_run (self->db, "INSERT INTO cursors (source) VALUES ($1) ON CONFLICT DO NOTHING",
+                    1, params))
+        return -1;
+    PGresult *res = lg_db_exec (self->db,
+        "SELECT last_seq, head_seq FROM cursors WHERE source = $1", 1, params);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1) {
+        PQclear (res);
+        return -1;
+    }
+    self->last_seq = strtoull (lg_db_value (res, 0, "last_seq"), NULL, 10);
+    self->stored_head = strtoull (lg_db_value (res, 0, "head_seq"), NULL, 10);
+    PQclear (res);
+    return 0;
+}
+
+//  Apply the batch in one transaction; 0 ok, -1 retry later
+static int
+s_apply_batch (lg_consumer_t *self)
+{
+    if (zlist_size (self->batch) == 0)
+        return 0;
+    lg_event_t *last = (lg_event_t *) zlist_last (self->batch);
+    uint64_t new_seq = last->seq;
+    if (lg_db_begin (self->db))
+        goto retry;
+    for (lg_event_t *event = (lg_event_t *) zlist_first (self->batch); event;
+         event = (lg_event_t *) zlist_next (self->batch)) {
+        if (!lg_db_run (self->db, "SAVEPOINT event", 0, NULL))
+            goto retry;
+        int rc = self->apply (self->db, event, self->state);
+        if (rc == -2)
+            goto retry;
+        if (rc == -1) {
+            lg_warning ("%s: event %s/%" PRIu64 " not applied; moving on",
+                        self->service, self->source, event->seq);
+            if (!lg_db_run (self->db, "ROLLBACK TO SAVEPOINT event", 0, NULL))
+                goto retry;
+        }
+    }
+    lg_fault_point ("after_apply_before_cursor");
+    char old_text [24], new_text [24];
+    snprintf (old_text, sizeof old_text, "%" PRIu64, self->last_seq);
+    snprintf (new_text, sizeof new_text, "%" PRIu64, new_seq);
+    const char *params [] = { self->source, old_text, new_text };
+    PGresult *res = lg_db_exec (self->db,
+        "UPDATE cursors SET last_seq = $3::bigint, updated_at = now()"
+        " WHERE source = $1 AND last_seq = $2::bigint", 3, params);
+    if (!res || PQresultStatus (res) != PGRES_COMMAND_OK) {
+        PQclear (res);
+        goto retry;
+    }
+    bool ours = streq (PQcmdTuples (res), "1");
+    PQclear (res);
+    if (!ours) {
+        //  Somebody else advanced the cursor: their work stands, ours goes
+        lg_warning ("%s: cursor of %s moved under us; reloading", self->service, self->source);
+        lg_db_rollback (self->db);
+        s_batch_clear (self);
+        s_load_cursor (self);
+        return -1;
+    }
+    if (lg_db_commit (self->db))
+        goto retry;
+    self->last_seq = new_seq;
+    s_batch_clear (self);
+    return 0;
+retry:
+    lg_db_rollback (self->db);
+    s_batch_clear (self);
+    return -1;
+}
+
+//  Take one event: the next one joins the batch; returns true on a gap
+static bool
+s_take (lg_consumer_t *self, lg_event_t **event_p)
+{
+    lg_event_t *event = *event_p;
+    lg_event_t *last = (lg_event_t *) zlist_last (self->batch);
+    uint64_t expected = (last? last->seq: self->last_seq) + 1;
+    if (event->seq > self->seen_head)
+        self->seen_head = event->seq;
+    if (event->seq < expected || !streq (event->source, self->source))
+        return false;                           //  seen already, or not ours
+    if (event->seq > expected)
+        return true;                            //  gap: ask Replay
+    zlist_append (self->batch, event);
+    *event_p = NULL;
+    if (zlist_size (self->batch) >= LG_CONSUMER_BATCH)
+        s_apply_batch (self);
+    return false;
+}
+
+//  Store the head we saw in a heartbeat (for verify), when it moved
+static void
+s_record_head (lg_consumer_t *self, const Lgwan__V1__Heartbeat *beat)
+{
+    if (beat->head_seq <= self->stored_head || beat->head_seq > self->last_seq)
+        return;                 //  record only heads we have reached ourselves
+    char seq [24];
+    snprintf (seq, sizeof seq, "%" PRIu64, beat->head_seq);
+    char *hash = lg_db_hex (beat->head_hash.data, beat->head_hash.len);
+    const char *params [] = { self->source, seq, hash };
+    if (lg_db_run (self->db, "UPDATE cursors SET head_seq = $2::bigint, head_hash = $3::bytea"
+                             " WHERE source = $1 AND head_seq < $2::bigint", 3, params))
+        self->stored_head = beat->head_seq;
+    free (hash);
+}
+
+//  Replay from our cursor until the source has nothing more; 0 ok, -1 failed
+static int
+s_catch_up (lg_consumer_t *self)
+{
+    if (!self->client)
+        return -1;
+    while (true) {
+        if (s_apply_batch (self))
+            return -1;
+        Lgwan__V1__Replay ask = LGWAN__V1__REPLAY__INIT;
+        ask.from_seq = self->last_seq + 1;
+        ask.limit = LG_CONSUMER_BATCH;
+        lg_request_t request = LGWAN__V1__REQUEST__INIT;
+        request.body_case = LGWAN__V1__REQUEST__BODY_REPLAY;
+        request.replay = &ask;
+        lg_reply_t *reply = NULL;
+        int rc = lg_client_call (self->client, &request, &reply);
+        free (request.request_id);
+        if (rc || !reply->status || reply->status->code != LGWAN__V1__CODE__OK
+        ||  reply->body_case != LGWAN__V1__REPLY__BODY_REPLAY) {
+            lg_warning ("%s: could not replay %s from %" PRIu64 ": %s", self->service,
+                        self->source, ask.from_seq,
+                        reply && reply->status? reply->status->message: "no answer");
+            if (reply)
+                lgwan__v1__reply__free_unpacked (reply, NULL);
+            return -1;
+        }
+        Lgwan__V1__ReplayReply *replay = reply->replay;
+        if (replay->head_seq > self->seen_head)
+            self->seen_head = replay->head_seq;
+        bool gap = false;
+        for (size_t i = 0; i < replay->n_events && !gap; i++) {
+            ProtobufCMessage *msg = NULL;
+            if (lg_codec_decode (&lgwan__v1__event__descriptor, replay->events [i].data,
+                                 replay->events [i].len, SIZE_MAX, &msg, NULL, 0))
+                break;
+            lg_event_t *event = (lg_event_t *) msg;
+            gap = s_take (self, &event);
+            if (event)
+                lgwan__v1__event__free_unpacked (event, NULL);
+        }
+        size_t got = replay->n_events;
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        if (s_apply_batch (self))
+            return -1;
+        if (gap) {
+            lg_error ("%s: %s replayed a gap after %" PRIu64, self->service, self->source,
+                      self->last_seq);
+            return -1;
+        }
+        if (got == 0 || self->last_seq >= self->seen_head)
+            return 0;
+    }
+}
+
+static int
+s_on_event (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    lg_consumer_t *self = (lg_consumer_t *) arg;
+    bool gap = false;
+    //  Drain what is there, up to a batch, then apply it in one transaction
+    for (int count = 0; count < LG_CONSUMER_BATCH; count++) {
+        if (count && !(zsock_events (reader) & ZMQ_POLLIN))
+            break;
+        zmsg_t *msg = zmsg_recv (reader);
+        if (!msg)
+            return zsys_interrupted? -1: 0;
+        zframe_t *topic = zmsg_pop (msg);
+        zframe_t *body = zmsg_pop (msg);
+        ProtobufCMessage *decoded = NULL;
+        if (body && lg_codec_decode (&lgwan__v1__event__descriptor, zframe_data (body),
+                                     zframe_size (body), (size_t) self->max_msg, &decoded,
+                                     NULL, 0) == 0) {
+            lg_event_t *event = (lg_event_t *) decoded;
+            if (event->body_case == LGWAN__V1__EVENT__BODY_HEARTBEAT) {
+                if (event->heartbeat->head_seq > self->seen_head)
+                    self->seen_head = event->heartbeat->head_seq;
+                s_apply_batch (self);
+                s_record_head (self, event->heartbeat);
+            }
+            else
+                gap = s_take (self, &event) || gap;
+            if (event)
+                lgwan__v1__event__free_unpacked (event, NULL);
+        }
+        zframe_destroy (&topic);
+        zframe_destroy (&body);
+        zmsg_destroy (&msg);
+        if (gap)
+            break;
+    }
+    s_apply_batch (self);
+    if (gap || self->seen_head > self->last_seq)
+        s_catch_up (self);
+    return 0;
+}
+
+static int
+s_on_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_catch_up ((lg_consumer_t *) arg);
+    return 0;
+}
+
+int
+lg_consumer_start (lg_consumer_t *self, zloop_t *loop)
+{
+    if (self->running)
+        return 0;
+    char *pub = lg_consumer_endpoint (self->source, true);
+    char *req = lg_consumer_endpoint (self->source, false);
+    int rc = -1;
+    if (!pub || !req)
+        goto cleanup;
+    self->sub = zsock_new (ZMQ_SUB);
+    zsock_set_linger (self->sub, 0);
+    zsock_set_rcvhwm (self->sub, 100000);
+    zsock_set_maxmsgsize (self->sub, self->max_msg * 2);
+    if (lg_auth_client (self->sub, self->cert, self->server_cert)) {
+        lg_log_write (LG_LOG_ERROR, self->cert, "could not load the keys to follow %s",
+                      self->source);
+        goto cleanup;
+    }
+    zsock_set_subscribe (self->sub, "");
+    if (zsock_connect (self->sub, "%s", pub))
+        goto cleanup;
+    self->client = lg_client_new (req, self->cert, self->server_cert);
+    if (!self->client)
+        goto cleanup;
+    lg_client_set_timeout (self->client, REPLAY_TIMEOUT, 0);
+    zloop_reader (loop, self->sub, s_on_event, self);
+    self->timer = zloop_timer (loop, POLL_MS, 0, s_on_timer, self);
+    self->running = true;
+    s_load_cursor (self);
+    lg_info ("following %s from seq %" PRIu64 " (events %s, replay %s)", self->source,
+             self->last_seq + 1, pub, req);
+    s_catch_up (self);
+    rc = 0;
+cleanup:
+    if (rc) {
+        zsock_destroy (&self->sub);
+        lg_client_destroy (&self->client);
+    }
+    free (pub);
+    free (req);
+    return rc;
+}
+
+void
+lg_consumer_stop (lg_consumer_t *self, zloop_t *loop)
+{
+    if (!self->running)
+        return;
+    zloop_reader_end (loop, self->sub);
+    if (self->timer >= 0)
+        zloop_timer_end (loop, self->timer);
+    self->timer = -1;
+    zsock_destroy (&self->sub);
+    lg_client_destroy (&self->client);
+    s_batch_clear (self);
+    self->running = false;
+    lg_info ("stopped following %s at seq %" PRIu64, self->source, self->last_seq);
+}

@@ -1,0 +1,53 @@
+/*  lg_consumer - follow another service's events, each applied exactly once,
+    in order, with nothing lost.
+
+    1. The cursor (source, last_seq) lives in the consumer's own schema and
+       is advanced in the same transaction as the effect of the events, with
+       a compare-and-set on the old value: if anything else advanced it (a
+       second replica that thought it led), the transaction rolls back and the
+       cursor is read again. An event is therefore applied once or not at all.
+    2. PUB is only the fast path. On start, on a gap, on a heartbeat whose
+       head is past our cursor, and every few seconds regardless, the consumer
+       asks the source's ROUTER for Replay{from_seq = last_seq + 1}.
+    3. Events arriving together are applied in one transaction (batches of up
+       to LG_CONSUMER_BATCH), which is what makes thousands a second possible.
+    4. The last head a heartbeat showed is stored too, so `lgwanctl verify`
+       can tell when rows were cut off the end of a chain.
+    5. The apply function returns 0 (applied), -1 (the event is not for us or
+       is refused: logged, and the cursor moves on) or -2 (database failure:
+       the batch rolls back and is retried).
+*/
+#ifndef LG_CONSUMER_H_INCLUDED
+#define LG_CONSUMER_H_INCLUDED
+
+#define LG_CONSUMER_BATCH 1000
+
+typedef struct _lg_consumer_t lg_consumer_t;
+typedef int (lg_consume_fn) (lg_db_t *db, const lg_event_t *event, void *state);
+
+//  A service's subscriptions, { NULL } ended, in lg_service_def_t
+typedef struct {
+    const char *source;
+    lg_consume_fn *apply;
+} lg_subscription_t;
+
+//  Follow source: requests at LG_<SOURCE>_CONNECT, events at
+//  LG_<SOURCE>_PUB_CONNECT (defaults: 127.0.0.1 and the ports of DESIGN.md),
+//  with our key pair services/<cfg->service>.
+lg_consumer_t *lg_consumer_new (const lg_config_t *cfg, lg_db_t *db, const char *source,
+                                lg_consume_fn *apply, void *state);
+void lg_consumer_destroy (lg_consumer_t **self_p);
+
+//  Begin (connect, catch up, then follow) / end following, e.g. when this
+//  replica wins or loses the leadership.
+int lg_consumer_start (lg_consumer_t *self, zloop_t *loop);
+void lg_consumer_stop (lg_consumer_t *self, zloop_t *loop);
+
+//  Last seq applied
+uint64_t lg_consumer_last_seq (lg_consumer_t *self);
+
+//  Endpoint of a service from LG_<SVC>_CONNECT or LG_<SVC>_PUB_CONNECT, else
+//  tcp://127.0.0.1:<default port (+100 for pub)>. Caller frees; NULL if unknown.
+char *lg_consumer_endpoint (const char *service, bool pub);
+
+#endif

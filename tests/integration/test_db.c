@@ -1,0 +1,137 @@
+/*  Integration tests of lg_db against the real PostgreSQL test cluster:
+    per-service roles, migrations, reconnect and re-prepare.
+*/
+#include "lg_test.h"
+
+static const lg_migration_t s_none [] = { { 0, NULL, NULL } };
+static const lg_migration_t s_two [] = {
+    { 1, "things", "CREATE TABLE things (id integer PRIMARY KEY, name text NOT NULL)" },
+    { 2, "more", "ALTER TABLE things ADD COLUMN note text" },
+    { 0, NULL, NULL }
+};
+
+static char *s_admin;
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    lg_test_require_pg ();
+    s_admin = lg_test_db_new ("db");
+    assert_non_null (s_admin);
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    lg_test_db_drop (&s_admin);
+    return 0;
+}
+
+static lg_db_t *
+s_open (const char *service)
+{
+    char *dsn = lg_test_db_service_dsn (s_admin, service);
+    lg_db_t *db = lg_db_new (dsn, service);
+    zstr_free (&dsn);
+    return db;
+}
+
+/* REQ X.3: a service's database role cannot touch another service's schema */
+static void
+test_roles_are_isolated (void **state)
+{
+    (void) state;
+    lg_db_t *billing = s_open ("billing");
+    assert_int_equal (lg_db_migrate (billing, s_none), 0);
+    lg_db_t *registry = s_open ("registry");
+    assert_int_equal (lg_db_migrate (registry, s_two), 0);
+
+    //  Its own schema: yes
+    assert_true (lg_db_run (registry, "SELECT count(*) FROM registry.outbox", 0, NULL));
+    const char *steps [] = {
+        "SELECT count(*) FROM billing.outbox",
+        "INSERT INTO billing.requests (caller, request_id, body_case, digest) VALUES ('x','y',1,'')",
+        "CREATE TABLE billing.evil (id integer)",
+        "CREATE TABLE public.evil (id integer)",
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps [0]; i++) {
+        PGresult *res = lg_db_exec (registry, steps [i], 0, NULL);
+        assert_non_null (res);
+        //  42501 insufficient_privilege
+        if (strcmp (lg_db_sqlstate (res), "42501"))
+            fail_msg ("%s: expected 42501, got %s", steps [i], lg_db_sqlstate (res));
+        PQclear (res);
+    }
+    lg_db_destroy (&registry);
+    lg_db_destroy (&billing);
+}
+
+static void
+test_migrations_once (void **state)
+{
+    (void) state;
+    lg_db_t *db = s_open ("audit");
+    assert_int_equal (lg_db_migrate (db, s_two), 0);
+    assert_int_equal (lg_db_migrate (db, s_two), 0);        //  second start: nothing to do
+    PGresult *res = lg_db_exec (db, "SELECT count(*) FROM schema_migrations", 0, NULL);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    assert_string_equal (PQgetvalue (res, 0, 0), "4");      //  2 common + 2 own
+    PQclear (res);
+    lg_db_destroy (&db);
+}
+
+//  A dropped session: the next call fails fast, a later one reconnects and
+//  prepares its statements again
+static void
+test_reconnect_reprepares (void **state)
+{
+    (void) state;
+    lg_db_t *db = s_open ("monitor");
+    assert_int_equal (lg_db_migrate (db, s_none), 0);
+    const char *sql = "SELECT $1::integer + 1 AS n";
+    const char *one [] = { "1" };
+    PGresult *res = lg_db_exec (db, sql, 1, one);
+    assert_string_equal (lg_db_value (res, 0, "n"), "2");
+    PQclear (res);
+
+    PGconn *admin = PQconnectdb (s_admin);
+    res = PQexec (admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                         " WHERE usename = 'lgwan_monitor' AND datname = current_database()");
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    PQclear (res);
+    PQfinish (admin);
+
+    assert_null (lg_db_exec (db, sql, 1, one));
+    assert_false (lg_db_is_up (db));
+    zclock_sleep (150);                                      //  past the first backoff
+    res = lg_db_exec (db, sql, 1, one);
+    assert_non_null (res);
+    assert_string_equal (lg_db_value (res, 0, "n"), "2");
+    PQclear (res);
+    lg_db_destroy (&db);
+}
+
+static void
+test_bootstrap_refuses_bad_names (void **state)
+{
+    (void) state;
+    char why [256];
+    assert_int_equal (lg_db_bootstrap (s_admin, "x; DROP", NULL, why, sizeof why), -1);
+    assert_non_null (strstr (why, "lower-case"));
+    assert_int_equal (lg_db_bootstrap (s_admin, "", NULL, why, sizeof why), -1);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_roles_are_isolated),
+        cmocka_unit_test (test_migrations_once),
+        cmocka_unit_test (test_reconnect_reprepares),
+        cmocka_unit_test (test_bootstrap_refuses_bad_names),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}

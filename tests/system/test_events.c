@@ -1,0 +1,422 @@
+/*  System test of reliable events (X.2): the registry publishes, the audit
+    service follows. Real binaries, one fresh database, real certificates.
+
+    Every check ends the same way (s_check_exactly_once): audit's cursor
+    reached the registry's head, and audit's append-only event log holds each
+    seq from 1 to the head exactly once.
+*/
+#include "lg_test.h"
+#include <pthread.h>
+
+typedef struct {
+    const char *service;
+    char endpoint [64];
+    char pub [64];
+    pid_t pid;
+} proc_t;
+
+static char *s_admin;
+static char *s_certs;
+static proc_t s_registry = { .service = "registry" };
+static proc_t s_audit = { .service = "audit" };
+static proc_t s_audit2 = { .service = "audit" };
+
+static void
+s_ports (proc_t *p)
+{
+    snprintf (p->endpoint, sizeof p->endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    snprintf (p->pub, sizeof p->pub, "tcp://127.0.0.1:%d", lg_test_free_port ());
+}
+
+static lg_client_t *
+s_client (proc_t *p, const char *who)
+{
+    char *cert = zsys_sprintf ("%s/clients/%s", s_certs, who);
+    char *server = zsys_sprintf ("%s/services/%s", s_certs, p->service);
+    lg_client_t *client = lg_client_new (p->endpoint, cert, server);
+    zstr_free (&cert);
+    zstr_free (&server);
+    return client;
+}
+
+static bool
+s_answers (void *arg)
+{
+    proc_t *p = (proc_t *) arg;
+    lg_client_t *client = s_client (p, "viewer");
+    lg_client_set_timeout (client, 300, 0);
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    Lgwan__V1__Stats stats = LGWAN__V1__STATS__INIT;
+    request.body_case = LGWAN__V1__REQUEST__BODY_STATS;
+    request.stats = &stats;
+    lg_reply_t *reply = NULL;
+    bool ok = lg_client_call (client, &request, &reply) == 0;
+    if (reply)
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    free (request.request_id);
+    lg_client_destroy (&client);
+    return ok;
+}
+
+//  Start a service process; extra is one more NAME=VALUE or NULL
+static void
+s_start (proc_t *p, const char *extra, const char *extra2)
+{
+    char *db = lg_test_db_service_dsn (s_admin, p->service);
+    char up [16];
+    snprintf (up, sizeof up, "%s", p->service);
+    for (char *c = up; *c; c++)
+        *c = (char) toupper ((unsigned char) *c);
+    char *e_db = zsys_sprintf ("LG_%s_DB=%s", up, db);
+    char *e_certs = zsys_sprintf ("LG_CERT_DIR=%s", s_certs);
+    char *e_ep = zsys_sprintf ("LG_%s_ENDPOINT=%s", up, p->endpoint);
+    char *e_pub = zsys_sprintf ("LG_%s_PUB_ENDPOINT=%s", up, p->pub);
+    char *e_rc = zsys_sprintf ("LG_REGISTRY_CONNECT=%s", s_registry.endpoint);
+    char *e_rp = zsys_sprintf ("LG_REGISTRY_PUB_CONNECT=%s", s_registry.pub);
+    const char *env [] = { e_db, e_certs, e_ep, e_pub, e_rc, e_rp, "LG_HEARTBEAT_MS=200",
+                           extra? extra: "LG_LOG_LEVEL=info", extra2? extra2: "LG_LOG_LEVEL=info",
+                           NULL };
+    char *binary = lg_test_service_binary (p->service);
+    p->pid = lg_test_spawn (binary, env);
+    assert_true (p->pid > 0);
+    zstr_free (&binary);
+    zstr_free (&db);
+    zstr_free (&e_db);
+    zstr_free (&e_certs);
+    zstr_free (&e_ep);
+    zstr_free (&e_pub);
+    zstr_free (&e_rc);
+    zstr_free (&e_rp);
+}
+
+static void
+s_start_ready (proc_t *p, const char *extra, const char *extra2)
+{
+    s_start (p, extra, extra2);
+    assert_true (lg_test_wait_for (s_answers, p, 15000));
+}
+
+static void
+s_stop (proc_t *p, int sig)
+{
+    if (p->pid > 0)
+        lg_test_stop (p->pid, sig, 5000);
+    p->pid = 0;
+}
+
+static long
+s_query_long (const char *sql)
+{
+    PGconn *conn = PQconnectdb (s_admin);
+    PGresult *res = PQexec (conn, sql);
+    long value = PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1
+               ? atol (PQgetvalue (res, 0, 0)): -1;
+    if (PQresultStatus (res) != PGRES_TUPLES_OK)
+        fprintf (stderr, "%s: %s", sql, PQresultErrorMessage (res));
+    PQclear (res);
+    PQfinish (conn);
+    return value;
+}
+
+static long
+s_head (void)
+{
+    return s_query_long ("SELECT seq FROM registry.outbox_head");
+}
+
+//  Apply for a provider through a retrying client; returns the status code
+static int
+s_apply (lg_client_t *client, const char *request_id, const char *name)
+{
+    Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT;
+    apply.name_ja = (char *) name;
+    apply.entity_type = LGWAN__V1__ENTITY_TYPE__VOLUNTARY_ORGANISATION;
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.request_id = (char *) request_id;
+    request.body_case = LGWAN__V1__REQUEST__BODY_PROVIDER_APPLY;
+    request.provider_apply = &apply;
+    lg_reply_t *reply = NULL;
+    if (lg_client_call (client, &request, &reply))
+        return -1;
+    int code = (int) reply->status->code;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return code;
+}
+
+static void
+s_produce (int count, const char *tag)
+{
+    lg_client_t *client = s_client (&s_registry, "operator");
+    lg_client_set_timeout (client, 2000, 5);
+    for (int i = 0; i < count; i++) {
+        char id [64];
+        snprintf (id, sizeof id, "%s-%d", tag, i);
+        assert_int_equal (s_apply (client, id, id), 0);
+    }
+    lg_client_destroy (&client);
+}
+
+static bool
+s_caught_up (void *arg)
+{
+    (void) arg;
+    long head = s_head ();
+    return head > 0 && s_query_long ("SELECT last_seq FROM audit.cursors"
+                                     " WHERE source = 'registry'") == head;
+}
+
+//  Audit holds every registry event once: seqs 1..head, no gap, no repeat
+static void
+s_check_exactly_once (int timeout_ms)
+{
+    assert_true (lg_test_wait_for (s_caught_up, NULL, timeout_ms));
+    long head = s_head ();
+    assert_int_equal (s_query_long ("SELECT count(*) FROM audit.provider_events"), head);
+    assert_int_equal (s_query_long ("SELECT count(DISTINCT seq) FROM audit.provider_events"), head);
+    assert_int_equal (s_query_long ("SELECT min(seq) FROM audit.provider_events"), 1);
+    assert_int_equal (s_query_long ("SELECT max(seq) FROM audit.provider_events"), head);
+    assert_int_equal (s_query_long ("SELECT count(*) FROM audit.providers"),
+                      s_query_long ("SELECT count(*) FROM registry.providers"));
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    lg_test_require_pg ();
+    zsys_init ();
+    s_admin = lg_test_db_new ("events");
+    s_certs = lg_test_certs_new ();
+    assert_non_null (s_admin);
+    assert_non_null (s_certs);
+    s_ports (&s_registry);
+    s_ports (&s_audit);
+    s_ports (&s_audit2);
+    s_start_ready (&s_registry, NULL, NULL);
+    s_start_ready (&s_audit, NULL, NULL);
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    s_stop (&s_audit2, SIGTERM);
+    s_stop (&s_audit, SIGTERM);
+    s_stop (&s_registry, SIGTERM);
+    lg_test_certs_destroy (&s_certs);
+    lg_test_db_drop (&s_admin);
+    return 0;
+}
+
+/* REQ X.2: a consumer that was down catches up on restart, in order, once */
+static void
+test_x2_catch_up_after_restart (void **state)
+{
+    (void) state;
+    s_produce (10, "warm");
+    s_check_exactly_once (10000);
+    s_stop (&s_audit, SIGTERM);
+    s_produce (1000, "while-down");
+    s_start_ready (&s_audit, NULL, NULL);
+    s_check_exactly_once (30000);
+}
+
+/* REQ X.2: PUB dropping nearly everything (high-water mark 1) loses nothing */
+static void
+test_x2_tiny_hwm (void **state)
+{
+    (void) state;
+    s_stop (&s_registry, SIGTERM);
+    s_start_ready (&s_registry, "LG_PUB_HWM=1", NULL);
+    s_produce (1000, "tiny-hwm");
+    s_check_exactly_once (30000);
+    s_stop (&s_registry, SIGTERM);
+    s_start_ready (&s_registry, NULL, NULL);
+}
+
+/* REQ X.2: killed between commit and publish: the retry gets the stored
+   reply, the event arrives by replay */
+static void
+test_x2_kill_after_commit_before_publish (void **state)
+{
+    (void) state;
+    s_stop (&s_registry, SIGTERM);
+    s_start_ready (&s_registry, "LG_FAULTS=after_commit_before_publish@3", NULL);
+    lg_client_t *client = s_client (&s_registry, "operator");
+    lg_client_set_timeout (client, 1000, 0);
+    for (int i = 0; i < 3; i++) {
+        char id [32];
+        snprintf (id, sizeof id, "fault-commit-%d", i);
+        assert_int_equal (s_apply (client, id, id), 0);
+    }
+    long before = s_query_long ("SELECT count(*) FROM registry.providers");
+    //  The fourth commits, then the process dies before it answers
+    assert_int_equal (s_apply (client, "fault-commit-3", "fault-commit-3"), -1);
+    assert_int_equal (lg_test_stop (s_registry.pid, 0, 5000), 99);
+    s_registry.pid = 0;
+    assert_int_equal (s_query_long ("SELECT count(*) FROM registry.providers"), before + 1);
+    s_start_ready (&s_registry, NULL, NULL);
+    lg_client_set_timeout (client, 2000, 3);
+    assert_int_equal (s_apply (client, "fault-commit-3", "fault-commit-3"), 0);
+    assert_int_equal (s_query_long ("SELECT count(*) FROM registry.providers"), before + 1);
+    lg_client_destroy (&client);
+    s_check_exactly_once (15000);
+}
+
+/* REQ X.2: a consumer killed between applying and moving its cursor applies
+   nothing twice after restart */
+static void
+test_x2_kill_after_apply_before_cursor (void **state)
+{
+    (void) state;
+    s_check_exactly_once (10000);
+    s_stop (&s_audit, SIGTERM);
+    s_start_ready (&s_audit, "LG_FAULTS=after_apply_before_cursor@1", NULL);
+    s_produce (50, "fault-apply");
+    assert_int_equal (lg_test_stop (s_audit.pid, 0, 10000), 99);
+    s_audit.pid = 0;
+    s_start_ready (&s_audit, NULL, NULL);
+    s_check_exactly_once (15000);
+}
+
+//  A killer thread: kill -9 the registry twice while requests are running
+static void *
+s_killer (void *arg)
+{
+    (void) arg;
+    for (int round = 0; round < 2; round++) {
+        zclock_sleep (700);
+        lg_test_stop (s_registry.pid, SIGKILL, 1000);
+        zclock_sleep (300);
+        s_start (&s_registry, NULL, NULL);
+    }
+    return NULL;
+}
+
+/* REQ X.2: kill -9 of the registry during 1,000 requests of a retrying
+   client: every acknowledged request exists exactly once */
+static void
+test_x2_kill9_under_traffic (void **state)
+{
+    (void) state;
+    long before = s_query_long ("SELECT count(*) FROM registry.providers");
+    pthread_t killer;
+    assert_int_equal (pthread_create (&killer, NULL, s_killer, NULL), 0);
+    lg_client_t *client = s_client (&s_registry, "operator");
+    lg_client_set_timeout (client, 500, 40);
+    for (int i = 0; i < 1000; i++) {
+        char id [32];
+        snprintf (id, sizeof id, "kill9-%d", i);
+        assert_int_equal (s_apply (client, id, id), 0);
+    }
+    lg_client_destroy (&client);
+    pthread_join (killer, NULL);
+    assert_true (lg_test_wait_for (s_answers, &s_registry, 15000));
+    assert_int_equal (s_query_long ("SELECT count(*) FROM registry.providers"), before + 1000);
+    assert_int_equal (s_query_long ("SELECT count(DISTINCT name_ja) FROM registry.providers"
+                                    " WHERE name_ja LIKE 'kill9-%'"), 1000);
+    assert_int_equal (s_query_long ("SELECT count(*) FROM registry.outbox"), s_head ());
+    s_check_exactly_once (30000);
+}
+
+static bool
+s_audit2_leads (void *arg)
+{
+    (void) arg;
+    const char *path = lg_test_log_path (s_audit2.pid);
+    char *cmd = zsys_sprintf ("grep -q 'leads the background duties' %s", path);
+    bool found = system (cmd) == 0;
+    zstr_free (&cmd);
+    return found;
+}
+
+/* REQ X.2: two replicas: the standby takes over within 5 s of the leader's
+   death and nothing is applied twice */
+static void
+test_x2_standby_takes_over (void **state)
+{
+    (void) state;
+    s_start_ready (&s_audit2, NULL, NULL);
+    zclock_sleep (1500);
+    assert_false (s_audit2_leads (NULL));       //  the first one leads
+    s_produce (20, "two-replicas");
+    s_check_exactly_once (10000);
+    int64_t killed = zclock_mono ();
+    s_stop (&s_audit, SIGKILL);
+    assert_true (lg_test_wait_for (s_audit2_leads, NULL, 5000));
+    s_produce (200, "after-takeover");
+    s_check_exactly_once (15000);
+    fprintf (stderr, "standby took over and caught up in %" PRId64 " ms\n", zclock_mono () - killed);
+    //  The old leader comes back as the standby
+    s_start_ready (&s_audit, NULL, NULL);
+    s_produce (20, "old-leader-back");
+    s_check_exactly_once (10000);
+}
+
+/* REQ X.3: a provider certificate gets no Replay and no events */
+static void
+test_x3_provider_reads_no_stream (void **state)
+{
+    (void) state;
+    lg_client_t *client = s_client (&s_registry, "provider1");
+    lg_client_set_timeout (client, 2000, 0);
+    Lgwan__V1__Replay ask = LGWAN__V1__REPLAY__INIT;
+    ask.from_seq = 1;
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.body_case = LGWAN__V1__REQUEST__BODY_REPLAY;
+    request.replay = &ask;
+    lg_reply_t *reply = NULL;
+    assert_int_equal (lg_client_call (client, &request, &reply), 0);
+    assert_int_equal (reply->status->code, LGWAN__V1__CODE__PERMISSION_DENIED);
+    assert_int_equal (reply->replay? reply->replay->n_events: 0, 0);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    free (request.request_id);
+    lg_client_destroy (&client);
+
+    //  Subscribers: a viewer hears heartbeats and events, a provider nothing
+    const char *who [] = { "viewer", "provider1" };
+    zsock_t *subs [2];
+    for (int i = 0; i < 2; i++) {
+        subs [i] = zsock_new (ZMQ_SUB);
+        char *cert = zsys_sprintf ("%s/clients/%s", s_certs, who [i]);
+        char *server = zsys_sprintf ("%s/services/registry", s_certs);
+        assert_int_equal (lg_auth_client (subs [i], cert, server), 0);
+        zsock_set_subscribe (subs [i], "");
+        assert_int_equal (zsock_connect (subs [i], "%s", s_registry.pub), 0);
+        zstr_free (&cert);
+        zstr_free (&server);
+    }
+    zclock_sleep (500);
+    s_produce (5, "stream-auth");
+    int heard [2] = { 0, 0 };
+    int64_t until = zclock_mono () + 1500;
+    while (zclock_mono () < until) {
+        for (int i = 0; i < 2; i++)
+            while (zsock_events (subs [i]) & ZMQ_POLLIN) {
+                zmsg_t *msg = zmsg_recv (subs [i]);
+                zmsg_destroy (&msg);
+                heard [i]++;
+            }
+        zclock_sleep (20);
+    }
+    assert_true (heard [0] >= 5);
+    assert_int_equal (heard [1], 0);
+    zsock_destroy (&subs [0]);
+    zsock_destroy (&subs [1]);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_x2_catch_up_after_restart),
+        cmocka_unit_test (test_x2_tiny_hwm),
+        cmocka_unit_test (test_x2_kill_after_commit_before_publish),
+        cmocka_unit_test (test_x2_kill_after_apply_before_cursor),
+        cmocka_unit_test (test_x2_kill9_under_traffic),
+        cmocka_unit_test (test_x2_standby_takes_over),
+        cmocka_unit_test (test_x3_provider_reads_no_stream),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}

@@ -1,0 +1,179 @@
+/*  System test: PostgreSQL stopped for 5 s under traffic.
+
+    The registry runs against a cluster of this test's own (so stopping it
+    disturbs no other test). While the server is down every request must get
+    a quick UNAVAILABLE (not silence), and when it is back the same process
+    serves again: no restart, nothing acknowledged is lost.
+*/
+#include "lg_test.h"
+
+static char s_dir [] = "/tmp/lg_outage_XXXXXX";
+static char *s_certs;
+static char s_endpoint [64];
+static char s_pub [64];
+static pid_t s_pid;
+
+static int
+s_cluster (const char *action)
+{
+    const char *source = getenv ("LG_SOURCE_DIR");
+    char *cmd = zsys_sprintf ("bash %s/tests/support/pg_cluster.sh %s %s/pg%s >>%s/cluster.log 2>&1",
+                              source? source: ".", action, s_dir,
+                              streq (action, "stop")? "": " --keep --db lgwan", s_dir);
+    int rc = system (cmd);
+    zstr_free (&cmd);
+    return rc;
+}
+
+static lg_reply_t *
+s_call (lg_request_t *request, int timeout_ms)
+{
+    char *cert = zsys_sprintf ("%s/clients/operator", s_certs);
+    char *server = zsys_sprintf ("%s/services/registry", s_certs);
+    lg_client_t *client = lg_client_new (s_endpoint, cert, server);
+    lg_client_set_timeout (client, timeout_ms, 0);
+    lg_reply_t *reply = NULL;
+    if (lg_client_call (client, request, &reply))
+        reply = NULL;
+    lg_client_destroy (&client);
+    zstr_free (&cert);
+    zstr_free (&server);
+    return reply;
+}
+
+//  Apply for a provider; returns the status code, or -1 when nothing answered
+static int
+s_apply (uint64_t *id)
+{
+    Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT;
+    apply.name_ja = (char *) "停止試験";
+    apply.entity_type = LGWAN__V1__ENTITY_TYPE__VOLUNTARY_ORGANISATION;
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.body_case = LGWAN__V1__REQUEST__BODY_PROVIDER_APPLY;
+    request.provider_apply = &apply;
+    lg_reply_t *reply = s_call (&request, 1000);
+    free (request.request_id);
+    if (!reply)
+        return -1;
+    int code = reply->status? (int) reply->status->code: -1;
+    if (code == 0 && id)
+        *id = reply->provider->provider->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return code;
+}
+
+static bool
+s_serves (void *arg)
+{
+    (void) arg;
+    return s_apply (NULL) == LGWAN__V1__CODE__OK;
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    zsys_init ();
+    assert_non_null (mkdtemp (s_dir));
+    if (s_cluster ("start"))
+        lg_test_unavailable ("could not start a private PostgreSQL cluster (see %s/cluster.log)",
+                             s_dir);
+    char *admin = zsys_sprintf ("host=%s/pg/sock dbname=lgwan user=postgres", s_dir);
+    char why [256];
+    assert_int_equal (lg_db_bootstrap (admin, "registry", NULL, why, sizeof why), 0);
+    zstr_free (&admin);
+    s_certs = lg_test_certs_new ();
+    snprintf (s_endpoint, sizeof s_endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    snprintf (s_pub, sizeof s_pub, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    char *e_db = zsys_sprintf ("LG_REGISTRY_DB=host=%s/pg/sock dbname=lgwan user=lgwan_registry",
+                               s_dir);
+    char *e_certs = zsys_sprintf ("LG_CERT_DIR=%s", s_certs);
+    char *e_ep = zsys_sprintf ("LG_REGISTRY_ENDPOINT=%s", s_endpoint);
+    char *e_pub = zsys_sprintf ("LG_REGISTRY_PUB_ENDPOINT=%s", s_pub);
+    const char *env [] = { e_db, e_certs, e_ep, e_pub, NULL };
+    char *binary = lg_test_service_binary ("registry");
+    s_pid = lg_test_spawn (binary, env);
+    zstr_free (&binary);
+    zstr_free (&e_db);
+    zstr_free (&e_certs);
+    zstr_free (&e_ep);
+    zstr_free (&e_pub);
+    assert_true (lg_test_wait_for (s_serves, NULL, 15000));
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    if (s_pid > 0)
+        lg_test_stop (s_pid, SIGTERM, 5000);
+    s_cluster ("stop");
+    lg_test_certs_destroy (&s_certs);
+    char *cmd = zsys_sprintf ("rm -rf %s", s_dir);
+    assert_int_equal (system (cmd), 0);
+    zstr_free (&cmd);
+    return 0;
+}
+
+/* REQ X.2: losing PostgreSQL loses nothing and needs no restart */
+static void
+test_outage_under_traffic (void **state)
+{
+    (void) state;
+    zlist_t *acked = zlist_new ();
+    zlist_autofree (acked);
+    uint64_t id;
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal (s_apply (&id), LGWAN__V1__CODE__OK);
+        char text [24];
+        snprintf (text, sizeof text, "%" PRIu64, id);
+        zlist_append (acked, text);
+    }
+    assert_int_equal (s_cluster ("stop"), 0);
+    int64_t until = zclock_mono () + 5000;
+    int unavailable = 0, other = 0;
+    while (zclock_mono () < until) {
+        int code = s_apply (NULL);
+        if (code == LGWAN__V1__CODE__UNAVAILABLE)
+            unavailable++;
+        else
+            other++;                //  silence or anything else is wrong
+        zclock_sleep (50);
+    }
+    assert_true (unavailable >= 20);
+    assert_int_equal (other, 0);
+    assert_int_equal (s_cluster ("start"), 0);
+    //  The same process serves again within the backoff (2 s at most)
+    assert_true (lg_test_wait_for (s_serves, NULL, 10000));
+    assert_int_equal (kill (s_pid, 0), 0);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal (s_apply (&id), LGWAN__V1__CODE__OK);
+        char text [24];
+        snprintf (text, sizeof text, "%" PRIu64, id);
+        zlist_append (acked, text);
+    }
+    //  Every acknowledged application is there, once
+    char *admin = zsys_sprintf ("host=%s/pg/sock dbname=lgwan user=postgres", s_dir);
+    PGconn *conn = PQconnectdb (admin);
+    for (char *text = (char *) zlist_first (acked); text; text = (char *) zlist_next (acked)) {
+        const char *params [] = { text };
+        PGresult *res = PQexecParams (conn, "SELECT count(*) FROM registry.providers"
+                                      " WHERE id = $1::bigint", 1, NULL, params, NULL, NULL, 0);
+        assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+        assert_string_equal (PQgetvalue (res, 0, 0), "1");
+        PQclear (res);
+    }
+    PQfinish (conn);
+    zstr_free (&admin);
+    zlist_destroy (&acked);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_outage_under_traffic),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}
