@@ -101,10 +101,11 @@ s_wait (lg_client_t *self, int64_t deadline)
     }
 }
 
-//  One try after another with a fresh socket; matches replies by test()
+//  One try after another with a fresh socket. With a request_id, only a
+//  reply carrying it counts, and it is returned decoded in *reply_p.
 static zframe_t *
 s_exchange (lg_client_t *self, const void *data, size_t size, int timeout_ms, int retries,
-            const char *request_id)
+            const char *request_id, lg_reply_t **reply_p)
 {
     for (int attempt = 0; attempt <= retries; attempt++) {
         if (!self->dealer && !(self->dealer = s_connect (self)))
@@ -119,13 +120,17 @@ s_exchange (lg_client_t *self, const void *data, size_t size, int timeout_ms, in
         while ((in = s_wait (self, deadline))) {
             if (!request_id)
                 return in;
-            lg_reply_t *reply = lgwan__v1__reply__unpack (NULL, zframe_size (in), zframe_data (in));
-            bool ours = reply && reply->request_id && streq (reply->request_id, request_id);
+            ProtobufCMessage *msg = NULL;
+            lg_codec_decode (&lgwan__v1__reply__descriptor, zframe_data (in), zframe_size (in),
+                             SIZE_MAX, &msg, NULL, 0);
+            lg_reply_t *reply = (lg_reply_t *) msg;
+            if (reply && reply->request_id && streq (reply->request_id, request_id)) {
+                *reply_p = reply;
+                return in;
+            }
             if (reply)
                 lgwan__v1__reply__free_unpacked (reply, NULL);
-            if (ours)
-                return in;
-            zframe_destroy (&in);       //  a late answer to an earlier try
+            zframe_destroy (&in);       //  a late answer to an earlier try, or garbage
         }
         //  Lazy Pirate: the socket may be stuck; start again with a new one
         zsock_destroy (&self->dealer);
@@ -143,24 +148,16 @@ lg_client_call (lg_client_t *self, lg_request_t *request, lg_reply_t **reply_p)
     uint8_t *data = (uint8_t *) malloc (size? size: 1);
     protobuf_c_message_pack (&request->base, data);
     zframe_t *in = s_exchange (self, data, size, self->timeout_ms, self->retries,
-                               request->request_id);
+                               request->request_id, reply_p);
     free (data);
-    if (!in)
-        return -1;
-    ProtobufCMessage *msg = NULL;
-    int rc = lg_codec_decode (&lgwan__v1__reply__descriptor, zframe_data (in), zframe_size (in),
-                              64 * 1024 * 1024, &msg, NULL, 0);
     zframe_destroy (&in);
-    if (rc)
-        return -1;
-    *reply_p = (lg_reply_t *) msg;
-    return 0;
+    return *reply_p? 0: -1;
 }
 
 zframe_t *
 lg_client_call_raw (lg_client_t *self, const void *data, size_t size, int timeout_ms)
 {
-    return s_exchange (self, data, size, timeout_ms, 0, NULL);
+    return s_exchange (self, data, size, timeout_ms, 0, NULL, NULL);
 }
 
 //  --------------------------------------------------------------------------

@@ -112,30 +112,38 @@ s_load_cursor (lg_consumer_t *self)
     return 0;
 }
 
-//  Apply the batch in one transaction; 0 ok, -1 retry later
+//  Apply the batch in one transaction and move the cursor with it.
+//  fast: all writes pipelined, no savepoints; any failure gives up (-1) so
+//  the caller can take the slow way. slow: a savepoint per event, and an
+//  event whose statements fail while the database is up is skipped (logged),
+//  so one poison event cannot stop the stream. Returns 0, or -1 with nothing
+//  applied.
 static int
-s_apply_batch (lg_consumer_t *self)
+s_apply_events (lg_consumer_t *self, bool fast)
 {
-    if (zlist_size (self->batch) == 0)
-        return 0;
     lg_event_t *last = (lg_event_t *) zlist_last (self->batch);
     uint64_t new_seq = last->seq;
     if (lg_db_begin (self->db))
-        goto retry;
+        return -1;
+    if (fast && lg_db_pipeline_begin (self->db))
+        goto failed;
     for (lg_event_t *event = (lg_event_t *) zlist_first (self->batch); event;
          event = (lg_event_t *) zlist_next (self->batch)) {
-        if (!lg_db_run (self->db, "SAVEPOINT event", 0, NULL))
-            goto retry;
+        if (!fast && !lg_db_run (self->db, "SAVEPOINT event", 0, NULL))
+            goto failed;
         int rc = self->apply (self->db, event, self->state);
-        if (rc == -2)
-            goto retry;
-        if (rc == -1) {
-            lg_warning ("%s: event %s/%" PRIu64 " not applied; moving on",
-                        self->service, self->source, event->seq);
-            if (!lg_db_run (self->db, "ROLLBACK TO SAVEPOINT event", 0, NULL))
-                goto retry;
-        }
+        if (rc == 0)
+            continue;
+        if (fast || !lg_db_is_up (self->db))
+            goto failed;
+        lg_log_write (LG_LOG_ERROR, rc == -2? lg_db_error (self->db): NULL,
+                      "%s: event %s/%" PRIu64 " not applied; moving on",
+                      self->service, self->source, event->seq);
+        if (!lg_db_run (self->db, "ROLLBACK TO SAVEPOINT event", 0, NULL))
+            goto failed;
     }
+    if (fast && lg_db_pipeline_end (self->db))
+        goto failed;
     lg_fault_point ("after_apply_before_cursor");
     char old_text [24], new_text [24];
     snprintf (old_text, sizeof old_text, "%" PRIu64, self->last_seq);
@@ -146,7 +154,7 @@ s_apply_batch (lg_consumer_t *self)
         " WHERE source = $1 AND last_seq = $2::bigint", 3, params);
     if (!res || PQresultStatus (res) != PGRES_COMMAND_OK) {
         PQclear (res);
-        goto retry;
+        goto failed;
     }
     bool ours = streq (PQcmdTuples (res), "1");
     PQclear (res);
@@ -159,13 +167,28 @@ s_apply_batch (lg_consumer_t *self)
         return -1;
     }
     if (lg_db_commit (self->db))
-        goto retry;
+        goto failed;
     self->last_seq = new_seq;
     s_batch_clear (self);
     return 0;
-retry:
+failed:
+    if (fast)
+        lg_db_pipeline_end (self->db);
     lg_db_rollback (self->db);
-    s_batch_clear (self);
+    return -1;
+}
+
+//  Apply what is batched: the fast way, else the careful way; -1 retry later
+static int
+s_apply_batch (lg_consumer_t *self)
+{
+    if (zlist_size (self->batch) == 0)
+        return 0;
+    if (s_apply_events (self, true) == 0)
+        return 0;
+    if (zlist_size (self->batch) && lg_db_is_up (self->db) && s_apply_events (self, false) == 0)
+        return 0;
+    s_batch_clear (self);               //  the cursor did not move: replay brings them back
     return -1;
 }
 

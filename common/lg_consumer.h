@@ -13,9 +13,12 @@
        to LG_CONSUMER_BATCH), which is what makes thousands a second possible.
     4. The last head a heartbeat showed is stored too, so `lgwanctl verify`
        can tell when rows were cut off the end of a chain.
-    5. The apply function returns 0 (applied), -1 (the event is not for us or
-       is refused: logged, and the cursor moves on) or -2 (database failure:
-       the batch rolls back and is retried).
+    5. The apply function returns 0 (applied), -1 (refused: logged, and the
+       cursor moves on) or -2 (database failure). A batch is first applied
+       with its writes pipelined (lg_db_run only queues); if anything in it
+       fails, it is applied again one event at a time under savepoints, and
+       an event that still fails while the database is up is logged and
+       skipped, so one poison event never stops a stream.
 */
 #ifndef LG_CONSUMER_H_INCLUDED
 #define LG_CONSUMER_H_INCLUDED

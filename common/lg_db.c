@@ -25,6 +25,9 @@ struct _lg_db_t {
     unsigned next_statement;
     int64_t retry_at;           //  zclock_mono of the next connect attempt
     int backoff_ms;
+    bool pipeline;              //  in libpq pipeline mode
+    bool pipeline_failed;       //  a queued statement failed
+    int queued;                 //  statements queued since the last sync
     char error [512];
 };
 
@@ -86,6 +89,8 @@ s_down (lg_db_t *self)
     if (self->up)
         lg_log_write (LG_LOG_WARNING, self->error, "lost the connection to the database");
     self->up = false;
+    self->pipeline = false;
+    self->queued = 0;
     zhashx_purge (self->prepared);
     self->retry_at = zclock_mono () + self->backoff_ms;
     self->backoff_ms = self->backoff_ms * 2 > BACKOFF_MAX_MS? BACKOFF_MAX_MS: self->backoff_ms * 2;
@@ -229,11 +234,112 @@ s_lost (lg_db_t *self, PGresult *res)
     return false;
 }
 
+static PGresult *s_exec_now (lg_db_t *self, const char *sql, int nparams,
+                             const char *const *params);
+
+//  Wait for everything queued in the pipeline; 0 when all succeeded
+static int
+s_pipeline_sync (lg_db_t *self)
+{
+    if (self->queued == 0)
+        return self->pipeline_failed? -1: 0;
+    if (PQpipelineSync (self->conn) != 1) {
+        s_down (self);
+        return -1;
+    }
+    //  Each queued statement yields its result(s) and a NULL; then the sync
+    while (true) {
+        PGresult *res = PQgetResult (self->conn);
+        if (!res) {
+            if (PQstatus (self->conn) != CONNECTION_OK) {
+                s_down (self);
+                return -1;
+            }
+            continue;
+        }
+        ExecStatusType status = PQresultStatus (res);
+        if (status == PGRES_PIPELINE_SYNC) {
+            PQclear (res);
+            break;
+        }
+        if (status == PGRES_FATAL_ERROR) {
+            s_set_error (self, PQresultErrorMessage (res));
+            self->pipeline_failed = true;
+            //  A failed prepare leaves the name unknown: prepare again later
+            zhashx_purge (self->prepared);
+        }
+        else
+        if (status == PGRES_PIPELINE_ABORTED)
+            self->pipeline_failed = true;
+        PQclear (res);
+    }
+    self->queued = 0;
+    return self->pipeline_failed? -1: 0;
+}
+
+int
+lg_db_pipeline_begin (lg_db_t *self)
+{
+    if (lg_db_ensure (self) || PQenterPipelineMode (self->conn) != 1)
+        return -1;
+    self->pipeline = true;
+    self->pipeline_failed = false;
+    self->queued = 0;
+    return 0;
+}
+
+int
+lg_db_pipeline_end (lg_db_t *self)
+{
+    if (!self->pipeline)
+        return -1;
+    int rc = self->up? s_pipeline_sync (self): -1;
+    if (self->up && PQexitPipelineMode (self->conn) != 1)
+        rc = -1;
+    self->pipeline = false;
+    return rc;
+}
+
+//  Queue a statement in the pipeline (preparing it first if new)
+static bool
+s_queue (lg_db_t *self, const char *sql, int nparams, const char *const *params)
+{
+    const char *name = (const char *) zhashx_lookup (self->prepared, sql);
+    char fresh [24];
+    if (!name) {
+        snprintf (fresh, sizeof fresh, "lg%u", ++self->next_statement);
+        if (PQsendPrepare (self->conn, fresh, sql, nparams, NULL) != 1)
+            return false;
+        self->queued++;
+        zhashx_insert (self->prepared, sql, strdup (fresh));
+        name = fresh;
+    }
+    if (PQsendQueryPrepared (self->conn, name, nparams, params, NULL, NULL, 0) != 1)
+        return false;
+    self->queued++;
+    return true;
+}
+
 PGresult *
 lg_db_exec (lg_db_t *self, const char *sql, int nparams, const char *const *params)
 {
     if (lg_db_ensure (self))
         return NULL;
+    if (self->pipeline) {
+        //  A result is wanted: everything queued first, then this one alone
+        if (s_pipeline_sync (self) || PQexitPipelineMode (self->conn) != 1)
+            return NULL;
+        PGresult *res = s_exec_now (self, sql, nparams, params);
+        if (self->up && PQenterPipelineMode (self->conn) != 1)
+            s_down (self);
+        return res;
+    }
+    return s_exec_now (self, sql, nparams, params);
+}
+
+static PGresult *
+s_exec_now (lg_db_t *self, const char *sql, int nparams, const char *const *params)
+{
     const char *name = (const char *) zhashx_lookup (self->prepared, sql);
     char fresh [24];
     if (!name) {
@@ -261,6 +367,8 @@ lg_db_exec (lg_db_t *self, const char *sql, int nparams, const char *const *para
 bool
 lg_db_run (lg_db_t *self, const char *sql, int nparams, const char *const *params)
 {
+    if (self->pipeline && self->up)
+        return !self->pipeline_failed && s_queue (self, sql, nparams, params);
     PGresult *res = lg_db_exec (self, sql, nparams, params);
     bool ok = res && (PQresultStatus (res) == PGRES_COMMAND_OK
                   ||  PQresultStatus (res) == PGRES_TUPLES_OK);
@@ -384,6 +492,7 @@ lg_db_bootstrap (const char *admin_conninfo, const char *service, const char *pa
     char *dbname = PQescapeIdentifier (conn, PQdb (conn), strlen (PQdb (conn)));
     //  Identifiers cannot be parameters; the service name was checked above
     char *steps [] = {
+        zsys_sprintf ("SET client_min_messages TO warning"),
         zsys_sprintf ("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
                       "'lgwan_%s') THEN CREATE ROLE lgwan_%s LOGIN; END IF; END $$",
                       service, service),

@@ -39,6 +39,15 @@ PGresult *lg_db_exec (lg_db_t *self, const char *sql, int nparams, const char *c
 //  result is cleared.
 bool lg_db_run (lg_db_t *self, const char *sql, int nparams, const char *const *params);
 
+//  Pipelining (libpq pipeline mode) for batches of writes, inside a
+//  transaction: while on, lg_db_run only queues its statement (true when
+//  queued); lg_db_exec, which needs its result, first waits for everything
+//  queued. lg_db_pipeline_end waits for all and leaves the mode: 0 when every
+//  queued statement succeeded, -1 when one failed (the transaction is then
+//  aborted: roll back) or the connection was lost.
+int lg_db_pipeline_begin (lg_db_t *self);
+int lg_db_pipeline_end (lg_db_t *self);
+
 //  Transactions; 0 ok, -1 failed (connection lost or error).
 int lg_db_begin (lg_db_t *self);
 int lg_db_commit (lg_db_t *self);

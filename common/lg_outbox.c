@@ -344,6 +344,8 @@ lg_outbox_replay (lg_outbox_t *self, uint64_t from_seq, uint32_t limit,
         limit = REPLAY_DEFAULT;
     if (limit > REPLAY_MAX)
         limit = REPLAY_MAX;
+    if (from_seq > INT64_MAX)
+        from_seq = INT64_MAX;               //  past any head: nothing, and the head
     char from [24], count [16];
     snprintf (from, sizeof from, "%" PRIu64, from_seq);
     snprintf (count, sizeof count, "%u", limit);

@@ -480,6 +480,10 @@ s_stats (lg_ctx_t *ctx)
     stats->service = lg_strdup (self->cfg.service);
     stats->uptime_seconds = (uint64_t) ((zclock_mono () - self->started_mono) / 1000);
     stats->requests = self->requests;
+    PGresult *head = lg_db_exec (ctx->db, "SELECT seq FROM outbox_head WHERE id = 1", 0, NULL);
+    if (head && PQresultStatus (head) == PGRES_TUPLES_OK && PQntuples (head) == 1)
+        stats->outbox_head_seq = strtoull (lg_db_value (head, 0, "seq"), NULL, 10);
+    PQclear (head);
     char started [40];
     lg_clock_format (self->started_us, started, sizeof started);
     stats->started_at = lg_strdup (started);

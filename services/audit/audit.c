@@ -8,19 +8,8 @@
 
 extern const lg_migration_t audit_migrations [];
 
-//  Note one applied event in the append-only log
-static int
-s_log_event (lg_db_t *db, const lg_event_t *event, uint64_t provider, const char *kind)
-{
-    char seq [24], id [24];
-    snprintf (seq, sizeof seq, "%" PRIu64, event->seq);
-    snprintf (id, sizeof id, "%" PRIu64, provider);
-    const char *params [] = { event->source, seq, event->event_id, id, kind, event->occurred_at };
-    return lg_db_run (db,
-        "INSERT INTO provider_events (source, seq, event_id, provider_id, kind, occurred_at)"
-        " VALUES ($1, $2::bigint, $3, $4::bigint, $5, $6::timestamptz)", 6, params)? 0: -2;
-}
-
+//  A provider's copy moves forward only (a higher version); the event log
+//  gets one row per event. One statement, so a batch pipelines well.
 static int
 s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
 {
@@ -30,20 +19,24 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
     const Lgwan__V1__Provider *p = event->provider_applied->provider;
     if (!p || p->id == 0)
         return -1;
-    char id [24], type [8], version [24];
+    char id [24], type [8], version [24], seq [24];
     snprintf (id, sizeof id, "%" PRIu64, p->id);
     snprintf (type, sizeof type, "%d", p->entity_type);
     snprintf (version, sizeof version, "%" PRIu64, p->version);
-    const char *params [] = { id, p->name_ja, type, p->status, version };
-    if (!lg_db_run (db,
-        "INSERT INTO providers (id, name_ja, entity_type, status, version)"
-        " VALUES ($1::bigint, $2, $3::smallint, $4, $5::integer)"
-        " ON CONFLICT (id) DO UPDATE SET name_ja = excluded.name_ja,"
-        " entity_type = excluded.entity_type, status = excluded.status,"
-        " version = excluded.version, updated_at = now()"
-        " WHERE providers.version < excluded.version", 5, params))
-        return -2;
-    return s_log_event (db, event, p->id, "provider_applied");
+    snprintf (seq, sizeof seq, "%" PRIu64, event->seq);
+    const char *params [] = { id, p->name_ja, type, p->status, version,
+                              event->source, seq, event->event_id, event->occurred_at };
+    return lg_db_run (db,
+        "WITH copy AS ("
+        "  INSERT INTO providers (id, name_ja, entity_type, status, version)"
+        "  VALUES ($1::bigint, $2, $3::smallint, $4, $5::integer)"
+        "  ON CONFLICT (id) DO UPDATE SET name_ja = excluded.name_ja,"
+        "  entity_type = excluded.entity_type, status = excluded.status,"
+        "  version = excluded.version, updated_at = now()"
+        "  WHERE providers.version < excluded.version)"
+        " INSERT INTO provider_events (source, seq, event_id, provider_id, kind, occurred_at)"
+        " VALUES ($6, $7::bigint, $8, $1::bigint, 'provider_applied', $9::timestamptz)",
+        9, params)? 0: -2;
 }
 
 static const lg_route_t s_routes [] = {

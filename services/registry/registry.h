@@ -10,4 +10,7 @@
 
 extern const lg_service_def_t registry_service;
 
+//  SQL of the ProviderGet point query, for the benchmark's raw baseline
+extern const char *registry_provider_get_sql;
+
 #endif

@@ -114,6 +114,43 @@ test_reconnect_reprepares (void **state)
     lg_db_destroy (&db);
 }
 
+//  Pipelined writes: queued statements land, a read in between sees them,
+//  and one failure fails the batch
+static void
+test_pipeline (void **state)
+{
+    (void) state;
+    lg_db_t *db = s_open ("isolation");
+    assert_int_equal (lg_db_migrate (db, s_two), 0);
+    assert_int_equal (lg_db_begin (db), 0);
+    assert_int_equal (lg_db_pipeline_begin (db), 0);
+    for (int i = 1; i <= 100; i++) {
+        char id [8];
+        snprintf (id, sizeof id, "%d", i);
+        const char *params [] = { id };
+        assert_true (lg_db_run (db, "INSERT INTO things (id, name) VALUES ($1::integer, 'x')",
+                                1, params));
+    }
+    PGresult *res = lg_db_exec (db, "SELECT count(*) AS n FROM things", 0, NULL);
+    assert_string_equal (lg_db_value (res, 0, "n"), "100");
+    PQclear (res);
+    assert_int_equal (lg_db_pipeline_end (db), 0);
+    assert_int_equal (lg_db_commit (db), 0);
+
+    //  A duplicate key in the middle: the batch fails as a whole
+    assert_int_equal (lg_db_begin (db), 0);
+    assert_int_equal (lg_db_pipeline_begin (db), 0);
+    const char *dup [] = { "50" }, *fresh [] = { "500" };
+    assert_true (lg_db_run (db, "INSERT INTO things (id, name) VALUES ($1::integer, 'y')", 1, fresh));
+    lg_db_run (db, "INSERT INTO things (id, name) VALUES ($1::integer, 'y')", 1, dup);
+    assert_int_equal (lg_db_pipeline_end (db), -1);
+    lg_db_rollback (db);
+    res = lg_db_exec (db, "SELECT count(*) AS n FROM things", 0, NULL);
+    assert_string_equal (lg_db_value (res, 0, "n"), "100");
+    PQclear (res);
+    lg_db_destroy (&db);
+}
+
 static void
 test_bootstrap_refuses_bad_names (void **state)
 {
@@ -131,6 +168,7 @@ main (void)
         cmocka_unit_test (test_roles_are_isolated),
         cmocka_unit_test (test_migrations_once),
         cmocka_unit_test (test_reconnect_reprepares),
+        cmocka_unit_test (test_pipeline),
         cmocka_unit_test (test_bootstrap_refuses_bad_names),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

@@ -1,0 +1,137 @@
+/*  bench_events - a consumer applying events with its durable cursor, next
+    to raw PUB/SUB throughput with CURVE measured in the same run.
+
+    The registry's outbox is filled while the audit service is stopped; then
+    audit starts and the clock runs until its cursor reaches the head: replay
+    over CURVE, decode, apply (a row in its provider copy and one in its
+    event log per event) and cursor, in batched transactions.
+    Target (issue "Reliable events"): at least 20,000 events/s.
+*/
+#include "bench_env.h"
+
+#define RAW_FRAME 200           //  about the size of a ProviderApplied event
+
+typedef struct {
+    char endpoint [64];
+    zcert_t *server;
+    size_t count;
+} s_pub_t;
+
+//  Publish count frames as fast as the socket takes them, then a last one
+static void
+s_publisher (zsock_t *pipe, void *args)
+{
+    s_pub_t *pub = (s_pub_t *) args;
+    void *ctx = zmq_ctx_new ();
+    void *sock = zmq_socket (ctx, ZMQ_PUB);
+    int one = 1, hwm = 0;
+    zmq_setsockopt (sock, ZMQ_CURVE_SERVER, &one, sizeof one);
+    zmq_setsockopt (sock, ZMQ_CURVE_PUBLICKEY, zcert_public_txt (pub->server), 40);
+    zmq_setsockopt (sock, ZMQ_CURVE_SECRETKEY, zcert_secret_txt (pub->server), 40);
+    zmq_setsockopt (sock, ZMQ_SNDHWM, &hwm, sizeof hwm);     //  no drops: measure the wire
+    zmq_bind (sock, pub->endpoint);
+    zsock_signal (pipe, 0);
+    char *go = zstr_recv (pipe);                  //  the subscriber is connected
+    zstr_free (&go);
+    uint8_t frame [RAW_FRAME];
+    memset (frame, 'e', sizeof frame);
+    for (size_t i = 0; i < pub->count; i++)
+        zmq_send (sock, frame, sizeof frame, 0);
+    frame [0] = 'X';                              //  the end
+    zmq_send (sock, frame, sizeof frame, 0);
+    char *done = zstr_recv (pipe);
+    zstr_free (&done);
+    zmq_close (sock);
+    zmq_ctx_term (ctx);
+}
+
+static double
+s_raw_pubsub (size_t count)
+{
+    s_pub_t pub = { .server = zcert_new (), .count = count };
+    snprintf (pub.endpoint, sizeof pub.endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    zactor_t *actor = zactor_new (s_publisher, &pub);
+    void *ctx = zmq_ctx_new ();
+    void *sub = zmq_socket (ctx, ZMQ_SUB);
+    zcert_t *mine = zcert_new ();
+    int hwm = 0;
+    zmq_setsockopt (sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt (sub, ZMQ_CURVE_SERVERKEY, zcert_public_txt (pub.server), 40);
+    zmq_setsockopt (sub, ZMQ_CURVE_PUBLICKEY, zcert_public_txt (mine), 40);
+    zmq_setsockopt (sub, ZMQ_CURVE_SECRETKEY, zcert_secret_txt (mine), 40);
+    zmq_setsockopt (sub, ZMQ_SUBSCRIBE, "", 0);
+    zmq_connect (sub, pub.endpoint);
+    zclock_sleep (300);                           //  the handshake
+    zstr_send (actor, "GO");
+    uint8_t buffer [RAW_FRAME];
+    size_t got = 0;
+    int64_t start = zclock_usecs ();
+    while (zmq_recv (sub, buffer, sizeof buffer, 0) > 0 && buffer [0] != 'X')
+        got++;
+    double seconds = (double) (zclock_usecs () - start) / 1e6;
+    zstr_send (actor, "DONE");
+    zactor_destroy (&actor);
+    zmq_close (sub);
+    zmq_ctx_term (ctx);
+    zcert_destroy (&mine);
+    zcert_destroy (&pub.server);
+    return (double) got / seconds;
+}
+
+int
+main (int argc, char **argv)
+{
+    bench_env_t env;
+    bench_env_start (&env, argc, argv);
+    size_t events = env.smoke? 2000: 20000;
+
+    bench_proc_t registry = { .service = "registry" };
+    bench_proc_t audit = { .service = "audit" };
+    bench_proc_start (&env, &registry, NULL, NULL);
+
+    //  Fill the outbox through the service, audit not running
+    lg_client_t *client = bench_client (&env, &registry, "operator");
+    Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT;
+    apply.name_ja = (char *) "イベント試験";
+    apply.entity_type = LGWAN__V1__ENTITY_TYPE__VOLUNTARY_ORGANISATION;
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.body_case = LGWAN__V1__REQUEST__BODY_PROVIDER_APPLY;
+    request.provider_apply = &apply;
+    int64_t start = zclock_usecs ();
+    for (size_t i = 0; i < events; i++) {
+        lg_reply_t *reply = NULL;
+        request.request_id = NULL;
+        if (lg_client_call (client, &request, &reply) || reply->status->code != 0) {
+            fprintf (stderr, "bench_events: ProviderApply failed\n");
+            return 1;
+        }
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        free (request.request_id);
+    }
+    double produce_s = (double) (zclock_usecs () - start) / 1e6;
+    lg_client_destroy (&client);
+
+    //  Audit starts behind by `events` and catches up
+    start = zclock_usecs ();
+    bench_proc_start (&env, &audit, NULL, &registry);
+    long head = bench_query_long (&env, "SELECT seq FROM registry.outbox_head");
+    while (bench_query_long (&env, "SELECT last_seq FROM audit.cursors WHERE source = 'registry'")
+           < head)
+        zclock_sleep (5);
+    double consume_s = (double) (zclock_usecs () - start) / 1e6;
+    long applied = bench_query_long (&env, "SELECT count(*) FROM audit.provider_events");
+
+    double raw = s_raw_pubsub (env.smoke? 20000: 200000);
+    printf ("bench_events: %zu events%s\n", events, env.smoke? " (smoke)": "");
+    printf ("  ProviderApply through the service (1 client)   %9.0f requests/s\n",
+            (double) events / produce_s);
+    printf ("  audit catching up: replay, apply, cursor        %9.0f events/s"
+            " (%ld applied, start included)\n", (double) applied / consume_s, applied);
+    printf ("  raw PUB/SUB with CURVE, %d-byte frames          %9.0f frames/s\n", RAW_FRAME, raw);
+    double rate = (double) applied / consume_s;
+    printf ("  consumer target 20,000 events/s: %s\n", rate >= 20000? "met": "NOT MET");
+    bench_proc_stop (&audit);
+    bench_proc_stop (&registry);
+    bench_env_stop (&env);
+    return applied == head? 0: 1;
+}

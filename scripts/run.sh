@@ -1,0 +1,282 @@
+#!/usr/bin/env bash
+#   run.sh - THE run command: the whole platform on one machine.
+#
+#   scripts/run.sh [start|stop|status]      (default: start)
+#
+#   start   installs what is missing, builds into build/, starts a private
+#           PostgreSQL cluster in run/pg (Unix socket only, in run/pg/sock),
+#           runs `lgwanctl db init`, makes certificates in run/certs, starts
+#           every service binary that was built (build/services/*/lgwan-*)
+#           with its log in run/log/<svc>.log and its pid in run/<svc>.pid,
+#           loads the demo data once (deploy/demo/load.sh, when present) and
+#           prints how to use it. Running it again starts only what is not
+#           running; data and certificates are kept.
+#   stop    stops the services (SIGTERM, then SIGKILL after 15 s) and the
+#           cluster; run/ stays, so the next start continues where this left.
+#   status  shows what is running.
+#
+#   To start from nothing: scripts/run.sh stop && rm -rf run
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+cd "$ROOT"
+
+BUILD=$ROOT/build
+RUN=$ROOT/run
+PGDIR=$RUN/pg
+SOCK=$PGDIR/sock
+CERTS=$RUN/certs
+LOGS=$RUN/log
+LGWANCTL=$BUILD/tools/lgwanctl/lgwanctl
+DB=lgwan
+JOBS=${LG_JOBS:-2}
+
+#   Start order: producers before their consumers (catch-up makes the order
+#   a matter of speed, not of correctness). Unknown binaries come last.
+ORDER=(registry billing audit monitor isolation orchestrator)
+#   Services with a key pair, a database role and a schema
+KEYED=(registry billing audit monitor isolation orchestrator)
+#   Client certificates: name role operator_id
+CLIENTS=(
+    "operator operator alice"
+    "operator2 operator bob"
+    "reviewer reviewer rita"
+    "auditor auditor aki"
+    "viewer viewer -"
+)
+
+die () {
+    echo "run.sh: error: $*" >&2
+    exit 1
+}
+
+note () {
+    echo "run.sh: $*"
+}
+
+#   Service names of the built binaries, in start order.
+built_services () {
+    local found=() svc bin
+    for bin in "$BUILD"/services/*/lgwan-*; do
+        [ -f "$bin" ] && [ -x "$bin" ] || continue
+        found+=("$(basename "$bin")")
+    done
+    for svc in "${ORDER[@]}"; do
+        for bin in "${found[@]}"; do
+            [ "$bin" = "lgwan-$svc" ] && echo "$svc"
+        done
+    done
+    for bin in "${found[@]}"; do
+        svc=${bin#lgwan-}
+        [[ " ${ORDER[*]} " == *" $svc "* ]] || echo "$svc"
+    done
+}
+
+service_binary () {
+    echo "$BUILD/services/$1/lgwan-$1"
+}
+
+#   The pid of the running service, from its pid file; fails when not running.
+running_pid () {
+    local svc=$1 pidfile=$RUN/$1.pid pid name state
+    [ -f "$pidfile" ] || return 1
+    pid=$(cat "$pidfile")
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    state=$(awk '/^State:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+    case $state in ''|Z|X) return 1 ;; esac
+    name=$(tr '\0' '\n' <"/proc/$pid/cmdline" | head -n 1)
+    [ "$(basename "$name")" = "lgwan-$svc" ] || return 1
+    echo "$pid"
+}
+
+#   Request port from DESIGN.md's table, or nothing.
+service_port () {
+    case $1 in
+        registry) echo 7101 ;; billing) echo 7102 ;; audit) echo 7103 ;;
+        monitor) echo 7104 ;; isolation) echo 7105 ;; orchestrator) echo 7106 ;;
+    esac
+}
+
+port_listening () {
+    ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
+}
+
+make_certs () {
+    local svc entry name role operator
+    mkdir -p "$CERTS/clients"
+    for svc in "${KEYED[@]}"; do
+        if [ ! -f "$CERTS/services/${svc}_secret" ]; then
+            LG_CERT_DIR=$CERTS "$LGWANCTL" keygen --service "$svc" >/dev/null \
+                || die "could not make the key pair of $svc ('lgwanctl keygen --service $svc')"
+        fi
+    done
+    for entry in "${CLIENTS[@]}"; do
+        read -r name role operator <<<"$entry"
+        [ -f "$CERTS/clients/${name}_secret" ] && continue
+        local args=(keygen --name "$name" --role "$role" --out "$CERTS/clients")
+        [ "$operator" = - ] || args+=(--operator-id "$operator")
+        LG_CERT_DIR=$CERTS "$LGWANCTL" "${args[@]}" >/dev/null \
+            || die "could not make the client certificate $name ('lgwanctl ${args[*]}')"
+    done
+}
+
+start_service () {
+    local svc=$1 bin upper pid port waited
+    bin=$(service_binary "$svc")
+    if pid=$(running_pid "$svc"); then
+        note "$svc already running (pid $pid)"
+        return 0
+    fi
+    upper=$(tr '[:lower:]' '[:upper:]' <<<"$svc")
+    local env=(LG_CERT_DIR="$CERTS")
+    if [[ " ${KEYED[*]} " == *" $svc "* ]]; then
+        env+=("LG_${upper}_DB=host=$SOCK dbname=$DB user=lgwan_$svc")
+    fi
+    {
+        echo "---- $(date -u '+%Y-%m-%d %H:%M:%S UTC') run.sh start"
+    } >>"$LOGS/$svc.log"
+    #   setsid: its own session, so closing this terminal does not stop it
+    env "${env[@]}" setsid "$bin" </dev/null >>"$LOGS/$svc.log" 2>&1 &
+    pid=$!
+    echo "$pid" >"$RUN/$svc.pid"
+    port=$(service_port "$svc")
+    waited=0
+    while [ $waited -lt 150 ]; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            rm -f "$RUN/$svc.pid"
+            echo "run.sh: $svc exited at start; end of $LOGS/$svc.log:" >&2
+            tail -n 20 "$LOGS/$svc.log" >&2
+            die "could not start $svc"
+        fi
+        if [ -n "$port" ] && port_listening "$port"; then
+            break
+        fi
+        [ -n "$port" ] || [ $waited -lt 10 ] || break
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    if [ -n "$port" ] && ! port_listening "$port"; then
+        note "WARNING: $svc (pid $pid) is not listening on $port yet; see $LOGS/$svc.log"
+    else
+        note "$svc started (pid $pid${port:+, port $port})"
+    fi
+}
+
+stop_service () {
+    local svc=$1 pid waited=0
+    if ! pid=$(running_pid "$svc"); then
+        rm -f "$RUN/$svc.pid"
+        return 0
+    fi
+    kill -TERM "$pid" 2>/dev/null || true
+    while running_pid "$svc" >/dev/null && [ $waited -lt 150 ]; do
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    if running_pid "$svc" >/dev/null; then
+        note "$svc (pid $pid) did not stop in 15 s; killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$RUN/$svc.pid"
+    note "$svc stopped"
+}
+
+load_demo () {
+    local loader=$ROOT/deploy/demo/load.sh stamp=$RUN/demo.loaded
+    if [ ! -f "$loader" ]; then
+        note "no demo data loader (deploy/demo/load.sh): starting empty"
+        return 0
+    fi
+    if [ -f "$stamp" ]; then
+        note "demo data already loaded ($(cat "$stamp"))"
+        return 0
+    fi
+    note "loading demo data (deploy/demo/load.sh)"
+    LGWANCTL=$LGWANCTL LG_CERT_DIR=$CERTS LGWANCTL_CERT=$CERTS/clients/operator_secret \
+    LG_CLIENT_DIR=$CERTS/clients LG_RUN_DIR=$RUN \
+        bash "$loader" || die "loading the demo data failed (deploy/demo/load.sh)"
+    date -u '+%Y-%m-%d %H:%M:%S UTC' >"$stamp"
+}
+
+do_start () {
+    bash "$ROOT/scripts/install-deps.sh"
+    note "building into $BUILD"
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build "$BUILD" -j "$JOBS" >"$BUILD/run-build.log" 2>&1 \
+        || { tail -n 40 "$BUILD/run-build.log" >&2; die "build failed (log $BUILD/run-build.log)"; }
+    [ -x "$LGWANCTL" ] || die "the build made no lgwanctl ($LGWANCTL)"
+
+    mkdir -p "$RUN" "$LOGS"
+    bash "$ROOT/tests/support/pg_cluster.sh" start "$PGDIR" --keep --db "$DB" --lgwanctl "$LGWANCTL"
+    make_certs
+
+    local services svc
+    mapfile -t services < <(built_services)
+    [ ${#services[@]} -gt 0 ] || die "no service binaries in $BUILD/services"
+    for svc in "${services[@]}"; do
+        start_service "$svc"
+    done
+    load_demo
+
+    cat <<EOF
+
+The platform is running: ${services[*]}.
+
+Use it (lgwanctl finds the services on this machine by their default ports):
+    export LG_CERT_DIR=$CERTS
+    export LGWANCTL_CERT=$CERTS/clients/operator_secret    # operator alice
+    export PATH=$BUILD/tools/lgwanctl:\$PATH
+    lgwanctl --help
+Other identities: $CERTS/clients/{operator2,reviewer,auditor,viewer}_secret
+    LGWANCTL_CERT=$CERTS/clients/reviewer_secret lgwanctl ...   # reviewer rita
+Database:   psql "host=$SOCK dbname=$DB user=postgres"
+Logs:       $LOGS/<service>.log
+Status:     scripts/run.sh status
+Stop:       scripts/run.sh stop
+EOF
+}
+
+do_stop () {
+    local pidfile svc services=() index
+    for pidfile in "$RUN"/*.pid; do
+        [ -f "$pidfile" ] || continue
+        services+=("$(basename "$pidfile" .pid)")
+    done
+    #   Reverse start order: consumers first
+    local ordered=()
+    mapfile -t ordered < <(
+        for svc in "${ORDER[@]}"; do
+            [[ " ${services[*]} " == *" $svc "* ]] && echo "$svc"
+        done
+        for svc in "${services[@]}"; do
+            [[ " ${ORDER[*]} " == *" $svc "* ]] || echo "$svc"
+        done)
+    for ((index = ${#ordered[@]} - 1; index >= 0; index--)); do
+        stop_service "${ordered[index]}"
+    done
+    bash "$ROOT/tests/support/pg_cluster.sh" stop "$PGDIR"
+}
+
+do_status () {
+    local svc pid any=0
+    local services=()
+    mapfile -t services < <(built_services)
+    for svc in "${services[@]}"; do
+        if pid=$(running_pid "$svc"); then
+            echo "$svc: running (pid $pid, log $LOGS/$svc.log)"
+            any=1
+        else
+            echo "$svc: stopped"
+        fi
+    done
+    [ ${#services[@]} -gt 0 ] || echo "no service binaries built yet (scripts/run.sh start builds them)"
+    bash "$ROOT/tests/support/pg_cluster.sh" status "$PGDIR" || true
+    [ "$any" -eq 1 ]
+}
+
+case ${1:-start} in
+    start)  do_start ;;
+    stop)   do_stop ;;
+    status) do_status ;;
+    *)      echo "usage: scripts/run.sh [start|stop|status]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,577 @@
+/*  lg_test - what integration and system tests share (see lg_test.h).
+
+    Database names are t_<hint>_<pid>_<n>: the pid keeps parallel test
+    programs apart, n the databases of one program. Identifiers cannot be
+    parameters in SQL, so names are made from [a-z0-9_] only and still quoted
+    with PQescapeIdentifier.
+*/
+#include "lg_test.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+const char *const lg_test_services [] = {
+    "registry", "billing", "audit", "monitor", "isolation", "orchestrator", NULL
+};
+
+#define S_TEMPLATE      "lgwan_template"
+#define S_MAX_CHILDREN  64
+
+//  Log files of the processes we started, for lg_test_stop's report
+static struct {
+    pid_t pid;
+    char path [512];
+} s_children [S_MAX_CHILDREN];
+
+static int s_db_counter;
+
+
+//  --------------------------------------------------------------------------
+//  Helpers
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+s_sleep_ms (int ms)
+{
+    struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
+    while (nanosleep (&ts, &ts) == -1 && errno == EINTR)
+        ;
+}
+
+//  Quote a conninfo value: 'text' with \ and ' escaped. Caller frees.
+static char *
+s_conninfo_quote (const char *value)
+{
+    size_t length = strlen (value);
+    char *quoted = (char *) malloc (length * 2 + 3);
+    if (!quoted)
+        return NULL;
+    char *out = quoted;
+    *out++ = '\'';
+    for (const char *in = value; *in; in++) {
+        if (*in == '\\' || *in == '\'')
+            *out++ = '\\';
+        *out++ = *in;
+    }
+    *out++ = '\'';
+    *out = '\0';
+    return quoted;
+}
+
+//  Conninfo for host, dbname and user. Caller frees.
+static char *
+s_conninfo (const char *host, const char *dbname, const char *user)
+{
+    char *qhost = s_conninfo_quote (host);
+    char *qdb = s_conninfo_quote (dbname);
+    char *quser = s_conninfo_quote (user);
+    char *conninfo = NULL;
+    if (qhost && qdb && quser)
+        conninfo = zsys_sprintf ("host=%s dbname=%s user=%s connect_timeout=10",
+                                 qhost, qdb, quser);
+    free (qhost);
+    free (qdb);
+    free (quser);
+    return conninfo;
+}
+
+//  Read host and dbname out of a conninfo; 0 ok, -1 does not parse.
+static int
+s_conninfo_split (const char *conninfo, char **host_p, char **dbname_p)
+{
+    char *error = NULL;
+    PQconninfoOption *options = PQconninfoParse (conninfo, &error);
+    if (!options) {
+        fprintf (stderr, "lg_test: bad conninfo \"%s\": %s\n", conninfo, error? error: "");
+        PQfreemem (error);
+        return -1;
+    }
+    *host_p = NULL;
+    *dbname_p = NULL;
+    for (PQconninfoOption *option = options; option->keyword; option++) {
+        if (option->val && strcmp (option->keyword, "host") == 0)
+            *host_p = strdup (option->val);
+        else
+        if (option->val && strcmp (option->keyword, "dbname") == 0)
+            *dbname_p = strdup (option->val);
+    }
+    PQconninfoFree (options);
+    if (!*host_p || !*dbname_p) {
+        free (*host_p);
+        free (*dbname_p);
+        *host_p = *dbname_p = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+//  Run one utility statement on the maintenance database of host, where
+//  format is completed with the quoted database name. 0 ok, -1 printed.
+static int
+s_admin_command (const char *host, const char *format, const char *dbname)
+{
+    int rc = -1;
+    char *conninfo = s_conninfo (host, "postgres", "postgres");
+    PGconn *conn = conninfo? PQconnectdb (conninfo): NULL;
+    char *ident = NULL;
+    char *sql = NULL;
+    PGresult *res = NULL;
+    if (!conn || PQstatus (conn) != CONNECTION_OK) {
+        fprintf (stderr, "lg_test: could not connect to the test cluster at %s\n"
+                 "detail: %s\n", host, conn? PQerrorMessage (conn): "out of memory");
+        goto cleanup;
+    }
+    ident = PQescapeIdentifier (conn, dbname, strlen (dbname));
+    if (!ident)
+        goto cleanup;
+    sql = zsys_sprintf (format, ident);
+    res = PQexec (conn, sql);
+    if (PQresultStatus (res) != PGRES_COMMAND_OK) {
+        fprintf (stderr, "lg_test: could not run \"%s\"\ndetail: %s\n",
+                 sql, PQerrorMessage (conn));
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    PQclear (res);
+    zstr_free (&sql);
+    PQfreemem (ident);
+    if (conn)
+        PQfinish (conn);
+    zstr_free (&conninfo);
+    return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Databases
+
+bool
+lg_test_in_ci (void)
+{
+    const char *ci = getenv ("CI");
+    return ci && strcmp (ci, "true") == 0;
+}
+
+bool
+lg_test_pg_available (void)
+{
+    const char *host = getenv ("LG_TEST_PGHOST");
+    if (!host || !*host)
+        return false;
+    char *conninfo = s_conninfo (host, "postgres", "postgres");
+    bool ok = conninfo && PQping (conninfo) == PQPING_OK;
+    zstr_free (&conninfo);
+    return ok;
+}
+
+char *
+lg_test_db_new (const char *hint)
+{
+    const char *host = getenv ("LG_TEST_PGHOST");
+    if (!host || !*host) {
+        fprintf (stderr, "lg_test: LG_TEST_PGHOST is not set\n");
+        return NULL;
+    }
+    //  t_ + hint (at most 32) + _pid_n stays well within NAMEDATALEN 64
+    char clean [33];
+    size_t length = 0;
+    for (const char *c = hint? hint: "db"; *c && length < sizeof clean - 1; c++) {
+        char ch = *c;
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (char) (ch - 'A' + 'a');
+        clean [length++] = ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))? ch: '_';
+    }
+    clean [length] = '\0';
+    char dbname [64];
+    snprintf (dbname, sizeof dbname, "t_%s_%d_%d", clean, (int) getpid (), ++s_db_counter);
+
+    if (s_admin_command (host, "CREATE DATABASE %s TEMPLATE " S_TEMPLATE, dbname))
+        return NULL;
+    return s_conninfo (host, dbname, "postgres");
+}
+
+char *
+lg_test_db_service_dsn (const char *admin_dsn, const char *service)
+{
+    if (!admin_dsn || !service)
+        return NULL;
+    char *host, *dbname;
+    if (s_conninfo_split (admin_dsn, &host, &dbname))
+        return NULL;
+    char *user = zsys_sprintf ("lgwan_%s", service);
+    char *conninfo = s_conninfo (host, dbname, user);
+    zstr_free (&user);
+    free (host);
+    free (dbname);
+    return conninfo;
+}
+
+void
+lg_test_db_drop (char **dsn_p)
+{
+    if (!dsn_p || !*dsn_p)
+        return;
+    char *host, *dbname;
+    if (s_conninfo_split (*dsn_p, &host, &dbname) == 0) {
+        s_admin_command (host, "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
+        free (host);
+        free (dbname);
+    }
+    zstr_free (dsn_p);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Not available: skip, or fail in CI
+
+void
+lg_test_unavailable_at (const char *file, int line, const char *format, ...)
+{
+    char message [1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (message, sizeof message, format, args);
+    va_end (args);
+    if (lg_test_in_ci ()) {
+        fprintf (stderr, "%s:%d: unavailable in CI, failing: %s\n", file, line, message);
+        _fail (file, line);
+    }
+    else {
+        fprintf (stderr, "%s:%d: skipped: %s (CI=true would fail here)\n", file, line, message);
+        _skip (file, line);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Certificates
+
+static const struct {
+    const char *name;
+    const char *role;
+    uint64_t provider_id;
+    const char *operator_id;
+} s_clients [] = {
+    { "operator",  "operator", 0, "alice" },
+    { "operator2", "operator", 0, "bob" },
+    { "reviewer",  "reviewer", 0, "rita" },
+    { "auditor",   "auditor",  0, "aki" },
+    { "viewer",    "viewer",   0, NULL },
+    { "billing",   "billing",  0, NULL },
+    { "sensor",    "sensor",   0, NULL },
+    { "enforcer",  "enforcer", 0, NULL },
+    { "service",   "service",  0, NULL },
+    { "provider1", "provider", 1, NULL },
+    { "provider2", "provider", 2, NULL }
+};
+
+char *
+lg_test_certs_new (void)
+{
+    const char *tmp = getenv ("TMPDIR");
+    char *dir = zsys_sprintf ("%s/lgtest-certs-XXXXXX", tmp && *tmp? tmp: "/tmp");
+    char *clients = NULL;
+    char *stranger = NULL;
+    zcert_t *cert = NULL;
+    if (!dir || !mkdtemp (dir)) {
+        fprintf (stderr, "lg_test: could not make a certificate folder: %s\n", strerror (errno));
+        zstr_free (&dir);
+        return NULL;
+    }
+    for (int index = 0; lg_test_services [index]; index++)
+        if (lg_auth_service_keygen (dir, lg_test_services [index])) {
+            fprintf (stderr, "lg_test: could not make the key pair of %s in %s\n",
+                     lg_test_services [index], dir);
+            goto failed;
+        }
+    clients = zsys_sprintf ("%s/clients", dir);
+    for (size_t index = 0; index < sizeof s_clients / sizeof s_clients [0]; index++) {
+        char why [256] = "";
+        if (lg_auth_keygen (dir, clients, s_clients [index].name, s_clients [index].role,
+                            s_clients [index].provider_id, s_clients [index].operator_id,
+                            why, sizeof why)) {
+            fprintf (stderr, "lg_test: could not make client certificate %s: %s\n",
+                     s_clients [index].name, why);
+            goto failed;
+        }
+    }
+    //  A well-formed operator key pair that was never allowed
+    cert = zcert_new ();
+    stranger = zsys_sprintf ("%s/stranger", clients);
+    if (!cert || zsys_dir_create ("%s", clients))
+        goto failed;
+    zcert_set_meta (cert, "role", "operator");
+    zcert_set_meta (cert, "operator_id", "mallory");
+    if (zcert_save (cert, stranger)) {
+        fprintf (stderr, "lg_test: could not write %s\n", stranger);
+        goto failed;
+    }
+    zcert_destroy (&cert);
+    zstr_free (&stranger);
+    zstr_free (&clients);
+    return dir;
+
+failed:
+    zcert_destroy (&cert);
+    zstr_free (&stranger);
+    zstr_free (&clients);
+    lg_test_certs_destroy (&dir);
+    return NULL;
+}
+
+static int
+s_remove_entry (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void) sb;
+    (void) flag;
+    (void) ftw;
+    if (remove (path))
+        fprintf (stderr, "lg_test: could not remove %s: %s\n", path, strerror (errno));
+    return 0;
+}
+
+void
+lg_test_certs_destroy (char **dir_p)
+{
+    if (!dir_p || !*dir_p)
+        return;
+    if (**dir_p && strcmp (*dir_p, "/") != 0)
+        nftw (*dir_p, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    zstr_free (dir_p);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Processes
+
+char *
+lg_test_service_binary (const char *service)
+{
+    const char *build = getenv ("LG_BUILD_DIR");
+    if (!build || !*build || !service)
+        return NULL;
+    return zsys_sprintf ("%s/services/%s/lgwan-%s", build, service, service);
+}
+
+char *
+lg_test_lgwanctl_binary (void)
+{
+    const char *build = getenv ("LG_BUILD_DIR");
+    if (!build || !*build)
+        return NULL;
+    return zsys_sprintf ("%s/tools/lgwanctl/lgwanctl", build);
+}
+
+//  The environment of the child: ours, less the names env overrides, plus env.
+static char **
+s_child_environ (const char *const *env)
+{
+    size_t ours = 0, extra = 0;
+    while (environ [ours])
+        ours++;
+    while (env && env [extra])
+        extra++;
+    char **result = (char **) calloc (ours + extra + 1, sizeof (char *));
+    if (!result)
+        return NULL;
+    size_t count = 0;
+    for (size_t index = 0; index < ours; index++) {
+        const char *equals = strchr (environ [index], '=');
+        size_t name_length = equals? (size_t) (equals - environ [index]): strlen (environ [index]);
+        bool overridden = false;
+        for (size_t other = 0; other < extra && !overridden; other++)
+            overridden = strncmp (env [other], environ [index], name_length) == 0
+                      && env [other][name_length] == '=';
+        if (!overridden)
+            result [count++] = environ [index];
+    }
+    for (size_t other = 0; other < extra; other++)
+        result [count++] = (char *) env [other];
+    result [count] = NULL;
+    return result;
+}
+
+pid_t
+lg_test_spawn_argv (const char *binary, const char *const *argv, const char *const *env)
+{
+    assert (binary);
+    static int serial;
+    const char *build = getenv ("LG_BUILD_DIR");
+    const char *tmp = getenv ("TMPDIR");
+    char *logdir = zsys_sprintf ("%s/testlogs", build && *build? build: (tmp && *tmp? tmp: "/tmp"));
+    zsys_dir_create ("%s", logdir);
+    const char *base = strrchr (binary, '/');
+    base = base? base + 1: binary;
+    char logpath [512];
+    snprintf (logpath, sizeof logpath, "%s/%s-%d-%d.log", logdir, base, (int) getpid (), ++serial);
+    zstr_free (&logdir);
+
+    char **child_env = s_child_environ (env);
+    const char *default_argv [] = { base, NULL };
+    if (!argv)
+        argv = default_argv;
+    if (!child_env)
+        return -1;
+    fflush (stdout);
+    fflush (stderr);
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    if (pid == 0) {
+        //  Die with the test, whichever way it ends
+        prctl (PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid () != parent)
+            _exit (127);
+        int fd = open (logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        int null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || null_fd < 0)
+            _exit (127);
+        dup2 (null_fd, STDIN_FILENO);
+        dup2 (fd, STDOUT_FILENO);
+        dup2 (fd, STDERR_FILENO);
+        execve (binary, (char *const *) argv, child_env);
+        dprintf (STDERR_FILENO, "lg_test: could not execute %s: %s\n", binary, strerror (errno));
+        _exit (127);
+    }
+    free (child_env);
+    if (pid < 0) {
+        fprintf (stderr, "lg_test: could not fork for %s: %s\n", binary, strerror (errno));
+        return -1;
+    }
+    for (int index = 0; index < S_MAX_CHILDREN; index++)
+        if (s_children [index].pid == 0) {
+            s_children [index].pid = pid;
+            snprintf (s_children [index].path, sizeof s_children [index].path, "%s", logpath);
+            break;
+        }
+    fprintf (stderr, "lg_test: started %s as pid %d, log %s\n", binary, (int) pid, logpath);
+    return pid;
+}
+
+pid_t
+lg_test_spawn (const char *binary, const char *const *env)
+{
+    return lg_test_spawn_argv (binary, NULL, env);
+}
+
+const char *
+lg_test_log_path (pid_t pid)
+{
+    for (int index = 0; index < S_MAX_CHILDREN; index++)
+        if (pid > 0 && s_children [index].pid == pid)
+            return s_children [index].path;
+    return NULL;
+}
+
+//  Print the last lines of a child's log, where a failing test shows them.
+static void
+s_print_log_tail (const char *path, const char *why)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return;
+    char buffer [4096];
+    fseek (file, 0, SEEK_END);
+    long size = ftell (file);
+    long start = size > (long) sizeof buffer - 1? size - (long) sizeof buffer + 1: 0;
+    fseek (file, start, SEEK_SET);
+    size_t got = fread (buffer, 1, sizeof buffer - 1, file);
+    buffer [got] = '\0';
+    fclose (file);
+    if (got == 0)
+        fprintf (stderr, "lg_test: %s; its log %s is empty\n", why, path);
+    else
+        fprintf (stderr, "lg_test: %s; end of %s:\n%s%s", why, path, buffer,
+                 buffer [got - 1] != '\n'? "\n": "");
+}
+
+int
+lg_test_stop (pid_t pid, int sig, int timeout_ms)
+{
+    if (pid <= 0)
+        return -1;
+    if (sig)
+        kill (pid, sig);
+    int status = 0;
+    pid_t done = 0;
+    int64_t deadline = s_now_ms () + timeout_ms;
+    while ((done = waitpid (pid, &status, WNOHANG)) == 0 && s_now_ms () < deadline)
+        s_sleep_ms (10);
+    if (done == 0) {
+        fprintf (stderr, "lg_test: pid %d still running after %d ms, killing it\n",
+                 (int) pid, timeout_ms);
+        kill (pid, SIGKILL);
+        while ((done = waitpid (pid, &status, 0)) == -1 && errno == EINTR)
+            ;
+    }
+    if (done != pid)
+        return -1;
+    int result = WIFEXITED (status)? WEXITSTATUS (status)
+               : WIFSIGNALED (status)? 128 + WTERMSIG (status): -1;
+    for (int index = 0; index < S_MAX_CHILDREN; index++)
+        if (s_children [index].pid == pid) {
+            if (result != 0) {
+                char why [64];
+                snprintf (why, sizeof why, "pid %d ended with %d", (int) pid, result);
+                s_print_log_tail (s_children [index].path, why);
+            }
+            s_children [index].pid = 0;
+        }
+    return result;
+}
+
+int
+lg_test_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in address;
+    memset (&address, 0, sizeof address);
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    address.sin_port = 0;
+    socklen_t length = sizeof address;
+    int port = -1;
+    if (bind (fd, (struct sockaddr *) &address, sizeof address) == 0
+    &&  getsockname (fd, (struct sockaddr *) &address, &length) == 0)
+        port = ntohs (address.sin_port);
+    close (fd);
+    return port;
+}
+
+bool
+lg_test_wait_for (bool (*ready) (void *), void *arg, int timeout_ms)
+{
+    assert (ready);
+    int64_t deadline = s_now_ms () + timeout_ms;
+    while (true) {
+        if (ready (arg))
+            return true;
+        if (s_now_ms () >= deadline)
+            return false;
+        s_sleep_ms (20);
+    }
+}

@@ -1,0 +1,121 @@
+/*  lg_test - what integration and system tests share: a fresh database per
+    test, a certificate folder, real processes, free ports.
+
+    1. Databases. The CTest fixture `pg` (tests/support/pg_cluster.sh) runs
+       one private PostgreSQL 15 cluster per test run, reachable only through
+       the Unix socket folder in LG_TEST_PGHOST, with a template database
+       lgwan_template that `lgwanctl db init` prepared (roles lgwan_<svc>, one
+       schema per service). lg_test_db_new copies it into a database of the
+       test's own; nothing a test does reaches the template or another test.
+    2. Nothing real is skipped silently in CI. When PostgreSQL, a binary or
+       anything else a test needs cannot start, lg_test_require_pg () and
+       lg_test_unavailable () skip the test on a developer's machine and fail
+       it when CI=true.
+    3. Processes started with lg_test_spawn get SIGTERM when the test process
+       dies, so a crashed or timed-out test leaves no service running; their
+       output goes to $LG_BUILD_DIR/testlogs/<binary>-<pid>.log.
+
+    Environment (set by tests/CMakeLists.txt):
+        LG_TEST_PGHOST  socket folder of the test cluster
+        LG_BUILD_DIR    top of the build tree (binaries, testlogs/)
+        LG_SOURCE_DIR   top of the source tree
+        CI              "true" in CI
+*/
+#ifndef LG_TEST_H_INCLUDED
+#define LG_TEST_H_INCLUDED
+
+#include "lg_lib.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <cmocka.h>
+
+//  The six services with a database, a key pair and a request port
+extern const char *const lg_test_services [];   //  NULL ended
+
+//  --------------------------------------------------------------------------
+//  Databases
+
+//  True when LG_TEST_PGHOST is set and the cluster answers.
+bool lg_test_pg_available (void);
+
+//  CREATE DATABASE t_<hint>_<pid>_<n> TEMPLATE lgwan_template. Returns the
+//  conninfo of the new database as user postgres (caller frees with
+//  lg_test_db_drop), or NULL with the reason on stderr.
+char *lg_test_db_new (const char *hint);
+
+//  Conninfo of the same database as the service's role lgwan_<service>.
+//  Caller frees; NULL if admin_dsn does not parse.
+char *lg_test_db_service_dsn (const char *admin_dsn, const char *service);
+
+//  Drop the database (closing other sessions on it) and free the conninfo.
+void lg_test_db_drop (char **dsn_p);
+
+//  --------------------------------------------------------------------------
+//  Not available: skip, or fail in CI (CI=true)
+
+void lg_test_unavailable_at (const char *file, int line, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+#define lg_test_unavailable(...) lg_test_unavailable_at (__FILE__, __LINE__, __VA_ARGS__)
+
+//  In a cmocka test or setup: the test cluster must be there.
+#define lg_test_require_pg() do { \
+    if (!lg_test_pg_available ()) \
+        lg_test_unavailable ("PostgreSQL test cluster not reachable (LG_TEST_PGHOST=%s)", \
+                             getenv ("LG_TEST_PGHOST")? getenv ("LG_TEST_PGHOST"): "unset"); \
+} while (0)
+
+//  True when CI=true.
+bool lg_test_in_ci (void);
+
+//  --------------------------------------------------------------------------
+//  Certificates
+
+//  A temporary certificate folder: services/<svc> key pairs (and outbox HMAC
+//  keys) for the six services, and clients/<name>[_secret] with the public
+//  part in allowed/ for: operator (operator_id alice), operator2 (bob),
+//  reviewer (rita), auditor (aki), viewer, billing, sensor, enforcer,
+//  service, provider1 (provider_id 1), provider2 (provider_id 2); and
+//  clients/stranger[_secret], a key pair that is NOT in allowed/. Returns the
+//  folder (caller frees with lg_test_certs_destroy) or NULL.
+char *lg_test_certs_new (void);
+
+//  Remove the folder and free its name.
+void lg_test_certs_destroy (char **dir_p);
+
+//  --------------------------------------------------------------------------
+//  Processes
+
+//  $LG_BUILD_DIR/services/<svc>/lgwan-<svc>, and lgwanctl; caller frees.
+//  NULL when LG_BUILD_DIR is not set.
+char *lg_test_service_binary (const char *service);
+char *lg_test_lgwanctl_binary (void);
+
+//  Start binary (no arguments) with the current environment plus env, a
+//  NULL-ended list of "NAME=VALUE" that override variables of the same name.
+//  Output goes to a log file under $LG_BUILD_DIR/testlogs/. Returns the pid,
+//  or -1 if it could not fork.
+pid_t lg_test_spawn (const char *binary, const char *const *env);
+
+//  As lg_test_spawn, with arguments: argv [0] is the program name.
+pid_t lg_test_spawn_argv (const char *binary, const char *const *argv, const char *const *env);
+
+//  Send sig (0 = none, just wait), wait up to timeout_ms, then SIGKILL.
+//  Returns the exit code, 128 + signal number when killed by a signal, or
+//  -1 if pid is not a child of ours. A non-zero result prints the tail of the
+//  process's log on stderr.
+int lg_test_stop (pid_t pid, int sig, int timeout_ms);
+
+//  Log file of a process started with lg_test_spawn, or NULL.
+const char *lg_test_log_path (pid_t pid);
+
+//  A TCP port on 127.0.0.1 that was free a moment ago, or -1.
+int lg_test_free_port (void);
+
+//  Poll ready (arg) every 20 ms until it returns true or timeout_ms passes.
+bool lg_test_wait_for (bool (*ready) (void *), void *arg, int timeout_ms);
+
+#endif

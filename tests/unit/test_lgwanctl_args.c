@@ -1,0 +1,456 @@
+/*  test_lgwanctl_args - lgwanctl's command line and its rendering, no sockets.
+
+    The tool's sources are compiled in by path, so the static tables are
+    checked as they are: every Request body has a command, every command's
+    body exists, and no body field is shadowed by a tool flag.
+*/
+#include "../../tools/lgwanctl/ctl_args.c"
+#include "../../tools/lgwanctl/ctl_local.c"
+#include "../../tools/lgwanctl/ctl_events.c"
+#include "../../tools/lgwanctl/ctl_render.c"
+#include <setjmp.h>
+#include <stdarg.h>
+#include <cmocka.h>
+
+#define NAME_JA "株式会社テスト'; DROP TABLE x;--"
+
+//  Parse a NULL-ended argv; returns the exit code, args in *args_p
+static int
+s_parse (ctl_args_t **args_p, ...)
+{
+    char *argv [32] = { (char *) "lgwanctl" };
+    int argc = 1;
+    va_list list;
+    va_start (list, args_p);
+    char *arg;
+    while ((arg = va_arg (list, char *)) != NULL && argc < 31)
+        argv [argc++] = arg;
+    va_end (list);
+    *args_p = ctl_args_new ();
+    assert_non_null (*args_p);
+    return ctl_args_parse (*args_p, argc, argv);
+}
+
+//  Parse and expect the exit code; why must contain the text (if any)
+static void
+s_expect (int code, const char *contains, ...)
+{
+    char *argv [32] = { (char *) "lgwanctl" };
+    int argc = 1;
+    va_list list;
+    va_start (list, contains);
+    char *arg;
+    while ((arg = va_arg (list, char *)) != NULL && argc < 31)
+        argv [argc++] = arg;
+    va_end (list);
+    ctl_args_t *args = ctl_args_new ();
+    int rc = ctl_args_parse (args, argc, argv);
+    if (rc != code || (contains && !strstr (args->why, contains)))
+        fail_msg ("%s %s: exit %d (%s), expected %d with \"%s\"", argv [1], argc > 2? argv [2]: "",
+                  rc, args->why, code, contains? contains: "");
+    ctl_args_destroy (&args);
+    assert_null (args);
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    unsetenv ("LG_REGISTRY_CONNECT");
+    unsetenv ("LG_AUDIT_CONNECT");
+    unsetenv ("LGWANCTL_CERT");
+    setenv ("LG_CERT_DIR", "/etc/lgwan/certs", 1);
+    return 0;
+}
+
+static void
+test_provider_apply (void **state)
+{
+    (void) state;
+    ctl_args_t *args;
+    int rc = s_parse (&args, "provider", "apply", "--name-ja", NAME_JA,
+                      "--entity-type", "private-corporation", "--corporate-number=1234567890123",
+                      "--reason", "審査のため", "--request-id", "r-1", "--json", NULL);
+    assert_int_equal (rc, CTL_EXIT_OK);
+    assert_false (args->help);
+    assert_true (args->json);
+    assert_string_equal (args->service, "registry");
+    assert_string_equal (args->endpoint, "tcp://127.0.0.1:7101");
+    assert_string_equal (args->server_cert, "/etc/lgwan/certs/services/registry");
+    assert_null (args->client_cert);
+    lg_request_t *request = args->request;
+    assert_int_equal (request->body_case, LGWAN__V1__REQUEST__BODY_PROVIDER_APPLY);
+    assert_ptr_equal (args->body, &request->provider_apply->base);
+    assert_memory_equal (request->provider_apply->name_ja, NAME_JA, strlen (NAME_JA) + 1);
+    assert_int_equal (request->provider_apply->entity_type,
+                      LGWAN__V1__ENTITY_TYPE__PRIVATE_CORPORATION);
+    assert_string_equal (request->provider_apply->corporate_number, "1234567890123");
+    assert_string_equal (request->request_id, "r-1");
+    assert_string_equal (request->reason, "審査のため");
+    assert_int_equal (args->timeout_ms, 2500);
+    assert_int_equal (args->retries, 3);
+    ctl_args_destroy (&args);
+
+    //  Enum by number, --body with flags on top, client settings
+    rc = s_parse (&args, "provider", "apply", "--body",
+                  "{\"nameJa\": \"A\", \"entityType\": \"COUNCIL\", \"lgcode\": \"131016\"}",
+                  "--name-ja", "B", "--timeout", "100", "--retries", "0", NULL);
+    assert_int_equal (rc, CTL_EXIT_OK);
+    assert_string_equal (args->request->provider_apply->name_ja, "B");
+    assert_int_equal (args->request->provider_apply->entity_type, LGWAN__V1__ENTITY_TYPE__COUNCIL);
+    assert_string_equal (args->request->provider_apply->lgcode, "131016");
+    assert_string_equal (args->request->request_id, "");
+    assert_int_equal (args->timeout_ms, 100);
+    assert_int_equal (args->retries, 0);
+    ctl_args_destroy (&args);
+
+    rc = s_parse (&args, "provider", "show", "--provider", "12", "--entity-type", NULL);
+    assert_int_equal (rc, CTL_EXIT_USAGE);
+    ctl_args_destroy (&args);
+    rc = s_parse (&args, "provider", "show", "--provider", "12", NULL);
+    assert_int_equal (rc, CTL_EXIT_OK);
+    assert_int_equal (args->request->body_case, LGWAN__V1__REQUEST__BODY_PROVIDER_GET);
+    assert_int_equal (args->request->provider_get->provider, 12);
+    ctl_args_destroy (&args);
+}
+
+static void
+test_endpoint_and_certs (void **state)
+{
+    (void) state;
+    ctl_args_t *args;
+    setenv ("LG_REGISTRY_CONNECT", "tcp://10.0.0.1:9101", 1);
+    setenv ("LGWANCTL_CERT", "certs/clients/alice_secret", 1);
+    assert_int_equal (s_parse (&args, "provider", "show", "--provider", "1", NULL), 0);
+    assert_string_equal (args->endpoint, "tcp://10.0.0.1:9101");
+    assert_string_equal (args->client_cert, "certs/clients/alice_secret");
+    ctl_args_destroy (&args);
+    assert_int_equal (s_parse (&args, "provider", "show", "--provider", "1",
+                               "--endpoint", "tcp://127.0.0.1:5555", NULL), 0);
+    assert_string_equal (args->endpoint, "tcp://127.0.0.1:5555");
+    ctl_args_destroy (&args);
+    unsetenv ("LG_REGISTRY_CONNECT");
+    unsetenv ("LGWANCTL_CERT");
+    unsetenv ("LG_CERT_DIR");
+    assert_int_equal (s_parse (&args, "stats", "show", "--service", "audit", NULL), 0);
+    assert_string_equal (args->endpoint, "tcp://127.0.0.1:7103");
+    assert_string_equal (args->server_cert, "certs/services/audit");
+    ctl_args_destroy (&args);
+    setenv ("LG_CERT_DIR", "/etc/lgwan/certs", 1);
+
+    s_expect (CTL_EXIT_REFUSED, "--endpoint: \"http://x\" is not a tcp:// or ipc:// endpoint",
+              "provider", "show", "--endpoint", "http://x", NULL);
+    setenv ("LG_REGISTRY_CONNECT", "bogus", 1);
+    s_expect (CTL_EXIT_REFUSED, "LG_REGISTRY_CONNECT: \"bogus\"", "provider", "show", NULL);
+    unsetenv ("LG_REGISTRY_CONNECT");
+}
+
+static void
+test_common_requests_need_service (void **state)
+{
+    (void) state;
+    s_expect (CTL_EXIT_USAGE, "stats show needs --service", "stats", "show", NULL);
+    s_expect (CTL_EXIT_USAGE, "unknown service \"hosts\"", "stats", "show", "--service", "hosts",
+              NULL);
+    ctl_args_t *args;
+    assert_int_equal (s_parse (&args, "stats", "show", "--service", "registry", NULL), 0);
+    assert_string_equal (args->service, "registry");
+    assert_int_equal (args->request->body_case, LGWAN__V1__REQUEST__BODY_STATS);
+    ctl_args_destroy (&args);
+    assert_int_equal (s_parse (&args, "replay", "list", "--service", "audit",
+                               "--from-seq", "18446744073709551615", "--limit", "10", NULL), 0);
+    assert_string_equal (args->service, "audit");
+    assert_true (args->request->replay->from_seq == UINT64_MAX);
+    assert_int_equal (args->request->replay->limit, 10);
+    ctl_args_destroy (&args);
+
+    //  A service request goes where its number says
+    s_expect (CTL_EXIT_USAGE, "provider show goes to registry, not billing",
+              "provider", "show", "--service", "billing", NULL);
+    assert_int_equal (s_parse (&args, "provider", "show", "--service", "registry", NULL), 0);
+    ctl_args_destroy (&args);
+}
+
+static void
+test_usage_errors (void **state)
+{
+    (void) state;
+    s_expect (CTL_EXIT_USAGE, "no command given", NULL);
+    s_expect (CTL_EXIT_USAGE, "unknown command \"hosts\"", "hosts", NULL);
+    s_expect (CTL_EXIT_USAGE, "provider needs a verb: apply, show", "provider", NULL);
+    s_expect (CTL_EXIT_USAGE, "provider needs a verb", "provider", "--name-ja", "x", NULL);
+    s_expect (CTL_EXIT_USAGE, "unknown verb \"delete\" for provider", "provider", "delete", NULL);
+    s_expect (CTL_EXIT_USAGE,
+              "unknown flag --hosts for provider apply; its fields: --name-ja, --name-en, "
+              "--entity-type, --corporate-number, --lgcode",
+              "provider", "apply", "--hosts", "1", NULL);
+    s_expect (CTL_EXIT_USAGE, "--name-ja needs a value", "provider", "apply", "--name-ja", NULL);
+    s_expect (CTL_EXIT_USAGE, "--name-ja needs a value",
+              "provider", "apply", "--name-ja", "--name-en", "x", NULL);
+    s_expect (CTL_EXIT_USAGE, "unexpected argument \"12\"", "provider", "show", "12", NULL);
+    s_expect (CTL_EXIT_USAGE, "unexpected argument \"-x\"", "provider", "show", "-x", NULL);
+    s_expect (CTL_EXIT_USAGE, "unexpected argument \"--\"", "provider", "show", "--", NULL);
+    s_expect (CTL_EXIT_USAGE, "--provider given more than once",
+              "provider", "show", "--provider", "1", "--provider", "2", NULL);
+    s_expect (CTL_EXIT_USAGE, "--timeout given more than once",
+              "provider", "show", "--timeout", "1", "--timeout", "2", NULL);
+    s_expect (CTL_EXIT_USAGE, "--json takes no value", "provider", "show", "--json=yes", NULL);
+    s_expect (CTL_EXIT_USAGE, "unknown flag", "provider", "show", "--=1", NULL);
+    s_expect (CTL_EXIT_USAGE, "unknown flag --provider_ for", "provider", "show",
+              "--provider_", "1", NULL);
+}
+
+static void
+test_bad_values (void **state)
+{
+    (void) state;
+    s_expect (CTL_EXIT_REFUSED, "provider: -1 is out of range for uint64",
+              "provider", "show", "--provider", "-1", NULL);
+    s_expect (CTL_EXIT_REFUSED, "provider: \"12x\" is not an integer",
+              "provider", "show", "--provider", "12x", NULL);
+    s_expect (CTL_EXIT_REFUSED, "limit: 4294967296 is out of range for uint32",
+              "replay", "list", "--service", "audit", "--limit", "4294967296", NULL);
+    s_expect (CTL_EXIT_REFUSED, "entity_type: unknown enum value \"hosts\"",
+              "provider", "apply", "--entity-type", "hosts", NULL);
+    s_expect (CTL_EXIT_REFUSED, "name_ja: not valid UTF-8",
+              "provider", "apply", "--name-ja", "\xe6\xa0", NULL);
+    s_expect (CTL_EXIT_REFUSED, "reason: not valid UTF-8",
+              "provider", "apply", "--reason", "\xff", NULL);
+    s_expect (CTL_EXIT_REFUSED, "--timeout: \"soon\" is not a whole number",
+              "provider", "show", "--timeout", "soon", NULL);
+    s_expect (CTL_EXIT_REFUSED, "--retries: \"101\" is not a whole number from 0 to 100",
+              "provider", "show", "--retries", "101", NULL);
+    s_expect (CTL_EXIT_REFUSED, "--request-id: must be 1 to 64 bytes",
+              "provider", "show", "--request-id", "", NULL);
+    s_expect (CTL_EXIT_REFUSED, "--request-id: must be 1 to 64 bytes", "provider", "show",
+              "--request-id", "0123456789012345678901234567890123456789012345678901234567890123X",
+              NULL);
+    s_expect (CTL_EXIT_REFUSED, "provider_apply: not valid JSON",
+              "provider", "apply", "--body", "{", NULL);
+    s_expect (CTL_EXIT_REFUSED, "provider_apply: unknown field \"hosts\" in ProviderApply",
+              "provider", "apply", "--body", "{\"hosts\": 1}", NULL);
+    s_expect (CTL_EXIT_REFUSED, "provider_apply.nameJa: expected a string",
+              "provider", "apply", "--body", "{\"nameJa\": 5}", NULL);
+}
+
+static void
+test_help (void **state)
+{
+    (void) state;
+    const char *forms [][4] = {
+        { "help" }, { "--help" }, { "provider", "help" }, { "keygen", "help" },
+        { "provider", "apply", "--help" }, { "db", "init", "--help" }
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms [0]; i++) {
+        char *argv [5] = { (char *) "lgwanctl" };
+        int argc = 1;
+        for (int j = 0; j < 4 && forms [i][j]; j++)
+            argv [argc++] = (char *) forms [i][j];
+        ctl_args_t *args = ctl_args_new ();
+        assert_int_equal (ctl_args_parse (args, argc, argv), CTL_EXIT_OK);
+        assert_true (args->help);
+        ctl_args_destroy (&args);
+    }
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    assert_non_null (out);
+    ctl_args_help (out, "provider");
+    ctl_args_help (out, NULL);
+    fclose (out);
+    assert_non_null (strstr (text, "--name-ja"));
+    assert_non_null (strstr (text, "PRIVATE_CORPORATION"));
+    assert_non_null (strstr (text, "provider apply"));
+    assert_non_null (strstr (text, "keygen"));
+    free (text);
+}
+
+static void
+test_local_commands (void **state)
+{
+    (void) state;
+    ctl_args_t *args;
+    assert_int_equal (s_parse (&args, "keygen", "--role", "operator", "--operator-id", "alice",
+                               "--name", "alice", "--json", NULL), 0);
+    assert_ptr_equal (args->command->local, ctl_local_keygen);
+    assert_null (args->request);
+    assert_true (args->json);
+    assert_string_equal (ctl_args_value (args, "role"), "operator");
+    assert_string_equal (ctl_args_value (args, "operator-id"), "alice");
+    assert_null (ctl_args_value (args, "out"));
+    ctl_args_destroy (&args);
+
+    assert_int_equal (s_parse (&args, "db", "init", "--admin-dsn", "host=/tmp",
+                               "--service", "registry", "--service", "audit", NULL), 0);
+    assert_ptr_equal (args->command->local, ctl_local_db_init);
+    zlistx_t *services = ctl_args_values (args, "service");
+    assert_int_equal (zlistx_size (services), 2);
+    assert_string_equal ((char *) zlistx_first (services), "registry");
+    assert_string_equal ((char *) zlistx_next (services), "audit");
+    zlistx_destroy (&services);
+    ctl_args_destroy (&args);
+
+    s_expect (CTL_EXIT_USAGE, "--name is required", "cert", "revoke", NULL);
+    assert_int_equal (s_parse (&args, "keygen", "--service", "registry", NULL), 0);
+    assert_string_equal (ctl_args_value (args, "service"), "registry");
+    ctl_args_destroy (&args);
+    s_expect (CTL_EXIT_USAGE, "--name given more than once",
+              "keygen", "--role", "viewer", "--name", "a", "--name", "b", NULL);
+    s_expect (CTL_EXIT_USAGE, "unknown flag --hosts for cert revoke; its flags: --name",
+              "cert", "revoke", "--name", "a", "--hosts", "b", NULL);
+    s_expect (CTL_EXIT_USAGE, "--admin-dsn is required", "db", "init", NULL);
+    s_expect (CTL_EXIT_USAGE, "unexpected argument \"now\"", "keygen", "now", NULL);
+
+    int64_t number;
+    char why [256];
+    assert_int_equal (ctl_args_int ("provider-id", "42", 1, INT64_MAX, &number, why, sizeof why), 0);
+    assert_int_equal (number, 42);
+    assert_int_equal (ctl_args_int ("provider-id", "0", 1, INT64_MAX, &number, why, sizeof why), -1);
+    assert_int_equal (ctl_args_int ("provider-id", "99999999999999999999", 1, INT64_MAX,
+                                    &number, why, sizeof why), -1);
+    assert_int_equal (ctl_args_int ("provider-id", "-", 1, 9, &number, why, sizeof why), -1);
+    assert_string_equal (why, "--provider-id: \"-\" is not a whole number from 1 to 9");
+}
+
+static void
+test_set_field_any_message (void **state)
+{
+    (void) state;
+    //  Repeated fields take the flag again; messages take JSON
+    ProtobufCMessage *msg;
+    char why [256];
+    assert_int_equal (lg_pbjson_parse (&lgwan__v1__stats_reply__descriptor, "{}", &msg,
+                                       why, sizeof why), 0);
+    assert_int_equal (ctl_args_set_field (msg, "by-code", "{\"name\": \"OK\", \"count\": 3}",
+                                          why, sizeof why), CTL_EXIT_OK);
+    assert_int_equal (ctl_args_set_field (msg, "by-code", "{\"name\": \"NOT_FOUND\"}",
+                                          why, sizeof why), CTL_EXIT_OK);
+    assert_int_equal (ctl_args_set_field (msg, "uptime-seconds", "7", why, sizeof why), 0);
+    Lgwan__V1__StatsReply *stats = (Lgwan__V1__StatsReply *) msg;
+    assert_int_equal (stats->n_by_code, 2);
+    assert_int_equal (stats->by_code [0]->count, 3);
+    assert_int_equal (stats->uptime_seconds, 7);
+    assert_int_equal (ctl_args_set_field (msg, "by-code", "{\"name\": \"x\", \"count\": -1}",
+                                          why, sizeof why), CTL_EXIT_REFUSED);
+    assert_string_equal (why, "by_code.count: -1 is out of range for uint64");
+    assert_int_equal (ctl_args_set_field (msg, "hosts", "1", why, sizeof why), CTL_EXIT_USAGE);
+    assert_string_equal (why, "StatsReply has no field hosts");
+    protobuf_c_message_free_unpacked (msg, NULL);
+
+    assert_int_equal (lg_pbjson_parse (&lgwan__v1__replay_reply__descriptor, "{}", &msg,
+                                       why, sizeof why), 0);
+    assert_int_equal (ctl_args_set_field (msg, "events", "AP8=", why, sizeof why), 0);
+    assert_int_equal (ctl_args_set_field (msg, "events", "YQ", why, sizeof why), 0);
+    assert_int_equal (ctl_args_set_field (msg, "events", "*", why, sizeof why), CTL_EXIT_REFUSED);
+    Lgwan__V1__ReplayReply *replay = (Lgwan__V1__ReplayReply *) msg;
+    assert_int_equal (replay->n_events, 2);
+    assert_int_equal (replay->events [0].len, 2);
+    assert_int_equal (replay->events [1].data [0], 'a');
+    protobuf_c_message_free_unpacked (msg, NULL);
+}
+
+//  The tables as data: a new Request body without a row, a row without a
+//  body, or a body field a tool flag hides, fails here
+static void
+test_tables_are_sound (void **state)
+{
+    (void) state;
+    const ProtobufCMessageDescriptor *request = &lgwan__v1__request__descriptor;
+    for (unsigned i = 0; i < request->n_fields; i++) {
+        const ProtobufCFieldDescriptor *member = request->fields + i;
+        if (!(member->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+            continue;
+        bool found = false;
+        for (const ctl_command_t *command = ctl_args_commands (); command->noun; command++)
+            found = found || (command->body && streq (command->body, member->name));
+        if (!found)
+            fail_msg ("Request body %s (%u) has no lgwanctl command", member->name, member->id);
+        if (member->id >= 100)
+            assert_non_null (ctl_args_service_of (member->id));
+        else
+            assert_null (ctl_args_service_of (member->id));
+        //  No body field is hidden by one of the tool's own flags
+        const ProtobufCMessageDescriptor *body = member->descriptor;
+        for (unsigned j = 0; j < body->n_fields; j++) {
+            char flag [128];
+            s_flag_name (body->fields [j].name, flag, sizeof flag);
+            if ((s_flag (s_remote_flags, flag) || s_flag (s_switches, flag))
+            &&  !streq (flag, "service") && !streq (flag, "reason"))
+                fail_msg ("%s.%s is hidden by lgwanctl's --%s", body->short_name,
+                          body->fields [j].name, flag);
+        }
+    }
+    for (const ctl_command_t *command = ctl_args_commands (); command->noun; command++) {
+        if (command->local)
+            assert_non_null (command->flags);
+        else
+            assert_non_null (s_body_field (command));
+        assert_non_null (command->help);
+        for (const ctl_command_t *other = command + 1; other->noun; other++)
+            if (streq (other->noun, command->noun))
+                assert_true (command->verb && other->verb && !streq (command->verb, other->verb));
+    }
+    for (size_t i = 0; ctl_args_service_at (i); i++)
+        assert_true (lg_config_default_port (ctl_args_service_at (i)) > 0);
+    assert_true (ctl_args_known_service ("orchestrator"));
+    assert_false (ctl_args_known_service ("console"));
+    assert_false (ctl_args_known_service (NULL));
+}
+
+static void
+test_render (void **state)
+{
+    (void) state;
+    assert_int_equal (ctl_render_width ("abc"), 3);
+    assert_int_equal (ctl_render_width ("株式会社"), 8);
+    assert_int_equal (ctl_render_width ("ｱｲ"), 2);         //  halfwidth katakana
+    assert_int_equal (ctl_render_width ("\xff"), 1);
+
+    json_t *json = NULL;
+    json_error_t error;
+    json = json_loads ("{\"service\": \"registry\", \"uptime_seconds\": \"60\","
+                       " \"by_code\": [{\"name\": \"株式会社\", \"count\": \"1\"},"
+                       "              {\"name\": \"OK\", \"count\": \"12\"}],"
+                       " \"by_request\": [],"
+                       " \"provider\": {\"id\": \"7\", \"name_ja\": \"a\\u001b[2Jb\"},"
+                       " \"tags\": [\"x\", \"y\"]}", 0, &error);
+    assert_non_null (json);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    ctl_render (out, json);
+    fclose (out);
+    json_decref (json);
+    const char *expected =
+        "service:        registry\n"
+        "uptime_seconds: 60\n"
+        "by_code:\n"
+        "  name      count\n"
+        "  株式会社  1\n"
+        "  OK        12\n"
+        "by_request:     (none)\n"
+        "provider:\n"
+        "  id:      7\n"
+        "  name_ja: a\\u001b[2Jb\n"
+        "tags:           x, y\n";
+    assert_string_equal (text, expected);
+    free (text);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_provider_apply),
+        cmocka_unit_test (test_endpoint_and_certs),
+        cmocka_unit_test (test_common_requests_need_service),
+        cmocka_unit_test (test_usage_errors),
+        cmocka_unit_test (test_bad_values),
+        cmocka_unit_test (test_help),
+        cmocka_unit_test (test_local_commands),
+        cmocka_unit_test (test_set_field_any_message),
+        cmocka_unit_test (test_tables_are_sound),
+        cmocka_unit_test (test_render),
+    };
+    return cmocka_run_group_tests (tests, s_setup, NULL);
+}

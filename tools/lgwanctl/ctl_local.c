@@ -1,0 +1,159 @@
+/*  ctl_local - the verbs lgwanctl runs itself, without a service.
+
+    Certificates go through lg_auth and databases through lg_db: the rules
+    (names, roles, metadata size, role rights) live there, once. With --json
+    the result is one JSON object on stdout; errors go to stderr.
+*/
+#include "ctl_local.h"
+
+//  Print the result object (--json) or its lines "key: value"
+static void
+s_print (ctl_args_t *args, json_t *result)
+{
+    if (args->json) {
+        char *text = json_dumps (result, JSON_COMPACT);
+        if (text)
+            printf ("%s\n", text);
+        free (text);
+    }
+    else {
+        const char *key;
+        json_t *value;
+        json_object_foreach (result, key, value)
+            printf ("%s: %s\n", key, json_string_value (value));
+    }
+}
+
+int
+ctl_local_keygen (ctl_args_t *args)
+{
+    const char *role = ctl_args_value (args, "role");
+    const char *name = ctl_args_value (args, "name");
+    const char *operator_id = ctl_args_value (args, "operator-id");
+    const char *text = ctl_args_value (args, "provider-id");
+    const char *out = ctl_args_value (args, "out");
+    const char *cert_dir = ctl_args_cert_dir ();
+    const char *service = ctl_args_value (args, "service");
+    char why [256];
+    int64_t provider_id = 0;
+    if (service) {
+        if (role || name || operator_id || text || out) {
+            fprintf (stderr, "lgwanctl: keygen --service takes no other flag\n");
+            return CTL_EXIT_USAGE;
+        }
+        if (!ctl_args_known_service (service)) {
+            fprintf (stderr, "lgwanctl: unknown service \"%.40s\"\n", service);
+            return CTL_EXIT_USAGE;
+        }
+        if (lg_auth_service_keygen (cert_dir, service)) {
+            fprintf (stderr, "lgwanctl: could not write the keys of %s in %s/services\n",
+                     service, cert_dir);
+            return CTL_EXIT_REFUSED;
+        }
+        json_t *result = json_object ();
+        json_object_set_new (result, "keys", json_string (cert_dir));
+        json_object_set_new (result, "service", json_string (service));
+        s_print (args, result);
+        json_decref (result);
+        return CTL_EXIT_OK;
+    }
+    if (!role || !name) {
+        fprintf (stderr, "lgwanctl: keygen needs --role and --name (or --service)\n");
+        return CTL_EXIT_USAGE;
+    }
+    if (text && ctl_args_int ("provider-id", text, 1, INT64_MAX, &provider_id, why, sizeof why)) {
+        fprintf (stderr, "lgwanctl: %s\n", why);
+        return CTL_EXIT_REFUSED;
+    }
+    int rc = CTL_EXIT_REFUSED;
+    char *out_dir = out? strdup (out): zsys_sprintf ("%s/clients", cert_dir);
+    char *allowed = zsys_sprintf ("%s/allowed/%s", cert_dir, name);
+    char *public_path = zsys_sprintf ("%s/%s", out_dir? out_dir: "", name);
+    char *secret_path = zsys_sprintf ("%s/%s_secret", out_dir? out_dir: "", name);
+    json_t *result = json_object ();
+    if (!out_dir || !allowed || !public_path || !secret_path || !result) {
+        fprintf (stderr, "lgwanctl: out of memory\n");
+        goto cleanup;
+    }
+    if (lg_auth_keygen (cert_dir, out_dir, name, role, (uint64_t) provider_id, operator_id,
+                        why, sizeof why)) {
+        fprintf (stderr, "lgwanctl: could not create certificate %s: %s\n", name, why);
+        goto cleanup;
+    }
+    json_object_set_new (result, "allowed", json_string (allowed));
+    json_object_set_new (result, "public", json_string (public_path));
+    json_object_set_new (result, "secret", json_string (secret_path));
+    s_print (args, result);
+    rc = CTL_EXIT_OK;
+cleanup:
+    json_decref (result);
+    free (out_dir);
+    zstr_free (&allowed);
+    zstr_free (&public_path);
+    zstr_free (&secret_path);
+    return rc;
+}
+
+int
+ctl_local_revoke (ctl_args_t *args)
+{
+    const char *name = ctl_args_value (args, "name");
+    const char *cert_dir = ctl_args_cert_dir ();
+    char why [256];
+    if (lg_auth_revoke (cert_dir, name, why, sizeof why)) {
+        fprintf (stderr, "lgwanctl: could not revoke certificate %s: %s\n", name, why);
+        return CTL_EXIT_REFUSED;
+    }
+    json_t *result = json_object ();
+    char *revoked = zsys_sprintf ("%s/revoked/%s", cert_dir, name);
+    if (result && revoked) {
+        json_object_set_new (result, "revoked", json_string (revoked));
+        s_print (args, result);
+    }
+    zstr_free (&revoked);
+    json_decref (result);
+    return CTL_EXIT_OK;
+}
+
+int
+ctl_local_db_init (ctl_args_t *args)
+{
+    const char *admin_dsn = ctl_args_value (args, "admin-dsn");
+    const char *password = ctl_args_value (args, "password");
+    int rc = CTL_EXIT_OK;
+    json_t *result = json_object ();
+    zlistx_t *services = ctl_args_values (args, "service");
+    if (!result || !services) {
+        fprintf (stderr, "lgwanctl: out of memory\n");
+        rc = CTL_EXIT_REFUSED;
+        goto cleanup;
+    }
+    //  Default: every service; check all names before touching anything
+    bool all = zlistx_size (services) == 0;
+    for (size_t i = 0; all && ctl_args_service_at (i); i++)
+        zlistx_add_end (services, (void *) ctl_args_service_at (i));
+    for (const char *service = (const char *) zlistx_first (services); service;
+         service = (const char *) zlistx_next (services)) {
+        if (!ctl_args_known_service (service)) {
+            fprintf (stderr, "lgwanctl: unknown service \"%.40s\"\n", service);
+            rc = CTL_EXIT_USAGE;
+            goto cleanup;
+        }
+    }
+    for (const char *service = (const char *) zlistx_first (services); service;
+         service = (const char *) zlistx_next (services)) {
+        char why [512];
+        if (lg_db_bootstrap (admin_dsn, service, password, why, sizeof why)) {
+            fprintf (stderr, "lgwanctl: could not prepare %s: %s\n", service, why);
+            json_object_set_new (result, service, json_string ("failed"));
+            rc = CTL_EXIT_REFUSED;
+        }
+        else
+            json_object_set_new (result, service, json_string ("ready"));
+    }
+    s_print (args, result);
+cleanup:
+    zlistx_destroy (&services);
+    json_decref (result);
+    return rc;
+}

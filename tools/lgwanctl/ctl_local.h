@@ -1,0 +1,28 @@
+/*  ctl_local - the verbs lgwanctl runs itself, without a service.
+
+    Each takes the parsed arguments (its flags are checked against its row
+    of the command table in ctl_args.c), prints what it did, and returns the
+    exit code.
+*/
+#ifndef CTL_LOCAL_H_INCLUDED
+#define CTL_LOCAL_H_INCLUDED
+
+#include "ctl_args.h"
+
+//  keygen --role R --name N [--provider-id N | --operator-id ID] [--out DIR]
+//  keygen --service S
+int ctl_local_keygen (ctl_args_t *args);
+
+//  cert revoke --name N
+int ctl_local_revoke (ctl_args_t *args);
+
+//  db init --admin-dsn DSN [--service S]... [--password P]
+int ctl_local_db_init (ctl_args_t *args);
+
+//  verify [--service S]... [--key-dir DIR]   (ctl_events.c)
+int ctl_local_verify (ctl_args_t *args);
+
+//  events tail --service S [--from-seq N] [--follow]   (ctl_events.c)
+int ctl_local_events_tail (ctl_args_t *args);
+
+#endif

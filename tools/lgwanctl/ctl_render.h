@@ -1,0 +1,24 @@
+/*  ctl_render - a reply for people: generic, from the JSON of a message.
+
+    The input is lg_pbjson's output with LG_PBJSON_EMIT_DEFAULTS and
+    LG_PBJSON_PROTO_NAMES, so values are already shaped (enums by name, 64-bit
+    integers, base64) and nothing here knows a message:
+        scalar fields       name: value, values aligned
+        nested messages     name: then their fields, indented
+        repeated scalars    name: a, b, c
+        repeated messages   name: then a table, one column per field
+    Control characters in text are escaped, so a reply cannot drive the
+    terminal; columns are aligned by display width (CJK takes two).
+*/
+#ifndef CTL_RENDER_H_INCLUDED
+#define CTL_RENDER_H_INCLUDED
+
+#include "lg_lib.h"
+
+//  Print the JSON object for people.
+void ctl_render (FILE *out, json_t *object);
+
+//  Columns a UTF-8 text takes on a terminal.
+size_t ctl_render_width (const char *text);
+
+#endif

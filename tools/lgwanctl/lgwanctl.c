@@ -1,0 +1,155 @@
+/*  lgwanctl - every request of every service from a shell.
+
+    lgwanctl <noun> <verb> [--flag value]... [--json]
+
+    main is thin: parse (ctl_args), run a local verb (ctl_local) or call the
+    service (lg_client: CURVE, Lazy Pirate retries with the same request_id),
+    and print the reply for people (ctl_render) or as proto3 JSON (lg_pbjson).
+    Exit codes: 0 ok, 1 refused or bad input, 2 usage, 3 unavailable.
+*/
+#include "ctl_args.h"
+#include "ctl_local.h"
+#include "ctl_render.h"
+
+//  Print a JSON value on one line of stdout; -1 if it could not be made
+static int
+s_print_json (json_t *json)
+{
+    char *text = json? json_dumps (json, JSON_COMPACT): NULL;
+    if (!text)
+        return -1;
+    printf ("%s\n", text);
+    free (text);
+    return 0;
+}
+
+//  A status that is not OK: JSON on stdout, or one line on stderr
+static int
+s_refusal (ctl_args_t *args, const lg_status_t *status)
+{
+    const ProtobufCEnumValue *code =
+        protobuf_c_enum_descriptor_get_value (&lgwan__v1__code__descriptor, (int) status->code);
+    if (args->json) {
+        json_t *json = lg_pbjson_from_message (&status->base, 0);
+        s_print_json (json);
+        json_decref (json);
+    }
+    else {
+        fprintf (stderr, "lgwanctl: %s (%s", status->message, code? code->name: "UNKNOWN");
+        if (status->requirement && *status->requirement)
+            fprintf (stderr, ", requirement %s", status->requirement);
+        fprintf (stderr, ")\n");
+        if (status->detail && *status->detail)
+            fprintf (stderr, "detail: %s\n", status->detail);
+    }
+    return status->code == LGWAN__V1__CODE__UNAVAILABLE? CTL_EXIT_UNAVAILABLE
+                                                      : CTL_EXIT_REFUSED;
+}
+
+//  The body of an OK reply
+static int
+s_print_body (ctl_args_t *args, const lg_reply_t *reply)
+{
+    const ProtobufCFieldDescriptor *field =
+        lg_codec_body_field (&lgwan__v1__reply__descriptor, reply->body_case);
+    const ProtobufCMessage *body =
+        field? *(ProtobufCMessage * const *) ((const char *) reply + field->offset): NULL;
+    if (!body) {
+        if (args->json)
+            printf ("{}\n");
+        return CTL_EXIT_OK;
+    }
+    json_t *json = lg_pbjson_from_message (body, args->json? 0: LG_PBJSON_EMIT_DEFAULTS
+                                                              | LG_PBJSON_PROTO_NAMES);
+    int rc = CTL_EXIT_OK;
+    if (!json) {
+        fprintf (stderr, "lgwanctl: could not print the reply of %s\n", args->service);
+        rc = CTL_EXIT_REFUSED;
+    }
+    else
+    if (args->json)
+        s_print_json (json);
+    else
+        ctl_render (stdout, json);
+    json_decref (json);
+    return rc;
+}
+
+//  Send the request and print what came back
+static int
+s_call (ctl_args_t *args)
+{
+    if (!args->client_cert) {
+        fprintf (stderr, "lgwanctl: LGWANCTL_CERT is not set: it names your secret "
+                         "certificate file (lgwanctl keygen makes one)\n");
+        return CTL_EXIT_USAGE;
+    }
+    if (!zsys_file_exists (args->client_cert) || !zsys_file_exists (args->server_cert)) {
+        fprintf (stderr, "lgwanctl: cannot read %s\n", zsys_file_exists (args->client_cert)
+                 ? args->server_cert: args->client_cert);
+        return CTL_EXIT_REFUSED;
+    }
+    if (!*args->request->request_id)
+        args->request->request_id = lg_client_new_id ();
+    if (!args->request->request_id) {
+        fprintf (stderr, "lgwanctl: out of memory\n");
+        return CTL_EXIT_REFUSED;
+    }
+    lg_client_t *client = lg_client_new (args->endpoint, args->client_cert, args->server_cert);
+    if (!client) {
+        fprintf (stderr, "lgwanctl: could not set up a CURVE connection to %s with %s and %s\n",
+                 args->endpoint, args->client_cert, args->server_cert);
+        return CTL_EXIT_REFUSED;
+    }
+    lg_client_set_timeout (client, args->timeout_ms, args->retries);
+    lg_reply_t *reply = NULL;
+    int rc;
+    if (lg_client_call (client, args->request, &reply)) {
+        char message [512];
+        snprintf (message, sizeof message, "no reply from %s at %s after %d %s",
+                  args->service, args->endpoint, args->retries + 1,
+                  args->retries? "tries": "try");
+        lg_status_t status = LGWAN__V1__STATUS__INIT;
+        status.code = LGWAN__V1__CODE__UNAVAILABLE;
+        status.message = message;
+        rc = s_refusal (args, &status);
+    }
+    else
+    if (reply->status && reply->status->code != LGWAN__V1__CODE__OK)
+        rc = s_refusal (args, reply->status);
+    else
+        rc = s_print_body (args, reply);
+    if (reply)
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    lg_client_destroy (&client);
+    return rc;
+}
+
+int
+main (int argc, char **argv)
+{
+    //  A command-line tool: Ctrl-C ends it at once
+    zsys_handler_set (NULL);
+    ctl_args_t *args = ctl_args_new ();
+    if (!args) {
+        fprintf (stderr, "lgwanctl: out of memory\n");
+        return CTL_EXIT_REFUSED;
+    }
+    int rc = ctl_args_parse (args, argc, argv);
+    if (rc != CTL_EXIT_OK) {
+        fprintf (stderr, "lgwanctl: %s\n", args->why);
+        if (rc == CTL_EXIT_USAGE)
+            fprintf (stderr, "usage: lgwanctl <noun> <verb> [--flag value]... [--json]; "
+                             "'lgwanctl help' lists the commands\n");
+    }
+    else
+    if (args->help)
+        ctl_args_help (stdout, args->command? args->command->noun: NULL);
+    else
+    if (args->command->local)
+        rc = args->command->local (args);
+    else
+        rc = s_call (args);
+    ctl_args_destroy (&args);
+    return rc;
+}
