@@ -85,12 +85,13 @@ main (int argc, char **argv)
     bench_env_start (&env, argc, argv);
     size_t events = env.smoke? 2000: 20000;
 
-    bench_proc_t registry = { .service = "registry" };
-    bench_proc_t audit = { .service = "audit" };
-    bench_proc_start (&env, &registry, NULL, NULL);
+    lg_test_proc_t registry = { .service = "registry" };
+    lg_test_proc_t audit = { .service = "audit" };
+    lg_test_proc_t *const follow_registry [] = { &registry, NULL };
+    bench_env_service (&env, &registry, NULL);
 
     //  Fill the outbox through the service, audit not running
-    lg_client_t *client = bench_client (&env, &registry, "operator");
+    lg_client_t *client = lg_test_proc_client (&registry, env.certs, "operator");
     Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT;
     apply.name_ja = (char *) "イベント試験";
     apply.entity_type = LGWAN__V1__ENTITY_TYPE__VOLUNTARY_ORGANISATION;
@@ -113,7 +114,7 @@ main (int argc, char **argv)
 
     //  Audit starts behind by `events` and catches up
     start = zclock_usecs ();
-    bench_proc_start (&env, &audit, NULL, &registry);
+    bench_env_service (&env, &audit, follow_registry);
     long head = bench_query_long (&env, "SELECT seq FROM registry.outbox_head");
     while (bench_query_long (&env, "SELECT last_seq FROM audit.cursors WHERE source = 'registry'")
            < head)
@@ -130,8 +131,8 @@ main (int argc, char **argv)
     printf ("  raw PUB/SUB with CURVE, %d-byte frames          %9.0f frames/s\n", RAW_FRAME, raw);
     double rate = (double) applied / consume_s;
     printf ("  consumer target 20,000 events/s: %s\n", rate >= 20000? "met": "NOT MET");
-    bench_proc_stop (&audit);
-    bench_proc_stop (&registry);
+    lg_test_proc_stop (&audit, SIGTERM);
+    lg_test_proc_stop (&registry, SIGTERM);
     bench_env_stop (&env);
     return applied == head? 0: 1;
 }

@@ -49,11 +49,11 @@ main (int argc, char **argv)
     bench_env_t env;
     bench_env_start (&env, argc, argv);
     size_t n = env.smoke? 300: 10000;
-    bench_proc_t registry = { .service = "registry" };
-    bench_proc_start (&env, &registry, NULL, NULL);
+    lg_test_proc_t registry = { .service = "registry" };
+    bench_env_service (&env, &registry, NULL);
 
     //  One provider to read
-    lg_client_t *client = bench_client (&env, &registry, "operator");
+    lg_client_t *client = lg_test_proc_client (&registry, env.certs, "operator");
     Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT;
     apply.name_ja = (char *) "ベンチマーク株式会社";
     apply.name_en = (char *) "Benchmark KK";
@@ -117,7 +117,7 @@ main (int argc, char **argv)
     static uint8_t buffer [65536];
 
     //  Raw PostgreSQL: the very query the service runs, prepared, as its role
-    char *dsn = zsys_sprintf ("host=%s/pg/sock dbname=lgwan user=lgwan_registry", env.dir);
+    char *dsn = lg_test_db_service_dsn (env.admin_dsn, "registry");
     PGconn *conn = PQconnectdb (dsn);
     PGresult *res = PQexec (conn, "SET search_path TO registry");
     PQclear (res);
@@ -188,7 +188,7 @@ main (int argc, char **argv)
     zframe_destroy (&request_bytes);
     zcert_destroy (&server_cert);
     zcert_destroy (&mine);
-    bench_proc_stop (&registry);
+    lg_test_proc_stop (&registry, SIGTERM);
     bench_env_stop (&env);
     return 0;
 }

@@ -26,6 +26,7 @@
 //  LG_FAULTS              (empty: none)                      comma separated fault points; < 256 bytes
 //  LG_MAX_MSG             1048576                            bytes of one message, 1024 .. 67108864
 //  LG_HEARTBEAT_MS        1000                               milliseconds, 50 .. 60000
+//  LG_DUTY_MS             0 (each duty's own)                background duty period, 0 .. 86400000 ms
 //  LG_PUB_HWM             100000                             PUB high-water mark, 1 .. 10000000
 //  LG_LOG_LEVEL           info                               debug, info (or log), warning, error
 //
@@ -223,7 +224,8 @@ lg_config_load (lg_config_t *cfg, const char *service, char *why, size_t why_siz
     ||  lg_config_int ("LG_HEARTBEAT_MS", S_HEARTBEAT_DFLT, S_HEARTBEAT_MIN, S_HEARTBEAT_MAX,
                        &cfg->heartbeat_ms, why, why_size)
     ||  lg_config_int ("LG_PUB_HWM", S_PUB_HWM_DFLT, S_PUB_HWM_MIN, S_PUB_HWM_MAX,
-                       &cfg->pub_hwm, why, why_size))
+                       &cfg->pub_hwm, why, why_size)
+    ||  lg_config_int ("LG_DUTY_MS", 0, 0, 86400000, &cfg->duty_ms, why, why_size))
         return -1;
 
     const char *level_name = getenv ("LG_LOG_LEVEL");

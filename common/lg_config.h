@@ -17,6 +17,7 @@ typedef struct {
     char faults [256];          //  LG_FAULTS: comma separated fault points
     int64_t max_msg;            //  LG_MAX_MSG: bytes, application bound
     int64_t heartbeat_ms;       //  LG_HEARTBEAT_MS
+    int64_t duty_ms;            //  LG_DUTY_MS: 0 = each duty's own period
     int64_t pub_hwm;            //  LG_PUB_HWM
     int log_level;              //  LG_LOG_LEVEL
 } lg_config_t;

@@ -105,6 +105,7 @@ lg_db_new (const char *conninfo, const char *schema)
     self->conninfo = strdup (conninfo);
     self->schema = strdup (schema);
     self->prepared = zhashx_new ();
+    zhashx_set_destructor (self->prepared, (zhashx_destructor_fn *) zstr_free);
     self->backoff_ms = BACKOFF_MIN_MS;
     s_set_error (self, "not connected");
     return self;
@@ -237,24 +238,32 @@ s_lost (lg_db_t *self, PGresult *res)
 static PGresult *s_exec_now (lg_db_t *self, const char *sql, int nparams,
                              const char *const *params);
 
-//  Wait for everything queued in the pipeline; 0 when all succeeded
+//  Sync the pipeline and read every result up to the sync point. The
+//  result of the last command sent is handed back in *last when asked; if
+//  any command failed, *last is the first failure instead (its SQL error is
+//  what the caller must see). 0 when everything succeeded, -1 otherwise.
 static int
-s_pipeline_sync (lg_db_t *self)
+s_pipeline_collect (lg_db_t *self, PGresult **last)
 {
-    if (self->queued == 0)
-        return self->pipeline_failed? -1: 0;
+    if (last)
+        *last = NULL;
+    self->pipeline_failed = false;
     if (PQpipelineSync (self->conn) != 1) {
         s_down (self);
         return -1;
     }
-    //  Each queued statement yields its result(s) and a NULL; then the sync
+    PGresult *first_error = NULL, *kept = NULL;
+    int command = 0;                //  each command's results end with a NULL
     while (true) {
         PGresult *res = PQgetResult (self->conn);
         if (!res) {
             if (PQstatus (self->conn) != CONNECTION_OK) {
+                PQclear (first_error);
+                PQclear (kept);
                 s_down (self);
                 return -1;
             }
+            command++;
             continue;
         }
         ExecStatusType status = PQresultStatus (res);
@@ -265,15 +274,34 @@ s_pipeline_sync (lg_db_t *self)
         if (status == PGRES_FATAL_ERROR) {
             s_set_error (self, PQresultErrorMessage (res));
             self->pipeline_failed = true;
-            //  A failed prepare leaves the name unknown: prepare again later
+            //  A failed prepare leaves its name unknown: prepare again later
             zhashx_purge (self->prepared);
+            if (!first_error)
+                first_error = res;
+            else
+                PQclear (res);
         }
         else
-        if (status == PGRES_PIPELINE_ABORTED)
+        if (status == PGRES_PIPELINE_ABORTED) {
             self->pipeline_failed = true;
-        PQclear (res);
+            PQclear (res);
+        }
+        else
+        if (last && command == self->queued - 1) {
+            PQclear (kept);
+            kept = res;
+        }
+        else
+            PQclear (res);
     }
     self->queued = 0;
+    if (last) {
+        *last = first_error? first_error: kept;
+        if (first_error)
+            PQclear (kept);
+    }
+    else
+        PQclear (first_error);
     return self->pipeline_failed? -1: 0;
 }
 
@@ -293,7 +321,9 @@ lg_db_pipeline_end (lg_db_t *self)
 {
     if (!self->pipeline)
         return -1;
-    int rc = self->up? s_pipeline_sync (self): -1;
+    int rc = 0;
+    if (self->up && self->queued)
+        rc = s_pipeline_collect (self, NULL);
     if (self->up && PQexitPipelineMode (self->conn) != 1)
         rc = -1;
     self->pipeline = false;
@@ -320,18 +350,30 @@ s_queue (lg_db_t *self, const char *sql, int nparams, const char *const *params)
     return true;
 }
 
+//  Queue a statement without parameters and without preparing it
+//  (transaction control)
+static bool
+s_queue_plain (lg_db_t *self, const char *sql)
+{
+    if (PQsendQueryParams (self->conn, sql, 0, NULL, NULL, NULL, NULL, 0) != 1)
+        return false;
+    self->queued++;
+    return true;
+}
+
 PGresult *
 lg_db_exec (lg_db_t *self, const char *sql, int nparams, const char *const *params)
 {
     if (lg_db_ensure (self))
         return NULL;
     if (self->pipeline) {
-        //  A result is wanted: everything queued first, then this one alone
-        if (s_pipeline_sync (self) || PQexitPipelineMode (self->conn) != 1)
-            return NULL;
-        PGresult *res = s_exec_now (self, sql, nparams, params);
-        if (self->up && PQenterPipelineMode (self->conn) != 1)
+        //  This statement goes with everything queued: one round trip
+        PGresult *res = NULL;
+        if (!s_queue (self, sql, nparams, params)) {
             s_down (self);
+            return NULL;
+        }
+        s_pipeline_collect (self, &res);
         return res;
     }
     return s_exec_now (self, sql, nparams, params);
@@ -368,7 +410,7 @@ bool
 lg_db_run (lg_db_t *self, const char *sql, int nparams, const char *const *params)
 {
     if (self->pipeline && self->up)
-        return !self->pipeline_failed && s_queue (self, sql, nparams, params);
+        return s_queue (self, sql, nparams, params);
     PGresult *res = lg_db_exec (self, sql, nparams, params);
     bool ok = res && (PQresultStatus (res) == PGRES_COMMAND_OK
                   ||  PQresultStatus (res) == PGRES_TUPLES_OK);
@@ -396,18 +438,27 @@ s_simple (lg_db_t *self, const char *sql)
 int
 lg_db_begin (lg_db_t *self)
 {
+    if (self->pipeline && self->up)
+        return s_queue_plain (self, "BEGIN")? 0: -1;
     return s_simple (self, "BEGIN");
 }
 
 int
 lg_db_commit (lg_db_t *self)
 {
+    if (self->pipeline && self->up)
+        return s_queue_plain (self, "COMMIT")? s_pipeline_collect (self, NULL): -1;
     return s_simple (self, "COMMIT");
 }
 
 void
 lg_db_rollback (lg_db_t *self)
 {
+    if (self->pipeline && self->up) {
+        if (s_queue_plain (self, "ROLLBACK"))
+            s_pipeline_collect (self, NULL);
+    }
+    else
     if (self->up)
         s_simple (self, "ROLLBACK");
 }

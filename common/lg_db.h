@@ -39,12 +39,14 @@ PGresult *lg_db_exec (lg_db_t *self, const char *sql, int nparams, const char *c
 //  result is cleared.
 bool lg_db_run (lg_db_t *self, const char *sql, int nparams, const char *const *params);
 
-//  Pipelining (libpq pipeline mode) for batches of writes, inside a
-//  transaction: while on, lg_db_run only queues its statement (true when
-//  queued); lg_db_exec, which needs its result, first waits for everything
-//  queued. lg_db_pipeline_end waits for all and leaves the mode: 0 when every
-//  queued statement succeeded, -1 when one failed (the transaction is then
-//  aborted: roll back) or the connection was lost.
+//  Pipelining (libpq pipeline mode), for transactions of many statements:
+//  while on, lg_db_run, lg_db_begin and rollback queue their statement
+//  (true / 0 when queued); lg_db_exec sends its statement with everything
+//  queued and waits once: one round trip. If a queued statement failed, the
+//  result lg_db_exec returns is that failure (so its SQL error is mapped
+//  like any other) and the transaction is aborted. lg_db_commit sends COMMIT
+//  and waits. lg_db_pipeline_end waits for what is left and leaves the mode:
+//  0 when all succeeded, -1 when one failed or the connection was lost.
 int lg_db_pipeline_begin (lg_db_t *self);
 int lg_db_pipeline_end (lg_db_t *self);
 

@@ -78,6 +78,7 @@ typedef struct _lg_outbox_t lg_outbox_t;
 #include "lg_outbox.h"
 #include "lg_consumer.h"
 #include "lg_verify.h"
+#include "lg_reference.h"
 #include "lg_client.h"
 #include "lg_service.h"
 

@@ -155,13 +155,15 @@ int
 lg_outbox_append (lg_outbox_t *self, lg_event_t *event, const char *actor, const char *reason,
                   const char *correlation_id, int64_t now_us)
 {
+    //  Taking the next seq locks the head row until COMMIT: gap-free, in order.
+    //  The hash returned is still the previous row's: this one's link.
     PGresult *res = lg_db_exec (self->db,
-        "SELECT seq, hash FROM outbox_head WHERE id = 1 FOR UPDATE", 0, NULL);
+        "UPDATE outbox_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash", 0, NULL);
     if (!res || PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1) {
         PQclear (res);
         return -2;
     }
-    uint64_t seq = strtoull (lg_db_value (res, 0, "seq"), NULL, 10) + 1;
+    uint64_t seq = strtoull (lg_db_value (res, 0, "seq"), NULL, 10);
     size_t prev_size;
     uint8_t *prev = lg_db_bytes (res, 0, "hash", &prev_size);
     PQclear (res);
@@ -199,7 +201,7 @@ lg_outbox_append (lg_outbox_t *self, lg_event_t *event, const char *actor, const
         " VALUES ($1::bigint, $2, $3::integer, $4::timestamptz, $5::bytea, $6::bytea, $7::bytea)",
         7, params)
            && lg_db_run (self->db,
-        "UPDATE outbox_head SET seq = $1::bigint, hash = $2::bytea WHERE id = 1", 2,
+        "UPDATE outbox_head SET hash = $2::bytea WHERE id = 1 AND seq = $1::bigint", 2,
         (const char *[]) { seq_text, hash_hex });
 
     if (ok) {

@@ -1,8 +1,8 @@
 /*  lg_outbox - a service's events: written with its state, chained, published.
 
-    1. lg_outbox_append runs inside the request's transaction: it takes the
-       head row FOR UPDATE (so seq is gap-free even across replicas), gives the
-       event seq = head + 1, and stores hash = HMAC-SHA256(key, prev_hash ||
+    1. lg_outbox_append runs inside the request's transaction: it advances
+       the head row (locking it until COMMIT, so seq is gap-free even across
+       replicas), gives the event seq = head + 1, and stores hash = HMAC-SHA256(key, prev_hash ||
        seq as 8 bytes big-endian || event bytes), where the event bytes are the
        packed Event with prev_hash and hash left empty.
     2. Only after COMMIT are the rows published (lg_outbox_flush); a rollback

@@ -165,6 +165,22 @@ lg_ctx_sql_error (lg_ctx_t *ctx, const PGresult *res)
     return -2;
 }
 
+//  A refusal carries no body: whatever a handler put there before it
+//  refused (a record it read before checking who asks) is dropped
+static void
+s_clear_body (lg_reply_t *reply)
+{
+    const ProtobufCFieldDescriptor *field =
+        lg_codec_body_field (&lgwan__v1__reply__descriptor, reply->body_case);
+    if (field) {
+        ProtobufCMessage **member = (ProtobufCMessage **) ((char *) reply + field->offset);
+        if (*member)
+            protobuf_c_message_free_unpacked (*member, NULL);
+        *member = NULL;
+    }
+    reply->body_case = LGWAN__V1__REPLY__BODY__NOT_SET;
+}
+
 static const lg_route_t *
 s_route (const lg_route_t *table, unsigned body_case)
 {
@@ -223,7 +239,9 @@ s_run_write (lg_server_t *self, lg_ctx_t *ctx, const lg_route_t *route, zframe_t
     char *reply_hex = NULL;
     uint8_t *stored = NULL;
 
-    if (lg_db_begin (db))
+    //  The whole transaction is pipelined: statements whose result is not
+    //  needed travel with the next one that is (see lg_db.h)
+    if (lg_db_pipeline_begin (db) || lg_db_begin (db))
         goto unavailable;
     res = lg_db_exec (db, "INSERT INTO requests (caller, request_id, body_case, digest)"
                           " VALUES ($1, $2, $3::integer, $4::bytea)"
@@ -266,6 +284,8 @@ s_run_write (lg_server_t *self, lg_ctx_t *ctx, const lg_route_t *route, zframe_t
         goto unavailable;
 
     int rc = route->handler (ctx);
+    if (rc)
+        s_clear_body (ctx->reply);
     if (rc == -2)
         goto unavailable;
     if (rc == -1) {
@@ -300,6 +320,7 @@ unavailable:
     if (self->outbox)
         lg_outbox_discard (self->outbox);
     lg_db_rollback (db);
+    lg_db_pipeline_end (db);
     if (lg_db_is_up (db)) {
         lg_log_write (LG_LOG_ERROR, lg_db_error (db), "request %s failed", ctx->request->request_id);
         lg_ctx_refuse (ctx, LGWAN__V1__CODE__INTERNAL, NULL, "internal error");
@@ -307,11 +328,44 @@ unavailable:
     else
         lg_ctx_refuse (ctx, LGWAN__V1__CODE__UNAVAILABLE, NULL, "database unavailable");
 done:
+    if (lg_db_is_up (db))
+        lg_db_pipeline_end (db);
     PQclear (res);
     if (stored)
         PQfreemem (stored);
     free (reply_hex);
     free (digest_hex);
+}
+
+int
+lg_server_run_duty (lg_server_t *self, lg_handler_fn *duty, const char *name)
+{
+    lg_reply_t *reply = (lg_reply_t *) malloc (sizeof (lg_reply_t));
+    lgwan__v1__reply__init (reply);
+    char actor [64];
+    snprintf (actor, sizeof actor, "system:%s", self->cfg.service);
+    lg_ctx_t ctx = { .server = self, .db = self->db, .reply = reply, .state = self->state,
+                     .outbox = self->outbox, .actor = actor, .now_us = lg_clock_now_us () };
+    int rc = -2;
+    if (lg_db_begin (self->db) == 0) {
+        rc = duty (&ctx);
+        if (rc == 0 && lg_db_commit (self->db) == 0) {
+            if (self->outbox)
+                lg_outbox_flush (self->outbox);
+        }
+        else {
+            if (self->outbox)
+                lg_outbox_discard (self->outbox);
+            lg_db_rollback (self->db);
+            if (rc == 0)
+                rc = -2;
+        }
+    }
+    if (rc)
+        lg_log_write (LG_LOG_WARNING, ctx.reply->status? ctx.reply->status->message:
+                      lg_db_error (self->db), "duty %s did not complete", name);
+    lgwan__v1__reply__free_unpacked (ctx.reply, NULL);
+    return rc;
 }
 
 //  Decode, check and run one request; returns the reply to send
@@ -392,6 +446,8 @@ s_process (lg_server_t *self, zframe_t *payload, const char **body_name)
     }
     if (route->kind == LG_ROUTE_READ) {
         rc = route->handler (&ctx);
+        if (rc)
+            s_clear_body (ctx.reply);
         if (rc == 0)
             s_set_status (ctx.reply, LGWAN__V1__CODE__OK, NULL, "");
         else

@@ -65,6 +65,12 @@ const char *lg_server_endpoint (lg_server_t *self);
 //  Give the server its outbox, so handlers can emit and Replay is served.
 void lg_server_set_outbox (lg_server_t *self, lg_outbox_t *outbox);
 
+//  Run a background duty (a timer of the leader: deadlines, scheduled
+//  changes) like a write without a caller: one transaction with its events,
+//  committed then published. The handler gets ctx->request NULL, ctx->caller
+//  NULL and ctx->actor "system:<service>". Returns the handler's result.
+int lg_server_run_duty (lg_server_t *self, lg_handler_fn *duty, const char *name);
+
 //  Set the reply status: code, requirement ID (NULL when none) and message.
 int lg_ctx_refuse (lg_ctx_t *ctx, lg_code_t code, const char *requirement,
                    const char *format, ...) __attribute__ ((format (printf, 4, 5)));

@@ -7,17 +7,72 @@
 #include "lg_lib.h"
 
 #define MAX_SUBSCRIPTIONS 8
+#define MAX_DUTIES        8
 
-//  Leadership of the background duties
+typedef struct _s_leader_t s_leader_t;
+
+//  What a duty's timer carries
 typedef struct {
+    s_leader_t *leader;
+    const lg_duty_t *duty;
+    int timer;
+} s_duty_slot_t;
+
+//  Leadership of the background duties: consumers and timers
+struct _s_leader_t {
     const lg_service_def_t *def;
     lg_db_t *db;                //  a connection of its own: the lock lives on it
+    lg_server_t *server;        //  runs the duties in its transactions
     zloop_t *loop;
     bool leading;
     char key [64];
     lg_consumer_t *consumers [MAX_SUBSCRIPTIONS];
     size_t count;
-} s_leader_t;
+    s_duty_slot_t duties [MAX_DUTIES];
+    size_t duty_count;
+    int64_t duty_ms;            //  LG_DUTY_MS, 0: each duty's own period
+};
+
+static int
+s_on_duty (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_duty_slot_t *slot = (s_duty_slot_t *) arg;
+    if (slot->leader->leading)
+        lg_server_run_duty (slot->leader->server, slot->duty->run, slot->duty->name);
+    return 0;
+}
+
+static void
+s_lead (s_leader_t *self)
+{
+    self->leading = true;
+    lg_info ("%s leads the background duties", self->def->name);
+    for (size_t i = 0; i < self->count; i++)
+        lg_consumer_start (self->consumers [i], self->loop);
+    for (size_t i = 0; i < self->duty_count; i++) {
+        s_duty_slot_t *slot = &self->duties [i];
+        //  What came due while nobody led is done now
+        lg_server_run_duty (self->server, slot->duty->run, slot->duty->name);
+        size_t period = (size_t) (self->duty_ms? self->duty_ms: slot->duty->interval_ms);
+        slot->timer = zloop_timer (self->loop, period, 0, s_on_duty, slot);
+    }
+}
+
+static void
+s_follow (s_leader_t *self)
+{
+    self->leading = false;
+    lg_warning ("%s lost the leadership with its database connection", self->def->name);
+    for (size_t i = 0; i < self->count; i++)
+        lg_consumer_stop (self->consumers [i], self->loop);
+    for (size_t i = 0; i < self->duty_count; i++)
+        if (self->duties [i].timer >= 0) {
+            zloop_timer_end (self->loop, self->duties [i].timer);
+            self->duties [i].timer = -1;
+        }
+}
 
 static void
 s_leader_step (s_leader_t *self)
@@ -30,21 +85,12 @@ s_leader_step (s_leader_t *self)
                           lg_db_value (res, 0, "won"): NULL;
         bool leading = won && streq (won, "t");
         PQclear (res);
-        if (!leading)
-            return;
-        self->leading = true;
-        lg_info ("%s leads the background duties", self->def->name);
-        for (size_t i = 0; i < self->count; i++)
-            lg_consumer_start (self->consumers [i], self->loop);
+        if (leading)
+            s_lead (self);
     }
     else
-    if (!lg_db_run (self->db, "SELECT 1", 0, NULL)) {
-        //  The connection holding the lock is gone, so is the lock
-        self->leading = false;
-        lg_warning ("%s lost the leadership with its database connection", self->def->name);
-        for (size_t i = 0; i < self->count; i++)
-            lg_consumer_stop (self->consumers [i], self->loop);
-    }
+    if (!lg_db_run (self->db, "SELECT 1", 0, NULL))
+        s_follow (self);            //  the connection holding the lock is gone, so is the lock
 }
 
 static int
@@ -58,16 +104,21 @@ s_on_leader_timer (zloop_t *loop, int timer_id, void *arg)
 
 static s_leader_t *
 s_leader_new (const lg_service_def_t *def, const lg_config_t *cfg, lg_db_t *db, void *state,
-              zloop_t *loop)
+              lg_server_t *server, zloop_t *loop)
 {
     s_leader_t *self = (s_leader_t *) zmalloc (sizeof (s_leader_t));
     self->def = def;
     self->loop = loop;
+    self->server = server;
+    self->duty_ms = cfg->duty_ms;
     self->db = lg_db_new (cfg->db, def->name);
     snprintf (self->key, sizeof self->key, "lgwan.leader.%s", def->name);
     for (const lg_subscription_t *s = def->subscriptions; s && s->source; s++)
         if (self->count < MAX_SUBSCRIPTIONS)
             self->consumers [self->count++] = lg_consumer_new (cfg, db, s->source, s->apply, state);
+    for (const lg_duty_t *d = def->duties; d && d->name; d++)
+        if (self->duty_count < MAX_DUTIES)
+            self->duties [self->duty_count++] = (s_duty_slot_t) { self, d, -1 };
     zloop_timer (loop, 1000, 0, s_on_leader_timer, self);
     s_leader_step (self);
     return self;
@@ -160,8 +211,8 @@ lg_service_actor (zsock_t *pipe, void *args)
     zloop_reader (loop, pipe, s_on_pipe, NULL);
     lg_server_attach (server, loop);
     lg_outbox_attach (outbox, loop, (int) cfg.heartbeat_ms);
-    if (def->subscriptions)
-        leader = s_leader_new (def, &cfg, db, state, loop);
+    if (def->subscriptions || def->duties)
+        leader = s_leader_new (def, &cfg, db, state, server, loop);
     lg_info ("%s ready: requests on %s, events on %s", def->name,
              lg_server_endpoint (server), lg_outbox_endpoint (outbox));
     zstr_sendf (pipe, "READY %s %s", lg_server_endpoint (server), lg_outbox_endpoint (outbox));

@@ -12,12 +12,22 @@
 #ifndef LG_SERVICE_H_INCLUDED
 #define LG_SERVICE_H_INCLUDED
 
+//  A background duty: run every interval_ms by the leader only (see
+//  lg_server_run_duty), and once as soon as it leads, so what came due while
+//  no replica ran is done at start.
+typedef struct {
+    const char *name;
+    int interval_ms;
+    lg_handler_fn *run;
+} lg_duty_t;
+
 typedef struct {
     const char *name;                   //  registry, billing, ...
     const lg_migration_t *migrations;   //  the service's own, { 0 } ended
     const lg_route_t *routes;           //  { 0 } ended
     int stream_roles;                   //  roles allowed to subscribe / Replay
     const lg_subscription_t *subscriptions; //  streams followed, { NULL } ended, or NULL
+    const lg_duty_t *duties;            //  background duties, { NULL } ended, or NULL
     //  Optional: build the service's state after migrations, tear it down
     void *(*state_new) (lg_db_t *db, const lg_config_t *cfg);
     void (*state_destroy) (void **state_p);

@@ -62,86 +62,12 @@ bench_env_stop (bench_env_t *env)
     zstr_free (&env->admin_dsn);
 }
 
-lg_client_t *
-bench_client (bench_env_t *env, bench_proc_t *proc, const char *who)
-{
-    char *cert = zsys_sprintf ("%s/clients/%s", env->certs, who);
-    char *server = zsys_sprintf ("%s/services/%s", env->certs, proc->service);
-    lg_client_t *client = lg_client_new (proc->endpoint, cert, server);
-    zstr_free (&cert);
-    zstr_free (&server);
-    return client;
-}
-
-typedef struct {
-    bench_env_t *env;
-    bench_proc_t *proc;
-} s_probe_t;
-
-static bool
-s_answers (void *arg)
-{
-    s_probe_t *probe = (s_probe_t *) arg;
-    lg_client_t *client = bench_client (probe->env, probe->proc, "viewer");
-    lg_client_set_timeout (client, 300, 0);
-    lg_request_t request = LGWAN__V1__REQUEST__INIT;
-    Lgwan__V1__Stats stats = LGWAN__V1__STATS__INIT;
-    request.body_case = LGWAN__V1__REQUEST__BODY_STATS;
-    request.stats = &stats;
-    lg_reply_t *reply = NULL;
-    bool ok = lg_client_call (client, &request, &reply) == 0;
-    if (reply)
-        lgwan__v1__reply__free_unpacked (reply, NULL);
-    free (request.request_id);
-    lg_client_destroy (&client);
-    return ok;
-}
-
 void
-bench_proc_start (bench_env_t *env, bench_proc_t *proc, const char *const *extra,
-                  const bench_proc_t *registry)
+bench_env_service (bench_env_t *env, lg_test_proc_t *proc, lg_test_proc_t *const *follows)
 {
-    if (!proc->endpoint [0]) {
-        snprintf (proc->endpoint, sizeof proc->endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
-        snprintf (proc->pub, sizeof proc->pub, "tcp://127.0.0.1:%d", lg_test_free_port ());
-    }
-    char up [16];
-    snprintf (up, sizeof up, "%s", proc->service);
-    for (char *c = up; *c; c++)
-        *c = (char) toupper ((unsigned char) *c);
-    char *vars [8];
-    int n = 0;
-    vars [n++] = zsys_sprintf ("LG_%s_DB=host=%s/pg/sock dbname=lgwan user=lgwan_%s", up,
-                               env->dir, proc->service);
-    vars [n++] = zsys_sprintf ("LG_CERT_DIR=%s", env->certs);
-    vars [n++] = zsys_sprintf ("LG_%s_ENDPOINT=%s", up, proc->endpoint);
-    vars [n++] = zsys_sprintf ("LG_%s_PUB_ENDPOINT=%s", up, proc->pub);
-    vars [n++] = zsys_sprintf ("LG_REGISTRY_CONNECT=%s", registry? registry->endpoint: "");
-    vars [n++] = zsys_sprintf ("LG_REGISTRY_PUB_CONNECT=%s", registry? registry->pub: "");
-    const char *all [24];
-    int k = 0;
-    for (int i = 0; i < n; i++)
-        all [k++] = vars [i];
-    all [k++] = "LG_LOG_LEVEL=warning";
-    for (int i = 0; extra && extra [i] && k < 23; i++)
-        all [k++] = extra [i];
-    all [k] = NULL;
-    char *binary = lg_test_service_binary (proc->service);
-    proc->pid = lg_test_spawn (binary, all);
-    zstr_free (&binary);
-    for (int i = 0; i < n; i++)
-        zstr_free (&vars [i]);
-    s_probe_t probe = { env, proc };
-    if (proc->pid <= 0 || !lg_test_wait_for (s_answers, &probe, 20000))
+    const char *const quiet [] = { "LG_LOG_LEVEL=warning", NULL };
+    if (!lg_test_proc_start (proc, env->admin_dsn, env->certs, follows, quiet))
         s_die ("a service did not start (see testlogs/)");
-}
-
-void
-bench_proc_stop (bench_proc_t *proc)
-{
-    if (proc->pid > 0)
-        lg_test_stop (proc->pid, SIGTERM, 5000);
-    proc->pid = 0;
 }
 
 static int

@@ -1,5 +1,6 @@
 /*  bench_env - what every benchmark needs: a private PostgreSQL cluster,
-    certificates, the real service binaries, and percentiles.
+    certificates and percentiles. The real service binaries run as in the
+    tests (lg_test_proc_t, lg_test.h), with logs at warning level.
 
     A benchmark prints its figure next to a baseline measured in the same
     run; `--smoke` runs a few hundred iterations so CI proves it still works.
@@ -16,26 +17,15 @@ typedef struct {
     bool smoke;
 } bench_env_t;
 
-typedef struct {
-    const char *service;
-    char endpoint [64];
-    char pub [64];
-    pid_t pid;
-} bench_proc_t;
-
 //  Parse --smoke, start the cluster, bootstrap every service's role, make
 //  certificates. Exits with a message when anything cannot start.
 void bench_env_start (bench_env_t *env, int argc, char **argv);
 void bench_env_stop (bench_env_t *env);
 
-//  Start a service with fresh ports and wait until it answers Stats.
-//  extra: NULL-ended NAME=VALUE list, or NULL. registry: whom to follow.
-void bench_proc_start (bench_env_t *env, bench_proc_t *proc, const char *const *extra,
-                       const bench_proc_t *registry);
-void bench_proc_stop (bench_proc_t *proc);
-
-//  A client of proc with the certificate clients/<who>
-lg_client_t *bench_client (bench_env_t *env, bench_proc_t *proc, const char *who);
+//  lg_test_proc_start with the cluster and certificates of env, logging
+//  warnings and errors only (so logs do not weigh on the figures). Exits
+//  with a message when the service does not answer.
+void bench_env_service (bench_env_t *env, lg_test_proc_t *proc, lg_test_proc_t *const *follows);
 
 //  Percentile (0-100) of n samples (sorted in place)
 double bench_percentile (double *samples, size_t n, double pct);

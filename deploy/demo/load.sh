@@ -17,6 +17,8 @@ apply () {
 }
 
 #               name_ja              name_en                    type and numbers
+"$LGWANCTL" reference load --file "$(dirname "$0")/../data/local-governments.csv" --request-id demo-reference >/dev/null
+
 apply tokyo     --name-ja 東京都     --name-en "Tokyo Metropolis" \
                 --entity-type LOCAL_GOVERNMENT --lgcode 130001 --corporate-number 8000020130001
 apply sapporo   --name-ja 札幌市     --name-en "City of Sapporo" \

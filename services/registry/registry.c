@@ -1,203 +1,465 @@
-/*  registry - requests of the registry service.
+/*  registry - the system of record: dispatch table and what its files share.
 
-    Providers (R3.1): a provider is one of seven entity types. Types 2-6 are
-    corporations and carry a corporate number; type 1 is a local government,
-    identified by its local government code, and its corporate number, when
-    given, must be the one derived from that code; type 7 may carry one. Every
-    check digit is verified. A provider is created by the staff who received
-    its qualification review application, in state `applied` (R4.1).
-    Every version of a record is kept with actor, time and reason (R4.2, X.1).
+    Records and their rules:
+    1. Providers (R3.1-R3.3): one of seven entity types, check digits and the
+       reference list verified, data centres in Japan, typed contacts; a type 7
+       provider is qualified only after the President's approval (R3.2).
+    2. Applications are reviewed (R4.1, R4.3): applied -> under_review ->
+       qualified/registered or rejected, each decision with reviewer (from the
+       certificate), time, outcome and reason.
+    3. Services carry their Art.9 role holders (R9.1, R9.2, R10.1, R12.1,
+       R13.1), every holder a qualified provider.
+    4. Contracts with using bodies are active only with the responsibility
+       statement and both deliveries recorded (R7.1, R7.2); interconnections
+       are registered facts with a justification and no approval (R8.1, R8.2).
+    5. A change is a notification (effective when filed) or an application
+       (effective when approved), as the change_policy table says; a
+       cancellation takes effect on its date, and only then is
+       CancellationEffective published (R4.2).
+    6. Every version of every record is kept with actor, time and reason.
+    A provider certificate files and reads only for its own provider.
 */
-#include "registry.h"
+#include "registry_internal.h"
 
 extern const lg_migration_t registry_migrations [];
 
-#define NAME_MAX_CHARS 256
+int
+reg_query (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int nparams,
+           const char *const *params)
+{
+    PGresult *res = lg_db_exec (ctx->db, sql, nparams, params);
+    if (res && (PQresultStatus (res) == PGRES_TUPLES_OK
+            ||  PQresultStatus (res) == PGRES_COMMAND_OK)) {
+        *res_p = res;
+        return 0;
+    }
+    int rc = lg_ctx_sql_error (ctx, res);
+    PQclear (res);
+    *res_p = NULL;
+    return rc;
+}
 
-#define PROVIDER_COLUMNS \
-    "id, name_ja, name_en, entity_type, coalesce(corporate_number, '') AS corporate_number," \
-    " coalesce(lgcode, '') AS lgcode, status, version," \
-    " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS created_at," \
-    " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS updated_at"
+int
+reg_exec (lg_ctx_t *ctx, const char *sql, int nparams, const char *const *params)
+{
+    PGresult *res;
+    int rc = reg_query (ctx, &res, sql, nparams, params);
+    PQclear (res);
+    return rc;
+}
 
-//  The point query of ProviderGet (bench_rpc runs the same text raw)
-const char *registry_provider_get_sql =
-    "SELECT " PROVIDER_COLUMNS " FROM providers WHERE id = $1::bigint";
-
-//  Characters (code points) of a valid UTF-8 string
-static size_t
-s_chars (const char *text)
+size_t
+reg_chars (const char *text)
 {
     size_t count = 0;
-    for (; *text; text++)
+    for (; text && *text; text++)
         if (((unsigned char) *text & 0xC0) != 0x80)
             count++;
     return count;
 }
 
-static Lgwan__V1__Provider *
-s_provider_from_row (const PGresult *res, int row)
+int
+reg_check_text (lg_ctx_t *ctx, const char *field, const char *text, size_t max, bool mandatory)
 {
+    size_t chars = reg_chars (text);
+    if (mandatory && chars == 0)
+        return INVALID (ctx, NULL, "%s is mandatory", field);
+    if (chars > max)
+        return INVALID (ctx, NULL, "%s is at most %zu characters (got %zu)", field, max, chars);
+    return 0;
+}
+
+bool
+reg_date_valid (const char *text)
+{
+    if (!text || strlen (text) != 10 || text [4] != '-' || text [7] != '-')
+        return false;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && !isdigit ((unsigned char) text [i]))
+            return false;
+    int year = atoi (text), month = atoi (text + 5), day = atoi (text + 8);
+    static const int days [] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    if (year < 1900 || year > 2999 || month < 1 || month > 12 || day < 1 || day > days [month - 1])
+        return false;
+    bool leap = (year % 4 == 0 && year % 100) || year % 400 == 0;
+    return !(month == 2 && day == 29 && !leap);
+}
+
+void
+reg_today_jst (lg_ctx_t *ctx, char *buf, size_t size)
+{
+    //  Japan has no daylight saving time: JST is UTC+9 all year
+    time_t seconds = (time_t) (ctx->now_us / 1000000) + 9 * 3600;
+    struct tm tm;
+    gmtime_r (&seconds, &tm);
+    strftime (buf, size, "%Y-%m-%d", &tm);
+}
+
+int
+reg_only_self (lg_ctx_t *ctx, uint64_t provider)
+{
+    if (ctx->caller && ctx->caller->role == LG_ROLE_PROVIDER && ctx->caller->provider_id != provider)
+        return DENIED (ctx, "a provider files and reads only for itself");
+    return 0;
+}
+
+//  How each subject's record is captured for its history
+static const struct {
+    const char *subject;
+    const char *sql;
+} s_versions [] = {
+    { "provider",
+      "INSERT INTO versions (subject, subject_id, version, actor, reason, recorded_at, record)"
+      " SELECT 'provider', p.id, p.version, $2, $3, $4::timestamptz,"
+      " to_jsonb (p) || jsonb_build_object ("
+      "  'contacts', (SELECT coalesce (jsonb_agg (to_jsonb (c) ORDER BY c.kind), '[]')"
+      "               FROM provider_contacts c WHERE c.provider_id = p.id),"
+      "  'data_centres', (SELECT coalesce (jsonb_agg (to_jsonb (d) ORDER BY d.name), '[]')"
+      "               FROM data_centres d WHERE d.provider_id = p.id))"
+      " FROM providers p WHERE p.id = $1::bigint" },
+    { "service",
+      "INSERT INTO versions (subject, subject_id, version, actor, reason, recorded_at, record)"
+      " SELECT 'service', s.id, s.version, $2, $3, $4::timestamptz,"
+      " to_jsonb (s) || jsonb_build_object ('holders',"
+      "  (SELECT coalesce (jsonb_agg (to_jsonb (h) ORDER BY h.role, h.provider_id), '[]')"
+      "   FROM service_holders h WHERE h.service_id = s.id))"
+      " FROM services s WHERE s.id = $1::bigint" },
+    { "contract",
+      "INSERT INTO versions (subject, subject_id, version, actor, reason, recorded_at, record)"
+      " SELECT 'contract', c.id, c.version, $2, $3, $4::timestamptz,"
+      " to_jsonb (c) || jsonb_build_object ('services',"
+      "  (SELECT coalesce (jsonb_agg (cs.service_id ORDER BY cs.service_id), '[]')"
+      "   FROM contract_services cs WHERE cs.contract_id = c.id))"
+      " FROM contracts c WHERE c.id = $1::bigint" },
+    { "interconnection",
+      "INSERT INTO versions (subject, subject_id, version, actor, reason, recorded_at, record)"
+      " SELECT 'interconnection', i.id, 1, $2, $3, $4::timestamptz, to_jsonb (i)"
+      " FROM interconnections i WHERE i.id = $1::bigint" },
+};
+
+int
+reg_version (lg_ctx_t *ctx, const char *subject, uint64_t id)
+{
+    char text [24], now [40];
+    ID_TEXT (text, id);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *reason = ctx->request && ctx->request->reason? ctx->request->reason: "";
+    const char *params [] = { text, ctx->actor, reason, now };
+    //  A version row cannot fail but for a bug: queued, it costs no round trip
+    for (size_t i = 0; i < sizeof s_versions / sizeof s_versions [0]; i++)
+        if (streq (s_versions [i].subject, subject))
+            return lg_db_run (ctx->db, s_versions [i].sql, 4, params)? 0: -2;
+    return -2;
+}
+
+int
+reg_emit (lg_ctx_t *ctx, lg_event_t *event)
+{
+    const char *reason = ctx->request && ctx->request->reason? ctx->request->reason: "";
+    const char *correlation = ctx->request? ctx->request->request_id: "";
+    return lg_outbox_append (ctx->outbox, event, ctx->actor, reason, correlation, ctx->now_us);
+}
+
+int
+reg_provider_lock (lg_ctx_t *ctx, uint64_t id, char *status, size_t size, int *type)
+{
+    char text [24];
+    ID_TEXT (text, id);
+    const char *params [] = { text };
+    PGresult *res;
+    int rc = reg_query (ctx, &res, "SELECT status, entity_type FROM providers"
+                                   " WHERE id = $1::bigint FOR UPDATE", 1, params);
+    if (rc)
+        return rc;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        return MISSING (ctx, "no provider %s", text);
+    }
+    snprintf (status, size, "%s", lg_db_value (res, 0, "status"));
+    if (type)
+        *type = atoi (lg_db_value (res, 0, "entity_type"));
+    PQclear (res);
+    return 0;
+}
+
+#define TIME_TEXT(column) \
+    "to_char (" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+Lgwan__V1__Decision *
+reg_decision_load (lg_ctx_t *ctx, const char *subject, uint64_t id)
+{
+    char text [24];
+    ID_TEXT (text, id);
+    const char *params [] = { subject, text };
+    PGresult *res = lg_db_exec (ctx->db,
+        "SELECT outcome, reviewer, " TIME_TEXT ("decided_at") " AS decided_at, reason"
+        " FROM decisions WHERE subject = $1 AND subject_id = $2::bigint ORDER BY id DESC LIMIT 1",
+        2, params);
+    Lgwan__V1__Decision *decision = NULL;
+    if (res && PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1) {
+        decision = (Lgwan__V1__Decision *) malloc (sizeof *decision);
+        lgwan__v1__decision__init (decision);
+        decision->outcome = streq (lg_db_value (res, 0, "outcome"), "approved")?
+                            LGWAN__V1__OUTCOME__OUTCOME_APPROVED: LGWAN__V1__OUTCOME__OUTCOME_REJECTED;
+        decision->reviewer = lg_strdup (lg_db_value (res, 0, "reviewer"));
+        decision->decided_at = lg_strdup (lg_db_value (res, 0, "decided_at"));
+        decision->reason = lg_strdup (lg_db_value (res, 0, "reason"));
+    }
+    PQclear (res);
+    return decision;
+}
+
+int
+reg_decide (lg_ctx_t *ctx, const char *subject, uint64_t id, Lgwan__V1__Outcome outcome,
+            const char *reason)
+{
+    char text [24], now [40];
+    ID_TEXT (text, id);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { subject, text,
+                              outcome == LGWAN__V1__OUTCOME__OUTCOME_APPROVED? "approved": "rejected",
+                              ctx->actor, now, reason };
+    return reg_exec (ctx, "INSERT INTO decisions (subject, subject_id, outcome, reviewer,"
+                          " decided_at, reason) VALUES ($1, $2::bigint, $3, $4, $5::timestamptz, $6)",
+                     6, params);
+}
+
+//  A JSON text column's string member, copied
+static char *
+s_json_text (json_t *object, const char *key)
+{
+    return lg_strdup (json_string_value (json_object_get (object, key)));
+}
+
+Lgwan__V1__Provider *
+reg_provider_load (lg_ctx_t *ctx, uint64_t id, int *rc)
+{
+    char text [24];
+    ID_TEXT (text, id);
+    const char *params [] = { text };
+    PGresult *res;
+    if ((*rc = reg_query (ctx, &res, registry_provider_get_sql, 1, params)))
+        return NULL;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        *rc = MISSING (ctx, "no provider %s", text);
+        return NULL;
+    }
     Lgwan__V1__Provider *p = (Lgwan__V1__Provider *) malloc (sizeof *p);
     lgwan__v1__provider__init (p);
-    p->id = strtoull (lg_db_value (res, row, "id"), NULL, 10);
-    p->name_ja = lg_strdup (lg_db_value (res, row, "name_ja"));
-    p->name_en = lg_strdup (lg_db_value (res, row, "name_en"));
-    p->entity_type = (Lgwan__V1__EntityType) atoi (lg_db_value (res, row, "entity_type"));
-    p->corporate_number = lg_strdup (lg_db_value (res, row, "corporate_number"));
-    p->lgcode = lg_strdup (lg_db_value (res, row, "lgcode"));
-    p->status = lg_strdup (lg_db_value (res, row, "status"));
-    p->version = strtoull (lg_db_value (res, row, "version"), NULL, 10);
-    p->created_at = lg_strdup (lg_db_value (res, row, "created_at"));
-    p->updated_at = lg_strdup (lg_db_value (res, row, "updated_at"));
+    p->id = id;
+    p->name_ja = lg_strdup (lg_db_value (res, 0, "name_ja"));
+    p->name_en = lg_strdup (lg_db_value (res, 0, "name_en"));
+    p->entity_type = (Lgwan__V1__EntityType) atoi (lg_db_value (res, 0, "entity_type"));
+    p->corporate_number = lg_strdup (lg_db_value (res, 0, "corporate_number"));
+    p->lgcode = lg_strdup (lg_db_value (res, 0, "lgcode"));
+    p->status = lg_strdup (lg_db_value (res, 0, "status"));
+    p->version = strtoull (lg_db_value (res, 0, "version"), NULL, 10);
+    p->created_at = lg_strdup (lg_db_value (res, 0, "created_at"));
+    p->updated_at = lg_strdup (lg_db_value (res, 0, "updated_at"));
+    p->operating_body = streq (lg_db_value (res, 0, "operating_body"), "t");
+    if (lg_db_value (res, 0, "president_approved_by")) {
+        p->president_approval = (Lgwan__V1__PresidentApproval *) malloc (sizeof (Lgwan__V1__PresidentApproval));
+        lgwan__v1__president_approval__init (p->president_approval);
+        p->president_approval->approved_by = lg_strdup (lg_db_value (res, 0, "president_approved_by"));
+        p->president_approval->approved_on = lg_strdup (lg_db_value (res, 0, "president_approved_on"));
+        p->president_approval->reference = lg_strdup (lg_db_value (res, 0, "president_reference"));
+    }
+    //  The children came as JSON built by PostgreSQL from our own rows
+    json_t *contacts = json_loads (lg_db_value (res, 0, "contacts"), 0, NULL);
+    json_t *centres = json_loads (lg_db_value (res, 0, "data_centres"), 0, NULL);
+    const char *decision_text = lg_db_value (res, 0, "decision");
+    json_t *decision = decision_text? json_loads (decision_text, 0, NULL): NULL;
+    PQclear (res);
+    size_t n = json_array_size (contacts);
+    p->contacts = (Lgwan__V1__Contact **) calloc (n? n: 1, sizeof (void *));
+    for (size_t i = 0; i < n; i++) {
+        json_t *item = json_array_get (contacts, i);
+        Lgwan__V1__Contact *c = (Lgwan__V1__Contact *) malloc (sizeof *c);
+        lgwan__v1__contact__init (c);
+        c->kind = (Lgwan__V1__ContactKind) json_integer_value (json_object_get (item, "kind"));
+        c->name = s_json_text (item, "name");
+        c->phone = s_json_text (item, "phone");
+        c->email = s_json_text (item, "email");
+        p->contacts [p->n_contacts++] = c;
+    }
+    n = json_array_size (centres);
+    p->data_centres = (Lgwan__V1__DataCentre **) calloc (n? n: 1, sizeof (void *));
+    for (size_t i = 0; i < n; i++) {
+        json_t *item = json_array_get (centres, i);
+        Lgwan__V1__DataCentre *d = (Lgwan__V1__DataCentre *) malloc (sizeof *d);
+        lgwan__v1__data_centre__init (d);
+        d->name = s_json_text (item, "name");
+        d->country = s_json_text (item, "country");
+        d->prefecture = s_json_text (item, "prefecture");
+        d->address = s_json_text (item, "address");
+        p->data_centres [p->n_data_centres++] = d;
+    }
+    if (decision) {
+        p->decision = (Lgwan__V1__Decision *) malloc (sizeof (Lgwan__V1__Decision));
+        lgwan__v1__decision__init (p->decision);
+        const char *outcome = json_string_value (json_object_get (decision, "outcome"));
+        p->decision->outcome = outcome && streq (outcome, "approved")?
+            LGWAN__V1__OUTCOME__OUTCOME_APPROVED: LGWAN__V1__OUTCOME__OUTCOME_REJECTED;
+        p->decision->reviewer = s_json_text (decision, "reviewer");
+        p->decision->decided_at = s_json_text (decision, "decided_at");
+        p->decision->reason = s_json_text (decision, "reason");
+    }
+    json_decref (contacts);
+    json_decref (centres);
+    json_decref (decision);
     return p;
 }
 
-//  Corporate number of a local government: "000020" + lgcode behind its check digit
-static bool
-s_is_lg_corporate_number (const char *number, const char *lgcode)
+Lgwan__V1__Service *
+reg_service_load (lg_ctx_t *ctx, uint64_t id, int *rc)
 {
-    return lg_check_corporate_number (number)
-        && strncmp (number + 1, "000020", 6) == 0
-        && strcmp (number + 7, lgcode) == 0;
-}
-
-//  R3.1 checks of an application; -1 with the refusal set
-static int
-s_check_apply (lg_ctx_t *ctx, const Lgwan__V1__ProviderApply *a)
-{
-    const lg_code_t bad = LGWAN__V1__CODE__INVALID_ARGUMENT;
-    if (a->entity_type < LGWAN__V1__ENTITY_TYPE__LOCAL_GOVERNMENT
-    ||  a->entity_type > LGWAN__V1__ENTITY_TYPE__VOLUNTARY_ORGANISATION)
-        return lg_ctx_refuse (ctx, bad, "R3.1",
-                              "entity type must be one of the seven of Art.3 (1-7)");
-    if (!*a->name_ja || s_chars (a->name_ja) > NAME_MAX_CHARS)
-        return lg_ctx_refuse (ctx, bad, NULL, "name_ja is mandatory, at most %d characters",
-                              NAME_MAX_CHARS);
-    if (s_chars (a->name_en) > NAME_MAX_CHARS)
-        return lg_ctx_refuse (ctx, bad, NULL, "name_en is at most %d characters", NAME_MAX_CHARS);
-    bool local_government = a->entity_type == LGWAN__V1__ENTITY_TYPE__LOCAL_GOVERNMENT;
-    if (local_government) {
-        if (!lg_check_lgcode (a->lgcode))
-            return lg_ctx_refuse (ctx, bad, "R3.1",
-                                  "local government code \"%.16s\" is not 6 digits with a valid"
-                                  " check digit", a->lgcode);
-        if (*a->corporate_number && !s_is_lg_corporate_number (a->corporate_number, a->lgcode))
-            return lg_ctx_refuse (ctx, bad, "R3.1", "corporate number %.16s is not the one of"
-                                  " local government %s", a->corporate_number, a->lgcode);
-    }
-    else {
-        if (*a->lgcode)
-            return lg_ctx_refuse (ctx, bad, "R3.1",
-                                  "only a local government (type 1) has a local government code");
-        bool needs = a->entity_type != LGWAN__V1__ENTITY_TYPE__VOLUNTARY_ORGANISATION;
-        if ((needs || *a->corporate_number) && !lg_check_corporate_number (a->corporate_number))
-            return lg_ctx_refuse (ctx, bad, "R3.1", "corporate number \"%.16s\" is not 13 digits"
-                                  " with a valid check digit", a->corporate_number);
-    }
-    return 0;
-}
-
-//  Record a version of a provider (X.1: who, when, why)
-static int
-s_record_version (lg_ctx_t *ctx, const char *provider_id)
-{
-    const char *params [] = { provider_id, ctx->actor, ctx->request->reason };
-    return lg_db_run (ctx->db,
-        "INSERT INTO provider_versions (provider_id, version, actor, reason, recorded_at, record)"
-        " SELECT id, version, $2, $3, updated_at, to_jsonb (p) FROM providers p"
-        " WHERE id = $1::bigint", 3, params)? 0: -2;
-}
-
-static int
-s_provider_apply (lg_ctx_t *ctx)
-{
-    const Lgwan__V1__ProviderApply *a = ctx->request->provider_apply;
-    if (s_check_apply (ctx, a))
-        return -1;
-    char type [4], now [40];
-    snprintf (type, sizeof type, "%d", a->entity_type);
-    lg_clock_format (ctx->now_us, now, sizeof now);
-    const char *params [] = { a->name_ja, a->name_en, type,
-                              *a->corporate_number? a->corporate_number: NULL,
-                              *a->lgcode? a->lgcode: NULL, now };
-    PGresult *res = lg_db_exec (ctx->db,
-        "INSERT INTO providers (name_ja, name_en, entity_type, corporate_number, lgcode,"
-        " created_at, updated_at) VALUES ($1, $2, $3::smallint, $4, $5, $6::timestamptz,"
-        " $6::timestamptz) RETURNING " PROVIDER_COLUMNS, 6, params);
-    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
-        bool duplicate = res && streq (lg_db_sqlstate (res), "23505");
-        int rc = duplicate? lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, "R3.1",
-                               "a provider with corporate number %s is already registered",
-                               a->corporate_number)
-                          : lg_ctx_sql_error (ctx, res);
-        PQclear (res);
-        return rc;
-    }
-    Lgwan__V1__Provider *provider = s_provider_from_row (res, 0);
-    PQclear (res);
-    char id [24];
-    snprintf (id, sizeof id, "%" PRIu64, provider->id);
-    Lgwan__V1__ProviderReply *reply = (Lgwan__V1__ProviderReply *) malloc (sizeof *reply);
-    lgwan__v1__provider_reply__init (reply);
-    reply->provider = provider;
-    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_PROVIDER;
-    ctx->reply->provider = reply;
-    if (s_record_version (ctx, id))
-        return -2;
-    Lgwan__V1__ProviderApplied applied = LGWAN__V1__PROVIDER_APPLIED__INIT;
-    applied.provider = provider;
-    lg_event_t event = LGWAN__V1__EVENT__INIT;
-    event.body_case = LGWAN__V1__EVENT__BODY_PROVIDER_APPLIED;
-    event.provider_applied = &applied;
-    return lg_outbox_append (ctx->outbox, &event, ctx->actor, ctx->request->reason,
-                             ctx->request->request_id, ctx->now_us);
-}
-
-static int
-s_provider_get (lg_ctx_t *ctx)
-{
-    uint64_t id = ctx->request->provider_get->provider;
-    if (id == 0)
-        return lg_ctx_refuse (ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL,
-                              "provider is mandatory");
-    if (ctx->caller->role == LG_ROLE_PROVIDER && ctx->caller->provider_id != id)
-        return lg_ctx_refuse (ctx, LGWAN__V1__CODE__PERMISSION_DENIED, NULL,
-                              "a provider reads only its own records");
     char text [24];
-    snprintf (text, sizeof text, "%" PRIu64, id);
+    ID_TEXT (text, id);
     const char *params [] = { text };
-    PGresult *res = lg_db_exec (ctx->db, registry_provider_get_sql, 1, params);
-    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
-        int rc = lg_ctx_sql_error (ctx, res);
-        PQclear (res);
-        return rc;
-    }
+    PGresult *res;
+    if ((*rc = reg_query (ctx, &res,
+            "SELECT name, title_ja, status, version, " TIME_TEXT ("created_at") " AS created_at, "
+            TIME_TEXT ("updated_at") " AS updated_at FROM services WHERE id = $1::bigint",
+            1, params)))
+        return NULL;
     if (PQntuples (res) == 0) {
         PQclear (res);
-        return lg_ctx_refuse (ctx, LGWAN__V1__CODE__NOT_FOUND, NULL, "no provider %s", text);
+        *rc = MISSING (ctx, "no service %s", text);
+        return NULL;
     }
-    Lgwan__V1__ProviderReply *reply = (Lgwan__V1__ProviderReply *) malloc (sizeof *reply);
-    lgwan__v1__provider_reply__init (reply);
-    reply->provider = s_provider_from_row (res, 0);
+    Lgwan__V1__Service *s = (Lgwan__V1__Service *) malloc (sizeof *s);
+    lgwan__v1__service__init (s);
+    s->id = id;
+    s->name = lg_strdup (lg_db_value (res, 0, "name"));
+    s->title_ja = lg_strdup (lg_db_value (res, 0, "title_ja"));
+    s->status = lg_strdup (lg_db_value (res, 0, "status"));
+    s->version = strtoull (lg_db_value (res, 0, "version"), NULL, 10);
+    s->created_at = lg_strdup (lg_db_value (res, 0, "created_at"));
+    s->updated_at = lg_strdup (lg_db_value (res, 0, "updated_at"));
     PQclear (res);
-    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_PROVIDER;
-    ctx->reply->provider = reply;
-    return 0;
+    if ((*rc = reg_query (ctx, &res, "SELECT provider_id, role, coalesce (carrier_number, '')"
+                                     " AS carrier_number FROM service_holders"
+                                     " WHERE service_id = $1::bigint ORDER BY role, provider_id",
+                          1, params))) {
+        lgwan__v1__service__free_unpacked (s, NULL);
+        return NULL;
+    }
+    int rows = PQntuples (res);
+    s->holders = (Lgwan__V1__RoleHolder **) calloc (rows? rows: 1, sizeof (void *));
+    for (int row = 0; row < rows; row++) {
+        Lgwan__V1__RoleHolder *h = (Lgwan__V1__RoleHolder *) malloc (sizeof *h);
+        lgwan__v1__role_holder__init (h);
+        h->provider = strtoull (lg_db_value (res, row, "provider_id"), NULL, 10);
+        h->role = (Lgwan__V1__ServiceRole) atoi (lg_db_value (res, row, "role"));
+        h->carrier_number = lg_strdup (lg_db_value (res, row, "carrier_number"));
+        s->holders [s->n_holders++] = h;
+    }
+    PQclear (res);
+    s->decision = reg_decision_load (ctx, "service", id);
+    return s;
+}
+
+Lgwan__V1__Contract *
+reg_contract_load (lg_ctx_t *ctx, uint64_t id, int *rc)
+{
+    char text [24];
+    ID_TEXT (text, id);
+    const char *params [] = { text };
+    PGresult *res;
+    if ((*rc = reg_query (ctx, &res,
+            "SELECT provider_id, lgcode, using_body, responsibility,"
+            " coalesce (terms_delivered_on::text, '') AS terms,"
+            " coalesce (manual_delivered_on::text, '') AS manual, status, version, "
+            TIME_TEXT ("created_at") " AS created_at, " TIME_TEXT ("updated_at") " AS updated_at,"
+            " array (SELECT service_id FROM contract_services WHERE contract_id = c.id"
+            "        ORDER BY service_id)::text AS services"
+            " FROM contracts c WHERE id = $1::bigint", 1, params)))
+        return NULL;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        *rc = MISSING (ctx, "no contract %s", text);
+        return NULL;
+    }
+    Lgwan__V1__Contract *c = (Lgwan__V1__Contract *) malloc (sizeof *c);
+    lgwan__v1__contract__init (c);
+    c->id = id;
+    c->provider = strtoull (lg_db_value (res, 0, "provider_id"), NULL, 10);
+    c->lgcode = lg_strdup (lg_db_value (res, 0, "lgcode"));
+    c->using_body = lg_strdup (lg_db_value (res, 0, "using_body"));
+    c->responsibility = lg_strdup (lg_db_value (res, 0, "responsibility"));
+    c->terms_delivered_on = lg_strdup (lg_db_value (res, 0, "terms"));
+    c->manual_delivered_on = lg_strdup (lg_db_value (res, 0, "manual"));
+    c->status = lg_strdup (lg_db_value (res, 0, "status"));
+    c->version = strtoull (lg_db_value (res, 0, "version"), NULL, 10);
+    c->created_at = lg_strdup (lg_db_value (res, 0, "created_at"));
+    c->updated_at = lg_strdup (lg_db_value (res, 0, "updated_at"));
+    //  "{1,2,3}": the ids of the services covered
+    const char *list = lg_db_value (res, 0, "services");
+    size_t count = 0;
+    for (const char *at = list; at && *at; at++)
+        if (isdigit ((unsigned char) *at) && (at == list || !isdigit ((unsigned char) at [-1])))
+            count++;
+    c->services = (uint64_t *) calloc (count? count: 1, sizeof (uint64_t));
+    for (const char *at = list; at && *at; at++)
+        if (isdigit ((unsigned char) *at) && (at == list || !isdigit ((unsigned char) at [-1])))
+            c->services [c->n_services++] = strtoull (at, NULL, 10);
+    PQclear (res);
+    return c;
 }
 
 //  Dispatch table: body, handler, roles allowed, kind
+#define STAFF_OR_PROVIDER (LG_ROLE_OPERATOR | LG_ROLE_REVIEWER | LG_ROLE_PROVIDER)
+#define READERS_AND_PROVIDER (LG_ROLE_READERS | LG_ROLE_PROVIDER)
 static const lg_route_t s_routes [] = {
-    { LGWAN__V1__REQUEST__BODY_PROVIDER_APPLY, s_provider_apply,
+    { LGWAN__V1__REQUEST__BODY_PROVIDER_APPLY, reg_provider_apply,
       LG_ROLE_OPERATOR | LG_ROLE_REVIEWER, LG_ROUTE_WRITE },
-    { LGWAN__V1__REQUEST__BODY_PROVIDER_GET, s_provider_get,
-      LG_ROLE_READERS | LG_ROLE_PROVIDER, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_PROVIDER_GET, reg_provider_get, READERS_AND_PROVIDER, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_PROVIDER_LIST, reg_provider_list, LG_ROLE_READERS, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_PRESIDENT_APPROVAL_RECORD, reg_president_approval_record,
+      LG_ROLE_OPERATOR, LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_QUALIFICATION_REVIEW, reg_qualification_review,
+      LG_ROLE_REVIEWER, LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_QUALIFICATION_DECIDE, reg_qualification_decide,
+      LG_ROLE_REVIEWER, LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_SERVICE_REGISTER, reg_service_register, STAFF_OR_PROVIDER,
+      LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_SERVICE_GET, reg_service_get, READERS_AND_PROVIDER, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_SERVICE_REVIEW, reg_service_review, LG_ROLE_REVIEWER,
+      LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_SERVICE_DECIDE, reg_service_decide, LG_ROLE_REVIEWER,
+      LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_CONTRACT_CREATE, reg_contract_create,
+      LG_ROLE_OPERATOR | LG_ROLE_PROVIDER, LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_CONTRACT_RECORD_DELIVERY, reg_contract_record_delivery,
+      LG_ROLE_OPERATOR | LG_ROLE_PROVIDER, LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_CONTRACT_ACTIVATE, reg_contract_activate,
+      LG_ROLE_OPERATOR | LG_ROLE_PROVIDER, LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_CONTRACT_GET, reg_contract_get, READERS_AND_PROVIDER, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_CONTRACTS_OF_PROVIDER, reg_contracts_of_provider,
+      READERS_AND_PROVIDER, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_INTERCONNECTION_REGISTER, reg_interconnection_register,
+      LG_ROLE_OPERATOR | LG_ROLE_PROVIDER, LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_CHANGE_FILE, reg_change_file, STAFF_OR_PROVIDER, LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_CHANGE_DECIDE, reg_change_decide, LG_ROLE_REVIEWER, LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_CHANGE_LIST, reg_change_list, READERS_AND_PROVIDER, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_HISTORY, reg_history, READERS_AND_PROVIDER, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_REFERENCE_LOAD, reg_reference_load, LG_ROLE_OPERATOR,
+      LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_REFERENCE_GET, reg_reference_get, LG_ROLE_ANY, LG_ROUTE_READ },
     { 0, NULL, 0, 0 }
+};
+
+//  Cancellations whose date has come take effect (and only then are published)
+static const lg_duty_t s_duties [] = {
+    { "due cancellations", 60000, reg_due_changes },
+    { NULL, 0, NULL }
 };
 
 const lg_service_def_t registry_service = {
     .name = "registry",
     .migrations = registry_migrations,
     .routes = s_routes,
-    .stream_roles = LG_ROLE_READERS | LG_ROLE_BILLING
+    .stream_roles = LG_ROLE_READERS | LG_ROLE_BILLING,
+    .duties = s_duties
 };

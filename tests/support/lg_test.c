@@ -8,6 +8,7 @@
 #include "lg_test.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -31,6 +32,9 @@ const char *const lg_test_services [] = {
 
 #define S_TEMPLATE      "lgwan_template"
 #define S_MAX_CHILDREN  64
+#define S_READY_MS      15000       //  lg_test_proc_start: until it answers
+#define S_ANSWER_MS     300         //  lg_test_proc_answers: one Stats request
+#define S_STOP_MS       5000        //  lg_test_proc_stop: until it has ended
 
 //  Log files of the processes we started, for lg_test_stop's report
 static struct {
@@ -385,31 +389,39 @@ lg_test_lgwanctl_binary (void)
     return zsys_sprintf ("%s/tools/lgwanctl/lgwanctl", build);
 }
 
-//  The environment of the child: ours, less the names env overrides, plus env.
-static char **
-s_child_environ (const char *const *env)
+//  True when other (NAME=VALUE) sets the variable that variable names.
+static bool
+s_same_name (const char *variable, const char *other)
+{
+    const char *equals = strchr (variable, '=');
+    size_t name_length = equals? (size_t) (equals - variable): strlen (variable);
+    return strncmp (other, variable, name_length) == 0 && other [name_length] == '=';
+}
+
+//  base less the names env overrides, plus env, both NULL-ended: a NULL-ended
+//  array of the same (borrowed) strings. Caller frees the array; NULL when
+//  out of memory.
+static const char **
+s_env_merge (const char *const *base, const char *const *env)
 {
     size_t ours = 0, extra = 0;
-    while (environ [ours])
+    while (base && base [ours])
         ours++;
     while (env && env [extra])
         extra++;
-    char **result = (char **) calloc (ours + extra + 1, sizeof (char *));
+    const char **result = (const char **) calloc (ours + extra + 1, sizeof (char *));
     if (!result)
         return NULL;
     size_t count = 0;
     for (size_t index = 0; index < ours; index++) {
-        const char *equals = strchr (environ [index], '=');
-        size_t name_length = equals? (size_t) (equals - environ [index]): strlen (environ [index]);
         bool overridden = false;
         for (size_t other = 0; other < extra && !overridden; other++)
-            overridden = strncmp (env [other], environ [index], name_length) == 0
-                      && env [other][name_length] == '=';
+            overridden = s_same_name (base [index], env [other]);
         if (!overridden)
-            result [count++] = environ [index];
+            result [count++] = base [index];
     }
     for (size_t other = 0; other < extra; other++)
-        result [count++] = (char *) env [other];
+        result [count++] = env [other];
     result [count] = NULL;
     return result;
 }
@@ -429,7 +441,8 @@ lg_test_spawn_argv (const char *binary, const char *const *argv, const char *con
     snprintf (logpath, sizeof logpath, "%s/%s-%d-%d.log", logdir, base, (int) getpid (), ++serial);
     zstr_free (&logdir);
 
-    char **child_env = s_child_environ (env);
+    //  The environment of the child: ours, less the names env overrides, plus env
+    const char **child_env = s_env_merge ((const char *const *) environ, env);
     const char *default_argv [] = { base, NULL };
     if (!argv)
         argv = default_argv;
@@ -451,7 +464,7 @@ lg_test_spawn_argv (const char *binary, const char *const *argv, const char *con
         dup2 (null_fd, STDIN_FILENO);
         dup2 (fd, STDOUT_FILENO);
         dup2 (fd, STDERR_FILENO);
-        execve (binary, (char *const *) argv, child_env);
+        execve (binary, (char *const *) argv, (char *const *) child_env);
         dprintf (STDERR_FILENO, "lg_test: could not execute %s: %s\n", binary, strerror (errno));
         _exit (127);
     }
@@ -574,4 +587,156 @@ lg_test_wait_for (bool (*ready) (void *), void *arg, int timeout_ms)
             return false;
         s_sleep_ms (20);
     }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Service processes
+
+//  "LG_<SERVICE>_<what>" into name, all in capitals
+static void
+s_service_variable (char *name, size_t size, const char *service, const char *what)
+{
+    snprintf (name, size, "LG_%s_%s", service, what);
+    for (char *c = name; *c; c++)
+        *c = (char) toupper ((unsigned char) *c);
+}
+
+//  "LG_<SERVICE>_<what>=value". Caller frees.
+static char *
+s_service_setting (const char *service, const char *what, const char *value)
+{
+    char name [64];
+    s_service_variable (name, sizeof name, service, what);
+    return zsys_sprintf ("%s=%s", name, value);
+}
+
+void
+lg_test_proc_spawn (lg_test_proc_t *proc, const char *admin_dsn, const char *certs,
+                    lg_test_proc_t *const *follows, const char *const *extra)
+{
+    assert (proc && proc->service && certs);
+    if (!proc->endpoint [0]) {
+        snprintf (proc->endpoint, sizeof proc->endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
+        snprintf (proc->pub, sizeof proc->pub, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    }
+    proc->pid = -1;
+    size_t followed = 0;
+    while (follows && follows [followed])
+        followed++;
+    //  Database, certificates, our two endpoints, two per process followed
+    size_t own_count = 4 + 2 * followed;
+    char **own = (char **) calloc (own_count + 1, sizeof (char *));
+    const char **env = NULL;
+    char *dsn = lg_test_db_service_dsn (admin_dsn, proc->service);
+    char *binary = lg_test_service_binary (proc->service);
+    if (!dsn || !binary || !own) {
+        fprintf (stderr, "lg_test: could not start %s\ndetail: %s\n", proc->service,
+                 !dsn? "no database: the admin conninfo does not parse"
+               : !binary? "LG_BUILD_DIR is not set": "out of memory");
+        goto cleanup;
+    }
+    own [0] = s_service_setting (proc->service, "DB", dsn);
+    own [1] = zsys_sprintf ("LG_CERT_DIR=%s", certs);
+    own [2] = s_service_setting (proc->service, "ENDPOINT", proc->endpoint);
+    own [3] = s_service_setting (proc->service, "PUB_ENDPOINT", proc->pub);
+    for (size_t index = 0; index < followed; index++) {
+        own [4 + 2 * index] = s_service_setting (follows [index]->service, "CONNECT",
+                                                 follows [index]->endpoint);
+        own [5 + 2 * index] = s_service_setting (follows [index]->service, "PUB_CONNECT",
+                                                 follows [index]->pub);
+    }
+    for (size_t index = 0; index < own_count; index++)
+        if (!own [index]) {
+            fprintf (stderr, "lg_test: could not start %s: out of memory\n", proc->service);
+            goto cleanup;
+        }
+    env = s_env_merge ((const char *const *) own, extra);
+    if (env)
+        proc->pid = lg_test_spawn (binary, env);
+cleanup:
+    for (size_t index = 0; own && index < own_count; index++)
+        zstr_free (&own [index]);
+    free (own);
+    free (env);
+    zstr_free (&dsn);
+    zstr_free (&binary);
+}
+
+typedef struct {
+    lg_test_proc_t *proc;
+    const char *certs;
+} s_probe_t;
+
+static bool
+s_proc_answers (void *arg)
+{
+    s_probe_t *probe = (s_probe_t *) arg;
+    return lg_test_proc_answers (probe->proc, probe->certs);
+}
+
+bool
+lg_test_proc_start (lg_test_proc_t *proc, const char *admin_dsn, const char *certs,
+                    lg_test_proc_t *const *follows, const char *const *extra)
+{
+    lg_test_proc_spawn (proc, admin_dsn, certs, follows, extra);
+    if (proc->pid <= 0)
+        return false;
+    s_probe_t probe = { proc, certs };
+    if (lg_test_wait_for (s_proc_answers, &probe, S_READY_MS))
+        return true;
+    fprintf (stderr, "lg_test: %s (pid %d) did not answer at %s within %d ms\n"
+             "detail: its log is %s\n", proc->service, (int) proc->pid, proc->endpoint,
+             S_READY_MS, lg_test_log_path (proc->pid));
+    return false;
+}
+
+bool
+lg_test_proc_answers (lg_test_proc_t *proc, const char *certs)
+{
+    lg_client_t *client = lg_test_proc_client (proc, certs, "viewer");
+    if (!client)
+        return false;
+    lg_client_set_timeout (client, S_ANSWER_MS, 0);
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    Lgwan__V1__Stats stats = LGWAN__V1__STATS__INIT;
+    request.body_case = LGWAN__V1__REQUEST__BODY_STATS;
+    request.stats = &stats;
+    lg_reply_t *reply = NULL;
+    bool ok = lg_client_call (client, &request, &reply) == 0;
+    if (reply)
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    free (request.request_id);
+    lg_client_destroy (&client);
+    return ok;
+}
+
+lg_client_t *
+lg_test_proc_client (const lg_test_proc_t *proc, const char *certs, const char *who)
+{
+    assert (proc && certs && who);
+    char *cert = zsys_sprintf ("%s/clients/%s", certs, who);
+    char *server = zsys_sprintf ("%s/services/%s", certs, proc->service);
+    lg_client_t *client = cert && server? lg_client_new (proc->endpoint, cert, server): NULL;
+    zstr_free (&cert);
+    zstr_free (&server);
+    return client;
+}
+
+int
+lg_test_proc_stop (lg_test_proc_t *proc, int sig)
+{
+    int result = proc->pid > 0? lg_test_stop (proc->pid, sig, S_STOP_MS): 0;
+    proc->pid = 0;
+    return result;
+}
+
+void
+lg_test_proc_export (const lg_test_proc_t *proc)
+{
+    char name [64];
+    s_service_variable (name, sizeof name, proc->service, "CONNECT");
+    setenv (name, proc->endpoint, 1);
+    s_service_variable (name, sizeof name, proc->service, "PUB_CONNECT");
+    setenv (name, proc->pub, 1);
 }

@@ -14,6 +14,14 @@
     3. Processes started with lg_test_spawn get SIGTERM when the test process
        dies, so a crashed or timed-out test leaves no service running; their
        output goes to $LG_BUILD_DIR/testlogs/<binary>-<pid>.log.
+    4. One way to run a service. Tests and benchmarks start the real service
+       binaries through lg_test_proc_t and nothing else: fresh ports on
+       127.0.0.1 the first time (kept across restarts, so clients and
+       followers need not learn new ones), the database of the test as the
+       service's own role, the test's certificates, and the endpoints of the
+       services it follows. What a test varies (heartbeat, faults, log level,
+       a high-water mark) is an extra NAME=VALUE that wins over the rest, not
+       another way to start a process. Ready means it answers Stats.
 
     Environment (set by tests/CMakeLists.txt):
         LG_TEST_PGHOST  socket folder of the test cluster
@@ -117,5 +125,46 @@ int lg_test_free_port (void);
 
 //  Poll ready (arg) every 20 ms until it returns true or timeout_ms passes.
 bool lg_test_wait_for (bool (*ready) (void *), void *arg, int timeout_ms);
+
+//  --------------------------------------------------------------------------
+//  Service processes
+
+//  One service process; set service, the rest starts zeroed:
+//  static lg_test_proc_t s_registry = { .service = "registry" };
+typedef struct {
+    const char *service;        //  registry, audit, ...
+    char endpoint [64];         //  tcp://127.0.0.1:<port>, chosen on first spawn
+    char pub [64];
+    pid_t pid;
+} lg_test_proc_t;
+
+//  Spawn the service's binary: fresh ports the first time (kept across
+//  restarts), database = the database of admin_dsn as role lgwan_<service>
+//  (lg_test_db_service_dsn), LG_CERT_DIR=certs, LG_<SVC>_ENDPOINT/PUB_ENDPOINT,
+//  and for each process in follows (NULL-ended array, or NULL) its
+//  LG_<SRC>_CONNECT and LG_<SRC>_PUB_CONNECT; then the NULL-ended extra
+//  NAME=VALUE list (may be NULL), which overrides. Does not wait. pid is -1
+//  when the process could not be started (the reason on stderr).
+void lg_test_proc_spawn (lg_test_proc_t *proc, const char *admin_dsn, const char *certs,
+                         lg_test_proc_t *const *follows, const char *const *extra);
+
+//  As spawn, then wait up to 15 s until it answers Stats; false if not.
+bool lg_test_proc_start (lg_test_proc_t *proc, const char *admin_dsn, const char *certs,
+                         lg_test_proc_t *const *follows, const char *const *extra);
+
+//  True when it answers a Stats request within 300 ms (viewer certificate).
+bool lg_test_proc_answers (lg_test_proc_t *proc, const char *certs);
+
+//  A client of proc speaking with certs/clients/<who>; caller destroys.
+//  NULL if the certificates cannot be read.
+lg_client_t *lg_test_proc_client (const lg_test_proc_t *proc, const char *certs, const char *who);
+
+//  lg_test_stop (pid, sig, 5000) and pid = 0; returns its exit code (0 if
+//  not running).
+int lg_test_proc_stop (lg_test_proc_t *proc, int sig);
+
+//  setenv LG_<SVC>_CONNECT and LG_<SVC>_PUB_CONNECT in this process (for
+//  lgwanctl run by the test).
+void lg_test_proc_export (const lg_test_proc_t *proc);
 
 #endif

@@ -8,100 +8,35 @@
 #include "lg_test.h"
 #include <pthread.h>
 
-typedef struct {
-    const char *service;
-    char endpoint [64];
-    char pub [64];
-    pid_t pid;
-} proc_t;
-
 static char *s_admin;
 static char *s_certs;
-static proc_t s_registry = { .service = "registry" };
-static proc_t s_audit = { .service = "audit" };
-static proc_t s_audit2 = { .service = "audit" };
-
-static void
-s_ports (proc_t *p)
-{
-    snprintf (p->endpoint, sizeof p->endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
-    snprintf (p->pub, sizeof p->pub, "tcp://127.0.0.1:%d", lg_test_free_port ());
-}
-
-static lg_client_t *
-s_client (proc_t *p, const char *who)
-{
-    char *cert = zsys_sprintf ("%s/clients/%s", s_certs, who);
-    char *server = zsys_sprintf ("%s/services/%s", s_certs, p->service);
-    lg_client_t *client = lg_client_new (p->endpoint, cert, server);
-    zstr_free (&cert);
-    zstr_free (&server);
-    return client;
-}
+static lg_test_proc_t s_registry = { .service = "registry" };
+static lg_test_proc_t s_audit = { .service = "audit" };
+static lg_test_proc_t s_audit2 = { .service = "audit" };   //  the standby, ports of its own
+static lg_test_proc_t *const s_follow_registry [] = { &s_registry, NULL };
 
 static bool
 s_answers (void *arg)
 {
-    proc_t *p = (proc_t *) arg;
-    lg_client_t *client = s_client (p, "viewer");
-    lg_client_set_timeout (client, 300, 0);
-    lg_request_t request = LGWAN__V1__REQUEST__INIT;
-    Lgwan__V1__Stats stats = LGWAN__V1__STATS__INIT;
-    request.body_case = LGWAN__V1__REQUEST__BODY_STATS;
-    request.stats = &stats;
-    lg_reply_t *reply = NULL;
-    bool ok = lg_client_call (client, &request, &reply) == 0;
-    if (reply)
-        lgwan__v1__reply__free_unpacked (reply, NULL);
-    free (request.request_id);
-    lg_client_destroy (&client);
-    return ok;
+    return lg_test_proc_answers ((lg_test_proc_t *) arg, s_certs);
 }
 
-//  Start a service process; extra is one more NAME=VALUE or NULL
+//  Start a service process (the audit replicas follow the registry) with a
+//  short heartbeat and info logs, which the standby test reads; extra is one
+//  more NAME=VALUE or NULL
 static void
-s_start (proc_t *p, const char *extra, const char *extra2)
+s_start (lg_test_proc_t *p, const char *extra)
 {
-    char *db = lg_test_db_service_dsn (s_admin, p->service);
-    char up [16];
-    snprintf (up, sizeof up, "%s", p->service);
-    for (char *c = up; *c; c++)
-        *c = (char) toupper ((unsigned char) *c);
-    char *e_db = zsys_sprintf ("LG_%s_DB=%s", up, db);
-    char *e_certs = zsys_sprintf ("LG_CERT_DIR=%s", s_certs);
-    char *e_ep = zsys_sprintf ("LG_%s_ENDPOINT=%s", up, p->endpoint);
-    char *e_pub = zsys_sprintf ("LG_%s_PUB_ENDPOINT=%s", up, p->pub);
-    char *e_rc = zsys_sprintf ("LG_REGISTRY_CONNECT=%s", s_registry.endpoint);
-    char *e_rp = zsys_sprintf ("LG_REGISTRY_PUB_CONNECT=%s", s_registry.pub);
-    const char *env [] = { e_db, e_certs, e_ep, e_pub, e_rc, e_rp, "LG_HEARTBEAT_MS=200",
-                           extra? extra: "LG_LOG_LEVEL=info", extra2? extra2: "LG_LOG_LEVEL=info",
-                           NULL };
-    char *binary = lg_test_service_binary (p->service);
-    p->pid = lg_test_spawn (binary, env);
+    const char *env [] = { "LG_HEARTBEAT_MS=200", "LG_LOG_LEVEL=info", extra, NULL };
+    lg_test_proc_spawn (p, s_admin, s_certs, p == &s_registry? NULL: s_follow_registry, env);
     assert_true (p->pid > 0);
-    zstr_free (&binary);
-    zstr_free (&db);
-    zstr_free (&e_db);
-    zstr_free (&e_certs);
-    zstr_free (&e_ep);
-    zstr_free (&e_pub);
-    zstr_free (&e_rc);
-    zstr_free (&e_rp);
 }
 
 static void
-s_start_ready (proc_t *p, const char *extra, const char *extra2)
+s_start_ready (lg_test_proc_t *p, const char *extra)
 {
-    s_start (p, extra, extra2);
+    s_start (p, extra);
     assert_true (lg_test_wait_for (s_answers, p, 15000));
-}
-
-static void
-s_stop (proc_t *p, int sig)
-{
-    if (p->pid > 0)
-        lg_test_stop (p->pid, sig, 5000);
-    p->pid = 0;
 }
 
 static long
@@ -146,7 +81,7 @@ s_apply (lg_client_t *client, const char *request_id, const char *name)
 static void
 s_produce (int count, const char *tag)
 {
-    lg_client_t *client = s_client (&s_registry, "operator");
+    lg_client_t *client = lg_test_proc_client (&s_registry, s_certs, "operator");
     lg_client_set_timeout (client, 2000, 5);
     for (int i = 0; i < count; i++) {
         char id [64];
@@ -189,11 +124,8 @@ s_setup (void **state)
     s_certs = lg_test_certs_new ();
     assert_non_null (s_admin);
     assert_non_null (s_certs);
-    s_ports (&s_registry);
-    s_ports (&s_audit);
-    s_ports (&s_audit2);
-    s_start_ready (&s_registry, NULL, NULL);
-    s_start_ready (&s_audit, NULL, NULL);
+    s_start_ready (&s_registry, NULL);
+    s_start_ready (&s_audit, NULL);
     return 0;
 }
 
@@ -201,9 +133,9 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    s_stop (&s_audit2, SIGTERM);
-    s_stop (&s_audit, SIGTERM);
-    s_stop (&s_registry, SIGTERM);
+    lg_test_proc_stop (&s_audit2, SIGTERM);
+    lg_test_proc_stop (&s_audit, SIGTERM);
+    lg_test_proc_stop (&s_registry, SIGTERM);
     lg_test_certs_destroy (&s_certs);
     lg_test_db_drop (&s_admin);
     return 0;
@@ -216,9 +148,9 @@ test_x2_catch_up_after_restart (void **state)
     (void) state;
     s_produce (10, "warm");
     s_check_exactly_once (10000);
-    s_stop (&s_audit, SIGTERM);
+    lg_test_proc_stop (&s_audit, SIGTERM);
     s_produce (1000, "while-down");
-    s_start_ready (&s_audit, NULL, NULL);
+    s_start_ready (&s_audit, NULL);
     s_check_exactly_once (30000);
 }
 
@@ -227,12 +159,12 @@ static void
 test_x2_tiny_hwm (void **state)
 {
     (void) state;
-    s_stop (&s_registry, SIGTERM);
-    s_start_ready (&s_registry, "LG_PUB_HWM=1", NULL);
+    lg_test_proc_stop (&s_registry, SIGTERM);
+    s_start_ready (&s_registry, "LG_PUB_HWM=1");
     s_produce (1000, "tiny-hwm");
     s_check_exactly_once (30000);
-    s_stop (&s_registry, SIGTERM);
-    s_start_ready (&s_registry, NULL, NULL);
+    lg_test_proc_stop (&s_registry, SIGTERM);
+    s_start_ready (&s_registry, NULL);
 }
 
 /* REQ X.2: killed between commit and publish: the retry gets the stored
@@ -241,9 +173,9 @@ static void
 test_x2_kill_after_commit_before_publish (void **state)
 {
     (void) state;
-    s_stop (&s_registry, SIGTERM);
-    s_start_ready (&s_registry, "LG_FAULTS=after_commit_before_publish@3", NULL);
-    lg_client_t *client = s_client (&s_registry, "operator");
+    lg_test_proc_stop (&s_registry, SIGTERM);
+    s_start_ready (&s_registry, "LG_FAULTS=after_commit_before_publish@3");
+    lg_client_t *client = lg_test_proc_client (&s_registry, s_certs, "operator");
     lg_client_set_timeout (client, 1000, 0);
     for (int i = 0; i < 3; i++) {
         char id [32];
@@ -253,10 +185,9 @@ test_x2_kill_after_commit_before_publish (void **state)
     long before = s_query_long ("SELECT count(*) FROM registry.providers");
     //  The fourth commits, then the process dies before it answers
     assert_int_equal (s_apply (client, "fault-commit-3", "fault-commit-3"), -1);
-    assert_int_equal (lg_test_stop (s_registry.pid, 0, 5000), 99);
-    s_registry.pid = 0;
+    assert_int_equal (lg_test_proc_stop (&s_registry, 0), 99);
     assert_int_equal (s_query_long ("SELECT count(*) FROM registry.providers"), before + 1);
-    s_start_ready (&s_registry, NULL, NULL);
+    s_start_ready (&s_registry, NULL);
     lg_client_set_timeout (client, 2000, 3);
     assert_int_equal (s_apply (client, "fault-commit-3", "fault-commit-3"), 0);
     assert_int_equal (s_query_long ("SELECT count(*) FROM registry.providers"), before + 1);
@@ -271,12 +202,12 @@ test_x2_kill_after_apply_before_cursor (void **state)
 {
     (void) state;
     s_check_exactly_once (10000);
-    s_stop (&s_audit, SIGTERM);
-    s_start_ready (&s_audit, "LG_FAULTS=after_apply_before_cursor@1", NULL);
+    lg_test_proc_stop (&s_audit, SIGTERM);
+    s_start_ready (&s_audit, "LG_FAULTS=after_apply_before_cursor@1");
     s_produce (50, "fault-apply");
     assert_int_equal (lg_test_stop (s_audit.pid, 0, 10000), 99);
     s_audit.pid = 0;
-    s_start_ready (&s_audit, NULL, NULL);
+    s_start_ready (&s_audit, NULL);
     s_check_exactly_once (15000);
 }
 
@@ -289,7 +220,7 @@ s_killer (void *arg)
         zclock_sleep (700);
         lg_test_stop (s_registry.pid, SIGKILL, 1000);
         zclock_sleep (300);
-        s_start (&s_registry, NULL, NULL);
+        s_start (&s_registry, NULL);
     }
     return NULL;
 }
@@ -303,7 +234,7 @@ test_x2_kill9_under_traffic (void **state)
     long before = s_query_long ("SELECT count(*) FROM registry.providers");
     pthread_t killer;
     assert_int_equal (pthread_create (&killer, NULL, s_killer, NULL), 0);
-    lg_client_t *client = s_client (&s_registry, "operator");
+    lg_client_t *client = lg_test_proc_client (&s_registry, s_certs, "operator");
     lg_client_set_timeout (client, 500, 40);
     for (int i = 0; i < 1000; i++) {
         char id [32];
@@ -337,19 +268,19 @@ static void
 test_x2_standby_takes_over (void **state)
 {
     (void) state;
-    s_start_ready (&s_audit2, NULL, NULL);
+    s_start_ready (&s_audit2, NULL);
     zclock_sleep (1500);
     assert_false (s_audit2_leads (NULL));       //  the first one leads
     s_produce (20, "two-replicas");
     s_check_exactly_once (10000);
     int64_t killed = zclock_mono ();
-    s_stop (&s_audit, SIGKILL);
+    lg_test_proc_stop (&s_audit, SIGKILL);
     assert_true (lg_test_wait_for (s_audit2_leads, NULL, 5000));
     s_produce (200, "after-takeover");
     s_check_exactly_once (15000);
     fprintf (stderr, "standby took over and caught up in %" PRId64 " ms\n", zclock_mono () - killed);
     //  The old leader comes back as the standby
-    s_start_ready (&s_audit, NULL, NULL);
+    s_start_ready (&s_audit, NULL);
     s_produce (20, "old-leader-back");
     s_check_exactly_once (10000);
 }
@@ -359,7 +290,7 @@ static void
 test_x3_provider_reads_no_stream (void **state)
 {
     (void) state;
-    lg_client_t *client = s_client (&s_registry, "provider1");
+    lg_client_t *client = lg_test_proc_client (&s_registry, s_certs, "provider1");
     lg_client_set_timeout (client, 2000, 0);
     Lgwan__V1__Replay ask = LGWAN__V1__REPLAY__INIT;
     ask.from_seq = 1;

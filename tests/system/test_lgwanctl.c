@@ -4,48 +4,20 @@
 */
 #include "lg_test.h"
 
-typedef struct {
-    const char *service;
-    char endpoint [64];
-    char pub [64];
-    pid_t pid;
-} proc_t;
-
 static char *s_admin;
 static char *s_certs;
-static proc_t s_registry = { .service = "registry" };
-static proc_t s_audit = { .service = "audit" };
+static lg_test_proc_t s_registry = { .service = "registry" };
+static lg_test_proc_t s_audit = { .service = "audit" };
+static lg_test_proc_t *const s_follow_registry [] = { &s_registry, NULL };
 
 static void
-s_start (proc_t *p)
+s_start (lg_test_proc_t *p, lg_test_proc_t *const *follows)
 {
-    snprintf (p->endpoint, sizeof p->endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
-    snprintf (p->pub, sizeof p->pub, "tcp://127.0.0.1:%d", lg_test_free_port ());
-    char up [16];
-    snprintf (up, sizeof up, "%s", p->service);
-    for (char *c = up; *c; c++)
-        *c = (char) toupper ((unsigned char) *c);
-    char *db = lg_test_db_service_dsn (s_admin, p->service);
-    char *env [] = {
-        zsys_sprintf ("LG_%s_DB=%s", up, db),
-        zsys_sprintf ("LG_%s_ENDPOINT=%s", up, p->endpoint),
-        zsys_sprintf ("LG_%s_PUB_ENDPOINT=%s", up, p->pub),
-        NULL
-    };
-    const char *all [] = { env [0], env [1], env [2], "LG_HEARTBEAT_MS=100", NULL };
-    char *binary = lg_test_service_binary (p->service);
-    p->pid = lg_test_spawn (binary, all);
+    const char *const extra [] = { "LG_HEARTBEAT_MS=100", NULL };
+    lg_test_proc_spawn (p, s_admin, s_certs, follows, extra);
     assert_true (p->pid > 0);
     //  lgwanctl finds the service as any client would: LG_<SVC>_CONNECT
-    char name [64];
-    snprintf (name, sizeof name, "LG_%s_CONNECT", up);
-    setenv (name, p->endpoint, 1);
-    snprintf (name, sizeof name, "LG_%s_PUB_CONNECT", up);
-    setenv (name, p->pub, 1);
-    zstr_free (&binary);
-    zstr_free (&db);
-    for (int i = 0; env [i]; i++)
-        zstr_free (&env [i]);
+    lg_test_proc_export (p);
 }
 
 //  Run lgwanctl with a shell command line; stdout into *out (caller frees)
@@ -84,7 +56,7 @@ s_ctl (char **out, const char *who, const char *format, ...)
 static bool
 s_serving (void *arg)
 {
-    proc_t *p = (proc_t *) arg;
+    lg_test_proc_t *p = (lg_test_proc_t *) arg;
     return s_ctl (NULL, "viewer", "stats show --service %s --timeout 300 --retries 0",
                   p->service) == 0;
 }
@@ -121,9 +93,9 @@ s_setup (void **state)
     s_admin = lg_test_db_new ("lgwanctl");
     s_certs = lg_test_certs_new ();
     setenv ("LG_CERT_DIR", s_certs, 1);
-    s_start (&s_registry);
+    s_start (&s_registry, NULL);
     assert_true (lg_test_wait_for (s_serving, &s_registry, 15000));
-    s_start (&s_audit);
+    s_start (&s_audit, s_follow_registry);
     assert_true (lg_test_wait_for (s_serving, &s_audit, 15000));
     return 0;
 }
@@ -132,8 +104,8 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    lg_test_stop (s_audit.pid, SIGTERM, 5000);
-    lg_test_stop (s_registry.pid, SIGTERM, 5000);
+    lg_test_proc_stop (&s_audit, SIGTERM);
+    lg_test_proc_stop (&s_registry, SIGTERM);
     lg_test_certs_destroy (&s_certs);
     lg_test_db_drop (&s_admin);
     return 0;

@@ -8,10 +8,9 @@
 #include "lg_test.h"
 
 static char s_dir [] = "/tmp/lg_outage_XXXXXX";
+static char *s_admin;           //  host=<s_dir>/pg/sock dbname=lgwan user=postgres
 static char *s_certs;
-static char s_endpoint [64];
-static char s_pub [64];
-static pid_t s_pid;
+static lg_test_proc_t s_registry = { .service = "registry" };
 
 static int
 s_cluster (const char *action)
@@ -28,16 +27,12 @@ s_cluster (const char *action)
 static lg_reply_t *
 s_call (lg_request_t *request, int timeout_ms)
 {
-    char *cert = zsys_sprintf ("%s/clients/operator", s_certs);
-    char *server = zsys_sprintf ("%s/services/registry", s_certs);
-    lg_client_t *client = lg_client_new (s_endpoint, cert, server);
+    lg_client_t *client = lg_test_proc_client (&s_registry, s_certs, "operator");
     lg_client_set_timeout (client, timeout_ms, 0);
     lg_reply_t *reply = NULL;
     if (lg_client_call (client, request, &reply))
         reply = NULL;
     lg_client_destroy (&client);
-    zstr_free (&cert);
-    zstr_free (&server);
     return reply;
 }
 
@@ -78,26 +73,11 @@ s_setup (void **state)
     if (s_cluster ("start"))
         lg_test_unavailable ("could not start a private PostgreSQL cluster (see %s/cluster.log)",
                              s_dir);
-    char *admin = zsys_sprintf ("host=%s/pg/sock dbname=lgwan user=postgres", s_dir);
+    s_admin = zsys_sprintf ("host=%s/pg/sock dbname=lgwan user=postgres", s_dir);
     char why [256];
-    assert_int_equal (lg_db_bootstrap (admin, "registry", NULL, why, sizeof why), 0);
-    zstr_free (&admin);
+    assert_int_equal (lg_db_bootstrap (s_admin, "registry", NULL, why, sizeof why), 0);
     s_certs = lg_test_certs_new ();
-    snprintf (s_endpoint, sizeof s_endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
-    snprintf (s_pub, sizeof s_pub, "tcp://127.0.0.1:%d", lg_test_free_port ());
-    char *e_db = zsys_sprintf ("LG_REGISTRY_DB=host=%s/pg/sock dbname=lgwan user=lgwan_registry",
-                               s_dir);
-    char *e_certs = zsys_sprintf ("LG_CERT_DIR=%s", s_certs);
-    char *e_ep = zsys_sprintf ("LG_REGISTRY_ENDPOINT=%s", s_endpoint);
-    char *e_pub = zsys_sprintf ("LG_REGISTRY_PUB_ENDPOINT=%s", s_pub);
-    const char *env [] = { e_db, e_certs, e_ep, e_pub, NULL };
-    char *binary = lg_test_service_binary ("registry");
-    s_pid = lg_test_spawn (binary, env);
-    zstr_free (&binary);
-    zstr_free (&e_db);
-    zstr_free (&e_certs);
-    zstr_free (&e_ep);
-    zstr_free (&e_pub);
+    lg_test_proc_spawn (&s_registry, s_admin, s_certs, NULL, NULL);
     assert_true (lg_test_wait_for (s_serves, NULL, 15000));
     return 0;
 }
@@ -106,10 +86,10 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    if (s_pid > 0)
-        lg_test_stop (s_pid, SIGTERM, 5000);
+    lg_test_proc_stop (&s_registry, SIGTERM);
     s_cluster ("stop");
     lg_test_certs_destroy (&s_certs);
+    zstr_free (&s_admin);
     char *cmd = zsys_sprintf ("rm -rf %s", s_dir);
     assert_int_equal (system (cmd), 0);
     zstr_free (&cmd);
@@ -146,7 +126,7 @@ test_outage_under_traffic (void **state)
     assert_int_equal (s_cluster ("start"), 0);
     //  The same process serves again within the backoff (2 s at most)
     assert_true (lg_test_wait_for (s_serves, NULL, 10000));
-    assert_int_equal (kill (s_pid, 0), 0);
+    assert_int_equal (kill (s_registry.pid, 0), 0);
     for (int i = 0; i < 5; i++) {
         assert_int_equal (s_apply (&id), LGWAN__V1__CODE__OK);
         char text [24];
@@ -154,8 +134,7 @@ test_outage_under_traffic (void **state)
         zlist_append (acked, text);
     }
     //  Every acknowledged application is there, once
-    char *admin = zsys_sprintf ("host=%s/pg/sock dbname=lgwan user=postgres", s_dir);
-    PGconn *conn = PQconnectdb (admin);
+    PGconn *conn = PQconnectdb (s_admin);
     for (char *text = (char *) zlist_first (acked); text; text = (char *) zlist_next (acked)) {
         const char *params [] = { text };
         PGresult *res = PQexecParams (conn, "SELECT count(*) FROM registry.providers"
@@ -165,7 +144,6 @@ test_outage_under_traffic (void **state)
         PQclear (res);
     }
     PQfinish (conn);
-    zstr_free (&admin);
     zlist_destroy (&acked);
 }
 

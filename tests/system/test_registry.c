@@ -105,7 +105,7 @@ s_start_registry (const char *extra)
     char *e_certs = zsys_sprintf ("LG_CERT_DIR=%s", s_fx.certs);
     char *e_ep = zsys_sprintf ("LG_REGISTRY_ENDPOINT=%s", s_fx.endpoint);
     char *e_pub = zsys_sprintf ("LG_REGISTRY_PUB_ENDPOINT=%s", s_fx.pub_endpoint);
-    const char *env [] = { e_db, e_certs, e_ep, e_pub, "LG_MAX_MSG=65536",
+    const char *env [] = { e_db, e_certs, e_ep, e_pub, "LG_MAX_MSG=262144",
                            "LG_LOG_LEVEL=debug", extra, NULL };
     char *binary = lg_test_service_binary ("registry");
     s_fx.pid = lg_test_spawn (binary, env);
@@ -133,6 +133,22 @@ s_setup (void **state)
     snprintf (s_fx.pub_endpoint, sizeof s_fx.pub_endpoint, "tcp://127.0.0.1:%d",
               lg_test_free_port ());
     s_start_registry (NULL);
+    //  The reference list of local government codes, as an operator loads it
+    char *path = zsys_sprintf ("%s/deploy/data/local-governments.csv", getenv ("LG_SOURCE_DIR"));
+    char why [256];
+    Lgwan__V1__ReferenceLoad *list = lg_reference_read (path, why, sizeof why);
+    assert_non_null (list);
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.request_id = (char *) "reference-1";
+    request.body_case = LGWAN__V1__REQUEST__BODY_REFERENCE_LOAD;
+    request.reference_load = list;
+    lg_reply_t *reply = s_call ("operator", &request);
+    assert_non_null (reply);
+    assert_int_equal (reply->status->code, LGWAN__V1__CODE__OK);
+    assert_int_equal (reply->reference_load->entries, 1963);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    lgwan__v1__reference_load__free_unpacked (list, NULL);
+    zstr_free (&path);
     return 0;
 }
 
@@ -324,8 +340,8 @@ test_x3_malformed (void **state)
     s_expect (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL);
     lgwan__v1__reply__free_unpacked (reply, NULL);
 
-    //  Over the application bound (64 KiB here) but under the socket's: refused
-    size_t big = 100 * 1024;
+    //  Over the application bound (256 KiB here) but under the socket's: refused
+    size_t big = 300 * 1024;
     uint8_t *blob = (uint8_t *) calloc (1, big);
     raw = lg_client_call_raw (client, blob, big, 3000);
     assert_non_null (raw);

@@ -126,7 +126,8 @@ test_emit_defaults_and_names (void **state)
     json_decref (json);
 
     json = lg_pbjson_from_message (&apply.base, LG_PBJSON_EMIT_DEFAULTS | LG_PBJSON_PROTO_NAMES);
-    assert_int_equal (json_object_size (json), 5);
+    //  Every field of the message, whatever it grows to
+    assert_int_equal (json_object_size (json), apply.base.descriptor->n_fields);
     assert_string_equal (json_string_value (json_object_get (json, "name_ja")), "");
     assert_string_equal (json_string_value (json_object_get (json, "entity_type")),
                          "ENTITY_TYPE_UNSPECIFIED");

@@ -30,7 +30,8 @@ typedef struct {
 typedef struct {
     const char *noun;
     const char *verb;           //  NULL: the noun alone is the command (keygen)
-    const char *body;           //  remote: the Request oneof member it fills
+    const char *body;           //  the Request oneof member it fills (a local verb that
+                                //  sends one, like reference load, names it too)
     ctl_local_fn *local;        //  local: what runs it
     const ctl_flag_t *flags;    //  local: its flags, { NULL } ended
     const char *help;

@@ -6,24 +6,6 @@
 */
 #include "ctl_local.h"
 
-//  A client of service with our certificate; NULL with a message
-static lg_client_t *
-s_client (const char *service, int timeout_ms, int retries)
-{
-    char *endpoint = lg_consumer_endpoint (service, false);
-    char *server = zsys_sprintf ("%s/services/%s", ctl_args_cert_dir (), service);
-    lg_client_t *client = endpoint? lg_client_new (endpoint, getenv ("LGWANCTL_CERT"), server):
-                                    NULL;
-    if (!client)
-        fprintf (stderr, "lgwanctl: could not set up a client of %s (LGWANCTL_CERT, %s)\n",
-                 service, server);
-    else
-        lg_client_set_timeout (client, timeout_ms, retries);
-    free (endpoint);
-    zstr_free (&server);
-    return client;
-}
-
 //  The Cursors of a service, or NULL when it does not answer
 static lg_reply_t *
 s_cursors (lg_client_t *client)
@@ -66,7 +48,7 @@ ctl_local_verify (ctl_args_t *args)
     int rc = CTL_EXIT_OK;
     json_t *result = json_array ();
     for (const char *s = (const char *) zlistx_first (asked); s; s = (const char *) zlistx_next (asked)) {
-        lg_client_t *client = s_client (s, 1000, explicit? 2: 0);
+        lg_client_t *client = ctl_local_client (s, 1000, explicit? 2: 0);
         lg_reply_t *reply = client? s_cursors (client): NULL;
         if (reply) {
             lg_verify_add_cursors (verify, s, reply->cursors);
@@ -96,7 +78,7 @@ ctl_local_verify (ctl_args_t *args)
             verdict = -2;
         }
         else {
-            lg_client_t *client = s_client (s, 5000, 2);
+            lg_client_t *client = ctl_local_client (s, 5000, 2);
             verdict = client? lg_verify_chain (verify, client, s, key, key_size, &head, &broken,
                                                why, sizeof why): -1;
             lg_client_destroy (&client);
@@ -177,7 +159,7 @@ ctl_local_events_tail (ctl_args_t *args)
         fprintf (stderr, "lgwanctl: %s\n", why);
         return CTL_EXIT_REFUSED;
     }
-    lg_client_t *client = s_client (service, 2500, 2);
+    lg_client_t *client = ctl_local_client (service, 2500, 2);
     if (!client)
         return CTL_EXIT_REFUSED;
     int rc = CTL_EXIT_OK;

@@ -157,3 +157,94 @@ cleanup:
     json_decref (result);
     return rc;
 }
+
+lg_client_t *
+ctl_local_client (const char *service, int timeout_ms, int retries)
+{
+    if (!getenv ("LGWANCTL_CERT")) {
+        fprintf (stderr, "lgwanctl: set LGWANCTL_CERT to the secret file of your certificate\n");
+        return NULL;
+    }
+    char *endpoint = lg_consumer_endpoint (service, false);
+    char *server = zsys_sprintf ("%s/services/%s", ctl_args_cert_dir (), service);
+    lg_client_t *client = endpoint? lg_client_new (endpoint, getenv ("LGWANCTL_CERT"), server):
+                                    NULL;
+    if (!client)
+        fprintf (stderr, "lgwanctl: could not set up a client of %s (LGWANCTL_CERT, %s)\n",
+                 service, server);
+    else
+        lg_client_set_timeout (client, timeout_ms, retries);
+    free (endpoint);
+    zstr_free (&server);
+    return client;
+}
+
+int
+ctl_local_reference_load (ctl_args_t *args)
+{
+    const char *path = ctl_args_value (args, "file");
+    char why [512];
+    Lgwan__V1__ReferenceLoad *list = lg_reference_read (path, why, sizeof why);
+    if (!list) {
+        fprintf (stderr, "lgwanctl: %s\n", why);
+        return CTL_EXIT_REFUSED;
+    }
+    const char *source = ctl_args_value (args, "source");
+    if (source) {
+        free (list->source);
+        list->source = strdup (source);
+    }
+    lg_client_t *client = ctl_local_client ("registry", 10000, 2);
+    if (!client) {
+        lgwan__v1__reference_load__free_unpacked (list, NULL);
+        return CTL_EXIT_REFUSED;
+    }
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.body_case = LGWAN__V1__REQUEST__BODY_REFERENCE_LOAD;
+    request.reference_load = list;
+    const char *id = ctl_args_value (args, "request-id");
+    request.request_id = id? strdup (id): NULL;
+    const char *reason = ctl_args_value (args, "reason");
+    request.reason = (char *) (reason? reason: "reference list loaded");
+    lg_reply_t *reply = NULL;
+    int rc = CTL_EXIT_OK;
+    if (lg_client_call (client, &request, &reply)) {
+        fprintf (stderr, "lgwanctl: registry is not answering\n");
+        rc = CTL_EXIT_UNAVAILABLE;
+    }
+    else
+    if (reply->status->code != LGWAN__V1__CODE__OK) {
+        const char *code = protobuf_c_enum_descriptor_get_value (&lgwan__v1__code__descriptor,
+                                                                 reply->status->code)->name;
+        if (args->json)
+            printf ("{\"code\":\"%s\",\"message\":\"%s\",\"requirement\":\"%s\"}\n", code,
+                    reply->status->message, reply->status->requirement);
+        else
+            fprintf (stderr, "lgwanctl: %s (%s%s%s)\n", reply->status->message, code,
+                     *reply->status->requirement? ", requirement ": "", reply->status->requirement);
+        rc = reply->status->code == LGWAN__V1__CODE__UNAVAILABLE? CTL_EXIT_UNAVAILABLE:
+                                                                   CTL_EXIT_REFUSED;
+    }
+    else {
+        json_t *result = json_pack ("{s:I, s:I}", "list_version",
+                                    (json_int_t) reply->reference_load->list_version, "entries",
+                                    (json_int_t) reply->reference_load->entries);
+        if (args->json) {
+            char *text = json_dumps (result, JSON_COMPACT);
+            printf ("%s\n", text);
+            free (text);
+        }
+        else
+            printf ("list_version: %" PRIu64 "\nentries: %u\n",
+                    reply->reference_load->list_version, reply->reference_load->entries);
+        json_decref (result);
+    }
+    if (reply)
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    request.reference_load = NULL;
+    request.reason = NULL;
+    free (request.request_id);
+    lgwan__v1__reference_load__free_unpacked (list, NULL);
+    lg_client_destroy (&client);
+    return rc;
+}

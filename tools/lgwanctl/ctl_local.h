@@ -25,4 +25,10 @@ int ctl_local_verify (ctl_args_t *args);
 //  events tail --service S [--from-seq N] [--follow]   (ctl_events.c)
 int ctl_local_events_tail (ctl_args_t *args);
 
+//  reference load --file CSV [--source S]: the local government list
+int ctl_local_reference_load (ctl_args_t *args);
+
+//  A client of service speaking with $LGWANCTL_CERT; NULL with a message
+lg_client_t *ctl_local_client (const char *service, int timeout_ms, int retries);
+
 #endif

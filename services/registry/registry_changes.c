@@ -1,0 +1,594 @@
+/*  registry_changes - changes and cancellations of what was filed (R4.2),
+    and the history of every record.
+
+    1. A change is filed as a notification (届出: takes effect when filed) or
+       an application (申込: takes effect when a reviewer approves it). Which
+       fields need an application is data (table change_policy); filing
+       such a field as a notification is refused naming R4.2.
+    2. The content of a change is checked when it is filed, with the same
+       rules as a first filing (R3.3 for data centres, Art.9 for holders), so
+       nothing that would be refused later waits in the queue.
+    3. A cancellation takes effect on its date (Asia/Tokyo): at once when that
+       is today, else a leader duty applies it when the business clock gets
+       there, also when the date passed while no registry ran. Only then is
+       CancellationEffective published, once.
+    4. Every change that takes effect writes a new version of its record.
+*/
+#include "registry_internal.h"
+
+static const char *s_subjects [] = { "provider", "service", "contract", NULL };
+
+static bool
+s_known_subject (const char *subject)
+{
+    for (int i = 0; s_subjects [i]; i++)
+        if (streq (s_subjects [i], subject))
+            return true;
+    return false;
+}
+
+//  The kind of change the policy asks for a field; "application" unless the
+//  policy says "notification"
+static int
+s_policy (lg_ctx_t *ctx, const char *subject, const char *field, bool *application)
+{
+    const char *params [] = { subject, field };
+    PGresult *res;
+    int rc = reg_query (ctx, &res, "SELECT kind FROM change_policy WHERE subject = $1"
+                                   " AND field = $2", 2, params);
+    if (rc)
+        return rc;
+    *application = PQntuples (res) == 0 || !streq (lg_db_value (res, 0, "kind"), "notification");
+    PQclear (res);
+    return 0;
+}
+
+//  The fields a change touches, in policy terms
+static int
+s_fields (const Lgwan__V1__ChangeFile *f, const char **fields, int max)
+{
+    int n = 0;
+    if (f->cancel)
+        fields [n++] = "cancel";
+    else
+    if (f->provider) {
+        if (*f->provider->name_ja || *f->provider->name_en)
+            fields [n++] = "name";
+        if (f->provider->replace_contacts)
+            fields [n++] = "contacts";
+        if (f->provider->replace_data_centres && n < max)
+            fields [n++] = "data_centres";
+    }
+    else
+    if (f->service) {
+        if (*f->service->title_ja)
+            fields [n++] = "title";
+        if (f->service->replace_holders)
+            fields [n++] = "holders";
+    }
+    return n;
+}
+
+//  The subject's provider and status, locked; -1 NOT_FOUND or DENIED
+static int
+s_lock_subject (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t *provider,
+                char *status, size_t size)
+{
+    char text [24];
+    ID_TEXT (text, id);
+    const char *params [] = { text };
+    const char *sql =
+        streq (subject, "provider")?
+            "SELECT id AS provider, status FROM providers WHERE id = $1::bigint FOR UPDATE":
+        streq (subject, "service")?
+            "SELECT (SELECT provider_id FROM service_holders h WHERE h.service_id = s.id"
+            " AND h.role = 2) AS provider, status FROM services s WHERE id = $1::bigint FOR UPDATE":
+            "SELECT provider_id AS provider, status FROM contracts WHERE id = $1::bigint FOR UPDATE";
+    PGresult *res;
+    int rc = reg_query (ctx, &res, sql, 1, params);
+    if (rc)
+        return rc;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        return MISSING (ctx, "no %s %s", subject, text);
+    }
+    const char *owner = lg_db_value (res, 0, "provider");
+    *provider = owner? strtoull (owner, NULL, 10): 0;
+    snprintf (status, size, "%s", lg_db_value (res, 0, "status"));
+    PQclear (res);
+    //  For a service, the provider that may file is its hosting provider
+    return reg_only_self (ctx, *provider);
+}
+
+//  Make a cancellation take effect now: the record is cancelled, its version
+//  written, and CancellationEffective published
+static int
+s_cancel_now (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t provider,
+              const char *effective_on)
+{
+    char text [24], now [40];
+    ID_TEXT (text, id);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { text, now };
+    const char *sql =
+        streq (subject, "provider")?
+            "UPDATE providers SET status = 'cancelled', version = version + 1,"
+            " updated_at = $2::timestamptz WHERE id = $1::bigint":
+        streq (subject, "service")?
+            "UPDATE services SET status = 'cancelled', version = version + 1,"
+            " updated_at = $2::timestamptz WHERE id = $1::bigint":
+            "UPDATE contracts SET status = 'cancelled', version = version + 1,"
+            " updated_at = $2::timestamptz WHERE id = $1::bigint";
+    int rc = reg_exec (ctx, sql, 2, params);
+    if (rc || (rc = reg_version (ctx, subject, id)))
+        return rc;
+    Lgwan__V1__CancellationEffective effective = LGWAN__V1__CANCELLATION_EFFECTIVE__INIT;
+    effective.kind = (char *) subject;
+    effective.id = id;
+    effective.provider = provider;
+    effective.effective_on = (char *) effective_on;
+    lg_event_t event = LGWAN__V1__EVENT__INIT;
+    event.body_case = LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE;
+    event.cancellation_effective = &effective;
+    return reg_emit (ctx, &event);
+}
+
+//  Apply a change's patch to its record (not a cancellation)
+static int
+s_apply_patch (lg_ctx_t *ctx, const char *subject, uint64_t id, const char *payload)
+{
+    char text [24], now [40];
+    ID_TEXT (text, id);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    ProtobufCMessage *msg = NULL;
+    char why [256];
+    const ProtobufCMessageDescriptor *d = streq (subject, "provider")?
+        &lgwan__v1__provider_patch__descriptor: &lgwan__v1__service_patch__descriptor;
+    if (lg_pbjson_parse (d, payload, &msg, why, sizeof why)) {
+        lg_error ("stored change of %s %s does not parse: %s", subject, text, why);
+        return -2;
+    }
+    int rc = 0;
+    if (streq (subject, "provider")) {
+        const Lgwan__V1__ProviderPatch *p = (const Lgwan__V1__ProviderPatch *) msg;
+        const char *params [] = { text, *p->name_ja? p->name_ja: NULL,
+                                  *p->name_en? p->name_en: NULL, now };
+        if ((rc = reg_exec (ctx, "UPDATE providers SET name_ja = coalesce ($2, name_ja),"
+                                 " name_en = coalesce ($3, name_en), version = version + 1,"
+                                 " updated_at = $4::timestamptz WHERE id = $1::bigint", 4, params)))
+            goto done;
+        if (p->replace_contacts
+        &&  (rc = reg_store_contacts (ctx, text, p->contacts, p->n_contacts)))
+            goto done;
+        if (p->replace_data_centres
+        &&  (rc = reg_store_data_centres (ctx, text, p->data_centres, p->n_data_centres)))
+            goto done;
+        if ((rc = reg_version (ctx, "provider", id)))
+            goto done;
+        Lgwan__V1__Provider *record = reg_provider_load (ctx, id, &rc);
+        if (!record)
+            goto done;
+        Lgwan__V1__ProviderChanged changed = LGWAN__V1__PROVIDER_CHANGED__INIT;
+        changed.provider = id;
+        changed.version = record->version;
+        changed.record = record;
+        lg_event_t event = LGWAN__V1__EVENT__INIT;
+        event.body_case = LGWAN__V1__EVENT__BODY_PROVIDER_CHANGED;
+        event.provider_changed = &changed;
+        rc = reg_emit (ctx, &event);
+        lgwan__v1__provider__free_unpacked (record, NULL);
+    }
+    else {
+        const Lgwan__V1__ServicePatch *p = (const Lgwan__V1__ServicePatch *) msg;
+        if (p->replace_holders && (rc = reg_check_holders (ctx, p->holders, p->n_holders)))
+            goto done;
+        const char *params [] = { text, *p->title_ja? p->title_ja: NULL, now };
+        if ((rc = reg_exec (ctx, "UPDATE services SET title_ja = coalesce ($2, title_ja),"
+                                 " version = version + 1, updated_at = $3::timestamptz"
+                                 " WHERE id = $1::bigint", 3, params)))
+            goto done;
+        if (p->replace_holders && (rc = reg_store_holders (ctx, text, p->holders, p->n_holders)))
+            goto done;
+        if ((rc = reg_version (ctx, "service", id)))
+            goto done;
+        //  Followers learn the holders as they are now
+        Lgwan__V1__Service *service = reg_service_load (ctx, id, &rc);
+        if (!service)
+            goto done;
+        if (streq (service->status, "registered")) {
+            Lgwan__V1__ServiceRegistered registered = LGWAN__V1__SERVICE_REGISTERED__INIT;
+            registered.service = id;
+            registered.name = service->name;
+            registered.holders = service->holders;
+            registered.n_holders = service->n_holders;
+            lg_event_t event = LGWAN__V1__EVENT__INIT;
+            event.body_case = LGWAN__V1__EVENT__BODY_SERVICE_REGISTERED;
+            event.service_registered = &registered;
+            rc = reg_emit (ctx, &event);
+        }
+        lgwan__v1__service__free_unpacked (service, NULL);
+    }
+done:
+    protobuf_c_message_free_unpacked (msg, NULL);
+    return rc;
+}
+
+//  Fill a Change message from its row
+static Lgwan__V1__Change *
+s_change_load (lg_ctx_t *ctx, uint64_t id, int *rc)
+{
+    char text [24];
+    ID_TEXT (text, id);
+    const char *params [] = { text };
+    PGresult *res;
+    if ((*rc = reg_query (ctx, &res,
+            "SELECT kind, subject, subject_id, cancel, coalesce (effective_on::text, '') AS"
+            " effective_on, status, payload, filed_by, reason, to_char (filed_at AT TIME ZONE"
+            " 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS filed_at FROM changes"
+            " WHERE id = $1::bigint", 1, params)))
+        return NULL;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        *rc = MISSING (ctx, "no change %s", text);
+        return NULL;
+    }
+    Lgwan__V1__Change *c = (Lgwan__V1__Change *) malloc (sizeof *c);
+    lgwan__v1__change__init (c);
+    c->id = id;
+    c->kind = streq (lg_db_value (res, 0, "kind"), "notification")?
+              LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION: LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
+    c->subject = lg_strdup (lg_db_value (res, 0, "subject"));
+    c->subject_id = strtoull (lg_db_value (res, 0, "subject_id"), NULL, 10);
+    c->cancel = streq (lg_db_value (res, 0, "cancel"), "t");
+    c->effective_on = lg_strdup (lg_db_value (res, 0, "effective_on"));
+    c->status = lg_strdup (lg_db_value (res, 0, "status"));
+    c->payload = lg_strdup (lg_db_value (res, 0, "payload"));
+    c->filed_by = lg_strdup (lg_db_value (res, 0, "filed_by"));
+    c->filed_at = lg_strdup (lg_db_value (res, 0, "filed_at"));
+    c->reason = lg_strdup (lg_db_value (res, 0, "reason"));
+    PQclear (res);
+    c->decision = reg_decision_load (ctx, "change", id);
+    return c;
+}
+
+static int
+s_reply_change (lg_ctx_t *ctx, uint64_t id)
+{
+    int rc;
+    Lgwan__V1__Change *change = s_change_load (ctx, id, &rc);
+    if (!change)
+        return rc;
+    Lgwan__V1__ChangeReply *reply = (Lgwan__V1__ChangeReply *) malloc (sizeof *reply);
+    lgwan__v1__change_reply__init (reply);
+    reply->change = change;
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_CHANGE;
+    ctx->reply->change = reply;
+    return 0;
+}
+
+static int
+s_set_change_status (lg_ctx_t *ctx, uint64_t id, const char *status)
+{
+    char text [24];
+    ID_TEXT (text, id);
+    const char *params [] = { text, status };
+    return reg_exec (ctx, "UPDATE changes SET status = $2 WHERE id = $1::bigint", 2, params);
+}
+
+//  A change that may take effect now: patch it in, or cancel at its date
+static int
+s_take_effect (lg_ctx_t *ctx, uint64_t change, const char *subject, uint64_t id,
+               uint64_t provider, bool cancel, const char *effective_on, const char *payload)
+{
+    char today [16];
+    reg_today_jst (ctx, today, sizeof today);
+    int rc;
+    if (cancel && strcmp (effective_on, today) > 0)
+        return s_set_change_status (ctx, change, "scheduled");
+    if (cancel)
+        rc = s_cancel_now (ctx, subject, id, provider, effective_on);
+    else
+        rc = s_apply_patch (ctx, subject, id, payload);
+    return rc? rc: s_set_change_status (ctx, change, "effective");
+}
+
+int
+reg_change_file (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__ChangeFile *f = ctx->request->change_file;
+    if (!s_known_subject (f->subject))
+        return INVALID (ctx, "R4.2", "subject must be provider, service or contract");
+    if (f->id == 0)
+        return INVALID (ctx, "R4.2", "id is mandatory");
+    if (f->kind == LGWAN__V1__CHANGE_KIND__CHANGE_KIND_UNSPECIFIED)
+        return INVALID (ctx, "R4.2", "kind is mandatory: notification or application");
+    bool is_provider = streq (f->subject, "provider"), is_service = streq (f->subject, "service");
+    if (!f->cancel && ((is_provider && !f->provider) || (is_service && !f->service)
+                   ||  (!is_provider && f->provider) || (!is_service && f->service)
+                   ||  streq (f->subject, "contract")))
+        return INVALID (ctx, "R4.2", "a change of a %s carries a %s patch (a contract can only be"
+                        " cancelled)", f->subject, f->subject);
+    if (f->cancel && (f->provider || f->service))
+        return INVALID (ctx, "R4.2", "a cancellation carries no patch");
+    const char *fields [4];
+    int n = s_fields (f, fields, 4);
+    if (n == 0)
+        return INVALID (ctx, "R4.2", "the change changes nothing");
+    char today [16], effective [16] = "";
+    reg_today_jst (ctx, today, sizeof today);
+    if (f->cancel) {
+        snprintf (effective, sizeof effective, "%s", *f->effective_on? f->effective_on: today);
+        if (!reg_date_valid (effective))
+            return INVALID (ctx, "R4.2", "effective_on \"%.16s\" is not a date YYYY-MM-DD",
+                            f->effective_on);
+        if (strcmp (effective, today) < 0)
+            return INVALID (ctx, "R4.2", "a cancellation cannot take effect in the past (%s <"
+                            " %s, Asia/Tokyo)", effective, today);
+    }
+    else
+    if (*f->effective_on)
+        return INVALID (ctx, "R4.2", "only a cancellation has an effective date");
+
+    //  What the policy asks: an application if any field needs one
+    bool needs_application = false;
+    for (int i = 0; i < n; i++) {
+        bool application;
+        int rc = s_policy (ctx, f->subject, fields [i], &application);
+        if (rc)
+            return rc;
+        if (application && f->kind == LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION)
+            return REFUSE (ctx, "R4.2", "a change of the %s of a %s needs a change application,"
+                           " not a notification", fields [i], f->subject);
+        needs_application |= application;
+    }
+    uint64_t provider;
+    char status [32];
+    int rc = s_lock_subject (ctx, f->subject, f->id, &provider, status, sizeof status);
+    if (rc)
+        return rc;
+    if (streq (status, "cancelled"))
+        return REFUSE (ctx, "R4.2", "%s %" PRIu64 " is cancelled", f->subject, f->id);
+
+    //  The content passes the rules of a first filing now, not later
+    if (f->provider) {
+        const Lgwan__V1__ProviderPatch *p = f->provider;
+        if (reg_check_text (ctx, "name_ja", p->name_ja, NAME_MAX_CHARS, false)
+        ||  reg_check_text (ctx, "name_en", p->name_en, NAME_MAX_CHARS, false)
+        ||  (p->replace_contacts && reg_check_contacts (ctx, p->contacts, p->n_contacts))
+        ||  (p->replace_data_centres
+             && reg_check_data_centres (ctx, p->data_centres, p->n_data_centres)))
+            return -1;
+    }
+    if (f->service) {
+        const Lgwan__V1__ServicePatch *p = f->service;
+        if (reg_check_text (ctx, "title_ja", p->title_ja, NAME_MAX_CHARS, false))
+            return -1;
+        if (p->replace_holders && (rc = reg_check_holders (ctx, p->holders, p->n_holders)))
+            return rc;
+    }
+    json_t *json = f->provider? lg_pbjson_from_message (&f->provider->base, 0):
+                   f->service? lg_pbjson_from_message (&f->service->base, 0): json_object ();
+    char *payload = json? json_dumps (json, JSON_COMPACT): NULL;
+    json_decref (json);
+    if (!payload)
+        return -2;
+    char id [24], now [40];
+    ID_TEXT (id, f->id);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    bool notification = f->kind == LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
+    const char *params [] = { notification? "notification": "application", f->subject, id,
+                              f->cancel? "t": "f", f->cancel? effective: NULL,
+                              notification? "effective": "pending", payload, ctx->actor, now,
+                              ctx->request->reason };
+    PGresult *res;
+    rc = reg_query (ctx, &res, "INSERT INTO changes (kind, subject, subject_id, cancel,"
+                               " effective_on, status, payload, filed_by, filed_at, reason)"
+                               " VALUES ($1, $2, $3::bigint, $4::boolean, $5::date, $6, $7, $8,"
+                               " $9::timestamptz, $10) RETURNING id", 10, params);
+    if (rc) {
+        free (payload);
+        return rc;
+    }
+    uint64_t change = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+    PQclear (res);
+    if (notification)
+        rc = s_take_effect (ctx, change, f->subject, f->id, provider, f->cancel, effective, payload);
+    free (payload);
+    (void) needs_application;
+    return rc? rc: s_reply_change (ctx, change);
+}
+
+int
+reg_change_decide (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__ChangeDecide *d = ctx->request->change_decide;
+    if (d->change == 0)
+        return INVALID (ctx, NULL, "change is mandatory");
+    if (d->outcome == LGWAN__V1__OUTCOME__OUTCOME_UNSPECIFIED)
+        return INVALID (ctx, "R4.3", "outcome is mandatory (approved or rejected)");
+    if (reg_check_text (ctx, "reason", d->reason, 2000, true))
+        return -1;
+    char text [24];
+    ID_TEXT (text, d->change);
+    const char *params [] = { text };
+    PGresult *res;
+    int rc = reg_query (ctx, &res, "SELECT subject, subject_id, cancel,"
+                                   " coalesce (effective_on::text, '') AS effective_on, status,"
+                                   " payload FROM changes WHERE id = $1::bigint FOR UPDATE",
+                        1, params);
+    if (rc)
+        return rc;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        return MISSING (ctx, "no change %s", text);
+    }
+    char subject [16], effective [16], status [16];
+    snprintf (subject, sizeof subject, "%s", lg_db_value (res, 0, "subject"));
+    snprintf (effective, sizeof effective, "%s", lg_db_value (res, 0, "effective_on"));
+    snprintf (status, sizeof status, "%s", lg_db_value (res, 0, "status"));
+    uint64_t id = strtoull (lg_db_value (res, 0, "subject_id"), NULL, 10);
+    bool cancel = streq (lg_db_value (res, 0, "cancel"), "t");
+    char *payload = strdup (lg_db_value (res, 0, "payload"));
+    PQclear (res);
+    if (!streq (status, "pending")) {
+        free (payload);
+        return REFUSE (ctx, "R4.3", "change %s is %s, not pending", text, status);
+    }
+    uint64_t provider;
+    char subject_status [32];
+    if ((rc = s_lock_subject (ctx, subject, id, &provider, subject_status, sizeof subject_status))
+    ||  (rc = reg_decide (ctx, "change", d->change, d->outcome, d->reason))) {
+        free (payload);
+        return rc;
+    }
+    if (d->outcome == LGWAN__V1__OUTCOME__OUTCOME_APPROVED) {
+        if (streq (subject_status, "cancelled"))
+            rc = REFUSE (ctx, "R4.2", "%s %" PRIu64 " is cancelled", subject, id);
+        else {
+            char today [16];
+            reg_today_jst (ctx, today, sizeof today);
+            //  An approval after the requested date: it takes effect today
+            rc = s_take_effect (ctx, d->change, subject, id, provider, cancel,
+                                strcmp (effective, today) < 0? today: effective, payload);
+        }
+    }
+    else
+        rc = s_set_change_status (ctx, d->change, "rejected");
+    free (payload);
+    return rc? rc: s_reply_change (ctx, d->change);
+}
+
+int
+reg_change_list (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__ChangeList *q = ctx->request->change_list;
+    if (*q->subject && !s_known_subject (q->subject))
+        return INVALID (ctx, NULL, "subject must be provider, service or contract");
+    if (reg_check_text (ctx, "status", q->status, 16, false))
+        return -1;
+    if (ctx->caller->role == LG_ROLE_PROVIDER && (!streq (q->subject, "provider")
+                                              ||  q->id != ctx->caller->provider_id))
+        return DENIED (ctx, "a provider lists only the changes of its own provider record");
+    char id [24];
+    ID_TEXT (id, q->id);
+    const char *params [] = { *q->subject? q->subject: NULL, id, *q->status? q->status: NULL };
+    PGresult *res;
+    int rc = reg_query (ctx, &res, "SELECT id FROM changes WHERE ($1::text IS NULL OR subject = $1)"
+                                   " AND ($2::bigint = 0 OR subject_id = $2::bigint)"
+                                   " AND ($3::text IS NULL OR status = $3) ORDER BY id LIMIT 500",
+                        3, params);
+    if (rc)
+        return rc;
+    int rows = PQntuples (res);
+    Lgwan__V1__ChangeListReply *list = (Lgwan__V1__ChangeListReply *) malloc (sizeof *list);
+    lgwan__v1__change_list_reply__init (list);
+    list->changes = (Lgwan__V1__Change **) calloc (rows? rows: 1, sizeof (void *));
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_CHANGE_LIST;
+    ctx->reply->change_list = list;
+    for (int row = 0; row < rows; row++) {
+        Lgwan__V1__Change *change = s_change_load (ctx, strtoull (lg_db_value (res, row, "id"),
+                                                                  NULL, 10), &rc);
+        if (!change) {
+            PQclear (res);
+            return rc;
+        }
+        list->changes [list->n_changes++] = change;
+    }
+    PQclear (res);
+    return 0;
+}
+
+int
+reg_history (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__History *q = ctx->request->history;
+    if (!streq (q->subject, "provider") && !streq (q->subject, "service")
+    &&  !streq (q->subject, "contract") && !streq (q->subject, "interconnection"))
+        return INVALID (ctx, "R4.2", "subject must be provider, service, contract or"
+                        " interconnection");
+    if (q->id == 0)
+        return INVALID (ctx, "R4.2", "id is mandatory");
+    if (ctx->caller->role == LG_ROLE_PROVIDER) {
+        //  Its own provider record, or a contract of its own
+        uint64_t owner = 0;
+        char status [32];
+        if (streq (q->subject, "provider"))
+            owner = q->id;
+        else
+        if (streq (q->subject, "contract")) {
+            int rc = s_lock_subject (ctx, "contract", q->id, &owner, status, sizeof status);
+            if (rc)
+                return rc;
+        }
+        if (owner != ctx->caller->provider_id)
+            return DENIED (ctx, "a provider reads only its own history");
+    }
+    char id [24];
+    ID_TEXT (id, q->id);
+    const char *params [] = { q->subject, id };
+    PGresult *res;
+    int rc = reg_query (ctx, &res, "SELECT version, actor, reason, record::text AS record,"
+                                   " to_char (recorded_at AT TIME ZONE 'UTC',"
+                                   " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS recorded_at"
+                                   " FROM versions WHERE subject = $1 AND subject_id = $2::bigint"
+                                   " ORDER BY version", 2, params);
+    if (rc)
+        return rc;
+    int rows = PQntuples (res);
+    if (rows == 0) {
+        PQclear (res);
+        return MISSING (ctx, "no %s %s", q->subject, id);
+    }
+    Lgwan__V1__HistoryReply *history = (Lgwan__V1__HistoryReply *) malloc (sizeof *history);
+    lgwan__v1__history_reply__init (history);
+    history->versions = (Lgwan__V1__Version **) calloc (rows, sizeof (void *));
+    for (int row = 0; row < rows; row++) {
+        Lgwan__V1__Version *v = (Lgwan__V1__Version *) malloc (sizeof *v);
+        lgwan__v1__version__init (v);
+        v->version = strtoull (lg_db_value (res, row, "version"), NULL, 10);
+        v->actor = lg_strdup (lg_db_value (res, row, "actor"));
+        v->reason = lg_strdup (lg_db_value (res, row, "reason"));
+        v->recorded_at = lg_strdup (lg_db_value (res, row, "recorded_at"));
+        v->record = lg_strdup (lg_db_value (res, row, "record"));
+        history->versions [history->n_versions++] = v;
+    }
+    PQclear (res);
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_HISTORY;
+    ctx->reply->history = history;
+    return 0;
+}
+
+//  Duty: scheduled cancellations whose date has come take effect
+int
+reg_due_changes (lg_ctx_t *ctx)
+{
+    char today [16];
+    reg_today_jst (ctx, today, sizeof today);
+    const char *params [] = { today };
+    PGresult *res;
+    int rc = reg_query (ctx, &res, "SELECT id, subject, subject_id, effective_on::text AS"
+                                   " effective_on FROM changes WHERE status = 'scheduled'"
+                                   " AND effective_on <= $1::date ORDER BY effective_on, id"
+                                   " LIMIT 100 FOR UPDATE SKIP LOCKED", 1, params);
+    if (rc)
+        return rc;
+    for (int row = 0; row < PQntuples (res) && rc == 0; row++) {
+        uint64_t change = strtoull (lg_db_value (res, row, "id"), NULL, 10);
+        uint64_t id = strtoull (lg_db_value (res, row, "subject_id"), NULL, 10);
+        char subject [16], effective [16];
+        snprintf (subject, sizeof subject, "%s", lg_db_value (res, row, "subject"));
+        snprintf (effective, sizeof effective, "%s", lg_db_value (res, row, "effective_on"));
+        uint64_t provider;
+        char status [32];
+        if ((rc = s_lock_subject (ctx, subject, id, &provider, status, sizeof status)))
+            break;
+        if (!streq (status, "cancelled"))
+            rc = s_cancel_now (ctx, subject, id, provider, effective);
+        if (rc == 0)
+            rc = s_set_change_status (ctx, change, "effective");
+        if (rc == 0)
+            lg_info ("%s %" PRIu64 " cancelled as scheduled for %s", subject, id, effective);
+    }
+    PQclear (res);
+    return rc;
+}

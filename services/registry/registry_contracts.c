@@ -1,0 +1,335 @@
+/*  registry_contracts - contracts with using bodies (R7.1, R7.2) and
+    interconnections between providers (R8.1, R8.2).
+
+    1. A contract names the provider, the using body by its local government
+       code (in the reference list), the services covered (registered, and
+       the provider holds the application & content or hosting role in each)
+       and the provider's responsibility for provision and operation (R7.1).
+    2. It is a draft until the delivery of the terms of use and of the user
+       manual are both recorded; only then can it be activated (R7.2), and
+       ContractActivated is published.
+    3. An interconnection is a registered fact with its justification (R8.1):
+       no approval step, no prefecture or operating body involved (R8.2).
+*/
+#include "registry_internal.h"
+
+static int
+s_reply_contract (lg_ctx_t *ctx, uint64_t id, Lgwan__V1__Contract **contract_p)
+{
+    int rc;
+    Lgwan__V1__Contract *contract = reg_contract_load (ctx, id, &rc);
+    if (!contract)
+        return rc;
+    Lgwan__V1__ContractReply *reply = (Lgwan__V1__ContractReply *) malloc (sizeof *reply);
+    lgwan__v1__contract_reply__init (reply);
+    reply->contract = contract;
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_CONTRACT;
+    ctx->reply->contract = reply;
+    if (contract_p)
+        *contract_p = contract;
+    return 0;
+}
+
+//  A qualified provider; -1 refusal (requirement given) or NOT_FOUND
+static int
+s_qualified (lg_ctx_t *ctx, uint64_t provider, const char *requirement)
+{
+    char status [32];
+    int rc = reg_provider_lock (ctx, provider, status, sizeof status, NULL);
+    if (rc)
+        return rc;
+    if (!streq (status, "qualified"))
+        return REFUSE (ctx, requirement, "provider %" PRIu64 " is %s, not qualified", provider,
+                       status);
+    return 0;
+}
+
+int
+reg_contract_create (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__ContractCreate *c = ctx->request->contract_create;
+    if (c->provider == 0)
+        return INVALID (ctx, "R7.1", "provider is mandatory");
+    if (reg_only_self (ctx, c->provider))
+        return -1;
+    if (!lg_check_lgcode (c->lgcode))
+        return INVALID (ctx, "R7.1", "using body \"%.16s\" is not a local government code with a"
+                        " valid check digit", c->lgcode);
+    if (reg_check_text (ctx, "responsibility", c->responsibility, TEXT_MAX_CHARS, false))
+        return -1;
+    if (reg_chars (c->responsibility) == 0)
+        return INVALID (ctx, "R7.1", "the contract must state the provider's responsibility for"
+                        " service provision and operational management");
+    if (c->n_services == 0)
+        return INVALID (ctx, "R7.1", "a contract covers at least one service");
+    int rc = s_qualified (ctx, c->provider, "R4.1");
+    if (rc)
+        return rc;
+    const char *code [] = { c->lgcode };
+    PGresult *res;
+    if ((rc = reg_query (ctx, &res, "SELECT name FROM local_governments WHERE lgcode = $1",
+                         1, code)))
+        return rc;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        return REFUSE (ctx, "R7.1", "using body %s is not in the reference list", c->lgcode);
+    }
+    char using_body [512];
+    snprintf (using_body, sizeof using_body, "%s", lg_db_value (res, 0, "name"));
+    PQclear (res);
+
+    char provider [24];
+    ID_TEXT (provider, c->provider);
+    for (size_t i = 0; i < c->n_services; i++) {
+        char service [24];
+        ID_TEXT (service, c->services [i]);
+        for (size_t j = 0; j < i; j++)
+            if (c->services [j] == c->services [i])
+                return INVALID (ctx, NULL, "service %s is listed twice", service);
+        const char *params [] = { service, provider };
+        if ((rc = reg_query (ctx, &res,
+                "SELECT s.status, EXISTS (SELECT 1 FROM service_holders h WHERE h.service_id = s.id"
+                " AND h.provider_id = $2::bigint AND h.role IN (1, 2)) AS holds"
+                " FROM services s WHERE s.id = $1::bigint", 2, params)))
+            return rc;
+        if (PQntuples (res) == 0) {
+            PQclear (res);
+            return MISSING (ctx, "no service %s", service);
+        }
+        bool registered = streq (lg_db_value (res, 0, "status"), "registered");
+        bool holds = streq (lg_db_value (res, 0, "holds"), "t");
+        PQclear (res);
+        if (!registered)
+            return REFUSE (ctx, "R4.1", "service %s is not registered", service);
+        if (!holds)
+            return REFUSE (ctx, "R10.1", "provider %s provides service %s neither as application"
+                           " & content nor as hosting provider", provider, service);
+    }
+    char now [40];
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { provider, c->lgcode, using_body, c->responsibility, now };
+    if ((rc = reg_query (ctx, &res, "INSERT INTO contracts (provider_id, lgcode, using_body,"
+                                    " responsibility, created_at, updated_at) VALUES ($1::bigint,"
+                                    " $2, $3, $4, $5::timestamptz, $5::timestamptz) RETURNING id",
+                         5, params)))
+        return rc;
+    uint64_t id = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+    PQclear (res);
+    char text [24];
+    ID_TEXT (text, id);
+    for (size_t i = 0; i < c->n_services; i++) {
+        char service [24];
+        ID_TEXT (service, c->services [i]);
+        const char *link [] = { text, service };
+        if ((rc = reg_exec (ctx, "INSERT INTO contract_services (contract_id, service_id)"
+                                 " VALUES ($1::bigint, $2::bigint)", 2, link)))
+            return rc;
+    }
+    if ((rc = reg_version (ctx, "contract", id)))
+        return rc;
+    return s_reply_contract (ctx, id, NULL);
+}
+
+//  Lock a contract: its provider and status
+static int
+s_lock_contract (lg_ctx_t *ctx, uint64_t id, uint64_t *provider, char *status, size_t size)
+{
+    char text [24];
+    ID_TEXT (text, id);
+    const char *params [] = { text };
+    PGresult *res;
+    int rc = reg_query (ctx, &res, "SELECT provider_id, status FROM contracts"
+                                   " WHERE id = $1::bigint FOR UPDATE", 1, params);
+    if (rc)
+        return rc;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        return MISSING (ctx, "no contract %s", text);
+    }
+    *provider = strtoull (lg_db_value (res, 0, "provider_id"), NULL, 10);
+    snprintf (status, size, "%s", lg_db_value (res, 0, "status"));
+    PQclear (res);
+    return reg_only_self (ctx, *provider);
+}
+
+int
+reg_contract_record_delivery (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__ContractRecordDelivery *d = ctx->request->contract_record_delivery;
+    if (d->contract == 0)
+        return INVALID (ctx, "R7.2", "contract is mandatory");
+    if (d->document == LGWAN__V1__DOCUMENT__DOCUMENT_UNSPECIFIED)
+        return INVALID (ctx, "R7.2", "document is mandatory (terms of use or user manual)");
+    if (!reg_date_valid (d->delivered_on))
+        return INVALID (ctx, "R7.2", "delivered_on \"%.16s\" is not a date YYYY-MM-DD",
+                        d->delivered_on);
+    uint64_t provider;
+    char status [32];
+    int rc = s_lock_contract (ctx, d->contract, &provider, status, sizeof status);
+    if (rc)
+        return rc;
+    if (streq (status, "cancelled"))
+        return REFUSE (ctx, "R7.2", "contract %" PRIu64 " is cancelled", d->contract);
+    char text [24], now [40];
+    ID_TEXT (text, d->contract);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { text, d->delivered_on, now };
+    const char *sql = d->document == LGWAN__V1__DOCUMENT__DOCUMENT_TERMS_OF_USE
+        ? "UPDATE contracts SET terms_delivered_on = $2::date, version = version + 1,"
+          " updated_at = $3::timestamptz WHERE id = $1::bigint"
+        : "UPDATE contracts SET manual_delivered_on = $2::date, version = version + 1,"
+          " updated_at = $3::timestamptz WHERE id = $1::bigint";
+    if ((rc = reg_exec (ctx, sql, 3, params)) || (rc = reg_version (ctx, "contract", d->contract)))
+        return rc;
+    return s_reply_contract (ctx, d->contract, NULL);
+}
+
+int
+reg_contract_activate (lg_ctx_t *ctx)
+{
+    uint64_t id = ctx->request->contract_activate->contract;
+    if (id == 0)
+        return INVALID (ctx, "R7.2", "contract is mandatory");
+    uint64_t provider;
+    char status [32];
+    int rc = s_lock_contract (ctx, id, &provider, status, sizeof status);
+    if (rc)
+        return rc;
+    if (!streq (status, "draft"))
+        return REFUSE (ctx, "R7.2", "contract %" PRIu64 " is %s, not a draft", id, status);
+    Lgwan__V1__Contract *contract = NULL;
+    if ((rc = s_reply_contract (ctx, id, &contract)))
+        return rc;
+    if (!*contract->terms_delivered_on || !*contract->manual_delivered_on)
+        return REFUSE (ctx, "R7.2", "contract %" PRIu64 " is not active until the terms of use"
+                       " and the user manual are delivered (terms: %s, manual: %s)", id,
+                       *contract->terms_delivered_on? "delivered": "not delivered",
+                       *contract->manual_delivered_on? "delivered": "not delivered");
+    if ((rc = s_qualified (ctx, provider, "R4.1")))
+        return rc;
+    char text [24], now [40];
+    ID_TEXT (text, id);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { text, now };
+    if ((rc = reg_exec (ctx, "UPDATE contracts SET status = 'active', version = version + 1,"
+                             " updated_at = $2::timestamptz WHERE id = $1::bigint", 2, params))
+    ||  (rc = reg_version (ctx, "contract", id)))
+        return rc;
+    lgwan__v1__contract_reply__free_unpacked (ctx->reply->contract, NULL);
+    ctx->reply->contract = NULL;
+    if ((rc = s_reply_contract (ctx, id, &contract)))
+        return rc;
+    Lgwan__V1__ContractActivated activated = LGWAN__V1__CONTRACT_ACTIVATED__INIT;
+    activated.contract = id;
+    activated.provider = provider;
+    activated.lgcode = contract->lgcode;
+    activated.services = contract->services;
+    activated.n_services = contract->n_services;
+    lg_event_t event = LGWAN__V1__EVENT__INIT;
+    event.body_case = LGWAN__V1__EVENT__BODY_CONTRACT_ACTIVATED;
+    event.contract_activated = &activated;
+    return reg_emit (ctx, &event);
+}
+
+int
+reg_contract_get (lg_ctx_t *ctx)
+{
+    uint64_t id = ctx->request->contract_get->contract;
+    if (id == 0)
+        return INVALID (ctx, NULL, "contract is mandatory");
+    Lgwan__V1__Contract *contract = NULL;
+    int rc = s_reply_contract (ctx, id, &contract);
+    return rc? rc: reg_only_self (ctx, contract->provider);
+}
+
+int
+reg_contracts_of_provider (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__ContractsOfProvider *q = ctx->request->contracts_of_provider;
+    if (q->provider == 0)
+        return INVALID (ctx, NULL, "provider is mandatory");
+    if (reg_only_self (ctx, q->provider))
+        return -1;
+    char text [24];
+    ID_TEXT (text, q->provider);
+    const char *params [] = { text, q->active_only? "t": "f" };
+    PGresult *res;
+    int rc = reg_query (ctx, &res, "SELECT id FROM contracts WHERE provider_id = $1::bigint"
+                                   " AND (NOT $2::boolean OR status = 'active') ORDER BY id",
+                        2, params);
+    if (rc)
+        return rc;
+    int rows = PQntuples (res);
+    Lgwan__V1__ContractsReply *reply = (Lgwan__V1__ContractsReply *) malloc (sizeof *reply);
+    lgwan__v1__contracts_reply__init (reply);
+    reply->contracts = (Lgwan__V1__Contract **) calloc (rows? rows: 1, sizeof (void *));
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_CONTRACTS;
+    ctx->reply->contracts = reply;
+    for (int row = 0; row < rows; row++) {
+        Lgwan__V1__Contract *contract = reg_contract_load (ctx,
+            strtoull (lg_db_value (res, row, "id"), NULL, 10), &rc);
+        if (!contract) {
+            PQclear (res);
+            return rc;
+        }
+        reply->contracts [reply->n_contracts++] = contract;
+    }
+    PQclear (res);
+    return 0;
+}
+
+int
+reg_interconnection_register (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__InterconnectionRegister *r = ctx->request->interconnection_register;
+    if (r->provider_a == 0 || r->provider_b == 0)
+        return INVALID (ctx, "R8.1", "both providers are mandatory");
+    if (r->provider_a == r->provider_b)
+        return INVALID (ctx, "R8.1", "an interconnection joins two different providers");
+    if (ctx->caller->role == LG_ROLE_PROVIDER && ctx->caller->provider_id != r->provider_a
+    &&  ctx->caller->provider_id != r->provider_b)
+        return DENIED (ctx, "a provider registers only its own interconnections");
+    if (reg_check_text (ctx, "justification", r->justification, TEXT_MAX_CHARS, false))
+        return -1;
+    if (reg_chars (r->justification) == 0)
+        return INVALID (ctx, "R8.1", "an interconnection states how it serves the Art.2 role"
+                        " (justification)");
+    int rc;
+    if ((rc = s_qualified (ctx, r->provider_a, "R8.1")) || (rc = s_qualified (ctx, r->provider_b, "R8.1")))
+        return rc;
+    //  R8.2: a registered fact at once; nobody approves it
+    char a [24], b [24], now [40];
+    ID_TEXT (a, r->provider_a);
+    ID_TEXT (b, r->provider_b);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { a, b, r->justification, now };
+    PGresult *res;
+    if ((rc = reg_query (ctx, &res,
+            "INSERT INTO interconnections (provider_a, provider_b, justification, created_at)"
+            " VALUES ($1::bigint, $2::bigint, $3, $4::timestamptz) RETURNING id, status,"
+            " to_char (created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+            " AS created_at", 4, params)))
+        return rc;
+    Lgwan__V1__Interconnection *i = (Lgwan__V1__Interconnection *) malloc (sizeof *i);
+    lgwan__v1__interconnection__init (i);
+    i->id = strtoull (lg_db_value (res, 0, "id"), NULL, 10);
+    i->provider_a = r->provider_a;
+    i->provider_b = r->provider_b;
+    i->justification = lg_strdup (r->justification);
+    i->status = lg_strdup (lg_db_value (res, 0, "status"));
+    i->created_at = lg_strdup (lg_db_value (res, 0, "created_at"));
+    PQclear (res);
+    Lgwan__V1__InterconnectionReply *reply = (Lgwan__V1__InterconnectionReply *) malloc (sizeof *reply);
+    lgwan__v1__interconnection_reply__init (reply);
+    reply->interconnection = i;
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_INTERCONNECTION;
+    ctx->reply->interconnection = reply;
+    if ((rc = reg_version (ctx, "interconnection", i->id)))
+        return rc;
+    Lgwan__V1__InterconnectionRegistered registered = LGWAN__V1__INTERCONNECTION_REGISTERED__INIT;
+    registered.interconnection = i;
+    lg_event_t event = LGWAN__V1__EVENT__INIT;
+    event.body_case = LGWAN__V1__EVENT__BODY_INTERCONNECTION_REGISTERED;
+    event.interconnection_registered = &registered;
+    return reg_emit (ctx, &event);
+}

@@ -1,0 +1,113 @@
+/*  registry_internal.h - what the registry's files share: result helpers,
+    the record loaders, versions and events. Not for other services.
+*/
+#ifndef REGISTRY_INTERNAL_H_INCLUDED
+#define REGISTRY_INTERNAL_H_INCLUDED
+
+#include "registry.h"
+
+#define NAME_MAX_CHARS   256
+#define TEXT_MAX_CHARS   4000
+
+//  Refusals with a requirement ID
+#define REFUSE(ctx, req, ...)  lg_ctx_refuse ((ctx), LGWAN__V1__CODE__FAILED_PRECONDITION, (req), __VA_ARGS__)
+#define INVALID(ctx, req, ...) lg_ctx_refuse ((ctx), LGWAN__V1__CODE__INVALID_ARGUMENT, (req), __VA_ARGS__)
+#define DENIED(ctx, ...)       lg_ctx_refuse ((ctx), LGWAN__V1__CODE__PERMISSION_DENIED, NULL, __VA_ARGS__)
+#define MISSING(ctx, ...)      lg_ctx_refuse ((ctx), LGWAN__V1__CODE__NOT_FOUND, NULL, __VA_ARGS__)
+
+//  Decimal text of an id, in a caller's buffer of 24 bytes
+#define ID_TEXT(buffer, id) snprintf ((buffer), sizeof (buffer), "%" PRIu64, (uint64_t) (id))
+
+//  Run a statement; 0 with *res_p (caller clears) when it succeeded, else
+//  the SQL error mapped (-1 refusal set, -2 database) and nothing to clear.
+int reg_query (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int nparams,
+               const char *const *params);
+
+//  As reg_query for statements whose result is not needed.
+int reg_exec (lg_ctx_t *ctx, const char *sql, int nparams, const char *const *params);
+
+//  Characters (code points) of valid UTF-8.
+size_t reg_chars (const char *text);
+
+//  A mandatory or optional text of at most max characters; -1 refused.
+int reg_check_text (lg_ctx_t *ctx, const char *field, const char *text, size_t max,
+                    bool mandatory);
+
+//  YYYY-MM-DD that is a real date.
+bool reg_date_valid (const char *text);
+
+//  Today in Asia/Tokyo on the business clock, YYYY-MM-DD (11 bytes).
+void reg_today_jst (lg_ctx_t *ctx, char *buf, size_t size);
+
+//  A provider caller may act only for itself; staff and services for all.
+//  -1 (PERMISSION_DENIED set) when the caller is another provider.
+int reg_only_self (lg_ctx_t *ctx, uint64_t provider);
+
+//  Record the current row of subject/id as a new version (R4.2, X.1).
+int reg_version (lg_ctx_t *ctx, const char *subject, uint64_t id);
+
+//  Append an event in the request's transaction.
+int reg_emit (lg_ctx_t *ctx, lg_event_t *event);
+
+//  The status of a provider, locked FOR UPDATE; -1 NOT_FOUND set.
+int reg_provider_lock (lg_ctx_t *ctx, uint64_t id, char *status, size_t size, int *type);
+
+//  Whole records with their children, heap trees for replies and events;
+//  NULL with *rc set (-1 NOT_FOUND, -2 database).
+Lgwan__V1__Provider *reg_provider_load (lg_ctx_t *ctx, uint64_t id, int *rc);
+Lgwan__V1__Service *reg_service_load (lg_ctx_t *ctx, uint64_t id, int *rc);
+Lgwan__V1__Contract *reg_contract_load (lg_ctx_t *ctx, uint64_t id, int *rc);
+
+//  The latest decision of a subject, or NULL.
+Lgwan__V1__Decision *reg_decision_load (lg_ctx_t *ctx, const char *subject, uint64_t id);
+
+//  Record a decision (R4.3): reviewer from the certificate, time, outcome, reason.
+int reg_decide (lg_ctx_t *ctx, const char *subject, uint64_t id, Lgwan__V1__Outcome outcome,
+                const char *reason);
+
+//  Validate and store contacts / data centres of a provider (R3.3, R9.2).
+int reg_check_contacts (lg_ctx_t *ctx, Lgwan__V1__Contact **contacts, size_t n);
+int reg_check_data_centres (lg_ctx_t *ctx, Lgwan__V1__DataCentre **centres, size_t n);
+int reg_store_contacts (lg_ctx_t *ctx, const char *provider, Lgwan__V1__Contact **contacts,
+                        size_t n);
+int reg_store_data_centres (lg_ctx_t *ctx, const char *provider,
+                            Lgwan__V1__DataCentre **centres, size_t n);
+
+//  The Art.9 rules of a service's holders (R9.1, R9.2, R10.1, R12.1, R13.1,
+//  R4.1 qualified); -1 refusal set.
+int reg_check_holders (lg_ctx_t *ctx, Lgwan__V1__RoleHolder **holders, size_t n);
+int reg_store_holders (lg_ctx_t *ctx, const char *service, Lgwan__V1__RoleHolder **holders,
+                       size_t n);
+
+//  Provider handlers (registry_providers.c)
+int reg_provider_apply (lg_ctx_t *ctx);
+int reg_provider_get (lg_ctx_t *ctx);
+int reg_provider_list (lg_ctx_t *ctx);
+int reg_president_approval_record (lg_ctx_t *ctx);
+int reg_qualification_review (lg_ctx_t *ctx);
+int reg_qualification_decide (lg_ctx_t *ctx);
+int reg_reference_load (lg_ctx_t *ctx);
+int reg_reference_get (lg_ctx_t *ctx);
+
+//  Service handlers (registry_services.c)
+int reg_service_register (lg_ctx_t *ctx);
+int reg_service_get (lg_ctx_t *ctx);
+int reg_service_review (lg_ctx_t *ctx);
+int reg_service_decide (lg_ctx_t *ctx);
+
+//  Contracts and interconnections (registry_contracts.c)
+int reg_contract_create (lg_ctx_t *ctx);
+int reg_contract_record_delivery (lg_ctx_t *ctx);
+int reg_contract_activate (lg_ctx_t *ctx);
+int reg_contract_get (lg_ctx_t *ctx);
+int reg_contracts_of_provider (lg_ctx_t *ctx);
+int reg_interconnection_register (lg_ctx_t *ctx);
+
+//  Changes, cancellations and history (registry_changes.c)
+int reg_change_file (lg_ctx_t *ctx);
+int reg_change_decide (lg_ctx_t *ctx);
+int reg_change_list (lg_ctx_t *ctx);
+int reg_history (lg_ctx_t *ctx);
+int reg_due_changes (lg_ctx_t *ctx);
+
+#endif
