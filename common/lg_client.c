@@ -26,10 +26,21 @@ s_connect (lg_client_t *self)
         zsock_destroy (&dealer);
         return NULL;
     }
-    if (zsock_connect (dealer, "%s", self->endpoint)) {
+    //  Several endpoints (replicas of one service, comma separated): the
+    //  DEALER deals requests among them round robin
+    char *list = strdup (self->endpoint);
+    char *save = NULL;
+    int connected = 0;
+    for (char *one = strtok_r (list, ",", &save); one; one = strtok_r (NULL, ",", &save))
+        if (zsock_connect (dealer, "%s", one) == 0)
+            connected++;
+        else {
+            connected = 0;
+            break;
+        }
+    free (list);
+    if (!connected)
         zsock_destroy (&dealer);
-        return NULL;
-    }
     return dealer;
 }
 

@@ -10,7 +10,9 @@
 #ifndef LG_CLIENT_H_INCLUDED
 #define LG_CLIENT_H_INCLUDED
 
-//  endpoint: tcp://host:port; cert: our certificate file (with _secret);
+//  endpoint: tcp://host:port, or several replicas of one service separated by
+//  commas (requests are dealt among them round robin); cert: our certificate
+//  file (with _secret);
 //  server_cert: the service's public certificate file.
 lg_client_t *lg_client_new (const char *endpoint, const char *cert, const char *server_cert);
 void lg_client_destroy (lg_client_t **self_p);

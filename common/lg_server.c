@@ -3,9 +3,10 @@
 
     Idempotency, precisely:
     1. The claim is an INSERT of (caller key, request_id, digest of the request
-       bytes) that does nothing on conflict. A concurrent duplicate, here or on
-       another replica, blocks on that row until the first commits, then finds
-       it claimed and answers the stored reply: one state change, same reply.
+       bytes, reply) that does nothing on conflict, the last statement before
+       COMMIT. A concurrent duplicate, here or on another replica, blocks on
+       that row until the first commits, then finds it claimed, rolls its own
+       work back and answers the stored reply: one state change, same reply.
     2. A request_id reused with different bytes is refused (ALREADY_EXISTS):
        a client bug must not read another request's reply.
     3. Refusals are stored like successes (a retry sees the same refusal);
@@ -29,8 +30,13 @@ struct _lg_server_t {
     int64_t started_mono;
     uint64_t requests;
     uint64_t by_code [MAX_CODES];
-    zhashx_t *by_request;       //  body name -> uint64_t * count
+    zhashx_t *by_request;       //  body name -> s_tally_t
 };
+
+typedef struct {
+    uint64_t count;
+    uint64_t total_us;
+} s_tally_t;
 
 static int s_stats (lg_ctx_t *ctx);
 static int s_replay (lg_ctx_t *ctx);
@@ -63,7 +69,7 @@ lg_server_new (const lg_config_t *cfg, lg_auth_t *auth, lg_db_t *db,
     self->started_us = lg_clock_now_us ();
     self->started_mono = zclock_mono ();
     self->by_request = zhashx_new ();
-    zhashx_set_destructor (self->by_request, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_destructor (self->by_request, (zhashx_destructor_fn *) zstr_free);   //  frees any block
     self->router = zsock_new (ZMQ_ROUTER);
     //  The socket bound is twice the application bound: frames between the
     //  two get RESOURCE_EXHAUSTED, larger ones cost the sender its connection.
@@ -191,19 +197,20 @@ s_route (const lg_route_t *table, unsigned body_case)
 }
 
 static void
-s_count (lg_server_t *self, lg_reply_t *reply, const char *body_name)
+s_count (lg_server_t *self, lg_reply_t *reply, const char *body_name, int64_t took_us)
 {
     self->requests++;
     int code = reply->status? (int) reply->status->code: 0;
     if (code >= 0 && code < MAX_CODES)
         self->by_code [code]++;
     if (body_name) {
-        uint64_t *count = (uint64_t *) zhashx_lookup (self->by_request, body_name);
-        if (!count) {
-            count = (uint64_t *) zmalloc (sizeof *count);
-            zhashx_insert (self->by_request, body_name, count);
+        s_tally_t *tally = (s_tally_t *) zhashx_lookup (self->by_request, body_name);
+        if (!tally) {
+            tally = (s_tally_t *) zmalloc (sizeof *tally);
+            zhashx_insert (self->by_request, body_name, tally);
         }
-        (*count)++;
+        tally->count++;
+        tally->total_us += (uint64_t) took_us;
     }
 }
 
@@ -223,7 +230,47 @@ s_actor (const lg_caller_t *caller, const lg_request_t *request, char *buf, size
         snprintf (buf, size, "%s:%.8s", caller->role_name, caller->public_key);
 }
 
-//  Run a write: claim, handler, stored reply, commit, publish
+//  Answer a request_id claimed before: the stored reply, or a refusal when
+//  the same id came with other bytes. Runs after our own work was rolled back.
+static void
+s_answer_stored (lg_server_t *self, lg_ctx_t *ctx, const char *const *claim,
+                 const uint8_t *digest, size_t digest_size)
+{
+    PGresult *res = lg_db_exec (self->db, "SELECT digest, reply FROM requests"
+                                          " WHERE caller = $1 AND request_id = $2", 2, claim);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1) {
+        PQclear (res);
+        lg_ctx_refuse (ctx, lg_db_is_up (self->db)? LGWAN__V1__CODE__INTERNAL:
+                       LGWAN__V1__CODE__UNAVAILABLE, NULL, "stored reply could not be read");
+        return;
+    }
+    size_t size, dsize;
+    uint8_t *old_digest = lg_db_bytes (res, 0, "digest", &dsize);
+    bool same = old_digest && dsize == digest_size && memcmp (old_digest, digest, dsize) == 0;
+    uint8_t *stored = lg_db_bytes (res, 0, "reply", &size);
+    PQfreemem (old_digest);
+    PQclear (res);
+    ProtobufCMessage *msg = NULL;
+    s_clear_body (ctx->reply);
+    if (!same)
+        lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, NULL,
+                       "request_id %s was used for a different request", ctx->request->request_id);
+    else
+    if (stored && lg_codec_decode (&lgwan__v1__reply__descriptor, stored, size, SIZE_MAX,
+                                   &msg, NULL, 0) == 0) {
+        lgwan__v1__reply__free_unpacked (ctx->reply, NULL);
+        ctx->reply = (lg_reply_t *) msg;
+    }
+    else
+        lg_ctx_refuse (ctx, LGWAN__V1__CODE__INTERNAL, NULL, "stored reply is unreadable");
+    PQfreemem (stored);
+}
+
+//  Run a write: handler, then claim with the reply, commit, publish.
+//  The claim is the last statement before COMMIT: a duplicate (a retry, or
+//  the same request on another replica) blocks on that row until the first
+//  commits, then finds it claimed, rolls its own work back and answers the
+//  stored reply. A retry thus costs a rerun; every first try saves a round trip.
 static void
 s_run_write (lg_server_t *self, lg_ctx_t *ctx, const lg_route_t *route, zframe_t *payload)
 {
@@ -232,57 +279,17 @@ s_run_write (lg_server_t *self, lg_ctx_t *ctx, const lg_route_t *route, zframe_t
     unsigned digest_size = 0;
     EVP_Digest (zframe_data (payload), zframe_size (payload), digest, &digest_size, EVP_sha256 (), NULL);
     char *digest_hex = lg_db_hex (digest, digest_size);
+    char *reply_hex = NULL;
     char body_case [16];
     snprintf (body_case, sizeof body_case, "%u", route->body_case);
-    const char *claim [] = { ctx->caller->public_key, ctx->request->request_id, body_case, digest_hex };
+    const char *claim [] = { ctx->caller->public_key, ctx->request->request_id };
     PGresult *res = NULL;
-    char *reply_hex = NULL;
-    uint8_t *stored = NULL;
 
     //  The whole transaction is pipelined: statements whose result is not
     //  needed travel with the next one that is (see lg_db.h)
-    if (lg_db_pipeline_begin (db) || lg_db_begin (db))
+    if (lg_db_pipeline_begin (db) || lg_db_begin (db)
+    ||  !lg_db_run (db, "SAVEPOINT handler", 0, NULL))
         goto unavailable;
-    res = lg_db_exec (db, "INSERT INTO requests (caller, request_id, body_case, digest)"
-                          " VALUES ($1, $2, $3::integer, $4::bytea)"
-                          " ON CONFLICT DO NOTHING RETURNING 1", 4, claim);
-    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK)
-        goto unavailable;
-    if (PQntuples (res) == 0) {
-        //  Claimed before: answer what we answered then
-        PQclear (res);
-        res = lg_db_exec (db, "SELECT digest, reply FROM requests"
-                              " WHERE caller = $1 AND request_id = $2", 2, claim);
-        if (!res || PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1)
-            goto unavailable;
-        size_t size, dsize;
-        uint8_t *old_digest = lg_db_bytes (res, 0, "digest", &dsize);
-        bool same = old_digest && dsize == digest_size && memcmp (old_digest, digest, dsize) == 0;
-        PQfreemem (old_digest);
-        stored = lg_db_bytes (res, 0, "reply", &size);
-        lg_db_commit (db);
-        ProtobufCMessage *msg = NULL;
-        if (!same)
-            lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, NULL,
-                           "request_id %s was used for a different request",
-                           ctx->request->request_id);
-        else
-        if (stored && lg_codec_decode (&lgwan__v1__reply__descriptor, stored, size, SIZE_MAX,
-                                       &msg, NULL, 0) == 0) {
-            //  Hand back the stored reply in place of ours
-            lg_reply_t *old = (lg_reply_t *) msg;
-            lgwan__v1__reply__free_unpacked (ctx->reply, NULL);
-            ctx->reply = old;
-        }
-        else
-            lg_ctx_refuse (ctx, LGWAN__V1__CODE__INTERNAL, NULL, "stored reply is unreadable");
-        goto done;
-    }
-    PQclear (res);
-    res = NULL;
-    if (!lg_db_run (db, "SAVEPOINT handler", 0, NULL))
-        goto unavailable;
-
     int rc = route->handler (ctx);
     if (rc)
         s_clear_body (ctx->reply);
@@ -297,16 +304,24 @@ s_run_write (lg_server_t *self, lg_ctx_t *ctx, const lg_route_t *route, zframe_t
     else
         s_set_status (ctx->reply, LGWAN__V1__CODE__OK, NULL, "");
 
-    {
-        size_t size = protobuf_c_message_get_packed_size (&ctx->reply->base);
-        uint8_t *packed = (uint8_t *) malloc (size? size: 1);
-        protobuf_c_message_pack (&ctx->reply->base, packed);
-        reply_hex = lg_db_hex (packed, size);
-        free (packed);
-        const char *update [] = { ctx->caller->public_key, ctx->request->request_id, reply_hex };
-        if (!lg_db_run (db, "UPDATE requests SET reply = $3::bytea"
-                            " WHERE caller = $1 AND request_id = $2", 3, update))
-            goto unavailable;
+    size_t size = protobuf_c_message_get_packed_size (&ctx->reply->base);
+    uint8_t *packed = (uint8_t *) malloc (size? size: 1);
+    protobuf_c_message_pack (&ctx->reply->base, packed);
+    reply_hex = lg_db_hex (packed, size);
+    free (packed);
+    const char *record [] = { claim [0], claim [1], body_case, digest_hex, reply_hex };
+    res = lg_db_exec (db, "INSERT INTO requests (caller, request_id, body_case, digest, reply)"
+                          " VALUES ($1, $2, $3::integer, $4::bytea, $5::bytea)"
+                          " ON CONFLICT DO NOTHING RETURNING 1", 5, record);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK)
+        goto unavailable;
+    if (PQntuples (res) == 0) {
+        //  Claimed before: our work goes, the first answer stands
+        if (self->outbox)
+            lg_outbox_discard (self->outbox);
+        lg_db_rollback (db);
+        s_answer_stored (self, ctx, claim, digest, digest_size);
+        goto done;
     }
     if (lg_db_commit (db))
         goto unavailable;
@@ -321,7 +336,17 @@ unavailable:
         lg_outbox_discard (self->outbox);
     lg_db_rollback (db);
     lg_db_pipeline_end (db);
+    s_clear_body (ctx->reply);
     if (lg_db_is_up (db)) {
+        //  A retry may trip over what its first try made: answer that
+        PGresult *seen = lg_db_exec (db, "SELECT 1 FROM requests WHERE caller = $1"
+                                         " AND request_id = $2", 2, claim);
+        bool claimed = seen && PQresultStatus (seen) == PGRES_TUPLES_OK && PQntuples (seen) == 1;
+        PQclear (seen);
+        if (claimed) {
+            s_answer_stored (self, ctx, claim, digest, digest_size);
+            goto done;
+        }
         lg_log_write (LG_LOG_ERROR, lg_db_error (db), "request %s failed", ctx->request->request_id);
         lg_ctx_refuse (ctx, LGWAN__V1__CODE__INTERNAL, NULL, "internal error");
     }
@@ -331,8 +356,6 @@ done:
     if (lg_db_is_up (db))
         lg_db_pipeline_end (db);
     PQclear (res);
-    if (stored)
-        PQfreemem (stored);
     free (reply_hex);
     free (digest_hex);
 }
@@ -481,8 +504,9 @@ s_on_request (zloop_t *loop, zsock_t *reader, void *arg)
         goto cleanup;
     }
     const char *body_name = NULL;
+    int64_t started = zclock_usecs ();
     lg_reply_t *reply = s_process (self, payload, &body_name);
-    s_count (self, reply, body_name);
+    s_count (self, reply, body_name, zclock_usecs () - started);
     if (reply->status && reply->status->code != LGWAN__V1__CODE__OK)
         lg_debug ("%s: %s %s", body_name? body_name: "request",
                   protobuf_c_enum_descriptor_get_value (&lgwan__v1__code__descriptor,
@@ -550,10 +574,13 @@ s_stats (lg_ctx_t *ctx)
                 protobuf_c_enum_descriptor_get_value (&lgwan__v1__code__descriptor, code)->name,
                 self->by_code [code]);
     stats->by_request = s_counters (zhashx_size (self->by_request));
-    for (uint64_t *count = (uint64_t *) zhashx_first (self->by_request); count;
-         count = (uint64_t *) zhashx_next (self->by_request))
-        stats->by_request [stats->n_by_request++] =
-            s_counter ((const char *) zhashx_cursor (self->by_request), *count);
+    for (s_tally_t *tally = (s_tally_t *) zhashx_first (self->by_request); tally;
+         tally = (s_tally_t *) zhashx_next (self->by_request)) {
+        Lgwan__V1__StatsCounter *counter =
+            s_counter ((const char *) zhashx_cursor (self->by_request), tally->count);
+        counter->total_micros = tally->total_us;
+        stats->by_request [stats->n_by_request++] = counter;
+    }
     ctx->reply->body_case = LGWAN__V1__REPLY__BODY_STATS;
     ctx->reply->stats = stats;
     return 0;

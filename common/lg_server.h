@@ -5,11 +5,11 @@
     2. a known body (INVALID_ARGUMENT), a request_id (INVALID_ARGUMENT);
     3. the caller's certificate is still allowed (UNAUTHENTICATED) and its role
        is one the route allows (PERMISSION_DENIED);
-    4. a write runs in one transaction that first claims (caller, request_id)
-       in <schema>.requests; if it was claimed before, the stored reply is sent
-       and nothing changes. The handler's work, its events in the outbox and the
-       reply commit together; a refusal rolls the handler's work back and keeps
-       only the reply. A lost database answers UNAVAILABLE and stores nothing.
+    4. a write runs in one transaction that ends by claiming (caller,
+       request_id) in <schema>.requests together with its reply; if it was
+       claimed before, everything is rolled back and the stored reply is sent.
+       The handler's work, its events in the outbox and the reply commit
+       together; a refusal rolls the handler's work back and keeps only the reply. A lost database answers UNAVAILABLE and stores nothing.
     5. reads (LG_ROUTE_READ) run without the claim.
     Handlers never see a request they were not written for.
 */

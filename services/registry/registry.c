@@ -48,6 +48,12 @@ reg_exec (lg_ctx_t *ctx, const char *sql, int nparams, const char *const *params
     return rc;
 }
 
+int
+reg_queue (lg_ctx_t *ctx, const char *sql, int nparams, const char *const *params)
+{
+    return lg_db_run (ctx->db, sql, nparams, params)? 0: -2;
+}
+
 size_t
 reg_chars (const char *text)
 {
@@ -219,7 +225,7 @@ reg_decide (lg_ctx_t *ctx, const char *subject, uint64_t id, Lgwan__V1__Outcome 
     const char *params [] = { subject, text,
                               outcome == LGWAN__V1__OUTCOME__OUTCOME_APPROVED? "approved": "rejected",
                               ctx->actor, now, reason };
-    return reg_exec (ctx, "INSERT INTO decisions (subject, subject_id, outcome, reviewer,"
+    return reg_queue (ctx, "INSERT INTO decisions (subject, subject_id, outcome, reviewer,"
                           " decided_at, reason) VALUES ($1, $2::bigint, $3, $4, $5::timestamptz, $6)",
                      6, params);
 }
@@ -229,6 +235,24 @@ static char *
 s_json_text (json_t *object, const char *key)
 {
     return lg_strdup (json_string_value (json_object_get (object, key)));
+}
+
+static Lgwan__V1__Decision *
+s_decision_from_json (const char *text)
+{
+    json_t *json = text? json_loads (text, 0, NULL): NULL;
+    if (!json)
+        return NULL;
+    Lgwan__V1__Decision *d = (Lgwan__V1__Decision *) malloc (sizeof *d);
+    lgwan__v1__decision__init (d);
+    const char *outcome = json_string_value (json_object_get (json, "outcome"));
+    d->outcome = outcome && streq (outcome, "approved")?
+        LGWAN__V1__OUTCOME__OUTCOME_APPROVED: LGWAN__V1__OUTCOME__OUTCOME_REJECTED;
+    d->reviewer = s_json_text (json, "reviewer");
+    d->decided_at = s_json_text (json, "decided_at");
+    d->reason = s_json_text (json, "reason");
+    json_decref (json);
+    return d;
 }
 
 Lgwan__V1__Provider *
@@ -268,8 +292,8 @@ reg_provider_load (lg_ctx_t *ctx, uint64_t id, int *rc)
     //  The children came as JSON built by PostgreSQL from our own rows
     json_t *contacts = json_loads (lg_db_value (res, 0, "contacts"), 0, NULL);
     json_t *centres = json_loads (lg_db_value (res, 0, "data_centres"), 0, NULL);
-    const char *decision_text = lg_db_value (res, 0, "decision");
-    json_t *decision = decision_text? json_loads (decision_text, 0, NULL): NULL;
+    const char *decision_value = lg_db_value (res, 0, "decision");
+    char *decision_text = decision_value? strdup (decision_value): NULL;
     PQclear (res);
     size_t n = json_array_size (contacts);
     p->contacts = (Lgwan__V1__Contact **) calloc (n? n: 1, sizeof (void *));
@@ -295,19 +319,10 @@ reg_provider_load (lg_ctx_t *ctx, uint64_t id, int *rc)
         d->address = s_json_text (item, "address");
         p->data_centres [p->n_data_centres++] = d;
     }
-    if (decision) {
-        p->decision = (Lgwan__V1__Decision *) malloc (sizeof (Lgwan__V1__Decision));
-        lgwan__v1__decision__init (p->decision);
-        const char *outcome = json_string_value (json_object_get (decision, "outcome"));
-        p->decision->outcome = outcome && streq (outcome, "approved")?
-            LGWAN__V1__OUTCOME__OUTCOME_APPROVED: LGWAN__V1__OUTCOME__OUTCOME_REJECTED;
-        p->decision->reviewer = s_json_text (decision, "reviewer");
-        p->decision->decided_at = s_json_text (decision, "decided_at");
-        p->decision->reason = s_json_text (decision, "reason");
-    }
+    p->decision = decision_text? s_decision_from_json (decision_text): NULL;
+    free (decision_text);
     json_decref (contacts);
     json_decref (centres);
-    json_decref (decision);
     return p;
 }
 
@@ -320,8 +335,13 @@ reg_service_load (lg_ctx_t *ctx, uint64_t id, int *rc)
     PGresult *res;
     if ((*rc = reg_query (ctx, &res,
             "SELECT name, title_ja, status, version, " TIME_TEXT ("created_at") " AS created_at, "
-            TIME_TEXT ("updated_at") " AS updated_at FROM services WHERE id = $1::bigint",
-            1, params)))
+            TIME_TEXT ("updated_at") " AS updated_at,"
+            " (SELECT coalesce (json_agg (json_build_object ('provider', h.provider_id, 'role',"
+            "   h.role, 'carrier_number', coalesce (h.carrier_number, ''))"
+            "   ORDER BY h.role, h.provider_id), '[]')"
+            "  FROM service_holders h WHERE h.service_id = s.id)::text AS holders,"
+            DECISION_JSON ("service", "s.id")
+            " FROM services s WHERE id = $1::bigint", 1, params)))
         return NULL;
     if (PQntuples (res) == 0) {
         PQclear (res);
@@ -337,26 +357,21 @@ reg_service_load (lg_ctx_t *ctx, uint64_t id, int *rc)
     s->version = strtoull (lg_db_value (res, 0, "version"), NULL, 10);
     s->created_at = lg_strdup (lg_db_value (res, 0, "created_at"));
     s->updated_at = lg_strdup (lg_db_value (res, 0, "updated_at"));
+    s->decision = s_decision_from_json (lg_db_value (res, 0, "decision"));
+    json_t *holders = json_loads (lg_db_value (res, 0, "holders"), 0, NULL);
     PQclear (res);
-    if ((*rc = reg_query (ctx, &res, "SELECT provider_id, role, coalesce (carrier_number, '')"
-                                     " AS carrier_number FROM service_holders"
-                                     " WHERE service_id = $1::bigint ORDER BY role, provider_id",
-                          1, params))) {
-        lgwan__v1__service__free_unpacked (s, NULL);
-        return NULL;
-    }
-    int rows = PQntuples (res);
-    s->holders = (Lgwan__V1__RoleHolder **) calloc (rows? rows: 1, sizeof (void *));
-    for (int row = 0; row < rows; row++) {
+    size_t n = json_array_size (holders);
+    s->holders = (Lgwan__V1__RoleHolder **) calloc (n? n: 1, sizeof (void *));
+    for (size_t i = 0; i < n; i++) {
+        json_t *item = json_array_get (holders, i);
         Lgwan__V1__RoleHolder *h = (Lgwan__V1__RoleHolder *) malloc (sizeof *h);
         lgwan__v1__role_holder__init (h);
-        h->provider = strtoull (lg_db_value (res, row, "provider_id"), NULL, 10);
-        h->role = (Lgwan__V1__ServiceRole) atoi (lg_db_value (res, row, "role"));
-        h->carrier_number = lg_strdup (lg_db_value (res, row, "carrier_number"));
+        h->provider = (uint64_t) json_integer_value (json_object_get (item, "provider"));
+        h->role = (Lgwan__V1__ServiceRole) json_integer_value (json_object_get (item, "role"));
+        h->carrier_number = s_json_text (item, "carrier_number");
         s->holders [s->n_holders++] = h;
     }
-    PQclear (res);
-    s->decision = reg_decision_load (ctx, "service", id);
+    json_decref (holders);
     return s;
 }
 

@@ -121,7 +121,7 @@ reg_contract_create (lg_ctx_t *ctx)
         char service [24];
         ID_TEXT (service, c->services [i]);
         const char *link [] = { text, service };
-        if ((rc = reg_exec (ctx, "INSERT INTO contract_services (contract_id, service_id)"
+        if ((rc = reg_queue (ctx, "INSERT INTO contract_services (contract_id, service_id)"
                                  " VALUES ($1::bigint, $2::bigint)", 2, link)))
             return rc;
     }
@@ -179,7 +179,7 @@ reg_contract_record_delivery (lg_ctx_t *ctx)
           " updated_at = $3::timestamptz WHERE id = $1::bigint"
         : "UPDATE contracts SET manual_delivered_on = $2::date, version = version + 1,"
           " updated_at = $3::timestamptz WHERE id = $1::bigint";
-    if ((rc = reg_exec (ctx, sql, 3, params)) || (rc = reg_version (ctx, "contract", d->contract)))
+    if ((rc = reg_queue (ctx, sql, 3, params)) || (rc = reg_version (ctx, "contract", d->contract)))
         return rc;
     return s_reply_contract (ctx, d->contract, NULL);
 }
@@ -207,11 +207,26 @@ reg_contract_activate (lg_ctx_t *ctx)
                        *contract->manual_delivered_on? "delivered": "not delivered");
     if ((rc = s_qualified (ctx, provider, "R4.1")))
         return rc;
+    //  The services covered may have been cancelled since the draft was made
     char text [24], now [40];
     ID_TEXT (text, id);
+    const char *own [] = { text };
+    PGresult *res;
+    if ((rc = reg_query (ctx, &res, "SELECT s.id FROM contract_services cs JOIN services s"
+                                    " ON s.id = cs.service_id WHERE cs.contract_id = $1::bigint"
+                                    " AND s.status <> 'registered' ORDER BY s.id LIMIT 1", 1, own)))
+        return rc;
+    if (PQntuples (res) > 0) {
+        char service [24];
+        snprintf (service, sizeof service, "%s", PQgetvalue (res, 0, 0));
+        PQclear (res);
+        return REFUSE (ctx, "R4.1", "service %s covered by contract %s is no longer registered",
+                       service, text);
+    }
+    PQclear (res);
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { text, now };
-    if ((rc = reg_exec (ctx, "UPDATE contracts SET status = 'active', version = version + 1,"
+    if ((rc = reg_queue (ctx, "UPDATE contracts SET status = 'active', version = version + 1,"
                              " updated_at = $2::timestamptz WHERE id = $1::bigint", 2, params))
     ||  (rc = reg_version (ctx, "contract", id)))
         return rc;
@@ -303,7 +318,20 @@ reg_interconnection_register (lg_ctx_t *ctx)
     ID_TEXT (b, r->provider_b);
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { a, b, r->justification, now };
-    PGresult *res;
+    PGresult *res = lg_db_exec (ctx->db, "SELECT 1 FROM interconnections WHERE status = 'registered'"
+                                " AND least (provider_a, provider_b) = least ($1::bigint, $2::bigint)"
+                                " AND greatest (provider_a, provider_b) = greatest ($1::bigint, $2::bigint)",
+                                2, params);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        rc = lg_ctx_sql_error (ctx, res);
+        PQclear (res);
+        return rc;
+    }
+    bool exists = PQntuples (res) > 0;
+    PQclear (res);
+    if (exists)
+        return lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, "R8.1", "providers %s and %s"
+                              " are already interconnected", a, b);
     if ((rc = reg_query (ctx, &res,
             "INSERT INTO interconnections (provider_a, provider_b, justification, created_at)"
             " VALUES ($1::bigint, $2::bigint, $3, $4::timestamptz) RETURNING id, status,"

@@ -15,6 +15,13 @@
 #define DENIED(ctx, ...)       lg_ctx_refuse ((ctx), LGWAN__V1__CODE__PERMISSION_DENIED, NULL, __VA_ARGS__)
 #define MISSING(ctx, ...)      lg_ctx_refuse ((ctx), LGWAN__V1__CODE__NOT_FOUND, NULL, __VA_ARGS__)
 
+//  The latest decision of a subject as a JSON column "decision" (one-query loads)
+#define DECISION_JSON(subject, id) \
+    " (SELECT json_build_object ('outcome', x.outcome, 'reviewer', x.reviewer, 'decided_at'," \
+    "   to_char (x.decided_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')," \
+    "   'reason', x.reason) FROM decisions x WHERE x.subject = '" subject "'" \
+    "  AND x.subject_id = " id " ORDER BY x.id DESC LIMIT 1)::text AS decision"
+
 //  Decimal text of an id, in a caller's buffer of 24 bytes
 #define ID_TEXT(buffer, id) snprintf ((buffer), sizeof (buffer), "%" PRIu64, (uint64_t) (id))
 
@@ -25,6 +32,11 @@ int reg_query (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int nparams,
 
 //  As reg_query for statements whose result is not needed.
 int reg_exec (lg_ctx_t *ctx, const char *sql, int nparams, const char *const *params);
+
+//  For writes that cannot fail but for a bug (the rules were checked in C
+//  first): queued in the request's pipeline, so they cost no round trip of
+//  their own; a failure surfaces at the next statement or at COMMIT.
+int reg_queue (lg_ctx_t *ctx, const char *sql, int nparams, const char *const *params);
 
 //  Characters (code points) of valid UTF-8.
 size_t reg_chars (const char *text);

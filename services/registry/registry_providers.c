@@ -23,10 +23,7 @@ const char *registry_provider_get_sql =
     " (SELECT coalesce (json_agg (json_build_object ('name', d.name, 'country', d.country,"
     "   'prefecture', d.prefecture, 'address', d.address) ORDER BY d.name), '[]')"
     "  FROM data_centres d WHERE d.provider_id = p.id)::text AS data_centres,"
-    " (SELECT json_build_object ('outcome', x.outcome, 'reviewer', x.reviewer, 'decided_at',"
-    "   to_char (x.decided_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-    "   'reason', x.reason) FROM decisions x WHERE x.subject = 'provider'"
-    "  AND x.subject_id = p.id ORDER BY x.id DESC LIMIT 1)::text AS decision"
+    DECISION_JSON ("provider", "p.id")
     " FROM providers p WHERE id = $1::bigint";
 
 //  Corporate number of a local government: "000020" + lgcode behind its check digit
@@ -137,14 +134,14 @@ int
 reg_store_contacts (lg_ctx_t *ctx, const char *provider, Lgwan__V1__Contact **contacts, size_t n)
 {
     const char *own [] = { provider };
-    if (reg_exec (ctx, "DELETE FROM provider_contacts WHERE provider_id = $1::bigint", 1, own))
+    if (reg_queue (ctx, "DELETE FROM provider_contacts WHERE provider_id = $1::bigint", 1, own))
         return -2;
     for (size_t i = 0; i < n; i++) {
         char kind [8];
         snprintf (kind, sizeof kind, "%d", contacts [i]->kind);
         const char *params [] = { provider, kind, contacts [i]->name, contacts [i]->phone,
                                   contacts [i]->email };
-        int rc = reg_exec (ctx, "INSERT INTO provider_contacts (provider_id, kind, name, phone,"
+        int rc = reg_queue (ctx, "INSERT INTO provider_contacts (provider_id, kind, name, phone,"
                                 " email) VALUES ($1::bigint, $2::smallint, $3, $4, $5)", 5, params);
         if (rc)
             return rc;
@@ -157,12 +154,12 @@ reg_store_data_centres (lg_ctx_t *ctx, const char *provider, Lgwan__V1__DataCent
                         size_t n)
 {
     const char *own [] = { provider };
-    if (reg_exec (ctx, "DELETE FROM data_centres WHERE provider_id = $1::bigint", 1, own))
+    if (reg_queue (ctx, "DELETE FROM data_centres WHERE provider_id = $1::bigint", 1, own))
         return -2;
     for (size_t i = 0; i < n; i++) {
         const char *params [] = { provider, centres [i]->name, centres [i]->country,
                                   centres [i]->prefecture, centres [i]->address };
-        int rc = reg_exec (ctx, "INSERT INTO data_centres (provider_id, name, country, prefecture,"
+        int rc = reg_queue (ctx, "INSERT INTO data_centres (provider_id, name, country, prefecture,"
                                 " address) VALUES ($1::bigint, $2, $3, $4, $5)", 5, params);
         if (rc)
             return rc;
@@ -331,6 +328,11 @@ reg_president_approval_record (lg_ctx_t *ctx)
     if (!reg_date_valid (a->approved_on))
         return INVALID (ctx, "R3.2", "approved_on \"%.16s\" is not a date YYYY-MM-DD",
                         a->approved_on);
+    char today [16];
+    reg_today_jst (ctx, today, sizeof today);
+    if (strcmp (a->approved_on, today) > 0)
+        return INVALID (ctx, "R3.2", "approved_on %s is after today (%s, Asia/Tokyo)",
+                        a->approved_on, today);
     char status [32];
     int type, rc;
     if ((rc = reg_provider_lock (ctx, r->provider, status, sizeof status, &type)))
@@ -366,8 +368,8 @@ s_transition (lg_ctx_t *ctx, uint64_t id, const char *from, const char *to, cons
     ID_TEXT (text, id);
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { text, to, now };
-    if ((rc = reg_exec (ctx, "UPDATE providers SET status = $2, version = version + 1,"
-                             " updated_at = $3::timestamptz WHERE id = $1::bigint", 3, params)))
+    if ((rc = reg_queue (ctx, "UPDATE providers SET status = $2, version = version + 1,"
+                              " updated_at = $3::timestamptz WHERE id = $1::bigint", 3, params)))
         return rc;
     return reg_version (ctx, "provider", id);
 }

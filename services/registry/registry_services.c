@@ -98,14 +98,14 @@ int
 reg_store_holders (lg_ctx_t *ctx, const char *service, Lgwan__V1__RoleHolder **holders, size_t n)
 {
     const char *own [] = { service };
-    int rc = reg_exec (ctx, "DELETE FROM service_holders WHERE service_id = $1::bigint", 1, own);
+    int rc = reg_queue (ctx, "DELETE FROM service_holders WHERE service_id = $1::bigint", 1, own);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char provider [24], role [8];
         ID_TEXT (provider, holders [i]->provider);
         snprintf (role, sizeof role, "%d", holders [i]->role);
         const char *params [] = { service, provider, role,
                                   *holders [i]->carrier_number? holders [i]->carrier_number: NULL };
-        rc = reg_exec (ctx, "INSERT INTO service_holders (service_id, provider_id, role,"
+        rc = reg_queue (ctx, "INSERT INTO service_holders (service_id, provider_id, role,"
                             " carrier_number) VALUES ($1::bigint, $2::bigint, $3::smallint, $4)",
                        4, params);
     }
@@ -240,7 +240,7 @@ s_set_status (lg_ctx_t *ctx, uint64_t id, const char *status)
     ID_TEXT (text, id);
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { text, status, now };
-    int rc = reg_exec (ctx, "UPDATE services SET status = $2, version = version + 1,"
+    int rc = reg_queue (ctx, "UPDATE services SET status = $2, version = version + 1,"
                             " updated_at = $3::timestamptz WHERE id = $1::bigint", 3, params);
     return rc? rc: reg_version (ctx, "service", id);
 }

@@ -133,7 +133,7 @@ bool lg_test_wait_for (bool (*ready) (void *), void *arg, int timeout_ms);
 //  static lg_test_proc_t s_registry = { .service = "registry" };
 typedef struct {
     const char *service;        //  registry, audit, ...
-    char endpoint [64];         //  tcp://127.0.0.1:<port>, chosen on first spawn
+    char endpoint [256];        //  tcp://127.0.0.1:<port>, chosen on first spawn
     char pub [64];
     pid_t pid;
 } lg_test_proc_t;

@@ -1,0 +1,442 @@
+/*  registry_fixture - what the registry system tests share (test_registry_*.c).
+
+    1. One fresh database, the real lgwan-registry binary and the test
+       certificates per test program, started in the group setup.
+    2. The business clock is a file (LG_CLOCK_FILE), at RF_TODAY_UTC unless a
+       test moves it, so every recorded time is known exactly; background
+       duties run every 200 ms (LG_DUTY_MS).
+    3. The reference list of local governments is the shipped CSV, loaded by
+       an operator.
+    4. Providers 1 and 2 are applied and qualified first, so that their ids
+       are the provider_id of the provider1 and provider2 certificates.
+    5. Every check of "nothing changed" reads row counts through the admin
+       conninfo, never through the service.
+*/
+#ifndef REGISTRY_FIXTURE_H_INCLUDED
+#define REGISTRY_FIXTURE_H_INCLUDED
+
+#include "lg_test.h"
+
+//  The business day of the tests: 2027-03-01 in Asia/Tokyo all day
+#define RF_TODAY_UTC    "2027-03-01T00:00:00Z"
+#define RF_TODAY        "2027-03-01"
+#define RF_NOW_TEXT     "2027-03-01T00:00:00.000000Z"      //  how records show it
+
+#define RF_BODY(NAME)   LGWAN__V1__REQUEST__BODY_##NAME
+#define RF_CODE(NAME)   LGWAN__V1__CODE__##NAME
+
+typedef struct {
+    char *admin;                //  conninfo as postgres
+    char *certs;
+    char clock [64];            //  the clock file
+    lg_test_proc_t registry;
+    int serial;                 //  unique names and numbers
+} rf_fixture_t;
+
+static rf_fixture_t rf = { .registry = { .service = "registry" } };
+
+//  ---------------------------------------------------------------------------
+//  Database (admin conninfo)
+
+//  One text from the database; caller frees; NULL when no row or NULL. A
+//  query that fails fails the test (a count of a mistyped table must not
+//  compare equal to itself)
+static inline char *
+rf_sql_text (const char *sql)
+{
+    PGconn *conn = PQconnectdb (rf.admin);
+    PGresult *res = PQexec (conn, sql);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK)
+        fail_msg ("%s: %s", sql, PQresultErrorMessage (res));
+    char *value = PQntuples (res) == 1 && !PQgetisnull (res, 0, 0)?
+                  strdup (PQgetvalue (res, 0, 0)): NULL;
+    PQclear (res);
+    PQfinish (conn);
+    return value;
+}
+
+//  One number from the database; the query must give one
+static inline long
+rf_sql_long (const char *sql)
+{
+    char *text = rf_sql_text (sql);
+    if (!text)
+        fail_msg ("%s: no value", sql);
+    long value = atol (text);
+    free (text);
+    return value;
+}
+
+static inline long
+rf_count (const char *table)
+{
+    char sql [160];
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM registry.%s", table);
+    return rf_sql_long (sql);
+}
+
+//  Events of one kind in the registry's outbox
+static inline long
+rf_events (int body_case)
+{
+    char sql [120];
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM registry.outbox WHERE body_case = %d",
+              body_case);
+    return rf_sql_long (sql);
+}
+
+//  CancellationEffective events for one record, read from the outbox itself;
+//  effective_on (11 bytes) and provider of the last one when asked for
+static inline long
+rf_cancellations (const char *kind, uint64_t id, char *effective, uint64_t *provider)
+{
+    PGconn *conn = PQconnectdb (rf.admin);
+    PGresult *res = PQexec (conn, "SELECT encode (event, 'hex') FROM registry.outbox"
+                                  " WHERE body_case = 106 ORDER BY seq");
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    long found = 0;
+    for (int row = 0; row < PQntuples (res); row++) {
+        const char *hex = PQgetvalue (res, row, 0);
+        size_t size = strlen (hex) / 2;
+        uint8_t *bytes = (uint8_t *) malloc (size? size: 1);
+        for (size_t i = 0; i < size; i++)
+            sscanf (hex + 2 * i, "%2hhx", &bytes [i]);
+        lg_event_t *event = lgwan__v1__event__unpack (NULL, size, bytes);
+        assert_non_null (event);
+        assert_int_equal (event->body_case, LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE);
+        const Lgwan__V1__CancellationEffective *c = event->cancellation_effective;
+        if (streq (c->kind, kind) && c->id == id) {
+            found++;
+            if (effective)
+                snprintf (effective, 11, "%s", c->effective_on);
+            if (provider)
+                *provider = c->provider;
+        }
+        lgwan__v1__event__free_unpacked (event, NULL);
+        free (bytes);
+    }
+    PQclear (res);
+    PQfinish (conn);
+    return found;
+}
+
+//  ---------------------------------------------------------------------------
+//  The registry process and its clock
+
+static inline void
+rf_set_clock (const char *rfc3339)
+{
+    FILE *file = fopen (rf.clock, "w");
+    assert_non_null (file);
+    fprintf (file, "%s\n", rfc3339);
+    assert_int_equal (fclose (file), 0);
+}
+
+static inline void
+rf_start (void)
+{
+    char *clock = zsys_sprintf ("LG_CLOCK_FILE=%s", rf.clock);
+    const char *extra [] = { clock, "LG_DUTY_MS=200", "LG_LOG_LEVEL=info", NULL };
+    assert_true (lg_test_proc_start (&rf.registry, rf.admin, rf.certs, NULL, extra));
+    zstr_free (&clock);
+}
+
+static inline void
+rf_stop (void)
+{
+    assert_int_equal (lg_test_proc_stop (&rf.registry, SIGTERM), 0);
+}
+
+//  ---------------------------------------------------------------------------
+//  Requests
+
+//  Call the registry as `who` with one request body and an envelope reason;
+//  the reply is never NULL (the call itself must work)
+static inline lg_reply_t *
+rf_ask_why (const char *who, const char *reason, Lgwan__V1__Request__BodyCase body_case,
+            void *body)
+{
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.reason = (char *) reason;
+    request.body_case = body_case;
+    //  Every body is one pointer of the same union: any member takes it
+    request.stats = (Lgwan__V1__Stats *) body;
+    lg_client_t *client = lg_test_proc_client (&rf.registry, rf.certs, who);
+    assert_non_null (client);
+    lg_client_set_timeout (client, 3000, 1);
+    lg_reply_t *reply = NULL;
+    int rc = lg_client_call (client, &request, &reply);
+    free (request.request_id);
+    lg_client_destroy (&client);
+    assert_int_equal (rc, 0);
+    assert_non_null (reply->status);
+    return reply;
+}
+
+static inline lg_reply_t *
+rf_ask (const char *who, Lgwan__V1__Request__BodyCase body_case, void *body)
+{
+    return rf_ask_why (who, "system test", body_case, body);
+}
+
+//  The reply has this code and requirement (NULL: not checked); a refusal
+//  also carries no record body. The macros below name the caller's line.
+static inline void
+rf_expect_at (const lg_reply_t *reply, lg_code_t code, const char *requirement,
+              const char *file, int line)
+{
+    if (reply->status->code != code)
+        fail_msg ("%s:%d: expected code %d (%s), got %d (%s): %s", file, line, code,
+                  requirement? requirement: "-", reply->status->code,
+                  reply->status->requirement, reply->status->message);
+    if (requirement && !streq (reply->status->requirement, requirement))
+        fail_msg ("%s:%d: expected requirement \"%s\", got \"%s\": %s", file, line,
+                  requirement, reply->status->requirement, reply->status->message);
+    if (code != LGWAN__V1__CODE__OK && reply->body_case != LGWAN__V1__REPLY__BODY__NOT_SET)
+        fail_msg ("%s:%d: a refusal carries a record (body %d)", file, line, reply->body_case);
+}
+
+//  rf_expect_at, then free the reply
+static inline void
+rf_refused_at (lg_reply_t *reply, lg_code_t code, const char *requirement, const char *file,
+               int line)
+{
+    rf_expect_at (reply, code, requirement, file, line);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+#define rf_expect(reply, code, requirement) \
+    rf_expect_at ((reply), (code), (requirement), __FILE__, __LINE__)
+#define rf_refused(reply, code, requirement) \
+    rf_refused_at ((reply), (code), (requirement), __FILE__, __LINE__)
+#define rf_ok(reply) \
+    rf_refused_at ((reply), LGWAN__V1__CODE__OK, NULL, __FILE__, __LINE__)
+
+//  ---------------------------------------------------------------------------
+//  Records
+
+//  A fresh valid corporate number (13 digits, leading check digit)
+static inline void
+rf_corporate_number (char *number)
+{
+    char base [13];
+    snprintf (base, sizeof base, "%012u", 300000000u + (unsigned) ++rf.serial);
+    int sum = 0;
+    for (int n = 1; n <= 12; n++)
+        sum += (base [12 - n] - '0') * (n % 2? 1: 2);
+    number [0] = (char) ('0' + 9 - sum % 9);
+    memcpy (number + 1, base, sizeof base);
+}
+
+//  A fresh service name
+static inline void
+rf_service_name (char *name, size_t size)
+{
+    snprintf (name, size, "svc-%d", ++rf.serial);
+}
+
+//  A ProviderApply of a private corporation (type 6) with a fresh corporate
+//  number; the caller changes what it tests. number holds 14 bytes.
+static inline Lgwan__V1__ProviderApply
+rf_apply_body (const char *name, char *number)
+{
+    Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT;
+    rf_corporate_number (number);
+    apply.name_ja = (char *) name;
+    apply.name_en = (char *) "Test Corporation";
+    apply.entity_type = LGWAN__V1__ENTITY_TYPE__PRIVATE_CORPORATION;
+    apply.corporate_number = number;
+    return apply;
+}
+
+//  Apply (as operator); returns the new provider's id
+static inline uint64_t
+rf_apply (Lgwan__V1__ProviderApply *apply)
+{
+    lg_reply_t *reply = rf_ask ("operator", RF_BODY (PROVIDER_APPLY), apply);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->provider->provider->status, "applied");
+    uint64_t id = reply->provider->provider->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+//  A private corporation that applied (not yet reviewed)
+static inline uint64_t
+rf_applied_provider (const char *name)
+{
+    char number [14];
+    Lgwan__V1__ProviderApply apply = rf_apply_body (name, number);
+    return rf_apply (&apply);
+}
+
+//  Review and approve a provider's qualification (reviewer)
+static inline void
+rf_qualify (uint64_t id)
+{
+    Lgwan__V1__QualificationReview review = LGWAN__V1__QUALIFICATION_REVIEW__INIT;
+    review.provider = id;
+    rf_ok (rf_ask ("reviewer", RF_BODY (QUALIFICATION_REVIEW), &review));
+    Lgwan__V1__QualificationDecide decide = LGWAN__V1__QUALIFICATION_DECIDE__INIT;
+    decide.provider = id;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+    decide.reason = (char *) "要件を満たす";
+    lg_reply_t *reply = rf_ask ("reviewer", RF_BODY (QUALIFICATION_DECIDE), &decide);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->provider->provider->status, "qualified");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+static inline uint64_t
+rf_qualified_provider (const char *name)
+{
+    uint64_t id = rf_applied_provider (name);
+    rf_qualify (id);
+    return id;
+}
+
+//  File a service registration as operator; the reply (caller frees)
+static inline lg_reply_t *
+rf_service_register (const char *name, const char *title, Lgwan__V1__RoleHolder **holders,
+                     size_t n)
+{
+    Lgwan__V1__ServiceRegister r = LGWAN__V1__SERVICE_REGISTER__INIT;
+    r.name = (char *) name;
+    r.title_ja = (char *) title;
+    r.holders = holders;
+    r.n_holders = n;
+    return rf_ask ("operator", RF_BODY (SERVICE_REGISTER), &r);
+}
+
+//  Review and approve a service (reviewer)
+static inline void
+rf_service_approve (uint64_t id)
+{
+    Lgwan__V1__ServiceReview review = LGWAN__V1__SERVICE_REVIEW__INIT;
+    review.service = id;
+    rf_ok (rf_ask ("reviewer", RF_BODY (SERVICE_REVIEW), &review));
+    Lgwan__V1__ServiceDecide decide = LGWAN__V1__SERVICE_DECIDE__INIT;
+    decide.service = id;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+    decide.reason = (char *) "登録要件を満たす";
+    lg_reply_t *reply = rf_ask ("reviewer", RF_BODY (SERVICE_DECIDE), &decide);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->service->service->status, "registered");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+//  A registered service: application & content by content, hosting by hosting
+static inline uint64_t
+rf_registered_service (uint64_t content, uint64_t hosting)
+{
+    Lgwan__V1__RoleHolder holder [2] = { LGWAN__V1__ROLE_HOLDER__INIT, LGWAN__V1__ROLE_HOLDER__INIT };
+    holder [0].provider = content;
+    holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
+    holder [1].provider = hosting;
+    holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
+    Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1] };
+    char name [32];
+    rf_service_name (name, sizeof name);
+    lg_reply_t *reply = rf_service_register (name, "電子申請サービス", holders, 2);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    uint64_t id = reply->service->service->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_service_approve (id);
+    return id;
+}
+
+//  A draft contract of provider with the using body lgcode, filed by who
+static inline uint64_t
+rf_contract (const char *who, uint64_t provider, const char *lgcode, uint64_t service)
+{
+    Lgwan__V1__ContractCreate c = LGWAN__V1__CONTRACT_CREATE__INIT;
+    c.provider = provider;
+    c.lgcode = (char *) lgcode;
+    c.services = &service;
+    c.n_services = 1;
+    c.responsibility = (char *) "サービスの提供及び運用管理について事業者が責任を負う";
+    lg_reply_t *reply = rf_ask (who, RF_BODY (CONTRACT_CREATE), &c);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->contract->contract->status, "draft");
+    uint64_t id = reply->contract->contract->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+//  Record one delivery of a contract's documents (operator)
+static inline lg_reply_t *
+rf_deliver (uint64_t contract, Lgwan__V1__Document document, const char *on)
+{
+    Lgwan__V1__ContractRecordDelivery d = LGWAN__V1__CONTRACT_RECORD_DELIVERY__INIT;
+    d.contract = contract;
+    d.document = document;
+    d.delivered_on = (char *) on;
+    return rf_ask ("operator", RF_BODY (CONTRACT_RECORD_DELIVERY), &d);
+}
+
+static inline lg_reply_t *
+rf_activate (const char *who, uint64_t contract)
+{
+    Lgwan__V1__ContractActivate a = LGWAN__V1__CONTRACT_ACTIVATE__INIT;
+    a.contract = contract;
+    return rf_ask (who, RF_BODY (CONTRACT_ACTIVATE), &a);
+}
+
+//  The whole provider record as a viewer reads it (caller frees the reply)
+static inline lg_reply_t *
+rf_provider_get (const char *who, uint64_t id)
+{
+    Lgwan__V1__ProviderGet get = LGWAN__V1__PROVIDER_GET__INIT;
+    get.provider = id;
+    return rf_ask (who, RF_BODY (PROVIDER_GET), &get);
+}
+
+//  ---------------------------------------------------------------------------
+//  Group setup and teardown
+
+static inline int
+rf_setup (const char *hint)
+{
+    lg_test_require_pg ();
+    zsys_init ();
+    rf.admin = lg_test_db_new (hint);
+    rf.certs = lg_test_certs_new ();
+    assert_non_null (rf.admin);
+    assert_non_null (rf.certs);
+    snprintf (rf.clock, sizeof rf.clock, "/tmp/lg-clock-XXXXXX");
+    int fd = mkstemp (rf.clock);
+    assert_true (fd >= 0);
+    close (fd);
+    rf_set_clock (RF_TODAY_UTC);
+    rf_start ();
+
+    char *path = zsys_sprintf ("%s/deploy/data/local-governments.csv", getenv ("LG_SOURCE_DIR"));
+    char why [256];
+    Lgwan__V1__ReferenceLoad *list = lg_reference_read (path, why, sizeof why);
+    if (!list)
+        fail_msg ("%s", why);
+    lg_reply_t *reply = rf_ask ("operator", RF_BODY (REFERENCE_LOAD), list);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_int_equal (reply->reference_load->entries, 1963);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    lgwan__v1__reference_load__free_unpacked (list, NULL);
+    zstr_free (&path);
+
+    //  provider1 and provider2 are the certificates of these two
+    assert_int_equal (rf_qualified_provider ("株式会社いちばん"), 1);
+    assert_int_equal (rf_qualified_provider ("株式会社にばん"), 2);
+    return 0;
+}
+
+static inline int
+rf_teardown (void **state)
+{
+    (void) state;
+    lg_test_proc_stop (&rf.registry, SIGTERM);
+    lg_test_certs_destroy (&rf.certs);
+    lg_test_db_drop (&rf.admin);
+    unlink (rf.clock);
+    return 0;
+}
+
+#endif

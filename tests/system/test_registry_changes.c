@@ -1,0 +1,746 @@
+/*  System test of lgwan-registry changes: notifications and applications
+    (R4.2), cancellations on their date on the business clock, the history
+    of every version, who may read and file what, and bad input (X.3). The
+    real binary, driven black-box; see registry_fixture.h.
+*/
+#include "registry_fixture.h"
+
+//  ---------------------------------------------------------------------------
+//  Helpers
+
+#define NOTIFICATION LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION
+#define APPLICATION  LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION
+#define APPROVED     LGWAN__V1__OUTCOME__OUTCOME_APPROVED
+#define REJECTED     LGWAN__V1__OUTCOME__OUTCOME_REJECTED
+
+//  File a change of a provider (patch) as who, with an envelope reason
+static lg_reply_t *
+s_provider_change (const char *who, const char *reason, Lgwan__V1__ChangeKind kind, uint64_t id,
+                   Lgwan__V1__ProviderPatch *patch)
+{
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.kind = kind;
+    change.subject = (char *) "provider";
+    change.id = id;
+    change.provider = patch;
+    return rf_ask_why (who, reason, RF_BODY (CHANGE_FILE), &change);
+}
+
+static lg_reply_t *
+s_rename (const char *who, Lgwan__V1__ChangeKind kind, uint64_t id, const char *name)
+{
+    Lgwan__V1__ProviderPatch patch = LGWAN__V1__PROVIDER_PATCH__INIT;
+    patch.name_ja = (char *) name;
+    return s_provider_change (who, "商号変更", kind, id, &patch);
+}
+
+//  File a change of a service (patch) as who
+static lg_reply_t *
+s_service_change (const char *who, Lgwan__V1__ChangeKind kind, uint64_t id,
+                  Lgwan__V1__ServicePatch *patch)
+{
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.kind = kind;
+    change.subject = (char *) "service";
+    change.id = id;
+    change.service = patch;
+    return rf_ask_why (who, "体制変更", RF_BODY (CHANGE_FILE), &change);
+}
+
+//  A contacts notification: liaison and emergency response, named name
+static lg_reply_t *
+s_new_contacts (const char *who, const char *reason, uint64_t id, const char *name)
+{
+    Lgwan__V1__Contact liaison = LGWAN__V1__CONTACT__INIT;
+    liaison.kind = LGWAN__V1__CONTACT_KIND__CONTACT_LIAISON;
+    liaison.name = (char *) name;
+    liaison.phone = (char *) "03-1234-5678";
+    liaison.email = (char *) "liaison@example.jp";
+    Lgwan__V1__Contact emergency = LGWAN__V1__CONTACT__INIT;
+    emergency.kind = LGWAN__V1__CONTACT_KIND__CONTACT_EMERGENCY_RESPONSE;
+    emergency.name = (char *) "緊急対応窓口";
+    emergency.phone = (char *) "0120-000-000";
+    Lgwan__V1__Contact *contacts [] = { &liaison, &emergency };
+    Lgwan__V1__ProviderPatch patch = LGWAN__V1__PROVIDER_PATCH__INIT;
+    patch.contacts = contacts;
+    patch.n_contacts = 2;
+    patch.replace_contacts = true;
+    return s_provider_change (who, reason, NOTIFICATION, id, &patch);
+}
+
+//  A cancellation of subject/id, effective_on "" for today
+static lg_reply_t *
+s_cancel (const char *who, Lgwan__V1__ChangeKind kind, const char *subject, uint64_t id,
+          const char *effective_on)
+{
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.kind = kind;
+    change.subject = (char *) subject;
+    change.id = id;
+    change.cancel = true;
+    change.effective_on = (char *) effective_on;
+    return rf_ask_why (who, "契約終了", RF_BODY (CHANGE_FILE), &change);
+}
+
+//  Decide a change as who; the envelope carries the same reason
+static lg_reply_t *
+s_decide (const char *who, uint64_t change, Lgwan__V1__Outcome outcome, const char *reason)
+{
+    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+    decide.change = change;
+    decide.outcome = outcome;
+    decide.reason = (char *) reason;
+    return rf_ask_why (who, reason, RF_BODY (CHANGE_DECIDE), &decide);
+}
+
+static lg_reply_t *
+s_history (const char *who, const char *subject, uint64_t id)
+{
+    Lgwan__V1__History history = LGWAN__V1__HISTORY__INIT;
+    history.subject = (char *) subject;
+    history.id = id;
+    return rf_ask (who, RF_BODY (HISTORY), &history);
+}
+
+//  The change id of a reply, which must be OK with this status
+static uint64_t
+s_change_id (lg_reply_t *reply, const char *status)
+{
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, status);
+    uint64_t id = reply->change->change->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+//  Provider name and version as the registry answers them; name caller frees
+static char *
+s_provider_name (uint64_t id, uint64_t *version)
+{
+    lg_reply_t *reply = rf_provider_get ("viewer", id);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    char *name = strdup (reply->provider->provider->name_ja);
+    if (version)
+        *version = reply->provider->provider->version;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return name;
+}
+
+static char *
+s_status_of (const char *table, uint64_t id)
+{
+    char sql [128];
+    snprintf (sql, sizeof sql, "SELECT status FROM registry.%s WHERE id = %" PRIu64, table, id);
+    return rf_sql_text (sql);
+}
+
+static void
+s_assert_status (const char *table, uint64_t id, const char *status)
+{
+    char *actual = s_status_of (table, id);
+    assert_non_null (actual);
+    assert_string_equal (actual, status);
+    free (actual);
+}
+
+//  For lg_test_wait_for: change *arg is effective
+static bool
+s_change_effective (void *arg)
+{
+    char *status = s_status_of ("changes", *(uint64_t *) arg);
+    bool effective = status && streq (status, "effective");
+    free (status);
+    return effective;
+}
+
+//  A text of count copies of unit
+static char *
+s_repeat (const char *unit, size_t count)
+{
+    size_t size = strlen (unit);
+    char *text = (char *) malloc (size * count + 1);
+    for (size_t i = 0; i < count; i++)
+        memcpy (text + i * size, unit, size);
+    text [size * count] = 0;
+    return text;
+}
+
+//  ---------------------------------------------------------------------------
+//  Tests
+
+/* REQ R4.2: a contacts change is a notification: effective when filed, a new
+   version with actor and reason, and ProviderChanged */
+static void
+test_r4_2_contacts_notification (void **state)
+{
+    (void) state;
+    uint64_t version;
+    free (s_provider_name (1, &version));
+    long changed = rf_events (LGWAN__V1__EVENT__BODY_PROVIDER_CHANGED);
+
+    lg_reply_t *reply = s_new_contacts ("provider1", "担当者の異動", 1, "佐藤花子");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Change *c = reply->change->change;
+    assert_int_equal (c->kind, NOTIFICATION);
+    assert_string_equal (c->status, "effective");
+    assert_string_equal (c->subject, "provider");
+    assert_int_equal (c->subject_id, 1);
+    assert_string_equal (c->filed_by, "provider:1");
+    assert_string_equal (c->filed_at, RF_NOW_TEXT);
+    assert_string_equal (c->reason, "担当者の異動");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    reply = rf_provider_get ("provider1", 1);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Provider *p = reply->provider->provider;
+    assert_int_equal (p->version, version + 1);
+    assert_int_equal (p->n_contacts, 2);
+    assert_int_equal (p->contacts [0]->kind, LGWAN__V1__CONTACT_KIND__CONTACT_LIAISON);
+    assert_string_equal (p->contacts [0]->name, "佐藤花子");
+    assert_string_equal (p->contacts [0]->email, "liaison@example.jp");
+    assert_int_equal (p->contacts [1]->kind, LGWAN__V1__CONTACT_KIND__CONTACT_EMERGENCY_RESPONSE);
+    assert_string_equal (p->contacts [1]->phone, "0120-000-000");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_PROVIDER_CHANGED), changed + 1);
+
+    reply = s_history ("provider1", "provider", 1);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__HistoryReply *h = reply->history;
+    assert_int_equal (h->n_versions, version + 1);
+    const Lgwan__V1__Version *last = h->versions [h->n_versions - 1];
+    assert_int_equal (last->version, version + 1);
+    assert_string_equal (last->actor, "provider:1");
+    assert_string_equal (last->reason, "担当者の異動");
+    assert_string_equal (last->recorded_at, RF_NOW_TEXT);
+    assert_non_null (strstr (last->record, "佐藤花子"));
+    assert_null (strstr (h->versions [h->n_versions - 2]->record, "佐藤花子"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+/* REQ R4.2: a name change needs an application: nothing changes until a
+   reviewer approves it; rejected, nothing changes at all */
+/* REQ R4.3 */
+static void
+test_r4_2_name_change_application (void **state)
+{
+    (void) state;
+    uint64_t id = rf_qualified_provider ("旧商号株式会社");
+    long changes = rf_count ("changes");
+    long versions = rf_count ("versions");
+    long changed = rf_events (LGWAN__V1__EVENT__BODY_PROVIDER_CHANGED);
+
+    rf_refused (s_rename ("operator", NOTIFICATION, id, "新商号株式会社"),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    //  ... also hidden in a contacts notification
+    Lgwan__V1__Contact liaison = LGWAN__V1__CONTACT__INIT;
+    liaison.kind = LGWAN__V1__CONTACT_KIND__CONTACT_LIAISON;
+    liaison.name = (char *) "田中一郎";
+    Lgwan__V1__Contact *contacts [] = { &liaison };
+    Lgwan__V1__ProviderPatch both = LGWAN__V1__PROVIDER_PATCH__INIT;
+    both.name_en = (char *) "New Name Co., Ltd.";
+    both.contacts = contacts;
+    both.n_contacts = 1;
+    both.replace_contacts = true;
+    rf_refused (s_provider_change ("operator", "連絡先と英文名", NOTIFICATION, id, &both),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    assert_int_equal (rf_count ("changes"), changes);
+    assert_int_equal (rf_count ("versions"), versions);
+
+    uint64_t change = s_change_id (s_rename ("operator", APPLICATION, id, "新商号株式会社"),
+                                   "pending");
+    uint64_t version;
+    char *name = s_provider_name (id, &version);
+    assert_string_equal (name, "旧商号株式会社");
+    free (name);
+    assert_int_equal (version, 3);      //  applied, under review, qualified
+    assert_int_equal (rf_count ("versions"), versions);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_PROVIDER_CHANGED), changed);
+
+    //  Only a reviewer decides, with an outcome
+    rf_refused (s_decide ("operator", change, APPROVED, "承認"), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_decide ("reviewer", change, LGWAN__V1__OUTCOME__OUTCOME_UNSPECIFIED, "承認"),
+                RF_CODE (INVALID_ARGUMENT), "R4.3");
+    s_assert_status ("changes", change, "pending");
+
+    lg_reply_t *reply = s_decide ("reviewer", change, APPROVED, "登記事項証明書を確認");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Change *c = reply->change->change;
+    assert_string_equal (c->status, "effective");
+    assert_non_null (c->decision);
+    assert_int_equal (c->decision->outcome, APPROVED);
+    assert_string_equal (c->decision->reviewer, "reviewer:rita");
+    assert_string_equal (c->decision->decided_at, RF_NOW_TEXT);
+    assert_string_equal (c->decision->reason, "登記事項証明書を確認");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    name = s_provider_name (id, &version);
+    assert_string_equal (name, "新商号株式会社");
+    free (name);
+    assert_int_equal (version, 4);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_PROVIDER_CHANGED), changed + 1);
+    rf_refused (s_decide ("reviewer", change, REJECTED, "取消"), RF_CODE (FAILED_PRECONDITION),
+                "R4.3");
+
+    //  Rejected: the record stays as it is
+    change = s_change_id (s_rename ("operator", APPLICATION, id, "却下商号株式会社"), "pending");
+    reply = s_decide ("reviewer", change, REJECTED, "証明書なし");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "rejected");
+    assert_int_equal (reply->change->change->decision->outcome, REJECTED);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    name = s_provider_name (id, &version);
+    assert_string_equal (name, "新商号株式会社");
+    free (name);
+    assert_int_equal (version, 4);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_PROVIDER_CHANGED), changed + 1);
+
+    //  History: every version in order, with who, when and why
+    reply = s_history ("viewer", "provider", id);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__HistoryReply *h = reply->history;
+    assert_int_equal (h->n_versions, 4);
+    const char *actors [] = { "operator:alice", "reviewer:rita", "reviewer:rita", "reviewer:rita" };
+    const char *reasons [] = { "system test", "system test", "system test",
+                               "登記事項証明書を確認" };
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal (h->versions [i]->version, i + 1);
+        assert_string_equal (h->versions [i]->actor, actors [i]);
+        assert_string_equal (h->versions [i]->reason, reasons [i]);
+        assert_string_equal (h->versions [i]->recorded_at, RF_NOW_TEXT);
+    }
+    assert_non_null (strstr (h->versions [2]->record, "旧商号株式会社"));
+    assert_non_null (strstr (h->versions [3]->record, "新商号株式会社"));
+    assert_null (strstr (h->versions [3]->record, "却下商号株式会社"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+/* REQ R4.2: a contract cancellation notification for today takes effect at
+   once, with exactly one CancellationEffective; a qualification is
+   cancelled by an application; no cancellation takes effect in the past */
+static void
+test_r4_2_cancel_today (void **state)
+{
+    (void) state;
+    uint64_t service = rf_registered_service (1, 2);
+    uint64_t contract = rf_contract ("provider1", 1, "131016", service);
+    long cancellations = rf_events (LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE);
+    long changes = rf_count ("changes");
+
+    rf_refused (s_cancel ("provider1", NOTIFICATION, "contract", contract, "2027-02-28"),
+                RF_CODE (INVALID_ARGUMENT), "R4.2");
+    rf_refused (s_cancel ("provider1", NOTIFICATION, "contract", contract, "2027-02-30"),
+                RF_CODE (INVALID_ARGUMENT), "R4.2");
+    assert_int_equal (rf_count ("changes"), changes);
+    s_assert_status ("contracts", contract, "draft");
+
+    lg_reply_t *reply = s_cancel ("provider1", NOTIFICATION, "contract", contract, "");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "effective");
+    assert_string_equal (reply->change->change->effective_on, RF_TODAY);
+    assert_true (reply->change->change->cancel);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    s_assert_status ("contracts", contract, "cancelled");
+    char effective [11] = "";
+    uint64_t owner = 0;
+    assert_int_equal (rf_cancellations ("contract", contract, effective, &owner), 1);
+    assert_string_equal (effective, RF_TODAY);
+    assert_int_equal (owner, 1);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE), cancellations + 1);
+    //  Cancelled once: not again
+    rf_refused (s_cancel ("provider1", NOTIFICATION, "contract", contract, ""),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    assert_int_equal (rf_cancellations ("contract", contract, NULL, NULL), 1);
+
+    //  A qualification: an application, effective when approved
+    uint64_t provider = rf_qualified_provider ("撤退株式会社");
+    rf_refused (s_cancel ("operator", NOTIFICATION, "provider", provider, ""),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    uint64_t change = s_change_id (s_cancel ("operator", APPLICATION, "provider", provider, ""),
+                                   "pending");
+    s_assert_status ("providers", provider, "qualified");
+    assert_int_equal (rf_cancellations ("provider", provider, NULL, NULL), 0);
+    rf_ok (s_decide ("reviewer", change, APPROVED, "事業撤退届を確認"));
+    s_assert_status ("changes", change, "effective");
+    s_assert_status ("providers", provider, "cancelled");
+    assert_int_equal (rf_cancellations ("provider", provider, effective, &owner), 1);
+    assert_string_equal (effective, RF_TODAY);
+    assert_int_equal (owner, provider);
+}
+
+/* REQ R4.2: "today" and "the past" are days in Asia/Tokyo: at 00:00 JST on
+   2 March it is still 1 March in UTC */
+static void
+test_r4_2_cancel_tokyo_day (void **state)
+{
+    (void) state;
+    uint64_t service = rf_registered_service (1, 2);
+    uint64_t contract = rf_contract ("provider1", 1, "131041", service);
+    rf_set_clock ("2027-03-01T15:00:00Z");
+    rf_refused (s_cancel ("provider1", NOTIFICATION, "contract", contract, "2027-03-01"),
+                RF_CODE (INVALID_ARGUMENT), "R4.2");
+    lg_reply_t *reply = s_cancel ("provider1", NOTIFICATION, "contract", contract, "2027-03-02");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "effective");
+    assert_string_equal (reply->change->change->effective_on, "2027-03-02");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    s_assert_status ("contracts", contract, "cancelled");
+    assert_int_equal (rf_cancellations ("contract", contract, NULL, NULL), 1);
+}
+
+/* REQ R4.2: a service's title is a notification, its holders an
+   application checked with the Art.9 rules when filed (R9.2, R13.1) */
+static void
+test_r4_2_service_changes (void **state)
+{
+    (void) state;
+    uint64_t service = rf_registered_service (1, 2);
+    uint64_t telecom = rf_qualified_provider ("回線株式会社");
+    long registered = rf_events (LGWAN__V1__EVENT__BODY_SERVICE_REGISTERED);
+
+    //  The title: by the hosting provider, at once; not by another holder
+    Lgwan__V1__ServicePatch title = LGWAN__V1__SERVICE_PATCH__INIT;
+    title.title_ja = (char *) "電子申請サービス（新）";
+    rf_refused (s_service_change ("provider1", NOTIFICATION, service, &title),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    s_change_id (s_service_change ("provider2", NOTIFICATION, service, &title), "effective");
+    Lgwan__V1__ServiceGet get = LGWAN__V1__SERVICE_GET__INIT;
+    get.service = service;
+    lg_reply_t *reply = rf_ask ("viewer", RF_BODY (SERVICE_GET), &get);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->service->service->title_ja, "電子申請サービス（新）");
+    assert_string_equal (reply->service->service->status, "registered");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_SERVICE_REGISTERED), registered + 1);
+
+    //  The holders
+    Lgwan__V1__RoleHolder holder [3] = { LGWAN__V1__ROLE_HOLDER__INIT,
+                                         LGWAN__V1__ROLE_HOLDER__INIT,
+                                         LGWAN__V1__ROLE_HOLDER__INIT };
+    holder [0].provider = 1;
+    holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
+    holder [1].provider = 2;
+    holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
+    holder [2].provider = telecom;
+    holder [2].role = LGWAN__V1__SERVICE_ROLE__ROLE_TELECOM;
+    holder [2].carrier_number = (char *) "";
+    Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1], &holder [2] };
+    Lgwan__V1__ServicePatch patch = LGWAN__V1__SERVICE_PATCH__INIT;
+    patch.holders = holders;
+    patch.n_holders = 3;
+    patch.replace_holders = true;
+    long changes = rf_count ("changes");
+    rf_refused (s_service_change ("operator", NOTIFICATION, service, &patch),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    rf_refused (s_service_change ("operator", APPLICATION, service, &patch),
+                RF_CODE (FAILED_PRECONDITION), "R13.1");
+    holder [2].carrier_number = (char *) "E-01-00042";
+    holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
+    rf_refused (s_service_change ("operator", APPLICATION, service, &patch),
+                RF_CODE (FAILED_PRECONDITION), "R10.1");
+    holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
+    holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_FACILITY;
+    rf_refused (s_service_change ("operator", APPLICATION, service, &patch),
+                RF_CODE (FAILED_PRECONDITION), "R9.2");
+    holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
+    assert_int_equal (rf_count ("changes"), changes);
+
+    uint64_t change = s_change_id (s_service_change ("operator", APPLICATION, service, &patch),
+                                   "pending");
+    reply = rf_ask ("viewer", RF_BODY (SERVICE_GET), &get);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->service->service->n_holders, 2);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_ok (s_decide ("reviewer", change, APPROVED, "回線事業者の追加を承認"));
+    reply = rf_ask ("viewer", RF_BODY (SERVICE_GET), &get);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Service *s = reply->service->service;
+    assert_int_equal (s->n_holders, 3);
+    assert_int_equal (s->holders [2]->provider, telecom);
+    assert_int_equal (s->holders [2]->role, LGWAN__V1__SERVICE_ROLE__ROLE_TELECOM);
+    assert_string_equal (s->holders [2]->carrier_number, "E-01-00042");
+    assert_string_equal (s->title_ja, "電子申請サービス（新）");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_SERVICE_REGISTERED), registered + 2);
+}
+
+/* REQ R4.2: a cancellation for a later date waits for that date in
+   Asia/Tokyo on the business clock, is published once, and not again after
+   a restart */
+static void
+test_r4_2_cancel_scheduled (void **state)
+{
+    (void) state;
+    uint64_t service = rf_registered_service (1, 2);
+    uint64_t contract = rf_contract ("operator", 1, "130001", service);
+    rf_ok (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_TERMS_OF_USE, "2027-02-01"));
+    rf_ok (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_USER_MANUAL, "2027-02-01"));
+    rf_ok (rf_activate ("operator", contract));
+
+    lg_reply_t *reply = s_cancel ("operator", NOTIFICATION, "contract", contract, "2027-03-31");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "scheduled");
+    assert_string_equal (reply->change->change->effective_on, "2027-03-31");
+    uint64_t change = reply->change->change->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    s_assert_status ("contracts", contract, "active");
+    assert_int_equal (rf_cancellations ("contract", contract, NULL, NULL), 0);
+
+    //  23:59:59 on 30 March in Tokyo: several duty runs, nothing happens
+    rf_set_clock ("2027-03-30T14:59:59Z");
+    zclock_sleep (1000);
+    s_assert_status ("changes", change, "scheduled");
+    s_assert_status ("contracts", contract, "active");
+    assert_int_equal (rf_cancellations ("contract", contract, NULL, NULL), 0);
+
+    //  Midnight in Tokyo: the day has come
+    rf_set_clock ("2027-03-30T15:00:00Z");
+    assert_true (lg_test_wait_for (s_change_effective, &change, 5000));
+    s_assert_status ("contracts", contract, "cancelled");
+    char effective [11] = "";
+    uint64_t owner = 0;
+    assert_int_equal (rf_cancellations ("contract", contract, effective, &owner), 1);
+    assert_string_equal (effective, "2027-03-31");
+    assert_int_equal (owner, 1);
+
+    //  A restart publishes nothing twice
+    rf_stop ();
+    rf_start ();
+    zclock_sleep (1000);
+    assert_int_equal (rf_cancellations ("contract", contract, NULL, NULL), 1);
+    s_assert_status ("changes", change, "effective");
+
+    reply = s_history ("viewer", "contract", contract);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__HistoryReply *h = reply->history;
+    assert_int_equal (h->n_versions, 5);    //  filed, two deliveries, active, cancelled
+    assert_int_equal (h->versions [4]->version, 5);
+    assert_string_equal (h->versions [4]->actor, "system:registry");
+    assert_string_equal (h->versions [4]->recorded_at, "2027-03-30T15:00:00.000000Z");
+    assert_non_null (strstr (h->versions [4]->record, "\"cancelled\""));
+    assert_null (strstr (h->versions [3]->record, "\"cancelled\""));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+/* REQ R4.2: a date that passed while no registry ran takes effect when one
+   starts */
+static void
+test_r4_2_cancel_while_down (void **state)
+{
+    (void) state;
+    uint64_t service = rf_registered_service (1, 2);
+    uint64_t change = s_change_id (s_cancel ("operator", NOTIFICATION, "service", service,
+                                             "2027-03-10"), "scheduled");
+    rf_stop ();
+    rf_set_clock ("2027-03-15T00:00:00Z");
+    rf_start ();
+    assert_true (lg_test_wait_for (s_change_effective, &change, 5000));
+    s_assert_status ("services", service, "cancelled");
+    char effective [11] = "";
+    uint64_t owner = 0;
+    assert_int_equal (rf_cancellations ("service", service, effective, &owner), 1);
+    assert_string_equal (effective, "2027-03-10");
+    assert_int_equal (owner, 2);       //  the hosting provider
+}
+
+/* REQ X.3: a provider reads and files only for itself, and a refusal
+   carries no record; a viewer never writes */
+static void
+test_x3_permissions (void **state)
+{
+    (void) state;
+    uint64_t service = rf_registered_service (1, 2);
+    uint64_t contract = rf_contract ("provider1", 1, "131032", service);
+    long changes = rf_count ("changes");
+    long versions = rf_count ("versions");
+    long contracts = rf_count ("contracts");
+
+    rf_refused (rf_provider_get ("provider2", 1), RF_CODE (PERMISSION_DENIED), NULL);
+    Lgwan__V1__ContractsOfProvider q = LGWAN__V1__CONTRACTS_OF_PROVIDER__INIT;
+    q.provider = 1;
+    rf_refused (rf_ask ("provider2", RF_BODY (CONTRACTS_OF_PROVIDER), &q),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    Lgwan__V1__ContractGet get = LGWAN__V1__CONTRACT_GET__INIT;
+    get.contract = contract;
+    rf_refused (rf_ask ("provider2", RF_BODY (CONTRACT_GET), &get), RF_CODE (PERMISSION_DENIED),
+                NULL);
+    rf_refused (s_history ("provider2", "provider", 1), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_history ("provider2", "contract", contract), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_new_contacts ("provider2", "なりすまし", 1, "侵入者"),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_cancel ("provider2", NOTIFICATION, "contract", contract, ""),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    Lgwan__V1__ChangeList changes_of = LGWAN__V1__CHANGE_LIST__INIT;
+    changes_of.subject = (char *) "provider";
+    changes_of.id = 1;
+    rf_refused (rf_ask ("provider2", RF_BODY (CHANGE_LIST), &changes_of),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    assert_int_equal (rf_count ("changes"), changes);
+    assert_int_equal (rf_count ("versions"), versions);
+
+    //  A service: only its holders read it
+    uint64_t third = rf_qualified_provider ("第三者株式会社");
+    Lgwan__V1__ServiceGet service_get = LGWAN__V1__SERVICE_GET__INIT;
+    service_get.service = rf_registered_service (1, third);
+    rf_refused (rf_ask ("provider2", RF_BODY (SERVICE_GET), &service_get),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    rf_ok (rf_ask ("provider1", RF_BODY (SERVICE_GET), &service_get));
+    changes = rf_count ("changes");
+    versions = rf_count ("versions");
+
+    //  A viewer reads, never writes
+    rf_refused (s_new_contacts ("viewer", "閲覧者", 1, "閲覧者"), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_cancel ("viewer", NOTIFICATION, "contract", contract, ""),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (rf_activate ("viewer", contract), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_ok (rf_ask ("viewer", RF_BODY (CONTRACTS_OF_PROVIDER), &q));
+
+    assert_int_equal (rf_count ("changes"), changes);
+    assert_int_equal (rf_count ("versions"), versions);
+    assert_int_equal (rf_count ("contracts"), contracts);
+    s_assert_status ("contracts", contract, "draft");
+
+    //  Its own record, yes
+    lg_reply_t *reply = rf_ask ("provider1", RF_BODY (CONTRACT_GET), &get);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->contract->contract->id, contract);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+/* REQ X.3: SQL metacharacters and Japanese are stored byte-exact; 10 KB
+   names are refused and write nothing */
+static void
+test_x3_bad_input (void **state)
+{
+    (void) state;
+    //  Metacharacters, byte-exact through apply, get, list and the database
+    const char *meta = "Robert'); DROP TABLE registry.providers;-- \\ % _ \" $1 ::text";
+    char number [14];
+    Lgwan__V1__ProviderApply apply = rf_apply_body (meta, number);
+    uint64_t id = rf_apply (&apply);
+    char *name = s_provider_name (id, NULL);
+    assert_int_equal (strlen (name), strlen (meta));
+    assert_memory_equal (name, meta, strlen (meta));
+    free (name);
+    char sql [160];
+    snprintf (sql, sizeof sql, "SELECT encode (convert_to (name_ja, 'UTF8'), 'hex')"
+                               " FROM registry.providers WHERE id = %" PRIu64, id);
+    char *hex = rf_sql_text (sql);
+    assert_non_null (hex);
+    assert_int_equal (strlen (hex), 2 * strlen (meta));
+    for (size_t i = 0; i < strlen (meta); i++) {
+        unsigned byte;
+        sscanf (hex + 2 * i, "%2x", &byte);
+        assert_int_equal (byte, (unsigned char) meta [i]);
+    }
+    free (hex);
+    assert_true (rf_count ("providers") > 0);
+
+    Lgwan__V1__ProviderList list = LGWAN__V1__PROVIDER_LIST__INIT;
+    list.name_prefix = (char *) "Robert'); DROP";
+    lg_reply_t *reply = rf_ask ("viewer", RF_BODY (PROVIDER_LIST), &list);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->provider_list->n_providers, 1);
+    assert_int_equal (reply->provider_list->providers [0]->id, id);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    list.name_prefix = (char *) "%";        //  a character, not a pattern
+    reply = rf_ask ("viewer", RF_BODY (PROVIDER_LIST), &list);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->provider_list->n_providers, 0);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  Japanese (with a character outside the BMP) through apply, get and a
+    //  change application that is stored as JSON and applied later
+    const char *ja = "𠮷野髙﨑株式会社（ＬＧＷＡＮ）～①";
+    apply = rf_apply_body (ja, number);
+    uint64_t jid = rf_apply (&apply);
+    name = s_provider_name (jid, NULL);
+    assert_int_equal (strlen (name), strlen (ja));
+    assert_memory_equal (name, ja, strlen (ja));
+    free (name);
+    rf_qualify (jid);
+    const char *renamed = "𠮷野髙﨑ホールディングス株式会社～②";
+    uint64_t change = s_change_id (s_rename ("operator", APPLICATION, jid, renamed), "pending");
+    rf_ok (s_decide ("reviewer", change, APPROVED, "確認済み"));
+    name = s_provider_name (jid, NULL);
+    assert_int_equal (strlen (name), strlen (renamed));
+    assert_memory_equal (name, renamed, strlen (renamed));
+    free (name);
+
+    //  256 characters is the most a name has; 257 and 10 KB are refused
+    char *longest = s_repeat ("名", 256);
+    apply = rf_apply_body (longest, number);
+    name = s_provider_name (rf_apply (&apply), NULL);
+    assert_string_equal (name, longest);
+    free (name);
+    free (longest);
+
+    long providers = rf_count ("providers");
+    long changes = rf_count ("changes");
+    long services = rf_count ("services");
+    long versions = rf_count ("versions");
+    long events = rf_count ("outbox");
+    char *over = s_repeat ("名", 257);
+    char *ten_kb = s_repeat ("A", 10 * 1024);
+    char *ten_kb_ja = s_repeat ("名", 10 * 1024 / 3);
+    const char *names [] = { over, ten_kb, ten_kb_ja };
+    for (size_t i = 0; i < 3; i++) {
+        apply = rf_apply_body (names [i], number);
+        rf_refused (rf_ask ("operator", RF_BODY (PROVIDER_APPLY), &apply),
+                    RF_CODE (INVALID_ARGUMENT), NULL);
+        rf_refused (s_rename ("operator", APPLICATION, jid, names [i]),
+                    RF_CODE (INVALID_ARGUMENT), NULL);
+        rf_refused (s_new_contacts ("operator", "長すぎる", jid, names [i]),
+                    RF_CODE (INVALID_ARGUMENT), NULL);
+        Lgwan__V1__RoleHolder holder [2] = { LGWAN__V1__ROLE_HOLDER__INIT,
+                                             LGWAN__V1__ROLE_HOLDER__INIT };
+        holder [0].provider = 1;
+        holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
+        holder [1].provider = 2;
+        holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
+        Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1] };
+        char service [32];
+        rf_service_name (service, sizeof service);
+        rf_refused (rf_service_register (service, names [i], holders, 2),
+                    RF_CODE (INVALID_ARGUMENT), NULL);
+    }
+    free (over);
+    free (ten_kb);
+    free (ten_kb_ja);
+    assert_int_equal (rf_count ("providers"), providers);
+    assert_int_equal (rf_count ("changes"), changes);
+    assert_int_equal (rf_count ("services"), services);
+    assert_int_equal (rf_count ("versions"), versions);
+    assert_int_equal (rf_count ("outbox"), events);
+}
+
+//  A test that moves the business clock puts it back, also when it fails
+static int
+s_clock_back (void **state)
+{
+    (void) state;
+    rf_set_clock (RF_TODAY_UTC);
+    return 0;
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    return rf_setup ("regchanges");
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_r4_2_contacts_notification),
+        cmocka_unit_test (test_r4_2_name_change_application),
+        cmocka_unit_test (test_r4_2_cancel_today),
+        cmocka_unit_test_teardown (test_r4_2_cancel_tokyo_day, s_clock_back),
+        cmocka_unit_test (test_r4_2_service_changes),
+        cmocka_unit_test (test_x3_permissions),
+        cmocka_unit_test (test_x3_bad_input),
+        cmocka_unit_test_teardown (test_r4_2_cancel_scheduled, s_clock_back),
+        cmocka_unit_test_teardown (test_r4_2_cancel_while_down, s_clock_back),
+    };
+    return cmocka_run_group_tests (tests, s_setup, rf_teardown);
+}

@@ -1,0 +1,831 @@
+/*  System test of lgwan-registry filings: the reference list (R3.1), the
+    President's approval (R3.2), data centres (R3.3), the qualification
+    review (R4.1, R4.3), services and their Art.9 role holders (R9.1, R9.2,
+    R10.1, R12.1, R13.1), contracts (R7.1, R7.2) and interconnections (R8.1,
+    R8.2). The real binary, driven black-box; see registry_fixture.h.
+*/
+#include "registry_fixture.h"
+
+//  ---------------------------------------------------------------------------
+//  Helpers
+
+static lg_reply_t *
+s_reference_get (const char *who, const char *lgcode)
+{
+    Lgwan__V1__ReferenceGet get = LGWAN__V1__REFERENCE_GET__INIT;
+    get.lgcode = (char *) lgcode;
+    return rf_ask (who, RF_BODY (REFERENCE_GET), &get);
+}
+
+//  The shipped list plus one entry, loaded by the operator (caller frees)
+static lg_reply_t *
+s_load_with (const char *lgcode, const char *name)
+{
+    char *path = zsys_sprintf ("%s/deploy/data/local-governments.csv", getenv ("LG_SOURCE_DIR"));
+    char why [256];
+    Lgwan__V1__ReferenceLoad *list = lg_reference_read (path, why, sizeof why);
+    assert_non_null (list);
+    zstr_free (&path);
+    Lgwan__V1__LocalGovernment extra = LGWAN__V1__LOCAL_GOVERNMENT__INIT;
+    extra.lgcode = (char *) lgcode;
+    extra.prefecture = (char *) "静岡県";
+    extra.name = (char *) name;
+    extra.kind = (char *) "municipality";
+    Lgwan__V1__LocalGovernment **shipped = list->entries;
+    Lgwan__V1__LocalGovernment **entries = calloc (list->n_entries + 1, sizeof (void *));
+    memcpy (entries, shipped, list->n_entries * sizeof (void *));
+    entries [list->n_entries++] = &extra;
+    list->entries = entries;
+    list->source = (char *) "system test: shipped list plus one";
+    lg_reply_t *reply = rf_ask ("operator", RF_BODY (REFERENCE_LOAD), list);
+    //  Give back what lg_reference_read allocated
+    list->entries = shipped;
+    list->n_entries--;
+    list->source = NULL;
+    free (entries);
+    lgwan__v1__reference_load__free_unpacked (list, NULL);
+    return reply;
+}
+
+static lg_reply_t *
+s_apply_local_government (const char *lgcode)
+{
+    Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT;
+    apply.name_ja = (char *) "浜松市";
+    apply.entity_type = LGWAN__V1__ENTITY_TYPE__LOCAL_GOVERNMENT;
+    apply.lgcode = (char *) lgcode;
+    return rf_ask ("operator", RF_BODY (PROVIDER_APPLY), &apply);
+}
+
+static lg_reply_t *
+s_review (const char *who, uint64_t provider)
+{
+    Lgwan__V1__QualificationReview review = LGWAN__V1__QUALIFICATION_REVIEW__INIT;
+    review.provider = provider;
+    return rf_ask (who, RF_BODY (QUALIFICATION_REVIEW), &review);
+}
+
+static lg_reply_t *
+s_decide (const char *who, uint64_t provider, Lgwan__V1__Outcome outcome, const char *reason)
+{
+    Lgwan__V1__QualificationDecide decide = LGWAN__V1__QUALIFICATION_DECIDE__INIT;
+    decide.provider = provider;
+    decide.outcome = outcome;
+    decide.reason = (char *) reason;
+    return rf_ask (who, RF_BODY (QUALIFICATION_DECIDE), &decide);
+}
+
+//  The provider's status as a viewer reads it: "applied", ...
+static void
+s_assert_status (uint64_t provider, const char *status)
+{
+    lg_reply_t *reply = rf_provider_get ("viewer", provider);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->provider->provider->status, status);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+static lg_reply_t *
+s_approval (uint64_t provider, const char *on)
+{
+    Lgwan__V1__PresidentApproval approval = LGWAN__V1__PRESIDENT_APPROVAL__INIT;
+    approval.approved_by = (char *) "地方公共団体情報システム機構理事長";
+    approval.approved_on = (char *) on;
+    approval.reference = (char *) "地情機第42号";
+    Lgwan__V1__PresidentApprovalRecord record = LGWAN__V1__PRESIDENT_APPROVAL_RECORD__INIT;
+    record.provider = provider;
+    record.approval = &approval;
+    return rf_ask ("operator", RF_BODY (PRESIDENT_APPROVAL_RECORD), &record);
+}
+
+static lg_reply_t *
+s_apply_with_centre (const char *country, const char *prefecture)
+{
+    Lgwan__V1__DataCentre centre = LGWAN__V1__DATA_CENTRE__INIT;
+    centre.name = (char *) "第一データセンター";
+    centre.country = (char *) country;
+    centre.prefecture = (char *) prefecture;
+    centre.address = (char *) "東京都千代田区一番町1-1";
+    Lgwan__V1__DataCentre *centres [] = { &centre };
+    char number [14];
+    Lgwan__V1__ProviderApply apply = rf_apply_body ("データセンター株式会社", number);
+    apply.data_centres = centres;
+    apply.n_data_centres = 1;
+    return rf_ask ("operator", RF_BODY (PROVIDER_APPLY), &apply);
+}
+
+static lg_reply_t *
+s_change_centres (uint64_t provider, const char *country, const char *prefecture)
+{
+    Lgwan__V1__DataCentre centre = LGWAN__V1__DATA_CENTRE__INIT;
+    centre.name = (char *) "移転先センター";
+    centre.country = (char *) country;
+    centre.prefecture = (char *) prefecture;
+    Lgwan__V1__DataCentre *centres [] = { &centre };
+    Lgwan__V1__ProviderPatch patch = LGWAN__V1__PROVIDER_PATCH__INIT;
+    patch.data_centres = centres;
+    patch.n_data_centres = 1;
+    patch.replace_data_centres = true;
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.kind = LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
+    change.subject = (char *) "provider";
+    change.id = provider;
+    change.provider = &patch;
+    return rf_ask ("operator", RF_BODY (CHANGE_FILE), &change);
+}
+
+//  A role holder
+static Lgwan__V1__RoleHolder
+s_holder (uint64_t provider, Lgwan__V1__ServiceRole role, const char *carrier)
+{
+    Lgwan__V1__RoleHolder holder = LGWAN__V1__ROLE_HOLDER__INIT;
+    holder.provider = provider;
+    holder.role = role;
+    holder.carrier_number = (char *) (carrier? carrier: "");
+    return holder;
+}
+
+#define CONTENT  LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT
+#define HOSTING  LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING
+#define NETWORK  LGWAN__V1__SERVICE_ROLE__ROLE_NETWORK_LAYER
+#define TELECOM  LGWAN__V1__SERVICE_ROLE__ROLE_TELECOM
+#define FACILITY LGWAN__V1__SERVICE_ROLE__ROLE_FACILITY
+
+//  Register a service with these holders (operator): the reply, caller frees
+static lg_reply_t *
+s_register (Lgwan__V1__RoleHolder *holder, size_t n)
+{
+    Lgwan__V1__RoleHolder *holders [8];
+    assert_true (n <= 8);
+    for (size_t i = 0; i < n; i++)
+        holders [i] = &holder [i];
+    char name [32];
+    rf_service_name (name, sizeof name);
+    return rf_service_register (name, "住民向け電子申請", holders, n);
+}
+
+static lg_reply_t *
+s_contract_create (const char *who, uint64_t provider, const char *lgcode, uint64_t service,
+                   const char *responsibility)
+{
+    Lgwan__V1__ContractCreate c = LGWAN__V1__CONTRACT_CREATE__INIT;
+    c.provider = provider;
+    c.lgcode = (char *) lgcode;
+    c.services = &service;
+    c.n_services = 1;
+    c.responsibility = (char *) responsibility;
+    return rf_ask (who, RF_BODY (CONTRACT_CREATE), &c);
+}
+
+static lg_reply_t *
+s_contracts_of (const char *who, uint64_t provider, bool active_only)
+{
+    Lgwan__V1__ContractsOfProvider q = LGWAN__V1__CONTRACTS_OF_PROVIDER__INIT;
+    q.provider = provider;
+    q.active_only = active_only;
+    return rf_ask (who, RF_BODY (CONTRACTS_OF_PROVIDER), &q);
+}
+
+static lg_reply_t *
+s_interconnect (const char *who, uint64_t a, uint64_t b, const char *justification)
+{
+    Lgwan__V1__InterconnectionRegister r = LGWAN__V1__INTERCONNECTION_REGISTER__INIT;
+    r.provider_a = a;
+    r.provider_b = b;
+    r.justification = (char *) justification;
+    return rf_ask (who, RF_BODY (INTERCONNECTION_REGISTER), &r);
+}
+
+//  ---------------------------------------------------------------------------
+//  Tests
+
+/* REQ R3.1: the reference list of local governments decides which type 1
+   provider exists; a list is loaded whole or not at all; a new list replaces
+   the old one */
+static void
+test_r3_1_reference_list (void **state)
+{
+    (void) state;
+    //  ReferenceGet, by any role
+    lg_reply_t *reply = s_reference_get ("provider1", "131016");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->reference->entry->lgcode, "131016");
+    assert_string_equal (reply->reference->entry->name, "千代田区");
+    assert_string_equal (reply->reference->entry->prefecture, "東京都");
+    assert_string_equal (reply->reference->entry->kind, "municipality");
+    uint64_t first = reply->reference->list_version;
+    assert_int_equal (first, rf_sql_long ("SELECT max(version) FROM registry.reference_lists"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_refused (s_reference_get ("viewer", "131017"), RF_CODE (INVALID_ARGUMENT), "R3.1");
+    rf_refused (s_reference_get ("viewer", "221384"), RF_CODE (NOT_FOUND), NULL);
+
+    //  221384 has a valid check digit but is not in the list
+    long providers = rf_count ("providers");
+    long events = rf_count ("outbox");
+    rf_refused (s_apply_local_government ("221384"), RF_CODE (FAILED_PRECONDITION), "R3.1");
+    assert_int_equal (rf_count ("providers"), providers);
+    assert_int_equal (rf_count ("outbox"), events);
+
+    //  One bad check digit among 1964 rows: nothing is loaded
+    long lists = rf_count ("reference_lists");
+    rf_refused (s_load_with ("221385", "浜松市 中央区"), RF_CODE (INVALID_ARGUMENT), "R3.1");
+    assert_int_equal (rf_count ("reference_lists"), lists);
+    assert_int_equal (rf_count ("local_governments"), 1963);
+    reply = s_reference_get ("viewer", "131016");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->reference->list_version, first);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_refused (s_reference_get ("viewer", "221385"), RF_CODE (INVALID_ARGUMENT), "R3.1");
+
+    //  Only an operator loads a list
+    char *path = zsys_sprintf ("%s/deploy/data/local-governments.csv", getenv ("LG_SOURCE_DIR"));
+    char why [256];
+    Lgwan__V1__ReferenceLoad *list = lg_reference_read (path, why, sizeof why);
+    assert_non_null (list);
+    rf_refused (rf_ask ("reviewer", RF_BODY (REFERENCE_LOAD), list),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    lgwan__v1__reference_load__free_unpacked (list, NULL);
+    zstr_free (&path);
+    assert_int_equal (rf_count ("reference_lists"), lists);
+
+    //  A second list replaces the first
+    reply = s_load_with ("221384", "浜松市 中央区");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->reference_load->entries, 1964);
+    uint64_t second = reply->reference_load->list_version;
+    assert_true (second > first);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_count ("local_governments"), 1964);
+    reply = s_reference_get ("viewer", "221384");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->reference->entry->name, "浜松市 中央区");
+    assert_int_equal (reply->reference->list_version, second);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_reference_get ("viewer", "131016");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->reference->list_version, second);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  ... and the code is usable now
+    reply = s_apply_local_government ("221384");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->provider->provider->lgcode, "221384");
+    assert_int_equal (reply->provider->provider->entity_type,
+                      LGWAN__V1__ENTITY_TYPE__LOCAL_GOVERNMENT);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_count ("providers"), providers + 1);
+}
+
+/* REQ R3.2: a voluntary organisation is qualified only after the
+   President's approval is recorded */
+static void
+test_r3_2_president_approval (void **state)
+{
+    (void) state;
+    Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT;
+    apply.name_ja = (char *) "自治体情報化推進協議会";
+    apply.entity_type = LGWAN__V1__ENTITY_TYPE__VOLUNTARY_ORGANISATION;
+    uint64_t id = rf_apply (&apply);
+    rf_ok (s_review ("reviewer", id));
+
+    long decisions = rf_count ("decisions");
+    rf_refused (s_decide ("reviewer", id, LGWAN__V1__OUTCOME__OUTCOME_APPROVED, "適格"),
+                RF_CODE (FAILED_PRECONDITION), "R3.2");
+    s_assert_status (id, "under_review");
+    assert_int_equal (rf_count ("decisions"), decisions);
+
+    //  Not for other types; the date must be a real one
+    long versions = rf_count ("versions");
+    rf_refused (s_approval (2, "2027-02-15"), RF_CODE (FAILED_PRECONDITION), "R3.2");
+    rf_refused (s_approval (id, "2027-02-29"), RF_CODE (INVALID_ARGUMENT), "R3.2");
+    rf_refused (s_approval (id, "20270215"), RF_CODE (INVALID_ARGUMENT), "R3.2");
+    rf_refused (s_approval (id, "2027-03-02"), RF_CODE (INVALID_ARGUMENT), "R3.2");    //  after today
+    rf_refused (s_approval (id, ""), RF_CODE (INVALID_ARGUMENT), "R3.2");
+    assert_int_equal (rf_count ("versions"), versions);
+    lg_reply_t *reply = rf_provider_get ("viewer", 2);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_null (reply->provider->provider->president_approval);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    reply = s_approval (id, "2027-02-15");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__PresidentApproval *a = reply->provider->provider->president_approval;
+    assert_non_null (a);
+    assert_string_equal (a->approved_by, "地方公共団体情報システム機構理事長");
+    assert_string_equal (a->approved_on, "2027-02-15");
+    assert_string_equal (a->reference, "地情機第42号");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    rf_ok (s_decide ("reviewer", id, LGWAN__V1__OUTCOME__OUTCOME_APPROVED, "理事長承認済み"));
+    s_assert_status (id, "qualified");
+}
+
+/* REQ R3.3: every data centre is in Japan, also after a change */
+static void
+test_r3_3_data_centres (void **state)
+{
+    (void) state;
+    long providers = rf_count ("providers");
+    long centres = rf_count ("data_centres");
+    rf_refused (s_apply_with_centre ("US", "13"), RF_CODE (FAILED_PRECONDITION), "R3.3");
+    rf_refused (s_apply_with_centre ("JP", "48"), RF_CODE (INVALID_ARGUMENT), "R3.3");
+    rf_refused (s_apply_with_centre ("JP", "00"), RF_CODE (INVALID_ARGUMENT), "R3.3");
+    assert_int_equal (rf_count ("providers"), providers);
+    assert_int_equal (rf_count ("data_centres"), centres);
+
+    lg_reply_t *reply = s_apply_with_centre ("JP", "13");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Provider *p = reply->provider->provider;
+    uint64_t id = p->id;
+    assert_int_equal (p->n_data_centres, 1);
+    assert_string_equal (p->data_centres [0]->country, "JP");
+    assert_string_equal (p->data_centres [0]->prefecture, "13");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_count ("data_centres"), centres + 1);
+
+    //  The same rule when the data centres are changed
+    long changes = rf_count ("changes");
+    rf_refused (s_change_centres (id, "SG", "13"), RF_CODE (FAILED_PRECONDITION), "R3.3");
+    rf_refused (s_change_centres (id, "JP", "48"), RF_CODE (INVALID_ARGUMENT), "R3.3");
+    assert_int_equal (rf_count ("changes"), changes);
+    reply = s_change_centres (id, "JP", "27");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "pending");
+    uint64_t change = reply->change->change->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_count ("changes"), changes + 1);
+
+    //  Approved, the new list replaces the old one
+    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+    decide.change = change;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+    decide.reason = (char *) "移転を承認";
+    rf_ok (rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide));
+    reply = rf_provider_get ("viewer", id);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    p = reply->provider->provider;
+    assert_int_equal (p->n_data_centres, 1);
+    assert_string_equal (p->data_centres [0]->name, "移転先センター");
+    assert_string_equal (p->data_centres [0]->country, "JP");
+    assert_string_equal (p->data_centres [0]->prefecture, "27");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_count ("data_centres"), centres + 1);
+}
+
+/* REQ R4.3: applied -> under_review -> qualified or rejected, by a reviewer,
+   the decision with reviewer, time, outcome and reason */
+/* REQ R4.1: the qualification review application comes first */
+static void
+test_r4_3_qualification_review (void **state)
+{
+    (void) state;
+    uint64_t id = rf_applied_provider ("審査テスト株式会社");
+    long decisions = rf_count ("decisions");
+    long decided = rf_events (LGWAN__V1__EVENT__BODY_QUALIFICATION_DECIDED);
+
+    //  Not under review yet
+    rf_refused (s_decide ("reviewer", id, LGWAN__V1__OUTCOME__OUTCOME_APPROVED, "早すぎる"),
+                RF_CODE (FAILED_PRECONDITION), "R4.3");
+    rf_refused (s_review ("operator", id), RF_CODE (PERMISSION_DENIED), NULL);
+    s_assert_status (id, "applied");
+    lg_reply_t *reply = s_review ("reviewer", id);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->provider->provider->status, "under_review");
+    assert_null (reply->provider->provider->decision);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_refused (s_review ("reviewer", id), RF_CODE (FAILED_PRECONDITION), "R4.3");
+
+    //  Only a reviewer decides, with an outcome
+    rf_refused (s_decide ("operator", id, LGWAN__V1__OUTCOME__OUTCOME_APPROVED, "適格"),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_decide ("reviewer", id, LGWAN__V1__OUTCOME__OUTCOME_UNSPECIFIED, "適格"),
+                RF_CODE (INVALID_ARGUMENT), "R4.3");
+    s_assert_status (id, "under_review");
+    assert_int_equal (rf_count ("decisions"), decisions);
+
+    reply = s_decide ("reviewer", id, LGWAN__V1__OUTCOME__OUTCOME_APPROVED, "書類審査の結果、適格");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->provider->provider->status, "qualified");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = rf_provider_get ("viewer", id);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Decision *d = reply->provider->provider->decision;
+    assert_non_null (d);
+    assert_int_equal (d->outcome, LGWAN__V1__OUTCOME__OUTCOME_APPROVED);
+    assert_string_equal (d->reviewer, "reviewer:rita");
+    assert_string_equal (d->decided_at, RF_NOW_TEXT);
+    assert_string_equal (d->reason, "書類審査の結果、適格");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_count ("decisions"), decisions + 1);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_QUALIFICATION_DECIDED), decided + 1);
+    //  Decided once: not again
+    rf_refused (s_decide ("reviewer", id, LGWAN__V1__OUTCOME__OUTCOME_REJECTED, "再審査"),
+                RF_CODE (FAILED_PRECONDITION), "R4.3");
+
+    //  Rejected, with its reason
+    uint64_t other = rf_applied_provider ("不適格株式会社");
+    rf_ok (s_review ("reviewer", other));
+    rf_ok (s_decide ("reviewer", other, LGWAN__V1__OUTCOME__OUTCOME_REJECTED, "書類不備"));
+    reply = rf_provider_get ("viewer", other);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->provider->provider->status, "rejected");
+    d = reply->provider->provider->decision;
+    assert_non_null (d);
+    assert_int_equal (d->outcome, LGWAN__V1__OUTCOME__OUTCOME_REJECTED);
+    assert_string_equal (d->reviewer, "reviewer:rita");
+    assert_string_equal (d->decided_at, RF_NOW_TEXT);
+    assert_string_equal (d->reason, "書類不備");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_refused (s_decide ("reviewer", other, LGWAN__V1__OUTCOME__OUTCOME_APPROVED, "再審査"),
+                RF_CODE (FAILED_PRECONDITION), "R4.3");
+}
+
+/* REQ R9.1 R9.2 R10.1 R12.1 R13.1 R4.1: a service's role holders */
+static void
+test_r9_service_registration (void **state)
+{
+    (void) state;
+    uint64_t facility = rf_qualified_provider ("ファシリティ株式会社");
+    uint64_t telecom = rf_qualified_provider ("通信株式会社");
+    uint64_t applied = rf_applied_provider ("審査前株式会社");
+    long services = rf_count ("services");
+    long holders = rf_count ("service_holders");
+
+    //  A full valid registration: 1 content, 1 hosting, facility, telecom
+    Lgwan__V1__RoleHolder valid [] = {
+        s_holder (1, CONTENT, NULL), s_holder (2, HOSTING, NULL),
+        s_holder (facility, FACILITY, NULL), s_holder (telecom, TELECOM, "A-19-12345") };
+    lg_reply_t *reply = s_register (valid, 4);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Service *s = reply->service->service;
+    uint64_t service = s->id;
+    assert_string_equal (s->status, "applied");
+    assert_string_equal (s->title_ja, "住民向け電子申請");
+    assert_int_equal (s->n_holders, 4);
+    for (size_t i = 0; i < s->n_holders; i++)
+        if (s->holders [i]->role == TELECOM) {
+            assert_int_equal (s->holders [i]->provider, telecom);
+            assert_string_equal (s->holders [i]->carrier_number, "A-19-12345");
+        }
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_count ("services"), services + 1);
+    assert_int_equal (rf_count ("service_holders"), holders + 4);
+    services++;
+    holders += 4;
+
+    struct {
+        Lgwan__V1__RoleHolder holder [4];
+        size_t n;
+        lg_code_t code;
+        const char *requirement;
+    } cases [] = {
+        { { s_holder (1, CONTENT, NULL), s_holder (2, HOSTING, NULL),
+            s_holder (facility, HOSTING, NULL) }, 3, RF_CODE (FAILED_PRECONDITION), "R9.2" },
+        { { s_holder (1, CONTENT, NULL), s_holder (facility, FACILITY, NULL) }, 2,
+          RF_CODE (FAILED_PRECONDITION), "R9.2" },
+        { { s_holder (2, HOSTING, NULL), s_holder (facility, FACILITY, NULL) }, 2,
+          RF_CODE (FAILED_PRECONDITION), "R10.1" },
+        { { s_holder (1, CONTENT, NULL), s_holder (2, HOSTING, NULL),
+            s_holder (telecom, TELECOM, NULL) }, 3, RF_CODE (FAILED_PRECONDITION), "R13.1" },
+        { { s_holder (1, CONTENT, NULL), s_holder (2, HOSTING, NULL),
+            s_holder (facility, NETWORK, NULL) }, 3, RF_CODE (FAILED_PRECONDITION), "R12.1" },
+        { { s_holder (1, CONTENT, NULL), s_holder (2, HOSTING, NULL),
+            s_holder (applied, FACILITY, NULL) }, 3, RF_CODE (FAILED_PRECONDITION), "R4.1" },
+        { { s_holder (applied, CONTENT, NULL), s_holder (2, HOSTING, NULL) }, 2,
+          RF_CODE (FAILED_PRECONDITION), "R4.1" },
+        { { s_holder (1, CONTENT, NULL), s_holder (2, HOSTING, NULL),
+            s_holder (facility, LGWAN__V1__SERVICE_ROLE__SERVICE_ROLE_UNSPECIFIED, NULL) }, 3,
+          RF_CODE (INVALID_ARGUMENT), "R9.1" },
+        { { s_holder (1, CONTENT, NULL), s_holder (2, HOSTING, NULL),
+            s_holder (1, CONTENT, NULL) }, 3, RF_CODE (INVALID_ARGUMENT), "R9.1" },
+        { { s_holder (1, CONTENT, NULL), s_holder (2, HOSTING, "A-19-12345") }, 2,
+          RF_CODE (INVALID_ARGUMENT), "R13.1" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        reply = s_register (cases [i].holder, cases [i].n);
+        if (reply->status->code != cases [i].code
+        ||  !streq (reply->status->requirement, cases [i].requirement))
+            fail_msg ("case %zu: expected %d %s, got %d %s: %s", i, cases [i].code,
+                      cases [i].requirement, reply->status->code, reply->status->requirement,
+                      reply->status->message);
+        rf_refused (reply, cases [i].code, cases [i].requirement);
+    }
+    assert_int_equal (rf_count ("services"), services);
+    assert_int_equal (rf_count ("service_holders"), holders);
+
+    //  The operating body holds the network layer; there is only one
+    char number [14];
+    Lgwan__V1__ProviderApply apply = rf_apply_body ("地方公共団体情報システム機構", number);
+    apply.entity_type = LGWAN__V1__ENTITY_TYPE__SPECIAL_CORPORATION;
+    apply.operating_body = true;
+    uint64_t operating_body = rf_apply (&apply);
+    long providers = rf_count ("providers");
+    Lgwan__V1__ProviderApply second = rf_apply_body ("第二機構", number);
+    second.entity_type = LGWAN__V1__ENTITY_TYPE__SPECIAL_CORPORATION;
+    second.operating_body = true;
+    rf_refused (rf_ask ("operator", RF_BODY (PROVIDER_APPLY), &second),
+                RF_CODE (ALREADY_EXISTS), "R12.1");
+    assert_int_equal (rf_count ("providers"), providers);
+    rf_qualify (operating_body);
+    Lgwan__V1__RoleHolder network [] = {
+        s_holder (1, CONTENT, NULL), s_holder (2, HOSTING, NULL),
+        s_holder (operating_body, NETWORK, NULL) };
+    reply = s_register (network, 3);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->service->service->n_holders, 3);
+    uint64_t rejected = reply->service->service->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  A provider files only a service it hosts
+    Lgwan__V1__RoleHolder hosted [] = { s_holder (1, CONTENT, NULL), s_holder (2, HOSTING, NULL) };
+    Lgwan__V1__RoleHolder *hosted_p [] = { &hosted [0], &hosted [1] };
+    Lgwan__V1__ServiceRegister by_provider = LGWAN__V1__SERVICE_REGISTER__INIT;
+    by_provider.name = (char *) "self-filed";
+    by_provider.title_ja = (char *) "自社申請サービス";
+    by_provider.holders = hosted_p;
+    by_provider.n_holders = 2;
+    services = rf_count ("services");
+    rf_refused (rf_ask ("provider1", RF_BODY (SERVICE_REGISTER), &by_provider),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    assert_int_equal (rf_count ("services"), services);
+    rf_ok (rf_ask ("provider2", RF_BODY (SERVICE_REGISTER), &by_provider));
+    assert_int_equal (rf_count ("services"), services + 1);
+
+    //  Review and decide: registered, and ServiceRegistered published then only
+    long registered = rf_events (LGWAN__V1__EVENT__BODY_SERVICE_REGISTERED);
+    Lgwan__V1__ServiceReview review = LGWAN__V1__SERVICE_REVIEW__INIT;
+    review.service = service;
+    reply = rf_ask ("reviewer", RF_BODY (SERVICE_REVIEW), &review);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->service->service->status, "under_review");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_SERVICE_REGISTERED), registered);
+    Lgwan__V1__ServiceDecide decide = LGWAN__V1__SERVICE_DECIDE__INIT;
+    decide.service = service;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+    decide.reason = (char *) "登録要件を満たす";
+    rf_refused (rf_ask ("operator", RF_BODY (SERVICE_DECIDE), &decide),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    reply = rf_ask ("reviewer", RF_BODY (SERVICE_DECIDE), &decide);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    s = reply->service->service;
+    assert_string_equal (s->status, "registered");
+    assert_non_null (s->decision);
+    assert_string_equal (s->decision->reviewer, "reviewer:rita");
+    assert_string_equal (s->decision->decided_at, RF_NOW_TEXT);
+    assert_string_equal (s->decision->reason, "登録要件を満たす");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_SERVICE_REGISTERED), registered + 1);
+
+    //  Rejected: a decision, no event
+    review.service = rejected;
+    rf_ok (rf_ask ("reviewer", RF_BODY (SERVICE_REVIEW), &review));
+    decide.service = rejected;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_REJECTED;
+    decide.reason = (char *) "書類不備";
+    reply = rf_ask ("reviewer", RF_BODY (SERVICE_DECIDE), &decide);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->service->service->status, "rejected");
+    assert_int_equal (reply->service->service->decision->outcome,
+                      LGWAN__V1__OUTCOME__OUTCOME_REJECTED);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_SERVICE_REGISTERED), registered + 1);
+    char sql [128];
+    snprintf (sql, sizeof sql, "SELECT status FROM registry.services WHERE id = %" PRIu64, service);
+    char *status = rf_sql_text (sql);
+    assert_string_equal (status, "registered");
+    free (status);
+}
+
+/* REQ R7.1 R7.2: a contract states the responsibility, names a using body of
+   the list, covers registered services, and is active only after both
+   deliveries */
+static void
+test_r7_contracts (void **state)
+{
+    (void) state;
+    uint64_t service = rf_registered_service (1, 2);
+    Lgwan__V1__RoleHolder draft [] = { s_holder (1, CONTENT, NULL), s_holder (2, HOSTING, NULL) };
+    lg_reply_t *reply = s_register (draft, 2);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    uint64_t unregistered = reply->service->service->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    const char *responsibility = "本サービスの提供及び運用管理の責任は事業者が負う";
+    long contracts = rf_count ("contracts");
+    long links = rf_count ("contract_services");
+    rf_refused (s_contract_create ("provider1", 1, "999997", service, responsibility),
+                RF_CODE (FAILED_PRECONDITION), "R7.1");
+    rf_refused (s_contract_create ("provider1", 1, "999998", service, responsibility),
+                RF_CODE (INVALID_ARGUMENT), "R7.1");
+    rf_refused (s_contract_create ("provider1", 1, "131016", service, ""),
+                RF_CODE (INVALID_ARGUMENT), "R7.1");
+    rf_refused (s_contract_create ("provider1", 1, "131016", unregistered, responsibility),
+                RF_CODE (FAILED_PRECONDITION), "R4.1");
+    rf_refused (s_contract_create ("provider2", 1, "131016", service, responsibility),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_contract_create ("viewer", 1, "131016", service, responsibility),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    char *ten_kb = (char *) malloc (10 * 1024 + 1);
+    memset (ten_kb, 'R', 10 * 1024);
+    ten_kb [10 * 1024] = 0;
+    rf_refused (s_contract_create ("provider1", 1, "131016", service, ten_kb),
+                RF_CODE (INVALID_ARGUMENT), NULL);
+    free (ten_kb);
+    assert_int_equal (rf_count ("contracts"), contracts);
+    assert_int_equal (rf_count ("contract_services"), links);
+
+    //  By the provider itself
+    reply = s_contract_create ("provider1", 1, "131016", service, responsibility);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Contract *c = reply->contract->contract;
+    uint64_t contract = c->id;
+    assert_int_equal (c->provider, 1);
+    assert_string_equal (c->lgcode, "131016");
+    assert_string_equal (c->using_body, "千代田区");
+    assert_string_equal (c->responsibility, responsibility);
+    assert_int_equal (c->n_services, 1);
+    assert_int_equal (c->services [0], service);
+    assert_string_equal (c->status, "draft");
+    assert_string_equal (c->terms_delivered_on, "");
+    assert_string_equal (c->manual_delivered_on, "");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  No delivery, then one of two: still a draft
+    long activated = rf_events (LGWAN__V1__EVENT__BODY_CONTRACT_ACTIVATED);
+    rf_refused (rf_activate ("provider1", contract), RF_CODE (FAILED_PRECONDITION), "R7.2");
+    rf_refused (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_TERMS_OF_USE, "2027-02-30"),
+                RF_CODE (INVALID_ARGUMENT), "R7.2");
+    rf_refused (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_UNSPECIFIED, "2027-02-20"),
+                RF_CODE (INVALID_ARGUMENT), "R7.2");
+    rf_ok (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_TERMS_OF_USE, "2027-02-20"));
+    rf_refused (rf_activate ("provider1", contract), RF_CODE (FAILED_PRECONDITION), "R7.2");
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_CONTRACT_ACTIVATED), activated);
+    char sql [128];
+    snprintf (sql, sizeof sql, "SELECT status FROM registry.contracts WHERE id = %" PRIu64,
+              contract);
+    char *status = rf_sql_text (sql);
+    assert_string_equal (status, "draft");
+    free (status);
+
+    //  Both: active, and ContractActivated
+    reply = rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_USER_MANUAL, "2027-02-21");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->contract->contract->terms_delivered_on, "2027-02-20");
+    assert_string_equal (reply->contract->contract->manual_delivered_on, "2027-02-21");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = rf_activate ("provider1", contract);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->contract->contract->status, "active");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_CONTRACT_ACTIVATED), activated + 1);
+    rf_refused (rf_activate ("provider1", contract), RF_CODE (FAILED_PRECONDITION), "R7.2");
+
+    //  An operator files one too; it stays a draft
+    uint64_t other = rf_contract ("operator", 1, "130001", service);
+
+    reply = s_contracts_of ("provider1", 1, true);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->contracts->n_contracts, 1);
+    assert_int_equal (reply->contracts->contracts [0]->id, contract);
+    assert_string_equal (reply->contracts->contracts [0]->status, "active");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_contracts_of ("viewer", 1, false);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->contracts->n_contracts, 2);
+    assert_int_equal (reply->contracts->contracts [0]->id, contract);
+    assert_int_equal (reply->contracts->contracts [1]->id, other);
+    assert_string_equal (reply->contracts->contracts [1]->status, "draft");
+    assert_string_equal (reply->contracts->contracts [1]->using_body, "東京都");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+/* REQ R4.1: a contract is activated only while every service it covers is
+   registered, as its provider must still be qualified */
+static void
+test_r4_1_activation_needs_registered_service (void **state)
+{
+    (void) state;
+    uint64_t service = rf_registered_service (1, 2);
+    uint64_t contract = rf_contract ("provider1", 1, "131059", service);
+    rf_ok (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_TERMS_OF_USE, "2027-02-20"));
+    rf_ok (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_USER_MANUAL, "2027-02-20"));
+
+    //  The service is cancelled (a notification, effective today)
+    Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
+    cancel.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
+    cancel.subject = (char *) "service";
+    cancel.id = service;
+    cancel.cancel = true;
+    lg_reply_t *reply = rf_ask ("operator", RF_BODY (CHANGE_FILE), &cancel);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "effective");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    long activated = rf_events (LGWAN__V1__EVENT__BODY_CONTRACT_ACTIVATED);
+    rf_refused (rf_activate ("provider1", contract), RF_CODE (FAILED_PRECONDITION), "R4.1");
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_CONTRACT_ACTIVATED), activated);
+    char sql [128];
+    snprintf (sql, sizeof sql, "SELECT status FROM registry.contracts WHERE id = %" PRIu64,
+              contract);
+    char *status = rf_sql_text (sql);
+    assert_string_equal (status, "draft");
+    free (status);
+}
+
+/* REQ R8.1 R8.2: an interconnection is a registered fact with its
+   justification, and nobody approves it */
+static void
+test_r8_interconnections (void **state)
+{
+    (void) state;
+    uint64_t applied = rf_applied_provider ("未審査株式会社");
+    long interconnections = rf_count ("interconnections");
+    long changes = rf_count ("changes");
+    long decisions = rf_count ("decisions");
+    long registered = rf_events (LGWAN__V1__EVENT__BODY_INTERCONNECTION_REGISTERED);
+
+    rf_refused (s_interconnect ("operator", 1, 2, ""), RF_CODE (INVALID_ARGUMENT), "R8.1");
+    rf_refused (s_interconnect ("operator", 1, 1, "自己接続"), RF_CODE (INVALID_ARGUMENT), "R8.1");
+    rf_refused (s_interconnect ("operator", 1, applied, "住民サービスの連携"),
+                RF_CODE (FAILED_PRECONDITION), "R8.1");
+    rf_refused (s_interconnect ("viewer", 1, 2, "住民サービスの連携"),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    assert_int_equal (rf_count ("interconnections"), interconnections);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_INTERCONNECTION_REGISTERED), registered);
+
+    const char *why = "地方公共団体の行政事務の効率化に資する共同利用のため";
+    lg_reply_t *reply = s_interconnect ("provider1", 1, 2, why);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Interconnection *i = reply->interconnection->interconnection;
+    uint64_t id = i->id;
+    assert_int_equal (i->provider_a, 1);
+    assert_int_equal (i->provider_b, 2);
+    assert_string_equal (i->justification, why);
+    assert_string_equal (i->status, "registered");
+    assert_string_equal (i->created_at, RF_NOW_TEXT);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  Registered at once: no change, no decision waits for anybody
+    char sql [160];
+    snprintf (sql, sizeof sql, "SELECT status FROM registry.interconnections WHERE id = %" PRIu64,
+              id);
+    char *status = rf_sql_text (sql);
+    assert_string_equal (status, "registered");
+    free (status);
+    assert_int_equal (rf_count ("interconnections"), interconnections + 1);
+    assert_int_equal (rf_count ("changes"), changes);
+    assert_int_equal (rf_count ("decisions"), decisions);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_INTERCONNECTION_REGISTERED),
+                      registered + 1);
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM registry.versions"
+                               " WHERE subject = 'interconnection' AND subject_id = %" PRIu64, id);
+    assert_int_equal (rf_sql_long (sql), 1);
+
+    //  The same pair again, either way round: one registered interconnection
+    rf_refused (s_interconnect ("operator", 2, 1, why), RF_CODE (ALREADY_EXISTS), "R8.1");
+    assert_int_equal (rf_count ("interconnections"), interconnections + 1);
+}
+
+/* REQ R3.1: a rejected applicant may apply again under its corporate number;
+   a live record keeps the number to itself */
+static void
+test_r3_1_reapply_after_rejection (void **state)
+{
+    (void) state;
+    char number [14];
+    Lgwan__V1__ProviderApply apply = rf_apply_body ("再申請株式会社", number);
+    uint64_t first = rf_apply (&apply);
+    rf_refused (rf_ask ("operator", RF_BODY (PROVIDER_APPLY), &apply),
+                RF_CODE (ALREADY_EXISTS), "R3.1");
+    rf_ok (s_review ("reviewer", first));
+    rf_ok (s_decide ("reviewer", first, LGWAN__V1__OUTCOME__OUTCOME_REJECTED, "書類不備"));
+    uint64_t second = rf_apply (&apply);
+    assert_true (second > first);
+    rf_refused (rf_ask ("operator", RF_BODY (PROVIDER_APPLY), &apply),
+                RF_CODE (ALREADY_EXISTS), "R3.1");
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    return rf_setup ("regfilings");
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_r3_1_reference_list),
+        cmocka_unit_test (test_r3_2_president_approval),
+        cmocka_unit_test (test_r3_3_data_centres),
+        cmocka_unit_test (test_r4_3_qualification_review),
+        cmocka_unit_test (test_r9_service_registration),
+        cmocka_unit_test (test_r7_contracts),
+        cmocka_unit_test (test_r4_1_activation_needs_registered_service),
+        cmocka_unit_test (test_r8_interconnections),
+        cmocka_unit_test (test_r3_1_reapply_after_rejection),
+    };
+    return cmocka_run_group_tests (tests, s_setup, rf_teardown);
+}
