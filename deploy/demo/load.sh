@@ -1,37 +1,98 @@
 #!/usr/bin/env bash
 #   load.sh - demo data for the embedded platform (scripts/run.sh runs it once).
 #
-#   Providers of several Art.3 entity types, with real local government codes
-#   from shared/data and valid corporate numbers. Every request carries a
-#   fixed --request-id, so running this again changes nothing (the registry
-#   answers a retry from its stored reply).
+#   The reference list of local governments; providers of several Art.3
+#   entity types with real local government codes and valid corporate
+#   numbers; their qualification review; a service with every Art.9 role; a
+#   contract with a using body, delivered and active; an interconnection; a
+#   change notification. Every request carries a fixed --request-id, so
+#   running this again changes nothing (the registry answers a retry from its
+#   stored reply).
 #
-#   Environment (set by run.sh): LGWANCTL, LG_CERT_DIR, LGWANCTL_CERT.
+#   Environment (set by run.sh): LGWANCTL, LG_CERT_DIR, LGWANCTL_CERT
+#   (operator), LG_CLIENT_DIR (the other identities).
 set -euo pipefail
-: "${LGWANCTL:?}" "${LG_CERT_DIR:?}" "${LGWANCTL_CERT:?}"
+: "${LGWANCTL:?}" "${LG_CERT_DIR:?}" "${LGWANCTL_CERT:?}" "${LG_CLIENT_DIR:?}"
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+OPERATOR=$LGWANCTL_CERT
+REVIEWER=$LG_CLIENT_DIR/reviewer_secret
 
-apply () {
-    local id=$1; shift
-    "$LGWANCTL" provider apply --request-id "demo-provider-$id" \
-        --reason "demo data: qualification review application received" "$@" >/dev/null
+as () {     # as CERT ID command...: one request with a fixed request id
+    local cert=$1 id=$2; shift 2
+    local reason=(--reason "demo data")
+    [[ " $* " == *" --reason "* ]] && reason=()     # the command gives its own
+    LGWANCTL_CERT=$cert "$LGWANCTL" "$@" --request-id "demo-$id" "${reason[@]}" >/dev/null
 }
 
-#               name_ja              name_en                    type and numbers
-"$LGWANCTL" reference load --file "$(dirname "$0")/../data/local-governments.csv" --request-id demo-reference >/dev/null
+#   The reference list, as the operating body loads it
+LGWANCTL_CERT=$OPERATOR "$LGWANCTL" reference load --file "$HERE/../data/local-governments.csv" \
+    --request-id demo-reference >/dev/null
 
-apply tokyo     --name-ja 東京都     --name-en "Tokyo Metropolis" \
-                --entity-type LOCAL_GOVERNMENT --lgcode 130001 --corporate-number 8000020130001
-apply sapporo   --name-ja 札幌市     --name-en "City of Sapporo" \
-                --entity-type LOCAL_GOVERNMENT --lgcode 011002 --corporate-number 9000020011002
-apply yokohama  --name-ja 横浜市     --name-en "City of Yokohama" \
-                --entity-type LOCAL_GOVERNMENT --lgcode 141003
-apply kk        --name-ja 株式会社エルジーワン・クラウド --name-en "LGWAN Cloud KK" \
-                --entity-type PRIVATE_CORPORATION --corporate-number 7123456789012
-apply hosting   --name-ja 株式会社自治体データセンター --name-en "Municipal Data Centre KK" \
-                --entity-type PRIVATE_CORPORATION --corporate-number 7010705000725
-apply found     --name-ja 一般財団法人地域情報化推進協会 --name-en "Regional Informatisation Foundation" \
-                --entity-type INCORPORATED_ASSOCIATION --corporate-number 4011001098993
-apply council   --name-ja 任意団体自治体システム研究会 --name-en "Municipal Systems Study Group" \
-                --entity-type VOLUNTARY_ORGANISATION
+#   Providers (R3.1): ids 1..8 in this order
+as "$OPERATOR" p-tokyo provider apply --name-ja 東京都 --name-en "Tokyo Metropolis" \
+    --entity-type LOCAL_GOVERNMENT --lgcode 130001 --corporate-number 8000020130001
+as "$OPERATOR" p-sapporo provider apply --name-ja 札幌市 --name-en "City of Sapporo" \
+    --entity-type LOCAL_GOVERNMENT --lgcode 011002 --corporate-number 9000020011002
+as "$OPERATOR" p-yokohama provider apply --name-ja 横浜市 --name-en "City of Yokohama" \
+    --entity-type LOCAL_GOVERNMENT --lgcode 141003
+as "$OPERATOR" p-cloud provider apply --name-ja 株式会社エルジーワン・クラウド \
+    --name-en "LGWAN Cloud KK" --entity-type PRIVATE_CORPORATION \
+    --corporate-number 7123456789012 \
+    --contacts '[{"kind":"CONTACT_LIAISON","name":"連絡窓口 佐藤","phone":"03-1234-5678"}]'
+as "$OPERATOR" p-hosting provider apply --name-ja 株式会社自治体データセンター \
+    --name-en "Municipal Data Centre KK" --entity-type PRIVATE_CORPORATION \
+    --corporate-number 7010705000725 \
+    --contacts '[{"kind":"CONTACT_EMERGENCY_RESPONSE","name":"緊急対応窓口","phone":"03-0000-1111"},
+                 {"kind":"CONTACT_OPERATIONS_MANAGER","name":"運用管理責任者 鈴木","email":"ops@example.jp"}]' \
+    --data-centres '[{"name":"東京第一センター","country":"JP","prefecture":"13"},
+                     {"name":"大阪第二センター","country":"JP","prefecture":"27"}]'
+as "$OPERATOR" p-foundation provider apply --name-ja 一般財団法人地域情報化推進協会 \
+    --name-en "Regional Informatisation Foundation" --entity-type INCORPORATED_ASSOCIATION \
+    --corporate-number 4011001098993
+as "$OPERATOR" p-study provider apply --name-ja 任意団体自治体システム研究会 \
+    --name-en "Municipal Systems Study Group" --entity-type VOLUNTARY_ORGANISATION
+as "$OPERATOR" p-jlis provider apply --name-ja 地方公共団体情報システム機構 \
+    --name-en "J-LIS (operating body)" --entity-type SPECIAL_CORPORATION \
+    --corporate-number 8010005018863 --operating-body true
 
-echo "demo data: 7 providers filed (lgwanctl provider show --provider 1)"
+#   Qualification review (R4.3): all but Yokohama, still under review; the
+#   study group (type 7) after the President's approval (R3.2)
+as "$OPERATOR" approve-study provider approve-president --provider 7 \
+    --approval '{"approvedBy":"理事長","approvedOn":"2026-04-01","reference":"地情機第1号"}'
+for p in 1 2 3 4 5 6 7 8; do
+    as "$REVIEWER" review-$p qualification review --provider $p
+done
+for p in 1 2 4 5 6 7 8; do
+    as "$REVIEWER" decide-$p qualification decide --provider $p --outcome OUTCOME_APPROVED \
+        --reason "書類審査の結果、参加資格を満たす"
+done
+
+#   A service with every Art.9 role (R9.1, R9.2, R10.1, R12.1, R13.1)
+as "$OPERATOR" service service register --name e-shinsei --title-ja 電子申請サービス \
+    --holders '[{"provider":4,"role":"ROLE_APPLICATION_CONTENT"},
+                {"provider":5,"role":"ROLE_HOSTING"},
+                {"provider":8,"role":"ROLE_NETWORK_LAYER"},
+                {"provider":6,"role":"ROLE_TELECOM","carrierNumber":"A-19-12345"},
+                {"provider":5,"role":"ROLE_FACILITY"}]'
+as "$REVIEWER" service-review service review --service 1
+as "$REVIEWER" service-decide service decide --service 1 --outcome OUTCOME_APPROVED \
+    --reason 登録要件を満たす
+
+#   A contract with Sapporo (R7.1), both documents delivered (R7.2), active
+as "$OPERATOR" contract contract create --provider 4 --lgcode 011002 --services 1 \
+    --responsibility "サービスの提供及び運用管理の責任は提供者が負う"
+as "$OPERATOR" terms contract deliver --contract 1 --document DOCUMENT_TERMS_OF_USE \
+    --delivered-on 2026-11-02
+as "$OPERATOR" manual contract deliver --contract 1 --document DOCUMENT_USER_MANUAL \
+    --delivered-on 2026-11-02
+as "$OPERATOR" activate contract activate --contract 1
+
+#   An interconnection (R8.1, R8.2) and a change notification (R4.2)
+as "$OPERATOR" interconnect interconnection register --provider-a 4 --provider-b 6 \
+    --justification "地方公共団体向け共同利用サービスの連携のため"
+as "$OPERATOR" contacts change file --kind CHANGE_NOTIFICATION --subject provider --id 4 \
+    --provider '{"contacts":[{"kind":"CONTACT_LIAISON","name":"連絡窓口 高橋","phone":"03-1234-0000"}],
+                 "replaceContacts":true}'
+
+echo "demo data: 8 providers, 1 service with every Art.9 role, 1 active contract"
+echo "           (lgwanctl provider list; lgwanctl service show --service 1; lgwanctl history show --subject provider --id 4)"

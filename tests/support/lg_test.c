@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -451,10 +452,16 @@ lg_test_spawn_argv (const char *binary, const char *const *argv, const char *con
     fflush (stdout);
     fflush (stderr);
     pid_t parent = getpid ();
+    //  The parent-death signal follows the thread that forks, not the
+    //  process: a child spawned by a short-lived thread would be killed when
+    //  that thread ends. Only the main thread arms it; the others' children
+    //  are stopped by the test like every child.
+    bool main_thread = (pid_t) syscall (SYS_gettid) == parent;
     pid_t pid = fork ();
     if (pid == 0) {
         //  Die with the test, whichever way it ends
-        prctl (PR_SET_PDEATHSIG, SIGTERM);
+        if (main_thread)
+            prctl (PR_SET_PDEATHSIG, SIGTERM);
         if (getppid () != parent)
             _exit (127);
         int fd = open (logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
