@@ -94,5 +94,18 @@ as "$OPERATOR" contacts change file --kind CHANGE_NOTIFICATION --subject provide
     --provider '{"contacts":[{"kind":"CONTACT_LIAISON","name":"連絡窓口 高橋","phone":"03-1234-0000"}],
                  "replaceContacts":true}'
 
-echo "demo data: 8 providers, 1 service with every Art.9 role, 1 active contract"
+#   The ASP segment pools and a connection of the service (R12.1, R5.2, R11.3)
+as "$OPERATOR" pool-v4 pool add --name asp-v4 --prefix 198.18.0.0/15
+as "$OPERATOR" pool-v6 pool add --name asp-v6 --prefix 2001:db8:100::/40
+as "$OPERATOR" connection connection apply --service 1 --router rt-tokyo-01 \
+    --line-carrier "NTT 閉域網" --bandwidth-class 100M --ipv4-prefix-length 24 \
+    --ipv6-prefix-length 56
+as "$REVIEWER" connection-review connection review --connection 1
+as "$REVIEWER" connection-decide connection decide --connection 1 --outcome OUTCOME_APPROVED \
+    --reason 接続要件を満たす
+as "$OPERATOR" server server register --connection 1 --name web01 --address 198.18.0.10 \
+    --ports '[{"port":443,"protocol":"tcp"}]' --external-facing true \
+    --firewall-record FW-2026-001 --access-control-record ACL-2026-007
+
+echo "demo data: 8 providers, 1 service with every Art.9 role, 1 active contract, 1 connection"
 echo "           (lgwanctl provider list; lgwanctl service show --service 1; lgwanctl history show --subject provider --id 4)"

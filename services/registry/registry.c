@@ -137,6 +137,13 @@ static const struct {
       "  (SELECT coalesce (jsonb_agg (cs.service_id ORDER BY cs.service_id), '[]')"
       "   FROM contract_services cs WHERE cs.contract_id = c.id))"
       " FROM contracts c WHERE c.id = $1::bigint" },
+    { "connection",
+      "INSERT INTO versions (subject, subject_id, version, actor, reason, recorded_at, record)"
+      " SELECT 'connection', c.id, c.version, $2, $3, $4::timestamptz,"
+      " to_jsonb (c) || jsonb_build_object ('allocations',"
+      "  (SELECT coalesce (jsonb_agg (jsonb_build_object ('prefix', a.prefix, 'status', a.status)"
+      "   ORDER BY a.id), '[]') FROM allocations a WHERE a.connection_id = c.id))"
+      " FROM connections c WHERE c.id = $1::bigint" },
     { "interconnection",
       "INSERT INTO versions (subject, subject_id, version, actor, reason, recorded_at, record)"
       " SELECT 'interconnection', i.id, 1, $2, $3, $4::timestamptz, to_jsonb (i)"
@@ -237,8 +244,8 @@ s_json_text (json_t *object, const char *key)
     return lg_strdup (json_string_value (json_object_get (object, key)));
 }
 
-static Lgwan__V1__Decision *
-s_decision_from_json (const char *text)
+Lgwan__V1__Decision *
+reg_decision_from_json (const char *text)
 {
     json_t *json = text? json_loads (text, 0, NULL): NULL;
     if (!json)
@@ -319,7 +326,7 @@ reg_provider_load (lg_ctx_t *ctx, uint64_t id, int *rc)
         d->address = s_json_text (item, "address");
         p->data_centres [p->n_data_centres++] = d;
     }
-    p->decision = decision_text? s_decision_from_json (decision_text): NULL;
+    p->decision = decision_text? reg_decision_from_json (decision_text): NULL;
     free (decision_text);
     json_decref (contacts);
     json_decref (centres);
@@ -357,7 +364,7 @@ reg_service_load (lg_ctx_t *ctx, uint64_t id, int *rc)
     s->version = strtoull (lg_db_value (res, 0, "version"), NULL, 10);
     s->created_at = lg_strdup (lg_db_value (res, 0, "created_at"));
     s->updated_at = lg_strdup (lg_db_value (res, 0, "updated_at"));
-    s->decision = s_decision_from_json (lg_db_value (res, 0, "decision"));
+    s->decision = reg_decision_from_json (lg_db_value (res, 0, "decision"));
     json_t *holders = json_loads (lg_db_value (res, 0, "holders"), 0, NULL);
     PQclear (res);
     size_t n = json_array_size (holders);
@@ -462,6 +469,23 @@ static const lg_route_t s_routes [] = {
     { LGWAN__V1__REQUEST__BODY_REFERENCE_LOAD, reg_reference_load, LG_ROLE_OPERATOR,
       LG_ROUTE_WRITE },
     { LGWAN__V1__REQUEST__BODY_REFERENCE_GET, reg_reference_get, LG_ROLE_ANY, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_POOL_ADD, reg_pool_add, LG_ROLE_OPERATOR, LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_POOL_LIST, reg_pool_list, LG_ROLE_READERS, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_CONNECTION_APPLY, reg_connection_apply, STAFF_OR_PROVIDER,
+      LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_CONNECTION_GET, reg_connection_get, READERS_AND_PROVIDER,
+      LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_CONNECTION_REVIEW, reg_connection_review, LG_ROLE_REVIEWER,
+      LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_CONNECTION_DECIDE, reg_connection_decide, LG_ROLE_REVIEWER,
+      LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_CONNECTION_LOOKUP, reg_connection_lookup, LG_ROLE_READERS,
+      LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_CONNECTION_LIST, reg_connection_list, READERS_AND_PROVIDER,
+      LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_SERVER_REGISTER, reg_server_register, STAFF_OR_PROVIDER,
+      LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_SERVER_LIST, reg_server_list, READERS_AND_PROVIDER, LG_ROUTE_READ },
     { 0, NULL, 0, 0 }
 };
 

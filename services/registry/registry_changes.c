@@ -503,9 +503,10 @@ reg_history (lg_ctx_t *ctx)
 {
     const Lgwan__V1__History *q = ctx->request->history;
     if (!streq (q->subject, "provider") && !streq (q->subject, "service")
-    &&  !streq (q->subject, "contract") && !streq (q->subject, "interconnection"))
-        return INVALID (ctx, "R4.2", "subject must be provider, service, contract or"
-                        " interconnection");
+    &&  !streq (q->subject, "contract") && !streq (q->subject, "interconnection")
+    &&  !streq (q->subject, "connection"))
+        return INVALID (ctx, "R4.2", "subject must be provider, service, contract,"
+                        " interconnection or connection");
     if (q->id == 0)
         return INVALID (ctx, "R4.2", "id is mandatory");
     if (ctx->caller->role == LG_ROLE_PROVIDER) {

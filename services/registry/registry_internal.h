@@ -70,6 +70,9 @@ Lgwan__V1__Provider *reg_provider_load (lg_ctx_t *ctx, uint64_t id, int *rc);
 Lgwan__V1__Service *reg_service_load (lg_ctx_t *ctx, uint64_t id, int *rc);
 Lgwan__V1__Contract *reg_contract_load (lg_ctx_t *ctx, uint64_t id, int *rc);
 
+//  A decision from the JSON of DECISION_JSON, or NULL (for one-query loads).
+Lgwan__V1__Decision *reg_decision_from_json (const char *text);
+
 //  The latest decision of a subject, or NULL.
 Lgwan__V1__Decision *reg_decision_load (lg_ctx_t *ctx, const char *subject, uint64_t id);
 
@@ -114,6 +117,18 @@ int reg_contract_activate (lg_ctx_t *ctx);
 int reg_contract_get (lg_ctx_t *ctx);
 int reg_contracts_of_provider (lg_ctx_t *ctx);
 int reg_interconnection_register (lg_ctx_t *ctx);
+
+//  Pools, connections and servers (registry_connections.c)
+int reg_pool_add (lg_ctx_t *ctx);
+int reg_pool_list (lg_ctx_t *ctx);
+int reg_connection_apply (lg_ctx_t *ctx);
+int reg_connection_get (lg_ctx_t *ctx);
+int reg_connection_review (lg_ctx_t *ctx);
+int reg_connection_decide (lg_ctx_t *ctx);
+int reg_connection_lookup (lg_ctx_t *ctx);
+int reg_connection_list (lg_ctx_t *ctx);
+int reg_server_register (lg_ctx_t *ctx);
+int reg_server_list (lg_ctx_t *ctx);
 
 //  Changes, cancellations and history (registry_changes.c)
 int reg_change_file (lg_ctx_t *ctx);

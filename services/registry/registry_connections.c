@@ -1,0 +1,833 @@
+/*  registry_connections - connections to LGWAN, the address pools of the
+    ASP segment, allocation, and the servers behind each connection.
+
+    1. A connection application is filed by the service's hosting provider
+       (or staff): the provider qualified and the service registered (R4.1),
+       the hosting provider with an emergency response contact and an
+       operations manager (R9.2), a router and a line named (R5.2).
+    2. Pools are data (PoolAdd); they never overlap (an exclusion constraint).
+    3. On approval, each requested prefix is allocated from the first pool of
+       its family with room: under a per-pool transaction lock (so two
+       replicas take turns, as NetBox learnt), the next aligned block after
+       the pool's last allocation, else the first gap from the start (so
+       released space is used again). An exclusion constraint on every
+       allocation not yet released makes an overlap impossible whatever the
+       code does. No room is RESOURCE_EXHAUSTED naming R12.1.
+    4. The domain is <service>.p<provider>.asp.lgwan.jp; a further connection
+       of the same service is <service>-c<connection>.p<provider>.asp.lgwan.jp.
+    5. A server's address lies inside its connection's allocation (R5.2); its
+       ports and protocols are recorded (R11.3); an external-facing server
+       needs a firewall and an access-control record (R11.6).
+*/
+#include "registry_internal.h"
+#include <arpa/inet.h>
+
+typedef unsigned __int128 u128;
+
+//  Parse "address/length" (or a bare address with want_host) into family,
+//  host-order value and length; -1 when malformed or not aligned
+static int
+s_parse (const char *text, int *family, u128 *value, int *length, bool want_host)
+{
+    char buf [64];
+    if (!text || strlen (text) >= sizeof buf)
+        return -1;
+    snprintf (buf, sizeof buf, "%s", text);
+    char *slash = strchr (buf, '/');
+    if (slash)
+        *slash = 0;
+    uint8_t bytes [16];
+    int bits;
+    if (inet_pton (AF_INET, buf, bytes) == 1) {
+        *family = 4;
+        bits = 32;
+    }
+    else
+    if (inet_pton (AF_INET6, buf, bytes) == 1) {
+        *family = 6;
+        bits = 128;
+    }
+    else
+        return -1;
+    u128 v = 0;
+    for (int i = 0; i < bits / 8; i++)
+        v = (v << 8) | bytes [i];
+    *value = v;
+    if (!slash) {
+        *length = bits;
+        return 0;
+    }
+    if (want_host)
+        return -1;
+    char *end;
+    long len = strtol (slash + 1, &end, 10);
+    if (*end || end == slash + 1 || len < 0 || len > bits)
+        return -1;
+    *length = (int) len;
+    u128 host_mask = len == bits? 0: (((u128) 1 << (bits - len)) - 1);
+    return (v & host_mask)? -1: 0;      //  host bits set: not a prefix
+}
+
+static void
+s_format (int family, u128 value, int length, char *out, size_t size)
+{
+    uint8_t bytes [16];
+    int n = family == 4? 4: 16;
+    for (int i = n - 1; i >= 0; i--) {
+        bytes [i] = (uint8_t) (value & 0xff);
+        value >>= 8;
+    }
+    char text [INET6_ADDRSTRLEN];
+    inet_ntop (family == 4? AF_INET: AF_INET6, bytes, text, sizeof text);
+    snprintf (out, size, "%s/%d", text, length);
+}
+
+static int
+s_bits (int family)
+{
+    return family == 4? 32: 128;
+}
+
+//  ---------------------------------------------------------------------------
+//  Pools
+
+static Lgwan__V1__Pool *
+s_pool_from_row (const PGresult *res, int row)
+{
+    Lgwan__V1__Pool *p = (Lgwan__V1__Pool *) malloc (sizeof *p);
+    lgwan__v1__pool__init (p);
+    p->id = strtoull (lg_db_value (res, row, "id"), NULL, 10);
+    p->name = lg_strdup (lg_db_value (res, row, "name"));
+    p->prefix = lg_strdup (lg_db_value (res, row, "prefix"));
+    p->family = (uint32_t) atoi (lg_db_value (res, row, "family"));
+    p->created_at = lg_strdup (lg_db_value (res, row, "created_at"));
+    return p;
+}
+
+#define POOL_COLUMNS "id, name, prefix::text AS prefix, family, " \
+    "to_char (created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS created_at"
+
+int
+reg_pool_add (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__PoolAdd *a = ctx->request->pool_add;
+    if (reg_check_text (ctx, "name", a->name, 64, true))
+        return -1;
+    int family, length;
+    u128 value;
+    if (s_parse (a->prefix, &family, &value, &length, false) || !strchr (a->prefix, '/'))
+        return INVALID (ctx, "R12.1", "pool prefix \"%.64s\" is not an address/length with no"
+                        " host bits set", a->prefix);
+    if ((family == 4 && (length < 8 || length > 28)) || (family == 6 && (length < 16 || length > 56)))
+        return INVALID (ctx, "R12.1", "a pool is an IPv4 /8../28 or an IPv6 /16../56");
+    char canonical [64], fam [4], now [40];
+    s_format (family, value, length, canonical, sizeof canonical);
+    snprintf (fam, sizeof fam, "%d", family);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { a->name, canonical, fam, now };
+    PGresult *res = lg_db_exec (ctx->db, "INSERT INTO pools (name, prefix, family, created_at)"
+                                " VALUES ($1, $2::cidr, $3::smallint, $4::timestamptz)"
+                                " RETURNING " POOL_COLUMNS, 4, params);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        const char *constraint = res? PQresultErrorField (res, PG_DIAG_CONSTRAINT_NAME): NULL;
+        int rc;
+        if (constraint && streq (constraint, "pools_no_overlap"))
+            rc = REFUSE (ctx, "R12.1", "pool %s overlaps a pool already configured", canonical);
+        else
+        if (constraint && streq (constraint, "pools_name_key"))
+            rc = lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, NULL, "a pool named %s"
+                                " exists", a->name);
+        else
+            rc = lg_ctx_sql_error (ctx, res);
+        PQclear (res);
+        return rc;
+    }
+    Lgwan__V1__PoolReply *reply = (Lgwan__V1__PoolReply *) malloc (sizeof *reply);
+    lgwan__v1__pool_reply__init (reply);
+    reply->pool = s_pool_from_row (res, 0);
+    PQclear (res);
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_POOL;
+    ctx->reply->pool = reply;
+    return 0;
+}
+
+int
+reg_pool_list (lg_ctx_t *ctx)
+{
+    PGresult *res;
+    int rc = reg_query (ctx, &res, "SELECT " POOL_COLUMNS " FROM pools ORDER BY family, prefix",
+                        0, NULL);
+    if (rc)
+        return rc;
+    int rows = PQntuples (res);
+    Lgwan__V1__PoolListReply *list = (Lgwan__V1__PoolListReply *) malloc (sizeof *list);
+    lgwan__v1__pool_list_reply__init (list);
+    list->pools = (Lgwan__V1__Pool **) calloc (rows? rows: 1, sizeof (void *));
+    for (int row = 0; row < rows; row++)
+        list->pools [list->n_pools++] = s_pool_from_row (res, row);
+    PQclear (res);
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_POOL_LIST;
+    ctx->reply->pool_list = list;
+    return 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  Connections
+
+#define CONNECTION_COLUMNS \
+    "c.id, c.service_id, c.provider_id, c.router, c.line_carrier, c.bandwidth_class," \
+    " c.ipv4_length, c.ipv6_length, coalesce (c.domain, '') AS domain, c.status, c.state," \
+    " c.version, coalesce (c.effective_on::text, '') AS effective_on," \
+    " to_char (c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS created_at," \
+    " to_char (c.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS updated_at," \
+    " coalesce ((SELECT a.prefix::text FROM allocations a WHERE a.connection_id = c.id" \
+    "   AND a.family = 4 AND a.status <> 'released' LIMIT 1), '') AS ipv4_prefix," \
+    " coalesce ((SELECT a.prefix::text FROM allocations a WHERE a.connection_id = c.id" \
+    "   AND a.family = 6 AND a.status <> 'released' LIMIT 1), '') AS ipv6_prefix"
+
+static Lgwan__V1__Connection *
+s_connection_from_row (const PGresult *res, int row)
+{
+    Lgwan__V1__Connection *c = (Lgwan__V1__Connection *) malloc (sizeof *c);
+    lgwan__v1__connection__init (c);
+    c->id = strtoull (lg_db_value (res, row, "id"), NULL, 10);
+    c->service = strtoull (lg_db_value (res, row, "service_id"), NULL, 10);
+    c->provider = strtoull (lg_db_value (res, row, "provider_id"), NULL, 10);
+    c->router = lg_strdup (lg_db_value (res, row, "router"));
+    c->line_carrier = lg_strdup (lg_db_value (res, row, "line_carrier"));
+    c->bandwidth_class = lg_strdup (lg_db_value (res, row, "bandwidth_class"));
+    c->ipv4_prefix_length = (uint32_t) atoi (lg_db_value (res, row, "ipv4_length"));
+    c->ipv6_prefix_length = (uint32_t) atoi (lg_db_value (res, row, "ipv6_length"));
+    c->ipv4_prefix = lg_strdup (lg_db_value (res, row, "ipv4_prefix"));
+    c->ipv6_prefix = lg_strdup (lg_db_value (res, row, "ipv6_prefix"));
+    c->domain = lg_strdup (lg_db_value (res, row, "domain"));
+    c->status = lg_strdup (lg_db_value (res, row, "status"));
+    c->state = lg_strdup (lg_db_value (res, row, "state"));
+    c->version = strtoull (lg_db_value (res, row, "version"), NULL, 10);
+    c->effective_on = lg_strdup (lg_db_value (res, row, "effective_on"));
+    c->created_at = lg_strdup (lg_db_value (res, row, "created_at"));
+    c->updated_at = lg_strdup (lg_db_value (res, row, "updated_at"));
+    return c;
+}
+
+static int
+s_reply_connection (lg_ctx_t *ctx, uint64_t id, Lgwan__V1__Connection **connection_p)
+{
+    char text [24];
+    ID_TEXT (text, id);
+    const char *params [] = { text };
+    PGresult *res;
+    int rc = reg_query (ctx, &res, "SELECT " CONNECTION_COLUMNS "," DECISION_JSON ("connection", "c.id")
+                                   " FROM connections c WHERE c.id = $1::bigint", 1, params);
+    if (rc)
+        return rc;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        return MISSING (ctx, "no connection %s", text);
+    }
+    Lgwan__V1__Connection *connection = s_connection_from_row (res, 0);
+    connection->decision = reg_decision_from_json (lg_db_value (res, 0, "decision"));
+    PQclear (res);
+    Lgwan__V1__ConnectionReply *reply = (Lgwan__V1__ConnectionReply *) malloc (sizeof *reply);
+    lgwan__v1__connection_reply__init (reply);
+    reply->connection = connection;
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_CONNECTION;
+    ctx->reply->connection = reply;
+    if (connection_p)
+        *connection_p = connection;
+    return 0;
+}
+
+//  R4.1 and R9.2 for a service: registered, its hosting provider qualified
+//  with its two contacts. *hosting gets the hosting provider.
+static int
+s_check_service (lg_ctx_t *ctx, uint64_t service, uint64_t *hosting)
+{
+    char text [24];
+    ID_TEXT (text, service);
+    const char *params [] = { text };
+    PGresult *res;
+    int rc = reg_query (ctx, &res,
+        "SELECT s.status, h.provider_id, p.status AS provider_status,"
+        " (SELECT count (*) FROM provider_contacts pc WHERE pc.provider_id = h.provider_id"
+        "  AND pc.kind IN (2, 3)) AS contacts"
+        " FROM services s LEFT JOIN service_holders h ON h.service_id = s.id AND h.role = 2"
+        " LEFT JOIN providers p ON p.id = h.provider_id"
+        " WHERE s.id = $1::bigint FOR SHARE OF s", 1, params);
+    if (rc)
+        return rc;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        return MISSING (ctx, "no service %s", text);
+    }
+    char status [32], provider_status [32];
+    snprintf (status, sizeof status, "%s", lg_db_value (res, 0, "status"));
+    const char *hp = lg_db_value (res, 0, "provider_id");
+    *hosting = hp? strtoull (hp, NULL, 10): 0;
+    const char *ps = lg_db_value (res, 0, "provider_status");
+    snprintf (provider_status, sizeof provider_status, "%s", ps? ps: "missing");
+    long contacts = atol (lg_db_value (res, 0, "contacts")? lg_db_value (res, 0, "contacts"): "0");
+    PQclear (res);
+    if (!streq (status, "registered"))
+        return REFUSE (ctx, "R4.1", "service %s is %s, not registered", text, status);
+    if (!streq (provider_status, "qualified"))
+        return REFUSE (ctx, "R4.1", "hosting provider %" PRIu64 " is %s, not qualified",
+                       *hosting, provider_status);
+    if (contacts < 2)
+        return REFUSE (ctx, "R9.2", "hosting provider %" PRIu64 " needs an emergency response"
+                       " contact and an operations manager before a connection", *hosting);
+    return 0;
+}
+
+int
+reg_connection_apply (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__ConnectionApply *a = ctx->request->connection_apply;
+    if (a->service == 0)
+        return INVALID (ctx, "R4.1", "service is mandatory");
+    if (reg_check_text (ctx, "router", a->router, 128, false)
+    ||  reg_check_text (ctx, "line_carrier", a->line_carrier, 128, false))
+        return -1;
+    if (!*a->router || !*a->line_carrier)
+        return INVALID (ctx, "R5.2", "a connection names its LGWAN connection router and its line");
+    size_t len = strlen (a->bandwidth_class);
+    if (len == 0 || len > 16 || strspn (a->bandwidth_class,
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != len)
+        return INVALID (ctx, NULL, "bandwidth_class must be 1-16 of [A-Za-z0-9-]");
+    if (a->ipv4_prefix_length == 0 && a->ipv6_prefix_length == 0)
+        return INVALID (ctx, "R12.1", "ask for an IPv4 or an IPv6 prefix length, or both");
+    if (a->ipv4_prefix_length && (a->ipv4_prefix_length < 16 || a->ipv4_prefix_length > 30))
+        return INVALID (ctx, "R12.1", "an IPv4 prefix is /16 to /30");
+    if (a->ipv6_prefix_length && (a->ipv6_prefix_length < 40 || a->ipv6_prefix_length > 64))
+        return INVALID (ctx, "R12.1", "an IPv6 prefix is /40 to /64");
+    uint64_t hosting = 0;
+    int rc = s_check_service (ctx, a->service, &hosting);
+    if (rc)
+        return rc;
+    if (ctx->caller->role == LG_ROLE_PROVIDER && ctx->caller->provider_id != hosting)
+        return DENIED (ctx, "only the hosting provider of service %" PRIu64 " applies for its"
+                       " connection", a->service);
+    char service [24], provider [24], v4 [8], v6 [8], now [40];
+    ID_TEXT (service, a->service);
+    ID_TEXT (provider, hosting);
+    snprintf (v4, sizeof v4, "%u", a->ipv4_prefix_length);
+    snprintf (v6, sizeof v6, "%u", a->ipv6_prefix_length);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { service, provider, a->router, a->line_carrier, a->bandwidth_class,
+                              v4, v6, now };
+    PGresult *res;
+    if ((rc = reg_query (ctx, &res, "INSERT INTO connections (service_id, provider_id, router,"
+                                    " line_carrier, bandwidth_class, ipv4_length, ipv6_length,"
+                                    " created_at, updated_at) VALUES ($1::bigint, $2::bigint, $3,"
+                                    " $4, $5, $6::smallint, $7::smallint, $8::timestamptz,"
+                                    " $8::timestamptz) RETURNING id", 8, params)))
+        return rc;
+    uint64_t id = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+    PQclear (res);
+    if ((rc = reg_version (ctx, "connection", id)))
+        return rc;
+    return s_reply_connection (ctx, id, NULL);
+}
+
+int
+reg_connection_get (lg_ctx_t *ctx)
+{
+    uint64_t id = ctx->request->connection_get->connection;
+    if (id == 0)
+        return INVALID (ctx, NULL, "connection is mandatory");
+    Lgwan__V1__Connection *connection = NULL;
+    int rc = s_reply_connection (ctx, id, &connection);
+    return rc? rc: reg_only_self (ctx, connection->provider);
+}
+
+//  Lock a connection; its status and service
+static int
+s_lock_connection (lg_ctx_t *ctx, uint64_t id, char *status, size_t size, uint64_t *service)
+{
+    char text [24];
+    ID_TEXT (text, id);
+    const char *params [] = { text };
+    PGresult *res;
+    int rc = reg_query (ctx, &res, "SELECT status, service_id FROM connections"
+                                   " WHERE id = $1::bigint FOR UPDATE", 1, params);
+    if (rc)
+        return rc;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        return MISSING (ctx, "no connection %s", text);
+    }
+    snprintf (status, size, "%s", lg_db_value (res, 0, "status"));
+    if (service)
+        *service = strtoull (lg_db_value (res, 0, "service_id"), NULL, 10);
+    PQclear (res);
+    return 0;
+}
+
+static int
+s_set_status (lg_ctx_t *ctx, uint64_t id, const char *status)
+{
+    char text [24], now [40];
+    ID_TEXT (text, id);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { text, status, now };
+    int rc = reg_queue (ctx, "UPDATE connections SET status = $2, version = version + 1,"
+                             " updated_at = $3::timestamptz WHERE id = $1::bigint", 3, params);
+    return rc? rc: reg_version (ctx, "connection", id);
+}
+
+int
+reg_connection_review (lg_ctx_t *ctx)
+{
+    uint64_t id = ctx->request->connection_review->connection;
+    if (id == 0)
+        return INVALID (ctx, NULL, "connection is mandatory");
+    char status [32];
+    int rc = s_lock_connection (ctx, id, status, sizeof status, NULL);
+    if (rc)
+        return rc;
+    if (!streq (status, "applied"))
+        return REFUSE (ctx, "R4.3", "connection %" PRIu64 " is %s, not applied", id, status);
+    if ((rc = s_set_status (ctx, id, "under_review")))
+        return rc;
+    return s_reply_connection (ctx, id, NULL);
+}
+
+//  The first aligned block of 2^(bits-length) addresses in [pool, pool end]
+//  that no live allocation overlaps; 0 found, -1 none. allocations are the
+//  live ones inside the pool, sorted by address.
+static int
+s_find_block (const PGresult *allocations, int family, u128 pool, int pool_length, int length,
+              bool from_last, u128 *found)
+{
+    int bits = s_bits (family);
+    u128 size = (u128) 1 << (bits - length);
+    u128 pool_end = pool + (((u128) 1 << (bits - pool_length)) - 1);
+    u128 candidate = pool;
+    int rows = PQntuples (allocations);
+    for (int row = from_last && rows? rows - 1: 0; row < rows; row++) {
+        int f, l;
+        u128 start;
+        if (s_parse (PQgetvalue (allocations, row, 0), &f, &start, &l, false))
+            continue;
+        u128 end = start + (((u128) 1 << (bits - l)) - 1);
+        if (!from_last && candidate + size - 1 < start)
+            break;                              //  the gap before this one fits
+        if (end >= candidate)
+            candidate = ((end / size) + 1) * size;      //  next aligned block after it
+        if (candidate == 0 || candidate > pool_end)
+            return -1;                          //  wrapped or past the pool
+    }
+    if (candidate < pool || candidate + size - 1 > pool_end || candidate + size - 1 < candidate)
+        return -1;
+    *found = candidate;
+    return 0;
+}
+
+//  Allocate one prefix of family/length for the connection; 0 and the
+//  prefix text, -1 refusal (no room), -2 database
+static int
+s_allocate (lg_ctx_t *ctx, const char *connection, int family, int length, char *out, size_t size)
+{
+    char fam [4];
+    snprintf (fam, sizeof fam, "%d", family);
+    const char *params [] = { fam };
+    PGresult *pools;
+    int rc = reg_query (ctx, &pools, "SELECT id, prefix::text AS prefix FROM pools"
+                                     " WHERE family = $1::smallint ORDER BY id", 1, params);
+    if (rc)
+        return rc;
+    for (int p = 0; p < PQntuples (pools); p++) {
+        const char *pool_id = lg_db_value (pools, p, "id");
+        const char *pool_text = lg_db_value (pools, p, "prefix");
+        int f, pool_length;
+        u128 pool;
+        if (s_parse (pool_text, &f, &pool, &pool_length, false) || pool_length > length)
+            continue;
+        //  One allocator per pool at a time, across replicas, until COMMIT
+        char key [64];
+        snprintf (key, sizeof key, "lgwan.pool.%s", pool_id);
+        const char *lock [] = { key };
+        //  Queued: it runs, and waits, before the search that follows it
+        if ((rc = reg_queue (ctx, "SELECT pg_advisory_xact_lock (hashtext ($1))", 1, lock)))
+            break;
+        //  Fast path: after the last allocation; else the first gap
+        const char *within [] = { pool_text };
+        PGresult *last;
+        //  (ordered by the cidr column itself: its text would sort 10 before 9)
+        if ((rc = reg_query (ctx, &last, "SELECT a.prefix::text AS block FROM allocations a"
+                                         " WHERE a.status <> 'released' AND a.prefix <<= $1::cidr"
+                                         " ORDER BY a.prefix DESC LIMIT 1", 1, within)))
+            break;
+        u128 block;
+        int found = s_find_block (last, family, pool, pool_length, length, true, &block);
+        PQclear (last);
+        if (found) {
+            PGresult *all;
+            if ((rc = reg_query (ctx, &all, "SELECT a.prefix::text AS block FROM allocations a"
+                                            " WHERE a.status <> 'released' AND a.prefix <<= $1::cidr"
+                                            " ORDER BY a.prefix", 1, within)))
+                break;
+            found = s_find_block (all, family, pool, pool_length, length, false, &block);
+            PQclear (all);
+        }
+        if (found)
+            continue;                           //  this pool is full for this length
+        s_format (family, block, length, out, size);
+        char now [40];
+        lg_clock_format (ctx->now_us, now, sizeof now);
+        const char *row [] = { connection, pool_id, out, fam, now };
+        //  Queued: an overlap here would be our bug (the pool lock is held);
+        //  the exclusion constraint would refuse it at the next statement
+        if ((rc = reg_queue (ctx, "INSERT INTO allocations (connection_id, pool_id, prefix,"
+                                  " family, allocated_at) VALUES ($1::bigint, $2::bigint,"
+                                  " $3::cidr, $4::smallint, $5::timestamptz)", 5, row)))
+            break;
+        PQclear (pools);
+        return 0;
+    }
+    PQclear (pools);
+    if (rc)
+        return rc;
+    return lg_ctx_refuse (ctx, LGWAN__V1__CODE__RESOURCE_EXHAUSTED, "R12.1",
+                          "no room for an IPv%d /%d in the ASP segment pools", family, length);
+}
+
+int
+reg_connection_decide (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__ConnectionDecide *d = ctx->request->connection_decide;
+    if (d->connection == 0)
+        return INVALID (ctx, NULL, "connection is mandatory");
+    if (d->outcome == LGWAN__V1__OUTCOME__OUTCOME_UNSPECIFIED)
+        return INVALID (ctx, "R4.3", "outcome is mandatory (approved or rejected)");
+    if (reg_check_text (ctx, "reason", d->reason, 2000, true))
+        return -1;
+    char status [32];
+    uint64_t service_id;
+    int rc = s_lock_connection (ctx, d->connection, status, sizeof status, &service_id);
+    if (rc)
+        return rc;
+    if (!streq (status, "under_review"))
+        return REFUSE (ctx, "R4.3", "connection %" PRIu64 " is %s, not under review",
+                       d->connection, status);
+    if (d->outcome == LGWAN__V1__OUTCOME__OUTCOME_REJECTED) {
+        if ((rc = s_set_status (ctx, d->connection, "rejected"))
+        ||  (rc = reg_decide (ctx, "connection", d->connection, d->outcome, d->reason)))
+            return rc;
+        return s_reply_connection (ctx, d->connection, NULL);
+    }
+    //  Approval: the rules again, then the addresses and the domain
+    uint64_t hosting;
+    if ((rc = s_check_service (ctx, service_id, &hosting)))
+        return rc;
+    char text [24];
+    ID_TEXT (text, d->connection);
+    const char *own [] = { text };
+    PGresult *res;
+    if ((rc = reg_query (ctx, &res, "SELECT c.ipv4_length, c.ipv6_length, c.bandwidth_class,"
+                                    " s.name, EXISTS (SELECT 1 FROM connections o"
+                                    "  WHERE o.service_id = c.service_id AND o.domain IS NOT NULL)"
+                                    " AS others FROM connections c JOIN services s"
+                                    " ON s.id = c.service_id WHERE c.id = $1::bigint", 1, own)))
+        return rc;
+    int v4 = atoi (lg_db_value (res, 0, "ipv4_length"));
+    int v6 = atoi (lg_db_value (res, 0, "ipv6_length"));
+    bool others = streq (lg_db_value (res, 0, "others"), "t");
+    char domain [256], bandwidth [32];
+    snprintf (bandwidth, sizeof bandwidth, "%s", lg_db_value (res, 0, "bandwidth_class"));
+    //  The first connection of a service gets its name; a further one its id too
+    if (!others)
+        snprintf (domain, sizeof domain, "%s.p%" PRIu64 ".asp.lgwan.jp",
+                  lg_db_value (res, 0, "name"), hosting);
+    else
+        snprintf (domain, sizeof domain, "%s-c%" PRIu64 ".p%" PRIu64 ".asp.lgwan.jp",
+                  lg_db_value (res, 0, "name"), d->connection, hosting);
+    PQclear (res);
+    char prefix4 [64] = "", prefix6 [64] = "";
+    if (v4 && (rc = s_allocate (ctx, text, 4, v4, prefix4, sizeof prefix4)))
+        return rc;
+    if (v6 && (rc = s_allocate (ctx, text, 6, v6, prefix6, sizeof prefix6)))
+        return rc;
+    char today [16], now [40];
+    reg_today_jst (ctx, today, sizeof today);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { text, domain, today, now };
+    if ((rc = reg_queue (ctx, "UPDATE connections SET status = 'active', state = 'connected',"
+                             " domain = $2, effective_on = $3::date, version = version + 1,"
+                             " updated_at = $4::timestamptz WHERE id = $1::bigint", 4, params))
+    ||  (rc = reg_version (ctx, "connection", d->connection))
+    ||  (rc = reg_decide (ctx, "connection", d->connection, d->outcome, d->reason))
+    ||  (rc = s_reply_connection (ctx, d->connection, NULL)))
+        return rc;
+    char *prefixes [2];
+    size_t n = 0;
+    if (*prefix4)
+        prefixes [n++] = prefix4;
+    if (*prefix6)
+        prefixes [n++] = prefix6;
+    Lgwan__V1__ConnectionActivated activated = LGWAN__V1__CONNECTION_ACTIVATED__INIT;
+    activated.connection = d->connection;
+    activated.service = service_id;
+    activated.provider = hosting;
+    activated.prefixes = prefixes;
+    activated.n_prefixes = n;
+    activated.domain = domain;
+    activated.bandwidth_class = bandwidth;
+    activated.effective_on = today;
+    lg_event_t event = LGWAN__V1__EVENT__INIT;
+    event.body_case = LGWAN__V1__EVENT__BODY_CONNECTION_ACTIVATED;
+    event.connection_activated = &activated;
+    return reg_emit (ctx, &event);
+}
+
+int
+reg_connection_lookup (lg_ctx_t *ctx)
+{
+    const char *address = ctx->request->connection_lookup->address;
+    int family, length;
+    u128 value;
+    if (s_parse (address, &family, &value, &length, true))
+        return INVALID (ctx, NULL, "\"%.64s\" is not an IPv4 or IPv6 address", address);
+    const char *params [] = { address };
+    PGresult *res;
+    int rc = reg_query (ctx, &res, "SELECT " CONNECTION_COLUMNS " FROM allocations a"
+                                   " JOIN connections c ON c.id = a.connection_id"
+                                   " WHERE a.status = 'active' AND a.prefix >>= $1::inet"
+                                   " ORDER BY masklen (a.prefix) DESC LIMIT 1", 1, params);
+    if (rc)
+        return rc;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        return MISSING (ctx, "no active connection holds %s", address);
+    }
+    Lgwan__V1__ConnectionReply *reply = (Lgwan__V1__ConnectionReply *) malloc (sizeof *reply);
+    lgwan__v1__connection_reply__init (reply);
+    reply->connection = s_connection_from_row (res, 0);
+    PQclear (res);
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_CONNECTION;
+    ctx->reply->connection = reply;
+    return 0;
+}
+
+int
+reg_connection_list (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__ConnectionList *q = ctx->request->connection_list;
+    uint32_t limit = q->limit? q->limit: 50;
+    if (limit > 500)
+        return INVALID (ctx, NULL, "limit is at most 500");
+    if (reg_check_text (ctx, "status", q->status, 32, false))
+        return -1;
+    uint64_t provider = q->provider;
+    if (ctx->caller->role == LG_ROLE_PROVIDER) {
+        if (provider && provider != ctx->caller->provider_id)
+            return DENIED (ctx, "a provider lists only its own connections");
+        provider = ctx->caller->provider_id;
+    }
+    char p [24], s [24], after [24], count [16];
+    ID_TEXT (p, provider);
+    ID_TEXT (s, q->service);
+    ID_TEXT (after, q->after_id);
+    snprintf (count, sizeof count, "%u", limit + 1);
+    const char *params [] = { p, s, *q->status? q->status: NULL, after, count };
+    PGresult *res;
+    int rc = reg_query (ctx, &res, "SELECT " CONNECTION_COLUMNS " FROM connections c"
+                                   " WHERE ($1::bigint = 0 OR c.provider_id = $1::bigint)"
+                                   " AND ($2::bigint = 0 OR c.service_id = $2::bigint)"
+                                   " AND ($3::text IS NULL OR c.status = $3)"
+                                   " AND c.id > $4::bigint ORDER BY c.id LIMIT $5::integer",
+                        5, params);
+    if (rc)
+        return rc;
+    int rows = PQntuples (res);
+    Lgwan__V1__ConnectionListReply *list = (Lgwan__V1__ConnectionListReply *) malloc (sizeof *list);
+    lgwan__v1__connection_list_reply__init (list);
+    list->connections = (Lgwan__V1__Connection **) calloc (rows? rows: 1, sizeof (void *));
+    for (int row = 0; row < rows && row < (int) limit; row++)
+        list->connections [list->n_connections++] = s_connection_from_row (res, row);
+    if (rows > (int) limit)
+        list->next_after_id = list->connections [limit - 1]->id;
+    PQclear (res);
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_CONNECTION_LIST;
+    ctx->reply->connection_list = list;
+    return 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  Servers (R5.2, R11.3, R11.6)
+
+static Lgwan__V1__Server *
+s_server_from_row (const PGresult *res, int row)
+{
+    Lgwan__V1__Server *s = (Lgwan__V1__Server *) malloc (sizeof *s);
+    lgwan__v1__server__init (s);
+    s->id = strtoull (lg_db_value (res, row, "id"), NULL, 10);
+    s->connection = strtoull (lg_db_value (res, row, "connection_id"), NULL, 10);
+    s->name = lg_strdup (lg_db_value (res, row, "name"));
+    s->address = lg_strdup (lg_db_value (res, row, "address"));
+    s->external_facing = streq (lg_db_value (res, row, "external_facing"), "t");
+    s->firewall_record = lg_strdup (lg_db_value (res, row, "firewall_record"));
+    s->access_control_record = lg_strdup (lg_db_value (res, row, "access_control_record"));
+    s->created_at = lg_strdup (lg_db_value (res, row, "created_at"));
+    json_t *ports = json_loads (lg_db_value (res, row, "ports"), 0, NULL);
+    size_t n = json_array_size (ports);
+    s->ports = (Lgwan__V1__PortSpec **) calloc (n? n: 1, sizeof (void *));
+    for (size_t i = 0; i < n; i++) {
+        json_t *item = json_array_get (ports, i);
+        Lgwan__V1__PortSpec *p = (Lgwan__V1__PortSpec *) malloc (sizeof *p);
+        lgwan__v1__port_spec__init (p);
+        p->port = (uint32_t) json_integer_value (json_object_get (item, "port"));
+        p->protocol = lg_strdup (json_string_value (json_object_get (item, "protocol")));
+        s->ports [s->n_ports++] = p;
+    }
+    json_decref (ports);
+    return s;
+}
+
+#define SERVER_COLUMNS "id, connection_id, name, host (address) AS address, ports::text AS ports," \
+    " external_facing, firewall_record, access_control_record," \
+    " to_char (created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS created_at"
+
+int
+reg_server_register (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__ServerRegister *r = ctx->request->server_register;
+    if (r->connection == 0)
+        return INVALID (ctx, "R5.2", "connection is mandatory");
+    if (reg_check_text (ctx, "name", r->name, 128, true))
+        return -1;
+    int family, length;
+    u128 value;
+    if (s_parse (r->address, &family, &value, &length, true))
+        return INVALID (ctx, "R11.3", "\"%.64s\" is not one IPv4 or IPv6 address", r->address);
+    if (r->n_ports == 0)
+        return INVALID (ctx, "R11.3", "a server lists its ports and protocols");
+    json_t *ports = json_array ();
+    for (size_t i = 0; i < r->n_ports; i++) {
+        const Lgwan__V1__PortSpec *p = r->ports [i];
+        bool icmp = streq (p->protocol, "icmp") || streq (p->protocol, "icmpv6");
+        if (!icmp && !streq (p->protocol, "tcp") && !streq (p->protocol, "udp")) {
+            json_decref (ports);
+            return INVALID (ctx, "R11.3", "ports[%zu]: protocol must be tcp, udp, icmp or icmpv6", i);
+        }
+        if ((icmp && p->port != 0) || (!icmp && (p->port < 1 || p->port > 65535))) {
+            json_decref (ports);
+            return INVALID (ctx, "R11.3", "ports[%zu]: port %u is not valid for %s", i, p->port,
+                            p->protocol);
+        }
+        for (size_t j = 0; j < i; j++)
+            if (r->ports [j]->port == p->port && streq (r->ports [j]->protocol, p->protocol)) {
+                json_decref (ports);
+                return INVALID (ctx, "R11.3", "ports[%zu]: %s/%u is listed twice", i, p->protocol,
+                                p->port);
+            }
+        json_array_append_new (ports, json_pack ("{s:i, s:s}", "port", (int) p->port,
+                                                 "protocol", p->protocol));
+    }
+    char *ports_text = json_dumps (ports, JSON_COMPACT);
+    json_decref (ports);
+    int rc = 0;
+    if (r->external_facing && (reg_chars (r->firewall_record) == 0
+                           ||  reg_chars (r->access_control_record) == 0))
+        rc = REFUSE (ctx, "R11.6", "an external-facing server needs its firewall record and its"
+                     " access-control record");
+    else
+    if (reg_check_text (ctx, "firewall_record", r->firewall_record, TEXT_MAX_CHARS, false)
+    ||  reg_check_text (ctx, "access_control_record", r->access_control_record,
+                        TEXT_MAX_CHARS, false))
+        rc = -1;
+    if (rc) {
+        free (ports_text);
+        return rc;
+    }
+    //  The connection: active, the caller's own, and the address inside it
+    char text [24];
+    ID_TEXT (text, r->connection);
+    const char *params [] = { text, r->address };
+    PGresult *res;
+    if ((rc = reg_query (ctx, &res, "SELECT c.status, c.provider_id, EXISTS (SELECT 1 FROM"
+                                    " allocations a WHERE a.connection_id = c.id AND"
+                                    " a.status = 'active' AND a.prefix >>= $2::inet) AS inside"
+                                    " FROM connections c WHERE c.id = $1::bigint", 2, params))) {
+        free (ports_text);
+        return rc;
+    }
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        free (ports_text);
+        return MISSING (ctx, "no connection %s", text);
+    }
+    bool active = streq (lg_db_value (res, 0, "status"), "active");
+    bool inside = streq (lg_db_value (res, 0, "inside"), "t");
+    uint64_t owner = strtoull (lg_db_value (res, 0, "provider_id"), NULL, 10);
+    PQclear (res);
+    if ((rc = reg_only_self (ctx, owner))) {
+        free (ports_text);
+        return rc;
+    }
+    if (!active) {
+        free (ports_text);
+        return REFUSE (ctx, "R5.2", "connection %s is not active", text);
+    }
+    if (!inside) {
+        free (ports_text);
+        return REFUSE (ctx, "R5.2", "server address %s is outside the prefix allocated to"
+                       " connection %s", r->address, text);
+    }
+    char now [40];
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *row [] = { text, r->name, r->address, ports_text, r->external_facing? "t": "f",
+                           r->firewall_record, r->access_control_record, now };
+    rc = reg_query (ctx, &res, "INSERT INTO servers (connection_id, name, address, ports,"
+                               " external_facing, firewall_record, access_control_record,"
+                               " created_at) VALUES ($1::bigint, $2, $3::inet, $4::jsonb,"
+                               " $5::boolean, $6, $7, $8::timestamptz) RETURNING " SERVER_COLUMNS,
+                    8, row);
+    free (ports_text);
+    if (rc)
+        return rc;
+    Lgwan__V1__ServerReply *reply = (Lgwan__V1__ServerReply *) malloc (sizeof *reply);
+    lgwan__v1__server_reply__init (reply);
+    reply->server = s_server_from_row (res, 0);
+    PQclear (res);
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_SERVER;
+    ctx->reply->server = reply;
+    return 0;
+}
+
+int
+reg_server_list (lg_ctx_t *ctx)
+{
+    uint64_t connection = ctx->request->server_list->connection;
+    if (connection == 0)
+        return INVALID (ctx, NULL, "connection is mandatory");
+    char text [24];
+    ID_TEXT (text, connection);
+    const char *params [] = { text };
+    PGresult *res;
+    int rc = reg_query (ctx, &res, "SELECT provider_id FROM connections WHERE id = $1::bigint",
+                        1, params);
+    if (rc)
+        return rc;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        return MISSING (ctx, "no connection %s", text);
+    }
+    uint64_t owner = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+    PQclear (res);
+    if ((rc = reg_only_self (ctx, owner)))
+        return rc;
+    if ((rc = reg_query (ctx, &res, "SELECT " SERVER_COLUMNS " FROM servers"
+                                    " WHERE connection_id = $1::bigint ORDER BY id", 1, params)))
+        return rc;
+    int rows = PQntuples (res);
+    Lgwan__V1__ServerListReply *list = (Lgwan__V1__ServerListReply *) malloc (sizeof *list);
+    lgwan__v1__server_list_reply__init (list);
+    list->servers = (Lgwan__V1__Server **) calloc (rows? rows: 1, sizeof (void *));
+    for (int row = 0; row < rows; row++)
+        list->servers [list->n_servers++] = s_server_from_row (res, row);
+    PQclear (res);
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_SERVER_LIST;
+    ctx->reply->server_list = list;
+    return 0;
+}
