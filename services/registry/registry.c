@@ -165,6 +165,42 @@ reg_version (lg_ctx_t *ctx, const char *subject, uint64_t id)
     return -2;
 }
 
+//  A record's status moves on: one statement per subject, never built from data
+static const struct {
+    const char *subject;
+    const char *sql;
+} s_status_updates [] = {
+    { "provider", "UPDATE providers SET status = $2, version = version + 1,"
+                  " updated_at = $3::timestamptz WHERE id = $1::bigint" },
+    { "service", "UPDATE services SET status = $2, version = version + 1,"
+                 " updated_at = $3::timestamptz WHERE id = $1::bigint" },
+    { "connection", "UPDATE connections SET status = $2, version = version + 1,"
+                    " updated_at = $3::timestamptz WHERE id = $1::bigint" },
+};
+
+int
+reg_set_status (lg_ctx_t *ctx, const char *subject, uint64_t id, const char *status)
+{
+    char text [24], now [40];
+    ID_TEXT (text, id);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { text, status, now };
+    for (size_t i = 0; i < sizeof s_status_updates / sizeof s_status_updates [0]; i++)
+        if (streq (s_status_updates [i].subject, subject)) {
+            int rc = reg_queue (ctx, s_status_updates [i].sql, 3, params);
+            return rc? rc: reg_version (ctx, subject, id);
+        }
+    return -2;
+}
+
+int
+reg_check_decision (lg_ctx_t *ctx, Lgwan__V1__Outcome outcome, const char *reason)
+{
+    if (outcome == LGWAN__V1__OUTCOME__OUTCOME_UNSPECIFIED)
+        return INVALID (ctx, "R4.3", "outcome is mandatory (approved or rejected)");
+    return reg_check_text (ctx, "reason", reason, 2000, true);
+}
+
 int
 reg_emit (lg_ctx_t *ctx, lg_event_t *event)
 {

@@ -404,9 +404,7 @@ reg_change_decide (lg_ctx_t *ctx)
     const Lgwan__V1__ChangeDecide *d = ctx->request->change_decide;
     if (d->change == 0)
         return INVALID (ctx, NULL, "change is mandatory");
-    if (d->outcome == LGWAN__V1__OUTCOME__OUTCOME_UNSPECIFIED)
-        return INVALID (ctx, "R4.3", "outcome is mandatory (approved or rejected)");
-    if (reg_check_text (ctx, "reason", d->reason, 2000, true))
+    if (reg_check_decision (ctx, d->outcome, d->reason))
         return -1;
     char text [24];
     ID_TEXT (text, d->change);

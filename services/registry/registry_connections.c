@@ -363,18 +363,6 @@ s_lock_connection (lg_ctx_t *ctx, uint64_t id, char *status, size_t size, uint64
     return 0;
 }
 
-static int
-s_set_status (lg_ctx_t *ctx, uint64_t id, const char *status)
-{
-    char text [24], now [40];
-    ID_TEXT (text, id);
-    lg_clock_format (ctx->now_us, now, sizeof now);
-    const char *params [] = { text, status, now };
-    int rc = reg_queue (ctx, "UPDATE connections SET status = $2, version = version + 1,"
-                             " updated_at = $3::timestamptz WHERE id = $1::bigint", 3, params);
-    return rc? rc: reg_version (ctx, "connection", id);
-}
-
 int
 reg_connection_review (lg_ctx_t *ctx)
 {
@@ -387,7 +375,7 @@ reg_connection_review (lg_ctx_t *ctx)
         return rc;
     if (!streq (status, "applied"))
         return REFUSE (ctx, "R4.3", "connection %" PRIu64 " is %s, not applied", id, status);
-    if ((rc = s_set_status (ctx, id, "under_review")))
+    if ((rc = reg_set_status (ctx, "connection", id, "under_review")))
         return rc;
     return s_reply_connection (ctx, id, NULL);
 }
@@ -498,9 +486,7 @@ reg_connection_decide (lg_ctx_t *ctx)
     const Lgwan__V1__ConnectionDecide *d = ctx->request->connection_decide;
     if (d->connection == 0)
         return INVALID (ctx, NULL, "connection is mandatory");
-    if (d->outcome == LGWAN__V1__OUTCOME__OUTCOME_UNSPECIFIED)
-        return INVALID (ctx, "R4.3", "outcome is mandatory (approved or rejected)");
-    if (reg_check_text (ctx, "reason", d->reason, 2000, true))
+    if (reg_check_decision (ctx, d->outcome, d->reason))
         return -1;
     char status [32];
     uint64_t service_id;
@@ -511,7 +497,7 @@ reg_connection_decide (lg_ctx_t *ctx)
         return REFUSE (ctx, "R4.3", "connection %" PRIu64 " is %s, not under review",
                        d->connection, status);
     if (d->outcome == LGWAN__V1__OUTCOME__OUTCOME_REJECTED) {
-        if ((rc = s_set_status (ctx, d->connection, "rejected"))
+        if ((rc = reg_set_status (ctx, "connection", d->connection, "rejected"))
         ||  (rc = reg_decide (ctx, "connection", d->connection, d->outcome, d->reason)))
             return rc;
         return s_reply_connection (ctx, d->connection, NULL);

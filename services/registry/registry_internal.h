@@ -58,6 +58,12 @@ int reg_only_self (lg_ctx_t *ctx, uint64_t provider);
 //  Record the current row of subject/id as a new version (R4.2, X.1).
 int reg_version (lg_ctx_t *ctx, const char *subject, uint64_t id);
 
+//  Set the status of a provider, service or connection, with a new version.
+int reg_set_status (lg_ctx_t *ctx, const char *subject, uint64_t id, const char *status);
+
+//  A decision's outcome and reason are both given (R4.3); -1 refused.
+int reg_check_decision (lg_ctx_t *ctx, Lgwan__V1__Outcome outcome, const char *reason);
+
 //  Append an event in the request's transaction.
 int reg_emit (lg_ctx_t *ctx, lg_event_t *event);
 

@@ -364,14 +364,7 @@ s_transition (lg_ctx_t *ctx, uint64_t id, const char *from, const char *to, cons
         return rc;
     if (!streq (status, from))
         return REFUSE (ctx, requirement, "provider %" PRIu64 " is %s, not %s", id, status, from);
-    char text [24], now [40];
-    ID_TEXT (text, id);
-    lg_clock_format (ctx->now_us, now, sizeof now);
-    const char *params [] = { text, to, now };
-    if ((rc = reg_queue (ctx, "UPDATE providers SET status = $2, version = version + 1,"
-                              " updated_at = $3::timestamptz WHERE id = $1::bigint", 3, params)))
-        return rc;
-    return reg_version (ctx, "provider", id);
+    return reg_set_status (ctx, "provider", id, to);
 }
 
 int
@@ -390,9 +383,7 @@ reg_qualification_decide (lg_ctx_t *ctx)
     const Lgwan__V1__QualificationDecide *d = ctx->request->qualification_decide;
     if (d->provider == 0)
         return INVALID (ctx, NULL, "provider is mandatory");
-    if (d->outcome == LGWAN__V1__OUTCOME__OUTCOME_UNSPECIFIED)
-        return INVALID (ctx, "R4.3", "outcome is mandatory (approved or rejected)");
-    if (reg_check_text (ctx, "reason", d->reason, 2000, true))
+    if (reg_check_decision (ctx, d->outcome, d->reason))
         return -1;
     bool approve = d->outcome == LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
     int rc;

@@ -233,18 +233,6 @@ s_lock (lg_ctx_t *ctx, uint64_t id, const char *expected)
     return 0;
 }
 
-static int
-s_set_status (lg_ctx_t *ctx, uint64_t id, const char *status)
-{
-    char text [24], now [40];
-    ID_TEXT (text, id);
-    lg_clock_format (ctx->now_us, now, sizeof now);
-    const char *params [] = { text, status, now };
-    int rc = reg_queue (ctx, "UPDATE services SET status = $2, version = version + 1,"
-                            " updated_at = $3::timestamptz WHERE id = $1::bigint", 3, params);
-    return rc? rc: reg_version (ctx, "service", id);
-}
-
 int
 reg_service_review (lg_ctx_t *ctx)
 {
@@ -252,7 +240,7 @@ reg_service_review (lg_ctx_t *ctx)
     if (id == 0)
         return INVALID (ctx, NULL, "service is mandatory");
     int rc;
-    if ((rc = s_lock (ctx, id, "applied")) || (rc = s_set_status (ctx, id, "under_review")))
+    if ((rc = s_lock (ctx, id, "applied")) || (rc = reg_set_status (ctx, "service", id, "under_review")))
         return rc;
     return s_reply_service (ctx, id, NULL);
 }
@@ -263,9 +251,7 @@ reg_service_decide (lg_ctx_t *ctx)
     const Lgwan__V1__ServiceDecide *d = ctx->request->service_decide;
     if (d->service == 0)
         return INVALID (ctx, NULL, "service is mandatory");
-    if (d->outcome == LGWAN__V1__OUTCOME__OUTCOME_UNSPECIFIED)
-        return INVALID (ctx, "R4.3", "outcome is mandatory (approved or rejected)");
-    if (reg_check_text (ctx, "reason", d->reason, 2000, true))
+    if (reg_check_decision (ctx, d->outcome, d->reason))
         return -1;
     bool approve = d->outcome == LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
     int rc = s_lock (ctx, d->service, "under_review");
@@ -278,7 +264,7 @@ reg_service_decide (lg_ctx_t *ctx)
         ||  (rc = reg_check_holders (ctx, service->holders, service->n_holders)))
             return rc;
     }
-    if ((rc = s_set_status (ctx, d->service, approve? "registered": "rejected"))
+    if ((rc = reg_set_status (ctx, "service", d->service, approve? "registered": "rejected"))
     ||  (rc = reg_decide (ctx, "service", d->service, d->outcome, d->reason)))
         return rc;
     if (ctx->reply->service) {
