@@ -27,6 +27,7 @@
 //  LG_MAX_MSG             1048576                            bytes of one message, 1024 .. 67108864
 //  LG_HEARTBEAT_MS        1000                               milliseconds, 50 .. 60000
 //  LG_DUTY_MS             0 (each duty's own)                background duty period, 0 .. 86400000 ms
+//  LG_WORKERS             4                                  request workers (own connections), 0 .. 64
 //  LG_PUB_HWM             100000                             PUB high-water mark, 1 .. 10000000
 //  LG_LOG_LEVEL           info                               debug, info (or log), warning, error
 //
@@ -225,7 +226,8 @@ lg_config_load (lg_config_t *cfg, const char *service, char *why, size_t why_siz
                        &cfg->heartbeat_ms, why, why_size)
     ||  lg_config_int ("LG_PUB_HWM", S_PUB_HWM_DFLT, S_PUB_HWM_MIN, S_PUB_HWM_MAX,
                        &cfg->pub_hwm, why, why_size)
-    ||  lg_config_int ("LG_DUTY_MS", 0, 0, 86400000, &cfg->duty_ms, why, why_size))
+    ||  lg_config_int ("LG_DUTY_MS", 0, 0, 86400000, &cfg->duty_ms, why, why_size)
+    ||  lg_config_int ("LG_WORKERS", 4, 0, 64, &cfg->workers, why, why_size))
         return -1;
 
     const char *level_name = getenv ("LG_LOG_LEVEL");

@@ -25,6 +25,7 @@ struct _lg_outbox_t {
     char *endpoint;
     int stream_roles;
     zlist_t *pending;           //  s_pending_t, appended but not yet committed
+    zmsg_t *committed;          //  without a PUB socket: [topic][event]... for lg_outbox_take
 };
 
 static void
@@ -99,6 +100,7 @@ lg_outbox_new (const char *service, lg_db_t *db, lg_auth_t *auth, const char *ke
     self->auth = auth;
     self->stream_roles = stream_roles;
     self->pending = zlist_new ();
+    self->committed = zmsg_new ();
     if (lg_outbox_load_key (key_file, self->key, &self->key_size)) {
         lg_log_write (LG_LOG_ERROR, key_file, "could not read the outbox key of %s", service);
         lg_outbox_destroy (&self);
@@ -130,6 +132,7 @@ lg_outbox_destroy (lg_outbox_t **self_p)
         lg_outbox_t *self = *self_p;
         lg_outbox_discard (self);
         zlist_destroy (&self->pending);
+        zmsg_destroy (&self->committed);
         zsock_destroy (&self->xpub);
         zstr_free (&self->endpoint);
         zstr_free (&self->service);
@@ -243,7 +246,33 @@ lg_outbox_flush (lg_outbox_t *self)
             zmsg_append (msg, &item->frame);
             zmsg_send (&msg, self->xpub);   //  drops at HWM: consumers replay
         }
+        else {
+            //  A worker's outbox: the thread that owns the PUB socket publishes
+            zmsg_addstr (self->committed, item->topic);
+            zmsg_append (self->committed, &item->frame);
+        }
         s_pending_destroy (&item);
+    }
+}
+
+zmsg_t *
+lg_outbox_take (lg_outbox_t *self)
+{
+    zmsg_t *taken = self->committed;
+    self->committed = zmsg_new ();
+    return taken;
+}
+
+void
+lg_outbox_publish (lg_outbox_t *self, zmsg_t *events)
+{
+    while (self->xpub && zmsg_size (events) >= 2) {
+        zmsg_t *msg = zmsg_new ();
+        zframe_t *topic = zmsg_pop (events);
+        zframe_t *event = zmsg_pop (events);
+        zmsg_append (msg, &topic);
+        zmsg_append (msg, &event);
+        zmsg_send (&msg, self->xpub);       //  drops at HWM: consumers replay
     }
 }
 

@@ -33,6 +33,12 @@ int lg_outbox_append (lg_outbox_t *self, lg_event_t *event, const char *actor,
 void lg_outbox_flush (lg_outbox_t *self);
 void lg_outbox_discard (lg_outbox_t *self);
 
+//  An outbox without a PUB socket (a request worker's) keeps what it
+//  committed: take it as [topic][event] pairs, and have the outbox that owns
+//  the PUB socket publish them.
+zmsg_t *lg_outbox_take (lg_outbox_t *self);
+void lg_outbox_publish (lg_outbox_t *self, zmsg_t *events);
+
 //  Publish the head now (also from the heartbeat timer).
 void lg_outbox_heartbeat (lg_outbox_t *self);
 

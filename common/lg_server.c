@@ -17,6 +17,14 @@
 
 #define MAX_CODES 17
 
+//  What a worker thread needs; it builds its own server core from it
+typedef struct {
+    lg_config_t cfg;
+    const lg_route_t *routes;
+    void *state;
+    int stream_roles;
+} s_worker_args_t;
+
 struct _lg_server_t {
     lg_config_t cfg;
     lg_auth_t *auth;            //  borrowed
@@ -31,7 +39,15 @@ struct _lg_server_t {
     uint64_t requests;
     uint64_t by_code [MAX_CODES];
     zhashx_t *by_request;       //  body name -> s_tally_t
+    //  Request workers (LG_WORKERS): threads with their own connections
+    zactor_t **workers;
+    bool *busy;
+    size_t n_workers;
+    zlist_t *waiting;           //  jobs (zmsg_t) for the next free worker
+    s_worker_args_t worker_args;
 };
+
+
 
 typedef struct {
     uint64_t count;
@@ -96,6 +112,16 @@ lg_server_destroy (lg_server_t **self_p)
     assert (self_p);
     if (*self_p) {
         lg_server_t *self = *self_p;
+        for (size_t i = 0; i < self->n_workers; i++)
+            zactor_destroy (&self->workers [i]);
+        free (self->workers);
+        free (self->busy);
+        if (self->waiting) {
+            zmsg_t *job;
+            while ((job = (zmsg_t *) zlist_pop (self->waiting)))
+                zmsg_destroy (&job);
+            zlist_destroy (&self->waiting);
+        }
         zsock_destroy (&self->router);
         zhashx_destroy (&self->by_request);
         zstr_free (&self->endpoint);
@@ -197,10 +223,9 @@ s_route (const lg_route_t *table, unsigned body_case)
 }
 
 static void
-s_count (lg_server_t *self, lg_reply_t *reply, const char *body_name, int64_t took_us)
+s_count (lg_server_t *self, int code, const char *body_name, int64_t took_us)
 {
     self->requests++;
-    int code = reply->status? (int) reply->status->code: 0;
     if (code >= 0 && code < MAX_CODES)
         self->by_code [code]++;
     if (body_name) {
@@ -393,7 +418,8 @@ lg_server_run_duty (lg_server_t *self, lg_handler_fn *duty, const char *name)
 
 //  Decode, check and run one request; returns the reply to send
 static lg_reply_t *
-s_process (lg_server_t *self, zframe_t *payload, const char **body_name)
+s_process (lg_server_t *self, zframe_t *payload, const lg_caller_t *known,
+           const char **body_name)
 {
     lg_reply_t *reply = (lg_reply_t *) malloc (sizeof (lg_reply_t));
     lgwan__v1__reply__init (reply);
@@ -445,11 +471,11 @@ s_process (lg_server_t *self, zframe_t *payload, const char **body_name)
         goto done;
     }
     *body_name = field->name;
-    lg_caller_t caller;
-    if (!self->auth || lg_auth_caller (self->auth, payload, &caller) != 0) {
+    if (!known) {
         lg_ctx_refuse (&ctx, LGWAN__V1__CODE__UNAUTHENTICATED, NULL, "certificate not allowed");
         goto done;
     }
+    lg_caller_t caller = *known;
     ctx.caller = &caller;
     int roles = route->roles;
     if (route->body_case == LGWAN__V1__REQUEST__BODY_REPLAY)
@@ -487,6 +513,54 @@ done:
     return ctx.reply;
 }
 
+//  Send a reply on the ROUTER: [identity] [delimiter if it came with one] [reply]
+static void
+s_send_reply (lg_server_t *self, zframe_t **identity_p, bool delimiter, zframe_t **reply_p)
+{
+    zmsg_t *out = zmsg_new ();
+    zmsg_append (out, identity_p);
+    if (delimiter)
+        zmsg_addmem (out, NULL, 0);
+    zmsg_append (out, reply_p);
+    zmsg_send (&out, self->router);
+}
+
+static void
+s_log_refusal (lg_reply_t *reply, const char *body_name)
+{
+    if (reply->status && reply->status->code != LGWAN__V1__CODE__OK)
+        lg_debug ("%s: %s %s", body_name? body_name: "request",
+                  protobuf_c_enum_descriptor_get_value (&lgwan__v1__code__descriptor,
+                                                        reply->status->code)->name,
+                  reply->status->message);
+}
+
+//  Stats reads the reactor's counters, so the reactor answers it itself
+static bool
+s_is_stats (zframe_t *payload, size_t limit)
+{
+    ProtobufCMessage *msg = NULL;
+    if (lg_codec_decode (&lgwan__v1__request__descriptor, zframe_data (payload),
+                         zframe_size (payload), limit, &msg, NULL, 0))
+        return false;
+    bool stats = ((lg_request_t *) msg)->body_case == LGWAN__V1__REQUEST__BODY_STATS;
+    protobuf_c_message_free_unpacked (msg, NULL);
+    return stats;
+}
+
+//  Hand a job to a free worker, or queue it
+static void
+s_dispatch (lg_server_t *self, zmsg_t *job)
+{
+    for (size_t i = 0; i < self->n_workers; i++)
+        if (!self->busy [i]) {
+            self->busy [i] = true;
+            zmsg_send (&job, self->workers [i]);
+            return;
+        }
+    zlist_append (self->waiting, job);
+}
+
 static int
 s_on_request (zloop_t *loop, zsock_t *reader, void *arg)
 {
@@ -503,22 +577,27 @@ s_on_request (zloop_t *loop, zsock_t *reader, void *arg)
         lg_warning ("dropped a request of unexpected shape");
         goto cleanup;
     }
+    //  Who asks is known only here: metadata rides on the frames of the
+    //  CURVE connection, not on what we pass to a worker
+    lg_caller_t caller;
+    bool known = self->auth && lg_auth_caller (self->auth, payload, &caller) == 0;
+    if (self->n_workers && !s_is_stats (payload, (size_t) self->cfg.max_msg)) {
+        zmsg_t *job = zmsg_new ();
+        zmsg_append (job, &identity);
+        zmsg_addmem (job, delimiter? "r": "d", 1);
+        zmsg_addmem (job, known? &caller: NULL, known? sizeof caller: 0);
+        zmsg_append (job, &payload);
+        s_dispatch (self, job);
+        goto cleanup;
+    }
     const char *body_name = NULL;
     int64_t started = zclock_usecs ();
-    lg_reply_t *reply = s_process (self, payload, &body_name);
-    s_count (self, reply, body_name, zclock_usecs () - started);
-    if (reply->status && reply->status->code != LGWAN__V1__CODE__OK)
-        lg_debug ("%s: %s %s", body_name? body_name: "request",
-                  protobuf_c_enum_descriptor_get_value (&lgwan__v1__code__descriptor,
-                                                        reply->status->code)->name,
-                  reply->status->message);
-    zmsg_t *out = zmsg_new ();
-    zmsg_append (out, &identity);
-    if (delimiter)
-        zmsg_append (out, &delimiter);
+    lg_reply_t *reply = s_process (self, payload, known? &caller: NULL, &body_name);
+    s_count (self, reply->status? (int) reply->status->code: 0, body_name,
+             zclock_usecs () - started);
+    s_log_refusal (reply, body_name);
     zframe_t *frame = lg_codec_frame (&reply->base);
-    zmsg_append (out, &frame);
-    zmsg_send (&out, reader);
+    s_send_reply (self, &identity, delimiter != NULL, &frame);
     lgwan__v1__reply__free_unpacked (reply, NULL);
 cleanup:
     zframe_destroy (&identity);
@@ -528,9 +607,135 @@ cleanup:
     return 0;
 }
 
+//  A worker thread: its own connection and outbox, the same handlers. Jobs
+//  come as [identity] [r|d] [caller] [payload]; answers go back as
+//  [identity] [r|d] [reply] [code] [microseconds] [body name] then the
+//  events it committed as [topic] [event] pairs, for the reactor to publish.
+static void
+s_worker (zsock_t *pipe, void *args)
+{
+    s_worker_args_t *a = (s_worker_args_t *) args;
+    lg_db_t *db = lg_db_new (a->cfg.db, a->cfg.service);
+    lg_outbox_t *outbox = lg_outbox_new (a->cfg.service, db, NULL, a->cfg.key_file, NULL,
+                                         a->stream_roles, 0);
+    lg_server_t *core = (lg_server_t *) zmalloc (sizeof (lg_server_t));
+    core->cfg = a->cfg;
+    core->db = db;
+    core->outbox = outbox;
+    core->routes = a->routes;
+    core->state = a->state;
+    core->by_request = zhashx_new ();
+    zsock_signal (pipe, 0);
+    while (outbox) {
+        zmsg_t *job = zmsg_recv (pipe);
+        if (!job)
+            break;
+        zframe_t *identity = zmsg_pop (job);
+        if (!identity || zframe_streq (identity, "$TERM")) {
+            zframe_destroy (&identity);
+            zmsg_destroy (&job);
+            break;
+        }
+        zframe_t *flag = zmsg_pop (job);
+        zframe_t *who = zmsg_pop (job);
+        zframe_t *payload = zmsg_pop (job);
+        lg_caller_t caller;
+        bool known = who && zframe_size (who) == sizeof caller;
+        if (known)
+            memcpy (&caller, zframe_data (who), sizeof caller);
+        const char *body_name = NULL;
+        int64_t started = zclock_usecs ();
+        lg_reply_t *reply = s_process (core, payload, known? &caller: NULL, &body_name);
+        int64_t took = zclock_usecs () - started;
+        int32_t code = reply->status? (int32_t) reply->status->code: 0;
+        s_log_refusal (reply, body_name);
+        zmsg_t *out = zmsg_new ();
+        zmsg_append (out, &identity);
+        zmsg_append (out, &flag);
+        zframe_t *frame = lg_codec_frame (&reply->base);
+        zmsg_append (out, &frame);
+        zmsg_addmem (out, &code, sizeof code);
+        zmsg_addmem (out, &took, sizeof took);
+        zmsg_addstr (out, body_name? body_name: "");
+        zmsg_t *events = lg_outbox_take (outbox);
+        zframe_t *event;
+        while ((event = zmsg_pop (events)))
+            zmsg_append (out, &event);
+        zmsg_destroy (&events);
+        zmsg_send (&out, pipe);
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        zframe_destroy (&who);
+        zframe_destroy (&payload);
+        zmsg_destroy (&job);
+    }
+    zhashx_destroy (&core->by_request);
+    free (core);
+    lg_outbox_destroy (&outbox);
+    lg_db_destroy (&db);
+}
+
+//  A worker answered: reply, count, publish its events, give it the next job
+static int
+s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    lg_server_t *self = (lg_server_t *) arg;
+    zmsg_t *msg = zmsg_recv (reader);
+    if (!msg)
+        return zsys_interrupted? -1: 0;
+    zframe_t *identity = zmsg_pop (msg);
+    zframe_t *flag = zmsg_pop (msg);
+    zframe_t *frame = zmsg_pop (msg);
+    zframe_t *code = zmsg_pop (msg);
+    zframe_t *took = zmsg_pop (msg);
+    char *body_name = zmsg_popstr (msg);
+    if (identity && flag && frame && code && zframe_size (code) == sizeof (int32_t)
+    &&  took && zframe_size (took) == sizeof (int64_t)) {
+        int32_t c;
+        int64_t t;
+        memcpy (&c, zframe_data (code), sizeof c);
+        memcpy (&t, zframe_data (took), sizeof t);
+        s_count (self, c, body_name && *body_name? body_name: NULL, t);
+        bool delimiter = zframe_size (flag) == 1 && zframe_data (flag) [0] == 'r';
+        s_send_reply (self, &identity, delimiter, &frame);
+        if (self->outbox)
+            lg_outbox_publish (self->outbox, msg);
+    }
+    zframe_destroy (&identity);
+    zframe_destroy (&flag);
+    zframe_destroy (&frame);
+    zframe_destroy (&code);
+    zframe_destroy (&took);
+    zstr_free (&body_name);
+    zmsg_destroy (&msg);
+    for (size_t i = 0; i < self->n_workers; i++)
+        if (zactor_sock (self->workers [i]) == reader) {
+            zmsg_t *job = (zmsg_t *) zlist_pop (self->waiting);
+            if (job)
+                zmsg_send (&job, self->workers [i]);
+            else
+                self->busy [i] = false;
+        }
+    return 0;
+}
+
 int
 lg_server_attach (lg_server_t *self, zloop_t *loop)
 {
+    //  Workers start here, once the outbox (and so the stream roles) is known
+    size_t count = (size_t) self->cfg.workers;
+    if (count && !self->workers) {
+        self->worker_args = (s_worker_args_t) { self->cfg, self->routes, self->state,
+            self->outbox? lg_outbox_stream_roles (self->outbox): 0 };
+        self->workers = (zactor_t **) calloc (count, sizeof (zactor_t *));
+        self->busy = (bool *) calloc (count, sizeof (bool));
+        self->waiting = zlist_new ();
+        for (size_t i = 0; i < count; i++) {
+            self->workers [i] = zactor_new (s_worker, &self->worker_args);
+            zloop_reader (loop, zactor_sock (self->workers [i]), s_on_worker, self);
+        }
+        self->n_workers = count;
+    }
     return zloop_reader (loop, self->router, s_on_request, self);
 }
 

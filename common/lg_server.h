@@ -11,6 +11,15 @@
        The handler's work, its events in the outbox and the reply commit
        together; a refusal rolls the handler's work back and keeps only the reply. A lost database answers UNAVAILABLE and stores nothing.
     5. reads (LG_ROUTE_READ) run without the claim.
+    6. Steps 4 and 5 run in one of LG_WORKERS threads, each with its own
+       database connection (libpq blocks: this is the one reason for a
+       thread), so requests wait on PostgreSQL side by side. The reactor
+       keeps the sockets: it authenticates (metadata exists only on the
+       CURVE connection's frames), answers Stats from its own counters, hands
+       jobs to free workers over inproc, sends their replies and publishes
+       the events they committed. A handler's service state is shared by the
+       workers and must be read-only. LG_WORKERS=0 runs everything in the
+       reactor.
     Handlers never see a request they were not written for.
 */
 #ifndef LG_SERVER_H_INCLUDED

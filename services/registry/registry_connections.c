@@ -239,7 +239,9 @@ s_reply_connection (lg_ctx_t *ctx, uint64_t id, Lgwan__V1__Connection **connecti
 }
 
 //  R4.1 and R9.2 for a service: registered, its hosting provider qualified
-//  with its two contacts. *hosting gets the hosting provider.
+//  with its two contacts. *hosting gets the hosting provider. The service row
+//  is locked until COMMIT: two approvals of one service take turns, so only
+//  one can see "no connection has a domain yet" and take the bare name.
 static int
 s_check_service (lg_ctx_t *ctx, uint64_t service, uint64_t *hosting)
 {
@@ -253,7 +255,7 @@ s_check_service (lg_ctx_t *ctx, uint64_t service, uint64_t *hosting)
         "  AND pc.kind IN (2, 3)) AS contacts"
         " FROM services s LEFT JOIN service_holders h ON h.service_id = s.id AND h.role = 2"
         " LEFT JOIN providers p ON p.id = h.provider_id"
-        " WHERE s.id = $1::bigint FOR SHARE OF s", 1, params);
+        " WHERE s.id = $1::bigint FOR UPDATE OF s", 1, params);
     if (rc)
         return rc;
     if (PQntuples (res) == 0) {

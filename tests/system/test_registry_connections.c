@@ -1,0 +1,1094 @@
+/*  System test of lgwan-registry connections: connection applications and
+    their preconditions (R4.1, R9.2, R5.2), the operating body's pools and
+    allocations (R12.1), also with two registries on one database and eight
+    concurrent clients, and the servers behind a connection (R5.2, R11.3,
+    R11.6). The real binary, driven black-box; see registry_fixture.h.
+
+    Pools are shared by the whole program (one database) and the allocator
+    takes the first pool of a family with room, so the tests that count room
+    run first, each leaving the IPv4 pools it adds full: reuse, then the
+    concurrency test, then IPv6 (the only IPv6 pool); the later tests take
+    whatever prefix they are given.
+*/
+#include "registry_fixture.h"
+#include <arpa/inet.h>
+#include <pthread.h>
+
+#define APPROVED LGWAN__V1__OUTCOME__OUTCOME_APPROVED
+#define REJECTED LGWAN__V1__OUTCOME__OUTCOME_REJECTED
+#define ACTIVATED LGWAN__V1__EVENT__BODY_CONNECTION_ACTIVATED
+
+//  ---------------------------------------------------------------------------
+//  Helpers
+
+//  Replace a provider's contacts by a notification (operator): the kinds
+//  asked for, each with a name, phone and address
+static void
+s_contacts (uint64_t provider, bool liaison, bool emergency, bool manager)
+{
+    Lgwan__V1__Contact contact [3] = {
+        LGWAN__V1__CONTACT__INIT, LGWAN__V1__CONTACT__INIT, LGWAN__V1__CONTACT__INIT };
+    Lgwan__V1__Contact *contacts [3];
+    size_t n = 0;
+    if (liaison) {
+        contact [n].kind = LGWAN__V1__CONTACT_KIND__CONTACT_LIAISON;
+        contact [n].name = (char *) "連絡担当 佐藤";
+        contact [n].email = (char *) "liaison@example.jp";
+        contacts [n] = &contact [n];
+        n++;
+    }
+    if (emergency) {
+        contact [n].kind = LGWAN__V1__CONTACT_KIND__CONTACT_EMERGENCY_RESPONSE;
+        contact [n].name = (char *) "緊急対応窓口";
+        contact [n].phone = (char *) "0120-000-000";
+        contacts [n] = &contact [n];
+        n++;
+    }
+    if (manager) {
+        contact [n].kind = LGWAN__V1__CONTACT_KIND__CONTACT_OPERATIONS_MANAGER;
+        contact [n].name = (char *) "運用管理責任者 鈴木";
+        contact [n].email = (char *) "ops@example.jp";
+        contacts [n] = &contact [n];
+        n++;
+    }
+    Lgwan__V1__ProviderPatch patch = LGWAN__V1__PROVIDER_PATCH__INIT;
+    patch.contacts = contacts;
+    patch.n_contacts = n;
+    patch.replace_contacts = true;
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
+    change.subject = (char *) "provider";
+    change.id = provider;
+    change.provider = &patch;
+    lg_reply_t *reply = rf_ask_why ("operator", "連絡先の届出", RF_BODY (CHANGE_FILE), &change);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "effective");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+static lg_reply_t *
+s_pool_add (const char *who, const char *name, const char *prefix)
+{
+    Lgwan__V1__PoolAdd add = LGWAN__V1__POOL_ADD__INIT;
+    add.name = (char *) name;
+    add.prefix = (char *) prefix;
+    return rf_ask (who, RF_BODY (POOL_ADD), &add);
+}
+
+//  Add a pool as operator; it comes back as given
+static void
+s_pool (const char *name, const char *prefix, uint32_t family)
+{
+    lg_reply_t *reply = s_pool_add ("operator", name, prefix);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->pool->pool->name, name);
+    assert_string_equal (reply->pool->pool->prefix, prefix);
+    assert_int_equal (reply->pool->pool->family, family);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+static lg_reply_t *
+s_apply_full (const char *who, uint64_t service, const char *router, const char *line,
+              uint32_t v4, uint32_t v6)
+{
+    Lgwan__V1__ConnectionApply apply = LGWAN__V1__CONNECTION_APPLY__INIT;
+    apply.service = service;
+    apply.router = (char *) router;
+    apply.line_carrier = (char *) line;
+    apply.bandwidth_class = (char *) "100M";
+    apply.ipv4_prefix_length = v4;
+    apply.ipv6_prefix_length = v6;
+    return rf_ask (who, RF_BODY (CONNECTION_APPLY), &apply);
+}
+
+static lg_reply_t *
+s_apply (const char *who, uint64_t service, uint32_t v4, uint32_t v6)
+{
+    return s_apply_full (who, service, "rt-tokyo-01", "NTT東日本 フレッツ光", v4, v6);
+}
+
+//  An applied connection; its id
+static uint64_t
+s_applied (const char *who, uint64_t service, uint32_t v4, uint32_t v6)
+{
+    lg_reply_t *reply = s_apply (who, service, v4, v6);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Connection *c = reply->connection->connection;
+    assert_string_equal (c->status, "applied");
+    assert_int_equal (c->service, service);
+    assert_int_equal (c->ipv4_prefix_length, v4);
+    assert_int_equal (c->ipv6_prefix_length, v6);
+    assert_string_equal (c->ipv4_prefix, "");
+    assert_string_equal (c->ipv6_prefix, "");
+    assert_string_equal (c->domain, "");
+    uint64_t id = c->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+static lg_reply_t *
+s_get (const char *who, uint64_t connection)
+{
+    Lgwan__V1__ConnectionGet get = LGWAN__V1__CONNECTION_GET__INIT;
+    get.connection = connection;
+    return rf_ask (who, RF_BODY (CONNECTION_GET), &get);
+}
+
+static lg_reply_t *
+s_review (const char *who, uint64_t connection)
+{
+    Lgwan__V1__ConnectionReview review = LGWAN__V1__CONNECTION_REVIEW__INIT;
+    review.connection = connection;
+    return rf_ask (who, RF_BODY (CONNECTION_REVIEW), &review);
+}
+
+static lg_reply_t *
+s_decide (const char *who, uint64_t connection, Lgwan__V1__Outcome outcome)
+{
+    Lgwan__V1__ConnectionDecide decide = LGWAN__V1__CONNECTION_DECIDE__INIT;
+    decide.connection = connection;
+    decide.outcome = outcome;
+    decide.reason = (char *) "接続要件を満たす";
+    return rf_ask (who, RF_BODY (CONNECTION_DECIDE), &decide);
+}
+
+//  An applied connection put under review; its id
+static uint64_t
+s_under_review (const char *who, uint64_t service, uint32_t v4, uint32_t v6)
+{
+    uint64_t id = s_applied (who, service, v4, v6);
+    lg_reply_t *reply = s_review ("reviewer", id);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->connection->connection->status, "under_review");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+//  Approve a connection under review; the active record (caller frees reply)
+static lg_reply_t *
+s_approve (uint64_t connection)
+{
+    lg_reply_t *reply = s_decide ("reviewer", connection, APPROVED);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Connection *c = reply->connection->connection;
+    assert_int_equal (c->id, connection);
+    assert_string_equal (c->status, "active");
+    assert_string_equal (c->state, "connected");
+    assert_string_equal (c->effective_on, RF_TODAY);
+    assert_non_null (c->decision);
+    assert_int_equal (c->decision->outcome, APPROVED);
+    assert_string_equal (c->decision->reviewer, "reviewer:rita");
+    return reply;
+}
+
+//  The status of a connection, read as admin
+static void
+s_assert_status (uint64_t connection, const char *status)
+{
+    char sql [120];
+    snprintf (sql, sizeof sql, "SELECT status FROM registry.connections WHERE id = %" PRIu64,
+              connection);
+    char *text = rf_sql_text (sql);
+    assert_non_null (text);
+    assert_string_equal (text, status);
+    free (text);
+}
+
+//  Live allocations of one connection, read as admin
+static long
+s_live_allocations (uint64_t connection)
+{
+    char sql [160];
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM registry.allocations WHERE connection_id"
+                               " = %" PRIu64 " AND status <> 'released'", connection);
+    return rf_sql_long (sql);
+}
+
+//  The ConnectionActivated event of a connection, from the outbox itself:
+//  how many there are; the domain and first prefix of the last one
+static long
+s_activation (uint64_t connection, char *domain, size_t dsize, char *prefixes, size_t psize)
+{
+    PGconn *conn = PQconnectdb (rf.admin);
+    PGresult *res = PQexec (conn, "SELECT encode (event, 'hex') FROM registry.outbox"
+                                  " WHERE body_case = 107 ORDER BY seq");
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    long found = 0;
+    for (int row = 0; row < PQntuples (res); row++) {
+        const char *hex = PQgetvalue (res, row, 0);
+        size_t size = strlen (hex) / 2;
+        uint8_t *bytes = (uint8_t *) malloc (size? size: 1);
+        for (size_t i = 0; i < size; i++)
+            sscanf (hex + 2 * i, "%2hhx", &bytes [i]);
+        lg_event_t *event = lgwan__v1__event__unpack (NULL, size, bytes);
+        assert_non_null (event);
+        assert_int_equal (event->body_case, ACTIVATED);
+        const Lgwan__V1__ConnectionActivated *a = event->connection_activated;
+        if (a->connection == connection) {
+            found++;
+            snprintf (domain, dsize, "%s", a->domain);
+            //  The prefixes joined by a space
+            *prefixes = 0;
+            for (size_t i = 0; i < a->n_prefixes; i++) {
+                size_t used = strlen (prefixes);
+                snprintf (prefixes + used, psize - used, "%s%s", i? " ": "", a->prefixes [i]);
+            }
+        }
+        lgwan__v1__event__free_unpacked (event, NULL);
+        free (bytes);
+    }
+    PQclear (res);
+    PQfinish (conn);
+    return found;
+}
+
+static lg_reply_t *
+s_server (const char *who, uint64_t connection, const char *name, const char *address,
+          Lgwan__V1__PortSpec **ports, size_t n_ports, bool external, const char *firewall,
+          const char *access)
+{
+    Lgwan__V1__ServerRegister r = LGWAN__V1__SERVER_REGISTER__INIT;
+    r.connection = connection;
+    r.name = (char *) name;
+    r.address = (char *) address;
+    r.ports = ports;
+    r.n_ports = n_ports;
+    r.external_facing = external;
+    r.firewall_record = (char *) firewall;
+    r.access_control_record = (char *) access;
+    return rf_ask (who, RF_BODY (SERVER_REGISTER), &r);
+}
+
+//  The address at offset (may be negative) from the start of an IPv4 prefix
+static void
+s_v4_at (const char *prefix, long offset, char *out, size_t size)
+{
+    char base [32];
+    snprintf (base, sizeof base, "%s", prefix);
+    char *slash = strchr (base, '/');
+    assert_non_null (slash);
+    *slash = 0;
+    struct in_addr addr;
+    assert_int_equal (inet_pton (AF_INET, base, &addr), 1);
+    addr.s_addr = htonl ((uint32_t) ((long) ntohl (addr.s_addr) + offset));
+    assert_non_null (inet_ntop (AF_INET, &addr, out, (socklen_t) size));
+}
+
+static lg_reply_t *
+s_lookup (const char *who, const char *address)
+{
+    Lgwan__V1__ConnectionLookup lookup = LGWAN__V1__CONNECTION_LOOKUP__INIT;
+    lookup.address = (char *) address;
+    return rf_ask (who, RF_BODY (CONNECTION_LOOKUP), &lookup);
+}
+
+//  ---------------------------------------------------------------------------
+//  Test 1: two registries, eight clients, room for exactly 100
+
+#define S_CONNECTIONS   130
+#define S_ROOM          100
+#define S_THREADS       8
+#define S_PER_SERVICE   2       //  connections of one service, approved side by side
+
+//  ConnectionDecide requests a registry process has served (its Stats)
+static long
+s_decides (const lg_test_proc_t *proc)
+{
+    lg_client_t *client = lg_test_proc_client (proc, rf.certs, "viewer");
+    assert_non_null (client);
+    lg_client_set_timeout (client, 3000, 1);
+    Lgwan__V1__Stats stats = LGWAN__V1__STATS__INIT;
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.body_case = LGWAN__V1__REQUEST__BODY_STATS;
+    request.stats = &stats;
+    lg_reply_t *reply = NULL;
+    assert_int_equal (lg_client_call (client, &request, &reply), 0);
+    free (request.request_id);
+    lg_client_destroy (&client);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    long count = 0;
+    for (size_t i = 0; i < reply->stats->n_by_request; i++)
+        if (streq (reply->stats->by_request [i]->name, "connection_decide"))
+            count = (long) reply->stats->by_request [i]->count;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return count;
+}
+
+typedef struct {
+    uint64_t id;
+    int code;                   //  -1: no reply came
+    char requirement [16];
+    char prefix [64];
+    char domain [128];
+    char status [32];
+    char message [200];
+} s_result_t;
+
+typedef struct {
+    const lg_test_proc_t *both;     //  the two registries' endpoints, comma-joined
+    s_result_t *results;
+    int first;                      //  this thread approves first, first + S_THREADS, ...
+} s_worker_t;
+
+//  One client per thread, requests dealt among both registries. No cmocka
+//  assertion here: the main thread checks what was recorded
+static void *
+s_approver (void *arg)
+{
+    s_worker_t *w = (s_worker_t *) arg;
+    lg_client_t *client = lg_test_proc_client (w->both, rf.certs, "reviewer");
+    if (!client)
+        return NULL;
+    lg_client_set_timeout (client, 10000, 2);
+    for (int i = w->first; i < S_CONNECTIONS; i += S_THREADS) {
+        s_result_t *r = &w->results [i];
+        Lgwan__V1__ConnectionDecide decide = LGWAN__V1__CONNECTION_DECIDE__INIT;
+        decide.connection = r->id;
+        decide.outcome = APPROVED;
+        decide.reason = (char *) "接続要件を満たす";
+        lg_request_t request = LGWAN__V1__REQUEST__INIT;
+        request.reason = (char *) "system test: concurrent approvals";
+        request.body_case = RF_BODY (CONNECTION_DECIDE);
+        request.connection_decide = &decide;
+        lg_reply_t *reply = NULL;
+        if (lg_client_call (client, &request, &reply) == 0 && reply && reply->status) {
+            r->code = (int) reply->status->code;
+            snprintf (r->requirement, sizeof r->requirement, "%s", reply->status->requirement);
+            snprintf (r->message, sizeof r->message, "%s", reply->status->message);
+            if (reply->body_case == LGWAN__V1__REPLY__BODY_CONNECTION) {
+                const Lgwan__V1__Connection *c = reply->connection->connection;
+                snprintf (r->prefix, sizeof r->prefix, "%s", c->ipv4_prefix);
+                snprintf (r->domain, sizeof r->domain, "%s", c->domain);
+                snprintf (r->status, sizeof r->status, "%s", c->status);
+            }
+        }
+        else
+            r->code = -1;
+        if (reply)
+            lgwan__v1__reply__free_unpacked (reply, NULL);
+        free (request.request_id);
+    }
+    lg_client_destroy (&client);
+    return NULL;
+}
+
+/* REQ R12.1: with two registries on one database and eight clients approving
+   at once, pools with room for exactly 100 /30 give exactly 100 approvals;
+   the other 30 are refused RESOURCE_EXHAUSTED and stay under review; no two
+   live allocations overlap, each lies in its pool, 100 domains, 100 events */
+static void
+test_r12_1_concurrent_allocation_two_registries (void **state)
+{
+    (void) state;
+    //  64 + 32 + 4 blocks of /30
+    s_pool ("asp-v4-a", "198.18.0.0/24", 4);
+    s_pool ("asp-v4-b", "198.18.1.0/25", 4);
+    s_pool ("asp-v4-c", "198.18.2.0/28", 4);
+
+    //  Services hosted by provider 1, two connections each (a service's first
+    //  and its further connection), approved by neighbouring threads, so that
+    //  approvals of the same service meet in the two registries
+    s_result_t *results = (s_result_t *) calloc (S_CONNECTIONS, sizeof *results);
+    assert_non_null (results);
+    uint64_t service = 0;
+    for (int i = 0; i < S_CONNECTIONS; i++) {
+        if (i % S_PER_SERVICE == 0)
+            service = rf_registered_service (2, 1);
+        results [i].id = s_under_review ("provider1", service, 30, 0);
+    }
+    uint64_t first_id = results [0].id, last_id = results [S_CONNECTIONS - 1].id;
+    long activated = rf_events (ACTIVATED);
+
+    //  The second registry, on the same database with the same certificates
+    lg_test_proc_t second = { .service = "registry" };
+    char *clock = zsys_sprintf ("LG_CLOCK_FILE=%s", rf.clock);
+    const char *extra [] = { clock, "LG_DUTY_MS=200", "LG_LOG_LEVEL=info", NULL };
+    assert_true (lg_test_proc_start (&second, rf.admin, rf.certs, NULL, extra));
+    zstr_free (&clock);
+    //  Both endpoints for every client; odd threads name the second first,
+    //  so that from the first request on both registries are busy
+    lg_test_proc_t both [2] = { { .service = "registry" }, { .service = "registry" } };
+    assert_true (strlen (rf.registry.endpoint) + strlen (second.endpoint) + 2
+                 <= sizeof both [0].endpoint);
+    for (int order = 0; order < 2; order++) {
+        strcpy (both [order].endpoint, order? second.endpoint: rf.registry.endpoint);
+        strcat (both [order].endpoint, ",");
+        strcat (both [order].endpoint, order? rf.registry.endpoint: second.endpoint);
+    }
+    long decides [2] = { s_decides (&rf.registry), s_decides (&second) };
+
+    pthread_t threads [S_THREADS];
+    s_worker_t workers [S_THREADS];
+    for (int t = 0; t < S_THREADS; t++) {
+        workers [t] = (s_worker_t) { .both = &both [t % 2], .results = results, .first = t };
+        assert_int_equal (pthread_create (&threads [t], NULL, s_approver, &workers [t]), 0);
+    }
+    for (int t = 0; t < S_THREADS; t++)
+        assert_int_equal (pthread_join (threads [t], NULL), 0);
+    //  Both registries took their part, still answer, and stop cleanly
+    long first_took = s_decides (&rf.registry) - decides [0];
+    long second_took = s_decides (&second) - decides [1];
+    print_message ("approvals served: %ld by the first registry, %ld by the second\n",
+                   first_took, second_took);
+    assert_true (first_took >= S_CONNECTIONS / 4);
+    assert_true (second_took >= S_CONNECTIONS / 4);
+    assert_int_equal (first_took + second_took, S_CONNECTIONS);
+    assert_int_equal (lg_test_proc_stop (&second, SIGTERM), 0);
+
+    //  What came back, told before anything is asserted
+    int ok = 0, exhausted = 0, other = 0;
+    for (int i = 0; i < S_CONNECTIONS; i++) {
+        s_result_t *r = &results [i];
+        if (r->code == LGWAN__V1__CODE__OK)
+            ok++;
+        else
+        if (r->code == LGWAN__V1__CODE__RESOURCE_EXHAUSTED && streq (r->requirement, "R12.1"))
+            exhausted++;
+        else {
+            other++;
+            print_error ("connection %" PRIu64 ": code %d requirement \"%s\": %s\n", r->id,
+                         r->code, r->requirement, r->message);
+        }
+    }
+    print_message ("concurrent approvals: %d ok, %d exhausted, %d other\n", ok, exhausted, other);
+
+    //  The database first: never an overlap, whatever the replies said
+    assert_int_equal (rf_sql_long (
+        "SELECT count(*) FROM registry.allocations a JOIN registry.allocations b"
+        " ON a.id < b.id AND a.prefix && b.prefix"
+        " WHERE a.status <> 'released' AND b.status <> 'released'"), 0);
+    assert_int_equal (rf_sql_long (
+        "SELECT count(*) FROM registry.allocations a WHERE NOT EXISTS (SELECT 1 FROM"
+        " registry.pools p WHERE p.id = a.pool_id AND a.prefix <<= p.prefix"
+        " AND p.family = a.family)"), 0);
+    char sql [512];
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM registry.allocations a JOIN registry.pools p"
+                               " ON p.id = a.pool_id WHERE p.name LIKE 'asp-v4-%%'"
+                               " AND a.status = 'active' AND masklen (a.prefix) = 30"
+                               " AND a.connection_id BETWEEN %" PRIu64 " AND %" PRIu64,
+              first_id, last_id);
+    long allocated = rf_sql_long (sql);
+    assert_int_equal (allocated, ok);
+
+    //  The replies: each approval active with its /30, each refusal still
+    //  under review with nothing allocated
+    for (int i = 0; i < S_CONNECTIONS; i++) {
+        s_result_t *r = &results [i];
+        if (r->code == LGWAN__V1__CODE__OK) {
+            assert_string_equal (r->status, "active");
+            assert_int_equal (strlen (r->prefix) > 3, 1);
+            assert_string_equal (r->prefix + strlen (r->prefix) - 3, "/30");
+            assert_int_equal (s_live_allocations (r->id), 1);
+        }
+        else {
+            s_assert_status (r->id, "under_review");
+            assert_int_equal (s_live_allocations (r->id), 0);
+        }
+    }
+
+    //  Every approved prefix once
+    for (int i = 0; i < S_CONNECTIONS; i++)
+        for (int j = i + 1; j < S_CONNECTIONS; j++)
+            if (*results [i].prefix && *results [j].prefix)
+                assert_string_not_equal (results [i].prefix, results [j].prefix);
+
+    //  A distinct domain per approval, in the database and in the replies
+    snprintf (sql, sizeof sql, "SELECT count(DISTINCT domain) FROM registry.connections"
+                               " WHERE status = 'active' AND id BETWEEN %" PRIu64 " AND %" PRIu64,
+              first_id, last_id);
+    assert_int_equal (rf_sql_long (sql), ok);
+    for (int i = 0; i < S_CONNECTIONS; i++)
+        for (int j = i + 1; j < S_CONNECTIONS; j++)
+            if (*results [i].domain && *results [j].domain)
+                assert_string_not_equal (results [i].domain, results [j].domain);
+
+    //  One ConnectionActivated per approval, none for a refusal
+    assert_int_equal (rf_events (ACTIVATED), activated + ok);
+    char domain [128], prefixes [128];
+    for (int i = 0; i < S_CONNECTIONS; i++) {
+        long events = s_activation (results [i].id, domain, sizeof domain, prefixes,
+                                    sizeof prefixes);
+        if (results [i].code == LGWAN__V1__CODE__OK) {
+            assert_int_equal (events, 1);
+            assert_string_equal (domain, results [i].domain);
+            assert_string_equal (prefixes, results [i].prefix);
+        }
+        else
+            assert_int_equal (events, 0);
+    }
+    free (results);
+    //  Last, so that a failure here comes after everything else was checked:
+    //  exactly the room was allocated, and every other approval was refused
+    //  for want of room
+    assert_int_equal (other, 0);
+    assert_int_equal (allocated, S_ROOM);
+    assert_int_equal (ok, S_ROOM);
+    assert_int_equal (exhausted, S_CONNECTIONS - S_ROOM);
+}
+
+//  ---------------------------------------------------------------------------
+//  Test 4: reuse of allocations
+
+/* REQ R12.1: space still held (decommissioning) is not allocated again;
+   released space is, exactly that prefix */
+static void
+test_r12_1_allocation_reuse (void **state)
+{
+    (void) state;
+    s_pool ("asp-v4-reuse", "198.18.3.0/28", 4);
+    uint64_t service = rf_registered_service (1, 1);
+    static const char *blocks [] = {
+        "198.18.3.0/30", "198.18.3.4/30", "198.18.3.8/30", "198.18.3.12/30" };
+    uint64_t ids [4];
+    for (int i = 0; i < 4; i++) {
+        ids [i] = s_under_review ("provider1", service, 30, 0);
+        lg_reply_t *reply = s_approve (ids [i]);
+        assert_string_equal (reply->connection->connection->ipv4_prefix, blocks [i]);
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    }
+    //  The pool is full
+    uint64_t next = s_under_review ("provider1", service, 30, 0);
+    long allocations = rf_count ("allocations");
+    long activated = rf_events (ACTIVATED);
+    rf_refused (s_decide ("reviewer", next, APPROVED), RF_CODE (RESOURCE_EXHAUSTED), "R12.1");
+    s_assert_status (next, "under_review");
+    assert_int_equal (rf_count ("allocations"), allocations);
+
+    //  No service moves allocations to decommissioning or released yet (the
+    //  isolation service will): set the status as admin
+    char sql [200];
+    snprintf (sql, sizeof sql, "UPDATE registry.allocations SET status = 'decommissioning'"
+                               " WHERE connection_id = %" PRIu64 " RETURNING id", ids [1]);
+    char *id = rf_sql_text (sql);
+    assert_non_null (id);
+    free (id);
+    rf_refused (s_decide ("reviewer", next, APPROVED), RF_CODE (RESOURCE_EXHAUSTED), "R12.1");
+    s_assert_status (next, "under_review");
+    assert_int_equal (rf_count ("allocations"), allocations);
+
+    snprintf (sql, sizeof sql, "UPDATE registry.allocations SET status = 'released',"
+                               " released_at = now () WHERE connection_id = %" PRIu64
+                               " RETURNING id", ids [1]);
+    id = rf_sql_text (sql);
+    assert_non_null (id);
+    free (id);
+    lg_reply_t *reply = s_approve (next);
+    assert_string_equal (reply->connection->connection->ipv4_prefix, "198.18.3.4/30");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_count ("allocations"), allocations + 1);
+    assert_int_equal (rf_events (ACTIVATED), activated + 1);
+    //  Full again
+    uint64_t last = s_under_review ("provider1", service, 30, 0);
+    rf_refused (s_decide ("reviewer", last, APPROVED), RF_CODE (RESOURCE_EXHAUSTED), "R12.1");
+    s_assert_status (last, "under_review");
+}
+
+//  ---------------------------------------------------------------------------
+//  Test 3: IPv6, and looking up an address
+
+/* REQ R12.1: IPv6 is allocated like IPv4: aligned blocks from the pool in
+   order; ConnectionLookup finds the connection holding an address */
+static void
+test_r12_1_ipv6_allocation_and_lookup (void **state)
+{
+    (void) state;
+    s_pool ("asp-v6-a", "2001:db8:4000::/40", 6);
+    uint64_t service = rf_registered_service (1, 1);
+    uint64_t first = s_under_review ("provider1", service, 0, 56);
+    uint64_t second = s_under_review ("operator", service, 0, 56);
+    uint64_t third = s_under_review ("provider1", service, 0, 48);
+
+    lg_reply_t *reply = s_approve (first);
+    const Lgwan__V1__Connection *c = reply->connection->connection;
+    assert_string_equal (c->ipv6_prefix, "2001:db8:4000::/56");
+    assert_string_equal (c->ipv4_prefix, "");
+    char expected [128];
+    lg_reply_t *service_reply = NULL;
+    {
+        Lgwan__V1__ServiceGet get = LGWAN__V1__SERVICE_GET__INIT;
+        get.service = service;
+        service_reply = rf_ask ("viewer", RF_BODY (SERVICE_GET), &get);
+        rf_expect (service_reply, RF_CODE (OK), NULL);
+    }
+    const char *name = service_reply->service->service->name;
+    snprintf (expected, sizeof expected, "%s.p1.asp.lgwan.jp", name);
+    assert_string_equal (c->domain, expected);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    char domain [128], prefixes [128];
+    assert_int_equal (s_activation (first, domain, sizeof domain, prefixes, sizeof prefixes), 1);
+    assert_string_equal (domain, expected);
+    assert_string_equal (prefixes, "2001:db8:4000::/56");
+
+    //  The next /56, then the next aligned /48
+    reply = s_approve (second);
+    assert_string_equal (reply->connection->connection->ipv6_prefix, "2001:db8:4000:100::/56");
+    snprintf (expected, sizeof expected, "%s-c%" PRIu64 ".p1.asp.lgwan.jp", name, second);
+    assert_string_equal (reply->connection->connection->domain, expected);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_approve (third);
+    assert_string_equal (reply->connection->connection->ipv6_prefix, "2001:db8:4001::/48");
+    snprintf (expected, sizeof expected, "%s-c%" PRIu64 ".p1.asp.lgwan.jp", name, third);
+    assert_string_equal (reply->connection->connection->domain, expected);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    lgwan__v1__reply__free_unpacked (service_reply, NULL);
+    assert_int_equal (rf_sql_long (
+        "SELECT count(*) FROM registry.allocations a JOIN registry.allocations b"
+        " ON a.id < b.id AND a.prefix && b.prefix"
+        " WHERE a.status <> 'released' AND b.status <> 'released'"), 0);
+
+    //  Lookups: inside each, outside all
+    static const struct { const char *address; int which; } inside [] = {
+        { "2001:db8:4000::1", 0 },
+        { "2001:db8:4000:ff:ffff:ffff:ffff:ffff", 0 },
+        { "2001:db8:4000:100::5", 1 },
+        { "2001:db8:4001:ffff::1", 2 },
+    };
+    uint64_t ids [] = { first, second, third };
+    for (size_t i = 0; i < sizeof inside / sizeof inside [0]; i++) {
+        reply = s_lookup ("viewer", inside [i].address);
+        rf_expect (reply, RF_CODE (OK), NULL);
+        assert_int_equal (reply->connection->connection->id, ids [inside [i].which]);
+        assert_string_equal (reply->connection->connection->status, "active");
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    }
+    rf_refused (s_lookup ("viewer", "2001:db8:4000:200::1"), RF_CODE (NOT_FOUND), NULL);
+    rf_refused (s_lookup ("viewer", "2001:db8:4002::1"), RF_CODE (NOT_FOUND), NULL);
+    rf_refused (s_lookup ("viewer", "2001:db9::1"), RF_CODE (NOT_FOUND), NULL);
+    rf_refused (s_lookup ("viewer", "192.0.2.1"), RF_CODE (NOT_FOUND), NULL);
+    //  Malformed
+    rf_refused (s_lookup ("viewer", "2001:db8:4000::g"), RF_CODE (INVALID_ARGUMENT), NULL);
+    rf_refused (s_lookup ("viewer", "2001:db8:4000::/56"), RF_CODE (INVALID_ARGUMENT), NULL);
+    rf_refused (s_lookup ("viewer", "300.1.1.1"), RF_CODE (INVALID_ARGUMENT), NULL);
+    rf_refused (s_lookup ("viewer", ""), RF_CODE (INVALID_ARGUMENT), NULL);
+}
+
+//  ---------------------------------------------------------------------------
+//  Test 2: bad input
+
+/* REQ R4.1: no connection before the service is registered or while its
+   hosting provider is not qualified */
+static void
+test_r4_1_connection_needs_registration_and_qualification (void **state)
+{
+    (void) state;
+    long connections = rf_count ("connections");
+    long versions = rf_count ("versions");
+
+    //  Registration applied for, not decided
+    Lgwan__V1__RoleHolder holder [2] = { LGWAN__V1__ROLE_HOLDER__INIT,
+                                         LGWAN__V1__ROLE_HOLDER__INIT };
+    holder [0].provider = 1;
+    holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
+    holder [1].provider = 1;
+    holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
+    Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1] };
+    char name [32];
+    rf_service_name (name, sizeof name);
+    lg_reply_t *reply = rf_service_register (name, "未登録サービス", holders, 2);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->service->service->status, "applied");
+    uint64_t applied = reply->service->service->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    versions = rf_count ("versions");
+    rf_refused (s_apply ("provider1", applied, 30, 0), RF_CODE (FAILED_PRECONDITION), "R4.1");
+    rf_refused (s_apply ("operator", applied, 30, 0), RF_CODE (FAILED_PRECONDITION), "R4.1");
+    assert_int_equal (rf_count ("connections"), connections);
+    assert_int_equal (rf_count ("versions"), versions);
+
+    //  A registered service whose hosting provider is no longer qualified
+    char number [14];
+    Lgwan__V1__Contact contact [2] = { LGWAN__V1__CONTACT__INIT, LGWAN__V1__CONTACT__INIT };
+    contact [0].kind = LGWAN__V1__CONTACT_KIND__CONTACT_EMERGENCY_RESPONSE;
+    contact [0].name = (char *) "緊急対応窓口";
+    contact [1].kind = LGWAN__V1__CONTACT_KIND__CONTACT_OPERATIONS_MANAGER;
+    contact [1].name = (char *) "運用管理責任者";
+    Lgwan__V1__Contact *contacts [] = { &contact [0], &contact [1] };
+    Lgwan__V1__ProviderApply apply = rf_apply_body ("撤退予定株式会社", number);
+    apply.contacts = contacts;
+    apply.n_contacts = 2;
+    uint64_t leaving = rf_apply (&apply);
+    rf_qualify (leaving);
+    uint64_t service = rf_registered_service (1, leaving);
+    //  ... it can apply now, so the refusal below is the qualification's
+    uint64_t before = s_applied ("operator", service, 30, 0);
+    Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
+    cancel.kind = LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
+    cancel.subject = (char *) "provider";
+    cancel.id = leaving;
+    cancel.cancel = true;
+    reply = rf_ask_why ("operator", "参加資格の取消", RF_BODY (CHANGE_FILE), &cancel);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    uint64_t change = reply->change->change->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+    decide.change = change;
+    decide.outcome = APPROVED;
+    decide.reason = (char *) "取消を承認";
+    reply = rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "effective");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    char sql [160];
+    snprintf (sql, sizeof sql, "SELECT status FROM registry.providers WHERE id = %" PRIu64,
+              leaving);
+    char *status = rf_sql_text (sql);
+    assert_string_equal (status, "cancelled");
+    free (status);
+
+    connections = rf_count ("connections");
+    versions = rf_count ("versions");
+    rf_refused (s_apply ("operator", service, 30, 0), RF_CODE (FAILED_PRECONDITION), "R4.1");
+    assert_int_equal (rf_count ("connections"), connections);
+    assert_int_equal (rf_count ("versions"), versions);
+
+    //  Nor is the one applied before activated: approval checks again
+    rf_ok (s_review ("reviewer", before));
+    long allocations = rf_count ("allocations");
+    long activated = rf_events (ACTIVATED);
+    rf_refused (s_decide ("reviewer", before, APPROVED), RF_CODE (FAILED_PRECONDITION), "R4.1");
+    s_assert_status (before, "under_review");
+    assert_int_equal (rf_count ("allocations"), allocations);
+    assert_int_equal (rf_events (ACTIVATED), activated);
+}
+
+/* REQ R9.2: the hosting provider has an emergency response contact and an
+   operations manager before it applies for a connection */
+static void
+test_r9_2_connection_needs_both_contacts (void **state)
+{
+    (void) state;
+    uint64_t hosting = rf_qualified_provider ("連絡先未届株式会社");
+    uint64_t service = rf_registered_service (1, hosting);
+    long connections = rf_count ("connections");
+    long versions = rf_count ("versions");
+
+    //  None, one of them, or the two wrong ones
+    rf_refused (s_apply ("operator", service, 30, 0), RF_CODE (FAILED_PRECONDITION), "R9.2");
+    s_contacts (hosting, false, true, false);
+    versions = rf_count ("versions");
+    rf_refused (s_apply ("operator", service, 30, 0), RF_CODE (FAILED_PRECONDITION), "R9.2");
+    s_contacts (hosting, true, false, true);
+    versions = rf_count ("versions");
+    rf_refused (s_apply ("operator", service, 30, 0), RF_CODE (FAILED_PRECONDITION), "R9.2");
+    s_contacts (hosting, true, true, false);
+    versions = rf_count ("versions");
+    rf_refused (s_apply ("operator", service, 30, 0), RF_CODE (FAILED_PRECONDITION), "R9.2");
+    assert_int_equal (rf_count ("connections"), connections);
+    assert_int_equal (rf_count ("versions"), versions);
+
+    //  Both: applied
+    s_contacts (hosting, false, true, true);
+    uint64_t id = s_applied ("operator", service, 30, 0);
+    assert_int_equal (rf_count ("connections"), connections + 1);
+    lg_reply_t *reply = s_get ("viewer", id);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->connection->connection->provider, hosting);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+/* REQ R5.2: a connection names its router and its line; REQ R12.1: it asks
+   for an IPv4 /16../30 or an IPv6 /40../64; only the hosting provider (or
+   staff) applies */
+static void
+test_r5_2_r12_1_connection_application_input (void **state)
+{
+    (void) state;
+    uint64_t service = rf_registered_service (2, 1);
+    long connections = rf_count ("connections");
+    long versions = rf_count ("versions");
+
+    rf_refused (s_apply_full ("provider1", service, "", "NTT東日本", 30, 0),
+                RF_CODE (INVALID_ARGUMENT), "R5.2");
+    rf_refused (s_apply_full ("provider1", service, "rt-tokyo-01", "", 30, 0),
+                RF_CODE (INVALID_ARGUMENT), "R5.2");
+    rf_refused (s_apply_full ("operator", service, "", "", 0, 64),
+                RF_CODE (INVALID_ARGUMENT), "R5.2");
+
+    static const struct { uint32_t v4, v6; } lengths [] = {
+        { 15, 0 }, { 31, 0 }, { 32, 0 }, { 0, 39 }, { 0, 65 }, { 0, 128 }, { 0, 0 },
+        { 24, 39 }, { 31, 56 }, { 8, 0 },
+    };
+    for (size_t i = 0; i < sizeof lengths / sizeof lengths [0]; i++)
+        rf_refused (s_apply ("provider1", service, lengths [i].v4, lengths [i].v6),
+                    RF_CODE (INVALID_ARGUMENT), "R12.1");
+
+    //  Another provider's service
+    rf_refused (s_apply ("provider2", service, 30, 0), RF_CODE (PERMISSION_DENIED), NULL);
+    assert_int_equal (rf_count ("connections"), connections);
+    assert_int_equal (rf_count ("versions"), versions);
+
+    //  The bounds themselves are accepted, by the hosting provider and staff
+    uint64_t a = s_applied ("provider1", service, 16, 0);
+    uint64_t b = s_applied ("provider1", service, 30, 40);
+    uint64_t c = s_applied ("operator", service, 0, 64);
+    assert_true (a < b && b < c);
+    assert_int_equal (rf_count ("connections"), connections + 3);
+    lg_reply_t *reply = s_get ("provider1", b);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Connection *got = reply->connection->connection;
+    assert_string_equal (got->router, "rt-tokyo-01");
+    assert_string_equal (got->line_carrier, "NTT東日本 フレッツ光");
+    assert_string_equal (got->bandwidth_class, "100M");
+    assert_int_equal (got->provider, 1);
+    assert_int_equal (got->ipv4_prefix_length, 30);
+    assert_int_equal (got->ipv6_prefix_length, 40);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+/* REQ R12.1: a pool is a well-formed prefix of the right size, and never
+   overlaps another pool */
+static void
+test_r12_1_pool_input (void **state)
+{
+    (void) state;
+    long pools = rf_count ("pools");
+    static const char *malformed [] = {
+        "198.18.0.1/24", "300.1.1.1/8", "abc", "2001:db8::/129", "198.18.20.0",
+        "198.18.20.0/33", "198.18.20.0/-1", "198.18.20.0/", "198.18.20.0/24x", "",
+        "2001:db8::1/64", "198.0.0.0/7", "198.18.20.0/29", "2001::/15", "2001:db8:0:100::/57",
+    };
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed [0]; i++) {
+        char name [32];
+        snprintf (name, sizeof name, "bad-%zu", i);
+        lg_reply_t *reply = s_pool_add ("operator", name, malformed [i]);
+        if (reply->status->code != RF_CODE (INVALID_ARGUMENT))
+            print_error ("pool prefix \"%s\": code %d\n", malformed [i], reply->status->code);
+        rf_refused (reply, RF_CODE (INVALID_ARGUMENT), "R12.1");
+    }
+    assert_int_equal (rf_count ("pools"), pools);
+
+    //  Overlaps: the same, a larger one around it, a smaller one inside
+    s_pool ("asp-v4-input", "198.18.10.0/28", 4);
+    rf_refused (s_pool_add ("operator", "overlap-same", "198.18.10.0/28"),
+                RF_CODE (FAILED_PRECONDITION), "R12.1");
+    rf_refused (s_pool_add ("operator", "overlap-around", "198.18.10.0/24"),
+                RF_CODE (FAILED_PRECONDITION), "R12.1");
+    rf_refused (s_pool_add ("operator", "overlap-wide", "198.16.0.0/12"),
+                RF_CODE (FAILED_PRECONDITION), "R12.1");
+    assert_int_equal (rf_count ("pools"), pools + 1);
+    //  A name is one pool
+    rf_refused (s_pool_add ("operator", "asp-v4-input", "198.18.11.0/28"),
+                RF_CODE (ALREADY_EXISTS), NULL);
+    assert_int_equal (rf_count ("pools"), pools + 1);
+
+    //  Pools are listed as added
+    Lgwan__V1__PoolList list = LGWAN__V1__POOL_LIST__INIT;
+    lg_reply_t *reply = rf_ask ("viewer", RF_BODY (POOL_LIST), &list);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal ((long) reply->pool_list->n_pools, pools + 1);
+    bool seen = false;
+    for (size_t i = 0; i < reply->pool_list->n_pools; i++)
+        if (streq (reply->pool_list->pools [i]->name, "asp-v4-input")) {
+            assert_string_equal (reply->pool_list->pools [i]->prefix, "198.18.10.0/28");
+            seen = true;
+        }
+    assert_true (seen);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+/* REQ R5.2 R11.3 R11.6: a server lies inside its connection's prefix, lists
+   its ports and protocols as registered, and an external-facing one has its
+   firewall and access-control records */
+static void
+test_r11_servers (void **state)
+{
+    (void) state;
+    //  A connection holding a /28 (this pool's, unless room was left before)
+    s_pool ("asp-v4-servers", "198.18.12.0/28", 4);
+    uint64_t service = rf_registered_service (1, 1);
+    uint64_t pending = s_applied ("provider1", service, 28, 0);
+    uint64_t connection = s_under_review ("provider1", service, 28, 0);
+    lg_reply_t *reply = s_approve (connection);
+    char prefix [64];
+    snprintf (prefix, sizeof prefix, "%s", reply->connection->connection->ipv4_prefix);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_string_equal (prefix + strlen (prefix) - 3, "/28");
+    char first [32], last [32], after [32], before [32], other [32];
+    s_v4_at (prefix, 1, first, sizeof first);
+    s_v4_at (prefix, 15, last, sizeof last);
+    s_v4_at (prefix, 16, after, sizeof after);
+    s_v4_at (prefix, -1, before, sizeof before);
+    s_v4_at (prefix, 2, other, sizeof other);
+
+    Lgwan__V1__PortSpec spec [3] = {
+        LGWAN__V1__PORT_SPEC__INIT, LGWAN__V1__PORT_SPEC__INIT, LGWAN__V1__PORT_SPEC__INIT };
+    spec [0].port = 443;
+    spec [0].protocol = (char *) "tcp";
+    spec [1].port = 53;
+    spec [1].protocol = (char *) "udp";
+    spec [2].port = 0;
+    spec [2].protocol = (char *) "icmp";
+    Lgwan__V1__PortSpec *ports [] = { &spec [0], &spec [1], &spec [2] };
+    long servers = rf_count ("servers");
+
+    //  Outside the prefix, or a connection not active
+    rf_refused (s_server ("provider1", connection, "web", after, ports, 3, false, "", ""),
+                RF_CODE (FAILED_PRECONDITION), "R5.2");
+    rf_refused (s_server ("provider1", connection, "web", before, ports, 3, false, "",
+                          ""), RF_CODE (FAILED_PRECONDITION), "R5.2");
+    rf_refused (s_server ("operator", connection, "web", "2001:db8:4000::1", ports, 3, false, "",
+                          ""), RF_CODE (FAILED_PRECONDITION), "R5.2");
+    rf_refused (s_server ("provider1", pending, "web", first, ports, 3, false, "", ""),
+                RF_CODE (FAILED_PRECONDITION), "R5.2");
+    //  A malformed address
+    rf_refused (s_server ("provider1", connection, "web", "198.18.12.0/30", ports, 3, false, "",
+                          ""), RF_CODE (INVALID_ARGUMENT), "R11.3");
+    rf_refused (s_server ("provider1", connection, "web", "198.18.12", ports, 3, false, "", ""),
+                RF_CODE (INVALID_ARGUMENT), "R11.3");
+    assert_int_equal (rf_count ("servers"), servers);
+
+    //  External-facing without one of its records
+    rf_refused (s_server ("provider1", connection, "pub", other, ports, 1, true, "",
+                          "ACL-2027-001"), RF_CODE (FAILED_PRECONDITION), "R11.6");
+    rf_refused (s_server ("provider1", connection, "pub", other, ports, 1, true,
+                          "FW-2027-001", ""), RF_CODE (FAILED_PRECONDITION), "R11.6");
+    rf_refused (s_server ("provider1", connection, "pub", other, ports, 1, true, "", ""),
+                RF_CODE (FAILED_PRECONDITION), "R11.6");
+    assert_int_equal (rf_count ("servers"), servers);
+
+    //  Ports: none, or a bad port or protocol
+    rf_refused (s_server ("provider1", connection, "web", first, NULL, 0, false, "", ""),
+                RF_CODE (INVALID_ARGUMENT), "R11.3");
+    static const struct { uint32_t port; const char *protocol; } bad [] = {
+        { 0, "tcp" }, { 65536, "tcp" }, { 70000, "udp" }, { 0, "udp" }, { 80, "sctp" },
+        { 80, "" }, { 80, "TCP" }, { 8, "icmp" }, { 1, "icmpv6" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        Lgwan__V1__PortSpec one = LGWAN__V1__PORT_SPEC__INIT;
+        one.port = bad [i].port;
+        one.protocol = (char *) bad [i].protocol;
+        Lgwan__V1__PortSpec *list [] = { &spec [0], &one };
+        rf_refused (s_server ("provider1", connection, "web", first, list, 2, false, "",
+                              ""), RF_CODE (INVALID_ARGUMENT), "R11.3");
+    }
+    Lgwan__V1__PortSpec *twice [] = { &spec [0], &spec [1], &spec [0] };
+    rf_refused (s_server ("provider1", connection, "web", first, twice, 3, false, "", ""),
+                RF_CODE (INVALID_ARGUMENT), "R11.3");
+    assert_int_equal (rf_count ("servers"), servers);
+
+    //  Accepted: an internal server, and an external one with both records
+    reply = s_server ("provider1", connection, "web", first, ports, 3, false, "", "");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Server *s = reply->server->server;
+    assert_int_equal (s->connection, connection);
+    assert_string_equal (s->address, first);
+    assert_int_equal (s->n_ports, 3);
+    uint64_t web = s->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_server ("operator", connection, "pub", last, ports, 1, true,
+                      "FW-2027-001", "ACL-2027-001");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_true (reply->server->server->external_facing);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_count ("servers"), servers + 2);
+
+    //  ServerList returns exactly what was registered
+    Lgwan__V1__ServerList list = LGWAN__V1__SERVER_LIST__INIT;
+    list.connection = connection;
+    reply = rf_ask ("provider1", RF_BODY (SERVER_LIST), &list);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__ServerListReply *l = reply->server_list;
+    assert_int_equal (l->n_servers, 2);
+    assert_int_equal (l->servers [0]->id, web);
+    assert_string_equal (l->servers [0]->name, "web");
+    assert_string_equal (l->servers [0]->address, first);
+    assert_false (l->servers [0]->external_facing);
+    assert_int_equal (l->servers [0]->n_ports, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal (l->servers [0]->ports [i]->port, spec [i].port);
+        assert_string_equal (l->servers [0]->ports [i]->protocol, spec [i].protocol);
+    }
+    assert_string_equal (l->servers [1]->name, "pub");
+    assert_string_equal (l->servers [1]->address, last);
+    assert_true (l->servers [1]->external_facing);
+    assert_string_equal (l->servers [1]->firewall_record, "FW-2027-001");
+    assert_string_equal (l->servers [1]->access_control_record, "ACL-2027-001");
+    assert_int_equal (l->servers [1]->n_ports, 1);
+    assert_int_equal (l->servers [1]->ports [0]->port, 443);
+    assert_string_equal (l->servers [1]->ports [0]->protocol, "tcp");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  One address is one server
+    rf_refused (s_server ("provider1", connection, "web2", first, ports, 1, false, "", ""),
+                RF_CODE (ALREADY_EXISTS), NULL);
+    assert_int_equal (rf_count ("servers"), servers + 2);
+}
+
+//  ---------------------------------------------------------------------------
+//  Test 5: permissions
+
+/* REQ R12.1: only the operating body's staff add pools; a provider reads only
+   its own connections, and a viewer files nothing */
+static void
+test_r12_1_connection_permissions (void **state)
+{
+    (void) state;
+    uint64_t service = rf_registered_service (2, 1);
+    uint64_t id = s_applied ("provider1", service, 30, 0);
+    long connections = rf_count ("connections");
+    long pools = rf_count ("pools");
+    long versions = rf_count ("versions");
+
+    //  Reading
+    rf_refused (s_get ("provider2", id), RF_CODE (PERMISSION_DENIED), NULL);
+    lg_reply_t *reply = s_get ("provider1", id);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->connection->connection->id, id);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_get ("viewer", id);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    Lgwan__V1__ConnectionList list = LGWAN__V1__CONNECTION_LIST__INIT;
+    list.provider = 1;
+    rf_refused (rf_ask ("provider2", RF_BODY (CONNECTION_LIST), &list),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    Lgwan__V1__ServerList servers = LGWAN__V1__SERVER_LIST__INIT;
+    servers.connection = id;
+    rf_refused (rf_ask ("provider2", RF_BODY (SERVER_LIST), &servers),
+                RF_CODE (PERMISSION_DENIED), NULL);
+
+    //  Filing
+    rf_refused (s_apply ("viewer", service, 30, 0), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_apply ("auditor", service, 30, 0), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_pool_add ("viewer", "viewer-pool", "198.18.40.0/24"),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_pool_add ("provider1", "provider-pool", "198.18.41.0/24"),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_pool_add ("reviewer", "reviewer-pool", "198.18.42.0/24"),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_review ("provider1", id), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_review ("viewer", id), RF_CODE (PERMISSION_DENIED), NULL);
+    assert_int_equal (rf_count ("connections"), connections);
+    assert_int_equal (rf_count ("pools"), pools);
+    assert_int_equal (rf_count ("versions"), versions);
+    s_assert_status (id, "applied");
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    int rc = rf_setup ("regconn");
+    //  Providers 1 and 2 host services: both their contacts (R9.2)
+    s_contacts (1, true, true, true);
+    s_contacts (2, false, true, true);
+    return rc;
+}
+
+int
+main (void)
+{
+    //  The order matters: see the top of the file
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_r12_1_allocation_reuse),
+        cmocka_unit_test (test_r12_1_concurrent_allocation_two_registries),
+        cmocka_unit_test (test_r12_1_ipv6_allocation_and_lookup),
+        cmocka_unit_test (test_r4_1_connection_needs_registration_and_qualification),
+        cmocka_unit_test (test_r9_2_connection_needs_both_contacts),
+        cmocka_unit_test (test_r5_2_r12_1_connection_application_input),
+        cmocka_unit_test (test_r12_1_pool_input),
+        cmocka_unit_test (test_r11_servers),
+        cmocka_unit_test (test_r12_1_connection_permissions),
+    };
+    return cmocka_run_group_tests (tests, s_setup, rf_teardown);
+}
