@@ -202,9 +202,11 @@ main (int argc, char **argv)
     size_t lookups = env.smoke? 300: 5000;
     double *lat = (double *) calloc (lookups, sizeof (double));
     double *raw_lat = (double *) calloc (lookups, sizeof (double));
-    res = PQprepare (conn, "look", "SELECT c.id FROM registry.allocations a JOIN"
-                     " registry.connections c ON c.id = a.connection_id WHERE a.status = 'active'"
-                     " AND a.prefix >>= $1::inet ORDER BY masklen (a.prefix) DESC LIMIT 1", 1, NULL);
+    res = PQprepare (conn, "look", "SELECT c.id FROM (SELECT a.connection_id, a.prefix, a.status"
+                     " FROM registry.allocations a WHERE a.status <> 'released' AND a.prefix <= $1::inet"
+                     " ORDER BY a.prefix DESC LIMIT 1) a JOIN registry.connections c"
+                     " ON c.id = a.connection_id WHERE a.status = 'active' AND a.prefix >>= $1::inet",
+                     1, NULL);
     PQclear (res);
     srand (42);
     for (size_t i = 0; i < lookups; i++) {

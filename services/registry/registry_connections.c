@@ -440,13 +440,21 @@ s_allocate (lg_ctx_t *ctx, const char *connection, int family, int length, char 
         //  Queued: it runs, and waits, before the search that follows it
         if ((rc = reg_queue (ctx, "SELECT pg_advisory_xact_lock (hashtext ($1))", 1, lock)))
             break;
-        //  Fast path: after the last allocation; else the first gap
-        const char *within [] = { pool_text };
-        PGresult *last;
+        //  Fast path: after the last allocation; else the first gap. The live
+        //  blocks of a pool are the btree range [pool, last address as a host
+        //  route] (inet orders by the bits the two masks share, then by mask
+        //  length), so the last one is one index probe, whatever the size
         //  (ordered by the cidr column itself: its text would sort 10 before 9)
+        char last_host [64];
+        int bits = s_bits (family);
+        s_format (family, pool + (((u128) 1 << (bits - pool_length)) - 1), bits, last_host,
+                  sizeof last_host);
+        const char *within [] = { pool_text, last_host };
+        PGresult *last;
         if ((rc = reg_query (ctx, &last, "SELECT a.prefix::text AS block FROM allocations a"
-                                         " WHERE a.status <> 'released' AND a.prefix <<= $1::cidr"
-                                         " ORDER BY a.prefix DESC LIMIT 1", 1, within)))
+                                         " WHERE a.status <> 'released' AND a.prefix >= $1::cidr"
+                                         " AND a.prefix <= $2::inet ORDER BY a.prefix DESC LIMIT 1",
+                             2, within)))
             break;
         u128 block;
         int found = s_find_block (last, family, pool, pool_length, length, true, &block);
@@ -454,8 +462,8 @@ s_allocate (lg_ctx_t *ctx, const char *connection, int family, int length, char 
         if (found) {
             PGresult *all;
             if ((rc = reg_query (ctx, &all, "SELECT a.prefix::text AS block FROM allocations a"
-                                            " WHERE a.status <> 'released' AND a.prefix <<= $1::cidr"
-                                            " ORDER BY a.prefix", 1, within)))
+                                            " WHERE a.status <> 'released' AND a.prefix >= $1::cidr"
+                                            " AND a.prefix <= $2::inet ORDER BY a.prefix", 2, within)))
                 break;
             found = s_find_block (all, family, pool, pool_length, length, false, &block);
             PQclear (all);
@@ -578,10 +586,13 @@ reg_connection_lookup (lg_ctx_t *ctx)
         return INVALID (ctx, NULL, "\"%.64s\" is not an IPv4 or IPv6 address", address);
     const char *params [] = { address };
     PGresult *res;
-    int rc = reg_query (ctx, &res, "SELECT " CONNECTION_COLUMNS " FROM allocations a"
+    //  Live allocations never overlap: the one holding the address, if any, is
+    //  the greatest prefix not after it (one btree probe), checked to contain it
+    int rc = reg_query (ctx, &res, "SELECT " CONNECTION_COLUMNS " FROM (SELECT a.connection_id,"
+                                   " a.prefix, a.status FROM allocations a WHERE a.status <> 'released'"
+                                   " AND a.prefix <= $1::inet ORDER BY a.prefix DESC LIMIT 1) a"
                                    " JOIN connections c ON c.id = a.connection_id"
-                                   " WHERE a.status = 'active' AND a.prefix >>= $1::inet"
-                                   " ORDER BY masklen (a.prefix) DESC LIMIT 1", 1, params);
+                                   " WHERE a.status = 'active' AND a.prefix >>= $1::inet", 1, params);
     if (rc)
         return rc;
     if (PQntuples (res) == 0) {
