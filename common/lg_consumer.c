@@ -3,7 +3,7 @@
 */
 #include "lg_lib.h"
 
-#define POLL_MS         2000    //  ask Replay this often even without a reason
+#define POLL_MS         500     //  ask Replay this often (one request in flight at most)
 #define REPLAY_TIMEOUT  2000
 
 struct _lg_consumer_t {
@@ -16,12 +16,17 @@ struct _lg_consumer_t {
     void *state;
     int64_t max_msg;
     zsock_t *sub;
-    lg_client_t *client;
+    zsock_t *dealer;            //  Replay requests, answered asynchronously
+    zloop_t *loop;
+    char *req_endpoint;
+    char pending [40];          //  request_id of the Replay in flight, or ""
+    int64_t sent_at;            //  zclock_mono when it went
     int timer;
     bool running;
     uint64_t last_seq;
     uint64_t seen_head;         //  largest head seen (heartbeat or event)
     uint64_t stored_head;       //  head_seq in our cursor row
+    bool source_down;           //  warned that the source does not answer
     zlist_t *batch;             //  lg_event_t * in seq order, not yet applied
 };
 
@@ -74,7 +79,8 @@ lg_consumer_destroy (lg_consumer_t **self_p)
     if (*self_p) {
         lg_consumer_t *self = *self_p;
         zsock_destroy (&self->sub);
-        lg_client_destroy (&self->client);
+        zsock_destroy (&self->dealer);
+        zstr_free (&self->req_endpoint);
         s_batch_clear (self);
         zlist_destroy (&self->batch);
         free (self->service);
@@ -228,59 +234,138 @@ s_record_head (lg_consumer_t *self, const Lgwan__V1__Heartbeat *beat)
     free (hash);
 }
 
-//  Replay from our cursor until the source has nothing more; 0 ok, -1 failed
+static int s_on_replay (zloop_t *loop, zsock_t *reader, void *arg);
+
+//  A DEALER to the source's ROUTER, read by the reactor: the consumer never
+//  blocks its reactor waiting for a source that may be down
 static int
-s_catch_up (lg_consumer_t *self)
+s_dealer_open (lg_consumer_t *self)
 {
-    if (!self->client)
+    self->dealer = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (self->dealer, 0);
+    zsock_set_maxmsgsize (self->dealer, self->max_msg * 2);
+    if (lg_auth_client (self->dealer, self->cert, self->server_cert)
+    ||  zsock_connect (self->dealer, "%s", self->req_endpoint)) {
+        zsock_destroy (&self->dealer);
         return -1;
-    while (true) {
-        if (s_apply_batch (self))
-            return -1;
-        Lgwan__V1__Replay ask = LGWAN__V1__REPLAY__INIT;
-        ask.from_seq = self->last_seq + 1;
-        ask.limit = LG_CONSUMER_BATCH;
-        lg_request_t request = LGWAN__V1__REQUEST__INIT;
-        request.body_case = LGWAN__V1__REQUEST__BODY_REPLAY;
-        request.replay = &ask;
-        lg_reply_t *reply = NULL;
-        int rc = lg_client_call (self->client, &request, &reply);
-        free (request.request_id);
-        if (rc || !reply->status || reply->status->code != LGWAN__V1__CODE__OK
-        ||  reply->body_case != LGWAN__V1__REPLY__BODY_REPLAY) {
-            lg_warning ("%s: could not replay %s from %" PRIu64 ": %s", self->service,
-                        self->source, ask.from_seq,
-                        reply && reply->status? reply->status->message: "no answer");
-            if (reply)
-                lgwan__v1__reply__free_unpacked (reply, NULL);
-            return -1;
-        }
-        Lgwan__V1__ReplayReply *replay = reply->replay;
-        if (replay->head_seq > self->seen_head)
-            self->seen_head = replay->head_seq;
-        bool gap = false;
-        for (size_t i = 0; i < replay->n_events && !gap; i++) {
-            ProtobufCMessage *msg = NULL;
-            if (lg_codec_decode (&lgwan__v1__event__descriptor, replay->events [i].data,
-                                 replay->events [i].len, SIZE_MAX, &msg, NULL, 0))
-                break;
-            lg_event_t *event = (lg_event_t *) msg;
-            gap = s_take (self, &event);
-            if (event)
-                lgwan__v1__event__free_unpacked (event, NULL);
-        }
-        size_t got = replay->n_events;
-        lgwan__v1__reply__free_unpacked (reply, NULL);
-        if (s_apply_batch (self))
-            return -1;
-        if (gap) {
-            lg_error ("%s: %s replayed a gap after %" PRIu64, self->service, self->source,
-                      self->last_seq);
-            return -1;
-        }
-        if (got == 0 || self->last_seq >= self->seen_head)
-            return 0;
     }
+    self->pending [0] = 0;
+    return zloop_reader (self->loop, self->dealer, s_on_replay, self);
+}
+
+static void
+s_dealer_close (lg_consumer_t *self)
+{
+    if (self->dealer) {
+        zloop_reader_end (self->loop, self->dealer);
+        zsock_destroy (&self->dealer);
+    }
+    self->pending [0] = 0;
+}
+
+static void
+s_source_down (lg_consumer_t *self, const char *why)
+{
+    if (!self->source_down)             //  once per outage, not every poll
+        lg_warning ("%s: could not replay %s from %" PRIu64 ": %s", self->service,
+                    self->source, self->last_seq + 1, why);
+    self->source_down = true;
+}
+
+//  Ask the source for what follows our cursor, unless a request is in flight.
+//  An unanswered request expires after REPLAY_TIMEOUT: the DEALER is made
+//  anew (Lazy Pirate) and the question asked again.
+static void
+s_ask_replay (lg_consumer_t *self)
+{
+    if (!self->running)
+        return;
+    if (self->pending [0]) {
+        if (zclock_mono () - self->sent_at < REPLAY_TIMEOUT)
+            return;
+        s_source_down (self, "no answer");
+        s_dealer_close (self);
+    }
+    if (!self->dealer && s_dealer_open (self))
+        return;
+    if (s_apply_batch (self))
+        return;
+    Lgwan__V1__Replay ask = LGWAN__V1__REPLAY__INIT;
+    ask.from_seq = self->last_seq + 1;
+    ask.limit = LG_CONSUMER_BATCH;
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.body_case = LGWAN__V1__REQUEST__BODY_REPLAY;
+    request.replay = &ask;
+    char *id = lg_client_new_id ();
+    request.request_id = id;
+    zframe_t *frame = lg_codec_frame (&request.base);
+    snprintf (self->pending, sizeof self->pending, "%s", id);
+    self->sent_at = zclock_mono ();
+    if (zframe_send (&frame, self->dealer, ZFRAME_DONTWAIT)) {   //  czmq flags, not ZMQ_*
+        zframe_destroy (&frame);
+        self->pending [0] = 0;
+    }
+    free (id);
+}
+
+//  A Replay answer: apply what came, and ask for more while behind
+static int
+s_on_replay (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    lg_consumer_t *self = (lg_consumer_t *) arg;
+    zmsg_t *msg = zmsg_recv (reader);
+    if (!msg)
+        return zsys_interrupted? -1: 0;
+    zframe_t *frame = zmsg_pop (msg);
+    zmsg_destroy (&msg);
+    ProtobufCMessage *decoded = NULL;
+    if (!frame || lg_codec_decode (&lgwan__v1__reply__descriptor, zframe_data (frame),
+                                   zframe_size (frame), SIZE_MAX, &decoded, NULL, 0)) {
+        zframe_destroy (&frame);
+        return 0;
+    }
+    zframe_destroy (&frame);
+    lg_reply_t *reply = (lg_reply_t *) decoded;
+    if (!self->pending [0] || !streq (reply->request_id, self->pending)) {
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        return 0;                       //  a late answer to an expired request
+    }
+    self->pending [0] = 0;
+    if (!reply->status || reply->status->code != LGWAN__V1__CODE__OK
+    ||  reply->body_case != LGWAN__V1__REPLY__BODY_REPLAY) {
+        s_source_down (self, reply->status? reply->status->message: "malformed reply");
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        return 0;
+    }
+    if (self->source_down)
+        lg_info ("%s: %s answers again", self->service, self->source);
+    self->source_down = false;
+    Lgwan__V1__ReplayReply *replay = reply->replay;
+    if (replay->head_seq > self->seen_head)
+        self->seen_head = replay->head_seq;
+    bool gap = false;
+    for (size_t i = 0; i < replay->n_events && !gap; i++) {
+        ProtobufCMessage *event_msg = NULL;
+        if (lg_codec_decode (&lgwan__v1__event__descriptor, replay->events [i].data,
+                             replay->events [i].len, SIZE_MAX, &event_msg, NULL, 0))
+            break;
+        lg_event_t *event = (lg_event_t *) event_msg;
+        gap = s_take (self, &event);
+        if (event)
+            lgwan__v1__event__free_unpacked (event, NULL);
+    }
+    size_t got = replay->n_events;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    if (s_apply_batch (self))
+        return 0;                       //  the next poll asks again
+    if (gap)
+        lg_error ("%s: %s replayed a gap after %" PRIu64, self->service, self->source,
+                  self->last_seq);
+    else
+    if (got > 0 && self->last_seq < self->seen_head)
+        s_ask_replay (self);            //  the next page at once
+    return 0;
 }
 
 static int
@@ -322,7 +407,7 @@ s_on_event (zloop_t *loop, zsock_t *reader, void *arg)
     }
     s_apply_batch (self);
     if (gap || self->seen_head > self->last_seq)
-        s_catch_up (self);
+        s_ask_replay (self);
     return 0;
 }
 
@@ -331,7 +416,7 @@ s_on_timer (zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
-    s_catch_up ((lg_consumer_t *) arg);
+    s_ask_replay ((lg_consumer_t *) arg);
     return 0;
 }
 
@@ -357,22 +442,23 @@ lg_consumer_start (lg_consumer_t *self, zloop_t *loop)
     zsock_set_subscribe (self->sub, "");
     if (zsock_connect (self->sub, "%s", pub))
         goto cleanup;
-    self->client = lg_client_new (req, self->cert, self->server_cert);
-    if (!self->client)
+    self->loop = loop;
+    zstr_free (&self->req_endpoint);
+    self->req_endpoint = strdup (req);
+    if (s_dealer_open (self))
         goto cleanup;
-    lg_client_set_timeout (self->client, REPLAY_TIMEOUT, 0);
     zloop_reader (loop, self->sub, s_on_event, self);
     self->timer = zloop_timer (loop, POLL_MS, 0, s_on_timer, self);
     self->running = true;
     s_load_cursor (self);
     lg_info ("following %s from seq %" PRIu64 " (events %s, replay %s)", self->source,
              self->last_seq + 1, pub, req);
-    s_catch_up (self);
+    s_ask_replay (self);
     rc = 0;
 cleanup:
     if (rc) {
         zsock_destroy (&self->sub);
-        lg_client_destroy (&self->client);
+        s_dealer_close (self);
     }
     free (pub);
     free (req);
@@ -389,7 +475,7 @@ lg_consumer_stop (lg_consumer_t *self, zloop_t *loop)
         zloop_timer_end (loop, self->timer);
     self->timer = -1;
     zsock_destroy (&self->sub);
-    lg_client_destroy (&self->client);
+    s_dealer_close (self);
     s_batch_clear (self);
     self->running = false;
     lg_info ("stopped following %s at seq %" PRIu64, self->source, self->last_seq);

@@ -26,7 +26,31 @@ struct _lg_outbox_t {
     int stream_roles;
     zlist_t *pending;           //  s_pending_t, appended but not yet committed
     zmsg_t *committed;          //  without a PUB socket: [topic][event]... for lg_outbox_take
+    lg_outbox_listener_fn *listener;
+    void *listener_arg;
 };
+
+void
+lg_outbox_set_listener (lg_outbox_t *self, lg_outbox_listener_fn *fn, void *arg)
+{
+    self->listener = fn;
+    self->listener_arg = arg;
+}
+
+//  Publish one [topic][event] and tell the listener
+static void
+s_publish (lg_outbox_t *self, zframe_t **topic_p, zframe_t **event_p)
+{
+    if (self->listener) {
+        char *topic = zframe_strdup (*topic_p);
+        self->listener (self->listener_arg, topic, *event_p);
+        zstr_free (&topic);
+    }
+    zmsg_t *msg = zmsg_new ();
+    zmsg_append (msg, topic_p);
+    zmsg_append (msg, event_p);
+    zmsg_send (&msg, self->xpub);           //  drops at HWM: consumers replay
+}
 
 static void
 s_pending_destroy (s_pending_t **item_p)
@@ -241,10 +265,8 @@ lg_outbox_flush (lg_outbox_t *self)
     s_pending_t *item;
     while ((item = (s_pending_t *) zlist_pop (self->pending))) {
         if (self->xpub) {
-            zmsg_t *msg = zmsg_new ();
-            zmsg_addstr (msg, item->topic);
-            zmsg_append (msg, &item->frame);
-            zmsg_send (&msg, self->xpub);   //  drops at HWM: consumers replay
+            zframe_t *topic = zframe_from (item->topic);
+            s_publish (self, &topic, &item->frame);
         }
         else {
             //  A worker's outbox: the thread that owns the PUB socket publishes
@@ -267,12 +289,9 @@ void
 lg_outbox_publish (lg_outbox_t *self, zmsg_t *events)
 {
     while (self->xpub && zmsg_size (events) >= 2) {
-        zmsg_t *msg = zmsg_new ();
         zframe_t *topic = zmsg_pop (events);
         zframe_t *event = zmsg_pop (events);
-        zmsg_append (msg, &topic);
-        zmsg_append (msg, &event);
-        zmsg_send (&msg, self->xpub);       //  drops at HWM: consumers replay
+        s_publish (self, &topic, &event);
     }
 }
 

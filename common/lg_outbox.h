@@ -39,6 +39,11 @@ void lg_outbox_discard (lg_outbox_t *self);
 zmsg_t *lg_outbox_take (lg_outbox_t *self);
 void lg_outbox_publish (lg_outbox_t *self, zmsg_t *events);
 
+//  Call fn (arg, topic, event frame) for every event this outbox publishes,
+//  in the reactor, after COMMIT (a service reacting to its own events).
+typedef void (lg_outbox_listener_fn) (void *arg, const char *topic, zframe_t *event);
+void lg_outbox_set_listener (lg_outbox_t *self, lg_outbox_listener_fn *fn, void *arg);
+
 //  Publish the head now (also from the heartbeat timer).
 void lg_outbox_heartbeat (lg_outbox_t *self);
 

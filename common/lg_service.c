@@ -213,6 +213,13 @@ lg_service_actor (zsock_t *pipe, void *args)
     lg_outbox_attach (outbox, loop, (int) cfg.heartbeat_ms);
     if (def->subscriptions || def->duties)
         leader = s_leader_new (def, &cfg, db, state, server, loop);
+    if (def->attach) {
+        lg_service_env_t env = { loop, db, server, outbox, auth, &cfg };
+        if (def->attach (state, &env)) {
+            zstr_sendf (pipe, "FAILED could not attach the service's own sockets (see log)");
+            goto cleanup;
+        }
+    }
     lg_info ("%s ready: requests on %s, events on %s", def->name,
              lg_server_endpoint (server), lg_outbox_endpoint (outbox));
     zstr_sendf (pipe, "READY %s %s", lg_server_endpoint (server), lg_outbox_endpoint (outbox));

@@ -21,6 +21,16 @@ typedef struct {
     lg_handler_fn *run;
 } lg_duty_t;
 
+//  What a service's attach hook gets: the reactor's own pieces
+typedef struct {
+    zloop_t *loop;
+    lg_db_t *db;                        //  the reactor's connection
+    lg_server_t *server;                //  for lg_server_run_duty
+    lg_outbox_t *outbox;
+    lg_auth_t *auth;
+    const lg_config_t *cfg;
+} lg_service_env_t;
+
 typedef struct {
     const char *name;                   //  registry, billing, ...
     const lg_migration_t *migrations;   //  the service's own, { 0 } ended
@@ -31,6 +41,9 @@ typedef struct {
     //  Optional: build the service's state after migrations, tear it down
     void *(*state_new) (lg_db_t *db, const lg_config_t *cfg);
     void (*state_destroy) (void **state_p);
+    //  Optional: add the service's own sockets and timers to the reactor
+    //  (after the server and outbox exist); 0 ok, -1 fails the start
+    int (*attach) (void *state, const lg_service_env_t *env);
 } lg_service_def_t;
 
 //  zactor body; args is an lg_service_def_t. Sends "READY" (or "FAILED

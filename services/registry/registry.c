@@ -525,10 +525,18 @@ static const lg_route_t s_routes [] = {
     { 0, NULL, 0, 0 }
 };
 
-//  Cancellations whose date has come take effect (and only then are published)
+//  Cancellations whose date has come take effect (and only then are
+//  published); decommissioned connections give their addresses back
 static const lg_duty_t s_duties [] = {
     { "due cancellations", 60000, reg_due_changes },
+    { "released allocations", 1000, reg_release_allocations },
     { NULL, 0, NULL }
+};
+
+//  The connection state is isolation's to say: the registry only mirrors it
+static const lg_subscription_t s_subscriptions [] = {
+    { "isolation", reg_on_isolation },
+    { NULL, NULL }
 };
 
 const lg_service_def_t registry_service = {
@@ -536,5 +544,6 @@ const lg_service_def_t registry_service = {
     .migrations = registry_migrations,
     .routes = s_routes,
     .stream_roles = LG_ROLE_READERS | LG_ROLE_BILLING,
-    .duties = s_duties
+    .duties = s_duties,
+    .subscriptions = s_subscriptions
 };

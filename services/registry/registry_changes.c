@@ -16,7 +16,7 @@
 */
 #include "registry_internal.h"
 
-static const char *s_subjects [] = { "provider", "service", "contract", NULL };
+static const char *s_subjects [] = { "provider", "service", "contract", "connection", NULL };
 
 static bool
 s_known_subject (const char *subject)
@@ -83,6 +83,8 @@ s_lock_subject (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t *provi
         streq (subject, "service")?
             "SELECT (SELECT provider_id FROM service_holders h WHERE h.service_id = s.id"
             " AND h.role = 2) AS provider, status FROM services s WHERE id = $1::bigint FOR UPDATE":
+        streq (subject, "connection")?
+            "SELECT provider_id AS provider, status FROM connections WHERE id = $1::bigint FOR UPDATE":
             "SELECT provider_id AS provider, status FROM contracts WHERE id = $1::bigint FOR UPDATE";
     PGresult *res;
     int rc = reg_query (ctx, &res, sql, 1, params);
@@ -116,6 +118,12 @@ s_cancel_now (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t provider
             " updated_at = $2::timestamptz WHERE id = $1::bigint":
         streq (subject, "service")?
             "UPDATE services SET status = 'cancelled', version = version + 1,"
+            " updated_at = $2::timestamptz WHERE id = $1::bigint":
+        streq (subject, "connection")?
+            //  Its addresses wait until isolation reports it decommissioned
+            "WITH a AS (UPDATE allocations SET status = 'decommissioning'"
+            "  WHERE connection_id = $1::bigint AND status = 'active')"
+            " UPDATE connections SET status = 'cancelled', version = version + 1,"
             " updated_at = $2::timestamptz WHERE id = $1::bigint":
             "UPDATE contracts SET status = 'cancelled', version = version + 1,"
             " updated_at = $2::timestamptz WHERE id = $1::bigint";
@@ -297,7 +305,7 @@ reg_change_file (lg_ctx_t *ctx)
 {
     const Lgwan__V1__ChangeFile *f = ctx->request->change_file;
     if (!s_known_subject (f->subject))
-        return INVALID (ctx, "R4.2", "subject must be provider, service or contract");
+        return INVALID (ctx, "R4.2", "subject must be provider, service, contract or connection");
     if (f->id == 0)
         return INVALID (ctx, "R4.2", "id is mandatory");
     if (f->kind == LGWAN__V1__CHANGE_KIND__CHANGE_KIND_UNSPECIFIED)
@@ -305,9 +313,9 @@ reg_change_file (lg_ctx_t *ctx)
     bool is_provider = streq (f->subject, "provider"), is_service = streq (f->subject, "service");
     if (!f->cancel && ((is_provider && !f->provider) || (is_service && !f->service)
                    ||  (!is_provider && f->provider) || (!is_service && f->service)
-                   ||  streq (f->subject, "contract")))
-        return INVALID (ctx, "R4.2", "a change of a %s carries a %s patch (a contract can only be"
-                        " cancelled)", f->subject, f->subject);
+                   ||  streq (f->subject, "contract") || streq (f->subject, "connection")))
+        return INVALID (ctx, "R4.2", "a change of a %s carries a %s patch (a contract or a"
+                        " connection can only be cancelled)", f->subject, f->subject);
     if (f->cancel && (f->provider || f->service))
         return INVALID (ctx, "R4.2", "a cancellation carries no patch");
     const char *fields [4];

@@ -830,3 +830,76 @@ reg_server_list (lg_ctx_t *ctx)
     ctx->reply->server_list = list;
     return 0;
 }
+
+//  ---------------------------------------------------------------------------
+//  Mirroring isolation (the registry never sets a connection's state itself)
+
+int
+reg_on_isolation (lg_db_t *db, const lg_event_t *event, void *state)
+{
+    (void) state;
+    const Lgwan__V1__IsolationApplied *applied =
+        event->body_case == LGWAN__V1__EVENT__BODY_DISCONNECTED? event->disconnected:
+        event->body_case == LGWAN__V1__EVENT__BODY_SUSPENDED? event->suspended:
+        event->body_case == LGWAN__V1__EVENT__BODY_RECONNECTED? event->reconnected:
+        event->body_case == LGWAN__V1__EVENT__BODY_DECOMMISSIONED? event->decommissioned: NULL;
+    if (!applied)
+        return 0;
+    const char *known [] = { "connected", "suspended", "disconnected", "decommissioned" };
+    bool valid = false;
+    for (size_t i = 0; i < 4; i++)
+        valid = valid || streq (applied->state, known [i]);
+    if (!valid)
+        return -1;
+    char id [24];
+    snprintf (id, sizeof id, "%" PRIu64, applied->connection);
+    const char *params [] = { id, applied->state };
+    //  Versions of the connection record say who changed it: isolation
+    return lg_db_run (db, "UPDATE connections SET state = $2, version = version + 1,"
+                          " updated_at = now () WHERE id = $1::bigint", 2, params)? 0: -2;
+}
+
+//  Duty: a decommissioned connection's allocations are released (reusable
+//  from now on) and AllocationReleased tells isolation and monitor
+int
+reg_release_allocations (lg_ctx_t *ctx)
+{
+    char now [40];
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { now };
+    PGresult *res;
+    int rc = reg_query (ctx, &res,
+        "UPDATE allocations a SET status = 'released', released_at = $1::timestamptz"
+        " FROM connections c WHERE c.id = a.connection_id AND c.state = 'decommissioned'"
+        " AND a.status <> 'released' RETURNING a.connection_id, a.prefix::text AS prefix",
+        1, params);
+    if (rc)
+        return rc;
+    //  One event per connection, with all of its prefixes
+    int rows = PQntuples (res);
+    for (int row = 0; row < rows && rc == 0; row++) {
+        const char *connection = lg_db_value (res, row, "connection_id");
+        bool first = true;
+        for (int before = 0; before < row; before++)
+            first = first && !streq (lg_db_value (res, before, "connection_id"), connection);
+        if (!first)
+            continue;
+        char *prefixes [8];
+        size_t n = 0;
+        for (int other = row; other < rows && n < 8; other++)
+            if (streq (lg_db_value (res, other, "connection_id"), connection))
+                prefixes [n++] = (char *) lg_db_value (res, other, "prefix");
+        Lgwan__V1__AllocationReleased released = LGWAN__V1__ALLOCATION_RELEASED__INIT;
+        released.connection = strtoull (connection, NULL, 10);
+        released.prefixes = prefixes;
+        released.n_prefixes = n;
+        lg_event_t event = LGWAN__V1__EVENT__INIT;
+        event.body_case = LGWAN__V1__EVENT__BODY_ALLOCATION_RELEASED;
+        event.allocation_released = &released;
+        rc = reg_emit (ctx, &event);
+        if (rc == 0)
+            lg_info ("connection %s decommissioned: %zu prefix(es) released", connection, n);
+    }
+    PQclear (res);
+    return rc;
+}

@@ -136,6 +136,10 @@ int reg_connection_list (lg_ctx_t *ctx);
 int reg_server_register (lg_ctx_t *ctx);
 int reg_server_list (lg_ctx_t *ctx);
 
+//  Mirroring isolation: connection state, and the release of addresses
+int reg_on_isolation (lg_db_t *db, const lg_event_t *event, void *state);
+int reg_release_allocations (lg_ctx_t *ctx);
+
 //  Changes, cancellations and history (registry_changes.c)
 int reg_change_file (lg_ctx_t *ctx);
 int reg_change_decide (lg_ctx_t *ctx);

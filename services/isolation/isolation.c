@@ -1,0 +1,687 @@
+/*  isolation - the desired enforcement state: who is cut off, why, on whose
+    word, and whether every gateway has it in force (R15.3, R16.1, X.4).
+
+    1. A connection is cut off while it has a cause: disconnection (R16.1),
+       suspension (R15.3) or decommission. Causes are independent rows:
+       imposing one twice changes nothing; lifting one leaves the others.
+       Every imposition and lift is kept with actor, reason, time and the
+       incident, remediation or saga behind it.
+    2. The prefixes to drop are the prefixes of connections with a cause and
+       an allocation not yet released. Each change of that set bumps a
+       version, stores its delta and publishes DesiredStateChanged; the
+       enforcer channel (isolation_points.c) pushes it to every gateway.
+    3. Disconnected, Suspended, Reconnected and Decommissioned wait in table
+       pending until every registered enforcement point acknowledged their
+       version: only then is a change "in force" and published, with the
+       moment and the points. With no point registered, at once.
+    4. Lifting a cause is for the `service` role only, naming the saga that
+       collected the approvals (X.4); nobody lifts a disconnection by hand.
+    5. Prefixes come from the registry's ConnectionActivated; when the
+       registry releases a decommissioned connection's allocation
+       (AllocationReleased), a duty drops its prefixes from the set.
+*/
+#include "isolation.h"
+
+extern const lg_migration_t isolation_migrations [];
+
+#define INVALID(ctx, req, ...) lg_ctx_refuse ((ctx), LGWAN__V1__CODE__INVALID_ARGUMENT, (req), __VA_ARGS__)
+#define REFUSE(ctx, req, ...)  lg_ctx_refuse ((ctx), LGWAN__V1__CODE__FAILED_PRECONDITION, (req), __VA_ARGS__)
+#define MISSING(ctx, ...)      lg_ctx_refuse ((ctx), LGWAN__V1__CODE__NOT_FOUND, NULL, __VA_ARGS__)
+
+static const char *s_cause_names [] = { "", "disconnection", "suspension", "decommission" };
+
+//  Run a statement; 0 with *res_p, or the mapped error (-1 refusal, -2 database)
+static int
+s_query (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = lg_db_exec (ctx->db, sql, n, params);
+    if (res && (PQresultStatus (res) == PGRES_TUPLES_OK || PQresultStatus (res) == PGRES_COMMAND_OK)) {
+        *res_p = res;
+        return 0;
+    }
+    int rc = lg_ctx_sql_error (ctx, res);
+    PQclear (res);
+    *res_p = NULL;
+    return rc;
+}
+
+static int
+s_exec (lg_ctx_t *ctx, const char *sql, int n, const char *const *params)
+{
+    PGresult *res;
+    int rc = s_query (ctx, &res, sql, n, params);
+    PQclear (res);
+    return rc;
+}
+
+//  The state a set of causes means (decommission over disconnection over
+//  suspension)
+static const char *
+s_state (bool decommission, bool disconnection, bool suspension)
+{
+    return decommission? "decommissioned": disconnection? "disconnected":
+           suspension? "suspended": "connected";
+}
+
+//  Causes of a connection now, as flags
+static int
+s_causes (lg_ctx_t *ctx, const char *connection, bool flags [4])
+{
+    const char *params [] = { connection };
+    PGresult *res;
+    int rc = s_query (ctx, &res, "SELECT cause FROM causes WHERE connection_id = $1::bigint",
+                      1, params);
+    if (rc)
+        return rc;
+    memset (flags, 0, 4 * sizeof (bool));
+    for (int row = 0; row < PQntuples (res); row++) {
+        int cause = atoi (PQgetvalue (res, row, 0));
+        if (cause >= 1 && cause <= 3)
+            flags [cause] = true;
+    }
+    PQclear (res);
+    return 0;
+}
+
+//  Make the drop set agree with a connection's causes; a new version when it
+//  changed. *version gets the version now in effect.
+static int
+s_sync (lg_ctx_t *ctx, const char *connection, uint64_t *version)
+{
+    const char *params [] = { connection };
+    PGresult *res;
+    //  What should be dropped, what is: the difference both ways
+    int rc = s_query (ctx, &res,
+        "WITH want AS (SELECT unnest (c.prefixes)::cidr AS prefix FROM connections c"
+        "   WHERE c.id = $1::bigint AND NOT c.released"
+        "   AND EXISTS (SELECT 1 FROM causes WHERE connection_id = c.id)),"
+        " have AS (SELECT prefix FROM desired WHERE connection_id = $1::bigint),"
+        " added AS (INSERT INTO desired (prefix, connection_id)"
+        "   SELECT prefix, $1::bigint FROM want EXCEPT SELECT prefix, $1::bigint FROM have"
+        "   RETURNING prefix),"
+        " removed AS (DELETE FROM desired WHERE connection_id = $1::bigint"
+        "   AND prefix NOT IN (SELECT prefix FROM want) RETURNING prefix)"
+        " SELECT (SELECT coalesce (array_agg (prefix::text ORDER BY prefix), '{}') FROM added)::text[]"
+        "   AS added, (SELECT coalesce (array_agg (prefix::text ORDER BY prefix), '{}') FROM removed)"
+        "   ::text[] AS removed,"
+        " (SELECT count (*) FROM added) + (SELECT count (*) FROM removed) AS changes", 1, params);
+    if (rc)
+        return rc;
+    bool changed = atol (lg_db_value (res, 0, "changes")) > 0;
+    char *added = strdup (lg_db_value (res, 0, "added"));
+    char *removed = strdup (lg_db_value (res, 0, "removed"));
+    PQclear (res);
+    if (!changed) {
+        free (added);
+        free (removed);
+        if ((rc = s_query (ctx, &res, "SELECT version FROM desired_head WHERE id = 1", 0, NULL)))
+            return rc;
+        *version = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+        PQclear (res);
+        return 0;
+    }
+    char now [40];
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *bump [] = { added, removed, now };
+    rc = s_query (ctx, &res,
+        "WITH head AS (UPDATE desired_head SET version = version + 1 WHERE id = 1 RETURNING version)"
+        " INSERT INTO desired_versions (version, added, removed, created_at)"
+        " SELECT version, $1::text[], $2::text[], $3::timestamptz FROM head RETURNING version",
+        3, bump);
+    free (added);
+    free (removed);
+    if (rc)
+        return rc;
+    *version = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+    PQclear (res);
+    //  The change itself, for the enforcers and for anyone watching
+    char text [24];
+    snprintf (text, sizeof text, "%" PRIu64, *version);
+    const char *which [] = { text };
+    if ((rc = s_query (ctx, &res, "SELECT added, removed FROM desired_versions"
+                                  " WHERE version = $1::bigint", 1, which)))
+        return rc;
+    Lgwan__V1__DesiredStateChanged changed_event = LGWAN__V1__DESIRED_STATE_CHANGED__INIT;
+    changed_event.version = *version;
+    char **lists [2] = { NULL, NULL };
+    size_t counts [2] = { 0, 0 };
+    for (int col = 0; col < 2; col++) {
+        //  "{a,b}" from PostgreSQL: prefixes contain no commas or quotes
+        const char *text_array = PQgetvalue (res, 0, col);
+        char *copy = strdup (text_array + (text_array [0] == '{'));
+        size_t len = strlen (copy);
+        if (len && copy [len - 1] == '}')
+            copy [len - 1] = 0;
+        lists [col] = (char **) calloc (len + 1, sizeof (char *));
+        char *save = NULL;
+        for (char *item = strtok_r (copy, ",", &save); item; item = strtok_r (NULL, ",", &save))
+            lists [col] [counts [col]++] = strdup (item);
+        free (copy);
+    }
+    PQclear (res);
+    changed_event.add = lists [0];
+    changed_event.n_add = counts [0];
+    changed_event.remove = lists [1];
+    changed_event.n_remove = counts [1];
+    lg_event_t event = LGWAN__V1__EVENT__INIT;
+    event.body_case = LGWAN__V1__EVENT__BODY_DESIRED_STATE_CHANGED;
+    event.desired_state_changed = &changed_event;
+    rc = lg_outbox_append (ctx->outbox, &event, ctx->actor,
+                           ctx->request? ctx->request->reason: "", 
+                           ctx->request? ctx->request->request_id: "", ctx->now_us);
+    for (int col = 0; col < 2; col++) {
+        for (size_t i = 0; i < counts [col]; i++)
+            free (lists [col] [i]);
+        free (lists [col]);
+    }
+    return rc;
+}
+
+//  The version every registered point acknowledged; with no point, the head
+static int
+s_in_force (lg_ctx_t *ctx, uint64_t *version)
+{
+    PGresult *res;
+    int rc = s_query (ctx, &res, "SELECT coalesce ((SELECT min (acked_version) FROM points),"
+                                 " (SELECT version FROM desired_head WHERE id = 1)) AS v", 0, NULL);
+    if (rc)
+        return rc;
+    *version = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+    PQclear (res);
+    return 0;
+}
+
+int
+isolation_emit_in_force (lg_ctx_t *ctx)
+{
+    uint64_t in_force;
+    int rc = s_in_force (ctx, &in_force);
+    if (rc)
+        return rc;
+    char text [24], now [40];
+    snprintf (text, sizeof text, "%" PRIu64, in_force);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { text };
+    PGresult *res;
+    if ((rc = s_query (ctx, &res,
+            "DELETE FROM pending WHERE id IN (SELECT id FROM pending WHERE version <= $1::bigint"
+            " ORDER BY id FOR UPDATE SKIP LOCKED) RETURNING id, version, kind, connection_id,"
+            " cause, reference, state,"
+            " (SELECT provider_id FROM connections c WHERE c.id = connection_id) AS provider,"
+            " (SELECT array_to_string (prefixes, ',') FROM connections c WHERE c.id = connection_id)"
+            " AS prefixes,"
+            " (SELECT coalesce (string_agg (name, ',' ORDER BY name), '') FROM points) AS points",
+            1, params)))
+        return rc;
+    int rows = PQntuples (res);
+    //  In the order they were decided
+    for (int pass = 0; pass < rows && rc == 0; pass++) {
+        int row = pass;
+        const char *kind = lg_db_value (res, row, "kind");
+        char *prefixes = strdup (lg_db_value (res, row, "prefixes")? lg_db_value (res, row, "prefixes"): "");
+        char *points = strdup (lg_db_value (res, row, "points"));
+        char *plist [64], *qlist [64];
+        size_t np = 0, nq = 0;
+        char *save = NULL;
+        for (char *item = strtok_r (prefixes, ",", &save); item && np < 64; item = strtok_r (NULL, ",", &save))
+            plist [np++] = item;
+        save = NULL;
+        for (char *item = strtok_r (points, ",", &save); item && nq < 64; item = strtok_r (NULL, ",", &save))
+            qlist [nq++] = item;
+        Lgwan__V1__IsolationApplied applied = LGWAN__V1__ISOLATION_APPLIED__INIT;
+        applied.connection = strtoull (lg_db_value (res, row, "connection_id"), NULL, 10);
+        const char *provider = lg_db_value (res, row, "provider");
+        applied.provider = provider? strtoull (provider, NULL, 10): 0;
+        applied.prefixes = plist;
+        applied.n_prefixes = np;
+        applied.cause = (Lgwan__V1__IsolationCause) atoi (lg_db_value (res, row, "cause"));
+        applied.reference = (char *) lg_db_value (res, row, "reference");
+        applied.applied_at = now;
+        applied.points = qlist;
+        applied.n_points = nq;
+        applied.version = strtoull (lg_db_value (res, row, "version"), NULL, 10);
+        applied.state = (char *) lg_db_value (res, row, "state");
+        lg_event_t event = LGWAN__V1__EVENT__INIT;
+        if (streq (kind, "disconnected")) {
+            event.body_case = LGWAN__V1__EVENT__BODY_DISCONNECTED;
+            event.disconnected = &applied;
+        }
+        else
+        if (streq (kind, "suspended")) {
+            event.body_case = LGWAN__V1__EVENT__BODY_SUSPENDED;
+            event.suspended = &applied;
+        }
+        else
+        if (streq (kind, "reconnected")) {
+            event.body_case = LGWAN__V1__EVENT__BODY_RECONNECTED;
+            event.reconnected = &applied;
+        }
+        else {
+            event.body_case = LGWAN__V1__EVENT__BODY_DECOMMISSIONED;
+            event.decommissioned = &applied;
+        }
+        rc = lg_outbox_append (ctx->outbox, &event, ctx->actor,
+                               ctx->request? ctx->request->reason: "",
+                               ctx->request? ctx->request->request_id: "", ctx->now_us);
+        free (prefixes);
+        free (points);
+    }
+    PQclear (res);
+    return rc;
+}
+
+//  The connections a request names: all of a provider's, or those listed
+//  (each must exist, and belong to the provider when one is named)
+static int
+s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, zlistx_t *targets)
+{
+    char text [24];
+    PGresult *res;
+    int rc;
+    if (n == 0) {
+        snprintf (text, sizeof text, "%" PRIu64, provider);
+        const char *params [] = { text };
+        if ((rc = s_query (ctx, &res, "SELECT id FROM connections WHERE provider_id = $1::bigint"
+                                      " AND NOT released ORDER BY id", 1, params)))
+            return rc;
+        for (int row = 0; row < PQntuples (res); row++)
+            zlistx_add_end (targets, (void *) PQgetvalue (res, row, 0));
+        PQclear (res);
+        if (zlistx_size (targets) == 0)
+            return REFUSE (ctx, NULL, "provider %s has no connection to act on", text);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        snprintf (text, sizeof text, "%" PRIu64, connections [i]);
+        const char *params [] = { text };
+        if ((rc = s_query (ctx, &res, "SELECT provider_id FROM connections WHERE id = $1::bigint"
+                                      " AND NOT released", 1, params)))
+            return rc;
+        bool found = PQntuples (res) == 1;
+        uint64_t owner = found? strtoull (PQgetvalue (res, 0, 0), NULL, 10): 0;
+        PQclear (res);
+        if (!found)
+            return MISSING (ctx, "no connection %s", text);
+        if (provider && owner != provider)
+            return INVALID (ctx, NULL, "connection %s is not provider %" PRIu64 "'s", text, provider);
+        zlistx_add_end (targets, text);
+    }
+    return 0;
+}
+
+//  The reply: each connection's state and causes, the version and whether
+//  every point has it
+static int
+s_reply (lg_ctx_t *ctx, zlistx_t *connections, uint64_t version)
+{
+    Lgwan__V1__IsolationReply *reply = (Lgwan__V1__IsolationReply *) malloc (sizeof *reply);
+    lgwan__v1__isolation_reply__init (reply);
+    reply->connections = (Lgwan__V1__ConnectionIsolation **)
+        calloc (zlistx_size (connections) + 1, sizeof (void *));
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_ISOLATION;
+    ctx->reply->isolation = reply;
+    uint64_t in_force;
+    int rc = s_in_force (ctx, &in_force);
+    if (rc)
+        return rc;
+    reply->version = version;
+    reply->in_force = in_force >= version;
+    for (const char *id = (const char *) zlistx_first (connections); id;
+         id = (const char *) zlistx_next (connections)) {
+        const char *params [] = { id };
+        PGresult *res;
+        if ((rc = s_query (ctx, &res,
+                "SELECT c.provider_id, array_to_string (c.prefixes, ',') AS prefixes, k.cause,"
+                " k.reference, k.actor, k.reason, to_char (k.since AT TIME ZONE 'UTC',"
+                " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS since FROM connections c"
+                " LEFT JOIN causes k ON k.connection_id = c.id WHERE c.id = $1::bigint"
+                " ORDER BY k.cause", 1, params)))
+            return rc;
+        if (PQntuples (res) == 0) {
+            PQclear (res);
+            continue;
+        }
+        Lgwan__V1__ConnectionIsolation *c = (Lgwan__V1__ConnectionIsolation *) malloc (sizeof *c);
+        lgwan__v1__connection_isolation__init (c);
+        c->connection = strtoull (id, NULL, 10);
+        c->provider = strtoull (lg_db_value (res, 0, "provider_id"), NULL, 10);
+        char *prefixes = strdup (lg_db_value (res, 0, "prefixes"));
+        size_t count = 1;
+        for (char *at = prefixes; *at; at++)
+            count += *at == ',';
+        c->prefixes = (char **) calloc (count + 1, sizeof (char *));
+        char *save = NULL;
+        for (char *p = strtok_r (prefixes, ",", &save); p; p = strtok_r (NULL, ",", &save))
+            c->prefixes [c->n_prefixes++] = strdup (p);
+        free (prefixes);
+        bool flags [4] = { false, false, false, false };
+        c->causes = (Lgwan__V1__CauseRecord **) calloc (PQntuples (res) + 1, sizeof (void *));
+        for (int row = 0; row < PQntuples (res); row++) {
+            if (!lg_db_value (res, row, "cause"))
+                continue;
+            Lgwan__V1__CauseRecord *k = (Lgwan__V1__CauseRecord *) malloc (sizeof *k);
+            lgwan__v1__cause_record__init (k);
+            k->cause = (Lgwan__V1__IsolationCause) atoi (lg_db_value (res, row, "cause"));
+            k->reference = lg_strdup (lg_db_value (res, row, "reference"));
+            k->actor = lg_strdup (lg_db_value (res, row, "actor"));
+            k->reason = lg_strdup (lg_db_value (res, row, "reason"));
+            k->since = lg_strdup (lg_db_value (res, row, "since"));
+            if (k->cause >= 1 && k->cause <= 3)
+                flags [k->cause] = true;
+            c->causes [c->n_causes++] = k;
+        }
+        PQclear (res);
+        c->state = lg_strdup (s_state (flags [3], flags [1], flags [2]));
+        reply->connections [reply->n_connections++] = c;
+    }
+    return 0;
+}
+
+//  Impose or lift a cause on a connection; queue its event for when it is
+//  in force. imposed/lifted false when nothing changed (idempotent).
+static int
+s_apply_cause (lg_ctx_t *ctx, const char *connection, int cause, bool impose,
+               const char *reference, uint64_t *version, bool *changed)
+{
+    char kind [8], now [40];
+    snprintf (kind, sizeof kind, "%d", cause);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *reason = ctx->request? ctx->request->reason: "";
+    const char *params [] = { connection, kind, reference, ctx->actor, reason, now };
+    PGresult *res;
+    int rc = impose
+        ? s_query (ctx, &res, "INSERT INTO causes (connection_id, cause, reference, actor, reason,"
+                              " since) VALUES ($1::bigint, $2::smallint, $3, $4, $5, $6::timestamptz)"
+                              " ON CONFLICT DO NOTHING RETURNING 1", 6, params)
+        : s_query (ctx, &res, "DELETE FROM causes WHERE connection_id = $1::bigint"
+                              " AND cause = $2::smallint RETURNING 1", 2, params);
+    if (rc)
+        return rc;
+    *changed = PQntuples (res) > 0;
+    PQclear (res);
+    if (!*changed)
+        return s_sync (ctx, connection, version);
+    if ((rc = s_exec (ctx, "INSERT INTO cause_history (connection_id, cause, action, reference,"
+                           " actor, reason, at) VALUES ($1::bigint, $2::smallint, $7, $3, $4, $5,"
+                           " $6::timestamptz)", 7,
+                      (const char *[]) { connection, kind, reference, ctx->actor, reason, now,
+                                         impose? "imposed": "lifted" })))
+        return rc;
+    if ((rc = s_sync (ctx, connection, version)))
+        return rc;
+    bool flags [4];
+    if ((rc = s_causes (ctx, connection, flags)))
+        return rc;
+    const char *state = s_state (flags [3], flags [1], flags [2]);
+    const char *event = impose? (cause == 1? "disconnected": cause == 2? "suspended": "decommissioned")
+                              : (streq (state, "connected")? "reconnected":
+                                 streq (state, "suspended")? "suspended": "disconnected");
+    char text [24];
+    snprintf (text, sizeof text, "%" PRIu64, *version);
+    return s_exec (ctx, "INSERT INTO pending (version, kind, connection_id, cause, reference, state)"
+                        " VALUES ($1::bigint, $2, $3::bigint, $4::smallint, $5, $6)", 6,
+                   (const char *[]) { text, event, connection, kind, reference, state });
+}
+
+//  Disconnect and Suspend share everything but the cause and its reference
+static int
+s_impose (lg_ctx_t *ctx, int cause, uint64_t provider, uint64_t *connections, size_t n,
+          const char *reference, const char *requirement)
+{
+    if (provider == 0 && n == 0)
+        return INVALID (ctx, requirement, "name the provider or the connections");
+    size_t len = strlen (reference);
+    if (len == 0 || len > 128)
+        return INVALID (ctx, requirement, "a %s records the %s behind it (1-128 bytes)",
+                        s_cause_names [cause], cause == 1? "incident": "remediation request");
+    zlistx_t *targets = zlistx_new ();
+    zlistx_set_destructor (targets, (zlistx_destructor_fn *) zstr_free);
+    zlistx_set_duplicator (targets, (zlistx_duplicator_fn *) strdup);
+    int rc = s_targets (ctx, provider, connections, n, targets);
+    uint64_t version = 0;
+    for (const char *c = (const char *) zlistx_first (targets); c && rc == 0;
+         c = (const char *) zlistx_next (targets)) {
+        bool changed;
+        rc = s_apply_cause (ctx, c, cause, true, reference, &version, &changed);
+    }
+    if (rc == 0)
+        rc = isolation_emit_in_force (ctx);
+    if (rc == 0)
+        rc = s_reply (ctx, targets, version);
+    zlistx_destroy (&targets);
+    return rc;
+}
+
+static int
+s_disconnect (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__Disconnect *d = ctx->request->disconnect;
+    return s_impose (ctx, 1, d->provider, d->connections, d->n_connections, d->incident, "R16.1");
+}
+
+static int
+s_suspend (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__Suspend *s = ctx->request->suspend;
+    return s_impose (ctx, 2, s->provider, s->connections, s->n_connections, s->remediation, "R15.3");
+}
+
+static int
+s_decommission (lg_ctx_t *ctx)
+{
+    uint64_t id = ctx->request->decommission->connection;
+    if (id == 0)
+        return INVALID (ctx, NULL, "connection is mandatory");
+    return s_impose (ctx, 3, 0, &id, 1, "cancellation", NULL);
+}
+
+static int
+s_lift (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__Lift *l = ctx->request->lift;
+    //  X.4: only the saga that collected two operators' approvals lifts
+    if (ctx->caller->role != LG_ROLE_SERVICE || !*l->saga)
+        return lg_ctx_refuse (ctx, LGWAN__V1__CODE__PERMISSION_DENIED, "X.4",
+                              "a cause is lifted only by the orchestrator's saga that collected"
+                              " the approvals, not by a %s certificate", ctx->caller->role_name);
+    if (l->connection == 0)
+        return INVALID (ctx, NULL, "connection is mandatory");
+    if (l->cause != LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION
+    &&  l->cause != LGWAN__V1__ISOLATION_CAUSE__CAUSE_SUSPENSION)
+        return INVALID (ctx, NULL, "lift a disconnection or a suspension");
+    if (strlen (l->saga) > 128)
+        return INVALID (ctx, "X.4", "saga reference is at most 128 bytes");
+    char text [24];
+    snprintf (text, sizeof text, "%" PRIu64, l->connection);
+    zlistx_t *targets = zlistx_new ();
+    zlistx_set_destructor (targets, (zlistx_destructor_fn *) zstr_free);
+    zlistx_set_duplicator (targets, (zlistx_duplicator_fn *) strdup);
+    uint64_t id = l->connection;
+    int rc = s_targets (ctx, 0, &id, 1, targets);
+    uint64_t version = 0;
+    bool changed = false;
+    if (rc == 0)
+        rc = s_apply_cause (ctx, text, (int) l->cause, false, l->saga, &version, &changed);
+    if (rc == 0 && !changed)
+        rc = REFUSE (ctx, l->cause == 1? "R16.1": "R15.3", "connection %s has no %s in force",
+                     text, s_cause_names [l->cause]);
+    if (rc == 0)
+        rc = isolation_emit_in_force (ctx);
+    if (rc == 0)
+        rc = s_reply (ctx, targets, version);
+    zlistx_destroy (&targets);
+    return rc;
+}
+
+static int
+s_get (lg_ctx_t *ctx)
+{
+    uint64_t id = ctx->request->isolation_get->connection;
+    if (id == 0)
+        return INVALID (ctx, NULL, "connection is mandatory");
+    zlistx_t *targets = zlistx_new ();
+    zlistx_set_destructor (targets, (zlistx_destructor_fn *) zstr_free);
+    zlistx_set_duplicator (targets, (zlistx_duplicator_fn *) strdup);
+    int rc = s_targets (ctx, 0, &id, 1, targets);
+    PGresult *res = NULL;
+    if (rc == 0)
+        rc = s_query (ctx, &res, "SELECT version FROM desired_head WHERE id = 1", 0, NULL);
+    if (rc == 0) {
+        uint64_t version = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+        PQclear (res);
+        rc = s_reply (ctx, targets, version);
+    }
+    zlistx_destroy (&targets);
+    return rc;
+}
+
+static int
+s_list (lg_ctx_t *ctx)
+{
+    PGresult *res;
+    int rc = s_query (ctx, &res, "SELECT DISTINCT connection_id::text FROM causes"
+                                 " ORDER BY 1 LIMIT 10000", 0, NULL);
+    if (rc)
+        return rc;
+    zlistx_t *targets = zlistx_new ();
+    zlistx_set_destructor (targets, (zlistx_destructor_fn *) zstr_free);
+    zlistx_set_duplicator (targets, (zlistx_duplicator_fn *) strdup);
+    for (int row = 0; row < PQntuples (res); row++)
+        zlistx_add_end (targets, PQgetvalue (res, row, 0));
+    PQclear (res);
+    if ((rc = s_query (ctx, &res, "SELECT version FROM desired_head WHERE id = 1", 0, NULL)) == 0) {
+        uint64_t version = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+        PQclear (res);
+        rc = s_reply (ctx, targets, version);
+    }
+    zlistx_destroy (&targets);
+    return rc;
+}
+
+static int
+s_points (lg_ctx_t *ctx)
+{
+    PGresult *res;
+    int rc = s_query (ctx, &res,
+        "SELECT name, acked_version, dry_run, to_char (last_seen AT TIME ZONE 'UTC',"
+        " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS last_seen,"
+        " acked_version < (SELECT version FROM desired_head WHERE id = 1) AS behind,"
+        " (SELECT version FROM desired_head WHERE id = 1) AS head FROM points ORDER BY name",
+        0, NULL);
+    if (rc)
+        return rc;
+    Lgwan__V1__PointsReply *reply = (Lgwan__V1__PointsReply *) malloc (sizeof *reply);
+    lgwan__v1__points_reply__init (reply);
+    int rows = PQntuples (res);
+    reply->points = (Lgwan__V1__EnforcementPoint **) calloc (rows + 1, sizeof (void *));
+    for (int row = 0; row < rows; row++) {
+        Lgwan__V1__EnforcementPoint *p = (Lgwan__V1__EnforcementPoint *) malloc (sizeof *p);
+        lgwan__v1__enforcement_point__init (p);
+        p->name = lg_strdup (lg_db_value (res, row, "name"));
+        p->acked_version = strtoull (lg_db_value (res, row, "acked_version"), NULL, 10);
+        p->dry_run = streq (lg_db_value (res, row, "dry_run"), "t");
+        p->last_seen = lg_strdup (lg_db_value (res, row, "last_seen"));
+        p->lagging = streq (lg_db_value (res, row, "behind"), "t");
+        reply->version = strtoull (lg_db_value (res, row, "head"), NULL, 10);
+        reply->points [reply->n_points++] = p;
+    }
+    PQclear (res);
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_POINTS;
+    ctx->reply->points = reply;
+    return 0;
+}
+
+//  Registry events: the connections and their prefixes
+static int
+s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
+{
+    (void) state;
+    if (event->body_case == LGWAN__V1__EVENT__BODY_CONNECTION_ACTIVATED) {
+        const Lgwan__V1__ConnectionActivated *a = event->connection_activated;
+        char id [24], provider [24], service [24];
+        snprintf (id, sizeof id, "%" PRIu64, a->connection);
+        snprintf (provider, sizeof provider, "%" PRIu64, a->provider);
+        snprintf (service, sizeof service, "%" PRIu64, a->service);
+        //  {p1,p2}: prefixes were validated by the registry; quote nothing
+        char list [1024] = "{";
+        for (size_t i = 0; i < a->n_prefixes; i++) {
+            if (strlen (list) + strlen (a->prefixes [i]) + 2 >= sizeof list)
+                return -1;
+            strcat (list, i? ",": "");
+            strcat (list, a->prefixes [i]);
+        }
+        strcat (list, "}");
+        const char *params [] = { id, provider, service, list };
+        return lg_db_run (db, "INSERT INTO connections (id, provider_id, service_id, prefixes)"
+                              " VALUES ($1::bigint, $2::bigint, $3::bigint, $4::text[])"
+                              " ON CONFLICT (id) DO NOTHING", 4, params)? 0: -2;
+    }
+    if (event->body_case == LGWAN__V1__EVENT__BODY_ALLOCATION_RELEASED) {
+        char id [24];
+        snprintf (id, sizeof id, "%" PRIu64, event->allocation_released->connection);
+        const char *params [] = { id };
+        //  The duty below drops its prefixes from the set, with a new version
+        return lg_db_run (db, "UPDATE connections SET released = true WHERE id = $1::bigint",
+                          1, params)? 0: -2;
+    }
+    return 0;
+}
+
+//  Duty: released connections leave the drop set (and their causes end)
+static int
+s_released (lg_ctx_t *ctx)
+{
+    PGresult *res;
+    int rc = s_query (ctx, &res, "SELECT DISTINCT d.connection_id::text FROM desired d"
+                                 " JOIN connections c ON c.id = d.connection_id WHERE c.released"
+                                 " LIMIT 100", 0, NULL);
+    if (rc)
+        return rc;
+    for (int row = 0; row < PQntuples (res) && rc == 0; row++) {
+        const char *id = PQgetvalue (res, row, 0);
+        uint64_t version;
+        rc = s_exec (ctx, "DELETE FROM causes WHERE connection_id = $1::bigint", 1,
+                     (const char *[]) { id });
+        if (rc == 0)
+            rc = s_sync (ctx, id, &version);
+    }
+    PQclear (res);
+    return rc;
+}
+
+static const lg_route_t s_routes [] = {
+    { LGWAN__V1__REQUEST__BODY_DISCONNECT, s_disconnect, LG_ROLE_OPERATOR | LG_ROLE_SERVICE,
+      LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_SUSPEND, s_suspend, LG_ROLE_OPERATOR | LG_ROLE_SERVICE,
+      LG_ROUTE_WRITE },
+    //  Every role may ask; the handler refuses all but the saga (X.4, named)
+    { LGWAN__V1__REQUEST__BODY_LIFT, s_lift, LG_ROLE_ANY, LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_DECOMMISSION, s_decommission, LG_ROLE_OPERATOR | LG_ROLE_SERVICE,
+      LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_ISOLATION_GET, s_get, LG_ROLE_READERS, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_ENFORCED_LIST, s_list, LG_ROLE_READERS, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_POINT_LIST, s_points, LG_ROLE_READERS, LG_ROUTE_READ },
+    { 0, NULL, 0, 0 }
+};
+
+static const lg_subscription_t s_subscriptions [] = {
+    { "registry", s_on_registry },
+    { NULL, NULL }
+};
+
+static const lg_duty_t s_duties [] = {
+    { "released connections", 1000, s_released },
+    { NULL, 0, NULL }
+};
+
+const lg_service_def_t isolation_service = {
+    .name = "isolation",
+    .migrations = isolation_migrations,
+    .routes = s_routes,
+    .stream_roles = LG_ROLE_READERS | LG_ROLE_BILLING,
+    .subscriptions = s_subscriptions,
+    .duties = s_duties,
+    .state_new = isolation_points_new,
+    .state_destroy = isolation_points_destroy,
+    .attach = isolation_points_attach
+};

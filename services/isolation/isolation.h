@@ -1,0 +1,20 @@
+/*  isolation - desired enforcement state and the enforcement points that
+    apply it (R15.3, R16.1, X.4). isolation.c holds the rules and requests;
+    isolation_points.c the channel to the enforcers.
+*/
+#ifndef ISOLATION_H_INCLUDED
+#define ISOLATION_H_INCLUDED
+
+#include "lg_lib.h"
+
+extern const lg_service_def_t isolation_service;
+
+//  Publish every pending event whose version every point acknowledged
+int isolation_emit_in_force (lg_ctx_t *ctx);
+
+//  The enforcer channel, the service's state (isolation_points.c)
+void *isolation_points_new (lg_db_t *db, const lg_config_t *cfg);
+void isolation_points_destroy (void **state_p);
+int isolation_points_attach (void *state, const lg_service_env_t *env);
+
+#endif

@@ -1,0 +1,364 @@
+/*  isolation_points - the channel to the enforcers (isolation.proto).
+
+    1. One ROUTER (LG_ISOLATION_ENFORCER_ENDPOINT, default port 7305 on all addresses),
+       CURVE, in the reactor thread; only `enforcer` certificates are heard.
+    2. Hello: the point is registered (from then on a change is in force only
+       when it acked too) and gets a Snapshot of the version and the whole set,
+       read in one statement so the two agree.
+    3. Every DesiredStateChanged this service publishes goes out as an Update
+       {version, base_version = version - 1}; a point that holds another base
+       says Hello again and gets a Snapshot, so out-of-order commits of
+       parallel workers cost a snapshot, never a wrong state.
+    4. Every second a Beat carries the version; a point that has not acked the
+       head within LG_LAG_MS gets one EnforcementLagging per version, and
+       keeps being sent updates.
+    5. Ack moves the point's acked version forward (never back) and publishes
+       the pending events now in force; Repaired publishes DriftRepaired.
+    Database work runs as duties of the server: one transaction each, events
+    committed with it.
+*/
+#include "isolation.h"
+
+typedef struct {
+    zsock_t *router;
+    zhashx_t *peers;            //  identity (hex) -> s_peer_t
+    lg_server_t *server;        //  borrowed: runs our duties
+    lg_db_t *db;                //  borrowed: the reactor's connection
+    lg_auth_t *auth;            //  borrowed
+    char endpoint [256];
+    int64_t lag_ms;
+    //  The frame being handled, for the duty that records it
+    char point [40];
+    uint64_t version;
+    bool dry_run;
+    Lgwan__V1__EnforcerRepaired *repaired;
+} s_points_t;
+
+typedef struct {
+    zframe_t *identity;
+    char point [40];
+    int64_t seen;               //  zclock_mono of the last frame
+} s_peer_t;
+
+static void
+s_peer_destroy (s_peer_t **peer_p)
+{
+    if (*peer_p) {
+        zframe_destroy (&(*peer_p)->identity);
+        free (*peer_p);
+        *peer_p = NULL;
+    }
+}
+
+void *
+isolation_points_new (lg_db_t *db, const lg_config_t *cfg)
+{
+    (void) db;
+    (void) cfg;
+    s_points_t *self = (s_points_t *) zmalloc (sizeof (s_points_t));
+    const char *endpoint = getenv ("LG_ISOLATION_ENFORCER_ENDPOINT");
+    snprintf (self->endpoint, sizeof self->endpoint, "%s",
+              endpoint && *endpoint? endpoint: "tcp://*:7305");
+    char why [256];
+    if (lg_config_int ("LG_LAG_MS", 10000, 100, 3600000, &self->lag_ms, why, sizeof why)) {
+        lg_error ("%s", why);
+        free (self);
+        return NULL;
+    }
+    self->peers = zhashx_new ();
+    zhashx_set_destructor (self->peers, (zhashx_destructor_fn *) s_peer_destroy);
+    return self;
+}
+
+void
+isolation_points_destroy (void **state_p)
+{
+    if (*state_p) {
+        s_points_t *self = (s_points_t *) *state_p;
+        zsock_destroy (&self->router);
+        zhashx_destroy (&self->peers);
+        free (self);
+        *state_p = NULL;
+    }
+}
+
+static void
+s_send (s_points_t *self, zframe_t *identity, Lgwan__V1__EnforcerFrame *frame)
+{
+    zmsg_t *msg = zmsg_new ();
+    zframe_t *copy = zframe_dup (identity);
+    zmsg_append (msg, &copy);
+    zframe_t *body = lg_codec_frame (&frame->base);
+    zmsg_append (msg, &body);
+    zmsg_send (&msg, self->router);
+}
+
+static uint64_t
+s_head (s_points_t *self)
+{
+    PGresult *res = lg_db_exec (self->db, "SELECT version FROM desired_head WHERE id = 1", 0, NULL);
+    uint64_t version = res && PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1
+                     ? strtoull (PQgetvalue (res, 0, 0), NULL, 10): 0;
+    PQclear (res);
+    return version;
+}
+
+//  The whole set and its version, as of one statement
+static void
+s_send_snapshot (s_points_t *self, zframe_t *identity)
+{
+    PGresult *res = lg_db_exec (self->db,
+        "SELECT (SELECT version FROM desired_head WHERE id = 1) AS version,"
+        " coalesce ((SELECT string_agg (prefix::text, ',' ORDER BY prefix) FROM desired), '')"
+        " AS prefixes", 0, NULL);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        return;                 //  no database: the point asks again
+    }
+    Lgwan__V1__EnforcementSnapshot snapshot = LGWAN__V1__ENFORCEMENT_SNAPSHOT__INIT;
+    snapshot.version = strtoull (lg_db_value (res, 0, "version"), NULL, 10);
+    char *list = strdup (lg_db_value (res, 0, "prefixes"));
+    PQclear (res);
+    size_t count = *list? 1: 0;
+    for (char *at = list; *at; at++)
+        count += *at == ',';
+    snapshot.prefixes = (char **) calloc (count + 1, sizeof (char *));
+    char *save = NULL;
+    for (char *p = strtok_r (list, ",", &save); p; p = strtok_r (NULL, ",", &save))
+        snapshot.prefixes [snapshot.n_prefixes++] = p;
+    Lgwan__V1__EnforcerFrame frame = LGWAN__V1__ENFORCER_FRAME__INIT;
+    frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT;
+    frame.snapshot = &snapshot;
+    s_send (self, identity, &frame);
+    free (snapshot.prefixes);
+    free (list);
+}
+
+//  Duties: each in its own transaction, events committed with it
+static int
+s_record_hello (lg_ctx_t *ctx)
+{
+    s_points_t *self = (s_points_t *) ctx->state;
+    char now [40];
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { self->point, self->dry_run? "t": "f", now };
+    return lg_db_run (ctx->db, "INSERT INTO points (name, dry_run, last_seen) VALUES ($1,"
+                               " $2::boolean, $3::timestamptz) ON CONFLICT (name) DO UPDATE SET"
+                               " dry_run = excluded.dry_run, last_seen = excluded.last_seen",
+                      3, params)? 0: -2;
+}
+
+static int
+s_record_ack (lg_ctx_t *ctx)
+{
+    s_points_t *self = (s_points_t *) ctx->state;
+    char version [24], now [40];
+    snprintf (version, sizeof version, "%" PRIu64, self->version);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { self->point, version, self->dry_run? "t": "f", now };
+    if (!lg_db_run (ctx->db, "UPDATE points SET acked_version = greatest (acked_version,"
+                             " $2::bigint), dry_run = $3::boolean, last_seen = $4::timestamptz"
+                             " WHERE name = $1", 4, params))
+        return -2;
+    return isolation_emit_in_force (ctx);
+}
+
+static int
+s_record_repair (lg_ctx_t *ctx)
+{
+    s_points_t *self = (s_points_t *) ctx->state;
+    Lgwan__V1__DriftRepaired drift = LGWAN__V1__DRIFT_REPAIRED__INIT;
+    drift.point = self->point;
+    drift.missing = self->repaired->missing;
+    drift.n_missing = self->repaired->n_missing;
+    drift.extra = self->repaired->extra;
+    drift.n_extra = self->repaired->n_extra;
+    lg_event_t event = LGWAN__V1__EVENT__INIT;
+    event.body_case = LGWAN__V1__EVENT__BODY_DRIFT_REPAIRED;
+    event.drift_repaired = &drift;
+    return lg_outbox_append (ctx->outbox, &event, ctx->actor, "drift repaired by the gateway",
+                             "", ctx->now_us);
+}
+
+//  A point behind the head for longer than LG_LAG_MS: one event per version
+static int
+s_record_lagging (lg_ctx_t *ctx)
+{
+    s_points_t *self = (s_points_t *) ctx->state;
+    char lag [24];
+    snprintf (lag, sizeof lag, "%" PRId64, self->lag_ms);
+    const char *params [] = { lag };
+    PGresult *res = lg_db_exec (ctx->db,
+        "UPDATE points p SET lagging_reported = h.version FROM desired_head h, desired_versions v"
+        " WHERE h.id = 1 AND v.version = h.version AND p.acked_version < h.version"
+        " AND p.lagging_reported < h.version"
+        " AND v.created_at < now () - ($1::bigint * interval '1 millisecond')"
+        " RETURNING p.name, p.acked_version, h.version", 1, params);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        return -2;
+    }
+    int rc = 0;
+    for (int row = 0; row < PQntuples (res) && rc == 0; row++) {
+        Lgwan__V1__EnforcementLagging lagging = LGWAN__V1__ENFORCEMENT_LAGGING__INIT;
+        lagging.point = PQgetvalue (res, row, 0);
+        lagging.applied = strtoull (PQgetvalue (res, row, 1), NULL, 10);
+        lagging.desired = strtoull (PQgetvalue (res, row, 2), NULL, 10);
+        lg_warning ("enforcement point %s lags: applied %" PRIu64 ", desired %" PRIu64,
+                    lagging.point, lagging.applied, lagging.desired);
+        lg_event_t event = LGWAN__V1__EVENT__INIT;
+        event.body_case = LGWAN__V1__EVENT__BODY_ENFORCEMENT_LAGGING;
+        event.enforcement_lagging = &lagging;
+        rc = lg_outbox_append (ctx->outbox, &event, ctx->actor, "", "", ctx->now_us);
+    }
+    PQclear (res);
+    return rc;
+}
+
+static int
+s_on_enforcer (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    s_points_t *self = (s_points_t *) arg;
+    zmsg_t *msg = zmsg_recv (reader);
+    if (!msg)
+        return zsys_interrupted? -1: 0;
+    zframe_t *identity = zmsg_pop (msg);
+    zframe_t *body = zmsg_pop (msg);
+    lg_caller_t caller;
+    ProtobufCMessage *decoded = NULL;
+    if (!identity || !body || zmsg_size (msg)
+    ||  !self->auth || lg_auth_caller (self->auth, body, &caller) || caller.role != LG_ROLE_ENFORCER
+    ||  lg_codec_decode (&lgwan__v1__enforcer_frame__descriptor, zframe_data (body),
+                        zframe_size (body), 1024 * 1024, &decoded, NULL, 0))
+        goto cleanup;           //  not an enforcer, or not a frame: nothing to say
+    Lgwan__V1__EnforcerFrame *frame = (Lgwan__V1__EnforcerFrame *) decoded;
+    char *key = zframe_strhex (identity);
+    s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, key);
+    switch (frame->body_case) {
+        case LGWAN__V1__ENFORCER_FRAME__BODY_HELLO: {
+            const char *point = frame->hello->point;
+            size_t len = strlen (point);
+            if (len == 0 || len >= sizeof self->point
+            ||  strspn (point, "abcdefghijklmnopqrstuvwxyz0123456789-") != len)
+                break;
+            if (!peer) {
+                peer = (s_peer_t *) zmalloc (sizeof *peer);
+                peer->identity = zframe_dup (identity);
+                zhashx_insert (self->peers, key, peer);
+            }
+            snprintf (peer->point, sizeof peer->point, "%s", point);
+            peer->seen = zclock_mono ();
+            snprintf (self->point, sizeof self->point, "%s", point);
+            self->dry_run = frame->hello->dry_run;
+            lg_info ("enforcement point %s said hello at version %" PRIu64 "%s", point,
+                     frame->hello->applied_version, self->dry_run? " (dry run)": "");
+            if (lg_server_run_duty (self->server, s_record_hello, "point hello") == 0)
+                s_send_snapshot (self, identity);
+            break;
+        }
+        case LGWAN__V1__ENFORCER_FRAME__BODY_ACK:
+            if (!peer || !streq (peer->point, frame->ack->point))
+                break;          //  an ack from a point that never said hello
+            peer->seen = zclock_mono ();
+            snprintf (self->point, sizeof self->point, "%s", peer->point);
+            self->version = frame->ack->version;
+            self->dry_run = frame->ack->dry_run;
+            lg_server_run_duty (self->server, s_record_ack, "point ack");
+            break;
+        case LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED:
+            if (!peer)
+                break;
+            peer->seen = zclock_mono ();
+            snprintf (self->point, sizeof self->point, "%s", peer->point);
+            self->repaired = frame->repaired;
+            lg_warning ("enforcement point %s repaired drift: %zu missing, %zu extra",
+                        peer->point, frame->repaired->n_missing, frame->repaired->n_extra);
+            lg_server_run_duty (self->server, s_record_repair, "drift repaired");
+            self->repaired = NULL;
+            break;
+        default:
+            break;
+    }
+    zstr_free (&key);
+    protobuf_c_message_free_unpacked (decoded, NULL);
+cleanup:
+    zframe_destroy (&identity);
+    zframe_destroy (&body);
+    zmsg_destroy (&msg);
+    return 0;
+}
+
+//  Each change of the set goes to every point as it is published
+static void
+s_on_published (void *arg, const char *topic, zframe_t *frame)
+{
+    s_points_t *self = (s_points_t *) arg;
+    if (!streq (topic, "desired_state_changed"))
+        return;
+    lg_event_t *event = lgwan__v1__event__unpack (NULL, zframe_size (frame), zframe_data (frame));
+    if (!event || event->body_case != LGWAN__V1__EVENT__BODY_DESIRED_STATE_CHANGED) {
+        if (event)
+            lgwan__v1__event__free_unpacked (event, NULL);
+        return;
+    }
+    Lgwan__V1__DesiredStateChanged *changed = event->desired_state_changed;
+    Lgwan__V1__EnforcementUpdate update = LGWAN__V1__ENFORCEMENT_UPDATE__INIT;
+    update.version = changed->version;
+    update.base_version = changed->version - 1;
+    update.add = changed->add;
+    update.n_add = changed->n_add;
+    update.remove = changed->remove;
+    update.n_remove = changed->n_remove;
+    Lgwan__V1__EnforcerFrame out = LGWAN__V1__ENFORCER_FRAME__INIT;
+    out.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE;
+    out.update = &update;
+    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
+         peer = (s_peer_t *) zhashx_next (self->peers))
+        s_send (self, peer->identity, &out);
+    lgwan__v1__event__free_unpacked (event, NULL);
+}
+
+//  Every second: a Beat to every point, and the lagging ones reported
+static int
+s_on_beat (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_points_t *self = (s_points_t *) arg;
+    Lgwan__V1__EnforcementBeat beat = LGWAN__V1__ENFORCEMENT_BEAT__INIT;
+    beat.version = s_head (self);
+    Lgwan__V1__EnforcerFrame out = LGWAN__V1__ENFORCER_FRAME__INIT;
+    out.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_BEAT;
+    out.beat = &beat;
+    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
+         peer = (s_peer_t *) zhashx_next (self->peers))
+        s_send (self, peer->identity, &out);
+    lg_server_run_duty (self->server, s_record_lagging, "lagging points");
+    return 0;
+}
+
+int
+isolation_points_attach (void *state, const lg_service_env_t *env)
+{
+    s_points_t *self = (s_points_t *) state;
+    self->server = env->server;
+    self->db = env->db;
+    self->auth = env->auth;
+    self->router = zsock_new (ZMQ_ROUTER);
+    zsock_set_linger (self->router, 0);
+    zsock_set_maxmsgsize (self->router, (int) env->cfg->max_msg);
+    if ((env->auth && lg_auth_server (env->auth, self->router, "isolation"))
+    ||  zsock_bind (self->router, "%s", self->endpoint) < 0) {
+        lg_log_write (LG_LOG_ERROR, zmq_strerror (zmq_errno ()), "could not bind %s",
+                      self->endpoint);
+        return -1;
+    }
+    char *bound = zsock_last_endpoint (self->router);
+    lg_info ("enforcement points connect to %s", bound);
+    zstr_free (&bound);
+    lg_outbox_set_listener (env->outbox, s_on_published, self);
+    zloop_reader (env->loop, self->router, s_on_enforcer, self);
+    zloop_timer (env->loop, 1000, 0, s_on_beat, self);
+    return 0;
+}
