@@ -13,7 +13,7 @@ PACKAGES=(
     # tests
     libcmocka-dev
     # run: private PostgreSQL clusters, enforcement, process tools
-    postgresql-15 nftables iproute2 procps psmisc util-linux openssl
+    postgresql-15 nftables iproute2 iputils-ping python3 procps psmisc util-linux openssl
     # validating docker-compose.yml (tests/system/test_compose.sh)
     docker-compose
 )
