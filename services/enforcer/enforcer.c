@@ -1,0 +1,853 @@
+/*  enforcer - the enforcement point's reactor: the isolation service's
+    desired state in, table inet lgwan kept equal to it, acks and repairs out.
+
+    The channel (proto/lgwan/v1/isolation.proto) is the zguide's Clone
+    pattern: a snapshot, then updates that each name the version they build
+    on, and a beat every second that carries the service's current version.
+    One EnforcerFrame per ZeroMQ message, on our DEALER connected to the
+    isolation service's ROUTER with CURVE (role `enforcer`).
+
+    What it guarantees:
+
+    1. An Ack{point, version, dry_run} leaves only after the version was
+       applied as one batch and read back: a snapshot by listing the whole
+       table and comparing it with the desired state, an update by asking
+       the kernel for exactly the elements it changed (so its cost does not
+       grow with the table; the reconcile lists the whole table every
+       LG_RECONCILE_MS). A dry run applies nothing, records, and says so in
+       every Ack and Hello. A version that could not be applied or verified
+       is marked dirty: no Ack, and every reconcile tick retries (a full
+       rebuild) until the kernel holds it, then the Ack goes out.
+    2. Nothing is applied that was not validated. Every prefix of a frame is
+       parsed (enf_prefix_parse); one bad prefix, a prefix both added and
+       removed, or an undecodable frame makes the whole frame ignored and
+       logged, never partly applied. The desired state is a zhashx of
+       canonical prefixes; applying an update twice changes nothing.
+    3. Gaps are never papered over. An Update whose base_version is not the
+       version we hold, a Beat ahead of us for half a second with no Update,
+       a Beat behind us (the service went back), a (re)connection (socket
+       monitor: handshake succeeded), and 3 s without any frame (a half-dead
+       connection; ZMTP heartbeats drop it too) each make us send Hello
+       {point, applied_version, dry_run}; the service answers with a
+       Snapshot, which replaces the desired state whatever its version.
+       Hellos are spaced at least 500 ms apart and retried while the socket
+       has no connection (ZMQ_IMMEDIATE: nothing queues for a peer that is
+       not there).
+    4. Drift is repaired. Every LG_RECONCILE_MS the table is read back; when
+       the kernel differs (a `nft flush ruleset`, an element deleted or added
+       by hand, a foreign rule in our chain) it is rebuilt in one batch, read
+       back again, and Repaired{point, version, missing, extra} says what was
+       wrong. The first snapshot after a start is compared with what the
+       kernel held before it was applied, and a difference is reported the
+       same way: after a restart the enforcer cannot tell drift from changes
+       made while it was down, the isolation service (which knows what the
+       point acked before) can.
+    5. Never pretend. EPERM from nftables at any time stops the process with
+       "needs CAP_NET_ADMIN" on stderr and a non-zero exit; it does not keep
+       acking from memory.
+*/
+#include "enforcer.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_TICK_MS           100     //  Hello retries, beat and silence checks
+#define S_HELLO_SPACING_MS  500     //  at most two Hellos a second
+#define S_BEHIND_MS         500     //  a Beat ahead of us, no Update since: gap
+#define S_SILENCE_MS        3000    //  no frame at all: Hello again
+#define S_LIST_LOG_MAX      10      //  prefixes named in a log DETAIL
+
+typedef struct {
+    enforcer_config_t config;
+    enf_nft_t *nft;                 //  NULL in dry run
+    zsock_t *pipe;
+    zsock_t *dealer;                //  to the isolation service
+    zsock_t *monitor;               //  events of dealer
+    char monitor_endpoint [64];
+    zloop_t *loop;
+
+    zhashx_t *desired;              //  canonical prefixes of `version`
+    uint64_t version;
+    bool have_state;                //  a snapshot arrived since start
+    bool dirty;                     //  the kernel does not hold `version` yet
+    uint64_t acked;                 //  last version acked
+
+    bool hello_pending;             //  a Hello is wanted and not sent yet
+    int64_t hello_sent_at;
+    int64_t frame_at;               //  last frame from the service
+    int64_t behind_since;           //  a Beat showed a newer version, 0 if none
+    uint64_t beat_version;
+    char fatal [512];               //  set: stop the reactor
+} s_enforcer_t;
+
+typedef void (s_frame_fn) (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame);
+
+static s_frame_fn s_on_snapshot, s_on_update, s_on_beat;
+
+//  What arrives from the isolation service; other bodies are ours to send
+static const struct {
+    Lgwan__V1__EnforcerFrame__BodyCase body;
+    const char *name;
+    s_frame_fn *handler;
+} s_frames [] = {
+    { LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT, "Snapshot", s_on_snapshot },
+    { LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE,   "Update",   s_on_update },
+    { LGWAN__V1__ENFORCER_FRAME__BODY_BEAT,     "Beat",     s_on_beat }
+};
+
+
+//  --------------------------------------------------------------------------
+//  Configuration
+
+static void
+s_why (char *why, size_t why_size, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+static void
+s_why (char *why, size_t why_size, const char *format, ...)
+{
+    if (why == NULL || why_size == 0)
+        return;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (why, why_size, format, args);
+    va_end (args);
+}
+
+//  Copy a variable (or dflt when unset; NULL dflt: mandatory) into dest
+static int
+s_config_string (const char *name, const char *dflt, char *dest, size_t dest_size,
+                 char *why, size_t why_size)
+{
+    const char *value = getenv (name);
+    if (value == NULL && dflt == NULL) {
+        s_why (why, why_size, "%s: must be set", name);
+        return -1;
+    }
+    if (value == NULL)
+        value = dflt;
+    if (*value == '\0') {
+        s_why (why, why_size, "%s: must not be empty", name);
+        return -1;
+    }
+    if (strlen (value) >= dest_size) {
+        s_why (why, why_size, "%s: value is longer than %zu bytes", name, dest_size - 1);
+        return -1;
+    }
+    snprintf (dest, dest_size, "%s", value);
+    return 0;
+}
+
+static bool
+s_point_valid (const char *point)
+{
+    size_t size = strlen (point);
+    if (size < 1 || size > ENFORCER_POINT_MAX)
+        return false;
+    for (size_t index = 0; index < size; index++) {
+        char c = point [index];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+int
+enforcer_config_load (enforcer_config_t *config, char *why, size_t why_size)
+{
+    assert (config);
+    memset (config, 0, sizeof *config);
+    if (s_config_string ("LG_ENFORCER_POINT", NULL, config->point, sizeof config->point,
+                         why, why_size))
+        return -1;
+    if (!s_point_valid (config->point)) {
+        s_why (why, why_size, "LG_ENFORCER_POINT: \"%s\" is not [a-z0-9-]{1,32}", config->point);
+        return -1;
+    }
+    if (s_config_string ("LG_ENFORCER_NETNS", NULL, config->netns, sizeof config->netns,
+                         why, why_size))
+        return -1;
+    if (!enf_netns_valid (config->netns)) {
+        s_why (why, why_size, "LG_ENFORCER_NETNS: \"%s\" is neither \"host\" nor a name of "
+               "[A-Za-z0-9._-]{1,%d} under /run/netns", config->netns, ENF_NETNS_MAX - 1);
+        return -1;
+    }
+    const char *dry_run = getenv ("LG_ENFORCER_DRY_RUN");
+    if (dry_run && strcmp (dry_run, "true") && strcmp (dry_run, "false")) {
+        s_why (why, why_size, "LG_ENFORCER_DRY_RUN: \"%s\" is neither true nor false", dry_run);
+        return -1;
+    }
+    config->dry_run = dry_run && strcmp (dry_run, "true") == 0;
+    if (lg_config_int ("LG_RECONCILE_MS", 2000, 50, 3600000, &config->reconcile_ms,
+                       why, why_size)
+    ||  lg_config_int ("LG_MAX_MSG", LG_MAX_MSG_DEFAULT, 1024, 64 * 1024 * 1024,
+                       &config->max_msg, why, why_size))
+        return -1;
+    if (s_config_string ("LG_ISOLATION_ENFORCER_CONNECT", "tcp://127.0.0.1:7305",
+                         config->connect, sizeof config->connect, why, why_size)
+    ||  s_config_string ("LG_CERT_DIR", "certs", config->cert_dir, sizeof config->cert_dir,
+                         why, why_size))
+        return -1;
+    char dflt [600];
+    snprintf (dflt, sizeof dflt, "%s/clients/enforcer_secret", config->cert_dir);
+    if (s_config_string ("LG_ENFORCER_CERT", dflt, config->cert, sizeof config->cert,
+                         why, why_size))
+        return -1;
+    snprintf (config->server_cert, sizeof config->server_cert, "%s/services/isolation",
+              config->cert_dir);
+    const char *level = getenv ("LG_LOG_LEVEL");
+    config->log_level = level? lg_log_level_parse (level): LG_LOG_INFO;
+    if (config->log_level < 0) {
+        s_why (why, why_size, "LG_LOG_LEVEL: \"%s\" is not debug, info, log, warning or error",
+               level);
+        return -1;
+    }
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Sending
+
+//  Send one frame without waiting; -1 when there is no connection to send on
+static int
+s_send (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
+{
+    zframe_t *packed = lg_codec_frame (&frame->base);
+    if (!packed)
+        return -1;
+    if (zframe_send (&packed, self->dealer, ZFRAME_DONTWAIT)) {
+        zframe_destroy (&packed);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_try_hello (s_enforcer_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (!self->hello_pending || now - self->hello_sent_at < S_HELLO_SPACING_MS)
+        return;
+    Lgwan__V1__EnforcerHello hello = LGWAN__V1__ENFORCER_HELLO__INIT;
+    hello.point = self->config.point;
+    hello.applied_version = self->acked;
+    hello.dry_run = self->config.dry_run;
+    Lgwan__V1__EnforcerFrame frame = LGWAN__V1__ENFORCER_FRAME__INIT;
+    frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_HELLO;
+    frame.hello = &hello;
+    if (s_send (self, &frame) == 0) {
+        self->hello_pending = false;
+        self->hello_sent_at = now;
+        lg_debug ("sent Hello, applied version %" PRIu64, self->acked);
+    }
+}
+
+//  Ask for a snapshot (point 3); reason is logged once per Hello
+static void
+s_want_hello (s_enforcer_t *self, const char *reason)
+{
+    if (!self->hello_pending)
+        lg_info ("asking the isolation service for a snapshot: %s", reason);
+    self->hello_pending = true;
+    s_try_hello (self);
+}
+
+static void
+s_send_ack (s_enforcer_t *self)
+{
+    Lgwan__V1__EnforcerAck ack = LGWAN__V1__ENFORCER_ACK__INIT;
+    ack.point = self->config.point;
+    ack.version = self->version;
+    ack.dry_run = self->config.dry_run;
+    Lgwan__V1__EnforcerFrame frame = LGWAN__V1__ENFORCER_FRAME__INIT;
+    frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_ACK;
+    frame.ack = &ack;
+    self->acked = self->version;
+    if (s_send (self, &frame))
+        lg_warning ("could not send Ack for version %" PRIu64 ": not connected",
+                    self->version);
+}
+
+//  Point at up to max strings of list (borrowed); returns the count
+static size_t
+s_pointers (zlistx_t *list, char **array, size_t max)
+{
+    size_t count = 0;
+    for (char *item = (char *) zlistx_first (list); item && count < max;
+         item = (char *) zlistx_next (list))
+        array [count++] = item;
+    return count;
+}
+
+//  The first few prefixes of a list, for a log DETAIL
+static void
+s_list_text (zlistx_t *list, char *text, size_t size)
+{
+    size_t used = 0, count = 0;
+    text [0] = '\0';
+    for (const char *item = (const char *) zlistx_first (list); item && used < size;
+         item = (const char *) zlistx_next (list)) {
+        if (count++ == S_LIST_LOG_MAX) {
+            snprintf (text + used, size - used, ", ... (%zu in all)", zlistx_size (list));
+            break;
+        }
+        int wrote = snprintf (text + used, size - used, "%s%s", used? ", ": "", item);
+        used += wrote > 0? (size_t) wrote: 0;
+    }
+}
+
+//  Log and report a repair; what says what was wrong ("3 missing, 0 extra;
+//  table inet lgwan does not exist")
+static void
+s_send_repaired (s_enforcer_t *self, zlistx_t *missing, zlistx_t *extra, const char *what)
+{
+    char lost [512], stray [512], detail [1100];
+    s_list_text (missing, lost, sizeof lost);
+    s_list_text (extra, stray, sizeof stray);
+    snprintf (detail, sizeof detail, "missing: %s; extra: %s", *lost? lost: "none",
+              *stray? stray: "none");
+    lg_log_write (LG_LOG_WARNING, detail, "repaired table inet " ENF_TABLE
+                  " in network namespace %s at version %" PRIu64 ": %s",
+                  self->config.netns, self->version, what);
+
+    //  Keep the frame under the size the service accepts: at most as many
+    //  prefixes as fit, each at most ENF_PREFIX_MAX bytes plus framing
+    size_t max = (size_t) self->config.max_msg / (ENF_PREFIX_MAX + 4);
+    size_t max_missing = zlistx_size (missing) < max? zlistx_size (missing): max;
+    size_t max_extra = zlistx_size (extra) < max - max_missing?
+                       zlistx_size (extra): max - max_missing;
+    char **missing_array = (char **) calloc (max_missing + 1, sizeof (char *));
+    char **extra_array = (char **) calloc (max_extra + 1, sizeof (char *));
+    if (!missing_array || !extra_array) {
+        free (missing_array);
+        free (extra_array);
+        return;
+    }
+    Lgwan__V1__EnforcerRepaired repaired = LGWAN__V1__ENFORCER_REPAIRED__INIT;
+    repaired.point = self->config.point;
+    repaired.version = self->version;
+    repaired.n_missing = s_pointers (missing, missing_array, max_missing);
+    repaired.missing = missing_array;
+    repaired.n_extra = s_pointers (extra, extra_array, max_extra);
+    repaired.extra = extra_array;
+    if (repaired.n_missing < zlistx_size (missing) || repaired.n_extra < zlistx_size (extra))
+        lg_warning ("Repaired lists only %zu of %zu missing and %zu of %zu extra prefixes "
+                    "(LG_MAX_MSG)", repaired.n_missing, zlistx_size (missing),
+                    repaired.n_extra, zlistx_size (extra));
+    Lgwan__V1__EnforcerFrame frame = LGWAN__V1__ENFORCER_FRAME__INIT;
+    frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED;
+    frame.repaired = &repaired;
+    if (s_send (self, &frame))
+        lg_warning ("could not send Repaired for version %" PRIu64 ": not connected",
+                    self->version);
+    free (missing_array);
+    free (extra_array);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Applying
+
+//  nftables failed: EPERM stops the enforcer (point 5), the rest is logged
+//  and leaves the version dirty for the next reconcile
+static void
+s_nft_failed (s_enforcer_t *self, int rc, const char *what, const char *why)
+{
+    if (rc == ENF_NFT_DENIED) {
+        fprintf (stderr, "lgwan-enforcer: needs CAP_NET_ADMIN: nftables refused to %s "
+                 "in network namespace %s: %s\n", what, self->config.netns, why);
+        snprintf (self->fatal, sizeof self->fatal, "needs CAP_NET_ADMIN: could not %s: %s",
+                  what, why);
+        lg_log_write (LG_LOG_FATAL, why, "needs CAP_NET_ADMIN: could not %s", what);
+        return;
+    }
+    lg_log_write (LG_LOG_ERROR, why, "could not %s in network namespace %s at version %" PRIu64,
+                  what, self->config.netns, self->version);
+    self->dirty = true;
+}
+
+//  Make the kernel hold desired (rebuild when it differs), verify, and ack.
+//  report: the first snapshot after a start (point 4).
+static void
+s_apply_full (s_enforcer_t *self, bool report)
+{
+    if (self->config.dry_run) {
+        self->dirty = false;
+        lg_info ("recorded version %" PRIu64 ": %zu prefixes (dry run, nothing applied)",
+                 self->version, zhashx_size (self->desired));
+        s_send_ack (self);
+        return;
+    }
+    char why [512] = "";
+    zlistx_t *missing = enf_strings_new ();
+    zlistx_t *extra = enf_strings_new ();
+    bool ok = false;
+    int64_t started = zclock_usecs ();
+    int rc = enf_nft_verify (self->nft, self->desired, missing, extra, &ok, why, sizeof why);
+    if (rc) {
+        s_nft_failed (self, rc, "read table inet " ENF_TABLE, why);
+        goto cleanup;
+    }
+    char drift [512];
+    snprintf (drift, sizeof drift, "%s", why);
+    bool rebuilt = !ok;
+    if (!ok) {
+        rc = enf_nft_rebuild (self->nft, self->desired, why, sizeof why);
+        if (rc) {
+            s_nft_failed (self, rc, "apply isolation batch", why);
+            goto cleanup;
+        }
+        rc = enf_nft_verify (self->nft, self->desired, NULL, NULL, &ok, why, sizeof why);
+        if (rc || !ok) {
+            s_nft_failed (self, rc? rc: ENF_NFT_FAILED, "verify isolation batch", why);
+            goto cleanup;
+        }
+    }
+    self->dirty = false;
+    lg_info ("version %" PRIu64 " in force: %zu prefixes (%s, %.1f ms with read-back)",
+             self->version, zhashx_size (self->desired),
+             rebuilt? "table rebuilt": "the kernel held it already",
+             (double) (zclock_usecs () - started) / 1000.0);
+    if (report && (zlistx_size (missing) || zlistx_size (extra))) {
+        char what [600];
+        snprintf (what, sizeof what, "the kernel at start had %s", drift);
+        s_send_repaired (self, missing, extra, what);
+    }
+    s_send_ack (self);
+cleanup:
+    zlistx_destroy (&missing);
+    zlistx_destroy (&extra);
+}
+
+//  Canonical prefixes of a frame's list into list (and hash, if given);
+//  -1 and why at the first that does not parse
+static int
+s_canon_list (char **prefixes, size_t count, zlistx_t *list, zhashx_t *hash,
+              char *why, size_t why_size)
+{
+    for (size_t index = 0; index < count; index++) {
+        char canon [ENF_PREFIX_MAX];
+        if (enf_prefix_canon (prefixes [index], canon, why, why_size))
+            return -1;
+        if (list)
+            zlistx_add_end (list, canon);
+        if (hash)
+            zhashx_insert (hash, canon, (void *) "1");
+    }
+    return 0;
+}
+
+static void
+s_on_snapshot (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
+{
+    Lgwan__V1__EnforcementSnapshot *snapshot = frame->snapshot;
+    char why [256] = "";
+    zhashx_t *next = enf_prefix_set_new ();
+    if (s_canon_list (snapshot->prefixes, snapshot->n_prefixes, NULL, next, why, sizeof why)) {
+        lg_log_write (LG_LOG_ERROR, why, "ignoring Snapshot of version %" PRIu64
+                      ": a prefix is malformed", snapshot->version);
+        zhashx_destroy (&next);
+        return;
+    }
+    bool first = !self->have_state;
+    zhashx_destroy (&self->desired);
+    self->desired = next;
+    self->version = snapshot->version;
+    self->have_state = true;
+    self->hello_pending = false;
+    if (self->version >= self->beat_version)
+        self->behind_since = 0;
+    s_apply_full (self, first);
+}
+
+static void
+s_on_update (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
+{
+    Lgwan__V1__EnforcementUpdate *update = frame->update;
+    char reason [160];
+    if (!self->have_state || update->base_version != self->version) {
+        if (self->have_state && update->version <= self->version) {
+            lg_debug ("ignoring Update %" PRIu64 ": we hold %" PRIu64,
+                      update->version, self->version);
+            return;
+        }
+        if (self->have_state)
+            snprintf (reason, sizeof reason, "Update %" PRIu64 " builds on %" PRIu64
+                      ", we hold %" PRIu64, update->version, update->base_version, self->version);
+        else
+            snprintf (reason, sizeof reason, "Update %" PRIu64 " before any snapshot",
+                      update->version);
+        s_want_hello (self, reason);
+        return;
+    }
+    //  Validate all of it before changing anything (point 2)
+    char why [256] = "";
+    zlistx_t *add = enf_strings_new ();
+    zlistx_t *remove = enf_strings_new ();
+    zhashx_t *adding = enf_prefix_set_new ();
+    zlistx_t *add_now = enf_strings_new ();
+    zlistx_t *remove_now = enf_strings_new ();
+    if (s_canon_list (update->add, update->n_add, add, adding, why, sizeof why)
+    ||  s_canon_list (update->remove, update->n_remove, remove, NULL, why, sizeof why)) {
+        lg_log_write (LG_LOG_ERROR, why, "ignoring Update %" PRIu64 ": a prefix is malformed",
+                      update->version);
+        goto cleanup;
+    }
+    for (const char *prefix = (const char *) zlistx_first (remove); prefix;
+         prefix = (const char *) zlistx_next (remove))
+        if (zhashx_lookup (adding, prefix)) {
+            lg_error ("ignoring Update %" PRIu64 ": %s is both added and removed",
+                      update->version, prefix);
+            goto cleanup;
+        }
+    //  Only what changes: an add of what we hold or a remove of what we do
+    //  not is a no-op, so a repeated change stays idempotent
+    for (const char *prefix = (const char *) zlistx_first (remove); prefix;
+         prefix = (const char *) zlistx_next (remove))
+        if (zhashx_lookup (self->desired, prefix)) {
+            zlistx_add_end (remove_now, (void *) prefix);
+            zhashx_delete (self->desired, prefix);
+        }
+    for (const char *prefix = (const char *) zlistx_first (add); prefix;
+         prefix = (const char *) zlistx_next (add))
+        if (!zhashx_lookup (self->desired, prefix)) {
+            zlistx_add_end (add_now, (void *) prefix);
+            zhashx_insert (self->desired, prefix, (void *) "1");
+        }
+    self->version = update->version;
+    if (self->version >= self->beat_version)
+        self->behind_since = 0;
+    if (self->config.dry_run) {
+        lg_info ("recorded version %" PRIu64 ": +%zu -%zu, %zu prefixes (dry run, nothing applied)",
+                 self->version, zlistx_size (add_now), zlistx_size (remove_now),
+                 zhashx_size (self->desired));
+        s_send_ack (self);
+        goto cleanup;
+    }
+    if (self->dirty) {
+        //  The kernel is not where the last batch should have left it
+        s_apply_full (self, false);
+        goto cleanup;
+    }
+    int64_t started = zclock_usecs ();
+    int rc = enf_nft_update (self->nft, add_now, remove_now, why, sizeof why);
+    if (rc == ENF_NFT_DENIED) {
+        s_nft_failed (self, rc, "apply isolation batch", why);
+        goto cleanup;
+    }
+    if (rc) {
+        //  e.g. an element deleted by hand that we now delete: rebuild
+        lg_log_write (LG_LOG_WARNING, why, "could not apply Update %" PRIu64
+                      " element by element; rebuilding the table", self->version);
+        s_apply_full (self, false);
+        goto cleanup;
+    }
+    //  Read back what changed, not the whole table (enf_nft point 4): the
+    //  reconcile reads all of it every LG_RECONCILE_MS
+    int64_t applied = zclock_usecs ();
+    bool ok = false;
+    rc = enf_nft_confirm (self->nft, add_now, remove_now, &ok, why, sizeof why);
+    if (rc || !ok) {
+        s_nft_failed (self, rc? rc: ENF_NFT_FAILED, "verify isolation batch", why);
+        goto cleanup;
+    }
+    lg_info ("version %" PRIu64 " in force: +%zu -%zu, %zu prefixes "
+             "(batch %.2f ms, read-back %.2f ms)", self->version, zlistx_size (add_now),
+             zlistx_size (remove_now), zhashx_size (self->desired),
+             (double) (applied - started) / 1000.0, (double) (zclock_usecs () - applied) / 1000.0);
+    s_send_ack (self);
+cleanup:
+    zlistx_destroy (&add);
+    zlistx_destroy (&remove);
+    zhashx_destroy (&adding);
+    zlistx_destroy (&add_now);
+    zlistx_destroy (&remove_now);
+}
+
+static void
+s_on_beat (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
+{
+    uint64_t version = frame->beat->version;
+    self->beat_version = version;
+    if (!self->have_state || version > self->version) {
+        if (self->behind_since == 0)
+            self->behind_since = zclock_mono ();
+    }
+    else {
+        self->behind_since = 0;
+        if (version < self->version) {
+            char reason [128];
+            snprintf (reason, sizeof reason, "Beat shows version %" PRIu64 ", behind ours %" PRIu64,
+                      version, self->version);
+            s_want_hello (self, reason);
+        }
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Reactor
+
+static int
+s_stop_if_fatal (s_enforcer_t *self)
+{
+    if (!self->fatal [0])
+        return 0;
+    zstr_sendf (self->pipe, "FATAL %s", self->fatal);
+    return -1;
+}
+
+static int
+s_on_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
+{
+    (void) loop;
+    (void) arg;
+    zmsg_t *msg = zmsg_recv (pipe);
+    if (!msg)
+        return -1;
+    char *command = zmsg_popstr (msg);
+    bool term = command && strcmp (command, "$TERM") == 0;
+    zstr_free (&command);
+    zmsg_destroy (&msg);
+    return term? -1: 0;
+}
+
+static int
+s_on_frame (zloop_t *loop, zsock_t *dealer, void *arg)
+{
+    (void) loop;
+    s_enforcer_t *self = (s_enforcer_t *) arg;
+    zmsg_t *msg = zmsg_recv (dealer);
+    if (!msg)
+        return 0;
+    if (zmsg_size (msg) != 1) {
+        lg_warning ("ignoring a message of %zu frames from the isolation service",
+                    zmsg_size (msg));
+        zmsg_destroy (&msg);
+        return 0;
+    }
+    zframe_t *data = zmsg_first (msg);
+    ProtobufCMessage *decoded = NULL;
+    char why [256] = "";
+    int rc = lg_codec_decode (&lgwan__v1__enforcer_frame__descriptor, zframe_data (data),
+                              zframe_size (data), (size_t) self->config.max_msg, &decoded,
+                              why, sizeof why);
+    zmsg_destroy (&msg);
+    if (rc) {
+        lg_log_write (LG_LOG_WARNING, why, "ignoring a frame from the isolation service");
+        return 0;
+    }
+    self->frame_at = zclock_mono ();
+    Lgwan__V1__EnforcerFrame *frame = (Lgwan__V1__EnforcerFrame *) decoded;
+    size_t index = 0;
+    size_t count = sizeof s_frames / sizeof s_frames [0];
+    while (index < count && s_frames [index].body != frame->body_case)
+        index++;
+    if (index < count && frame->snapshot)   //  any member of the union: the body is there
+        s_frames [index].handler (self, frame);
+    else
+        lg_warning ("ignoring a frame from the isolation service with body %d",
+                    (int) frame->body_case);
+    protobuf_c_message_free_unpacked (decoded, NULL);
+    return s_stop_if_fatal (self);
+}
+
+//  Socket monitor: (re)connected means Hello (point 3)
+static int
+s_on_monitor (zloop_t *loop, zsock_t *monitor, void *arg)
+{
+    (void) loop;
+    s_enforcer_t *self = (s_enforcer_t *) arg;
+    zmsg_t *msg = zmsg_recv (monitor);
+    if (!msg)
+        return 0;
+    zframe_t *head = zmsg_first (msg);
+    uint16_t event = 0;
+    uint32_t value = 0;
+    if (head && zframe_size (head) >= 6) {
+        memcpy (&event, zframe_data (head), sizeof event);
+        memcpy (&value, zframe_data (head) + 2, sizeof value);
+    }
+    char *endpoint = zmsg_size (msg) > 1? zframe_strdup (zmsg_next (msg)): NULL;
+    zmsg_destroy (&msg);
+    const char *where = endpoint? endpoint: self->config.connect;
+    switch (event) {
+        case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+            lg_info ("connected to the isolation service at %s", where);
+            self->hello_sent_at = 0;
+            s_want_hello (self, "connected");
+            break;
+        case ZMQ_EVENT_DISCONNECTED:
+            lg_warning ("lost the connection to the isolation service at %s", where);
+            break;
+        case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+            lg_error ("the isolation service at %s refused our certificate %s (status %u)",
+                      where, self->config.cert, value);
+            break;
+        case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+            lg_error ("CURVE handshake with %s failed (is %s the isolation service's key?)",
+                      where, self->config.server_cert);
+            break;
+        default:
+            break;
+    }
+    zstr_free (&endpoint);
+    return 0;
+}
+
+static int
+s_on_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_enforcer_t *self = (s_enforcer_t *) arg;
+    int64_t now = zclock_mono ();
+    char reason [128];
+    if (self->behind_since && now - self->behind_since >= S_BEHIND_MS) {
+        snprintf (reason, sizeof reason, "Beat shows version %" PRIu64 ", we hold %" PRIu64,
+                  self->beat_version, self->version);
+        self->behind_since = now;
+        s_want_hello (self, reason);
+    }
+    if (now - self->frame_at >= S_SILENCE_MS && now - self->hello_sent_at >= S_SILENCE_MS)
+        s_want_hello (self, "nothing from the isolation service for 3 s");
+    s_try_hello (self);
+    return 0;
+}
+
+static int
+s_on_reconcile (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_enforcer_t *self = (s_enforcer_t *) arg;
+    if (self->config.dry_run || !self->have_state)
+        return 0;
+    char why [512] = "";
+    zlistx_t *missing = enf_strings_new ();
+    zlistx_t *extra = enf_strings_new ();
+    bool repaired = false;
+    int rc = enf_nft_reconcile (self->nft, self->desired, missing, extra, &repaired,
+                                why, sizeof why);
+    if (rc)
+        s_nft_failed (self, rc, "reconcile table inet " ENF_TABLE, why);
+    else
+    if (self->dirty) {
+        //  Our own failed apply, now in force: the ack it owes
+        self->dirty = false;
+        lg_info ("version %" PRIu64 " in force after a retry", self->version);
+        s_send_ack (self);
+    }
+    else
+    if (repaired)
+        s_send_repaired (self, missing, extra, why);
+    zlistx_destroy (&missing);
+    zlistx_destroy (&extra);
+    return s_stop_if_fatal (self);
+}
+
+//  Set up sockets; NULL-free fields on failure are torn down by s_destroy
+static int
+s_sockets (s_enforcer_t *self, char *why, size_t why_size)
+{
+    self->dealer = zsock_new (ZMQ_DEALER);
+    if (!self->dealer) {
+        s_why (why, why_size, "could not create the DEALER socket");
+        return -1;
+    }
+    if (lg_auth_client (self->dealer, self->config.cert, self->config.server_cert)) {
+        s_why (why, why_size, "could not read the certificates %s (ours, with its secret) "
+               "and %s (the isolation service's)", self->config.cert, self->config.server_cert);
+        return -1;
+    }
+    zsock_set_linger (self->dealer, 0);
+    zsock_set_immediate (self->dealer, 1);
+    zsock_set_maxmsgsize (self->dealer, self->config.max_msg + 64);
+    zsock_set_heartbeat_ivl (self->dealer, 1000);
+    zsock_set_heartbeat_timeout (self->dealer, S_SILENCE_MS);
+    zsock_set_heartbeat_ttl (self->dealer, S_SILENCE_MS);
+    snprintf (self->monitor_endpoint, sizeof self->monitor_endpoint,
+              "inproc://lgwan-enforcer-monitor-%p", (void *) self);
+    if (zmq_socket_monitor (zsock_resolve (self->dealer), self->monitor_endpoint,
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)) {
+        s_why (why, why_size, "could not monitor the DEALER socket: %s", zmq_strerror (errno));
+        return -1;
+    }
+    self->monitor = zsock_new (ZMQ_PAIR);
+    if (!self->monitor || zsock_connect (self->monitor, "%s", self->monitor_endpoint)) {
+        s_why (why, why_size, "could not connect the socket monitor");
+        return -1;
+    }
+    if (zsock_connect (self->dealer, "%s", self->config.connect)) {
+        s_why (why, why_size, "LG_ISOLATION_ENFORCER_CONNECT: could not connect to %s",
+               self->config.connect);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_destroy (s_enforcer_t **self_p)
+{
+    s_enforcer_t *self = *self_p;
+    if (!self)
+        return;
+    zloop_destroy (&self->loop);
+    if (self->dealer && self->monitor)
+        zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
+    zsock_destroy (&self->monitor);
+    zsock_destroy (&self->dealer);
+    zhashx_destroy (&self->desired);
+    enf_nft_destroy (&self->nft);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+enforcer_actor (zsock_t *pipe, void *args)
+{
+    enforcer_args_t *start = (enforcer_args_t *) args;
+    s_enforcer_t *self = (s_enforcer_t *) calloc (1, sizeof *self);
+    char why [600] = "";
+    if (!self) {
+        zsock_signal (pipe, 0);
+        zstr_send (pipe, "FAILED out of memory");
+        return;
+    }
+    self->config = *start->config;
+    self->nft = start->nft;
+    start->nft = NULL;
+    self->pipe = pipe;
+    self->desired = enf_prefix_set_new ();
+    self->frame_at = zclock_mono ();
+    zsock_signal (pipe, 0);
+    if (s_sockets (self, why, sizeof why)) {
+        zstr_sendf (pipe, "FAILED %s", why);
+        s_destroy (&self);
+        return;
+    }
+    self->loop = zloop_new ();
+    zloop_reader (self->loop, pipe, s_on_pipe, self);
+    zloop_reader (self->loop, self->dealer, s_on_frame, self);
+    zloop_reader (self->loop, self->monitor, s_on_monitor, self);
+    zloop_timer (self->loop, S_TICK_MS, 0, s_on_tick, self);
+    zloop_timer (self->loop, (size_t) self->config.reconcile_ms, 0, s_on_reconcile, self);
+    lg_info ("enforcement point %s: network namespace %s, %s, isolation service %s",
+             self->config.point, self->config.netns,
+             self->config.dry_run? "DRY RUN (records, applies nothing)": "applying with nftables",
+             self->config.connect);
+    zstr_send (pipe, "READY");
+    self->hello_pending = true;         //  sent once connected
+    zloop_start (self->loop);
+    s_destroy (&self);
+}

@@ -1,0 +1,98 @@
+/*  lgwan-enforcer: one enforcement point. Configured by environment only
+    (README), stopped by SIGTERM.
+
+    The order matters: the nftables contexts are created inside the gateway's
+    network namespace before zsys_init starts ZeroMQ's threads, because setns
+    moves only the calling thread and must not race with any other.
+*/
+#include "enforcer.h"
+
+#include <stdio.h>
+#include <string.h>
+
+//  Said on stderr, plainly, whatever the log level: never pretend (R16.1)
+static void
+s_no_capability (const char *detail)
+{
+    fprintf (stderr, "lgwan-enforcer: needs CAP_NET_ADMIN to apply isolation with nftables%s%s\n"
+             "lgwan-enforcer: run it with that capability (and CAP_SYS_ADMIN to enter another "
+             "network namespace), or set LG_ENFORCER_DRY_RUN=true to record without applying\n",
+             detail? ": ": "", detail? detail: "");
+    lg_log_write (LG_LOG_FATAL, detail, "needs CAP_NET_ADMIN; exiting");
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc > 1) {
+        fprintf (stderr, "usage: %s\n  configured by environment variables only "
+                 "(see services/enforcer/README.md)\n", argv [0]);
+        return strcmp (argv [1], "--help") == 0? 0: 2;
+    }
+    enforcer_config_t config;
+    char why [600] = "";
+    if (enforcer_config_load (&config, why, sizeof why)) {
+        fprintf (stderr, "lgwan-enforcer: %s\n", why);
+        return 1;
+    }
+    lg_log_init ("enforcer", (lg_log_level_t) config.log_level);
+
+    enf_nft_t *nft = NULL;
+    if (!config.dry_run) {
+        if (!enf_nft_has_net_admin ()) {
+            s_no_capability ("CAP_NET_ADMIN is not in the effective set");
+            return 1;
+        }
+        nft = enf_nft_new (config.netns, why, sizeof why);
+        if (!nft) {
+            lg_log_write (LG_LOG_FATAL, why, "could not open nftables in network namespace %s",
+                          config.netns);
+            return 1;
+        }
+        //  A first read: EPERM here is the capability missing after all
+        enf_seen_t *seen = NULL;
+        int rc = enf_nft_read (nft, &seen, why, sizeof why);
+        if (rc) {
+            if (rc == ENF_NFT_DENIED)
+                s_no_capability (why);
+            else
+                lg_log_write (LG_LOG_FATAL, why, "could not read nftables in network namespace %s",
+                              config.netns);
+            enf_nft_destroy (&nft);
+            return 1;
+        }
+        lg_info ("table inet " ENF_TABLE " in network namespace %s: %s, %zu elements",
+                 config.netns, seen->table? "present": "absent", seen->elements);
+        enf_seen_destroy (&seen);
+    }
+
+    zsys_init ();
+    zsys_set_logstream (NULL);
+    enforcer_args_t args = { .config = &config, .nft = nft };
+    zactor_t *actor = zactor_new (enforcer_actor, &args);
+    enf_nft_destroy (&args.nft);        //  NULL: the actor took it
+    char *status = actor? zstr_recv (actor): NULL;
+    if (!status || strncmp (status, "READY", 5)) {
+        lg_log_write (LG_LOG_FATAL, NULL, "enforcer could not start: %s",
+                      status? status: "interrupted");
+        zstr_free (&status);
+        zactor_destroy (&actor);
+        return 1;
+    }
+    zstr_free (&status);
+    int code = 0;
+    zpoller_t *poller = zpoller_new (actor, NULL);
+    while (!zsys_interrupted) {
+        if (zpoller_wait (poller, 500) == actor) {
+            char *message = zstr_recv (actor);
+            if (message && strncmp (message, "FATAL", 5) == 0)
+                code = 1;
+            zstr_free (&message);
+            break;
+        }
+    }
+    zpoller_destroy (&poller);
+    lg_info ("enforcer shutting down");
+    zactor_destroy (&actor);
+    return code;
+}

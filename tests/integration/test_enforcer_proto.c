@@ -1,0 +1,710 @@
+/*  test_enforcer_proto - the lgwan-enforcer binary, black-box: the test plays
+    the isolation service (a CURVE ROUTER with the isolation key pair, zauth
+    on the test's certificate folder) and drives the enforcer channel of
+    proto/lgwan/v1/isolation.proto, checking every frame the enforcer sends
+    and the kernel state of a gateway namespace the test creates
+    (lgenf-<pid>-pr) and always removes.
+
+    REQ R16.1, R15.3: a snapshot is acked only once in force, an update
+    likewise, a gap is answered with a new Hello, malformed input changes
+    nothing, drift is repaired and reported, a dry run says so, and an
+    enforcer without CAP_NET_ADMIN fails loudly instead of pretending.
+*/
+#include "lg_test.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char *s_certs;
+static lg_auth_t *s_auth;
+static zsock_t *s_router;
+static int s_port;
+static char s_ns [32];
+static bool s_made;
+static pid_t s_pid;                 //  the enforcer under test
+static zframe_t *s_peer;            //  its ROUTER identity
+
+//  --------------------------------------------------------------------------
+//  Helpers
+
+static int
+s_sh (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+
+static int
+s_sh (const char *format, ...)
+{
+    char command [2048];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (command, sizeof command, format, args);
+    va_end (args);
+    int status = system (command);
+    return status == -1? -1: WIFEXITED (status)? WEXITSTATUS (status): 128;
+}
+
+static char *
+s_output (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+
+static char *
+s_output (const char *format, ...)
+{
+    char command [2048];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (command, sizeof command, format, args);
+    va_end (args);
+    FILE *pipe = popen (command, "r");
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    char buffer [4096];
+    size_t got;
+    while (pipe && (got = fread (buffer, 1, sizeof buffer, pipe)) > 0)
+        fwrite (buffer, 1, got, out);
+    if (pipe)
+        pclose (pipe);
+    fclose (out);
+    return text;
+}
+
+static void
+s_remove_namespace (void)
+{
+    if (s_made) {
+        s_sh ("ip netns del %s 2>/dev/null", s_ns);
+        s_made = false;
+    }
+}
+
+static void
+s_on_signal (int sig)
+{
+    if (s_pid > 0)
+        kill (s_pid, SIGKILL);
+    s_remove_namespace ();
+    signal (sig, SIG_DFL);
+    raise (sig);
+}
+
+static void
+s_remove_stale (void)
+{
+    char *list = s_output ("ls /run/netns 2>/dev/null");
+    for (char *line = strtok (list, "\n"); line; line = strtok (NULL, "\n")) {
+        int pid = 0;
+        if (sscanf (line, "lgenf-%d-", &pid) == 1 && pid > 0 && pid != getpid ()
+        &&  kill (pid, 0) == -1 && errno == ESRCH)
+            s_sh ("ip netns del '%s' 2>/dev/null", line);
+    }
+    free (list);
+}
+
+static char *
+s_kernel (void)
+{
+    return s_output ("ip netns exec %s nft list table inet lgwan 2>&1", s_ns);
+}
+
+static bool
+s_router_new (void)
+{
+    s_router = zsock_new (ZMQ_ROUTER);
+    if (!s_router || lg_auth_server (s_auth, s_router, "isolation"))
+        return false;
+    zsock_set_linger (s_router, 0);
+    char endpoint [64];
+    if (s_port == 0)
+        s_port = zsock_bind (s_router, "tcp://127.0.0.1:*");
+    else {
+        //  The same port again (a restarted service): it may take a moment
+        for (int attempt = 0; attempt < 50; attempt++) {
+            snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", s_port);
+            if (zsock_bind (s_router, "%s", endpoint) == s_port)
+                return true;
+            zclock_sleep (100);
+        }
+        return false;
+    }
+    return s_port > 0;
+}
+
+//  Start the enforcer binary, optionally under a wrapper (argv, NULL-ended)
+static pid_t
+s_spawn (const char *point, const char *netns, const char *const *extra, const char *const *wrap)
+{
+    char *binary = lg_test_service_binary ("enforcer");
+    assert_non_null (binary);
+    char *env_point = zsys_sprintf ("LG_ENFORCER_POINT=%s", point);
+    char *env_netns = zsys_sprintf ("LG_ENFORCER_NETNS=%s", netns);
+    char *env_connect = zsys_sprintf ("LG_ISOLATION_ENFORCER_CONNECT=tcp://127.0.0.1:%d", s_port);
+    char *env_cert = zsys_sprintf ("LG_ENFORCER_CERT=%s/clients/enforcer_secret", s_certs);
+    char *env_certs = zsys_sprintf ("LG_CERT_DIR=%s", s_certs);
+    const char *base [] = {
+        env_point, env_netns, env_connect, env_cert, env_certs,
+        "LG_RECONCILE_MS=200", "LG_LOG_LEVEL=debug", NULL
+    };
+    //  extra wins over base for the same name
+    const char *env [16];
+    size_t count = 0;
+    for (size_t index = 0; extra && extra [index] && count < 8; index++)
+        env [count++] = extra [index];
+    for (size_t index = 0; base [index]; index++) {
+        size_t name = strcspn (base [index], "=") + 1;
+        bool overridden = false;
+        for (size_t other = 0; extra && extra [other]; other++)
+            overridden = overridden || strncmp (base [index], extra [other], name) == 0;
+        if (!overridden)
+            env [count++] = base [index];
+    }
+    env [count] = NULL;
+    pid_t pid;
+    if (wrap) {
+        const char *argv [16];
+        size_t argc = 0;
+        for (; wrap [argc] && argc < 14; argc++)
+            argv [argc] = wrap [argc];
+        argv [argc++] = binary;
+        argv [argc] = NULL;
+        pid = lg_test_spawn_argv (wrap [0], argv, env);
+    }
+    else
+        pid = lg_test_spawn (binary, env);
+    zstr_free (&binary);
+    zstr_free (&env_point);
+    zstr_free (&env_netns);
+    zstr_free (&env_connect);
+    zstr_free (&env_cert);
+    zstr_free (&env_certs);
+    assert_true (pid > 0);
+    return pid;
+}
+
+//  The next frame from the enforcer within timeout_ms, or NULL; keeps its
+//  identity in s_peer and checks the caller's certificate role
+static Lgwan__V1__EnforcerFrame *
+s_next (int timeout_ms)
+{
+    zpoller_t *poller = zpoller_new (s_router, NULL);
+    void *which = zpoller_wait (poller, timeout_ms);
+    zpoller_destroy (&poller);
+    if (which != s_router)
+        return NULL;
+    zmsg_t *msg = zmsg_recv (s_router);
+    assert_non_null (msg);
+    assert_int_equal (zmsg_size (msg), 2);     //  identity + one frame
+    zframe_t *identity = zmsg_pop (msg);
+    zframe_t *body = zmsg_pop (msg);
+    const char *role = zframe_meta (body, "role");
+    assert_non_null (role);
+    assert_string_equal (role, "enforcer");
+    ProtobufCMessage *decoded = NULL;
+    char why [256] = "";
+    int rc = lg_codec_decode (&lgwan__v1__enforcer_frame__descriptor, zframe_data (body),
+                              zframe_size (body), LG_MAX_MSG_DEFAULT, &decoded, why, sizeof why);
+    if (rc)
+        print_error ("undecodable frame from the enforcer: %s\n", why);
+    assert_int_equal (rc, 0);
+    zframe_destroy (&s_peer);
+    s_peer = identity;
+    zframe_destroy (&body);
+    zmsg_destroy (&msg);
+    return (Lgwan__V1__EnforcerFrame *) decoded;
+}
+
+static const char *
+s_body_name (int body)
+{
+    static const char *names [] = { "none", "Hello", "Snapshot", "Update", "Beat", "Ack", "Repaired" };
+    return body >= 0 && body <= 6? names [body]: "?";
+}
+
+//  The next frame of this body within timeout_ms, skipping (and printing)
+//  others; fails the test when none comes
+static Lgwan__V1__EnforcerFrame *
+s_expect (int body, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (true) {
+        int64_t left = deadline - zclock_mono ();
+        Lgwan__V1__EnforcerFrame *frame = left > 0? s_next ((int) left): NULL;
+        if (!frame) {
+            print_error ("no %s from the enforcer within %d ms\n", s_body_name (body), timeout_ms);
+            fail ();
+        }
+        if ((int) frame->body_case == body)
+            return frame;
+        print_message ("  (skipping a %s while waiting for a %s)\n",
+                       s_body_name ((int) frame->body_case), s_body_name (body));
+        protobuf_c_message_free_unpacked (&frame->base, NULL);
+    }
+}
+
+//  No frame of this body within ms (others are skipped)
+static void
+s_expect_none (int body, int ms)
+{
+    int64_t deadline = zclock_mono () + ms;
+    int64_t left;
+    while ((left = deadline - zclock_mono ()) > 0) {
+        Lgwan__V1__EnforcerFrame *frame = s_next ((int) left);
+        if (!frame)
+            return;
+        bool same = (int) frame->body_case == body;
+        protobuf_c_message_free_unpacked (&frame->base, NULL);
+        if (same)
+            print_error ("unexpected %s from the enforcer\n", s_body_name (body));
+        assert_false (same);
+    }
+}
+
+static void
+s_free (Lgwan__V1__EnforcerFrame **frame_p)
+{
+    if (*frame_p)
+        protobuf_c_message_free_unpacked (&(*frame_p)->base, NULL);
+    *frame_p = NULL;
+}
+
+static void
+s_send (Lgwan__V1__EnforcerFrame *frame)
+{
+    assert_non_null (s_peer);
+    zframe_t *identity = zframe_dup (s_peer);
+    zframe_t *body = lg_codec_frame (&frame->base);
+    assert_int_equal (zframe_send (&identity, s_router, ZFRAME_MORE), 0);
+    assert_int_equal (zframe_send (&body, s_router, 0), 0);
+}
+
+static void
+s_send_snapshot (uint64_t version, const char *const *prefixes)
+{
+    size_t count = 0;
+    while (prefixes [count])
+        count++;
+    Lgwan__V1__EnforcementSnapshot snapshot = LGWAN__V1__ENFORCEMENT_SNAPSHOT__INIT;
+    snapshot.version = version;
+    snapshot.n_prefixes = count;
+    snapshot.prefixes = (char **) prefixes;
+    Lgwan__V1__EnforcerFrame frame = LGWAN__V1__ENFORCER_FRAME__INIT;
+    frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT;
+    frame.snapshot = &snapshot;
+    s_send (&frame);
+}
+
+static void
+s_send_update (uint64_t version, uint64_t base, const char *const *add, const char *const *remove)
+{
+    size_t adds = 0, removes = 0;
+    while (add && add [adds])
+        adds++;
+    while (remove && remove [removes])
+        removes++;
+    Lgwan__V1__EnforcementUpdate update = LGWAN__V1__ENFORCEMENT_UPDATE__INIT;
+    update.version = version;
+    update.base_version = base;
+    update.n_add = adds;
+    update.add = (char **) add;
+    update.n_remove = removes;
+    update.remove = (char **) remove;
+    Lgwan__V1__EnforcerFrame frame = LGWAN__V1__ENFORCER_FRAME__INIT;
+    frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE;
+    frame.update = &update;
+    s_send (&frame);
+}
+
+static void
+s_send_beat (uint64_t version)
+{
+    Lgwan__V1__EnforcementBeat beat = LGWAN__V1__ENFORCEMENT_BEAT__INIT;
+    beat.version = version;
+    Lgwan__V1__EnforcerFrame frame = LGWAN__V1__ENFORCER_FRAME__INIT;
+    frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_BEAT;
+    frame.beat = &beat;
+    s_send (&frame);
+}
+
+static void
+s_expect_ack (const char *point, uint64_t version, bool dry_run)
+{
+    Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_ACK, 5000);
+    assert_string_equal (frame->ack->point, point);
+    assert_int_equal (frame->ack->version, version);
+    assert_int_equal (frame->ack->dry_run, dry_run);
+    s_free (&frame);
+}
+
+//  The list as "a b c"
+static char *
+s_join (char **items, size_t count)
+{
+    char *text = strdup ("");
+    for (size_t index = 0; index < count; index++) {
+        char *longer = zsys_sprintf ("%s%s%s", text, *text? " ": "", items [index]);
+        free (text);
+        text = longer;
+    }
+    return text;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Setup
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    zsys_init ();
+    zsys_set_logstream (NULL);
+    snprintf (s_ns, sizeof s_ns, "lgenf-%d-pr", (int) getpid ());
+    char *binary = lg_test_service_binary ("enforcer");
+    bool built = binary && access (binary, X_OK) == 0;
+    zstr_free (&binary);
+    if (!built) {
+        lg_test_unavailable ("lgwan-enforcer is not built (LG_BUILD_DIR=%s)",
+                             getenv ("LG_BUILD_DIR")? getenv ("LG_BUILD_DIR"): "unset");
+        return -1;
+    }
+    if (geteuid () != 0 || s_sh ("command -v ip >/dev/null && command -v nft >/dev/null "
+                                 "&& command -v setpriv >/dev/null") != 0) {
+        lg_test_unavailable ("needs root, ip, nft and setpriv");
+        return -1;
+    }
+    s_remove_stale ();
+    atexit (s_remove_namespace);
+    signal (SIGTERM, s_on_signal);
+    signal (SIGINT, s_on_signal);
+    s_made = true;
+    if (s_sh ("ip netns add %s", s_ns) != 0) {
+        s_made = false;
+        lg_test_unavailable ("could not create network namespace %s", s_ns);
+        return -1;
+    }
+    s_certs = lg_test_certs_new ();
+    s_auth = s_certs? lg_auth_new (s_certs): NULL;
+    if (!s_auth || !s_router_new ()) {
+        print_error ("could not set up certificates and the ROUTER\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    if (s_pid > 0)
+        lg_test_stop (s_pid, SIGTERM, 5000);
+    s_pid = 0;
+    zframe_destroy (&s_peer);
+    zsock_destroy (&s_router);
+    lg_auth_destroy (&s_auth);
+    if (s_certs)
+        lg_test_certs_destroy (&s_certs);
+    s_remove_namespace ();
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Tests (in order: they follow one enforcer through its versions)
+
+static const char *const s_v5 [] = { "198.18.1.0/24", "2001:db8:1::/48", "198.18.9.9/32", NULL };
+
+//  REQ R16.1: Hello on start; a snapshot is acked once in force, and what
+//  the kernel lacked at start is reported
+static void
+test_hello_snapshot_ack (void **state)
+{
+    (void) state;
+    s_pid = s_spawn ("east", s_ns, NULL, NULL);
+    Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 10000);
+    assert_string_equal (frame->hello->point, "east");
+    assert_int_equal (frame->hello->applied_version, 0);
+    assert_false (frame->hello->dry_run);
+    s_free (&frame);
+
+    s_send_snapshot (5, s_v5);
+    frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 5000);
+    assert_string_equal (frame->repaired->point, "east");
+    assert_int_equal (frame->repaired->version, 5);
+    char *text = s_join (frame->repaired->missing, frame->repaired->n_missing);
+    assert_string_equal (text, "198.18.1.0/24 198.18.9.9/32 2001:db8:1::/48");
+    free (text);
+    assert_int_equal (frame->repaired->n_extra, 0);
+    s_free (&frame);
+    s_expect_ack ("east", 5, false);
+
+    char *kernel = s_kernel ();
+    assert_non_null (strstr (kernel, "198.18.1.0"));
+    assert_non_null (strstr (kernel, "198.18.9.9"));
+    assert_non_null (strstr (kernel, "2001:db8:1::"));
+    assert_non_null (strstr (kernel, "ip saddr & 255.255.255.0 == @v4_24 drop"));
+    free (kernel);
+
+    //  The same snapshot again: acked, nothing to report
+    s_send_snapshot (5, s_v5);
+    frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_ACK, 5000);
+    assert_int_equal (frame->ack->version, 5);
+    s_free (&frame);
+}
+
+//  REQ R15.3: an update on our version is applied and acked
+static void
+test_update_ack (void **state)
+{
+    (void) state;
+    static const char *const add [] = { "198.18.3.0/24", "2001:db8:3::/64", NULL };
+    static const char *const remove [] = { "198.18.9.9/32", NULL };
+    s_send_update (6, 5, add, remove);
+    s_expect_ack ("east", 6, false);
+    char *kernel = s_kernel ();
+    assert_non_null (strstr (kernel, "198.18.3.0"));
+    assert_non_null (strstr (kernel, "2001:db8:3::"));
+    assert_null (strstr (kernel, "198.18.9.9"));
+    free (kernel);
+
+    //  The same update again: idempotent, nothing changes, no new Hello
+    s_send_update (6, 5, add, remove);
+    s_expect_none (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 500);
+}
+
+//  An update that does not build on our version brings a new Hello and is
+//  not applied; the snapshot that answers it is
+static void
+test_gap_hello (void **state)
+{
+    (void) state;
+    static const char *const add [] = { "198.18.8.0/24", NULL };
+    s_send_update (8, 7, add, NULL);
+    Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 3000);
+    assert_int_equal (frame->hello->applied_version, 6);
+    s_free (&frame);
+    char *kernel = s_kernel ();
+    assert_null (strstr (kernel, "198.18.8.0"));
+    free (kernel);
+
+    static const char *const v8 [] = { "198.18.1.0/24", "198.18.3.0/24", "198.18.8.0/24",
+                                       "2001:db8:1::/48", "2001:db8:3::/64", NULL };
+    s_send_snapshot (8, v8);
+    s_expect_ack ("east", 8, false);
+    kernel = s_kernel ();
+    assert_non_null (strstr (kernel, "198.18.8.0"));
+    free (kernel);
+}
+
+//  A Beat ahead of us with no Update brings a Hello
+static void
+test_beat_ahead (void **state)
+{
+    (void) state;
+    s_send_beat (8);
+    s_expect_none (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 800);
+    s_send_beat (9);
+    Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 3000);
+    assert_int_equal (frame->hello->applied_version, 8);
+    s_free (&frame);
+    static const char *const v9 [] = { "198.18.1.0/24", "198.18.3.0/24", "198.18.8.0/24",
+                                       "2001:db8:1::/48", "2001:db8:3::/64", NULL };
+    s_send_snapshot (9, v9);
+    s_expect_ack ("east", 9, false);
+}
+
+//  REQ R16.1: garbage is never applied: a prefix with host bits, a prefix
+//  both added and removed, a frame that is not protobuf
+static void
+test_malformed_ignored (void **state)
+{
+    (void) state;
+    char *before = s_kernel ();
+    static const char *const bad [] = { "198.18.4.1/24", NULL };
+    s_send_update (10, 9, bad, NULL);
+    static const char *const both [] = { "198.18.4.0/24", NULL };
+    s_send_update (10, 9, both, both);
+    static const char *const bad_snapshot [] = { "198.18.4.0/24", "not a prefix", NULL };
+    s_send_snapshot (10, bad_snapshot);
+    zframe_t *identity = zframe_dup (s_peer);
+    zframe_t *junk = zframe_new ("\xff\xff\xff\xff garbage", 12);
+    zframe_send (&identity, s_router, ZFRAME_MORE);
+    zframe_send (&junk, s_router, 0);
+    s_expect_none (LGWAN__V1__ENFORCER_FRAME__BODY_ACK, 1000);
+    char *after = s_kernel ();
+    assert_string_equal (before, after);
+    free (before);
+    free (after);
+
+    //  A good update on the same version still applies
+    s_send_update (10, 9, both, NULL);
+    s_expect_ack ("east", 10, false);
+}
+
+//  REQ R16.1: `nft flush ruleset` in the gateway is repaired within a
+//  reconcile period and reported with what was missing
+static void
+test_drift_repaired (void **state)
+{
+    (void) state;
+    assert_int_equal (s_sh ("ip netns exec %s nft flush ruleset", s_ns), 0);
+    Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 3000);
+    assert_int_equal (frame->repaired->version, 10);
+    char *text = s_join (frame->repaired->missing, frame->repaired->n_missing);
+    assert_string_equal (text, "198.18.1.0/24 198.18.3.0/24 198.18.4.0/24 198.18.8.0/24 "
+                               "2001:db8:1::/48 2001:db8:3::/64");
+    free (text);
+    s_free (&frame);
+    char *kernel = s_kernel ();
+    assert_non_null (strstr (kernel, "198.18.4.0"));
+    free (kernel);
+
+    //  An element added by hand is extra
+    assert_int_equal (s_sh ("ip netns exec %s nft add element inet lgwan v4_24 '{ 198.18.66.0 }'",
+                            s_ns), 0);
+    frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 3000);
+    assert_int_equal (frame->repaired->n_missing, 0);
+    assert_int_equal (frame->repaired->n_extra, 1);
+    assert_string_equal (frame->repaired->extra [0], "198.18.66.0/24");
+    s_free (&frame);
+}
+
+//  The isolation service restarts on the same port: the enforcer says Hello
+//  again by itself
+static void
+test_reconnect_hello (void **state)
+{
+    (void) state;
+    zframe_destroy (&s_peer);
+    zsock_destroy (&s_router);
+    zclock_sleep (300);
+    assert_true (s_router_new ());
+    Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 6000);
+    assert_int_equal (frame->hello->applied_version, 10);
+    s_free (&frame);
+
+    //  SIGTERM: a clean stop
+    assert_int_equal (lg_test_stop (s_pid, SIGTERM, 5000), 0);
+    s_pid = 0;
+}
+
+//  A dry-run enforcer runs without the capability, applies nothing, and
+//  marks every Hello and Ack dry_run
+static void
+test_dry_run (void **state)
+{
+    (void) state;
+    char *before = s_kernel ();
+    static const char *const wrap [] = { "/usr/bin/setpriv", "--bounding-set=-net_admin",
+                                         "--inh-caps=-net_admin", NULL };
+    static const char *const dry [] = { "LG_ENFORCER_DRY_RUN=true", NULL };
+    s_pid = s_spawn ("dry", s_ns, dry, wrap);
+    Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 10000);
+    assert_string_equal (frame->hello->point, "dry");
+    assert_true (frame->hello->dry_run);
+    s_free (&frame);
+    static const char *const v3 [] = { "198.18.30.0/24", NULL };
+    s_send_snapshot (3, v3);
+    s_expect_ack ("dry", 3, true);
+    static const char *const add [] = { "198.18.31.0/24", NULL };
+    s_send_update (4, 3, add, NULL);
+    s_expect_ack ("dry", 4, true);
+    char *after = s_kernel ();
+    assert_string_equal (before, after);
+    free (before);
+    free (after);
+    assert_int_equal (lg_test_stop (s_pid, SIGTERM, 5000), 0);
+    s_pid = 0;
+}
+
+//  Run the binary to its end; its exit code and its log
+static int
+s_run_to_end (const char *netns, const char *const *extra, const char *const *wrap, char **log_p)
+{
+    pid_t pid = s_spawn ("east", netns, extra, wrap);
+    const char *path = lg_test_log_path (pid);
+    char *log_path = path? strdup (path): NULL;
+    int code = lg_test_stop (pid, 0, 5000);
+    *log_p = log_path? s_output ("cat '%s'", log_path): strdup ("");
+    free (log_path);
+    return code;
+}
+
+//  REQ R16.1: without CAP_NET_ADMIN the enforcer says so and exits non-zero,
+//  in its own namespace and in another
+static void
+test_no_capability (void **state)
+{
+    (void) state;
+    static const char *const wrap [] = { "/usr/bin/setpriv", "--bounding-set=-net_admin",
+                                         "--inh-caps=-net_admin", NULL };
+    char *log = NULL;
+    int code = s_run_to_end ("host", NULL, wrap, &log);
+    assert_int_not_equal (code, 0);
+    assert_true (code < 128);               //  an exit, not a crash
+    if (!strstr (log, "lgwan-enforcer: needs CAP_NET_ADMIN"))
+        print_error ("log:\n%s\n", log);
+    assert_non_null (strstr (log, "lgwan-enforcer: needs CAP_NET_ADMIN"));
+    free (log);
+
+    code = s_run_to_end (s_ns, NULL, wrap, &log);
+    assert_int_not_equal (code, 0);
+    assert_non_null (strstr (log, "needs CAP_NET_ADMIN"));
+    free (log);
+
+    //  The namespace untouched by either
+    char *kernel = s_kernel ();
+    assert_null (strstr (kernel, "198.18.30.0"));
+    free (kernel);
+}
+
+//  Configuration that does not parse stops it at start, naming the variable
+static void
+test_bad_config (void **state)
+{
+    (void) state;
+    const struct {
+        const char *netns;
+        const char *variable;
+        const char *expect;
+    } cases [] = {
+        { "lgenf-no-such-ns", NULL,                          "lgenf-no-such-ns" },
+        { "../x",             NULL,                          "LG_ENFORCER_NETNS" },
+        { s_ns,               "LG_ENFORCER_POINT=East",      "LG_ENFORCER_POINT" },
+        { s_ns,               "LG_ENFORCER_POINT=",          "LG_ENFORCER_POINT" },
+        { s_ns,               "LG_ENFORCER_DRY_RUN=yes",     "LG_ENFORCER_DRY_RUN" },
+        { s_ns,               "LG_RECONCILE_MS=fast",        "LG_RECONCILE_MS" },
+        { s_ns,               "LG_LOG_LEVEL=loud",           "LG_LOG_LEVEL" },
+        { s_ns,               "LG_ENFORCER_CERT=/nonexistent", "/nonexistent" },
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases [0]; index++) {
+        const char *extra [] = { cases [index].variable, NULL };
+        char *log = NULL;
+        int code = s_run_to_end (cases [index].netns, extra, NULL, &log);
+        if (code == 0 || !strstr (log, cases [index].expect))
+            print_error ("case %zu: exit %d, log:\n%s\n", index, code, log);
+        assert_int_not_equal (code, 0);
+        assert_non_null (strstr (log, cases [index].expect));
+        free (log);
+    }
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_hello_snapshot_ack),
+        cmocka_unit_test (test_update_ack),
+        cmocka_unit_test (test_gap_hello),
+        cmocka_unit_test (test_beat_ahead),
+        cmocka_unit_test (test_malformed_ignored),
+        cmocka_unit_test (test_drift_repaired),
+        cmocka_unit_test (test_reconnect_hello),
+        cmocka_unit_test (test_dry_run),
+        cmocka_unit_test (test_no_capability),
+        cmocka_unit_test (test_bad_config),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}

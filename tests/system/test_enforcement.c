@@ -1,0 +1,422 @@
+/*  System test of enforcement: registry, isolation and two real enforcers
+    (east and west gateways) in network namespaces this test makes and
+    always removes, with real traffic between a provider's host and a local
+    government's host. Needs root (namespaces, nftables); in CI a part that
+    cannot start fails the test.
+*/
+#include "lg_test.h"
+
+static char *s_admin;
+static char *s_certs;
+static char s_tag [16];
+static char s_script [512];
+static char s_enforcers [64];           //  isolation's enforcer channel
+static lg_test_proc_t s_registry = { .service = "registry" };
+static lg_test_proc_t s_isolation = { .service = "isolation" };
+static pid_t s_east, s_west;
+static char s_prefix [3][2][64];        //  [provider 1|2][v4|v6]
+static uint64_t s_conn [3];             //  connection of provider 1, 2
+static bool s_up;                       //  namespaces made
+
+static lg_reply_t *
+s_ask (lg_test_proc_t *proc, const char *who, unsigned body_case, void *body)
+{
+    lg_client_t *client = lg_test_proc_client (proc, s_certs, who);
+    lg_client_set_timeout (client, 5000, 1);
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.body_case = body_case;
+    const ProtobufCFieldDescriptor *field =
+        lg_codec_body_field (&lgwan__v1__request__descriptor, body_case);
+    *(void **) ((char *) &request + field->offset) = body;
+    request.reason = (char *) "試験";
+    lg_reply_t *reply = NULL;
+    if (lg_client_call (client, &request, &reply))
+        reply = NULL;
+    free (request.request_id);
+    lg_client_destroy (&client);
+    assert_non_null (reply);
+    return reply;
+}
+
+static void
+s_ok (lg_test_proc_t *proc, const char *who, unsigned body_case, void *body)
+{
+    lg_reply_t *reply = s_ask (proc, who, body_case, body);
+    if (reply->status->code != LGWAN__V1__CODE__OK)
+        fail_msg ("refused: %s", reply->status->message);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+static long
+s_sql (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *sql = zsys_vprintf (format, args);
+    va_end (args);
+    PGconn *conn = PQconnectdb (s_admin);
+    PGresult *res = PQexec (conn, sql);
+    long value = PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1
+               ? atol (PQgetvalue (res, 0, 0)): -1;
+    PQclear (res);
+    PQfinish (conn);
+    zstr_free (&sql);
+    return value;
+}
+
+static int
+s_shell (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *cmd = zsys_vprintf (format, args);
+    va_end (args);
+    int rc = system (cmd);
+    zstr_free (&cmd);
+    return WIFEXITED (rc)? WEXITSTATUS (rc): -1;
+}
+
+//  Can host `from` (A, B) reach the local government over IPv4 / IPv6?
+static bool
+s_reaches (const char *from, bool ipv6)
+{
+    return s_shell ("bash %s ping %s %s %s", s_script, s_tag, from,
+                    ipv6? "2001:db8:ffff::10": "192.0.2.10") == 0;
+}
+
+static pid_t
+s_enforcer (const char *point)
+{
+    char *netns = zsys_sprintf ("LG_ENFORCER_NETNS=%s-%s", s_tag, point);
+    char *name = zsys_sprintf ("LG_ENFORCER_POINT=%s", point);
+    char *cert = zsys_sprintf ("LG_ENFORCER_CERT=%s/clients/enforcer_secret", s_certs);
+    char *certs = zsys_sprintf ("LG_CERT_DIR=%s", s_certs);
+    char *connect = zsys_sprintf ("LG_ISOLATION_ENFORCER_CONNECT=%s", s_enforcers);
+    const char *env [] = { netns, name, cert, certs, connect, "LG_RECONCILE_MS=500", NULL };
+    char *binary = zsys_sprintf ("%s/services/enforcer/lgwan-enforcer", getenv ("LG_BUILD_DIR"));
+    pid_t pid = lg_test_spawn (binary, env);
+    zstr_free (&netns);
+    zstr_free (&name);
+    zstr_free (&cert);
+    zstr_free (&certs);
+    zstr_free (&connect);
+    zstr_free (&binary);
+    return pid;
+}
+
+static bool
+s_points_ready (void *arg)
+{
+    return s_sql ("SELECT count(*) FROM isolation.points WHERE acked_version ="
+                  " (SELECT version FROM isolation.desired_head)") == *(long *) arg;
+}
+
+//  The connection's last change is in force at every point
+static bool
+s_in_force (void *arg)
+{
+    Lgwan__V1__IsolationGet get = LGWAN__V1__ISOLATION_GET__INIT;
+    get.connection = *(uint64_t *) arg;
+    lg_reply_t *reply = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_ISOLATION_GET, &get);
+    bool in_force = reply->status->code == LGWAN__V1__CODE__OK && reply->isolation->in_force;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return in_force;
+}
+
+static uint64_t
+s_setup_provider (const char *name, const char *corporate, const char *service_name,
+                  uint64_t *connection, char prefix [2][64])
+{
+    Lgwan__V1__Contact emergency = LGWAN__V1__CONTACT__INIT, manager = LGWAN__V1__CONTACT__INIT;
+    emergency.kind = LGWAN__V1__CONTACT_KIND__CONTACT_EMERGENCY_RESPONSE;
+    emergency.name = (char *) "緊急";
+    manager.kind = LGWAN__V1__CONTACT_KIND__CONTACT_OPERATIONS_MANAGER;
+    manager.name = (char *) "運用";
+    Lgwan__V1__Contact *contacts [] = { &emergency, &manager };
+    Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT;
+    apply.name_ja = (char *) name;
+    apply.entity_type = LGWAN__V1__ENTITY_TYPE__PRIVATE_CORPORATION;
+    apply.corporate_number = (char *) corporate;
+    apply.contacts = contacts;
+    apply.n_contacts = 2;
+    lg_reply_t *reply = s_ask (&s_registry, "operator", LGWAN__V1__REQUEST__BODY_PROVIDER_APPLY, &apply);
+    uint64_t id = reply->provider->provider->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    Lgwan__V1__QualificationReview review = LGWAN__V1__QUALIFICATION_REVIEW__INIT;
+    review.provider = id;
+    s_ok (&s_registry, "reviewer", LGWAN__V1__REQUEST__BODY_QUALIFICATION_REVIEW, &review);
+    Lgwan__V1__QualificationDecide decide = LGWAN__V1__QUALIFICATION_DECIDE__INIT;
+    decide.provider = id;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+    decide.reason = (char *) "適格";
+    s_ok (&s_registry, "reviewer", LGWAN__V1__REQUEST__BODY_QUALIFICATION_DECIDE, &decide);
+    Lgwan__V1__RoleHolder content = LGWAN__V1__ROLE_HOLDER__INIT, hosting = LGWAN__V1__ROLE_HOLDER__INIT;
+    content.provider = hosting.provider = id;
+    content.role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
+    hosting.role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
+    Lgwan__V1__RoleHolder *holders [] = { &content, &hosting };
+    Lgwan__V1__ServiceRegister reg = LGWAN__V1__SERVICE_REGISTER__INIT;
+    reg.name = (char *) service_name;
+    reg.title_ja = (char *) "試験";
+    reg.holders = holders;
+    reg.n_holders = 2;
+    reply = s_ask (&s_registry, "operator", LGWAN__V1__REQUEST__BODY_SERVICE_REGISTER, &reg);
+    uint64_t service = reply->service->service->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    Lgwan__V1__ServiceReview sreview = LGWAN__V1__SERVICE_REVIEW__INIT;
+    sreview.service = service;
+    s_ok (&s_registry, "reviewer", LGWAN__V1__REQUEST__BODY_SERVICE_REVIEW, &sreview);
+    Lgwan__V1__ServiceDecide sdecide = LGWAN__V1__SERVICE_DECIDE__INIT;
+    sdecide.service = service;
+    sdecide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+    sdecide.reason = (char *) "登録";
+    s_ok (&s_registry, "reviewer", LGWAN__V1__REQUEST__BODY_SERVICE_DECIDE, &sdecide);
+    Lgwan__V1__ConnectionApply capply = LGWAN__V1__CONNECTION_APPLY__INIT;
+    capply.service = service;
+    capply.router = (char *) "rt";
+    capply.line_carrier = (char *) "test";
+    capply.bandwidth_class = (char *) "100M";
+    capply.ipv4_prefix_length = 28;
+    capply.ipv6_prefix_length = 56;
+    reply = s_ask (&s_registry, "operator", LGWAN__V1__REQUEST__BODY_CONNECTION_APPLY, &capply);
+    *connection = reply->connection->connection->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    Lgwan__V1__ConnectionReview creview = LGWAN__V1__CONNECTION_REVIEW__INIT;
+    creview.connection = *connection;
+    s_ok (&s_registry, "reviewer", LGWAN__V1__REQUEST__BODY_CONNECTION_REVIEW, &creview);
+    Lgwan__V1__ConnectionDecide cdecide = LGWAN__V1__CONNECTION_DECIDE__INIT;
+    cdecide.connection = *connection;
+    cdecide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+    cdecide.reason = (char *) "接続";
+    reply = s_ask (&s_registry, "reviewer", LGWAN__V1__REQUEST__BODY_CONNECTION_DECIDE, &cdecide);
+    snprintf (prefix [0], 64, "%s", reply->connection->connection->ipv4_prefix);
+    snprintf (prefix [1], 64, "%s", reply->connection->connection->ipv6_prefix);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+static bool
+s_isolation_knows (void *arg)
+{
+    (void) arg;
+    return s_sql ("SELECT count(*) FROM isolation.connections") == 2;
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    lg_test_require_pg ();
+    if (geteuid () != 0)
+        lg_test_unavailable ("enforcement needs root (network namespaces, nftables)");
+    zsys_init ();
+    snprintf (s_tag, sizeof s_tag, "lge%d", (int) (getpid () % 100000));
+    snprintf (s_script, sizeof s_script, "%s/tests/system/netns_topology.sh",
+              getenv ("LG_SOURCE_DIR"));
+    s_admin = lg_test_db_new ("enforcement");
+    s_certs = lg_test_certs_new ();
+    snprintf (s_registry.endpoint, sizeof s_registry.endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    snprintf (s_registry.pub, sizeof s_registry.pub, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    snprintf (s_isolation.endpoint, sizeof s_isolation.endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    snprintf (s_isolation.pub, sizeof s_isolation.pub, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    snprintf (s_enforcers, sizeof s_enforcers, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    char *endpoint = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=%s", s_enforcers);
+    const char *extra [] = { "LG_DUTY_MS=200", "LG_HEARTBEAT_MS=200", "LG_LAG_MS=1500", endpoint, NULL };
+    lg_test_proc_t *for_registry [] = { &s_isolation, NULL };
+    lg_test_proc_t *for_isolation [] = { &s_registry, NULL };
+    assert_true (lg_test_proc_start (&s_registry, s_admin, s_certs, for_registry, extra));
+    assert_true (lg_test_proc_start (&s_isolation, s_admin, s_certs, for_isolation, extra));
+    zstr_free (&endpoint);
+
+    Lgwan__V1__PoolAdd pool = LGWAN__V1__POOL_ADD__INIT;
+    pool.name = (char *) "v4";
+    pool.prefix = (char *) "198.18.0.0/24";
+    s_ok (&s_registry, "operator", LGWAN__V1__REQUEST__BODY_POOL_ADD, &pool);
+    pool.name = (char *) "v6";
+    pool.prefix = (char *) "2001:db8:100::/40";
+    s_ok (&s_registry, "operator", LGWAN__V1__REQUEST__BODY_POOL_ADD, &pool);
+    s_setup_provider ("事業者A", "7123456789012", "svc-a", &s_conn [1], s_prefix [1]);
+    s_setup_provider ("事業者B", "7010705000725", "svc-b", &s_conn [2], s_prefix [2]);
+    assert_true (lg_test_wait_for (s_isolation_knows, NULL, 10000));
+
+    if (s_shell ("bash %s up %s %s %s %s %s", s_script, s_tag, s_prefix [1][0], s_prefix [1][1],
+                 s_prefix [2][0], s_prefix [2][1]))
+        lg_test_unavailable ("could not make the test's network namespaces");
+    s_up = true;
+    s_east = s_enforcer ("east");
+    s_west = s_enforcer ("west");
+    long two = 2;
+    assert_true (lg_test_wait_for (s_points_ready, &two, 15000));
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    if (s_east > 0)
+        lg_test_stop (s_east, SIGTERM, 5000);
+    if (s_west > 0)
+        lg_test_stop (s_west, SIGTERM, 5000);
+    if (s_up)
+        s_shell ("bash %s down %s", s_script, s_tag);
+    lg_test_proc_stop (&s_isolation, SIGTERM);
+    lg_test_proc_stop (&s_registry, SIGTERM);
+    lg_test_certs_destroy (&s_certs);
+    lg_test_db_drop (&s_admin);
+    return 0;
+}
+
+static lg_reply_t *
+s_disconnect (uint64_t provider)
+{
+    Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
+    d.provider = provider;
+    d.incident = (char *) "INC-1";
+    return s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
+}
+
+static void
+s_lift (uint64_t connection)
+{
+    Lgwan__V1__Lift l = LGWAN__V1__LIFT__INIT;
+    l.connection = connection;
+    l.cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION;
+    l.saga = (char *) "SAGA-1";
+    s_ok (&s_isolation, "service", LGWAN__V1__REQUEST__BODY_LIFT, &l);
+}
+
+//  How many of a gateway's set elements name this network address
+static long
+s_elements (const char *point, const char *prefix)
+{
+    char network [64];
+    snprintf (network, sizeof network, "%s", prefix);
+    *strchr (network, '/') = 0;
+    return s_shell ("test \"$(ip netns exec %s-%s nft list table inet lgwan 2>/dev/null"
+                    " | grep -ow -- '%s' | wc -l)\" = 1", s_tag, point, network) == 0? 1: 0;
+}
+
+/* REQ R16.1: provider A disconnected at both gateways with real traffic;
+   provider B still flows; lifted by the saga, A flows again */
+static void
+test_r16_1_disconnect_and_lift (void **state)
+{
+    (void) state;
+    assert_true (s_reaches ("A", false));
+    assert_true (s_reaches ("A", true));
+    assert_true (s_reaches ("B", false));
+    lg_reply_t *reply = s_disconnect (1);
+    assert_int_equal (reply->status->code, LGWAN__V1__CODE__OK);
+    uint64_t version = reply->isolation->version;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_true (lg_test_wait_for (s_in_force, &s_conn [1], 10000));
+    assert_false (s_reaches ("A", false));
+    assert_false (s_reaches ("A", true));           //  IPv6 like IPv4
+    assert_true (s_reaches ("B", false));
+    assert_true (s_reaches ("B", true));
+    //  Disconnected only once in force, at both points
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 500"), 1);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.points WHERE acked_version >= %"
+                             PRIu64, version), 2);
+
+    //  Again: the same version, one element per prefix at each gateway
+    reply = s_disconnect (1);
+    assert_int_equal (reply->isolation->version, version);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    for (int p = 0; p < 2; p++) {
+        const char *point = p? "west": "east";
+        assert_int_equal (s_elements (point, s_prefix [1][0]), 1);
+        assert_int_equal (s_elements (point, s_prefix [1][1]), 1);
+    }
+    s_lift (s_conn [1]);
+    assert_true (lg_test_wait_for (s_in_force, &s_conn [1], 10000));
+    assert_true (s_reaches ("A", false));
+    assert_true (s_reaches ("A", true));
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 502"), 1);
+}
+
+static bool
+s_repaired (void *arg)
+{
+    return s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 504") > *(long *) arg
+        && s_elements ("east", s_prefix [1][0]) == 1;
+}
+
+/* REQ R16.1: a gateway that lost its rules gets them back: after kill -9
+   and a flush of its ruleset, and when an element is deleted by hand */
+static void
+test_r16_1_drift_repaired (void **state)
+{
+    (void) state;
+    lg_reply_t *reply = s_disconnect (1);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_true (lg_test_wait_for (s_in_force, &s_conn [1], 10000));
+    lg_test_stop (s_east, SIGKILL, 2000);
+    assert_int_equal (s_shell ("ip netns exec %s-east nft flush ruleset", s_tag), 0);
+    assert_int_equal (s_elements ("east", s_prefix [1][0]), 0);
+    s_east = s_enforcer ("east");
+    long two = 2;
+    assert_true (lg_test_wait_for (s_points_ready, &two, 15000));
+    zclock_sleep (1500);
+    assert_int_equal (s_elements ("east", s_prefix [1][0]), 1);
+    assert_int_equal (s_elements ("east", s_prefix [1][1]), 1);
+
+    //  An element deleted by hand while the enforcer runs
+    long repairs = s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 504");
+    char network [64];
+    snprintf (network, sizeof network, "%s", s_prefix [1][0]);
+    int length = atoi (strchr (network, '/') + 1);
+    *strchr (network, '/') = 0;
+    assert_int_equal (s_shell ("ip netns exec %s-east nft delete element inet lgwan v4_%d '{ %s }'",
+                               s_tag, length, network), 0);
+    assert_true (lg_test_wait_for (s_repaired, &repairs, 10000));
+    assert_false (s_reaches ("A", false));
+    s_lift (s_conn [1]);
+    assert_true (lg_test_wait_for (s_in_force, &s_conn [1], 10000));
+}
+
+static bool
+s_lagging (void *arg)
+{
+    (void) arg;
+    return s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 505") > 0;
+}
+
+/* REQ R16.1: with one gateway down a change is not in force, the lagging
+   point is named, and it catches up when it returns */
+static void
+test_r16_1_lagging_point (void **state)
+{
+    (void) state;
+    assert_int_equal (lg_test_stop (s_west, SIGTERM, 5000), 0);
+    s_west = 0;
+    long disconnected = s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 500");
+    lg_reply_t *reply = s_disconnect (2);
+    assert_int_equal (reply->status->code, LGWAN__V1__CODE__OK);
+    assert_false (reply->isolation->in_force);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_true (lg_test_wait_for (s_lagging, NULL, 10000));
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 500"),
+                      disconnected);                //  not in force: not announced
+    assert_false (s_in_force (&s_conn [2]));
+    s_west = s_enforcer ("west");
+    assert_true (lg_test_wait_for (s_in_force, &s_conn [2], 15000));
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 500"),
+                      disconnected + 1);
+    assert_false (s_reaches ("B", false));
+    s_lift (s_conn [2]);
+    assert_true (lg_test_wait_for (s_in_force, &s_conn [2], 10000));
+    assert_true (s_reaches ("B", false));
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_r16_1_disconnect_and_lift),
+        cmocka_unit_test (test_r16_1_drift_repaired),
+        cmocka_unit_test (test_r16_1_lagging_point),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}
