@@ -33,7 +33,7 @@ JOBS=${LG_JOBS:-2}
 
 #   Start order: producers before their consumers (catch-up makes the order
 #   a matter of speed, not of correctness). Unknown binaries come last.
-ORDER=(registry billing audit monitor isolation orchestrator)
+ORDER=(registry billing audit monitor isolation orchestrator enforcer)
 #   Services with a key pair, a database role and a schema
 KEYED=(registry billing audit monitor isolation orchestrator)
 #   Client certificates: name role operator_id
@@ -43,6 +43,7 @@ CLIENTS=(
     "reviewer reviewer rita"
     "auditor auditor aki"
     "viewer viewer -"
+    "enforcer enforcer -"
 )
 
 die () {
@@ -131,6 +132,14 @@ start_service () {
     local env=(LG_CERT_DIR="$CERTS")
     if [[ " ${KEYED[*]} " == *" $svc "* ]]; then
         env+=("LG_${upper}_DB=host=$SOCK dbname=$DB user=lgwan_$svc")
+    fi
+    if [ "$svc" = enforcer ]; then
+        #   The embedded platform has no gateway: one enforcement point in
+        #   dry run records and acknowledges every version and changes no
+        #   firewall of this machine (its acks say so). A real gateway runs
+        #   it with LG_ENFORCER_NETNS set and without dry run.
+        env+=(LG_ENFORCER_POINT=demo-dry-run LG_ENFORCER_NETNS=host LG_ENFORCER_DRY_RUN=true
+              "LG_ENFORCER_CERT=$CERTS/clients/enforcer_secret")
     fi
     {
         echo "---- $(date -u '+%Y-%m-%d %H:%M:%S UTC') run.sh start"

@@ -108,4 +108,5 @@ as "$OPERATOR" server server register --connection 1 --name web01 --address 198.
     --firewall-record FW-2026-001 --access-control-record ACL-2026-007
 
 echo "demo data: 8 providers, 1 service with every Art.9 role, 1 active contract, 1 connection"
-echo "           (lgwanctl provider list; lgwanctl service show --service 1; lgwanctl history show --subject provider --id 4)"
+echo "           (lgwanctl provider list; lgwanctl service show --service 1; lgwanctl history show --subject provider --id 4;"
+echo "            lgwanctl isolation show --connection 1; lgwanctl isolation points)"
