@@ -20,6 +20,8 @@ struct _lg_consumer_t {
     zloop_t *loop;
     char *req_endpoint;
     char pending [40];          //  request_id of the Replay in flight, or ""
+    uint64_t asked_from;        //  its from_seq
+    bool holding;               //  taking a replayed page: apply it after the next ask
     int64_t sent_at;            //  zclock_mono when it went
     int timer;
     bool running;
@@ -198,13 +200,20 @@ s_apply_batch (lg_consumer_t *self)
     return -1;
 }
 
+//  The seq we take next
+static uint64_t
+s_expected (lg_consumer_t *self)
+{
+    lg_event_t *last = (lg_event_t *) zlist_last (self->batch);
+    return (last? last->seq: self->last_seq) + 1;
+}
+
 //  Take one event: the next one joins the batch; returns true on a gap
 static bool
 s_take (lg_consumer_t *self, lg_event_t **event_p)
 {
     lg_event_t *event = *event_p;
-    lg_event_t *last = (lg_event_t *) zlist_last (self->batch);
-    uint64_t expected = (last? last->seq: self->last_seq) + 1;
+    uint64_t expected = s_expected (self);
     if (event->seq > self->seen_head)
         self->seen_head = event->seq;
     if (event->seq < expected || !streq (event->source, self->source))
@@ -213,7 +222,7 @@ s_take (lg_consumer_t *self, lg_event_t **event_p)
         return true;                            //  gap: ask Replay
     zlist_append (self->batch, event);
     *event_p = NULL;
-    if (zlist_size (self->batch) >= LG_CONSUMER_BATCH)
+    if (zlist_size (self->batch) >= LG_CONSUMER_BATCH && !self->holding)
         s_apply_batch (self);
     return false;
 }
@@ -272,6 +281,29 @@ s_source_down (lg_consumer_t *self, const char *why)
     self->source_down = true;
 }
 
+//  Send a Replay from `from` on the DEALER (open, nothing in flight)
+static void
+s_send_replay (lg_consumer_t *self, uint64_t from)
+{
+    Lgwan__V1__Replay ask = LGWAN__V1__REPLAY__INIT;
+    ask.from_seq = from;
+    ask.limit = LG_CONSUMER_BATCH;
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.body_case = LGWAN__V1__REQUEST__BODY_REPLAY;
+    request.replay = &ask;
+    char *id = lg_client_new_id ();
+    request.request_id = id;
+    zframe_t *frame = lg_codec_frame (&request.base);
+    snprintf (self->pending, sizeof self->pending, "%s", id);
+    self->asked_from = from;
+    self->sent_at = zclock_mono ();
+    if (zframe_send (&frame, self->dealer, ZFRAME_DONTWAIT)) {   //  czmq flags, not ZMQ_*
+        zframe_destroy (&frame);
+        self->pending [0] = 0;
+    }
+    free (id);
+}
+
 //  Ask the source for what follows our cursor, unless a request is in flight.
 //  An unanswered request expires after REPLAY_TIMEOUT: the DEALER is made
 //  anew (Lazy Pirate) and the question asked again.
@@ -290,25 +322,13 @@ s_ask_replay (lg_consumer_t *self)
         return;
     if (s_apply_batch (self))
         return;
-    Lgwan__V1__Replay ask = LGWAN__V1__REPLAY__INIT;
-    ask.from_seq = self->last_seq + 1;
-    ask.limit = LG_CONSUMER_BATCH;
-    lg_request_t request = LGWAN__V1__REQUEST__INIT;
-    request.body_case = LGWAN__V1__REQUEST__BODY_REPLAY;
-    request.replay = &ask;
-    char *id = lg_client_new_id ();
-    request.request_id = id;
-    zframe_t *frame = lg_codec_frame (&request.base);
-    snprintf (self->pending, sizeof self->pending, "%s", id);
-    self->sent_at = zclock_mono ();
-    if (zframe_send (&frame, self->dealer, ZFRAME_DONTWAIT)) {   //  czmq flags, not ZMQ_*
-        zframe_destroy (&frame);
-        self->pending [0] = 0;
-    }
-    free (id);
+    s_send_replay (self, self->last_seq + 1);
 }
 
-//  A Replay answer: apply what came, and ask for more while behind
+//  A Replay answer: apply what came, and ask for more while behind. While
+//  catching up the next page is asked for before this one is applied, so
+//  the source reads while we write; if the apply fails, that answer starts
+//  past our cursor and is dropped, and we ask again from the cursor.
 static int
 s_on_replay (zloop_t *loop, zsock_t *reader, void *arg)
 {
@@ -344,7 +364,13 @@ s_on_replay (zloop_t *loop, zsock_t *reader, void *arg)
     Lgwan__V1__ReplayReply *replay = reply->replay;
     if (replay->head_seq > self->seen_head)
         self->seen_head = replay->head_seq;
+    if (self->asked_from > s_expected (self)) {
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        s_ask_replay (self);            //  asked ahead of an apply that failed
+        return 0;
+    }
     bool gap = false;
+    self->holding = true;
     for (size_t i = 0; i < replay->n_events && !gap; i++) {
         ProtobufCMessage *event_msg = NULL;
         if (lg_codec_decode (&lgwan__v1__event__descriptor, replay->events [i].data,
@@ -355,8 +381,11 @@ s_on_replay (zloop_t *loop, zsock_t *reader, void *arg)
         if (event)
             lgwan__v1__event__free_unpacked (event, NULL);
     }
+    self->holding = false;
     size_t got = replay->n_events;
     lgwan__v1__reply__free_unpacked (reply, NULL);
+    if (!gap && got > 0 && s_expected (self) <= self->seen_head)
+        s_send_replay (self, s_expected (self));
     if (s_apply_batch (self))
         return 0;                       //  the next poll asks again
     if (gap)
@@ -364,7 +393,7 @@ s_on_replay (zloop_t *loop, zsock_t *reader, void *arg)
                   self->last_seq);
     else
     if (got > 0 && self->last_seq < self->seen_head)
-        s_ask_replay (self);            //  the next page at once
+        s_ask_replay (self);            //  the next page at once, unless asked already
     return 0;
 }
 

@@ -66,6 +66,9 @@ s_fields (const Lgwan__V1__ChangeFile *f, const char **fields, int max)
         if (f->service->replace_holders)
             fields [n++] = "holders";
     }
+    else
+    if (f->connection && *f->connection->bandwidth_class)
+        fields [n++] = "bandwidth";
     return n;
 }
 
@@ -151,7 +154,8 @@ s_apply_patch (lg_ctx_t *ctx, const char *subject, uint64_t id, const char *payl
     ProtobufCMessage *msg = NULL;
     char why [256];
     const ProtobufCMessageDescriptor *d = streq (subject, "provider")?
-        &lgwan__v1__provider_patch__descriptor: &lgwan__v1__service_patch__descriptor;
+        &lgwan__v1__provider_patch__descriptor: streq (subject, "connection")?
+        &lgwan__v1__connection_patch__descriptor: &lgwan__v1__service_patch__descriptor;
     if (lg_pbjson_parse (d, payload, &msg, why, sizeof why)) {
         lg_error ("stored change of %s %s does not parse: %s", subject, text, why);
         return -2;
@@ -185,6 +189,26 @@ s_apply_patch (lg_ctx_t *ctx, const char *subject, uint64_t id, const char *payl
         event.provider_changed = &changed;
         rc = reg_emit (ctx, &event);
         lgwan__v1__provider__free_unpacked (record, NULL);
+    }
+    else
+    if (streq (subject, "connection")) {
+        //  A new line class from today (Asia/Tokyo): billing prorates from it
+        const Lgwan__V1__ConnectionPatch *p = (const Lgwan__V1__ConnectionPatch *) msg;
+        char today [16];
+        reg_today_jst (ctx, today, sizeof today);
+        const char *params [] = { text, p->bandwidth_class, now };
+        if ((rc = reg_exec (ctx, "UPDATE connections SET bandwidth_class = $2, version = version + 1,"
+                                 " updated_at = $3::timestamptz WHERE id = $1::bigint", 3, params))
+        ||  (rc = reg_version (ctx, "connection", id)))
+            goto done;
+        Lgwan__V1__ConnectionChanged changed = LGWAN__V1__CONNECTION_CHANGED__INIT;
+        changed.connection = id;
+        changed.bandwidth_class = p->bandwidth_class;
+        changed.effective_on = today;
+        lg_event_t event = LGWAN__V1__EVENT__INIT;
+        event.body_case = LGWAN__V1__EVENT__BODY_CONNECTION_CHANGED;
+        event.connection_changed = &changed;
+        rc = reg_emit (ctx, &event);
     }
     else {
         const Lgwan__V1__ServicePatch *p = (const Lgwan__V1__ServicePatch *) msg;
@@ -311,12 +335,14 @@ reg_change_file (lg_ctx_t *ctx)
     if (f->kind == LGWAN__V1__CHANGE_KIND__CHANGE_KIND_UNSPECIFIED)
         return INVALID (ctx, "R4.2", "kind is mandatory: notification or application");
     bool is_provider = streq (f->subject, "provider"), is_service = streq (f->subject, "service");
+    bool is_connection = streq (f->subject, "connection");
     if (!f->cancel && ((is_provider && !f->provider) || (is_service && !f->service)
+                   ||  (is_connection && !f->connection)
                    ||  (!is_provider && f->provider) || (!is_service && f->service)
-                   ||  streq (f->subject, "contract") || streq (f->subject, "connection")))
-        return INVALID (ctx, "R4.2", "a change of a %s carries a %s patch (a contract or a"
-                        " connection can only be cancelled)", f->subject, f->subject);
-    if (f->cancel && (f->provider || f->service))
+                   ||  (!is_connection && f->connection) || streq (f->subject, "contract")))
+        return INVALID (ctx, "R4.2", "a change of a %s carries a %s patch (a contract can only be"
+                        " cancelled)", f->subject, f->subject);
+    if (f->cancel && (f->provider || f->service || f->connection))
         return INVALID (ctx, "R4.2", "a cancellation carries no patch");
     const char *fields [4];
     int n = s_fields (f, fields, 4);
@@ -374,8 +400,15 @@ reg_change_file (lg_ctx_t *ctx)
         if (p->replace_holders && (rc = reg_check_holders (ctx, p->holders, p->n_holders)))
             return rc;
     }
+    if (f->connection) {
+        if (reg_check_bandwidth (ctx, "R4.2", f->connection->bandwidth_class))
+            return -1;
+        if (!streq (status, "active"))
+            return REFUSE (ctx, "R4.2", "connection %" PRIu64 " is %s, not active", f->id, status);
+    }
     json_t *json = f->provider? lg_pbjson_from_message (&f->provider->base, 0):
-                   f->service? lg_pbjson_from_message (&f->service->base, 0): json_object ();
+                   f->service? lg_pbjson_from_message (&f->service->base, 0):
+                   f->connection? lg_pbjson_from_message (&f->connection->base, 0): json_object ();
     char *payload = json? json_dumps (json, JSON_COMPACT): NULL;
     json_decref (json);
     if (!payload)

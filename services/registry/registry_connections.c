@@ -281,6 +281,17 @@ s_check_service (lg_ctx_t *ctx, uint64_t service, uint64_t *hosting)
     return 0;
 }
 
+//  A bandwidth class names the line's billed class: 1-16 of [A-Za-z0-9-]
+int
+reg_check_bandwidth (lg_ctx_t *ctx, const char *rule, const char *bandwidth)
+{
+    size_t len = strlen (bandwidth);
+    if (len == 0 || len > 16 || strspn (bandwidth, "abcdefghijklmnopqrstuvwxyz"
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != len)
+        return INVALID (ctx, rule, "bandwidth_class must be 1-16 of [A-Za-z0-9-]");
+    return 0;
+}
+
 int
 reg_connection_apply (lg_ctx_t *ctx)
 {
@@ -292,10 +303,8 @@ reg_connection_apply (lg_ctx_t *ctx)
         return -1;
     if (!*a->router || !*a->line_carrier)
         return INVALID (ctx, "R5.2", "a connection names its LGWAN connection router and its line");
-    size_t len = strlen (a->bandwidth_class);
-    if (len == 0 || len > 16 || strspn (a->bandwidth_class,
-            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != len)
-        return INVALID (ctx, NULL, "bandwidth_class must be 1-16 of [A-Za-z0-9-]");
+    if (reg_check_bandwidth (ctx, NULL, a->bandwidth_class))
+        return -1;
     if (a->ipv4_prefix_length == 0 && a->ipv6_prefix_length == 0)
         return INVALID (ctx, "R12.1", "ask for an IPv4 or an IPv6 prefix length, or both");
     if (a->ipv4_prefix_length && (a->ipv4_prefix_length < 16 || a->ipv4_prefix_length > 30))

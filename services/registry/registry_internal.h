@@ -125,6 +125,8 @@ int reg_contracts_of_provider (lg_ctx_t *ctx);
 int reg_interconnection_register (lg_ctx_t *ctx);
 
 //  Pools, connections and servers (registry_connections.c)
+//  A bandwidth class is 1-16 of [A-Za-z0-9-]; -1 refusal set (naming rule).
+int reg_check_bandwidth (lg_ctx_t *ctx, const char *rule, const char *bandwidth);
 int reg_pool_add (lg_ctx_t *ctx);
 int reg_pool_list (lg_ctx_t *ctx);
 int reg_connection_apply (lg_ctx_t *ctx);

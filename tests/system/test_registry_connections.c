@@ -17,6 +17,9 @@
 #define APPROVED LGWAN__V1__OUTCOME__OUTCOME_APPROVED
 #define REJECTED LGWAN__V1__OUTCOME__OUTCOME_REJECTED
 #define ACTIVATED LGWAN__V1__EVENT__BODY_CONNECTION_ACTIVATED
+#define CHANGED LGWAN__V1__EVENT__BODY_CONNECTION_CHANGED
+#define APPLICATION LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION
+#define NOTIFICATION LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION
 
 //  ---------------------------------------------------------------------------
 //  Helpers
@@ -1064,6 +1067,90 @@ test_r12_1_connection_permissions (void **state)
     s_assert_status (id, "applied");
 }
 
+//  ---------------------------------------------------------------------------
+//  A connection's bandwidth class changes by application (R4.2)
+
+static lg_reply_t *
+s_bandwidth (const char *who, uint64_t connection, Lgwan__V1__ChangeKind kind,
+             const char *bandwidth)
+{
+    Lgwan__V1__ConnectionPatch patch = LGWAN__V1__CONNECTION_PATCH__INIT;
+    patch.bandwidth_class = (char *) bandwidth;
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.kind = kind;
+    change.subject = (char *) "connection";
+    change.id = connection;
+    change.connection = &patch;
+    return rf_ask (who, RF_BODY (CHANGE_FILE), &change);
+}
+
+/* REQ R4.2: changing the line of a connection is a change application; an
+   approved one changes the bandwidth class and tells billing from when */
+static void
+test_r4_2_bandwidth_change (void **state)
+{
+    (void) state;
+    s_pool ("asp-v4-bandwidth", "198.18.14.0/28", 4);
+    uint64_t service = rf_registered_service (1, 1);
+    uint64_t applied = s_applied ("provider1", service, 30, 0);
+    uint64_t id = s_under_review ("provider1", service, 30, 0);
+    lgwan__v1__reply__free_unpacked (s_approve (id), NULL);
+    long changes = rf_count ("changes");
+    long versions = rf_count ("versions");
+    long changed = rf_events (CHANGED);
+
+    //  Refused, and nothing changes: a notification, a bad class, a
+    //  connection not active, a cancellation carrying a patch
+    rf_refused (s_bandwidth ("provider1", id, NOTIFICATION, "1G"),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    rf_refused (s_bandwidth ("provider1", id, APPLICATION, "1 G"),
+                RF_CODE (INVALID_ARGUMENT), "R4.2");
+    rf_refused (s_bandwidth ("provider1", id, APPLICATION, "10000000000000000G"),
+                RF_CODE (INVALID_ARGUMENT), "R4.2");
+    rf_refused (s_bandwidth ("provider1", id, APPLICATION, ""),
+                RF_CODE (INVALID_ARGUMENT), "R4.2");
+    rf_refused (s_bandwidth ("provider1", applied, APPLICATION, "1G"),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    rf_refused (s_bandwidth ("provider2", id, APPLICATION, "1G"),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_bandwidth ("viewer", id, APPLICATION, "1G"),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    assert_int_equal (rf_count ("changes"), changes);
+    assert_int_equal (rf_count ("versions"), versions);
+    assert_int_equal (rf_events (CHANGED), changed);
+
+    //  Filed, the line is unchanged until the operating body approves
+    lg_reply_t *reply = s_bandwidth ("provider1", id, APPLICATION, "1G");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    uint64_t change = reply->change->change->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_get ("provider1", id);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->connection->connection->bandwidth_class, "100M");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_events (CHANGED), changed);
+
+    char sql [200];
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM registry.versions WHERE subject ="
+                               " 'connection' AND subject_id = %" PRIu64, id);
+    long connection_versions = rf_sql_long (sql);
+    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+    decide.change = change;
+    decide.outcome = APPROVED;
+    decide.reason = (char *) "回線増速を承認";
+    reply = rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "effective");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_get ("provider1", id);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->connection->connection->bandwidth_class, "1G");
+    assert_string_equal (reply->connection->connection->status, "active");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_events (CHANGED), changed + 1);
+    assert_int_equal (rf_sql_long (sql), connection_versions + 1);
+}
+
 static int
 s_setup (void **state)
 {
@@ -1088,6 +1175,7 @@ main (void)
         cmocka_unit_test (test_r5_2_r12_1_connection_application_input),
         cmocka_unit_test (test_r12_1_pool_input),
         cmocka_unit_test (test_r11_servers),
+        cmocka_unit_test (test_r4_2_bandwidth_change),
         cmocka_unit_test (test_r12_1_connection_permissions),
     };
     return cmocka_run_group_tests (tests, s_setup, rf_teardown);
