@@ -535,17 +535,30 @@ s_log_refusal (lg_reply_t *reply, const char *body_name)
                   reply->status->message);
 }
 
-//  Stats reads the reactor's counters, so the reactor answers it itself
+//  Whether the reactor answers this request itself: Stats (it reads the
+//  reactor's counters) always; a read when no worker has anything to do,
+//  which saves the two thread hops a worker costs (about 100 us here) while
+//  under load reads still go to the workers side by side
 static bool
-s_is_stats (zframe_t *payload, size_t limit)
+s_on_reactor (lg_server_t *self, zframe_t *payload)
 {
     ProtobufCMessage *msg = NULL;
     if (lg_codec_decode (&lgwan__v1__request__descriptor, zframe_data (payload),
-                         zframe_size (payload), limit, &msg, NULL, 0))
+                         zframe_size (payload), (size_t) self->cfg.max_msg, &msg, NULL, 0))
         return false;
-    bool stats = ((lg_request_t *) msg)->body_case == LGWAN__V1__REQUEST__BODY_STATS;
+    unsigned body_case = ((lg_request_t *) msg)->body_case;
     protobuf_c_message_free_unpacked (msg, NULL);
-    return stats;
+    if (body_case == LGWAN__V1__REQUEST__BODY_STATS)
+        return true;
+    const lg_route_t *route = s_route (s_common_routes, body_case);
+    if (!route)
+        route = s_route (self->routes, body_case);
+    if (!route || route->kind != LG_ROUTE_READ || zlist_size (self->waiting))
+        return false;
+    for (size_t i = 0; i < self->n_workers; i++)
+        if (self->busy [i])
+            return false;
+    return true;
 }
 
 //  Hand a job to a free worker, or queue it
@@ -581,7 +594,7 @@ s_on_request (zloop_t *loop, zsock_t *reader, void *arg)
     //  CURVE connection, not on what we pass to a worker
     lg_caller_t caller;
     bool known = self->auth && lg_auth_caller (self->auth, payload, &caller) == 0;
-    if (self->n_workers && !s_is_stats (payload, (size_t) self->cfg.max_msg)) {
+    if (self->n_workers && !s_on_reactor (self, payload)) {
         zmsg_t *job = zmsg_new ();
         zmsg_append (job, &identity);
         zmsg_addmem (job, delimiter? "r": "d", 1);

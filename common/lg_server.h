@@ -17,7 +17,9 @@
        keeps the sockets: it authenticates (metadata exists only on the
        CURVE connection's frames), answers Stats from its own counters, hands
        jobs to free workers over inproc, sends their replies and publishes
-       the events they committed. A handler's service state is shared by the
+       the events they committed. A read that arrives while every worker is
+       idle the reactor runs itself on its own connection (two thread hops
+       saved); under load reads go to the workers like writes. A handler's service state is shared by the
        workers and must be read-only. LG_WORKERS=0 runs everything in the
        reactor.
     Handlers never see a request they were not written for.
