@@ -128,26 +128,23 @@ s_sync (lg_ctx_t *ctx, const char *connection, uint64_t *version)
         " INSERT INTO desired_versions (version, added, removed, created_at)"
         " SELECT version, $1::text[], $2::text[], $3::timestamptz FROM head RETURNING version",
         3, bump);
-    free (added);
-    free (removed);
-    if (rc)
+    if (rc) {
+        free (added);
+        free (removed);
         return rc;
+    }
     *version = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
     PQclear (res);
-    //  The change itself, for the enforcers and for anyone watching
-    char text [24];
-    snprintf (text, sizeof text, "%" PRIu64, *version);
-    const char *which [] = { text };
-    if ((rc = s_query (ctx, &res, "SELECT added, removed FROM desired_versions"
-                                  " WHERE version = $1::bigint", 1, which)))
-        return rc;
+    //  The change itself, for the enforcers and for anyone watching: the
+    //  arrays the difference returned, as stored
     Lgwan__V1__DesiredStateChanged changed_event = LGWAN__V1__DESIRED_STATE_CHANGED__INIT;
     changed_event.version = *version;
     char **lists [2] = { NULL, NULL };
     size_t counts [2] = { 0, 0 };
+    const char *arrays [2] = { added, removed };
     for (int col = 0; col < 2; col++) {
         //  "{a,b}" from PostgreSQL: prefixes contain no commas or quotes
-        const char *text_array = PQgetvalue (res, 0, col);
+        const char *text_array = arrays [col];
         char *copy = strdup (text_array + (text_array [0] == '{'));
         size_t len = strlen (copy);
         if (len && copy [len - 1] == '}')
@@ -158,7 +155,8 @@ s_sync (lg_ctx_t *ctx, const char *connection, uint64_t *version)
             lists [col] [counts [col]++] = strdup (item);
         free (copy);
     }
-    PQclear (res);
+    free (added);
+    free (removed);
     changed_event.add = lists [0];
     changed_event.n_add = counts [0];
     changed_event.remove = lists [1];
