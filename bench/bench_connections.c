@@ -27,22 +27,14 @@ typedef struct {
 static lg_reply_t *
 s_call (lg_client_t *client, unsigned body_case, void *body)
 {
-    lg_request_t request = LGWAN__V1__REQUEST__INIT;
-    request.body_case = body_case;
-    //  The oneof member sits at the same place whatever its type
-    const ProtobufCFieldDescriptor *field =
-        lg_codec_body_field (&lgwan__v1__request__descriptor, body_case);
-    *(void **) ((char *) &request + field->offset) = body;
-    request.reason = (char *) "bench";
-    lg_reply_t *reply = NULL;
-    if (lg_client_call (client, &request, &reply) || reply->status->code != LGWAN__V1__CODE__OK) {
-        fprintf (stderr, "bench_connections: %s failed: %s\n", field->name,
+    lg_reply_t *reply = lg_test_call (client, body_case, body, "bench");
+    if (!reply || !reply->status || reply->status->code != LGWAN__V1__CODE__OK) {
+        fprintf (stderr, "bench_connections: request %u failed: %s\n", body_case,
                  reply && reply->status? reply->status->message: "no reply");
         if (reply)
             lgwan__v1__reply__free_unpacked (reply, NULL);
         reply = NULL;
     }
-    free (request.request_id);
     return reply;
 }
 

@@ -17,34 +17,16 @@
 
 static char s_tag [24];
 
-static int
-s_shell (const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    char *cmd = zsys_vprintf (format, args);
-    va_end (args);
-    int rc = system (cmd);
-    zstr_free (&cmd);
-    return WIFEXITED (rc)? WEXITSTATUS (rc): -1;
-}
-
 //  One request on a client already connected, refused ones end the run
 static lg_reply_t *
 s_request (lg_client_t *client, unsigned body_case, void *body)
 {
-    lg_request_t request = LGWAN__V1__REQUEST__INIT;
-    request.body_case = body_case;
-    const ProtobufCFieldDescriptor *field =
-        lg_codec_body_field (&lgwan__v1__request__descriptor, body_case);
-    *(void **) ((char *) &request + field->offset) = body;
-    lg_reply_t *reply = NULL;
-    if (lg_client_call (client, &request, &reply) || reply->status->code != LGWAN__V1__CODE__OK) {
-        fprintf (stderr, "bench_enforcement: %s refused: %s\n", field->name,
-                 reply? reply->status->message: "no reply");
+    lg_reply_t *reply = lg_test_call (client, body_case, body, "");
+    if (!reply || !reply->status || reply->status->code != LGWAN__V1__CODE__OK) {
+        fprintf (stderr, "bench_enforcement: request %u refused: %s\n", body_case,
+                 reply && reply->status? reply->status->message: "no reply");
         exit (1);
     }
-    free (request.request_id);
     return reply;
 }
 
@@ -175,7 +157,7 @@ main (int argc, char **argv)
     bench_env_start (&env, argc, argv);
     int pairs = env.smoke? 20: 1000;
     snprintf (s_tag, sizeof s_tag, "lgb%d", (int) (getpid () % 100000));
-    if (s_shell ("ip netns add %s-east && ip netns add %s-west && ip netns add %s-raw",
+    if (lg_test_sh ("ip netns add %s-east && ip netns add %s-west && ip netns add %s-raw",
                  s_tag, s_tag, s_tag))
         return 1;
 
@@ -330,7 +312,7 @@ main (int argc, char **argv)
     //  3. A full reconcile after a flush, at 10,000 prefixes
     zhashx_t *big = s_prefixes (10000);
     enf_nft_rebuild (nft, big, why, sizeof why);
-    s_shell ("ip netns exec %s-raw nft flush ruleset", s_tag);
+    lg_test_sh ("ip netns exec %s-raw nft flush ruleset", s_tag);
     zlistx_t *missing = enf_strings_new (), *surplus = enf_strings_new ();
     int64_t t0 = zclock_usecs ();
     bool was_repaired = false;
@@ -367,7 +349,7 @@ main (int argc, char **argv)
     lg_test_stop (west, SIGTERM, 5000);
     lg_test_proc_stop (&isolation, SIGTERM);
     lg_test_proc_stop (&registry, SIGTERM);
-    s_shell ("ip netns del %s-east; ip netns del %s-west; ip netns del %s-raw", s_tag, s_tag, s_tag);
+    lg_test_sh ("ip netns del %s-east; ip netns del %s-west; ip netns del %s-raw", s_tag, s_tag, s_tag);
     zstr_free (&endpoint);
     bench_env_stop (&env);
     return 0;

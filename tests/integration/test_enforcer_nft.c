@@ -36,49 +36,6 @@ static char *s_host_before;         //  `nft list table inet lgwan` of the host
 //  --------------------------------------------------------------------------
 //  Helpers
 
-//  Run a shell command; its exit code (output to /dev/null unless shown)
-static int
-s_sh (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
-
-static int
-s_sh (const char *format, ...)
-{
-    char command [2048];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (command, sizeof command, format, args);
-    va_end (args);
-    int status = system (command);
-    return status == -1? -1: WIFEXITED (status)? WEXITSTATUS (status): 128;
-}
-
-//  Output of a shell command (stdout and stderr), caller frees
-static char *
-s_output (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
-
-static char *
-s_output (const char *format, ...)
-{
-    char command [2048];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (command, sizeof command, format, args);
-    va_end (args);
-    FILE *pipe = popen (command, "r");
-    if (!pipe)
-        return strdup ("");
-    char *text = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream (&text, &size);
-    char buffer [4096];
-    size_t got;
-    while ((got = fread (buffer, 1, sizeof buffer, pipe)) > 0)
-        fwrite (buffer, 1, got, out);
-    pclose (pipe);
-    fclose (out);
-    return text;
-}
-
 static double
 s_ms_since (const struct timespec *start)
 {
@@ -93,9 +50,9 @@ static void
 s_remove_namespaces (void)
 {
     if (s_made) {
-        s_sh ("ip netns del %s 2>/dev/null", s_gw);
-        s_sh ("ip netns del %s 2>/dev/null", s_a);
-        s_sh ("ip netns del %s 2>/dev/null", s_b);
+        lg_test_sh ("ip netns del %s 2>/dev/null", s_gw);
+        lg_test_sh ("ip netns del %s 2>/dev/null", s_a);
+        lg_test_sh ("ip netns del %s 2>/dev/null", s_b);
         s_made = false;
     }
 }
@@ -103,12 +60,12 @@ s_remove_namespaces (void)
 static void
 s_remove_stale (void)
 {
-    char *list = s_output ("ls /run/netns 2>/dev/null");
+    char *list = lg_test_sh_output ("ls /run/netns 2>/dev/null");
     for (char *line = strtok (list, "\n"); line; line = strtok (NULL, "\n")) {
         int pid = 0;
         if (sscanf (line, "lgenf-%d-", &pid) == 1 && pid > 0 && pid != getpid ()
         &&  kill (pid, 0) == -1 && errno == ESRCH)
-            s_sh ("ip netns del '%s' 2>/dev/null", line);
+            lg_test_sh ("ip netns del '%s' 2>/dev/null", line);
     }
     free (list);
 }
@@ -157,7 +114,7 @@ s_join (zlistx_t *list)
 static char *
 s_kernel (void)
 {
-    return s_output ("ip netns exec %s nft list table inet lgwan 2>&1", s_gw);
+    return lg_test_sh_output ("ip netns exec %s nft list table inet lgwan 2>&1", s_gw);
 }
 
 static enf_nft_t *
@@ -197,7 +154,7 @@ s_setup (void **state)
         lg_test_unavailable ("not running with CAP_NET_ADMIN (run as root)");
         return -1;
     }
-    if (s_sh ("command -v ip >/dev/null && command -v nft >/dev/null") != 0) {
+    if (lg_test_sh ("command -v ip >/dev/null && command -v nft >/dev/null") != 0) {
         lg_test_unavailable ("ip (iproute2) or nft (nftables) is not installed");
         return -1;
     }
@@ -206,13 +163,13 @@ s_setup (void **state)
     signal (SIGTERM, s_on_signal);
     signal (SIGINT, s_on_signal);
     s_made = true;
-    if (s_sh ("ip netns add %s && ip netns add %s && ip netns add %s",
+    if (lg_test_sh ("ip netns add %s && ip netns add %s && ip netns add %s",
               s_gw, s_a, s_b) != 0) {
         s_remove_namespaces ();
         lg_test_unavailable ("could not create network namespaces");
         return -1;
     }
-    s_host_before = s_output ("nft list table inet lgwan 2>&1");
+    s_host_before = lg_test_sh_output ("nft list table inet lgwan 2>&1");
     return 0;
 }
 
@@ -221,7 +178,7 @@ s_teardown (void **state)
 {
     (void) state;
     s_remove_namespaces ();
-    char *after = s_output ("nft list table inet lgwan 2>&1");
+    char *after = lg_test_sh_output ("nft list table inet lgwan 2>&1");
     bool same = s_host_before && strcmp (s_host_before, after) == 0;
     if (!same)
         print_error ("the host's table inet lgwan changed:\nbefore: %s\nafter: %s\n",
@@ -308,12 +265,12 @@ test_update (void **state)
     assert_int_equal (enf_nft_confirm (nft, NULL, add_list, &ok, why, sizeof why), 0);
     assert_false (ok);
     //  An added element deleted by hand is noticed
-    assert_int_equal (s_sh ("ip netns exec %s nft delete element inet lgwan v6_64 "
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft delete element inet lgwan v6_64 "
                             "'{ 2001:db8:3:4:: }'", s_gw), 0);
     assert_int_equal (enf_nft_confirm (nft, add_list, remove_list, &ok, why, sizeof why), 0);
     assert_false (ok);
     assert_non_null (strstr (why, "lacks"));
-    assert_int_equal (s_sh ("ip netns exec %s nft add element inet lgwan v6_64 "
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft add element inet lgwan v6_64 "
                             "'{ 2001:db8:3:4:: }'", s_gw), 0);
 
     char *kernel = s_kernel ();
@@ -361,7 +318,7 @@ test_reconcile_flush (void **state)
     assert_false (repaired);
     assert_int_equal (zlistx_size (missing) + zlistx_size (extra), 0);
 
-    assert_int_equal (s_sh ("ip netns exec %s nft flush ruleset", s_gw), 0);
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft flush ruleset", s_gw), 0);
     char *kernel = s_kernel ();
     assert_null (strstr (kernel, "198.18.1.0"));
     free (kernel);
@@ -395,7 +352,7 @@ test_reconcile_hand_edits (void **state)
     bool repaired = false;
 
     //  One element deleted
-    assert_int_equal (s_sh ("ip netns exec %s nft delete element inet lgwan v6_48 "
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft delete element inet lgwan v6_48 "
                             "'{ 2001:db8:1:: }'", s_gw), 0);
     assert_int_equal (enf_nft_reconcile (nft, desired, missing, extra, &repaired,
                                          why, sizeof why), 0);
@@ -408,7 +365,7 @@ test_reconcile_hand_edits (void **state)
 
     //  One element added
     zlistx_purge (missing);
-    assert_int_equal (s_sh ("ip netns exec %s nft add element inet lgwan v4_24 "
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft add element inet lgwan v4_24 "
                             "'{ 198.18.77.0 }'", s_gw), 0);
     assert_int_equal (enf_nft_reconcile (nft, desired, missing, extra, &repaired,
                                          why, sizeof why), 0);
@@ -420,7 +377,7 @@ test_reconcile_hand_edits (void **state)
 
     //  An accept in front of our drops: nothing was in force
     zlistx_purge (extra);
-    assert_int_equal (s_sh ("ip netns exec %s nft insert rule inet lgwan forward accept", s_gw), 0);
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft insert rule inet lgwan forward accept", s_gw), 0);
     assert_int_equal (enf_nft_reconcile (nft, desired, missing, extra, &repaired,
                                          why, sizeof why), 0);
     assert_true (repaired);
@@ -432,12 +389,12 @@ test_reconcile_hand_edits (void **state)
 
     //  The rule of one direction deleted: those prefixes were not in force
     zlistx_purge (missing);
-    char *handles = s_output ("ip netns exec %s nft -a list chain inet lgwan forward "
+    char *handles = lg_test_sh_output ("ip netns exec %s nft -a list chain inet lgwan forward "
                               "| grep 'daddr @v4_32' | sed 's/.*# handle //'", s_gw);
     int handle = atoi (handles);
     free (handles);
     assert_true (handle > 0);
-    assert_int_equal (s_sh ("ip netns exec %s nft delete rule inet lgwan forward handle %d",
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft delete rule inet lgwan forward handle %d",
                             s_gw, handle), 0);
     assert_int_equal (enf_nft_reconcile (nft, desired, missing, extra, &repaired,
                                          why, sizeof why), 0);
@@ -508,7 +465,7 @@ s_timed (size_t count, double *rebuild_ms, double *update_ms, double *update_rea
     double full_read_ms = s_ms_since (&start);
 
     //  Flush, then the whole repair: read, rebuild, read
-    assert_int_equal (s_sh ("ip netns exec %s nft flush ruleset", s_gw), 0);
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft flush ruleset", s_gw), 0);
     zlistx_t *missing = enf_strings_new ();
     bool repaired = false;
     clock_gettime (CLOCK_MONOTONIC, &start);
@@ -629,7 +586,7 @@ test_traffic (void **state)
 {
     (void) state;
     const char *gw = s_gw, *a = s_a, *b = s_b;
-    int rc = s_sh (
+    int rc = lg_test_sh (
         "set -e; "
         "for ns in %s %s %s; do ip netns exec $ns sysctl -qw net.ipv6.conf.default.accept_dad=0 "
         "net.ipv6.conf.all.accept_dad=0; done; "

@@ -32,51 +32,11 @@ static zframe_t *s_peer;            //  its ROUTER identity
 //  --------------------------------------------------------------------------
 //  Helpers
 
-static int
-s_sh (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
-
-static int
-s_sh (const char *format, ...)
-{
-    char command [2048];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (command, sizeof command, format, args);
-    va_end (args);
-    int status = system (command);
-    return status == -1? -1: WIFEXITED (status)? WEXITSTATUS (status): 128;
-}
-
-static char *
-s_output (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
-
-static char *
-s_output (const char *format, ...)
-{
-    char command [2048];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (command, sizeof command, format, args);
-    va_end (args);
-    FILE *pipe = popen (command, "r");
-    char *text = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream (&text, &size);
-    char buffer [4096];
-    size_t got;
-    while (pipe && (got = fread (buffer, 1, sizeof buffer, pipe)) > 0)
-        fwrite (buffer, 1, got, out);
-    if (pipe)
-        pclose (pipe);
-    fclose (out);
-    return text;
-}
-
 static void
 s_remove_namespace (void)
 {
     if (s_made) {
-        s_sh ("ip netns del %s 2>/dev/null", s_ns);
+        lg_test_sh ("ip netns del %s 2>/dev/null", s_ns);
         s_made = false;
     }
 }
@@ -94,12 +54,12 @@ s_on_signal (int sig)
 static void
 s_remove_stale (void)
 {
-    char *list = s_output ("ls /run/netns 2>/dev/null");
+    char *list = lg_test_sh_output ("ls /run/netns 2>/dev/null");
     for (char *line = strtok (list, "\n"); line; line = strtok (NULL, "\n")) {
         int pid = 0;
         if (sscanf (line, "lgenf-%d-", &pid) == 1 && pid > 0 && pid != getpid ()
         &&  kill (pid, 0) == -1 && errno == ESRCH)
-            s_sh ("ip netns del '%s' 2>/dev/null", line);
+            lg_test_sh ("ip netns del '%s' 2>/dev/null", line);
     }
     free (list);
 }
@@ -107,7 +67,7 @@ s_remove_stale (void)
 static char *
 s_kernel (void)
 {
-    return s_output ("ip netns exec %s nft list table inet lgwan 2>&1", s_ns);
+    return lg_test_sh_output ("ip netns exec %s nft list table inet lgwan 2>&1", s_ns);
 }
 
 static bool
@@ -370,7 +330,7 @@ s_setup (void **state)
                              getenv ("LG_BUILD_DIR")? getenv ("LG_BUILD_DIR"): "unset");
         return -1;
     }
-    if (geteuid () != 0 || s_sh ("command -v ip >/dev/null && command -v nft >/dev/null "
+    if (geteuid () != 0 || lg_test_sh ("command -v ip >/dev/null && command -v nft >/dev/null "
                                  "&& command -v setpriv >/dev/null") != 0) {
         lg_test_unavailable ("needs root, ip, nft and setpriv");
         return -1;
@@ -380,7 +340,7 @@ s_setup (void **state)
     signal (SIGTERM, s_on_signal);
     signal (SIGINT, s_on_signal);
     s_made = true;
-    if (s_sh ("ip netns add %s", s_ns) != 0) {
+    if (lg_test_sh ("ip netns add %s", s_ns) != 0) {
         s_made = false;
         lg_test_unavailable ("could not create network namespace %s", s_ns);
         return -1;
@@ -549,7 +509,7 @@ static void
 test_drift_repaired (void **state)
 {
     (void) state;
-    assert_int_equal (s_sh ("ip netns exec %s nft flush ruleset", s_ns), 0);
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft flush ruleset", s_ns), 0);
     Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 3000);
     assert_int_equal (frame->repaired->version, 10);
     char *text = s_join (frame->repaired->missing, frame->repaired->n_missing);
@@ -562,7 +522,7 @@ test_drift_repaired (void **state)
     free (kernel);
 
     //  An element added by hand is extra
-    assert_int_equal (s_sh ("ip netns exec %s nft add element inet lgwan v4_24 '{ 198.18.66.0 }'",
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft add element inet lgwan v4_24 '{ 198.18.66.0 }'",
                             s_ns), 0);
     frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 3000);
     assert_int_equal (frame->repaired->n_missing, 0);
@@ -627,7 +587,7 @@ s_run_to_end (const char *netns, const char *const *extra, const char *const *wr
     const char *path = lg_test_log_path (pid);
     char *log_path = path? strdup (path): NULL;
     int code = lg_test_stop (pid, 0, 5000);
-    *log_p = log_path? s_output ("cat '%s'", log_path): strdup ("");
+    *log_p = log_path? lg_test_sh_output ("cat '%s'", log_path): strdup ("");
     free (log_path);
     return code;
 }

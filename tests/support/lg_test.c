@@ -731,6 +731,59 @@ lg_test_proc_client (const lg_test_proc_t *proc, const char *certs, const char *
 }
 
 int
+lg_test_sh (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *command = zsys_vprintf (format, args);
+    va_end (args);
+    int status = command? system (command): -1;
+    zstr_free (&command);
+    return status == -1 || !WIFEXITED (status)? -1: WEXITSTATUS (status);
+}
+
+char *
+lg_test_sh_output (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *command = zsys_vprintf (format, args);
+    va_end (args);
+    FILE *pipe = command? popen (command, "r"): NULL;
+    zstr_free (&command);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    char buffer [4096];
+    size_t got;
+    while (pipe && (got = fread (buffer, 1, sizeof buffer, pipe)) > 0)
+        fwrite (buffer, 1, got, out);
+    if (pipe)
+        pclose (pipe);
+    fclose (out);
+    return text;
+}
+
+lg_reply_t *
+lg_test_call (lg_client_t *client, unsigned body_case, void *body, const char *reason)
+{
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.body_case = body_case;
+    request.reason = (char *) reason;
+    //  The oneof member sits at the same place whatever its type
+    const ProtobufCFieldDescriptor *field =
+        lg_codec_body_field (&lgwan__v1__request__descriptor, body_case);
+    if (!field)
+        return NULL;
+    *(void **) ((char *) &request + field->offset) = body;
+    lg_reply_t *reply = NULL;
+    if (lg_client_call (client, &request, &reply))
+        reply = NULL;
+    free (request.request_id);
+    return reply;
+}
+
+int
 lg_test_proc_stop (lg_test_proc_t *proc, int sig)
 {
     int result = proc->pid > 0? lg_test_stop (proc->pid, sig, S_STOP_MS): 0;

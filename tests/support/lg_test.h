@@ -159,6 +159,19 @@ bool lg_test_proc_answers (lg_test_proc_t *proc, const char *certs);
 //  NULL if the certificates cannot be read.
 lg_client_t *lg_test_proc_client (const lg_test_proc_t *proc, const char *certs, const char *who);
 
+//  Run a shell command made from format; its exit code, -1 when it could
+//  not run or was killed by a signal.
+int lg_test_sh (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+
+//  What a shell command made from format wrote on stdout (caller frees;
+//  "" when it could not run). Add 2>&1 to the command to see stderr too.
+char *lg_test_sh_output (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+
+//  One request of body_case carrying body (any member of the oneof) with
+//  reason, on client; the reply (caller frees) or NULL when none came.
+lg_reply_t *lg_test_call (lg_client_t *client, unsigned body_case, void *body,
+                          const char *reason);
+
 //  lg_test_stop (pid, sig, 5000) and pid = 0; returns its exit code (0 if
 //  not running).
 int lg_test_proc_stop (lg_test_proc_t *proc, int sig);

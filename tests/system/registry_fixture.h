@@ -156,19 +156,12 @@ static inline lg_reply_t *
 rf_ask_why (const char *who, const char *reason, Lgwan__V1__Request__BodyCase body_case,
             void *body)
 {
-    lg_request_t request = LGWAN__V1__REQUEST__INIT;
-    request.reason = (char *) reason;
-    request.body_case = body_case;
-    //  Every body is one pointer of the same union: any member takes it
-    request.stats = (Lgwan__V1__Stats *) body;
     lg_client_t *client = lg_test_proc_client (&rf.registry, rf.certs, who);
     assert_non_null (client);
     lg_client_set_timeout (client, 3000, 1);
-    lg_reply_t *reply = NULL;
-    int rc = lg_client_call (client, &request, &reply);
-    free (request.request_id);
+    lg_reply_t *reply = lg_test_call (client, body_case, body, reason);
     lg_client_destroy (&client);
-    assert_int_equal (rc, 0);
+    assert_non_null (reply);
     assert_non_null (reply->status);
     return reply;
 }

@@ -23,16 +23,7 @@ s_ask (lg_test_proc_t *proc, const char *who, unsigned body_case, void *body)
 {
     lg_client_t *client = lg_test_proc_client (proc, s_certs, who);
     lg_client_set_timeout (client, 5000, 1);
-    lg_request_t request = LGWAN__V1__REQUEST__INIT;
-    request.body_case = body_case;
-    const ProtobufCFieldDescriptor *field =
-        lg_codec_body_field (&lgwan__v1__request__descriptor, body_case);
-    *(void **) ((char *) &request + field->offset) = body;
-    request.reason = (char *) "試験";
-    lg_reply_t *reply = NULL;
-    if (lg_client_call (client, &request, &reply))
-        reply = NULL;
-    free (request.request_id);
+    lg_reply_t *reply = lg_test_call (client, body_case, body, "試験");
     lg_client_destroy (&client);
     assert_non_null (reply);
     return reply;
@@ -64,23 +55,11 @@ s_sql (const char *format, ...)
     return value;
 }
 
-static int
-s_shell (const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    char *cmd = zsys_vprintf (format, args);
-    va_end (args);
-    int rc = system (cmd);
-    zstr_free (&cmd);
-    return WIFEXITED (rc)? WEXITSTATUS (rc): -1;
-}
-
 //  Can host `from` (A, B) reach the local government over IPv4 / IPv6?
 static bool
 s_reaches (const char *from, bool ipv6)
 {
-    return s_shell ("bash %s ping %s %s %s", s_script, s_tag, from,
+    return lg_test_sh ("bash %s ping %s %s %s", s_script, s_tag, from,
                     ipv6? "2001:db8:ffff::10": "192.0.2.10") == 0;
 }
 
@@ -239,7 +218,7 @@ s_setup (void **state)
     s_setup_provider ("事業者B", "7010705000725", "svc-b", &s_conn [2], s_prefix [2]);
     assert_true (lg_test_wait_for (s_isolation_knows, NULL, 10000));
 
-    if (s_shell ("bash %s up %s %s %s %s %s", s_script, s_tag, s_prefix [1][0], s_prefix [1][1],
+    if (lg_test_sh ("bash %s up %s %s %s %s %s", s_script, s_tag, s_prefix [1][0], s_prefix [1][1],
                  s_prefix [2][0], s_prefix [2][1]))
         lg_test_unavailable ("could not make the test's network namespaces");
     s_up = true;
@@ -259,7 +238,7 @@ s_teardown (void **state)
     if (s_west > 0)
         lg_test_stop (s_west, SIGTERM, 5000);
     if (s_up)
-        s_shell ("bash %s down %s", s_script, s_tag);
+        lg_test_sh ("bash %s down %s", s_script, s_tag);
     lg_test_proc_stop (&s_isolation, SIGTERM);
     lg_test_proc_stop (&s_registry, SIGTERM);
     lg_test_certs_destroy (&s_certs);
@@ -293,7 +272,7 @@ s_elements (const char *point, const char *prefix)
     char network [64];
     snprintf (network, sizeof network, "%s", prefix);
     *strchr (network, '/') = 0;
-    return s_shell ("test \"$(ip netns exec %s-%s nft list table inet lgwan 2>/dev/null"
+    return lg_test_sh ("test \"$(ip netns exec %s-%s nft list table inet lgwan 2>/dev/null"
                     " | grep -ow -- '%s' | wc -l)\" = 1", s_tag, point, network) == 0? 1: 0;
 }
 
@@ -353,7 +332,7 @@ test_r16_1_drift_repaired (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
     assert_true (lg_test_wait_for (s_in_force, &s_conn [1], 10000));
     lg_test_stop (s_east, SIGKILL, 2000);
-    assert_int_equal (s_shell ("ip netns exec %s-east nft flush ruleset", s_tag), 0);
+    assert_int_equal (lg_test_sh ("ip netns exec %s-east nft flush ruleset", s_tag), 0);
     assert_int_equal (s_elements ("east", s_prefix [1][0]), 0);
     s_east = s_enforcer ("east");
     long two = 2;
@@ -368,7 +347,7 @@ test_r16_1_drift_repaired (void **state)
     snprintf (network, sizeof network, "%s", s_prefix [1][0]);
     int length = atoi (strchr (network, '/') + 1);
     *strchr (network, '/') = 0;
-    assert_int_equal (s_shell ("ip netns exec %s-east nft delete element inet lgwan v4_%d '{ %s }'",
+    assert_int_equal (lg_test_sh ("ip netns exec %s-east nft delete element inet lgwan v4_%d '{ %s }'",
                                s_tag, length, network), 0);
     assert_true (lg_test_wait_for (s_repaired, &repairs, 10000));
     assert_false (s_reaches ("A", false));

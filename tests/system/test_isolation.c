@@ -20,16 +20,7 @@ s_ask (lg_test_proc_t *proc, const char *who, unsigned body_case, void *body)
 {
     lg_client_t *client = lg_test_proc_client (proc, s_certs, who);
     lg_client_set_timeout (client, 5000, 1);
-    lg_request_t request = LGWAN__V1__REQUEST__INIT;
-    request.body_case = body_case;
-    const ProtobufCFieldDescriptor *field =
-        lg_codec_body_field (&lgwan__v1__request__descriptor, body_case);
-    *(void **) ((char *) &request + field->offset) = body;
-    request.reason = (char *) "試験";
-    lg_reply_t *reply = NULL;
-    if (lg_client_call (client, &request, &reply))
-        reply = NULL;
-    free (request.request_id);
+    lg_reply_t *reply = lg_test_call (client, body_case, body, "試験");
     lg_client_destroy (&client);
     assert_non_null (reply);
     return reply;
