@@ -63,82 +63,13 @@ s_state (bool decommission, bool disconnection, bool suspension)
            suspension? "suspended": "connected";
 }
 
-//  Causes of a connection now, as flags
+//  Publish a change of the drop set (the arrays PostgreSQL returned, as
+//  stored in desired_versions) for the enforcers and anyone watching
 static int
-s_causes (lg_ctx_t *ctx, const char *connection, bool flags [4])
+s_publish_change (lg_ctx_t *ctx, uint64_t version, const char *added, const char *removed)
 {
-    const char *params [] = { connection };
-    PGresult *res;
-    int rc = s_query (ctx, &res, "SELECT cause FROM causes WHERE connection_id = $1::bigint",
-                      1, params);
-    if (rc)
-        return rc;
-    memset (flags, 0, 4 * sizeof (bool));
-    for (int row = 0; row < PQntuples (res); row++) {
-        int cause = atoi (PQgetvalue (res, row, 0));
-        if (cause >= 1 && cause <= 3)
-            flags [cause] = true;
-    }
-    PQclear (res);
-    return 0;
-}
-
-//  Make the drop set agree with a connection's causes; a new version when it
-//  changed. *version gets the version now in effect.
-static int
-s_sync (lg_ctx_t *ctx, const char *connection, uint64_t *version)
-{
-    const char *params [] = { connection };
-    PGresult *res;
-    //  What should be dropped, what is: the difference both ways
-    int rc = s_query (ctx, &res,
-        "WITH want AS (SELECT unnest (c.prefixes)::cidr AS prefix FROM connections c"
-        "   WHERE c.id = $1::bigint AND NOT c.released"
-        "   AND EXISTS (SELECT 1 FROM causes WHERE connection_id = c.id)),"
-        " have AS (SELECT prefix FROM desired WHERE connection_id = $1::bigint),"
-        " added AS (INSERT INTO desired (prefix, connection_id)"
-        "   SELECT prefix, $1::bigint FROM want EXCEPT SELECT prefix, $1::bigint FROM have"
-        "   RETURNING prefix),"
-        " removed AS (DELETE FROM desired WHERE connection_id = $1::bigint"
-        "   AND prefix NOT IN (SELECT prefix FROM want) RETURNING prefix)"
-        " SELECT (SELECT coalesce (array_agg (prefix::text ORDER BY prefix), '{}') FROM added)::text[]"
-        "   AS added, (SELECT coalesce (array_agg (prefix::text ORDER BY prefix), '{}') FROM removed)"
-        "   ::text[] AS removed,"
-        " (SELECT count (*) FROM added) + (SELECT count (*) FROM removed) AS changes", 1, params);
-    if (rc)
-        return rc;
-    bool changed = atol (lg_db_value (res, 0, "changes")) > 0;
-    char *added = strdup (lg_db_value (res, 0, "added"));
-    char *removed = strdup (lg_db_value (res, 0, "removed"));
-    PQclear (res);
-    if (!changed) {
-        free (added);
-        free (removed);
-        if ((rc = s_query (ctx, &res, "SELECT version FROM desired_head WHERE id = 1", 0, NULL)))
-            return rc;
-        *version = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
-        PQclear (res);
-        return 0;
-    }
-    char now [40];
-    lg_clock_format (ctx->now_us, now, sizeof now);
-    const char *bump [] = { added, removed, now };
-    rc = s_query (ctx, &res,
-        "WITH head AS (UPDATE desired_head SET version = version + 1 WHERE id = 1 RETURNING version)"
-        " INSERT INTO desired_versions (version, added, removed, created_at)"
-        " SELECT version, $1::text[], $2::text[], $3::timestamptz FROM head RETURNING version",
-        3, bump);
-    if (rc) {
-        free (added);
-        free (removed);
-        return rc;
-    }
-    *version = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
-    PQclear (res);
-    //  The change itself, for the enforcers and for anyone watching: the
-    //  arrays the difference returned, as stored
     Lgwan__V1__DesiredStateChanged changed_event = LGWAN__V1__DESIRED_STATE_CHANGED__INIT;
-    changed_event.version = *version;
+    changed_event.version = version;
     char **lists [2] = { NULL, NULL };
     size_t counts [2] = { 0, 0 };
     const char *arrays [2] = { added, removed };
@@ -155,8 +86,6 @@ s_sync (lg_ctx_t *ctx, const char *connection, uint64_t *version)
             lists [col] [counts [col]++] = strdup (item);
         free (copy);
     }
-    free (added);
-    free (removed);
     changed_event.add = lists [0];
     changed_event.n_add = counts [0];
     changed_event.remove = lists [1];
@@ -164,14 +93,44 @@ s_sync (lg_ctx_t *ctx, const char *connection, uint64_t *version)
     lg_event_t event = LGWAN__V1__EVENT__INIT;
     event.body_case = LGWAN__V1__EVENT__BODY_DESIRED_STATE_CHANGED;
     event.desired_state_changed = &changed_event;
-    rc = lg_outbox_append (ctx->outbox, &event, ctx->actor,
-                           ctx->request? ctx->request->reason: "", 
-                           ctx->request? ctx->request->request_id: "", ctx->now_us);
+    int rc = lg_outbox_append (ctx->outbox, &event, ctx->actor,
+                               ctx->request? ctx->request->reason: "",
+                               ctx->request? ctx->request->request_id: "", ctx->now_us);
     for (int col = 0; col < 2; col++) {
         for (size_t i = 0; i < counts [col]; i++)
             free (lists [col] [i]);
         free (lists [col]);
     }
+    return rc;
+}
+
+//  What sync_desired and apply_cause (migration 002) return: the version in
+//  effect, and when the call bumped it, the change to publish
+static int
+s_after_sync (lg_ctx_t *ctx, PGresult *res, uint64_t *version)
+{
+    *version = strtoull (lg_db_value (res, 0, "out_version"), NULL, 10);
+    if (!streq (lg_db_value (res, 0, "out_bumped"), "t"))
+        return 0;
+    return s_publish_change (ctx, *version, lg_db_value (res, 0, "out_added"),
+                             lg_db_value (res, 0, "out_removed"));
+}
+
+//  Make the drop set agree with a connection's causes; a new version when it
+//  changed. *version gets the version now in effect.
+static int
+s_sync (lg_ctx_t *ctx, const char *connection, uint64_t *version)
+{
+    char now [40];
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { connection, now };
+    PGresult *res;
+    int rc = s_query (ctx, &res, "SELECT * FROM sync_desired ($1::bigint, $2::timestamptz)",
+                      2, params);
+    if (rc)
+        return rc;
+    rc = s_after_sync (ctx, res, version);
+    PQclear (res);
     return rc;
 }
 
@@ -190,27 +149,34 @@ s_in_force (lg_ctx_t *ctx, uint64_t *version)
 }
 
 int
-isolation_emit_in_force (lg_ctx_t *ctx)
+isolation_emit_in_force (lg_ctx_t *ctx, uint64_t *in_force_p)
 {
-    uint64_t in_force;
-    int rc = s_in_force (ctx, &in_force);
+    char now [40];
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    PGresult *res;
+    //  One statement: the version in force, and the events it releases (a
+    //  row of NULLs but the version when it releases none)
+    int rc = s_query (ctx, &res,
+        "WITH f AS (SELECT coalesce ((SELECT min (acked_version) FROM points),"
+        "   (SELECT version FROM desired_head WHERE id = 1)) AS v),"
+        " gone AS (DELETE FROM pending WHERE id IN (SELECT id FROM pending, f"
+        "   WHERE version <= f.v ORDER BY id FOR UPDATE OF pending SKIP LOCKED)"
+        "   RETURNING id, version, kind, connection_id, cause, reference, state)"
+        " SELECT f.v AS in_force, g.id, g.version, g.kind, g.connection_id, g.cause,"
+        " g.reference, g.state,"
+        " (SELECT provider_id FROM connections c WHERE c.id = g.connection_id) AS provider,"
+        " (SELECT array_to_string (prefixes, ',') FROM connections c WHERE c.id = g.connection_id)"
+        " AS prefixes,"
+        " (SELECT coalesce (string_agg (name, ',' ORDER BY name), '') FROM points) AS points"
+        " FROM f LEFT JOIN gone g ON true ORDER BY g.id", 0, NULL);
     if (rc)
         return rc;
-    char text [24], now [40];
-    snprintf (text, sizeof text, "%" PRIu64, in_force);
-    lg_clock_format (ctx->now_us, now, sizeof now);
-    const char *params [] = { text };
-    PGresult *res;
-    if ((rc = s_query (ctx, &res,
-            "DELETE FROM pending WHERE id IN (SELECT id FROM pending WHERE version <= $1::bigint"
-            " ORDER BY id FOR UPDATE SKIP LOCKED) RETURNING id, version, kind, connection_id,"
-            " cause, reference, state,"
-            " (SELECT provider_id FROM connections c WHERE c.id = connection_id) AS provider,"
-            " (SELECT array_to_string (prefixes, ',') FROM connections c WHERE c.id = connection_id)"
-            " AS prefixes,"
-            " (SELECT coalesce (string_agg (name, ',' ORDER BY name), '') FROM points) AS points",
-            1, params)))
-        return rc;
+    if (in_force_p)
+        *in_force_p = strtoull (lg_db_value (res, 0, "in_force"), NULL, 10);
+    if (!lg_db_value (res, 0, "id")) {
+        PQclear (res);
+        return 0;               //  nothing released
+    }
     int rows = PQntuples (res);
     //  In the order they were decided
     for (int pass = 0; pass < rows && rc == 0; pass++) {
@@ -268,6 +234,21 @@ isolation_emit_in_force (lg_ctx_t *ctx)
     return rc;
 }
 
+//  A list of decimal ids as a PostgreSQL array literal; caller frees
+static char *
+s_id_array (zlistx_t *ids)
+{
+    size_t size = 3 + zlistx_size (ids) * 21;
+    char *text = (char *) malloc (size);
+    size_t len = 0;
+    text [len++] = '{';
+    for (const char *id = (const char *) zlistx_first (ids); id;
+         id = (const char *) zlistx_next (ids))
+        len += snprintf (text + len, size - len, "%s%s", len > 1? ",": "", id);
+    snprintf (text + len, size - len, "}");
+    return text;
+}
+
 //  The connections a request names: all of a provider's, or those listed
 //  (each must exist, and belong to the provider when one is named)
 static int
@@ -289,28 +270,42 @@ s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, zl
             return REFUSE (ctx, NULL, "provider %s has no connection to act on", text);
         return 0;
     }
+    //  All in one statement, in the order given
+    zlistx_t *asked = zlistx_new ();
+    zlistx_set_destructor (asked, (zlistx_destructor_fn *) zstr_free);
+    zlistx_set_duplicator (asked, (zlistx_duplicator_fn *) strdup);
     for (size_t i = 0; i < n; i++) {
         snprintf (text, sizeof text, "%" PRIu64, connections [i]);
-        const char *params [] = { text };
-        if ((rc = s_query (ctx, &res, "SELECT provider_id FROM connections WHERE id = $1::bigint"
-                                      " AND NOT released", 1, params)))
-            return rc;
-        bool found = PQntuples (res) == 1;
-        uint64_t owner = found? strtoull (PQgetvalue (res, 0, 0), NULL, 10): 0;
-        PQclear (res);
-        if (!found)
-            return MISSING (ctx, "no connection %s", text);
-        if (provider && owner != provider)
-            return INVALID (ctx, NULL, "connection %s is not provider %" PRIu64 "'s", text, provider);
-        zlistx_add_end (targets, text);
+        zlistx_add_end (asked, text);
     }
-    return 0;
+    char *ids = s_id_array (asked);
+    zlistx_destroy (&asked);
+    rc = s_query (ctx, &res, "SELECT u.id, c.provider_id FROM unnest ($1::bigint[])"
+                             " WITH ORDINALITY AS u (id, n) LEFT JOIN connections c"
+                             " ON c.id = u.id AND NOT c.released ORDER BY u.n", 1,
+                  (const char *[]) { ids });
+    free (ids);
+    if (rc)
+        return rc;
+    for (int row = 0; row < PQntuples (res) && rc == 0; row++) {
+        const char *id = lg_db_value (res, row, "id");
+        const char *owner = lg_db_value (res, row, "provider_id");
+        if (!owner)
+            rc = MISSING (ctx, "no connection %s", id);
+        else
+        if (provider && strtoull (owner, NULL, 10) != provider)
+            rc = INVALID (ctx, NULL, "connection %s is not provider %" PRIu64 "'s", id, provider);
+        else
+            zlistx_add_end (targets, (void *) id);
+    }
+    PQclear (res);
+    return rc;
 }
 
 //  The reply: each connection's state and causes, the version and whether
 //  every point has it
 static int
-s_reply (lg_ctx_t *ctx, zlistx_t *connections, uint64_t version)
+s_reply (lg_ctx_t *ctx, zlistx_t *connections, uint64_t version, uint64_t in_force)
 {
     Lgwan__V1__IsolationReply *reply = (Lgwan__V1__IsolationReply *) malloc (sizeof *reply);
     lgwan__v1__isolation_reply__init (reply);
@@ -318,32 +313,32 @@ s_reply (lg_ctx_t *ctx, zlistx_t *connections, uint64_t version)
         calloc (zlistx_size (connections) + 1, sizeof (void *));
     ctx->reply->body_case = LGWAN__V1__REPLY__BODY_ISOLATION;
     ctx->reply->isolation = reply;
-    uint64_t in_force;
-    int rc = s_in_force (ctx, &in_force);
-    if (rc)
-        return rc;
     reply->version = version;
     reply->in_force = in_force >= version;
-    for (const char *id = (const char *) zlistx_first (connections); id;
-         id = (const char *) zlistx_next (connections)) {
-        const char *params [] = { id };
-        PGresult *res;
-        if ((rc = s_query (ctx, &res,
-                "SELECT c.provider_id, array_to_string (c.prefixes, ',') AS prefixes, k.cause,"
-                " k.reference, k.actor, k.reason, to_char (k.since AT TIME ZONE 'UTC',"
-                " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS since FROM connections c"
-                " LEFT JOIN causes k ON k.connection_id = c.id WHERE c.id = $1::bigint"
-                " ORDER BY k.cause", 1, params)))
-            return rc;
-        if (PQntuples (res) == 0) {
-            PQclear (res);
-            continue;
-        }
+    //  All of them in one statement, in the order asked, causes in order
+    char *ids = s_id_array (connections);
+    const char *params [] = { ids };
+    PGresult *res;
+    int rc = s_query (ctx, &res,
+        "SELECT u.n, c.id, c.provider_id, array_to_string (c.prefixes, ',') AS prefixes, k.cause,"
+        " k.reference, k.actor, k.reason, to_char (k.since AT TIME ZONE 'UTC',"
+        " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS since"
+        " FROM unnest ($1::bigint[]) WITH ORDINALITY AS u (id, n)"
+        " JOIN connections c ON c.id = u.id"
+        " LEFT JOIN causes k ON k.connection_id = c.id ORDER BY u.n, k.cause", 1, params);
+    free (ids);
+    if (rc)
+        return rc;
+    int rows = PQntuples (res);
+    for (int first = 0, next; first < rows; first = next) {
+        const char *n = lg_db_value (res, first, "n");
+        for (next = first + 1; next < rows && streq (lg_db_value (res, next, "n"), n); next++)
+            ;
         Lgwan__V1__ConnectionIsolation *c = (Lgwan__V1__ConnectionIsolation *) malloc (sizeof *c);
         lgwan__v1__connection_isolation__init (c);
-        c->connection = strtoull (id, NULL, 10);
-        c->provider = strtoull (lg_db_value (res, 0, "provider_id"), NULL, 10);
-        char *prefixes = strdup (lg_db_value (res, 0, "prefixes"));
+        c->connection = strtoull (lg_db_value (res, first, "id"), NULL, 10);
+        c->provider = strtoull (lg_db_value (res, first, "provider_id"), NULL, 10);
+        char *prefixes = strdup (lg_db_value (res, first, "prefixes"));
         size_t count = 1;
         for (char *at = prefixes; *at; at++)
             count += *at == ',';
@@ -353,8 +348,8 @@ s_reply (lg_ctx_t *ctx, zlistx_t *connections, uint64_t version)
             c->prefixes [c->n_prefixes++] = strdup (p);
         free (prefixes);
         bool flags [4] = { false, false, false, false };
-        c->causes = (Lgwan__V1__CauseRecord **) calloc (PQntuples (res) + 1, sizeof (void *));
-        for (int row = 0; row < PQntuples (res); row++) {
+        c->causes = (Lgwan__V1__CauseRecord **) calloc (next - first + 1, sizeof (void *));
+        for (int row = first; row < next; row++) {
             if (!lg_db_value (res, row, "cause"))
                 continue;
             Lgwan__V1__CauseRecord *k = (Lgwan__V1__CauseRecord *) malloc (sizeof *k);
@@ -368,10 +363,10 @@ s_reply (lg_ctx_t *ctx, zlistx_t *connections, uint64_t version)
                 flags [k->cause] = true;
             c->causes [c->n_causes++] = k;
         }
-        PQclear (res);
         c->state = lg_strdup (s_state (flags [3], flags [1], flags [2]));
         reply->connections [reply->n_connections++] = c;
     }
+    PQclear (res);
     return 0;
 }
 
@@ -385,40 +380,17 @@ s_apply_cause (lg_ctx_t *ctx, const char *connection, int cause, bool impose,
     snprintf (kind, sizeof kind, "%d", cause);
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *reason = ctx->request? ctx->request->reason: "";
-    const char *params [] = { connection, kind, reference, ctx->actor, reason, now };
+    const char *params [] = { connection, kind, impose? "t": "f", reference, ctx->actor,
+                              reason, now };
     PGresult *res;
-    int rc = impose
-        ? s_query (ctx, &res, "INSERT INTO causes (connection_id, cause, reference, actor, reason,"
-                              " since) VALUES ($1::bigint, $2::smallint, $3, $4, $5, $6::timestamptz)"
-                              " ON CONFLICT DO NOTHING RETURNING 1", 6, params)
-        : s_query (ctx, &res, "DELETE FROM causes WHERE connection_id = $1::bigint"
-                              " AND cause = $2::smallint RETURNING 1", 2, params);
+    int rc = s_query (ctx, &res, "SELECT * FROM apply_cause ($1::bigint, $2::smallint,"
+                                 " $3::boolean, $4, $5, $6, $7::timestamptz)", 7, params);
     if (rc)
         return rc;
-    *changed = PQntuples (res) > 0;
+    *changed = streq (lg_db_value (res, 0, "out_changed"), "t");
+    rc = s_after_sync (ctx, res, version);
     PQclear (res);
-    if (!*changed)
-        return s_sync (ctx, connection, version);
-    if ((rc = s_exec (ctx, "INSERT INTO cause_history (connection_id, cause, action, reference,"
-                           " actor, reason, at) VALUES ($1::bigint, $2::smallint, $7, $3, $4, $5,"
-                           " $6::timestamptz)", 7,
-                      (const char *[]) { connection, kind, reference, ctx->actor, reason, now,
-                                         impose? "imposed": "lifted" })))
-        return rc;
-    if ((rc = s_sync (ctx, connection, version)))
-        return rc;
-    bool flags [4];
-    if ((rc = s_causes (ctx, connection, flags)))
-        return rc;
-    const char *state = s_state (flags [3], flags [1], flags [2]);
-    const char *event = impose? (cause == 1? "disconnected": cause == 2? "suspended": "decommissioned")
-                              : (streq (state, "connected")? "reconnected":
-                                 streq (state, "suspended")? "suspended": "disconnected");
-    char text [24];
-    snprintf (text, sizeof text, "%" PRIu64, *version);
-    return s_exec (ctx, "INSERT INTO pending (version, kind, connection_id, cause, reference, state)"
-                        " VALUES ($1::bigint, $2, $3::bigint, $4::smallint, $5, $6)", 6,
-                   (const char *[]) { text, event, connection, kind, reference, state });
+    return rc;
 }
 
 //  Disconnect and Suspend share everything but the cause and its reference
@@ -442,10 +414,11 @@ s_impose (lg_ctx_t *ctx, int cause, uint64_t provider, uint64_t *connections, si
         bool changed;
         rc = s_apply_cause (ctx, c, cause, true, reference, &version, &changed);
     }
+    uint64_t in_force = 0;
     if (rc == 0)
-        rc = isolation_emit_in_force (ctx);
+        rc = isolation_emit_in_force (ctx, &in_force);
     if (rc == 0)
-        rc = s_reply (ctx, targets, version);
+        rc = s_reply (ctx, targets, version, in_force);
     zlistx_destroy (&targets);
     return rc;
 }
@@ -503,10 +476,11 @@ s_lift (lg_ctx_t *ctx)
     if (rc == 0 && !changed)
         rc = REFUSE (ctx, l->cause == 1? "R16.1": "R15.3", "connection %s has no %s in force",
                      text, s_cause_names [l->cause]);
+    uint64_t in_force = 0;
     if (rc == 0)
-        rc = isolation_emit_in_force (ctx);
+        rc = isolation_emit_in_force (ctx, &in_force);
     if (rc == 0)
-        rc = s_reply (ctx, targets, version);
+        rc = s_reply (ctx, targets, version, in_force);
     zlistx_destroy (&targets);
     return rc;
 }
@@ -527,7 +501,10 @@ s_get (lg_ctx_t *ctx)
     if (rc == 0) {
         uint64_t version = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
         PQclear (res);
-        rc = s_reply (ctx, targets, version);
+        uint64_t in_force = 0;
+        rc = s_in_force (ctx, &in_force);
+        if (rc == 0)
+            rc = s_reply (ctx, targets, version, in_force);
     }
     zlistx_destroy (&targets);
     return rc;
@@ -550,7 +527,10 @@ s_list (lg_ctx_t *ctx)
     if ((rc = s_query (ctx, &res, "SELECT version FROM desired_head WHERE id = 1", 0, NULL)) == 0) {
         uint64_t version = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
         PQclear (res);
-        rc = s_reply (ctx, targets, version);
+        uint64_t in_force = 0;
+        rc = s_in_force (ctx, &in_force);
+        if (rc == 0)
+            rc = s_reply (ctx, targets, version, in_force);
     }
     zlistx_destroy (&targets);
     return rc;

@@ -9,8 +9,9 @@
 
 extern const lg_service_def_t isolation_service;
 
-//  Publish every pending event whose version every point acknowledged
-int isolation_emit_in_force (lg_ctx_t *ctx);
+//  Publish every pending event whose version every point acknowledged;
+//  *in_force (when not NULL) gets the version every point has
+int isolation_emit_in_force (lg_ctx_t *ctx, uint64_t *in_force);
 
 //  The enforcer channel, the service's state (isolation_points.c)
 void *isolation_points_new (lg_db_t *db, const lg_config_t *cfg);

@@ -14,10 +14,22 @@
        keeps being sent updates.
     5. Ack moves the point's acked version forward (never back) and publishes
        the pending events now in force; Repaired publishes DriftRepaired.
+       The points ack a version at nearly the same moment, so the reader
+       takes every frame already waiting (up to S_BATCH) before it records
+       the acks among them in one duty: one transaction for all the points
+       instead of one each, on the path from request to in force.
     Database work runs as duties of the server: one transaction each, events
     committed with it.
 */
 #include "isolation.h"
+
+#define S_BATCH 64                 //  frames taken per wake-up, acks recorded at once
+
+typedef struct {
+    char point [40];
+    uint64_t version;
+    bool dry_run;
+} s_ack_t;
 
 typedef struct {
     zsock_t *router;
@@ -29,9 +41,11 @@ typedef struct {
     int64_t lag_ms;
     //  The frame being handled, for the duty that records it
     char point [40];
-    uint64_t version;
     bool dry_run;
     Lgwan__V1__EnforcerRepaired *repaired;
+    //  Acks taken but not yet recorded, one per point
+    s_ack_t acks [S_BATCH];
+    size_t n_acks;
 } s_points_t;
 
 typedef struct {
@@ -148,19 +162,60 @@ s_record_hello (lg_ctx_t *ctx)
                       3, params)? 0: -2;
 }
 
+//  Every ack taken since the last one, in one statement, then what they put
+//  in force (one round trip: the UPDATE is pipelined before the DELETE)
 static int
-s_record_ack (lg_ctx_t *ctx)
+s_record_acks (lg_ctx_t *ctx)
 {
     s_points_t *self = (s_points_t *) ctx->state;
-    char version [24], now [40];
-    snprintf (version, sizeof version, "%" PRIu64, self->version);
+    //  Point names are [a-z0-9-] (checked at Hello): nothing to quote
+    char names [S_BATCH * 41 + 3], versions [S_BATCH * 21 + 3], dry [S_BATCH * 2 + 3], now [40];
+    size_t n = 0, v = 0, d = 0;
+    for (size_t i = 0; i < self->n_acks; i++) {
+        const char *sep = i? ",": "{";
+        n += snprintf (names + n, sizeof names - n, "%s%s", sep, self->acks [i].point);
+        v += snprintf (versions + v, sizeof versions - v, "%s%" PRIu64, sep, self->acks [i].version);
+        d += snprintf (dry + d, sizeof dry - d, "%s%c", sep, self->acks [i].dry_run? 't': 'f');
+    }
+    snprintf (names + n, sizeof names - n, "}");
+    snprintf (versions + v, sizeof versions - v, "}");
+    snprintf (dry + d, sizeof dry - d, "}");
     lg_clock_format (ctx->now_us, now, sizeof now);
-    const char *params [] = { self->point, version, self->dry_run? "t": "f", now };
-    if (!lg_db_run (ctx->db, "UPDATE points SET acked_version = greatest (acked_version,"
-                             " $2::bigint), dry_run = $3::boolean, last_seen = $4::timestamptz"
-                             " WHERE name = $1", 4, params))
+    const char *params [] = { names, versions, dry, now };
+    if (!lg_db_run (ctx->db, "UPDATE points p SET acked_version = greatest (p.acked_version, a.v),"
+                             " dry_run = a.d, last_seen = $4::timestamptz"
+                             " FROM unnest ($1::text[], $2::bigint[], $3::boolean[]) AS a (name, v, d)"
+                             " WHERE p.name = a.name", 4, params))
         return -2;
-    return isolation_emit_in_force (ctx);
+    return isolation_emit_in_force (ctx, NULL);
+}
+
+static void
+s_flush_acks (s_points_t *self)
+{
+    if (self->n_acks == 0)
+        return;
+    lg_server_run_duty (self->server, s_record_acks, "point acks");
+    self->n_acks = 0;           //  lost with a failed duty: the next ack (greatest) makes it good
+}
+
+//  Keep the highest version per point until the flush
+static void
+s_take_ack (s_points_t *self, const char *point, uint64_t version, bool dry_run)
+{
+    size_t i;
+    for (i = 0; i < self->n_acks && !streq (self->acks [i].point, point); i++)
+        ;
+    if (i == self->n_acks) {
+        if (self->n_acks == S_BATCH)
+            s_flush_acks (self);
+        i = self->n_acks++;
+        snprintf (self->acks [i].point, sizeof self->acks [i].point, "%s", point);
+        self->acks [i].version = 0;
+    }
+    if (version > self->acks [i].version)
+        self->acks [i].version = version;
+    self->acks [i].dry_run = dry_run;
 }
 
 static int
@@ -215,14 +270,10 @@ s_record_lagging (lg_ctx_t *ctx)
     return rc;
 }
 
-static int
-s_on_enforcer (zloop_t *loop, zsock_t *reader, void *arg)
+//  One frame from a point
+static void
+s_handle (s_points_t *self, zmsg_t *msg)
 {
-    (void) loop;
-    s_points_t *self = (s_points_t *) arg;
-    zmsg_t *msg = zmsg_recv (reader);
-    if (!msg)
-        return zsys_interrupted? -1: 0;
     zframe_t *identity = zmsg_pop (msg);
     zframe_t *body = zmsg_pop (msg);
     lg_caller_t caller;
@@ -253,6 +304,7 @@ s_on_enforcer (zloop_t *loop, zsock_t *reader, void *arg)
             self->dry_run = frame->hello->dry_run;
             lg_info ("enforcement point %s said hello at version %" PRIu64 "%s", point,
                      frame->hello->applied_version, self->dry_run? " (dry run)": "");
+            s_flush_acks (self);         //  in the order the frames came
             if (lg_server_run_duty (self->server, s_record_hello, "point hello") == 0)
                 s_send_snapshot (self, identity);
             break;
@@ -261,10 +313,7 @@ s_on_enforcer (zloop_t *loop, zsock_t *reader, void *arg)
             if (!peer || !streq (peer->point, frame->ack->point))
                 break;          //  an ack from a point that never said hello
             peer->seen = zclock_mono ();
-            snprintf (self->point, sizeof self->point, "%s", peer->point);
-            self->version = frame->ack->version;
-            self->dry_run = frame->ack->dry_run;
-            lg_server_run_duty (self->server, s_record_ack, "point ack");
+            s_take_ack (self, peer->point, frame->ack->version, frame->ack->dry_run);
             break;
         case LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED:
             if (!peer)
@@ -285,8 +334,25 @@ s_on_enforcer (zloop_t *loop, zsock_t *reader, void *arg)
 cleanup:
     zframe_destroy (&identity);
     zframe_destroy (&body);
-    zmsg_destroy (&msg);
-    return 0;
+}
+
+//  Every frame already waiting, then the acks among them at once
+static int
+s_on_enforcer (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    s_points_t *self = (s_points_t *) arg;
+    for (int taken = 0; taken < S_BATCH; taken++) {
+        if (taken && !(zsock_events (reader) & ZMQ_POLLIN))
+            break;
+        zmsg_t *msg = zmsg_recv (reader);
+        if (!msg)
+            break;
+        s_handle (self, msg);
+        zmsg_destroy (&msg);
+    }
+    s_flush_acks (self);
+    return zsys_interrupted? -1: 0;
 }
 
 //  Each change of the set goes to every point as it is published
