@@ -395,7 +395,8 @@ lg_server_run_duty (lg_server_t *self, lg_handler_fn *duty, const char *name)
     lg_ctx_t ctx = { .server = self, .db = self->db, .reply = reply, .state = self->state,
                      .outbox = self->outbox, .actor = actor, .now_us = lg_clock_now_us () };
     int rc = -2;
-    if (lg_db_begin (self->db) == 0) {
+    //  Pipelined like a write: BEGIN travels with the duty's first statement
+    if (lg_db_pipeline_begin (self->db) == 0 && lg_db_begin (self->db) == 0) {
         rc = duty (&ctx);
         if (rc == 0 && lg_db_commit (self->db) == 0) {
             if (self->outbox)
@@ -409,6 +410,8 @@ lg_server_run_duty (lg_server_t *self, lg_handler_fn *duty, const char *name)
                 rc = -2;
         }
     }
+    if (lg_db_is_up (self->db))
+        lg_db_pipeline_end (self->db);
     if (rc)
         lg_log_write (LG_LOG_WARNING, ctx.reply->status? ctx.reply->status->message:
                       lg_db_error (self->db), "duty %s did not complete", name);
