@@ -223,13 +223,13 @@ lg_outbox_append (lg_outbox_t *self, lg_event_t *event, const char *actor, const
     char *hash_hex = lg_db_hex (hash, sizeof hash);
     const char *params [] = { seq_text, event->event_id, body_case, occurred, event_hex,
                               prev_hex, hash_hex };
+    //  The row and the head's new link in one statement (queued: it travels
+    //  with the transaction's next round trip)
     bool ok = lg_db_run (self->db,
-        "INSERT INTO outbox (seq, event_id, body_case, occurred_at, event, prev_hash, hash)"
+        "WITH head AS (UPDATE outbox_head SET hash = $7::bytea WHERE id = 1 AND seq = $1::bigint)"
+        " INSERT INTO outbox (seq, event_id, body_case, occurred_at, event, prev_hash, hash)"
         " VALUES ($1::bigint, $2, $3::integer, $4::timestamptz, $5::bytea, $6::bytea, $7::bytea)",
-        7, params)
-           && lg_db_run (self->db,
-        "UPDATE outbox_head SET hash = $2::bytea WHERE id = 1 AND seq = $1::bigint", 2,
-        (const char *[]) { seq_text, hash_hex });
+        7, params);
 
     if (ok) {
         //  What subscribers get carries the chain links too
