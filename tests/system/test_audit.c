@@ -565,6 +565,21 @@ test_r15_2_compliance_view (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
     rf_refused (s_ask ("provider2", AU_BODY (COMPLIANCE_GET), &get), RF_CODE (PERMISSION_DENIED), NULL);
     rf_ok (s_ask ("provider1", AU_BODY (COMPLIANCE_GET), &get));
+
+    //  The same through lgwanctl, and a refusal's exit code (1)
+    char *ctl = lg_test_lgwanctl_binary ();
+    char *out = lg_test_sh_output ("LG_CERT_DIR=%s LGWANCTL_CERT=%s/clients/viewer"
+                                   " LG_AUDIT_CONNECT=%s %s audit compliance --provider 1 --json",
+                                   rf.certs, rf.certs, s_audit.endpoint, ctl);
+    assert_non_null (strstr (out, "\"openFindings\""));
+    assert_non_null (strstr (out, "\"incident\""));
+    zstr_free (&out);
+    assert_int_equal (lg_test_sh ("LG_CERT_DIR=%s LGWANCTL_CERT=%s/clients/auditor"
+                                  " LG_AUDIT_CONNECT=%s %s finding record --audit %" PRIu64
+                                  " --control R99.9 --severity high --description x"
+                                  " >/dev/null 2>&1", rf.certs, rf.certs, s_audit.endpoint,
+                                  ctl, s_plan_audit), 1);
+    zstr_free (&ctl);
 }
 
 /* REQ R15.2 R15.3: reminders 7 days and 1 day before the deadline, once
