@@ -19,7 +19,10 @@
          b. inserts one reminders_sent row per (request, policy offset) that
             came due, and emits RemediationReminder for the nearest offset
             only (a 7-day reminder is not sent on the last day because the
-            service was down on the seventh).
+            service was down on the seventh), and none for an offset that
+            had passed when the request was made (a 5-day deadline gets
+            the 1-day reminder only). A run handles at most 500 overdue
+            requests; the next run takes the rest.
        A request counts as waiting while it is requested or insufficient; a
        report received in time stops the clock until it is verified.
 */
@@ -251,6 +254,7 @@ s_deadlines (lg_ctx_t *ctx)
         "  SELECT r.id, o.days_before, min (o.days_before) OVER (PARTITION BY r.id) AS nearest"
         "  FROM remediation_requests r JOIN reminder_offsets o"
         "    ON r.deadline - o.days_before * interval '1 day' <= $1::timestamptz"
+        "    AND r.deadline - o.days_before * interval '1 day' > r.created_at"
         "  WHERE r.status IN ('requested', 'insufficient') AND r.overdue_at IS NULL"
         "    AND r.deadline > $1::timestamptz AND r.deadline <= $1::timestamptz"
         "      + (SELECT coalesce (max (days_before), 0) FROM reminder_offsets) * interval '1 day'),"

@@ -583,7 +583,7 @@ test_r15_2_compliance_view (void **state)
 }
 
 /* REQ R15.2 R15.3: reminders 7 days and 1 day before the deadline, once
-   each; a deadline that passes while the service is stopped gives exactly
+   each, none for an offset passed before the request was made; a deadline that passes while the service is stopped gives exactly
    one RemediationOverdue after start, and still one after another restart */
 static void
 test_r15_3_overdue_once_across_restarts (void **state)
@@ -596,10 +596,15 @@ test_r15_3_overdue_once_across_restarts (void **state)
     //  7 days before: 2027-03-03 15:00Z has passed on 2027-03-04
     rf_set_clock ("2027-03-04T00:00:00Z");
     s_wait_sql (1, "SELECT count(*) FROM audit.reminders_sent WHERE remediation_id = %" PRIu64, id);
+    //  Made 6 days before its deadline: its 7-day reminder had passed
+    uint64_t late = s_remediation (audit, "R11.1-6", "critical", "2027-03-10");
     rf_set_clock ("2027-03-10T00:00:00Z");
     s_wait_sql (2, "SELECT count(*) FROM audit.reminders_sent WHERE remediation_id = %" PRIu64, id);
+    s_wait_sql (1, "SELECT count(*) FROM audit.reminders_sent WHERE remediation_id = %" PRIu64, late);
     assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_REMINDER), id, 7), 1);
     assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_REMINDER), id, 1), 1);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_REMINDER), late, 1), 1);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_REMINDER), late, 0), 1);
     assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), id, 0), 0);
 
     //  The deadline passes while audit is down
@@ -609,6 +614,7 @@ test_r15_3_overdue_once_across_restarts (void **state)
     s_wait_sql (1, "SELECT count(*) FROM audit.remediation_requests WHERE id = %" PRIu64
                    " AND overdue_at = '2027-03-12T00:00:00Z'", id);
     assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), id, 0), 1);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), late, 0), 1);
     //  The incident's request (deadline 2027-03-15) is not overdue yet
     assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), s_incident_remediation, 0), 0);
 
@@ -631,13 +637,13 @@ test_r15_3_overdue_once_across_restarts (void **state)
     get.provider = 1;
     lg_reply_t *reply = s_ask ("viewer", AU_BODY (COMPLIANCE_GET), &get);
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
-    assert_int_equal (reply->compliance->overdue_requests, 3);
+    assert_int_equal (reply->compliance->overdue_requests, 4);      //  id, late, second, incident
     lgwan__v1__reply__free_unpacked (reply, NULL);
     rf_ok (s_report ("provider1", id));
     rf_ok (s_verify (id, true, "是正を確認"));
     reply = s_ask ("viewer", AU_BODY (COMPLIANCE_GET), &get);
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
-    assert_int_equal (reply->compliance->overdue_requests, 2);
+    assert_int_equal (reply->compliance->overdue_requests, 3);
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
