@@ -5,9 +5,11 @@
 #   entity types with real local government codes and valid corporate
 #   numbers; their qualification review; a service with every Art.9 role; a
 #   contract with a using body, delivered and active; an interconnection; a
-#   change notification. Every request carries a fixed --request-id, so
-#   running this again changes nothing (the registry answers a retry from its
-#   stored reply).
+#   change notification; the audit catalogue with one control of the
+#   operating body, a planned audit with findings and one at a using body's
+#   request. Every request carries a fixed --request-id, so running this
+#   again changes nothing (each service answers a retry from its stored
+#   reply).
 #
 #   Environment (set by run.sh): LGWANCTL, LG_CERT_DIR, LGWANCTL_CERT
 #   (operator), LG_CLIENT_DIR (the other identities).
@@ -107,6 +109,40 @@ as "$OPERATOR" server server register --connection 1 --name web01 --address 198.
     --ports '[{"port":443,"protocol":"tcp"}]' --external-facing true \
     --firewall-record FW-2026-001 --access-control-record ACL-2026-007
 
-echo "demo data: 8 providers, 1 service with every Art.9 role, 1 active contract, 1 connection"
+#   Audit (R15): audit follows the registry by itself; wait until it has
+#   applied everything above (its cursor reaches the registry's head), so
+#   the scope and the role holders are there before the first audit
+AUDITOR=$LG_CLIENT_DIR/auditor_secret
+registry_head () {
+    LGWANCTL_CERT=$OPERATOR "$LGWANCTL" replay list --service registry --from-seq 999999999 --json \
+        | grep -o '"headSeq": *"[0-9]*"' | grep -o '[0-9]*' || echo 0
+}
+audit_applied () {
+    LGWANCTL_CERT=$OPERATOR "$LGWANCTL" cursors show --service audit --json \
+        | grep -o '"lastSeq": *"[0-9]*"' | grep -o '[0-9]*' || echo 0
+}
+head=$(registry_head)
+for _ in $(seq 1 150); do
+    [[ $(audit_applied) -ge $head ]] && break
+    sleep 0.2
+done
+as "$OPERATOR" control-log control add --code JLIS-LOG-1 --requirement R5.1 \
+    --applies-to hosting --title "アクセスログを1年間保存し、月次で点検する"
+as "$AUDITOR" audit-plan audit open --origin plan --provider 5 --services 1 --auditors aki \
+    --starts-on 2026-11-01 --ends-on 2026-11-30 --title "令和8年度 定期監査（ホスティング・設備）"
+as "$AUDITOR" finding-fw finding record --audit 1 --control R11.1-4 --severity high \
+    --description "外部側ファイアウォールに不要な許可ルールが残っている" --requires-remediation true \
+    --evidence '[{"reference":"監査調書 2026-011 p.4","effectiveOn":"2026-11-05"}]'
+as "$AUDITOR" finding-ups finding record --audit 1 --control R14.1 --severity medium \
+    --description "無停電電源装置の定期点検記録が欠落している" --requires-remediation true \
+    --evidence '[{"reference":"設備点検記録 2026-10","effectiveOn":"2026-10-31"}]'
+as "$AUDITOR" finding-ops finding record --audit 1 --control R5.1-operational --severity low \
+    --description "運用手順書の改版履歴が不十分"
+as "$OPERATOR" audit-request audit open --origin request --provider 4 --services 1 \
+    --lgcode 011002 --auditors aki --title "札幌市の依頼による監査"
+
+echo "demo data: 8 providers, 1 service with every Art.9 role, 1 active contract, 1 connection,"
+echo "           2 audits (a planned one with 3 findings, 2 remediation requests; one at Sapporo's request)"
 echo "           (lgwanctl provider list; lgwanctl service show --service 1; lgwanctl history show --subject provider --id 4;"
-echo "            lgwanctl isolation show --connection 1; lgwanctl isolation points)"
+echo "            lgwanctl isolation show --connection 1; lgwanctl isolation points;"
+echo "            lgwanctl audit show --audit 1; lgwanctl audit compliance --provider 5; lgwanctl control list)"

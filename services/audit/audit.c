@@ -1,22 +1,130 @@
-/*  audit - requests and event handlers of the audit service.
+/*  audit - the service definition, what audit follows of the registry, and
+    the deadline duty.
 
-    Registry events are applied by lg_consumer in audit's own transaction,
-    together with the cursor; handlers here only say what an event means for
-    audit's tables. A provider's copy moves forward only (a higher version).
+    1. Registry events are applied by lg_consumer in audit's own transaction,
+       together with the cursor; handlers here only say what an event means
+       for audit's tables. A provider's copy moves forward only (a higher
+       version). Services and their role holders say which controls apply
+       to whom (a facility control to a facility provider).
+    2. A consumer cannot emit events, so CancellationEffective only marks
+       the provider cancelled; the duty closes its open audits with that
+       reason (AuditClosed) and withdraws their open remediation requests.
+    3. Deadlines are rows, not timers. The duty (leader only, at start and
+       every LG_DUTY_MS or 10 s) reads "now" from lg_clock and
+         a. marks each request whose deadline has come overdue_at = now and
+            appends RemediationOverdue in the same transaction: a request
+            leaves the partial index remediation_requests_due when it is
+            marked, so it is found once, also after a deadline passed while
+            no replica ran, and never twice after a restart;
+         b. inserts one reminders_sent row per (request, policy offset) that
+            came due, and emits RemediationReminder for the nearest offset
+            only (a 7-day reminder is not sent on the last day because the
+            service was down on the seventh), and none for an offset that
+            had passed when the request was made (a 5-day deadline gets
+            the 1-day reminder only). A run handles at most 500 overdue
+            requests; the next run takes the rest.
+       A request counts as waiting while it is requested or insufficient; a
+       report received in time stops the clock until it is verified.
 */
 #include "audit.h"
 
 extern const lg_migration_t audit_migrations [];
 
-//  A provider's copy moves forward only (a higher version); the event log
-//  gets one row per event. One statement, so a batch pipelines well.
-static int
-s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
+//  ---------------------------------------------------------------------------
+//  Helpers shared with audit_requests.c
+
+int
+audit_query (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int n, const char *const *params)
 {
-    (void) state;
-    if (event->body_case != LGWAN__V1__EVENT__BODY_PROVIDER_APPLIED)
-        return 0;                       //  nothing for audit in it (yet)
-    const Lgwan__V1__Provider *p = event->provider_applied->provider;
+    PGresult *res = lg_db_exec (ctx->db, sql, n, params);
+    if (res && (PQresultStatus (res) == PGRES_TUPLES_OK || PQresultStatus (res) == PGRES_COMMAND_OK)) {
+        *res_p = res;
+        return 0;
+    }
+    int rc = lg_ctx_sql_error (ctx, res);
+    PQclear (res);
+    *res_p = NULL;
+    return rc;
+}
+
+int
+audit_exec (lg_ctx_t *ctx, const char *sql, int n, const char *const *params)
+{
+    PGresult *res;
+    int rc = audit_query (ctx, &res, sql, n, params);
+    PQclear (res);
+    return rc;
+}
+
+int
+audit_emit (lg_ctx_t *ctx, lg_event_t *event)
+{
+    return lg_outbox_append (ctx->outbox, event, ctx->actor,
+                             ctx->request? ctx->request->reason: "",
+                             ctx->request? ctx->request->request_id: "", ctx->now_us);
+}
+
+int
+audit_emit_remediation (lg_ctx_t *ctx, unsigned body_case, const char *id,
+                        uint32_t days_before, const char *reason)
+{
+    const char *params [] = { id };
+    PGresult *res;
+    int rc = audit_query (ctx, &res,
+        "SELECT provider_id, audit_id, coalesce (finding_id, 0) AS finding_id, control_code,"
+        " " AUDIT_TS ("deadline") " AS deadline, deadline_day (deadline)::text AS deadline_on,"
+        " coalesce (verified_by, '') AS verified_by"
+        " FROM remediation_requests WHERE id = $1::bigint", 1, params);
+    if (rc)
+        return rc;
+    if (PQntuples (res) != 1) {
+        PQclear (res);
+        return -2;
+    }
+    Lgwan__V1__RemediationEvent body = LGWAN__V1__REMEDIATION_EVENT__INIT;
+    body.remediation = strtoull (id, NULL, 10);
+    body.provider = strtoull (lg_db_value (res, 0, "provider_id"), NULL, 10);
+    body.audit = strtoull (lg_db_value (res, 0, "audit_id"), NULL, 10);
+    body.finding = strtoull (lg_db_value (res, 0, "finding_id"), NULL, 10);
+    body.control = (char *) lg_db_value (res, 0, "control_code");
+    body.deadline = (char *) lg_db_value (res, 0, "deadline");
+    body.deadline_on = (char *) lg_db_value (res, 0, "deadline_on");
+    body.days_before = days_before;
+    body.verified_by = (char *) lg_db_value (res, 0, "verified_by");
+    body.reason = (char *) (reason? reason: "");
+    lg_event_t event = LGWAN__V1__EVENT__INIT;
+    event.body_case = (Lgwan__V1__Event__BodyCase) body_case;
+    switch (body_case) {
+        case LGWAN__V1__EVENT__BODY_REMEDIATION_REQUESTED:
+            event.remediation_requested = &body; break;
+        case LGWAN__V1__EVENT__BODY_REMEDIATION_REMINDER:
+            event.remediation_reminder = &body; break;
+        case LGWAN__V1__EVENT__BODY_REMEDIATION_REPORTED:
+            event.remediation_reported = &body; break;
+        case LGWAN__V1__EVENT__BODY_REMEDIATION_ACCEPTED:
+            event.remediation_accepted = &body; break;
+        case LGWAN__V1__EVENT__BODY_REMEDIATION_INSUFFICIENT:
+            event.remediation_insufficient = &body; break;
+        default:
+            event.remediation_overdue = &body; break;
+    }
+    rc = audit_emit (ctx, &event);
+    PQclear (res);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------------
+//  Registry events
+
+static const char *s_role_names [] = {
+    "", "application_content", "hosting", "network_layer", "telecom", "facility"
+};
+
+//  A provider record (applied or changed): the copy moves forward only
+static int
+s_upsert_provider (lg_db_t *db, const lg_event_t *event, const Lgwan__V1__Provider *p,
+                   const char *kind)
+{
     if (!p || p->id == 0)
         return -1;
     char id [24], type [8], version [24], seq [24];
@@ -25,7 +133,7 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
     snprintf (version, sizeof version, "%" PRIu64, p->version);
     snprintf (seq, sizeof seq, "%" PRIu64, event->seq);
     const char *params [] = { id, p->name_ja, type, p->status, version,
-                              event->source, seq, event->event_id, event->occurred_at };
+                              event->source, seq, event->event_id, event->occurred_at, kind };
     return lg_db_run (db,
         "WITH copy AS ("
         "  INSERT INTO providers (id, name_ja, entity_type, status, version)"
@@ -35,11 +143,204 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
         "  version = excluded.version, updated_at = now()"
         "  WHERE providers.version < excluded.version)"
         " INSERT INTO provider_events (source, seq, event_id, provider_id, kind, occurred_at)"
-        " VALUES ($6, $7::bigint, $8, $1::bigint, 'provider_applied', $9::timestamptz)",
-        9, params)? 0: -2;
+        " VALUES ($6, $7::bigint, $8, $1::bigint, $10, $9::timestamptz)",
+        10, params)? 0: -2;
 }
 
+//  A status change that carries no version (qualification, cancellation)
+static int
+s_provider_status (lg_db_t *db, const lg_event_t *event, uint64_t provider,
+                   const char *status, const char *cancelled_on, const char *kind)
+{
+    char id [24], seq [24];
+    snprintf (id, sizeof id, "%" PRIu64, provider);
+    snprintf (seq, sizeof seq, "%" PRIu64, event->seq);
+    const char *params [] = { id, status, cancelled_on && *cancelled_on? cancelled_on: NULL,
+                              event->source, seq, event->event_id, event->occurred_at, kind };
+    return lg_db_run (db,
+        "WITH copy AS (UPDATE providers SET status = $2,"
+        "  cancelled_on = coalesce ($3::date, cancelled_on), updated_at = now()"
+        "  WHERE id = $1::bigint AND status <> 'cancelled')"
+        " INSERT INTO provider_events (source, seq, event_id, provider_id, kind, occurred_at)"
+        " VALUES ($4, $5::bigint, $6, $1::bigint, $8, $7::timestamptz)", 8, params)? 0: -2;
+}
+
+static int
+s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
+{
+    (void) state;
+    switch (event->body_case) {
+        case LGWAN__V1__EVENT__BODY_PROVIDER_APPLIED:
+            return s_upsert_provider (db, event, event->provider_applied->provider,
+                                      "provider_applied");
+        case LGWAN__V1__EVENT__BODY_PROVIDER_CHANGED:
+            return s_upsert_provider (db, event, event->provider_changed->record,
+                                      "provider_changed");
+        case LGWAN__V1__EVENT__BODY_QUALIFICATION_DECIDED: {
+            const Lgwan__V1__QualificationDecided *q = event->qualification_decided;
+            return s_provider_status (db, event, q->provider,
+                                      q->outcome == LGWAN__V1__OUTCOME__OUTCOME_APPROVED?
+                                      "qualified": "rejected", NULL, "qualification_decided");
+        }
+        case LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE: {
+            const Lgwan__V1__CancellationEffective *c = event->cancellation_effective;
+            if (streq (c->kind, "provider"))
+                //  The duty closes its open audits, with AuditClosed
+                return s_provider_status (db, event, c->provider ? c->provider: c->id,
+                                          "cancelled", c->effective_on, "cancellation_effective");
+            if (streq (c->kind, "service")) {
+                char id [24];
+                snprintf (id, sizeof id, "%" PRIu64, c->id);
+                const char *params [] = { id };
+                return lg_db_run (db, "UPDATE services SET status = 'cancelled', updated_at = now()"
+                                      " WHERE id = $1::bigint", 1, params)? 0: -2;
+            }
+            return 0;
+        }
+        case LGWAN__V1__EVENT__BODY_SERVICE_REGISTERED: {
+            const Lgwan__V1__ServiceRegistered *s = event->service_registered;
+            char id [24];
+            snprintf (id, sizeof id, "%" PRIu64, s->service);
+            const char *params [] = { id, s->name? s->name: "" };
+            if (!lg_db_run (db, "INSERT INTO services (id, name) VALUES ($1::bigint, $2)"
+                                " ON CONFLICT (id) DO NOTHING", 2, params))
+                return -2;
+            for (size_t i = 0; i < s->n_holders; i++) {
+                int role = (int) s->holders [i]->role;
+                if (role < 1 || role > 5)
+                    continue;
+                char provider [24];
+                snprintf (provider, sizeof provider, "%" PRIu64, s->holders [i]->provider);
+                const char *holder [] = { id, provider, s_role_names [role] };
+                if (!lg_db_run (db, "INSERT INTO service_holders (service_id, provider_id, role)"
+                                    " VALUES ($1::bigint, $2::bigint, $3) ON CONFLICT DO NOTHING",
+                                3, holder))
+                    return -2;
+            }
+            return 0;
+        }
+        default:
+            return 0;                   //  nothing for audit in it
+    }
+}
+
+//  ---------------------------------------------------------------------------
+//  Duties
+
+//  Deadlines: overdue once, then reminders for the nearest offset due
+static int
+s_deadlines (lg_ctx_t *ctx)
+{
+    char now [40];
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { now };
+    PGresult *res;
+    int rc = audit_query (ctx, &res,
+        "UPDATE remediation_requests SET overdue_at = $1::timestamptz"
+        " WHERE id IN (" AUDIT_DUE_SQL ") RETURNING id::text", 1, params);
+    if (rc)
+        return rc;
+    for (int row = 0; row < PQntuples (res) && rc == 0; row++) {
+        rc = audit_emit_remediation (ctx, LGWAN__V1__EVENT__BODY_REMEDIATION_OVERDUE,
+                                     PQgetvalue (res, row, 0), 0, NULL);
+        if (rc == 0)
+            lg_info ("remediation %s is overdue", PQgetvalue (res, row, 0));
+    }
+    PQclear (res);
+    if (rc)
+        return rc;
+    rc = audit_query (ctx, &res,
+        "WITH due AS ("
+        "  SELECT r.id, o.days_before, min (o.days_before) OVER (PARTITION BY r.id) AS nearest"
+        "  FROM remediation_requests r JOIN reminder_offsets o"
+        "    ON r.deadline - o.days_before * interval '1 day' <= $1::timestamptz"
+        "    AND r.deadline - o.days_before * interval '1 day' > r.created_at"
+        "  WHERE r.status IN ('requested', 'insufficient') AND r.overdue_at IS NULL"
+        "    AND r.deadline > $1::timestamptz AND r.deadline <= $1::timestamptz"
+        "      + (SELECT coalesce (max (days_before), 0) FROM reminder_offsets) * interval '1 day'),"
+        " sent AS (INSERT INTO reminders_sent (remediation_id, days_before, sent_at)"
+        "  SELECT id, days_before, $1::timestamptz FROM due ON CONFLICT DO NOTHING"
+        "  RETURNING remediation_id, days_before)"
+        " SELECT sent.remediation_id::text AS id, sent.days_before FROM sent JOIN due"
+        "  ON due.id = sent.remediation_id AND due.days_before = sent.days_before"
+        "  WHERE sent.days_before = due.nearest ORDER BY 1", 1, params);
+    if (rc)
+        return rc;
+    for (int row = 0; row < PQntuples (res) && rc == 0; row++)
+        rc = audit_emit_remediation (ctx, LGWAN__V1__EVENT__BODY_REMEDIATION_REMINDER,
+                                     PQgetvalue (res, row, 0),
+                                     (uint32_t) atoi (PQgetvalue (res, row, 1)), NULL);
+    PQclear (res);
+    return rc;
+}
+
+//  A cancelled provider's open audits close with that reason
+static int
+s_cancelled (lg_ctx_t *ctx)
+{
+    char now [40];
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { now, ctx->actor };
+    PGresult *res;
+    int rc = audit_query (ctx, &res,
+        "WITH closed AS (UPDATE audits a SET status = 'closed', closed_by = $2,"
+        "   closed_at = $1::timestamptz, close_reason = 'provider cancelled'"
+        "   || coalesce (', effective ' || p.cancelled_on::text, '')"
+        "   FROM providers p WHERE p.id = a.provider_id AND a.status = 'open'"
+        "   AND p.status = 'cancelled' RETURNING a.id, a.provider_id, a.close_reason),"
+        " withdrawn AS (UPDATE remediation_requests SET status = 'withdrawn'"
+        "   WHERE audit_id IN (SELECT id FROM closed)"
+        "   AND status IN ('requested', 'reported', 'insufficient') RETURNING 1)"
+        " SELECT id, provider_id, close_reason, (SELECT count (*) FROM withdrawn) AS withdrawn"
+        " FROM closed ORDER BY id", 2, params);
+    if (rc)
+        return rc;
+    for (int row = 0; row < PQntuples (res) && rc == 0; row++) {
+        Lgwan__V1__AuditClosed body = LGWAN__V1__AUDIT_CLOSED__INIT;
+        body.audit = strtoull (lg_db_value (res, row, "id"), NULL, 10);
+        body.provider = strtoull (lg_db_value (res, row, "provider_id"), NULL, 10);
+        body.reason = (char *) lg_db_value (res, row, "close_reason");
+        lg_event_t event = LGWAN__V1__EVENT__INIT;
+        event.body_case = LGWAN__V1__EVENT__BODY_AUDIT_CLOSED;
+        event.audit_closed = &body;
+        rc = audit_emit (ctx, &event);
+        if (rc == 0)
+            lg_info ("audit %" PRIu64 " closed: %s", body.audit, body.reason);
+    }
+    PQclear (res);
+    return rc;
+}
+
+//  ---------------------------------------------------------------------------
+
+#define STAFF_WRITERS   (LG_ROLE_OPERATOR | LG_ROLE_AUDITOR)
+
 static const lg_route_t s_routes [] = {
+    { LGWAN__V1__REQUEST__BODY_CONTROL_ADD, audit_control_add, STAFF_WRITERS, LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_CONTROL_LIST, audit_control_list,
+      LG_ROLE_READERS | LG_ROLE_PROVIDER, LG_ROUTE_READ },
+    //  Staff open plan and request audits, the orchestrator incident ones;
+    //  the handler refuses an incident audit from anyone else (R16.1)
+    { LGWAN__V1__REQUEST__BODY_AUDIT_OPEN, audit_open, STAFF_WRITERS | LG_ROLE_SERVICE,
+      LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_AUDIT_GET, audit_get, LG_ROLE_READERS | LG_ROLE_PROVIDER,
+      LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_AUDIT_LIST, audit_list, LG_ROLE_READERS | LG_ROLE_PROVIDER,
+      LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_AUDIT_CLOSE, audit_close, STAFF_WRITERS, LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_FINDING_RECORD, audit_finding_record, STAFF_WRITERS,
+      LG_ROUTE_WRITE },
+    //  Every role may ask; the handler refuses all but the provider itself
+    { LGWAN__V1__REQUEST__BODY_REMEDIATION_REPORT, audit_remediation_report, LG_ROLE_ANY,
+      LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_REMEDIATION_VERIFY, audit_remediation_verify, STAFF_WRITERS,
+      LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_REMEDIATION_GET, audit_remediation_get,
+      LG_ROLE_READERS | LG_ROLE_PROVIDER, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_REMEDIATION_LIST, audit_remediation_list,
+      LG_ROLE_READERS | LG_ROLE_PROVIDER, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_COMPLIANCE_GET, audit_compliance_get,
+      LG_ROLE_READERS | LG_ROLE_PROVIDER, LG_ROUTE_READ },
     { 0, NULL, 0, 0 }
 };
 
@@ -48,10 +349,17 @@ static const lg_subscription_t s_subscriptions [] = {
     { NULL, NULL }
 };
 
+static const lg_duty_t s_duties [] = {
+    { "remediation deadlines", 10000, s_deadlines },
+    { "cancelled providers", 1000, s_cancelled },
+    { NULL, 0, NULL }
+};
+
 const lg_service_def_t audit_service = {
     .name = "audit",
     .migrations = audit_migrations,
     .routes = s_routes,
     .stream_roles = LG_ROLE_READERS,
-    .subscriptions = s_subscriptions
+    .subscriptions = s_subscriptions,
+    .duties = s_duties
 };

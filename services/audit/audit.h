@@ -1,6 +1,9 @@
-/*  audit - audits of providers (R15). This first slice follows the
-    registry's provider events into audit's own copy; audits, findings and
-    remediation come with the audit issue.
+/*  audit - audits of providers (R5.1, R11.1, R14.1, R15): the control
+    catalogue, audits and their origin, findings with evidence, remediation
+    requests with durable deadlines, verification and escalation events.
+
+    audit.c follows the registry and holds the service definition and the
+    deadline duty; audit_requests.c answers requests.
 */
 #ifndef AUDIT_H_INCLUDED
 #define AUDIT_H_INCLUDED
@@ -8,5 +11,44 @@
 #include "lg_lib.h"
 
 extern const lg_service_def_t audit_service;
+
+//  A timestamptz column as RFC 3339 UTC with microseconds, "" when NULL
+#define AUDIT_TS(col) "coalesce (to_char ((" col ") AT TIME ZONE 'UTC'," \
+                      " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '')"
+
+//  The deadline duty's scan (the service's query, timed by bench_audit):
+//  requests still waiting for the provider whose deadline has come ($1 now),
+//  through the partial index remediation_requests_due
+#define AUDIT_DUE_SQL \
+    "SELECT id FROM remediation_requests WHERE status IN ('requested', 'insufficient')" \
+    " AND overdue_at IS NULL AND deadline <= $1::timestamptz ORDER BY deadline, id" \
+    " LIMIT 500 FOR UPDATE SKIP LOCKED"
+
+//  Run a statement; 0 with *res_p (caller clears), or the mapped error (-1
+//  refusal, -2 database)
+int audit_query (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int n,
+                 const char *const *params);
+int audit_exec (lg_ctx_t *ctx, const char *sql, int n, const char *const *params);
+
+//  Append an event to the outbox with the context's actor, reason, request
+int audit_emit (lg_ctx_t *ctx, lg_event_t *event);
+
+//  A remediation event of body_case for request id (read back from the table)
+int audit_emit_remediation (lg_ctx_t *ctx, unsigned body_case, const char *id,
+                            uint32_t days_before, const char *reason);
+
+//  Request handlers (audit_requests.c)
+int audit_control_add (lg_ctx_t *ctx);
+int audit_control_list (lg_ctx_t *ctx);
+int audit_open (lg_ctx_t *ctx);
+int audit_get (lg_ctx_t *ctx);
+int audit_list (lg_ctx_t *ctx);
+int audit_close (lg_ctx_t *ctx);
+int audit_finding_record (lg_ctx_t *ctx);
+int audit_remediation_report (lg_ctx_t *ctx);
+int audit_remediation_verify (lg_ctx_t *ctx);
+int audit_remediation_get (lg_ctx_t *ctx);
+int audit_remediation_list (lg_ctx_t *ctx);
+int audit_compliance_get (lg_ctx_t *ctx);
 
 #endif

@@ -1,0 +1,701 @@
+/*  System test of the audit service with the registry: the real binaries,
+    one fresh database, one business clock file for both.
+
+    1. The registry (registry_fixture.h) qualifies providers 1 and 2 and
+       registers their services; audit follows its events into its copy
+       (providers, services, role holders), which scopes audits and says
+       which controls apply to whom.
+    2. Time moves only by writing the clock file; the deadline duty runs
+       every 200 ms (LG_DUTY_MS) and once at start. The overdue test stops
+       audit, moves the clock past a deadline and starts it again: exactly
+       one RemediationOverdue, read back through Replay, also after a second
+       restart (whose duty run is proven by a second request going overdue).
+    3. Every refusal is checked for its code and requirement ID, and for
+       having changed nothing (row counts through the admin conninfo).
+*/
+#include "registry_fixture.h"
+
+#define AU_BODY(NAME)   LGWAN__V1__REQUEST__BODY_##NAME
+#define AU_EVENT(NAME)  LGWAN__V1__EVENT__BODY_##NAME
+
+static lg_test_proc_t s_audit = { .service = "audit" };
+static uint64_t s_service1;             //  provider 1: content, hosting, facility
+static uint64_t s_service2;             //  provider 2: content, hosting
+static uint64_t s_plan_audit;           //  provider 1, from the catalogue test
+static uint64_t s_remediation_hosting;  //  its R11.1-4 finding's request
+static uint64_t s_remediation_facility; //  its R14.1 finding's request
+static uint64_t s_incident_remediation;
+
+//  ---------------------------------------------------------------------------
+//  The audit process and its requests
+
+static void
+s_audit_start (void)
+{
+    char *clock = zsys_sprintf ("LG_CLOCK_FILE=%s", rf.clock);
+    const char *extra [] = { clock, "LG_DUTY_MS=200", "LG_LOG_LEVEL=info", NULL };
+    lg_test_proc_t *follows [] = { &rf.registry, NULL };
+    assert_true (lg_test_proc_start (&s_audit, rf.admin, rf.certs, follows, extra));
+    zstr_free (&clock);
+}
+
+static void
+s_audit_stop (void)
+{
+    assert_int_equal (lg_test_proc_stop (&s_audit, SIGTERM), 0);
+}
+
+static lg_reply_t *
+s_ask_why (const char *who, const char *reason, unsigned body_case, void *body)
+{
+    lg_client_t *client = lg_test_proc_client (&s_audit, rf.certs, who);
+    assert_non_null (client);
+    lg_client_set_timeout (client, 5000, 1);
+    lg_reply_t *reply = lg_test_call (client, body_case, body, reason);
+    lg_client_destroy (&client);
+    assert_non_null (reply);
+    assert_non_null (reply->status);
+    return reply;
+}
+
+static lg_reply_t *
+s_ask (const char *who, unsigned body_case, void *body)
+{
+    return s_ask_why (who, "監査試験", body_case, body);
+}
+
+//  A number from the database (admin), formatted
+static long
+s_sql (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *sql = zsys_vprintf (format, args);
+    va_end (args);
+    long value = rf_sql_long (sql);
+    zstr_free (&sql);
+    return value;
+}
+
+typedef struct {
+    const char *sql;
+    long expected;
+} s_wait_t;
+
+static bool
+s_reached (void *arg)
+{
+    s_wait_t *w = (s_wait_t *) arg;
+    char *text = rf_sql_text (w->sql);
+    bool reached = text && atol (text) == w->expected;
+    free (text);
+    return reached;
+}
+
+//  Wait until the query gives expected (10 s at most)
+static void
+s_wait_sql (long expected, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *sql = zsys_vprintf (format, args);
+    va_end (args);
+    s_wait_t w = { sql, expected };
+    if (!lg_test_wait_for (s_reached, &w, 10000))
+        fail_msg ("never reached %ld: %s", expected, sql);
+    zstr_free (&sql);
+}
+
+//  Events of body_case in audit's stream, read through Replay (viewer); when
+//  remediation is not 0, only those about that request; days_before too
+//  when not 0
+static long
+s_replayed (unsigned body_case, uint64_t remediation, uint32_t days_before)
+{
+    lg_client_t *client = lg_test_proc_client (&s_audit, rf.certs, "viewer");
+    lg_client_set_timeout (client, 5000, 1);
+    long found = 0;
+    uint64_t from = 1;
+    while (true) {
+        Lgwan__V1__Replay replay = LGWAN__V1__REPLAY__INIT;
+        replay.from_seq = from;
+        lg_reply_t *reply = lg_test_call (client, AU_BODY (REPLAY), &replay, "");
+        assert_non_null (reply);
+        assert_int_equal (reply->status->code, LGWAN__V1__CODE__OK);
+        size_t n = reply->replay->n_events;
+        for (size_t i = 0; i < n; i++) {
+            lg_event_t *event = lgwan__v1__event__unpack (NULL, reply->replay->events [i].len,
+                                                          reply->replay->events [i].data);
+            assert_non_null (event);
+            from = event->seq + 1;
+            if (event->body_case == body_case) {
+                const Lgwan__V1__RemediationEvent *r = NULL;
+                if (body_case == AU_EVENT (REMEDIATION_OVERDUE))
+                    r = event->remediation_overdue;
+                else
+                if (body_case == AU_EVENT (REMEDIATION_REMINDER))
+                    r = event->remediation_reminder;
+                else
+                if (body_case == AU_EVENT (REMEDIATION_INSUFFICIENT))
+                    r = event->remediation_insufficient;
+                else
+                if (body_case == AU_EVENT (REMEDIATION_ACCEPTED))
+                    r = event->remediation_accepted;
+                if (!remediation || (r && r->remediation == remediation
+                                     && (!days_before || r->days_before == days_before)))
+                    found++;
+            }
+            lgwan__v1__event__free_unpacked (event, NULL);
+        }
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        if (n == 0)
+            break;
+    }
+    lg_client_destroy (&client);
+    return found;
+}
+
+//  Open an audit as who; the reply (caller frees)
+static lg_reply_t *
+s_open (const char *who, const char *origin, uint64_t provider, uint64_t *services,
+        size_t n_services, const char *lgcode, const char *incident)
+{
+    Lgwan__V1__AuditOpen o = LGWAN__V1__AUDIT_OPEN__INIT;
+    o.origin = (char *) origin;
+    o.provider = provider;
+    o.services = services;
+    o.n_services = n_services;
+    char *auditors [] = { (char *) "aki" };
+    o.auditors = auditors;
+    o.n_auditors = 1;
+    o.lgcode = (char *) lgcode;
+    o.incident = (char *) incident;
+    o.starts_on = (char *) "2027-03-01";
+    o.ends_on = (char *) "2027-03-31";
+    o.title = (char *) "令和8年度 定期監査";
+    return s_ask (who, AU_BODY (AUDIT_OPEN), &o);
+}
+
+static uint64_t
+s_plan (uint64_t provider)
+{
+    lg_reply_t *reply = s_open ("auditor", "plan", provider, NULL, 0, "", "");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    uint64_t id = reply->audit->audit->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+static lg_reply_t *
+s_finding (uint64_t audit, const char *control, const char *severity, bool remediate,
+           const char *deadline_on)
+{
+    Lgwan__V1__Evidence evidence = LGWAN__V1__EVIDENCE__INIT;
+    evidence.reference = (char *) "監査調書 2027-007";
+    evidence.effective_on = (char *) "2027-02-15";
+    Lgwan__V1__Evidence *list [] = { &evidence };
+    Lgwan__V1__FindingRecord f = LGWAN__V1__FINDING_RECORD__INIT;
+    f.audit = audit;
+    f.control = (char *) control;
+    f.severity = (char *) severity;
+    f.description = (char *) "ファイアウォール設定の不備";
+    f.requires_remediation = remediate;
+    f.evidence = list;
+    f.n_evidence = 1;
+    f.deadline_on = (char *) deadline_on;
+    return s_ask ("auditor", AU_BODY (FINDING_RECORD), &f);
+}
+
+//  A finding that requires remediation; its request's id
+static uint64_t
+s_remediation (uint64_t audit, const char *control, const char *severity, const char *deadline_on)
+{
+    lg_reply_t *reply = s_finding (audit, control, severity, true, deadline_on);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_non_null (reply->finding->remediation);
+    uint64_t id = reply->finding->remediation->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+static lg_reply_t *
+s_report (const char *who, uint64_t remediation)
+{
+    Lgwan__V1__Evidence evidence = LGWAN__V1__EVIDENCE__INIT;
+    evidence.reference = (char *) "是正報告書 第3号";
+    evidence.effective_on = (char *) "2027-03-02";
+    Lgwan__V1__Evidence *list [] = { &evidence };
+    Lgwan__V1__RemediationReport r = LGWAN__V1__REMEDIATION_REPORT__INIT;
+    r.remediation = remediation;
+    r.report = (char *) "ファイアウォールの設定を是正した";
+    r.evidence = list;
+    r.n_evidence = 1;
+    return s_ask (who, AU_BODY (REMEDIATION_REPORT), &r);
+}
+
+static lg_reply_t *
+s_verify (uint64_t remediation, bool sufficient, const char *reason)
+{
+    Lgwan__V1__RemediationVerify v = LGWAN__V1__REMEDIATION_VERIFY__INIT;
+    v.remediation = remediation;
+    v.sufficient = sufficient;
+    v.reason = (char *) reason;
+    return s_ask_why ("auditor", "", AU_BODY (REMEDIATION_VERIFY), &v);
+}
+
+static char *
+s_status (uint64_t remediation)
+{
+    char *sql = zsys_sprintf ("SELECT status FROM audit.remediation_requests WHERE id = %" PRIu64,
+                              remediation);
+    char *status = rf_sql_text (sql);
+    zstr_free (&sql);
+    return status;
+}
+
+static void
+s_assert_status (uint64_t remediation, const char *expected)
+{
+    char *status = s_status (remediation);
+    assert_non_null (status);
+    assert_string_equal (status, expected);
+    free (status);
+}
+
+//  ---------------------------------------------------------------------------
+//  Setup
+
+static uint64_t
+s_registered (Lgwan__V1__RoleHolder **holders, size_t n)
+{
+    char name [32];
+    rf_service_name (name, sizeof name);
+    lg_reply_t *reply = rf_service_register (name, "監査対象サービス", holders, n);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    uint64_t id = reply->service->service->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_service_approve (id);
+    return id;
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    rf_setup ("audit");
+    Lgwan__V1__RoleHolder holder [3] = { LGWAN__V1__ROLE_HOLDER__INIT, LGWAN__V1__ROLE_HOLDER__INIT,
+                                         LGWAN__V1__ROLE_HOLDER__INIT };
+    holder [0].provider = holder [1].provider = holder [2].provider = 1;
+    holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
+    holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
+    holder [2].role = LGWAN__V1__SERVICE_ROLE__ROLE_FACILITY;
+    Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1], &holder [2] };
+    s_service1 = s_registered (holders, 3);
+    s_service2 = rf_registered_service (2, 2);
+    s_audit_start ();
+    s_wait_sql (2, "SELECT count(*) FROM audit.providers WHERE status = 'qualified'");
+    s_wait_sql (5, "SELECT count(*) FROM audit.service_holders");
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    lg_test_proc_stop (&s_audit, SIGTERM);
+    return rf_teardown (state);
+}
+
+//  ---------------------------------------------------------------------------
+//  Tests
+
+/* REQ R5.1 R11.1 R14.1: the catalogue is seeded with the security measures
+   (R5.1), the hosting provider's eight duties (R11.1) and the facility
+   provider's duty (R14.1), each saying which role it applies to; the
+   operating body adds its own; findings are recorded against them, and a
+   control never applies to a provider without its role */
+static void
+test_r5_1_r11_1_r14_1_catalogue_and_findings (void **state)
+{
+    (void) state;
+    Lgwan__V1__ControlList list = LGWAN__V1__CONTROL_LIST__INIT;
+    lg_reply_t *reply = s_ask ("auditor", AU_BODY (CONTROL_LIST), &list);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    int r5 = 0, r11 = 0, r14 = 0;
+    for (size_t i = 0; i < reply->control_list->n_controls; i++) {
+        const Lgwan__V1__Control *c = reply->control_list->controls [i];
+        assert_string_equal (c->origin, "seed");
+        if (streq (c->requirement, "R5.1")) {
+            assert_string_equal (c->applies_to, "any");
+            r5++;
+        }
+        if (streq (c->requirement, "R11.1")) {
+            assert_string_equal (c->applies_to, "hosting");
+            r11++;
+        }
+        if (streq (c->requirement, "R14.1")) {
+            assert_string_equal (c->applies_to, "facility");
+            r14++;
+        }
+    }
+    assert_int_equal (r5, 3);           //  institutional, technical, operational
+    assert_int_equal (r11, 8);          //  the eight duties
+    assert_int_equal (r14, 1);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  The operating body's own control
+    Lgwan__V1__ControlAdd add = LGWAN__V1__CONTROL_ADD__INIT;
+    add.code = (char *) "JLIS-LOG-1";
+    add.requirement = (char *) "R5.1";
+    add.applies_to = (char *) "hosting";
+    add.title = (char *) "アクセスログを1年間保存する";
+    reply = s_ask ("operator", AU_BODY (CONTROL_ADD), &add);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->control->control->origin, "operating_body");
+    assert_string_equal (reply->control->control->created_by, "operator:alice");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_refused (s_ask ("operator", AU_BODY (CONTROL_ADD), &add), RF_CODE (ALREADY_EXISTS), NULL);
+    add.code = (char *) "JLIS-LOG-2";
+    add.applies_to = (char *) "cloud";
+    rf_refused (s_ask ("operator", AU_BODY (CONTROL_ADD), &add), RF_CODE (INVALID_ARGUMENT), "R5.1");
+    rf_refused (s_ask ("provider1", AU_BODY (CONTROL_ADD), &add), RF_CODE (PERMISSION_DENIED), NULL);
+    assert_int_equal (s_sql ("SELECT count(*) FROM audit.controls"), 14);
+
+    //  A planned audit of provider 1 and findings against each kind
+    uint64_t services [] = { s_service1 };
+    reply = s_open ("auditor", "plan", 1, services, 1, "", "");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    s_plan_audit = reply->audit->audit->id;
+    assert_string_equal (reply->audit->audit->origin, "plan");
+    assert_string_equal (reply->audit->audit->status, "open");
+    assert_string_equal (reply->audit->audit->opened_by, "auditor:aki");
+    assert_int_equal (reply->audit->audit->n_services, 1);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    reply = s_finding (s_plan_audit, "R11.1-4", "high", true, "");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    //  R15.2: high = 30 days from 2027-03-01 (JST), to the end of that day
+    assert_string_equal (reply->finding->remediation->deadline_on, "2027-03-31");
+    assert_string_equal (reply->finding->remediation->deadline, "2027-03-31T15:00:00.000000Z");
+    assert_string_equal (reply->finding->remediation->status, "requested");
+    assert_int_equal (reply->finding->finding->n_evidence, 1);
+    assert_string_equal (reply->finding->finding->evidence [0]->effective_on, "2027-02-15");
+    assert_string_equal (reply->finding->finding->evidence [0]->recorded_at, RF_NOW_TEXT);
+    s_remediation_hosting = reply->finding->remediation->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    reply = s_finding (s_plan_audit, "R5.1-technical", "medium", false, "");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_null (reply->finding->remediation);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    s_remediation_facility = s_remediation (s_plan_audit, "R14.1", "low", "");
+    assert_int_equal (s_sql ("SELECT count(*) FROM audit.remediation_requests WHERE id = %" PRIu64
+                             " AND audit.deadline_day (deadline) = '2027-05-30'", s_remediation_facility), 1);
+
+    //  Unknown control or severity: refused, nothing recorded
+    long findings = s_sql ("SELECT count(*) FROM audit.findings");
+    long requests = s_sql ("SELECT count(*) FROM audit.remediation_requests");
+    rf_refused (s_finding (s_plan_audit, "R99.9", "high", true, ""), RF_CODE (INVALID_ARGUMENT), "R5.1");
+    rf_refused (s_finding (s_plan_audit, "R11.1-4", "severe", true, ""), RF_CODE (INVALID_ARGUMENT), NULL);
+    rf_refused (s_finding (s_plan_audit, "R11.1-4", "info", true, ""), RF_CODE (INVALID_ARGUMENT), "R15.2");
+    rf_refused (s_finding (s_plan_audit, "R11.1-4", "high", true, "2027-02-28"),
+                RF_CODE (INVALID_ARGUMENT), "R15.2");
+
+    //  R14.1 is the facility provider's: provider 2 holds no facility role
+    uint64_t other = s_plan (2);
+    rf_refused (s_finding (other, "R14.1", "low", false, ""), RF_CODE (INVALID_ARGUMENT), "R14.1");
+    assert_int_equal (s_sql ("SELECT count(*) FROM audit.findings"), findings);
+    assert_int_equal (s_sql ("SELECT count(*) FROM audit.remediation_requests"), requests);
+    //  ... and R11.1 the hosting provider's, which provider 2 is
+    reply = s_finding (other, "R11.1-5", "critical", false, "");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_sql ("SELECT count(*) FROM audit.outbox WHERE body_case = %d",
+                             AU_EVENT (FINDING_RECORDED)), 4);
+}
+
+/* REQ R15.1: an audit at a using body's request records that body's local
+   government code, checked for its check digit; the origin is one of plan,
+   request, incident; the scope is a provider and services audit knows */
+static void
+test_r15_1_request_records_using_body (void **state)
+{
+    (void) state;
+    long audits = s_sql ("SELECT count(*) FROM audit.audits");
+    uint64_t services [] = { s_service1 };
+    rf_refused (s_open ("operator", "request", 1, services, 1, "131040", ""),
+                RF_CODE (INVALID_ARGUMENT), "R15.1");
+    rf_refused (s_open ("operator", "request", 1, services, 1, "", ""),
+                RF_CODE (INVALID_ARGUMENT), "R15.1");
+    rf_refused (s_open ("operator", "plan", 1, services, 1, "131041", ""),
+                RF_CODE (INVALID_ARGUMENT), "R15.1");
+    rf_refused (s_open ("operator", "whim", 1, services, 1, "", ""),
+                RF_CODE (INVALID_ARGUMENT), "R15.1");
+    uint64_t not_held [] = { s_service2 };
+    rf_refused (s_open ("operator", "plan", 1, not_held, 1, "", ""),
+                RF_CODE (INVALID_ARGUMENT), "R15.1");
+    rf_refused (s_open ("operator", "plan", 99, NULL, 0, "", ""), RF_CODE (NOT_FOUND), NULL);
+    rf_refused (s_open ("provider1", "plan", 1, NULL, 0, "", ""), RF_CODE (PERMISSION_DENIED), NULL);
+    assert_int_equal (s_sql ("SELECT count(*) FROM audit.audits"), audits);
+
+    lg_reply_t *reply = s_open ("operator", "request", 1, services, 1, "131041", "");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->audit->audit->origin, "request");
+    assert_string_equal (reply->audit->audit->lgcode, "131041");
+    uint64_t id = reply->audit->audit->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    char *sql = zsys_sprintf ("SELECT origin || ' ' || lgcode FROM audit.audits WHERE id = %" PRIu64, id);
+    char *recorded = rf_sql_text (sql);
+    assert_string_equal (recorded, "request 131041");
+    free (recorded);
+    zstr_free (&sql);
+    //  Readable back, by the provider audited too
+    Lgwan__V1__AuditGet get = LGWAN__V1__AUDIT_GET__INIT;
+    get.audit = id;
+    reply = s_ask ("provider1", AU_BODY (AUDIT_GET), &get);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->audit->audit->lgcode, "131041");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_refused (s_ask ("provider2", AU_BODY (AUDIT_GET), &get), RF_CODE (PERMISSION_DENIED), NULL);
+}
+
+/* REQ R16.1: only the orchestrator (service role) opens an incident audit,
+   which at once requests remediation against the R16.1 control with the
+   policy's default deadline (14 days); findings come later */
+static void
+test_r16_1_incident_audit (void **state)
+{
+    (void) state;
+    long audits = s_sql ("SELECT count(*) FROM audit.audits");
+    rf_refused (s_open ("operator", "incident", 1, NULL, 0, "", "INC-7"),
+                RF_CODE (PERMISSION_DENIED), "R16.1");
+    rf_refused (s_open ("auditor", "incident", 1, NULL, 0, "", "INC-7"),
+                RF_CODE (PERMISSION_DENIED), "R16.1");
+    rf_refused (s_open ("service", "incident", 1, NULL, 0, "", ""),
+                RF_CODE (INVALID_ARGUMENT), "R16.1");
+    assert_int_equal (s_sql ("SELECT count(*) FROM audit.audits"), audits);
+    lg_reply_t *reply = s_open ("service", "incident", 1, NULL, 0, "", "INC-7");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    const Lgwan__V1__Audit *a = reply->audit->audit;
+    assert_string_equal (a->incident, "INC-7");
+    assert_int_equal (a->n_remediations, 1);
+    assert_string_equal (a->remediations [0]->control, "R16.1");
+    assert_int_equal (a->remediations [0]->finding, 0);
+    assert_string_equal (a->remediations [0]->deadline_on, "2027-03-15");
+    s_incident_remediation = a->remediations [0]->id;
+    uint64_t audit = a->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_finding (audit, "R11.1-5", "critical", false, "");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_sql ("SELECT count(*) FROM audit.outbox WHERE body_case = %d",
+                             AU_EVENT (REMEDIATION_REQUESTED)), 3);
+}
+
+/* REQ R15.2 R15.3: the provider reports remediation for itself only; an
+   auditor verifies a reported request, as insufficient with a reason (the
+   orchestrator's cue to suspend, R15.3) or as sufficient; an audit closes
+   only when every request is verified */
+static void
+test_r15_2_report_and_verify (void **state)
+{
+    (void) state;
+    uint64_t id = s_remediation_hosting;
+    rf_refused (s_report ("provider2", id), RF_CODE (PERMISSION_DENIED), "R15.2");
+    rf_refused (s_report ("operator", id), RF_CODE (PERMISSION_DENIED), "R15.2");
+    rf_refused (s_verify (id, true, "確認"), RF_CODE (FAILED_PRECONDITION), "R15.2");
+    s_assert_status (id, "requested");
+    assert_int_equal (s_sql ("SELECT count(*) FROM audit.evidence WHERE remediation_id = %" PRIu64, id), 0);
+
+    lg_reply_t *reply = s_report ("provider1", id);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->remediation->remediation->status, "reported");
+    assert_string_equal (reply->remediation->remediation->reported_by, "provider:1");
+    assert_int_equal (reply->remediation->remediation->n_evidence, 1);
+    assert_string_equal (reply->remediation->remediation->evidence [0]->effective_on, "2027-03-02");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  R15.3: insufficient needs a reason, and is an event
+    rf_refused (s_verify (id, false, ""), RF_CODE (INVALID_ARGUMENT), "R15.3");
+    s_assert_status (id, "reported");
+    reply = s_verify (id, false, "外部からの到達性が残っている");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->remediation->remediation->status, "insufficient");
+    assert_string_equal (reply->remediation->remediation->verified_by, "auditor:aki");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_INSUFFICIENT), id, 0), 1);
+    rf_refused (s_verify (id, true, "確認"), RF_CODE (FAILED_PRECONDITION), "R15.2");
+
+    //  Reported again, accepted
+    rf_ok (s_report ("provider1", id));
+    reply = s_verify (id, true, "再検査で到達性なしを確認");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->remediation->remediation->status, "accepted");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_ACCEPTED), id, 0), 1);
+    rf_refused (s_verify (id, true, "確認"), RF_CODE (FAILED_PRECONDITION), "R15.2");
+    rf_refused (s_report ("provider1", id), RF_CODE (FAILED_PRECONDITION), "R15.2");
+
+    //  The facility request is still open: the audit cannot close
+    Lgwan__V1__AuditClose close = LGWAN__V1__AUDIT_CLOSE__INIT;
+    close.audit = s_plan_audit;
+    close.reason = (char *) "監査終了";
+    rf_refused (s_ask ("auditor", AU_BODY (AUDIT_CLOSE), &close), RF_CODE (FAILED_PRECONDITION), "R15.2");
+    assert_int_equal (s_sql ("SELECT count(*) FROM audit.audits WHERE id = %" PRIu64
+                             " AND status = 'open'", s_plan_audit), 1);
+}
+
+/* REQ R15.2: the per-provider compliance view: open findings, overdue
+   requests, last audit; a provider sees only its own */
+static void
+test_r15_2_compliance_view (void **state)
+{
+    (void) state;
+    Lgwan__V1__ComplianceGet get = LGWAN__V1__COMPLIANCE_GET__INIT;
+    get.provider = 1;
+    lg_reply_t *reply = s_ask ("viewer", AU_BODY (COMPLIANCE_GET), &get);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    const Lgwan__V1__ComplianceReply *c = reply->compliance;
+    assert_string_equal (c->provider_status, "qualified");
+    assert_int_equal (c->open_findings, 1);            //  the facility finding
+    assert_int_equal (c->overdue_requests, 0);
+    assert_non_null (c->last_audit);
+    assert_string_equal (c->last_audit->origin, "incident");
+    assert_int_equal (c->n_open_requests, 2);          //  facility, incident
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_refused (s_ask ("provider2", AU_BODY (COMPLIANCE_GET), &get), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_ok (s_ask ("provider1", AU_BODY (COMPLIANCE_GET), &get));
+
+    //  The same through lgwanctl, and a refusal's exit code (1)
+    char *ctl = lg_test_lgwanctl_binary ();
+    char *out = lg_test_sh_output ("LG_CERT_DIR=%s LGWANCTL_CERT=%s/clients/viewer"
+                                   " LG_AUDIT_CONNECT=%s %s audit compliance --provider 1 --json",
+                                   rf.certs, rf.certs, s_audit.endpoint, ctl);
+    assert_non_null (strstr (out, "\"openFindings\""));
+    assert_non_null (strstr (out, "\"incident\""));
+    zstr_free (&out);
+    assert_int_equal (lg_test_sh ("LG_CERT_DIR=%s LGWANCTL_CERT=%s/clients/auditor"
+                                  " LG_AUDIT_CONNECT=%s %s finding record --audit %" PRIu64
+                                  " --control R99.9 --severity high --description x"
+                                  " >/dev/null 2>&1", rf.certs, rf.certs, s_audit.endpoint,
+                                  ctl, s_plan_audit), 1);
+    zstr_free (&ctl);
+}
+
+/* REQ R15.2 R15.3: reminders 7 days and 1 day before the deadline, once
+   each, none for an offset passed before the request was made; a deadline that passes while the service is stopped gives exactly
+   one RemediationOverdue after start, and still one after another restart */
+static void
+test_r15_3_overdue_once_across_restarts (void **state)
+{
+    (void) state;
+    uint64_t audit = s_plan (1);
+    uint64_t id = s_remediation (audit, "R11.1-7", "critical", "2027-03-10");
+    assert_int_equal (s_sql ("SELECT count(*) FROM audit.remediation_requests WHERE id = %" PRIu64
+                             " AND deadline = '2027-03-10T15:00:00Z'", id), 1);
+    //  7 days before: 2027-03-03 15:00Z has passed on 2027-03-04
+    rf_set_clock ("2027-03-04T00:00:00Z");
+    s_wait_sql (1, "SELECT count(*) FROM audit.reminders_sent WHERE remediation_id = %" PRIu64, id);
+    //  Made 6 days before its deadline: its 7-day reminder had passed
+    uint64_t late = s_remediation (audit, "R11.1-6", "critical", "2027-03-10");
+    rf_set_clock ("2027-03-10T00:00:00Z");
+    s_wait_sql (2, "SELECT count(*) FROM audit.reminders_sent WHERE remediation_id = %" PRIu64, id);
+    s_wait_sql (1, "SELECT count(*) FROM audit.reminders_sent WHERE remediation_id = %" PRIu64, late);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_REMINDER), id, 7), 1);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_REMINDER), id, 1), 1);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_REMINDER), late, 1), 1);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_REMINDER), late, 0), 1);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), id, 0), 0);
+
+    //  The deadline passes while audit is down
+    s_audit_stop ();
+    rf_set_clock ("2027-03-12T00:00:00Z");
+    s_audit_start ();
+    s_wait_sql (1, "SELECT count(*) FROM audit.remediation_requests WHERE id = %" PRIu64
+                   " AND overdue_at = '2027-03-12T00:00:00Z'", id);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), id, 0), 1);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), late, 0), 1);
+    //  The incident's request (deadline 2027-03-15) is not overdue yet
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), s_incident_remediation, 0), 0);
+
+    //  A second request whose deadline also passes while down proves that
+    //  the duty ran after the second restart
+    uint64_t second = s_remediation (audit, "R11.1-8", "high", "2027-03-20");
+    s_audit_stop ();
+    rf_set_clock ("2027-03-25T00:00:00Z");
+    s_audit_start ();
+    s_wait_sql (1, "SELECT count(*) FROM audit.remediation_requests WHERE id = %" PRIu64
+                   " AND overdue_at IS NOT NULL", second);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), second, 0), 1);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), id, 0), 1);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), s_incident_remediation, 0), 1);
+    //  No reminder is sent for a deadline that has passed
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_REMINDER), second, 0), 0);
+
+    //  Reported late and accepted, it leaves the view's overdue count
+    Lgwan__V1__ComplianceGet get = LGWAN__V1__COMPLIANCE_GET__INIT;
+    get.provider = 1;
+    lg_reply_t *reply = s_ask ("viewer", AU_BODY (COMPLIANCE_GET), &get);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_int_equal (reply->compliance->overdue_requests, 4);      //  id, late, second, incident
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_ok (s_report ("provider1", id));
+    rf_ok (s_verify (id, true, "是正を確認"));
+    reply = s_ask ("viewer", AU_BODY (COMPLIANCE_GET), &get);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_int_equal (reply->compliance->overdue_requests, 3);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+/* REQ R15.1: a cancelled provider's open audits are closed with that reason
+   (registry CancellationEffective), their requests withdrawn, and no new
+   audit opens for it */
+static void
+test_r15_1_cancelled_provider_closes_audits (void **state)
+{
+    (void) state;
+    uint64_t provider = rf_qualified_provider ("株式会社さんばん");
+    s_wait_sql (1, "SELECT count(*) FROM audit.providers WHERE id = %" PRIu64
+                   " AND status = 'qualified'", provider);
+    uint64_t audit = s_plan (provider);
+    uint64_t request = s_remediation (audit, "R5.1-operational", "high", "");
+    long closed = s_sql ("SELECT count(*) FROM audit.outbox WHERE body_case = %d",
+                         AU_EVENT (AUDIT_CLOSED));
+
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.kind = LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
+    change.subject = (char *) "provider";
+    change.id = provider;
+    change.cancel = true;
+    lg_reply_t *reply = rf_ask ("operator", RF_BODY (CHANGE_FILE), &change);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+    decide.change = reply->change->change->id;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+    decide.reason = (char *) "事業撤退";
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_ok (rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide));
+
+    s_wait_sql (1, "SELECT count(*) FROM audit.audits WHERE id = %" PRIu64 " AND status = 'closed'"
+                   " AND close_reason = 'provider cancelled, effective 2027-03-25'", audit);
+    s_assert_status (request, "withdrawn");
+    assert_int_equal (s_sql ("SELECT count(*) FROM audit.outbox WHERE body_case = %d",
+                             AU_EVENT (AUDIT_CLOSED)), closed + 1);
+    rf_refused (s_open ("auditor", "plan", provider, NULL, 0, "", ""),
+                RF_CODE (FAILED_PRECONDITION), "R15.1");
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_r5_1_r11_1_r14_1_catalogue_and_findings),
+        cmocka_unit_test (test_r15_1_request_records_using_body),
+        cmocka_unit_test (test_r16_1_incident_audit),
+        cmocka_unit_test (test_r15_2_report_and_verify),
+        cmocka_unit_test (test_r15_2_compliance_view),
+        cmocka_unit_test (test_r15_3_overdue_once_across_restarts),
+        cmocka_unit_test (test_r15_1_cancelled_provider_closes_audits),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}
