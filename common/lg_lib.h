@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 #include <protobuf-c/protobuf-c.h>
 #include <openssl/opensslv.h>
+#include <openssl/crypto.h>
 
 #if CZMQ_VERSION < CZMQ_MAKE_VERSION (4, 2, 0)
 #   error "lgwan needs czmq 4.2 or newer (frame metadata from zauth)"

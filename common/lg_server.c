@@ -688,6 +688,10 @@ s_worker (zsock_t *pipe, void *args)
     free (core);
     lg_outbox_destroy (&outbox);
     lg_db_destroy (&db);
+    //  Now, not in the thread's exit handlers: zactor_destroy returns at our
+    //  signal, and a process that exits at once would report OpenSSL's
+    //  per-thread state (from the digests above) as leaked
+    OPENSSL_thread_stop ();
 }
 
 //  A worker answered: reply, count, publish its events, give it the next job

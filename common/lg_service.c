@@ -234,6 +234,7 @@ cleanup:
         def->state_destroy (&state);
     lg_db_destroy (&db);
     lg_auth_destroy (&auth);
+    OPENSSL_thread_stop ();     //  see s_worker in lg_server.c
 }
 
 int
