@@ -299,8 +299,12 @@ s_compute (lg_ctx_t *ctx, const s_period_t *p, zlistx_t *list, Lgwan__V1__Tariff
             }
             rc = s_connection_lines (ctx, p, t, connection, changes, n, invoice, &room);
         }
-        //  Its services
+        //  Its services (a tariff without a service fee bills no service line)
         while (rc == 0 && srow < srows && strtoull (PQgetvalue (svcs, srow, 0), NULL, 10) == provider) {
+            if (t->service_monthly_yen == 0) {
+                srow++;
+                continue;
+            }
             uint64_t service = strtoull (PQgetvalue (svcs, srow, 2), NULL, 10);
             int32_t from = (int32_t) atol (PQgetvalue (svcs, srow, 4));
             int32_t to = (int32_t) atol (PQgetvalue (svcs, srow, 5));
