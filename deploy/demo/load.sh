@@ -107,6 +107,10 @@ as "$OPERATOR" server server register --connection 1 --name web01 --address 198.
     --ports '[{"port":443,"protocol":"tcp"}]' --external-facing true \
     --firewall-record FW-2026-001 --access-control-record ACL-2026-007
 
+#   The demo tariff (R6.1): the real amounts are not public, these are made up
+as "$OPERATOR" tariff tariff load --file "$HERE/tariff.json"
+
 echo "demo data: 8 providers, 1 service with every Art.9 role, 1 active contract, 1 connection"
 echo "           (lgwanctl provider list; lgwanctl service show --service 1; lgwanctl history show --subject provider --id 4;"
-echo "            lgwanctl isolation show --connection 1; lgwanctl isolation points)"
+echo "            lgwanctl isolation show --connection 1; lgwanctl isolation points;"
+echo "            lgwanctl tariff list; lgwanctl invoice run --period $(TZ=Asia/Tokyo date +%Y-%m) --preview)"
