@@ -559,16 +559,28 @@ billing_invoice_run (lg_ctx_t *ctx)
     if (rc == 0 && created > 0 && !run->preview) {
         rc = s_store (ctx, &p, list);
         lg_fault_point ("billing_run_before_events");
-        //  Every invoice, every line, to the billing systems
+        //  Every invoice, every line, to the billing systems: in one append
+        Lgwan__V1__InvoiceIssued *issued = (Lgwan__V1__InvoiceIssued *)
+            calloc (created, sizeof *issued);
+        lg_event_t *events = (lg_event_t *) calloc (created, sizeof *events);
+        lg_event_t **refs = (lg_event_t **) calloc (created, sizeof *refs);
+        size_t at = 0;
         for (Lgwan__V1__Invoice *i = (Lgwan__V1__Invoice *) zlistx_first (list); i && rc == 0;
-             i = (Lgwan__V1__Invoice *) zlistx_next (list)) {
-            Lgwan__V1__InvoiceIssued issued = LGWAN__V1__INVOICE_ISSUED__INIT;
-            issued.invoice = i;
-            lg_event_t event = LGWAN__V1__EVENT__INIT;
-            event.body_case = LGWAN__V1__EVENT__BODY_INVOICE_ISSUED;
-            event.invoice_issued = &issued;
-            rc = s_emit (ctx, &event);
+             i = (Lgwan__V1__Invoice *) zlistx_next (list), at++) {
+            lgwan__v1__invoice_issued__init (&issued [at]);
+            issued [at].invoice = i;
+            lgwan__v1__event__init (&events [at]);
+            events [at].body_case = LGWAN__V1__EVENT__BODY_INVOICE_ISSUED;
+            events [at].invoice_issued = &issued [at];
+            refs [at] = &events [at];
         }
+        if (rc == 0)
+            rc = lg_outbox_append_many (ctx->outbox, refs, created, ctx->actor,
+                                        ctx->request->reason, ctx->request->request_id,
+                                        ctx->now_us);
+        free (refs);
+        free (events);
+        free (issued);
         lg_fault_point ("billing_run_before_commit");
     }
     Lgwan__V1__InvoiceRunReply *reply = NULL;

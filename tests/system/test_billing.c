@@ -660,7 +660,7 @@ test_r6_1_csv_export (void **state)
     zstr_free (&out);
 }
 
-/* REQ R6.1: billing systems follow InvoiceIssued (every line),
+/* REQ R6.1, X.1: billing systems follow InvoiceIssued (every line),
    CreditNoteIssued and PaymentRecorded with replay from any seq */
 static void
 test_r6_1_replay_events (void **state)
@@ -686,6 +686,14 @@ test_r6_1_replay_events (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
     rf_refused (s_ask (&s_billing, "provider1", LGWAN__V1__REQUEST__BODY_REPLAY, &replay),
                 RF_CODE (PERMISSION_DENIED), NULL);
+    //  REQ X.1: the chain of a run's events, appended together, is intact
+    lg_test_proc_export (&s_billing);
+    char *out = lg_test_sh_output ("LGWANCTL_CERT=%s/clients/viewer_secret LG_CERT_DIR=%s"
+                                   " %s/tools/lgwanctl/lgwanctl verify --service billing; echo rc=$?",
+                                   rf.certs, rf.certs, getenv ("LG_BUILD_DIR"));
+    if (!strstr (out, "intact") || !strstr (out, "rc=0"))
+        fail_msg ("lgwanctl verify: %s", out);
+    zstr_free (&out);
 }
 
 int
