@@ -262,6 +262,16 @@ test_r6_1_tariff_refusals (void **state)
     s_tariff_refused ("{\"bandwidth_classes\": [\"100M\", \"1G\"], \"versions\": [{\"version\": \"C\","
                       " \"effective_from\": \"2028-04-01\", " FEES ("31000", "20000") "}]}",
                       RF_CODE (FAILED_PRECONDITION), "overlaps version FY2027");
+    //  The demo tariff through lgwanctl: it parses, and overlaps what is loaded
+    lg_test_proc_export (&s_billing);
+    char *out = lg_test_sh_output ("LGWANCTL_CERT=%s/clients/operator_secret LG_CERT_DIR=%s"
+                                   " %s/tools/lgwanctl/lgwanctl tariff load --file"
+                                   " %s/deploy/demo/tariff.json 2>&1; echo rc=$?", rf.certs, rf.certs,
+                                   getenv ("LG_BUILD_DIR"), getenv ("LG_SOURCE_DIR"));
+    if (!strstr (out, "tariff demo-FY2026 overlaps version FY2026") || !strstr (out, "rc=1"))
+        fail_msg ("lgwanctl tariff load: %s", out);
+    zstr_free (&out);
+    assert_int_equal (s_count ("SELECT count(*) FROM billing.tariff_versions"), 2);
 }
 
 static lg_reply_t *
