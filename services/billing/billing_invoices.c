@@ -11,7 +11,8 @@
     3. The whole run is one transaction: its invoices, their lines, the
        number counter and the InvoiceIssued events commit together or not
        at all, so a run killed halfway leaves nothing and its repeat issues
-       the same numbers. Numbers are gap-free per fiscal year (April-March,
+       the same numbers. A month is invoiced once it is over (JST); a
+       preview may look at the current one. Numbers are gap-free per fiscal year (April-March,
        of the period) because they come from a counter row updated in that
        same transaction, never from a sequence.
     4. The run is set-based: one read of the timeline of every provider to
@@ -547,6 +548,13 @@ billing_invoice_run (lg_ctx_t *ctx)
     int rc = s_period (ctx, run->period, &p);
     if (rc)
         return rc;
+    //  A month is invoiced once it is over (JST); a preview may look earlier
+    if (!run->preview && billing_today (ctx) < p.end) {
+        char today [16];
+        bc_day_format (billing_today (ctx), today, sizeof today);
+        return REFUSE (ctx, "period %s is not over until %s (today is %s); a preview may look"
+                       " at it now", p.text, p.end_text, today);
+    }
     //  One run at a time; a preview waits too, so it sees what a run left
     if ((rc = billing_exec (ctx, "SELECT pg_advisory_xact_lock (7102, 1)", 0, NULL)))
         return rc;
@@ -624,8 +632,7 @@ billing_invoice_run (lg_ctx_t *ctx)
                     zlistx_detach_cur (list);
                 }
             }
-            reply->truncated = (size_t) (reply->existing + (run->preview? created: created))
-                               > reply->n_invoices;
+            reply->truncated = (size_t) reply->existing + created > reply->n_invoices;
         }
     }
     for (Lgwan__V1__Invoice *i = (Lgwan__V1__Invoice *) zlistx_first (list); i;

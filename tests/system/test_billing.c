@@ -381,6 +381,9 @@ test_r6_1_october_run_preview_idempotent (void **state)
     rf_refused (s_ask (&s_billing, "provider1", LGWAN__V1__REQUEST__BODY_INVOICE_GET, &get),
                 RF_CODE (NOT_FOUND), NULL);
     rf_ok (s_ask (&s_billing, "provider2", LGWAN__V1__REQUEST__BODY_INVOICE_GET, &get));
+    //  November is not over: previewed, not invoiced
+    rf_refused (s_run ("2026-11", false), RF_CODE (FAILED_PRECONDITION), "R6.1");
+    rf_ok (s_run ("2026-11", true));
     //  No tariff in force, a malformed period
     rf_refused (s_run ("2026-03", false), RF_CODE (FAILED_PRECONDITION), "R6.1");
     rf_refused (s_run ("2026-3", false), RF_CODE (INVALID_ARGUMENT), "R6.1");
