@@ -671,6 +671,21 @@ test_r6_1_csv_export (void **state)
                                    " | wc -l", rf.certs, rf.certs, getenv ("LG_BUILD_DIR"));
     assert_int_equal (atoi (out), 6);
     zstr_free (&out);
+    //  An invoice for people, and a payment refused to an operator
+    out = lg_test_sh_output ("LGWANCTL_CERT=%s/clients/viewer_secret LG_CERT_DIR=%s"
+                             " %s/tools/lgwanctl/lgwanctl invoice show --number INV-2026-000001"
+                             " 2>&1; echo rc=$?", rf.certs, rf.certs, getenv ("LG_BUILD_DIR"));
+    if (!strstr (out, "INV-2026-000001") || !strstr (out, "16500") || !strstr (out, "CN-2027-000001")
+    ||  !strstr (out, "rc=0"))
+        fail_msg ("lgwanctl invoice show: %s", out);
+    zstr_free (&out);
+    out = lg_test_sh_output ("LGWANCTL_CERT=%s/clients/operator_secret LG_CERT_DIR=%s"
+                             " %s/tools/lgwanctl/lgwanctl payment record --invoice INV-2026-000002"
+                             " --amount-yen 100 2>&1; echo rc=$?", rf.certs, rf.certs,
+                             getenv ("LG_BUILD_DIR"));
+    if (!strstr (out, "PERMISSION_DENIED") || !strstr (out, "rc=1"))
+        fail_msg ("lgwanctl payment record as operator: %s", out);
+    zstr_free (&out);
 }
 
 /* REQ R6.1, X.1: billing systems follow InvoiceIssued (every line),
