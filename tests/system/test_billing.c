@@ -580,9 +580,18 @@ test_r6_1_credit_notes_payments_overdue (void **state)
                 RF_CODE (FAILED_PRECONDITION), "R6.1");
     rf_refused (s_ask (&s_billing, "provider1", LGWAN__V1__REQUEST__BODY_CREDIT_NOTE_ISSUE, &credit),
                 RF_CODE (PERMISSION_DENIED), NULL);
-    //  The invoice itself is as issued
+    //  The invoice itself is as issued, and cannot be edited even by hand
     assert_int_equal (s_count ("SELECT total_yen FROM billing.invoices WHERE number ="
                                " 'INV-2026-000001'"), 16500);
+    PGconn *conn = PQconnectdb (rf.admin);
+    PGresult *res = PQexec (conn, "UPDATE billing.invoices SET total_yen = 1");
+    assert_int_equal (PQresultStatus (res), PGRES_FATAL_ERROR);
+    assert_non_null (strstr (PQresultErrorMessage (res), "R6.1"));
+    PQclear (res);
+    res = PQexec (conn, "DELETE FROM billing.invoice_lines");
+    assert_int_equal (PQresultStatus (res), PGRES_FATAL_ERROR);
+    PQclear (res);
+    PQfinish (conn);
 
     Lgwan__V1__PaymentRecord pay = LGWAN__V1__PAYMENT_RECORD__INIT;
     pay.invoice = (char *) "INV-2026-000001";
