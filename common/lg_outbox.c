@@ -182,80 +182,154 @@ int
 lg_outbox_append (lg_outbox_t *self, lg_event_t *event, const char *actor, const char *reason,
                   const char *correlation_id, int64_t now_us)
 {
-    //  Taking the next seq locks the head row until COMMIT: gap-free, in order.
-    //  The hash returned is still the previous row's: this one's link.
+    return lg_outbox_append_many (self, &event, 1, actor, reason, correlation_id, now_us);
+}
+
+//  Up to this many events in one INSERT of lg_outbox_append_many
+#define APPEND_BATCH 1000
+
+//  Text array literal of n strings made only of [0-9a-zA-Z:.+-] (hex,
+//  numbers, UUIDs, RFC 3339 times): each element quoted, so "" is empty
+static char *
+s_array (char **items, size_t n)
+{
+    size_t size = 3;
+    for (size_t i = 0; i < n; i++)
+        size += strlen (items [i]) + 3;
+    char *text = (char *) malloc (size);
+    char *at = text;
+    *at++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *at++ = ',';
+        *at++ = '"';
+        size_t len = strlen (items [i]);
+        memcpy (at, items [i], len);
+        at += len;
+        *at++ = '"';
+    }
+    *at++ = '}';
+    *at = 0;
+    return text;
+}
+
+int
+lg_outbox_append_many (lg_outbox_t *self, lg_event_t **events, size_t n, const char *actor,
+                       const char *reason, const char *correlation_id, int64_t now_us)
+{
+    if (n == 0)
+        return 0;
+    //  All the seqs at once: one update of the head row, not n
+    char count [24];
+    snprintf (count, sizeof count, "%zu", n);
     PGresult *res = lg_db_exec (self->db,
-        "UPDATE outbox_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash", 0, NULL);
+        "UPDATE outbox_head SET seq = seq + $1::bigint WHERE id = 1 RETURNING seq, hash", 1,
+        (const char *[]) { count });
     if (!res || PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1) {
         PQclear (res);
         return -2;
     }
-    uint64_t seq = strtoull (lg_db_value (res, 0, "seq"), NULL, 10);
+    uint64_t seq = strtoull (lg_db_value (res, 0, "seq"), NULL, 10) - n;
     size_t prev_size;
-    uint8_t *prev = lg_db_bytes (res, 0, "hash", &prev_size);
+    uint8_t *head = lg_db_bytes (res, 0, "hash", &prev_size);
     PQclear (res);
+    uint8_t prev [32];
+    if (prev_size > sizeof prev)
+        prev_size = 0;
+    if (head)
+        memcpy (prev, head, prev_size);
+    if (head)
+        PQfreemem (head);
 
-    //  Fill the header with borrowed strings, pack, and give them back
-    char seq_text [24], occurred [40];
-    snprintf (seq_text, sizeof seq_text, "%" PRIu64, seq);
+    char occurred [40];
     lg_clock_format (now_us, occurred, sizeof occurred);
-    zuuid_t *uuid = zuuid_new ();
-    event->source = self->service;
-    event->seq = seq;
-    event->event_id = (char *) zuuid_str_canonical (uuid);
-    event->occurred_at = occurred;
-    event->correlation_id = (char *) (correlation_id? correlation_id: "");
-    event->actor = (char *) (actor? actor: "");
-    event->reason = (char *) (reason? reason: "");
-    event->prev_hash.len = 0;
-    event->hash.len = 0;
-    size_t size = protobuf_c_message_get_packed_size (&event->base);
-    uint8_t *packed = (uint8_t *) malloc (size? size: 1);
-    protobuf_c_message_pack (&event->base, packed);
-    uint8_t hash [32];
-    lg_outbox_hash (self->key, self->key_size, prev? prev: (const uint8_t *) "", prev_size, seq,
-                    packed, size, hash);
-
-    char body_case [16];
-    snprintf (body_case, sizeof body_case, "%u", event->body_case);
-    char *event_hex = lg_db_hex (packed, size);
-    char *prev_hex = lg_db_hex (prev, prev_size);
-    char *hash_hex = lg_db_hex (hash, sizeof hash);
-    const char *params [] = { seq_text, event->event_id, body_case, occurred, event_hex,
-                              prev_hex, hash_hex };
-    //  The row and the head's new link in one statement (queued: it travels
-    //  with the transaction's next round trip)
-    bool ok = lg_db_run (self->db,
-        "WITH head AS (UPDATE outbox_head SET hash = $7::bytea WHERE id = 1 AND seq = $1::bigint)"
-        " INSERT INTO outbox (seq, event_id, body_case, occurred_at, event, prev_hash, hash)"
-        " VALUES ($1::bigint, $2, $3::integer, $4::timestamptz, $5::bytea, $6::bytea, $7::bytea)",
-        7, params);
-
-    if (ok) {
-        //  What subscribers get carries the chain links too
-        event->prev_hash.data = prev;
-        event->prev_hash.len = prev_size;
-        event->hash.data = hash;
-        event->hash.len = sizeof hash;
-        s_pending_t *item = (s_pending_t *) zmalloc (sizeof *item);
-        const ProtobufCFieldDescriptor *field =
-            lg_codec_body_field (&lgwan__v1__event__descriptor, event->body_case);
-        item->topic = strdup (field? field->name: "event");
-        item->frame = lg_codec_frame (&event->base);
-        zlist_append (self->pending, item);
+    bool ok = true;
+    for (size_t first = 0; first < n && ok; first += APPEND_BATCH) {
+        size_t count_now = n - first < APPEND_BATCH? n - first: APPEND_BATCH;
+        char **columns [6];
+        for (int c = 0; c < 6; c++)
+            columns [c] = (char **) calloc (count_now, sizeof (char *));
+        for (size_t i = 0; i < count_now; i++) {
+            lg_event_t *event = events [first + i];
+            seq++;
+            zuuid_t *uuid = zuuid_new ();
+            event->source = self->service;
+            event->seq = seq;
+            event->event_id = (char *) zuuid_str_canonical (uuid);
+            event->occurred_at = occurred;
+            event->correlation_id = (char *) (correlation_id? correlation_id: "");
+            event->actor = (char *) (actor? actor: "");
+            event->reason = (char *) (reason? reason: "");
+            event->prev_hash.len = 0;
+            event->hash.len = 0;
+            size_t size = protobuf_c_message_get_packed_size (&event->base);
+            uint8_t *packed = (uint8_t *) malloc (size? size: 1);
+            protobuf_c_message_pack (&event->base, packed);
+            uint8_t hash [32];
+            lg_outbox_hash (self->key, self->key_size, prev, prev_size, seq, packed, size, hash);
+            columns [0] [i] = zsys_sprintf ("%" PRIu64, seq);
+            columns [1] [i] = strdup (event->event_id);
+            columns [2] [i] = zsys_sprintf ("%u", event->body_case);
+            char *hex = lg_db_hex (packed, size);         //  \x..., the array wants plain hex
+            columns [3] [i] = strdup (hex + 2);
+            free (hex);
+            hex = lg_db_hex (prev, prev_size);
+            columns [4] [i] = strdup (hex + 2);
+            free (hex);
+            hex = lg_db_hex (hash, sizeof hash);
+            columns [5] [i] = strdup (hex + 2);
+            free (hex);
+            //  What subscribers get carries the chain links too
+            event->prev_hash.data = prev;
+            event->prev_hash.len = prev_size;
+            event->hash.data = hash;
+            event->hash.len = sizeof hash;
+            s_pending_t *item = (s_pending_t *) zmalloc (sizeof *item);
+            const ProtobufCFieldDescriptor *field =
+                lg_codec_body_field (&lgwan__v1__event__descriptor, event->body_case);
+            item->topic = strdup (field? field->name: "event");
+            item->frame = lg_codec_frame (&event->base);
+            zlist_append (self->pending, item);
+            memcpy (prev, hash, sizeof hash);
+            prev_size = sizeof hash;
+            event->source = event->event_id = event->occurred_at = (char *) protobuf_c_empty_string;
+            event->correlation_id = event->actor = event->reason = (char *) protobuf_c_empty_string;
+            event->prev_hash.data = event->hash.data = NULL;
+            event->prev_hash.len = event->hash.len = 0;
+            zuuid_destroy (&uuid);
+            free (packed);
+        }
+        char *arrays [6];
+        for (int c = 0; c < 6; c++)
+            arrays [c] = s_array (columns [c], count_now);
+        //  The head's new link travels with the last rows (both queued:
+        //  they go with the transaction's next round trip)
+        char seq_text [24];
+        snprintf (seq_text, sizeof seq_text, "%" PRIu64, seq);
+        char *hash_hex = lg_db_hex (prev, prev_size);
+        bool last = first + count_now == n;
+        ok = lg_db_run (self->db,
+            last? "WITH head AS (UPDATE outbox_head SET hash = $9::bytea WHERE id = 1"
+                  " AND seq = $8::bigint)"
+                  " INSERT INTO outbox (seq, event_id, body_case, occurred_at, event, prev_hash, hash)"
+                  " SELECT s, e, b, $7::timestamptz, decode (ev, 'hex'), decode (p, 'hex'),"
+                  " decode (h, 'hex') FROM unnest ($1::bigint[], $2::text[], $3::integer[],"
+                  " $4::text[], $5::text[], $6::text[]) AS u (s, e, b, ev, p, h)"
+                : "INSERT INTO outbox (seq, event_id, body_case, occurred_at, event, prev_hash, hash)"
+                  " SELECT s, e, b, $7::timestamptz, decode (ev, 'hex'), decode (p, 'hex'),"
+                  " decode (h, 'hex') FROM unnest ($1::bigint[], $2::text[], $3::integer[],"
+                  " $4::text[], $5::text[], $6::text[]) AS u (s, e, b, ev, p, h)",
+            last? 9: 7,
+            (const char *[]) { arrays [0], arrays [1], arrays [2], arrays [3], arrays [4],
+                               arrays [5], occurred, seq_text, hash_hex });
+        free (hash_hex);
+        for (int c = 0; c < 6; c++) {
+            for (size_t i = 0; i < count_now; i++)
+                free (columns [c] [i]);
+            free (columns [c]);
+            free (arrays [c]);
+        }
     }
-    //  Give the borrowed header back to the caller's defaults
-    event->source = event->event_id = event->occurred_at = (char *) protobuf_c_empty_string;
-    event->correlation_id = event->actor = event->reason = (char *) protobuf_c_empty_string;
-    event->prev_hash.data = event->hash.data = NULL;
-    event->prev_hash.len = event->hash.len = 0;
-    zuuid_destroy (&uuid);
-    free (packed);
-    free (event_hex);
-    free (prev_hex);
-    free (hash_hex);
-    if (prev)
-        PQfreemem (prev);
     return ok? 0: -2;
 }
 

@@ -29,6 +29,13 @@ void lg_outbox_destroy (lg_outbox_t **self_p);
 int lg_outbox_append (lg_outbox_t *self, lg_event_t *event, const char *actor,
                       const char *reason, const char *correlation_id, int64_t now_us);
 
+//  Append n events in order, as n calls of lg_outbox_append would (same
+//  seqs, chain and header), with one update of the head and one INSERT per
+//  thousand events: for a transaction that emits thousands (an invoice run).
+//  0 ok, -2 database failure.
+int lg_outbox_append_many (lg_outbox_t *self, lg_event_t **events, size_t n, const char *actor,
+                           const char *reason, const char *correlation_id, int64_t now_us);
+
 //  After COMMIT: publish what was appended. After ROLLBACK: forget it.
 void lg_outbox_flush (lg_outbox_t *self);
 void lg_outbox_discard (lg_outbox_t *self);

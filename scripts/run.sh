@@ -43,6 +43,7 @@ CLIENTS=(
     "reviewer reviewer rita"
     "auditor auditor aki"
     "viewer viewer -"
+    "billing billing -"
     "enforcer enforcer -"
 )
 
@@ -132,6 +133,11 @@ start_service () {
     local env=(LG_CERT_DIR="$CERTS")
     if [[ " ${KEYED[*]} " == *" $svc "* ]]; then
         env+=("LG_${upper}_DB=host=$SOCK dbname=$DB user=lgwan_$svc")
+    fi
+    if [ "$svc" = billing ]; then
+        #   A qualified invoice names its issuer: the operating body's
+        #   registration number (the demo's J-LIS corporate number)
+        env+=("LG_BILLING_ISSUER_REGISTRATION=${LG_BILLING_ISSUER_REGISTRATION:-T8010005018863}")
     fi
     if [ "$svc" = enforcer ]; then
         #   The embedded platform has no gateway: one enforcement point in

@@ -141,8 +141,13 @@ as "$AUDITOR" finding-ops finding record --audit 1 --control R5.1-operational --
 as "$OPERATOR" audit-request audit open --origin request --provider 4 --services 1 \
     --lgcode 011002 --auditors aki --title "札幌市の依頼による監査"
 
+#   The demo tariff (R6.1): the real amounts are not public, these are made up
+as "$OPERATOR" tariff tariff load --file "$HERE/tariff.json"
+
 echo "demo data: 8 providers, 1 service with every Art.9 role, 1 active contract, 1 connection,"
-echo "           2 audits (a planned one with 3 findings, 2 remediation requests; one at Sapporo's request)"
+echo "           2 audits (a planned one with 3 findings, 2 remediation requests; one at Sapporo's request),"
+echo "           a tariff"
 echo "           (lgwanctl provider list; lgwanctl service show --service 1; lgwanctl history show --subject provider --id 4;"
 echo "            lgwanctl isolation show --connection 1; lgwanctl isolation points;"
-echo "            lgwanctl audit show --audit 1; lgwanctl audit compliance --provider 5; lgwanctl control list)"
+echo "            lgwanctl audit show --audit 1; lgwanctl audit compliance --provider 5; lgwanctl control list;"
+echo "            lgwanctl tariff list; lgwanctl invoice run --period $(TZ=Asia/Tokyo date +%Y-%m) --preview)"

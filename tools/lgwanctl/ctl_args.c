@@ -102,6 +102,19 @@ static const ctl_flag_t s_reference_flags [] = {
     { NULL }
 };
 
+static const ctl_flag_t s_tariff_flags [] = {
+    { "file", CTL_FLAG_REQUIRED, "JSON tariff file (a TariffFile: bandwidth_classes, versions)" },
+    { "request-id", 0, "idempotency key (default: a fresh UUID)" },
+    { "reason", 0, "why, for the record" },
+    { NULL }
+};
+
+static const ctl_flag_t s_export_flags [] = {
+    { "period", CTL_FLAG_REQUIRED, "the month, YYYY-MM" },
+    { "out", 0, "write the CSV to this file (default: stdout)" },
+    { NULL }
+};
+
 static const ctl_flag_t s_tail_flags [] = {
     { "service", CTL_FLAG_REQUIRED, "whose events" },
     { "from-seq", 0, "first seq to show (default: the last 20)" },
@@ -221,6 +234,24 @@ static const ctl_command_t s_commands [] = {
       "every connection with a cause in force" },
     { "isolation", "points", "point_list",     NULL, NULL,
       "the enforcement points and the version each applied" },
+    { "tariff",   "list",   "tariff_list",    NULL, NULL,
+      "the tariff versions loaded and the bandwidth classes (R6.1)" },
+    { "invoice",  "run",    "invoice_run",    NULL, NULL,
+      "issue the invoices of --period YYYY-MM, idempotent; --preview stores nothing (R6.1)" },
+    { "invoice",  "show",   "invoice_get",    NULL, NULL,
+      "an invoice by --number with its credit notes and payments" },
+    { "invoice",  "list",   "invoice_list",   NULL, NULL,
+      "invoices of a --period and/or --provider" },
+    { "invoice",  "overdue", "overdue_list",  NULL, NULL,
+      "invoices past their due date with something outstanding" },
+    { "invoice",  "credit", "credit_note_issue", NULL, NULL,
+      "a credit note of --amount-yen against --invoice, with --reason (never an edit)" },
+    { "payment",  "record", "payment_record", NULL, NULL,
+      "record a payment of --amount-yen against --invoice (billing role only)" },
+    { "tariff",   "load",   "tariff_load",    ctl_local_tariff_load, s_tariff_flags,
+      "load tariff versions from a JSON file: all or nothing (R6.1)" },
+    { "invoice",  "export", "billing_export", ctl_local_invoice_export, s_export_flags,
+      "CSV of a period's invoice lines, stable columns" },
     { "keygen",   NULL,     NULL,             ctl_local_keygen,  s_keygen_flags,
       "create a client certificate (public part in $LG_CERT_DIR/allowed)" },
     { "cert",     "revoke", NULL,             ctl_local_revoke,  s_revoke_flags,

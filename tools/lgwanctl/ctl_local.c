@@ -5,6 +5,7 @@
     the result is one JSON object on stdout; errors go to stderr.
 */
 #include "ctl_local.h"
+#include "ctl_render.h"
 
 //  Print the result object (--json) or its lines "key: value"
 static void
@@ -246,5 +247,109 @@ ctl_local_reference_load (ctl_args_t *args)
     free (request.request_id);
     lgwan__v1__reference_load__free_unpacked (list, NULL);
     lg_client_destroy (&client);
+    return rc;
+}
+
+//  One request to billing (long timeout: a run can take seconds); 0 with
+//  *reply_p OK, else the exit code with the refusal printed
+static int
+s_billing_call (ctl_args_t *args, lg_request_t *request, lg_reply_t **reply_p)
+{
+    *reply_p = NULL;
+    lg_client_t *client = ctl_local_client ("billing", 30000, 1);
+    if (!client)
+        return CTL_EXIT_REFUSED;
+    const char *id = ctl_args_value (args, "request-id");
+    request->request_id = id? strdup (id): lg_client_new_id ();
+    int rc = CTL_EXIT_OK;
+    if (lg_client_call (client, request, reply_p)) {
+        fprintf (stderr, "lgwanctl: billing is not answering\n");
+        rc = CTL_EXIT_UNAVAILABLE;
+    }
+    else
+    if ((*reply_p)->status->code != LGWAN__V1__CODE__OK) {
+        const lg_status_t *status = (*reply_p)->status;
+        const char *code = protobuf_c_enum_descriptor_get_value (&lgwan__v1__code__descriptor,
+                                                                 status->code)->name;
+        fprintf (stderr, "lgwanctl: %s (%s%s%s)\n", status->message, code,
+                 *status->requirement? ", requirement ": "", status->requirement);
+        rc = status->code == LGWAN__V1__CODE__UNAVAILABLE? CTL_EXIT_UNAVAILABLE: CTL_EXIT_REFUSED;
+    }
+    free (request->request_id);
+    request->request_id = NULL;
+    if (rc && *reply_p)
+        lgwan__v1__reply__free_unpacked (*reply_p, NULL);
+    if (rc)
+        *reply_p = NULL;
+    lg_client_destroy (&client);
+    return rc;
+}
+
+int
+ctl_local_tariff_load (ctl_args_t *args)
+{
+    const char *path = ctl_args_value (args, "file");
+    zfile_t *file = zfile_new (NULL, path);
+    zchunk_t *chunk = file && zfile_input (file) == 0? zfile_read (file, 512 * 1024, 0): NULL;
+    zfile_destroy (&file);
+    if (!chunk) {
+        fprintf (stderr, "lgwanctl: cannot read %s\n", path);
+        return CTL_EXIT_REFUSED;
+    }
+    char *document = zchunk_strdup (chunk);
+    zchunk_destroy (&chunk);
+    Lgwan__V1__TariffLoad load = LGWAN__V1__TARIFF_LOAD__INIT;
+    load.document = document;
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.body_case = LGWAN__V1__REQUEST__BODY_TARIFF_LOAD;
+    request.tariff_load = &load;
+    const char *reason = ctl_args_value (args, "reason");
+    request.reason = (char *) (reason? reason: "tariff loaded");
+    lg_reply_t *reply;
+    int rc = s_billing_call (args, &request, &reply);
+    if (rc == CTL_EXIT_OK) {
+        json_t *json = lg_pbjson_from_message (&reply->tariff->base, args->json? 0:
+                                               LG_PBJSON_EMIT_DEFAULTS | LG_PBJSON_PROTO_NAMES);
+        if (args->json) {
+            char *text = json_dumps (json, JSON_COMPACT);
+            printf ("%s\n", text? text: "{}");
+            free (text);
+        }
+        else
+            ctl_render (stdout, json);
+        json_decref (json);
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    }
+    free (document);
+    return rc;
+}
+
+int
+ctl_local_invoice_export (ctl_args_t *args)
+{
+    const char *out_path = ctl_args_value (args, "out");
+    FILE *out = out_path? fopen (out_path, "w"): stdout;
+    if (!out) {
+        fprintf (stderr, "lgwanctl: cannot write %s\n", out_path);
+        return CTL_EXIT_REFUSED;
+    }
+    Lgwan__V1__BillingExport page = LGWAN__V1__BILLING_EXPORT__INIT;
+    page.period = (char *) ctl_args_value (args, "period");
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.body_case = LGWAN__V1__REQUEST__BODY_BILLING_EXPORT;
+    request.billing_export = &page;
+    request.reason = (char *) "export";
+    int rc = CTL_EXIT_OK;
+    //  Page after page until billing says it was the last
+    do {
+        lg_reply_t *reply;
+        if ((rc = s_billing_call (args, &request, &reply)))
+            break;
+        fputs (reply->billing_export->csv, out);
+        page.offset = reply->billing_export->next_offset;
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    } while (page.offset);
+    if (out_path)
+        fclose (out);
     return rc;
 }

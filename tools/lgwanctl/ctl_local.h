@@ -28,6 +28,12 @@ int ctl_local_events_tail (ctl_args_t *args);
 //  reference load --file CSV [--source S]: the local government list
 int ctl_local_reference_load (ctl_args_t *args);
 
+//  tariff load --file FILE.json: billing's tariff versions (R6.1)
+int ctl_local_tariff_load (ctl_args_t *args);
+
+//  invoice export --period YYYY-MM [--out FILE]: CSV of a period, every page
+int ctl_local_invoice_export (ctl_args_t *args);
+
 //  A client of service speaking with $LGWANCTL_CERT; NULL with a message
 lg_client_t *ctl_local_client (const char *service, int timeout_ms, int retries);
 

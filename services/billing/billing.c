@@ -1,0 +1,524 @@
+/*  billing - tariff and billable timeline of the billing service (R6.1).
+
+    1. The tariff is data. `TariffLoad` carries a JSON file (a TariffFile);
+       it is parsed and validated here and loaded whole or not at all: a
+       negative or fractional price, an unknown or unpriced bandwidth class,
+       versions that overlap (each other or one already loaded), a charge
+       setting other than full, none or NN% are refused with INVALID_ARGUMENT
+       or FAILED_PRECONDITION naming R6.1 and what is wrong. A version starts
+       and ends on the first day of a month, so one invoice names one
+       version. Reloading a version with the same content changes nothing.
+    2. The timeline is built from events, in billing's own transaction with
+       the consumer's cursor (lg_consumer): the registry's
+       ConnectionActivated, ConnectionChanged, ServiceRegistered and
+       CancellationEffective, and isolation's Suspended, Disconnected and
+       Reconnected. Each change is effective on a JST calendar day: the
+       event's effective_on when it has one, else the JST day of the moment
+       it took effect (applied_at, else occurred_at). Changes of one day
+       keep the order in which they happened.
+    3. Invoices, credit notes, payments and the export are in
+       billing_invoices.c.
+*/
+#include "billing.h"
+
+extern const lg_migration_t billing_migrations [];
+
+#define INVALID(ctx, ...) lg_ctx_refuse ((ctx), LGWAN__V1__CODE__INVALID_ARGUMENT, "R6.1", __VA_ARGS__)
+#define REFUSE(ctx, ...)  lg_ctx_refuse ((ctx), LGWAN__V1__CODE__FAILED_PRECONDITION, "R6.1", __VA_ARGS__)
+
+#define BILLING_MAX_PRICE 1000000000000LL   //  10^12 yen: bounds every product
+
+int
+billing_query (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = lg_db_exec (ctx->db, sql, n, params);
+    if (res && (PQresultStatus (res) == PGRES_TUPLES_OK || PQresultStatus (res) == PGRES_COMMAND_OK)) {
+        *res_p = res;
+        return 0;
+    }
+    int rc = lg_ctx_sql_error (ctx, res);
+    PQclear (res);
+    *res_p = NULL;
+    return rc;
+}
+
+int
+billing_exec (lg_ctx_t *ctx, const char *sql, int n, const char *const *params)
+{
+    PGresult *res;
+    int rc = billing_query (ctx, &res, sql, n, params);
+    PQclear (res);
+    return rc;
+}
+
+int32_t
+billing_today (lg_ctx_t *ctx)
+{
+    return bc_jst_day (ctx->now_us);
+}
+
+bool
+billing_issuer_valid (const char *text)
+{
+    return text && strlen (text) == 14 && text [0] == 'T' && lg_check_corporate_number (text + 1);
+}
+
+//  ---------------------------------------------------------------------------
+//  Tariff
+
+static bool
+s_class_valid (const char *name)
+{
+    size_t len = strlen (name);
+    return len >= 1 && len <= 16 && strspn (name, "abcdefghijklmnopqrstuvwxyz"
+           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == len;
+}
+
+//  A version's first or end day: a month's first day
+static int
+s_month_start (const char *text, int32_t *day)
+{
+    int year, month, mday;
+    if (bc_day_parse (text, day))
+        return -1;
+    bc_civil (*day, &year, &month, &mday);
+    return mday == 1? 0: -1;
+}
+
+//  Validate a whole file; 0, or -1 with the refusal set
+static int
+s_tariff_check (lg_ctx_t *ctx, const Lgwan__V1__TariffFile *file)
+{
+    if (file->n_bandwidth_classes == 0)
+        return INVALID (ctx, "tariff: bandwidth_classes is empty");
+    for (size_t i = 0; i < file->n_bandwidth_classes; i++) {
+        if (!s_class_valid (file->bandwidth_classes [i]))
+            return INVALID (ctx, "tariff: bandwidth class \"%s\" is not 1-16 of [A-Za-z0-9-]",
+                            file->bandwidth_classes [i]);
+        for (size_t j = 0; j < i; j++)
+            if (streq (file->bandwidth_classes [i], file->bandwidth_classes [j]))
+                return INVALID (ctx, "tariff: bandwidth class \"%s\" is declared twice",
+                                file->bandwidth_classes [i]);
+    }
+    if (file->n_versions == 0)
+        return INVALID (ctx, "tariff: no version");
+    int32_t from [file->n_versions], to [file->n_versions];
+    for (size_t v = 0; v < file->n_versions; v++) {
+        const Lgwan__V1__TariffVersion *t = file->versions [v];
+        size_t len = strlen (t->version);
+        if (len == 0 || len > 64)
+            return INVALID (ctx, "tariff: versions[%zu]: version name must be 1-64 bytes", v);
+        if (s_month_start (t->effective_from, &from [v]))
+            return INVALID (ctx, "tariff %s: effective_from \"%s\" is not the first day of a month"
+                            " (YYYY-MM-01)", t->version, t->effective_from);
+        to [v] = INT32_MAX;
+        if (*t->effective_to && s_month_start (t->effective_to, &to [v]))
+            return INVALID (ctx, "tariff %s: effective_to \"%s\" is not the first day of a month"
+                            " (YYYY-MM-01)", t->version, t->effective_to);
+        if (to [v] <= from [v])
+            return INVALID (ctx, "tariff %s: effective_to %s is not after effective_from %s",
+                            t->version, t->effective_to, t->effective_from);
+        for (size_t i = 0; i < t->n_connection_fees; i++) {
+            const Lgwan__V1__TariffConnectionFee *fee = t->connection_fees [i];
+            bool known = false;
+            for (size_t c = 0; c < file->n_bandwidth_classes; c++)
+                known |= streq (fee->bandwidth_class, file->bandwidth_classes [c]);
+            if (!known)
+                return INVALID (ctx, "tariff %s: unknown bandwidth class \"%s\" (declared: see"
+                                " bandwidth_classes)", t->version, fee->bandwidth_class);
+            for (size_t j = 0; j < i; j++)
+                if (streq (fee->bandwidth_class, t->connection_fees [j]->bandwidth_class))
+                    return INVALID (ctx, "tariff %s: bandwidth class \"%s\" is priced twice",
+                                    t->version, fee->bandwidth_class);
+            if (fee->monthly_yen < 0)
+                return INVALID (ctx, "tariff %s: negative price %" PRId64 " for bandwidth class"
+                                " \"%s\"", t->version, fee->monthly_yen, fee->bandwidth_class);
+            if (fee->monthly_yen > BILLING_MAX_PRICE)
+                return INVALID (ctx, "tariff %s: price of \"%s\" above 10^12 yen", t->version,
+                                fee->bandwidth_class);
+        }
+        for (size_t c = 0; c < file->n_bandwidth_classes; c++) {
+            bool priced = false;
+            for (size_t i = 0; i < t->n_connection_fees; i++)
+                priced |= streq (t->connection_fees [i]->bandwidth_class, file->bandwidth_classes [c]);
+            if (!priced)
+                return INVALID (ctx, "tariff %s: bandwidth class \"%s\" has no monthly fee",
+                                t->version, file->bandwidth_classes [c]);
+        }
+        if (t->service_monthly_yen < 0 || t->service_monthly_yen > BILLING_MAX_PRICE)
+            return INVALID (ctx, "tariff %s: negative or too large service_monthly_yen %" PRId64,
+                            t->version, t->service_monthly_yen);
+        for (size_t i = 0; i < t->n_one_off_fees; i++) {
+            const Lgwan__V1__TariffOneOffFee *fee = t->one_off_fees [i];
+            size_t name_len = strlen (fee->name);
+            if (name_len == 0 || name_len > 64)
+                return INVALID (ctx, "tariff %s: one_off_fees[%zu]: name must be 1-64 bytes",
+                                t->version, i);
+            if (!streq (fee->on, "activation") && !streq (fee->on, "class_change")
+            &&  !streq (fee->on, "reconnection"))
+                return INVALID (ctx, "tariff %s: one-off fee \"%s\": on must be activation,"
+                                " class_change or reconnection, not \"%s\"", t->version,
+                                fee->name, fee->on);
+            if (fee->yen < 0 || fee->yen > BILLING_MAX_PRICE)
+                return INVALID (ctx, "tariff %s: negative price %" PRId64 " for one-off fee \"%s\"",
+                                t->version, fee->yen, fee->name);
+        }
+        if (bc_charge_percent (t->suspended) < 0)
+            return INVALID (ctx, "tariff %s: suspended must be full, none or a percentage"
+                            " (e.g. 50%%), not \"%s\"", t->version, t->suspended);
+        if (bc_charge_percent (t->disconnected) < 0)
+            return INVALID (ctx, "tariff %s: disconnected must be full, none or a percentage"
+                            " (e.g. 50%%), not \"%s\"", t->version, t->disconnected);
+        if (t->tax_rate_percent > 100)
+            return INVALID (ctx, "tariff %s: tax_rate_percent %u above 100", t->version,
+                            t->tax_rate_percent);
+        if (t->payment_due_days > 366)
+            return INVALID (ctx, "tariff %s: payment_due_days %u above 366", t->version,
+                            t->payment_due_days);
+        for (size_t w = 0; w < v; w++) {
+            if (streq (t->version, file->versions [w]->version))
+                return INVALID (ctx, "tariff: version %s is in the file twice", t->version);
+            if (from [v] < to [w] && from [w] < to [v])
+                return INVALID (ctx, "tariff: versions %s and %s overlap", file->versions [w]->version,
+                                t->version);
+        }
+    }
+    return 0;
+}
+
+static int
+s_tariff_reply (lg_ctx_t *ctx, uint32_t loaded)
+{
+    PGresult *res;
+    int rc = billing_query (ctx, &res, "SELECT name FROM tariff_classes ORDER BY name", 0, NULL);
+    if (rc)
+        return rc;
+    Lgwan__V1__TariffReply *reply = (Lgwan__V1__TariffReply *) malloc (sizeof *reply);
+    lgwan__v1__tariff_reply__init (reply);
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_TARIFF;
+    ctx->reply->tariff = reply;
+    reply->loaded = loaded;
+    reply->bandwidth_classes = (char **) calloc (PQntuples (res) + 1, sizeof (char *));
+    for (int row = 0; row < PQntuples (res); row++)
+        reply->bandwidth_classes [reply->n_bandwidth_classes++] = lg_strdup (PQgetvalue (res, row, 0));
+    PQclear (res);
+    if ((rc = billing_query (ctx, &res, "SELECT body::text FROM tariff_versions"
+                                        " ORDER BY effective_from", 0, NULL)))
+        return rc;
+    reply->versions = (Lgwan__V1__TariffVersion **) calloc (PQntuples (res) + 1, sizeof (void *));
+    for (int row = 0; row < PQntuples (res); row++) {
+        ProtobufCMessage *msg = NULL;
+        char why [256];
+        if (lg_pbjson_parse (&lgwan__v1__tariff_version__descriptor, PQgetvalue (res, row, 0),
+                             &msg, why, sizeof why) == 0)
+            reply->versions [reply->n_versions++] = (Lgwan__V1__TariffVersion *) msg;
+    }
+    PQclear (res);
+    return 0;
+}
+
+static int
+s_tariff_load (lg_ctx_t *ctx)
+{
+    const char *document = ctx->request->tariff_load->document;
+    if (!*document)
+        return INVALID (ctx, "tariff: the document is empty");
+    ProtobufCMessage *msg = NULL;
+    char why [512];
+    if (lg_pbjson_parse (&lgwan__v1__tariff_file__descriptor, document, &msg, why, sizeof why))
+        return INVALID (ctx, "tariff: %s", why);
+    Lgwan__V1__TariffFile *file = (Lgwan__V1__TariffFile *) msg;
+    int rc = s_tariff_check (ctx, file);
+    uint32_t loaded = 0;
+    char now [40];
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    for (size_t i = 0; rc == 0 && i < file->n_bandwidth_classes; i++)
+        rc = billing_exec (ctx, "INSERT INTO tariff_classes (name) VALUES ($1) ON CONFLICT DO NOTHING",
+                           1, (const char *[]) { file->bandwidth_classes [i] });
+    for (size_t v = 0; rc == 0 && v < file->n_versions; v++) {
+        Lgwan__V1__TariffVersion *t = file->versions [v];
+        if (t->payment_due_days == 0)
+            t->payment_due_days = 30;
+        json_t *json = lg_pbjson_from_message (&t->base, LG_PBJSON_PROTO_NAMES);
+        char *body = json? json_dumps (json, JSON_COMPACT | JSON_SORT_KEYS): NULL;
+        json_decref (json);
+        if (!body) {
+            rc = -2;
+            break;
+        }
+        const char *to = *t->effective_to? t->effective_to: NULL;
+        PGresult *res;
+        //  The same version again: nothing to do if it says the same
+        rc = billing_query (ctx, &res, "SELECT body = $2::jsonb AS same FROM tariff_versions"
+                                       " WHERE version = $1", 2, (const char *[]) { t->version, body });
+        if (rc == 0 && PQntuples (res) == 1) {
+            bool same = streq (lg_db_value (res, 0, "same"), "t");
+            PQclear (res);
+            if (!same)
+                rc = lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, "R6.1",
+                                    "tariff %s is loaded with other content; a change is a new"
+                                    " version", t->version);
+            free (body);
+            continue;
+        }
+        PQclear (res);
+        if (rc == 0)
+            rc = billing_query (ctx, &res, "SELECT version FROM tariff_versions WHERE"
+                                " daterange (effective_from, effective_to) &&"
+                                " daterange ($1::date, $2::date) ORDER BY effective_from LIMIT 1",
+                                2, (const char *[]) { t->effective_from, to });
+        if (rc == 0 && PQntuples (res) == 1)
+            rc = REFUSE (ctx, "tariff %s overlaps version %s, already loaded", t->version,
+                         PQgetvalue (res, 0, 0));
+        PQclear (res);
+        if (rc == 0)
+            rc = billing_exec (ctx, "INSERT INTO tariff_versions (version, effective_from,"
+                               " effective_to, body, loaded_at, loaded_by) VALUES ($1, $2::date,"
+                               " $3::date, $4::jsonb, $5::timestamptz, $6)", 6,
+                               (const char *[]) { t->version, t->effective_from, to, body, now,
+                                                  ctx->actor });
+        if (rc == 0)
+            loaded++;
+        free (body);
+    }
+    protobuf_c_message_free_unpacked (msg, NULL);
+    if (rc == 0)
+        rc = s_tariff_reply (ctx, loaded);
+    return rc;
+}
+
+static int
+s_tariff_list (lg_ctx_t *ctx)
+{
+    return s_tariff_reply (ctx, 0);
+}
+
+//  ---------------------------------------------------------------------------
+//  Timeline from events
+
+//  The JST day of an RFC 3339 instant into buf; -1 when it does not parse
+static int
+s_jst_day_text (const char *instant, char *buf, size_t size)
+{
+    int64_t us;
+    if (!instant || lg_clock_parse (instant, &us))
+        return -1;
+    bc_day_format (bc_jst_day (us), buf, size);
+    return 0;
+}
+
+//  The effective day: the event's date when it has a valid one, else the
+//  JST day of when it happened
+static int
+s_effective_day (const char *effective_on, const char *instant, char *buf, size_t size)
+{
+    int32_t day;
+    if (effective_on && bc_day_parse (effective_on, &day) == 0) {
+        snprintf (buf, size, "%s", effective_on);
+        return 0;
+    }
+    return s_jst_day_text (instant, buf, size);
+}
+
+static int
+s_timeline (lg_db_t *db, const lg_event_t *event, uint64_t connection, const char *day,
+            int kind, const char *value)
+{
+    char id [24], kind_text [4], seq [24];
+    snprintf (id, sizeof id, "%" PRIu64, connection);
+    snprintf (kind_text, sizeof kind_text, "%d", kind);
+    snprintf (seq, sizeof seq, "%" PRIu64, event->seq);
+    const char *params [] = { id, day, event->occurred_at, kind_text, value, event->source, seq };
+    return lg_db_run (db, "INSERT INTO timeline (connection_id, day, at, kind, value, source, seq)"
+                          " VALUES ($1::bigint, $2::date, $3::timestamptz, $4::smallint, $5, $6,"
+                          " $7::bigint) ON CONFLICT DO NOTHING", 7, params)? 0: -2;
+}
+
+//  A cancellation ends what it names from its day: a connection, a
+//  service's connections and the service, or everything of a provider
+static int
+s_cancellation (lg_db_t *db, const lg_event_t *event)
+{
+    const Lgwan__V1__CancellationEffective *c = event->cancellation_effective;
+    char day [16], id [24], seq [24];
+    if (s_effective_day (c->effective_on, event->occurred_at, day, sizeof day))
+        return -1;
+    snprintf (id, sizeof id, "%" PRIu64, c->id);
+    snprintf (seq, sizeof seq, "%" PRIu64, event->seq);
+    const char *which =
+        streq (c->kind, "connection")? "id = $1::bigint":
+        streq (c->kind, "service")? "service_id = $1::bigint":
+        streq (c->kind, "provider")? "provider_id = $1::bigint": NULL;
+    if (!which)
+        return 0;                       //  a contract: nothing billed by it
+    char *sql = zsys_sprintf (
+        "WITH ended AS (UPDATE connections SET end_day = LEAST (coalesce (end_day, $2::date),"
+        "  $2::date) WHERE %s RETURNING id)"
+        " INSERT INTO timeline (connection_id, day, at, kind, value, source, seq)"
+        " SELECT id, $2::date, $3::timestamptz, 4, '', $4, $5::bigint FROM ended"
+        " ON CONFLICT DO NOTHING", which);
+    const char *params [] = { id, day, event->occurred_at, event->source, seq };
+    bool ok = lg_db_run (db, sql, 5, params);
+    zstr_free (&sql);
+    if (ok && !streq (c->kind, "connection")) {
+        const char *services = streq (c->kind, "service")
+            ? "UPDATE services SET end_day = LEAST (coalesce (end_day, $2::date), $2::date)"
+              " WHERE id = $1::bigint"
+            : "UPDATE services SET end_day = LEAST (coalesce (end_day, $2::date), $2::date)"
+              " WHERE provider_id = $1::bigint";
+        ok = lg_db_run (db, services, 2, params);
+    }
+    return ok? 0: -2;
+}
+
+static int
+s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
+{
+    (void) state;
+    char day [16], id [24], provider [24], service [24];
+    switch (event->body_case) {
+        case LGWAN__V1__EVENT__BODY_PROVIDER_APPLIED: {
+            const Lgwan__V1__Provider *p = event->provider_applied->provider;
+            if (!p || p->id == 0)
+                return -1;
+            snprintf (id, sizeof id, "%" PRIu64, p->id);
+            return lg_db_run (db, "INSERT INTO providers (id, name_ja) VALUES ($1::bigint, $2)"
+                                  " ON CONFLICT (id) DO UPDATE SET name_ja = excluded.name_ja", 2,
+                              (const char *[]) { id, p->name_ja })? 0: -2;
+        }
+        case LGWAN__V1__EVENT__BODY_CONNECTION_ACTIVATED: {
+            const Lgwan__V1__ConnectionActivated *a = event->connection_activated;
+            if (a->connection == 0 || s_effective_day (a->effective_on, event->occurred_at, day,
+                                                       sizeof day))
+                return -1;
+            snprintf (id, sizeof id, "%" PRIu64, a->connection);
+            snprintf (provider, sizeof provider, "%" PRIu64, a->provider);
+            snprintf (service, sizeof service, "%" PRIu64, a->service);
+            if (!lg_db_run (db, "INSERT INTO connections (id, provider_id, service_id, first_day)"
+                                " VALUES ($1::bigint, $2::bigint, $3::bigint, $4::date)"
+                                " ON CONFLICT (id) DO NOTHING", 4,
+                            (const char *[]) { id, provider, service, day }))
+                return -2;
+            return s_timeline (db, event, a->connection, day, BC_ACTIVATED, a->bandwidth_class);
+        }
+        case LGWAN__V1__EVENT__BODY_CONNECTION_CHANGED: {
+            const Lgwan__V1__ConnectionChanged *c = event->connection_changed;
+            if (c->connection == 0 || !*c->bandwidth_class
+            ||  s_effective_day (c->effective_on, event->occurred_at, day, sizeof day))
+                return -1;
+            return s_timeline (db, event, c->connection, day, BC_CLASS, c->bandwidth_class);
+        }
+        case LGWAN__V1__EVENT__BODY_SERVICE_REGISTERED: {
+            const Lgwan__V1__ServiceRegistered *s = event->service_registered;
+            if (s->service == 0 || s->n_holders == 0
+            ||  s_jst_day_text (event->occurred_at, day, sizeof day))
+                return -1;
+            //  Its hosting provider pays, as it files the connections
+            uint64_t payer = s->holders [0]->provider;
+            for (size_t i = 0; i < s->n_holders; i++)
+                if (s->holders [i]->role == LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING) {
+                    payer = s->holders [i]->provider;
+                    break;
+                }
+            snprintf (id, sizeof id, "%" PRIu64, s->service);
+            snprintf (provider, sizeof provider, "%" PRIu64, payer);
+            return lg_db_run (db, "INSERT INTO services (id, provider_id, name, first_day)"
+                                  " VALUES ($1::bigint, $2::bigint, $3, $4::date)"
+                                  " ON CONFLICT (id) DO NOTHING", 4,
+                              (const char *[]) { id, provider, s->name, day })? 0: -2;
+        }
+        case LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE:
+            return s_cancellation (db, event);
+        default:
+            return 0;
+    }
+}
+
+//  Suspended, Disconnected, Reconnected: the connection's state from the
+//  day the change was in force
+static int
+s_on_isolation (lg_db_t *db, const lg_event_t *event, void *state)
+{
+    (void) state;
+    const Lgwan__V1__IsolationApplied *applied =
+        event->body_case == LGWAN__V1__EVENT__BODY_SUSPENDED? event->suspended:
+        event->body_case == LGWAN__V1__EVENT__BODY_DISCONNECTED? event->disconnected:
+        event->body_case == LGWAN__V1__EVENT__BODY_RECONNECTED? event->reconnected: NULL;
+    if (!applied)
+        return 0;                       //  decommissioned: the cancellation ends billing
+    const char *value = applied->state;
+    if (!streq (value, "connected") && !streq (value, "suspended") && !streq (value, "disconnected"))
+        return 0;
+    char day [16];
+    if (applied->connection == 0
+    ||  (s_jst_day_text (applied->applied_at, day, sizeof day)
+     &&  s_jst_day_text (event->occurred_at, day, sizeof day)))
+        return -1;
+    return s_timeline (db, event, applied->connection, day, BC_STATE, value);
+}
+
+//  ---------------------------------------------------------------------------
+//  The service
+
+static void *
+s_state_new (lg_db_t *db, const lg_config_t *cfg)
+{
+    (void) db;
+    (void) cfg;
+    const char *issuer = getenv ("LG_BILLING_ISSUER_REGISTRATION");
+    if (!billing_issuer_valid (issuer)) {
+        lg_log_write (LG_LOG_ERROR, "a qualified invoice names the issuer's registration number",
+                      "LG_BILLING_ISSUER_REGISTRATION must be T and a 13-digit corporate number"
+                      " with its check digit, not \"%s\"", issuer? issuer: "");
+        return NULL;
+    }
+    billing_state_t *self = (billing_state_t *) zmalloc (sizeof *self);
+    snprintf (self->issuer, sizeof self->issuer, "%s", issuer);
+    return self;
+}
+
+static void
+s_state_destroy (void **state_p)
+{
+    free (*state_p);
+    *state_p = NULL;
+}
+
+#define READS (LG_ROLE_READERS | LG_ROLE_BILLING)
+
+static const lg_route_t s_routes [] = {
+    { LGWAN__V1__REQUEST__BODY_TARIFF_LOAD, s_tariff_load, LG_ROLE_OPERATOR, LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_TARIFF_LIST, s_tariff_list, READS, LG_ROUTE_READ },
+    //  A preview stores nothing but its reply; same rights as the run
+    { LGWAN__V1__REQUEST__BODY_INVOICE_RUN, billing_invoice_run, LG_ROLE_OPERATOR | LG_ROLE_BILLING,
+      LG_ROUTE_WRITE },
+    //  A provider reads its own invoices only (the handlers narrow it)
+    { LGWAN__V1__REQUEST__BODY_INVOICE_GET, billing_invoice_get, READS | LG_ROLE_PROVIDER,
+      LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_INVOICE_LIST, billing_invoice_list, READS | LG_ROLE_PROVIDER,
+      LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_OVERDUE_LIST, billing_overdue_list, READS, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_CREDIT_NOTE_ISSUE, billing_credit_note_issue,
+      LG_ROLE_OPERATOR | LG_ROLE_BILLING, LG_ROUTE_WRITE },
+    //  Payments are recorded by the billing role only
+    { LGWAN__V1__REQUEST__BODY_PAYMENT_RECORD, billing_payment_record, LG_ROLE_BILLING,
+      LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_BILLING_EXPORT, billing_export, READS, LG_ROUTE_READ },
+    { 0, NULL, 0, 0 }
+};
+
+static const lg_subscription_t s_subscriptions [] = {
+    { "registry", s_on_registry },
+    { "isolation", s_on_isolation },
+    { NULL, NULL }
+};
+
+const lg_service_def_t billing_service = {
+    .name = "billing",
+    .migrations = billing_migrations,
+    .routes = s_routes,
+    .stream_roles = LG_ROLE_READERS | LG_ROLE_BILLING,
+    .subscriptions = s_subscriptions,
+    .state_new = s_state_new,
+    .state_destroy = s_state_destroy
+};

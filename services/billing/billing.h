@@ -1,0 +1,39 @@
+/*  billing - the charging policy as data (R6.1): versioned tariff, the
+    billable timeline from the registry's and isolation's events, idempotent
+    invoice runs with gap-free numbers per fiscal year, credit notes,
+    payments, a CSV export and the billing systems' event stream.
+*/
+#ifndef BILLING_H_INCLUDED
+#define BILLING_H_INCLUDED
+
+#include "lg_lib.h"
+#include "billing_calc.h"
+
+extern const lg_service_def_t billing_service;
+
+//  What the handlers share (read-only once the service runs)
+typedef struct {
+    char issuer [16];           //  LG_BILLING_ISSUER_REGISTRATION: T + 13 digits
+} billing_state_t;
+
+//  The issuer's registration number is T and a corporate number (13 digits
+//  with its check digit); true when text is one
+bool billing_issuer_valid (const char *text);
+
+//  Shared by billing.c and billing_invoices.c
+int billing_query (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int n,
+                   const char *const *params);
+int billing_exec (lg_ctx_t *ctx, const char *sql, int n, const char *const *params);
+//  Today on the business clock, Asia/Tokyo
+int32_t billing_today (lg_ctx_t *ctx);
+
+//  Request handlers of billing_invoices.c
+int billing_invoice_run (lg_ctx_t *ctx);
+int billing_invoice_get (lg_ctx_t *ctx);
+int billing_invoice_list (lg_ctx_t *ctx);
+int billing_overdue_list (lg_ctx_t *ctx);
+int billing_credit_note_issue (lg_ctx_t *ctx);
+int billing_payment_record (lg_ctx_t *ctx);
+int billing_export (lg_ctx_t *ctx);
+
+#endif

@@ -1,0 +1,750 @@
+/*  System test of the billing service (REQ R6.1): the real lgwan-billing,
+    following the real registry and isolation, all three on one business
+    clock (LG_CLOCK_FILE) that the test moves from October 2026 to May 2027.
+
+    The timeline comes from real events: connections activated on
+    2026-10-17 (JST), a bandwidth class changed on 2026-11-16, a suspension
+    from 2026-11-20 lifted on 2026-11-25, a cancellation effective
+    2026-11-05. Every expected amount is stated in yen, never recomputed.
+*/
+#include "registry_fixture.h"
+
+#define ISSUER      "T7123456789012"
+#define INVOICE_RUN LGWAN__V1__REQUEST__BODY_INVOICE_RUN
+
+static lg_test_proc_t s_isolation = { .service = "isolation" };
+static lg_test_proc_t s_billing = { .service = "billing" };
+static uint64_t s_conn1;                //  provider 1, 1G, cancelled effective 2026-11-05
+static uint64_t s_conn2;                //  provider 2, 100M then 1G from 2026-11-16
+
+//  The tariff: 1G 31,000 and 100M 20,000 a month until March 2027 (no
+//  service fee, suspended days at 50 %), then a version with a service fee
+static const char *s_tariff =
+    "{\"bandwidth_classes\": [\"100M\", \"1G\"], \"versions\": ["
+    " {\"version\": \"FY2026\", \"effective_from\": \"2026-04-01\", \"effective_to\": \"2027-04-01\","
+    "  \"connection_fees\": [{\"bandwidth_class\": \"1G\", \"monthly_yen\": 31000},"
+    "                        {\"bandwidth_class\": \"100M\", \"monthly_yen\": 20000}],"
+    "  \"service_monthly_yen\": 0, \"suspended\": \"50%\", \"disconnected\": \"none\","
+    "  \"tax_rate_percent\": 10, \"payment_due_days\": 30},"
+    " {\"version\": \"FY2027\", \"effective_from\": \"2027-04-01\","
+    "  \"connection_fees\": [{\"bandwidth_class\": \"1G\", \"monthly_yen\": 31000},"
+    "                        {\"bandwidth_class\": \"100M\", \"monthly_yen\": 20000}],"
+    "  \"service_monthly_yen\": 3000, \"suspended\": \"full\", \"disconnected\": \"none\","
+    "  \"one_off_fees\": [{\"name\": \"開通手数料\", \"on\": \"activation\", \"yen\": 10000}],"
+    "  \"tax_rate_percent\": 10}]}";
+
+static lg_reply_t *
+s_call (lg_test_proc_t *proc, const char *who, unsigned body_case, void *body, int timeout_ms)
+{
+    lg_client_t *client = lg_test_proc_client (proc, rf.certs, who);
+    assert_non_null (client);
+    lg_client_set_timeout (client, timeout_ms, 0);
+    lg_reply_t *reply = lg_test_call (client, body_case, body, "billing test");
+    lg_client_destroy (&client);
+    return reply;
+}
+
+static lg_reply_t *
+s_ask (lg_test_proc_t *proc, const char *who, unsigned body_case, void *body)
+{
+    lg_reply_t *reply = s_call (proc, who, body_case, body, 20000);
+    assert_non_null (reply);
+    return reply;
+}
+
+static void
+s_start_billing (const char *faults)
+{
+    char *clock = zsys_sprintf ("LG_CLOCK_FILE=%s", rf.clock);
+    char *fault = zsys_sprintf ("LG_FAULTS=%s", faults? faults: "");
+    const char *extra [] = { clock, fault, "LG_BILLING_ISSUER_REGISTRATION=" ISSUER,
+                             "LG_HEARTBEAT_MS=200", NULL };
+    lg_test_proc_t *follows [] = { &rf.registry, &s_isolation, NULL };
+    assert_true (lg_test_proc_start (&s_billing, rf.admin, rf.certs, follows, extra));
+    zstr_free (&clock);
+    zstr_free (&fault);
+}
+
+static long
+s_count (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *sql = zsys_vprintf (format, args);
+    va_end (args);
+    long value = rf_sql_long (sql);
+    zstr_free (&sql);
+    return value;
+}
+
+typedef struct {
+    const char *sql;
+    long want;
+} s_until_t;
+
+static bool
+s_reached (void *arg)
+{
+    s_until_t *until = (s_until_t *) arg;
+    return rf_sql_long (until->sql) == until->want;
+}
+
+//  Wait until the query gives want (billing applies events asynchronously)
+static void
+s_wait (const char *sql, long want)
+{
+    s_until_t until = { sql, want };
+    if (!lg_test_wait_for (s_reached, &until, 15000))
+        fail_msg ("never reached %ld: %s (now %ld)", want, sql, rf_sql_long (sql));
+}
+
+//  A hosting provider names its emergency contact and operations manager
+//  before a connection (R9.2); by notification
+static void
+s_contacts (uint64_t provider)
+{
+    Lgwan__V1__Contact emergency = LGWAN__V1__CONTACT__INIT, manager = LGWAN__V1__CONTACT__INIT;
+    emergency.kind = LGWAN__V1__CONTACT_KIND__CONTACT_EMERGENCY_RESPONSE;
+    emergency.name = (char *) "緊急対応窓口";
+    emergency.phone = (char *) "0120-000-000";
+    manager.kind = LGWAN__V1__CONTACT_KIND__CONTACT_OPERATIONS_MANAGER;
+    manager.name = (char *) "運用管理責任者";
+    manager.email = (char *) "ops@example.jp";
+    Lgwan__V1__Contact *contacts [] = { &emergency, &manager };
+    Lgwan__V1__ProviderPatch patch = LGWAN__V1__PROVIDER_PATCH__INIT;
+    patch.contacts = contacts;
+    patch.n_contacts = 2;
+    patch.replace_contacts = true;
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
+    change.subject = (char *) "provider";
+    change.id = provider;
+    change.provider = &patch;
+    rf_ok (rf_ask ("operator", RF_BODY (CHANGE_FILE), &change));
+}
+
+static uint64_t
+s_connection (uint64_t service, const char *who, const char *bandwidth)
+{
+    Lgwan__V1__ConnectionApply apply = LGWAN__V1__CONNECTION_APPLY__INIT;
+    apply.service = service;
+    apply.router = (char *) "rt-billing";
+    apply.line_carrier = (char *) "test";
+    apply.bandwidth_class = (char *) bandwidth;
+    apply.ipv4_prefix_length = 28;
+    lg_reply_t *reply = rf_ask (who, RF_BODY (CONNECTION_APPLY), &apply);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    uint64_t id = reply->connection->connection->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    Lgwan__V1__ConnectionReview review = LGWAN__V1__CONNECTION_REVIEW__INIT;
+    review.connection = id;
+    rf_ok (rf_ask ("reviewer", RF_BODY (CONNECTION_REVIEW), &review));
+    Lgwan__V1__ConnectionDecide decide = LGWAN__V1__CONNECTION_DECIDE__INIT;
+    decide.connection = id;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+    decide.reason = (char *) "接続";
+    rf_ok (rf_ask ("reviewer", RF_BODY (CONNECTION_DECIDE), &decide));
+    return id;
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    rf_setup ("billing");
+    rf_set_clock ("2026-10-17T01:00:00Z");          //  10:00 on 2026-10-17 in Tokyo
+    char *clock = zsys_sprintf ("LG_CLOCK_FILE=%s", rf.clock);
+    char *enforcers = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=tcp://127.0.0.1:%d",
+                                    lg_test_free_port ());
+    const char *extra [] = { clock, enforcers, "LG_DUTY_MS=200", "LG_HEARTBEAT_MS=200", NULL };
+    lg_test_proc_t *for_isolation [] = { &rf.registry, NULL };
+    assert_true (lg_test_proc_start (&s_isolation, rf.admin, rf.certs, for_isolation, extra));
+    zstr_free (&clock);
+    zstr_free (&enforcers);
+    s_start_billing (NULL);
+
+    Lgwan__V1__PoolAdd pool = LGWAN__V1__POOL_ADD__INIT;
+    pool.name = (char *) "v4";
+    pool.prefix = (char *) "198.18.0.0/24";
+    rf_ok (rf_ask ("operator", RF_BODY (POOL_ADD), &pool));
+    s_contacts (1);
+    s_contacts (2);
+    s_conn1 = s_connection (rf_registered_service (1, 1), "provider1", "1G");
+    s_conn2 = s_connection (rf_registered_service (2, 2), "provider2", "100M");
+    s_wait ("SELECT count(*) FROM billing.timeline WHERE kind = 1 AND day = '2026-10-17'", 2);
+    s_wait ("SELECT count(*) FROM billing.providers", 2);
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    lg_test_proc_stop (&s_billing, SIGTERM);
+    lg_test_proc_stop (&s_isolation, SIGTERM);
+    return rf_teardown (state);
+}
+
+static lg_reply_t *
+s_tariff_load (const char *who, const char *document)
+{
+    Lgwan__V1__TariffLoad load = LGWAN__V1__TARIFF_LOAD__INIT;
+    load.document = (char *) document;
+    return s_ask (&s_billing, who, LGWAN__V1__REQUEST__BODY_TARIFF_LOAD, &load);
+}
+
+//  A refused tariff names R6.1 and what is wrong, and loads nothing
+static void
+s_tariff_refused (const char *document, lg_code_t code, const char *what)
+{
+    long versions = s_count ("SELECT count(*) FROM billing.tariff_versions");
+    long classes = s_count ("SELECT count(*) FROM billing.tariff_classes");
+    lg_reply_t *reply = s_tariff_load ("operator", document);
+    rf_expect (reply, code, "R6.1");
+    if (!strstr (reply->status->message, what))
+        fail_msg ("refusal \"%s\" does not say \"%s\"", reply->status->message, what);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_count ("SELECT count(*) FROM billing.tariff_versions"), versions);
+    assert_int_equal (s_count ("SELECT count(*) FROM billing.tariff_classes"), classes);
+}
+
+#define FEES(ONE_G, HUNDRED_M) \
+    "\"connection_fees\": [{\"bandwidth_class\": \"1G\", \"monthly_yen\": " ONE_G "}," \
+    " {\"bandwidth_class\": \"100M\", \"monthly_yen\": " HUNDRED_M "}]," \
+    " \"suspended\": \"full\", \"disconnected\": \"none\", \"tax_rate_percent\": 10"
+
+/* REQ R6.1: a bad tariff file is refused with the reason and nothing is
+   loaded (negative or fractional price, overlapping versions, unknown
+   bandwidth class); only an operator loads one */
+static void
+test_r6_1_tariff_refusals (void **state)
+{
+    (void) state;
+    s_tariff_refused ("{\"bandwidth_classes\": [\"100M\", \"1G\"], \"versions\": [{\"version\": \"A\","
+                      " \"effective_from\": \"2026-04-01\", " FEES ("-31000", "20000") "}]}",
+                      RF_CODE (INVALID_ARGUMENT), "negative price -31000");
+    s_tariff_refused ("{\"bandwidth_classes\": [\"100M\", \"1G\"], \"versions\": [{\"version\": \"A\","
+                      " \"effective_from\": \"2026-04-01\", " FEES ("31000.5", "20000") "}]}",
+                      RF_CODE (INVALID_ARGUMENT), "monthly");
+    s_tariff_refused ("{\"bandwidth_classes\": [\"100M\", \"1G\"], \"versions\": ["
+                      "{\"version\": \"A\", \"effective_from\": \"2026-04-01\","
+                      " \"effective_to\": \"2027-04-01\", " FEES ("31000", "20000") "},"
+                      "{\"version\": \"B\", \"effective_from\": \"2027-01-01\", "
+                      FEES ("31000", "20000") "}]}",
+                      RF_CODE (INVALID_ARGUMENT), "versions A and B overlap");
+    s_tariff_refused ("{\"bandwidth_classes\": [\"100M\", \"1G\"], \"versions\": [{\"version\": \"A\","
+                      " \"effective_from\": \"2026-04-01\", \"connection_fees\": ["
+                      "{\"bandwidth_class\": \"1G\", \"monthly_yen\": 31000},"
+                      "{\"bandwidth_class\": \"100M\", \"monthly_yen\": 20000},"
+                      "{\"bandwidth_class\": \"10G\", \"monthly_yen\": 90000}],"
+                      " \"suspended\": \"full\", \"disconnected\": \"none\"}]}",
+                      RF_CODE (INVALID_ARGUMENT), "unknown bandwidth class \"10G\"");
+    s_tariff_refused ("{\"bandwidth_classes\": [\"100M\", \"1G\"], \"versions\": [{\"version\": \"A\","
+                      " \"effective_from\": \"2026-04-01\", \"connection_fees\": ["
+                      "{\"bandwidth_class\": \"1G\", \"monthly_yen\": 31000},"
+                      "{\"bandwidth_class\": \"100M\", \"monthly_yen\": 20000}],"
+                      " \"suspended\": \"half\", \"disconnected\": \"none\"}]}",
+                      RF_CODE (INVALID_ARGUMENT), "suspended must be full, none or a percentage");
+    lg_reply_t *reply = s_tariff_load ("billing", s_tariff);
+    rf_refused (reply, RF_CODE (PERMISSION_DENIED), NULL);
+    assert_int_equal (s_count ("SELECT count(*) FROM billing.tariff_versions"), 0);
+
+    //  The good file; again: nothing new; a version overlapping a loaded one
+    reply = s_tariff_load ("operator", s_tariff);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->tariff->loaded, 2);
+    assert_int_equal (reply->tariff->n_versions, 2);
+    assert_int_equal (reply->tariff->versions [0]->payment_due_days, 30);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_tariff_load ("operator", s_tariff);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->tariff->loaded, 0);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    s_tariff_refused ("{\"bandwidth_classes\": [\"100M\", \"1G\"], \"versions\": [{\"version\": \"C\","
+                      " \"effective_from\": \"2028-04-01\", " FEES ("31000", "20000") "}]}",
+                      RF_CODE (FAILED_PRECONDITION), "overlaps version FY2027");
+    //  The demo tariff through lgwanctl: it parses, and overlaps what is loaded
+    lg_test_proc_export (&s_billing);
+    char *out = lg_test_sh_output ("LGWANCTL_CERT=%s/clients/operator_secret LG_CERT_DIR=%s"
+                                   " %s/tools/lgwanctl/lgwanctl tariff load --file"
+                                   " %s/deploy/demo/tariff.json 2>&1; echo rc=$?", rf.certs, rf.certs,
+                                   getenv ("LG_BUILD_DIR"), getenv ("LG_SOURCE_DIR"));
+    if (!strstr (out, "tariff demo-FY2026 overlaps version FY2026") || !strstr (out, "rc=1"))
+        fail_msg ("lgwanctl tariff load: %s", out);
+    zstr_free (&out);
+    assert_int_equal (s_count ("SELECT count(*) FROM billing.tariff_versions"), 2);
+}
+
+static lg_reply_t *
+s_run (const char *period, bool preview)
+{
+    Lgwan__V1__InvoiceRun run = LGWAN__V1__INVOICE_RUN__INIT;
+    run.period = (char *) period;
+    run.preview = preview;
+    return s_ask (&s_billing, "billing", INVOICE_RUN, &run);
+}
+
+static const Lgwan__V1__Invoice *
+s_of (const Lgwan__V1__InvoiceRunReply *r, uint64_t provider)
+{
+    for (size_t i = 0; i < r->n_invoices; i++)
+        if (r->invoices [i]->provider == provider)
+            return r->invoices [i];
+    fail_msg ("no invoice of provider %" PRIu64 " in %s", provider, r->period);
+    return NULL;
+}
+
+//  Both invoices say the same but the number
+static void
+s_same (const Lgwan__V1__Invoice *a, const Lgwan__V1__Invoice *b)
+{
+    assert_int_equal (a->provider, b->provider);
+    assert_string_equal (a->tariff_version, b->tariff_version);
+    assert_int_equal (a->subtotal_yen, b->subtotal_yen);
+    assert_int_equal (a->tax_yen, b->tax_yen);
+    assert_int_equal (a->total_yen, b->total_yen);
+    assert_string_equal (a->addressee, b->addressee);
+    assert_string_equal (a->due_on, b->due_on);
+    assert_int_equal (a->n_lines, b->n_lines);
+    for (size_t i = 0; i < a->n_lines; i++) {
+        assert_string_equal (a->lines [i]->description, b->lines [i]->description);
+        assert_string_equal (a->lines [i]->from_day, b->lines [i]->from_day);
+        assert_string_equal (a->lines [i]->to_day, b->lines [i]->to_day);
+        assert_int_equal (a->lines [i]->amount_yen, b->lines [i]->amount_yen);
+    }
+}
+
+/* REQ R6.1: activated 2026-10-17 at 31,000 yen a month: 15 of 31 days ->
+   15,000, tax 1,500, total 16,500; the preview is the run exactly; a second
+   run creates nothing and returns the same invoices */
+static void
+test_r6_1_october_run_preview_idempotent (void **state)
+{
+    (void) state;
+    rf_set_clock ("2026-11-01T01:00:00Z");
+    lg_reply_t *preview = s_run ("2026-10", true);
+    rf_expect (preview, RF_CODE (OK), NULL);
+    assert_int_equal (preview->invoice_run->created, 2);
+    assert_int_equal (preview->invoice_run->existing, 0);
+    assert_int_equal (s_count ("SELECT count(*) FROM billing.invoices"), 0);
+    assert_int_equal (s_count ("SELECT count(*) FROM billing.outbox"), 0);
+
+    lg_reply_t *run = s_run ("2026-10", false);
+    rf_expect (run, RF_CODE (OK), NULL);
+    const Lgwan__V1__InvoiceRunReply *r = run->invoice_run;
+    assert_int_equal (r->created, 2);
+    assert_int_equal (r->n_invoices, 2);
+    const Lgwan__V1__Invoice *one = s_of (r, 1);
+    assert_string_equal (one->number, "INV-2026-000001");
+    assert_string_equal (one->tariff_version, "FY2026");
+    assert_string_equal (one->issuer_registration, ISSUER);
+    assert_string_equal (one->addressee, "株式会社いちばん");
+    assert_string_equal (one->issued_on, "2026-11-01");
+    assert_string_equal (one->due_on, "2026-12-01");
+    assert_int_equal (one->n_lines, 1);
+    assert_string_equal (one->lines [0]->from_day, "2026-10-17");
+    assert_string_equal (one->lines [0]->to_day, "2026-11-01");
+    assert_int_equal (one->lines [0]->days, 15);
+    assert_int_equal (one->lines [0]->month_days, 31);
+    assert_int_equal (one->lines [0]->amount_yen, 15000);
+    assert_int_equal (one->subtotal_yen, 15000);
+    assert_int_equal (one->tax_yen, 1500);
+    assert_int_equal (one->total_yen, 16500);
+    //  100M at 20,000: 15 of 31 days -> 9,677 (9,677.41...), tax 967, total 10,644
+    const Lgwan__V1__Invoice *two = s_of (r, 2);
+    assert_string_equal (two->number, "INV-2026-000002");
+    assert_int_equal (two->subtotal_yen, 9677);
+    assert_int_equal (two->tax_yen, 967);
+    assert_int_equal (two->total_yen, 10644);
+    assert_int_equal (r->total_yen, 27144);
+    //  Preview == run, line by line
+    s_same (s_of (preview->invoice_run, 1), one);
+    s_same (s_of (preview->invoice_run, 2), two);
+    assert_int_equal (preview->invoice_run->total_yen, r->total_yen);
+    assert_string_equal (s_of (preview->invoice_run, 1)->number, "");
+    lgwan__v1__reply__free_unpacked (preview, NULL);
+
+    //  Again: the same invoices, nothing created, no event
+    lg_reply_t *again = s_run ("2026-10", false);
+    rf_expect (again, RF_CODE (OK), NULL);
+    assert_int_equal (again->invoice_run->created, 0);
+    assert_int_equal (again->invoice_run->existing, 2);
+    assert_string_equal (s_of (again->invoice_run, 1)->number, "INV-2026-000001");
+    s_same (s_of (again->invoice_run, 1), one);
+    s_same (s_of (again->invoice_run, 2), two);
+    lgwan__v1__reply__free_unpacked (again, NULL);
+    lgwan__v1__reply__free_unpacked (run, NULL);
+    assert_int_equal (s_count ("SELECT count(*) FROM billing.invoices"), 2);
+    assert_int_equal (s_count ("SELECT count(*) FROM billing.outbox WHERE body_case = 200"), 2);
+    //  A provider reads its own invoices, not another's
+    Lgwan__V1__InvoiceGet get = LGWAN__V1__INVOICE_GET__INIT;
+    get.number = (char *) "INV-2026-000002";
+    rf_refused (s_ask (&s_billing, "provider1", LGWAN__V1__REQUEST__BODY_INVOICE_GET, &get),
+                RF_CODE (NOT_FOUND), NULL);
+    rf_ok (s_ask (&s_billing, "provider2", LGWAN__V1__REQUEST__BODY_INVOICE_GET, &get));
+    //  November is not over: previewed, not invoiced
+    rf_refused (s_run ("2026-11", false), RF_CODE (FAILED_PRECONDITION), "R6.1");
+    rf_ok (s_run ("2026-11", true));
+    //  No tariff in force, a malformed period
+    rf_refused (s_run ("2026-03", false), RF_CODE (FAILED_PRECONDITION), "R6.1");
+    rf_refused (s_run ("2026-3", false), RF_CODE (INVALID_ARGUMENT), "R6.1");
+    assert_int_equal (s_count ("SELECT count(*) FROM billing.invoices"), 2);
+}
+
+/* REQ R6.1: November from events: provider 1's connection cancelled
+   effective 2026-11-05 bills 11-01 ... 11-04, 4 of 30 days -> 4,133;
+   provider 2's class changed on 11-16 (two lines, one per class) and
+   suspended 11-20 ... 11-24 at 50 % */
+static void
+test_r6_1_november_from_events (void **state)
+{
+    (void) state;
+    rf_set_clock ("2026-11-02T01:00:00Z");
+    Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
+    cancel.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
+    cancel.subject = (char *) "connection";
+    cancel.id = s_conn1;
+    cancel.cancel = true;
+    cancel.effective_on = (char *) "2026-11-05";
+    rf_ok (rf_ask ("operator", RF_BODY (CHANGE_FILE), &cancel));
+    rf_set_clock ("2026-11-05T00:30:00Z");          //  09:30 on 11-05 in Tokyo
+    s_wait ("SELECT count(*) FROM billing.timeline WHERE kind = 4 AND day = '2026-11-05'", 1);
+
+    rf_set_clock ("2026-11-16T02:00:00Z");
+    Lgwan__V1__ConnectionPatch patch = LGWAN__V1__CONNECTION_PATCH__INIT;
+    patch.bandwidth_class = (char *) "1G";
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.kind = LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
+    change.subject = (char *) "connection";
+    change.id = s_conn2;
+    change.connection = &patch;
+    lg_reply_t *reply = rf_ask ("provider2", RF_BODY (CHANGE_FILE), &change);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+    decide.change = reply->change->change->id;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+    decide.reason = (char *) "増速";
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_ok (rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide));
+    s_wait ("SELECT count(*) FROM billing.timeline WHERE kind = 2 AND day = '2026-11-16'", 1);
+
+    rf_set_clock ("2026-11-20T03:00:00Z");
+    Lgwan__V1__Suspend suspend = LGWAN__V1__SUSPEND__INIT;
+    suspend.provider = 2;
+    suspend.remediation = (char *) "REM-1";
+    rf_ok (s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_SUSPEND, &suspend));
+    s_wait ("SELECT count(*) FROM billing.timeline WHERE kind = 3 AND value = 'suspended'"
+            " AND day = '2026-11-20'", 1);
+    rf_set_clock ("2026-11-25T03:00:00Z");
+    Lgwan__V1__Lift lift = LGWAN__V1__LIFT__INIT;
+    lift.connection = s_conn2;
+    lift.cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_SUSPENSION;
+    lift.saga = (char *) "SAGA-1";
+    rf_ok (s_ask (&s_isolation, "service", LGWAN__V1__REQUEST__BODY_LIFT, &lift));
+    s_wait ("SELECT count(*) FROM billing.timeline WHERE kind = 3 AND value = 'connected'"
+            " AND day = '2026-11-25'", 1);
+
+    rf_set_clock ("2026-12-01T01:00:00Z");
+    lg_reply_t *preview = s_run ("2026-11", true);
+    rf_expect (preview, RF_CODE (OK), NULL);
+    reply = s_run ("2026-11", false);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Invoice *one = s_of (reply->invoice_run, 1);
+    assert_string_equal (one->number, "INV-2026-000003");
+    assert_int_equal (one->n_lines, 1);
+    assert_string_equal (one->lines [0]->from_day, "2026-11-01");
+    assert_string_equal (one->lines [0]->to_day, "2026-11-05");
+    assert_int_equal (one->lines [0]->days, 4);
+    assert_int_equal (one->lines [0]->amount_yen, 4133);
+    assert_int_equal (one->tax_yen, 413);
+    assert_int_equal (one->total_yen, 4546);
+    const Lgwan__V1__Invoice *two = s_of (reply->invoice_run, 2);
+    assert_string_equal (two->number, "INV-2026-000004");
+    assert_int_equal (two->n_lines, 4);
+    //  100M 11-01 ... 11-15: 20,000 * 15/30 = 10,000
+    assert_string_equal (two->lines [0]->bandwidth_class, "100M");
+    assert_int_equal (two->lines [0]->days, 15);
+    assert_int_equal (two->lines [0]->amount_yen, 10000);
+    //  1G 11-16 ... 11-19: 31,000 * 4/30 = 4,133
+    assert_string_equal (two->lines [1]->bandwidth_class, "1G");
+    assert_string_equal (two->lines [1]->from_day, "2026-11-16");
+    assert_int_equal (two->lines [1]->amount_yen, 4133);
+    //  1G suspended 11-20 ... 11-24 at 50 %: 2,583 (2,583.33)
+    assert_string_equal (two->lines [2]->state, "suspended");
+    assert_int_equal (two->lines [2]->days, 5);
+    assert_int_equal (two->lines [2]->charge_percent, 50);
+    assert_int_equal (two->lines [2]->amount_yen, 2583);
+    //  1G 11-25 ... 11-30: 6,200
+    assert_int_equal (two->lines [3]->days, 6);
+    assert_int_equal (two->lines [3]->amount_yen, 6200);
+    assert_int_equal (two->subtotal_yen, 22916);
+    assert_int_equal (two->tax_yen, 2291);
+    assert_int_equal (two->total_yen, 25207);
+    s_same (s_of (preview->invoice_run, 2), two);
+    lgwan__v1__reply__free_unpacked (preview, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  Nothing is billed to provider 1 in December
+    rf_set_clock ("2027-01-01T01:00:00Z");
+    reply = s_run ("2026-12", false);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->invoice_run->created, 1);
+    assert_int_equal (reply->invoice_run->invoices [0]->provider, 2);
+    assert_string_equal (reply->invoice_run->invoices [0]->number, "INV-2026-000005");
+    //  1G all month: 31,000, tax 3,100
+    assert_int_equal (reply->invoice_run->invoices [0]->total_yen, 34100);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+/* REQ R6.1: a run killed in the middle (fault point) and repeated: no
+   duplicate invoice, no gap in the numbers */
+static void
+test_r6_1_run_killed_midway (void **state)
+{
+    (void) state;
+    rf_set_clock ("2027-02-01T01:00:00Z");
+    lg_test_proc_stop (&s_billing, SIGTERM);
+    s_start_billing ("billing_run_before_commit");
+    long events = s_count ("SELECT count(*) FROM billing.outbox");
+    Lgwan__V1__InvoiceRun run = LGWAN__V1__INVOICE_RUN__INIT;
+    run.period = (char *) "2027-01";
+    lg_reply_t *reply = s_call (&s_billing, "billing", INVOICE_RUN, &run, 3000);
+    assert_null (reply);
+    assert_int_equal (lg_test_proc_stop (&s_billing, 0), 99);
+    assert_int_equal (s_count ("SELECT count(*) FROM billing.invoices WHERE period = '2027-01'"), 0);
+    assert_int_equal (s_count ("SELECT count(*) FROM billing.outbox"), events);
+    s_start_billing (NULL);
+    reply = s_run ("2027-01", false);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->invoice_run->created, 1);
+    assert_string_equal (reply->invoice_run->invoices [0]->number, "INV-2026-000006");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_count ("SELECT count(*) FROM billing.invoices WHERE fiscal_year = 2026"), 6);
+    assert_int_equal (s_count ("SELECT max(seq) FROM billing.invoices WHERE fiscal_year = 2026"), 6);
+}
+
+/* REQ R6.1: invoices of March 2027 and April 2027 fall in different
+   fiscal-year sequences, each gap-free; April names the next tariff version
+   and bills its service fee */
+static void
+test_r6_1_fiscal_years (void **state)
+{
+    (void) state;
+    rf_set_clock ("2027-03-01T01:00:00Z");
+    rf_ok (s_run ("2027-02", false));
+    rf_set_clock ("2027-04-01T01:00:00Z");
+    lg_reply_t *reply = s_run ("2027-03", false);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->invoice_run->invoices [0]->number, "INV-2026-000008");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_set_clock ("2027-05-01T01:00:00Z");
+    reply = s_run ("2027-04", false);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    //  Provider 1's service is still registered: 3,000, tax 300
+    const Lgwan__V1__Invoice *service_only = s_of (reply->invoice_run, 1);
+    assert_string_equal (service_only->number, "INV-2027-000001");
+    assert_int_equal (service_only->n_lines, 1);
+    assert_int_equal (service_only->total_yen, 3300);
+    const Lgwan__V1__Invoice *april = s_of (reply->invoice_run, 2);
+    assert_string_equal (april->number, "INV-2027-000002");
+    assert_int_equal (april->fiscal_year, 2027);
+    assert_string_equal (april->tariff_version, "FY2027");
+    //  1G 31,000 and the service 3,000: 34,000, tax 3,400, total 37,400
+    assert_int_equal (april->n_lines, 2);
+    assert_string_equal (april->lines [1]->kind, "service");
+    assert_int_equal (april->subtotal_yen, 34000);
+    assert_int_equal (april->total_yen, 37400);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    for (int fy = 2026; fy <= 2027; fy++)
+        assert_int_equal (s_count ("SELECT count(*) FROM billing.invoices WHERE fiscal_year = %d", fy),
+                          s_count ("SELECT max(seq) FROM billing.invoices WHERE fiscal_year = %d", fy));
+}
+
+/* REQ R6.1: corrections are credit notes, never edits; payments are
+   recorded by the billing role only; the overdue list */
+static void
+test_r6_1_credit_notes_payments_overdue (void **state)
+{
+    (void) state;
+    Lgwan__V1__CreditNoteIssue credit = LGWAN__V1__CREDIT_NOTE_ISSUE__INIT;
+    credit.invoice = (char *) "INV-2026-000001";
+    credit.amount_yen = 1000;
+    credit.reason = (char *) "回線障害の減額";
+    lg_reply_t *reply = s_ask (&s_billing, "operator", LGWAN__V1__REQUEST__BODY_CREDIT_NOTE_ISSUE,
+                               &credit);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->credit_note->credit_note->number, "CN-2027-000001");
+    assert_int_equal (reply->credit_note->credit_note->tax_yen, 100);
+    assert_int_equal (reply->credit_note->credit_note->total_yen, 1100);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    credit.amount_yen = 14001;                      //  15,000 - 1,000 is left
+    rf_refused (s_ask (&s_billing, "operator", LGWAN__V1__REQUEST__BODY_CREDIT_NOTE_ISSUE, &credit),
+                RF_CODE (FAILED_PRECONDITION), "R6.1");
+    rf_refused (s_ask (&s_billing, "provider1", LGWAN__V1__REQUEST__BODY_CREDIT_NOTE_ISSUE, &credit),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    //  The invoice itself is as issued, and cannot be edited even by hand
+    assert_int_equal (s_count ("SELECT total_yen FROM billing.invoices WHERE number ="
+                               " 'INV-2026-000001'"), 16500);
+    PGconn *conn = PQconnectdb (rf.admin);
+    PGresult *res = PQexec (conn, "UPDATE billing.invoices SET total_yen = 1");
+    assert_int_equal (PQresultStatus (res), PGRES_FATAL_ERROR);
+    assert_non_null (strstr (PQresultErrorMessage (res), "R6.1"));
+    PQclear (res);
+    res = PQexec (conn, "DELETE FROM billing.invoice_lines");
+    assert_int_equal (PQresultStatus (res), PGRES_FATAL_ERROR);
+    PQclear (res);
+    PQfinish (conn);
+
+    Lgwan__V1__PaymentRecord pay = LGWAN__V1__PAYMENT_RECORD__INIT;
+    pay.invoice = (char *) "INV-2026-000001";
+    pay.amount_yen = 10000;
+    pay.paid_on = (char *) "2026-11-20";
+    const char *others [] = { "operator", "provider1", "viewer", "service" };
+    for (size_t i = 0; i < 4; i++)
+        rf_refused (s_ask (&s_billing, others [i], LGWAN__V1__REQUEST__BODY_PAYMENT_RECORD, &pay),
+                    RF_CODE (PERMISSION_DENIED), NULL);
+    assert_int_equal (s_count ("SELECT count(*) FROM billing.payments"), 0);
+    reply = s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_PAYMENT_RECORD, &pay);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    //  16,500 - 1,100 credited - 10,000 paid
+    assert_int_equal (reply->payment->invoice->outstanding_yen, 5400);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    pay.amount_yen = 5401;
+    rf_refused (s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_PAYMENT_RECORD, &pay),
+                RF_CODE (FAILED_PRECONDITION), "R6.1");
+    pay.amount_yen = 0;
+    rf_refused (s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_PAYMENT_RECORD, &pay),
+                RF_CODE (INVALID_ARGUMENT), "R6.1");
+    //  Pay provider 1's November invoice in full: it is not overdue
+    pay.invoice = (char *) "INV-2026-000003";
+    pay.amount_yen = 4546;
+    rf_ok (s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_PAYMENT_RECORD, &pay));
+    assert_int_equal (s_count ("SELECT count(*) FROM billing.payments"), 2);
+
+    Lgwan__V1__OverdueList overdue = LGWAN__V1__OVERDUE_LIST__INIT;
+    reply = s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_OVERDUE_LIST, &overdue);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    //  On 2027-05-01 everything up to the March invoice is due; 000003 is paid
+    bool seen_one = false;
+    for (size_t i = 0; i < reply->invoice_list->n_invoices; i++) {
+        const Lgwan__V1__Invoice *invoice = reply->invoice_list->invoices [i];
+        assert_string_not_equal (invoice->number, "INV-2026-000003");
+        assert_string_not_equal (invoice->number, "INV-2027-000001");
+        if (streq (invoice->number, "INV-2026-000001")) {
+            seen_one = true;
+            assert_int_equal (invoice->outstanding_yen, 5400);
+        }
+    }
+    assert_true (seen_one);
+    assert_int_equal (reply->invoice_list->n_invoices, 6);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_count ("SELECT count(*) FROM billing.outbox WHERE body_case = 201"), 1);
+    assert_int_equal (s_count ("SELECT count(*) FROM billing.outbox WHERE body_case = 202"), 2);
+}
+
+/* REQ R6.1: the CSV export of a period has stable columns */
+static void
+test_r6_1_csv_export (void **state)
+{
+    (void) state;
+    Lgwan__V1__BillingExport e = LGWAN__V1__BILLING_EXPORT__INIT;
+    e.period = (char *) "2026-11";
+    e.limit = 3;
+    lg_reply_t *reply = s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_BILLING_EXPORT, &e);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const char *csv = reply->billing_export->csv;
+    const char *header =
+        "invoice_number,fiscal_year,period,provider,addressee,issued_on,due_on,tariff_version,"
+        "issuer_registration,line_no,kind,subject,bandwidth_class,state,from_day,to_day,days,"
+        "month_days,monthly_yen,charge_percent,amount_yen,tax_rate_percent,invoice_subtotal_yen,"
+        "invoice_tax_yen,invoice_total_yen\r\n";
+    assert_memory_equal (csv, header, strlen (header));
+    char *first = zsys_sprintf ("INV-2026-000003,2026,2026-11,1,株式会社いちばん,2026-12-01,"
+                                "2026-12-31,FY2026," ISSUER ",1,connection,%" PRIu64 ",1G,"
+                                "connected,2026-11-01,2026-11-05,4,30,31000,100,4133,10,4133,413,"
+                                "4546\r\n", s_conn1);
+    assert_memory_equal (csv + strlen (header), first, strlen (first));
+    zstr_free (&first);
+    assert_int_equal (reply->billing_export->lines, 3);
+    assert_int_equal (reply->billing_export->next_offset, 3);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    e.offset = 3;
+    reply = s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_BILLING_EXPORT, &e);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->billing_export->lines, 2);
+    assert_int_equal (reply->billing_export->next_offset, 0);
+    assert_ptr_equal (strstr (reply->billing_export->csv, "invoice_number"), NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  The same through lgwanctl: five lines and the header
+    lg_test_proc_export (&s_billing);
+    char *out = lg_test_sh_output ("LGWANCTL_CERT=%s/clients/billing_secret LG_CERT_DIR=%s"
+                                   " %s/tools/lgwanctl/lgwanctl invoice export --period 2026-11"
+                                   " | wc -l", rf.certs, rf.certs, getenv ("LG_BUILD_DIR"));
+    assert_int_equal (atoi (out), 6);
+    zstr_free (&out);
+    //  An invoice for people, and a payment refused to an operator
+    out = lg_test_sh_output ("LGWANCTL_CERT=%s/clients/viewer_secret LG_CERT_DIR=%s"
+                             " %s/tools/lgwanctl/lgwanctl invoice show --number INV-2026-000001"
+                             " 2>&1; echo rc=$?", rf.certs, rf.certs, getenv ("LG_BUILD_DIR"));
+    if (!strstr (out, "INV-2026-000001") || !strstr (out, "16500") || !strstr (out, "CN-2027-000001")
+    ||  !strstr (out, "rc=0"))
+        fail_msg ("lgwanctl invoice show: %s", out);
+    zstr_free (&out);
+    out = lg_test_sh_output ("LGWANCTL_CERT=%s/clients/operator_secret LG_CERT_DIR=%s"
+                             " %s/tools/lgwanctl/lgwanctl payment record --invoice INV-2026-000002"
+                             " --amount-yen 100 2>&1; echo rc=$?", rf.certs, rf.certs,
+                             getenv ("LG_BUILD_DIR"));
+    if (!strstr (out, "PERMISSION_DENIED") || !strstr (out, "rc=1"))
+        fail_msg ("lgwanctl payment record as operator: %s", out);
+    zstr_free (&out);
+}
+
+/* REQ R6.1, X.1: billing systems follow InvoiceIssued (every line),
+   CreditNoteIssued and PaymentRecorded with replay from any seq */
+static void
+test_r6_1_replay_events (void **state)
+{
+    (void) state;
+    Lgwan__V1__Replay replay = LGWAN__V1__REPLAY__INIT;
+    replay.from_seq = 3;
+    replay.limit = 2;
+    lg_reply_t *reply = s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_REPLAY, &replay);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->replay->n_events, 2);
+    lg_event_t *event = lgwan__v1__event__unpack (NULL, reply->replay->events [0].len,
+                                                  reply->replay->events [0].data);
+    assert_non_null (event);
+    assert_int_equal (event->seq, 3);
+    assert_int_equal (event->body_case, LGWAN__V1__EVENT__BODY_INVOICE_ISSUED);
+    const Lgwan__V1__Invoice *invoice = event->invoice_issued->invoice;
+    assert_string_equal (invoice->number, "INV-2026-000003");
+    assert_int_equal (invoice->n_lines, 1);
+    assert_int_equal (invoice->lines [0]->amount_yen, 4133);
+    assert_int_equal (invoice->total_yen, 4546);
+    lgwan__v1__event__free_unpacked (event, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_refused (s_ask (&s_billing, "provider1", LGWAN__V1__REQUEST__BODY_REPLAY, &replay),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    //  REQ X.1: the chain of a run's events, appended together, is intact
+    lg_test_proc_export (&s_billing);
+    char *out = lg_test_sh_output ("LGWANCTL_CERT=%s/clients/viewer_secret LG_CERT_DIR=%s"
+                                   " %s/tools/lgwanctl/lgwanctl verify --service billing; echo rc=$?",
+                                   rf.certs, rf.certs, getenv ("LG_BUILD_DIR"));
+    if (!strstr (out, "intact") || !strstr (out, "rc=0"))
+        fail_msg ("lgwanctl verify: %s", out);
+    zstr_free (&out);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_r6_1_tariff_refusals),
+        cmocka_unit_test (test_r6_1_october_run_preview_idempotent),
+        cmocka_unit_test (test_r6_1_november_from_events),
+        cmocka_unit_test (test_r6_1_run_killed_midway),
+        cmocka_unit_test (test_r6_1_fiscal_years),
+        cmocka_unit_test (test_r6_1_credit_notes_payments_overdue),
+        cmocka_unit_test (test_r6_1_csv_export),
+        cmocka_unit_test (test_r6_1_replay_events),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}
