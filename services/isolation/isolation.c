@@ -134,16 +134,19 @@ s_sync (lg_ctx_t *ctx, const char *connection, uint64_t *version)
     return rc;
 }
 
-//  The version every registered point acknowledged; with no point, the head
+//  The head version, and the version every registered point acknowledged
+//  (with no point, the head)
 static int
-s_in_force (lg_ctx_t *ctx, uint64_t *version)
+s_versions (lg_ctx_t *ctx, uint64_t *head, uint64_t *in_force)
 {
     PGresult *res;
-    int rc = s_query (ctx, &res, "SELECT coalesce ((SELECT min (acked_version) FROM points),"
-                                 " (SELECT version FROM desired_head WHERE id = 1)) AS v", 0, NULL);
+    int rc = s_query (ctx, &res, "SELECT h.version AS head, coalesce ((SELECT min (acked_version)"
+                                 " FROM points), h.version) AS in_force FROM desired_head h"
+                                 " WHERE h.id = 1", 0, NULL);
     if (rc)
         return rc;
-    *version = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+    *head = strtoull (lg_db_value (res, 0, "head"), NULL, 10);
+    *in_force = strtoull (lg_db_value (res, 0, "in_force"), NULL, 10);
     PQclear (res);
     return 0;
 }
@@ -234,6 +237,16 @@ isolation_emit_in_force (lg_ctx_t *ctx, uint64_t *in_force_p)
     return rc;
 }
 
+//  A list of decimal ids (strings, copied in)
+static zlistx_t *
+s_ids_new (void)
+{
+    zlistx_t *ids = zlistx_new ();
+    zlistx_set_destructor (ids, (zlistx_destructor_fn *) zstr_free);
+    zlistx_set_duplicator (ids, (zlistx_duplicator_fn *) strdup);
+    return ids;
+}
+
 //  A list of decimal ids as a PostgreSQL array literal; caller frees
 static char *
 s_id_array (zlistx_t *ids)
@@ -271,9 +284,7 @@ s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, zl
         return 0;
     }
     //  All in one statement, in the order given
-    zlistx_t *asked = zlistx_new ();
-    zlistx_set_destructor (asked, (zlistx_destructor_fn *) zstr_free);
-    zlistx_set_duplicator (asked, (zlistx_duplicator_fn *) strdup);
+    zlistx_t *asked = s_ids_new ();
     for (size_t i = 0; i < n; i++) {
         snprintf (text, sizeof text, "%" PRIu64, connections [i]);
         zlistx_add_end (asked, text);
@@ -370,6 +381,15 @@ s_reply (lg_ctx_t *ctx, zlistx_t *connections, uint64_t version, uint64_t in_for
     return 0;
 }
 
+//  The same for a read: as of the head version
+static int
+s_reply_now (lg_ctx_t *ctx, zlistx_t *connections)
+{
+    uint64_t head, in_force;
+    int rc = s_versions (ctx, &head, &in_force);
+    return rc? rc: s_reply (ctx, connections, head, in_force);
+}
+
 //  Impose or lift a cause on a connection; queue its event for when it is
 //  in force. imposed/lifted false when nothing changed (idempotent).
 static int
@@ -404,9 +424,7 @@ s_impose (lg_ctx_t *ctx, int cause, uint64_t provider, uint64_t *connections, si
     if (len == 0 || len > 128)
         return INVALID (ctx, requirement, "a %s records the %s behind it (1-128 bytes)",
                         s_cause_names [cause], cause == 1? "incident": "remediation request");
-    zlistx_t *targets = zlistx_new ();
-    zlistx_set_destructor (targets, (zlistx_destructor_fn *) zstr_free);
-    zlistx_set_duplicator (targets, (zlistx_duplicator_fn *) strdup);
+    zlistx_t *targets = s_ids_new ();
     int rc = s_targets (ctx, provider, connections, n, targets);
     uint64_t version = 0;
     for (const char *c = (const char *) zlistx_first (targets); c && rc == 0;
@@ -464,9 +482,7 @@ s_lift (lg_ctx_t *ctx)
         return INVALID (ctx, "X.4", "saga reference is at most 128 bytes");
     char text [24];
     snprintf (text, sizeof text, "%" PRIu64, l->connection);
-    zlistx_t *targets = zlistx_new ();
-    zlistx_set_destructor (targets, (zlistx_destructor_fn *) zstr_free);
-    zlistx_set_duplicator (targets, (zlistx_duplicator_fn *) strdup);
+    zlistx_t *targets = s_ids_new ();
     uint64_t id = l->connection;
     int rc = s_targets (ctx, 0, &id, 1, targets);
     uint64_t version = 0;
@@ -491,21 +507,10 @@ s_get (lg_ctx_t *ctx)
     uint64_t id = ctx->request->isolation_get->connection;
     if (id == 0)
         return INVALID (ctx, NULL, "connection is mandatory");
-    zlistx_t *targets = zlistx_new ();
-    zlistx_set_destructor (targets, (zlistx_destructor_fn *) zstr_free);
-    zlistx_set_duplicator (targets, (zlistx_duplicator_fn *) strdup);
+    zlistx_t *targets = s_ids_new ();
     int rc = s_targets (ctx, 0, &id, 1, targets);
-    PGresult *res = NULL;
     if (rc == 0)
-        rc = s_query (ctx, &res, "SELECT version FROM desired_head WHERE id = 1", 0, NULL);
-    if (rc == 0) {
-        uint64_t version = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
-        PQclear (res);
-        uint64_t in_force = 0;
-        rc = s_in_force (ctx, &in_force);
-        if (rc == 0)
-            rc = s_reply (ctx, targets, version, in_force);
-    }
+        rc = s_reply_now (ctx, targets);
     zlistx_destroy (&targets);
     return rc;
 }
@@ -518,20 +523,11 @@ s_list (lg_ctx_t *ctx)
                                  " ORDER BY 1 LIMIT 10000", 0, NULL);
     if (rc)
         return rc;
-    zlistx_t *targets = zlistx_new ();
-    zlistx_set_destructor (targets, (zlistx_destructor_fn *) zstr_free);
-    zlistx_set_duplicator (targets, (zlistx_duplicator_fn *) strdup);
+    zlistx_t *targets = s_ids_new ();
     for (int row = 0; row < PQntuples (res); row++)
         zlistx_add_end (targets, PQgetvalue (res, row, 0));
     PQclear (res);
-    if ((rc = s_query (ctx, &res, "SELECT version FROM desired_head WHERE id = 1", 0, NULL)) == 0) {
-        uint64_t version = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
-        PQclear (res);
-        uint64_t in_force = 0;
-        rc = s_in_force (ctx, &in_force);
-        if (rc == 0)
-            rc = s_reply (ctx, targets, version, in_force);
-    }
+    rc = s_reply_now (ctx, targets);
     zlistx_destroy (&targets);
     return rc;
 }
