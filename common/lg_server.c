@@ -197,6 +197,31 @@ lg_ctx_sql_error (lg_ctx_t *ctx, const PGresult *res)
     return -2;
 }
 
+int
+lg_ctx_query (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int nparams,
+              const char *const *params)
+{
+    PGresult *res = lg_db_exec (ctx->db, sql, nparams, params);
+    if (res && (PQresultStatus (res) == PGRES_TUPLES_OK
+            ||  PQresultStatus (res) == PGRES_COMMAND_OK)) {
+        *res_p = res;
+        return 0;
+    }
+    int rc = lg_ctx_sql_error (ctx, res);
+    PQclear (res);
+    *res_p = NULL;
+    return rc;
+}
+
+int
+lg_ctx_exec (lg_ctx_t *ctx, const char *sql, int nparams, const char *const *params)
+{
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, sql, nparams, params);
+    PQclear (res);
+    return rc;
+}
+
 //  A refusal carries no body: whatever a handler put there before it
 //  refused (a record it read before checking who asks) is dropped
 static void

@@ -91,6 +91,15 @@ int lg_ctx_refuse (lg_ctx_t *ctx, lg_code_t code, const char *requirement,
 //  data errors -> INVALID_ARGUMENT) and -2 for connection or internal errors.
 int lg_ctx_sql_error (lg_ctx_t *ctx, const PGresult *res);
 
+//  Run a statement in the handler's transaction: 0 with *res_p (the caller
+//  clears it), or what lg_ctx_sql_error made of the failure (-1 a refusal is
+//  set, -2 database); *res_p is then NULL.
+int lg_ctx_query (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int nparams,
+                  const char *const *params);
+
+//  The same for a statement whose result is not needed.
+int lg_ctx_exec (lg_ctx_t *ctx, const char *sql, int nparams, const char *const *params);
+
 //  Heap copy for reply fields (replies are freed with free_unpacked)
 char *lg_strdup (const char *text);
 

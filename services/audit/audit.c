@@ -34,29 +34,6 @@ extern const lg_migration_t audit_migrations [];
 //  Helpers shared with audit_requests.c
 
 int
-audit_query (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int n, const char *const *params)
-{
-    PGresult *res = lg_db_exec (ctx->db, sql, n, params);
-    if (res && (PQresultStatus (res) == PGRES_TUPLES_OK || PQresultStatus (res) == PGRES_COMMAND_OK)) {
-        *res_p = res;
-        return 0;
-    }
-    int rc = lg_ctx_sql_error (ctx, res);
-    PQclear (res);
-    *res_p = NULL;
-    return rc;
-}
-
-int
-audit_exec (lg_ctx_t *ctx, const char *sql, int n, const char *const *params)
-{
-    PGresult *res;
-    int rc = audit_query (ctx, &res, sql, n, params);
-    PQclear (res);
-    return rc;
-}
-
-int
 audit_emit (lg_ctx_t *ctx, lg_event_t *event)
 {
     return lg_outbox_append (ctx->outbox, event, ctx->actor,
@@ -70,7 +47,7 @@ audit_emit_remediation (lg_ctx_t *ctx, unsigned body_case, const char *id,
 {
     const char *params [] = { id };
     PGresult *res;
-    int rc = audit_query (ctx, &res,
+    int rc = lg_ctx_query (ctx, &res,
         "SELECT provider_id, audit_id, coalesce (finding_id, 0) AS finding_id, control_code,"
         " " AUDIT_TS ("deadline") " AS deadline, deadline_day (deadline)::text AS deadline_on,"
         " coalesce (verified_by, '') AS verified_by"
@@ -235,7 +212,7 @@ s_deadlines (lg_ctx_t *ctx)
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { now };
     PGresult *res;
-    int rc = audit_query (ctx, &res,
+    int rc = lg_ctx_query (ctx, &res,
         "UPDATE remediation_requests SET overdue_at = $1::timestamptz"
         " WHERE id IN (" AUDIT_DUE_SQL ") RETURNING id::text", 1, params);
     if (rc)
@@ -249,7 +226,7 @@ s_deadlines (lg_ctx_t *ctx)
     PQclear (res);
     if (rc)
         return rc;
-    rc = audit_query (ctx, &res,
+    rc = lg_ctx_query (ctx, &res,
         "WITH due AS ("
         "  SELECT r.id, o.days_before, min (o.days_before) OVER (PARTITION BY r.id) AS nearest"
         "  FROM remediation_requests r JOIN reminder_offsets o"
@@ -282,7 +259,7 @@ s_cancelled (lg_ctx_t *ctx)
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { now, ctx->actor };
     PGresult *res;
-    int rc = audit_query (ctx, &res,
+    int rc = lg_ctx_query (ctx, &res,
         "WITH closed AS (UPDATE audits a SET status = 'closed', closed_by = $2,"
         "   closed_at = $1::timestamptz, close_reason = 'provider cancelled'"
         "   || coalesce (', effective ' || p.cancelled_on::text, '')"

@@ -24,11 +24,6 @@ extern const lg_service_def_t audit_service;
     " AND overdue_at IS NULL AND deadline <= $1::timestamptz ORDER BY deadline, id" \
     " LIMIT 500 FOR UPDATE SKIP LOCKED"
 
-//  Run a statement; 0 with *res_p (caller clears), or the mapped error (-1
-//  refusal, -2 database)
-int audit_query (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int n,
-                 const char *const *params);
-int audit_exec (lg_ctx_t *ctx, const char *sql, int n, const char *const *params);
 
 //  Append an event to the outbox with the context's actor, reason, request
 int audit_emit (lg_ctx_t *ctx, lg_event_t *event);

@@ -130,7 +130,7 @@ s_evidence_store (lg_ctx_t *ctx, const char *column, const char *id,
     for (size_t i = 0; i < n && rc == 0; i++) {
         const char *params [] = { id, evidence [i]->reference, evidence [i]->effective_on,
                                   ctx->actor, now };
-        rc = audit_exec (ctx, finding
+        rc = lg_ctx_exec (ctx, finding
             ? "INSERT INTO evidence (finding_id, reference, effective_on, recorded_by, recorded_at)"
               " VALUES ($1::bigint, $2, $3::date, $4, $5::timestamptz)"
             : "INSERT INTO evidence (remediation_id, reference, effective_on, recorded_by, recorded_at)"
@@ -147,7 +147,7 @@ s_evidence_load (lg_ctx_t *ctx, const char *column, uint64_t id,
     s_id (text, sizeof text, id);
     const char *params [] = { text };
     PGresult *res;
-    int rc = audit_query (ctx, &res, streq (column, "finding_id")
+    int rc = lg_ctx_query (ctx, &res, streq (column, "finding_id")
         ? "SELECT reference, effective_on::text AS effective_on, recorded_by, "
           AUDIT_TS ("recorded_at") " AS recorded_at FROM evidence WHERE finding_id = $1::bigint"
           " ORDER BY id"
@@ -208,8 +208,8 @@ s_remediation_load (lg_ctx_t *ctx, uint64_t id, Lgwan__V1__Remediation **r_p)
     const char *params [] = { text };
     PGresult *res;
     *r_p = NULL;
-    int rc = audit_query (ctx, &res, "SELECT " REMEDIATION_COLUMNS
-                          " FROM remediation_requests r WHERE r.id = $1::bigint", 1, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT " REMEDIATION_COLUMNS
+                           " FROM remediation_requests r WHERE r.id = $1::bigint", 1, params);
     if (rc)
         return rc;
     if (PQntuples (res) == 1)
@@ -297,8 +297,8 @@ s_audit_load (lg_ctx_t *ctx, uint64_t id, Lgwan__V1__Audit **a_p)
     const char *params [] = { text };
     PGresult *res;
     *a_p = NULL;
-    int rc = audit_query (ctx, &res, "SELECT " AUDIT_COLUMNS " FROM audits a WHERE a.id = $1::bigint",
-                          1, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT " AUDIT_COLUMNS " FROM audits a WHERE a.id = $1::bigint",
+                           1, params);
     if (rc)
         return rc;
     if (PQntuples (res) != 1) {
@@ -308,8 +308,8 @@ s_audit_load (lg_ctx_t *ctx, uint64_t id, Lgwan__V1__Audit **a_p)
     Lgwan__V1__Audit *a = s_audit_new (res, 0);
     *a_p = a;
     PQclear (res);
-    if ((rc = audit_query (ctx, &res, "SELECT " FINDING_COLUMNS " FROM findings f"
-                           " WHERE f.audit_id = $1::bigint ORDER BY f.id", 1, params)))
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT " FINDING_COLUMNS " FROM findings f"
+                            " WHERE f.audit_id = $1::bigint ORDER BY f.id", 1, params)))
         return rc;
     int rows = PQntuples (res);
     a->findings = (Lgwan__V1__Finding **) calloc (rows + 1, sizeof (void *));
@@ -321,8 +321,8 @@ s_audit_load (lg_ctx_t *ctx, uint64_t id, Lgwan__V1__Audit **a_p)
                               &a->findings [i]->n_evidence);
     if (rc)
         return rc;
-    if ((rc = audit_query (ctx, &res, "SELECT " REMEDIATION_COLUMNS " FROM remediation_requests r"
-                           " WHERE r.audit_id = $1::bigint ORDER BY r.id", 1, params)))
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT " REMEDIATION_COLUMNS " FROM remediation_requests r"
+                            " WHERE r.audit_id = $1::bigint ORDER BY r.id", 1, params)))
         return rc;
     rows = PQntuples (res);
     a->remediations = (Lgwan__V1__Remediation **) calloc (rows + 1, sizeof (void *));
@@ -401,7 +401,7 @@ audit_control_add (lg_ctx_t *ctx)
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { c->code, c->requirement, c->applies_to, c->title, ctx->actor, now };
     PGresult *res;
-    int rc = audit_query (ctx, &res,
+    int rc = lg_ctx_query (ctx, &res,
         "INSERT INTO controls (code, requirement, applies_to, title, origin, created_by, created_at)"
         " VALUES ($1, $2, $3, $4, 'operating_body', $5, $6::timestamptz) RETURNING " CONTROL_COLUMNS,
         6, params);
@@ -422,8 +422,8 @@ audit_control_list (lg_ctx_t *ctx)
     const char *applies = ctx->request->control_list->applies_to;
     const char *params [] = { applies };
     PGresult *res;
-    int rc = audit_query (ctx, &res, "SELECT " CONTROL_COLUMNS " FROM controls"
-                          " WHERE $1 = '' OR applies_to = $1 ORDER BY code", 1, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT " CONTROL_COLUMNS " FROM controls"
+                           " WHERE $1 = '' OR applies_to = $1 ORDER BY code", 1, params);
     if (rc)
         return rc;
     Lgwan__V1__ControlListReply *reply = (Lgwan__V1__ControlListReply *) malloc (sizeof *reply);
@@ -495,7 +495,7 @@ audit_open (lg_ctx_t *ctx)
     //  The scope: a provider audit knows, not cancelled; its services
     PGresult *res;
     const char *scope [] = { provider, services };
-    int rc = audit_query (ctx, &res,
+    int rc = lg_ctx_query (ctx, &res,
         "SELECT p.status, (SELECT count (DISTINCT h.service_id) FROM service_holders h"
         "  JOIN services s ON s.id = h.service_id WHERE h.provider_id = p.id"
         "  AND h.service_id = ANY ($2::bigint[])) AS held,"
@@ -519,7 +519,7 @@ audit_open (lg_ctx_t *ctx)
                               request? o->lgcode: NULL, incident? o->incident: NULL,
                               *o->starts_on? o->starts_on: NULL, *o->ends_on? o->ends_on: NULL,
                               o->title, ctx->actor, now };
-    if ((rc = audit_query (ctx, &res,
+    if ((rc = lg_ctx_query (ctx, &res,
             "INSERT INTO audits (origin, provider_id, services, auditors, lgcode, incident,"
             " starts_on, ends_on, title, opened_by, opened_at) VALUES ($1, $2::bigint,"
             " $3::bigint[], $4::text[], $5, $6, $7::date, $8::date, $9, $10, $11::timestamptz)"
@@ -547,7 +547,7 @@ audit_open (lg_ctx_t *ctx)
         char id [24];
         s_id (id, sizeof id, audit);
         const char *request_params [] = { id, provider, now };
-        if ((rc = audit_query (ctx, &res,
+        if ((rc = lg_ctx_query (ctx, &res,
                 "INSERT INTO remediation_requests (audit_id, provider_id, control_code, deadline,"
                 " created_at) SELECT $1::bigint, $2::bigint, 'R16.1',"
                 " deadline_after ($3::timestamptz, incident_days), $3::timestamptz"
@@ -591,10 +591,10 @@ audit_list (lg_ctx_t *ctx)
     s_id (text, sizeof text, provider);
     const char *params [] = { text, l->status };
     PGresult *res;
-    int rc = audit_query (ctx, &res, "SELECT " AUDIT_COLUMNS " FROM audits a"
-                          " WHERE ($1::bigint = 0 OR a.provider_id = $1::bigint)"
-                          " AND ($2 = '' OR a.status = $2) ORDER BY a.id DESC LIMIT 1000",
-                          2, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT " AUDIT_COLUMNS " FROM audits a"
+                           " WHERE ($1::bigint = 0 OR a.provider_id = $1::bigint)"
+                           " AND ($2 = '' OR a.status = $2) ORDER BY a.id DESC LIMIT 1000",
+                           2, params);
     if (rc)
         return rc;
     Lgwan__V1__AuditListReply *reply = (Lgwan__V1__AuditListReply *) malloc (sizeof *reply);
@@ -624,7 +624,7 @@ audit_close (lg_ctx_t *ctx)
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { id };
     PGresult *res;
-    int rc = audit_query (ctx, &res,
+    int rc = lg_ctx_query (ctx, &res,
         "SELECT status, provider_id, (SELECT count (*) FROM remediation_requests r"
         " WHERE r.audit_id = a.id AND r.status IN ('requested', 'reported', 'insufficient'))"
         " AS waiting FROM audits a WHERE id = $1::bigint FOR UPDATE", 1, params);
@@ -642,10 +642,10 @@ audit_close (lg_ctx_t *ctx)
     if (waiting)
         return REFUSE (ctx, "R15.2", "audit %s has %" PRIu64 " remediation request(s) not yet"
                        " verified as sufficient", id, waiting);
-    if ((rc = audit_exec (ctx, "UPDATE audits SET status = 'closed', closed_by = $2,"
-                               " closed_at = $3::timestamptz, close_reason = $4"
-                               " WHERE id = $1::bigint", 4,
-                          (const char *[]) { id, ctx->actor, now, reason })))
+    if ((rc = lg_ctx_exec (ctx, "UPDATE audits SET status = 'closed', closed_by = $2,"
+                                " closed_at = $3::timestamptz, close_reason = $4"
+                                " WHERE id = $1::bigint", 4,
+                           (const char *[]) { id, ctx->actor, now, reason })))
         return rc;
     Lgwan__V1__AuditClosed body = LGWAN__V1__AUDIT_CLOSED__INIT;
     body.audit = c->audit;
@@ -686,8 +686,8 @@ audit_finding_record (lg_ctx_t *ctx)
     lg_clock_format (ctx->now_us, now, sizeof now);
     PGresult *res;
     //  The audit, open
-    if ((rc = audit_query (ctx, &res, "SELECT status, provider_id::text FROM audits"
-                           " WHERE id = $1::bigint FOR UPDATE", 1, (const char *[]) { audit })))
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT status, provider_id::text FROM audits"
+                            " WHERE id = $1::bigint FOR UPDATE", 1, (const char *[]) { audit })))
         return rc;
     bool found = PQntuples (res) == 1;
     bool open = found && streq (PQgetvalue (res, 0, 0), "open");
@@ -700,7 +700,7 @@ audit_finding_record (lg_ctx_t *ctx)
     if (!open)
         return REFUSE (ctx, NULL, "audit %s is closed", audit);
     //  The control, and that it applies to a role the provider holds
-    if ((rc = audit_query (ctx, &res,
+    if ((rc = lg_ctx_query (ctx, &res,
             "SELECT c.requirement, c.applies_to, c.applies_to = 'any' OR EXISTS (SELECT 1"
             " FROM service_holders h WHERE h.provider_id = $2::bigint AND h.role = c.applies_to)"
             " AS applies FROM controls c WHERE c.code = $1", 2,
@@ -721,8 +721,8 @@ audit_finding_record (lg_ctx_t *ctx)
         return INVALID (ctx, requirement, "control %s applies to %s providers; provider %s holds"
                         " no %s role in any service", f->control, applies_to, provider, applies_to);
     //  The severity and its default deadline
-    if ((rc = audit_query (ctx, &res, "SELECT coalesce (remediation_days::text, '') FROM severities"
-                           " WHERE severity = $1", 1, (const char *[]) { f->severity })))
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT coalesce (remediation_days::text, '') FROM severities"
+                            " WHERE severity = $1", 1, (const char *[]) { f->severity })))
         return rc;
     found = PQntuples (res) == 1;
     char days [16] = "";
@@ -736,8 +736,8 @@ audit_finding_record (lg_ctx_t *ctx)
         return INVALID (ctx, "R15.2", "severity %s has no default deadline: give deadline_on",
                         f->severity);
     if (f->requires_remediation && *f->deadline_on) {
-        if ((rc = audit_query (ctx, &res, "SELECT deadline_of_day ($1::date) > $2::timestamptz",
-                               2, (const char *[]) { f->deadline_on, now })))
+        if ((rc = lg_ctx_query (ctx, &res, "SELECT deadline_of_day ($1::date) > $2::timestamptz",
+                                2, (const char *[]) { f->deadline_on, now })))
             return rc;
         bool future = streq (PQgetvalue (res, 0, 0), "t");
         PQclear (res);
@@ -745,12 +745,12 @@ audit_finding_record (lg_ctx_t *ctx)
             return INVALID (ctx, "R15.2", "the deadline day %s has already ended", f->deadline_on);
     }
     //  The finding, its evidence, its event
-    if ((rc = audit_query (ctx, &res,
+    if ((rc = lg_ctx_query (ctx, &res,
             "INSERT INTO findings (audit_id, control_code, severity, description,"
             " requires_remediation, recorded_by, recorded_at) VALUES ($1::bigint, $2, $3, $4,"
             " $5::boolean, $6, $7::timestamptz) RETURNING id::text", 7,
             (const char *[]) { audit, f->control, f->severity, f->description,
-                               f->requires_remediation? "true": "false", ctx->actor, now })))
+                                f->requires_remediation? "true": "false", ctx->actor, now })))
         return rc;
     char finding [24];
     snprintf (finding, sizeof finding, "%s", PQgetvalue (res, 0, 0));
@@ -772,14 +772,14 @@ audit_finding_record (lg_ctx_t *ctx)
     //  R15.2: the remediation request and its deadline
     uint64_t remediation = 0;
     if (f->requires_remediation) {
-        if ((rc = audit_query (ctx, &res,
+        if ((rc = lg_ctx_query (ctx, &res,
                 "INSERT INTO remediation_requests (audit_id, finding_id, provider_id, control_code,"
                 " deadline, created_at) VALUES ($1::bigint, $2::bigint, $3::bigint, $4,"
                 " CASE WHEN $5 <> '' THEN deadline_of_day ($5::date)"
                 " ELSE deadline_after ($6::timestamptz, $7::integer) END, $6::timestamptz)"
                 " RETURNING id::text", 7,
                 (const char *[]) { audit, finding, provider, f->control, f->deadline_on, now,
-                                   *days? days: "0" })))
+                                    *days? days: "0" })))
             return rc;
         char id [24];
         snprintf (id, sizeof id, "%s", PQgetvalue (res, 0, 0));
@@ -794,8 +794,8 @@ audit_finding_record (lg_ctx_t *ctx)
     lgwan__v1__finding_reply__init (reply);
     ctx->reply->body_case = LGWAN__V1__REPLY__BODY_FINDING;
     ctx->reply->finding = reply;
-    if ((rc = audit_query (ctx, &res, "SELECT " FINDING_COLUMNS " FROM findings f"
-                           " WHERE f.id = $1::bigint", 1, (const char *[]) { finding })))
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT " FINDING_COLUMNS " FROM findings f"
+                            " WHERE f.id = $1::bigint", 1, (const char *[]) { finding })))
         return rc;
     reply->finding = s_finding_new (res, 0);
     PQclear (res);
@@ -830,8 +830,8 @@ audit_remediation_report (lg_ctx_t *ctx)
     s_id (id, sizeof id, r->remediation);
     lg_clock_format (ctx->now_us, now, sizeof now);
     PGresult *res;
-    if ((rc = audit_query (ctx, &res, "SELECT provider_id, status FROM remediation_requests"
-                           " WHERE id = $1::bigint FOR UPDATE", 1, (const char *[]) { id })))
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT provider_id, status FROM remediation_requests"
+                            " WHERE id = $1::bigint FOR UPDATE", 1, (const char *[]) { id })))
         return rc;
     bool found = PQntuples (res) == 1;
     uint64_t owner = found? s_u64 (res, 0, "provider_id"): 0;
@@ -846,10 +846,10 @@ audit_remediation_report (lg_ctx_t *ctx)
                        " request %s is provider %" PRIu64 "'s", ctx->caller->provider_id, id, owner);
     if (!streq (status, "requested") && !streq (status, "insufficient"))
         return REFUSE (ctx, "R15.2", "remediation request %s is %s: nothing to report", id, status);
-    if ((rc = audit_exec (ctx, "UPDATE remediation_requests SET status = 'reported', report = $2,"
-                               " reported_by = $3, reported_at = $4::timestamptz"
-                               " WHERE id = $1::bigint", 4,
-                          (const char *[]) { id, r->report, ctx->actor, now })))
+    if ((rc = lg_ctx_exec (ctx, "UPDATE remediation_requests SET status = 'reported', report = $2,"
+                                " reported_by = $3, reported_at = $4::timestamptz"
+                                " WHERE id = $1::bigint", 4,
+                           (const char *[]) { id, r->report, ctx->actor, now })))
         return rc;
     if ((rc = s_evidence_store (ctx, "remediation_id", id, r->evidence, r->n_evidence)))
         return rc;
@@ -873,8 +873,8 @@ audit_remediation_verify (lg_ctx_t *ctx)
     s_id (id, sizeof id, v->remediation);
     lg_clock_format (ctx->now_us, now, sizeof now);
     PGresult *res;
-    int rc = audit_query (ctx, &res, "SELECT status FROM remediation_requests"
-                          " WHERE id = $1::bigint FOR UPDATE", 1, (const char *[]) { id });
+    int rc = lg_ctx_query (ctx, &res, "SELECT status FROM remediation_requests"
+                           " WHERE id = $1::bigint FOR UPDATE", 1, (const char *[]) { id });
     if (rc)
         return rc;
     bool found = PQntuples (res) == 1;
@@ -890,11 +890,11 @@ audit_remediation_verify (lg_ctx_t *ctx)
                        " since it was found insufficient": "");
     if (!streq (status, "reported"))
         return REFUSE (ctx, "R15.2", "remediation request %s is already %s", id, status);
-    if ((rc = audit_exec (ctx, "UPDATE remediation_requests SET status = $2, verified_by = $3,"
-                               " verified_at = $4::timestamptz, verification_reason = $5"
-                               " WHERE id = $1::bigint", 5,
-                          (const char *[]) { id, v->sufficient? "accepted": "insufficient",
-                                             ctx->actor, now, reason })))
+    if ((rc = lg_ctx_exec (ctx, "UPDATE remediation_requests SET status = $2, verified_by = $3,"
+                                " verified_at = $4::timestamptz, verification_reason = $5"
+                                " WHERE id = $1::bigint", 5,
+                           (const char *[]) { id, v->sufficient? "accepted": "insufficient",
+                                              ctx->actor, now, reason })))
         return rc;
     //  R15.3: an insufficient remediation is the orchestrator's cue to suspend
     if ((rc = audit_emit_remediation (ctx, v->sufficient
@@ -933,11 +933,11 @@ audit_remediation_list (lg_ctx_t *ctx)
     s_id (text, sizeof text, provider);
     const char *params [] = { text, l->status, l->overdue_only? "t": "f" };
     PGresult *res;
-    int rc = audit_query (ctx, &res, "SELECT " REMEDIATION_COLUMNS " FROM remediation_requests r"
-                          " WHERE ($1::bigint = 0 OR r.provider_id = $1::bigint)"
-                          " AND ($2 = '' OR r.status = $2)"
-                          " AND (NOT $3::boolean OR r.overdue_at IS NOT NULL)"
-                          " ORDER BY r.deadline, r.id LIMIT 1000", 3, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT " REMEDIATION_COLUMNS " FROM remediation_requests r"
+                           " WHERE ($1::bigint = 0 OR r.provider_id = $1::bigint)"
+                           " AND ($2 = '' OR r.status = $2)"
+                           " AND (NOT $3::boolean OR r.overdue_at IS NOT NULL)"
+                           " ORDER BY r.deadline, r.id LIMIT 1000", 3, params);
     if (rc)
         return rc;
     Lgwan__V1__RemediationListReply *reply =
@@ -969,7 +969,7 @@ audit_compliance_get (lg_ctx_t *ctx)
     s_id (text, sizeof text, provider);
     const char *params [] = { text };
     PGresult *res;
-    if ((rc = audit_query (ctx, &res,
+    if ((rc = lg_ctx_query (ctx, &res,
             "SELECT p.status,"
             " (SELECT count (*) FROM findings f JOIN audits a ON a.id = f.audit_id"
             "  LEFT JOIN remediation_requests r ON r.finding_id = f.id"
@@ -997,16 +997,16 @@ audit_compliance_get (lg_ctx_t *ctx)
     if (last) {
         char id [24];
         s_id (id, sizeof id, last);
-        if ((rc = audit_query (ctx, &res, "SELECT " AUDIT_COLUMNS " FROM audits a"
-                               " WHERE a.id = $1::bigint", 1, (const char *[]) { id })))
+        if ((rc = lg_ctx_query (ctx, &res, "SELECT " AUDIT_COLUMNS " FROM audits a"
+                                " WHERE a.id = $1::bigint", 1, (const char *[]) { id })))
             return rc;
         reply->last_audit = s_audit_new (res, 0);
         PQclear (res);
     }
-    if ((rc = audit_query (ctx, &res, "SELECT " REMEDIATION_COLUMNS " FROM remediation_requests r"
-                           " WHERE r.provider_id = $1::bigint AND r.status IN ('requested',"
-                           " 'reported', 'insufficient') ORDER BY r.deadline, r.id LIMIT 1000",
-                           1, params)))
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT " REMEDIATION_COLUMNS " FROM remediation_requests r"
+                            " WHERE r.provider_id = $1::bigint AND r.status IN ('requested',"
+                            " 'reported', 'insufficient') ORDER BY r.deadline, r.id LIMIT 1000",
+                            1, params)))
         return rc;
     int rows = PQntuples (res);
     reply->open_requests = (Lgwan__V1__Remediation **) calloc (rows + 1, sizeof (void *));

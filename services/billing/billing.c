@@ -28,29 +28,6 @@ extern const lg_migration_t billing_migrations [];
 
 #define BILLING_MAX_PRICE 1000000000000LL   //  10^12 yen: bounds every product
 
-int
-billing_query (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int n, const char *const *params)
-{
-    PGresult *res = lg_db_exec (ctx->db, sql, n, params);
-    if (res && (PQresultStatus (res) == PGRES_TUPLES_OK || PQresultStatus (res) == PGRES_COMMAND_OK)) {
-        *res_p = res;
-        return 0;
-    }
-    int rc = lg_ctx_sql_error (ctx, res);
-    PQclear (res);
-    *res_p = NULL;
-    return rc;
-}
-
-int
-billing_exec (lg_ctx_t *ctx, const char *sql, int n, const char *const *params)
-{
-    PGresult *res;
-    int rc = billing_query (ctx, &res, sql, n, params);
-    PQclear (res);
-    return rc;
-}
-
 int32_t
 billing_today (lg_ctx_t *ctx)
 {
@@ -190,7 +167,7 @@ static int
 s_tariff_reply (lg_ctx_t *ctx, uint32_t loaded)
 {
     PGresult *res;
-    int rc = billing_query (ctx, &res, "SELECT name FROM tariff_classes ORDER BY name", 0, NULL);
+    int rc = lg_ctx_query (ctx, &res, "SELECT name FROM tariff_classes ORDER BY name", 0, NULL);
     if (rc)
         return rc;
     Lgwan__V1__TariffReply *reply = (Lgwan__V1__TariffReply *) malloc (sizeof *reply);
@@ -202,8 +179,8 @@ s_tariff_reply (lg_ctx_t *ctx, uint32_t loaded)
     for (int row = 0; row < PQntuples (res); row++)
         reply->bandwidth_classes [reply->n_bandwidth_classes++] = lg_strdup (PQgetvalue (res, row, 0));
     PQclear (res);
-    if ((rc = billing_query (ctx, &res, "SELECT body::text FROM tariff_versions"
-                                        " ORDER BY effective_from", 0, NULL)))
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT body::text FROM tariff_versions"
+                                       " ORDER BY effective_from", 0, NULL)))
         return rc;
     reply->versions = (Lgwan__V1__TariffVersion **) calloc (PQntuples (res) + 1, sizeof (void *));
     for (int row = 0; row < PQntuples (res); row++) {
@@ -233,8 +210,8 @@ s_tariff_load (lg_ctx_t *ctx)
     char now [40];
     lg_clock_format (ctx->now_us, now, sizeof now);
     for (size_t i = 0; rc == 0 && i < file->n_bandwidth_classes; i++)
-        rc = billing_exec (ctx, "INSERT INTO tariff_classes (name) VALUES ($1) ON CONFLICT DO NOTHING",
-                           1, (const char *[]) { file->bandwidth_classes [i] });
+        rc = lg_ctx_exec (ctx, "INSERT INTO tariff_classes (name) VALUES ($1) ON CONFLICT DO NOTHING",
+                          1, (const char *[]) { file->bandwidth_classes [i] });
     for (size_t v = 0; rc == 0 && v < file->n_versions; v++) {
         Lgwan__V1__TariffVersion *t = file->versions [v];
         if (t->payment_due_days == 0)
@@ -249,8 +226,8 @@ s_tariff_load (lg_ctx_t *ctx)
         const char *to = *t->effective_to? t->effective_to: NULL;
         PGresult *res;
         //  The same version again: nothing to do if it says the same
-        rc = billing_query (ctx, &res, "SELECT body = $2::jsonb AS same FROM tariff_versions"
-                                       " WHERE version = $1", 2, (const char *[]) { t->version, body });
+        rc = lg_ctx_query (ctx, &res, "SELECT body = $2::jsonb AS same FROM tariff_versions"
+                                      " WHERE version = $1", 2, (const char *[]) { t->version, body });
         if (rc == 0 && PQntuples (res) == 1) {
             bool same = streq (lg_db_value (res, 0, "same"), "t");
             PQclear (res);
@@ -263,20 +240,20 @@ s_tariff_load (lg_ctx_t *ctx)
         }
         PQclear (res);
         if (rc == 0)
-            rc = billing_query (ctx, &res, "SELECT version FROM tariff_versions WHERE"
-                                " daterange (effective_from, effective_to) &&"
-                                " daterange ($1::date, $2::date) ORDER BY effective_from LIMIT 1",
-                                2, (const char *[]) { t->effective_from, to });
+            rc = lg_ctx_query (ctx, &res, "SELECT version FROM tariff_versions WHERE"
+                               " daterange (effective_from, effective_to) &&"
+                               " daterange ($1::date, $2::date) ORDER BY effective_from LIMIT 1",
+                               2, (const char *[]) { t->effective_from, to });
         if (rc == 0 && PQntuples (res) == 1)
             rc = REFUSE (ctx, "tariff %s overlaps version %s, already loaded", t->version,
                          PQgetvalue (res, 0, 0));
         PQclear (res);
         if (rc == 0)
-            rc = billing_exec (ctx, "INSERT INTO tariff_versions (version, effective_from,"
-                               " effective_to, body, loaded_at, loaded_by) VALUES ($1, $2::date,"
-                               " $3::date, $4::jsonb, $5::timestamptz, $6)", 6,
-                               (const char *[]) { t->version, t->effective_from, to, body, now,
-                                                  ctx->actor });
+            rc = lg_ctx_exec (ctx, "INSERT INTO tariff_versions (version, effective_from,"
+                              " effective_to, body, loaded_at, loaded_by) VALUES ($1, $2::date,"
+                              " $3::date, $4::jsonb, $5::timestamptz, $6)", 6,
+                              (const char *[]) { t->version, t->effective_from, to, body, now,
+                                                 ctx->actor });
         if (rc == 0)
             loaded++;
         free (body);

@@ -20,10 +20,6 @@ typedef struct {
 //  with its check digit); true when text is one
 bool billing_issuer_valid (const char *text);
 
-//  Shared by billing.c and billing_invoices.c
-int billing_query (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int n,
-                   const char *const *params);
-int billing_exec (lg_ctx_t *ctx, const char *sql, int n, const char *const *params);
 //  Today on the business clock, Asia/Tokyo
 int32_t billing_today (lg_ctx_t *ctx);
 

@@ -73,10 +73,10 @@ static int
 s_tariff (lg_ctx_t *ctx, const s_period_t *p, Lgwan__V1__TariffVersion **tariff_p)
 {
     PGresult *res;
-    int rc = billing_query (ctx, &res, "SELECT body::text FROM tariff_versions"
-                            " WHERE effective_from <= $1::date"
-                            " AND (effective_to IS NULL OR effective_to > $1::date)", 1,
-                            (const char *[]) { p->first_text });
+    int rc = lg_ctx_query (ctx, &res, "SELECT body::text FROM tariff_versions"
+                           " WHERE effective_from <= $1::date"
+                           " AND (effective_to IS NULL OR effective_to > $1::date)", 1,
+                           (const char *[]) { p->first_text });
     if (rc)
         return rc;
     if (PQntuples (res) != 1) {
@@ -243,7 +243,7 @@ s_compute (lg_ctx_t *ctx, const s_period_t *p, zlistx_t *list, Lgwan__V1__Tariff
     PGresult *conns = NULL, *svcs = NULL;
     //  The whole timeline of every connection billable in the period, of
     //  every provider not yet invoiced for it
-    rc = billing_query (ctx, &conns,
+    rc = lg_ctx_query (ctx, &conns,
         "SELECT c.provider_id, coalesce (p.name_ja, '') AS addressee, t.connection_id,"
         " t.day - DATE '1970-01-01' AS day, t.kind, t.value"
         " FROM connections c JOIN timeline t ON t.connection_id = c.id"
@@ -253,7 +253,7 @@ s_compute (lg_ctx_t *ctx, const s_period_t *p, zlistx_t *list, Lgwan__V1__Tariff
         "   AND i.period = $3)"
         " ORDER BY c.provider_id, t.connection_id, t.day, t.at, t.seq", 3, params);
     if (rc == 0)
-        rc = billing_query (ctx, &svcs,
+        rc = lg_ctx_query (ctx, &svcs,
             "SELECT s.provider_id, coalesce (p.name_ja, '') AS addressee, s.id, s.name,"
             " s.first_day - DATE '1970-01-01' AS first_day,"
             " coalesce (s.end_day - DATE '1970-01-01', 2147483647) AS end_day"
@@ -381,7 +381,7 @@ s_load (lg_ctx_t *ctx, const char *where, int nparams, const char *const *params
     char *sql = zsys_sprintf (INVOICE_COLUMNS "%s ORDER BY i.fiscal_year, i.seq LIMIT %d",
                               where, limit);
     PGresult *res;
-    int rc = billing_query (ctx, &res, sql, nparams, params);
+    int rc = lg_ctx_query (ctx, &res, sql, nparams, params);
     zstr_free (&sql);
     if (rc)
         return rc;
@@ -421,11 +421,11 @@ s_load (lg_ctx_t *ctx, const char *where, int nparams, const char *const *params
         zchunk_destroy (&numbers);
         return 0;
     }
-    rc = billing_query (ctx, &res, "SELECT invoice, kind, subject, description, bandwidth_class,"
-                        " state, from_day::text, to_day::text, days, month_days, monthly_yen,"
-                        " charge_percent, amount_yen, tax_rate_percent FROM invoice_lines"
-                        " WHERE invoice = ANY ($1::text[]) ORDER BY invoice, line_no", 1,
-                        (const char *[]) { (const char *) zchunk_data (numbers) });
+    rc = lg_ctx_query (ctx, &res, "SELECT invoice, kind, subject, description, bandwidth_class,"
+                       " state, from_day::text, to_day::text, days, month_days, monthly_yen,"
+                       " charge_percent, amount_yen, tax_rate_percent FROM invoice_lines"
+                       " WHERE invoice = ANY ($1::text[]) ORDER BY invoice, line_no", 1,
+                       (const char *[]) { (const char *) zchunk_data (numbers) });
     zchunk_destroy (&numbers);
     if (rc)
         return rc;
@@ -468,7 +468,7 @@ s_store (lg_ctx_t *ctx, const s_period_t *p, zlistx_t *list)
     snprintf (count, sizeof count, "%zu", zlistx_size (list));
     lg_clock_format (ctx->now_us, now, sizeof now);
     PGresult *res;
-    int rc = billing_query (ctx, &res,
+    int rc = lg_ctx_query (ctx, &res,
         "INSERT INTO number_counters (kind, fiscal_year, last) VALUES ('INV', $1::integer,"
         " $2::integer) ON CONFLICT (kind, fiscal_year) DO UPDATE"
         " SET last = number_counters.last + $2::integer RETURNING last", 2,
@@ -509,7 +509,7 @@ s_store (lg_ctx_t *ctx, const s_period_t *p, zlistx_t *list)
     char *lines_text = json_dumps (lines, JSON_COMPACT);
     json_decref (invoices);
     json_decref (lines);
-    rc = billing_exec (ctx,
+    rc = lg_ctx_exec (ctx,
         "INSERT INTO invoices (number, fiscal_year, seq, provider_id, period, addressee,"
         " tariff_version, subtotal_yen, tax_rate_percent, tax_yen, total_yen, issuer_registration,"
         " issued_on, due_on, issued_at)"
@@ -521,7 +521,7 @@ s_store (lg_ctx_t *ctx, const s_period_t *p, zlistx_t *list)
         " total_yen bigint, issuer_registration text, issued_on date, due_on date)", 2,
         (const char *[]) { invoices_text, now });
     if (rc == 0)
-        rc = billing_exec (ctx,
+        rc = lg_ctx_exec (ctx,
             "INSERT INTO invoice_lines SELECT * FROM jsonb_to_recordset ($1::jsonb) AS x"
             " (invoice text, line_no integer, kind text, subject bigint, description text,"
             " bandwidth_class text, state text, from_day date, to_day date, days integer,"
@@ -556,7 +556,7 @@ billing_invoice_run (lg_ctx_t *ctx)
                        " at it now", p.text, p.end_text, today);
     }
     //  One run at a time; a preview waits too, so it sees what a run left
-    if ((rc = billing_exec (ctx, "SELECT pg_advisory_xact_lock (7102, 1)", 0, NULL)))
+    if ((rc = lg_ctx_exec (ctx, "SELECT pg_advisory_xact_lock (7102, 1)", 0, NULL)))
         return rc;
     zlistx_t *list = zlistx_new ();
     Lgwan__V1__TariffVersion *tariff = NULL;
@@ -594,9 +594,9 @@ billing_invoice_run (lg_ctx_t *ctx)
     Lgwan__V1__InvoiceRunReply *reply = NULL;
     PGresult *res = NULL;
     if (rc == 0)
-        rc = billing_query (ctx, &res, "SELECT count (*) AS n, coalesce (sum (subtotal_yen), 0) AS s,"
-                            " coalesce (sum (tax_yen), 0) AS t, coalesce (sum (total_yen), 0) AS g"
-                            " FROM invoices WHERE period = $1", 1, (const char *[]) { p.text });
+        rc = lg_ctx_query (ctx, &res, "SELECT count (*) AS n, coalesce (sum (subtotal_yen), 0) AS s,"
+                           " coalesce (sum (tax_yen), 0) AS t, coalesce (sum (total_yen), 0) AS g"
+                           " FROM invoices WHERE period = $1", 1, (const char *[]) { p.text });
     if (rc == 0) {
         reply = (Lgwan__V1__InvoiceRunReply *) malloc (sizeof *reply);
         lgwan__v1__invoice_run_reply__init (reply);
@@ -672,10 +672,10 @@ s_invoice_reply (lg_ctx_t *ctx, const char *number)
     reply->invoice = list [0];
     free (list);
     PGresult *res;
-    if ((rc = billing_query (ctx, &res, "SELECT number, invoice, provider_id, amount_yen,"
-                             " tax_rate_percent, tax_yen, total_yen, reason, issued_on::text,"
-                             " issuer_registration FROM credit_notes WHERE invoice = $1"
-                             " ORDER BY fiscal_year, seq", 1, (const char *[]) { number })))
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT number, invoice, provider_id, amount_yen,"
+                            " tax_rate_percent, tax_yen, total_yen, reason, issued_on::text,"
+                            " issuer_registration FROM credit_notes WHERE invoice = $1"
+                            " ORDER BY fiscal_year, seq", 1, (const char *[]) { number })))
         return rc;
     reply->credit_notes = (Lgwan__V1__CreditNote **) calloc (PQntuples (res) + 1, sizeof (void *));
     for (int row = 0; row < PQntuples (res); row++) {
@@ -694,9 +694,9 @@ s_invoice_reply (lg_ctx_t *ctx, const char *number)
         reply->credit_notes [reply->n_credit_notes++] = c;
     }
     PQclear (res);
-    if ((rc = billing_query (ctx, &res, "SELECT id, invoice, provider_id, amount_yen,"
-                             " paid_on::text, recorded_by FROM payments WHERE invoice = $1"
-                             " ORDER BY id", 1, (const char *[]) { number })))
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT id, invoice, provider_id, amount_yen,"
+                            " paid_on::text, recorded_by FROM payments WHERE invoice = $1"
+                            " ORDER BY id", 1, (const char *[]) { number })))
         return rc;
     reply->payments = (Lgwan__V1__Payment **) calloc (PQntuples (res) + 1, sizeof (void *));
     for (int row = 0; row < PQntuples (res); row++) {
@@ -778,7 +778,7 @@ s_lock_invoice (lg_ctx_t *ctx, const char *number, PGresult **res_p)
 {
     if (!*number || strlen (number) > 32)
         return INVALID (ctx, "invoice is mandatory (INV-YYYY-NNNNNN)");
-    int rc = billing_query (ctx, res_p,
+    int rc = lg_ctx_query (ctx, res_p,
         "SELECT provider_id, subtotal_yen, tax_rate_percent, total_yen,"
         " coalesce ((SELECT sum (amount_yen) FROM credit_notes c WHERE c.invoice = i.number), 0)"
         "   AS credited_net,"
@@ -827,7 +827,7 @@ billing_credit_note_issue (lg_ctx_t *ctx)
     snprintf (fy, sizeof fy, "%d", bc_fiscal_year (year, month));
     bc_day_format (today, today_text, sizeof today_text);
     lg_clock_format (ctx->now_us, now, sizeof now);
-    if ((rc = billing_query (ctx, &res,
+    if ((rc = lg_ctx_query (ctx, &res,
             "INSERT INTO number_counters (kind, fiscal_year, last) VALUES ('CN', $1::integer, 1)"
             " ON CONFLICT (kind, fiscal_year) DO UPDATE SET last = number_counters.last + 1"
             " RETURNING last", 1, (const char *[]) { fy })))
@@ -856,14 +856,14 @@ billing_credit_note_issue (lg_ctx_t *ctx)
     snprintf (total, sizeof total, "%" PRId64, note->total_yen);
     snprintf (rate_text, sizeof rate_text, "%d", rate);
     snprintf (seq, sizeof seq, "%d", atoi (note->number + strlen (note->number) - 6));
-    if ((rc = billing_exec (ctx, "INSERT INTO credit_notes (number, fiscal_year, seq, invoice,"
-                            " provider_id, amount_yen, tax_rate_percent, tax_yen, total_yen, reason,"
-                            " issuer_registration, issued_on, issued_at, actor) VALUES ($1,"
-                            " $2::integer, $3::integer, $4, $5::bigint, $6::bigint, $7::integer,"
-                            " $8::bigint, $9::bigint, $10, $11, $12::date, $13::timestamptz, $14)",
-                            14, (const char *[]) { note->number, fy, seq, c->invoice, provider,
-                                                   amount, rate_text, tax, total, c->reason,
-                                                   state->issuer, today_text, now, ctx->actor })))
+    if ((rc = lg_ctx_exec (ctx, "INSERT INTO credit_notes (number, fiscal_year, seq, invoice,"
+                           " provider_id, amount_yen, tax_rate_percent, tax_yen, total_yen, reason,"
+                           " issuer_registration, issued_on, issued_at, actor) VALUES ($1,"
+                           " $2::integer, $3::integer, $4, $5::bigint, $6::bigint, $7::integer,"
+                           " $8::bigint, $9::bigint, $10, $11, $12::date, $13::timestamptz, $14)",
+                           14, (const char *[]) { note->number, fy, seq, c->invoice, provider,
+                                                  amount, rate_text, tax, total, c->reason,
+                                                  state->issuer, today_text, now, ctx->actor })))
         return rc;
     Lgwan__V1__CreditNoteIssued issued = LGWAN__V1__CREDIT_NOTE_ISSUED__INIT;
     issued.credit_note = note;
@@ -906,11 +906,11 @@ billing_payment_record (lg_ctx_t *ctx)
     char amount [24], now [40];
     snprintf (amount, sizeof amount, "%" PRId64, m->amount_yen);
     lg_clock_format (ctx->now_us, now, sizeof now);
-    if ((rc = billing_query (ctx, &res, "INSERT INTO payments (invoice, provider_id, amount_yen,"
-                             " paid_on, recorded_by, recorded_at) VALUES ($1, $2::bigint,"
-                             " $3::bigint, $4::date, $5, $6::timestamptz) RETURNING id", 6,
-                             (const char *[]) { m->invoice, provider, amount, paid_on, ctx->actor,
-                                                now })))
+    if ((rc = lg_ctx_query (ctx, &res, "INSERT INTO payments (invoice, provider_id, amount_yen,"
+                            " paid_on, recorded_by, recorded_at) VALUES ($1, $2::bigint,"
+                            " $3::bigint, $4::date, $5, $6::timestamptz) RETURNING id", 6,
+                            (const char *[]) { m->invoice, provider, amount, paid_on, ctx->actor,
+                                               now })))
         return rc;
     Lgwan__V1__Payment *payment = (Lgwan__V1__Payment *) malloc (sizeof *payment);
     lgwan__v1__payment__init (payment);
@@ -986,7 +986,7 @@ billing_export (lg_ctx_t *ctx)
     snprintf (offset, sizeof offset, "%u", e->offset);
     snprintf (limit_text, sizeof limit_text, "%u", limit + 1);
     PGresult *res;
-    int rc = billing_query (ctx, &res,
+    int rc = lg_ctx_query (ctx, &res,
         "SELECT i.number, i.fiscal_year, i.period, i.provider_id, i.addressee, i.issued_on,"
         " i.due_on, i.tariff_version, i.issuer_registration, l.line_no, l.kind, l.subject,"
         " l.bandwidth_class, l.state, l.from_day, l.to_day, l.days, l.month_days, l.monthly_yen,"

@@ -30,30 +30,6 @@ extern const lg_migration_t isolation_migrations [];
 
 static const char *s_cause_names [] = { "", "disconnection", "suspension", "decommission" };
 
-//  Run a statement; 0 with *res_p, or the mapped error (-1 refusal, -2 database)
-static int
-s_query (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int n, const char *const *params)
-{
-    PGresult *res = lg_db_exec (ctx->db, sql, n, params);
-    if (res && (PQresultStatus (res) == PGRES_TUPLES_OK || PQresultStatus (res) == PGRES_COMMAND_OK)) {
-        *res_p = res;
-        return 0;
-    }
-    int rc = lg_ctx_sql_error (ctx, res);
-    PQclear (res);
-    *res_p = NULL;
-    return rc;
-}
-
-static int
-s_exec (lg_ctx_t *ctx, const char *sql, int n, const char *const *params)
-{
-    PGresult *res;
-    int rc = s_query (ctx, &res, sql, n, params);
-    PQclear (res);
-    return rc;
-}
-
 //  The state a set of causes means (decommission over disconnection over
 //  suspension)
 static const char *
@@ -125,8 +101,8 @@ s_sync (lg_ctx_t *ctx, const char *connection, uint64_t *version)
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { connection, now };
     PGresult *res;
-    int rc = s_query (ctx, &res, "SELECT * FROM sync_desired ($1::bigint, $2::timestamptz)",
-                      2, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT * FROM sync_desired ($1::bigint, $2::timestamptz)",
+                           2, params);
     if (rc)
         return rc;
     rc = s_after_sync (ctx, res, version);
@@ -140,9 +116,9 @@ static int
 s_versions (lg_ctx_t *ctx, uint64_t *head, uint64_t *in_force)
 {
     PGresult *res;
-    int rc = s_query (ctx, &res, "SELECT h.version AS head, coalesce ((SELECT min (acked_version)"
-                                 " FROM points), h.version) AS in_force FROM desired_head h"
-                                 " WHERE h.id = 1", 0, NULL);
+    int rc = lg_ctx_query (ctx, &res, "SELECT h.version AS head, coalesce ((SELECT min (acked_version)"
+                                      " FROM points), h.version) AS in_force FROM desired_head h"
+                                      " WHERE h.id = 1", 0, NULL);
     if (rc)
         return rc;
     *head = strtoull (lg_db_value (res, 0, "head"), NULL, 10);
@@ -159,7 +135,7 @@ isolation_emit_in_force (lg_ctx_t *ctx, uint64_t *in_force_p)
     PGresult *res;
     //  One statement: the version in force, and the events it releases (a
     //  row of NULLs but the version when it releases none)
-    int rc = s_query (ctx, &res,
+    int rc = lg_ctx_query (ctx, &res,
         "WITH f AS (SELECT coalesce ((SELECT min (acked_version) FROM points),"
         "   (SELECT version FROM desired_head WHERE id = 1)) AS v),"
         " gone AS (DELETE FROM pending WHERE id IN (SELECT id FROM pending, f"
@@ -273,8 +249,8 @@ s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, zl
     if (n == 0) {
         snprintf (text, sizeof text, "%" PRIu64, provider);
         const char *params [] = { text };
-        if ((rc = s_query (ctx, &res, "SELECT id FROM connections WHERE provider_id = $1::bigint"
-                                      " AND NOT released ORDER BY id", 1, params)))
+        if ((rc = lg_ctx_query (ctx, &res, "SELECT id FROM connections WHERE provider_id = $1::bigint"
+                                           " AND NOT released ORDER BY id", 1, params)))
             return rc;
         for (int row = 0; row < PQntuples (res); row++)
             zlistx_add_end (targets, (void *) PQgetvalue (res, row, 0));
@@ -291,10 +267,10 @@ s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, zl
     }
     char *ids = s_id_array (asked);
     zlistx_destroy (&asked);
-    rc = s_query (ctx, &res, "SELECT u.id, c.provider_id FROM unnest ($1::bigint[])"
-                             " WITH ORDINALITY AS u (id, n) LEFT JOIN connections c"
-                             " ON c.id = u.id AND NOT c.released ORDER BY u.n", 1,
-                  (const char *[]) { ids });
+    rc = lg_ctx_query (ctx, &res, "SELECT u.id, c.provider_id FROM unnest ($1::bigint[])"
+                                  " WITH ORDINALITY AS u (id, n) LEFT JOIN connections c"
+                                  " ON c.id = u.id AND NOT c.released ORDER BY u.n", 1,
+                       (const char *[]) { ids });
     free (ids);
     if (rc)
         return rc;
@@ -330,7 +306,7 @@ s_reply (lg_ctx_t *ctx, zlistx_t *connections, uint64_t version, uint64_t in_for
     char *ids = s_id_array (connections);
     const char *params [] = { ids };
     PGresult *res;
-    int rc = s_query (ctx, &res,
+    int rc = lg_ctx_query (ctx, &res,
         "SELECT u.n, c.id, c.provider_id, array_to_string (c.prefixes, ',') AS prefixes, k.cause,"
         " k.reference, k.actor, k.reason, to_char (k.since AT TIME ZONE 'UTC',"
         " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS since"
@@ -403,8 +379,8 @@ s_apply_cause (lg_ctx_t *ctx, const char *connection, int cause, bool impose,
     const char *params [] = { connection, kind, impose? "t": "f", reference, ctx->actor,
                               reason, now };
     PGresult *res;
-    int rc = s_query (ctx, &res, "SELECT * FROM apply_cause ($1::bigint, $2::smallint,"
-                                 " $3::boolean, $4, $5, $6, $7::timestamptz)", 7, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT * FROM apply_cause ($1::bigint, $2::smallint,"
+                                      " $3::boolean, $4, $5, $6, $7::timestamptz)", 7, params);
     if (rc)
         return rc;
     *changed = streq (lg_db_value (res, 0, "out_changed"), "t");
@@ -519,8 +495,8 @@ static int
 s_list (lg_ctx_t *ctx)
 {
     PGresult *res;
-    int rc = s_query (ctx, &res, "SELECT DISTINCT connection_id::text FROM causes"
-                                 " ORDER BY 1 LIMIT 10000", 0, NULL);
+    int rc = lg_ctx_query (ctx, &res, "SELECT DISTINCT connection_id::text FROM causes"
+                                      " ORDER BY 1 LIMIT 10000", 0, NULL);
     if (rc)
         return rc;
     zlistx_t *targets = s_ids_new ();
@@ -536,7 +512,7 @@ static int
 s_points (lg_ctx_t *ctx)
 {
     PGresult *res;
-    int rc = s_query (ctx, &res,
+    int rc = lg_ctx_query (ctx, &res,
         "SELECT name, acked_version, dry_run, to_char (last_seen AT TIME ZONE 'UTC',"
         " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS last_seen,"
         " acked_version < (SELECT version FROM desired_head WHERE id = 1) AS behind,"
@@ -606,16 +582,16 @@ static int
 s_released (lg_ctx_t *ctx)
 {
     PGresult *res;
-    int rc = s_query (ctx, &res, "SELECT DISTINCT d.connection_id::text FROM desired d"
-                                 " JOIN connections c ON c.id = d.connection_id WHERE c.released"
-                                 " LIMIT 100", 0, NULL);
+    int rc = lg_ctx_query (ctx, &res, "SELECT DISTINCT d.connection_id::text FROM desired d"
+                                      " JOIN connections c ON c.id = d.connection_id WHERE c.released"
+                                      " LIMIT 100", 0, NULL);
     if (rc)
         return rc;
     for (int row = 0; row < PQntuples (res) && rc == 0; row++) {
         const char *id = PQgetvalue (res, row, 0);
         uint64_t version;
-        rc = s_exec (ctx, "DELETE FROM causes WHERE connection_id = $1::bigint", 1,
-                     (const char *[]) { id });
+        rc = lg_ctx_exec (ctx, "DELETE FROM causes WHERE connection_id = $1::bigint", 1,
+                          (const char *[]) { id });
         if (rc == 0)
             rc = s_sync (ctx, id, &version);
     }

@@ -24,31 +24,6 @@
 extern const lg_migration_t registry_migrations [];
 
 int
-reg_query (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int nparams,
-           const char *const *params)
-{
-    PGresult *res = lg_db_exec (ctx->db, sql, nparams, params);
-    if (res && (PQresultStatus (res) == PGRES_TUPLES_OK
-            ||  PQresultStatus (res) == PGRES_COMMAND_OK)) {
-        *res_p = res;
-        return 0;
-    }
-    int rc = lg_ctx_sql_error (ctx, res);
-    PQclear (res);
-    *res_p = NULL;
-    return rc;
-}
-
-int
-reg_exec (lg_ctx_t *ctx, const char *sql, int nparams, const char *const *params)
-{
-    PGresult *res;
-    int rc = reg_query (ctx, &res, sql, nparams, params);
-    PQclear (res);
-    return rc;
-}
-
-int
 reg_queue (lg_ctx_t *ctx, const char *sql, int nparams, const char *const *params)
 {
     return lg_db_run (ctx->db, sql, nparams, params)? 0: -2;
@@ -216,8 +191,8 @@ reg_provider_lock (lg_ctx_t *ctx, uint64_t id, char *status, size_t size, int *t
     ID_TEXT (text, id);
     const char *params [] = { text };
     PGresult *res;
-    int rc = reg_query (ctx, &res, "SELECT status, entity_type FROM providers"
-                                   " WHERE id = $1::bigint FOR UPDATE", 1, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT status, entity_type FROM providers"
+                                      " WHERE id = $1::bigint FOR UPDATE", 1, params);
     if (rc)
         return rc;
     if (PQntuples (res) == 0) {
@@ -305,7 +280,7 @@ reg_provider_load (lg_ctx_t *ctx, uint64_t id, int *rc)
     ID_TEXT (text, id);
     const char *params [] = { text };
     PGresult *res;
-    if ((*rc = reg_query (ctx, &res, registry_provider_get_sql, 1, params)))
+    if ((*rc = lg_ctx_query (ctx, &res, registry_provider_get_sql, 1, params)))
         return NULL;
     if (PQntuples (res) == 0) {
         PQclear (res);
@@ -376,7 +351,7 @@ reg_service_load (lg_ctx_t *ctx, uint64_t id, int *rc)
     ID_TEXT (text, id);
     const char *params [] = { text };
     PGresult *res;
-    if ((*rc = reg_query (ctx, &res,
+    if ((*rc = lg_ctx_query (ctx, &res,
             "SELECT name, title_ja, status, version, " TIME_TEXT ("created_at") " AS created_at, "
             TIME_TEXT ("updated_at") " AS updated_at,"
             " (SELECT coalesce (json_agg (json_build_object ('provider', h.provider_id, 'role',"
@@ -425,7 +400,7 @@ reg_contract_load (lg_ctx_t *ctx, uint64_t id, int *rc)
     ID_TEXT (text, id);
     const char *params [] = { text };
     PGresult *res;
-    if ((*rc = reg_query (ctx, &res,
+    if ((*rc = lg_ctx_query (ctx, &res,
             "SELECT provider_id, lgcode, using_body, responsibility,"
             " coalesce (terms_delivered_on::text, '') AS terms,"
             " coalesce (manual_delivered_on::text, '') AS manual, status, version, "

@@ -34,8 +34,8 @@ s_policy (lg_ctx_t *ctx, const char *subject, const char *field, bool *applicati
 {
     const char *params [] = { subject, field };
     PGresult *res;
-    int rc = reg_query (ctx, &res, "SELECT kind FROM change_policy WHERE subject = $1"
-                                   " AND field = $2", 2, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT kind FROM change_policy WHERE subject = $1"
+                                      " AND field = $2", 2, params);
     if (rc)
         return rc;
     *application = PQntuples (res) == 0 || !streq (lg_db_value (res, 0, "kind"), "notification");
@@ -90,7 +90,7 @@ s_lock_subject (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t *provi
             "SELECT provider_id AS provider, status FROM connections WHERE id = $1::bigint FOR UPDATE":
             "SELECT provider_id AS provider, status FROM contracts WHERE id = $1::bigint FOR UPDATE";
     PGresult *res;
-    int rc = reg_query (ctx, &res, sql, 1, params);
+    int rc = lg_ctx_query (ctx, &res, sql, 1, params);
     if (rc)
         return rc;
     if (PQntuples (res) == 0) {
@@ -130,7 +130,7 @@ s_cancel_now (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t provider
             " updated_at = $2::timestamptz WHERE id = $1::bigint":
             "UPDATE contracts SET status = 'cancelled', version = version + 1,"
             " updated_at = $2::timestamptz WHERE id = $1::bigint";
-    int rc = reg_exec (ctx, sql, 2, params);
+    int rc = lg_ctx_exec (ctx, sql, 2, params);
     if (rc || (rc = reg_version (ctx, subject, id)))
         return rc;
     Lgwan__V1__CancellationEffective effective = LGWAN__V1__CANCELLATION_EFFECTIVE__INIT;
@@ -165,9 +165,9 @@ s_apply_patch (lg_ctx_t *ctx, const char *subject, uint64_t id, const char *payl
         const Lgwan__V1__ProviderPatch *p = (const Lgwan__V1__ProviderPatch *) msg;
         const char *params [] = { text, *p->name_ja? p->name_ja: NULL,
                                   *p->name_en? p->name_en: NULL, now };
-        if ((rc = reg_exec (ctx, "UPDATE providers SET name_ja = coalesce ($2, name_ja),"
-                                 " name_en = coalesce ($3, name_en), version = version + 1,"
-                                 " updated_at = $4::timestamptz WHERE id = $1::bigint", 4, params)))
+        if ((rc = lg_ctx_exec (ctx, "UPDATE providers SET name_ja = coalesce ($2, name_ja),"
+                                    " name_en = coalesce ($3, name_en), version = version + 1,"
+                                    " updated_at = $4::timestamptz WHERE id = $1::bigint", 4, params)))
             goto done;
         if (p->replace_contacts
         &&  (rc = reg_store_contacts (ctx, text, p->contacts, p->n_contacts)))
@@ -197,8 +197,8 @@ s_apply_patch (lg_ctx_t *ctx, const char *subject, uint64_t id, const char *payl
         char today [16];
         reg_today_jst (ctx, today, sizeof today);
         const char *params [] = { text, p->bandwidth_class, now };
-        if ((rc = reg_exec (ctx, "UPDATE connections SET bandwidth_class = $2, version = version + 1,"
-                                 " updated_at = $3::timestamptz WHERE id = $1::bigint", 3, params))
+        if ((rc = lg_ctx_exec (ctx, "UPDATE connections SET bandwidth_class = $2, version = version + 1,"
+                                    " updated_at = $3::timestamptz WHERE id = $1::bigint", 3, params))
         ||  (rc = reg_version (ctx, "connection", id)))
             goto done;
         Lgwan__V1__ConnectionChanged changed = LGWAN__V1__CONNECTION_CHANGED__INIT;
@@ -215,9 +215,9 @@ s_apply_patch (lg_ctx_t *ctx, const char *subject, uint64_t id, const char *payl
         if (p->replace_holders && (rc = reg_check_holders (ctx, p->holders, p->n_holders)))
             goto done;
         const char *params [] = { text, *p->title_ja? p->title_ja: NULL, now };
-        if ((rc = reg_exec (ctx, "UPDATE services SET title_ja = coalesce ($2, title_ja),"
-                                 " version = version + 1, updated_at = $3::timestamptz"
-                                 " WHERE id = $1::bigint", 3, params)))
+        if ((rc = lg_ctx_exec (ctx, "UPDATE services SET title_ja = coalesce ($2, title_ja),"
+                                    " version = version + 1, updated_at = $3::timestamptz"
+                                    " WHERE id = $1::bigint", 3, params)))
             goto done;
         if (p->replace_holders && (rc = reg_store_holders (ctx, text, p->holders, p->n_holders)))
             goto done;
@@ -253,7 +253,7 @@ s_change_load (lg_ctx_t *ctx, uint64_t id, int *rc)
     ID_TEXT (text, id);
     const char *params [] = { text };
     PGresult *res;
-    if ((*rc = reg_query (ctx, &res,
+    if ((*rc = lg_ctx_query (ctx, &res,
             "SELECT kind, subject, subject_id, cancel, coalesce (effective_on::text, '') AS"
             " effective_on, status, payload, filed_by, reason, to_char (filed_at AT TIME ZONE"
             " 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS filed_at FROM changes"
@@ -304,7 +304,7 @@ s_set_change_status (lg_ctx_t *ctx, uint64_t id, const char *status)
     char text [24];
     ID_TEXT (text, id);
     const char *params [] = { text, status };
-    return reg_exec (ctx, "UPDATE changes SET status = $2 WHERE id = $1::bigint", 2, params);
+    return lg_ctx_exec (ctx, "UPDATE changes SET status = $2 WHERE id = $1::bigint", 2, params);
 }
 
 //  A change that may take effect now: patch it in, or cancel at its date
@@ -422,10 +422,10 @@ reg_change_file (lg_ctx_t *ctx)
                               notification? "effective": "pending", payload, ctx->actor, now,
                               ctx->request->reason };
     PGresult *res;
-    rc = reg_query (ctx, &res, "INSERT INTO changes (kind, subject, subject_id, cancel,"
-                               " effective_on, status, payload, filed_by, filed_at, reason)"
-                               " VALUES ($1, $2, $3::bigint, $4::boolean, $5::date, $6, $7, $8,"
-                               " $9::timestamptz, $10) RETURNING id", 10, params);
+    rc = lg_ctx_query (ctx, &res, "INSERT INTO changes (kind, subject, subject_id, cancel,"
+                                  " effective_on, status, payload, filed_by, filed_at, reason)"
+                                  " VALUES ($1, $2, $3::bigint, $4::boolean, $5::date, $6, $7, $8,"
+                                  " $9::timestamptz, $10) RETURNING id", 10, params);
     if (rc) {
         free (payload);
         return rc;
@@ -451,10 +451,10 @@ reg_change_decide (lg_ctx_t *ctx)
     ID_TEXT (text, d->change);
     const char *params [] = { text };
     PGresult *res;
-    int rc = reg_query (ctx, &res, "SELECT subject, subject_id, cancel,"
-                                   " coalesce (effective_on::text, '') AS effective_on, status,"
-                                   " payload FROM changes WHERE id = $1::bigint FOR UPDATE",
-                        1, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT subject, subject_id, cancel,"
+                                      " coalesce (effective_on::text, '') AS effective_on, status,"
+                                      " payload FROM changes WHERE id = $1::bigint FOR UPDATE",
+                           1, params);
     if (rc)
         return rc;
     if (PQntuples (res) == 0) {
@@ -512,10 +512,10 @@ reg_change_list (lg_ctx_t *ctx)
     ID_TEXT (id, q->id);
     const char *params [] = { *q->subject? q->subject: NULL, id, *q->status? q->status: NULL };
     PGresult *res;
-    int rc = reg_query (ctx, &res, "SELECT id FROM changes WHERE ($1::text IS NULL OR subject = $1)"
-                                   " AND ($2::bigint = 0 OR subject_id = $2::bigint)"
-                                   " AND ($3::text IS NULL OR status = $3) ORDER BY id LIMIT 500",
-                        3, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT id FROM changes WHERE ($1::text IS NULL OR subject = $1)"
+                                      " AND ($2::bigint = 0 OR subject_id = $2::bigint)"
+                                      " AND ($3::text IS NULL OR status = $3) ORDER BY id LIMIT 500",
+                           3, params);
     if (rc)
         return rc;
     int rows = PQntuples (res);
@@ -567,11 +567,11 @@ reg_history (lg_ctx_t *ctx)
     ID_TEXT (id, q->id);
     const char *params [] = { q->subject, id };
     PGresult *res;
-    int rc = reg_query (ctx, &res, "SELECT version, actor, reason, record::text AS record,"
-                                   " to_char (recorded_at AT TIME ZONE 'UTC',"
-                                   " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS recorded_at"
-                                   " FROM versions WHERE subject = $1 AND subject_id = $2::bigint"
-                                   " ORDER BY version", 2, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT version, actor, reason, record::text AS record,"
+                                      " to_char (recorded_at AT TIME ZONE 'UTC',"
+                                      " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS recorded_at"
+                                      " FROM versions WHERE subject = $1 AND subject_id = $2::bigint"
+                                      " ORDER BY version", 2, params);
     if (rc)
         return rc;
     int rows = PQntuples (res);
@@ -606,10 +606,10 @@ reg_due_changes (lg_ctx_t *ctx)
     reg_today_jst (ctx, today, sizeof today);
     const char *params [] = { today };
     PGresult *res;
-    int rc = reg_query (ctx, &res, "SELECT id, subject, subject_id, effective_on::text AS"
-                                   " effective_on FROM changes WHERE status = 'scheduled'"
-                                   " AND effective_on <= $1::date ORDER BY effective_on, id"
-                                   " LIMIT 100 FOR UPDATE SKIP LOCKED", 1, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT id, subject, subject_id, effective_on::text AS"
+                                      " effective_on FROM changes WHERE status = 'scheduled'"
+                                      " AND effective_on <= $1::date ORDER BY effective_on, id"
+                                      " LIMIT 100 FOR UPDATE SKIP LOCKED", 1, params);
     if (rc)
         return rc;
     for (int row = 0; row < PQntuples (res) && rc == 0; row++) {

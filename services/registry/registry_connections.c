@@ -155,8 +155,8 @@ int
 reg_pool_list (lg_ctx_t *ctx)
 {
     PGresult *res;
-    int rc = reg_query (ctx, &res, "SELECT " POOL_COLUMNS " FROM pools ORDER BY family, prefix",
-                        0, NULL);
+    int rc = lg_ctx_query (ctx, &res, "SELECT " POOL_COLUMNS " FROM pools ORDER BY family, prefix",
+                           0, NULL);
     if (rc)
         return rc;
     int rows = PQntuples (res);
@@ -217,8 +217,8 @@ s_reply_connection (lg_ctx_t *ctx, uint64_t id, Lgwan__V1__Connection **connecti
     ID_TEXT (text, id);
     const char *params [] = { text };
     PGresult *res;
-    int rc = reg_query (ctx, &res, "SELECT " CONNECTION_COLUMNS "," DECISION_JSON ("connection", "c.id")
-                                   " FROM connections c WHERE c.id = $1::bigint", 1, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT " CONNECTION_COLUMNS "," DECISION_JSON ("connection", "c.id")
+                                      " FROM connections c WHERE c.id = $1::bigint", 1, params);
     if (rc)
         return rc;
     if (PQntuples (res) == 0) {
@@ -249,7 +249,7 @@ s_check_service (lg_ctx_t *ctx, uint64_t service, uint64_t *hosting)
     ID_TEXT (text, service);
     const char *params [] = { text };
     PGresult *res;
-    int rc = reg_query (ctx, &res,
+    int rc = lg_ctx_query (ctx, &res,
         "SELECT s.status, h.provider_id, p.status AS provider_status,"
         " (SELECT count (*) FROM provider_contacts pc WHERE pc.provider_id = h.provider_id"
         "  AND pc.kind IN (2, 3)) AS contacts"
@@ -327,11 +327,11 @@ reg_connection_apply (lg_ctx_t *ctx)
     const char *params [] = { service, provider, a->router, a->line_carrier, a->bandwidth_class,
                               v4, v6, now };
     PGresult *res;
-    if ((rc = reg_query (ctx, &res, "INSERT INTO connections (service_id, provider_id, router,"
-                                    " line_carrier, bandwidth_class, ipv4_length, ipv6_length,"
-                                    " created_at, updated_at) VALUES ($1::bigint, $2::bigint, $3,"
-                                    " $4, $5, $6::smallint, $7::smallint, $8::timestamptz,"
-                                    " $8::timestamptz) RETURNING id", 8, params)))
+    if ((rc = lg_ctx_query (ctx, &res, "INSERT INTO connections (service_id, provider_id, router,"
+                                       " line_carrier, bandwidth_class, ipv4_length, ipv6_length,"
+                                       " created_at, updated_at) VALUES ($1::bigint, $2::bigint, $3,"
+                                       " $4, $5, $6::smallint, $7::smallint, $8::timestamptz,"
+                                       " $8::timestamptz) RETURNING id", 8, params)))
         return rc;
     uint64_t id = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
     PQclear (res);
@@ -359,8 +359,8 @@ s_lock_connection (lg_ctx_t *ctx, uint64_t id, char *status, size_t size, uint64
     ID_TEXT (text, id);
     const char *params [] = { text };
     PGresult *res;
-    int rc = reg_query (ctx, &res, "SELECT status, service_id FROM connections"
-                                   " WHERE id = $1::bigint FOR UPDATE", 1, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT status, service_id FROM connections"
+                                      " WHERE id = $1::bigint FOR UPDATE", 1, params);
     if (rc)
         return rc;
     if (PQntuples (res) == 0) {
@@ -431,8 +431,8 @@ s_allocate (lg_ctx_t *ctx, const char *connection, int family, int length, char 
     snprintf (fam, sizeof fam, "%d", family);
     const char *params [] = { fam };
     PGresult *pools;
-    int rc = reg_query (ctx, &pools, "SELECT id, prefix::text AS prefix FROM pools"
-                                     " WHERE family = $1::smallint ORDER BY id", 1, params);
+    int rc = lg_ctx_query (ctx, &pools, "SELECT id, prefix::text AS prefix FROM pools"
+                                        " WHERE family = $1::smallint ORDER BY id", 1, params);
     if (rc)
         return rc;
     for (int p = 0; p < PQntuples (pools); p++) {
@@ -460,19 +460,19 @@ s_allocate (lg_ctx_t *ctx, const char *connection, int family, int length, char 
                   sizeof last_host);
         const char *within [] = { pool_text, last_host };
         PGresult *last;
-        if ((rc = reg_query (ctx, &last, "SELECT a.prefix::text AS block FROM allocations a"
-                                         " WHERE a.status <> 'released' AND a.prefix >= $1::cidr"
-                                         " AND a.prefix <= $2::inet ORDER BY a.prefix DESC LIMIT 1",
-                             2, within)))
+        if ((rc = lg_ctx_query (ctx, &last, "SELECT a.prefix::text AS block FROM allocations a"
+                                            " WHERE a.status <> 'released' AND a.prefix >= $1::cidr"
+                                            " AND a.prefix <= $2::inet ORDER BY a.prefix DESC LIMIT 1",
+                                2, within)))
             break;
         u128 block;
         int found = s_find_block (last, family, pool, pool_length, length, true, &block);
         PQclear (last);
         if (found) {
             PGresult *all;
-            if ((rc = reg_query (ctx, &all, "SELECT a.prefix::text AS block FROM allocations a"
-                                            " WHERE a.status <> 'released' AND a.prefix >= $1::cidr"
-                                            " AND a.prefix <= $2::inet ORDER BY a.prefix", 2, within)))
+            if ((rc = lg_ctx_query (ctx, &all, "SELECT a.prefix::text AS block FROM allocations a"
+                                               " WHERE a.status <> 'released' AND a.prefix >= $1::cidr"
+                                               " AND a.prefix <= $2::inet ORDER BY a.prefix", 2, within)))
                 break;
             found = s_find_block (all, family, pool, pool_length, length, false, &block);
             PQclear (all);
@@ -529,11 +529,11 @@ reg_connection_decide (lg_ctx_t *ctx)
     ID_TEXT (text, d->connection);
     const char *own [] = { text };
     PGresult *res;
-    if ((rc = reg_query (ctx, &res, "SELECT c.ipv4_length, c.ipv6_length, c.bandwidth_class,"
-                                    " s.name, EXISTS (SELECT 1 FROM connections o"
-                                    "  WHERE o.service_id = c.service_id AND o.domain IS NOT NULL)"
-                                    " AS others FROM connections c JOIN services s"
-                                    " ON s.id = c.service_id WHERE c.id = $1::bigint", 1, own)))
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT c.ipv4_length, c.ipv6_length, c.bandwidth_class,"
+                                       " s.name, EXISTS (SELECT 1 FROM connections o"
+                                       "  WHERE o.service_id = c.service_id AND o.domain IS NOT NULL)"
+                                       " AS others FROM connections c JOIN services s"
+                                       " ON s.id = c.service_id WHERE c.id = $1::bigint", 1, own)))
         return rc;
     int v4 = atoi (lg_db_value (res, 0, "ipv4_length"));
     int v6 = atoi (lg_db_value (res, 0, "ipv6_length"));
@@ -597,11 +597,11 @@ reg_connection_lookup (lg_ctx_t *ctx)
     PGresult *res;
     //  Live allocations never overlap: the one holding the address, if any, is
     //  the greatest prefix not after it (one btree probe), checked to contain it
-    int rc = reg_query (ctx, &res, "SELECT " CONNECTION_COLUMNS " FROM (SELECT a.connection_id,"
-                                   " a.prefix, a.status FROM allocations a WHERE a.status <> 'released'"
-                                   " AND a.prefix <= $1::inet ORDER BY a.prefix DESC LIMIT 1) a"
-                                   " JOIN connections c ON c.id = a.connection_id"
-                                   " WHERE a.status = 'active' AND a.prefix >>= $1::inet", 1, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT " CONNECTION_COLUMNS " FROM (SELECT a.connection_id,"
+                                      " a.prefix, a.status FROM allocations a WHERE a.status <> 'released'"
+                                      " AND a.prefix <= $1::inet ORDER BY a.prefix DESC LIMIT 1) a"
+                                      " JOIN connections c ON c.id = a.connection_id"
+                                      " WHERE a.status = 'active' AND a.prefix >>= $1::inet", 1, params);
     if (rc)
         return rc;
     if (PQntuples (res) == 0) {
@@ -639,12 +639,12 @@ reg_connection_list (lg_ctx_t *ctx)
     snprintf (count, sizeof count, "%u", limit + 1);
     const char *params [] = { p, s, *q->status? q->status: NULL, after, count };
     PGresult *res;
-    int rc = reg_query (ctx, &res, "SELECT " CONNECTION_COLUMNS " FROM connections c"
-                                   " WHERE ($1::bigint = 0 OR c.provider_id = $1::bigint)"
-                                   " AND ($2::bigint = 0 OR c.service_id = $2::bigint)"
-                                   " AND ($3::text IS NULL OR c.status = $3)"
-                                   " AND c.id > $4::bigint ORDER BY c.id LIMIT $5::integer",
-                        5, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT " CONNECTION_COLUMNS " FROM connections c"
+                                      " WHERE ($1::bigint = 0 OR c.provider_id = $1::bigint)"
+                                      " AND ($2::bigint = 0 OR c.service_id = $2::bigint)"
+                                      " AND ($3::text IS NULL OR c.status = $3)"
+                                      " AND c.id > $4::bigint ORDER BY c.id LIMIT $5::integer",
+                           5, params);
     if (rc)
         return rc;
     int rows = PQntuples (res);
@@ -753,10 +753,10 @@ reg_server_register (lg_ctx_t *ctx)
     ID_TEXT (text, r->connection);
     const char *params [] = { text, r->address };
     PGresult *res;
-    if ((rc = reg_query (ctx, &res, "SELECT c.status, c.provider_id, EXISTS (SELECT 1 FROM"
-                                    " allocations a WHERE a.connection_id = c.id AND"
-                                    " a.status = 'active' AND a.prefix >>= $2::inet) AS inside"
-                                    " FROM connections c WHERE c.id = $1::bigint", 2, params))) {
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT c.status, c.provider_id, EXISTS (SELECT 1 FROM"
+                                       " allocations a WHERE a.connection_id = c.id AND"
+                                       " a.status = 'active' AND a.prefix >>= $2::inet) AS inside"
+                                       " FROM connections c WHERE c.id = $1::bigint", 2, params))) {
         free (ports_text);
         return rc;
     }
@@ -786,11 +786,11 @@ reg_server_register (lg_ctx_t *ctx)
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *row [] = { text, r->name, r->address, ports_text, r->external_facing? "t": "f",
                            r->firewall_record, r->access_control_record, now };
-    rc = reg_query (ctx, &res, "INSERT INTO servers (connection_id, name, address, ports,"
-                               " external_facing, firewall_record, access_control_record,"
-                               " created_at) VALUES ($1::bigint, $2, $3::inet, $4::jsonb,"
-                               " $5::boolean, $6, $7, $8::timestamptz) RETURNING " SERVER_COLUMNS,
-                    8, row);
+    rc = lg_ctx_query (ctx, &res, "INSERT INTO servers (connection_id, name, address, ports,"
+                                  " external_facing, firewall_record, access_control_record,"
+                                  " created_at) VALUES ($1::bigint, $2, $3::inet, $4::jsonb,"
+                                  " $5::boolean, $6, $7, $8::timestamptz) RETURNING " SERVER_COLUMNS,
+                       8, row);
     free (ports_text);
     if (rc)
         return rc;
@@ -813,8 +813,8 @@ reg_server_list (lg_ctx_t *ctx)
     ID_TEXT (text, connection);
     const char *params [] = { text };
     PGresult *res;
-    int rc = reg_query (ctx, &res, "SELECT provider_id FROM connections WHERE id = $1::bigint",
-                        1, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT provider_id FROM connections WHERE id = $1::bigint",
+                           1, params);
     if (rc)
         return rc;
     if (PQntuples (res) == 0) {
@@ -825,8 +825,8 @@ reg_server_list (lg_ctx_t *ctx)
     PQclear (res);
     if ((rc = reg_only_self (ctx, owner)))
         return rc;
-    if ((rc = reg_query (ctx, &res, "SELECT " SERVER_COLUMNS " FROM servers"
-                                    " WHERE connection_id = $1::bigint ORDER BY id", 1, params)))
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT " SERVER_COLUMNS " FROM servers"
+                                       " WHERE connection_id = $1::bigint ORDER BY id", 1, params)))
         return rc;
     int rows = PQntuples (res);
     Lgwan__V1__ServerListReply *list = (Lgwan__V1__ServerListReply *) malloc (sizeof *list);
@@ -877,7 +877,7 @@ reg_release_allocations (lg_ctx_t *ctx)
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { now };
     PGresult *res;
-    int rc = reg_query (ctx, &res,
+    int rc = lg_ctx_query (ctx, &res,
         "UPDATE allocations a SET status = 'released', released_at = $1::timestamptz"
         " FROM connections c WHERE c.id = a.connection_id AND c.state = 'decommissioned'"
         " AND a.status <> 'released' RETURNING a.connection_id, a.prefix::text AS prefix",

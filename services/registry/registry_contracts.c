@@ -67,8 +67,8 @@ reg_contract_create (lg_ctx_t *ctx)
         return rc;
     const char *code [] = { c->lgcode };
     PGresult *res;
-    if ((rc = reg_query (ctx, &res, "SELECT name FROM local_governments WHERE lgcode = $1",
-                         1, code)))
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT name FROM local_governments WHERE lgcode = $1",
+                            1, code)))
         return rc;
     if (PQntuples (res) == 0) {
         PQclear (res);
@@ -87,7 +87,7 @@ reg_contract_create (lg_ctx_t *ctx)
             if (c->services [j] == c->services [i])
                 return INVALID (ctx, NULL, "service %s is listed twice", service);
         const char *params [] = { service, provider };
-        if ((rc = reg_query (ctx, &res,
+        if ((rc = lg_ctx_query (ctx, &res,
                 "SELECT s.status, EXISTS (SELECT 1 FROM service_holders h WHERE h.service_id = s.id"
                 " AND h.provider_id = $2::bigint AND h.role IN (1, 2)) AS holds"
                 " FROM services s WHERE s.id = $1::bigint", 2, params)))
@@ -108,10 +108,10 @@ reg_contract_create (lg_ctx_t *ctx)
     char now [40];
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { provider, c->lgcode, using_body, c->responsibility, now };
-    if ((rc = reg_query (ctx, &res, "INSERT INTO contracts (provider_id, lgcode, using_body,"
-                                    " responsibility, created_at, updated_at) VALUES ($1::bigint,"
-                                    " $2, $3, $4, $5::timestamptz, $5::timestamptz) RETURNING id",
-                         5, params)))
+    if ((rc = lg_ctx_query (ctx, &res, "INSERT INTO contracts (provider_id, lgcode, using_body,"
+                                       " responsibility, created_at, updated_at) VALUES ($1::bigint,"
+                                       " $2, $3, $4, $5::timestamptz, $5::timestamptz) RETURNING id",
+                            5, params)))
         return rc;
     uint64_t id = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
     PQclear (res);
@@ -138,8 +138,8 @@ s_lock_contract (lg_ctx_t *ctx, uint64_t id, uint64_t *provider, char *status, s
     ID_TEXT (text, id);
     const char *params [] = { text };
     PGresult *res;
-    int rc = reg_query (ctx, &res, "SELECT provider_id, status FROM contracts"
-                                   " WHERE id = $1::bigint FOR UPDATE", 1, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT provider_id, status FROM contracts"
+                                      " WHERE id = $1::bigint FOR UPDATE", 1, params);
     if (rc)
         return rc;
     if (PQntuples (res) == 0) {
@@ -212,9 +212,9 @@ reg_contract_activate (lg_ctx_t *ctx)
     ID_TEXT (text, id);
     const char *own [] = { text };
     PGresult *res;
-    if ((rc = reg_query (ctx, &res, "SELECT s.id FROM contract_services cs JOIN services s"
-                                    " ON s.id = cs.service_id WHERE cs.contract_id = $1::bigint"
-                                    " AND s.status <> 'registered' ORDER BY s.id LIMIT 1", 1, own)))
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT s.id FROM contract_services cs JOIN services s"
+                                       " ON s.id = cs.service_id WHERE cs.contract_id = $1::bigint"
+                                       " AND s.status <> 'registered' ORDER BY s.id LIMIT 1", 1, own)))
         return rc;
     if (PQntuples (res) > 0) {
         char service [24];
@@ -269,9 +269,9 @@ reg_contracts_of_provider (lg_ctx_t *ctx)
     ID_TEXT (text, q->provider);
     const char *params [] = { text, q->active_only? "t": "f" };
     PGresult *res;
-    int rc = reg_query (ctx, &res, "SELECT id FROM contracts WHERE provider_id = $1::bigint"
-                                   " AND (NOT $2::boolean OR status = 'active') ORDER BY id",
-                        2, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT id FROM contracts WHERE provider_id = $1::bigint"
+                                      " AND (NOT $2::boolean OR status = 'active') ORDER BY id",
+                           2, params);
     if (rc)
         return rc;
     int rows = PQntuples (res);
@@ -332,7 +332,7 @@ reg_interconnection_register (lg_ctx_t *ctx)
     if (exists)
         return lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, "R8.1", "providers %s and %s"
                               " are already interconnected", a, b);
-    if ((rc = reg_query (ctx, &res,
+    if ((rc = lg_ctx_query (ctx, &res,
             "INSERT INTO interconnections (provider_a, provider_b, justification, created_at)"
             " VALUES ($1::bigint, $2::bigint, $3, $4::timestamptz) RETURNING id, status,"
             " to_char (created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"

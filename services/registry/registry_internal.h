@@ -25,13 +25,7 @@
 //  Decimal text of an id, in a caller's buffer of 24 bytes
 #define ID_TEXT(buffer, id) snprintf ((buffer), sizeof (buffer), "%" PRIu64, (uint64_t) (id))
 
-//  Run a statement; 0 with *res_p (caller clears) when it succeeded, else
-//  the SQL error mapped (-1 refusal set, -2 database) and nothing to clear.
-int reg_query (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int nparams,
-               const char *const *params);
 
-//  As reg_query for statements whose result is not needed.
-int reg_exec (lg_ctx_t *ctx, const char *sql, int nparams, const char *const *params);
 
 //  For writes that cannot fail but for a bug (the rules were checked in C
 //  first): queued in the request's pipeline, so they cost no round trip of

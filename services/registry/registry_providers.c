@@ -41,8 +41,8 @@ s_in_reference (lg_ctx_t *ctx, const char *lgcode, char *name, size_t size)
 {
     const char *params [] = { lgcode };
     PGresult *res;
-    int rc = reg_query (ctx, &res, "SELECT name FROM local_governments WHERE lgcode = $1",
-                        1, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT name FROM local_governments WHERE lgcode = $1",
+                           1, params);
     if (rc)
         return rc;
     bool found = PQntuples (res) == 1;
@@ -278,7 +278,7 @@ reg_provider_list (lg_ctx_t *ctx)
     }
     const char *params [] = { type, *q->status? q->status: NULL, prefix, after, count };
     PGresult *res;
-    int rc = reg_query (ctx, &res,
+    int rc = lg_ctx_query (ctx, &res,
         "SELECT " PROVIDER_COLUMNS " FROM providers"
         " WHERE ($1::smallint = 0 OR entity_type = $1::smallint)"
         " AND ($2::text IS NULL OR status = $2)"
@@ -344,10 +344,10 @@ reg_president_approval_record (lg_ctx_t *ctx)
     ID_TEXT (id, r->provider);
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { id, a->approved_by, a->approved_on, a->reference, now };
-    if ((rc = reg_exec (ctx, "UPDATE providers SET president_approved_by = $2,"
-                             " president_approved_on = $3::date, president_reference = $4,"
-                             " version = version + 1, updated_at = $5::timestamptz"
-                             " WHERE id = $1::bigint", 5, params))
+    if ((rc = lg_ctx_exec (ctx, "UPDATE providers SET president_approved_by = $2,"
+                                " president_approved_on = $3::date, president_reference = $4,"
+                                " version = version + 1, updated_at = $5::timestamptz"
+                                " WHERE id = $1::bigint", 5, params))
     ||  (rc = reg_version (ctx, "provider", r->provider))
     ||  (rc = s_reply_provider (ctx, r->provider, NULL)))
         return rc;
@@ -398,8 +398,8 @@ reg_qualification_decide (lg_ctx_t *ctx)
             ID_TEXT (text, d->provider);
             const char *params [] = { text };
             PGresult *res;
-            if ((rc = reg_query (ctx, &res, "SELECT president_approved_on IS NOT NULL AS ok"
-                                            " FROM providers WHERE id = $1::bigint", 1, params)))
+            if ((rc = lg_ctx_query (ctx, &res, "SELECT president_approved_on IS NOT NULL AS ok"
+                                               " FROM providers WHERE id = $1::bigint", 1, params)))
                 return rc;
             bool ok = streq (lg_db_value (res, 0, "ok"), "t");
             PQclear (res);
@@ -462,15 +462,15 @@ reg_reference_load (lg_ctx_t *ctx)
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *list [] = { r->source, count, ctx->actor, now };
     PGresult *res;
-    int rc = reg_query (ctx, &res, "INSERT INTO reference_lists (source, entries, loaded_by,"
-                                   " loaded_at) VALUES ($1, $2::integer, $3, $4::timestamptz)"
-                                   " RETURNING version", 4, list);
+    int rc = lg_ctx_query (ctx, &res, "INSERT INTO reference_lists (source, entries, loaded_by,"
+                                      " loaded_at) VALUES ($1, $2::integer, $3, $4::timestamptz)"
+                                      " RETURNING version", 4, list);
     if (rc)
         return rc;
     char version [24];
     snprintf (version, sizeof version, "%s", PQgetvalue (res, 0, 0));
     PQclear (res);
-    if ((rc = reg_exec (ctx, "DELETE FROM local_governments", 0, NULL)))
+    if ((rc = lg_ctx_exec (ctx, "DELETE FROM local_governments", 0, NULL)))
         return rc;
     //  Two thousand rows: pipelined, one round trip
     if (lg_db_pipeline_begin (ctx->db))
@@ -503,8 +503,8 @@ reg_reference_get (lg_ctx_t *ctx)
                         lgcode);
     const char *params [] = { lgcode };
     PGresult *res;
-    int rc = reg_query (ctx, &res, "SELECT lgcode, prefecture, name, kind, list_version"
-                                   " FROM local_governments WHERE lgcode = $1", 1, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT lgcode, prefecture, name, kind, list_version"
+                                      " FROM local_governments WHERE lgcode = $1", 1, params);
     if (rc)
         return rc;
     if (PQntuples (res) == 0) {

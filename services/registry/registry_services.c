@@ -71,8 +71,8 @@ reg_check_holders (lg_ctx_t *ctx, Lgwan__V1__RoleHolder **holders, size_t n)
         ID_TEXT (id, h->provider);
         const char *params [] = { id };
         PGresult *res;
-        int rc = reg_query (ctx, &res, "SELECT status, operating_body FROM providers"
-                                       " WHERE id = $1::bigint FOR SHARE", 1, params);
+        int rc = lg_ctx_query (ctx, &res, "SELECT status, operating_body FROM providers"
+                                          " WHERE id = $1::bigint FOR SHARE", 1, params);
         if (rc)
             return rc;
         if (PQntuples (res) == 0) {
@@ -172,9 +172,9 @@ reg_service_register (lg_ctx_t *ctx)
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { r->name, r->title_ja, now };
     PGresult *res;
-    if ((rc = reg_query (ctx, &res, "INSERT INTO services (name, title_ja, created_at, updated_at)"
-                                    " VALUES ($1, $2, $3::timestamptz, $3::timestamptz)"
-                                    " RETURNING id", 3, params)))
+    if ((rc = lg_ctx_query (ctx, &res, "INSERT INTO services (name, title_ja, created_at, updated_at)"
+                                       " VALUES ($1, $2, $3::timestamptz, $3::timestamptz)"
+                                       " RETURNING id", 3, params)))
         return rc;
     uint64_t id = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
     PQclear (res);
@@ -217,8 +217,8 @@ s_lock (lg_ctx_t *ctx, uint64_t id, const char *expected)
     ID_TEXT (text, id);
     const char *params [] = { text };
     PGresult *res;
-    int rc = reg_query (ctx, &res, "SELECT status FROM services WHERE id = $1::bigint FOR UPDATE",
-                        1, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT status FROM services WHERE id = $1::bigint FOR UPDATE",
+                           1, params);
     if (rc)
         return rc;
     if (PQntuples (res) == 0) {
