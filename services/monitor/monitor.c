@@ -166,9 +166,9 @@ s_rule_set (lg_ctx_t *ctx)
     int rc = r->id == 0
         ? s_query (ctx, &res, "INSERT INTO rules (name, category, max_severity, signature_id,"
                               " window_seconds, threshold, action, enabled, updated_at, updated_by)"
-                              " VALUES ($2, $3, $4::integer, $5::bigint, $6::integer, $7::integer,"
-                              " $8::smallint, true, $9::timestamptz, $10)"
-                              " RETURNING " RULE_COLUMNS, 10, params)
+                              " VALUES ($1, $2, $3::integer, $4::bigint, $5::integer, $6::integer,"
+                              " $7::smallint, true, $8::timestamptz, $9)"
+                              " RETURNING " RULE_COLUMNS, 9, params + 1)
         : s_query (ctx, &res, "UPDATE rules SET name = $2, category = $3, max_severity = $4::integer,"
                               " signature_id = $5::bigint, window_seconds = $6::integer,"
                               " threshold = $7::integer, action = $8::smallint, enabled = true,"
