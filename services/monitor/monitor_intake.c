@@ -86,6 +86,7 @@ typedef struct {
     uint32_t evidence;              //  evidence rows written
     bool opening;                   //  an open is queued
     uint64_t pending;               //  events attached, not yet added to event_count
+    int64_t first_us;               //  oldest event of the burst in the window
     int64_t last_us;                //  newest event time attached
     int64_t touched;                //  zclock_mono of the last event
     //  During a write duty, what it would make true
@@ -436,22 +437,23 @@ static int
 s_open (lg_ctx_t *ctx, s_intake_t *self, s_op_t *op)
 {
     s_window_t *w = op->window;
-    char conn [24], rule [24], sig [24], count [16], at [40], now [40];
+    char conn [24], rule [24], sig [24], count [16], at [40], now [40], first [40];
     snprintf (conn, sizeof conn, "%" PRIu64, w->key.a);
     snprintf (rule, sizeof rule, "%" PRIu64, op->rule->id);
     snprintf (sig, sizeof sig, "%" PRIu64, op->alert.signature_id);
     snprintf (count, sizeof count, "%u", op->rule->threshold);
     lg_clock_format (op->at_us, at, sizeof at);
+    lg_clock_format (w->first_us && w->first_us < op->at_us? w->first_us: op->at_us, first, sizeof first);
     lg_clock_format (ctx->now_us, now, sizeof now);
-    const char *params [] = { conn, rule, op->rule->name, sig, count, at, now };
+    const char *params [] = { conn, rule, op->rule->name, sig, count, at, now, first };
     PGresult *res = lg_db_exec (ctx->db,
         "INSERT INTO incidents (connection_id, provider_id, service_id, prefixes, rule_id,"
         " rule_name, signature_id, status, event_count, first_seen, last_seen, opened_at)"
         " SELECT c.id, c.provider_id, c.service_id, c.prefixes, $2::bigint, $3, $4::bigint, 'open',"
-        " $5::bigint, $6::timestamptz, $6::timestamptz, $7::timestamptz FROM connections c"
+        " $5::bigint, $8::timestamptz, $6::timestamptz, $7::timestamptz FROM connections c"
         " WHERE c.id = $1::bigint"
         " ON CONFLICT (connection_id, rule_id) WHERE status <> 'closed' DO NOTHING RETURNING id",
-        7, params);
+        8, params);
     if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
         PQclear (res);
         return -2;
@@ -611,6 +613,8 @@ s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us)
     for (int i = 0; i < BUCKETS; i++)
         if (w->tags [i] > index - BUCKETS && w->tags [i] <= index)
             sum += w->counts [i];
+    if (sum == 1 || at_us < w->first_us || w->first_us <= (index - BUCKETS + 1) * width)
+        w->first_us = at_us;        //  a new burst, or an older event of this one
     return sum >= rule->threshold;
 }
 
