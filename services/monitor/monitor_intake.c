@@ -1347,7 +1347,9 @@ monitor_intake_attach (void *state, const lg_service_env_t *env)
     self->pull = zsock_new (ZMQ_PULL);
     zsock_set_linger (self->pull, 0);
     zsock_set_maxmsgsize (self->pull, (int) env->cfg->max_msg);
-    zsock_set_rcvhwm (self->pull, 10000);
+    //  Backpressure on the sensors, and a bound on what waits here: 50
+    //  frames of at most LG_MAX_MSG each
+    zsock_set_rcvhwm (self->pull, 50);
     if ((env->auth && lg_auth_server (env->auth, self->pull, "monitor"))
     ||  zsock_bind (self->pull, "%s", self->sensor_endpoint) < 0) {
         lg_log_write (LG_LOG_ERROR, zmq_strerror (zmq_errno ()), "could not bind %s",
