@@ -156,7 +156,7 @@ s_wait_counter (bench_env_t *env, const char *name, uint64_t want, double start)
     while (s_now () < deadline) {
         if (s_counter (env, name) >= want)
             return s_now () - start;
-        zclock_sleep (20);
+        zclock_sleep (50);
     }
     fprintf (stderr, "bench_monitor: %s never reached %" PRIu64 "\n", name, want);
     exit (1);
@@ -309,6 +309,7 @@ int
 main (int argc, char **argv)
 {
     bench_env_t env;
+    setvbuf (stdout, NULL, _IOLBF, 0);      //  figures as they come
     bench_env_start (&env, argc, argv);
     //  The monitor's schema exists once it migrated: start it, load, restart
     size_t events = env.smoke? 50000: 1000000;

@@ -10,7 +10,63 @@
 #include "lgwan/v1/monitor.pb-c.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+//  protobuf-c allocates every string and message of a batch on its own;
+//  a bump arena makes that one pointer move each and frees the whole batch
+//  at once. Chunks of 1 MiB (or larger for a larger request); after each
+//  frame all but the first go back, so the arena stays bounded. Used by the
+//  one thread that decodes (the monitor's reactor).
+typedef struct s_chunk_t {
+    struct s_chunk_t *next;
+    size_t size;
+    size_t used;
+    max_align_t data [];
+} s_chunk_t;
+
+static s_chunk_t *s_arena;
+
+static void *
+s_arena_alloc (void *data, size_t size)
+{
+    (void) data;
+    size = (size + 15) & ~(size_t) 15;
+    if (!s_arena || s_arena->used + size > s_arena->size) {
+        size_t chunk = size > 1024 * 1024? size: 1024 * 1024;
+        s_chunk_t *fresh = (s_chunk_t *) malloc (sizeof (s_chunk_t) + chunk);
+        if (!fresh)
+            return NULL;
+        fresh->next = s_arena;
+        fresh->size = chunk;
+        fresh->used = 0;
+        s_arena = fresh;
+    }
+    void *at = (uint8_t *) s_arena->data + s_arena->used;
+    s_arena->used += size;
+    return at;
+}
+
+static void
+s_arena_free (void *data, void *pointer)
+{
+    (void) data;
+    (void) pointer;             //  all at once, in s_arena_reset
+}
+
+static void
+s_arena_reset (void)
+{
+    while (s_arena && s_arena->next) {
+        s_chunk_t *next = s_arena->next;
+        free (s_arena);
+        s_arena = next;
+    }
+    if (s_arena)
+        s_arena->used = 0;
+}
+
+static ProtobufCAllocator s_allocator = { s_arena_alloc, s_arena_free, NULL };
 
 static bool
 s_text (char *out, size_t size, const char *text)
@@ -28,22 +84,22 @@ monitor_batch_decode (const void *data, size_t size, size_t limit, monitor_alert
         return -1;
     }
     Lgwan__V1__SecurityEventBatch *batch =
-        lgwan__v1__security_event_batch__unpack (NULL, size, (const uint8_t *) data);
+        lgwan__v1__security_event_batch__unpack (&s_allocator, size, (const uint8_t *) data);
     if (!batch) {
+        s_arena_reset ();
         snprintf (why, why_size, "not a SecurityEventBatch");
         return -2;
     }
     if (batch->n_events > MONITOR_BATCH_MAX) {
         snprintf (why, why_size, "%zu events in one frame, at most %d", batch->n_events,
                   MONITOR_BATCH_MAX);
-        lgwan__v1__security_event_batch__free_unpacked (batch, NULL);
+        s_arena_reset ();
         return -2;
     }
     int taken = 0;
     for (size_t i = 0; i < batch->n_events; i++) {
         const Lgwan__V1__SecurityEvent *e = batch->events [i];
         monitor_alert_t alert;
-        memset (&alert, 0, sizeof alert);
         alert.origin = MONITOR_ORIGIN_SENSOR;
         //  protobuf-c strings are NUL-terminated: an embedded NUL would
         //  shorten them silently, which is harmless here
@@ -70,6 +126,6 @@ monitor_batch_decode (const void *data, size_t size, size_t limit, monitor_alert
         fn (arg, &alert);
         taken++;
     }
-    lgwan__v1__security_event_batch__free_unpacked (batch, NULL);
+    s_arena_reset ();
     return taken;
 }

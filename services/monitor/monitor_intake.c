@@ -78,7 +78,8 @@ typedef struct {
 } s_allow_t;
 
 //  Sliding window and incident of one (connection, rule)
-typedef struct {
+typedef struct _s_window_t {
+    struct _s_window_t *next;       //  the connection's next window
     s_key_t key;
     int64_t tags [BUCKETS];         //  bucket index each slot holds
     uint32_t counts [BUCKETS];
@@ -93,6 +94,16 @@ typedef struct {
     uint64_t t_incident;
     uint32_t t_evidence;
 } s_window_t;
+
+//  An active connection, as the prefix table's value (index + 1): the
+//  events of its current minute and its windows, without a hash lookup
+typedef struct {
+    uint64_t id;
+    uint64_t minute;                //  minute (since the epoch) of count
+    uint64_t count;                 //  events of that minute not yet flushed
+    uint64_t in_minute;             //  events of that minute (Stats)
+    s_window_t *windows;
+} s_conn_t;
 
 typedef struct {
     uint64_t events, unattributed, malformed;           //  since start
@@ -138,20 +149,22 @@ typedef struct {
     char eve_file [512];
     //  What intake knows
     monitor_lpm_t *lpm;
-    zhashx_t *connections;          //  id (s_key_t a) -> provider (b)
+    s_conn_t *conns;                //  active connections, by id
+    size_t n_conns;
     s_rule_t rules [MAX_RULES];
     size_t n_rules;
     s_allow_t *allow;
     size_t n_allow;
     bool dirty_prefixes, dirty_rules, dirty_allow;
     zhashx_t *windows;              //  s_key_t {connection, rule} -> s_window_t
-    zhashx_t *minutes;              //  s_key_t {connection, minute} -> uint64_t *
+    zhashx_t *minutes;              //  s_key_t {connection, minute} -> uint64_t *, past minutes
     zhashx_t *sensors;              //  name -> s_sensor_t
     monitor_alert_t samples [MAX_SAMPLES];
     size_t n_samples;
     s_op_t *ops;
     size_t n_ops;
     int64_t now_us;                 //  business clock of the input being handled
+    int64_t mono;                   //  zclock_mono () of it
     //  Sockets
     zsock_t *pull;
     int listen_fd;
@@ -273,30 +286,79 @@ s_count_malformed (s_intake_t *self, const char *source)
 //  ---------------------------------------------------------------------------
 //  Loading what intake knows from the tables
 
+//  A connection's count of a past minute goes to the map the flush writes
+static void
+s_park (s_intake_t *self, s_conn_t *conn)
+{
+    if (!conn->count)
+        return;
+    s_key_t key = { conn->id, conn->minute };
+    uint64_t *count = (uint64_t *) zhashx_lookup (self->minutes, &key);
+    if (!count) {
+        count = (uint64_t *) zmalloc (sizeof (uint64_t));
+        zhashx_insert (self->minutes, &key, count);
+    }
+    *count += conn->count;
+    conn->count = 0;
+}
+
+static s_conn_t *
+s_conn_find (s_intake_t *self, uint64_t id)
+{
+    size_t low = 0, high = self->n_conns;
+    while (low < high) {
+        size_t mid = (low + high) / 2;
+        if (self->conns [mid].id < id)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    return low < self->n_conns && self->conns [low].id == id? &self->conns [low]: NULL;
+}
+
+//  Each window in its connection's list (after the connections or the
+//  windows changed)
+static void
+s_relink (s_intake_t *self)
+{
+    for (size_t i = 0; i < self->n_conns; i++)
+        self->conns [i].windows = NULL;
+    for (s_window_t *w = (s_window_t *) zhashx_first (self->windows); w;
+         w = (s_window_t *) zhashx_next (self->windows)) {
+        s_conn_t *conn = s_conn_find (self, w->key.a);
+        w->next = conn? conn->windows: NULL;
+        if (conn)
+            conn->windows = w;
+    }
+}
+
 static int
 s_load_prefixes (s_intake_t *self)
 {
-    PGresult *res = lg_db_exec (self->db, "SELECT id, provider_id, unnest (prefixes) AS prefix"
-                                          " FROM connections WHERE active", 0, NULL);
+    PGresult *res = lg_db_exec (self->db, "SELECT id, unnest (prefixes) AS prefix"
+                                          " FROM connections WHERE active ORDER BY id", 0, NULL);
     if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
         PQclear (res);
         return -1;
     }
+    for (size_t i = 0; i < self->n_conns; i++)
+        s_park (self, &self->conns [i]);
+    free (self->conns);
+    self->conns = (s_conn_t *) calloc ((size_t) PQntuples (res) + 1, sizeof (s_conn_t));
+    self->n_conns = 0;
     monitor_lpm_clear (self->lpm);
-    zhashx_purge (self->connections);
     for (int row = 0; row < PQntuples (res); row++) {
-        s_key_t key = { strtoull (PQgetvalue (res, row, 0), NULL, 10), 0 };
-        uint64_t *provider = (uint64_t *) malloc (sizeof (uint64_t));
-        *provider = strtoull (PQgetvalue (res, row, 1), NULL, 10);
-        if (zhashx_insert (self->connections, &key, provider))
-            free (provider);
-        if (monitor_lpm_insert (self->lpm, PQgetvalue (res, row, 2), key.a))
-            lg_warning ("connection %" PRIu64 ": prefix %s does not parse", key.a,
-                        PQgetvalue (res, row, 2));
+        uint64_t id = strtoull (PQgetvalue (res, row, 0), NULL, 10);
+        if (self->n_conns == 0 || self->conns [self->n_conns - 1].id != id)
+            self->conns [self->n_conns++].id = id;
+        if (monitor_lpm_insert (self->lpm, PQgetvalue (res, row, 1), self->n_conns))
+            lg_warning ("connection %" PRIu64 ": prefix %s does not parse", id,
+                        PQgetvalue (res, row, 1));
     }
     PQclear (res);
+    s_relink (self);
     lg_debug ("%zu prefixes of %zu connections attribute", monitor_lpm_size (self->lpm),
-              zhashx_size (self->connections));
+              self->n_conns);
     self->dirty_prefixes = false;
     return 0;
 }
@@ -363,8 +425,23 @@ s_window (s_intake_t *self, uint64_t connection, uint64_t rule)
         for (int i = 0; i < BUCKETS; i++)
             window->tags [i] = -1;
         zhashx_insert (self->windows, &key, window);
+        s_conn_t *conn = s_conn_find (self, connection);
+        if (conn) {
+            window->next = conn->windows;
+            conn->windows = window;
+        }
     }
     return window;
+}
+
+//  The hot path's way: the connection's own short list first
+static s_window_t *
+s_conn_window (s_intake_t *self, s_conn_t *conn, uint64_t rule)
+{
+    for (s_window_t *w = conn->windows; w; w = w->next)
+        if (w->key.b == rule)
+            return w;
+    return s_window (self, conn->id, rule);
 }
 
 //  Incidents not closed: their events attach (a restart in a burst)
@@ -399,6 +476,15 @@ s_refresh (s_intake_t *self)
         s_load_rules (self);
     if (self->dirty_allow)
         s_load_allow (self);
+}
+
+//  Each input is handled at one business time, with what is known now
+static void
+s_begin (s_intake_t *self)
+{
+    self->now_us = lg_clock_now_us ();
+    self->mono = zclock_mono ();
+    s_refresh (self);
 }
 
 void
@@ -619,15 +705,16 @@ s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us)
 }
 
 static void
-s_minute (s_intake_t *self, uint64_t connection)
+s_minute (s_intake_t *self, s_conn_t *conn)
 {
-    s_key_t key = { connection, (uint64_t) (self->now_us / 60000000) };
-    uint64_t *count = (uint64_t *) zhashx_lookup (self->minutes, &key);
-    if (!count) {
-        count = (uint64_t *) zmalloc (sizeof (uint64_t));
-        zhashx_insert (self->minutes, &key, count);
+    uint64_t minute = (uint64_t) (self->now_us / 60000000);
+    if (conn->minute != minute) {
+        s_park (self, conn);
+        conn->minute = minute;
+        conn->in_minute = 0;
     }
-    (*count)++;
+    conn->count++;
+    conn->in_minute++;
 }
 
 static void s_flush (s_intake_t *self);
@@ -642,8 +729,8 @@ s_take (void *arg, const monitor_alert_t *alert)
     int src_len = -1, dest_len = -1;
     uint64_t src = monitor_lpm_lookup (self->lpm, &alert->src, &src_len);
     uint64_t dest = monitor_lpm_lookup (self->lpm, &alert->dest, &dest_len);
-    uint64_t connection = src && (!dest || src_len >= dest_len)? src: dest;
-    if (!connection) {
+    uint64_t index = src && (!dest || src_len >= dest_len)? src: dest;
+    if (!index || index > self->n_conns) {
         self->unattributed++;
         sensor->unattributed++;
         sensor->d_unattributed++;
@@ -652,7 +739,9 @@ s_take (void *arg, const monitor_alert_t *alert)
         return;
     }
     self->attributed++;
-    s_minute (self, connection);
+    s_conn_t *conn = &self->conns [index - 1];
+    uint64_t connection = conn->id;
+    s_minute (self, conn);
     if (zhashx_size (self->minutes) >= MAX_MINUTES)
         s_flush (self);
     int64_t at_us = alert->at_us? alert->at_us: self->now_us;
@@ -665,8 +754,8 @@ s_take (void *arg, const monitor_alert_t *alert)
             continue;
         }
         self->matched++;
-        s_window_t *w = s_window (self, connection, rule->id);
-        w->touched = zclock_mono ();
+        s_window_t *w = s_conn_window (self, conn, rule->id);
+        w->touched = self->mono;
         if (w->incident || w->opening) {
             self->attached++;
             w->pending++;
@@ -830,6 +919,8 @@ static void
 s_flush (s_intake_t *self)
 {
     s_flush_ops (self);
+    for (size_t i = 0; i < self->n_conns; i++)
+        s_park (self, &self->conns [i]);
     if (lg_server_run_duty (self->server, s_write_counts, "counts") == 0) {
         for (s_window_t *w = (s_window_t *) zhashx_first (self->windows); w;
              w = (s_window_t *) zhashx_next (self->windows))
@@ -850,9 +941,12 @@ s_flush (s_intake_t *self)
          w = (s_window_t *) zhashx_next (self->windows))
         if (!w->incident && !w->opening && now - w->touched > 86400000LL)
             zlistx_add_end (idle, w);
+    bool swept = zlistx_size (idle) > 0;
     for (s_window_t *w = (s_window_t *) zlistx_first (idle); w; w = (s_window_t *) zlistx_next (idle))
         zhashx_delete (self->windows, &w->key);
     zlistx_destroy (&idle);
+    if (swept)
+        s_relink (self);
 }
 
 static int
@@ -861,8 +955,7 @@ s_on_flush (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     s_intake_t *self = (s_intake_t *) arg;
-    self->now_us = lg_clock_now_us ();
-    s_refresh (self);
+    s_begin (self);
     s_flush (self);
     return 0;
 }
@@ -969,8 +1062,7 @@ s_on_client (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     if (slot < 0)
         return 0;
     s_client_t *client = self->clients [slot];
-    self->now_us = lg_clock_now_us ();
-    s_refresh (self);
+    s_begin (self);
     char where [64];
     snprintf (where, sizeof where, "EVE socket connection %d", client->number);
     //  A few chunks at a time, so one sender cannot hold the reactor
@@ -1079,8 +1171,7 @@ s_on_file (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     s_intake_t *self = (s_intake_t *) arg;
-    self->now_us = lg_clock_now_us ();
-    s_refresh (self);
+    s_begin (self);
     if (self->file_fd < 0)
         s_file_open (self, false);
     if (self->file_fd < 0)
@@ -1128,8 +1219,7 @@ s_on_pull (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     s_intake_t *self = (s_intake_t *) arg;
-    self->now_us = lg_clock_now_us ();
-    s_refresh (self);
+    s_begin (self);
     for (int round = 0; round < 256; round++) {
         if (round && !(zsock_events (reader) & ZMQ_POLLIN))
             break;
@@ -1227,14 +1317,17 @@ s_stats (void *arg, Lgwan__V1__StatsReply *stats)
     lg_stats_add (stats, "incidents.attached_events", self->attached);
     lg_stats_add (stats, "incidents.evidence_written", self->evidence_written);
     //  The current minute, per connection (the query ConnectionCounts has
-    //  the minutes flushed before); at most 20 listed
+    //  the minutes flushed); at most 20 listed
+    uint64_t minute = (uint64_t) (lg_clock_now_us () / 60000000);
     int listed = 0;
-    for (uint64_t *count = (uint64_t *) zhashx_first (self->minutes); count && listed < 20;
-         count = (uint64_t *) zhashx_next (self->minutes), listed++) {
-        const s_key_t *key = (const s_key_t *) zhashx_cursor (self->minutes);
+    for (size_t i = 0; i < self->n_conns && listed < 20; i++) {
+        const s_conn_t *conn = &self->conns [i];
+        if (conn->minute != minute || !conn->in_minute)
+            continue;
         char name [64];
-        snprintf (name, sizeof name, "minute.connection.%" PRIu64, key->a);
-        lg_stats_add (stats, name, *count);
+        snprintf (name, sizeof name, "minute.connection.%" PRIu64, conn->id);
+        lg_stats_add (stats, name, conn->in_minute);
+        listed++;
     }
 }
 
@@ -1271,7 +1364,6 @@ monitor_intake_new (lg_db_t *db, const lg_config_t *cfg)
     value = getenv ("LG_MONITOR_EVE_FILE");
     snprintf (self->eve_file, sizeof self->eve_file, "%s", value? value: "");
     self->lpm = monitor_lpm_new ();
-    self->connections = s_key_table ();
     self->windows = s_key_table ();
     self->minutes = s_key_table ();
     self->sensors = zhashx_new ();
@@ -1300,7 +1392,7 @@ monitor_intake_destroy (void **state_p)
             close (self->file_fd);
         free (self->file_lines.buf);
         monitor_lpm_destroy (&self->lpm);
-        zhashx_destroy (&self->connections);
+        free (self->conns);
         zhashx_destroy (&self->windows);
         zhashx_destroy (&self->minutes);
         zhashx_destroy (&self->sensors);
