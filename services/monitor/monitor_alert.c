@@ -151,7 +151,17 @@ bool
 monitor_copy_text (char *out, size_t out_size, const char *text, size_t size)
 {
     out [0] = 0;
-    if (!lg_check_utf8 (text, size))
+    //  Sensors send ASCII mostly: 8 bytes at a time while no byte has its
+    //  high bit set or is NUL, then the full check from there (a character
+    //  boundary, since everything before it was ASCII)
+    size_t ascii = 0;
+    for (; ascii + 8 <= size; ascii += 8) {
+        uint64_t v;
+        memcpy (&v, text + ascii, 8);
+        if ((v | ((v - 0x0101010101010101ULL) & ~v)) & 0x8080808080808080ULL)
+            break;
+    }
+    if (ascii < size && !lg_check_utf8 (text + ascii, size - ascii))
         return false;
     size_t take = size < out_size? size: out_size - 1;
     //  Never cut a character in two: back off over continuation bytes

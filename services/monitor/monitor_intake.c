@@ -81,8 +81,9 @@ typedef struct {
 typedef struct _s_window_t {
     struct _s_window_t *next;       //  the connection's next window
     s_key_t key;
-    int64_t tags [BUCKETS];         //  bucket index each slot holds
-    uint32_t counts [BUCKETS];
+    int64_t head;                   //  newest bucket index counted, -1 when empty
+    uint32_t sum;                   //  events in buckets head - 31 .. head
+    uint32_t counts [BUCKETS];      //  bucket i in slot i % 32
     uint64_t incident;              //  open or confirmed incident, 0 when none
     uint32_t evidence;              //  evidence rows written
     bool opening;                   //  an open is queued
@@ -422,8 +423,7 @@ s_window (s_intake_t *self, uint64_t connection, uint64_t rule)
     if (!window) {
         window = (s_window_t *) zmalloc (sizeof *window);
         window->key = key;
-        for (int i = 0; i < BUCKETS; i++)
-            window->tags [i] = -1;
+        window->head = -1;
         zhashx_insert (self->windows, &key, window);
         s_conn_t *conn = s_conn_find (self, connection);
         if (conn) {
@@ -687,18 +687,23 @@ s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us)
     if (width <= 0)
         width = 1;
     int64_t index = at_us / width;
-    int slot = (int) (index % BUCKETS);
-    if (w->tags [slot] != index) {
-        if (w->tags [slot] > index)
-            return false;           //  older than the window: counted elsewhere, not here
-        w->tags [slot] = index;
-        w->counts [slot] = 0;
+    if (index <= w->head - BUCKETS)
+        return false;               //  older than the window: counted elsewhere, not here
+    if (index > w->head) {
+        //  Slide: the buckets that leave the window are emptied
+        if (w->head < 0 || index - w->head >= BUCKETS) {
+            memset (w->counts, 0, sizeof w->counts);
+            w->sum = 0;
+        }
+        else
+            for (int64_t i = w->head + 1; i <= index; i++) {
+                w->sum -= w->counts [i % BUCKETS];
+                w->counts [i % BUCKETS] = 0;
+            }
+        w->head = index;
     }
-    w->counts [slot]++;
-    uint64_t sum = 0;
-    for (int i = 0; i < BUCKETS; i++)
-        if (w->tags [i] > index - BUCKETS && w->tags [i] <= index)
-            sum += w->counts [i];
+    w->counts [index % BUCKETS]++;
+    uint64_t sum = ++w->sum;
     if (sum == 1 || at_us < w->first_us || w->first_us <= (index - BUCKETS + 1) * width)
         w->first_us = at_us;        //  a new burst, or an older event of this one
     return sum >= rule->threshold;
@@ -768,8 +773,7 @@ s_take (void *arg, const monitor_alert_t *alert)
         if (s_window_count (w, rule, at_us)) {
             w->opening = true;
             w->last_us = at_us;
-            for (int b = 0; b < BUCKETS; b++)
-                w->tags [b] = -1;
+            w->head = -1;
             s_queue (self, OP_OPEN, w, rule, alert, at_us);
         }
     }
@@ -1283,8 +1287,7 @@ s_on_published (void *arg, const char *topic, zframe_t *frame)
                 w->incident = 0;
                 w->evidence = 0;
                 w->pending = 0;
-                for (int b = 0; b < BUCKETS; b++)
-                    w->tags [b] = -1;
+                w->head = -1;
             }
         }
         if (event)
