@@ -160,6 +160,8 @@ typedef struct {
     zhashx_t *windows;              //  s_key_t {connection, rule} -> s_window_t
     zhashx_t *minutes;              //  s_key_t {connection, minute} -> uint64_t *, past minutes
     zhashx_t *sensors;              //  name -> s_sensor_t
+    s_sensor_t *last_sensor;        //  the last one looked up, by name
+    char last_sensor_name [64];
     monitor_alert_t samples [MAX_SAMPLES];
     size_t n_samples;
     s_op_t *ops;
@@ -262,9 +264,15 @@ s_log_bad (s_intake_t *self, const char *format, ...)
 static s_sensor_t *
 s_sensor (s_intake_t *self, const char *name)
 {
+    //  A batch comes from one sensor: the last one found is asked first
+    if (self->last_sensor && streq (self->last_sensor_name, name))
+        return self->last_sensor;
     s_sensor_t *sensor = (s_sensor_t *) zhashx_lookup (self->sensors, *name? name: "(unnamed)");
-    if (sensor)
+    if (sensor) {
+        self->last_sensor = sensor;
+        snprintf (self->last_sensor_name, sizeof self->last_sensor_name, "%s", name);
         return sensor;
+    }
     if (zhashx_size (self->sensors) >= MAX_SENSORS)
         name = "(other)";
     sensor = (s_sensor_t *) zhashx_lookup (self->sensors, *name? name: "(unnamed)");

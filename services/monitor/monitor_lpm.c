@@ -18,6 +18,11 @@ struct _monitor_lpm_t {
     size_t capacity;            //  power of two
     size_t size;
     uint8_t present [2] [129];  //  [family 4 / 6] [length]: any prefix of it
+    //  IPv4 addresses far from every prefix are answered from 8 KiB: the
+    //  first 16 bits of every prefix of length 16 or more (valid while no
+    //  shorter IPv4 prefix exists)
+    uint64_t top16 [1024];
+    bool short_v4;
     int16_t order [2] [130];    //  present lengths, longest first, -1 ended
 };
 
@@ -130,6 +135,14 @@ monitor_lpm_insert (monitor_lpm_t *self, const char *prefix, uint64_t value)
     }
     slot->value = value;
     int f = addr.family == 4? 0: 1;
+    if (f == 0) {
+        if (length < 16)
+            self->short_v4 = true;
+        else {
+            unsigned top = (unsigned) addr.bytes [0] << 8 | addr.bytes [1];
+            self->top16 [top / 64] |= 1ULL << (top % 64);
+        }
+    }
     if (!self->present [f] [length]) {
         self->present [f] [length] = 1;
         s_reorder (self);
@@ -142,6 +155,8 @@ monitor_lpm_clear (monitor_lpm_t *self)
 {
     memset (self->slots, 0, self->capacity * sizeof (s_slot_t));
     memset (self->present, 0, sizeof self->present);
+    memset (self->top16, 0, sizeof self->top16);
+    self->short_v4 = false;
     self->size = 0;
     s_reorder (self);
 }
@@ -152,6 +167,11 @@ monitor_lpm_lookup (const monitor_lpm_t *self, const monitor_addr_t *addr, int *
     if (addr->family != 4 && addr->family != 6)
         return 0;
     int f = addr->family == 4? 0: 1;
+    if (f == 0 && !self->short_v4) {
+        unsigned top = (unsigned) addr->bytes [0] << 8 | addr->bytes [1];
+        if (!(self->top16 [top / 64] & (1ULL << (top % 64))))
+            return 0;
+    }
     uint8_t masked [16];
     for (const int16_t *l = self->order [f]; *l >= 0; l++) {
         s_mask (addr->bytes, *l, masked);
