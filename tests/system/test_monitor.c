@@ -10,6 +10,7 @@
     - an allow-listed signature opens nothing until the entry expires;
     - a monitor killed in the middle of a burst attaches the rest of the
       burst to the same incident, without reading the file twice;
+    - the followed file survives rotation (rename and truncation);
     - a released allocation no longer attributes: its events are counted
       and sampled as unattributed, never dropped;
     - malformed lines and frames are counted and never stop intake; only
@@ -673,6 +674,33 @@ test_x3_bad_input_counted_never_stops_intake (void **state)
     assert_int_equal (s_counter ("intake.malformed"), bad_now + 1);
 }
 
+/* REQ R16.1: the followed EVE file survives rotation: renamed away and
+   started again (logrotate's create), and truncated in place (copytruncate);
+   lines written to the old file before it moved are read too */
+static void
+test_r16_1_followed_file_rotation (void **state)
+{
+    (void) state;
+    uint64_t eve = s_counter ("intake.events_eve");
+    uint64_t rotations = s_counter ("intake.eve_rotations");
+    //  Renamed: the last lines of the old file, then the new file
+    s_append_alerts (2, 8001, 2, "2027-03-01T00:08:00Z");
+    char *old = zsys_sprintf ("%s.1", s_eve_file);
+    assert_int_equal (rename (s_eve_file, old), 0);
+    s_append_alerts (2, 8001, 3, "2027-03-01T00:08:01Z");
+    s_wait_counter ("intake.eve_rotations", rotations + 1);
+    s_wait_counter ("intake.events_eve", eve + 5);
+    //  Truncated in place
+    assert_int_equal (truncate (s_eve_file, 0), 0);
+    s_append_alerts (2, 8001, 1, "2027-03-01T00:08:02Z");
+    s_wait_counter ("intake.eve_rotations", rotations + 2);
+    s_wait_counter ("intake.events_eve", eve + 6);
+    zclock_sleep (300);
+    assert_int_equal (s_counter ("intake.events_eve"), eve + 6);
+    unlink (old);
+    zstr_free (&old);
+}
+
 static bool
 s_released (void *arg)
 {
@@ -745,6 +773,7 @@ main (void)
         cmocka_unit_test (test_r16_1_restart_mid_burst_no_duplicate),
         cmocka_unit_test (test_r16_1_operator_confirms_and_closes),
         cmocka_unit_test (test_x3_bad_input_counted_never_stops_intake),
+        cmocka_unit_test (test_r16_1_followed_file_rotation),
         cmocka_unit_test (test_r16_1_released_allocation_stops_attributing),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
