@@ -236,7 +236,8 @@ s_key_table (void)
 }
 
 //  ---------------------------------------------------------------------------
-//  Logging bad input without flooding: 20 lines a second, then a count
+//  Logging bad input without flooding: 20 lines a second, then a count.
+//  format gives "primary\ndetail", PostgreSQL's shape.
 
 static void
 s_log_bad (s_intake_t *self, const char *format, ...)
@@ -257,7 +258,11 @@ s_log_bad (s_intake_t *self, const char *format, ...)
     va_start (args, format);
     char *text = zsys_vprintf (format, args);
     va_end (args);
-    lg_warning ("%s", text? text: "malformed input");
+    //  "primary\ndetail": the detail (where it was) on its own DETAIL line
+    char *detail = text? strchr (text, '\n'): NULL;
+    if (detail)
+        *detail++ = 0;
+    lg_log_write (LG_LOG_WARNING, detail, "%s", text? text: "malformed input");
     zstr_free (&text);
 }
 
@@ -991,7 +996,7 @@ s_eve_line (s_intake_t *self, const char *line, size_t size, const char *source,
     }
     if (rc) {
         s_count_malformed (self, source);
-        s_log_bad (self, "malformed EVE line: %s\n  detail: %s line %" PRId64, why, where, line_no);
+        s_log_bad (self, "malformed EVE line: %s\n%s, line %" PRId64, why, where, line_no);
         return;
     }
     if (!*alert.sensor)
@@ -1026,7 +1031,7 @@ s_lines_drain (s_intake_t *self, s_lines_t *lines, const char *source, const cha
         //  Over the bound with no newline: counted once, skipped to its end
         if (!lines->discarding) {
             s_count_malformed (self, source);
-            s_log_bad (self, "malformed EVE line: longer than %d bytes\n  detail: %s line %" PRId64,
+            s_log_bad (self, "malformed EVE line: longer than %d bytes\n%s, line %" PRId64,
                        MONITOR_LINE_MAX, where, lines->line_no + 1);
         }
         lines->discarding = true;
@@ -1208,7 +1213,7 @@ s_on_file (zloop_t *loop, int timer_id, void *arg)
                       || (int64_t) st.st_size < self->file_lines.consumed + (int64_t) self->file_lines.len)) {
             if (self->file_lines.len && !self->file_lines.discarding) {
                 s_count_malformed (self, "eve-file");
-                s_log_bad (self, "malformed EVE line: cut by rotation\n  detail: %s line %" PRId64,
+                s_log_bad (self, "malformed EVE line: cut by rotation\n%s, line %" PRId64,
                            where, self->file_lines.line_no + 1);
             }
             lg_info ("%s was rotated after line %" PRId64 ": following the new file",
@@ -1256,7 +1261,7 @@ s_on_pull (zloop_t *loop, zsock_t *reader, void *arg)
         if (taken < 0) {
             self->frames_malformed++;
             s_count_malformed (self, "sensor-frames");
-            s_log_bad (self, "malformed sensor frame: %s\n  detail: frame %" PRIu64 " of %zu bytes",
+            s_log_bad (self, "malformed sensor frame: %s\nframe %" PRIu64 " of %zu bytes",
                        why, self->frames, zframe_size (frame));
         }
         else {
