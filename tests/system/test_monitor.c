@@ -701,6 +701,74 @@ test_r16_1_followed_file_rotation (void **state)
     zstr_free (&old);
 }
 
+//  lgwanctl as who; its exit code, stdout+stderr in *out (caller frees)
+static int
+s_ctl (char **out, const char *who, const char *args)
+{
+    char *binary = lg_test_lgwanctl_binary ();
+    char *marker = zsys_sprintf ("%s/ctl.rc", s_dir);
+    char *text = lg_test_sh_output ("LG_CERT_DIR=%s LGWANCTL_CERT=%s/clients/%s %s %s 2>&1;"
+                                    " echo $? > %s", rf.certs, rf.certs, who, binary, args, marker);
+    FILE *file = fopen (marker, "r");
+    int rc = -1;
+    if (file) {
+        if (fscanf (file, "%d", &rc) != 1)
+            rc = -1;
+        fclose (file);
+    }
+    *out = text;
+    zstr_free (&binary);
+    zstr_free (&marker);
+    if (rc != 0)
+        fprintf (stderr, "lgwanctl %s: exit %d\n%s\n", args, rc, text);
+    return rc;
+}
+
+/* REQ R16.1: rules, allow-list and incidents through lgwanctl; a refusal
+   names its requirement and exits 1 */
+static void
+test_r16_1_lgwanctl_rule_allowlist_incident (void **state)
+{
+    (void) state;
+    lg_test_proc_export (&s_monitor);
+    char *out = NULL;
+    assert_int_equal (s_ctl (&out, "operator", "rule set --rule '{\"name\":\"ctl-rule\","
+                             "\"signatureId\":6001,\"windowSeconds\":60,\"threshold\":1,"
+                             "\"action\":\"RULE_ACTION_INCIDENT\"}' --reason 試験"), 0);
+    zstr_free (&out);
+    assert_int_equal (s_ctl (&out, "operator", "allowlist add --expires-at 2027-03-02T00:00:00Z"
+                             " --reason everything"), 1);
+    assert_non_null (strstr (out, "R16.1"));
+    zstr_free (&out);
+    assert_int_equal (s_ctl (&out, "operator", "allowlist add --signature-id 6002"
+                             " --expires-at 2027-03-02T00:00:00Z --reason 'agreed scan'"), 0);
+    zstr_free (&out);
+    assert_int_equal (s_ctl (&out, "viewer", "allowlist list --json"), 0);
+    assert_non_null (strstr (out, "agreed scan"));
+    zstr_free (&out);
+    s_push_alerts ("sensor", 1, 6001, 1, "2027-03-01T00:09:00Z");
+    s_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_name = 'ctl-rule'");
+    long id = s_sql ("SELECT id FROM monitor.incidents WHERE rule_name = 'ctl-rule'");
+    assert_int_equal (s_ctl (&out, "viewer", "incident list --status open"), 0);
+    assert_non_null (strstr (out, "ctl-rule"));
+    zstr_free (&out);
+    char *args = zsys_sprintf ("incident show --incident %ld --json", id);
+    assert_int_equal (s_ctl (&out, "viewer", args), 0);
+    assert_non_null (strstr (out, "\"evidence\""));
+    zstr_free (&out);
+    zstr_free (&args);
+    args = zsys_sprintf ("incident confirm --incident %ld --reason 確認", id);
+    assert_int_equal (s_ctl (&out, "operator", args), 0);
+    zstr_free (&out);
+    zstr_free (&args);
+    args = zsys_sprintf ("incident close --incident %ld --reason 対処済み", id);
+    assert_int_equal (s_ctl (&out, "operator", args), 0);
+    zstr_free (&out);
+    zstr_free (&args);
+    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.incidents WHERE id = %ld"
+                             " AND status = 'closed' AND decided_by = 'operator:alice'", id), 1);
+}
+
 static bool
 s_released (void *arg)
 {
@@ -774,6 +842,7 @@ main (void)
         cmocka_unit_test (test_r16_1_operator_confirms_and_closes),
         cmocka_unit_test (test_x3_bad_input_counted_never_stops_intake),
         cmocka_unit_test (test_r16_1_followed_file_rotation),
+        cmocka_unit_test (test_r16_1_lgwanctl_rule_allowlist_incident),
         cmocka_unit_test (test_r16_1_released_allocation_stops_attributing),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
