@@ -75,6 +75,9 @@ int monitor_alert_finish (monitor_alert_t *alert, char *why, size_t why_size);
 int monitor_eve_parse (const char *line, size_t size, monitor_alert_t *alert,
                        char *why, size_t why_size);
 
+//  Free the calling thread's parse arena (before the thread ends).
+void monitor_eve_release (void);
+
 //  One SecurityEventBatch frame. Calls fn for every valid event; counts the
 //  invalid ones in *invalid. Returns the number of valid events, -1 when
 //  size is over limit, -2 when the frame is not a batch (why says how).

@@ -9,12 +9,82 @@
        malformed (-2) with a reason naming the field.
     3. jansson refuses invalid UTF-8 and NUL bytes in strings; long strings
        are cut at a character boundary. The caller bounds the line (1 MiB).
+    4. A line's JSON tree lives only inside monitor_eve_parse, so what
+       jansson allocates while it parses comes from a per-thread bump arena
+       of 64 KiB, reset after each line (beyond it, malloc). jansson's
+       allocator is process-wide: outside a parse, or for a pointer not in
+       the arena, it is plain malloc and free, so other users of jansson in
+       the process are not affected.
 */
 #include "monitor_alert.h"
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#define ARENA_SIZE (64 * 1024)
+
+static _Thread_local struct {
+    bool parsing;
+    size_t used;
+    _Alignas (16) unsigned char bytes [ARENA_SIZE];
+} *s_arena;
+
+static void *
+s_json_malloc (size_t size)
+{
+    if (s_arena && s_arena->parsing) {
+        size_t need = (size + 15) & ~(size_t) 15;
+        if (need <= ARENA_SIZE - s_arena->used) {
+            void *at = s_arena->bytes + s_arena->used;
+            s_arena->used += need;
+            return at;
+        }
+    }
+    return malloc (size);
+}
+
+static void
+s_json_free (void *pointer)
+{
+    if (s_arena && (unsigned char *) pointer >= s_arena->bytes
+    &&  (unsigned char *) pointer < s_arena->bytes + ARENA_SIZE)
+        return;                 //  the whole arena goes at the end of the line
+    free (pointer);
+}
+
+static void
+s_arena_begin (void)
+{
+    static bool installed;      //  set once, before the first parse
+    if (!installed) {
+        json_set_alloc_funcs (s_json_malloc, s_json_free);
+        installed = true;
+    }
+    if (!s_arena)
+        s_arena = calloc (1, sizeof *s_arena);
+    if (s_arena) {
+        s_arena->used = 0;
+        s_arena->parsing = true;
+    }
+}
+
+void
+monitor_eve_release (void)
+{
+    free (s_arena);
+    s_arena = NULL;
+}
+
+static void
+s_arena_end (void)
+{
+    if (s_arena) {
+        s_arena->parsing = false;
+        s_arena->used = 0;
+    }
+}
 
 //  A string member: absent is fine (empty), another type is not
 static int
@@ -70,8 +140,10 @@ monitor_eve_parse (const char *line, size_t size, monitor_alert_t *alert, char *
         return -2;
     }
     json_error_t error;
+    s_arena_begin ();
     json_t *root = json_loadb (line, size, JSON_REJECT_DUPLICATES, &error);
     if (!root) {
+        s_arena_end ();
         snprintf (why, why_size, "not JSON: %s at column %d", error.text, error.column);
         return -2;
     }
@@ -119,5 +191,6 @@ monitor_eve_parse (const char *line, size_t size, monitor_alert_t *alert, char *
     rc = 0;
 cleanup:
     json_decref (root);
+    s_arena_end ();
     return rc;
 }
