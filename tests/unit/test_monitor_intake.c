@@ -172,6 +172,24 @@ test_x3_batch_decode (void **state)
     assert_int_equal (monitor_batch_decode ("\xff\xff\xff", 3, 1024, s_seen, &seen, &invalid, why, sizeof why), -2);
 }
 
+//  The service's own counters in the common Stats reply (lg_stats_add)
+static void
+test_stats_add (void **state)
+{
+    (void) state;
+    Lgwan__V1__StatsReply *stats = (Lgwan__V1__StatsReply *) malloc (sizeof *stats);
+    lgwan__v1__stats_reply__init (stats);
+    lg_stats_add (stats, "intake.frames", 3);
+    lg_stats_add (stats, "intake.events_sensor", 3000);
+    assert_int_equal (stats->n_service_counters, 2);
+    assert_string_equal (stats->service_counters [1]->name, "intake.events_sensor");
+    assert_int_equal (stats->service_counters [1]->count, 3000);
+    //  It packs and frees like any reply built for the wire
+    size_t size = lgwan__v1__stats_reply__get_packed_size (stats);
+    assert_true (size > 0);
+    lgwan__v1__stats_reply__free_unpacked (stats, NULL);
+}
+
 int
 main (void)
 {
@@ -181,6 +199,7 @@ main (void)
         cmocka_unit_test (test_r16_1_eve_alert),
         cmocka_unit_test (test_x3_eve_malformed),
         cmocka_unit_test (test_x3_batch_decode),
+        cmocka_unit_test (test_stats_add),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
