@@ -86,7 +86,7 @@ s_text_array (const char *text, size_t *count)
 //  Rules
 
 #define RULE_COLUMNS "id, name, category, max_severity, signature_id, window_seconds, threshold," \
-                     " action, enabled, " TS ("updated_at") " AS updated_at, updated_by"
+                     " action, enabled, " TS ("updated_at") " AS updated_at, updated_by, grace_seconds"
 
 static Lgwan__V1__Rule *
 s_rule_from (const PGresult *res, int row)
@@ -104,6 +104,7 @@ s_rule_from (const PGresult *res, int row)
     rule->enabled = streq (lg_db_value (res, row, "enabled"), "t");
     rule->updated_at = s_dup (res, row, "updated_at");
     rule->updated_by = s_dup (res, row, "updated_by");
+    rule->grace_seconds = (uint32_t) s_u64 (res, row, "grace_seconds");
     return rule;
 }
 
@@ -148,32 +149,36 @@ s_rule_set (lg_ctx_t *ctx)
         return INVALID (ctx, NULL, "threshold is 1-1000");
     if (r->max_severity > 255)
         return INVALID (ctx, NULL, "max_severity is 0-255");
+    if (r->grace_seconds > 2592000)
+        return INVALID (ctx, NULL, "grace_seconds is at most 2592000 (30 days)");
     if (r->action != LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT
     &&  r->action != LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT_AND_ISOLATE)
         return INVALID (ctx, NULL, "action is RULE_ACTION_INCIDENT or RULE_ACTION_INCIDENT_AND_ISOLATE");
-    char id [24], sev [16], sig [24], win [16], thr [16], act [8], now [40];
+    char id [24], sev [16], sig [24], win [16], thr [16], act [8], now [40], grace [16];
     snprintf (id, sizeof id, "%" PRIu64, r->id);
     snprintf (sev, sizeof sev, "%u", r->max_severity);
     snprintf (sig, sizeof sig, "%" PRIu64, r->signature_id);
     snprintf (win, sizeof win, "%u", r->window_seconds);
     snprintf (thr, sizeof thr, "%u", r->threshold);
     snprintf (act, sizeof act, "%d", (int) r->action);
+    snprintf (grace, sizeof grace, "%u", r->grace_seconds);
     lg_clock_format (ctx->now_us, now, sizeof now);
     //  A rule is created enabled; RuleSet on an existing id replaces it and
     //  enables it again (RuleDisable turns it off)
-    const char *params [] = { id, r->name, r->category, sev, sig, win, thr, act, now, ctx->actor };
+    const char *params [] = { id, r->name, r->category, sev, sig, win, thr, act, now, ctx->actor, grace };
     PGresult *res;
     int rc = r->id == 0
         ? s_query (ctx, &res, "INSERT INTO rules (name, category, max_severity, signature_id,"
-                              " window_seconds, threshold, action, enabled, updated_at, updated_by)"
-                              " VALUES ($1, $2, $3::integer, $4::bigint, $5::integer, $6::integer,"
-                              " $7::smallint, true, $8::timestamptz, $9)"
-                              " RETURNING " RULE_COLUMNS, 9, params + 1)
+                              " window_seconds, threshold, action, enabled, updated_at, updated_by,"
+                              " grace_seconds) VALUES ($1, $2, $3::integer, $4::bigint, $5::integer,"
+                              " $6::integer, $7::smallint, true, $8::timestamptz, $9, $10::integer)"
+                              " RETURNING " RULE_COLUMNS, 10, params + 1)
         : s_query (ctx, &res, "UPDATE rules SET name = $2, category = $3, max_severity = $4::integer,"
                               " signature_id = $5::bigint, window_seconds = $6::integer,"
                               " threshold = $7::integer, action = $8::smallint, enabled = true,"
-                              " updated_at = $9::timestamptz, updated_by = $10"
-                              " WHERE id = $1::bigint RETURNING " RULE_COLUMNS, 10, params);
+                              " updated_at = $9::timestamptz, updated_by = $10,"
+                              " grace_seconds = $11::integer"
+                              " WHERE id = $1::bigint RETURNING " RULE_COLUMNS, 11, params);
     if (rc)
         return rc;
     return s_rule_reply (ctx, res, true);

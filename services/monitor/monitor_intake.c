@@ -24,16 +24,18 @@
        is constant whatever the threshold. Reaching the threshold opens an
        incident, in one transaction with IncidentOpened (and, for rule
        action incident_and_isolate, the confirmation and IncidentConfirmed).
-    5. While an incident of a (connection, rule) is not closed, its events
+    5. After an incident is closed, the pair opens nothing for the rule's
+       grace_seconds (PacketFence's grace), also across a restart.
+    6. While an incident of a (connection, rule) is not closed, its events
        attach to it: the first LG_MONITOR_EVIDENCE are written as evidence,
        the rest only counted and added every flush. The unique partial index
        on incidents (connection, rule) WHERE status <> 'closed' and the open
        incidents loaded at start make a restarted monitor attach to the
        incident of a burst instead of opening another.
-    6. Every LG_MONITOR_FLUSH_MS the counts (incidents, per connection and
+    7. Every LG_MONITOR_FLUSH_MS the counts (incidents, per connection and
        minute, per sensor) and the samples are written in one transaction;
        the in-memory maps are emptied, so memory stays bounded.
-    7. Rules, allow-list and closed incidents are reloaded when this
+    8. Rules, allow-list and closed incidents are reloaded when this
        service's own RuleChanged, AllowlistChanged or IncidentClosed is
        published (after COMMIT, in this thread, before any later input).
 */
@@ -69,6 +71,7 @@ typedef struct {
     uint32_t window_s;
     uint32_t threshold;
     int action;
+    uint32_t grace_s;
 } s_rule_t;
 
 typedef struct {
@@ -91,6 +94,7 @@ typedef struct _s_window_t {
     int64_t first_us;               //  oldest event of the burst in the window
     int64_t last_us;                //  newest event time attached
     int64_t touched;                //  zclock_mono of the last event
+    int64_t grace_until;            //  business time until which nothing opens
     //  During a write duty, what it would make true
     uint64_t t_incident;
     uint32_t t_evidence;
@@ -182,7 +186,7 @@ typedef struct {
     uint64_t frames, frames_refused, frames_malformed;
     uint64_t events_sensor, events_eve, eve_lines, eve_other, malformed;
     uint64_t attributed, unattributed, allowlisted, matched;
-    uint64_t incidents_opened, attached, evidence_written, rotations;
+    uint64_t incidents_opened, attached, evidence_written, rotations, in_grace;
     uint64_t log_budget;            //  malformed lines logged this second
     int64_t log_second;
     uint64_t log_suppressed;
@@ -381,7 +385,7 @@ static int
 s_load_rules (s_intake_t *self)
 {
     PGresult *res = lg_db_exec (self->db, "SELECT id, name, category, max_severity, signature_id,"
-                                          " window_seconds, threshold, action FROM rules"
+                                          " window_seconds, threshold, action, grace_seconds FROM rules"
                                           " WHERE enabled ORDER BY id LIMIT 1024", 0, NULL);
     if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
         PQclear (res);
@@ -398,6 +402,7 @@ s_load_rules (s_intake_t *self)
         rule->window_s = (uint32_t) atoi (PQgetvalue (res, row, 5));
         rule->threshold = (uint32_t) atoi (PQgetvalue (res, row, 6));
         rule->action = atoi (PQgetvalue (res, row, 7));
+        rule->grace_s = (uint32_t) atoi (PQgetvalue (res, row, 8));
     }
     PQclear (res);
     self->dirty_rules = false;
@@ -476,6 +481,27 @@ s_load_incidents (s_intake_t *self)
     }
     if (PQntuples (res))
         lg_info ("%d incidents not closed: their events attach to them", PQntuples (res));
+    PQclear (res);
+    //  Pairs still in the grace of their last closed incident
+    res = lg_db_exec (self->db, "SELECT i.connection_id, i.rule_id, (extract (epoch FROM"
+                                " max (i.closed_at) + r.grace_seconds * interval '1 second')"
+                                " * 1000000)::bigint FROM incidents i JOIN rules r ON r.id = i.rule_id"
+                                " WHERE i.status = 'closed' AND r.grace_seconds > 0"
+                                " GROUP BY i.connection_id, i.rule_id, r.grace_seconds", 0, NULL);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        return -1;
+    }
+    int64_t now = lg_clock_now_us ();
+    for (int row = 0; row < PQntuples (res); row++) {
+        int64_t until = strtoll (PQgetvalue (res, row, 2), NULL, 10);
+        if (until <= now)
+            continue;
+        s_window_t *window = s_window (self, strtoull (PQgetvalue (res, row, 0), NULL, 10),
+                                       strtoull (PQgetvalue (res, row, 1), NULL, 10));
+        if (!window->incident)
+            window->grace_until = until;
+    }
     PQclear (res);
     return 0;
 }
@@ -783,6 +809,10 @@ s_take (void *arg, const monitor_alert_t *alert)
                 s_queue (self, OP_EVIDENCE, w, rule, alert, at_us);
             continue;
         }
+        if (w->grace_until > self->now_us) {
+            self->in_grace++;       //  counted, opens nothing (PacketFence grace)
+            continue;
+        }
         if (s_window_count (w, rule, at_us)) {
             w->opening = true;
             w->last_us = at_us;
@@ -956,7 +986,8 @@ s_flush (s_intake_t *self)
     int64_t now = zclock_mono ();
     for (s_window_t *w = (s_window_t *) zhashx_first (self->windows); w;
          w = (s_window_t *) zhashx_next (self->windows))
-        if (!w->incident && !w->opening && now - w->touched > 86400000LL)
+        if (!w->incident && !w->opening && now - w->touched > 86400000LL
+        &&  w->grace_until <= self->now_us)
             zlistx_add_end (idle, w);
     bool swept = zlistx_size (idle) > 0;
     for (s_window_t *w = (s_window_t *) zlistx_first (idle); w; w = (s_window_t *) zlistx_next (idle))
@@ -1296,11 +1327,15 @@ s_on_published (void *arg, const char *topic, zframe_t *frame)
             s_key_t key = { event->incident_closed->connection, event->incident_closed->rule };
             s_window_t *w = (s_window_t *) zhashx_lookup (self->windows, &key);
             if (w && w->incident == event->incident_closed->incident) {
-                //  The next burst opens a new incident
+                //  The next burst opens a new incident, after the rule's grace
                 w->incident = 0;
                 w->evidence = 0;
                 w->pending = 0;
                 w->head = -1;
+                for (size_t i = 0; i < self->n_rules; i++)
+                    if (self->rules [i].id == key.b && self->rules [i].grace_s)
+                        w->grace_until = lg_clock_now_us ()
+                                       + (int64_t) self->rules [i].grace_s * 1000000;
             }
         }
         if (event)
@@ -1328,6 +1363,7 @@ s_stats (void *arg, Lgwan__V1__StatsReply *stats)
     lg_stats_add (stats, "detection.allowlist_entries", self->n_allow);
     lg_stats_add (stats, "detection.matched", self->matched);
     lg_stats_add (stats, "detection.allowlisted", self->allowlisted);
+    lg_stats_add (stats, "detection.in_grace", self->in_grace);
     lg_stats_add (stats, "detection.windows", zhashx_size (self->windows));
     lg_stats_add (stats, "incidents.opened", self->incidents_opened);
     lg_stats_add (stats, "incidents.attached_events", self->attached);

@@ -15,7 +15,8 @@
       and sampled as unattributed, never dropped;
     - malformed lines and frames are counted and never stop intake; only
       sensor certificates are heard on the PULL socket;
-    - operators confirm and close; a closed incident is not confirmed.
+    - operators confirm and close; a closed incident is not confirmed; a
+      rule's grace keeps a closed incident's connection quiet for a while.
 */
 #include "registry_fixture.h"
 
@@ -769,6 +770,46 @@ test_r16_1_lgwanctl_rule_allowlist_incident (void **state)
                              " AND status = 'closed' AND decided_by = 'operator:alice'", id), 1);
 }
 
+/* REQ R16.1: after an incident is closed, its rule's grace keeps the same
+   connection from opening another until it ends (PacketFence's grace) */
+static void
+test_r16_1_grace_after_close (void **state)
+{
+    (void) state;
+    Lgwan__V1__Rule rule = LGWAN__V1__RULE__INIT;
+    rule.name = (char *) "beacon-grace";
+    rule.signature_id = 2006;
+    rule.threshold = 1;
+    rule.window_seconds = 60;
+    rule.grace_seconds = 3600;
+    rule.action = LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT;
+    Lgwan__V1__RuleSet set = LGWAN__V1__RULE_SET__INIT;
+    set.rule = &rule;
+    lg_reply_t *reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_int_equal (reply->rule->rule->grace_seconds, 3600);
+    uint64_t id = reply->rule->rule->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    s_push_alerts ("sensor", 2, 2006, 1, "2027-03-01T00:10:00Z");
+    s_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, id);
+    Lgwan__V1__IncidentClose close_ = LGWAN__V1__INCIDENT_CLOSE__INIT;
+    close_.incident = (uint64_t) s_sql ("SELECT id FROM monitor.incidents WHERE rule_id = %" PRIu64, id);
+    reply = s_ask (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CLOSE, &close_, "誤検知");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  In the grace: counted, nothing opens
+    uint64_t grace = s_counter ("detection.in_grace");
+    s_push_alerts ("sensor", 2, 2006, 3, "2027-03-01T00:11:00Z");
+    s_wait_counter ("detection.in_grace", grace + 3);
+    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, id), 1);
+    //  The grace ends
+    rf_set_clock ("2027-03-01T01:30:00Z");
+    s_push_alerts ("sensor", 2, 2006, 1, "2027-03-01T01:30:00Z");
+    s_wait_sql (2, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, id);
+    rf_set_clock (RF_TODAY_UTC);
+}
+
 static bool
 s_released (void *arg)
 {
@@ -843,6 +884,7 @@ main (void)
         cmocka_unit_test (test_x3_bad_input_counted_never_stops_intake),
         cmocka_unit_test (test_r16_1_followed_file_rotation),
         cmocka_unit_test (test_r16_1_lgwanctl_rule_allowlist_incident),
+        cmocka_unit_test (test_r16_1_grace_after_close),
         cmocka_unit_test (test_r16_1_released_allocation_stops_attributing),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

@@ -183,7 +183,7 @@ static const ctl_command_t s_commands [] = {
       "the servers of --connection" },
     { "rule",     "set",    "rule_set",       NULL, NULL,
       "create (no id) or replace a detection rule: --rule JSON {name, category, maxSeverity,"
-      " signatureId, windowSeconds, threshold, action} (R16.1)" },
+      " signatureId, windowSeconds, threshold, action, graceSeconds} (R16.1)" },
     { "rule",     "show",   "rule_get",       NULL, NULL,
       "one detection rule by --rule id" },
     { "rule",     "list",   "rule_list",      NULL, NULL,

@@ -24,6 +24,7 @@ CREATE TABLE rules (
     window_seconds  integer NOT NULL CHECK (window_seconds BETWEEN 1 AND 86400),
     threshold       integer NOT NULL CHECK (threshold BETWEEN 1 AND 1000),
     action          smallint NOT NULL CHECK (action IN (1, 2)),
+    grace_seconds   integer NOT NULL DEFAULT 0 CHECK (grace_seconds BETWEEN 0 AND 2592000),
     enabled         boolean NOT NULL DEFAULT true,
     updated_at      timestamptz NOT NULL,
     updated_by      text NOT NULL
