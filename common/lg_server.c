@@ -45,6 +45,8 @@ struct _lg_server_t {
     size_t n_workers;
     zlist_t *waiting;           //  jobs (zmsg_t) for the next free worker
     s_worker_args_t worker_args;
+    lg_stats_fn *stats_fn;      //  the service's own counters, in the reactor
+    void *stats_arg;
 };
 
 
@@ -148,6 +150,32 @@ lg_server_set_outbox (lg_server_t *self, lg_outbox_t *outbox)
     self->outbox = outbox;
 }
 
+void
+lg_server_set_stats (lg_server_t *self, lg_stats_fn *fn, void *arg)
+{
+    self->stats_fn = fn;
+    self->stats_arg = arg;
+}
+
+void
+lg_stats_add (Lgwan__V1__StatsReply *stats, const char *name, uint64_t count)
+{
+    Lgwan__V1__StatsCounter **grown = (Lgwan__V1__StatsCounter **) realloc (
+        stats->service_counters, (stats->n_service_counters + 1) * sizeof (void *));
+    Lgwan__V1__StatsCounter *counter = (Lgwan__V1__StatsCounter *) malloc (sizeof *counter);
+    if (!grown || !counter) {
+        free (counter);
+        if (grown)
+            stats->service_counters = grown;
+        return;
+    }
+    lgwan__v1__stats_counter__init (counter);
+    counter->name = lg_strdup (name);
+    counter->count = count;
+    stats->service_counters = grown;
+    stats->service_counters [stats->n_service_counters++] = counter;
+}
+
 static void
 s_set_status (lg_reply_t *reply, lg_code_t code, const char *requirement, const char *message)
 {
@@ -220,6 +248,14 @@ lg_ctx_exec (lg_ctx_t *ctx, const char *sql, int nparams, const char *const *par
     int rc = lg_ctx_query (ctx, &res, sql, nparams, params);
     PQclear (res);
     return rc;
+}
+
+int
+lg_ctx_emit (lg_ctx_t *ctx, lg_event_t *event)
+{
+    const char *reason = ctx->request && ctx->request->reason? ctx->request->reason: "";
+    const char *correlation = ctx->request? ctx->request->request_id: "";
+    return lg_outbox_append (ctx->outbox, event, ctx->actor, reason, correlation, ctx->now_us);
 }
 
 //  A refusal carries no body: whatever a handler put there before it
@@ -831,6 +867,10 @@ s_stats (lg_ctx_t *ctx)
         counter->total_micros = tally->total_us;
         stats->by_request [stats->n_by_request++] = counter;
     }
+    //  Stats is always answered in the reactor, where the service's own
+    //  counters live (s_on_reactor)
+    if (self->stats_fn)
+        self->stats_fn (self->stats_arg, stats);
     ctx->reply->body_case = LGWAN__V1__REPLY__BODY_STATS;
     ctx->reply->stats = stats;
     return 0;

@@ -76,6 +76,13 @@ const char *lg_server_endpoint (lg_server_t *self);
 //  Give the server its outbox, so handlers can emit and Replay is served.
 void lg_server_set_outbox (lg_server_t *self, lg_outbox_t *outbox);
 
+//  A service's own counters for the common Stats reply (intake rates,
+//  queues): fn runs in the reactor thread, where Stats is always answered,
+//  and adds them with lg_stats_add.
+typedef void (lg_stats_fn) (void *arg, Lgwan__V1__StatsReply *stats);
+void lg_server_set_stats (lg_server_t *self, lg_stats_fn *fn, void *arg);
+void lg_stats_add (Lgwan__V1__StatsReply *stats, const char *name, uint64_t count);
+
 //  Run a background duty (a timer of the leader: deadlines, scheduled
 //  changes) like a write without a caller: one transaction with its events,
 //  committed then published. The handler gets ctx->request NULL, ctx->caller
@@ -99,6 +106,10 @@ int lg_ctx_query (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int nparams,
 
 //  The same for a statement whose result is not needed.
 int lg_ctx_exec (lg_ctx_t *ctx, const char *sql, int nparams, const char *const *params);
+
+//  Append an event to the outbox in the handler's (or duty's) transaction,
+//  with the actor, the request's reason and its request id as correlation.
+int lg_ctx_emit (lg_ctx_t *ctx, lg_event_t *event);
 
 //  Heap copy for reply fields (replies are freed with free_unpacked)
 char *lg_strdup (const char *text);

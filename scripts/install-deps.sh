@@ -12,6 +12,8 @@ PACKAGES=(
     libnftables-dev libmicrohttpd-dev
     # tests
     libcmocka-dev
+    # fuzz targets (libFuzzer is clang's): tests/fuzz
+    clang
     # run: private PostgreSQL clusters, enforcement, process tools
     postgresql-15 nftables iproute2 iputils-ping python3 procps psmisc util-linux openssl
     # validating docker-compose.yml (tests/system/test_compose.sh)

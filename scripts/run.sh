@@ -45,6 +45,7 @@ CLIENTS=(
     "viewer viewer -"
     "billing billing -"
     "enforcer enforcer -"
+    "sensor sensor -"
 )
 
 die () {
@@ -138,6 +139,12 @@ start_service () {
         #   A qualified invoice names its issuer: the operating body's
         #   registration number (the demo's J-LIS corporate number)
         env+=("LG_BILLING_ISSUER_REGISTRATION=${LG_BILLING_ISSUER_REGISTRATION:-T8010005018863}")
+    fi
+    if [ "$svc" = monitor ]; then
+        #   Sensors on this machine: Suricata's EVE lines into the Unix
+        #   socket, or appended to the followed file (the demo data does)
+        mkdir -p "$RUN/eve"
+        env+=("LG_MONITOR_EVE_SOCKET=$RUN/eve/monitor.sock" "LG_MONITOR_EVE_FILE=$RUN/eve/eve.json")
     fi
     if [ "$svc" = enforcer ]; then
         #   The embedded platform has no gateway: one enforcement point in
@@ -242,7 +249,9 @@ Use it (lgwanctl finds the services on this machine by their default ports):
     export LGWANCTL_CERT=$CERTS/clients/operator_secret    # operator alice
     export PATH=$BUILD/tools/lgwanctl:\$PATH
     lgwanctl --help
-Other identities: $CERTS/clients/{operator2,reviewer,auditor,viewer}_secret
+Other identities: $CERTS/clients/{operator2,reviewer,auditor,viewer,sensor}_secret
+Sensors:    EVE lines into $RUN/eve/monitor.sock or appended to $RUN/eve/eve.json;
+            protobuf batches (sensor certificate) to tcp://127.0.0.1:7304
     LGWANCTL_CERT=$CERTS/clients/reviewer_secret lgwanctl ...   # reviewer rita
 Database:   psql "host=$SOCK dbname=$DB user=postgres"
 Logs:       $LOGS/<service>.log

@@ -151,3 +151,36 @@ echo "           (lgwanctl provider list; lgwanctl service show --service 1; lgw
 echo "            lgwanctl isolation show --connection 1; lgwanctl isolation points;"
 echo "            lgwanctl audit show --audit 1; lgwanctl audit compliance --provider 5; lgwanctl control list;"
 echo "            lgwanctl tariff list; lgwanctl invoice run --period $(TZ=Asia/Tokyo date +%Y-%m) --preview)"
+
+#   Monitor (R16.1 detection): two rules, one allow-list entry, and a sample
+#   EVE file that trips the first rule. The file holds six ETERNALBLUE
+#   alerts from web01 (198.18.0.10, connection 1), a scan, an allow-listed
+#   false positive, an alert from outside every prefix (counted and sampled
+#   as unattributed), a flow and a stats event (ignored) and a truncated
+#   last line (counted as malformed): rule trojan-relay opens an incident and
+#   confirms it with isolate, which the orchestrator acts on.
+if [ -n "${LG_RUN_DIR:-}" ] && [ -d "$LG_RUN_DIR/eve" ]; then
+    as "$OPERATOR" rule-trojan rule set --rule '{"name":"trojan-relay",
+        "category":"A Network Trojan was detected","maxSeverity":1,"windowSeconds":60,
+        "threshold":5,"action":"RULE_ACTION_INCIDENT_AND_ISOLATE"}'
+    as "$OPERATOR" rule-scan rule set --rule '{"name":"scan-burst",
+        "category":"Attempted Information Leak","maxSeverity":3,"windowSeconds":300,
+        "threshold":20,"action":"RULE_ACTION_INCIDENT"}'
+    as "$OPERATOR" allow-id-check allowlist add --signature-id 2100498 \
+        --expires-at 2027-12-31T15:00:00Z --reason "known false positive of the provider's vulnerability scanner"
+    #   The monitor must know connection 1 before the alerts are attributed
+    for _ in $(seq 1 50); do
+        prefixes=$(LGWANCTL_CERT=$OPERATOR "$LGWANCTL" stats show --service monitor --json 2>/dev/null \
+            | python3 -c 'import json,sys; d=json.load(sys.stdin); print(next((int(c.get("count",0)) for c in d.get("serviceCounters",[]) if c["name"]=="attribution.prefixes"),0))' \
+            2>/dev/null || echo 0)
+        [ "${prefixes:-0}" -gt 0 ] && break
+        sleep 0.2
+    done
+    if [ ! -f "$LG_RUN_DIR/eve/demo.appended" ]; then
+        cat "$HERE/eve-sample.json" >>"$LG_RUN_DIR/eve/eve.json"
+        touch "$LG_RUN_DIR/eve/demo.appended"
+    fi
+    echo "demo data: monitor rules trojan-relay and scan-burst; a sample EVE file opens one incident"
+    echo "           (lgwanctl incident list; lgwanctl incident show --incident 1; lgwanctl rule list;"
+    echo "            lgwanctl monitor unattributed)"
+fi

@@ -34,14 +34,6 @@ extern const lg_migration_t audit_migrations [];
 //  Helpers shared with audit_requests.c
 
 int
-audit_emit (lg_ctx_t *ctx, lg_event_t *event)
-{
-    return lg_outbox_append (ctx->outbox, event, ctx->actor,
-                             ctx->request? ctx->request->reason: "",
-                             ctx->request? ctx->request->request_id: "", ctx->now_us);
-}
-
-int
 audit_emit_remediation (lg_ctx_t *ctx, unsigned body_case, const char *id,
                         uint32_t days_before, const char *reason)
 {
@@ -85,7 +77,7 @@ audit_emit_remediation (lg_ctx_t *ctx, unsigned body_case, const char *id,
         default:
             event.remediation_overdue = &body; break;
     }
-    rc = audit_emit (ctx, &event);
+    rc = lg_ctx_emit (ctx, &event);
     PQclear (res);
     return rc;
 }
@@ -280,7 +272,7 @@ s_cancelled (lg_ctx_t *ctx)
         lg_event_t event = LGWAN__V1__EVENT__INIT;
         event.body_case = LGWAN__V1__EVENT__BODY_AUDIT_CLOSED;
         event.audit_closed = &body;
-        rc = audit_emit (ctx, &event);
+        rc = lg_ctx_emit (ctx, &event);
         if (rc == 0)
             lg_info ("audit %" PRIu64 " closed: %s", body.audit, body.reason);
     }

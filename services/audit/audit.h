@@ -25,8 +25,6 @@ extern const lg_service_def_t audit_service;
     " LIMIT 500 FOR UPDATE SKIP LOCKED"
 
 
-//  Append an event to the outbox with the context's actor, reason, request
-int audit_emit (lg_ctx_t *ctx, lg_event_t *event);
 
 //  A remediation event of body_case for request id (read back from the table)
 int audit_emit_remediation (lg_ctx_t *ctx, unsigned body_case, const char *id,

@@ -539,7 +539,7 @@ audit_open (lg_ctx_t *ctx)
     lg_event_t event = LGWAN__V1__EVENT__INIT;
     event.body_case = LGWAN__V1__EVENT__BODY_AUDIT_OPENED;
     event.audit_opened = &opened;
-    if ((rc = audit_emit (ctx, &event)))
+    if ((rc = lg_ctx_emit (ctx, &event)))
         return rc;
 
     //  An incident audit asks for remediation at once (R16.1 control)
@@ -654,7 +654,7 @@ audit_close (lg_ctx_t *ctx)
     lg_event_t event = LGWAN__V1__EVENT__INIT;
     event.body_case = LGWAN__V1__EVENT__BODY_AUDIT_CLOSED;
     event.audit_closed = &body;
-    if ((rc = audit_emit (ctx, &event)))
+    if ((rc = lg_ctx_emit (ctx, &event)))
         return rc;
     return s_audit_reply (ctx, c->audit);
 }
@@ -767,7 +767,7 @@ audit_finding_record (lg_ctx_t *ctx)
     lg_event_t event = LGWAN__V1__EVENT__INIT;
     event.body_case = LGWAN__V1__EVENT__BODY_FINDING_RECORDED;
     event.finding_recorded = &recorded;
-    if ((rc = audit_emit (ctx, &event)))
+    if ((rc = lg_ctx_emit (ctx, &event)))
         return rc;
     //  R15.2: the remediation request and its deadline
     uint64_t remediation = 0;

@@ -532,14 +532,6 @@ s_store (lg_ctx_t *ctx, const s_period_t *p, zlistx_t *list)
     return rc;
 }
 
-static int
-s_emit (lg_ctx_t *ctx, lg_event_t *event)
-{
-    return lg_outbox_append (ctx->outbox, event, ctx->actor,
-                             ctx->request? ctx->request->reason: "",
-                             ctx->request? ctx->request->request_id: "", ctx->now_us);
-}
-
 int
 billing_invoice_run (lg_ctx_t *ctx)
 {
@@ -870,7 +862,7 @@ billing_credit_note_issue (lg_ctx_t *ctx)
     lg_event_t event = LGWAN__V1__EVENT__INIT;
     event.body_case = LGWAN__V1__EVENT__BODY_CREDIT_NOTE_ISSUED;
     event.credit_note_issued = &issued;
-    return s_emit (ctx, &event);
+    return lg_ctx_emit (ctx, &event);
 }
 
 int
@@ -926,7 +918,7 @@ billing_payment_record (lg_ctx_t *ctx)
     lg_event_t event = LGWAN__V1__EVENT__INIT;
     event.body_case = LGWAN__V1__EVENT__BODY_PAYMENT_RECORDED;
     event.payment_recorded = &recorded;
-    if ((rc = s_emit (ctx, &event))) {
+    if ((rc = lg_ctx_emit (ctx, &event))) {
         lgwan__v1__payment__free_unpacked (payment, NULL);
         return rc;
     }

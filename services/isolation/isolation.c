@@ -69,9 +69,7 @@ s_publish_change (lg_ctx_t *ctx, uint64_t version, const char *added, const char
     lg_event_t event = LGWAN__V1__EVENT__INIT;
     event.body_case = LGWAN__V1__EVENT__BODY_DESIRED_STATE_CHANGED;
     event.desired_state_changed = &changed_event;
-    int rc = lg_outbox_append (ctx->outbox, &event, ctx->actor,
-                               ctx->request? ctx->request->reason: "",
-                               ctx->request? ctx->request->request_id: "", ctx->now_us);
+    int rc = lg_ctx_emit (ctx, &event);
     for (int col = 0; col < 2; col++) {
         for (size_t i = 0; i < counts [col]; i++)
             free (lists [col] [i]);
@@ -203,9 +201,7 @@ isolation_emit_in_force (lg_ctx_t *ctx, uint64_t *in_force_p)
             event.body_case = LGWAN__V1__EVENT__BODY_DECOMMISSIONED;
             event.decommissioned = &applied;
         }
-        rc = lg_outbox_append (ctx->outbox, &event, ctx->actor,
-                               ctx->request? ctx->request->reason: "",
-                               ctx->request? ctx->request->request_id: "", ctx->now_us);
+        rc = lg_ctx_emit (ctx, &event);
         free (prefixes);
         free (points);
     }

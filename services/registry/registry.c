@@ -177,14 +177,6 @@ reg_check_decision (lg_ctx_t *ctx, Lgwan__V1__Outcome outcome, const char *reaso
 }
 
 int
-reg_emit (lg_ctx_t *ctx, lg_event_t *event)
-{
-    const char *reason = ctx->request && ctx->request->reason? ctx->request->reason: "";
-    const char *correlation = ctx->request? ctx->request->request_id: "";
-    return lg_outbox_append (ctx->outbox, event, ctx->actor, reason, correlation, ctx->now_us);
-}
-
-int
 reg_provider_lock (lg_ctx_t *ctx, uint64_t id, char *status, size_t size, int *type)
 {
     char text [24];

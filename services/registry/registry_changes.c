@@ -141,7 +141,7 @@ s_cancel_now (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t provider
     lg_event_t event = LGWAN__V1__EVENT__INIT;
     event.body_case = LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE;
     event.cancellation_effective = &effective;
-    return reg_emit (ctx, &event);
+    return lg_ctx_emit (ctx, &event);
 }
 
 //  Apply a change's patch to its record (not a cancellation)
@@ -187,7 +187,7 @@ s_apply_patch (lg_ctx_t *ctx, const char *subject, uint64_t id, const char *payl
         lg_event_t event = LGWAN__V1__EVENT__INIT;
         event.body_case = LGWAN__V1__EVENT__BODY_PROVIDER_CHANGED;
         event.provider_changed = &changed;
-        rc = reg_emit (ctx, &event);
+        rc = lg_ctx_emit (ctx, &event);
         lgwan__v1__provider__free_unpacked (record, NULL);
     }
     else
@@ -208,7 +208,7 @@ s_apply_patch (lg_ctx_t *ctx, const char *subject, uint64_t id, const char *payl
         lg_event_t event = LGWAN__V1__EVENT__INIT;
         event.body_case = LGWAN__V1__EVENT__BODY_CONNECTION_CHANGED;
         event.connection_changed = &changed;
-        rc = reg_emit (ctx, &event);
+        rc = lg_ctx_emit (ctx, &event);
     }
     else {
         const Lgwan__V1__ServicePatch *p = (const Lgwan__V1__ServicePatch *) msg;
@@ -236,7 +236,7 @@ s_apply_patch (lg_ctx_t *ctx, const char *subject, uint64_t id, const char *payl
             lg_event_t event = LGWAN__V1__EVENT__INIT;
             event.body_case = LGWAN__V1__EVENT__BODY_SERVICE_REGISTERED;
             event.service_registered = &registered;
-            rc = reg_emit (ctx, &event);
+            rc = lg_ctx_emit (ctx, &event);
         }
         lgwan__v1__service__free_unpacked (service, NULL);
     }

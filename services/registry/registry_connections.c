@@ -582,7 +582,7 @@ reg_connection_decide (lg_ctx_t *ctx)
     lg_event_t event = LGWAN__V1__EVENT__INIT;
     event.body_case = LGWAN__V1__EVENT__BODY_CONNECTION_ACTIVATED;
     event.connection_activated = &activated;
-    return reg_emit (ctx, &event);
+    return lg_ctx_emit (ctx, &event);
 }
 
 int
@@ -905,7 +905,7 @@ reg_release_allocations (lg_ctx_t *ctx)
         lg_event_t event = LGWAN__V1__EVENT__INIT;
         event.body_case = LGWAN__V1__EVENT__BODY_ALLOCATION_RELEASED;
         event.allocation_released = &released;
-        rc = reg_emit (ctx, &event);
+        rc = lg_ctx_emit (ctx, &event);
         if (rc == 0)
             lg_info ("connection %s decommissioned: %zu prefix(es) released", connection, n);
     }

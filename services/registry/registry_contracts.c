@@ -243,7 +243,7 @@ reg_contract_activate (lg_ctx_t *ctx)
     lg_event_t event = LGWAN__V1__EVENT__INIT;
     event.body_case = LGWAN__V1__EVENT__BODY_CONTRACT_ACTIVATED;
     event.contract_activated = &activated;
-    return reg_emit (ctx, &event);
+    return lg_ctx_emit (ctx, &event);
 }
 
 int
@@ -359,5 +359,5 @@ reg_interconnection_register (lg_ctx_t *ctx)
     lg_event_t event = LGWAN__V1__EVENT__INIT;
     event.body_case = LGWAN__V1__EVENT__BODY_INTERCONNECTION_REGISTERED;
     event.interconnection_registered = &registered;
-    return reg_emit (ctx, &event);
+    return lg_ctx_emit (ctx, &event);
 }

@@ -58,8 +58,6 @@ int reg_set_status (lg_ctx_t *ctx, const char *subject, uint64_t id, const char 
 //  A decision's outcome and reason are both given (R4.3); -1 refused.
 int reg_check_decision (lg_ctx_t *ctx, Lgwan__V1__Outcome outcome, const char *reason);
 
-//  Append an event in the request's transaction.
-int reg_emit (lg_ctx_t *ctx, lg_event_t *event);
 
 //  The status of a provider, locked FOR UPDATE; -1 NOT_FOUND set.
 int reg_provider_lock (lg_ctx_t *ctx, uint64_t id, char *status, size_t size, int *type);

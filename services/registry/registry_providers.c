@@ -234,7 +234,7 @@ reg_provider_apply (lg_ctx_t *ctx)
     lg_event_t event = LGWAN__V1__EVENT__INIT;
     event.body_case = LGWAN__V1__EVENT__BODY_PROVIDER_APPLIED;
     event.provider_applied = &applied;
-    return reg_emit (ctx, &event);
+    return lg_ctx_emit (ctx, &event);
 }
 
 int
@@ -421,7 +421,7 @@ reg_qualification_decide (lg_ctx_t *ctx)
     lg_event_t event = LGWAN__V1__EVENT__INIT;
     event.body_case = LGWAN__V1__EVENT__BODY_QUALIFICATION_DECIDED;
     event.qualification_decided = &decided;
-    return reg_emit (ctx, &event);
+    return lg_ctx_emit (ctx, &event);
 }
 
 int

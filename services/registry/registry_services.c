@@ -281,5 +281,5 @@ reg_service_decide (lg_ctx_t *ctx)
     lg_event_t event = LGWAN__V1__EVENT__INIT;
     event.body_case = LGWAN__V1__EVENT__BODY_SERVICE_REGISTERED;
     event.service_registered = &registered;
-    return reg_emit (ctx, &event);
+    return lg_ctx_emit (ctx, &event);
 }

@@ -1,0 +1,1524 @@
+/*  monitor_intake - the reactor side of the monitor: security events in,
+    incidents out, without touching PostgreSQL per event.
+
+    1. Three ways in, all in the reactor thread: protobuf SecurityEventBatch
+       frames on a CURVE PULL socket (LG_MONITOR_SENSOR_ENDPOINT; only frames
+       whose certificate has the `sensor` role are taken, the rest counted as
+       refused), EVE JSON lines on a Unix stream socket
+       (LG_MONITOR_EVE_SOCKET) and EVE lines from a followed file
+       (LG_MONITOR_EVE_FILE), read by a timer that survives rotation (a new
+       inode or a shorter file) and keeps its offset in eve_files.
+    2. Bad input never stops intake: a malformed line or event is counted
+       (per sensor, in sensor_counts) and logged with its position (file and
+       line, or socket connection and line); a line over 1 MiB is skipped to
+       its newline.
+    3. Attribution: longest-prefix match of the source, then the destination
+       address, against the prefixes of active connections (monitor_lpm),
+       rebuilt from table connections whenever a followed event changed it.
+       An event that matches nothing is counted per sensor and kept as a
+       sample; none is dropped silently (PacketFence #4187).
+    4. Detection: every enabled rule that matches (category, severity at
+       most, signature) and no unexpired allow-list entry covers (its
+       connection and/or signature) counts the event in a sliding window
+       per (connection, rule): 32 buckets of window/32, so memory per pair
+       is constant whatever the threshold. Reaching the threshold opens an
+       incident, in one transaction with IncidentOpened (and, for rule
+       action incident_and_isolate, the confirmation and IncidentConfirmed).
+    5. After an incident is closed, the pair opens nothing for the rule's
+       grace_seconds (PacketFence's grace), also across a restart.
+    6. While an incident of a (connection, rule) is not closed, its events
+       attach to it: the first LG_MONITOR_EVIDENCE are written as evidence,
+       the rest only counted and added every flush. The unique partial index
+       on incidents (connection, rule) WHERE status <> 'closed' and the open
+       incidents loaded at start make a restarted monitor attach to the
+       incident of a burst instead of opening another.
+    7. Every LG_MONITOR_FLUSH_MS the counts (incidents, per connection and
+       minute, per sensor) and the samples are written in one transaction;
+       the in-memory maps are emptied, so memory stays bounded.
+    8. Rules, allow-list and closed incidents are reloaded when this
+       service's own RuleChanged, AllowlistChanged or IncidentClosed is
+       published (after COMMIT, in this thread, before any later input).
+*/
+#include "monitor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define BUCKETS         32
+#define MAX_RULES       1024
+#define MAX_CLIENTS     64
+#define MAX_SENSORS     1024
+#define MAX_SAMPLES     32          //  per flush
+#define MAX_MINUTES     100000      //  (connection, minute) pairs before an early flush
+#define MAX_OPS         1024
+#define READ_CHUNK      (256 * 1024)
+
+typedef struct {
+    uint64_t a;
+    uint64_t b;
+} s_key_t;
+
+typedef struct {
+    uint64_t id;
+    char name [129];
+    char category [128];
+    uint32_t max_severity;
+    uint64_t signature_id;
+    uint32_t window_s;
+    uint32_t threshold;
+    int action;
+    uint32_t grace_s;
+} s_rule_t;
+
+typedef struct {
+    uint64_t connection;
+    uint64_t signature_id;
+    int64_t expires_us;
+} s_allow_t;
+
+//  Sliding window and incident of one (connection, rule)
+typedef struct _s_window_t {
+    struct _s_window_t *next;       //  the connection's next window
+    s_key_t key;
+    int64_t head;                   //  newest bucket index counted, -1 when empty
+    uint32_t sum;                   //  events in buckets head - 31 .. head
+    uint32_t counts [BUCKETS];      //  bucket i in slot i % 32
+    uint64_t incident;              //  open or confirmed incident, 0 when none
+    uint32_t evidence;              //  evidence rows written
+    bool opening;                   //  an open is queued
+    uint64_t pending;               //  events attached, not yet added to event_count
+    int64_t first_us;               //  oldest event of the burst in the window
+    int64_t last_us;                //  newest event time attached
+    int64_t touched;                //  zclock_mono of the last event
+    int64_t grace_until;            //  business time until which nothing opens
+    //  During a write duty, what it would make true
+    uint64_t t_incident;
+    uint32_t t_evidence;
+} s_window_t;
+
+//  An active connection, as the prefix table's value (index + 1): the
+//  events of its current minute and its windows, without a hash lookup
+typedef struct {
+    uint64_t id;
+    uint64_t minute;                //  minute (since the epoch) of count
+    uint64_t count;                 //  events of that minute not yet flushed
+    uint64_t in_minute;             //  events of that minute (Stats)
+    s_window_t *windows;
+} s_conn_t;
+
+typedef struct {
+    uint64_t events, unattributed, malformed;           //  since start
+    uint64_t d_events, d_unattributed, d_malformed;     //  not yet flushed
+} s_sensor_t;
+
+typedef enum { OP_OPEN, OP_EVIDENCE } s_op_kind_t;
+
+typedef struct {
+    s_op_kind_t kind;
+    s_window_t *window;
+    const s_rule_t *rule;
+    monitor_alert_t alert;
+    int64_t at_us;
+} s_op_t;
+
+//  Lines from a byte stream, bounded
+typedef struct {
+    char *buf;
+    size_t len;
+    bool discarding;                //  inside a line over MONITOR_LINE_MAX
+    int64_t line_no;
+    int64_t consumed;               //  bytes of complete lines (file offset)
+} s_lines_t;
+
+typedef struct {
+    int fd;
+    int number;
+    s_lines_t lines;
+} s_client_t;
+
+typedef struct {
+    lg_db_t *db;                    //  the reactor's connection (attach)
+    lg_server_t *server;
+    lg_auth_t *auth;
+    zloop_t *loop;
+    int64_t max_msg;
+    int64_t evidence_max;
+    int64_t flush_ms;
+    int64_t poll_ms;
+    char sensor_endpoint [256];
+    char eve_socket [108];
+    char eve_file [512];
+    //  What intake knows
+    monitor_lpm_t *lpm;
+    s_conn_t *conns;                //  active connections, by id
+    size_t n_conns;
+    s_rule_t rules [MAX_RULES];
+    size_t n_rules;
+    s_allow_t *allow;
+    size_t n_allow;
+    bool dirty_prefixes, dirty_rules, dirty_allow;
+    zhashx_t *windows;              //  s_key_t {connection, rule} -> s_window_t
+    zhashx_t *minutes;              //  s_key_t {connection, minute} -> uint64_t *, past minutes
+    zhashx_t *sensors;              //  name -> s_sensor_t
+    s_sensor_t *last_sensor;        //  the last one looked up, by name
+    char last_sensor_name [64];
+    monitor_alert_t samples [MAX_SAMPLES];
+    size_t n_samples;
+    s_op_t *ops;
+    size_t n_ops;
+    int64_t now_us;                 //  business clock of the input being handled
+    int64_t mono;                   //  zclock_mono () of it
+    //  Sockets
+    zsock_t *pull;
+    int listen_fd;
+    s_client_t *clients [MAX_CLIENTS];
+    int client_serial;
+    //  Followed file
+    int file_fd;
+    uint64_t file_inode;
+    s_lines_t file_lines;
+    int64_t saved_offset;
+    //  Counters since start (Stats)
+    uint64_t frames, frames_refused, frames_malformed;
+    uint64_t events_sensor, events_eve, eve_lines, eve_other, malformed;
+    uint64_t attributed, unattributed, allowlisted, matched;
+    uint64_t incidents_opened, attached, evidence_written, rotations, in_grace;
+    uint64_t log_budget;            //  malformed lines logged this second
+    int64_t log_second;
+    uint64_t log_suppressed;
+    int64_t last_retention;
+} s_intake_t;
+
+//  ---------------------------------------------------------------------------
+//  Hash keys of two integers
+
+static size_t
+s_key_hash (const void *key)
+{
+    const s_key_t *k = (const s_key_t *) key;
+    uint64_t h = k->a * 0x9E3779B97F4A7C15ULL ^ (k->b + 0x632BE59BD9B4E019ULL) * 0xC2B2AE3D27D4EB4FULL;
+    return (size_t) (h ^ (h >> 31));
+}
+
+static int
+s_key_compare (const void *x, const void *y)
+{
+    const s_key_t *a = (const s_key_t *) x, *b = (const s_key_t *) y;
+    return a->a < b->a? -1: a->a > b->a? 1: a->b < b->b? -1: a->b > b->b? 1: 0;
+}
+
+static void *
+s_key_dup (const void *key)
+{
+    s_key_t *copy = (s_key_t *) malloc (sizeof (s_key_t));
+    if (copy)
+        *copy = *(const s_key_t *) key;
+    return copy;
+}
+
+static void
+s_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+static zhashx_t *
+s_key_table (void)
+{
+    zhashx_t *table = zhashx_new ();
+    zhashx_set_key_hasher (table, s_key_hash);
+    zhashx_set_key_comparator (table, s_key_compare);
+    zhashx_set_key_duplicator (table, s_key_dup);
+    zhashx_set_key_destructor (table, s_free);
+    zhashx_set_destructor (table, s_free);
+    return table;
+}
+
+//  ---------------------------------------------------------------------------
+//  Logging bad input without flooding: 20 lines a second, then a count.
+//  format gives "primary\ndetail", PostgreSQL's shape.
+
+static void
+s_log_bad (s_intake_t *self, const char *format, ...)
+{
+    int64_t second = zclock_mono () / 1000;
+    if (second != self->log_second) {
+        if (self->log_suppressed)
+            lg_warning ("%" PRIu64 " more malformed inputs not logged", self->log_suppressed);
+        self->log_second = second;
+        self->log_budget = 0;
+        self->log_suppressed = 0;
+    }
+    if (self->log_budget++ >= 20) {
+        self->log_suppressed++;
+        return;
+    }
+    va_list args;
+    va_start (args, format);
+    char *text = zsys_vprintf (format, args);
+    va_end (args);
+    //  "primary\ndetail": the detail (where it was) on its own DETAIL line
+    char *detail = text? strchr (text, '\n'): NULL;
+    if (detail)
+        *detail++ = 0;
+    lg_log_write (LG_LOG_WARNING, detail, "%s", text? text: "malformed input");
+    zstr_free (&text);
+}
+
+static s_sensor_t *
+s_sensor (s_intake_t *self, const char *name)
+{
+    //  A batch comes from one sensor: the last one found is asked first
+    if (self->last_sensor && streq (self->last_sensor_name, name))
+        return self->last_sensor;
+    s_sensor_t *sensor = (s_sensor_t *) zhashx_lookup (self->sensors, *name? name: "(unnamed)");
+    if (sensor) {
+        self->last_sensor = sensor;
+        snprintf (self->last_sensor_name, sizeof self->last_sensor_name, "%s", name);
+        return sensor;
+    }
+    if (zhashx_size (self->sensors) >= MAX_SENSORS)
+        name = "(other)";
+    sensor = (s_sensor_t *) zhashx_lookup (self->sensors, *name? name: "(unnamed)");
+    if (!sensor) {
+        sensor = (s_sensor_t *) zmalloc (sizeof *sensor);
+        zhashx_insert (self->sensors, *name? name: "(unnamed)", sensor);
+    }
+    return sensor;
+}
+
+static void
+s_count_malformed (s_intake_t *self, const char *source)
+{
+    self->malformed++;
+    s_sensor_t *sensor = s_sensor (self, source);
+    sensor->malformed++;
+    sensor->d_malformed++;
+}
+
+//  ---------------------------------------------------------------------------
+//  Loading what intake knows from the tables
+
+//  A connection's count of a past minute goes to the map the flush writes
+static void
+s_park (s_intake_t *self, s_conn_t *conn)
+{
+    if (!conn->count)
+        return;
+    s_key_t key = { conn->id, conn->minute };
+    uint64_t *count = (uint64_t *) zhashx_lookup (self->minutes, &key);
+    if (!count) {
+        count = (uint64_t *) zmalloc (sizeof (uint64_t));
+        zhashx_insert (self->minutes, &key, count);
+    }
+    *count += conn->count;
+    conn->count = 0;
+}
+
+static s_conn_t *
+s_conn_find (s_intake_t *self, uint64_t id)
+{
+    size_t low = 0, high = self->n_conns;
+    while (low < high) {
+        size_t mid = (low + high) / 2;
+        if (self->conns [mid].id < id)
+            low = mid + 1;
+        else
+            high = mid;
+    }
+    return low < self->n_conns && self->conns [low].id == id? &self->conns [low]: NULL;
+}
+
+//  Each window in its connection's list (after the connections or the
+//  windows changed)
+static void
+s_relink (s_intake_t *self)
+{
+    for (size_t i = 0; i < self->n_conns; i++)
+        self->conns [i].windows = NULL;
+    for (s_window_t *w = (s_window_t *) zhashx_first (self->windows); w;
+         w = (s_window_t *) zhashx_next (self->windows)) {
+        s_conn_t *conn = s_conn_find (self, w->key.a);
+        w->next = conn? conn->windows: NULL;
+        if (conn)
+            conn->windows = w;
+    }
+}
+
+static int
+s_load_prefixes (s_intake_t *self)
+{
+    PGresult *res = lg_db_exec (self->db, "SELECT id, unnest (prefixes) AS prefix"
+                                          " FROM connections WHERE active ORDER BY id", 0, NULL);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        return -1;
+    }
+    for (size_t i = 0; i < self->n_conns; i++)
+        s_park (self, &self->conns [i]);
+    free (self->conns);
+    self->conns = (s_conn_t *) calloc ((size_t) PQntuples (res) + 1, sizeof (s_conn_t));
+    self->n_conns = 0;
+    monitor_lpm_clear (self->lpm);
+    for (int row = 0; row < PQntuples (res); row++) {
+        uint64_t id = strtoull (PQgetvalue (res, row, 0), NULL, 10);
+        if (self->n_conns == 0 || self->conns [self->n_conns - 1].id != id)
+            self->conns [self->n_conns++].id = id;
+        if (monitor_lpm_insert (self->lpm, PQgetvalue (res, row, 1), self->n_conns))
+            lg_warning ("connection %" PRIu64 ": prefix %s does not parse", id,
+                        PQgetvalue (res, row, 1));
+    }
+    PQclear (res);
+    s_relink (self);
+    lg_debug ("%zu prefixes of %zu connections attribute", monitor_lpm_size (self->lpm),
+              self->n_conns);
+    self->dirty_prefixes = false;
+    return 0;
+}
+
+static int
+s_load_rules (s_intake_t *self)
+{
+    PGresult *res = lg_db_exec (self->db, "SELECT id, name, category, max_severity, signature_id,"
+                                          " window_seconds, threshold, action, grace_seconds FROM rules"
+                                          " WHERE enabled ORDER BY id LIMIT 1024", 0, NULL);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        return -1;
+    }
+    self->n_rules = 0;
+    for (int row = 0; row < PQntuples (res) && self->n_rules < MAX_RULES; row++) {
+        s_rule_t *rule = &self->rules [self->n_rules++];
+        rule->id = strtoull (PQgetvalue (res, row, 0), NULL, 10);
+        snprintf (rule->name, sizeof rule->name, "%s", PQgetvalue (res, row, 1));
+        snprintf (rule->category, sizeof rule->category, "%s", PQgetvalue (res, row, 2));
+        rule->max_severity = (uint32_t) atoi (PQgetvalue (res, row, 3));
+        rule->signature_id = strtoull (PQgetvalue (res, row, 4), NULL, 10);
+        rule->window_s = (uint32_t) atoi (PQgetvalue (res, row, 5));
+        rule->threshold = (uint32_t) atoi (PQgetvalue (res, row, 6));
+        rule->action = atoi (PQgetvalue (res, row, 7));
+        rule->grace_s = (uint32_t) atoi (PQgetvalue (res, row, 8));
+    }
+    PQclear (res);
+    self->dirty_rules = false;
+    return 0;
+}
+
+static int
+s_load_allow (s_intake_t *self)
+{
+    PGresult *res = lg_db_exec (self->db, "SELECT connection_id, signature_id,"
+                                          " (extract (epoch FROM expires_at) * 1000000)::bigint"
+                                          " FROM allowlist WHERE removed_at IS NULL", 0, NULL);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        return -1;
+    }
+    free (self->allow);
+    self->n_allow = 0;
+    self->allow = (s_allow_t *) calloc ((size_t) PQntuples (res) + 1, sizeof (s_allow_t));
+    for (int row = 0; row < PQntuples (res); row++) {
+        s_allow_t *entry = &self->allow [self->n_allow++];
+        entry->connection = strtoull (PQgetvalue (res, row, 0), NULL, 10);
+        entry->signature_id = strtoull (PQgetvalue (res, row, 1), NULL, 10);
+        entry->expires_us = strtoll (PQgetvalue (res, row, 2), NULL, 10);
+    }
+    PQclear (res);
+    self->dirty_allow = false;
+    return 0;
+}
+
+static s_window_t *
+s_window (s_intake_t *self, uint64_t connection, uint64_t rule)
+{
+    s_key_t key = { connection, rule };
+    s_window_t *window = (s_window_t *) zhashx_lookup (self->windows, &key);
+    if (!window) {
+        window = (s_window_t *) zmalloc (sizeof *window);
+        window->key = key;
+        window->head = -1;
+        zhashx_insert (self->windows, &key, window);
+        s_conn_t *conn = s_conn_find (self, connection);
+        if (conn) {
+            window->next = conn->windows;
+            conn->windows = window;
+        }
+    }
+    return window;
+}
+
+//  The hot path's way: the connection's own short list first
+static s_window_t *
+s_conn_window (s_intake_t *self, s_conn_t *conn, uint64_t rule)
+{
+    for (s_window_t *w = conn->windows; w; w = w->next)
+        if (w->key.b == rule)
+            return w;
+    return s_window (self, conn->id, rule);
+}
+
+//  Incidents not closed: their events attach (a restart in a burst)
+static int
+s_load_incidents (s_intake_t *self)
+{
+    PGresult *res = lg_db_exec (self->db, "SELECT i.id, i.connection_id, i.rule_id,"
+                                          " (SELECT count (*) FROM evidence e WHERE e.incident_id = i.id)"
+                                          " FROM incidents i WHERE i.status <> 'closed'", 0, NULL);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        return -1;
+    }
+    for (int row = 0; row < PQntuples (res); row++) {
+        s_window_t *window = s_window (self, strtoull (PQgetvalue (res, row, 1), NULL, 10),
+                                       strtoull (PQgetvalue (res, row, 2), NULL, 10));
+        window->incident = strtoull (PQgetvalue (res, row, 0), NULL, 10);
+        window->evidence = (uint32_t) atoi (PQgetvalue (res, row, 3));
+    }
+    if (PQntuples (res))
+        lg_info ("%d incidents not closed: their events attach to them", PQntuples (res));
+    PQclear (res);
+    //  Pairs still in the grace of their last closed incident
+    res = lg_db_exec (self->db, "SELECT i.connection_id, i.rule_id, (extract (epoch FROM"
+                                " max (i.closed_at) + r.grace_seconds * interval '1 second')"
+                                " * 1000000)::bigint FROM incidents i JOIN rules r ON r.id = i.rule_id"
+                                " WHERE i.status = 'closed' AND r.grace_seconds > 0"
+                                " GROUP BY i.connection_id, i.rule_id, r.grace_seconds", 0, NULL);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        return -1;
+    }
+    int64_t now = lg_clock_now_us ();
+    for (int row = 0; row < PQntuples (res); row++) {
+        int64_t until = strtoll (PQgetvalue (res, row, 2), NULL, 10);
+        if (until <= now)
+            continue;
+        s_window_t *window = s_window (self, strtoull (PQgetvalue (res, row, 0), NULL, 10),
+                                       strtoull (PQgetvalue (res, row, 1), NULL, 10));
+        if (!window->incident)
+            window->grace_until = until;
+    }
+    PQclear (res);
+    return 0;
+}
+
+static void
+s_refresh (s_intake_t *self)
+{
+    if (self->dirty_prefixes)
+        s_load_prefixes (self);
+    if (self->dirty_rules)
+        s_load_rules (self);
+    if (self->dirty_allow)
+        s_load_allow (self);
+}
+
+//  Each input is handled at one business time, with what is known now
+static void
+s_begin (s_intake_t *self)
+{
+    self->now_us = lg_clock_now_us ();
+    self->mono = zclock_mono ();
+    s_refresh (self);
+}
+
+void
+monitor_intake_touch (void *state)
+{
+    if (state)
+        ((s_intake_t *) state)->dirty_prefixes = true;
+}
+
+//  ---------------------------------------------------------------------------
+//  Writing incidents: one duty (transaction) for the ops of one input
+
+static const char *
+s_origin (const monitor_alert_t *alert)
+{
+    return alert->origin == MONITOR_ORIGIN_EVE? "eve": "sensor";
+}
+
+static int
+s_write_evidence (lg_ctx_t *ctx, uint64_t incident, uint32_t n, const monitor_alert_t *a)
+{
+    char id [24], number [16], sig [24], sev [16];
+    snprintf (id, sizeof id, "%" PRIu64, incident);
+    snprintf (number, sizeof number, "%u", n);
+    snprintf (sig, sizeof sig, "%" PRIu64, a->signature_id);
+    snprintf (sev, sizeof sev, "%u", a->severity);
+    const char *params [] = { id, number, a->timestamp, a->sensor, a->src_ip, a->dest_ip, sig,
+                              a->signature, a->category, sev, s_origin (a) };
+    return lg_db_run (ctx->db, "INSERT INTO evidence (incident_id, n, at, sensor, src_ip, dest_ip,"
+                               " signature_id, signature, category, severity, origin) VALUES"
+                               " ($1::bigint, $2::integer, $3, $4, $5, $6, $7::bigint, $8, $9,"
+                               " $10::integer, $11) ON CONFLICT DO NOTHING", 11, params)? 0: -2;
+}
+
+static int
+s_open (lg_ctx_t *ctx, s_intake_t *self, s_op_t *op)
+{
+    s_window_t *w = op->window;
+    char conn [24], rule [24], sig [24], count [16], at [40], now [40], first [40];
+    snprintf (conn, sizeof conn, "%" PRIu64, w->key.a);
+    snprintf (rule, sizeof rule, "%" PRIu64, op->rule->id);
+    snprintf (sig, sizeof sig, "%" PRIu64, op->alert.signature_id);
+    snprintf (count, sizeof count, "%u", op->rule->threshold);
+    lg_clock_format (op->at_us, at, sizeof at);
+    lg_clock_format (w->first_us && w->first_us < op->at_us? w->first_us: op->at_us, first, sizeof first);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { conn, rule, op->rule->name, sig, count, at, now, first };
+    PGresult *res = lg_db_exec (ctx->db,
+        "INSERT INTO incidents (connection_id, provider_id, service_id, prefixes, rule_id,"
+        " rule_name, signature_id, status, event_count, first_seen, last_seen, opened_at)"
+        " SELECT c.id, c.provider_id, c.service_id, c.prefixes, $2::bigint, $3, $4::bigint, 'open',"
+        " $5::bigint, $8::timestamptz, $6::timestamptz, $7::timestamptz FROM connections c"
+        " WHERE c.id = $1::bigint"
+        " ON CONFLICT (connection_id, rule_id) WHERE status <> 'closed' DO NOTHING RETURNING id",
+        8, params);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        return -2;
+    }
+    int rc = 0;
+    if (PQntuples (res) == 1) {
+        w->t_incident = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+        w->t_evidence = 0;
+        PQclear (res);
+        char id [24];
+        snprintf (id, sizeof id, "%" PRIu64, w->t_incident);
+        lg_info ("incident %s opened: connection %s, rule %s (%s), %s events", id, conn, rule,
+                 op->rule->name, count);
+        self->incidents_opened++;
+        if ((rc = s_write_evidence (ctx, w->t_incident, ++w->t_evidence, &op->alert))
+        ||  (rc = monitor_emit_opened (ctx, id)))
+            return rc;
+        if (op->rule->action == LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT_AND_ISOLATE) {
+            //  R16.1: the rule decided; the orchestrator disconnects on it
+            char decided [160];
+            snprintf (decided, sizeof decided, "rule:%s %s", rule, op->rule->name);
+            const char *confirm [] = { id, now, decided };
+            if (!lg_db_run (ctx->db, "UPDATE incidents SET status = 'confirmed', confirmed_at ="
+                                     " $2::timestamptz, decided_by = $3, isolate = true"
+                                     " WHERE id = $1::bigint", 3, confirm))
+                return -2;
+            rc = monitor_emit_confirmed (ctx, id);
+        }
+        return rc;
+    }
+    PQclear (res);
+    //  Not closed already (opened before a restart, or by another replica):
+    //  the burst attaches to it
+    res = lg_db_exec (ctx->db, "UPDATE incidents i SET event_count = event_count + $3::bigint,"
+                               " last_seen = greatest (last_seen, $4::timestamptz)"
+                               " WHERE connection_id = $1::bigint AND rule_id = $2::bigint"
+                               " AND status <> 'closed' RETURNING id,"
+                               " (SELECT count (*) FROM evidence e WHERE e.incident_id = i.id)",
+                      4, (const char *[]) { conn, rule, count, at });
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        return -2;
+    }
+    if (PQntuples (res) == 1) {
+        w->t_incident = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+        w->t_evidence = (uint32_t) atoi (PQgetvalue (res, 0, 1));
+        if (w->t_evidence < self->evidence_max)
+            rc = s_write_evidence (ctx, w->t_incident, ++w->t_evidence, &op->alert);
+    }
+    //  else: the connection is unknown to the table (cannot happen: it was
+    //  attributed); nothing opened
+    PQclear (res);
+    return rc;
+}
+
+static int
+s_write_ops (lg_ctx_t *ctx)
+{
+    s_intake_t *self = (s_intake_t *) ctx->state;
+    for (size_t i = 0; i < self->n_ops; i++) {
+        s_window_t *w = self->ops [i].window;
+        w->t_incident = w->incident;
+        w->t_evidence = w->evidence;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < self->n_ops && rc == 0; i++) {
+        s_op_t *op = &self->ops [i];
+        s_window_t *w = op->window;
+        if (op->kind == OP_OPEN && w->t_incident == 0)
+            rc = s_open (ctx, self, op);
+        else
+        if (w->t_incident && w->t_evidence < self->evidence_max)
+            rc = s_write_evidence (ctx, w->t_incident, ++w->t_evidence, &op->alert);
+    }
+    return rc;
+}
+
+static void
+s_flush_ops (s_intake_t *self)
+{
+    if (self->n_ops == 0)
+        return;
+    int rc = lg_server_run_duty (self->server, s_write_ops, "incidents");
+    for (size_t i = 0; i < self->n_ops; i++) {
+        s_window_t *w = self->ops [i].window;
+        if (rc == 0) {
+            if (w->t_evidence > w->evidence)
+                self->evidence_written += w->t_evidence - w->evidence;
+            w->incident = w->t_incident;
+            w->evidence = w->t_evidence;
+        }
+        else
+        if (!w->incident)
+            w->pending = 0;         //  not opened: the next event tries again
+        w->opening = false;
+    }
+    if (rc)
+        lg_warning ("could not write %zu incident changes: the next events try again", self->n_ops);
+    self->n_ops = 0;
+}
+
+static void
+s_queue (s_intake_t *self, s_op_kind_t kind, s_window_t *w, const s_rule_t *rule,
+         const monitor_alert_t *alert, int64_t at_us)
+{
+    if (self->n_ops == MAX_OPS)
+        s_flush_ops (self);
+    s_op_t *op = &self->ops [self->n_ops++];
+    op->kind = kind;
+    op->window = w;
+    op->rule = rule;
+    op->alert = *alert;
+    op->at_us = at_us;
+}
+
+//  ---------------------------------------------------------------------------
+//  One event
+
+static bool
+s_allowed (s_intake_t *self, uint64_t connection, uint64_t signature_id)
+{
+    for (size_t i = 0; i < self->n_allow; i++) {
+        const s_allow_t *e = &self->allow [i];
+        if (e->expires_us > self->now_us
+        &&  (e->connection == 0 || e->connection == connection)
+        &&  (e->signature_id == 0 || e->signature_id == signature_id))
+            return true;
+    }
+    return false;
+}
+
+static bool
+s_matches (const s_rule_t *rule, const monitor_alert_t *alert)
+{
+    return (!rule->category [0] || streq (rule->category, alert->category))
+        && (rule->max_severity == 0 || (alert->severity >= 1 && alert->severity <= rule->max_severity))
+        && (rule->signature_id == 0 || rule->signature_id == alert->signature_id);
+}
+
+//  Count the event in its window; true when the window reaches threshold
+static bool
+s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us)
+{
+    int64_t width = (int64_t) rule->window_s * 1000000 / BUCKETS;
+    if (width <= 0)
+        width = 1;
+    int64_t index = at_us / width;
+    if (index <= w->head - BUCKETS)
+        return false;               //  older than the window: counted elsewhere, not here
+    if (index > w->head) {
+        //  Slide: the buckets that leave the window are emptied
+        if (w->head < 0 || index - w->head >= BUCKETS) {
+            memset (w->counts, 0, sizeof w->counts);
+            w->sum = 0;
+        }
+        else
+            for (int64_t i = w->head + 1; i <= index; i++) {
+                w->sum -= w->counts [i % BUCKETS];
+                w->counts [i % BUCKETS] = 0;
+            }
+        w->head = index;
+    }
+    w->counts [index % BUCKETS]++;
+    uint64_t sum = ++w->sum;
+    if (sum == 1 || at_us < w->first_us || w->first_us <= (index - BUCKETS + 1) * width)
+        w->first_us = at_us;        //  a new burst, or an older event of this one
+    return sum >= rule->threshold;
+}
+
+static void
+s_minute (s_intake_t *self, s_conn_t *conn)
+{
+    uint64_t minute = (uint64_t) (self->now_us / 60000000);
+    if (conn->minute != minute) {
+        s_park (self, conn);
+        conn->minute = minute;
+        conn->in_minute = 0;
+    }
+    conn->count++;
+    conn->in_minute++;
+}
+
+static void s_flush (s_intake_t *self);
+
+static void
+s_take (void *arg, const monitor_alert_t *alert)
+{
+    s_intake_t *self = (s_intake_t *) arg;
+    s_sensor_t *sensor = s_sensor (self, alert->sensor);
+    sensor->events++;
+    sensor->d_events++;
+    int src_len = -1, dest_len = -1;
+    uint64_t src = monitor_lpm_lookup (self->lpm, &alert->src, &src_len);
+    uint64_t dest = monitor_lpm_lookup (self->lpm, &alert->dest, &dest_len);
+    uint64_t index = src && (!dest || src_len >= dest_len)? src: dest;
+    if (!index || index > self->n_conns) {
+        self->unattributed++;
+        sensor->unattributed++;
+        sensor->d_unattributed++;
+        if (self->n_samples < MAX_SAMPLES)
+            self->samples [self->n_samples++] = *alert;
+        return;
+    }
+    self->attributed++;
+    s_conn_t *conn = &self->conns [index - 1];
+    uint64_t connection = conn->id;
+    s_minute (self, conn);
+    if (zhashx_size (self->minutes) >= MAX_MINUTES)
+        s_flush (self);
+    int64_t at_us = alert->at_us? alert->at_us: self->now_us;
+    for (size_t i = 0; i < self->n_rules; i++) {
+        const s_rule_t *rule = &self->rules [i];
+        if (!s_matches (rule, alert))
+            continue;
+        if (s_allowed (self, connection, alert->signature_id)) {
+            self->allowlisted++;
+            continue;
+        }
+        self->matched++;
+        s_window_t *w = s_conn_window (self, conn, rule->id);
+        w->touched = self->mono;
+        if (w->incident || w->opening) {
+            self->attached++;
+            w->pending++;
+            if (at_us > w->last_us)
+                w->last_us = at_us;
+            if (w->evidence < self->evidence_max)
+                s_queue (self, OP_EVIDENCE, w, rule, alert, at_us);
+            continue;
+        }
+        if (w->grace_until > self->now_us) {
+            self->in_grace++;       //  counted, opens nothing (PacketFence grace)
+            continue;
+        }
+        if (s_window_count (w, rule, at_us)) {
+            w->opening = true;
+            w->last_us = at_us;
+            w->head = -1;
+            s_queue (self, OP_OPEN, w, rule, alert, at_us);
+        }
+    }
+}
+
+//  ---------------------------------------------------------------------------
+//  Periodic flush of counts and samples (one duty)
+
+//  Append an element to a PostgreSQL array literal, quoted
+static void
+s_array_add (zchunk_t *array, const char *text)
+{
+    zchunk_extend (array, zchunk_size (array) > 1? ",\"": "\"", zchunk_size (array) > 1? 2: 1);
+    for (const char *at = text; *at; at++) {
+        if (*at == '"' || *at == '\\')
+            zchunk_extend (array, "\\", 1);
+        zchunk_extend (array, at, 1);
+    }
+    zchunk_extend (array, "\"", 1);
+}
+
+static zchunk_t *
+s_array_new (void)
+{
+    zchunk_t *array = zchunk_new ("{", 1);
+    return array;
+}
+
+static char *
+s_array_end (zchunk_t **array_p)
+{
+    zchunk_extend (*array_p, "}", 2);     //  with the NUL
+    char *text = strdup ((const char *) zchunk_data (*array_p));
+    zchunk_destroy (array_p);
+    return text;
+}
+
+static int
+s_write_counts (lg_ctx_t *ctx)
+{
+    s_intake_t *self = (s_intake_t *) ctx->state;
+    int rc = 0;
+    //  Incidents: events attached since the last flush
+    for (s_window_t *w = (s_window_t *) zhashx_first (self->windows); w && rc == 0;
+         w = (s_window_t *) zhashx_next (self->windows)) {
+        if (!w->incident || !w->pending)
+            continue;
+        char id [24], add [24], last [40];
+        snprintf (id, sizeof id, "%" PRIu64, w->incident);
+        snprintf (add, sizeof add, "%" PRIu64, w->pending);
+        lg_clock_format (w->last_us, last, sizeof last);
+        const char *params [] = { id, add, last };
+        rc = lg_db_run (ctx->db, "UPDATE incidents SET event_count = event_count + $2::bigint,"
+                                 " last_seen = greatest (last_seen, $3::timestamptz)"
+                                 " WHERE id = $1::bigint AND status <> 'closed'", 3, params)? 0: -2;
+    }
+    //  Per connection and minute
+    if (rc == 0 && zhashx_size (self->minutes)) {
+        zchunk_t *ids = s_array_new (), *mins = s_array_new (), *counts = s_array_new ();
+        for (uint64_t *count = (uint64_t *) zhashx_first (self->minutes); count;
+             count = (uint64_t *) zhashx_next (self->minutes)) {
+            const s_key_t *key = (const s_key_t *) zhashx_cursor (self->minutes);
+            char text [24];
+            snprintf (text, sizeof text, "%" PRIu64, key->a);
+            s_array_add (ids, text);
+            snprintf (text, sizeof text, "%" PRIu64, key->b * 60);
+            s_array_add (mins, text);
+            snprintf (text, sizeof text, "%" PRIu64, *count);
+            s_array_add (counts, text);
+        }
+        char *a = s_array_end (&ids), *b = s_array_end (&mins), *c = s_array_end (&counts);
+        const char *params [] = { a, b, c };
+        rc = lg_db_run (ctx->db, "INSERT INTO minute_counts (connection_id, minute, events)"
+                                 " SELECT i, to_timestamp (m), n FROM unnest ($1::bigint[],"
+                                 " $2::bigint[], $3::bigint[]) AS u (i, m, n)"
+                                 " ON CONFLICT (connection_id, minute) DO UPDATE"
+                                 " SET events = minute_counts.events + excluded.events",
+                        3, params)? 0: -2;
+        free (a);
+        free (b);
+        free (c);
+    }
+    //  Per sensor
+    if (rc == 0) {
+        zchunk_t *names = s_array_new (), *events = s_array_new (), *unattr = s_array_new (),
+                 *bad = s_array_new ();
+        size_t n = 0;
+        for (s_sensor_t *s = (s_sensor_t *) zhashx_first (self->sensors); s;
+             s = (s_sensor_t *) zhashx_next (self->sensors)) {
+            if (!s->d_events && !s->d_unattributed && !s->d_malformed)
+                continue;
+            char text [24];
+            s_array_add (names, (const char *) zhashx_cursor (self->sensors));
+            snprintf (text, sizeof text, "%" PRIu64, s->d_events);
+            s_array_add (events, text);
+            snprintf (text, sizeof text, "%" PRIu64, s->d_unattributed);
+            s_array_add (unattr, text);
+            snprintf (text, sizeof text, "%" PRIu64, s->d_malformed);
+            s_array_add (bad, text);
+            n++;
+        }
+        char *a = s_array_end (&names), *b = s_array_end (&events), *c = s_array_end (&unattr),
+             *d = s_array_end (&bad);
+        const char *params [] = { a, b, c, d };
+        if (n)
+            rc = lg_db_run (ctx->db, "INSERT INTO sensor_counts (sensor, events, unattributed,"
+                                     " malformed) SELECT * FROM unnest ($1::text[], $2::bigint[],"
+                                     " $3::bigint[], $4::bigint[]) ON CONFLICT (sensor) DO UPDATE"
+                                     " SET events = sensor_counts.events + excluded.events,"
+                                     " unattributed = sensor_counts.unattributed + excluded.unattributed,"
+                                     " malformed = sensor_counts.malformed + excluded.malformed",
+                            4, params)? 0: -2;
+        free (a);
+        free (b);
+        free (c);
+        free (d);
+    }
+    //  Samples of what matched no connection, the latest 1000 kept
+    char now [40];
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    for (size_t i = 0; i < self->n_samples && rc == 0; i++) {
+        const monitor_alert_t *a = &self->samples [i];
+        char sig [24], sev [16];
+        snprintf (sig, sizeof sig, "%" PRIu64, a->signature_id);
+        snprintf (sev, sizeof sev, "%u", a->severity);
+        const char *params [] = { now, a->timestamp, a->sensor, a->src_ip, a->dest_ip, sig,
+                                  a->signature, a->category, sev, s_origin (a) };
+        rc = lg_db_run (ctx->db, "INSERT INTO unattributed_samples (received_at, at, sensor, src_ip,"
+                                 " dest_ip, signature_id, signature, category, severity, origin)"
+                                 " VALUES ($1::timestamptz, $2, $3, $4, $5, $6::bigint, $7, $8,"
+                                 " $9::integer, $10)", 10, params)? 0: -2;
+    }
+    if (rc == 0 && self->n_samples)
+        rc = lg_db_run (ctx->db, "DELETE FROM unattributed_samples WHERE id <="
+                                 " (SELECT max (id) - 1000 FROM unattributed_samples)", 0, NULL)? 0: -2;
+    //  A day of minutes is kept
+    if (rc == 0 && zclock_mono () - self->last_retention > 60000) {
+        rc = lg_db_run (ctx->db, "DELETE FROM minute_counts WHERE minute < $1::timestamptz"
+                                 " - interval '1 day'", 1, (const char *[]) { now })? 0: -2;
+        if (rc == 0)
+            self->last_retention = zclock_mono ();
+    }
+    return rc;
+}
+
+static void
+s_flush (s_intake_t *self)
+{
+    s_flush_ops (self);
+    for (size_t i = 0; i < self->n_conns; i++)
+        s_park (self, &self->conns [i]);
+    if (lg_server_run_duty (self->server, s_write_counts, "counts") == 0) {
+        for (s_window_t *w = (s_window_t *) zhashx_first (self->windows); w;
+             w = (s_window_t *) zhashx_next (self->windows))
+            if (w->incident)
+                w->pending = 0;
+        for (s_sensor_t *s = (s_sensor_t *) zhashx_first (self->sensors); s;
+             s = (s_sensor_t *) zhashx_next (self->sensors))
+            s->d_events = s->d_unattributed = s->d_malformed = 0;
+        self->n_samples = 0;
+    }
+    //  Counts of a lost database are dropped, not kept growing
+    zhashx_purge (self->minutes);
+    self->n_samples = 0;
+    //  Windows with no incident and nothing for a day are forgotten
+    zlistx_t *idle = zlistx_new ();
+    int64_t now = zclock_mono ();
+    for (s_window_t *w = (s_window_t *) zhashx_first (self->windows); w;
+         w = (s_window_t *) zhashx_next (self->windows))
+        if (!w->incident && !w->opening && now - w->touched > 86400000LL
+        &&  w->grace_until <= self->now_us)
+            zlistx_add_end (idle, w);
+    bool swept = zlistx_size (idle) > 0;
+    for (s_window_t *w = (s_window_t *) zlistx_first (idle); w; w = (s_window_t *) zlistx_next (idle))
+        zhashx_delete (self->windows, &w->key);
+    zlistx_destroy (&idle);
+    if (swept)
+        s_relink (self);
+}
+
+static int
+s_on_flush (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_intake_t *self = (s_intake_t *) arg;
+    s_begin (self);
+    s_flush (self);
+    return 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  EVE lines
+
+static void
+s_eve_line (s_intake_t *self, const char *line, size_t size, const char *source,
+            const char *where, int64_t line_no)
+{
+    self->eve_lines++;
+    if (size == 0)
+        return;                 //  an empty line is no event
+    monitor_alert_t alert;
+    char why [160];
+    int rc = monitor_eve_parse (line, size, &alert, why, sizeof why);
+    if (rc == 1) {
+        self->eve_other++;
+        return;
+    }
+    if (rc) {
+        s_count_malformed (self, source);
+        s_log_bad (self, "malformed EVE line: %s\n%s, line %" PRId64, why, where, line_no);
+        return;
+    }
+    if (!*alert.sensor)
+        snprintf (alert.sensor, sizeof alert.sensor, "%s", source);
+    self->events_eve++;
+    s_take (self, &alert);
+}
+
+//  Take the complete lines in lines->buf; keep the partial one
+static void
+s_lines_drain (s_intake_t *self, s_lines_t *lines, const char *source, const char *where)
+{
+    size_t start = 0;
+    while (start < lines->len) {
+        char *newline = (char *) memchr (lines->buf + start, '\n', lines->len - start);
+        if (!newline)
+            break;
+        size_t size = (size_t) (newline - (lines->buf + start));
+        lines->line_no++;
+        if (lines->discarding)
+            lines->discarding = false;      //  the end of a line already counted
+        else {
+            size_t trimmed = size && lines->buf [start + size - 1] == '\r'? size - 1: size;
+            s_eve_line (self, lines->buf + start, trimmed, source, where, lines->line_no);
+        }
+        start += size + 1;
+        lines->consumed += (int64_t) size + 1;
+    }
+    memmove (lines->buf, lines->buf + start, lines->len - start);
+    lines->len -= start;
+    if (lines->len > MONITOR_LINE_MAX) {
+        //  Over the bound with no newline: counted once, skipped to its end
+        if (!lines->discarding) {
+            s_count_malformed (self, source);
+            s_log_bad (self, "malformed EVE line: longer than %d bytes\n%s, line %" PRId64,
+                       MONITOR_LINE_MAX, where, lines->line_no + 1);
+        }
+        lines->discarding = true;
+        lines->consumed += (int64_t) lines->len;
+        lines->len = 0;
+    }
+}
+
+//  Read what fd has (up to max bytes) into lines; bytes read, 0 at EOF, -1
+static ssize_t
+s_lines_read (s_lines_t *lines, int fd)
+{
+    if (!lines->buf)
+        lines->buf = (char *) malloc (MONITOR_LINE_MAX + READ_CHUNK + 1);
+    size_t room = MONITOR_LINE_MAX + READ_CHUNK - lines->len;
+    if (room > READ_CHUNK)
+        room = READ_CHUNK;
+    ssize_t got = read (fd, lines->buf + lines->len, room);
+    if (got > 0)
+        lines->len += (size_t) got;
+    return got;
+}
+
+static void
+s_client_destroy (s_intake_t *self, int slot)
+{
+    s_client_t *client = self->clients [slot];
+    zmq_pollitem_t item = { NULL, client->fd, ZMQ_POLLIN, 0 };
+    zloop_poller_end (self->loop, &item);
+    close (client->fd);
+    free (client->lines.buf);
+    free (client);
+    self->clients [slot] = NULL;
+}
+
+static int
+s_on_client (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void) loop;
+    s_intake_t *self = (s_intake_t *) arg;
+    int slot = -1;
+    for (int i = 0; i < MAX_CLIENTS; i++)
+        if (self->clients [i] && self->clients [i]->fd == item->fd)
+            slot = i;
+    if (slot < 0)
+        return 0;
+    s_client_t *client = self->clients [slot];
+    s_begin (self);
+    char where [64];
+    snprintf (where, sizeof where, "EVE socket connection %d", client->number);
+    //  A few chunks at a time, so one sender cannot hold the reactor
+    for (int round = 0; round < 16; round++) {
+        ssize_t got = s_lines_read (&client->lines, client->fd);
+        if (got < 0 && (errno == EAGAIN || errno == EINTR))
+            break;
+        if (got <= 0) {
+            //  The last line may come without its newline
+            s_lines_drain (self, &client->lines, "eve-socket", where);
+            if (client->lines.len && !client->lines.discarding)
+                s_eve_line (self, client->lines.buf, client->lines.len, "eve-socket", where,
+                            client->lines.line_no + 1);
+            s_flush_ops (self);
+            s_client_destroy (self, slot);
+            return 0;
+        }
+        s_lines_drain (self, &client->lines, "eve-socket", where);
+    }
+    s_flush_ops (self);
+    return 0;
+}
+
+static int
+s_on_accept (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    s_intake_t *self = (s_intake_t *) arg;
+    int fd = accept (item->fd, NULL, NULL);
+    if (fd < 0)
+        return 0;
+    int slot = -1;
+    for (int i = 0; i < MAX_CLIENTS && slot < 0; i++)
+        if (!self->clients [i])
+            slot = i;
+    if (slot < 0) {
+        lg_warning ("EVE socket: more than %d senders, one refused", MAX_CLIENTS);
+        close (fd);
+        return 0;
+    }
+    fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK);
+    s_client_t *client = (s_client_t *) zmalloc (sizeof *client);
+    client->fd = fd;
+    client->number = ++self->client_serial;
+    self->clients [slot] = client;
+    zmq_pollitem_t poll = { NULL, fd, ZMQ_POLLIN, 0 };
+    zloop_poller (loop, &poll, s_on_client, self);
+    return 0;
+}
+
+//  The followed file: open it, at the stored offset when it is the same file
+static void
+s_file_open (s_intake_t *self, bool resume)
+{
+    int fd = open (self->eve_file, O_RDONLY | O_NONBLOCK);
+    if (fd < 0)
+        return;
+    struct stat st;
+    if (fstat (fd, &st)) {
+        close (fd);
+        return;
+    }
+    self->file_fd = fd;
+    self->file_inode = (uint64_t) st.st_ino;
+    self->file_lines.len = 0;
+    self->file_lines.discarding = false;
+    self->file_lines.consumed = 0;
+    self->file_lines.line_no = 0;
+    if (resume) {
+        const char *params [] = { self->eve_file };
+        PGresult *res = lg_db_exec (self->db, "SELECT inode, read_offset, line_no FROM eve_files"
+                                              " WHERE path = $1", 1, params);
+        if (res && PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1
+        &&  strtoull (PQgetvalue (res, 0, 0), NULL, 10) == self->file_inode
+        &&  strtoll (PQgetvalue (res, 0, 1), NULL, 10) <= (int64_t) st.st_size) {
+            self->file_lines.consumed = strtoll (PQgetvalue (res, 0, 1), NULL, 10);
+            self->file_lines.line_no = strtoll (PQgetvalue (res, 0, 2), NULL, 10);
+            lseek (fd, (off_t) self->file_lines.consumed, SEEK_SET);
+            lg_info ("following %s from line %" PRId64 " (offset %" PRId64 ")", self->eve_file,
+                     self->file_lines.line_no, self->file_lines.consumed);
+        }
+        PQclear (res);
+    }
+    self->saved_offset = -1;
+}
+
+static void
+s_file_save (s_intake_t *self)
+{
+    if (self->file_lines.consumed == self->saved_offset)
+        return;
+    char inode [24], offset [24], line [24];
+    snprintf (inode, sizeof inode, "%" PRIu64, self->file_inode);
+    snprintf (offset, sizeof offset, "%" PRId64, self->file_lines.consumed);
+    snprintf (line, sizeof line, "%" PRId64, self->file_lines.line_no);
+    const char *params [] = { self->eve_file, inode, offset, line };
+    if (lg_db_run (self->db, "INSERT INTO eve_files (path, inode, read_offset, line_no)"
+                             " VALUES ($1, $2::bigint, $3::bigint, $4::bigint) ON CONFLICT (path)"
+                             " DO UPDATE SET inode = excluded.inode, read_offset = excluded.read_offset,"
+                             " line_no = excluded.line_no, updated_at = now ()", 4, params))
+        self->saved_offset = self->file_lines.consumed;
+}
+
+static int
+s_on_file (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_intake_t *self = (s_intake_t *) arg;
+    s_begin (self);
+    if (self->file_fd < 0)
+        s_file_open (self, false);
+    if (self->file_fd < 0)
+        return 0;
+    char where [600];
+    snprintf (where, sizeof where, "%s", self->eve_file);
+    //  Up to about 200 ms of work per tick, then the reactor serves others
+    int64_t until = zclock_mono () + 200;
+    ssize_t got = 0;
+    while (zclock_mono () < until) {
+        got = s_lines_read (&self->file_lines, self->file_fd);
+        if (got <= 0)
+            break;
+        s_lines_drain (self, &self->file_lines, "eve-file", where);
+    }
+    s_flush_ops (self);
+    if (got == 0) {
+        //  At the end: rotated (another inode) or truncated (shorter)?
+        struct stat st;
+        bool gone = stat (self->eve_file, &st) != 0;
+        if (!gone && ((uint64_t) st.st_ino != self->file_inode
+                      || (int64_t) st.st_size < self->file_lines.consumed + (int64_t) self->file_lines.len)) {
+            if (self->file_lines.len && !self->file_lines.discarding) {
+                s_count_malformed (self, "eve-file");
+                s_log_bad (self, "malformed EVE line: cut by rotation\n%s, line %" PRId64,
+                           where, self->file_lines.line_no + 1);
+            }
+            lg_info ("%s was rotated after line %" PRId64 ": following the new file",
+                     self->eve_file, self->file_lines.line_no);
+            self->rotations++;
+            close (self->file_fd);
+            self->file_fd = -1;
+            s_file_open (self, false);
+        }
+    }
+    s_file_save (self);
+    return 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  Sensor batches
+
+static int
+s_on_pull (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void) loop;
+    s_intake_t *self = (s_intake_t *) arg;
+    s_begin (self);
+    for (int round = 0; round < 256; round++) {
+        if (round && !(zsock_events (reader) & ZMQ_POLLIN))
+            break;
+        zframe_t *frame = zframe_recv (reader);
+        if (!frame)
+            break;
+        self->frames++;
+        lg_caller_t caller;
+        if (!self->auth || lg_auth_caller (self->auth, frame, &caller) || caller.role != LG_ROLE_SENSOR) {
+            self->frames_refused++;
+            s_log_bad (self, "sensor frame refused: the certificate is not a sensor's (%s)",
+                       self->auth && lg_auth_caller (self->auth, frame, &caller) == 0
+                       ? caller.role_name: "unknown");
+            zframe_destroy (&frame);
+            continue;
+        }
+        size_t invalid = 0;
+        char why [128];
+        int taken = monitor_batch_decode (zframe_data (frame), zframe_size (frame),
+                                          (size_t) self->max_msg, s_take, self, &invalid,
+                                          why, sizeof why);
+        if (taken < 0) {
+            self->frames_malformed++;
+            s_count_malformed (self, "sensor-frames");
+            s_log_bad (self, "malformed sensor frame: %s\nframe %" PRIu64 " of %zu bytes",
+                       why, self->frames, zframe_size (frame));
+        }
+        else {
+            self->events_sensor += (uint64_t) taken;
+            for (size_t i = 0; i < invalid; i++)
+                s_count_malformed (self, "sensor-events");
+            if (invalid)
+                s_log_bad (self, "%zu malformed events in sensor frame %" PRIu64, invalid, self->frames);
+        }
+        zframe_destroy (&frame);
+    }
+    s_flush_ops (self);
+    return 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  Our own events, after COMMIT
+
+static void
+s_on_published (void *arg, const char *topic, zframe_t *frame)
+{
+    s_intake_t *self = (s_intake_t *) arg;
+    if (streq (topic, "rule_changed"))
+        self->dirty_rules = true;
+    else
+    if (streq (topic, "allowlist_changed"))
+        self->dirty_allow = true;
+    else
+    if (streq (topic, "incident_closed")) {
+        lg_event_t *event = lgwan__v1__event__unpack (NULL, zframe_size (frame), zframe_data (frame));
+        if (event && event->body_case == LGWAN__V1__EVENT__BODY_INCIDENT_CLOSED) {
+            s_key_t key = { event->incident_closed->connection, event->incident_closed->rule };
+            s_window_t *w = (s_window_t *) zhashx_lookup (self->windows, &key);
+            if (w && w->incident == event->incident_closed->incident) {
+                //  The next burst opens a new incident, after the rule's grace
+                w->incident = 0;
+                w->evidence = 0;
+                w->pending = 0;
+                w->head = -1;
+                for (size_t i = 0; i < self->n_rules; i++)
+                    if (self->rules [i].id == key.b && self->rules [i].grace_s)
+                        w->grace_until = lg_clock_now_us ()
+                                       + (int64_t) self->rules [i].grace_s * 1000000;
+            }
+        }
+        if (event)
+            lgwan__v1__event__free_unpacked (event, NULL);
+    }
+}
+
+static void
+s_stats (void *arg, Lgwan__V1__StatsReply *stats)
+{
+    s_intake_t *self = (s_intake_t *) arg;
+    lg_stats_add (stats, "intake.frames", self->frames);
+    lg_stats_add (stats, "intake.frames_refused", self->frames_refused);
+    lg_stats_add (stats, "intake.frames_malformed", self->frames_malformed);
+    lg_stats_add (stats, "intake.events_sensor", self->events_sensor);
+    lg_stats_add (stats, "intake.eve_lines", self->eve_lines);
+    lg_stats_add (stats, "intake.events_eve", self->events_eve);
+    lg_stats_add (stats, "intake.eve_other", self->eve_other);
+    lg_stats_add (stats, "intake.malformed", self->malformed);
+    lg_stats_add (stats, "intake.eve_rotations", self->rotations);
+    lg_stats_add (stats, "attribution.attributed", self->attributed);
+    lg_stats_add (stats, "attribution.unattributed", self->unattributed);
+    lg_stats_add (stats, "attribution.prefixes", monitor_lpm_size (self->lpm));
+    lg_stats_add (stats, "detection.rules", self->n_rules);
+    lg_stats_add (stats, "detection.allowlist_entries", self->n_allow);
+    lg_stats_add (stats, "detection.matched", self->matched);
+    lg_stats_add (stats, "detection.allowlisted", self->allowlisted);
+    lg_stats_add (stats, "detection.in_grace", self->in_grace);
+    lg_stats_add (stats, "detection.windows", zhashx_size (self->windows));
+    lg_stats_add (stats, "incidents.opened", self->incidents_opened);
+    lg_stats_add (stats, "incidents.attached_events", self->attached);
+    lg_stats_add (stats, "incidents.evidence_written", self->evidence_written);
+    //  The current minute, per connection (the query ConnectionCounts has
+    //  the minutes flushed); at most 20 listed
+    uint64_t minute = (uint64_t) (lg_clock_now_us () / 60000000);
+    int listed = 0;
+    for (size_t i = 0; i < self->n_conns && listed < 20; i++) {
+        const s_conn_t *conn = &self->conns [i];
+        if (conn->minute != minute || !conn->in_minute)
+            continue;
+        char name [64];
+        snprintf (name, sizeof name, "minute.connection.%" PRIu64, conn->id);
+        lg_stats_add (stats, name, conn->in_minute);
+        listed++;
+    }
+}
+
+//  ---------------------------------------------------------------------------
+//  Life cycle
+
+void *
+monitor_intake_new (lg_db_t *db, const lg_config_t *cfg)
+{
+    (void) db;
+    s_intake_t *self = (s_intake_t *) zmalloc (sizeof (s_intake_t));
+    self->max_msg = cfg->max_msg;
+    self->listen_fd = -1;
+    self->file_fd = -1;
+    char why [256];
+    if (lg_config_int ("LG_MONITOR_EVIDENCE", 20, 1, 1000, &self->evidence_max, why, sizeof why)
+    ||  lg_config_int ("LG_MONITOR_FLUSH_MS", 1000, 10, 600000, &self->flush_ms, why, sizeof why)
+    ||  lg_config_int ("LG_MONITOR_EVE_POLL_MS", 500, 10, 60000, &self->poll_ms, why, sizeof why)) {
+        lg_error ("%s", why);
+        free (self);
+        return NULL;
+    }
+    const char *value = getenv ("LG_MONITOR_SENSOR_ENDPOINT");
+    snprintf (self->sensor_endpoint, sizeof self->sensor_endpoint, "%s",
+              value && *value? value: "tcp://*:7304");
+    value = getenv ("LG_MONITOR_EVE_SOCKET");
+    if (value && strlen (value) >= sizeof self->eve_socket) {
+        lg_error ("LG_MONITOR_EVE_SOCKET: path of %zu bytes, at most %zu", strlen (value),
+                  sizeof self->eve_socket - 1);
+        free (self);
+        return NULL;
+    }
+    snprintf (self->eve_socket, sizeof self->eve_socket, "%s", value? value: "");
+    value = getenv ("LG_MONITOR_EVE_FILE");
+    snprintf (self->eve_file, sizeof self->eve_file, "%s", value? value: "");
+    self->lpm = monitor_lpm_new ();
+    self->windows = s_key_table ();
+    self->minutes = s_key_table ();
+    self->sensors = zhashx_new ();
+    zhashx_set_destructor (self->sensors, s_free);
+    self->ops = (s_op_t *) calloc (MAX_OPS, sizeof (s_op_t));
+    return self;
+}
+
+void
+monitor_intake_destroy (void **state_p)
+{
+    if (*state_p) {
+        s_intake_t *self = (s_intake_t *) *state_p;
+        zsock_destroy (&self->pull);
+        for (int i = 0; i < MAX_CLIENTS; i++)
+            if (self->clients [i]) {
+                close (self->clients [i]->fd);
+                free (self->clients [i]->lines.buf);
+                free (self->clients [i]);
+            }
+        if (self->listen_fd >= 0) {
+            close (self->listen_fd);
+            unlink (self->eve_socket);
+        }
+        if (self->file_fd >= 0)
+            close (self->file_fd);
+        free (self->file_lines.buf);
+        monitor_lpm_destroy (&self->lpm);
+        free (self->conns);
+        zhashx_destroy (&self->windows);
+        zhashx_destroy (&self->minutes);
+        zhashx_destroy (&self->sensors);
+        free (self->allow);
+        free (self->ops);
+        free (self);
+        monitor_eve_release ();     //  the reactor's thread parsed the lines
+        *state_p = NULL;
+    }
+}
+
+static int
+s_listen_unix (s_intake_t *self)
+{
+    int fd = socket (AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr;
+    memset (&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    snprintf (addr.sun_path, sizeof addr.sun_path, "%s", self->eve_socket);
+    unlink (self->eve_socket);
+    if (fd < 0 || bind (fd, (struct sockaddr *) &addr, sizeof addr) || listen (fd, 16)) {
+        lg_log_write (LG_LOG_ERROR, strerror (errno), "could not listen on %s", self->eve_socket);
+        if (fd >= 0)
+            close (fd);
+        return -1;
+    }
+    //  Sensors on this host run as the monitor's group
+    chmod (self->eve_socket, 0660);
+    self->listen_fd = fd;
+    return 0;
+}
+
+int
+monitor_intake_attach (void *state, const lg_service_env_t *env)
+{
+    s_intake_t *self = (s_intake_t *) state;
+    self->db = env->db;
+    self->server = env->server;
+    self->auth = env->auth;
+    self->loop = env->loop;
+    if (s_load_prefixes (self) || s_load_rules (self) || s_load_allow (self) || s_load_incidents (self)) {
+        lg_log_write (LG_LOG_ERROR, lg_db_error (env->db), "could not load rules and prefixes");
+        return -1;
+    }
+    self->pull = zsock_new (ZMQ_PULL);
+    zsock_set_linger (self->pull, 0);
+    zsock_set_maxmsgsize (self->pull, (int) env->cfg->max_msg);
+    //  Backpressure on the sensors, and a bound on what waits here: 50
+    //  frames of at most LG_MAX_MSG each
+    zsock_set_rcvhwm (self->pull, 50);
+    if ((env->auth && lg_auth_server (env->auth, self->pull, "monitor"))
+    ||  zsock_bind (self->pull, "%s", self->sensor_endpoint) < 0) {
+        lg_log_write (LG_LOG_ERROR, zmq_strerror (zmq_errno ()), "could not bind %s",
+                      self->sensor_endpoint);
+        return -1;
+    }
+    char *bound = zsock_last_endpoint (self->pull);
+    lg_info ("sensors push to %s", bound);
+    zstr_free (&bound);
+    zloop_reader (env->loop, self->pull, s_on_pull, self);
+    if (*self->eve_socket) {
+        if (s_listen_unix (self))
+            return -1;
+        zmq_pollitem_t item = { NULL, self->listen_fd, ZMQ_POLLIN, 0 };
+        zloop_poller (env->loop, &item, s_on_accept, self);
+        lg_info ("EVE lines on %s", self->eve_socket);
+    }
+    if (*self->eve_file) {
+        s_file_open (self, true);
+        zloop_timer (env->loop, (size_t) self->poll_ms, 0, s_on_file, self);
+        lg_info ("following EVE file %s", self->eve_file);
+    }
+    zloop_timer (env->loop, (size_t) self->flush_ms, 0, s_on_flush, self);
+    lg_outbox_set_listener (env->outbox, s_on_published, self);
+    lg_server_set_stats (env->server, s_stats, self);
+    return 0;
+}

@@ -1,0 +1,891 @@
+/*  System test of the monitor with the registry and isolation: the real
+    binaries, one fresh database, the registry producing the connections the
+    monitor attributes to, and sensors speaking to the monitor's own sockets
+    (CURVE PULL, EVE Unix socket, followed EVE file).
+
+    What is checked (R16.1, detection; X.3 for bad input):
+    - an EVE file of alerts from a provider's prefix crossing a threshold
+      opens exactly one incident, confirmed per the rule, with evidence and
+      IncidentConfirmed{provider, connections, prefixes, isolate};
+    - an allow-listed signature opens nothing until the entry expires;
+    - a monitor killed in the middle of a burst attaches the rest of the
+      burst to the same incident, without reading the file twice;
+    - the followed file survives rotation (rename and truncation);
+    - a released allocation no longer attributes: its events are counted
+      and sampled as unattributed, never dropped;
+    - malformed lines and frames are counted and never stop intake; only
+      sensor certificates are heard on the PULL socket;
+    - operators confirm and close; a closed incident is not confirmed; a
+      rule's grace keeps a closed incident's connection quiet for a while.
+*/
+#include "registry_fixture.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+static lg_test_proc_t s_isolation = { .service = "isolation" };
+static lg_test_proc_t s_monitor = { .service = "monitor" };
+static char s_dir [64];
+static char s_eve_file [128];
+static char s_eve_socket [100];
+static char s_sensor [64];
+static uint64_t s_provider [3];         //  1: A (connections 1, 2), 2: B (connection 3)
+static uint64_t s_conn [4];
+static char s_prefix [4] [64];          //  IPv4 prefix of each connection
+static int s_flow;
+
+//  ---------------------------------------------------------------------------
+//  Helpers
+
+static lg_reply_t *
+s_ask (lg_test_proc_t *proc, const char *who, unsigned body_case, void *body, const char *reason)
+{
+    lg_client_t *client = lg_test_proc_client (proc, rf.certs, who);
+    assert_non_null (client);
+    lg_client_set_timeout (client, 5000, 1);
+    lg_reply_t *reply = lg_test_call (client, body_case, body, reason);
+    lg_client_destroy (&client);
+    assert_non_null (reply);
+    assert_non_null (reply->status);
+    return reply;
+}
+
+static lg_reply_t *
+s_monitor_ask (const char *who, unsigned body_case, void *body)
+{
+    return s_ask (&s_monitor, who, body_case, body, "試験");
+}
+
+static void
+s_ok (lg_test_proc_t *proc, const char *who, unsigned body_case, void *body)
+{
+    lg_reply_t *reply = s_ask (proc, who, body_case, body, "試験");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+static long
+s_sql (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *sql = zsys_vprintf (format, args);
+    va_end (args);
+    long value = rf_sql_long (sql);
+    zstr_free (&sql);
+    return value;
+}
+
+typedef struct {
+    const char *sql;
+    long want;
+} s_wait_t;
+
+static bool
+s_sql_is (void *arg)
+{
+    s_wait_t *w = (s_wait_t *) arg;
+    return rf_sql_long (w->sql) == w->want;
+}
+
+static void
+s_wait_sql (long want, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *sql = zsys_vprintf (format, args);
+    va_end (args);
+    s_wait_t w = { sql, want };
+    if (!lg_test_wait_for (s_sql_is, &w, 15000))
+        fail_msg ("waited for %ld from %s, have %ld", want, sql, rf_sql_long (sql));
+    zstr_free (&sql);
+}
+
+//  One of the monitor's own Stats counters
+static uint64_t
+s_counter (const char *name)
+{
+    Lgwan__V1__Stats stats = LGWAN__V1__STATS__INIT;
+    lg_reply_t *reply = s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_STATS, &stats);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    uint64_t value = 0;
+    for (size_t i = 0; i < reply->stats->n_service_counters; i++)
+        if (streq (reply->stats->service_counters [i]->name, name))
+            value = reply->stats->service_counters [i]->count;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return value;
+}
+
+typedef struct {
+    const char *name;
+    uint64_t want;
+} s_count_wait_t;
+
+static bool
+s_counter_reached (void *arg)
+{
+    s_count_wait_t *w = (s_count_wait_t *) arg;
+    return s_counter (w->name) >= w->want;
+}
+
+static void
+s_wait_counter (const char *name, uint64_t want)
+{
+    s_count_wait_t w = { name, want };
+    if (!lg_test_wait_for (s_counter_reached, &w, 15000))
+        fail_msg ("counter %s stayed at %" PRIu64 ", waited for %" PRIu64, name, s_counter (name), want);
+}
+
+//  An address inside a connection's prefix (the fifth host)
+static void
+s_host (int connection, char *out, size_t size)
+{
+    char copy [64];
+    snprintf (copy, sizeof copy, "%.40s", s_prefix [connection]);
+    *strchr (copy, '/') = 0;
+    char *last = strrchr (copy, '.');
+    *last = 0;
+    snprintf (out, size, "%s.%d", copy, atoi (last + 1) + 5);
+}
+
+//  One EVE alert line of the shape Suricata writes
+static char *
+s_eve_line (int connection, uint64_t signature, const char *category, int severity,
+            const char *when)
+{
+    char host [80];
+    s_host (connection, host, sizeof host);
+    int flow = ++s_flow;
+    return zsys_sprintf (
+        "{\"timestamp\":\"%s\",\"flow_id\":%d,\"in_iface\":\"eth1\",\"event_type\":\"alert\","
+        "\"src_ip\":\"%s\",\"src_port\":%d,\"dest_ip\":\"10.20.30.40\",\"dest_port\":445,"
+        "\"proto\":\"TCP\",\"alert\":{\"action\":\"allowed\",\"gid\":1,\"signature_id\":%" PRIu64 ","
+        "\"rev\":3,\"signature\":\"ET EXPLOIT SMB relay attempt\",\"category\":\"%s\","
+        "\"severity\":%d},\"host\":\"ids-east\"}\n",
+        when, flow, host, 40000 + flow, signature, category, severity);
+}
+
+static void
+s_append_file (const char *text)
+{
+    FILE *file = fopen (s_eve_file, "a");
+    assert_non_null (file);
+    fputs (text, file);
+    assert_int_equal (fclose (file), 0);
+}
+
+static void
+s_append_alerts (int connection, uint64_t signature, int count, const char *when)
+{
+    for (int i = 0; i < count; i++) {
+        char *line = s_eve_line (connection, signature, "A Network Trojan was detected", 1, when);
+        s_append_file (line);
+        zstr_free (&line);
+    }
+}
+
+static void
+s_send_socket (const char *data, size_t size)
+{
+    int fd = socket (AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr;
+    memset (&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    snprintf (addr.sun_path, sizeof addr.sun_path, "%s", s_eve_socket);
+    assert_int_equal (connect (fd, (struct sockaddr *) &addr, sizeof addr), 0);
+    size_t sent = 0;
+    while (sent < size) {
+        ssize_t n = write (fd, data + sent, size - sent);
+        assert_true (n > 0);
+        sent += (size_t) n;
+    }
+    close (fd);
+}
+
+//  Push one frame to the sensor socket with who's certificate
+static void
+s_push_frame (const char *who, const void *data, size_t size)
+{
+    zsock_t *push = zsock_new (ZMQ_PUSH);
+    char *cert = zsys_sprintf ("%s/clients/%s", rf.certs, who);
+    char *server = zsys_sprintf ("%s/services/monitor", rf.certs);
+    assert_int_equal (lg_auth_client (push, cert, server), 0);
+    assert_int_equal (zsock_connect (push, "%s", s_sensor), 0);
+    zframe_t *frame = zframe_new (data, size);
+    assert_int_equal (zframe_send (&frame, push, 0), 0);
+    zsock_set_linger (push, 2000);
+    zsock_destroy (&push);
+    zstr_free (&cert);
+    zstr_free (&server);
+}
+
+//  Push count events of a signature from a connection's prefix
+static void
+s_push_alerts (const char *who, int connection, uint64_t signature, int count, const char *when)
+{
+    char host [80];
+    if (connection)
+        s_host (connection, host, sizeof host);
+    else
+        snprintf (host, sizeof host, "203.0.113.9");
+    Lgwan__V1__SecurityEvent *events = (Lgwan__V1__SecurityEvent *) calloc ((size_t) count, sizeof *events);
+    Lgwan__V1__SecurityEvent **list = (Lgwan__V1__SecurityEvent **) calloc ((size_t) count, sizeof (void *));
+    for (int i = 0; i < count; i++) {
+        lgwan__v1__security_event__init (&events [i]);
+        events [i].sensor = (char *) "ids-west";
+        events [i].timestamp = (char *) when;
+        events [i].src_ip = host;
+        events [i].dest_ip = (char *) "10.20.30.41";
+        events [i].src_port = 40000;
+        events [i].dest_port = 3389;
+        events [i].proto = (char *) "TCP";
+        events [i].signature_id = signature;
+        events [i].signature = (char *) "ET SCAN RDP brute force";
+        events [i].category = (char *) "Attempted Administrator Privilege Gain";
+        events [i].severity = 1;
+        list [i] = &events [i];
+    }
+    Lgwan__V1__SecurityEventBatch batch = LGWAN__V1__SECURITY_EVENT_BATCH__INIT;
+    batch.events = list;
+    batch.n_events = (size_t) count;
+    size_t size = lgwan__v1__security_event_batch__get_packed_size (&batch);
+    uint8_t *bytes = (uint8_t *) malloc (size + 1);
+    lgwan__v1__security_event_batch__pack (&batch, bytes);
+    s_push_frame (who, bytes, size);
+    free (bytes);
+    free (list);
+    free (events);
+}
+
+//  Create a rule as operator; its id
+static uint64_t
+s_rule (const char *name, uint64_t signature, uint32_t threshold, uint32_t window,
+        Lgwan__V1__RuleAction action)
+{
+    Lgwan__V1__Rule rule = LGWAN__V1__RULE__INIT;
+    rule.name = (char *) name;
+    rule.signature_id = signature;
+    rule.max_severity = 2;
+    rule.threshold = threshold;
+    rule.window_seconds = window;
+    rule.action = action;
+    Lgwan__V1__RuleSet set = LGWAN__V1__RULE_SET__INIT;
+    set.rule = &rule;
+    lg_reply_t *reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    uint64_t id = reply->rule->rule->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+//  A qualified provider with the contacts a hosting provider needs (R9.2)
+static uint64_t
+s_hosting_provider (const char *name)
+{
+    Lgwan__V1__Contact emergency = LGWAN__V1__CONTACT__INIT, manager = LGWAN__V1__CONTACT__INIT;
+    emergency.kind = LGWAN__V1__CONTACT_KIND__CONTACT_EMERGENCY_RESPONSE;
+    emergency.name = (char *) "緊急";
+    manager.kind = LGWAN__V1__CONTACT_KIND__CONTACT_OPERATIONS_MANAGER;
+    manager.name = (char *) "運用";
+    Lgwan__V1__Contact *contacts [] = { &emergency, &manager };
+    char number [14];
+    Lgwan__V1__ProviderApply apply = rf_apply_body (name, number);
+    apply.contacts = contacts;
+    apply.n_contacts = 2;
+    uint64_t id = rf_apply (&apply);
+    rf_qualify (id);
+    return id;
+}
+
+static uint64_t
+s_connection (uint64_t service, char *prefix, size_t size)
+{
+    Lgwan__V1__ConnectionApply apply = LGWAN__V1__CONNECTION_APPLY__INIT;
+    apply.service = service;
+    apply.router = (char *) "rt-test";
+    apply.line_carrier = (char *) "test";
+    apply.bandwidth_class = (char *) "100M";
+    apply.ipv4_prefix_length = 28;
+    lg_reply_t *reply = rf_ask ("operator", RF_BODY (CONNECTION_APPLY), &apply);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    uint64_t id = reply->connection->connection->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    Lgwan__V1__ConnectionReview review = LGWAN__V1__CONNECTION_REVIEW__INIT;
+    review.connection = id;
+    rf_ok (rf_ask ("reviewer", RF_BODY (CONNECTION_REVIEW), &review));
+    Lgwan__V1__ConnectionDecide decide = LGWAN__V1__CONNECTION_DECIDE__INIT;
+    decide.connection = id;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+    decide.reason = (char *) "接続";
+    reply = rf_ask ("reviewer", RF_BODY (CONNECTION_DECIDE), &decide);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    snprintf (prefix, size, "%s", reply->connection->connection->ipv4_prefix);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+static void
+s_monitor_start (void)
+{
+    char *file = zsys_sprintf ("LG_MONITOR_EVE_FILE=%s", s_eve_file);
+    char *sock = zsys_sprintf ("LG_MONITOR_EVE_SOCKET=%s", s_eve_socket);
+    char *sensor = zsys_sprintf ("LG_MONITOR_SENSOR_ENDPOINT=%s", s_sensor);
+    char *clock = zsys_sprintf ("LG_CLOCK_FILE=%s", rf.clock);
+    const char *extra [] = { file, sock, sensor, clock, "LG_MONITOR_EVE_POLL_MS=100",
+                             "LG_MONITOR_FLUSH_MS=200", "LG_MONITOR_EVIDENCE=5",
+                             "LG_HEARTBEAT_MS=200", "LG_DUTY_MS=200", NULL };
+    lg_test_proc_t *follows [] = { &rf.registry, &s_isolation, NULL };
+    assert_true (lg_test_proc_start (&s_monitor, rf.admin, rf.certs, follows, extra));
+    zstr_free (&file);
+    zstr_free (&sock);
+    zstr_free (&sensor);
+    zstr_free (&clock);
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    lg_test_require_pg ();
+    zsys_init ();
+    rf.admin = lg_test_db_new ("monitor");
+    rf.certs = lg_test_certs_new ();
+    assert_non_null (rf.admin);
+    assert_non_null (rf.certs);
+    snprintf (rf.clock, sizeof rf.clock, "/tmp/lg-clock-XXXXXX");
+    int fd = mkstemp (rf.clock);
+    assert_true (fd >= 0);
+    close (fd);
+    rf_set_clock (RF_TODAY_UTC);
+    snprintf (s_dir, sizeof s_dir, "/tmp/lg-monitor-XXXXXX");
+    assert_non_null (mkdtemp (s_dir));
+    snprintf (s_eve_file, sizeof s_eve_file, "%s/eve.json", s_dir);
+    snprintf (s_eve_socket, sizeof s_eve_socket, "%s/eve.sock", s_dir);
+    snprintf (s_sensor, sizeof s_sensor, "tcp://127.0.0.1:%d", lg_test_free_port ());
+
+    //  Registry and isolation follow each other: both sets of ports first
+    lg_test_proc_t *procs [] = { &rf.registry, &s_isolation, &s_monitor };
+    for (int i = 0; i < 3; i++) {
+        snprintf (procs [i]->endpoint, sizeof procs [i]->endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
+        snprintf (procs [i]->pub, sizeof procs [i]->pub, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    }
+    char *clock = zsys_sprintf ("LG_CLOCK_FILE=%s", rf.clock);
+    char *enforcers = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=tcp://127.0.0.1:%d",
+                                    lg_test_free_port ());
+    const char *extra [] = { "LG_DUTY_MS=200", "LG_HEARTBEAT_MS=200", clock, enforcers, NULL };
+    lg_test_proc_t *for_registry [] = { &s_isolation, NULL };
+    lg_test_proc_t *for_isolation [] = { &rf.registry, NULL };
+    assert_true (lg_test_proc_start (&rf.registry, rf.admin, rf.certs, for_registry, extra));
+    assert_true (lg_test_proc_start (&s_isolation, rf.admin, rf.certs, for_isolation, extra));
+    zstr_free (&clock);
+    zstr_free (&enforcers);
+    s_monitor_start ();
+
+    Lgwan__V1__PoolAdd pool = LGWAN__V1__POOL_ADD__INIT;
+    pool.name = (char *) "v4";
+    pool.prefix = (char *) "198.18.0.0/24";
+    rf_ok (rf_ask ("operator", RF_BODY (POOL_ADD), &pool));
+    s_provider [1] = s_hosting_provider ("監視試験株式会社A");
+    s_provider [2] = s_hosting_provider ("監視試験株式会社B");
+    uint64_t sa = rf_registered_service (s_provider [1], s_provider [1]);
+    uint64_t sb = rf_registered_service (s_provider [2], s_provider [2]);
+    s_conn [1] = s_connection (sa, s_prefix [1], sizeof s_prefix [1]);
+    s_conn [2] = s_connection (sa, s_prefix [2], sizeof s_prefix [2]);
+    s_conn [3] = s_connection (sb, s_prefix [3], sizeof s_prefix [3]);
+    s_wait_sql (3, "SELECT count(*) FROM monitor.connections WHERE active");
+    s_wait_counter ("attribution.prefixes", 0);
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    lg_test_proc_stop (&s_monitor, SIGTERM);
+    lg_test_proc_stop (&s_isolation, SIGTERM);
+    rf_teardown (state);
+    lg_test_sh ("rm -rf %s", s_dir);
+    return 0;
+}
+
+//  ---------------------------------------------------------------------------
+//  Tests
+
+/* REQ R16.1: alerts in an EVE file from a provider's prefix crossing a
+   rule's threshold open exactly one incident, confirmed by the rule
+   (incident_and_isolate), with its evidence, and IncidentConfirmed carries
+   the provider, its connections and prefixes, the rule and isolate */
+static void
+test_r16_1_eve_threshold_opens_one_confirmed_incident (void **state)
+{
+    (void) state;
+    uint64_t rule = s_rule ("trojan-burst", 2001, 5, 60,
+                            LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT_AND_ISOLATE);
+    //  Four: under the threshold
+    s_append_alerts (1, 2001, 4, "2027-03-01T08:59:50.123456+0900");
+    s_wait_sql (4, "SELECT coalesce (sum (events), 0) FROM monitor.minute_counts"
+                   " WHERE connection_id = %" PRIu64, s_conn [1]);
+    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.incidents"), 0);
+    //  Four more: the fifth crosses it
+    s_append_alerts (1, 2001, 4, "2027-03-01T08:59:55.5+0900");
+    s_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
+    s_wait_sql (8 - 5 + 5, "SELECT event_count FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
+    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.incidents"), 1);
+    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.incidents WHERE status = 'confirmed'"
+                             " AND isolate AND decided_by LIKE 'rule:%%' AND connection_id = %" PRIu64
+                             " AND provider_id = %" PRIu64, s_conn [1], s_provider [1]), 1);
+    //  Evidence: the event that crossed and the next ones (LG_MONITOR_EVIDENCE=5: 4 here)
+    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.evidence"), 4);
+    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.evidence WHERE signature_id = 2001"
+                             " AND sensor = 'ids-east' AND origin = 'eve'"), 4);
+
+    //  The request shows it with its evidence
+    Lgwan__V1__IncidentList list = LGWAN__V1__INCIDENT_LIST__INIT;
+    lg_reply_t *reply = s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_INCIDENT_LIST, &list);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_int_equal (reply->incident_list->n_incidents, 1);
+    uint64_t incident = reply->incident_list->incidents [0]->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    Lgwan__V1__IncidentGet get = LGWAN__V1__INCIDENT_GET__INIT;
+    get.incident = incident;
+    reply = s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_INCIDENT_GET, &get);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    const Lgwan__V1__Incident *i = reply->incident->incident;
+    assert_string_equal (i->status, "confirmed");
+    assert_true (i->isolate);
+    assert_int_equal (i->event_count, 8);
+    assert_int_equal (i->n_evidence, 4);
+    assert_string_equal (i->evidence [0]->signature, "ET EXPLOIT SMB relay attempt");
+    assert_int_equal (i->n_prefixes, 1);
+    assert_string_equal (i->prefixes [0], s_prefix [1]);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  The events the orchestrator acts on: opened, then confirmed for the
+    //  whole provider (both its connections and prefixes)
+    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.outbox WHERE body_case = 400"), 1);
+    char *hex = rf_sql_text ("SELECT encode (event, 'hex') FROM monitor.outbox WHERE body_case = 401");
+    assert_non_null (hex);
+    size_t size = strlen (hex) / 2;
+    uint8_t *bytes = (uint8_t *) malloc (size);
+    for (size_t k = 0; k < size; k++)
+        sscanf (hex + 2 * k, "%2hhx", &bytes [k]);
+    lg_event_t *event = lgwan__v1__event__unpack (NULL, size, bytes);
+    assert_non_null (event);
+    const Lgwan__V1__IncidentConfirmed *c = event->incident_confirmed;
+    assert_int_equal (c->incident, incident);
+    assert_int_equal (c->provider, s_provider [1]);
+    assert_int_equal (c->rule, rule);
+    assert_true (c->isolate);
+    assert_int_equal (c->n_connections, 2);
+    assert_int_equal (c->n_prefixes, 2);
+    assert_true (strncmp (c->decided_by, "rule:", 5) == 0);
+    lgwan__v1__event__free_unpacked (event, NULL);
+    free (bytes);
+    free (hex);
+}
+
+/* REQ R16.1: an allow-listed signature never opens an incident; after the
+   entry expires, the same alerts do. An entry for everything is refused. */
+static void
+test_r16_1_allowlist_until_expiry (void **state)
+{
+    (void) state;
+    //  Scoped or refused, and nothing changes
+    Lgwan__V1__AllowlistAdd everything = LGWAN__V1__ALLOWLIST_ADD__INIT;
+    everything.expires_at = (char *) "2027-03-01T01:00:00Z";
+    lg_reply_t *reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_ALLOWLIST_ADD, &everything);
+    rf_refused (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, "R16.1");
+    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.allowlist"), 0);
+    //  A sensor may not change the allow-list
+    Lgwan__V1__AllowlistAdd add = LGWAN__V1__ALLOWLIST_ADD__INIT;
+    add.connection = s_conn [2];
+    add.signature_id = 2002;
+    add.expires_at = (char *) "2027-03-01T01:00:00Z";
+    reply = s_ask (&s_monitor, "sensor", LGWAN__V1__REQUEST__BODY_ALLOWLIST_ADD, &add, "scanner test");
+    rf_refused (reply, LGWAN__V1__CODE__PERMISSION_DENIED, NULL);
+    reply = s_ask (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_ALLOWLIST_ADD, &add,
+                   "脆弱性診断 (vulnerability scan) agreed with the provider");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_int_equal (reply->allowlist->entry->connection, s_conn [2]);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    uint64_t rule = s_rule ("rdp-brute", 2002, 3, 600, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    uint64_t before = s_counter ("detection.allowlisted");
+    s_push_alerts ("sensor", 2, 2002, 6, "2027-03-01T00:00:10Z");
+    s_wait_counter ("detection.allowlisted", before + 6);
+    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule), 0);
+
+    //  The entry expires: the same alerts now open one incident (not confirmed)
+    rf_set_clock ("2027-03-01T02:00:00Z");
+    s_push_alerts ("sensor", 2, 2002, 6, "2027-03-01T02:00:10Z");
+    s_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64
+                   " AND status = 'open' AND connection_id = %" PRIu64, rule, s_conn [2]);
+    s_wait_sql (6, "SELECT event_count FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
+    rf_set_clock (RF_TODAY_UTC);
+}
+
+/* REQ R16.1: the monitor killed in the middle of a burst finds its
+   incident again: the rest of the burst attaches, no second incident, and
+   the followed file is not read twice */
+static void
+test_r16_1_restart_mid_burst_no_duplicate (void **state)
+{
+    (void) state;
+    uint64_t rule = s_rule ("worm-burst", 2003, 5, 3600, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    s_append_alerts (3, 2003, 6, "2027-03-01T00:01:00Z");
+    s_wait_sql (6, "SELECT coalesce (max (event_count), 0) FROM monitor.incidents WHERE rule_id = %"
+                   PRIu64, rule);
+    assert_int_equal (lg_test_proc_stop (&s_monitor, SIGKILL), 128 + SIGKILL);
+    s_append_alerts (3, 2003, 6, "2027-03-01T00:02:00Z");
+    s_monitor_start ();
+    s_wait_sql (12, "SELECT coalesce (max (event_count), 0) FROM monitor.incidents WHERE rule_id = %"
+                    PRIu64, rule);
+    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule), 1);
+    //  Nothing more arrives later (the file was not read again from its start)
+    zclock_sleep (600);
+    assert_int_equal (s_sql ("SELECT event_count FROM monitor.incidents WHERE rule_id = %" PRIu64, rule), 12);
+    //  The evidence kept counting from where it was (at most 5)
+    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.evidence e JOIN monitor.incidents i"
+                             " ON i.id = e.incident_id WHERE i.rule_id = %" PRIu64, rule), 5);
+}
+
+/* REQ R16.1: an operator confirms an open incident (isolate) and closes it
+   with a reason; a closed incident is not confirmed again, and the next
+   burst opens a new one */
+static void
+test_r16_1_operator_confirms_and_closes (void **state)
+{
+    (void) state;
+    uint64_t rule = s_rule ("c2-beacon", 2004, 2, 600, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    s_push_alerts ("sensor", 1, 2004, 2, "2027-03-01T00:03:00Z");
+    s_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
+    uint64_t id = (uint64_t) s_sql ("SELECT id FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
+    Lgwan__V1__IncidentConfirm confirm = LGWAN__V1__INCIDENT_CONFIRM__INIT;
+    confirm.incident = id;
+    confirm.isolate = true;
+    lg_reply_t *reply = s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_INCIDENT_CONFIRM, &confirm);
+    rf_refused (reply, LGWAN__V1__CODE__PERMISSION_DENIED, NULL);
+    long confirmed = s_sql ("SELECT count(*) FROM monitor.outbox WHERE body_case = 401");
+    reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CONFIRM, &confirm);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->incident->incident->status, "confirmed");
+    assert_string_equal (reply->incident->incident->decided_by, "operator:alice");
+    assert_true (reply->incident->incident->isolate);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.outbox WHERE body_case = 401"), confirmed + 1);
+    //  Confirmed twice: refused, nothing emitted
+    reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CONFIRM, &confirm);
+    rf_refused (reply, LGWAN__V1__CODE__FAILED_PRECONDITION, "R16.1");
+    //  Closing records a reason
+    Lgwan__V1__IncidentClose close_ = LGWAN__V1__INCIDENT_CLOSE__INIT;
+    close_.incident = id;
+    reply = s_ask (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CLOSE, &close_, "");
+    rf_refused (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, "R16.1");
+    reply = s_ask (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CLOSE, &close_,
+                   "事業者が駆除を完了");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->incident->incident->status, "closed");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CONFIRM, &confirm);
+    rf_refused (reply, LGWAN__V1__CODE__FAILED_PRECONDITION, "R16.1");
+    //  The next burst: a new incident
+    s_push_alerts ("sensor", 1, 2004, 2, "2027-03-01T00:04:00Z");
+    s_wait_sql (2, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
+    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64
+                             " AND status = 'open'", rule), 1);
+}
+
+/* REQ X.3: malformed EVE lines (truncated, not JSON, wrong types, invalid
+   UTF-8, missing fields, over 1 MiB) are counted and never stop intake;
+   frames from a non-sensor certificate and broken frames are refused */
+static void
+test_x3_bad_input_counted_never_stops_intake (void **state)
+{
+    (void) state;
+    uint64_t malformed = s_counter ("intake.malformed");
+    uint64_t eve = s_counter ("intake.events_eve");
+    char *good = s_eve_line (1, 9999, "Misc activity", 3, "2027-03-01T00:05:00Z");
+    zchunk_t *data = zchunk_new (NULL, 0);
+    const char *bad [] = {
+        "{\"timestamp\":\"2027-03-01T00:05:00Z\",\"event_type\":\"alert\",\"src_ip\":\"198.18",
+        "this is not json",
+        "{\"event_type\":\"alert\",\"src_ip\":5,\"dest_ip\":\"10.0.0.1\",\"alert\":{\"signature_id\":1}}",
+        "{\"event_type\":\"alert\",\"src_ip\":\"198.18.0.1\",\"dest_ip\":\"10.0.0.1\",\"alert\":{\"signature_id\":\"x\"}}",
+        "{\"event_type\":\"alert\",\"src_ip\":\"198.18.0.1\",\"dest_ip\":\"10.0.0.1\",\"alert\":{\"signature_id\":1,\"signature\":\"\xff\xfe\"}}",
+        "{\"event_type\":\"alert\",\"dest_ip\":\"10.0.0.1\",\"alert\":{\"signature_id\":1}}",
+        "{\"event_type\":\"alert\",\"src_ip\":\"999.1.1.1\",\"dest_ip\":\"10.0.0.1\",\"alert\":{\"signature_id\":1}}",
+        "[1,2,3]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        zchunk_extend (data, bad [i], strlen (bad [i]));
+        zchunk_extend (data, "\n", 1);
+    }
+    //  A line of 1.5 MiB
+    size_t huge = 1536 * 1024;
+    char *big = (char *) malloc (huge);
+    memset (big, 'a', huge);
+    memcpy (big, "{\"event_type\":\"alert\",\"x\":\"", 27);
+    zchunk_extend (data, big, huge);
+    zchunk_extend (data, "\n", 1);
+    free (big);
+    //  A flow event: valid, not an alert, ignored
+    const char *flow = "{\"event_type\":\"flow\",\"src_ip\":\"198.18.0.1\",\"dest_ip\":\"10.0.0.1\"}\n";
+    zchunk_extend (data, flow, strlen (flow));
+    zchunk_extend (data, good, strlen (good));
+    s_send_socket ((const char *) zchunk_data (data), zchunk_size (data));
+    s_wait_counter ("intake.events_eve", eve + 1);
+    assert_int_equal (s_counter ("intake.malformed"), malformed + 9);
+    zchunk_destroy (&data);
+    //  The same through the followed file
+    s_append_file (bad [1]);
+    s_append_file ("\n");
+    s_append_file (good);
+    s_wait_counter ("intake.events_eve", eve + 2);
+    assert_int_equal (s_counter ("intake.malformed"), malformed + 10);
+    zstr_free (&good);
+    s_wait_sql (10, "SELECT coalesce (sum (malformed), 0) FROM monitor.sensor_counts"
+                    " WHERE sensor IN ('eve-socket', 'eve-file')");
+
+    //  Frames: an operator's certificate is not heard; garbage is counted
+    uint64_t refused = s_counter ("intake.frames_refused");
+    uint64_t frames_bad = s_counter ("intake.frames_malformed");
+    uint64_t events = s_counter ("intake.events_sensor");
+    s_push_alerts ("operator", 1, 2005, 3, "2027-03-01T00:05:00Z");
+    s_wait_counter ("intake.frames_refused", refused + 1);
+    s_push_frame ("sensor", "\xff\xff\xff\xff", 4);
+    s_wait_counter ("intake.frames_malformed", frames_bad + 1);
+    s_push_alerts ("sensor", 1, 2005, 3, "2027-03-01T00:05:00Z");
+    s_wait_counter ("intake.events_sensor", events + 3);
+    //  A batch with one bad address among good events: the rest is taken
+    Lgwan__V1__SecurityEvent e [2] = { LGWAN__V1__SECURITY_EVENT__INIT, LGWAN__V1__SECURITY_EVENT__INIT };
+    e [0].src_ip = (char *) "not-an-address";
+    e [0].dest_ip = (char *) "10.0.0.1";
+    e [1].src_ip = (char *) "198.18.0.200";
+    e [1].dest_ip = (char *) "10.0.0.1";
+    e [1].signature_id = 1;
+    Lgwan__V1__SecurityEvent *list [] = { &e [0], &e [1] };
+    Lgwan__V1__SecurityEventBatch batch = LGWAN__V1__SECURITY_EVENT_BATCH__INIT;
+    batch.events = list;
+    batch.n_events = 2;
+    uint8_t bytes [256];
+    size_t size = lgwan__v1__security_event_batch__pack (&batch, bytes);
+    uint64_t bad_now = s_counter ("intake.malformed");
+    s_push_frame ("sensor", bytes, size);
+    s_wait_counter ("intake.events_sensor", events + 4);
+    assert_int_equal (s_counter ("intake.malformed"), bad_now + 1);
+}
+
+/* REQ R16.1: the followed EVE file survives rotation: renamed away and
+   started again (logrotate's create), and truncated in place (copytruncate);
+   lines written to the old file before it moved are read too */
+static void
+test_r16_1_followed_file_rotation (void **state)
+{
+    (void) state;
+    uint64_t eve = s_counter ("intake.events_eve");
+    uint64_t rotations = s_counter ("intake.eve_rotations");
+    //  Renamed: the last lines of the old file, then the new file
+    s_append_alerts (2, 8001, 2, "2027-03-01T00:08:00Z");
+    char *old = zsys_sprintf ("%s.1", s_eve_file);
+    assert_int_equal (rename (s_eve_file, old), 0);
+    s_append_alerts (2, 8001, 3, "2027-03-01T00:08:01Z");
+    s_wait_counter ("intake.eve_rotations", rotations + 1);
+    s_wait_counter ("intake.events_eve", eve + 5);
+    //  Truncated in place
+    assert_int_equal (truncate (s_eve_file, 0), 0);
+    s_append_alerts (2, 8001, 1, "2027-03-01T00:08:02Z");
+    s_wait_counter ("intake.eve_rotations", rotations + 2);
+    s_wait_counter ("intake.events_eve", eve + 6);
+    zclock_sleep (300);
+    assert_int_equal (s_counter ("intake.events_eve"), eve + 6);
+    unlink (old);
+    zstr_free (&old);
+}
+
+//  lgwanctl as who; its exit code, stdout+stderr in *out (caller frees)
+static int
+s_ctl (char **out, const char *who, const char *args)
+{
+    char *binary = lg_test_lgwanctl_binary ();
+    char *marker = zsys_sprintf ("%s/ctl.rc", s_dir);
+    char *text = lg_test_sh_output ("LG_CERT_DIR=%s LGWANCTL_CERT=%s/clients/%s %s %s 2>&1;"
+                                    " echo $? > %s", rf.certs, rf.certs, who, binary, args, marker);
+    FILE *file = fopen (marker, "r");
+    int rc = -1;
+    if (file) {
+        if (fscanf (file, "%d", &rc) != 1)
+            rc = -1;
+        fclose (file);
+    }
+    *out = text;
+    zstr_free (&binary);
+    zstr_free (&marker);
+    if (rc != 0)
+        fprintf (stderr, "lgwanctl %s: exit %d\n%s\n", args, rc, text);
+    return rc;
+}
+
+/* REQ R16.1: rules, allow-list and incidents through lgwanctl; a refusal
+   names its requirement and exits 1 */
+static void
+test_r16_1_lgwanctl_rule_allowlist_incident (void **state)
+{
+    (void) state;
+    lg_test_proc_export (&s_monitor);
+    char *out = NULL;
+    assert_int_equal (s_ctl (&out, "operator", "rule set --rule '{\"name\":\"ctl-rule\","
+                             "\"signatureId\":6001,\"windowSeconds\":60,\"threshold\":1,"
+                             "\"action\":\"RULE_ACTION_INCIDENT\"}' --reason 試験"), 0);
+    zstr_free (&out);
+    assert_int_equal (s_ctl (&out, "operator", "allowlist add --expires-at 2027-03-02T00:00:00Z"
+                             " --reason everything"), 1);
+    assert_non_null (strstr (out, "R16.1"));
+    zstr_free (&out);
+    assert_int_equal (s_ctl (&out, "operator", "allowlist add --signature-id 6002"
+                             " --expires-at 2027-03-02T00:00:00Z --reason 'agreed scan'"), 0);
+    zstr_free (&out);
+    assert_int_equal (s_ctl (&out, "viewer", "allowlist list --json"), 0);
+    assert_non_null (strstr (out, "agreed scan"));
+    zstr_free (&out);
+    s_push_alerts ("sensor", 1, 6001, 1, "2027-03-01T00:09:00Z");
+    s_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_name = 'ctl-rule'");
+    long id = s_sql ("SELECT id FROM monitor.incidents WHERE rule_name = 'ctl-rule'");
+    assert_int_equal (s_ctl (&out, "viewer", "incident list --status open"), 0);
+    assert_non_null (strstr (out, "ctl-rule"));
+    zstr_free (&out);
+    char *args = zsys_sprintf ("incident show --incident %ld --json", id);
+    assert_int_equal (s_ctl (&out, "viewer", args), 0);
+    assert_non_null (strstr (out, "\"evidence\""));
+    zstr_free (&out);
+    zstr_free (&args);
+    args = zsys_sprintf ("incident confirm --incident %ld --reason 確認", id);
+    assert_int_equal (s_ctl (&out, "operator", args), 0);
+    zstr_free (&out);
+    zstr_free (&args);
+    args = zsys_sprintf ("incident close --incident %ld --reason 対処済み", id);
+    assert_int_equal (s_ctl (&out, "operator", args), 0);
+    zstr_free (&out);
+    zstr_free (&args);
+    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.incidents WHERE id = %ld"
+                             " AND status = 'closed' AND decided_by = 'operator:alice'", id), 1);
+}
+
+/* REQ R16.1: after an incident is closed, its rule's grace keeps the same
+   connection from opening another until it ends (PacketFence's grace) */
+static void
+test_r16_1_grace_after_close (void **state)
+{
+    (void) state;
+    Lgwan__V1__Rule rule = LGWAN__V1__RULE__INIT;
+    rule.name = (char *) "beacon-grace";
+    rule.signature_id = 2006;
+    rule.threshold = 1;
+    rule.window_seconds = 60;
+    rule.grace_seconds = 3600;
+    rule.action = LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT;
+    Lgwan__V1__RuleSet set = LGWAN__V1__RULE_SET__INIT;
+    set.rule = &rule;
+    lg_reply_t *reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_int_equal (reply->rule->rule->grace_seconds, 3600);
+    uint64_t id = reply->rule->rule->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    s_push_alerts ("sensor", 2, 2006, 1, "2027-03-01T00:10:00Z");
+    s_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, id);
+    Lgwan__V1__IncidentClose close_ = LGWAN__V1__INCIDENT_CLOSE__INIT;
+    close_.incident = (uint64_t) s_sql ("SELECT id FROM monitor.incidents WHERE rule_id = %" PRIu64, id);
+    reply = s_ask (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CLOSE, &close_, "誤検知");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  In the grace: counted, nothing opens
+    uint64_t grace = s_counter ("detection.in_grace");
+    s_push_alerts ("sensor", 2, 2006, 3, "2027-03-01T00:11:00Z");
+    s_wait_counter ("detection.in_grace", grace + 3);
+    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, id), 1);
+    //  The grace ends
+    rf_set_clock ("2027-03-01T01:30:00Z");
+    s_push_alerts ("sensor", 2, 2006, 1, "2027-03-01T01:30:00Z");
+    s_wait_sql (2, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, id);
+    rf_set_clock (RF_TODAY_UTC);
+}
+
+static bool
+s_released (void *arg)
+{
+    uint64_t id = *(uint64_t *) arg;
+    char *sql = zsys_sprintf ("SELECT count(*) FROM monitor.connections WHERE id = %" PRIu64
+                              " AND NOT active AND cardinality (prefixes) = 0", id);
+    bool done = rf_sql_long (sql) == 1;
+    zstr_free (&sql);
+    return done;
+}
+
+/* REQ R16.1: a released allocation no longer attributes; its alerts are
+   counted and sampled as unattributed, never dropped (PacketFence #4187) */
+static void
+test_r16_1_released_allocation_stops_attributing (void **state)
+{
+    (void) state;
+    uint64_t id = s_conn [3];
+    uint64_t attributed = s_counter ("attribution.attributed");
+    s_push_alerts ("sensor", 3, 7000, 1, "2027-03-01T00:06:00Z");
+    s_wait_counter ("attribution.attributed", attributed + 1);
+
+    Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
+    cancel.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
+    cancel.subject = (char *) "connection";
+    cancel.id = id;
+    cancel.cancel = true;
+    rf_ok (rf_ask ("operator", RF_BODY (CHANGE_FILE), &cancel));
+    Lgwan__V1__Decommission d = LGWAN__V1__DECOMMISSION__INIT;
+    d.connection = id;
+    s_ok (&s_isolation, "service", LGWAN__V1__REQUEST__BODY_DECOMMISSION, &d);
+    if (!lg_test_wait_for (s_released, &id, 15000))
+        fail_msg ("the monitor never saw connection %" PRIu64 " released", id);
+    assert_int_equal (s_sql ("SELECT count(*) FROM registry.outbox WHERE body_case = 108"), 1);
+
+    uint64_t unattributed = s_counter ("attribution.unattributed");
+    attributed = s_counter ("attribution.attributed");
+    s_push_alerts ("sensor", 3, 7000, 2, "2027-03-01T00:07:00Z");
+    s_wait_counter ("attribution.unattributed", unattributed + 2);
+    assert_int_equal (s_counter ("attribution.attributed"), attributed);
+    //  Counted per sensor and kept as samples
+    s_wait_sql (1, "SELECT (count(*) >= 2)::int FROM monitor.unattributed_samples"
+                   " WHERE signature_id = 7000 AND sensor = 'ids-west'");
+    Lgwan__V1__Unattributed u = LGWAN__V1__UNATTRIBUTED__INIT;
+    lg_reply_t *reply = s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_UNATTRIBUTED, &u);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    bool west = false;
+    for (size_t i = 0; i < reply->unattributed->n_sensors; i++)
+        if (streq (reply->unattributed->sensors [i]->sensor, "ids-west"))
+            west = reply->unattributed->sensors [i]->unattributed >= 2;
+    assert_true (west);
+    assert_true (reply->unattributed->n_samples >= 2);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  Per-minute counts of an attributed connection, by query
+    Lgwan__V1__ConnectionCounts counts = LGWAN__V1__CONNECTION_COUNTS__INIT;
+    counts.connection = s_conn [1];
+    counts.minutes = 1440;
+    reply = s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_CONNECTION_COUNTS, &counts);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_true (reply->connection_counts->n_minutes >= 1);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_r16_1_eve_threshold_opens_one_confirmed_incident),
+        cmocka_unit_test (test_r16_1_allowlist_until_expiry),
+        cmocka_unit_test (test_r16_1_restart_mid_burst_no_duplicate),
+        cmocka_unit_test (test_r16_1_operator_confirms_and_closes),
+        cmocka_unit_test (test_x3_bad_input_counted_never_stops_intake),
+        cmocka_unit_test (test_r16_1_followed_file_rotation),
+        cmocka_unit_test (test_r16_1_lgwanctl_rule_allowlist_incident),
+        cmocka_unit_test (test_r16_1_grace_after_close),
+        cmocka_unit_test (test_r16_1_released_allocation_stops_attributing),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}

@@ -1,0 +1,205 @@
+/*  test_monitor_intake - the monitor's pure pieces: longest-prefix match,
+    timestamps, the EVE line parser and the sensor batch decoder (R16.1
+    detection starts with attribution; X.3 for what comes in malformed).
+*/
+#include "monitor.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+/* REQ R16.1: attribution is by the longest prefix, IPv4 and IPv6 */
+static void
+test_r16_1_lpm_longest_prefix (void **state)
+{
+    (void) state;
+    monitor_lpm_test (false);
+    monitor_lpm_t *lpm = monitor_lpm_new ();
+    assert_int_equal (monitor_lpm_insert (lpm, "198.18.0.0/24", 1), 0);
+    assert_int_equal (monitor_lpm_insert (lpm, "198.18.0.16/28", 2), 0);
+    assert_int_equal (monitor_lpm_insert (lpm, "2001:db8:100::/56", 3), 0);
+    assert_int_equal (monitor_lpm_insert (lpm, "2001:db8:100::/40", 4), 0);
+    assert_int_equal (monitor_lpm_insert (lpm, "198.18.0.0/33", 5), -1);
+    assert_int_equal (monitor_lpm_insert (lpm, "198.18.0.1/24", 5), -1);
+    monitor_addr_t a;
+    int length;
+    assert_int_equal (monitor_addr_parse ("198.18.0.31", &a), 0);
+    assert_int_equal (monitor_lpm_lookup (lpm, &a, &length), 2);
+    assert_int_equal (length, 28);
+    assert_int_equal (monitor_addr_parse ("198.18.0.32", &a), 0);
+    assert_int_equal (monitor_lpm_lookup (lpm, &a, &length), 1);
+    assert_int_equal (monitor_addr_parse ("2001:db8:100:ff::1", &a), 0);
+    assert_int_equal (monitor_lpm_lookup (lpm, &a, NULL), 3);
+    assert_int_equal (monitor_addr_parse ("2001:db8:1ff::1", &a), 0);
+    assert_int_equal (monitor_lpm_lookup (lpm, &a, NULL), 4);
+    //  An IPv4 address never matches an IPv6 prefix and back
+    assert_int_equal (monitor_addr_parse ("32.1.13.184", &a), 0);
+    assert_int_equal (monitor_lpm_lookup (lpm, &a, NULL), 0);
+    monitor_lpm_destroy (&lpm);
+}
+
+static void
+test_time_parse (void **state)
+{
+    (void) state;
+    int64_t us;
+    assert_int_equal (monitor_time_parse ("2027-03-01T09:00:00.123456+0900", &us), 0);
+    assert_int_equal (us, 1803859200123456LL);
+    assert_int_equal (monitor_time_parse ("2027-03-01T00:00:00Z", &us), 0);
+    assert_int_equal (us, 1803859200000000LL);
+    assert_int_equal (monitor_time_parse ("2027-03-01T09:00:00+09:00", &us), 0);
+    assert_int_equal (us, 1803859200000000LL);
+    assert_int_equal (monitor_time_parse ("2027-03-01", &us), -1);
+    assert_int_equal (monitor_time_parse ("2027-13-01T00:00:00Z", &us), -1);
+    assert_int_equal (monitor_time_parse ("2027-03-01T00:00:00Zjunk", &us), -1);
+}
+
+#define ALERT "{\"timestamp\":\"2027-03-01T09:00:00.5+0900\",\"flow_id\":1,\"event_type\":\"alert\"," \
+              "\"src_ip\":\"198.18.0.17\",\"src_port\":4444,\"dest_ip\":\"2001:db8::1\",\"dest_port\":80," \
+              "\"proto\":\"TCP\",\"alert\":{\"signature_id\":2001,\"signature\":\"ET TROJAN 試験\"," \
+              "\"category\":\"A Network Trojan was detected\",\"severity\":1},\"host\":\"ids-east\"}"
+
+/* REQ R16.1: a Suricata EVE alert becomes an alert with every field */
+static void
+test_r16_1_eve_alert (void **state)
+{
+    (void) state;
+    monitor_alert_t a;
+    char why [160];
+    assert_int_equal (monitor_eve_parse (ALERT, strlen (ALERT), &a, why, sizeof why), 0);
+    assert_string_equal (a.sensor, "ids-east");
+    assert_string_equal (a.src_ip, "198.18.0.17");
+    assert_int_equal (a.src.family, 4);
+    assert_int_equal (a.dest.family, 6);
+    assert_int_equal (a.signature_id, 2001);
+    assert_int_equal (a.severity, 1);
+    assert_int_equal (a.src_port, 4444);
+    assert_string_equal (a.signature, "ET TROJAN 試験");
+    assert_int_equal (a.at_us, 1803859200500000LL);
+    assert_int_equal (a.origin, MONITOR_ORIGIN_EVE);
+    const char *flow = "{\"event_type\":\"flow\",\"src_ip\":\"1.2.3.4\"}";
+    assert_int_equal (monitor_eve_parse (flow, strlen (flow), &a, why, sizeof why), 1);
+}
+
+/* REQ X.3: malformed EVE lines are refused with a reason, never trusted */
+static void
+test_x3_eve_malformed (void **state)
+{
+    (void) state;
+    const char *bad [] = {
+        "",
+        "{",
+        "not json",
+        "[]",
+        "{\"event_type\":1}",
+        "{\"event_type\":\"alert\"}",
+        "{\"event_type\":\"alert\",\"src_ip\":\"1.2.3.4\",\"dest_ip\":\"1.2.3.5\",\"alert\":[]}",
+        "{\"event_type\":\"alert\",\"src_ip\":\"1.2.3.4\",\"dest_ip\":\"1.2.3.5\",\"alert\":{}}",
+        "{\"event_type\":\"alert\",\"src_ip\":\"1.2.3.4\",\"dest_ip\":\"1.2.3.5\",\"alert\":{\"signature_id\":-1}}",
+        "{\"event_type\":\"alert\",\"src_ip\":\"1.2.3.4\",\"dest_ip\":\"1.2.3.5\",\"alert\":{\"signature_id\":1,\"severity\":\"high\"}}",
+        "{\"event_type\":\"alert\",\"src_ip\":\"1.2.3.4\",\"dest_ip\":\"1.2.3.5\",\"src_port\":70000,\"alert\":{\"signature_id\":1}}",
+        "{\"event_type\":\"alert\",\"src_ip\":\"1.2.3\",\"dest_ip\":\"1.2.3.5\",\"alert\":{\"signature_id\":1}}",
+        "{\"event_type\":\"alert\",\"src_ip\":\"1.2.3.4\",\"dest_ip\":\"1.2.3.5\",\"timestamp\":\"yesterday\",\"alert\":{\"signature_id\":1}}",
+        "{\"event_type\":\"alert\",\"src_ip\":\"1.2.3.4\",\"dest_ip\":\"1.2.3.5\",\"alert\":{\"signature_id\":1,\"signature\":\"\xc0\x80\"}}",
+        "{\"event_type\":\"alert\",\"event_type\":\"alert\",\"src_ip\":\"1.2.3.4\",\"dest_ip\":\"1.2.3.5\",\"alert\":{\"signature_id\":1}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        monitor_alert_t a;
+        char why [160] = "";
+        if (monitor_eve_parse (bad [i], strlen (bad [i]), &a, why, sizeof why) != -2)
+            fail_msg ("taken: %s", bad [i]);
+        assert_true (strlen (why) > 0);
+    }
+    //  Over the bound before parsing
+    monitor_alert_t a;
+    char why [160];
+    assert_int_equal (monitor_eve_parse (ALERT, MONITOR_LINE_MAX + 1, &a, why, sizeof why), -2);
+    //  A long signature is cut at a character boundary, not refused
+    char *line = zsys_sprintf ("{\"event_type\":\"alert\",\"src_ip\":\"1.2.3.4\",\"dest_ip\":\"1.2.3.5\","
+                               "\"alert\":{\"signature_id\":1,\"signature\":\"%0300d試\"}}", 0);
+    assert_int_equal (monitor_eve_parse (line, strlen (line), &a, why, sizeof why), 0);
+    assert_true (lg_check_utf8 (a.signature, strlen (a.signature)));
+    zstr_free (&line);
+}
+
+typedef struct {
+    int count;
+    uint64_t last_signature;
+} s_seen_t;
+
+static void
+s_seen (void *arg, const monitor_alert_t *alert)
+{
+    s_seen_t *seen = (s_seen_t *) arg;
+    seen->count++;
+    seen->last_signature = alert->signature_id;
+}
+
+/* REQ X.3: a batch frame is bounded, each event checked on its own */
+static void
+test_x3_batch_decode (void **state)
+{
+    (void) state;
+    Lgwan__V1__SecurityEvent e [3] = { LGWAN__V1__SECURITY_EVENT__INIT, LGWAN__V1__SECURITY_EVENT__INIT,
+                                       LGWAN__V1__SECURITY_EVENT__INIT };
+    e [0].src_ip = (char *) "198.18.0.1";
+    e [0].dest_ip = (char *) "10.0.0.1";
+    e [0].signature_id = 7;
+    e [1].src_ip = (char *) "198.18.0.1";
+    e [1].dest_ip = (char *) "10.0.0.1";
+    e [1].severity = 256;                   //  out of range
+    e [2].src_ip = (char *) "198.18.0.1";
+    e [2].dest_ip = (char *) "10.0.0.1";
+    e [2].timestamp = (char *) "not a time";
+    Lgwan__V1__SecurityEvent *list [] = { &e [0], &e [1], &e [2] };
+    Lgwan__V1__SecurityEventBatch batch = LGWAN__V1__SECURITY_EVENT_BATCH__INIT;
+    batch.events = list;
+    batch.n_events = 3;
+    uint8_t bytes [512];
+    size_t size = lgwan__v1__security_event_batch__pack (&batch, bytes);
+    s_seen_t seen = { 0, 0 };
+    size_t invalid;
+    char why [128];
+    assert_int_equal (monitor_batch_decode (bytes, size, 1024, s_seen, &seen, &invalid, why, sizeof why), 1);
+    assert_int_equal (invalid, 2);
+    assert_int_equal (seen.count, 1);
+    assert_int_equal (seen.last_signature, 7);
+    assert_int_equal (monitor_batch_decode (bytes, size, 10, s_seen, &seen, &invalid, why, sizeof why), -1);
+    assert_int_equal (monitor_batch_decode ("\xff\xff\xff", 3, 1024, s_seen, &seen, &invalid, why, sizeof why), -2);
+}
+
+//  The service's own counters in the common Stats reply (lg_stats_add)
+static void
+test_stats_add (void **state)
+{
+    (void) state;
+    Lgwan__V1__StatsReply *stats = (Lgwan__V1__StatsReply *) malloc (sizeof *stats);
+    lgwan__v1__stats_reply__init (stats);
+    lg_stats_add (stats, "intake.frames", 3);
+    lg_stats_add (stats, "intake.events_sensor", 3000);
+    assert_int_equal (stats->n_service_counters, 2);
+    assert_string_equal (stats->service_counters [1]->name, "intake.events_sensor");
+    assert_int_equal (stats->service_counters [1]->count, 3000);
+    //  It packs and frees like any reply built for the wire
+    size_t size = lgwan__v1__stats_reply__get_packed_size (stats);
+    assert_true (size > 0);
+    lgwan__v1__stats_reply__free_unpacked (stats, NULL);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_r16_1_lpm_longest_prefix),
+        cmocka_unit_test (test_time_parse),
+        cmocka_unit_test (test_r16_1_eve_alert),
+        cmocka_unit_test (test_x3_eve_malformed),
+        cmocka_unit_test (test_x3_batch_decode),
+        cmocka_unit_test (test_stats_add),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
