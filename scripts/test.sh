@@ -7,7 +7,7 @@
 #      private PostgreSQL cluster in build/testpg).
 #   3. Builds with ASan + UBSan into build-asan/ and runs unit, integration
 #      and the system tests matching LG_ASAN_SYSTEM_TESTS (a ctest -R
-#      regular expression, anchored; default: registry, audit, billing; empty
+#      regular expression, anchored; default: registry, audit, billing, monitor; empty
 #      skips the step).
 #   4. Runs every bench_* program in build/bench with --smoke, against its
 #      own cluster in build/benchpg.
@@ -26,7 +26,7 @@ cd "$ROOT"
 JOBS=${LG_JOBS:-2}
 BUILD=$ROOT/build
 ASAN_BUILD=$ROOT/build-asan
-ASAN_SYSTEM_TESTS=${LG_ASAN_SYSTEM_TESTS-system.test_registry|system.test_audit|system.test_billing}
+ASAN_SYSTEM_TESTS=${LG_ASAN_SYSTEM_TESTS-system.test_registry|system.test_audit|system.test_billing|system.test_monitor}
 CTEST_TIMEOUT=600         #  per test, over any TIMEOUT property missing
 BENCH_TIMEOUT=300         #  per bench program in smoke mode
 
