@@ -281,6 +281,17 @@ main (int argc, char **argv)
             return 1;
         lift [i] = (double) (zclock_usecs () - t0) / 1000.0;
     }
+    //  Where isolation spent its time serving them (Stats: mean by request)
+    Lgwan__V1__Stats stats = LGWAN__V1__STATS__INIT;
+    lg_reply_t *sreply = s_request (operator, LGWAN__V1__REQUEST__BODY_STATS, &stats);
+    char served [256] = "";
+    for (size_t i = 0, at = 0; i < sreply->stats->n_by_request && at < sizeof served; i++) {
+        Lgwan__V1__StatsCounter *c = sreply->stats->by_request [i];
+        at += (size_t) snprintf (served + at, sizeof served - at, "%s %s %.2f ms", i? ",": "",
+                                 c->name, c->count? (double) c->total_micros / (double) c->count
+                                 / 1000.0: 0.0);
+    }
+    lgwan__v1__reply__free_unpacked (sreply, NULL);
     lg_client_destroy (&operator);
     lg_client_destroy (&saga);
     zsock_destroy (&sub);
@@ -335,6 +346,7 @@ main (int argc, char **argv)
     printf ("  Disconnect -> in force at both points     p50 %6.2f ms   p99 %6.2f ms\n", d50, d99);
     printf ("    of which the request until its reply    p50 %6.2f ms   p99 %6.2f ms\n",
             bench_percentile (asked, (size_t) pairs, 50), bench_percentile (asked, (size_t) pairs, 99));
+    printf ("    isolation's own time serving them (mean):%s\n", served);
     printf ("  Lift -> in force at both points           p50 %6.2f ms   p99 %6.2f ms\n", l50, l99);
     printf ("  raw floor: 3 commits + 1 nft batch        p50 %6.2f ms   p99 %6.2f ms"
             " (commit p50 %.2f, batch %.2f)\n", floor50, floor99, c50, batch10);
