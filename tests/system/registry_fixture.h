@@ -16,6 +16,7 @@
 #define REGISTRY_FIXTURE_H_INCLUDED
 
 #include "lg_test.h"
+#include <stdarg.h>
 
 //  The business day of the tests: 2027-03-01 in Asia/Tokyo all day
 #define RF_TODAY_UTC    "2027-03-01T00:00:00Z"
@@ -65,6 +66,46 @@ rf_sql_long (const char *sql)
     long value = atol (text);
     free (text);
     return value;
+}
+
+//  The same with the statement formatted
+static inline long __attribute__ ((format (printf, 1, 2)))
+rf_sqlf_long (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *sql = zsys_vprintf (format, args);
+    va_end (args);
+    long value = rf_sql_long (sql);
+    zstr_free (&sql);
+    return value;
+}
+
+typedef struct {
+    const char *sql;
+    long want;
+} rf_wait_t;
+
+static inline bool
+rf_sql_reached (void *arg)
+{
+    rf_wait_t *wait = (rf_wait_t *) arg;
+    return rf_sql_long (wait->sql) == wait->want;
+}
+
+//  Wait (15 s at most) until the formatted statement gives want: services
+//  apply what they follow asynchronously. Fails the test when it never does.
+static inline void __attribute__ ((format (printf, 2, 3)))
+rf_wait_sql (long want, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *sql = zsys_vprintf (format, args);
+    va_end (args);
+    rf_wait_t wait = { sql, want };
+    if (!lg_test_wait_for (rf_sql_reached, &wait, 15000))
+        fail_msg ("waited for %ld from %s, have %ld", want, sql, rf_sql_long (sql));
+    zstr_free (&sql);
 }
 
 static inline long

@@ -64,48 +64,6 @@ s_ask (const char *who, unsigned body_case, void *body)
     return s_ask_why (who, "監査試験", body_case, body);
 }
 
-//  A number from the database (admin), formatted
-static long
-s_sql (const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    char *sql = zsys_vprintf (format, args);
-    va_end (args);
-    long value = rf_sql_long (sql);
-    zstr_free (&sql);
-    return value;
-}
-
-typedef struct {
-    const char *sql;
-    long expected;
-} s_wait_t;
-
-static bool
-s_reached (void *arg)
-{
-    s_wait_t *w = (s_wait_t *) arg;
-    char *text = rf_sql_text (w->sql);
-    bool reached = text && atol (text) == w->expected;
-    free (text);
-    return reached;
-}
-
-//  Wait until the query gives expected (10 s at most)
-static void
-s_wait_sql (long expected, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    char *sql = zsys_vprintf (format, args);
-    va_end (args);
-    s_wait_t w = { sql, expected };
-    if (!lg_test_wait_for (s_reached, &w, 10000))
-        fail_msg ("never reached %ld: %s", expected, sql);
-    zstr_free (&sql);
-}
-
 //  Events of body_case in audit's stream, read through Replay (viewer); when
 //  remediation is not 0, only those about that request; days_before too
 //  when not 0
@@ -293,8 +251,8 @@ s_setup (void **state)
     s_service1 = s_registered (holders, 3);
     s_service2 = rf_registered_service (2, 2);
     s_audit_start ();
-    s_wait_sql (2, "SELECT count(*) FROM audit.providers WHERE status = 'qualified'");
-    s_wait_sql (5, "SELECT count(*) FROM audit.service_holders");
+    rf_wait_sql (2, "SELECT count(*) FROM audit.providers WHERE status = 'qualified'");
+    rf_wait_sql (5, "SELECT count(*) FROM audit.service_holders");
     return 0;
 }
 
@@ -358,7 +316,7 @@ test_r5_1_r11_1_r14_1_catalogue_and_findings (void **state)
     add.applies_to = (char *) "cloud";
     rf_refused (s_ask ("operator", AU_BODY (CONTROL_ADD), &add), RF_CODE (INVALID_ARGUMENT), "R5.1");
     rf_refused (s_ask ("provider1", AU_BODY (CONTROL_ADD), &add), RF_CODE (PERMISSION_DENIED), NULL);
-    assert_int_equal (s_sql ("SELECT count(*) FROM audit.controls"), 14);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.controls"), 14);
 
     //  A planned audit of provider 1 and findings against each kind
     uint64_t services [] = { s_service1 };
@@ -389,12 +347,12 @@ test_r5_1_r11_1_r14_1_catalogue_and_findings (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 
     s_remediation_facility = s_remediation (s_plan_audit, "R14.1", "low", "");
-    assert_int_equal (s_sql ("SELECT count(*) FROM audit.remediation_requests WHERE id = %" PRIu64
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests WHERE id = %" PRIu64
                              " AND audit.deadline_day (deadline) = '2027-05-30'", s_remediation_facility), 1);
 
     //  Unknown control or severity: refused, nothing recorded
-    long findings = s_sql ("SELECT count(*) FROM audit.findings");
-    long requests = s_sql ("SELECT count(*) FROM audit.remediation_requests");
+    long findings = rf_sqlf_long ("SELECT count(*) FROM audit.findings");
+    long requests = rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests");
     rf_refused (s_finding (s_plan_audit, "R99.9", "high", true, ""), RF_CODE (INVALID_ARGUMENT), "R5.1");
     rf_refused (s_finding (s_plan_audit, "R11.1-4", "severe", true, ""), RF_CODE (INVALID_ARGUMENT), NULL);
     rf_refused (s_finding (s_plan_audit, "R11.1-4", "info", true, ""), RF_CODE (INVALID_ARGUMENT), "R15.2");
@@ -404,13 +362,13 @@ test_r5_1_r11_1_r14_1_catalogue_and_findings (void **state)
     //  R14.1 is the facility provider's: provider 2 holds no facility role
     uint64_t other = s_plan (2);
     rf_refused (s_finding (other, "R14.1", "low", false, ""), RF_CODE (INVALID_ARGUMENT), "R14.1");
-    assert_int_equal (s_sql ("SELECT count(*) FROM audit.findings"), findings);
-    assert_int_equal (s_sql ("SELECT count(*) FROM audit.remediation_requests"), requests);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.findings"), findings);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests"), requests);
     //  ... and R11.1 the hosting provider's, which provider 2 is
     reply = s_finding (other, "R11.1-5", "critical", false, "");
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
     lgwan__v1__reply__free_unpacked (reply, NULL);
-    assert_int_equal (s_sql ("SELECT count(*) FROM audit.outbox WHERE body_case = %d",
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.outbox WHERE body_case = %d",
                              AU_EVENT (FINDING_RECORDED)), 4);
 }
 
@@ -421,7 +379,7 @@ static void
 test_r15_1_request_records_using_body (void **state)
 {
     (void) state;
-    long audits = s_sql ("SELECT count(*) FROM audit.audits");
+    long audits = rf_sqlf_long ("SELECT count(*) FROM audit.audits");
     uint64_t services [] = { s_service1 };
     rf_refused (s_open ("operator", "request", 1, services, 1, "131040", ""),
                 RF_CODE (INVALID_ARGUMENT), "R15.1");
@@ -436,7 +394,7 @@ test_r15_1_request_records_using_body (void **state)
                 RF_CODE (INVALID_ARGUMENT), "R15.1");
     rf_refused (s_open ("operator", "plan", 99, NULL, 0, "", ""), RF_CODE (NOT_FOUND), NULL);
     rf_refused (s_open ("provider1", "plan", 1, NULL, 0, "", ""), RF_CODE (PERMISSION_DENIED), NULL);
-    assert_int_equal (s_sql ("SELECT count(*) FROM audit.audits"), audits);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits"), audits);
 
     lg_reply_t *reply = s_open ("operator", "request", 1, services, 1, "131041", "");
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
@@ -466,14 +424,14 @@ static void
 test_r16_1_incident_audit (void **state)
 {
     (void) state;
-    long audits = s_sql ("SELECT count(*) FROM audit.audits");
+    long audits = rf_sqlf_long ("SELECT count(*) FROM audit.audits");
     rf_refused (s_open ("operator", "incident", 1, NULL, 0, "", "INC-7"),
                 RF_CODE (PERMISSION_DENIED), "R16.1");
     rf_refused (s_open ("auditor", "incident", 1, NULL, 0, "", "INC-7"),
                 RF_CODE (PERMISSION_DENIED), "R16.1");
     rf_refused (s_open ("service", "incident", 1, NULL, 0, "", ""),
                 RF_CODE (INVALID_ARGUMENT), "R16.1");
-    assert_int_equal (s_sql ("SELECT count(*) FROM audit.audits"), audits);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits"), audits);
     lg_reply_t *reply = s_open ("service", "incident", 1, NULL, 0, "", "INC-7");
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
     const Lgwan__V1__Audit *a = reply->audit->audit;
@@ -488,7 +446,7 @@ test_r16_1_incident_audit (void **state)
     reply = s_finding (audit, "R11.1-5", "critical", false, "");
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
     lgwan__v1__reply__free_unpacked (reply, NULL);
-    assert_int_equal (s_sql ("SELECT count(*) FROM audit.outbox WHERE body_case = %d",
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.outbox WHERE body_case = %d",
                              AU_EVENT (REMEDIATION_REQUESTED)), 3);
 }
 
@@ -505,7 +463,7 @@ test_r15_2_report_and_verify (void **state)
     rf_refused (s_report ("operator", id), RF_CODE (PERMISSION_DENIED), "R15.2");
     rf_refused (s_verify (id, true, "確認"), RF_CODE (FAILED_PRECONDITION), "R15.2");
     s_assert_status (id, "requested");
-    assert_int_equal (s_sql ("SELECT count(*) FROM audit.evidence WHERE remediation_id = %" PRIu64, id), 0);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.evidence WHERE remediation_id = %" PRIu64, id), 0);
 
     lg_reply_t *reply = s_report ("provider1", id);
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
@@ -541,7 +499,7 @@ test_r15_2_report_and_verify (void **state)
     close.audit = s_plan_audit;
     close.reason = (char *) "監査終了";
     rf_refused (s_ask ("auditor", AU_BODY (AUDIT_CLOSE), &close), RF_CODE (FAILED_PRECONDITION), "R15.2");
-    assert_int_equal (s_sql ("SELECT count(*) FROM audit.audits WHERE id = %" PRIu64
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits WHERE id = %" PRIu64
                              " AND status = 'open'", s_plan_audit), 1);
 }
 
@@ -591,16 +549,16 @@ test_r15_3_overdue_once_across_restarts (void **state)
     (void) state;
     uint64_t audit = s_plan (1);
     uint64_t id = s_remediation (audit, "R11.1-7", "critical", "2027-03-10");
-    assert_int_equal (s_sql ("SELECT count(*) FROM audit.remediation_requests WHERE id = %" PRIu64
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests WHERE id = %" PRIu64
                              " AND deadline = '2027-03-10T15:00:00Z'", id), 1);
     //  7 days before: 2027-03-03 15:00Z has passed on 2027-03-04
     rf_set_clock ("2027-03-04T00:00:00Z");
-    s_wait_sql (1, "SELECT count(*) FROM audit.reminders_sent WHERE remediation_id = %" PRIu64, id);
+    rf_wait_sql (1, "SELECT count(*) FROM audit.reminders_sent WHERE remediation_id = %" PRIu64, id);
     //  Made 6 days before its deadline: its 7-day reminder had passed
     uint64_t late = s_remediation (audit, "R11.1-6", "critical", "2027-03-10");
     rf_set_clock ("2027-03-10T00:00:00Z");
-    s_wait_sql (2, "SELECT count(*) FROM audit.reminders_sent WHERE remediation_id = %" PRIu64, id);
-    s_wait_sql (1, "SELECT count(*) FROM audit.reminders_sent WHERE remediation_id = %" PRIu64, late);
+    rf_wait_sql (2, "SELECT count(*) FROM audit.reminders_sent WHERE remediation_id = %" PRIu64, id);
+    rf_wait_sql (1, "SELECT count(*) FROM audit.reminders_sent WHERE remediation_id = %" PRIu64, late);
     assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_REMINDER), id, 7), 1);
     assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_REMINDER), id, 1), 1);
     assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_REMINDER), late, 1), 1);
@@ -611,7 +569,7 @@ test_r15_3_overdue_once_across_restarts (void **state)
     s_audit_stop ();
     rf_set_clock ("2027-03-12T00:00:00Z");
     s_audit_start ();
-    s_wait_sql (1, "SELECT count(*) FROM audit.remediation_requests WHERE id = %" PRIu64
+    rf_wait_sql (1, "SELECT count(*) FROM audit.remediation_requests WHERE id = %" PRIu64
                    " AND overdue_at = '2027-03-12T00:00:00Z'", id);
     assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), id, 0), 1);
     assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), late, 0), 1);
@@ -624,7 +582,7 @@ test_r15_3_overdue_once_across_restarts (void **state)
     s_audit_stop ();
     rf_set_clock ("2027-03-25T00:00:00Z");
     s_audit_start ();
-    s_wait_sql (1, "SELECT count(*) FROM audit.remediation_requests WHERE id = %" PRIu64
+    rf_wait_sql (1, "SELECT count(*) FROM audit.remediation_requests WHERE id = %" PRIu64
                    " AND overdue_at IS NOT NULL", second);
     assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), second, 0), 1);
     assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), id, 0), 1);
@@ -655,11 +613,11 @@ test_r15_1_cancelled_provider_closes_audits (void **state)
 {
     (void) state;
     uint64_t provider = rf_qualified_provider ("株式会社さんばん");
-    s_wait_sql (1, "SELECT count(*) FROM audit.providers WHERE id = %" PRIu64
+    rf_wait_sql (1, "SELECT count(*) FROM audit.providers WHERE id = %" PRIu64
                    " AND status = 'qualified'", provider);
     uint64_t audit = s_plan (provider);
     uint64_t request = s_remediation (audit, "R5.1-operational", "high", "");
-    long closed = s_sql ("SELECT count(*) FROM audit.outbox WHERE body_case = %d",
+    long closed = rf_sqlf_long ("SELECT count(*) FROM audit.outbox WHERE body_case = %d",
                          AU_EVENT (AUDIT_CLOSED));
 
     Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
@@ -676,10 +634,10 @@ test_r15_1_cancelled_provider_closes_audits (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
     rf_ok (rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide));
 
-    s_wait_sql (1, "SELECT count(*) FROM audit.audits WHERE id = %" PRIu64 " AND status = 'closed'"
+    rf_wait_sql (1, "SELECT count(*) FROM audit.audits WHERE id = %" PRIu64 " AND status = 'closed'"
                    " AND close_reason = 'provider cancelled, effective 2027-03-25'", audit);
     s_assert_status (request, "withdrawn");
-    assert_int_equal (s_sql ("SELECT count(*) FROM audit.outbox WHERE body_case = %d",
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.outbox WHERE body_case = %d",
                              AU_EVENT (AUDIT_CLOSED)), closed + 1);
     rf_refused (s_open ("auditor", "plan", provider, NULL, 0, "", ""),
                 RF_CODE (FAILED_PRECONDITION), "R15.1");

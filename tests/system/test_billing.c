@@ -65,39 +65,6 @@ s_start_billing (const char *faults)
     zstr_free (&fault);
 }
 
-static long
-s_count (const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    char *sql = zsys_vprintf (format, args);
-    va_end (args);
-    long value = rf_sql_long (sql);
-    zstr_free (&sql);
-    return value;
-}
-
-typedef struct {
-    const char *sql;
-    long want;
-} s_until_t;
-
-static bool
-s_reached (void *arg)
-{
-    s_until_t *until = (s_until_t *) arg;
-    return rf_sql_long (until->sql) == until->want;
-}
-
-//  Wait until the query gives want (billing applies events asynchronously)
-static void
-s_wait (const char *sql, long want)
-{
-    s_until_t until = { sql, want };
-    if (!lg_test_wait_for (s_reached, &until, 15000))
-        fail_msg ("never reached %ld: %s (now %ld)", want, sql, rf_sql_long (sql));
-}
-
 //  A hosting provider names its emergency contact and operations manager
 //  before a connection (R9.2); by notification
 static void
@@ -171,8 +138,8 @@ s_setup (void **state)
     s_contacts (2);
     s_conn1 = s_connection (rf_registered_service (1, 1), "provider1", "1G");
     s_conn2 = s_connection (rf_registered_service (2, 2), "provider2", "100M");
-    s_wait ("SELECT count(*) FROM billing.timeline WHERE kind = 1 AND day = '2026-10-17'", 2);
-    s_wait ("SELECT count(*) FROM billing.providers", 2);
+    rf_wait_sql (2, "SELECT count(*) FROM billing.timeline WHERE kind = 1 AND day = '2026-10-17'");
+    rf_wait_sql (2, "SELECT count(*) FROM billing.providers");
     return 0;
 }
 
@@ -196,15 +163,15 @@ s_tariff_load (const char *who, const char *document)
 static void
 s_tariff_refused (const char *document, lg_code_t code, const char *what)
 {
-    long versions = s_count ("SELECT count(*) FROM billing.tariff_versions");
-    long classes = s_count ("SELECT count(*) FROM billing.tariff_classes");
+    long versions = rf_sqlf_long ("SELECT count(*) FROM billing.tariff_versions");
+    long classes = rf_sqlf_long ("SELECT count(*) FROM billing.tariff_classes");
     lg_reply_t *reply = s_tariff_load ("operator", document);
     rf_expect (reply, code, "R6.1");
     if (!strstr (reply->status->message, what))
         fail_msg ("refusal \"%s\" does not say \"%s\"", reply->status->message, what);
     lgwan__v1__reply__free_unpacked (reply, NULL);
-    assert_int_equal (s_count ("SELECT count(*) FROM billing.tariff_versions"), versions);
-    assert_int_equal (s_count ("SELECT count(*) FROM billing.tariff_classes"), classes);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.tariff_versions"), versions);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.tariff_classes"), classes);
 }
 
 #define FEES(ONE_G, HUNDRED_M) \
@@ -246,7 +213,7 @@ test_r6_1_tariff_refusals (void **state)
                       RF_CODE (INVALID_ARGUMENT), "suspended must be full, none or a percentage");
     lg_reply_t *reply = s_tariff_load ("billing", s_tariff);
     rf_refused (reply, RF_CODE (PERMISSION_DENIED), NULL);
-    assert_int_equal (s_count ("SELECT count(*) FROM billing.tariff_versions"), 0);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.tariff_versions"), 0);
 
     //  The good file; again: nothing new; a version overlapping a loaded one
     reply = s_tariff_load ("operator", s_tariff);
@@ -271,7 +238,7 @@ test_r6_1_tariff_refusals (void **state)
     if (!strstr (out, "tariff demo-FY2026 overlaps version FY2026") || !strstr (out, "rc=1"))
         fail_msg ("lgwanctl tariff load: %s", out);
     zstr_free (&out);
-    assert_int_equal (s_count ("SELECT count(*) FROM billing.tariff_versions"), 2);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.tariff_versions"), 2);
 }
 
 static lg_reply_t *
@@ -325,8 +292,8 @@ test_r6_1_october_run_preview_idempotent (void **state)
     rf_expect (preview, RF_CODE (OK), NULL);
     assert_int_equal (preview->invoice_run->created, 2);
     assert_int_equal (preview->invoice_run->existing, 0);
-    assert_int_equal (s_count ("SELECT count(*) FROM billing.invoices"), 0);
-    assert_int_equal (s_count ("SELECT count(*) FROM billing.outbox"), 0);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.invoices"), 0);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.outbox"), 0);
 
     lg_reply_t *run = s_run ("2026-10", false);
     rf_expect (run, RF_CODE (OK), NULL);
@@ -373,8 +340,8 @@ test_r6_1_october_run_preview_idempotent (void **state)
     s_same (s_of (again->invoice_run, 2), two);
     lgwan__v1__reply__free_unpacked (again, NULL);
     lgwan__v1__reply__free_unpacked (run, NULL);
-    assert_int_equal (s_count ("SELECT count(*) FROM billing.invoices"), 2);
-    assert_int_equal (s_count ("SELECT count(*) FROM billing.outbox WHERE body_case = 200"), 2);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.invoices"), 2);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.outbox WHERE body_case = 200"), 2);
     //  A provider reads its own invoices, not another's
     Lgwan__V1__InvoiceGet get = LGWAN__V1__INVOICE_GET__INIT;
     get.number = (char *) "INV-2026-000002";
@@ -387,7 +354,7 @@ test_r6_1_october_run_preview_idempotent (void **state)
     //  No tariff in force, a malformed period
     rf_refused (s_run ("2026-03", false), RF_CODE (FAILED_PRECONDITION), "R6.1");
     rf_refused (s_run ("2026-3", false), RF_CODE (INVALID_ARGUMENT), "R6.1");
-    assert_int_equal (s_count ("SELECT count(*) FROM billing.invoices"), 2);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.invoices"), 2);
 }
 
 /* REQ R6.1: November from events: provider 1's connection cancelled
@@ -407,7 +374,7 @@ test_r6_1_november_from_events (void **state)
     cancel.effective_on = (char *) "2026-11-05";
     rf_ok (rf_ask ("operator", RF_BODY (CHANGE_FILE), &cancel));
     rf_set_clock ("2026-11-05T00:30:00Z");          //  09:30 on 11-05 in Tokyo
-    s_wait ("SELECT count(*) FROM billing.timeline WHERE kind = 4 AND day = '2026-11-05'", 1);
+    rf_wait_sql (1, "SELECT count(*) FROM billing.timeline WHERE kind = 4 AND day = '2026-11-05'");
 
     rf_set_clock ("2026-11-16T02:00:00Z");
     Lgwan__V1__ConnectionPatch patch = LGWAN__V1__CONNECTION_PATCH__INIT;
@@ -425,23 +392,23 @@ test_r6_1_november_from_events (void **state)
     decide.reason = (char *) "増速";
     lgwan__v1__reply__free_unpacked (reply, NULL);
     rf_ok (rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide));
-    s_wait ("SELECT count(*) FROM billing.timeline WHERE kind = 2 AND day = '2026-11-16'", 1);
+    rf_wait_sql (1, "SELECT count(*) FROM billing.timeline WHERE kind = 2 AND day = '2026-11-16'");
 
     rf_set_clock ("2026-11-20T03:00:00Z");
     Lgwan__V1__Suspend suspend = LGWAN__V1__SUSPEND__INIT;
     suspend.provider = 2;
     suspend.remediation = (char *) "REM-1";
     rf_ok (s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_SUSPEND, &suspend));
-    s_wait ("SELECT count(*) FROM billing.timeline WHERE kind = 3 AND value = 'suspended'"
-            " AND day = '2026-11-20'", 1);
+    rf_wait_sql (1, "SELECT count(*) FROM billing.timeline WHERE kind = 3 AND value = 'suspended'"
+                 " AND day = '2026-11-20'");
     rf_set_clock ("2026-11-25T03:00:00Z");
     Lgwan__V1__Lift lift = LGWAN__V1__LIFT__INIT;
     lift.connection = s_conn2;
     lift.cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_SUSPENSION;
     lift.saga = (char *) "SAGA-1";
     rf_ok (s_ask (&s_isolation, "service", LGWAN__V1__REQUEST__BODY_LIFT, &lift));
-    s_wait ("SELECT count(*) FROM billing.timeline WHERE kind = 3 AND value = 'connected'"
-            " AND day = '2026-11-25'", 1);
+    rf_wait_sql (1, "SELECT count(*) FROM billing.timeline WHERE kind = 3 AND value = 'connected'"
+                 " AND day = '2026-11-25'");
 
     rf_set_clock ("2026-12-01T01:00:00Z");
     lg_reply_t *preview = s_run ("2026-11", true);
@@ -503,22 +470,22 @@ test_r6_1_run_killed_midway (void **state)
     rf_set_clock ("2027-02-01T01:00:00Z");
     lg_test_proc_stop (&s_billing, SIGTERM);
     s_start_billing ("billing_run_before_commit");
-    long events = s_count ("SELECT count(*) FROM billing.outbox");
+    long events = rf_sqlf_long ("SELECT count(*) FROM billing.outbox");
     Lgwan__V1__InvoiceRun run = LGWAN__V1__INVOICE_RUN__INIT;
     run.period = (char *) "2027-01";
     lg_reply_t *reply = s_call (&s_billing, "billing", INVOICE_RUN, &run, 3000);
     assert_null (reply);
     assert_int_equal (lg_test_proc_stop (&s_billing, 0), 99);
-    assert_int_equal (s_count ("SELECT count(*) FROM billing.invoices WHERE period = '2027-01'"), 0);
-    assert_int_equal (s_count ("SELECT count(*) FROM billing.outbox"), events);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.invoices WHERE period = '2027-01'"), 0);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.outbox"), events);
     s_start_billing (NULL);
     reply = s_run ("2027-01", false);
     rf_expect (reply, RF_CODE (OK), NULL);
     assert_int_equal (reply->invoice_run->created, 1);
     assert_string_equal (reply->invoice_run->invoices [0]->number, "INV-2026-000006");
     lgwan__v1__reply__free_unpacked (reply, NULL);
-    assert_int_equal (s_count ("SELECT count(*) FROM billing.invoices WHERE fiscal_year = 2026"), 6);
-    assert_int_equal (s_count ("SELECT max(seq) FROM billing.invoices WHERE fiscal_year = 2026"), 6);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.invoices WHERE fiscal_year = 2026"), 6);
+    assert_int_equal (rf_sqlf_long ("SELECT max(seq) FROM billing.invoices WHERE fiscal_year = 2026"), 6);
 }
 
 /* REQ R6.1: invoices of March 2027 and April 2027 fall in different
@@ -554,8 +521,8 @@ test_r6_1_fiscal_years (void **state)
     assert_int_equal (april->total_yen, 37400);
     lgwan__v1__reply__free_unpacked (reply, NULL);
     for (int fy = 2026; fy <= 2027; fy++)
-        assert_int_equal (s_count ("SELECT count(*) FROM billing.invoices WHERE fiscal_year = %d", fy),
-                          s_count ("SELECT max(seq) FROM billing.invoices WHERE fiscal_year = %d", fy));
+        assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.invoices WHERE fiscal_year = %d", fy),
+                          rf_sqlf_long ("SELECT max(seq) FROM billing.invoices WHERE fiscal_year = %d", fy));
 }
 
 /* REQ R6.1: corrections are credit notes, never edits; payments are
@@ -581,7 +548,7 @@ test_r6_1_credit_notes_payments_overdue (void **state)
     rf_refused (s_ask (&s_billing, "provider1", LGWAN__V1__REQUEST__BODY_CREDIT_NOTE_ISSUE, &credit),
                 RF_CODE (PERMISSION_DENIED), NULL);
     //  The invoice itself is as issued, and cannot be edited even by hand
-    assert_int_equal (s_count ("SELECT total_yen FROM billing.invoices WHERE number ="
+    assert_int_equal (rf_sqlf_long ("SELECT total_yen FROM billing.invoices WHERE number ="
                                " 'INV-2026-000001'"), 16500);
     PGconn *conn = PQconnectdb (rf.admin);
     PGresult *res = PQexec (conn, "UPDATE billing.invoices SET total_yen = 1");
@@ -601,7 +568,7 @@ test_r6_1_credit_notes_payments_overdue (void **state)
     for (size_t i = 0; i < 4; i++)
         rf_refused (s_ask (&s_billing, others [i], LGWAN__V1__REQUEST__BODY_PAYMENT_RECORD, &pay),
                     RF_CODE (PERMISSION_DENIED), NULL);
-    assert_int_equal (s_count ("SELECT count(*) FROM billing.payments"), 0);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.payments"), 0);
     reply = s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_PAYMENT_RECORD, &pay);
     rf_expect (reply, RF_CODE (OK), NULL);
     //  16,500 - 1,100 credited - 10,000 paid
@@ -617,7 +584,7 @@ test_r6_1_credit_notes_payments_overdue (void **state)
     pay.invoice = (char *) "INV-2026-000003";
     pay.amount_yen = 4546;
     rf_ok (s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_PAYMENT_RECORD, &pay));
-    assert_int_equal (s_count ("SELECT count(*) FROM billing.payments"), 2);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.payments"), 2);
 
     Lgwan__V1__OverdueList overdue = LGWAN__V1__OVERDUE_LIST__INIT;
     reply = s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_OVERDUE_LIST, &overdue);
@@ -636,8 +603,8 @@ test_r6_1_credit_notes_payments_overdue (void **state)
     assert_true (seen_one);
     assert_int_equal (reply->invoice_list->n_invoices, 6);
     lgwan__v1__reply__free_unpacked (reply, NULL);
-    assert_int_equal (s_count ("SELECT count(*) FROM billing.outbox WHERE body_case = 201"), 1);
-    assert_int_equal (s_count ("SELECT count(*) FROM billing.outbox WHERE body_case = 202"), 2);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.outbox WHERE body_case = 201"), 1);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.outbox WHERE body_case = 202"), 2);
 }
 
 /* REQ R6.1: the CSV export of a period has stable columns */

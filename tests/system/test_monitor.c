@@ -64,43 +64,6 @@ s_ok (lg_test_proc_t *proc, const char *who, unsigned body_case, void *body)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
-static long
-s_sql (const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    char *sql = zsys_vprintf (format, args);
-    va_end (args);
-    long value = rf_sql_long (sql);
-    zstr_free (&sql);
-    return value;
-}
-
-typedef struct {
-    const char *sql;
-    long want;
-} s_wait_t;
-
-static bool
-s_sql_is (void *arg)
-{
-    s_wait_t *w = (s_wait_t *) arg;
-    return rf_sql_long (w->sql) == w->want;
-}
-
-static void
-s_wait_sql (long want, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    char *sql = zsys_vprintf (format, args);
-    va_end (args);
-    s_wait_t w = { sql, want };
-    if (!lg_test_wait_for (s_sql_is, &w, 15000))
-        fail_msg ("waited for %ld from %s, have %ld", want, sql, rf_sql_long (sql));
-    zstr_free (&sql);
-}
-
 //  One of the monitor's own Stats counters
 static uint64_t
 s_counter (const char *name)
@@ -392,7 +355,7 @@ s_setup (void **state)
     s_conn [1] = s_connection (sa, s_prefix [1], sizeof s_prefix [1]);
     s_conn [2] = s_connection (sa, s_prefix [2], sizeof s_prefix [2]);
     s_conn [3] = s_connection (sb, s_prefix [3], sizeof s_prefix [3]);
-    s_wait_sql (3, "SELECT count(*) FROM monitor.connections WHERE active");
+    rf_wait_sql (3, "SELECT count(*) FROM monitor.connections WHERE active");
     s_wait_counter ("attribution.prefixes", 0);
     return 0;
 }
@@ -423,20 +386,20 @@ test_r16_1_eve_threshold_opens_one_confirmed_incident (void **state)
                             LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT_AND_ISOLATE);
     //  Four: under the threshold
     s_append_alerts (1, 2001, 4, "2027-03-01T08:59:50.123456+0900");
-    s_wait_sql (4, "SELECT coalesce (sum (events), 0) FROM monitor.minute_counts"
+    rf_wait_sql (4, "SELECT coalesce (sum (events), 0) FROM monitor.minute_counts"
                    " WHERE connection_id = %" PRIu64, s_conn [1]);
-    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.incidents"), 0);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents"), 0);
     //  Four more: the fifth crosses it
     s_append_alerts (1, 2001, 4, "2027-03-01T08:59:55.5+0900");
-    s_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
-    s_wait_sql (8 - 5 + 5, "SELECT event_count FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
-    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.incidents"), 1);
-    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.incidents WHERE status = 'confirmed'"
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
+    rf_wait_sql (8 - 5 + 5, "SELECT event_count FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents"), 1);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE status = 'confirmed'"
                              " AND isolate AND decided_by LIKE 'rule:%%' AND connection_id = %" PRIu64
                              " AND provider_id = %" PRIu64, s_conn [1], s_provider [1]), 1);
     //  Evidence: the event that crossed and the next ones (LG_MONITOR_EVIDENCE=5: 4 here)
-    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.evidence"), 4);
-    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.evidence WHERE signature_id = 2001"
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.evidence"), 4);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.evidence WHERE signature_id = 2001"
                              " AND sensor = 'ids-east' AND origin = 'eve'"), 4);
 
     //  The request shows it with its evidence
@@ -462,7 +425,7 @@ test_r16_1_eve_threshold_opens_one_confirmed_incident (void **state)
 
     //  The events the orchestrator acts on: opened, then confirmed for the
     //  whole provider (both its connections and prefixes)
-    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.outbox WHERE body_case = 400"), 1);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.outbox WHERE body_case = 400"), 1);
     char *hex = rf_sql_text ("SELECT encode (event, 'hex') FROM monitor.outbox WHERE body_case = 401");
     assert_non_null (hex);
     size_t size = strlen (hex) / 2;
@@ -495,7 +458,7 @@ test_r16_1_allowlist_until_expiry (void **state)
     everything.expires_at = (char *) "2027-03-01T01:00:00Z";
     lg_reply_t *reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_ALLOWLIST_ADD, &everything);
     rf_refused (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, "R16.1");
-    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.allowlist"), 0);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.allowlist"), 0);
     //  A sensor may not change the allow-list
     Lgwan__V1__AllowlistAdd add = LGWAN__V1__ALLOWLIST_ADD__INIT;
     add.connection = s_conn [2];
@@ -513,14 +476,14 @@ test_r16_1_allowlist_until_expiry (void **state)
     uint64_t before = s_counter ("detection.allowlisted");
     s_push_alerts ("sensor", 2, 2002, 6, "2027-03-01T00:00:10Z");
     s_wait_counter ("detection.allowlisted", before + 6);
-    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule), 0);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule), 0);
 
     //  The entry expires: the same alerts now open one incident (not confirmed)
     rf_set_clock ("2027-03-01T02:00:00Z");
     s_push_alerts ("sensor", 2, 2002, 6, "2027-03-01T02:00:10Z");
-    s_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64
                    " AND status = 'open' AND connection_id = %" PRIu64, rule, s_conn [2]);
-    s_wait_sql (6, "SELECT event_count FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
+    rf_wait_sql (6, "SELECT event_count FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
     rf_set_clock (RF_TODAY_UTC);
 }
 
@@ -533,19 +496,19 @@ test_r16_1_restart_mid_burst_no_duplicate (void **state)
     (void) state;
     uint64_t rule = s_rule ("worm-burst", 2003, 5, 3600, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
     s_append_alerts (3, 2003, 6, "2027-03-01T00:01:00Z");
-    s_wait_sql (6, "SELECT coalesce (max (event_count), 0) FROM monitor.incidents WHERE rule_id = %"
+    rf_wait_sql (6, "SELECT coalesce (max (event_count), 0) FROM monitor.incidents WHERE rule_id = %"
                    PRIu64, rule);
     assert_int_equal (lg_test_proc_stop (&s_monitor, SIGKILL), 128 + SIGKILL);
     s_append_alerts (3, 2003, 6, "2027-03-01T00:02:00Z");
     s_monitor_start ();
-    s_wait_sql (12, "SELECT coalesce (max (event_count), 0) FROM monitor.incidents WHERE rule_id = %"
+    rf_wait_sql (12, "SELECT coalesce (max (event_count), 0) FROM monitor.incidents WHERE rule_id = %"
                     PRIu64, rule);
-    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule), 1);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule), 1);
     //  Nothing more arrives later (the file was not read again from its start)
     zclock_sleep (600);
-    assert_int_equal (s_sql ("SELECT event_count FROM monitor.incidents WHERE rule_id = %" PRIu64, rule), 12);
+    assert_int_equal (rf_sqlf_long ("SELECT event_count FROM monitor.incidents WHERE rule_id = %" PRIu64, rule), 12);
     //  The evidence kept counting from where it was (at most 5)
-    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.evidence e JOIN monitor.incidents i"
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.evidence e JOIN monitor.incidents i"
                              " ON i.id = e.incident_id WHERE i.rule_id = %" PRIu64, rule), 5);
 }
 
@@ -558,21 +521,21 @@ test_r16_1_operator_confirms_and_closes (void **state)
     (void) state;
     uint64_t rule = s_rule ("c2-beacon", 2004, 2, 600, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
     s_push_alerts ("sensor", 1, 2004, 2, "2027-03-01T00:03:00Z");
-    s_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
-    uint64_t id = (uint64_t) s_sql ("SELECT id FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
+    uint64_t id = (uint64_t) rf_sqlf_long ("SELECT id FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
     Lgwan__V1__IncidentConfirm confirm = LGWAN__V1__INCIDENT_CONFIRM__INIT;
     confirm.incident = id;
     confirm.isolate = true;
     lg_reply_t *reply = s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_INCIDENT_CONFIRM, &confirm);
     rf_refused (reply, LGWAN__V1__CODE__PERMISSION_DENIED, NULL);
-    long confirmed = s_sql ("SELECT count(*) FROM monitor.outbox WHERE body_case = 401");
+    long confirmed = rf_sqlf_long ("SELECT count(*) FROM monitor.outbox WHERE body_case = 401");
     reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CONFIRM, &confirm);
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
     assert_string_equal (reply->incident->incident->status, "confirmed");
     assert_string_equal (reply->incident->incident->decided_by, "operator:alice");
     assert_true (reply->incident->incident->isolate);
     lgwan__v1__reply__free_unpacked (reply, NULL);
-    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.outbox WHERE body_case = 401"), confirmed + 1);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.outbox WHERE body_case = 401"), confirmed + 1);
     //  Confirmed twice: refused, nothing emitted
     reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CONFIRM, &confirm);
     rf_refused (reply, LGWAN__V1__CODE__FAILED_PRECONDITION, "R16.1");
@@ -590,8 +553,8 @@ test_r16_1_operator_confirms_and_closes (void **state)
     rf_refused (reply, LGWAN__V1__CODE__FAILED_PRECONDITION, "R16.1");
     //  The next burst: a new incident
     s_push_alerts ("sensor", 1, 2004, 2, "2027-03-01T00:04:00Z");
-    s_wait_sql (2, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
-    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64
+    rf_wait_sql (2, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64
                              " AND status = 'open'", rule), 1);
 }
 
@@ -643,7 +606,7 @@ test_x3_bad_input_counted_never_stops_intake (void **state)
     s_wait_counter ("intake.events_eve", eve + 2);
     assert_int_equal (s_counter ("intake.malformed"), malformed + 10);
     zstr_free (&good);
-    s_wait_sql (10, "SELECT coalesce (sum (malformed), 0) FROM monitor.sensor_counts"
+    rf_wait_sql (10, "SELECT coalesce (sum (malformed), 0) FROM monitor.sensor_counts"
                     " WHERE sensor IN ('eve-socket', 'eve-file')");
 
     //  Frames: an operator's certificate is not heard; garbage is counted
@@ -748,8 +711,8 @@ test_r16_1_lgwanctl_rule_allowlist_incident (void **state)
     assert_non_null (strstr (out, "agreed scan"));
     zstr_free (&out);
     s_push_alerts ("sensor", 1, 6001, 1, "2027-03-01T00:09:00Z");
-    s_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_name = 'ctl-rule'");
-    long id = s_sql ("SELECT id FROM monitor.incidents WHERE rule_name = 'ctl-rule'");
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_name = 'ctl-rule'");
+    long id = rf_sqlf_long ("SELECT id FROM monitor.incidents WHERE rule_name = 'ctl-rule'");
     assert_int_equal (s_ctl (&out, "viewer", "incident list --status open"), 0);
     assert_non_null (strstr (out, "ctl-rule"));
     zstr_free (&out);
@@ -766,7 +729,7 @@ test_r16_1_lgwanctl_rule_allowlist_incident (void **state)
     assert_int_equal (s_ctl (&out, "operator", args), 0);
     zstr_free (&out);
     zstr_free (&args);
-    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.incidents WHERE id = %ld"
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE id = %ld"
                              " AND status = 'closed' AND decided_by = 'operator:alice'", id), 1);
 }
 
@@ -792,9 +755,9 @@ test_r16_1_grace_after_close (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 
     s_push_alerts ("sensor", 2, 2006, 1, "2027-03-01T00:10:00Z");
-    s_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, id);
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, id);
     Lgwan__V1__IncidentClose close_ = LGWAN__V1__INCIDENT_CLOSE__INIT;
-    close_.incident = (uint64_t) s_sql ("SELECT id FROM monitor.incidents WHERE rule_id = %" PRIu64, id);
+    close_.incident = (uint64_t) rf_sqlf_long ("SELECT id FROM monitor.incidents WHERE rule_id = %" PRIu64, id);
     reply = s_ask (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CLOSE, &close_, "誤検知");
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
     lgwan__v1__reply__free_unpacked (reply, NULL);
@@ -802,11 +765,11 @@ test_r16_1_grace_after_close (void **state)
     uint64_t grace = s_counter ("detection.in_grace");
     s_push_alerts ("sensor", 2, 2006, 3, "2027-03-01T00:11:00Z");
     s_wait_counter ("detection.in_grace", grace + 3);
-    assert_int_equal (s_sql ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, id), 1);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, id), 1);
     //  The grace ends
     rf_set_clock ("2027-03-01T01:30:00Z");
     s_push_alerts ("sensor", 2, 2006, 1, "2027-03-01T01:30:00Z");
-    s_wait_sql (2, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, id);
+    rf_wait_sql (2, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, id);
     rf_set_clock (RF_TODAY_UTC);
 }
 
@@ -843,7 +806,7 @@ test_r16_1_released_allocation_stops_attributing (void **state)
     s_ok (&s_isolation, "service", LGWAN__V1__REQUEST__BODY_DECOMMISSION, &d);
     if (!lg_test_wait_for (s_released, &id, 15000))
         fail_msg ("the monitor never saw connection %" PRIu64 " released", id);
-    assert_int_equal (s_sql ("SELECT count(*) FROM registry.outbox WHERE body_case = 108"), 1);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.outbox WHERE body_case = 108"), 1);
 
     uint64_t unattributed = s_counter ("attribution.unattributed");
     attributed = s_counter ("attribution.attributed");
@@ -851,7 +814,7 @@ test_r16_1_released_allocation_stops_attributing (void **state)
     s_wait_counter ("attribution.unattributed", unattributed + 2);
     assert_int_equal (s_counter ("attribution.attributed"), attributed);
     //  Counted per sensor and kept as samples
-    s_wait_sql (1, "SELECT (count(*) >= 2)::int FROM monitor.unattributed_samples"
+    rf_wait_sql (1, "SELECT (count(*) >= 2)::int FROM monitor.unattributed_samples"
                    " WHERE signature_id = 7000 AND sensor = 'ids-west'");
     Lgwan__V1__Unattributed u = LGWAN__V1__UNATTRIBUTED__INIT;
     lg_reply_t *reply = s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_UNATTRIBUTED, &u);
