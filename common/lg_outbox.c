@@ -24,7 +24,8 @@ struct _lg_outbox_t {
     zsock_t *xpub;
     char *endpoint;
     int stream_roles;
-    zlist_t *pending;           //  s_pending_t, appended but not yet committed
+    zlist_t *staged;            //  zframe_t, appended: packed without seq and links
+    zlist_t *pending;           //  s_pending_t, written but not yet committed
     zmsg_t *committed;          //  without a PUB socket: [topic][event]... for lg_outbox_take
     lg_outbox_listener_fn *listener;
     void *listener_arg;
@@ -123,6 +124,7 @@ lg_outbox_new (const char *service, lg_db_t *db, lg_auth_t *auth, const char *ke
     self->db = db;
     self->auth = auth;
     self->stream_roles = stream_roles;
+    self->staged = zlist_new ();
     self->pending = zlist_new ();
     self->committed = zmsg_new ();
     if (lg_outbox_load_key (key_file, self->key, &self->key_size)) {
@@ -155,6 +157,7 @@ lg_outbox_destroy (lg_outbox_t **self_p)
     if (*self_p) {
         lg_outbox_t *self = *self_p;
         lg_outbox_discard (self);
+        zlist_destroy (&self->staged);
         zlist_destroy (&self->pending);
         zmsg_destroy (&self->committed);
         zsock_destroy (&self->xpub);
@@ -217,9 +220,37 @@ int
 lg_outbox_append_many (lg_outbox_t *self, lg_event_t **events, size_t n, const char *actor,
                        const char *reason, const char *correlation_id, int64_t now_us)
 {
+    //  Staged with their whole header but seq and the chain links, packed
+    //  (the caller's message may live on its stack)
+    char occurred [40];
+    lg_clock_format (now_us, occurred, sizeof occurred);
+    for (size_t i = 0; i < n; i++) {
+        lg_event_t *event = events [i];
+        zuuid_t *uuid = zuuid_new ();
+        event->source = self->service;
+        event->seq = 0;
+        event->event_id = (char *) zuuid_str_canonical (uuid);
+        event->occurred_at = occurred;
+        event->correlation_id = (char *) (correlation_id? correlation_id: "");
+        event->actor = (char *) (actor? actor: "");
+        event->reason = (char *) (reason? reason: "");
+        event->prev_hash.len = event->hash.len = 0;
+        zlist_append (self->staged, lg_codec_frame (&event->base));
+        event->source = event->event_id = event->occurred_at = (char *) protobuf_c_empty_string;
+        event->correlation_id = event->actor = event->reason = (char *) protobuf_c_empty_string;
+        zuuid_destroy (&uuid);
+    }
+    return 0;
+}
+
+int
+lg_outbox_write (lg_outbox_t *self)
+{
+    size_t n = zlist_size (self->staged);
     if (n == 0)
         return 0;
-    //  All the seqs at once: one update of the head row, not n
+    //  All the seqs at once: one update of the head row, which stays locked
+    //  until COMMIT; the caller commits right after
     char count [24];
     snprintf (count, sizeof count, "%zu", n);
     PGresult *res = lg_db_exec (self->db,
@@ -241,27 +272,20 @@ lg_outbox_append_many (lg_outbox_t *self, lg_event_t **events, size_t n, const c
     if (head)
         PQfreemem (head);
 
-    char occurred [40];
-    lg_clock_format (now_us, occurred, sizeof occurred);
     bool ok = true;
     for (size_t first = 0; first < n && ok; first += APPEND_BATCH) {
         size_t count_now = n - first < APPEND_BATCH? n - first: APPEND_BATCH;
-        char **columns [6];
-        for (int c = 0; c < 6; c++)
+        char **columns [7];
+        for (int c = 0; c < 7; c++)
             columns [c] = (char **) calloc (count_now, sizeof (char *));
         for (size_t i = 0; i < count_now; i++) {
-            lg_event_t *event = events [first + i];
-            seq++;
-            zuuid_t *uuid = zuuid_new ();
-            event->source = self->service;
-            event->seq = seq;
-            event->event_id = (char *) zuuid_str_canonical (uuid);
-            event->occurred_at = occurred;
-            event->correlation_id = (char *) (correlation_id? correlation_id: "");
-            event->actor = (char *) (actor? actor: "");
-            event->reason = (char *) (reason? reason: "");
-            event->prev_hash.len = 0;
-            event->hash.len = 0;
+            zframe_t *staged = (zframe_t *) zlist_pop (self->staged);
+            lg_event_t *event = lgwan__v1__event__unpack (NULL, zframe_size (staged),
+                                                          zframe_data (staged));
+            zframe_destroy (&staged);
+            assert (event);             //  we packed it ourselves
+            //  The chained bytes are the event as packed with its seq
+            event->seq = ++seq;
             size_t size = protobuf_c_message_get_packed_size (&event->base);
             uint8_t *packed = (uint8_t *) malloc (size? size: 1);
             protobuf_c_message_pack (&event->base, packed);
@@ -279,6 +303,7 @@ lg_outbox_append_many (lg_outbox_t *self, lg_event_t **events, size_t n, const c
             hex = lg_db_hex (hash, sizeof hash);
             columns [5] [i] = strdup (hex + 2);
             free (hex);
+            columns [6] [i] = strdup (event->occurred_at);
             //  What subscribers get carries the chain links too
             event->prev_hash.data = prev;
             event->prev_hash.len = prev_size;
@@ -292,18 +317,17 @@ lg_outbox_append_many (lg_outbox_t *self, lg_event_t **events, size_t n, const c
             zlist_append (self->pending, item);
             memcpy (prev, hash, sizeof hash);
             prev_size = sizeof hash;
-            event->source = event->event_id = event->occurred_at = (char *) protobuf_c_empty_string;
-            event->correlation_id = event->actor = event->reason = (char *) protobuf_c_empty_string;
+            //  Not ours to free: the unpacked message's own buffers
             event->prev_hash.data = event->hash.data = NULL;
             event->prev_hash.len = event->hash.len = 0;
-            zuuid_destroy (&uuid);
+            lgwan__v1__event__free_unpacked (event, NULL);
             free (packed);
         }
-        char *arrays [6];
-        for (int c = 0; c < 6; c++)
+        char *arrays [7];
+        for (int c = 0; c < 7; c++)
             arrays [c] = s_array (columns [c], count_now);
         //  The head's new link travels with the last rows (both queued:
-        //  they go with the transaction's next round trip)
+        //  they go with the transaction's next round trip, its COMMIT)
         char seq_text [24];
         snprintf (seq_text, sizeof seq_text, "%" PRIu64, seq);
         char *hash_hex = lg_db_hex (prev, prev_size);
@@ -312,24 +336,28 @@ lg_outbox_append_many (lg_outbox_t *self, lg_event_t **events, size_t n, const c
             last? "WITH head AS (UPDATE outbox_head SET hash = $9::bytea WHERE id = 1"
                   " AND seq = $8::bigint)"
                   " INSERT INTO outbox (seq, event_id, body_case, occurred_at, event, prev_hash, hash)"
-                  " SELECT s, e, b, $7::timestamptz, decode (ev, 'hex'), decode (p, 'hex'),"
+                  " SELECT s, e, b, o::timestamptz, decode (ev, 'hex'), decode (p, 'hex'),"
                   " decode (h, 'hex') FROM unnest ($1::bigint[], $2::text[], $3::integer[],"
-                  " $4::text[], $5::text[], $6::text[]) AS u (s, e, b, ev, p, h)"
+                  " $4::text[], $5::text[], $6::text[], $7::text[]) AS u (s, e, b, ev, p, h, o)"
                 : "INSERT INTO outbox (seq, event_id, body_case, occurred_at, event, prev_hash, hash)"
-                  " SELECT s, e, b, $7::timestamptz, decode (ev, 'hex'), decode (p, 'hex'),"
+                  " SELECT s, e, b, o::timestamptz, decode (ev, 'hex'), decode (p, 'hex'),"
                   " decode (h, 'hex') FROM unnest ($1::bigint[], $2::text[], $3::integer[],"
-                  " $4::text[], $5::text[], $6::text[]) AS u (s, e, b, ev, p, h)",
+                  " $4::text[], $5::text[], $6::text[], $7::text[]) AS u (s, e, b, ev, p, h, o)",
             last? 9: 7,
             (const char *[]) { arrays [0], arrays [1], arrays [2], arrays [3], arrays [4],
-                               arrays [5], occurred, seq_text, hash_hex });
+                               arrays [5], arrays [6], seq_text, hash_hex });
         free (hash_hex);
-        for (int c = 0; c < 6; c++) {
+        for (int c = 0; c < 7; c++) {
             for (size_t i = 0; i < count_now; i++)
                 free (columns [c] [i]);
             free (columns [c]);
             free (arrays [c]);
         }
     }
+    //  What a failure left staged goes with the rollback
+    zframe_t *left;
+    while ((left = (zframe_t *) zlist_pop (self->staged)))
+        zframe_destroy (&left);
     return ok? 0: -2;
 }
 
@@ -372,6 +400,9 @@ lg_outbox_publish (lg_outbox_t *self, zmsg_t *events)
 void
 lg_outbox_discard (lg_outbox_t *self)
 {
+    zframe_t *staged;
+    while ((staged = (zframe_t *) zlist_pop (self->staged)))
+        zframe_destroy (&staged);
     s_pending_t *item;
     while ((item = (s_pending_t *) zlist_pop (self->pending)))
         s_pending_destroy (&item);

@@ -1,10 +1,14 @@
 /*  lg_outbox - a service's events: written with its state, chained, published.
 
-    1. lg_outbox_append runs inside the request's transaction: it advances
-       the head row (locking it until COMMIT, so seq is gap-free even across
-       replicas), gives the event seq = head + 1, and stores hash = HMAC-SHA256(key, prev_hash ||
-       seq as 8 bytes big-endian || event bytes), where the event bytes are the
-       packed Event with prev_hash and hash left empty.
+    1. lg_outbox_append stages the event in the request's transaction;
+       lg_outbox_write, called just before COMMIT, advances the head row
+       (locking it until COMMIT, so seq is gap-free even across replicas),
+       gives each staged event seq = head + 1, ..., and stores hash =
+       HMAC-SHA256(key, prev_hash || seq as 8 bytes big-endian || event
+       bytes), where the event bytes are the packed Event with prev_hash and
+       hash left empty. Taking the head last keeps the one lock every
+       event-emitting write of a service shares down to the write itself and
+       the COMMIT, whatever else the transaction does.
     2. Only after COMMIT are the rows published (lg_outbox_flush); a rollback
        forgets them (lg_outbox_discard). PUB may drop: consumers ask Replay.
     3. The PUB socket is an XPUB with manual subscriptions: a subscription is
@@ -24,17 +28,21 @@ lg_outbox_t *lg_outbox_new (const char *service, lg_db_t *db, lg_auth_t *auth,
                             int stream_roles, int hwm);
 void lg_outbox_destroy (lg_outbox_t **self_p);
 
-//  Append an event (body set by the caller; header filled here) in the
-//  current transaction. 0 ok, -2 database failure.
+//  Append an event (body set by the caller; header filled here, the
+//  caller's message left as it was) to what the current transaction emits.
+//  Nothing is written until lg_outbox_write. 0 ok.
 int lg_outbox_append (lg_outbox_t *self, lg_event_t *event, const char *actor,
                       const char *reason, const char *correlation_id, int64_t now_us);
 
-//  Append n events in order, as n calls of lg_outbox_append would (same
-//  seqs, chain and header), with one update of the head and one INSERT per
-//  thousand events: for a transaction that emits thousands (an invoice run).
-//  0 ok, -2 database failure.
+//  Append n events in order, as n calls of lg_outbox_append would. 0 ok.
 int lg_outbox_append_many (lg_outbox_t *self, lg_event_t **events, size_t n, const char *actor,
                            const char *reason, const char *correlation_id, int64_t now_us);
+
+//  Write what was appended, in the current transaction, right before its
+//  COMMIT: one update of the head and one INSERT per thousand events, queued
+//  so that they travel with the COMMIT. 0 ok (also when nothing was
+//  appended), -2 database failure (roll back).
+int lg_outbox_write (lg_outbox_t *self);
 
 //  After COMMIT: publish what was appended. After ROLLBACK: forget it.
 void lg_outbox_flush (lg_outbox_t *self);

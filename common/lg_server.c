@@ -395,21 +395,15 @@ s_run_write (lg_server_t *self, lg_ctx_t *ctx, const lg_route_t *route, zframe_t
     protobuf_c_message_pack (&ctx->reply->base, packed);
     reply_hex = lg_db_hex (packed, size);
     free (packed);
+    //  The events, the claim and COMMIT in one round trip after the head
+    //  (lg_outbox_write). A request claimed before (a retry that crossed its
+    //  first try) fails the claim's unique key at COMMIT: our work goes, and
+    //  the path below answers with the first reply
     const char *record [] = { claim [0], claim [1], body_case, digest_hex, reply_hex };
-    res = lg_db_exec (db, "INSERT INTO requests (caller, request_id, body_case, digest, reply)"
-                          " VALUES ($1, $2, $3::integer, $4::bytea, $5::bytea)"
-                          " ON CONFLICT DO NOTHING RETURNING 1", 5, record);
-    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK)
-        goto unavailable;
-    if (PQntuples (res) == 0) {
-        //  Claimed before: our work goes, the first answer stands
-        if (self->outbox)
-            lg_outbox_discard (self->outbox);
-        lg_db_rollback (db);
-        s_answer_stored (self, ctx, claim, digest, digest_size);
-        goto done;
-    }
-    if (lg_db_commit (db))
+    if ((self->outbox && lg_outbox_write (self->outbox))
+    ||  !lg_db_run (db, "INSERT INTO requests (caller, request_id, body_case, digest, reply)"
+                        " VALUES ($1, $2, $3::integer, $4::bytea, $5::bytea)", 5, record)
+    ||  lg_db_commit (db))
         goto unavailable;
     if (self->outbox) {
         lg_fault_point ("after_commit_before_publish");
@@ -459,7 +453,8 @@ lg_server_run_duty (lg_server_t *self, lg_handler_fn *duty, const char *name)
     //  Pipelined like a write: BEGIN travels with the duty's first statement
     if (lg_db_pipeline_begin (self->db) == 0 && lg_db_begin (self->db) == 0) {
         rc = duty (&ctx);
-        if (rc == 0 && lg_db_commit (self->db) == 0) {
+        if (rc == 0 && (!self->outbox || lg_outbox_write (self->outbox) == 0)
+        &&  lg_db_commit (self->db) == 0) {
             if (self->outbox)
                 lg_outbox_flush (self->outbox);
         }

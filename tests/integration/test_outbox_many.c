@@ -139,11 +139,16 @@ test_x1_append_many_chain (void **state)
     assert_non_null (outbox);
 
     //  The very first events together (no previous hash), then mixed
+    //  (written in three parts: the chain goes on across writes too)
     assert_int_equal (lg_db_begin (db), 0);
     s_append (outbox, 1, 3, true);
+    assert_int_equal (lg_outbox_write (outbox), 0);
     s_append (outbox, 4, 2, false);
     s_append (outbox, 6, 1200, true);               //  more than one INSERT
+    assert_int_equal (lg_outbox_write (outbox), 0);
     s_append (outbox, 1206, 1, false);
+    assert_int_equal (lg_outbox_write (outbox), 0);
+    assert_int_equal (lg_outbox_write (outbox), 0); //  nothing staged: nothing written
     assert_int_equal (lg_db_commit (db), 0);
     lg_outbox_flush (outbox);
     s_check_chain (db, 1206);
@@ -151,8 +156,16 @@ test_x1_append_many_chain (void **state)
     //  A rollback leaves nothing behind
     assert_int_equal (lg_db_begin (db), 0);
     s_append (outbox, 1207, 10, true);
+    assert_int_equal (lg_outbox_write (outbox), 0);
     lg_db_rollback (db);
     lg_outbox_discard (outbox);
+    s_check_chain (db, 1206);
+    //  Appended, then discarded before any write: nothing is left staged
+    s_append (outbox, 1207, 2, true);
+    lg_outbox_discard (outbox);
+    assert_int_equal (lg_db_begin (db), 0);
+    assert_int_equal (lg_outbox_write (outbox), 0);
+    assert_int_equal (lg_db_commit (db), 0);
     s_check_chain (db, 1206);
     //  Nothing appended is a no-op
     assert_int_equal (lg_outbox_append_many (outbox, NULL, 0, "", "", "", 0), 0);
