@@ -198,6 +198,20 @@ lg_db_value (const PGresult *res, int row, const char *column)
     return PQgetvalue (res, row, col);
 }
 
+uint64_t
+lg_db_u64 (const PGresult *res, int row, const char *column)
+{
+    const char *value = lg_db_value (res, row, column);
+    return value? strtoull (value, NULL, 10): 0;
+}
+
+char *
+lg_db_strdup (const PGresult *res, int row, const char *column)
+{
+    const char *value = lg_db_value (res, row, column);
+    return strdup (value? value: "");
+}
+
 bool
 lg_db_is_up (lg_db_t *self)
 {

@@ -70,6 +70,11 @@ uint8_t *lg_db_bytes (const PGresult *res, int row, const char *column, size_t *
 //  Text of a column by name, or NULL when SQL NULL or no such column/row.
 const char *lg_db_value (const PGresult *res, int row, const char *column);
 
+//  The same as an unsigned integer (0 when NULL), and as a heap copy for a
+//  reply field ("" when NULL; freed with the reply).
+uint64_t lg_db_u64 (const PGresult *res, int row, const char *column);
+char *lg_db_strdup (const PGresult *res, int row, const char *column);
+
 //  Raw connection (for PQsocket polling and tests); NULL when down.
 PGconn *lg_db_conn (lg_db_t *self);
 

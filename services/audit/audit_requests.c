@@ -57,20 +57,6 @@
     " f.recorded_by, " AUDIT_TS ("f.recorded_at") " AS recorded_at," \
     " coalesce ((SELECT id FROM remediation_requests WHERE finding_id = f.id), 0) AS remediation"
 
-static uint64_t
-s_u64 (const PGresult *res, int row, const char *column)
-{
-    const char *value = lg_db_value (res, row, column);
-    return value? strtoull (value, NULL, 10): 0;
-}
-
-static char *
-s_text (const PGresult *res, int row, const char *column)
-{
-    const char *value = lg_db_value (res, row, column);
-    return lg_strdup (value? value: "");
-}
-
 static void
 s_id (char *buf, size_t size, uint64_t id)
 {
@@ -161,10 +147,10 @@ s_evidence_load (lg_ctx_t *ctx, const char *column, uint64_t id,
     for (int row = 0; row < rows; row++) {
         Lgwan__V1__Evidence *e = (Lgwan__V1__Evidence *) malloc (sizeof *e);
         lgwan__v1__evidence__init (e);
-        e->reference = s_text (res, row, "reference");
-        e->effective_on = s_text (res, row, "effective_on");
-        e->recorded_by = s_text (res, row, "recorded_by");
-        e->recorded_at = s_text (res, row, "recorded_at");
+        e->reference = lg_db_strdup (res, row, "reference");
+        e->effective_on = lg_db_strdup (res, row, "effective_on");
+        e->recorded_by = lg_db_strdup (res, row, "recorded_by");
+        e->recorded_at = lg_db_strdup (res, row, "recorded_at");
         (*list_p) [row] = e;
     }
     *n_p = rows;
@@ -180,22 +166,22 @@ s_remediation_new (const PGresult *res, int row)
 {
     Lgwan__V1__Remediation *r = (Lgwan__V1__Remediation *) malloc (sizeof *r);
     lgwan__v1__remediation__init (r);
-    r->id = s_u64 (res, row, "id");
-    r->audit = s_u64 (res, row, "audit_id");
-    r->finding = s_u64 (res, row, "finding_id");
-    r->provider = s_u64 (res, row, "provider_id");
-    r->control = s_text (res, row, "control_code");
-    r->deadline = s_text (res, row, "deadline");
-    r->deadline_on = s_text (res, row, "deadline_on");
-    r->status = s_text (res, row, "status");
-    r->report = s_text (res, row, "report");
-    r->reported_at = s_text (res, row, "reported_at");
-    r->reported_by = s_text (res, row, "reported_by");
-    r->verified_by = s_text (res, row, "verified_by");
-    r->verified_at = s_text (res, row, "verified_at");
-    r->verification_reason = s_text (res, row, "verification_reason");
-    r->overdue_at = s_text (res, row, "overdue_at");
-    r->created_at = s_text (res, row, "created_at");
+    r->id = lg_db_u64 (res, row, "id");
+    r->audit = lg_db_u64 (res, row, "audit_id");
+    r->finding = lg_db_u64 (res, row, "finding_id");
+    r->provider = lg_db_u64 (res, row, "provider_id");
+    r->control = lg_db_strdup (res, row, "control_code");
+    r->deadline = lg_db_strdup (res, row, "deadline");
+    r->deadline_on = lg_db_strdup (res, row, "deadline_on");
+    r->status = lg_db_strdup (res, row, "status");
+    r->report = lg_db_strdup (res, row, "report");
+    r->reported_at = lg_db_strdup (res, row, "reported_at");
+    r->reported_by = lg_db_strdup (res, row, "reported_by");
+    r->verified_by = lg_db_strdup (res, row, "verified_by");
+    r->verified_at = lg_db_strdup (res, row, "verified_at");
+    r->verification_reason = lg_db_strdup (res, row, "verification_reason");
+    r->overdue_at = lg_db_strdup (res, row, "overdue_at");
+    r->created_at = lg_db_strdup (res, row, "created_at");
     return r;
 }
 
@@ -225,15 +211,15 @@ s_finding_new (const PGresult *res, int row)
 {
     Lgwan__V1__Finding *f = (Lgwan__V1__Finding *) malloc (sizeof *f);
     lgwan__v1__finding__init (f);
-    f->id = s_u64 (res, row, "id");
-    f->audit = s_u64 (res, row, "audit_id");
-    f->control = s_text (res, row, "control_code");
-    f->severity = s_text (res, row, "severity");
-    f->description = s_text (res, row, "description");
+    f->id = lg_db_u64 (res, row, "id");
+    f->audit = lg_db_u64 (res, row, "audit_id");
+    f->control = lg_db_strdup (res, row, "control_code");
+    f->severity = lg_db_strdup (res, row, "severity");
+    f->description = lg_db_strdup (res, row, "description");
     f->requires_remediation = streq (lg_db_value (res, row, "requires_remediation"), "t");
-    f->recorded_by = s_text (res, row, "recorded_by");
-    f->recorded_at = s_text (res, row, "recorded_at");
-    f->remediation = s_u64 (res, row, "remediation");
+    f->recorded_by = lg_db_strdup (res, row, "recorded_by");
+    f->recorded_at = lg_db_strdup (res, row, "recorded_at");
+    f->remediation = lg_db_u64 (res, row, "remediation");
     return f;
 }
 
@@ -260,9 +246,9 @@ s_audit_new (const PGresult *res, int row)
 {
     Lgwan__V1__Audit *a = (Lgwan__V1__Audit *) malloc (sizeof *a);
     lgwan__v1__audit__init (a);
-    a->id = s_u64 (res, row, "id");
-    a->origin = s_text (res, row, "origin");
-    a->provider = s_u64 (res, row, "provider_id");
+    a->id = lg_db_u64 (res, row, "id");
+    a->origin = lg_db_strdup (res, row, "origin");
+    a->provider = lg_db_u64 (res, row, "provider_id");
     size_t n;
     char **services = s_split (lg_db_value (res, row, "services"), &n);
     a->services = (uint64_t *) calloc (n + 1, sizeof (uint64_t));
@@ -273,17 +259,17 @@ s_audit_new (const PGresult *res, int row)
     free (services);
     a->n_services = n;
     a->auditors = s_split (lg_db_value (res, row, "auditors"), &a->n_auditors);
-    a->lgcode = s_text (res, row, "lgcode");
-    a->incident = s_text (res, row, "incident");
-    a->starts_on = s_text (res, row, "starts_on");
-    a->ends_on = s_text (res, row, "ends_on");
-    a->status = s_text (res, row, "status");
-    a->title = s_text (res, row, "title");
-    a->opened_by = s_text (res, row, "opened_by");
-    a->opened_at = s_text (res, row, "opened_at");
-    a->closed_by = s_text (res, row, "closed_by");
-    a->closed_at = s_text (res, row, "closed_at");
-    a->close_reason = s_text (res, row, "close_reason");
+    a->lgcode = lg_db_strdup (res, row, "lgcode");
+    a->incident = lg_db_strdup (res, row, "incident");
+    a->starts_on = lg_db_strdup (res, row, "starts_on");
+    a->ends_on = lg_db_strdup (res, row, "ends_on");
+    a->status = lg_db_strdup (res, row, "status");
+    a->title = lg_db_strdup (res, row, "title");
+    a->opened_by = lg_db_strdup (res, row, "opened_by");
+    a->opened_at = lg_db_strdup (res, row, "opened_at");
+    a->closed_by = lg_db_strdup (res, row, "closed_by");
+    a->closed_at = lg_db_strdup (res, row, "closed_at");
+    a->close_reason = lg_db_strdup (res, row, "close_reason");
     return a;
 }
 
@@ -364,13 +350,13 @@ s_control_new (const PGresult *res, int row)
 {
     Lgwan__V1__Control *c = (Lgwan__V1__Control *) malloc (sizeof *c);
     lgwan__v1__control__init (c);
-    c->code = s_text (res, row, "code");
-    c->requirement = s_text (res, row, "requirement");
-    c->applies_to = s_text (res, row, "applies_to");
-    c->title = s_text (res, row, "title");
-    c->origin = s_text (res, row, "origin");
-    c->created_by = s_text (res, row, "created_by");
-    c->created_at = s_text (res, row, "created_at");
+    c->code = lg_db_strdup (res, row, "code");
+    c->requirement = lg_db_strdup (res, row, "requirement");
+    c->applies_to = lg_db_strdup (res, row, "applies_to");
+    c->title = lg_db_strdup (res, row, "title");
+    c->origin = lg_db_strdup (res, row, "origin");
+    c->created_by = lg_db_strdup (res, row, "created_by");
+    c->created_at = lg_db_strdup (res, row, "created_at");
     return c;
 }
 
@@ -505,7 +491,7 @@ audit_open (lg_ctx_t *ctx)
         return rc;
     bool found = PQntuples (res) == 1;
     bool cancelled = found && streq (lg_db_value (res, 0, "status"), "cancelled");
-    bool held = found && s_u64 (res, 0, "held") == s_u64 (res, 0, "named");
+    bool held = found && lg_db_u64 (res, 0, "held") == lg_db_u64 (res, 0, "named");
     PQclear (res);
     if (!found)
         return MISSING (ctx, "no provider %s in audit's copy of the registry", provider);
@@ -525,7 +511,7 @@ audit_open (lg_ctx_t *ctx)
             " $3::bigint[], $4::text[], $5, $6, $7::date, $8::date, $9, $10, $11::timestamptz)"
             " RETURNING id", 11, params)))
         return rc;
-    uint64_t audit = s_u64 (res, 0, "id");
+    uint64_t audit = lg_db_u64 (res, 0, "id");
     PQclear (res);
 
     Lgwan__V1__AuditOpened opened = LGWAN__V1__AUDIT_OPENED__INIT;
@@ -632,8 +618,8 @@ audit_close (lg_ctx_t *ctx)
         return rc;
     bool found = PQntuples (res) == 1;
     bool closed = found && streq (lg_db_value (res, 0, "status"), "closed");
-    uint64_t waiting = found? s_u64 (res, 0, "waiting"): 0;
-    uint64_t provider = found? s_u64 (res, 0, "provider_id"): 0;
+    uint64_t waiting = found? lg_db_u64 (res, 0, "waiting"): 0;
+    uint64_t provider = found? lg_db_u64 (res, 0, "provider_id"): 0;
     PQclear (res);
     if (!found)
         return MISSING (ctx, "no audit %s", id);
@@ -834,7 +820,7 @@ audit_remediation_report (lg_ctx_t *ctx)
                             " WHERE id = $1::bigint FOR UPDATE", 1, (const char *[]) { id })))
         return rc;
     bool found = PQntuples (res) == 1;
-    uint64_t owner = found? s_u64 (res, 0, "provider_id"): 0;
+    uint64_t owner = found? lg_db_u64 (res, 0, "provider_id"): 0;
     char status [16] = "";
     if (found)
         snprintf (status, sizeof status, "%s", lg_db_value (res, 0, "status"));
@@ -989,10 +975,10 @@ audit_compliance_get (lg_ctx_t *ctx)
     ctx->reply->body_case = LGWAN__V1__REPLY__BODY_COMPLIANCE;
     ctx->reply->compliance = reply;
     reply->provider = provider;
-    reply->provider_status = s_text (res, 0, "status");
-    reply->open_findings = (uint32_t) s_u64 (res, 0, "open_findings");
-    reply->overdue_requests = (uint32_t) s_u64 (res, 0, "overdue");
-    uint64_t last = s_u64 (res, 0, "last_audit");
+    reply->provider_status = lg_db_strdup (res, 0, "status");
+    reply->open_findings = (uint32_t) lg_db_u64 (res, 0, "open_findings");
+    reply->overdue_requests = (uint32_t) lg_db_u64 (res, 0, "overdue");
+    uint64_t last = lg_db_u64 (res, 0, "last_audit");
     PQclear (res);
     if (last) {
         char id [24];

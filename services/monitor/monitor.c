@@ -27,18 +27,23 @@ extern const lg_migration_t monitor_migrations [];
 
 #define TS(col) "to_char (" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
-static uint64_t
-s_u64 (const PGresult *res, int row, const char *column)
+//  One kept event (evidence or an unattributed sample) from a row
+static Lgwan__V1__IncidentEvidence *
+s_evidence_from_row (const PGresult *res, int row, uint32_t n)
 {
-    const char *value = lg_db_value (res, row, column);
-    return value? strtoull (value, NULL, 10): 0;
-}
-
-static char *
-s_dup (const PGresult *res, int row, const char *column)
-{
-    const char *value = lg_db_value (res, row, column);
-    return lg_strdup (value? value: "");
+    Lgwan__V1__IncidentEvidence *e = (Lgwan__V1__IncidentEvidence *) malloc (sizeof *e);
+    lgwan__v1__incident_evidence__init (e);
+    e->n = n;
+    e->timestamp = lg_db_strdup (res, row, "at");
+    e->sensor = lg_db_strdup (res, row, "sensor");
+    e->src_ip = lg_db_strdup (res, row, "src_ip");
+    e->dest_ip = lg_db_strdup (res, row, "dest_ip");
+    e->signature_id = lg_db_u64 (res, row, "signature_id");
+    e->signature = lg_db_strdup (res, row, "signature");
+    e->category = lg_db_strdup (res, row, "category");
+    e->severity = (uint32_t) lg_db_u64 (res, row, "severity");
+    e->origin = lg_db_strdup (res, row, "origin");
+    return e;
 }
 
 //  "{a,b}" of a text[] column as a heap array; prefixes hold no commas or quotes
@@ -71,18 +76,18 @@ s_rule_from (const PGresult *res, int row)
 {
     Lgwan__V1__Rule *rule = (Lgwan__V1__Rule *) malloc (sizeof *rule);
     lgwan__v1__rule__init (rule);
-    rule->id = s_u64 (res, row, "id");
-    rule->name = s_dup (res, row, "name");
-    rule->category = s_dup (res, row, "category");
-    rule->max_severity = (uint32_t) s_u64 (res, row, "max_severity");
-    rule->signature_id = s_u64 (res, row, "signature_id");
-    rule->window_seconds = (uint32_t) s_u64 (res, row, "window_seconds");
-    rule->threshold = (uint32_t) s_u64 (res, row, "threshold");
-    rule->action = (Lgwan__V1__RuleAction) s_u64 (res, row, "action");
+    rule->id = lg_db_u64 (res, row, "id");
+    rule->name = lg_db_strdup (res, row, "name");
+    rule->category = lg_db_strdup (res, row, "category");
+    rule->max_severity = (uint32_t) lg_db_u64 (res, row, "max_severity");
+    rule->signature_id = lg_db_u64 (res, row, "signature_id");
+    rule->window_seconds = (uint32_t) lg_db_u64 (res, row, "window_seconds");
+    rule->threshold = (uint32_t) lg_db_u64 (res, row, "threshold");
+    rule->action = (Lgwan__V1__RuleAction) lg_db_u64 (res, row, "action");
     rule->enabled = streq (lg_db_value (res, row, "enabled"), "t");
-    rule->updated_at = s_dup (res, row, "updated_at");
-    rule->updated_by = s_dup (res, row, "updated_by");
-    rule->grace_seconds = (uint32_t) s_u64 (res, row, "grace_seconds");
+    rule->updated_at = lg_db_strdup (res, row, "updated_at");
+    rule->updated_by = lg_db_strdup (res, row, "updated_by");
+    rule->grace_seconds = (uint32_t) lg_db_u64 (res, row, "grace_seconds");
     return rule;
 }
 
@@ -217,13 +222,13 @@ s_allow_from (const PGresult *res, int row)
 {
     Lgwan__V1__AllowEntry *e = (Lgwan__V1__AllowEntry *) malloc (sizeof *e);
     lgwan__v1__allow_entry__init (e);
-    e->id = s_u64 (res, row, "id");
-    e->connection = s_u64 (res, row, "connection_id");
-    e->signature_id = s_u64 (res, row, "signature_id");
-    e->expires_at = s_dup (res, row, "expires_at");
-    e->reason = s_dup (res, row, "reason");
-    e->created_by = s_dup (res, row, "created_by");
-    e->created_at = s_dup (res, row, "created_at");
+    e->id = lg_db_u64 (res, row, "id");
+    e->connection = lg_db_u64 (res, row, "connection_id");
+    e->signature_id = lg_db_u64 (res, row, "signature_id");
+    e->expires_at = lg_db_strdup (res, row, "expires_at");
+    e->reason = lg_db_strdup (res, row, "reason");
+    e->created_by = lg_db_strdup (res, row, "created_by");
+    e->created_at = lg_db_strdup (res, row, "created_at");
     e->removed = streq (lg_db_value (res, row, "removed"), "t");
     return e;
 }
@@ -331,24 +336,24 @@ s_incident_from (const PGresult *res, int row)
 {
     Lgwan__V1__Incident *i = (Lgwan__V1__Incident *) malloc (sizeof *i);
     lgwan__v1__incident__init (i);
-    i->id = s_u64 (res, row, "id");
-    i->connection = s_u64 (res, row, "connection_id");
-    i->provider = s_u64 (res, row, "provider_id");
-    i->service = s_u64 (res, row, "service_id");
+    i->id = lg_db_u64 (res, row, "id");
+    i->connection = lg_db_u64 (res, row, "connection_id");
+    i->provider = lg_db_u64 (res, row, "provider_id");
+    i->service = lg_db_u64 (res, row, "service_id");
     i->prefixes = s_text_array (lg_db_value (res, row, "prefixes"), &i->n_prefixes);
-    i->rule = s_u64 (res, row, "rule_id");
-    i->rule_name = s_dup (res, row, "rule_name");
-    i->status = s_dup (res, row, "status");
-    i->event_count = s_u64 (res, row, "event_count");
-    i->first_seen = s_dup (res, row, "first_seen");
-    i->last_seen = s_dup (res, row, "last_seen");
-    i->opened_at = s_dup (res, row, "opened_at");
-    i->confirmed_at = s_dup (res, row, "confirmed_at");
-    i->decided_by = s_dup (res, row, "decided_by");
+    i->rule = lg_db_u64 (res, row, "rule_id");
+    i->rule_name = lg_db_strdup (res, row, "rule_name");
+    i->status = lg_db_strdup (res, row, "status");
+    i->event_count = lg_db_u64 (res, row, "event_count");
+    i->first_seen = lg_db_strdup (res, row, "first_seen");
+    i->last_seen = lg_db_strdup (res, row, "last_seen");
+    i->opened_at = lg_db_strdup (res, row, "opened_at");
+    i->confirmed_at = lg_db_strdup (res, row, "confirmed_at");
+    i->decided_by = lg_db_strdup (res, row, "decided_by");
     i->isolate = streq (lg_db_value (res, row, "isolate"), "t");
-    i->closed_at = s_dup (res, row, "closed_at");
-    i->closed_by = s_dup (res, row, "closed_by");
-    i->close_reason = s_dup (res, row, "close_reason");
+    i->closed_at = lg_db_strdup (res, row, "closed_at");
+    i->closed_by = lg_db_strdup (res, row, "closed_by");
+    i->close_reason = lg_db_strdup (res, row, "close_reason");
     return i;
 }
 
@@ -366,18 +371,7 @@ s_evidence (lg_ctx_t *ctx, Lgwan__V1__Incident *incident)
         return rc;
     incident->evidence = (Lgwan__V1__IncidentEvidence **) calloc ((size_t) PQntuples (res) + 1, sizeof (void *));
     for (int row = 0; row < PQntuples (res); row++) {
-        Lgwan__V1__IncidentEvidence *e = (Lgwan__V1__IncidentEvidence *) malloc (sizeof *e);
-        lgwan__v1__incident_evidence__init (e);
-        e->n = (uint32_t) s_u64 (res, row, "n");
-        e->timestamp = s_dup (res, row, "at");
-        e->sensor = s_dup (res, row, "sensor");
-        e->src_ip = s_dup (res, row, "src_ip");
-        e->dest_ip = s_dup (res, row, "dest_ip");
-        e->signature_id = s_u64 (res, row, "signature_id");
-        e->signature = s_dup (res, row, "signature");
-        e->category = s_dup (res, row, "category");
-        e->severity = (uint32_t) s_u64 (res, row, "severity");
-        e->origin = s_dup (res, row, "origin");
+        Lgwan__V1__IncidentEvidence *e = s_evidence_from_row (res, row, (uint32_t) lg_db_u64 (res, row, "n"));
         incident->evidence [incident->n_evidence++] = e;
     }
     PQclear (res);
@@ -420,12 +414,12 @@ monitor_emit_opened (lg_ctx_t *ctx, const char *incident)
     }
     Lgwan__V1__IncidentOpened body = LGWAN__V1__INCIDENT_OPENED__INIT;
     body.incident = strtoull (incident, NULL, 10);
-    body.connection = s_u64 (res, 0, "connection_id");
-    body.provider = s_u64 (res, 0, "provider_id");
-    body.rule = s_u64 (res, 0, "rule_id");
+    body.connection = lg_db_u64 (res, 0, "connection_id");
+    body.provider = lg_db_u64 (res, 0, "provider_id");
+    body.rule = lg_db_u64 (res, 0, "rule_id");
     body.rule_name = (char *) lg_db_value (res, 0, "rule_name");
-    body.signature_id = s_u64 (res, 0, "signature_id");
-    body.events = s_u64 (res, 0, "event_count");
+    body.signature_id = lg_db_u64 (res, 0, "signature_id");
+    body.events = lg_db_u64 (res, 0, "event_count");
     body.first_seen = (char *) lg_db_value (res, 0, "first_seen");
     lg_event_t event = LGWAN__V1__EVENT__INIT;
     event.body_case = LGWAN__V1__EVENT__BODY_INCIDENT_OPENED;
@@ -455,8 +449,8 @@ monitor_emit_confirmed (lg_ctx_t *ctx, const char *incident)
     }
     Lgwan__V1__IncidentConfirmed body = LGWAN__V1__INCIDENT_CONFIRMED__INIT;
     body.incident = strtoull (incident, NULL, 10);
-    body.provider = s_u64 (res, 0, "provider_id");
-    body.rule = s_u64 (res, 0, "rule_id");
+    body.provider = lg_db_u64 (res, 0, "provider_id");
+    body.rule = lg_db_u64 (res, 0, "rule_id");
     body.rule_name = (char *) lg_db_value (res, 0, "rule_name");
     body.decided_by = (char *) lg_db_value (res, 0, "decided_by");
     body.isolate = streq (lg_db_value (res, 0, "isolate"), "t");
@@ -609,10 +603,10 @@ s_incident_close (lg_ctx_t *ctx)
         return rc;
     Lgwan__V1__IncidentClosed body = LGWAN__V1__INCIDENT_CLOSED__INIT;
     body.incident = c->incident;
-    body.connection = s_u64 (res, 0, "connection_id");
-    body.provider = s_u64 (res, 0, "provider_id");
-    body.rule = s_u64 (res, 0, "rule_id");
-    body.event_count = s_u64 (res, 0, "event_count");
+    body.connection = lg_db_u64 (res, 0, "connection_id");
+    body.provider = lg_db_u64 (res, 0, "provider_id");
+    body.rule = lg_db_u64 (res, 0, "rule_id");
+    body.event_count = lg_db_u64 (res, 0, "event_count");
     body.closed_by = (char *) ctx->actor;
     lg_event_t event = LGWAN__V1__EVENT__INIT;
     event.body_case = LGWAN__V1__EVENT__BODY_INCIDENT_CLOSED;
@@ -654,8 +648,8 @@ s_connection_counts (lg_ctx_t *ctx)
     for (int row = 0; row < PQntuples (res); row++) {
         Lgwan__V1__MinuteCount *m = (Lgwan__V1__MinuteCount *) malloc (sizeof *m);
         lgwan__v1__minute_count__init (m);
-        m->minute = s_dup (res, row, "minute");
-        m->events = s_u64 (res, row, "events");
+        m->minute = lg_db_strdup (res, row, "minute");
+        m->events = lg_db_u64 (res, row, "events");
         reply->minutes [reply->n_minutes++] = m;
     }
     PQclear (res);
@@ -686,10 +680,10 @@ s_unattributed (lg_ctx_t *ctx)
     for (int row = 0; row < PQntuples (res); row++) {
         Lgwan__V1__SensorCount *s = (Lgwan__V1__SensorCount *) malloc (sizeof *s);
         lgwan__v1__sensor_count__init (s);
-        s->sensor = s_dup (res, row, "sensor");
-        s->events = s_u64 (res, row, "events");
-        s->unattributed = s_u64 (res, row, "unattributed");
-        s->malformed = s_u64 (res, row, "malformed");
+        s->sensor = lg_db_strdup (res, row, "sensor");
+        s->events = lg_db_u64 (res, row, "events");
+        s->unattributed = lg_db_u64 (res, row, "unattributed");
+        s->malformed = lg_db_u64 (res, row, "malformed");
         reply->sensors [reply->n_sensors++] = s;
     }
     PQclear (res);
@@ -699,18 +693,7 @@ s_unattributed (lg_ctx_t *ctx)
         return rc;
     reply->samples = (Lgwan__V1__IncidentEvidence **) calloc ((size_t) PQntuples (res) + 1, sizeof (void *));
     for (int row = 0; row < PQntuples (res); row++) {
-        Lgwan__V1__IncidentEvidence *e = (Lgwan__V1__IncidentEvidence *) malloc (sizeof *e);
-        lgwan__v1__incident_evidence__init (e);
-        e->n = (uint32_t) row + 1;
-        e->timestamp = s_dup (res, row, "at");
-        e->sensor = s_dup (res, row, "sensor");
-        e->src_ip = s_dup (res, row, "src_ip");
-        e->dest_ip = s_dup (res, row, "dest_ip");
-        e->signature_id = s_u64 (res, row, "signature_id");
-        e->signature = s_dup (res, row, "signature");
-        e->category = s_dup (res, row, "category");
-        e->severity = (uint32_t) s_u64 (res, row, "severity");
-        e->origin = s_dup (res, row, "origin");
+        Lgwan__V1__IncidentEvidence *e = s_evidence_from_row (res, row, (uint32_t) row + 1);
         reply->samples [reply->n_samples++] = e;
     }
     PQclear (res);
