@@ -177,14 +177,16 @@ main (int argc, char **argv)
     res = PQprepare (conn, "ins", "INSERT INTO registry.raw_allocations (prefix) VALUES ($1::cidr)",
                      1, NULL);
     PQclear (res);
+    //  The blocks the service allocated, in the order it allocated them
+    PGresult *blocks = PQexec (conn, "SELECT prefix::text FROM registry.allocations"
+                                     " WHERE status = 'active' ORDER BY id");
+    if (PQresultStatus (blocks) != PGRES_TUPLES_OK || PQntuples (blocks) != (int) n) {
+        fprintf (stderr, "bench_connections: expected %" PRIu64 " allocations\n", n);
+        return 1;
+    }
     start = zclock_usecs ();
     for (uint64_t i = 0; i < n; i++) {
-        char prefix [32];
-        uint32_t base = (198u << 24) | (18u << 16);
-        uint32_t addr = base + (uint32_t) i * 4;
-        snprintf (prefix, sizeof prefix, "%u.%u.%u.%u/30", addr >> 24, (addr >> 16) & 255,
-                  (addr >> 8) & 255, addr & 255);
-        const char *params [] = { prefix };
+        const char *params [] = { PQgetvalue (blocks, (int) i, 0) };
         res = PQexecPrepared (conn, "ins", 1, params, NULL, NULL, 0);
         PQclear (res);
     }
@@ -202,10 +204,12 @@ main (int argc, char **argv)
     PQclear (res);
     srand (42);
     for (size_t i = 0; i < lookups; i++) {
-        uint32_t addr = ((198u << 24) | (18u << 16)) + (uint32_t) (rand () % (int) n) * 4 + 1;
+        //  The first host of a random allocated /30
+        unsigned a, b, c, d;
+        if (sscanf (PQgetvalue (blocks, rand () % (int) n, 0), "%u.%u.%u.%u/", &a, &b, &c, &d) != 4)
+            return 1;
         char text [24];
-        snprintf (text, sizeof text, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 255,
-                  (addr >> 8) & 255, addr & 255);
+        snprintf (text, sizeof text, "%u.%u.%u.%u", a, b, c, d + 1);
         Lgwan__V1__ConnectionLookup look = LGWAN__V1__CONNECTION_LOOKUP__INIT;
         look.address = text;
         int64_t t0 = zclock_usecs ();
@@ -218,6 +222,7 @@ main (int argc, char **argv)
         raw_lat [i] = (double) (zclock_usecs () - t0) / 1000.0;
         PQclear (res);
     }
+    PQclear (blocks);
     PQfinish (conn);
     zstr_free (&raw_dsn);
     lg_client_destroy (&operator);

@@ -238,10 +238,37 @@ s_reply_connection (lg_ctx_t *ctx, uint64_t id, Lgwan__V1__Connection **connecti
     return 0;
 }
 
+//  The columns s_check_row reads, for a query of services s with these joins
+#define SERVICE_CHECK_COLUMNS \
+    "s.status AS service_status, h.provider_id AS hosting, p.status AS provider_status," \
+    " (SELECT count (*) FROM provider_contacts pc WHERE pc.provider_id = h.provider_id" \
+    "  AND pc.kind IN (2, 3)) AS contacts"
+#define SERVICE_CHECK_JOINS \
+    " LEFT JOIN service_holders h ON h.service_id = s.id AND h.role = 2" \
+    " LEFT JOIN providers p ON p.id = h.provider_id"
+
 //  R4.1 and R9.2 for a service: registered, its hosting provider qualified
-//  with its two contacts. *hosting gets the hosting provider. The service row
-//  is locked until COMMIT: two approvals of one service take turns, so only
-//  one can see "no connection has a domain yet" and take the bare name.
+//  with its two contacts. *hosting gets the hosting provider. The queries
+//  share-lock the service row until COMMIT: it cannot be cancelled under an
+//  approval, and approvals of one service do not wait for each other.
+static int
+s_check_row (lg_ctx_t *ctx, const PGresult *res, uint64_t service, uint64_t *hosting)
+{
+    const char *status = lg_db_value (res, 0, "service_status");
+    *hosting = lg_db_u64 (res, 0, "hosting");
+    const char *provider_status = lg_db_value (res, 0, "provider_status");
+    const char *contacts = lg_db_value (res, 0, "contacts");
+    if (!streq (status? status: "", "registered"))
+        return REFUSE (ctx, "R4.1", "service %" PRIu64 " is %s, not registered", service, status);
+    if (!streq (provider_status? provider_status: "missing", "qualified"))
+        return REFUSE (ctx, "R4.1", "hosting provider %" PRIu64 " is %s, not qualified",
+                       *hosting, provider_status? provider_status: "missing");
+    if (atol (contacts? contacts: "0") < 2)
+        return REFUSE (ctx, "R9.2", "hosting provider %" PRIu64 " needs an emergency response"
+                       " contact and an operations manager before a connection", *hosting);
+    return 0;
+}
+
 static int
 s_check_service (lg_ctx_t *ctx, uint64_t service, uint64_t *hosting)
 {
@@ -249,36 +276,18 @@ s_check_service (lg_ctx_t *ctx, uint64_t service, uint64_t *hosting)
     ID_TEXT (text, service);
     const char *params [] = { text };
     PGresult *res;
-    int rc = lg_ctx_query (ctx, &res,
-        "SELECT s.status, h.provider_id, p.status AS provider_status,"
-        " (SELECT count (*) FROM provider_contacts pc WHERE pc.provider_id = h.provider_id"
-        "  AND pc.kind IN (2, 3)) AS contacts"
-        " FROM services s LEFT JOIN service_holders h ON h.service_id = s.id AND h.role = 2"
-        " LEFT JOIN providers p ON p.id = h.provider_id"
-        " WHERE s.id = $1::bigint FOR UPDATE OF s", 1, params);
+    int rc = lg_ctx_query (ctx, &res, "SELECT " SERVICE_CHECK_COLUMNS " FROM services s"
+                                      SERVICE_CHECK_JOINS " WHERE s.id = $1::bigint FOR SHARE OF s",
+                           1, params);
     if (rc)
         return rc;
     if (PQntuples (res) == 0) {
         PQclear (res);
         return MISSING (ctx, "no service %s", text);
     }
-    char status [32], provider_status [32];
-    snprintf (status, sizeof status, "%s", lg_db_value (res, 0, "status"));
-    const char *hp = lg_db_value (res, 0, "provider_id");
-    *hosting = hp? strtoull (hp, NULL, 10): 0;
-    const char *ps = lg_db_value (res, 0, "provider_status");
-    snprintf (provider_status, sizeof provider_status, "%s", ps? ps: "missing");
-    long contacts = atol (lg_db_value (res, 0, "contacts")? lg_db_value (res, 0, "contacts"): "0");
+    rc = s_check_row (ctx, res, service, hosting);
     PQclear (res);
-    if (!streq (status, "registered"))
-        return REFUSE (ctx, "R4.1", "service %s is %s, not registered", text, status);
-    if (!streq (provider_status, "qualified"))
-        return REFUSE (ctx, "R4.1", "hosting provider %" PRIu64 " is %s, not qualified",
-                       *hosting, provider_status);
-    if (contacts < 2)
-        return REFUSE (ctx, "R9.2", "hosting provider %" PRIu64 " needs an emergency response"
-                       " contact and an operations manager before a connection", *hosting);
-    return 0;
+    return rc;
 }
 
 //  A bandwidth class names the line's billed class: 1-16 of [A-Za-z0-9-]
@@ -351,15 +360,15 @@ reg_connection_get (lg_ctx_t *ctx)
     return rc? rc: reg_only_self (ctx, connection->provider);
 }
 
-//  Lock a connection; its status and service
+//  Lock a connection; its status
 static int
-s_lock_connection (lg_ctx_t *ctx, uint64_t id, char *status, size_t size, uint64_t *service)
+s_lock_connection (lg_ctx_t *ctx, uint64_t id, char *status, size_t size)
 {
     char text [24];
     ID_TEXT (text, id);
     const char *params [] = { text };
     PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, "SELECT status, service_id FROM connections"
+    int rc = lg_ctx_query (ctx, &res, "SELECT status FROM connections"
                                       " WHERE id = $1::bigint FOR UPDATE", 1, params);
     if (rc)
         return rc;
@@ -368,8 +377,6 @@ s_lock_connection (lg_ctx_t *ctx, uint64_t id, char *status, size_t size, uint64
         return MISSING (ctx, "no connection %s", text);
     }
     snprintf (status, size, "%s", lg_db_value (res, 0, "status"));
-    if (service)
-        *service = strtoull (lg_db_value (res, 0, "service_id"), NULL, 10);
     PQclear (res);
     return 0;
 }
@@ -381,7 +388,7 @@ reg_connection_review (lg_ctx_t *ctx)
     if (id == 0)
         return INVALID (ctx, NULL, "connection is mandatory");
     char status [32];
-    int rc = s_lock_connection (ctx, id, status, sizeof status, NULL);
+    int rc = s_lock_connection (ctx, id, status, sizeof status);
     if (rc)
         return rc;
     if (!streq (status, "applied"))
@@ -422,77 +429,187 @@ s_find_block (const PGresult *allocations, int family, u128 pool, int pool_lengt
     return 0;
 }
 
-//  Allocate one prefix of family/length for the connection; 0 and the
-//  prefix text, -1 refusal (no room), -2 database
+//  Whether the service already has a connection with a domain, looked at
+//  again under the service's naming lock. A domain, once given, is kept, so
+//  an approval that saw one needs no lock; approvals that saw none take
+//  turns here until COMMIT, and each looks again after the lock (READ
+//  COMMITTED: a new statement sees what the one before it committed). So
+//  only one takes the bare name, and approvals of one service otherwise run
+//  side by side.
 static int
-s_allocate (lg_ctx_t *ctx, const char *connection, int family, int length, char *out, size_t size)
+s_first_domain (lg_ctx_t *ctx, uint64_t service, bool *others)
 {
-    char fam [4];
+    char key [64], text [24];
+    snprintf (key, sizeof key, "lgwan.domain.%" PRIu64, service);
+    ID_TEXT (text, service);
+    const char *lock [] = { key };
+    const char *params [] = { text };
+    int rc = reg_queue (ctx, "SELECT pg_advisory_xact_lock (hashtext ($1))", 1, lock);
+    PGresult *res;
+    if (rc || (rc = lg_ctx_query (ctx, &res, "SELECT EXISTS (SELECT 1 FROM connections"
+                                             " WHERE service_id = $1::bigint"
+                                             " AND domain IS NOT NULL) AS others", 1, params)))
+        return rc;
+    *others = streq (lg_db_value (res, 0, "others"), "t");
+    PQclear (res);
+    return 0;
+}
+
+//  Allocation (R12.1). The exclusion constraint on live allocations is what
+//  keeps blocks apart; locks only keep approvals out of each other's way.
+//  1. A pool is cut into stripes: up to 64 aligned sub-prefixes, each with
+//     room for at least 16 blocks of the requested length (a small pool is
+//     one stripe). A connection starts in stripe (id mod stripes) and takes
+//     that stripe's lock (an advisory lock until COMMIT), so approvals run
+//     side by side, and approvals in one stripe take turns.
+//  2. In the stripe: the first aligned block after its last live block (one
+//     index probe), else its first gap.
+//  3. The stripe is full: the pool's first gap, without a lock.
+//  4. Every INSERT says ON CONFLICT DO NOTHING: a block another transaction
+//     holds, even one not yet committed (PostgreSQL waits for it), inserts
+//     nothing, and the search runs again, seeing what was committed. Each
+//     lost race means another block was taken, so this ends; a pool with no
+//     gap is RESOURCE_EXHAUSTED.
+//  Only one blocking lock is taken per pool, pools in id order: no cycle.
+#define STRIPE_BITS_MAX   6
+#define STRIPE_MIN_BITS   4         //  a stripe holds at least 2^4 blocks
+#define ALLOCATE_TRIES    1000
+
+//  Live blocks in [base, last address of base/base_length]: the last only,
+//  or all in order. Live blocks are the btree range [prefix, last address as
+//  a host route] (inet orders by the bits the two masks share, then by mask
+//  length; ordered by the cidr column itself: its text would sort 10 before 9)
+static int
+s_live_blocks (lg_ctx_t *ctx, int family, u128 base, int base_length, bool last_only,
+               PGresult **res)
+{
+    int bits = s_bits (family);
+    char first [64], last_host [64];
+    s_format (family, base, base_length, first, sizeof first);
+    s_format (family, base + (((u128) 1 << (bits - base_length)) - 1), bits, last_host,
+              sizeof last_host);
+    const char *within [] = { first, last_host };
+    return lg_ctx_query (ctx, res, last_only
+        ? "SELECT a.prefix::text AS block FROM allocations a WHERE a.status <> 'released'"
+          " AND a.prefix >= $1::cidr AND a.prefix <= $2::inet ORDER BY a.prefix DESC LIMIT 1"
+        : "SELECT a.prefix::text AS block FROM allocations a WHERE a.status <> 'released'"
+          " AND a.prefix >= $1::cidr AND a.prefix <= $2::inet ORDER BY a.prefix",
+        2, within);
+}
+
+//  A free block of length inside base/base_length as committed now: after
+//  the last (when after_last), else the first gap. 0 found, 1 none, or rc
+static int
+s_search (lg_ctx_t *ctx, int family, u128 base, int base_length, int length, bool after_last,
+          u128 *block)
+{
+    PGresult *res;
+    int rc;
+    if (after_last) {
+        if ((rc = s_live_blocks (ctx, family, base, base_length, true, &res)))
+            return rc;
+        int found = s_find_block (res, family, base, base_length, length, true, block);
+        PQclear (res);
+        if (found == 0)
+            return 0;
+    }
+    if ((rc = s_live_blocks (ctx, family, base, base_length, false, &res)))
+        return rc;
+    int found = s_find_block (res, family, base, base_length, length, false, block);
+    PQclear (res);
+    return found? 1: 0;
+}
+
+//  Insert block for the connection unless a live block overlaps it: 0
+//  inserted, 1 taken by another transaction, or rc
+static int
+s_claim_block (lg_ctx_t *ctx, const char *connection, const char *pool_id, int family,
+               u128 block, int length, char *out, size_t size)
+{
+    char fam [4], now [40];
     snprintf (fam, sizeof fam, "%d", family);
-    const char *params [] = { fam };
-    PGresult *pools;
-    int rc = lg_ctx_query (ctx, &pools, "SELECT id, prefix::text AS prefix FROM pools"
-                                        " WHERE family = $1::smallint ORDER BY id", 1, params);
+    s_format (family, block, length, out, size);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *row [] = { connection, pool_id, out, fam, now };
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, "INSERT INTO allocations (connection_id, pool_id, prefix,"
+                                      " family, allocated_at) VALUES ($1::bigint, $2::bigint,"
+                                      " $3::cidr, $4::smallint, $5::timestamptz)"
+                                      " ON CONFLICT DO NOTHING RETURNING id", 5, row);
     if (rc)
         return rc;
-    for (int p = 0; p < PQntuples (pools); p++) {
-        const char *pool_id = lg_db_value (pools, p, "id");
-        const char *pool_text = lg_db_value (pools, p, "prefix");
+    int inserted = PQntuples (res);
+    PQclear (res);
+    return inserted? 0: 1;
+}
+
+//  Allocate one prefix of family/length for the connection from pools
+//  ("id=prefix,..." in id order, NULL for none); 0 and the prefix text, a
+//  refusal (no room), or -2 database
+static int
+s_allocate (lg_ctx_t *ctx, const char *connection, const char *pools, int family, int length,
+            char *out, size_t size)
+{
+    int rc = 0;
+    int bits = s_bits (family);
+    uint64_t id = strtoull (connection, NULL, 10);
+    for (const char *next = pools; next && *next && rc == 0; ) {
+        //  One "id=prefix" of the list
+        char item [80];
+        size_t span = strcspn (next, ",");
+        snprintf (item, sizeof item, "%.*s", (int) span, next);
+        next += span + (next [span] == ',');
+        char *equals = strchr (item, '=');
+        if (!equals)
+            continue;
+        *equals = 0;
+        const char *pool_id = item;
         int f, pool_length;
         u128 pool;
-        if (s_parse (pool_text, &f, &pool, &pool_length, false) || pool_length > length)
+        if (s_parse (equals + 1, &f, &pool, &pool_length, false) || pool_length > length)
             continue;
-        //  One allocator per pool at a time, across replicas, until COMMIT
-        char key [64];
-        snprintf (key, sizeof key, "lgwan.pool.%s", pool_id);
-        const char *lock [] = { key };
+        int stripe_bits = length - pool_length - STRIPE_MIN_BITS;
+        stripe_bits = stripe_bits < 0? 0: stripe_bits > STRIPE_BITS_MAX? STRIPE_BITS_MAX: stripe_bits;
+        int stripe_length = pool_length + stripe_bits;
+        unsigned stripe = (unsigned) (id % (1u << stripe_bits));
+        u128 base = pool + ((u128) stripe << (bits - stripe_length));
+        char key [112], number [16];
+        snprintf (key, sizeof key, "lgwan.pool.%s/%d", pool_id, length);
+        snprintf (number, sizeof number, "%u", stripe);
+        const char *lock [] = { key, number };
         //  Queued: it runs, and waits, before the search that follows it
-        if ((rc = reg_queue (ctx, "SELECT pg_advisory_xact_lock (hashtext ($1))", 1, lock)))
+        if ((rc = reg_queue (ctx, "SELECT pg_advisory_xact_lock (hashtext ($1), $2::integer)",
+                             2, lock)))
             break;
-        //  Fast path: after the last allocation; else the first gap. The live
-        //  blocks of a pool are the btree range [pool, last address as a host
-        //  route] (inet orders by the bits the two masks share, then by mask
-        //  length), so the last one is one index probe, whatever the size
-        //  (ordered by the cidr column itself: its text would sort 10 before 9)
-        char last_host [64];
-        int bits = s_bits (family);
-        s_format (family, pool + (((u128) 1 << (bits - pool_length)) - 1), bits, last_host,
-                  sizeof last_host);
-        const char *within [] = { pool_text, last_host };
-        PGresult *last;
-        if ((rc = lg_ctx_query (ctx, &last, "SELECT a.prefix::text AS block FROM allocations a"
-                                            " WHERE a.status <> 'released' AND a.prefix >= $1::cidr"
-                                            " AND a.prefix <= $2::inet ORDER BY a.prefix DESC LIMIT 1",
-                                2, within)))
-            break;
-        u128 block;
-        int found = s_find_block (last, family, pool, pool_length, length, true, &block);
-        PQclear (last);
-        if (found) {
-            PGresult *all;
-            if ((rc = lg_ctx_query (ctx, &all, "SELECT a.prefix::text AS block FROM allocations a"
-                                               " WHERE a.status <> 'released' AND a.prefix >= $1::cidr"
-                                               " AND a.prefix <= $2::inet ORDER BY a.prefix", 2, within)))
+        bool in_stripe = true;
+        for (int tries = 0; ; tries++) {
+            if (tries == ALLOCATE_TRIES) {
+                rc = lg_ctx_refuse (ctx, LGWAN__V1__CODE__UNAVAILABLE, NULL, "pool %s is too"
+                                    " busy to allocate from; try again", pool_id);
                 break;
-            found = s_find_block (all, family, pool, pool_length, length, false, &block);
-            PQclear (all);
+            }
+            u128 block;
+            rc = in_stripe? s_search (ctx, family, base, stripe_length, length, true, &block)
+                          : s_search (ctx, family, pool, pool_length, length, false, &block);
+            if (rc == 1 && in_stripe && stripe_bits > 0) {
+                in_stripe = false;          //  the stripe is full: the whole pool
+                continue;
+            }
+            if (rc == 1) {
+                rc = 0;                     //  this pool is full for this length
+                break;
+            }
+            if (rc)
+                break;
+            if ((rc = s_claim_block (ctx, connection, pool_id, family, block, length, out,
+                                     size)) != 1) {
+                if (rc == 0)
+                    return 0;
+                break;
+            }
+            rc = 0;                         //  lost a race for that block: look again
         }
-        if (found)
-            continue;                           //  this pool is full for this length
-        s_format (family, block, length, out, size);
-        char now [40];
-        lg_clock_format (ctx->now_us, now, sizeof now);
-        const char *row [] = { connection, pool_id, out, fam, now };
-        //  Queued: an overlap here would be our bug (the pool lock is held);
-        //  the exclusion constraint would refuse it at the next statement
-        if ((rc = reg_queue (ctx, "INSERT INTO allocations (connection_id, pool_id, prefix,"
-                                  " family, allocated_at) VALUES ($1::bigint, $2::bigint,"
-                                  " $3::cidr, $4::smallint, $5::timestamptz)", 5, row)))
-            break;
-        PQclear (pools);
-        return 0;
     }
-    PQclear (pools);
     if (rc)
         return rc;
     return lg_ctx_refuse (ctx, LGWAN__V1__CODE__RESOURCE_EXHAUSTED, "R12.1",
@@ -507,15 +624,38 @@ reg_connection_decide (lg_ctx_t *ctx)
         return INVALID (ctx, NULL, "connection is mandatory");
     if (reg_check_decision (ctx, d->outcome, d->reason))
         return -1;
-    char status [32];
-    uint64_t service_id;
-    int rc = s_lock_connection (ctx, d->connection, status, sizeof status, &service_id);
+    //  One round trip: the connection locked, its service share-locked with
+    //  what R4.1 and R9.2 need, what the approval needs, and the pools
+    char text [24];
+    ID_TEXT (text, d->connection);
+    const char *own [] = { text };
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, "SELECT c.status, c.service_id, c.ipv4_length,"
+        " c.ipv6_length, c.bandwidth_class, s.name, " SERVICE_CHECK_COLUMNS ","
+        " EXISTS (SELECT 1 FROM connections o WHERE o.service_id = c.service_id"
+        "  AND o.domain IS NOT NULL) AS others,"
+        " (SELECT string_agg (id || '=' || prefix::text, ',' ORDER BY id) FROM pools"
+        "  WHERE family = 4) AS pools4,"
+        " (SELECT string_agg (id || '=' || prefix::text, ',' ORDER BY id) FROM pools"
+        "  WHERE family = 6) AS pools6"
+        " FROM connections c JOIN services s ON s.id = c.service_id" SERVICE_CHECK_JOINS
+        " WHERE c.id = $1::bigint FOR UPDATE OF c FOR SHARE OF s", 1, own);
     if (rc)
         return rc;
-    if (!streq (status, "under_review"))
-        return REFUSE (ctx, "R4.3", "connection %" PRIu64 " is %s, not under review",
-                       d->connection, status);
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        return MISSING (ctx, "no connection %s", text);
+    }
+    uint64_t service_id = lg_db_u64 (res, 0, "service_id");
+    const char *status = lg_db_value (res, 0, "status");
+    if (!streq (status, "under_review")) {
+        rc = REFUSE (ctx, "R4.3", "connection %" PRIu64 " is %s, not under review",
+                     d->connection, status);
+        PQclear (res);
+        return rc;
+    }
     if (d->outcome == LGWAN__V1__OUTCOME__OUTCOME_REJECTED) {
+        PQclear (res);
         if ((rc = reg_set_status (ctx, "connection", d->connection, "rejected"))
         ||  (rc = reg_decide (ctx, "connection", d->connection, d->outcome, d->reason)))
             return rc;
@@ -523,21 +663,17 @@ reg_connection_decide (lg_ctx_t *ctx)
     }
     //  Approval: the rules again, then the addresses and the domain
     uint64_t hosting;
-    if ((rc = s_check_service (ctx, service_id, &hosting)))
+    if ((rc = s_check_row (ctx, res, service_id, &hosting))) {
+        PQclear (res);
         return rc;
-    char text [24];
-    ID_TEXT (text, d->connection);
-    const char *own [] = { text };
-    PGresult *res;
-    if ((rc = lg_ctx_query (ctx, &res, "SELECT c.ipv4_length, c.ipv6_length, c.bandwidth_class,"
-                                       " s.name, EXISTS (SELECT 1 FROM connections o"
-                                       "  WHERE o.service_id = c.service_id AND o.domain IS NOT NULL)"
-                                       " AS others FROM connections c JOIN services s"
-                                       " ON s.id = c.service_id WHERE c.id = $1::bigint", 1, own)))
-        return rc;
+    }
     int v4 = atoi (lg_db_value (res, 0, "ipv4_length"));
     int v6 = atoi (lg_db_value (res, 0, "ipv6_length"));
     bool others = streq (lg_db_value (res, 0, "others"), "t");
+    if (!others && (rc = s_first_domain (ctx, service_id, &others))) {
+        PQclear (res);
+        return rc;
+    }
     char domain [256], bandwidth [32];
     snprintf (bandwidth, sizeof bandwidth, "%s", lg_db_value (res, 0, "bandwidth_class"));
     //  The first connection of a service gets its name; a further one its id too
@@ -547,11 +683,17 @@ reg_connection_decide (lg_ctx_t *ctx)
     else
         snprintf (domain, sizeof domain, "%s-c%" PRIu64 ".p%" PRIu64 ".asp.lgwan.jp",
                   lg_db_value (res, 0, "name"), d->connection, hosting);
+    char *pools4 = lg_db_strdup (res, 0, "pools4");
+    char *pools6 = lg_db_strdup (res, 0, "pools6");
     PQclear (res);
     char prefix4 [64] = "", prefix6 [64] = "";
-    if (v4 && (rc = s_allocate (ctx, text, 4, v4, prefix4, sizeof prefix4)))
-        return rc;
-    if (v6 && (rc = s_allocate (ctx, text, 6, v6, prefix6, sizeof prefix6)))
+    if (v4)
+        rc = s_allocate (ctx, text, pools4, 4, v4, prefix4, sizeof prefix4);
+    if (rc == 0 && v6)
+        rc = s_allocate (ctx, text, pools6, 6, v6, prefix6, sizeof prefix6);
+    free (pools4);
+    free (pools6);
+    if (rc)
         return rc;
     char today [16], now [40];
     reg_today_jst (ctx, today, sizeof today);

@@ -589,8 +589,10 @@ test_r12_1_allocation_reuse (void **state)
 //  ---------------------------------------------------------------------------
 //  Test 3: IPv6, and looking up an address
 
-/* REQ R12.1: IPv6 is allocated like IPv4: aligned blocks from the pool in
-   order; ConnectionLookup finds the connection holding an address */
+/* REQ R12.1: IPv6 is allocated like IPv4: aligned blocks, each from its
+   connection's stripe of the pool (id mod 64 for a /56 from a /40: stripes
+   of /46; id mod 16 for a /48: stripes of /44), after the stripe's last live
+   block; ConnectionLookup finds the connection holding an address */
 static void
 test_r12_1_ipv6_allocation_and_lookup (void **state)
 {
@@ -601,9 +603,23 @@ test_r12_1_ipv6_allocation_and_lookup (void **state)
     uint64_t second = s_under_review ("operator", service, 0, 56);
     uint64_t third = s_under_review ("provider1", service, 0, 48);
 
+    //  The third group of 16 bits of each block, by the rule above
+    unsigned h1 = 0x4000 + (unsigned) (first % 64) * 4;
+    unsigned h2 = 0x4000 + (unsigned) (second % 64) * 4;
+    unsigned stripe3 = 0x4000 + (unsigned) (third % 16) * 16;
+    unsigned h3 = stripe3;
+    if (h1 >= stripe3 && h1 < stripe3 + 16 && h1 + 1 > h3)
+        h3 = h1 + 1;
+    if (h2 >= stripe3 && h2 < stripe3 + 16 && h2 + 1 > h3)
+        h3 = h2 + 1;
+    char want [3][64];
+    snprintf (want [0], sizeof want [0], "2001:db8:%x::/56", h1);
+    snprintf (want [1], sizeof want [1], "2001:db8:%x::/56", h2);
+    snprintf (want [2], sizeof want [2], "2001:db8:%x::/48", h3);
+
     lg_reply_t *reply = s_approve (first);
     const Lgwan__V1__Connection *c = reply->connection->connection;
-    assert_string_equal (c->ipv6_prefix, "2001:db8:4000::/56");
+    assert_string_equal (c->ipv6_prefix, want [0]);
     assert_string_equal (c->ipv4_prefix, "");
     char expected [128];
     lg_reply_t *service_reply = NULL;
@@ -620,16 +636,16 @@ test_r12_1_ipv6_allocation_and_lookup (void **state)
     char domain [128], prefixes [128];
     assert_int_equal (s_activation (first, domain, sizeof domain, prefixes, sizeof prefixes), 1);
     assert_string_equal (domain, expected);
-    assert_string_equal (prefixes, "2001:db8:4000::/56");
+    assert_string_equal (prefixes, want [0]);
 
-    //  The next /56, then the next aligned /48
+    //  A /56 in the next stripe, then a /48
     reply = s_approve (second);
-    assert_string_equal (reply->connection->connection->ipv6_prefix, "2001:db8:4000:100::/56");
+    assert_string_equal (reply->connection->connection->ipv6_prefix, want [1]);
     snprintf (expected, sizeof expected, "%s-c%" PRIu64 ".p1.asp.lgwan.jp", name, second);
     assert_string_equal (reply->connection->connection->domain, expected);
     lgwan__v1__reply__free_unpacked (reply, NULL);
     reply = s_approve (third);
-    assert_string_equal (reply->connection->connection->ipv6_prefix, "2001:db8:4001::/48");
+    assert_string_equal (reply->connection->connection->ipv6_prefix, want [2]);
     snprintf (expected, sizeof expected, "%s-c%" PRIu64 ".p1.asp.lgwan.jp", name, third);
     assert_string_equal (reply->connection->connection->domain, expected);
     lgwan__v1__reply__free_unpacked (reply, NULL);
@@ -640,22 +656,23 @@ test_r12_1_ipv6_allocation_and_lookup (void **state)
         " WHERE a.status <> 'released' AND b.status <> 'released'"), 0);
 
     //  Lookups: inside each, outside all
-    static const struct { const char *address; int which; } inside [] = {
-        { "2001:db8:4000::1", 0 },
-        { "2001:db8:4000:ff:ffff:ffff:ffff:ffff", 0 },
-        { "2001:db8:4000:100::5", 1 },
-        { "2001:db8:4001:ffff::1", 2 },
-    };
+    char inside [4][64];
+    snprintf (inside [0], sizeof inside [0], "2001:db8:%x::1", h1);
+    snprintf (inside [1], sizeof inside [1], "2001:db8:%x:ff:ffff:ffff:ffff:ffff", h1);
+    snprintf (inside [2], sizeof inside [2], "2001:db8:%x::5", h2);
+    snprintf (inside [3], sizeof inside [3], "2001:db8:%x:ffff::1", h3);
+    static const int which [] = { 0, 0, 1, 2 };
     uint64_t ids [] = { first, second, third };
-    for (size_t i = 0; i < sizeof inside / sizeof inside [0]; i++) {
-        reply = s_lookup ("viewer", inside [i].address);
+    for (size_t i = 0; i < 4; i++) {
+        reply = s_lookup ("viewer", inside [i]);
         rf_expect (reply, RF_CODE (OK), NULL);
-        assert_int_equal (reply->connection->connection->id, ids [inside [i].which]);
+        assert_int_equal (reply->connection->connection->id, ids [which [i]]);
         assert_string_equal (reply->connection->connection->status, "active");
         lgwan__v1__reply__free_unpacked (reply, NULL);
     }
-    rf_refused (s_lookup ("viewer", "2001:db8:4000:200::1"), RF_CODE (NOT_FOUND), NULL);
-    rf_refused (s_lookup ("viewer", "2001:db8:4002::1"), RF_CODE (NOT_FOUND), NULL);
+    char outside [64];
+    snprintf (outside, sizeof outside, "2001:db8:%x:100::1", h1);     //  after the first /56
+    rf_refused (s_lookup ("viewer", outside), RF_CODE (NOT_FOUND), NULL);
     rf_refused (s_lookup ("viewer", "2001:db9::1"), RF_CODE (NOT_FOUND), NULL);
     rf_refused (s_lookup ("viewer", "192.0.2.1"), RF_CODE (NOT_FOUND), NULL);
     //  Malformed
