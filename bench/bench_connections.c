@@ -1,13 +1,15 @@
 /*  bench_connections - approving connections (each one allocating a prefix
-    under the pool lock and the exclusion constraint) through the service,
-    and looking addresses up at that size; next to raw PostgreSQL inserting
-    the same prefixes into a table with the same exclusion constraint, and
-    running the same lookup query.
+    from its stripe of the pool, the exclusion constraint deciding) through
+    the service, and looking addresses up at that size; next to raw
+    PostgreSQL inserting the prefixes the service allocated, in its order,
+    into a table with the same exclusion constraint, and running the same
+    lookup query.
 
     Set-up (not timed): one hosting provider with its contacts, a registered
     service, N connection applications taken under review. Timed: N
     approvals by four reviewer clients (LG_BENCH_CLIENTS), each allocating a
-    /30 from 198.18.0.0/15. Then random address lookups.
+    /30 from 198.18.0.0/15. Then lookups of the first host of random
+    allocated prefixes.
     Targets (issue "Registry, connections"): >= 1,000 approvals/s; lookup
     p99 < 2 ms, at 20,000 connections.
 */

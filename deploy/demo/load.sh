@@ -105,7 +105,7 @@ as "$OPERATOR" connection connection apply --service 1 --router rt-tokyo-01 \
 as "$REVIEWER" connection-review connection review --connection 1
 as "$REVIEWER" connection-decide connection decide --connection 1 --outcome OUTCOME_APPROVED \
     --reason 接続要件を満たす
-as "$OPERATOR" server server register --connection 1 --name web01 --address 198.18.0.10 \
+as "$OPERATOR" server server register --connection 1 --name web01 --address 198.18.16.10 \
     --ports '[{"port":443,"protocol":"tcp"}]' --external-facing true \
     --firewall-record FW-2026-001 --access-control-record ACL-2026-007
 
@@ -154,7 +154,7 @@ echo "            lgwanctl tariff list; lgwanctl invoice run --period $(TZ=Asia/
 
 #   Monitor (R16.1 detection): two rules, one allow-list entry, and a sample
 #   EVE file that trips the first rule. The file holds six ETERNALBLUE
-#   alerts from web01 (198.18.0.10, connection 1), a scan, an allow-listed
+#   alerts from web01 (198.18.16.10, connection 1), a scan, an allow-listed
 #   false positive, an alert from outside every prefix (counted and sampled
 #   as unattributed), a flow and a stats event (ignored) and a truncated
 #   last line (counted as malformed): rule trojan-relay opens an incident and
