@@ -581,7 +581,8 @@ s_allocate (lg_ctx_t *ctx, const char *connection, const char *pools, int family
         if ((rc = reg_queue (ctx, "SELECT pg_advisory_xact_lock (hashtext ($1), $2::integer)",
                              2, lock)))
             break;
-        bool in_stripe = true;
+        bool in_stripe = true, lost_any = false;
+        u128 lost = 0;
         for (int tries = 0; ; tries++) {
             if (tries == ALLOCATE_TRIES) {
                 rc = lg_ctx_refuse (ctx, LGWAN__V1__CODE__UNAVAILABLE, NULL, "pool %s is too"
@@ -601,6 +602,12 @@ s_allocate (lg_ctx_t *ctx, const char *connection, const char *pools, int family
             }
             if (rc)
                 break;
+            if (in_stripe && lost_any && block == lost) {
+                //  The same block lost twice: a live block larger than the
+                //  stripe covers it (the stripe's range does not list it)
+                in_stripe = false;
+                continue;
+            }
             if ((rc = s_claim_block (ctx, connection, pool_id, family, block, length, out,
                                      size)) != 1) {
                 if (rc == 0)
@@ -608,6 +615,8 @@ s_allocate (lg_ctx_t *ctx, const char *connection, const char *pools, int family
                 break;
             }
             rc = 0;                         //  lost a race for that block: look again
+            lost = block;
+            lost_any = true;
         }
     }
     if (rc)

@@ -682,6 +682,31 @@ test_r12_1_ipv6_allocation_and_lookup (void **state)
     rf_refused (s_lookup ("viewer", ""), RF_CODE (INVALID_ARGUMENT), NULL);
 }
 
+/* REQ R12.1: a live block larger than a stripe is respected: in a /24 pool
+   a /30 is looked for in stripe (id mod 4) of /26; under a /25 already
+   allocated, it goes to the pool's first gap instead, never into the /25 */
+static void
+test_r12_1_stripe_under_a_larger_block (void **state)
+{
+    (void) state;
+    s_pool ("asp-v4-mixed", "198.18.4.0/24", 4);
+    uint64_t service = rf_registered_service (1, 1);
+    lg_reply_t *reply = s_approve (s_under_review ("provider1", service, 25, 0));
+    assert_string_equal (reply->connection->connection->ipv4_prefix, "198.18.4.0/25");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  A /30 whose stripe (.0/26 or .64/26) lies under the /25
+    uint64_t small = 0;
+    for (int i = 0; i < 4 && !small; i++) {
+        uint64_t id = s_under_review ("provider1", service, 30, 0);
+        if (id % 4 < 2)
+            small = id;
+    }
+    assert_true (small != 0);
+    reply = s_approve (small);
+    assert_string_equal (reply->connection->connection->ipv4_prefix, "198.18.4.128/30");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 //  ---------------------------------------------------------------------------
 //  Test 2: bad input
 
@@ -1187,6 +1212,7 @@ main (void)
         cmocka_unit_test (test_r12_1_allocation_reuse),
         cmocka_unit_test (test_r12_1_concurrent_allocation_two_registries),
         cmocka_unit_test (test_r12_1_ipv6_allocation_and_lookup),
+        cmocka_unit_test (test_r12_1_stripe_under_a_larger_block),
         cmocka_unit_test (test_r4_1_connection_needs_registration_and_qualification),
         cmocka_unit_test (test_r9_2_connection_needs_both_contacts),
         cmocka_unit_test (test_r5_2_r12_1_connection_application_input),
