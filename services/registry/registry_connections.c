@@ -464,7 +464,9 @@ s_first_domain (lg_ctx_t *ctx, uint64_t service, bool *others)
 //     side by side, and approvals in one stripe take turns.
 //  2. In the stripe: the first aligned block after its last live block (one
 //     index probe), else its first gap.
-//  3. The stripe is full: the pool's first gap, without a lock.
+//  3. The stripe is full, or the same block was lost twice (a live block
+//     larger than the stripe covers it; the stripe's range does not list
+//     it): the pool's first gap, without a lock.
 //  4. Every INSERT says ON CONFLICT DO NOTHING: a block another transaction
 //     holds, even one not yet committed (PostgreSQL waits for it), inserts
 //     nothing, and the search runs again, seeing what was committed. Each
