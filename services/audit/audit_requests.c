@@ -72,6 +72,19 @@ s_only_self (lg_ctx_t *ctx, uint64_t provider)
     return 0;
 }
 
+//  The provider a list is for: a provider certificate lists only its own,
+//  with or without naming itself
+static int
+s_list_scope (lg_ctx_t *ctx, uint64_t *provider)
+{
+    if (ctx->caller && ctx->caller->role == LG_ROLE_PROVIDER) {
+        if (*provider)
+            return s_only_self (ctx, *provider);
+        *provider = ctx->caller->provider_id;
+    }
+    return 0;
+}
+
 //  An operator id, auditor name: [A-Za-z0-9._@-]{1,64}
 static bool
 s_name_ok (const char *name)
@@ -568,11 +581,8 @@ audit_list (lg_ctx_t *ctx)
 {
     const Lgwan__V1__AuditList *l = ctx->request->audit_list;
     uint64_t provider = l->provider;
-    if (ctx->caller->role == LG_ROLE_PROVIDER) {
-        if (provider && provider != ctx->caller->provider_id)
-            return s_only_self (ctx, provider);
-        provider = ctx->caller->provider_id;
-    }
+    if (s_list_scope (ctx, &provider))
+        return -1;
     char text [24];
     s_id (text, sizeof text, provider);
     const char *params [] = { text, l->status };
@@ -910,11 +920,8 @@ audit_remediation_list (lg_ctx_t *ctx)
 {
     const Lgwan__V1__RemediationList *l = ctx->request->remediation_list;
     uint64_t provider = l->provider;
-    if (ctx->caller->role == LG_ROLE_PROVIDER) {
-        if (provider && provider != ctx->caller->provider_id)
-            return s_only_self (ctx, provider);
-        provider = ctx->caller->provider_id;
-    }
+    if (s_list_scope (ctx, &provider))
+        return -1;
     char text [24];
     s_id (text, sizeof text, provider);
     const char *params [] = { text, l->status, l->overdue_only? "t": "f" };

@@ -415,6 +415,25 @@ test_r15_1_request_records_using_body (void **state)
     assert_string_equal (reply->audit->audit->lgcode, "131041");
     lgwan__v1__reply__free_unpacked (reply, NULL);
     rf_refused (s_ask ("provider2", AU_BODY (AUDIT_GET), &get), RF_CODE (PERMISSION_DENIED), NULL);
+
+    //  Lists: a provider names only itself, and without a name gets its own
+    Lgwan__V1__AuditList list = LGWAN__V1__AUDIT_LIST__INIT;
+    list.provider = 1;
+    rf_refused (s_ask ("provider2", AU_BODY (AUDIT_LIST), &list), RF_CODE (PERMISSION_DENIED), NULL);
+    reply = s_ask ("provider1", AU_BODY (AUDIT_LIST), &list);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_true (reply->audit_list->n_audits >= 1);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    list.provider = 0;
+    reply = s_ask ("provider2", AU_BODY (AUDIT_LIST), &list);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    for (size_t i = 0; i < reply->audit_list->n_audits; i++)
+        assert_int_equal (reply->audit_list->audits [i]->provider, 2);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    Lgwan__V1__RemediationList remediations = LGWAN__V1__REMEDIATION_LIST__INIT;
+    remediations.provider = 1;
+    rf_refused (s_ask ("provider2", AU_BODY (REMEDIATION_LIST), &remediations),
+                RF_CODE (PERMISSION_DENIED), NULL);
 }
 
 /* REQ R16.1: only the orchestrator (service role) opens an incident audit,
