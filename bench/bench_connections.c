@@ -149,6 +149,7 @@ main (int argc, char **argv)
         clients = 4;
     pthread_t threads [CLIENTS_MAX];
     s_worker_t workers [CLIENTS_MAX];
+    double cpu_start = bench_machine_cpu ();
     int64_t start = zclock_usecs ();
     for (int t = 0; t < clients; t++) {
         uint64_t share = n / (uint64_t) clients;
@@ -164,6 +165,7 @@ main (int argc, char **argv)
         failed |= workers [t].failed;
     }
     double approve_s = (double) (zclock_usecs () - start) / 1e6;
+    double approve_cpu = bench_machine_cpu () - cpu_start;
     if (failed)
         return 1;
     long overlaps = bench_query_long (&env, "SELECT count(*) FROM registry.allocations a"
@@ -235,6 +237,8 @@ main (int argc, char **argv)
     printf ("bench_connections: %" PRIu64 " connections%s\n", n, env.smoke? " (smoke)": "");
     printf ("  approvals through the service (%d clients)      %8.0f approvals/s (%ld, overlaps %ld)\n",
             clients, rate, approved, overlaps);
+    printf ("    machine CPU per approval (all processes, %ld cores)  %6.2f ms\n",
+            sysconf (_SC_NPROCESSORS_ONLN), approved? approve_cpu * 1e3 / (double) approved: 0);
     printf ("  raw INSERT under the same exclusion constraint   %8.0f rows/s\n", (double) n / raw_s);
     printf ("  ConnectionLookup of an address                   p50 %5.2f ms   p99 %5.2f ms\n",
             bench_percentile (lat, lookups, 50), p99);

@@ -78,6 +78,21 @@ s_compare (const void *a, const void *b)
 }
 
 double
+bench_machine_cpu (void)
+{
+    FILE *file = fopen ("/proc/stat", "r");
+    unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0,
+                       softirq = 0, steal = 0;
+    int fields = file? fscanf (file, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user,
+                               &nice, &system, &idle, &iowait, &irq, &softirq, &steal): 0;
+    if (file)
+        fclose (file);
+    if (fields < 7)
+        return 0;
+    return (double) (user + nice + system + irq + softirq) / (double) sysconf (_SC_CLK_TCK);
+}
+
+double
 bench_percentile (double *samples, size_t n, double pct)
 {
     if (n == 0)

@@ -30,6 +30,11 @@ void bench_env_service (bench_env_t *env, lg_test_proc_t *proc, lg_test_proc_t *
 //  Percentile (0-100) of n samples (sorted in place)
 double bench_percentile (double *samples, size_t n, double pct);
 
+//  CPU time the whole machine spent busy so far (all processes, all cores,
+//  from /proc/stat), in seconds: a phase's difference divided by its
+//  operations is its cost, steadier on a shared VM than a rate
+double bench_machine_cpu (void);
+
 //  Run a query as admin and return the first value as a number
 long bench_query_long (bench_env_t *env, const char *sql);
 

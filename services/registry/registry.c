@@ -114,10 +114,7 @@ static const struct {
       " FROM contracts c WHERE c.id = $1::bigint" },
     { "connection",
       "INSERT INTO versions (subject, subject_id, version, actor, reason, recorded_at, record)"
-      " SELECT 'connection', c.id, c.version, $2, $3, $4::timestamptz,"
-      " to_jsonb (c) || jsonb_build_object ('allocations',"
-      "  (SELECT coalesce (jsonb_agg (jsonb_build_object ('prefix', a.prefix, 'status', a.status)"
-      "   ORDER BY a.id), '[]') FROM allocations a WHERE a.connection_id = c.id))"
+      " SELECT 'connection', c.id, c.version, $2, $3, $4::timestamptz, " CONNECTION_RECORD
       " FROM connections c WHERE c.id = $1::bigint" },
     { "interconnection",
       "INSERT INTO versions (subject, subject_id, version, actor, reason, recorded_at, record)"

@@ -210,6 +210,23 @@ s_connection_from_row (const PGresult *res, int row)
     return c;
 }
 
+//  The reply of a query of CONNECTION_COLUMNS and "decision" (its first row);
+//  the result is cleared
+static void
+s_reply_row (lg_ctx_t *ctx, PGresult *res, Lgwan__V1__Connection **connection_p)
+{
+    Lgwan__V1__Connection *connection = s_connection_from_row (res, 0);
+    connection->decision = reg_decision_from_json (lg_db_value (res, 0, "decision"));
+    PQclear (res);
+    Lgwan__V1__ConnectionReply *reply = (Lgwan__V1__ConnectionReply *) malloc (sizeof *reply);
+    lgwan__v1__connection_reply__init (reply);
+    reply->connection = connection;
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_CONNECTION;
+    ctx->reply->connection = reply;
+    if (connection_p)
+        *connection_p = connection;
+}
+
 static int
 s_reply_connection (lg_ctx_t *ctx, uint64_t id, Lgwan__V1__Connection **connection_p)
 {
@@ -225,16 +242,7 @@ s_reply_connection (lg_ctx_t *ctx, uint64_t id, Lgwan__V1__Connection **connecti
         PQclear (res);
         return MISSING (ctx, "no connection %s", text);
     }
-    Lgwan__V1__Connection *connection = s_connection_from_row (res, 0);
-    connection->decision = reg_decision_from_json (lg_db_value (res, 0, "decision"));
-    PQclear (res);
-    Lgwan__V1__ConnectionReply *reply = (Lgwan__V1__ConnectionReply *) malloc (sizeof *reply);
-    lgwan__v1__connection_reply__init (reply);
-    reply->connection = connection;
-    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_CONNECTION;
-    ctx->reply->connection = reply;
-    if (connection_p)
-        *connection_p = connection;
+    s_reply_row (ctx, res, connection_p);
     return 0;
 }
 
@@ -709,14 +717,27 @@ reg_connection_decide (lg_ctx_t *ctx)
     char today [16], now [40];
     reg_today_jst (ctx, today, sizeof today);
     lg_clock_format (ctx->now_us, now, sizeof now);
-    const char *params [] = { text, domain, today, now };
-    if ((rc = reg_queue (ctx, "UPDATE connections SET status = 'active', state = 'connected',"
-                             " domain = $2, effective_on = $3::date, version = version + 1,"
-                             " updated_at = $4::timestamptz WHERE id = $1::bigint", 4, params))
-    ||  (rc = reg_version (ctx, "connection", d->connection))
-    ||  (rc = reg_decide (ctx, "connection", d->connection, d->outcome, d->reason))
-    ||  (rc = s_reply_connection (ctx, d->connection, NULL)))
+    //  The connection, its version, the decision and the reply: one statement
+    //  (the version and the reply read the row the UPDATE returns)
+    const char *params [] = { text, domain, today, now, ctx->actor,
+                              ctx->request->reason? ctx->request->reason: "", d->reason };
+    rc = lg_ctx_query (ctx, &res, "WITH c0 AS (UPDATE connections SET status = 'active',"
+        " state = 'connected', domain = $2, effective_on = $3::date, version = version + 1,"
+        " updated_at = $4::timestamptz WHERE id = $1::bigint RETURNING *),"
+        " v AS (INSERT INTO versions (subject, subject_id, version, actor, reason, recorded_at,"
+        "  record) SELECT 'connection', c.id, c.version, $5, $6, $4::timestamptz, "
+        CONNECTION_RECORD " FROM c0 c),"
+        " x AS (INSERT INTO decisions (subject, subject_id, outcome, reviewer, decided_at, reason)"
+        "  VALUES ('connection', $1::bigint, 'approved', $5, $4::timestamptz, $7) RETURNING *)"
+        " SELECT " CONNECTION_COLUMNS ", (SELECT " DECISION_OBJECT " FROM x)::text AS decision"
+        " FROM c0 c", 7, params);
+    if (rc)
         return rc;
+    if (PQntuples (res) != 1) {
+        PQclear (res);
+        return -2;
+    }
+    s_reply_row (ctx, res, NULL);
     char *prefixes [2];
     size_t n = 0;
     if (*prefix4)

@@ -15,12 +15,22 @@
 #define DENIED(ctx, ...)       lg_ctx_refuse ((ctx), LGWAN__V1__CODE__PERMISSION_DENIED, NULL, __VA_ARGS__)
 #define MISSING(ctx, ...)      lg_ctx_refuse ((ctx), LGWAN__V1__CODE__NOT_FOUND, NULL, __VA_ARGS__)
 
+//  A decisions row x as the JSON reg_decision_from_json reads
+#define DECISION_OBJECT \
+    "json_build_object ('outcome', x.outcome, 'reviewer', x.reviewer, 'decided_at'," \
+    " to_char (x.decided_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')," \
+    " 'reason', x.reason)"
+
 //  The latest decision of a subject as a JSON column "decision" (one-query loads)
 #define DECISION_JSON(subject, id) \
-    " (SELECT json_build_object ('outcome', x.outcome, 'reviewer', x.reviewer, 'decided_at'," \
-    "   to_char (x.decided_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')," \
-    "   'reason', x.reason) FROM decisions x WHERE x.subject = '" subject "'" \
+    " (SELECT " DECISION_OBJECT " FROM decisions x WHERE x.subject = '" subject "'" \
     "  AND x.subject_id = " id " ORDER BY x.id DESC LIMIT 1)::text AS decision"
+
+//  A connections row c as its versions record: the row and its allocations
+#define CONNECTION_RECORD \
+    "to_jsonb (c) || jsonb_build_object ('allocations'," \
+    " (SELECT coalesce (jsonb_agg (jsonb_build_object ('prefix', a.prefix, 'status', a.status)" \
+    "  ORDER BY a.id), '[]') FROM allocations a WHERE a.connection_id = c.id))"
 
 //  Decimal text of an id, in a caller's buffer of 24 bytes
 #define ID_TEXT(buffer, id) snprintf ((buffer), sizeof (buffer), "%" PRIu64, (uint64_t) (id))

@@ -181,6 +181,14 @@ s_approve (uint64_t connection)
     assert_non_null (c->decision);
     assert_int_equal (c->decision->outcome, APPROVED);
     assert_string_equal (c->decision->reviewer, "reviewer:rita");
+    //  Its history has this version: the active row with its allocations
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.versions WHERE subject ="
+                                    " 'connection' AND subject_id = %" PRIu64 " AND version ="
+                                    " %" PRIu64 " AND record->>'status' = 'active' AND"
+                                    " record->>'domain' = '%s' AND jsonb_array_length"
+                                    " (record->'allocations') = (SELECT count(*) FROM"
+                                    " registry.allocations WHERE connection_id = %" PRIu64 ")",
+                                    connection, c->version, c->domain, connection), 1);
     return reply;
 }
 
