@@ -224,6 +224,8 @@ lg_service_actor (zsock_t *pipe, void *args)
              lg_server_endpoint (server), lg_outbox_endpoint (outbox));
     zstr_sendf (pipe, "READY %s %s", lg_server_endpoint (server), lg_outbox_endpoint (outbox));
     zloop_start (loop);
+    if (def->detach)
+        def->detach (state);
 
 cleanup:
     s_leader_destroy (&leader);

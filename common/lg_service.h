@@ -44,6 +44,10 @@ typedef struct {
     //  Optional: add the service's own sockets and timers to the reactor
     //  (after the server and outbox exist); 0 ok, -1 fails the start
     int (*attach) (void *state, const lg_service_env_t *env);
+    //  Optional: at stop, after the reactor ended and before the server,
+    //  outbox and database go (only when attach succeeded): a last write of
+    //  what the service holds in memory
+    void (*detach) (void *state);
 } lg_service_def_t;
 
 //  zactor body; args is an lg_service_def_t. Sends "READY" (or "FAILED

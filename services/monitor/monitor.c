@@ -805,5 +805,6 @@ const lg_service_def_t monitor_service = {
     .subscriptions = s_subscriptions,
     .state_new = monitor_intake_new,
     .state_destroy = monitor_intake_destroy,
-    .attach = monitor_intake_attach
+    .attach = monitor_intake_attach,
+    .detach = monitor_intake_detach
 };

@@ -27,6 +27,8 @@ int monitor_emit_opened (lg_ctx_t *ctx, const char *incident);
 //  The reactor side (monitor_intake.c): the service's state
 void *monitor_intake_new (lg_db_t *db, const lg_config_t *cfg);
 void monitor_intake_destroy (void **state_p);
+//  At stop, before the server and database go: the last counts written
+void monitor_intake_detach (void *state);
 int monitor_intake_attach (void *state, const lg_service_env_t *env);
 
 //  The connections table changed (a consumer applied an event): rebuild the

@@ -32,9 +32,13 @@
        on incidents (connection, rule) WHERE status <> 'closed' and the open
        incidents loaded at start make a restarted monitor attach to the
        incident of a burst instead of opening another.
-    7. Every LG_MONITOR_FLUSH_MS the counts (incidents, per connection and
-       minute, per sensor) and the samples are written in one transaction;
-       the in-memory maps are emptied, so memory stays bounded.
+    7. Every LG_MONITOR_FLUSH_MS the counts of incidents and sensors and the
+       samples are written in one transaction. The counts per connection and
+       minute go with it every LG_MONITOR_COUNTS_MS (10 s by default: with
+       10,000 active connections that upsert is about 100 ms, which intake
+       would otherwise stop for every second), when 100,000 (connection,
+       minute) pairs are held, and at stop. The in-memory maps are emptied
+       after each write, so memory stays bounded.
     8. Rules, allow-list and closed incidents are reloaded when this
        service's own RuleChanged, AllowlistChanged or IncidentClosed is
        published (after COMMIT, in this thread, before any later input).
@@ -148,6 +152,9 @@ typedef struct {
     int64_t max_msg;
     int64_t evidence_max;
     int64_t flush_ms;
+    int64_t counts_ms;
+    int64_t counts_due;             //  zclock_mono of the next minute counts write
+    bool with_minutes;              //  this flush writes the minute counts
     int64_t poll_ms;
     char sensor_endpoint [256];
     char eve_socket [108];
@@ -761,7 +768,7 @@ s_minute (s_intake_t *self, s_conn_t *conn)
     conn->in_minute++;
 }
 
-static void s_flush (s_intake_t *self);
+static void s_flush (s_intake_t *self, bool minutes);
 
 static void
 s_take (void *arg, const monitor_alert_t *alert)
@@ -787,7 +794,7 @@ s_take (void *arg, const monitor_alert_t *alert)
     uint64_t connection = conn->id;
     s_minute (self, conn);
     if (zhashx_size (self->minutes) >= MAX_MINUTES)
-        s_flush (self);
+        s_flush (self, true);
     int64_t at_us = alert->at_us? alert->at_us: self->now_us;
     for (size_t i = 0; i < self->n_rules; i++) {
         const s_rule_t *rule = &self->rules [i];
@@ -874,7 +881,7 @@ s_write_counts (lg_ctx_t *ctx)
                                  " WHERE id = $1::bigint AND status <> 'closed'", 3, params)? 0: -2;
     }
     //  Per connection and minute
-    if (rc == 0 && zhashx_size (self->minutes)) {
+    if (rc == 0 && self->with_minutes && zhashx_size (self->minutes)) {
         zchunk_t *ids = s_array_new (), *mins = s_array_new (), *counts = s_array_new ();
         for (uint64_t *count = (uint64_t *) zhashx_first (self->minutes); count;
              count = (uint64_t *) zhashx_next (self->minutes)) {
@@ -962,12 +969,17 @@ s_write_counts (lg_ctx_t *ctx)
     return rc;
 }
 
+//  Write what is counted (the minute counts too when asked or due)
 static void
-s_flush (s_intake_t *self)
+s_flush (s_intake_t *self, bool minutes)
 {
     s_flush_ops (self);
-    for (size_t i = 0; i < self->n_conns; i++)
-        s_park (self, &self->conns [i]);
+    self->with_minutes = minutes || zclock_mono () >= self->counts_due;
+    if (self->with_minutes) {
+        for (size_t i = 0; i < self->n_conns; i++)
+            s_park (self, &self->conns [i]);
+        self->counts_due = zclock_mono () + self->counts_ms;
+    }
     if (lg_server_run_duty (self->server, s_write_counts, "counts") == 0) {
         for (s_window_t *w = (s_window_t *) zhashx_first (self->windows); w;
              w = (s_window_t *) zhashx_next (self->windows))
@@ -979,7 +991,8 @@ s_flush (s_intake_t *self)
         self->n_samples = 0;
     }
     //  Counts of a lost database are dropped, not kept growing
-    zhashx_purge (self->minutes);
+    if (self->with_minutes)
+        zhashx_purge (self->minutes);
     self->n_samples = 0;
     //  Windows with no incident and nothing for a day are forgotten
     zlistx_t *idle = zlistx_new ();
@@ -1004,7 +1017,7 @@ s_on_flush (zloop_t *loop, int timer_id, void *arg)
     (void) timer_id;
     s_intake_t *self = (s_intake_t *) arg;
     s_begin (self);
-    s_flush (self);
+    s_flush (self, false);
     return 0;
 }
 
@@ -1397,6 +1410,7 @@ monitor_intake_new (lg_db_t *db, const lg_config_t *cfg)
     char why [256];
     if (lg_config_int ("LG_MONITOR_EVIDENCE", 20, 1, 1000, &self->evidence_max, why, sizeof why)
     ||  lg_config_int ("LG_MONITOR_FLUSH_MS", 1000, 10, 600000, &self->flush_ms, why, sizeof why)
+    ||  lg_config_int ("LG_MONITOR_COUNTS_MS", 10000, 10, 600000, &self->counts_ms, why, sizeof why)
     ||  lg_config_int ("LG_MONITOR_EVE_POLL_MS", 500, 10, 60000, &self->poll_ms, why, sizeof why)) {
         lg_error ("%s", why);
         free (self);
@@ -1422,6 +1436,14 @@ monitor_intake_new (lg_db_t *db, const lg_config_t *cfg)
     zhashx_set_destructor (self->sensors, s_free);
     self->ops = (s_op_t *) calloc (MAX_OPS, sizeof (s_op_t));
     return self;
+}
+
+void
+monitor_intake_detach (void *state)
+{
+    s_intake_t *self = (s_intake_t *) state;
+    s_begin (self);
+    s_flush (self, true);
 }
 
 void
@@ -1517,6 +1539,7 @@ monitor_intake_attach (void *state, const lg_service_env_t *env)
         zloop_timer (env->loop, (size_t) self->poll_ms, 0, s_on_file, self);
         lg_info ("following EVE file %s", self->eve_file);
     }
+    self->counts_due = zclock_mono () + self->counts_ms;
     zloop_timer (env->loop, (size_t) self->flush_ms, 0, s_on_flush, self);
     lg_outbox_set_listener (env->outbox, s_on_published, self);
     lg_server_set_stats (env->server, s_stats, self);

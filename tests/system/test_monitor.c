@@ -287,6 +287,9 @@ s_connection (uint64_t service, char *prefix, size_t size)
     return id;
 }
 
+//  How often the monitor writes its minute counts (a test changes it)
+static const char *s_counts_ms = "LG_MONITOR_COUNTS_MS=200";
+
 static void
 s_monitor_start (void)
 {
@@ -295,7 +298,7 @@ s_monitor_start (void)
     char *sensor = zsys_sprintf ("LG_MONITOR_SENSOR_ENDPOINT=%s", s_sensor);
     char *clock = zsys_sprintf ("LG_CLOCK_FILE=%s", rf.clock);
     const char *extra [] = { file, sock, sensor, clock, "LG_MONITOR_EVE_POLL_MS=100",
-                             "LG_MONITOR_FLUSH_MS=200", "LG_MONITOR_EVIDENCE=5",
+                             "LG_MONITOR_FLUSH_MS=200", s_counts_ms, "LG_MONITOR_EVIDENCE=5",
                              "LG_HEARTBEAT_MS=200", "LG_DUTY_MS=200", NULL };
     lg_test_proc_t *follows [] = { &rf.registry, &s_isolation, NULL };
     assert_true (lg_test_proc_start (&s_monitor, rf.admin, rf.certs, follows, extra));
@@ -836,6 +839,33 @@ test_r16_1_released_allocation_stops_attributing (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+/* REQ R16.1: counts per connection and minute are held between writes
+   (LG_MONITOR_COUNTS_MS) and written at stop: a monitor stopped before its
+   next write loses none */
+static void
+test_r16_1_minute_counts_written_at_stop (void **state)
+{
+    (void) state;
+    assert_int_equal (lg_test_proc_stop (&s_monitor, SIGTERM), 0);
+    s_counts_ms = "LG_MONITOR_COUNTS_MS=600000";
+    s_monitor_start ();
+#define SUM_OF_CONN_2 "SELECT coalesce (sum (events), 0) FROM monitor.minute_counts" \
+                      " WHERE connection_id = %" PRIu64, s_conn [2]
+    long before = rf_sqlf_long (SUM_OF_CONN_2);
+    uint64_t attributed = s_counter ("attribution.attributed");
+    s_append_alerts (2, 2999, 3, "2027-03-01T00:09:00Z");
+    s_wait_counter ("attribution.attributed", attributed + 3);
+    //  Taken, and the sensor counts written (every LG_MONITOR_FLUSH_MS), but
+    //  not yet the minute counts
+    zclock_sleep (600);
+    assert_int_equal (rf_sqlf_long (SUM_OF_CONN_2), before);
+    assert_int_equal (lg_test_proc_stop (&s_monitor, SIGTERM), 0);
+    assert_int_equal (rf_sqlf_long (SUM_OF_CONN_2), before + 3);
+#undef SUM_OF_CONN_2
+    s_counts_ms = "LG_MONITOR_COUNTS_MS=200";
+    s_monitor_start ();
+}
+
 int
 main (void)
 {
@@ -849,6 +879,7 @@ main (void)
         cmocka_unit_test (test_r16_1_lgwanctl_rule_allowlist_incident),
         cmocka_unit_test (test_r16_1_grace_after_close),
         cmocka_unit_test (test_r16_1_released_allocation_stops_attributing),
+        cmocka_unit_test (test_r16_1_minute_counts_written_at_stop),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
