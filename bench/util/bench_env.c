@@ -8,6 +8,17 @@ s_die (const char *what)
     exit (1);
 }
 
+//  The cluster and folder of a run that ends early (a refused request, a
+//  target check that exits): stopped and removed all the same
+static bench_env_t *s_running;
+
+static void
+s_cleanup_at_exit (void)
+{
+    if (s_running)
+        bench_env_stop (s_running);
+}
+
 void
 bench_env_start (bench_env_t *env, int argc, char **argv)
 {
@@ -38,6 +49,8 @@ bench_env_start (bench_env_t *env, int argc, char **argv)
     if (system (cmd))
         s_die ("could not start PostgreSQL (see the cluster.log in the temp folder)");
     zstr_free (&cmd);
+    s_running = env;
+    atexit (s_cleanup_at_exit);
     env->admin_dsn = zsys_sprintf ("host=%s/pg/sock dbname=lgwan user=postgres", env->dir);
     char why [256];
     for (int i = 0; lg_test_services [i]; i++)
@@ -51,6 +64,7 @@ bench_env_start (bench_env_t *env, int argc, char **argv)
 void
 bench_env_stop (bench_env_t *env)
 {
+    s_running = NULL;
     const char *source = getenv ("LG_SOURCE_DIR");
     char *cmd = zsys_sprintf ("bash %s/tests/support/pg_cluster.sh stop %s/pg >/dev/null 2>&1;"
                               " rm -rf %s", source? source: LG_SOURCE_DIR_DEFAULT, env->dir,
