@@ -95,10 +95,11 @@ double
 bench_machine_cpu (void)
 {
     FILE *file = fopen ("/proc/stat", "r");
+    //  cpu user nice system idle iowait irq softirq: busy is all but idle and iowait
     unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0,
-                       softirq = 0, steal = 0;
-    int fields = file? fscanf (file, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user,
-                               &nice, &system, &idle, &iowait, &irq, &softirq, &steal): 0;
+                       softirq = 0;
+    int fields = file? fscanf (file, "cpu %llu %llu %llu %llu %llu %llu %llu", &user,
+                               &nice, &system, &idle, &iowait, &irq, &softirq): 0;
     if (file)
         fclose (file);
     if (fields < 7)

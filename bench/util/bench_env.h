@@ -32,7 +32,7 @@ double bench_percentile (double *samples, size_t n, double pct);
 
 //  CPU time the whole machine spent busy so far (all processes, all cores,
 //  from /proc/stat), in seconds: a phase's difference divided by its
-//  operations is its cost, steadier on a shared VM than a rate
+//  operations is what one operation costs the machine, client included
 double bench_machine_cpu (void);
 
 //  Run a query as admin and return the first value as a number
