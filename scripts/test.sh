@@ -7,8 +7,8 @@
 #      private PostgreSQL cluster in build/testpg).
 #   3. Builds with ASan + UBSan into build-asan/ and runs unit, integration
 #      and the system tests matching LG_ASAN_SYSTEM_TESTS (a ctest -R
-#      regular expression, anchored; default: registry, audit, billing, monitor; empty
-#      skips the step).
+#      regular expression, anchored; default: every system test but compose,
+#      which checks docker-compose.yml and runs no C; empty skips the step).
 #   4. Runs every bench_* program in build/bench with --smoke, against its
 #      own cluster in build/benchpg.
 #   5. Ends with one line "N passed, M failed": N and M count ctest results of
@@ -26,7 +26,7 @@ cd "$ROOT"
 JOBS=${LG_JOBS:-2}
 BUILD=$ROOT/build
 ASAN_BUILD=$ROOT/build-asan
-ASAN_SYSTEM_TESTS=${LG_ASAN_SYSTEM_TESTS-system.test_registry|system.test_audit|system.test_billing|system.test_monitor}
+ASAN_SYSTEM_TESTS=${LG_ASAN_SYSTEM_TESTS-system\.test_(audit|billing|enforcement|events|isolation|lgwanctl|monitor|pg_outage|registry|registry_changes|registry_connections|registry_filings)}
 CTEST_TIMEOUT=600         #  per test, over any TIMEOUT property missing
 BENCH_TIMEOUT=300         #  per bench program in smoke mode
 
@@ -142,7 +142,7 @@ if build release "$BUILD"; then
     if build asan "$ASAN_BUILD" -DLG_SANITIZE=ON; then
         run_ctest asan "$ASAN_BUILD" -j "$JOBS" -L '^(unit|integration)$'
         if [ -n "$ASAN_SYSTEM_TESTS" ]; then
-            run_ctest asan-system "$ASAN_BUILD" -R "^(${ASAN_SYSTEM_TESTS})\$"
+            run_ctest asan-system "$ASAN_BUILD" -j "$JOBS" -R "^(${ASAN_SYSTEM_TESTS})\$"
         fi
     fi
     unset ASAN_OPTIONS UBSAN_OPTIONS

@@ -36,12 +36,13 @@ s_load_with (const char *lgcode, const char *name)
     memcpy (entries, shipped, list->n_entries * sizeof (void *));
     entries [list->n_entries++] = &extra;
     list->entries = entries;
+    char *source = list->source;
     list->source = (char *) "system test: shipped list plus one";
     lg_reply_t *reply = rf_ask ("operator", RF_BODY (REFERENCE_LOAD), list);
     //  Give back what lg_reference_read allocated
     list->entries = shipped;
     list->n_entries--;
-    list->source = NULL;
+    list->source = source;
     free (entries);
     lgwan__v1__reference_load__free_unpacked (list, NULL);
     return reply;
