@@ -45,6 +45,38 @@ static struct {
 
 static int s_db_counter;
 
+//  A child's log held a sanitizer report: the test process then exits 1
+//  however its own tests went (a service's leak or undefined behaviour is
+//  the test's failure even where the test ignores how the service ended)
+static bool s_sanitizer_report;
+
+static void
+s_exit_on_sanitizer_report (void)
+{
+    if (s_sanitizer_report) {
+        fprintf (stderr, "lg_test: a process this test started reported a sanitizer error"
+                         " (above); failing the test\n");
+        fflush (NULL);
+        _exit (1);
+    }
+}
+
+//  True when a log holds an AddressSanitizer, LeakSanitizer or UBSan report
+static bool
+s_log_has_sanitizer_report (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return false;
+    char line [1024];
+    bool found = false;
+    while (!found && fgets (line, sizeof line, file))
+        found = (strstr (line, "==ERROR: ") && strstr (line, "Sanitizer"))
+             || strstr (line, ": runtime error: ");
+    fclose (file);
+    return found;
+}
+
 
 //  --------------------------------------------------------------------------
 //  Helpers
@@ -480,6 +512,11 @@ lg_test_spawn_argv (const char *binary, const char *const *argv, const char *con
         fprintf (stderr, "lg_test: could not fork for %s: %s\n", binary, strerror (errno));
         return -1;
     }
+    static bool registered;
+    if (!registered) {
+        atexit (s_exit_on_sanitizer_report);
+        registered = true;
+    }
     for (int index = 0; index < S_MAX_CHILDREN; index++)
         if (s_children [index].pid == 0) {
             s_children [index].pid = pid;
@@ -552,11 +589,15 @@ lg_test_stop (pid_t pid, int sig, int timeout_ms)
                : WIFSIGNALED (status)? 128 + WTERMSIG (status): -1;
     for (int index = 0; index < S_MAX_CHILDREN; index++)
         if (s_children [index].pid == pid) {
-            if (result != 0) {
-                char why [64];
-                snprintf (why, sizeof why, "pid %d ended with %d", (int) pid, result);
+            bool report = s_log_has_sanitizer_report (s_children [index].path);
+            if (result != 0 || report) {
+                char why [96];
+                snprintf (why, sizeof why, "pid %d ended with %d%s", (int) pid, result,
+                          report? " and a sanitizer report": "");
                 s_print_log_tail (s_children [index].path, why);
             }
+            if (report)
+                s_sanitizer_report = true;
             s_children [index].pid = 0;
         }
     return result;
