@@ -60,6 +60,17 @@ s_validate (const ProtobufCMessage *msg, int depth, const char *path, char *why,
         s_why (why, why_size, path, "", "nested too deeply");
         return -2;
     }
+    //  protobuf-c refuses field number 0 in a one-byte tag only; written in
+    //  more bytes it is kept as an unknown field, which would pack into bytes
+    //  protobuf-c itself refuses: not protobuf, refused here
+    for (unsigned i = 0; i < msg->n_unknown_fields; i++)
+        if (msg->unknown_fields [i].tag == 0) {
+            size_t len = strlen (path);
+            if (why && why_size)
+                snprintf (why, why_size, "a field numbered 0%s%.*s", len? " in ": "",
+                          (int) (len? len - 1: 0), path);
+            return -2;
+        }
     const ProtobufCMessageDescriptor *d = msg->descriptor;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *field = d->fields + i;

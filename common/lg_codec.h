@@ -3,7 +3,8 @@
     Decoding checks the size before unpack, then walks the unpacked message
     with its descriptor: every string must be valid UTF-8 and every enum value
     must be one the descriptor knows (proto3 enums are open on the wire, ours
-    are not). Nothing from the wire is ever asserted on.
+    are not), and no field may be numbered 0. Nothing from the wire is ever
+    asserted on.
 */
 #ifndef LG_CODEC_H_INCLUDED
 #define LG_CODEC_H_INCLUDED
