@@ -76,6 +76,52 @@ lg_check_corporate_number (const char *number)
 //  --------------------------------------------------------------------------
 //  Well-formed UTF-8 of exactly size bytes.
 
+//  The length of the well-formed character at byte (1 to 4), or 0 when
+//  there is none: NUL, a stray continuation byte, C0, C1, F5..FF, an
+//  overlong, a surrogate, above U+10FFFF, or cut by end
+static size_t
+s_utf8_character (const unsigned char *byte, const unsigned char *end)
+{
+    unsigned char lead = *byte;
+    if (lead == 0)
+        return 0;
+    if (lead < 0x80)
+        return 1;
+    //  Length and the range of the second byte, from Table 3-7
+    size_t length;
+    unsigned char low = 0x80, high = 0xBF;
+    if (lead >= 0xC2 && lead <= 0xDF)
+        length = 2;
+    else
+    if (lead >= 0xE0 && lead <= 0xEF) {
+        length = 3;
+        if (lead == 0xE0)
+            low = 0xA0;             //  overlong below U+0800
+        else
+        if (lead == 0xED)
+            high = 0x9F;            //  surrogates D800..DFFF
+    }
+    else
+    if (lead >= 0xF0 && lead <= 0xF4) {
+        length = 4;
+        if (lead == 0xF0)
+            low = 0x90;             //  overlong below U+10000
+        else
+        if (lead == 0xF4)
+            high = 0x8F;            //  above U+10FFFF
+    }
+    else
+        return 0;                   //  continuation byte, C0, C1, F5..FF
+    if ((size_t) (end - byte) < length)
+        return 0;                   //  truncated
+    if (byte [1] < low || byte [1] > high)
+        return 0;
+    for (size_t index = 2; index < length; index++)
+        if (byte [index] < 0x80 || byte [index] > 0xBF)
+            return 0;
+    return length;
+}
+
 bool
 lg_check_utf8 (const char *text, size_t size)
 {
@@ -84,48 +130,44 @@ lg_check_utf8 (const char *text, size_t size)
     const unsigned char *byte = (const unsigned char *) text;
     const unsigned char *end = byte + size;
     while (byte < end) {
-        unsigned char lead = *byte;
-        if (lead == 0)
+        size_t length = s_utf8_character (byte, end);
+        if (length == 0)
             return false;
-        if (lead < 0x80) {
-            byte++;
-            continue;
-        }
-        //  Length and the range of the second byte, from Table 3-7
-        size_t length;
-        unsigned char low = 0x80, high = 0xBF;
-        if (lead >= 0xC2 && lead <= 0xDF)
-            length = 2;
-        else
-        if (lead >= 0xE0 && lead <= 0xEF) {
-            length = 3;
-            if (lead == 0xE0)
-                low = 0xA0;         //  overlong below U+0800
-            else
-            if (lead == 0xED)
-                high = 0x9F;        //  surrogates D800..DFFF
-        }
-        else
-        if (lead >= 0xF0 && lead <= 0xF4) {
-            length = 4;
-            if (lead == 0xF0)
-                low = 0x90;         //  overlong below U+10000
-            else
-            if (lead == 0xF4)
-                high = 0x8F;        //  above U+10FFFF
-        }
-        else
-            return false;           //  continuation byte, C0, C1, F5..FF
-        if ((size_t) (end - byte) < length)
-            return false;           //  truncated
-        if (byte [1] < low || byte [1] > high)
-            return false;
-        for (size_t index = 2; index < length; index++)
-            if (byte [index] < 0x80 || byte [index] > 0xBF)
-                return false;
         byte += length;
     }
     return true;
+}
+
+size_t
+lg_utf8_clean (char *text)
+{
+    unsigned char *byte = (unsigned char *) text;
+    unsigned char *end = byte + strlen (text);
+    unsigned char *out = byte;
+    while (byte < end) {
+        size_t length = s_utf8_character (byte, end);
+        if (length == 0) {
+            //  A character cut at the end goes; any other bad byte shows
+            bool cut = (*byte >= 0xC2 && *byte <= 0xF4) && end - byte < 4;
+            for (const unsigned char *at = byte + 1; cut && at < end; at++)
+                cut = (*at & 0xC0) == 0x80;
+            if (cut)
+                break;
+            //  One '?' for a lead byte and the continuation bytes after it
+            //  (read before writing: out may be at byte)
+            bool lead = *byte >= 0xC2 && *byte <= 0xF4;
+            byte++;
+            *out++ = '?';
+            for (int more = 0; lead && more < 3 && byte < end && (*byte & 0xC0) == 0x80; more++)
+                byte++;
+            continue;
+        }
+        memmove (out, byte, length);
+        out += length;
+        byte += length;
+    }
+    *out = 0;
+    return (size_t) (out - (unsigned char *) text);
 }
 
 

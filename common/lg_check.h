@@ -16,6 +16,12 @@ bool lg_check_corporate_number (const char *number);
 //  Well-formed UTF-8 of exactly size bytes (no overlongs, no surrogates, <= U+10FFFF).
 bool lg_check_utf8 (const char *text, size_t size);
 
+//  Make a NUL-terminated text well-formed UTF-8 in place: a character cut at
+//  the end (by a %.Ns or a full buffer) is dropped; elsewhere a broken
+//  sequence (a lead byte and its continuation bytes) or a stray byte becomes
+//  one '?'. Returns the new length. For text we compose from what we were sent.
+size_t lg_utf8_clean (char *text);
+
 //  JIS X 0401 prefecture code "01".."47".
 bool lg_check_prefecture (const char *code);
 

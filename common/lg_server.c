@@ -190,6 +190,9 @@ s_set_status (lg_reply_t *reply, lg_code_t code, const char *requirement, const 
         free (status->requirement);
     status->code = code;
     status->message = lg_strdup (message);
+    //  A message quoting what we were sent (%.16s of Japanese, say) may cut
+    //  a character: the client would refuse the whole reply as malformed
+    lg_utf8_clean (status->message);
     status->requirement = lg_strdup (requirement);
 }
 

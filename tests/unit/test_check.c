@@ -251,6 +251,37 @@ test_utf8_invalid (void **state)
     assert_false (lg_check_utf8 (NULL, 0));
 }
 
+//  X.3: a refusal quoting what was sent must itself be valid UTF-8
+static void
+test_utf8_clean (void **state)
+{
+    (void) state;
+    struct {
+        const char *in, *out;
+    } cases [] = {
+        { "", "" },
+        { "plain ascii", "plain ascii" },
+        { "株式会社テスト", "株式会社テスト" },
+        //  "\"%.16s\"" of 株式会社テスト: five characters and one byte of the sixth
+        { "\"株式会社テ\xE3\"", "\"株式会社テ?\"" },
+        { "株式会社\xE3\x83 です", "株式会社? です" },
+        { "株式会社テ\xE3\x82", "株式会社テ" },         //  cut at the end: dropped
+        { "a\xF0\x9F\x99", "a" },
+        { "a\x80" "b\xFF" "c", "a?b?c" },                      //  stray bytes shown
+        { "\xC0\x80x", "??x" },                           //  overlong
+        { "\xED\xA0\x80!", "?!" },                          //  surrogate
+        { "🙂 ok", "🙂 ok" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        char *text = strdup (cases [i].in);
+        size_t length = lg_utf8_clean (text);
+        assert_string_equal (text, cases [i].out);
+        assert_int_equal (length, strlen (cases [i].out));
+        assert_true (lg_check_utf8 (text, length));
+        free (text);
+    }
+}
+
 //  REQ R3.3 (data centres are in Japan: JIS X 0401 01-47)
 static void
 test_prefecture (void **state)
@@ -284,6 +315,7 @@ main (void)
         cmocka_unit_test (test_corporate_number_of_local_government),
         cmocka_unit_test (test_utf8_valid),
         cmocka_unit_test (test_utf8_invalid),
+        cmocka_unit_test (test_utf8_clean),
         cmocka_unit_test (test_prefecture),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
