@@ -26,7 +26,7 @@ cd "$ROOT"
 JOBS=${LG_JOBS:-2}
 BUILD=$ROOT/build
 ASAN_BUILD=$ROOT/build-asan
-ASAN_SYSTEM_TESTS=${LG_ASAN_SYSTEM_TESTS-system\.test_(audit|billing|enforcement|events|isolation|lgwanctl|monitor|pg_outage|registry|registry_changes|registry_connections|registry_filings)}
+ASAN_SYSTEM_TESTS=${LG_ASAN_SYSTEM_TESTS-system\.test_(audit|billing|enforcement|events|isolation|lgwanctl|monitor|pg_outage|random_requests|registry|registry_changes|registry_connections|registry_filings)}
 CTEST_TIMEOUT=600         #  per test, over any TIMEOUT property missing
 BENCH_TIMEOUT=300         #  per bench program in smoke mode
 

@@ -1,0 +1,447 @@
+/*  test_random_requests - every service, sent well-formed requests full of
+    random values by every role, answers each one with a clear status and
+    changes nothing when it refuses (X.3).
+
+    The requests are built from the descriptors, so every request type and
+    every field is reached without code per type: a body (mostly one of the
+    service's own, sometimes any other), each field present or not, values
+    from palettes of what breaks software (empty, 10 KB, SQL metacharacters,
+    Japanese, boundaries of every integer type, impossible dates, addresses
+    and prefixes of both families, every enum value), arrays of 0 to 3,
+    messages nested up to depth 4, at most one member of each oneof.
+    The registry first gets a little real state (pools, two qualified
+    providers, a service, a connection) so that small ids reach real rows.
+
+    Checked for every request: a reply came (the service is alive) with the
+    request's id; its code is not INTERNAL, UNAVAILABLE or UNKNOWN; a refusal
+    has a message and no body. At the end: no event in the service's outbox
+    carries the id of a refused request (events are written with their
+    request's id as correlation_id), the service still answers, and it stops
+    cleanly (exit 0; in the sanitizer build, with no report).
+
+    LG_TEST_SEED repeats a run (the seed is printed); LG_TEST_RANDOM_REQUESTS
+    sets the count per service (default 400).
+*/
+#include "lg_test.h"
+#include "lg_pbjson.h"
+
+#define STRING_BIG  10240
+
+static char *s_admin;
+static char *s_certs;
+static uint64_t s_seed;
+static uint64_t s_first_seed;           //  what LG_TEST_SEED repeats
+static char s_big [STRING_BIG + 1];
+
+static const char *s_roles [] = {
+    "operator", "reviewer", "auditor", "viewer", "billing", "sensor", "enforcer", "service",
+    "provider1", "provider2"
+};
+
+//  ---------------------------------------------------------------------------
+//  Random values (xorshift64*, seeded: a failing run can be repeated)
+
+static uint64_t
+s_next (void)
+{
+    s_seed ^= s_seed >> 12;
+    s_seed ^= s_seed << 25;
+    s_seed ^= s_seed >> 27;
+    return s_seed * 2685821657736338717ULL;
+}
+
+static size_t
+s_below (size_t n)
+{
+    return (size_t) (s_next () % n);
+}
+
+#define PICK(array) ((array) [s_below (sizeof (array) / sizeof ((array) [0]))])
+
+static json_t *
+s_string (void)
+{
+    static const char *palette [] = {
+        "", "a", "x", "試験", "株式会社テスト", "'; DROP TABLE providers;--", "\"quoted\" \\ back",
+        "%s%n%x", "../../etc/passwd", "1", "0", "-1", "18446744073709551616", "7123456789012",
+        "7010705000725", "1234567890123", "011002", "131016", "999999", "01", "13", "47", "48",
+        "JP", "US", "2027-03-01", "2027-02-30", "1900-01-01", "9999-12-31", "not a date",
+        "2027-03-01T00:00:00Z", "198.18.0.0/24", "198.18.0.1", "198.18.0.0/15", "0.0.0.0/0",
+        "2001:db8::/48", "2001:db8::1", "::/0", "256.1.1.1", "198.18.0.1/33", "100M", "1G",
+        "active", "qualified", "under_review", "connected", "approved", "incident",
+        "ASP-2027-0001", "saga-1", "a@example.jp", "03-0000-0000", "\t\n", " leading space",
+        "ＡＢＣ全角", "🙂", "web.p1.asp.lgwan.jp", "provider", "hosting"
+    };
+    if (s_below (40) == 0)
+        return json_string (s_big);
+    return json_string (PICK (palette));
+}
+
+static json_t *
+s_value (const ProtobufCFieldDescriptor *field, int depth);
+
+static json_t *
+s_message (const ProtobufCMessageDescriptor *d, int depth)
+{
+    json_t *object = json_object ();
+    if (depth > 4)
+        return object;
+    //  Oneof members share a quantifier: at most one of each group
+    unsigned chosen_oneof [64];
+    size_t n_chosen = 0;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *field = d->fields + i;
+        if (field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            bool taken = false;
+            for (size_t k = 0; k < n_chosen; k++)
+                taken |= chosen_oneof [k] == field->quantifier_offset;
+            if (taken || s_below (4) || n_chosen == 64)
+                continue;
+            chosen_oneof [n_chosen++] = field->quantifier_offset;
+        }
+        else
+        if (s_below (3) == 0)
+            continue;               //  absent
+        json_t *value;
+        if (field->label == PROTOBUF_C_LABEL_REPEATED) {
+            value = json_array ();
+            size_t count = s_below (4);
+            for (size_t k = 0; k < count; k++)
+                json_array_append_new (value, s_value (field, depth));
+        }
+        else
+            value = s_value (field, depth);
+        json_object_set_new (object, field->name, value);
+    }
+    return object;
+}
+
+static json_t *
+s_value (const ProtobufCFieldDescriptor *field, int depth)
+{
+    static const json_int_t int32s [] = { 0, 1, 2, 3, 5, 16, 28, 30, 56, 64, 65, -1, 2147483647,
+                                          -2147483647 - 1 };
+    static const json_int_t uint32s [] = { 0, 1, 2, 3, 5, 16, 28, 30, 56, 64, 65, 65535,
+                                           4294967295LL };
+    static const char *int64s [] = { "0", "1", "2", "3", "-1", "9223372036854775807",
+                                     "-9223372036854775808" };
+    static const char *uint64s [] = { "0", "1", "2", "3", "4", "5", "100", "18446744073709551615" };
+    static const char *bytes [] = { "", "AAEC", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" };
+    static const double reals [] = { 0, 1.5, -1, 1e30 };
+    switch (field->type) {
+        case PROTOBUF_C_TYPE_STRING:
+            return s_string ();
+        case PROTOBUF_C_TYPE_INT32:
+        case PROTOBUF_C_TYPE_SINT32:
+        case PROTOBUF_C_TYPE_SFIXED32:
+            return json_integer (PICK (int32s));
+        case PROTOBUF_C_TYPE_UINT32:
+        case PROTOBUF_C_TYPE_FIXED32:
+            return json_integer (PICK (uint32s));
+        case PROTOBUF_C_TYPE_INT64:
+        case PROTOBUF_C_TYPE_SINT64:
+        case PROTOBUF_C_TYPE_SFIXED64:
+            return json_string (PICK (int64s));
+        case PROTOBUF_C_TYPE_UINT64:
+        case PROTOBUF_C_TYPE_FIXED64:
+            return json_string (PICK (uint64s));
+        case PROTOBUF_C_TYPE_BOOL:
+            return json_boolean (s_below (2));
+        case PROTOBUF_C_TYPE_FLOAT:
+        case PROTOBUF_C_TYPE_DOUBLE:
+            return json_real (PICK (reals));
+        case PROTOBUF_C_TYPE_BYTES:
+            return json_string (PICK (bytes));
+        case PROTOBUF_C_TYPE_ENUM: {
+            const ProtobufCEnumDescriptor *e = (const ProtobufCEnumDescriptor *) field->descriptor;
+            return json_string (e->values [s_below (e->n_values)].name);
+        }
+        case PROTOBUF_C_TYPE_MESSAGE:
+            return s_message ((const ProtobufCMessageDescriptor *) field->descriptor, depth + 1);
+    }
+    return json_null ();
+}
+
+//  A random Request body: mostly one in the service's range of field
+//  numbers (DESIGN: 100s registry, 200s billing, ...), sometimes any
+static const ProtobufCFieldDescriptor *
+s_body (unsigned lowest, unsigned highest)
+{
+    const ProtobufCMessageDescriptor *d = &lgwan__v1__request__descriptor;
+    const ProtobufCFieldDescriptor *bodies [256];
+    size_t own = 0, all = 0;
+    const ProtobufCFieldDescriptor *any [256];
+    for (unsigned i = 0; i < d->n_fields && all < 256; i++) {
+        const ProtobufCFieldDescriptor *field = d->fields + i;
+        if (!(field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+            continue;
+        any [all++] = field;
+        if (field->id >= lowest && field->id <= highest)
+            bodies [own++] = field;
+    }
+    assert_true (own > 0);
+    return s_below (8) == 0? any [s_below (all)]: bodies [s_below (own)];
+}
+
+//  ---------------------------------------------------------------------------
+//  Requests
+
+static lg_reply_t *
+s_call_json (lg_test_proc_t *proc, const char *who, json_t *json, const char *request_id)
+{
+    lg_request_t *request = NULL;
+    char why [512];
+    if (lg_pbjson_to_message (&lgwan__v1__request__descriptor, json, (ProtobufCMessage **) &request,
+                              why, sizeof why)) {
+        char *text = json_dumps (json, JSON_COMPACT);
+        fail_msg ("the generator built a request the JSON parser refuses: %s\n%.2000s", why, text);
+    }
+    lg_client_t *client = lg_test_proc_client (proc, s_certs, who);
+    assert_non_null (client);
+    lg_client_set_timeout (client, 15000, 0);
+    lg_reply_t *reply = NULL;
+    int rc = lg_client_call (client, request, &reply);
+    lg_client_destroy (&client);
+    if (rc) {
+        char *text = json_dumps (json, JSON_COMPACT);
+        fail_msg ("%s: no reply to %s from %s (LG_TEST_SEED=%" PRIu64 "):\n%.2000s",
+                  proc->service, request_id, who, s_first_seed, text);
+    }
+    protobuf_c_message_free_unpacked (&request->base, NULL);
+    return reply;
+}
+
+//  Seed requests the registry must accept, in order
+static void
+s_seed_registry (lg_test_proc_t *registry)
+{
+    static const char *seeds [] [2] = {
+        { "operator", "{\"poolAdd\": {\"name\": \"v4\", \"prefix\": \"198.18.0.0/24\"}}" },
+        { "operator", "{\"poolAdd\": {\"name\": \"v6\", \"prefix\": \"2001:db8:100::/40\"}}" },
+        { "operator", "{\"providerApply\": {\"nameJa\": \"事業者A\", \"entityType\": \"PRIVATE_CORPORATION\","
+                      " \"corporateNumber\": \"7123456789012\", \"contacts\": ["
+                      "{\"kind\": \"CONTACT_EMERGENCY_RESPONSE\", \"name\": \"緊急\"},"
+                      "{\"kind\": \"CONTACT_OPERATIONS_MANAGER\", \"name\": \"運用\"}]}}" },
+        { "operator", "{\"providerApply\": {\"nameJa\": \"事業者B\", \"entityType\": \"PRIVATE_CORPORATION\","
+                      " \"corporateNumber\": \"7010705000725\", \"contacts\": ["
+                      "{\"kind\": \"CONTACT_EMERGENCY_RESPONSE\", \"name\": \"緊急\"},"
+                      "{\"kind\": \"CONTACT_OPERATIONS_MANAGER\", \"name\": \"運用\"}]}}" },
+        { "reviewer", "{\"qualificationReview\": {\"provider\": \"1\"}}" },
+        { "reviewer", "{\"qualificationDecide\": {\"provider\": \"1\", \"outcome\": \"OUTCOME_APPROVED\","
+                      " \"reason\": \"適格\"}}" },
+        { "reviewer", "{\"qualificationReview\": {\"provider\": \"2\"}}" },
+        { "reviewer", "{\"qualificationDecide\": {\"provider\": \"2\", \"outcome\": \"OUTCOME_APPROVED\","
+                      " \"reason\": \"適格\"}}" },
+        { "operator", "{\"serviceRegister\": {\"name\": \"svc-a\", \"titleJa\": \"試験\", \"holders\": ["
+                      "{\"provider\": \"1\", \"role\": \"ROLE_APPLICATION_CONTENT\"},"
+                      "{\"provider\": \"1\", \"role\": \"ROLE_HOSTING\"}]}}" },
+        { "reviewer", "{\"serviceReview\": {\"service\": \"1\"}}" },
+        { "reviewer", "{\"serviceDecide\": {\"service\": \"1\", \"outcome\": \"OUTCOME_APPROVED\","
+                      " \"reason\": \"登録\"}}" },
+        { "operator", "{\"connectionApply\": {\"service\": \"1\", \"router\": \"rt\", \"lineCarrier\": \"c\","
+                      " \"bandwidthClass\": \"100M\", \"ipv4PrefixLength\": 28, \"ipv6PrefixLength\": 56}}" },
+        { "reviewer", "{\"connectionReview\": {\"connection\": \"1\"}}" },
+        { "reviewer", "{\"connectionDecide\": {\"connection\": \"1\", \"outcome\": \"OUTCOME_APPROVED\","
+                      " \"reason\": \"接続\"}}" },
+    };
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds [0]; i++) {
+        json_error_t error;
+        json_t *json = json_loads (seeds [i] [1], 0, &error);
+        assert_non_null (json);
+        char id [32];
+        snprintf (id, sizeof id, "seed-%zu", i);
+        json_object_set_new (json, "requestId", json_string (id));
+        lg_reply_t *reply = s_call_json (registry, seeds [i] [0], json, id);
+        if (reply->status->code != LGWAN__V1__CODE__OK)
+            fail_msg ("seed request %zu refused: %s", i, reply->status->message);
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        json_decref (json);
+    }
+}
+
+//  Request ids the service refused
+typedef struct {
+    char **ids;
+    size_t count;
+} s_refused_t;
+
+static bool
+s_refused_has (const s_refused_t *refused, const char *id)
+{
+    for (size_t i = 0; i < refused->count; i++)
+        if (streq (refused->ids [i], id))
+            return true;
+    return false;
+}
+
+//  No event in the service's outbox carries a refused request's id
+static void
+s_check_outbox (const char *service, const s_refused_t *refused, size_t *events)
+{
+    PGconn *conn = PQconnectdb (s_admin);
+    char *sql = zsys_sprintf ("SELECT event FROM %s.outbox ORDER BY seq", service);
+    PGresult *res = PQexecParams (conn, sql, 0, NULL, NULL, NULL, NULL, 1);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK)
+        fail_msg ("%s: %s", sql, PQresultErrorMessage (res));
+    *events = (size_t) PQntuples (res);
+    for (int row = 0; row < PQntuples (res); row++) {
+        lg_event_t *event = lgwan__v1__event__unpack (NULL, (size_t) PQgetlength (res, row, 0),
+                                                      (const uint8_t *) PQgetvalue (res, row, 0));
+        assert_non_null (event);
+        if (s_refused_has (refused, event->correlation_id))
+            fail_msg ("%s: event %" PRIu64 " (body %u) was written by request %s, which was"
+                      " refused", service, event->seq, event->body_case, event->correlation_id);
+        lgwan__v1__event__free_unpacked (event, NULL);
+    }
+    PQclear (res);
+    zstr_free (&sql);
+    PQfinish (conn);
+}
+
+static void
+s_run (const char *service, unsigned lowest, unsigned highest, const char *const *extra)
+{
+    lg_test_proc_t proc = { .service = service };
+    assert_true (lg_test_proc_start (&proc, s_admin, s_certs, NULL, extra));
+    if (streq (service, "registry"))
+        s_seed_registry (&proc);
+    const char *count_text = getenv ("LG_TEST_RANDOM_REQUESTS");
+    size_t count = count_text? strtoul (count_text, NULL, 10): 400;
+    s_refused_t refused = { calloc (count, sizeof (char *)), 0 };
+    size_t by_code [32] = { 0 };
+    for (size_t i = 0; i < count; i++) {
+        const ProtobufCFieldDescriptor *body = s_body (lowest, highest);
+        //  Half by the operator, who may do the most, so that more requests
+        //  get past the role check to the rules
+        const char *who = s_below (2)? "operator": PICK (s_roles);
+        char id [64];
+        snprintf (id, sizeof id, "random-%s-%zu", service, i);
+        json_t *json = json_object ();
+        json_object_set_new (json, "requestId", json_string (id));
+        if (s_below (2))
+            json_object_set_new (json, "reason", s_string ());
+        json_object_set_new (json, body->name,
+                             s_message ((const ProtobufCMessageDescriptor *) body->descriptor, 1));
+        lg_reply_t *reply = s_call_json (&proc, who, json, id);
+        lg_code_t code = reply->status? reply->status->code: LGWAN__V1__CODE__UNKNOWN;
+        char *text = NULL;
+        if (code == LGWAN__V1__CODE__INTERNAL || code == LGWAN__V1__CODE__UNAVAILABLE
+        ||  code == LGWAN__V1__CODE__UNKNOWN || !streq (reply->request_id, id)
+        ||  (code != LGWAN__V1__CODE__OK
+             && (!*reply->status->message || reply->body_case != LGWAN__V1__REPLY__BODY__NOT_SET))) {
+            text = json_dumps (json, JSON_COMPACT);
+            fail_msg ("%s answered %s from %s with code %d \"%s\" (reply id %s, body %d;"
+                      " LG_TEST_SEED=%" PRIu64 "):\n%.3000s\nlog: %s", service, body->name, who,
+                      code, reply->status? reply->status->message: "", reply->request_id,
+                      reply->body_case, s_first_seed, text, lg_test_log_path (proc.pid));
+        }
+        if (code != LGWAN__V1__CODE__OK)
+            refused.ids [refused.count++] = strdup (id);
+        by_code [code < 32? code: 31]++;
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        json_decref (json);
+    }
+    size_t events;
+    s_check_outbox (service, &refused, &events);
+    assert_true (lg_test_proc_answers (&proc, s_certs));
+    printf ("%s: %zu random requests: %zu OK, %zu INVALID_ARGUMENT, %zu NOT_FOUND,"
+            " %zu PERMISSION_DENIED, %zu FAILED_PRECONDITION, %zu other refusals;"
+            " %zu events, none from a refusal\n", service, count, by_code [0], by_code [3],
+            by_code [5], by_code [7], by_code [9],
+            refused.count - by_code [3] - by_code [5] - by_code [7] - by_code [9], events);
+    assert_int_equal (lg_test_proc_stop (&proc, SIGTERM), 0);
+    for (size_t i = 0; i < refused.count; i++)
+        free (refused.ids [i]);
+    free (refused.ids);
+}
+
+//  ---------------------------------------------------------------------------
+
+static void
+test_x3_registry_random_requests (void **state)
+{
+    (void) state;
+    s_run ("registry", 100, 199, NULL);
+}
+
+static void
+test_x3_billing_random_requests (void **state)
+{
+    (void) state;
+    //  The issuer's registration number (T and a corporate number) is required
+    const char *extra [] = { "LG_BILLING_ISSUER_REGISTRATION=T7123456789012", NULL };
+    s_run ("billing", 200, 299, extra);
+}
+
+static void
+test_x3_audit_random_requests (void **state)
+{
+    (void) state;
+    s_run ("audit", 300, 399, NULL);
+}
+
+static void
+test_x3_monitor_random_requests (void **state)
+{
+    (void) state;
+    char *sensor = zsys_sprintf ("LG_MONITOR_SENSOR_ENDPOINT=tcp://127.0.0.1:%d",
+                                 lg_test_free_port ());
+    char *dir = zsys_sprintf ("/tmp/lg_random_%d", (int) getpid ());
+    zsys_dir_create ("%s", dir);
+    char *sock = zsys_sprintf ("LG_MONITOR_EVE_SOCKET=%s/eve.sock", dir);
+    const char *extra [] = { sensor, sock, NULL };
+    s_run ("monitor", 400, 499, extra);
+    lg_test_sh ("rm -rf '%s'", dir);
+    zstr_free (&sock);
+    zstr_free (&dir);
+    zstr_free (&sensor);
+}
+
+static void
+test_x3_isolation_random_requests (void **state)
+{
+    (void) state;
+    char *enforcers = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=tcp://127.0.0.1:%d",
+                                    lg_test_free_port ());
+    const char *extra [] = { enforcers, NULL };
+    s_run ("isolation", 500, 599, extra);
+    zstr_free (&enforcers);
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    lg_test_require_pg ();
+    zsys_init ();
+    const char *seed = getenv ("LG_TEST_SEED");
+    s_seed = seed? strtoull (seed, NULL, 10): (uint64_t) zclock_time () | 1;
+    s_first_seed = s_seed;
+    printf ("test_random_requests: LG_TEST_SEED=%" PRIu64 "\n", s_seed);
+    memset (s_big, 'z', STRING_BIG);
+    s_admin = lg_test_db_new ("random");
+    s_certs = lg_test_certs_new ();
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    lg_test_certs_destroy (&s_certs);
+    lg_test_db_drop (&s_admin);
+    return 0;
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_x3_registry_random_requests),
+        cmocka_unit_test (test_x3_billing_random_requests),
+        cmocka_unit_test (test_x3_audit_random_requests),
+        cmocka_unit_test (test_x3_monitor_random_requests),
+        cmocka_unit_test (test_x3_isolation_random_requests),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}
