@@ -219,6 +219,14 @@ test_r3_1_reference_list (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
     rf_refused (s_reference_get ("viewer", "131017"), RF_CODE (INVALID_ARGUMENT), "R3.1");
     rf_refused (s_reference_get ("viewer", "221384"), RF_CODE (NOT_FOUND), NULL);
+    //  The refusal quotes 16 bytes of what was sent: of Japanese, that cut a
+    //  character, the client refused the reply as malformed and no answer
+    //  came (X.3). It is now valid UTF-8.
+    reply = s_reference_get ("viewer", "株式会社テスト");
+    rf_expect (reply, RF_CODE (INVALID_ARGUMENT), "R3.1");
+    assert_string_equal (reply->status->message,
+                         "local government code \"株式会社テ?\" has no valid check digit");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
 
     //  221384 has a valid check digit but is not in the list
     long providers = rf_count ("providers");
