@@ -12,8 +12,10 @@
     4. Every second a Beat carries the version; a point that has not acked the
        head within LG_LAG_MS gets one EnforcementLagging per version, and
        keeps being sent updates.
-    5. Ack moves the point's acked version forward (never back) and publishes
-       the pending events now in force; Repaired publishes DriftRepaired.
+    5. Ack moves the point's acked version forward (never back, and never
+       beyond the highest version sent to a point: a point cannot claim a
+       state it was never sent) and publishes the pending events now in
+       force; Repaired publishes DriftRepaired.
        The points ack a version at nearly the same moment, so the reader
        takes every frame already waiting (up to S_BATCH) before it records
        the acks among them in one duty: one transaction for all the points
@@ -39,6 +41,10 @@ typedef struct {
     lg_auth_t *auth;            //  borrowed
     char endpoint [256];
     int64_t lag_ms;
+    //  The highest version sent to any point (Snapshot, Update, Beat): an
+    //  ack above it claims a state this service never sent, and would count
+    //  every later change as in force at that point
+    uint64_t sent_max;
     //  The frame being handled, for the duty that records it
     char point [40];
     bool dry_run;
@@ -99,6 +105,14 @@ isolation_points_destroy (void **state_p)
 static void
 s_send (s_points_t *self, zframe_t *identity, Lgwan__V1__EnforcerFrame *frame)
 {
+    uint64_t version = frame->body_case == LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT
+                     ? frame->snapshot->version
+                     : frame->body_case == LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE
+                     ? frame->update->version
+                     : frame->body_case == LGWAN__V1__ENFORCER_FRAME__BODY_BEAT
+                     ? frame->beat->version: 0;
+    if (version > self->sent_max)
+        self->sent_max = version;
     zmsg_t *msg = zmsg_new ();
     zframe_t *copy = zframe_dup (identity);
     zmsg_append (msg, &copy);
@@ -313,6 +327,12 @@ s_handle (s_points_t *self, zmsg_t *msg)
             if (!peer || !streq (peer->point, frame->ack->point))
                 break;          //  an ack from a point that never said hello
             peer->seen = zclock_mono ();
+            if (frame->ack->version > self->sent_max) {
+                lg_warning ("enforcement point %s acked version %" PRIu64 ", which it was never"
+                            " sent (highest sent %" PRIu64 "): ignored", peer->point,
+                            frame->ack->version, self->sent_max);
+                break;
+            }
             s_take_ack (self, peer->point, frame->ack->version, frame->ack->dry_run);
             break;
         case LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED:

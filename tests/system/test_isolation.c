@@ -14,6 +14,7 @@ static char *s_certs;
 static lg_test_proc_t s_registry = { .service = "registry" };
 static lg_test_proc_t s_isolation = { .service = "isolation" };
 static uint64_t s_conn [4];             //  1, 2: provider A's; 3: provider B's
+static char s_enforcers [64];           //  where isolation hears its enforcement points
 
 static lg_reply_t *
 s_ask (lg_test_proc_t *proc, const char *who, unsigned body_case, void *body)
@@ -197,8 +198,8 @@ s_setup (void **state)
     snprintf (s_registry.pub, sizeof s_registry.pub, "tcp://127.0.0.1:%d", lg_test_free_port ());
     snprintf (s_isolation.endpoint, sizeof s_isolation.endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
     snprintf (s_isolation.pub, sizeof s_isolation.pub, "tcp://127.0.0.1:%d", lg_test_free_port ());
-    char *enforcers = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=tcp://127.0.0.1:%d",
-                                    lg_test_free_port ());
+    snprintf (s_enforcers, sizeof s_enforcers, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    char *enforcers = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=%s", s_enforcers);
     const char *extra [] = { "LG_DUTY_MS=200", "LG_HEARTBEAT_MS=200", enforcers, NULL };
     lg_test_proc_t *for_registry [] = { &s_isolation, NULL };
     lg_test_proc_t *for_isolation [] = { &s_registry, NULL };
@@ -443,6 +444,121 @@ test_r12_1_decommission_releases (void **state)
     free (old);
 }
 
+//  A hand-made enforcement point speaking the channel (isolation.proto)
+static void
+s_point_send (zsock_t *point, Lgwan__V1__EnforcerFrame *frame)
+{
+    zframe_t *out = lg_codec_frame (&frame->base);
+    assert_int_equal (zframe_send (&out, point, 0), 0);
+}
+
+static void
+s_point_ack (zsock_t *point, uint64_t version)
+{
+    Lgwan__V1__EnforcerAck ack = LGWAN__V1__ENFORCER_ACK__INIT;
+    ack.point = (char *) "fake";
+    ack.version = version;
+    Lgwan__V1__EnforcerFrame frame = LGWAN__V1__ENFORCER_FRAME__INIT;
+    frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_ACK;
+    frame.ack = &ack;
+    s_point_send (point, &frame);
+}
+
+//  The next frame of this kind (Beats in between are skipped)
+static Lgwan__V1__EnforcerFrame *
+s_point_recv (zsock_t *point, Lgwan__V1__EnforcerFrame__BodyCase kind)
+{
+    zpoller_t *poller = zpoller_new (point, NULL);
+    int64_t deadline = zclock_mono () + 5000;
+    Lgwan__V1__EnforcerFrame *frame = NULL;
+    while (!frame && zclock_mono () < deadline && zpoller_wait (poller, 500)) {
+        zframe_t *in = zframe_recv (point);
+        frame = lgwan__v1__enforcer_frame__unpack (NULL, zframe_size (in), zframe_data (in));
+        zframe_destroy (&in);
+        if (frame && frame->body_case != kind) {
+            lgwan__v1__enforcer_frame__free_unpacked (frame, NULL);
+            frame = NULL;
+        }
+    }
+    zpoller_destroy (&poller);
+    assert_non_null (frame);
+    return frame;
+}
+
+static long
+s_acked (void)
+{
+    return s_sql ("SELECT acked_version FROM isolation.points WHERE name = 'fake'");
+}
+
+/* REQ X.3: an enforcement point cannot claim a version it was never sent.
+   Such an ack used to move the point's version past the head, and every
+   later change then counted as in force there without being applied. */
+static void
+test_x3_enforcer_cannot_ack_unsent_version (void **state)
+{
+    (void) state;
+    //  A fresh connection of provider A, once isolation knows it
+    uint64_t service = (uint64_t) s_sql ("SELECT service_id FROM registry.connections WHERE id = %"
+                                         PRIu64, s_conn [1]);
+    uint64_t id = s_connection (service, false, NULL, 0);
+    for (int i = 0; i < 200 && s_sql ("SELECT count(*) FROM isolation.connections WHERE id = %"
+                                      PRIu64, id) != 1; i++)
+        zclock_sleep (50);
+
+    zsock_t *point = zsock_new (ZMQ_DEALER);
+    char *cert = zsys_sprintf ("%s/clients/enforcer", s_certs);
+    char *server = zsys_sprintf ("%s/services/isolation", s_certs);
+    assert_int_equal (lg_auth_client (point, cert, server), 0);
+    assert_int_equal (zsock_connect (point, "%s", s_enforcers), 0);
+    Lgwan__V1__EnforcerHello hello = LGWAN__V1__ENFORCER_HELLO__INIT;
+    hello.point = (char *) "fake";
+    Lgwan__V1__EnforcerFrame frame = LGWAN__V1__ENFORCER_FRAME__INIT;
+    frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_HELLO;
+    frame.hello = &hello;
+    s_point_send (point, &frame);
+    Lgwan__V1__EnforcerFrame *in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT);
+    uint64_t head = in->snapshot->version;
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+
+    //  Versions it was never sent: ignored
+    s_point_ack (point, head + 1000);
+    zclock_sleep (500);
+    s_point_ack (point, UINT64_MAX);
+    s_point_ack (point, head);
+    for (int i = 0; i < 100 && s_acked () != (long) head; i++)
+        zclock_sleep (50);
+    assert_int_equal (s_acked (), (long) head);
+
+    //  So a disconnection is not in force until the point acks its version
+    Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
+    d.connections = &id;
+    d.n_connections = 1;
+    d.incident = (char *) "INC-X3";
+    lg_reply_t *reply = s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_false (reply->isolation->in_force);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.pending WHERE connection_id = %"
+                             PRIu64, id), 1);
+    in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE);
+    uint64_t version = in->update->version;
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    s_point_ack (point, version);
+    for (int i = 0; i < 100 && s_sql ("SELECT count(*) FROM isolation.pending WHERE"
+                                      " connection_id = %" PRIu64, id) != 0; i++)
+        zclock_sleep (50);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.pending WHERE connection_id = %"
+                             PRIu64, id), 0);
+    assert_int_equal (s_acked (), (long) version);
+
+    //  Later tests (if any) must not wait for this point
+    zsock_destroy (&point);
+    s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
+    zstr_free (&cert);
+    zstr_free (&server);
+}
+
 int
 main (void)
 {
@@ -451,6 +567,7 @@ main (void)
         cmocka_unit_test (test_x4_lift_and_independent_causes),
         cmocka_unit_test (test_r16_1_bad_input),
         cmocka_unit_test (test_r12_1_decommission_releases),
+        cmocka_unit_test (test_x3_enforcer_cannot_ack_unsent_version),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
