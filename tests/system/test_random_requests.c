@@ -14,7 +14,9 @@
 
     Checked for every request: a reply came (the service is alive) with the
     request's id; its code is not INTERNAL, UNAVAILABLE or UNKNOWN; a refusal
-    has a message and no body. At the end: no event in the service's outbox
+    has a message and no body, and left every row of the service's tables as
+    it was (a digest of them all, but `requests`, where refusals are stored
+    so that a retry gets the same answer). At the end: no event in the service's outbox
     carries the id of a refused request (events are written with their
     request's id as correlation_id), the service still answers, and it stops
     cleanly (exit 0; in the sanitizer build, with no report).
@@ -298,6 +300,43 @@ s_check_outbox (const char *service, const s_refused_t *refused, size_t *events)
     PQfinish (conn);
 }
 
+//  One query giving a digest of every row of the service's tables but
+//  requests (where refusals are stored on purpose, so a retry gets the same
+//  answer); caller frees
+static char *
+s_digest_sql (PGconn *conn, const char *service)
+{
+    const char *params [] = { service };
+    PGresult *res = PQexecParams (conn, "SELECT table_name FROM information_schema.tables"
+                                        " WHERE table_schema = $1 AND table_type = 'BASE TABLE'"
+                                        " AND table_name <> 'requests' ORDER BY 1",
+                                  1, NULL, params, NULL, NULL, 0);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    assert_true (PQntuples (res) > 0);
+    char *sql = strdup ("SELECT md5 (concat (''");
+    for (int row = 0; row < PQntuples (res); row++) {
+        char *longer = zsys_sprintf ("%s, (SELECT string_agg (t::text, '|' ORDER BY t::text)"
+                                     " FROM %s.%s t)", sql, service, PQgetvalue (res, row, 0));
+        free (sql);
+        sql = longer;
+    }
+    char *done = zsys_sprintf ("%s))", sql);
+    free (sql);
+    PQclear (res);
+    return done;
+}
+
+static char *
+s_digest (PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec (conn, sql);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK)
+        fail_msg ("%s: %s", sql, PQresultErrorMessage (res));
+    char *digest = strdup (PQgetvalue (res, 0, 0));
+    PQclear (res);
+    return digest;
+}
+
 static void
 s_run (const char *service, unsigned lowest, unsigned highest, const char *const *extra)
 {
@@ -309,6 +348,9 @@ s_run (const char *service, unsigned lowest, unsigned highest, const char *const
     size_t count = count_text? strtoul (count_text, NULL, 10): 400;
     s_refused_t refused = { calloc (count, sizeof (char *)), 0 };
     size_t by_code [32] = { 0 };
+    PGconn *conn = PQconnectdb (s_admin);
+    char *digest_sql = s_digest_sql (conn, service);
+    char *digest = s_digest (conn, digest_sql);
     for (size_t i = 0; i < count; i++) {
         const ProtobufCFieldDescriptor *body = s_body (lowest, highest);
         //  Half by the operator, who may do the most, so that more requests
@@ -335,12 +377,25 @@ s_run (const char *service, unsigned lowest, unsigned highest, const char *const
                       code, reply->status? reply->status->message: "", reply->request_id,
                       reply->body_case, s_first_seed, text, lg_test_log_path (proc.pid));
         }
-        if (code != LGWAN__V1__CODE__OK)
+        char *after = s_digest (conn, digest_sql);
+        if (code != LGWAN__V1__CODE__OK) {
             refused.ids [refused.count++] = strdup (id);
+            if (!streq (after, digest)) {
+                text = json_dumps (json, JSON_COMPACT);
+                fail_msg ("%s refused %s from %s (code %d \"%s\") but its tables changed"
+                          " (LG_TEST_SEED=%" PRIu64 "):\n%.3000s", service, body->name, who,
+                          code, reply->status->message, s_first_seed, text);
+            }
+        }
+        free (digest);
+        digest = after;
         by_code [code < 32? code: 31]++;
         lgwan__v1__reply__free_unpacked (reply, NULL);
         json_decref (json);
     }
+    free (digest);
+    free (digest_sql);
+    PQfinish (conn);
     size_t events;
     s_check_outbox (service, &refused, &events);
     assert_true (lg_test_proc_answers (&proc, s_certs));
