@@ -10,7 +10,9 @@
     and prefixes of both families, every enum value), arrays of 0 to 3,
     messages nested up to depth 4, at most one member of each oneof.
     The registry first gets a little real state (pools, two qualified
-    providers, a service, a connection) so that small ids reach real rows.
+    providers, a service, a connection) so that small ids reach real rows;
+    a third of its requests are those valid requests with one or two fields
+    changed, which get past most checks to the rules behind them.
 
     Checked for every request: a reply came (the service is alive) with the
     request's id; its code is not INTERNAL, UNAVAILABLE or UNKNOWN; a refusal
@@ -187,6 +189,37 @@ s_body (unsigned lowest, unsigned highest)
     return s_below (8) == 0? any [s_below (all)]: bodies [s_below (own)];
 }
 
+//  Set one field somewhere in a request's JSON (by its .proto name, after
+//  dropping it under either name) to a random value: at the top of the
+//  body, or inside a message field already present
+static void
+s_mutate (json_t *object, const ProtobufCMessageDescriptor *d, int depth)
+{
+    const ProtobufCFieldDescriptor *field = d->fields + s_below (d->n_fields);
+    char json_name [128];
+    lg_pbjson_json_name (field->name, json_name, sizeof json_name);
+    json_t *present = json_object_get (object, field->name);
+    if (!present)
+        present = json_object_get (object, json_name);
+    if (field->type == PROTOBUF_C_TYPE_MESSAGE && json_is_object (present) && s_below (2)) {
+        s_mutate (present, (const ProtobufCMessageDescriptor *) field->descriptor, depth + 1);
+        return;
+    }
+    if (field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+        return;                 //  another member may be set: leave the oneof alone
+    json_object_del (object, field->name);
+    json_object_del (object, json_name);
+    json_t *value;
+    if (field->label == PROTOBUF_C_LABEL_REPEATED) {
+        value = json_array ();
+        for (size_t k = s_below (3); k > 0; k--)
+            json_array_append_new (value, s_value (field, depth));
+    }
+    else
+        value = s_value (field, depth);
+    json_object_set_new (object, field->name, value);
+}
+
 //  ---------------------------------------------------------------------------
 //  Requests
 
@@ -224,47 +257,50 @@ s_pack (const ProtobufCMessage *msg, size_t *size)
     return bytes;
 }
 
-//  Seed requests the registry must accept, in order
+//  Requests the registry must accept, in order: its starting state, and
+//  valid requests to mutate one field at a time (past most checks, to the
+//  rules behind them)
+static const char *s_seeds [] [2] = {
+    { "operator", "{\"poolAdd\": {\"name\": \"v4\", \"prefix\": \"198.18.0.0/24\"}}" },
+    { "operator", "{\"poolAdd\": {\"name\": \"v6\", \"prefix\": \"2001:db8:100::/40\"}}" },
+    { "operator", "{\"providerApply\": {\"nameJa\": \"事業者A\", \"entityType\": \"PRIVATE_CORPORATION\","
+                  " \"corporateNumber\": \"7123456789012\", \"contacts\": ["
+                  "{\"kind\": \"CONTACT_EMERGENCY_RESPONSE\", \"name\": \"緊急\"},"
+                  "{\"kind\": \"CONTACT_OPERATIONS_MANAGER\", \"name\": \"運用\"}]}}" },
+    { "operator", "{\"providerApply\": {\"nameJa\": \"事業者B\", \"entityType\": \"PRIVATE_CORPORATION\","
+                  " \"corporateNumber\": \"7010705000725\", \"contacts\": ["
+                  "{\"kind\": \"CONTACT_EMERGENCY_RESPONSE\", \"name\": \"緊急\"},"
+                  "{\"kind\": \"CONTACT_OPERATIONS_MANAGER\", \"name\": \"運用\"}]}}" },
+    { "reviewer", "{\"qualificationReview\": {\"provider\": \"1\"}}" },
+    { "reviewer", "{\"qualificationDecide\": {\"provider\": \"1\", \"outcome\": \"OUTCOME_APPROVED\","
+                  " \"reason\": \"適格\"}}" },
+    { "reviewer", "{\"qualificationReview\": {\"provider\": \"2\"}}" },
+    { "reviewer", "{\"qualificationDecide\": {\"provider\": \"2\", \"outcome\": \"OUTCOME_APPROVED\","
+                  " \"reason\": \"適格\"}}" },
+    { "operator", "{\"serviceRegister\": {\"name\": \"svc-a\", \"titleJa\": \"試験\", \"holders\": ["
+                  "{\"provider\": \"1\", \"role\": \"ROLE_APPLICATION_CONTENT\"},"
+                  "{\"provider\": \"1\", \"role\": \"ROLE_HOSTING\"}]}}" },
+    { "reviewer", "{\"serviceReview\": {\"service\": \"1\"}}" },
+    { "reviewer", "{\"serviceDecide\": {\"service\": \"1\", \"outcome\": \"OUTCOME_APPROVED\","
+                  " \"reason\": \"登録\"}}" },
+    { "operator", "{\"connectionApply\": {\"service\": \"1\", \"router\": \"rt\", \"lineCarrier\": \"c\","
+                  " \"bandwidthClass\": \"100M\", \"ipv4PrefixLength\": 28, \"ipv6PrefixLength\": 56}}" },
+    { "reviewer", "{\"connectionReview\": {\"connection\": \"1\"}}" },
+    { "reviewer", "{\"connectionDecide\": {\"connection\": \"1\", \"outcome\": \"OUTCOME_APPROVED\","
+                  " \"reason\": \"接続\"}}" },
+};
+
 static void
 s_seed_registry (lg_test_proc_t *registry)
 {
-    static const char *seeds [] [2] = {
-        { "operator", "{\"poolAdd\": {\"name\": \"v4\", \"prefix\": \"198.18.0.0/24\"}}" },
-        { "operator", "{\"poolAdd\": {\"name\": \"v6\", \"prefix\": \"2001:db8:100::/40\"}}" },
-        { "operator", "{\"providerApply\": {\"nameJa\": \"事業者A\", \"entityType\": \"PRIVATE_CORPORATION\","
-                      " \"corporateNumber\": \"7123456789012\", \"contacts\": ["
-                      "{\"kind\": \"CONTACT_EMERGENCY_RESPONSE\", \"name\": \"緊急\"},"
-                      "{\"kind\": \"CONTACT_OPERATIONS_MANAGER\", \"name\": \"運用\"}]}}" },
-        { "operator", "{\"providerApply\": {\"nameJa\": \"事業者B\", \"entityType\": \"PRIVATE_CORPORATION\","
-                      " \"corporateNumber\": \"7010705000725\", \"contacts\": ["
-                      "{\"kind\": \"CONTACT_EMERGENCY_RESPONSE\", \"name\": \"緊急\"},"
-                      "{\"kind\": \"CONTACT_OPERATIONS_MANAGER\", \"name\": \"運用\"}]}}" },
-        { "reviewer", "{\"qualificationReview\": {\"provider\": \"1\"}}" },
-        { "reviewer", "{\"qualificationDecide\": {\"provider\": \"1\", \"outcome\": \"OUTCOME_APPROVED\","
-                      " \"reason\": \"適格\"}}" },
-        { "reviewer", "{\"qualificationReview\": {\"provider\": \"2\"}}" },
-        { "reviewer", "{\"qualificationDecide\": {\"provider\": \"2\", \"outcome\": \"OUTCOME_APPROVED\","
-                      " \"reason\": \"適格\"}}" },
-        { "operator", "{\"serviceRegister\": {\"name\": \"svc-a\", \"titleJa\": \"試験\", \"holders\": ["
-                      "{\"provider\": \"1\", \"role\": \"ROLE_APPLICATION_CONTENT\"},"
-                      "{\"provider\": \"1\", \"role\": \"ROLE_HOSTING\"}]}}" },
-        { "reviewer", "{\"serviceReview\": {\"service\": \"1\"}}" },
-        { "reviewer", "{\"serviceDecide\": {\"service\": \"1\", \"outcome\": \"OUTCOME_APPROVED\","
-                      " \"reason\": \"登録\"}}" },
-        { "operator", "{\"connectionApply\": {\"service\": \"1\", \"router\": \"rt\", \"lineCarrier\": \"c\","
-                      " \"bandwidthClass\": \"100M\", \"ipv4PrefixLength\": 28, \"ipv6PrefixLength\": 56}}" },
-        { "reviewer", "{\"connectionReview\": {\"connection\": \"1\"}}" },
-        { "reviewer", "{\"connectionDecide\": {\"connection\": \"1\", \"outcome\": \"OUTCOME_APPROVED\","
-                      " \"reason\": \"接続\"}}" },
-    };
-    for (size_t i = 0; i < sizeof seeds / sizeof seeds [0]; i++) {
+    for (size_t i = 0; i < sizeof s_seeds / sizeof s_seeds [0]; i++) {
         json_error_t error;
-        json_t *json = json_loads (seeds [i] [1], 0, &error);
+        json_t *json = json_loads (s_seeds [i] [1], 0, &error);
         assert_non_null (json);
         char id [32];
         snprintf (id, sizeof id, "seed-%zu", i);
         json_object_set_new (json, "requestId", json_string (id));
-        lg_reply_t *reply = s_call_json (registry, seeds [i] [0], json, id);
+        lg_reply_t *reply = s_call_json (registry, s_seeds [i] [0], json, id);
         if (reply->status->code != LGWAN__V1__CODE__OK)
             fail_msg ("seed request %zu refused: %s", i, reply->status->message);
         lgwan__v1__reply__free_unpacked (reply, NULL);
@@ -373,8 +409,24 @@ s_run (const char *service, unsigned lowest, unsigned highest, const char *const
         json_object_set_new (json, "requestId", json_string (id));
         if (s_below (2))
             json_object_set_new (json, "reason", s_string ());
-        json_object_set_new (json, body->name,
-                             s_message ((const ProtobufCMessageDescriptor *) body->descriptor, 1));
+        if (streq (service, "registry") && s_below (3) == 0) {
+            //  A valid request with one or two fields changed, mostly by its own role
+            size_t which = s_below (sizeof s_seeds / sizeof s_seeds [0]);
+            json_t *seed = json_loads (s_seeds [which] [1], 0, NULL);
+            const char *key = json_object_iter_key (json_object_iter (seed));
+            body = lg_pbjson_field (&lgwan__v1__request__descriptor, key);
+            assert_non_null (body);
+            json_t *inner = json_object_get (seed, key);
+            for (size_t k = 1 + s_below (2); k > 0; k--)
+                s_mutate (inner, (const ProtobufCMessageDescriptor *) body->descriptor, 1);
+            json_object_set (json, key, inner);
+            json_decref (seed);
+            if (s_below (4))
+                who = s_seeds [which] [0];
+        }
+        else
+            json_object_set_new (json, body->name,
+                                 s_message ((const ProtobufCMessageDescriptor *) body->descriptor, 1));
         lg_reply_t *reply = s_call_json (&proc, who, json, id);
         lg_code_t code = reply->status? reply->status->code: LGWAN__V1__CODE__UNKNOWN;
         char *text = NULL;
