@@ -35,6 +35,7 @@
 
 static char *s_admin;
 static char *s_certs;
+static lg_test_proc_t s_registry = { .service = "registry" };
 static uint64_t s_seed;
 static uint64_t s_first_seed;           //  what LG_TEST_SEED repeats
 static char s_big [STRING_BIG + 1];
@@ -349,14 +350,15 @@ s_check_outbox (const char *service, const s_refused_t *refused, size_t *events)
 
 //  One query giving a digest of every row of the service's tables but
 //  requests (where refusals are stored on purpose, so a retry gets the same
-//  answer); caller frees
+//  answer) and cursors (how far it follows others: heartbeats move it);
+//  caller frees
 static char *
 s_digest_sql (PGconn *conn, const char *service)
 {
     const char *params [] = { service };
     PGresult *res = PQexecParams (conn, "SELECT table_name FROM information_schema.tables"
                                         " WHERE table_schema = $1 AND table_type = 'BASE TABLE'"
-                                        " AND table_name <> 'requests' ORDER BY 1",
+                                        " AND table_name NOT IN ('requests', 'cursors') ORDER BY 1",
                                   1, NULL, params, NULL, NULL, 0);
     assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
     assert_true (PQntuples (res) > 0);
@@ -387,10 +389,30 @@ s_digest (PGconn *conn, const char *sql)
 static void
 s_run (const char *service, unsigned lowest, unsigned highest, const char *const *extra)
 {
-    lg_test_proc_t proc = { .service = service };
-    assert_true (lg_test_proc_start (&proc, s_admin, s_certs, NULL, extra));
-    if (streq (service, "registry"))
-        s_seed_registry (&proc);
+    //  The others follow the registry, and start once they have caught up
+    //  with it (connections, providers and services known to them too)
+    lg_test_proc_t own = { .service = service };
+    lg_test_proc_t *follows [] = { &s_registry, NULL };
+    bool registry = streq (service, "registry");
+    if (!registry) {
+        assert_true (lg_test_proc_start (&own, s_admin, s_certs, follows, extra));
+        char *sql = zsys_sprintf ("SELECT (SELECT seq FROM registry.outbox_head)"
+                                  " = coalesce ((SELECT last_seq FROM %s.cursors"
+                                  " WHERE source = 'registry'), -1)", service);
+        PGconn *conn = PQconnectdb (s_admin);
+        bool caught = false;
+        for (int i = 0; i < 200 && !caught; i++) {
+            PGresult *res = PQexec (conn, sql);
+            caught = PQresultStatus (res) == PGRES_TUPLES_OK && streq (PQgetvalue (res, 0, 0), "t");
+            PQclear (res);
+            if (!caught)
+                zclock_sleep (50);
+        }
+        PQfinish (conn);
+        assert_true (caught);
+        zstr_free (&sql);
+    }
+    lg_test_proc_t *proc = registry? &s_registry: &own;
     const char *count_text = getenv ("LG_TEST_RANDOM_REQUESTS");
     size_t count = count_text? strtoul (count_text, NULL, 10): 400;
     s_refused_t refused = { calloc (count, sizeof (char *)), 0 };
@@ -427,7 +449,7 @@ s_run (const char *service, unsigned lowest, unsigned highest, const char *const
         else
             json_object_set_new (json, body->name,
                                  s_message ((const ProtobufCMessageDescriptor *) body->descriptor, 1));
-        lg_reply_t *reply = s_call_json (&proc, who, json, id);
+        lg_reply_t *reply = s_call_json (proc, who, json, id);
         lg_code_t code = reply->status? reply->status->code: LGWAN__V1__CODE__UNKNOWN;
         char *text = NULL;
         if (code == LGWAN__V1__CODE__INTERNAL || code == LGWAN__V1__CODE__UNAVAILABLE
@@ -438,7 +460,7 @@ s_run (const char *service, unsigned lowest, unsigned highest, const char *const
             fail_msg ("%s answered %s from %s with code %d \"%s\" (reply id %s, body %d;"
                       " LG_TEST_SEED=%" PRIu64 "):\n%.3000s\nlog: %s", service, body->name, who,
                       code, reply->status? reply->status->message: "", reply->request_id,
-                      reply->body_case, s_first_seed, text, lg_test_log_path (proc.pid));
+                      reply->body_case, s_first_seed, text, lg_test_log_path (proc->pid));
         }
         char *after = s_digest (conn, digest_sql);
         if (code != LGWAN__V1__CODE__OK) {
@@ -455,7 +477,7 @@ s_run (const char *service, unsigned lowest, unsigned highest, const char *const
         //  A retry (same id, same bytes) gets the same answer and changes
         //  nothing more; Stats, which counts requests, is the one exception
         if (s_below (4) == 0 && body->id != LGWAN__V1__REQUEST__BODY_STATS) {
-            lg_reply_t *again = s_call_json (&proc, who, json, id);
+            lg_reply_t *again = s_call_json (proc, who, json, id);
             size_t size, again_size;
             uint8_t *first = s_pack (&reply->base, &size);
             uint8_t *second = s_pack (&again->base, &again_size);
@@ -482,13 +504,14 @@ s_run (const char *service, unsigned lowest, unsigned highest, const char *const
     PQfinish (conn);
     size_t events;
     s_check_outbox (service, &refused, &events);
-    assert_true (lg_test_proc_answers (&proc, s_certs));
+    assert_true (lg_test_proc_answers (proc, s_certs));
     printf ("%s: %zu random requests: %zu OK, %zu INVALID_ARGUMENT, %zu NOT_FOUND,"
             " %zu PERMISSION_DENIED, %zu FAILED_PRECONDITION, %zu other refusals;"
             " %zu events, none from a refusal\n", service, count, by_code [0], by_code [3],
             by_code [5], by_code [7], by_code [9],
             refused.count - by_code [3] - by_code [5] - by_code [7] - by_code [9], events);
-    assert_int_equal (lg_test_proc_stop (&proc, SIGTERM), 0);
+    if (!registry)
+        assert_int_equal (lg_test_proc_stop (&own, SIGTERM), 0);
     for (size_t i = 0; i < refused.count; i++)
         free (refused.ids [i]);
     free (refused.ids);
@@ -560,6 +583,8 @@ s_setup (void **state)
     memset (s_big, 'z', STRING_BIG);
     s_admin = lg_test_db_new ("random");
     s_certs = lg_test_certs_new ();
+    assert_true (lg_test_proc_start (&s_registry, s_admin, s_certs, NULL, NULL));
+    s_seed_registry (&s_registry);
     return 0;
 }
 
@@ -567,9 +592,10 @@ static int
 s_teardown (void **state)
 {
     (void) state;
+    int rc = lg_test_proc_stop (&s_registry, SIGTERM);
     lg_test_certs_destroy (&s_certs);
     lg_test_db_drop (&s_admin);
-    return 0;
+    return rc == 0? 0: -1;
 }
 
 int
