@@ -64,7 +64,9 @@ s_parse (const char *text, int *family, u128 *value, int *length, bool want_host
     if (*end || end == slash + 1 || len < 0 || len > bits)
         return -1;
     *length = (int) len;
-    u128 host_mask = len == bits? 0: (((u128) 1 << (bits - len)) - 1);
+    //  A /0 of IPv6 has 128 host bits: shifting by 128 is undefined
+    int host_bits = bits - (int) len;
+    u128 host_mask = host_bits == 128? ~(u128) 0: ((u128) 1 << host_bits) - 1;
     return (v & host_mask)? -1: 0;      //  host bits set: not a prefix
 }
 
