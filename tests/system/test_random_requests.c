@@ -10,9 +10,10 @@
     and prefixes of both families, every enum value), arrays of 0 to 3,
     messages nested up to depth 4, at most one member of each oneof.
     The registry first gets a little real state (pools, two qualified
-    providers, a service, a connection) so that small ids reach real rows;
-    a third of its requests are those valid requests with one or two fields
-    changed, which get past most checks to the rules behind them.
+    providers, a service, a connection) so that small ids reach real rows,
+    and the others follow it. A third of each service's requests are valid
+    requests with one or two fields changed, which get past most checks to
+    the rules behind them.
 
     Checked for every request: a reply came (the service is alive) with the
     request's id; its code is not INTERNAL, UNAVAILABLE or UNKNOWN; a refusal
@@ -291,6 +292,51 @@ static const char *s_seeds [] [2] = {
                   " \"reason\": \"接続\"}}" },
 };
 
+//  Valid requests of the other services, only to mutate (they need not
+//  succeed as they are: most do, against the seeded registry's state)
+static const char *s_others [] [3] = {
+    { "billing", "operator", "{\"invoiceRun\": {\"period\": \"2026-12\", \"preview\": true}}" },
+    { "billing", "operator", "{\"invoiceRun\": {\"period\": \"2026-12\"}}" },
+    { "billing", "billing", "{\"paymentRecord\": {\"invoice\": \"ASP-2026-000001\","
+                            " \"amountYen\": \"1000\", \"paidOn\": \"2027-03-01\"}}" },
+    { "audit", "operator", "{\"controlAdd\": {\"code\": \"X-1\", \"requirement\": \"R5.1\","
+                           " \"appliesTo\": \"hosting\", \"title\": \"試験\"}}" },
+    { "audit", "operator", "{\"auditOpen\": {\"origin\": \"plan\", \"provider\": \"1\","
+                           " \"services\": [\"1\"], \"auditors\": [\"aki\"],"
+                           " \"startsOn\": \"2027-03-01\", \"endsOn\": \"2027-03-31\","
+                           " \"title\": \"定期監査\"}}" },
+    { "audit", "auditor", "{\"findingRecord\": {\"audit\": \"1\", \"control\": \"R5.1\","
+                          " \"severity\": \"major\", \"description\": \"所見\","
+                          " \"requiresRemediation\": true}}" },
+    { "monitor", "operator", "{\"ruleSet\": {\"rule\": {\"name\": \"burst\", \"signatureId\":"
+                             " \"9001\", \"windowSeconds\": 60, \"threshold\": 5,"
+                             " \"action\": \"RULE_ACTION_INCIDENT\", \"enabled\": true}}}" },
+    { "monitor", "operator", "{\"allowlistAdd\": {\"connection\": \"1\", \"signatureId\": \"9001\","
+                             " \"expiresAt\": \"2027-03-02T00:00:00Z\", \"reason\": \"試験\"}}" },
+    { "isolation", "operator", "{\"disconnect\": {\"connections\": [\"1\"], \"incident\": \"INC-1\"}}" },
+    { "isolation", "operator", "{\"suspend\": {\"provider\": \"1\", \"remediation\": \"REM-1\"}}" },
+    { "isolation", "service", "{\"lift\": {\"connection\": \"1\", \"cause\":"
+                              " \"CAUSE_DISCONNECTION\", \"saga\": \"saga-1\"}}" },
+};
+
+//  A valid request of this service to mutate, and its role; false if none
+static bool
+s_pick_seed (const char *service, const char **json, const char **who)
+{
+    size_t n_registry = sizeof s_seeds / sizeof s_seeds [0];
+    size_t n_others = sizeof s_others / sizeof s_others [0];
+    size_t candidates [64], n = 0;
+    for (size_t i = 0; i < n_registry + n_others && n < 64; i++)
+        if (i < n_registry? streq (service, "registry"): streq (service, s_others [i - n_registry] [0]))
+            candidates [n++] = i;
+    if (n == 0)
+        return false;
+    size_t which = candidates [s_below (n)];
+    *json = which < n_registry? s_seeds [which] [1]: s_others [which - n_registry] [2];
+    *who = which < n_registry? s_seeds [which] [0]: s_others [which - n_registry] [1];
+    return true;
+}
+
 static void
 s_seed_registry (lg_test_proc_t *registry)
 {
@@ -413,6 +459,25 @@ s_run (const char *service, unsigned lowest, unsigned highest, const char *const
         zstr_free (&sql);
     }
     lg_test_proc_t *proc = registry? &s_registry: &own;
+    if (streq (service, "billing")) {
+        //  The demo tariff, so that invoice runs get past "no tariff"
+        char *path = zsys_sprintf ("%s/deploy/demo/tariff.json", getenv ("LG_SOURCE_DIR"));
+        zfile_t *file = zfile_new (NULL, path);
+        assert_non_null (file);
+        assert_int_equal (zfile_input (file), 0);
+        zchunk_t *chunk = zfile_read (file, zfile_cursize (file), 0);
+        json_t *json = json_pack ("{s:s, s:{s:s%}}", "requestId", "tariff", "tariffLoad",
+                                  "document", (const char *) zchunk_data (chunk),
+                                  zchunk_size (chunk));
+        lg_reply_t *reply = s_call_json (proc, "operator", json, "tariff");
+        if (reply->status->code != LGWAN__V1__CODE__OK)
+            fail_msg ("the demo tariff was refused: %s", reply->status->message);
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        json_decref (json);
+        zchunk_destroy (&chunk);
+        zfile_destroy (&file);
+        zstr_free (&path);
+    }
     const char *count_text = getenv ("LG_TEST_RANDOM_REQUESTS");
     size_t count = count_text? strtoul (count_text, NULL, 10): 400;
     s_refused_t refused = { calloc (count, sizeof (char *)), 0 };
@@ -431,10 +496,13 @@ s_run (const char *service, unsigned lowest, unsigned highest, const char *const
         json_object_set_new (json, "requestId", json_string (id));
         if (s_below (2))
             json_object_set_new (json, "reason", s_string ());
-        if (streq (service, "registry") && s_below (3) == 0) {
+        const char *seed_text, *seed_who;
+        if (s_below (3) == 0 && s_pick_seed (service, &seed_text, &seed_who)) {
             //  A valid request with one or two fields changed, mostly by its own role
-            size_t which = s_below (sizeof s_seeds / sizeof s_seeds [0]);
-            json_t *seed = json_loads (s_seeds [which] [1], 0, NULL);
+            json_error_t error;
+            json_t *seed = json_loads (seed_text, 0, &error);
+            if (!seed)
+                fail_msg ("seed %s: %s", seed_text, error.text);
             const char *key = json_object_iter_key (json_object_iter (seed));
             body = lg_pbjson_field (&lgwan__v1__request__descriptor, key);
             assert_non_null (body);
@@ -444,7 +512,7 @@ s_run (const char *service, unsigned lowest, unsigned highest, const char *const
             json_object_set (json, key, inner);
             json_decref (seed);
             if (s_below (4))
-                who = s_seeds [which] [0];
+                who = seed_who;
         }
         else
             json_object_set_new (json, body->name,
@@ -530,9 +598,20 @@ static void
 test_x3_billing_random_requests (void **state)
 {
     (void) state;
-    //  The issuer's registration number (T and a corporate number) is required
-    const char *extra [] = { "LG_BILLING_ISSUER_REGISTRATION=T7123456789012", NULL };
+    //  The issuer's registration number (T and a corporate number) is
+    //  required; billing's day is in January 2027, so that December 2026,
+    //  when the seeded connection was active, is over and can be invoiced
+    char *clock = zsys_sprintf ("/tmp/lg_random_clock_%d", (int) getpid ());
+    FILE *file = fopen (clock, "w");
+    assert_non_null (file);
+    fprintf (file, "2027-01-15T00:00:00Z\n");
+    assert_int_equal (fclose (file), 0);
+    char *clock_env = zsys_sprintf ("LG_CLOCK_FILE=%s", clock);
+    const char *extra [] = { "LG_BILLING_ISSUER_REGISTRATION=T7123456789012", clock_env, NULL };
     s_run ("billing", 200, 299, extra);
+    unlink (clock);
+    zstr_free (&clock_env);
+    zstr_free (&clock);
 }
 
 static void
