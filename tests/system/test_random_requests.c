@@ -22,7 +22,10 @@
     so that a retry gets the same answer). At the end: no event in the service's outbox
     carries the id of a refused request (events are written with their
     request's id as correlation_id), the service still answers, and it stops
-    cleanly (exit 0; in the sanitizer build, with no report). One request
+    cleanly (exit 0; in the sanitizer build, with no report). Isolation also
+    gets random frames on its enforcer channel, from enforcer certificates
+    and others, and bytes that are no frame: it must keep answering, and no
+    point's acknowledged version may be above the head. One request
     in four is sent again with the same id: the same reply, byte for byte,
     and no further change (idempotency; Stats, which counts, aside).
 
@@ -432,8 +435,12 @@ s_digest (PGconn *conn, const char *sql)
     return digest;
 }
 
+//  What a service's test does after its requests, before the final checks
+typedef void (s_after_fn) (lg_test_proc_t *proc, void *arg);
+
 static void
-s_run (const char *service, unsigned lowest, unsigned highest, const char *const *extra)
+s_run (const char *service, unsigned lowest, unsigned highest, const char *const *extra,
+       s_after_fn *then, void *then_arg)
 {
     //  The others follow the registry, and start once they have caught up
     //  with it (connections, providers and services known to them too)
@@ -570,6 +577,8 @@ s_run (const char *service, unsigned lowest, unsigned highest, const char *const
     free (digest);
     free (digest_sql);
     PQfinish (conn);
+    if (then)
+        then (proc, then_arg);
     size_t events;
     s_check_outbox (service, &refused, &events);
     assert_true (lg_test_proc_answers (proc, s_certs));
@@ -591,7 +600,7 @@ static void
 test_x3_registry_random_requests (void **state)
 {
     (void) state;
-    s_run ("registry", 100, 199, NULL);
+    s_run ("registry", 100, 199, NULL, NULL, NULL);
 }
 
 static void
@@ -608,7 +617,7 @@ test_x3_billing_random_requests (void **state)
     assert_int_equal (fclose (file), 0);
     char *clock_env = zsys_sprintf ("LG_CLOCK_FILE=%s", clock);
     const char *extra [] = { "LG_BILLING_ISSUER_REGISTRATION=T7123456789012", clock_env, NULL };
-    s_run ("billing", 200, 299, extra);
+    s_run ("billing", 200, 299, extra, NULL, NULL);
     unlink (clock);
     zstr_free (&clock_env);
     zstr_free (&clock);
@@ -618,7 +627,7 @@ static void
 test_x3_audit_random_requests (void **state)
 {
     (void) state;
-    s_run ("audit", 300, 399, NULL);
+    s_run ("audit", 300, 399, NULL, NULL, NULL);
 }
 
 static void
@@ -631,21 +640,98 @@ test_x3_monitor_random_requests (void **state)
     zsys_dir_create ("%s", dir);
     char *sock = zsys_sprintf ("LG_MONITOR_EVE_SOCKET=%s/eve.sock", dir);
     const char *extra [] = { sensor, sock, NULL };
-    s_run ("monitor", 400, 499, extra);
+    s_run ("monitor", 400, 499, extra, NULL, NULL);
     lg_test_sh ("rm -rf '%s'", dir);
     zstr_free (&sock);
     zstr_free (&dir);
     zstr_free (&sensor);
 }
 
+//  Random frames on isolation's enforcer channel, from enforcer
+//  certificates and from others (which must not be heard), and bytes that
+//  are no frame at all: isolation keeps answering, and no point's
+//  acknowledged version is ever above the head
+static void
+s_enforcer_frames (lg_test_proc_t *proc, void *arg)
+{
+    (void) proc;
+    const char *endpoint = (const char *) arg;
+    static const char *who [] = { "enforcer", "enforcer", "enforcer", "operator", "sensor" };
+    zsock_t *points [5];
+    for (size_t k = 0; k < 5; k++) {
+        points [k] = zsock_new (ZMQ_DEALER);
+        char *cert = zsys_sprintf ("%s/clients/%s", s_certs, who [k]);
+        char *server = zsys_sprintf ("%s/services/isolation", s_certs);
+        assert_int_equal (lg_auth_client (points [k], cert, server), 0);
+        assert_int_equal (zsock_connect (points [k], "%s", endpoint), 0);
+        zstr_free (&cert);
+        zstr_free (&server);
+    }
+    const char *count_text = getenv ("LG_TEST_RANDOM_REQUESTS");
+    size_t count = count_text? strtoul (count_text, NULL, 10): 400;
+    for (size_t i = 0; i < count; i++) {
+        size_t k = s_below (5);
+        zsock_t *point = points [k];
+        zframe_t *out;
+        if (s_below (10) == 0) {
+            char garbage [64];
+            for (size_t b = 0; b < sizeof garbage; b++)
+                garbage [b] = (char) s_next ();
+            out = zframe_new (garbage, 1 + s_below (sizeof garbage));
+        }
+        else {
+            //  Mostly under the socket's own point name, so that acks count
+            static const char *names [] = { "east", "west", "north", "south", "centre" };
+            json_t *json = s_message (&lgwan__v1__enforcer_frame__descriptor, 1);
+            const char *members [] = { "hello", "ack", "repaired" };
+            for (size_t m = 0; m < 3; m++) {
+                json_t *member = json_object_get (json, members [m]);
+                if (member && s_below (4))
+                    json_object_set_new (member, "point", json_string (names [k]));
+            }
+            ProtobufCMessage *frame = NULL;
+            char why [256];
+            if (lg_pbjson_to_message (&lgwan__v1__enforcer_frame__descriptor, json, &frame, why,
+                                      sizeof why))
+                fail_msg ("the generator built a frame the JSON parser refuses: %s", why);
+            out = lg_codec_frame (frame);
+            protobuf_c_message_free_unpacked (frame, NULL);
+            json_decref (json);
+        }
+        assert_int_equal (zframe_send (&out, point, 0), 0);
+        //  Whatever isolation sends back (snapshots, updates, beats) is read
+        for (size_t j = 0; j < 5; j++)
+            while (zsock_events (points [j]) & ZMQ_POLLIN) {
+                zframe_t *in = zframe_recv (points [j]);
+                zframe_destroy (&in);
+            }
+    }
+    zclock_sleep (500);
+    for (size_t k = 0; k < 5; k++)
+        zsock_destroy (&points [k]);
+    assert_true (lg_test_proc_answers (proc, s_certs));
+    PGconn *conn = PQconnectdb (s_admin);
+    PGresult *res = PQexec (conn, "SELECT count(*), count(*) FILTER (WHERE acked_version >"
+                                  " (SELECT version FROM isolation.desired_head WHERE id = 1))"
+                                  " FROM isolation.points");
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    printf ("isolation: %zu random frames on the enforcer channel; %s points said hello,"
+            " %s acked a version above the head\n", count, PQgetvalue (res, 0, 0),
+            PQgetvalue (res, 0, 1));
+    assert_string_equal (PQgetvalue (res, 0, 1), "0");
+    PQclear (res);
+    PQfinish (conn);
+}
+
 static void
 test_x3_isolation_random_requests (void **state)
 {
     (void) state;
-    char *enforcers = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=tcp://127.0.0.1:%d",
-                                    lg_test_free_port ());
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    char *enforcers = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=%s", endpoint);
     const char *extra [] = { enforcers, NULL };
-    s_run ("isolation", 500, 599, extra);
+    s_run ("isolation", 500, 599, extra, s_enforcer_frames, endpoint);
     zstr_free (&enforcers);
 }
 
