@@ -16,6 +16,7 @@
 #include "lg_lib.h"
 #include "lg_codec.h"
 #include "lg_pbjson.h"
+#include "fuzz_envelopes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,33 +24,14 @@
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
-static void
-s_fail (const char *what, const char *why)
-{
-    fprintf (stderr, "fuzz_pbjson: %s%s%s\n", what, why? ": ": "", why? why: "");
-    abort ();
-}
-
-static uint8_t *
-s_pack (const ProtobufCMessage *msg, size_t *size)
-{
-    *size = protobuf_c_message_get_packed_size (msg);
-    uint8_t *bytes = (uint8_t *) malloc (*size? *size: 1);
-    if (!bytes || protobuf_c_message_pack (msg, bytes) != *size)
-        s_fail ("pack", NULL);
-    return bytes;
-}
+#define TARGET "fuzz_pbjson"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-    static const ProtobufCMessageDescriptor *const kinds [] = {
-        &lgwan__v1__request__descriptor, &lgwan__v1__reply__descriptor,
-        &lgwan__v1__event__descriptor
-    };
     if (size == 0)
         return 0;
-    const ProtobufCMessageDescriptor *d = kinds [data [0] % 3];
+    const ProtobufCMessageDescriptor *d = fuzz_kinds [data [0] % 3];
     char *text = (char *) malloc (size);
     memcpy (text, data + 1, size - 1);
     text [size - 1] = 0;
@@ -59,32 +41,32 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     free (text);
     if (rc == -1) {
         if (msg || !*why)
-            s_fail ("a refusal without its reason, or with a message", NULL);
+            fuzz_fail (TARGET, "a refusal without its reason, or with a message", NULL);
         return 0;
     }
     if (rc != 0 || !msg)
-        s_fail ("parse answered outside 0, -1", NULL);
+        fuzz_fail (TARGET, "parse answered outside 0, -1", NULL);
 
     //  1. What the wire decoder would take
     if (lg_codec_validate (msg, why, sizeof why))
-        s_fail ("a parsed message fails the wire checks", why);
+        fuzz_fail (TARGET, "a parsed message fails the wire checks", why);
     size_t first_size;
-    uint8_t *first = s_pack (msg, &first_size);
+    uint8_t *first = fuzz_pack (TARGET, msg, &first_size);
     ProtobufCMessage *decoded = NULL;
     if (lg_codec_decode (d, first, first_size, SIZE_MAX, &decoded, why, sizeof why))
-        s_fail ("a parsed message packed does not decode", why);
+        fuzz_fail (TARGET, "a parsed message packed does not decode", why);
 
     //  2. Printed and parsed again: the same bytes
     json_t *json = lg_pbjson_from_message (msg, 0);
     if (!json)
-        s_fail ("a parsed message does not print", NULL);
+        fuzz_fail (TARGET, "a parsed message does not print", NULL);
     ProtobufCMessage *again = NULL;
     if (lg_pbjson_to_message (d, json, &again, why, sizeof why))
-        s_fail ("the printed JSON of a parsed message does not parse", why);
+        fuzz_fail (TARGET, "the printed JSON of a parsed message does not parse", why);
     size_t second_size;
-    uint8_t *second = s_pack (again, &second_size);
+    uint8_t *second = fuzz_pack (TARGET, again, &second_size);
     if (second_size != first_size || memcmp (first, second, first_size))
-        s_fail ("printed and parsed again, the message packs differently", NULL);
+        fuzz_fail (TARGET, "printed and parsed again, the message packs differently", NULL);
 
     free (second);
     protobuf_c_message_free_unpacked (again, NULL);
