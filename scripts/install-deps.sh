@@ -8,7 +8,7 @@ PACKAGES=(
     # build
     build-essential cmake pkg-config git ca-certificates
     protobuf-c-compiler
-    libzmq3-dev libczmq-dev libprotobuf-c-dev libjansson-dev libssl-dev libpq-dev
+    libzmq3-dev libczmq-dev libprotobuf-c-dev libjansson-dev libyajl-dev libssl-dev libpq-dev
     libnftables-dev libmicrohttpd-dev
     # tests
     libcmocka-dev

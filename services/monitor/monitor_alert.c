@@ -148,9 +148,8 @@ monitor_time_parse (const char *text, int64_t *us)
 }
 
 bool
-monitor_copy_text (char *out, size_t out_size, const char *text, size_t size)
+monitor_text_valid (const char *text, size_t size)
 {
-    out [0] = 0;
     //  Sensors send ASCII mostly: 8 bytes at a time while no byte has its
     //  high bit set or is NUL, then the full check from there (a character
     //  boundary, since everything before it was ASCII)
@@ -161,7 +160,14 @@ monitor_copy_text (char *out, size_t out_size, const char *text, size_t size)
         if ((v | ((v - 0x0101010101010101ULL) & ~v)) & 0x8080808080808080ULL)
             break;
     }
-    if (ascii < size && !lg_check_utf8 (text + ascii, size - ascii))
+    return ascii == size || lg_check_utf8 (text + ascii, size - ascii);
+}
+
+bool
+monitor_copy_text (char *out, size_t out_size, const char *text, size_t size)
+{
+    out [0] = 0;
+    if (!monitor_text_valid (text, size))
         return false;
     size_t take = size < out_size? size: out_size - 1;
     //  Never cut a character in two: back off over continuation bytes

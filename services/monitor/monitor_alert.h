@@ -5,7 +5,7 @@
     Kept small and free of the service's machinery (no czmq, no libpq) so the
     fuzz targets build from these files alone:
         monitor_alert.c     addresses, timestamps, bounded copies
-        monitor_eve.c       one EVE JSON line -> alert (jansson)
+        monitor_eve.c       one EVE JSON line -> alert (yajl, streaming)
         monitor_batch.c     one SecurityEventBatch frame -> alerts (protobuf-c)
     Everything here comes from outside: it is checked and counted, never
     asserted on.
@@ -61,6 +61,9 @@ int monitor_prefix_parse (const char *text, monitor_addr_t *addr, int *length);
 //  or Z) to microseconds since the epoch; 0 ok, -1 malformed.
 int monitor_time_parse (const char *text, int64_t *us);
 
+//  True when text of size bytes is valid UTF-8 without a NUL
+bool monitor_text_valid (const char *text, size_t size);
+
 //  Copy text of size bytes into out (out_size), cut at a UTF-8 character
 //  boundary when it does not fit. Returns false when text is not valid UTF-8
 //  or holds a NUL.
@@ -74,9 +77,6 @@ int monitor_alert_finish (monitor_alert_t *alert, char *why, size_t why_size);
 //  event of another type (ignored); -2: malformed, with why.
 int monitor_eve_parse (const char *line, size_t size, monitor_alert_t *alert,
                        char *why, size_t why_size);
-
-//  Free the calling thread's parse arena (before the thread ends).
-void monitor_eve_release (void);
 
 //  One SecurityEventBatch frame. Calls fn for every valid event; counts the
 //  invalid ones in *invalid. Returns the number of valid events, -1 when

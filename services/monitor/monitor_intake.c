@@ -1473,7 +1473,6 @@ monitor_intake_destroy (void **state_p)
         free (self->allow);
         free (self->ops);
         free (self);
-        monitor_eve_release ();     //  the reactor's thread parsed the lines
         *state_p = NULL;
     }
 }
