@@ -20,12 +20,25 @@
        takes every frame already waiting (up to S_BATCH) before it records
        the acks among them in one duty: one transaction for all the points
        instead of one each, on the path from request to in force.
+    6. A point name is held by one connection at a time. The ROUTER is
+       mandatory-routing: a send to a connection that is gone fails
+       (EHOSTUNREACH) instead of vanishing, and the peer is forgotten then.
+       A Hello naming a point that another connection holds first probes
+       that connection with a Beat: gone, the new one takes the name over
+       (an enforcer restarted after kill -9); still there, the Hello is
+       refused and logged, and nothing the second connection says counts.
+       Two enforcers configured with one name would otherwise let either's
+       ack stand for a gateway the other never touched. The refused one
+       says Hello again after 3 s of silence, so it takes over within
+       seconds once the first is really gone (ZMTP heartbeats drop a
+       half-dead connection within 3 s).
     Database work runs as duties of the server: one transaction each, events
     committed with it.
 */
 #include "isolation.h"
 
 #define S_BATCH 64                 //  frames taken per wake-up, acks recorded at once
+#define S_REFUSAL_LOG_MS 30000     //  a refused Hello is logged at most this often
 
 typedef struct {
     char point [40];
@@ -52,12 +65,14 @@ typedef struct {
     //  Acks taken but not yet recorded, one per point
     s_ack_t acks [S_BATCH];
     size_t n_acks;
+    int64_t refusal_logged;     //  zclock_mono of the last refused Hello logged
 } s_points_t;
 
 typedef struct {
     zframe_t *identity;
     char point [40];
     int64_t seen;               //  zclock_mono of the last frame
+    bool gone;                  //  a send found the connection closed
 } s_peer_t;
 
 static void
@@ -102,7 +117,10 @@ isolation_points_destroy (void **state_p)
     }
 }
 
-static void
+//  Send one frame to a point, never waiting: 0 sent, or dropped because the
+//  connection's queue is full (it catches up through Beat and Hello); -1 the
+//  connection is gone
+static int
 s_send (s_points_t *self, zframe_t *identity, Lgwan__V1__EnforcerFrame *frame)
 {
     uint64_t version = frame->body_case == LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT
@@ -111,14 +129,43 @@ s_send (s_points_t *self, zframe_t *identity, Lgwan__V1__EnforcerFrame *frame)
                      ? frame->update->version
                      : frame->body_case == LGWAN__V1__ENFORCER_FRAME__BODY_BEAT
                      ? frame->beat->version: 0;
+    zframe_t *copy = zframe_dup (identity);
+    if (zframe_send (&copy, self->router, ZFRAME_MORE | ZFRAME_DONTWAIT)) {
+        int error = zmq_errno ();
+        zframe_destroy (&copy);
+        return error == EHOSTUNREACH? -1: 0;
+    }
+    zframe_t *body = lg_codec_frame (&frame->base);
+    if (zframe_send (&body, self->router, ZFRAME_DONTWAIT))
+        zframe_destroy (&body);
+    else
     if (version > self->sent_max)
         self->sent_max = version;
-    zmsg_t *msg = zmsg_new ();
-    zframe_t *copy = zframe_dup (identity);
-    zmsg_append (msg, &copy);
-    zframe_t *body = lg_codec_frame (&frame->base);
-    zmsg_append (msg, &body);
-    zmsg_send (&msg, self->router);
+    return 0;
+}
+
+//  Send to a known point; a connection found gone is marked for s_sweep
+static void
+s_send_peer (s_points_t *self, s_peer_t *peer, Lgwan__V1__EnforcerFrame *frame)
+{
+    if (!peer->gone && s_send (self, peer->identity, frame)) {
+        peer->gone = true;
+        lg_info ("enforcement point %s: its connection is gone", peer->point);
+    }
+}
+
+//  Forget the points whose connection is gone
+static void
+s_sweep (s_points_t *self)
+{
+    zlistx_t *keys = zhashx_keys (self->peers);
+    for (const char *key = (const char *) zlistx_first (keys); key;
+         key = (const char *) zlistx_next (keys)) {
+        s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, key);
+        if (peer && peer->gone)
+            zhashx_delete (self->peers, key);
+    }
+    zlistx_destroy (&keys);
 }
 
 static uint64_t
@@ -129,6 +176,34 @@ s_head (s_points_t *self)
                      ? strtoull (PQgetvalue (res, 0, 0), NULL, 10): 0;
     PQclear (res);
     return version;
+}
+
+//  Is the connection of peer still there? A Beat of the head asks (point 6)
+static bool
+s_alive (s_points_t *self, s_peer_t *peer)
+{
+    Lgwan__V1__EnforcementBeat beat = LGWAN__V1__ENFORCEMENT_BEAT__INIT;
+    beat.version = s_head (self);
+    Lgwan__V1__EnforcerFrame out = LGWAN__V1__ENFORCER_FRAME__INIT;
+    out.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_BEAT;
+    out.beat = &beat;
+    s_send_peer (self, peer, &out);
+    return !peer->gone;
+}
+
+//  Another live connection holding the point name, or NULL; the ones found
+//  gone are forgotten
+static s_peer_t *
+s_holder (s_points_t *self, const char *point, const char *key)
+{
+    s_peer_t *holder = NULL;
+    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer && !holder;
+         peer = (s_peer_t *) zhashx_next (self->peers))
+        if (streq (peer->point, point) && !streq ((const char *) zhashx_cursor (self->peers), key)
+        &&  s_alive (self, peer))
+            holder = peer;
+    s_sweep (self);
+    return holder;
 }
 
 //  The whole set and its version, as of one statement
@@ -307,6 +382,19 @@ s_handle (s_points_t *self, zmsg_t *msg)
             if (len == 0 || len >= sizeof self->point
             ||  strspn (point, "abcdefghijklmnopqrstuvwxyz0123456789-") != len)
                 break;
+            if (s_holder (self, point, key)) {
+                if (peer)               //  it held another name: that is given up
+                    zhashx_delete (self->peers, key);
+                int64_t now = zclock_mono ();
+                if (self->refusal_logged == 0 || now - self->refusal_logged >= S_REFUSAL_LOG_MS) {
+                    self->refusal_logged = now;
+                    lg_error ("enforcement point %s said hello from a second connection while the"
+                              " first is still connected: refused (two enforcers configured with"
+                              " one point name?)", point);
+                }
+                break;
+            }
+            peer = (s_peer_t *) zhashx_lookup (self->peers, key);
             if (!peer) {
                 peer = (s_peer_t *) zmalloc (sizeof *peer);
                 peer->identity = zframe_dup (identity);
@@ -401,7 +489,8 @@ s_on_published (void *arg, const char *topic, zframe_t *frame)
     out.update = &update;
     for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
          peer = (s_peer_t *) zhashx_next (self->peers))
-        s_send (self, peer->identity, &out);
+        s_send_peer (self, peer, &out);
+    s_sweep (self);
     lgwan__v1__event__free_unpacked (event, NULL);
 }
 
@@ -419,7 +508,8 @@ s_on_beat (zloop_t *loop, int timer_id, void *arg)
     out.beat = &beat;
     for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
          peer = (s_peer_t *) zhashx_next (self->peers))
-        s_send (self, peer->identity, &out);
+        s_send_peer (self, peer, &out);
+    s_sweep (self);
     lg_server_run_duty (self->server, s_record_lagging, "lagging points");
     return 0;
 }
@@ -434,6 +524,9 @@ isolation_points_attach (void *state, const lg_service_env_t *env)
     self->router = zsock_new (ZMQ_ROUTER);
     zsock_set_linger (self->router, 0);
     zsock_set_maxmsgsize (self->router, (int) env->cfg->max_msg);
+    zsock_set_router_mandatory (self->router, 1);     //  point 6
+    zsock_set_heartbeat_ivl (self->router, 1000);
+    zsock_set_heartbeat_timeout (self->router, 3000);
     if ((env->auth && lg_auth_server (env->auth, self->router, "isolation"))
     ||  zsock_bind (self->router, "%s", self->endpoint) < 0) {
         lg_log_write (LG_LOG_ERROR, zmq_strerror (zmq_errno ()), "could not bind %s",

@@ -453,10 +453,10 @@ s_point_send (zsock_t *point, Lgwan__V1__EnforcerFrame *frame)
 }
 
 static void
-s_point_ack (zsock_t *point, uint64_t version)
+s_point_ack_as (zsock_t *point, const char *name, uint64_t version)
 {
     Lgwan__V1__EnforcerAck ack = LGWAN__V1__ENFORCER_ACK__INIT;
-    ack.point = (char *) "fake";
+    ack.point = (char *) name;
     ack.version = version;
     Lgwan__V1__EnforcerFrame frame = LGWAN__V1__ENFORCER_FRAME__INIT;
     frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_ACK;
@@ -464,12 +464,44 @@ s_point_ack (zsock_t *point, uint64_t version)
     s_point_send (point, &frame);
 }
 
-//  The next frame of this kind (Beats in between are skipped)
+static void
+s_point_ack (zsock_t *point, uint64_t version)
+{
+    s_point_ack_as (point, "fake", version);
+}
+
+//  A hand-made point connected with the enforcer certificate
+static zsock_t *
+s_point_new (void)
+{
+    zsock_t *point = zsock_new (ZMQ_DEALER);
+    char *cert = zsys_sprintf ("%s/clients/enforcer", s_certs);
+    char *server = zsys_sprintf ("%s/services/isolation", s_certs);
+    assert_int_equal (lg_auth_client (point, cert, server), 0);
+    assert_int_equal (zsock_connect (point, "%s", s_enforcers), 0);
+    zstr_free (&cert);
+    zstr_free (&server);
+    return point;
+}
+
+static void
+s_point_hello (zsock_t *point, const char *name)
+{
+    Lgwan__V1__EnforcerHello hello = LGWAN__V1__ENFORCER_HELLO__INIT;
+    hello.point = (char *) name;
+    Lgwan__V1__EnforcerFrame frame = LGWAN__V1__ENFORCER_FRAME__INIT;
+    frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_HELLO;
+    frame.hello = &hello;
+    s_point_send (point, &frame);
+}
+
+//  The next frame of this kind within timeout_ms (Beats in between are
+//  skipped), or NULL
 static Lgwan__V1__EnforcerFrame *
-s_point_recv (zsock_t *point, Lgwan__V1__EnforcerFrame__BodyCase kind)
+s_point_try_recv (zsock_t *point, Lgwan__V1__EnforcerFrame__BodyCase kind, int timeout_ms)
 {
     zpoller_t *poller = zpoller_new (point, NULL);
-    int64_t deadline = zclock_mono () + 5000;
+    int64_t deadline = zclock_mono () + timeout_ms;
     Lgwan__V1__EnforcerFrame *frame = NULL;
     while (!frame && zclock_mono () < deadline && zpoller_wait (poller, 500)) {
         zframe_t *in = zframe_recv (point);
@@ -481,6 +513,13 @@ s_point_recv (zsock_t *point, Lgwan__V1__EnforcerFrame__BodyCase kind)
         }
     }
     zpoller_destroy (&poller);
+    return frame;
+}
+
+static Lgwan__V1__EnforcerFrame *
+s_point_recv (zsock_t *point, Lgwan__V1__EnforcerFrame__BodyCase kind)
+{
+    Lgwan__V1__EnforcerFrame *frame = s_point_try_recv (point, kind, 5000);
     assert_non_null (frame);
     return frame;
 }
@@ -506,17 +545,8 @@ test_x3_enforcer_cannot_ack_unsent_version (void **state)
                                       PRIu64, id) != 1; i++)
         zclock_sleep (50);
 
-    zsock_t *point = zsock_new (ZMQ_DEALER);
-    char *cert = zsys_sprintf ("%s/clients/enforcer", s_certs);
-    char *server = zsys_sprintf ("%s/services/isolation", s_certs);
-    assert_int_equal (lg_auth_client (point, cert, server), 0);
-    assert_int_equal (zsock_connect (point, "%s", s_enforcers), 0);
-    Lgwan__V1__EnforcerHello hello = LGWAN__V1__ENFORCER_HELLO__INIT;
-    hello.point = (char *) "fake";
-    Lgwan__V1__EnforcerFrame frame = LGWAN__V1__ENFORCER_FRAME__INIT;
-    frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_HELLO;
-    frame.hello = &hello;
-    s_point_send (point, &frame);
+    zsock_t *point = s_point_new ();
+    s_point_hello (point, "fake");
     Lgwan__V1__EnforcerFrame *in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT);
     uint64_t head = in->snapshot->version;
     lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
@@ -555,8 +585,75 @@ test_x3_enforcer_cannot_ack_unsent_version (void **state)
     //  Later tests (if any) must not wait for this point
     zsock_destroy (&point);
     s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
-    zstr_free (&cert);
-    zstr_free (&server);
+}
+
+static long
+s_pending (uint64_t id)
+{
+    return s_sql ("SELECT count(*) FROM isolation.pending WHERE connection_id = %" PRIu64, id);
+}
+
+/* REQ X.3: a point name is held by one live connection. A second enforcer
+   configured with the same name used to be taken as the same point, so its
+   ack stood for a gateway it never touched; now its Hello is refused while
+   the first is connected, and it takes the name over once the first is gone
+   (an enforcer restarted after kill -9). */
+static void
+test_x3_point_name_held_by_one_connection (void **state)
+{
+    (void) state;
+    uint64_t service = (uint64_t) s_sql ("SELECT service_id FROM registry.connections WHERE id = %"
+                                         PRIu64, s_conn [1]);
+    uint64_t id = s_connection (service, false, NULL, 0);
+    for (int i = 0; i < 200 && s_sql ("SELECT count(*) FROM isolation.connections WHERE id = %"
+                                      PRIu64, id) != 1; i++)
+        zclock_sleep (50);
+
+    zsock_t *first = s_point_new ();
+    s_point_hello (first, "twin");
+    Lgwan__V1__EnforcerFrame *in = s_point_recv (first, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT);
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+
+    //  The second connection with the same name gets no snapshot
+    zsock_t *second = s_point_new ();
+    s_point_hello (second, "twin");
+    assert_null (s_point_try_recv (second, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT, 1500));
+
+    //  Its ack of a change does not put the change in force; the first's does
+    Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
+    d.connections = &id;
+    d.n_connections = 1;
+    d.incident = (char *) "INC-TWIN";
+    lg_reply_t *reply = s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_false (reply->isolation->in_force);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    in = s_point_recv (first, LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE);
+    uint64_t version = in->update->version;
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    assert_null (s_point_try_recv (second, LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE, 300));
+    s_point_ack_as (second, "twin", version);
+    zclock_sleep (700);
+    assert_int_equal (s_pending (id), 1);
+    s_point_ack_as (first, "twin", version);
+    for (int i = 0; i < 100 && s_pending (id) != 0; i++)
+        zclock_sleep (50);
+    assert_int_equal (s_pending (id), 0);
+
+    //  The first is gone: the second takes the name over (as an enforcer
+    //  does, it says Hello again while nothing comes)
+    zsock_destroy (&first);
+    in = NULL;
+    for (int i = 0; i < 10 && !in; i++) {
+        s_point_hello (second, "twin");
+        in = s_point_try_recv (second, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT, 500);
+    }
+    assert_non_null (in);
+    assert_int_equal (in->snapshot->version, version);
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+
+    zsock_destroy (&second);
+    s_sql ("DELETE FROM isolation.points WHERE name = 'twin' RETURNING 1");
 }
 
 int
@@ -568,6 +665,7 @@ main (void)
         cmocka_unit_test (test_r16_1_bad_input),
         cmocka_unit_test (test_r12_1_decommission_releases),
         cmocka_unit_test (test_x3_enforcer_cannot_ack_unsent_version),
+        cmocka_unit_test (test_x3_point_name_held_by_one_connection),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
