@@ -29,6 +29,7 @@ struct _lg_db_t {
     bool pipeline_failed;       //  a queued statement failed
     int queued;                 //  statements queued since the last sync
     char error [512];
+    char sqlstate [6];          //  of the last failed statement, or ""
 };
 
 //  Tables every service has; see lg_server.c (requests) and lg_outbox.c.
@@ -72,10 +73,19 @@ static const lg_migration_t s_common [] = {
 static void
 s_set_error (lg_db_t *self, const char *text)
 {
+    self->sqlstate [0] = 0;
     snprintf (self->error, sizeof self->error, "%s", text? text: "unknown error");
     size_t len = strlen (self->error);
     while (len && (self->error [len - 1] == '\n' || self->error [len - 1] == ' '))
         self->error [--len] = 0;
+}
+
+//  The error of a failed statement, with its SQLSTATE
+static void
+s_set_result_error (lg_db_t *self, const PGresult *res)
+{
+    s_set_error (self, PQresultErrorMessage (res));
+    snprintf (self->sqlstate, sizeof self->sqlstate, "%s", lg_db_sqlstate (res));
 }
 
 static void
@@ -230,6 +240,12 @@ lg_db_error (lg_db_t *self)
     return self->error;
 }
 
+bool
+lg_db_retryable (lg_db_t *self)
+{
+    return self->up && (streq (self->sqlstate, "40001") || streq (self->sqlstate, "40P01"));
+}
+
 const char *
 lg_db_sqlstate (const PGresult *res)
 {
@@ -286,7 +302,7 @@ s_pipeline_collect (lg_db_t *self, PGresult **last)
             break;
         }
         if (status == PGRES_FATAL_ERROR) {
-            s_set_error (self, PQresultErrorMessage (res));
+            s_set_result_error (self, res);
             self->pipeline_failed = true;
             //  A failed prepare leaves its name unknown: prepare again later
             zhashx_purge (self->prepared);
@@ -322,6 +338,7 @@ s_pipeline_collect (lg_db_t *self, PGresult **last)
 int
 lg_db_pipeline_begin (lg_db_t *self)
 {
+    self->sqlstate [0] = 0;
     if (lg_db_ensure (self) || PQenterPipelineMode (self->conn) != 1)
         return -1;
     self->pipeline = true;
@@ -404,7 +421,7 @@ s_exec_now (lg_db_t *self, const char *sql, int nparams, const char *const *para
         if (s_lost (self, res))
             return NULL;
         if (PQresultStatus (res) != PGRES_COMMAND_OK) {
-            s_set_error (self, PQresultErrorMessage (res));
+            s_set_result_error (self, res);
             return res;             //  the caller sees the SQL error
         }
         PQclear (res);
@@ -416,7 +433,7 @@ s_exec_now (lg_db_t *self, const char *sql, int nparams, const char *const *para
         return NULL;
     ExecStatusType status = PQresultStatus (res);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
-        s_set_error (self, PQresultErrorMessage (res));
+        s_set_result_error (self, res);
     return res;
 }
 
@@ -444,7 +461,7 @@ s_simple (lg_db_t *self, const char *sql)
     int rc = PQresultStatus (res) == PGRES_COMMAND_OK
           || PQresultStatus (res) == PGRES_TUPLES_OK? 0: -1;
     if (rc)
-        s_set_error (self, PQresultErrorMessage (res));
+        s_set_result_error (self, res);
     PQclear (res);
     return rc;
 }

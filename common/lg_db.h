@@ -58,6 +58,11 @@ void lg_db_rollback (lg_db_t *self);
 //  Last error text of this connection (never NULL).
 const char *lg_db_error (lg_db_t *self);
 
+//  True when the last failure was a serialization failure (40001) or a
+//  deadlock (40P01) and the connection is up: the transaction was rolled
+//  back by PostgreSQL and running it again may succeed.
+bool lg_db_retryable (lg_db_t *self);
+
 //  SQLSTATE of a failed result, or "" .
 const char *lg_db_sqlstate (const PGresult *res);
 

@@ -11,11 +11,19 @@
        a client bug must not read another request's reply.
     3. Refusals are stored like successes (a retry sees the same refusal);
        UNAVAILABLE and INTERNAL are not stored, so a retry may succeed.
+    4. A write that PostgreSQL rolls back as a deadlock victim (40P01) or a
+       serialization failure (40001) is run again from its start, up to
+       S_ATTEMPTS times in all, after a short random pause: the caller sees
+       one answer, as if the conflict had not happened. A handler's effects
+       are its transaction's (what it stages in the outbox is discarded with
+       it), so running it again is safe. The pause is at most 19 ms; with
+       LG_WORKERS=0 it is the reactor's.
 */
 #include "lg_lib.h"
 #include <openssl/evp.h>
 
 #define MAX_CODES 17
+#define S_ATTEMPTS 3            //  runs of a write rolled back by a conflict (point 4)
 
 //  What a worker thread needs; it builds its own server core from it
 typedef struct {
@@ -224,7 +232,9 @@ lg_ctx_sql_error (lg_ctx_t *ctx, const PGresult *res)
     if (strncmp (state, "22", 2) == 0)
         return lg_ctx_refuse (ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL, "invalid value: %s",
                               PQresultErrorField (res, PG_DIAG_MESSAGE_PRIMARY));
-    lg_log_write (LG_LOG_ERROR, PQresultErrorMessage (res), "statement failed (%s)", state);
+    //  A conflict (point 4) is logged where the write is run again or not
+    if (!streq (state, "40001") && !streq (state, "40P01"))
+        lg_log_write (LG_LOG_ERROR, PQresultErrorMessage (res), "statement failed (%s)", state);
     return -2;
 }
 
@@ -373,7 +383,10 @@ s_run_write (lg_server_t *self, lg_ctx_t *ctx, const lg_route_t *route, zframe_t
     snprintf (body_case, sizeof body_case, "%u", route->body_case);
     const char *claim [] = { ctx->caller->public_key, ctx->request->request_id };
     PGresult *res = NULL;
+    int attempt = 0;
 
+again:
+    attempt++;
     //  The whole transaction is pipelined: statements whose result is not
     //  needed travel with the next one that is (see lg_db.h)
     if (lg_db_pipeline_begin (db) || lg_db_begin (db)
@@ -414,12 +427,22 @@ s_run_write (lg_server_t *self, lg_ctx_t *ctx, const lg_route_t *route, zframe_t
     }
     goto done;
 
-unavailable:
+unavailable: ;
+    bool conflict = lg_db_retryable (db);
     if (self->outbox)
         lg_outbox_discard (self->outbox);
     lg_db_rollback (db);
     lg_db_pipeline_end (db);
     s_clear_body (ctx->reply);
+    if (conflict && attempt < S_ATTEMPTS && lg_db_is_up (db)) {
+        lg_log_write (LG_LOG_WARNING, lg_db_error (db), "request %s rolled back by a conflict"
+                      " (run %d of %d): running it again", ctx->request->request_id, attempt,
+                      S_ATTEMPTS);
+        free (reply_hex);
+        reply_hex = NULL;
+        zclock_sleep (1 + (int) (randof (10) * attempt));
+        goto again;
+    }
     if (lg_db_is_up (db)) {
         //  A retry may trip over what its first try made: answer that
         PGresult *seen = lg_db_exec (db, "SELECT 1 FROM requests WHERE caller = $1"

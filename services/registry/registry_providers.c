@@ -482,9 +482,9 @@ reg_reference_load (lg_ctx_t *ctx)
                                  " list_version) VALUES ($1, $2, $3, $4, $5::bigint)", 5, row))
             break;
     }
-    if (lg_db_pipeline_end (ctx->db))
-        return lg_db_is_up (ctx->db)? INVALID (ctx, NULL, "the list was refused: %s",
-                                               lg_db_error (ctx->db)): -2;
+    if (lg_db_pipeline_end (ctx->db))       //  a conflict is run again, not refused
+        return lg_db_is_up (ctx->db) && !lg_db_retryable (ctx->db)
+             ? INVALID (ctx, NULL, "the list was refused: %s", lg_db_error (ctx->db)): -2;
     Lgwan__V1__ReferenceLoadReply *reply = (Lgwan__V1__ReferenceLoadReply *) malloc (sizeof *reply);
     lgwan__v1__reference_load_reply__init (reply);
     reply->list_version = strtoull (version, NULL, 10);

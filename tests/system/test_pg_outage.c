@@ -1,11 +1,16 @@
-/*  System test: PostgreSQL stopped for 5 s under traffic.
+/*  System test: PostgreSQL failing under the registry.
 
     The registry runs against a cluster of this test's own (so stopping it
-    disturbs no other test). While the server is down every request must get
-    a quick UNAVAILABLE (not silence), and when it is back the same process
-    serves again: no restart, nothing acknowledged is lost.
+    disturbs no other test).
+    1. PostgreSQL stopped for 5 s under traffic: while the server is down
+       every request must get a quick UNAVAILABLE (not silence), and when it
+       is back the same process serves again: no restart, nothing
+       acknowledged is lost.
+    2. A write chosen as a deadlock's victim is run again by the service:
+       the caller gets one OK, and the change and its event are there once.
 */
 #include "lg_test.h"
+#include <pthread.h>
 
 static char s_dir [] = "/tmp/lg_outage_XXXXXX";
 static char *s_admin;           //  host=<s_dir>/pg/sock dbname=lgwan user=postgres
@@ -147,11 +152,122 @@ test_outage_under_traffic (void **state)
     zlist_destroy (&acked);
 }
 
+//  A reviewer's QualificationReview, or with reject set a QualificationDecide
+//  that rejects (it emits QualificationDecided); run as a thread
+typedef struct {
+    uint64_t provider;
+    bool reject;
+    int code;                   //  the reply's, or -1 for none
+} s_review_t;
+
+static void *
+s_review (void *arg)
+{
+    s_review_t *review = (s_review_t *) arg;
+    Lgwan__V1__QualificationReview body = LGWAN__V1__QUALIFICATION_REVIEW__INIT;
+    body.provider = review->provider;
+    Lgwan__V1__QualificationDecide decide = LGWAN__V1__QUALIFICATION_DECIDE__INIT;
+    decide.provider = review->provider;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_REJECTED;
+    decide.reason = (char *) "デッドロック試験";
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    if (review->reject) {
+        request.body_case = LGWAN__V1__REQUEST__BODY_QUALIFICATION_DECIDE;
+        request.qualification_decide = &decide;
+    }
+    else {
+        request.body_case = LGWAN__V1__REQUEST__BODY_QUALIFICATION_REVIEW;
+        request.qualification_review = &body;
+    }
+    lg_client_t *client = lg_test_proc_client (&s_registry, s_certs, "reviewer");
+    lg_client_set_timeout (client, 20000, 0);
+    lg_reply_t *reply = NULL;
+    review->code = lg_client_call (client, &request, &reply) == 0 && reply->status
+                 ? (int) reply->status->code: -1;
+    if (reply)
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    free (request.request_id);
+    lg_client_destroy (&client);
+    return NULL;
+}
+
+static long
+s_count (PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec (conn, sql);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    long value = atol (PQgetvalue (res, 0, 0));
+    PQclear (res);
+    return value;
+}
+
+/* REQ X.2: a write rolled back as a deadlock's victim is run again, and its
+   caller gets one answer (here a rejection of a qualification). It used to get INTERNAL for a conflict that a
+   second run resolves. */
+static void
+test_x2_deadlock_victim_is_run_again (void **state)
+{
+    (void) state;
+    s_review_t review = { 0, false, -1 };
+    assert_int_equal (s_apply (&review.provider), LGWAN__V1__CODE__OK);
+    s_review (&review);
+    assert_int_equal (review.code, LGWAN__V1__CODE__OK);
+    review.reject = true;
+    PGconn *other = PQconnectdb (s_admin);
+    PGconn *watch = PQconnectdb (s_admin);
+    long events = s_count (watch, "SELECT count(*) FROM registry.outbox");
+    //  Another transaction holds the outbox head; it waits long before it
+    //  looks for deadlocks, so the decision is the one PostgreSQL rolls back
+    PGresult *res = PQexec (other, "BEGIN; SET LOCAL deadlock_timeout = '20s';"
+                                   " UPDATE registry.outbox_head SET seq = seq WHERE id = 1");
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    //  The decision locks its provider, then waits for the head
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_review, &review), 0);
+    long waiting = 0;
+    for (int i = 0; i < 200 && waiting == 0; i++) {
+        zclock_sleep (25);
+        waiting = s_count (watch, "SELECT count(*) FROM pg_stat_activity WHERE"
+                                  " wait_event_type = 'Lock' AND query LIKE '%outbox_head%'");
+    }
+    assert_int_equal (waiting, 1);
+    //  Now the other transaction wants the provider: a deadlock
+    char *sql = zsys_sprintf ("SELECT 1 FROM registry.providers WHERE id = %" PRIu64
+                              " FOR UPDATE", review.provider);
+    res = PQexec (other, sql);
+    zstr_free (&sql);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);     //  the decision gave way
+    PQclear (res);
+    res = PQexec (other, "COMMIT");
+    PQclear (res);
+    assert_int_equal (pthread_join (thread, NULL), 0);
+    assert_int_equal (review.code, LGWAN__V1__CODE__OK);
+    //  The change and its one event, once
+    sql = zsys_sprintf ("SELECT count(*) FROM registry.providers WHERE id = %" PRIu64
+                        " AND status = 'rejected'", review.provider);
+    assert_int_equal (s_count (watch, sql), 1);
+    zstr_free (&sql);
+    assert_int_equal (s_count (watch, "SELECT count(*) FROM registry.outbox"), events + 1);
+    //  And the service says it ran the request again
+    FILE *log = fopen (lg_test_log_path (s_registry.pid), "r");
+    assert_non_null (log);
+    char line [1024];
+    bool said = false;
+    while (fgets (line, sizeof line, log))
+        said = said || strstr (line, "rolled back by a conflict (run 1 of 3)");
+    fclose (log);
+    assert_true (said);
+    PQfinish (other);
+    PQfinish (watch);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_outage_under_traffic),
+        cmocka_unit_test (test_x2_deadlock_victim_is_run_again),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
