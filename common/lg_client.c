@@ -132,8 +132,12 @@ s_exchange (lg_client_t *self, const void *data, size_t size, int timeout_ms, in
             if (!request_id)
                 return in;
             ProtobufCMessage *msg = NULL;
-            lg_codec_decode (&lgwan__v1__reply__descriptor, zframe_data (in), zframe_size (in),
-                             SIZE_MAX, &msg, NULL, 0);
+            char why [160];
+            if (lg_codec_decode (&lgwan__v1__reply__descriptor, zframe_data (in),
+                                 zframe_size (in), SIZE_MAX, &msg, why, sizeof why))
+                //  Dropped, so the call ends as a timeout: say why here
+                lg_warning ("a reply of %zu bytes from %s could not be decoded and was"
+                            " dropped: %s", zframe_size (in), self->endpoint, why);
             lg_reply_t *reply = (lg_reply_t *) msg;
             if (reply && reply->request_id && streq (reply->request_id, request_id)) {
                 *reply_p = reply;
@@ -174,6 +178,32 @@ lg_client_call_raw (lg_client_t *self, const void *data, size_t size, int timeou
 //  --------------------------------------------------------------------------
 //  Self test: a first example of use (nobody answers: unavailable)
 
+//  Self test: a server that answers every request with bytes that are not
+//  a Reply (field 1 as a varint where a string is expected)
+static void
+s_garbage_server (zsock_t *pipe, void *args)
+{
+    (void) args;
+    zsock_t *router = zsock_new_router ("tcp://127.0.0.1:*");
+    zsock_signal (pipe, 0);
+    zstr_send (pipe, zsock_endpoint (router));
+    zpoller_t *poller = zpoller_new (pipe, router, NULL);
+    while (true) {
+        zsock_t *which = (zsock_t *) zpoller_wait (poller, -1);
+        if (which != router)
+            break;
+        zmsg_t *msg = zmsg_recv (router);
+        zframe_t *identity = zmsg_pop (msg);
+        zmsg_destroy (&msg);
+        zmsg_t *reply = zmsg_new ();
+        zmsg_append (reply, &identity);
+        zmsg_addmem (reply, "\x08\x01\xff", 3);
+        zmsg_send (&reply, router);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&router);
+}
+
 void
 lg_client_test (bool verbose)
 {
@@ -189,7 +219,35 @@ lg_client_test (bool verbose)
     lg_reply_t *reply;
     assert (lg_client_call (client, &request, &reply) == -1);
     free (request.request_id);
+    request.request_id = NULL;
     lg_client_destroy (&client);
+
+    //  A reply that cannot be decoded is dropped (the call times out), and
+    //  the log says so
+    zactor_t *server = zactor_new (s_garbage_server, NULL);
+    char *endpoint = zstr_recv (server);
+    client = lg_client_new (endpoint, NULL, NULL);
+    lg_client_set_timeout (client, 300, 0);
+    fflush (stderr);
+    int saved = dup (STDERR_FILENO);
+    FILE *capture = tmpfile ();
+    assert (saved >= 0 && capture);
+    dup2 (fileno (capture), STDERR_FILENO);
+    int rc = lg_client_call (client, &request, &reply);
+    fflush (stderr);
+    dup2 (saved, STDERR_FILENO);
+    close (saved);
+    assert (rc == -1);
+    char said [1024] = "";
+    rewind (capture);
+    size_t got = fread (said, 1, sizeof said - 1, capture);
+    said [got] = 0;
+    fclose (capture);
+    assert (strstr (said, "could not be decoded and was dropped"));
+    free (request.request_id);
+    lg_client_destroy (&client);
+    zstr_free (&endpoint);
+    zactor_destroy (&server);
     if (verbose)
         printf ("OK\n");
 }
