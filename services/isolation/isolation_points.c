@@ -19,7 +19,9 @@
        The points ack a version at nearly the same moment, so the reader
        takes every frame already waiting (up to S_BATCH) before it records
        the acks among them in one duty: one transaction for all the points
-       instead of one each, on the path from request to in force.
+       instead of one each, on the path from request to in force. A point
+       acks a version once, so acks a failed duty could not record are kept
+       and tried again at every Beat.
     6. A point name is held by one connection at a time. The ROUTER is
        mandatory-routing: a send to a connection that is gone fails
        (EHOSTUNREACH) instead of vanishing, and the peer is forgotten then.
@@ -284,8 +286,11 @@ s_flush_acks (s_points_t *self)
 {
     if (self->n_acks == 0)
         return;
-    lg_server_run_duty (self->server, s_record_acks, "point acks");
-    self->n_acks = 0;           //  lost with a failed duty: the next ack (greatest) makes it good
+    //  A point acks a version once: if the duty fails (the database away, a
+    //  conflict), the acks are kept and every Beat tries them again, so a
+    //  change a point applied cannot stay pending until the next change
+    if (lg_server_run_duty (self->server, s_record_acks, "point acks") == 0)
+        self->n_acks = 0;
 }
 
 //  Keep the highest version per point until the flush
@@ -298,6 +303,11 @@ s_take_ack (s_points_t *self, const char *point, uint64_t version, bool dry_run)
     if (i == self->n_acks) {
         if (self->n_acks == S_BATCH)
             s_flush_acks (self);
+        if (self->n_acks == S_BATCH) {
+            lg_warning ("enforcement point %s acked version %" PRIu64 ", not recorded: %d other"
+                        " points' acks wait for the database", point, version, S_BATCH);
+            return;
+        }
         i = self->n_acks++;
         snprintf (self->acks [i].point, sizeof self->acks [i].point, "%s", point);
         self->acks [i].version = 0;
@@ -501,6 +511,7 @@ s_on_beat (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     s_points_t *self = (s_points_t *) arg;
+    s_flush_acks (self);            //  acks a failed duty left
     Lgwan__V1__EnforcementBeat beat = LGWAN__V1__ENFORCEMENT_BEAT__INIT;
     beat.version = s_head (self);
     Lgwan__V1__EnforcerFrame out = LGWAN__V1__ENFORCER_FRAME__INIT;

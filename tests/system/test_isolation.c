@@ -656,6 +656,59 @@ test_x3_point_name_held_by_one_connection (void **state)
     s_sql ("DELETE FROM isolation.points WHERE name = 'twin' RETURNING 1");
 }
 
+/* REQ R16.1: an ack the database could not record is recorded later. A
+   point acks a version once; the acks of a failed transaction used to be
+   dropped, and the change stayed pending (not in force, its event not
+   sent) until some later change was acked. */
+static void
+test_r16_1_ack_kept_when_not_recorded (void **state)
+{
+    (void) state;
+    uint64_t service = (uint64_t) s_sql ("SELECT service_id FROM registry.connections WHERE id = %"
+                                         PRIu64, s_conn [1]);
+    uint64_t id = s_connection (service, false, NULL, 0);
+    for (int i = 0; i < 200 && s_sql ("SELECT count(*) FROM isolation.connections WHERE id = %"
+                                      PRIu64, id) != 1; i++)
+        zclock_sleep (50);
+    zsock_t *point = s_point_new ();
+    s_point_hello (point, "fake");
+    Lgwan__V1__EnforcerFrame *in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT);
+    uint64_t head = in->snapshot->version;
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    s_point_ack (point, head);
+    for (int i = 0; i < 100 && s_acked () != (long) head; i++)
+        zclock_sleep (50);
+
+    //  The next version cannot be written as acked for a while
+    char *sql = zsys_sprintf ("ALTER TABLE isolation.points ADD CONSTRAINT test_no_ack"
+                              " CHECK (acked_version <= %" PRIu64 ") NOT VALID; SELECT 1", head);
+    assert_int_equal (s_sql ("%s", sql), 1);
+    zstr_free (&sql);
+    Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
+    d.connections = &id;
+    d.n_connections = 1;
+    d.incident = (char *) "INC-ACK";
+    lg_reply_t *reply = s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE);
+    uint64_t version = in->update->version;
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    s_point_ack (point, version);           //  once, as an enforcer does
+    zclock_sleep (1500);
+    assert_int_equal (s_pending (id), 1);
+    assert_int_equal (s_acked (), (long) head);
+
+    //  The database takes it again: the kept ack is recorded, the change is in force
+    assert_int_equal (s_sql ("ALTER TABLE isolation.points DROP CONSTRAINT test_no_ack; SELECT 1"), 1);
+    for (int i = 0; i < 100 && s_pending (id) != 0; i++)
+        zclock_sleep (50);
+    assert_int_equal (s_pending (id), 0);
+    assert_int_equal (s_acked (), (long) version);
+    zsock_destroy (&point);
+    s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
+}
+
 int
 main (void)
 {
@@ -666,6 +719,7 @@ main (void)
         cmocka_unit_test (test_r12_1_decommission_releases),
         cmocka_unit_test (test_x3_enforcer_cannot_ack_unsent_version),
         cmocka_unit_test (test_x3_point_name_held_by_one_connection),
+        cmocka_unit_test (test_r16_1_ack_kept_when_not_recorded),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
