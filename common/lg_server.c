@@ -21,9 +21,14 @@
 */
 #include "lg_lib.h"
 #include <openssl/evp.h>
+#include <stdatomic.h>
 
 #define MAX_CODES 17
 #define S_ATTEMPTS 3            //  runs of a write rolled back by a conflict (point 4)
+
+//  Writes run again after a conflict, by any thread of the process; Stats
+//  shows it as the service counter requests.rerun_after_conflict
+static atomic_uint_fast64_t s_reruns;
 
 //  What a worker thread needs; it builds its own server core from it
 typedef struct {
@@ -440,6 +445,7 @@ unavailable: ;
                       S_ATTEMPTS);
         free (reply_hex);
         reply_hex = NULL;
+        atomic_fetch_add (&s_reruns, 1);
         zclock_sleep (1 + (int) (randof (10) * attempt));
         goto again;
     }
@@ -888,6 +894,9 @@ s_stats (lg_ctx_t *ctx)
         counter->total_micros = tally->total_us;
         stats->by_request [stats->n_by_request++] = counter;
     }
+    uint64_t reruns = atomic_load (&s_reruns);
+    if (reruns)
+        lg_stats_add (stats, "requests.rerun_after_conflict", reruns);
     //  Stats is always answered in the reactor, where the service's own
     //  counters live (s_on_reactor)
     if (self->stats_fn)

@@ -258,6 +258,21 @@ test_x2_deadlock_victim_is_run_again (void **state)
         said = said || strstr (line, "rolled back by a conflict (run 1 of 3)");
     fclose (log);
     assert_true (said);
+    //  Stats counts it
+    Lgwan__V1__Stats stats = LGWAN__V1__STATS__INIT;
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.body_case = LGWAN__V1__REQUEST__BODY_STATS;
+    request.stats = &stats;
+    lg_reply_t *reply = s_call (&request, 2000);
+    free (request.request_id);
+    assert_non_null (reply);
+    assert_non_null (reply->stats);
+    uint64_t reruns = 0;
+    for (size_t i = 0; i < reply->stats->n_service_counters; i++)
+        if (streq (reply->stats->service_counters [i]->name, "requests.rerun_after_conflict"))
+            reruns = reply->stats->service_counters [i]->count;
+    assert_int_equal (reruns, 1);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
     PQfinish (other);
     PQfinish (watch);
 }
