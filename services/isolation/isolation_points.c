@@ -21,7 +21,9 @@
        the acks among them in one duty: one transaction for all the points
        instead of one each, on the path from request to in force. A point
        acks a version once, so acks a failed duty could not record are kept
-       and tried again at every Beat.
+       and tried again at every Beat. So are the repairs a point reports
+       (up to S_REPAIRS_MAX): a DriftRepaired is the record that someone
+       changed a gateway's ruleset, and the point reports it once.
     6. A point name is held by one connection at a time. The ROUTER is
        mandatory-routing: a send to a connection that is gone fails
        (EHOSTUNREACH) instead of vanishing, and the peer is forgotten then.
@@ -41,6 +43,7 @@
 
 #define S_BATCH 64                 //  frames taken per wake-up, acks recorded at once
 #define S_REFUSAL_LOG_MS 30000     //  a refused Hello is logged at most this often
+#define S_REPAIRS_MAX 256          //  repairs waiting for the database, at most
 
 typedef struct {
     char point [40];
@@ -68,7 +71,24 @@ typedef struct {
     s_ack_t acks [S_BATCH];
     size_t n_acks;
     int64_t refusal_logged;     //  zclock_mono of the last refused Hello logged
+    //  Repairs reported but not yet recorded (s_repair_t), oldest first
+    zlistx_t *repairs;
 } s_points_t;
+
+typedef struct {
+    char point [40];
+    Lgwan__V1__EnforcerFrame *frame;    //  the Repaired frame as decoded
+} s_repair_t;
+
+static void
+s_repair_destroy (s_repair_t **repair_p)
+{
+    if (*repair_p) {
+        protobuf_c_message_free_unpacked (&(*repair_p)->frame->base, NULL);
+        free (*repair_p);
+        *repair_p = NULL;
+    }
+}
 
 typedef struct {
     zframe_t *identity;
@@ -104,6 +124,8 @@ isolation_points_new (lg_db_t *db, const lg_config_t *cfg)
     }
     self->peers = zhashx_new ();
     zhashx_set_destructor (self->peers, (zhashx_destructor_fn *) s_peer_destroy);
+    self->repairs = zlistx_new ();
+    zlistx_set_destructor (self->repairs, (zlistx_destructor_fn *) s_repair_destroy);
     return self;
 }
 
@@ -114,6 +136,7 @@ isolation_points_destroy (void **state_p)
         s_points_t *self = (s_points_t *) *state_p;
         zsock_destroy (&self->router);
         zhashx_destroy (&self->peers);
+        zlistx_destroy (&self->repairs);
         free (self);
         *state_p = NULL;
     }
@@ -334,6 +357,23 @@ s_record_repair (lg_ctx_t *ctx)
                              "", ctx->now_us);
 }
 
+//  Record the waiting repairs, oldest first; what fails waits for the next
+//  Beat (point 5)
+static void
+s_flush_repairs (s_points_t *self)
+{
+    s_repair_t *repair;
+    while ((repair = (s_repair_t *) zlistx_first (self->repairs))) {
+        snprintf (self->point, sizeof self->point, "%s", repair->point);
+        self->repaired = repair->frame->repaired;
+        int rc = lg_server_run_duty (self->server, s_record_repair, "drift repaired");
+        self->repaired = NULL;
+        if (rc)
+            break;
+        zlistx_delete (self->repairs, zlistx_cursor (self->repairs));
+    }
+}
+
 //  A point behind the head for longer than LG_LAG_MS: one event per version
 static int
 s_record_lagging (lg_ctx_t *ctx)
@@ -437,18 +477,26 @@ s_handle (s_points_t *self, zmsg_t *msg)
             if (!peer)
                 break;
             peer->seen = zclock_mono ();
-            snprintf (self->point, sizeof self->point, "%s", peer->point);
-            self->repaired = frame->repaired;
             lg_warning ("enforcement point %s repaired drift: %zu missing, %zu extra",
                         peer->point, frame->repaired->n_missing, frame->repaired->n_extra);
-            lg_server_run_duty (self->server, s_record_repair, "drift repaired");
-            self->repaired = NULL;
+            if (zlistx_size (self->repairs) == S_REPAIRS_MAX) {
+                lg_error ("enforcement point %s: a repair could not be recorded, %d older ones"
+                          " wait for the database: dropped", peer->point, S_REPAIRS_MAX);
+                break;
+            }
+            s_repair_t *repair = (s_repair_t *) zmalloc (sizeof *repair);
+            snprintf (repair->point, sizeof repair->point, "%s", peer->point);
+            repair->frame = frame;
+            decoded = NULL;             //  the repair owns the frame now
+            zlistx_add_end (self->repairs, repair);
+            s_flush_repairs (self);
             break;
         default:
             break;
     }
     zstr_free (&key);
-    protobuf_c_message_free_unpacked (decoded, NULL);
+    if (decoded)
+        protobuf_c_message_free_unpacked (decoded, NULL);
 cleanup:
     zframe_destroy (&identity);
     zframe_destroy (&body);
@@ -511,7 +559,8 @@ s_on_beat (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     s_points_t *self = (s_points_t *) arg;
-    s_flush_acks (self);            //  acks a failed duty left
+    s_flush_acks (self);            //  acks and repairs a failed duty left
+    s_flush_repairs (self);
     Lgwan__V1__EnforcementBeat beat = LGWAN__V1__ENFORCEMENT_BEAT__INIT;
     beat.version = s_head (self);
     Lgwan__V1__EnforcerFrame out = LGWAN__V1__ENFORCER_FRAME__INIT;

@@ -709,6 +709,48 @@ test_r16_1_ack_kept_when_not_recorded (void **state)
     s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
 }
 
+/* REQ R16.1: a repair the database could not record is recorded later. A
+   point reports a repair once; DriftRepaired is the record that a
+   gateway's ruleset was changed by hand, and it used to be lost with a
+   failed transaction. */
+static void
+test_r16_1_repair_kept_when_not_recorded (void **state)
+{
+    (void) state;
+    zsock_t *point = s_point_new ();
+    s_point_hello (point, "fake");
+    Lgwan__V1__EnforcerFrame *in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT);
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    const char *count = "SELECT count(*) FROM isolation.outbox WHERE body_case = %d";
+    long before = s_sql (count, LGWAN__V1__EVENT__BODY_DRIFT_REPAIRED);
+
+    //  No DriftRepaired can be written for a while
+    assert_int_equal (s_sql ("ALTER TABLE isolation.outbox ADD CONSTRAINT test_no_repair"
+                             " CHECK (body_case <> %d) NOT VALID; SELECT 1",
+                             LGWAN__V1__EVENT__BODY_DRIFT_REPAIRED), 1);
+    char *missing [] = { (char *) "198.18.0.0/28" };
+    Lgwan__V1__EnforcerRepaired repaired = LGWAN__V1__ENFORCER_REPAIRED__INIT;
+    repaired.point = (char *) "fake";
+    repaired.missing = missing;
+    repaired.n_missing = 1;
+    Lgwan__V1__EnforcerFrame frame = LGWAN__V1__ENFORCER_FRAME__INIT;
+    frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED;
+    frame.repaired = &repaired;
+    s_point_send (point, &frame);               //  once, as an enforcer does
+    zclock_sleep (1500);
+    assert_int_equal (s_sql (count, LGWAN__V1__EVENT__BODY_DRIFT_REPAIRED), before);
+
+    //  The database takes it again: the kept repair is recorded, once
+    assert_int_equal (s_sql ("ALTER TABLE isolation.outbox DROP CONSTRAINT test_no_repair;"
+                             " SELECT 1"), 1);
+    for (int i = 0; i < 100 && s_sql (count, LGWAN__V1__EVENT__BODY_DRIFT_REPAIRED) == before; i++)
+        zclock_sleep (50);
+    zclock_sleep (1200);                        //  a Beat more: nothing twice
+    assert_int_equal (s_sql (count, LGWAN__V1__EVENT__BODY_DRIFT_REPAIRED), before + 1);
+    zsock_destroy (&point);
+    s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
+}
+
 int
 main (void)
 {
@@ -720,6 +762,7 @@ main (void)
         cmocka_unit_test (test_x3_enforcer_cannot_ack_unsent_version),
         cmocka_unit_test (test_x3_point_name_held_by_one_connection),
         cmocka_unit_test (test_r16_1_ack_kept_when_not_recorded),
+        cmocka_unit_test (test_r16_1_repair_kept_when_not_recorded),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
