@@ -357,6 +357,32 @@ s_record_repair (lg_ctx_t *ctx)
                              "", ctx->now_us);
 }
 
+//  A prefix as a point writes it: digits, hex, ':', '.' and one '/'; the
+//  kernel gave it to the point, so this only keeps junk out of the record
+static bool
+s_prefix_like (const char *text)
+{
+    size_t size = strlen (text);
+    const char *slash = strchr (text, '/');
+    return size >= 3 && size < 48 && slash && slash > text && slash [1]
+        && !strchr (slash + 1, '/')
+        && strspn (text, "0123456789abcdefABCDEF:./") == size;
+}
+
+static bool
+s_repair_valid (const Lgwan__V1__EnforcerRepaired *repaired, char *why, size_t why_size)
+{
+    for (size_t i = 0; i < repaired->n_missing + repaired->n_extra; i++) {
+        const char *text = i < repaired->n_missing? repaired->missing [i]
+                                                  : repaired->extra [i - repaired->n_missing];
+        if (!s_prefix_like (text)) {
+            snprintf (why, why_size, "\"%.48s\" is not a prefix", text);
+            return false;
+        }
+    }
+    return true;
+}
+
 //  Record the waiting repairs, oldest first; what fails waits for the next
 //  Beat (point 5)
 static void
@@ -477,6 +503,12 @@ s_handle (s_points_t *self, zmsg_t *msg)
             if (!peer)
                 break;
             peer->seen = zclock_mono ();
+            char why [80];
+            if (!s_repair_valid (frame->repaired, why, sizeof why)) {
+                lg_warning ("enforcement point %s reported a repair that is not one (%s):"
+                            " ignored", peer->point, why);
+                break;
+            }
             lg_warning ("enforcement point %s repaired drift: %zu missing, %zu extra",
                         peer->point, frame->repaired->n_missing, frame->repaired->n_extra);
             if (zlistx_size (self->repairs) == S_REPAIRS_MAX) {

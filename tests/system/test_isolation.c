@@ -724,6 +724,17 @@ test_r16_1_repair_kept_when_not_recorded (void **state)
     const char *count = "SELECT count(*) FROM isolation.outbox WHERE body_case = %d";
     long before = s_sql (count, LGWAN__V1__EVENT__BODY_DRIFT_REPAIRED);
 
+    //  A report that is not a repair is refused, not recorded
+    char *junk [] = { (char *) "198.18.0.0/28", (char *) "x'); DROP TABLE points; --" };
+    Lgwan__V1__EnforcerRepaired bad = LGWAN__V1__ENFORCER_REPAIRED__INIT;
+    bad.point = (char *) "fake";
+    bad.extra = junk;
+    bad.n_extra = 2;
+    Lgwan__V1__EnforcerFrame bad_frame = LGWAN__V1__ENFORCER_FRAME__INIT;
+    bad_frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED;
+    bad_frame.repaired = &bad;
+    s_point_send (point, &bad_frame);
+
     //  No DriftRepaired can be written for a while
     assert_int_equal (s_sql ("ALTER TABLE isolation.outbox ADD CONSTRAINT test_no_repair"
                              " CHECK (body_case <> %d) NOT VALID; SELECT 1",
