@@ -80,6 +80,7 @@ typedef struct {
     bool hello_pending;             //  a Hello is wanted and not sent yet
     int64_t hello_sent_at;
     int64_t frame_at;               //  last frame from the service
+    int64_t refused_logged;         //  zclock_mono of the last Refused logged
     int64_t behind_since;           //  a Beat showed a newer version, 0 if none
     uint64_t beat_version;
     char fatal [512];               //  set: stop the reactor
@@ -87,7 +88,7 @@ typedef struct {
 
 typedef void (s_frame_fn) (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame);
 
-static s_frame_fn s_on_snapshot, s_on_update, s_on_beat;
+static s_frame_fn s_on_snapshot, s_on_update, s_on_beat, s_on_refused;
 
 //  What arrives from the isolation service; other bodies are ours to send
 static const struct {
@@ -97,7 +98,8 @@ static const struct {
 } s_frames [] = {
     { LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT, "Snapshot", s_on_snapshot },
     { LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE,   "Update",   s_on_update },
-    { LGWAN__V1__ENFORCER_FRAME__BODY_BEAT,     "Beat",     s_on_beat }
+    { LGWAN__V1__ENFORCER_FRAME__BODY_BEAT,     "Beat",     s_on_beat },
+    { LGWAN__V1__ENFORCER_FRAME__BODY_REFUSED,  "Refused",  s_on_refused }
 };
 
 
@@ -590,6 +592,20 @@ s_on_beat (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
     }
 }
 
+
+//  Our Hello was not taken (another live connection holds our point name):
+//  say so, and Hello again after the silence (point 3) until it is taken
+static void
+s_on_refused (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
+{
+    int64_t now = zclock_mono ();
+    if (self->refused_logged && now - self->refused_logged < 30000)
+        return;
+    self->refused_logged = now;
+    lg_error ("the isolation service refused our Hello as point %s: %s (is another enforcer"
+              " configured with this name?); saying Hello again every 3 s",
+              self->config.point, frame->refused->reason);
+}
 
 //  --------------------------------------------------------------------------
 //  Reactor

@@ -30,7 +30,8 @@
        A Hello naming a point that another connection holds first probes
        that connection with a Beat: gone, the new one takes the name over
        (an enforcer restarted after kill -9); still there, the Hello is
-       refused and logged, and nothing the second connection says counts.
+       refused (logged, and a Refused frame tells the enforcer why), and
+       nothing the second connection says counts.
        Two enforcers configured with one name would otherwise let either's
        ack stand for a gateway the other never touched. The refused one
        says Hello again after 3 s of silence, so it takes over within
@@ -461,6 +462,13 @@ s_handle (s_points_t *self, zmsg_t *msg)
             if (s_holder (self, point, key)) {
                 if (peer)               //  it held another name: that is given up
                     zhashx_delete (self->peers, key);
+                Lgwan__V1__EnforcerRefused refused = LGWAN__V1__ENFORCER_REFUSED__INIT;
+                refused.point = (char *) point;
+                refused.reason = (char *) "another live connection holds this point name";
+                Lgwan__V1__EnforcerFrame out = LGWAN__V1__ENFORCER_FRAME__INIT;
+                out.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_REFUSED;
+                out.refused = &refused;
+                s_send (self, identity, &out);
                 int64_t now = zclock_mono ();
                 if (self->refusal_logged == 0 || now - self->refusal_logged >= S_REFUSAL_LOG_MS) {
                     self->refusal_logged = now;

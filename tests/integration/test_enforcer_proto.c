@@ -579,6 +579,38 @@ test_dry_run (void **state)
     s_pid = 0;
 }
 
+//  A Refused Hello (another live connection holds the point name) is logged
+//  as an error, and the enforcer says Hello again after the silence, not at
+//  once
+static void
+test_refused_hello (void **state)
+{
+    (void) state;
+    static const char *const wrap [] = { "/usr/bin/setpriv", "--bounding-set=-net_admin",
+                                         "--inh-caps=-net_admin", NULL };
+    static const char *const dry [] = { "LG_ENFORCER_DRY_RUN=true", NULL };
+    s_pid = s_spawn ("twin", s_ns, dry, wrap);
+    Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 10000);
+    s_free (&frame);
+    Lgwan__V1__EnforcerRefused refused = LGWAN__V1__ENFORCER_REFUSED__INIT;
+    refused.point = (char *) "twin";
+    refused.reason = (char *) "another live connection holds this point name";
+    Lgwan__V1__EnforcerFrame out = LGWAN__V1__ENFORCER_FRAME__INIT;
+    out.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_REFUSED;
+    out.refused = &refused;
+    s_send (&out);
+    s_expect_none (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 2000);
+    frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 3000);
+    assert_string_equal (frame->hello->point, "twin");
+    s_free (&frame);
+    char *log = lg_test_sh_output ("cat '%s'", lg_test_log_path (s_pid));
+    assert_non_null (strstr (log, "the isolation service refused our Hello as point twin:"
+                                  " another live connection holds this point name"));
+    free (log);
+    assert_int_equal (lg_test_stop (s_pid, SIGTERM, 5000), 0);
+    s_pid = 0;
+}
+
 //  Run the binary to its end; its exit code and its log
 static int
 s_run_to_end (const char *netns, const char *const *extra, const char *const *wrap, char **log_p)
@@ -663,6 +695,7 @@ main (void)
         cmocka_unit_test (test_drift_repaired),
         cmocka_unit_test (test_reconnect_hello),
         cmocka_unit_test (test_dry_run),
+        cmocka_unit_test (test_refused_hello),
         cmocka_unit_test (test_no_capability),
         cmocka_unit_test (test_bad_config),
     };

@@ -614,9 +614,13 @@ test_x3_point_name_held_by_one_connection (void **state)
     Lgwan__V1__EnforcerFrame *in = s_point_recv (first, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT);
     lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
 
-    //  The second connection with the same name gets no snapshot
+    //  The second connection with the same name is told why, and gets no snapshot
     zsock_t *second = s_point_new ();
     s_point_hello (second, "twin");
+    in = s_point_recv (second, LGWAN__V1__ENFORCER_FRAME__BODY_REFUSED);
+    assert_string_equal (in->refused->point, "twin");
+    assert_string_equal (in->refused->reason, "another live connection holds this point name");
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
     assert_null (s_point_try_recv (second, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT, 1500));
 
     //  Its ack of a change does not put the change in force; the first's does
