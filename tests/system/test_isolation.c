@@ -524,6 +524,30 @@ s_point_recv (zsock_t *point, Lgwan__V1__EnforcerFrame__BodyCase kind)
     return frame;
 }
 
+//  A fresh connection of provider A, once isolation knows it
+static uint64_t
+s_fresh_connection (void)
+{
+    uint64_t service = (uint64_t) s_sql ("SELECT service_id FROM registry.connections WHERE id = %"
+                                         PRIu64, s_conn [1]);
+    uint64_t id = s_connection (service, false, NULL, 0);
+    for (int i = 0; i < 200 && s_sql ("SELECT count(*) FROM isolation.connections WHERE id = %"
+                                      PRIu64, id) != 1; i++)
+        zclock_sleep (50);
+    return id;
+}
+
+//  Hello as name; the version of the snapshot that answers it
+static uint64_t
+s_point_join (zsock_t *point, const char *name)
+{
+    s_point_hello (point, name);
+    Lgwan__V1__EnforcerFrame *in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT);
+    uint64_t version = in->snapshot->version;
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    return version;
+}
+
 static long
 s_acked (void)
 {
@@ -537,19 +561,11 @@ static void
 test_x3_enforcer_cannot_ack_unsent_version (void **state)
 {
     (void) state;
-    //  A fresh connection of provider A, once isolation knows it
-    uint64_t service = (uint64_t) s_sql ("SELECT service_id FROM registry.connections WHERE id = %"
-                                         PRIu64, s_conn [1]);
-    uint64_t id = s_connection (service, false, NULL, 0);
-    for (int i = 0; i < 200 && s_sql ("SELECT count(*) FROM isolation.connections WHERE id = %"
-                                      PRIu64, id) != 1; i++)
-        zclock_sleep (50);
+    uint64_t id = s_fresh_connection ();
 
     zsock_t *point = s_point_new ();
-    s_point_hello (point, "fake");
-    Lgwan__V1__EnforcerFrame *in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT);
-    uint64_t head = in->snapshot->version;
-    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    uint64_t head = s_point_join (point, "fake");
+    Lgwan__V1__EnforcerFrame *in;
 
     //  Versions it was never sent: ignored
     s_point_ack (point, head + 1000);
@@ -602,17 +618,11 @@ static void
 test_x3_point_name_held_by_one_connection (void **state)
 {
     (void) state;
-    uint64_t service = (uint64_t) s_sql ("SELECT service_id FROM registry.connections WHERE id = %"
-                                         PRIu64, s_conn [1]);
-    uint64_t id = s_connection (service, false, NULL, 0);
-    for (int i = 0; i < 200 && s_sql ("SELECT count(*) FROM isolation.connections WHERE id = %"
-                                      PRIu64, id) != 1; i++)
-        zclock_sleep (50);
+    uint64_t id = s_fresh_connection ();
 
     zsock_t *first = s_point_new ();
-    s_point_hello (first, "twin");
-    Lgwan__V1__EnforcerFrame *in = s_point_recv (first, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT);
-    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    s_point_join (first, "twin");
+    Lgwan__V1__EnforcerFrame *in;
 
     //  The second connection with the same name is told why, and gets no snapshot
     zsock_t *second = s_point_new ();
@@ -668,17 +678,10 @@ static void
 test_r16_1_ack_kept_when_not_recorded (void **state)
 {
     (void) state;
-    uint64_t service = (uint64_t) s_sql ("SELECT service_id FROM registry.connections WHERE id = %"
-                                         PRIu64, s_conn [1]);
-    uint64_t id = s_connection (service, false, NULL, 0);
-    for (int i = 0; i < 200 && s_sql ("SELECT count(*) FROM isolation.connections WHERE id = %"
-                                      PRIu64, id) != 1; i++)
-        zclock_sleep (50);
+    uint64_t id = s_fresh_connection ();
     zsock_t *point = s_point_new ();
-    s_point_hello (point, "fake");
-    Lgwan__V1__EnforcerFrame *in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT);
-    uint64_t head = in->snapshot->version;
-    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    uint64_t head = s_point_join (point, "fake");
+    Lgwan__V1__EnforcerFrame *in;
     s_point_ack (point, head);
     for (int i = 0; i < 100 && s_acked () != (long) head; i++)
         zclock_sleep (50);
@@ -722,9 +725,7 @@ test_r16_1_repair_kept_when_not_recorded (void **state)
 {
     (void) state;
     zsock_t *point = s_point_new ();
-    s_point_hello (point, "fake");
-    Lgwan__V1__EnforcerFrame *in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT);
-    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    s_point_join (point, "fake");
     const char *count = "SELECT count(*) FROM isolation.outbox WHERE body_case = %d";
     long before = s_sql (count, LGWAN__V1__EVENT__BODY_DRIFT_REPAIRED);
 
