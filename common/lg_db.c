@@ -6,7 +6,18 @@
     2. A result of NULL, or a fatal result with the connection in
        CONNECTION_BAD, marks the database down. lg_db_ensure reconnects no
        sooner than the backoff allows, so a dead server costs each request one
-       clock read, not one connect attempt.
+       clock read, not one connect attempt. Three exceptions, so that a server
+       that is back is used at once:
+       a. The first attempt after losing a connection that was up is made
+          at once (a restarted server, a terminated backend); the backoff
+          starts when that attempt fails.
+       b. Once any connection of the process connects, the others stop
+          waiting out their backoff (s_connects: the database is back).
+       c. Before an idle connection is used, its socket is polled: an idle
+          connection has nothing to read, so a readable one was most likely
+          closed by the server while it waited (PostgreSQL says FATAL and
+          closes). It is read to the end, and if gone, replaced at once: the
+          request never runs on a dead connection.
     3. The common tables (requests, outbox, cursors) are migrations of the
        component "common"; a service's own are component <schema>. Both are
        recorded in <schema>.schema_migrations.
@@ -15,6 +26,11 @@
 
 #define BACKOFF_MIN_MS   100
 #define BACKOFF_MAX_MS   2000
+#include <poll.h>
+#include <stdatomic.h>
+
+//  Successful connects of every connection of the process (note 2b)
+static atomic_uint_fast64_t s_connects;
 
 struct _lg_db_t {
     char *conninfo;
@@ -25,6 +41,10 @@ struct _lg_db_t {
     unsigned next_statement;
     int64_t retry_at;           //  zclock_mono of the next connect attempt
     int backoff_ms;
+    uint64_t connects_seen;     //  s_connects when this connection was lost
+    bool commit_sent;           //  COMMIT of this transaction was sent
+    bool lost_before_commit;    //  lost while COMMIT was not yet sent
+    bool was_connected;         //  has been connected before
     bool pipeline;              //  in libpq pipeline mode
     bool pipeline_failed;       //  a queued statement failed
     int queued;                 //  statements queued since the last sync
@@ -96,14 +116,33 @@ s_down (lg_db_t *self)
         PQfinish (self->conn);
         self->conn = NULL;
     }
-    if (self->up)
+    if (self->up) {
         lg_log_write (LG_LOG_WARNING, self->error, "lost the connection to the database");
+        self->lost_before_commit = !self->commit_sent;
+        self->retry_at = 0;                 //  note 2a
+    }
+    else {
+        self->retry_at = zclock_mono () + self->backoff_ms;
+        self->backoff_ms = self->backoff_ms * 2 > BACKOFF_MAX_MS? BACKOFF_MAX_MS: self->backoff_ms * 2;
+    }
     self->up = false;
     self->pipeline = false;
     self->queued = 0;
     zhashx_purge (self->prepared);
-    self->retry_at = zclock_mono () + self->backoff_ms;
-    self->backoff_ms = self->backoff_ms * 2 > BACKOFF_MAX_MS? BACKOFF_MAX_MS: self->backoff_ms * 2;
+    self->connects_seen = atomic_load (&s_connects);
+}
+
+//  Note 2c: false when an idle connection turns out to be closed
+static bool
+s_idle_alive (lg_db_t *self)
+{
+    struct pollfd pfd = { .fd = PQsocket (self->conn), .events = POLLIN };
+    //  A FATAL message first, then the end: two reads at most; a notice
+    //  that came while idle is read once and left for libpq to parse
+    for (int i = 0; i < 4 && poll (&pfd, 1, 0) == 1; i++)
+        if (PQconsumeInput (self->conn) != 1)
+            break;
+    return PQstatus (self->conn) == CONNECTION_OK;
 }
 
 lg_db_t *
@@ -140,11 +179,13 @@ lg_db_destroy (lg_db_t **self_p)
 int
 lg_db_ensure (lg_db_t *self)
 {
-    if (self->up && self->conn && PQstatus (self->conn) == CONNECTION_OK)
+    if (self->up && self->conn && PQstatus (self->conn) == CONNECTION_OK
+    && (self->pipeline || PQtransactionStatus (self->conn) != PQTRANS_IDLE
+    ||  s_idle_alive (self)))
         return 0;
     if (self->conn)
         s_down (self);
-    if (zclock_mono () < self->retry_at)
+    if (zclock_mono () < self->retry_at && atomic_load (&s_connects) == self->connects_seen)
         return -1;
 
     self->conn = PQconnectdb (self->conninfo);
@@ -164,10 +205,12 @@ lg_db_ensure (lg_db_t *self)
         s_down (self);
         return -1;
     }
-    if (self->backoff_ms > BACKOFF_MIN_MS)
+    if (self->was_connected)
         lg_info ("connected to the database again");
+    self->was_connected = true;
     self->up = true;
     self->backoff_ms = BACKOFF_MIN_MS;
+    atomic_fetch_add (&s_connects, 1);
     return 0;
 }
 
@@ -244,6 +287,12 @@ bool
 lg_db_retryable (lg_db_t *self)
 {
     return self->up && (streq (self->sqlstate, "40001") || streq (self->sqlstate, "40P01"));
+}
+
+bool
+lg_db_lost_before_commit (lg_db_t *self)
+{
+    return !self->up && self->lost_before_commit;
 }
 
 const char *
@@ -339,6 +388,8 @@ int
 lg_db_pipeline_begin (lg_db_t *self)
 {
     self->sqlstate [0] = 0;
+    self->commit_sent = false;
+    self->lost_before_commit = false;
     if (lg_db_ensure (self) || PQenterPipelineMode (self->conn) != 1)
         return -1;
     self->pipeline = true;
@@ -469,6 +520,8 @@ s_simple (lg_db_t *self, const char *sql)
 int
 lg_db_begin (lg_db_t *self)
 {
+    self->commit_sent = false;
+    self->lost_before_commit = false;
     if (self->pipeline && self->up)
         return s_queue_plain (self, "BEGIN")? 0: -1;
     return s_simple (self, "BEGIN");
@@ -477,6 +530,7 @@ lg_db_begin (lg_db_t *self)
 int
 lg_db_commit (lg_db_t *self)
 {
+    self->commit_sent = true;
     if (self->pipeline && self->up)
         return s_queue_plain (self, "COMMIT")? s_pipeline_collect (self, NULL): -1;
     return s_simple (self, "COMMIT");

@@ -3,9 +3,12 @@
     1. Statements are prepared lazily, keyed by their SQL text; a reconnect
        forgets them and they are prepared again on first use.
     2. When the server goes away, calls fail fast (NULL) and the connection is
-       retried with backoff (100 ms doubling to 5 s) on the next call after the
+       retried with backoff (100 ms doubling to 2 s) on the next call after the
        wait; nothing blocks for long and nothing is lost (the caller's
-       transaction rolled back).
+       transaction rolled back). A server that is back is used at once: the
+       first attempt after a loss is not delayed, one connection of the
+       process that connects ends the others' wait, and an idle connection
+       the server closed (a restart) is replaced before it is used.
     3. Migrations are numbered and forward-only, embedded in the binary, and
        applied at start under an advisory lock, so replicas may start together.
     4. A service connects as its own role, lgwan_<service>, which owns its own
@@ -62,6 +65,11 @@ const char *lg_db_error (lg_db_t *self);
 //  deadlock (40P01) and the connection is up: the transaction was rolled
 //  back by PostgreSQL and running it again may succeed.
 bool lg_db_retryable (lg_db_t *self);
+
+//  True when the last failure was the connection lost before this
+//  transaction's COMMIT was sent: nothing of it was committed, and it may
+//  run again on a new connection (lg_db_ensure makes one at once).
+bool lg_db_lost_before_commit (lg_db_t *self);
 
 //  SQLSTATE of a failed result, or "" .
 const char *lg_db_sqlstate (const PGresult *res);
