@@ -18,17 +18,26 @@
        are its transaction's (what it stages in the outbox is discarded with
        it), so running it again is safe. The pause is at most 19 ms; with
        LG_WORKERS=0 it is the reactor's.
+    5. So is a write whose connection was lost before its COMMIT was sent
+       (the server restarted, or its backend was terminated): nothing of it
+       was committed. It runs again at once on a new connection, if one can
+       be made; otherwise the caller gets UNAVAILABLE as before. Once COMMIT
+       was sent the outcome is unknown and the caller gets UNAVAILABLE: its
+       retry with the same request_id finds the stored reply if it committed.
+       A read is run again likewise.
 */
 #include "lg_lib.h"
 #include <openssl/evp.h>
 #include <stdatomic.h>
 
 #define MAX_CODES 17
-#define S_ATTEMPTS 3            //  runs of a write rolled back by a conflict (point 4)
+#define S_ATTEMPTS 3            //  runs of a write rolled back (points 4 and 5)
 
-//  Writes run again after a conflict, by any thread of the process; Stats
-//  shows it as the service counter requests.rerun_after_conflict
+//  Requests run again after a conflict, and after a lost connection, by any
+//  thread of the process; Stats shows them as the service counters
+//  requests.rerun_after_conflict and requests.rerun_after_reconnect
 static atomic_uint_fast64_t s_reruns;
+static atomic_uint_fast64_t s_reconnect_reruns;
 
 //  What a worker thread needs; it builds its own server core from it
 typedef struct {
@@ -434,19 +443,23 @@ again:
 
 unavailable: ;
     bool conflict = lg_db_retryable (db);
+    bool lost = lg_db_lost_before_commit (db);
     if (self->outbox)
         lg_outbox_discard (self->outbox);
     lg_db_rollback (db);
     lg_db_pipeline_end (db);
     s_clear_body (ctx->reply);
-    if (conflict && attempt < S_ATTEMPTS && lg_db_is_up (db)) {
-        lg_log_write (LG_LOG_WARNING, lg_db_error (db), "request %s rolled back by a conflict"
-                      " (run %d of %d): running it again", ctx->request->request_id, attempt,
-                      S_ATTEMPTS);
+    if (attempt < S_ATTEMPTS && ((conflict && lg_db_is_up (db))
+                             ||  (lost && lg_db_ensure (db) == 0))) {
+        lg_log_write (LG_LOG_WARNING, lg_db_error (db), "request %s %s (run %d of %d):"
+                      " running it again", ctx->request->request_id, conflict?
+                      "rolled back by a conflict": "lost its connection before COMMIT",
+                      attempt, S_ATTEMPTS);
         free (reply_hex);
         reply_hex = NULL;
-        atomic_fetch_add (&s_reruns, 1);
-        zclock_sleep (1 + (int) (randof (10) * attempt));
+        atomic_fetch_add (conflict? &s_reruns: &s_reconnect_reruns, 1);
+        if (conflict)
+            zclock_sleep (1 + (int) (randof (10) * attempt));
         goto again;
     }
     if (lg_db_is_up (db)) {
@@ -588,6 +601,12 @@ s_process (lg_server_t *self, zframe_t *payload, const lg_caller_t *known,
         rc = route->handler (&ctx);
         if (rc)
             s_clear_body (ctx.reply);
+        if (rc == -2 && !lg_db_is_up (self->db) && lg_db_ensure (self->db) == 0) {
+            //  Point 5: the connection was lost under the read; once more
+            atomic_fetch_add (&s_reconnect_reruns, 1);
+            if ((rc = route->handler (&ctx)))
+                s_clear_body (ctx.reply);
+        }
         if (rc == 0)
             s_set_status (ctx.reply, LGWAN__V1__CODE__OK, NULL, "");
         else
@@ -897,6 +916,9 @@ s_stats (lg_ctx_t *ctx)
     uint64_t reruns = atomic_load (&s_reruns);
     if (reruns)
         lg_stats_add (stats, "requests.rerun_after_conflict", reruns);
+    reruns = atomic_load (&s_reconnect_reruns);
+    if (reruns)
+        lg_stats_add (stats, "requests.rerun_after_reconnect", reruns);
     //  Stats is always answered in the reactor, where the service's own
     //  counters live (s_on_reactor)
     if (self->stats_fn)

@@ -8,6 +8,11 @@
        acknowledged is lost.
     2. A write chosen as a deadlock's victim is run again by the service:
        the caller gets one OK, and the change and its event are there once.
+    3. So is a write whose connection is lost before its COMMIT (its backend
+       terminated while it waits for a lock).
+    4. PostgreSQL restarted while the service is idle: no request after the
+       restart sees it (each connection the server closed is replaced before
+       it is used).
 */
 #include "lg_test.h"
 #include <pthread.h>
@@ -60,6 +65,37 @@ s_apply (uint64_t *id)
         *id = reply->provider->provider->id;
     lgwan__v1__reply__free_unpacked (reply, NULL);
     return code;
+}
+
+//  n applications at once, from threads (so that every worker of the
+//  service takes some); returns how many were answered OK
+static void *
+s_apply_thread (void *arg)
+{
+    *(int *) arg = s_apply (NULL);
+    return NULL;
+}
+
+static int
+s_burst_codes (int n, int *codes)
+{
+    pthread_t threads [16];
+    assert_true (n <= 16);
+    for (int i = 0; i < n; i++)
+        assert_int_equal (pthread_create (&threads [i], NULL, s_apply_thread, &codes [i]), 0);
+    int ok = 0;
+    for (int i = 0; i < n; i++) {
+        assert_int_equal (pthread_join (threads [i], NULL), 0);
+        ok += codes [i] == LGWAN__V1__CODE__OK;
+    }
+    return ok;
+}
+
+static int
+s_burst (int n)
+{
+    int codes [16];
+    return s_burst_codes (n, codes);
 }
 
 static bool
@@ -119,11 +155,15 @@ test_outage_under_traffic (void **state)
     int64_t until = zclock_mono () + 5000;
     int unavailable = 0, other = 0;
     while (zclock_mono () < until) {
-        int code = s_apply (NULL);
-        if (code == LGWAN__V1__CODE__UNAVAILABLE)
-            unavailable++;
-        else
-            other++;                //  silence or anything else is wrong
+        //  Four at once, so that every worker's connection backs off
+        int codes [4];
+        s_burst_codes (4, codes);
+        for (int i = 0; i < 4; i++) {
+            if (codes [i] == LGWAN__V1__CODE__UNAVAILABLE)
+                unavailable++;
+            else
+                other++;            //  silence or anything else is wrong
+        }
         zclock_sleep (50);
     }
     assert_true (unavailable >= 20);
@@ -132,6 +172,9 @@ test_outage_under_traffic (void **state)
     //  The same process serves again within the backoff (2 s at most)
     assert_true (lg_test_wait_for (s_serves, NULL, 10000));
     assert_int_equal (kill (s_registry.pid, 0), 0);
+    //  and once one connection is back, every worker's is: none of them
+    //  waits out its own backoff
+    assert_int_equal (s_burst (12), 12);
     for (int i = 0; i < 5; i++) {
         assert_int_equal (s_apply (&id), LGWAN__V1__CODE__OK);
         char text [24];
@@ -195,10 +238,46 @@ static long
 s_count (PGconn *conn, const char *sql)
 {
     PGresult *res = PQexec (conn, sql);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK)
+        fprintf (stderr, "s_count: %s: %s", sql, PQresultErrorMessage (res));
     assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
     long value = atol (PQgetvalue (res, 0, 0));
     PQclear (res);
     return value;
+}
+
+//  A service counter of Stats (0 when absent)
+static uint64_t
+s_counter (const char *name)
+{
+    Lgwan__V1__Stats stats = LGWAN__V1__STATS__INIT;
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.body_case = LGWAN__V1__REQUEST__BODY_STATS;
+    request.stats = &stats;
+    lg_reply_t *reply = s_call (&request, 2000);
+    free (request.request_id);
+    assert_non_null (reply);
+    assert_non_null (reply->stats);
+    uint64_t count = 0;
+    for (size_t i = 0; i < reply->stats->n_service_counters; i++)
+        if (streq (reply->stats->service_counters [i]->name, name))
+            count = reply->stats->service_counters [i]->count;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return count;
+}
+
+//  True when the service's log has a line containing text
+static bool
+s_logged (const char *text)
+{
+    FILE *log = fopen (lg_test_log_path (s_registry.pid), "r");
+    assert_non_null (log);
+    char line [1024];
+    bool said = false;
+    while (fgets (line, sizeof line, log))
+        said = said || strstr (line, text);
+    fclose (log);
+    return said;
 }
 
 /* REQ X.2: a write rolled back as a deadlock's victim is run again, and its
@@ -250,48 +329,88 @@ test_x2_deadlock_victim_is_run_again (void **state)
     zstr_free (&sql);
     assert_int_equal (s_count (watch, "SELECT count(*) FROM registry.outbox"), events + 1);
     //  And the service says it ran the request again
-    FILE *log = fopen (lg_test_log_path (s_registry.pid), "r");
-    assert_non_null (log);
-    char line [1024];
-    bool said = false;
-    while (fgets (line, sizeof line, log))
-        said = said || strstr (line, "rolled back by a conflict (run 1 of 3)");
-    fclose (log);
-    assert_true (said);
-    //  Stats counts it. (Should an outage come before this test, a connection
-    //  of the service may still wait out its reconnect backoff, up to 2 s,
-    //  and answer UNAVAILABLE meanwhile: ask until it answers)
-    Lgwan__V1__Stats stats = LGWAN__V1__STATS__INIT;
-    lg_request_t request = LGWAN__V1__REQUEST__INIT;
-    request.body_case = LGWAN__V1__REQUEST__BODY_STATS;
-    request.stats = &stats;
-    lg_reply_t *reply = NULL;
-    for (int i = 0; i < 50 && !(reply && reply->stats); i++) {
-        if (reply) {
-            lgwan__v1__reply__free_unpacked (reply, NULL);
-            zclock_sleep (100);
-        }
-        reply = s_call (&request, 2000);
-        free (request.request_id);
-        request.request_id = NULL;
-    }
-    assert_non_null (reply);
-    assert_non_null (reply->stats);
-    uint64_t reruns = 0;
-    for (size_t i = 0; i < reply->stats->n_service_counters; i++)
-        if (streq (reply->stats->service_counters [i]->name, "requests.rerun_after_conflict"))
-            reruns = reply->stats->service_counters [i]->count;
-    assert_int_equal (reruns, 1);
-    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_true (s_logged ("rolled back by a conflict (run 1 of 3)"));
+    //  Stats counts it
+    assert_int_equal (s_counter ("requests.rerun_after_conflict"), 1);
     PQfinish (other);
     PQfinish (watch);
+}
+
+/* REQ X.2: a write whose connection is lost before its COMMIT was sent
+   committed nothing; the service runs it again on a new connection and its
+   caller gets one answer. It used to get UNAVAILABLE. */
+static void
+test_x2_write_lost_before_commit_is_run_again (void **state)
+{
+    (void) state;
+    s_review_t review = { 0, false, -1 };
+    assert_int_equal (s_apply (&review.provider), LGWAN__V1__CODE__OK);
+    s_review (&review);
+    assert_int_equal (review.code, LGWAN__V1__CODE__OK);
+    review.reject = true;
+    PGconn *other = PQconnectdb (s_admin);
+    PGconn *watch = PQconnectdb (s_admin);
+    long events = s_count (watch, "SELECT count(*) FROM registry.outbox");
+    //  Hold the provider, so that the decision waits inside its transaction
+    char *sql = zsys_sprintf ("BEGIN; SELECT 1 FROM registry.providers WHERE id = %" PRIu64
+                              " FOR UPDATE", review.provider);
+    PGresult *res = PQexec (other, sql);
+    zstr_free (&sql);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    PQclear (res);
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_review, &review), 0);
+    long waiting = 0;
+    for (int i = 0; i < 200 && waiting == 0; i++) {
+        zclock_sleep (25);
+        waiting = s_count (watch, "SELECT count(*) FROM pg_stat_activity WHERE"
+                                  " wait_event_type = 'Lock' AND application_name = 'lgwan-registry'");
+    }
+    assert_int_equal (waiting, 1);
+    //  Its backend goes away under it, then the provider is free
+    long pid = s_count (watch, "SELECT pid FROM pg_stat_activity WHERE"
+                               " wait_event_type = 'Lock' AND application_name = 'lgwan-registry'");
+    sql = zsys_sprintf ("SELECT pg_terminate_backend (%ld)::integer", pid);
+    assert_int_equal (s_count (watch, sql), 1);
+    zstr_free (&sql);
+    res = PQexec (other, "COMMIT");
+    PQclear (res);
+    assert_int_equal (pthread_join (thread, NULL), 0);
+    assert_int_equal (review.code, LGWAN__V1__CODE__OK);
+    //  The change and its one event, once
+    sql = zsys_sprintf ("SELECT count(*) FROM registry.providers WHERE id = %" PRIu64
+                        " AND status = 'rejected'", review.provider);
+    assert_int_equal (s_count (watch, sql), 1);
+    zstr_free (&sql);
+    assert_int_equal (s_count (watch, "SELECT count(*) FROM registry.outbox"), events + 1);
+    assert_true (s_logged ("lost its connection before COMMIT (run 1 of 3)"));
+    assert_int_equal (s_counter ("requests.rerun_after_reconnect"), 1);
+    PQfinish (other);
+    PQfinish (watch);
+}
+
+/* REQ X.2: PostgreSQL restarted while the service is idle is not seen by
+   any request after it. Every connection the server closed used to fail
+   its first request with UNAVAILABLE and then wait out a backoff. */
+static void
+test_x2_restart_is_not_seen (void **state)
+{
+    (void) state;
+    assert_int_equal (s_burst (12), 12);        //  every worker connected
+    assert_int_equal (s_cluster ("stop"), 0);
+    assert_int_equal (s_cluster ("start"), 0);
+    assert_int_equal (s_burst (12), 12);
+    assert_int_equal (s_apply (NULL), LGWAN__V1__CODE__OK);
+    assert_true (s_logged ("connected to the database again"));
 }
 
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
-        cmocka_unit_test (test_x2_deadlock_victim_is_run_again),     //  first: no stale connections
+        cmocka_unit_test (test_x2_deadlock_victim_is_run_again),
+        cmocka_unit_test (test_x2_write_lost_before_commit_is_run_again),
+        cmocka_unit_test (test_x2_restart_is_not_seen),
         cmocka_unit_test (test_outage_under_traffic),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
