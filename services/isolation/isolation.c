@@ -511,7 +511,9 @@ s_points (lg_ctx_t *ctx)
     int rc = lg_ctx_query (ctx, &res,
         "SELECT name, acked_version, dry_run, to_char (last_seen AT TIME ZONE 'UTC',"
         " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS last_seen,"
-        " acked_version < (SELECT version FROM desired_head WHERE id = 1) AS behind,"
+        " acked_version < (SELECT version FROM desired_head WHERE id = 1) AS behind, refusals,"
+        " coalesce (to_char (refused_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+        " '') AS refused_at,"
         " (SELECT version FROM desired_head WHERE id = 1) AS head FROM points ORDER BY name",
         0, NULL);
     if (rc)
@@ -528,6 +530,8 @@ s_points (lg_ctx_t *ctx)
         p->dry_run = streq (lg_db_value (res, row, "dry_run"), "t");
         p->last_seen = lg_strdup (lg_db_value (res, row, "last_seen"));
         p->lagging = streq (lg_db_value (res, row, "behind"), "t");
+        p->refusals = lg_db_u64 (res, row, "refusals");
+        p->refused_at = lg_strdup (lg_db_value (res, row, "refused_at"));
         reply->version = strtoull (lg_db_value (res, row, "head"), NULL, 10);
         reply->points [reply->n_points++] = p;
     }

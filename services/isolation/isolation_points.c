@@ -277,6 +277,18 @@ s_record_hello (lg_ctx_t *ctx)
                       3, params)? 0: -2;
 }
 
+//  A Hello refused for the name in self->point, counted on the point
+static int
+s_record_refusal (lg_ctx_t *ctx)
+{
+    s_points_t *self = (s_points_t *) ctx->state;
+    char now [40];
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { self->point, now };
+    return lg_db_run (ctx->db, "UPDATE points SET refusals = refusals + 1,"
+                               " refused_at = $2::timestamptz WHERE name = $1", 2, params)? 0: -2;
+}
+
 //  Every ack taken since the last one, in one statement, then what they put
 //  in force (one round trip: the UPDATE is pipelined before the DELETE)
 static int
@@ -476,6 +488,10 @@ s_handle (s_points_t *self, zmsg_t *msg)
                               " first is still connected: refused (two enforcers configured with"
                               " one point name?)", point);
                 }
+                //  ListPoints shows it (the refused enforcer says Hello
+                //  again every few seconds: one small write each time)
+                snprintf (self->point, sizeof self->point, "%s", point);
+                lg_server_run_duty (self->server, s_record_refusal, "point refusal");
                 break;
             }
             peer = (s_peer_t *) zhashx_lookup (self->peers, key);

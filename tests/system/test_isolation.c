@@ -632,13 +632,29 @@ test_x3_point_name_held_by_one_connection (void **state)
     assert_string_equal (in->refused->reason, "another live connection holds this point name");
     lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
     assert_null (s_point_try_recv (second, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT, 1500));
+    //  and ListPoints shows the operator that the name was claimed twice
+    Lgwan__V1__PointList list = LGWAN__V1__POINT_LIST__INIT;
+    lg_reply_t *reply = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_POINT_LIST, &list);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    bool shown = false;
+    for (size_t i = 0; i < reply->points->n_points; i++) {
+        const Lgwan__V1__EnforcementPoint *point = reply->points->points [i];
+        if (streq (point->name, "twin")) {
+            shown = point->refusals == 1 && strlen (point->refused_at) == 27;
+            assert_true (shown);
+        }
+        else
+            assert_int_equal (point->refusals, 0);
+    }
+    assert_true (shown);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
 
     //  Its ack of a change does not put the change in force; the first's does
     Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
     d.connections = &id;
     d.n_connections = 1;
     d.incident = (char *) "INC-TWIN";
-    lg_reply_t *reply = s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
+    reply = s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
     s_expect (reply, LGWAN__V1__CODE__OK, NULL);
     assert_false (reply->isolation->in_force);
     lgwan__v1__reply__free_unpacked (reply, NULL);
