@@ -160,6 +160,60 @@ test_requests_and_exit_codes (void **state)
     zstr_free (&quoted);
 }
 
+//  The request_id of the last "repeats it safely" hint lgwanctl wrote
+static char *
+s_repeat_hint (void)
+{
+    char *path = zsys_sprintf ("%s/lgwanctl.err", s_certs);
+    FILE *file = fopen (path, "r");
+    assert_non_null (file);
+    char line [1024], *id = NULL;
+    while (fgets (line, sizeof line, file)) {
+        char *at = strstr (line, "the same command with --request-id ");
+        if (at) {
+            free (id);
+            id = strndup (at + 35, strcspn (at + 35, " \n"));
+        }
+    }
+    fclose (file);
+    zstr_free (&path);
+    assert_non_null (id);
+    return id;
+}
+
+/* REQ X.2: when nobody knows whether a request was done (no reply, or
+   UNAVAILABLE), lgwanctl says how to repeat it safely, and repeating it so
+   does it once: the service answers the second try with the first reply. */
+static void
+test_x2_unknown_outcome_repeats_safely (void **state)
+{
+    (void) state;
+    const char *apply = "provider apply --name-ja 再送試験 --entity-type VOLUNTARY_ORGANISATION --json";
+    assert_int_equal (s_ctl (NULL, "operator", "%s --endpoint tcp://127.0.0.1:%d --timeout 200"
+                             " --retries 0", apply, lg_test_free_port ()), 3);
+    char *id = s_repeat_hint ();
+    char *first = NULL, *second = NULL;
+    assert_int_equal (s_ctl (&first, "operator", "%s --request-id %s", apply, id), 0);
+    assert_int_equal (s_ctl (&second, "operator", "%s --request-id %s", apply, id), 0);
+    assert_string_equal (first, second);
+    json_t *json = json_loads (first, 0, NULL);
+    assert_non_null (json);
+    assert_string_equal (json_string_value (json_object_get (json_object_get (json, "provider"),
+                                                             "nameJa")), "再送試験");
+    json_decref (json);
+    char *sql = zsys_sprintf ("SELECT count(*) FROM registry.providers WHERE name_ja = '再送試験'");
+    PGconn *conn = PQconnectdb (s_admin);
+    PGresult *res = PQexec (conn, sql);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    assert_string_equal (PQgetvalue (res, 0, 0), "1");
+    PQclear (res);
+    PQfinish (conn);
+    zstr_free (&sql);
+    free (first);
+    free (second);
+    free (id);
+}
+
 /* REQ X.1: verify finds an edited payload and rows cut off the end */
 static void
 test_x1_verify (void **state)
@@ -230,6 +284,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_requests_and_exit_codes),
         cmocka_unit_test (test_x1_verify),
+        cmocka_unit_test (test_x2_unknown_outcome_repeats_safely),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

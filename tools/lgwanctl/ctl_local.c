@@ -159,6 +159,68 @@ cleanup:
     return rc;
 }
 
+int
+ctl_print_json (json_t *json)
+{
+    char *text = json? json_dumps (json, JSON_COMPACT): NULL;
+    if (!text)
+        return -1;
+    printf ("%s\n", text);
+    free (text);
+    return 0;
+}
+
+int
+ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const char *who,
+          lg_reply_t **reply_p)
+{
+    if (!request->request_id || !*request->request_id)
+        request->request_id = lg_client_new_id ();
+    lg_reply_t *reply = NULL;
+    char message [600];
+    lg_status_t silence = LGWAN__V1__STATUS__INIT;
+    const lg_status_t *status = &silence;
+    if (lg_client_call (client, request, &reply)) {
+        snprintf (message, sizeof message, "no reply from %s", who);
+        silence.code = LGWAN__V1__CODE__UNAVAILABLE;
+        silence.message = message;
+    }
+    else
+    if (reply->status && reply->status->code != LGWAN__V1__CODE__OK)
+        status = reply->status;
+    else {
+        *reply_p = reply;
+        return CTL_EXIT_OK;
+    }
+    *reply_p = NULL;
+    const ProtobufCEnumValue *code =
+        protobuf_c_enum_descriptor_get_value (&lgwan__v1__code__descriptor, (int) status->code);
+    if (args->json) {
+        json_t *json = lg_pbjson_from_message (&status->base, 0);
+        ctl_print_json (json);
+        json_decref (json);
+    }
+    else {
+        fprintf (stderr, "lgwanctl: %s (%s", status->message, code? code->name: "UNKNOWN");
+        if (status->requirement && *status->requirement)
+            fprintf (stderr, ", requirement %s", status->requirement);
+        fprintf (stderr, ")\n");
+        if (status->detail && *status->detail)
+            fprintf (stderr, "detail: %s\n", status->detail);
+    }
+    int rc = CTL_EXIT_REFUSED;
+    if (status->code == LGWAN__V1__CODE__UNAVAILABLE) {
+        //  Done or not, nobody knows: the same request_id does it at most once
+        fprintf (stderr, "lgwanctl: whether it was done is not known; the same command with"
+                         " --request-id %s repeats it safely (done at most once)\n",
+                 request->request_id);
+        rc = CTL_EXIT_UNAVAILABLE;
+    }
+    if (reply)
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    return rc;
+}
+
 lg_client_t *
 ctl_local_client (const char *service, int timeout_ms, int retries)
 {
@@ -208,25 +270,8 @@ ctl_local_reference_load (ctl_args_t *args)
     const char *reason = ctl_args_value (args, "reason");
     request.reason = (char *) (reason? reason: "reference list loaded");
     lg_reply_t *reply = NULL;
-    int rc = CTL_EXIT_OK;
-    if (lg_client_call (client, &request, &reply)) {
-        fprintf (stderr, "lgwanctl: registry is not answering\n");
-        rc = CTL_EXIT_UNAVAILABLE;
-    }
-    else
-    if (reply->status->code != LGWAN__V1__CODE__OK) {
-        const char *code = protobuf_c_enum_descriptor_get_value (&lgwan__v1__code__descriptor,
-                                                                 reply->status->code)->name;
-        if (args->json)
-            printf ("{\"code\":\"%s\",\"message\":\"%s\",\"requirement\":\"%s\"}\n", code,
-                    reply->status->message, reply->status->requirement);
-        else
-            fprintf (stderr, "lgwanctl: %s (%s%s%s)\n", reply->status->message, code,
-                     *reply->status->requirement? ", requirement ": "", reply->status->requirement);
-        rc = reply->status->code == LGWAN__V1__CODE__UNAVAILABLE? CTL_EXIT_UNAVAILABLE:
-                                                                   CTL_EXIT_REFUSED;
-    }
-    else {
+    int rc = ctl_call (args, client, &request, "registry", &reply);
+    if (rc == CTL_EXIT_OK) {
         json_t *result = json_pack ("{s:I, s:I}", "list_version",
                                     (json_int_t) reply->reference_load->list_version, "entries",
                                     (json_int_t) reply->reference_load->entries);
@@ -261,26 +306,9 @@ s_billing_call (ctl_args_t *args, lg_request_t *request, lg_reply_t **reply_p)
         return CTL_EXIT_REFUSED;
     const char *id = ctl_args_value (args, "request-id");
     request->request_id = id? strdup (id): lg_client_new_id ();
-    int rc = CTL_EXIT_OK;
-    if (lg_client_call (client, request, reply_p)) {
-        fprintf (stderr, "lgwanctl: billing is not answering\n");
-        rc = CTL_EXIT_UNAVAILABLE;
-    }
-    else
-    if ((*reply_p)->status->code != LGWAN__V1__CODE__OK) {
-        const lg_status_t *status = (*reply_p)->status;
-        const char *code = protobuf_c_enum_descriptor_get_value (&lgwan__v1__code__descriptor,
-                                                                 status->code)->name;
-        fprintf (stderr, "lgwanctl: %s (%s%s%s)\n", status->message, code,
-                 *status->requirement? ", requirement ": "", status->requirement);
-        rc = status->code == LGWAN__V1__CODE__UNAVAILABLE? CTL_EXIT_UNAVAILABLE: CTL_EXIT_REFUSED;
-    }
+    int rc = ctl_call (args, client, request, "billing", reply_p);
     free (request->request_id);
     request->request_id = NULL;
-    if (rc && *reply_p)
-        lgwan__v1__reply__free_unpacked (*reply_p, NULL);
-    if (rc)
-        *reply_p = NULL;
     lg_client_destroy (&client);
     return rc;
 }

@@ -34,6 +34,19 @@ int ctl_local_tariff_load (ctl_args_t *args);
 //  invoice export --period YYYY-MM [--out FILE]: CSV of a period, every page
 int ctl_local_invoice_export (ctl_args_t *args);
 
+//  Send a request and take its answer: CTL_EXIT_OK with *reply_p (status
+//  OK), or the exit code with the refusal printed (proto3 JSON on stdout
+//  with --json, a line on stderr otherwise) and *reply_p NULL. who names
+//  the service for "no reply from ...". When nothing answered, or the
+//  answer was UNAVAILABLE, nobody knows whether the service acted: stderr
+//  says how to repeat the request safely (its request_id, set here if the
+//  request has none; the caller frees it).
+int ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const char *who,
+              lg_reply_t **reply_p);
+
+//  Print a JSON value on one line of stdout; -1 if it could not be made
+int ctl_print_json (json_t *json);
+
 //  A client of service speaking with $LGWANCTL_CERT; NULL with a message
 lg_client_t *ctl_local_client (const char *service, int timeout_ms, int retries);
 

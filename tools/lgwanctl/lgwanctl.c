@@ -11,41 +11,6 @@
 #include "ctl_local.h"
 #include "ctl_render.h"
 
-//  Print a JSON value on one line of stdout; -1 if it could not be made
-static int
-s_print_json (json_t *json)
-{
-    char *text = json? json_dumps (json, JSON_COMPACT): NULL;
-    if (!text)
-        return -1;
-    printf ("%s\n", text);
-    free (text);
-    return 0;
-}
-
-//  A status that is not OK: JSON on stdout, or one line on stderr
-static int
-s_refusal (ctl_args_t *args, const lg_status_t *status)
-{
-    const ProtobufCEnumValue *code =
-        protobuf_c_enum_descriptor_get_value (&lgwan__v1__code__descriptor, (int) status->code);
-    if (args->json) {
-        json_t *json = lg_pbjson_from_message (&status->base, 0);
-        s_print_json (json);
-        json_decref (json);
-    }
-    else {
-        fprintf (stderr, "lgwanctl: %s (%s", status->message, code? code->name: "UNKNOWN");
-        if (status->requirement && *status->requirement)
-            fprintf (stderr, ", requirement %s", status->requirement);
-        fprintf (stderr, ")\n");
-        if (status->detail && *status->detail)
-            fprintf (stderr, "detail: %s\n", status->detail);
-    }
-    return status->code == LGWAN__V1__CODE__UNAVAILABLE? CTL_EXIT_UNAVAILABLE
-                                                      : CTL_EXIT_REFUSED;
-}
-
 //  The body of an OK reply
 static int
 s_print_body (ctl_args_t *args, const lg_reply_t *reply)
@@ -68,7 +33,7 @@ s_print_body (ctl_args_t *args, const lg_reply_t *reply)
     }
     else
     if (args->json)
-        s_print_json (json);
+        ctl_print_json (json);
     else
         ctl_render (stdout, json);
     json_decref (json);
@@ -103,21 +68,11 @@ s_call (ctl_args_t *args)
     }
     lg_client_set_timeout (client, args->timeout_ms, args->retries);
     lg_reply_t *reply = NULL;
-    int rc;
-    if (lg_client_call (client, args->request, &reply)) {
-        char message [512];
-        snprintf (message, sizeof message, "no reply from %s at %s after %d %s",
-                  args->service, args->endpoint, args->retries + 1,
-                  args->retries? "tries": "try");
-        lg_status_t status = LGWAN__V1__STATUS__INIT;
-        status.code = LGWAN__V1__CODE__UNAVAILABLE;
-        status.message = message;
-        rc = s_refusal (args, &status);
-    }
-    else
-    if (reply->status && reply->status->code != LGWAN__V1__CODE__OK)
-        rc = s_refusal (args, reply->status);
-    else
+    char who [512];
+    snprintf (who, sizeof who, "%s at %s after %d %s", args->service, args->endpoint,
+              args->retries + 1, args->retries? "tries": "try");
+    int rc = ctl_call (args, client, args->request, who, &reply);
+    if (rc == CTL_EXIT_OK)
         rc = s_print_body (args, reply);
     if (reply)
         lgwan__v1__reply__free_unpacked (reply, NULL);
