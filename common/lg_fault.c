@@ -33,14 +33,20 @@ lg_fault_configure (const char *list)
     free (copy);
 }
 
+bool
+lg_fault_fires (const char *name)
+{
+    for (int i = 0; i < s_count; i++)
+        if (streq (s_points [i].name, name))
+            return s_points [i].remaining-- == 0;
+    return false;
+}
+
 void
 lg_fault_point (const char *name)
 {
-    for (int i = 0; i < s_count; i++)
-        if (streq (s_points [i].name, name)) {
-            if (s_points [i].remaining-- > 0)
-                return;
-            lg_log_write (LG_LOG_FATAL, NULL, "fault point %s reached: exiting", name);
-            _exit (99);
-        }
+    if (lg_fault_fires (name)) {
+        lg_log_write (LG_LOG_FATAL, NULL, "fault point %s reached: exiting", name);
+        _exit (99);
+    }
 }

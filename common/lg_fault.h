@@ -2,7 +2,8 @@
 
     LG_FAULTS="after_commit_before_publish" makes the process _exit(99) the
     first time it passes that point (after N passes with "name@N"), so a test
-    can kill a service in the exact window it wants to prove safe.
+    can kill a service in the exact window it wants to prove safe. Points
+    tested with lg_fault_fires do not exit: the caller makes its fault.
 */
 #ifndef LG_FAULT_H_INCLUDED
 #define LG_FAULT_H_INCLUDED
@@ -12,5 +13,9 @@ void lg_fault_configure (const char *list);
 
 //  Exit here if this point is armed.
 void lg_fault_point (const char *name);
+
+//  True, once, when an armed point is reached (after its N passes): the
+//  caller makes the fault itself (e.g. breaks a connection) and goes on.
+bool lg_fault_fires (const char *name);
 
 #endif
