@@ -42,8 +42,8 @@ struct _lg_db_t {
     int64_t retry_at;           //  zclock_mono of the next connect attempt
     int backoff_ms;
     uint64_t connects_seen;     //  s_connects when this connection was lost
-    bool commit_sent;           //  COMMIT of this transaction was sent
-    bool lost_before_commit;    //  lost while COMMIT was not yet sent
+    bool lost;                  //  lost since this transaction began
+    bool lose_commit_result;    //  test hook: lg_db_fault_lose_commit_result
     bool was_connected;         //  has been connected before
     bool pipeline;              //  in libpq pipeline mode
     bool pipeline_failed;       //  a queued statement failed
@@ -118,7 +118,7 @@ s_down (lg_db_t *self)
     }
     if (self->up) {
         lg_log_write (LG_LOG_WARNING, self->error, "lost the connection to the database");
-        self->lost_before_commit = !self->commit_sent;
+        self->lost = true;
         self->retry_at = 0;                 //  note 2a
     }
     else {
@@ -290,9 +290,36 @@ lg_db_retryable (lg_db_t *self)
 }
 
 bool
-lg_db_lost_before_commit (lg_db_t *self)
+lg_db_lost (lg_db_t *self)
 {
-    return !self->up && self->lost_before_commit;
+    return !self->up && self->lost;
+}
+
+void
+lg_db_fault_lose_commit_result (lg_db_t *self)
+{
+    self->lose_commit_result = true;
+}
+
+//  The test hook: COMMIT is sent and done by the server, then the
+//  connection breaks before its result is read. The socket is swapped for
+//  one whose peer is closed, so libpq reads the end of the stream.
+static void
+s_lose_result (lg_db_t *self)
+{
+    self->lose_commit_result = false;
+    if (PQpipelineSync (self->conn) != 1 || PQflush (self->conn) != 0)
+        return;
+    int fd = PQsocket (self->conn);
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    poll (&pfd, 1, 5000);
+    zclock_sleep (50);              //  everything up to the sync is done
+    int pair [2];
+    if (socketpair (AF_UNIX, SOCK_STREAM, 0, pair) == 0) {
+        close (pair [1]);
+        dup2 (pair [0], fd);
+        close (pair [0]);
+    }
 }
 
 const char *
@@ -388,8 +415,7 @@ int
 lg_db_pipeline_begin (lg_db_t *self)
 {
     self->sqlstate [0] = 0;
-    self->commit_sent = false;
-    self->lost_before_commit = false;
+    self->lost = false;
     if (lg_db_ensure (self) || PQenterPipelineMode (self->conn) != 1)
         return -1;
     self->pipeline = true;
@@ -520,8 +546,7 @@ s_simple (lg_db_t *self, const char *sql)
 int
 lg_db_begin (lg_db_t *self)
 {
-    self->commit_sent = false;
-    self->lost_before_commit = false;
+    self->lost = false;
     if (self->pipeline && self->up)
         return s_queue_plain (self, "BEGIN")? 0: -1;
     return s_simple (self, "BEGIN");
@@ -530,9 +555,13 @@ lg_db_begin (lg_db_t *self)
 int
 lg_db_commit (lg_db_t *self)
 {
-    self->commit_sent = true;
-    if (self->pipeline && self->up)
-        return s_queue_plain (self, "COMMIT")? s_pipeline_collect (self, NULL): -1;
+    if (self->pipeline && self->up) {
+        if (!s_queue_plain (self, "COMMIT"))
+            return -1;
+        if (self->lose_commit_result)
+            s_lose_result (self);
+        return s_pipeline_collect (self, NULL);
+    }
     return s_simple (self, "COMMIT");
 }
 

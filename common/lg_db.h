@@ -66,10 +66,14 @@ const char *lg_db_error (lg_db_t *self);
 //  back by PostgreSQL and running it again may succeed.
 bool lg_db_retryable (lg_db_t *self);
 
-//  True when the last failure was the connection lost before this
-//  transaction's COMMIT was sent: nothing of it was committed, and it may
-//  run again on a new connection (lg_db_ensure makes one at once).
-bool lg_db_lost_before_commit (lg_db_t *self);
+//  True when the connection was lost since this transaction began (it is
+//  down now). Nothing of the transaction is committed unless its COMMIT was
+//  sent; whether that took effect is not known.
+bool lg_db_lost (lg_db_t *self);
+
+//  Test hook (fault point write_commit_result_lost): the next pipelined
+//  COMMIT takes effect, then the connection breaks before its result is read.
+void lg_db_fault_lose_commit_result (lg_db_t *self);
 
 //  SQLSTATE of a failed result, or "" .
 const char *lg_db_sqlstate (const PGresult *res);

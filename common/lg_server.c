@@ -3,10 +3,11 @@
 
     Idempotency, precisely:
     1. The claim is an INSERT of (caller key, request_id, digest of the request
-       bytes, reply) that does nothing on conflict, the last statement before
-       COMMIT. A concurrent duplicate, here or on another replica, blocks on
-       that row until the first commits, then finds it claimed, rolls its own
-       work back and answers the stored reply: one state change, same reply.
+       bytes, reply), the last statement before COMMIT; it fails on the
+       primary key when the request_id is claimed. A concurrent duplicate,
+       here or on another replica, blocks on that row until the first
+       commits, then fails, rolls its own work back, finds the claim and
+       answers the stored reply: one state change, same reply.
     2. A request_id reused with different bytes is refused (ALREADY_EXISTS):
        a client bug must not read another request's reply.
     3. Refusals are stored like successes (a retry sees the same refusal);
@@ -18,12 +19,15 @@
        are its transaction's (what it stages in the outbox is discarded with
        it), so running it again is safe. The pause is at most 19 ms; with
        LG_WORKERS=0 it is the reactor's.
-    5. So is a write whose connection was lost before its COMMIT was sent
-       (the server restarted, or its backend was terminated): nothing of it
-       was committed. It runs again at once on a new connection, if one can
-       be made; otherwise the caller gets UNAVAILABLE as before. Once COMMIT
-       was sent the outcome is unknown and the caller gets UNAVAILABLE: its
-       retry with the same request_id finds the stored reply if it committed.
+    5. So is a write whose connection was lost (the server restarted, its
+       backend was terminated), at once on a new connection if one can be
+       made; otherwise the caller gets UNAVAILABLE. Lost before its COMMIT
+       was sent, nothing of it was committed. Lost after, nobody knows, and
+       point 1 decides: if that COMMIT took effect, the claim of the second
+       run finds the first run's row, and the caller gets the first run's
+       stored reply; if not, the second run does the work. (Its reactions
+       after COMMIT did not run for the first run; the events are in the
+       outbox and reach consumers through the heartbeat and Replay.)
        A read is run again likewise.
 */
 #include "lg_lib.h"
@@ -432,8 +436,11 @@ again:
     const char *record [] = { claim [0], claim [1], body_case, digest_hex, reply_hex };
     if ((self->outbox && lg_outbox_write (self->outbox))
     ||  !lg_db_run (db, "INSERT INTO requests (caller, request_id, body_case, digest, reply)"
-                        " VALUES ($1, $2, $3::integer, $4::bytea, $5::bytea)", 5, record)
-    ||  lg_db_commit (db))
+                        " VALUES ($1, $2, $3::integer, $4::bytea, $5::bytea)", 5, record))
+        goto unavailable;
+    if (lg_fault_fires ("write_commit_result_lost"))
+        lg_db_fault_lose_commit_result (db);
+    if (lg_db_commit (db))
         goto unavailable;
     if (self->outbox) {
         lg_fault_point ("after_commit_before_publish");
@@ -443,7 +450,7 @@ again:
 
 unavailable: ;
     bool conflict = lg_db_retryable (db);
-    bool lost = lg_db_lost_before_commit (db);
+    bool lost = lg_db_lost (db);
     if (self->outbox)
         lg_outbox_discard (self->outbox);
     lg_db_rollback (db);
@@ -453,7 +460,7 @@ unavailable: ;
                              ||  (lost && lg_db_ensure (db) == 0))) {
         lg_log_write (LG_LOG_WARNING, lg_db_error (db), "request %s %s (run %d of %d):"
                       " running it again", ctx->request->request_id, conflict?
-                      "rolled back by a conflict": "lost its connection before COMMIT",
+                      "rolled back by a conflict": "lost its database connection",
                       attempt, S_ATTEMPTS);
         free (reply_hex);
         reply_hex = NULL;

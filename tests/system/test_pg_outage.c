@@ -8,8 +8,11 @@
        acknowledged is lost.
     2. A write chosen as a deadlock's victim is run again by the service:
        the caller gets one OK, and the change and its event are there once.
-    3. So is a write whose connection is lost before its COMMIT (its backend
-       terminated while it waits for a lock).
+    3. So is a write whose connection is lost: before its COMMIT (its
+       backend terminated while it waits for a lock), the second run does the
+       work; after its COMMIT took effect (a fault point breaks the
+       connection before the result is read), the second run's claim finds
+       the first's, and the caller gets the first run's reply.
     4. PostgreSQL restarted while the service is idle: no request after the
        restart sees it (each connection the server closed is replaced before
        it is used).
@@ -383,9 +386,61 @@ test_x2_write_lost_before_commit_is_run_again (void **state)
     assert_int_equal (s_count (watch, sql), 1);
     zstr_free (&sql);
     assert_int_equal (s_count (watch, "SELECT count(*) FROM registry.outbox"), events + 1);
-    assert_true (s_logged ("lost its connection before COMMIT (run 1 of 3)"));
+    assert_true (s_logged ("lost its database connection (run 1 of 3)"));
     assert_int_equal (s_counter ("requests.rerun_after_reconnect"), 1);
     PQfinish (other);
+    PQfinish (watch);
+}
+
+/* REQ X.2: the connection lost after COMMIT took effect, before its result
+   was read: nobody knows whether the write was done, and the caller used to
+   get UNAVAILABLE. Now the service runs it again; the claim finds the first
+   run's row, and the caller gets the first run's reply. Done once. */
+static void
+test_x2_commit_result_lost_answers_first_reply (void **state)
+{
+    (void) state;
+    //  A second registry on the same schema, its first write's COMMIT result lost
+    lg_test_proc_t faulty = { .service = "registry" };
+    const char *const extra [] = { "LG_FAULTS=write_commit_result_lost", "LG_WORKERS=1", NULL };
+    assert_true (lg_test_proc_start (&faulty, s_admin, s_certs, NULL, extra));
+    PGconn *watch = PQconnectdb (s_admin);
+    long events = s_count (watch, "SELECT count(*) FROM registry.outbox");
+    long providers = s_count (watch, "SELECT count(*) FROM registry.providers");
+
+    Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT;
+    apply.name_ja = (char *) "結果喪失試験";
+    apply.entity_type = LGWAN__V1__ENTITY_TYPE__VOLUNTARY_ORGANISATION;
+    lg_client_t *client = lg_test_proc_client (&faulty, s_certs, "operator");
+    lg_client_set_timeout (client, 10000, 0);
+    lg_reply_t *reply = lg_test_call (client, LGWAN__V1__REQUEST__BODY_PROVIDER_APPLY, &apply, "");
+    assert_non_null (reply);
+    assert_int_equal (reply->status->code, LGWAN__V1__CODE__OK);
+    uint64_t id = reply->provider->provider->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    lg_client_destroy (&client);
+
+    //  Done once: one provider, one event, and the reply names that provider
+    assert_int_equal (s_count (watch, "SELECT count(*) FROM registry.providers"), providers + 1);
+    char *sql = zsys_sprintf ("SELECT count(*) FROM registry.providers WHERE id = %" PRIu64
+                              " AND name_ja = '結果喪失試験'", id);
+    assert_int_equal (s_count (watch, sql), 1);
+    zstr_free (&sql);
+    assert_int_equal (s_count (watch, "SELECT count(*) FROM registry.outbox"), events + 1);
+    //  The reply is the first run's: the second run drew the next id, then
+    //  gave way to the first run's claim
+    assert_int_equal (s_count (watch, "SELECT last_value FROM registry.providers_id_seq"),
+                      (long) id + 1);
+    //  and the service says what happened
+    FILE *log = fopen (lg_test_log_path (faulty.pid), "r");
+    assert_non_null (log);
+    char line [1024];
+    bool rerun = false;
+    while (fgets (line, sizeof line, log))
+        rerun = rerun || strstr (line, "lost its database connection (run 1 of 3)");
+    fclose (log);
+    assert_true (rerun);
+    lg_test_proc_stop (&faulty, SIGTERM);
     PQfinish (watch);
 }
 
@@ -410,6 +465,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_x2_deadlock_victim_is_run_again),
         cmocka_unit_test (test_x2_write_lost_before_commit_is_run_again),
+        cmocka_unit_test (test_x2_commit_result_lost_answers_first_reply),
         cmocka_unit_test (test_x2_restart_is_not_seen),
         cmocka_unit_test (test_outage_under_traffic),
     };
