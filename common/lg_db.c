@@ -14,10 +14,11 @@
        b. Once any connection of the process connects, the others stop
           waiting out their backoff (s_connects: the database is back).
        c. Before an idle connection is used, its socket is polled: an idle
-          connection has nothing to read, so a readable one was most likely
-          closed by the server while it waited (PostgreSQL says FATAL and
-          closes). It is read to the end, and if gone, replaced at once: the
-          request never runs on a dead connection.
+          connection has nothing to read, so a readable one was closed by the
+          server while it waited (PostgreSQL says FATAL, then closes; the
+          close may come a moment after the FATAL) or, rarely, carries a
+          notice. Either way it is replaced at once, so a request never runs
+          on a dead connection; a notice costs a reconnect.
     3. The common tables (requests, outbox, cursors) are migrations of the
        component "common"; a service's own are component <schema>. Both are
        recorded in <schema>.schema_migrations.
@@ -29,8 +30,10 @@
 #include <poll.h>
 #include <stdatomic.h>
 
-//  Successful connects of every connection of the process (note 2b)
+//  Successful connects of every connection of the process (note 2b), and
+//  connections lost after being up (both shown by Stats)
 static atomic_uint_fast64_t s_connects;
+static atomic_uint_fast64_t s_losses;
 
 struct _lg_db_t {
     char *conninfo;
@@ -112,12 +115,14 @@ static void
 s_down (lg_db_t *self)
 {
     if (self->conn) {
-        s_set_error (self, PQerrorMessage (self->conn));
+        if (*PQerrorMessage (self->conn))
+            s_set_error (self, PQerrorMessage (self->conn));
         PQfinish (self->conn);
         self->conn = NULL;
     }
     if (self->up) {
         lg_log_write (LG_LOG_WARNING, self->error, "lost the connection to the database");
+        atomic_fetch_add (&s_losses, 1);
         self->lost = true;
         self->retry_at = 0;                 //  note 2a
     }
@@ -132,17 +137,15 @@ s_down (lg_db_t *self)
     self->connects_seen = atomic_load (&s_connects);
 }
 
-//  Note 2c: false when an idle connection turns out to be closed
+//  Note 2c: false when an idle connection has something to read
 static bool
 s_idle_alive (lg_db_t *self)
 {
     struct pollfd pfd = { .fd = PQsocket (self->conn), .events = POLLIN };
-    //  A FATAL message first, then the end: two reads at most; a notice
-    //  that came while idle is read once and left for libpq to parse
-    for (int i = 0; i < 4 && poll (&pfd, 1, 0) == 1; i++)
-        if (PQconsumeInput (self->conn) != 1)
-            break;
-    return PQstatus (self->conn) == CONNECTION_OK;
+    if (poll (&pfd, 1, 0) == 0)
+        return true;
+    s_set_error (self, "the server spoke on the idle connection (most likely to close it)");
+    return false;
 }
 
 lg_db_t *
@@ -287,6 +290,13 @@ bool
 lg_db_retryable (lg_db_t *self)
 {
     return self->up && (streq (self->sqlstate, "40001") || streq (self->sqlstate, "40P01"));
+}
+
+void
+lg_db_counts (uint64_t *connects, uint64_t *losses)
+{
+    *connects = atomic_load (&s_connects);
+    *losses = atomic_load (&s_losses);
 }
 
 bool

@@ -71,6 +71,10 @@ bool lg_db_retryable (lg_db_t *self);
 //  sent; whether that took effect is not known.
 bool lg_db_lost (lg_db_t *self);
 
+//  Of every connection of the process since it started: connects made, and
+//  connections lost after being up.
+void lg_db_counts (uint64_t *connects, uint64_t *losses);
+
 //  Test hook (fault point write_commit_result_lost): the next pipelined
 //  COMMIT takes effect, then the connection breaks before its result is read.
 void lg_db_fault_lose_commit_result (lg_db_t *self);

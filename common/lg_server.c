@@ -926,6 +926,10 @@ s_stats (lg_ctx_t *ctx)
     reruns = atomic_load (&s_reconnect_reruns);
     if (reruns)
         lg_stats_add (stats, "requests.rerun_after_reconnect", reruns);
+    uint64_t connects, losses;
+    lg_db_counts (&connects, &losses);
+    lg_stats_add (stats, "database.connects", connects);
+    lg_stats_add (stats, "database.connections_lost", losses);
     //  Stats is always answered in the reactor, where the service's own
     //  counters live (s_on_reactor)
     if (self->stats_fn)

@@ -333,8 +333,10 @@ test_x2_deadlock_victim_is_run_again (void **state)
     assert_int_equal (s_count (watch, "SELECT count(*) FROM registry.outbox"), events + 1);
     //  And the service says it ran the request again
     assert_true (s_logged ("rolled back by a conflict (run 1 of 3)"));
-    //  Stats counts it
+    //  Stats counts it; and no connection was taken for closed on the way
+    //  (an idle connection with something to read is replaced)
     assert_int_equal (s_counter ("requests.rerun_after_conflict"), 1);
+    assert_int_equal (s_counter ("database.connections_lost"), 0);
     PQfinish (other);
     PQfinish (watch);
 }
@@ -452,11 +454,16 @@ test_x2_restart_is_not_seen (void **state)
 {
     (void) state;
     assert_int_equal (s_burst (12), 12);        //  every worker connected
+    uint64_t connects = s_counter ("database.connects");
+    uint64_t lost = s_counter ("database.connections_lost");
     assert_int_equal (s_cluster ("stop"), 0);
     assert_int_equal (s_cluster ("start"), 0);
     assert_int_equal (s_burst (12), 12);
     assert_int_equal (s_apply (NULL), LGWAN__V1__CODE__OK);
     assert_true (s_logged ("connected to the database again"));
+    //  Stats shows the operator the connections lost and made again
+    assert_true (s_counter ("database.connections_lost") > lost);
+    assert_true (s_counter ("database.connects") > connects);
 }
 
 int
