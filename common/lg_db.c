@@ -24,11 +24,11 @@
        recorded in <schema>.schema_migrations.
 */
 #include "lg_lib.h"
+#include <poll.h>
+#include <stdatomic.h>
 
 #define BACKOFF_MIN_MS   100
 #define BACKOFF_MAX_MS   2000
-#include <poll.h>
-#include <stdatomic.h>
 
 //  Successful connects of every connection of the process (note 2b), and
 //  connections lost after being up (both shown by Stats)
