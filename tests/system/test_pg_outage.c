@@ -394,6 +394,69 @@ test_x2_write_lost_before_commit_is_run_again (void **state)
     PQfinish (watch);
 }
 
+//  A ProviderList of one page by a viewer, run as a thread; the code of
+//  its reply (-1 for none) and how many providers it listed
+typedef struct {
+    int code;
+    size_t listed;
+} s_list_t;
+
+static void *
+s_list (void *arg)
+{
+    s_list_t *list = (s_list_t *) arg;
+    Lgwan__V1__ProviderList body = LGWAN__V1__PROVIDER_LIST__INIT;
+    body.limit = 500;
+    lg_client_t *client = lg_test_proc_client (&s_registry, s_certs, "viewer");
+    lg_client_set_timeout (client, 20000, 0);
+    lg_reply_t *reply = lg_test_call (client, LGWAN__V1__REQUEST__BODY_PROVIDER_LIST, &body, "");
+    list->code = reply && reply->status? (int) reply->status->code: -1;
+    list->listed = reply && reply->provider_list? reply->provider_list->n_providers: 0;
+    if (reply)
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    lg_client_destroy (&client);
+    return NULL;
+}
+
+/* REQ X.2: a read whose connection is lost under it (its backend
+   terminated while it waits for the table) runs again on a new
+   connection; it used to answer UNAVAILABLE. */
+static void
+test_x2_read_lost_is_run_again (void **state)
+{
+    (void) state;
+    uint64_t reruns = s_counter ("requests.rerun_after_reconnect");
+    PGconn *other = PQconnectdb (s_admin);
+    PGconn *watch = PQconnectdb (s_admin);
+    long providers = s_count (watch, "SELECT count(*) FROM registry.providers");
+    PGresult *res = PQexec (other, "BEGIN; LOCK TABLE registry.providers IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    s_list_t list = { -1, 0 };
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_list, &list), 0);
+    long pid = 0;
+    for (int i = 0; i < 200 && pid == 0; i++) {
+        zclock_sleep (25);
+        res = PQexec (watch, "SELECT coalesce (max (pid), 0) FROM pg_stat_activity WHERE"
+                             " wait_event_type = 'Lock' AND application_name = 'lgwan-registry'");
+        pid = atol (PQgetvalue (res, 0, 0));
+        PQclear (res);
+    }
+    assert_true (pid > 0);
+    char *sql = zsys_sprintf ("SELECT pg_terminate_backend (%ld)::integer", pid);
+    assert_int_equal (s_count (watch, sql), 1);
+    zstr_free (&sql);
+    res = PQexec (other, "COMMIT");
+    PQclear (res);
+    assert_int_equal (pthread_join (thread, NULL), 0);
+    assert_int_equal (list.code, LGWAN__V1__CODE__OK);
+    assert_int_equal ((long) list.listed, providers);
+    assert_int_equal (s_counter ("requests.rerun_after_reconnect"), reruns + 1);
+    PQfinish (other);
+    PQfinish (watch);
+}
+
 /* REQ X.2: the connection lost after COMMIT took effect, before its result
    was read: nobody knows whether the write was done, and the caller used to
    get UNAVAILABLE. Now the service runs it again; the claim finds the first
@@ -473,6 +536,7 @@ main (void)
         cmocka_unit_test (test_x2_deadlock_victim_is_run_again),
         cmocka_unit_test (test_x2_write_lost_before_commit_is_run_again),
         cmocka_unit_test (test_x2_commit_result_lost_answers_first_reply),
+        cmocka_unit_test (test_x2_read_lost_is_run_again),
         cmocka_unit_test (test_x2_restart_is_not_seen),
         cmocka_unit_test (test_outage_under_traffic),
     };
