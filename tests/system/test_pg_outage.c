@@ -12,7 +12,8 @@
        backend terminated while it waits for a lock), the second run does the
        work; after its COMMIT took effect (a fault point breaks the
        connection before the result is read), the second run's claim finds
-       the first's, and the caller gets the first run's reply.
+       the first's, and the caller gets the first run's reply. A read whose
+       connection is lost runs again too.
     4. PostgreSQL restarted while the service is idle: no request after the
        restart sees it (each connection the server closed is replaced before
        it is used).
