@@ -281,13 +281,33 @@ do_stop () {
     bash "$ROOT/tests/support/pg_cluster.sh" stop "$PGDIR"
 }
 
+#   What a running service says of itself (Stats, as the viewer): whether it
+#   answers, its requests, and the database connections it lost and made
+service_health () {
+    local svc=$1 json count
+    [ "$svc" != enforcer ] && [ -x "$LGWANCTL" ] && [ -f "$CERTS/clients/viewer_secret" ] || return 0
+    if ! json=$(LG_CERT_DIR=$CERTS LGWANCTL_CERT=$CERTS/clients/viewer_secret "$LGWANCTL" \
+                stats show --service "$svc" --json --timeout 1000 --retries 0 2>/dev/null); then
+        printf '; not answering'
+        return 0
+    fi
+    count () {
+        local n
+        n=$(printf '%s' "$json" | grep -o "\"name\":\"$1\",\"count\":\"[0-9]*\"" | grep -o '[0-9]*"$' | tr -d '"') || true
+        printf '%s' "${n:-0}"
+    }
+    printf '; answers: %s requests, database connections lost %s, made %s' \
+           "$(printf '%s' "$json" | grep -o '"requests":"[0-9]*"' | grep -o '[0-9]*' || echo 0)" \
+           "$(count database.connections_lost)" "$(count database.connects)"
+}
+
 do_status () {
     local svc pid any=0
     local services=()
     mapfile -t services < <(built_services)
     for svc in "${services[@]}"; do
         if pid=$(running_pid "$svc"); then
-            echo "$svc: running (pid $pid, log $LOGS/$svc.log)"
+            echo "$svc: running (pid $pid, log $LOGS/$svc.log)$(service_health "$svc")"
             any=1
         else
             echo "$svc: stopped"
