@@ -600,7 +600,8 @@ s_process (lg_server_t *self, zframe_t *payload, const lg_caller_t *known,
     s_actor (&caller, request, actor, sizeof actor);
     ctx.actor = actor;
     ctx.now_us = lg_clock_now_us ();
-    if (lg_db_ensure (self->db)) {
+    //  Stats answers without the database too: it says whether it is there
+    if (route->body_case != LGWAN__V1__REQUEST__BODY_STATS && lg_db_ensure (self->db)) {
         lg_ctx_refuse (&ctx, LGWAN__V1__CODE__UNAVAILABLE, NULL, "database unavailable");
         goto done;
     }
@@ -928,6 +929,7 @@ s_stats (lg_ctx_t *ctx)
         lg_stats_add (stats, "requests.rerun_after_reconnect", reruns);
     uint64_t connects, losses;
     lg_db_counts (&connects, &losses);
+    lg_stats_add (stats, "database.up", lg_db_is_up (ctx->db)? 1: 0);
     lg_stats_add (stats, "database.connects", connects);
     lg_stats_add (stats, "database.connections_lost", losses);
     //  Stats is always answered in the reactor, where the service's own

@@ -282,7 +282,8 @@ do_stop () {
 }
 
 #   What a running service says of itself (Stats, as the viewer): whether it
-#   answers, its requests, and the database connections it lost and made
+#   answers, its requests, whether its database is there, and the database
+#   connections it lost and made
 service_health () {
     local svc=$1 json count
     [ "$svc" != enforcer ] && [ -x "$LGWANCTL" ] && [ -f "$CERTS/clients/viewer_secret" ] || return 0
@@ -296,9 +297,11 @@ service_health () {
         n=$(printf '%s' "$json" | grep -o "\"name\":\"$1\",\"count\":\"[0-9]*\"" | grep -o '[0-9]*"$' | tr -d '"') || true
         printf '%s' "${n:-0}"
     }
-    printf '; answers: %s requests, database connections lost %s, made %s' \
+    local database=up
+    [ "$(count database.up)" = 1 ] || database=DOWN
+    printf '; answers: %s requests, database %s, connections lost %s, made %s' \
            "$(printf '%s' "$json" | grep -o '"requests":"[0-9]*"' | grep -o '[0-9]*' || echo 0)" \
-           "$(count database.connections_lost)" "$(count database.connects)"
+           "$database" "$(count database.connections_lost)" "$(count database.connects)"
 }
 
 do_status () {

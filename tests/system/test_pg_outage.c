@@ -26,6 +26,8 @@ static char *s_admin;           //  host=<s_dir>/pg/sock dbname=lgwan user=postg
 static char *s_certs;
 static lg_test_proc_t s_registry = { .service = "registry" };
 
+static uint64_t s_counter (const char *name);
+
 static int
 s_cluster (const char *action)
 {
@@ -172,6 +174,9 @@ test_outage_under_traffic (void **state)
     }
     assert_true (unavailable >= 20);
     assert_int_equal (other, 0);
+    //  Stats still answers, and says the database is not there
+    assert_int_equal (s_counter ("database.up"), 0);
+    assert_true (s_counter ("database.connections_lost") >= 1);
     assert_int_equal (s_cluster ("start"), 0);
     //  The same process serves again within the backoff (2 s at most)
     assert_true (lg_test_wait_for (s_serves, NULL, 10000));
@@ -179,6 +184,7 @@ test_outage_under_traffic (void **state)
     //  and once one connection is back, every worker's is: none of them
     //  waits out its own backoff
     assert_int_equal (s_burst (12), 12);
+    assert_int_equal (s_counter ("database.up"), 1);
     for (int i = 0; i < 5; i++) {
         assert_int_equal (s_apply (&id), LGWAN__V1__CODE__OK);
         char text [24];
