@@ -536,6 +536,60 @@ test_x2_restart_is_not_seen (void **state)
     assert_true (s_counter ("database.connects") > connects);
 }
 
+//  lgwanctl run as a thread: its exit code, -1 when it could not run
+typedef struct {
+    char *command;
+    int code;
+} s_ctl_t;
+
+static void *
+s_ctl_thread (void *arg)
+{
+    s_ctl_t *ctl = (s_ctl_t *) arg;
+    int status = system (ctl->command);
+    ctl->code = WIFEXITED (status)? WEXITSTATUS (status): -1;
+    return NULL;
+}
+
+/* REQ X.2: an lgwanctl command given while the database is away waits for
+   it: the service answers UNAVAILABLE, lgwanctl asks again with the same
+   request_id, and once the database is back the command succeeds, done
+   once. It used to fail at once. */
+static void
+test_x2_lgwanctl_rides_over_a_restart (void **state)
+{
+    (void) state;
+    lg_test_proc_export (&s_registry);
+    char *binary = lg_test_lgwanctl_binary ();
+    s_ctl_t ctl = { zsys_sprintf ("LG_CERT_DIR=%s LGWANCTL_CERT=%s/clients/operator %s provider apply"
+                                  " --name-ja 再開待ち --entity-type VOLUNTARY_ORGANISATION"
+                                  " --retries 8 --json >%s/ctl.out 2>%s/ctl.err",
+                                  s_certs, s_certs, binary, s_dir, s_dir), -1 };
+    zstr_free (&binary);
+    assert_int_equal (s_cluster ("stop"), 0);
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_ctl_thread, &ctl), 0);
+    zclock_sleep (1500);
+    assert_int_equal (s_cluster ("start"), 0);
+    assert_int_equal (pthread_join (thread, NULL), 0);
+    assert_int_equal (ctl.code, 0);
+    char *path = zsys_sprintf ("%s/ctl.err", s_dir);
+    FILE *err = fopen (path, "r");
+    assert_non_null (err);
+    char line [1024];
+    bool asked_again = false;
+    while (fgets (line, sizeof line, err))
+        asked_again = asked_again || strstr (line, "asking again in 250 ms with the same request_id");
+    fclose (err);
+    zstr_free (&path);
+    assert_true (asked_again);
+    PGconn *watch = PQconnectdb (s_admin);
+    assert_int_equal (s_count (watch, "SELECT count(*) FROM registry.providers"
+                                      " WHERE name_ja = '再開待ち'"), 1);
+    PQfinish (watch);
+    zstr_free (&ctl.command);
+}
+
 int
 main (void)
 {
@@ -546,6 +600,7 @@ main (void)
         cmocka_unit_test (test_x2_read_lost_is_run_again),
         cmocka_unit_test (test_x2_restart_is_not_seen),
         cmocka_unit_test (test_outage_under_traffic),
+        cmocka_unit_test (test_x2_lgwanctl_rides_over_a_restart),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -60,7 +60,7 @@ static const ctl_flag_t s_remote_flags [] = {
     { "endpoint", 0, "tcp://host:port (default: LG_<SVC>_CONNECT, else the "
                      "service's port on 127.0.0.1)" },
     { "timeout", 0, "milliseconds to wait for each try (default 2500)" },
-    { "retries", 0, "tries after the first one times out (default 3)" },
+    { "retries", 0, "tries after the first one times out or is UNAVAILABLE (default 3)" },
     { NULL }
 };
 

@@ -180,7 +180,23 @@ ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const ch
     char message [600];
     lg_status_t silence = LGWAN__V1__STATUS__INIT;
     const lg_status_t *status = &silence;
-    if (lg_client_call (client, request, &reply)) {
+    //  UNAVAILABLE from a service that answers (its database is away) is
+    //  asked again with the same request_id after a pause: done at most once
+    int tries = args->retries < 0? 3: args->retries, pause_ms = 250;
+    for (int attempt = 0; ; attempt++) {
+        if (lg_client_call (client, request, &reply))
+            break;
+        if (!reply->status || reply->status->code != LGWAN__V1__CODE__UNAVAILABLE
+        ||  attempt == tries)
+            break;
+        fprintf (stderr, "lgwanctl: %s (UNAVAILABLE); asking again in %d ms with the same"
+                         " request_id\n", reply->status->message, pause_ms);
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        reply = NULL;
+        zclock_sleep (pause_ms);
+        pause_ms = pause_ms * 2 > 2000? 2000: pause_ms * 2;
+    }
+    if (!reply) {
         snprintf (message, sizeof message, "no reply from %s", who);
         silence.code = LGWAN__V1__CODE__UNAVAILABLE;
         silence.message = message;

@@ -37,10 +37,12 @@ int ctl_local_invoice_export (ctl_args_t *args);
 //  Send a request and take its answer: CTL_EXIT_OK with *reply_p (status
 //  OK), or the exit code with the refusal printed (proto3 JSON on stdout
 //  with --json, a line on stderr otherwise) and *reply_p NULL. who names
-//  the service for "no reply from ...". When nothing answered, or the
-//  answer was UNAVAILABLE, nobody knows whether the service acted: stderr
-//  says how to repeat the request safely (its request_id, set here if the
-//  request has none; the caller frees it).
+//  the service for "no reply from ...". An UNAVAILABLE answer (the service
+//  is up, its database is not) is asked again with the same request_id
+//  (args->retries times, pauses of 250 ms doubling to 2 s). When nothing
+//  answered, or the last answer was UNAVAILABLE, nobody knows whether the
+//  service acted: stderr says how to repeat the request safely (its
+//  request_id, set here if the request has none; the caller frees it).
 int ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const char *who,
               lg_reply_t **reply_p);
 
