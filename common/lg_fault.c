@@ -1,11 +1,12 @@
 /*  lg_fault - named fault points for kill tests (see lg_fault.h). */
 #include "lg_lib.h"
+#include <stdatomic.h>
 
 #define MAX_POINTS 8
 
 static struct {
     char name [64];
-    long remaining;             //  passes left before the point fires
+    atomic_long remaining;      //  passes left before the point fires (any thread)
 } s_points [MAX_POINTS];
 static int s_count;
 
@@ -26,7 +27,7 @@ lg_fault_configure (const char *list)
             after = strtol (at + 1, NULL, 10);
         }
         snprintf (s_points [s_count].name, sizeof s_points [0].name, "%s", item);
-        s_points [s_count].remaining = after;
+        atomic_store (&s_points [s_count].remaining, after);
         lg_warning ("fault point %s armed after %ld passes", item, after);
         s_count++;
     }
@@ -38,7 +39,7 @@ lg_fault_fires (const char *name)
 {
     for (int i = 0; i < s_count; i++)
         if (streq (s_points [i].name, name))
-            return s_points [i].remaining-- == 0;
+            return atomic_fetch_sub (&s_points [i].remaining, 1) == 0;
     return false;
 }
 
