@@ -290,6 +290,49 @@ s_logged (const char *text)
     return said;
 }
 
+//  A provider under review, its decision (a rejection) ready to send
+static void
+s_under_review (s_review_t *review)
+{
+    assert_int_equal (s_apply (&review->provider), LGWAN__V1__CODE__OK);
+    s_review (review);
+    assert_int_equal (review->code, LGWAN__V1__CODE__OK);
+    review->reject = true;
+}
+
+//  The pid of the service's backend that waits for a lock (5 s at most)
+static long
+s_waiting_backend (PGconn *watch)
+{
+    long pid = 0;
+    for (int i = 0; i < 200 && pid == 0; i++) {
+        zclock_sleep (25);
+        pid = s_count (watch, "SELECT coalesce (max (pid), 0) FROM pg_stat_activity WHERE"
+                              " wait_event_type = 'Lock' AND application_name = 'lgwan-registry'");
+    }
+    assert_true (pid > 0);
+    return pid;
+}
+
+static void
+s_terminate (PGconn *watch, long pid)
+{
+    char *sql = zsys_sprintf ("SELECT pg_terminate_backend (%ld)::integer", pid);
+    assert_int_equal (s_count (watch, sql), 1);
+    zstr_free (&sql);
+}
+
+//  The decision's change and its one event, once
+static void
+s_rejected_once (PGconn *watch, uint64_t provider, long events_before)
+{
+    char *sql = zsys_sprintf ("SELECT count(*) FROM registry.providers WHERE id = %" PRIu64
+                              " AND status = 'rejected'", provider);
+    assert_int_equal (s_count (watch, sql), 1);
+    zstr_free (&sql);
+    assert_int_equal (s_count (watch, "SELECT count(*) FROM registry.outbox"), events_before + 1);
+}
+
 /* REQ X.2: a write rolled back as a deadlock's victim is run again, and its
    caller gets one answer (here a rejection of a qualification). It used to get INTERNAL for a conflict that a
    second run resolves. */
@@ -298,10 +341,7 @@ test_x2_deadlock_victim_is_run_again (void **state)
 {
     (void) state;
     s_review_t review = { 0, false, -1 };
-    assert_int_equal (s_apply (&review.provider), LGWAN__V1__CODE__OK);
-    s_review (&review);
-    assert_int_equal (review.code, LGWAN__V1__CODE__OK);
-    review.reject = true;
+    s_under_review (&review);
     PGconn *other = PQconnectdb (s_admin);
     PGconn *watch = PQconnectdb (s_admin);
     long events = s_count (watch, "SELECT count(*) FROM registry.outbox");
@@ -314,13 +354,9 @@ test_x2_deadlock_victim_is_run_again (void **state)
     //  The decision locks its provider, then waits for the head
     pthread_t thread;
     assert_int_equal (pthread_create (&thread, NULL, s_review, &review), 0);
-    long waiting = 0;
-    for (int i = 0; i < 200 && waiting == 0; i++) {
-        zclock_sleep (25);
-        waiting = s_count (watch, "SELECT count(*) FROM pg_stat_activity WHERE"
-                                  " wait_event_type = 'Lock' AND query LIKE '%outbox_head%'");
-    }
-    assert_int_equal (waiting, 1);
+    s_waiting_backend (watch);
+    assert_int_equal (s_count (watch, "SELECT count(*) FROM pg_stat_activity WHERE"
+                                      " wait_event_type = 'Lock' AND query LIKE '%outbox_head%'"), 1);
     //  Now the other transaction wants the provider: a deadlock
     char *sql = zsys_sprintf ("SELECT 1 FROM registry.providers WHERE id = %" PRIu64
                               " FOR UPDATE", review.provider);
@@ -332,12 +368,7 @@ test_x2_deadlock_victim_is_run_again (void **state)
     PQclear (res);
     assert_int_equal (pthread_join (thread, NULL), 0);
     assert_int_equal (review.code, LGWAN__V1__CODE__OK);
-    //  The change and its one event, once
-    sql = zsys_sprintf ("SELECT count(*) FROM registry.providers WHERE id = %" PRIu64
-                        " AND status = 'rejected'", review.provider);
-    assert_int_equal (s_count (watch, sql), 1);
-    zstr_free (&sql);
-    assert_int_equal (s_count (watch, "SELECT count(*) FROM registry.outbox"), events + 1);
+    s_rejected_once (watch, review.provider, events);
     //  And the service says it ran the request again
     assert_true (s_logged ("rolled back by a conflict (run 1 of 3)"));
     //  Stats counts it; and no connection was taken for closed on the way
@@ -356,10 +387,7 @@ test_x2_write_lost_before_commit_is_run_again (void **state)
 {
     (void) state;
     s_review_t review = { 0, false, -1 };
-    assert_int_equal (s_apply (&review.provider), LGWAN__V1__CODE__OK);
-    s_review (&review);
-    assert_int_equal (review.code, LGWAN__V1__CODE__OK);
-    review.reject = true;
+    s_under_review (&review);
     PGconn *other = PQconnectdb (s_admin);
     PGconn *watch = PQconnectdb (s_admin);
     long events = s_count (watch, "SELECT count(*) FROM registry.outbox");
@@ -372,29 +400,13 @@ test_x2_write_lost_before_commit_is_run_again (void **state)
     PQclear (res);
     pthread_t thread;
     assert_int_equal (pthread_create (&thread, NULL, s_review, &review), 0);
-    long waiting = 0;
-    for (int i = 0; i < 200 && waiting == 0; i++) {
-        zclock_sleep (25);
-        waiting = s_count (watch, "SELECT count(*) FROM pg_stat_activity WHERE"
-                                  " wait_event_type = 'Lock' AND application_name = 'lgwan-registry'");
-    }
-    assert_int_equal (waiting, 1);
     //  Its backend goes away under it, then the provider is free
-    long pid = s_count (watch, "SELECT pid FROM pg_stat_activity WHERE"
-                               " wait_event_type = 'Lock' AND application_name = 'lgwan-registry'");
-    sql = zsys_sprintf ("SELECT pg_terminate_backend (%ld)::integer", pid);
-    assert_int_equal (s_count (watch, sql), 1);
-    zstr_free (&sql);
+    s_terminate (watch, s_waiting_backend (watch));
     res = PQexec (other, "COMMIT");
     PQclear (res);
     assert_int_equal (pthread_join (thread, NULL), 0);
     assert_int_equal (review.code, LGWAN__V1__CODE__OK);
-    //  The change and its one event, once
-    sql = zsys_sprintf ("SELECT count(*) FROM registry.providers WHERE id = %" PRIu64
-                        " AND status = 'rejected'", review.provider);
-    assert_int_equal (s_count (watch, sql), 1);
-    zstr_free (&sql);
-    assert_int_equal (s_count (watch, "SELECT count(*) FROM registry.outbox"), events + 1);
+    s_rejected_once (watch, review.provider, events);
     assert_true (s_logged ("lost its database connection (run 1 of 3)"));
     assert_int_equal (s_counter ("requests.rerun_after_reconnect"), 1);
     PQfinish (other);
@@ -442,18 +454,7 @@ test_x2_read_lost_is_run_again (void **state)
     s_list_t list = { -1, 0 };
     pthread_t thread;
     assert_int_equal (pthread_create (&thread, NULL, s_list, &list), 0);
-    long pid = 0;
-    for (int i = 0; i < 200 && pid == 0; i++) {
-        zclock_sleep (25);
-        res = PQexec (watch, "SELECT coalesce (max (pid), 0) FROM pg_stat_activity WHERE"
-                             " wait_event_type = 'Lock' AND application_name = 'lgwan-registry'");
-        pid = atol (PQgetvalue (res, 0, 0));
-        PQclear (res);
-    }
-    assert_true (pid > 0);
-    char *sql = zsys_sprintf ("SELECT pg_terminate_backend (%ld)::integer", pid);
-    assert_int_equal (s_count (watch, sql), 1);
-    zstr_free (&sql);
+    s_terminate (watch, s_waiting_backend (watch));
     res = PQexec (other, "COMMIT");
     PQclear (res);
     assert_int_equal (pthread_join (thread, NULL), 0);
