@@ -22,6 +22,21 @@
     3. The common tables (requests, outbox, cursors) are migrations of the
        component "common"; a service's own are component <schema>. Both are
        recorded in <schema>.schema_migrations.
+    4. A database reached over TCP can vanish without a word (a partition, a
+       host that died): no FIN, no RST, and libpq would wait on the kernel,
+       about 2 minutes for a connect and about 15 for a statement whose
+       bytes are never acknowledged, with the worker stuck and, on the
+       server, the backend holding its locks for as long. So connections
+       get bounds the operator's conninfo does not set itself (s_bounds):
+       a connect gives up after 3 s, a connection whose sent bytes are not
+       acknowledged for 10 s is dead, and an idle one is probed after 10 s
+       (3 probes, 3 s apart). The server's side of the connection gets the
+       same keepalives and user timeout (set for the session at connect), so
+       a backend whose client vanished mid-transaction dies within 10 to
+       20 s and its locks go with it. Over a Unix socket none of this
+       applies and PostgreSQL ignores it. The reactor's own calls (duties,
+       leadership) are bounded alike, but while one waits, the replies the
+       reactor sends wait with it.
 */
 #include "lg_lib.h"
 #include <poll.h>
@@ -35,8 +50,22 @@
 static atomic_uint_fast64_t s_connects;
 static atomic_uint_fast64_t s_losses;
 
+//  Note 4: libpq options added when the conninfo does not set them
+static const char *s_bounds [][2] = {
+    { "connect_timeout",     "3" },
+    { "keepalives",          "1" },
+    { "keepalives_idle",     "10" },
+    { "keepalives_interval", "3" },
+    { "keepalives_count",    "3" },
+    { "tcp_user_timeout",    "10000" },
+};
+#define S_BOUNDS (sizeof s_bounds / sizeof s_bounds [0])
+
 struct _lg_db_t {
     char *conninfo;
+    char **keywords;            //  conninfo with the bounds, for PQconnectdbParams;
+    char **values;              //  NULL when the conninfo did not parse
+    char server_bounds [256];   //  the session's SETs for the server's side
     char *schema;
     PGconn *conn;
     bool up;
@@ -148,6 +177,68 @@ s_idle_alive (lg_db_t *self)
     return false;
 }
 
+//  The value of keyword in the effective options, or NULL
+static const char *
+s_option (lg_db_t *self, const char *keyword)
+{
+    for (size_t i = 0; self->keywords && self->keywords [i]; i++)
+        if (streq (self->keywords [i], keyword))
+            return self->values [i];
+    return NULL;
+}
+
+//  A whole number from an option, or -1
+static long
+s_option_number (lg_db_t *self, const char *keyword)
+{
+    const char *value = s_option (self, keyword);
+    char *end = NULL;
+    long number = value && *value? strtol (value, &end, 10): -1;
+    return end && *end == 0 && number >= 0 && number <= 86400000? number: -1;
+}
+
+//  Note 4: the conninfo's own options plus the bounds it does not set, and
+//  the server's side to match. A conninfo that does not parse is used as it
+//  is, so that connecting reports what is wrong with it.
+static void
+s_bound (lg_db_t *self)
+{
+    PQconninfoOption *options = PQconninfoParse (self->conninfo, NULL);
+    if (!options)
+        return;
+    size_t given = 0;
+    for (PQconninfoOption *o = options; o->keyword; o++)
+        given += o->val != NULL;
+    self->keywords = (char **) calloc (given + S_BOUNDS + 1, sizeof (char *));
+    self->values = (char **) calloc (given + S_BOUNDS + 1, sizeof (char *));
+    size_t n = 0;
+    for (PQconninfoOption *o = options; o->keyword; o++)
+        if (o->val) {
+            self->keywords [n] = strdup (o->keyword);
+            self->values [n++] = strdup (o->val);
+        }
+    PQconninfoFree (options);
+    for (size_t b = 0; b < S_BOUNDS; b++)
+        if (!s_option (self, s_bounds [b][0])) {
+            self->keywords [n] = strdup (s_bounds [b][0]);
+            self->values [n++] = strdup (s_bounds [b][1]);
+        }
+    const char *keepalives = s_option (self, "keepalives");
+    long idle = s_option_number (self, "keepalives_idle");
+    long interval = s_option_number (self, "keepalives_interval");
+    long count = s_option_number (self, "keepalives_count");
+    long user_timeout = s_option_number (self, "tcp_user_timeout");
+    if (keepalives && !streq (keepalives, "0") && idle >= 0 && interval >= 0 && count >= 0)
+        snprintf (self->server_bounds, sizeof self->server_bounds,
+                  " SET tcp_keepalives_idle TO %ld; SET tcp_keepalives_interval TO %ld;"
+                  " SET tcp_keepalives_count TO %ld;", idle, interval, count);
+    if (user_timeout >= 0) {
+        size_t len = strlen (self->server_bounds);
+        snprintf (self->server_bounds + len, sizeof self->server_bounds - len,
+                  " SET tcp_user_timeout TO %ld;", user_timeout);
+    }
+}
+
 lg_db_t *
 lg_db_new (const char *conninfo, const char *schema)
 {
@@ -156,6 +247,7 @@ lg_db_new (const char *conninfo, const char *schema)
     lg_db_t *self = (lg_db_t *) zmalloc (sizeof (lg_db_t));
     self->conninfo = strdup (conninfo);
     self->schema = strdup (schema);
+    s_bound (self);
     self->prepared = zhashx_new ();
     zhashx_set_destructor (self->prepared, (zhashx_destructor_fn *) zstr_free);
     self->backoff_ms = BACKOFF_MIN_MS;
@@ -172,6 +264,12 @@ lg_db_destroy (lg_db_t **self_p)
         if (self->conn)
             PQfinish (self->conn);
         zhashx_destroy (&self->prepared);
+        for (size_t i = 0; self->keywords && self->keywords [i]; i++) {
+            free (self->keywords [i]);
+            free (self->values [i]);
+        }
+        free (self->keywords);
+        free (self->values);
         free (self->conninfo);
         free (self->schema);
         free (self);
@@ -191,15 +289,20 @@ lg_db_ensure (lg_db_t *self)
     if (zclock_mono () < self->retry_at && atomic_load (&s_connects) == self->connects_seen)
         return -1;
 
-    self->conn = PQconnectdb (self->conninfo);
+    self->conn = self->keywords?
+        PQconnectdbParams ((const char *const *) self->keywords,
+                           (const char *const *) self->values, 0):
+        PQconnectdb (self->conninfo);
     if (PQstatus (self->conn) != CONNECTION_OK) {
         s_down (self);
         return -1;
     }
-    //  Our schema only, UTC on the wire; the schema name is ours ([a-z]+)
+    //  Our schema only, UTC on the wire; the schema name is ours ([a-z]+);
+    //  the server's side of the bounds are numbers (s_bound)
     char *setup = zsys_sprintf ("SET search_path TO %s; SET TIME ZONE 'UTC';"
                                 " SET client_min_messages TO warning;"
-                                " SET application_name TO 'lgwan-%s'", self->schema, self->schema);
+                                " SET application_name TO 'lgwan-%s';%s", self->schema,
+                                self->schema, self->server_bounds);
     PGresult *res = PQexec (self->conn, setup);
     zstr_free (&setup);
     bool ok = PQresultStatus (res) == PGRES_COMMAND_OK;

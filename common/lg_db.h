@@ -8,7 +8,9 @@
        transaction rolled back). A server that is back is used at once: the
        first attempt after a loss is not delayed, one connection of the
        process that connects ends the others' wait, and an idle connection
-       the server closed (a restart) is replaced before it is used.
+       the server closed (a restart) is replaced before it is used. Over
+       TCP, a database gone silent (a partition) is given up within seconds
+       on both ends, not minutes (lg_db.c, note 4).
     3. Migrations are numbered and forward-only, embedded in the binary, and
        applied at start under an advisory lock, so replicas may start together.
     4. A service connects as its own role, lgwan_<service>, which owns its own
