@@ -700,6 +700,12 @@ lg_test_proc_spawn (lg_test_proc_t *proc, const char *admin_dsn, const char *cer
             goto cleanup;
         }
     env = s_env_merge ((const char *const *) own, extra);
+    if (env && proc->netns [0]) {
+        //  ip execs the service in the namespace: the pid is the service's
+        const char *argv [] = { "ip", "netns", "exec", proc->netns, binary, NULL };
+        proc->pid = lg_test_spawn_argv ("/usr/sbin/ip", argv, env);
+    }
+    else
     if (env)
         proc->pid = lg_test_spawn (binary, env);
 cleanup:

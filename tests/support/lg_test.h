@@ -135,6 +135,7 @@ typedef struct {
     const char *service;        //  registry, audit, ...
     char endpoint [256];        //  tcp://127.0.0.1:<port>, chosen on first spawn
     char pub [64];
+    char netns [32];            //  if set, it runs in this network namespace
     pid_t pid;
 } lg_test_proc_t;
 

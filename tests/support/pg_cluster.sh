@@ -3,6 +3,7 @@
 #   tests (CTest fixture `pg`) and for scripts/run.sh.
 #
 #   pg_cluster.sh start DIR [--db NAME] [--template] [--keep] [--lgwanctl PATH]
+#                           [--netns NS --listen ADDR]
 #   pg_cluster.sh stop DIR
 #   pg_cluster.sh status DIR
 #
@@ -24,6 +25,11 @@
 #      Without --lgwanctl the database is created bare (the caller prepares
 #      it). If the lgwanctl given is missing, the database is created bare
 #      with a warning, except with CI=true, where that is an error.
+#   6. `--netns NS --listen ADDR` (tests of a database reached over TCP): the
+#      server runs inside the network namespace NS, made by the caller, and
+#      listens on ADDR there as well as on the socket, trusting any TCP
+#      client: only a namespace of the test's own can reach it, which is why
+#      --listen is refused without --netns.
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -41,6 +47,7 @@ note () {
 
 usage () {
     echo "usage: pg_cluster.sh start DIR [--db NAME] [--template] [--keep] [--lgwanctl PATH]" >&2
+    echo "                               [--netns NS --listen ADDR]" >&2
     echo "       pg_cluster.sh stop DIR" >&2
     echo "       pg_cluster.sh status DIR" >&2
     exit 2
@@ -54,17 +61,24 @@ DB=lgwan_template
 TEMPLATE=0
 KEEP=0
 LGWANCTL=
+NETNS=
+LISTEN=
 while [ $# -gt 0 ]; do
     case $1 in
         --db)       [ $# -ge 2 ] || usage; DB=$2; shift 2 ;;
         --template) TEMPLATE=1; shift ;;
         --keep)     KEEP=1; shift ;;
         --lgwanctl) [ $# -ge 2 ] || usage; LGWANCTL=$2; shift 2 ;;
+        --netns)    [ $# -ge 2 ] || usage; NETNS=$2; shift 2 ;;
+        --listen)   [ $# -ge 2 ] || usage; LISTEN=$2; shift 2 ;;
         *)          usage ;;
     esac
 done
 [[ $DB =~ ^[a-z_][a-z0-9_]*$ ]] || die "database name must be [a-z_][a-z0-9_]*: $DB"
 [ -n "$DIR" ] || usage
+[ -z "$LISTEN" ] || [ -n "$NETNS" ] || die "--listen needs --netns (note 6)"
+[ -z "$NETNS" ] || [ -n "$LISTEN" ] || die "--netns needs --listen"
+[[ $LISTEN =~ ^[0-9a-fA-F.:]*$ ]] || die "--listen takes one IP address: $LISTEN"
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd -P)
 [ "$DIR" != / ] || die "refusing to use / as the cluster folder"
@@ -203,7 +217,17 @@ start_server () {
         touch "$LOG"
         chown "$PG_USER:" "$LOG"
     fi
-    if ! as_owner "$PG_BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null; then
+    local start=(as_owner "$PG_BIN/pg_ctl") options=()
+    if [ -n "$NETNS" ]; then
+        [ "$(id -u)" -eq 0 ] || die "--netns needs root"
+        ip netns pids "$NETNS" >/dev/null 2>&1 || die "no network namespace $NETNS"
+        grep -q '^host all all all trust' "$DATA/pg_hba.conf" \
+            || echo 'host all all all trust   # pg_cluster.sh --netns' >>"$DATA/pg_hba.conf"
+        start=(ip netns exec "$NETNS" runuser -u "$PG_USER" -- "$PG_BIN/pg_ctl")
+        options=(-o "-c listen_addresses=$LISTEN")
+    fi
+    if ! "${start[@]}" -D "$DATA" -l "$LOG" "${options[@]}" \
+            -w -t 60 start >/dev/null; then
         show_log
         die "could not start the cluster in $DATA"
     fi
