@@ -27,7 +27,9 @@
        about 2 minutes for a connect and about 15 for a statement whose
        bytes are never acknowledged, with the worker stuck and, on the
        server, the backend holding its locks for as long. So connections
-       get bounds the operator's conninfo does not set itself (s_bounds):
+       get bounds the operator did not set (s_bounds; not in the conninfo,
+       nor PGCONNECT_TIMEOUT, and no connection service named, whose file
+       may set any of them):
        a connect gives up after 3 s, a connection whose sent bytes are not
        acknowledged for 10 s is dead, and an idle one is probed after 10 s
        (3 probes, 3 s apart). The server's side of the connection gets the
@@ -218,10 +220,17 @@ s_bound (lg_db_t *self)
             self->values [n++] = strdup (o->val);
         }
     PQconninfoFree (options);
-    for (size_t b = 0; b < S_BOUNDS; b++)
-        if (!s_option (self, s_bounds [b][0])) {
-            self->keywords [n] = strdup (s_bounds [b][0]);
-            self->values [n++] = strdup (s_bounds [b][1]);
+    //  What the operator set elsewhere stays theirs: a connection service
+    //  (pg_service.conf) may set any of them, PGCONNECT_TIMEOUT the first
+    const char *service = getenv ("PGSERVICE");
+    if (!s_option (self, "service") && !(service && *service))
+        for (size_t b = 0; b < S_BOUNDS; b++) {
+            const char *env = streq (s_bounds [b][0], "connect_timeout")?
+                              getenv ("PGCONNECT_TIMEOUT"): NULL;
+            if (!s_option (self, s_bounds [b][0]) && !(env && *env)) {
+                self->keywords [n] = strdup (s_bounds [b][0]);
+                self->values [n++] = strdup (s_bounds [b][1]);
+            }
         }
     const char *keepalives = s_option (self, "keepalives");
     long idle = s_option_number (self, "keepalives_idle");

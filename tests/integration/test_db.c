@@ -176,6 +176,69 @@ test_bootstrap_refuses_bad_names (void **state)
     assert_int_equal (lg_db_bootstrap (s_admin, "", NULL, why, sizeof why), -1);
 }
 
+//  The value of keyword in the options a live connection was made with
+static char *
+s_used (lg_db_t *db, const char *keyword)
+{
+    PQconninfoOption *options = PQconninfo (lg_db_conn (db));
+    char *value = NULL;
+    for (PQconninfoOption *o = options; o && o->keyword; o++)
+        if (streq (o->keyword, keyword))
+            value = strdup (o->val? o->val: "");
+    PQconninfoFree (options);
+    return value? value: strdup ("(absent)");
+}
+
+static void
+s_expect (lg_db_t *db, const char *keyword, const char *value)
+{
+    char *used = s_used (db, keyword);
+    assert_string_equal (used, value);
+    free (used);
+}
+
+//  A database gone silent over TCP is given up in seconds (lg_db.c note 4;
+//  the partition itself is test_db_partition): bounds are added where the
+//  operator set none, and what the operator set stays
+static void
+test_connection_bounds (void **state)
+{
+    (void) state;
+    //  The tests' conninfo sets connect_timeout itself: without it here
+    char *dsn = lg_test_db_service_dsn (s_admin, "registry");
+    char *own_timeout = strstr (dsn, " connect_timeout=");
+    assert_non_null (own_timeout);
+    *own_timeout = 0;
+    lg_db_t *db = lg_db_new (dsn, "registry");
+    assert_int_equal (lg_db_ensure (db), 0);
+    s_expect (db, "connect_timeout", "3");
+    s_expect (db, "keepalives", "1");
+    s_expect (db, "keepalives_idle", "10");
+    s_expect (db, "keepalives_interval", "3");
+    s_expect (db, "keepalives_count", "3");
+    s_expect (db, "tcp_user_timeout", "10000");
+    lg_db_destroy (&db);
+
+    char *own = zsys_sprintf ("%s connect_timeout=7 keepalives_idle=30 tcp_user_timeout=2500", dsn);
+    db = lg_db_new (own, "registry");
+    assert_int_equal (lg_db_ensure (db), 0);
+    s_expect (db, "connect_timeout", "7");
+    s_expect (db, "keepalives_idle", "30");
+    s_expect (db, "tcp_user_timeout", "2500");
+    s_expect (db, "keepalives_count", "3");
+    lg_db_destroy (&db);
+
+    setenv ("PGCONNECT_TIMEOUT", "9", 1);
+    db = lg_db_new (dsn, "registry");
+    assert_int_equal (lg_db_ensure (db), 0);
+    s_expect (db, "connect_timeout", "9");
+    s_expect (db, "tcp_user_timeout", "10000");
+    lg_db_destroy (&db);
+    unsetenv ("PGCONNECT_TIMEOUT");
+    zstr_free (&own);
+    zstr_free (&dsn);
+}
+
 int
 main (void)
 {
@@ -185,6 +248,7 @@ main (void)
         cmocka_unit_test (test_reconnect_reprepares),
         cmocka_unit_test (test_pipeline),
         cmocka_unit_test (test_bootstrap_refuses_bad_names),
+        cmocka_unit_test (test_connection_bounds),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
