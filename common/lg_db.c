@@ -19,6 +19,22 @@
           close may come a moment after the FATAL) or, rarely, carries a
           notice. Either way it is replaced at once, so a request never runs
           on a dead connection; a notice costs a reconnect.
+       d. A connection lost is news for the process's others: whatever took
+          it (a partition, a dead host) may have taken theirs, and on a
+          silent network an idle connection looks alive until a statement
+          waits out the user timeout (note 4). So an idle connection made
+          before the latest loss of the process must answer an empty query
+          within S_PROBE_MS before it is used, or it is taken for lost. One
+          whose backend alone was terminated costs the others a round trip
+          each, and no reconnect: a connection holding a session's state
+          (the leader's advisory lock) keeps it.
+       e. While connecting fails, the process tries with one connection at
+          a time: after a failed attempt none of its connections tries again
+          before that attempt's backoff has passed, nor before as long again
+          as the attempt took (s_next_try), unless one has connected
+          meanwhile (b). On a silent network each attempt waits out the
+          connect timeout, and the reactor's connections would otherwise
+          take turns holding it.
     3. The common tables (requests, outbox, cursors) are migrations of the
        component "common"; a service's own are component <schema>. Both are
        recorded in <schema>.schema_migrations.
@@ -51,6 +67,9 @@
 //  connections lost after being up (both shown by Stats)
 static atomic_uint_fast64_t s_connects;
 static atomic_uint_fast64_t s_losses;
+static atomic_int_fast64_t s_next_try;     //  note 2e: zclock_mono
+
+#define S_PROBE_MS       1000           //  note 2d
 
 //  Note 4: libpq options added when the conninfo does not set them
 static const char *s_bounds [][2] = {
@@ -76,6 +95,7 @@ struct _lg_db_t {
     int64_t retry_at;           //  zclock_mono of the next connect attempt
     int backoff_ms;
     uint64_t connects_seen;     //  s_connects when this connection was lost
+    uint64_t losses_seen;       //  s_losses when it was last known good (note 2d)
     bool lost;                  //  lost since this transaction began
     bool lose_commit_result;    //  test hook: lg_db_fault_lose_commit_result
     bool was_connected;         //  has been connected before
@@ -248,6 +268,62 @@ s_bound (lg_db_t *self)
     }
 }
 
+//  Note 2e: after an attempt begun at started failed, the process's next
+//  attempt waits for this connection's backoff, and at least as long as the
+//  attempt took (a connect timed out on a silent network)
+static void
+s_ration (lg_db_t *self, int64_t started)
+{
+    int64_t now = zclock_mono ();
+    int64_t next = now + (now - started);
+    if (next < self->retry_at)
+        next = self->retry_at;
+    int_fast64_t seen = atomic_load (&s_next_try);
+    while (seen < next && !atomic_compare_exchange_weak (&s_next_try, &seen, next))
+        ;
+}
+
+//  Note 2d: true when an idle connection is known good since the latest
+//  loss of the process, or answers an empty query within S_PROBE_MS
+static bool
+s_idle_answers (lg_db_t *self)
+{
+    uint64_t losses = atomic_load (&s_losses);
+    if (losses == self->losses_seen)
+        return true;
+    int64_t deadline = zclock_mono () + S_PROBE_MS;
+    bool answered = false;
+    if (PQsendQuery (self->conn, "") == 1 && PQflush (self->conn) == 0)
+        while (true) {
+            if (PQconsumeInput (self->conn) == 0)
+                break;
+            if (!PQisBusy (self->conn)) {
+                answered = true;
+                break;
+            }
+            int64_t left = deadline - zclock_mono ();
+            if (left <= 0)
+                break;
+            struct pollfd pfd = { .fd = PQsocket (self->conn), .events = POLLIN };
+            if (poll (&pfd, 1, (int) left) < 0 && errno != EINTR)
+                break;
+        }
+    bool good = answered;
+    PGresult *res;
+    while (answered && (res = PQgetResult (self->conn))) {
+        good = good && PQresultStatus (res) == PGRES_EMPTY_QUERY;
+        PQclear (res);
+    }
+    if (good) {
+        self->losses_seen = losses;
+        return true;
+    }
+    if (!*PQerrorMessage (self->conn))
+        s_set_error (self, "no answer from the server within 1 s, after another connection"
+                           " of the process was lost");
+    return false;
+}
+
 lg_db_t *
 lg_db_new (const char *conninfo, const char *schema)
 {
@@ -291,11 +367,13 @@ lg_db_ensure (lg_db_t *self)
 {
     if (self->up && self->conn && PQstatus (self->conn) == CONNECTION_OK
     && (self->pipeline || PQtransactionStatus (self->conn) != PQTRANS_IDLE
-    ||  s_idle_alive (self)))
+    ||  (s_idle_alive (self) && s_idle_answers (self))))
         return 0;
     if (self->conn)
         s_down (self);
-    if (zclock_mono () < self->retry_at && atomic_load (&s_connects) == self->connects_seen)
+    int64_t now = zclock_mono ();
+    if (atomic_load (&s_connects) == self->connects_seen
+    &&  (now < self->retry_at || now < atomic_load (&s_next_try)))
         return -1;
 
     self->conn = self->keywords?
@@ -304,6 +382,7 @@ lg_db_ensure (lg_db_t *self)
         PQconnectdb (self->conninfo);
     if (PQstatus (self->conn) != CONNECTION_OK) {
         s_down (self);
+        s_ration (self, now);
         return -1;
     }
     //  Our schema only, UTC on the wire; the schema name is ours ([a-z]+);
@@ -318,6 +397,7 @@ lg_db_ensure (lg_db_t *self)
     PQclear (res);
     if (!ok) {
         s_down (self);
+        s_ration (self, now);
         return -1;
     }
     if (self->was_connected)
@@ -325,6 +405,7 @@ lg_db_ensure (lg_db_t *self)
     self->was_connected = true;
     self->up = true;
     self->backoff_ms = BACKOFF_MIN_MS;
+    self->losses_seen = atomic_load (&s_losses);
     atomic_fetch_add (&s_connects, 1);
     return 0;
 }
