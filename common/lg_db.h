@@ -10,7 +10,10 @@
        process that connects ends the others' wait, and an idle connection
        the server closed (a restart) is replaced before it is used. Over
        TCP, a database gone silent (a partition) is given up within seconds
-       on both ends, not minutes (lg_db.c, note 4).
+       on both ends, not minutes (lg_db.c, note 4); one connection lost
+       makes the process's idle others prove themselves before use, and
+       while connecting fails the process tries one connection at a time
+       (notes 2d, 2e).
     3. Migrations are numbered and forward-only, embedded in the binary, and
        applied at start under an advisory lock, so replicas may start together.
     4. A service connects as its own role, lgwan_<service>, which owns its own
