@@ -239,6 +239,63 @@ test_connection_bounds (void **state)
     zstr_free (&dsn);
 }
 
+/* REQ X.2: one backend terminated costs the process's other connections
+   one round trip each, not a reconnect: a session's state (the leader's
+   advisory lock) stays (lg_db.c note 2d) */
+static void
+test_a_loss_elsewhere_costs_a_probe (void **state)
+{
+    (void) state;
+    lg_db_t *victim = s_open ("audit");
+    lg_db_t *sibling = s_open ("audit");
+    assert_true (lg_db_run (victim, "SELECT 1", 0, NULL));
+    PGresult *res = lg_db_exec (sibling, "SELECT pg_try_advisory_lock (4711) AS won", 0, NULL);
+    assert_string_equal (lg_db_value (res, 0, "won"), "t");
+    PQclear (res);
+    int sibling_pid = PQbackendPID (lg_db_conn (sibling));
+    char pid [24];
+    snprintf (pid, sizeof pid, "%d", PQbackendPID (lg_db_conn (victim)));
+
+    //  The victim's backend is terminated; the victim finds out on its next
+    //  use, which counts a loss for the process
+    PGconn *admin = PQconnectdb (s_admin);
+    const char *params [] = { pid };
+    res = PQexecParams (admin, "SELECT pg_terminate_backend ($1::integer)", 1, NULL, params,
+                        NULL, NULL, 0);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    PQclear (res);
+    bool gone = false;
+    for (int i = 0; i < 200 && !gone; i++) {
+        res = PQexecParams (admin, "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $1::integer",
+                            1, NULL, params, NULL, NULL, 0);
+        gone = streq (PQgetvalue (res, 0, 0), "t");
+        PQclear (res);
+        if (!gone)
+            zclock_sleep (10);
+    }
+    assert_true (gone);
+    uint64_t connects, losses, connects_after, losses_after;
+    lg_db_counts (&connects, &losses);
+    assert_true (lg_db_run (victim, "SELECT 1", 0, NULL));
+    lg_db_counts (&connects_after, &losses_after);
+    assert_true (losses_after == losses + 1);
+    assert_true (connects_after == connects + 1);
+
+    //  The sibling answers the probe: same backend, lock still held, no
+    //  connect, no loss
+    assert_true (lg_db_run (sibling, "SELECT 1", 0, NULL));
+    assert_int_equal (PQbackendPID (lg_db_conn (sibling)), sibling_pid);
+    lg_db_counts (&connects, &losses);
+    assert_true (connects == connects_after && losses == losses_after);
+    res = PQexec (admin, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                         " AND objid = 4711 AND granted");
+    assert_string_equal (PQgetvalue (res, 0, 0), "1");
+    PQclear (res);
+    PQfinish (admin);
+    lg_db_destroy (&sibling);
+    lg_db_destroy (&victim);
+}
+
 int
 main (void)
 {
@@ -249,6 +306,7 @@ main (void)
         cmocka_unit_test (test_pipeline),
         cmocka_unit_test (test_bootstrap_refuses_bad_names),
         cmocka_unit_test (test_connection_bounds),
+        cmocka_unit_test (test_a_loss_elsewhere_costs_a_probe),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
