@@ -29,7 +29,8 @@
           each, and no reconnect: a connection holding a session's state
           (the leader's advisory lock) keeps it.
        e. While connecting fails, the process tries with one connection at
-          a time: after a failed attempt none of its connections tries again
+          a time: after a failed attempt none of its connections to the same
+          conninfo tries again
           before that attempt's backoff has passed, nor before as long again
           as the attempt took (s_next_try), unless one has connected
           meanwhile (b). On a silent network each attempt waits out the
@@ -68,6 +69,7 @@
 static atomic_uint_fast64_t s_connects;
 static atomic_uint_fast64_t s_losses;
 static atomic_int_fast64_t s_next_try;     //  note 2e: zclock_mono
+static atomic_uint_fast64_t s_next_try_of; //  for connections to this conninfo (s_key)
 
 #define S_PROBE_MS       1000           //  note 2d
 
@@ -96,6 +98,7 @@ struct _lg_db_t {
     int backoff_ms;
     uint64_t connects_seen;     //  s_connects when this connection was lost
     uint64_t losses_seen;       //  s_losses when it was last known good (note 2d)
+    uint64_t key;               //  of the conninfo (note 2e)
     bool lost;                  //  lost since this transaction began
     bool lose_commit_result;    //  test hook: lg_db_fault_lose_commit_result
     bool was_connected;         //  has been connected before
@@ -274,6 +277,7 @@ s_bound (lg_db_t *self)
 static void
 s_ration (lg_db_t *self, int64_t started)
 {
+    atomic_store (&s_next_try_of, self->key);
     int64_t now = zclock_mono ();
     int64_t next = now + (now - started);
     if (next < self->retry_at)
@@ -332,6 +336,10 @@ lg_db_new (const char *conninfo, const char *schema)
     lg_db_t *self = (lg_db_t *) zmalloc (sizeof (lg_db_t));
     self->conninfo = strdup (conninfo);
     self->schema = strdup (schema);
+    //  FNV-1a of the conninfo: which connections share a database (note 2e)
+    self->key = 14695981039346656037ULL;
+    for (const char *c = conninfo; *c; c++)
+        self->key = (self->key ^ (uint8_t) *c) * 1099511628211ULL;
     s_bound (self);
     self->prepared = zhashx_new ();
     zhashx_set_destructor (self->prepared, (zhashx_destructor_fn *) zstr_free);
@@ -372,9 +380,18 @@ lg_db_ensure (lg_db_t *self)
     if (self->conn)
         s_down (self);
     int64_t now = zclock_mono ();
-    if (atomic_load (&s_connects) == self->connects_seen
-    &&  (now < self->retry_at || now < atomic_load (&s_next_try)))
+    if (atomic_load (&s_connects) != self->connects_seen)
+        ;                                   //  note 2b: try now
+    else
+    if (now < self->retry_at)
         return -1;
+    else
+    if (now < atomic_load (&s_next_try) && atomic_load (&s_next_try_of) == self->key) {
+        if (!self->was_connected && !self->up)
+            s_set_error (self, "not connecting yet: another connection of this process"
+                               " failed to connect a moment ago");
+        return -1;
+    }
 
     self->conn = self->keywords?
         PQconnectdbParams ((const char *const *) self->keywords,
@@ -850,12 +867,15 @@ lg_db_bootstrap (const char *admin_conninfo, const char *service, const char *pa
         snprintf (why, why_size, "service name must be 1-30 lower-case letters");
         return -1;
     }
-    PGconn *conn = PQconnectdb (admin_conninfo);
-    if (PQstatus (conn) != CONNECTION_OK) {
-        snprintf (why, why_size, "could not connect: %s", PQerrorMessage (conn));
-        PQfinish (conn);
+    //  Connected like a service (note 4: a silent server is given up in
+    //  seconds), as the admin
+    lg_db_t *db = lg_db_new (admin_conninfo, service);
+    if (lg_db_ensure (db)) {
+        snprintf (why, why_size, "could not connect: %s", lg_db_error (db));
+        lg_db_destroy (&db);
         return -1;
     }
+    PGconn *conn = lg_db_conn (db);
     char *pw = password? PQescapeLiteral (conn, password, strlen (password)): NULL;
     char *dbname = PQescapeIdentifier (conn, PQdb (conn), strlen (PQdb (conn)));
     //  Identifiers cannot be parameters; the service name was checked above
@@ -889,7 +909,7 @@ lg_db_bootstrap (const char *admin_conninfo, const char *service, const char *pa
     if (pw)
         PQfreemem (pw);
     PQfreemem (dbname);
-    PQfinish (conn);
+    lg_db_destroy (&db);
     return rc;
 }
 
