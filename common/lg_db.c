@@ -30,12 +30,11 @@
           (the leader's advisory lock) keeps it.
        e. While connecting fails, the process tries with one connection at
           a time: after a failed attempt none of its connections to the same
-          conninfo tries again
-          before that attempt's backoff has passed, nor before as long again
-          as the attempt took (s_next_try), unless one has connected
-          meanwhile (b). On a silent network each attempt waits out the
-          connect timeout, and the reactor's connections would otherwise
-          take turns holding it.
+          conninfo tries again before that attempt's backoff has passed, nor
+          before as long again as the attempt took (s_next_try), unless one
+          has connected meanwhile (b). On a silent network each attempt
+          waits out the connect timeout, and the reactor's connections would
+          otherwise take turns holding it.
     3. The common tables (requests, outbox, cursors) are migrations of the
        component "common"; a service's own are component <schema>. Both are
        recorded in <schema>.schema_migrations.
@@ -69,7 +68,7 @@
 static atomic_uint_fast64_t s_connects;
 static atomic_uint_fast64_t s_losses;
 static atomic_int_fast64_t s_next_try;     //  note 2e: zclock_mono
-static atomic_uint_fast64_t s_next_try_of; //  for connections to this conninfo (s_key)
+static atomic_uint_fast64_t s_next_try_of; //  for the connections of this key (lg_db_t.key)
 
 #define S_PROBE_MS       1000           //  note 2d
 
