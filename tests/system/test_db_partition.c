@@ -12,10 +12,9 @@
     partition touches. Cutting the router's forwarding is the partition.
     1. A write sent into the partition is answered UNAVAILABLE within
        seconds, not minutes (the unacknowledged bytes time out, the
-       reconnect gives up);
-       after the partition heals, the same request (same request_id) is
-       done, once, and the service leads its duties again (the old leader's
-       backend died with its advisory lock).
+       reconnect gives up); after the partition heals, the same request
+       (same request_id) is done once, and the service leads its duties
+       again (the old leader's backend died with its advisory lock).
     2. A write whose backend holds a row lock when the partition starts:
        the caller gets UNAVAILABLE (the idle connection's keepalives fail),
        and the backend dies on the server's side (its unacknowledged reply
@@ -30,8 +29,9 @@
 //  A backend's unacknowledged reply times out after 10 s. The caller's
 //  answer waits for its own connection (10 s, then 3 s for the reconnect)
 //  and, as the reactor sends it, for the reactor's own database calls that
-//  the partition caught (lg_db.c notes 2d and 2e keep those short): 13.6 and
-//  15.5 s were seen. Without the bounds both take about 15 minutes.
+//  the partition caught (lg_db.c notes 2d and 2e keep those short): 13.6 to
+//  15.6 s were seen, 28 s without notes 2d and 2e, and without the bounds
+//  no answer for about 15 minutes.
 #define S_GONE_MS   30000
 #define S_ANSWER_MS 25000
 
