@@ -235,6 +235,25 @@ test_connection_bounds (void **state)
     s_expect (db, "tcp_user_timeout", "10000");
     lg_db_destroy (&db);
     unsetenv ("PGCONNECT_TIMEOUT");
+
+    //  A connection service's file may set any of them: none is added
+    char services [] = "/tmp/lg_pgservice_XXXXXX";
+    int fd = mkstemp (services);
+    assert_true (fd >= 0);
+    const char *file = "[lgtest]\nconnect_timeout=11\n";
+    assert_int_equal (write (fd, file, strlen (file)), (ssize_t) strlen (file));
+    close (fd);
+    setenv ("PGSERVICEFILE", services, 1);
+    zstr_free (&own);
+    own = zsys_sprintf ("%s service=lgtest", dsn);
+    db = lg_db_new (own, "registry");
+    assert_int_equal (lg_db_ensure (db), 0);
+    s_expect (db, "connect_timeout", "11");
+    s_expect (db, "tcp_user_timeout", "");
+    s_expect (db, "keepalives_idle", "");
+    lg_db_destroy (&db);
+    unsetenv ("PGSERVICEFILE");
+    unlink (services);
     zstr_free (&own);
     zstr_free (&dsn);
 }
