@@ -156,6 +156,19 @@ test_requests_and_exit_codes (void **state)
     assert_int_equal (s_ctl (NULL, "operator", "provider show --provider 1 --endpoint "
                              "tcp://127.0.0.1:%d --timeout 200 --retries 1",
                              lg_test_free_port ()), 3);
+    //  db init against a server that is not there: said once, the rest
+    //  not tried, exit 1
+    assert_int_equal (s_ctl (&out, "operator", "db init --admin-dsn"
+                             " 'host=/nonexistent dbname=x user=y' --json"), 1);
+    json = json_loads (out, 0, NULL);
+    assert_non_null (json);
+    assert_string_equal (json_string_value (json_object_get (json, "registry")), "failed");
+    assert_string_equal (json_string_value (json_object_get (json, "isolation")), "not tried");
+    json_decref (json);
+    free (out);
+    char *errors = lg_test_sh_output ("grep -c 'could not prepare' %s/lgwanctl.err", s_certs);
+    assert_int_equal (atoi (errors), 1);
+    free (errors);
     free (id_copy);
     zstr_free (&quoted);
 }

@@ -141,13 +141,19 @@ ctl_local_db_init (ctl_args_t *args)
             goto cleanup;
         }
     }
+    //  A server that cannot be reached fails every service alike: said once
+    bool unreachable = false;
     for (const char *service = (const char *) zlistx_first (services); service;
          service = (const char *) zlistx_next (services)) {
         char why [512];
+        if (unreachable)
+            json_object_set_new (result, service, json_string ("not tried"));
+        else
         if (lg_db_bootstrap (admin_dsn, service, password, why, sizeof why)) {
             fprintf (stderr, "lgwanctl: could not prepare %s: %s\n", service, why);
             json_object_set_new (result, service, json_string ("failed"));
             rc = CTL_EXIT_REFUSED;
+            unreachable = strncmp (why, "could not connect", 17) == 0;
         }
         else
             json_object_set_new (result, service, json_string ("ready"));
