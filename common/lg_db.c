@@ -88,6 +88,7 @@ struct _lg_db_t {
     char **keywords;            //  conninfo with the bounds, for PQconnectdbParams;
     char **values;              //  NULL when the conninfo did not parse
     char server_bounds [256];   //  the session's SETs for the server's side
+    size_t given;               //  keywords [0 .. given) are the conninfo's own
     char *schema;
     PGconn *conn;
     bool up;
@@ -242,6 +243,7 @@ s_bound (lg_db_t *self)
             self->values [n++] = strdup (o->val);
         }
     PQconninfoFree (options);
+    self->given = n;
     //  What the operator set elsewhere stays theirs: a connection service
     //  (pg_service.conf) may set any of them, PGCONNECT_TIMEOUT the first
     const char *service = getenv ("PGSERVICE");
@@ -325,6 +327,18 @@ s_idle_answers (lg_db_t *self)
         s_set_error (self, "no answer from the server within 1 s, after another connection"
                            " of the process was lost");
     return false;
+}
+
+void
+lg_db_set_user_timeout (lg_db_t *self, int ms)
+{
+    assert (self && ms > 0);
+    //  Only where the bound is ours (after the conninfo's own options)
+    for (size_t i = 0; self->keywords && self->keywords [i]; i++)
+        if (streq (self->keywords [i], "tcp_user_timeout") && i >= self->given) {
+            free (self->values [i]);
+            self->values [i] = zsys_sprintf ("%d", ms);
+        }
 }
 
 lg_db_t *

@@ -32,6 +32,12 @@ typedef struct {
 lg_db_t *lg_db_new (const char *conninfo, const char *schema);
 void lg_db_destroy (lg_db_t **self_p);
 
+//  For the connections a reactor uses, which must not hold it long: bytes
+//  sent and not acknowledged for ms give the connection up (libpq's
+//  tcp_user_timeout, 10 s by default, lg_db.c note 4), unless the conninfo
+//  sets tcp_user_timeout itself. Applies from the next connect.
+void lg_db_set_user_timeout (lg_db_t *self, int ms);
+
 //  Connect now if down and the backoff allows; 0 when connected.
 int lg_db_ensure (lg_db_t *self);
 

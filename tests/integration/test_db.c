@@ -218,9 +218,16 @@ test_connection_bounds (void **state)
     s_expect (db, "keepalives_count", "3");
     s_expect (db, "tcp_user_timeout", "10000");
     lg_db_destroy (&db);
+    //  A reactor's connection is given up sooner
+    db = lg_db_new (dsn, "registry");
+    lg_db_set_user_timeout (db, 3000);
+    assert_int_equal (lg_db_ensure (db), 0);
+    s_expect (db, "tcp_user_timeout", "3000");
+    lg_db_destroy (&db);
 
     char *own = zsys_sprintf ("%s connect_timeout=7 keepalives_idle=30 tcp_user_timeout=2500", dsn);
     db = lg_db_new (own, "registry");
+    lg_db_set_user_timeout (db, 3000);      //  the conninfo's own value stays
     assert_int_equal (lg_db_ensure (db), 0);
     s_expect (db, "connect_timeout", "7");
     s_expect (db, "keepalives_idle", "30");
