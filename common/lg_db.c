@@ -52,9 +52,9 @@
        same keepalives and user timeout (set for the session at connect), so
        a backend whose client vanished mid-transaction dies within 10 to
        20 s and its locks go with it. Over a Unix socket none of this
-       applies and PostgreSQL ignores it. The reactor's own calls (duties,
-       leadership) are bounded alike, but while one waits, the replies the
-       reactor sends wait with it.
+       applies and PostgreSQL ignores it. The reactor's connections give up
+       sooner (3 s, lg_db_set_user_timeout from lg_service.c): while one of
+       its calls waits, the replies the reactor sends wait with it.
 */
 #include "lg_lib.h"
 #include <poll.h>
