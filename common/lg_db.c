@@ -323,9 +323,12 @@ s_idle_answers (lg_db_t *self)
         self->losses_seen = losses;
         return true;
     }
-    if (!*PQerrorMessage (self->conn))
-        s_set_error (self, "no answer from the server within 1 s, after another connection"
-                           " of the process was lost");
+    if (!*PQerrorMessage (self->conn)) {
+        char why [128];
+        snprintf (why, sizeof why, "no answer from the server within %d ms, after another"
+                  " connection of the process was lost", S_PROBE_MS);
+        s_set_error (self, why);
+    }
     return false;
 }
 

@@ -778,6 +778,16 @@ lg_test_proc_client (const lg_test_proc_t *proc, const char *certs, const char *
 }
 
 int
+lg_test_cluster (const char *dir, const char *action, const char *options)
+{
+    const char *source = getenv ("LG_SOURCE_DIR");
+    bool start = streq (action, "start");
+    return lg_test_sh ("bash %s/tests/support/pg_cluster.sh %s %s/pg%s%s >>%s/cluster.log 2>&1",
+                       source? source: ".", action, dir, start? " --keep --db lgwan ": "",
+                       start && options? options: "", dir);
+}
+
+int
 lg_test_sh (const char *format, ...)
 {
     va_list args;

@@ -160,6 +160,12 @@ bool lg_test_proc_answers (lg_test_proc_t *proc, const char *certs);
 //  NULL if the certificates cannot be read.
 lg_client_t *lg_test_proc_client (const lg_test_proc_t *proc, const char *certs, const char *who);
 
+//  A PostgreSQL cluster of the test's own in dir/pg (pg_cluster.sh), for
+//  tests that stop or cut it without disturbing the others: action "start"
+//  (database lgwan, made if missing; options such as "--netns NS --listen
+//  ADDR" added, or NULL) or "stop"; output in dir/cluster.log. Its exit code.
+int lg_test_cluster (const char *dir, const char *action, const char *options);
+
 //  Run a shell command made from format; its exit code, -1 when it could
 //  not run or was killed by a signal.
 int lg_test_sh (const char *format, ...) __attribute__ ((format (printf, 1, 2)));

@@ -52,17 +52,13 @@ s_net (const char *action)
     return lg_test_sh ("bash %s %s %s >>%s/net.log 2>&1", s_script, action, s_tag, s_dir);
 }
 
+//  PostgreSQL runs in TAG-db and listens on S_DB_HOST there
 static int
 s_cluster (const char *action)
 {
-    char *cmd = zsys_sprintf ("bash %s/tests/support/pg_cluster.sh %s %s/pg%s%s%s >>%s/cluster.log 2>&1",
-                              getenv ("LG_SOURCE_DIR"), action, s_dir,
-                              streq (action, "stop")? "": " --db lgwan --netns ",
-                              streq (action, "stop")? "": s_tag,
-                              streq (action, "stop")? "": "-db --listen " S_DB_HOST, s_dir);
-    int rc = system (cmd);
-    zstr_free (&cmd);
-    return rc;
+    char options [64];
+    snprintf (options, sizeof options, "--netns %s-db --listen " S_DB_HOST, s_tag);
+    return lg_test_cluster (s_dir, action, options);
 }
 
 //  One request to the registry as who, with request_id (kept, so that it

@@ -31,13 +31,7 @@ static uint64_t s_counter (const char *name);
 static int
 s_cluster (const char *action)
 {
-    const char *source = getenv ("LG_SOURCE_DIR");
-    char *cmd = zsys_sprintf ("bash %s/tests/support/pg_cluster.sh %s %s/pg%s >>%s/cluster.log 2>&1",
-                              source? source: ".", action, s_dir,
-                              streq (action, "stop")? "": " --keep --db lgwan", s_dir);
-    int rc = system (cmd);
-    zstr_free (&cmd);
-    return rc;
+    return lg_test_cluster (s_dir, action, NULL);
 }
 
 static lg_reply_t *
