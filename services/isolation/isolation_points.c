@@ -19,8 +19,15 @@
        The points ack a version at nearly the same moment, so the reader
        takes every frame already waiting (up to S_BATCH) before it records
        the acks among them in one duty: one transaction for all the points
-       instead of one each, on the path from request to in force. A point
-       acks a version once, so acks a failed duty could not record are kept
+       instead of one each, on the path from request to in force. Acks that
+       arrive apart are recorded when they can put something in force: when
+       the lowest version the live points acked (each since its Hello) goes
+       up, or some live point has not acked since its Hello; the others wait
+       for that or for the next Beat. A change is in force when every
+       registered point acked it, so while one live point is below, the
+       acks of the others cannot make anything in force: waiting costs no
+       time on that path, and the transaction a point's early ack cost held
+       up the last ack behind it. A point acks a version once, so acks a failed duty could not record are kept
        and tried again at every Beat. So are the repairs a point reports
        (up to S_REPAIRS_MAX): a DriftRepaired is the record that someone
        changed a gateway's ruleset, and the point reports it once.
@@ -96,6 +103,8 @@ typedef struct {
     char point [40];
     int64_t seen;               //  zclock_mono of the last frame
     bool gone;                  //  a send found the connection closed
+    bool acked_any;             //  it acked since its last Hello
+    uint64_t acked;             //  the highest version it acked since then
 } s_peer_t;
 
 static void
@@ -502,6 +511,7 @@ s_handle (s_points_t *self, zmsg_t *msg)
             }
             snprintf (peer->point, sizeof peer->point, "%s", point);
             peer->seen = zclock_mono ();
+            peer->acked_any = false;    //  until it acks the snapshot
             snprintf (self->point, sizeof self->point, "%s", point);
             self->dry_run = frame->hello->dry_run;
             lg_info ("enforcement point %s said hello at version %" PRIu64 "%s", point,
@@ -522,6 +532,9 @@ s_handle (s_points_t *self, zmsg_t *msg)
                 break;
             }
             s_take_ack (self, peer->point, frame->ack->version, frame->ack->dry_run);
+            if (!peer->acked_any || frame->ack->version > peer->acked)
+                peer->acked = frame->ack->version;
+            peer->acked_any = true;
             break;
         case LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED:
             if (!peer)
@@ -558,12 +571,34 @@ cleanup:
     zframe_destroy (&body);
 }
 
-//  Every frame already waiting, then the acks among them at once
+//  The lowest version every live point acked since its Hello; false when
+//  one of them has not acked since (or none is connected)
+static bool
+s_live_min (s_points_t *self, uint64_t *min)
+{
+    bool known = false;
+    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
+         peer = (s_peer_t *) zhashx_next (self->peers)) {
+        if (peer->gone)
+            continue;
+        if (!peer->acked_any)
+            return false;
+        if (!known || peer->acked < *min)
+            *min = peer->acked;
+        known = true;
+    }
+    return known;
+}
+
+//  Every frame already waiting, then the acks among them at once: now when
+//  they can put something in force, else at the next Beat (point 5)
 static int
 s_on_enforcer (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     s_points_t *self = (s_points_t *) arg;
+    uint64_t before = 0, after = 0;
+    bool known_before = s_live_min (self, &before);
     for (int taken = 0; taken < S_BATCH; taken++) {
         if (taken && !(zsock_events (reader) & ZMQ_POLLIN))
             break;
@@ -573,7 +608,8 @@ s_on_enforcer (zloop_t *loop, zsock_t *reader, void *arg)
         s_handle (self, msg);
         zmsg_destroy (&msg);
     }
-    s_flush_acks (self);
+    if (!known_before || !s_live_min (self, &after) || after > before)
+        s_flush_acks (self);
     return zsys_interrupted? -1: 0;
 }
 

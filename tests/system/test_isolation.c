@@ -732,6 +732,65 @@ test_r16_1_ack_kept_when_not_recorded (void **state)
     s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
 }
 
+/* REQ R16.1: the acks of two points are recorded in one transaction when
+   they arrive apart. The early point's ack cannot put anything in force
+   while the other is below it; it is kept (and still recorded by the next
+   Beat), and the late point's ack puts the change in force at once, not at
+   a Beat. The early ack used to cost a transaction of its own, which the
+   late ack waited behind. */
+static void
+test_r16_1_acks_apart_recorded_together (void **state)
+{
+    (void) state;
+    uint64_t id = s_fresh_connection ();
+    zsock_t *early = s_point_new ();
+    zsock_t *late = s_point_new ();
+    uint64_t head = s_point_join (early, "early");
+    assert_int_equal (s_point_join (late, "late"), head);
+    s_point_ack_as (early, "early", head);
+    s_point_ack_as (late, "late", head);
+    const char *acked = "SELECT acked_version FROM isolation.points WHERE name = '%s'";
+    for (int i = 0; i < 100 && (s_sql (acked, "early") != (long) head
+                             || s_sql (acked, "late") != (long) head); i++)
+        zclock_sleep (50);
+    assert_int_equal (s_sql (acked, "late"), (long) head);
+
+    Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
+    d.connections = &id;
+    d.n_connections = 1;
+    d.incident = (char *) "INC-APART";
+    lg_reply_t *reply = s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    Lgwan__V1__EnforcerFrame *in = s_point_recv (early, LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE);
+    uint64_t version = in->update->version;
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    in = s_point_recv (late, LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE);
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+
+    //  The early ack: nothing in force yet, and recorded by the next Beat
+    s_point_ack_as (early, "early", version);
+    for (int i = 0; i < 60 && s_sql (acked, "early") != (long) version; i++)
+        zclock_sleep (50);
+    assert_int_equal (s_sql (acked, "early"), (long) version);
+    assert_int_equal (s_pending (id), 1);
+
+    //  The late ack just after a Beat: in force well before the next one
+    in = s_point_recv (late, LGWAN__V1__ENFORCER_FRAME__BODY_BEAT);
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    int64_t sent = zclock_mono ();
+    s_point_ack_as (late, "late", version);
+    while (s_pending (id) != 0 && zclock_mono () - sent < 3000)
+        zclock_sleep (10);
+    assert_int_equal (s_pending (id), 0);
+    assert_in_range (zclock_mono () - sent, 0, 600);
+    assert_int_equal (s_sql (acked, "late"), (long) version);
+
+    zsock_destroy (&early);
+    zsock_destroy (&late);
+    s_sql ("DELETE FROM isolation.points WHERE name IN ('early', 'late') RETURNING 1");
+}
+
 /* REQ R16.1: a repair the database could not record is recorded later. A
    point reports a repair once; DriftRepaired is the record that a
    gateway's ruleset was changed by hand, and it used to be lost with a
@@ -795,6 +854,7 @@ main (void)
         cmocka_unit_test (test_x3_point_name_held_by_one_connection),
         cmocka_unit_test (test_r16_1_ack_kept_when_not_recorded),
         cmocka_unit_test (test_r16_1_repair_kept_when_not_recorded),
+        cmocka_unit_test (test_r16_1_acks_apart_recorded_together),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
