@@ -247,6 +247,21 @@ s_disconnect (const char *who, uint64_t provider, const char *incident)
     return s_ask (&s_isolation, who, LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
 }
 
+//  An operator disconnects one connection; whether the reply says in force
+static bool
+s_disconnect_one (uint64_t id, const char *incident)
+{
+    Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
+    d.connections = &id;
+    d.n_connections = 1;
+    d.incident = (char *) incident;
+    lg_reply_t *reply = s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    bool in_force = reply->isolation->in_force;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return in_force;
+}
+
 static lg_reply_t *
 s_lift (const char *who, uint64_t connection, Lgwan__V1__IsolationCause cause, const char *saga)
 {
@@ -577,14 +592,7 @@ test_x3_enforcer_cannot_ack_unsent_version (void **state)
     assert_int_equal (s_acked (), (long) head);
 
     //  So a disconnection is not in force until the point acks its version
-    Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
-    d.connections = &id;
-    d.n_connections = 1;
-    d.incident = (char *) "INC-X3";
-    lg_reply_t *reply = s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
-    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
-    assert_false (reply->isolation->in_force);
-    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_false (s_disconnect_one (id, "INC-X3"));
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.pending WHERE connection_id = %"
                              PRIu64, id), 1);
     in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE);
@@ -650,14 +658,7 @@ test_x3_point_name_held_by_one_connection (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 
     //  Its ack of a change does not put the change in force; the first's does
-    Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
-    d.connections = &id;
-    d.n_connections = 1;
-    d.incident = (char *) "INC-TWIN";
-    reply = s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
-    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
-    assert_false (reply->isolation->in_force);
-    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_false (s_disconnect_one (id, "INC-TWIN"));
     in = s_point_recv (first, LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE);
     uint64_t version = in->update->version;
     lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
@@ -707,13 +708,7 @@ test_r16_1_ack_kept_when_not_recorded (void **state)
                               " CHECK (acked_version <= %" PRIu64 ") NOT VALID; SELECT 1", head);
     assert_int_equal (s_sql ("%s", sql), 1);
     zstr_free (&sql);
-    Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
-    d.connections = &id;
-    d.n_connections = 1;
-    d.incident = (char *) "INC-ACK";
-    lg_reply_t *reply = s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
-    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
-    lgwan__v1__reply__free_unpacked (reply, NULL);
+    s_disconnect_one (id, "INC-ACK");
     in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE);
     uint64_t version = in->update->version;
     lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
@@ -755,13 +750,7 @@ test_r16_1_acks_apart_recorded_together (void **state)
         zclock_sleep (50);
     assert_int_equal (s_sql (acked, "late"), (long) head);
 
-    Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
-    d.connections = &id;
-    d.n_connections = 1;
-    d.incident = (char *) "INC-APART";
-    lg_reply_t *reply = s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
-    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
-    lgwan__v1__reply__free_unpacked (reply, NULL);
+    s_disconnect_one (id, "INC-APART");
     Lgwan__V1__EnforcerFrame *in = s_point_recv (early, LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE);
     uint64_t version = in->update->version;
     lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
