@@ -174,6 +174,21 @@ s_setup_provider (const char *name, const char *corporate, const char *service_n
     return id;
 }
 
+//  Isolation on its ports, with faults armed (NULL for none)
+static bool
+s_start_isolation (const char *faults)
+{
+    char *endpoint = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=%s", s_enforcers);
+    char *armed = zsys_sprintf ("LG_FAULTS=%s", faults? faults: "");
+    const char *extra [] = { "LG_DUTY_MS=200", "LG_HEARTBEAT_MS=200", "LG_LAG_MS=1500", endpoint,
+                             armed, NULL };
+    lg_test_proc_t *follows [] = { &s_registry, NULL };
+    bool started = lg_test_proc_start (&s_isolation, s_admin, s_certs, follows, extra);
+    zstr_free (&endpoint);
+    zstr_free (&armed);
+    return started;
+}
+
 static bool
 s_isolation_knows (void *arg)
 {
@@ -202,9 +217,8 @@ s_setup (void **state)
     char *endpoint = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=%s", s_enforcers);
     const char *extra [] = { "LG_DUTY_MS=200", "LG_HEARTBEAT_MS=200", "LG_LAG_MS=1500", endpoint, NULL };
     lg_test_proc_t *for_registry [] = { &s_isolation, NULL };
-    lg_test_proc_t *for_isolation [] = { &s_registry, NULL };
     assert_true (lg_test_proc_start (&s_registry, s_admin, s_certs, for_registry, extra));
-    assert_true (lg_test_proc_start (&s_isolation, s_admin, s_certs, for_isolation, extra));
+    assert_true (s_start_isolation (NULL));
     zstr_free (&endpoint);
 
     Lgwan__V1__PoolAdd pool = LGWAN__V1__POOL_ADD__INIT;
@@ -389,6 +403,72 @@ test_r16_1_lagging_point (void **state)
     assert_true (s_reaches ("B", false));
 }
 
+//  A Disconnect of the provider under request_id; the reply, or NULL when none came
+static lg_reply_t *
+s_disconnect_as (lg_client_t *client, const char *request_id, uint64_t provider)
+{
+    Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
+    d.provider = provider;
+    d.incident = (char *) "INC-KILL";
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.request_id = (char *) request_id;
+    request.body_case = LGWAN__V1__REQUEST__BODY_DISCONNECT;
+    request.disconnect = &d;
+    lg_reply_t *reply = NULL;
+    return lg_client_call (client, &request, &reply) == 0? reply: NULL;
+}
+
+/* REQ R16.1: isolation killed after committing a disconnection and before
+   publishing it, so no gateway was told. Restarted, it tells them (the
+   enforcers reconnect, say Hello and get the Snapshot): the disconnection
+   comes in force at both gateways, Disconnected is published once, and the
+   retried request gets the stored reply without a second change. */
+static void
+test_r16_1_isolation_killed_before_publish (void **state)
+{
+    (void) state;
+    lg_test_proc_stop (&s_isolation, SIGTERM);
+    assert_true (s_start_isolation ("after_commit_before_publish"));
+    long two = 2;
+    assert_true (lg_test_wait_for (s_points_ready, &two, 15000));
+    long disconnected = s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 500");
+    long head = s_sql ("SELECT version FROM isolation.desired_head");
+
+    lg_client_t *client = lg_test_proc_client (&s_isolation, s_certs, "operator");
+    lg_client_set_timeout (client, 1000, 0);
+    assert_null (s_disconnect_as (client, "kill-before-publish", 1));
+    assert_int_equal (lg_test_proc_stop (&s_isolation, 0), 99);
+    //  Committed, not announced, and no gateway has it
+    assert_int_equal (s_sql ("SELECT version FROM isolation.desired_head"), head + 1);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.pending WHERE connection_id = %"
+                             PRIu64, s_conn [1]), 1);
+    assert_true (s_reaches ("A", false));
+
+    assert_true (s_start_isolation (NULL));
+    assert_true (lg_test_wait_for (s_in_force, &s_conn [1], 15000));
+    assert_false (s_reaches ("A", false));
+    assert_false (s_reaches ("A", true));
+    assert_true (s_reaches ("B", false));
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 500"),
+                      disconnected + 1);
+
+    //  The retry: the first reply, nothing changed again
+    lg_client_set_timeout (client, 5000, 2);
+    lg_reply_t *reply = s_disconnect_as (client, "kill-before-publish", 1);
+    assert_non_null (reply);
+    assert_int_equal (reply->status->code, LGWAN__V1__CODE__OK);
+    assert_int_equal (reply->isolation->version, (uint64_t) head + 1);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    lg_client_destroy (&client);
+    assert_int_equal (s_sql ("SELECT version FROM isolation.desired_head"), head + 1);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 500"),
+                      disconnected + 1);
+
+    s_lift (s_conn [1]);
+    assert_true (lg_test_wait_for (s_in_force, &s_conn [1], 10000));
+    assert_true (s_reaches ("A", false));
+}
+
 int
 main (void)
 {
@@ -396,6 +476,7 @@ main (void)
         cmocka_unit_test (test_r16_1_disconnect_and_lift),
         cmocka_unit_test (test_r16_1_drift_repaired),
         cmocka_unit_test (test_r16_1_lagging_point),
+        cmocka_unit_test (test_r16_1_isolation_killed_before_publish),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
