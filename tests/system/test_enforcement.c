@@ -13,6 +13,7 @@ static char s_script [512];
 static char s_enforcers [64];           //  isolation's enforcer channel
 static lg_test_proc_t s_registry = { .service = "registry" };
 static lg_test_proc_t s_isolation = { .service = "isolation" };
+static lg_test_proc_t s_replica = { .service = "isolation" };     //  a second replica
 static pid_t s_east, s_west;
 static char s_prefix [3][2][64];        //  [provider 1|2][v4|v6]
 static uint64_t s_conn [3];             //  connection of provider 1, 2
@@ -174,19 +175,26 @@ s_setup_provider (const char *name, const char *corporate, const char *service_n
     return id;
 }
 
-//  Isolation on its ports, with faults armed (NULL for none)
+//  Isolation on its ports, with faults armed (NULL for none); its enforcer
+//  channel on enforcers
 static bool
-s_start_isolation (const char *faults)
+s_start_replica (lg_test_proc_t *proc, const char *enforcers, const char *faults)
 {
-    char *endpoint = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=%s", s_enforcers);
+    char *endpoint = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=%s", enforcers);
     char *armed = zsys_sprintf ("LG_FAULTS=%s", faults? faults: "");
     const char *extra [] = { "LG_DUTY_MS=200", "LG_HEARTBEAT_MS=200", "LG_LAG_MS=1500", endpoint,
                              armed, NULL };
     lg_test_proc_t *follows [] = { &s_registry, NULL };
-    bool started = lg_test_proc_start (&s_isolation, s_admin, s_certs, follows, extra);
+    bool started = lg_test_proc_start (proc, s_admin, s_certs, follows, extra);
     zstr_free (&endpoint);
     zstr_free (&armed);
     return started;
+}
+
+static bool
+s_start_isolation (const char *faults)
+{
+    return s_start_replica (&s_isolation, s_enforcers, faults);
 }
 
 static bool
@@ -253,6 +261,7 @@ s_teardown (void **state)
         lg_test_stop (s_west, SIGTERM, 5000);
     if (s_up)
         lg_test_sh ("bash %s down %s", s_script, s_tag);
+    lg_test_proc_stop (&s_replica, SIGTERM);
     lg_test_proc_stop (&s_isolation, SIGTERM);
     lg_test_proc_stop (&s_registry, SIGTERM);
     lg_test_certs_destroy (&s_certs);
@@ -469,6 +478,46 @@ test_r16_1_isolation_killed_before_publish (void **state)
     assert_true (s_reaches ("A", false));
 }
 
+/* REQ R16.1: two isolation replicas, the enforcers connected to the first.
+   A disconnection asked of the second reaches both gateways through the
+   first (its Beat carries the head the second committed; each enforcer,
+   behind, says Hello and gets the Snapshot), Disconnected is published
+   once, and a lift asked of the second is in force the same way. */
+static void
+test_r16_1_change_through_the_other_replica (void **state)
+{
+    (void) state;
+    char enforcers [64];
+    snprintf (enforcers, sizeof enforcers, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    assert_true (s_start_replica (&s_replica, enforcers, NULL));
+    long disconnected = s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 500");
+    Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
+    d.provider = 2;
+    d.incident = (char *) "INC-REPLICA";
+    int64_t asked = zclock_mono ();
+    lg_reply_t *reply = s_ask (&s_replica, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
+    assert_int_equal (reply->status->code, LGWAN__V1__CODE__OK);
+    assert_false (reply->isolation->in_force);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_true (lg_test_wait_for (s_in_force, &s_conn [2], 10000));
+    printf ("disconnection asked of the other replica: in force after %" PRId64 " ms\n",
+            zclock_mono () - asked);
+    assert_false (s_reaches ("B", false));
+    assert_false (s_reaches ("B", true));
+    assert_true (s_reaches ("A", false));
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 500"),
+                      disconnected + 1);
+
+    Lgwan__V1__Lift l = LGWAN__V1__LIFT__INIT;
+    l.connection = s_conn [2];
+    l.cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION;
+    l.saga = (char *) "SAGA-REPLICA";
+    s_ok (&s_replica, "service", LGWAN__V1__REQUEST__BODY_LIFT, &l);
+    assert_true (lg_test_wait_for (s_in_force, &s_conn [2], 10000));
+    assert_true (s_reaches ("B", false));
+    lg_test_proc_stop (&s_replica, SIGTERM);
+}
+
 int
 main (void)
 {
@@ -477,6 +526,7 @@ main (void)
         cmocka_unit_test (test_r16_1_drift_repaired),
         cmocka_unit_test (test_r16_1_lagging_point),
         cmocka_unit_test (test_r16_1_isolation_killed_before_publish),
+        cmocka_unit_test (test_r16_1_change_through_the_other_replica),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
