@@ -45,6 +45,14 @@
     5. Never pretend. EPERM from nftables at any time stops the process with
        "needs CAP_NET_ADMIN" on stderr and a non-zero exit; it does not keep
        acking from memory.
+    6. Replicas. LG_ISOLATION_ENFORCER_CONNECT may name up to four
+       endpoints, one per isolation replica; we are connected to one at a
+       time (a DEALER connected to several would deal our Hellos and Acks
+       out among them). After 10 s without a frame (Beats come every
+       second; ZMTP heartbeats drop a dead connection within 3 s) we
+       connect to the next, say Hello and take its Snapshot. 10 s, not 3:
+       a replica whose database is away holds its reactor for a few
+       seconds, and should not send every point elsewhere for that.
 */
 #include "enforcer.h"
 
@@ -60,6 +68,7 @@
 #define S_HELLO_SPACING_MS  500     //  at most two Hellos a second
 #define S_BEHIND_MS         500     //  a Beat ahead of us, no Update since: gap
 #define S_SILENCE_MS        3000    //  no frame at all: Hello again
+#define S_FAILOVER_MS       10000   //  no frame at all: the next replica, if any
 #define S_LIST_LOG_MAX      10      //  prefixes named in a log DETAIL
 
 typedef struct {
@@ -82,6 +91,8 @@ typedef struct {
     int64_t frame_at;               //  last frame from the service
     int64_t refused_logged;         //  zclock_mono of the last Refused logged
     int64_t behind_since;           //  a Beat showed a newer version, 0 if none
+    size_t target;                  //  the endpoint we are connected to
+    int64_t switched_at;            //  zclock_mono when we connected to it
     uint64_t beat_version;
     char fatal [512];               //  set: stop the reactor
 } s_enforcer_t;
@@ -195,6 +206,21 @@ enforcer_config_load (enforcer_config_t *config, char *why, size_t why_size)
     ||  s_config_string ("LG_CERT_DIR", "certs", config->cert_dir, sizeof config->cert_dir,
                          why, why_size))
         return -1;
+    //  One endpoint per isolation replica, tried in turn (point 6)
+    for (const char *next = config->connect; ; next++) {
+        size_t span = strcspn (next, ",");
+        if (span == 0 || span >= sizeof config->endpoints [0]
+        ||  strcspn (next, " \t") < span || config->n_endpoints == ENFORCER_CONNECT_MAX) {
+            s_why (why, why_size, "LG_ISOLATION_ENFORCER_CONNECT: \"%s\" is not 1 to %d"
+                   " endpoints separated by commas", config->connect, ENFORCER_CONNECT_MAX);
+            return -1;
+        }
+        snprintf (config->endpoints [config->n_endpoints++], sizeof config->endpoints [0],
+                  "%.*s", (int) span, next);
+        next += span;
+        if (*next == 0)
+            break;
+    }
     char dflt [600];
     snprintf (dflt, sizeof dflt, "%s/clients/enforcer_secret", config->cert_dir);
     if (s_config_string ("LG_ENFORCER_CERT", dflt, config->cert, sizeof config->cert,
@@ -692,7 +718,7 @@ s_on_monitor (zloop_t *loop, zsock_t *monitor, void *arg)
     }
     char *endpoint = zmsg_size (msg) > 1? zframe_strdup (zmsg_next (msg)): NULL;
     zmsg_destroy (&msg);
-    const char *where = endpoint? endpoint: self->config.connect;
+    const char *where = endpoint? endpoint: self->config.endpoints [self->target];
     switch (event) {
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
             lg_info ("connected to the isolation service at %s", where);
@@ -718,6 +744,25 @@ s_on_monitor (zloop_t *loop, zsock_t *monitor, void *arg)
     return 0;
 }
 
+//  Silence from our replica: connect to the next one instead (point 6). The
+//  kernel keeps what we applied; the new replica's Snapshot brings us level.
+static void
+s_fail_over (s_enforcer_t *self)
+{
+    const char *from = self->config.endpoints [self->target];
+    size_t next = (self->target + 1) % self->config.n_endpoints;
+    const char *to = self->config.endpoints [next];
+    lg_warning ("nothing from the isolation service at %s for %d s: connecting to %s instead",
+                from, S_FAILOVER_MS / 1000, to);
+    zsock_disconnect (self->dealer, "%s", from);
+    if (zsock_connect (self->dealer, "%s", to))
+        lg_error ("could not connect to %s; trying the next one in %d s", to,
+                  S_FAILOVER_MS / 1000);
+    self->target = next;
+    self->switched_at = zclock_mono ();
+    self->hello_pending = true;         //  sent once connected
+}
+
 static int
 s_on_tick (zloop_t *loop, int timer_id, void *arg)
 {
@@ -734,6 +779,9 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     }
     if (now - self->frame_at >= S_SILENCE_MS && now - self->hello_sent_at >= S_SILENCE_MS)
         s_want_hello (self, "nothing from the isolation service for 3 s");
+    if (self->config.n_endpoints > 1 && now - self->frame_at >= S_FAILOVER_MS
+    &&  now - self->switched_at >= S_FAILOVER_MS)
+        s_fail_over (self);
     s_try_hello (self);
     return 0;
 }
@@ -804,11 +852,12 @@ s_sockets (s_enforcer_t *self, char *why, size_t why_size)
         s_why (why, why_size, "could not connect the socket monitor");
         return -1;
     }
-    if (zsock_connect (self->dealer, "%s", self->config.connect)) {
+    if (zsock_connect (self->dealer, "%s", self->config.endpoints [0])) {
         s_why (why, why_size, "LG_ISOLATION_ENFORCER_CONNECT: could not connect to %s",
-               self->config.connect);
+               self->config.endpoints [0]);
         return -1;
     }
+    self->switched_at = zclock_mono ();
     return 0;
 }
 

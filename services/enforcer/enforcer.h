@@ -13,13 +13,16 @@
 #include "enf_nft.h"
 
 #define ENFORCER_POINT_MAX      32
+#define ENFORCER_CONNECT_MAX    4       //  isolation replicas to fail over between
 
 typedef struct {
     char point [ENFORCER_POINT_MAX + 1];   //  LG_ENFORCER_POINT: [a-z0-9-]{1,32}
     char netns [ENF_NETNS_MAX];     //  LG_ENFORCER_NETNS: "host" or /run/netns/<name>
     bool dry_run;                   //  LG_ENFORCER_DRY_RUN
     int64_t reconcile_ms;           //  LG_RECONCILE_MS
-    char connect [256];             //  LG_ISOLATION_ENFORCER_CONNECT
+    char connect [256];             //  LG_ISOLATION_ENFORCER_CONNECT: endpoints, comma-separated
+    char endpoints [ENFORCER_CONNECT_MAX][256];     //  the same, one each
+    size_t n_endpoints;
     char cert_dir [512];            //  LG_CERT_DIR
     char cert [512];                //  LG_ENFORCER_CERT: our secret certificate file
     char server_cert [600];         //  <LG_CERT_DIR>/services/isolation

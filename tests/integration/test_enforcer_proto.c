@@ -670,6 +670,12 @@ test_bad_config (void **state)
         { s_ns,               "LG_RECONCILE_MS=fast",        "LG_RECONCILE_MS" },
         { s_ns,               "LG_LOG_LEVEL=loud",           "LG_LOG_LEVEL" },
         { s_ns,               "LG_ENFORCER_CERT=/nonexistent", "/nonexistent" },
+        { s_ns,               "LG_ISOLATION_ENFORCER_CONNECT=",                  "LG_ISOLATION_ENFORCER_CONNECT" },
+        { s_ns,               "LG_ISOLATION_ENFORCER_CONNECT=tcp://a:1,,tcp://b:1", "LG_ISOLATION_ENFORCER_CONNECT" },
+        { s_ns,               "LG_ISOLATION_ENFORCER_CONNECT=tcp://a:1,",        "LG_ISOLATION_ENFORCER_CONNECT" },
+        { s_ns,               "LG_ISOLATION_ENFORCER_CONNECT=tcp://a:1, tcp://b:1", "LG_ISOLATION_ENFORCER_CONNECT" },
+        { s_ns,               "LG_ISOLATION_ENFORCER_CONNECT=tcp://a:1,tcp://b:1,tcp://c:1,tcp://d:1,tcp://e:1",
+                              "LG_ISOLATION_ENFORCER_CONNECT" },
     };
     for (size_t index = 0; index < sizeof cases / sizeof cases [0]; index++) {
         const char *extra [] = { cases [index].variable, NULL };

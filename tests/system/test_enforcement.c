@@ -64,14 +64,15 @@ s_reaches (const char *from, bool ipv6)
                     ipv6? "2001:db8:ffff::10": "192.0.2.10") == 0;
 }
 
+//  The enforcer of a gateway, connected to the isolation replicas at endpoints
 static pid_t
-s_enforcer (const char *point)
+s_enforcer_to (const char *point, const char *endpoints)
 {
     char *netns = zsys_sprintf ("LG_ENFORCER_NETNS=%s-%s", s_tag, point);
     char *name = zsys_sprintf ("LG_ENFORCER_POINT=%s", point);
     char *cert = zsys_sprintf ("LG_ENFORCER_CERT=%s/clients/enforcer_secret", s_certs);
     char *certs = zsys_sprintf ("LG_CERT_DIR=%s", s_certs);
-    char *connect = zsys_sprintf ("LG_ISOLATION_ENFORCER_CONNECT=%s", s_enforcers);
+    char *connect = zsys_sprintf ("LG_ISOLATION_ENFORCER_CONNECT=%s", endpoints);
     const char *env [] = { netns, name, cert, certs, connect, "LG_RECONCILE_MS=500", NULL };
     char *binary = zsys_sprintf ("%s/services/enforcer/lgwan-enforcer", getenv ("LG_BUILD_DIR"));
     pid_t pid = lg_test_spawn (binary, env);
@@ -84,6 +85,12 @@ s_enforcer (const char *point)
     return pid;
 }
 
+static pid_t
+s_enforcer (const char *point)
+{
+    return s_enforcer_to (point, s_enforcers);
+}
+
 static bool
 s_points_ready (void *arg)
 {
@@ -91,13 +98,15 @@ s_points_ready (void *arg)
                   " (SELECT version FROM isolation.desired_head)") == *(long *) arg;
 }
 
-//  The connection's last change is in force at every point
+//  The connection's last change is in force at every point (as s_reader says)
+static lg_test_proc_t *s_reader = &s_isolation;
+
 static bool
 s_in_force (void *arg)
 {
     Lgwan__V1__IsolationGet get = LGWAN__V1__ISOLATION_GET__INIT;
     get.connection = *(uint64_t *) arg;
-    lg_reply_t *reply = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_ISOLATION_GET, &get);
+    lg_reply_t *reply = s_ask (s_reader, "viewer", LGWAN__V1__REQUEST__BODY_ISOLATION_GET, &get);
     bool in_force = reply->status->code == LGWAN__V1__CODE__OK && reply->isolation->in_force;
     lgwan__v1__reply__free_unpacked (reply, NULL);
     return in_force;
@@ -518,6 +527,55 @@ test_r16_1_change_through_the_other_replica (void **state)
     lg_test_proc_stop (&s_replica, SIGTERM);
 }
 
+/* REQ R16.1: the enforcers name both isolation replicas; the one they are
+   connected to is killed. They connect to the other (after 10 s of
+   silence), and a disconnection asked of it comes in force at both
+   gateways; so does its lift. */
+static void
+test_r16_1_enforcers_fail_over_to_a_replica (void **state)
+{
+    (void) state;
+    char enforcers [64], both [160];
+    snprintf (enforcers, sizeof enforcers, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    snprintf (both, sizeof both, "%s,%s", s_enforcers, enforcers);
+    assert_true (s_start_replica (&s_replica, enforcers, NULL));
+    assert_int_equal (lg_test_stop (s_east, SIGTERM, 5000), 0);
+    assert_int_equal (lg_test_stop (s_west, SIGTERM, 5000), 0);
+    s_east = s_enforcer_to ("east", both);
+    s_west = s_enforcer_to ("west", both);
+    long two = 2;
+    assert_true (lg_test_wait_for (s_points_ready, &two, 15000));
+
+    lg_test_proc_stop (&s_isolation, SIGKILL);
+    s_reader = &s_replica;
+    long disconnected = s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 500");
+    int64_t asked = zclock_mono ();
+    Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
+    d.provider = 1;
+    d.incident = (char *) "INC-FAILOVER";
+    lg_reply_t *reply = s_ask (&s_replica, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
+    assert_int_equal (reply->status->code, LGWAN__V1__CODE__OK);
+    assert_false (reply->isolation->in_force);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_true (lg_test_wait_for (s_in_force, &s_conn [1], 30000));
+    printf ("enforcers failed over: the disconnection in force %" PRId64 " ms after it was"
+            " asked\n", zclock_mono () - asked);
+    assert_false (s_reaches ("A", false));
+    assert_false (s_reaches ("A", true));
+    assert_true (s_reaches ("B", false));
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 500"),
+                      disconnected + 1);
+
+    Lgwan__V1__Lift l = LGWAN__V1__LIFT__INIT;
+    l.connection = s_conn [1];
+    l.cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION;
+    l.saga = (char *) "SAGA-FAILOVER";
+    s_ok (&s_replica, "service", LGWAN__V1__REQUEST__BODY_LIFT, &l);
+    assert_true (lg_test_wait_for (s_in_force, &s_conn [1], 10000));
+    assert_true (s_reaches ("A", false));
+    s_reader = &s_isolation;
+}
+
 int
 main (void)
 {
@@ -527,6 +585,7 @@ main (void)
         cmocka_unit_test (test_r16_1_lagging_point),
         cmocka_unit_test (test_r16_1_isolation_killed_before_publish),
         cmocka_unit_test (test_r16_1_change_through_the_other_replica),
+        cmocka_unit_test (test_r16_1_enforcers_fail_over_to_a_replica),     //  last: it kills the first
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
