@@ -64,6 +64,15 @@ s_reaches (const char *from, bool ipv6)
                     ipv6? "2001:db8:ffff::10": "192.0.2.10") == 0;
 }
 
+//  Host cut is cut off over IPv4 and IPv6; host flows still reaches
+static void
+s_only_cut_off (const char *cut, const char *flows)
+{
+    assert_false (s_reaches (cut, false));
+    assert_false (s_reaches (cut, true));
+    assert_true (s_reaches (flows, false));
+}
+
 //  The enforcer of a gateway, connected to the isolation replicas at endpoints
 static pid_t
 s_enforcer_to (const char *point, const char *endpoints)
@@ -278,23 +287,37 @@ s_teardown (void **state)
     return 0;
 }
 
+//  An operator disconnects the provider, asking proc (an isolation replica)
 static lg_reply_t *
-s_disconnect (uint64_t provider)
+s_disconnect_at (lg_test_proc_t *proc, uint64_t provider, const char *incident)
 {
     Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
     d.provider = provider;
-    d.incident = (char *) "INC-1";
-    return s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
+    d.incident = (char *) incident;
+    return s_ask (proc, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
+}
+
+static lg_reply_t *
+s_disconnect (uint64_t provider)
+{
+    return s_disconnect_at (&s_isolation, provider, "INC-1");
+}
+
+//  The saga lifts the connection's disconnection, asking proc
+static void
+s_lift_at (lg_test_proc_t *proc, uint64_t connection, const char *saga)
+{
+    Lgwan__V1__Lift l = LGWAN__V1__LIFT__INIT;
+    l.connection = connection;
+    l.cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION;
+    l.saga = (char *) saga;
+    s_ok (proc, "service", LGWAN__V1__REQUEST__BODY_LIFT, &l);
 }
 
 static void
 s_lift (uint64_t connection)
 {
-    Lgwan__V1__Lift l = LGWAN__V1__LIFT__INIT;
-    l.connection = connection;
-    l.cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION;
-    l.saga = (char *) "SAGA-1";
-    s_ok (&s_isolation, "service", LGWAN__V1__REQUEST__BODY_LIFT, &l);
+    s_lift_at (&s_isolation, connection, "SAGA-1");
 }
 
 //  How many of a gateway's set elements name this network address
@@ -464,9 +487,7 @@ test_r16_1_isolation_killed_before_publish (void **state)
 
     assert_true (s_start_isolation (NULL));
     assert_true (lg_test_wait_for (s_in_force, &s_conn [1], 15000));
-    assert_false (s_reaches ("A", false));
-    assert_false (s_reaches ("A", true));
-    assert_true (s_reaches ("B", false));
+    s_only_cut_off ("A", "B");
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 500"),
                       disconnected + 1);
 
@@ -500,28 +521,19 @@ test_r16_1_change_through_the_other_replica (void **state)
     snprintf (enforcers, sizeof enforcers, "tcp://127.0.0.1:%d", lg_test_free_port ());
     assert_true (s_start_replica (&s_replica, enforcers, NULL));
     long disconnected = s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 500");
-    Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
-    d.provider = 2;
-    d.incident = (char *) "INC-REPLICA";
     int64_t asked = zclock_mono ();
-    lg_reply_t *reply = s_ask (&s_replica, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
+    lg_reply_t *reply = s_disconnect_at (&s_replica, 2, "INC-REPLICA");
     assert_int_equal (reply->status->code, LGWAN__V1__CODE__OK);
     assert_false (reply->isolation->in_force);
     lgwan__v1__reply__free_unpacked (reply, NULL);
     assert_true (lg_test_wait_for (s_in_force, &s_conn [2], 10000));
     printf ("disconnection asked of the other replica: in force after %" PRId64 " ms\n",
             zclock_mono () - asked);
-    assert_false (s_reaches ("B", false));
-    assert_false (s_reaches ("B", true));
-    assert_true (s_reaches ("A", false));
+    s_only_cut_off ("B", "A");
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 500"),
                       disconnected + 1);
 
-    Lgwan__V1__Lift l = LGWAN__V1__LIFT__INIT;
-    l.connection = s_conn [2];
-    l.cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION;
-    l.saga = (char *) "SAGA-REPLICA";
-    s_ok (&s_replica, "service", LGWAN__V1__REQUEST__BODY_LIFT, &l);
+    s_lift_at (&s_replica, s_conn [2], "SAGA-REPLICA");
     assert_true (lg_test_wait_for (s_in_force, &s_conn [2], 10000));
     assert_true (s_reaches ("B", false));
     lg_test_proc_stop (&s_replica, SIGTERM);
@@ -550,27 +562,18 @@ test_r16_1_enforcers_fail_over_to_a_replica (void **state)
     s_reader = &s_replica;
     long disconnected = s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 500");
     int64_t asked = zclock_mono ();
-    Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
-    d.provider = 1;
-    d.incident = (char *) "INC-FAILOVER";
-    lg_reply_t *reply = s_ask (&s_replica, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
+    lg_reply_t *reply = s_disconnect_at (&s_replica, 1, "INC-FAILOVER");
     assert_int_equal (reply->status->code, LGWAN__V1__CODE__OK);
     assert_false (reply->isolation->in_force);
     lgwan__v1__reply__free_unpacked (reply, NULL);
     assert_true (lg_test_wait_for (s_in_force, &s_conn [1], 30000));
     printf ("enforcers failed over: the disconnection in force %" PRId64 " ms after it was"
             " asked\n", zclock_mono () - asked);
-    assert_false (s_reaches ("A", false));
-    assert_false (s_reaches ("A", true));
-    assert_true (s_reaches ("B", false));
+    s_only_cut_off ("A", "B");
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 500"),
                       disconnected + 1);
 
-    Lgwan__V1__Lift l = LGWAN__V1__LIFT__INIT;
-    l.connection = s_conn [1];
-    l.cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION;
-    l.saga = (char *) "SAGA-FAILOVER";
-    s_ok (&s_replica, "service", LGWAN__V1__REQUEST__BODY_LIFT, &l);
+    s_lift_at (&s_replica, s_conn [1], "SAGA-FAILOVER");
     assert_true (lg_test_wait_for (s_in_force, &s_conn [1], 10000));
     assert_true (s_reaches ("A", false));
     s_reader = &s_isolation;
