@@ -8,7 +8,13 @@
     3. Every DesiredStateChanged this service publishes goes out as an Update
        {version, base_version = version - 1}; a point that holds another base
        says Hello again and gets a Snapshot, so out-of-order commits of
-       parallel workers cost a snapshot, never a wrong state.
+       parallel workers cost a snapshot, never a wrong state. Another
+       replica's changes are not published here: every S_POLL_MS, while
+       points are connected, the versions above the last one pushed are
+       read from desired_versions and pushed the same way (at most
+       S_POLL_VERSIONS; further behind, the points learn the head from the
+       Beat and take a Snapshot). A version is pushed once, by whichever of
+       the two finds it first.
     4. Every second a Beat carries the version; a point that has not acked the
        head within LG_LAG_MS gets one EnforcementLagging per version, and
        keeps being sent updates.
@@ -52,6 +58,8 @@
 #define S_BATCH 64                 //  frames taken per wake-up, acks recorded at once
 #define S_REFUSAL_LOG_MS 30000     //  a refused Hello is logged at most this often
 #define S_REPAIRS_MAX 256          //  repairs waiting for the database, at most
+#define S_POLL_MS 200              //  how often the database is asked for versions not pushed
+#define S_POLL_VERSIONS 64         //  versions pushed from one poll, at most
 
 typedef struct {
     char point [40];
@@ -71,6 +79,9 @@ typedef struct {
     //  ack above it claims a state this service never sent, and would count
     //  every later change as in force at that point
     uint64_t sent_max;
+    //  Every version up to this one went out as an Update to every point
+    //  (point 3); 0 until the first poll reads the head
+    uint64_t pushed;
     //  The frame being handled, for the duty that records it
     char point [40];
     bool dry_run;
@@ -613,7 +624,31 @@ s_on_enforcer (zloop_t *loop, zsock_t *reader, void *arg)
     return zsys_interrupted? -1: 0;
 }
 
-//  Each change of the set goes to every point as it is published
+//  One version's Update to every point
+static void
+s_push (s_points_t *self, uint64_t version, char **add, size_t n_add, char **remove,
+        size_t n_remove)
+{
+    Lgwan__V1__EnforcementUpdate update = LGWAN__V1__ENFORCEMENT_UPDATE__INIT;
+    update.version = version;
+    update.base_version = version - 1;
+    update.add = add;
+    update.n_add = n_add;
+    update.remove = remove;
+    update.n_remove = n_remove;
+    Lgwan__V1__EnforcerFrame out = LGWAN__V1__ENFORCER_FRAME__INIT;
+    out.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE;
+    out.update = &update;
+    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
+         peer = (s_peer_t *) zhashx_next (self->peers))
+        s_send_peer (self, peer, &out);
+    s_sweep (self);
+    if (version > self->pushed)
+        self->pushed = version;
+}
+
+//  Each change of the set goes to every point as it is published, unless
+//  the poll found it in the database first
 static void
 s_on_published (void *arg, const char *topic, zframe_t *frame)
 {
@@ -627,21 +662,74 @@ s_on_published (void *arg, const char *topic, zframe_t *frame)
         return;
     }
     Lgwan__V1__DesiredStateChanged *changed = event->desired_state_changed;
-    Lgwan__V1__EnforcementUpdate update = LGWAN__V1__ENFORCEMENT_UPDATE__INIT;
-    update.version = changed->version;
-    update.base_version = changed->version - 1;
-    update.add = changed->add;
-    update.n_add = changed->n_add;
-    update.remove = changed->remove;
-    update.n_remove = changed->n_remove;
-    Lgwan__V1__EnforcerFrame out = LGWAN__V1__ENFORCER_FRAME__INIT;
-    out.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE;
-    out.update = &update;
-    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
-         peer = (s_peer_t *) zhashx_next (self->peers))
-        s_send_peer (self, peer, &out);
-    s_sweep (self);
+    if (changed->version > self->pushed)
+        s_push (self, changed->version, changed->add, changed->n_add, changed->remove,
+                changed->n_remove);
     lgwan__v1__event__free_unpacked (event, NULL);
+}
+
+//  "a,b,c" (PostgreSQL's array_to_string of prefixes: no commas inside)
+//  cut in place; the items (caller frees the array, not the items)
+static char **
+s_split (char *text, size_t *count)
+{
+    size_t max = 1;
+    for (const char *at = text; *at; at++)
+        max += *at == ',';
+    char **items = (char **) calloc (max + 1, sizeof (char *));
+    char *save = NULL;
+    *count = 0;
+    for (char *item = strtok_r (text, ",", &save); item; item = strtok_r (NULL, ",", &save))
+        items [(*count)++] = item;
+    return items;
+}
+
+//  Versions committed that no Update carried yet: another replica's, or
+//  ours not yet handed over by the worker that committed them (point 3)
+static int
+s_on_poll (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_points_t *self = (s_points_t *) arg;
+    if (zhashx_size (self->peers) == 0)
+        return 0;
+    char after [24], most [16];
+    snprintf (after, sizeof after, "%" PRIu64, self->pushed);
+    snprintf (most, sizeof most, "%d", S_POLL_VERSIONS);
+    const char *params [] = { after, most };
+    PGresult *res = lg_db_exec (self->db,
+        "SELECT h.version AS head, v.version, array_to_string (v.added, ',') AS added,"
+        " array_to_string (v.removed, ',') AS removed FROM desired_head h"
+        " LEFT JOIN LATERAL (SELECT * FROM desired_versions d WHERE d.version > $1::bigint"
+        "  AND $1::bigint > 0 ORDER BY d.version LIMIT $2::integer) v ON true"
+        " WHERE h.id = 1 ORDER BY v.version", 2, params);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) == 0) {
+        PQclear (res);
+        return 0;                   //  no database: the Beat says the head when it is back
+    }
+    uint64_t head = strtoull (lg_db_value (res, 0, "head"), NULL, 10);
+    int rows = PQntuples (res);
+    if (self->pushed == 0 || head < self->pushed || head - self->pushed > S_POLL_VERSIONS)
+        //  At start, after the database went back, or too far behind: the
+        //  points learn the head from the Beat and ask for a Snapshot
+        self->pushed = head;
+    else
+        for (int row = 0; row < rows && lg_db_value (res, row, "version"); row++) {
+            char *added = lg_db_strdup (res, row, "added");
+            char *removed = lg_db_strdup (res, row, "removed");
+            size_t n_add, n_remove;
+            char **add = s_split (added, &n_add);
+            char **remove = s_split (removed, &n_remove);
+            s_push (self, strtoull (lg_db_value (res, row, "version"), NULL, 10),
+                    add, n_add, remove, n_remove);
+            free (add);
+            free (remove);
+            free (added);
+            free (removed);
+        }
+    PQclear (res);
+    return 0;
 }
 
 //  Every second: a Beat to every point, and the lagging ones reported
@@ -691,5 +779,6 @@ isolation_points_attach (void *state, const lg_service_env_t *env)
     lg_outbox_set_listener (env->outbox, s_on_published, self);
     zloop_reader (env->loop, self->router, s_on_enforcer, self);
     zloop_timer (env->loop, 1000, 0, s_on_beat, self);
+    zloop_timer (env->loop, S_POLL_MS, 0, s_on_poll, self);
     return 0;
 }
