@@ -39,6 +39,20 @@ s_state (bool decommission, bool disconnection, bool suspension)
            suspension? "suspended": "connected";
 }
 
+char **
+isolation_split (char *text, size_t *count)
+{
+    size_t max = 1;
+    for (const char *at = text; *at; at++)
+        max += *at == ',';
+    char **items = (char **) calloc (max + 1, sizeof (char *));
+    char *save = NULL;
+    *count = 0;
+    for (char *item = strtok_r (text, ",", &save); item; item = strtok_r (NULL, ",", &save))
+        items [(*count)++] = item;
+    return items;
+}
+
 //  Publish a change of the drop set (the arrays PostgreSQL returned, as
 //  stored in desired_versions) for the enforcers and anyone watching
 static int
@@ -46,35 +60,25 @@ s_publish_change (lg_ctx_t *ctx, uint64_t version, const char *added, const char
 {
     Lgwan__V1__DesiredStateChanged changed_event = LGWAN__V1__DESIRED_STATE_CHANGED__INIT;
     changed_event.version = version;
-    char **lists [2] = { NULL, NULL };
-    size_t counts [2] = { 0, 0 };
+    char *copies [2];
     const char *arrays [2] = { added, removed };
     for (int col = 0; col < 2; col++) {
         //  "{a,b}" from PostgreSQL: prefixes contain no commas or quotes
-        const char *text_array = arrays [col];
-        char *copy = strdup (text_array + (text_array [0] == '{'));
-        size_t len = strlen (copy);
-        if (len && copy [len - 1] == '}')
-            copy [len - 1] = 0;
-        lists [col] = (char **) calloc (len + 1, sizeof (char *));
-        char *save = NULL;
-        for (char *item = strtok_r (copy, ",", &save); item; item = strtok_r (NULL, ",", &save))
-            lists [col] [counts [col]++] = strdup (item);
-        free (copy);
+        copies [col] = strdup (arrays [col] + (arrays [col] [0] == '{'));
+        size_t len = strlen (copies [col]);
+        if (len && copies [col] [len - 1] == '}')
+            copies [col] [len - 1] = 0;
     }
-    changed_event.add = lists [0];
-    changed_event.n_add = counts [0];
-    changed_event.remove = lists [1];
-    changed_event.n_remove = counts [1];
+    changed_event.add = isolation_split (copies [0], &changed_event.n_add);
+    changed_event.remove = isolation_split (copies [1], &changed_event.n_remove);
     lg_event_t event = LGWAN__V1__EVENT__INIT;
     event.body_case = LGWAN__V1__EVENT__BODY_DESIRED_STATE_CHANGED;
     event.desired_state_changed = &changed_event;
     int rc = lg_ctx_emit (ctx, &event);
-    for (int col = 0; col < 2; col++) {
-        for (size_t i = 0; i < counts [col]; i++)
-            free (lists [col] [i]);
-        free (lists [col]);
-    }
+    free (changed_event.add);
+    free (changed_event.remove);
+    free (copies [0]);
+    free (copies [1]);
     return rc;
 }
 
@@ -161,25 +165,15 @@ isolation_emit_in_force (lg_ctx_t *ctx, uint64_t *in_force_p)
         const char *kind = lg_db_value (res, row, "kind");
         char *prefixes = strdup (lg_db_value (res, row, "prefixes")? lg_db_value (res, row, "prefixes"): "");
         char *points = strdup (lg_db_value (res, row, "points"));
-        char *plist [64], *qlist [64];
-        size_t np = 0, nq = 0;
-        char *save = NULL;
-        for (char *item = strtok_r (prefixes, ",", &save); item && np < 64; item = strtok_r (NULL, ",", &save))
-            plist [np++] = item;
-        save = NULL;
-        for (char *item = strtok_r (points, ",", &save); item && nq < 64; item = strtok_r (NULL, ",", &save))
-            qlist [nq++] = item;
         Lgwan__V1__IsolationApplied applied = LGWAN__V1__ISOLATION_APPLIED__INIT;
+        applied.prefixes = isolation_split (prefixes, &applied.n_prefixes);
+        applied.points = isolation_split (points, &applied.n_points);
         applied.connection = strtoull (lg_db_value (res, row, "connection_id"), NULL, 10);
         const char *provider = lg_db_value (res, row, "provider");
         applied.provider = provider? strtoull (provider, NULL, 10): 0;
-        applied.prefixes = plist;
-        applied.n_prefixes = np;
         applied.cause = (Lgwan__V1__IsolationCause) atoi (lg_db_value (res, row, "cause"));
         applied.reference = (char *) lg_db_value (res, row, "reference");
         applied.applied_at = now;
-        applied.points = qlist;
-        applied.n_points = nq;
         applied.version = strtoull (lg_db_value (res, row, "version"), NULL, 10);
         applied.state = (char *) lg_db_value (res, row, "state");
         lg_event_t event = LGWAN__V1__EVENT__INIT;
@@ -202,6 +196,8 @@ isolation_emit_in_force (lg_ctx_t *ctx, uint64_t *in_force_p)
             event.decommissioned = &applied;
         }
         rc = lg_ctx_emit (ctx, &event);
+        free (applied.prefixes);
+        free (applied.points);
         free (prefixes);
         free (points);
     }
@@ -321,14 +317,11 @@ s_reply (lg_ctx_t *ctx, zlistx_t *connections, uint64_t version, uint64_t in_for
         lgwan__v1__connection_isolation__init (c);
         c->connection = strtoull (lg_db_value (res, first, "id"), NULL, 10);
         c->provider = strtoull (lg_db_value (res, first, "provider_id"), NULL, 10);
+        //  The reply owns its strings (freed with it): copies of the items
         char *prefixes = strdup (lg_db_value (res, first, "prefixes"));
-        size_t count = 1;
-        for (char *at = prefixes; *at; at++)
-            count += *at == ',';
-        c->prefixes = (char **) calloc (count + 1, sizeof (char *));
-        char *save = NULL;
-        for (char *p = strtok_r (prefixes, ",", &save); p; p = strtok_r (NULL, ",", &save))
-            c->prefixes [c->n_prefixes++] = strdup (p);
+        c->prefixes = isolation_split (prefixes, &c->n_prefixes);
+        for (size_t i = 0; i < c->n_prefixes; i++)
+            c->prefixes [i] = strdup (c->prefixes [i]);
         free (prefixes);
         bool flags [4] = { false, false, false, false };
         c->causes = (Lgwan__V1__CauseRecord **) calloc (next - first + 1, sizeof (void *));

@@ -9,6 +9,11 @@
 
 extern const lg_service_def_t isolation_service;
 
+//  Cut a list "a,b,c" in place (prefixes, point names: no commas inside);
+//  the items, pointing into text, and their count in *count. The caller
+//  frees the array, not the items.
+char **isolation_split (char *text, size_t *count);
+
 //  Publish every pending event whose version every point acknowledged;
 //  *in_force (when not NULL) gets the version every point has
 int isolation_emit_in_force (lg_ctx_t *ctx, uint64_t *in_force);

@@ -268,13 +268,7 @@ s_send_snapshot (s_points_t *self, zframe_t *identity)
     snapshot.version = strtoull (lg_db_value (res, 0, "version"), NULL, 10);
     char *list = strdup (lg_db_value (res, 0, "prefixes"));
     PQclear (res);
-    size_t count = *list? 1: 0;
-    for (char *at = list; *at; at++)
-        count += *at == ',';
-    snapshot.prefixes = (char **) calloc (count + 1, sizeof (char *));
-    char *save = NULL;
-    for (char *p = strtok_r (list, ",", &save); p; p = strtok_r (NULL, ",", &save))
-        snapshot.prefixes [snapshot.n_prefixes++] = p;
+    snapshot.prefixes = isolation_split (list, &snapshot.n_prefixes);
     Lgwan__V1__EnforcerFrame frame = LGWAN__V1__ENFORCER_FRAME__INIT;
     frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT;
     frame.snapshot = &snapshot;
@@ -668,22 +662,6 @@ s_on_published (void *arg, const char *topic, zframe_t *frame)
     lgwan__v1__event__free_unpacked (event, NULL);
 }
 
-//  "a,b,c" (PostgreSQL's array_to_string of prefixes: no commas inside)
-//  cut in place; the items (caller frees the array, not the items)
-static char **
-s_split (char *text, size_t *count)
-{
-    size_t max = 1;
-    for (const char *at = text; *at; at++)
-        max += *at == ',';
-    char **items = (char **) calloc (max + 1, sizeof (char *));
-    char *save = NULL;
-    *count = 0;
-    for (char *item = strtok_r (text, ",", &save); item; item = strtok_r (NULL, ",", &save))
-        items [(*count)++] = item;
-    return items;
-}
-
 //  Versions committed that no Update carried yet: another replica's, or
 //  ours not yet handed over by the worker that committed them (point 3)
 static int
@@ -719,8 +697,8 @@ s_on_poll (zloop_t *loop, int timer_id, void *arg)
             char *added = lg_db_strdup (res, row, "added");
             char *removed = lg_db_strdup (res, row, "removed");
             size_t n_add, n_remove;
-            char **add = s_split (added, &n_add);
-            char **remove = s_split (removed, &n_remove);
+            char **add = isolation_split (added, &n_add);
+            char **remove = isolation_split (removed, &n_remove);
             s_push (self, strtoull (lg_db_value (res, row, "version"), NULL, 10),
                     add, n_add, remove, n_remove);
             free (add);
