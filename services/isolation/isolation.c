@@ -119,8 +119,8 @@ s_versions (lg_ctx_t *ctx, uint64_t *head, uint64_t *in_force)
 {
     PGresult *res;
     int rc = lg_ctx_query (ctx, &res, "SELECT h.version AS head, coalesce ((SELECT min (acked_version)"
-                                      " FROM points), h.version) AS in_force FROM desired_head h"
-                                      " WHERE h.id = 1", 0, NULL);
+                                      " FROM points WHERE retired_at IS NULL), h.version) AS in_force"
+                                      " FROM desired_head h WHERE h.id = 1", 0, NULL);
     if (rc)
         return rc;
     *head = strtoull (lg_db_value (res, 0, "head"), NULL, 10);
@@ -138,7 +138,8 @@ isolation_emit_in_force (lg_ctx_t *ctx, uint64_t *in_force_p)
     //  One statement: the version in force, and the events it releases (a
     //  row of NULLs but the version when it releases none)
     int rc = lg_ctx_query (ctx, &res,
-        "WITH f AS (SELECT coalesce ((SELECT min (acked_version) FROM points),"
+        "WITH f AS (SELECT coalesce ((SELECT min (acked_version) FROM points"
+        "   WHERE retired_at IS NULL),"
         "   (SELECT version FROM desired_head WHERE id = 1)) AS v),"
         " gone AS (DELETE FROM pending WHERE id IN (SELECT id FROM pending, f"
         "   WHERE version <= f.v ORDER BY id FOR UPDATE OF pending SKIP LOCKED)"
@@ -148,7 +149,8 @@ isolation_emit_in_force (lg_ctx_t *ctx, uint64_t *in_force_p)
         " (SELECT provider_id FROM connections c WHERE c.id = g.connection_id) AS provider,"
         " (SELECT array_to_string (prefixes, ',') FROM connections c WHERE c.id = g.connection_id)"
         " AS prefixes,"
-        " (SELECT coalesce (string_agg (name, ',' ORDER BY name), '') FROM points) AS points"
+        " (SELECT coalesce (string_agg (name, ',' ORDER BY name), '') FROM points"
+        "  WHERE retired_at IS NULL) AS points"
         " FROM f LEFT JOIN gone g ON true ORDER BY g.id", 0, NULL);
     if (rc)
         return rc;
@@ -504,9 +506,13 @@ s_points (lg_ctx_t *ctx)
     int rc = lg_ctx_query (ctx, &res,
         "SELECT name, acked_version, dry_run, to_char (last_seen AT TIME ZONE 'UTC',"
         " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS last_seen,"
-        " acked_version < (SELECT version FROM desired_head WHERE id = 1) AS behind, refusals,"
+        " acked_version < (SELECT version FROM desired_head WHERE id = 1)"
+        "  AND retired_at IS NULL AS behind, refusals,"
         " coalesce (to_char (refused_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
         " '') AS refused_at,"
+        " coalesce (to_char (retired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+        " '') AS retired_at, coalesce (retired_by, '') AS retired_by,"
+        " coalesce (retire_reason, '') AS retire_reason,"
         " (SELECT version FROM desired_head WHERE id = 1) AS head FROM points ORDER BY name",
         0, NULL);
     if (rc)
@@ -525,6 +531,9 @@ s_points (lg_ctx_t *ctx)
         p->lagging = streq (lg_db_value (res, row, "behind"), "t");
         p->refusals = lg_db_u64 (res, row, "refusals");
         p->refused_at = lg_strdup (lg_db_value (res, row, "refused_at"));
+        p->retired_at = lg_strdup (lg_db_value (res, row, "retired_at"));
+        p->retired_by = lg_strdup (lg_db_value (res, row, "retired_by"));
+        p->retire_reason = lg_strdup (lg_db_value (res, row, "retire_reason"));
         reply->version = strtoull (lg_db_value (res, row, "head"), NULL, 10);
         reply->points [reply->n_points++] = p;
     }
@@ -532,6 +541,54 @@ s_points (lg_ctx_t *ctx)
     ctx->reply->body_case = LGWAN__V1__REPLY__BODY_POINTS;
     ctx->reply->points = reply;
     return 0;
+}
+
+//  A point gone for good stops holding changes back; refused while it is
+//  connected (its replica marks it seen every second)
+#define S_RETIRE_QUIET_S 10
+
+static int
+s_point_retire (lg_ctx_t *ctx)
+{
+    const char *point = ctx->request->point_retire->point;
+    size_t len = strlen (point);
+    if (len == 0 || len > 32 || strspn (point, "abcdefghijklmnopqrstuvwxyz0123456789-") != len)
+        return INVALID (ctx, "R16.1", "point is a name of [a-z0-9-]{1,32}");
+    const char *reason = ctx->request->reason;
+    if (!reason || !*reason || strlen (reason) > 512)
+        return INVALID (ctx, "R16.1", "retiring a point records why (reason, 1-512 bytes)");
+    char quiet [16], now [40];
+    snprintf (quiet, sizeof quiet, "%d", S_RETIRE_QUIET_S);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { point, quiet, now };
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, "SELECT retired_at IS NOT NULL AS retired,"
+        " last_seen > $3::timestamptz - $2::integer * interval '1 second' AS connected,"
+        " to_char (last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS seen"
+        " FROM points WHERE name = $1 FOR UPDATE", 3, params);
+    if (rc)
+        return rc;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        return MISSING (ctx, "no enforcement point %s", point);
+    }
+    bool retired = streq (lg_db_value (res, 0, "retired"), "t");
+    bool connected = streq (lg_db_value (res, 0, "connected"), "t");
+    char seen [40];
+    snprintf (seen, sizeof seen, "%s", lg_db_value (res, 0, "seen"));
+    PQclear (res);
+    if (!retired && connected)
+        return REFUSE (ctx, "R16.1", "enforcement point %s is connected (seen %s): stop its"
+                       " enforcer before retiring it", point, seen);
+    if (!retired) {
+        const char *update [] = { point, ctx->actor, reason, now };
+        if ((rc = lg_ctx_exec (ctx, "UPDATE points SET retired_at = $4::timestamptz,"
+                                    " retired_by = $2, retire_reason = $3 WHERE name = $1",
+                               4, update))
+        ||  (rc = isolation_emit_in_force (ctx, NULL)))
+            return rc;
+    }
+    return s_points (ctx);
 }
 
 //  Registry events: the connections and their prefixes
@@ -604,6 +661,7 @@ static const lg_route_t s_routes [] = {
     { LGWAN__V1__REQUEST__BODY_ISOLATION_GET, s_get, LG_ROLE_READERS, LG_ROUTE_READ },
     { LGWAN__V1__REQUEST__BODY_ENFORCED_LIST, s_list, LG_ROLE_READERS, LG_ROUTE_READ },
     { LGWAN__V1__REQUEST__BODY_POINT_LIST, s_points, LG_ROLE_READERS, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_POINT_RETIRE, s_point_retire, LG_ROLE_OPERATOR, LG_ROUTE_WRITE },
     { 0, NULL, 0, 0 }
 };
 

@@ -287,7 +287,8 @@ s_record_hello (lg_ctx_t *ctx)
     const char *params [] = { self->point, self->dry_run? "t": "f", now };
     return lg_db_run (ctx->db, "INSERT INTO points (name, dry_run, last_seen) VALUES ($1,"
                                " $2::boolean, $3::timestamptz) ON CONFLICT (name) DO UPDATE SET"
-                               " dry_run = excluded.dry_run, last_seen = excluded.last_seen",
+                               " dry_run = excluded.dry_run, last_seen = excluded.last_seen,"
+                               " retired_at = NULL, retired_by = NULL, retire_reason = NULL",
                       3, params)? 0: -2;
 }
 
@@ -324,7 +325,8 @@ s_record_acks (lg_ctx_t *ctx)
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { names, versions, dry, now };
     if (!lg_db_run (ctx->db, "UPDATE points p SET acked_version = greatest (p.acked_version, a.v),"
-                             " dry_run = a.d, last_seen = $4::timestamptz"
+                             " dry_run = a.d, last_seen = $4::timestamptz, retired_at = NULL,"
+                             " retired_by = NULL, retire_reason = NULL"
                              " FROM unnest ($1::text[], $2::bigint[], $3::boolean[]) AS a (name, v, d)"
                              " WHERE p.name = a.name", 4, params))
         return -2;
@@ -427,18 +429,38 @@ s_flush_repairs (s_points_t *self)
     }
 }
 
-//  A point behind the head for longer than LG_LAG_MS: one event per version
+//  The points connected here are seen now (an operator cannot retire a
+//  point that is connected); a point behind the head for longer than
+//  LG_LAG_MS: one event per version
 static int
 s_record_lagging (lg_ctx_t *ctx)
 {
     s_points_t *self = (s_points_t *) ctx->state;
+    if (zhashx_size (self->peers)) {
+        //  Point names are [a-z0-9-] (checked at Hello): nothing to quote
+        size_t size = 3 + zhashx_size (self->peers) * 41, len = 0;
+        char *names = (char *) malloc (size), now [40];
+        names [len++] = '{';
+        for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
+             peer = (s_peer_t *) zhashx_next (self->peers))
+            if (!peer->gone)
+                len += snprintf (names + len, size - len, "%s%s", len > 1? ",": "", peer->point);
+        snprintf (names + len, size - len, "}");
+        lg_clock_format (ctx->now_us, now, sizeof now);
+        const char *seen [] = { names, now };
+        bool ok = lg_db_run (ctx->db, "UPDATE points SET last_seen = $2::timestamptz"
+                                      " WHERE name = ANY ($1::text[])", 2, seen);
+        free (names);
+        if (!ok)
+            return -2;
+    }
     char lag [24];
     snprintf (lag, sizeof lag, "%" PRId64, self->lag_ms);
     const char *params [] = { lag };
     PGresult *res = lg_db_exec (ctx->db,
         "UPDATE points p SET lagging_reported = h.version FROM desired_head h, desired_versions v"
         " WHERE h.id = 1 AND v.version = h.version AND p.acked_version < h.version"
-        " AND p.lagging_reported < h.version"
+        " AND p.lagging_reported < h.version AND p.retired_at IS NULL"
         " AND v.created_at < now () - ($1::bigint * interval '1 millisecond')"
         " RETURNING p.name, p.acked_version, h.version", 1, params);
     if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {

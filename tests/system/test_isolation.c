@@ -16,15 +16,23 @@ static lg_test_proc_t s_isolation = { .service = "isolation" };
 static uint64_t s_conn [4];             //  1, 2: provider A's; 3: provider B's
 static char s_enforcers [64];           //  where isolation hears its enforcement points
 
+//  A request with its reason, as who; the reply
 static lg_reply_t *
-s_ask (lg_test_proc_t *proc, const char *who, unsigned body_case, void *body)
+s_ask_why (lg_test_proc_t *proc, const char *who, unsigned body_case, void *body,
+           const char *reason)
 {
     lg_client_t *client = lg_test_proc_client (proc, s_certs, who);
     lg_client_set_timeout (client, 5000, 1);
-    lg_reply_t *reply = lg_test_call (client, body_case, body, "試験");
+    lg_reply_t *reply = lg_test_call (client, body_case, body, reason);
     lg_client_destroy (&client);
     assert_non_null (reply);
     return reply;
+}
+
+static lg_reply_t *
+s_ask (lg_test_proc_t *proc, const char *who, unsigned body_case, void *body)
+{
+    return s_ask_why (proc, who, body_case, body, "試験");
 }
 
 static void
@@ -780,6 +788,112 @@ test_r16_1_acks_apart_recorded_together (void **state)
     s_sql ("DELETE FROM isolation.points WHERE name IN ('early', 'late') RETURNING 1");
 }
 
+//  PointRetire of point by who with reason; the reply
+static lg_reply_t *
+s_retire (const char *who, const char *point, const char *reason)
+{
+    Lgwan__V1__PointRetire retire = LGWAN__V1__POINT_RETIRE__INIT;
+    retire.point = (char *) point;
+    return s_ask_why (&s_isolation, who, LGWAN__V1__REQUEST__BODY_POINT_RETIRE, &retire, reason);
+}
+
+/* REQ R16.1: an enforcement point gone for good (a gateway removed) held
+   every later change back: never in force, Disconnected never published,
+   the registry's mirror never told. An operator retires it, with a reason;
+   a connected point cannot be retired, and a retired point that says Hello
+   again is registered again. */
+static void
+test_r16_1_gone_point_retired (void **state)
+{
+    (void) state;
+    uint64_t id = s_fresh_connection ();
+    zsock_t *gone = s_point_new ();
+    uint64_t head = s_point_join (gone, "gone-gw");
+    s_point_ack_as (gone, "gone-gw", head);
+    zsock_t *live = s_point_new ();
+    s_point_join (live, "live-gw");
+    s_point_ack_as (live, "live-gw", head);
+    const char *acked = "SELECT acked_version FROM isolation.points WHERE name = '%s'";
+    for (int i = 0; i < 100 && (s_sql (acked, "gone-gw") != (long) head
+                             || s_sql (acked, "live-gw") != (long) head); i++)
+        zclock_sleep (50);
+    //  The gateway goes away, and stays away longer than a retirement waits
+    zsock_destroy (&gone);
+    zclock_sleep (1500);
+    assert_int_equal (s_sql ("UPDATE isolation.points SET last_seen = last_seen - interval '1 minute'"
+                             " WHERE name = 'gone-gw' RETURNING 1"), 1);
+
+    //  A change: the live point applies it, the gone one never will
+    assert_false (s_disconnect_one (id, "INC-GONE"));
+    Lgwan__V1__EnforcerFrame *in = s_point_recv (live, LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE);
+    uint64_t version = in->update->version;
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    s_point_ack_as (live, "live-gw", version);
+    zclock_sleep (1500);
+    assert_int_equal (s_pending (id), 1);
+    long announced = s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = %d",
+                            LGWAN__V1__EVENT__BODY_DISCONNECTED);
+
+    //  Refused: not an operator, no reason, no such point, a connected one
+    lg_reply_t *reply = s_retire ("viewer", "gone-gw", "gateway removed");
+    s_expect (reply, LGWAN__V1__CODE__PERMISSION_DENIED, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_retire ("operator", "gone-gw", "");
+    s_expect (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, "R16.1");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_retire ("operator", "Gone'; DROP TABLE points; --", "gateway removed");
+    s_expect (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, "R16.1");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_retire ("operator", "no-such-gw", "gateway removed");
+    s_expect (reply, LGWAN__V1__CODE__NOT_FOUND, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  (connected, it is seen every second even when it has nothing to ack)
+    assert_int_equal (s_sql ("UPDATE isolation.points SET last_seen = last_seen - interval '1 minute'"
+                             " WHERE name = 'live-gw' RETURNING 1"), 1);
+    zclock_sleep (1500);
+    reply = s_retire ("operator", "live-gw", "gateway removed");
+    s_expect (reply, LGWAN__V1__CODE__FAILED_PRECONDITION, "R16.1");
+    assert_non_null (strstr (reply->status->message, "is connected"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_pending (id), 1);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.points WHERE retired_at IS NOT NULL"), 0);
+
+    //  Retired: the change is in force and announced, once
+    reply = s_retire ("operator", "gone-gw", "gateway removed from the east site");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    bool shown = false;
+    for (size_t i = 0; i < reply->points->n_points; i++) {
+        const Lgwan__V1__EnforcementPoint *point = reply->points->points [i];
+        if (streq (point->name, "gone-gw")) {
+            shown = strlen (point->retired_at) == 27 && streq (point->retired_by, "operator:alice")
+                 && streq (point->retire_reason, "gateway removed from the east site")
+                 && !point->lagging;
+        }
+        else
+            assert_string_equal (point->retired_at, "");
+    }
+    assert_true (shown);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_pending (id), 0);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = %d",
+                             LGWAN__V1__EVENT__BODY_DISCONNECTED), announced + 1);
+    //  Again: the same answer, nothing more
+    reply = s_retire ("operator", "gone-gw", "gateway removed from the east site");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = %d",
+                             LGWAN__V1__EVENT__BODY_DISCONNECTED), announced + 1);
+
+    //  The gateway comes back: registered again
+    gone = s_point_new ();
+    s_point_join (gone, "gone-gw");
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.points WHERE name = 'gone-gw'"
+                             " AND retired_at IS NULL"), 1);
+    zsock_destroy (&gone);
+    zsock_destroy (&live);
+    s_sql ("DELETE FROM isolation.points WHERE name IN ('gone-gw', 'live-gw') RETURNING 1");
+}
+
 /* REQ R16.1: a repair the database could not record is recorded later. A
    point reports a repair once; DriftRepaired is the record that a
    gateway's ruleset was changed by hand, and it used to be lost with a
@@ -844,6 +958,7 @@ main (void)
         cmocka_unit_test (test_r16_1_ack_kept_when_not_recorded),
         cmocka_unit_test (test_r16_1_repair_kept_when_not_recorded),
         cmocka_unit_test (test_r16_1_acks_apart_recorded_together),
+        cmocka_unit_test (test_r16_1_gone_point_retired),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -261,6 +261,8 @@ static const ctl_command_t s_commands [] = {
       "every connection with a cause in force" },
     { "isolation", "points", "point_list",     NULL, NULL,
       "the enforcement points and the version each applied" },
+    { "isolation", "retire-point", "point_retire", NULL, NULL,
+      "retire an enforcement point gone for good (--point, --reason): changes stop waiting for it (R16.1)" },
     { "tariff",   "list",   "tariff_list",    NULL, NULL,
       "the tariff versions loaded and the bandwidth classes (R6.1)" },
     { "invoice",  "run",    "invoice_run",    NULL, NULL,
