@@ -33,10 +33,11 @@
        registered point acked it, so while one live point is below, the
        acks of the others cannot make anything in force: waiting costs no
        time on that path, and the transaction a point's early ack cost held
-       up the last ack behind it. A point acks a version once, so acks a failed duty could not record are kept
-       and tried again at every Beat. So are the repairs a point reports
-       (up to S_REPAIRS_MAX): a DriftRepaired is the record that someone
-       changed a gateway's ruleset, and the point reports it once.
+       up the last ack behind it. A point acks a version once, so acks a
+       failed duty could not record are kept and tried again at every Beat.
+       So are the repairs a point reports (up to S_REPAIRS_MAX): a
+       DriftRepaired is the record that someone changed a gateway's ruleset,
+       and the point reports it once.
     6. A point name is held by one connection at a time. The ROUTER is
        mandatory-routing: a send to a connection that is gone fails
        (EHOSTUNREACH) instead of vanishing, and the peer is forgotten then.
