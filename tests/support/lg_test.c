@@ -606,21 +606,33 @@ lg_test_stop (pid_t pid, int sig, int timeout_ms)
 int
 lg_test_free_port (void)
 {
-    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in address;
-    memset (&address, 0, sizeof address);
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    address.sin_port = 0;
-    socklen_t length = sizeof address;
-    int port = -1;
-    if (bind (fd, (struct sockaddr *) &address, sizeof address) == 0
-    &&  getsockname (fd, (struct sockaddr *) &address, &length) == 0)
-        port = ntohs (address.sin_port);
-    close (fd);
-    return port;
+    //  A port the kernel chose (port 0) comes from the ephemeral range, where
+    //  every outgoing connection also takes its source port: a test that
+    //  reconnects often could take it before the service bound it (seen in
+    //  CI: "could not bind"). Ports are tried at random, so that tests
+    //  running side by side seldom try the same one.
+    static uint64_t state = 0;
+    if (state == 0)
+        state = ((uint64_t) getpid () << 32) ^ (uint64_t) time (NULL) ^ 0x9E3779B97F4A7C15ULL;
+    for (int tries = 0; tries < 200; tries++) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        int port = 20000 + (int) (state % 12000);
+        int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return -1;
+        struct sockaddr_in address;
+        memset (&address, 0, sizeof address);
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        address.sin_port = htons ((uint16_t) port);
+        int rc = bind (fd, (struct sockaddr *) &address, sizeof address);
+        close (fd);
+        if (rc == 0)
+            return port;
+    }
+    return -1;
 }
 
 bool
