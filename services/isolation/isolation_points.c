@@ -642,6 +642,16 @@ s_on_enforcer (zloop_t *loop, zsock_t *reader, void *arg)
 }
 
 //  One version's Update to every point
+//  A frame to every point; the ones found gone are forgotten
+static void
+s_broadcast (s_points_t *self, Lgwan__V1__EnforcerFrame *frame)
+{
+    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
+         peer = (s_peer_t *) zhashx_next (self->peers))
+        s_send_peer (self, peer, frame);
+    s_sweep (self);
+}
+
 static void
 s_push (s_points_t *self, uint64_t version, char **add, size_t n_add, char **remove,
         size_t n_remove)
@@ -656,10 +666,7 @@ s_push (s_points_t *self, uint64_t version, char **add, size_t n_add, char **rem
     Lgwan__V1__EnforcerFrame out = LGWAN__V1__ENFORCER_FRAME__INIT;
     out.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE;
     out.update = &update;
-    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
-         peer = (s_peer_t *) zhashx_next (self->peers))
-        s_send_peer (self, peer, &out);
-    s_sweep (self);
+    s_broadcast (self, &out);
     if (version > self->pushed)
         self->pushed = version;
 }
@@ -747,10 +754,7 @@ s_on_beat (zloop_t *loop, int timer_id, void *arg)
     Lgwan__V1__EnforcerFrame out = LGWAN__V1__ENFORCER_FRAME__INIT;
     out.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_BEAT;
     out.beat = &beat;
-    for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
-         peer = (s_peer_t *) zhashx_next (self->peers))
-        s_send_peer (self, peer, &out);
-    s_sweep (self);
+    s_broadcast (self, &out);
     lg_server_run_duty (self->server, s_record_lagging, "lagging points");
     return 0;
 }
