@@ -48,11 +48,12 @@
     6. Replicas. LG_ISOLATION_ENFORCER_CONNECT may name up to four
        endpoints, one per isolation replica; we are connected to one at a
        time (a DEALER connected to several would deal our Hellos and Acks
-       out among them). After 10 s without a frame (Beats come every
-       second; ZMTP heartbeats drop a dead connection within 3 s) we
-       connect to the next, say Hello and take its Snapshot. 10 s, not 3:
-       a replica whose database is away holds its reactor for a few
-       seconds, and should not send every point elsewhere for that.
+       out among them). After 3 s without a connection (the replica or the
+       way to it is gone; ZMTP heartbeats close a dead connection within
+       3 s), or 10 s connected without a frame (Beats come every second),
+       we connect to the next, say Hello and take its Snapshot. 10 s when
+       connected: a replica whose database is away holds its reactor for a
+       few seconds, and should not send every point elsewhere for that.
 */
 #include "enforcer.h"
 
@@ -68,7 +69,8 @@
 #define S_HELLO_SPACING_MS  500     //  at most two Hellos a second
 #define S_BEHIND_MS         500     //  a Beat ahead of us, no Update since: gap
 #define S_SILENCE_MS        3000    //  no frame at all: Hello again
-#define S_FAILOVER_MS       10000   //  no frame at all: the next replica, if any
+#define S_FAILOVER_MS       10000   //  connected, no frame at all: the next replica, if any
+#define S_UNREACHABLE_MS    3000    //  no connection at all: the next replica, if any
 #define S_LIST_LOG_MAX      10      //  prefixes named in a log DETAIL
 
 typedef struct {
@@ -93,6 +95,8 @@ typedef struct {
     int64_t behind_since;           //  a Beat showed a newer version, 0 if none
     size_t target;                  //  the endpoint we are connected to
     int64_t switched_at;            //  zclock_mono when we connected to it
+    bool connected;                 //  the connection to it is up (socket monitor)
+    int64_t down_since;             //  zclock_mono since when it is not
     uint64_t beat_version;
     char fatal [512];               //  set: stop the reactor
 } s_enforcer_t;
@@ -721,11 +725,15 @@ s_on_monitor (zloop_t *loop, zsock_t *monitor, void *arg)
     const char *where = endpoint? endpoint: self->config.endpoints [self->target];
     switch (event) {
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+            self->connected = true;
             lg_info ("connected to the isolation service at %s", where);
             self->hello_sent_at = 0;
             s_want_hello (self, "connected");
             break;
         case ZMQ_EVENT_DISCONNECTED:
+            if (self->connected)
+                self->down_since = zclock_mono ();
+            self->connected = false;
             lg_warning ("lost the connection to the isolation service at %s", where);
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
@@ -752,14 +760,19 @@ s_fail_over (s_enforcer_t *self)
     const char *from = self->config.endpoints [self->target];
     size_t next = (self->target + 1) % self->config.n_endpoints;
     const char *to = self->config.endpoints [next];
-    lg_warning ("nothing from the isolation service at %s for %d s: connecting to %s instead",
-                from, S_FAILOVER_MS / 1000, to);
+    if (self->connected)
+        lg_warning ("nothing from the isolation service at %s for %d s: connecting to %s"
+                    " instead", from, S_FAILOVER_MS / 1000, to);
+    else
+        lg_warning ("no connection to the isolation service at %s for %d s: connecting to %s"
+                    " instead", from, S_UNREACHABLE_MS / 1000, to);
     zsock_disconnect (self->dealer, "%s", from);
     if (zsock_connect (self->dealer, "%s", to))
         lg_error ("could not connect to %s; trying the next one in %d s", to,
                   S_FAILOVER_MS / 1000);
     self->target = next;
-    self->switched_at = zclock_mono ();
+    self->switched_at = self->down_since = zclock_mono ();
+    self->connected = false;
     self->hello_pending = true;         //  sent once connected
 }
 
@@ -779,8 +792,13 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     }
     if (now - self->frame_at >= S_SILENCE_MS && now - self->hello_sent_at >= S_SILENCE_MS)
         s_want_hello (self, "nothing from the isolation service for 3 s");
-    if (self->config.n_endpoints > 1 && now - self->frame_at >= S_FAILOVER_MS
-    &&  now - self->switched_at >= S_FAILOVER_MS)
+    //  Connected but silent: its reactor may be held up (by its database)
+    //  and come back; no connection at all: the process or the way to it is
+    //  gone (ZMTP heartbeats close a dead connection within 3 s)
+    if (self->config.n_endpoints > 1
+    &&  ((self->connected && now - self->frame_at >= S_FAILOVER_MS
+                          && now - self->switched_at >= S_FAILOVER_MS)
+    ||   (!self->connected && now - self->down_since >= S_UNREACHABLE_MS)))
         s_fail_over (self);
     s_try_hello (self);
     return 0;
@@ -857,7 +875,7 @@ s_sockets (s_enforcer_t *self, char *why, size_t why_size)
                self->config.endpoints [0]);
         return -1;
     }
-    self->switched_at = zclock_mono ();
+    self->switched_at = self->down_since = zclock_mono ();
     return 0;
 }
 
