@@ -752,8 +752,9 @@ s_on_monitor (zloop_t *loop, zsock_t *monitor, void *arg)
     return 0;
 }
 
-//  Silence from our replica: connect to the next one instead (point 6). The
-//  kernel keeps what we applied; the new replica's Snapshot brings us level.
+//  No connection to our replica, or silence on it: connect to the next one
+//  instead (point 6). The kernel keeps what we applied; the new replica's
+//  Snapshot brings us level.
 static void
 s_fail_over (s_enforcer_t *self)
 {
@@ -769,7 +770,7 @@ s_fail_over (s_enforcer_t *self)
     zsock_disconnect (self->dealer, "%s", from);
     if (zsock_connect (self->dealer, "%s", to))
         lg_error ("could not connect to %s; trying the next one in %d s", to,
-                  S_FAILOVER_MS / 1000);
+                  S_UNREACHABLE_MS / 1000);
     self->target = next;
     self->switched_at = self->down_since = zclock_mono ();
     self->connected = false;
