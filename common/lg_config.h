@@ -30,6 +30,9 @@ int lg_config_load (lg_config_t *cfg, const char *service, char *why, size_t why
 //  Default request port of a service, or -1 if unknown.
 int lg_config_default_port (const char *service);
 
+//  LG_WORKERS when unset: the online processors, at least 2, at most 64.
+int64_t lg_config_default_workers (void);
+
 //  Read one variable as a bounded integer; -1 and why when malformed.
 int lg_config_int (const char *name, int64_t dflt, int64_t min, int64_t max,
                    int64_t *value, char *why, size_t why_size);
