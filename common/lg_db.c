@@ -506,6 +506,55 @@ lg_db_conn (lg_db_t *self)
     return self->up? self->conn: NULL;
 }
 
+int
+lg_db_listen (lg_db_t *self, const char *channel)
+{
+    assert (channel && *channel && strspn (channel, "abcdefghijklmnopqrstuvwxyz_") == strlen (channel));
+    if (lg_db_ensure (self))
+        return -1;
+    char *sql = zsys_sprintf ("LISTEN %s", channel);
+    PGresult *res = PQexec (self->conn, sql);
+    zstr_free (&sql);
+    bool ok = PQresultStatus (res) == PGRES_COMMAND_OK;
+    if (!ok)
+        s_set_error (self, PQresultErrorMessage (res));
+    PQclear (res);
+    if (!ok) {
+        s_down (self);
+        return -1;
+    }
+    return 0;
+}
+
+int
+lg_db_notified (lg_db_t *self, uint64_t *highest)
+{
+    *highest = 0;
+    if (!self->up || !self->conn)
+        return -1;
+    //  A server ending the session sends its FATAL and then closes: the
+    //  close is read by a second call, while the socket is still readable
+    for (int reads = 0; reads < 4; reads++) {
+        if (PQconsumeInput (self->conn) == 0 || PQstatus (self->conn) != CONNECTION_OK) {
+            s_down (self);
+            return -1;
+        }
+        struct pollfd pfd = { .fd = PQsocket (self->conn), .events = POLLIN };
+        if (poll (&pfd, 1, 0) != 1)
+            break;
+    }
+    int count = 0;
+    PGnotify *notify;
+    while ((notify = PQnotifies (self->conn))) {
+        uint64_t number = strtoull (notify->extra, NULL, 10);
+        if (number > *highest)
+            *highest = number;
+        PQfreemem (notify);
+        count++;
+    }
+    return count;
+}
+
 const char *
 lg_db_error (lg_db_t *self)
 {

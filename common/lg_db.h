@@ -107,6 +107,18 @@ const char *lg_db_value (const PGresult *res, int row, const char *column);
 uint64_t lg_db_u64 (const PGresult *res, int row, const char *column);
 char *lg_db_strdup (const PGresult *res, int row, const char *column);
 
+//  LISTEN on channel ([a-z_]+), connecting first if down. The connection
+//  is then kept for that alone: its socket (PQsocket of lg_db_conn) turns
+//  readable when a notification arrives, and lg_db_notified drains them.
+//  A reconnect does not listen again: the caller does, when lg_db_notified
+//  said the connection was lost. 0 listening, -1 down (try again later).
+int lg_db_listen (lg_db_t *self, const char *channel);
+
+//  The notifications waiting on a listening connection, drained: their
+//  count, and the highest of their payloads read as decimal numbers (0 when
+//  none is one); -1 when the connection is lost (it is down from then on).
+int lg_db_notified (lg_db_t *self, uint64_t *highest);
+
 //  Raw connection (for PQsocket polling and tests); NULL when down.
 PGconn *lg_db_conn (lg_db_t *self);
 

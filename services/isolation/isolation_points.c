@@ -9,12 +9,16 @@
        {version, base_version = version - 1}; a point that holds another base
        says Hello again and gets a Snapshot, so out-of-order commits of
        parallel workers cost a snapshot, never a wrong state. Another
-       replica's changes are not published here: every S_POLL_MS, while
-       points are connected, the versions above the last one pushed are
-       read from desired_versions and pushed the same way (at most
-       S_POLL_VERSIONS; further behind, the points learn the head from the
-       Beat and take a Snapshot). A version is pushed once, by whichever of
-       the two finds it first.
+       replica's changes are not published here: a trigger on
+       desired_versions NOTIFYs S_CHANNEL when a version commits (any
+       replica's), and on that notification, which a connection of its own
+       listens for, the versions above the last one pushed are read from
+       desired_versions and pushed the same way (at most S_POLL_VERSIONS;
+       further behind, the points learn the head from the Beat and take a
+       Snapshot). While that connection is down (notifications sent then
+       are lost), the versions are read every S_POLL_MS instead, and once
+       more when it listens again. A version is pushed once, by whichever
+       of the two paths finds it first.
     4. Every second a Beat carries the version; a point that has not acked the
        head within LG_LAG_MS gets one EnforcementLagging per version, and
        keeps being sent updates.
@@ -59,7 +63,8 @@
 #define S_BATCH 64                 //  frames taken per wake-up, acks recorded at once
 #define S_REFUSAL_LOG_MS 30000     //  a refused Hello is logged at most this often
 #define S_REPAIRS_MAX 256          //  repairs waiting for the database, at most
-#define S_POLL_MS 200              //  how often the database is asked for versions not pushed
+#define S_POLL_MS 200              //  while not listening: how often versions not pushed are read
+#define S_CHANNEL "lgwan_isolation_version"     //  migration 005
 #define S_POLL_VERSIONS 64         //  versions pushed from one poll, at most
 
 typedef struct {
@@ -73,6 +78,9 @@ typedef struct {
     zhashx_t *peers;            //  identity (hex) -> s_peer_t
     lg_server_t *server;        //  borrowed: runs our duties
     lg_db_t *db;                //  borrowed: the reactor's connection
+    lg_db_t *listener;          //  ours: LISTENs on S_CHANNEL, nothing else
+    zloop_t *loop;              //  borrowed
+    int listen_fd;              //  its socket while listening, else -1
     lg_auth_t *auth;            //  borrowed
     char endpoint [256];
     int64_t lag_ms;
@@ -133,14 +141,19 @@ void *
 isolation_points_new (lg_db_t *db, const lg_config_t *cfg)
 {
     (void) db;
-    (void) cfg;
     s_points_t *self = (s_points_t *) zmalloc (sizeof (s_points_t));
+    self->listen_fd = -1;
     const char *endpoint = getenv ("LG_ISOLATION_ENFORCER_ENDPOINT");
     snprintf (self->endpoint, sizeof self->endpoint, "%s",
               endpoint && *endpoint? endpoint: "tcp://*:7305");
     char why [256];
     if (lg_config_int ("LG_LAG_MS", 10000, 100, 3600000, &self->lag_ms, why, sizeof why)) {
         lg_error ("%s", why);
+        free (self);
+        return NULL;
+    }
+    self->listener = lg_db_new (cfg->db, "isolation");
+    if (!self->listener) {
         free (self);
         return NULL;
     }
@@ -157,6 +170,7 @@ isolation_points_destroy (void **state_p)
     if (*state_p) {
         s_points_t *self = (s_points_t *) *state_p;
         zsock_destroy (&self->router);
+        lg_db_destroy (&self->listener);
         zhashx_destroy (&self->peers);
         zlistx_destroy (&self->repairs);
         free (self);
@@ -694,14 +708,11 @@ s_on_published (void *arg, const char *topic, zframe_t *frame)
 
 //  Versions committed that no Update carried yet: another replica's, or
 //  ours not yet handed over by the worker that committed them (point 3)
-static int
-s_on_poll (zloop_t *loop, int timer_id, void *arg)
+static void
+s_read_versions (s_points_t *self)
 {
-    (void) loop;
-    (void) timer_id;
-    s_points_t *self = (s_points_t *) arg;
     if (zhashx_size (self->peers) == 0)
-        return 0;
+        return;
     char after [24], most [16];
     snprintf (after, sizeof after, "%" PRIu64, self->pushed);
     snprintf (most, sizeof most, "%d", S_POLL_VERSIONS);
@@ -714,7 +725,7 @@ s_on_poll (zloop_t *loop, int timer_id, void *arg)
         " WHERE h.id = 1 ORDER BY v.version", 2, params);
     if (!res || PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) == 0) {
         PQclear (res);
-        return 0;                   //  no database: the Beat says the head when it is back
+        return;                     //  no database: the Beat says the head when it is back
     }
     uint64_t head = strtoull (lg_db_value (res, 0, "head"), NULL, 10);
     int rows = PQntuples (res);
@@ -737,6 +748,55 @@ s_on_poll (zloop_t *loop, int timer_id, void *arg)
             free (removed);
         }
     PQclear (res);
+}
+
+static int s_on_notified (zloop_t *loop, zmq_pollitem_t *item, void *arg);
+
+//  Listen on the connection of our own, and read what was missed meanwhile
+static void
+s_listen (s_points_t *self)
+{
+    if (lg_db_listen (self->listener, S_CHANNEL))
+        return;
+    self->listen_fd = PQsocket (lg_db_conn (self->listener));
+    zmq_pollitem_t item = { NULL, self->listen_fd, ZMQ_POLLIN, 0 };
+    if (zloop_poller (self->loop, &item, s_on_notified, self)) {
+        self->listen_fd = -1;
+        return;
+    }
+    zloop_poller_set_tolerant (self->loop, &item);
+    s_read_versions (self);
+}
+
+static int
+s_on_notified (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    s_points_t *self = (s_points_t *) arg;
+    uint64_t version;
+    int notified = lg_db_notified (self->listener, &version);
+    if (notified < 0) {
+        //  Lost: the timer reads the versions until it listens again
+        zloop_poller_end (loop, item);
+        self->listen_fd = -1;
+    }
+    else
+    if (notified > 0 && version > self->pushed)
+        s_read_versions (self);     //  ours are mostly pushed already
+    return 0;
+}
+
+//  Every S_POLL_MS: nothing while listening; else listen again, or read
+static int
+s_on_poll (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_points_t *self = (s_points_t *) arg;
+    if (self->listen_fd >= 0)
+        return 0;
+    s_listen (self);
+    if (self->listen_fd < 0)
+        s_read_versions (self);
     return 0;
 }
 
@@ -765,6 +825,8 @@ isolation_points_attach (void *state, const lg_service_env_t *env)
     s_points_t *self = (s_points_t *) state;
     self->server = env->server;
     self->db = env->db;
+    self->loop = env->loop;
+    lg_db_set_user_timeout (self->listener, 3000);      //  as the reactor's own
     self->auth = env->auth;
     self->router = zsock_new (ZMQ_ROUTER);
     zsock_set_linger (self->router, 0);
@@ -785,5 +847,6 @@ isolation_points_attach (void *state, const lg_service_env_t *env)
     zloop_reader (env->loop, self->router, s_on_enforcer, self);
     zloop_timer (env->loop, 1000, 0, s_on_beat, self);
     zloop_timer (env->loop, S_POLL_MS, 0, s_on_poll, self);
+    s_listen (self);
     return 0;
 }

@@ -2,6 +2,7 @@
     per-service roles, migrations, reconnect and re-prepare.
 */
 #include "lg_test.h"
+#include <poll.h>
 
 static const lg_migration_t s_none [] = { { 0, NULL, NULL } };
 static const lg_migration_t s_two [] = {
@@ -127,6 +128,70 @@ test_reconnect_reprepares (void **state)
     lg_db_counts (&connects, &losses);
     assert_true (losses >= 1);
     lg_db_destroy (&db);
+}
+
+//  Whether the socket of a listening connection turns readable within ms
+static bool
+s_readable (lg_db_t *db, int ms)
+{
+    struct pollfd pfd = { .fd = PQsocket (lg_db_conn (db)), .events = POLLIN };
+    return poll (&pfd, 1, ms) == 1;
+}
+
+//  LISTEN on a connection of its own: a notification committed makes its
+//  socket readable and is drained with the highest payload; one rolled back
+//  never arrives; a connection the server closed is reported lost, and
+//  listening again works
+static void
+test_listen (void **state)
+{
+    (void) state;
+    lg_db_t *listener = s_open ("audit");
+    lg_db_t *writer = s_open ("audit");
+    assert_int_equal (lg_db_listen (listener, "lgwan_test_channel"), 0);
+    uint64_t highest = 99;
+    assert_int_equal (lg_db_notified (listener, &highest), 0);
+    assert_true (highest == 0);
+
+    assert_true (lg_db_run (writer, "BEGIN", 0, NULL));
+    assert_true (lg_db_run (writer, "SELECT pg_notify ('lgwan_test_channel', '7')", 0, NULL));
+    assert_true (lg_db_run (writer, "SELECT pg_notify ('lgwan_test_channel', '12')", 0, NULL));
+    assert_false (s_readable (listener, 100));          //  not before COMMIT
+    assert_true (lg_db_run (writer, "COMMIT", 0, NULL));
+    assert_true (s_readable (listener, 5000));
+    assert_int_equal (lg_db_notified (listener, &highest), 2);
+    assert_true (highest == 12);
+
+    assert_true (lg_db_run (writer, "BEGIN", 0, NULL));
+    assert_true (lg_db_run (writer, "SELECT pg_notify ('lgwan_test_channel', '13')", 0, NULL));
+    assert_true (lg_db_run (writer, "ROLLBACK", 0, NULL));
+    assert_true (lg_db_run (writer, "SELECT pg_notify ('lgwan_test_channel', 'not a number')",
+                            0, NULL));
+    assert_true (s_readable (listener, 5000));
+    assert_int_equal (lg_db_notified (listener, &highest), 1);
+    assert_true (highest == 0);
+
+    //  The server ends the listening backend
+    const char *pid [1];
+    char text [16];
+    snprintf (text, sizeof text, "%d", PQbackendPID (lg_db_conn (listener)));
+    pid [0] = text;
+    assert_true (lg_db_run (writer, "SELECT pg_terminate_backend ($1::integer)", 1, pid));
+    //  Its FATAL and its close may come apart, each making the socket readable
+    int notified = 0;
+    for (int tries = 0; tries < 50 && notified == 0; tries++)
+        if (s_readable (listener, 100))
+            notified = lg_db_notified (listener, &highest);
+    assert_int_equal (notified, -1);
+    assert_false (lg_db_is_up (listener));
+    assert_int_equal (lg_db_notified (listener, &highest), -1);
+    assert_int_equal (lg_db_listen (listener, "lgwan_test_channel"), 0);
+    assert_true (lg_db_run (writer, "NOTIFY lgwan_test_channel, '3'", 0, NULL));
+    assert_true (s_readable (listener, 5000));
+    assert_int_equal (lg_db_notified (listener, &highest), 1);
+    assert_true (highest == 3);
+    lg_db_destroy (&writer);
+    lg_db_destroy (&listener);
 }
 
 //  Pipelined writes: queued statements land, a read in between sees them,
@@ -330,6 +395,7 @@ main (void)
         cmocka_unit_test (test_migrations_once),
         cmocka_unit_test (test_reconnect_reprepares),
         cmocka_unit_test (test_pipeline),
+        cmocka_unit_test (test_listen),
         cmocka_unit_test (test_bootstrap_refuses_bad_names),
         cmocka_unit_test (test_connection_bounds),
         cmocka_unit_test (test_a_loss_elsewhere_costs_a_probe),

@@ -508,6 +508,19 @@ test_r16_1_isolation_killed_before_publish (void **state)
     assert_true (s_reaches ("A", false));
 }
 
+static bool
+s_listening_again (void *arg)
+{
+    return s_sql ("%s", (const char *) arg) == 2;
+}
+
+static int
+s_compare_ms (const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+    return x < y? -1: x > y;
+}
+
 //  The provider disconnected by asking proc: not in force when answered, in
 //  force at both points within wait_ms, announced once. The milliseconds
 //  from the request to in force.
@@ -530,10 +543,12 @@ s_disconnect_until_in_force (lg_test_proc_t *proc, uint64_t provider, uint64_t c
 
 /* REQ R16.1: two isolation replicas, the enforcers connected to the first.
    A disconnection asked of the second reaches both gateways through the
-   first, which finds the version in the database within 200 ms and pushes
-   it; Disconnected is published once, and a lift asked of the second is in
-   force the same way. Before the first looked, the change waited for its
-   Beat (the enforcers, behind, asked for a Snapshot): 1.5 s. */
+   first, which hears of the version from PostgreSQL (NOTIFY at its commit)
+   and pushes it; Disconnected is published once, and a lift asked of the
+   second is in force the same way. Five rounds: the median is bounded at
+   100 ms. When the first read the versions every 200 ms, the median was
+   about 150 ms (55 - 240); before that, the change waited for its Beat (the
+   enforcers, behind, asked for a Snapshot): 1.5 s. */
 static void
 test_r16_1_change_through_the_other_replica (void **state)
 {
@@ -541,14 +556,35 @@ test_r16_1_change_through_the_other_replica (void **state)
     char enforcers [64];
     snprintf (enforcers, sizeof enforcers, "tcp://127.0.0.1:%d", lg_test_free_port ());
     assert_true (s_start_replica (&s_replica, enforcers, NULL));
-    int64_t took = s_disconnect_until_in_force (&s_replica, 2, s_conn [2], "INC-REPLICA", 10000);
-    printf ("disconnection asked of the other replica: in force after %" PRId64 " ms\n", took);
-    assert_in_range (took, 0, 800);
-    s_only_cut_off ("B", "A");
+    int64_t took [5];
+    for (int round = 0; round < 5; round++) {
+        char incident [32];
+        snprintf (incident, sizeof incident, "INC-REPLICA-%d", round);
+        took [round] = s_disconnect_until_in_force (&s_replica, 2, s_conn [2], incident, 10000);
+        if (round == 0)
+            s_only_cut_off ("B", "A");
+        s_lift_at (&s_replica, s_conn [2], "SAGA-REPLICA");
+        assert_true (lg_test_wait_for (s_in_force, &s_conn [2], 10000));
+    }
+    assert_true (s_reaches ("B", false));
+    qsort (took, 5, sizeof took [0], s_compare_ms);
+    printf ("disconnections asked of the other replica: in force after %" PRId64 " ms (median;"
+            " %" PRId64 " - %" PRId64 ")\n", took [2], took [0], took [4]);
+    assert_in_range (took [2], 0, 100);
 
+    //  The server ends both replicas' listening connections: a change is
+    //  still found (read every 200 ms meanwhile), and both listen again
+    const char *listening = "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+        " current_database() AND query = 'LISTEN lgwan_isolation_version'";
+    assert_int_equal (s_sql ("%s", listening), 2);
+    s_sql ("SELECT count(pg_terminate_backend (pid)) FROM pg_stat_activity WHERE datname ="
+           " current_database() AND query = 'LISTEN lgwan_isolation_version'");
+    int64_t after_loss = s_disconnect_until_in_force (&s_replica, 2, s_conn [2], "INC-REPLICA-L",
+                                                      10000);
+    printf ("with the listening connections lost: in force after %" PRId64 " ms\n", after_loss);
     s_lift_at (&s_replica, s_conn [2], "SAGA-REPLICA");
     assert_true (lg_test_wait_for (s_in_force, &s_conn [2], 10000));
-    assert_true (s_reaches ("B", false));
+    assert_true (lg_test_wait_for (s_listening_again, (void *) listening, 10000));
     lg_test_proc_stop (&s_replica, SIGTERM);
 }
 
