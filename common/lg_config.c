@@ -48,9 +48,10 @@
 //  Every write of a service holds its outbox head's row lock from its events
 //  to its COMMIT, so writes finish one at a time however many workers run: a
 //  worker per processor keeps the processors busy, and more mostly wait on
-//  that lock and on each other's wake-ups (bench_connections, 2 cores: 2 workers 981 - 1,153
-//  approvals/s, 4 workers 894 - 981, alternated run by run). Two at least, so
-//  one request waiting on a lock does not stop the rest.
+//  that lock and on each other's wake-ups (bench_connections on 2 cores,
+//  five runs each, alternated: 2 workers 874 - 1,153 approvals/s, 4 workers
+//  728 - 981). Two at least, so one request waiting on a lock does not stop
+//  the rest.
 int64_t
 lg_config_default_workers (void)
 {
