@@ -48,12 +48,17 @@
     6. Replicas. LG_ISOLATION_ENFORCER_CONNECT may name up to four
        endpoints, one per isolation replica; we are connected to one at a
        time (a DEALER connected to several would deal our Hellos and Acks
-       out among them). After 3 s without a connection (the replica or the
-       way to it is gone; ZMTP heartbeats close a dead connection within
-       3 s), or 10 s connected without a frame (Beats come every second),
-       we connect to the next, say Hello and take its Snapshot. 10 s when
-       connected: a replica whose database is away holds its reactor for a
-       few seconds, and should not send every point elsewhere for that.
+       out among them). 1 s after the connection to our replica was lost
+       (the process or the way to it is gone; ZMTP heartbeats close a dead
+       connection within 3 s), 3 s when the replica we moved to never
+       answered, or 10 s connected without a frame (Beats come every
+       second), we connect to the next, say Hello and take its Snapshot.
+       Moving costs one Snapshot, and while we have no replica no change
+       reaches the gateway, so a lost connection does not wait for its
+       replica to come back; with every replica down we move every 3 s.
+       10 s when connected: a replica whose database is away holds its
+       reactor for a few seconds, and should not send every point
+       elsewhere for that.
 */
 #include "enforcer.h"
 
@@ -70,7 +75,8 @@
 #define S_BEHIND_MS         500     //  a Beat ahead of us, no Update since: gap
 #define S_SILENCE_MS        3000    //  no frame at all: Hello again
 #define S_FAILOVER_MS       10000   //  connected, no frame at all: the next replica, if any
-#define S_UNREACHABLE_MS    3000    //  no connection at all: the next replica, if any
+#define S_UNREACHABLE_MS    3000    //  never connected since we moved here: the next, if any
+#define S_LOST_MS           1000    //  connected here once, not now: the next, if any
 #define S_LIST_LOG_MAX      10      //  prefixes named in a log DETAIL
 
 typedef struct {
@@ -96,6 +102,7 @@ typedef struct {
     size_t target;                  //  the endpoint we are connected to
     int64_t switched_at;            //  zclock_mono when we connected to it
     bool connected;                 //  the connection to it is up (socket monitor)
+    bool reached;                   //  it was up at least once since we moved to it
     int64_t down_since;             //  zclock_mono since when it is not
     uint64_t beat_version;
     char fatal [512];               //  set: stop the reactor
@@ -726,6 +733,7 @@ s_on_monitor (zloop_t *loop, zsock_t *monitor, void *arg)
     switch (event) {
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
             self->connected = true;
+            self->reached = true;
             lg_info ("connected to the isolation service at %s", where);
             self->hello_sent_at = 0;
             s_want_hello (self, "connected");
@@ -765,6 +773,10 @@ s_fail_over (s_enforcer_t *self)
         lg_warning ("nothing from the isolation service at %s for %d s: connecting to %s"
                     " instead", from, S_FAILOVER_MS / 1000, to);
     else
+    if (self->reached)
+        lg_warning ("the connection to the isolation service at %s was lost %d s ago:"
+                    " connecting to %s instead", from, S_LOST_MS / 1000, to);
+    else
         lg_warning ("no connection to the isolation service at %s for %d s: connecting to %s"
                     " instead", from, S_UNREACHABLE_MS / 1000, to);
     zsock_disconnect (self->dealer, "%s", from);
@@ -774,6 +786,7 @@ s_fail_over (s_enforcer_t *self)
     self->target = next;
     self->switched_at = self->down_since = zclock_mono ();
     self->connected = false;
+    self->reached = false;
     self->hello_pending = true;         //  sent once connected
 }
 
@@ -794,12 +807,13 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     if (now - self->frame_at >= S_SILENCE_MS && now - self->hello_sent_at >= S_SILENCE_MS)
         s_want_hello (self, "nothing from the isolation service for 3 s");
     //  Connected but silent: its reactor may be held up (by its database)
-    //  and come back; no connection at all: the process or the way to it is
-    //  gone (ZMTP heartbeats close a dead connection within 3 s)
+    //  and come back; no connection: the process or the way to it is gone
+    //  (ZMTP heartbeats close a dead connection within 3 s), point 6
     if (self->config.n_endpoints > 1
     &&  ((self->connected && now - self->frame_at >= S_FAILOVER_MS
                           && now - self->switched_at >= S_FAILOVER_MS)
-    ||   (!self->connected && now - self->down_since >= S_UNREACHABLE_MS)))
+    ||   (!self->connected && now - self->down_since >= (self->reached? S_LOST_MS
+                                                                   : S_UNREACHABLE_MS))))
         s_fail_over (self);
     s_try_hello (self);
     return 0;

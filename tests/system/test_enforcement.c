@@ -508,6 +508,14 @@ test_r16_1_isolation_killed_before_publish (void **state)
     assert_true (s_reaches ("A", false));
 }
 
+//  The enforcer of this pid says it connected to an isolation replica
+static bool
+s_enforcer_connected (void *arg)
+{
+    return lg_test_sh ("grep -q 'connected to the isolation service at' %s",
+                       lg_test_log_path (*(pid_t *) arg)) == 0;
+}
+
 static bool
 s_listening_again (void *arg)
 {
@@ -589,9 +597,11 @@ test_r16_1_change_through_the_other_replica (void **state)
 }
 
 /* REQ R16.1: the enforcers name both isolation replicas; the one they are
-   connected to is killed. They connect to the other (after 3 s without a
-   connection), and a disconnection asked of it comes in force at both
-   gateways; so does its lift. */
+   connected to is killed. They connect to the other 1 s after they lost the
+   connection, and a disconnection asked of it comes in force at both
+   gateways, within 2.5 s of the kill; so does its lift. When they waited 3 s
+   without a connection, it took 3.0 - 3.1 s; 10.1 s when only silence
+   counted. */
 static void
 test_r16_1_enforcers_fail_over_to_a_replica (void **state)
 {
@@ -606,13 +616,16 @@ test_r16_1_enforcers_fail_over_to_a_replica (void **state)
     s_west = s_enforcer_to ("west", both);
     long two = 2;
     assert_true (lg_test_wait_for (s_points_ready, &two, 15000));
+    //  Connected to the first: the points rows were there before they were
+    assert_true (lg_test_wait_for (s_enforcer_connected, &s_east, 10000));
+    assert_true (lg_test_wait_for (s_enforcer_connected, &s_west, 10000));
 
     lg_test_proc_stop (&s_isolation, SIGKILL);
     s_reader = &s_replica;
     int64_t took = s_disconnect_until_in_force (&s_replica, 1, s_conn [1], "INC-FAILOVER", 30000);
     printf ("enforcers failed over: the disconnection in force %" PRId64 " ms after it was"
             " asked\n", took);
-    assert_in_range (took, 0, 8000);        //  not the 10 s of a silent connection
+    assert_in_range (took, 0, 2500);
     s_only_cut_off ("A", "B");
 
     s_lift_at (&s_replica, s_conn [1], "SAGA-FAILOVER");
