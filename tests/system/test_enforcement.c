@@ -508,12 +508,19 @@ test_r16_1_isolation_killed_before_publish (void **state)
     assert_true (s_reaches ("A", false));
 }
 
-//  The enforcer of this pid says it connected to an isolation replica
+//  A process's log has at least count lines with this text (0 counts as 1)
+typedef struct {
+    pid_t pid;
+    const char *text;
+    int count;
+} s_log_line_t;
+
 static bool
-s_enforcer_connected (void *arg)
+s_logged (void *arg)
 {
-    return lg_test_sh ("grep -q 'connected to the isolation service at' %s",
-                       lg_test_log_path (*(pid_t *) arg)) == 0;
+    s_log_line_t *line = (s_log_line_t *) arg;
+    return lg_test_sh ("test \"$(grep -c -- '%s' %s)\" -ge %d", line->text,
+                       lg_test_log_path (line->pid), line->count? line->count: 1) == 0;
 }
 
 static bool
@@ -617,8 +624,10 @@ test_r16_1_enforcers_fail_over_to_a_replica (void **state)
     long two = 2;
     assert_true (lg_test_wait_for (s_points_ready, &two, 15000));
     //  Connected to the first: the points rows were there before they were
-    assert_true (lg_test_wait_for (s_enforcer_connected, &s_east, 10000));
-    assert_true (lg_test_wait_for (s_enforcer_connected, &s_west, 10000));
+    s_log_line_t east = { s_east, "connected to the isolation service at", 1 };
+    s_log_line_t west = { s_west, "connected to the isolation service at", 1 };
+    assert_true (lg_test_wait_for (s_logged, &east, 10000));
+    assert_true (lg_test_wait_for (s_logged, &west, 10000));
 
     lg_test_proc_stop (&s_isolation, SIGKILL);
     s_reader = &s_replica;
@@ -631,7 +640,31 @@ test_r16_1_enforcers_fail_over_to_a_replica (void **state)
     s_lift_at (&s_replica, s_conn [1], "SAGA-FAILOVER");
     assert_true (lg_test_wait_for (s_in_force, &s_conn [1], 10000));
     assert_true (s_reaches ("A", false));
+}
+
+/* REQ R16.1: then every isolation replica is down. The enforcers leave the
+   lost one after 1 s and keep moving, every 3 s, past the ones that never
+   answer; a replica started again on the first endpoint gets them back, and
+   a disconnection asked of it is in force at both gateways, and its lift. */
+static void
+test_r16_1_enforcers_back_after_every_replica_was_down (void **state)
+{
+    (void) state;
+    lg_test_proc_stop (&s_replica, SIGKILL);
+    //  The first loss was the failover's; this one is the second
+    s_log_line_t lost = { s_east, "was lost 1 s ago: connecting to", 2 };
+    s_log_line_t unanswered = { s_east, "no connection to the isolation service at", 1 };
+    assert_true (lg_test_wait_for (s_logged, &lost, 5000));
+    assert_true (lg_test_wait_for (s_logged, &unanswered, 8000));
+    assert_true (s_start_isolation (NULL));
     s_reader = &s_isolation;
+    int64_t took = s_disconnect_until_in_force (&s_isolation, 1, s_conn [1], "INC-BACK", 20000);
+    printf ("every replica was down; one started again: the disconnection in force %" PRId64
+            " ms after it was asked\n", took);
+    s_only_cut_off ("A", "B");
+    s_lift (s_conn [1]);
+    assert_true (lg_test_wait_for (s_in_force, &s_conn [1], 10000));
+    assert_true (s_reaches ("A", false));
 }
 
 int
@@ -643,7 +676,8 @@ main (void)
         cmocka_unit_test (test_r16_1_lagging_point),
         cmocka_unit_test (test_r16_1_isolation_killed_before_publish),
         cmocka_unit_test (test_r16_1_change_through_the_other_replica),
-        cmocka_unit_test (test_r16_1_enforcers_fail_over_to_a_replica),     //  last: it kills the first
+        cmocka_unit_test (test_r16_1_enforcers_fail_over_to_a_replica),     //  kills the first
+        cmocka_unit_test (test_r16_1_enforcers_back_after_every_replica_was_down),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
