@@ -15,6 +15,7 @@ static lg_test_proc_t s_registry = { .service = "registry" };
 static lg_test_proc_t s_isolation = { .service = "isolation" };
 static lg_test_proc_t s_replica = { .service = "isolation" };     //  a second replica
 static pid_t s_east, s_west;
+static char s_both [160];          //  both replicas' enforcer endpoints, once there are two
 static char s_prefix [3][2][64];        //  [provider 1|2][v4|v6]
 static uint64_t s_conn [3];             //  connection of provider 1, 2
 static bool s_up;                       //  namespaces made
@@ -613,14 +614,14 @@ static void
 test_r16_1_enforcers_fail_over_to_a_replica (void **state)
 {
     (void) state;
-    char enforcers [64], both [160];
+    char enforcers [64];
     snprintf (enforcers, sizeof enforcers, "tcp://127.0.0.1:%d", lg_test_free_port ());
-    snprintf (both, sizeof both, "%s,%s", s_enforcers, enforcers);
+    snprintf (s_both, sizeof s_both, "%s,%s", s_enforcers, enforcers);
     assert_true (s_start_replica (&s_replica, enforcers, NULL));
     assert_int_equal (lg_test_stop (s_east, SIGTERM, 5000), 0);
     assert_int_equal (lg_test_stop (s_west, SIGTERM, 5000), 0);
-    s_east = s_enforcer_to ("east", both);
-    s_west = s_enforcer_to ("west", both);
+    s_east = s_enforcer_to ("east", s_both);
+    s_west = s_enforcer_to ("west", s_both);
     long two = 2;
     assert_true (lg_test_wait_for (s_points_ready, &two, 15000));
     //  Connected to the first: the points rows were there before they were
@@ -667,6 +668,30 @@ test_r16_1_enforcers_back_after_every_replica_was_down (void **state)
     assert_true (s_reaches ("A", false));
 }
 
+/* REQ R16.1: the replica the enforcers are connected to is frozen
+   (SIGSTOP: its connections stay open, nothing answers). ZMTP heartbeats
+   close the connection within 3 s, the enforcers leave 1 s later, and a
+   disconnection asked of the other replica is in force at both gateways. */
+static void
+test_r16_1_enforcers_leave_a_frozen_replica (void **state)
+{
+    (void) state;
+    //  The enforcers name the first replica and the second's endpoint
+    assert_true (s_start_replica (&s_replica, strchr (s_both, ',') + 1, NULL));
+    assert_int_equal (kill (s_isolation.pid, SIGSTOP), 0);
+    s_reader = &s_replica;
+    int64_t took = s_disconnect_until_in_force (&s_replica, 1, s_conn [1], "INC-FROZEN", 15000);
+    printf ("the enforcers' replica frozen: the disconnection asked of the other in force %"
+            PRId64 " ms after it was asked\n", took);
+    assert_int_equal (kill (s_isolation.pid, SIGCONT), 0);
+    assert_in_range (took, 0, 6000);
+    s_only_cut_off ("A", "B");
+    s_lift_at (&s_replica, s_conn [1], "SAGA-FROZEN");
+    assert_true (lg_test_wait_for (s_in_force, &s_conn [1], 10000));
+    assert_true (s_reaches ("A", false));
+    s_reader = &s_isolation;
+}
+
 int
 main (void)
 {
@@ -678,6 +703,7 @@ main (void)
         cmocka_unit_test (test_r16_1_change_through_the_other_replica),
         cmocka_unit_test (test_r16_1_enforcers_fail_over_to_a_replica),     //  kills the first
         cmocka_unit_test (test_r16_1_enforcers_back_after_every_replica_was_down),
+        cmocka_unit_test (test_r16_1_enforcers_leave_a_frozen_replica),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
