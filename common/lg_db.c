@@ -509,7 +509,8 @@ lg_db_conn (lg_db_t *self)
 int
 lg_db_listen (lg_db_t *self, const char *channel)
 {
-    assert (channel && *channel && strspn (channel, "abcdefghijklmnopqrstuvwxyz_") == strlen (channel));
+    assert (channel && *channel
+            && strspn (channel, "abcdefghijklmnopqrstuvwxyz_") == strlen (channel));
     if (lg_db_ensure (self))
         return -1;
     char *sql = zsys_sprintf ("LISTEN %s", channel);
