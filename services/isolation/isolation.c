@@ -512,7 +512,7 @@ s_points (lg_ctx_t *ctx)
         " '') AS refused_at,"
         " coalesce (to_char (retired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
         " '') AS retired_at, coalesce (retired_by, '') AS retired_by,"
-        " coalesce (retire_reason, '') AS retire_reason,"
+        " coalesce (retire_reason, '') AS retire_reason, replica,"
         " (SELECT version FROM desired_head WHERE id = 1) AS head FROM points ORDER BY name",
         0, NULL);
     if (rc)
@@ -534,6 +534,7 @@ s_points (lg_ctx_t *ctx)
         p->retired_at = lg_strdup (lg_db_value (res, row, "retired_at"));
         p->retired_by = lg_strdup (lg_db_value (res, row, "retired_by"));
         p->retire_reason = lg_strdup (lg_db_value (res, row, "retire_reason"));
+        p->replica = lg_strdup (lg_db_value (res, row, "replica"));
         reply->version = strtoull (lg_db_value (res, row, "head"), NULL, 10);
         reply->points [reply->n_points++] = p;
     }

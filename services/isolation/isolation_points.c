@@ -83,6 +83,7 @@ typedef struct {
     int listen_fd;              //  its socket while listening, else -1
     lg_auth_t *auth;            //  borrowed
     char endpoint [256];
+    char replica [320];         //  host:port of our enforcer channel, for points.replica
     int64_t lag_ms;
     //  The highest version sent to any point (Snapshot, Update, Beat): an
     //  ack above it claims a state this service never sent, and would count
@@ -299,12 +300,13 @@ s_record_hello (lg_ctx_t *ctx)
     s_points_t *self = (s_points_t *) ctx->state;
     char now [40];
     lg_clock_format (ctx->now_us, now, sizeof now);
-    const char *params [] = { self->point, self->dry_run? "t": "f", now };
-    return lg_db_run (ctx->db, "INSERT INTO points (name, dry_run, last_seen) VALUES ($1,"
-                               " $2::boolean, $3::timestamptz) ON CONFLICT (name) DO UPDATE SET"
+    const char *params [] = { self->point, self->dry_run? "t": "f", now, self->replica };
+    return lg_db_run (ctx->db, "INSERT INTO points (name, dry_run, last_seen, replica) VALUES ($1,"
+                               " $2::boolean, $3::timestamptz, $4) ON CONFLICT (name) DO UPDATE SET"
                                " dry_run = excluded.dry_run, last_seen = excluded.last_seen,"
+                               " replica = excluded.replica,"
                                " retired_at = NULL, retired_by = NULL, retire_reason = NULL",
-                      3, params)? 0: -2;
+                      4, params)? 0: -2;
 }
 
 //  A Hello refused for the name in self->point, counted on the point
@@ -338,12 +340,12 @@ s_record_acks (lg_ctx_t *ctx)
     snprintf (versions + v, sizeof versions - v, "}");
     snprintf (dry + d, sizeof dry - d, "}");
     lg_clock_format (ctx->now_us, now, sizeof now);
-    const char *params [] = { names, versions, dry, now };
+    const char *params [] = { names, versions, dry, now, self->replica };
     if (!lg_db_run (ctx->db, "UPDATE points p SET acked_version = greatest (p.acked_version, a.v),"
-                             " dry_run = a.d, last_seen = $4::timestamptz, retired_at = NULL,"
-                             " retired_by = NULL, retire_reason = NULL"
+                             " dry_run = a.d, last_seen = $4::timestamptz, replica = $5,"
+                             " retired_at = NULL, retired_by = NULL, retire_reason = NULL"
                              " FROM unnest ($1::text[], $2::bigint[], $3::boolean[]) AS a (name, v, d)"
-                             " WHERE p.name = a.name", 4, params))
+                             " WHERE p.name = a.name", 5, params))
         return -2;
     return isolation_emit_in_force (ctx, NULL);
 }
@@ -462,9 +464,9 @@ s_record_lagging (lg_ctx_t *ctx)
                 len += snprintf (names + len, size - len, "%s%s", len > 1? ",": "", peer->point);
         snprintf (names + len, size - len, "}");
         lg_clock_format (ctx->now_us, now, sizeof now);
-        const char *seen [] = { names, now };
-        bool ok = lg_db_run (ctx->db, "UPDATE points SET last_seen = $2::timestamptz"
-                                      " WHERE name = ANY ($1::text[])", 2, seen);
+        const char *seen [] = { names, now, self->replica };
+        bool ok = lg_db_run (ctx->db, "UPDATE points SET last_seen = $2::timestamptz,"
+                                      " replica = $3 WHERE name = ANY ($1::text[])", 3, seen);
         free (names);
         if (!ok)
             return -2;
@@ -841,6 +843,10 @@ isolation_points_attach (void *state, const lg_service_env_t *env)
         return -1;
     }
     char *bound = zsock_last_endpoint (self->router);
+    const char *port = bound? strrchr (bound, ':'): NULL;
+    char *host = zsys_hostname ();
+    snprintf (self->replica, sizeof self->replica, "%s:%s", host? host: "", port? port + 1: "");
+    zstr_free (&host);
     lg_info ("enforcement points connect to %s", bound);
     zstr_free (&bound);
     lg_outbox_set_listener (env->outbox, s_on_published, self);

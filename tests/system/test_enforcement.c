@@ -524,6 +524,25 @@ s_logged (void *arg)
                        lg_test_log_path (line->pid), line->count? line->count: 1) == 0;
 }
 
+//  PointList of s_reader names the replica whose enforcer channel is at
+//  endpoint as where east and west are connected
+static bool
+s_points_connected_to (void *arg)
+{
+    const char *port = strrchr ((const char *) arg, ':');
+    Lgwan__V1__PointList list = LGWAN__V1__POINT_LIST__INIT;
+    lg_reply_t *reply = s_ask (s_reader, "viewer", LGWAN__V1__REQUEST__BODY_POINT_LIST, &list);
+    int there = 0;
+    for (size_t i = 0; reply->points && i < reply->points->n_points; i++) {
+        const char *replica = reply->points->points [i]->replica;
+        const char *at = strrchr (replica, ':');
+        if (at && streq (at, port) && at > replica)
+            there++;
+    }
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return there == 2;
+}
+
 static bool
 s_listening_again (void *arg)
 {
@@ -629,6 +648,8 @@ test_r16_1_enforcers_fail_over_to_a_replica (void **state)
     s_log_line_t west = { s_west, "connected to the isolation service at", 1 };
     assert_true (lg_test_wait_for (s_logged, &east, 10000));
     assert_true (lg_test_wait_for (s_logged, &west, 10000));
+    //  The operator sees where each gateway is connected
+    assert_true (lg_test_wait_for (s_points_connected_to, s_enforcers, 5000));
 
     lg_test_proc_stop (&s_isolation, SIGKILL);
     s_reader = &s_replica;
@@ -637,6 +658,7 @@ test_r16_1_enforcers_fail_over_to_a_replica (void **state)
             " asked\n", took);
     assert_in_range (took, 0, 2500);
     s_only_cut_off ("A", "B");
+    assert_true (s_points_connected_to (enforcers));
 
     s_lift_at (&s_replica, s_conn [1], "SAGA-FAILOVER");
     assert_true (lg_test_wait_for (s_in_force, &s_conn [1], 10000));
