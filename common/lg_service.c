@@ -8,7 +8,6 @@
 
 #define MAX_SUBSCRIPTIONS 8
 #define MAX_DUTIES        8
-#define S_REACTOR_USER_TIMEOUT_MS 3000
 
 typedef struct _s_leader_t s_leader_t;
 
@@ -114,7 +113,7 @@ s_leader_new (const lg_service_def_t *def, const lg_config_t *cfg, lg_db_t *db, 
     self->duty_ms = cfg->duty_ms;
     self->db = lg_db_new (cfg->db, def->name);
     if (self->db)               //  the reactor uses it too
-        lg_db_set_user_timeout (self->db, S_REACTOR_USER_TIMEOUT_MS);
+        lg_db_set_user_timeout (self->db, LG_REACTOR_USER_TIMEOUT_MS);
     snprintf (self->key, sizeof self->key, "lgwan.leader.%s", def->name);
     for (const lg_subscription_t *s = def->subscriptions; s && s->source; s++)
         if (self->count < MAX_SUBSCRIPTIONS)
@@ -196,7 +195,7 @@ lg_service_actor (zsock_t *pipe, void *args)
     //  The reactor's: its duties and Stats must not hold the reactor for
     //  long on a silent network (lg_db.c note 4)
     if (db)
-        lg_db_set_user_timeout (db, S_REACTOR_USER_TIMEOUT_MS);
+        lg_db_set_user_timeout (db, LG_REACTOR_USER_TIMEOUT_MS);
     if (!auth || !db) {
         zstr_sendf (pipe, "FAILED could not start authentication");
         goto cleanup;

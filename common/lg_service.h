@@ -21,6 +21,10 @@ typedef struct {
     lg_handler_fn *run;
 } lg_duty_t;
 
+//  The user timeout of connections the reactor waits on (lg_db_set_user_timeout):
+//  a silent network must not hold it for long (lg_db.c note 4)
+#define LG_REACTOR_USER_TIMEOUT_MS 3000
+
 //  What a service's attach hook gets: the reactor's own pieces
 typedef struct {
     zloop_t *loop;

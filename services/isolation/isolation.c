@@ -118,9 +118,8 @@ static int
 s_versions (lg_ctx_t *ctx, uint64_t *head, uint64_t *in_force)
 {
     PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, "SELECT h.version AS head, coalesce ((SELECT min (acked_version)"
-                                      " FROM points WHERE retired_at IS NULL), h.version) AS in_force"
-                                      " FROM desired_head h WHERE h.id = 1", 0, NULL);
+    int rc = lg_ctx_query (ctx, &res, "SELECT h.version AS head, " ISOLATION_IN_FORCE_SQL
+                                      " AS in_force FROM desired_head h WHERE h.id = 1", 0, NULL);
     if (rc)
         return rc;
     *head = strtoull (lg_db_value (res, 0, "head"), NULL, 10);
@@ -138,9 +137,7 @@ isolation_emit_in_force (lg_ctx_t *ctx, uint64_t *in_force_p)
     //  One statement: the version in force, and the events it releases (a
     //  row of NULLs but the version when it releases none)
     int rc = lg_ctx_query (ctx, &res,
-        "WITH f AS (SELECT coalesce ((SELECT min (acked_version) FROM points"
-        "   WHERE retired_at IS NULL),"
-        "   (SELECT version FROM desired_head WHERE id = 1)) AS v),"
+        "WITH f AS (SELECT " ISOLATION_IN_FORCE_SQL " AS v),"
         " gone AS (DELETE FROM pending WHERE id IN (SELECT id FROM pending, f"
         "   WHERE version <= f.v ORDER BY id FOR UPDATE OF pending SKIP LOCKED)"
         "   RETURNING id, version, kind, connection_id, cause, reference, state)"

@@ -23,4 +23,10 @@ void *isolation_points_new (lg_db_t *db, const lg_config_t *cfg);
 void isolation_points_destroy (void **state_p);
 int isolation_points_attach (void *state, const lg_service_env_t *env);
 
+//  SQL: the version in force, the lowest acked by a point not retired
+//  (with no such point, the head)
+#define ISOLATION_IN_FORCE_SQL \
+    "coalesce ((SELECT min (acked_version) FROM points WHERE retired_at IS NULL)," \
+    " (SELECT version FROM desired_head WHERE id = 1))"
+
 #endif

@@ -321,31 +321,47 @@ s_record_refusal (lg_ctx_t *ctx)
                                " refused_at = $2::timestamptz WHERE name = $1", 2, params)? 0: -2;
 }
 
+//  A PostgreSQL text array "{a,b}" of point names, in a heap buffer; names
+//  are [a-z0-9-] (checked at Hello): nothing to quote
+static char *
+s_names_array (const char **names, size_t count)
+{
+    size_t size = 3 + count * 41, len = 0;
+    char *array = (char *) malloc (size);
+    array [len++] = '{';
+    for (size_t i = 0; i < count; i++)
+        len += snprintf (array + len, size - len, "%s%s", i? ",": "", names [i]);
+    snprintf (array + len, size - len, "}");
+    return array;
+}
+
 //  Every ack taken since the last one, in one statement, then what they put
 //  in force (one round trip: the UPDATE is pipelined before the DELETE)
 static int
 s_record_acks (lg_ctx_t *ctx)
 {
     s_points_t *self = (s_points_t *) ctx->state;
-    //  Point names are [a-z0-9-] (checked at Hello): nothing to quote
-    char names [S_BATCH * 41 + 3], versions [S_BATCH * 21 + 3], dry [S_BATCH * 2 + 3], now [40];
-    size_t n = 0, v = 0, d = 0;
+    char versions [S_BATCH * 21 + 3], dry [S_BATCH * 2 + 3], now [40];
+    const char *points [S_BATCH];
+    size_t v = 0, d = 0;
     for (size_t i = 0; i < self->n_acks; i++) {
         const char *sep = i? ",": "{";
-        n += snprintf (names + n, sizeof names - n, "%s%s", sep, self->acks [i].point);
+        points [i] = self->acks [i].point;
         v += snprintf (versions + v, sizeof versions - v, "%s%" PRIu64, sep, self->acks [i].version);
         d += snprintf (dry + d, sizeof dry - d, "%s%c", sep, self->acks [i].dry_run? 't': 'f');
     }
-    snprintf (names + n, sizeof names - n, "}");
+    char *names = s_names_array (points, self->n_acks);
     snprintf (versions + v, sizeof versions - v, "}");
     snprintf (dry + d, sizeof dry - d, "}");
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { names, versions, dry, now, self->replica };
-    if (!lg_db_run (ctx->db, "UPDATE points p SET acked_version = greatest (p.acked_version, a.v),"
-                             " dry_run = a.d, last_seen = $4::timestamptz, replica = $5,"
-                             " retired_at = NULL, retired_by = NULL, retire_reason = NULL"
-                             " FROM unnest ($1::text[], $2::bigint[], $3::boolean[]) AS a (name, v, d)"
-                             " WHERE p.name = a.name", 5, params))
+    bool ok = lg_db_run (ctx->db, "UPDATE points p SET acked_version = greatest (p.acked_version,"
+                                  " a.v), dry_run = a.d, last_seen = $4::timestamptz, replica = $5,"
+                                  " retired_at = NULL, retired_by = NULL, retire_reason = NULL"
+                                  " FROM unnest ($1::text[], $2::bigint[], $3::boolean[])"
+                                  " AS a (name, v, d) WHERE p.name = a.name", 5, params);
+    free (names);
+    if (!ok)
         return -2;
     return isolation_emit_in_force (ctx, NULL);
 }
@@ -454,15 +470,14 @@ s_record_lagging (lg_ctx_t *ctx)
 {
     s_points_t *self = (s_points_t *) ctx->state;
     if (zhashx_size (self->peers)) {
-        //  Point names are [a-z0-9-] (checked at Hello): nothing to quote
-        size_t size = 3 + zhashx_size (self->peers) * 41, len = 0;
-        char *names = (char *) malloc (size), now [40];
-        names [len++] = '{';
+        const char **points = (const char **) malloc (zhashx_size (self->peers) * sizeof (char *));
+        size_t count = 0;
         for (s_peer_t *peer = (s_peer_t *) zhashx_first (self->peers); peer;
              peer = (s_peer_t *) zhashx_next (self->peers))
             if (!peer->gone)
-                len += snprintf (names + len, size - len, "%s%s", len > 1? ",": "", peer->point);
-        snprintf (names + len, size - len, "}");
+                points [count++] = peer->point;
+        char *names = s_names_array (points, count), now [40];
+        free (points);
         lg_clock_format (ctx->now_us, now, sizeof now);
         const char *seen [] = { names, now, self->replica };
         bool ok = lg_db_run (ctx->db, "UPDATE points SET last_seen = $2::timestamptz,"
@@ -828,7 +843,7 @@ isolation_points_attach (void *state, const lg_service_env_t *env)
     self->server = env->server;
     self->db = env->db;
     self->loop = env->loop;
-    lg_db_set_user_timeout (self->listener, 3000);      //  as the reactor's own
+    lg_db_set_user_timeout (self->listener, LG_REACTOR_USER_TIMEOUT_MS);
     self->auth = env->auth;
     self->router = zsock_new (ZMQ_ROUTER);
     zsock_set_linger (self->router, 0);
