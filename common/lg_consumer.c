@@ -124,7 +124,8 @@ s_load_cursor (lg_consumer_t *self)
 //  fast: all writes pipelined, no savepoints; any failure gives up (-1) so
 //  the caller can take the slow way. slow: a savepoint per event, and an
 //  event whose statements fail while the database is up is skipped (logged),
-//  so one poison event cannot stop the stream. Returns 0, or -1 with nothing
+//  so one poison event cannot stop the stream, unless what failed was of the
+//  moment (lg_consumer.h note 5). Returns 0, or -1 with nothing
 //  applied.
 static int
 s_apply_events (lg_consumer_t *self, bool fast)
@@ -142,7 +143,10 @@ s_apply_events (lg_consumer_t *self, bool fast)
         int rc = self->apply (self->db, event, self->state);
         if (rc == 0)
             continue;
-        if (fast || !lg_db_is_up (self->db))
+        //  A conflict, or a lock held elsewhere past the bound, passes:
+        //  the event is applied later, not skipped as if it were poison
+        if (fast || !lg_db_is_up (self->db)
+        ||  (rc == -2 && (lg_db_retryable (self->db) || lg_db_busy (self->db))))
             goto failed;
         lg_log_write (LG_LOG_ERROR, rc == -2? lg_db_error (self->db): NULL,
                       "%s: event %s/%" PRIu64 " not applied; moving on",

@@ -18,7 +18,10 @@
        with its writes pipelined (lg_db_run only queues); if anything in it
        fails, it is applied again one event at a time under savepoints, and
        an event that still fails while the database is up is logged and
-       skipped, so one poison event never stops a stream.
+       skipped, so one poison event never stops a stream; unless it failed
+       for a reason of the moment (a deadlock, a serialization failure, a
+       lock held elsewhere past LG_DB_LOCK_WAIT_MS): then nothing of the
+       batch is applied and it comes again.
 */
 #ifndef LG_CONSUMER_H_INCLUDED
 #define LG_CONSUMER_H_INCLUDED

@@ -420,9 +420,13 @@ lg_db_ensure (lg_db_t *self)
     }
     //  Our schema only, UTC on the wire; the schema name is ours ([a-z]+);
     //  the server's side of the bounds are numbers (s_bound)
-    char *setup = zsys_sprintf ("SET search_path TO %s; SET TIME ZONE 'UTC';"
+    //  The lock wait bound (lg_db.h note 2a) where the session has none
+    char *setup = zsys_sprintf ("SELECT set_config ('lock_timeout', '%d', false)"
+                                " WHERE current_setting ('lock_timeout') = '0';"
+                                " SET search_path TO %s; SET TIME ZONE 'UTC';"
                                 " SET client_min_messages TO warning;"
-                                " SET application_name TO 'lgwan-%s';%s", self->schema,
+                                " SET application_name TO 'lgwan-%s';%s", LG_DB_LOCK_WAIT_MS,
+                                self->schema,
                                 self->schema, self->server_bounds);
     PGresult *res = PQexec (self->conn, setup);
     zstr_free (&setup);
@@ -566,6 +570,12 @@ bool
 lg_db_retryable (lg_db_t *self)
 {
     return self->up && (streq (self->sqlstate, "40001") || streq (self->sqlstate, "40P01"));
+}
+
+bool
+lg_db_busy (lg_db_t *self)
+{
+    return self->up && streq (self->sqlstate, "55P03");
 }
 
 void
@@ -758,6 +768,7 @@ s_queue_plain (lg_db_t *self, const char *sql)
 PGresult *
 lg_db_exec (lg_db_t *self, const char *sql, int nparams, const char *const *params)
 {
+    self->sqlstate [0] = 0;         //  what failed before is not this call's
     if (lg_db_ensure (self))
         return NULL;
     if (self->pipeline) {
@@ -816,6 +827,7 @@ lg_db_run (lg_db_t *self, const char *sql, int nparams, const char *const *param
 static int
 s_simple (lg_db_t *self, const char *sql)
 {
+    self->sqlstate [0] = 0;
     if (lg_db_ensure (self))
         return -1;
     PGresult *res = PQexec (self->conn, sql);

@@ -14,6 +14,11 @@
        makes the process's idle others prove themselves before use, and
        while connecting fails the process tries one connection at a time
        (notes 2d, 2e).
+    2a. No call waits longer than LG_DB_LOCK_WAIT_MS for a lock another
+       session holds (an operator's open transaction, a migration, a
+       VACUUM FULL): the statement fails (SQLSTATE 55P03, lg_db_busy) and
+       the connection stays up. Unless the session already has a
+       lock_timeout (the role's, the database's, the conninfo's options).
     3. Migrations are numbered and forward-only, embedded in the binary, and
        applied at start under an advisory lock, so replicas may start together.
     4. A service connects as its own role, lgwan_<service>, which owns its own
@@ -37,6 +42,12 @@ void lg_db_destroy (lg_db_t **self_p);
 //  tcp_user_timeout, 10 s by default, lg_db.c note 4), unless the conninfo
 //  sets tcp_user_timeout itself. Applies from the next connect.
 void lg_db_set_user_timeout (lg_db_t *self, int ms);
+
+//  The longest a statement waits for a lock (note 2a): below a client's
+//  2.5 s try (lg_client.h), so a caller held up by a lock hears "busy" and
+//  not a timeout, and below the 3 s an enforcer waits for its replica's
+//  Beat, so a reactor held up by a lock still beats.
+#define LG_DB_LOCK_WAIT_MS 2000
 
 //  Connect now if down and the backoff allows; 0 when connected.
 int lg_db_ensure (lg_db_t *self);
@@ -76,6 +87,11 @@ const char *lg_db_error (lg_db_t *self);
 //  deadlock (40P01) and the connection is up: the transaction was rolled
 //  back by PostgreSQL and running it again may succeed.
 bool lg_db_retryable (lg_db_t *self);
+
+//  True when the last failure was a lock another session held longer than
+//  the session's lock_timeout (55P03; note 2a) and the connection is up:
+//  nothing is wrong but the wait, and the caller may try again later.
+bool lg_db_busy (lg_db_t *self);
 
 //  True when the connection was lost since this transaction began (it is
 //  down now). Nothing of the transaction is committed unless its COMMIT was

@@ -234,6 +234,15 @@ lg_ctx_refuse (lg_ctx_t *ctx, lg_code_t code, const char *requirement, const cha
     return -1;
 }
 
+//  A lock held elsewhere past the bound (lg_db.h note 2a): try again later
+static int
+s_refuse_busy (lg_ctx_t *ctx)
+{
+    return lg_ctx_refuse (ctx, LGWAN__V1__CODE__UNAVAILABLE, NULL, "busy: a lock it needs was"
+                          " held by another session for over %d ms; try again",
+                          LG_DB_LOCK_WAIT_MS);
+}
+
 int
 lg_ctx_sql_error (lg_ctx_t *ctx, const PGresult *res)
 {
@@ -247,6 +256,8 @@ lg_ctx_sql_error (lg_ctx_t *ctx, const PGresult *res)
     if (streq (state, "23P01") || streq (state, "23514") || streq (state, "23503"))
         return lg_ctx_refuse (ctx, LGWAN__V1__CODE__FAILED_PRECONDITION, NULL,
                               "refused by constraint %s", constraint? constraint: state);
+    if (streq (state, "55P03"))
+        return s_refuse_busy (ctx);
     if (strncmp (state, "22", 2) == 0)
         return lg_ctx_refuse (ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL, "invalid value: %s",
                               PQresultErrorField (res, PG_DIAG_MESSAGE_PRIMARY));
@@ -383,6 +394,14 @@ s_answer_stored (lg_server_t *self, lg_ctx_t *ctx, const char *const *claim,
     PQfreemem (stored);
 }
 
+//  A refusal that says nothing about the request: not stored (point 3)
+static bool
+s_transient (const lg_reply_t *reply)
+{
+    return reply->status && (reply->status->code == LGWAN__V1__CODE__UNAVAILABLE
+                         ||  reply->status->code == LGWAN__V1__CODE__INTERNAL);
+}
+
 //  Run a write: handler, then claim with the reply, commit, publish.
 //  The claim is the last statement before COMMIT: a duplicate (a retry, or
 //  the same request on another replica) blocks on that row until the first
@@ -415,6 +434,13 @@ again:
         s_clear_body (ctx->reply);
     if (rc == -2)
         goto unavailable;
+    if (rc == -1 && s_transient (ctx->reply)) {
+        //  Point 3: not stored, so the same request may succeed later
+        if (self->outbox)
+            lg_outbox_discard (self->outbox);
+        lg_db_rollback (db);
+        goto done;
+    }
     if (rc == -1) {
         if (self->outbox)
             lg_outbox_discard (self->outbox);
@@ -450,6 +476,7 @@ again:
 
 unavailable: ;
     bool conflict = lg_db_retryable (db);
+    bool busy = lg_db_busy (db);
     bool lost = lg_db_lost (db);
     if (self->outbox)
         lg_outbox_discard (self->outbox);
@@ -479,8 +506,13 @@ unavailable: ;
             s_answer_stored (self, ctx, claim, digest, digest_size);
             goto done;
         }
-        lg_log_write (LG_LOG_ERROR, lg_db_error (db), "request %s failed", ctx->request->request_id);
-        lg_ctx_refuse (ctx, LGWAN__V1__CODE__INTERNAL, NULL, "internal error");
+        if (busy)
+            s_refuse_busy (ctx);
+        else {
+            lg_log_write (LG_LOG_ERROR, lg_db_error (db), "request %s failed",
+                          ctx->request->request_id);
+            lg_ctx_refuse (ctx, LGWAN__V1__CODE__INTERNAL, NULL, "internal error");
+        }
     }
     else
         lg_ctx_refuse (ctx, LGWAN__V1__CODE__UNAVAILABLE, NULL, "database unavailable");

@@ -40,6 +40,79 @@ s_open (const char *service)
     return db;
 }
 
+//  The value of a setting in db's session
+static char *
+s_setting (lg_db_t *db, const char *name)
+{
+    const char *params [] = { name };
+    PGresult *res = lg_db_exec (db, "SELECT current_setting ($1) AS value", 1, params);
+    assert_non_null (res);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    char *value = strdup (PQgetvalue (res, 0, 0));
+    PQclear (res);
+    return value;
+}
+
+//  Note 2a: a lock another session holds stops a statement after
+//  LG_DB_LOCK_WAIT_MS, with SQLSTATE 55P03 (lg_db_busy), on a connection
+//  that stays up; a lock_timeout the session has already stays
+static void
+test_lock_wait_bounded (void **state)
+{
+    (void) state;
+    lg_db_t *db = s_open ("audit");
+    assert_true (lg_db_run (db, "CREATE TABLE IF NOT EXISTS held (id integer)", 0, NULL));
+    char *value = s_setting (db, "lock_timeout");
+    assert_string_equal (value, "2s");
+    free (value);
+
+    lg_db_t *holder = s_open ("audit");
+    assert_true (lg_db_run (holder, "BEGIN", 0, NULL));
+    assert_true (lg_db_run (holder, "LOCK TABLE held IN ACCESS EXCLUSIVE MODE", 0, NULL));
+    int64_t started = zclock_mono ();
+    PGresult *res = lg_db_exec (db, "SELECT count (*) FROM held", 0, NULL);
+    int64_t waited = zclock_mono () - started;
+    assert_non_null (res);
+    assert_int_equal (PQresultStatus (res), PGRES_FATAL_ERROR);
+    assert_string_equal (lg_db_sqlstate (res), "55P03");
+    PQclear (res);
+    assert_true (lg_db_busy (db));
+    assert_false (lg_db_retryable (db));
+    assert_true (lg_db_is_up (db));
+    assert_true (waited >= LG_DB_LOCK_WAIT_MS - 50);
+    assert_true (waited < LG_DB_LOCK_WAIT_MS + 1500);
+
+    //  In a pipelined transaction too: the queued statement's failure is
+    //  what the next result says
+    assert_int_equal (lg_db_pipeline_begin (db), 0);
+    assert_int_equal (lg_db_begin (db), 0);
+    assert_true (lg_db_run (db, "INSERT INTO held VALUES (1)", 0, NULL));
+    res = lg_db_exec (db, "SELECT 1", 0, NULL);
+    assert_string_equal (lg_db_sqlstate (res), "55P03");
+    PQclear (res);
+    assert_true (lg_db_busy (db));
+    lg_db_rollback (db);
+    lg_db_pipeline_end (db);
+
+    //  Released: the same statement runs, on the same connection
+    assert_true (lg_db_run (holder, "COMMIT", 0, NULL));
+    assert_true (lg_db_run (db, "INSERT INTO held VALUES (2)", 0, NULL));
+    assert_false (lg_db_busy (db));
+    lg_db_destroy (&holder);
+    lg_db_destroy (&db);
+
+    //  A session with a lock_timeout of its own keeps it
+    char *dsn = lg_test_db_service_dsn (s_admin, "audit");
+    char *own = zsys_sprintf ("%s options='-c lock_timeout=700'", dsn);
+    db = lg_db_new (own, "audit");
+    value = s_setting (db, "lock_timeout");
+    assert_string_equal (value, "700ms");
+    free (value);
+    lg_db_destroy (&db);
+    zstr_free (&own);
+    zstr_free (&dsn);
+}
+
 /* REQ X.3: a service's database role cannot touch another service's schema */
 static void
 test_roles_are_isolated (void **state)
@@ -398,6 +471,7 @@ main (void)
         cmocka_unit_test (test_listen),
         cmocka_unit_test (test_bootstrap_refuses_bad_names),
         cmocka_unit_test (test_connection_bounds),
+        cmocka_unit_test (test_lock_wait_bounded),
         cmocka_unit_test (test_a_loss_elsewhere_costs_a_probe),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

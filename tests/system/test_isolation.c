@@ -526,7 +526,8 @@ s_point_try_recv (zsock_t *point, Lgwan__V1__EnforcerFrame__BodyCase kind, int t
     zpoller_t *poller = zpoller_new (point, NULL);
     int64_t deadline = zclock_mono () + timeout_ms;
     Lgwan__V1__EnforcerFrame *frame = NULL;
-    while (!frame && zclock_mono () < deadline && zpoller_wait (poller, 500)) {
+    int64_t left;
+    while (!frame && (left = deadline - zclock_mono ()) > 0 && zpoller_wait (poller, (int) left)) {
         zframe_t *in = zframe_recv (point);
         frame = lgwan__v1__enforcer_frame__unpack (NULL, zframe_size (in), zframe_data (in));
         zframe_destroy (&in);
@@ -788,6 +789,91 @@ test_r16_1_acks_apart_recorded_together (void **state)
     s_sql ("DELETE FROM isolation.points WHERE name IN ('early', 'late') RETURNING 1");
 }
 
+/* REQ R16.1: a lock held elsewhere on the isolation tables (an operator's
+   open transaction, a migration) does not hold the replica's reactor for
+   longer than LG_DB_LOCK_WAIT_MS a statement: its Beats go on, so its
+   enforcement points stay, and it answers Stats. A Beat or a Stats may wait
+   behind one other statement of the reactor (the Beat's own duty) besides
+   its own: two waits. The lock is held for 11 s: before, the reactor waited
+   as long as that, and its points left it after 10 s of silence. */
+static void
+test_r16_1_beats_go_on_under_a_held_lock (void **state)
+{
+    (void) state;
+    zsock_t *point = s_point_new ();
+    s_point_join (point, "held");
+    Lgwan__V1__EnforcerFrame *in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_BEAT);
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    const char *seen = "SELECT extract (epoch FROM last_seen)::bigint FROM isolation.points"
+                       " WHERE name = 'held'";
+    long before = s_sql (seen);
+
+    PGconn *holder = PQconnectdb (s_admin);
+    PGresult *res = PQexec (holder, "BEGIN; LOCK TABLE isolation.points IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    int64_t locked = zclock_mono (), last = locked, widest = 0;
+    int beats = 0;
+    bool asked = false;
+    int bound = 2 * LG_DB_LOCK_WAIT_MS + 1000;
+    while (zclock_mono () - locked < 11000) {
+        in = s_point_try_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_BEAT, bound);
+        if (!in)
+            break;
+        lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+        int64_t now = zclock_mono ();
+        widest = now - last > widest? now - last: widest;
+        last = now;
+        beats++;
+        if (!asked) {
+            //  Stats is the reactor's own
+            Lgwan__V1__Stats stats = LGWAN__V1__STATS__INIT;
+            int64_t sent = zclock_mono ();
+            lg_reply_t *reply = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_STATS,
+                                       &stats);
+            s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+            lgwan__v1__reply__free_unpacked (reply, NULL);
+            assert_in_range (zclock_mono () - sent, 0, bound);
+            asked = true;
+        }
+    }
+    res = PQexec (holder, "COMMIT");
+    PQclear (res);
+    PQfinish (holder);
+    assert_true (beats >= 3);
+    assert_in_range (widest, 0, bound);
+
+    //  Released: the point is seen again
+    for (int i = 0; i < 60 && s_sql (seen) <= before; i++)
+        zclock_sleep (100);
+    assert_true (s_sql (seen) > before);
+    zsock_destroy (&point);
+    s_sql ("DELETE FROM isolation.points WHERE name = 'held' RETURNING 1");
+}
+
+/* REQ R16.1: the registry mirrors a disconnection applied while a session
+   held a lock on its connections table past LG_DB_LOCK_WAIT_MS. Its
+   consumer's apply fails (busy) and is tried again once the lock is gone;
+   it is not taken for a poison event, skipped, and passed by the cursor,
+   which would leave the registry saying "connected" for good. */
+static void
+test_r16_1_mirror_waits_out_a_held_lock (void **state)
+{
+    (void) state;
+    uint64_t id = s_fresh_connection ();
+    PGconn *holder = PQconnectdb (s_admin);
+    PGresult *res = PQexec (holder, "BEGIN; LOCK TABLE registry.connections IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    assert_true (s_disconnect_one (id, "INC-HELD"));
+    //  The registry's apply gives up, and so does its careful second pass
+    zclock_sleep (2 * LG_DB_LOCK_WAIT_MS + 1500);
+    res = PQexec (holder, "COMMIT");
+    PQclear (res);
+    PQfinish (holder);
+    s_wait_mirror (id, "disconnected");
+}
+
 //  PointRetire of point by who with reason; the reply
 static lg_reply_t *
 s_retire (const char *who, const char *point, const char *reason)
@@ -959,6 +1045,8 @@ main (void)
         cmocka_unit_test (test_r16_1_repair_kept_when_not_recorded),
         cmocka_unit_test (test_r16_1_acks_apart_recorded_together),
         cmocka_unit_test (test_r16_1_gone_point_retired),
+        cmocka_unit_test (test_r16_1_beats_go_on_under_a_held_lock),
+        cmocka_unit_test (test_r16_1_mirror_waits_out_a_held_lock),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
