@@ -51,3 +51,12 @@ lg_fault_point (const char *name)
         _exit (99);
     }
 }
+
+void
+lg_fault_stall (const char *name, int ms)
+{
+    if (lg_fault_fires (name)) {
+        lg_warning ("fault point %s reached: holding this thread for %d ms", name, ms);
+        zclock_sleep (ms);
+    }
+}

@@ -534,6 +534,8 @@ s_handle (s_points_t *self, zmsg_t *msg)
     s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, key);
     switch (frame->body_case) {
         case LGWAN__V1__ENFORCER_FRAME__BODY_HELLO: {
+            //  A test's reactor held up with its connections open
+            lg_fault_stall ("hello_stall", 15000);
             const char *point = frame->hello->point;
             size_t len = strlen (point);
             if (len == 0 || len >= sizeof self->point

@@ -714,6 +714,49 @@ test_r16_1_enforcers_leave_a_frozen_replica (void **state)
     s_reader = &s_isolation;
 }
 
+/* REQ R16.1: the replica the enforcers move to is held up (its reactor
+   stops at the second Hello, fault point hello_stall) while its
+   connections stay open and ZMTP heartbeats are answered: nothing closes
+   them, and only silence tells. The enforcers leave it after 10 s without a
+   frame, and a disconnection asked of the other replica is in force at both
+   gateways. */
+static void
+test_r16_1_enforcers_leave_a_silent_replica (void **state)
+{
+    (void) state;
+    //  The first replica again, armed; the enforcers are on the second
+    lg_test_proc_stop (&s_isolation, SIGTERM);
+    assert_true (s_start_isolation ("hello_stall@1"));
+    s_log_line_t silent_east = { s_east, "nothing from the isolation service at", 1 };
+    s_log_line_t silent_west = { s_west, "nothing from the isolation service at", 1 };
+    assert_false (s_logged (&silent_east));
+    //  The second goes: they move to the first, which stops at their Hellos
+    lg_test_proc_stop (&s_replica, SIGKILL);
+    int64_t lost = zclock_mono ();
+    s_log_line_t stalled = { s_isolation.pid, "hello_stall reached", 1 };
+    assert_true (lg_test_wait_for (s_logged, &stalled, 5000));
+    //  Back once they are gone from it (before, they would reconnect to it)
+    assert_true (s_start_replica (&s_replica, strchr (s_both, ',') + 1, NULL));
+    assert_true (lg_test_wait_for (s_logged, &silent_east, 16000));
+    assert_true (lg_test_wait_for (s_logged, &silent_west, 3000));
+    int64_t left = zclock_mono () - lost;
+    printf ("the enforcers' replica silent with its connections open: they left it %" PRId64
+            " ms after the loss that sent them there\n", left);
+    assert_in_range (left, 10000, 15000);
+    s_reader = &s_replica;
+    int64_t took = s_disconnect_until_in_force (&s_replica, 1, s_conn [1], "INC-SILENT", 10000);
+    printf ("then a disconnection asked of the other in force %" PRId64 " ms after it was"
+            " asked\n", took);
+    s_only_cut_off ("A", "B");
+    s_lift_at (&s_replica, s_conn [1], "SAGA-SILENT");
+    assert_true (lg_test_wait_for (s_in_force, &s_conn [1], 10000));
+    assert_true (s_reaches ("A", false));
+    //  The held-up replica is not waited for
+    lg_test_proc_stop (&s_isolation, SIGKILL);
+    assert_true (s_start_isolation (NULL));
+    s_reader = &s_isolation;
+}
+
 int
 main (void)
 {
@@ -726,6 +769,7 @@ main (void)
         cmocka_unit_test (test_r16_1_enforcers_fail_over_to_a_replica),     //  kills the first
         cmocka_unit_test (test_r16_1_enforcers_back_after_every_replica_was_down),
         cmocka_unit_test (test_r16_1_enforcers_leave_a_frozen_replica),
+        cmocka_unit_test (test_r16_1_enforcers_leave_a_silent_replica),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
