@@ -145,9 +145,14 @@ s_apply_events (lg_consumer_t *self, bool fast)
             continue;
         //  A conflict, or a lock held elsewhere past the bound, passes:
         //  the event is applied later, not skipped as if it were poison
-        if (fast || !lg_db_is_up (self->db)
-        ||  (rc == -2 && (lg_db_retryable (self->db) || lg_db_busy (self->db))))
+        if (fast || !lg_db_is_up (self->db))
             goto failed;
+        if (rc == -2 && (lg_db_retryable (self->db) || lg_db_busy (self->db))) {
+            lg_log_write (LG_LOG_WARNING, lg_db_error (self->db), "%s: event %s/%" PRIu64
+                          " not applied yet; trying again", self->service, self->source,
+                          event->seq);
+            goto failed;
+        }
         lg_log_write (LG_LOG_ERROR, rc == -2? lg_db_error (self->db): NULL,
                       "%s: event %s/%" PRIu64 " not applied; moving on",
                       self->service, self->source, event->seq);
