@@ -107,6 +107,7 @@ struct _lg_db_t {
     int queued;                 //  statements queued since the last sync
     char error [512];
     char sqlstate [6];          //  of the last failed statement, or ""
+    int lock_wait_ms;           //  lock_timeout unless the session has one
 };
 
 //  Tables every service has; see lg_server.c (requests) and lg_outbox.c.
@@ -344,12 +345,20 @@ lg_db_set_user_timeout (lg_db_t *self, int ms)
         }
 }
 
+void
+lg_db_set_lock_wait (lg_db_t *self, int ms)
+{
+    assert (self && ms > 0);
+    self->lock_wait_ms = ms;
+}
+
 lg_db_t *
 lg_db_new (const char *conninfo, const char *schema)
 {
     assert (conninfo);
     assert (schema);
     lg_db_t *self = (lg_db_t *) zmalloc (sizeof (lg_db_t));
+    self->lock_wait_ms = LG_DB_LOCK_WAIT_MS;
     self->conninfo = strdup (conninfo);
     self->schema = strdup (schema);
     //  FNV-1a of the conninfo: which connections share a database (note 2e)
@@ -425,7 +434,7 @@ lg_db_ensure (lg_db_t *self)
                                 " WHERE current_setting ('lock_timeout') = '0';"
                                 " SET search_path TO %s; SET TIME ZONE 'UTC';"
                                 " SET client_min_messages TO warning;"
-                                " SET application_name TO 'lgwan-%s';%s", LG_DB_LOCK_WAIT_MS,
+                                " SET application_name TO 'lgwan-%s';%s", self->lock_wait_ms,
                                 self->schema,
                                 self->schema, self->server_bounds);
     PGresult *res = PQexec (self->conn, setup);

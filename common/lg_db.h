@@ -14,8 +14,8 @@
        makes the process's idle others prove themselves before use, and
        while connecting fails the process tries one connection at a time
        (notes 2d, 2e).
-    2a. No call waits longer than LG_DB_LOCK_WAIT_MS for a lock another
-       session holds (an operator's open transaction, a migration, a
+    2a. No call waits longer than LG_DB_LOCK_WAIT_MS (a reactor's
+       connections: lg_db_set_lock_wait) for a lock another session holds (an operator's open transaction, a migration, a
        VACUUM FULL): the statement fails (SQLSTATE 55P03, lg_db_busy) and
        the connection stays up. Unless the session already has a
        lock_timeout (the role's, the database's, the conninfo's options).
@@ -45,9 +45,13 @@ void lg_db_set_user_timeout (lg_db_t *self, int ms);
 
 //  The longest a statement waits for a lock (note 2a): below a client's
 //  2.5 s try (lg_client.h), so a caller held up by a lock hears "busy" and
-//  not a timeout, and below the 3 s an enforcer waits for its replica's
-//  Beat, so a reactor held up by a lock still beats.
+//  not a timeout. A reactor's connections wait less (lg_db_set_lock_wait).
 #define LG_DB_LOCK_WAIT_MS 2000
+
+//  For the connections a reactor uses: wait at most ms for a lock (note
+//  2a), unless the session has a lock_timeout of its own. Applies from the
+//  next connect.
+void lg_db_set_lock_wait (lg_db_t *self, int ms);
 
 //  Connect now if down and the backoff allows; 0 when connected.
 int lg_db_ensure (lg_db_t *self);

@@ -241,11 +241,10 @@ s_refuse_busy (lg_ctx_t *ctx)
     //  The operator's cue to look for the session holding it (pg_locks);
     //  a duty says so itself
     if (ctx->request)
-        lg_warning ("request %s: a lock it needs was held by another session for over %d ms:"
-                    " answered busy", ctx->request->request_id, LG_DB_LOCK_WAIT_MS);
-    return lg_ctx_refuse (ctx, LGWAN__V1__CODE__UNAVAILABLE, NULL, "busy: a lock it needs was"
-                          " held by another session for over %d ms; try again",
-                          LG_DB_LOCK_WAIT_MS);
+        lg_warning ("request %s: a lock it needs was held by another session past the wait"
+                    " allowed (lock_timeout): answered busy", ctx->request->request_id);
+    return lg_ctx_refuse (ctx, LGWAN__V1__CODE__UNAVAILABLE, NULL, "busy: a lock it needs is"
+                          " held by another session; try again");
 }
 
 int

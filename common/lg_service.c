@@ -112,8 +112,10 @@ s_leader_new (const lg_service_def_t *def, const lg_config_t *cfg, lg_db_t *db, 
     self->server = server;
     self->duty_ms = cfg->duty_ms;
     self->db = lg_db_new (cfg->db, def->name);
-    if (self->db)               //  the reactor uses it too
+    if (self->db) {             //  the reactor uses it too
         lg_db_set_user_timeout (self->db, LG_REACTOR_USER_TIMEOUT_MS);
+        lg_db_set_lock_wait (self->db, LG_REACTOR_LOCK_WAIT_MS);
+    }
     snprintf (self->key, sizeof self->key, "lgwan.leader.%s", def->name);
     for (const lg_subscription_t *s = def->subscriptions; s && s->source; s++)
         if (self->count < MAX_SUBSCRIPTIONS)
@@ -194,8 +196,10 @@ lg_service_actor (zsock_t *pipe, void *args)
     db = lg_db_new (cfg.db, def->name);
     //  The reactor's: its duties and Stats must not hold the reactor for
     //  long on a silent network (lg_db.c note 4)
-    if (db)
+    if (db) {
         lg_db_set_user_timeout (db, LG_REACTOR_USER_TIMEOUT_MS);
+        lg_db_set_lock_wait (db, LG_REACTOR_LOCK_WAIT_MS);
+    }
     if (!auth || !db) {
         zstr_sendf (pipe, "FAILED could not start authentication");
         goto cleanup;

@@ -25,6 +25,11 @@ typedef struct {
 //  a silent network must not hold it for long (lg_db.c note 4)
 #define LG_REACTOR_USER_TIMEOUT_MS 3000
 
+//  The lock wait of those connections (lg_db_set_lock_wait): a Beat may
+//  queue behind one statement of a duty, and two such waits stay below the
+//  3 s after which an enforcer asks its replica again
+#define LG_REACTOR_LOCK_WAIT_MS 1000
+
 //  What a service's attach hook gets: the reactor's own pieces
 typedef struct {
     zloop_t *loop;

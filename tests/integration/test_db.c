@@ -62,6 +62,7 @@ test_lock_wait_bounded (void **state)
     (void) state;
     lg_db_t *db = s_open ("audit");
     assert_true (lg_db_run (db, "CREATE TABLE IF NOT EXISTS held (id integer)", 0, NULL));
+    //  A worker's connection
     char *value = s_setting (db, "lock_timeout");
     assert_string_equal (value, "2s");
     free (value);
@@ -98,6 +99,21 @@ test_lock_wait_bounded (void **state)
     assert_true (lg_db_run (holder, "COMMIT", 0, NULL));
     assert_true (lg_db_run (db, "INSERT INTO held VALUES (2)", 0, NULL));
     assert_false (lg_db_busy (db));
+    lg_db_destroy (&holder);
+    lg_db_destroy (&db);
+
+    //  A reactor's connection waits less
+    db = s_open ("audit");
+    lg_db_set_lock_wait (db, 500);
+    holder = s_open ("audit");
+    assert_true (lg_db_run (holder, "BEGIN", 0, NULL));
+    assert_true (lg_db_run (holder, "LOCK TABLE held IN ACCESS EXCLUSIVE MODE", 0, NULL));
+    started = zclock_mono ();
+    assert_false (lg_db_run (db, "SELECT count (*) FROM held", 0, NULL));
+    waited = zclock_mono () - started;
+    assert_true (lg_db_busy (db));
+    assert_true (waited >= 450 && waited < 1500);
+    assert_true (lg_db_run (holder, "COMMIT", 0, NULL));
     lg_db_destroy (&holder);
     lg_db_destroy (&db);
 
