@@ -143,10 +143,10 @@ s_apply_events (lg_consumer_t *self, bool fast)
         int rc = self->apply (self->db, event, self->state);
         if (rc == 0)
             continue;
-        //  A conflict, or a lock held elsewhere past the bound, passes:
-        //  the event is applied later, not skipped as if it were poison
         if (fast || !lg_db_is_up (self->db))
             goto failed;
+        //  A conflict, or a lock held elsewhere past the bound, passes:
+        //  the event is applied later, not skipped as if it were poison
         if (rc == -2 && (lg_db_retryable (self->db) || lg_db_busy (self->db))) {
             lg_log_write (LG_LOG_WARNING, lg_db_error (self->db), "%s: event %s/%" PRIu64
                           " not applied yet; trying again", self->service, self->source,

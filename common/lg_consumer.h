@@ -20,8 +20,8 @@
        an event that still fails while the database is up is logged and
        skipped, so one poison event never stops a stream; unless it failed
        for a reason of the moment (a deadlock, a serialization failure, a
-       lock held elsewhere past the wait of lg_db.h note 2a): then nothing of the
-       batch is applied and it comes again.
+       lock held elsewhere past the wait of lg_db.h note 2a): then nothing
+       of the batch is applied and it comes again.
 */
 #ifndef LG_CONSUMER_H_INCLUDED
 #define LG_CONSUMER_H_INCLUDED

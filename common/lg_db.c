@@ -519,25 +519,19 @@ lg_db_conn (lg_db_t *self)
     return self->up? self->conn: NULL;
 }
 
+static int s_simple (lg_db_t *self, const char *sql);
+
 int
 lg_db_listen (lg_db_t *self, const char *channel)
 {
     assert (channel && *channel
             && strspn (channel, "abcdefghijklmnopqrstuvwxyz_") == strlen (channel));
-    if (lg_db_ensure (self))
-        return -1;
     char *sql = zsys_sprintf ("LISTEN %s", channel);
-    PGresult *res = PQexec (self->conn, sql);
+    int rc = s_simple (self, sql);
     zstr_free (&sql);
-    bool ok = PQresultStatus (res) == PGRES_COMMAND_OK;
-    if (!ok)
-        s_set_error (self, PQresultErrorMessage (res));
-    PQclear (res);
-    if (!ok) {
-        s_down (self);
-        return -1;
-    }
-    return 0;
+    if (rc)
+        s_down (self);              //  not listening: nothing else uses it
+    return rc;
 }
 
 int

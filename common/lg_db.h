@@ -15,10 +15,11 @@
        while connecting fails the process tries one connection at a time
        (notes 2d, 2e).
     2a. No call waits longer than LG_DB_LOCK_WAIT_MS (a reactor's
-       connections: lg_db_set_lock_wait) for a lock another session holds (an operator's open transaction, a migration, a
-       VACUUM FULL): the statement fails (SQLSTATE 55P03, lg_db_busy) and
-       the connection stays up. Unless the session already has a
-       lock_timeout (the role's, the database's, the conninfo's options).
+       connections: lg_db_set_lock_wait) for a lock another session holds
+       (an operator's open transaction, a migration, a VACUUM FULL): the
+       statement fails (SQLSTATE 55P03, lg_db_busy) and the connection
+       stays up. Unless the session already has a lock_timeout (the
+       role's, the database's, the conninfo's options).
     3. Migrations are numbered and forward-only, embedded in the binary, and
        applied at start under an advisory lock, so replicas may start together.
     4. A service connects as its own role, lgwan_<service>, which owns its own

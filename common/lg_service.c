@@ -102,6 +102,20 @@ s_on_leader_timer (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  A connection the reactor waits on: its duties, Stats and Beats must not
+//  hold it for long on a silent network (lg_db.c note 4) nor behind a lock
+//  another session holds (lg_db.h note 2a)
+static lg_db_t *
+s_reactor_db (const lg_config_t *cfg, const char *service)
+{
+    lg_db_t *db = lg_db_new (cfg->db, service);
+    if (db) {
+        lg_db_set_user_timeout (db, LG_REACTOR_USER_TIMEOUT_MS);
+        lg_db_set_lock_wait (db, LG_REACTOR_LOCK_WAIT_MS);
+    }
+    return db;
+}
+
 static s_leader_t *
 s_leader_new (const lg_service_def_t *def, const lg_config_t *cfg, lg_db_t *db, void *state,
               lg_server_t *server, zloop_t *loop)
@@ -111,11 +125,7 @@ s_leader_new (const lg_service_def_t *def, const lg_config_t *cfg, lg_db_t *db, 
     self->loop = loop;
     self->server = server;
     self->duty_ms = cfg->duty_ms;
-    self->db = lg_db_new (cfg->db, def->name);
-    if (self->db) {             //  the reactor uses it too
-        lg_db_set_user_timeout (self->db, LG_REACTOR_USER_TIMEOUT_MS);
-        lg_db_set_lock_wait (self->db, LG_REACTOR_LOCK_WAIT_MS);
-    }
+    self->db = s_reactor_db (cfg, def->name);   //  the reactor uses it too
     snprintf (self->key, sizeof self->key, "lgwan.leader.%s", def->name);
     for (const lg_subscription_t *s = def->subscriptions; s && s->source; s++)
         if (self->count < MAX_SUBSCRIPTIONS)
@@ -193,13 +203,7 @@ lg_service_actor (zsock_t *pipe, void *args)
     lg_clock_configure (cfg.clock_file);
     lg_fault_configure (cfg.faults);
     auth = lg_auth_new (cfg.cert_dir);
-    db = lg_db_new (cfg.db, def->name);
-    //  The reactor's: its duties and Stats must not hold the reactor for
-    //  long on a silent network (lg_db.c note 4)
-    if (db) {
-        lg_db_set_user_timeout (db, LG_REACTOR_USER_TIMEOUT_MS);
-        lg_db_set_lock_wait (db, LG_REACTOR_LOCK_WAIT_MS);
-    }
+    db = s_reactor_db (&cfg, def->name);
     if (!auth || !db) {
         zstr_sendf (pipe, "FAILED could not start authentication");
         goto cleanup;
