@@ -145,9 +145,13 @@ s_apply_events (lg_consumer_t *self, bool fast)
             continue;
         if (fast || !lg_db_is_up (self->db))
             goto failed;
-        //  A conflict, or a lock held elsewhere past the bound, passes:
-        //  the event is applied later, not skipped as if it were poison
-        if (rc == -2 && (lg_db_retryable (self->db) || lg_db_busy (self->db))) {
+        //  A conflict, a lock held elsewhere past the bound, or a statement
+        //  cancelled (lg_db.h note 2b) passes: the event is applied later,
+        //  not skipped as if it were poison. One that always runs past the
+        //  bound holds the stream here, said in the log, rather than being
+        //  lost; the operator raises the role's statement_timeout
+        if (rc == -2 && (lg_db_retryable (self->db) || lg_db_busy (self->db)
+                     ||  lg_db_cancelled (self->db))) {
             lg_log_write (LG_LOG_WARNING, lg_db_error (self->db), "%s: event %s/%" PRIu64
                           " not applied yet; trying again", self->service, self->source,
                           event->seq);

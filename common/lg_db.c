@@ -429,13 +429,16 @@ lg_db_ensure (lg_db_t *self)
     }
     //  Our schema only, UTC on the wire; the schema name is ours ([a-z]+);
     //  the server's side of the bounds are numbers (s_bound)
-    //  The lock wait bound (lg_db.h note 2a) where the session has none
+    //  The lock wait and statement bounds (lg_db.h notes 2a, 2b) where the
+    //  session has none
     char *setup = zsys_sprintf ("SELECT set_config ('lock_timeout', '%d', false)"
                                 " WHERE current_setting ('lock_timeout') = '0';"
+                                " SELECT set_config ('statement_timeout', '%d', false)"
+                                " WHERE current_setting ('statement_timeout') = '0';"
                                 " SET search_path TO %s; SET TIME ZONE 'UTC';"
                                 " SET client_min_messages TO warning;"
                                 " SET application_name TO 'lgwan-%s';%s", self->lock_wait_ms,
-                                self->schema,
+                                LG_DB_STATEMENT_MS, self->schema,
                                 self->schema, self->server_bounds);
     PGresult *res = PQexec (self->conn, setup);
     zstr_free (&setup);
@@ -579,6 +582,12 @@ bool
 lg_db_busy (lg_db_t *self)
 {
     return self->up && streq (self->sqlstate, "55P03");
+}
+
+bool
+lg_db_cancelled (lg_db_t *self)
+{
+    return self->up && streq (self->sqlstate, "57014");
 }
 
 void
@@ -897,7 +906,10 @@ s_migrate_component (lg_db_t *self, const char *component, const lg_migration_t 
         PQclear (res);
         if (done)
             continue;
+        //  A migration (an index built over a large table) runs as long as
+        //  it needs: the statement bound (lg_db.h note 2b) is for services
         if (s_simple (self, "BEGIN")
+        ||  s_simple (self, "SET LOCAL statement_timeout = 0")
         ||  s_simple (self, m->sql)
         ||  !lg_db_run (self, "INSERT INTO schema_migrations (component, version, name)"
                               " VALUES ($1, $2::integer, $3)", 3, params)

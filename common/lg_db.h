@@ -20,6 +20,14 @@
        statement fails (SQLSTATE 55P03, lg_db_busy) and the connection
        stays up. Unless the session already has a lock_timeout (the
        role's, the database's, the conninfo's options).
+    2b. No statement runs longer than LG_DB_STATEMENT_MS (a query that ran
+       away, a plan gone wrong on a grown table): PostgreSQL cancels it
+       (SQLSTATE 57014, lg_db_cancelled; an operator's pg_cancel_backend
+       gives the same), its transaction rolls back and the connection stays
+       up, so a worker or a reactor is not held for good. Unless the session
+       has a statement_timeout of its own: the operator's knob is the role's
+       (ALTER ROLE lgwan_billing SET statement_timeout = '5min'), and the
+       lock wait of 2a likewise. A migration runs as long as it needs.
     3. Migrations are numbered and forward-only, embedded in the binary, and
        applied at start under an advisory lock, so replicas may start together.
     4. A service connects as its own role, lgwan_<service>, which owns its own
@@ -48,6 +56,11 @@ void lg_db_set_user_timeout (lg_db_t *self, int ms);
 //  2.5 s try (lg_client.h), so a caller held up by a lock hears "busy" and
 //  not a timeout. A reactor's connections wait less (lg_db_set_lock_wait).
 #define LG_DB_LOCK_WAIT_MS 2000
+
+//  The longest a statement runs (note 2b): far above any statement of ours
+//  at the sizes benchmarked (a billing run's largest, 2.3 s at 10,000
+//  providers), so only one that ran away meets it.
+#define LG_DB_STATEMENT_MS 30000
 
 //  For the connections a reactor uses: wait at most ms for a lock (note
 //  2a), unless the session has a lock_timeout of its own. Applies from the
@@ -97,6 +110,12 @@ bool lg_db_retryable (lg_db_t *self);
 //  the session's lock_timeout (55P03; note 2a) and the connection is up:
 //  nothing is wrong but the wait, and the caller may try again later.
 bool lg_db_busy (lg_db_t *self);
+
+//  True when the last failure was a statement cancelled (57014): it ran past
+//  the session's statement_timeout (note 2b) or an operator cancelled it,
+//  and the connection is up. Running it again at once would likely meet
+//  the same bound.
+bool lg_db_cancelled (lg_db_t *self);
 
 //  True when the connection was lost since this transaction began (it is
 //  down now). Nothing of the transaction is committed unless its COMMIT was

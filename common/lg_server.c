@@ -11,7 +11,8 @@
     2. A request_id reused with different bytes is refused (ALREADY_EXISTS):
        a client bug must not read another request's reply.
     3. Refusals are stored like successes (a retry sees the same refusal);
-       UNAVAILABLE and INTERNAL are not stored, so a retry may succeed.
+       UNAVAILABLE, INTERNAL and DEADLINE_EXCEEDED (a statement cancelled,
+       lg_db.h note 2b) are not stored, so a retry may succeed.
     4. A write that PostgreSQL rolls back as a deadlock victim (40P01) or a
        serialization failure (40001) is run again from its start, up to
        S_ATTEMPTS times in all, after a short random pause: the caller sees
@@ -247,6 +248,20 @@ s_refuse_busy (lg_ctx_t *ctx)
                           " held by another session; try again");
 }
 
+//  A statement cancelled (lg_db.h note 2b): it ran past the bound, or an
+//  operator cancelled it. Not stored, and not "try again": the same request
+//  would likely meet the same bound
+static int
+s_refuse_cancelled (lg_ctx_t *ctx, const char *error)
+{
+    if (ctx->request)
+        lg_log_write (LG_LOG_ERROR, error, "request %s: a statement was cancelled"
+                      " (statement_timeout or an operator)", ctx->request->request_id);
+    return lg_ctx_refuse (ctx, LGWAN__V1__CODE__DEADLINE_EXCEEDED, NULL, "a statement ran longer"
+                          " than the database allows (statement_timeout) or was cancelled by"
+                          " an operator; nothing was changed");
+}
+
 int
 lg_ctx_sql_error (lg_ctx_t *ctx, const PGresult *res)
 {
@@ -262,6 +277,8 @@ lg_ctx_sql_error (lg_ctx_t *ctx, const PGresult *res)
                               "refused by constraint %s", constraint? constraint: state);
     if (streq (state, "55P03"))
         return s_refuse_busy (ctx);
+    if (streq (state, "57014"))
+        return s_refuse_cancelled (ctx, PQresultErrorMessage (res));
     if (strncmp (state, "22", 2) == 0)
         return lg_ctx_refuse (ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL, "invalid value: %s",
                               PQresultErrorField (res, PG_DIAG_MESSAGE_PRIMARY));
@@ -403,7 +420,8 @@ static bool
 s_transient (const lg_reply_t *reply)
 {
     return reply->status && (reply->status->code == LGWAN__V1__CODE__UNAVAILABLE
-                         ||  reply->status->code == LGWAN__V1__CODE__INTERNAL);
+                         ||  reply->status->code == LGWAN__V1__CODE__INTERNAL
+                         ||  reply->status->code == LGWAN__V1__CODE__DEADLINE_EXCEEDED);
 }
 
 //  Run a write: handler, then claim with the reply, commit, publish.
@@ -481,6 +499,7 @@ again:
 unavailable: ;
     bool conflict = lg_db_retryable (db);
     bool busy = lg_db_busy (db);
+    bool cancelled = lg_db_cancelled (db);
     bool lost = lg_db_lost (db);
     if (self->outbox)
         lg_outbox_discard (self->outbox);
@@ -512,6 +531,9 @@ unavailable: ;
         }
         if (busy)
             s_refuse_busy (ctx);
+        else
+        if (cancelled)
+            s_refuse_cancelled (ctx, lg_db_error (db));
         else {
             lg_log_write (LG_LOG_ERROR, lg_db_error (db), "request %s failed",
                           ctx->request->request_id);

@@ -129,6 +129,71 @@ test_lock_wait_bounded (void **state)
     zstr_free (&dsn);
 }
 
+//  Note 2b: a statement that runs past the bound is cancelled (57014,
+//  lg_db_cancelled) on a connection that stays up; the default is
+//  LG_DB_STATEMENT_MS, a session's own statement_timeout stays, and a
+//  migration runs past it
+static void
+test_statement_bounded (void **state)
+{
+    (void) state;
+    lg_db_t *db = s_open ("monitor");
+    char *value = s_setting (db, "statement_timeout");
+    char expect [16];
+    snprintf (expect, sizeof expect, "%ds", LG_DB_STATEMENT_MS / 1000);
+    assert_string_equal (value, expect);
+    free (value);
+    lg_db_destroy (&db);
+
+    char *dsn = lg_test_db_service_dsn (s_admin, "monitor");
+    char *own = zsys_sprintf ("%s options='-c statement_timeout=300'", dsn);
+    db = lg_db_new (own, "monitor");
+    value = s_setting (db, "statement_timeout");
+    assert_string_equal (value, "300ms");
+    free (value);
+    int64_t started = zclock_mono ();
+    PGresult *res = lg_db_exec (db, "SELECT pg_sleep (5)", 0, NULL);
+    int64_t took = zclock_mono () - started;
+    assert_non_null (res);
+    assert_string_equal (lg_db_sqlstate (res), "57014");
+    PQclear (res);
+    assert_true (took >= 250 && took < 1500);
+    assert_true (lg_db_cancelled (db));
+    assert_false (lg_db_busy (db));
+    assert_false (lg_db_retryable (db));
+    assert_true (lg_db_is_up (db));
+
+    //  In a pipelined transaction: nothing of it stays
+    assert_true (lg_db_run (db, "CREATE TABLE IF NOT EXISTS slow (id integer)", 0, NULL));
+    assert_int_equal (lg_db_pipeline_begin (db), 0);
+    assert_int_equal (lg_db_begin (db), 0);
+    assert_true (lg_db_run (db, "INSERT INTO slow VALUES (1)", 0, NULL));
+    assert_true (lg_db_run (db, "SELECT pg_sleep (5)", 0, NULL));
+    res = lg_db_exec (db, "SELECT 1", 0, NULL);
+    assert_string_equal (lg_db_sqlstate (res), "57014");
+    PQclear (res);
+    assert_true (lg_db_cancelled (db));
+    lg_db_rollback (db);
+    lg_db_pipeline_end (db);
+    res = lg_db_exec (db, "SELECT count (*) AS n FROM slow", 0, NULL);
+    assert_string_equal (lg_db_value (res, 0, "n"), "0");
+    PQclear (res);
+    assert_false (lg_db_cancelled (db));
+
+    //  A migration runs as long as it needs, and the bound is back after it
+    static const lg_migration_t slow [] = {
+        { 1, "slow", "SELECT pg_sleep (0.6)" },
+        { 0, NULL, NULL }
+    };
+    assert_int_equal (lg_db_migrate (db, slow), 0);
+    value = s_setting (db, "statement_timeout");
+    assert_string_equal (value, "300ms");
+    free (value);
+    lg_db_destroy (&db);
+    zstr_free (&own);
+    zstr_free (&dsn);
+}
+
 /* REQ X.3: a service's database role cannot touch another service's schema */
 static void
 test_roles_are_isolated (void **state)
@@ -488,6 +553,7 @@ main (void)
         cmocka_unit_test (test_bootstrap_refuses_bad_names),
         cmocka_unit_test (test_connection_bounds),
         cmocka_unit_test (test_lock_wait_bounded),
+        cmocka_unit_test (test_statement_bounded),
         cmocka_unit_test (test_a_loss_elsewhere_costs_a_probe),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

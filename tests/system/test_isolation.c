@@ -875,6 +875,43 @@ test_r16_1_mirror_waits_out_a_held_lock (void **state)
     s_wait_mirror (id, "disconnected");
 }
 
+/* REQ R16.1: the same when the registry's statements are cancelled (an
+   operator's pg_cancel_backend, or statement_timeout: SQLSTATE 57014, lg_db.h
+   note 2b) in both of the consumer's passes: the event is applied later, not
+   skipped as poison */
+static void
+test_r16_1_mirror_waits_out_a_cancelled_statement (void **state)
+{
+    (void) state;
+    uint64_t id = s_fresh_connection ();
+    PGconn *holder = PQconnectdb (s_admin);
+    PGresult *res = PQexec (holder, "BEGIN; LOCK TABLE registry.connections IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    assert_true (s_disconnect_one (id, "INC-CANCEL"));
+    //  Every registry statement that waits for the table is cancelled
+    //  within 100 ms, so no pass ends on the lock wait's own bound
+    PGconn *canceller = PQconnectdb (s_admin);
+    int cancelled = 0;
+    int64_t until = zclock_mono () + 2 * LG_REACTOR_LOCK_WAIT_MS + 1500;
+    while (zclock_mono () < until) {
+        res = PQexec (canceller, "SELECT count (*) FILTER (WHERE pg_cancel_backend (pid))"
+                                 " FROM pg_stat_activity WHERE usename = 'lgwan_registry'"
+                                 " AND wait_event_type = 'Lock'");
+        assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+        cancelled += atoi (PQgetvalue (res, 0, 0));
+        PQclear (res);
+        zclock_sleep (50);
+    }
+    PQfinish (canceller);
+    //  Both passes, at least
+    assert_true (cancelled >= 2);
+    res = PQexec (holder, "COMMIT");
+    PQclear (res);
+    PQfinish (holder);
+    s_wait_mirror (id, "disconnected");
+}
+
 //  PointRetire of point by who with reason; the reply
 static lg_reply_t *
 s_retire (const char *who, const char *point, const char *reason)
@@ -1048,6 +1085,7 @@ main (void)
         cmocka_unit_test (test_r16_1_gone_point_retired),
         cmocka_unit_test (test_r16_1_beats_go_on_under_a_held_lock),
         cmocka_unit_test (test_r16_1_mirror_waits_out_a_held_lock),
+        cmocka_unit_test (test_r16_1_mirror_waits_out_a_cancelled_statement),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

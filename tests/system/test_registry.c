@@ -517,6 +517,76 @@ test_x3_busy_is_unavailable_and_not_stored (void **state)
     assert_int_equal (s_count_rows ("registry.outbox"), events + 2);
 }
 
+//  The registry's role in this database, as an operator sets it (lg_db.h
+//  note 2b), for the registry's next connections: it is restarted
+static void
+s_restart_with_role_settings (const char *settings)
+{
+    assert_int_equal (lg_test_stop (s_fx.pid, SIGTERM, 5000), 0);
+    PGconn *admin = PQconnectdb (s_fx.admin_dsn);
+    char *sql = zsys_sprintf ("DO $$ BEGIN EXECUTE format ('ALTER ROLE lgwan_registry"
+                              " IN DATABASE %%I %s', current_database ()); END $$", settings);
+    PGresult *res = PQexec (admin, sql);
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    PQfinish (admin);
+    zstr_free (&sql);
+    s_start_registry (NULL);
+}
+
+/* REQ X.3: a statement that runs past the database's bound (statement_timeout,
+   here the role's own 400 ms, longer than a lock held elsewhere lets it wait)
+   is cancelled: the caller hears DEADLINE_EXCEEDED at once, nothing is
+   written or stored, the worker is free, and the same request_id succeeds
+   once the statement can finish */
+static void
+test_x3_statement_past_the_bound_is_cancelled (void **state)
+{
+    (void) state;
+    s_restart_with_role_settings ("SET statement_timeout = 400");
+    PGconn *admin = PQconnectdb (s_fx.admin_dsn);
+    long before = s_count_rows ("registry.providers");
+    long events = s_count_rows ("registry.outbox");
+    PGresult *res = PQexec (admin, "BEGIN; LOCK TABLE registry.providers IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+
+    for (int i = 0; i < 3; i++) {
+        //  More than the workers: each is freed by the bound
+        int64_t started = zclock_mono ();
+        lg_reply_t *reply = s_apply ("operator", "slow-1", 7, "任意団体", NULL, NULL);
+        int64_t took = zclock_mono () - started;
+        s_expect (reply, LGWAN__V1__CODE__DEADLINE_EXCEEDED, NULL);
+        assert_non_null (strstr (reply->status->message, "statement_timeout"));
+        assert_non_null (strstr (reply->status->message, "nothing was changed"));
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        assert_true (took >= 350 && took < 1500);
+    }
+    assert_int_equal (s_count_rows ("registry.requests WHERE request_id = 'slow-1'"), 0);
+
+    //  A read the same
+    Lgwan__V1__ProviderList list = LGWAN__V1__PROVIDER_LIST__INIT;
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.request_id = (char *) "slow-list-1";
+    request.body_case = LGWAN__V1__REQUEST__BODY_PROVIDER_LIST;
+    request.provider_list = &list;
+    lg_reply_t *reply = s_call ("operator", &request);
+    s_expect (reply, LGWAN__V1__CODE__DEADLINE_EXCEEDED, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    res = PQexec (admin, "COMMIT");
+    PQclear (res);
+    PQfinish (admin);
+    assert_int_equal (s_count_rows ("registry.providers"), before);
+    assert_int_equal (s_count_rows ("registry.outbox"), events);
+    reply = s_apply ("operator", "slow-1", 7, "任意団体", NULL, NULL);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_count_rows ("registry.providers"), before + 1);
+    assert_int_equal (s_count_rows ("registry.outbox"), events + 1);
+    s_restart_with_role_settings ("RESET ALL");
+}
+
 int
 main (void)
 {
@@ -528,6 +598,7 @@ main (void)
         cmocka_unit_test (test_x3_unauthorised),
         cmocka_unit_test (test_idempotent_retry),
         cmocka_unit_test (test_x3_busy_is_unavailable_and_not_stored),
+        cmocka_unit_test (test_x3_statement_past_the_bound_is_cancelled),
         cmocka_unit_test (test_x3_revocation),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
