@@ -852,6 +852,45 @@ test_r16_1_beats_go_on_under_a_held_lock (void **state)
     s_sql ("DELETE FROM isolation.points WHERE name = 'held' RETURNING 1");
 }
 
+//  A disconnection applied while a session holds registry.connections for
+//  two of the registry's lock waits and more, then releases it; with cancel,
+//  every registry statement that waits for the table is cancelled within
+//  100 ms (an operator's pg_cancel_backend), so no pass ends on the lock
+//  wait's own bound. The registry mirrors the disconnection afterwards
+static void
+s_mirror_after_held_lock (const char *incident, bool cancel)
+{
+    uint64_t id = s_fresh_connection ();
+    PGconn *holder = PQconnectdb (s_admin);
+    PGresult *res = PQexec (holder, "BEGIN; LOCK TABLE registry.connections IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    assert_true (s_disconnect_one (id, incident));
+    //  The registry's apply gives up, and so does its careful second pass
+    PGconn *canceller = cancel? PQconnectdb (s_admin): NULL;
+    int cancelled = 0;
+    int64_t until = zclock_mono () + 2 * LG_REACTOR_LOCK_WAIT_MS + 1500;
+    while (zclock_mono () < until) {
+        if (canceller) {
+            res = PQexec (canceller, "SELECT count (*) FILTER (WHERE pg_cancel_backend (pid))"
+                                     " FROM pg_stat_activity WHERE usename = 'lgwan_registry'"
+                                     " AND wait_event_type = 'Lock'");
+            assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+            cancelled += atoi (PQgetvalue (res, 0, 0));
+            PQclear (res);
+        }
+        zclock_sleep (50);
+    }
+    if (canceller) {
+        PQfinish (canceller);
+        assert_true (cancelled >= 2);       //  both passes, at least
+    }
+    res = PQexec (holder, "COMMIT");
+    PQclear (res);
+    PQfinish (holder);
+    s_wait_mirror (id, "disconnected");
+}
+
 /* REQ R16.1: the registry mirrors a disconnection applied while a session
    held a lock on its connections table past LG_REACTOR_LOCK_WAIT_MS. Its
    consumer's apply fails (busy) and is tried again once the lock is gone;
@@ -861,18 +900,7 @@ static void
 test_r16_1_mirror_waits_out_a_held_lock (void **state)
 {
     (void) state;
-    uint64_t id = s_fresh_connection ();
-    PGconn *holder = PQconnectdb (s_admin);
-    PGresult *res = PQexec (holder, "BEGIN; LOCK TABLE registry.connections IN ACCESS EXCLUSIVE MODE");
-    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
-    PQclear (res);
-    assert_true (s_disconnect_one (id, "INC-HELD"));
-    //  The registry's apply gives up, and so does its careful second pass
-    zclock_sleep (2 * LG_REACTOR_LOCK_WAIT_MS + 1500);
-    res = PQexec (holder, "COMMIT");
-    PQclear (res);
-    PQfinish (holder);
-    s_wait_mirror (id, "disconnected");
+    s_mirror_after_held_lock ("INC-HELD", false);
 }
 
 /* REQ R16.1: the same when the registry's statements are cancelled (an
@@ -883,33 +911,7 @@ static void
 test_r16_1_mirror_waits_out_a_cancelled_statement (void **state)
 {
     (void) state;
-    uint64_t id = s_fresh_connection ();
-    PGconn *holder = PQconnectdb (s_admin);
-    PGresult *res = PQexec (holder, "BEGIN; LOCK TABLE registry.connections IN ACCESS EXCLUSIVE MODE");
-    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
-    PQclear (res);
-    assert_true (s_disconnect_one (id, "INC-CANCEL"));
-    //  Every registry statement that waits for the table is cancelled
-    //  within 100 ms, so no pass ends on the lock wait's own bound
-    PGconn *canceller = PQconnectdb (s_admin);
-    int cancelled = 0;
-    int64_t until = zclock_mono () + 2 * LG_REACTOR_LOCK_WAIT_MS + 1500;
-    while (zclock_mono () < until) {
-        res = PQexec (canceller, "SELECT count (*) FILTER (WHERE pg_cancel_backend (pid))"
-                                 " FROM pg_stat_activity WHERE usename = 'lgwan_registry'"
-                                 " AND wait_event_type = 'Lock'");
-        assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
-        cancelled += atoi (PQgetvalue (res, 0, 0));
-        PQclear (res);
-        zclock_sleep (50);
-    }
-    PQfinish (canceller);
-    //  Both passes, at least
-    assert_true (cancelled >= 2);
-    res = PQexec (holder, "COMMIT");
-    PQclear (res);
-    PQfinish (holder);
-    s_wait_mirror (id, "disconnected");
+    s_mirror_after_held_lock ("INC-CANCEL", true);
 }
 
 //  PointRetire of point by who with reason; the reply
