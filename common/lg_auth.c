@@ -140,10 +140,55 @@ lg_auth_destroy (lg_auth_t **self_p)
 }
 
 int
+lg_auth_private_ok (const char *path, char *why, size_t why_size)
+{
+    struct stat st;
+    if (stat (path, &st)) {
+        snprintf (why, why_size, "%s: %s", path, strerror (errno));
+        return -1;
+    }
+    if (!S_ISREG (st.st_mode)) {
+        snprintf (why, why_size, "%s is not a regular file", path);
+        return -1;
+    }
+    if (st.st_uid != geteuid () && st.st_uid != 0) {
+        snprintf (why, why_size, "%s is a secret owned by user %u: it must be owned by this"
+                  " process's user (%u) or root", path, (unsigned) st.st_uid,
+                  (unsigned) geteuid ());
+        return -1;
+    }
+    bool mine = st.st_uid == geteuid ();
+    if ((mine && (st.st_mode & (S_IRWXG | S_IRWXO)))
+    ||  (!mine && (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO)))) {
+        snprintf (why, why_size, "%s is a secret others may read or change (mode %04o): it must"
+                  " be %s (chmod %s %s)", path, (unsigned) (st.st_mode & 07777),
+                  mine? "u=rw (0600) or less, owned as it is by this process's user":
+                         "u=rw,g=r (0640) or less, owned as it is by root", mine? "600": "640",
+                  path);
+        return -1;
+    }
+    return 0;
+}
+
+//  The file zcert_load takes the secret key from: <path>_secret when there
+//  is one, else path itself (a secret file given by its own name)
+static int
+s_secret_ok (const char *path)
+{
+    char *secret = zsys_sprintf ("%s_secret", path);
+    char why [512];
+    int rc = lg_auth_private_ok (zsys_file_exists (secret)? secret: path, why, sizeof why);
+    if (rc)
+        lg_log_write (LG_LOG_ERROR, why, "a secret key is not used");
+    zstr_free (&secret);
+    return rc;
+}
+
+int
 lg_auth_server (lg_auth_t *self, zsock_t *sock, const char *service)
 {
     char *path = zsys_sprintf ("%s/services/%s", self->cert_dir, service);
-    zcert_t *cert = zcert_load (path);
+    zcert_t *cert = s_secret_ok (path) == 0? zcert_load (path): NULL;
     if (!cert) {
         lg_log_write (LG_LOG_ERROR, path, "could not load the key pair of service %s", service);
         zstr_free (&path);
@@ -192,7 +237,8 @@ lg_auth_caller (lg_auth_t *self, zframe_t *frame, lg_caller_t *caller)
 int
 lg_auth_client (zsock_t *sock, const char *client_cert_path, const char *server_cert_path)
 {
-    zcert_t *client = client_cert_path? zcert_load (client_cert_path): NULL;
+    zcert_t *client = client_cert_path && s_secret_ok (client_cert_path) == 0?
+                      zcert_load (client_cert_path): NULL;
     zcert_t *server = server_cert_path? zcert_load (server_cert_path): NULL;
     int rc = -1;
     if (!client || !server)
@@ -381,6 +427,33 @@ lg_auth_test (bool verbose)
     assert (lg_role_parse ("viewer") == LG_ROLE_VIEWER);
     assert (lg_auth_revoke (dir, "alice", why, sizeof why) == 0);
     assert (lg_auth_revoke (dir, "alice", why, sizeof why) == -1);
+
+    //  Note 4: secrets as made are private; loosened, they are refused
+    char *secret = zsys_sprintf ("%s/alice_secret", clients);
+    char *key = zsys_sprintf ("%s/services/registry.hmac", dir);
+    assert (lg_auth_private_ok (secret, why, sizeof why) == 0);
+    assert (lg_auth_private_ok (key, why, sizeof why) == 0);
+    assert (chmod (secret, 0644) == 0);
+    assert (lg_auth_private_ok (secret, why, sizeof why) == -1);
+    assert (strstr (why, "mode 0644") && strstr (why, "chmod 600"));
+    assert (chmod (secret, 0604) == 0);
+    assert (lg_auth_private_ok (secret, why, sizeof why) == -1);
+    assert (chmod (secret, 0400) == 0);
+    assert (lg_auth_private_ok (secret, why, sizeof why) == 0);
+    assert (chmod (key, 0660) == 0);
+    assert (lg_auth_private_ok (key, why, sizeof why) == -1);
+    if (geteuid () == 0) {
+        //  Owned by someone else (neither this process's user nor root)
+        assert (chmod (key, 0600) == 0);
+        assert (chown (key, 12345, 0) == 0);
+        assert (lg_auth_private_ok (key, why, sizeof why) == -1);
+        assert (strstr (why, "owned by user 12345"));
+    }
+    assert (lg_auth_private_ok (clients, why, sizeof why) == -1);
+    assert (strstr (why, "not a regular file"));
+    assert (lg_auth_private_ok ("/nonexistent/lgwan/key", why, sizeof why) == -1);
+    zstr_free (&secret);
+    zstr_free (&key);
     zstr_free (&clients);
     zdir_t *tree = zdir_new (dir, NULL);
     zdir_remove (tree, true);

@@ -14,6 +14,11 @@
        store is reloaded when the folder's mtime moves, one stat per request.
     3. Role and ids come from the certificate's metadata as zauth handed it
        to the frame (zframe_meta), never from fields a client typed.
+    4. A secret (a key pair's secret file, an outbox HMAC key) that others
+       could read is refused, not used: whoever read it can speak as its
+       owner or forge the tamper evidence. The rule is PostgreSQL's for its
+       server key: owned by the process's user and u=rw (0600) or less, or
+       owned by root and u=rw,g=r (0640) or less (lg_auth_private_ok).
 */
 #ifndef LG_AUTH_H_INCLUDED
 #define LG_AUTH_H_INCLUDED
@@ -32,7 +37,13 @@ typedef struct {
 lg_auth_t *lg_auth_new (const char *cert_dir);
 void lg_auth_destroy (lg_auth_t **self_p);
 
-//  Make sock a CURVE server with the key pair in services/<service>_secret.
+//  Note 4: 0 when the file at path is a regular file only its owner (this
+//  process's user, or root with read access for its group) may read;
+//  otherwise -1 and why says what is wrong and how to put it right.
+int lg_auth_private_ok (const char *path, char *why, size_t why_size);
+
+//  Make sock a CURVE server with the key pair in services/<service>_secret
+//  (note 4).
 int lg_auth_server (lg_auth_t *self, zsock_t *sock, const char *service);
 
 //  Who sent this frame; 0 ok, -1 no metadata or revoked since it connected.
@@ -42,8 +53,9 @@ int lg_auth_caller (lg_auth_t *self, zframe_t *frame, lg_caller_t *caller);
 int lg_role_parse (const char *name);
 const char *lg_role_name (int role);
 
-//  Make sock a CURVE client with its own certificate file (secret) against
-//  the server's public certificate file. 0 ok, -1 unreadable keys.
+//  Make sock a CURVE client with its own certificate file (secret; note 4)
+//  against the server's public certificate file. 0 ok, -1 unreadable keys,
+//  said in the log.
 int lg_auth_client (zsock_t *sock, const char *client_cert_path, const char *server_cert_path);
 
 //  Create a key pair for a client: public part in allowed/<name>, secret in

@@ -67,6 +67,12 @@ s_pending_destroy (s_pending_t **item_p)
 int
 lg_outbox_load_key (const char *path, uint8_t *key, size_t *size)
 {
+    //  A key others could read could forge the chain (lg_auth.h note 4)
+    char why [512];
+    if (lg_auth_private_ok (path, why, sizeof why)) {
+        lg_log_write (LG_LOG_ERROR, why, "the outbox key is not used");
+        return -1;
+    }
     FILE *file = fopen (path, "r");
     if (!file)
         return -1;
@@ -138,8 +144,12 @@ lg_outbox_new (const char *service, lg_db_t *db, lg_auth_t *auth, const char *ke
         zsock_set_sndhwm (self->xpub, hwm);
         zsock_set_xpub_manual (self->xpub, 1);
         zsock_set_maxmsgsize (self->xpub, 4096);
-        if ((auth && lg_auth_server (auth, self->xpub, service))
-        ||  zsock_bind (self->xpub, "%s", pub_endpoint) < 0) {
+        //  lg_auth_server says itself why it failed
+        if (auth && lg_auth_server (auth, self->xpub, service)) {
+            lg_outbox_destroy (&self);
+            return NULL;
+        }
+        if (zsock_bind (self->xpub, "%s", pub_endpoint) < 0) {
             lg_log_write (LG_LOG_ERROR, zmq_strerror (zmq_errno ()),
                           "could not bind %s", pub_endpoint);
             lg_outbox_destroy (&self);

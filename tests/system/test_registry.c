@@ -587,6 +587,67 @@ test_x3_statement_past_the_bound_is_cancelled (void **state)
     s_restart_with_role_settings ("RESET ALL");
 }
 
+//  The registry started with one file of its certificate folder at mode:
+//  it must stop at once, non-zero, saying why in its log
+static void
+s_expect_refused_start (const char *file, mode_t mode, const char *said)
+{
+    char *path = zsys_sprintf ("%s/%s", s_fx.certs, file);
+    assert_int_equal (chmod (path, mode), 0);
+    char *db = lg_test_db_service_dsn (s_fx.admin_dsn, "registry");
+    char *e_db = zsys_sprintf ("LG_REGISTRY_DB=%s", db);
+    char *e_certs = zsys_sprintf ("LG_CERT_DIR=%s", s_fx.certs);
+    char *e_ep = zsys_sprintf ("LG_REGISTRY_ENDPOINT=%s", s_fx.endpoint);
+    char *e_pub = zsys_sprintf ("LG_REGISTRY_PUB_ENDPOINT=%s", s_fx.pub_endpoint);
+    const char *env [] = { e_db, e_certs, e_ep, e_pub, NULL };
+    char *binary = lg_test_service_binary ("registry");
+    pid_t pid = lg_test_spawn (binary, env);
+    assert_true (pid > 0);
+    char *log_path = strdup (lg_test_log_path (pid));
+    int code = lg_test_stop (pid, 0, 10000);
+    assert_true (code > 0 && code < 128);
+    char *log = lg_test_sh_output ("cat '%s'", log_path);
+    assert_non_null (log);
+    if (!strstr (log, said) || !strstr (log, path))
+        fail_msg ("the log of a refused start does not say \"%s\" of %s:\n%s", said, path, log);
+    assert_int_equal (chmod (path, 0600), 0);
+    zstr_free (&log);
+    free (log_path);
+    zstr_free (&binary);
+    zstr_free (&db);
+    zstr_free (&e_db);
+    zstr_free (&e_certs);
+    zstr_free (&e_ep);
+    zstr_free (&e_pub);
+    zstr_free (&path);
+}
+
+/* REQ X.1: a secret that others could read (lg_auth.h note 4) is refused, not
+   used: the service's own key pair or its outbox HMAC key (whoever read it
+   could forge the tamper evidence) stop it at start; a client's secret makes
+   no connection. Put right, each works again. */
+static void
+test_x1_secrets_others_may_read_are_refused (void **state)
+{
+    (void) state;
+    assert_int_equal (lg_test_stop (s_fx.pid, SIGTERM, 5000), 0);
+    s_fx.pid = 0;
+    s_expect_refused_start ("services/registry_secret", 0644, "others may read");
+    s_expect_refused_start ("services/registry.hmac", 0640, "the outbox key is not used");
+    s_start_registry (NULL);
+
+    //  A client whose secret is readable by its group is not made
+    char *secret = zsys_sprintf ("%s/clients/viewer_secret", s_fx.certs);
+    char *server = zsys_sprintf ("%s/services/registry", s_fx.certs);
+    assert_int_equal (chmod (secret, 0640), 0);
+    lg_client_t *client = lg_client_new (s_fx.endpoint, secret, server);
+    assert_null (client);
+    assert_int_equal (chmod (secret, 0600), 0);
+    assert_true (s_answers (NULL));
+    zstr_free (&secret);
+    zstr_free (&server);
+}
+
 int
 main (void)
 {
@@ -599,6 +660,7 @@ main (void)
         cmocka_unit_test (test_idempotent_retry),
         cmocka_unit_test (test_x3_busy_is_unavailable_and_not_stored),
         cmocka_unit_test (test_x3_statement_past_the_bound_is_cancelled),
+        cmocka_unit_test (test_x1_secrets_others_may_read_are_refused),
         cmocka_unit_test (test_x3_revocation),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
