@@ -553,35 +553,49 @@ done:
 int
 lg_server_run_duty (lg_server_t *self, lg_handler_fn *duty, const char *name)
 {
-    lg_reply_t *reply = (lg_reply_t *) malloc (sizeof (lg_reply_t));
-    lgwan__v1__reply__init (reply);
     char actor [64];
     snprintf (actor, sizeof actor, "system:%s", self->cfg.service);
-    lg_ctx_t ctx = { .server = self, .db = self->db, .reply = reply, .state = self->state,
-                     .outbox = self->outbox, .actor = actor, .now_us = lg_clock_now_us () };
     int rc = -2;
-    //  Pipelined like a write: BEGIN travels with the duty's first statement
-    if (lg_db_pipeline_begin (self->db) == 0 && lg_db_begin (self->db) == 0) {
-        rc = duty (&ctx);
-        if (rc == 0 && (!self->outbox || lg_outbox_write (self->outbox) == 0)
-        &&  lg_db_commit (self->db) == 0) {
-            if (self->outbox)
-                lg_outbox_flush (self->outbox);
+    for (int attempt = 1; ; attempt++) {
+        lg_reply_t *reply = (lg_reply_t *) malloc (sizeof (lg_reply_t));
+        lgwan__v1__reply__init (reply);
+        lg_ctx_t ctx = { .server = self, .db = self->db, .reply = reply, .state = self->state,
+                         .outbox = self->outbox, .actor = actor, .now_us = lg_clock_now_us () };
+        rc = -2;
+        //  Pipelined like a write: BEGIN travels with the duty's first statement
+        if (lg_db_pipeline_begin (self->db) == 0 && lg_db_begin (self->db) == 0) {
+            rc = duty (&ctx);
+            if (rc == 0 && (!self->outbox || lg_outbox_write (self->outbox) == 0)
+            &&  lg_db_commit (self->db) == 0) {
+                if (self->outbox)
+                    lg_outbox_flush (self->outbox);
+            }
+            else {
+                if (self->outbox)
+                    lg_outbox_discard (self->outbox);
+                lg_db_rollback (self->db);
+                if (rc == 0)
+                    rc = -2;
+            }
         }
-        else {
-            if (self->outbox)
-                lg_outbox_discard (self->outbox);
-            lg_db_rollback (self->db);
-            if (rc == 0)
-                rc = -2;
-        }
+        if (lg_db_is_up (self->db))
+            lg_db_pipeline_end (self->db);
+        //  A conflict (point 4) runs the duty again at once, as it does a
+        //  write: its effects were its transaction's
+        bool again = rc == -2 && lg_db_retryable (self->db) && attempt < S_ATTEMPTS;
+        const char *why = ctx.reply->status? ctx.reply->status->message: lg_db_error (self->db);
+        if (again)
+            lg_log_write (LG_LOG_WARNING, why, "duty %s rolled back by a conflict (run %d of %d):"
+                          " running it again", name, attempt, S_ATTEMPTS);
+        else
+        if (rc)
+            lg_log_write (LG_LOG_WARNING, why, "duty %s did not complete", name);
+        lgwan__v1__reply__free_unpacked (ctx.reply, NULL);
+        if (!again)
+            break;
+        atomic_fetch_add (&s_reruns, 1);
+        zclock_sleep (1 + (int) (randof (10) * attempt));
     }
-    if (lg_db_is_up (self->db))
-        lg_db_pipeline_end (self->db);
-    if (rc)
-        lg_log_write (LG_LOG_WARNING, ctx.reply->status? ctx.reply->status->message:
-                      lg_db_error (self->db), "duty %s did not complete", name);
-    lgwan__v1__reply__free_unpacked (ctx.reply, NULL);
     return rc;
 }
 

@@ -87,6 +87,10 @@ void lg_stats_add (Lgwan__V1__StatsReply *stats, const char *name, uint64_t coun
 //  changes) like a write without a caller: one transaction with its events,
 //  committed then published. The handler gets ctx->request NULL, ctx->caller
 //  NULL and ctx->actor "system:<service>". Returns the handler's result.
+//  Like a write, a duty rolled back by a conflict (deadlock, serialization
+//  failure) is run again at once, up to three runs after short pauses (on
+//  the calling thread): its effects must be its transaction's, so that
+//  running it again is safe.
 int lg_server_run_duty (lg_server_t *self, lg_handler_fn *duty, const char *name);
 
 //  Set the reply status: code, requirement ID (NULL when none) and message.

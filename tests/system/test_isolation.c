@@ -736,6 +736,64 @@ test_r16_1_ack_kept_when_not_recorded (void **state)
     s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
 }
 
+/* REQ R16.1: acks whose transaction is rolled back by a conflict (here a
+   trigger raising serialization_failure twice, as a deadlock victim's would
+   be) are recorded by the same duty run again at once, as a write is, and
+   the change is in force without waiting for a later Beat. */
+static void
+test_r16_1_acks_conflict_runs_again_at_once (void **state)
+{
+    (void) state;
+    uint64_t id = s_fresh_connection ();
+    zsock_t *point = s_point_new ();
+    uint64_t head = s_point_join (point, "fake");
+    s_point_ack (point, head);
+    for (int i = 0; i < 100 && s_acked () != (long) head; i++)
+        zclock_sleep (50);
+    assert_int_equal (s_sql ("CREATE SEQUENCE isolation.test_conflicts;"
+        " CREATE FUNCTION isolation.test_conflict () RETURNS trigger LANGUAGE plpgsql"
+        " SECURITY DEFINER SET search_path = isolation AS $$ BEGIN"
+        "  IF nextval ('test_conflicts') <= 2 THEN"
+        "   RAISE serialization_failure USING MESSAGE = 'test conflict'; END IF;"
+        "  RETURN NEW; END $$;"
+        " CREATE TRIGGER test_conflict BEFORE UPDATE ON isolation.points FOR EACH ROW"
+        "  WHEN (NEW.acked_version <> OLD.acked_version)"
+        "  EXECUTE FUNCTION isolation.test_conflict (); SELECT 1"), 1);
+
+    const char *log_path = lg_test_log_path (s_isolation.pid);
+    assert_non_null (log_path);
+    FILE *log = fopen (log_path, "r");
+    assert_non_null (log);
+    fseek (log, 0, SEEK_END);
+    s_disconnect_one (id, "INC-CONFLICT");
+    Lgwan__V1__EnforcerFrame *in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE);
+    uint64_t version = in->update->version;
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    s_point_ack (point, version);
+    for (int i = 0; i < 100 && s_pending (id) != 0; i++)
+        zclock_sleep (20);
+    assert_int_equal (s_pending (id), 0);
+    assert_int_equal (s_acked (), (long) version);
+    //  Two conflicts and the run that went through, in one duty call
+    assert_int_equal (s_sql ("SELECT last_value FROM isolation.test_conflicts"), 3);
+    int again = 0, failed = 0;
+    char line [1024];
+    while (fgets (line, sizeof line, log)) {
+        if (strstr (line, "duty point acks rolled back by a conflict"))
+            again++;
+        if (strstr (line, "duty point acks did not complete"))
+            failed++;
+    }
+    fclose (log);
+    assert_int_equal (again, 2);
+    assert_int_equal (failed, 0);
+    assert_int_equal (s_sql ("DROP TRIGGER test_conflict ON isolation.points;"
+                             " DROP FUNCTION isolation.test_conflict ();"
+                             " DROP SEQUENCE isolation.test_conflicts; SELECT 1"), 1);
+    zsock_destroy (&point);
+    s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
+}
+
 /* REQ R16.1: the acks of two points are recorded in one transaction when
    they arrive apart. The early point's ack cannot put anything in force
    while the other is below it; it is kept (and still recorded by the next
@@ -1082,6 +1140,7 @@ main (void)
         cmocka_unit_test (test_x3_enforcer_cannot_ack_unsent_version),
         cmocka_unit_test (test_x3_point_name_held_by_one_connection),
         cmocka_unit_test (test_r16_1_ack_kept_when_not_recorded),
+        cmocka_unit_test (test_r16_1_acks_conflict_runs_again_at_once),
         cmocka_unit_test (test_r16_1_repair_kept_when_not_recorded),
         cmocka_unit_test (test_r16_1_acks_apart_recorded_together),
         cmocka_unit_test (test_r16_1_gone_point_retired),
