@@ -429,16 +429,19 @@ lg_db_ensure (lg_db_t *self)
     }
     //  Our schema only, UTC on the wire; the schema name is ours ([a-z]+);
     //  the server's side of the bounds are numbers (s_bound)
-    //  The lock wait and statement bounds (lg_db.h notes 2a, 2b) where the
-    //  session has none
+    //  The lock wait, statement and idle transaction bounds (lg_db.h notes
+    //  2a - 2c) where the session has none
     char *setup = zsys_sprintf ("SELECT set_config ('lock_timeout', '%d', false)"
                                 " WHERE current_setting ('lock_timeout') = '0';"
                                 " SELECT set_config ('statement_timeout', '%d', false)"
                                 " WHERE current_setting ('statement_timeout') = '0';"
+                                " SELECT set_config ('idle_in_transaction_session_timeout',"
+                                " '%d', false) WHERE current_setting"
+                                " ('idle_in_transaction_session_timeout') = '0';"
                                 " SET search_path TO %s; SET TIME ZONE 'UTC';"
                                 " SET client_min_messages TO warning;"
                                 " SET application_name TO 'lgwan-%s';%s", self->lock_wait_ms,
-                                LG_DB_STATEMENT_MS, self->schema,
+                                LG_DB_STATEMENT_MS, LG_DB_IDLE_IN_TX_MS, self->schema,
                                 self->schema, self->server_bounds);
     PGresult *res = PQexec (self->conn, setup);
     zstr_free (&setup);

@@ -28,6 +28,15 @@
        has a statement_timeout of its own: the operator's knob is the role's
        (ALTER ROLE lgwan_billing SET statement_timeout = '5min'), and the
        lock wait of 2a likewise. A migration runs as long as it needs.
+    2c. No transaction of ours sits idle longer than LG_DB_IDLE_IN_TX_MS
+       (idle_in_transaction_session_timeout, unless the session has one):
+       a process frozen in the middle of one (stopped, swapped out, a thread
+       stuck) would otherwise hold its locks for good, and every write of
+       the service takes the outbox head's lock last (lg_outbox.h), so one
+       frozen replica would hold every other replica's writes at "busy".
+       PostgreSQL ends such a session and rolls its transaction back; the
+       process finds the connection lost when it wakes, and a write runs
+       again on a new one (lg_server.h point 5).
     3. Migrations are numbered and forward-only, embedded in the binary, and
        applied at start under an advisory lock, so replicas may start together.
     4. A service connects as its own role, lgwan_<service>, which owns its own
@@ -61,6 +70,11 @@ void lg_db_set_user_timeout (lg_db_t *self, int ms);
 //  at the sizes benchmarked (a billing run's largest, 2.3 s at 10,000
 //  providers), so only one that ran away meets it.
 #define LG_DB_STATEMENT_MS 30000
+
+//  The longest a transaction of ours sits idle between statements (note 2c):
+//  our gaps are the C work between statements, milliseconds (a billing run
+//  computes its 10,000 invoices in 0.2 s), so only a frozen process meets it.
+#define LG_DB_IDLE_IN_TX_MS 10000
 
 //  For the connections a reactor uses: wait at most ms for a lock (note
 //  2a), unless the session has a lock_timeout of its own. Applies from the

@@ -488,6 +488,8 @@ again:
         goto unavailable;
     if (lg_fault_fires ("write_commit_result_lost"))
         lg_db_fault_lose_commit_result (db);
+    //  A test's worker frozen holding the outbox head (lg_db.h note 2c)
+    lg_fault_stall ("write_stall_before_commit", 3000);
     if (lg_db_commit (db))
         goto unavailable;
     if (self->outbox) {

@@ -194,6 +194,50 @@ test_statement_bounded (void **state)
     zstr_free (&dsn);
 }
 
+//  Note 2c: a transaction left idle past the bound is ended by PostgreSQL,
+//  its locks released; the connection is found lost and made again
+static void
+test_idle_transaction_bounded (void **state)
+{
+    (void) state;
+    lg_db_t *db = s_open ("monitor");
+    char *value = s_setting (db, "idle_in_transaction_session_timeout");
+    char expect [16];
+    snprintf (expect, sizeof expect, "%ds", LG_DB_IDLE_IN_TX_MS / 1000);
+    assert_string_equal (value, expect);
+    free (value);
+    assert_true (lg_db_run (db, "CREATE TABLE IF NOT EXISTS frozen (id integer)", 0, NULL));
+    lg_db_destroy (&db);
+
+    char *dsn = lg_test_db_service_dsn (s_admin, "monitor");
+    char *own = zsys_sprintf ("%s options='-c idle_in_transaction_session_timeout=300'", dsn);
+    db = lg_db_new (own, "monitor");
+    assert_int_equal (lg_db_begin (db), 0);
+    assert_true (lg_db_run (db, "LOCK TABLE frozen IN ACCESS EXCLUSIVE MODE", 0, NULL));
+    assert_true (lg_db_run (db, "INSERT INTO frozen VALUES (1)", 0, NULL));
+    zclock_sleep (800);                     //  frozen, in the transaction
+
+    //  Another session takes the lock at once; nothing of it was committed
+    lg_db_t *other = s_open ("monitor");
+    lg_db_set_lock_wait (other, 200);
+    assert_int_equal (lg_db_begin (other), 0);
+    assert_true (lg_db_run (other, "LOCK TABLE frozen IN ACCESS EXCLUSIVE MODE", 0, NULL));
+    PGresult *res = lg_db_exec (other, "SELECT count (*) AS n FROM frozen", 0, NULL);
+    assert_string_equal (lg_db_value (res, 0, "n"), "0");
+    PQclear (res);
+    assert_int_equal (lg_db_commit (other), 0);
+    lg_db_destroy (&other);
+
+    //  Woken, the process finds its connection gone, and the next one works
+    assert_int_equal (lg_db_commit (db), -1);
+    assert_true (lg_db_lost (db));
+    assert_int_equal (lg_db_ensure (db), 0);
+    assert_true (lg_db_run (db, "SELECT 1", 0, NULL));
+    lg_db_destroy (&db);
+    zstr_free (&own);
+    zstr_free (&dsn);
+}
+
 /* REQ X.3: a service's database role cannot touch another service's schema */
 static void
 test_roles_are_isolated (void **state)
@@ -554,6 +598,7 @@ main (void)
         cmocka_unit_test (test_connection_bounds),
         cmocka_unit_test (test_lock_wait_bounded),
         cmocka_unit_test (test_statement_bounded),
+        cmocka_unit_test (test_idle_transaction_bounded),
         cmocka_unit_test (test_a_loss_elsewhere_costs_a_probe),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

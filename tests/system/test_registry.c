@@ -7,6 +7,7 @@
 */
 #include "lg_test.h"
 #include <sys/stat.h>
+#include <pthread.h>
 
 typedef struct {
     char *admin_dsn;
@@ -520,7 +521,7 @@ test_x3_busy_is_unavailable_and_not_stored (void **state)
 //  The registry's role in this database, as an operator sets it (lg_db.h
 //  note 2b), for the registry's next connections: it is restarted
 static void
-s_restart_with_role_settings (const char *settings)
+s_restart_with_role_settings (const char *settings, const char *extra)
 {
     assert_int_equal (lg_test_stop (s_fx.pid, SIGTERM, 5000), 0);
     PGconn *admin = PQconnectdb (s_fx.admin_dsn);
@@ -531,7 +532,7 @@ s_restart_with_role_settings (const char *settings)
     PQclear (res);
     PQfinish (admin);
     zstr_free (&sql);
-    s_start_registry (NULL);
+    s_start_registry (extra);
 }
 
 /* REQ X.3: a statement that runs past the database's bound (statement_timeout,
@@ -543,7 +544,7 @@ static void
 test_x3_statement_past_the_bound_is_cancelled (void **state)
 {
     (void) state;
-    s_restart_with_role_settings ("SET statement_timeout = 400");
+    s_restart_with_role_settings ("SET statement_timeout = 400", NULL);
     PGconn *admin = PQconnectdb (s_fx.admin_dsn);
     long before = s_count_rows ("registry.providers");
     long events = s_count_rows ("registry.outbox");
@@ -584,7 +585,51 @@ test_x3_statement_past_the_bound_is_cancelled (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
     assert_int_equal (s_count_rows ("registry.providers"), before + 1);
     assert_int_equal (s_count_rows ("registry.outbox"), events + 1);
-    s_restart_with_role_settings ("RESET ALL");
+    s_restart_with_role_settings ("RESET ALL", NULL);
+}
+
+static void *
+s_apply_in_thread (void *request_id)
+{
+    return s_apply ("operator", (const char *) request_id, 7, "任意団体", NULL, NULL);
+}
+
+/* REQ X.3: a worker frozen in the middle of a write, holding the outbox
+   head's lock that every write takes last (here a fault point stalls it for
+   3 s), holds other writes up only until PostgreSQL ends its idle
+   transaction (the role's 1 s here; LG_DB_IDLE_IN_TX_MS by default). Without
+   that bound the other write waited out its lock bound and was answered
+   busy. The frozen write, woken, finds its connection gone and runs again:
+   both are done once. */
+static void
+test_x3_frozen_write_does_not_hold_the_others (void **state)
+{
+    (void) state;
+    s_restart_with_role_settings ("SET idle_in_transaction_session_timeout = 1000",
+                                  "LG_FAULTS=write_stall_before_commit");
+    long before = s_count_rows ("registry.providers");
+    long events = s_count_rows ("registry.outbox");
+    pthread_t frozen;
+    assert_int_equal (pthread_create (&frozen, NULL, s_apply_in_thread, (void *) "frozen-1"), 0);
+    zclock_sleep (300);                     //  it holds the head by now
+
+    int64_t started = zclock_mono ();
+    lg_reply_t *reply = s_apply ("operator", "behind-1", 7, "任意団体", NULL, NULL);
+    int64_t took = zclock_mono () - started;
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  Released when the frozen transaction was ended, not at the lock bound
+    assert_true (took < LG_DB_LOCK_WAIT_MS);
+
+    void *result = NULL;
+    assert_int_equal (pthread_join (frozen, &result), 0);
+    reply = (lg_reply_t *) result;
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_count_rows ("registry.providers"), before + 2);
+    assert_int_equal (s_count_rows ("registry.outbox"), events + 2);
+    assert_int_equal (s_count_rows ("registry.requests WHERE request_id IN ('frozen-1', 'behind-1')"), 2);
+    s_restart_with_role_settings ("RESET ALL", NULL);
 }
 
 //  The registry started with one file of its certificate folder at mode:
@@ -660,6 +705,7 @@ main (void)
         cmocka_unit_test (test_idempotent_retry),
         cmocka_unit_test (test_x3_busy_is_unavailable_and_not_stored),
         cmocka_unit_test (test_x3_statement_past_the_bound_is_cancelled),
+        cmocka_unit_test (test_x3_frozen_write_does_not_hold_the_others),
         cmocka_unit_test (test_x1_secrets_others_may_read_are_refused),
         cmocka_unit_test (test_x3_revocation),
     };
