@@ -611,14 +611,21 @@ lg_test_free_port (void)
     //  reconnects often could take it before the service bound it (seen in
     //  CI: "could not bind"). Ports are tried at random, so that tests
     //  running side by side seldom try the same one.
+    //  A port handed out before is not handed out again by this process: it
+    //  is free only until its service binds it, and two services given the
+    //  same port was seen (an isolation's requests and events on one port)
     static uint64_t state = 0;
+    static uint8_t given [12000 / 8];
     if (state == 0)
         state = ((uint64_t) getpid () << 32) ^ (uint64_t) time (NULL) ^ 0x9E3779B97F4A7C15ULL;
     for (int tries = 0; tries < 200; tries++) {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        int port = 20000 + (int) (state % 12000);
+        int slot = (int) (state % 12000);
+        if (given [slot / 8] & (1 << (slot % 8)))
+            continue;
+        int port = 20000 + slot;
         int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
             return -1;
@@ -629,8 +636,10 @@ lg_test_free_port (void)
         address.sin_port = htons ((uint16_t) port);
         int rc = bind (fd, (struct sockaddr *) &address, sizeof address);
         close (fd);
-        if (rc == 0)
+        if (rc == 0) {
+            given [slot / 8] |= (uint8_t) (1 << (slot % 8));
             return port;
+        }
     }
     return -1;
 }
