@@ -520,7 +520,8 @@ test_x3_busy_is_unavailable_and_not_stored (void **state)
 }
 
 //  The registry's role in this database, as an operator sets it (lg_db.h
-//  note 2b), for the registry's next connections: it is restarted
+//  notes 2b, 2c), for the registry's next connections: it is restarted,
+//  with extra (one NAME=VALUE, or NULL) in its environment
 static void
 s_restart_with_role_settings (const char *settings, const char *extra)
 {
@@ -537,8 +538,8 @@ s_restart_with_role_settings (const char *settings, const char *extra)
 }
 
 /* REQ X.3: a statement that runs past the database's bound (statement_timeout,
-   here the role's own 400 ms, longer than a lock held elsewhere lets it wait)
-   is cancelled: the caller hears DEADLINE_EXCEEDED at once, nothing is
+   here the role's own 400 ms; a lock held elsewhere keeps the statement
+   running, below its 2 s lock wait) is cancelled: the caller hears DEADLINE_EXCEEDED at once, nothing is
    written or stored, the worker is free, and the same request_id succeeds
    once the statement can finish */
 static void
