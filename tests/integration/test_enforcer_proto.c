@@ -687,6 +687,22 @@ test_bad_config (void **state)
         assert_non_null (strstr (log, cases [index].expect));
         free (log);
     }
+    //  Its secret readable by others (lg_auth.h note 4): refused, saying so
+    char *loose = zsys_sprintf ("%s/clients/loose_secret", s_certs);
+    assert_int_equal (lg_test_sh ("cp '%s/clients/enforcer_secret' '%s' && chmod 644 '%s'",
+                                  s_certs, loose, loose), 0);
+    char *variable = zsys_sprintf ("LG_ENFORCER_CERT=%s", loose);
+    const char *extra [] = { variable, NULL };
+    char *log = NULL;
+    int code = s_run_to_end (s_ns, extra, NULL, &log);
+    if (code == 0 || !strstr (log, "others may read") || !strstr (log, "could not read the certificates"))
+        print_error ("loose secret: exit %d, log:\n%s\n", code, log);
+    assert_int_not_equal (code, 0);
+    assert_non_null (strstr (log, "others may read"));
+    assert_non_null (strstr (log, "chmod 600"));
+    free (log);
+    zstr_free (&variable);
+    zstr_free (&loose);
 }
 
 int
