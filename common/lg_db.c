@@ -430,19 +430,23 @@ lg_db_ensure (lg_db_t *self)
     //  Our schema only, UTC on the wire; the schema name is ours ([a-z]+);
     //  the server's side of the bounds are numbers (s_bound)
     //  The lock wait, statement and idle transaction bounds (lg_db.h notes
-    //  2a - 2c) where the session has none
-    char *setup = zsys_sprintf ("SELECT set_config ('lock_timeout', '%d', false)"
-                                " WHERE current_setting ('lock_timeout') = '0';"
-                                " SELECT set_config ('statement_timeout', '%d', false)"
-                                " WHERE current_setting ('statement_timeout') = '0';"
-                                " SELECT set_config ('idle_in_transaction_session_timeout',"
-                                " '%d', false) WHERE current_setting"
-                                " ('idle_in_transaction_session_timeout') = '0';"
-                                " SET search_path TO %s; SET TIME ZONE 'UTC';"
+    //  2a - 2c), each where the session has none
+    const struct { const char *name; int ms; } session_bounds [] = {
+        { "lock_timeout", self->lock_wait_ms },
+        { "statement_timeout", LG_DB_STATEMENT_MS },
+        { "idle_in_transaction_session_timeout", LG_DB_IDLE_IN_TX_MS }
+    };
+    char unless_set [512];
+    size_t used = 0;
+    for (size_t b = 0; b < sizeof session_bounds / sizeof session_bounds [0]; b++)
+        used += snprintf (unless_set + used, sizeof unless_set - used,
+                          "SELECT set_config ('%s', '%d', false)"
+                          " WHERE current_setting ('%s') = '0'; ", session_bounds [b].name,
+                          session_bounds [b].ms, session_bounds [b].name);
+    char *setup = zsys_sprintf ("%sSET search_path TO %s; SET TIME ZONE 'UTC';"
                                 " SET client_min_messages TO warning;"
-                                " SET application_name TO 'lgwan-%s';%s", self->lock_wait_ms,
-                                LG_DB_STATEMENT_MS, LG_DB_IDLE_IN_TX_MS, self->schema,
-                                self->schema, self->server_bounds);
+                                " SET application_name TO 'lgwan-%s';%s", unless_set,
+                                self->schema, self->schema, self->server_bounds);
     PGresult *res = PQexec (self->conn, setup);
     zstr_free (&setup);
     bool ok = PQresultStatus (res) == PGRES_COMMAND_OK;

@@ -415,6 +415,14 @@ s_answer_stored (lg_server_t *self, lg_ctx_t *ctx, const char *const *claim,
     PQfreemem (stored);
 }
 
+//  Before a write or duty rolled back by a conflict runs again (point 4): a
+//  short random pause, longer at each run, so the two sides part
+static void
+s_conflict_pause (int attempt)
+{
+    zclock_sleep (1 + (int) (randof (10) * attempt));
+}
+
 //  A refusal that says nothing about the request: not stored (point 3)
 static bool
 s_transient (const lg_reply_t *reply)
@@ -518,7 +526,7 @@ unavailable: ;
         reply_hex = NULL;
         atomic_fetch_add (conflict? &s_reruns: &s_reconnect_reruns, 1);
         if (conflict)
-            zclock_sleep (1 + (int) (randof (10) * attempt));
+            s_conflict_pause (attempt);
         goto again;
     }
     if (lg_db_is_up (db)) {
@@ -596,7 +604,7 @@ lg_server_run_duty (lg_server_t *self, lg_handler_fn *duty, const char *name)
         if (!again)
             break;
         atomic_fetch_add (&s_reruns, 1);
-        zclock_sleep (1 + (int) (randof (10) * attempt));
+        s_conflict_pause (attempt);
     }
     return rc;
 }
