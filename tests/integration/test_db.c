@@ -40,6 +40,18 @@ s_open (const char *service)
     return db;
 }
 
+//  A connection whose conninfo sets option (name=value) for its session
+static lg_db_t *
+s_open_with (const char *service, const char *option)
+{
+    char *dsn = lg_test_db_service_dsn (s_admin, service);
+    char *own = zsys_sprintf ("%s options='-c %s'", dsn, option);
+    lg_db_t *db = lg_db_new (own, service);
+    zstr_free (&own);
+    zstr_free (&dsn);
+    return db;
+}
+
 //  The value of a setting in db's session
 static char *
 s_setting (lg_db_t *db, const char *name)
@@ -118,15 +130,11 @@ test_lock_wait_bounded (void **state)
     lg_db_destroy (&db);
 
     //  A session with a lock_timeout of its own keeps it
-    char *dsn = lg_test_db_service_dsn (s_admin, "audit");
-    char *own = zsys_sprintf ("%s options='-c lock_timeout=700'", dsn);
-    db = lg_db_new (own, "audit");
+    db = s_open_with ("audit", "lock_timeout=700");
     value = s_setting (db, "lock_timeout");
     assert_string_equal (value, "700ms");
     free (value);
     lg_db_destroy (&db);
-    zstr_free (&own);
-    zstr_free (&dsn);
 }
 
 //  Note 2b: a statement that runs past the bound is cancelled (57014,
@@ -145,9 +153,7 @@ test_statement_bounded (void **state)
     free (value);
     lg_db_destroy (&db);
 
-    char *dsn = lg_test_db_service_dsn (s_admin, "monitor");
-    char *own = zsys_sprintf ("%s options='-c statement_timeout=300'", dsn);
-    db = lg_db_new (own, "monitor");
+    db = s_open_with ("monitor", "statement_timeout=300");
     value = s_setting (db, "statement_timeout");
     assert_string_equal (value, "300ms");
     free (value);
@@ -190,8 +196,6 @@ test_statement_bounded (void **state)
     assert_string_equal (value, "300ms");
     free (value);
     lg_db_destroy (&db);
-    zstr_free (&own);
-    zstr_free (&dsn);
 }
 
 //  Note 2c: a transaction left idle past the bound is ended by PostgreSQL,
@@ -209,9 +213,7 @@ test_idle_transaction_bounded (void **state)
     assert_true (lg_db_run (db, "CREATE TABLE IF NOT EXISTS frozen (id integer)", 0, NULL));
     lg_db_destroy (&db);
 
-    char *dsn = lg_test_db_service_dsn (s_admin, "monitor");
-    char *own = zsys_sprintf ("%s options='-c idle_in_transaction_session_timeout=300'", dsn);
-    db = lg_db_new (own, "monitor");
+    db = s_open_with ("monitor", "idle_in_transaction_session_timeout=300");
     assert_int_equal (lg_db_begin (db), 0);
     assert_true (lg_db_run (db, "LOCK TABLE frozen IN ACCESS EXCLUSIVE MODE", 0, NULL));
     assert_true (lg_db_run (db, "INSERT INTO frozen VALUES (1)", 0, NULL));
@@ -234,8 +236,6 @@ test_idle_transaction_bounded (void **state)
     assert_int_equal (lg_db_ensure (db), 0);
     assert_true (lg_db_run (db, "SELECT 1", 0, NULL));
     lg_db_destroy (&db);
-    zstr_free (&own);
-    zstr_free (&dsn);
 }
 
 /* REQ X.3: a service's database role cannot touch another service's schema */

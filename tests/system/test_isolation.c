@@ -578,6 +578,14 @@ s_acked (void)
     return s_sql ("SELECT acked_version FROM isolation.points WHERE name = 'fake'");
 }
 
+//  Until the fake point's recorded ack is version (5 s at most)
+static void
+s_wait_acked (uint64_t version)
+{
+    for (int i = 0; i < 100 && s_acked () != (long) version; i++)
+        zclock_sleep (50);
+}
+
 /* REQ X.3: an enforcement point cannot claim a version it was never sent.
    Such an ack used to move the point's version past the head, and every
    later change then counted as in force there without being applied. */
@@ -596,8 +604,7 @@ test_x3_enforcer_cannot_ack_unsent_version (void **state)
     zclock_sleep (500);
     s_point_ack (point, UINT64_MAX);
     s_point_ack (point, head);
-    for (int i = 0; i < 100 && s_acked () != (long) head; i++)
-        zclock_sleep (50);
+    s_wait_acked (head);
     assert_int_equal (s_acked (), (long) head);
 
     //  So a disconnection is not in force until the point acks its version
@@ -709,8 +716,7 @@ test_r16_1_ack_kept_when_not_recorded (void **state)
     uint64_t head = s_point_join (point, "fake");
     Lgwan__V1__EnforcerFrame *in;
     s_point_ack (point, head);
-    for (int i = 0; i < 100 && s_acked () != (long) head; i++)
-        zclock_sleep (50);
+    s_wait_acked (head);
 
     //  The next version cannot be written as acked for a while
     char *sql = zsys_sprintf ("ALTER TABLE isolation.points ADD CONSTRAINT test_no_ack"
@@ -748,8 +754,7 @@ test_r16_1_acks_conflict_runs_again_at_once (void **state)
     zsock_t *point = s_point_new ();
     uint64_t head = s_point_join (point, "fake");
     s_point_ack (point, head);
-    for (int i = 0; i < 100 && s_acked () != (long) head; i++)
-        zclock_sleep (50);
+    s_wait_acked (head);
     assert_int_equal (s_sql ("CREATE SEQUENCE isolation.test_conflicts;"
         " CREATE FUNCTION isolation.test_conflict () RETURNS trigger LANGUAGE plpgsql"
         " SECURITY DEFINER SET search_path = isolation AS $$ BEGIN"

@@ -66,6 +66,18 @@ s_apply (const char *who, const char *request_id, int type, const char *name,
     return reply;
 }
 
+//  The first page of providers, as the operator asks for it
+static lg_reply_t *
+s_list (const char *request_id)
+{
+    Lgwan__V1__ProviderList list = LGWAN__V1__PROVIDER_LIST__INIT;
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.request_id = (char *) request_id;
+    request.body_case = LGWAN__V1__REQUEST__BODY_PROVIDER_LIST;
+    request.provider_list = &list;
+    return s_call ("operator", &request);
+}
+
 static long
 s_count_rows (const char *table)
 {
@@ -479,12 +491,7 @@ test_x3_busy_is_unavailable_and_not_stored (void **state)
     assert_int_equal (s_count_rows ("registry.requests WHERE request_id = 'busy-1'"), 0);
 
     //  A read waits no longer
-    Lgwan__V1__ProviderList list = LGWAN__V1__PROVIDER_LIST__INIT;
-    lg_request_t request = LGWAN__V1__REQUEST__INIT;
-    request.request_id = (char *) "busy-list-1";
-    request.body_case = LGWAN__V1__REQUEST__BODY_PROVIDER_LIST;
-    request.provider_list = &list;
-    reply = s_call ("operator", &request);
+    reply = s_list ("busy-list-1");
     s_expect (reply, LGWAN__V1__CODE__UNAVAILABLE, NULL);
     lgwan__v1__reply__free_unpacked (reply, NULL);
 
@@ -568,12 +575,7 @@ test_x3_statement_past_the_bound_is_cancelled (void **state)
     assert_int_equal (s_count_rows ("registry.requests WHERE request_id = 'slow-1'"), 0);
 
     //  A read the same
-    Lgwan__V1__ProviderList list = LGWAN__V1__PROVIDER_LIST__INIT;
-    lg_request_t request = LGWAN__V1__REQUEST__INIT;
-    request.request_id = (char *) "slow-list-1";
-    request.body_case = LGWAN__V1__REQUEST__BODY_PROVIDER_LIST;
-    request.provider_list = &list;
-    lg_reply_t *reply = s_call ("operator", &request);
+    lg_reply_t *reply = s_list ("slow-list-1");
     s_expect (reply, LGWAN__V1__CODE__DEADLINE_EXCEEDED, NULL);
     lgwan__v1__reply__free_unpacked (reply, NULL);
 
