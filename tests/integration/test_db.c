@@ -52,17 +52,21 @@ s_open_with (const char *service, const char *option)
     return db;
 }
 
-//  The value of a setting in db's session
-static char *
-s_setting (lg_db_t *db, const char *name)
+//  The session's bound name (a time setting) is ms, as PostgreSQL shows it
+static void
+s_bound_is (lg_db_t *db, const char *name, int ms)
 {
+    char expect [24];
+    if (ms % 1000 == 0)
+        snprintf (expect, sizeof expect, "%ds", ms / 1000);
+    else
+        snprintf (expect, sizeof expect, "%dms", ms);
     const char *params [] = { name };
     PGresult *res = lg_db_exec (db, "SELECT current_setting ($1) AS value", 1, params);
     assert_non_null (res);
     assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
-    char *value = strdup (PQgetvalue (res, 0, 0));
+    assert_string_equal (PQgetvalue (res, 0, 0), expect);
     PQclear (res);
-    return value;
 }
 
 //  Note 2a: a lock another session holds stops a statement after
@@ -75,9 +79,7 @@ test_lock_wait_bounded (void **state)
     lg_db_t *db = s_open ("audit");
     assert_true (lg_db_run (db, "CREATE TABLE IF NOT EXISTS held (id integer)", 0, NULL));
     //  A worker's connection
-    char *value = s_setting (db, "lock_timeout");
-    assert_string_equal (value, "2s");
-    free (value);
+    s_bound_is (db, "lock_timeout", LG_DB_LOCK_WAIT_MS);
 
     lg_db_t *holder = s_open ("audit");
     assert_true (lg_db_run (holder, "BEGIN", 0, NULL));
@@ -131,9 +133,7 @@ test_lock_wait_bounded (void **state)
 
     //  A session with a lock_timeout of its own keeps it
     db = s_open_with ("audit", "lock_timeout=700");
-    value = s_setting (db, "lock_timeout");
-    assert_string_equal (value, "700ms");
-    free (value);
+    s_bound_is (db, "lock_timeout", 700);
     lg_db_destroy (&db);
 }
 
@@ -146,17 +146,11 @@ test_statement_bounded (void **state)
 {
     (void) state;
     lg_db_t *db = s_open ("monitor");
-    char *value = s_setting (db, "statement_timeout");
-    char expect [16];
-    snprintf (expect, sizeof expect, "%ds", LG_DB_STATEMENT_MS / 1000);
-    assert_string_equal (value, expect);
-    free (value);
+    s_bound_is (db, "statement_timeout", LG_DB_STATEMENT_MS);
     lg_db_destroy (&db);
 
     db = s_open_with ("monitor", "statement_timeout=300");
-    value = s_setting (db, "statement_timeout");
-    assert_string_equal (value, "300ms");
-    free (value);
+    s_bound_is (db, "statement_timeout", 300);
     int64_t started = zclock_mono ();
     PGresult *res = lg_db_exec (db, "SELECT pg_sleep (5)", 0, NULL);
     int64_t took = zclock_mono () - started;
@@ -192,9 +186,7 @@ test_statement_bounded (void **state)
         { 0, NULL, NULL }
     };
     assert_int_equal (lg_db_migrate (db, slow), 0);
-    value = s_setting (db, "statement_timeout");
-    assert_string_equal (value, "300ms");
-    free (value);
+    s_bound_is (db, "statement_timeout", 300);
     lg_db_destroy (&db);
 }
 
@@ -205,11 +197,7 @@ test_idle_transaction_bounded (void **state)
 {
     (void) state;
     lg_db_t *db = s_open ("monitor");
-    char *value = s_setting (db, "idle_in_transaction_session_timeout");
-    char expect [16];
-    snprintf (expect, sizeof expect, "%ds", LG_DB_IDLE_IN_TX_MS / 1000);
-    assert_string_equal (value, expect);
-    free (value);
+    s_bound_is (db, "idle_in_transaction_session_timeout", LG_DB_IDLE_IN_TX_MS);
     assert_true (lg_db_run (db, "CREATE TABLE IF NOT EXISTS frozen (id integer)", 0, NULL));
     lg_db_destroy (&db);
 

@@ -111,8 +111,9 @@ s_answers (void *arg)
     return ok;
 }
 
-static void
-s_start_registry (const char *extra)
+//  Spawn the registry of this fixture, with extra (one NAME=VALUE, or NULL)
+static pid_t
+s_spawn_registry (const char *extra)
 {
     char *db = lg_test_db_service_dsn (s_fx.admin_dsn, "registry");
     char *e_db = zsys_sprintf ("LG_REGISTRY_DB=%s", db);
@@ -122,15 +123,22 @@ s_start_registry (const char *extra)
     const char *env [] = { e_db, e_certs, e_ep, e_pub, "LG_MAX_MSG=262144",
                            "LG_LOG_LEVEL=debug", extra, NULL };
     char *binary = lg_test_service_binary ("registry");
-    s_fx.pid = lg_test_spawn (binary, env);
-    assert_true (s_fx.pid > 0);
-    assert_true (lg_test_wait_for (s_answers, NULL, 15000));
+    pid_t pid = lg_test_spawn (binary, env);
+    assert_true (pid > 0);
     zstr_free (&binary);
     zstr_free (&db);
     zstr_free (&e_db);
     zstr_free (&e_certs);
     zstr_free (&e_ep);
     zstr_free (&e_pub);
+    return pid;
+}
+
+static void
+s_start_registry (const char *extra)
+{
+    s_fx.pid = s_spawn_registry (extra);
+    assert_true (lg_test_wait_for (s_answers, NULL, 15000));
 }
 
 static int
@@ -650,15 +658,7 @@ s_expect_refused_start (const char *file, mode_t mode, const char *said)
 {
     char *path = zsys_sprintf ("%s/%s", s_fx.certs, file);
     assert_int_equal (chmod (path, mode), 0);
-    char *db = lg_test_db_service_dsn (s_fx.admin_dsn, "registry");
-    char *e_db = zsys_sprintf ("LG_REGISTRY_DB=%s", db);
-    char *e_certs = zsys_sprintf ("LG_CERT_DIR=%s", s_fx.certs);
-    char *e_ep = zsys_sprintf ("LG_REGISTRY_ENDPOINT=%s", s_fx.endpoint);
-    char *e_pub = zsys_sprintf ("LG_REGISTRY_PUB_ENDPOINT=%s", s_fx.pub_endpoint);
-    const char *env [] = { e_db, e_certs, e_ep, e_pub, NULL };
-    char *binary = lg_test_service_binary ("registry");
-    pid_t pid = lg_test_spawn (binary, env);
-    assert_true (pid > 0);
+    pid_t pid = s_spawn_registry (NULL);
     char *log_path = strdup (lg_test_log_path (pid));
     int code = lg_test_stop (pid, 0, 10000);
     assert_true (code > 0 && code < 128);
@@ -669,12 +669,6 @@ s_expect_refused_start (const char *file, mode_t mode, const char *said)
     assert_int_equal (chmod (path, 0600), 0);
     zstr_free (&log);
     free (log_path);
-    zstr_free (&binary);
-    zstr_free (&db);
-    zstr_free (&e_db);
-    zstr_free (&e_certs);
-    zstr_free (&e_ep);
-    zstr_free (&e_pub);
     zstr_free (&path);
 }
 
