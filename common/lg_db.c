@@ -28,13 +28,20 @@
           whose backend alone was terminated costs the others a round trip
           each, and no reconnect: a connection holding a session's state
           (the leader's advisory lock) keeps it.
-       e. While connecting fails, the process tries with one connection at
-          a time: after a failed attempt none of its connections to the same
+       e. While connecting fails slowly, the process tries with one
+          connection at a time: after an attempt that failed after
+          S_SLOW_CONNECT_MS or more, none of its connections to the same
           conninfo tries again before that attempt's backoff has passed, nor
           before as long again as the attempt took (s_next_try), unless one
           has connected meanwhile (b). On a silent network each attempt
           waits out the connect timeout, and the reactor's connections would
-          otherwise take turns holding it.
+          otherwise take turns holding it. An attempt refused at once (no
+          server on the socket, one starting up) rations nothing: another
+          try costs as little, and each connection's own backoff bounds it.
+          Were it rationed, a server down for a few seconds would, once
+          back, see every first request answered UNAVAILABLE: the reactor's
+          attempts while it was down carry backoffs of up to 2 s, and would
+          hold off the workers whose connections the restart closed (a).
     3. The common tables (requests, outbox, cursors) are migrations of the
        component "common"; a service's own are component <schema>. Both are
        recorded in <schema>.schema_migrations.
@@ -71,6 +78,7 @@ static atomic_int_fast64_t s_next_try;     //  note 2e: zclock_mono
 static atomic_uint_fast64_t s_next_try_of; //  for the connections of this key (lg_db_t.key)
 
 #define S_PROBE_MS       1000           //  note 2d
+#define S_SLOW_CONNECT_MS  500          //  note 2e
 
 //  Note 4: libpq options added when the conninfo does not set them
 static const char *s_bounds [][2] = {
@@ -273,14 +281,16 @@ s_bound (lg_db_t *self)
     }
 }
 
-//  Note 2e: after an attempt begun at started failed, the process's next
-//  attempt waits for this connection's backoff, and at least as long as the
-//  attempt took (a connect timed out on a silent network)
+//  Note 2e: after an attempt begun at started failed slowly, the process's
+//  next attempt waits for this connection's backoff, and at least as long
+//  as the attempt took (a connect timed out on a silent network)
 static void
 s_ration (lg_db_t *self, int64_t started)
 {
-    atomic_store (&s_next_try_of, self->key);
     int64_t now = zclock_mono ();
+    if (now - started < S_SLOW_CONNECT_MS)
+        return;
+    atomic_store (&s_next_try_of, self->key);
     int64_t next = now + (now - started);
     if (next < self->retry_at)
         next = self->retry_at;

@@ -12,8 +12,8 @@
        TCP, a database gone silent (a partition) is given up within seconds
        on both ends, not minutes (lg_db.c, note 4); one connection lost
        makes the process's idle others prove themselves before use, and
-       while connecting fails the process tries one connection at a time
-       (notes 2d, 2e).
+       while connecting times out the process tries one connection at a
+       time (notes 2d, 2e).
     2a. No call waits longer than LG_DB_LOCK_WAIT_MS (a reactor's
        connections: lg_db_set_lock_wait) for a lock another session holds
        (an operator's open transaction, a migration, a VACUUM FULL): the
