@@ -42,6 +42,14 @@
           back, see every first request answered UNAVAILABLE: the reactor's
           attempts while it was down carry backoffs of up to 2 s, and would
           hold off the workers whose connections the restart closed (a).
+       f. Why connecting fails goes to the log (WARNING "could not connect
+          to the database", the server's or libpq's words as the DETAIL): a
+          reason the process has not told since it was last connected at
+          once, the same reason again once a minute while it lasts (every
+          connection of the process retries, each with its own backoff, and
+          would otherwise repeat it several times a second). Otherwise an
+          operator saw "lost the connection" and then nothing, while a role
+          dropped, a password changed or pg_hba.conf refused the service.
     3. The common tables (requests, outbox, cursors) are migrations of the
        component "common"; a service's own are component <schema>. Both are
        recorded in <schema>.schema_migrations.
@@ -79,6 +87,12 @@ static atomic_uint_fast64_t s_next_try_of; //  for the connections of this key (
 
 #define S_PROBE_MS       1000           //  note 2d
 #define S_SLOW_CONNECT_MS  500          //  note 2e
+#define S_TELL_AGAIN_MS  60000          //  note 2f
+
+//  Note 2f: the reason for failing to connect told last, and when
+static pthread_mutex_t s_told_lock = PTHREAD_MUTEX_INITIALIZER;
+static char s_told [256];
+static int64_t s_told_at;
 
 //  Note 4: libpq options added when the conninfo does not set them
 static const char *s_bounds [][2] = {
@@ -299,6 +313,24 @@ s_ration (lg_db_t *self, int64_t started)
         ;
 }
 
+//  Note 2f: a failed connect in the log, unless the same reason was told
+//  less than a minute ago; told is NULL after a connect, to start afresh
+static void
+s_tell (const char *told)
+{
+    int64_t now = zclock_mono ();
+    pthread_mutex_lock (&s_told_lock);
+    bool tell = told && (strncmp (s_told, told, sizeof s_told - 1) != 0
+                     ||  now - s_told_at >= S_TELL_AGAIN_MS);
+    if (tell || !told) {
+        snprintf (s_told, sizeof s_told, "%s", told? told: "");
+        s_told_at = now;
+    }
+    pthread_mutex_unlock (&s_told_lock);
+    if (tell)
+        lg_log_write (LG_LOG_WARNING, told, "could not connect to the database");
+}
+
 //  Note 2d: true when an idle connection is known good since the latest
 //  loss of the process, or answers an empty query within S_PROBE_MS
 static bool
@@ -435,6 +467,7 @@ lg_db_ensure (lg_db_t *self)
     if (PQstatus (self->conn) != CONNECTION_OK) {
         s_down (self);
         s_ration (self, now);
+        s_tell (self->error);
         return -1;
     }
     //  Our schema only, UTC on the wire; the schema name is ours ([a-z]+);
@@ -464,8 +497,10 @@ lg_db_ensure (lg_db_t *self)
     if (!ok) {
         s_down (self);
         s_ration (self, now);
+        s_tell (self->error);
         return -1;
     }
+    s_tell (NULL);
     if (self->was_connected)
         lg_info ("connected to the database again");
     self->was_connected = true;
@@ -944,10 +979,8 @@ s_migrate_component (lg_db_t *self, const char *component, const lg_migration_t 
 int
 lg_db_migrate (lg_db_t *self, const lg_migration_t *migrations)
 {
-    if (lg_db_ensure (self)) {
-        lg_log_write (LG_LOG_ERROR, self->error, "could not connect to the database");
-        return -1;
-    }
+    if (lg_db_ensure (self))
+        return -1;                          //  the log says why (note 2f)
     char *key = zsys_sprintf ("lgwan.migrate.%s", self->schema);
     const char *params [] = { key };
     int rc = -1;

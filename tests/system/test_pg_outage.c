@@ -274,18 +274,24 @@ s_counter (const char *name)
     return count;
 }
 
-//  True when the service's log has a line containing text
-static bool
-s_logged (const char *text)
+//  How many lines of the service's log contain text
+static int
+s_log_count (const char *text)
 {
     FILE *log = fopen (lg_test_log_path (s_registry.pid), "r");
     assert_non_null (log);
     char line [1024];
-    bool said = false;
+    int count = 0;
     while (fgets (line, sizeof line, log))
-        said = said || strstr (line, text);
+        count += strstr (line, text) != NULL;
     fclose (log);
-    return said;
+    return count;
+}
+
+static bool
+s_logged (const char *text)
+{
+    return s_log_count (text) > 0;
 }
 
 //  A provider under review, its decision (a rejection) ready to send
@@ -552,6 +558,41 @@ test_x2_restart_after_failed_connects_is_not_seen (void **state)
     assert_int_equal (s_burst (12), 12);
 }
 
+/* REQ X.2: why the service cannot connect is in its log, told once while
+   the reason stays the same (every connection retries, several times a
+   second), and so is its return. Here an operator took the service's right
+   to log in away and ended its sessions. The log used to say "lost the
+   connection" and then nothing. */
+static void
+test_x2_why_connecting_fails_is_logged (void **state)
+{
+    (void) state;
+    const char *refused = "role \"lgwan_registry\" is not permitted to log in";
+    int told = s_log_count ("could not connect to the database");
+    int again = s_log_count ("connected to the database again");
+    PGconn *watch = PQconnectdb (s_admin);
+    PGresult *res = PQexec (watch, "ALTER ROLE lgwan_registry NOLOGIN");
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    assert_true (s_count (watch, "SELECT count (pg_terminate_backend (pid)) FROM pg_stat_activity"
+                                 " WHERE usename = 'lgwan_registry'") > 0);
+    //  Requests meanwhile are refused, while the reactor and the workers
+    //  try again and again
+    int64_t until = zclock_mono () + 3000;
+    while (zclock_mono () < until) {
+        assert_int_equal (s_apply (NULL), LGWAN__V1__CODE__UNAVAILABLE);
+        zclock_sleep (100);
+    }
+    assert_int_equal (s_log_count ("could not connect to the database"), told + 1);
+    assert_int_equal (s_log_count (refused), 1);
+    res = PQexec (watch, "ALTER ROLE lgwan_registry LOGIN");
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    assert_true (lg_test_wait_for (s_serves, NULL, 5000));
+    assert_true (s_log_count ("connected to the database again") > again);
+    PQfinish (watch);
+}
+
 //  lgwanctl run as a thread: its exit code, -1 when it could not run
 typedef struct {
     char *command;
@@ -616,6 +657,7 @@ main (void)
         cmocka_unit_test (test_x2_read_lost_is_run_again),
         cmocka_unit_test (test_x2_restart_is_not_seen),
         cmocka_unit_test (test_x2_restart_after_failed_connects_is_not_seen),
+        cmocka_unit_test (test_x2_why_connecting_fails_is_logged),
         cmocka_unit_test (test_outage_under_traffic),
         cmocka_unit_test (test_x2_lgwanctl_rides_over_a_restart),
     };
