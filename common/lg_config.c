@@ -39,7 +39,6 @@
 #include <assert.h>
 #include <ctype.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,40 +80,26 @@ static const struct {
 #define S_PUB_HWM_MIN       1
 #define S_PUB_HWM_MAX       10000000
 
-//  Write why, if the caller gave room for it.
-static void
-s_why (char *why, size_t why_size, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_why (char *why, size_t why_size, const char *format, ...)
-{
-    if (why == NULL || why_size == 0)
-        return;
-    va_list args;
-    va_start (args, format);
-    vsnprintf (why, why_size, format, args);
-    va_end (args);
-}
-
-//  Copy the variable's value, or dflt when it is not set, into dest. A value
-//  that does not fit is an error; so is an empty one when not allow_empty.
-static int
-s_string (const char *name, const char *dflt, bool allow_empty,
-          char *dest, size_t dest_size, char *why, size_t why_size)
+int
+lg_config_string (const char *name, const char *dflt, bool allow_empty,
+                  char *dest, size_t dest_size, char *why, size_t why_size)
 {
     const char *value = getenv (name);
     bool from_env = value != NULL;
+    if (!from_env && dflt == NULL) {
+        lg_why (why, why_size, "%s: must be set", name);
+        return -1;
+    }
     if (!from_env)
         value = dflt;
     if (*value == '\0' && !allow_empty) {
-        s_why (why, why_size, "%s: must not be empty", name);
+        lg_why (why, why_size, "%s: must not be empty", name);
         return -1;
     }
     size_t length = strlen (value);
     if (length >= dest_size) {
-        s_why (why, why_size, "%s: %s is %zu bytes, longer than the limit of %zu",
-               name, from_env? "value": "default", length, dest_size - 1);
+        lg_why (why, why_size, "%s: %s is %zu bytes, longer than the limit of %zu",
+                name, from_env? "value": "default", length, dest_size - 1);
         return -1;
     }
     memcpy (dest, value, length + 1);
@@ -174,8 +159,8 @@ lg_config_int (const char *name, int64_t dflt, int64_t min, int64_t max,
             result = -result;
     }
     if (!valid || result < min || result > max) {
-        s_why (why, why_size, "%s: \"%s\" is not an integer between %" PRId64 " and %" PRId64,
-               name, text, min, max);
+        lg_why (why, why_size, "%s: \"%s\" is not an integer between %" PRId64 " and %" PRId64,
+                name, text, min, max);
         return -1;
     }
     *value = result;
@@ -192,7 +177,7 @@ lg_config_load (lg_config_t *cfg, const char *service, char *why, size_t why_siz
     assert (cfg);
     int port = lg_config_default_port (service);
     if (port < 0) {
-        s_why (why, why_size, "unknown service \"%s\"", service? service: "(null)");
+        lg_why (why, why_size, "unknown service \"%s\"", service? service: "(null)");
         return -1;
     }
     memset (cfg, 0, sizeof *cfg);
@@ -208,31 +193,32 @@ lg_config_load (lg_config_t *cfg, const char *service, char *why, size_t why_siz
 
     snprintf (name, sizeof name, "LG_%s_ENDPOINT", upper);
     snprintf (dflt, sizeof dflt, "tcp://*:%d", port);
-    if (s_string (name, dflt, false, cfg->endpoint, sizeof cfg->endpoint, why, why_size))
+    if (lg_config_string (name, dflt, false, cfg->endpoint, sizeof cfg->endpoint, why, why_size))
         return -1;
 
     snprintf (name, sizeof name, "LG_%s_PUB_ENDPOINT", upper);
     snprintf (dflt, sizeof dflt, "tcp://*:%d", port + 100);
-    if (s_string (name, dflt, false, cfg->pub_endpoint, sizeof cfg->pub_endpoint, why, why_size))
+    if (lg_config_string (name, dflt, false, cfg->pub_endpoint, sizeof cfg->pub_endpoint,
+                          why, why_size))
         return -1;
 
     snprintf (name, sizeof name, "LG_%s_DB", upper);
     snprintf (dflt, sizeof dflt, "dbname=lgwan user=lgwan_%s", service);
-    if (s_string (name, dflt, true, cfg->db, sizeof cfg->db, why, why_size))
+    if (lg_config_string (name, dflt, true, cfg->db, sizeof cfg->db, why, why_size))
         return -1;
 
-    if (s_string ("LG_CERT_DIR", "certs", false, cfg->cert_dir, sizeof cfg->cert_dir,
-                  why, why_size))
+    if (lg_config_string ("LG_CERT_DIR", "certs", false, cfg->cert_dir, sizeof cfg->cert_dir,
+                          why, why_size))
         return -1;
 
     snprintf (name, sizeof name, "LG_%s_KEY_FILE", upper);
     snprintf (dflt, sizeof dflt, "%s/services/%s.hmac", cfg->cert_dir, service);
-    if (s_string (name, dflt, false, cfg->key_file, sizeof cfg->key_file, why, why_size))
+    if (lg_config_string (name, dflt, false, cfg->key_file, sizeof cfg->key_file, why, why_size))
         return -1;
 
-    if (s_string ("LG_CLOCK_FILE", "", true, cfg->clock_file, sizeof cfg->clock_file,
-                  why, why_size)
-    ||  s_string ("LG_FAULTS", "", true, cfg->faults, sizeof cfg->faults, why, why_size))
+    if (lg_config_string ("LG_CLOCK_FILE", "", true, cfg->clock_file, sizeof cfg->clock_file,
+                          why, why_size)
+    ||  lg_config_string ("LG_FAULTS", "", true, cfg->faults, sizeof cfg->faults, why, why_size))
         return -1;
 
     if (lg_config_int ("LG_MAX_MSG", LG_MAX_MSG_DEFAULT, S_MAX_MSG_MIN, S_MAX_MSG_MAX,
@@ -251,8 +237,8 @@ lg_config_load (lg_config_t *cfg, const char *service, char *why, size_t why_siz
         level_name = "info";
     cfg->log_level = lg_log_level_parse (level_name);
     if (cfg->log_level < 0) {
-        s_why (why, why_size, "LG_LOG_LEVEL: \"%s\" is not one of debug, info, warning, error",
-               level_name);
+        lg_why (why, why_size, "LG_LOG_LEVEL: \"%s\" is not one of debug, info, warning, error",
+                level_name);
         return -1;
     }
     return 0;

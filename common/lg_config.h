@@ -33,6 +33,12 @@ int lg_config_default_port (const char *service);
 //  LG_WORKERS when unset: the online processors, at least 2, at most 64.
 int64_t lg_config_default_workers (void);
 
+//  Copy a variable's value, or dflt when it is not set (NULL dflt: it must
+//  be set), into dest; -1 and why when it is unset without a default, does
+//  not fit, or is empty and not allow_empty.
+int lg_config_string (const char *name, const char *dflt, bool allow_empty,
+                      char *dest, size_t dest_size, char *why, size_t why_size);
+
 //  Read one variable as a bounded integer; -1 and why when malformed.
 int lg_config_int (const char *name, int64_t dflt, int64_t min, int64_t max,
                    int64_t *value, char *why, size_t why_size);

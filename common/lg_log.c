@@ -160,6 +160,17 @@ lg_log_init (const char *ident, lg_log_level_t level)
 
 
 //  --------------------------------------------------------------------------
+void
+lg_why (char *why, size_t why_size, const char *format, ...)
+{
+    if (why == NULL || why_size == 0)
+        return;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (why, why_size, format, args);
+    va_end (args);
+}
+
 //  Parse "debug", "info"/"log", "warning", "error" (any case); -1 if unknown.
 
 int

@@ -25,6 +25,11 @@ int lg_log_level_parse (const char *name);
 void lg_log_write (lg_log_level_t level, const char *detail, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 
+//  Write a reason into a caller's buffer, if the caller gave room for one
+//  (why NULL or why_size 0: it did not).
+void lg_why (char *why, size_t why_size, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
 #define lg_debug(...)   lg_log_write (LG_LOG_DEBUG, NULL, __VA_ARGS__)
 #define lg_info(...)    lg_log_write (LG_LOG_INFO, NULL, __VA_ARGS__)
 #define lg_warning(...) lg_log_write (LG_LOG_WARNING, NULL, __VA_ARGS__)

@@ -79,21 +79,6 @@ struct _enf_nft_t {
 //  Value stored for every key of a prefix set
 static char s_present [] = "1";
 
-static void
-s_why (char *why, size_t why_size, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_why (char *why, size_t why_size, const char *format, ...)
-{
-    if (why == NULL || why_size == 0)
-        return;
-    va_list args;
-    va_start (args, format);
-    vsnprintf (why, why_size, format, args);
-    va_end (args);
-}
-
 
 //  --------------------------------------------------------------------------
 //  Strings and prefix sets
@@ -163,18 +148,18 @@ enf_prefix_parse (const char *text, enf_prefix_t *prefix, char *why, size_t why_
     assert (prefix);
     memset (prefix, 0, sizeof *prefix);
     if (text == NULL || *text == '\0') {
-        s_why (why, why_size, "empty prefix");
+        lg_why (why, why_size, "empty prefix");
         return -1;
     }
     size_t size = strnlen (text, ENF_PREFIX_MAX);
     if (size >= ENF_PREFIX_MAX) {
-        s_why (why, why_size, "prefix \"%.*s...\" is longer than %d bytes",
-               ENF_PREFIX_MAX - 1, text, ENF_PREFIX_MAX - 1);
+        lg_why (why, why_size, "prefix \"%.*s...\" is longer than %d bytes",
+                ENF_PREFIX_MAX - 1, text, ENF_PREFIX_MAX - 1);
         return -1;
     }
     const char *slash = strchr (text, '/');
     if (!slash || slash == text) {
-        s_why (why, why_size, "prefix \"%s\" is not address/length", text);
+        lg_why (why, why_size, "prefix \"%s\" is not address/length", text);
         return -1;
     }
     char address [ENF_PREFIX_MAX];
@@ -194,20 +179,20 @@ enf_prefix_parse (const char *text, enf_prefix_t *prefix, char *why, size_t why_
     }
     int family = strchr (address, ':')? AF_INET6: AF_INET;
     if (!valid || length > s_max_length (family)) {
-        s_why (why, why_size, "prefix \"%s\": length must be 1 .. %d",
-               text, s_max_length (family));
+        lg_why (why, why_size, "prefix \"%s\": length must be 1 .. %d",
+                text, s_max_length (family));
         return -1;
     }
     if (inet_pton (family, address, prefix->addr) != 1) {
-        s_why (why, why_size, "prefix \"%s\": \"%s\" is not an %s address",
-               text, address, family == AF_INET? "IPv4": "IPv6");
+        lg_why (why, why_size, "prefix \"%s\": \"%s\" is not an %s address",
+                text, address, family == AF_INET? "IPv4": "IPv6");
         return -1;
     }
     uint8_t mask [16];
     s_mask (family, length, mask);
     for (int index = 0; index < 16; index++)
         if (prefix->addr [index] & (uint8_t) ~mask [index]) {
-            s_why (why, why_size, "prefix \"%s\" has host bits set", text);
+            lg_why (why, why_size, "prefix \"%s\" has host bits set", text);
             return -1;
         }
     prefix->family = family;
@@ -853,8 +838,8 @@ enf_nft_t *
 enf_nft_new (const char *netns, char *why, size_t why_size)
 {
     if (!enf_netns_valid (netns)) {
-        s_why (why, why_size, "network namespace name \"%s\" is not \"host\" nor a name "
-               "of [A-Za-z0-9._-]{1,%d}", netns? netns: "", ENF_NETNS_MAX - 1);
+        lg_why (why, why_size, "network namespace name \"%s\" is not \"host\" nor a name "
+                "of [A-Za-z0-9._-]{1,%d}", netns? netns: "", ENF_NETNS_MAX - 1);
         return NULL;
     }
     enf_nft_t *self = (enf_nft_t *) calloc (1, sizeof *self);
@@ -868,20 +853,20 @@ enf_nft_new (const char *netns, char *why, size_t why_size)
     if (!host) {
         home = open ("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
         if (home < 0) {
-            s_why (why, why_size, "could not open /proc/thread-self/ns/net: %s", strerror (errno));
+            lg_why (why, why_size, "could not open /proc/thread-self/ns/net: %s", strerror (errno));
             goto cleanup;
         }
         char path [sizeof "/run/netns/" + ENF_NETNS_MAX];
         snprintf (path, sizeof path, "/run/netns/%s", netns);
         target = open (path, O_RDONLY | O_CLOEXEC);
         if (target < 0) {
-            s_why (why, why_size, "could not open network namespace %s: %s", path,
-                   strerror (errno));
+            lg_why (why, why_size, "could not open network namespace %s: %s", path,
+                    strerror (errno));
             goto cleanup;
         }
         if (setns (target, CLONE_NEWNET)) {
-            s_why (why, why_size, "could not enter network namespace %s: %s%s", netns,
-                   strerror (errno), errno == EPERM? " (entering needs CAP_SYS_ADMIN)": "");
+            lg_why (why, why_size, "could not enter network namespace %s: %s%s", netns,
+                    strerror (errno), errno == EPERM? " (entering needs CAP_SYS_ADMIN)": "");
             goto cleanup;
         }
         entered = true;
@@ -890,14 +875,14 @@ enf_nft_new (const char *netns, char *why, size_t why_size)
     self->writer = s_ctx_new (false);
     self->reader = s_ctx_new (true);
     if (!self->writer || !self->reader) {
-        s_why (why, why_size, "could not create a libnftables context");
+        lg_why (why, why_size, "could not create a libnftables context");
         goto cleanup;
     }
     self->probe = socket (AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
     struct timeval timeout = { .tv_sec = 2, .tv_usec = 0 };
     if (self->probe < 0
     ||  setsockopt (self->probe, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout)) {
-        s_why (why, why_size, "could not open a netfilter netlink socket: %s", strerror (errno));
+        lg_why (why, why_size, "could not open a netfilter netlink socket: %s", strerror (errno));
         goto cleanup;
     }
     ok = true;
@@ -908,8 +893,8 @@ cleanup:
         struct stat want, now;
         if (setns (home, CLONE_NEWNET) || fstat (home, &want)
         ||  stat ("/proc/thread-self/ns/net", &now) || want.st_ino != now.st_ino) {
-            s_why (why, why_size, "could not return to the original network namespace: %s",
-                   strerror (errno));
+            lg_why (why, why_size, "could not return to the original network namespace: %s",
+                    strerror (errno));
             ok = false;
         }
     }
@@ -970,8 +955,8 @@ s_run (struct nft_ctx *ctx, const char *text, char **output_p, char *why, size_t
         return output_p && !*output_p? ENF_NFT_FAILED: 0;
     }
     size_t line = strcspn (message, "\n");
-    s_why (why, why_size, "%.*s", (int) (line > 400? 400: line),
-           *message? message: strerror (error? error: EIO));
+    lg_why (why, why_size, "%.*s", (int) (line > 400? 400: line),
+            *message? message: strerror (error? error: EIO));
     if (error == EPERM || strstr (message, "Operation not permitted"))
         return ENF_NFT_DENIED;
     return ENF_NFT_FAILED;
@@ -987,7 +972,8 @@ enf_nft_rebuild (enf_nft_t *self, zhashx_t *desired, char *why, size_t why_size)
     char *text = keys? enf_nft_batch_rebuild (keys, &lengths): NULL;
     zlistx_destroy (&keys);
     if (!text) {
-        s_why (why, why_size, "could not build the batch (a prefix is malformed or memory ran out)");
+        lg_why (why, why_size, "could not build the batch"
+                " (a prefix is malformed or memory ran out)");
         return ENF_NFT_FAILED;
     }
     int rc = s_run (self->writer, text, NULL, why, why_size);
@@ -1004,7 +990,8 @@ enf_nft_update (enf_nft_t *self, zlistx_t *add, zlistx_t *remove, char *why, siz
     enf_lengths_t lengths;
     char *text = enf_nft_batch_update (&self->lengths, add, remove, &lengths);
     if (!text) {
-        s_why (why, why_size, "could not build the batch (a prefix is malformed or memory ran out)");
+        lg_why (why, why_size, "could not build the batch"
+                " (a prefix is malformed or memory ran out)");
         return ENF_NFT_FAILED;
     }
     int rc = *text? s_run (self->writer, text, NULL, why, why_size): 0;
@@ -1025,12 +1012,12 @@ enf_nft_read (enf_nft_t *self, enf_seen_t **seen_p, char *why, size_t why_size)
     int rc = s_run (self->reader, "list table inet " ENF_TABLE, &output, message, sizeof message);
     bool absent = rc == ENF_NFT_FAILED && strstr (message, "No such file or directory");
     if (rc && !absent) {
-        s_why (why, why_size, "could not list table inet " ENF_TABLE ": %s", message);
+        lg_why (why, why_size, "could not list table inet " ENF_TABLE ": %s", message);
         return rc;
     }
     enf_seen_t *seen = enf_seen_new ();
     if (!seen || enf_nft_parse (absent? NULL: output, seen)) {
-        s_why (why, why_size, "could not parse the listing of table inet " ENF_TABLE);
+        lg_why (why, why_size, "could not parse the listing of table inet " ENF_TABLE);
         free (output);
         enf_seen_destroy (&seen);
         return ENF_NFT_FAILED;
@@ -1058,9 +1045,9 @@ enf_nft_verify (enf_nft_t *self, zhashx_t *desired, zlistx_t *missing, zlistx_t 
     bool layout = enf_seen_matches (seen, &self->lengths);
     *ok = zlistx_size (lost) == 0 && zlistx_size (stray) == 0 && layout;
     if (!*ok)
-        s_why (why, why_size, "%zu missing, %zu extra%s%s", zlistx_size (lost),
-               zlistx_size (stray), layout? "": "; ",
-               layout? "": seen->why [0]? seen->why: "the sets differ from the last batch");
+        lg_why (why, why_size, "%zu missing, %zu extra%s%s", zlistx_size (lost),
+                zlistx_size (stray), layout? "": "; ",
+                layout? "": seen->why [0]? seen->why: "the sets differ from the last batch");
     for (void *item = zlistx_first (lost); item && missing; item = zlistx_next (lost))
         zlistx_add_end (missing, item);
     for (void *item = zlistx_first (stray); item && extra; item = zlistx_next (stray))
@@ -1091,11 +1078,11 @@ enf_nft_reconcile (enf_nft_t *self, zhashx_t *desired, zlistx_t *missing, zlistx
     if (rc)
         return rc;
     if (!ok) {
-        s_why (why, why_size, "the table still differs after a rebuild");
+        lg_why (why, why_size, "the table still differs after a rebuild");
         return ENF_NFT_FAILED;
     }
     *repaired = true;
-    s_why (why, why_size, "%s", drift);
+    lg_why (why, why_size, "%s", drift);
     return 0;
 }
 
@@ -1214,7 +1201,7 @@ enf_nft_confirm (enf_nft_t *self, zlistx_t *add, zlistx_t *remove, bool *ok,
     enf_prefix_t *removes = s_prefixes_sorted (remove, &remove_count);
     int rc = 0;
     if (!adds || !removes) {
-        s_why (why, why_size, "a prefix to confirm is malformed");
+        lg_why (why, why_size, "a prefix to confirm is malformed");
         rc = ENF_NFT_FAILED;
         goto cleanup;
     }
@@ -1227,15 +1214,15 @@ enf_nft_confirm (enf_nft_t *self, zlistx_t *add, zlistx_t *remove, bool *ok,
         size_t found = 0;
         int error = s_query (self, adds, from, to, &found);
         if (error == -EPERM || error == -EIO) {
-            s_why (why, why_size, "could not query set elements: %s", strerror (-error));
+            lg_why (why, why_size, "could not query set elements: %s", strerror (-error));
             rc = error == -EPERM? ENF_NFT_DENIED: ENF_NFT_FAILED;
             goto cleanup;
         }
         if (error || found != to - from) {
             char text [ENF_PREFIX_MAX];
             enf_prefix_format (&adds [from], text);
-            s_why (why, why_size, "the kernel lacks an added element (of %s .. %zu): %s",
-                   text, to - from, error? strerror (-error): "fewer elements returned");
+            lg_why (why, why_size, "the kernel lacks an added element (of %s .. %zu): %s",
+                    text, to - from, error? strerror (-error): "fewer elements returned");
             *ok = false;
         }
         from = to;
@@ -1245,15 +1232,15 @@ enf_nft_confirm (enf_nft_t *self, zlistx_t *add, zlistx_t *remove, bool *ok,
         size_t found = 0;
         int error = s_query (self, removes, index, index + 1, &found);
         if (error == -EPERM || error == -EIO) {
-            s_why (why, why_size, "could not query set elements: %s", strerror (-error));
+            lg_why (why, why_size, "could not query set elements: %s", strerror (-error));
             rc = error == -EPERM? ENF_NFT_DENIED: ENF_NFT_FAILED;
             goto cleanup;
         }
         if (error != -ENOENT) {
             char text [ENF_PREFIX_MAX];
             enf_prefix_format (&removes [index], text);
-            s_why (why, why_size, "the kernel still holds removed %s%s%s", text,
-                   error? ": ": "", error? strerror (-error): "");
+            lg_why (why, why_size, "the kernel still holds removed %s%s%s", text,
+                    error? ": ": "", error? strerror (-error): "");
             *ok = false;
         }
     }

@@ -65,7 +65,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,45 +127,6 @@ static const struct {
 //  --------------------------------------------------------------------------
 //  Configuration
 
-static void
-s_why (char *why, size_t why_size, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_why (char *why, size_t why_size, const char *format, ...)
-{
-    if (why == NULL || why_size == 0)
-        return;
-    va_list args;
-    va_start (args, format);
-    vsnprintf (why, why_size, format, args);
-    va_end (args);
-}
-
-//  Copy a variable (or dflt when unset; NULL dflt: mandatory) into dest
-static int
-s_config_string (const char *name, const char *dflt, char *dest, size_t dest_size,
-                 char *why, size_t why_size)
-{
-    const char *value = getenv (name);
-    if (value == NULL && dflt == NULL) {
-        s_why (why, why_size, "%s: must be set", name);
-        return -1;
-    }
-    if (value == NULL)
-        value = dflt;
-    if (*value == '\0') {
-        s_why (why, why_size, "%s: must not be empty", name);
-        return -1;
-    }
-    if (strlen (value) >= dest_size) {
-        s_why (why, why_size, "%s: value is longer than %zu bytes", name, dest_size - 1);
-        return -1;
-    }
-    snprintf (dest, dest_size, "%s", value);
-    return 0;
-}
-
 static bool
 s_point_valid (const char *point)
 {
@@ -186,24 +146,24 @@ enforcer_config_load (enforcer_config_t *config, char *why, size_t why_size)
 {
     assert (config);
     memset (config, 0, sizeof *config);
-    if (s_config_string ("LG_ENFORCER_POINT", NULL, config->point, sizeof config->point,
-                         why, why_size))
+    if (lg_config_string ("LG_ENFORCER_POINT", NULL, false, config->point, sizeof config->point,
+                          why, why_size))
         return -1;
     if (!s_point_valid (config->point)) {
-        s_why (why, why_size, "LG_ENFORCER_POINT: \"%s\" is not [a-z0-9-]{1,32}", config->point);
+        lg_why (why, why_size, "LG_ENFORCER_POINT: \"%s\" is not [a-z0-9-]{1,32}", config->point);
         return -1;
     }
-    if (s_config_string ("LG_ENFORCER_NETNS", NULL, config->netns, sizeof config->netns,
-                         why, why_size))
+    if (lg_config_string ("LG_ENFORCER_NETNS", NULL, false, config->netns, sizeof config->netns,
+                          why, why_size))
         return -1;
     if (!enf_netns_valid (config->netns)) {
-        s_why (why, why_size, "LG_ENFORCER_NETNS: \"%s\" is neither \"host\" nor a name of "
-               "[A-Za-z0-9._-]{1,%d} under /run/netns", config->netns, ENF_NETNS_MAX - 1);
+        lg_why (why, why_size, "LG_ENFORCER_NETNS: \"%s\" is neither \"host\" nor a name of "
+                "[A-Za-z0-9._-]{1,%d} under /run/netns", config->netns, ENF_NETNS_MAX - 1);
         return -1;
     }
     const char *dry_run = getenv ("LG_ENFORCER_DRY_RUN");
     if (dry_run && strcmp (dry_run, "true") && strcmp (dry_run, "false")) {
-        s_why (why, why_size, "LG_ENFORCER_DRY_RUN: \"%s\" is neither true nor false", dry_run);
+        lg_why (why, why_size, "LG_ENFORCER_DRY_RUN: \"%s\" is neither true nor false", dry_run);
         return -1;
     }
     config->dry_run = dry_run && strcmp (dry_run, "true") == 0;
@@ -212,18 +172,18 @@ enforcer_config_load (enforcer_config_t *config, char *why, size_t why_size)
     ||  lg_config_int ("LG_MAX_MSG", LG_MAX_MSG_DEFAULT, 1024, 64 * 1024 * 1024,
                        &config->max_msg, why, why_size))
         return -1;
-    if (s_config_string ("LG_ISOLATION_ENFORCER_CONNECT", "tcp://127.0.0.1:7305",
-                         config->connect, sizeof config->connect, why, why_size)
-    ||  s_config_string ("LG_CERT_DIR", "certs", config->cert_dir, sizeof config->cert_dir,
-                         why, why_size))
+    if (lg_config_string ("LG_ISOLATION_ENFORCER_CONNECT", "tcp://127.0.0.1:7305", false,
+                          config->connect, sizeof config->connect, why, why_size)
+    ||  lg_config_string ("LG_CERT_DIR", "certs", false, config->cert_dir,
+                          sizeof config->cert_dir, why, why_size))
         return -1;
     //  One endpoint per isolation replica, tried in turn (point 6)
     for (const char *next = config->connect; ; next++) {
         size_t span = strcspn (next, ",");
         if (span == 0 || span >= sizeof config->endpoints [0]
         ||  strcspn (next, " \t") < span || config->n_endpoints == ENFORCER_CONNECT_MAX) {
-            s_why (why, why_size, "LG_ISOLATION_ENFORCER_CONNECT: \"%s\" is not 1 to %d"
-                   " endpoints separated by commas", config->connect, ENFORCER_CONNECT_MAX);
+            lg_why (why, why_size, "LG_ISOLATION_ENFORCER_CONNECT: \"%s\" is not 1 to %d"
+                    " endpoints separated by commas", config->connect, ENFORCER_CONNECT_MAX);
             return -1;
         }
         snprintf (config->endpoints [config->n_endpoints++], sizeof config->endpoints [0],
@@ -234,16 +194,16 @@ enforcer_config_load (enforcer_config_t *config, char *why, size_t why_size)
     }
     char dflt [600];
     snprintf (dflt, sizeof dflt, "%s/clients/enforcer_secret", config->cert_dir);
-    if (s_config_string ("LG_ENFORCER_CERT", dflt, config->cert, sizeof config->cert,
-                         why, why_size))
+    if (lg_config_string ("LG_ENFORCER_CERT", dflt, false, config->cert, sizeof config->cert,
+                          why, why_size))
         return -1;
     snprintf (config->server_cert, sizeof config->server_cert, "%s/services/isolation",
               config->cert_dir);
     const char *level = getenv ("LG_LOG_LEVEL");
     config->log_level = level? lg_log_level_parse (level): LG_LOG_INFO;
     if (config->log_level < 0) {
-        s_why (why, why_size, "LG_LOG_LEVEL: \"%s\" is not debug, info, log, warning or error",
-               level);
+        lg_why (why, why_size, "LG_LOG_LEVEL: \"%s\" is not debug, info, log, warning or error",
+                level);
         return -1;
     }
     return 0;
@@ -856,12 +816,12 @@ s_sockets (s_enforcer_t *self, char *why, size_t why_size)
 {
     self->dealer = zsock_new (ZMQ_DEALER);
     if (!self->dealer) {
-        s_why (why, why_size, "could not create the DEALER socket");
+        lg_why (why, why_size, "could not create the DEALER socket");
         return -1;
     }
     if (lg_auth_client (self->dealer, self->config.cert, self->config.server_cert)) {
-        s_why (why, why_size, "could not read the certificates %s (ours, with its secret) "
-               "and %s (the isolation service's)", self->config.cert, self->config.server_cert);
+        lg_why (why, why_size, "could not read the certificates %s (ours, with its secret) "
+                "and %s (the isolation service's)", self->config.cert, self->config.server_cert);
         return -1;
     }
     zsock_set_linger (self->dealer, 0);
@@ -877,17 +837,17 @@ s_sockets (s_enforcer_t *self, char *why, size_t why_size)
                             | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
                             | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                             | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)) {
-        s_why (why, why_size, "could not monitor the DEALER socket: %s", zmq_strerror (errno));
+        lg_why (why, why_size, "could not monitor the DEALER socket: %s", zmq_strerror (errno));
         return -1;
     }
     self->monitor = zsock_new (ZMQ_PAIR);
     if (!self->monitor || zsock_connect (self->monitor, "%s", self->monitor_endpoint)) {
-        s_why (why, why_size, "could not connect the socket monitor");
+        lg_why (why, why_size, "could not connect the socket monitor");
         return -1;
     }
     if (zsock_connect (self->dealer, "%s", self->config.endpoints [0])) {
-        s_why (why, why_size, "LG_ISOLATION_ENFORCER_CONNECT: could not connect to %s",
-               self->config.endpoints [0]);
+        lg_why (why, why_size, "LG_ISOLATION_ENFORCER_CONNECT: could not connect to %s",
+                self->config.endpoints [0]);
         return -1;
     }
     self->switched_at = self->down_since = zclock_mono ();

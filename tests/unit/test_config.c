@@ -317,6 +317,32 @@ test_too_long_strings (void **state)
     assert_int_equal (strlen (cfg.cert_dir), 500);
 }
 
+//  lg_config_string on its own, as the enforcer uses it: a variable without
+//  a default must be set; dest and why stay as they were when no room
+static void
+test_config_string (void **state)
+{
+    (void) state;
+    char dest [8] = "before", why [256] = "untouched";
+    unsetenv ("LG_TEST_STRING");
+    assert_int_equal (lg_config_string ("LG_TEST_STRING", NULL, false, dest, sizeof dest,
+                                        why, sizeof why), -1);
+    assert_string_equal (why, "LG_TEST_STRING: must be set");
+    assert_string_equal (dest, "before");
+    assert_int_equal (lg_config_string ("LG_TEST_STRING", "dflt", false, dest, sizeof dest,
+                                        NULL, 0), 0);
+    assert_string_equal (dest, "dflt");
+    setenv ("LG_TEST_STRING", "1234567", 1);
+    assert_int_equal (lg_config_string ("LG_TEST_STRING", NULL, false, dest, sizeof dest,
+                                        why, sizeof why), 0);
+    assert_string_equal (dest, "1234567");
+    setenv ("LG_TEST_STRING", "12345678", 1);
+    assert_int_equal (lg_config_string ("LG_TEST_STRING", NULL, false, dest, sizeof dest,
+                                        NULL, 0), -1);
+    assert_string_equal (dest, "1234567");
+    unsetenv ("LG_TEST_STRING");
+}
+
 static void
 test_empty_strings (void **state)
 {
@@ -346,6 +372,7 @@ main (void)
         cmocka_unit_test_setup (test_config_int, s_clean_environment),
         cmocka_unit_test_setup (test_log_level, s_clean_environment),
         cmocka_unit_test_setup (test_too_long_strings, s_clean_environment),
+        cmocka_unit_test_setup (test_config_string, s_clean_environment),
         cmocka_unit_test_setup (test_empty_strings, s_clean_environment),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
