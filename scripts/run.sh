@@ -8,9 +8,9 @@
 #           runs `lgwanctl db init`, makes certificates in run/certs, starts
 #           every service binary that was built (build/services/*/lgwan-*)
 #           with its log in run/log/<svc>.log and its pid in run/<svc>.pid,
-#           loads the demo data once (deploy/demo/load.sh, when present) and
-#           prints how to use it. Running it again starts only what is not
-#           running; data and certificates are kept.
+#           loads the demo data into an empty database (deploy/demo/load.sh,
+#           when present) and prints how to use it. Running it again starts
+#           only what is not running; data and certificates are kept.
 #   stop    stops the services (SIGTERM, then SIGKILL after 15 s) and the
 #           cluster; run/ stays, so the next start continues where this left.
 #   status  shows what is running.
@@ -204,20 +204,24 @@ stop_service () {
 }
 
 load_demo () {
-    local loader=$ROOT/deploy/demo/load.sh stamp=$RUN/demo.loaded
+    local loader=$ROOT/deploy/demo/load.sh providers
     if [ ! -f "$loader" ]; then
         note "no demo data loader (deploy/demo/load.sh): starting empty"
         return 0
     fi
-    if [ -f "$stamp" ]; then
-        note "demo data already loaded ($(cat "$stamp"))"
+    #   The database says whether it holds data, not a file beside it: a
+    #   cluster made afresh gets the demo data again
+    providers=$(psql -X "host=$SOCK dbname=$DB user=postgres" -Atc \
+                "SELECT count(*) FROM registry.providers") \
+        || die "could not ask the database whether it holds data"
+    if [ "$providers" != 0 ]; then
+        note "the database holds $providers providers: demo data not loaded again"
         return 0
     fi
     note "loading demo data (deploy/demo/load.sh)"
     LGWANCTL=$LGWANCTL LG_CERT_DIR=$CERTS LGWANCTL_CERT=$CERTS/clients/operator_secret \
     LG_CLIENT_DIR=$CERTS/clients LG_RUN_DIR=$RUN \
         bash "$loader" || die "loading the demo data failed (deploy/demo/load.sh)"
-    date -u '+%Y-%m-%d %H:%M:%S UTC' >"$stamp"
 }
 
 do_start () {
