@@ -18,7 +18,10 @@
        Snapshot). While that connection is down (notifications sent then
        are lost), the versions are read every S_POLL_MS instead, and once
        more when it listens again. A version is pushed once, by whichever
-       of the two paths finds it first.
+       of the two paths finds it first. The head is read when the service
+       starts listening, whether or not a point is connected yet, so the
+       first version after it is pushed like any other (it used to be taken
+       for the head at start and left to the Beat, a second late).
     4. Every second a Beat carries the version; a point that has not acked the
        head within LG_LAG_MS gets one EnforcementLagging per version, and
        keeps being sent updates.
@@ -90,8 +93,9 @@ typedef struct {
     //  every later change as in force at that point
     uint64_t sent_max;
     //  Every version up to this one went out as an Update to every point
-    //  (point 3); 0 until the first poll reads the head
+    //  (point 3), once pushed_known: from the first read of the head on
     uint64_t pushed;
+    bool pushed_known;
     //  The frame being handled, for the duty that records it
     char point [40];
     bool dry_run;
@@ -730,28 +734,29 @@ s_on_published (void *arg, const char *topic, zframe_t *frame)
 static void
 s_read_versions (s_points_t *self)
 {
-    if (zhashx_size (self->peers) == 0)
-        return;
     char after [24], most [16];
     snprintf (after, sizeof after, "%" PRIu64, self->pushed);
     snprintf (most, sizeof most, "%d", S_POLL_VERSIONS);
-    const char *params [] = { after, most };
+    const char *params [] = { after, most, self->pushed_known? "t": "f" };
     PGresult *res = lg_db_exec (self->db,
         "SELECT h.version AS head, v.version, array_to_string (v.added, ',') AS added,"
         " array_to_string (v.removed, ',') AS removed FROM desired_head h"
         " LEFT JOIN LATERAL (SELECT * FROM desired_versions d WHERE d.version > $1::bigint"
-        "  AND $1::bigint > 0 ORDER BY d.version LIMIT $2::integer) v ON true"
-        " WHERE h.id = 1 ORDER BY v.version", 2, params);
+        "  AND $3::boolean ORDER BY d.version LIMIT $2::integer) v ON true"
+        " WHERE h.id = 1 ORDER BY v.version", 3, params);
     if (!res || PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) == 0) {
         PQclear (res);
         return;                     //  no database: the Beat says the head when it is back
     }
     uint64_t head = strtoull (lg_db_value (res, 0, "head"), NULL, 10);
     int rows = PQntuples (res);
-    if (self->pushed == 0 || head < self->pushed || head - self->pushed > S_POLL_VERSIONS)
-        //  At start, after the database went back, or too far behind: the
+    if (!self->pushed_known || head < self->pushed || head - self->pushed > S_POLL_VERSIONS) {
+        //  At start (whether or not a point is connected yet, and the head
+        //  may be 0), after the database went back, or too far behind: the
         //  points learn the head from the Beat and ask for a Snapshot
         self->pushed = head;
+        self->pushed_known = true;
+    }
     else
         for (int row = 0; row < rows && lg_db_value (res, row, "version"); row++) {
             char *added = lg_db_strdup (res, row, "added");

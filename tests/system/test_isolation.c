@@ -493,18 +493,25 @@ s_point_ack (zsock_t *point, uint64_t version)
     s_point_ack_as (point, "fake", version);
 }
 
-//  A hand-made point connected with the enforcer certificate
+//  A hand-made point connected with the enforcer certificate to a replica's
+//  enforcer endpoint
 static zsock_t *
-s_point_new (void)
+s_point_at (const char *endpoint)
 {
     zsock_t *point = zsock_new (ZMQ_DEALER);
     char *cert = zsys_sprintf ("%s/clients/enforcer", s_certs);
     char *server = zsys_sprintf ("%s/services/isolation", s_certs);
     assert_int_equal (lg_auth_client (point, cert, server), 0);
-    assert_int_equal (zsock_connect (point, "%s", s_enforcers), 0);
+    assert_int_equal (zsock_connect (point, "%s", endpoint), 0);
     zstr_free (&cert);
     zstr_free (&server);
     return point;
+}
+
+static zsock_t *
+s_point_new (void)
+{
+    return s_point_at (s_enforcers);
 }
 
 static void
@@ -1083,6 +1090,48 @@ test_r16_1_gone_point_retired (void **state)
     s_sql ("DELETE FROM isolation.points WHERE name IN ('gone-gw', 'live-gw') RETURNING 1");
 }
 
+/* REQ R16.1: the first change after a replica started goes out as an
+   Update at once. A replica that had read no version yet (no point was
+   connected at its start, or no change had ever been made) took the first
+   version it heard of for "the head at start" and pushed nothing; its
+   points learnt the version from the next Beat and asked for a Snapshot, a
+   second late. Here the change is made through the other replica, so this
+   one learns of it by notification only. */
+static void
+test_r16_1_first_change_after_start_is_pushed (void **state)
+{
+    (void) state;
+    uint64_t id = s_fresh_connection ();
+    lg_test_proc_t replica = { .service = "isolation" };
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    char *enforcers = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=%s", endpoint);
+    const char *extra [] = { enforcers, NULL };
+    lg_test_proc_t *follows [] = { &s_registry, NULL };
+    assert_true (lg_test_proc_start (&replica, s_admin, s_certs, follows, extra));
+    zsock_t *point = s_point_at (endpoint);
+    uint64_t head = s_point_join (point, "fake");
+    s_point_ack (point, head);
+
+    assert_false (s_disconnect_one (id, "INC-FIRST"));
+    Lgwan__V1__EnforcerFrame *in = s_point_try_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE,
+                                                     3000);
+    assert_non_null (in);
+    assert_int_equal (in->update->version, head + 1);
+    assert_int_equal (in->update->base_version, head);
+    s_point_ack (point, head + 1);
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    for (int i = 0; i < 100 && s_pending (id); i++)
+        zclock_sleep (50);
+    assert_int_equal (s_pending (id), 0);
+
+    //  Later tests must not wait for this point
+    zsock_destroy (&point);
+    s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
+    lg_test_proc_stop (&replica, SIGTERM);
+    zstr_free (&enforcers);
+}
+
 /* REQ R16.1: a repair the database could not record is recorded later. A
    point reports a repair once; DriftRepaired is the record that a
    gateway's ruleset was changed by hand, and it used to be lost with a
@@ -1147,6 +1196,7 @@ main (void)
         cmocka_unit_test (test_r16_1_ack_kept_when_not_recorded),
         cmocka_unit_test (test_r16_1_acks_conflict_runs_again_at_once),
         cmocka_unit_test (test_r16_1_repair_kept_when_not_recorded),
+        cmocka_unit_test (test_r16_1_first_change_after_start_is_pushed),
         cmocka_unit_test (test_r16_1_acks_apart_recorded_together),
         cmocka_unit_test (test_r16_1_gone_point_retired),
         cmocka_unit_test (test_r16_1_beats_go_on_under_a_held_lock),
