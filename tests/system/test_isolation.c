@@ -61,7 +61,11 @@ s_sql (const char *format, ...)
     va_start (args, format);
     char *sql = zsys_vprintf (format, args);
     va_end (args);
-    PGconn *conn = PQconnectdb (s_admin);
+    //  Bounded, so that a lock a failed test left held fails the tests after
+    //  it instead of hanging them until ctest's timeout
+    char *conninfo = zsys_sprintf ("%s options='-c statement_timeout=20000'", s_admin);
+    PGconn *conn = PQconnectdb (conninfo);
+    zstr_free (&conninfo);
     PGresult *res = PQexec (conn, sql);
     long value = PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1
                ? atol (PQgetvalue (res, 0, 0)): -1;
