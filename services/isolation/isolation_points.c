@@ -88,6 +88,8 @@ typedef struct {
     char endpoint [256];
     char replica [320];         //  host:port of our enforcer channel, for points.replica
     int64_t lag_ms;
+    //  The head as last read (s_head)
+    uint64_t head;
     //  The highest version sent to any point (Snapshot, Update, Beat): an
     //  ack above it claims a state this service never sent, and would count
     //  every later change as in force at that point
@@ -234,14 +236,19 @@ s_sweep (s_points_t *self)
     zlistx_destroy (&keys);
 }
 
+//  The head of the desired state. When the database does not answer, the
+//  highest known: last read, or sent to a point (a Snapshot or an Update
+//  since). A Beat of 0 there told every point that it held a version above
+//  the head, and each asked for a Snapshot every second of the outage
 static uint64_t
 s_head (s_points_t *self)
 {
     PGresult *res = lg_db_exec (self->db, "SELECT version FROM desired_head WHERE id = 1", 0, NULL);
-    uint64_t version = res && PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1
-                     ? strtoull (PQgetvalue (res, 0, 0), NULL, 10): 0;
+    bool read = res && PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1;
+    if (read)
+        self->head = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
     PQclear (res);
-    return version;
+    return read || self->head > self->sent_max? self->head: self->sent_max;
 }
 
 //  Is the connection of peer still there? A Beat of the head asks (point 6)

@@ -1136,6 +1136,65 @@ test_r16_1_first_change_after_start_is_pushed (void **state)
     zstr_free (&enforcers);
 }
 
+//  Isolation answers a request that needs its database
+static bool
+s_isolation_answers (void *arg)
+{
+    (void) arg;
+    Lgwan__V1__PointList list = LGWAN__V1__POINT_LIST__INIT;
+    lg_reply_t *reply = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_POINT_LIST, &list);
+    bool ok = reply->status->code == LGWAN__V1__CODE__OK;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return ok;
+}
+
+/* REQ R16.1: while isolation cannot reach its database, its Beats say the
+   head it last knew. They used to say 0, below every point's version, and
+   every point asked for a Snapshot each second of the outage. Here the
+   test's database stops taking connections and its sessions are ended (the
+   services' roles are the cluster's, shared with tests running alongside). */
+static void
+test_r16_1_beats_keep_the_head_while_the_database_is_away (void **state)
+{
+    (void) state;
+    zsock_t *point = s_point_new ();
+    uint64_t head = s_point_join (point, "fake");
+    s_point_ack (point, head);
+    PGconn *ours = PQconnectdb (s_admin);
+    char *database = strdup (PQdb (ours));
+    PQfinish (ours);
+    char *elsewhere = zsys_sprintf ("%s dbname=postgres", s_admin);
+    PGconn *admin = PQconnectdb (elsewhere);
+    zstr_free (&elsewhere);
+    char *sql = zsys_sprintf ("ALTER DATABASE \"%s\" ALLOW_CONNECTIONS false;"
+                              " SELECT pg_terminate_backend (pid) FROM pg_stat_activity"
+                              " WHERE datname = '%s'", database, database);
+    PGresult *res = PQexec (admin, sql);
+    zstr_free (&sql);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    PQclear (res);
+    //  Three Beats into the outage, each with the head
+    for (int beat = 0; beat < 3; beat++) {
+        Lgwan__V1__EnforcerFrame *in = s_point_try_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_BEAT,
+                                                         3000);
+        assert_non_null (in);
+        assert_int_equal (in->beat->version, head);
+        lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    }
+    sql = zsys_sprintf ("ALTER DATABASE \"%s\" ALLOW_CONNECTIONS true", database);
+    res = PQexec (admin, sql);
+    zstr_free (&sql);
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    PQfinish (admin);
+    free (database);
+    assert_true (lg_test_wait_for (s_isolation_answers, NULL, 10000));
+
+    //  Later tests must not wait for this point
+    zsock_destroy (&point);
+    s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
+}
+
 /* REQ R16.1: a repair the database could not record is recorded later. A
    point reports a repair once; DriftRepaired is the record that a
    gateway's ruleset was changed by hand, and it used to be lost with a
@@ -1201,6 +1260,7 @@ main (void)
         cmocka_unit_test (test_r16_1_acks_conflict_runs_again_at_once),
         cmocka_unit_test (test_r16_1_repair_kept_when_not_recorded),
         cmocka_unit_test (test_r16_1_first_change_after_start_is_pushed),
+        cmocka_unit_test (test_r16_1_beats_keep_the_head_while_the_database_is_away),
         cmocka_unit_test (test_r16_1_acks_apart_recorded_together),
         cmocka_unit_test (test_r16_1_gone_point_retired),
         cmocka_unit_test (test_r16_1_beats_go_on_under_a_held_lock),
