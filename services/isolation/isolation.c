@@ -479,19 +479,39 @@ s_get (lg_ctx_t *ctx)
     return rc;
 }
 
+//  A page of the connections with a cause, in id order (keyset: a page
+//  more is asked from the last id of this one)
 static int
 s_list (lg_ctx_t *ctx)
 {
+    const Lgwan__V1__EnforcedList *q = ctx->request->enforced_list;
+    uint32_t limit = q->limit? q->limit: 50;
+    if (limit > 500)
+        return INVALID (ctx, NULL, "limit is at most 500");
+    char provider [24], after [24], count [16];
+    snprintf (provider, sizeof provider, "%" PRIu64, q->provider);
+    snprintf (after, sizeof after, "%" PRIu64, q->after_id);
+    snprintf (count, sizeof count, "%u", limit + 1);
+    const char *params [] = { provider, after, count };
     PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, "SELECT DISTINCT connection_id::text FROM causes"
-                                      " ORDER BY 1 LIMIT 10000", 0, NULL);
+    //  Along the causes' primary key: as many rows read as the page needs
+    int rc = lg_ctx_query (ctx, &res, "SELECT DISTINCT k.connection_id FROM causes k"
+                                      " JOIN connections c ON c.id = k.connection_id"
+                                      " WHERE k.connection_id > $2::bigint AND ($1::bigint = 0"
+                                      " OR c.provider_id = $1::bigint)"
+                                      " ORDER BY 1 LIMIT $3::integer", 3, params);
     if (rc)
         return rc;
+    int rows = PQntuples (res);
     zlistx_t *targets = s_ids_new ();
-    for (int row = 0; row < PQntuples (res); row++)
+    for (int row = 0; row < rows && row < (int) limit; row++)
         zlistx_add_end (targets, PQgetvalue (res, row, 0));
+    //  One row past the page: there is more, from the page's last id
+    uint64_t next = rows > (int) limit? strtoull (PQgetvalue (res, limit - 1, 0), NULL, 10): 0;
     PQclear (res);
     rc = s_reply_now (ctx, targets);
+    if (rc == 0)
+        ctx->reply->isolation->next_after_id = next;
     zlistx_destroy (&targets);
     return rc;
 }

@@ -1246,6 +1246,74 @@ test_r16_1_repair_kept_when_not_recorded (void **state)
     s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
 }
 
+/* REQ R16.1: the operator pages through what is cut off, in id order, one
+   provider's or all; nothing is left out (the list used to stop silently at
+   10,000 connections, ordered as text) */
+
+//  Every page of ListEnforced of provider (0: all), limit at a time; the
+//  number of connections listed
+static long
+s_list_pages (uint64_t provider, uint32_t limit)
+{
+    uint64_t after = 0, last = 0;
+    long listed = 0;
+    for (int pages = 0; pages < 1000; pages++) {
+        Lgwan__V1__EnforcedList q = LGWAN__V1__ENFORCED_LIST__INIT;
+        q.provider = provider;
+        q.after_id = after;
+        q.limit = limit;
+        lg_reply_t *reply = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_ENFORCED_LIST, &q);
+        s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+        Lgwan__V1__IsolationReply *page = reply->isolation;
+        assert_true (page->n_connections <= (limit? limit: 50));
+        for (size_t i = 0; i < page->n_connections; i++) {
+            assert_true (page->connections [i]->connection > last);
+            last = page->connections [i]->connection;
+            assert_true (page->connections [i]->n_causes >= 1);
+            if (provider)
+                assert_int_equal (page->connections [i]->provider, provider);
+        }
+        listed += (long) page->n_connections;
+        after = page->next_after_id;
+        if (after)
+            assert_int_equal (after, last);     //  more: from this page's last
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        if (!after)
+            return listed;
+    }
+    fail_msg ("ListEnforced never said there was no more");
+    return -1;
+}
+
+static void
+test_r16_1_list_enforced_pages (void **state)
+{
+    (void) state;
+    //  At least three connections with a cause, and one of them provider A's
+    for (int i = 0; i < 3; i++)
+        s_disconnect_one (s_fresh_connection (), "INC-LIST");
+    const char *all = "SELECT count(DISTINCT connection_id) FROM isolation.causes";
+    const char *of_a = "SELECT count(DISTINCT k.connection_id) FROM isolation.causes k"
+                       " JOIN isolation.connections c ON c.id = k.connection_id"
+                       " WHERE c.provider_id = 1";
+    long total = s_sql ("%s", all);
+    assert_true (total >= 3);
+    assert_int_equal (s_list_pages (0, 2), total);
+    assert_int_equal (s_list_pages (0, 0), total);      //  the default page
+    assert_int_equal (s_list_pages (1, 2), s_sql ("%s", of_a));
+    assert_int_equal (s_list_pages (999, 2), 0);        //  nobody's: an empty page
+
+    //  A page larger than 500 is refused, and nothing changes
+    long versions = s_sql ("SELECT count(*) FROM isolation.desired_versions");
+    Lgwan__V1__EnforcedList q = LGWAN__V1__ENFORCED_LIST__INIT;
+    q.limit = 501;
+    lg_reply_t *reply = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_ENFORCED_LIST, &q);
+    s_expect (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL);
+    assert_non_null (strstr (reply->status->message, "at most 500"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.desired_versions"), versions);
+}
+
 int
 main (void)
 {
@@ -1266,6 +1334,7 @@ main (void)
         cmocka_unit_test (test_r16_1_beats_go_on_under_a_held_lock),
         cmocka_unit_test (test_r16_1_mirror_waits_out_a_held_lock),
         cmocka_unit_test (test_r16_1_mirror_waits_out_a_cancelled_statement),
+        cmocka_unit_test (test_r16_1_list_enforced_pages),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -258,7 +258,7 @@ static const ctl_command_t s_commands [] = {
     { "isolation", "show",   "isolation_get",  NULL, NULL,
       "the causes and state of --connection, and whether it is in force" },
     { "isolation", "list",   "enforced_list",  NULL, NULL,
-      "every connection with a cause in force" },
+      "connections with a cause in force, by --provider; page with --after-id" },
     { "isolation", "points", "point_list",     NULL, NULL,
       "the enforcement points and the version each applied" },
     { "isolation", "retire-point", "point_retire", NULL, NULL,
