@@ -235,6 +235,18 @@ lg_ctx_refuse (lg_ctx_t *ctx, lg_code_t code, const char *requirement, const cha
     return -1;
 }
 
+int
+lg_ctx_page (lg_ctx_t *ctx, uint32_t asked, uint32_t dflt, uint32_t max, uint32_t *limit,
+             char *fetch, size_t fetch_size)
+{
+    *limit = asked? asked: dflt;
+    if (*limit > max)
+        return lg_ctx_refuse (ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL,
+                              "limit is at most %u", max);
+    snprintf (fetch, fetch_size, "%u", *limit + 1);
+    return 0;
+}
+
 //  A lock held elsewhere past the bound (lg_db.h note 2a): try again later
 static int
 s_refuse_busy (lg_ctx_t *ctx)

@@ -97,6 +97,12 @@ int lg_server_run_duty (lg_server_t *self, lg_handler_fn *duty, const char *name
 int lg_ctx_refuse (lg_ctx_t *ctx, lg_code_t code, const char *requirement,
                    const char *format, ...) __attribute__ ((format (printf, 4, 5)));
 
+//  The page a list request asks for: *limit is asked, or dflt when 0; more
+//  than max is refused (INVALID_ARGUMENT, -1). fetch gets limit + 1 as text,
+//  for LIMIT: a row past the page says there is more, from the page's last.
+int lg_ctx_page (lg_ctx_t *ctx, uint32_t asked, uint32_t dflt, uint32_t max, uint32_t *limit,
+                 char *fetch, size_t fetch_size);
+
 //  Map a failed SQL result to a status; returns -1 when it set a refusal
 //  (unique violation -> ALREADY_EXISTS, check/exclusion -> FAILED_PRECONDITION,
 //  data errors -> INVALID_ARGUMENT) and -2 for connection or internal errors.

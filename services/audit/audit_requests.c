@@ -581,24 +581,32 @@ audit_list (lg_ctx_t *ctx)
 {
     const Lgwan__V1__AuditList *l = ctx->request->audit_list;
     uint64_t provider = l->provider;
-    if (s_list_scope (ctx, &provider))
+    uint32_t limit;
+    char count [16];
+    if (s_list_scope (ctx, &provider)
+    ||  lg_ctx_page (ctx, l->limit, 50, 500, &limit, count, sizeof count))
         return -1;
-    char text [24];
+    char text [24], after [24];
     s_id (text, sizeof text, provider);
-    const char *params [] = { text, l->status };
+    s_id (after, sizeof after, l->after_id);
+    const char *params [] = { text, l->status, after, count };
     PGresult *res;
+    //  Newest first: the next page is older than the last of this one
     int rc = lg_ctx_query (ctx, &res, "SELECT " AUDIT_COLUMNS " FROM audits a"
                            " WHERE ($1::bigint = 0 OR a.provider_id = $1::bigint)"
-                           " AND ($2 = '' OR a.status = $2) ORDER BY a.id DESC LIMIT 1000",
-                           2, params);
+                           " AND ($2 = '' OR a.status = $2)"
+                           " AND ($3::bigint = 0 OR a.id < $3::bigint)"
+                           " ORDER BY a.id DESC LIMIT $4::integer", 4, params);
     if (rc)
         return rc;
     Lgwan__V1__AuditListReply *reply = (Lgwan__V1__AuditListReply *) malloc (sizeof *reply);
     lgwan__v1__audit_list_reply__init (reply);
     int rows = PQntuples (res);
     reply->audits = (Lgwan__V1__Audit **) calloc (rows + 1, sizeof (void *));
-    for (int row = 0; row < rows; row++)
+    for (int row = 0; row < rows && row < (int) limit; row++)
         reply->audits [reply->n_audits++] = s_audit_new (res, row);
+    if (rows > (int) limit)
+        reply->next_after_id = reply->audits [limit - 1]->id;
     PQclear (res);
     ctx->reply->body_case = LGWAN__V1__REPLY__BODY_AUDIT_LIST;
     ctx->reply->audit_list = reply;
@@ -920,17 +928,25 @@ audit_remediation_list (lg_ctx_t *ctx)
 {
     const Lgwan__V1__RemediationList *l = ctx->request->remediation_list;
     uint64_t provider = l->provider;
-    if (s_list_scope (ctx, &provider))
+    uint32_t limit;
+    char count [16];
+    if (s_list_scope (ctx, &provider)
+    ||  lg_ctx_page (ctx, l->limit, 50, 500, &limit, count, sizeof count))
         return -1;
-    char text [24];
+    char text [24], after [24];
     s_id (text, sizeof text, provider);
-    const char *params [] = { text, l->status, l->overdue_only? "t": "f" };
+    s_id (after, sizeof after, l->after_id);
+    const char *params [] = { text, l->status, l->overdue_only? "t": "f", after, count };
     PGresult *res;
+    //  By deadline: the next page comes after the last of this one in that
+    //  order (a deadline never changes)
     int rc = lg_ctx_query (ctx, &res, "SELECT " REMEDIATION_COLUMNS " FROM remediation_requests r"
                            " WHERE ($1::bigint = 0 OR r.provider_id = $1::bigint)"
                            " AND ($2 = '' OR r.status = $2)"
                            " AND (NOT $3::boolean OR r.overdue_at IS NOT NULL)"
-                           " ORDER BY r.deadline, r.id LIMIT 1000", 3, params);
+                           " AND ($4::bigint = 0 OR (r.deadline, r.id) > (SELECT a.deadline, a.id"
+                           "  FROM remediation_requests a WHERE a.id = $4::bigint))"
+                           " ORDER BY r.deadline, r.id LIMIT $5::integer", 5, params);
     if (rc)
         return rc;
     Lgwan__V1__RemediationListReply *reply =
@@ -938,8 +954,10 @@ audit_remediation_list (lg_ctx_t *ctx)
     lgwan__v1__remediation_list_reply__init (reply);
     int rows = PQntuples (res);
     reply->remediations = (Lgwan__V1__Remediation **) calloc (rows + 1, sizeof (void *));
-    for (int row = 0; row < rows; row++)
+    for (int row = 0; row < rows && row < (int) limit; row++)
         reply->remediations [reply->n_remediations++] = s_remediation_new (res, row);
+    if (rows > (int) limit)
+        reply->next_after_id = reply->remediations [limit - 1]->id;
     PQclear (res);
     ctx->reply->body_case = LGWAN__V1__REPLY__BODY_REMEDIATION_LIST;
     ctx->reply->remediation_list = reply;

@@ -485,13 +485,12 @@ static int
 s_list (lg_ctx_t *ctx)
 {
     const Lgwan__V1__EnforcedList *q = ctx->request->enforced_list;
-    uint32_t limit = q->limit? q->limit: 50;
-    if (limit > 500)
-        return INVALID (ctx, NULL, "limit is at most 500");
+    uint32_t limit;
     char provider [24], after [24], count [16];
+    if (lg_ctx_page (ctx, q->limit, 50, 500, &limit, count, sizeof count))
+        return -1;
     snprintf (provider, sizeof provider, "%" PRIu64, q->provider);
     snprintf (after, sizeof after, "%" PRIu64, q->after_id);
-    snprintf (count, sizeof count, "%u", limit + 1);
     const char *params [] = { provider, after, count };
     PGresult *res;
     //  Along the causes' primary key: as many rows read as the page needs

@@ -514,25 +514,30 @@ s_incident_list (lg_ctx_t *ctx)
     if (*l->status && !streq (l->status, "open") && !streq (l->status, "confirmed")
     &&  !streq (l->status, "closed"))
         return INVALID (ctx, NULL, "status is open, confirmed or closed");
-    uint32_t limit = l->limit? l->limit: 100;
-    if (limit > 1000)
-        return INVALID (ctx, NULL, "limit is at most 1000");
-    char conn [24], lim [16];
+    uint32_t limit;
+    char conn [24], after [24], count [16];
+    if (lg_ctx_page (ctx, l->limit, 100, 1000, &limit, count, sizeof count))
+        return -1;
     snprintf (conn, sizeof conn, "%" PRIu64, l->connection);
-    snprintf (lim, sizeof lim, "%u", limit);
-    const char *params [] = { l->status, conn, lim };
+    snprintf (after, sizeof after, "%" PRIu64, l->after_id);
+    const char *params [] = { l->status, conn, after, count };
     PGresult *res;
+    //  Newest first: the next page is older than the last of this one
     int rc = lg_ctx_query (ctx, &res, "SELECT " INCIDENT_COLUMNS " FROM incidents"
                                       " WHERE ($1 = '' OR status = $1)"
                                       " AND ($2::bigint = 0 OR connection_id = $2::bigint)"
-                                      " ORDER BY id DESC LIMIT $3::integer", 3, params);
+                                      " AND ($3::bigint = 0 OR id < $3::bigint)"
+                                      " ORDER BY id DESC LIMIT $4::integer", 4, params);
     if (rc)
         return rc;
     Lgwan__V1__IncidentListReply *reply = (Lgwan__V1__IncidentListReply *) malloc (sizeof *reply);
     lgwan__v1__incident_list_reply__init (reply);
-    reply->incidents = (Lgwan__V1__Incident **) calloc ((size_t) PQntuples (res) + 1, sizeof (void *));
-    for (int row = 0; row < PQntuples (res); row++)
+    int rows = PQntuples (res);
+    reply->incidents = (Lgwan__V1__Incident **) calloc ((size_t) rows + 1, sizeof (void *));
+    for (int row = 0; row < rows && row < (int) limit; row++)
         reply->incidents [reply->n_incidents++] = s_incident_from (res, row);
+    if (rows > (int) limit)
+        reply->next_after_id = reply->incidents [limit - 1]->id;
     PQclear (res);
     ctx->reply->body_case = LGWAN__V1__REPLY__BODY_INCIDENT_LIST;
     ctx->reply->incident_list = reply;

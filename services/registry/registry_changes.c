@@ -503,19 +503,25 @@ reg_change_list (lg_ctx_t *ctx)
     const Lgwan__V1__ChangeList *q = ctx->request->change_list;
     if (*q->subject && !s_known_subject (q->subject))
         return INVALID (ctx, NULL, "subject must be provider, service or contract");
-    if (reg_check_text (ctx, "status", q->status, 16, false))
+    uint32_t limit;
+    char count [16];
+    if (reg_check_text (ctx, "status", q->status, 16, false)
+    ||  lg_ctx_page (ctx, q->limit, 50, 500, &limit, count, sizeof count))
         return -1;
     if (ctx->caller->role == LG_ROLE_PROVIDER && (!streq (q->subject, "provider")
                                               ||  q->id != ctx->caller->provider_id))
         return DENIED (ctx, "a provider lists only the changes of its own provider record");
-    char id [24];
+    char id [24], after [24];
     ID_TEXT (id, q->id);
-    const char *params [] = { *q->subject? q->subject: NULL, id, *q->status? q->status: NULL };
+    ID_TEXT (after, q->after_id);
+    const char *params [] = { *q->subject? q->subject: NULL, id, *q->status? q->status: NULL,
+                              after, count };
     PGresult *res;
     int rc = lg_ctx_query (ctx, &res, "SELECT id FROM changes WHERE ($1::text IS NULL OR subject = $1)"
                                       " AND ($2::bigint = 0 OR subject_id = $2::bigint)"
-                                      " AND ($3::text IS NULL OR status = $3) ORDER BY id LIMIT 500",
-                           3, params);
+                                      " AND ($3::text IS NULL OR status = $3)"
+                                      " AND id > $4::bigint ORDER BY id LIMIT $5::integer",
+                           5, params);
     if (rc)
         return rc;
     int rows = PQntuples (res);
@@ -524,7 +530,7 @@ reg_change_list (lg_ctx_t *ctx)
     list->changes = (Lgwan__V1__Change **) calloc (rows? rows: 1, sizeof (void *));
     ctx->reply->body_case = LGWAN__V1__REPLY__BODY_CHANGE_LIST;
     ctx->reply->change_list = list;
-    for (int row = 0; row < rows; row++) {
+    for (int row = 0; row < rows && row < (int) limit; row++) {
         Lgwan__V1__Change *change = s_change_load (ctx, strtoull (lg_db_value (res, row, "id"),
                                                                   NULL, 10), &rc);
         if (!change) {
@@ -533,6 +539,8 @@ reg_change_list (lg_ctx_t *ctx)
         }
         list->changes [list->n_changes++] = change;
     }
+    if (rows > (int) limit)
+        list->next_after_id = list->changes [limit - 1]->id;
     PQclear (res);
     return 0;
 }

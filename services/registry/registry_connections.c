@@ -797,10 +797,10 @@ int
 reg_connection_list (lg_ctx_t *ctx)
 {
     const Lgwan__V1__ConnectionList *q = ctx->request->connection_list;
-    uint32_t limit = q->limit? q->limit: 50;
-    if (limit > 500)
-        return INVALID (ctx, NULL, "limit is at most 500");
-    if (reg_check_text (ctx, "status", q->status, 32, false))
+    uint32_t limit;
+    char count [16];
+    if (lg_ctx_page (ctx, q->limit, 50, 500, &limit, count, sizeof count)
+    ||  reg_check_text (ctx, "status", q->status, 32, false))
         return -1;
     uint64_t provider = q->provider;
     if (ctx->caller->role == LG_ROLE_PROVIDER) {
@@ -808,11 +808,10 @@ reg_connection_list (lg_ctx_t *ctx)
             return DENIED (ctx, "a provider lists only its own connections");
         provider = ctx->caller->provider_id;
     }
-    char p [24], s [24], after [24], count [16];
+    char p [24], s [24], after [24];
     ID_TEXT (p, provider);
     ID_TEXT (s, q->service);
     ID_TEXT (after, q->after_id);
-    snprintf (count, sizeof count, "%u", limit + 1);
     const char *params [] = { p, s, *q->status? q->status: NULL, after, count };
     PGresult *res;
     int rc = lg_ctx_query (ctx, &res, "SELECT " CONNECTION_COLUMNS " FROM connections c"

@@ -252,16 +252,16 @@ int
 reg_provider_list (lg_ctx_t *ctx)
 {
     const Lgwan__V1__ProviderList *q = ctx->request->provider_list;
-    uint32_t limit = q->limit? q->limit: 50;
-    if (limit > 500)
-        return INVALID (ctx, NULL, "limit is at most 500");
+    uint32_t limit;
+    char count [16];
+    if (lg_ctx_page (ctx, q->limit, 50, 500, &limit, count, sizeof count))
+        return -1;
     if (reg_check_text (ctx, "name_prefix", q->name_prefix, NAME_MAX_CHARS, false)
     ||  reg_check_text (ctx, "status", q->status, 32, false))
         return -1;
-    char type [8], after [24], count [16];
+    char type [8], after [24];
     snprintf (type, sizeof type, "%d", q->entity_type);
     ID_TEXT (after, q->after_id);
-    snprintf (count, sizeof count, "%u", limit + 1);
     //  LIKE metacharacters in the prefix are data, not patterns
     char *prefix = NULL;
     if (*q->name_prefix) {

@@ -658,6 +658,23 @@ lg_test_wait_for (bool (*ready) (void *), void *arg, int timeout_ms)
     }
 }
 
+long
+lg_test_pages (lg_test_page_fn *page, void *arg)
+{
+    uint64_t after = 0;
+    long listed = 0;
+    for (int pages = 0; pages < 1000; pages++) {
+        size_t items = 0;
+        uint64_t last = 0;
+        after = page (arg, after, &items, &last);
+        listed += (long) items;
+        if (!after)
+            return listed;
+        assert_int_equal (after, last);         //  more: from this page's last
+    }
+    fail_msg ("a list never said there was no more");
+    return -1;
+}
 
 //  --------------------------------------------------------------------------
 //  Service processes

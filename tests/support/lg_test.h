@@ -129,6 +129,15 @@ int lg_test_free_port (void);
 //  Poll ready (arg) every 20 ms until it returns true or timeout_ms passes.
 bool lg_test_wait_for (bool (*ready) (void *), void *arg, int timeout_ms);
 
+//  A paginated list read to its end. page (arg, after_id, &items, &last_id)
+//  asks one page from after_id, checks its items (their order across pages
+//  is arg's to keep) and returns its next_after_id; a page that says there
+//  is more must end at that id. Returns how many items were listed; fails
+//  the test after 1,000 pages.
+typedef uint64_t (lg_test_page_fn) (void *arg, uint64_t after_id, size_t *items,
+                                    uint64_t *last_id);
+long lg_test_pages (lg_test_page_fn *page, void *arg);
+
 //  --------------------------------------------------------------------------
 //  Service processes
 

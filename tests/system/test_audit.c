@@ -662,6 +662,110 @@ test_r15_1_cancelled_provider_closes_audits (void **state)
                 RF_CODE (FAILED_PRECONDITION), "R15.1");
 }
 
+/* REQ R15.1 R15.2: audits (newest first) and remediation requests (by
+   deadline) are read page by page; none is left out (both lists stopped
+   silently at 1,000) */
+
+typedef struct {
+    uint64_t provider;                  //  0: all
+    uint32_t limit;
+    uint64_t last;                      //  the last listed
+    char last_deadline [64];            //  remediations: its deadline
+} s_pages_t;
+
+//  One page of AuditList, newest first (lg_test_pages)
+static uint64_t
+s_audit_page (void *arg, uint64_t after, size_t *items, uint64_t *last_id)
+{
+    s_pages_t *l = (s_pages_t *) arg;
+    Lgwan__V1__AuditList q = LGWAN__V1__AUDIT_LIST__INIT;
+    q.after_id = after;
+    q.limit = l->limit;
+    lg_reply_t *reply = s_ask ("auditor", AU_BODY (AUDIT_LIST), &q);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    Lgwan__V1__AuditListReply *page = reply->audit_list;
+    assert_true (page->n_audits <= (l->limit? l->limit: 50));
+    for (size_t i = 0; i < page->n_audits; i++) {
+        assert_true (page->audits [i]->id < l->last);
+        *last_id = l->last = page->audits [i]->id;
+    }
+    *items = page->n_audits;
+    uint64_t next = page->next_after_id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return next;
+}
+
+//  One page of RemediationList, by deadline then id (lg_test_pages)
+static uint64_t
+s_remediation_page (void *arg, uint64_t after, size_t *items, uint64_t *last_id)
+{
+    s_pages_t *l = (s_pages_t *) arg;
+    Lgwan__V1__RemediationList q = LGWAN__V1__REMEDIATION_LIST__INIT;
+    q.provider = l->provider;
+    q.after_id = after;
+    q.limit = l->limit;
+    lg_reply_t *reply = s_ask ("auditor", AU_BODY (REMEDIATION_LIST), &q);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    Lgwan__V1__RemediationListReply *page = reply->remediation_list;
+    assert_true (page->n_remediations <= (l->limit? l->limit: 50));
+    for (size_t i = 0; i < page->n_remediations; i++) {
+        const Lgwan__V1__Remediation *r = page->remediations [i];
+        //  One format, UTC: text order is time order
+        int order = strcmp (r->deadline, l->last_deadline);
+        assert_true (order > 0 || (order == 0 && r->id > l->last));
+        snprintf (l->last_deadline, sizeof l->last_deadline, "%s", r->deadline);
+        *last_id = l->last = r->id;
+        if (l->provider)
+            assert_int_equal (r->provider, l->provider);
+    }
+    *items = page->n_remediations;
+    uint64_t next = page->next_after_id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return next;
+}
+
+static long
+s_audit_pages (uint32_t limit)
+{
+    s_pages_t list = { 0, limit, UINT64_MAX, "" };
+    return lg_test_pages (s_audit_page, &list);
+}
+
+static long
+s_remediation_pages (uint64_t provider, uint32_t limit)
+{
+    s_pages_t list = { provider, limit, 0, "" };
+    return lg_test_pages (s_remediation_page, &list);
+}
+
+static void
+test_r15_1_lists_page (void **state)
+{
+    (void) state;
+    long audits = rf_sqlf_long ("SELECT count(*) FROM audit.audits");
+    long remediations = rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests");
+    assert_true (audits >= 3);
+    assert_true (remediations >= 3);
+    assert_int_equal (s_audit_pages (2), audits);
+    assert_int_equal (s_audit_pages (0), audits);           //  the default page
+    assert_int_equal (s_remediation_pages (0, 2), remediations);
+    assert_int_equal (s_remediation_pages (0, 0), remediations);
+    assert_int_equal (s_remediation_pages (1, 1),
+                      rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests"
+                                    " WHERE provider_id = 1"));
+
+    //  A page larger than 500 is refused
+    Lgwan__V1__AuditList list = LGWAN__V1__AUDIT_LIST__INIT;
+    list.limit = 501;
+    lg_reply_t *reply = s_ask ("auditor", AU_BODY (AUDIT_LIST), &list);
+    assert_non_null (strstr (reply->status->message, "at most 500"));
+    rf_refused (reply, RF_CODE (INVALID_ARGUMENT), NULL);
+    Lgwan__V1__RemediationList rl = LGWAN__V1__REMEDIATION_LIST__INIT;
+    rl.limit = 501;
+    rf_refused (s_ask ("auditor", AU_BODY (REMEDIATION_LIST), &rl), RF_CODE (INVALID_ARGUMENT),
+                NULL);
+}
+
 int
 main (void)
 {
@@ -673,6 +777,7 @@ main (void)
         cmocka_unit_test (test_r15_2_compliance_view),
         cmocka_unit_test (test_r15_3_overdue_once_across_restarts),
         cmocka_unit_test (test_r15_1_cancelled_provider_closes_audits),
+        cmocka_unit_test (test_r15_1_lists_page),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

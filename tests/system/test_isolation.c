@@ -1250,39 +1250,44 @@ test_r16_1_repair_kept_when_not_recorded (void **state)
    provider's or all; nothing is left out (the list used to stop silently at
    10,000 connections, ordered as text) */
 
-//  Every page of ListEnforced of provider (0: all), limit at a time; the
-//  number of connections listed
+typedef struct {
+    uint64_t provider;                  //  0: all
+    uint32_t limit;
+    uint64_t last;                      //  the last connection listed
+} s_list_t;
+
+//  One page of ListEnforced (lg_test_pages)
+static uint64_t
+s_list_page (void *arg, uint64_t after, size_t *items, uint64_t *last_id)
+{
+    s_list_t *l = (s_list_t *) arg;
+    Lgwan__V1__EnforcedList q = LGWAN__V1__ENFORCED_LIST__INIT;
+    q.provider = l->provider;
+    q.after_id = after;
+    q.limit = l->limit;
+    lg_reply_t *reply = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_ENFORCED_LIST, &q);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    Lgwan__V1__IsolationReply *page = reply->isolation;
+    assert_true (page->n_connections <= (l->limit? l->limit: 50));
+    for (size_t i = 0; i < page->n_connections; i++) {
+        assert_true (page->connections [i]->connection > l->last);
+        *last_id = l->last = page->connections [i]->connection;
+        assert_true (page->connections [i]->n_causes >= 1);
+        if (l->provider)
+            assert_int_equal (page->connections [i]->provider, l->provider);
+    }
+    *items = page->n_connections;
+    uint64_t next = page->next_after_id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return next;
+}
+
+//  Every page of ListEnforced of provider (0: all), limit at a time; how many
 static long
 s_list_pages (uint64_t provider, uint32_t limit)
 {
-    uint64_t after = 0, last = 0;
-    long listed = 0;
-    for (int pages = 0; pages < 1000; pages++) {
-        Lgwan__V1__EnforcedList q = LGWAN__V1__ENFORCED_LIST__INIT;
-        q.provider = provider;
-        q.after_id = after;
-        q.limit = limit;
-        lg_reply_t *reply = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_ENFORCED_LIST, &q);
-        s_expect (reply, LGWAN__V1__CODE__OK, NULL);
-        Lgwan__V1__IsolationReply *page = reply->isolation;
-        assert_true (page->n_connections <= (limit? limit: 50));
-        for (size_t i = 0; i < page->n_connections; i++) {
-            assert_true (page->connections [i]->connection > last);
-            last = page->connections [i]->connection;
-            assert_true (page->connections [i]->n_causes >= 1);
-            if (provider)
-                assert_int_equal (page->connections [i]->provider, provider);
-        }
-        listed += (long) page->n_connections;
-        after = page->next_after_id;
-        if (after)
-            assert_int_equal (after, last);     //  more: from this page's last
-        lgwan__v1__reply__free_unpacked (reply, NULL);
-        if (!after)
-            return listed;
-    }
-    fail_msg ("ListEnforced never said there was no more");
-    return -1;
+    s_list_t list = { provider, limit, 0 };
+    return lg_test_pages (s_list_page, &list);
 }
 
 static void

@@ -866,6 +866,68 @@ test_r16_1_minute_counts_written_at_stop (void **state)
     s_monitor_start ();
 }
 
+/* REQ R16.1: the incidents are read page by page, newest first, all of
+   them or one connection's; none is left out */
+
+typedef struct {
+    uint64_t connection;                //  0: all
+    uint32_t limit;
+    uint64_t last;                      //  the last incident listed
+} s_incidents_t;
+
+//  One page of IncidentList (lg_test_pages)
+static uint64_t
+s_incident_page (void *arg, uint64_t after, size_t *items, uint64_t *last_id)
+{
+    s_incidents_t *l = (s_incidents_t *) arg;
+    Lgwan__V1__IncidentList q = LGWAN__V1__INCIDENT_LIST__INIT;
+    q.connection = l->connection;
+    q.after_id = after;
+    q.limit = l->limit;
+    lg_reply_t *reply = s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_INCIDENT_LIST, &q);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    Lgwan__V1__IncidentListReply *page = reply->incident_list;
+    assert_true (page->n_incidents <= (l->limit? l->limit: 100));
+    for (size_t i = 0; i < page->n_incidents; i++) {
+        assert_true (page->incidents [i]->id < l->last);        //  newest first
+        *last_id = l->last = page->incidents [i]->id;
+        if (l->connection)
+            assert_int_equal (page->incidents [i]->connection, l->connection);
+    }
+    *items = page->n_incidents;
+    uint64_t next = page->next_after_id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return next;
+}
+
+//  Every page of IncidentList of connection (0: all), limit at a time; how many
+static long
+s_incident_pages (uint64_t connection, uint32_t limit)
+{
+    s_incidents_t list = { connection, limit, UINT64_MAX };
+    return lg_test_pages (s_incident_page, &list);
+}
+
+static void
+test_r16_1_incident_list_pages (void **state)
+{
+    (void) state;
+    long total = rf_sqlf_long ("SELECT count(*) FROM monitor.incidents");
+    assert_true (total >= 2);
+    assert_int_equal (s_incident_pages (0, 1), total);
+    assert_int_equal (s_incident_pages (0, 0), total);     //  the default page
+    assert_int_equal (s_incident_pages (s_conn [1], 1),
+                      rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE connection_id = %"
+                                    PRIu64, s_conn [1]));
+
+    //  A page larger than 1000 is refused
+    Lgwan__V1__IncidentList q = LGWAN__V1__INCIDENT_LIST__INIT;
+    q.limit = 1001;
+    lg_reply_t *reply = s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_INCIDENT_LIST, &q);
+    assert_non_null (strstr (reply->status->message, "at most 1000"));
+    rf_refused (reply, RF_CODE (INVALID_ARGUMENT), NULL);
+}
+
 int
 main (void)
 {
@@ -880,6 +942,7 @@ main (void)
         cmocka_unit_test (test_r16_1_grace_after_close),
         cmocka_unit_test (test_r16_1_released_allocation_stops_attributing),
         cmocka_unit_test (test_r16_1_minute_counts_written_at_stop),
+        cmocka_unit_test (test_r16_1_incident_list_pages),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

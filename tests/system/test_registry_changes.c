@@ -728,6 +728,73 @@ s_setup (void **state)
     return rf_setup ("regchanges");
 }
 
+/* REQ R4.2: the changes are read page by page in id order, all of them or
+   one record's; nothing is left out (the list stopped silently at 500) */
+
+typedef struct {
+    const char *subject;                //  NULL: all
+    uint64_t id;
+    uint32_t limit;
+    uint64_t last;                      //  the last change listed
+} s_changes_t;
+
+//  One page of ChangeList (lg_test_pages)
+static uint64_t
+s_change_page (void *arg, uint64_t after, size_t *items, uint64_t *last_id)
+{
+    s_changes_t *l = (s_changes_t *) arg;
+    Lgwan__V1__ChangeList q = LGWAN__V1__CHANGE_LIST__INIT;
+    q.subject = (char *) (l->subject? l->subject: "");
+    q.id = l->id;
+    q.after_id = after;
+    q.limit = l->limit;
+    lg_reply_t *reply = rf_ask ("operator", RF_BODY (CHANGE_LIST), &q);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    Lgwan__V1__ChangeListReply *page = reply->change_list;
+    assert_true (page->n_changes <= (l->limit? l->limit: 50));
+    for (size_t i = 0; i < page->n_changes; i++) {
+        assert_true (page->changes [i]->id > l->last);
+        *last_id = l->last = page->changes [i]->id;
+        if (l->subject) {
+            assert_string_equal (page->changes [i]->subject, l->subject);
+            assert_int_equal (page->changes [i]->subject_id, l->id);
+        }
+    }
+    *items = page->n_changes;
+    uint64_t next = page->next_after_id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return next;
+}
+
+//  Every page of ChangeList (subject NULL: all), limit at a time; how many
+static long
+s_change_pages (const char *subject, uint64_t id, uint32_t limit)
+{
+    s_changes_t list = { subject, id, limit, 0 };
+    return lg_test_pages (s_change_page, &list);
+}
+
+static void
+test_r4_2_change_list_pages (void **state)
+{
+    (void) state;
+    long total = rf_count ("changes");
+    assert_true (total >= 3);
+    assert_int_equal (s_change_pages (NULL, 0, 2), total);
+    assert_int_equal (s_change_pages (NULL, 0, 0), total);     //  the default page
+    assert_int_equal (s_change_pages ("provider", 1, 1),
+                      rf_sql_long ("SELECT count(*) FROM registry.changes"
+                                   " WHERE subject = 'provider' AND subject_id = 1"));
+
+    //  A page larger than 500 is refused, and nothing changes
+    Lgwan__V1__ChangeList q = LGWAN__V1__CHANGE_LIST__INIT;
+    q.limit = 501;
+    lg_reply_t *reply = rf_ask ("operator", RF_BODY (CHANGE_LIST), &q);
+    assert_non_null (strstr (reply->status->message, "at most 500"));
+    rf_refused (reply, RF_CODE (INVALID_ARGUMENT), NULL);
+    assert_int_equal (rf_count ("changes"), total);
+}
+
 int
 main (void)
 {
@@ -741,6 +808,7 @@ main (void)
         cmocka_unit_test (test_x3_bad_input),
         cmocka_unit_test_teardown (test_r4_2_cancel_scheduled, s_clock_back),
         cmocka_unit_test_teardown (test_r4_2_cancel_while_down, s_clock_back),
+        cmocka_unit_test (test_r4_2_change_list_pages),
     };
     return cmocka_run_group_tests (tests, s_setup, rf_teardown);
 }
