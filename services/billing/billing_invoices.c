@@ -715,17 +715,39 @@ billing_invoice_get (lg_ctx_t *ctx)
     return s_invoice_reply (ctx, number);
 }
 
+//  A page of the invoices matching where, whose last parameter is the
+//  number the page follows ("": from the first): one more is loaded, to
+//  know whether there is more
 static int
-s_list_reply (lg_ctx_t *ctx, const char *where, int nparams, const char *const *params, uint32_t limit)
+s_list_reply (lg_ctx_t *ctx, const char *where, int nparams, const char *const *params,
+              uint32_t asked)
 {
+    uint32_t limit;
+    char fetch [16];
+    if (lg_ctx_page (ctx, asked, REPLY_INVOICES, REPLY_INVOICES, &limit, fetch, sizeof fetch))
+        return -1;
+    if (strlen (params [nparams - 1]) > 32)
+        return INVALID (ctx, "after_number is an invoice number (INV-YYYY-NNNNNN)");
+    //  Numbers follow (fiscal_year, seq), the order of s_load
+    char *paged = zsys_sprintf ("%s AND ($%d = '' OR (i.fiscal_year, i.seq) > (SELECT a.fiscal_year,"
+                                " a.seq FROM invoices a WHERE a.number = $%d))", where, nparams,
+                                nparams);
     Lgwan__V1__Invoice **list = NULL;
     size_t n = 0;
-    int rc = s_load (ctx, where, nparams, params,
-                     limit == 0 || limit > REPLY_INVOICES? REPLY_INVOICES: (int) limit, &list, &n);
+    int rc = s_load (ctx, paged, nparams, params, (int) limit + 1, &list, &n);
+    zstr_free (&paged);
     if (rc)
         return rc;
     Lgwan__V1__InvoiceListReply *reply = (Lgwan__V1__InvoiceListReply *) malloc (sizeof *reply);
     lgwan__v1__invoice_list_reply__init (reply);
+    if (n > limit) {
+        lgwan__v1__invoice__free_unpacked (list [limit], NULL);
+        list [limit] = NULL;
+        n = limit;
+        reply->next_after_number = lg_strdup (list [limit - 1]->number);
+    }
+    else
+        reply->next_after_number = lg_strdup ("");
     reply->invoices = list;
     reply->n_invoices = n;
     ctx->reply->body_case = LGWAN__V1__REPLY__BODY_INVOICE_LIST;
@@ -744,8 +766,8 @@ billing_invoice_list (lg_ctx_t *ctx)
     char id [24];
     snprintf (id, sizeof id, "%" PRIu64, provider);
     return s_list_reply (ctx, "WHERE ($1 = '' OR i.period = $1)"
-                              " AND ($2::bigint = 0 OR i.provider_id = $2::bigint)", 2,
-                         (const char *[]) { l->period, id }, l->limit);
+                              " AND ($2::bigint = 0 OR i.provider_id = $2::bigint)", 3,
+                         (const char *[]) { l->period, id, l->after_number }, l->limit);
 }
 
 int
@@ -753,12 +775,13 @@ billing_overdue_list (lg_ctx_t *ctx)
 {
     char today [16];
     bc_day_format (billing_today (ctx), today, sizeof today);
+    const Lgwan__V1__OverdueList *l = ctx->request->overdue_list;
     return s_list_reply (ctx, "WHERE i.due_on < $1::date AND i.total_yen"
                               " - coalesce ((SELECT sum (total_yen) FROM credit_notes c"
                               "   WHERE c.invoice = i.number), 0)"
                               " - coalesce ((SELECT sum (amount_yen) FROM payments m"
-                              "   WHERE m.invoice = i.number), 0) > 0", 1,
-                         (const char *[]) { today }, ctx->request->overdue_list->limit);
+                              "   WHERE m.invoice = i.number), 0) > 0", 2,
+                         (const char *[]) { today, l->after_number }, l->limit);
 }
 
 //  ---------------------------------------------------------------------------

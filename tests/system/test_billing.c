@@ -700,6 +700,77 @@ test_r6_1_replay_events (void **state)
     zstr_free (&out);
 }
 
+/* REQ R6.1: invoices are listed page by page in the order of their
+   numbers, all of them, one provider's or the overdue ones; none is left
+   out (both lists stopped silently at 200) */
+
+//  Every page of InvoiceList (overdue: OverdueList) of provider (0: all),
+//  limit at a time; how many were listed
+static long
+s_invoice_pages (bool overdue, uint64_t provider, uint32_t limit)
+{
+    char after [40] = "", last [40] = "";
+    long listed = 0;
+    for (int pages = 0; pages < 1000; pages++) {
+        Lgwan__V1__InvoiceList all = LGWAN__V1__INVOICE_LIST__INIT;
+        Lgwan__V1__OverdueList due = LGWAN__V1__OVERDUE_LIST__INIT;
+        all.provider = provider;
+        all.limit = due.limit = limit;
+        all.after_number = due.after_number = after;
+        lg_reply_t *reply = overdue
+            ? s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_OVERDUE_LIST, &due)
+            : s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_INVOICE_LIST, &all);
+        rf_expect (reply, RF_CODE (OK), NULL);
+        const Lgwan__V1__InvoiceListReply *page = reply->invoice_list;
+        assert_true (page->n_invoices <= (limit? limit: 200));
+        for (size_t i = 0; i < page->n_invoices; i++) {
+            //  INV-YYYY-NNNNNN: text order is the order they were issued in
+            assert_true (strcmp (page->invoices [i]->number, last) > 0);
+            snprintf (last, sizeof last, "%s", page->invoices [i]->number);
+            if (provider)
+                assert_int_equal (page->invoices [i]->provider, provider);
+        }
+        listed += (long) page->n_invoices;
+        snprintf (after, sizeof after, "%s", page->next_after_number);
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        if (!*after)
+            return listed;
+        assert_string_equal (after, last);      //  more: from this page's last
+    }
+    fail_msg ("the invoice list never said there was no more");
+    return -1;
+}
+
+static void
+test_r6_1_invoice_lists_page (void **state)
+{
+    (void) state;
+    long total = rf_sqlf_long ("SELECT count(*) FROM billing.invoices");
+    assert_true (total >= 3);
+    assert_int_equal (s_invoice_pages (false, 0, 2), total);
+    assert_int_equal (s_invoice_pages (false, 0, 0), total);  //  the default page
+    assert_int_equal (s_invoice_pages (false, 1, 1),
+                      rf_sqlf_long ("SELECT count(*) FROM billing.invoices WHERE provider_id = 1"));
+    assert_int_equal (s_invoice_pages (true, 0, 4), 6);       //  as the overdue test found
+
+    //  A page over 200, or an after_number that is no invoice number: refused
+    Lgwan__V1__InvoiceList q = LGWAN__V1__INVOICE_LIST__INIT;
+    q.limit = 201;
+    lg_reply_t *reply = s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_INVOICE_LIST, &q);
+    assert_non_null (strstr (reply->status->message, "at most 200"));
+    rf_refused (reply, RF_CODE (INVALID_ARGUMENT), NULL);
+    q.limit = 0;
+    q.after_number = (char *) "INV-2026-000001' OR '1' = '1'; DROP TABLE invoices; --";
+    rf_refused (s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_INVOICE_LIST, &q),
+                RF_CODE (INVALID_ARGUMENT), "R6.1");
+    q.after_number = (char *) "INV-9999-999999";              //  after every one: nothing
+    reply = s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_INVOICE_LIST, &q);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->invoice_list->n_invoices, 0);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.invoices"), total);
+}
+
 int
 main (void)
 {
@@ -710,6 +781,7 @@ main (void)
         cmocka_unit_test (test_r6_1_run_killed_midway),
         cmocka_unit_test (test_r6_1_fiscal_years),
         cmocka_unit_test (test_r6_1_credit_notes_payments_overdue),
+        cmocka_unit_test (test_r6_1_invoice_lists_page),
         cmocka_unit_test (test_r6_1_csv_export),
         cmocka_unit_test (test_r6_1_replay_events),
     };
