@@ -243,7 +243,8 @@ lg_ctx_page (lg_ctx_t *ctx, uint32_t asked, uint32_t dflt, uint32_t max, uint32_
     if (*limit > max)
         return lg_ctx_refuse (ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL,
                               "limit is at most %u", max);
-    snprintf (fetch, fetch_size, "%u", *limit + 1);
+    if (fetch)
+        snprintf (fetch, fetch_size, "%u", *limit + 1);
     return 0;
 }
 

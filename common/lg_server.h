@@ -98,8 +98,9 @@ int lg_ctx_refuse (lg_ctx_t *ctx, lg_code_t code, const char *requirement,
                    const char *format, ...) __attribute__ ((format (printf, 4, 5)));
 
 //  The page a list request asks for: *limit is asked, or dflt when 0; more
-//  than max is refused (INVALID_ARGUMENT, -1). fetch gets limit + 1 as text,
-//  for LIMIT: a row past the page says there is more, from the page's last.
+//  than max is refused (INVALID_ARGUMENT, -1). fetch, unless NULL, gets
+//  limit + 1 as text, for LIMIT: a row past the page says there is more,
+//  from the page's last.
 int lg_ctx_page (lg_ctx_t *ctx, uint32_t asked, uint32_t dflt, uint32_t max, uint32_t *limit,
                  char *fetch, size_t fetch_size);
 

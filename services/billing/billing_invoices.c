@@ -723,8 +723,7 @@ s_list_reply (lg_ctx_t *ctx, const char *where, int nparams, const char *const *
               uint32_t asked)
 {
     uint32_t limit;
-    char fetch [16];
-    if (lg_ctx_page (ctx, asked, REPLY_INVOICES, REPLY_INVOICES, &limit, fetch, sizeof fetch))
+    if (lg_ctx_page (ctx, asked, REPLY_INVOICES, REPLY_INVOICES, &limit, NULL, 0))
         return -1;
     if (strlen (params [nparams - 1]) > 32)
         return INVALID (ctx, "after_number is an invoice number (INV-YYYY-NNNNNN)");

@@ -147,10 +147,25 @@ s_rule_set (lg_ctx_t *ctx)
     snprintf (grace, sizeof grace, "%u", r->grace_seconds);
     lg_clock_format (ctx->now_us, now, sizeof now);
     //  A rule is created enabled; RuleSet on an existing id replaces it and
-    //  enables it again (RuleDisable turns it off)
+    //  enables it again (RuleDisable turns it off). A rule not enabled yet
+    //  is one more for the intake, which applies MONITOR_MAX_RULES at most:
+    //  counted under a lock that RuleSets take in turn
     const char *params [] = { id, r->name, r->category, sev, sig, win, thr, act, now, ctx->actor, grace };
     PGresult *res;
-    int rc = r->id == 0
+    int rc = lg_ctx_exec (ctx, "LOCK TABLE rules IN SHARE ROW EXCLUSIVE MODE", 0, NULL);
+    if (rc == 0 && (rc = lg_ctx_query (ctx, &res, "SELECT count(*) FILTER (WHERE enabled),"
+                                                  " count(*) FILTER (WHERE enabled AND id = $1::bigint)"
+                                                  " FROM rules", 1, params)) == 0) {
+        long enabled = atol (PQgetvalue (res, 0, 0));
+        bool more = atol (PQgetvalue (res, 0, 1)) == 0;
+        PQclear (res);
+        if (more && enabled >= MONITOR_MAX_RULES)
+            return REFUSE (ctx, "R16.1", "%ld rules are enabled, the most the intake applies;"
+                           " disable one first", enabled);
+    }
+    if (rc)
+        return rc;
+    rc = r->id == 0
         ? lg_ctx_query (ctx, &res, "INSERT INTO rules (name, category, max_severity, signature_id,"
                                    " window_seconds, threshold, action, enabled, updated_at, updated_by,"
                                    " grace_seconds) VALUES ($1, $2, $3::integer, $4::bigint, $5::integer,"

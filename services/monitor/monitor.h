@@ -16,6 +16,9 @@
 
 extern const lg_service_def_t monitor_service;
 
+//  The rules the intake applies at most: RuleSet refuses to enable more
+#define MONITOR_MAX_RULES 1024
+
 //  Emit IncidentConfirmed for an incident just confirmed (in ctx's
 //  transaction): the provider, its active connections and their prefixes,
 //  the rule, who decided and whether to isolate. 0, or -2.

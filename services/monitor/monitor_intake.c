@@ -53,7 +53,9 @@
 #include <unistd.h>
 
 #define BUCKETS         32
-#define MAX_RULES       1024
+#define MAX_RULES       MONITOR_MAX_RULES
+#define S_TEXT(x)       S_TEXT_OF (x)
+#define S_TEXT_OF(x)    #x
 #define MAX_CLIENTS     64
 #define MAX_SENSORS     1024
 #define MAX_SAMPLES     32          //  per flush
@@ -393,11 +395,16 @@ s_load_rules (s_intake_t *self)
 {
     PGresult *res = lg_db_exec (self->db, "SELECT id, name, category, max_severity, signature_id,"
                                           " window_seconds, threshold, action, grace_seconds FROM rules"
-                                          " WHERE enabled ORDER BY id LIMIT 1024", 0, NULL);
+                                          " WHERE enabled ORDER BY id LIMIT " S_TEXT (MAX_RULES)
+                                          " + 1", 0, NULL);
     if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
         PQclear (res);
         return -1;
     }
+    //  Only by hand (RuleSet refuses a rule more): say which are left out
+    if (PQntuples (res) > MAX_RULES)
+        lg_warning ("more than %d rules are enabled: rule %s and those after it are not applied",
+                    MAX_RULES, PQgetvalue (res, MAX_RULES, 0));
     self->n_rules = 0;
     for (int row = 0; row < PQntuples (res) && self->n_rules < MAX_RULES; row++) {
         s_rule_t *rule = &self->rules [self->n_rules++];

@@ -542,6 +542,21 @@ lg_test_log_path (pid_t pid)
     return NULL;
 }
 
+int
+lg_test_log_count (pid_t pid, const char *text)
+{
+    const char *path = lg_test_log_path (pid);
+    FILE *log = path? fopen (path, "r"): NULL;
+    if (!log)
+        return 0;
+    char line [4096];
+    int count = 0;
+    while (fgets (line, sizeof line, log))
+        count += strstr (line, text) != NULL;
+    fclose (log);
+    return count;
+}
+
 //  Print the last lines of a child's log, where a failing test shows them.
 static void
 s_print_log_tail (const char *path, const char *why)

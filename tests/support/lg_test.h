@@ -120,6 +120,9 @@ int lg_test_stop (pid_t pid, int sig, int timeout_ms);
 //  Log file of a process started with lg_test_spawn, or NULL.
 const char *lg_test_log_path (pid_t pid);
 
+//  How many lines of that log contain text (0 when there is no log).
+int lg_test_log_count (pid_t pid, const char *text);
+
 //  A TCP port on 127.0.0.1 that was free a moment ago and that this process
 //  has not been given before, or -1. Taken from
 //  20000-31999, below Linux's ephemeral range (32768-60999), so that no

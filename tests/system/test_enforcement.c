@@ -520,8 +520,7 @@ static bool
 s_logged (void *arg)
 {
     s_log_line_t *line = (s_log_line_t *) arg;
-    return lg_test_sh ("test \"$(grep -c -- '%s' %s)\" -ge %d", line->text,
-                       lg_test_log_path (line->pid), line->count? line->count: 1) == 0;
+    return lg_test_log_count (line->pid, line->text) >= (line->count? line->count: 1);
 }
 
 //  PointList of s_reader names the replica whose enforcer channel is at

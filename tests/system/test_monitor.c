@@ -928,6 +928,73 @@ test_r16_1_incident_list_pages (void **state)
     rf_refused (reply, RF_CODE (INVALID_ARGUMENT), NULL);
 }
 
+/* REQ R16.1: no more rules are enabled than the intake applies (1,024): a
+   rule more is refused and changes nothing, until one is disabled. One
+   enabled by hand past the limit is named in the log, not silently dropped */
+static void
+test_r16_1_rules_past_the_intake_refused (void **state)
+{
+    (void) state;
+    long enabled = rf_sqlf_long ("SELECT count(*) FROM monitor.rules WHERE enabled");
+    assert_true (enabled < 1024);
+    //  Fillers that match nothing: no category or signature of ours
+    assert_int_equal (rf_sqlf_long ("WITH f AS (INSERT INTO monitor.rules (name, category,"
+                                    " window_seconds, threshold, action, updated_at, updated_by)"
+                                    " SELECT 'filler-' || g, 'no-such-category', 60, 1000, 1, now (),"
+                                    " 'test' FROM generate_series (1, %ld) g RETURNING 1)"
+                                    " SELECT count(*) FROM f", 1024 - enabled), 1024 - enabled);
+    long rules = rf_sqlf_long ("SELECT count(*) FROM monitor.rules");
+    long events = rf_sqlf_long ("SELECT count(*) FROM monitor.outbox");
+
+    Lgwan__V1__Rule rule = LGWAN__V1__RULE__INIT;
+    rule.name = (char *) "one-too-many";
+    rule.category = (char *) "no-such-category";
+    rule.threshold = 5;
+    rule.window_seconds = 60;
+    rule.action = LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT;
+    Lgwan__V1__RuleSet set = LGWAN__V1__RULE_SET__INIT;
+    set.rule = &rule;
+    lg_reply_t *reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set);
+    assert_non_null (strstr (reply->status->message, "disable one first"));
+    rf_refused (reply, RF_CODE (FAILED_PRECONDITION), "R16.1");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.rules"), rules);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.outbox"), events);
+
+    //  Replacing one that is enabled is no rule more
+    uint64_t filler = (uint64_t) rf_sqlf_long ("SELECT min(id) FROM monitor.rules"
+                                              " WHERE name LIKE 'filler-%%'");
+    rule.id = filler;
+    rule.name = (char *) "filler-replaced";
+    rf_ok (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set));
+
+    //  One disabled: room for one
+    Lgwan__V1__RuleDisable off = LGWAN__V1__RULE_DISABLE__INIT;
+    off.rule = filler;
+    rf_ok (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_DISABLE, &off));
+    rule.id = 0;
+    rule.name = (char *) "one-too-many";
+    rf_ok (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set));
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.rules WHERE enabled"), 1024);
+
+    //  Past the limit by hand: the next reload names the first left out
+    assert_int_equal (rf_sqlf_long ("WITH f AS (UPDATE monitor.rules SET enabled = true"
+                                    " WHERE id = %" PRIu64 " RETURNING 1) SELECT count(*) FROM f",
+                                    filler), 1);
+    rule.id = filler + 1;
+    rule.name = (char *) "filler-touched";
+    rf_ok (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set));
+    char *last = zsys_sprintf ("rule %ld and those after it are not applied",
+                               rf_sqlf_long ("SELECT max(id) FROM monitor.rules WHERE enabled"));
+    for (int i = 0; i < 100 && lg_test_log_count (s_monitor.pid, last) == 0; i++)
+        zclock_sleep (50);
+    assert_int_equal (lg_test_log_count (s_monitor.pid, last), 1);
+    zstr_free (&last);
+
+    //  Later tests see the rules as they were
+    rf_sqlf_long ("WITH d AS (DELETE FROM monitor.rules WHERE name LIKE 'filler-%%'"
+                  " OR name = 'one-too-many' RETURNING 1) SELECT count(*) FROM d");
+}
+
 int
 main (void)
 {
@@ -943,6 +1010,7 @@ main (void)
         cmocka_unit_test (test_r16_1_released_allocation_stops_attributing),
         cmocka_unit_test (test_r16_1_minute_counts_written_at_stop),
         cmocka_unit_test (test_r16_1_incident_list_pages),
+        cmocka_unit_test (test_r16_1_rules_past_the_intake_refused),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -278,14 +278,8 @@ s_counter (const char *name)
 static int
 s_log_count (const char *text)
 {
-    FILE *log = fopen (lg_test_log_path (s_registry.pid), "r");
-    assert_non_null (log);
-    char line [1024];
-    int count = 0;
-    while (fgets (line, sizeof line, log))
-        count += strstr (line, text) != NULL;
-    fclose (log);
-    return count;
+    assert_non_null (lg_test_log_path (s_registry.pid));
+    return lg_test_log_count (s_registry.pid, text);
 }
 
 static bool
