@@ -447,6 +447,7 @@ static const lg_route_t s_routes [] = {
     { LGWAN__V1__REQUEST__BODY_SERVICE_REGISTER, reg_service_register, STAFF_OR_PROVIDER,
       LG_ROUTE_WRITE },
     { LGWAN__V1__REQUEST__BODY_SERVICE_GET, reg_service_get, READERS_AND_PROVIDER, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_SERVICE_LIST, reg_service_list, READERS_AND_PROVIDER, LG_ROUTE_READ },
     { LGWAN__V1__REQUEST__BODY_SERVICE_REVIEW, reg_service_review, LG_ROLE_REVIEWER,
       LG_ROUTE_WRITE },
     { LGWAN__V1__REQUEST__BODY_SERVICE_DECIDE, reg_service_decide, LG_ROLE_REVIEWER,

@@ -209,6 +209,55 @@ reg_service_get (lg_ctx_t *ctx)
     return rc? rc: s_may_read (ctx, service);
 }
 
+//  A page of services by status and holder; a provider lists its own
+int
+reg_service_list (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__ServiceList *q = ctx->request->service_list;
+    uint32_t limit;
+    char count [16];
+    if (lg_ctx_page (ctx, q->limit, 50, 500, &limit, count, sizeof count)
+    ||  reg_check_text (ctx, "status", q->status, 32, false))
+        return -1;
+    uint64_t provider = q->provider;
+    if (ctx->caller->role == LG_ROLE_PROVIDER) {
+        if (provider && provider != ctx->caller->provider_id)
+            return DENIED (ctx, "a provider lists only services it holds a role in");
+        provider = ctx->caller->provider_id;
+    }
+    char p [24], after [24];
+    ID_TEXT (p, provider);
+    ID_TEXT (after, q->after_id);
+    const char *params [] = { *q->status? q->status: NULL, p, after, count };
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, "SELECT s.id FROM services s"
+                                      " WHERE ($1::text IS NULL OR s.status = $1)"
+                                      " AND ($2::bigint = 0 OR EXISTS (SELECT 1 FROM service_holders h"
+                                      "  WHERE h.service_id = s.id AND h.provider_id = $2::bigint))"
+                                      " AND s.id > $3::bigint ORDER BY s.id LIMIT $4::integer",
+                           4, params);
+    if (rc)
+        return rc;
+    int rows = PQntuples (res);
+    Lgwan__V1__ServiceListReply *list = (Lgwan__V1__ServiceListReply *) malloc (sizeof *list);
+    lgwan__v1__service_list_reply__init (list);
+    list->services = (Lgwan__V1__Service **) calloc (rows + 1, sizeof (void *));
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_SERVICE_LIST;
+    ctx->reply->service_list = list;
+    for (int row = 0; row < rows && row < (int) limit; row++) {
+        Lgwan__V1__Service *service = reg_service_load (ctx, lg_db_u64 (res, row, "id"), &rc);
+        if (!service) {
+            PQclear (res);
+            return rc;
+        }
+        list->services [list->n_services++] = service;
+    }
+    if (rows > (int) limit)
+        list->next_after_id = list->services [limit - 1]->id;
+    PQclear (res);
+    return 0;
+}
+
 //  Lock a service and check its status
 static int
 s_lock (lg_ctx_t *ctx, uint64_t id, const char *expected)

@@ -815,6 +815,95 @@ test_r3_1_reapply_after_rejection (void **state)
                 RF_CODE (ALREADY_EXISTS), "R3.1");
 }
 
+/* REQ R4.3: the registrations a reviewer has to decide are listed, by
+   status and by role holder, page by page; a provider lists its own */
+typedef struct {
+    const char *who;
+    const char *status;                 //  "": any
+    uint64_t provider;                  //  0: any
+    uint32_t limit;
+    uint64_t last;                      //  the last service listed
+} s_services_t;
+
+//  One page of ServiceList (lg_test_pages)
+static uint64_t
+s_service_page (void *arg, uint64_t after, size_t *items, uint64_t *last_id)
+{
+    s_services_t *l = (s_services_t *) arg;
+    Lgwan__V1__ServiceList q = LGWAN__V1__SERVICE_LIST__INIT;
+    q.status = (char *) l->status;
+    q.provider = l->provider;
+    q.after_id = after;
+    q.limit = l->limit;
+    lg_reply_t *reply = rf_ask (l->who, RF_BODY (SERVICE_LIST), &q);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    Lgwan__V1__ServiceListReply *page = reply->service_list;
+    assert_true (page->n_services <= (l->limit? l->limit: 50));
+    for (size_t i = 0; i < page->n_services; i++) {
+        const Lgwan__V1__Service *service = page->services [i];
+        assert_true (service->id > l->last);
+        *last_id = l->last = service->id;
+        assert_true (service->n_holders >= 2);              //  with its holders
+        if (*l->status)
+            assert_string_equal (service->status, l->status);
+        bool holds = l->provider == 0;
+        for (size_t h = 0; h < service->n_holders; h++)
+            holds |= service->holders [h]->provider == l->provider;
+        assert_true (holds);
+    }
+    *items = page->n_services;
+    uint64_t next = page->next_after_id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return next;
+}
+
+static long
+s_service_pages (const char *who, const char *status, uint64_t provider, uint32_t limit)
+{
+    s_services_t list = { who, status, provider, limit, 0 };
+    return lg_test_pages (s_service_page, &list);
+}
+
+static void
+test_r4_3_service_list (void **state)
+{
+    (void) state;
+    uint64_t content = rf_qualified_provider ("一覧コンテンツ株式会社");
+    uint64_t hosting = rf_qualified_provider ("一覧ホスティング株式会社");
+    rf_registered_service (content, hosting);
+    rf_registered_service (content, hosting);
+    //  One awaiting review
+    Lgwan__V1__RoleHolder holder [2] = { LGWAN__V1__ROLE_HOLDER__INIT, LGWAN__V1__ROLE_HOLDER__INIT };
+    holder [0].provider = content;
+    holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
+    holder [1].provider = hosting;
+    holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
+    Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1] };
+    char name [32];
+    rf_service_name (name, sizeof name);
+    rf_ok (rf_service_register (name, "審査待ちサービス", holders, 2));
+
+    long total = rf_count ("services");
+    assert_true (total >= 3);
+    assert_int_equal (s_service_pages ("reviewer", "", 0, 2), total);
+    assert_int_equal (s_service_pages ("viewer", "", 0, 0), total);     //  the default page
+    assert_int_equal (s_service_pages ("reviewer", "applied", 0, 1),
+                      rf_sql_long ("SELECT count(*) FROM registry.services WHERE status = 'applied'"));
+    assert_int_equal (s_service_pages ("reviewer", "", hosting, 1), 3);
+    //  A provider: its own, and nobody else's
+    long own = rf_sql_long ("SELECT count(DISTINCT service_id) FROM registry.service_holders"
+                            " WHERE provider_id = 1");
+    assert_int_equal (s_service_pages ("provider1", "", 1, 2), own);
+    s_services_t mine = { "provider1", "", 0, 0, 0 };
+    assert_int_equal (lg_test_pages (s_service_page, &mine), own);
+    Lgwan__V1__ServiceList q = LGWAN__V1__SERVICE_LIST__INIT;
+    q.provider = hosting;
+    rf_refused (rf_ask ("provider1", RF_BODY (SERVICE_LIST), &q), RF_CODE (PERMISSION_DENIED), NULL);
+    q.provider = 0;
+    q.limit = 501;
+    rf_refused (rf_ask ("reviewer", RF_BODY (SERVICE_LIST), &q), RF_CODE (INVALID_ARGUMENT), NULL);
+}
+
 static int
 s_setup (void **state)
 {
@@ -835,6 +924,7 @@ main (void)
         cmocka_unit_test (test_r4_1_activation_needs_registered_service),
         cmocka_unit_test (test_r8_interconnections),
         cmocka_unit_test (test_r3_1_reapply_after_rejection),
+        cmocka_unit_test (test_r4_3_service_list),
     };
     return cmocka_run_group_tests (tests, s_setup, rf_teardown);
 }

@@ -147,6 +147,8 @@ static const ctl_command_t s_commands [] = {
       "file a registration application with --holders JSON (R4.1, R9.1)" },
     { "service",  "show",   "service_get",    NULL, NULL,
       "one service by --service id" },
+    { "service",  "list",   "service_list",   NULL, NULL,
+      "services by --status and --provider (a role holder); page with --after-id" },
     { "service",  "review", "service_review", NULL, NULL,
       "take a registration application under review (R4.3)" },
     { "service",  "decide", "service_decide", NULL, NULL,
