@@ -293,6 +293,23 @@ reg_contracts_of_provider (lg_ctx_t *ctx)
     return 0;
 }
 
+#define INTERCONNECTION_COLUMNS "id, provider_a, provider_b, justification, status," \
+    " to_char (created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS created_at"
+
+static Lgwan__V1__Interconnection *
+s_interconnection_from_row (const PGresult *res, int row)
+{
+    Lgwan__V1__Interconnection *i = (Lgwan__V1__Interconnection *) malloc (sizeof *i);
+    lgwan__v1__interconnection__init (i);
+    i->id = lg_db_u64 (res, row, "id");
+    i->provider_a = lg_db_u64 (res, row, "provider_a");
+    i->provider_b = lg_db_u64 (res, row, "provider_b");
+    i->justification = lg_db_strdup (res, row, "justification");
+    i->status = lg_db_strdup (res, row, "status");
+    i->created_at = lg_db_strdup (res, row, "created_at");
+    return i;
+}
+
 int
 reg_interconnection_register (lg_ctx_t *ctx)
 {
@@ -334,18 +351,10 @@ reg_interconnection_register (lg_ctx_t *ctx)
                               " are already interconnected", a, b);
     if ((rc = lg_ctx_query (ctx, &res,
             "INSERT INTO interconnections (provider_a, provider_b, justification, created_at)"
-            " VALUES ($1::bigint, $2::bigint, $3, $4::timestamptz) RETURNING id, status,"
-            " to_char (created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-            " AS created_at", 4, params)))
+            " VALUES ($1::bigint, $2::bigint, $3, $4::timestamptz) RETURNING "
+            INTERCONNECTION_COLUMNS, 4, params)))
         return rc;
-    Lgwan__V1__Interconnection *i = (Lgwan__V1__Interconnection *) malloc (sizeof *i);
-    lgwan__v1__interconnection__init (i);
-    i->id = strtoull (lg_db_value (res, 0, "id"), NULL, 10);
-    i->provider_a = r->provider_a;
-    i->provider_b = r->provider_b;
-    i->justification = lg_strdup (r->justification);
-    i->status = lg_strdup (lg_db_value (res, 0, "status"));
-    i->created_at = lg_strdup (lg_db_value (res, 0, "created_at"));
+    Lgwan__V1__Interconnection *i = s_interconnection_from_row (res, 0);
     PQclear (res);
     Lgwan__V1__InterconnectionReply *reply = (Lgwan__V1__InterconnectionReply *) malloc (sizeof *reply);
     lgwan__v1__interconnection_reply__init (reply);
@@ -360,4 +369,46 @@ reg_interconnection_register (lg_ctx_t *ctx)
     event.body_case = LGWAN__V1__EVENT__BODY_INTERCONNECTION_REGISTERED;
     event.interconnection_registered = &registered;
     return lg_ctx_emit (ctx, &event);
+}
+
+//  A page of interconnections; a provider lists its own (either side)
+int
+reg_interconnection_list (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__InterconnectionList *q = ctx->request->interconnection_list;
+    uint32_t limit;
+    char count [16];
+    if (lg_ctx_page (ctx, q->limit, 50, 500, &limit, count, sizeof count)
+    ||  reg_check_text (ctx, "status", q->status, 32, false))
+        return -1;
+    uint64_t provider = q->provider;
+    if (ctx->caller->role == LG_ROLE_PROVIDER) {
+        if (provider && provider != ctx->caller->provider_id)
+            return DENIED (ctx, "a provider lists only its own interconnections");
+        provider = ctx->caller->provider_id;
+    }
+    char p [24], after [24];
+    ID_TEXT (p, provider);
+    ID_TEXT (after, q->after_id);
+    const char *params [] = { p, *q->status? q->status: NULL, after, count };
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, "SELECT " INTERCONNECTION_COLUMNS " FROM interconnections"
+                                      " WHERE ($1::bigint = 0 OR $1::bigint IN (provider_a, provider_b))"
+                                      " AND ($2::text IS NULL OR status = $2)"
+                                      " AND id > $3::bigint ORDER BY id LIMIT $4::integer", 4, params);
+    if (rc)
+        return rc;
+    int rows = PQntuples (res);
+    Lgwan__V1__InterconnectionListReply *list =
+        (Lgwan__V1__InterconnectionListReply *) malloc (sizeof *list);
+    lgwan__v1__interconnection_list_reply__init (list);
+    list->interconnections = (Lgwan__V1__Interconnection **) calloc (rows + 1, sizeof (void *));
+    for (int row = 0; row < rows && row < (int) limit; row++)
+        list->interconnections [list->n_interconnections++] = s_interconnection_from_row (res, row);
+    if (rows > (int) limit)
+        list->next_after_id = list->interconnections [limit - 1]->id;
+    PQclear (res);
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_INTERCONNECTION_LIST;
+    ctx->reply->interconnection_list = list;
+    return 0;
 }

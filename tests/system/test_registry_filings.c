@@ -742,6 +742,46 @@ test_r4_1_activation_needs_registered_service (void **state)
     free (status);
 }
 
+typedef struct {
+    const char *who;
+    uint64_t provider;                  //  0: any
+    uint32_t limit;
+    uint64_t last;                      //  the last listed
+} s_interconnections_t;
+
+//  One page of InterconnectionList (lg_test_pages)
+static uint64_t
+s_interconnection_page (void *arg, uint64_t after, size_t *items, uint64_t *last_id)
+{
+    s_interconnections_t *l = (s_interconnections_t *) arg;
+    Lgwan__V1__InterconnectionList q = LGWAN__V1__INTERCONNECTION_LIST__INIT;
+    q.provider = l->provider;
+    q.after_id = after;
+    q.limit = l->limit;
+    lg_reply_t *reply = rf_ask (l->who, RF_BODY (INTERCONNECTION_LIST), &q);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    Lgwan__V1__InterconnectionListReply *page = reply->interconnection_list;
+    for (size_t i = 0; i < page->n_interconnections; i++) {
+        const Lgwan__V1__Interconnection *c = page->interconnections [i];
+        assert_true (c->id > l->last);
+        *last_id = l->last = c->id;
+        assert_true (*c->justification);
+        if (l->provider)
+            assert_true (c->provider_a == l->provider || c->provider_b == l->provider);
+    }
+    *items = page->n_interconnections;
+    uint64_t next = page->next_after_id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return next;
+}
+
+static long
+s_interconnection_pages (const char *who, uint64_t provider, uint32_t limit)
+{
+    s_interconnections_t list = { who, provider, limit, 0 };
+    return lg_test_pages (s_interconnection_page, &list);
+}
+
 /* REQ R8.1 R8.2: an interconnection is a registered fact with its
    justification, and nobody approves it */
 static void
@@ -794,6 +834,27 @@ test_r8_interconnections (void **state)
     //  The same pair again, either way round: one registered interconnection
     rf_refused (s_interconnect ("operator", 2, 1, why), RF_CODE (ALREADY_EXISTS), "R8.1");
     assert_int_equal (rf_count ("interconnections"), interconnections + 1);
+
+    //  Read back page by page; a provider reads those it is a side of
+    uint64_t third = rf_qualified_provider ("相互接続第三者株式会社");
+    rf_ok (s_interconnect ("operator", 1, third, why));
+    long total = rf_count ("interconnections");
+    assert_int_equal (s_interconnection_pages ("viewer", 0, 1), total);
+    assert_int_equal (s_interconnection_pages ("viewer", 0, 0), total);
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM registry.interconnections"
+                               " WHERE %" PRIu64 " IN (provider_a, provider_b)", third);
+    assert_int_equal (s_interconnection_pages ("operator", third, 1), rf_sql_long (sql));
+    assert_int_equal (s_interconnection_pages ("provider2", 0, 0),
+                      rf_sql_long ("SELECT count(*) FROM registry.interconnections"
+                                   " WHERE 2 IN (provider_a, provider_b)"));
+    Lgwan__V1__InterconnectionList q = LGWAN__V1__INTERCONNECTION_LIST__INIT;
+    q.provider = third;
+    rf_refused (rf_ask ("provider2", RF_BODY (INTERCONNECTION_LIST), &q),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    q.provider = 0;
+    q.limit = 501;
+    rf_refused (rf_ask ("viewer", RF_BODY (INTERCONNECTION_LIST), &q), RF_CODE (INVALID_ARGUMENT),
+                NULL);
 }
 
 /* REQ R3.1: a rejected applicant may apply again under its corporate number;

@@ -165,6 +165,8 @@ static const ctl_command_t s_commands [] = {
       "the contracts of --provider (--active-only)" },
     { "interconnection", "register", "interconnection_register", NULL, NULL,
       "register an interconnection of two providers with its --justification (R8.1, R8.2)" },
+    { "interconnection", "list", "interconnection_list", NULL, NULL,
+      "interconnections by --provider (either side) and --status; page with --after-id" },
     { "change",   "file",   "change_file",    NULL, NULL,
       "a change or cancellation notification or application (R4.2)" },
     { "change",   "decide", "change_decide",  NULL, NULL,
