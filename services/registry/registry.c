@@ -50,6 +50,21 @@ reg_check_text (lg_ctx_t *ctx, const char *field, const char *text, size_t max, 
     return 0;
 }
 
+int
+reg_list_scope (lg_ctx_t *ctx, uint32_t asked, const char *status, uint64_t *provider,
+                const char *what, uint32_t *limit, char *count, size_t count_size)
+{
+    if (lg_ctx_page (ctx, asked, 50, 500, limit, count, count_size)
+    ||  reg_check_text (ctx, "status", status, 32, false))
+        return -1;
+    if (ctx->caller->role == LG_ROLE_PROVIDER) {
+        if (*provider && *provider != ctx->caller->provider_id)
+            return DENIED (ctx, "a provider lists only %s", what);
+        *provider = ctx->caller->provider_id;
+    }
+    return 0;
+}
+
 bool
 reg_date_valid (const char *text)
 {

@@ -799,15 +799,10 @@ reg_connection_list (lg_ctx_t *ctx)
     const Lgwan__V1__ConnectionList *q = ctx->request->connection_list;
     uint32_t limit;
     char count [16];
-    if (lg_ctx_page (ctx, q->limit, 50, 500, &limit, count, sizeof count)
-    ||  reg_check_text (ctx, "status", q->status, 32, false))
-        return -1;
     uint64_t provider = q->provider;
-    if (ctx->caller->role == LG_ROLE_PROVIDER) {
-        if (provider && provider != ctx->caller->provider_id)
-            return DENIED (ctx, "a provider lists only its own connections");
-        provider = ctx->caller->provider_id;
-    }
+    if (reg_list_scope (ctx, q->limit, q->status, &provider, "its own connections", &limit, count,
+                        sizeof count))
+        return -1;
     char p [24], s [24], after [24];
     ID_TEXT (p, provider);
     ID_TEXT (s, q->service);

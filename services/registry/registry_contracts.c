@@ -378,15 +378,10 @@ reg_interconnection_list (lg_ctx_t *ctx)
     const Lgwan__V1__InterconnectionList *q = ctx->request->interconnection_list;
     uint32_t limit;
     char count [16];
-    if (lg_ctx_page (ctx, q->limit, 50, 500, &limit, count, sizeof count)
-    ||  reg_check_text (ctx, "status", q->status, 32, false))
-        return -1;
     uint64_t provider = q->provider;
-    if (ctx->caller->role == LG_ROLE_PROVIDER) {
-        if (provider && provider != ctx->caller->provider_id)
-            return DENIED (ctx, "a provider lists only its own interconnections");
-        provider = ctx->caller->provider_id;
-    }
+    if (reg_list_scope (ctx, q->limit, q->status, &provider, "its own interconnections", &limit, count,
+                        sizeof count))
+        return -1;
     char p [24], after [24];
     ID_TEXT (p, provider);
     ID_TEXT (after, q->after_id);

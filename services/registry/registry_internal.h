@@ -46,6 +46,13 @@ int reg_queue (lg_ctx_t *ctx, const char *sql, int nparams, const char *const *p
 size_t reg_chars (const char *text);
 
 //  A mandatory or optional text of at most max characters; -1 refused.
+//  What a list of providers' records asks, checked: the page (lg_ctx_page:
+//  50 by default, at most 500; *count for LIMIT), the status filter, and
+//  *provider, which a provider certificate names only as itself, the
+//  default for it ("a provider lists only <what>"). 0, or -1 refused.
+int reg_list_scope (lg_ctx_t *ctx, uint32_t asked, const char *status, uint64_t *provider,
+                    const char *what, uint32_t *limit, char *count, size_t count_size);
+
 int reg_check_text (lg_ctx_t *ctx, const char *field, const char *text, size_t max,
                     bool mandatory);
 

@@ -359,9 +359,10 @@ rf_service_approve (uint64_t id)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
-//  A registered service: application & content by content, hosting by hosting
+//  A service applied for, not decided: application & content by content,
+//  hosting by hosting
 static inline uint64_t
-rf_registered_service (uint64_t content, uint64_t hosting)
+rf_applied_service (uint64_t content, uint64_t hosting)
 {
     Lgwan__V1__RoleHolder holder [2] = { LGWAN__V1__ROLE_HOLDER__INIT, LGWAN__V1__ROLE_HOLDER__INIT };
     holder [0].provider = content;
@@ -375,6 +376,14 @@ rf_registered_service (uint64_t content, uint64_t hosting)
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
     uint64_t id = reply->service->service->id;
     lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+//  The same, registered
+static inline uint64_t
+rf_registered_service (uint64_t content, uint64_t hosting)
+{
+    uint64_t id = rf_applied_service (content, hosting);
     rf_service_approve (id);
     return id;
 }

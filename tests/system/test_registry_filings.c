@@ -933,16 +933,7 @@ test_r4_3_service_list (void **state)
     uint64_t hosting = rf_qualified_provider ("一覧ホスティング株式会社");
     rf_registered_service (content, hosting);
     rf_registered_service (content, hosting);
-    //  One awaiting review
-    Lgwan__V1__RoleHolder holder [2] = { LGWAN__V1__ROLE_HOLDER__INIT, LGWAN__V1__ROLE_HOLDER__INIT };
-    holder [0].provider = content;
-    holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
-    holder [1].provider = hosting;
-    holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
-    Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1] };
-    char name [32];
-    rf_service_name (name, sizeof name);
-    rf_ok (rf_service_register (name, "審査待ちサービス", holders, 2));
+    rf_applied_service (content, hosting);                  //  awaiting review
 
     long total = rf_count ("services");
     assert_true (total >= 3);
