@@ -640,3 +640,61 @@ reg_due_changes (lg_ctx_t *ctx)
     PQclear (res);
     return rc;
 }
+
+//  R4.3: what waits for a reviewer, oldest first, with how many in all
+int
+reg_review_queue (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__ReviewQueue *q = ctx->request->review_queue;
+    if (*q->kind && !streq (q->kind, "provider") && !streq (q->kind, "service")
+    &&  !streq (q->kind, "connection") && !streq (q->kind, "change"))
+        return INVALID (ctx, "R4.3", "kind is provider, service, connection or change");
+    uint32_t limit;
+    char count [16];
+    if (lg_ctx_page (ctx, q->limit, 50, 500, &limit, count, sizeof count))
+        return -1;
+    snprintf (count, sizeof count, "%u", limit);
+    const char *params [] = { q->kind, count };
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res,
+        "SELECT w.*, to_char (w.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        " AS filed_at, count(*) OVER () AS total FROM ("
+        " SELECT 'provider' AS kind, id, status, id AS provider, name_ja AS title, created_at AS at"
+        "  FROM providers WHERE status IN ('applied', 'under_review')"
+        " UNION ALL SELECT 'service', s.id, s.status, coalesce (h.provider_id, 0), s.name, s.created_at"
+        "  FROM services s LEFT JOIN service_holders h ON h.service_id = s.id AND h.role = 2"
+        "  WHERE s.status IN ('applied', 'under_review')"
+        " UNION ALL SELECT 'connection', id, status, provider_id, router, created_at FROM connections"
+        "  WHERE status IN ('applied', 'under_review')"
+        " UNION ALL SELECT 'change', c.id, c.status, coalesce (CASE c.subject"
+        "   WHEN 'provider' THEN c.subject_id"
+        "   WHEN 'service' THEN (SELECT provider_id FROM service_holders"
+        "    WHERE service_id = c.subject_id AND role = 2)"
+        "   ELSE (SELECT provider_id FROM contracts WHERE id = c.subject_id) END, 0),"
+        "  c.subject || ' ' || c.subject_id || CASE WHEN c.cancel THEN ' (cancellation)' ELSE '' END,"
+        "  c.filed_at FROM changes c WHERE c.kind = 'application' AND c.status = 'pending'"
+        ") w WHERE $1 = '' OR w.kind = $1 ORDER BY w.at, w.kind, w.id LIMIT $2::integer", 2, params);
+    if (rc)
+        return rc;
+    int rows = PQntuples (res);
+    Lgwan__V1__ReviewQueueReply *queue = (Lgwan__V1__ReviewQueueReply *) malloc (sizeof *queue);
+    lgwan__v1__review_queue_reply__init (queue);
+    queue->items = (Lgwan__V1__ReviewItem **) calloc (rows + 1, sizeof (void *));
+    for (int row = 0; row < rows; row++) {
+        Lgwan__V1__ReviewItem *item = (Lgwan__V1__ReviewItem *) malloc (sizeof *item);
+        lgwan__v1__review_item__init (item);
+        item->kind = lg_db_strdup (res, row, "kind");
+        item->id = lg_db_u64 (res, row, "id");
+        item->status = lg_db_strdup (res, row, "status");
+        item->provider = lg_db_u64 (res, row, "provider");
+        item->title = lg_db_strdup (res, row, "title");
+        item->filed_at = lg_db_strdup (res, row, "filed_at");
+        queue->items [queue->n_items++] = item;
+    }
+    //  The count of all of them rides on every row; none: nothing waits
+    queue->total = rows? lg_db_u64 (res, 0, "total"): 0;
+    PQclear (res);
+    ctx->reply->body_case = LGWAN__V1__REPLY__BODY_REVIEW_QUEUE;
+    ctx->reply->review_queue = queue;
+    return 0;
+}

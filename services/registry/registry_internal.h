@@ -124,6 +124,7 @@ int reg_service_register (lg_ctx_t *ctx);
 int reg_service_get (lg_ctx_t *ctx);
 int reg_service_list (lg_ctx_t *ctx);
 int reg_interconnection_list (lg_ctx_t *ctx);
+int reg_review_queue (lg_ctx_t *ctx);
 int reg_service_review (lg_ctx_t *ctx);
 int reg_service_decide (lg_ctx_t *ctx);
 

@@ -956,6 +956,82 @@ test_r4_3_service_list (void **state)
     rf_refused (rf_ask ("reviewer", RF_BODY (SERVICE_LIST), &q), RF_CODE (INVALID_ARGUMENT), NULL);
 }
 
+/* REQ R4.3: what waits for a reviewer is one queue, oldest first, with how
+   many wait in all; a decision takes an application out of it */
+
+//  The queue of kind ("" all) as reviewer, limit at most; its total
+static long
+s_queue (const char *kind, uint32_t limit, size_t *shown, bool *has_service, uint64_t service)
+{
+    Lgwan__V1__ReviewQueue q = LGWAN__V1__REVIEW_QUEUE__INIT;
+    q.kind = (char *) kind;
+    q.limit = limit;
+    lg_reply_t *reply = rf_ask ("reviewer", RF_BODY (REVIEW_QUEUE), &q);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__ReviewQueueReply *queue = reply->review_queue;
+    *shown = queue->n_items;
+    *has_service = false;
+    for (size_t i = 0; i < queue->n_items; i++) {
+        const Lgwan__V1__ReviewItem *item = queue->items [i];
+        if (*kind)
+            assert_string_equal (item->kind, kind);
+        if (i)                                  //  oldest first
+            assert_true (strcmp (queue->items [i - 1]->filed_at, item->filed_at) <= 0);
+        assert_true (streq (item->status, "applied") || streq (item->status, "under_review")
+                 ||  streq (item->status, "pending"));
+        *has_service |= streq (item->kind, "service") && item->id == service;
+    }
+    long total = (long) queue->total;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return total;
+}
+
+static void
+test_r4_3_review_queue (void **state)
+{
+    (void) state;
+    rf_applied_provider ("審査待ち株式会社");
+    uint64_t content = rf_qualified_provider ("審査待ちコンテンツ株式会社");
+    uint64_t service = rf_applied_service (content, content);
+    long providers = rf_sql_long ("SELECT count(*) FROM registry.providers"
+                                  " WHERE status IN ('applied', 'under_review')");
+    long services = rf_sql_long ("SELECT count(*) FROM registry.services"
+                                 " WHERE status IN ('applied', 'under_review')");
+    long connections = rf_sql_long ("SELECT count(*) FROM registry.connections"
+                                    " WHERE status IN ('applied', 'under_review')");
+    long changes = rf_sql_long ("SELECT count(*) FROM registry.changes"
+                                " WHERE kind = 'application' AND status = 'pending'");
+    assert_true (providers >= 1 && services >= 1);
+    size_t shown;
+    bool listed;
+    assert_int_equal (s_queue ("", 500, &shown, &listed, service),
+                      providers + services + connections + changes);
+    assert_int_equal (shown, providers + services + connections + changes);
+    assert_true (listed);
+    assert_int_equal (s_queue ("provider", 0, &shown, &listed, service), providers);
+    assert_int_equal (s_queue ("service", 0, &shown, &listed, service), services);
+    assert_int_equal (s_queue ("connection", 0, &shown, &listed, service), connections);
+    assert_int_equal (s_queue ("change", 0, &shown, &listed, service), changes);
+    //  A page smaller than the queue still says how many wait
+    assert_int_equal (s_queue ("", 1, &shown, &listed, service),
+                      providers + services + connections + changes);
+    assert_int_equal (shown, 1);
+
+    //  Decided: out of the queue
+    rf_service_approve (service);
+    assert_int_equal (s_queue ("service", 0, &shown, &listed, service), services - 1);
+    assert_false (listed);
+
+    //  Readers only; a kind it does not know, or a page too large, is refused
+    Lgwan__V1__ReviewQueue q = LGWAN__V1__REVIEW_QUEUE__INIT;
+    rf_refused (rf_ask ("provider1", RF_BODY (REVIEW_QUEUE), &q), RF_CODE (PERMISSION_DENIED), NULL);
+    q.kind = (char *) "contract";
+    rf_refused (rf_ask ("reviewer", RF_BODY (REVIEW_QUEUE), &q), RF_CODE (INVALID_ARGUMENT), "R4.3");
+    q.kind = (char *) "";
+    q.limit = 501;
+    rf_refused (rf_ask ("reviewer", RF_BODY (REVIEW_QUEUE), &q), RF_CODE (INVALID_ARGUMENT), NULL);
+}
+
 static int
 s_setup (void **state)
 {
@@ -977,6 +1053,7 @@ main (void)
         cmocka_unit_test (test_r8_interconnections),
         cmocka_unit_test (test_r3_1_reapply_after_rejection),
         cmocka_unit_test (test_r4_3_service_list),
+        cmocka_unit_test (test_r4_3_review_queue),
     };
     return cmocka_run_group_tests (tests, s_setup, rf_teardown);
 }

@@ -171,6 +171,8 @@ static const ctl_command_t s_commands [] = {
       "a change or cancellation notification or application (R4.2)" },
     { "change",   "decide", "change_decide",  NULL, NULL,
       "approve or reject a change application (R4.2, R4.3)" },
+    { "review",   "queue",  "review_queue",   NULL, NULL,
+      "what waits for a reviewer, oldest first: applications of providers, services, connections and changes (--kind) (R4.3)" },
     { "change",   "list",   "change_list",    NULL, NULL,
       "changes by --subject, --id, --status; page with --after-id" },
     { "history",  "show",   "history",        NULL, NULL,
