@@ -651,9 +651,9 @@ reg_review_queue (lg_ctx_t *ctx)
         return INVALID (ctx, "R4.3", "kind is provider, service, connection or change");
     uint32_t limit;
     char count [16];
-    if (lg_ctx_page (ctx, q->limit, 50, 500, &limit, count, sizeof count))
+    if (lg_ctx_page (ctx, q->limit, 50, 500, &limit, NULL, 0))
         return -1;
-    snprintf (count, sizeof count, "%u", limit);
+    snprintf (count, sizeof count, "%u", limit);        //  the oldest: no pages
     const char *params [] = { q->kind, count };
     PGresult *res;
     int rc = lg_ctx_query (ctx, &res,
