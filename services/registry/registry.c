@@ -210,33 +210,6 @@ reg_provider_lock (lg_ctx_t *ctx, uint64_t id, char *status, size_t size, int *t
     return 0;
 }
 
-#define TIME_TEXT(column) \
-    "to_char (" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-
-Lgwan__V1__Decision *
-reg_decision_load (lg_ctx_t *ctx, const char *subject, uint64_t id)
-{
-    char text [24];
-    ID_TEXT (text, id);
-    const char *params [] = { subject, text };
-    PGresult *res = lg_db_exec (ctx->db,
-        "SELECT outcome, reviewer, " TIME_TEXT ("decided_at") " AS decided_at, reason"
-        " FROM decisions WHERE subject = $1 AND subject_id = $2::bigint ORDER BY id DESC LIMIT 1",
-        2, params);
-    Lgwan__V1__Decision *decision = NULL;
-    if (res && PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1) {
-        decision = (Lgwan__V1__Decision *) malloc (sizeof *decision);
-        lgwan__v1__decision__init (decision);
-        decision->outcome = streq (lg_db_value (res, 0, "outcome"), "approved")?
-                            LGWAN__V1__OUTCOME__OUTCOME_APPROVED: LGWAN__V1__OUTCOME__OUTCOME_REJECTED;
-        decision->reviewer = lg_strdup (lg_db_value (res, 0, "reviewer"));
-        decision->decided_at = lg_strdup (lg_db_value (res, 0, "decided_at"));
-        decision->reason = lg_strdup (lg_db_value (res, 0, "reason"));
-    }
-    PQclear (res);
-    return decision;
-}
-
 int
 reg_decide (lg_ctx_t *ctx, const char *subject, uint64_t id, Lgwan__V1__Outcome outcome,
             const char *reason)
@@ -349,39 +322,19 @@ reg_provider_load (lg_ctx_t *ctx, uint64_t id, int *rc)
 }
 
 Lgwan__V1__Service *
-reg_service_load (lg_ctx_t *ctx, uint64_t id, int *rc)
+reg_service_from_row (const PGresult *res, int row)
 {
-    char text [24];
-    ID_TEXT (text, id);
-    const char *params [] = { text };
-    PGresult *res;
-    if ((*rc = lg_ctx_query (ctx, &res,
-            "SELECT name, title_ja, status, version, " TIME_TEXT ("created_at") " AS created_at, "
-            TIME_TEXT ("updated_at") " AS updated_at,"
-            " (SELECT coalesce (json_agg (json_build_object ('provider', h.provider_id, 'role',"
-            "   h.role, 'carrier_number', coalesce (h.carrier_number, ''))"
-            "   ORDER BY h.role, h.provider_id), '[]')"
-            "  FROM service_holders h WHERE h.service_id = s.id)::text AS holders,"
-            DECISION_JSON ("service", "s.id")
-            " FROM services s WHERE id = $1::bigint", 1, params)))
-        return NULL;
-    if (PQntuples (res) == 0) {
-        PQclear (res);
-        *rc = MISSING (ctx, "no service %s", text);
-        return NULL;
-    }
     Lgwan__V1__Service *s = (Lgwan__V1__Service *) malloc (sizeof *s);
     lgwan__v1__service__init (s);
-    s->id = id;
-    s->name = lg_strdup (lg_db_value (res, 0, "name"));
-    s->title_ja = lg_strdup (lg_db_value (res, 0, "title_ja"));
-    s->status = lg_strdup (lg_db_value (res, 0, "status"));
-    s->version = strtoull (lg_db_value (res, 0, "version"), NULL, 10);
-    s->created_at = lg_strdup (lg_db_value (res, 0, "created_at"));
-    s->updated_at = lg_strdup (lg_db_value (res, 0, "updated_at"));
-    s->decision = reg_decision_from_json (lg_db_value (res, 0, "decision"));
-    json_t *holders = json_loads (lg_db_value (res, 0, "holders"), 0, NULL);
-    PQclear (res);
+    s->id = lg_db_u64 (res, row, "id");
+    s->name = lg_db_strdup (res, row, "name");
+    s->title_ja = lg_db_strdup (res, row, "title_ja");
+    s->status = lg_db_strdup (res, row, "status");
+    s->version = lg_db_u64 (res, row, "version");
+    s->created_at = lg_db_strdup (res, row, "created_at");
+    s->updated_at = lg_db_strdup (res, row, "updated_at");
+    s->decision = reg_decision_from_json (lg_db_value (res, row, "decision"));
+    json_t *holders = json_loads (lg_db_value (res, row, "holders"), 0, NULL);
     size_t n = json_array_size (holders);
     s->holders = (Lgwan__V1__RoleHolder **) calloc (n? n: 1, sizeof (void *));
     for (size_t i = 0; i < n; i++) {
@@ -394,6 +347,26 @@ reg_service_load (lg_ctx_t *ctx, uint64_t id, int *rc)
         s->holders [s->n_holders++] = h;
     }
     json_decref (holders);
+    return s;
+}
+
+Lgwan__V1__Service *
+reg_service_load (lg_ctx_t *ctx, uint64_t id, int *rc)
+{
+    char text [24];
+    ID_TEXT (text, id);
+    const char *params [] = { text };
+    PGresult *res;
+    if ((*rc = lg_ctx_query (ctx, &res, "SELECT " SERVICE_COLUMNS " FROM services s"
+                                        " WHERE s.id = $1::bigint", 1, params)))
+        return NULL;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        *rc = MISSING (ctx, "no service %s", text);
+        return NULL;
+    }
+    Lgwan__V1__Service *s = reg_service_from_row (res, 0);
+    PQclear (res);
     return s;
 }
 

@@ -245,7 +245,32 @@ done:
     return rc;
 }
 
-//  Fill a Change message from its row
+//  A changes row c with its last decision, as s_change_from_row reads it
+#define CHANGE_COLUMNS "c.id, c.kind, c.subject, c.subject_id, c.cancel," \
+    " coalesce (c.effective_on::text, '') AS effective_on, c.status, c.payload, c.filed_by," \
+    " c.reason, " TIME_TEXT ("c.filed_at") " AS filed_at," DECISION_JSON ("change", "c.id")
+
+static Lgwan__V1__Change *
+s_change_from_row (const PGresult *res, int row)
+{
+    Lgwan__V1__Change *c = (Lgwan__V1__Change *) malloc (sizeof *c);
+    lgwan__v1__change__init (c);
+    c->id = lg_db_u64 (res, row, "id");
+    c->kind = streq (lg_db_value (res, row, "kind"), "notification")?
+              LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION: LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
+    c->subject = lg_db_strdup (res, row, "subject");
+    c->subject_id = lg_db_u64 (res, row, "subject_id");
+    c->cancel = streq (lg_db_value (res, row, "cancel"), "t");
+    c->effective_on = lg_db_strdup (res, row, "effective_on");
+    c->status = lg_db_strdup (res, row, "status");
+    c->payload = lg_db_strdup (res, row, "payload");
+    c->filed_by = lg_db_strdup (res, row, "filed_by");
+    c->filed_at = lg_db_strdup (res, row, "filed_at");
+    c->reason = lg_db_strdup (res, row, "reason");
+    c->decision = reg_decision_from_json (lg_db_value (res, row, "decision"));
+    return c;
+}
+
 static Lgwan__V1__Change *
 s_change_load (lg_ctx_t *ctx, uint64_t id, int *rc)
 {
@@ -253,33 +278,16 @@ s_change_load (lg_ctx_t *ctx, uint64_t id, int *rc)
     ID_TEXT (text, id);
     const char *params [] = { text };
     PGresult *res;
-    if ((*rc = lg_ctx_query (ctx, &res,
-            "SELECT kind, subject, subject_id, cancel, coalesce (effective_on::text, '') AS"
-            " effective_on, status, payload, filed_by, reason, to_char (filed_at AT TIME ZONE"
-            " 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS filed_at FROM changes"
-            " WHERE id = $1::bigint", 1, params)))
+    if ((*rc = lg_ctx_query (ctx, &res, "SELECT " CHANGE_COLUMNS " FROM changes c"
+                                        " WHERE c.id = $1::bigint", 1, params)))
         return NULL;
     if (PQntuples (res) == 0) {
         PQclear (res);
         *rc = MISSING (ctx, "no change %s", text);
         return NULL;
     }
-    Lgwan__V1__Change *c = (Lgwan__V1__Change *) malloc (sizeof *c);
-    lgwan__v1__change__init (c);
-    c->id = id;
-    c->kind = streq (lg_db_value (res, 0, "kind"), "notification")?
-              LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION: LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
-    c->subject = lg_strdup (lg_db_value (res, 0, "subject"));
-    c->subject_id = strtoull (lg_db_value (res, 0, "subject_id"), NULL, 10);
-    c->cancel = streq (lg_db_value (res, 0, "cancel"), "t");
-    c->effective_on = lg_strdup (lg_db_value (res, 0, "effective_on"));
-    c->status = lg_strdup (lg_db_value (res, 0, "status"));
-    c->payload = lg_strdup (lg_db_value (res, 0, "payload"));
-    c->filed_by = lg_strdup (lg_db_value (res, 0, "filed_by"));
-    c->filed_at = lg_strdup (lg_db_value (res, 0, "filed_at"));
-    c->reason = lg_strdup (lg_db_value (res, 0, "reason"));
+    Lgwan__V1__Change *c = s_change_from_row (res, 0);
     PQclear (res);
-    c->decision = reg_decision_load (ctx, "change", id);
     return c;
 }
 
@@ -517,10 +525,12 @@ reg_change_list (lg_ctx_t *ctx)
     const char *params [] = { *q->subject? q->subject: NULL, id, *q->status? q->status: NULL,
                               after, count };
     PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, "SELECT id FROM changes WHERE ($1::text IS NULL OR subject = $1)"
-                                      " AND ($2::bigint = 0 OR subject_id = $2::bigint)"
-                                      " AND ($3::text IS NULL OR status = $3)"
-                                      " AND id > $4::bigint ORDER BY id LIMIT $5::integer",
+    //  The page in one statement, each with its decision
+    int rc = lg_ctx_query (ctx, &res, "SELECT " CHANGE_COLUMNS " FROM changes c"
+                                      " WHERE ($1::text IS NULL OR c.subject = $1)"
+                                      " AND ($2::bigint = 0 OR c.subject_id = $2::bigint)"
+                                      " AND ($3::text IS NULL OR c.status = $3)"
+                                      " AND c.id > $4::bigint ORDER BY c.id LIMIT $5::integer",
                            5, params);
     if (rc)
         return rc;
@@ -530,15 +540,8 @@ reg_change_list (lg_ctx_t *ctx)
     list->changes = (Lgwan__V1__Change **) calloc (rows? rows: 1, sizeof (void *));
     ctx->reply->body_case = LGWAN__V1__REPLY__BODY_CHANGE_LIST;
     ctx->reply->change_list = list;
-    for (int row = 0; row < rows && row < (int) limit; row++) {
-        Lgwan__V1__Change *change = s_change_load (ctx, strtoull (lg_db_value (res, row, "id"),
-                                                                  NULL, 10), &rc);
-        if (!change) {
-            PQclear (res);
-            return rc;
-        }
-        list->changes [list->n_changes++] = change;
-    }
+    for (int row = 0; row < rows && row < (int) limit; row++)
+        list->changes [list->n_changes++] = s_change_from_row (res, row);
     if (rows > (int) limit)
         list->next_after_id = list->changes [limit - 1]->id;
     PQclear (res);
@@ -575,9 +578,8 @@ reg_history (lg_ctx_t *ctx)
     ID_TEXT (id, q->id);
     const char *params [] = { q->subject, id };
     PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, "SELECT version, actor, reason, record::text AS record,"
-                                      " to_char (recorded_at AT TIME ZONE 'UTC',"
-                                      " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS recorded_at"
+    int rc = lg_ctx_query (ctx, &res, "SELECT version, actor, reason, record::text AS record, "
+                                      TIME_TEXT ("recorded_at") " AS recorded_at"
                                       " FROM versions WHERE subject = $1 AND subject_id = $2::bigint"
                                       " ORDER BY version", 2, params);
     if (rc)
@@ -657,8 +659,7 @@ reg_review_queue (lg_ctx_t *ctx)
     const char *params [] = { q->kind, count };
     PGresult *res;
     int rc = lg_ctx_query (ctx, &res,
-        "SELECT w.*, to_char (w.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-        " AS filed_at, count(*) OVER () AS total FROM ("
+        "SELECT w.*, " TIME_TEXT ("w.at") " AS filed_at, count(*) OVER () AS total FROM ("
         " SELECT 'provider' AS kind, id, status, id AS provider, name_ja AS title, created_at AS at"
         "  FROM providers WHERE status IN ('applied', 'under_review')"
         " UNION ALL SELECT 'service', s.id, s.status, coalesce (h.provider_id, 0), s.name, s.created_at"

@@ -107,7 +107,7 @@ s_pool_from_row (const PGresult *res, int row)
 }
 
 #define POOL_COLUMNS "id, name, prefix::text AS prefix, family, " \
-    "to_char (created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS created_at"
+    TIME_TEXT ("created_at") " AS created_at"
 
 int
 reg_pool_add (lg_ctx_t *ctx)
@@ -180,8 +180,7 @@ reg_pool_list (lg_ctx_t *ctx)
     "c.id, c.service_id, c.provider_id, c.router, c.line_carrier, c.bandwidth_class," \
     " c.ipv4_length, c.ipv6_length, coalesce (c.domain, '') AS domain, c.status, c.state," \
     " c.version, coalesce (c.effective_on::text, '') AS effective_on," \
-    " to_char (c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS created_at," \
-    " to_char (c.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS updated_at," \
+    " " TIME_TEXT ("c.created_at") " AS created_at, " TIME_TEXT ("c.updated_at") " AS updated_at," \
     " coalesce ((SELECT a.prefix::text FROM allocations a WHERE a.connection_id = c.id" \
     "   AND a.family = 4 AND a.status <> 'released' LIMIT 1), '') AS ipv4_prefix," \
     " coalesce ((SELECT a.prefix::text FROM allocations a WHERE a.connection_id = c.id" \
@@ -864,7 +863,7 @@ s_server_from_row (const PGresult *res, int row)
 
 #define SERVER_COLUMNS "id, connection_id, name, host (address) AS address, ports::text AS ports," \
     " external_facing, firewall_record, access_control_record," \
-    " to_char (created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS created_at"
+    " " TIME_TEXT ("created_at") " AS created_at"
 
 int
 reg_server_register (lg_ctx_t *ctx)

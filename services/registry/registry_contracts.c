@@ -294,7 +294,7 @@ reg_contracts_of_provider (lg_ctx_t *ctx)
 }
 
 #define INTERCONNECTION_COLUMNS "id, provider_a, provider_b, justification, status," \
-    " to_char (created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS created_at"
+    " " TIME_TEXT ("created_at") " AS created_at"
 
 static Lgwan__V1__Interconnection *
 s_interconnection_from_row (const PGresult *res, int row)

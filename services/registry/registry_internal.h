@@ -15,11 +15,14 @@
 #define DENIED(ctx, ...)       lg_ctx_refuse ((ctx), LGWAN__V1__CODE__PERMISSION_DENIED, NULL, __VA_ARGS__)
 #define MISSING(ctx, ...)      lg_ctx_refuse ((ctx), LGWAN__V1__CODE__NOT_FOUND, NULL, __VA_ARGS__)
 
+//  A timestamptz column as the text of our replies (UTC, microseconds)
+#define TIME_TEXT(column) \
+    "to_char (" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
 //  A decisions row x as the JSON reg_decision_from_json reads
 #define DECISION_OBJECT \
-    "json_build_object ('outcome', x.outcome, 'reviewer', x.reviewer, 'decided_at'," \
-    " to_char (x.decided_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')," \
-    " 'reason', x.reason)"
+    "json_build_object ('outcome', x.outcome, 'reviewer', x.reviewer, 'decided_at', " \
+    TIME_TEXT ("x.decided_at") ", 'reason', x.reason)"
 
 //  The latest decision of a subject as a JSON column "decision" (one-query loads)
 #define DECISION_JSON(subject, id) \
@@ -82,14 +85,21 @@ int reg_provider_lock (lg_ctx_t *ctx, uint64_t id, char *status, size_t size, in
 //  Whole records with their children, heap trees for replies and events;
 //  NULL with *rc set (-1 NOT_FOUND, -2 database).
 Lgwan__V1__Provider *reg_provider_load (lg_ctx_t *ctx, uint64_t id, int *rc);
+//  A services row s with its holders and last decision, as the columns
+//  reg_service_from_row reads
+#define SERVICE_COLUMNS "s.id, s.name, s.title_ja, s.status, s.version, " \
+    TIME_TEXT ("s.created_at") " AS created_at, " TIME_TEXT ("s.updated_at") " AS updated_at," \
+    " (SELECT coalesce (json_agg (json_build_object ('provider', h.provider_id, 'role'," \
+    "   h.role, 'carrier_number', coalesce (h.carrier_number, ''))" \
+    "   ORDER BY h.role, h.provider_id), '[]')" \
+    "  FROM service_holders h WHERE h.service_id = s.id)::text AS holders," \
+    DECISION_JSON ("service", "s.id")
+Lgwan__V1__Service *reg_service_from_row (const PGresult *res, int row);
 Lgwan__V1__Service *reg_service_load (lg_ctx_t *ctx, uint64_t id, int *rc);
 Lgwan__V1__Contract *reg_contract_load (lg_ctx_t *ctx, uint64_t id, int *rc);
 
 //  A decision from the JSON of DECISION_JSON, or NULL (for one-query loads).
 Lgwan__V1__Decision *reg_decision_from_json (const char *text);
-
-//  The latest decision of a subject, or NULL.
-Lgwan__V1__Decision *reg_decision_load (lg_ctx_t *ctx, const char *subject, uint64_t id);
 
 //  Record a decision (R4.3): reviewer from the certificate, time, outcome, reason.
 int reg_decide (lg_ctx_t *ctx, const char *subject, uint64_t id, Lgwan__V1__Outcome outcome,

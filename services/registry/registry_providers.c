@@ -3,9 +3,6 @@
 */
 #include "registry_internal.h"
 
-#define TIME_TEXT(column) \
-    "to_char (" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-
 #define PROVIDER_COLUMNS \
     "id, name_ja, name_en, entity_type, coalesce (corporate_number, '') AS corporate_number," \
     " coalesce (lgcode, '') AS lgcode, status, version, operating_body," \

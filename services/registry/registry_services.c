@@ -225,7 +225,8 @@ reg_service_list (lg_ctx_t *ctx)
     ID_TEXT (after, q->after_id);
     const char *params [] = { *q->status? q->status: NULL, p, after, count };
     PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, "SELECT s.id FROM services s"
+    //  The page in one statement, each with its holders and decision
+    int rc = lg_ctx_query (ctx, &res, "SELECT " SERVICE_COLUMNS " FROM services s"
                                       " WHERE ($1::text IS NULL OR s.status = $1)"
                                       " AND ($2::bigint = 0 OR EXISTS (SELECT 1 FROM service_holders h"
                                       "  WHERE h.service_id = s.id AND h.provider_id = $2::bigint))"
@@ -239,14 +240,8 @@ reg_service_list (lg_ctx_t *ctx)
     list->services = (Lgwan__V1__Service **) calloc (rows + 1, sizeof (void *));
     ctx->reply->body_case = LGWAN__V1__REPLY__BODY_SERVICE_LIST;
     ctx->reply->service_list = list;
-    for (int row = 0; row < rows && row < (int) limit; row++) {
-        Lgwan__V1__Service *service = reg_service_load (ctx, lg_db_u64 (res, row, "id"), &rc);
-        if (!service) {
-            PQclear (res);
-            return rc;
-        }
-        list->services [list->n_services++] = service;
-    }
+    for (int row = 0; row < rows && row < (int) limit; row++)
+        list->services [list->n_services++] = reg_service_from_row (res, row);
     if (rows > (int) limit)
         list->next_after_id = list->services [limit - 1]->id;
     PQclear (res);
