@@ -232,10 +232,11 @@ ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const ch
     }
     int rc = CTL_EXIT_REFUSED;
     if (status->code == LGWAN__V1__CODE__UNAVAILABLE) {
-        //  Done or not, nobody knows: the same request_id does it at most once
-        fprintf (stderr, "lgwanctl: whether it was done is not known; the same command with"
-                         " --request-id %s repeats it safely (done at most once)\n",
-                 request->request_id);
+        //  A change, done or not, nobody knows: the same request_id does it
+        //  at most once (a read changed nothing either way)
+        fprintf (stderr, "lgwanctl: if the command changes something, whether it was done is not"
+                         " known; the same command with --request-id %s repeats it safely (done"
+                         " at most once)\n", request->request_id);
         rc = CTL_EXIT_UNAVAILABLE;
     }
     if (reply)
