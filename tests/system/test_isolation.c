@@ -866,9 +866,12 @@ test_r16_1_acks_apart_recorded_together (void **state)
 /* REQ R16.1: a lock held elsewhere on the isolation tables (an operator's
    open transaction, a migration) does not hold the replica's reactor for
    longer than LG_REACTOR_LOCK_WAIT_MS a statement: its Beats go on, so its
-   enforcement points stay, and it answers Stats. A Beat or a Stats may wait
-   behind one other statement of the reactor (the Beat's own duty) besides
-   its own: two waits, under the 3 s after which an enforcer asks again. The
+   enforcement points stay, and it answers Stats. A Beat may wait behind one
+   other statement of the reactor (the lagging points duty) besides its own:
+   two waits, under the 3 s after which an enforcer asks again. Stats waits
+   longer: czmq's loop runs the timers that are due before it reads a
+   request, so one that comes in during a round of those two waits is read
+   after the next round, four waits at most (CI saw three: 3,006 ms). The
    lock is held for 11 s: before, the reactor waited as long as that, and its
    points left it after 10 s of silence. */
 static void
@@ -882,8 +885,7 @@ test_r16_1_beats_go_on_under_a_held_lock (void **state)
     const char *seen = "SELECT extract (epoch FROM last_seen)::bigint FROM isolation.points"
                        " WHERE name = 'held'";
     long before = s_sql (seen);
-    //  Connected before the lock: the timing is the reactor's, not a
-    //  CURVE handshake's
+    //  Connected before the lock: the time is the reactor's alone
     lg_client_t *viewer = lg_test_proc_client (&s_isolation, s_certs, "viewer");
     lg_client_set_timeout (viewer, 5000, 1);
 
@@ -921,10 +923,12 @@ test_r16_1_beats_go_on_under_a_held_lock (void **state)
     PQclear (res);
     PQfinish (holder);
     lg_client_destroy (&viewer);
+    printf ("under the held lock: %d Beats, the widest gap %" PRId64 " ms (at most %d);"
+            " Stats in %" PRId64 " ms\n", beats, widest, bound, stats_ms);
     assert_true (beats >= 3);
     assert_in_range (widest, 0, bound);
     assert_true (stats_ok);
-    assert_in_range (stats_ms, 0, bound);
+    assert_in_range (stats_ms, 0, 4 * LG_REACTOR_LOCK_WAIT_MS + 800);
 
     //  Released: the point is seen again
     for (int i = 0; i < 60 && s_sql (seen) <= before; i++)
