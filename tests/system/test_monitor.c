@@ -147,8 +147,9 @@ s_append_alerts (int connection, uint64_t signature, int count, const char *when
     }
 }
 
-static void
-s_send_socket (const char *data, size_t size)
+//  A sender on the EVE socket
+static int
+s_socket_open (void)
 {
     int fd = socket (AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un addr;
@@ -156,12 +157,25 @@ s_send_socket (const char *data, size_t size)
     addr.sun_family = AF_UNIX;
     snprintf (addr.sun_path, sizeof addr.sun_path, "%s", s_eve_socket);
     assert_int_equal (connect (fd, (struct sockaddr *) &addr, sizeof addr), 0);
+    return fd;
+}
+
+static void
+s_socket_write (int fd, const char *data, size_t size)
+{
     size_t sent = 0;
     while (sent < size) {
         ssize_t n = write (fd, data + sent, size - sent);
         assert_true (n > 0);
         sent += (size_t) n;
     }
+}
+
+static void
+s_send_socket (const char *data, size_t size)
+{
+    int fd = s_socket_open ();
+    s_socket_write (fd, data, size);
     close (fd);
 }
 
@@ -564,6 +578,47 @@ test_r16_1_operator_confirms_and_closes (void **state)
 /* REQ X.3: malformed EVE lines (truncated, not JSON, wrong types, invalid
    UTF-8, missing fields, over 1 MiB) are counted and never stop intake;
    frames from a non-sensor certificate and broken frames are refused */
+/* REQ X.3: a line that arrives in pieces is taken once, whole: over the
+   socket in two writes a second apart, the last line of a sender that
+   closes without its newline, and in the followed file a half line that
+   waits several polls for its end. None of them counts as malformed */
+static void
+test_x3_line_in_pieces_taken_whole (void **state)
+{
+    (void) state;
+    uint64_t malformed = s_counter ("intake.malformed");
+    uint64_t eve = s_counter ("intake.events_eve");
+    char *first = s_eve_line (1, 9997, "Misc activity", 3, "2027-03-01T00:06:00Z");
+    char *last = s_eve_line (1, 9997, "Misc activity", 3, "2027-03-01T00:06:01Z");
+    size_t half = strlen (first) / 2;
+    int fd = s_socket_open ();
+    s_socket_write (fd, first, half);
+    zclock_sleep (1000);
+    assert_int_equal (s_counter ("intake.events_eve"), eve);
+    s_socket_write (fd, first + half, strlen (first) - half);
+    s_socket_write (fd, last, strlen (last) - 1);           //  no newline
+    close (fd);
+    s_wait_counter ("intake.events_eve", eve + 2);
+
+    //  The file: the poll is 100 ms, so the half line is seen ten times
+    char *line = s_eve_line (1, 9997, "Misc activity", 3, "2027-03-01T00:06:02Z");
+    half = strlen (line) / 2;
+    char *head = zsys_sprintf ("%.*s", (int) half, line);
+    s_append_file (head);
+    zclock_sleep (1000);
+    assert_int_equal (s_counter ("intake.events_eve"), eve + 2);
+    s_append_file (line + half);
+    s_wait_counter ("intake.events_eve", eve + 3);
+    //  Taken once: nothing more comes of it
+    zclock_sleep (500);
+    assert_int_equal (s_counter ("intake.events_eve"), eve + 3);
+    assert_int_equal (s_counter ("intake.malformed"), malformed);
+    zstr_free (&head);
+    zstr_free (&line);
+    zstr_free (&first);
+    zstr_free (&last);
+}
+
 static void
 test_x3_bad_input_counted_never_stops_intake (void **state)
 {
@@ -1004,6 +1059,7 @@ main (void)
         cmocka_unit_test (test_r16_1_restart_mid_burst_no_duplicate),
         cmocka_unit_test (test_r16_1_operator_confirms_and_closes),
         cmocka_unit_test (test_x3_bad_input_counted_never_stops_intake),
+        cmocka_unit_test (test_x3_line_in_pieces_taken_whole),
         cmocka_unit_test (test_r16_1_followed_file_rotation),
         cmocka_unit_test (test_r16_1_lgwanctl_rule_allowlist_incident),
         cmocka_unit_test (test_r16_1_grace_after_close),
