@@ -133,6 +133,16 @@ isolation_emit_in_force (lg_ctx_t *ctx, uint64_t *in_force_p)
 {
     char now [40];
     lg_clock_format (ctx->now_us, now, sizeof now);
+    //  One at a time, to COMMIT (the lock is queued: it travels with the
+    //  statement below). Two transactions that each supply half of "in
+    //  force" (the acks of two points on two replicas, or an event queued
+    //  for the head while its acks are recorded) would otherwise each miss
+    //  the other's uncommitted half, and neither would release the event.
+    //  Taken after a transaction's row locks and before the outbox head's,
+    //  as every caller does: no cycle
+    if (!lg_db_run (ctx->db, "SELECT pg_advisory_xact_lock (hashtext ('lgwan.isolation.in_force'))",
+                    0, NULL))
+        return -2;
     PGresult *res;
     //  One statement: the version in force, and the events it releases (a
     //  row of NULLs but the version when it releases none)
@@ -230,7 +240,13 @@ s_id_array (zlistx_t *ids)
 }
 
 //  The connections a request names: all of a provider's, or those listed
-//  (each must exist, and belong to the provider when one is named)
+//  (each must exist, and belong to the provider when one is named). Each is
+//  locked until COMMIT, in id order (so two requests cannot deadlock): a
+//  cause and the drop set are decided from the connection's other causes
+//  and prefixes, which another request on the same connection would change
+//  out of this one's sight (READ COMMITTED). Unlocked, a Lift and a Suspend
+//  at once left a suspension in force with nothing dropped, and two imposes
+//  at once failed the second on the drop set's key.
 static int
 s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, zlistx_t *targets)
 {
@@ -241,7 +257,7 @@ s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, zl
         snprintf (text, sizeof text, "%" PRIu64, provider);
         const char *params [] = { text };
         if ((rc = lg_ctx_query (ctx, &res, "SELECT id FROM connections WHERE provider_id = $1::bigint"
-                                           " AND NOT released ORDER BY id", 1, params)))
+                                           " AND NOT released ORDER BY id FOR UPDATE", 1, params)))
             return rc;
         for (int row = 0; row < PQntuples (res); row++)
             zlistx_add_end (targets, (void *) PQgetvalue (res, row, 0));
@@ -258,6 +274,12 @@ s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, zl
     }
     char *ids = s_id_array (asked);
     zlistx_destroy (&asked);
+    //  Queued: the locks travel with the statement that checks them
+    if (!lg_db_run (ctx->db, "SELECT 1 FROM connections WHERE id = ANY ($1::bigint[])"
+                             " ORDER BY id FOR UPDATE", 1, (const char *[]) { ids })) {
+        free (ids);
+        return -2;
+    }
     rc = lg_ctx_query (ctx, &res, "SELECT u.id, c.provider_id FROM unnest ($1::bigint[])"
                                   " WITH ORDINALITY AS u (id, n) LEFT JOIN connections c"
                                   " ON c.id = u.id AND NOT c.released ORDER BY u.n", 1,
@@ -644,21 +666,36 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
     return 0;
 }
 
-//  Duty: released connections leave the drop set (and their causes end)
+//  Duty: released connections leave the drop set, and their causes end,
+//  each with its history (X.1: who ended it, and why)
 static int
 s_released (lg_ctx_t *ctx)
 {
     PGresult *res;
     int rc = lg_ctx_query (ctx, &res, "SELECT DISTINCT d.connection_id::text FROM desired d"
                                       " JOIN connections c ON c.id = d.connection_id WHERE c.released"
-                                      " LIMIT 100", 0, NULL);
+                                      " ORDER BY 1 LIMIT 100", 0, NULL);
     if (rc)
         return rc;
+    char now [40];
+    lg_clock_format (ctx->now_us, now, sizeof now);
     for (int row = 0; row < PQntuples (res) && rc == 0; row++) {
         const char *id = PQgetvalue (res, row, 0);
         uint64_t version;
-        rc = lg_ctx_exec (ctx, "DELETE FROM causes WHERE connection_id = $1::bigint", 1,
-                          (const char *[]) { id });
+        //  Locked as a request locks it, in a statement of its own (queued),
+        //  so the next one sees what a request before it committed
+        if (!lg_db_run (ctx->db, "SELECT 1 FROM connections WHERE id = $1::bigint FOR UPDATE",
+                        1, (const char *[]) { id })) {
+            rc = -2;
+            break;
+        }
+        rc = lg_ctx_exec (ctx, "WITH gone AS (DELETE FROM causes k WHERE k.connection_id = $1::bigint"
+                               "  RETURNING k.connection_id, k.cause, k.reference)"
+                               " INSERT INTO cause_history (connection_id, cause, action, reference,"
+                               " actor, reason, at) SELECT connection_id, cause, 'lifted', reference,"
+                               " $2, 'the registry released the connection''s allocation',"
+                               " $3::timestamptz FROM gone", 3,
+                          (const char *[]) { id, ctx->actor, now });
         if (rc == 0)
             rc = s_sync (ctx, id, &version);
     }

@@ -9,6 +9,8 @@
 */
 #include "lg_test.h"
 
+#include <pthread.h>
+
 static char *s_admin;
 static char *s_certs;
 static lg_test_proc_t s_registry = { .service = "registry" };
@@ -442,6 +444,12 @@ test_r12_1_decommission_releases (void **state)
     s_wait_mirror (id, "decommissioned");
     assert_true (lg_test_wait_for (s_released, &id, 10000));
     assert_int_equal (s_sql ("SELECT count(*) FROM registry.outbox WHERE body_case = 108"), 1);
+    //  X.1: the causes the release ended are in the history, who and why
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes WHERE connection_id = %"
+                             PRIu64, id), 0);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.cause_history WHERE connection_id = %"
+                             PRIu64 " AND cause = 3 AND action = 'lifted' AND actor = 'system:isolation'"
+                             " AND reason LIKE '%%released%%'", id), 1);
 
     //  The next connection gets the prefix back
     char *old = NULL;
@@ -1333,6 +1341,228 @@ test_r16_1_list_enforced_pages (void **state)
 
 //  After each test: no enforcement point of a test stays registered, even
 //  one a failed test left behind (the next tests' changes would wait for it)
+//  A session of its own on the test database, in a transaction; fails the
+//  test when a statement fails
+static PGconn *
+s_holder_begin (const char *sql)
+{
+    PGconn *holder = PQconnectdb (s_admin);
+    PGresult *res = PQexec (holder, "BEGIN; SET LOCAL search_path = isolation");
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    res = PQexec (holder, sql);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK && PQresultStatus (res) != PGRES_COMMAND_OK)
+        fail_msg ("%s: %s", sql, PQresultErrorMessage (res));
+    PQclear (res);
+    return holder;
+}
+
+static void
+s_holder_commit (PGconn **holder)
+{
+    PGresult *res = PQexec (*holder, "COMMIT");
+    PQclear (res);
+    PQfinish (*holder);
+    *holder = NULL;
+}
+
+//  A second pool, so that the tests below find room whatever ran before
+static void
+s_more_room (void)
+{
+    if (s_sql ("SELECT count(*) FROM registry.pools WHERE prefix = '198.18.1.0/24'") == 1)
+        return;
+    Lgwan__V1__PoolAdd pool = LGWAN__V1__POOL_ADD__INIT;
+    pool.name = (char *) "v4-more";
+    pool.prefix = (char *) "198.18.1.0/24";
+    s_ok (&s_registry, "operator", LGWAN__V1__REQUEST__BODY_POOL_ADD, &pool);
+}
+
+//  A request sent from a thread of its own (no cmocka asserts there), asked
+//  again while it is answered busy (UNAVAILABLE: not stored, safe to repeat)
+typedef struct {
+    lg_test_proc_t *proc;
+    const char *who;
+    unsigned body_case;
+    void *body;
+    lg_reply_t *reply;
+} s_call_t;
+
+static void *
+s_call_thread (void *arg)
+{
+    s_call_t *call = (s_call_t *) arg;
+    lg_client_t *client = lg_test_proc_client (call->proc, s_certs, call->who);
+    lg_client_set_timeout (client, 8000, 1);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        call->reply = lg_test_call (client, call->body_case, call->body, "試験");
+        if (!call->reply || call->reply->status->code != LGWAN__V1__CODE__UNAVAILABLE)
+            break;
+        lgwan__v1__reply__free_unpacked (call->reply, NULL);
+        call->reply = NULL;
+    }
+    lg_client_destroy (&client);
+    return NULL;
+}
+
+//  Two requests on one connection at once: first through a replica whose
+//  first write stalls 3 s before COMMIT (a fault point), holding whatever it
+//  locked; second, 300 ms later, through the test's replica. A point that
+//  never acks keeps both events pending, so neither request writes the
+//  outbox (whose head would make them take turns anyway). The replies
+static void
+s_two_at_once (s_call_t *first, s_call_t *second)
+{
+    lg_test_proc_t replica = { .service = "isolation" };
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    char *enforcers = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=%s", endpoint);
+    const char *extra [] = { enforcers, "LG_FAULTS=write_stall_before_commit", NULL };
+    lg_test_proc_t *follows [] = { &s_registry, NULL };
+    assert_true (lg_test_proc_start (&replica, s_admin, s_certs, follows, extra));
+    zsock_t *point = s_point_new ();
+    s_point_join (point, "silent");
+    first->proc = &replica;
+    second->proc = &s_isolation;
+    pthread_t one, two;
+    assert_int_equal (pthread_create (&one, NULL, s_call_thread, first), 0);
+    zclock_sleep (300);
+    assert_int_equal (pthread_create (&two, NULL, s_call_thread, second), 0);
+    pthread_join (one, NULL);
+    pthread_join (two, NULL);
+    zsock_destroy (&point);
+    lg_test_proc_stop (&replica, SIGTERM);
+    zstr_free (&enforcers);
+    assert_non_null (first->reply);
+    assert_non_null (second->reply);
+    s_expect (first->reply, LGWAN__V1__CODE__OK, NULL);
+    s_expect (second->reply, LGWAN__V1__CODE__OK, NULL);
+}
+
+/* REQ R15.3: a suspension imposed while another request lifts the
+   connection's disconnection is in force once both are done. A cause and
+   the drop set are decided from the connection's other causes, so requests
+   on one connection now take turns (its row locked until COMMIT). Before,
+   the Suspend decided from what it saw (the disconnection still there, the
+   prefixes still dropped) and left the drop set alone, while the Lift took
+   the prefixes out: suspended, with nothing dropped */
+static void
+test_r15_3_suspend_while_a_lift_runs (void **state)
+{
+    (void) state;
+    s_more_room ();
+    uint64_t id = s_fresh_connection ();
+    s_disconnect_one (id, "INC-RACE");
+    long dropped = s_sql ("SELECT count(*) FROM isolation.desired WHERE connection_id = %" PRIu64, id);
+    assert_true (dropped >= 1);
+    Lgwan__V1__Lift l = LGWAN__V1__LIFT__INIT;
+    l.connection = id;
+    l.cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION;
+    l.saga = (char *) "SAGA-RACE";
+    Lgwan__V1__Suspend s = LGWAN__V1__SUSPEND__INIT;
+    s.connections = &id;
+    s.n_connections = 1;
+    s.remediation = (char *) "REM-RACE";
+    s_call_t lift = { .who = "service", .body_case = LGWAN__V1__REQUEST__BODY_LIFT, .body = &l };
+    s_call_t suspend = { .who = "operator", .body_case = LGWAN__V1__REQUEST__BODY_SUSPEND, .body = &s };
+    s_two_at_once (&lift, &suspend);
+    assert_string_equal (suspend.reply->isolation->connections [0]->state, "suspended");
+    lgwan__v1__reply__free_unpacked (lift.reply, NULL);
+    lgwan__v1__reply__free_unpacked (suspend.reply, NULL);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes WHERE connection_id = %"
+                             PRIu64 " AND cause = 2", id), 1);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes WHERE connection_id = %"
+                             PRIu64, id), 1);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.desired WHERE connection_id = %"
+                             PRIu64, id), dropped);
+    //  The events waiting for the silent point say so in order: reconnected,
+    //  then suspended
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.pending WHERE connection_id = %"
+                             PRIu64, id), 2);
+    assert_int_equal (s_sql ("SELECT ((array_agg (state ORDER BY id)) [1] = 'connected'"
+                             " AND (array_agg (state ORDER BY id)) [2] = 'suspended')::int"
+                             " FROM isolation.pending WHERE connection_id = %" PRIu64, id), 1);
+}
+
+/* REQ R16.1: two impositions at once on a connection with no cause: both
+   are in force. Before, the second waited on the drop set's key for the
+   prefixes the first had just added, then failed with ALREADY_EXISTS: a
+   refusal stored for its request id, so repeating it failed too */
+static void
+test_r16_1_two_impositions_at_once (void **state)
+{
+    (void) state;
+    s_more_room ();
+    uint64_t id = s_fresh_connection ();
+    Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
+    d.connections = &id;
+    d.n_connections = 1;
+    d.incident = (char *) "INC-TWO";
+    Lgwan__V1__Suspend s = LGWAN__V1__SUSPEND__INIT;
+    s.connections = &id;
+    s.n_connections = 1;
+    s.remediation = (char *) "REM-TWO";
+    s_call_t disconnect = { .who = "operator", .body_case = LGWAN__V1__REQUEST__BODY_DISCONNECT,
+                            .body = &d };
+    s_call_t suspend = { .who = "operator", .body_case = LGWAN__V1__REQUEST__BODY_SUSPEND, .body = &s };
+    s_two_at_once (&disconnect, &suspend);
+    assert_int_equal (suspend.reply->isolation->connections [0]->n_causes, 2);
+    lgwan__v1__reply__free_unpacked (disconnect.reply, NULL);
+    lgwan__v1__reply__free_unpacked (suspend.reply, NULL);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes WHERE connection_id = %"
+                             PRIu64, id), 2);
+    assert_true (s_sql ("SELECT count(*) FROM isolation.desired WHERE connection_id = %"
+                        PRIu64, id) >= 1);
+}
+
+/* REQ R16.1: a change acked by two points whose acks are recorded at once
+   by two transactions (two replicas, each holding one point) is released:
+   its event goes out. Each transaction used to count the other's ack as
+   missing, so neither released it, and the Disconnected event waited for
+   whatever wrote next. Here the other replica is a session that records
+   point "fb"'s ack as a replica does (the ack, then the lock every
+   release takes) and commits after this replica recorded "fa"'s */
+static void
+test_r16_1_acks_of_two_replicas_at_once (void **state)
+{
+    (void) state;
+    s_more_room ();
+    uint64_t id = s_fresh_connection ();
+    zsock_t *fa = s_point_new ();
+    zsock_t *fb = s_point_new ();
+    uint64_t head = s_point_join (fa, "fa");
+    assert_int_equal (s_point_join (fb, "fb"), head);
+    s_point_ack_as (fa, "fa", head);
+    s_point_ack_as (fb, "fb", head);
+    const char *acked = "SELECT acked_version FROM isolation.points WHERE name = '%s'";
+    for (int i = 0; i < 100 && (s_sql (acked, "fa") != (long) head
+                             || s_sql (acked, "fb") != (long) head); i++)
+        zclock_sleep (50);
+    assert_int_equal (s_sql (acked, "fb"), (long) head);
+
+    assert_false (s_disconnect_one (id, "INC-TWO-REPLICAS"));
+    Lgwan__V1__EnforcerFrame *in = s_point_recv (fa, LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE);
+    uint64_t version = in->update->version;
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    assert_int_equal (s_pending (id), 1);
+    char *other = zsys_sprintf ("UPDATE points SET acked_version = %" PRIu64 " WHERE name = 'fb';"
+                                " SELECT pg_advisory_xact_lock (hashtext ('lgwan.isolation.in_force'))",
+                                version);
+    PGconn *holder = s_holder_begin (other);
+    zstr_free (&other);
+    s_point_ack_as (fa, "fa", version);
+    //  Long enough for this replica to record it (a Beat is 200 ms here),
+    //  shorter than its lock wait
+    zclock_sleep (700);
+    s_holder_commit (&holder);
+    for (int i = 0; i < 100 && s_pending (id) != 0; i++)
+        zclock_sleep (50);
+    assert_int_equal (s_pending (id), 0);
+    assert_int_equal (s_sql (acked, "fa"), (long) version);
+    zsock_destroy (&fa);
+    zsock_destroy (&fb);
+}
+
 static int
 s_forget_points (void **state)
 {
@@ -1362,6 +1592,9 @@ main (void)
         cmocka_unit_test_teardown (test_r16_1_mirror_waits_out_a_held_lock, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_mirror_waits_out_a_cancelled_statement, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_list_enforced_pages, s_forget_points),
+        cmocka_unit_test_teardown (test_r15_3_suspend_while_a_lift_runs, s_forget_points),
+        cmocka_unit_test_teardown (test_r16_1_two_impositions_at_once, s_forget_points),
+        cmocka_unit_test_teardown (test_r16_1_acks_of_two_replicas_at_once, s_forget_points),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
