@@ -149,6 +149,14 @@ bc_tax (int64_t sum_yen, int rate_percent)
     return sum_yen * rate_percent / 100;
 }
 
+int64_t
+bc_credit_tax (int64_t amount_yen, int64_t left_yen, int64_t tax_left_yen, int rate_percent)
+{
+    //  floor (a) + floor (b) <= floor (a + b): the notes before this one
+    //  took at most their share, so what is left is at least this share
+    return amount_yen == left_yen? tax_left_yen: bc_tax (amount_yen, rate_percent);
+}
+
 int
 bc_tax_by_rate (const int64_t *amounts, const int *rates, size_t n, bc_tax_t *out, size_t max)
 {

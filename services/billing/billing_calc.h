@@ -13,6 +13,10 @@
     4. A line is monthly * days * percent / (month days * 100), rounded
        down once, in integer yen. Consumption tax is computed once per
        invoice and rate on the sum of the lines, rounded down.
+    5. A credit note's tax is its own amount's, rounded down, but the note
+       that credits all that is left of an invoice takes all the tax left:
+       rounded down one by one, the notes' taxes would fall short of the
+       invoice's and leave yen owed that nothing could credit.
 */
 #ifndef BILLING_CALC_H_INCLUDED
 #define BILLING_CALC_H_INCLUDED
@@ -52,6 +56,13 @@ int64_t bc_prorate (int64_t monthly_yen, int days, int month_days, int percent);
 
 //  Tax on a sum at a rate, rounded down
 int64_t bc_tax (int64_t sum_yen, int rate_percent);
+
+//  A credit note's tax: on its amount at the rate, rounded down, except that
+//  a note crediting all that is left of its invoice before tax (amount ==
+//  left_yen) takes all the tax left (tax_left_yen: the invoice's tax less
+//  that of the notes before it), so that nothing stays owed
+int64_t bc_credit_tax (int64_t amount_yen, int64_t left_yen, int64_t tax_left_yen,
+                       int rate_percent);
 
 //  Tax once per rate: lines (amount, rate) summed by rate, then taxed.
 //  out gets one entry per distinct rate (at most max); returns the count,

@@ -24,6 +24,15 @@
        rounded down (the qualified-invoice rules). It is never edited:
        corrections are credit notes, numbered gap-free per fiscal year of
        their issue day.
+    6. A credit note credits at most what is left of its invoice before
+       tax, at the invoice's rate (an invoice has one: its tariff version's).
+       Its tax is its own amount's, rounded down, except for the note that
+       credits all that is left: that one takes all the tax left (the
+       invoice's tax less the credit notes' before it), so a fully credited
+       invoice owes nothing. Rounded down one by one, the notes' taxes fall
+       short of the invoice's (floor a + floor b <= floor (a + b)), never
+       over it: 15,000 + tax 1,500 credited 5 (tax 0) then 14,995 (tax
+       1,499.5 -> 1,499) left 1 yen owed that nothing could credit.
 */
 #include "billing.h"
 
@@ -793,9 +802,11 @@ s_lock_invoice (lg_ctx_t *ctx, const char *number, PGresult **res_p)
     if (!*number || strlen (number) > 32)
         return INVALID (ctx, "invoice is mandatory (INV-YYYY-NNNNNN)");
     int rc = lg_ctx_query (ctx, res_p,
-        "SELECT provider_id, subtotal_yen, tax_rate_percent, total_yen,"
+        "SELECT provider_id, subtotal_yen, tax_rate_percent, tax_yen, total_yen,"
         " coalesce ((SELECT sum (amount_yen) FROM credit_notes c WHERE c.invoice = i.number), 0)"
         "   AS credited_net,"
+        " coalesce ((SELECT sum (tax_yen) FROM credit_notes c WHERE c.invoice = i.number), 0)"
+        "   AS credited_tax,"
         " coalesce ((SELECT sum (total_yen) FROM credit_notes c WHERE c.invoice = i.number), 0)"
         "   AS credited,"
         " coalesce ((SELECT sum (amount_yen) FROM payments m WHERE m.invoice = i.number), 0) AS paid"
@@ -827,6 +838,8 @@ billing_credit_note_issue (lg_ctx_t *ctx)
         return rc;
     int64_t left = strtoll (lg_db_value (res, 0, "subtotal_yen"), NULL, 10)
                  - strtoll (lg_db_value (res, 0, "credited_net"), NULL, 10);
+    int64_t tax_left = strtoll (lg_db_value (res, 0, "tax_yen"), NULL, 10)
+                     - strtoll (lg_db_value (res, 0, "credited_tax"), NULL, 10);
     int rate = atoi (lg_db_value (res, 0, "tax_rate_percent"));
     char provider [24];
     snprintf (provider, sizeof provider, "%s", lg_db_value (res, 0, "provider_id"));
@@ -854,7 +867,8 @@ billing_credit_note_issue (lg_ctx_t *ctx)
     note->provider = strtoull (provider, NULL, 10);
     note->amount_yen = c->amount_yen;
     note->tax_rate_percent = (uint32_t) rate;
-    note->tax_yen = bc_tax (c->amount_yen, rate);
+    //  The note that credits all that is left takes all the tax left (note 6)
+    note->tax_yen = bc_credit_tax (c->amount_yen, left, tax_left, rate);
     note->total_yen = note->amount_yen + note->tax_yen;
     note->reason = lg_strdup (c->reason);
     note->issued_on = lg_strdup (today_text);

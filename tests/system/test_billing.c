@@ -771,6 +771,80 @@ test_r6_1_invoice_lists_page (void **state)
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.invoices"), total);
 }
 
+//  Whether OverdueList (one page: there are fewer than 200) names number
+static bool
+s_overdue (const char *number)
+{
+    Lgwan__V1__OverdueList overdue = LGWAN__V1__OVERDUE_LIST__INIT;
+    lg_reply_t *reply = s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_OVERDUE_LIST, &overdue);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->invoice_list->next_after_number, "");
+    bool found = false;
+    for (size_t i = 0; i < reply->invoice_list->n_invoices; i++)
+        found |= streq (reply->invoice_list->invoices [i]->number, number);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return found;
+}
+
+/* REQ R6.1: a credit note that brings what is left of an invoice before tax
+   to zero takes exactly the tax left of it, so a fully credited invoice has
+   nothing outstanding. Each credit note's tax on its own amount, rounded
+   down, lost a yen: INV-2026-000002 (9,677 + tax 967) credited 9 (tax 0)
+   then 9,668 (tax 966.8 -> 966) left 1 yen outstanding for ever, overdue,
+   and a further credit was refused (0 left before tax) */
+static void
+test_r6_1_credit_note_settling_an_invoice_takes_its_remaining_tax (void **state)
+{
+    (void) state;
+    const char *number = "INV-2026-000002";
+    assert_true (s_overdue (number));
+    Lgwan__V1__CreditNoteIssue credit = LGWAN__V1__CREDIT_NOTE_ISSUE__INIT;
+    credit.invoice = (char *) number;
+    credit.reason = (char *) "請求誤り";
+    //  Part of it: tax on its own amount, rounded down (0.9 -> 0)
+    credit.amount_yen = 9;
+    lg_reply_t *reply = s_ask (&s_billing, "operator", LGWAN__V1__REQUEST__BODY_CREDIT_NOTE_ISSUE,
+                               &credit);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->credit_note->credit_note->tax_yen, 0);
+    assert_int_equal (reply->credit_note->credit_note->total_yen, 9);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  The rest: 9,668 and the 967 - 0 yen of tax left, not 966
+    credit.amount_yen = 9668;
+    reply = s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_CREDIT_NOTE_ISSUE, &credit);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->credit_note->credit_note->amount_yen, 9668);
+    assert_int_equal (reply->credit_note->credit_note->tax_rate_percent, 10);
+    assert_int_equal (reply->credit_note->credit_note->tax_yen, 967);
+    assert_int_equal (reply->credit_note->credit_note->total_yen, 10635);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  Nothing outstanding, no longer overdue; the invoice is as issued
+    Lgwan__V1__InvoiceGet get = LGWAN__V1__INVOICE_GET__INIT;
+    get.number = (char *) number;
+    reply = s_ask (&s_billing, "viewer", LGWAN__V1__REQUEST__BODY_INVOICE_GET, &get);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Invoice *invoice = reply->invoice->invoice;
+    assert_int_equal (invoice->subtotal_yen, 9677);
+    assert_int_equal (invoice->tax_yen, 967);
+    assert_int_equal (invoice->total_yen, 10644);
+    assert_int_equal (invoice->credited_yen, 10644);
+    assert_int_equal (invoice->outstanding_yen, 0);
+    assert_int_equal (reply->invoice->n_credit_notes, 2);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_false (s_overdue (number));
+    assert_int_equal (rf_sqlf_long ("SELECT sum (tax_yen) FROM billing.credit_notes"
+                                    " WHERE invoice = '%s'", number), 967);
+    //  Nothing is left to credit
+    long notes = rf_sqlf_long ("SELECT count(*) FROM billing.credit_notes");
+    credit.amount_yen = 1;
+    reply = s_ask (&s_billing, "operator", LGWAN__V1__REQUEST__BODY_CREDIT_NOTE_ISSUE, &credit);
+    assert_non_null (strstr (reply->status->message, "(0 yen before tax)"));
+    rf_refused (reply, RF_CODE (FAILED_PRECONDITION), "R6.1");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.credit_notes"), notes);
+    //  Billing systems get the credit note as issued
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.outbox WHERE body_case = 201"), 3);
+}
+
 int
 main (void)
 {
@@ -784,6 +858,7 @@ main (void)
         cmocka_unit_test (test_r6_1_invoice_lists_page),
         cmocka_unit_test (test_r6_1_csv_export),
         cmocka_unit_test (test_r6_1_replay_events),
+        cmocka_unit_test (test_r6_1_credit_note_settling_an_invoice_takes_its_remaining_tax),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

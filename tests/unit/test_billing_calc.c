@@ -196,6 +196,26 @@ test_r6_1_tax_once_per_invoice (void **state)
     assert_int_equal (bc_tax_by_rate (mixed, mixed_rates, 3, taxes, 1), -1);
 }
 
+/* REQ R6.1: a credit note's tax is its amount's, rounded down, and the note
+   that credits all that is left of the invoice takes all the tax left:
+   15,000 + tax 1,500 credited 5 (tax 0) then 14,995 (tax 1,500, not
+   1,499) owes nothing; a note crediting less than what is left does not */
+static void
+test_r6_1_credit_note_tax (void **state)
+{
+    (void) state;
+    assert_int_equal (bc_credit_tax (5, 15000, 1500, 10), 0);
+    assert_int_equal (bc_credit_tax (14995, 14995, 1500, 10), 1500);
+    assert_int_equal (bc_tax (14995, 10), 1499);                  //  one by one: 1 yen owed
+    assert_int_equal (bc_credit_tax (14994, 14995, 1500, 10), 1499);
+    //  Credited whole in one note: the invoice's tax
+    assert_int_equal (bc_credit_tax (15000, 15000, 1500, 10), 1500);
+    //  9,677 + tax 967: three notes of 9 (tax 0 each), then the 9,650 left
+    //  takes all 967
+    assert_int_equal (bc_credit_tax (9, 9677, 967, 10), 0);
+    assert_int_equal (bc_credit_tax (9650, 9650, 967, 10), 967);
+}
+
 /* REQ R6.1: proration refuses what no tariff can say */
 static void
 test_r6_1_prorate_bounds (void **state)
@@ -220,6 +240,7 @@ main (void)
         cmocka_unit_test (test_r6_1_february_2028_suspension),
         cmocka_unit_test (test_r6_1_fiscal_year),
         cmocka_unit_test (test_r6_1_tax_once_per_invoice),
+        cmocka_unit_test (test_r6_1_credit_note_tax),
         cmocka_unit_test (test_r6_1_prorate_bounds),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
