@@ -16,7 +16,11 @@
        event's effective_on when it has one, else the JST day of the moment
        it took effect (applied_at, else occurred_at). Changes of one day
        keep the order in which they happened.
-    3. Invoices, credit notes, payments and the export are in
+    3. A provider's name comes from ProviderApplied and every
+       ProviderChanged after it (an approved name change): invoices issued
+       from then on are addressed to the new name; an invoice issued keeps
+       the name it was issued with, as a qualified invoice is a record.
+    4. Invoices, credit notes, payments and the export are in
        billing_invoices.c.
 */
 #include "billing.h"
@@ -348,20 +352,35 @@ s_cancellation (lg_db_t *db, const lg_event_t *event)
     return ok? 0: -2;
 }
 
+//  A provider's name as invoices issued from now on address it; those
+//  issued keep theirs (invoices.addressee, never edited)
+static int
+s_addressee (lg_db_t *db, const Lgwan__V1__Provider *p)
+{
+    if (!p || p->id == 0 || !*p->name_ja)
+        return -1;
+    char id [24];
+    snprintf (id, sizeof id, "%" PRIu64, p->id);
+    return lg_db_run (db, "INSERT INTO providers (id, name_ja) VALUES ($1::bigint, $2)"
+                          " ON CONFLICT (id) DO UPDATE SET name_ja = excluded.name_ja", 2,
+                      (const char *[]) { id, p->name_ja })? 0: -2;
+}
+
 static int
 s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
 {
     (void) state;
     char day [16], id [24], provider [24], service [24];
     switch (event->body_case) {
-        case LGWAN__V1__EVENT__BODY_PROVIDER_APPLIED: {
-            const Lgwan__V1__Provider *p = event->provider_applied->provider;
-            if (!p || p->id == 0)
+        case LGWAN__V1__EVENT__BODY_PROVIDER_APPLIED:
+            return s_addressee (db, event->provider_applied->provider);
+        case LGWAN__V1__EVENT__BODY_PROVIDER_CHANGED: {
+            //  A change took effect (a name by an approved application); the
+            //  record is the provider as it is now
+            const Lgwan__V1__ProviderChanged *c = event->provider_changed;
+            if (!c->record || c->record->id != c->provider)
                 return -1;
-            snprintf (id, sizeof id, "%" PRIu64, p->id);
-            return lg_db_run (db, "INSERT INTO providers (id, name_ja) VALUES ($1::bigint, $2)"
-                                  " ON CONFLICT (id) DO UPDATE SET name_ja = excluded.name_ja", 2,
-                              (const char *[]) { id, p->name_ja })? 0: -2;
+            return s_addressee (db, c->record);
         }
         case LGWAN__V1__EVENT__BODY_CONNECTION_ACTIVATED: {
             const Lgwan__V1__ConnectionActivated *a = event->connection_activated;

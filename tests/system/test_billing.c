@@ -771,6 +771,41 @@ test_r6_1_invoice_lists_page (void **state)
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.invoices"), total);
 }
 
+//  Billing has applied every event the registry has published so far
+static bool
+s_registry_followed (void *arg)
+{
+    (void) arg;
+    return rf_sql_long ("SELECT count(*) FROM billing.cursors WHERE source = 'registry'"
+                        " AND last_seq >= (SELECT max(seq) FROM registry.outbox)") == 1;
+}
+
+static void
+s_wait_registry_followed (void)
+{
+    if (!lg_test_wait_for (s_registry_followed, NULL, 15000))
+        fail_msg ("billing did not catch up with the registry's events");
+}
+
+//  A change application filed by the operator and approved by a reviewer
+static void
+s_change_approved (Lgwan__V1__ChangeFile *change, const char *why)
+{
+    change->kind = LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
+    lg_reply_t *reply = rf_ask ("operator", RF_BODY (CHANGE_FILE), change);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "pending");
+    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+    decide.change = reply->change->change->id;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+    decide.reason = (char *) why;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "effective");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 //  Whether OverdueList (one page: there are fewer than 200) names number
 static bool
 s_overdue (const char *number)
@@ -845,6 +880,47 @@ test_r6_1_credit_note_settling_an_invoice_takes_its_remaining_tax (void **state)
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.outbox WHERE body_case = 201"), 3);
 }
 
+/* REQ R6.1: an approved name change (ProviderChanged) is the addressee of
+   the invoices issued after it; an invoice already issued keeps the name it
+   was issued with (billing followed ProviderApplied only: every invoice
+   said the name the provider applied with, before the change and after) */
+static void
+test_r6_1_name_change_reaches_later_invoices (void **state)
+{
+    (void) state;
+    rf_set_clock ("2027-05-10T01:00:00Z");
+    Lgwan__V1__ProviderPatch rename = LGWAN__V1__PROVIDER_PATCH__INIT;
+    rename.name_ja = (char *) "株式会社にばんホールディングス";
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.subject = (char *) "provider";
+    change.id = 2;
+    change.provider = &rename;
+    s_change_approved (&change, "商号変更の登記を確認");
+    s_wait_registry_followed ();
+
+    rf_set_clock ("2027-06-01T01:00:00Z");
+    lg_reply_t *reply = s_run ("2027-05", false);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Invoice *may = s_of (reply->invoice_run, 2);
+    assert_string_equal (may->addressee, "株式会社にばんホールディングス");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  Those issued before keep their name
+    const char *before [] = { "INV-2026-000002", "INV-2027-000002" };
+    for (size_t i = 0; i < 2; i++) {
+        Lgwan__V1__InvoiceGet get = LGWAN__V1__INVOICE_GET__INIT;
+        get.number = (char *) before [i];
+        reply = s_ask (&s_billing, "provider2", LGWAN__V1__REQUEST__BODY_INVOICE_GET, &get);
+        rf_expect (reply, RF_CODE (OK), NULL);
+        assert_int_equal (reply->invoice->invoice->provider, 2);
+        assert_string_equal (reply->invoice->invoice->addressee, "株式会社にばん");
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    }
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.invoices WHERE provider_id = 2"
+                                    " AND addressee = '株式会社にばん'"),
+                      rf_sqlf_long ("SELECT count(*) FROM billing.invoices WHERE provider_id = 2"
+                                    " AND period < '2027-05'"));
+}
+
 int
 main (void)
 {
@@ -859,6 +935,7 @@ main (void)
         cmocka_unit_test (test_r6_1_csv_export),
         cmocka_unit_test (test_r6_1_replay_events),
         cmocka_unit_test (test_r6_1_credit_note_settling_an_invoice_takes_its_remaining_tax),
+        cmocka_unit_test (test_r6_1_name_change_reaches_later_invoices),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
