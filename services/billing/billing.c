@@ -16,11 +16,17 @@
        event's effective_on when it has one, else the JST day of the moment
        it took effect (applied_at, else occurred_at). Changes of one day
        keep the order in which they happened.
-    3. A provider's name comes from ProviderApplied and every
+    3. A service's monthly fee is paid by its hosting provider. The
+       registry announces the holders again (ServiceRegistered) when a
+       holders change takes effect; a new hosting provider pays from the
+       JST day of that event, the one before until the day before, each
+       its days of the month prorated like a connection (table
+       service_payers, one row per change of payer).
+    4. A provider's name comes from ProviderApplied and every
        ProviderChanged after it (an approved name change): invoices issued
        from then on are addressed to the new name; an invoice issued keeps
        the name it was issued with, as a qualified invoice is a record.
-    4. Invoices, credit notes, payments and the export are in
+    5. Invoices, credit notes, payments and the export are in
        billing_invoices.c.
 */
 #include "billing.h"
@@ -418,10 +424,21 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
                 }
             snprintf (id, sizeof id, "%" PRIu64, s->service);
             snprintf (provider, sizeof provider, "%" PRIu64, payer);
-            return lg_db_run (db, "INSERT INTO services (id, provider_id, name, first_day)"
-                                  " VALUES ($1::bigint, $2::bigint, $3, $4::date)"
-                                  " ON CONFLICT (id) DO NOTHING", 4,
-                              (const char *[]) { id, provider, s->name, day })? 0: -2;
+            char seq [24];
+            snprintf (seq, sizeof seq, "%" PRIu64, event->seq);
+            //  Again when a holders change took effect: a new hosting
+            //  provider pays from this day (note 3); the same one, nothing
+            const char *params [] = { id, provider, s->name, day, event->occurred_at,
+                                      event->source, seq };
+            return lg_db_run (db,
+                "WITH service AS (INSERT INTO services (id, provider_id, name, first_day)"
+                "  VALUES ($1::bigint, $2::bigint, $3, $4::date)"
+                "  ON CONFLICT (id) DO UPDATE SET provider_id = excluded.provider_id)"
+                " INSERT INTO service_payers (service_id, from_day, at, provider_id, source, seq)"
+                " SELECT $1::bigint, $4::date, $5::timestamptz, $2::bigint, $6, $7::bigint"
+                " WHERE $2::bigint IS DISTINCT FROM (SELECT provider_id FROM service_payers"
+                "   WHERE service_id = $1::bigint ORDER BY from_day DESC, at DESC, seq DESC LIMIT 1)"
+                " ON CONFLICT DO NOTHING", 7, params)? 0: -2;
         }
         case LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE:
             return s_cancellation (db, event);

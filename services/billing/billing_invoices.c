@@ -261,16 +261,25 @@ s_compute (lg_ctx_t *ctx, const s_period_t *p, zlistx_t *list, Lgwan__V1__Tariff
         " AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.provider_id = c.provider_id"
         "   AND i.period = $3)"
         " ORDER BY c.provider_id, t.connection_id, t.day, t.at, t.seq", 3, params);
+    //  Every run of days in the period of a service with one payer: from
+    //  the payer's day to the next payer's or the service's end (LEAST
+    //  ignores a NULL); a payer replaced on its own day pays nothing
     if (rc == 0)
         rc = lg_ctx_query (ctx, &svcs,
-            "SELECT s.provider_id, coalesce (p.name_ja, '') AS addressee, s.id, s.name,"
-            " s.first_day - DATE '1970-01-01' AS first_day,"
-            " coalesce (s.end_day - DATE '1970-01-01', 2147483647) AS end_day"
-            " FROM services s LEFT JOIN providers p ON p.id = s.provider_id"
-            " WHERE s.first_day < $2::date AND (s.end_day IS NULL OR s.end_day > $1::date)"
-            " AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.provider_id = s.provider_id"
+            "SELECT r.provider_id, coalesce (p.name_ja, '') AS addressee, s.id, s.name,"
+            " r.from_day - DATE '1970-01-01' AS first_day,"
+            " coalesce (r.to_day - DATE '1970-01-01', 2147483647) AS end_day"
+            " FROM (SELECT sp.service_id, sp.provider_id, sp.from_day,"
+            "   LEAST (lead (sp.from_day) OVER (PARTITION BY sp.service_id"
+            "     ORDER BY sp.from_day, sp.at, sp.seq), s.end_day) AS to_day"
+            "   FROM service_payers sp JOIN services s ON s.id = sp.service_id) r"
+            " JOIN services s ON s.id = r.service_id"
+            " LEFT JOIN providers p ON p.id = r.provider_id"
+            " WHERE r.from_day < $2::date AND (r.to_day IS NULL OR r.to_day > $1::date)"
+            " AND (r.to_day IS NULL OR r.to_day > r.from_day)"
+            " AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.provider_id = r.provider_id"
             "   AND i.period = $3)"
-            " ORDER BY s.provider_id, s.id", 3, params);
+            " ORDER BY r.provider_id, s.id, r.from_day", 3, params);
     if (rc) {
         PQclear (conns);
         return rc;

@@ -16,6 +16,8 @@ static lg_test_proc_t s_isolation = { .service = "isolation" };
 static lg_test_proc_t s_billing = { .service = "billing" };
 static uint64_t s_conn1;                //  provider 1, 1G, cancelled effective 2026-11-05
 static uint64_t s_conn2;                //  provider 2, 100M then 1G from 2026-11-16
+static uint64_t s_service1;             //  hosted by provider 1, by provider 2 from 2027-07-11
+static uint64_t s_service2;             //  hosted by provider 2
 
 //  The tariff: 1G 31,000 and 100M 20,000 a month until March 2027 (no
 //  service fee, suspended days at 50 %), then a version with a service fee
@@ -136,8 +138,10 @@ s_setup (void **state)
     rf_ok (rf_ask ("operator", RF_BODY (POOL_ADD), &pool));
     s_contacts (1);
     s_contacts (2);
-    s_conn1 = s_connection (rf_registered_service (1, 1), "provider1", "1G");
-    s_conn2 = s_connection (rf_registered_service (2, 2), "provider2", "100M");
+    s_service1 = rf_registered_service (1, 1);
+    s_service2 = rf_registered_service (2, 2);
+    s_conn1 = s_connection (s_service1, "provider1", "1G");
+    s_conn2 = s_connection (s_service2, "provider2", "100M");
     rf_wait_sql (2, "SELECT count(*) FROM billing.timeline WHERE kind = 1 AND day = '2026-10-17'");
     rf_wait_sql (2, "SELECT count(*) FROM billing.providers");
     return 0;
@@ -821,6 +825,17 @@ s_overdue (const char *number)
     return found;
 }
 
+static const Lgwan__V1__InvoiceLine *
+s_line_of (const Lgwan__V1__Invoice *invoice, const char *kind, uint64_t subject)
+{
+    for (size_t i = 0; i < invoice->n_lines; i++)
+        if (streq (invoice->lines [i]->kind, kind) && invoice->lines [i]->subject == subject)
+            return invoice->lines [i];
+    fail_msg ("invoice of provider %" PRIu64 " has no %s line of %" PRIu64, invoice->provider,
+              kind, subject);
+    return NULL;
+}
+
 /* REQ R6.1: a credit note that brings what is left of an invoice before tax
    to zero takes exactly the tax left of it, so a fully credited invoice has
    nothing outstanding. Each credit note's tax on its own amount, rounded
@@ -921,6 +936,86 @@ test_r6_1_name_change_reaches_later_invoices (void **state)
                                     " AND period < '2027-05'"));
 }
 
+/* REQ R6.1: a hosting transfer moves the service fee from the day it takes
+   effect (JST): the old hosting provider pays the days before it, the new
+   one the days from it, each prorated like a connection. Service 1 moves
+   from provider 1 to provider 2 on 2027-07-11: 3,000 * 10/31 -> 967 to
+   provider 1, 3,000 * 21/31 -> 2,032 to provider 2 (it was 3,000 to
+   provider 1 and nothing to provider 2) */
+static void
+test_r6_1_hosting_transfer_moves_the_service_fee (void **state)
+{
+    (void) state;
+    rf_set_clock ("2027-07-11T01:00:00Z");          //  10:00 on 07-11 in Tokyo
+    Lgwan__V1__RoleHolder holder [2] = { LGWAN__V1__ROLE_HOLDER__INIT, LGWAN__V1__ROLE_HOLDER__INIT };
+    holder [0].provider = 1;
+    holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
+    holder [1].provider = 2;
+    holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
+    Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1] };
+    Lgwan__V1__ServicePatch patch = LGWAN__V1__SERVICE_PATCH__INIT;
+    patch.holders = holders;
+    patch.n_holders = 2;
+    patch.replace_holders = true;
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.subject = (char *) "service";
+    change.id = s_service1;
+    change.service = &patch;
+    s_change_approved (&change, "ホスティング事業者の変更");
+    //  A title change re-announces the same holders: nothing moves
+    rf_set_clock ("2027-07-20T01:00:00Z");
+    Lgwan__V1__ServicePatch title = LGWAN__V1__SERVICE_PATCH__INIT;
+    title.title_ja = (char *) "電子申請サービス（移管後）";
+    change.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
+    change.service = &title;
+    rf_ok (rf_ask ("operator", RF_BODY (CHANGE_FILE), &change));
+    s_wait_registry_followed ();
+
+    rf_set_clock ("2027-08-01T01:00:00Z");
+    lg_reply_t *preview = s_run ("2027-07", true);
+    rf_expect (preview, RF_CODE (OK), NULL);
+    lg_reply_t *reply = s_run ("2027-07", false);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->invoice_run->created, 2);
+    //  Provider 1: service 1 from 07-01 to 07-10
+    const Lgwan__V1__Invoice *one = s_of (reply->invoice_run, 1);
+    assert_int_equal (one->n_lines, 1);
+    const Lgwan__V1__InvoiceLine *line = s_line_of (one, "service", s_service1);
+    assert_string_equal (line->from_day, "2027-07-01");
+    assert_string_equal (line->to_day, "2027-07-11");
+    assert_int_equal (line->days, 10);
+    assert_int_equal (line->month_days, 31);
+    assert_int_equal (line->amount_yen, 967);
+    assert_int_equal (one->subtotal_yen, 967);
+    assert_int_equal (one->tax_yen, 96);
+    assert_int_equal (one->total_yen, 1063);
+    //  Provider 2: its 1G connection, its own service, service 1 from 07-11
+    const Lgwan__V1__Invoice *two = s_of (reply->invoice_run, 2);
+    assert_int_equal (two->n_lines, 3);
+    assert_int_equal (s_line_of (two, "connection", s_conn2)->amount_yen, 31000);
+    assert_int_equal (s_line_of (two, "service", s_service2)->amount_yen, 3000);
+    line = s_line_of (two, "service", s_service1);
+    assert_string_equal (line->from_day, "2027-07-11");
+    assert_string_equal (line->to_day, "2027-08-01");
+    assert_int_equal (line->days, 21);
+    assert_int_equal (line->amount_yen, 2032);
+    assert_int_equal (two->subtotal_yen, 36032);
+    assert_int_equal (two->tax_yen, 3603);
+    assert_int_equal (two->total_yen, 39635);
+    s_same (s_of (preview->invoice_run, 1), one);
+    s_same (s_of (preview->invoice_run, 2), two);
+    lgwan__v1__reply__free_unpacked (preview, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  August: service 1 is provider 2's all month
+    reply = s_run ("2027-08", true);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (s_line_of (s_of (reply->invoice_run, 2), "service", s_service1)->amount_yen,
+                      3000);
+    for (size_t i = 0; i < reply->invoice_run->n_invoices; i++)
+        assert_int_not_equal (reply->invoice_run->invoices [i]->provider, 1);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 int
 main (void)
 {
@@ -936,6 +1031,7 @@ main (void)
         cmocka_unit_test (test_r6_1_replay_events),
         cmocka_unit_test (test_r6_1_credit_note_settling_an_invoice_takes_its_remaining_tax),
         cmocka_unit_test (test_r6_1_name_change_reaches_later_invoices),
+        cmocka_unit_test (test_r6_1_hosting_transfer_moves_the_service_fee),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
