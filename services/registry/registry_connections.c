@@ -1031,14 +1031,25 @@ reg_on_isolation (lg_db_t *db, const lg_event_t *event, void *state)
         return -1;
     char id [24];
     snprintf (id, sizeof id, "%" PRIu64, applied->connection);
-    const char *params [] = { id, applied->state };
-    //  Versions of the connection record say who changed it: isolation
-    return lg_db_run (db, "UPDATE connections SET state = $2, version = version + 1,"
-                          " updated_at = now () WHERE id = $1::bigint", 2, params)? 0: -2;
+    //  A version of the record like any other change (R4.2, X.1): who asked
+    //  isolation, why, and when it was in force at every point
+    const char *at = *applied->applied_at? applied->applied_at: event->occurred_at;
+    const char *params [] = { id, applied->state, *event->actor? event->actor: "system:isolation",
+                              event->reason, at };
+    return lg_db_run (db, "WITH c0 AS (UPDATE connections SET state = $2, version = version + 1,"
+                          " updated_at = $5::timestamptz WHERE id = $1::bigint RETURNING *)"
+                          " INSERT INTO versions (subject, subject_id, version, actor, reason,"
+                          " recorded_at, record) SELECT 'connection', c.id, c.version, $3, $4,"
+                          " $5::timestamptz, " CONNECTION_RECORD " FROM c0 c", 5, params)? 0: -2;
 }
 
-//  Duty: a decommissioned connection's allocations are released (reusable
-//  from now on) and AllocationReleased tells isolation and monitor
+//  Duty: the allocations of a connection that is both decommissioned (as
+//  isolation reports it) and no longer in effect (itself, its service or its
+//  provider cancelled) are released, reusable from now on, and
+//  AllocationReleased tells isolation and monitor. Decommissioned alone is
+//  not enough: an operator may decommission a connection that is still
+//  active (R12.1: its addresses were given to the next connection while it
+//  was billed and still held them in the registry)
 int
 reg_release_allocations (lg_ctx_t *ctx)
 {
@@ -1048,9 +1059,11 @@ reg_release_allocations (lg_ctx_t *ctx)
     PGresult *res;
     int rc = lg_ctx_query (ctx, &res,
         "UPDATE allocations a SET status = 'released', released_at = $1::timestamptz"
-        " FROM connections c WHERE c.id = a.connection_id AND c.state = 'decommissioned'"
-        " AND a.status <> 'released' RETURNING a.connection_id, a.prefix::text AS prefix",
-        1, params);
+        " FROM connections c JOIN services s ON s.id = c.service_id"
+        " JOIN providers p ON p.id = c.provider_id"
+        " WHERE c.id = a.connection_id AND c.state = 'decommissioned' AND a.status <> 'released'"
+        " AND (c.status = 'cancelled' OR s.status = 'cancelled' OR p.status = 'cancelled')"
+        " RETURNING a.connection_id, a.prefix::text AS prefix", 1, params);
     if (rc)
         return rc;
     //  One event per connection, with all of its prefixes

@@ -312,6 +312,15 @@ test_r16_1_disconnect_provider (void **state)
     s_wait_mirror (s_conn [1], "disconnected");
     s_wait_mirror (s_conn [2], "disconnected");
     s_wait_mirror (s_conn [3], "connected");
+    //  R4.2: the mirrored state is a version of the record like any other,
+    //  with who asked isolation and why
+    for (int i = 1; i <= 2; i++) {
+        assert_int_equal (s_sql ("SELECT count(*) FROM registry.versions v"
+                                 " JOIN registry.connections c ON c.id = v.subject_id"
+                                 " AND v.version = c.version WHERE v.subject = 'connection'"
+                                 " AND v.subject_id = %" PRIu64 " AND v.record->>'state' = 'disconnected'"
+                                 " AND v.actor = 'operator:alice' AND v.reason = '試験'", s_conn [i]), 1);
+    }
 
     //  Again: nothing changes, no new event, same version
     reply = s_disconnect ("operator", 1, "INC-2026-0001");
@@ -1341,6 +1350,50 @@ test_r16_1_list_enforced_pages (void **state)
 
 //  After each test: no enforcement point of a test stays registered, even
 //  one a failed test left behind (the next tests' changes would wait for it)
+//  A second pool, so that the tests below find room whatever ran before
+static void
+s_more_room (void)
+{
+    if (s_sql ("SELECT count(*) FROM registry.pools WHERE prefix = '198.18.1.0/24'") == 1)
+        return;
+    Lgwan__V1__PoolAdd pool = LGWAN__V1__POOL_ADD__INIT;
+    pool.name = (char *) "v4-more";
+    pool.prefix = (char *) "198.18.1.0/24";
+    s_ok (&s_registry, "operator", LGWAN__V1__REQUEST__BODY_POOL_ADD, &pool);
+}
+
+/* REQ R12.1: a connection decommissioned while it is still in effect (not
+   cancelled) keeps its allocation: released only once it is cancelled too.
+   Before, the release duty looked at the decommissioned state alone, and
+   the addresses of an active connection went to the next one */
+static void
+test_r12_1_decommission_alone_keeps_the_allocation (void **state)
+{
+    (void) state;
+    s_more_room ();
+    uint64_t id = s_fresh_connection ();
+    long released = s_sql ("SELECT count(*) FROM registry.outbox WHERE body_case = 108");
+    Lgwan__V1__Decommission d = LGWAN__V1__DECOMMISSION__INIT;
+    d.connection = id;
+    s_ok (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DECOMMISSION, &d);
+    s_wait_mirror (id, "decommissioned");
+    zclock_sleep (1000);                //  five runs of the release duty
+    assert_int_equal (s_sql ("SELECT count(*) FROM registry.allocations WHERE connection_id = %"
+                             PRIu64 " AND status = 'active'", id), 1);
+    assert_int_equal (s_sql ("SELECT count(*) FROM registry.outbox WHERE body_case = 108"), released);
+
+    //  Cancelled afterwards: released then
+    Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
+    cancel.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
+    cancel.subject = (char *) "connection";
+    cancel.id = id;
+    cancel.cancel = true;
+    s_ok (&s_registry, "operator", LGWAN__V1__REQUEST__BODY_CHANGE_FILE, &cancel);
+    assert_true (lg_test_wait_for (s_released, &id, 10000));
+    assert_int_equal (s_sql ("SELECT count(*) FROM registry.outbox WHERE body_case = 108"),
+                      released + 1);
+}
+
 //  A session of its own on the test database, in a transaction; fails the
 //  test when a statement fails
 static PGconn *
@@ -1364,18 +1417,6 @@ s_holder_commit (PGconn **holder)
     PQclear (res);
     PQfinish (*holder);
     *holder = NULL;
-}
-
-//  A second pool, so that the tests below find room whatever ran before
-static void
-s_more_room (void)
-{
-    if (s_sql ("SELECT count(*) FROM registry.pools WHERE prefix = '198.18.1.0/24'") == 1)
-        return;
-    Lgwan__V1__PoolAdd pool = LGWAN__V1__POOL_ADD__INIT;
-    pool.name = (char *) "v4-more";
-    pool.prefix = (char *) "198.18.1.0/24";
-    s_ok (&s_registry, "operator", LGWAN__V1__REQUEST__BODY_POOL_ADD, &pool);
 }
 
 //  A request sent from a thread of its own (no cmocka asserts there), asked
@@ -1579,6 +1620,7 @@ main (void)
         cmocka_unit_test_teardown (test_x4_lift_and_independent_causes, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_bad_input, s_forget_points),
         cmocka_unit_test_teardown (test_r12_1_decommission_releases, s_forget_points),
+        cmocka_unit_test_teardown (test_r12_1_decommission_alone_keeps_the_allocation, s_forget_points),
         cmocka_unit_test_teardown (test_x3_enforcer_cannot_ack_unsent_version, s_forget_points),
         cmocka_unit_test_teardown (test_x3_point_name_held_by_one_connection, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_ack_kept_when_not_recorded, s_forget_points),
