@@ -183,6 +183,14 @@ lg_check_prefecture (const char *code)
     return value >= 1 && value <= 47;
 }
 
+bool
+lg_check_point_name (const char *name)
+{
+    size_t size = name? strlen (name): 0;
+    return size >= 1 && size <= LG_POINT_NAME_MAX
+        && strspn (name, "abcdefghijklmnopqrstuvwxyz0123456789-") == size;
+}
+
 
 //  --------------------------------------------------------------------------
 //  Self test: the first example of use.
@@ -200,6 +208,10 @@ lg_check_test (bool verbose)
     assert (!lg_check_lgcode ("131017"));
     assert (!lg_check_corporate_number ("7000020130001"));
     assert (!lg_check_prefecture ("48"));
+    assert (lg_check_point_name ("gw-east-1"));
+    assert (!lg_check_point_name ("gw-east-1-and-then-some-more-words"));   //  33
+    assert (!lg_check_point_name ("GW"));
+    assert (!lg_check_point_name (""));
 
     const char *name = "千代田区";
     assert (lg_check_utf8 (name, strlen (name)));

@@ -25,6 +25,12 @@ size_t lg_utf8_clean (char *text);
 //  JIS X 0401 prefecture code "01".."47".
 bool lg_check_prefecture (const char *code);
 
+//  An enforcement point's name: [a-z0-9-]{1,LG_POINT_NAME_MAX}. One rule for
+//  the enforcer's configuration, its Hello and an operator's PointRetire (a
+//  longer name once taken at Hello could never be retired)
+#define LG_POINT_NAME_MAX 32
+bool lg_check_point_name (const char *name);
+
 //  Self test
 void lg_check_test (bool verbose);
 

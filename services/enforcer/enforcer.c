@@ -127,20 +127,6 @@ static const struct {
 //  --------------------------------------------------------------------------
 //  Configuration
 
-static bool
-s_point_valid (const char *point)
-{
-    size_t size = strlen (point);
-    if (size < 1 || size > ENFORCER_POINT_MAX)
-        return false;
-    for (size_t index = 0; index < size; index++) {
-        char c = point [index];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-            return false;
-    }
-    return true;
-}
-
 int
 enforcer_config_load (enforcer_config_t *config, char *why, size_t why_size)
 {
@@ -149,7 +135,7 @@ enforcer_config_load (enforcer_config_t *config, char *why, size_t why_size)
     if (lg_config_string ("LG_ENFORCER_POINT", NULL, false, config->point, sizeof config->point,
                           why, why_size))
         return -1;
-    if (!s_point_valid (config->point)) {
+    if (!lg_check_point_name (config->point)) {
         lg_why (why, why_size, "LG_ENFORCER_POINT: \"%s\" is not [a-z0-9-]{1,32}", config->point);
         return -1;
     }

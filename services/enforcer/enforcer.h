@@ -12,7 +12,7 @@
 #include "lg_lib.h"
 #include "enf_nft.h"
 
-#define ENFORCER_POINT_MAX      32
+#define ENFORCER_POINT_MAX      LG_POINT_NAME_MAX
 #define ENFORCER_CONNECT_MAX    4       //  isolation replicas to fail over between
 
 typedef struct {

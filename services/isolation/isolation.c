@@ -590,8 +590,7 @@ static int
 s_point_retire (lg_ctx_t *ctx)
 {
     const char *point = ctx->request->point_retire->point;
-    size_t len = strlen (point);
-    if (len == 0 || len > 32 || strspn (point, "abcdefghijklmnopqrstuvwxyz0123456789-") != len)
+    if (!lg_check_point_name (point))
         return INVALID (ctx, "R16.1", "point is a name of [a-z0-9-]{1,32}");
     const char *reason = ctx->request->reason;
     if (!reason || !*reason || strlen (reason) > 512)

@@ -547,10 +547,9 @@ s_handle (s_points_t *self, zmsg_t *msg)
         case LGWAN__V1__ENFORCER_FRAME__BODY_HELLO: {
             //  A test's reactor held up with its connections open
             lg_fault_stall ("hello_stall", 15000);
+            //  The name an operator can retire (a longer one used to be taken)
             const char *point = frame->hello->point;
-            size_t len = strlen (point);
-            if (len == 0 || len >= sizeof self->point
-            ||  strspn (point, "abcdefghijklmnopqrstuvwxyz0123456789-") != len)
+            if (!lg_check_point_name (point))
                 break;
             if (s_holder (self, point, key)) {
                 if (peer)               //  it held another name: that is given up

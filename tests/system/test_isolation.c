@@ -1350,6 +1350,29 @@ test_r16_1_list_enforced_pages (void **state)
 
 //  After each test: no enforcement point of a test stays registered, even
 //  one a failed test left behind (the next tests' changes would wait for it)
+/* REQ R16.1: a point's Hello is taken only with a name an operator can
+   retire ([a-z0-9-]{1,32}, the rule of PointRetire and of the enforcer's
+   own configuration). A name of 33 to 39 characters used to be taken: the
+   point then held every change back and PointRetire refused its name */
+static void
+test_r16_1_point_name_an_operator_cannot_retire_refused (void **state)
+{
+    (void) state;
+    const char *long_name = "gateway-east-and-then-some-more-x";     //  33
+    assert_int_equal (strlen (long_name), 33);
+    zsock_t *point = s_point_new ();
+    s_point_hello (point, long_name);
+    Lgwan__V1__EnforcerFrame *in = s_point_try_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT,
+                                                     1500);
+    assert_null (in);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.points WHERE name = '%s'", long_name), 0);
+    //  The same point under a shorter name is taken
+    s_point_join (point, "gateway-east-and-then-some-more");
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.points"
+                             " WHERE name = 'gateway-east-and-then-some-more'"), 1);
+    zsock_destroy (&point);
+}
+
 //  A second pool, so that the tests below find room whatever ran before
 static void
 s_more_room (void)
@@ -1637,6 +1660,8 @@ main (void)
         cmocka_unit_test_teardown (test_r15_3_suspend_while_a_lift_runs, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_two_impositions_at_once, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_acks_of_two_replicas_at_once, s_forget_points),
+        cmocka_unit_test_teardown (test_r16_1_point_name_an_operator_cannot_retire_refused,
+                                   s_forget_points),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
