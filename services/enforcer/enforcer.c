@@ -41,7 +41,10 @@
        kernel held before it was applied, and a difference is reported the
        same way: after a restart the enforcer cannot tell drift from changes
        made while it was down, the isolation service (which knows what the
-       point acked before) can.
+       point acked before) can. An Update whose batch fails because the
+       kernel drifted (the table deleted, an element removed by hand) is
+       applied by a rebuild and the drift reported the same way, less the
+       Update's own changes: the reconcile would have found it the same.
     5. Never pretend. EPERM from nftables at any time stops the process with
        "needs CAP_NET_ADMIN" on stderr and a non-zero exit; it does not keep
        acking from memory.
@@ -357,10 +360,26 @@ s_nft_failed (s_enforcer_t *self, int rc, const char *what, const char *why)
     self->dirty = true;
 }
 
-//  Make the kernel hold desired (rebuild when it differs), verify, and ack.
-//  report: the first snapshot after a start (point 4).
+//  Drop from list every item of drop (NULL: none)
 static void
-s_apply_full (s_enforcer_t *self, bool report)
+s_drop_all (zlistx_t *list, zlistx_t *drop)
+{
+    for (const char *item = drop? (const char *) zlistx_first (drop): NULL; item;
+         item = (const char *) zlistx_next (drop)) {
+        void *handle = zlistx_find (list, (void *) item);
+        if (handle)
+            zlistx_delete (list, handle);
+    }
+}
+
+//  Make the kernel hold desired (rebuild when it differs), verify, and ack.
+//  report: when what the kernel held is to be reported (point 4), what it
+//  was ("at start", "before Update 7"), else NULL. ours_missing and
+//  ours_extra: what differs because of the change being applied (an Update
+//  whose batch failed), not drift, so not reported
+static void
+s_apply_full (s_enforcer_t *self, const char *report, zlistx_t *ours_missing,
+              zlistx_t *ours_extra)
 {
     if (self->config.dry_run) {
         self->dirty = false;
@@ -379,8 +398,6 @@ s_apply_full (s_enforcer_t *self, bool report)
         s_nft_failed (self, rc, "read table inet " ENF_TABLE, why);
         goto cleanup;
     }
-    char drift [512];
-    snprintf (drift, sizeof drift, "%s", why);
     bool rebuilt = !ok;
     if (!ok) {
         rc = enf_nft_rebuild (self->nft, self->desired, why, sizeof why);
@@ -399,9 +416,12 @@ s_apply_full (s_enforcer_t *self, bool report)
              self->version, zhashx_size (self->desired),
              rebuilt? "table rebuilt": "the kernel held it already",
              (double) (zclock_usecs () - started) / 1000.0);
+    s_drop_all (missing, ours_missing);
+    s_drop_all (extra, ours_extra);
     if (report && (zlistx_size (missing) || zlistx_size (extra))) {
-        char what [600];
-        snprintf (what, sizeof what, "the kernel at start had %s", drift);
+        char what [160];
+        snprintf (what, sizeof what, "the kernel %s lacked %zu prefixes and held %zu more",
+                  report, zlistx_size (missing), zlistx_size (extra));
         s_send_repaired (self, missing, extra, what);
     }
     s_send_ack (self);
@@ -448,7 +468,7 @@ s_on_snapshot (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
     self->hello_pending = false;
     if (self->version >= self->beat_version)
         self->behind_since = 0;
-    s_apply_full (self, first);
+    s_apply_full (self, first? "at start": NULL, NULL, NULL);
 }
 
 static void
@@ -516,8 +536,9 @@ s_on_update (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
         goto cleanup;
     }
     if (self->dirty) {
-        //  The kernel is not where the last batch should have left it
-        s_apply_full (self, false);
+        //  The kernel is not where the last batch should have left it: what
+        //  differs is our own failure, not drift
+        s_apply_full (self, NULL, NULL, NULL);
         goto cleanup;
     }
     int64_t started = zclock_usecs ();
@@ -527,10 +548,14 @@ s_on_update (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
         goto cleanup;
     }
     if (rc) {
-        //  e.g. an element deleted by hand that we now delete: rebuild
+        //  The kernel is not where our last ack left it (a table deleted, an
+        //  element deleted by hand that we now delete): drift, rebuilt and
+        //  reported like the reconcile's, less this Update's own changes
         lg_log_write (LG_LOG_WARNING, why, "could not apply Update %" PRIu64
                       " element by element; rebuilding the table", self->version);
-        s_apply_full (self, false);
+        char before [48];
+        snprintf (before, sizeof before, "before Update %" PRIu64, self->version);
+        s_apply_full (self, before, add_now, remove_now);
         goto cleanup;
     }
     //  Read back what changed, not the whole table (enf_nft point 4): the

@@ -611,6 +611,41 @@ test_refused_hello (void **state)
     s_pid = 0;
 }
 
+//  REQ R16.1: drift found by an Update rather than by the reconcile (the
+//  table deleted by hand, then an Update that adds to it fails) is
+//  repaired and reported as drift, less the Update's own prefix. The
+//  enforcer used to rebuild and ack without a Repaired, so DriftRepaired,
+//  the record that somebody changed a gateway, never came
+static void
+test_drift_found_by_an_update_reported (void **state)
+{
+    (void) state;
+    static const char *const slow [] = { "LG_RECONCILE_MS=60000", NULL };
+    s_pid = s_spawn ("west", s_ns, slow, NULL);
+    Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 10000);
+    s_free (&frame);
+    static const char *const v1 [] = { "198.18.40.0/24", "198.18.41.0/24", NULL };
+    s_send_snapshot (1, v1);
+    s_expect_ack ("west", 1, false);           //  a Repaired of the start goes before it
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft delete table inet lgwan", s_ns), 0);
+    static const char *const add [] = { "198.18.42.0/24", NULL };
+    s_send_update (2, 1, add, NULL);
+    frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 5000);
+    assert_int_equal (frame->repaired->version, 2);
+    char *text = s_join (frame->repaired->missing, frame->repaired->n_missing);
+    assert_string_equal (text, "198.18.40.0/24 198.18.41.0/24");
+    free (text);
+    assert_int_equal (frame->repaired->n_extra, 0);
+    s_free (&frame);
+    s_expect_ack ("west", 2, false);
+    char *kernel = s_kernel ();
+    assert_non_null (strstr (kernel, "198.18.40.0"));
+    assert_non_null (strstr (kernel, "198.18.42.0"));
+    free (kernel);
+    assert_int_equal (lg_test_stop (s_pid, SIGTERM, 5000), 0);
+    s_pid = 0;
+}
+
 //  Run the binary to its end; its exit code and its log
 static int
 s_run_to_end (const char *netns, const char *const *extra, const char *const *wrap, char **log_p)
@@ -718,6 +753,7 @@ main (void)
         cmocka_unit_test (test_reconnect_hello),
         cmocka_unit_test (test_dry_run),
         cmocka_unit_test (test_refused_hello),
+        cmocka_unit_test (test_drift_found_by_an_update_reported),
         cmocka_unit_test (test_no_capability),
         cmocka_unit_test (test_bad_config),
     };
