@@ -152,6 +152,17 @@ s_name_valid (const char *name)
     return name [len - 1] != '-';
 }
 
+//  "<service>-c<connection>" is the first label of the domain of a
+//  service's further connections (registry_connections.c, point 4): a
+//  service named so would take, or be refused, another service's domain
+static bool
+s_name_reserved (const char *name)
+{
+    const char *dash = strrchr (name, '-');
+    return dash && dash [1] == 'c' && dash [2]
+        && strspn (dash + 2, "0123456789") == strlen (dash + 2);
+}
+
 int
 reg_service_register (lg_ctx_t *ctx)
 {
@@ -159,6 +170,9 @@ reg_service_register (lg_ctx_t *ctx)
     if (!s_name_valid (r->name))
         return INVALID (ctx, NULL, "service name \"%.40s\" must be 2-31 of [a-z0-9-], starting with"
                         " a letter (it becomes the first label of its domain)", r->name);
+    if (s_name_reserved (r->name))
+        return INVALID (ctx, "R12.1", "service name \"%s\" ends like the domain of a service's"
+                        " further connection (<service>-c<connection>): choose another", r->name);
     if (reg_check_text (ctx, "title_ja", r->title_ja, NAME_MAX_CHARS, true))
         return -1;
     //  A provider files for a service it hosts

@@ -690,6 +690,32 @@ test_r12_1_ipv6_allocation_and_lookup (void **state)
     rf_refused (s_lookup ("viewer", ""), RF_CODE (INVALID_ARGUMENT), NULL);
 }
 
+/* REQ R12.1: a service cannot be named like the domain label of another
+   service's further connection (<service>-c<connection>). Service "x" and
+   its connection 7 have x-c7.pN; a service named "x-c7" under the same
+   hosting provider would want that domain for its first connection, and its
+   approval would fail on the unique domain for good */
+static void
+test_r12_1_service_name_of_a_connection_domain_refused (void **state)
+{
+    (void) state;
+    Lgwan__V1__RoleHolder holder [2] = { LGWAN__V1__ROLE_HOLDER__INIT, LGWAN__V1__ROLE_HOLDER__INIT };
+    holder [0].provider = holder [1].provider = 1;
+    holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
+    holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
+    Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1] };
+    long services = rf_sql_long ("SELECT count(*) FROM registry.services");
+    rf_refused (rf_service_register ("e-shinsei-c7", "電子申請", holders, 2),
+                RF_CODE (INVALID_ARGUMENT), "R12.1");
+    rf_refused (rf_service_register ("e-shinsei-c12345", "電子申請", holders, 2),
+                RF_CODE (INVALID_ARGUMENT), "R12.1");
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM registry.services"), services);
+    //  Names that only look alike are taken
+    rf_ok (rf_service_register ("e-shinsei-cx", "電子申請", holders, 2));
+    rf_ok (rf_service_register ("e-shinsei-c", "電子申請", holders, 2));
+    rf_ok (rf_service_register ("c7", "電子申請", holders, 2));
+}
+
 /* REQ R12.1: a live block larger than a stripe is respected: in a /24 pool
    a /30 is looked for in stripe (id mod 4) of /26; under a /25 already
    allocated, it goes to the pool's first gap instead, never into the /25 */
@@ -1222,6 +1248,7 @@ main (void)
         cmocka_unit_test (test_r12_1_concurrent_allocation_two_registries),
         cmocka_unit_test (test_r12_1_ipv6_allocation_and_lookup),
         cmocka_unit_test (test_r12_1_stripe_under_a_larger_block),
+        cmocka_unit_test (test_r12_1_service_name_of_a_connection_domain_refused),
         cmocka_unit_test (test_r4_1_connection_needs_registration_and_qualification),
         cmocka_unit_test (test_r9_2_connection_needs_both_contacts),
         cmocka_unit_test (test_r5_2_r12_1_connection_application_input),
