@@ -105,6 +105,38 @@ s_lock_subject (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t *provi
     return reg_only_self (ctx, *provider);
 }
 
+//  A service's hosting provider changes only when the service has no
+//  connection of the one before still in effect (R9.2): a connection is the
+//  hosting provider's own line from its data centre, filed, answered for and
+//  billed by it, so the one before cancels its connections and the new one
+//  applies for its own. Otherwise the one before kept acting on connections
+//  of a service it no longer hosted, and the new one could not
+static int
+s_check_hosting_kept (lg_ctx_t *ctx, uint64_t service, Lgwan__V1__RoleHolder **holders, size_t n)
+{
+    uint64_t hosting = 0;
+    for (size_t i = 0; i < n; i++)
+        if (holders [i]->role == LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING)
+            hosting = holders [i]->provider;
+    char text [24], host [24];
+    ID_TEXT (text, service);
+    ID_TEXT (host, hosting);
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, "SELECT string_agg (id::text, ', ' ORDER BY id) AS ids"
+                                      " FROM connections WHERE service_id = $1::bigint"
+                                      " AND provider_id <> $2::bigint"
+                                      " AND status NOT IN ('rejected', 'cancelled')", 2,
+                           (const char *[]) { text, host });
+    if (rc)
+        return rc;
+    if (lg_db_value (res, 0, "ids"))
+        rc = REFUSE (ctx, "R9.2", "service %s has connections of its hosting provider in effect"
+                     " (%.200s): that provider cancels them before the hosting role moves, and"
+                     " provider %s applies for its own", text, lg_db_value (res, 0, "ids"), host);
+    PQclear (res);
+    return rc;
+}
+
 //  Make a cancellation take effect now: the record is cancelled, its version
 //  written, and CancellationEffective published
 static int
@@ -212,7 +244,9 @@ s_apply_patch (lg_ctx_t *ctx, const char *subject, uint64_t id, const char *payl
     }
     else {
         const Lgwan__V1__ServicePatch *p = (const Lgwan__V1__ServicePatch *) msg;
-        if (p->replace_holders && (rc = reg_check_holders (ctx, p->holders, p->n_holders)))
+        if (p->replace_holders
+        &&  ((rc = reg_check_holders (ctx, p->holders, p->n_holders))
+          || (rc = s_check_hosting_kept (ctx, id, p->holders, p->n_holders))))
             goto done;
         const char *params [] = { text, *p->title_ja? p->title_ja: NULL, now };
         if ((rc = lg_ctx_exec (ctx, "UPDATE services SET title_ja = coalesce ($2, title_ja),"
@@ -405,7 +439,9 @@ reg_change_file (lg_ctx_t *ctx)
         const Lgwan__V1__ServicePatch *p = f->service;
         if (reg_check_text (ctx, "title_ja", p->title_ja, NAME_MAX_CHARS, false))
             return -1;
-        if (p->replace_holders && (rc = reg_check_holders (ctx, p->holders, p->n_holders)))
+        if (p->replace_holders
+        &&  ((rc = reg_check_holders (ctx, p->holders, p->n_holders))
+          || (rc = s_check_hosting_kept (ctx, f->id, p->holders, p->n_holders))))
             return rc;
     }
     if (f->connection) {

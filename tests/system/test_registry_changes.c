@@ -462,6 +462,90 @@ test_r4_2_service_changes (void **state)
     assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_SERVICE_REGISTERED), registered + 2);
 }
 
+//  A qualified provider with the contacts a connection needs (R9.2)
+static uint64_t
+s_host_with_contacts (void)
+{
+    Lgwan__V1__Contact contact [2] = { LGWAN__V1__CONTACT__INIT, LGWAN__V1__CONTACT__INIT };
+    contact [0].kind = LGWAN__V1__CONTACT_KIND__CONTACT_EMERGENCY_RESPONSE;
+    contact [0].name = (char *) "緊急連絡窓口";
+    contact [1].kind = LGWAN__V1__CONTACT_KIND__CONTACT_OPERATIONS_MANAGER;
+    contact [1].name = (char *) "運用管理責任者";
+    Lgwan__V1__Contact *contacts [] = { &contact [0], &contact [1] };
+    char number [14];
+    Lgwan__V1__ProviderApply apply = rf_apply_body ("移管元株式会社", number);
+    apply.contacts = contacts;
+    apply.n_contacts = 2;
+    uint64_t id = rf_apply (&apply);
+    rf_qualify (id);
+    return id;
+}
+
+//  The operator applies for a connection of service; its id
+static uint64_t
+s_connection_applied (uint64_t service)
+{
+    Lgwan__V1__ConnectionApply apply = LGWAN__V1__CONNECTION_APPLY__INIT;
+    apply.service = service;
+    apply.router = (char *) "rt-tokyo-01";
+    apply.line_carrier = (char *) "NTT東日本";
+    apply.bandwidth_class = (char *) "100M";
+    apply.ipv4_prefix_length = 28;
+    lg_reply_t *reply = rf_ask ("operator", RF_BODY (CONNECTION_APPLY), &apply);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    uint64_t id = reply->connection->connection->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+/* REQ R9.2: the hosting role of a service moves to another provider only
+   when the service has no connection of the one before still in effect
+   (applied, under review or active): a connection is the hosting
+   provider's own line, so the one before cancels it and the new one
+   applies for its own. Checked when the change is filed and again when it
+   is decided. Before, the move was taken and the provider no longer
+   hosting kept acting on the service's connections, while the new one was
+   refused them */
+static void
+test_r9_2_hosting_moves_only_without_its_connections (void **state)
+{
+    (void) state;
+    uint64_t host = s_host_with_contacts ();
+    uint64_t service = rf_registered_service (1, host);
+    uint64_t first = s_connection_applied (service);
+    Lgwan__V1__RoleHolder holder [2] = { LGWAN__V1__ROLE_HOLDER__INIT, LGWAN__V1__ROLE_HOLDER__INIT };
+    holder [0].provider = 1;
+    holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
+    holder [1].provider = 2;
+    holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
+    Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1] };
+    Lgwan__V1__ServicePatch patch = LGWAN__V1__SERVICE_PATCH__INIT;
+    patch.holders = holders;
+    patch.n_holders = 2;
+    patch.replace_holders = true;
+    long changes = rf_count ("changes");
+    rf_refused (s_service_change ("operator", APPLICATION, service, &patch),
+                RF_CODE (FAILED_PRECONDITION), "R9.2");
+    assert_int_equal (rf_count ("changes"), changes);
+
+    //  Its connection cancelled: filed; another applied for before the
+    //  decision: the decision is refused, and taken once that one goes too
+    rf_ok (s_cancel ("operator", NOTIFICATION, "connection", first, ""));
+    uint64_t change = s_change_id (s_service_change ("operator", APPLICATION, service, &patch),
+                                   "pending");
+    uint64_t second = s_connection_applied (service);
+    rf_refused (s_decide ("reviewer", change, APPROVED, "移管を承認"),
+                RF_CODE (FAILED_PRECONDITION), "R9.2");
+    assert_int_equal (rf_sqlf_long ("SELECT provider_id FROM registry.service_holders"
+                                    " WHERE service_id = %" PRIu64 " AND role = %d", service,
+                                    (int) LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING), (long) host);
+    rf_ok (s_cancel ("operator", NOTIFICATION, "connection", second, ""));
+    rf_ok (s_decide ("reviewer", change, APPROVED, "移管を承認"));
+    assert_int_equal (rf_sqlf_long ("SELECT provider_id FROM registry.service_holders"
+                                    " WHERE service_id = %" PRIu64 " AND role = %d", service,
+                                    (int) LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING), 2);
+}
+
 /* REQ R4.2: a cancellation for a later date waits for that date in
    Asia/Tokyo on the business clock, is published once, and not again after
    a restart */
@@ -804,6 +888,7 @@ main (void)
         cmocka_unit_test (test_r4_2_cancel_today),
         cmocka_unit_test_teardown (test_r4_2_cancel_tokyo_day, s_clock_back),
         cmocka_unit_test (test_r4_2_service_changes),
+        cmocka_unit_test (test_r9_2_hosting_moves_only_without_its_connections),
         cmocka_unit_test (test_x3_permissions),
         cmocka_unit_test (test_x3_bad_input),
         cmocka_unit_test_teardown (test_r4_2_cancel_scheduled, s_clock_back),
