@@ -17,7 +17,11 @@
        of the same service is <service>-c<connection>.p<provider>.asp.lgwan.jp.
     5. A server's address lies inside its connection's allocation (R5.2); its
        ports and protocols are recorded (R11.3); an external-facing server
-       needs a firewall and an access-control record (R11.6).
+       needs a firewall and an access-control record (R11.6). An address is
+       one server among the servers whose allocation is not released: a
+       release marks the servers inside it (released_at, a trigger of
+       migration 008), kept as history, and the connection given the block
+       next registers its servers at the same addresses.
 */
 #include "registry_internal.h"
 #include <arpa/inet.h>

@@ -6,9 +6,9 @@
 
     Pools are shared by the whole program (one database) and the allocator
     takes the first pool of a family with room, so the tests that count room
-    run first, each leaving the IPv4 pools it adds full: reuse, then the
-    concurrency test, then IPv6 (the only IPv6 pool); the later tests take
-    whatever prefix they are given.
+    run first, each leaving the IPv4 pools it adds full: reuse, a server's
+    address after a release, then the concurrency test, then IPv6 (the only
+    IPv6 pool); the later tests take whatever prefix they are given.
 */
 #include "registry_fixture.h"
 #include <arpa/inet.h>
@@ -592,6 +592,90 @@ test_r12_1_allocation_reuse (void **state)
     uint64_t last = s_under_review ("provider1", service, 30, 0);
     rf_refused (s_decide ("reviewer", last, APPROVED), RF_CODE (RESOURCE_EXHAUSTED), "R12.1");
     s_assert_status (last, "under_review");
+}
+
+//  ---------------------------------------------------------------------------
+//  Test 4b: a server's address after its allocation is released
+
+/* REQ R12.1 R5.2: a server address is unique among the addresses still held.
+   Connection A holds a /28 (the whole of this pool) and registers a server;
+   A is cancelled, isolation reports it decommissioned and the registry
+   releases its allocation; connection B gets the same /28 and registers its
+   server at the same address. A's server is kept, marked released when the
+   allocation was. A second server at that address behind B is refused.
+   Before, every address ever registered stayed taken (ALREADY_EXISTS) */
+static void
+test_r12_1_r5_2_server_address_free_again_after_release (void **state)
+{
+    (void) state;
+    s_pool ("asp-v4-servers-again", "198.18.3.16/28", 4);
+    uint64_t service = rf_registered_service (1, 1);
+    Lgwan__V1__PortSpec spec = LGWAN__V1__PORT_SPEC__INIT;
+    spec.port = 443;
+    spec.protocol = (char *) "tcp";
+    Lgwan__V1__PortSpec *ports [] = { &spec };
+    long servers = rf_count ("servers");
+
+    uint64_t a = s_under_review ("provider1", service, 28, 0);
+    lg_reply_t *reply = s_approve (a);
+    assert_string_equal (reply->connection->connection->ipv4_prefix, "198.18.3.16/28");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_server ("provider1", a, "web", "198.18.3.21", ports, 1, false, "", "");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    uint64_t old = reply->server->server->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  A is cancelled (its allocation waits as decommissioning); isolation's
+    //  Decommissioned event sets its state, as reg_on_isolation does; the
+    //  registry's own duty releases the allocation
+    Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
+    cancel.kind = NOTIFICATION;
+    cancel.subject = (char *) "connection";
+    cancel.id = a;
+    cancel.cancel = true;
+    reply = rf_ask ("operator", RF_BODY (CHANGE_FILE), &cancel);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "effective");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_sqlf_long ("WITH u AS (UPDATE registry.connections SET state ="
+                                    " 'decommissioned', version = version + 1 WHERE id = %"
+                                    PRIu64 " RETURNING 1) SELECT count(*) FROM u", a), 1);
+    rf_wait_sql (1, "SELECT count(*) FROM registry.allocations WHERE connection_id = %" PRIu64
+                    " AND status = 'released'", a);
+    assert_int_equal (s_live_allocations (a), 0);
+
+    //  B gets the same block, and its server the same address
+    uint64_t b = s_under_review ("provider1", service, 28, 0);
+    reply = s_approve (b);
+    assert_string_equal (reply->connection->connection->ipv4_prefix, "198.18.3.16/28");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_server ("provider1", b, "web", "198.18.3.21", ports, 1, false, "", "");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->server->server->connection, b);
+    assert_string_equal (reply->server->server->address, "198.18.3.21");
+    uint64_t now = reply->server->server->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_true (now != old);
+
+    //  Among the addresses held, one address is still one server
+    rf_refused (s_server ("provider1", b, "web2", "198.18.3.21", ports, 1, false, "", ""),
+                RF_CODE (ALREADY_EXISTS), NULL);
+    assert_int_equal (rf_count ("servers"), servers + 2);
+
+    //  A's server is kept, marked released when its allocation was; B's is not
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.servers s"
+                                    " JOIN registry.allocations a ON a.connection_id = s.connection_id"
+                                    " WHERE s.id = %" PRIu64 " AND s.connection_id = %" PRIu64
+                                    " AND s.released_at = a.released_at", old, a), 1);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.servers WHERE id = %" PRIu64
+                                    " AND released_at IS NULL", now), 1);
+    Lgwan__V1__ServerList list = LGWAN__V1__SERVER_LIST__INIT;
+    list.connection = a;
+    reply = rf_ask ("provider1", RF_BODY (SERVER_LIST), &list);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->server_list->n_servers, 1);
+    assert_int_equal (reply->server_list->servers [0]->id, old);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
 //  ---------------------------------------------------------------------------
@@ -1245,6 +1329,7 @@ main (void)
     //  The order matters: see the top of the file
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_r12_1_allocation_reuse),
+        cmocka_unit_test (test_r12_1_r5_2_server_address_free_again_after_release),
         cmocka_unit_test (test_r12_1_concurrent_allocation_two_registries),
         cmocka_unit_test (test_r12_1_ipv6_allocation_and_lookup),
         cmocka_unit_test (test_r12_1_stripe_under_a_larger_block),
