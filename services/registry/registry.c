@@ -92,6 +92,18 @@ reg_today_jst (lg_ctx_t *ctx, char *buf, size_t size)
 }
 
 int
+reg_check_date_not_future (lg_ctx_t *ctx, const char *rule, const char *field, const char *date)
+{
+    if (!reg_date_valid (date))
+        return INVALID (ctx, rule, "%s \"%.16s\" is not a date YYYY-MM-DD", field, date);
+    char today [16];
+    reg_today_jst (ctx, today, sizeof today);
+    if (strcmp (date, today) > 0)
+        return INVALID (ctx, rule, "%s %s is after today (%s, Asia/Tokyo)", field, date, today);
+    return 0;
+}
+
+int
 reg_only_self (lg_ctx_t *ctx, uint64_t provider)
 {
     if (ctx->caller && ctx->caller->role == LG_ROLE_PROVIDER && ctx->caller->provider_id != provider)

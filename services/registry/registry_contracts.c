@@ -160,9 +160,9 @@ reg_contract_record_delivery (lg_ctx_t *ctx)
         return INVALID (ctx, "R7.2", "contract is mandatory");
     if (d->document == LGWAN__V1__DOCUMENT__DOCUMENT_UNSPECIFIED)
         return INVALID (ctx, "R7.2", "document is mandatory (terms of use or user manual)");
-    if (!reg_date_valid (d->delivered_on))
-        return INVALID (ctx, "R7.2", "delivered_on \"%.16s\" is not a date YYYY-MM-DD",
-                        d->delivered_on);
+    //  A delivery yet to come is not one: the contract would go active first
+    if (reg_check_date_not_future (ctx, "R7.2", "delivered_on", d->delivered_on))
+        return -1;
     uint64_t provider;
     char status [32];
     int rc = s_lock_contract (ctx, d->contract, &provider, status, sizeof status);

@@ -65,6 +65,12 @@ bool reg_date_valid (const char *text);
 //  Today in Asia/Tokyo on the business clock, YYYY-MM-DD (11 bytes).
 void reg_today_jst (lg_ctx_t *ctx, char *buf, size_t size);
 
+//  The date of something recorded as done (an approval, a delivery): a real
+//  date, not after today in Asia/Tokyo. 0, or -1 refused INVALID_ARGUMENT
+//  naming rule.
+int reg_check_date_not_future (lg_ctx_t *ctx, const char *rule, const char *field,
+                               const char *date);
+
 //  A provider caller may act only for itself; staff and services for all.
 //  -1 (PERMISSION_DENIED set) when the caller is another provider.
 int reg_only_self (lg_ctx_t *ctx, uint64_t provider);

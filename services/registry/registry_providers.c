@@ -322,14 +322,8 @@ reg_president_approval_record (lg_ctx_t *ctx)
     if (reg_check_text (ctx, "approved_by", a->approved_by, NAME_MAX_CHARS, true)
     ||  reg_check_text (ctx, "reference", a->reference, NAME_MAX_CHARS, true))
         return -1;
-    if (!reg_date_valid (a->approved_on))
-        return INVALID (ctx, "R3.2", "approved_on \"%.16s\" is not a date YYYY-MM-DD",
-                        a->approved_on);
-    char today [16];
-    reg_today_jst (ctx, today, sizeof today);
-    if (strcmp (a->approved_on, today) > 0)
-        return INVALID (ctx, "R3.2", "approved_on %s is after today (%s, Asia/Tokyo)",
-                        a->approved_on, today);
+    if (reg_check_date_not_future (ctx, "R3.2", "approved_on", a->approved_on))
+        return -1;
     char status [32];
     int type, rc;
     if ((rc = reg_provider_lock (ctx, r->provider, status, sizeof status, &type)))

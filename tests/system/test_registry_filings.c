@@ -742,6 +742,65 @@ test_r4_1_activation_needs_registered_service (void **state)
     free (status);
 }
 
+//  The state of a contract as admin reads it: status, deliveries, version
+static char *
+s_contract_row (uint64_t contract)
+{
+    char sql [256];
+    snprintf (sql, sizeof sql, "SELECT status || ' ' || coalesce (terms_delivered_on::text, '-')"
+                               " || ' ' || coalesce (manual_delivered_on::text, '-') || ' v'"
+                               " || version FROM registry.contracts WHERE id = %" PRIu64, contract);
+    char *row = rf_sql_text (sql);
+    assert_non_null (row);
+    return row;
+}
+
+/* REQ R7.2: a delivery is recorded once it happened: a date after today
+   (Asia/Tokyo) is refused and changes nothing, so a contract cannot go
+   active before its documents are delivered. Before, any real date was
+   taken, and a contract with both deliveries dated next month was active */
+static void
+test_r7_2_delivery_not_after_today (void **state)
+{
+    (void) state;
+    uint64_t service = rf_registered_service (1, 2);
+    uint64_t contract = rf_contract ("provider1", 1, "131041", service);
+    char *before = s_contract_row (contract);
+    assert_string_equal (before, "draft - - v1");
+    long versions = rf_count ("versions");
+    long activated = rf_events (LGWAN__V1__EVENT__BODY_CONTRACT_ACTIVATED);
+
+    //  RF_TODAY is 2027-03-01 in Tokyo (09:00)
+    rf_refused (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_TERMS_OF_USE, "2027-03-02"),
+                RF_CODE (INVALID_ARGUMENT), "R7.2");
+    rf_refused (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_USER_MANUAL, "2027-04-01"),
+                RF_CODE (INVALID_ARGUMENT), "R7.2");
+    rf_refused (rf_activate ("provider1", contract), RF_CODE (FAILED_PRECONDITION), "R7.2");
+    char *after = s_contract_row (contract);
+    assert_string_equal (after, before);
+    free (after);
+    assert_int_equal (rf_count ("versions"), versions);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_CONTRACT_ACTIVATED), activated);
+
+    //  Today is taken; tomorrow is refused again
+    rf_ok (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_TERMS_OF_USE, RF_TODAY));
+    rf_refused (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_USER_MANUAL, "2027-03-02"),
+                RF_CODE (INVALID_ARGUMENT), "R7.2");
+    rf_refused (rf_activate ("provider1", contract), RF_CODE (FAILED_PRECONDITION), "R7.2");
+    after = s_contract_row (contract);
+    assert_string_equal (after, "draft 2027-03-01 - v2");
+    free (after);
+
+    //  At 15:00 UTC it is 2027-03-02 in Tokyo: that day is today
+    rf_set_clock ("2027-03-01T15:00:00Z");
+    rf_ok (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_USER_MANUAL, "2027-03-02"));
+    rf_ok (rf_activate ("provider1", contract));
+    after = s_contract_row (contract);
+    assert_string_equal (after, "active 2027-03-01 2027-03-02 v4");
+    free (after);
+    free (before);
+}
+
 typedef struct {
     const char *who;
     uint64_t provider;                  //  0: any
@@ -1039,6 +1098,15 @@ s_setup (void **state)
     return rf_setup ("regfilings");
 }
 
+//  After a test that moves the business clock, even one that failed
+static int
+s_clock_back (void **state)
+{
+    (void) state;
+    rf_set_clock (RF_TODAY_UTC);
+    return 0;
+}
+
 int
 main (void)
 {
@@ -1050,6 +1118,7 @@ main (void)
         cmocka_unit_test (test_r9_service_registration),
         cmocka_unit_test (test_r7_contracts),
         cmocka_unit_test (test_r4_1_activation_needs_registered_service),
+        cmocka_unit_test_teardown (test_r7_2_delivery_not_after_today, s_clock_back),
         cmocka_unit_test (test_r8_interconnections),
         cmocka_unit_test (test_r3_1_reapply_after_rejection),
         cmocka_unit_test (test_r4_3_service_list),
