@@ -205,25 +205,32 @@ reg_contract_activate (lg_ctx_t *ctx)
                        " and the user manual are delivered (terms: %s, manual: %s)", id,
                        *contract->terms_delivered_on? "delivered": "not delivered",
                        *contract->manual_delivered_on? "delivered": "not delivered");
-    if ((rc = s_qualified (ctx, provider, "R4.1")))
-        return rc;
-    //  The services covered may have been cancelled since the draft was made
+    //  The services covered may have been cancelled since the draft was made.
+    //  They are share-locked until COMMIT, in id order, as a connection
+    //  approval does: a cancellation being written (its row locked FOR
+    //  UPDATE) is waited for and then seen, and none starts before this
+    //  activation commits. Services before the provider: a change of a
+    //  service's holders locks the service, then its holders (no cycle).
     char text [24], now [40];
     ID_TEXT (text, id);
     const char *own [] = { text };
     PGresult *res;
-    if ((rc = lg_ctx_query (ctx, &res, "SELECT s.id FROM contract_services cs JOIN services s"
-                                       " ON s.id = cs.service_id WHERE cs.contract_id = $1::bigint"
-                                       " AND s.status <> 'registered' ORDER BY s.id LIMIT 1", 1, own)))
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT s.id, s.status FROM contract_services cs"
+                                       " JOIN services s ON s.id = cs.service_id"
+                                       " WHERE cs.contract_id = $1::bigint ORDER BY s.id"
+                                       " FOR SHARE OF s", 1, own)))
         return rc;
-    if (PQntuples (res) > 0) {
-        char service [24];
-        snprintf (service, sizeof service, "%s", PQgetvalue (res, 0, 0));
-        PQclear (res);
-        return REFUSE (ctx, "R4.1", "service %s covered by contract %s is no longer registered",
-                       service, text);
-    }
+    for (int row = 0; row < PQntuples (res); row++)
+        if (!streq (lg_db_value (res, row, "status"), "registered")) {
+            char service [24];
+            snprintf (service, sizeof service, "%s", lg_db_value (res, row, "id"));
+            PQclear (res);
+            return REFUSE (ctx, "R4.1", "service %s covered by contract %s is no longer"
+                           " registered", service, text);
+        }
     PQclear (res);
+    if ((rc = s_qualified (ctx, provider, "R4.1")))
+        return rc;
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { text, now };
     if ((rc = reg_queue (ctx, "UPDATE contracts SET status = 'active', version = version + 1,"

@@ -5,6 +5,7 @@
     R8.2). The real binary, driven black-box; see registry_fixture.h.
 */
 #include "registry_fixture.h"
+#include <pthread.h>
 
 //  ---------------------------------------------------------------------------
 //  Helpers
@@ -801,6 +802,86 @@ test_r7_2_delivery_not_after_today (void **state)
     free (before);
 }
 
+//  A ContractActivate sent from a thread of its own (no cmocka assertion
+//  there); the reply, NULL when none came, and when it came
+typedef struct {
+    uint64_t contract;
+    lg_reply_t *reply;
+    int64_t replied_at;
+} s_activation_t;
+
+static void *
+s_activate_thread (void *arg)
+{
+    s_activation_t *a = (s_activation_t *) arg;
+    lg_client_t *client = lg_test_proc_client (&rf.registry, rf.certs, "provider1");
+    if (!client)
+        return NULL;
+    lg_client_set_timeout (client, 8000, 1);
+    Lgwan__V1__ContractActivate body = LGWAN__V1__CONTRACT_ACTIVATE__INIT;
+    body.contract = a->contract;
+    a->reply = lg_test_call (client, RF_BODY (CONTRACT_ACTIVATE), &body, "system test");
+    a->replied_at = zclock_mono ();
+    lg_client_destroy (&client);
+    return NULL;
+}
+
+/* REQ R4.1: a contract is not activated for a service whose cancellation is
+   being written: activation share-locks the services it covers, so it waits
+   for the cancellation's COMMIT and sees the service cancelled. Here the
+   cancellation is a session that holds the service row's update open;
+   the activation is sent, waits on the lock, and the session commits.
+   Before, activation read the services without a lock, saw the service
+   still registered and activated a contract of a cancelled service */
+static void
+test_r4_1_activation_waits_for_a_service_cancellation (void **state)
+{
+    (void) state;
+    uint64_t service = rf_registered_service (1, 2);
+    uint64_t contract = rf_contract ("provider1", 1, "131032", service);
+    rf_ok (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_TERMS_OF_USE, "2027-02-20"));
+    rf_ok (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_USER_MANUAL, "2027-02-20"));
+    long activated = rf_events (LGWAN__V1__EVENT__BODY_CONTRACT_ACTIVATED);
+    //  Sessions of the test database waiting for a row lock
+    const char *waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                          " AND wait_event_type = 'Lock' AND wait_event IN ('transactionid', 'tuple')";
+    assert_int_equal (rf_sql_long (waiting), 0);
+
+    PGconn *holder = PQconnectdb (rf.admin);
+    char *cancel = zsys_sprintf ("BEGIN; UPDATE registry.services SET status = 'cancelled',"
+                                 " version = version + 1 WHERE id = %" PRIu64, service);
+    PGresult *res = PQexec (holder, cancel);
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    zstr_free (&cancel);
+
+    s_activation_t call = { .contract = contract };
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_activate_thread, &call), 0);
+    //  The activation waits on the service's row (1.5 s at most)
+    int64_t start = zclock_mono ();
+    while (rf_sql_long (waiting) == 0 && zclock_mono () - start < 1500)
+        zclock_sleep (20);
+    long waiters = rf_sql_long (waiting);
+    zclock_sleep (200);
+    int64_t committed = zclock_mono ();
+    res = PQexec (holder, "COMMIT");
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    PQfinish (holder);
+    pthread_join (thread, NULL);
+
+    assert_non_null (call.reply);
+    rf_expect (call.reply, RF_CODE (FAILED_PRECONDITION), "R4.1");
+    lgwan__v1__reply__free_unpacked (call.reply, NULL);
+    assert_int_equal (waiters, 1);
+    assert_true (call.replied_at >= committed);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_CONTRACT_ACTIVATED), activated);
+    char *row = s_contract_row (contract);
+    assert_string_equal (row, "draft 2027-02-20 2027-02-20 v3");
+    free (row);
+}
+
 typedef struct {
     const char *who;
     uint64_t provider;                  //  0: any
@@ -1119,6 +1200,7 @@ main (void)
         cmocka_unit_test (test_r7_contracts),
         cmocka_unit_test (test_r4_1_activation_needs_registered_service),
         cmocka_unit_test_teardown (test_r7_2_delivery_not_after_today, s_clock_back),
+        cmocka_unit_test (test_r4_1_activation_waits_for_a_service_cancellation),
         cmocka_unit_test (test_r8_interconnections),
         cmocka_unit_test (test_r3_1_reapply_after_rejection),
         cmocka_unit_test (test_r4_3_service_list),
