@@ -703,11 +703,13 @@ reg_review_queue (lg_ctx_t *ctx)
         "  WHERE s.status IN ('applied', 'under_review')"
         " UNION ALL SELECT 'connection', id, status, provider_id, router, created_at FROM connections"
         "  WHERE status IN ('applied', 'under_review')"
+        //  The provider s_lock_subject finds for each subject
         " UNION ALL SELECT 'change', c.id, c.status, coalesce (CASE c.subject"
         "   WHEN 'provider' THEN c.subject_id"
         "   WHEN 'service' THEN (SELECT provider_id FROM service_holders"
         "    WHERE service_id = c.subject_id AND role = 2)"
-        "   ELSE (SELECT provider_id FROM contracts WHERE id = c.subject_id) END, 0),"
+        "   WHEN 'connection' THEN (SELECT provider_id FROM connections WHERE id = c.subject_id)"
+        "   WHEN 'contract' THEN (SELECT provider_id FROM contracts WHERE id = c.subject_id) END, 0),"
         "  c.subject || ' ' || c.subject_id || CASE WHEN c.cancel THEN ' (cancellation)' ELSE '' END,"
         "  c.filed_at FROM changes c WHERE c.kind = 'application' AND c.status = 'pending'"
         ") w WHERE $1 = '' OR w.kind = $1 ORDER BY w.at, w.kind, w.id LIMIT $2::integer", 2, params);

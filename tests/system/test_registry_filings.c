@@ -1172,6 +1172,148 @@ test_r4_3_review_queue (void **state)
     rf_refused (rf_ask ("reviewer", RF_BODY (REVIEW_QUEUE), &q), RF_CODE (INVALID_ARGUMENT), NULL);
 }
 
+//  The provider the whole queue names for one item; 0 when it is not there
+static uint64_t
+s_queued_provider (const char *kind, uint64_t id)
+{
+    Lgwan__V1__ReviewQueue q = LGWAN__V1__REVIEW_QUEUE__INIT;
+    q.limit = 500;
+    lg_reply_t *reply = rf_ask ("reviewer", RF_BODY (REVIEW_QUEUE), &q);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_true (reply->review_queue->total < 500);
+    uint64_t provider = 0;
+    for (size_t i = 0; i < reply->review_queue->n_items; i++) {
+        const Lgwan__V1__ReviewItem *item = reply->review_queue->items [i];
+        if (streq (item->kind, kind) && item->id == id)
+            provider = item->provider;
+    }
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return provider;
+}
+
+//  A change filed as operator; its id, which must be pending
+static uint64_t
+s_pending_change (Lgwan__V1__ChangeFile *change)
+{
+    change->kind = LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
+    lg_reply_t *reply = rf_ask ("operator", RF_BODY (CHANGE_FILE), change);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "pending");
+    uint64_t id = reply->change->change->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+//  An active connection of a service provider hosts (its contacts, a pool,
+//  the application approved); its id
+static uint64_t
+s_active_connection (uint64_t provider, uint64_t service)
+{
+    Lgwan__V1__Contact contact [2] = { LGWAN__V1__CONTACT__INIT, LGWAN__V1__CONTACT__INIT };
+    contact [0].kind = LGWAN__V1__CONTACT_KIND__CONTACT_EMERGENCY_RESPONSE;
+    contact [0].name = (char *) "緊急対応窓口";
+    contact [0].phone = (char *) "0120-000-000";
+    contact [1].kind = LGWAN__V1__CONTACT_KIND__CONTACT_OPERATIONS_MANAGER;
+    contact [1].name = (char *) "運用管理責任者 鈴木";
+    contact [1].email = (char *) "ops@example.jp";
+    Lgwan__V1__Contact *contacts [] = { &contact [0], &contact [1] };
+    Lgwan__V1__ProviderPatch patch = LGWAN__V1__PROVIDER_PATCH__INIT;
+    patch.contacts = contacts;
+    patch.n_contacts = 2;
+    patch.replace_contacts = true;
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
+    change.subject = (char *) "provider";
+    change.id = provider;
+    change.provider = &patch;
+    rf_ok (rf_ask ("operator", RF_BODY (CHANGE_FILE), &change));
+    Lgwan__V1__PoolAdd pool = LGWAN__V1__POOL_ADD__INIT;
+    pool.name = (char *) "asp-v4-queue";
+    pool.prefix = (char *) "198.18.20.0/28";
+    rf_ok (rf_ask ("operator", RF_BODY (POOL_ADD), &pool));
+
+    Lgwan__V1__ConnectionApply apply = LGWAN__V1__CONNECTION_APPLY__INIT;
+    apply.service = service;
+    apply.router = (char *) "rt-tokyo-01";
+    apply.line_carrier = (char *) "NTT東日本 フレッツ光";
+    apply.bandwidth_class = (char *) "100M";
+    apply.ipv4_prefix_length = 30;
+    lg_reply_t *reply = rf_ask ("operator", RF_BODY (CONNECTION_APPLY), &apply);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    uint64_t id = reply->connection->connection->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    Lgwan__V1__ConnectionReview review = LGWAN__V1__CONNECTION_REVIEW__INIT;
+    review.connection = id;
+    rf_ok (rf_ask ("reviewer", RF_BODY (CONNECTION_REVIEW), &review));
+    Lgwan__V1__ConnectionDecide decide = LGWAN__V1__CONNECTION_DECIDE__INIT;
+    decide.connection = id;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+    decide.reason = (char *) "接続要件を満たす";
+    reply = rf_ask ("reviewer", RF_BODY (CONNECTION_DECIDE), &decide);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->connection->connection->status, "active");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+/* REQ R4.3: each item of the queue names the provider it concerns, whatever
+   the subject of a change application: the provider itself, a service's
+   hosting provider, a connection's or a contract's provider. Before, a
+   change of a connection named the provider of the contract whose id
+   happened to be the connection's (or none) */
+static void
+test_r4_3_review_queue_names_the_provider (void **state)
+{
+    (void) state;
+    uint64_t hosting = rf_qualified_provider ("回線変更株式会社");
+    uint64_t service = rf_registered_service (hosting, hosting);
+    uint64_t connection = s_active_connection (hosting, service);
+    uint64_t contract = rf_contract ("operator", hosting, "131024", service);
+    //  The contract with the connection's id is another provider's
+    assert_true (rf_sqlf_long ("SELECT count(*) FROM registry.contracts WHERE id = %" PRIu64
+                               " AND provider_id <> %" PRIu64, connection, hosting) == 1);
+
+    Lgwan__V1__ConnectionPatch line = LGWAN__V1__CONNECTION_PATCH__INIT;
+    line.bandwidth_class = (char *) "1G";
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.subject = (char *) "connection";
+    change.id = connection;
+    change.connection = &line;
+    uint64_t of_connection = s_pending_change (&change);
+    Lgwan__V1__ChangeFile end = LGWAN__V1__CHANGE_FILE__INIT;
+    end.subject = (char *) "contract";
+    end.id = contract;
+    end.cancel = true;
+    uint64_t of_contract = s_pending_change (&end);
+    Lgwan__V1__ProviderPatch name = LGWAN__V1__PROVIDER_PATCH__INIT;
+    name.name_ja = (char *) "回線変更ホールディングス株式会社";
+    Lgwan__V1__ChangeFile rename = LGWAN__V1__CHANGE_FILE__INIT;
+    rename.subject = (char *) "provider";
+    rename.id = hosting;
+    rename.provider = &name;
+    uint64_t of_provider = s_pending_change (&rename);
+    Lgwan__V1__RoleHolder holder [2] = { LGWAN__V1__ROLE_HOLDER__INIT, LGWAN__V1__ROLE_HOLDER__INIT };
+    holder [0].provider = 1;
+    holder [0].role = CONTENT;
+    holder [1].provider = hosting;
+    holder [1].role = HOSTING;
+    Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1] };
+    Lgwan__V1__ServicePatch roles = LGWAN__V1__SERVICE_PATCH__INIT;
+    roles.holders = holders;
+    roles.n_holders = 2;
+    roles.replace_holders = true;
+    Lgwan__V1__ChangeFile regroup = LGWAN__V1__CHANGE_FILE__INIT;
+    regroup.subject = (char *) "service";
+    regroup.id = service;
+    regroup.service = &roles;
+    uint64_t of_service = s_pending_change (&regroup);
+
+    assert_int_equal (s_queued_provider ("change", of_connection), hosting);
+    assert_int_equal (s_queued_provider ("change", of_contract), hosting);
+    assert_int_equal (s_queued_provider ("change", of_provider), hosting);
+    assert_int_equal (s_queued_provider ("change", of_service), hosting);
+}
+
 static int
 s_setup (void **state)
 {
@@ -1205,6 +1347,7 @@ main (void)
         cmocka_unit_test (test_r3_1_reapply_after_rejection),
         cmocka_unit_test (test_r4_3_service_list),
         cmocka_unit_test (test_r4_3_review_queue),
+        cmocka_unit_test (test_r4_3_review_queue_names_the_provider),
     };
     return cmocka_run_group_tests (tests, s_setup, rf_teardown);
 }
