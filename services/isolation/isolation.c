@@ -246,9 +246,11 @@ s_id_array (zlistx_t *ids)
 //  and prefixes, which another request on the same connection would change
 //  out of this one's sight (READ COMMITTED). Unlocked, a Lift and a Suspend
 //  at once left a suspension in force with nothing dropped, and two imposes
-//  at once failed the second on the drop set's key.
+//  at once failed the second on the drop set's key. A read (lock false)
+//  locks nothing: it runs read-only
 static int
-s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, zlistx_t *targets)
+s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, bool lock,
+           zlistx_t *targets)
 {
     char text [24];
     PGresult *res;
@@ -256,8 +258,11 @@ s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, zl
     if (n == 0) {
         snprintf (text, sizeof text, "%" PRIu64, provider);
         const char *params [] = { text };
-        if ((rc = lg_ctx_query (ctx, &res, "SELECT id FROM connections WHERE provider_id = $1::bigint"
-                                           " AND NOT released ORDER BY id FOR UPDATE", 1, params)))
+        if ((rc = lg_ctx_query (ctx, &res, lock
+                                ? "SELECT id FROM connections WHERE provider_id = $1::bigint"
+                                  " AND NOT released ORDER BY id FOR UPDATE"
+                                : "SELECT id FROM connections WHERE provider_id = $1::bigint"
+                                  " AND NOT released ORDER BY id", 1, params)))
             return rc;
         for (int row = 0; row < PQntuples (res); row++)
             zlistx_add_end (targets, (void *) PQgetvalue (res, row, 0));
@@ -275,8 +280,8 @@ s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, zl
     char *ids = s_id_array (asked);
     zlistx_destroy (&asked);
     //  Queued: the locks travel with the statement that checks them
-    if (!lg_db_run (ctx->db, "SELECT 1 FROM connections WHERE id = ANY ($1::bigint[])"
-                             " ORDER BY id FOR UPDATE", 1, (const char *[]) { ids })) {
+    if (lock && !lg_db_run (ctx->db, "SELECT 1 FROM connections WHERE id = ANY ($1::bigint[])"
+                                     " ORDER BY id FOR UPDATE", 1, (const char *[]) { ids })) {
         free (ids);
         return -2;
     }
@@ -411,7 +416,7 @@ s_impose (lg_ctx_t *ctx, int cause, uint64_t provider, uint64_t *connections, si
         return INVALID (ctx, requirement, "a %s records the %s behind it (1-128 bytes)",
                         s_cause_names [cause], cause == 1? "incident": "remediation request");
     zlistx_t *targets = s_ids_new ();
-    int rc = s_targets (ctx, provider, connections, n, targets);
+    int rc = s_targets (ctx, provider, connections, n, true, targets);
     uint64_t version = 0;
     for (const char *c = (const char *) zlistx_first (targets); c && rc == 0;
          c = (const char *) zlistx_next (targets)) {
@@ -470,7 +475,7 @@ s_lift (lg_ctx_t *ctx)
     snprintf (text, sizeof text, "%" PRIu64, l->connection);
     zlistx_t *targets = s_ids_new ();
     uint64_t id = l->connection;
-    int rc = s_targets (ctx, 0, &id, 1, targets);
+    int rc = s_targets (ctx, 0, &id, 1, true, targets);
     uint64_t version = 0;
     bool changed = false;
     if (rc == 0)
@@ -494,7 +499,7 @@ s_get (lg_ctx_t *ctx)
     if (id == 0)
         return INVALID (ctx, NULL, "connection is mandatory");
     zlistx_t *targets = s_ids_new ();
-    int rc = s_targets (ctx, 0, &id, 1, targets);
+    int rc = s_targets (ctx, 0, &id, 1, false, targets);
     if (rc == 0)
         rc = s_reply_now (ctx, targets);
     zlistx_destroy (&targets);
