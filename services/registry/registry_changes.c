@@ -147,12 +147,21 @@ s_cancel_now (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t provider
     ID_TEXT (text, id);
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { text, now };
+    //  The addresses of connections no longer in effect (the connection, its
+    //  service or its provider cancelled) wait, decommissioning, until
+    //  isolation reports the connection decommissioned; then they are released
     const char *sql =
         streq (subject, "provider")?
-            "UPDATE providers SET status = 'cancelled', version = version + 1,"
+            "WITH a AS (UPDATE allocations SET status = 'decommissioning'"
+            "  WHERE status = 'active' AND connection_id IN (SELECT id FROM connections"
+            "  WHERE provider_id = $1::bigint))"
+            " UPDATE providers SET status = 'cancelled', version = version + 1,"
             " updated_at = $2::timestamptz WHERE id = $1::bigint":
         streq (subject, "service")?
-            "UPDATE services SET status = 'cancelled', version = version + 1,"
+            "WITH a AS (UPDATE allocations SET status = 'decommissioning'"
+            "  WHERE status = 'active' AND connection_id IN (SELECT id FROM connections"
+            "  WHERE service_id = $1::bigint))"
+            " UPDATE services SET status = 'cancelled', version = version + 1,"
             " updated_at = $2::timestamptz WHERE id = $1::bigint":
         streq (subject, "connection")?
             //  Its addresses wait until isolation reports it decommissioned

@@ -1048,12 +1048,14 @@ reg_on_isolation (lg_db_t *db, const lg_event_t *event, void *state)
 }
 
 //  Duty: the allocations of a connection that is both decommissioned (as
-//  isolation reports it) and no longer in effect (itself, its service or its
-//  provider cancelled) are released, reusable from now on, and
-//  AllocationReleased tells isolation and monitor. Decommissioned alone is
-//  not enough: an operator may decommission a connection that is still
-//  active (R12.1: its addresses were given to the next connection while it
-//  was billed and still held them in the registry)
+//  isolation reports it) and no longer in effect (decommissioning: itself,
+//  its service or its provider cancelled, registry_changes.c) are released,
+//  reusable from now on, and AllocationReleased tells isolation and monitor.
+//  Decommissioned alone is not enough: an operator may decommission a
+//  connection that is still active (R12.1: its addresses were given to the
+//  next connection while it was billed and still held them in the
+//  registry). Only allocations and connections are read: the duty runs on
+//  the reactor, which must not wait on the other tables' locks
 int
 reg_release_allocations (lg_ctx_t *ctx)
 {
@@ -1063,11 +1065,9 @@ reg_release_allocations (lg_ctx_t *ctx)
     PGresult *res;
     int rc = lg_ctx_query (ctx, &res,
         "UPDATE allocations a SET status = 'released', released_at = $1::timestamptz"
-        " FROM connections c JOIN services s ON s.id = c.service_id"
-        " JOIN providers p ON p.id = c.provider_id"
-        " WHERE c.id = a.connection_id AND c.state = 'decommissioned' AND a.status <> 'released'"
-        " AND (c.status = 'cancelled' OR s.status = 'cancelled' OR p.status = 'cancelled')"
-        " RETURNING a.connection_id, a.prefix::text AS prefix", 1, params);
+        " FROM connections c WHERE c.id = a.connection_id AND c.state = 'decommissioned'"
+        " AND a.status = 'decommissioning' RETURNING a.connection_id, a.prefix::text AS prefix",
+        1, params);
     if (rc)
         return rc;
     //  One event per connection, with all of its prefixes

@@ -1415,6 +1415,22 @@ test_r12_1_decommission_alone_keeps_the_allocation (void **state)
     assert_true (lg_test_wait_for (s_released, &id, 10000));
     assert_int_equal (s_sql ("SELECT count(*) FROM registry.outbox WHERE body_case = 108"),
                       released + 1);
+
+    //  A connection whose service is cancelled is no longer in effect either
+    uint64_t provider = (uint64_t) s_sql ("SELECT provider_id FROM registry.connections"
+                                          " WHERE id = %" PRIu64, s_conn [1]);
+    uint64_t service = s_service ("svc-gone", provider);
+    uint64_t other = s_connection (service, false, NULL, 0);
+    for (int i = 0; i < 200 && s_sql ("SELECT count(*) FROM isolation.connections WHERE id = %"
+                                      PRIu64, other) != 1; i++)
+        zclock_sleep (50);
+    d.connection = other;
+    s_ok (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DECOMMISSION, &d);
+    s_wait_mirror (other, "decommissioned");
+    cancel.subject = (char *) "service";
+    cancel.id = service;
+    s_ok (&s_registry, "operator", LGWAN__V1__REQUEST__BODY_CHANGE_FILE, &cancel);
+    assert_true (lg_test_wait_for (s_released, &other, 10000));
 }
 
 //  A session of its own on the test database, in a transaction; fails the
