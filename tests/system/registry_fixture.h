@@ -329,6 +329,31 @@ rf_qualified_provider (const char *name)
     return id;
 }
 
+//  A hosting provider names its emergency contact and operations manager
+//  before a connection (R9.2); by notification, as operator
+static inline void
+rf_contacts (uint64_t provider)
+{
+    Lgwan__V1__Contact emergency = LGWAN__V1__CONTACT__INIT, manager = LGWAN__V1__CONTACT__INIT;
+    emergency.kind = LGWAN__V1__CONTACT_KIND__CONTACT_EMERGENCY_RESPONSE;
+    emergency.name = (char *) "緊急対応窓口";
+    emergency.phone = (char *) "0120-000-000";
+    manager.kind = LGWAN__V1__CONTACT_KIND__CONTACT_OPERATIONS_MANAGER;
+    manager.name = (char *) "運用管理責任者";
+    manager.email = (char *) "ops@example.jp";
+    Lgwan__V1__Contact *contacts [] = { &emergency, &manager };
+    Lgwan__V1__ProviderPatch patch = LGWAN__V1__PROVIDER_PATCH__INIT;
+    patch.contacts = contacts;
+    patch.n_contacts = 2;
+    patch.replace_contacts = true;
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
+    change.subject = (char *) "provider";
+    change.id = provider;
+    change.provider = &patch;
+    rf_ok (rf_ask ("operator", RF_BODY (CHANGE_FILE), &change));
+}
+
 //  File a service registration as operator; the reply (caller frees)
 static inline lg_reply_t *
 rf_service_register (const char *name, const char *title, Lgwan__V1__RoleHolder **holders,

@@ -67,31 +67,6 @@ s_start_billing (const char *faults)
     zstr_free (&fault);
 }
 
-//  A hosting provider names its emergency contact and operations manager
-//  before a connection (R9.2); by notification
-static void
-s_contacts (uint64_t provider)
-{
-    Lgwan__V1__Contact emergency = LGWAN__V1__CONTACT__INIT, manager = LGWAN__V1__CONTACT__INIT;
-    emergency.kind = LGWAN__V1__CONTACT_KIND__CONTACT_EMERGENCY_RESPONSE;
-    emergency.name = (char *) "緊急対応窓口";
-    emergency.phone = (char *) "0120-000-000";
-    manager.kind = LGWAN__V1__CONTACT_KIND__CONTACT_OPERATIONS_MANAGER;
-    manager.name = (char *) "運用管理責任者";
-    manager.email = (char *) "ops@example.jp";
-    Lgwan__V1__Contact *contacts [] = { &emergency, &manager };
-    Lgwan__V1__ProviderPatch patch = LGWAN__V1__PROVIDER_PATCH__INIT;
-    patch.contacts = contacts;
-    patch.n_contacts = 2;
-    patch.replace_contacts = true;
-    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
-    change.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
-    change.subject = (char *) "provider";
-    change.id = provider;
-    change.provider = &patch;
-    rf_ok (rf_ask ("operator", RF_BODY (CHANGE_FILE), &change));
-}
-
 static uint64_t
 s_connection (uint64_t service, const char *who, const char *bandwidth)
 {
@@ -136,8 +111,8 @@ s_setup (void **state)
     pool.name = (char *) "v4";
     pool.prefix = (char *) "198.18.0.0/24";
     rf_ok (rf_ask ("operator", RF_BODY (POOL_ADD), &pool));
-    s_contacts (1);
-    s_contacts (2);
+    rf_contacts (1);
+    rf_contacts (2);
     s_service1 = rf_registered_service (1, 1);
     s_service2 = rf_registered_service (2, 2);
     s_conn1 = s_connection (s_service1, "provider1", "1G");

@@ -614,6 +614,24 @@ s_wait_acked (uint64_t version)
         zclock_sleep (50);
 }
 
+//  Two hand-made points joined, acked at the head, and their acks recorded;
+//  the head
+static uint64_t
+s_two_points_at_head (zsock_t *one, const char *first, zsock_t *two, const char *second)
+{
+    uint64_t head = s_point_join (one, first);
+    assert_int_equal (s_point_join (two, second), head);
+    s_point_ack_as (one, first, head);
+    s_point_ack_as (two, second, head);
+    const char *acked = "SELECT acked_version FROM isolation.points WHERE name = '%s'";
+    for (int i = 0; i < 100 && (s_sql (acked, first) != (long) head
+                             || s_sql (acked, second) != (long) head); i++)
+        zclock_sleep (50);
+    assert_int_equal (s_sql (acked, first), (long) head);
+    assert_int_equal (s_sql (acked, second), (long) head);
+    return head;
+}
+
 /* REQ X.3: an enforcement point cannot claim a version it was never sent.
    Such an ack used to move the point's version past the head, and every
    later change then counted as in force there without being applied. */
@@ -840,15 +858,8 @@ test_r16_1_acks_apart_recorded_together (void **state)
     uint64_t id = s_fresh_connection ();
     zsock_t *early = s_point_new ();
     zsock_t *late = s_point_new ();
-    uint64_t head = s_point_join (early, "early");
-    assert_int_equal (s_point_join (late, "late"), head);
-    s_point_ack_as (early, "early", head);
-    s_point_ack_as (late, "late", head);
+    s_two_points_at_head (early, "early", late, "late");
     const char *acked = "SELECT acked_version FROM isolation.points WHERE name = '%s'";
-    for (int i = 0; i < 100 && (s_sql (acked, "early") != (long) head
-                             || s_sql (acked, "late") != (long) head); i++)
-        zclock_sleep (50);
-    assert_int_equal (s_sql (acked, "late"), (long) head);
 
     s_disconnect_one (id, "INC-APART");
     Lgwan__V1__EnforcerFrame *in = s_point_recv (early, LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE);
@@ -1610,15 +1621,8 @@ test_r16_1_acks_of_two_replicas_at_once (void **state)
     uint64_t id = s_fresh_connection ();
     zsock_t *fa = s_point_new ();
     zsock_t *fb = s_point_new ();
-    uint64_t head = s_point_join (fa, "fa");
-    assert_int_equal (s_point_join (fb, "fb"), head);
-    s_point_ack_as (fa, "fa", head);
-    s_point_ack_as (fb, "fb", head);
+    s_two_points_at_head (fa, "fa", fb, "fb");
     const char *acked = "SELECT acked_version FROM isolation.points WHERE name = '%s'";
-    for (int i = 0; i < 100 && (s_sql (acked, "fa") != (long) head
-                             || s_sql (acked, "fb") != (long) head); i++)
-        zclock_sleep (50);
-    assert_int_equal (s_sql (acked, "fb"), (long) head);
 
     assert_false (s_disconnect_one (id, "INC-TWO-REPLICAS"));
     Lgwan__V1__EnforcerFrame *in = s_point_recv (fa, LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE);

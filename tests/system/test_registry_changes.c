@@ -462,25 +462,6 @@ test_r4_2_service_changes (void **state)
     assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_SERVICE_REGISTERED), registered + 2);
 }
 
-//  A qualified provider with the contacts a connection needs (R9.2)
-static uint64_t
-s_host_with_contacts (void)
-{
-    Lgwan__V1__Contact contact [2] = { LGWAN__V1__CONTACT__INIT, LGWAN__V1__CONTACT__INIT };
-    contact [0].kind = LGWAN__V1__CONTACT_KIND__CONTACT_EMERGENCY_RESPONSE;
-    contact [0].name = (char *) "緊急連絡窓口";
-    contact [1].kind = LGWAN__V1__CONTACT_KIND__CONTACT_OPERATIONS_MANAGER;
-    contact [1].name = (char *) "運用管理責任者";
-    Lgwan__V1__Contact *contacts [] = { &contact [0], &contact [1] };
-    char number [14];
-    Lgwan__V1__ProviderApply apply = rf_apply_body ("移管元株式会社", number);
-    apply.contacts = contacts;
-    apply.n_contacts = 2;
-    uint64_t id = rf_apply (&apply);
-    rf_qualify (id);
-    return id;
-}
-
 //  The operator applies for a connection of service; its id
 static uint64_t
 s_connection_applied (uint64_t service)
@@ -510,7 +491,8 @@ static void
 test_r9_2_hosting_moves_only_without_its_connections (void **state)
 {
     (void) state;
-    uint64_t host = s_host_with_contacts ();
+    uint64_t host = rf_qualified_provider ("移管元株式会社");
+    rf_contacts (host);
     uint64_t service = rf_registered_service (1, host);
     uint64_t first = s_connection_applied (service);
     Lgwan__V1__RoleHolder holder [2] = { LGWAN__V1__ROLE_HOLDER__INIT, LGWAN__V1__ROLE_HOLDER__INIT };

@@ -1209,24 +1209,7 @@ s_pending_change (Lgwan__V1__ChangeFile *change)
 static uint64_t
 s_active_connection (uint64_t provider, uint64_t service)
 {
-    Lgwan__V1__Contact contact [2] = { LGWAN__V1__CONTACT__INIT, LGWAN__V1__CONTACT__INIT };
-    contact [0].kind = LGWAN__V1__CONTACT_KIND__CONTACT_EMERGENCY_RESPONSE;
-    contact [0].name = (char *) "緊急対応窓口";
-    contact [0].phone = (char *) "0120-000-000";
-    contact [1].kind = LGWAN__V1__CONTACT_KIND__CONTACT_OPERATIONS_MANAGER;
-    contact [1].name = (char *) "運用管理責任者 鈴木";
-    contact [1].email = (char *) "ops@example.jp";
-    Lgwan__V1__Contact *contacts [] = { &contact [0], &contact [1] };
-    Lgwan__V1__ProviderPatch patch = LGWAN__V1__PROVIDER_PATCH__INIT;
-    patch.contacts = contacts;
-    patch.n_contacts = 2;
-    patch.replace_contacts = true;
-    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
-    change.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
-    change.subject = (char *) "provider";
-    change.id = provider;
-    change.provider = &patch;
-    rf_ok (rf_ask ("operator", RF_BODY (CHANGE_FILE), &change));
+    rf_contacts (provider);
     Lgwan__V1__PoolAdd pool = LGWAN__V1__POOL_ADD__INIT;
     pool.name = (char *) "asp-v4-queue";
     pool.prefix = (char *) "198.18.20.0/28";
