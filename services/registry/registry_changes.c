@@ -433,6 +433,11 @@ reg_change_file (lg_ctx_t *ctx)
         return rc;
     if (streq (status, "cancelled"))
         return REFUSE (ctx, "R4.2", "%s %" PRIu64 " is cancelled", f->subject, f->id);
+    //  A rejected application never took effect: nothing to change, and a
+    //  cancellation would announce the end of what never began
+    if (streq (status, "rejected"))
+        return REFUSE (ctx, "R4.2", "%s %" PRIu64 " was rejected: it never took effect, so there"
+                       " is nothing to change or cancel", f->subject, f->id);
 
     //  The content passes the rules of a first filing now, not later
     if (f->provider) {

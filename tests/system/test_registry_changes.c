@@ -528,6 +528,37 @@ test_r9_2_hosting_moves_only_without_its_connections (void **state)
                                     (int) LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING), 2);
 }
 
+/* REQ R4.2: a rejected application never took effect: a change or a
+   cancellation of it is refused and writes nothing. A cancellation used to
+   be taken, and CancellationEffective announced the end of a service that
+   never began */
+static void
+test_r4_2_rejected_is_not_changed_or_cancelled (void **state)
+{
+    (void) state;
+    uint64_t service = rf_applied_service (1, 1);
+    Lgwan__V1__ServiceReview review = LGWAN__V1__SERVICE_REVIEW__INIT;
+    review.service = service;
+    rf_ok (rf_ask ("reviewer", RF_BODY (SERVICE_REVIEW), &review));
+    Lgwan__V1__ServiceDecide decide = LGWAN__V1__SERVICE_DECIDE__INIT;
+    decide.service = service;
+    decide.outcome = REJECTED;
+    decide.reason = (char *) "要件を満たさない";
+    rf_ok (rf_ask ("reviewer", RF_BODY (SERVICE_DECIDE), &decide));
+    long changes = rf_count ("changes");
+    long cancellations = rf_events (LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE);
+    rf_refused (s_cancel ("operator", NOTIFICATION, "service", service, ""),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    Lgwan__V1__ServicePatch patch = LGWAN__V1__SERVICE_PATCH__INIT;
+    patch.title_ja = (char *) "新しい名称";
+    rf_refused (s_service_change ("operator", NOTIFICATION, service, &patch),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    assert_int_equal (rf_count ("changes"), changes);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE), cancellations);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.services WHERE id = %" PRIu64
+                                    " AND status = 'rejected'", service), 1);
+}
+
 /* REQ R4.2: a cancellation for a later date waits for that date in
    Asia/Tokyo on the business clock, is published once, and not again after
    a restart */
@@ -871,6 +902,7 @@ main (void)
         cmocka_unit_test_teardown (test_r4_2_cancel_tokyo_day, s_clock_back),
         cmocka_unit_test (test_r4_2_service_changes),
         cmocka_unit_test (test_r9_2_hosting_moves_only_without_its_connections),
+        cmocka_unit_test (test_r4_2_rejected_is_not_changed_or_cancelled),
         cmocka_unit_test (test_x3_permissions),
         cmocka_unit_test (test_x3_bad_input),
         cmocka_unit_test_teardown (test_r4_2_cancel_scheduled, s_clock_back),
