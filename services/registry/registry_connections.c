@@ -850,6 +850,7 @@ s_server_from_row (const PGresult *res, int row)
     s->firewall_record = lg_strdup (lg_db_value (res, row, "firewall_record"));
     s->access_control_record = lg_strdup (lg_db_value (res, row, "access_control_record"));
     s->created_at = lg_strdup (lg_db_value (res, row, "created_at"));
+    s->released_at = lg_strdup (lg_db_value (res, row, "released_at"));
     json_t *ports = json_loads (lg_db_value (res, row, "ports"), 0, NULL);
     size_t n = json_array_size (ports);
     s->ports = (Lgwan__V1__PortSpec **) calloc (n? n: 1, sizeof (void *));
@@ -867,7 +868,8 @@ s_server_from_row (const PGresult *res, int row)
 
 #define SERVER_COLUMNS "id, connection_id, name, host (address) AS address, ports::text AS ports," \
     " external_facing, firewall_record, access_control_record," \
-    " " TIME_TEXT ("created_at") " AS created_at"
+    " " TIME_TEXT ("created_at") " AS created_at," \
+    " coalesce (" TIME_TEXT ("released_at") ", '') AS released_at"
 
 int
 reg_server_register (lg_ctx_t *ctx)

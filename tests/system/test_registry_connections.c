@@ -675,6 +675,13 @@ test_r12_1_r5_2_server_address_free_again_after_release (void **state)
     rf_expect (reply, RF_CODE (OK), NULL);
     assert_int_equal (reply->server_list->n_servers, 1);
     assert_int_equal (reply->server_list->servers [0]->id, old);
+    //  The list says so: released, and when
+    assert_true (strlen (reply->server_list->servers [0]->released_at) >= 20);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    list.connection = b;
+    reply = rf_ask ("provider1", RF_BODY (SERVER_LIST), &list);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->server_list->servers [0]->released_at, "");
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
