@@ -21,7 +21,13 @@
        most, signature) and no unexpired allow-list entry covers (its
        connection and/or signature) counts the event in a sliding window
        per (connection, rule): 32 buckets of window/32, so memory per pair
-       is constant whatever the threshold. Reaching the threshold opens an
+       is constant whatever the threshold. An event counts at its own time
+       (a sensor's backlog counts when it happened), unless that time is
+       before 1970 or more than MONITOR_AHEAD_S ahead of ours: then at
+       ours. One event from 2099 would otherwise have moved the window so
+       far ahead that every later event was "older than the window", and a
+       time before 1970 indexed the buckets below zero. A window whose rule
+       got another width starts again. Reaching the threshold opens an
        incident, in one transaction with IncidentOpened (and, for rule
        action incident_and_isolate, the confirmation and IncidentConfirmed).
     5. After an incident is closed, the pair opens nothing for the rule's
@@ -53,6 +59,7 @@
 #include <unistd.h>
 
 #define BUCKETS         32
+#define MONITOR_AHEAD_S 3600        //  how far ahead of ours a sensor's clock is believed
 #define MAX_RULES       MONITOR_MAX_RULES
 #define S_TEXT(x)       S_TEXT_OF (x)
 #define S_TEXT_OF(x)    #x
@@ -91,6 +98,7 @@ typedef struct _s_window_t {
     struct _s_window_t *next;       //  the connection's next window
     s_key_t key;
     int64_t head;                   //  newest bucket index counted, -1 when empty
+    int64_t width;                  //  of a bucket, us, when head was counted
     uint32_t sum;                   //  events in buckets head - 31 .. head
     uint32_t counts [BUCKETS];      //  bucket i in slot i % 32
     uint64_t incident;              //  open or confirmed incident, 0 when none
@@ -739,6 +747,12 @@ s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us)
     int64_t width = (int64_t) rule->window_s * 1000000 / BUCKETS;
     if (width <= 0)
         width = 1;
+    if (w->width != width) {
+        w->head = -1;               //  the rule's window changed: its indices too
+        w->width = width;
+    }
+    if (at_us < 0)
+        return false;               //  s_take does not let one through
     int64_t index = at_us / width;
     if (index <= w->head - BUCKETS)
         return false;               //  older than the window: counted elsewhere, not here
@@ -802,7 +816,10 @@ s_take (void *arg, const monitor_alert_t *alert)
     s_minute (self, conn);
     if (zhashx_size (self->minutes) >= MAX_MINUTES)
         s_flush (self, true);
-    int64_t at_us = alert->at_us? alert->at_us: self->now_us;
+    //  Its own time, unless our clock says it cannot be (note 4)
+    int64_t at_us = alert->at_us;
+    if (at_us <= 0 || at_us > self->now_us + (int64_t) MONITOR_AHEAD_S * 1000000)
+        at_us = self->now_us;
     for (size_t i = 0; i < self->n_rules; i++) {
         const s_rule_t *rule = &self->rules [i];
         if (!s_matches (rule, alert))

@@ -578,6 +578,73 @@ test_r16_1_operator_confirms_and_closes (void **state)
 /* REQ X.3: malformed EVE lines (truncated, not JSON, wrong types, invalid
    UTF-8, missing fields, over 1 MiB) are counted and never stop intake;
    frames from a non-sensor certificate and broken frames are refused */
+//  Disable a rule (later tests do not see it)
+static void
+s_rule_off (uint64_t rule)
+{
+    Lgwan__V1__RuleDisable off = LGWAN__V1__RULE_DISABLE__INIT;
+    off.rule = rule;
+    rf_ok (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_DISABLE, &off));
+}
+
+/* REQ X.3: a sensor's time that cannot be neither corrupts nor stops
+   detection: it counts at the monitor's own time. Before 1970 once its
+   offset is applied, an event indexed its window's buckets below zero and
+   wrote outside them (the next event of another rule on the connection then
+   crashed the monitor); one from 2099 moved its window so far ahead that
+   every later event was older than the window, and nothing opened again */
+static void
+test_x3_times_that_cannot_be (void **state)
+{
+    (void) state;
+    uint64_t a = s_rule ("clock-before-1970", 8801, 3, 60,
+                         LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    uint64_t b = s_rule ("clock-2099", 8802, 3, 60, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    uint64_t eve = s_counter ("intake.events_eve");
+    char *line = s_eve_line (1, 8801, "Misc activity", 1, "1970-01-01T00:00:44+00:01");
+    s_append_file (line);
+    zstr_free (&line);
+    line = s_eve_line (1, 8802, "Misc activity", 1, "2099-01-01T00:00:00Z");
+    s_append_file (line);
+    zstr_free (&line);
+    s_wait_counter ("intake.events_eve", eve + 2);
+    //  Both rules count the events that come after
+    s_append_alerts (1, 8801, 3, "2027-03-01T00:07:00Z");
+    s_append_alerts (1, 8802, 3, "2027-03-01T00:07:00Z");
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, a);
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, b);
+    s_rule_off (a);
+    s_rule_off (b);
+}
+
+/* REQ R16.1: a rule given a longer window by RuleSet goes on counting. Its
+   windows held bucket indices in the old width; with the new one every
+   event looked older than the window, and the rule opened nothing until a
+   restart */
+static void
+test_r16_1_rule_widened_goes_on_counting (void **state)
+{
+    (void) state;
+    uint64_t id = s_rule ("widened", 8803, 5, 60, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    uint64_t eve = s_counter ("intake.events_eve");
+    s_append_alerts (1, 8803, 1, "2027-03-01T00:08:00Z");
+    s_wait_counter ("intake.events_eve", eve + 1);
+    Lgwan__V1__Rule rule = LGWAN__V1__RULE__INIT;
+    rule.id = id;
+    rule.name = (char *) "widened";
+    rule.signature_id = 8803;
+    rule.max_severity = 2;
+    rule.threshold = 5;
+    rule.window_seconds = 300;
+    rule.action = LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT;
+    Lgwan__V1__RuleSet set = LGWAN__V1__RULE_SET__INIT;
+    set.rule = &rule;
+    rf_ok (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set));
+    s_append_alerts (1, 8803, 5, "2027-03-01T00:08:30Z");
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, id);
+    s_rule_off (id);
+}
+
 /* REQ X.3: a line that arrives in pieces is taken once, whole: over the
    socket in two writes a second apart, the last line of a sender that
    closes without its newline, and in the followed file a half line that
@@ -1060,6 +1127,8 @@ main (void)
         cmocka_unit_test (test_r16_1_operator_confirms_and_closes),
         cmocka_unit_test (test_x3_bad_input_counted_never_stops_intake),
         cmocka_unit_test (test_x3_line_in_pieces_taken_whole),
+        cmocka_unit_test (test_x3_times_that_cannot_be),
+        cmocka_unit_test (test_r16_1_rule_widened_goes_on_counting),
         cmocka_unit_test (test_r16_1_followed_file_rotation),
         cmocka_unit_test (test_r16_1_lgwanctl_rule_allowlist_incident),
         cmocka_unit_test (test_r16_1_grace_after_close),
