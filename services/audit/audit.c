@@ -250,6 +250,13 @@ s_cancelled (lg_ctx_t *ctx)
     char now [40];
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { now, ctx->actor };
+    //  The audits to close locked first, in a statement of its own (queued),
+    //  so the withdrawal below sees a request a finding being recorded made
+    //  (as AuditClose does)
+    if (!lg_db_run (ctx->db, "SELECT a.id FROM audits a JOIN providers p ON p.id = a.provider_id"
+                             " WHERE a.status = 'open' AND p.status = 'cancelled'"
+                             " ORDER BY a.id FOR UPDATE OF a", 0, NULL))
+        return -2;
     PGresult *res;
     int rc = lg_ctx_query (ctx, &res,
         "WITH closed AS (UPDATE audits a SET status = 'closed', closed_by = $2,"

@@ -627,11 +627,17 @@ audit_close (lg_ctx_t *ctx)
     s_id (id, sizeof id, c->audit);
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { id };
+    //  The audit locked first, in a statement of its own (queued): a finding
+    //  being recorded holds it, and the count below, a statement after the
+    //  wait, sees the request that finding made. In one statement the count
+    //  was of the moment it began, and an audit closed with a request open
+    if (!lg_db_run (ctx->db, "SELECT 1 FROM audits WHERE id = $1::bigint FOR UPDATE", 1, params))
+        return -2;
     PGresult *res;
     int rc = lg_ctx_query (ctx, &res,
         "SELECT status, provider_id, (SELECT count (*) FROM remediation_requests r"
         " WHERE r.audit_id = a.id AND r.status IN ('requested', 'reported', 'insufficient'))"
-        " AS waiting FROM audits a WHERE id = $1::bigint FOR UPDATE", 1, params);
+        " AS waiting FROM audits a WHERE id = $1::bigint", 1, params);
     if (rc)
         return rc;
     bool found = PQntuples (res) == 1;

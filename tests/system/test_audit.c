@@ -15,6 +15,8 @@
 */
 #include "registry_fixture.h"
 
+#include <pthread.h>
+
 #define AU_BODY(NAME)   LGWAN__V1__REQUEST__BODY_##NAME
 #define AU_EVENT(NAME)  LGWAN__V1__EVENT__BODY_##NAME
 
@@ -766,6 +768,71 @@ test_r15_1_lists_page (void **state)
                 NULL);
 }
 
+//  AuditClose of an audit, from a thread of its own (no cmocka asserts
+//  there), asked again while it is answered busy
+typedef struct {
+    uint64_t audit;
+    lg_reply_t *reply;
+} s_close_t;
+
+static void *
+s_close_thread (void *arg)
+{
+    s_close_t *call = (s_close_t *) arg;
+    Lgwan__V1__AuditClose c = LGWAN__V1__AUDIT_CLOSE__INIT;
+    c.audit = call->audit;
+    lg_client_t *client = lg_test_proc_client (&s_audit, rf.certs, "auditor");
+    lg_client_set_timeout (client, 8000, 1);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        call->reply = lg_test_call (client, AU_BODY (AUDIT_CLOSE), &c, "監査終了");
+        if (!call->reply || call->reply->status->code != LGWAN__V1__CODE__UNAVAILABLE)
+            break;
+        lgwan__v1__reply__free_unpacked (call->reply, NULL);
+        call->reply = NULL;
+    }
+    lg_client_destroy (&client);
+    return NULL;
+}
+
+/* REQ R15.2: an audit is not closed while a finding recorded at the same
+   moment asks for a remediation. A session does what FindingRecord does
+   (the audit locked, its request inserted) and commits while AuditClose
+   waits on the audit; the close then counts that request and is refused.
+   Before, the close counted as of the moment it began, and closed the
+   audit with a request open */
+static void
+test_r15_2_close_sees_a_finding_recorded_meanwhile (void **state)
+{
+    (void) state;
+    uint64_t audit = s_plan (2);
+    PGconn *holder = PQconnectdb (rf.admin);
+    char *sql = zsys_sprintf ("BEGIN; SELECT 1 FROM audit.audits WHERE id = %" PRIu64 " FOR UPDATE;"
+                              " INSERT INTO audit.remediation_requests (audit_id, provider_id,"
+                              " control_code, deadline, created_at) SELECT %" PRIu64 ", 2,"
+                              " min (code), now () + interval '30 days', now () FROM audit.controls",
+                              audit, audit);
+    PGresult *res = PQexec (holder, sql);
+    zstr_free (&sql);
+    bool held = PQresultStatus (res) == PGRES_COMMAND_OK;
+    PQclear (res);
+    s_close_t call = { audit, NULL };
+    pthread_t thread;
+    int started = held? pthread_create (&thread, NULL, s_close_thread, &call): -1;
+    zclock_sleep (500);
+    res = PQexec (holder, "COMMIT");
+    PQclear (res);
+    PQfinish (holder);
+    if (started == 0)
+        pthread_join (thread, NULL);
+    assert_true (held);
+    assert_int_equal (started, 0);
+    assert_non_null (call.reply);
+    rf_expect (call.reply, LGWAN__V1__CODE__FAILED_PRECONDITION, "R15.2");
+    lgwan__v1__reply__free_unpacked (call.reply, NULL);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits WHERE id = %" PRIu64
+                                    " AND status = 'open'", audit), 1);
+}
+
 int
 main (void)
 {
@@ -778,6 +845,7 @@ main (void)
         cmocka_unit_test (test_r15_3_overdue_once_across_restarts),
         cmocka_unit_test (test_r15_1_cancelled_provider_closes_audits),
         cmocka_unit_test (test_r15_1_lists_page),
+        cmocka_unit_test (test_r15_2_close_sees_a_finding_recorded_meanwhile),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
