@@ -64,7 +64,7 @@ static void
 s_follow (s_leader_t *self)
 {
     self->leading = false;
-    lg_warning ("%s lost the leadership with its database connection", self->def->name);
+    lg_warning ("%s lost the leadership with its database session", self->def->name);
     for (size_t i = 0; i < self->count; i++)
         lg_consumer_stop (self->consumers [i], self->loop);
     for (size_t i = 0; i < self->duty_count; i++)
@@ -88,9 +88,24 @@ s_leader_step (s_leader_t *self)
         if (leading)
             s_lead (self);
     }
-    else
-    if (!lg_db_run (self->db, "SELECT 1", 0, NULL))
-        s_follow (self);            //  the connection holding the lock is gone, so is the lock
+    else {
+        //  The lock is this session's: lg_db replaces a connection the
+        //  server closed as it runs the next statement, so "it answers" is
+        //  not enough. A replaced session holds no lock, and the standby
+        //  that took it leads now; before, both led (a terminated backend,
+        //  a quick restart of PostgreSQL)
+        PGresult *res = lg_db_exec (self->db,
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND pid = pg_backend_pid () AND objsubid = 1"
+            " AND classid = ((hashtext ($1)::bigint >> 32) & 4294967295)::oid"
+            " AND objid = (hashtext ($1)::bigint & 4294967295)::oid) AS held", 1, params);
+        const char *held = res && PQresultStatus (res) == PGRES_TUPLES_OK?
+                           lg_db_value (res, 0, "held"): NULL;
+        bool still = held && streq (held, "t");
+        PQclear (res);
+        if (!still)
+            s_follow (self);
+    }
 }
 
 static int

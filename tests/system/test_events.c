@@ -285,6 +285,60 @@ test_x2_standby_takes_over (void **state)
     s_check_exactly_once (10000);
 }
 
+//  Whether a replica leads now, by its log: its last word on leadership
+static bool
+s_leads_now (lg_test_proc_t *proc)
+{
+    char *cmd = zsys_sprintf ("grep -E 'leads the background duties|lost the leadership' %s"
+                              " | tail -1 | grep -q 'leads the background'",
+                              lg_test_log_path (proc->pid));
+    bool leads = system (cmd) == 0;
+    zstr_free (&cmd);
+    return leads;
+}
+
+static bool
+s_one_leader (void *arg)
+{
+    (void) arg;
+    return s_leads_now (&s_audit) != s_leads_now (&s_audit2)
+        && s_query_long ("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                         " WHERE l.locktype = 'advisory' AND l.granted"
+                         " AND a.usename = 'lgwan_audit'") == 1;
+}
+
+/* REQ X.2: the leader whose database session ends (its backend terminated,
+   as by an operator or a quick restart of PostgreSQL) steps down, even
+   though its connection is replaced at once and answers: one replica leads
+   afterwards, and nothing is applied twice. Before, the replaced session
+   held no lock and its replica went on leading, while the standby took the
+   lock and led too */
+static void
+test_x2_leader_whose_session_ended_steps_down (void **state)
+{
+    (void) state;
+    assert_true (lg_test_wait_for (s_one_leader, NULL, 5000));
+    lg_test_proc_t *leader = s_leads_now (&s_audit)? &s_audit: &s_audit2;
+    long killed = s_query_long ("SELECT count (*) FILTER (WHERE pg_terminate_backend (l.pid))"
+                                " FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                                " WHERE l.locktype = 'advisory' AND l.granted"
+                                " AND a.usename = 'lgwan_audit'");
+    assert_int_equal (killed, 1);
+    //  The old leader hears of it at its next look (every second)
+    char *cmd = zsys_sprintf ("grep -q 'lost the leadership' %s", lg_test_log_path (leader->pid));
+    bool stepped = false;
+    for (int i = 0; i < 60 && !stepped; i++) {
+        stepped = system (cmd) == 0;
+        if (!stepped)
+            zclock_sleep (100);
+    }
+    zstr_free (&cmd);
+    assert_true (stepped);
+    assert_true (lg_test_wait_for (s_one_leader, NULL, 5000));
+    s_produce (20, "after-the-session-ended");
+    s_check_exactly_once (10000);
+}
+
 /* REQ X.3: a provider certificate gets no Replay and no events */
 static void
 test_x3_provider_reads_no_stream (void **state)
@@ -347,6 +401,7 @@ main (void)
         cmocka_unit_test (test_x2_kill_after_apply_before_cursor),
         cmocka_unit_test (test_x2_kill9_under_traffic),
         cmocka_unit_test (test_x2_standby_takes_over),
+        cmocka_unit_test (test_x2_leader_whose_session_ended_steps_down),
         cmocka_unit_test (test_x3_provider_reads_no_stream),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
