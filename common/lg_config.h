@@ -20,6 +20,7 @@ typedef struct {
     int64_t duty_ms;            //  LG_DUTY_MS: 0 = each duty's own period
     int64_t workers;            //  LG_WORKERS: request workers, 0 = in the reactor
     int64_t pub_hwm;            //  LG_PUB_HWM
+    int64_t max_waiting;        //  LG_MAX_WAITING: requests queued while every worker is busy
     int log_level;              //  LG_LOG_LEVEL
 } lg_config_t;
 

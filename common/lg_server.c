@@ -71,6 +71,7 @@ struct _lg_server_t {
     bool *busy;
     size_t n_workers;
     zlist_t *waiting;           //  jobs (zmsg_t) for the next free worker
+    size_t waiting_bytes;       //  their size
     s_worker_args_t worker_args;
     lg_stats_fn *stats_fn;      //  the service's own counters, in the reactor
     void *stats_arg;
@@ -774,17 +775,52 @@ s_on_reactor (lg_server_t *self, zframe_t *payload)
     return true;
 }
 
-//  Hand a job to a free worker, or queue it
-static void
-s_dispatch (lg_server_t *self, zmsg_t *job)
+//  Requests queued for a worker, in bytes at most (besides LG_MAX_WAITING):
+//  the reactor drains the ROUTER whatever the workers do, so without a
+//  bound a client sending while every worker waits (a held lock, a
+//  database away) grew the process without end
+#define S_WAITING_BYTES (64 * 1024 * 1024)
+
+//  Hand a job to a free worker, or queue it; false when the queue is full
+//  (the caller answers busy)
+static bool
+s_dispatch (lg_server_t *self, zmsg_t **job_p)
 {
     for (size_t i = 0; i < self->n_workers; i++)
         if (!self->busy [i]) {
             self->busy [i] = true;
-            zmsg_send (&job, self->workers [i]);
-            return;
+            zmsg_send (job_p, self->workers [i]);
+            return true;
         }
-    zlist_append (self->waiting, job);
+    size_t size = zmsg_content_size (*job_p);
+    if ((int64_t) zlist_size (self->waiting) >= self->cfg.max_waiting
+    ||  self->waiting_bytes + size > S_WAITING_BYTES)
+        return false;
+    self->waiting_bytes += size;
+    zlist_append (self->waiting, *job_p);
+    *job_p = NULL;
+    return true;
+}
+
+//  UNAVAILABLE for a request not taken (the queue is full): not stored,
+//  so the same request may be sent again
+static lg_reply_t *
+s_busy_reply (lg_server_t *self, zframe_t *payload)
+{
+    lg_reply_t *reply = (lg_reply_t *) malloc (sizeof (lg_reply_t));
+    lgwan__v1__reply__init (reply);
+    lg_request_t *raw = lgwan__v1__request__unpack (NULL, zframe_size (payload),
+                                                    zframe_data (payload));
+    if (raw && raw->request_id && strlen (raw->request_id) <= LG_REQUEST_ID_MAX
+    &&  lg_check_utf8 (raw->request_id, strlen (raw->request_id)))
+        reply->request_id = lg_strdup (raw->request_id);
+    if (raw)
+        lgwan__v1__request__free_unpacked (raw, NULL);
+    char message [128];
+    snprintf (message, sizeof message, "busy: %zu requests wait for a worker; try again",
+              zlist_size (self->waiting));
+    s_set_status (reply, LGWAN__V1__CODE__UNAVAILABLE, NULL, message);
+    return reply;
 }
 
 static int
@@ -807,18 +843,29 @@ s_on_request (zloop_t *loop, zsock_t *reader, void *arg)
     //  CURVE connection, not on what we pass to a worker
     lg_caller_t caller;
     bool known = self->auth && lg_auth_caller (self->auth, payload, &caller) == 0;
+    lg_reply_t *reply = NULL;
     if (self->n_workers && !s_on_reactor (self, payload)) {
         zmsg_t *job = zmsg_new ();
         zmsg_append (job, &identity);
         zmsg_addmem (job, delimiter? "r": "d", 1);
         zmsg_addmem (job, known? &caller: NULL, known? sizeof caller: 0);
         zmsg_append (job, &payload);
-        s_dispatch (self, job);
-        goto cleanup;
+        if (s_dispatch (self, &job))
+            goto cleanup;
+        //  Not taken: its frames back, to answer busy
+        identity = zmsg_pop (job);
+        for (int i = 0; i < 2; i++) {
+            zframe_t *what = zmsg_pop (job);    //  the reply's shape, the caller
+            zframe_destroy (&what);
+        }
+        payload = zmsg_pop (job);
+        zmsg_destroy (&job);
+        reply = s_busy_reply (self, payload);
     }
     const char *body_name = NULL;
     int64_t started = zclock_usecs ();
-    lg_reply_t *reply = s_process (self, payload, known? &caller: NULL, &body_name);
+    if (!reply)
+        reply = s_process (self, payload, known? &caller: NULL, &body_name);
     s_count (self, reply->status? (int) reply->status->code: 0, body_name,
              zclock_usecs () - started);
     s_log_refusal (reply, body_name);
@@ -941,8 +988,10 @@ s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
     for (size_t i = 0; i < self->n_workers; i++)
         if (zactor_sock (self->workers [i]) == reader) {
             zmsg_t *job = (zmsg_t *) zlist_pop (self->waiting);
-            if (job)
+            if (job) {
+                self->waiting_bytes -= zmsg_content_size (job);
                 zmsg_send (&job, self->workers [i]);
+            }
             else
                 self->busy [i] = false;
         }

@@ -536,6 +536,90 @@ test_x3_busy_is_unavailable_and_not_stored (void **state)
     assert_int_equal (s_count_rows ("registry.outbox"), events + 2);
 }
 
+/* REQ X.3: requests that find every worker busy wait in a bounded queue
+   (LG_MAX_WAITING, here 2); one more is answered UNAVAILABLE "busy" at
+   once, stored nowhere. The reactor drained the socket into a queue without
+   bound, so a client sending while the workers waited (here on a held lock)
+   grew the process without end */
+static void
+test_x3_queue_for_workers_is_bounded (void **state)
+{
+    (void) state;
+    assert_int_equal (lg_test_stop (s_fx.pid, SIGTERM, 5000), 0);
+    s_start_registry ("LG_MAX_WAITING=2");
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    char *cert = zsys_sprintf ("%s/clients/operator", s_fx.certs);
+    char *server = zsys_sprintf ("%s/services/registry", s_fx.certs);
+    assert_int_equal (lg_auth_client (dealer, cert, server), 0);
+    assert_int_equal (zsock_connect (dealer, "%s", s_fx.endpoint), 0);
+    zstr_free (&cert);
+    zstr_free (&server);
+    zclock_sleep (300);                     //  the CURVE handshake
+
+    PGconn *holder = PQconnectdb (s_fx.admin_dsn);
+    PGresult *res = PQexec (holder, "BEGIN; LOCK TABLE registry.providers IN ACCESS EXCLUSIVE MODE");
+    bool held = PQresultStatus (res) == PGRES_COMMAND_OK;
+    PQclear (res);
+    //  More than the workers (at most 64) and the queue can hold
+    int sent = 80;
+    for (int i = 0; i < sent && held; i++) {
+        Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT;
+        apply.name_ja = (char *) "任意団体";
+        apply.entity_type = (Lgwan__V1__EntityType) 7;
+        char id [32];
+        snprintf (id, sizeof id, "queue-%d", i);
+        lg_request_t request = LGWAN__V1__REQUEST__INIT;
+        request.request_id = id;
+        request.body_case = LGWAN__V1__REQUEST__BODY_PROVIDER_APPLY;
+        request.provider_apply = &apply;
+        zframe_t *frame = lg_codec_frame (&request.base);
+        zframe_send (&frame, dealer, 0);
+    }
+    //  The refusals come before the lock wait (2 s) ends for anybody
+    int busy = 0, other = 0;
+    int64_t until = zclock_mono () + 1500;
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    while (zclock_mono () < until && zpoller_wait (poller, 100) != NULL) {
+        zframe_t *frame = zframe_recv (dealer);
+        lg_reply_t *reply = lgwan__v1__reply__unpack (NULL, zframe_size (frame),
+                                                      zframe_data (frame));
+        zframe_destroy (&frame);
+        if (reply && reply->status && reply->status->code == LGWAN__V1__CODE__UNAVAILABLE
+        &&  strstr (reply->status->message, "wait for a worker")
+        &&  strncmp (reply->request_id, "queue-", 6) == 0)
+            busy++;
+        else
+            other++;
+        if (reply)
+            lgwan__v1__reply__free_unpacked (reply, NULL);
+    }
+    zpoller_destroy (&poller);
+    res = PQexec (holder, "COMMIT");
+    PQclear (res);
+    PQfinish (holder);
+    zsock_destroy (&dealer);
+    assert_true (held);
+    printf ("%d requests sent under the lock: %d answered busy at once, %d other replies\n",
+            sent, busy, other);
+    assert_true (busy >= sent - 64 - 2);
+    assert_int_equal (other, 0);
+    //  Only those taken may have been done (after the lock, the queued ones)
+    assert_true (s_count_rows ("registry.requests WHERE request_id LIKE 'queue-%'") <= sent - busy);
+    //  The same request again is taken once the workers are free again
+    lg_reply_t *reply = NULL;
+    for (int i = 0; i < 50; i++) {
+        reply = s_apply ("operator", "queue-79", 7, "任意団体", NULL, NULL);
+        if (reply->status->code != LGWAN__V1__CODE__UNAVAILABLE)
+            break;
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        zclock_sleep (100);
+    }
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (lg_test_stop (s_fx.pid, SIGTERM, 5000), 0);
+    s_start_registry (NULL);
+}
+
 //  The registry's role in this database, as an operator sets it (lg_db.h
 //  notes 2b, 2c), for the registry's next connections: it is restarted,
 //  with extra (one NAME=VALUE, or NULL) in its environment
@@ -711,6 +795,7 @@ main (void)
         cmocka_unit_test (test_x3_unauthorised),
         cmocka_unit_test (test_idempotent_retry),
         cmocka_unit_test (test_x3_busy_is_unavailable_and_not_stored),
+        cmocka_unit_test (test_x3_queue_for_workers_is_bounded),
         cmocka_unit_test (test_x3_statement_past_the_bound_is_cancelled),
         cmocka_unit_test (test_x3_frozen_write_does_not_hold_the_others),
         cmocka_unit_test (test_x1_secrets_others_may_read_are_refused),
