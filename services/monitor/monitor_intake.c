@@ -694,7 +694,7 @@ s_flush_ops (s_intake_t *self)
         }
         else
         if (!w->incident)
-            w->pending = 0;         //  not opened: the next event tries again
+            w->pending = 0;         //  not opened: the next event opens (its window is full)
         w->opening = false;
     }
     if (rc)
@@ -845,9 +845,12 @@ s_take (void *arg, const monitor_alert_t *alert)
             continue;
         }
         if (s_window_count (w, rule, at_us)) {
+            //  The window keeps its burst until the incident is written (a
+            //  failed write leaves it over the threshold: the next event
+            //  opens); an open incident's events attach, and its close
+            //  empties the window
             w->opening = true;
             w->last_us = at_us;
-            w->head = -1;
             s_queue (self, OP_OPEN, w, rule, alert, at_us);
         }
     }

@@ -645,6 +645,38 @@ test_r16_1_rule_widened_goes_on_counting (void **state)
     s_rule_off (id);
 }
 
+/* REQ R16.1: a burst that crossed the threshold while its incident could
+   not be written (a session held the incidents table past the reactor's
+   lock wait) opens the incident with the next event. The window was
+   emptied as the burst crossed, before the write, so the burst was lost
+   and the next event counted one */
+static void
+test_r16_1_burst_kept_when_its_incident_could_not_be_written (void **state)
+{
+    (void) state;
+    uint64_t id = s_rule ("held-burst", 8804, 3, 600, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    const char *failed = "incident changes: the next events try again";
+    long before = lg_test_log_count (s_monitor.pid, failed);
+    PGconn *holder = PQconnectdb (rf.admin);
+    PGresult *res = PQexec (holder, "BEGIN; LOCK TABLE monitor.incidents IN EXCLUSIVE MODE");
+    bool held = PQresultStatus (res) == PGRES_COMMAND_OK;
+    PQclear (res);
+    s_append_alerts (1, 8804, 3, "2027-03-01T00:09:00Z");
+    for (int i = 0; i < 60 && lg_test_log_count (s_monitor.pid, failed) == before; i++)
+        zclock_sleep (100);
+    long after = lg_test_log_count (s_monitor.pid, failed);
+    res = PQexec (holder, "COMMIT");
+    PQclear (res);
+    PQfinish (holder);
+    assert_true (held);
+    assert_true (after > before);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %"
+                                    PRIu64, id), 0);
+    s_append_alerts (1, 8804, 1, "2027-03-01T00:09:10Z");
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, id);
+    s_rule_off (id);
+}
+
 /* REQ X.3: a line that arrives in pieces is taken once, whole: over the
    socket in two writes a second apart, the last line of a sender that
    closes without its newline, and in the followed file a half line that
@@ -1129,6 +1161,7 @@ main (void)
         cmocka_unit_test (test_x3_line_in_pieces_taken_whole),
         cmocka_unit_test (test_x3_times_that_cannot_be),
         cmocka_unit_test (test_r16_1_rule_widened_goes_on_counting),
+        cmocka_unit_test (test_r16_1_burst_kept_when_its_incident_could_not_be_written),
         cmocka_unit_test (test_r16_1_followed_file_rotation),
         cmocka_unit_test (test_r16_1_lgwanctl_rule_allowlist_incident),
         cmocka_unit_test (test_r16_1_grace_after_close),
