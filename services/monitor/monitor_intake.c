@@ -48,6 +48,15 @@
     8. Rules, allow-list and closed incidents are reloaded when this
        service's own RuleChanged, AllowlistChanged or IncidentClosed is
        published (after COMMIT, in this thread, before any later input).
+       What another replica changed is found every MONITOR_SYNC_MS: one
+       statement reads the head of the shared outbox and the cursors; when
+       the head moved, rules and allow-list are reloaded and the incidents
+       this replica holds open are looked up (one closed elsewhere empties
+       its window, as our own IncidentClosed does); when a cursor moved
+       (the leader applied registry or isolation events), the prefixes are.
+       Before, a replica that took the sensors went on applying a rule
+       disabled, an allow-list entry removed, or an incident closed through
+       another replica.
 */
 #include "monitor.h"
 
@@ -59,6 +68,7 @@
 #include <unistd.h>
 
 #define BUCKETS         32
+#define MONITOR_SYNC_MS 2000        //  how often what other replicas changed is looked for
 #define MONITOR_AHEAD_S 3600        //  how far ahead of ours a sensor's clock is believed
 #define MAX_RULES       MONITOR_MAX_RULES
 #define S_TEXT(x)       S_TEXT_OF (x)
@@ -178,6 +188,7 @@ typedef struct {
     s_allow_t *allow;
     size_t n_allow;
     bool dirty_prefixes, dirty_rules, dirty_allow;
+    int64_t seen_events, seen_applied;  //  outbox head and cursors at the last look (-1: none)
     zhashx_t *windows;              //  s_key_t {connection, rule} -> s_window_t
     zhashx_t *minutes;              //  s_key_t {connection, minute} -> uint64_t *, past minutes
     zhashx_t *sensors;              //  name -> s_sensor_t
@@ -1351,6 +1362,76 @@ s_on_pull (zloop_t *loop, zsock_t *reader, void *arg)
 //  ---------------------------------------------------------------------------
 //  Our own events, after COMMIT
 
+//  The window's incident was closed: the next burst opens a new one, after
+//  the rule's grace
+static void
+s_window_closed (s_intake_t *self, s_window_t *w)
+{
+    w->incident = 0;
+    w->evidence = 0;
+    w->pending = 0;
+    w->head = -1;
+    for (size_t i = 0; i < self->n_rules; i++)
+        if (self->rules [i].id == w->key.b && self->rules [i].grace_s)
+            w->grace_until = lg_clock_now_us () + (int64_t) self->rules [i].grace_s * 1000000;
+}
+
+//  Timer: what other replicas changed (note 8)
+static int
+s_on_sync (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_intake_t *self = (s_intake_t *) arg;
+    PGresult *res = lg_db_exec (self->db, "SELECT (SELECT seq FROM outbox_head WHERE id = 1)"
+                                          " AS events, (SELECT coalesce (sum (last_seq), 0)"
+                                          " FROM cursors) AS applied", 0, NULL);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1) {
+        PQclear (res);
+        return 0;                   //  the next look
+    }
+    int64_t events = strtoll (lg_db_value (res, 0, "events"), NULL, 10);
+    int64_t applied = strtoll (lg_db_value (res, 0, "applied"), NULL, 10);
+    PQclear (res);
+    if (self->seen_applied >= 0 && applied != self->seen_applied)
+        self->dirty_prefixes = true;
+    self->seen_applied = applied;
+    if (self->seen_events < 0 || events == self->seen_events) {
+        self->seen_events = events;
+        return 0;
+    }
+    self->seen_events = events;
+    self->dirty_rules = self->dirty_allow = true;
+    //  The incidents held open here that were closed elsewhere
+    char *ids = NULL;
+    size_t len = 0;
+    for (s_window_t *w = (s_window_t *) zhashx_first (self->windows); w;
+         w = (s_window_t *) zhashx_next (self->windows))
+        if (w->incident) {
+            char item [24];
+            snprintf (item, sizeof item, "%s%" PRIu64, len? ",": "{", w->incident);
+            ids = (char *) realloc (ids, len + strlen (item) + 2);
+            memcpy (ids + len, item, strlen (item) + 1);
+            len += strlen (item);
+        }
+    if (!ids)
+        return 0;
+    strcat (ids, "}");
+    res = lg_db_exec (self->db, "SELECT id FROM incidents WHERE id = ANY ($1::bigint[])"
+                                " AND status = 'closed'", 1, (const char *[]) { ids });
+    free (ids);
+    if (res && PQresultStatus (res) == PGRES_TUPLES_OK)
+        for (int row = 0; row < PQntuples (res); row++) {
+            uint64_t closed = strtoull (PQgetvalue (res, row, 0), NULL, 10);
+            for (s_window_t *w = (s_window_t *) zhashx_first (self->windows); w;
+                 w = (s_window_t *) zhashx_next (self->windows))
+                if (w->incident == closed)
+                    s_window_closed (self, w);
+        }
+    PQclear (res);
+    return 0;
+}
+
 static void
 s_on_published (void *arg, const char *topic, zframe_t *frame)
 {
@@ -1366,17 +1447,8 @@ s_on_published (void *arg, const char *topic, zframe_t *frame)
         if (event && event->body_case == LGWAN__V1__EVENT__BODY_INCIDENT_CLOSED) {
             s_key_t key = { event->incident_closed->connection, event->incident_closed->rule };
             s_window_t *w = (s_window_t *) zhashx_lookup (self->windows, &key);
-            if (w && w->incident == event->incident_closed->incident) {
-                //  The next burst opens a new incident, after the rule's grace
-                w->incident = 0;
-                w->evidence = 0;
-                w->pending = 0;
-                w->head = -1;
-                for (size_t i = 0; i < self->n_rules; i++)
-                    if (self->rules [i].id == key.b && self->rules [i].grace_s)
-                        w->grace_until = lg_clock_now_us ()
-                                       + (int64_t) self->rules [i].grace_s * 1000000;
-            }
+            if (w && w->incident == event->incident_closed->incident)
+                s_window_closed (self, w);
         }
         if (event)
             lgwan__v1__event__free_unpacked (event, NULL);
@@ -1533,6 +1605,10 @@ monitor_intake_attach (void *state, const lg_service_env_t *env)
     self->server = env->server;
     self->auth = env->auth;
     self->loop = env->loop;
+    //  The marks of note 8 before what they stand for is loaded: a change
+    //  made in between is seen at the first look
+    self->seen_events = self->seen_applied = -1;
+    s_on_sync (NULL, 0, self);
     if (s_load_prefixes (self) || s_load_rules (self) || s_load_allow (self) || s_load_incidents (self)) {
         lg_log_write (LG_LOG_ERROR, lg_db_error (env->db), "could not load rules and prefixes");
         return -1;
@@ -1567,6 +1643,7 @@ monitor_intake_attach (void *state, const lg_service_env_t *env)
     }
     self->counts_due = zclock_mono () + self->counts_ms;
     zloop_timer (env->loop, (size_t) self->flush_ms, 0, s_on_flush, self);
+    zloop_timer (env->loop, MONITOR_SYNC_MS, 0, s_on_sync, self);
     lg_outbox_set_listener (env->outbox, s_on_published, self);
     lg_server_set_stats (env->server, s_stats, self);
     return 0;

@@ -64,12 +64,12 @@ s_ok (lg_test_proc_t *proc, const char *who, unsigned body_case, void *body)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
-//  One of the monitor's own Stats counters
+//  One of a monitor replica's own Stats counters
 static uint64_t
-s_counter (const char *name)
+s_counter_of (lg_test_proc_t *proc, const char *name)
 {
     Lgwan__V1__Stats stats = LGWAN__V1__STATS__INIT;
-    lg_reply_t *reply = s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_STATS, &stats);
+    lg_reply_t *reply = s_ask (proc, "viewer", LGWAN__V1__REQUEST__BODY_STATS, &stats, "試験");
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
     uint64_t value = 0;
     for (size_t i = 0; i < reply->stats->n_service_counters; i++)
@@ -77,6 +77,13 @@ s_counter (const char *name)
             value = reply->stats->service_counters [i]->count;
     lgwan__v1__reply__free_unpacked (reply, NULL);
     return value;
+}
+
+//  One of the test's monitor's
+static uint64_t
+s_counter (const char *name)
+{
+    return s_counter_of (&s_monitor, name);
 }
 
 typedef struct {
@@ -677,6 +684,69 @@ test_r16_1_burst_kept_when_its_incident_could_not_be_written (void **state)
     s_rule_off (id);
 }
 
+/* REQ R16.1: what an operator changes through one monitor replica reaches
+   another that takes sensors: a rule disabled, and an incident closed,
+   through the test's replica no longer open or hold incidents on the
+   second (within MONITOR_SYNC_MS). Before, a replica reloaded only on what
+   it published itself, and went on applying a rule disabled elsewhere */
+static void
+test_r16_1_a_second_replica_follows_the_first (void **state)
+{
+    (void) state;
+    uint64_t kept = s_rule ("replica-kept", 8806, 2, 600, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    uint64_t dropped = s_rule ("replica-dropped", 8805, 2, 600,
+                               LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    lg_test_proc_t second = { .service = "monitor" };
+    char *path = zsys_sprintf ("%s/eve-second.sock", s_dir);
+    char *sock = zsys_sprintf ("LG_MONITOR_EVE_SOCKET=%s", path);
+    char *sensor = zsys_sprintf ("LG_MONITOR_SENSOR_ENDPOINT=tcp://127.0.0.1:%d", lg_test_free_port ());
+    char *clock = zsys_sprintf ("LG_CLOCK_FILE=%s", rf.clock);
+    const char *extra [] = { sock, sensor, clock, "LG_MONITOR_FLUSH_MS=200", NULL };
+    lg_test_proc_t *follows [] = { &rf.registry, &s_isolation, NULL };
+    assert_true (lg_test_proc_start (&second, rf.admin, rf.certs, follows, extra));
+    //  It took both rules at its start; the first replica disables one
+    s_rule_off (dropped);
+    zclock_sleep (2500);                //  a look of the second (every 2 s)
+    //  A burst of each, to the second replica's socket
+    char saved [100];
+    snprintf (saved, sizeof saved, "%s", s_eve_socket);
+    snprintf (s_eve_socket, sizeof s_eve_socket, "%s", path);
+    for (int i = 0; i < 3; i++) {
+        char *line = s_eve_line (1, 8805, "Misc activity", 1, "2027-03-01T00:10:00Z");
+        s_send_socket (line, strlen (line));
+        zstr_free (&line);
+        line = s_eve_line (1, 8806, "Misc activity", 1, "2027-03-01T00:10:00Z");
+        s_send_socket (line, strlen (line));
+        zstr_free (&line);
+    }
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, kept);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %"
+                                    PRIu64, dropped), 0);
+    assert_true (s_counter_of (&second, "intake.events_eve") >= 6);
+
+    //  The incident closed through the first: the second's next burst of
+    //  that rule opens a new one instead of attaching to the closed one
+    uint64_t incident = (uint64_t) rf_sqlf_long ("SELECT id FROM monitor.incidents WHERE rule_id = %"
+                                                 PRIu64, kept);
+    Lgwan__V1__IncidentClose closing = LGWAN__V1__INCIDENT_CLOSE__INIT;
+    closing.incident = incident;
+    s_ok (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CLOSE, &closing);
+    zclock_sleep (2500);
+    for (int i = 0; i < 2; i++) {
+        char *line = s_eve_line (1, 8806, "Misc activity", 1, "2027-03-01T00:11:00Z");
+        s_send_socket (line, strlen (line));
+        zstr_free (&line);
+    }
+    rf_wait_sql (2, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, kept);
+    snprintf (s_eve_socket, sizeof s_eve_socket, "%s", saved);
+    lg_test_proc_stop (&second, SIGTERM);
+    s_rule_off (kept);
+    zstr_free (&path);
+    zstr_free (&sock);
+    zstr_free (&sensor);
+    zstr_free (&clock);
+}
+
 /* REQ X.3: a line that arrives in pieces is taken once, whole: over the
    socket in two writes a second apart, the last line of a sender that
    closes without its newline, and in the followed file a half line that
@@ -1162,6 +1232,7 @@ main (void)
         cmocka_unit_test (test_x3_times_that_cannot_be),
         cmocka_unit_test (test_r16_1_rule_widened_goes_on_counting),
         cmocka_unit_test (test_r16_1_burst_kept_when_its_incident_could_not_be_written),
+        cmocka_unit_test (test_r16_1_a_second_replica_follows_the_first),
         cmocka_unit_test (test_r16_1_followed_file_rotation),
         cmocka_unit_test (test_r16_1_lgwanctl_rule_allowlist_incident),
         cmocka_unit_test (test_r16_1_grace_after_close),
