@@ -115,7 +115,6 @@ struct _lg_db_t {
     PGconn *conn;
     bool up;
     zhashx_t *prepared;         //  SQL text -> statement name
-    bool deallocate;            //  the names were forgotten, the statements not yet
     unsigned next_statement;
     int64_t retry_at;           //  zclock_mono of the next connect attempt
     int backoff_ms;
@@ -212,7 +211,6 @@ s_down (lg_db_t *self)
     self->pipeline = false;
     self->queued = 0;
     zhashx_purge (self->prepared);
-    self->deallocate = false;       //  a new session has none
     self->connects_seen = atomic_load (&s_connects);
 }
 
@@ -742,11 +740,8 @@ s_pipeline_collect (lg_db_t *self, PGresult **last)
         if (status == PGRES_FATAL_ERROR) {
             s_set_result_error (self, res);
             self->pipeline_failed = true;
-            //  A failed prepare leaves its name unknown: prepare again later,
-            //  once the statements of the names forgotten are gone too (else
-            //  each error left a session's statements behind, for good)
+            //  A failed prepare leaves its name unknown: prepare again later
             zhashx_purge (self->prepared);
-            self->deallocate = true;
             if (!first_error)
                 first_error = res;
             else
@@ -803,8 +798,6 @@ lg_db_pipeline_end (lg_db_t *self)
     return rc;
 }
 
-static bool s_queue_plain (lg_db_t *self, const char *sql);
-
 //  Queue a statement in the pipeline (preparing it first if new)
 static bool
 s_queue (lg_db_t *self, const char *sql, int nparams, const char *const *params)
@@ -812,12 +805,6 @@ s_queue (lg_db_t *self, const char *sql, int nparams, const char *const *params)
     const char *name = (const char *) zhashx_lookup (self->prepared, sql);
     char fresh [24];
     if (!name) {
-        //  Queued before the first prepare after the names were forgotten
-        if (self->deallocate) {
-            if (!s_queue_plain (self, "DEALLOCATE ALL"))
-                return false;
-            self->deallocate = false;
-        }
         snprintf (fresh, sizeof fresh, "lg%u", ++self->next_statement);
         if (PQsendPrepare (self->conn, fresh, sql, nparams, NULL) != 1)
             return false;
@@ -867,13 +854,6 @@ s_exec_now (lg_db_t *self, const char *sql, int nparams, const char *const *para
     const char *name = (const char *) zhashx_lookup (self->prepared, sql);
     char fresh [24];
     if (!name) {
-        if (self->deallocate) {
-            PGresult *res = PQexec (self->conn, "DEALLOCATE ALL");
-            if (s_lost (self, res))
-                return NULL;
-            self->deallocate = PQresultStatus (res) != PGRES_COMMAND_OK;
-            PQclear (res);
-        }
         snprintf (fresh, sizeof fresh, "lg%u", ++self->next_statement);
         PGresult *res = PQprepare (self->conn, fresh, sql, nparams, NULL);
         if (s_lost (self, res))
