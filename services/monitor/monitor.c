@@ -456,7 +456,11 @@ monitor_emit_confirmed (lg_ctx_t *ctx, const char *incident)
         "   WHERE c.provider_id = i.provider_id AND c.active) AS connections,"
         " (SELECT coalesce (string_agg (p, ',' ORDER BY c.id, p), '') FROM connections c,"
         "   unnest (c.prefixes) p WHERE c.provider_id = i.provider_id AND c.active) AS prefixes,"
-        " i.connection_id, array_to_string (i.prefixes, ',') AS own"
+        //  Its own prefixes that it still holds: one released since the
+        //  incident opened may be another provider's now
+        " i.connection_id, array_to_string (ARRAY (SELECT p FROM unnest (i.prefixes) p"
+        "   WHERE p = ANY (coalesce ((SELECT c.prefixes FROM connections c"
+        "   WHERE c.id = i.connection_id), '{}'))), ',') AS own"
         " FROM incidents i WHERE i.id = $1::bigint", 1, params);
     if (!res || PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1) {
         PQclear (res);

@@ -308,6 +308,25 @@ s_connection (uint64_t service, char *prefix, size_t size)
     return id;
 }
 
+//  The last IncidentConfirmed in the monitor's outbox
+static lg_event_t *
+s_last_confirmed (void)
+{
+    char *hex = rf_sql_text ("SELECT encode (event, 'hex') FROM monitor.outbox WHERE body_case = 401"
+                             " ORDER BY seq DESC LIMIT 1");
+    assert_non_null (hex);
+    size_t size = strlen (hex) / 2;
+    uint8_t *bytes = (uint8_t *) malloc (size);
+    for (size_t k = 0; k < size; k++)
+        sscanf (hex + 2 * k, "%2hhx", &bytes [k]);
+    lg_event_t *event = lgwan__v1__event__unpack (NULL, size, bytes);
+    assert_non_null (event);
+    assert_int_equal (event->body_case, LGWAN__V1__EVENT__BODY_INCIDENT_CONFIRMED);
+    free (bytes);
+    free (hex);
+    return event;
+}
+
 //  How often the monitor writes its minute counts (a test changes it)
 static const char *s_counts_ms = "LG_MONITOR_COUNTS_MS=200";
 
@@ -450,14 +469,7 @@ test_r16_1_eve_threshold_opens_one_confirmed_incident (void **state)
     //  The events the orchestrator acts on: opened, then confirmed for the
     //  whole provider (both its connections and prefixes)
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.outbox WHERE body_case = 400"), 1);
-    char *hex = rf_sql_text ("SELECT encode (event, 'hex') FROM monitor.outbox WHERE body_case = 401");
-    assert_non_null (hex);
-    size_t size = strlen (hex) / 2;
-    uint8_t *bytes = (uint8_t *) malloc (size);
-    for (size_t k = 0; k < size; k++)
-        sscanf (hex + 2 * k, "%2hhx", &bytes [k]);
-    lg_event_t *event = lgwan__v1__event__unpack (NULL, size, bytes);
-    assert_non_null (event);
+    lg_event_t *event = s_last_confirmed ();
     const Lgwan__V1__IncidentConfirmed *c = event->incident_confirmed;
     assert_int_equal (c->incident, incident);
     assert_int_equal (c->provider, s_provider [1]);
@@ -467,8 +479,6 @@ test_r16_1_eve_threshold_opens_one_confirmed_incident (void **state)
     assert_int_equal (c->n_prefixes, 2);
     assert_true (strncmp (c->decided_by, "rule:", 5) == 0);
     lgwan__v1__event__free_unpacked (event, NULL);
-    free (bytes);
-    free (hex);
 }
 
 /* REQ R16.1: an allow-listed signature never opens an incident; after the
@@ -1021,6 +1031,13 @@ test_r16_1_released_allocation_stops_attributing (void **state)
     uint64_t attributed = s_counter ("attribution.attributed");
     s_push_alerts ("sensor", 3, 7000, 1, "2027-03-01T00:06:00Z");
     s_wait_counter ("attribution.attributed", attributed + 1);
+    //  An incident on it, confirmed only after its release (below)
+    uint64_t rule = s_rule ("before-release", 7001, 1, 600, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    s_push_alerts ("sensor", 3, 7001, 1, "2027-03-01T00:06:00Z");
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
+    uint64_t incident = (uint64_t) rf_sqlf_long ("SELECT id FROM monitor.incidents WHERE rule_id = %"
+                                                 PRIu64, rule);
+    s_rule_off (rule);
 
     Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
     cancel.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
@@ -1053,6 +1070,18 @@ test_r16_1_released_allocation_stops_attributing (void **state)
     assert_true (west);
     assert_true (reply->unattributed->n_samples >= 2);
     lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  Confirmed now: the prefix released (the pool may have given it to
+    //  another provider) is not among those the orchestrator would isolate
+    Lgwan__V1__IncidentConfirm confirm = LGWAN__V1__INCIDENT_CONFIRM__INIT;
+    confirm.incident = incident;
+    confirm.isolate = true;
+    s_ok (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CONFIRM, &confirm);
+    lg_event_t *event = s_last_confirmed ();
+    assert_int_equal (event->incident_confirmed->incident, incident);
+    for (size_t i = 0; i < event->incident_confirmed->n_prefixes; i++)
+        assert_string_not_equal (event->incident_confirmed->prefixes [i], s_prefix [3]);
+    lgwan__v1__event__free_unpacked (event, NULL);
     //  Per-minute counts of an attributed connection, by query
     Lgwan__V1__ConnectionCounts counts = LGWAN__V1__CONNECTION_COUNTS__INIT;
     counts.connection = s_conn [1];
