@@ -115,6 +115,8 @@ struct _lg_db_t {
     PGconn *conn;
     bool up;
     zhashx_t *prepared;         //  SQL text -> statement name
+    char **parses;              //  per command queued since the sync: the SQL it prepares, or NULL
+    int parses_size;
     unsigned next_statement;
     int64_t retry_at;           //  zclock_mono of the next connect attempt
     int backoff_ms;
@@ -188,6 +190,8 @@ s_set_result_error (lg_db_t *self, const PGresult *res)
     snprintf (self->sqlstate, sizeof self->sqlstate, "%s", lg_db_sqlstate (res));
 }
 
+static void s_parses_reset (lg_db_t *self);
+
 static void
 s_down (lg_db_t *self)
 {
@@ -209,7 +213,7 @@ s_down (lg_db_t *self)
     }
     self->up = false;
     self->pipeline = false;
-    self->queued = 0;
+    s_parses_reset (self);
     zhashx_purge (self->prepared);
     self->connects_seen = atomic_load (&s_connects);
 }
@@ -424,6 +428,8 @@ lg_db_destroy (lg_db_t **self_p)
         if (self->conn)
             PQfinish (self->conn);
         zhashx_destroy (&self->prepared);
+        s_parses_reset (self);
+        free (self->parses);
         for (size_t i = 0; self->keywords && self->keywords [i]; i++) {
             free (self->keywords [i]);
             free (self->values [i]);
@@ -704,6 +710,32 @@ s_lost (lg_db_t *self, PGresult *res)
 static PGresult *s_exec_now (lg_db_t *self, const char *sql, int nparams,
                              const char *const *params);
 
+//  The command about to be queued prepares sql (its result says whether
+//  the name exists)
+static void
+s_parse_queued (lg_db_t *self, const char *sql)
+{
+    if (self->queued >= self->parses_size) {
+        int size = self->queued + 64;
+        char **parses = (char **) realloc (self->parses, (size_t) size * sizeof (char *));
+        assert (parses);
+        for (int i = self->parses_size; i < size; i++)
+            parses [i] = NULL;
+        self->parses = parses;
+        self->parses_size = size;
+    }
+    self->parses [self->queued] = strdup (sql);
+}
+
+//  Nothing queued any more
+static void
+s_parses_reset (lg_db_t *self)
+{
+    for (int i = 0; i < self->parses_size && i < self->queued; i++)
+        zstr_free (&self->parses [i]);
+    self->queued = 0;
+}
+
 //  Sync the pipeline and read every result up to the sync point. The
 //  result of the last command sent is handed back in *last when asked; if
 //  any command failed, *last is the first failure instead (its SQL error is
@@ -737,11 +769,16 @@ s_pipeline_collect (lg_db_t *self, PGresult **last)
             PQclear (res);
             break;
         }
+        //  A prepare that failed or never ran leaves its name unknown: it is
+        //  prepared again at its next use. Only that one: the statements
+        //  prepared before stay, and are used again (forgetting every name
+        //  left each statement of the session behind at every failure)
+        if ((status == PGRES_FATAL_ERROR || status == PGRES_PIPELINE_ABORTED)
+        &&  command < self->queued && command < self->parses_size && self->parses [command])
+            zhashx_delete (self->prepared, self->parses [command]);
         if (status == PGRES_FATAL_ERROR) {
             s_set_result_error (self, res);
             self->pipeline_failed = true;
-            //  A failed prepare leaves its name unknown: prepare again later
-            zhashx_purge (self->prepared);
             if (!first_error)
                 first_error = res;
             else
@@ -760,7 +797,7 @@ s_pipeline_collect (lg_db_t *self, PGresult **last)
         else
             PQclear (res);
     }
-    self->queued = 0;
+    s_parses_reset (self);
     if (last) {
         *last = first_error? first_error: kept;
         if (first_error)
@@ -780,7 +817,7 @@ lg_db_pipeline_begin (lg_db_t *self)
         return -1;
     self->pipeline = true;
     self->pipeline_failed = false;
-    self->queued = 0;
+    s_parses_reset (self);
     return 0;
 }
 
@@ -808,6 +845,7 @@ s_queue (lg_db_t *self, const char *sql, int nparams, const char *const *params)
         snprintf (fresh, sizeof fresh, "lg%u", ++self->next_statement);
         if (PQsendPrepare (self->conn, fresh, sql, nparams, NULL) != 1)
             return false;
+        s_parse_queued (self, sql);
         self->queued++;
         zhashx_insert (self->prepared, sql, strdup (fresh));
         name = fresh;

@@ -414,6 +414,32 @@ test_pipeline (void **state)
     res = lg_db_exec (db, "SELECT count(*) AS n FROM things", 0, NULL);
     assert_string_equal (lg_db_value (res, 0, "n"), "100");
     PQclear (res);
+
+    //  Failures again and again leave the session one statement of the
+    //  text, used again: a failure used to forget every name, and each
+    //  statement was prepared anew while the old ones stayed
+    for (int round = 0; round < 50; round++) {
+        assert_int_equal (lg_db_begin (db), 0);
+        assert_int_equal (lg_db_pipeline_begin (db), 0);
+        assert_true (lg_db_run (db, "INSERT INTO things (id, name) VALUES ($1::integer, 'y')", 1,
+                                fresh));
+        lg_db_run (db, "INSERT INTO things (id, name) VALUES ($1::integer, 'y')", 1, dup);
+        assert_int_equal (lg_db_pipeline_end (db), -1);
+        lg_db_rollback (db);
+    }
+    res = lg_db_exec (db, "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement ="
+                          " 'INSERT INTO things (id, name) VALUES ($1::integer, ''y'')'", 0, NULL);
+    assert_string_equal (lg_db_value (res, 0, "n"), "1");
+    PQclear (res);
+    //  A prepare that fails leaves its name unknown, and the next use works
+    assert_int_equal (lg_db_begin (db), 0);
+    assert_int_equal (lg_db_pipeline_begin (db), 0);
+    lg_db_run (db, "SELECT no_such_column FROM things", 0, NULL);
+    assert_int_equal (lg_db_pipeline_end (db), -1);
+    lg_db_rollback (db);
+    res = lg_db_exec (db, "SELECT count(*) AS n FROM things", 0, NULL);
+    assert_string_equal (lg_db_value (res, 0, "n"), "100");
+    PQclear (res);
     lg_db_destroy (&db);
 }
 
