@@ -354,6 +354,26 @@ rf_contacts (uint64_t provider)
     rf_ok (rf_ask ("operator", RF_BODY (CHANGE_FILE), &change));
 }
 
+//  The holders of a service: application & content by content, hosting by
+//  hosting (list points into holder: pass h.list, 2)
+typedef struct {
+    Lgwan__V1__RoleHolder holder [2];
+    Lgwan__V1__RoleHolder *list [2];
+} rf_holders_t;
+
+static inline void
+rf_holders (rf_holders_t *h, uint64_t content, uint64_t hosting)
+{
+    for (int i = 0; i < 2; i++) {
+        lgwan__v1__role_holder__init (&h->holder [i]);
+        h->list [i] = &h->holder [i];
+    }
+    h->holder [0].provider = content;
+    h->holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
+    h->holder [1].provider = hosting;
+    h->holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
+}
+
 //  File a service registration as operator; the reply (caller frees)
 static inline lg_reply_t *
 rf_service_register (const char *name, const char *title, Lgwan__V1__RoleHolder **holders,
@@ -389,15 +409,11 @@ rf_service_approve (uint64_t id)
 static inline uint64_t
 rf_applied_service (uint64_t content, uint64_t hosting)
 {
-    Lgwan__V1__RoleHolder holder [2] = { LGWAN__V1__ROLE_HOLDER__INIT, LGWAN__V1__ROLE_HOLDER__INIT };
-    holder [0].provider = content;
-    holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
-    holder [1].provider = hosting;
-    holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
-    Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1] };
+    rf_holders_t h;
+    rf_holders (&h, content, hosting);
     char name [32];
     rf_service_name (name, sizeof name);
-    lg_reply_t *reply = rf_service_register (name, "電子申請サービス", holders, 2);
+    lg_reply_t *reply = rf_service_register (name, "電子申請サービス", h.list, 2);
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
     uint64_t id = reply->service->service->id;
     lgwan__v1__reply__free_unpacked (reply, NULL);

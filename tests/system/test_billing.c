@@ -922,14 +922,10 @@ test_r6_1_hosting_transfer_moves_the_service_fee (void **state)
 {
     (void) state;
     rf_set_clock ("2027-07-11T01:00:00Z");          //  10:00 on 07-11 in Tokyo
-    Lgwan__V1__RoleHolder holder [2] = { LGWAN__V1__ROLE_HOLDER__INIT, LGWAN__V1__ROLE_HOLDER__INIT };
-    holder [0].provider = 1;
-    holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
-    holder [1].provider = 2;
-    holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
-    Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1] };
+    rf_holders_t h;
+    rf_holders (&h, 1, 2);
     Lgwan__V1__ServicePatch patch = LGWAN__V1__SERVICE_PATCH__INIT;
-    patch.holders = holders;
+    patch.holders = h.list;
     patch.n_holders = 2;
     patch.replace_holders = true;
     Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;

@@ -495,14 +495,10 @@ test_r9_2_hosting_moves_only_without_its_connections (void **state)
     rf_contacts (host);
     uint64_t service = rf_registered_service (1, host);
     uint64_t first = s_connection_applied (service);
-    Lgwan__V1__RoleHolder holder [2] = { LGWAN__V1__ROLE_HOLDER__INIT, LGWAN__V1__ROLE_HOLDER__INIT };
-    holder [0].provider = 1;
-    holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
-    holder [1].provider = 2;
-    holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
-    Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1] };
+    rf_holders_t h;
+    rf_holders (&h, 1, 2);
     Lgwan__V1__ServicePatch patch = LGWAN__V1__SERVICE_PATCH__INIT;
-    patch.holders = holders;
+    patch.holders = h.list;
     patch.n_holders = 2;
     patch.replace_holders = true;
     long changes = rf_count ("changes");

@@ -790,21 +790,18 @@ static void
 test_r12_1_service_name_of_a_connection_domain_refused (void **state)
 {
     (void) state;
-    Lgwan__V1__RoleHolder holder [2] = { LGWAN__V1__ROLE_HOLDER__INIT, LGWAN__V1__ROLE_HOLDER__INIT };
-    holder [0].provider = holder [1].provider = 1;
-    holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
-    holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
-    Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1] };
+    rf_holders_t h;
+    rf_holders (&h, 1, 1);
     long services = rf_sql_long ("SELECT count(*) FROM registry.services");
-    rf_refused (rf_service_register ("e-shinsei-c7", "電子申請", holders, 2),
+    rf_refused (rf_service_register ("e-shinsei-c7", "電子申請", h.list, 2),
                 RF_CODE (INVALID_ARGUMENT), "R12.1");
-    rf_refused (rf_service_register ("e-shinsei-c12345", "電子申請", holders, 2),
+    rf_refused (rf_service_register ("e-shinsei-c12345", "電子申請", h.list, 2),
                 RF_CODE (INVALID_ARGUMENT), "R12.1");
     assert_int_equal (rf_sql_long ("SELECT count(*) FROM registry.services"), services);
     //  Names that only look alike are taken
-    rf_ok (rf_service_register ("e-shinsei-cx", "電子申請", holders, 2));
-    rf_ok (rf_service_register ("e-shinsei-c", "電子申請", holders, 2));
-    rf_ok (rf_service_register ("c7", "電子申請", holders, 2));
+    rf_ok (rf_service_register ("e-shinsei-cx", "電子申請", h.list, 2));
+    rf_ok (rf_service_register ("e-shinsei-c", "電子申請", h.list, 2));
+    rf_ok (rf_service_register ("c7", "電子申請", h.list, 2));
 }
 
 /* REQ R12.1: a live block larger than a stripe is respected: in a /24 pool

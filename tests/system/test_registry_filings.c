@@ -1275,14 +1275,10 @@ test_r4_3_review_queue_names_the_provider (void **state)
     rename.id = hosting;
     rename.provider = &name;
     uint64_t of_provider = s_pending_change (&rename);
-    Lgwan__V1__RoleHolder holder [2] = { LGWAN__V1__ROLE_HOLDER__INIT, LGWAN__V1__ROLE_HOLDER__INIT };
-    holder [0].provider = 1;
-    holder [0].role = CONTENT;
-    holder [1].provider = hosting;
-    holder [1].role = HOSTING;
-    Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1] };
+    rf_holders_t h;
+    rf_holders (&h, 1, hosting);
     Lgwan__V1__ServicePatch roles = LGWAN__V1__SERVICE_PATCH__INIT;
-    roles.holders = holders;
+    roles.holders = h.list;
     roles.n_holders = 2;
     roles.replace_holders = true;
     Lgwan__V1__ChangeFile regroup = LGWAN__V1__CHANGE_FILE__INIT;
