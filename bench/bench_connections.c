@@ -168,8 +168,13 @@ main (int argc, char **argv)
     double approve_cpu = bench_machine_cpu () - cpu_start;
     if (failed)
         return 1;
-    long overlaps = bench_query_long (&env, "SELECT count(*) FROM registry.allocations a"
-        " JOIN registry.allocations b ON a.id < b.id AND a.prefix && b.prefix");
+    //  Overlaps, counted without the index that prevents them: in address
+    //  order a prefix overlaps an earlier one exactly when it starts at or
+    //  before the furthest end of those (a pairwise join took 68 s at 20,000)
+    long overlaps = bench_query_long (&env, "SELECT count(*) FROM (SELECT prefix,"
+        " max (inet (host (broadcast (prefix)))) OVER (PARTITION BY family (prefix)"
+        "  ORDER BY prefix ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach"
+        " FROM registry.allocations) s WHERE reach >= inet (host (prefix))");
 
     //  2. Raw: the same prefixes into a table with the same exclusion constraint
     char *raw_dsn = lg_test_db_service_dsn (env.admin_dsn, "registry");
