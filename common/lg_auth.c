@@ -24,6 +24,7 @@ struct _lg_auth_t {
     zhashx_t *allowed;          //  public key -> (void *) 1
     struct timespec mtime;      //  of allowed/ when loaded
     nlink_t nlink;
+    uint64_t removals;          //  reloads that found a key gone (lg_auth_removals)
 };
 
 static const struct {
@@ -71,25 +72,48 @@ s_valid_name (const char *name, size_t max)
     return true;
 }
 
+//  A reload that lost a key it had counts as a removal; before is dropped
+static void
+s_count_removals (lg_auth_t *self, zhashx_t **before_p)
+{
+    for (void *item = zhashx_first (*before_p); item; item = zhashx_next (*before_p))
+        if (!zhashx_lookup (self->allowed, zhashx_cursor (*before_p))) {
+            self->removals++;
+            break;
+        }
+    zhashx_destroy (before_p);
+}
+
 //  Reload our copy of allowed/ if the folder changed since we last read it
 static void
 s_refresh (lg_auth_t *self)
 {
     struct stat st;
     if (stat (self->allowed_dir, &st)) {
-        zhashx_purge (self->allowed);       //  folder gone: nobody is allowed
+        zhashx_t *before = self->allowed;   //  folder gone: nobody is allowed
+        self->allowed = zhashx_new ();
+        s_count_removals (self, &before);
         memset (&self->mtime, 0, sizeof self->mtime);
         return;
     }
+    //  The kernel stamps mtime from a coarse clock: a change in the same tick
+    //  as our last reload leaves it equal. So an mtime under a second old
+    //  proves nothing, and the folder is read again (git's "racy clean")
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
     if (st.st_mtim.tv_sec == self->mtime.tv_sec && st.st_mtim.tv_nsec == self->mtime.tv_nsec
-    &&  st.st_nlink == self->nlink && zhashx_size (self->allowed))
+    &&  st.st_nlink == self->nlink && zhashx_size (self->allowed)
+    &&  now.tv_sec - st.st_mtim.tv_sec > 1)
         return;
     self->mtime = st.st_mtim;
     self->nlink = st.st_nlink;
-    zhashx_purge (self->allowed);
+    zhashx_t *before = self->allowed;
+    self->allowed = zhashx_new ();
     DIR *dir = opendir (self->allowed_dir);
-    if (!dir)
+    if (!dir) {
+        s_count_removals (self, &before);
         return;
+    }
     struct dirent *entry;
     while ((entry = readdir (dir))) {
         size_t len = strlen (entry->d_name);
@@ -103,6 +127,7 @@ s_refresh (lg_auth_t *self)
         zstr_free (&path);
     }
     closedir (dir);
+    s_count_removals (self, &before);
 }
 
 lg_auth_t *
@@ -200,6 +225,13 @@ lg_auth_server (lg_auth_t *self, zsock_t *sock, const char *service)
     zsock_set_zap_domain (sock, "lgwan");
     zcert_destroy (&cert);
     return 0;
+}
+
+uint64_t
+lg_auth_removals (lg_auth_t *self)
+{
+    s_refresh (self);
+    return self->removals;
 }
 
 int
@@ -425,7 +457,18 @@ lg_auth_test (bool verbose)
     assert (lg_auth_keygen (dir, clients, "alice", "operator", 0, "alice", why, sizeof why) == 0);
     assert (lg_auth_keygen (dir, clients, "bad", "king", 0, NULL, why, sizeof why) == -1);
     assert (lg_role_parse ("viewer") == LG_ROLE_VIEWER);
+    //  Removals are counted however fast they follow each other; a new key is
+    //  not one
+    lg_auth_t *auth = lg_auth_new (dir);
+    assert (auth);
+    assert (lg_auth_keygen (dir, clients, "bob", "viewer", 0, NULL, why, sizeof why) == 0);
+    assert (lg_auth_removals (auth) == 0);
     assert (lg_auth_revoke (dir, "alice", why, sizeof why) == 0);
+    assert (lg_auth_removals (auth) == 1);
+    assert (lg_auth_revoke (dir, "bob", why, sizeof why) == 0);
+    assert (lg_auth_removals (auth) == 2);
+    assert (lg_auth_removals (auth) == 2);
+    lg_auth_destroy (&auth);
     assert (lg_auth_revoke (dir, "alice", why, sizeof why) == -1);
 
     //  Note 4: secrets as made are private; loosened, they are refused

@@ -49,6 +49,11 @@ int lg_auth_server (lg_auth_t *self, zsock_t *sock, const char *service);
 //  Who sent this frame; 0 ok, -1 no metadata or revoked since it connected.
 int lg_auth_caller (lg_auth_t *self, zframe_t *frame, lg_caller_t *caller);
 
+//  How many times allowed/ was found to have lost a certificate (revoked,
+//  removed) since start; a caller that keeps connections open past the
+//  handshake (a PUB socket) drops them when this moves (note 2).
+uint64_t lg_auth_removals (lg_auth_t *self);
+
 //  Role name <-> bit; 0 / NULL when unknown.
 int lg_role_parse (const char *name);
 const char *lg_role_name (int role);

@@ -23,6 +23,9 @@ struct _lg_outbox_t {
     size_t key_size;
     zsock_t *xpub;
     char *endpoint;
+    int hwm;
+    zloop_t *loop;              //  the reactor that reads subscriptions
+    uint64_t removals;          //  lg_auth_removals when the PUB socket was bound
     int stream_roles;
     zlist_t *staged;            //  zframe_t, appended: packed without seq and links
     zlist_t *pending;           //  s_pending_t, written but not yet committed
@@ -121,6 +124,32 @@ lg_outbox_hash (const uint8_t *key, size_t key_size, const uint8_t *prev_hash, s
     EVP_MAC_free (mac);
 }
 
+//  The PUB socket, bound to endpoint; a port just let go may stay taken a
+//  moment while libzmq's I/O thread closes it, so bind tries for patience_ms
+static int
+s_xpub_open (lg_outbox_t *self, const char *endpoint, int patience_ms)
+{
+    self->xpub = zsock_new (ZMQ_XPUB);
+    zsock_set_linger (self->xpub, 0);
+    zsock_set_sndhwm (self->xpub, self->hwm);
+    zsock_set_xpub_manual (self->xpub, 1);
+    zsock_set_maxmsgsize (self->xpub, 4096);
+    //  lg_auth_server says itself why it failed
+    if (self->auth && lg_auth_server (self->auth, self->xpub, self->service))
+        return -1;
+    int64_t until = zclock_mono () + patience_ms;
+    while (zsock_bind (self->xpub, "%s", endpoint) < 0) {
+        if (zmq_errno () != EADDRINUSE || zclock_mono () >= until) {
+            lg_log_write (LG_LOG_ERROR, zmq_strerror (zmq_errno ()), "could not bind %s",
+                          endpoint);
+            zsock_destroy (&self->xpub);
+            return -1;
+        }
+        zclock_sleep (5);
+    }
+    return 0;
+}
+
 lg_outbox_t *
 lg_outbox_new (const char *service, lg_db_t *db, lg_auth_t *auth, const char *key_file,
                const char *pub_endpoint, int stream_roles, int hwm)
@@ -138,20 +167,10 @@ lg_outbox_new (const char *service, lg_db_t *db, lg_auth_t *auth, const char *ke
         lg_outbox_destroy (&self);
         return NULL;
     }
+    self->hwm = hwm;
     if (pub_endpoint) {
-        self->xpub = zsock_new (ZMQ_XPUB);
-        zsock_set_linger (self->xpub, 0);
-        zsock_set_sndhwm (self->xpub, hwm);
-        zsock_set_xpub_manual (self->xpub, 1);
-        zsock_set_maxmsgsize (self->xpub, 4096);
-        //  lg_auth_server says itself why it failed
-        if (auth && lg_auth_server (auth, self->xpub, service)) {
-            lg_outbox_destroy (&self);
-            return NULL;
-        }
-        if (zsock_bind (self->xpub, "%s", pub_endpoint) < 0) {
-            lg_log_write (LG_LOG_ERROR, zmq_strerror (zmq_errno ()),
-                          "could not bind %s", pub_endpoint);
+        self->removals = auth? lg_auth_removals (auth): 0;
+        if (s_xpub_open (self, pub_endpoint, 0)) {
             lg_outbox_destroy (&self);
             return NULL;
         }
@@ -482,12 +501,40 @@ s_on_subscription (zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
+//  A certificate taken out of allowed/ ends its subscriptions: libzmq keeps a
+//  connection open past its handshake and a PUB socket cannot drop one
+//  subscriber, so the socket is bound anew and every subscriber connects
+//  again through zauth, which refuses the revoked key. What is published in
+//  between the others take from Replay, as after any loss (lg_consumer)
+static int
+s_drop_revoked (lg_outbox_t *self)
+{
+    uint64_t removals = lg_auth_removals (self->auth);
+    if (removals == self->removals)
+        return 0;
+    lg_info ("a certificate was revoked: %s binds its event stream anew", self->service);
+    zloop_reader_end (self->loop, self->xpub);
+    zsock_destroy (&self->xpub);
+    if (s_xpub_open (self, self->endpoint, 2000)
+    ||  zloop_reader (self->loop, self->xpub, s_on_subscription, self)) {
+        //  Without the stream the service cannot tell its consumers anything:
+        //  its reactor ends, and the process with a failure (lg_service_main)
+        lg_log_write (LG_LOG_ERROR, self->endpoint, "%s lost its event stream", self->service);
+        return -1;
+    }
+    self->removals = removals;
+    return 0;
+}
+
 static int
 s_on_heartbeat (zloop_t *loop, int timer_id, void *arg)
 {
     (void) loop;
     (void) timer_id;
-    lg_outbox_heartbeat ((lg_outbox_t *) arg);
+    lg_outbox_t *self = (lg_outbox_t *) arg;
+    if (self->auth && s_drop_revoked (self))
+        return -1;
+    lg_outbox_heartbeat (self);
     return 0;
 }
 
@@ -496,6 +543,7 @@ lg_outbox_attach (lg_outbox_t *self, zloop_t *loop, int heartbeat_ms)
 {
     if (!self->xpub)
         return 0;
+    self->loop = loop;
     if (zloop_reader (loop, self->xpub, s_on_subscription, self))
         return -1;
     return zloop_timer (loop, (size_t) heartbeat_ms, 0, s_on_heartbeat, self) < 0? -1: 0;

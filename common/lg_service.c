@@ -298,7 +298,9 @@ lg_service_main (int argc, char **argv, const lg_service_def_t *def)
             break;
     }
     zpoller_destroy (&poller);
+    //  A reactor that ended with no signal to end it gave up (said in the log)
+    bool failed = !zsys_interrupted;
     lg_info ("%s shutting down", def->name);
     zactor_destroy (&actor);
-    return 0;
+    return failed? 1: 0;
 }
