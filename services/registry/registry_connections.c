@@ -649,12 +649,23 @@ reg_connection_decide (lg_ctx_t *ctx)
     if (reg_check_decision (ctx, d->outcome, d->reason))
         return -1;
     //  One round trip: the connection locked, its service share-locked with
-    //  what R4.1 and R9.2 need, what the approval needs, and the pools
+    //  what R4.1 and R9.2 need, what the approval needs, and the pools.
+    //  First, queued, the hosting provider share-locked (the query cannot:
+    //  it is on the nullable side of a join): its cancellation waits for this
+    //  approval and then ends the new allocation with the others, or this
+    //  approval, a statement later, sees it cancelled. Unlocked, the
+    //  cancellation missed the allocation and the approval read the provider
+    //  as it was: an active connection of a cancelled provider for good
     char text [24];
     ID_TEXT (text, d->connection);
     const char *own [] = { text };
     PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, "SELECT c.status, c.service_id, c.ipv4_length,"
+    int rc = reg_queue (ctx, "SELECT 1 FROM providers WHERE id = (SELECT h.provider_id"
+        " FROM connections c JOIN service_holders h ON h.service_id = c.service_id"
+        " AND h.role = 2 WHERE c.id = $1::bigint) FOR SHARE", 1, own);
+    if (rc)
+        return rc;
+    rc = lg_ctx_query (ctx, &res, "SELECT c.status, c.service_id, c.ipv4_length,"
         " c.ipv6_length, c.bandwidth_class, s.name, " SERVICE_CHECK_COLUMNS ","
         " EXISTS (SELECT 1 FROM connections o WHERE o.service_id = c.service_id"
         "  AND o.domain IS NOT NULL) AS others,"

@@ -1249,6 +1249,30 @@ s_bandwidth (const char *who, uint64_t connection, Lgwan__V1__ChangeKind kind,
     return rf_ask (who, RF_BODY (CHANGE_FILE), &change);
 }
 
+//  An approval sent to another registry process, from a thread of its own
+typedef struct {
+    lg_test_proc_t *registry;
+    uint64_t connection;
+    lg_reply_t *reply;
+} s_stalled_t;
+
+static void *
+s_approve_at (void *arg)
+{
+    s_stalled_t *s = (s_stalled_t *) arg;
+    lg_client_t *client = lg_test_proc_client (s->registry, rf.certs, "reviewer");
+    if (!client)
+        return NULL;
+    lg_client_set_timeout (client, 10000, 0);
+    Lgwan__V1__ConnectionDecide decide = LGWAN__V1__CONNECTION_DECIDE__INIT;
+    decide.connection = s->connection;
+    decide.outcome = APPROVED;
+    decide.reason = (char *) "接続要件を満たす";
+    s->reply = lg_test_call (client, RF_BODY (CONNECTION_DECIDE), &decide, "system test");
+    lg_client_destroy (&client);
+    return NULL;
+}
+
 /* REQ R4.2: changing the line of a connection is a change application; an
    approved one changes the bandwidth class and tells billing from when */
 static void
@@ -1316,6 +1340,70 @@ test_r4_2_bandwidth_change (void **state)
     assert_int_equal (rf_sql_long (sql), connection_versions + 1);
 }
 
+/* REQ R4.1: an approval and the cancellation of its hosting provider at one
+   moment. The approval runs on a second registry whose write stalls 3 s
+   before its COMMIT; the cancellation is decided meanwhile. It waits for the
+   approval (answered busy while it waits past its lock bound, then asked
+   again) and ends the new connection's addresses with the provider's
+   others. Before, it did not wait, and the approval's allocation stayed
+   active for good, for a cancelled provider */
+static void
+test_r4_1_approval_meets_its_providers_cancellation (void **state)
+{
+    (void) state;
+    s_pool ("asp-v4-race", "198.18.16.0/28", 4);
+    uint64_t provider = rf_qualified_provider ("解約競合株式会社");
+    rf_contacts (provider);
+    uint64_t service = rf_registered_service (provider, provider);
+    uint64_t connection = s_under_review ("operator", service, 30, 0);
+    Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
+    cancel.kind = APPLICATION;
+    cancel.subject = (char *) "provider";
+    cancel.id = provider;
+    cancel.cancel = true;
+    lg_reply_t *reply = rf_ask_why ("operator", "事業撤退", RF_BODY (CHANGE_FILE), &cancel);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+    decide.change = reply->change->change->id;
+    decide.outcome = APPROVED;
+    decide.reason = (char *) "解約を承認";
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    lg_test_proc_t second = { .service = "registry" };
+    char *clock = zsys_sprintf ("LG_CLOCK_FILE=%s", rf.clock);
+    const char *extra [] = { clock, "LG_FAULTS=write_stall_before_commit", NULL };
+    assert_true (lg_test_proc_start (&second, rf.admin, rf.certs, NULL, extra));
+    zstr_free (&clock);
+    pthread_t approval;
+    s_stalled_t stalled = { &second, connection, NULL };
+    assert_int_equal (pthread_create (&approval, NULL, s_approve_at, &stalled), 0);
+    zclock_sleep (500);                     //  it holds its locks by now
+
+    do {
+        reply = rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide);
+        if (reply->status->code == RF_CODE (UNAVAILABLE))
+            lgwan__v1__reply__free_unpacked (reply, NULL);
+        else
+            break;
+    } while (true);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "effective");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (pthread_join (approval, NULL), 0);
+    assert_non_null (stalled.reply);
+    rf_expect (stalled.reply, RF_CODE (OK), NULL);
+    lgwan__v1__reply__free_unpacked (stalled.reply, NULL);
+    lg_test_proc_stop (&second, SIGTERM);
+
+    //  No live address is left to the cancelled provider
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.allocations"
+                                    " WHERE connection_id = %" PRIu64 " AND status = 'active'",
+                                    connection), 0);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.allocations"
+                                    " WHERE connection_id = %" PRIu64
+                                    " AND status = 'decommissioning'", connection), 1);
+}
+
 static int
 s_setup (void **state)
 {
@@ -1345,6 +1433,7 @@ main (void)
         cmocka_unit_test (test_r11_servers),
         cmocka_unit_test (test_r4_2_bandwidth_change),
         cmocka_unit_test (test_r12_1_connection_permissions),
+        cmocka_unit_test (test_r4_1_approval_meets_its_providers_cancellation),
     };
     return cmocka_run_group_tests (tests, s_setup, rf_teardown);
 }
