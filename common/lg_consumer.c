@@ -29,6 +29,7 @@ struct _lg_consumer_t {
     uint64_t seen_head;         //  largest head seen (heartbeat or event)
     uint64_t stored_head;       //  head_seq in our cursor row
     bool source_down;           //  warned that the source does not answer
+    uint64_t unreadable_seq;    //  the event last said to be unreadable
     zlist_t *batch;             //  lg_event_t * in seq order, not yet applied
 };
 
@@ -145,13 +146,14 @@ s_apply_events (lg_consumer_t *self, bool fast)
             continue;
         if (fast || !lg_db_is_up (self->db))
             goto failed;
-        //  A conflict, a lock held elsewhere past the bound, or a statement
-        //  cancelled (lg_db.h note 2b) passes: the event is applied later,
-        //  not skipped as if it were poison. One that always runs past the
-        //  bound holds the stream here, said in the log, rather than being
-        //  lost; the operator raises the role's statement_timeout
+        //  A conflict, a lock held elsewhere past the bound, a statement
+        //  cancelled (lg_db.h note 2b), or the server short of disk, memory
+        //  or itself passes: the event is applied later, not skipped as if
+        //  it were poison. One that always fails so holds the stream here,
+        //  said in the log, rather than being lost; the operator raises the
+        //  role's statement_timeout, or frees the disk
         if (rc == -2 && (lg_db_retryable (self->db) || lg_db_busy (self->db)
-                     ||  lg_db_cancelled (self->db))) {
+                     ||  lg_db_cancelled (self->db) || lg_db_short_of_resources (self->db))) {
             lg_log_write (LG_LOG_WARNING, lg_db_error (self->db), "%s: event %s/%" PRIu64
                           " not applied yet; trying again", self->service, self->source,
                           event->seq);
@@ -338,6 +340,24 @@ s_ask_replay (lg_consumer_t *self)
     s_send_replay (self, self->last_seq + 1);
 }
 
+//  An event this build cannot decode (a value a newer source added, or a row
+//  changed by hand) is neither applied nor skipped: the stream waits there,
+//  said once per event, until a build that reads it takes over (X.2)
+static void
+s_unreadable (lg_consumer_t *self, const ProtobufCBinaryData *bytes, const char *why)
+{
+    //  Its seq, from the bytes as they are, when they decode at all
+    lg_event_t *raw = lgwan__v1__event__unpack (NULL, bytes->len, bytes->data);
+    uint64_t seq = raw? raw->seq: s_expected (self);
+    if (raw)
+        lgwan__v1__event__free_unpacked (raw, NULL);
+    if (seq == self->unreadable_seq)
+        return;
+    self->unreadable_seq = seq;
+    lg_error ("%s: event %s/%" PRIu64 " cannot be read by this build (%s); the stream"
+              " waits at it until it can", self->service, self->source, seq, why);
+}
+
 //  A Replay answer: apply what came, and ask for more while behind. While
 //  catching up the next page is asked for before this one is applied, so
 //  the source reads while we write; if the apply fails, that answer starts
@@ -382,13 +402,17 @@ s_on_replay (zloop_t *loop, zsock_t *reader, void *arg)
         s_ask_replay (self);            //  asked ahead of an apply that failed
         return 0;
     }
-    bool gap = false;
+    bool gap = false, unreadable = false;
     self->holding = true;
-    for (size_t i = 0; i < replay->n_events && !gap; i++) {
+    for (size_t i = 0; i < replay->n_events && !gap && !unreadable; i++) {
         ProtobufCMessage *event_msg = NULL;
+        char why [256];
         if (lg_codec_decode (&lgwan__v1__event__descriptor, replay->events [i].data,
-                             replay->events [i].len, SIZE_MAX, &event_msg, NULL, 0))
+                             replay->events [i].len, SIZE_MAX, &event_msg, why, sizeof why)) {
+            s_unreadable (self, &replay->events [i], why);
+            unreadable = true;
             break;
+        }
         lg_event_t *event = (lg_event_t *) event_msg;
         gap = s_take (self, &event);
         if (event)
@@ -397,7 +421,9 @@ s_on_replay (zloop_t *loop, zsock_t *reader, void *arg)
     self->holding = false;
     size_t got = replay->n_events;
     lgwan__v1__reply__free_unpacked (reply, NULL);
-    if (!gap && got > 0 && s_expected (self) <= self->seen_head)
+    //  Past an event it cannot read the stream waits for the next poll: asked
+    //  again at once, the same page came back as fast as it could be served
+    if (!gap && !unreadable && got > 0 && s_expected (self) <= self->seen_head)
         s_send_replay (self, s_expected (self));
     if (s_apply_batch (self))
         return 0;                       //  the next poll asks again
@@ -405,7 +431,7 @@ s_on_replay (zloop_t *loop, zsock_t *reader, void *arg)
         lg_error ("%s: %s replayed a gap after %" PRIu64, self->service, self->source,
                   self->last_seq);
     else
-    if (got > 0 && self->last_seq < self->seen_head)
+    if (!unreadable && got > 0 && self->last_seq < self->seen_head)
         s_ask_replay (self);            //  the next page at once, unless asked already
     return 0;
 }

@@ -648,6 +648,15 @@ lg_db_cancelled (lg_db_t *self)
     return self->up && streq (self->sqlstate, "57014");
 }
 
+bool
+lg_db_short_of_resources (lg_db_t *self)
+{
+    const char *state = self->sqlstate;
+    return self->up && (strncmp (state, "53", 2) == 0 || strncmp (state, "58", 2) == 0
+                    ||  strncmp (state, "57P", 3) == 0 || strncmp (state, "XX", 2) == 0
+                    ||  streq (state, "40003"));
+}
+
 void
 lg_db_counts (uint64_t *connects, uint64_t *losses)
 {

@@ -131,6 +131,14 @@ bool lg_db_busy (lg_db_t *self);
 //  the same bound.
 bool lg_db_cancelled (lg_db_t *self);
 
+//  True when the last failure came from the server's state, not from the
+//  statement or its data: out of disk, memory or a configured limit (class
+//  53), an I/O or system error (58), shutting down (57P), an internal error
+//  (XX), or an outcome not known (40003); the connection is up. The same
+//  statement may well work later; a caller that would otherwise give up on
+//  the data for good waits instead.
+bool lg_db_short_of_resources (lg_db_t *self);
+
 //  True when the connection was lost since this transaction began (it is
 //  down now). Nothing of the transaction is committed unless its COMMIT was
 //  sent; whether that took effect is not known.

@@ -587,18 +587,21 @@ lg_outbox_replay (lg_outbox_t *self, uint64_t from_seq, uint32_t limit,
         uint8_t *hash = lg_db_bytes (res, row, "hash", &hash_size);
         lg_event_t *event = bytes? lgwan__v1__event__unpack (NULL, size, bytes): NULL;
         if (event) {
-            //  The stored bytes stay as they are; the chain links ride along
-            uint8_t *copy = (uint8_t *) malloc (size + prev_size + hash_size + 16);
-            ProtobufCBinaryData link_prev = { prev_size, prev }, link_hash = { hash_size, hash };
-            event->prev_hash = link_prev;
-            event->hash = link_hash;
-            size_t packed = protobuf_c_message_pack (&event->base, copy);
-            event->prev_hash.data = event->hash.data = NULL;
-            event->prev_hash.len = event->hash.len = 0;
+            //  The stored bytes stay as they are, byte for byte, and the chain
+            //  links ride after them: a field appended to a message sets it.
+            //  (Packed anew, a row could change: a value written longer than
+            //  protobuf-c writes it, a field this build does not know)
+            lg_event_t links = LGWAN__V1__EVENT__INIT;
+            links.prev_hash = (ProtobufCBinaryData) { prev_size, prev };
+            links.hash = (ProtobufCBinaryData) { hash_size, hash };
+            size_t extra = protobuf_c_message_get_packed_size (&links.base);
+            uint8_t *copy = (uint8_t *) malloc (size + extra);
+            memcpy (copy, bytes, size);
+            protobuf_c_message_pack (&links.base, copy + size);
             reply->events [reply->n_events].data = copy;
-            reply->events [reply->n_events].len = packed;
+            reply->events [reply->n_events].len = size + extra;
             reply->n_events++;
-            total += packed;
+            total += size + extra;
             lgwan__v1__event__free_unpacked (event, NULL);
         }
         else

@@ -818,6 +818,29 @@ lg_test_proc_answers (lg_test_proc_t *proc, const char *certs)
     return ok;
 }
 
+long
+lg_test_proc_served (const lg_test_proc_t *proc, const char *certs, const char *request)
+{
+    lg_client_t *client = lg_test_proc_client (proc, certs, "viewer");
+    if (!client)
+        return -1;
+    lg_client_set_timeout (client, 3000, 1);
+    Lgwan__V1__Stats stats = LGWAN__V1__STATS__INIT;
+    lg_reply_t *reply = lg_test_call (client, LGWAN__V1__REQUEST__BODY_STATS, &stats, "");
+    lg_client_destroy (&client);
+    if (!reply || !reply->stats) {
+        if (reply)
+            lgwan__v1__reply__free_unpacked (reply, NULL);
+        return -1;
+    }
+    long count = 0;
+    for (size_t i = 0; i < reply->stats->n_by_request; i++)
+        if (streq (reply->stats->by_request [i]->name, request))
+            count = (long) reply->stats->by_request [i]->count;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return count;
+}
+
 lg_client_t *
 lg_test_proc_client (const lg_test_proc_t *proc, const char *certs, const char *who)
 {

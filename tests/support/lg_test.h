@@ -175,6 +175,10 @@ bool lg_test_proc_answers (lg_test_proc_t *proc, const char *certs);
 //  NULL if the certificates cannot be read.
 lg_client_t *lg_test_proc_client (const lg_test_proc_t *proc, const char *certs, const char *who);
 
+//  How many requests of this name (Stats, e.g. "replay") the process has
+//  served; -1 when it does not answer.
+long lg_test_proc_served (const lg_test_proc_t *proc, const char *certs, const char *request);
+
 //  A PostgreSQL cluster of the test's own in dir/pg (pg_cluster.sh), for
 //  tests that stop or cut it without disturbing the others: action "start"
 //  (database lgwan, made if missing; options such as "--netns NS --listen

@@ -302,29 +302,6 @@ s_lookup (const char *who, const char *address)
 #define S_PER_SERVICE   2       //  connections of one service, approved side by side
 
 //  ConnectionDecide requests a registry process has served (its Stats)
-static long
-s_decides (const lg_test_proc_t *proc)
-{
-    lg_client_t *client = lg_test_proc_client (proc, rf.certs, "viewer");
-    assert_non_null (client);
-    lg_client_set_timeout (client, 3000, 1);
-    Lgwan__V1__Stats stats = LGWAN__V1__STATS__INIT;
-    lg_request_t request = LGWAN__V1__REQUEST__INIT;
-    request.body_case = LGWAN__V1__REQUEST__BODY_STATS;
-    request.stats = &stats;
-    lg_reply_t *reply = NULL;
-    assert_int_equal (lg_client_call (client, &request, &reply), 0);
-    free (request.request_id);
-    lg_client_destroy (&client);
-    rf_expect (reply, RF_CODE (OK), NULL);
-    long count = 0;
-    for (size_t i = 0; i < reply->stats->n_by_request; i++)
-        if (streq (reply->stats->by_request [i]->name, "connection_decide"))
-            count = (long) reply->stats->by_request [i]->count;
-    lgwan__v1__reply__free_unpacked (reply, NULL);
-    return count;
-}
-
 typedef struct {
     uint64_t id;
     int code;                   //  -1: no reply came
@@ -426,7 +403,8 @@ test_r12_1_concurrent_allocation_two_registries (void **state)
         strcat (both [order].endpoint, ",");
         strcat (both [order].endpoint, order? rf.registry.endpoint: second.endpoint);
     }
-    long decides [2] = { s_decides (&rf.registry), s_decides (&second) };
+    long decides [2] = { lg_test_proc_served (&rf.registry, rf.certs, "connection_decide"),
+                         lg_test_proc_served (&second, rf.certs, "connection_decide") };
 
     pthread_t threads [S_THREADS];
     s_worker_t workers [S_THREADS];
@@ -437,8 +415,10 @@ test_r12_1_concurrent_allocation_two_registries (void **state)
     for (int t = 0; t < S_THREADS; t++)
         assert_int_equal (pthread_join (threads [t], NULL), 0);
     //  Both registries took their part, still answer, and stop cleanly
-    long first_took = s_decides (&rf.registry) - decides [0];
-    long second_took = s_decides (&second) - decides [1];
+    long first_took = lg_test_proc_served (&rf.registry, rf.certs, "connection_decide")
+                    - decides [0];
+    long second_took = lg_test_proc_served (&second, rf.certs, "connection_decide")
+                     - decides [1];
     print_message ("approvals served: %ld by the first registry, %ld by the second\n",
                    first_took, second_took);
     assert_true (first_took >= S_CONNECTIONS / 4);
