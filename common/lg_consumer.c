@@ -30,6 +30,7 @@ struct _lg_consumer_t {
     uint64_t stored_head;       //  head_seq in our cursor row
     bool source_down;           //  warned that the source does not answer
     uint64_t unreadable_seq;    //  the event last said to be unreadable
+    uint64_t behind_head;       //  the source's head last said to be behind us
     zlist_t *batch;             //  lg_event_t * in seq order, not yet applied
 };
 
@@ -258,6 +259,23 @@ s_record_head (lg_consumer_t *self, const Lgwan__V1__Heartbeat *beat)
     free (hash);
 }
 
+//  A source's head never goes back. Behind our cursor, the source lost
+//  events we applied (restored from a backup, a failover that lost its last
+//  commits), and the events it writes next reuse their seqs: taken for ones
+//  already applied, they are not applied. Not ours to guess which are which:
+//  said once a head, for an operator to decide (lg_consumer.h note 6)
+static void
+s_check_head (lg_consumer_t *self, uint64_t head)
+{
+    if (head >= self->last_seq || head == self->behind_head)
+        return;
+    self->behind_head = head;
+    lg_error ("%s: %s is at seq %" PRIu64 ", behind our cursor %" PRIu64 ": it lost events"
+              " we applied, and its events up to %" PRIu64 " will not be applied unless an"
+              " operator moves the cursor", self->service, self->source, head, self->last_seq,
+              self->last_seq);
+}
+
 static int s_on_replay (zloop_t *loop, zsock_t *reader, void *arg);
 
 //  A DEALER to the source's ROUTER, read by the reactor: the consumer never
@@ -395,6 +413,7 @@ s_on_replay (zloop_t *loop, zsock_t *reader, void *arg)
         lg_info ("%s: %s answers again", self->service, self->source);
     self->source_down = false;
     Lgwan__V1__ReplayReply *replay = reply->replay;
+    s_check_head (self, replay->head_seq);
     if (replay->head_seq > self->seen_head)
         self->seen_head = replay->head_seq;
     if (self->asked_from > s_expected (self)) {
@@ -457,6 +476,7 @@ s_on_event (zloop_t *loop, zsock_t *reader, void *arg)
                                      NULL, 0) == 0) {
             lg_event_t *event = (lg_event_t *) decoded;
             if (event->body_case == LGWAN__V1__EVENT__BODY_HEARTBEAT) {
+                s_check_head (self, event->heartbeat->head_seq);
                 if (event->heartbeat->head_seq > self->seen_head)
                     self->seen_head = event->heartbeat->head_seq;
                 s_apply_batch (self);

@@ -20,8 +20,14 @@
        an event that still fails while the database is up is logged and
        skipped, so one poison event never stops a stream; unless it failed
        for a reason of the moment (a deadlock, a serialization failure, a
-       lock held elsewhere past the wait of lg_db.h note 2a): then nothing
-       of the batch is applied and it comes again.
+       lock held elsewhere past the wait of lg_db.h note 2a, a statement
+       cancelled, the server short of disk, memory or itself): then nothing
+       of the batch is applied and it comes again. An event this build cannot
+       decode is neither applied nor skipped: the stream waits at it, said
+       once, until a build that reads it takes over.
+    6. A source whose head is behind our cursor lost events we applied; the
+       seqs it writes next are taken for ones applied. That is said in the
+       log, not guessed at: an operator moves the cursor.
 */
 #ifndef LG_CONSUMER_H_INCLUDED
 #define LG_CONSUMER_H_INCLUDED

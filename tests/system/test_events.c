@@ -469,6 +469,32 @@ test_x1_replay_serves_the_stored_bytes (void **state)
     s_check_exactly_once (10000);
 }
 
+/* REQ X.2: a source whose head is behind the consumer's cursor (here the
+   cursor moved ahead by hand; a source restored from a backup looks the
+   same) lost events the consumer applied, and its next events reuse their
+   seqs: the consumer says so (it said nothing and took them for applied) */
+static void
+test_x2_source_behind_the_cursor_is_said (void **state)
+{
+    (void) state;
+    s_check_exactly_once (10000);
+    lg_test_proc_stop (&s_audit, SIGTERM);
+    long head = s_head ();
+    char sql [200];
+    snprintf (sql, sizeof sql, "UPDATE audit.cursors SET last_seq = %ld"
+                               " WHERE source = 'registry'", head + 3);
+    s_sql (sql);
+    s_start_ready (&s_audit, NULL);
+    zclock_sleep (1000);
+    assert_int_equal (s_audit_said ("behind our cursor"), 1);
+    lg_test_proc_stop (&s_audit, SIGTERM);
+    snprintf (sql, sizeof sql, "UPDATE audit.cursors SET last_seq = %ld"
+                               " WHERE source = 'registry'", head);
+    s_sql (sql);
+    s_start_ready (&s_audit, NULL);
+    s_check_exactly_once (10000);
+}
+
 /* REQ X.2: a server short of disk (SQLSTATE 53100, raised here by a trigger
    on the table audit writes) holds the event until it can be written; it
    was taken for poison, skipped for good, and the cursor moved past it */
@@ -567,6 +593,7 @@ main (void)
         cmocka_unit_test (test_x2_unreadable_event_holds_the_stream),
         cmocka_unit_test (test_x2_server_short_of_disk_holds_the_event),
         cmocka_unit_test (test_x1_replay_serves_the_stored_bytes),
+        cmocka_unit_test (test_x2_source_behind_the_cursor_is_said),
         cmocka_unit_test (test_x3_provider_reads_no_stream),
         cmocka_unit_test (test_x3_revoked_subscriber_hears_no_more),
     };
