@@ -3,8 +3,9 @@
 
     1. A change is filed as a notification (届出: takes effect when filed) or
        an application (申込: takes effect when a reviewer approves it). Which
-       fields need an application is data (table change_policy); filing
-       such a field as a notification is refused naming R4.2.
+       fields need an application is data (table change_policy); a change is
+       filed as the kind its fields ask (an application when any field needs
+       one), and either kind filed for the other is refused naming R4.2.
     2. The content of a change is checked when it is filed, with the same
        rules as a first filing (R3.3 for data centres, Art.9 for holders), so
        nothing that would be refused later waits in the queue.
@@ -426,6 +427,11 @@ reg_change_file (lg_ctx_t *ctx)
                            " not a notification", fields [i], f->subject);
         needs_application |= application;
     }
+    //  A notification filed as an application would wait for a reviewer,
+    //  though the rule says it takes effect when filed
+    if (!needs_application && f->kind == LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION)
+        return REFUSE (ctx, "R4.2", "a change of the %s of a %s is a change notification:"
+                       " it takes effect when filed, not when approved", fields [0], f->subject);
     uint64_t provider;
     char status [32];
     int rc = s_lock_subject (ctx, f->subject, f->id, &provider, status, sizeof status);
@@ -493,7 +499,6 @@ reg_change_file (lg_ctx_t *ctx)
     if (notification)
         rc = s_take_effect (ctx, change, f->subject, f->id, provider, f->cancel, effective, payload);
     free (payload);
-    (void) needs_application;
     return rc? rc: s_reply_change (ctx, change);
 }
 

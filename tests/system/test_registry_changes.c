@@ -555,6 +555,50 @@ test_r4_2_rejected_is_not_changed_or_cancelled (void **state)
                                     " AND status = 'rejected'", service), 1);
 }
 
+/* REQ R4.2: a change is filed as the kind the policy gives it: a
+   notification (contacts, a service's title, a service's cancellation)
+   filed as an application is refused and writes nothing. Before, it was
+   taken and sat pending for a reviewer, though a notification takes effect
+   when filed. A change with one field that needs an application is one */
+static void
+test_r4_2_notification_is_not_filed_as_application (void **state)
+{
+    (void) state;
+    uint64_t provider = rf_qualified_provider ("届出種別株式会社");
+    uint64_t service = rf_registered_service (1, 2);
+    long changes = rf_count ("changes");
+    long versions = rf_count ("versions");
+    long events = rf_count ("outbox");
+
+    Lgwan__V1__Contact liaison = LGWAN__V1__CONTACT__INIT;
+    liaison.kind = LGWAN__V1__CONTACT_KIND__CONTACT_LIAISON;
+    liaison.name = (char *) "田中一郎";
+    Lgwan__V1__Contact *contacts [] = { &liaison };
+    Lgwan__V1__ProviderPatch patch = LGWAN__V1__PROVIDER_PATCH__INIT;
+    patch.contacts = contacts;
+    patch.n_contacts = 1;
+    patch.replace_contacts = true;
+    lg_reply_t *reply = s_provider_change ("operator", "担当者の異動", APPLICATION, provider, &patch);
+    rf_expect (reply, RF_CODE (FAILED_PRECONDITION), "R4.2");
+    assert_non_null (strstr (reply->status->message, "change notification"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    Lgwan__V1__ServicePatch title = LGWAN__V1__SERVICE_PATCH__INIT;
+    title.title_ja = (char *) "電子申請サービス（改）";
+    rf_refused (s_service_change ("operator", APPLICATION, service, &title),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    rf_refused (s_cancel ("operator", APPLICATION, "service", service, ""),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    assert_int_equal (rf_count ("changes"), changes);
+    assert_int_equal (rf_count ("versions"), versions);
+    assert_int_equal (rf_count ("outbox"), events);
+    s_assert_status ("services", service, "registered");
+
+    //  Contacts with a new name: the name needs an application, so both wait
+    patch.name_ja = (char *) "届出種別ホールディングス株式会社";
+    s_change_id (s_provider_change ("operator", "商号と担当者", APPLICATION, provider, &patch),
+                 "pending");
+}
+
 /* REQ R4.2: a cancellation for a later date waits for that date in
    Asia/Tokyo on the business clock, is published once, and not again after
    a restart */
@@ -899,6 +943,7 @@ main (void)
         cmocka_unit_test (test_r4_2_service_changes),
         cmocka_unit_test (test_r9_2_hosting_moves_only_without_its_connections),
         cmocka_unit_test (test_r4_2_rejected_is_not_changed_or_cancelled),
+        cmocka_unit_test (test_r4_2_notification_is_not_filed_as_application),
         cmocka_unit_test (test_x3_permissions),
         cmocka_unit_test (test_x3_bad_input),
         cmocka_unit_test_teardown (test_r4_2_cancel_scheduled, s_clock_back),
