@@ -14,8 +14,8 @@
        are registered facts with a justification and no approval (R8.1, R8.2).
     5. A change is a notification (effective when filed) or an application
        (effective when approved), as the change_policy table says; a
-       cancellation takes effect on its date, and only then is
-       CancellationEffective published (R4.2).
+       cancellation ends only what is in effect, on its date, and only then
+       is CancellationEffective published (R4.2).
     6. Every version of every record is kept with actor, time and reason.
     A provider certificate files and reads only for its own provider.
 */

@@ -13,7 +13,14 @@
        is today, else a leader duty applies it when the business clock gets
        there, also when the date passed while no registry ran. Only then is
        CancellationEffective published, once.
-    4. Every change that takes effect writes a new version of its record.
+    4. A cancellation ends what is in effect: a qualified provider, a
+       registered service, an active connection or contract. One of what is
+       still applied for, under review or a draft is refused (R4.2): it never
+       began, and CancellationEffective would announce its end. A change that
+       waits (pending, scheduled) for a record that never took effect (since
+       rejected, or one filed before this rule) lapses when it is decided or
+       due: closed as 'lapsed', nothing written, nothing published.
+    5. Every change that takes effect writes a new version of its record.
 */
 #include "registry_internal.h"
 
@@ -26,6 +33,35 @@ s_known_subject (const char *subject)
         if (streq (s_subjects [i], subject))
             return true;
     return false;
+}
+
+//  The status in which each subject is in effect: what a cancellation ends
+static const struct {
+    const char *subject;
+    const char *status;
+} s_in_effect [] = {
+    { "provider", "qualified" },
+    { "service", "registered" },
+    { "contract", "active" },
+    { "connection", "active" },
+};
+
+static bool
+s_is_in_effect (const char *subject, const char *status)
+{
+    for (size_t i = 0; i < sizeof s_in_effect / sizeof s_in_effect [0]; i++)
+        if (streq (s_in_effect [i].subject, subject))
+            return streq (s_in_effect [i].status, status);
+    return false;
+}
+
+//  A change that waited lapses when its record never took effect (point 4):
+//  a rejected record takes no change, and a cancellation ends only what is
+//  in effect. A cancelled record is the caller's to answer.
+static bool
+s_lapses (const char *subject, const char *status, bool cancel)
+{
+    return streq (status, "rejected") || (cancel && !s_is_in_effect (subject, status));
 }
 
 //  The kind of change the policy asks for a field; "application" unless the
@@ -444,6 +480,11 @@ reg_change_file (lg_ctx_t *ctx)
     if (streq (status, "rejected"))
         return REFUSE (ctx, "R4.2", "%s %" PRIu64 " was rejected: it never took effect, so there"
                        " is nothing to change or cancel", f->subject, f->id);
+    //  Nor has what is still applied for, under review or a draft: it is
+    //  decided, not cancelled
+    if (f->cancel && !s_is_in_effect (f->subject, status))
+        return REFUSE (ctx, "R4.2", "%s %" PRIu64 " is %s: it is not in effect yet, so there is"
+                       " nothing to cancel", f->subject, f->id, status);
 
     //  The content passes the rules of a first filing now, not later
     if (f->provider) {
@@ -546,6 +587,9 @@ reg_change_decide (lg_ctx_t *ctx)
     if (d->outcome == LGWAN__V1__OUTCOME__OUTCOME_APPROVED) {
         if (streq (subject_status, "cancelled"))
             rc = REFUSE (ctx, "R4.2", "%s %" PRIu64 " is cancelled", subject, id);
+        else
+        if (s_lapses (subject, subject_status, cancel))
+            rc = s_set_change_status (ctx, d->change, "lapsed");
         else {
             char today [16];
             reg_today_jst (ctx, today, sizeof today);
@@ -687,10 +731,16 @@ reg_due_changes (lg_ctx_t *ctx)
         char status [32];
         if ((rc = s_lock_subject (ctx, subject, id, &provider, status, sizeof status)))
             break;
-        if (!streq (status, "cancelled"))
+        //  Cancelled meanwhile by another change: nothing more to do
+        bool lapses = !streq (status, "cancelled") && s_lapses (subject, status, true);
+        if (!lapses && !streq (status, "cancelled"))
             rc = s_cancel_now (ctx, subject, id, provider, effective);
         if (rc == 0)
-            rc = s_set_change_status (ctx, change, "effective");
+            rc = s_set_change_status (ctx, change, lapses? "lapsed": "effective");
+        if (rc == 0 && lapses)
+            lg_info ("cancellation %" PRIu64 " lapsed: %s %" PRIu64 " is %s, it never took effect",
+                     change, subject, id, status);
+        else
         if (rc == 0)
             lg_info ("%s %" PRIu64 " cancelled as scheduled for %s", subject, id, effective);
     }

@@ -161,6 +161,20 @@ rf_cancellations (const char *kind, uint64_t id, char *effective, uint64_t *prov
     return found;
 }
 
+//  A change as one filed before a rule that now refuses it may still wait
+//  in a database: written into the table, filed by operator:alice now, for
+//  effective_on (a date, or "" for none); its id
+static inline uint64_t
+rf_change_filed_before (const char *kind, const char *subject, uint64_t id, bool cancel,
+                        const char *status, const char *effective_on)
+{
+    return (uint64_t) rf_sqlf_long (
+        "INSERT INTO registry.changes (kind, subject, subject_id, cancel, effective_on, status,"
+        " filed_by, filed_at, reason) VALUES ('%s', '%s', %" PRIu64 ", %s, nullif ('%s', '')::date,"
+        " '%s', 'operator:alice', now (), '申請済み') RETURNING id", kind, subject, id,
+        cancel? "true": "false", effective_on, status);
+}
+
 //  ---------------------------------------------------------------------------
 //  The registry process and its clock
 
@@ -464,6 +478,18 @@ rf_activate (const char *who, uint64_t contract)
     Lgwan__V1__ContractActivate a = LGWAN__V1__CONTRACT_ACTIVATE__INIT;
     a.contract = contract;
     return rf_ask (who, RF_BODY (CONTRACT_ACTIVATE), &a);
+}
+
+//  A contract in effect: rf_contract, both documents delivered today, and
+//  activated by the operator
+static inline uint64_t
+rf_active_contract (const char *who, uint64_t provider, const char *lgcode, uint64_t service)
+{
+    uint64_t id = rf_contract (who, provider, lgcode, service);
+    rf_ok (rf_deliver (id, LGWAN__V1__DOCUMENT__DOCUMENT_TERMS_OF_USE, RF_TODAY));
+    rf_ok (rf_deliver (id, LGWAN__V1__DOCUMENT__DOCUMENT_USER_MANUAL, RF_TODAY));
+    rf_ok (rf_activate ("operator", id));
+    return id;
 }
 
 //  The whole provider record as a viewer reads it (caller frees the reply)

@@ -321,7 +321,7 @@ test_r4_2_cancel_today (void **state)
 {
     (void) state;
     uint64_t service = rf_registered_service (1, 2);
-    uint64_t contract = rf_contract ("provider1", 1, "131016", service);
+    uint64_t contract = rf_active_contract ("provider1", 1, "131016", service);
     long cancellations = rf_events (LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE);
     long changes = rf_count ("changes");
 
@@ -330,7 +330,7 @@ test_r4_2_cancel_today (void **state)
     rf_refused (s_cancel ("provider1", NOTIFICATION, "contract", contract, "2027-02-30"),
                 RF_CODE (INVALID_ARGUMENT), "R4.2");
     assert_int_equal (rf_count ("changes"), changes);
-    s_assert_status ("contracts", contract, "draft");
+    s_assert_status ("contracts", contract, "active");
 
     lg_reply_t *reply = s_cancel ("provider1", NOTIFICATION, "contract", contract, "");
     rf_expect (reply, RF_CODE (OK), NULL);
@@ -373,7 +373,7 @@ test_r4_2_cancel_tokyo_day (void **state)
 {
     (void) state;
     uint64_t service = rf_registered_service (1, 2);
-    uint64_t contract = rf_contract ("provider1", 1, "131041", service);
+    uint64_t contract = rf_active_contract ("provider1", 1, "131041", service);
     rf_set_clock ("2027-03-01T15:00:00Z");
     rf_refused (s_cancel ("provider1", NOTIFICATION, "contract", contract, "2027-03-01"),
                 RF_CODE (INVALID_ARGUMENT), "R4.2");
@@ -479,12 +479,26 @@ s_connection_applied (uint64_t service)
     return id;
 }
 
+//  A reviewer takes connection id under review and rejects it
+static void
+s_connection_rejected (uint64_t id)
+{
+    Lgwan__V1__ConnectionReview review = LGWAN__V1__CONNECTION_REVIEW__INIT;
+    review.connection = id;
+    rf_ok (rf_ask ("reviewer", RF_BODY (CONNECTION_REVIEW), &review));
+    Lgwan__V1__ConnectionDecide decide = LGWAN__V1__CONNECTION_DECIDE__INIT;
+    decide.connection = id;
+    decide.outcome = REJECTED;
+    decide.reason = (char *) "回線の要件を満たさない";
+    rf_ok (rf_ask ("reviewer", RF_BODY (CONNECTION_DECIDE), &decide));
+}
+
 /* REQ R9.2: the hosting role of a service moves to another provider only
    when the service has no connection of the one before still in effect
    (applied, under review or active): a connection is the hosting
    provider's own line, so the one before cancels it and the new one
-   applies for its own. Checked when the change is filed and again when it
-   is decided. Before, the move was taken and the provider no longer
+   applies for its own (one still applied for is decided: rejected here).
+   Checked when the change is filed and again when it is decided. Before, the move was taken and the provider no longer
    hosting kept acting on the service's connections, while the new one was
    refused them */
 static void
@@ -506,9 +520,9 @@ test_r9_2_hosting_moves_only_without_its_connections (void **state)
                 RF_CODE (FAILED_PRECONDITION), "R9.2");
     assert_int_equal (rf_count ("changes"), changes);
 
-    //  Its connection cancelled: filed; another applied for before the
+    //  Its connection rejected: filed; another applied for before the
     //  decision: the decision is refused, and taken once that one goes too
-    rf_ok (s_cancel ("operator", NOTIFICATION, "connection", first, ""));
+    s_connection_rejected (first);
     uint64_t change = s_change_id (s_service_change ("operator", APPLICATION, service, &patch),
                                    "pending");
     uint64_t second = s_connection_applied (service);
@@ -517,11 +531,119 @@ test_r9_2_hosting_moves_only_without_its_connections (void **state)
     assert_int_equal (rf_sqlf_long ("SELECT provider_id FROM registry.service_holders"
                                     " WHERE service_id = %" PRIu64 " AND role = %d", service,
                                     (int) LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING), (long) host);
-    rf_ok (s_cancel ("operator", NOTIFICATION, "connection", second, ""));
+    s_connection_rejected (second);
     rf_ok (s_decide ("reviewer", change, APPROVED, "移管を承認"));
     assert_int_equal (rf_sqlf_long ("SELECT provider_id FROM registry.service_holders"
                                     " WHERE service_id = %" PRIu64 " AND role = %d", service,
                                     (int) LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING), 2);
+}
+
+/* REQ R4.2: a cancellation ends what is in effect. A provider under
+   review, a service or a connection applied for or under review, a draft
+   contract never began: its cancellation is refused, for today or a later
+   date, and nothing is written. Before, it was taken: at once, and on its
+   date if later even when the application was rejected meanwhile, and
+   CancellationEffective announced the end of what never began */
+static void
+test_r4_2_what_never_took_effect_is_not_cancelled (void **state)
+{
+    (void) state;
+    rf_contacts (2);
+    uint64_t provider = rf_applied_provider ("審査中株式会社");
+    Lgwan__V1__QualificationReview review = LGWAN__V1__QUALIFICATION_REVIEW__INIT;
+    review.provider = provider;
+    rf_ok (rf_ask ("reviewer", RF_BODY (QUALIFICATION_REVIEW), &review));
+    uint64_t applied = rf_applied_service (1, 2);
+    uint64_t service = rf_registered_service (1, 2);
+    uint64_t contract = rf_contract ("provider1", 1, "131016", service);
+    uint64_t connection = s_connection_applied (service);
+    long changes = rf_count ("changes");
+    long versions = rf_count ("versions");
+    long events = rf_count ("outbox");
+
+    lg_reply_t *reply = s_cancel ("operator", APPLICATION, "provider", provider, "");
+    rf_expect (reply, RF_CODE (FAILED_PRECONDITION), "R4.2");
+    assert_non_null (strstr (reply->status->message, "not in effect"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_refused (s_cancel ("operator", NOTIFICATION, "service", applied, ""),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    rf_refused (s_cancel ("operator", NOTIFICATION, "service", applied, "2027-03-10"),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    rf_refused (s_cancel ("provider1", NOTIFICATION, "contract", contract, ""),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    rf_refused (s_cancel ("operator", NOTIFICATION, "connection", connection, ""),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    rf_refused (s_cancel ("operator", NOTIFICATION, "connection", connection, "2027-03-10"),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    assert_int_equal (rf_count ("changes"), changes);
+    assert_int_equal (rf_count ("versions"), versions);
+    assert_int_equal (rf_count ("outbox"), events);
+    s_assert_status ("providers", provider, "under_review");
+    s_assert_status ("services", applied, "applied");
+    s_assert_status ("contracts", contract, "draft");
+    s_assert_status ("connections", connection, "applied");
+}
+
+//  For lg_test_wait_for: change *arg lapsed
+static bool
+s_change_lapsed (void *arg)
+{
+    char *status = s_status_of ("changes", *(uint64_t *) arg);
+    bool lapsed = status && streq (status, "lapsed");
+    free (status);
+    return lapsed;
+}
+
+/* REQ R4.2: a cancellation that waited while its record never took effect
+   lapses, with nothing written and nothing published: approved after the
+   qualification it would end was rejected, or due on a date after the
+   connection it would end was rejected. Such a cancellation is refused now
+   (above); one filed before may still wait, and is put in the table as it
+   would be. Before, the approval and the duty cancelled the rejected
+   record, wrote its version and published CancellationEffective */
+static void
+test_r4_2_cancellation_of_what_never_took_effect_lapses (void **state)
+{
+    (void) state;
+    uint64_t provider = rf_applied_provider ("却下予定株式会社");
+    Lgwan__V1__QualificationReview review = LGWAN__V1__QUALIFICATION_REVIEW__INIT;
+    review.provider = provider;
+    rf_ok (rf_ask ("reviewer", RF_BODY (QUALIFICATION_REVIEW), &review));
+    uint64_t pending = rf_change_filed_before ("application", "provider", provider, true,
+                                               "pending", RF_TODAY);
+    Lgwan__V1__QualificationDecide decide = LGWAN__V1__QUALIFICATION_DECIDE__INIT;
+    decide.provider = provider;
+    decide.outcome = REJECTED;
+    decide.reason = (char *) "要件を満たさない";
+    rf_ok (rf_ask ("reviewer", RF_BODY (QUALIFICATION_DECIDE), &decide));
+    rf_contacts (2);
+    uint64_t connection = s_connection_applied (rf_registered_service (1, 2));
+    uint64_t scheduled = rf_change_filed_before ("notification", "connection", connection, true,
+                                                 "scheduled", "2027-03-05");
+    s_connection_rejected (connection);
+#define OF_BOTH "SELECT count(*) FROM registry.versions WHERE (subject = 'provider'" \
+                " AND subject_id = %" PRIu64 ") OR (subject = 'connection'" \
+                " AND subject_id = %" PRIu64 ")", provider, connection
+    long versions = rf_sqlf_long (OF_BOTH);
+    long events = rf_count ("outbox");
+
+    lg_reply_t *reply = s_decide ("reviewer", pending, APPROVED, "廃止を承認");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "lapsed");
+    assert_int_equal (reply->change->change->decision->outcome, APPROVED);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    s_assert_status ("providers", provider, "rejected");
+
+    rf_set_clock ("2027-03-05T00:00:00Z");
+    if (!lg_test_wait_for (s_change_lapsed, &scheduled, 5000))
+        fail_msg ("cancellation %" PRIu64 " is %s, not lapsed", scheduled,
+                  s_status_of ("changes", scheduled));
+    s_assert_status ("connections", connection, "rejected");
+    assert_int_equal (rf_sqlf_long (OF_BOTH), versions);
+#undef OF_BOTH
+    assert_int_equal (rf_count ("outbox"), events);
+    assert_int_equal (rf_cancellations ("provider", provider, NULL, NULL), 0);
+    assert_int_equal (rf_cancellations ("connection", connection, NULL, NULL), 0);
 }
 
 /* REQ R4.2: a rejected application never took effect: a change or a
@@ -607,10 +729,7 @@ test_r4_2_cancel_scheduled (void **state)
 {
     (void) state;
     uint64_t service = rf_registered_service (1, 2);
-    uint64_t contract = rf_contract ("operator", 1, "130001", service);
-    rf_ok (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_TERMS_OF_USE, "2027-02-01"));
-    rf_ok (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_USER_MANUAL, "2027-02-01"));
-    rf_ok (rf_activate ("operator", contract));
+    uint64_t contract = rf_active_contract ("operator", 1, "130001", service);
 
     lg_reply_t *reply = s_cancel ("operator", NOTIFICATION, "contract", contract, "2027-03-31");
     rf_expect (reply, RF_CODE (OK), NULL);
@@ -944,6 +1063,9 @@ main (void)
         cmocka_unit_test (test_r9_2_hosting_moves_only_without_its_connections),
         cmocka_unit_test (test_r4_2_rejected_is_not_changed_or_cancelled),
         cmocka_unit_test (test_r4_2_notification_is_not_filed_as_application),
+        cmocka_unit_test (test_r4_2_what_never_took_effect_is_not_cancelled),
+        cmocka_unit_test_teardown (test_r4_2_cancellation_of_what_never_took_effect_lapses,
+                                   s_clock_back),
         cmocka_unit_test (test_x3_permissions),
         cmocka_unit_test (test_x3_bad_input),
         cmocka_unit_test_teardown (test_r4_2_cancel_scheduled, s_clock_back),

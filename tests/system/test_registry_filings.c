@@ -1265,10 +1265,8 @@ test_r4_3_review_queue_names_the_provider (void **state)
     uint64_t of_connection = s_pending_change (&change);
     //  A contract's one change, its cancellation, is a notification and is
     //  refused as an application now; one filed so before may still wait
-    uint64_t of_contract = (uint64_t) rf_sqlf_long (
-        "INSERT INTO registry.changes (kind, subject, subject_id, cancel, effective_on, status,"
-        " filed_by, filed_at) VALUES ('application', 'contract', %" PRIu64 ", true,"
-        " '" RF_TODAY "', 'pending', 'operator:alice', now ()) RETURNING id", contract);
+    uint64_t of_contract = rf_change_filed_before ("application", "contract", contract, true,
+                                                   "pending", RF_TODAY);
     Lgwan__V1__ProviderPatch name = LGWAN__V1__PROVIDER_PATCH__INIT;
     name.name_ja = (char *) "回線変更ホールディングス株式会社";
     Lgwan__V1__ChangeFile rename = LGWAN__V1__CHANGE_FILE__INIT;
