@@ -386,13 +386,16 @@ s_reply_change (lg_ctx_t *ctx, uint64_t id)
     return 0;
 }
 
+//  A change moves on; a cancellation that takes effect records the day it
+//  did (effective_on, NULL to keep the day asked for)
 static int
-s_set_change_status (lg_ctx_t *ctx, uint64_t id, const char *status)
+s_set_change_status (lg_ctx_t *ctx, uint64_t id, const char *status, const char *effective_on)
 {
     char text [24];
     ID_TEXT (text, id);
-    const char *params [] = { text, status };
-    return lg_ctx_exec (ctx, "UPDATE changes SET status = $2 WHERE id = $1::bigint", 2, params);
+    const char *params [] = { text, status, effective_on };
+    return lg_ctx_exec (ctx, "UPDATE changes SET status = $2, effective_on ="
+                             " coalesce ($3::date, effective_on) WHERE id = $1::bigint", 3, params);
 }
 
 //  A change that may take effect now: patch it in, or cancel at its date
@@ -404,12 +407,13 @@ s_take_effect (lg_ctx_t *ctx, uint64_t change, const char *subject, uint64_t id,
     reg_today_jst (ctx, today, sizeof today);
     int rc;
     if (cancel && strcmp (effective_on, today) > 0)
-        return s_set_change_status (ctx, change, "scheduled");
+        return s_set_change_status (ctx, change, "scheduled", NULL);
     if (cancel)
         rc = s_cancel_now (ctx, subject, id, provider, effective_on);
     else
         rc = s_apply_patch (ctx, subject, id, payload);
-    return rc? rc: s_set_change_status (ctx, change, "effective");
+    //  An approval after the day asked: the day it took effect, as published
+    return rc? rc: s_set_change_status (ctx, change, "effective", cancel? effective_on: NULL);
 }
 
 int
@@ -589,7 +593,7 @@ reg_change_decide (lg_ctx_t *ctx)
             rc = REFUSE (ctx, "R4.2", "%s %" PRIu64 " is cancelled", subject, id);
         else
         if (s_lapses (subject, subject_status, cancel))
-            rc = s_set_change_status (ctx, d->change, "lapsed");
+            rc = s_set_change_status (ctx, d->change, "lapsed", NULL);
         else {
             char today [16];
             reg_today_jst (ctx, today, sizeof today);
@@ -599,7 +603,7 @@ reg_change_decide (lg_ctx_t *ctx)
         }
     }
     else
-        rc = s_set_change_status (ctx, d->change, "rejected");
+        rc = s_set_change_status (ctx, d->change, "rejected", NULL);
     free (payload);
     return rc? rc: s_reply_change (ctx, d->change);
 }
@@ -736,7 +740,7 @@ reg_due_changes (lg_ctx_t *ctx)
         if (!lapses && !streq (status, "cancelled"))
             rc = s_cancel_now (ctx, subject, id, provider, effective);
         if (rc == 0)
-            rc = s_set_change_status (ctx, change, lapses? "lapsed": "effective");
+            rc = s_set_change_status (ctx, change, lapses? "lapsed": "effective", NULL);
         if (rc == 0 && lapses)
             lg_info ("cancellation %" PRIu64 " lapsed: %s %" PRIu64 " is %s, it never took effect",
                      change, subject, id, status);

@@ -366,6 +366,30 @@ test_r4_2_cancel_today (void **state)
     assert_int_equal (owner, provider);
 }
 
+/* REQ R4.2: a cancellation application approved after the day it asked
+   for takes effect the day it is approved, and the change records that day,
+   as CancellationEffective says. Before, the change kept the day asked for,
+   a day on which the provider was still qualified */
+static void
+test_r4_2_late_approval_records_the_day_it_took_effect (void **state)
+{
+    (void) state;
+    uint64_t provider = rf_qualified_provider ("遅延承認株式会社");
+    uint64_t change = s_change_id (s_cancel ("operator", APPLICATION, "provider", provider,
+                                             "2027-03-05"), "pending");
+    rf_set_clock ("2027-03-10T00:00:00Z");          //  09:00 on 03-10 in Tokyo
+    lg_reply_t *reply = s_decide ("reviewer", change, APPROVED, "事業撤退届を確認");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "effective");
+    assert_string_equal (reply->change->change->effective_on, "2027-03-10");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    char effective [11] = "";
+    assert_int_equal (rf_cancellations ("provider", provider, effective, NULL), 1);
+    assert_string_equal (effective, "2027-03-10");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.changes WHERE id = %" PRIu64
+                                    " AND effective_on = '2027-03-10'", change), 1);
+}
+
 /* REQ R4.2: "today" and "the past" are days in Asia/Tokyo: at 00:00 JST on
    2 March it is still 1 March in UTC */
 static void
@@ -1059,6 +1083,8 @@ main (void)
         cmocka_unit_test (test_r4_2_name_change_application),
         cmocka_unit_test (test_r4_2_cancel_today),
         cmocka_unit_test_teardown (test_r4_2_cancel_tokyo_day, s_clock_back),
+        cmocka_unit_test_teardown (test_r4_2_late_approval_records_the_day_it_took_effect,
+                                   s_clock_back),
         cmocka_unit_test (test_r4_2_service_changes),
         cmocka_unit_test (test_r9_2_hosting_moves_only_without_its_connections),
         cmocka_unit_test (test_r4_2_rejected_is_not_changed_or_cancelled),
