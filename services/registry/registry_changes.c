@@ -720,9 +720,10 @@ reg_due_changes (lg_ctx_t *ctx)
     const char *params [] = { today };
     PGresult *res;
     int rc = lg_ctx_query (ctx, &res, "SELECT id, subject, subject_id, effective_on::text AS"
-                                      " effective_on FROM changes WHERE status = 'scheduled'"
-                                      " AND effective_on <= $1::date ORDER BY effective_on, id"
-                                      " LIMIT 100 FOR UPDATE SKIP LOCKED", 1, params);
+                                      " effective_on, filed_by, reason FROM changes"
+                                      " WHERE status = 'scheduled' AND effective_on <= $1::date"
+                                      " ORDER BY effective_on, id LIMIT 100 FOR UPDATE SKIP LOCKED",
+                           1, params);
     if (rc)
         return rc;
     for (int row = 0; row < PQntuples (res) && rc == 0; row++) {
@@ -737,8 +738,20 @@ reg_due_changes (lg_ctx_t *ctx)
             break;
         //  Cancelled meanwhile by another change: nothing more to do
         bool lapses = !streq (status, "cancelled") && s_lapses (subject, status, true);
-        if (!lapses && !streq (status, "cancelled"))
+        if (!lapses && !streq (status, "cancelled")) {
+            //  The registry acts on the date, for whoever filed the change:
+            //  the versions and the event keep who that was and why (X.1)
+            const char *reason = lg_db_value (res, row, "reason");
+            char *why = zsys_sprintf ("change %" PRIu64 " filed by %s%s%s", change,
+                                      lg_db_value (res, row, "filed_by"), *reason? ": ": "",
+                                      reason);
+            lg_request_t filed = LGWAN__V1__REQUEST__INIT;
+            filed.reason = why;
+            ctx->request = &filed;
             rc = s_cancel_now (ctx, subject, id, provider, effective);
+            ctx->request = NULL;
+            zstr_free (&why);
+        }
         if (rc == 0)
             rc = s_set_change_status (ctx, change, lapses? "lapsed": "effective", NULL);
         if (rc == 0 && lapses)

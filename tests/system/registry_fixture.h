@@ -126,16 +126,19 @@ rf_events (int body_case)
     return rf_sql_long (sql);
 }
 
-//  CancellationEffective events for one record, read from the outbox itself;
-//  effective_on (11 bytes) and provider of the last one when asked for
+//  CancellationEffective events for one record, read from the outbox itself:
+//  how many, and the last one in *last when asked for (caller frees it with
+//  lgwan__v1__event__free_unpacked; NULL when none)
 static inline long
-rf_cancellations (const char *kind, uint64_t id, char *effective, uint64_t *provider)
+rf_cancellation_events (const char *kind, uint64_t id, lg_event_t **last)
 {
     PGconn *conn = PQconnectdb (rf.admin);
     PGresult *res = PQexec (conn, "SELECT encode (event, 'hex') FROM registry.outbox"
                                   " WHERE body_case = 106 ORDER BY seq");
     assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
     long found = 0;
+    if (last)
+        *last = NULL;
     for (int row = 0; row < PQntuples (res); row++) {
         const char *hex = PQgetvalue (res, row, 0);
         size_t size = strlen (hex) / 2;
@@ -143,21 +146,39 @@ rf_cancellations (const char *kind, uint64_t id, char *effective, uint64_t *prov
         for (size_t i = 0; i < size; i++)
             sscanf (hex + 2 * i, "%2hhx", &bytes [i]);
         lg_event_t *event = lgwan__v1__event__unpack (NULL, size, bytes);
+        free (bytes);
         assert_non_null (event);
         assert_int_equal (event->body_case, LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE);
         const Lgwan__V1__CancellationEffective *c = event->cancellation_effective;
         if (streq (c->kind, kind) && c->id == id) {
             found++;
-            if (effective)
-                snprintf (effective, 11, "%s", c->effective_on);
-            if (provider)
-                *provider = c->provider;
+            if (last) {
+                if (*last)
+                    lgwan__v1__event__free_unpacked (*last, NULL);
+                *last = event;
+                continue;
+            }
         }
         lgwan__v1__event__free_unpacked (event, NULL);
-        free (bytes);
     }
     PQclear (res);
     PQfinish (conn);
+    return found;
+}
+
+//  The same, with effective_on (11 bytes) and provider of the last one when
+//  asked for
+static inline long
+rf_cancellations (const char *kind, uint64_t id, char *effective, uint64_t *provider)
+{
+    lg_event_t *last;
+    long found = rf_cancellation_events (kind, id, &last);
+    if (last && effective)
+        snprintf (effective, 11, "%s", last->cancellation_effective->effective_on);
+    if (last && provider)
+        *provider = last->cancellation_effective->provider;
+    if (last)
+        lgwan__v1__event__free_unpacked (last, NULL);
     return found;
 }
 

@@ -390,6 +390,42 @@ test_r4_2_late_approval_records_the_day_it_took_effect (void **state)
                                     " AND effective_on = '2027-03-10'", change), 1);
 }
 
+/* REQ X.1: a cancellation that takes effect on its date, by the registry's
+   duty, keeps who filed it and why: the version and CancellationEffective
+   carry the actor system:registry and the reason "change <id> filed by
+   <filer>: <reason>". Before, the reason was empty: the filer and the
+   reason stored with the change were lost from the history */
+/* REQ R4.2 */
+static void
+test_x1_due_cancellation_keeps_who_filed_it_and_why (void **state)
+{
+    (void) state;
+    uint64_t provider = rf_qualified_provider ("期日廃止株式会社");
+    uint64_t change = s_change_id (s_cancel ("operator", APPLICATION, "provider", provider,
+                                             "2027-03-05"), "pending");
+    rf_ok (s_decide ("reviewer", change, APPROVED, "廃止を承認"));
+    s_assert_status ("changes", change, "scheduled");
+    rf_set_clock ("2027-03-05T00:00:00Z");
+    assert_true (lg_test_wait_for (s_change_effective, &change, 5000));
+    s_assert_status ("providers", provider, "cancelled");
+
+    char *why = zsys_sprintf ("change %" PRIu64 " filed by operator:alice: 契約終了", change);
+    lg_reply_t *reply = s_history ("viewer", "provider", provider);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__HistoryReply *h = reply->history;
+    const Lgwan__V1__Version *last = h->versions [h->n_versions - 1];
+    assert_string_equal (last->actor, "system:registry");
+    assert_string_equal (last->reason, why);
+    assert_non_null (strstr (last->record, "\"cancelled\""));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    lg_event_t *event;
+    assert_int_equal (rf_cancellation_events ("provider", provider, &event), 1);
+    assert_string_equal (event->actor, "system:registry");
+    assert_string_equal (event->reason, why);
+    lgwan__v1__event__free_unpacked (event, NULL);
+    zstr_free (&why);
+}
+
 /* REQ R4.2: "today" and "the past" are days in Asia/Tokyo: at 00:00 JST on
    2 March it is still 1 March in UTC */
 static void
@@ -1084,6 +1120,8 @@ main (void)
         cmocka_unit_test (test_r4_2_cancel_today),
         cmocka_unit_test_teardown (test_r4_2_cancel_tokyo_day, s_clock_back),
         cmocka_unit_test_teardown (test_r4_2_late_approval_records_the_day_it_took_effect,
+                                   s_clock_back),
+        cmocka_unit_test_teardown (test_x1_due_cancellation_keeps_who_filed_it_and_why,
                                    s_clock_back),
         cmocka_unit_test (test_r4_2_service_changes),
         cmocka_unit_test (test_r9_2_hosting_moves_only_without_its_connections),
