@@ -174,6 +174,16 @@ s_check_hosting_kept (lg_ctx_t *ctx, uint64_t service, Lgwan__V1__RoleHolder **h
     return rc;
 }
 
+//  The allocations in effect of the connections of a provider or a service
+//  (which: the column naming it) go to decommissioning, and each connection
+//  touched gets a version (its record holds them), its id a row of c
+#define DECOMMISSION_CONNECTIONS_OF(which) \
+    "WITH a AS (UPDATE allocations SET status = 'decommissioning'" \
+    "  WHERE status = 'active' AND connection_id IN (SELECT id FROM connections" \
+    "  WHERE " which " = $1::bigint) RETURNING connection_id)," \
+    " c AS (UPDATE connections SET version = version + 1, updated_at = $2::timestamptz" \
+    "  WHERE id IN (SELECT connection_id FROM a) RETURNING id),"
+
 //  Make a cancellation take effect now: the record is cancelled, its version
 //  written, and CancellationEffective published
 static int
@@ -189,17 +199,15 @@ s_cancel_now (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t provider
     //  isolation reports the connection decommissioned; then they are released
     const char *sql =
         streq (subject, "provider")?
-            "WITH a AS (UPDATE allocations SET status = 'decommissioning'"
-            "  WHERE status = 'active' AND connection_id IN (SELECT id FROM connections"
-            "  WHERE provider_id = $1::bigint))"
-            " UPDATE providers SET status = 'cancelled', version = version + 1,"
-            " updated_at = $2::timestamptz WHERE id = $1::bigint":
+            DECOMMISSION_CONNECTIONS_OF ("provider_id")
+            " r AS (UPDATE providers SET status = 'cancelled', version = version + 1,"
+            "  updated_at = $2::timestamptz WHERE id = $1::bigint)"
+            " SELECT id FROM c ORDER BY id":
         streq (subject, "service")?
-            "WITH a AS (UPDATE allocations SET status = 'decommissioning'"
-            "  WHERE status = 'active' AND connection_id IN (SELECT id FROM connections"
-            "  WHERE service_id = $1::bigint))"
-            " UPDATE services SET status = 'cancelled', version = version + 1,"
-            " updated_at = $2::timestamptz WHERE id = $1::bigint":
+            DECOMMISSION_CONNECTIONS_OF ("service_id")
+            " r AS (UPDATE services SET status = 'cancelled', version = version + 1,"
+            "  updated_at = $2::timestamptz WHERE id = $1::bigint)"
+            " SELECT id FROM c ORDER BY id":
         streq (subject, "connection")?
             //  Its addresses wait until isolation reports it decommissioned
             "WITH a AS (UPDATE allocations SET status = 'decommissioning'"
@@ -208,7 +216,13 @@ s_cancel_now (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t provider
             " updated_at = $2::timestamptz WHERE id = $1::bigint":
             "UPDATE contracts SET status = 'cancelled', version = version + 1,"
             " updated_at = $2::timestamptz WHERE id = $1::bigint";
-    int rc = lg_ctx_exec (ctx, sql, 2, params);
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, sql, 2, params);
+    if (rc)
+        return rc;
+    for (int row = 0; row < PQntuples (res) && rc == 0; row++)
+        rc = reg_version (ctx, "connection", lg_db_u64 (res, row, "id"));
+    PQclear (res);
     if (rc || (rc = reg_version (ctx, subject, id)))
         return rc;
     Lgwan__V1__CancellationEffective effective = LGWAN__V1__CANCELLATION_EFFECTIVE__INIT;

@@ -1384,6 +1384,75 @@ test_r4_1_approval_meets_its_providers_cancellation (void **state)
                                     " AND status = 'decommissioning'", connection), 1);
 }
 
+//  Versions of connection id whose record is its current version, with the
+//  actor and reason given and its allocation decommissioning: 1 or 0
+static long
+s_decommissioned_version (uint64_t id, const char *actor, const char *reason)
+{
+    return rf_sqlf_long ("SELECT count(*) FROM registry.versions v JOIN registry.connections c"
+                         " ON c.id = v.subject_id AND c.version = v.version"
+                         " WHERE v.subject = 'connection' AND v.subject_id = %" PRIu64
+                         " AND v.actor = '%s' AND v.reason = '%s'"
+                         " AND v.record -> 'allocations' -> 0 ->> 'status' = 'decommissioning'",
+                         id, actor, reason);
+}
+
+static long
+s_versions_of (uint64_t id)
+{
+    return rf_sqlf_long ("SELECT count(*) FROM registry.versions WHERE subject = 'connection'"
+                         " AND subject_id = %" PRIu64, id);
+}
+
+/* REQ R4.2: cancelling a service or a provider puts the allocations of its
+   connections into decommissioning, and each connection it touches gets a
+   version that shows them (a connection's record holds its allocations),
+   with the actor and reason of the cancellation. Before, the allocations
+   changed and the connections' histories did not */
+/* REQ X.1 */
+static void
+test_r4_2_cancellation_versions_the_connections_it_ends (void **state)
+{
+    (void) state;
+    s_pool ("asp-v4-ended", "198.18.15.0/28", 4);
+    uint64_t provider = rf_qualified_provider ("廃止予定回線株式会社");
+    s_contacts (provider, false, true, true);
+    uint64_t service = rf_registered_service (provider, provider);
+    uint64_t of_service = s_under_review ("operator", service, 30, 0);
+    lgwan__v1__reply__free_unpacked (s_approve (of_service), NULL);
+    uint64_t of_provider = s_under_review ("operator", rf_registered_service (provider, provider),
+                                           30, 0);
+    lgwan__v1__reply__free_unpacked (s_approve (of_provider), NULL);
+    long service_versions = s_versions_of (of_service);
+    long provider_versions = s_versions_of (of_provider);
+
+    Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
+    cancel.kind = NOTIFICATION;
+    cancel.subject = (char *) "service";
+    cancel.id = service;
+    cancel.cancel = true;
+    rf_ok (rf_ask_why ("operator", "サービス廃止", RF_BODY (CHANGE_FILE), &cancel));
+    assert_int_equal (s_versions_of (of_service), service_versions + 1);
+    assert_int_equal (s_decommissioned_version (of_service, "operator:alice", "サービス廃止"), 1);
+    assert_int_equal (s_versions_of (of_provider), provider_versions);
+
+    cancel.kind = APPLICATION;
+    cancel.subject = (char *) "provider";
+    cancel.id = provider;
+    lg_reply_t *reply = rf_ask_why ("operator", "事業撤退", RF_BODY (CHANGE_FILE), &cancel);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+    decide.change = reply->change->change->id;
+    decide.outcome = APPROVED;
+    decide.reason = (char *) "撤退を承認";
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_ok (rf_ask_why ("reviewer", "撤退を承認", RF_BODY (CHANGE_DECIDE), &decide));
+    assert_int_equal (s_versions_of (of_provider), provider_versions + 1);
+    assert_int_equal (s_decommissioned_version (of_provider, "reviewer:rita", "撤退を承認"), 1);
+    //  Decommissioning already, with its service: not touched again
+    assert_int_equal (s_versions_of (of_service), service_versions + 1);
+}
+
 static int
 s_setup (void **state)
 {
@@ -1412,6 +1481,7 @@ main (void)
         cmocka_unit_test (test_r12_1_pool_input),
         cmocka_unit_test (test_r11_servers),
         cmocka_unit_test (test_r4_2_bandwidth_change),
+        cmocka_unit_test (test_r4_2_cancellation_versions_the_connections_it_ends),
         cmocka_unit_test (test_r12_1_connection_permissions),
         cmocka_unit_test (test_r4_1_approval_meets_its_providers_cancellation),
     };
