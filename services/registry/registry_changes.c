@@ -24,35 +24,63 @@
 */
 #include "registry_internal.h"
 
-static const char *s_subjects [] = { "provider", "service", "contract", "connection", NULL };
+//  Each record a change or History names: the provider that answers for it
+//  (files its changes and reads its history; for a service its hosting
+//  provider, for an interconnection either side, the second as other), its
+//  status, and the status in which it is in effect (what a cancellation
+//  ends). A change locks it; a read takes it as it is, without a lock: a
+//  read runs on the reactor, and a lock would hold the writes as well
+#define RECORD_OF_PROVIDER \
+    "SELECT id AS provider, 0 AS other, status FROM providers WHERE id = $1::bigint"
+#define RECORD_OF_SERVICE \
+    "SELECT (SELECT provider_id FROM service_holders h WHERE h.service_id = s.id" \
+    " AND h.role = 2) AS provider, 0 AS other, status FROM services s WHERE id = $1::bigint"
+#define RECORD_OF_CONTRACT \
+    "SELECT provider_id AS provider, 0 AS other, status FROM contracts WHERE id = $1::bigint"
+#define RECORD_OF_CONNECTION \
+    "SELECT provider_id AS provider, 0 AS other, status FROM connections WHERE id = $1::bigint"
+#define RECORD_OF_INTERCONNECTION \
+    "SELECT provider_a AS provider, provider_b AS other, status FROM interconnections" \
+    " WHERE id = $1::bigint"
 
+typedef struct {
+    const char *subject;
+    const char *read;           //  provider, other, status
+    const char *lock;           //  the same, locked; NULL: nothing is filed for it
+    const char *in_effect;      //  its status while in effect
+} s_record_t;
+
+static const s_record_t s_records [] = {
+    { "provider", RECORD_OF_PROVIDER, RECORD_OF_PROVIDER " FOR UPDATE", "qualified" },
+    { "service", RECORD_OF_SERVICE, RECORD_OF_SERVICE " FOR UPDATE", "registered" },
+    { "contract", RECORD_OF_CONTRACT, RECORD_OF_CONTRACT " FOR UPDATE", "active" },
+    { "connection", RECORD_OF_CONNECTION, RECORD_OF_CONNECTION " FOR UPDATE", "active" },
+    { "interconnection", RECORD_OF_INTERCONNECTION, NULL, "registered" },
+};
+
+//  The record of subject; NULL when there is no such subject
+static const s_record_t *
+s_record (const char *subject)
+{
+    for (size_t i = 0; i < sizeof s_records / sizeof s_records [0]; i++)
+        if (streq (s_records [i].subject, subject))
+            return &s_records [i];
+    return NULL;
+}
+
+//  A subject whose changes are filed
 static bool
 s_known_subject (const char *subject)
 {
-    for (int i = 0; s_subjects [i]; i++)
-        if (streq (s_subjects [i], subject))
-            return true;
-    return false;
+    const s_record_t *record = s_record (subject);
+    return record && record->lock;
 }
-
-//  The status in which each subject is in effect: what a cancellation ends
-static const struct {
-    const char *subject;
-    const char *status;
-} s_in_effect [] = {
-    { "provider", "qualified" },
-    { "service", "registered" },
-    { "contract", "active" },
-    { "connection", "active" },
-};
 
 static bool
 s_is_in_effect (const char *subject, const char *status)
 {
-    for (size_t i = 0; i < sizeof s_in_effect / sizeof s_in_effect [0]; i++)
-        if (streq (s_in_effect [i].subject, subject))
-            return streq (s_in_effect [i].status, status);
-    return false;
+    const s_record_t *record = s_record (subject);
+    return record && streq (record->in_effect, status);
 }
 
 //  A change that waited lapses when its record never took effect (point 4):
@@ -109,37 +137,61 @@ s_fields (const Lgwan__V1__ChangeFile *f, const char **fields, int max)
     return n;
 }
 
-//  The subject's provider and status, locked; -1 NOT_FOUND or DENIED
+//  The provider that answers for a record (and other, an interconnection's
+//  second side; NULL when not wanted) and its status, locked for a change
+//  or read as it is; -1 NOT_FOUND
 static int
-s_lock_subject (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t *provider,
-                char *status, size_t size)
+s_subject (lg_ctx_t *ctx, const char *subject, uint64_t id, bool lock, uint64_t *provider,
+           uint64_t *other, char *status, size_t size)
 {
+    const s_record_t *record = s_record (subject);
+    assert (record && (record->lock || !lock));
     char text [24];
     ID_TEXT (text, id);
     const char *params [] = { text };
-    const char *sql =
-        streq (subject, "provider")?
-            "SELECT id AS provider, status FROM providers WHERE id = $1::bigint FOR UPDATE":
-        streq (subject, "service")?
-            "SELECT (SELECT provider_id FROM service_holders h WHERE h.service_id = s.id"
-            " AND h.role = 2) AS provider, status FROM services s WHERE id = $1::bigint FOR UPDATE":
-        streq (subject, "connection")?
-            "SELECT provider_id AS provider, status FROM connections WHERE id = $1::bigint FOR UPDATE":
-            "SELECT provider_id AS provider, status FROM contracts WHERE id = $1::bigint FOR UPDATE";
     PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, sql, 1, params);
+    int rc = lg_ctx_query (ctx, &res, lock? record->lock: record->read, 1, params);
     if (rc)
         return rc;
     if (PQntuples (res) == 0) {
         PQclear (res);
         return MISSING (ctx, "no %s %s", subject, text);
     }
-    const char *owner = lg_db_value (res, 0, "provider");
-    *provider = owner? strtoull (owner, NULL, 10): 0;
+    *provider = lg_db_u64 (res, 0, "provider");
+    if (other)
+        *other = lg_db_u64 (res, 0, "other");
     snprintf (status, size, "%s", lg_db_value (res, 0, "status"));
     PQclear (res);
-    //  For a service, the provider that may file is its hosting provider
-    return reg_only_self (ctx, *provider);
+    return 0;
+}
+
+//  The subject's provider and status, locked; -1 NOT_FOUND or DENIED (a
+//  provider files only for what it answers for)
+static int
+s_lock_subject (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t *provider,
+                char *status, size_t size)
+{
+    int rc = s_subject (ctx, subject, id, true, provider, NULL, status, size);
+    return rc? rc: reg_only_self (ctx, *provider);
+}
+
+//  A provider reads the changes and the history of what it answers for
+//  (either side, an interconnection); staff and readers all. -1 NOT_FOUND
+//  or DENIED
+static int
+s_check_reader (lg_ctx_t *ctx, const char *subject, uint64_t id)
+{
+    if (ctx->caller->role != LG_ROLE_PROVIDER)
+        return 0;
+    uint64_t provider, other;
+    char status [32];
+    int rc = s_subject (ctx, subject, id, false, &provider, &other, status, sizeof status);
+    if (rc)
+        return rc;
+    uint64_t caller = ctx->caller->provider_id;
+    if (caller == 0 || (provider != caller && other != caller))
+        return DENIED (ctx, "a provider reads only the history and changes of its own records");
+    return 0;
 }
 
 //  A service's hosting provider changes only when the service has no
@@ -627,15 +679,18 @@ reg_change_list (lg_ctx_t *ctx)
 {
     const Lgwan__V1__ChangeList *q = ctx->request->change_list;
     if (*q->subject && !s_known_subject (q->subject))
-        return INVALID (ctx, NULL, "subject must be provider, service or contract");
+        return INVALID (ctx, NULL, "subject must be provider, service, contract or connection");
     uint32_t limit;
     char count [16];
     if (reg_check_text (ctx, "status", q->status, 16, false)
     ||  lg_ctx_page (ctx, q->limit, 50, 500, &limit, count, sizeof count))
         return -1;
-    if (ctx->caller->role == LG_ROLE_PROVIDER && (!streq (q->subject, "provider")
-                                              ||  q->id != ctx->caller->provider_id))
-        return DENIED (ctx, "a provider lists only the changes of its own provider record");
+    if (ctx->caller->role == LG_ROLE_PROVIDER && (!*q->subject || q->id == 0))
+        return DENIED (ctx, "a provider lists the changes of one of its own records: subject"
+                       " and id");
+    int rc = *q->subject && q->id? s_check_reader (ctx, q->subject, q->id): 0;
+    if (rc)
+        return rc;
     char id [24], after [24];
     ID_TEXT (id, q->id);
     ID_TEXT (after, q->after_id);
@@ -643,12 +698,12 @@ reg_change_list (lg_ctx_t *ctx)
                               after, count };
     PGresult *res;
     //  The page in one statement, each with its decision
-    int rc = lg_ctx_query (ctx, &res, "SELECT " CHANGE_COLUMNS " FROM changes c"
-                                      " WHERE ($1::text IS NULL OR c.subject = $1)"
-                                      " AND ($2::bigint = 0 OR c.subject_id = $2::bigint)"
-                                      " AND ($3::text IS NULL OR c.status = $3)"
-                                      " AND c.id > $4::bigint ORDER BY c.id LIMIT $5::integer",
-                           5, params);
+    rc = lg_ctx_query (ctx, &res, "SELECT " CHANGE_COLUMNS " FROM changes c"
+                                  " WHERE ($1::text IS NULL OR c.subject = $1)"
+                                  " AND ($2::bigint = 0 OR c.subject_id = $2::bigint)"
+                                  " AND ($3::text IS NULL OR c.status = $3)"
+                                  " AND c.id > $4::bigint ORDER BY c.id LIMIT $5::integer",
+                       5, params);
     if (rc)
         return rc;
     int rows = PQntuples (res);
@@ -669,36 +724,22 @@ int
 reg_history (lg_ctx_t *ctx)
 {
     const Lgwan__V1__History *q = ctx->request->history;
-    if (!streq (q->subject, "provider") && !streq (q->subject, "service")
-    &&  !streq (q->subject, "contract") && !streq (q->subject, "interconnection")
-    &&  !streq (q->subject, "connection"))
+    if (!s_record (q->subject))
         return INVALID (ctx, "R4.2", "subject must be provider, service, contract,"
                         " interconnection or connection");
     if (q->id == 0)
         return INVALID (ctx, "R4.2", "id is mandatory");
-    if (ctx->caller->role == LG_ROLE_PROVIDER) {
-        //  Its own provider record, or a contract of its own
-        uint64_t owner = 0;
-        char status [32];
-        if (streq (q->subject, "provider"))
-            owner = q->id;
-        else
-        if (streq (q->subject, "contract")) {
-            int rc = s_lock_subject (ctx, "contract", q->id, &owner, status, sizeof status);
-            if (rc)
-                return rc;
-        }
-        if (owner != ctx->caller->provider_id)
-            return DENIED (ctx, "a provider reads only its own history");
-    }
+    int rc = s_check_reader (ctx, q->subject, q->id);
+    if (rc)
+        return rc;
     char id [24];
     ID_TEXT (id, q->id);
     const char *params [] = { q->subject, id };
     PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, "SELECT version, actor, reason, record::text AS record, "
-                                      TIME_TEXT ("recorded_at") " AS recorded_at"
-                                      " FROM versions WHERE subject = $1 AND subject_id = $2::bigint"
-                                      " ORDER BY version", 2, params);
+    rc = lg_ctx_query (ctx, &res, "SELECT version, actor, reason, record::text AS record, "
+                                  TIME_TEXT ("recorded_at") " AS recorded_at"
+                                  " FROM versions WHERE subject = $1 AND subject_id = $2::bigint"
+                                  " ORDER BY version", 2, params);
     if (rc)
         return rc;
     int rows = PQntuples (res);

@@ -706,6 +706,96 @@ test_r4_2_cancellation_of_what_never_took_effect_lapses (void **state)
     assert_int_equal (rf_cancellations ("connection", connection, NULL, NULL), 0);
 }
 
+/* REQ R4.2: history can be read back by the provider itself: of its own
+   connection, a service it hosts, an interconnection it is a side of, a
+   contract of its own, and the changes of each; never by another provider
+   (not the service's other holder). Before, a provider was refused all but
+   its provider record and its contracts, against the README's "readers,
+   the provider itself" */
+/* REQ X.3 */
+static void
+test_r4_2_provider_reads_the_history_of_its_own_records (void **state)
+{
+    (void) state;
+    rf_contacts (2);
+    uint64_t service = rf_registered_service (1, 2);
+    uint64_t connection = s_connection_applied (service);
+    uint64_t contract = rf_contract ("provider2", 2, "131016", service);
+    uint64_t third = rf_qualified_provider ("相互接続株式会社");
+    Lgwan__V1__InterconnectionRegister ic = LGWAN__V1__INTERCONNECTION_REGISTER__INIT;
+    ic.provider_a = third;
+    ic.provider_b = 2;
+    ic.justification = (char *) "共同利用型サービスの提供のため";
+    lg_reply_t *reply = rf_ask ("operator", RF_BODY (INTERCONNECTION_REGISTER), &ic);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    uint64_t interconnection = reply->interconnection->interconnection->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    Lgwan__V1__ServicePatch title = LGWAN__V1__SERVICE_PATCH__INIT;
+    title.title_ja = (char *) "電子申請サービス（履歴）";
+    s_change_id (s_service_change ("provider2", NOTIFICATION, service, &title), "effective");
+    long changes = rf_count ("changes");
+    long versions = rf_count ("versions");
+
+    struct { const char *subject; uint64_t id; } own [] = {
+        { "service", service }, { "connection", connection }, { "contract", contract },
+        { "interconnection", interconnection }, { "provider", 2 } };
+    for (size_t i = 0; i < sizeof own / sizeof own [0]; i++) {
+        reply = s_history ("provider2", own [i].subject, own [i].id);
+        rf_expect (reply, RF_CODE (OK), NULL);
+        assert_true (reply->history->n_versions >= 1);
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        //  Another provider, even one that holds a role in the service: no
+        rf_refused (s_history ("provider1", own [i].subject, own [i].id),
+                    RF_CODE (PERMISSION_DENIED), NULL);
+    }
+    Lgwan__V1__ChangeList list = LGWAN__V1__CHANGE_LIST__INIT;
+    list.subject = (char *) "service";
+    list.id = service;
+    reply = rf_ask ("provider2", RF_BODY (CHANGE_LIST), &list);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->change_list->n_changes, 1);
+    assert_string_equal (reply->change_list->changes [0]->payload,
+                         "{\"titleJa\":\"電子申請サービス（履歴）\"}");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_refused (rf_ask ("provider1", RF_BODY (CHANGE_LIST), &list), RF_CODE (PERMISSION_DENIED),
+                NULL);
+    list.subject = (char *) "";
+    list.id = 0;
+    rf_refused (rf_ask ("provider2", RF_BODY (CHANGE_LIST), &list), RF_CODE (PERMISSION_DENIED),
+                NULL);
+    assert_int_equal (rf_count ("changes"), changes);
+    assert_int_equal (rf_count ("versions"), versions);
+}
+
+/* REQ X.3: History is a read: it takes no lock, so a contract's history is
+   answered at once while a write holds the contract. Before, it read the
+   contract's owner FOR UPDATE, waited the reactor's lock wait and was
+   answered busy */
+static void
+test_x3_history_read_takes_no_lock (void **state)
+{
+    (void) state;
+    uint64_t contract = rf_contract ("provider1", 1, "131016", rf_registered_service (1, 2));
+    PGconn *holder = PQconnectdb (rf.admin);
+    char *sql = zsys_sprintf ("BEGIN; SELECT 1 FROM registry.contracts WHERE id = %" PRIu64
+                              " FOR UPDATE", contract);
+    PGresult *res = PQexec (holder, sql);
+    bool held = PQresultStatus (res) == PGRES_TUPLES_OK;
+    PQclear (res);
+    zstr_free (&sql);
+    int64_t started = zclock_mono ();
+    lg_reply_t *reply = s_history ("provider1", "contract", contract);
+    int64_t took = zclock_mono () - started;
+    res = PQexec (holder, "COMMIT");
+    PQclear (res);
+    PQfinish (holder);
+    assert_true (held);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->history->n_versions, 1);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_true (took < LG_DB_LOCK_WAIT_MS / 2);
+}
+
 /* REQ R4.2: a rejected application never took effect: a change or a
    cancellation of it is refused and writes nothing. A cancellation used to
    be taken, and CancellationEffective announced the end of a service that
@@ -1130,6 +1220,8 @@ main (void)
         cmocka_unit_test (test_r4_2_what_never_took_effect_is_not_cancelled),
         cmocka_unit_test_teardown (test_r4_2_cancellation_of_what_never_took_effect_lapses,
                                    s_clock_back),
+        cmocka_unit_test (test_r4_2_provider_reads_the_history_of_its_own_records),
+        cmocka_unit_test (test_x3_history_read_takes_no_lock),
         cmocka_unit_test (test_x3_permissions),
         cmocka_unit_test (test_x3_bad_input),
         cmocka_unit_test_teardown (test_r4_2_cancel_scheduled, s_clock_back),
