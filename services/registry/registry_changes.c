@@ -19,7 +19,10 @@
        began, and CancellationEffective would announce its end. A change that
        waits (pending, scheduled) for a record that never took effect (since
        rejected, or one filed before this rule) lapses when it is decided or
-       due: closed as 'lapsed', nothing written, nothing published.
+       due: closed as 'lapsed', nothing written, nothing published. What
+       ended with its parent (a connection with its service or provider, a
+       service with its hosting provider, a contract with its provider)
+       takes no change, filed or approved (R4.2).
     5. Every change that takes effect writes a new version of its record.
 */
 #include "registry_internal.h"
@@ -43,19 +46,37 @@
     "SELECT provider_a AS provider, provider_b AS other, status FROM interconnections" \
     " WHERE id = $1::bigint"
 
+//  The parents whose cancellation ended a record (what, id), the first one
+#define ENDED_WITH_SERVICE \
+    "SELECT 'provider' AS what, p.id FROM service_holders h" \
+    " JOIN providers p ON p.id = h.provider_id WHERE h.service_id = $1::bigint" \
+    " AND h.role = 2 AND p.status = 'cancelled'"
+#define ENDED_WITH_CONTRACT \
+    "SELECT 'provider' AS what, p.id FROM contracts k JOIN providers p ON p.id = k.provider_id" \
+    " WHERE k.id = $1::bigint AND p.status = 'cancelled'"
+#define ENDED_WITH_CONNECTION \
+    "SELECT 'service' AS what, s.id FROM connections c JOIN services s ON s.id = c.service_id" \
+    " WHERE c.id = $1::bigint AND s.status = 'cancelled'" \
+    " UNION ALL SELECT 'provider', p.id FROM connections c JOIN providers p" \
+    " ON p.id = c.provider_id WHERE c.id = $1::bigint AND p.status = 'cancelled' LIMIT 1"
+
 typedef struct {
     const char *subject;
     const char *read;           //  provider, other, status
     const char *lock;           //  the same, locked; NULL: nothing is filed for it
     const char *in_effect;      //  its status while in effect
+    const char *ended_with;     //  its parents cancelled; NULL: it has none
 } s_record_t;
 
 static const s_record_t s_records [] = {
-    { "provider", RECORD_OF_PROVIDER, RECORD_OF_PROVIDER " FOR UPDATE", "qualified" },
-    { "service", RECORD_OF_SERVICE, RECORD_OF_SERVICE " FOR UPDATE", "registered" },
-    { "contract", RECORD_OF_CONTRACT, RECORD_OF_CONTRACT " FOR UPDATE", "active" },
-    { "connection", RECORD_OF_CONNECTION, RECORD_OF_CONNECTION " FOR UPDATE", "active" },
-    { "interconnection", RECORD_OF_INTERCONNECTION, NULL, "registered" },
+    { "provider", RECORD_OF_PROVIDER, RECORD_OF_PROVIDER " FOR UPDATE", "qualified", NULL },
+    { "service", RECORD_OF_SERVICE, RECORD_OF_SERVICE " FOR UPDATE", "registered",
+      ENDED_WITH_SERVICE },
+    { "contract", RECORD_OF_CONTRACT, RECORD_OF_CONTRACT " FOR UPDATE", "active",
+      ENDED_WITH_CONTRACT },
+    { "connection", RECORD_OF_CONNECTION, RECORD_OF_CONNECTION " FOR UPDATE", "active",
+      ENDED_WITH_CONNECTION },
+    { "interconnection", RECORD_OF_INTERCONNECTION, NULL, "registered", NULL },
 };
 
 //  The record of subject; NULL when there is no such subject
@@ -173,6 +194,38 @@ s_lock_subject (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t *provi
 {
     int rc = s_subject (ctx, subject, id, true, provider, NULL, status, size);
     return rc? rc: reg_only_self (ctx, *provider);
+}
+
+//  R4.2: a record whose parent was cancelled ended with it (a connection
+//  with its service or its provider, a service with its hosting provider, a
+//  contract with its provider): no change of it is filed or takes effect.
+//  Asked after the record is locked, in a statement of its own, and the
+//  parents are not locked: a cancellation locks the parent, then writes the
+//  connections in effect under it (their allocations, a version), so a
+//  parent locked here after the record would close a cycle. A cancellation
+//  of an active connection's parent under way is waited for at the
+//  connection's lock and seen by this later statement. A provider's
+//  cancellation writes neither its services nor its contracts: one that
+//  commits while a change of them runs is not seen (filed as it ended)
+static int
+s_check_parents (lg_ctx_t *ctx, const char *subject, uint64_t id)
+{
+    const s_record_t *record = s_record (subject);
+    if (!record || !record->ended_with)
+        return 0;
+    char text [24];
+    ID_TEXT (text, id);
+    const char *params [] = { text };
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, record->ended_with, 1, params);
+    if (rc)
+        return rc;
+    if (PQntuples (res))
+        rc = REFUSE (ctx, "R4.2", "%s %s ended with its %s %s, which is cancelled: there is"
+                     " nothing to change or cancel", subject, text, lg_db_value (res, 0, "what"),
+                     lg_db_value (res, 0, "id"));
+    PQclear (res);
+    return rc;
 }
 
 //  A provider reads the changes and the history of what it answers for
@@ -555,6 +608,8 @@ reg_change_file (lg_ctx_t *ctx)
     if (f->cancel && !s_is_in_effect (f->subject, status))
         return REFUSE (ctx, "R4.2", "%s %" PRIu64 " is %s: it is not in effect yet, so there is"
                        " nothing to cancel", f->subject, f->id, status);
+    if ((rc = s_check_parents (ctx, f->subject, f->id)))
+        return rc;
 
     //  The content passes the rules of a first filing now, not later
     if (f->provider) {
@@ -660,7 +715,8 @@ reg_change_decide (lg_ctx_t *ctx)
         else
         if (s_lapses (subject, subject_status, cancel))
             rc = s_set_change_status (ctx, d->change, "lapsed", NULL);
-        else {
+        else
+        if ((rc = s_check_parents (ctx, subject, id)) == 0) {
             char today [16];
             reg_today_jst (ctx, today, sizeof today);
             //  An approval after the requested date: it takes effect today

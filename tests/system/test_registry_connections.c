@@ -1453,6 +1453,108 @@ test_r4_2_cancellation_versions_the_connections_it_ends (void **state)
     assert_int_equal (s_versions_of (of_service), service_versions + 1);
 }
 
+//  A change of subject/id as operator: a cancellation (patch NULL) or a
+//  service's patch
+static lg_reply_t *
+s_change (Lgwan__V1__ChangeKind kind, const char *subject, uint64_t id,
+          Lgwan__V1__ServicePatch *patch)
+{
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.kind = kind;
+    change.subject = (char *) subject;
+    change.id = id;
+    change.cancel = patch == NULL;
+    change.service = patch;
+    return rf_ask_why ("operator", "終了", RF_BODY (CHANGE_FILE), &change);
+}
+
+static lg_reply_t *
+s_change_approve (uint64_t change)
+{
+    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+    decide.change = change;
+    decide.outcome = APPROVED;
+    decide.reason = (char *) "承認";
+    return rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide);
+}
+
+//  The id of a change filed, which must be OK
+static uint64_t
+s_change_id (lg_reply_t *reply)
+{
+    rf_expect (reply, RF_CODE (OK), NULL);
+    uint64_t id = reply->change->change->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+/* REQ R4.2: what ended with its parent takes no change: a connection whose
+   service or provider was cancelled, a service whose hosting provider was,
+   a contract whose provider was. A change of it is refused when filed, and
+   one filed before the parent ended is refused when approved; nothing is
+   written. Before, only the record's own status was asked: a bandwidth
+   application approved after its service was cancelled published
+   ConnectionChanged for a connection that had ended */
+static void
+test_r4_2_no_change_of_what_ended_with_its_parent (void **state)
+{
+    (void) state;
+    s_pool ("asp-v4-parents", "198.18.16.0/28", 4);
+    uint64_t provider = rf_qualified_provider ("親子株式会社");
+    s_contacts (provider, false, true, true);
+    uint64_t service = rf_registered_service (provider, provider);
+    uint64_t line = s_under_review ("operator", service, 30, 0);
+    lgwan__v1__reply__free_unpacked (s_approve (line), NULL);
+    uint64_t other = rf_registered_service (provider, provider);
+    uint64_t second = s_under_review ("operator", other, 30, 0);
+    lgwan__v1__reply__free_unpacked (s_approve (second), NULL);
+    uint64_t contract = rf_active_contract ("operator", provider, "131016", other);
+
+    //  A bandwidth application waits; meanwhile its service is cancelled
+    uint64_t faster = s_change_id (s_bandwidth ("operator", line, APPLICATION, "1G"));
+    s_change_id (s_change (NOTIFICATION, "service", service, NULL));
+    long changes = rf_count ("changes");
+    long versions = rf_count ("versions");
+    long events = rf_count ("outbox");
+    lg_reply_t *reply = s_change_approve (faster);
+    rf_expect (reply, RF_CODE (FAILED_PRECONDITION), "R4.2");
+    assert_non_null (strstr (reply->status->message, "ended with its service"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_refused (s_bandwidth ("operator", line, APPLICATION, "10G"),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    rf_refused (s_change (NOTIFICATION, "connection", line, NULL),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    assert_int_equal (rf_count ("changes"), changes);
+    assert_int_equal (rf_count ("versions"), versions);
+    assert_int_equal (rf_count ("outbox"), events);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.changes WHERE id = %" PRIu64
+                                    " AND status = 'pending'", faster), 1);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.connections WHERE id = %"
+                                    PRIu64 " AND bandwidth_class = '100M'", line), 1);
+
+    //  The provider cancelled: its other connection, its other service and
+    //  its contract ended with it
+    rf_ok (s_change_approve (s_change_id (s_change (APPLICATION, "provider", provider, NULL))));
+    changes = rf_count ("changes");
+    versions = rf_count ("versions");
+    events = rf_count ("outbox");
+    rf_refused (s_bandwidth ("operator", second, APPLICATION, "1G"),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    rf_refused (s_change (NOTIFICATION, "connection", second, NULL),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    Lgwan__V1__ServicePatch title = LGWAN__V1__SERVICE_PATCH__INIT;
+    title.title_ja = (char *) "終了したサービス";
+    rf_refused (s_change (NOTIFICATION, "service", other, &title),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    rf_refused (s_change (NOTIFICATION, "service", other, NULL),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    rf_refused (s_change (NOTIFICATION, "contract", contract, NULL),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    assert_int_equal (rf_count ("changes"), changes);
+    assert_int_equal (rf_count ("versions"), versions);
+    assert_int_equal (rf_count ("outbox"), events);
+}
+
 static int
 s_setup (void **state)
 {
@@ -1482,6 +1584,7 @@ main (void)
         cmocka_unit_test (test_r11_servers),
         cmocka_unit_test (test_r4_2_bandwidth_change),
         cmocka_unit_test (test_r4_2_cancellation_versions_the_connections_it_ends),
+        cmocka_unit_test (test_r4_2_no_change_of_what_ended_with_its_parent),
         cmocka_unit_test (test_r12_1_connection_permissions),
         cmocka_unit_test (test_r4_1_approval_meets_its_providers_cancellation),
     };
