@@ -2,12 +2,14 @@
     interconnections between providers (R8.1, R8.2).
 
     1. A contract names the provider, the using body by its local government
-       code (in the reference list), the services covered (registered, and
-       the provider holds the application & content or hosting role in each)
-       and the provider's responsibility for provision and operation (R7.1).
+       code (in the reference list), the services covered (registered, their
+       hosting provider qualified, and the provider holds the application &
+       content or hosting role in each: R10.1) and the provider's
+       responsibility for provision and operation (R7.1).
     2. It is a draft until the delivery of the terms of use and of the user
-       manual are both recorded; only then can it be activated (R7.2), and
-       ContractActivated is published.
+       manual are both recorded; only then can it be activated (R7.2), with
+       the services checked again as they are then (a change of holders may
+       have replaced the provider), and ContractActivated is published.
     3. An interconnection is a registered fact with its justification (R8.1):
        no approval step, no prefecture or operating body involved (R8.2).
 */
@@ -41,6 +43,48 @@ s_qualified (lg_ctx_t *ctx, uint64_t provider, const char *requirement)
     if (!streq (status, "qualified"))
         return REFUSE (ctx, requirement, "provider %" PRIu64 " is %s, not qualified", provider,
                        status);
+    return 0;
+}
+
+//  What a contract needs of each service it covers, one row each with the
+//  id asked for ($2 the contract's provider): its status (NULL: no such
+//  service), whether the provider holds its application & content or hosting
+//  role, and its hosting provider's status
+#define COVERED_COLUMNS \
+    "s.status, EXISTS (SELECT 1 FROM service_holders h WHERE h.service_id = s.id" \
+    " AND h.provider_id = $2::bigint AND h.role IN (1, 2)) AS holds," \
+    " hh.provider_id AS hosting, hp.status AS hosting_status"
+#define COVERED_JOINS \
+    " LEFT JOIN service_holders hh ON hh.service_id = s.id AND hh.role = 2" \
+    " LEFT JOIN providers hp ON hp.id = hh.provider_id"
+
+//  Each service covered as it is now (rows of COVERED_COLUMNS): registered,
+//  its hosting provider qualified (R4.1), and the contract's provider still
+//  one of its holders that answer for it (R10.1). contract is NULL while
+//  the contract is made. 0, or -1 refused
+static int
+s_check_covered (lg_ctx_t *ctx, const PGresult *res, const char *provider, const char *contract)
+{
+    for (int row = 0; row < PQntuples (res); row++) {
+        const char *service = lg_db_value (res, row, "asked");
+        const char *status = lg_db_value (res, row, "status");
+        const char *hosting = lg_db_value (res, row, "hosting");
+        const char *hosting_status = lg_db_value (res, row, "hosting_status");
+        if (!status)
+            return MISSING (ctx, "no service %s", service);
+        if (!streq (status, "registered"))
+            return contract
+                ? REFUSE (ctx, "R4.1", "service %s covered by contract %s is no longer registered",
+                          service, contract)
+                : REFUSE (ctx, "R4.1", "service %s is not registered", service);
+        if (!streq (lg_db_value (res, row, "holds"), "t"))
+            return REFUSE (ctx, "R10.1", "provider %s provides service %s neither as application"
+                           " & content nor as hosting provider", provider, service);
+        if (!streq (hosting_status? hosting_status: "missing", "qualified"))
+            return REFUSE (ctx, "R4.1", "hosting provider %s of service %s is %s, not qualified",
+                           hosting? hosting: "-", service,
+                           hosting_status? hosting_status: "missing");
+    }
     return 0;
 }
 
@@ -80,31 +124,32 @@ reg_contract_create (lg_ctx_t *ctx)
 
     char provider [24];
     ID_TEXT (provider, c->provider);
+    //  The ids as a PostgreSQL array: the services in one statement
+    char *ids = (char *) malloc (c->n_services * 21 + 3);
+    size_t at = 0;
+    ids [at++] = '{';
     for (size_t i = 0; i < c->n_services; i++) {
-        char service [24];
-        ID_TEXT (service, c->services [i]);
         for (size_t j = 0; j < i; j++)
-            if (c->services [j] == c->services [i])
-                return INVALID (ctx, NULL, "service %s is listed twice", service);
-        const char *params [] = { service, provider };
-        if ((rc = lg_ctx_query (ctx, &res,
-                "SELECT s.status, EXISTS (SELECT 1 FROM service_holders h WHERE h.service_id = s.id"
-                " AND h.provider_id = $2::bigint AND h.role IN (1, 2)) AS holds"
-                " FROM services s WHERE s.id = $1::bigint", 2, params)))
-            return rc;
-        if (PQntuples (res) == 0) {
-            PQclear (res);
-            return MISSING (ctx, "no service %s", service);
-        }
-        bool registered = streq (lg_db_value (res, 0, "status"), "registered");
-        bool holds = streq (lg_db_value (res, 0, "holds"), "t");
-        PQclear (res);
-        if (!registered)
-            return REFUSE (ctx, "R4.1", "service %s is not registered", service);
-        if (!holds)
-            return REFUSE (ctx, "R10.1", "provider %s provides service %s neither as application"
-                           " & content nor as hosting provider", provider, service);
+            if (c->services [j] == c->services [i]) {
+                free (ids);
+                return INVALID (ctx, NULL, "service %" PRIu64 " is listed twice",
+                                c->services [i]);
+            }
+        at += sprintf (ids + at, "%s%" PRIu64, i? ",": "", c->services [i]);
     }
+    snprintf (ids + at, 2, "}");
+    const char *asked [] = { ids, provider };
+    rc = lg_ctx_query (ctx, &res, "SELECT x.id AS asked, " COVERED_COLUMNS
+                                  " FROM unnest ($1::bigint[]) WITH ORDINALITY AS x (id, n)"
+                                  " LEFT JOIN services s ON s.id = x.id" COVERED_JOINS
+                                  " ORDER BY x.n", 2, asked);
+    free (ids);
+    if (rc)
+        return rc;
+    rc = s_check_covered (ctx, res, provider, NULL);
+    PQclear (res);
+    if (rc)
+        return rc;
     char now [40];
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { provider, c->lgcode, using_body, c->responsibility, now };
@@ -205,30 +250,29 @@ reg_contract_activate (lg_ctx_t *ctx)
                        " and the user manual are delivered (terms: %s, manual: %s)", id,
                        *contract->terms_delivered_on? "delivered": "not delivered",
                        *contract->manual_delivered_on? "delivered": "not delivered");
-    //  The services covered may have been cancelled since the draft was made.
-    //  They are share-locked until COMMIT, in id order, as a connection
-    //  approval does: a cancellation being written (its row locked FOR
-    //  UPDATE) is waited for and then seen, and none starts before this
-    //  activation commits. Services before the provider: a change of a
-    //  service's holders locks the service, then its holders (no cycle).
-    char text [24], now [40];
+    //  The services covered may have been cancelled since the draft was made,
+    //  their holders changed, their hosting provider cancelled: they are
+    //  checked as at creation. They are share-locked until COMMIT, in id
+    //  order, as a connection approval does: a cancellation or a change of
+    //  holders being written (its row locked FOR UPDATE) is waited for and
+    //  then seen, and none starts before this activation commits. Services
+    //  before the provider: a change of a service's holders locks the
+    //  service, then its holders (no cycle).
+    char text [24], owner [24], now [40];
     ID_TEXT (text, id);
-    const char *own [] = { text };
+    ID_TEXT (owner, provider);
     PGresult *res;
-    if ((rc = lg_ctx_query (ctx, &res, "SELECT s.id, s.status FROM contract_services cs"
-                                       " JOIN services s ON s.id = cs.service_id"
+    const char *own [] = { text, owner };
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT s.id AS asked, " COVERED_COLUMNS
+                                       " FROM contract_services cs"
+                                       " JOIN services s ON s.id = cs.service_id" COVERED_JOINS
                                        " WHERE cs.contract_id = $1::bigint ORDER BY s.id"
-                                       " FOR SHARE OF s", 1, own)))
+                                       " FOR SHARE OF s", 2, own)))
         return rc;
-    for (int row = 0; row < PQntuples (res); row++)
-        if (!streq (lg_db_value (res, row, "status"), "registered")) {
-            char service [24];
-            snprintf (service, sizeof service, "%s", lg_db_value (res, row, "id"));
-            PQclear (res);
-            return REFUSE (ctx, "R4.1", "service %s covered by contract %s is no longer"
-                           " registered", service, text);
-        }
+    rc = s_check_covered (ctx, res, owner, text);
     PQclear (res);
+    if (rc)
+        return rc;
     if ((rc = s_qualified (ctx, provider, "R4.1")))
         return rc;
     lg_clock_format (ctx->now_us, now, sizeof now);

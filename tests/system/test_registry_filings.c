@@ -1292,6 +1292,97 @@ test_r4_3_review_queue_names_the_provider (void **state)
     assert_int_equal (s_queued_provider ("change", of_service), hosting);
 }
 
+//  A change pending, approved by a reviewer: effective
+static void
+s_change_approved (uint64_t change)
+{
+    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+    decide.change = change;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+    decide.reason = (char *) "承認";
+    lg_reply_t *reply = rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "effective");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+//  A draft contract of provider for service with both documents delivered
+static uint64_t
+s_delivered_contract (uint64_t provider, const char *lgcode, uint64_t service)
+{
+    uint64_t id = rf_contract ("operator", provider, lgcode, service);
+    rf_ok (rf_deliver (id, LGWAN__V1__DOCUMENT__DOCUMENT_TERMS_OF_USE, RF_TODAY));
+    rf_ok (rf_deliver (id, LGWAN__V1__DOCUMENT__DOCUMENT_USER_MANUAL, RF_TODAY));
+    return id;
+}
+
+/* REQ R10.1: a contract covers only services in which its provider holds
+   the application & content or the hosting role, and whose hosting
+   provider is qualified (R4.1), checked when it is made and again when it
+   is activated; a refusal writes nothing. Before, activation asked only
+   whether each service was still registered: a draft was activated after a
+   change of holders had replaced its provider in the service, or after the
+   service's hosting provider was cancelled */
+/* REQ R4.1 R7.1 */
+static void
+test_r10_1_contract_needs_its_provider_in_the_service (void **state)
+{
+    (void) state;
+    const char *responsibility = "本サービスの提供及び運用管理の責任は事業者が負う";
+    uint64_t content = rf_qualified_provider ("コンテンツ提供株式会社");
+    uint64_t host = rf_qualified_provider ("ホスティング株式会社");
+    uint64_t service = rf_registered_service (content, host);
+    uint64_t replaced = s_delivered_contract (content, "131016", service);
+    uint64_t leaving = rf_qualified_provider ("撤退ホスティング株式会社");
+    uint64_t orphaned_service = rf_registered_service (content, leaving);
+    uint64_t orphaned = s_delivered_contract (content, "131024", orphaned_service);
+
+    //  Provider 1 takes the application & content role of the first service
+    rf_holders_t h;
+    rf_holders (&h, 1, host);
+    Lgwan__V1__ServicePatch roles = LGWAN__V1__SERVICE_PATCH__INIT;
+    roles.holders = h.list;
+    roles.n_holders = 2;
+    roles.replace_holders = true;
+    Lgwan__V1__ChangeFile regroup = LGWAN__V1__CHANGE_FILE__INIT;
+    regroup.subject = (char *) "service";
+    regroup.id = service;
+    regroup.service = &roles;
+    s_change_approved (s_pending_change (&regroup));
+    //  The second service's hosting provider is cancelled
+    Lgwan__V1__ChangeFile end = LGWAN__V1__CHANGE_FILE__INIT;
+    end.subject = (char *) "provider";
+    end.id = leaving;
+    end.cancel = true;
+    s_change_approved (s_pending_change (&end));
+
+    long contracts = rf_count ("contracts");
+    long versions = rf_count ("versions");
+    long activated = rf_events (LGWAN__V1__EVENT__BODY_CONTRACT_ACTIVATED);
+    lg_reply_t *reply = rf_activate ("operator", replaced);
+    rf_expect (reply, RF_CODE (FAILED_PRECONDITION), "R10.1");
+    assert_non_null (strstr (reply->status->message, "neither as application & content nor as"
+                                                     " hosting provider"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_refused (s_contract_create ("operator", content, "131016", service, responsibility),
+                RF_CODE (FAILED_PRECONDITION), "R10.1");
+    reply = rf_activate ("operator", orphaned);
+    rf_expect (reply, RF_CODE (FAILED_PRECONDITION), "R4.1");
+    assert_non_null (strstr (reply->status->message, "is cancelled, not qualified"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_refused (s_contract_create ("operator", content, "131024", orphaned_service,
+                                   responsibility), RF_CODE (FAILED_PRECONDITION), "R4.1");
+    assert_int_equal (rf_count ("contracts"), contracts);
+    assert_int_equal (rf_count ("versions"), versions);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_CONTRACT_ACTIVATED), activated);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.contracts WHERE id IN (%"
+                                    PRIu64 ", %" PRIu64 ") AND status = 'draft'", replaced,
+                                    orphaned), 2);
+
+    //  The provider that holds the role now makes the contract
+    rf_ok (rf_activate ("operator", s_delivered_contract (1, "131016", service)));
+}
+
 static int
 s_setup (void **state)
 {
@@ -1326,6 +1417,7 @@ main (void)
         cmocka_unit_test (test_r4_3_service_list),
         cmocka_unit_test (test_r4_3_review_queue),
         cmocka_unit_test (test_r4_3_review_queue_names_the_provider),
+        cmocka_unit_test (test_r10_1_contract_needs_its_provider_in_the_service),
     };
     return cmocka_run_group_tests (tests, s_setup, rf_teardown);
 }
