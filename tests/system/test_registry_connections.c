@@ -1331,7 +1331,7 @@ static void
 test_r4_1_approval_meets_its_providers_cancellation (void **state)
 {
     (void) state;
-    s_pool ("asp-v4-race", "198.18.16.0/28", 4);
+    s_pool ("asp-v4-race", "198.18.17.0/28", 4);
     uint64_t provider = rf_qualified_provider ("解約競合株式会社");
     rf_contacts (provider);
     uint64_t service = rf_registered_service (provider, provider);
