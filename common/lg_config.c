@@ -30,6 +30,7 @@
 //  LG_WORKERS             online processors, at least 2      request workers (own connections), 0 .. 64
 //  LG_PUB_HWM             100000                             PUB high-water mark, 1 .. 10000000
 //  LG_MAX_WAITING         1024                               requests queued for a busy worker, 1 .. 100000
+//  LG_MAX_WAITING_MB      64                                 MiB of requests queued so, 1 .. 4096
 //  LG_LOG_LEVEL           info                               debug, info (or log), warning, error
 //
 //  Default <port>: registry 7101, billing 7102, audit 7103, monitor 7104,
@@ -230,6 +231,7 @@ lg_config_load (lg_config_t *cfg, const char *service, char *why, size_t why_siz
                        &cfg->pub_hwm, why, why_size)
     ||  lg_config_int ("LG_DUTY_MS", 0, 0, 86400000, &cfg->duty_ms, why, why_size)
     ||  lg_config_int ("LG_MAX_WAITING", 1024, 1, 100000, &cfg->max_waiting, why, why_size)
+    ||  lg_config_int ("LG_MAX_WAITING_MB", 64, 1, 4096, &cfg->max_waiting_mb, why, why_size)
     ||  lg_config_int ("LG_WORKERS", lg_config_default_workers (), 0, 64, &cfg->workers,
                        why, why_size))
         return -1;

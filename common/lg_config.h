@@ -21,6 +21,7 @@ typedef struct {
     int64_t workers;            //  LG_WORKERS: request workers, 0 = in the reactor
     int64_t pub_hwm;            //  LG_PUB_HWM
     int64_t max_waiting;        //  LG_MAX_WAITING: requests queued while every worker is busy
+    int64_t max_waiting_mb;     //  LG_MAX_WAITING_MB: their bytes, in MiB
     int log_level;              //  LG_LOG_LEVEL
 } lg_config_t;
 

@@ -775,12 +775,6 @@ s_on_reactor (lg_server_t *self, zframe_t *payload)
     return true;
 }
 
-//  Requests queued for a worker, in bytes at most (besides LG_MAX_WAITING):
-//  the reactor drains the ROUTER whatever the workers do, so without a
-//  bound a client sending while every worker waits (a held lock, a
-//  database away) grew the process without end
-#define S_WAITING_BYTES (64 * 1024 * 1024)
-
 //  Hand a job to a free worker, or queue it; false when the queue is full
 //  (the caller answers busy)
 static bool
@@ -792,9 +786,13 @@ s_dispatch (lg_server_t *self, zmsg_t **job_p)
             zmsg_send (job_p, self->workers [i]);
             return true;
         }
+    //  Bounded in count and in bytes (LG_MAX_WAITING, LG_MAX_WAITING_MB):
+    //  the reactor drains the ROUTER whatever the workers do, so without a
+    //  bound a client sending while every worker waits (a held lock, a
+    //  database away) grew the process without end
     size_t size = zmsg_content_size (*job_p);
     if ((int64_t) zlist_size (self->waiting) >= self->cfg.max_waiting
-    ||  self->waiting_bytes + size > S_WAITING_BYTES)
+    ||  self->waiting_bytes + size > (size_t) self->cfg.max_waiting_mb * 1024 * 1024)
         return false;
     self->waiting_bytes += size;
     zlist_append (self->waiting, *job_p);

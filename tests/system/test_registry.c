@@ -536,6 +536,80 @@ test_x3_busy_is_unavailable_and_not_stored (void **state)
     assert_int_equal (s_count_rows ("registry.outbox"), events + 2);
 }
 
+//  A DEALER of the operator to the registry, past its CURVE handshake
+static zsock_t *
+s_dealer (void)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    char *cert = zsys_sprintf ("%s/clients/operator", s_fx.certs);
+    char *server = zsys_sprintf ("%s/services/registry", s_fx.certs);
+    assert_int_equal (lg_auth_client (dealer, cert, server), 0);
+    assert_int_equal (zsock_connect (dealer, "%s", s_fx.endpoint), 0);
+    zstr_free (&cert);
+    zstr_free (&server);
+    zclock_sleep (300);
+    return dealer;
+}
+
+//  Send count copies of request, ids <tag>-<i>, without waiting for replies;
+//  then count for 1.5 s the replies that say busy, and the others. Under a
+//  lock the requests wait for, no worker finishes within that time (the
+//  lock wait is 2 s), so every reply is a refusal
+static void
+s_flood (zsock_t *dealer, lg_request_t *request, const char *tag, int count, int *busy,
+         int *other)
+{
+    for (int i = 0; i < count; i++) {
+        char id [32];
+        snprintf (id, sizeof id, "%s-%d", tag, i);
+        request->request_id = id;
+        zframe_t *frame = lg_codec_frame (&request->base);
+        zframe_send (&frame, dealer, 0);
+    }
+    request->request_id = NULL;
+    *busy = *other = 0;
+    int64_t until = zclock_mono () + 1500;
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    while (zclock_mono () < until && zpoller_wait (poller, 100) != NULL) {
+        zframe_t *frame = zframe_recv (dealer);
+        lg_reply_t *reply = lgwan__v1__reply__unpack (NULL, zframe_size (frame),
+                                                      zframe_data (frame));
+        zframe_destroy (&frame);
+        if (reply && reply->status && reply->status->code == LGWAN__V1__CODE__UNAVAILABLE
+        &&  strstr (reply->status->message, "wait for a worker")
+        &&  strncmp (reply->request_id, tag, strlen (tag)) == 0)
+            (*busy)++;
+        else
+            (*other)++;
+        if (reply)
+            lgwan__v1__reply__free_unpacked (reply, NULL);
+    }
+    zpoller_destroy (&poller);
+}
+
+//  A transaction of the superuser holding a table; NULL if not
+static PGconn *
+s_hold (const char *table)
+{
+    PGconn *holder = PQconnectdb (s_fx.admin_dsn);
+    char *sql = zsys_sprintf ("BEGIN; LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", table);
+    PGresult *res = PQexec (holder, sql);
+    zstr_free (&sql);
+    bool held = PQresultStatus (res) == PGRES_COMMAND_OK;
+    PQclear (res);
+    if (!held)
+        PQfinish (holder);
+    return held? holder: NULL;
+}
+
+static void
+s_release (PGconn *holder)
+{
+    PGresult *res = PQexec (holder, "COMMIT");
+    PQclear (res);
+    PQfinish (holder);
+}
+
 /* REQ X.3: requests that find every worker busy wait in a bounded queue
    (LG_MAX_WAITING, here 2); one more is answered UNAVAILABLE "busy" at
    once, stored nowhere. The reactor drained the socket into a queue without
@@ -547,58 +621,20 @@ test_x3_queue_for_workers_is_bounded (void **state)
     (void) state;
     assert_int_equal (lg_test_stop (s_fx.pid, SIGTERM, 5000), 0);
     s_start_registry ("LG_MAX_WAITING=2");
-    zsock_t *dealer = zsock_new (ZMQ_DEALER);
-    char *cert = zsys_sprintf ("%s/clients/operator", s_fx.certs);
-    char *server = zsys_sprintf ("%s/services/registry", s_fx.certs);
-    assert_int_equal (lg_auth_client (dealer, cert, server), 0);
-    assert_int_equal (zsock_connect (dealer, "%s", s_fx.endpoint), 0);
-    zstr_free (&cert);
-    zstr_free (&server);
-    zclock_sleep (300);                     //  the CURVE handshake
-
-    PGconn *holder = PQconnectdb (s_fx.admin_dsn);
-    PGresult *res = PQexec (holder, "BEGIN; LOCK TABLE registry.providers IN ACCESS EXCLUSIVE MODE");
-    bool held = PQresultStatus (res) == PGRES_COMMAND_OK;
-    PQclear (res);
+    zsock_t *dealer = s_dealer ();
+    PGconn *holder = s_hold ("registry.providers");
+    assert_non_null (holder);
     //  More than the workers (at most 64) and the queue can hold
-    int sent = 80;
-    for (int i = 0; i < sent && held; i++) {
-        Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT;
-        apply.name_ja = (char *) "任意団体";
-        apply.entity_type = (Lgwan__V1__EntityType) 7;
-        char id [32];
-        snprintf (id, sizeof id, "queue-%d", i);
-        lg_request_t request = LGWAN__V1__REQUEST__INIT;
-        request.request_id = id;
-        request.body_case = LGWAN__V1__REQUEST__BODY_PROVIDER_APPLY;
-        request.provider_apply = &apply;
-        zframe_t *frame = lg_codec_frame (&request.base);
-        zframe_send (&frame, dealer, 0);
-    }
-    //  The refusals come before the lock wait (2 s) ends for anybody
-    int busy = 0, other = 0;
-    int64_t until = zclock_mono () + 1500;
-    zpoller_t *poller = zpoller_new (dealer, NULL);
-    while (zclock_mono () < until && zpoller_wait (poller, 100) != NULL) {
-        zframe_t *frame = zframe_recv (dealer);
-        lg_reply_t *reply = lgwan__v1__reply__unpack (NULL, zframe_size (frame),
-                                                      zframe_data (frame));
-        zframe_destroy (&frame);
-        if (reply && reply->status && reply->status->code == LGWAN__V1__CODE__UNAVAILABLE
-        &&  strstr (reply->status->message, "wait for a worker")
-        &&  strncmp (reply->request_id, "queue-", 6) == 0)
-            busy++;
-        else
-            other++;
-        if (reply)
-            lgwan__v1__reply__free_unpacked (reply, NULL);
-    }
-    zpoller_destroy (&poller);
-    res = PQexec (holder, "COMMIT");
-    PQclear (res);
-    PQfinish (holder);
+    Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT;
+    apply.name_ja = (char *) "任意団体";
+    apply.entity_type = (Lgwan__V1__EntityType) 7;
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.body_case = LGWAN__V1__REQUEST__BODY_PROVIDER_APPLY;
+    request.provider_apply = &apply;
+    int sent = 80, busy, other;
+    s_flood (dealer, &request, "queue", sent, &busy, &other);
+    s_release (holder);
     zsock_destroy (&dealer);
-    assert_true (held);
     printf ("%d requests sent under the lock: %d answered busy at once, %d other replies\n",
             sent, busy, other);
     assert_true (busy >= sent - 64 - 2);
@@ -617,6 +653,46 @@ test_x3_queue_for_workers_is_bounded (void **state)
     s_expect (reply, LGWAN__V1__CODE__OK, NULL);
     lgwan__v1__reply__free_unpacked (reply, NULL);
     assert_int_equal (lg_test_stop (s_fx.pid, SIGTERM, 5000), 0);
+    s_start_registry (NULL);
+}
+
+/* REQ X.3: the queue for the workers is bounded in bytes too
+   (LG_MAX_WAITING_MB, here 2 MiB; 64 by default), before LG_MAX_WAITING
+   when the requests are large: of 104 loads of the reference list (1,964
+   entries, 94 KB each) sent while its table is held, one goes to each
+   worker (at most 64), what fits in 2 MiB waits, the rest is answered busy
+   at once */
+static void
+test_x3_queue_for_workers_is_bounded_in_bytes (void **state)
+{
+    (void) state;
+    assert_int_equal (lg_test_stop (s_fx.pid, SIGTERM, 5000), 0);
+    s_start_registry ("LG_MAX_WAITING_MB=2");
+    char why [256];
+    char *path = zsys_sprintf ("%s/deploy/data/local-governments.csv", getenv ("LG_SOURCE_DIR"));
+    Lgwan__V1__ReferenceLoad *load = lg_reference_read (path, why, sizeof why);
+    zstr_free (&path);
+    assert_non_null (load);
+    lg_request_t request = LGWAN__V1__REQUEST__INIT;
+    request.body_case = LGWAN__V1__REQUEST__BODY_REFERENCE_LOAD;
+    request.reference_load = load;
+    size_t size = protobuf_c_message_get_packed_size (&request.base);
+    zsock_t *dealer = s_dealer ();
+    PGconn *holder = s_hold ("registry.reference_lists");
+    assert_non_null (holder);
+    int sent = 104, busy, other;
+    s_flood (dealer, &request, "bytes", sent, &busy, &other);
+    s_release (holder);
+    zsock_destroy (&dealer);
+    lgwan__v1__reference_load__free_unpacked (load, NULL);
+    printf ("%d requests of %zu bytes sent under the lock: %d answered busy at once,"
+            " %d other replies\n", sent, size, busy, other);
+    assert_int_equal (other, 0);
+    //  Taken: what fits in 2 MiB, and one for each worker
+    size_t fits = 2 * 1024 * 1024 / size;
+    assert_true ((size_t) busy >= sent - fits - 64);
+    assert_true ((size_t) busy <= sent - fits);
+    assert_int_equal (lg_test_stop (s_fx.pid, SIGTERM, 30000), 0);
     s_start_registry (NULL);
 }
 
@@ -796,6 +872,7 @@ main (void)
         cmocka_unit_test (test_idempotent_retry),
         cmocka_unit_test (test_x3_busy_is_unavailable_and_not_stored),
         cmocka_unit_test (test_x3_queue_for_workers_is_bounded),
+        cmocka_unit_test (test_x3_queue_for_workers_is_bounded_in_bytes),
         cmocka_unit_test (test_x3_statement_past_the_bound_is_cancelled),
         cmocka_unit_test (test_x3_frozen_write_does_not_hold_the_others),
         cmocka_unit_test (test_x1_secrets_others_may_read_are_refused),

@@ -18,7 +18,7 @@ static const char *s_variables [] = {
     "LG_ORCHESTRATOR_ENDPOINT", "LG_ORCHESTRATOR_PUB_ENDPOINT", "LG_ORCHESTRATOR_DB",
     "LG_ORCHESTRATOR_KEY_FILE",
     "LG_CERT_DIR", "LG_CLOCK_FILE", "LG_FAULTS", "LG_MAX_MSG", "LG_HEARTBEAT_MS", "LG_PUB_HWM",
-    "LG_MAX_WAITING", "LG_LOG_LEVEL", "LG_TEST_INT"
+    "LG_MAX_WAITING", "LG_MAX_WAITING_MB", "LG_LOG_LEVEL", "LG_TEST_INT"
 };
 
 static int
@@ -75,6 +75,7 @@ test_defaults (void **state)
     assert_int_equal (cfg.heartbeat_ms, 1000);
     assert_int_equal (cfg.pub_hwm, 100000);
     assert_int_equal (cfg.max_waiting, 1024);
+    assert_int_equal (cfg.max_waiting_mb, 64);
     assert_int_equal (cfg.log_level, LG_LOG_INFO);
 
     assert_int_equal (lg_config_load (&cfg, "orchestrator", why, sizeof why), 0);
