@@ -1,8 +1,9 @@
 /*  lg_codec - one protobuf per frame, bounded and validated before use.
 
     protobuf-c checks wire structure only: it accepts a message cut at a field
-    boundary, strings that are not UTF-8, and enum numbers the schema does not
-    name (proto3 enums are open). We close those gaps here, once, for every
+    boundary, strings that are not UTF-8, strings holding a NUL byte (which it
+    hands over cut at the NUL), and enum numbers the schema does not name
+    (proto3 enums are open). We close those gaps here, once, for every
     message type, by walking the descriptor; handlers then check only which
     fields are mandatory for them.
 */
@@ -100,6 +101,79 @@ s_validate (const ProtobufCMessage *msg, int depth, const char *path, char *why,
     return 0;
 }
 
+//  Read a varint at *at; 0, or -1 when it runs past the end or past 64 bits
+static int
+s_varint (const uint8_t *data, size_t size, size_t *at, uint64_t *value)
+{
+    *value = 0;
+    for (unsigned shift = 0; shift < 64 && *at < size; shift += 7) {
+        uint8_t byte = data [(*at)++];
+        *value |= (uint64_t) (byte & 0x7f) << shift;
+        if (!(byte & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+//  protobuf-c copies a string to its NUL-ended C form, so one holding a NUL
+//  reaches a handler cut there, and whatever followed (any bytes: the UTF-8
+//  check sees only the part before) is gone without a word. The unpacked
+//  message has lost the length, so the wire bytes are walked with the
+//  descriptor: every string field (and every string inside a message field)
+//  is searched for a NUL. Unknown fields and bytes fields may hold anything.
+//  Runs after a successful unpack, so the structure is sound; every length
+//  is still checked. 0, or -2 with why.
+static int
+s_check_nul (const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t size, int depth,
+             const char *path, char *why, size_t why_size)
+{
+    if (depth > MAX_DEPTH) {
+        s_why (why, why_size, path, "", "nested too deeply");
+        return -2;
+    }
+    size_t at = 0;
+    while (at < size) {
+        uint64_t tag, length;
+        if (s_varint (data, size, &at, &tag))
+            break;
+        unsigned wire = (unsigned) (tag & 7);
+        if (wire == 0) {
+            if (s_varint (data, size, &at, &length))
+                break;
+            continue;
+        }
+        if (wire == 1 || wire == 5) {
+            size_t width = wire == 1? 8: 4;
+            if (size - at < width)
+                break;
+            at += width;
+            continue;
+        }
+        if (wire != 2 || s_varint (data, size, &at, &length) || length > size - at)
+            break;
+        const ProtobufCFieldDescriptor *field = tag >> 3 <= UINT32_MAX?
+            protobuf_c_message_descriptor_get_field (d, (unsigned) (tag >> 3)): NULL;
+        if (field && field->type == PROTOBUF_C_TYPE_STRING
+        &&  memchr (data + at, 0, (size_t) length)) {
+            s_why (why, why_size, path, field->name, "holds a NUL byte");
+            return -2;
+        }
+        if (field && field->type == PROTOBUF_C_TYPE_MESSAGE) {
+            char subpath [256];
+            snprintf (subpath, sizeof subpath, "%s%s.", path, field->name);
+            if (s_check_nul (field->descriptor, data + at, (size_t) length, depth + 1, subpath,
+                             why, why_size))
+                return -2;
+        }
+        at += (size_t) length;
+    }
+    if (at < size) {
+        s_why (why, why_size, path, "", "malformed");
+        return -2;
+    }
+    return 0;
+}
+
 int
 lg_codec_validate (const ProtobufCMessage *msg, char *why, size_t why_size)
 {
@@ -127,7 +201,8 @@ lg_codec_decode (const ProtobufCMessageDescriptor *descriptor, const void *data,
             snprintf (why, why_size, "malformed %s", descriptor->short_name);
         return -2;
     }
-    if (lg_codec_validate (msg, why, why_size)) {
+    if (lg_codec_validate (msg, why, why_size)
+    ||  s_check_nul (descriptor, (const uint8_t *) data, size, 0, "", why, why_size)) {
         protobuf_c_message_free_unpacked (msg, NULL);
         return -2;
     }

@@ -1,9 +1,10 @@
 /*  lg_codec - one protobuf per frame, bounded and validated before use.
 
     Decoding checks the size before unpack, then walks the unpacked message
-    with its descriptor: every string must be valid UTF-8 and every enum value
-    must be one the descriptor knows (proto3 enums are open on the wire, ours
-    are not), and no field may be numbered 0. Nothing from the wire is ever
+    with its descriptor: every string must be valid UTF-8 without a NUL byte
+    (protobuf-c would hand it over cut at the NUL), every enum value must be
+    one the descriptor knows (proto3 enums are open on the wire, ours are
+    not), and no field may be numbered 0. Nothing from the wire is ever
     asserted on.
 */
 #ifndef LG_CODEC_H_INCLUDED

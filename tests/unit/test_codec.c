@@ -60,6 +60,35 @@ test_x3_invalid_utf8_refused (void **state)
     assert_string_equal (why, "request_id: not valid UTF-8");
 }
 
+/* REQ X.3: protobuf-c ends a string at its first NUL, so a string holding one
+   reached handlers cut short, with whatever followed it (any bytes, not
+   UTF-8) unchecked; bytes fields may hold NULs */
+static void
+test_x3_string_with_nul_refused (void **state)
+{
+    (void) state;
+    char why [128];
+    //  provider_apply.name_ja (field 1): "A", NUL, then a byte that is not UTF-8
+    static const uint8_t nested [] = { 0xa2, 0x06, 5, 0x0a, 3, 'A', 0, 0xff };
+    assert_int_equal (s_decode (nested, sizeof nested, why, sizeof why), -2);
+    assert_string_equal (why, "provider_apply.name_ja: holds a NUL byte");
+    static const uint8_t top [] = { 0x0a, 3, 'r', 0, '1' };
+    assert_int_equal (s_decode (top, sizeof top, why, sizeof why), -2);
+    assert_string_equal (why, "request_id: holds a NUL byte");
+    //  The same string without its NUL, and NULs in bytes, pass
+    static const uint8_t clean [] = { 0xa2, 0x06, 3, 0x0a, 1, 'A' };
+    assert_int_equal (s_decode (clean, sizeof clean, why, sizeof why), 0);
+    //  ReplayReply.events (repeated bytes, field 1)
+    static const uint8_t bytes [] = { 0x0a, 2, 0, 0, 0x10, 5 };
+    ProtobufCMessage *msg = NULL;
+    assert_int_equal (lg_codec_decode (&lgwan__v1__replay_reply__descriptor, bytes, sizeof bytes,
+                                       1024, &msg, why, sizeof why), 0);
+    protobuf_c_message_free_unpacked (msg, NULL);
+    //  An unknown field may hold anything: nobody reads it
+    static const uint8_t unknown [] = { 0xfa, 0xff, 0x01, 2, 0, 0xff };     //  field 4095
+    assert_int_equal (s_decode (unknown, sizeof unknown, why, sizeof why), 0);
+}
+
 static void
 test_x3_enum_out_of_range_refused (void **state)
 {
@@ -93,6 +122,7 @@ main (void)
         cmocka_unit_test (test_self_test),
         cmocka_unit_test (test_x3_field_numbered_zero_refused),
         cmocka_unit_test (test_x3_invalid_utf8_refused),
+        cmocka_unit_test (test_x3_string_with_nul_refused),
         cmocka_unit_test (test_x3_enum_out_of_range_refused),
         cmocka_unit_test (test_x3_oversized_and_malformed_refused),
     };
