@@ -52,6 +52,40 @@ s_expect (int code, const char *contains, ...)
     assert_null (args);
 }
 
+//  Parse a NULL-ended argv and run its local verb (the parse must succeed);
+//  its exit code, and what it wrote on stderr in *err (caller frees)
+static int
+s_run (char **err, ...)
+{
+    char *argv [32] = { (char *) "lgwanctl" };
+    int argc = 1;
+    va_list list;
+    va_start (list, err);
+    char *arg;
+    while ((arg = va_arg (list, char *)) != NULL && argc < 31)
+        argv [argc++] = arg;
+    va_end (list);
+    ctl_args_t *args = ctl_args_new ();
+    assert_int_equal (ctl_args_parse (args, argc, argv), CTL_EXIT_OK);
+    assert_non_null (args->command->local);
+    fflush (stderr);
+    int saved = dup (STDERR_FILENO);
+    FILE *capture = tmpfile ();
+    assert_true (saved >= 0 && capture);
+    dup2 (fileno (capture), STDERR_FILENO);
+    int rc = args->command->local (args);
+    fflush (stderr);
+    dup2 (saved, STDERR_FILENO);
+    close (saved);
+    size_t size = (size_t) ftell (capture);
+    *err = (char *) zmalloc (size + 1);
+    rewind (capture);
+    assert_int_equal (fread (*err, 1, size, capture), size);
+    fclose (capture);
+    ctl_args_destroy (&args);
+    return rc;
+}
+
 static int
 s_setup (void **state)
 {
@@ -312,6 +346,44 @@ test_local_commands (void **state)
     assert_string_equal (why, "--provider-id: \"-\" is not a whole number from 1 to 9");
 }
 
+/* The local verbs that call a service need LGWANCTL_CERT as remote commands
+   do: unset or empty is a usage error (exit 2), said before anything is read
+   or written (exit 1 before, and export left an empty --out file) */
+static void
+test_local_verbs_need_a_certificate (void **state)
+{
+    (void) state;
+    char *out = zsys_sprintf ("/tmp/test_lgwanctl_args-%d.csv", getpid ());
+    const char *settings [] = { NULL, "" };
+    for (size_t i = 0; i < 2; i++) {
+        if (settings [i])
+            setenv ("LGWANCTL_CERT", settings [i], 1);
+        else
+            unsetenv ("LGWANCTL_CERT");
+        char *err;
+        assert_int_equal (s_run (&err, "verify", NULL), CTL_EXIT_USAGE);
+        assert_non_null (strstr (err, "LGWANCTL_CERT is not set"));
+        free (err);
+        assert_int_equal (s_run (&err, "events", "tail", "--service", "audit", NULL),
+                          CTL_EXIT_USAGE);
+        free (err);
+        assert_int_equal (s_run (&err, "reference", "load", "--file", "/nonexistent.csv", NULL),
+                          CTL_EXIT_USAGE);
+        assert_null (strstr (err, "nonexistent"));
+        free (err);
+        assert_int_equal (s_run (&err, "tariff", "load", "--file", "/nonexistent.json", NULL),
+                          CTL_EXIT_USAGE);
+        free (err);
+        assert_int_equal (s_run (&err, "invoice", "export", "--period", "2026-10", "--out", out,
+                                 NULL), CTL_EXIT_USAGE);
+        assert_non_null (strstr (err, "LGWANCTL_CERT is not set"));
+        free (err);
+        assert_false (zsys_file_exists (out));
+    }
+    unsetenv ("LGWANCTL_CERT");
+    zstr_free (&out);
+}
+
 static void
 test_set_field_any_message (void **state)
 {
@@ -448,6 +520,7 @@ main (void)
         cmocka_unit_test (test_bad_values),
         cmocka_unit_test (test_help),
         cmocka_unit_test (test_local_commands),
+        cmocka_unit_test (test_local_verbs_need_a_certificate),
         cmocka_unit_test (test_set_field_any_message),
         cmocka_unit_test (test_tables_are_sound),
         cmocka_unit_test (test_render),

@@ -346,6 +346,13 @@ ctl_args_cert_dir (void)
     return dir && *dir? dir: "certs";
 }
 
+const char *
+ctl_args_client_cert (void)
+{
+    const char *cert = getenv ("LGWANCTL_CERT");
+    return cert && *cert? cert: NULL;
+}
+
 static const ctl_flag_t *
 s_flag (const ctl_flag_t *flags, const char *name)
 {
@@ -698,9 +705,7 @@ s_resolve_endpoint (ctl_args_t *self, const char *given)
     }
     snprintf (self->server_cert, sizeof self->server_cert, "%s/services/%s",
               ctl_args_cert_dir (), self->service);
-    self->client_cert = getenv ("LGWANCTL_CERT");
-    if (self->client_cert && !*self->client_cert)
-        self->client_cert = NULL;
+    self->client_cert = ctl_args_client_cert ();
     return CTL_EXIT_OK;
 }
 

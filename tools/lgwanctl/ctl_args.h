@@ -59,7 +59,7 @@ struct _ctl_args_t {
     const char *service;            //  target service (static string)
     char endpoint [256];            //  --endpoint, LG_<SVC>_CONNECT, or the default port
     char server_cert [512];         //  $LG_CERT_DIR/services/<service>
-    const char *client_cert;        //  $LGWANCTL_CERT, NULL when unset
+    const char *client_cert;        //  ctl_args_client_cert ()
     int timeout_ms;                 //  0: the client's default
     int retries;                    //  -1: the client's default
     //  Every flag in the order given; values borrowed from argv
@@ -102,6 +102,9 @@ const char *ctl_args_service_at (size_t index);
 
 //  Folder of certificates: $LG_CERT_DIR, default "certs".
 const char *ctl_args_cert_dir (void);
+
+//  Our secret certificate file: $LGWANCTL_CERT, NULL when unset or empty.
+const char *ctl_args_client_cert (void);
 
 //  Parse a flag's text as a whole number in [min, max]; 0, or -1 with why.
 int ctl_args_int (const char *flag, const char *text, int64_t min, int64_t max,

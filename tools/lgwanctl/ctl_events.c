@@ -29,6 +29,8 @@ s_cursors (lg_client_t *client)
 int
 ctl_local_verify (ctl_args_t *args)
 {
+    if (ctl_local_need_cert () != CTL_EXIT_OK)
+        return CTL_EXIT_USAGE;
     zlistx_t *asked = ctl_args_values (args, "service");
     bool explicit = zlistx_size (asked) > 0;
     for (size_t i = 0; !explicit && ctl_args_service_at (i); i++)
@@ -153,6 +155,8 @@ ctl_local_events_tail (ctl_args_t *args)
         fprintf (stderr, "lgwanctl: unknown service \"%.40s\"\n", service);
         return CTL_EXIT_USAGE;
     }
+    if (ctl_local_need_cert () != CTL_EXIT_OK)
+        return CTL_EXIT_USAGE;
     int64_t from = 0;
     char why [256];
     if (from_text && ctl_args_int ("from-seq", from_text, 1, INT64_MAX, &from, why, sizeof why)) {

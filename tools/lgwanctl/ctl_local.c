@@ -244,17 +244,28 @@ ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const ch
     return rc;
 }
 
+int
+ctl_local_need_cert (void)
+{
+    if (ctl_args_client_cert ())
+        return CTL_EXIT_OK;
+    fprintf (stderr, "lgwanctl: LGWANCTL_CERT is not set: it names your secret certificate file"
+                     " (lgwanctl keygen makes one)\n");
+    return CTL_EXIT_USAGE;
+}
+
 lg_client_t *
 ctl_local_client (const char *service, int timeout_ms, int retries)
 {
-    if (!getenv ("LGWANCTL_CERT")) {
-        fprintf (stderr, "lgwanctl: set LGWANCTL_CERT to the secret file of your certificate\n");
+    //  The verbs asked ctl_local_need_cert first; this only guards
+    const char *cert = ctl_args_client_cert ();
+    if (!cert) {
+        ctl_local_need_cert ();
         return NULL;
     }
     char *endpoint = lg_consumer_endpoint (service, false);
     char *server = zsys_sprintf ("%s/services/%s", ctl_args_cert_dir (), service);
-    lg_client_t *client = endpoint? lg_client_new (endpoint, getenv ("LGWANCTL_CERT"), server):
-                                    NULL;
+    lg_client_t *client = endpoint? lg_client_new (endpoint, cert, server): NULL;
     if (!client)
         fprintf (stderr, "lgwanctl: could not set up a client of %s (LGWANCTL_CERT, %s)\n",
                  service, server);
@@ -268,6 +279,9 @@ ctl_local_client (const char *service, int timeout_ms, int retries)
 int
 ctl_local_reference_load (ctl_args_t *args)
 {
+    int rc = ctl_local_need_cert ();
+    if (rc != CTL_EXIT_OK)
+        return rc;
     const char *path = ctl_args_value (args, "file");
     char why [512];
     Lgwan__V1__ReferenceLoad *list = lg_reference_read (path, why, sizeof why);
@@ -293,7 +307,7 @@ ctl_local_reference_load (ctl_args_t *args)
     const char *reason = ctl_args_value (args, "reason");
     request.reason = (char *) (reason? reason: "reference list loaded");
     lg_reply_t *reply = NULL;
-    int rc = ctl_call (args, client, &request, "registry", &reply);
+    rc = ctl_call (args, client, &request, "registry", &reply);
     if (rc == CTL_EXIT_OK) {
         json_t *result = json_pack ("{s:I, s:I}", "list_version",
                                     (json_int_t) reply->reference_load->list_version, "entries",
@@ -339,6 +353,9 @@ s_billing_call (ctl_args_t *args, lg_request_t *request, lg_reply_t **reply_p)
 int
 ctl_local_tariff_load (ctl_args_t *args)
 {
+    int rc = ctl_local_need_cert ();
+    if (rc != CTL_EXIT_OK)
+        return rc;
     const char *path = ctl_args_value (args, "file");
     zfile_t *file = zfile_new (NULL, path);
     zchunk_t *chunk = file && zfile_input (file) == 0? zfile_read (file, 512 * 1024, 0): NULL;
@@ -357,7 +374,7 @@ ctl_local_tariff_load (ctl_args_t *args)
     const char *reason = ctl_args_value (args, "reason");
     request.reason = (char *) (reason? reason: "tariff loaded");
     lg_reply_t *reply;
-    int rc = s_billing_call (args, &request, &reply);
+    rc = s_billing_call (args, &request, &reply);
     if (rc == CTL_EXIT_OK) {
         json_t *json = lg_pbjson_from_message (&reply->tariff->base, args->json? 0:
                                                LG_PBJSON_EMIT_DEFAULTS | LG_PBJSON_PROTO_NAMES);
@@ -378,6 +395,8 @@ ctl_local_tariff_load (ctl_args_t *args)
 int
 ctl_local_invoice_export (ctl_args_t *args)
 {
+    if (ctl_local_need_cert () != CTL_EXIT_OK)
+        return CTL_EXIT_USAGE;
     const char *out_path = ctl_args_value (args, "out");
     FILE *out = out_path? fopen (out_path, "w"): stdout;
     if (!out) {

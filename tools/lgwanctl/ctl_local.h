@@ -49,6 +49,10 @@ int ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, cons
 //  Print a JSON value on one line of stdout; -1 if it could not be made
 int ctl_print_json (json_t *json);
 
+//  CTL_EXIT_OK when LGWANCTL_CERT names a certificate; else CTL_EXIT_USAGE
+//  with a message. Every command that calls a service asks first.
+int ctl_local_need_cert (void);
+
 //  A client of service speaking with $LGWANCTL_CERT; NULL with a message
 lg_client_t *ctl_local_client (const char *service, int timeout_ms, int retries);
 

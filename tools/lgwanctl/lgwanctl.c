@@ -44,11 +44,8 @@ s_print_body (ctl_args_t *args, const lg_reply_t *reply)
 static int
 s_call (ctl_args_t *args)
 {
-    if (!args->client_cert) {
-        fprintf (stderr, "lgwanctl: LGWANCTL_CERT is not set: it names your secret "
-                         "certificate file (lgwanctl keygen makes one)\n");
-        return CTL_EXIT_USAGE;
-    }
+    if (!args->client_cert)
+        return ctl_local_need_cert ();
     if (!zsys_file_exists (args->client_cert) || !zsys_file_exists (args->server_cert)) {
         fprintf (stderr, "lgwanctl: cannot read %s\n", zsys_file_exists (args->client_cert)
                  ? args->server_cert: args->client_cert);
