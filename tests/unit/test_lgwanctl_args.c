@@ -259,6 +259,20 @@ test_bad_values (void **state)
     s_expect (CTL_EXIT_REFUSED, "--request-id: must be 1 to 64 bytes", "provider", "show",
               "--request-id", "0123456789012345678901234567890123456789012345678901234567890123X",
               NULL);
+    //  The local verbs that send a request check it the same way: the
+    //  service refuses a bad one without echoing it, so the reply never
+    //  matched and lgwanctl retried for a minute (they took it before)
+    s_expect (CTL_EXIT_REFUSED, "--request-id: must be 1 to 64 bytes", "reference", "load",
+              "--file", "x.csv", "--request-id",
+              "0123456789012345678901234567890123456789012345678901234567890123X", NULL);
+    s_expect (CTL_EXIT_REFUSED, "--request-id: must be 1 to 64 bytes", "tariff", "load",
+              "--file", "x.json", "--request-id", "", NULL);
+    s_expect (CTL_EXIT_REFUSED, "--request-id: not valid UTF-8", "tariff", "load",
+              "--file", "x.json", "--request-id", "\xe6\xa0", NULL);
+    s_expect (CTL_EXIT_OK, NULL, "tariff", "load", "--file", "x.json", "--request-id",
+              "0123456789012345678901234567890123456789012345678901234567890123", NULL);
+    s_expect (CTL_EXIT_REFUSED, "--request-id: not valid UTF-8", "provider", "show",
+              "--request-id", "r\xff", NULL);
     s_expect (CTL_EXIT_REFUSED, "provider_apply: not valid JSON",
               "provider", "apply", "--body", "{", NULL);
     s_expect (CTL_EXIT_REFUSED, "provider_apply: unknown field \"hosts\" in ProviderApply",

@@ -517,6 +517,23 @@ ctl_args_values (ctl_args_t *self, const char *name)
     return list;
 }
 
+//  A request_id a service takes: 1 to LG_REQUEST_ID_MAX bytes of UTF-8. A
+//  service refuses another without echoing it, so its refusal would match
+//  no request and the client would wait out its retries: checked here, for
+//  remote commands and the local verbs that send a request alike
+static int
+s_check_request_id (ctl_args_t *self, const char *value)
+{
+    if (!value)
+        return CTL_EXIT_OK;
+    if (!*value || strlen (value) > LG_REQUEST_ID_MAX)
+        return s_error (self, CTL_EXIT_REFUSED, "--request-id: must be 1 to %d bytes",
+                        LG_REQUEST_ID_MAX);
+    if (!lg_check_utf8 (value, strlen (value)))
+        return s_error (self, CTL_EXIT_REFUSED, "--request-id: not valid UTF-8");
+    return CTL_EXIT_OK;
+}
+
 //  How often a flag was given
 static size_t
 s_count (ctl_args_t *self, const char *name)
@@ -675,7 +692,7 @@ s_parse_local (ctl_args_t *self)
         if (count > 1 && !(flag->flags & CTL_FLAG_REPEAT))
             return s_error (self, CTL_EXIT_USAGE, "--%s given more than once", flag->name);
     }
-    return CTL_EXIT_OK;
+    return s_check_request_id (self, ctl_args_value (self, "request-id"));
 }
 
 //  Where to connect and with which certificates
@@ -807,9 +824,8 @@ s_parse_remote (ctl_args_t *self)
             rc = ctl_args_set_field (self->body, name, value, self->why, sizeof self->why);
         else
         if (streq (spec->name, "request-id")) {
-            if (!*value || strlen (value) > LG_REQUEST_ID_MAX)
-                return s_error (self, CTL_EXIT_REFUSED, "--request-id: must be 1 to %d bytes",
-                                LG_REQUEST_ID_MAX);
+            if (s_check_request_id (self, value))
+                return CTL_EXIT_REFUSED;
             rc = ctl_args_set_field (&self->request->base, "request_id", value,
                                      self->why, sizeof self->why);
         }
