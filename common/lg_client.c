@@ -10,6 +10,7 @@ struct _lg_client_t {
     zsock_t *dealer;
     int timeout_ms;
     int retries;
+    size_t max_msg;             //  the largest request a service takes (LG_MAX_MSG)
 };
 
 static zsock_t *
@@ -54,6 +55,13 @@ lg_client_new (const char *endpoint, const char *cert, const char *server_cert)
     self->server_cert = server_cert? strdup (server_cert): NULL;
     self->timeout_ms = 2500;
     self->retries = 3;
+    //  The services' own setting, when this process shares their environment;
+    //  a malformed value leaves the default, the services' too
+    int64_t max_msg;
+    if (lg_config_int ("LG_MAX_MSG", LG_MAX_MSG_DEFAULT, 1024, 64 * 1024 * 1024, &max_msg,
+                       NULL, 0))
+        max_msg = LG_MAX_MSG_DEFAULT;
+    self->max_msg = (size_t) max_msg;
     self->dealer = s_connect (self);
     if (!self->dealer)
         lg_client_destroy (&self);
@@ -153,6 +161,34 @@ s_exchange (lg_client_t *self, const void *data, size_t size, int timeout_ms, in
     return NULL;
 }
 
+//  The reply to a request too big to send: RESOURCE_EXHAUSTED, as the
+//  service would answer, but carrying the request_id (the service's answer
+//  does not, since it cannot trust a message it did not read, so the call
+//  would drop it and wait out every retry). NULL when out of memory.
+static lg_reply_t *
+s_too_big (const char *request_id, size_t size, size_t limit)
+{
+    char message [160];
+    snprintf (message, sizeof message, "request of %zu bytes is over the limit of %zu bytes a"
+              " service takes (LG_MAX_MSG); not sent", size, limit);
+    lg_status_t status = LGWAN__V1__STATUS__INIT;
+    status.code = LGWAN__V1__CODE__RESOURCE_EXHAUSTED;
+    status.message = message;
+    lg_reply_t reply = LGWAN__V1__REPLY__INIT;
+    reply.request_id = (char *) request_id;
+    reply.status = &status;
+    //  Packed and unpacked, so the caller frees it as any reply
+    size_t packed = protobuf_c_message_get_packed_size (&reply.base);
+    uint8_t *data = (uint8_t *) malloc (packed? packed: 1);
+    lg_reply_t *copy = NULL;
+    if (data) {
+        protobuf_c_message_pack (&reply.base, data);
+        copy = lgwan__v1__reply__unpack (NULL, packed, data);
+    }
+    free (data);
+    return copy;
+}
+
 int
 lg_client_call (lg_client_t *self, lg_request_t *request, lg_reply_t **reply_p)
 {
@@ -160,6 +196,10 @@ lg_client_call (lg_client_t *self, lg_request_t *request, lg_reply_t **reply_p)
     if (!request->request_id || !*request->request_id)
         request->request_id = lg_client_new_id ();
     size_t size = protobuf_c_message_get_packed_size (&request->base);
+    if (size > self->max_msg) {
+        *reply_p = s_too_big (request->request_id, size, self->max_msg);
+        return *reply_p? 0: -1;
+    }
     uint8_t *data = (uint8_t *) malloc (size? size: 1);
     protobuf_c_message_pack (&request->base, data);
     zframe_t *in = s_exchange (self, data, size, self->timeout_ms, self->retries,
@@ -220,6 +260,24 @@ lg_client_test (bool verbose)
     assert (lg_client_call (client, &request, &reply) == -1);
     free (request.request_id);
     request.request_id = NULL;
+
+    //  A request over the size a service takes is refused here, not sent:
+    //  the service's refusal would not carry its request_id
+    Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT;
+    apply.name_ja = (char *) malloc (LG_MAX_MSG_DEFAULT + 1);
+    assert (apply.name_ja);
+    memset (apply.name_ja, 'a', LG_MAX_MSG_DEFAULT);
+    apply.name_ja [LG_MAX_MSG_DEFAULT] = 0;
+    lg_request_t big = LGWAN__V1__REQUEST__INIT;
+    big.request_id = (char *) "big-1";
+    big.body_case = LGWAN__V1__REQUEST__BODY_PROVIDER_APPLY;
+    big.provider_apply = &apply;
+    assert (lg_client_call (client, &big, &reply) == 0);
+    assert (streq (reply->request_id, "big-1"));
+    assert (reply->status->code == LGWAN__V1__CODE__RESOURCE_EXHAUSTED);
+    assert (strstr (reply->status->message, "over the limit of 1048576 bytes"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    free (apply.name_ja);
     lg_client_destroy (&client);
 
     //  A reply that cannot be decoded is dropped (the call times out), and

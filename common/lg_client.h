@@ -23,6 +23,9 @@ void lg_client_set_timeout (lg_client_t *self, int timeout_ms, int retries);
 //  Send request (request_id filled in if empty; the string is then owned by
 //  the request as a heap copy) and wait. Returns 0 with *reply_p set (free
 //  with lgwan__v1__reply__free_unpacked), -1 when no reply came (unavailable).
+//  A request over the size a service takes (LG_MAX_MSG in our environment,
+//  else LG_MAX_MSG_DEFAULT) is not sent: *reply_p is then a RESOURCE_EXHAUSTED
+//  refusal made here.
 int lg_client_call (lg_client_t *self, lg_request_t *request, lg_reply_t **reply_p);
 
 //  Send raw bytes as one frame and wait for one raw reply frame; for tests of
