@@ -398,6 +398,59 @@ test_local_verbs_need_a_certificate (void **state)
     zstr_free (&out);
 }
 
+//  A file of size bytes: fill, with a NUL at nul_at (size: none); caller
+//  frees the path and removes the file
+static char *
+s_file (size_t size, char fill, size_t nul_at)
+{
+    char *path = zsys_sprintf ("/tmp/test_lgwanctl_args-%d-%zu.json", getpid (), size);
+    char *bytes = (char *) malloc (size + 1);
+    assert_non_null (bytes);
+    memset (bytes, fill, size);
+    if (nul_at < size)
+        bytes [nul_at] = 0;
+    FILE *file = fopen (path, "wb");
+    assert_non_null (file);
+    assert_int_equal (fwrite (bytes, 1, size, file), size);
+    assert_int_equal (fclose (file), 0);
+    free (bytes);
+    return path;
+}
+
+/* REQ R6.1: a tariff file is loaded whole or not at all: one over 512 KiB, or
+   holding a NUL byte, is refused, not sent cut short (zfile_read stopped at
+   512 KiB and the copy at the NUL; the rest was lost without a word) */
+static void
+test_r6_1_tariff_file_sent_whole_or_refused (void **state)
+{
+    (void) state;
+    //  No client can be made with this certificate: what is read is all that runs
+    setenv ("LGWANCTL_CERT", "/nonexistent/operator_secret", 1);
+    char *err;
+    char *big = s_file (600000, ' ', SIZE_MAX);
+    assert_int_equal (s_run (&err, "tariff", "load", "--file", big, NULL), CTL_EXIT_REFUSED);
+    if (!strstr (err, "is 600000 bytes, over the limit of 524288 bytes (512 KiB)"))
+        fail_msg ("%s", err);
+    free (err);
+    char *nul = s_file (1000, ' ', 500);
+    assert_int_equal (s_run (&err, "tariff", "load", "--file", nul, NULL), CTL_EXIT_REFUSED);
+    if (!strstr (err, "holds a NUL byte (at 500)"))
+        fail_msg ("%s", err);
+    free (err);
+    //  At the limit it is read, and fails only for want of a client
+    char *whole = s_file (512 * 1024, ' ', SIZE_MAX);
+    assert_int_equal (s_run (&err, "tariff", "load", "--file", whole, NULL), CTL_EXIT_REFUSED);
+    if (!strstr (err, "could not set up a client of billing"))
+        fail_msg ("%s", err);
+    free (err);
+    char *paths [] = { big, nul, whole };
+    for (size_t i = 0; i < 3; i++) {
+        unlink (paths [i]);
+        zstr_free (&paths [i]);
+    }
+    unsetenv ("LGWANCTL_CERT");
+}
+
 static void
 test_set_field_any_message (void **state)
 {
@@ -535,6 +588,7 @@ main (void)
         cmocka_unit_test (test_help),
         cmocka_unit_test (test_local_commands),
         cmocka_unit_test (test_local_verbs_need_a_certificate),
+        cmocka_unit_test (test_r6_1_tariff_file_sent_whole_or_refused),
         cmocka_unit_test (test_set_field_any_message),
         cmocka_unit_test (test_tables_are_sound),
         cmocka_unit_test (test_render),

@@ -350,6 +350,9 @@ s_billing_call (ctl_args_t *args, lg_request_t *request, lg_reply_t **reply_p)
     return rc;
 }
 
+//  The largest tariff file sent: well inside the 1 MiB a request may take
+#define S_TARIFF_FILE_MAX (512 * 1024)
+
 int
 ctl_local_tariff_load (ctl_args_t *args)
 {
@@ -358,10 +361,32 @@ ctl_local_tariff_load (ctl_args_t *args)
         return rc;
     const char *path = ctl_args_value (args, "file");
     zfile_t *file = zfile_new (NULL, path);
-    zchunk_t *chunk = file && zfile_input (file) == 0? zfile_read (file, 512 * 1024, 0): NULL;
+    //  One byte past the limit tells a file that is too big from one that fits
+    zchunk_t *chunk = file && zfile_input (file) == 0?
+                      zfile_read (file, S_TARIFF_FILE_MAX + 1, 0): NULL;
+    off_t file_size = file? zfile_cursize (file): 0;
     zfile_destroy (&file);
     if (!chunk) {
         fprintf (stderr, "lgwanctl: cannot read %s\n", path);
+        return CTL_EXIT_REFUSED;
+    }
+    //  Loaded whole or not at all (R6.1): never a document cut short
+    size_t size = zchunk_size (chunk);
+    const void *nul = memchr (zchunk_data (chunk), 0, size);
+    if (size > S_TARIFF_FILE_MAX) {
+        if (file_size > S_TARIFF_FILE_MAX)
+            fprintf (stderr, "lgwanctl: %s is %jd bytes, over the limit of %d bytes (512 KiB)\n",
+                     path, (intmax_t) file_size, S_TARIFF_FILE_MAX);
+        else
+            fprintf (stderr, "lgwanctl: %s is over the limit of %d bytes (512 KiB)\n",
+                     path, S_TARIFF_FILE_MAX);
+    }
+    else
+    if (nul)
+        fprintf (stderr, "lgwanctl: %s holds a NUL byte (at %td): not a JSON text\n", path,
+                 (const byte *) nul - zchunk_data (chunk));
+    if (size > S_TARIFF_FILE_MAX || nul) {
+        zchunk_destroy (&chunk);
         return CTL_EXIT_REFUSED;
     }
     char *document = zchunk_strdup (chunk);
