@@ -1,8 +1,12 @@
 /*  System test of lgwanctl against the real registry and audit services:
     requests, refusals and exit codes, Japanese text through --json, events
     tail, and `lgwanctl verify` catching an edited and a cut event chain.
+    Answers the real services never give (control characters in a refusal,
+    events this build cannot read, a page that does not advance) come from
+    a fake service in this process, reached through the same CURVE and zauth.
 */
 #include "lg_test.h"
+#include <sys/stat.h>
 
 static char *s_admin;
 static char *s_certs;
@@ -51,6 +55,116 @@ s_ctl (char **out, const char *who, const char *format, ...)
     zstr_free (&binary);
     zstr_free (&cmd);
     return WIFEXITED (status)? WEXITSTATUS (status): -1;
+}
+
+//  How much lgwanctl has written on stderr so far (in lgwanctl.err)
+static long
+s_err_mark (void)
+{
+    char *path = zsys_sprintf ("%s/lgwanctl.err", s_certs);
+    struct stat st;
+    long size = stat (path, &st) == 0? (long) st.st_size: 0;
+    zstr_free (&path);
+    return size;
+}
+
+//  What lgwanctl wrote on stderr after mark; caller frees
+static char *
+s_err_since (long mark)
+{
+    char *path = zsys_sprintf ("%s/lgwanctl.err", s_certs);
+    FILE *file = fopen (path, "r");
+    zstr_free (&path);
+    assert_non_null (file);
+    fseek (file, 0, SEEK_END);
+    long size = ftell (file) - mark;
+    assert_true (size >= 0);
+    char *text = (char *) zmalloc ((size_t) size + 1);
+    fseek (file, mark, SEEK_SET);
+    assert_int_equal (fread (text, 1, (size_t) size, file), (size_t) size);
+    fclose (file);
+    return text;
+}
+
+//  --------------------------------------------------------------------------
+//  A fake service: a CURVE server with zauth on the test's certificates, as
+//  a real one, that answers its nth request (from 0) with what answer fills
+//  in (static data; the reply is packed before the next request comes).
+//  lgwanctl finds it through LG_<SERVICE>_CONNECT.
+
+typedef void (s_answer_fn) (const lg_request_t *request, lg_reply_t *reply, int nth);
+
+typedef struct {
+    const char *service;
+    s_answer_fn *answer;
+    zactor_t *actor;
+    char variable [64];         //  LG_<SERVICE>_CONNECT
+} s_fake_t;
+
+static void
+s_fake_actor (zsock_t *pipe, void *arg)
+{
+    s_fake_t *fake = (s_fake_t *) arg;
+    lg_auth_t *auth = lg_auth_new (s_certs);
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    int port = -1;
+    if (auth && router && lg_auth_server (auth, router, fake->service) == 0)
+        port = zsock_bind (router, "tcp://127.0.0.1:*");
+    zsock_signal (pipe, 0);
+    zstr_sendf (pipe, "tcp://127.0.0.1:%d", port);
+    zpoller_t *poller = zpoller_new (pipe, router, NULL);
+    for (int nth = 0; port > 0 && zpoller_wait (poller, -1) == router; nth++) {
+        zmsg_t *msg = zmsg_recv (router);
+        zframe_t *identity = zmsg_pop (msg);
+        zframe_t *payload = zmsg_pop (msg);
+        lg_request_t *request = payload? lgwan__v1__request__unpack (NULL, zframe_size (payload),
+                                                                     zframe_data (payload)): NULL;
+        lg_status_t status = LGWAN__V1__STATUS__INIT;
+        lg_reply_t reply = LGWAN__V1__REPLY__INIT;
+        reply.status = &status;
+        if (request) {
+            reply.request_id = request->request_id;
+            fake->answer (request, &reply, nth);
+        }
+        zframe_t *frame = lg_codec_frame (&reply.base);
+        zmsg_t *answer = zmsg_new ();
+        zmsg_append (answer, &identity);
+        zmsg_append (answer, &frame);
+        zmsg_send (&answer, router);
+        if (request)
+            lgwan__v1__request__free_unpacked (request, NULL);
+        zframe_destroy (&payload);
+        zmsg_destroy (&msg);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&router);
+    lg_auth_destroy (&auth);
+}
+
+static s_fake_t *s_running_fake;   //  stopped by the teardown when a test failed
+
+static void
+s_fake_start (s_fake_t *fake)
+{
+    fake->actor = zactor_new (s_fake_actor, fake);
+    assert_non_null (fake->actor);
+    char *endpoint = zstr_recv (fake->actor);
+    assert_non_null (endpoint);
+    assert_null (strstr (endpoint, ":-1"));
+    snprintf (fake->variable, sizeof fake->variable, "LG_%s_CONNECT", fake->service);
+    for (char *c = fake->variable; *c; c++)
+        *c = (char) toupper ((unsigned char) *c);
+    setenv (fake->variable, endpoint, 1);
+    zstr_free (&endpoint);
+    s_running_fake = fake;
+}
+
+static void
+s_fake_stop (s_fake_t *fake)
+{
+    zactor_destroy (&fake->actor);
+    unsetenv (fake->variable);
+    s_running_fake = NULL;
 }
 
 static bool
@@ -104,6 +218,8 @@ static int
 s_teardown (void **state)
 {
     (void) state;
+    if (s_running_fake)
+        s_fake_stop (s_running_fake);
     lg_test_proc_stop (&s_audit, SIGTERM);
     lg_test_proc_stop (&s_registry, SIGTERM);
     lg_test_certs_destroy (&s_certs);
@@ -227,6 +343,66 @@ test_x2_unknown_outcome_repeats_safely (void **state)
     free (id);
 }
 
+//  Billing's answers for test_x3_server_text_is_escaped: UNAVAILABLE, then a
+//  refusal, every text with control characters in it
+static void
+s_answer_hostile (const lg_request_t *request, lg_reply_t *reply, int nth)
+{
+    (void) request;
+    if (nth % 2 == 0) {
+        reply->status->code = LGWAN__V1__CODE__UNAVAILABLE;
+        reply->status->message = (char *) "database\x1b[2J away";
+    }
+    else {
+        reply->status->code = LGWAN__V1__CODE__FAILED_PRECONDITION;
+        reply->status->message = (char *) "not\x1b[31m qualified\nnow";
+        reply->status->requirement = (char *) "R4.1\x1b[0m";
+        reply->status->detail = (char *) "a\nb\x07";
+    }
+}
+
+/* REQ X.3: what a service sends is printed for people with its control
+   characters escaped, so a refusal or an event cannot drive the terminal
+   (clear it, rewrite lines, set its title); --json stays JSON. Before, the
+   refusal, its detail and the events tail line went out raw. */
+static void
+test_x3_server_text_is_escaped (void **state)
+{
+    (void) state;
+    //  1. A reason with an escape sequence and a newline, copied into the event
+    assert_int_equal (s_ctl (NULL, "operator", "provider apply --name-ja 端末試験 --entity-type "
+                             "VOLUNTARY_ORGANISATION --reason \"$(printf 'a\\033[2J\\nb')\""), 0);
+    char *out = NULL;
+    assert_int_equal (s_ctl (&out, "viewer", "events tail --service registry"), 0);
+    if (!strstr (out, "a\\u001b[2J\\nb") || strchr (out, 0x1b))
+        fail_msg ("events tail: %s", out);
+    free (out);
+
+    //  2. UNAVAILABLE, then a refusal, with escapes in every text
+    s_fake_t billing = { .service = "billing", .answer = s_answer_hostile };
+    s_fake_start (&billing);
+    long mark = s_err_mark ();
+    assert_int_equal (s_ctl (NULL, "operator", "stats show --service billing --retries 1"), 1);
+    char *err = s_err_since (mark);
+    if (!strstr (err, "lgwanctl: database\\u001b[2J away (UNAVAILABLE); asking again")
+    ||  !strstr (err, "lgwanctl: not\\u001b[31m qualified\\nnow (FAILED_PRECONDITION,"
+                      " requirement R4.1\\u001b[0m)\n")
+    ||  !strstr (err, "detail: a\\nb\\u0007\n")
+    ||  strchr (err, 0x1b) || strchr (err, 0x07))
+        fail_msg ("stderr: %s", err);
+    free (err);
+    //  --json: the status as JSON, jansson's escapes
+    assert_int_equal (s_ctl (&out, "operator", "stats show --service billing --retries 1 --json"), 1);
+    json_t *json = json_loads (out, 0, NULL);
+    assert_non_null (json);
+    assert_string_equal (json_string_value (json_object_get (json, "message")),
+                         "not\x1b[31m qualified\nnow");
+    assert_string_equal (json_string_value (json_object_get (json, "detail")), "a\nb\x07");
+    json_decref (json);
+    free (out);
+    s_fake_stop (&billing);
+}
+
 /* REQ X.1: verify finds an edited payload and rows cut off the end */
 static void
 test_x1_verify (void **state)
@@ -298,6 +474,7 @@ main (void)
         cmocka_unit_test (test_requests_and_exit_codes),
         cmocka_unit_test (test_x1_verify),
         cmocka_unit_test (test_x2_unknown_outcome_repeats_safely),
+        cmocka_unit_test (test_x3_server_text_is_escaped),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

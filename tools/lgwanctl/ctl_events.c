@@ -5,6 +5,7 @@
     the database, so they need no more rights than a dashboard has.
 */
 #include "ctl_local.h"
+#include "ctl_render.h"
 
 //  The Cursors of a service, or NULL when it does not answer
 static lg_reply_t *
@@ -19,7 +20,9 @@ s_cursors (lg_client_t *client)
     free (request.request_id);
     if (rc == 0 && (reply->status->code != LGWAN__V1__CODE__OK
                 ||  reply->body_case != LGWAN__V1__REPLY__BODY_CURSORS)) {
-        fprintf (stderr, "lgwanctl: cursors refused: %s\n", reply->status->message);
+        char *message = ctl_render_escape (reply->status->message);
+        fprintf (stderr, "lgwanctl: cursors refused: %s\n", message? message: "");
+        free (message);
         lgwan__v1__reply__free_unpacked (reply, NULL);
         return NULL;
     }
@@ -97,13 +100,16 @@ ctl_local_verify (ctl_args_t *args)
         }
         json_array_append_new (result, row);
         if (!args->json) {
+            //  why may quote what the service said
+            char *said = ctl_render_escape (why);
             if (verdict == 0)
                 printf ("%-13s intact, %" PRIu64 " events\n", s, head);
             else
             if (verdict == 1)
-                printf ("%s/%" PRIu64 ": broken: %s\n", s, broken, why);
+                printf ("%s/%" PRIu64 ": broken: %s\n", s, broken, said? said: "");
             else
-                printf ("%-13s not verified: %s\n", s, why);
+                printf ("%-13s not verified: %s\n", s, said? said: "");
+            free (said);
         }
         if (verdict == 1 || verdict == -2)
             rc = CTL_EXIT_REFUSED;
@@ -137,10 +143,19 @@ s_print_event (ctl_args_t *args, const lg_event_t *event)
         json_decref (json);
     }
     else {
+        //  The reason is any text a caller gave its request: escaped, as
+        //  every text a service sends
         const ProtobufCFieldDescriptor *field =
             lg_codec_body_field (&lgwan__v1__event__descriptor, event->body_case);
-        printf ("%-8" PRIu64 " %s  %-24s %s%s%s\n", event->seq, event->occurred_at,
-                field? field->name: "?", event->actor, *event->reason? "  ": "", event->reason);
+        char *occurred_at = ctl_render_escape (event->occurred_at);
+        char *actor = ctl_render_escape (event->actor);
+        char *reason = ctl_render_escape (event->reason);
+        printf ("%-8" PRIu64 " %s  %-24s %s%s%s\n", event->seq, occurred_at? occurred_at: "",
+                field? field->name: "?", actor? actor: "", reason && *reason? "  ": "",
+                reason? reason: "");
+        free (occurred_at);
+        free (actor);
+        free (reason);
     }
     fflush (stdout);
 }
@@ -184,9 +199,7 @@ ctl_local_events_tail (ctl_args_t *args)
             break;
         }
         if (reply->status->code != LGWAN__V1__CODE__OK) {
-            fprintf (stderr, "lgwanctl: %s (%s)\n", reply->status->message,
-                     protobuf_c_enum_descriptor_get_value (&lgwan__v1__code__descriptor,
-                                                           reply->status->code)->name);
+            ctl_print_status (reply->status);
             lgwan__v1__reply__free_unpacked (reply, NULL);
             rc = CTL_EXIT_REFUSED;
             break;

@@ -176,6 +176,28 @@ ctl_print_json (json_t *json)
     return 0;
 }
 
+void
+ctl_print_status (const lg_status_t *status)
+{
+    //  Every text of it comes from the service: escaped
+    const ProtobufCEnumValue *code =
+        protobuf_c_enum_descriptor_get_value (&lgwan__v1__code__descriptor, (int) status->code);
+    char *message = ctl_render_escape (status->message);
+    fprintf (stderr, "lgwanctl: %s (%s", message? message: "", code? code->name: "UNKNOWN");
+    if (status->requirement && *status->requirement) {
+        char *requirement = ctl_render_escape (status->requirement);
+        fprintf (stderr, ", requirement %s", requirement? requirement: "");
+        free (requirement);
+    }
+    fprintf (stderr, ")\n");
+    if (status->detail && *status->detail) {
+        char *detail = ctl_render_escape (status->detail);
+        fprintf (stderr, "detail: %s\n", detail? detail: "");
+        free (detail);
+    }
+    free (message);
+}
+
 int
 ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const char *who,
           lg_reply_t **reply_p)
@@ -195,8 +217,10 @@ ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const ch
         if (!reply->status || reply->status->code != LGWAN__V1__CODE__UNAVAILABLE
         ||  attempt == tries)
             break;
+        char *said = ctl_render_escape (reply->status->message);
         fprintf (stderr, "lgwanctl: %s (UNAVAILABLE); asking again in %d ms with the same"
-                         " request_id\n", reply->status->message, pause_ms);
+                         " request_id\n", said? said: "", pause_ms);
+        free (said);
         lgwan__v1__reply__free_unpacked (reply, NULL);
         reply = NULL;
         zclock_sleep (pause_ms);
@@ -215,21 +239,13 @@ ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const ch
         return CTL_EXIT_OK;
     }
     *reply_p = NULL;
-    const ProtobufCEnumValue *code =
-        protobuf_c_enum_descriptor_get_value (&lgwan__v1__code__descriptor, (int) status->code);
     if (args->json) {
         json_t *json = lg_pbjson_from_message (&status->base, 0);
         ctl_print_json (json);
         json_decref (json);
     }
-    else {
-        fprintf (stderr, "lgwanctl: %s (%s", status->message, code? code->name: "UNKNOWN");
-        if (status->requirement && *status->requirement)
-            fprintf (stderr, ", requirement %s", status->requirement);
-        fprintf (stderr, ")\n");
-        if (status->detail && *status->detail)
-            fprintf (stderr, "detail: %s\n", status->detail);
-    }
+    else
+        ctl_print_status (status);
     int rc = CTL_EXIT_REFUSED;
     if (status->code == LGWAN__V1__CODE__UNAVAILABLE) {
         //  A change, done or not, nobody knows: the same request_id does it

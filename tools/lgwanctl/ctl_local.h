@@ -49,6 +49,10 @@ int ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, cons
 //  Print a JSON value on one line of stdout; -1 if it could not be made
 int ctl_print_json (json_t *json);
 
+//  Print a refusal for people on stderr, its texts escaped:
+//  "lgwanctl: MESSAGE (CODE, requirement R)" and "detail: ..." when it has one.
+void ctl_print_status (const lg_status_t *status);
+
 //  CTL_EXIT_OK when LGWANCTL_CERT names a certificate; else CTL_EXIT_USAGE
 //  with a message. Every command that calls a service asks first.
 int ctl_local_need_cert (void);

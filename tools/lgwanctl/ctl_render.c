@@ -65,11 +65,11 @@ ctl_render_width (const char *text)
     return width;
 }
 
-//  Copy of text with C0 and C1 control characters and DEL escaped; caller
-//  frees
-static char *
-s_escape (const char *text)
+char *
+ctl_render_escape (const char *text)
 {
+    if (!text)
+        text = "";
     size_t len = strlen (text);
     char *out = (char *) malloc (len * 6 + 1);
     if (!out)
@@ -118,7 +118,7 @@ static char *
 s_text (json_t *value)
 {
     if (json_is_string (value))
-        return s_escape (json_string_value (value));
+        return ctl_render_escape (json_string_value (value));
     if (json_is_array (value) && !s_is_table (value)) {
         if (json_array_size (value) == 0)
             return strdup ("(none)");
@@ -136,7 +136,7 @@ s_text (json_t *value)
         return joined;
     }
     char *dumped = json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
-    char *text = dumped? s_escape (dumped): NULL;
+    char *text = dumped? ctl_render_escape (dumped): NULL;
     free (dumped);
     return text;
 }
