@@ -94,11 +94,19 @@ lg_verify_chain (lg_verify_t *self, lg_client_t *client, const char *service,
         free (request.request_id);
         if (rc || !reply->status || reply->status->code != LGWAN__V1__CODE__OK
         ||  reply->body_case != LGWAN__V1__REPLY__BODY_REPLAY) {
-            snprintf (why, why_size, "%s did not replay its events: %s", service,
-                      reply && reply->status? reply->status->message: "no answer");
+            //  A refusal (the certificate's role) is not an absence: the
+            //  caller says so, and does not wait for the service to return
+            bool refused = reply && (!reply->status
+                                 ||  reply->status->code != LGWAN__V1__CODE__UNAVAILABLE);
+            const ProtobufCEnumValue *code = reply && reply->status?
+                protobuf_c_enum_descriptor_get_value (&lgwan__v1__code__descriptor,
+                                                      (int) reply->status->code): NULL;
+            snprintf (why, why_size, "%s did not replay its events: %s%s%s%s", service,
+                      reply && reply->status? reply->status->message: "no answer",
+                      refused? " (": "", refused && code? code->name: "", refused? ")": "");
             if (reply)
                 lgwan__v1__reply__free_unpacked (reply, NULL);
-            return -1;
+            return refused? -2: -1;
         }
         Lgwan__V1__ReplayReply *replay = reply->replay;
         uint64_t server_head = replay->head_seq;

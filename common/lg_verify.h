@@ -24,7 +24,9 @@ void lg_verify_add_cursors (lg_verify_t *self, const char *consumer,
                             const Lgwan__V1__CursorsReply *cursors);
 
 //  Walk service's chain through client with its key. Returns 0 intact,
-//  1 broken (then *broken_seq and why), -1 unavailable (why).
+//  1 broken (then *broken_seq and why), -1 unavailable: no reply, or
+//  UNAVAILABLE (why), -2 refused: any other status, such as a role that may
+//  not replay the stream (why, with the code).
 int lg_verify_chain (lg_verify_t *self, lg_client_t *client, const char *service,
                      const uint8_t *key, size_t key_size, uint64_t *head_seq,
                      uint64_t *broken_seq, char *why, size_t why_size);

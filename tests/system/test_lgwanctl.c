@@ -467,12 +467,79 @@ test_x1_verify (void **state)
     free (out);
 }
 
+//  Billing's answers for test_x1_verify_needs_a_chain_walked: its cursors
+//  (none), then a refusal of Replay
+static void
+s_answer_no_replay (const lg_request_t *request, lg_reply_t *reply, int nth)
+{
+    (void) nth;
+    static Lgwan__V1__CursorsReply cursors = LGWAN__V1__CURSORS_REPLY__INIT;
+    if (request->body_case == LGWAN__V1__REQUEST__BODY_CURSORS) {
+        reply->body_case = LGWAN__V1__REPLY__BODY_CURSORS;
+        reply->cursors = &cursors;
+    }
+    else {
+        reply->status->code = LGWAN__V1__CODE__PERMISSION_DENIED;
+        reply->status->message = (char *) "not\x1b[2J for you";
+    }
+}
+
+/* REQ X.1: verify succeeds only when it walked a chain: a certificate that
+   is refused (wrong role) exits 1 with the refusal, one that is revoked (no
+   service lets it in) exits 3 "nothing verified". Both exited 0 before,
+   having checked nothing, so `lgwanctl verify || alert` never alerted. */
+static void
+test_x1_verify_needs_a_chain_walked (void **state)
+{
+    (void) state;
+    //  1. A provider may not read cursors: registry and audit refuse
+    char *out = NULL;
+    long mark = s_err_mark ();
+    int rc = s_ctl (&out, "provider1", "verify");
+    char *err = s_err_since (mark);
+    if (rc != 1 || !strstr (out, "registry      refused: ") || !strstr (out, "audit         refused: ")
+    ||  !strstr (err, "nothing verified"))
+        fail_msg ("verify as a provider said %d: %s%s", rc, out, err);
+    free (out);
+    free (err);
+    assert_int_equal (s_ctl (&out, "provider1", "verify --service registry --json"), 1);
+    json_t *json = json_loads (out, 0, NULL);
+    assert_non_null (json);
+    json_t *row = json_array_get (json, 0);
+    assert_string_equal (json_string_value (json_object_get (row, "status")), "refused");
+    assert_non_null (strstr (json_string_value (json_object_get (row, "why")),
+                             "PERMISSION_DENIED"));
+    json_decref (json);
+    free (out);
+
+    //  2. A revoked certificate: nobody lets it in, nothing is verified
+    assert_int_equal (s_ctl (NULL, "operator", "keygen --role viewer --name gone"), 0);
+    assert_int_equal (s_ctl (NULL, "operator", "cert revoke --name gone"), 0);
+    mark = s_err_mark ();
+    rc = s_ctl (&out, "gone", "verify");
+    err = s_err_since (mark);
+    if (rc != 3 || !strstr (err, "lgwanctl: nothing verified"))
+        fail_msg ("verify with a revoked certificate said %d: %s%s", rc, out, err);
+    free (out);
+    free (err);
+
+    //  3. Cursors answered, Replay refused: a refusal, not "unavailable"
+    s_fake_t billing = { .service = "billing", .answer = s_answer_no_replay };
+    s_fake_start (&billing);
+    rc = s_ctl (&out, "viewer", "verify --service billing");
+    if (rc != 1 || !strstr (out, "billing       refused: ") || !strstr (out, "not\\u001b[2J for you"))
+        fail_msg ("verify of a billing that refuses Replay said %d: %s", rc, out);
+    free (out);
+    s_fake_stop (&billing);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_requests_and_exit_codes),
         cmocka_unit_test (test_x1_verify),
+        cmocka_unit_test (test_x1_verify_needs_a_chain_walked),
         cmocka_unit_test (test_x2_unknown_outcome_repeats_safely),
         cmocka_unit_test (test_x3_server_text_is_escaped),
     };

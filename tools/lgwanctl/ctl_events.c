@@ -7,10 +7,46 @@
 #include "ctl_local.h"
 #include "ctl_render.h"
 
-//  The Cursors of a service, or NULL when it does not answer
-static lg_reply_t *
-s_cursors (lg_client_t *client)
+/*  verify's verdicts. It exits 0 only when it walked at least one chain and
+    every chain it walked is intact: a command that checked nothing must not
+    look like one that found nothing wrong (`lgwanctl verify || alert`).
+    Refused (the certificate's role, or a service's refusal): exit 1 with the
+    refusal, as any command. Not answering (down, or a certificate nobody
+    lets in, revoked): exit 3 for a service named with --service, and when
+    no chain at all was walked ("nothing verified"). Broken or no key: 1.
+*/
+typedef enum {
+    S_INTACT,
+    S_BROKEN,
+    S_UNAVAILABLE,          //  no answer, or UNAVAILABLE
+    S_REFUSED,
+    S_NO_KEY
+} s_verdict_t;
+
+static const char *s_verdict_names [] = {
+    "intact", "broken", "unavailable", "refused", "unverified"
+};
+
+//  "message (CODE, requirement R)" of a status, into why
+static void
+s_status_text (const lg_status_t *status, char *why, size_t why_size)
 {
+    if (!status) {
+        snprintf (why, why_size, "a reply without a status");
+        return;
+    }
+    const ProtobufCEnumValue *code =
+        protobuf_c_enum_descriptor_get_value (&lgwan__v1__code__descriptor, (int) status->code);
+    snprintf (why, why_size, "%s (%s%s%s)", status->message, code? code->name: "UNKNOWN",
+              *status->requirement? ", requirement ": "", status->requirement);
+}
+
+//  Ask a service for its Cursors: S_INTACT with *reply_p, S_UNAVAILABLE, or
+//  S_REFUSED with why
+static s_verdict_t
+s_cursors (lg_client_t *client, lg_reply_t **reply_p, char *why, size_t why_size)
+{
+    *reply_p = NULL;
     Lgwan__V1__Cursors ask = LGWAN__V1__CURSORS__INIT;
     lg_request_t request = LGWAN__V1__REQUEST__INIT;
     request.body_case = LGWAN__V1__REQUEST__BODY_CURSORS;
@@ -18,15 +54,57 @@ s_cursors (lg_client_t *client)
     lg_reply_t *reply = NULL;
     int rc = lg_client_call (client, &request, &reply);
     free (request.request_id);
-    if (rc == 0 && (reply->status->code != LGWAN__V1__CODE__OK
-                ||  reply->body_case != LGWAN__V1__REPLY__BODY_CURSORS)) {
-        char *message = ctl_render_escape (reply->status->message);
-        fprintf (stderr, "lgwanctl: cursors refused: %s\n", message? message: "");
-        free (message);
-        lgwan__v1__reply__free_unpacked (reply, NULL);
-        return NULL;
+    if (rc)
+        return S_UNAVAILABLE;
+    s_verdict_t verdict = S_INTACT;
+    if (reply->status && reply->status->code == LGWAN__V1__CODE__UNAVAILABLE)
+        verdict = S_UNAVAILABLE;
+    else
+    if (!reply->status || reply->status->code != LGWAN__V1__CODE__OK
+    ||  reply->body_case != LGWAN__V1__REPLY__BODY_CURSORS) {
+        s_status_text (reply->status, why, why_size);
+        verdict = S_REFUSED;
     }
-    return rc == 0? reply: NULL;
+    if (verdict == S_INTACT)
+        *reply_p = reply;
+    else
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    return verdict;
+}
+
+//  One row of the verdict: a JSON object (with head_seq when its chain was
+//  asked for), or a line for people
+static void
+s_verify_row (ctl_args_t *args, json_t *result, const char *service, s_verdict_t verdict,
+              bool chain, uint64_t head, uint64_t broken, const char *why)
+{
+    json_t *row = json_pack ("{s:s, s:s}", "service", service, "status",
+                             s_verdict_names [verdict]);
+    if (chain)
+        json_object_set_new (row, "head_seq", json_integer ((json_int_t) head));
+    if (verdict != S_INTACT && why && *why)
+        json_object_set_new (row, "why", json_string (why));
+    if (verdict == S_BROKEN)
+        json_object_set_new (row, "broken_seq", json_integer ((json_int_t) broken));
+    json_array_append_new (result, row);
+    if (args->json)
+        return;
+    //  why may quote what the service said
+    char *said = ctl_render_escape (why);
+    if (verdict == S_INTACT)
+        printf ("%-13s intact, %" PRIu64 " events\n", service, head);
+    else
+    if (verdict == S_BROKEN)
+        printf ("%s/%" PRIu64 ": broken: %s\n", service, broken, said? said: "");
+    else
+    if (verdict == S_REFUSED)
+        printf ("%-13s refused: %s\n", service, said? said: "");
+    else
+    if (verdict == S_UNAVAILABLE && !(why && *why))
+        printf ("%-13s not answering: not verified\n", service);
+    else
+        printf ("%-13s not verified: %s\n", service, said? said: "");
+    free (said);
 }
 
 int
@@ -50,78 +128,62 @@ ctl_local_verify (ctl_args_t *args)
     //  1. Which services answer, and what their consumers saw of the others
     lg_verify_t *verify = lg_verify_new ();
     zlistx_t *up = zlistx_new ();
-    int rc = CTL_EXIT_OK;
+    bool refused = false, missing = false;
     json_t *result = json_array ();
     for (const char *s = (const char *) zlistx_first (asked); s; s = (const char *) zlistx_next (asked)) {
+        char why [512] = "";
+        lg_reply_t *reply = NULL;
         lg_client_t *client = ctl_local_client (s, 1000, explicit? 2: 0);
-        lg_reply_t *reply = client? s_cursors (client): NULL;
+        s_verdict_t verdict = client? s_cursors (client, &reply, why, sizeof why): S_UNAVAILABLE;
+        lg_client_destroy (&client);
         if (reply) {
             lg_verify_add_cursors (verify, s, reply->cursors);
             zlistx_add_end (up, (void *) s);
             lgwan__v1__reply__free_unpacked (reply, NULL);
+            continue;
         }
-        else {
-            json_t *row = json_pack ("{s:s, s:s}", "service", s, "status", "unavailable");
-            json_array_append_new (result, row);
-            if (!args->json)
-                printf ("%-13s not answering: not verified\n", s);
-            if (explicit)
-                rc = CTL_EXIT_UNAVAILABLE;
-        }
-        lg_client_destroy (&client);
+        s_verify_row (args, result, s, verdict, false, 0, 0, why);
+        refused = refused || verdict == S_REFUSED;
+        missing = missing || explicit;
     }
     //  2. Walk each chain that answers with its key
+    size_t walked = 0;
+    bool broken_any = false;
     for (const char *s = (const char *) zlistx_first (up); s; s = (const char *) zlistx_next (up)) {
         uint8_t key [64];
         size_t key_size;
         char *path = zsys_sprintf ("%s/%s.hmac", keys, s);
         char why [512] = "";
         uint64_t head = 0, broken = 0;
-        int verdict;
+        s_verdict_t verdict;
         if (lg_outbox_load_key (path, key, &key_size)) {
             snprintf (why, sizeof why, "no readable key at %s", path);
-            verdict = -2;
+            verdict = S_NO_KEY;
         }
         else {
             lg_client_t *client = ctl_local_client (s, 5000, 2);
-            verdict = client? lg_verify_chain (verify, client, s, key, key_size, &head, &broken,
-                                               why, sizeof why): -1;
+            int rc = client? lg_verify_chain (verify, client, s, key, key_size, &head, &broken,
+                                              why, sizeof why): -1;
             lg_client_destroy (&client);
+            verdict = rc == 0? S_INTACT: rc == 1? S_BROKEN: rc == -2? S_REFUSED: S_UNAVAILABLE;
         }
         zstr_free (&path);
-        json_t *row = json_pack ("{s:s, s:s, s:I}", "service", s, "status",
-                                 verdict == 0? "intact": verdict == 1? "broken":
-                                 verdict == -1? "unavailable": "unverified",
-                                 "head_seq", (json_int_t) head);
-        if (verdict) {
-            json_object_set_new (row, "why", json_string (why));
-            if (verdict == 1)
-                json_object_set_new (row, "broken_seq", json_integer ((json_int_t) broken));
-        }
-        json_array_append_new (result, row);
-        if (!args->json) {
-            //  why may quote what the service said
-            char *said = ctl_render_escape (why);
-            if (verdict == 0)
-                printf ("%-13s intact, %" PRIu64 " events\n", s, head);
-            else
-            if (verdict == 1)
-                printf ("%s/%" PRIu64 ": broken: %s\n", s, broken, said? said: "");
-            else
-                printf ("%-13s not verified: %s\n", s, said? said: "");
-            free (said);
-        }
-        if (verdict == 1 || verdict == -2)
-            rc = CTL_EXIT_REFUSED;
-        else
-        if (verdict == -1 && rc == CTL_EXIT_OK)
-            rc = CTL_EXIT_UNAVAILABLE;
+        s_verify_row (args, result, s, verdict, true, head, broken, why);
+        walked += verdict == S_INTACT || verdict == S_BROKEN;
+        broken_any = broken_any || verdict == S_BROKEN || verdict == S_NO_KEY;
+        refused = refused || verdict == S_REFUSED;
+        //  It answered Cursors a moment ago: gone meanwhile counts as named
+        missing = missing || verdict == S_UNAVAILABLE;
     }
     if (args->json) {
         char *text = json_dumps (result, JSON_COMPACT);
-        printf ("%s\n", text);
+        printf ("%s\n", text? text: "[]");
         free (text);
     }
+    if (walked == 0)
+        fprintf (stderr, "lgwanctl: nothing verified: no chain could be read\n");
+    int rc = broken_any || refused? CTL_EXIT_REFUSED:
+             missing || walked == 0? CTL_EXIT_UNAVAILABLE: CTL_EXIT_OK;
     json_decref (result);
     lg_verify_destroy (&verify);
     zlistx_destroy (&up);
