@@ -96,21 +96,23 @@ s_err_since (long mark)
 
 typedef void (s_answer_fn) (const lg_request_t *request, lg_reply_t *reply, int nth);
 
-typedef struct {
+//  The one fake (one zauth per process); a test that failed leaves it
+//  running for the next start or the teardown to stop
+static struct {
     const char *service;
     s_answer_fn *answer;
     zactor_t *actor;
     char variable [64];         //  LG_<SERVICE>_CONNECT
-} s_fake_t;
+} s_fake;
 
 static void
 s_fake_actor (zsock_t *pipe, void *arg)
 {
-    s_fake_t *fake = (s_fake_t *) arg;
+    (void) arg;
     lg_auth_t *auth = lg_auth_new (s_certs);
     zsock_t *router = zsock_new (ZMQ_ROUTER);
     int port = -1;
-    if (auth && router && lg_auth_server (auth, router, fake->service) == 0)
+    if (auth && router && lg_auth_server (auth, router, s_fake.service) == 0)
         port = zsock_bind (router, "tcp://127.0.0.1:*");
     zsock_signal (pipe, 0);
     zstr_sendf (pipe, "tcp://127.0.0.1:%d", port);
@@ -126,7 +128,7 @@ s_fake_actor (zsock_t *pipe, void *arg)
         reply.status = &status;
         if (request) {
             reply.request_id = request->request_id;
-            fake->answer (request, &reply, nth);
+            s_fake.answer (request, &reply, nth);
         }
         zframe_t *frame = lg_codec_frame (&reply.base);
         zmsg_t *answer = zmsg_new ();
@@ -143,36 +145,32 @@ s_fake_actor (zsock_t *pipe, void *arg)
     lg_auth_destroy (&auth);
 }
 
-static void s_fake_stop (s_fake_t *fake);
-
-//  The fake running, if any: a test that failed left it for the next start
-//  or the teardown to stop (one zauth per process)
-static s_fake_t *s_running_fake;
-
 static void
-s_fake_start (s_fake_t *fake)
+s_fake_stop (void)
 {
-    if (s_running_fake)
-        s_fake_stop (s_running_fake);
-    fake->actor = zactor_new (s_fake_actor, fake);
-    assert_non_null (fake->actor);
-    char *endpoint = zstr_recv (fake->actor);
-    assert_non_null (endpoint);
-    assert_null (strstr (endpoint, ":-1"));
-    snprintf (fake->variable, sizeof fake->variable, "LG_%s_CONNECT", fake->service);
-    for (char *c = fake->variable; *c; c++)
-        *c = (char) toupper ((unsigned char) *c);
-    setenv (fake->variable, endpoint, 1);
-    zstr_free (&endpoint);
-    s_running_fake = fake;
+    if (s_fake.actor) {
+        zactor_destroy (&s_fake.actor);
+        unsetenv (s_fake.variable);
+    }
 }
 
+//  Start a fake of service answering with answer, and point lgwanctl at it
 static void
-s_fake_stop (s_fake_t *fake)
+s_fake_start (const char *service, s_answer_fn *answer)
 {
-    zactor_destroy (&fake->actor);
-    unsetenv (fake->variable);
-    s_running_fake = NULL;
+    s_fake_stop ();
+    s_fake.service = service;
+    s_fake.answer = answer;
+    s_fake.actor = zactor_new (s_fake_actor, NULL);
+    assert_non_null (s_fake.actor);
+    char *endpoint = zstr_recv (s_fake.actor);
+    assert_non_null (endpoint);
+    assert_null (strstr (endpoint, ":-1"));
+    snprintf (s_fake.variable, sizeof s_fake.variable, "LG_%s_CONNECT", service);
+    for (char *c = s_fake.variable; *c; c++)
+        *c = (char) toupper ((unsigned char) *c);
+    setenv (s_fake.variable, endpoint, 1);
+    zstr_free (&endpoint);
 }
 
 static bool
@@ -226,8 +224,7 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    if (s_running_fake)
-        s_fake_stop (s_running_fake);
+    s_fake_stop ();
     lg_test_proc_stop (&s_audit, SIGTERM);
     lg_test_proc_stop (&s_registry, SIGTERM);
     lg_test_certs_destroy (&s_certs);
@@ -387,8 +384,7 @@ test_x3_server_text_is_escaped (void **state)
     free (out);
 
     //  2. UNAVAILABLE, then a refusal, with escapes in every text
-    s_fake_t billing = { .service = "billing", .answer = s_answer_hostile };
-    s_fake_start (&billing);
+    s_fake_start ("billing", s_answer_hostile);
     long mark = s_err_mark ();
     assert_int_equal (s_ctl (NULL, "operator", "stats show --service billing --retries 1"), 1);
     char *err = s_err_since (mark);
@@ -408,7 +404,7 @@ test_x3_server_text_is_escaped (void **state)
     assert_string_equal (json_string_value (json_object_get (json, "detail")), "a\nb\x07");
     json_decref (json);
     free (out);
-    s_fake_stop (&billing);
+    s_fake_stop ();
 }
 
 /* REQ X.1: verify finds an edited payload and rows cut off the end */
@@ -532,13 +528,12 @@ test_x1_verify_needs_a_chain_walked (void **state)
     free (err);
 
     //  3. Cursors answered, Replay refused: a refusal, not "unavailable"
-    s_fake_t billing = { .service = "billing", .answer = s_answer_no_replay };
-    s_fake_start (&billing);
+    s_fake_start ("billing", s_answer_no_replay);
     rc = s_ctl (&out, "viewer", "verify --service billing");
     if (rc != 1 || !strstr (out, "billing       refused: ") || !strstr (out, "not\\u001b[2J for you"))
         fail_msg ("verify of a billing that refuses Replay said %d: %s", rc, out);
     free (out);
-    s_fake_stop (&billing);
+    s_fake_stop ();
 }
 
 //  The events of a billing whose outbox holds what this build cannot read
@@ -599,8 +594,7 @@ test_x2_unreadable_events_are_named (void **state)
 {
     (void) state;
     s_events_make ();
-    s_fake_t billing = { .service = "billing", .answer = s_answer_events };
-    s_fake_start (&billing);
+    s_fake_start ("billing", s_answer_events);
     char *out = NULL;
     long mark = s_err_mark ();
     int rc = s_ctl (&out, "viewer", "events tail --service billing --from-seq 1");
@@ -632,9 +626,95 @@ test_x2_unreadable_events_are_named (void **state)
         fail_msg ("events tail said %d: %s%s", rc, out, err);
     free (out);
     free (err);
-    s_fake_stop (&billing);
+    s_fake_stop ();
     for (size_t i = 0; i < 6; i++)
         free (s_events [i].data);
+}
+
+//  Billing's export pages (test_r6_1_export_whole_or_nothing), by period:
+//  2026-01 two pages, 2026-02 a refusal on the second, 2026-03 a second
+//  page that points at itself
+static void
+s_answer_export (const lg_request_t *request, lg_reply_t *reply, int nth)
+{
+    (void) nth;
+    static Lgwan__V1__BillingExportReply page = LGWAN__V1__BILLING_EXPORT_REPLY__INIT;
+    const Lgwan__V1__BillingExport *ask = request->billing_export;
+    if (request->body_case != LGWAN__V1__REQUEST__BODY_BILLING_EXPORT) {
+        reply->status->code = LGWAN__V1__CODE__INVALID_ARGUMENT;
+        reply->status->message = (char *) "not an export";
+        return;
+    }
+    if (ask->offset == 0) {
+        page.csv = (char *) "number,amount\nA,1\n";
+        page.next_offset = 1;
+    }
+    else
+    if (streq (ask->period, "2026-02")) {
+        reply->status->code = LGWAN__V1__CODE__FAILED_PRECONDITION;
+        reply->status->message = (char *) "the export changed meanwhile";
+        return;
+    }
+    else {
+        page.csv = (char *) "B,2\n";
+        page.next_offset = streq (ask->period, "2026-03")? 1: 0;
+    }
+    reply->body_case = LGWAN__V1__REPLY__BODY_BILLING_EXPORT;
+    reply->billing_export = &page;
+}
+
+/* REQ R6.1: invoice export writes the whole period or fails (exit 1)
+   leaving no file: a refusal midway, a page that does not advance and a
+   failed write are errors. Before, a refusal left the first page in --out,
+   a page pointing at itself was asked for without end, and a write to a
+   full disk (stdout on /dev/full) exited 0. */
+static void
+test_r6_1_export_whole_or_nothing (void **state)
+{
+    (void) state;
+    s_fake_start ("billing", s_answer_export);
+    char *path = zsys_sprintf ("%s/export.csv", s_certs);
+    char *tmp = zsys_sprintf ("%s.tmp", path);
+    char *out = NULL;
+    assert_int_equal (s_ctl (&out, "billing", "invoice export --period 2026-01"), 0);
+    assert_string_equal (out, "number,amount\nA,1\nB,2\n");
+    free (out);
+    assert_int_equal (s_ctl (NULL, "billing", "invoice export --period 2026-01 --out %s", path), 0);
+    out = lg_test_sh_output ("cat %s", path);
+    assert_string_equal (out, "number,amount\nA,1\nB,2\n");
+    free (out);
+    assert_false (zsys_file_exists (tmp));
+    unlink (path);
+
+    //  A refusal on the second page: exit 1, no file
+    long mark = s_err_mark ();
+    assert_int_equal (s_ctl (NULL, "billing", "invoice export --period 2026-02 --out %s", path), 1);
+    char *err = s_err_since (mark);
+    assert_non_null (strstr (err, "the export changed meanwhile (FAILED_PRECONDITION)"));
+    free (err);
+    if (zsys_file_exists (path) || zsys_file_exists (tmp))
+        fail_msg ("a refused export left a file behind");
+
+    //  A page that points at itself
+    mark = s_err_mark ();
+    int rc = s_ctl (NULL, "billing", "invoice export --period 2026-03 --out %s", path);
+    err = s_err_since (mark);
+    if (rc != 1 || !strstr (err, "billing answered next_offset 1 after offset 1"))
+        fail_msg ("an export that does not advance said %d: %s", rc, err);
+    free (err);
+    if (zsys_file_exists (path) || zsys_file_exists (tmp))
+        fail_msg ("a failed export left a file behind");
+
+    //  A write that fails
+    mark = s_err_mark ();
+    rc = s_ctl (NULL, "billing", "invoice export --period 2026-01 >/dev/full");
+    err = s_err_since (mark);
+    if (rc != 1 || !strstr (err, "could not write the CSV to stdout: No space left on device"))
+        fail_msg ("an export to a full disk said %d: %s", rc, err);
+    free (err);
+    s_fake_stop ();
+    zstr_free (&tmp);
+    zstr_free (&path);
 }
 
 int
@@ -646,6 +726,7 @@ main (void)
         cmocka_unit_test (test_x1_verify_needs_a_chain_walked),
         cmocka_unit_test (test_x2_unknown_outcome_repeats_safely),
         cmocka_unit_test (test_x2_unreadable_events_are_named),
+        cmocka_unit_test (test_r6_1_export_whole_or_nothing),
         cmocka_unit_test (test_x3_server_text_is_escaped),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

@@ -433,17 +433,26 @@ ctl_local_tariff_load (ctl_args_t *args)
     return rc;
 }
 
+//  The export goes to OUT.tmp and is renamed to OUT once every page is
+//  written and the file closed without an error, so OUT is the whole period
+//  or is not there: a refusal midway, a page that does not advance, a full
+//  disk leave no file (and exit 1). On stdout the same errors exit 1, after
+//  what was written.
 int
 ctl_local_invoice_export (ctl_args_t *args)
 {
     if (ctl_local_need_cert () != CTL_EXIT_OK)
         return CTL_EXIT_USAGE;
     const char *out_path = ctl_args_value (args, "out");
-    FILE *out = out_path? fopen (out_path, "w"): stdout;
+    char *tmp_path = out_path? zsys_sprintf ("%s.tmp", out_path): NULL;
+    FILE *out = out_path? (tmp_path? fopen (tmp_path, "w"): NULL): stdout;
     if (!out) {
-        fprintf (stderr, "lgwanctl: cannot write %s\n", out_path);
+        fprintf (stderr, "lgwanctl: cannot write %s: %s\n", tmp_path? tmp_path: out_path,
+                 strerror (errno));
+        zstr_free (&tmp_path);
         return CTL_EXIT_REFUSED;
     }
+    const char *where = out_path? tmp_path: "stdout";
     Lgwan__V1__BillingExport page = LGWAN__V1__BILLING_EXPORT__INIT;
     page.period = (char *) ctl_args_value (args, "period");
     lg_request_t request = LGWAN__V1__REQUEST__INIT;
@@ -451,16 +460,45 @@ ctl_local_invoice_export (ctl_args_t *args)
     request.billing_export = &page;
     request.reason = (char *) "export";
     int rc = CTL_EXIT_OK;
+    bool written = true;
     //  Page after page until billing says it was the last
     do {
         lg_reply_t *reply;
         if ((rc = s_billing_call (args, &request, &reply)))
             break;
-        fputs (reply->billing_export->csv, out);
-        page.offset = reply->billing_export->next_offset;
+        uint32_t next = reply->billing_export->next_offset;
+        written = fputs (reply->billing_export->csv, out) >= 0;
         lgwan__v1__reply__free_unpacked (reply, NULL);
+        if (!written)
+            break;
+        //  A next page before or at this one would be asked for without end
+        if (next && next <= page.offset) {
+            fprintf (stderr, "lgwanctl: billing answered next_offset %u after offset %u; the"
+                             " export stops here, incomplete\n", next, page.offset);
+            rc = CTL_EXIT_REFUSED;
+            break;
+        }
+        page.offset = next;
     } while (page.offset);
-    if (out_path)
-        fclose (out);
-    return rc;
+    if (written && (fflush (out) || ferror (out)))
+        written = false;
+    if (!written)
+        fprintf (stderr, "lgwanctl: could not write the CSV to %s: %s\n", where,
+                 strerror (errno));
+    if (out_path) {
+        if (fclose (out) && written) {
+            fprintf (stderr, "lgwanctl: could not write the CSV to %s: %s\n", where,
+                     strerror (errno));
+            written = false;
+        }
+        if (written && rc == CTL_EXIT_OK && rename (tmp_path, out_path)) {
+            fprintf (stderr, "lgwanctl: could not rename %s to %s: %s\n", tmp_path, out_path,
+                     strerror (errno));
+            written = false;
+        }
+        if (!written || rc != CTL_EXIT_OK)
+            unlink (tmp_path);
+    }
+    zstr_free (&tmp_path);
+    return !written && rc == CTL_EXIT_OK? CTL_EXIT_REFUSED: rc;
 }
