@@ -294,7 +294,8 @@ static const ctl_command_t s_commands [] = {
     { "db",       "init",   NULL,             ctl_local_db_init, s_db_init_flags,
       "create the lgwan_<service> roles and their schemas (idempotent)" },
     { "verify",   NULL,     NULL,             ctl_local_verify,  s_verify_flags,
-      "check every event chain and the heads consumers saw (X.1); exit 1 if broken" },
+      "check every event chain and the heads consumers saw (X.1); exit 1 if broken or"
+      " refused, 3 if nothing was verified" },
     { "reference", "load",  "reference_load", ctl_local_reference_load, s_reference_flags,
       "replace the registry's list of local government codes from a CSV file" },
     { "events",   "tail",   NULL,             ctl_local_events_tail, s_tail_flags,
