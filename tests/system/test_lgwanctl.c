@@ -633,13 +633,16 @@ test_x2_unreadable_events_are_named (void **state)
 
 //  Billing's export pages (test_r6_1_export_whole_or_nothing), by period:
 //  2026-01 two pages, 2026-02 a refusal on the second, 2026-03 a second
-//  page that points at itself
+//  page that points at itself, 2026-04 OK without a page
 static void
 s_answer_export (const lg_request_t *request, lg_reply_t *reply, int nth)
 {
     (void) nth;
     static Lgwan__V1__BillingExportReply page = LGWAN__V1__BILLING_EXPORT_REPLY__INIT;
     const Lgwan__V1__BillingExport *ask = request->billing_export;
+    if (request->body_case == LGWAN__V1__REQUEST__BODY_BILLING_EXPORT
+    &&  streq (ask->period, "2026-04"))
+        return;                 //  OK, and no page
     if (request->body_case != LGWAN__V1__REQUEST__BODY_BILLING_EXPORT) {
         reply->status->code = LGWAN__V1__CODE__INVALID_ARGUMENT;
         reply->status->message = (char *) "not an export";
@@ -704,6 +707,15 @@ test_r6_1_export_whole_or_nothing (void **state)
     free (err);
     if (zsys_file_exists (path) || zsys_file_exists (tmp))
         fail_msg ("a failed export left a file behind");
+
+    //  OK without a page
+    mark = s_err_mark ();
+    rc = s_ctl (NULL, "billing", "invoice export --period 2026-04 --out %s", path);
+    err = s_err_since (mark);
+    if (rc != 1 || !strstr (err, "billing answered without a page of the export"))
+        fail_msg ("an export answered without a page said %d: %s", rc, err);
+    free (err);
+    assert_false (zsys_file_exists (path) || zsys_file_exists (tmp));
 
     //  A write that fails
     mark = s_err_mark ();

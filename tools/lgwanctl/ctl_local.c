@@ -466,6 +466,12 @@ ctl_local_invoice_export (ctl_args_t *args)
         lg_reply_t *reply;
         if ((rc = s_billing_call (args, &request, &reply)))
             break;
+        if (reply->body_case != LGWAN__V1__REPLY__BODY_BILLING_EXPORT) {
+            fprintf (stderr, "lgwanctl: billing answered without a page of the export\n");
+            lgwan__v1__reply__free_unpacked (reply, NULL);
+            rc = CTL_EXIT_REFUSED;
+            break;
+        }
         uint32_t next = reply->billing_export->next_offset;
         written = fputs (reply->billing_export->csv, out) >= 0;
         lgwan__v1__reply__free_unpacked (reply, NULL);
