@@ -24,7 +24,11 @@
        length with no rule of someone else's in front that could accept
        first. Anything else in the table (foreign rules, chains, sets, flags,
        elements with host bits, a changed policy) makes the table inexact, and
-       a reconcile rebuilds it. A full listing costs time in proportion to
+       a reconcile rebuilds it; so does a listing that does not parse, which
+       claims nothing. The table's flags are asked of the kernel
+       (NFT_MSG_GETTABLE), because libnftables 1.0.6 writes them into the
+       JSON from freed memory; a dormant table drops nothing, so nothing of
+       it counts as in force. A full listing costs time in proportion to
        the table (about 80 ms at 10,000 prefixes), so after an update
        enf_nft_confirm asks the kernel about the changed elements only: one
        NFT_MSG_GETSETELEM per set for the added ones (each must be there) and
@@ -75,6 +79,8 @@ struct _enf_nft_t {
     char netns [ENF_NETNS_MAX];
     enf_lengths_t lengths;          //  what our last successful batch left
 };
+
+static int s_table_flags (enf_nft_t *self, uint32_t *flags);
 
 //  Value stored for every key of a prefix set
 static char s_present [] = "1";
@@ -455,18 +461,37 @@ typedef struct {
 
 //  Mark the table inexact, keeping the first reason
 static void
+s_seen_vinexact (enf_seen_t *seen, const char *format, va_list args)
+{
+    if (!seen->exact)
+        return;
+    seen->exact = false;
+    vsnprintf (seen->why, sizeof seen->why, format, args);
+}
+
+static void
 s_foreign (s_parse_t *parse, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
 
 static void
 s_foreign (s_parse_t *parse, const char *format, ...)
 {
-    if (!parse->seen->exact)
-        return;
-    parse->seen->exact = false;
     va_list args;
     va_start (args, format);
-    vsnprintf (parse->seen->why, sizeof parse->seen->why, format, args);
+    s_seen_vinexact (parse->seen, format, args);
+    va_end (args);
+}
+
+static void
+s_seen_inexact (enf_seen_t *seen, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+static void
+s_seen_inexact (enf_seen_t *seen, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    s_seen_vinexact (seen, format, args);
     va_end (args);
 }
 
@@ -703,8 +728,18 @@ enf_nft_parse (const char *json, enf_seen_t *seen)
         if ((body = json_object_get (item, "metainfo")))
             continue;
         if ((body = json_object_get (item, "table"))) {
-            if (s_is (body, "family", "inet") && s_is (body, "name", ENF_TABLE))
+            if (s_is (body, "family", "inet") && s_is (body, "name", ENF_TABLE)) {
                 seen->table = true;
+                //  Ours has no flags (dormant, owner) nor anything else;
+                //  enf_nft_read asks the kernel for the flags as well, since
+                //  libnftables 1.0.6 writes them from freed memory
+                const char *key;
+                json_t *value;
+                json_object_foreach (body, key, value) {
+                    if (strcmp (key, "family") && strcmp (key, "name") && strcmp (key, "handle"))
+                        s_foreign (&parse, "table inet " ENF_TABLE " has \"%s\"", key);
+                }
+            }
         }
         else
         if ((body = json_object_get (item, "set")))
@@ -1016,13 +1051,38 @@ enf_nft_read (enf_nft_t *self, enf_seen_t **seen_p, char *why, size_t why_size)
         return rc;
     }
     enf_seen_t *seen = enf_seen_new ();
-    if (!seen || enf_nft_parse (absent? NULL: output, seen)) {
-        lg_why (why, why_size, "could not parse the listing of table inet " ENF_TABLE);
+    if (!seen) {
+        lg_why (why, why_size, "could not read table inet " ENF_TABLE ": out of memory");
         free (output);
-        enf_seen_destroy (&seen);
         return ENF_NFT_FAILED;
     }
+    if (enf_nft_parse (absent? NULL: output, seen)) {
+        //  Nothing is claimed from a listing that cannot be read: nothing in
+        //  force, the table inexact, so a reconcile replaces it (libnftables
+        //  1.0.6 cuts its JSON short for a table with flags)
+        seen->table = true;
+        s_seen_inexact (seen, "the listing of table inet " ENF_TABLE " does not parse");
+    }
     free (output);
+    //  The flags from the kernel, not from the JSON (s_table_flags): a
+    //  dormant table holds our rules and drops nothing
+    uint32_t flags = 0;
+    int error = s_table_flags (self, &flags);
+    if (error) {
+        lg_why (why, why_size, "could not read the flags of table inet " ENF_TABLE ": %s",
+                strerror (-error));
+        enf_seen_destroy (&seen);
+        return error == -EPERM? ENF_NFT_DENIED: ENF_NFT_FAILED;
+    }
+    seen->flags = flags;
+    if (flags) {
+        //  The kernel's word, first: the JSON may have named the flags wrongly
+        seen->exact = true;
+        s_seen_inexact (seen, "table inet " ENF_TABLE " has flags 0x%x%s", flags,
+                        flags & NFT_TABLE_F_DORMANT? " (dormant: it drops nothing)": "");
+        if (flags & NFT_TABLE_F_DORMANT)
+            zhashx_purge (seen->in_force);
+    }
     *seen_p = seen;
     return 0;
 }
@@ -1088,7 +1148,8 @@ enf_nft_reconcile (enf_nft_t *self, zhashx_t *desired, zlistx_t *missing, zlistx
 
 
 //  --------------------------------------------------------------------------
-//  Element queries on the kernel's nf_tables netlink interface (point 4)
+//  Questions to the kernel's nf_tables netlink interface (point 4):
+//  elements, and the table's flags
 
 #define S_QUERY_MAX     8192        //  bytes of one request
 #define S_QUERY_BATCH   128         //  elements asked for in one request
@@ -1127,6 +1188,97 @@ s_nest_end (s_query_t *query, size_t offset)
     attr->nla_len = (uint16_t) (query->size - offset);
 }
 
+//  Start a request of this nf_tables message type; attributes follow
+static void
+s_query_start (s_query_t *query, uint16_t type, uint8_t family)
+{
+    memset (query, 0, sizeof *query);
+    struct nlmsghdr *header = (struct nlmsghdr *) query->data;
+    header->nlmsg_type = (uint16_t) ((NFNL_SUBSYS_NFTABLES << 8) | type);
+    header->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    query->size = NLMSG_HDRLEN;
+    struct nfgenmsg *nfgen = (struct nfgenmsg *) (query->data + query->size);
+    nfgen->nfgen_family = family;
+    nfgen->version = NFNETLINK_V0;
+    nfgen->res_id = 0;
+    query->size += NLMSG_ALIGN (sizeof *nfgen);
+}
+
+//  Called with each answer of the type asked for
+typedef void (s_answer_fn) (const struct nlmsghdr *message, void *arg);
+
+//  Send a request on the probe socket and read until the kernel's ack,
+//  handing every message of type answer to fn. 0 (the ack), the kernel's
+//  -errno, or -EIO when the socket failed or the kernel did not answer
+//  within SO_RCVTIMEO (-EPERM when sending was not permitted)
+static int
+s_ask (enf_nft_t *self, s_query_t *query, uint16_t answer, s_answer_fn *fn, void *arg)
+{
+    struct nlmsghdr *header = (struct nlmsghdr *) query->data;
+    header->nlmsg_seq = ++self->seq;
+    header->nlmsg_len = (uint32_t) query->size;
+    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+    if (sendto (self->probe, query->data, query->size, 0, (struct sockaddr *) &kernel,
+                sizeof kernel) != (ssize_t) query->size)
+        return errno == EPERM? -EPERM: -EIO;
+    uint16_t wanted = (uint16_t) ((NFNL_SUBSYS_NFTABLES << 8) | answer);
+    uint8_t reply [32768];
+    while (true) {
+        ssize_t got = recv (self->probe, reply, sizeof reply, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return -EIO;
+        size_t left = (size_t) got;
+        for (struct nlmsghdr *message = (struct nlmsghdr *) reply; NLMSG_OK (message, left);
+             message = NLMSG_NEXT (message, left)) {
+            if (message->nlmsg_seq != self->seq)
+                continue;               //  a late answer to an earlier question
+            if (message->nlmsg_type == NLMSG_ERROR) {
+                const struct nlmsgerr *error = (const struct nlmsgerr *) NLMSG_DATA (message);
+                return error->error;    //  0 (the ack) or -errno
+            }
+            if (message->nlmsg_type == wanted)
+                fn (message, arg);
+        }
+    }
+}
+
+//  The value of a u32 attribute of an nf_tables message; false if absent
+static bool
+s_answer_u32 (const struct nlmsghdr *message, uint16_t type, uint32_t *value)
+{
+    size_t skip = NLMSG_HDRLEN + NLMSG_ALIGN (sizeof (struct nfgenmsg));
+    if (message->nlmsg_len < skip)
+        return false;
+    const uint8_t *at = (const uint8_t *) message + skip;
+    size_t left = message->nlmsg_len - skip;
+    while (left >= NLA_HDRLEN) {
+        const struct nlattr *attr = (const struct nlattr *) at;
+        if (attr->nla_len < NLA_HDRLEN || attr->nla_len > left)
+            return false;
+        if ((attr->nla_type & NLA_TYPE_MASK) == type && attr->nla_len >= NLA_HDRLEN + 4) {
+            uint32_t big;
+            memcpy (&big, at + NLA_HDRLEN, sizeof big);
+            *value = ntohl (big);
+            return true;
+        }
+        size_t step = NLA_ALIGN (attr->nla_len);
+        if (step >= left)
+            break;
+        at += step;
+        left -= step;
+    }
+    return false;
+}
+
+static void
+s_count_answer (const struct nlmsghdr *message, void *arg)
+{
+    (void) message;
+    (*(size_t *) arg)++;
+}
+
 //  Ask for the elements prefixes [from, to) (one family and length) in
 //  their set. Returns 0 and *found (elements the kernel returned) when all
 //  are there, a negative errno when the kernel refused (-ENOENT: one is
@@ -1135,17 +1287,7 @@ static int
 s_query (enf_nft_t *self, const enf_prefix_t *prefixes, size_t from, size_t to, size_t *found)
 {
     s_query_t query;
-    memset (&query, 0, sizeof query);
-    struct nlmsghdr *header = (struct nlmsghdr *) query.data;
-    header->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETSETELEM;
-    header->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-    header->nlmsg_seq = ++self->seq;
-    query.size = NLMSG_HDRLEN;
-    struct nfgenmsg *nfgen = (struct nfgenmsg *) (query.data + query.size);
-    nfgen->nfgen_family = NFPROTO_INET;
-    nfgen->version = NFNETLINK_V0;
-    nfgen->res_id = 0;
-    query.size += NLMSG_ALIGN (sizeof *nfgen);
+    s_query_start (&query, NFT_MSG_GETSETELEM, NFPROTO_INET);
     char name [8];
     s_set_name (prefixes [from].family, prefixes [from].length, name);
     s_attr (&query, NFTA_SET_ELEM_LIST_TABLE, ENF_TABLE, sizeof ENF_TABLE);
@@ -1160,33 +1302,38 @@ s_query (enf_nft_t *self, const enf_prefix_t *prefixes, size_t from, size_t to, 
         s_nest_end (&query, element);
     }
     s_nest_end (&query, list);
-    header->nlmsg_len = (uint32_t) query.size;
-
-    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-    if (sendto (self->probe, query.data, query.size, 0, (struct sockaddr *) &kernel,
-                sizeof kernel) != (ssize_t) query.size)
-        return errno == EPERM? -EPERM: -EIO;
     *found = 0;
-    uint8_t reply [32768];
-    while (true) {
-        ssize_t got = recv (self->probe, reply, sizeof reply, 0);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return -EIO;                //  no answer within SO_RCVTIMEO
-        size_t left = (size_t) got;
-        for (struct nlmsghdr *message = (struct nlmsghdr *) reply; NLMSG_OK (message, left);
-             message = NLMSG_NEXT (message, left)) {
-            if (message->nlmsg_seq != self->seq)
-                continue;               //  a late answer to an earlier question
-            if (message->nlmsg_type == NLMSG_ERROR) {
-                const struct nlmsgerr *error = (const struct nlmsgerr *) NLMSG_DATA (message);
-                return error->error;    //  0 (the ack) or -errno
-            }
-            if (message->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM))
-                (*found)++;
-        }
-    }
+    return s_ask (self, &query, NFT_MSG_NEWSETELEM, s_count_answer, found);
+}
+
+typedef struct {
+    uint16_t attribute;
+    uint32_t value;
+    bool found;
+} s_u32_answer_t;
+
+static void
+s_u32_answer (const struct nlmsghdr *message, void *arg)
+{
+    s_u32_answer_t *answer = (s_u32_answer_t *) arg;
+    answer->found = s_answer_u32 (message, answer->attribute, &answer->value)
+                 || answer->found;
+}
+
+//  The flags of table inet lgwan as the kernel holds them (0 when there is
+//  no such table). libnftables 1.0.6 writes a table's flags into its JSON
+//  from freed memory ("flags": "ipv4_addr", or the text cut short), so they
+//  are asked for here. 0, or -errno as s_ask.
+static int
+s_table_flags (enf_nft_t *self, uint32_t *flags)
+{
+    s_query_t query;
+    s_query_start (&query, NFT_MSG_GETTABLE, NFPROTO_INET);
+    s_attr (&query, NFTA_TABLE_NAME, ENF_TABLE, sizeof ENF_TABLE);
+    s_u32_answer_t answer = { NFTA_TABLE_FLAGS, 0, false };
+    int error = s_ask (self, &query, NFT_MSG_NEWTABLE, s_u32_answer, &answer);
+    *flags = error == 0? answer.value: 0;
+    return error == -ENOENT? 0: error;
 }
 
 int

@@ -89,6 +89,8 @@ typedef struct {
     enf_lengths_t rules;        //  lengths with both the saddr and daddr rule
     zhashx_t *in_force;         //  canonical prefixes that are dropped now
     size_t elements;            //  elements in all our sets
+    uint32_t flags;             //  the table's flags, from the kernel (enf_nft_read only);
+                                //  any makes it inexact, dormant takes all out of force
 } enf_seen_t;
 
 enf_seen_t *enf_seen_new (void);
@@ -96,7 +98,8 @@ void enf_seen_destroy (enf_seen_t **self_p);
 
 //  Parse the JSON of `list table inet lgwan` into seen (fresh from
 //  enf_seen_new). json NULL means the table does not exist. 0 ok, -1 when the
-//  text is not the JSON libnftables writes.
+//  text is not the JSON libnftables writes. A table with anything but its
+//  family, name and handle (flags) is inexact.
 int enf_nft_parse (const char *json, enf_seen_t *seen);
 
 //  True when seen is exactly what a rebuild for lengths made (lengths NULL:
@@ -148,7 +151,9 @@ int enf_nft_rebuild (enf_nft_t *self, zhashx_t *desired, char *why, size_t why_s
 int enf_nft_update (enf_nft_t *self, zlistx_t *add, zlistx_t *remove,
                     char *why, size_t why_size);
 
-//  Read the table back into *seen_p (caller destroys).
+//  Read the table back into *seen_p (caller destroys): the JSON listing,
+//  and the table's flags asked of the kernel. A listing that does not parse
+//  is an inexact table with nothing in force (a reconcile rebuilds it).
 int enf_nft_read (enf_nft_t *self, enf_seen_t **seen_p, char *why, size_t why_size);
 
 //  Read back and compare with desired: missing and extra (may be NULL) get

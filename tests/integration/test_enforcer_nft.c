@@ -410,6 +410,80 @@ test_reconcile_hand_edits (void **state)
     enf_nft_destroy (&nft);
 }
 
+/* REQ R16.1: a dormant table is rebuilt. `nft add table inet lgwan
+   '{ flags dormant; }'` leaves our chain, rules and elements in place and
+   drops nothing. The read-back ignored the table's flags (and libnftables
+   1.0.6 writes them into the JSON from freed memory: garbage, or a listing
+   cut short), so the verify said ok, or the listing did not parse and every
+   reconcile failed; nothing was repaired. The flags are now asked of the
+   kernel, and a listing that does not parse is rebuilt like any drift. */
+static void
+test_r16_1_dormant_table_rebuilt (void **state)
+{
+    (void) state;
+    char why [512] = "";
+    enf_nft_t *nft = s_nft ();
+    zhashx_t *desired = s_set (s_first);
+    assert_int_equal (enf_nft_rebuild (nft, desired, why, sizeof why), 0);
+    s_assert_verified (nft, desired);
+
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft add table inet lgwan"
+                                  " '{ flags dormant; }'", s_gw), 0);
+    char *kernel = s_kernel ();
+    assert_non_null (strstr (kernel, "flags dormant"));
+    free (kernel);
+    bool ok = true;
+    int rc = enf_nft_verify (nft, desired, NULL, NULL, &ok, why, sizeof why);
+    if (rc)
+        print_error ("verify of the dormant table: %s\n", why);
+    assert_int_equal (rc, 0);
+    assert_false (ok);
+    assert_non_null (strstr (why, "dormant"));
+
+    //  Everything was out of force; the rebuild is an ordinary table again
+    zlistx_t *missing = enf_strings_new ();
+    bool repaired = false;
+    rc = enf_nft_reconcile (nft, desired, missing, NULL, &repaired, why, sizeof why);
+    if (rc)
+        print_error ("reconcile of the dormant table: %s\n", why);
+    assert_int_equal (rc, 0);
+    assert_true (repaired);
+    assert_int_equal (zlistx_size (missing), 5);
+    kernel = s_kernel ();
+    assert_null (strstr (kernel, "dormant"));
+    assert_non_null (strstr (kernel, "198.18.1.0"));
+    free (kernel);
+    s_assert_verified (nft, desired);
+
+    //  A dormant table alone: libnftables cuts its JSON short after
+    //  "flags": the listing claims nothing, and is rebuilt (the read failed,
+    //  and so did every reconcile)
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft flush ruleset && ip netns exec %s"
+                                  " nft add table inet lgwan '{ flags dormant; }'",
+                                  s_gw, s_gw), 0);
+    enf_seen_t *seen = NULL;
+    rc = enf_nft_read (nft, &seen, why, sizeof why);
+    if (rc)
+        print_error ("read of the dormant table alone: %s\n", why);
+    assert_int_equal (rc, 0);
+    assert_true (seen->table);
+    assert_false (seen->exact);
+    assert_int_equal (seen->flags, 1);
+    enf_seen_destroy (&seen);
+    zlistx_purge (missing);
+    rc = enf_nft_reconcile (nft, desired, missing, NULL, &repaired, why, sizeof why);
+    if (rc)
+        print_error ("reconcile of the dormant table alone: %s\n", why);
+    assert_int_equal (rc, 0);
+    assert_true (repaired);
+    assert_int_equal (zlistx_size (missing), 5);
+    s_assert_verified (nft, desired);
+
+    zlistx_destroy (&missing);
+    zhashx_destroy (&desired);
+    enf_nft_destroy (&nft);
+}
+
 //  n prefixes: /24s in 10.0.0.0/8 and /48s in 2001:db8::/32, 9 to 1
 static zhashx_t *
 s_many (size_t count)
@@ -629,6 +703,17 @@ test_traffic (void **state)
     assert_false (s_round_trip (AF_INET, "198.18.2.2"));
     assert_false (s_round_trip (AF_INET6, "2001:db8:2::2"));
 
+    //  A dormant table drops nothing, though its rules are all there; the
+    //  reconcile finds it and isolates again
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft add table inet lgwan"
+                                  " '{ flags dormant; }'", gw), 0);
+    assert_true (s_round_trip (AF_INET, "198.18.2.2"));
+    bool repaired = false;
+    assert_int_equal (enf_nft_reconcile (nft, desired, NULL, NULL, &repaired,
+                                         why, sizeof why), 0);
+    assert_true (repaired);
+    assert_false (s_round_trip (AF_INET, "198.18.2.2"));
+
     //  Lift IPv4 by an update: IPv4 flows, IPv6 still isolated
     static const char *const lift4 [] = { "198.18.1.0/24", NULL };
     zlistx_t *lift_list = s_list (lift4);
@@ -662,6 +747,7 @@ main (void)
         cmocka_unit_test (test_update),
         cmocka_unit_test (test_reconcile_flush),
         cmocka_unit_test (test_reconcile_hand_edits),
+        cmocka_unit_test (test_r16_1_dormant_table_rebuilt),
         cmocka_unit_test (test_scale),
         cmocka_unit_test (test_traffic),
     };

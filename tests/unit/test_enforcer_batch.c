@@ -482,6 +482,39 @@ test_parse_bypass (void **state)
     enf_seen_destroy (&seen);
 }
 
+/* REQ R16.1: a table with flags is not ours. `nft add table inet lgwan
+   '{ flags dormant; }'` keeps our chain and rules and drops nothing; the
+   parser ignored every key of the table, so the read-back found it exact
+   and no reconcile repaired it. libnftables 1.0.6 writes the flags from
+   freed memory: here as it printed them once, "flags": "lgwan" (the
+   kernel's word is asked by enf_nft_read; test_enforcer_nft) */
+static void
+test_r16_1_table_with_flags_is_inexact (void **state)
+{
+    (void) state;
+    const char *plain = "{\"table\": {\"family\": \"inet\", \"name\": \"lgwan\", \"handle\": 2}}";
+    const char *flagged [] = {
+        "{\"table\": {\"family\": \"inet\", \"name\": \"lgwan\", \"handle\": 2, \"flags\": \"lgwan\"}}",
+        "{\"table\": {\"family\": \"inet\", \"name\": \"lgwan\", \"handle\": 2, \"flags\": \"dormant\"}}",
+        "{\"table\": {\"family\": \"inet\", \"name\": \"lgwan\", \"handle\": 2, \"flags\": [\"dormant\", \"owner\"]}}",
+    };
+    char *listing = s_listing (NULL, NULL);
+    char *at = strstr (listing, plain);
+    assert_non_null (at);
+    for (size_t index = 0; index < sizeof flagged / sizeof flagged [0]; index++) {
+        char *json = zsys_sprintf ("%.*s%s%s", (int) (at - listing), listing, flagged [index],
+                                   at + strlen (plain));
+        enf_seen_t *seen = s_parse (json);
+        assert_true (seen->table);
+        assert_false (seen->exact);
+        assert_non_null (strstr (seen->why, "flags"));
+        assert_false (enf_seen_matches (seen, NULL));
+        enf_seen_destroy (&seen);
+        free (json);
+    }
+    free (listing);
+}
+
 //  The diff names what the kernel lost and what it should not have, sorted
 static void
 test_diff (void **state)
@@ -558,6 +591,7 @@ main (void)
         cmocka_unit_test (test_batch_update_size),
         cmocka_unit_test (test_parse_listing),
         cmocka_unit_test (test_parse_bypass),
+        cmocka_unit_test (test_r16_1_table_with_flags_is_inexact),
         cmocka_unit_test (test_diff),
         cmocka_unit_test (test_netns_names),
     };
