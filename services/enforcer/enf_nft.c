@@ -43,6 +43,17 @@
     6. Permission. EPERM from the kernel (no CAP_NET_ADMIN, or not in the
        namespace's owner) is ENF_NFT_DENIED, apart from every other failure,
        so the enforcer can stop loudly instead of pretending.
+    7. The rest of the table after an update. Asking about a change's
+       elements says nothing of the chain, its rules or the table's flags
+       (a `nft flush chain`, a foreign accept in front, a dormant table), and
+       listing them costs what a listing costs. The kernel counts every
+       transaction committed in the namespace (NFT_MSG_GETGEN): a verify
+       that finds the table exact remembers the generation it read before
+       listing, each batch of ours adds one, and enf_nft_confirm requires
+       the generation to be exactly that. Anything else committed since, in
+       any table, fails the confirm, and the caller lists the table; so the
+       full read-back costs an update only after someone else changed the
+       namespace's ruleset, once per such change.
 */
 #include "enf_nft.h"
 
@@ -78,9 +89,16 @@ struct _enf_nft_t {
     uint32_t seq;
     char netns [ENF_NETNS_MAX];
     enf_lengths_t lengths;          //  what our last successful batch left
+    //  Point 7: the ruleset's generation when a listing last found the
+    //  kernel holding exactly our state (known), and how many batches of
+    //  ours were committed since (each adds one to the generation)
+    bool known;
+    uint32_t generation;
+    uint32_t batches;
 };
 
 static int s_table_flags (enf_nft_t *self, uint32_t *flags);
+static int s_generation (enf_nft_t *self, uint32_t *generation);
 
 //  Value stored for every key of a prefix set
 static char s_present [] = "1";
@@ -1015,6 +1033,7 @@ enf_nft_rebuild (enf_nft_t *self, zhashx_t *desired, char *why, size_t why_size)
     free (text);
     if (rc == 0)
         self->lengths = lengths;
+    self->known = false;                //  a rebuild is verified by a listing
     return rc;
 }
 
@@ -1030,6 +1049,11 @@ enf_nft_update (enf_nft_t *self, zlistx_t *add, zlistx_t *remove, char *why, siz
         return ENF_NFT_FAILED;
     }
     int rc = *text? s_run (self->writer, text, NULL, why, why_size): 0;
+    if (rc == 0 && *text)
+        self->batches++;
+    else
+    if (rc)
+        self->known = false;
     free (text);
     if (rc == 0)
         self->lengths = lengths;
@@ -1095,6 +1119,15 @@ enf_nft_verify (enf_nft_t *self, zhashx_t *desired, zlistx_t *missing, zlistx_t 
     assert (desired);
     assert (ok);
     *ok = false;
+    self->known = false;
+    //  The generation before the listing: whatever is committed after it
+    //  moves the generation past what point 7 expects
+    uint32_t generation = 0;
+    int error = s_generation (self, &generation);
+    if (error) {
+        lg_why (why, why_size, "could not read the ruleset's generation: %s", strerror (-error));
+        return error == -EPERM? ENF_NFT_DENIED: ENF_NFT_FAILED;
+    }
     enf_seen_t *seen = NULL;
     int rc = enf_nft_read (self, &seen, why, why_size);
     if (rc)
@@ -1104,6 +1137,11 @@ enf_nft_verify (enf_nft_t *self, zhashx_t *desired, zlistx_t *missing, zlistx_t 
     enf_nft_diff (desired, seen->in_force, lost, stray);
     bool layout = enf_seen_matches (seen, &self->lengths);
     *ok = zlistx_size (lost) == 0 && zlistx_size (stray) == 0 && layout;
+    if (*ok) {
+        self->known = true;
+        self->generation = generation;
+        self->batches = 0;
+    }
     if (!*ok)
         lg_why (why, why_size, "%zu missing, %zu extra%s%s", zlistx_size (lost),
                 zlistx_size (stray), layout? "": "; ",
@@ -1148,8 +1186,8 @@ enf_nft_reconcile (enf_nft_t *self, zhashx_t *desired, zlistx_t *missing, zlistx
 
 
 //  --------------------------------------------------------------------------
-//  Questions to the kernel's nf_tables netlink interface (point 4):
-//  elements, and the table's flags
+//  Questions to the kernel's nf_tables netlink interface (points 4 and 7):
+//  elements, the table's flags, the ruleset's generation
 
 #define S_QUERY_MAX     8192        //  bytes of one request
 #define S_QUERY_BATCH   128         //  elements asked for in one request
@@ -1336,6 +1374,21 @@ s_table_flags (enf_nft_t *self, uint32_t *flags)
     return error == -ENOENT? 0: error;
 }
 
+//  The generation of the namespace's ruleset: the kernel adds one for
+//  every transaction committed, by anyone, in any table. 0, or -errno
+static int
+s_generation (enf_nft_t *self, uint32_t *generation)
+{
+    s_query_t query;
+    s_query_start (&query, NFT_MSG_GETGEN, NFPROTO_UNSPEC);
+    s_u32_answer_t answer = { NFTA_GEN_ID, 0, false };
+    int error = s_ask (self, &query, NFT_MSG_NEWGEN, s_u32_answer, &answer);
+    if (error == 0 && !answer.found)
+        error = -EIO;
+    *generation = answer.value;
+    return error;
+}
+
 int
 enf_nft_confirm (enf_nft_t *self, zlistx_t *add, zlistx_t *remove, bool *ok,
                  char *why, size_t why_size)
@@ -1389,6 +1442,36 @@ enf_nft_confirm (enf_nft_t *self, zlistx_t *add, zlistx_t *remove, bool *ok,
             lg_why (why, why_size, "the kernel still holds removed %s%s%s", text,
                     error? ": ": "", error? strerror (-error): "");
             *ok = false;
+        }
+    }
+    //  The rest of the table (chain, rules, flags, other sets) is as the
+    //  last listing found it when nothing but our batches was committed
+    //  since (point 7); otherwise only a listing can tell
+    if (*ok) {
+        uint32_t generation = 0;
+        int error = s_generation (self, &generation);
+        if (error) {
+            lg_why (why, why_size, "could not read the ruleset's generation: %s",
+                    strerror (-error));
+            rc = error == -EPERM? ENF_NFT_DENIED: ENF_NFT_FAILED;
+            goto cleanup;
+        }
+        if (!self->known) {
+            lg_why (why, why_size, "the table was not read back since it was last rebuilt"
+                    " or found different");
+            *ok = false;
+        }
+        else
+        if (generation != self->generation + self->batches) {
+            lg_why (why, why_size, "the ruleset changed besides our batches since it was"
+                    " last read back (generation %u, expected %u)", generation,
+                    self->generation + self->batches);
+            *ok = false;
+            self->known = false;
+        }
+        else {
+            self->generation = generation;
+            self->batches = 0;
         }
     }
 cleanup:

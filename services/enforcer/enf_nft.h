@@ -158,13 +158,18 @@ int enf_nft_read (enf_nft_t *self, enf_seen_t **seen_p, char *why, size_t why_si
 
 //  Read back and compare with desired: missing and extra (may be NULL) get
 //  the differences; *ok says whether the kernel holds exactly desired in the
-//  layout of our last batch.
+//  layout of our last batch. When it does, the ruleset's generation (read
+//  before the listing) is remembered for enf_nft_confirm.
 int enf_nft_verify (enf_nft_t *self, zhashx_t *desired, zlistx_t *missing, zlistx_t *extra,
                     bool *ok, char *why, size_t why_size);
 
 //  Ask the kernel about the elements of one change only: every prefix of add
-//  must be in its set, every prefix of remove must not. O(change), unlike a
-//  listing. 0 with *ok, or ENF_NFT_FAILED / ENF_NFT_DENIED.
+//  must be in its set, every prefix of remove must not; and the ruleset's
+//  generation, which must have moved only by the batches of ours since the
+//  last verify that found the kernel exact (else the chain, its rules or the
+//  table's flags may have changed, and only a listing can tell: *ok false).
+//  O(change), unlike a listing. 0 with *ok, or ENF_NFT_FAILED /
+//  ENF_NFT_DENIED.
 int enf_nft_confirm (enf_nft_t *self, zlistx_t *add, zlistx_t *remove, bool *ok,
                      char *why, size_t why_size);
 

@@ -12,12 +12,17 @@
     1. An Ack{point, version, dry_run} leaves only after the version was
        applied as one batch and read back: a snapshot by listing the whole
        table and comparing it with the desired state, an update by asking
-       the kernel for exactly the elements it changed (so its cost does not
-       grow with the table; the reconcile lists the whole table every
-       LG_RECONCILE_MS). A dry run applies nothing, records, and says so in
-       every Ack and Hello. A version that could not be applied or verified
-       is marked dirty: no Ack, and every reconcile tick retries (a full
-       rebuild) until the kernel holds it, then the Ack goes out.
+       the kernel for exactly the elements it changed and for the ruleset's
+       generation, which must have moved by our own batches only since the
+       table was last listed (so its cost does not grow with the table; the
+       reconcile lists the whole table every LG_RECONCILE_MS). When it moved
+       otherwise (a chain flushed, a foreign rule, the table made dormant,
+       anything committed in the namespace) the update is read back by a
+       listing, and rebuilt if need be, before its ack. A dry run applies
+       nothing, records, and says so in every Ack and Hello. A version that
+       could not be applied or verified is marked dirty: no Ack, and every
+       reconcile tick retries (a full rebuild) until the kernel holds it,
+       then the Ack goes out.
     2. Nothing is applied that was not validated. Every prefix of a frame is
        parsed (enf_prefix_parse); one bad prefix, a prefix both added and
        removed, or an undecodable frame makes the whole frame ignored and
@@ -42,9 +47,11 @@
        same way: after a restart the enforcer cannot tell drift from changes
        made while it was down, the isolation service (which knows what the
        point acked before) can. An Update whose batch fails because the
-       kernel drifted (the table deleted, an element removed by hand) is
-       applied by a rebuild and the drift reported the same way, less the
-       Update's own changes: the reconcile would have found it the same.
+       kernel drifted (the table deleted, an element removed by hand), or
+       whose read-back finds the ruleset changed by someone else (point 1),
+       is applied by a rebuild if need be and the drift reported the same
+       way, less the Update's own changes: the reconcile would have found it
+       the same.
     5. Never pretend. EPERM from nftables at any time stops the process with
        "needs CAP_NET_ADMIN" on stderr and a non-zero exit; it does not keep
        acking from memory.
@@ -558,13 +565,27 @@ s_on_update (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
         s_apply_full (self, before, add_now, remove_now);
         goto cleanup;
     }
-    //  Read back what changed, not the whole table (enf_nft point 4): the
-    //  reconcile reads all of it every LG_RECONCILE_MS
+    //  Read back what changed, not the whole table (enf_nft point 4), and
+    //  that nothing but our batches changed the ruleset since it was last
+    //  read back whole (point 7 there): the reconcile reads all of it every
+    //  LG_RECONCILE_MS
     int64_t applied = zclock_usecs ();
     bool ok = false;
     rc = enf_nft_confirm (self->nft, add_now, remove_now, &ok, why, sizeof why);
-    if (rc || !ok) {
-        s_nft_failed (self, rc? rc: ENF_NFT_FAILED, "verify isolation batch", why);
+    if (rc) {
+        s_nft_failed (self, rc, "verify isolation batch", why);
+        goto cleanup;
+    }
+    if (!ok) {
+        //  The chain flushed, a foreign rule in front, the table dormant, an
+        //  element deleted, or only a change elsewhere in the namespace:
+        //  only a listing tells, and the ack waits for it. Drift is rebuilt
+        //  and reported like the reconcile's, less this Update's own changes
+        lg_log_write (LG_LOG_INFO, why, "Update %" PRIu64 " applied; reading the whole table"
+                      " back before the ack", self->version);
+        char before [48];
+        snprintf (before, sizeof before, "before Update %" PRIu64, self->version);
+        s_apply_full (self, before, add_now, remove_now);
         goto cleanup;
     }
     lg_info ("version %" PRIu64 " in force: +%zu -%zu, %zu prefixes "

@@ -646,6 +646,73 @@ test_drift_found_by_an_update_reported (void **state)
     s_pid = 0;
 }
 
+/* REQ R16.1: an Update is acked only when its drops are in force: the
+   chain, its rules and the table's flags as well as its elements. After
+   `nft flush chain inet lgwan forward`, a foreign accept in front of our
+   rules, or the table made dormant, an Update that added a prefix was
+   acked on its elements alone, though nothing was dropped, until the next
+   reconcile (60 s here). Each is now found before the ack, rebuilt, and
+   reported as drift less the Update's own prefix. */
+static void
+test_r16_1_update_acked_only_when_its_drops_are_in_force (void **state)
+{
+    (void) state;
+    static const char *const slow [] = { "LG_RECONCILE_MS=60000", NULL };
+    s_pid = s_spawn ("north", s_ns, slow, NULL);
+    Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 10000);
+    s_free (&frame);
+    static const char *const v1 [] = { "198.18.50.0/24", NULL };
+    s_send_snapshot (1, v1);
+    s_expect_ack ("north", 1, false);
+    const struct {
+        const char *edit;               //  by hand, in the gateway
+        const char *add;                //  the Update's prefix
+        const char *element;            //  ... as the listing shows it
+        const char *drift;              //  what the Repaired names missing
+    } cases [] = {
+        { "nft flush chain inet lgwan forward", "198.18.51.0/24", "198.18.51.0",
+          "198.18.50.0/24" },
+        { "nft insert rule inet lgwan forward accept", "198.18.52.0/24", "198.18.52.0",
+          "198.18.50.0/24 198.18.51.0/24" },
+        { "nft add table inet lgwan '{ flags dormant; }'", "198.18.53.0/24", "198.18.53.0",
+          "198.18.50.0/24 198.18.51.0/24 198.18.52.0/24" },
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases [0]; index++) {
+        uint64_t version = index + 2;
+        assert_int_equal (lg_test_sh ("ip netns exec %s %s", s_ns, cases [index].edit), 0);
+        const char *add [] = { cases [index].add, NULL };
+        s_send_update (version, version - 1, add, NULL);
+        frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 5000);
+        assert_int_equal (frame->repaired->version, version);
+        char *text = s_join (frame->repaired->missing, frame->repaired->n_missing);
+        if (strcmp (text, cases [index].drift))
+            print_error ("after `%s`: missing %s\n", cases [index].edit, text);
+        assert_string_equal (text, cases [index].drift);
+        free (text);
+        assert_int_equal (frame->repaired->n_extra, 0);
+        s_free (&frame);
+        s_expect_ack ("north", version, false);
+        char *kernel = s_kernel ();
+        assert_non_null (strstr (kernel, "ip saddr & 255.255.255.0 == @v4_24 drop"));
+        assert_non_null (strstr (kernel, "ip daddr & 255.255.255.0 == @v4_24 drop"));
+        assert_non_null (strstr (kernel, cases [index].element));
+        assert_null (strstr (kernel, "accept\n\t"));
+        assert_null (strstr (kernel, "dormant"));
+        free (kernel);
+    }
+    //  Nothing changed besides the next Update: acked on its elements, no
+    //  listing, no Repaired
+    static const char *const add [] = { "198.18.54.0/24", NULL };
+    s_send_update (5, 4, add, NULL);
+    s_expect_ack ("north", 5, false);
+    s_expect_none (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 300);
+    char *log = lg_test_sh_output ("cat '%s'", lg_test_log_path (s_pid));
+    assert_non_null (strstr (log, "version 5 in force: +1 -0"));
+    free (log);
+    assert_int_equal (lg_test_stop (s_pid, SIGTERM, 5000), 0);
+    s_pid = 0;
+}
+
 //  Run the binary to its end; its exit code and its log
 static int
 s_run_to_end (const char *netns, const char *const *extra, const char *const *wrap, char **log_p)
@@ -754,6 +821,7 @@ main (void)
         cmocka_unit_test (test_dry_run),
         cmocka_unit_test (test_refused_hello),
         cmocka_unit_test (test_drift_found_by_an_update_reported),
+        cmocka_unit_test (test_r16_1_update_acked_only_when_its_drops_are_in_force),
         cmocka_unit_test (test_no_capability),
         cmocka_unit_test (test_bad_config),
     };
