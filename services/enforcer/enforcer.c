@@ -22,7 +22,8 @@
        nothing, records, and says so in every Ack and Hello. A version that
        could not be applied or verified is marked dirty: no Ack, and every
        reconcile tick retries (a full rebuild) until the kernel holds it,
-       then the Ack goes out.
+       then the Ack goes out, after a Repaired for any drift the rebuild
+       repaired besides the changes not acked yet (point 4).
     2. Nothing is applied that was not validated. Every prefix of a frame is
        parsed (enf_prefix_parse); one bad prefix, a prefix both added and
        removed, or an undecodable frame makes the whole frame ignored and
@@ -102,6 +103,12 @@ typedef struct {
     bool have_state;                //  a snapshot arrived since start
     bool dirty;                     //  the kernel does not hold `version` yet
     uint64_t acked;                 //  last version acked
+    //  Until the next ack: what the kernel may differ in by our own doing,
+    //  not drift (point 4). own: the prefixes of the Updates since the
+    //  last ack; own_unknown: a Snapshot (not the first) since, so any
+    //  difference may be a change we missed
+    zhashx_t *own;
+    bool own_unknown;
 
     bool hello_pending;             //  a Hello is wanted and not sent yet
     int64_t hello_sent_at;
@@ -195,6 +202,9 @@ enforcer_config_load (enforcer_config_t *config, char *why, size_t why_size)
         return -1;
     snprintf (config->server_cert, sizeof config->server_cert, "%s/services/isolation",
               config->cert_dir);
+    if (lg_config_string ("LG_FAULTS", "", true, config->faults, sizeof config->faults,
+                          why, why_size))
+        return -1;
     const char *level = getenv ("LG_LOG_LEVEL");
     config->log_level = level? lg_log_level_parse (level): LG_LOG_INFO;
     if (config->log_level < 0) {
@@ -264,6 +274,8 @@ s_send_ack (s_enforcer_t *self)
     frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_ACK;
     frame.ack = &ack;
     self->acked = self->version;
+    zhashx_purge (self->own);
+    self->own_unknown = false;
     if (s_send (self, &frame))
         lg_warning ("could not send Ack for version %" PRIu64 ": not connected",
                     self->version);
@@ -367,26 +379,39 @@ s_nft_failed (s_enforcer_t *self, int rc, const char *what, const char *why)
     self->dirty = true;
 }
 
-//  Drop from list every item of drop (NULL: none)
-static void
-s_drop_all (zlistx_t *list, zlistx_t *drop)
+//  Drop from list every item that is a key of own; how many went
+static size_t
+s_drop_own (zlistx_t *list, zhashx_t *own)
 {
-    for (const char *item = drop? (const char *) zlistx_first (drop): NULL; item;
-         item = (const char *) zlistx_next (drop)) {
-        void *handle = zlistx_find (list, (void *) item);
-        if (handle)
+    size_t dropped = 0;
+    void *item = zlistx_first (list);
+    while (item) {
+        void *handle = zlistx_cursor (list);
+        bool ours = zhashx_lookup (own, item) != NULL;
+        item = zlistx_next (list);
+        if (ours) {
             zlistx_delete (list, handle);
+            dropped++;
+        }
     }
+    return dropped;
+}
+
+//  The changes of an Update, ours until acked (self->own)
+static void
+s_own_add (s_enforcer_t *self, zlistx_t *list)
+{
+    for (const char *prefix = (const char *) zlistx_first (list); prefix;
+         prefix = (const char *) zlistx_next (list))
+        zhashx_insert (self->own, prefix, (void *) "1");
 }
 
 //  Make the kernel hold desired (rebuild when it differs), verify, and ack.
 //  report: when what the kernel held is to be reported (point 4), what it
-//  was ("at start", "before Update 7"), else NULL. ours_missing and
-//  ours_extra: what differs because of the change being applied (an Update
-//  whose batch failed), not drift, so not reported
+//  was ("at start", "before Update 7"), else NULL. What differs in
+//  self->own is our own change not yet acked, not drift, so not reported
 static void
-s_apply_full (s_enforcer_t *self, const char *report, zlistx_t *ours_missing,
-              zlistx_t *ours_extra)
+s_apply_full (s_enforcer_t *self, const char *report)
 {
     if (self->config.dry_run) {
         self->dirty = false;
@@ -423,8 +448,8 @@ s_apply_full (s_enforcer_t *self, const char *report, zlistx_t *ours_missing,
              self->version, zhashx_size (self->desired),
              rebuilt? "table rebuilt": "the kernel held it already",
              (double) (zclock_usecs () - started) / 1000.0);
-    s_drop_all (missing, ours_missing);
-    s_drop_all (extra, ours_extra);
+    s_drop_own (missing, self->own);
+    s_drop_own (extra, self->own);
     if (report && (zlistx_size (missing) || zlistx_size (extra))) {
         char what [160];
         snprintf (what, sizeof what, "the kernel %s lacked %zu prefixes and held %zu more",
@@ -468,6 +493,9 @@ s_on_snapshot (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
         return;
     }
     bool first = !self->have_state;
+    //  After the first, what differs may be changes we never heard of
+    zhashx_purge (self->own);
+    self->own_unknown = !first;
     zhashx_destroy (&self->desired);
     self->desired = next;
     self->version = snapshot->version;
@@ -475,7 +503,7 @@ s_on_snapshot (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
     self->hello_pending = false;
     if (self->version >= self->beat_version)
         self->behind_since = 0;
-    s_apply_full (self, first? "at start": NULL, NULL, NULL);
+    s_apply_full (self, first? "at start": NULL);
 }
 
 static void
@@ -535,6 +563,10 @@ s_on_update (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
     self->version = update->version;
     if (self->version >= self->beat_version)
         self->behind_since = 0;
+    s_own_add (self, add_now);
+    s_own_add (self, remove_now);
+    char before [48];
+    snprintf (before, sizeof before, "before Update %" PRIu64, self->version);
     if (self->config.dry_run) {
         lg_info ("recorded version %" PRIu64 ": +%zu -%zu, %zu prefixes (dry run, nothing applied)",
                  self->version, zlistx_size (add_now), zlistx_size (remove_now),
@@ -544,8 +576,9 @@ s_on_update (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
     }
     if (self->dirty) {
         //  The kernel is not where the last batch should have left it: what
-        //  differs is our own failure, not drift
-        s_apply_full (self, NULL, NULL, NULL);
+        //  differs by the changes not acked yet is our own failure, the rest
+        //  drift
+        s_apply_full (self, self->own_unknown? NULL: before);
         goto cleanup;
     }
     int64_t started = zclock_usecs ();
@@ -560,9 +593,7 @@ s_on_update (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
         //  reported like the reconcile's, less this Update's own changes
         lg_log_write (LG_LOG_WARNING, why, "could not apply Update %" PRIu64
                       " element by element; rebuilding the table", self->version);
-        char before [48];
-        snprintf (before, sizeof before, "before Update %" PRIu64, self->version);
-        s_apply_full (self, before, add_now, remove_now);
+        s_apply_full (self, before);
         goto cleanup;
     }
     //  Read back what changed, not the whole table (enf_nft point 4), and
@@ -572,6 +603,10 @@ s_on_update (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
     int64_t applied = zclock_usecs ();
     bool ok = false;
     rc = enf_nft_confirm (self->nft, add_now, remove_now, &ok, why, sizeof why);
+    if (rc == 0 && lg_fault_fires ("update_read_back_fails")) {
+        rc = ENF_NFT_FAILED;            //  a test's: the version dirty
+        snprintf (why, sizeof why, "fault point update_read_back_fails");
+    }
     if (rc) {
         s_nft_failed (self, rc, "verify isolation batch", why);
         goto cleanup;
@@ -583,9 +618,7 @@ s_on_update (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
         //  and reported like the reconcile's, less this Update's own changes
         lg_log_write (LG_LOG_INFO, why, "Update %" PRIu64 " applied; reading the whole table"
                       " back before the ack", self->version);
-        char before [48];
-        snprintf (before, sizeof before, "before Update %" PRIu64, self->version);
-        s_apply_full (self, before, add_now, remove_now);
+        s_apply_full (self, before);
         goto cleanup;
     }
     lg_info ("version %" PRIu64 " in force: +%zu -%zu, %zu prefixes "
@@ -829,9 +862,17 @@ s_on_reconcile (zloop_t *loop, int timer_id, void *arg)
         s_nft_failed (self, rc, "reconcile table inet " ENF_TABLE, why);
     else
     if (self->dirty) {
-        //  Our own failed apply, now in force: the ack it owes
+        //  Our own failed apply, now in force: the ack it owes, after what
+        //  a rebuild repaired besides the changes not acked yet (point 4)
         self->dirty = false;
         lg_info ("version %" PRIu64 " in force after a retry", self->version);
+        size_t ours = s_drop_own (missing, self->own) + s_drop_own (extra, self->own);
+        if (repaired && !self->own_unknown && (zlistx_size (missing) || zlistx_size (extra))) {
+            char what [600];
+            snprintf (what, sizeof what, "%s (%zu prefixes of changes not acked yet left out)",
+                      why, ours);
+            s_send_repaired (self, missing, extra, what);
+        }
         s_send_ack (self);
     }
     else
@@ -898,6 +939,7 @@ s_destroy (s_enforcer_t **self_p)
     zsock_destroy (&self->monitor);
     zsock_destroy (&self->dealer);
     zhashx_destroy (&self->desired);
+    zhashx_destroy (&self->own);
     enf_nft_destroy (&self->nft);
     free (self);
     *self_p = NULL;
@@ -919,6 +961,7 @@ enforcer_actor (zsock_t *pipe, void *args)
     start->nft = NULL;
     self->pipe = pipe;
     self->desired = enf_prefix_set_new ();
+    self->own = enf_prefix_set_new ();
     self->frame_at = zclock_mono ();
     zsock_signal (pipe, 0);
     if (s_sockets (self, why, sizeof why)) {

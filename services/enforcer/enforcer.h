@@ -28,6 +28,7 @@ typedef struct {
     char server_cert [600];         //  <LG_CERT_DIR>/services/isolation
     int64_t max_msg;                //  LG_MAX_MSG
     int log_level;                  //  LG_LOG_LEVEL
+    char faults [256];              //  LG_FAULTS: test hooks (lg_fault), none by default
 } enforcer_config_t;
 
 //  Read the environment (README lists every variable). 0 ok, -1 with why

@@ -36,6 +36,7 @@ main (int argc, char **argv)
         return 1;
     }
     lg_log_init ("enforcer", (lg_log_level_t) config.log_level);
+    lg_fault_configure (config.faults);
 
     enf_nft_t *nft = NULL;
     if (!config.dry_run) {

@@ -713,6 +713,54 @@ test_r16_1_update_acked_only_when_its_drops_are_in_force (void **state)
     s_pid = 0;
 }
 
+/* REQ R16.1: drift that a reconcile repairs while the version waits for
+   its ack (its read-back failed, here by the fault point
+   update_read_back_fails) is reported. The reconcile acked the version and
+   sent no Repaired, so DriftRepaired never recorded that someone flushed
+   the gateway's chain; the Update's own prefix is still not drift. */
+static void
+test_r16_1_drift_repaired_while_a_version_waits_is_reported (void **state)
+{
+    (void) state;
+    static const char *const extra [] = { "LG_RECONCILE_MS=3000",
+                                          "LG_FAULTS=update_read_back_fails", NULL };
+    s_pid = s_spawn ("south", s_ns, extra, NULL);
+    Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 10000);
+    s_free (&frame);
+    static const char *const v1 [] = { "198.18.60.0/24", NULL };
+    s_send_snapshot (1, v1);
+    s_expect_ack ("south", 1, false);
+    //  A repair just done: the next reconcile is 3 s away
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft add element inet lgwan v4_24"
+                                  " '{ 198.18.69.0 }'", s_ns), 0);
+    frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 5000);
+    assert_int_equal (frame->repaired->version, 1);
+    assert_int_equal (frame->repaired->n_extra, 1);
+    s_free (&frame);
+
+    //  The chain flushed, then an Update whose read-back fails: no ack
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft flush chain inet lgwan forward",
+                                  s_ns), 0);
+    static const char *const add [] = { "198.18.61.0/24", NULL };
+    s_send_update (2, 1, add, NULL);
+    s_expect_none (LGWAN__V1__ENFORCER_FRAME__BODY_ACK, 1000);
+    //  The reconcile rebuilds: the drift reported, then the ack
+    frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 4000);
+    assert_int_equal (frame->repaired->version, 2);
+    char *text = s_join (frame->repaired->missing, frame->repaired->n_missing);
+    assert_string_equal (text, "198.18.60.0/24");
+    free (text);
+    assert_int_equal (frame->repaired->n_extra, 0);
+    s_free (&frame);
+    s_expect_ack ("south", 2, false);
+    char *kernel = s_kernel ();
+    assert_non_null (strstr (kernel, "ip saddr & 255.255.255.0 == @v4_24 drop"));
+    assert_non_null (strstr (kernel, "198.18.61.0"));
+    free (kernel);
+    assert_int_equal (lg_test_stop (s_pid, SIGTERM, 5000), 0);
+    s_pid = 0;
+}
+
 //  Run the binary to its end; its exit code and its log
 static int
 s_run_to_end (const char *netns, const char *const *extra, const char *const *wrap, char **log_p)
@@ -822,6 +870,7 @@ main (void)
         cmocka_unit_test (test_refused_hello),
         cmocka_unit_test (test_drift_found_by_an_update_reported),
         cmocka_unit_test (test_r16_1_update_acked_only_when_its_drops_are_in_force),
+        cmocka_unit_test (test_r16_1_drift_repaired_while_a_version_waits_is_reported),
         cmocka_unit_test (test_no_capability),
         cmocka_unit_test (test_bad_config),
     };
