@@ -22,9 +22,10 @@
        starts listening, whether or not a point is connected yet, so the
        first version after it is pushed like any other (it used to be taken
        for the head at start and left to the Beat, a second late).
-    4. Every second a Beat carries the version; a point that has not acked the
-       head within LG_LAG_MS gets one EnforcementLagging per version, and
-       keeps being sent updates.
+    4. Every second a Beat carries the version; a point whose oldest
+       version not acked was made more than LG_LAG_MS ago (by the service's
+       clock, which stamped it) gets one EnforcementLagging per version of
+       the head, and keeps being sent updates.
     5. Ack moves the point's acked version forward (never back, and never
        beyond the highest version sent to a point: a point cannot claim a
        state it was never sent) and publishes the pending events now in
@@ -497,15 +498,22 @@ s_record_lagging (lg_ctx_t *ctx)
         if (!ok)
             return -2;
     }
-    char lag [24];
+    //  Behind since the oldest version the point has not acked was made, by
+    //  the clock that stamped it (ctx->now_us, settable in tests; not the
+    //  database's now ()). The head's age said nothing of a point stuck
+    //  while versions came more often than LG_LAG_MS
+    char lag [24], now [40];
     snprintf (lag, sizeof lag, "%" PRId64, self->lag_ms);
-    const char *params [] = { lag };
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { lag, now };
     PGresult *res = lg_db_exec (ctx->db,
-        "UPDATE points p SET lagging_reported = h.version FROM desired_head h, desired_versions v"
-        " WHERE h.id = 1 AND v.version = h.version AND p.acked_version < h.version"
+        "UPDATE points p SET lagging_reported = h.version FROM desired_head h"
+        " WHERE h.id = 1 AND p.acked_version < h.version"
         " AND p.lagging_reported < h.version AND p.retired_at IS NULL"
-        " AND v.created_at < now () - ($1::bigint * interval '1 millisecond')"
-        " RETURNING p.name, p.acked_version, h.version", 1, params);
+        " AND (SELECT v.created_at FROM desired_versions v WHERE v.version > p.acked_version"
+        "      ORDER BY v.version LIMIT 1)"
+        "     < $2::timestamptz - ($1::bigint * interval '1 millisecond')"
+        " RETURNING p.name, p.acked_version, h.version", 2, params);
     if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
         PQclear (res);
         return -2;

@@ -261,19 +261,26 @@ s_disconnect (const char *who, uint64_t provider, const char *incident)
     return s_ask (&s_isolation, who, LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
 }
 
-//  An operator disconnects one connection; whether the reply says in force
+//  An operator disconnects one connection through a replica; whether the
+//  reply says in force
 static bool
-s_disconnect_one (uint64_t id, const char *incident)
+s_disconnect_one_at (lg_test_proc_t *replica, uint64_t id, const char *incident)
 {
     Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
     d.connections = &id;
     d.n_connections = 1;
     d.incident = (char *) incident;
-    lg_reply_t *reply = s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
+    lg_reply_t *reply = s_ask (replica, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
     s_expect (reply, LGWAN__V1__CODE__OK, NULL);
     bool in_force = reply->isolation->in_force;
     lgwan__v1__reply__free_unpacked (reply, NULL);
     return in_force;
+}
+
+static bool
+s_disconnect_one (uint64_t id, const char *incident)
+{
+    return s_disconnect_one_at (&s_isolation, id, incident);
 }
 
 static lg_reply_t *
@@ -1176,6 +1183,77 @@ test_r16_1_first_change_after_start_is_pushed (void **state)
     zstr_free (&enforcers);
 }
 
+//  Set the business clock a replica reads (LG_CLOCK_FILE)
+static void
+s_set_clock (const char *file, const char *rfc3339)
+{
+    FILE *out = fopen (file, "w");
+    assert_non_null (out);
+    fprintf (out, "%s\n", rfc3339);
+    fclose (out);
+}
+
+/* REQ R16.1: a point is lagging when the oldest version it has not acked
+   is older than LG_LAG_MS, by the clock of the service that made it. Only
+   the head's age counted, so a point stuck while versions came more often
+   than LG_LAG_MS was never reported; and it was compared with the
+   database's now (), not with the service's clock that stamped it. Here a
+   replica's clock stands still in 2030: nothing lags until it moves, and
+   then the point is reported though the head is younger than LG_LAG_MS
+   (10 s). */
+static void
+test_r16_1_lagging_counts_from_the_oldest_version_not_acked (void **state)
+{
+    (void) state;
+    char clock [] = "/tmp/lg-clock-XXXXXX";
+    int fd = mkstemp (clock);
+    assert_true (fd >= 0);
+    close (fd);
+    s_set_clock (clock, "2030-01-01T00:00:00Z");
+    lg_test_proc_t replica = { .service = "isolation" };
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    char *enforcers = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=%s", endpoint);
+    char *clock_file = zsys_sprintf ("LG_CLOCK_FILE=%s", clock);
+    const char *extra [] = { enforcers, clock_file, "LG_LAG_MS=10000", NULL };
+    lg_test_proc_t *follows [] = { &s_registry, NULL };
+    assert_true (lg_test_proc_start (&replica, s_admin, s_certs, follows, extra));
+    zsock_t *point = s_point_at (endpoint);
+    uint64_t head = s_point_join (point, "stuck");
+    s_point_ack_as (point, "stuck", head);
+    const char *acked = "SELECT acked_version FROM isolation.points WHERE name = 'stuck'";
+    for (int i = 0; i < 100 && s_sql (acked) != (long) head; i++)
+        zclock_sleep (50);
+    assert_int_equal (s_sql (acked), (long) head);
+    const char *reported = "SELECT lagging_reported FROM isolation.points WHERE name = 'stuck'";
+    const char *events = "SELECT count(*) FROM isolation.outbox WHERE body_case = %d";
+    long before = s_sql (events, LGWAN__V1__EVENT__BODY_ENFORCEMENT_LAGGING);
+
+    //  A change the point never acks: not lagging while the clock stands
+    uint64_t first = s_fresh_connection ();
+    uint64_t second = s_fresh_connection ();
+    s_disconnect_one_at (&replica, first, "INC-LAG-1");
+    zclock_sleep (2500);
+    assert_int_equal (s_sql (reported), 0);
+
+    //  8 s later another, then 8 s more: the head is 8 s old, the oldest
+    //  version the point lacks 16 s
+    s_set_clock (clock, "2030-01-01T00:00:08Z");
+    s_disconnect_one_at (&replica, second, "INC-LAG-2");
+    s_set_clock (clock, "2030-01-01T00:00:16Z");
+    for (int i = 0; i < 60 && s_sql (reported) != (long) head + 2; i++)
+        zclock_sleep (50);
+    assert_int_equal (s_sql (reported), (long) head + 2);
+    assert_int_equal (s_sql (events, LGWAN__V1__EVENT__BODY_ENFORCEMENT_LAGGING), before + 1);
+
+    zsock_destroy (&point);
+    s_sql ("DELETE FROM isolation.points WHERE name = 'stuck' RETURNING 1");
+    lg_test_proc_stop (&replica, SIGTERM);
+    zstr_free (&enforcers);
+    zstr_free (&clock_file);
+    unlink (clock);
+}
+
 //  Isolation answers a request that needs its database
 static bool
 s_isolation_answers (void *arg)
@@ -1671,6 +1749,8 @@ main (void)
         cmocka_unit_test_teardown (test_r16_1_repair_kept_when_not_recorded, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_first_change_after_start_is_pushed, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_beats_keep_the_head_while_the_database_is_away, s_forget_points),
+        cmocka_unit_test_teardown (test_r16_1_lagging_counts_from_the_oldest_version_not_acked,
+                                   s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_acks_apart_recorded_together, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_gone_point_retired, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_beats_go_on_under_a_held_lock, s_forget_points),
