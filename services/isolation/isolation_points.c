@@ -25,7 +25,14 @@
     4. Every second a Beat carries the version; a point whose oldest
        version not acked was made more than LG_LAG_MS ago (by the service's
        clock, which stamped it) gets one EnforcementLagging per version of
-       the head, and keeps being sent updates.
+       the head, and keeps being sent updates. While the head cannot be
+       read the Beat says the highest head known, for S_HEAD_GRACE Beats;
+       then Beats stop until the database answers again, so the points'
+       silence rule takes them to a replica that has its database
+       (enforcer.c point 6). A Beat of a head it could not read told the
+       points that this replica was fine, and they stayed with it for as
+       long as its database was away, while another replica took every
+       change.
     5. Ack moves the point's acked version forward (never back, and never
        beyond the highest version sent to a point: a point cannot claim a
        state it was never sent) and publishes the pending events now in
@@ -70,6 +77,7 @@
 #define S_POLL_MS 200              //  while not listening: how often versions not pushed are read
 #define S_CHANNEL "lgwan_isolation_version"     //  migration 005
 #define S_POLL_VERSIONS 64         //  versions pushed from one poll, at most
+#define S_HEAD_GRACE 3             //  Beats of a head not read, at most: 3 s, an enforcer's silence
 
 typedef struct {
     char point [40];
@@ -89,8 +97,11 @@ typedef struct {
     char endpoint [256];
     char replica [320];         //  host:port of our enforcer channel, for points.replica
     int64_t lag_ms;
-    //  The head as last read (s_head)
+    //  The head as last read (s_head), whether the last s_head read it, and
+    //  the Beats in a row that could not (point 4)
     uint64_t head;
+    bool head_read;
+    int unread_beats;
     //  The highest version sent to any point (Snapshot, Update, Beat): an
     //  ack above it claims a state this service never sent, and would count
     //  every later change as in force at that point
@@ -249,6 +260,7 @@ s_head (s_points_t *self)
     if (read)
         self->head = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
     PQclear (res);
+    self->head_read = read;
     return read || self->head > self->sent_max? self->head: self->sent_max;
 }
 
@@ -849,6 +861,21 @@ s_on_beat (zloop_t *loop, int timer_id, void *arg)
     s_flush_repairs (self);
     Lgwan__V1__EnforcementBeat beat = LGWAN__V1__ENFORCEMENT_BEAT__INIT;
     beat.version = s_head (self);
+    //  A head not read for longer than the grace: no Beat, so that the
+    //  points move to a replica with its database (point 4)
+    if (self->head_read) {
+        if (self->unread_beats > S_HEAD_GRACE)
+            lg_info ("the head of the desired state can be read again: Beats go on");
+        self->unread_beats = 0;
+    }
+    else
+    if (++self->unread_beats > S_HEAD_GRACE) {
+        if (self->unread_beats == S_HEAD_GRACE + 1)
+            lg_warning ("the head of the desired state could not be read for %d Beats: no"
+                        " more until it can, so the enforcement points move to another"
+                        " replica", S_HEAD_GRACE);
+        return 0;
+    }
     Lgwan__V1__EnforcerFrame out = LGWAN__V1__ENFORCER_FRAME__INIT;
     out.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_BEAT;
     out.beat = &beat;

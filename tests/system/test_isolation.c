@@ -1266,11 +1266,35 @@ s_isolation_answers (void *arg)
     return ok;
 }
 
+//  The test's database stops taking connections and its sessions are ended
+//  (away), or takes them again and isolation answers (back). The services'
+//  roles are the cluster's, shared with tests running alongside
+static void
+s_database_away (bool away)
+{
+    PGconn *ours = PQconnectdb (s_admin);
+    char *database = strdup (PQdb (ours));
+    PQfinish (ours);
+    char *elsewhere = zsys_sprintf ("%s dbname=postgres", s_admin);
+    PGconn *admin = PQconnectdb (elsewhere);
+    zstr_free (&elsewhere);
+    char *sql = away? zsys_sprintf ("ALTER DATABASE \"%s\" ALLOW_CONNECTIONS false;"
+                                    " SELECT pg_terminate_backend (pid) FROM pg_stat_activity"
+                                    " WHERE datname = '%s'", database, database)
+                    : zsys_sprintf ("ALTER DATABASE \"%s\" ALLOW_CONNECTIONS true", database);
+    PGresult *res = PQexec (admin, sql);
+    zstr_free (&sql);
+    assert_int_equal (PQresultStatus (res), away? PGRES_TUPLES_OK: PGRES_COMMAND_OK);
+    PQclear (res);
+    PQfinish (admin);
+    free (database);
+    if (!away)
+        assert_true (lg_test_wait_for (s_isolation_answers, NULL, 10000));
+}
+
 /* REQ R16.1: while isolation cannot reach its database, its Beats say the
    head it last knew. They used to say 0, below every point's version, and
-   every point asked for a Snapshot each second of the outage. Here the
-   test's database stops taking connections and its sessions are ended (the
-   services' roles are the cluster's, shared with tests running alongside). */
+   every point asked for a Snapshot each second of the outage. */
 static void
 test_r16_1_beats_keep_the_head_while_the_database_is_away (void **state)
 {
@@ -1278,19 +1302,7 @@ test_r16_1_beats_keep_the_head_while_the_database_is_away (void **state)
     zsock_t *point = s_point_new ();
     uint64_t head = s_point_join (point, "fake");
     s_point_ack (point, head);
-    PGconn *ours = PQconnectdb (s_admin);
-    char *database = strdup (PQdb (ours));
-    PQfinish (ours);
-    char *elsewhere = zsys_sprintf ("%s dbname=postgres", s_admin);
-    PGconn *admin = PQconnectdb (elsewhere);
-    zstr_free (&elsewhere);
-    char *sql = zsys_sprintf ("ALTER DATABASE \"%s\" ALLOW_CONNECTIONS false;"
-                              " SELECT pg_terminate_backend (pid) FROM pg_stat_activity"
-                              " WHERE datname = '%s'", database, database);
-    PGresult *res = PQexec (admin, sql);
-    zstr_free (&sql);
-    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
-    PQclear (res);
+    s_database_away (true);
     //  Three Beats into the outage, each with the head
     for (int beat = 0; beat < 3; beat++) {
         Lgwan__V1__EnforcerFrame *in = s_point_try_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_BEAT,
@@ -1299,16 +1311,51 @@ test_r16_1_beats_keep_the_head_while_the_database_is_away (void **state)
         assert_int_equal (in->beat->version, head);
         lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
     }
-    sql = zsys_sprintf ("ALTER DATABASE \"%s\" ALLOW_CONNECTIONS true", database);
-    res = PQexec (admin, sql);
-    zstr_free (&sql);
-    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
-    PQclear (res);
-    PQfinish (admin);
-    free (database);
-    assert_true (lg_test_wait_for (s_isolation_answers, NULL, 10000));
+    s_database_away (false);
 
     //  Later tests must not wait for this point
+    zsock_destroy (&point);
+    s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
+}
+
+/* REQ R16.1: a replica that cannot read its database stops beating after
+   a short grace (3 s), so that its enforcement points, silent for 10 s,
+   move to a replica that has its database. It beat the head it last knew
+   for as long as the database was away: the points stayed, and the changes
+   asked of the other replica never reached them. */
+static void
+test_r16_1_beats_stop_while_the_database_stays_away (void **state)
+{
+    (void) state;
+    zsock_t *point = s_point_new ();
+    uint64_t head = s_point_join (point, "fake");
+    s_point_ack (point, head);
+    s_database_away (true);
+    int64_t away = zclock_mono (), last = away;
+    int beats = 0, of_head = 0;
+    Lgwan__V1__EnforcerFrame *in = NULL;
+    while (zclock_mono () - away < 10000
+       &&  (in = s_point_try_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_BEAT, 2500))) {
+        of_head += in->beat->version == head;
+        lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+        beats++;
+        last = zclock_mono ();
+    }
+    bool silent = !s_point_try_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_BEAT, 2000);
+    //  The database comes back before anything is asserted: away, it would
+    //  fail every test after this one
+    s_database_away (false);
+    printf ("database away: %d Beats, the last %" PRId64 " ms into the outage\n", beats,
+            last - away);
+    assert_true (beats >= 1);
+    assert_int_equal (of_head, beats);
+    assert_in_range (last - away, 0, 5000);
+    assert_true (silent);
+
+    //  Back: Beats again
+    in = s_point_try_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_BEAT, 5000);
+    assert_non_null (in);
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
     zsock_destroy (&point);
     s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
 }
@@ -1749,6 +1796,8 @@ main (void)
         cmocka_unit_test_teardown (test_r16_1_repair_kept_when_not_recorded, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_first_change_after_start_is_pushed, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_beats_keep_the_head_while_the_database_is_away, s_forget_points),
+        cmocka_unit_test_teardown (test_r16_1_beats_stop_while_the_database_stays_away,
+                                   s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_lagging_counts_from_the_oldest_version_not_acked,
                                    s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_acks_apart_recorded_together, s_forget_points),
