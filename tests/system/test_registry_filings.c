@@ -1204,6 +1204,24 @@ s_pending_change (Lgwan__V1__ChangeFile *change)
     return id;
 }
 
+//  A change of a service's two holders (application & content, hosting),
+//  filed as operator; its id, pending
+static uint64_t
+s_pending_holders_change (uint64_t service, uint64_t content, uint64_t hosting)
+{
+    rf_holders_t h;
+    rf_holders (&h, content, hosting);
+    Lgwan__V1__ServicePatch roles = LGWAN__V1__SERVICE_PATCH__INIT;
+    roles.holders = h.list;
+    roles.n_holders = 2;
+    roles.replace_holders = true;
+    Lgwan__V1__ChangeFile regroup = LGWAN__V1__CHANGE_FILE__INIT;
+    regroup.subject = (char *) "service";
+    regroup.id = service;
+    regroup.service = &roles;
+    return s_pending_change (&regroup);
+}
+
 //  An active connection of a service provider hosts (its contacts, a pool,
 //  the application approved); its id
 static uint64_t
@@ -1274,17 +1292,7 @@ test_r4_3_review_queue_names_the_provider (void **state)
     rename.id = hosting;
     rename.provider = &name;
     uint64_t of_provider = s_pending_change (&rename);
-    rf_holders_t h;
-    rf_holders (&h, 1, hosting);
-    Lgwan__V1__ServicePatch roles = LGWAN__V1__SERVICE_PATCH__INIT;
-    roles.holders = h.list;
-    roles.n_holders = 2;
-    roles.replace_holders = true;
-    Lgwan__V1__ChangeFile regroup = LGWAN__V1__CHANGE_FILE__INIT;
-    regroup.subject = (char *) "service";
-    regroup.id = service;
-    regroup.service = &roles;
-    uint64_t of_service = s_pending_change (&regroup);
+    uint64_t of_service = s_pending_holders_change (service, 1, hosting);
 
     assert_int_equal (s_queued_provider ("change", of_connection), hosting);
     assert_int_equal (s_queued_provider ("change", of_contract), hosting);
@@ -1338,17 +1346,7 @@ test_r10_1_contract_needs_its_provider_in_the_service (void **state)
     uint64_t orphaned = s_delivered_contract (content, "131024", orphaned_service);
 
     //  Provider 1 takes the application & content role of the first service
-    rf_holders_t h;
-    rf_holders (&h, 1, host);
-    Lgwan__V1__ServicePatch roles = LGWAN__V1__SERVICE_PATCH__INIT;
-    roles.holders = h.list;
-    roles.n_holders = 2;
-    roles.replace_holders = true;
-    Lgwan__V1__ChangeFile regroup = LGWAN__V1__CHANGE_FILE__INIT;
-    regroup.subject = (char *) "service";
-    regroup.id = service;
-    regroup.service = &roles;
-    s_change_approved (s_pending_change (&regroup));
+    s_change_approved (s_pending_holders_change (service, 1, host));
     //  The second service's hosting provider is cancelled
     Lgwan__V1__ChangeFile end = LGWAN__V1__CHANGE_FILE__INIT;
     end.subject = (char *) "provider";
