@@ -182,14 +182,18 @@ lg_auth_private_ok (const char *path, char *why, size_t why_size)
                   (unsigned) geteuid ());
         return -1;
     }
-    bool mine = st.st_uid == geteuid ();
-    if ((mine && (st.st_mode & (S_IRWXG | S_IRWXO)))
-    ||  (!mine && (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO)))) {
+    //  libpq's rule for its client key, which covers a process running as
+    //  root too: a file root owns may be read by its group, whoever the
+    //  process (a secret shared on purpose, root:lgwan 0640, by the services
+    //  of a container's user and by root's own processes); any other file
+    //  by its owner alone
+    bool by_root = st.st_uid == 0;
+    if (by_root? (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO)): (st.st_mode & (S_IRWXG | S_IRWXO))) {
         snprintf (why, why_size, "%s is a secret others may read or change (mode %04o): it must"
                   " be %s (chmod %s %s)", path, (unsigned) (st.st_mode & 07777),
-                  mine? "u=rw (0600) or less, owned as it is by this process's user":
-                         "u=rw,g=r (0640) or less, owned as it is by root", mine? "600": "640",
-                  path);
+                  by_root? "u=rw,g=r (0640) or less, owned as it is by root":
+                           "u=rw (0600) or less, owned as it is by this process's user",
+                  by_root? "640": "600", path);
         return -1;
     }
     return 0;
@@ -478,13 +482,17 @@ lg_auth_test (bool verbose)
     assert (lg_auth_private_ok (key, why, sizeof why) == 0);
     assert (chmod (secret, 0644) == 0);
     assert (lg_auth_private_ok (secret, why, sizeof why) == -1);
-    assert (strstr (why, "mode 0644") && strstr (why, "chmod 600"));
+    assert (strstr (why, "mode 0644") && strstr (why, geteuid () == 0? "chmod 640": "chmod 600"));
     assert (chmod (secret, 0604) == 0);
     assert (lg_auth_private_ok (secret, why, sizeof why) == -1);
     assert (chmod (secret, 0400) == 0);
     assert (lg_auth_private_ok (secret, why, sizeof why) == 0);
     assert (chmod (key, 0660) == 0);
     assert (lg_auth_private_ok (key, why, sizeof why) == -1);
+    //  Its group may read a file root owns, also when root reads it (libpq's
+    //  rule); nobody's group may read the file of another owner
+    assert (chmod (key, 0640) == 0);
+    assert (lg_auth_private_ok (key, why, sizeof why) == (geteuid () == 0? 0: -1));
     if (geteuid () == 0) {
         //  Owned by someone else (neither this process's user nor root)
         assert (chmod (key, 0600) == 0);

@@ -16,9 +16,11 @@
        to the frame (zframe_meta), never from fields a client typed.
     4. A secret (a key pair's secret file, an outbox HMAC key) that others
        could read is refused, not used: whoever read it can speak as its
-       owner or forge the tamper evidence. The rule is PostgreSQL's for its
-       server key: owned by the process's user and u=rw (0600) or less, or
-       owned by root and u=rw,g=r (0640) or less (lg_auth_private_ok).
+       owner or forge the tamper evidence. The rule is libpq's for its
+       client key: owned by root and u=rw,g=r (0640) or less, whoever the
+       process (root too: a secret root shares with a group on purpose,
+       such as the containers' user in docker-compose.yml), or owned by the
+       process's user and u=rw (0600) or less (lg_auth_private_ok).
 */
 #ifndef LG_AUTH_H_INCLUDED
 #define LG_AUTH_H_INCLUDED
@@ -38,7 +40,8 @@ lg_auth_t *lg_auth_new (const char *cert_dir);
 void lg_auth_destroy (lg_auth_t **self_p);
 
 //  Note 4: 0 when the file at path is a regular file only its owner (this
-//  process's user, or root with read access for its group) may read;
+//  process's user, or root with read access for its group, whoever the
+//  process) may read;
 //  otherwise -1 and why says what is wrong and how to put it right.
 int lg_auth_private_ok (const char *path, char *why, size_t why_size);
 
