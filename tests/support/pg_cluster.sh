@@ -10,6 +10,9 @@
 #   1. The cluster lives in DIR/data, listens only on a Unix socket in
 #      DIR/sock (listen_addresses = ''), trusts local connections and runs
 #      without fsync: it is for tests and demos, never for data you keep.
+#      Trust is for the cluster's owner alone: the socket is 0700, so only
+#      that user (and root, whom file modes do not stop) connects, each as
+#      any role, superuser too; no other local user reaches it.
 #   2. When run as root, the server runs as the `postgres` user (initdb
 #      refuses root); DIR is chowned to it and every parent folder is made
 #      traversable (o+x only: nothing becomes readable that was not).
@@ -191,7 +194,7 @@ init_cluster () {
 # pg_cluster.sh: a private cluster for tests and demos
 listen_addresses = ''
 unix_socket_directories = '$SOCK'
-unix_socket_permissions = 0777
+unix_socket_permissions = 0700
 max_connections = 200
 shared_buffers = 32MB
 fsync = off
@@ -217,15 +220,18 @@ start_server () {
         touch "$LOG"
         chown "$PG_USER:" "$LOG"
     fi
-    local start=(as_owner "$PG_BIN/pg_ctl") options=()
+    #   The socket's mode also on the command line (note 1): a cluster made
+    #   before it was 0700 in postgresql.conf gets it too
+    local start=(as_owner "$PG_BIN/pg_ctl") settings="-c unix_socket_permissions=0700"
     if [ -n "$NETNS" ]; then
         [ "$(id -u)" -eq 0 ] || die "--netns needs root"
         ip netns pids "$NETNS" >/dev/null 2>&1 || die "no network namespace $NETNS"
         grep -q '^host all all all trust' "$DATA/pg_hba.conf" \
             || echo 'host all all all trust   # pg_cluster.sh --netns' >>"$DATA/pg_hba.conf"
         start=(ip netns exec "$NETNS" runuser -u "$PG_USER" -- "$PG_BIN/pg_ctl")
-        options=(-o "-c listen_addresses=$LISTEN")
+        settings+=" -c listen_addresses=$LISTEN"
     fi
+    local options=(-o "$settings")
     if ! "${start[@]}" -D "$DATA" -l "$LOG" "${options[@]}" \
             -w -t 60 start >/dev/null; then
         show_log
