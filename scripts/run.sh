@@ -3,7 +3,10 @@
 #
 #   scripts/run.sh [start|stop|status]      (default: start)
 #
-#   start   installs what is missing, builds into build/, starts a private
+#   start   installs what is missing, builds the service binaries and
+#           lgwanctl into build/ (configured once, when build/ has no
+#           CMakeCache.txt; the tests, benchmarks and fuzzers are
+#           scripts/test.sh's to build), starts a private
 #           PostgreSQL cluster in run/pg (Unix socket only, in run/pg/sock),
 #           runs `lgwanctl db init`, makes certificates in run/certs, starts
 #           every service binary that was built (build/services/*/lgwan-*)
@@ -224,12 +227,37 @@ load_demo () {
         bash "$loader" || die "loading the demo data failed (deploy/demo/load.sh)"
 }
 
+#   The targets the platform runs: lgwanctl and lgwan-<service> of each
+#   folder in services/ (services/CMakeLists.txt: one folder per service)
+platform_targets () {
+    local dir
+    echo lgwanctl
+    for dir in "$ROOT"/services/*/; do
+        [ -f "$dir/CMakeLists.txt" ] && echo "lgwan-$(basename "$dir")"
+    done
+}
+
+#   Configured once: configuring again moves flags (-isystem between
+#   C_INCLUDES and C_FLAGS), which rebuilds everything; `cmake --build`
+#   configures again by itself when a CMakeLists.txt changed. Only what the
+#   platform runs is built, not the tests, benchmarks and fuzzers
+build_platform () {
+    local targets=()
+    mkdir -p "$BUILD"
+    if [ ! -f "$BUILD/CMakeCache.txt" ] || { [ ! -f "$BUILD/Makefile" ] && [ ! -f "$BUILD/build.ninja" ]; }; then
+        note "configuring $BUILD"
+        cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$BUILD/run-configure.log" 2>&1 \
+            || { tail -n 40 "$BUILD/run-configure.log" >&2; die "configuring failed (log $BUILD/run-configure.log)"; }
+    fi
+    mapfile -t targets < <(platform_targets)
+    note "building ${targets[*]} in $BUILD"
+    cmake --build "$BUILD" -j "$JOBS" --target "${targets[@]}" >"$BUILD/run-build.log" 2>&1 \
+        || { tail -n 40 "$BUILD/run-build.log" >&2; die "build failed (log $BUILD/run-build.log)"; }
+}
+
 do_start () {
     bash "$ROOT/scripts/install-deps.sh"
-    note "building into $BUILD"
-    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-    cmake --build "$BUILD" -j "$JOBS" >"$BUILD/run-build.log" 2>&1 \
-        || { tail -n 40 "$BUILD/run-build.log" >&2; die "build failed (log $BUILD/run-build.log)"; }
+    build_platform
     [ -x "$LGWANCTL" ] || die "the build made no lgwanctl ($LGWANCTL)"
 
     mkdir -p "$RUN" "$LOGS"
