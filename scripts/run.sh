@@ -16,7 +16,10 @@
 #           only what is not running; data and certificates are kept.
 #   stop    stops the services (SIGTERM, then SIGKILL after 15 s) and the
 #           cluster; run/ stays, so the next start continues where this left.
-#   status  shows what is running.
+#   status  shows what is running; exit 0 only when every service built runs
+#           and answers (the enforcer: its isolation service saw it in the
+#           last 10 s), no service has lost its database, and the cluster
+#           is up; else 1.
 #
 #   To start from nothing: scripts/run.sh stop && rm -rf run
 set -euo pipefail
@@ -33,6 +36,7 @@ LOGS=$RUN/log
 LGWANCTL=$BUILD/tools/lgwanctl/lgwanctl
 DB=lgwan
 JOBS=${LG_JOBS:-2}
+ENFORCER_POINT=demo-dry-run
 
 #   Start order: producers before their consumers (catch-up makes the order
 #   a matter of speed, not of correctness). Unknown binaries come last.
@@ -154,7 +158,7 @@ start_service () {
         #   dry run records and acknowledges every version and changes no
         #   firewall of this machine (its acks say so). A real gateway runs
         #   it with LG_ENFORCER_NETNS set and without dry run.
-        env+=(LG_ENFORCER_POINT=demo-dry-run LG_ENFORCER_NETNS=host LG_ENFORCER_DRY_RUN=true
+        env+=("LG_ENFORCER_POINT=$ENFORCER_POINT" LG_ENFORCER_NETNS=host LG_ENFORCER_DRY_RUN=true
               "LG_ENFORCER_CERT=$CERTS/clients/enforcer_secret")
     fi
     {
@@ -313,16 +317,41 @@ do_stop () {
     bash "$ROOT/tests/support/pg_cluster.sh" stop "$PGDIR"
 }
 
+#   The dry-run enforcer's point (start_service): when isolation last saw
+#   it, as seconds ago, or nothing
+enforcer_seen () {
+    local json
+    json=$(LG_CERT_DIR=$CERTS LGWANCTL_CERT=$CERTS/clients/viewer_secret "$LGWANCTL" \
+           isolation points --json --timeout 1000 --retries 0 2>/dev/null) || return 1
+    printf '%s' "$json" | python3 -c '
+import datetime, json, sys
+for point in json.load(sys.stdin).get("points", []):
+    if point.get("name") == sys.argv[1] and point.get("lastSeen"):
+        seen = datetime.datetime.strptime(point["lastSeen"], "%Y-%m-%dT%H:%M:%S.%fZ")
+        print(int((datetime.datetime.utcnow() - seen).total_seconds()))
+' "$ENFORCER_POINT" 2>/dev/null | grep .
+}
+
 #   What a running service says of itself (Stats, as the viewer): whether it
 #   answers, its requests, whether its database is there, and the database
-#   connections it lost and made
+#   connections it lost and made. Returns 1 when it does not answer or its
+#   database is down (the enforcer: when isolation has not seen it for 10 s)
 service_health () {
-    local svc=$1 json count
-    [ "$svc" != enforcer ] && [ -x "$LGWANCTL" ] && [ -f "$CERTS/clients/viewer_secret" ] || return 0
+    local svc=$1 json count seen
+    [ -x "$LGWANCTL" ] && [ -f "$CERTS/clients/viewer_secret" ] || { printf '; not asked (no lgwanctl or viewer certificate)'; return 1; }
+    if [ "$svc" = enforcer ]; then
+        if ! seen=$(enforcer_seen); then
+            printf '; not seen by isolation (point %s)' "$ENFORCER_POINT"
+            return 1
+        fi
+        printf '; seen by isolation %s s ago (point %s)' "$seen" "$ENFORCER_POINT"
+        [ "$seen" -le 10 ]
+        return
+    fi
     if ! json=$(LG_CERT_DIR=$CERTS LGWANCTL_CERT=$CERTS/clients/viewer_secret "$LGWANCTL" \
                 stats show --service "$svc" --json --timeout 1000 --retries 0 2>/dev/null); then
         printf '; not answering'
-        return 0
+        return 1
     fi
     count () {
         local n
@@ -334,23 +363,32 @@ service_health () {
     printf '; answers: %s requests, database %s, connections lost %s, made %s' \
            "$(printf '%s' "$json" | grep -o '"requests":"[0-9]*"' | grep -o '[0-9]*' || echo 0)" \
            "$database" "$(count database.connections_lost)" "$(count database.connects)"
+    [ "$database" = up ]
 }
 
 do_status () {
-    local svc pid any=0
+    local svc pid health healthy=1
     local services=()
     mapfile -t services < <(built_services)
     for svc in "${services[@]}"; do
         if pid=$(running_pid "$svc"); then
-            echo "$svc: running (pid $pid, log $LOGS/$svc.log)$(service_health "$svc")"
-            any=1
+            if health=$(service_health "$svc"); then
+                echo "$svc: running (pid $pid, log $LOGS/$svc.log)$health"
+            else
+                echo "$svc: running, NOT WELL (pid $pid, log $LOGS/$svc.log)$health"
+                healthy=0
+            fi
         else
             echo "$svc: stopped"
+            healthy=0
         fi
     done
-    [ ${#services[@]} -gt 0 ] || echo "no service binaries built yet (scripts/run.sh start builds them)"
-    bash "$ROOT/tests/support/pg_cluster.sh" status "$PGDIR" || true
-    [ "$any" -eq 1 ]
+    if [ ${#services[@]} -eq 0 ]; then
+        echo "no service binaries built yet (scripts/run.sh start builds them)"
+        healthy=0
+    fi
+    bash "$ROOT/tests/support/pg_cluster.sh" status "$PGDIR" || healthy=0
+    [ "$healthy" -eq 1 ] || { echo "run.sh: not every part of the platform is running and well" >&2; return 1; }
 }
 
 case ${1:-start} in
