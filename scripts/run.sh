@@ -11,9 +11,12 @@
 #           runs `lgwanctl db init`, makes certificates in run/certs, starts
 #           every service binary that was built (build/services/*/lgwan-*)
 #           with its log in run/log/<svc>.log and its pid in run/<svc>.pid,
-#           loads the demo data into an empty database (deploy/demo/load.sh,
-#           when present) and prints how to use it. Running it again starts
-#           only what is not running; data and certificates are kept.
+#           loads the demo data (deploy/demo/load.sh, when present) until a
+#           load has ended well, which run/demo.loaded records for this
+#           cluster's database (a load cut short runs again at the next
+#           start: load.sh is idempotent), and prints how to use it.
+#           Running it again starts only what is not running; data and
+#           certificates are kept.
 #   stop    stops the services (SIGTERM, then SIGKILL after 15 s) and the
 #           cluster; run/ stays, so the next start continues where this left.
 #   status  shows what is running; exit 0 only when every service built runs
@@ -210,25 +213,35 @@ stop_service () {
     note "$svc stopped"
 }
 
+#   The demo data is loaded until one load has ended well; run/demo.loaded,
+#   written last, names the database it went into (the cluster's system
+#   identifier and the database's oid), so a cluster or database made afresh
+#   gets the demo data again. A load that died part-way is run again whole:
+#   load.sh is idempotent (every request has a fixed request id, answered
+#   from its stored reply the second time)
 load_demo () {
-    local loader=$ROOT/deploy/demo/load.sh providers
+    local loader=$ROOT/deploy/demo/load.sh database
+    local done_file=$RUN/demo.loaded
     if [ ! -f "$loader" ]; then
         note "no demo data loader (deploy/demo/load.sh): starting empty"
         return 0
     fi
-    #   The database says whether it holds data, not a file beside it: a
-    #   cluster made afresh gets the demo data again
-    providers=$(psql -X "host=$SOCK dbname=$DB user=postgres" -Atc \
-                "SELECT count(*) FROM registry.providers") \
-        || die "could not ask the database whether it holds data"
-    if [ "$providers" != 0 ]; then
-        note "the database holds $providers providers: demo data not loaded again"
+    database=$(psql -X "host=$SOCK dbname=$DB user=postgres" -Atc \
+               "SELECT s.system_identifier || '/' || d.oid FROM pg_control_system () s, pg_database d
+                 WHERE d.datname = current_database ()") && [ -n "$database" ] \
+        || die "could not ask the database which it is"
+    if [ -f "$done_file" ] && [ "$(cat "$done_file")" = "$database" ]; then
+        note "demo data loaded before ($done_file): not loaded again"
         return 0
     fi
     note "loading demo data (deploy/demo/load.sh)"
-    LGWANCTL=$LGWANCTL LG_CERT_DIR=$CERTS LGWANCTL_CERT=$CERTS/clients/operator_secret \
-    LG_CLIENT_DIR=$CERTS/clients LG_RUN_DIR=$RUN \
-        bash "$loader" || die "loading the demo data failed (deploy/demo/load.sh)"
+    if ! LGWANCTL=$LGWANCTL LG_CERT_DIR=$CERTS LGWANCTL_CERT=$CERTS/clients/operator_secret \
+         LG_CLIENT_DIR=$CERTS/clients LG_RUN_DIR=$RUN bash "$loader"; then
+        die "loading the demo data failed (deploy/demo/load.sh); the next 'scripts/run.sh start'" \
+            "loads it again and finishes it"
+    fi
+    printf '%s\n' "$database" >"$done_file.tmp" && mv "$done_file.tmp" "$done_file" \
+        || die "could not write $done_file"
 }
 
 #   The targets the platform runs: lgwanctl and lgwan-<service> of each

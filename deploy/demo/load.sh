@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-#   load.sh - demo data for the embedded platform (scripts/run.sh runs it once).
+#   load.sh - demo data for the embedded platform (scripts/run.sh runs it
+#   until it has ended well once).
 #
 #   The reference list of local governments; providers of several Art.3
 #   entity types with real local government codes and valid corporate
@@ -10,6 +11,9 @@
 #   request. Every request carries a fixed --request-id, so running this
 #   again changes nothing (each service answers a retry from its stored
 #   reply).
+#
+#   Exit 0 only when everything was loaded; run.sh runs it again at each
+#   start until then.
 #
 #   Environment (set by run.sh): LGWANCTL, LG_CERT_DIR, LGWANCTL_CERT
 #   (operator), LG_CLIENT_DIR (the other identities).
@@ -169,17 +173,46 @@ if [ -n "${LG_RUN_DIR:-}" ] && [ -d "$LG_RUN_DIR/eve" ]; then
         "threshold":20,"action":"RULE_ACTION_INCIDENT"}'
     as "$OPERATOR" allow-id-check allowlist add --signature-id 2100498 \
         --expires-at 2027-12-31T15:00:00Z --reason "known false positive of the provider's vulnerability scanner"
-    #   The monitor must know connection 1 before the alerts are attributed
-    for _ in $(seq 1 50); do
-        prefixes=$(LGWANCTL_CERT=$OPERATOR "$LGWANCTL" stats show --service monitor --json 2>/dev/null \
-            | python3 -c 'import json,sys; d=json.load(sys.stdin); print(next((int(c.get("count",0)) for c in d.get("serviceCounters",[]) if c["name"]=="attribution.prefixes"),0))' \
-            2>/dev/null || echo 0)
-        [ "${prefixes:-0}" -gt 0 ] && break
-        sleep 0.2
-    done
+    #   The sample is appended once: demo.appended is written after its
+    #   last byte. demo.appending, written before its first, holds the size
+    #   eve.json had then, so a load cut short in between appends only what
+    #   is missing, and one cut short after the append does not append it
+    #   twice
+    eve=$LG_RUN_DIR/eve/eve.json
+    sample=$HERE/eve-sample.json
+    appending=$LG_RUN_DIR/eve/demo.appending
     if [ ! -f "$LG_RUN_DIR/eve/demo.appended" ]; then
-        cat "$HERE/eve-sample.json" >>"$LG_RUN_DIR/eve/eve.json"
-        touch "$LG_RUN_DIR/eve/demo.appended"
+        #   The monitor must know connection 1 before the alerts are
+        #   attributed; if it does not, the load fails and the next start
+        #   runs it again
+        prefixes=0
+        for _ in $(seq 1 50); do
+            prefixes=$(LGWANCTL_CERT=$OPERATOR "$LGWANCTL" stats show --service monitor --json 2>/dev/null \
+                | python3 -c 'import json,sys; d=json.load(sys.stdin); print(next((int(c.get("count",0)) for c in d.get("serviceCounters",[]) if c["name"]=="attribution.prefixes"),0))' \
+                2>/dev/null || echo 0)
+            [ "${prefixes:-0}" -gt 0 ] && break
+            sleep 0.2
+        done
+        if [ "${prefixes:-0}" -eq 0 ]; then
+            echo "load.sh: the monitor knows no connection's prefixes after 10 s: the sample EVE" \
+                 "file is not appended yet (its alerts would be unattributed)" >&2
+            exit 1
+        fi
+        if [ ! -f "$appending" ]; then
+            { stat -c %s "$eve" 2>/dev/null || echo 0; } >"$appending.tmp"
+            mv "$appending.tmp" "$appending"
+        fi
+        start=$(cat "$appending")
+        size=$(stat -c %s "$eve" 2>/dev/null || echo 0)
+        have=$((size - start))
+        if [ "$have" -ge 0 ] && [ "$have" -le "$(stat -c %s "$sample")" ] \
+           && cmp -s <(tail -c +$((start + 1)) "$eve" 2>/dev/null) <(head -c "$have" "$sample"); then
+            tail -c +$((have + 1)) "$sample" >>"$eve"
+        else
+            echo "load.sh: $eve changed since the sample began to be appended at byte $start;" \
+                 "not appended again" >&2
+        fi
+        mv "$appending" "$LG_RUN_DIR/eve/demo.appended"
     fi
     echo "demo data: monitor rules trojan-relay and scan-burst; a sample EVE file opens one incident"
     echo "           (lgwanctl incident list; lgwanctl incident show --incident 1; lgwanctl rule list;"
