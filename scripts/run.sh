@@ -46,16 +46,22 @@ ENFORCER_POINT=demo-dry-run
 ORDER=(registry billing audit monitor isolation orchestrator enforcer)
 #   Services with a key pair, a database role and a schema
 KEYED=(registry billing audit monitor isolation orchestrator)
-#   Client certificates: name role operator_id
+#   Client certificates: name role operator_id provider_id. The providers
+#   are two of the demo's (deploy/demo/load.sh files them in this order):
+#   4, LGWAN Cloud KK, application & content holder of service 1 with a
+#   contract with Sapporo; 5, Municipal Data Centre KK, its hosting provider,
+#   which holds connection 1 and the planned audit's remediation requests
 CLIENTS=(
-    "operator operator alice"
-    "operator2 operator bob"
-    "reviewer reviewer rita"
-    "auditor auditor aki"
-    "viewer viewer -"
-    "billing billing -"
-    "enforcer enforcer -"
-    "sensor sensor -"
+    "operator operator alice -"
+    "operator2 operator bob -"
+    "reviewer reviewer rita -"
+    "auditor auditor aki -"
+    "viewer viewer - -"
+    "billing billing - -"
+    "enforcer enforcer - -"
+    "sensor sensor - -"
+    "provider-cloud provider - 4"
+    "provider-dc provider - 5"
 )
 
 die () {
@@ -115,7 +121,7 @@ port_listening () {
 }
 
 make_certs () {
-    local svc entry name role operator
+    local svc entry name role operator provider
     mkdir -p "$CERTS/clients"
     for svc in "${KEYED[@]}"; do
         if [ ! -f "$CERTS/services/${svc}_secret" ]; then
@@ -124,10 +130,11 @@ make_certs () {
         fi
     done
     for entry in "${CLIENTS[@]}"; do
-        read -r name role operator <<<"$entry"
+        read -r name role operator provider <<<"$entry"
         [ -f "$CERTS/clients/${name}_secret" ] && continue
         local args=(keygen --name "$name" --role "$role" --out "$CERTS/clients")
         [ "$operator" = - ] || args+=(--operator-id "$operator")
+        [ "$provider" = - ] || args+=(--provider-id "$provider")
         LG_CERT_DIR=$CERTS "$LGWANCTL" "${args[@]}" >/dev/null \
             || die "could not make the client certificate $name ('lgwanctl ${args[*]}')"
     done
@@ -298,10 +305,22 @@ Use it (lgwanctl finds the services on this machine by their default ports):
     export LGWANCTL_CERT=$CERTS/clients/operator_secret    # operator alice
     export PATH=$BUILD/tools/lgwanctl:\$PATH
     lgwanctl --help
-Other identities: $CERTS/clients/{operator2,reviewer,auditor,viewer,sensor}_secret
+Other identities, each a secret file in $CERTS/clients/, given per command:
+    LGWANCTL_CERT=$CERTS/clients/reviewer_secret lgwanctl review queue   # reviewer rita
+    operator2_secret  operator bob (the second operator)
+    reviewer_secret   reviewer rita        auditor_secret   auditor aki
+    viewer_secret     reads everything     billing_secret   billing (payment record, the billing stream)
+    sensor_secret     pushes SecurityEvent batches (tcp://127.0.0.1:7304)
+    enforcer_secret   the dry-run enforcer's own (point $ENFORCER_POINT); nothing for lgwanctl
+    provider-cloud_secret  provider 4, LGWAN Cloud KK: its own records only
+    provider-dc_secret     provider 5, Municipal Data Centre KK (hosting): its own records only
+Providers (their own records; the demo's remediation requests are provider 5's):
+    LGWANCTL_CERT=$CERTS/clients/provider-dc_secret lgwanctl remediation list
+    LGWANCTL_CERT=$CERTS/clients/provider-dc_secret lgwanctl remediation report --remediation 1 \\
+        --report "不要な許可ルールを削除した" --evidence '[{"reference":"変更記録 2026-11-20","effectiveOn":"2026-11-20"}]'
+    LGWANCTL_CERT=$CERTS/clients/provider-cloud_secret lgwanctl contract list --provider 4
 Sensors:    EVE lines into $RUN/eve/monitor.sock or appended to $RUN/eve/eve.json;
             protobuf batches (sensor certificate) to tcp://127.0.0.1:7304
-    LGWANCTL_CERT=$CERTS/clients/reviewer_secret lgwanctl ...   # reviewer rita
 Database:   psql "host=$SOCK dbname=$DB user=postgres"
 Logs:       $LOGS/<service>.log
 Status:     scripts/run.sh status
