@@ -163,7 +163,11 @@ echo "            lgwanctl tariff list; lgwanctl invoice run --period $(TZ=Asia/
 #   false positive, an alert from outside every prefix (counted and sampled
 #   as unattributed), a flow and a stats event (ignored) and a truncated
 #   last line (counted as malformed): rule trojan-relay opens an incident and
-#   confirms it with isolate, which the orchestrator acts on.
+#   confirms it with isolate. The orchestrator, which is to turn that into a
+#   forced disconnection, is not built: connection 1 stays connected. An
+#   operator may disconnect it by hand, but nothing on this build can lift
+#   that again (X.4: only the orchestrator's saga may; README, What exists
+#   now).
 if [ -n "${LG_RUN_DIR:-}" ] && [ -d "$LG_RUN_DIR/eve" ]; then
     as "$OPERATOR" rule-trojan rule set --rule '{"name":"trojan-relay",
         "category":"A Network Trojan was detected","maxSeverity":1,"windowSeconds":60,
@@ -217,4 +221,7 @@ if [ -n "${LG_RUN_DIR:-}" ] && [ -d "$LG_RUN_DIR/eve" ]; then
     echo "demo data: monitor rules trojan-relay and scan-burst; a sample EVE file opens one incident"
     echo "           (lgwanctl incident list; lgwanctl incident show --incident 1; lgwanctl rule list;"
     echo "            lgwanctl monitor unattributed)"
+    echo "           The incident is confirmed with isolate, but the orchestrator that would disconnect"
+    echo "           provider 5 is not built: connection 1 stays connected. 'lgwanctl isolation disconnect'"
+    echo "           works, and nothing on this build lifts it again (X.4: only the orchestrator's saga)."
 fi
