@@ -299,6 +299,17 @@ s_cancel_now (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t provider
     ID_TEXT (text, id);
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { text, now };
+    //  A provider's connections are locked first: an approval under way
+    //  holds its connection, so this waits for it and, a statement later,
+    //  sees the addresses it gave (the approval reads the provider unlocked,
+    //  registry_connections.c). A service's cancellation needs no such step:
+    //  approvals share-lock the service row, which it holds already
+    if (streq (subject, "provider")) {
+        int rc = reg_queue (ctx, "SELECT 1 FROM connections WHERE provider_id = $1::bigint"
+                            " ORDER BY id FOR UPDATE", 1, params);
+        if (rc)
+            return rc;
+    }
     //  The addresses of connections no longer in effect (the connection, its
     //  service or its provider cancelled) wait, decommissioning, until
     //  isolation reports the connection decommissioned; then they are released

@@ -649,23 +649,17 @@ reg_connection_decide (lg_ctx_t *ctx)
     if (reg_check_decision (ctx, d->outcome, d->reason))
         return -1;
     //  One round trip: the connection locked, its service share-locked with
-    //  what R4.1 and R9.2 need, what the approval needs, and the pools.
-    //  First, queued, the hosting provider share-locked (the query cannot:
-    //  it is on the nullable side of a join): its cancellation waits for this
-    //  approval and then ends the new allocation with the others, or this
-    //  approval, a statement later, sees it cancelled. Unlocked, the
-    //  cancellation missed the allocation and the approval read the provider
-    //  as it was: an active connection of a cancelled provider for good
+    //  what R4.1 and R9.2 need, what the approval needs, and the pools. The
+    //  hosting provider is read, not locked (share locks of one row by many
+    //  approvals at once cost PostgreSQL a multixact each): its cancellation
+    //  locks its connections, so it waits for an approval under way and then
+    //  sees the new allocation, and the approval's last statement asks again
+    //  whether the provider is still qualified (see below)
     char text [24];
     ID_TEXT (text, d->connection);
     const char *own [] = { text };
     PGresult *res;
-    int rc = reg_queue (ctx, "SELECT 1 FROM providers WHERE id = (SELECT h.provider_id"
-        " FROM connections c JOIN service_holders h ON h.service_id = c.service_id"
-        " AND h.role = 2 WHERE c.id = $1::bigint) FOR SHARE", 1, own);
-    if (rc)
-        return rc;
-    rc = lg_ctx_query (ctx, &res, "SELECT c.status, c.service_id, c.ipv4_length,"
+    int rc = lg_ctx_query (ctx, &res, "SELECT c.status, c.service_id, c.ipv4_length,"
         " c.ipv6_length, c.bandwidth_class, s.name, " SERVICE_CHECK_COLUMNS ","
         " EXISTS (SELECT 1 FROM connections o WHERE o.service_id = c.service_id"
         "  AND o.domain IS NOT NULL) AS others,"
@@ -734,24 +728,30 @@ reg_connection_decide (lg_ctx_t *ctx)
     reg_today_jst (ctx, today, sizeof today);
     lg_clock_format (ctx->now_us, now, sizeof now);
     //  The connection, its version, the decision and the reply: one statement
-    //  (the version and the reply read the row the UPDATE returns)
+    //  (the version and the reply read the row the UPDATE returns). It reads
+    //  the hosting provider afresh: one cancelled while this approval waited
+    //  for the connection's lock was read above as it had been (R4.1)
+    char host [24];
+    ID_TEXT (host, hosting);
     const char *params [] = { text, domain, today, now, ctx->actor,
-                              ctx->request->reason? ctx->request->reason: "", d->reason };
+                              ctx->request->reason? ctx->request->reason: "", d->reason, host };
     rc = lg_ctx_query (ctx, &res, "WITH c0 AS (UPDATE connections SET status = 'active',"
         " state = 'connected', domain = $2, effective_on = $3::date, version = version + 1,"
-        " updated_at = $4::timestamptz WHERE id = $1::bigint RETURNING *),"
+        " updated_at = $4::timestamptz WHERE id = $1::bigint AND EXISTS (SELECT 1 FROM"
+        " providers p WHERE p.id = $8::bigint AND p.status = 'qualified') RETURNING *),"
         " v AS (INSERT INTO versions (subject, subject_id, version, actor, reason, recorded_at,"
         "  record) SELECT 'connection', c.id, c.version, $5, $6, $4::timestamptz, "
         CONNECTION_RECORD " FROM c0 c),"
         " x AS (INSERT INTO decisions (subject, subject_id, outcome, reviewer, decided_at, reason)"
         "  VALUES ('connection', $1::bigint, 'approved', $5, $4::timestamptz, $7) RETURNING *)"
         " SELECT " CONNECTION_COLUMNS ", (SELECT " DECISION_OBJECT " FROM x)::text AS decision"
-        " FROM c0 c", 7, params);
+        " FROM c0 c", 8, params);
     if (rc)
         return rc;
     if (PQntuples (res) != 1) {
         PQclear (res);
-        return -2;
+        return REFUSE (ctx, "R4.1", "hosting provider %" PRIu64 " was cancelled while"
+                       " connection %" PRIu64 " was being approved", hosting, d->connection);
     }
     s_reply_row (ctx, res, NULL);
     char *prefixes [2];

@@ -1555,6 +1555,43 @@ test_r4_2_no_change_of_what_ended_with_its_parent (void **state)
     assert_int_equal (rf_count ("outbox"), events);
 }
 
+/* REQ R4.1: an approval that waits for its connection's lock while the
+   hosting provider is cancelled (here by hand, in one transaction holding
+   the provider's connections as the cancellation does) read the provider
+   as qualified before it waited; its last statement reads it again and the
+   approval is refused, nothing allocated. Before, it went through: an active
+   connection of a cancelled provider */
+static void
+test_r4_1_approval_waiting_while_its_provider_is_cancelled (void **state)
+{
+    (void) state;
+    s_pool ("asp-v4-waiting", "198.18.18.0/28", 4);
+    uint64_t provider = rf_qualified_provider ("承認待機株式会社");
+    rf_contacts (provider);
+    uint64_t service = rf_registered_service (provider, provider);
+    uint64_t connection = s_under_review ("operator", service, 30, 0);
+    PGconn *cancel = PQconnectdb (rf.admin);
+    char *sql = zsys_sprintf ("BEGIN; SELECT 1 FROM registry.connections WHERE provider_id = %"
+                              PRIu64 " FOR UPDATE; UPDATE registry.providers SET status ="
+                              " 'cancelled' WHERE id = %" PRIu64, provider, provider);
+    PGresult *res = PQexec (cancel, sql);
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    zstr_free (&sql);
+    pthread_t approval;
+    s_stalled_t waiting = { &rf.registry, connection, NULL };
+    assert_int_equal (pthread_create (&approval, NULL, s_approve_at, &waiting), 0);
+    zclock_sleep (500);                     //  it waits for the connection by now
+    res = PQexec (cancel, "COMMIT");
+    PQclear (res);
+    PQfinish (cancel);
+    assert_int_equal (pthread_join (approval, NULL), 0);
+    assert_non_null (waiting.reply);
+    rf_refused (waiting.reply, RF_CODE (FAILED_PRECONDITION), "R4.1");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.allocations"
+                                    " WHERE connection_id = %" PRIu64, connection), 0);
+}
+
 static int
 s_setup (void **state)
 {
@@ -1587,6 +1624,7 @@ main (void)
         cmocka_unit_test (test_r4_2_no_change_of_what_ended_with_its_parent),
         cmocka_unit_test (test_r12_1_connection_permissions),
         cmocka_unit_test (test_r4_1_approval_meets_its_providers_cancellation),
+        cmocka_unit_test (test_r4_1_approval_waiting_while_its_provider_is_cancelled),
     };
     return cmocka_run_group_tests (tests, s_setup, rf_teardown);
 }
