@@ -633,13 +633,16 @@ test_x2_unreadable_events_are_named (void **state)
 
 //  Billing's export pages (test_r6_1_export_whole_or_nothing), by period:
 //  2026-01 two pages, 2026-02 a refusal on the second, 2026-03 a second
-//  page that points at itself, 2026-04 OK without a page
+//  page that points at itself, 2026-04 OK without a page; a tariff load OK
+//  without the tariff
 static void
 s_answer_export (const lg_request_t *request, lg_reply_t *reply, int nth)
 {
     (void) nth;
     static Lgwan__V1__BillingExportReply page = LGWAN__V1__BILLING_EXPORT_REPLY__INIT;
     const Lgwan__V1__BillingExport *ask = request->billing_export;
+    if (request->body_case == LGWAN__V1__REQUEST__BODY_TARIFF_LOAD)
+        return;                 //  OK, and no tariff
     if (request->body_case == LGWAN__V1__REQUEST__BODY_BILLING_EXPORT
     &&  streq (ask->period, "2026-04"))
         return;                 //  OK, and no page
@@ -716,6 +719,17 @@ test_r6_1_export_whole_or_nothing (void **state)
         fail_msg ("an export answered without a page said %d: %s", rc, err);
     free (err);
     assert_false (zsys_file_exists (path) || zsys_file_exists (tmp));
+
+    //  A tariff load answered OK without the tariff: an error, not a crash
+    char *tariff = zsys_sprintf ("%s/tariff.json", s_certs);
+    assert_int_equal (lg_test_sh ("echo '{}' > %s", tariff), 0);
+    mark = s_err_mark ();
+    rc = s_ctl (NULL, "billing", "tariff load --file %s", tariff);
+    err = s_err_since (mark);
+    if (rc != 1 || !strstr (err, "billing answered without the tariff it loaded"))
+        fail_msg ("a tariff load answered without the tariff said %d: %s", rc, err);
+    free (err);
+    zstr_free (&tariff);
 
     //  A write that fails
     mark = s_err_mark ();

@@ -416,6 +416,12 @@ ctl_local_tariff_load (ctl_args_t *args)
     request.reason = (char *) (reason? reason: "tariff loaded");
     lg_reply_t *reply;
     rc = s_billing_call (args, &request, &reply);
+    if (rc == CTL_EXIT_OK && reply->body_case != LGWAN__V1__REPLY__BODY_TARIFF) {
+        fprintf (stderr, "lgwanctl: billing answered without the tariff it loaded\n");
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        rc = CTL_EXIT_REFUSED;
+    }
+    else
     if (rc == CTL_EXIT_OK) {
         json_t *json = lg_pbjson_from_message (&reply->tariff->base, args->json? 0:
                                                LG_PBJSON_EMIT_DEFAULTS | LG_PBJSON_PROTO_NAMES);
