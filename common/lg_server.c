@@ -85,6 +85,21 @@ typedef struct {
 } s_tally_t;
 
 static int s_stats (lg_ctx_t *ctx);
+//  A refusal of a request not read whole (malformed, or not taken) still
+//  carries its request_id when the frame unpacks, so the client can match
+//  it to its request
+static void
+s_echo_request_id (lg_reply_t *reply, zframe_t *payload)
+{
+    lg_request_t *raw = lgwan__v1__request__unpack (NULL, zframe_size (payload),
+                                                    zframe_data (payload));
+    if (raw && raw->request_id && strlen (raw->request_id) <= LG_REQUEST_ID_MAX
+    &&  lg_check_utf8 (raw->request_id, strlen (raw->request_id)))
+        reply->request_id = lg_strdup (raw->request_id);
+    if (raw)
+        lgwan__v1__request__free_unpacked (raw, NULL);
+}
+
 static int s_replay (lg_ctx_t *ctx);
 static int s_cursors (lg_ctx_t *ctx);
 
@@ -645,15 +660,7 @@ s_process (lg_server_t *self, zframe_t *payload, const lg_caller_t *known,
         goto done;
     }
     if (rc) {
-        //  Echo the request_id when the frame unpacks, so the client can match
-        //  this refusal to its request
-        lg_request_t *raw = lgwan__v1__request__unpack (NULL, zframe_size (payload),
-                                                        zframe_data (payload));
-        if (raw && raw->request_id && strlen (raw->request_id) <= LG_REQUEST_ID_MAX
-        &&  lg_check_utf8 (raw->request_id, strlen (raw->request_id)))
-            reply->request_id = lg_strdup (raw->request_id);
-        if (raw)
-            lgwan__v1__request__free_unpacked (raw, NULL);
+        s_echo_request_id (reply, payload);
         lg_ctx_refuse (&ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL, "%s", why);
         goto done;
     }
@@ -807,13 +814,7 @@ s_busy_reply (lg_server_t *self, zframe_t *payload)
 {
     lg_reply_t *reply = (lg_reply_t *) malloc (sizeof (lg_reply_t));
     lgwan__v1__reply__init (reply);
-    lg_request_t *raw = lgwan__v1__request__unpack (NULL, zframe_size (payload),
-                                                    zframe_data (payload));
-    if (raw && raw->request_id && strlen (raw->request_id) <= LG_REQUEST_ID_MAX
-    &&  lg_check_utf8 (raw->request_id, strlen (raw->request_id)))
-        reply->request_id = lg_strdup (raw->request_id);
-    if (raw)
-        lgwan__v1__request__free_unpacked (raw, NULL);
+    s_echo_request_id (reply, payload);
     char message [128];
     snprintf (message, sizeof message, "busy: %zu requests wait for a worker; try again",
               zlist_size (self->waiting));
