@@ -24,6 +24,7 @@ struct _lg_auth_t {
     zhashx_t *allowed;          //  public key -> (void *) 1
     struct timespec mtime;      //  of allowed/ when loaded
     nlink_t nlink;
+    int64_t loaded_at_ns;       //  wall clock when that reload began
     uint64_t removals;          //  reloads that found a key gone (lg_auth_removals)
 };
 
@@ -96,15 +97,19 @@ s_refresh (lg_auth_t *self)
         memset (&self->mtime, 0, sizeof self->mtime);
         return;
     }
-    //  The kernel stamps mtime from a coarse clock: a change in the same tick
-    //  as our last reload leaves it equal. So an mtime under a second old
-    //  proves nothing, and the folder is read again (git's "racy clean")
+    //  The kernel stamps mtime from a coarse clock (a tick of up to 10 ms): a
+    //  change in the same tick as our last reload leaves it equal. So the
+    //  copy is trusted only when that reload began more than a tick after
+    //  the mtime (git's "racy clean"); the folder is read again otherwise,
+    //  by the requests of those few milliseconds only
     struct timespec now;
     clock_gettime (CLOCK_REALTIME, &now);
+    int64_t mtime_ns = (int64_t) st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
     if (st.st_mtim.tv_sec == self->mtime.tv_sec && st.st_mtim.tv_nsec == self->mtime.tv_nsec
     &&  st.st_nlink == self->nlink && zhashx_size (self->allowed)
-    &&  now.tv_sec - st.st_mtim.tv_sec > 1)
+    &&  self->loaded_at_ns - mtime_ns > 20 * 1000000)
         return;
+    self->loaded_at_ns = (int64_t) now.tv_sec * 1000000000 + now.tv_nsec;
     self->mtime = st.st_mtim;
     self->nlink = st.st_nlink;
     zhashx_t *before = self->allowed;
