@@ -115,6 +115,41 @@ s_varint (const uint8_t *data, size_t size, size_t *at, uint64_t *value)
     return -1;
 }
 
+//  The field at *at on the wire: its number, its wire type, and where its
+//  value lies (for a length-delimited field, the payload after the length).
+//  0 with *at past the field, or -1 when the bytes run out or the wire type
+//  is none proto3 writes (3 and 4 are groups).
+static int
+s_field (const uint8_t *data, size_t size, size_t *at, uint64_t *number, unsigned *wire,
+         size_t *value_at, size_t *value_size)
+{
+    uint64_t tag, length;
+    if (s_varint (data, size, at, &tag))
+        return -1;
+    *number = tag >> 3;
+    *wire = (unsigned) (tag & 7);
+    *value_at = *at;
+    if (*wire == 0) {
+        if (s_varint (data, size, at, &length))
+            return -1;
+    }
+    else
+    if (*wire == 1 || *wire == 5) {
+        size_t width = *wire == 1? 8: 4;
+        if (size - *at < width)
+            return -1;
+        *at += width;
+    }
+    else {
+        if (*wire != 2 || s_varint (data, size, at, &length) || length > size - *at)
+            return -1;
+        *value_at = *at;
+        *at += (size_t) length;
+    }
+    *value_size = *at - *value_at;
+    return 0;
+}
+
 //  protobuf-c copies a string to its NUL-ended C form, so one holding a NUL
 //  reaches a handler cut there, and whatever followed (any bytes: the UTF-8
 //  check sees only the part before) is gone without a word. The unpacked
@@ -133,43 +168,50 @@ s_check_nul (const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t si
     }
     size_t at = 0;
     while (at < size) {
-        uint64_t tag, length;
-        if (s_varint (data, size, &at, &tag))
-            break;
-        unsigned wire = (unsigned) (tag & 7);
-        if (wire == 0) {
-            if (s_varint (data, size, &at, &length))
-                break;
-            continue;
+        uint64_t number;
+        unsigned wire;
+        size_t value_at, length;
+        if (s_field (data, size, &at, &number, &wire, &value_at, &length)) {
+            s_why (why, why_size, path, "", "malformed");
+            return -2;
         }
-        if (wire == 1 || wire == 5) {
-            size_t width = wire == 1? 8: 4;
-            if (size - at < width)
-                break;
-            at += width;
-            continue;
-        }
-        if (wire != 2 || s_varint (data, size, &at, &length) || length > size - at)
-            break;
-        const ProtobufCFieldDescriptor *field = tag >> 3 <= UINT32_MAX?
-            protobuf_c_message_descriptor_get_field (d, (unsigned) (tag >> 3)): NULL;
+        const ProtobufCFieldDescriptor *field = wire == 2 && number <= UINT32_MAX?
+            protobuf_c_message_descriptor_get_field (d, (unsigned) number): NULL;
         if (field && field->type == PROTOBUF_C_TYPE_STRING
-        &&  memchr (data + at, 0, (size_t) length)) {
+        &&  memchr (data + value_at, 0, length)) {
             s_why (why, why_size, path, field->name, "holds a NUL byte");
             return -2;
         }
         if (field && field->type == PROTOBUF_C_TYPE_MESSAGE) {
             char subpath [256];
             snprintf (subpath, sizeof subpath, "%s%s.", path, field->name);
-            if (s_check_nul (field->descriptor, data + at, (size_t) length, depth + 1, subpath,
+            if (s_check_nul (field->descriptor, data + value_at, length, depth + 1, subpath,
                              why, why_size))
                 return -2;
         }
-        at += (size_t) length;
     }
-    if (at < size) {
-        s_why (why, why_size, path, "", "malformed");
-        return -2;
+    return 0;
+}
+
+int
+lg_codec_without_fields (const uint8_t *data, size_t size, const uint32_t *numbers, size_t count,
+                         uint8_t *out, size_t *out_size)
+{
+    *out_size = 0;
+    size_t at = 0;
+    while (at < size) {
+        size_t start = at, value_at, length;
+        uint64_t number;
+        unsigned wire;
+        if (s_field (data, size, &at, &number, &wire, &value_at, &length))
+            return -1;
+        bool dropped = false;
+        for (size_t i = 0; i < count && !dropped; i++)
+            dropped = number == numbers [i];
+        if (!dropped) {
+            memcpy (out + *out_size, data + start, at - start);
+            *out_size += at - start;
+        }
     }
     return 0;
 }
@@ -259,6 +301,18 @@ lg_codec_test (bool verbose)
                           zframe_size (frame), 4, &msg, NULL, 0);
     assert (rc == -1);
     zframe_destroy (&frame);
+
+    //  Fields dropped from the wire bytes, the rest byte for byte: an
+    //  unknown field 50 in front stays in front, a long varint stays long
+    const uint8_t wire [] = { 0x90, 0x03, 0x01,  0x0a, 0x02, 'r', '1',
+                              0x10, 0x81, 0x80, 0x00,  0x0a, 0x01, 'x' };
+    uint8_t kept [sizeof wire];
+    size_t kept_size;
+    assert (lg_codec_without_fields (wire, sizeof wire, (const uint32_t []) { 1 }, 1,
+                                     kept, &kept_size) == 0);
+    assert (kept_size == 7 && memcmp (kept, "\x90\x03\x01\x10\x81\x80\x00", 7) == 0);
+    assert (lg_codec_without_fields (wire, sizeof wire - 1, (const uint32_t []) { 1 }, 1,
+                                     kept, &kept_size) == -1);
     if (verbose)
         printf ("OK\n");
 }

@@ -20,6 +20,13 @@ int lg_codec_decode (const ProtobufCMessageDescriptor *descriptor,
 //  Validate an in-memory message tree (UTF-8, enum ranges) as above; 0 or -2.
 int lg_codec_validate (const ProtobufCMessage *msg, char *why, size_t why_size);
 
+//  Copy a message's wire bytes into out (size bytes at most) without its
+//  top-level fields of the count numbers, every occurrence; what stays is
+//  byte for byte as it was, in its order, unknown fields too (a message
+//  packed anew could differ). 0 with *out_size, -1 when malformed.
+int lg_codec_without_fields (const uint8_t *data, size_t size, const uint32_t *numbers,
+                             size_t count, uint8_t *out, size_t *out_size);
+
 //  Pack a message into a new frame; NULL only when out of memory.
 zframe_t *lg_codec_frame (const ProtobufCMessage *msg);
 

@@ -3,7 +3,10 @@
     1. Each chain is read through Replay (a `viewer` or `service`
        certificate suffices) and checked row by row: seq is gap-free from 1,
        prev_hash is the previous row's hash, and hash is the HMAC-SHA256 of
-       (prev_hash || seq || event bytes) under the service's key. An edited
+       (prev_hash || seq || event bytes) under the service's key, the event
+       bytes as stored: the bytes Replay serves less the links after them,
+       cut from the wire (packed anew by an older build, a row holding a
+       field it does not know would change). An edited
        payload breaks its own row; a deleted row breaks the next.
     2. Cutting rows off the end leaves a shorter chain that is intact in
        itself, so every service's cursors are read too: a consumer that saw a
