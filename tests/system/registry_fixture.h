@@ -223,6 +223,16 @@ rf_stop (void)
     assert_int_equal (lg_test_proc_stop (&rf.registry, SIGTERM), 0);
 }
 
+//  Teardown of a test that moves the business clock: back to RF_TODAY_UTC,
+//  also when the test failed
+static inline int
+rf_clock_back (void **state)
+{
+    (void) state;
+    rf_set_clock (RF_TODAY_UTC);
+    return 0;
+}
+
 //  ---------------------------------------------------------------------------
 //  Requests
 
@@ -511,6 +521,17 @@ rf_active_contract (const char *who, uint64_t provider, const char *lgcode, uint
     rf_ok (rf_deliver (id, LGWAN__V1__DOCUMENT__DOCUMENT_USER_MANUAL, RF_TODAY));
     rf_ok (rf_activate ("operator", id));
     return id;
+}
+
+//  ContractsOfProvider as who: all of provider's contracts, or the active
+//  ones (caller frees the reply)
+static inline lg_reply_t *
+rf_contracts_of (const char *who, uint64_t provider, bool active_only)
+{
+    Lgwan__V1__ContractsOfProvider q = LGWAN__V1__CONTRACTS_OF_PROVIDER__INIT;
+    q.provider = provider;
+    q.active_only = active_only;
+    return rf_ask (who, RF_BODY (CONTRACTS_OF_PROVIDER), &q);
 }
 
 //  The whole provider record as a viewer reads it (caller frees the reply)

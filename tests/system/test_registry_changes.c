@@ -1118,15 +1118,6 @@ test_x3_bad_input (void **state)
     assert_int_equal (rf_count ("outbox"), events);
 }
 
-//  A test that moves the business clock puts it back, also when it fails
-static int
-s_clock_back (void **state)
-{
-    (void) state;
-    rf_set_clock (RF_TODAY_UTC);
-    return 0;
-}
-
 static int
 s_setup (void **state)
 {
@@ -1208,24 +1199,24 @@ main (void)
         cmocka_unit_test (test_r4_2_contacts_notification),
         cmocka_unit_test (test_r4_2_name_change_application),
         cmocka_unit_test (test_r4_2_cancel_today),
-        cmocka_unit_test_teardown (test_r4_2_cancel_tokyo_day, s_clock_back),
+        cmocka_unit_test_teardown (test_r4_2_cancel_tokyo_day, rf_clock_back),
         cmocka_unit_test_teardown (test_r4_2_late_approval_records_the_day_it_took_effect,
-                                   s_clock_back),
+                                   rf_clock_back),
         cmocka_unit_test_teardown (test_x1_due_cancellation_keeps_who_filed_it_and_why,
-                                   s_clock_back),
+                                   rf_clock_back),
         cmocka_unit_test (test_r4_2_service_changes),
         cmocka_unit_test (test_r9_2_hosting_moves_only_without_its_connections),
         cmocka_unit_test (test_r4_2_rejected_is_not_changed_or_cancelled),
         cmocka_unit_test (test_r4_2_notification_is_not_filed_as_application),
         cmocka_unit_test (test_r4_2_what_never_took_effect_is_not_cancelled),
         cmocka_unit_test_teardown (test_r4_2_cancellation_of_what_never_took_effect_lapses,
-                                   s_clock_back),
+                                   rf_clock_back),
         cmocka_unit_test (test_r4_2_provider_reads_the_history_of_its_own_records),
         cmocka_unit_test (test_x3_history_read_takes_no_lock),
         cmocka_unit_test (test_x3_permissions),
         cmocka_unit_test (test_x3_bad_input),
-        cmocka_unit_test_teardown (test_r4_2_cancel_scheduled, s_clock_back),
-        cmocka_unit_test_teardown (test_r4_2_cancel_while_down, s_clock_back),
+        cmocka_unit_test_teardown (test_r4_2_cancel_scheduled, rf_clock_back),
+        cmocka_unit_test_teardown (test_r4_2_cancel_while_down, rf_clock_back),
         cmocka_unit_test (test_r4_2_change_list_pages),
     };
     return cmocka_run_group_tests (tests, s_setup, rf_teardown);

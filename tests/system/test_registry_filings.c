@@ -180,15 +180,6 @@ s_contract_create (const char *who, uint64_t provider, const char *lgcode, uint6
 }
 
 static lg_reply_t *
-s_contracts_of (const char *who, uint64_t provider, bool active_only)
-{
-    Lgwan__V1__ContractsOfProvider q = LGWAN__V1__CONTRACTS_OF_PROVIDER__INIT;
-    q.provider = provider;
-    q.active_only = active_only;
-    return rf_ask (who, RF_BODY (CONTRACTS_OF_PROVIDER), &q);
-}
-
-static lg_reply_t *
 s_interconnect (const char *who, uint64_t a, uint64_t b, const char *justification)
 {
     Lgwan__V1__InterconnectionRegister r = LGWAN__V1__INTERCONNECTION_REGISTER__INIT;
@@ -694,13 +685,13 @@ test_r7_contracts (void **state)
     //  An operator files one too; it stays a draft
     uint64_t other = rf_contract ("operator", 1, "130001", service);
 
-    reply = s_contracts_of ("provider1", 1, true);
+    reply = rf_contracts_of ("provider1", 1, true);
     rf_expect (reply, RF_CODE (OK), NULL);
     assert_int_equal (reply->contracts->n_contracts, 1);
     assert_int_equal (reply->contracts->contracts [0]->id, contract);
     assert_string_equal (reply->contracts->contracts [0]->status, "active");
     lgwan__v1__reply__free_unpacked (reply, NULL);
-    reply = s_contracts_of ("viewer", 1, false);
+    reply = rf_contracts_of ("viewer", 1, false);
     rf_expect (reply, RF_CODE (OK), NULL);
     assert_int_equal (reply->contracts->n_contracts, 2);
     assert_int_equal (reply->contracts->contracts [0]->id, contract);
@@ -1388,15 +1379,6 @@ s_setup (void **state)
     return rf_setup ("regfilings");
 }
 
-//  After a test that moves the business clock, even one that failed
-static int
-s_clock_back (void **state)
-{
-    (void) state;
-    rf_set_clock (RF_TODAY_UTC);
-    return 0;
-}
-
 int
 main (void)
 {
@@ -1408,7 +1390,7 @@ main (void)
         cmocka_unit_test (test_r9_service_registration),
         cmocka_unit_test (test_r7_contracts),
         cmocka_unit_test (test_r4_1_activation_needs_registered_service),
-        cmocka_unit_test_teardown (test_r7_2_delivery_not_after_today, s_clock_back),
+        cmocka_unit_test_teardown (test_r7_2_delivery_not_after_today, rf_clock_back),
         cmocka_unit_test (test_r4_1_activation_waits_for_a_service_cancellation),
         cmocka_unit_test (test_r8_interconnections),
         cmocka_unit_test (test_r3_1_reapply_after_rejection),
