@@ -22,7 +22,9 @@
        due: closed as 'lapsed', nothing written, nothing published. What
        ended with its parent (a connection with its service or provider, a
        service with its hosting provider, a contract with its provider)
-       takes no change, filed or approved (R4.2).
+       takes no change, filed or approved (R4.2), and its own cancellation
+       scheduled before the parent ended lapses on its date: its end took
+       effect with the parent's, and is not published again.
     5. Every change that takes effect writes a new version of its record.
 */
 #include "registry_internal.h"
@@ -198,8 +200,10 @@ s_lock_subject (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t *provi
 
 //  R4.2: a record whose parent was cancelled ended with it (a connection
 //  with its service or its provider, a service with its hosting provider, a
-//  contract with its provider): no change of it is filed or takes effect.
-//  Asked after the record is locked, in a statement of its own, and the
+//  contract with its provider): no change of it is filed or takes effect,
+//  and a cancellation of it scheduled before the parent ended lapses on its
+//  date. The parent that ended it: *what ("" when none, else provider or
+//  service; 16 bytes) and its id. Asked after the record is locked, in a statement of its own, and the
 //  parents are not locked: a cancellation locks the parent, then writes the
 //  connections in effect under it (their allocations, a version), so a
 //  parent locked here after the record would close a cycle. A cancellation
@@ -208,8 +212,11 @@ s_lock_subject (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t *provi
 //  cancellation writes neither its services nor its contracts: one that
 //  commits while a change of them runs is not seen (filed as it ended)
 static int
-s_check_parents (lg_ctx_t *ctx, const char *subject, uint64_t id)
+s_ended_with (lg_ctx_t *ctx, const char *subject, uint64_t id, char *what, size_t size,
+              uint64_t *parent)
 {
+    *what = 0;
+    *parent = 0;
     const s_record_t *record = s_record (subject);
     if (!record || !record->ended_with)
         return 0;
@@ -220,11 +227,26 @@ s_check_parents (lg_ctx_t *ctx, const char *subject, uint64_t id)
     int rc = lg_ctx_query (ctx, &res, record->ended_with, 1, params);
     if (rc)
         return rc;
-    if (PQntuples (res))
-        rc = REFUSE (ctx, "R4.2", "%s %s ended with its %s %s, which is cancelled: there is"
-                     " nothing to change or cancel", subject, text, lg_db_value (res, 0, "what"),
-                     lg_db_value (res, 0, "id"));
+    if (PQntuples (res)) {
+        snprintf (what, size, "%s", lg_db_value (res, 0, "what"));
+        *parent = lg_db_u64 (res, 0, "id");
+    }
     PQclear (res);
+    return 0;
+}
+
+//  The same as the refusal of a change filed or approved: -1 when the
+//  record ended with its parent
+static int
+s_check_parents (lg_ctx_t *ctx, const char *subject, uint64_t id)
+{
+    char what [16];
+    uint64_t parent;
+    int rc = s_ended_with (ctx, subject, id, what, sizeof what, &parent);
+    if (rc == 0 && *what)
+        rc = REFUSE (ctx, "R4.2", "%s %" PRIu64 " ended with its %s %" PRIu64 ", which is"
+                     " cancelled: there is nothing to change or cancel", subject, id, what,
+                     parent);
     return rc;
 }
 
@@ -833,7 +855,8 @@ reg_history (lg_ctx_t *ctx)
     return 0;
 }
 
-//  Duty: scheduled cancellations whose date has come take effect
+//  Duty: scheduled cancellations whose date has come take effect; one whose
+//  record never took effect, or ended with its parent meanwhile, lapses
 int
 reg_due_changes (lg_ctx_t *ctx)
 {
@@ -854,13 +877,17 @@ reg_due_changes (lg_ctx_t *ctx)
         char subject [16], effective [16];
         snprintf (subject, sizeof subject, "%s", lg_db_value (res, row, "subject"));
         snprintf (effective, sizeof effective, "%s", lg_db_value (res, row, "effective_on"));
-        uint64_t provider;
-        char status [32];
-        if ((rc = s_lock_subject (ctx, subject, id, &provider, status, sizeof status)))
+        uint64_t provider, parent;
+        char status [32], ended_with [16];
+        if ((rc = s_lock_subject (ctx, subject, id, &provider, status, sizeof status))
+        ||  (rc = s_ended_with (ctx, subject, id, ended_with, sizeof ended_with, &parent)))
             break;
-        //  Cancelled meanwhile by another change: nothing more to do
-        bool lapses = !streq (status, "cancelled") && s_lapses (subject, status, true);
-        if (!lapses && !streq (status, "cancelled")) {
+        //  Ended with its parent since it was scheduled: the parent's
+        //  cancellation ended it, and a record ends once (point 4).
+        //  Cancelled meanwhile by another change of its own: nothing more to do
+        bool cancelled = streq (status, "cancelled");
+        bool lapses = *ended_with || (!cancelled && s_lapses (subject, status, true));
+        if (!lapses && !cancelled) {
             //  The registry acts on the date, for whoever filed the change:
             //  the versions and the event keep who that was and why (X.1)
             const char *reason = lg_db_value (res, row, "reason");
@@ -876,6 +903,10 @@ reg_due_changes (lg_ctx_t *ctx)
         }
         if (rc == 0)
             rc = s_set_change_status (ctx, change, lapses? "lapsed": "effective", NULL);
+        if (rc == 0 && *ended_with)
+            lg_info ("cancellation %" PRIu64 " lapsed: %s %" PRIu64 " ended with its %s %" PRIu64,
+                     change, subject, id, ended_with, parent);
+        else
         if (rc == 0 && lapses)
             lg_info ("cancellation %" PRIu64 " lapsed: %s %" PRIu64 " is %s, it never took effect",
                      change, subject, id, status);

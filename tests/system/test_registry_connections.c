@@ -1592,6 +1592,65 @@ test_r4_1_approval_waiting_while_its_provider_is_cancelled (void **state)
                                     " WHERE connection_id = %" PRIu64, connection), 0);
 }
 
+/* REQ R4.2: a connection's cancellation scheduled for a later date lapses
+   on that date when the connection ended with its parent meanwhile (its
+   service or its provider cancelled): the parent's cancellation ended it
+   (its addresses decommissioning, a version), and a record's cancellation
+   takes effect once. Nothing is written or published on the date: no
+   version, no CancellationEffective of the connection. Before, the due duty
+   cancelled each connection anyway, wrote its version and published a
+   second CancellationEffective for a line that had ended with its parent */
+static void
+test_r4_2_due_cancellation_of_what_ended_with_its_parent_lapses (void **state)
+{
+    (void) state;
+    s_pool ("asp-v4-due-parents", "198.18.19.0/28", 4);
+    uint64_t provider = rf_qualified_provider ("期日前撤退株式会社");
+    s_contacts (provider, false, true, true);
+    uint64_t service = rf_registered_service (provider, provider);
+    uint64_t lines [2];
+    lines [0] = s_under_review ("operator", service, 30, 0);
+    lines [1] = s_under_review ("operator", rf_registered_service (provider, provider), 30, 0);
+    uint64_t later [2];
+    for (int i = 0; i < 2; i++) {
+        lgwan__v1__reply__free_unpacked (s_approve (lines [i]), NULL);
+        //  Each line's own cancellation waits for 5 March
+        Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
+        cancel.kind = NOTIFICATION;
+        cancel.subject = (char *) "connection";
+        cancel.id = lines [i];
+        cancel.cancel = true;
+        cancel.effective_on = (char *) "2027-03-05";
+        lg_reply_t *reply = rf_ask_why ("operator", "回線廃止", RF_BODY (CHANGE_FILE), &cancel);
+        rf_expect (reply, RF_CODE (OK), NULL);
+        assert_string_equal (reply->change->change->status, "scheduled");
+        later [i] = reply->change->change->id;
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    }
+    //  Today the first line's service is cancelled, then the provider
+    rf_ok (s_change (NOTIFICATION, "service", service, NULL));
+    rf_ok (s_change_approve (s_change_id (s_change (APPLICATION, "provider", provider, NULL))));
+    assert_int_equal (rf_cancellations ("service", service, NULL, NULL), 1);
+    assert_int_equal (rf_cancellations ("provider", provider, NULL, NULL), 1);
+    long versions = rf_count ("versions");
+    long events = rf_count ("outbox");
+
+    rf_set_clock ("2027-03-05T00:00:00Z");
+    rf_wait_sql (0, "SELECT count(*) FROM registry.changes WHERE id IN (%" PRIu64 ", %" PRIu64 ")"
+                    " AND status = 'scheduled'", later [0], later [1]);
+    for (int i = 0; i < 2; i++) {
+        if (rf_sqlf_long ("SELECT count(*) FROM registry.changes WHERE id = %" PRIu64
+                          " AND status = 'lapsed'", later [i]) != 1)
+            fail_msg ("cancellation %" PRIu64 " of connection %" PRIu64 " did not lapse: %s",
+                      later [i], lines [i], rf_sql_text ("SELECT string_agg (id || ' '"
+                      " || status, ', ') FROM registry.changes WHERE subject = 'connection'"
+                      " AND cancel"));
+        assert_int_equal (rf_cancellations ("connection", lines [i], NULL, NULL), 0);
+    }
+    assert_int_equal (rf_count ("versions"), versions);
+    assert_int_equal (rf_count ("outbox"), events);
+}
+
 static int
 s_setup (void **state)
 {
@@ -1625,6 +1684,8 @@ main (void)
         cmocka_unit_test (test_r12_1_connection_permissions),
         cmocka_unit_test (test_r4_1_approval_meets_its_providers_cancellation),
         cmocka_unit_test (test_r4_1_approval_waiting_while_its_provider_is_cancelled),
+        cmocka_unit_test_teardown (test_r4_2_due_cancellation_of_what_ended_with_its_parent_lapses,
+                                   rf_clock_back),
     };
     return cmocka_run_group_tests (tests, s_setup, rf_teardown);
 }
