@@ -22,6 +22,10 @@
        release marks the servers inside it (released_at, a trigger of
        migration 008), kept as history, and the connection given the block
        next registers its servers at the same addresses.
+    6. A connection no longer in effect keeps its addresses (decommissioning)
+       until isolation reports it decommissioned; a duty then releases them,
+       and the release is a new version of the connection like every other
+       change of its record (R4.2, R12.1).
 */
 #include "registry_internal.h"
 #include <arpa/inet.h>
@@ -1067,8 +1071,14 @@ reg_on_isolation (lg_db_t *db, const lg_event_t *event, void *state)
 //  Decommissioned alone is not enough: an operator may decommission a
 //  connection that is still active (R12.1: its addresses were given to the
 //  next connection while it was billed and still held them in the
-//  registry). Only allocations and connections are read: the duty runs on
-//  the reactor, which must not wait on the other tables' locks
+//  registry). A release changes the connection's record (its allocations):
+//  the connection gets a new version like any other change of it (R4.2,
+//  X.1), by system:registry with what was released and why, and the event
+//  carries the same. The connections are locked first, as a provider's
+//  cancellation locks them before their allocations; one locked by a
+//  request is skipped, released at a later run: the duty runs on the
+//  reactor, which must not wait on locks. Only allocations and connections
+//  are read
 int
 reg_release_allocations (lg_ctx_t *ctx)
 {
@@ -1077,34 +1087,51 @@ reg_release_allocations (lg_ctx_t *ctx)
     const char *params [] = { now };
     PGresult *res;
     int rc = lg_ctx_query (ctx, &res,
-        "UPDATE allocations a SET status = 'released', released_at = $1::timestamptz"
-        " FROM connections c WHERE c.id = a.connection_id AND c.state = 'decommissioned'"
-        " AND a.status = 'decommissioning' RETURNING a.connection_id, a.prefix::text AS prefix",
-        1, params);
+        "WITH c0 AS (SELECT c.id FROM connections c WHERE c.state = 'decommissioned'"
+        "  AND EXISTS (SELECT 1 FROM allocations x WHERE x.connection_id = c.id"
+        "  AND x.status = 'decommissioning') ORDER BY c.id FOR UPDATE SKIP LOCKED),"
+        " a AS (UPDATE allocations SET status = 'released', released_at = $1::timestamptz"
+        "  WHERE connection_id IN (SELECT id FROM c0) AND status = 'decommissioning'"
+        "  RETURNING connection_id, prefix::text AS prefix),"
+        " c AS (UPDATE connections SET version = version + 1, updated_at = $1::timestamptz"
+        "  WHERE id IN (SELECT connection_id FROM a))"
+        " SELECT connection_id, prefix FROM a ORDER BY connection_id, prefix", 1, params);
     if (rc)
         return rc;
-    //  One event per connection, with all of its prefixes
+    //  One version and one event per connection, with all of its prefixes
     int rows = PQntuples (res);
-    for (int row = 0; row < rows && rc == 0; row++) {
+    for (int row = 0, next; row < rows && rc == 0; row = next) {
         const char *connection = lg_db_value (res, row, "connection_id");
-        bool first = true;
-        for (int before = 0; before < row; before++)
-            first = first && !streq (lg_db_value (res, before, "connection_id"), connection);
-        if (!first)
-            continue;
-        char *prefixes [8];
-        size_t n = 0;
-        for (int other = row; other < rows && n < 8; other++)
-            if (streq (lg_db_value (res, other, "connection_id"), connection))
-                prefixes [n++] = (char *) lg_db_value (res, other, "prefix");
-        Lgwan__V1__AllocationReleased released = LGWAN__V1__ALLOCATION_RELEASED__INIT;
-        released.connection = strtoull (connection, NULL, 10);
-        released.prefixes = prefixes;
-        released.n_prefixes = n;
-        lg_event_t event = LGWAN__V1__EVENT__INIT;
-        event.body_case = LGWAN__V1__EVENT__BODY_ALLOCATION_RELEASED;
-        event.allocation_released = &released;
-        rc = lg_ctx_emit (ctx, &event);
+        char *prefixes [8], listed [8 * 48] = "";
+        size_t n = 0, at = 0;
+        for (next = row; next < rows
+                      && streq (lg_db_value (res, next, "connection_id"), connection); next++)
+            if (n < 8) {
+                prefixes [n] = (char *) lg_db_value (res, next, "prefix");
+                at += (size_t) snprintf (listed + at, sizeof listed - at, "%s%s", n? ", ": "",
+                                         prefixes [n]);
+                n++;
+            }
+        uint64_t id = strtoull (connection, NULL, 10);
+        char *why = zsys_sprintf ("allocations released (R12.1): %s back to the pool, the"
+                                  " connection decommissioned as isolation reported and no"
+                                  " longer in effect", listed);
+        lg_request_t released_by = LGWAN__V1__REQUEST__INIT;
+        released_by.reason = why;
+        ctx->request = &released_by;
+        rc = reg_version (ctx, "connection", id);
+        if (rc == 0) {
+            Lgwan__V1__AllocationReleased released = LGWAN__V1__ALLOCATION_RELEASED__INIT;
+            released.connection = id;
+            released.prefixes = prefixes;
+            released.n_prefixes = n;
+            lg_event_t event = LGWAN__V1__EVENT__INIT;
+            event.body_case = LGWAN__V1__EVENT__BODY_ALLOCATION_RELEASED;
+            event.allocation_released = &released;
+            rc = lg_ctx_emit (ctx, &event);
+        }
+        ctx->request = NULL;
+        zstr_free (&why);
         if (rc == 0)
             lg_info ("connection %s decommissioned: %zu prefix(es) released", connection, n);
     }

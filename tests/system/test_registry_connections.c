@@ -1651,6 +1651,61 @@ test_r4_2_due_cancellation_of_what_ended_with_its_parent_lapses (void **state)
     assert_int_equal (rf_count ("outbox"), events);
 }
 
+/* REQ R12.1: the release of a decommissioned connection's addresses is in
+   its history like every change of its record: a version by
+   system:registry whose reason names the prefix released and why, its
+   record showing the allocation released, and the row's version is that
+   version. Before, the allocations changed and the history ended at the
+   decommissioning: who released the addresses, when and why was nowhere */
+/* REQ R4.2 */
+static void
+test_r12_1_release_is_in_the_connections_history (void **state)
+{
+    (void) state;
+    s_pool ("asp-v4-released-history", "198.18.20.0/28", 4);
+    uint64_t connection = s_under_review ("provider1", rf_registered_service (1, 1), 28, 0);
+    lg_reply_t *reply = s_approve (connection);
+    char prefix [64];
+    snprintf (prefix, sizeof prefix, "%s", reply->connection->connection->ipv4_prefix);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_ok (s_change (NOTIFICATION, "connection", connection, NULL));
+    long versions = s_versions_of (connection);
+    //  Isolation's Decommissioned as reg_on_isolation mirrors it: the state,
+    //  and a version by isolation's actor; the duty may release at once
+    assert_int_equal (rf_sqlf_long ("WITH c0 AS (UPDATE registry.connections SET state ="
+                                    " 'decommissioned', version = version + 1 WHERE id = %" PRIu64
+                                    " RETURNING *), v AS (INSERT INTO registry.versions (subject,"
+                                    " subject_id, version, actor, reason, recorded_at, record)"
+                                    " SELECT 'connection', c0.id, c0.version, 'system:isolation',"
+                                    " 'decommissioned', now (), to_jsonb (c0) FROM c0 RETURNING 1)"
+                                    " SELECT count(*) FROM v", connection), 1);
+    rf_wait_sql (1, "SELECT count(*) FROM registry.allocations WHERE connection_id = %" PRIu64
+                    " AND status = 'released'", connection);
+
+    Lgwan__V1__History history = LGWAN__V1__HISTORY__INIT;
+    history.subject = (char *) "connection";
+    history.id = connection;
+    reply = rf_ask ("viewer", RF_BODY (HISTORY), &history);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__HistoryReply *h = reply->history;
+    assert_int_equal (h->n_versions, versions + 2);
+    assert_string_equal (h->versions [h->n_versions - 2]->actor, "system:isolation");
+    const Lgwan__V1__Version *last = h->versions [h->n_versions - 1];
+    assert_int_equal (last->version, rf_sqlf_long ("SELECT version FROM registry.connections"
+                                                   " WHERE id = %" PRIu64, connection));
+    assert_string_equal (last->actor, "system:registry");
+    assert_string_equal (last->recorded_at, RF_NOW_TEXT);
+    if (!strstr (last->reason, prefix) || !strstr (last->reason, "released"))
+        fail_msg ("the release's reason \"%s\" does not say %s was released", last->reason,
+                  prefix);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.versions v"
+                                    " JOIN registry.connections c ON c.id = v.subject_id"
+                                    " AND c.version = v.version WHERE v.subject = 'connection'"
+                                    " AND v.subject_id = %" PRIu64 " AND v.record -> 'allocations'"
+                                    " -> 0 ->> 'status' = 'released'", connection), 1);
+}
+
 static int
 s_setup (void **state)
 {
@@ -1686,6 +1741,7 @@ main (void)
         cmocka_unit_test (test_r4_1_approval_waiting_while_its_provider_is_cancelled),
         cmocka_unit_test_teardown (test_r4_2_due_cancellation_of_what_ended_with_its_parent_lapses,
                                    rf_clock_back),
+        cmocka_unit_test (test_r12_1_release_is_in_the_connections_history),
     };
     return cmocka_run_group_tests (tests, s_setup, rf_teardown);
 }
