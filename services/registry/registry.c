@@ -152,10 +152,16 @@ static const struct {
 int
 reg_version (lg_ctx_t *ctx, const char *subject, uint64_t id)
 {
+    return reg_version_why (ctx, subject, id,
+                            ctx->request && ctx->request->reason? ctx->request->reason: "");
+}
+
+int
+reg_version_why (lg_ctx_t *ctx, const char *subject, uint64_t id, const char *reason)
+{
     char text [24], now [40];
     ID_TEXT (text, id);
     lg_clock_format (ctx->now_us, now, sizeof now);
-    const char *reason = ctx->request && ctx->request->reason? ctx->request->reason: "";
     const char *params [] = { text, ctx->actor, reason, now };
     //  A version row cannot fail but for a bug: queued, it costs no round trip
     for (size_t i = 0; i < sizeof s_versions / sizeof s_versions [0]; i++)

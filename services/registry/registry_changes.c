@@ -26,6 +26,14 @@
        scheduled before the parent ended lapses on its date: its end took
        effect with the parent's, and is not published again.
     5. Every change that takes effect writes a new version of its record.
+    6. A provider's cancellation ends, when it takes effect and in the same
+       transaction, its contracts in force: each active contract cancelled,
+       its version by whoever made the cancellation effective, naming it, and
+       CancellationEffective of the contract (published once: a contract's
+       own cancellation waiting for a later date then lapses, point 4). Its
+       connections end with it too, their addresses decommissioning (a
+       version each), without events of their own; its services end with it
+       as records (point 4), unwritten.
 */
 #include "registry_internal.h"
 
@@ -208,9 +216,10 @@ s_lock_subject (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t *provi
 //  connections in effect under it (their allocations, a version), so a
 //  parent locked here after the record would close a cycle. A cancellation
 //  of an active connection's parent under way is waited for at the
-//  connection's lock and seen by this later statement. A provider's
-//  cancellation writes neither its services nor its contracts: one that
-//  commits while a change of them runs is not seen (filed as it ended)
+//  connection's lock and seen by this later statement; so is one of an
+//  active contract's provider (it cancels the contract, s_end_contracts_of).
+//  A provider's cancellation does not write its services: one that commits
+//  while a change of them runs is not seen (filed as it ended)
 static int
 s_ended_with (lg_ctx_t *ctx, const char *subject, uint64_t id, char *what, size_t size,
               uint64_t *parent)
@@ -311,11 +320,64 @@ s_check_hosting_kept (lg_ctx_t *ctx, uint64_t service, Lgwan__V1__RoleHolder **h
     " c AS (UPDATE connections SET version = version + 1, updated_at = $2::timestamptz" \
     "  WHERE id IN (SELECT connection_id FROM a) RETURNING id),"
 
-//  Make a cancellation take effect now: the record is cancelled, its version
-//  written, and CancellationEffective published
+//  CancellationEffective of one record: it took effect, on effective_on
 static int
-s_cancel_now (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t provider,
-              const char *effective_on)
+s_publish_cancellation (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t provider,
+                        const char *effective_on)
+{
+    Lgwan__V1__CancellationEffective effective = LGWAN__V1__CANCELLATION_EFFECTIVE__INIT;
+    effective.kind = (char *) subject;
+    effective.id = id;
+    effective.provider = provider;
+    effective.effective_on = (char *) effective_on;
+    lg_event_t event = LGWAN__V1__EVENT__INIT;
+    event.body_case = LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE;
+    event.cancellation_effective = &effective;
+    return lg_ctx_emit (ctx, &event);
+}
+
+//  A provider's contracts in force end with its cancellation (point 6):
+//  each active one is cancelled in the same transaction, with a version by
+//  whoever made the cancellation effective whose reason names it (change),
+//  and CancellationEffective, as a contract's own cancellation publishes,
+//  so the orchestrator learns which using bodies lost their contract. A
+//  change of one under way holds its row: this waits for it, and one it
+//  cancelled is not active any more. A draft never took effect: it stays
+//  a draft, which its provider's cancellation keeps from activation (R4.1)
+static int
+s_end_contracts_of (lg_ctx_t *ctx, uint64_t change, uint64_t provider, const char *effective_on)
+{
+    char text [24], now [40];
+    ID_TEXT (text, provider);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { text, now };
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, "WITH k AS (UPDATE contracts SET status = 'cancelled',"
+                                      " version = version + 1, updated_at = $2::timestamptz"
+                                      " WHERE provider_id = $1::bigint AND status = 'active'"
+                                      " RETURNING id) SELECT id FROM k ORDER BY id", 2, params);
+    if (rc)
+        return rc;
+    const char *reason = ctx->request && ctx->request->reason? ctx->request->reason: "";
+    char *why = zsys_sprintf ("ended with the cancellation of provider %" PRIu64 " (change %"
+                              PRIu64 ")%s%s", provider, change, *reason? ": ": "", reason);
+    for (int row = 0; row < PQntuples (res) && rc == 0; row++) {
+        uint64_t contract = lg_db_u64 (res, row, "id");
+        rc = reg_version_why (ctx, "contract", contract, why);
+        if (rc == 0)
+            rc = s_publish_cancellation (ctx, "contract", contract, provider, effective_on);
+    }
+    zstr_free (&why);
+    PQclear (res);
+    return rc;
+}
+
+//  Make a cancellation (change) take effect now: the record is cancelled,
+//  its version written, and CancellationEffective published; what ended
+//  with it too
+static int
+s_cancel_now (lg_ctx_t *ctx, uint64_t change, const char *subject, uint64_t id,
+              uint64_t provider, const char *effective_on)
 {
     char text [24], now [40];
     ID_TEXT (text, id);
@@ -363,15 +425,9 @@ s_cancel_now (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t provider
     PQclear (res);
     if (rc || (rc = reg_version (ctx, subject, id)))
         return rc;
-    Lgwan__V1__CancellationEffective effective = LGWAN__V1__CANCELLATION_EFFECTIVE__INIT;
-    effective.kind = (char *) subject;
-    effective.id = id;
-    effective.provider = provider;
-    effective.effective_on = (char *) effective_on;
-    lg_event_t event = LGWAN__V1__EVENT__INIT;
-    event.body_case = LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE;
-    event.cancellation_effective = &effective;
-    return lg_ctx_emit (ctx, &event);
+    if (streq (subject, "provider") && (rc = s_end_contracts_of (ctx, change, id, effective_on)))
+        return rc;
+    return s_publish_cancellation (ctx, subject, id, provider, effective_on);
 }
 
 //  Apply a change's patch to its record (not a cancellation)
@@ -561,7 +617,7 @@ s_take_effect (lg_ctx_t *ctx, uint64_t change, const char *subject, uint64_t id,
     if (cancel && strcmp (effective_on, today) > 0)
         return s_set_change_status (ctx, change, "scheduled", NULL);
     if (cancel)
-        rc = s_cancel_now (ctx, subject, id, provider, effective_on);
+        rc = s_cancel_now (ctx, change, subject, id, provider, effective_on);
     else
         rc = s_apply_patch (ctx, subject, id, payload);
     //  An approval after the day asked: the day it took effect, as published
@@ -897,7 +953,7 @@ reg_due_changes (lg_ctx_t *ctx)
             lg_request_t filed = LGWAN__V1__REQUEST__INIT;
             filed.reason = why;
             ctx->request = &filed;
-            rc = s_cancel_now (ctx, subject, id, provider, effective);
+            rc = s_cancel_now (ctx, change, subject, id, provider, effective);
             ctx->request = NULL;
             zstr_free (&why);
         }

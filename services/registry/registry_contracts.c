@@ -12,6 +12,11 @@
        have replaced the provider), and ContractActivated is published.
     3. An interconnection is a registered fact with its justification (R8.1):
        no approval step, no prefecture or operating body involved (R8.2).
+    4. A contract ends by its own cancellation or with its provider's, which
+       cancels every active contract of the provider when it takes effect
+       (registry_changes.c, point 6); a draft is left, and is not activated
+       any more (R4.1). The cancellation of every service a contract covers
+       does not end it (no rule says so): it stays active.
 */
 #include "registry_internal.h"
 

@@ -77,6 +77,8 @@ int reg_only_self (lg_ctx_t *ctx, uint64_t provider);
 
 //  Record the current row of subject/id as a new version (R4.2, X.1).
 int reg_version (lg_ctx_t *ctx, const char *subject, uint64_t id);
+//  The same with a reason of its own (what ended with its parent says why)
+int reg_version_why (lg_ctx_t *ctx, const char *subject, uint64_t id, const char *reason);
 
 //  Set the status of a provider, service or connection, with a new version.
 int reg_set_status (lg_ctx_t *ctx, const char *subject, uint64_t id, const char *status);

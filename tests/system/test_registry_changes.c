@@ -1192,6 +1192,126 @@ test_r4_2_change_list_pages (void **state)
     assert_int_equal (rf_count ("changes"), total);
 }
 
+//  The last version of contract id: its actor and reason, and whether its
+//  record is cancelled, checked
+static void
+s_contract_ended (uint64_t id, const char *actor, const char *reason)
+{
+    lg_reply_t *reply = s_history ("viewer", "contract", id);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__HistoryReply *h = reply->history;
+    assert_true (h->n_versions >= 2);
+    const Lgwan__V1__Version *last = h->versions [h->n_versions - 1];
+    assert_string_equal (last->actor, actor);
+    assert_string_equal (last->reason, reason);
+    assert_non_null (strstr (last->record, "\"status\": \"cancelled\""));
+    assert_non_null (strstr (h->versions [h->n_versions - 2]->record, "\"status\": \"active\""));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+/* REQ R4.2: a provider's cancellation ends its contracts in force in the
+   same transaction: each active contract is cancelled with a version by
+   whoever made the cancellation effective (the reviewer who approved it;
+   system:registry on its date) whose reason names the provider's
+   cancellation, and CancellationEffective of the contract, as a contract's
+   own cancellation publishes, once. ContractsOfProvider shows them
+   cancelled, none active; a draft stays a draft (it never took effect). A
+   contract's own cancellation scheduled for later lapses on its date,
+   nothing published again. Before, the contracts stayed active:
+   ContractsOfProvider listed them among the active ones for the
+   orchestrator, and no change could be filed on them (ended with its
+   provider) */
+/* REQ R7.1 */
+static void
+test_r4_2_provider_cancellation_ends_its_contracts (void **state)
+{
+    (void) state;
+    uint64_t provider = rf_qualified_provider ("契約終了株式会社");
+    uint64_t service = rf_registered_service (provider, 2);
+    uint64_t ended [2];
+    ended [0] = rf_active_contract ("operator", provider, "131016", service);
+    ended [1] = rf_active_contract ("operator", provider, "131041", service);
+    uint64_t draft = rf_contract ("operator", provider, "130001", service);
+    uint64_t later = s_change_id (s_cancel ("operator", NOTIFICATION, "contract", ended [1],
+                                            "2027-03-05"), "scheduled");
+    uint64_t change = s_change_id (s_cancel ("operator", APPLICATION, "provider", provider, ""),
+                                   "pending");
+    lg_reply_t *reply = rf_contracts_of ("viewer", provider, true);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->contracts->n_contracts, 2);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_ok (s_decide ("reviewer", change, APPROVED, "事業撤退を承認"));
+    s_assert_status ("providers", provider, "cancelled");
+
+    //  The orchestrator's question: none active; both ended, the draft as it was
+    reply = rf_contracts_of ("viewer", provider, true);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->contracts->n_contracts, 0);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = rf_contracts_of ("viewer", provider, false);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->contracts->n_contracts, 3);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal (reply->contracts->contracts [i]->id, ended [i]);
+        assert_string_equal (reply->contracts->contracts [i]->status, "cancelled");
+    }
+    assert_int_equal (reply->contracts->contracts [2]->id, draft);
+    assert_string_equal (reply->contracts->contracts [2]->status, "draft");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  Each in its history, and published once, as of the provider's day
+    char *why = zsys_sprintf ("ended with the cancellation of provider %" PRIu64 " (change %"
+                              PRIu64 "): 事業撤退を承認", provider, change);
+    for (int i = 0; i < 2; i++) {
+        s_contract_ended (ended [i], "reviewer:rita", why);
+        char effective [11] = "";
+        uint64_t owner = 0;
+        assert_int_equal (rf_cancellations ("contract", ended [i], effective, &owner), 1);
+        assert_string_equal (effective, RF_TODAY);
+        assert_int_equal (owner, provider);
+    }
+    zstr_free (&why);
+    assert_int_equal (rf_cancellations ("provider", provider, NULL, NULL), 1);
+    assert_int_equal (rf_cancellations ("contract", draft, NULL, NULL), 0);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.versions WHERE subject ="
+                                    " 'contract' AND subject_id = %" PRIu64, draft), 1);
+    rf_refused (s_cancel ("operator", NOTIFICATION, "contract", ended [0], ""),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+
+    //  A provider cancelled on its date by the duty: its contract with it
+    uint64_t other = rf_qualified_provider ("期日契約終了株式会社");
+    uint64_t contract = rf_active_contract ("operator", other, "131016",
+                                            rf_registered_service (other, 2));
+    uint64_t due = s_change_id (s_cancel ("operator", APPLICATION, "provider", other,
+                                          "2027-03-05"), "pending");
+    rf_ok (s_decide ("reviewer", due, APPROVED, "廃止を承認"));
+    s_assert_status ("changes", due, "scheduled");
+    s_assert_status ("contracts", contract, "active");
+    long events = rf_events (LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE);
+
+    rf_set_clock ("2027-03-05T00:00:00Z");
+    assert_true (lg_test_wait_for (s_change_effective, &due, 5000));
+    s_assert_status ("contracts", contract, "cancelled");
+    why = zsys_sprintf ("ended with the cancellation of provider %" PRIu64 " (change %" PRIu64
+                        "): change %" PRIu64 " filed by operator:alice: 契約終了", other, due, due);
+    s_contract_ended (contract, "system:registry", why);
+    zstr_free (&why);
+    char effective [11] = "";
+    assert_int_equal (rf_cancellations ("contract", contract, effective, NULL), 1);
+    assert_string_equal (effective, "2027-03-05");
+    //  The first provider's contract cancellation, due the same day, lapsed:
+    //  its contract ended with its provider, published once
+    char *status = s_status_of ("changes", later);
+    assert_non_null (status);
+    if (!streq (status, "lapsed"))
+        fail_msg ("cancellation %" PRIu64 " of contract %" PRIu64 " is %s, not lapsed", later,
+                  ended [1], status);
+    free (status);
+    assert_int_equal (rf_cancellations ("contract", ended [1], NULL, NULL), 1);
+    //  The provider's and its contract's: no more
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE), events + 2);
+}
+
 int
 main (void)
 {
@@ -1218,6 +1338,8 @@ main (void)
         cmocka_unit_test_teardown (test_r4_2_cancel_scheduled, rf_clock_back),
         cmocka_unit_test_teardown (test_r4_2_cancel_while_down, rf_clock_back),
         cmocka_unit_test (test_r4_2_change_list_pages),
+        cmocka_unit_test_teardown (test_r4_2_provider_cancellation_ends_its_contracts,
+                                   rf_clock_back),
     };
     return cmocka_run_group_tests (tests, s_setup, rf_teardown);
 }
