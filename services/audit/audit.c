@@ -5,7 +5,13 @@
        together with the cursor; handlers here only say what an event means
        for audit's tables. A provider's copy moves forward only (a higher
        version). Services and their role holders say which controls apply
-       to whom (a facility control to a facility provider).
+       to whom (a facility control to a facility provider). ServiceRegistered
+       comes again when a change of the holders takes effect, and replaces
+       the service's name and holders (a provider taken off is no longer
+       audited for it). Only services in effect count (view
+       services_in_effect): not one the registry cancelled
+       (CancellationEffective of kind service), nor one whose hosting
+       provider is cancelled, which ended with it (R4.2).
     2. A consumer cannot emit events, so CancellationEffective only marks
        the provider cancelled; the duty closes its open audits with that
        reason (AuditClosed) and withdraws their open remediation requests.
@@ -167,12 +173,22 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
             return 0;
         }
         case LGWAN__V1__EVENT__BODY_SERVICE_REGISTERED: {
+            //  The registry announces a service again, with its holders as
+            //  they are now, when a change of them takes effect: the copy
+            //  takes the name and holders it carries, in place of the ones
+            //  it had (in the consumer's transaction: both or neither). A
+            //  provider no longer a holder is no longer audited for it
             const Lgwan__V1__ServiceRegistered *s = event->service_registered;
+            if (s->service == 0)
+                return -1;
             char id [24];
             snprintf (id, sizeof id, "%" PRIu64, s->service);
             const char *params [] = { id, s->name? s->name: "" };
             if (!lg_db_run (db, "INSERT INTO services (id, name) VALUES ($1::bigint, $2)"
-                                " ON CONFLICT (id) DO NOTHING", 2, params))
+                                " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+                                " updated_at = now ()", 2, params)
+            ||  !lg_db_run (db, "DELETE FROM service_holders WHERE service_id = $1::bigint",
+                            1, params))
                 return -2;
             for (size_t i = 0; i < s->n_holders; i++) {
                 int role = (int) s->holders [i]->role;

@@ -9,8 +9,11 @@
        requests remediation against control R16.1 with the policy's default
        deadline; an auditor adds findings later.
     2. A finding names a catalogue control that applies to a role the
-       provider holds (a facility control to a facility provider), and a
-       severity of the policy table. One that requires remediation creates
+       provider holds in a service in effect (a facility control to a
+       facility provider), and a severity of the policy table. An audit's
+       scope names only services in effect that the provider holds a role
+       in (R15.1): a cancelled service, or one whose hosting provider is
+       cancelled, is refused (FAILED_PRECONDITION). One that requires remediation creates
        its remediation request with a deadline: the day given, or the
        severity's default days after today, ending at the end of that day
        in Asia/Tokyo (R15.2).
@@ -491,25 +494,35 @@ audit_open (lg_ctx_t *ctx)
     s_id (provider, sizeof provider, o->provider);
     lg_clock_format (ctx->now_us, now, sizeof now);
 
-    //  The scope: a provider audit knows, not cancelled; its services
+    //  The scope: a provider audit knows, not cancelled; services in effect
+    //  that it holds a role in
     PGresult *res;
     const char *scope [] = { provider, services };
     int rc = lg_ctx_query (ctx, &res,
         "SELECT p.status, (SELECT count (DISTINCT h.service_id) FROM service_holders h"
-        "  JOIN services s ON s.id = h.service_id WHERE h.provider_id = p.id"
+        "  JOIN services_in_effect s ON s.id = h.service_id WHERE h.provider_id = p.id"
         "  AND h.service_id = ANY ($2::bigint[])) AS held,"
-        " (SELECT count (DISTINCT x) FROM unnest ($2::bigint[]) x) AS named"
+        " (SELECT count (DISTINCT x) FROM unnest ($2::bigint[]) x) AS named,"
+        " (SELECT string_agg (s.id::text, ', ' ORDER BY s.id) FROM services s"
+        "  WHERE s.id = ANY ($2::bigint[])"
+        "  AND s.id NOT IN (SELECT id FROM services_in_effect)) AS ended"
         " FROM providers p WHERE p.id = $1::bigint", 2, scope);
     if (rc)
         return rc;
     bool found = PQntuples (res) == 1;
     bool cancelled = found && streq (lg_db_value (res, 0, "status"), "cancelled");
     bool held = found && lg_db_u64 (res, 0, "held") == lg_db_u64 (res, 0, "named");
+    char ended [200] = "";
+    if (found && lg_db_value (res, 0, "ended"))
+        snprintf (ended, sizeof ended, "%s", lg_db_value (res, 0, "ended"));
     PQclear (res);
     if (!found)
         return MISSING (ctx, "no provider %s in audit's copy of the registry", provider);
     if (cancelled)
         return REFUSE (ctx, "R15.1", "provider %s is cancelled", provider);
+    if (*ended)
+        return REFUSE (ctx, "R15.1", "the scope names a service no longer in effect (%s):"
+                       " cancelled, or its hosting provider is", ended);
     if (!held)
         return INVALID (ctx, "R15.1", "the scope names a service provider %s holds no role in",
                         provider);
@@ -712,7 +725,8 @@ audit_finding_record (lg_ctx_t *ctx)
     //  The control, and that it applies to a role the provider holds
     if ((rc = lg_ctx_query (ctx, &res,
             "SELECT c.requirement, c.applies_to, c.applies_to = 'any' OR EXISTS (SELECT 1"
-            " FROM service_holders h WHERE h.provider_id = $2::bigint AND h.role = c.applies_to)"
+            " FROM service_holders h JOIN services_in_effect s ON s.id = h.service_id"
+            " WHERE h.provider_id = $2::bigint AND h.role = c.applies_to)"
             " AS applies FROM controls c WHERE c.code = $1", 2,
             (const char *[]) { f->control, provider })))
         return rc;
@@ -729,7 +743,8 @@ audit_finding_record (lg_ctx_t *ctx)
         return INVALID (ctx, "R5.1", "unknown control '%s': see lgwanctl control list", f->control);
     if (!applies)
         return INVALID (ctx, requirement, "control %s applies to %s providers; provider %s holds"
-                        " no %s role in any service", f->control, applies_to, provider, applies_to);
+                        " no %s role in any service in effect", f->control, applies_to, provider,
+                        applies_to);
     //  The severity and its default deadline
     if ((rc = lg_ctx_query (ctx, &res, "SELECT coalesce (remediation_days::text, '') FROM severities"
                             " WHERE severity = $1", 1, (const char *[]) { f->severity })))

@@ -238,19 +238,59 @@ s_registered (Lgwan__V1__RoleHolder **holders, size_t n)
     return id;
 }
 
+//  A service of one provider holding the content, hosting and facility roles
+static uint64_t
+s_facility_service (uint64_t provider)
+{
+    Lgwan__V1__RoleHolder holder [3] = { LGWAN__V1__ROLE_HOLDER__INIT, LGWAN__V1__ROLE_HOLDER__INIT,
+                                         LGWAN__V1__ROLE_HOLDER__INIT };
+    holder [0].provider = holder [1].provider = holder [2].provider = provider;
+    holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
+    holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
+    holder [2].role = LGWAN__V1__SERVICE_ROLE__ROLE_FACILITY;
+    Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1], &holder [2] };
+    return s_registered (holders, 3);
+}
+
+//  A change filed in the registry (as operator) and in effect today: an
+//  application is approved by the reviewer, a notification is at once
+static void
+s_change_in_effect (Lgwan__V1__ChangeFile *change, const char *why)
+{
+    lg_reply_t *reply = rf_ask ("operator", RF_BODY (CHANGE_FILE), change);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    if (change->kind == LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION) {
+        Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+        decide.change = reply->change->change->id;
+        decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+        decide.reason = (char *) why;
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        reply = rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide);
+        rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    }
+    assert_string_equal (reply->change->change->status, "effective");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+//  Cancel a provider (an application) or a service (a notification) today
+static void
+s_cancel (const char *subject, uint64_t id)
+{
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.kind = streq (subject, "provider")? LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION:
+                                               LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
+    change.subject = (char *) subject;
+    change.id = id;
+    change.cancel = true;
+    s_change_in_effect (&change, "事業撤退");
+}
+
 static int
 s_setup (void **state)
 {
     (void) state;
     rf_setup ("audit");
-    Lgwan__V1__RoleHolder holder [3] = { LGWAN__V1__ROLE_HOLDER__INIT, LGWAN__V1__ROLE_HOLDER__INIT,
-                                         LGWAN__V1__ROLE_HOLDER__INIT };
-    holder [0].provider = holder [1].provider = holder [2].provider = 1;
-    holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
-    holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
-    holder [2].role = LGWAN__V1__SERVICE_ROLE__ROLE_FACILITY;
-    Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1], &holder [2] };
-    s_service1 = s_registered (holders, 3);
+    s_service1 = s_facility_service (1);
     s_service2 = rf_registered_service (2, 2);
     s_audit_start ();
     rf_wait_sql (2, "SELECT count(*) FROM audit.providers WHERE status = 'qualified'");
@@ -641,19 +681,7 @@ test_r15_1_cancelled_provider_closes_audits (void **state)
     long closed = rf_sqlf_long ("SELECT count(*) FROM audit.outbox WHERE body_case = %d",
                          AU_EVENT (AUDIT_CLOSED));
 
-    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
-    change.kind = LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
-    change.subject = (char *) "provider";
-    change.id = provider;
-    change.cancel = true;
-    lg_reply_t *reply = rf_ask ("operator", RF_BODY (CHANGE_FILE), &change);
-    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
-    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
-    decide.change = reply->change->change->id;
-    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
-    decide.reason = (char *) "事業撤退";
-    lgwan__v1__reply__free_unpacked (reply, NULL);
-    rf_ok (rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide));
+    s_cancel ("provider", provider);
 
     rf_wait_sql (1, "SELECT count(*) FROM audit.audits WHERE id = %" PRIu64 " AND status = 'closed'"
                    " AND close_reason = 'provider cancelled, effective 2027-03-25'", audit);
@@ -833,6 +861,129 @@ test_r15_2_close_sees_a_finding_recorded_meanwhile (void **state)
                                     " AND status = 'open'", audit), 1);
 }
 
+/* REQ R14.1 R15.1: audit's copy of a service follows a change of its
+   holders: the registry announces the service again (ServiceRegistered)
+   with the holders as they are now, and the copy takes them in place of
+   the old. The provider taken off is then out of an audit's scope (R15.1)
+   and gets no finding of the facility role it no longer holds (R14.1); the
+   new holder does. Before, the copy only added holders, and the old one
+   kept both */
+static void
+test_r14_1_r15_1_holders_replaced_follow_the_registry (void **state)
+{
+    (void) state;
+    uint64_t provider = rf_qualified_provider ("株式会社よんばん設備");
+    uint64_t service = s_facility_service (provider);
+    rf_wait_sql (3, "SELECT count(*) FROM audit.service_holders WHERE service_id = %" PRIu64
+                    " AND provider_id = %" PRIu64, service, provider);
+    uint64_t services [] = { service };
+    lg_reply_t *reply = s_open ("auditor", "plan", provider, services, 1, "", "");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    uint64_t audit = reply->audit->audit->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_ok (s_finding (audit, "R14.1", "low", false, ""));
+
+    //  All three roles move to provider 2
+    Lgwan__V1__RoleHolder holder [3] = { LGWAN__V1__ROLE_HOLDER__INIT, LGWAN__V1__ROLE_HOLDER__INIT,
+                                         LGWAN__V1__ROLE_HOLDER__INIT };
+    holder [0].provider = holder [1].provider = holder [2].provider = 2;
+    holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
+    holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
+    holder [2].role = LGWAN__V1__SERVICE_ROLE__ROLE_FACILITY;
+    Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1], &holder [2] };
+    Lgwan__V1__ServicePatch patch = LGWAN__V1__SERVICE_PATCH__INIT;
+    patch.holders = holders;
+    patch.n_holders = 3;
+    patch.replace_holders = true;
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.kind = LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
+    change.subject = (char *) "service";
+    change.id = service;
+    change.service = &patch;
+    s_change_in_effect (&change, "事業譲渡");
+    rf_wait_sql (3, "SELECT count(*) FROM audit.service_holders WHERE service_id = %" PRIu64
+                    " AND provider_id = 2", service);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.service_holders"
+                                    " WHERE service_id = %" PRIu64 " AND provider_id = %" PRIu64,
+                                    service, provider), 0);
+
+    //  The old holder: out of scope, no facility finding; nothing recorded
+    long audits = rf_sqlf_long ("SELECT count(*) FROM audit.audits");
+    long findings = rf_sqlf_long ("SELECT count(*) FROM audit.findings");
+    rf_refused (s_open ("auditor", "plan", provider, services, 1, "", ""),
+                RF_CODE (INVALID_ARGUMENT), "R15.1");
+    rf_refused (s_finding (audit, "R14.1", "low", false, ""), RF_CODE (INVALID_ARGUMENT), "R14.1");
+    rf_refused (s_finding (audit, "R11.1-4", "low", false, ""), RF_CODE (INVALID_ARGUMENT), "R11.1");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits"), audits);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.findings"), findings);
+    //  The new one: in scope, and the facility provider now
+    reply = s_open ("auditor", "plan", 2, services, 1, "", "");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    audit = reply->audit->audit->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_ok (s_finding (audit, "R14.1", "low", false, ""));
+}
+
+/* REQ R14.1 R15.1: a service no longer in effect scopes no audit (R15.1,
+   FAILED_PRECONDITION) and makes no control of its roles apply (R14.1,
+   R11.1): one the registry cancelled (CancellationEffective of kind
+   service), and one whose hosting provider is cancelled, which ended with
+   it. Before, audit marked the cancelled service and both checks passed */
+static void
+test_r14_1_r15_1_services_no_longer_in_effect (void **state)
+{
+    (void) state;
+    //  A service cancelled
+    uint64_t provider = rf_qualified_provider ("株式会社ごばん設備");
+    uint64_t service = s_facility_service (provider);
+    rf_wait_sql (3, "SELECT count(*) FROM audit.service_holders WHERE service_id = %" PRIu64,
+                 service);
+    uint64_t audit = s_plan (provider);
+    s_cancel ("service", service);
+    rf_wait_sql (1, "SELECT count(*) FROM audit.services WHERE id = %" PRIu64
+                    " AND status = 'cancelled'", service);
+    long audits = rf_sqlf_long ("SELECT count(*) FROM audit.audits");
+    long findings = rf_sqlf_long ("SELECT count(*) FROM audit.findings");
+    uint64_t services [] = { service };
+    rf_refused (s_open ("auditor", "plan", provider, services, 1, "", ""),
+                RF_CODE (FAILED_PRECONDITION), "R15.1");
+    rf_refused (s_finding (audit, "R14.1", "low", false, ""), RF_CODE (INVALID_ARGUMENT), "R14.1");
+    rf_refused (s_finding (audit, "R11.1-4", "low", false, ""), RF_CODE (INVALID_ARGUMENT), "R11.1");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits"), audits);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.findings"), findings);
+    //  A control for any provider still applies
+    rf_ok (s_finding (audit, "R5.1-technical", "low", false, ""));
+
+    //  A service whose hosting provider is cancelled: its facility provider
+    uint64_t hosting = rf_qualified_provider ("株式会社ろくばん");
+    uint64_t facility = rf_qualified_provider ("株式会社ななばん設備");
+    Lgwan__V1__RoleHolder holder [3] = { LGWAN__V1__ROLE_HOLDER__INIT, LGWAN__V1__ROLE_HOLDER__INIT,
+                                         LGWAN__V1__ROLE_HOLDER__INIT };
+    holder [0].provider = holder [1].provider = hosting;
+    holder [2].provider = facility;
+    holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
+    holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
+    holder [2].role = LGWAN__V1__SERVICE_ROLE__ROLE_FACILITY;
+    Lgwan__V1__RoleHolder *holders [] = { &holder [0], &holder [1], &holder [2] };
+    service = s_registered (holders, 3);
+    rf_wait_sql (3, "SELECT count(*) FROM audit.service_holders WHERE service_id = %" PRIu64,
+                 service);
+    services [0] = service;
+    lg_reply_t *reply = s_open ("auditor", "plan", facility, services, 1, "", "");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    audit = reply->audit->audit->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_ok (s_finding (audit, "R14.1", "low", false, ""));
+    s_cancel ("provider", hosting);
+    rf_wait_sql (1, "SELECT count(*) FROM audit.providers WHERE id = %" PRIu64
+                    " AND status = 'cancelled'", hosting);
+    findings = rf_sqlf_long ("SELECT count(*) FROM audit.findings");
+    rf_refused (s_open ("auditor", "plan", facility, services, 1, "", ""),
+                RF_CODE (FAILED_PRECONDITION), "R15.1");
+    rf_refused (s_finding (audit, "R14.1", "low", false, ""), RF_CODE (INVALID_ARGUMENT), "R14.1");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.findings"), findings);
+}
+
 int
 main (void)
 {
@@ -846,6 +997,8 @@ main (void)
         cmocka_unit_test (test_r15_1_cancelled_provider_closes_audits),
         cmocka_unit_test (test_r15_1_lists_page),
         cmocka_unit_test (test_r15_2_close_sees_a_finding_recorded_meanwhile),
+        cmocka_unit_test (test_r14_1_r15_1_holders_replaced_follow_the_registry),
+        cmocka_unit_test (test_r14_1_r15_1_services_no_longer_in_effect),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
