@@ -12,6 +12,8 @@
        above U+10FFFF, no truncated sequence. NUL is refused as well, since our
        strings end up as C strings and in PostgreSQL text.
     4. Prefecture (JIS X 0401): exactly "01" to "47".
+    5. Day: YYYY-MM-DD, a real Gregorian date (29 February of leap years
+       only) of the years 1900 to 2999.
 
     Digits are ASCII '0'..'9' only, never isdigit(), which follows the locale.
     NULL is never valid.
@@ -172,6 +174,26 @@ lg_utf8_clean (char *text)
 
 
 //  --------------------------------------------------------------------------
+//  A day YYYY-MM-DD that is a real date of the years 1900 to 2999.
+
+bool
+lg_check_date (const char *text)
+{
+    if (text == NULL || strlen (text) != 10 || text [4] != '-' || text [7] != '-')
+        return false;
+    for (int index = 0; index < 10; index++)
+        if (index != 4 && index != 7 && !s_is_digit (text [index]))
+            return false;
+    int year = atoi (text), month = atoi (text + 5), day = atoi (text + 8);
+    static const int days [] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    if (year < 1900 || year > 2999 || month < 1 || month > 12 || day < 1 || day > days [month - 1])
+        return false;
+    bool leap = (year % 4 == 0 && year % 100) || year % 400 == 0;
+    return !(month == 2 && day == 29 && !leap);
+}
+
+
+//  --------------------------------------------------------------------------
 //  JIS X 0401 prefecture code "01".."47".
 
 bool
@@ -212,6 +234,22 @@ lg_check_test (bool verbose)
     assert (!lg_check_point_name ("gw-east-1-and-then-some-more-words"));   //  33
     assert (!lg_check_point_name ("GW"));
     assert (!lg_check_point_name (""));
+    assert (lg_check_date ("2027-03-31"));
+    assert (lg_check_date ("2028-02-29"));
+    assert (lg_check_date ("2000-02-29"));
+    assert (!lg_check_date ("2100-02-29"));
+    assert (!lg_check_date ("2027-02-29"));
+    assert (!lg_check_date ("2027-04-31"));
+    assert (!lg_check_date ("2027-13-01"));
+    assert (!lg_check_date ("2027-3-31"));
+    assert (!lg_check_date (" 2027-03-31"));
+    assert (!lg_check_date ("2027-03-31 "));
+    assert (!lg_check_date ("infinity"));
+    assert (!lg_check_date ("today"));
+    assert (!lg_check_date ("3000-01-01"));
+    assert (!lg_check_date ("1899-12-31"));
+    assert (!lg_check_date (""));
+    assert (!lg_check_date (NULL));
 
     const char *name = "千代田区";
     assert (lg_check_utf8 (name, strlen (name)));

@@ -2,7 +2,8 @@
 
     Local government codes (6 digits, check digit with weights 6..2, mod 11) and
     corporate numbers (13 digits, leading check digit, mod 9) follow the rules in
-    shared/data/README.md. Each returns true only for a well-formed value.
+    shared/data/README.md; days are YYYY-MM-DD. Each returns true only for a
+    well-formed value.
 */
 #ifndef LG_CHECK_H_INCLUDED
 #define LG_CHECK_H_INCLUDED
@@ -21,6 +22,12 @@ bool lg_check_utf8 (const char *text, size_t size);
 //  sequence (a lead byte and its continuation bytes) or a stray byte becomes
 //  one '?'. Returns the new length. For text we compose from what we were sent.
 size_t lg_utf8_clean (char *text);
+
+//  A day YYYY-MM-DD: exactly 10 ASCII characters naming a real Gregorian
+//  date of the years 1900 to 2999. PostgreSQL's date input takes far more
+//  ('infinity', 'today', '2027-3-1', blanks around), so a day from outside
+//  is checked here before it is cast.
+bool lg_check_date (const char *text);
 
 //  JIS X 0401 prefecture code "01".."47".
 bool lg_check_prefecture (const char *code);

@@ -16,7 +16,9 @@
        cancelled, is refused (FAILED_PRECONDITION). One that requires remediation creates
        its remediation request with a deadline: the day given, or the
        severity's default days after today, ending at the end of that day
-       in Asia/Tokyo (R15.2).
+       in Asia/Tokyo (R15.2). A day given is YYYY-MM-DD, a real date, not
+       ended and at most the policy's deadline_max_days ahead: PostgreSQL
+       would take 'infinity', a deadline never overdue nor reminded of.
     3. Only the provider itself reports remediation (provider certificate,
        its provider_id); staff verify a reported request as sufficient
        (accepted) or insufficient with a reason (R15.2, R15.3), which the
@@ -116,6 +118,9 @@ s_evidence_check (lg_ctx_t *ctx, Lgwan__V1__Evidence **evidence, size_t n)
         if (!*evidence [i]->effective_on)
             return INVALID (ctx, NULL, "evidence %s needs the day it is effective (effective_on)",
                             evidence [i]->reference);
+        if (!lg_check_date (evidence [i]->effective_on))
+            return INVALID (ctx, NULL, "evidence %s: effective_on \"%.16s\" is not a day"
+                            " YYYY-MM-DD", evidence [i]->reference, evidence [i]->effective_on);
     }
     return 0;
 }
@@ -470,6 +475,10 @@ audit_open (lg_ctx_t *ctx)
         return INVALID (ctx, "R16.1", "an incident audit names its incident (1-128 bytes)");
     if (!incident && len)
         return INVALID (ctx, "R15.1", "only an incident audit names an incident");
+    if ((*o->starts_on && !lg_check_date (o->starts_on))
+    ||  (*o->ends_on && !lg_check_date (o->ends_on)))
+        return INVALID (ctx, "R15.1", "an audit's starts_on and ends_on are days YYYY-MM-DD,"
+                        " not \"%.16s\", \"%.16s\"", o->starts_on, o->ends_on);
     if (strlen (o->title) > 400)
         return INVALID (ctx, NULL, "a title is at most 400 bytes");
     if (o->n_auditors > 16 || o->n_services > 64)
@@ -704,6 +713,9 @@ audit_finding_record (lg_ctx_t *ctx)
     if (!f->requires_remediation && *f->deadline_on)
         return INVALID (ctx, "R15.2", "a deadline is given only to a finding that requires"
                         " remediation");
+    if (*f->deadline_on && !lg_check_date (f->deadline_on))
+        return INVALID (ctx, "R15.2", "deadline_on \"%.16s\" is not a day YYYY-MM-DD",
+                        f->deadline_on);
     char audit [24], now [40];
     s_id (audit, sizeof audit, f->audit);
     lg_clock_format (ctx->now_us, now, sizeof now);
@@ -760,14 +772,27 @@ audit_finding_record (lg_ctx_t *ctx)
     if (f->requires_remediation && !*days && !*f->deadline_on)
         return INVALID (ctx, "R15.2", "severity %s has no default deadline: give deadline_on",
                         f->severity);
+    //  A day given: not ended, and not further than the policy allows (a
+    //  deadline that never comes is no deadline)
     if (f->requires_remediation && *f->deadline_on) {
-        if ((rc = lg_ctx_query (ctx, &res, "SELECT deadline_of_day ($1::date) > $2::timestamptz",
-                                2, (const char *[]) { f->deadline_on, now })))
+        if ((rc = lg_ctx_query (ctx, &res,
+                "SELECT deadline_of_day ($1::date) > $2::timestamptz AS future,"
+                " deadline_of_day ($1::date) <= deadline_after ($2::timestamptz, deadline_max_days)"
+                " AS near, deadline_max_days,"
+                " deadline_day (deadline_after ($2::timestamptz, deadline_max_days))::text AS last"
+                " FROM policy WHERE id = 1", 2, (const char *[]) { f->deadline_on, now })))
             return rc;
-        bool future = streq (PQgetvalue (res, 0, 0), "t");
+        bool future = streq (lg_db_value (res, 0, "future"), "t");
+        bool near = streq (lg_db_value (res, 0, "near"), "t");
+        char last [16], max_days [16];
+        snprintf (last, sizeof last, "%s", lg_db_value (res, 0, "last"));
+        snprintf (max_days, sizeof max_days, "%s", lg_db_value (res, 0, "deadline_max_days"));
         PQclear (res);
         if (!future)
             return INVALID (ctx, "R15.2", "the deadline day %s has already ended", f->deadline_on);
+        if (!near)
+            return INVALID (ctx, "R15.2", "the deadline day %s is after %s: a remediation deadline"
+                            " is at most %s days ahead (policy)", f->deadline_on, last, max_days);
     }
     //  The finding, its evidence, its event
     if ((rc = lg_ctx_query (ctx, &res,

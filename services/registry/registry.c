@@ -65,22 +65,6 @@ reg_list_scope (lg_ctx_t *ctx, uint32_t asked, const char *status, uint64_t *pro
     return 0;
 }
 
-bool
-reg_date_valid (const char *text)
-{
-    if (!text || strlen (text) != 10 || text [4] != '-' || text [7] != '-')
-        return false;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && !isdigit ((unsigned char) text [i]))
-            return false;
-    int year = atoi (text), month = atoi (text + 5), day = atoi (text + 8);
-    static const int days [] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    if (year < 1900 || year > 2999 || month < 1 || month > 12 || day < 1 || day > days [month - 1])
-        return false;
-    bool leap = (year % 4 == 0 && year % 100) || year % 400 == 0;
-    return !(month == 2 && day == 29 && !leap);
-}
-
 void
 reg_today_jst (lg_ctx_t *ctx, char *buf, size_t size)
 {
@@ -94,7 +78,7 @@ reg_today_jst (lg_ctx_t *ctx, char *buf, size_t size)
 int
 reg_check_date_not_future (lg_ctx_t *ctx, const char *rule, const char *field, const char *date)
 {
-    if (!reg_date_valid (date))
+    if (!lg_check_date (date))
         return INVALID (ctx, rule, "%s \"%.16s\" is not a date YYYY-MM-DD", field, date);
     char today [16];
     reg_today_jst (ctx, today, sizeof today);

@@ -652,7 +652,7 @@ reg_change_file (lg_ctx_t *ctx)
     reg_today_jst (ctx, today, sizeof today);
     if (f->cancel) {
         snprintf (effective, sizeof effective, "%s", *f->effective_on? f->effective_on: today);
-        if (!reg_date_valid (effective))
+        if (!lg_check_date (effective))
             return INVALID (ctx, "R4.2", "effective_on \"%.16s\" is not a date YYYY-MM-DD",
                             f->effective_on);
         if (strcmp (effective, today) < 0)

@@ -59,9 +59,6 @@ int reg_list_scope (lg_ctx_t *ctx, uint32_t asked, const char *status, uint64_t 
 int reg_check_text (lg_ctx_t *ctx, const char *field, const char *text, size_t max,
                     bool mandatory);
 
-//  YYYY-MM-DD that is a real date.
-bool reg_date_valid (const char *text);
-
 //  Today in Asia/Tokyo on the business clock, YYYY-MM-DD (11 bytes).
 void reg_today_jst (lg_ctx_t *ctx, char *buf, size_t size);
 

@@ -146,13 +146,14 @@ s_plan (uint64_t provider)
     return id;
 }
 
+//  A finding whose evidence is effective on evidence_on
 static lg_reply_t *
-s_finding (uint64_t audit, const char *control, const char *severity, bool remediate,
-           const char *deadline_on)
+s_finding_evidenced (uint64_t audit, const char *control, const char *severity, bool remediate,
+                     const char *deadline_on, const char *evidence_on)
 {
     Lgwan__V1__Evidence evidence = LGWAN__V1__EVIDENCE__INIT;
     evidence.reference = (char *) "監査調書 2027-007";
-    evidence.effective_on = (char *) "2027-02-15";
+    evidence.effective_on = (char *) evidence_on;
     Lgwan__V1__Evidence *list [] = { &evidence };
     Lgwan__V1__FindingRecord f = LGWAN__V1__FINDING_RECORD__INIT;
     f.audit = audit;
@@ -164,6 +165,13 @@ s_finding (uint64_t audit, const char *control, const char *severity, bool remed
     f.n_evidence = 1;
     f.deadline_on = (char *) deadline_on;
     return s_ask ("auditor", AU_BODY (FINDING_RECORD), &f);
+}
+
+static lg_reply_t *
+s_finding (uint64_t audit, const char *control, const char *severity, bool remediate,
+           const char *deadline_on)
+{
+    return s_finding_evidenced (audit, control, severity, remediate, deadline_on, "2027-02-15");
 }
 
 //  A finding that requires remediation; its request's id
@@ -984,6 +992,51 @@ test_r14_1_r15_1_services_no_longer_in_effect (void **state)
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.findings"), findings);
 }
 
+/* REQ R15.2: a remediation carries a deadline, so a deadline day given is a
+   real day YYYY-MM-DD, not ended and at most the policy's 365 days ahead.
+   'infinity' was taken by PostgreSQL's date input: a request never overdue
+   and never reminded of; 'today' was the server's day, not the business
+   clock's. Evidence days and an audit's dates are days too. Each refusal
+   names R15.2 (R15.1 for the audit) and records nothing */
+static void
+test_r15_2_deadline_is_a_day_within_the_policy (void **state)
+{
+    (void) state;
+    rf_set_clock ("2027-03-25T00:00:00Z");              //  09:00 on 03-25 in Tokyo
+    uint64_t audit = s_plan (1);
+    long findings = rf_sqlf_long ("SELECT count(*) FROM audit.findings");
+    long requests = rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests");
+    const char *bad [] = { "infinity", "today", "2027-02-30", "2027-4-01", " 2027-04-01",
+                           "2027-04-01 ", "2027-04-01T00:00:00Z", "2999-12-31", "2028-03-25" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        lg_reply_t *reply = s_finding (audit, "R11.1-4", "high", true, bad [i]);
+        if (reply->status->code != LGWAN__V1__CODE__INVALID_ARGUMENT)
+            fail_msg ("deadline_on \"%s\": %d %s", bad [i], reply->status->code,
+                      reply->status->message);
+        rf_refused (reply, RF_CODE (INVALID_ARGUMENT), "R15.2");
+    }
+    rf_refused (s_finding_evidenced (audit, "R11.1-4", "high", true, "", "infinity"),
+                RF_CODE (INVALID_ARGUMENT), NULL);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.findings"), findings);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests"), requests);
+    //  365 days from 2027-03-25 (JST) ends with 2028-03-24
+    lg_reply_t *reply = s_finding (audit, "R11.1-4", "high", true, "2028-03-24");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->finding->remediation->deadline_on, "2028-03-24");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    Lgwan__V1__AuditOpen o = LGWAN__V1__AUDIT_OPEN__INIT;
+    o.origin = (char *) "plan";
+    o.provider = 1;
+    o.starts_on = (char *) "infinity";
+    long audits = rf_sqlf_long ("SELECT count(*) FROM audit.audits");
+    rf_refused (s_ask ("auditor", AU_BODY (AUDIT_OPEN), &o), RF_CODE (INVALID_ARGUMENT), "R15.1");
+    o.starts_on = (char *) "2027-04-01";
+    o.ends_on = (char *) "2027-04-31";
+    rf_refused (s_ask ("auditor", AU_BODY (AUDIT_OPEN), &o), RF_CODE (INVALID_ARGUMENT), "R15.1");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits"), audits);
+}
+
 int
 main (void)
 {
@@ -999,6 +1052,7 @@ main (void)
         cmocka_unit_test (test_r15_2_close_sees_a_finding_recorded_meanwhile),
         cmocka_unit_test (test_r14_1_r15_1_holders_replaced_follow_the_registry),
         cmocka_unit_test (test_r14_1_r15_1_services_no_longer_in_effect),
+        cmocka_unit_test (test_r15_2_deadline_is_a_day_within_the_policy),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
