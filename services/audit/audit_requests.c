@@ -7,7 +7,11 @@
        it). `incident` is opened only by the orchestrator (role `service`)
        after a forced disconnection: it names the incident and at once
        requests remediation against control R16.1 with the policy's default
-       deadline; an auditor adds findings later.
+       deadline; an auditor adds findings later. One audit per incident
+       (unique index audits_incident): the saga asks again with a new
+       request_id when it lost an answer, and gets the audit opened first,
+       with its request; nothing is opened or announced twice. The same
+       incident for another provider is ALREADY_EXISTS.
     2. A finding names a catalogue control that applies to a role the
        provider holds in a service in effect (a facility control to a
        facility provider), and a severity of the policy table. An audit's
@@ -33,6 +37,7 @@
 #define REFUSE(ctx, req, ...)  lg_ctx_refuse ((ctx), LGWAN__V1__CODE__FAILED_PRECONDITION, (req), __VA_ARGS__)
 #define DENIED(ctx, req, ...)  lg_ctx_refuse ((ctx), LGWAN__V1__CODE__PERMISSION_DENIED, (req), __VA_ARGS__)
 #define MISSING(ctx, ...)      lg_ctx_refuse ((ctx), LGWAN__V1__CODE__NOT_FOUND, NULL, __VA_ARGS__)
+#define EXISTS(ctx, req, ...)  lg_ctx_refuse ((ctx), LGWAN__V1__CODE__ALREADY_EXISTS, (req), __VA_ARGS__)
 
 #define MAX_TEXT        4000
 #define MAX_EVIDENCE    32
@@ -448,6 +453,32 @@ audit_control_list (lg_ctx_t *ctx)
 //  ---------------------------------------------------------------------------
 //  Audits
 
+//  The audit already opened for the incident, as the answer to opening it
+//  again (*answered): for the same provider that audit, with its request;
+//  for another, ALREADY_EXISTS (R16.1). Nothing when there is none
+static int
+s_incident_answer (lg_ctx_t *ctx, const Lgwan__V1__AuditOpen *o, bool *answered)
+{
+    *answered = false;
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, "SELECT id, provider_id FROM audits"
+                           " WHERE origin = 'incident' AND incident = $1", 1,
+                           (const char *[]) { o->incident });
+    if (rc)
+        return rc;
+    bool found = PQntuples (res) == 1;
+    uint64_t audit = found? lg_db_u64 (res, 0, "id"): 0;
+    uint64_t provider = found? lg_db_u64 (res, 0, "provider_id"): 0;
+    PQclear (res);
+    if (!found)
+        return 0;
+    if (provider != o->provider)
+        return EXISTS (ctx, "R16.1", "incident %s has its audit %" PRIu64 ", of provider %" PRIu64,
+                       o->incident, audit, provider);
+    *answered = true;
+    return s_audit_reply (ctx, audit);
+}
+
 int
 audit_open (lg_ctx_t *ctx)
 {
@@ -503,11 +534,19 @@ audit_open (lg_ctx_t *ctx)
     s_id (provider, sizeof provider, o->provider);
     lg_clock_format (ctx->now_us, now, sizeof now);
 
+    //  One audit per incident (R16.1): the orchestrator's saga asking again
+    //  with a new request_id gets the audit opened first, and nothing is
+    //  opened, requested or announced again
+    PGresult *res;
+    bool answered = false;
+    int rc = incident? s_incident_answer (ctx, o, &answered): 0;
+    if (rc || answered)
+        return rc;
+
     //  The scope: a provider audit knows, not cancelled; services in effect
     //  that it holds a role in
-    PGresult *res;
     const char *scope [] = { provider, services };
-    int rc = lg_ctx_query (ctx, &res,
+    rc = lg_ctx_query (ctx, &res,
         "SELECT p.status, (SELECT count (DISTINCT h.service_id) FROM service_holders h"
         "  JOIN services_in_effect s ON s.id = h.service_id WHERE h.provider_id = p.id"
         "  AND h.service_id = ANY ($2::bigint[])) AS held,"
@@ -540,14 +579,23 @@ audit_open (lg_ctx_t *ctx)
                               request? o->lgcode: NULL, incident? o->incident: NULL,
                               *o->starts_on? o->starts_on: NULL, *o->ends_on? o->ends_on: NULL,
                               o->title, ctx->actor, now };
+    //  An incident's audit opened meanwhile (the same call from another
+    //  replica, committed while this one waited on the index) is the answer
     if ((rc = lg_ctx_query (ctx, &res,
             "INSERT INTO audits (origin, provider_id, services, auditors, lgcode, incident,"
             " starts_on, ends_on, title, opened_by, opened_at) VALUES ($1, $2::bigint,"
             " $3::bigint[], $4::text[], $5, $6, $7::date, $8::date, $9, $10, $11::timestamptz)"
-            " RETURNING id", 11, params)))
+            " ON CONFLICT (incident) WHERE origin = 'incident' DO NOTHING RETURNING id",
+            11, params)))
         return rc;
-    uint64_t audit = lg_db_u64 (res, 0, "id");
+    bool inserted = PQntuples (res) == 1;
+    uint64_t audit = inserted? lg_db_u64 (res, 0, "id"): 0;
     PQclear (res);
+    if (!inserted) {
+        if ((rc = s_incident_answer (ctx, o, &answered)) || answered)
+            return rc;
+        return -2;                      //  cannot be: a conflict is with a committed row
+    }
 
     Lgwan__V1__AuditOpened opened = LGWAN__V1__AUDIT_OPENED__INIT;
     opened.audit = audit;

@@ -804,23 +804,23 @@ test_r15_1_lists_page (void **state)
                 NULL);
 }
 
-//  AuditClose of an audit, from a thread of its own (no cmocka asserts
-//  there), asked again while it is answered busy
+//  A request to audit from a thread of its own (no cmocka asserts there),
+//  asked again while it is answered busy: it waits on a lock a test holds
 typedef struct {
-    uint64_t audit;
+    const char *who;
+    unsigned body_case;
+    void *body;
     lg_reply_t *reply;
-} s_close_t;
+} s_call_t;
 
 static void *
-s_close_thread (void *arg)
+s_call_thread (void *arg)
 {
-    s_close_t *call = (s_close_t *) arg;
-    Lgwan__V1__AuditClose c = LGWAN__V1__AUDIT_CLOSE__INIT;
-    c.audit = call->audit;
-    lg_client_t *client = lg_test_proc_client (&s_audit, rf.certs, "auditor");
+    s_call_t *call = (s_call_t *) arg;
+    lg_client_t *client = lg_test_proc_client (&s_audit, rf.certs, call->who);
     lg_client_set_timeout (client, 8000, 1);
     for (int attempt = 0; attempt < 5; attempt++) {
-        call->reply = lg_test_call (client, AU_BODY (AUDIT_CLOSE), &c, "監査終了");
+        call->reply = lg_test_call (client, call->body_case, call->body, "監査試験");
         if (!call->reply || call->reply->status->code != LGWAN__V1__CODE__UNAVAILABLE)
             break;
         lgwan__v1__reply__free_unpacked (call->reply, NULL);
@@ -828,6 +828,28 @@ s_close_thread (void *arg)
     }
     lg_client_destroy (&client);
     return NULL;
+}
+
+//  Run call in a thread while holder's transaction, begun with sql, holds
+//  what it waits for; commit after half a second. The reply, or NULL
+static lg_reply_t *
+s_call_while_held (s_call_t *call, const char *sql)
+{
+    PGconn *holder = PQconnectdb (rf.admin);
+    PGresult *res = PQexec (holder, sql);
+    bool held = PQresultStatus (res) == PGRES_COMMAND_OK || PQresultStatus (res) == PGRES_TUPLES_OK;
+    PQclear (res);
+    pthread_t thread;
+    int started = held? pthread_create (&thread, NULL, s_call_thread, call): -1;
+    zclock_sleep (500);
+    res = PQexec (holder, "COMMIT");
+    PQclear (res);
+    PQfinish (holder);
+    if (started == 0)
+        pthread_join (thread, NULL);
+    assert_true (held);
+    assert_int_equal (started, 0);
+    return call->reply;
 }
 
 /* REQ R15.2: an audit is not closed while a finding recorded at the same
@@ -841,30 +863,20 @@ test_r15_2_close_sees_a_finding_recorded_meanwhile (void **state)
 {
     (void) state;
     uint64_t audit = s_plan (2);
-    PGconn *holder = PQconnectdb (rf.admin);
     char *sql = zsys_sprintf ("BEGIN; SELECT 1 FROM audit.audits WHERE id = %" PRIu64 " FOR UPDATE;"
                               " INSERT INTO audit.remediation_requests (audit_id, provider_id,"
                               " control_code, deadline, created_at) SELECT %" PRIu64 ", 2,"
                               " min (code), now () + interval '30 days', now () FROM audit.controls",
                               audit, audit);
-    PGresult *res = PQexec (holder, sql);
+    Lgwan__V1__AuditClose c = LGWAN__V1__AUDIT_CLOSE__INIT;
+    c.audit = audit;
+    c.reason = (char *) "監査終了";
+    s_call_t call = { "auditor", AU_BODY (AUDIT_CLOSE), &c, NULL };
+    lg_reply_t *reply = s_call_while_held (&call, sql);
     zstr_free (&sql);
-    bool held = PQresultStatus (res) == PGRES_COMMAND_OK;
-    PQclear (res);
-    s_close_t call = { audit, NULL };
-    pthread_t thread;
-    int started = held? pthread_create (&thread, NULL, s_close_thread, &call): -1;
-    zclock_sleep (500);
-    res = PQexec (holder, "COMMIT");
-    PQclear (res);
-    PQfinish (holder);
-    if (started == 0)
-        pthread_join (thread, NULL);
-    assert_true (held);
-    assert_int_equal (started, 0);
-    assert_non_null (call.reply);
-    rf_expect (call.reply, LGWAN__V1__CODE__FAILED_PRECONDITION, "R15.2");
-    lgwan__v1__reply__free_unpacked (call.reply, NULL);
+    assert_non_null (reply);
+    rf_expect (reply, LGWAN__V1__CODE__FAILED_PRECONDITION, "R15.2");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits WHERE id = %" PRIu64
                                     " AND status = 'open'", audit), 1);
 }
@@ -1037,6 +1049,58 @@ test_r15_2_deadline_is_a_day_within_the_policy (void **state)
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits"), audits);
 }
 
+/* REQ R16.1: one incident audit per incident. The orchestrator's saga asks
+   again with a new request_id when it lost the answer: it gets the audit
+   opened first, with its one R16.1 request, and nothing is opened,
+   requested or announced again; the same incident for another provider is
+   ALREADY_EXISTS. Before, each call opened another incident audit and
+   another remediation request */
+static void
+test_r16_1_one_incident_audit_per_incident (void **state)
+{
+    (void) state;
+    long audits = rf_sqlf_long ("SELECT count(*) FROM audit.audits");
+    long requests = rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests");
+    long events = rf_sqlf_long ("SELECT count(*) FROM audit.outbox");
+    //  INC-7 was opened by test_r16_1_incident_audit
+    lg_reply_t *reply = s_open ("service", "incident", 1, NULL, 0, "", "INC-7");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    const Lgwan__V1__Audit *a = reply->audit->audit;
+    assert_string_equal (a->incident, "INC-7");
+    assert_int_equal (a->n_remediations, 1);
+    assert_int_equal (a->remediations [0]->id, s_incident_remediation);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_refused (s_open ("service", "incident", 2, NULL, 0, "", "INC-7"),
+                RF_CODE (ALREADY_EXISTS), "R16.1");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits"), audits);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests"), requests);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.outbox"), events);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits WHERE incident = 'INC-7'"), 1);
+    //  Another incident opens its own
+    reply = s_open ("service", "incident", 1, NULL, 0, "", "INC-8");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_int_equal (reply->audit->audit->n_remediations, 1);
+    assert_true (reply->audit->audit->remediations [0]->id != s_incident_remediation);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  Two calls at once: a session opens INC-9 and commits while the
+    //  service's call waits on the index; the call answers with that audit
+    Lgwan__V1__AuditOpen o = LGWAN__V1__AUDIT_OPEN__INIT;
+    o.origin = (char *) "incident";
+    o.provider = 1;
+    o.incident = (char *) "INC-9";
+    s_call_t call = { "service", AU_BODY (AUDIT_OPEN), &o, NULL };
+    reply = s_call_while_held (&call, "BEGIN; INSERT INTO audit.audits (origin, provider_id,"
+                               " incident, opened_by, opened_at) VALUES ('incident', 1, 'INC-9',"
+                               " 'service:other', now ())");
+    assert_non_null (reply);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->audit->audit->opened_by, "service:other");
+    assert_int_equal (reply->audit->audit->n_remediations, 0);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits WHERE incident = 'INC-9'"), 1);
+}
+
 int
 main (void)
 {
@@ -1053,6 +1117,7 @@ main (void)
         cmocka_unit_test (test_r14_1_r15_1_holders_replaced_follow_the_registry),
         cmocka_unit_test (test_r14_1_r15_1_services_no_longer_in_effect),
         cmocka_unit_test (test_r15_2_deadline_is_a_day_within_the_policy),
+        cmocka_unit_test (test_r16_1_one_incident_audit_per_incident),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
