@@ -12,13 +12,13 @@
        request_id when it lost an answer, and gets the audit opened first,
        with its request; nothing is opened or announced twice. The same
        incident for another provider is ALREADY_EXISTS.
-    2. A finding names a catalogue control that applies to a role the
-       provider holds in a service in effect (a facility control to a
-       facility provider), and a severity of the policy table. An audit's
-       scope names only services in effect that the provider holds a role
-       in (R15.1): a cancelled service, or one whose hosting provider is
-       cancelled, is refused (FAILED_PRECONDITION). One that requires remediation creates
-       its remediation request with a deadline: the day given, or the
+    2. An audit's scope names only services in effect that the provider
+       holds a role in (R15.1): a cancelled service, or one whose hosting
+       provider is cancelled, is refused (FAILED_PRECONDITION). A finding
+       names a catalogue control that applies to a role the provider holds
+       in a service in effect (a facility control to a facility provider),
+       and a severity of the policy table. One that requires remediation
+       creates its remediation request with a deadline: the day given, or the
        severity's default days after today, ending at the end of that day
        in Asia/Tokyo (R15.2). A day given is YYYY-MM-DD, a real date, not
        ended and at most the policy's deadline_max_days ahead: PostgreSQL
@@ -30,6 +30,12 @@
        may be reported again.
     4. Every refusal changes nothing (the transaction rolls back); evidence
        carries the day it speaks for, apart from when it was recorded.
+    5. A provider certificate reads only its own records and cannot tell
+       another provider's ids from ids that do not exist: a get of another's
+       audit or request is NOT_FOUND with the same message, and a list page
+       after another's request is empty, as after none. A question that
+       names another provider (AuditList, RemediationList, ComplianceGet)
+       is refused PERMISSION_DENIED: it says nothing of a record.
 */
 #include "audit.h"
 
@@ -73,11 +79,20 @@ s_id (char *buf, size_t size, uint64_t id)
     snprintf (buf, size, "%" PRIu64, id);
 }
 
-//  A provider certificate reads only its own records
+//  Whether the caller is a provider certificate and provider another one
+static bool
+s_other_provider (const lg_ctx_t *ctx, uint64_t provider)
+{
+    return ctx->caller && ctx->caller->role == LG_ROLE_PROVIDER
+        && ctx->caller->provider_id != provider;
+}
+
+//  A provider certificate reads only its own records: a question that names
+//  another provider is refused
 static int
 s_only_self (lg_ctx_t *ctx, uint64_t provider)
 {
-    if (ctx->caller && ctx->caller->role == LG_ROLE_PROVIDER && ctx->caller->provider_id != provider)
+    if (s_other_provider (ctx, provider))
         return DENIED (ctx, NULL, "a provider reads only its own audits and remediation");
     return 0;
 }
@@ -514,12 +529,15 @@ audit_open (lg_ctx_t *ctx)
         return INVALID (ctx, NULL, "a title is at most 400 bytes");
     if (o->n_auditors > 16 || o->n_services > 64)
         return INVALID (ctx, NULL, "at most 16 auditors and 64 services");
-    char auditors [16 * 66 + 3] = "{";
+    //  Each name quoted: unquoted, an auditor named null (or NULL) was an
+    //  SQL NULL in the array. A name holds no quote or backslash
+    char auditors [16 * 67 + 3] = "{";
     for (size_t i = 0; i < o->n_auditors; i++) {
         if (!s_name_ok (o->auditors [i]))
             return INVALID (ctx, NULL, "an auditor is named by [A-Za-z0-9._@-]{1,64}");
-        strcat (auditors, i? ",": "");
+        strcat (auditors, i? ",\"": "\"");
         strcat (auditors, o->auditors [i]);
+        strcat (auditors, "\"");
     }
     strcat (auditors, "}");
     char services [64 * 21 + 3] = "{";
@@ -641,9 +659,10 @@ audit_get (lg_ctx_t *ctx)
     int rc = s_audit_reply (ctx, id);
     if (rc)
         return rc;
-    if (!ctx->reply->audit->audit)
+    //  Another provider's is not found either: which ids exist is not said
+    if (!ctx->reply->audit->audit || s_other_provider (ctx, ctx->reply->audit->audit->provider))
         return MISSING (ctx, "no audit %" PRIu64, id);
-    return s_only_self (ctx, ctx->reply->audit->audit->provider);
+    return 0;
 }
 
 int
@@ -1012,9 +1031,11 @@ audit_remediation_get (lg_ctx_t *ctx)
     int rc = s_remediation_reply (ctx, id);
     if (rc)
         return rc;
-    if (!ctx->reply->remediation->remediation)
+    //  Another provider's is not found either: which ids exist is not said
+    if (!ctx->reply->remediation->remediation
+    ||  s_other_provider (ctx, ctx->reply->remediation->remediation->provider))
         return MISSING (ctx, "no remediation request %" PRIu64, id);
-    return s_only_self (ctx, ctx->reply->remediation->remediation->provider);
+    return 0;
 }
 
 int
@@ -1033,13 +1054,16 @@ audit_remediation_list (lg_ctx_t *ctx)
     const char *params [] = { text, l->status, l->overdue_only? "t": "f", after, count };
     PGresult *res;
     //  By deadline: the next page comes after the last of this one in that
-    //  order (a deadline never changes)
+    //  order (a deadline never changes). The request after_id names is one
+    //  of the list's provider, else the page is empty, as for one that does
+    //  not exist: another provider's would place its deadline among ours
     int rc = lg_ctx_query (ctx, &res, "SELECT " REMEDIATION_COLUMNS " FROM remediation_requests r"
                            " WHERE ($1::bigint = 0 OR r.provider_id = $1::bigint)"
                            " AND ($2 = '' OR r.status = $2)"
                            " AND (NOT $3::boolean OR r.overdue_at IS NOT NULL)"
                            " AND ($4::bigint = 0 OR (r.deadline, r.id) > (SELECT a.deadline, a.id"
-                           "  FROM remediation_requests a WHERE a.id = $4::bigint))"
+                           "  FROM remediation_requests a WHERE a.id = $4::bigint"
+                           "  AND ($1::bigint = 0 OR a.provider_id = $1::bigint)))"
                            " ORDER BY r.deadline, r.id LIMIT $5::integer", 5, params);
     if (rc)
         return rc;

@@ -464,7 +464,7 @@ test_r15_1_request_records_using_body (void **state)
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
     assert_string_equal (reply->audit->audit->lgcode, "131041");
     lgwan__v1__reply__free_unpacked (reply, NULL);
-    rf_refused (s_ask ("provider2", AU_BODY (AUDIT_GET), &get), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_ask ("provider2", AU_BODY (AUDIT_GET), &get), RF_CODE (NOT_FOUND), NULL);
 
     //  Lists: a provider names only itself, and without a name gets its own
     Lgwan__V1__AuditList list = LGWAN__V1__AUDIT_LIST__INIT;
@@ -1101,6 +1101,98 @@ test_r16_1_one_incident_audit_per_incident (void **state)
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits WHERE incident = 'INC-9'"), 1);
 }
 
+/* REQ R15.1 R15.2 X.3: a provider reads only its own audits and requests,
+   and learns nothing of another's: AuditGet and RemediationGet of another
+   provider's answer as for an id that does not exist (NOT_FOUND, the same
+   message), and a RemediationList page after another provider's request
+   is empty, as after one that does not exist. Before, the gets answered
+   PERMISSION_DENIED for an id that exists, and the page held the caller's
+   requests whose deadline came after that request's */
+static void
+test_r15_1_another_providers_records_are_not_found (void **state)
+{
+    (void) state;
+    uint64_t missing = 1 + (uint64_t) rf_sqlf_long ("SELECT max (id) FROM audit.audits")
+                         + (uint64_t) rf_sqlf_long ("SELECT max (id) FROM audit.remediation_requests");
+    struct { unsigned body_case; uint64_t id; } asked [] = {
+        { AU_BODY (AUDIT_GET), s_plan_audit }, { AU_BODY (AUDIT_GET), missing },
+        { AU_BODY (REMEDIATION_GET), s_remediation_facility },
+        { AU_BODY (REMEDIATION_GET), missing }
+    };
+    for (size_t i = 0; i < sizeof asked / sizeof asked [0]; i++) {
+        Lgwan__V1__AuditGet audit = LGWAN__V1__AUDIT_GET__INIT;
+        Lgwan__V1__RemediationGet remediation = LGWAN__V1__REMEDIATION_GET__INIT;
+        audit.audit = remediation.remediation = asked [i].id;
+        bool of_audit = asked [i].body_case == AU_BODY (AUDIT_GET);
+        lg_reply_t *reply = s_ask ("provider2", asked [i].body_case,
+                                   of_audit? (void *) &audit: (void *) &remediation);
+        char *expected = zsys_sprintf ("%s %" PRIu64, of_audit? "no audit": "no remediation request",
+                                       asked [i].id);
+        if (!streq (reply->status->message, expected))
+            fail_msg ("%s: expected \"%s\", got %d \"%s\"", of_audit? "AuditGet": "RemediationGet",
+                      expected, reply->status->code, reply->status->message);
+        zstr_free (&expected);
+        rf_refused (reply, RF_CODE (NOT_FOUND), NULL);
+    }
+    //  Provider 1 still reads its own
+    Lgwan__V1__RemediationGet get = LGWAN__V1__REMEDIATION_GET__INIT;
+    get.remediation = s_remediation_facility;
+    rf_ok (s_ask ("provider1", AU_BODY (REMEDIATION_GET), &get));
+
+    //  A page of provider 2's requests after provider 1's (deadline
+    //  2027-05-30) or after none: both empty, though provider 2 has one
+    //  due 2027-12-31
+    uint64_t audit = s_plan (2);
+    uint64_t own = s_remediation (audit, "R11.1-4", "high", "2027-12-31");
+    uint64_t after [] = { s_remediation_facility, missing };
+    for (size_t i = 0; i < 2; i++) {
+        Lgwan__V1__RemediationList list = LGWAN__V1__REMEDIATION_LIST__INIT;
+        list.after_id = after [i];
+        lg_reply_t *reply = s_ask ("provider2", AU_BODY (REMEDIATION_LIST), &list);
+        rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+        if (reply->remediation_list->n_remediations)
+            fail_msg ("a page after request %" PRIu64 " holds %zu of provider 2's (the first %"
+                      PRIu64 ")", after [i], reply->remediation_list->n_remediations,
+                      reply->remediation_list->remediations [0]->id);
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    }
+    //  ... and after its own, its next
+    Lgwan__V1__RemediationList list = LGWAN__V1__REMEDIATION_LIST__INIT;
+    list.limit = 500;
+    lg_reply_t *reply = s_ask ("provider2", AU_BODY (REMEDIATION_LIST), &list);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    bool listed = false;
+    for (size_t i = 0; i < reply->remediation_list->n_remediations; i++)
+        listed |= reply->remediation_list->remediations [i]->id == own;
+    assert_true (listed);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+/* REQ R15.1 X.1: an audit records its auditors as named: one named null
+   (a valid name) was written unquoted into an array literal and stored as
+   SQL NULL, so the audit showed no such auditor */
+static void
+test_r15_1_auditor_named_null_is_recorded (void **state)
+{
+    (void) state;
+    Lgwan__V1__AuditOpen o = LGWAN__V1__AUDIT_OPEN__INIT;
+    o.origin = (char *) "plan";
+    o.provider = 1;
+    char *auditors [] = { (char *) "null", (char *) "aki", (char *) "NULL" };
+    o.auditors = auditors;
+    o.n_auditors = 3;
+    lg_reply_t *reply = s_ask ("auditor", AU_BODY (AUDIT_OPEN), &o);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    const Lgwan__V1__Audit *a = reply->audit->audit;
+    assert_int_equal (a->n_auditors, 3);
+    assert_string_equal (a->auditors [0], "null");
+    assert_string_equal (a->auditors [1], "aki");
+    assert_string_equal (a->auditors [2], "NULL");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits WHERE id = %" PRIu64
+                                    " AND auditors = ARRAY['null', 'aki', 'NULL']", a->id), 1);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 int
 main (void)
 {
@@ -1118,6 +1210,8 @@ main (void)
         cmocka_unit_test (test_r14_1_r15_1_services_no_longer_in_effect),
         cmocka_unit_test (test_r15_2_deadline_is_a_day_within_the_policy),
         cmocka_unit_test (test_r16_1_one_incident_audit_per_incident),
+        cmocka_unit_test (test_r15_1_another_providers_records_are_not_found),
+        cmocka_unit_test (test_r15_1_auditor_named_null_is_recorded),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
