@@ -13,8 +13,10 @@
        (CancellationEffective of kind service), nor one whose hosting
        provider is cancelled, which ended with it (R4.2).
     2. A consumer cannot emit events, so CancellationEffective only marks
-       the provider cancelled; the duty closes its open audits with that
-       reason (AuditClosed) and withdraws their open remediation requests.
+       the provider cancelled; the duty withdraws the open remediation
+       requests of its open audits, each with RemediationWithdrawn (the
+       orchestrator waiting for one to be accepted learns it never will),
+       and closes the audits with the same reason (AuditClosed).
     3. Deadlines are rows, not timers. The duty (leader only, at start and
        every LG_DUTY_MS or 10 s) reads "now" from lg_clock and
          a. marks each request whose deadline has come overdue_at = now and
@@ -80,6 +82,8 @@ audit_emit_remediation (lg_ctx_t *ctx, unsigned body_case, const char *id,
             event.remediation_accepted = &body; break;
         case LGWAN__V1__EVENT__BODY_REMEDIATION_INSUFFICIENT:
             event.remediation_insufficient = &body; break;
+        case LGWAN__V1__EVENT__BODY_REMEDIATION_WITHDRAWN:
+            event.remediation_withdrawn = &body; break;
         default:
             event.remediation_overdue = &body; break;
     }
@@ -259,7 +263,13 @@ s_deadlines (lg_ctx_t *ctx)
     return rc;
 }
 
-//  A cancelled provider's open audits close with that reason
+//  Why a cancelled provider's audits close and their requests are
+//  withdrawn (p: its providers row)
+#define CANCELLED_REASON \
+    "'provider cancelled' || coalesce (', effective ' || p.cancelled_on::text, '')"
+
+//  A cancelled provider's open audits close with that reason, their open
+//  requests withdrawn first, each announced
 static int
 s_cancelled (lg_ctx_t *ctx)
 {
@@ -275,16 +285,26 @@ s_cancelled (lg_ctx_t *ctx)
         return -2;
     PGresult *res;
     int rc = lg_ctx_query (ctx, &res,
-        "WITH closed AS (UPDATE audits a SET status = 'closed', closed_by = $2,"
-        "   closed_at = $1::timestamptz, close_reason = 'provider cancelled'"
-        "   || coalesce (', effective ' || p.cancelled_on::text, '')"
-        "   FROM providers p WHERE p.id = a.provider_id AND a.status = 'open'"
-        "   AND p.status = 'cancelled' RETURNING a.id, a.provider_id, a.close_reason),"
-        " withdrawn AS (UPDATE remediation_requests SET status = 'withdrawn'"
-        "   WHERE audit_id IN (SELECT id FROM closed)"
-        "   AND status IN ('requested', 'reported', 'insufficient') RETURNING 1)"
-        " SELECT id, provider_id, close_reason, (SELECT count (*) FROM withdrawn) AS withdrawn"
-        " FROM closed ORDER BY id", 2, params);
+        "WITH withdrawn AS (UPDATE remediation_requests r SET status = 'withdrawn'"
+        "   FROM audits a JOIN providers p ON p.id = a.provider_id"
+        "   WHERE r.audit_id = a.id AND a.status = 'open' AND p.status = 'cancelled'"
+        "   AND r.status IN ('requested', 'reported', 'insufficient')"
+        "   RETURNING r.id, " CANCELLED_REASON " AS reason)"
+        " SELECT id::text AS id, reason FROM withdrawn ORDER BY withdrawn.id", 0, NULL);
+    if (rc)
+        return rc;
+    for (int row = 0; row < PQntuples (res) && rc == 0; row++)
+        rc = audit_emit_remediation (ctx, LGWAN__V1__EVENT__BODY_REMEDIATION_WITHDRAWN,
+                                     lg_db_value (res, row, "id"), 0,
+                                     lg_db_value (res, row, "reason"));
+    PQclear (res);
+    if (rc)
+        return rc;
+    rc = lg_ctx_query (ctx, &res,
+        "UPDATE audits a SET status = 'closed', closed_by = $2, closed_at = $1::timestamptz,"
+        " close_reason = " CANCELLED_REASON
+        " FROM providers p WHERE p.id = a.provider_id AND a.status = 'open'"
+        " AND p.status = 'cancelled' RETURNING a.id, a.provider_id, a.close_reason", 2, params);
     if (rc)
         return rc;
     for (int row = 0; row < PQntuples (res) && rc == 0; row++) {

@@ -68,9 +68,10 @@ s_ask (const char *who, unsigned body_case, void *body)
 
 //  Events of body_case in audit's stream, read through Replay (viewer); when
 //  remediation is not 0, only those about that request; days_before too
-//  when not 0
+//  when not 0. The last one's reason in reason (size bytes) when not NULL
 static long
-s_replayed (unsigned body_case, uint64_t remediation, uint32_t days_before)
+s_replayed_why (unsigned body_case, uint64_t remediation, uint32_t days_before, char *reason,
+                size_t size)
 {
     lg_client_t *client = lg_test_proc_client (&s_audit, rf.certs, "viewer");
     lg_client_set_timeout (client, 5000, 1);
@@ -101,9 +102,15 @@ s_replayed (unsigned body_case, uint64_t remediation, uint32_t days_before)
                 else
                 if (body_case == AU_EVENT (REMEDIATION_ACCEPTED))
                     r = event->remediation_accepted;
+                else
+                if (body_case == AU_EVENT (REMEDIATION_WITHDRAWN))
+                    r = event->remediation_withdrawn;
                 if (!remediation || (r && r->remediation == remediation
-                                     && (!days_before || r->days_before == days_before)))
+                                     && (!days_before || r->days_before == days_before))) {
                     found++;
+                    if (reason && r)
+                        snprintf (reason, size, "%s", r->reason);
+                }
             }
             lgwan__v1__event__free_unpacked (event, NULL);
         }
@@ -113,6 +120,12 @@ s_replayed (unsigned body_case, uint64_t remediation, uint32_t days_before)
     }
     lg_client_destroy (&client);
     return found;
+}
+
+static long
+s_replayed (unsigned body_case, uint64_t remediation, uint32_t days_before)
+{
+    return s_replayed_why (body_case, remediation, days_before, NULL, 0);
 }
 
 //  Open an audit as who; the reply (caller frees)
@@ -1193,6 +1206,50 @@ test_r15_1_auditor_named_null_is_recorded (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+/* REQ R15.1 R15.3 R16.1: the requests withdrawn because their provider was
+   cancelled are announced, each with RemediationWithdrawn and the reason:
+   the orchestrator waiting for a request to be accepted (to lift a
+   suspension, R15.3, or a forced disconnection, R16.1) learns it never
+   will. Before, they were withdrawn in silence; only AuditClosed came */
+static void
+test_r15_1_withdrawn_requests_are_announced (void **state)
+{
+    (void) state;
+    uint64_t provider = rf_qualified_provider ("株式会社はちばん");
+    rf_wait_sql (1, "SELECT count(*) FROM audit.providers WHERE id = %" PRIu64
+                    " AND status = 'qualified'", provider);
+    uint64_t plan = s_plan (provider);
+    uint64_t requests [3];
+    requests [0] = s_remediation (plan, "R5.1-operational", "high", "");
+    requests [1] = s_remediation (plan, "R5.1-technical", "critical", "");
+    lg_reply_t *reply = s_open ("service", "incident", provider, NULL, 0, "", "INC-80");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    uint64_t incident = reply->audit->audit->id;
+    requests [2] = reply->audit->audit->remediations [0]->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  One already verified: it stays as it is, unannounced
+    uint64_t done = s_remediation (plan, "R5.1-institutional", "low", "");
+    assert_int_equal (rf_sqlf_long ("WITH u AS (UPDATE audit.remediation_requests SET status ="
+                                    " 'accepted' WHERE id = %" PRIu64 " RETURNING 1)"
+                                    " SELECT count(*) FROM u", done), 1);
+
+    s_cancel ("provider", provider);
+    rf_wait_sql (2, "SELECT count(*) FROM audit.audits WHERE provider_id = %" PRIu64
+                    " AND status = 'closed'", provider);
+    for (int i = 0; i < 3; i++) {
+        s_assert_status (requests [i], "withdrawn");
+        char reason [128] = "";
+        assert_int_equal (s_replayed_why (AU_EVENT (REMEDIATION_WITHDRAWN), requests [i], 0,
+                                          reason, sizeof reason), 1);
+        assert_string_equal (reason, "provider cancelled, effective 2027-03-25");
+    }
+    s_assert_status (done, "accepted");
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_WITHDRAWN), done, 0), 0);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits WHERE id IN (%" PRIu64
+                                    ", %" PRIu64 ") AND close_reason = 'provider cancelled,"
+                                    " effective 2027-03-25'", plan, incident), 2);
+}
+
 int
 main (void)
 {
@@ -1212,6 +1269,7 @@ main (void)
         cmocka_unit_test (test_r16_1_one_incident_audit_per_incident),
         cmocka_unit_test (test_r15_1_another_providers_records_are_not_found),
         cmocka_unit_test (test_r15_1_auditor_named_null_is_recorded),
+        cmocka_unit_test (test_r15_1_withdrawn_requests_are_announced),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
