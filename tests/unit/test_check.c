@@ -1,5 +1,5 @@
 /*  test_check - lg_check: local government codes, corporate numbers, UTF-8,
-    prefectures. Rules from shared/data/README.md.
+    prefectures, days. Rules from shared/data/README.md.
 
     The reference list of local governments is read from
     $LG_SHARED_DIR/data/local-governments.csv; without LG_SHARED_DIR, from
@@ -301,6 +301,35 @@ test_prefecture (void **state)
     assert_false (lg_check_prefecture (NULL));
 }
 
+//  REQ R15.2 R4.2 (a deadline or an effective day is a real day YYYY-MM-DD):
+//  a year has its 365 or 366 days and no other; what PostgreSQL's date input
+//  would also take is refused
+static void
+test_date (void **state)
+{
+    (void) state;
+    const struct { int year, days; } years [] = {
+        { 1900, 365 }, { 2000, 366 }, { 2027, 365 }, { 2028, 366 }, { 2100, 365 }, { 2999, 365 }
+    };
+    for (size_t y = 0; y < sizeof years / sizeof years [0]; y++) {
+        int days = 0;
+        for (int month = 0; month <= 13; month++)
+            for (int day = 0; day <= 32; day++) {
+                char text [16];
+                snprintf (text, sizeof text, "%04d-%02d-%02d", years [y].year, month, day);
+                days += lg_check_date (text);
+            }
+        assert_int_equal (days, years [y].days);
+    }
+    const char *refused [] = { "infinity", "-infinity", "today", "epoch", "2027-3-31",
+                               "2027-03-1", " 2027-03-31", "2027-03-31 ", "2027/03/31",
+                               "20270331", "2027-03-31T00:00:00Z", "1899-12-31", "3000-01-01",
+                               "+027-03-31", "２０２７-03-31", "", NULL };
+    for (size_t i = 0; i < sizeof refused / sizeof refused [0]; i++)
+        if (lg_check_date (refused [i]))
+            fail_msg ("\"%s\" taken for a day", refused [i]);
+}
+
 int
 main (void)
 {
@@ -317,6 +346,7 @@ main (void)
         cmocka_unit_test (test_utf8_invalid),
         cmocka_unit_test (test_utf8_clean),
         cmocka_unit_test (test_prefecture),
+        cmocka_unit_test (test_date),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
