@@ -198,6 +198,12 @@ monitor_alert_finish (monitor_alert_t *alert, char *why, size_t why_size)
         snprintf (why, why_size, "severity out of range");
         return -1;
     }
+    //  Stored as a bigint: one past it failed the whole transaction of the
+    //  input it came in, and every incident that input opened with it
+    if (alert->signature_id > (uint64_t) INT64_MAX) {
+        snprintf (why, why_size, "signature_id out of range (0..%lld)", (long long) INT64_MAX);
+        return -1;
+    }
     alert->at_us = 0;
     if (*alert->timestamp && monitor_time_parse (alert->timestamp, &alert->at_us)) {
         snprintf (why, why_size, "timestamp is not RFC 3339");

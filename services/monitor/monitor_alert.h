@@ -70,7 +70,8 @@ bool monitor_text_valid (const char *text, size_t size);
 bool monitor_copy_text (char *out, size_t out_size, const char *text, size_t size);
 
 //  Fill the fields common to both decoders from their text forms and check
-//  them: addresses must parse. 0 ok, -1 with why.
+//  them: addresses must parse; ports, severity and signature_id (a bigint
+//  where it is stored) in range; the timestamp RFC 3339. 0 ok, -1 with why.
 int monitor_alert_finish (monitor_alert_t *alert, char *why, size_t why_size);
 
 //  One EVE line (size bytes, no newline). 0: an alert in *alert; 1: a valid
@@ -79,8 +80,9 @@ int monitor_eve_parse (const char *line, size_t size, monitor_alert_t *alert,
                        char *why, size_t why_size);
 
 //  One SecurityEventBatch frame. Calls fn for every valid event; counts the
-//  invalid ones in *invalid. Returns the number of valid events, -1 when
-//  size is over limit, -2 when the frame is not a batch (why says how).
+//  invalid ones in *invalid (why then says what was wrong with the first).
+//  Returns the number of valid events, -1 when size is over limit, -2 when
+//  the frame is not a batch (why says how).
 typedef void (monitor_alert_fn) (void *arg, const monitor_alert_t *alert);
 int monitor_batch_decode (const void *data, size_t size, size_t limit, monitor_alert_fn *fn,
                           void *arg, size_t *invalid, char *why, size_t why_size);

@@ -3,8 +3,9 @@
     1. The size is bounded before unpack; a frame that is not a batch, or
        holds more than MONITOR_BATCH_MAX events, is refused whole (-2).
     2. Each event is checked on its own (UTF-8 of every string, addresses,
-       ports, severity, timestamp); a bad event is counted and skipped, the
-       rest of the batch is taken.
+       ports, severity, signature_id, timestamp); a bad event is counted and
+       skipped, the rest of the batch is taken, and why says what was wrong
+       with the first one.
 */
 #include "monitor_alert.h"
 #include "lgwan/v1/monitor.pb-c.h"
@@ -110,7 +111,8 @@ monitor_batch_decode (const void *data, size_t size, size_t limit, monitor_alert
         ||  !s_text (alert.proto, sizeof alert.proto, e->proto)
         ||  !s_text (alert.signature, sizeof alert.signature, e->signature)
         ||  !s_text (alert.category, sizeof alert.category, e->category)) {
-            (*invalid)++;
+            if ((*invalid)++ == 0)
+                snprintf (why, why_size, "event %zu: a text is not valid UTF-8", i + 1);
             continue;
         }
         alert.src_port = e->src_port;
@@ -120,7 +122,8 @@ monitor_batch_decode (const void *data, size_t size, size_t limit, monitor_alert
         alert.flow_id = e->flow_id;
         char reason [128];
         if (monitor_alert_finish (&alert, reason, sizeof reason)) {
-            (*invalid)++;
+            if ((*invalid)++ == 0)
+                snprintf (why, why_size, "event %zu: %s", i + 1, reason);
             continue;
         }
         fn (arg, &alert);

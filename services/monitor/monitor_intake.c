@@ -29,7 +29,10 @@
        time before 1970 indexed the buckets below zero. A window whose rule
        got another width starts again. Reaching the threshold opens an
        incident, in one transaction with IncidentOpened (and, for rule
-       action incident_and_isolate, the confirmation and IncidentConfirmed).
+       action incident_and_isolate, the confirmation and IncidentConfirmed);
+       it is logged and counted (Stats incidents.opened) once that
+       transaction committed, since one write of the input that fails rolls
+       back all of them.
     5. After an incident is closed, the pair opens nothing for the rule's
        grace_seconds (PacketFence's grace), also across a restart.
     6. While an incident of a (connection, rule) is not closed, its events
@@ -147,6 +150,7 @@ typedef struct {
     const s_rule_t *rule;
     monitor_alert_t alert;
     int64_t at_us;
+    uint64_t opened;                //  the incident its write opened, told after COMMIT
 } s_op_t;
 
 //  Lines from a byte stream, bounded
@@ -620,12 +624,10 @@ s_open (lg_ctx_t *ctx, s_intake_t *self, s_op_t *op)
     if (PQntuples (res) == 1) {
         w->t_incident = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
         w->t_evidence = 0;
+        op->opened = w->t_incident;
         PQclear (res);
         char id [24];
         snprintf (id, sizeof id, "%" PRIu64, w->t_incident);
-        lg_info ("incident %s opened: connection %s, rule %s (%s), %s events", id, conn, rule,
-                 op->rule->name, count);
-        self->incidents_opened++;
         if ((rc = s_write_evidence (ctx, w->t_incident, ++w->t_evidence, &op->alert))
         ||  (rc = monitor_emit_opened (ctx, id)))
             return rc;
@@ -675,6 +677,7 @@ s_write_ops (lg_ctx_t *ctx)
         s_window_t *w = self->ops [i].window;
         w->t_incident = w->incident;
         w->t_evidence = w->evidence;
+        self->ops [i].opened = 0;
     }
     int rc = 0;
     for (size_t i = 0; i < self->n_ops && rc == 0; i++) {
@@ -696,7 +699,15 @@ s_flush_ops (s_intake_t *self)
         return;
     int rc = lg_server_run_duty (self->server, s_write_ops, "incidents");
     for (size_t i = 0; i < self->n_ops; i++) {
-        s_window_t *w = self->ops [i].window;
+        const s_op_t *op = &self->ops [i];
+        s_window_t *w = op->window;
+        if (rc == 0 && op->opened) {
+            //  Told once committed: a write rolled back opened nothing
+            lg_info ("incident %" PRIu64 " opened: connection %" PRIu64 ", rule %" PRIu64
+                     " (%s), %u events", op->opened, w->key.a, op->rule->id, op->rule->name,
+                     op->rule->threshold);
+            self->incidents_opened++;
+        }
         if (rc == 0) {
             if (w->t_evidence > w->evidence)
                 self->evidence_written += w->t_evidence - w->evidence;
@@ -1351,7 +1362,8 @@ s_on_pull (zloop_t *loop, zsock_t *reader, void *arg)
             for (size_t i = 0; i < invalid; i++)
                 s_count_malformed (self, "sensor-events");
             if (invalid)
-                s_log_bad (self, "%zu malformed events in sensor frame %" PRIu64, invalid, self->frames);
+                s_log_bad (self, "%zu malformed events in sensor frame %" PRIu64 ", the rest taken\n"
+                           "%s", invalid, self->frames, why);
         }
         zframe_destroy (&frame);
     }

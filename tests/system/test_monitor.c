@@ -203,27 +203,24 @@ s_push_frame (const char *who, const void *data, size_t size)
     zstr_free (&server);
 }
 
-//  Push count events of a signature from a connection's prefix
+//  Push one frame of count events from src to dest, event i of signature
+//  signatures [i]
 static void
-s_push_alerts (const char *who, int connection, uint64_t signature, int count, const char *when)
+s_push_events (const char *who, const char *src, const char *dest, const uint64_t *signatures,
+               int count, const char *when)
 {
-    char host [80];
-    if (connection)
-        s_host (connection, host, sizeof host);
-    else
-        snprintf (host, sizeof host, "203.0.113.9");
     Lgwan__V1__SecurityEvent *events = (Lgwan__V1__SecurityEvent *) calloc ((size_t) count, sizeof *events);
     Lgwan__V1__SecurityEvent **list = (Lgwan__V1__SecurityEvent **) calloc ((size_t) count, sizeof (void *));
     for (int i = 0; i < count; i++) {
         lgwan__v1__security_event__init (&events [i]);
         events [i].sensor = (char *) "ids-west";
         events [i].timestamp = (char *) when;
-        events [i].src_ip = host;
-        events [i].dest_ip = (char *) "10.20.30.41";
+        events [i].src_ip = (char *) src;
+        events [i].dest_ip = (char *) dest;
         events [i].src_port = 40000;
         events [i].dest_port = 3389;
         events [i].proto = (char *) "TCP";
-        events [i].signature_id = signature;
+        events [i].signature_id = signatures [i];
         events [i].signature = (char *) "ET SCAN RDP brute force";
         events [i].category = (char *) "Attempted Administrator Privilege Gain";
         events [i].severity = 1;
@@ -239,6 +236,22 @@ s_push_alerts (const char *who, int connection, uint64_t signature, int count, c
     free (bytes);
     free (list);
     free (events);
+}
+
+//  Push count events of a signature from a connection's prefix
+static void
+s_push_alerts (const char *who, int connection, uint64_t signature, int count, const char *when)
+{
+    char host [80];
+    if (connection)
+        s_host (connection, host, sizeof host);
+    else
+        snprintf (host, sizeof host, "203.0.113.9");
+    uint64_t *signatures = (uint64_t *) calloc ((size_t) count, sizeof (uint64_t));
+    for (int i = 0; i < count; i++)
+        signatures [i] = signature;
+    s_push_events (who, host, "10.20.30.41", signatures, count, when);
+    free (signatures);
 }
 
 //  Create a rule as operator; its id
@@ -1248,6 +1261,88 @@ test_r16_1_rules_past_the_intake_refused (void **state)
                   " OR name = 'one-too-many' RETURNING 1) SELECT count(*) FROM d");
 }
 
+/* REQ X.3: a sensor event whose signature_id is past a bigint (2^63 or
+   more, where it is stored) is malformed: counted, logged with why, and
+   the rest of its frame is taken. It was taken, and as evidence of the
+   incident its five neighbours opened it failed the frame's whole
+   transaction: no incident, while the log and Stats said one opened */
+static void
+test_x3_signature_id_past_bigint_refused_rest_of_frame_taken (void **state)
+{
+    (void) state;
+    Lgwan__V1__Rule r = LGWAN__V1__RULE__INIT;
+    r.name = (char *) "bigint-neighbours";
+    r.category = (char *) "Attempted Administrator Privilege Gain";
+    r.threshold = 5;
+    r.window_seconds = 60;
+    r.action = LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT_AND_ISOLATE;
+    Lgwan__V1__RuleSet set = LGWAN__V1__RULE_SET__INIT;
+    set.rule = &r;
+    lg_reply_t *reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    uint64_t rule = reply->rule->rule->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    uint64_t events = s_counter ("intake.events_sensor");
+    uint64_t malformed = s_counter ("intake.malformed");
+    uint64_t opened = s_counter ("incidents.opened");
+    const char *why = "event 6: signature_id out of range (0..9223372036854775807)";
+    long logged = lg_test_log_count (s_monitor.pid, why);
+    char host [80];
+    s_host (2, host, sizeof host);
+    const uint64_t signatures [] = { 8807, 8807, 8807, 8807, 8807, 9223372036854775808ULL };
+    s_push_events ("sensor", host, "10.20.30.41", signatures, 6, "2027-03-01T00:12:00Z");
+    s_wait_counter ("intake.malformed", malformed + 1);
+    s_wait_counter ("intake.events_sensor", events + 5);
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64
+                    " AND status = 'confirmed' AND connection_id = %" PRIu64, rule, s_conn [2]);
+    s_wait_counter ("incidents.opened", opened + 1);
+    assert_int_equal (s_counter ("intake.events_sensor"), events + 5);
+    assert_int_equal (lg_test_log_count (s_monitor.pid, why), logged + 1);
+    s_rule_off (rule);
+}
+
+/* REQ R16.1: an incident is said to have opened (its log line, Stats
+   incidents.opened) only once its transaction committed. A write that
+   failed after the incident's INSERT (here its evidence, refused by a
+   check the test adds) rolled the incident back, yet the monitor had
+   logged and counted it as opened */
+static void
+test_r16_1_incident_opened_told_after_commit (void **state)
+{
+    (void) state;
+    uint64_t rule = s_rule ("told-after-commit", 8808, 2, 600, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    PGconn *admin = PQconnectdb (rf.admin);
+    PGresult *res = PQexec (admin, "ALTER TABLE monitor.evidence ADD CONSTRAINT test_no_8808"
+                                   " CHECK (signature_id <> 8808) NOT VALID");
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    const char *failed = "incident changes: the next events try again";
+    long failures = lg_test_log_count (s_monitor.pid, failed);
+    long told = lg_test_log_count (s_monitor.pid, "(told-after-commit)");
+    uint64_t opened = s_counter ("incidents.opened");
+    s_push_alerts ("sensor", 1, 8808, 2, "2027-03-01T00:13:00Z");
+    for (int i = 0; i < 100 && lg_test_log_count (s_monitor.pid, failed) == failures; i++)
+        zclock_sleep (100);
+    bool rolled_back = lg_test_log_count (s_monitor.pid, failed) > failures;
+    long told_then = lg_test_log_count (s_monitor.pid, "(told-after-commit)");
+    uint64_t opened_then = s_counter ("incidents.opened");
+    res = PQexec (admin, "ALTER TABLE monitor.evidence DROP CONSTRAINT test_no_8808");
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    PQfinish (admin);
+    assert_true (rolled_back);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %"
+                                    PRIu64, rule), 0);
+    assert_int_equal (opened_then, opened);
+    assert_int_equal (told_then, told);
+    //  The burst was kept: the next event opens it, and that is told
+    s_push_alerts ("sensor", 1, 8808, 1, "2027-03-01T00:13:10Z");
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
+    s_wait_counter ("incidents.opened", opened + 1);
+    assert_int_equal (lg_test_log_count (s_monitor.pid, "(told-after-commit)"), told + 1);
+    s_rule_off (rule);
+}
+
 int
 main (void)
 {
@@ -1269,6 +1364,8 @@ main (void)
         cmocka_unit_test (test_r16_1_minute_counts_written_at_stop),
         cmocka_unit_test (test_r16_1_incident_list_pages),
         cmocka_unit_test (test_r16_1_rules_past_the_intake_refused),
+        cmocka_unit_test (test_x3_signature_id_past_bigint_refused_rest_of_frame_taken),
+        cmocka_unit_test (test_r16_1_incident_opened_told_after_commit),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

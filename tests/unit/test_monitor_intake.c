@@ -213,6 +213,36 @@ test_x3_batch_decode (void **state)
     assert_int_equal (monitor_batch_decode ("\xff\xff\xff", 3, 1024, s_seen, &seen, &invalid, why, sizeof why), -2);
 }
 
+/* REQ X.3: a signature_id past a bigint (where it is stored) is refused,
+   with why; the largest bigint is taken */
+static void
+test_x3_signature_id_past_bigint (void **state)
+{
+    (void) state;
+    Lgwan__V1__SecurityEvent e [3] = { LGWAN__V1__SECURITY_EVENT__INIT, LGWAN__V1__SECURITY_EVENT__INIT,
+                                       LGWAN__V1__SECURITY_EVENT__INIT };
+    const uint64_t signatures [] = { INT64_MAX, (uint64_t) INT64_MAX + 1, UINT64_MAX };
+    Lgwan__V1__SecurityEvent *list [3];
+    for (int i = 0; i < 3; i++) {
+        e [i].src_ip = (char *) "198.18.0.1";
+        e [i].dest_ip = (char *) "10.0.0.1";
+        e [i].signature_id = signatures [i];
+        list [i] = &e [i];
+    }
+    Lgwan__V1__SecurityEventBatch batch = LGWAN__V1__SECURITY_EVENT_BATCH__INIT;
+    batch.events = list;
+    batch.n_events = 3;
+    uint8_t bytes [512];
+    size_t size = lgwan__v1__security_event_batch__pack (&batch, bytes);
+    s_seen_t seen = { 0, 0 };
+    size_t invalid;
+    char why [128] = "";
+    assert_int_equal (monitor_batch_decode (bytes, size, 1024, s_seen, &seen, &invalid, why, sizeof why), 1);
+    assert_int_equal (invalid, 2);
+    assert_int_equal (seen.last_signature, INT64_MAX);
+    assert_string_equal (why, "event 2: signature_id out of range (0..9223372036854775807)");
+}
+
 //  The service's own counters in the common Stats reply (lg_stats_add)
 static void
 test_stats_add (void **state)
@@ -240,6 +270,7 @@ main (void)
         cmocka_unit_test (test_r16_1_eve_alert),
         cmocka_unit_test (test_x3_eve_malformed),
         cmocka_unit_test (test_x3_batch_decode),
+        cmocka_unit_test (test_x3_signature_id_past_bigint),
         cmocka_unit_test (test_stats_add),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
