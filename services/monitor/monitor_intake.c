@@ -21,18 +21,22 @@
        most, signature) and no unexpired allow-list entry covers (its
        connection and/or signature) counts the event in a sliding window
        per (connection, rule): 32 buckets of window/32, so memory per pair
-       is constant whatever the threshold. An event counts at its own time
-       (a sensor's backlog counts when it happened), unless that time is
-       before 1970 or more than MONITOR_AHEAD_S ahead of ours: then at
-       ours. One event from 2099 would otherwise have moved the window so
-       far ahead that every later event was "older than the window", and a
-       time before 1970 indexed the buckets below zero. A window whose rule
-       got another width starts again. Reaching the threshold opens an
-       incident, in one transaction with IncidentOpened (and, for rule
-       action incident_and_isolate, the confirmation and IncidentConfirmed);
-       it is logged and counted (Stats incidents.opened) once that
-       transaction committed, since one write of the input that fails rolls
-       back all of them.
+       is constant whatever the threshold. An event's time is its own,
+       unless that time is before 1970 or more than MONITOR_AHEAD_S ahead
+       of ours: then ours (a time before 1970 indexed the buckets below
+       zero). Its window counts it at that time, or at ours when that is
+       earlier: a sensor's backlog counts when it happened, but nothing
+       moves a window ahead of our clock. One event an hour ahead (or a
+       sensor whose clock runs ahead of another's by more than the window)
+       moved the window's head so far that every event of the right time
+       behind it was "older than the window", and the pair opened nothing.
+       first_seen, last_seen and the evidence keep the event's own time.
+       A window whose rule got another width starts again. Reaching the
+       threshold opens an incident, in one transaction with IncidentOpened
+       (and, for rule action incident_and_isolate, the confirmation and
+       IncidentConfirmed); it is logged and counted (Stats
+       incidents.opened) once that transaction committed, since one write
+       of the input that fails rolls back all of them.
     5. After an incident is closed, the pair opens nothing for the rule's
        grace_seconds (PacketFence's grace), also across a restart.
     6. While an incident of a (connection, rule) is not closed, its events
@@ -118,7 +122,8 @@ typedef struct _s_window_t {
     uint32_t evidence;              //  evidence rows written
     bool opening;                   //  an open is queued
     uint64_t pending;               //  events attached, not yet added to event_count
-    int64_t first_us;               //  oldest event of the burst in the window
+    int64_t first_us;               //  oldest event of the burst in the window (its own time)
+    int64_t first_count_us;         //  the time the window counted it at (note 4)
     int64_t last_us;                //  newest event time attached
     int64_t touched;                //  zclock_mono of the last event
     int64_t grace_until;            //  business time until which nothing opens
@@ -762,9 +767,10 @@ s_matches (const s_rule_t *rule, const monitor_alert_t *alert)
         && (rule->signature_id == 0 || rule->signature_id == alert->signature_id);
 }
 
-//  Count the event in its window; true when the window reaches threshold
+//  Count the event of time at_us in its window at count_us (note 4); true
+//  when the window reaches threshold
 static bool
-s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us)
+s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us, int64_t count_us)
 {
     int64_t width = (int64_t) rule->window_s * 1000000 / BUCKETS;
     if (width <= 0)
@@ -773,9 +779,9 @@ s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us)
         w->head = -1;               //  the rule's window changed: its indices too
         w->width = width;
     }
-    if (at_us < 0)
+    if (count_us < 0)
         return false;               //  s_take does not let one through
-    int64_t index = at_us / width;
+    int64_t index = count_us / width;
     if (index <= w->head - BUCKETS)
         return false;               //  older than the window: counted elsewhere, not here
     if (index > w->head) {
@@ -793,8 +799,10 @@ s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us)
     }
     w->counts [index % BUCKETS]++;
     uint64_t sum = ++w->sum;
-    if (sum == 1 || at_us < w->first_us || w->first_us <= (index - BUCKETS + 1) * width)
+    if (sum == 1 || at_us < w->first_us || w->first_count_us <= (index - BUCKETS + 1) * width) {
         w->first_us = at_us;        //  a new burst, or an older event of this one
+        w->first_count_us = count_us;
+    }
     return sum >= rule->threshold;
 }
 
@@ -838,10 +846,12 @@ s_take (void *arg, const monitor_alert_t *alert)
     s_minute (self, conn);
     if (zhashx_size (self->minutes) >= MAX_MINUTES)
         s_flush (self, true);
-    //  Its own time, unless our clock says it cannot be (note 4)
+    //  Its own time, unless our clock says it cannot be; its window counts
+    //  it no later than our clock (note 4)
     int64_t at_us = alert->at_us;
     if (at_us <= 0 || at_us > self->now_us + (int64_t) MONITOR_AHEAD_S * 1000000)
         at_us = self->now_us;
+    int64_t count_us = at_us < self->now_us? at_us: self->now_us;
     for (size_t i = 0; i < self->n_rules; i++) {
         const s_rule_t *rule = &self->rules [i];
         if (!s_matches (rule, alert))
@@ -866,7 +876,7 @@ s_take (void *arg, const monitor_alert_t *alert)
             self->in_grace++;       //  counted, opens nothing (PacketFence grace)
             continue;
         }
-        if (s_window_count (w, rule, at_us)) {
+        if (s_window_count (w, rule, at_us, count_us)) {
             //  The window keeps its burst until the incident is written (a
             //  failed write leaves it over the threshold: the next event
             //  opens); an open incident's events attach, and its close

@@ -1343,6 +1343,34 @@ test_r16_1_incident_opened_told_after_commit (void **state)
     s_rule_off (rule);
 }
 
+/* REQ R16.1: an event dated ahead of the monitor's clock (within the hour
+   it believes) does not blind its window: a sensor whose clock runs ten
+   minutes ahead reports one event, and the burst another sensor reports at
+   the right time opens the incident. The window counted the event at its
+   own time and moved its head ten minutes on, so every event of the right
+   time was "older than the window" and nothing opened. The incident keeps
+   each event's own time (first_seen, last_seen) */
+static void
+test_r16_1_event_dated_ahead_does_not_blind_its_window (void **state)
+{
+    (void) state;
+    uint64_t rule = s_rule ("clock-ahead", 8809, 5, 60, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    uint64_t events = s_counter ("intake.events_sensor");
+    s_push_alerts ("sensor", 1, 8809, 1, "2027-03-01T00:10:00Z");
+    s_wait_counter ("intake.events_sensor", events + 1);
+    //  The monitor's clock is 2027-03-01T00:00:00Z: ten seconds behind it
+    s_append_alerts (1, 8809, 5, "2027-02-28T23:59:50Z");
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64
+                    " AND connection_id = %" PRIu64, rule, s_conn [1]);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64
+                                    " AND first_seen = '2027-02-28T23:59:50Z'", rule), 1);
+    //  Attached later, ahead: last_seen is its own time, not ours
+    s_append_alerts (1, 8809, 1, "2027-03-01T00:40:00Z");
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64
+                    " AND last_seen = '2027-03-01T00:40:00Z' AND event_count = 7", rule);
+    s_rule_off (rule);
+}
+
 int
 main (void)
 {
@@ -1366,6 +1394,7 @@ main (void)
         cmocka_unit_test (test_r16_1_rules_past_the_intake_refused),
         cmocka_unit_test (test_x3_signature_id_past_bigint_refused_rest_of_frame_taken),
         cmocka_unit_test (test_r16_1_incident_opened_told_after_commit),
+        cmocka_unit_test (test_r16_1_event_dated_ahead_does_not_blind_its_window),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
