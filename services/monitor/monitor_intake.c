@@ -15,6 +15,10 @@
     3. Attribution: longest-prefix match of the source, then the destination
        address, against the prefixes of active connections (monitor_lpm),
        rebuilt from table connections whenever a followed event changed it.
+       The event is the source's connection's when there is one, and the
+       destination's only when the source is no connection's: the longer of
+       the two prefixes won before, so an attack from one connection on
+       another with a longer prefix was blamed on its victim.
        An event that matches nothing is counted per sensor and kept as a
        sample; none is dropped silently (PacketFence #4187).
     4. Detection: every enabled rule that matches (category, severity at
@@ -828,10 +832,10 @@ s_take (void *arg, const monitor_alert_t *alert)
     s_sensor_t *sensor = s_sensor (self, alert->sensor);
     sensor->events++;
     sensor->d_events++;
-    int src_len = -1, dest_len = -1;
-    uint64_t src = monitor_lpm_lookup (self->lpm, &alert->src, &src_len);
-    uint64_t dest = monitor_lpm_lookup (self->lpm, &alert->dest, &dest_len);
-    uint64_t index = src && (!dest || src_len >= dest_len)? src: dest;
+    //  The source's connection, else the destination's (note 3)
+    uint64_t index = monitor_lpm_lookup (self->lpm, &alert->src, NULL);
+    if (!index)
+        index = monitor_lpm_lookup (self->lpm, &alert->dest, NULL);
     if (!index || index > self->n_conns) {
         self->unattributed++;
         sensor->unattributed++;

@@ -106,16 +106,23 @@ s_wait_counter (const char *name, uint64_t want)
         fail_msg ("counter %s stayed at %" PRIu64 ", waited for %" PRIu64, name, s_counter (name), want);
 }
 
-//  An address inside a connection's prefix (the fifth host)
+//  An address inside an IPv4 prefix (the fifth host)
 static void
-s_host (int connection, char *out, size_t size)
+s_host_in (const char *prefix, char *out, size_t size)
 {
     char copy [64];
-    snprintf (copy, sizeof copy, "%.40s", s_prefix [connection]);
+    snprintf (copy, sizeof copy, "%.40s", prefix);
     *strchr (copy, '/') = 0;
     char *last = strrchr (copy, '.');
     *last = 0;
     snprintf (out, size, "%s.%d", copy, atoi (last + 1) + 5);
+}
+
+//  An address inside a connection's prefix
+static void
+s_host (int connection, char *out, size_t size)
+{
+    s_host_in (s_prefix [connection], out, size);
 }
 
 //  One EVE alert line of the shape Suricata writes
@@ -294,15 +301,16 @@ s_hosting_provider (const char *name)
     return id;
 }
 
+//  An approved connection of service with an IPv4 prefix of length bits
 static uint64_t
-s_connection (uint64_t service, char *prefix, size_t size)
+s_connection (uint64_t service, uint32_t length, char *prefix, size_t size)
 {
     Lgwan__V1__ConnectionApply apply = LGWAN__V1__CONNECTION_APPLY__INIT;
     apply.service = service;
     apply.router = (char *) "rt-test";
     apply.line_carrier = (char *) "test";
     apply.bandwidth_class = (char *) "100M";
-    apply.ipv4_prefix_length = 28;
+    apply.ipv4_prefix_length = length;
     lg_reply_t *reply = rf_ask ("operator", RF_BODY (CONNECTION_APPLY), &apply);
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
     uint64_t id = reply->connection->connection->id;
@@ -408,9 +416,9 @@ s_setup (void **state)
     s_provider [2] = s_hosting_provider ("監視試験株式会社B");
     uint64_t sa = rf_registered_service (s_provider [1], s_provider [1]);
     uint64_t sb = rf_registered_service (s_provider [2], s_provider [2]);
-    s_conn [1] = s_connection (sa, s_prefix [1], sizeof s_prefix [1]);
-    s_conn [2] = s_connection (sa, s_prefix [2], sizeof s_prefix [2]);
-    s_conn [3] = s_connection (sb, s_prefix [3], sizeof s_prefix [3]);
+    s_conn [1] = s_connection (sa, 28, s_prefix [1], sizeof s_prefix [1]);
+    s_conn [2] = s_connection (sa, 28, s_prefix [2], sizeof s_prefix [2]);
+    s_conn [3] = s_connection (sb, 28, s_prefix [3], sizeof s_prefix [3]);
     rf_wait_sql (3, "SELECT count(*) FROM monitor.connections WHERE active");
     s_wait_counter ("attribution.prefixes", 0);
     return 0;
@@ -1371,6 +1379,38 @@ test_r16_1_event_dated_ahead_does_not_blind_its_window (void **state)
     s_rule_off (rule);
 }
 
+/* REQ R16.1: an event is its source's: it is attributed to the active
+   connection holding its source address, and to the destination's only
+   when the source is no connection's. The longer of the two prefixes won,
+   so an attack from a connection's /28 on another provider's /29 was
+   blamed on the victim (with an incident_and_isolate rule, its provider
+   would have been cut off) */
+static void
+test_r16_1_attributed_to_the_source_before_the_destination (void **state)
+{
+    (void) state;
+    uint64_t service = (uint64_t) rf_sqlf_long ("SELECT service_id FROM monitor.connections"
+                                                " WHERE id = %" PRIu64, s_conn [3]);
+    uint64_t prefixes = s_counter ("attribution.prefixes");
+    char prefix [64];
+    uint64_t victim = s_connection (service, 29, prefix, sizeof prefix);
+    s_wait_counter ("attribution.prefixes", prefixes + 1);
+    uint64_t rule = s_rule ("blame-the-source", 8810, 1, 60, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    char attacker [80], target [80];
+    s_host (1, attacker, sizeof attacker);
+    s_host_in (prefix, target, sizeof target);
+    const uint64_t signatures [] = { 8810 };
+    s_push_events ("sensor", attacker, target, signatures, 1, "2027-03-01T00:14:00Z");
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64
+                                    " AND connection_id = %" PRIu64, rule, s_conn [1]), 1);
+    //  From outside every connection: the destination's
+    s_push_events ("sensor", "203.0.113.9", target, signatures, 1, "2027-03-01T00:14:10Z");
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64
+                    " AND connection_id = %" PRIu64, rule, victim);
+    s_rule_off (rule);
+}
+
 int
 main (void)
 {
@@ -1395,6 +1435,7 @@ main (void)
         cmocka_unit_test (test_x3_signature_id_past_bigint_refused_rest_of_frame_taken),
         cmocka_unit_test (test_r16_1_incident_opened_told_after_commit),
         cmocka_unit_test (test_r16_1_event_dated_ahead_does_not_blind_its_window),
+        cmocka_unit_test (test_r16_1_attributed_to_the_source_before_the_destination),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
