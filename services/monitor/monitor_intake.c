@@ -7,7 +7,14 @@
        refused), EVE JSON lines on a Unix stream socket
        (LG_MONITOR_EVE_SOCKET) and EVE lines from a followed file
        (LG_MONITOR_EVE_FILE), read by a timer that survives rotation (a new
-       inode or a shorter file) and keeps its offset in eve_files.
+       inode, read once the old one is read to its end) and truncation, and
+       keeps its offset in eve_files. Truncation is looked for before each
+       read: the file is shorter than the offset, or its first bytes
+       (FILE_HEAD) are not those read, for a file truncated and written
+       again past the offset between two polls. Either is read from its
+       start, counted as a rotation; before, only a file shorter at the end
+       of a read was seen, and one rewritten past the offset was read on
+       from the middle of a line, its first lines lost.
     2. Bad input never stops intake: a malformed line or event is counted
        (per sensor, in sensor_counts) and logged with its position (file and
        line, or socket connection and line); a line over 1 MiB is skipped to
@@ -90,6 +97,7 @@
 #define MAX_MINUTES     100000      //  (connection, minute) pairs before an early flush
 #define MAX_OPS         1024
 #define READ_CHUNK      (256 * 1024)
+#define FILE_HEAD       256         //  first bytes of the followed file kept to know it again
 
 typedef struct {
     uint64_t a;
@@ -221,6 +229,8 @@ typedef struct {
     //  Followed file
     int file_fd;
     uint64_t file_inode;
+    char file_head [FILE_HEAD];     //  its first bytes, as read
+    size_t file_head_len;
     s_lines_t file_lines;
     int64_t saved_offset;
     //  Counters since start (Stats)
@@ -1250,6 +1260,7 @@ s_file_open (s_intake_t *self, bool resume)
     }
     self->file_fd = fd;
     self->file_inode = (uint64_t) st.st_ino;
+    self->file_head_len = 0;
     self->file_lines.len = 0;
     self->file_lines.discarding = false;
     self->file_lines.consumed = 0;
@@ -1289,6 +1300,48 @@ s_file_save (s_intake_t *self)
         self->saved_offset = self->file_lines.consumed;
 }
 
+//  True when the followed file no longer holds what was read of it: it is
+//  shorter than the offset, or its first bytes are not those read (it was
+//  truncated and written again past the offset between two polls). The
+//  first FILE_HEAD bytes are kept as they are seen
+static bool
+s_file_cut (s_intake_t *self)
+{
+    struct stat st;
+    if (fstat (self->file_fd, &st))
+        return false;
+    if ((int64_t) st.st_size < self->file_lines.consumed + (int64_t) self->file_lines.len)
+        return true;
+    char head [FILE_HEAD];
+    ssize_t got = pread (self->file_fd, head, sizeof head, 0);
+    if (got < 0)
+        return false;
+    if ((size_t) got < self->file_head_len || memcmp (head, self->file_head, self->file_head_len))
+        return true;
+    memcpy (self->file_head, head, (size_t) got);
+    self->file_head_len = (size_t) got;
+    return false;
+}
+
+//  The file followed is done with (rotated away, truncated or rewritten):
+//  a line it cut is malformed, and the file at the path is read from its
+//  start
+static void
+s_file_restart (s_intake_t *self, const char *where, const char *how)
+{
+    if (self->file_lines.len && !self->file_lines.discarding) {
+        s_count_malformed (self, "eve-file");
+        s_log_bad (self, "malformed EVE line: cut by rotation\n%s, line %" PRId64,
+                   where, self->file_lines.line_no + 1);
+    }
+    lg_info ("%s was %s after line %" PRId64 ": following the file from its start", self->eve_file,
+             how, self->file_lines.line_no);
+    self->rotations++;
+    close (self->file_fd);
+    self->file_fd = -1;
+    s_file_open (self, false);
+}
+
 static int
 s_on_file (zloop_t *loop, int timer_id, void *arg)
 {
@@ -1302,6 +1355,12 @@ s_on_file (zloop_t *loop, int timer_id, void *arg)
         return 0;
     char where [600];
     snprintf (where, sizeof where, "%s", self->eve_file);
+    //  Truncated since the last poll, even when written again past where
+    //  we were: read from its start (a copytruncate rotation)
+    if (s_file_cut (self))
+        s_file_restart (self, where, "truncated");
+    if (self->file_fd < 0)
+        return 0;
     //  Up to about 200 ms of work per tick, then the reactor serves others
     int64_t until = zclock_mono () + 200;
     ssize_t got = 0;
@@ -1313,23 +1372,11 @@ s_on_file (zloop_t *loop, int timer_id, void *arg)
     }
     s_flush_ops (self);
     if (got == 0) {
-        //  At the end: rotated (another inode) or truncated (shorter)?
+        //  At the end: was it rotated (another file at the path)? Once its
+        //  last line is read, the new file is followed
         struct stat st;
-        bool gone = stat (self->eve_file, &st) != 0;
-        if (!gone && ((uint64_t) st.st_ino != self->file_inode
-                      || (int64_t) st.st_size < self->file_lines.consumed + (int64_t) self->file_lines.len)) {
-            if (self->file_lines.len && !self->file_lines.discarding) {
-                s_count_malformed (self, "eve-file");
-                s_log_bad (self, "malformed EVE line: cut by rotation\n%s, line %" PRId64,
-                           where, self->file_lines.line_no + 1);
-            }
-            lg_info ("%s was rotated after line %" PRId64 ": following the new file",
-                     self->eve_file, self->file_lines.line_no);
-            self->rotations++;
-            close (self->file_fd);
-            self->file_fd = -1;
-            s_file_open (self, false);
-        }
+        if (stat (self->eve_file, &st) == 0 && (uint64_t) st.st_ino != self->file_inode)
+            s_file_restart (self, where, "rotated");
     }
     s_file_save (self);
     return 0;

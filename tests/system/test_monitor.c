@@ -20,6 +20,7 @@
 */
 #include "registry_fixture.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -1411,6 +1412,40 @@ test_r16_1_attributed_to_the_source_before_the_destination (void **state)
     s_rule_off (rule);
 }
 
+/* REQ R16.1: a followed file truncated and written again past the offset
+   it was read to, between two polls (copytruncate, then a burst), is read
+   from its start, counted as a rotation. It was seen as truncated only at
+   the end of a read and only when shorter: reading went on from the old
+   offset, in the middle of a line (counted malformed), and the lines
+   before it were lost */
+static void
+test_r16_1_followed_file_rewritten_past_its_offset (void **state)
+{
+    (void) state;
+    uint64_t eve = s_counter ("intake.events_eve");
+    uint64_t malformed = s_counter ("intake.malformed");
+    uint64_t rotations = s_counter ("intake.eve_rotations");
+    s_append_alerts (3, 9903, 10, "2027-03-01T00:15:00Z");
+    s_wait_counter ("intake.events_eve", eve + 10);
+    //  Truncated and written again in one write, longer than before
+    zchunk_t *all = zchunk_new (NULL, 0);
+    for (int i = 0; i < 60; i++) {
+        char *line = s_eve_line (3, 9903, "Misc activity", 3, "2027-03-01T00:15:01Z");
+        zchunk_extend (all, line, strlen (line));
+        zstr_free (&line);
+    }
+    int fd = open (s_eve_file, O_WRONLY | O_TRUNC);
+    assert_true (fd >= 0);
+    assert_int_equal (write (fd, zchunk_data (all), zchunk_size (all)), (ssize_t) zchunk_size (all));
+    close (fd);
+    zchunk_destroy (&all);
+    s_wait_counter ("intake.events_eve", eve + 70);
+    s_wait_counter ("intake.eve_rotations", rotations + 1);
+    zclock_sleep (300);
+    assert_int_equal (s_counter ("intake.events_eve"), eve + 70);
+    assert_int_equal (s_counter ("intake.malformed"), malformed);
+}
+
 int
 main (void)
 {
@@ -1436,6 +1471,7 @@ main (void)
         cmocka_unit_test (test_r16_1_incident_opened_told_after_commit),
         cmocka_unit_test (test_r16_1_event_dated_ahead_does_not_blind_its_window),
         cmocka_unit_test (test_r16_1_attributed_to_the_source_before_the_destination),
+        cmocka_unit_test (test_r16_1_followed_file_rewritten_past_its_offset),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
