@@ -1246,39 +1246,73 @@ s_on_accept (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return 0;
 }
 
-//  The followed file: open it, at the stored offset when it is the same file
+//  path opened for reading, with its stat; -1 when it cannot be
+static int
+s_file_at (const char *path, struct stat *st)
+{
+    int fd = open (path, O_RDONLY | O_NONBLOCK);
+    if (fd >= 0 && fstat (fd, st)) {
+        close (fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+//  The followed file: open it, at the stored offset when it is the same
+//  file. At start (resume), the stored file may have been rotated while
+//  the monitor was stopped: when <path>.1 (logrotate's name) is that file,
+//  its unread end is read first, and the file at the path after it from
+//  its start (s_on_file sees it at the end of the old one)
 static void
 s_file_open (s_intake_t *self, bool resume)
 {
-    int fd = open (self->eve_file, O_RDONLY | O_NONBLOCK);
+    struct stat st;
+    int fd = s_file_at (self->eve_file, &st);
+    int64_t offset = 0, line_no = 0;
+    char rotated [sizeof self->eve_file + 2];
+    const char *name = self->eve_file;      //  the file read
+    if (resume) {
+        const char *params [] = { self->eve_file };
+        PGresult *res = lg_db_exec (self->db, "SELECT inode, read_offset, line_no FROM eve_files"
+                                              " WHERE path = $1", 1, params);
+        if (res && PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1) {
+            uint64_t inode = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+            offset = strtoll (PQgetvalue (res, 0, 1), NULL, 10);
+            line_no = strtoll (PQgetvalue (res, 0, 2), NULL, 10);
+            if (fd < 0 || (uint64_t) st.st_ino != inode) {
+                snprintf (rotated, sizeof rotated, "%s.1", self->eve_file);
+                struct stat old_st;
+                int old = s_file_at (rotated, &old_st);
+                if (old >= 0 && (uint64_t) old_st.st_ino == inode) {
+                    lg_info ("%s was rotated while the monitor was stopped: the rest of %s first",
+                             self->eve_file, rotated);
+                    if (fd >= 0)
+                        close (fd);
+                    fd = old;
+                    st = old_st;
+                    name = rotated;
+                }
+                else
+                if (old >= 0)
+                    close (old);
+            }
+            if (fd < 0 || (uint64_t) st.st_ino != inode || offset > (int64_t) st.st_size)
+                offset = line_no = 0;
+        }
+        PQclear (res);
+    }
     if (fd < 0)
         return;
-    struct stat st;
-    if (fstat (fd, &st)) {
-        close (fd);
-        return;
-    }
     self->file_fd = fd;
     self->file_inode = (uint64_t) st.st_ino;
     self->file_head_len = 0;
     self->file_lines.len = 0;
     self->file_lines.discarding = false;
-    self->file_lines.consumed = 0;
-    self->file_lines.line_no = 0;
-    if (resume) {
-        const char *params [] = { self->eve_file };
-        PGresult *res = lg_db_exec (self->db, "SELECT inode, read_offset, line_no FROM eve_files"
-                                              " WHERE path = $1", 1, params);
-        if (res && PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1
-        &&  strtoull (PQgetvalue (res, 0, 0), NULL, 10) == self->file_inode
-        &&  strtoll (PQgetvalue (res, 0, 1), NULL, 10) <= (int64_t) st.st_size) {
-            self->file_lines.consumed = strtoll (PQgetvalue (res, 0, 1), NULL, 10);
-            self->file_lines.line_no = strtoll (PQgetvalue (res, 0, 2), NULL, 10);
-            lseek (fd, (off_t) self->file_lines.consumed, SEEK_SET);
-            lg_info ("following %s from line %" PRId64 " (offset %" PRId64 ")", self->eve_file,
-                     self->file_lines.line_no, self->file_lines.consumed);
-        }
-        PQclear (res);
+    self->file_lines.consumed = offset;
+    self->file_lines.line_no = line_no;
+    if (offset) {
+        lseek (fd, (off_t) offset, SEEK_SET);
+        lg_info ("following %s from line %" PRId64 " (offset %" PRId64 ")", name, line_no, offset);
     }
     self->saved_offset = -1;
 }

@@ -22,6 +22,7 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 static lg_test_proc_t s_isolation = { .service = "isolation" };
@@ -1446,6 +1447,35 @@ test_r16_1_followed_file_rewritten_past_its_offset (void **state)
     assert_int_equal (s_counter ("intake.malformed"), malformed);
 }
 
+/* REQ R16.1: a monitor restarted after the followed file was rotated
+   (renamed to <file>.1, logrotate's name, and started again) reads the
+   rest of the old file first, then the new one: nothing skipped, nothing
+   read twice. It resumed only on the same inode, so the lines written to
+   the old file after the last read were lost */
+static void
+test_r16_1_restart_finishes_the_rotated_file (void **state)
+{
+    (void) state;
+    s_append_alerts (2, 9904, 2, "2027-03-01T00:16:00Z");
+    struct stat st;
+    assert_int_equal (stat (s_eve_file, &st), 0);
+    rf_wait_sql ((long) st.st_size, "SELECT read_offset FROM monitor.eve_files");
+    assert_int_equal (lg_test_proc_stop (&s_monitor, SIGTERM), 0);
+    //  While it is stopped: three more lines, the rotation, four in the new file
+    s_append_alerts (2, 9904, 3, "2027-03-01T00:16:01Z");
+    char *old = zsys_sprintf ("%s.1", s_eve_file);
+    assert_int_equal (rename (s_eve_file, old), 0);
+    s_append_alerts (2, 9904, 4, "2027-03-01T00:16:02Z");
+    s_monitor_start ();
+    s_wait_counter ("intake.events_eve", 7);
+    s_wait_counter ("intake.eve_rotations", 1);
+    zclock_sleep (300);
+    assert_int_equal (s_counter ("intake.events_eve"), 7);
+    assert_int_equal (s_counter ("intake.malformed"), 0);
+    unlink (old);
+    zstr_free (&old);
+}
+
 int
 main (void)
 {
@@ -1472,6 +1502,7 @@ main (void)
         cmocka_unit_test (test_r16_1_event_dated_ahead_does_not_blind_its_window),
         cmocka_unit_test (test_r16_1_attributed_to_the_source_before_the_destination),
         cmocka_unit_test (test_r16_1_followed_file_rewritten_past_its_offset),
+        cmocka_unit_test (test_r16_1_restart_finishes_the_rotated_file),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
