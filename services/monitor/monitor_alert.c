@@ -179,6 +179,20 @@ monitor_copy_text (char *out, size_t out_size, const char *text, size_t size)
     return true;
 }
 
+//  An IPv4-mapped IPv6 address (::ffff:a.b.c.d, an IPv4 peer as a
+//  dual-stack socket shows it) is the IPv4 address, so that it attributes
+//  to IPv4 prefixes
+static void
+s_unmap (monitor_addr_t *addr)
+{
+    static const uint8_t mapped [12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    if (addr->family == 6 && memcmp (addr->bytes, mapped, sizeof mapped) == 0) {
+        memmove (addr->bytes, addr->bytes + 12, 4);
+        memset (addr->bytes + 4, 0, 12);
+        addr->family = 4;
+    }
+}
+
 int
 monitor_alert_finish (monitor_alert_t *alert, char *why, size_t why_size)
 {
@@ -190,6 +204,8 @@ monitor_alert_finish (monitor_alert_t *alert, char *why, size_t why_size)
         snprintf (why, why_size, "dest_ip is not an address");
         return -1;
     }
+    s_unmap (&alert->src);
+    s_unmap (&alert->dest);
     if (alert->src_port > 65535 || alert->dest_port > 65535) {
         snprintf (why, why_size, "port out of range");
         return -1;

@@ -70,7 +70,8 @@ bool monitor_text_valid (const char *text, size_t size);
 bool monitor_copy_text (char *out, size_t out_size, const char *text, size_t size);
 
 //  Fill the fields common to both decoders from their text forms and check
-//  them: addresses must parse; ports, severity and signature_id (a bigint
+//  them: addresses must parse (an IPv4-mapped IPv6 one, ::ffff:a.b.c.d, is
+//  taken as the IPv4 address); ports, severity and signature_id (a bigint
 //  where it is stored) in range; the timestamp RFC 3339. 0 ok, -1 with why.
 int monitor_alert_finish (monitor_alert_t *alert, char *why, size_t why_size);
 

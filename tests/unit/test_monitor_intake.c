@@ -42,6 +42,37 @@ test_r16_1_lpm_longest_prefix (void **state)
     monitor_lpm_destroy (&lpm);
 }
 
+/* REQ R16.1: an IPv4-mapped IPv6 address (::ffff:a.b.c.d, how a
+   dual-stack sensor may write an IPv4 peer) attributes to the IPv4 prefix
+   that holds it; it matched no prefix at all */
+static void
+test_r16_1_ipv4_mapped_address_attributes_to_ipv4 (void **state)
+{
+    (void) state;
+    monitor_lpm_t *lpm = monitor_lpm_new ();
+    assert_int_equal (monitor_lpm_insert (lpm, "198.18.0.16/28", 1), 0);
+    assert_int_equal (monitor_lpm_insert (lpm, "2001:db8::/32", 2), 0);
+    const char *line = "{\"event_type\":\"alert\",\"src_ip\":\"::ffff:198.18.0.17\","
+                       "\"dest_ip\":\"::FFFF:c612:0013\",\"alert\":{\"signature_id\":1}}";
+    monitor_alert_t a;
+    char why [160];
+    assert_int_equal (monitor_eve_parse (line, strlen (line), &a, why, sizeof why), 0);
+    assert_int_equal (a.src.family, 4);
+    assert_int_equal (monitor_lpm_lookup (lpm, &a.src, NULL), 1);
+    assert_int_equal (a.dest.family, 4);
+    assert_int_equal (monitor_lpm_lookup (lpm, &a.dest, NULL), 1);
+    assert_string_equal (a.src_ip, "::ffff:198.18.0.17");      //  as the sensor wrote it
+    //  Other IPv6 addresses stay IPv6, the IPv4-compatible ::a.b.c.d too
+    line = "{\"event_type\":\"alert\",\"src_ip\":\"::198.18.0.17\","
+           "\"dest_ip\":\"2001:db8::ffff:c612:11\",\"alert\":{\"signature_id\":1}}";
+    assert_int_equal (monitor_eve_parse (line, strlen (line), &a, why, sizeof why), 0);
+    assert_int_equal (a.src.family, 6);
+    assert_int_equal (monitor_lpm_lookup (lpm, &a.src, NULL), 0);
+    assert_int_equal (a.dest.family, 6);
+    assert_int_equal (monitor_lpm_lookup (lpm, &a.dest, NULL), 2);
+    monitor_lpm_destroy (&lpm);
+}
+
 static void
 test_time_parse (void **state)
 {
@@ -266,6 +297,7 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_r16_1_lpm_longest_prefix),
+        cmocka_unit_test (test_r16_1_ipv4_mapped_address_attributes_to_ipv4),
         cmocka_unit_test (test_time_parse),
         cmocka_unit_test (test_r16_1_eve_alert),
         cmocka_unit_test (test_x3_eve_malformed),
