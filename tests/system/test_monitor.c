@@ -1476,6 +1476,42 @@ test_r16_1_restart_finishes_the_rotated_file (void **state)
     zstr_free (&old);
 }
 
+/* REQ R16.1: no evidence is written to a closed incident. A close the
+   reactor has not heard of yet (a request worker's before its
+   IncidentClosed is published, another replica's before the next look;
+   here the table changed by hand, which nothing publishes) left the
+   window attached: its next events were written as evidence of the closed
+   incident, and counted in incidents.evidence_written */
+static void
+test_r16_1_no_evidence_for_a_closed_incident (void **state)
+{
+    (void) state;
+    uint64_t closed = s_rule ("closed-behind", 8811, 1, 600, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    uint64_t marker = s_rule ("closed-marker", 8812, 1, 600, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    s_push_alerts ("sensor", 1, 8811, 1, "2027-03-01T00:17:00Z");
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.evidence e JOIN monitor.incidents i"
+                    " ON i.id = e.incident_id WHERE i.rule_id = %" PRIu64, closed);
+    long incident = rf_sqlf_long ("SELECT id FROM monitor.incidents WHERE rule_id = %" PRIu64, closed);
+    assert_int_equal (rf_sqlf_long ("WITH c AS (UPDATE monitor.incidents SET status = 'closed',"
+                                    " closed_at = now (), closed_by = 'test', close_reason = 'test'"
+                                    " WHERE id = %ld RETURNING 1) SELECT count(*) FROM c", incident), 1);
+    uint64_t written = s_counter ("incidents.evidence_written");
+    //  Two events of the closed incident's window, then one that opens
+    //  another: the same write, committed when the second incident is seen
+    char host [80];
+    s_host (1, host, sizeof host);
+    const uint64_t signatures [] = { 8811, 8811, 8812 };
+    s_push_events ("sensor", host, "10.20.30.41", signatures, 3, "2027-03-01T00:17:10Z");
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.evidence e JOIN monitor.incidents i"
+                    " ON i.id = e.incident_id WHERE i.rule_id = %" PRIu64, marker);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.evidence WHERE incident_id = %ld",
+                                    incident), 1);
+    s_wait_counter ("incidents.evidence_written", written + 1);
+    assert_int_equal (s_counter ("incidents.evidence_written"), written + 1);
+    s_rule_off (closed);
+    s_rule_off (marker);
+}
+
 int
 main (void)
 {
@@ -1503,6 +1539,7 @@ main (void)
         cmocka_unit_test (test_r16_1_attributed_to_the_source_before_the_destination),
         cmocka_unit_test (test_r16_1_followed_file_rewritten_past_its_offset),
         cmocka_unit_test (test_r16_1_restart_finishes_the_rotated_file),
+        cmocka_unit_test (test_r16_1_no_evidence_for_a_closed_incident),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
