@@ -74,6 +74,16 @@ s_digits (const char **at, int count)
     return value;
 }
 
+//  Days in a month of the Gregorian calendar: timegm takes 2026-02-31 for
+//  March 3rd, so a day the month has not is refused before it
+static int
+s_days_in (int year, int month)
+{
+    static const int days [12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return month == 2 && leap? 29: days [month - 1];
+}
+
 int
 monitor_time_parse (const char *text, int64_t *us)
 {
@@ -87,7 +97,7 @@ monitor_time_parse (const char *text, int64_t *us)
     if (month < 1 || month > 12 || *at++ != '-')
         return -1;
     int day = s_digits (&at, 2);
-    if (day < 1 || day > 31 || (*at != 'T' && *at != ' '))
+    if (day < 1 || day > s_days_in (year, month) || (*at != 'T' && *at != ' '))
         return -1;
     at++;
     int hour = s_digits (&at, 2);

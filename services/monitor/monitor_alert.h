@@ -58,7 +58,10 @@ int monitor_addr_parse (const char *text, monitor_addr_t *addr);
 int monitor_prefix_parse (const char *text, monitor_addr_t *addr, int *length);
 
 //  RFC 3339 / Suricata timestamp (2026-11-26T07:51:02.123456+0900, +09:00
-//  or Z) to microseconds since the epoch; 0 ok, -1 malformed.
+//  or Z) to microseconds since the epoch; 0 ok, -1 malformed (a day the
+//  month has not too). The decoders refuse a timestamp longer than
+//  alert.timestamp holds instead of cutting it: cut, it could read as
+//  another time.
 int monitor_time_parse (const char *text, int64_t *us);
 
 //  True when text of size bytes is valid UTF-8 without a NUL

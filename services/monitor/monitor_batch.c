@@ -3,7 +3,8 @@
     1. The size is bounded before unpack; a frame that is not a batch, or
        holds more than MONITOR_BATCH_MAX events, is refused whole (-2).
     2. Each event is checked on its own (UTF-8 of every string, addresses,
-       ports, severity, signature_id, timestamp); a bad event is counted and
+       ports, severity, signature_id, timestamp, which is refused rather
+       than cut when longer than it is kept); a bad event is counted and
        skipped, the rest of the batch is taken, and why says what was wrong
        with the first one.
 */
@@ -104,6 +105,13 @@ monitor_batch_decode (const void *data, size_t size, size_t limit, monitor_alert
         alert.origin = MONITOR_ORIGIN_SENSOR;
         //  protobuf-c strings are NUL-terminated: an embedded NUL would
         //  shorten them silently, which is harmless here
+        //  A timestamp is refused whole, never cut (monitor_time_parse)
+        if (e->timestamp && strlen (e->timestamp) >= sizeof alert.timestamp) {
+            if ((*invalid)++ == 0)
+                snprintf (why, why_size, "event %zu: timestamp is longer than %zu bytes", i + 1,
+                          sizeof alert.timestamp - 1);
+            continue;
+        }
         if (!s_text (alert.sensor, sizeof alert.sensor, e->sensor)
         ||  !s_text (alert.timestamp, sizeof alert.timestamp, e->timestamp)
         ||  !s_text (alert.src_ip, sizeof alert.src_ip, e->src_ip)

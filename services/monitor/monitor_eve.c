@@ -13,7 +13,9 @@
        or \f is refused before parsing, and text after the object is looked
        for after it). A field this parser reads may appear only once; a duplicate of
        another key is not looked at. A taken string holding a NUL (written
-       `\u0000`) is refused; long strings are cut at a character boundary.
+       `\u0000`) is refused; long strings are cut at a character boundary,
+       but for the timestamp, refused when longer than it is kept (cut, an
+       invalid timestamp could read as a valid one).
        The caller bounds the line (1 MiB).
     4. Why yajl and not a tree: a line is parsed as a stream of events
        (key, string, integer, start and end of an object or array) and the
@@ -72,7 +74,7 @@ static const struct {
 
 //  What became of a field
 typedef enum {
-    S_ABSENT, S_TAKEN, S_WRONG_TYPE, S_OUT_OF_RANGE, S_BAD_TEXT, S_DUPLICATE
+    S_ABSENT, S_TAKEN, S_WRONG_TYPE, S_OUT_OF_RANGE, S_BAD_TEXT, S_DUPLICATE, S_TOO_LONG
 } s_state_t;
 
 typedef struct {
@@ -139,6 +141,9 @@ s_value (s_parse_t *self, s_kind_t kind, const unsigned char *text, size_t size,
     else {
         size_t out_size;
         char *out = s_text_of (self->alert, field, &out_size);
+        if (field == F_TIMESTAMP && size >= out_size)
+            self->state [field] = S_TOO_LONG;       //  refused, not cut (monitor_time_parse)
+        else
         if (!monitor_copy_text (out, out_size, (const char *) text, size))
             self->state [field] = S_BAD_TEXT;
     }
@@ -315,6 +320,10 @@ s_check (s_parse_t *self, char *why, size_t why_size)
                 return -2;
             case S_DUPLICATE:
                 snprintf (why, why_size, "%s appears twice", path);
+                return -2;
+            case S_TOO_LONG:
+                snprintf (why, why_size, "%s is longer than %zu bytes", path,
+                          sizeof self->alert->timestamp - 1);
                 return -2;
         }
     }

@@ -274,6 +274,73 @@ test_x3_signature_id_past_bigint (void **state)
     assert_string_equal (why, "event 2: signature_id out of range (0..9223372036854775807)");
 }
 
+/* REQ X.3: a timestamp that cannot be is refused, not moved: a day the
+   month has not (timegm took 2026-02-31 for March 3rd), and one longer
+   than the alert keeps (cut to 39 bytes, an invalid timestamp read as a
+   valid one), from an EVE line and from a sensor's batch */
+static void
+test_x3_timestamps_that_cannot_be_refused (void **state)
+{
+    (void) state;
+    int64_t us;
+    const char *impossible [] = { "2026-02-31T00:00:00Z", "2027-02-29T00:00:00Z", "2100-02-29T00:00:00Z",
+                                  "2026-04-31T00:00:00Z", "2026-11-31T12:00:00+09:00" };
+    for (size_t i = 0; i < sizeof impossible / sizeof impossible [0]; i++)
+        if (monitor_time_parse (impossible [i], &us) != -1)
+            fail_msg ("taken: %s", impossible [i]);
+    const char *possible [] = { "2028-02-29T00:00:00Z", "2000-02-29T00:00:00Z", "2026-12-31T23:59:59Z",
+                                "2026-04-30T00:00:00Z" };
+    for (size_t i = 0; i < sizeof possible / sizeof possible [0]; i++)
+        if (monitor_time_parse (possible [i], &us) != 0)
+            fail_msg ("refused: %s", possible [i]);
+    assert_int_equal (monitor_time_parse ("2028-02-29T00:00:00Z", &us), 0);
+    assert_int_equal (us, 1835395200000000LL);
+    //  39 bytes, valid; with "junk" after it, not
+#define LONG_TIME "2027-03-01T00:00:00.000000000000000000Z"
+    assert_int_equal (strlen (LONG_TIME), 39);
+    assert_int_equal (monitor_time_parse (LONG_TIME, &us), 0);
+    char *line = zsys_sprintf ("{\"event_type\":\"alert\",\"timestamp\":\"%sjunk\",\"src_ip\":\"1.2.3.4\","
+                               "\"dest_ip\":\"1.2.3.5\",\"alert\":{\"signature_id\":1}}", LONG_TIME);
+    monitor_alert_t a;
+    char why [160] = "";
+    assert_int_equal (monitor_eve_parse (line, strlen (line), &a, why, sizeof why), -2);
+    assert_string_equal (why, "timestamp is longer than 39 bytes");
+    zstr_free (&line);
+    line = zsys_sprintf ("{\"event_type\":\"alert\",\"timestamp\":\"2026-02-31T00:00:00Z\",\"src_ip\":\"1.2.3.4\","
+                         "\"dest_ip\":\"1.2.3.5\",\"alert\":{\"signature_id\":1}}");
+    assert_int_equal (monitor_eve_parse (line, strlen (line), &a, why, sizeof why), -2);
+    assert_string_equal (why, "timestamp is not RFC 3339");
+    zstr_free (&line);
+    line = zsys_sprintf ("{\"event_type\":\"alert\",\"timestamp\":\"%s\",\"src_ip\":\"1.2.3.4\","
+                         "\"dest_ip\":\"1.2.3.5\",\"alert\":{\"signature_id\":1}}", LONG_TIME);
+    assert_int_equal (monitor_eve_parse (line, strlen (line), &a, why, sizeof why), 0);
+    zstr_free (&line);
+    //  The same in a batch: the first two refused, the third taken
+    Lgwan__V1__SecurityEvent e [3] = { LGWAN__V1__SECURITY_EVENT__INIT, LGWAN__V1__SECURITY_EVENT__INIT,
+                                       LGWAN__V1__SECURITY_EVENT__INIT };
+    const char *times [] = { LONG_TIME "junk", "2026-02-31T00:00:00Z", LONG_TIME };
+    Lgwan__V1__SecurityEvent *list [3];
+    for (int i = 0; i < 3; i++) {
+        e [i].src_ip = (char *) "198.18.0.1";
+        e [i].dest_ip = (char *) "10.0.0.1";
+        e [i].timestamp = (char *) times [i];
+        e [i].signature_id = (uint64_t) i + 1;
+        list [i] = &e [i];
+    }
+    Lgwan__V1__SecurityEventBatch batch = LGWAN__V1__SECURITY_EVENT_BATCH__INIT;
+    batch.events = list;
+    batch.n_events = 3;
+    uint8_t bytes [512];
+    size_t size = lgwan__v1__security_event_batch__pack (&batch, bytes);
+    s_seen_t seen = { 0, 0 };
+    size_t invalid;
+    assert_int_equal (monitor_batch_decode (bytes, size, 1024, s_seen, &seen, &invalid, why, sizeof why), 1);
+    assert_int_equal (invalid, 2);
+    assert_int_equal (seen.last_signature, 3);
+    assert_string_equal (why, "event 1: timestamp is longer than 39 bytes");
+#undef LONG_TIME
+}
+
 //  The service's own counters in the common Stats reply (lg_stats_add)
 static void
 test_stats_add (void **state)
@@ -303,6 +370,7 @@ main (void)
         cmocka_unit_test (test_x3_eve_malformed),
         cmocka_unit_test (test_x3_batch_decode),
         cmocka_unit_test (test_x3_signature_id_past_bigint),
+        cmocka_unit_test (test_x3_timestamps_that_cannot_be_refused),
         cmocka_unit_test (test_stats_add),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
