@@ -132,6 +132,8 @@ s_rule_set (lg_ctx_t *ctx)
         return INVALID (ctx, NULL, "threshold is 1-1000");
     if (r->max_severity > 255)
         return INVALID (ctx, NULL, "max_severity is 0-255");
+    if (r->id > (uint64_t) INT64_MAX || r->signature_id > (uint64_t) INT64_MAX)
+        return INVALID (ctx, "R16.1", "a rule's id and signature_id are 0-%" PRId64, INT64_MAX);
     if (r->grace_seconds > 2592000)
         return INVALID (ctx, NULL, "grace_seconds is at most 2592000 (30 days)");
     if (r->action != LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT
@@ -277,6 +279,9 @@ s_allow_add (lg_ctx_t *ctx)
     if (a->connection == 0 && a->signature_id == 0)
         return INVALID (ctx, "R16.1", "an allow-list entry names a connection, a signature or both;"
                         " an entry for everything would hide every threat");
+    if (a->connection > (uint64_t) INT64_MAX || a->signature_id > (uint64_t) INT64_MAX)
+        return INVALID (ctx, "R16.1", "an allow-list entry's connection and signature_id are 0-%"
+                        PRId64, INT64_MAX);
     const char *reason = ctx->request->reason && *ctx->request->reason? ctx->request->reason: a->reason;
     size_t len = strlen (reason);
     if (len == 0 || len > 1024)

@@ -504,6 +504,44 @@ test_r16_1_eve_threshold_opens_one_confirmed_incident (void **state)
     lgwan__v1__event__free_unpacked (event, NULL);
 }
 
+/* REQ R16.1: a rule or an allow-list entry naming a signature or a
+   connection past a bigint (2^63 or more) is refused INVALID_ARGUMENT with
+   the rule, as a sensor's event with one is malformed, and nothing is
+   written; it reached the database as a statement that failed on the cast */
+static void
+test_r16_1_ids_past_bigint_refused (void **state)
+{
+    (void) state;
+    long rules = rf_sqlf_long ("SELECT count(*) FROM monitor.rules");
+    long entries = rf_sqlf_long ("SELECT count(*) FROM monitor.allowlist");
+    Lgwan__V1__Rule rule = LGWAN__V1__RULE__INIT;
+    rule.name = (char *) "too-far";
+    rule.signature_id = (uint64_t) INT64_MAX + 1;
+    rule.threshold = 3;
+    rule.window_seconds = 60;
+    rule.action = LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT;
+    Lgwan__V1__RuleSet set = LGWAN__V1__RULE_SET__INIT;
+    set.rule = &rule;
+    rf_refused (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set),
+                LGWAN__V1__CODE__INVALID_ARGUMENT, "R16.1");
+    rule.signature_id = 7;
+    rule.id = UINT64_MAX;
+    rf_refused (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set),
+                LGWAN__V1__CODE__INVALID_ARGUMENT, "R16.1");
+    Lgwan__V1__AllowlistAdd add = LGWAN__V1__ALLOWLIST_ADD__INIT;
+    add.signature_id = (uint64_t) INT64_MAX + 1;
+    add.expires_at = (char *) "2027-03-01T01:00:00Z";
+    add.reason = (char *) "scan";
+    rf_refused (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_ALLOWLIST_ADD, &add),
+                LGWAN__V1__CODE__INVALID_ARGUMENT, "R16.1");
+    add.signature_id = 7;
+    add.connection = UINT64_MAX;
+    rf_refused (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_ALLOWLIST_ADD, &add),
+                LGWAN__V1__CODE__INVALID_ARGUMENT, "R16.1");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.rules"), rules);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.allowlist"), entries);
+}
+
 /* REQ R16.1: an allow-listed signature never opens an incident; after the
    entry expires, the same alerts do. An entry for everything is refused. */
 static void
@@ -1517,6 +1555,7 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_r16_1_eve_threshold_opens_one_confirmed_incident),
+        cmocka_unit_test (test_r16_1_ids_past_bigint_refused),
         cmocka_unit_test (test_r16_1_allowlist_until_expiry),
         cmocka_unit_test (test_r16_1_restart_mid_burst_no_duplicate),
         cmocka_unit_test (test_r16_1_operator_confirms_and_closes),
