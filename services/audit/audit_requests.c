@@ -32,7 +32,8 @@
        carries the day it speaks for, apart from when it was recorded.
     5. A provider certificate reads only its own records and cannot tell
        another provider's ids from ids that do not exist: a get of another's
-       audit or request is NOT_FOUND with the same message, and a list page
+       audit or request, or a report on another's request, is NOT_FOUND
+       with the same message, and a list page
        after another's request is empty, as after none. A question that
        names another provider (AuditList, RemediationList, ComplianceGet)
        is refused PERMISSION_DENIED: it says nothing of a record.
@@ -956,11 +957,10 @@ audit_remediation_report (lg_ctx_t *ctx)
     if (found)
         snprintf (status, sizeof status, "%s", lg_db_value (res, 0, "status"));
     PQclear (res);
-    if (!found)
+    //  Another provider's request is answered as one that does not exist
+    //  (point 5): the refusal said whose it was
+    if (!found || owner != ctx->caller->provider_id)
         return MISSING (ctx, "no remediation request %s", id);
-    if (owner != ctx->caller->provider_id)
-        return DENIED (ctx, "R15.2", "provider %" PRIu64 " reports only its own remediation;"
-                       " request %s is provider %" PRIu64 "'s", ctx->caller->provider_id, id, owner);
     if (!streq (status, "requested") && !streq (status, "insufficient"))
         return REFUSE (ctx, "R15.2", "remediation request %s is %s: nothing to report", id, status);
     if ((rc = lg_ctx_exec (ctx, "UPDATE remediation_requests SET status = 'reported', report = $2,"

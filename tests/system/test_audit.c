@@ -532,7 +532,7 @@ test_r16_1_incident_audit (void **state)
                              AU_EVENT (REMEDIATION_REQUESTED)), 3);
 }
 
-/* REQ R15.2 R15.3: the provider reports remediation for itself only; an
+/* REQ R15.2 R15.3 X.3: the provider reports remediation for itself only; an
    auditor verifies a reported request, as insufficient with a reason (the
    orchestrator's cue to suspend, R15.3) or as sufficient; an audit closes
    only when every request is verified */
@@ -541,7 +541,17 @@ test_r15_2_report_and_verify (void **state)
 {
     (void) state;
     uint64_t id = s_remediation_hosting;
-    rf_refused (s_report ("provider2", id), RF_CODE (PERMISSION_DENIED), "R15.2");
+    //  Another provider's request is one that does not exist to provider 2
+    //  (X.3: it said whose the request was)
+    lg_reply_t *theirs = s_report ("provider2", id), *none = s_report ("provider2", 999999);
+    rf_expect (theirs, RF_CODE (NOT_FOUND), NULL);
+    rf_expect (none, RF_CODE (NOT_FOUND), NULL);
+    char *expected = zsys_sprintf ("no remediation request %" PRIu64, id);
+    assert_string_equal (theirs->status->message, expected);
+    assert_string_equal (none->status->message, "no remediation request 999999");
+    zstr_free (&expected);
+    lgwan__v1__reply__free_unpacked (theirs, NULL);
+    lgwan__v1__reply__free_unpacked (none, NULL);
     rf_refused (s_report ("operator", id), RF_CODE (PERMISSION_DENIED), "R15.2");
     rf_refused (s_verify (id, true, "確認"), RF_CODE (FAILED_PRECONDITION), "R15.2");
     s_assert_status (id, "requested");
