@@ -86,7 +86,9 @@ s_enforcer (bench_env_t *env, const char *point, const char *enforcers)
 {
     char *netns = zsys_sprintf ("LG_ENFORCER_NETNS=%s-%s", s_tag, point);
     char *name = zsys_sprintf ("LG_ENFORCER_POINT=%s", point);
-    char *cert = zsys_sprintf ("LG_ENFORCER_CERT=%s/clients/enforcer_secret", env->certs);
+    char *secret = lg_test_enforcer_cert (env->certs, point);    //  its own (X.3)
+    char *cert = zsys_sprintf ("LG_ENFORCER_CERT=%s", secret);
+    zstr_free (&secret);
     char *certs = zsys_sprintf ("LG_CERT_DIR=%s", env->certs);
     char *connect = zsys_sprintf ("LG_ISOLATION_ENFORCER_CONNECT=%s", enforcers);
     const char *vars [] = { netns, name, cert, certs, connect, "LG_LOG_LEVEL=warning", NULL };

@@ -8,7 +8,10 @@
        public key up again in our own copy of allowed/, reloaded when the
        folder's mtime or entry count changes: one stat() per request.
     3. The role comes from the certificate metadata that zauth put in its ZAP
-       reply and libzmq attached to every frame of the connection.
+       reply and libzmq attached to every frame of the connection; so does an
+       enforcer's point, which keygen requires of that role alone. A point
+       that is not a point name makes the caller unknown, as a provider id
+       that is not a number does.
 */
 #include "lg_lib.h"
 #include <sys/stat.h>
@@ -269,6 +272,12 @@ lg_auth_caller (lg_auth_t *self, zframe_t *frame, lg_caller_t *caller)
     const char *op = zframe_meta (frame, "operator_id");
     if (op)
         snprintf (caller->operator_id, sizeof caller->operator_id, "%s", op);
+    const char *point = zframe_meta (frame, "point");
+    if (point) {
+        if (!lg_check_point_name (point))
+            return -1;
+        snprintf (caller->point, sizeof caller->point, "%s", point);
+    }
     if (caller->role == 0
     || (caller->role == LG_ROLE_PROVIDER && caller->provider_id == 0))
         return -1;
@@ -318,7 +327,8 @@ s_mkdirs (const char *cert_dir, const char *sub)
 
 int
 lg_auth_keygen (const char *cert_dir, const char *dir_out, const char *name, const char *role,
-                uint64_t provider_id, const char *operator_id, char *why, size_t why_size)
+                uint64_t provider_id, const char *operator_id, const char *point,
+                char *why, size_t why_size)
 {
     int bit = lg_role_parse (role);
     if (!bit) {
@@ -345,6 +355,23 @@ lg_auth_keygen (const char *cert_dir, const char *dir_out, const char *name, con
         snprintf (why, why_size, "operator id must be 1-63 of [A-Za-z0-9._-@]");
         return -1;
     }
+    //  The one point an enforcer may speak as (X.3): a name it typed in its
+    //  Hello let any enforcer certificate ack for any gateway
+    bool has_point = point && *point;
+    if (bit == LG_ROLE_ENFORCER && !has_point) {
+        snprintf (why, why_size, "an enforcer certificate needs --point, the enforcement point"
+                  " it speaks as (X.3)");
+        return -1;
+    }
+    if (bit != LG_ROLE_ENFORCER && has_point) {
+        snprintf (why, why_size, "only an enforcer certificate carries a point");
+        return -1;
+    }
+    if (has_point && !lg_check_point_name (point)) {
+        snprintf (why, why_size, "point must be 1-%d of [a-z0-9-], as an enforcement point's"
+                  " name is", LG_POINT_NAME_MAX);
+        return -1;
+    }
     zcert_t *cert = zcert_new ();
     if (!cert) {
         snprintf (why, why_size, "could not create a key pair");
@@ -355,6 +382,8 @@ lg_auth_keygen (const char *cert_dir, const char *dir_out, const char *name, con
         zcert_set_meta (cert, "provider_id", "%" PRIu64, provider_id);
     if (operator_id && *operator_id)
         zcert_set_meta (cert, "operator_id", "%s", operator_id);
+    if (has_point)
+        zcert_set_meta (cert, "point", "%s", point);
     if (s_meta_size (cert) > LG_META_MAX) {
         snprintf (why, why_size, "certificate metadata of %zu bytes is over zauth's %d",
                   s_meta_size (cert), LG_META_MAX);
@@ -463,14 +492,27 @@ lg_auth_test (bool verbose)
     assert (mkdtemp (dir));
     char *clients = zsys_sprintf ("%s/clients", dir);
     assert (lg_auth_service_keygen (dir, "registry") == 0);
-    assert (lg_auth_keygen (dir, clients, "alice", "operator", 0, "alice", why, sizeof why) == 0);
-    assert (lg_auth_keygen (dir, clients, "bad", "king", 0, NULL, why, sizeof why) == -1);
+    assert (lg_auth_keygen (dir, clients, "alice", "operator", 0, "alice", NULL, why, sizeof why) == 0);
+    assert (lg_auth_keygen (dir, clients, "bad", "king", 0, NULL, NULL, why, sizeof why) == -1);
+    //  An enforcer names its point, and only an enforcer does (X.3)
+    assert (lg_auth_keygen (dir, clients, "gw", "enforcer", 0, NULL, NULL, why, sizeof why) == -1);
+    assert (strstr (why, "needs --point"));
+    assert (lg_auth_keygen (dir, clients, "gw", "enforcer", 0, NULL, "East", why, sizeof why) == -1);
+    assert (strstr (why, "point must be"));
+    assert (lg_auth_keygen (dir, clients, "gw", "viewer", 0, NULL, "east", why, sizeof why) == -1);
+    assert (strstr (why, "only an enforcer"));
+    assert (lg_auth_keygen (dir, clients, "gw", "enforcer", 0, NULL, "east", why, sizeof why) == 0);
+    char *gw = zsys_sprintf ("%s/allowed/gw", dir);
+    zcert_t *made = zcert_load (gw);
+    assert (made && zcert_meta (made, "point") && streq (zcert_meta (made, "point"), "east"));
+    zcert_destroy (&made);
+    zstr_free (&gw);
     assert (lg_role_parse ("viewer") == LG_ROLE_VIEWER);
     //  Removals are counted however fast they follow each other; a new key is
     //  not one
     lg_auth_t *auth = lg_auth_new (dir);
     assert (auth);
-    assert (lg_auth_keygen (dir, clients, "bob", "viewer", 0, NULL, why, sizeof why) == 0);
+    assert (lg_auth_keygen (dir, clients, "bob", "viewer", 0, NULL, NULL, why, sizeof why) == 0);
     assert (lg_auth_removals (auth) == 0);
     assert (lg_auth_revoke (dir, "alice", why, sizeof why) == 0);
     assert (lg_auth_removals (auth) == 1);

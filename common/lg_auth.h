@@ -2,7 +2,8 @@
 
     Layout of a certificate folder (LG_CERT_DIR):
         allowed/<name>        public certificates of clients that may connect;
-                              metadata: role, and provider_id or operator_id
+                              metadata: role, and provider_id, operator_id or
+                              (role enforcer) point
         allowed/<name>_secret never here: the client keeps its own secret
         revoked/<name>        certificates taken out by `lgwanctl cert revoke`
         services/<svc>[_secret] the servers' own key pairs
@@ -13,7 +14,10 @@
        request is looked up again by its public key (the ZAP User-Id); the
        store is reloaded when the folder's mtime moves, one stat per request.
     3. Role and ids come from the certificate's metadata as zauth handed it
-       to the frame (zframe_meta), never from fields a client typed.
+       to the frame (zframe_meta), never from fields a client typed. An
+       enforcer's certificate names the one enforcement point it may speak
+       as (`point`): the name an enforcer types in its Hello counts only
+       when it is that one (X.3).
     4. A secret (a key pair's secret file, an outbox HMAC key) that others
        could read is refused, not used: whoever read it can speak as its
        owner or forge the tamper evidence. The rule is libpq's for its
@@ -32,6 +36,7 @@ typedef struct {
     char role_name [16];
     uint64_t provider_id;       //  role provider: the provider it speaks for
     char operator_id [64];      //  staff roles: who (operator, reviewer, auditor)
+    char point [LG_POINT_NAME_MAX + 1];     //  role enforcer: the point it is; "" if none
     char public_key [41];       //  Z85 public key: the caller's identity
 } lg_caller_t;
 
@@ -68,10 +73,12 @@ int lg_auth_client (zsock_t *sock, const char *client_cert_path, const char *ser
 
 //  Create a key pair for a client: public part in allowed/<name>, secret in
 //  dir_out/<name>_secret. Refuses a role it does not know, a name that is not
-//  [A-Za-z0-9._-], and metadata over LG_META_MAX bytes. 0 ok, -1 with why.
+//  [A-Za-z0-9._-], metadata over LG_META_MAX bytes, an enforcer without its
+//  point, and a point ([a-z0-9-]{1,32}, lg_check_point_name) for any other
+//  role. 0 ok, -1 with why.
 int lg_auth_keygen (const char *cert_dir, const char *dir_out, const char *name,
                     const char *role, uint64_t provider_id, const char *operator_id,
-                    char *why, size_t why_size);
+                    const char *point, char *why, size_t why_size);
 
 //  Create the key pair of a service in services/ (idempotent).
 int lg_auth_service_keygen (const char *cert_dir, const char *service);

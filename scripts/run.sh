@@ -46,22 +46,23 @@ ENFORCER_POINT=demo-dry-run
 ORDER=(registry billing audit monitor isolation orchestrator enforcer)
 #   Services with a key pair, a database role and a schema
 KEYED=(registry billing audit monitor isolation orchestrator)
-#   Client certificates: name role operator_id provider_id. The providers
+#   Client certificates: name role operator_id provider_id point (the
+#   enforcer's: the one point it may speak as, X.3). The providers
 #   are two of the demo's (deploy/demo/load.sh files them in this order):
 #   4, LGWAN Cloud KK, application & content holder of service 1 with a
 #   contract with Sapporo; 5, Municipal Data Centre KK, its hosting provider,
 #   which holds connection 1 and the planned audit's remediation requests
 CLIENTS=(
-    "operator operator alice -"
-    "operator2 operator bob -"
-    "reviewer reviewer rita -"
-    "auditor auditor aki -"
-    "viewer viewer - -"
-    "billing billing - -"
-    "enforcer enforcer - -"
-    "sensor sensor - -"
-    "provider-cloud provider - 4"
-    "provider-dc provider - 5"
+    "operator operator alice - -"
+    "operator2 operator bob - -"
+    "reviewer reviewer rita - -"
+    "auditor auditor aki - -"
+    "viewer viewer - - -"
+    "billing billing - - -"
+    "enforcer enforcer - - $ENFORCER_POINT"
+    "sensor sensor - - -"
+    "provider-cloud provider - 4 -"
+    "provider-dc provider - 5 -"
 )
 
 die () {
@@ -121,7 +122,7 @@ port_listening () {
 }
 
 make_certs () {
-    local svc entry name role operator provider
+    local svc entry name role operator provider point
     mkdir -p "$CERTS/clients"
     for svc in "${KEYED[@]}"; do
         if [ ! -f "$CERTS/services/${svc}_secret" ]; then
@@ -130,11 +131,20 @@ make_certs () {
         fi
     done
     for entry in "${CLIENTS[@]}"; do
-        read -r name role operator provider <<<"$entry"
+        read -r name role operator provider point <<<"$entry"
+        if [ "$point" != - ] && [ -f "$CERTS/clients/${name}_secret" ] \
+           && ! grep -q "^ *point = \"$point\"\$" "$CERTS/clients/${name}_secret"; then
+            #   Made before a certificate named its enforcement point (X.3):
+            #   isolation would refuse it, so it is replaced
+            note "the certificate $name names no enforcement point $point: replacing it"
+            LG_CERT_DIR=$CERTS "$LGWANCTL" cert revoke --name "$name" >/dev/null 2>&1 || true
+            rm -f "$CERTS/clients/$name" "$CERTS/clients/${name}_secret"
+        fi
         [ -f "$CERTS/clients/${name}_secret" ] && continue
         local args=(keygen --name "$name" --role "$role" --out "$CERTS/clients")
         [ "$operator" = - ] || args+=(--operator-id "$operator")
         [ "$provider" = - ] || args+=(--provider-id "$provider")
+        [ "$point" = - ] || args+=(--point "$point")
         LG_CERT_DIR=$CERTS "$LGWANCTL" "${args[@]}" >/dev/null \
             || die "could not make the client certificate $name ('lgwanctl ${args[*]}')"
     done

@@ -70,6 +70,13 @@
        10 s when connected: a replica whose database is away holds its
        reactor for a few seconds, and should not send every point
        elsewhere for that.
+    7. One certificate, one point (X.3). The isolation service takes a
+       Hello only for the point our certificate's metadata names, and
+       refuses any other for good (Refused{final}); the enforcer checks at
+       start that LG_ENFORCER_POINT is that point, and stops on a final
+       Refused, saying why on stderr, rather than saying Hello in a loop.
+       A Refused that is not final (another live connection holds the
+       name) is logged, and Hello is said again after the silence.
 */
 #include "enforcer.h"
 
@@ -655,11 +662,27 @@ s_on_beat (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
 }
 
 
-//  Our Hello was not taken (another live connection holds our point name):
-//  say so, and Hello again after the silence (point 3) until it is taken
+//  Our Hello was not taken. Final (our certificate is not for our point,
+//  point 7): stop, saying why. Otherwise (another live connection holds our
+//  point name): say so, and Hello again after the silence (point 3) until it
+//  is taken
 static void
 s_on_refused (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
 {
+    if (frame->refused->final) {
+        char requirement [16];
+        snprintf (requirement, sizeof requirement, "%.8s", frame->refused->requirement);
+        fprintf (stderr, "lgwan-enforcer: the isolation service refused our Hello as point %s"
+                 " for good: %s%s%s; certificate %s\n", self->config.point,
+                 frame->refused->reason, *requirement? ", rule ": "", requirement,
+                 self->config.cert);
+        snprintf (self->fatal, sizeof self->fatal, "refused as point %s for good: %.200s",
+                  self->config.point, frame->refused->reason);
+        lg_log_write (LG_LOG_FATAL, frame->refused->reason, "the isolation service refused our"
+                      " Hello as point %s for good (certificate %s)", self->config.point,
+                      self->config.cert);
+        return;
+    }
     int64_t now = zclock_mono ();
     if (self->refused_logged && now - self->refused_logged < 30000)
         return;
@@ -897,6 +920,23 @@ s_sockets (s_enforcer_t *self, char *why, size_t why_size)
                 "and %s (the isolation service's)", self->config.cert, self->config.server_cert);
         return -1;
     }
+    //  Point 7: the isolation service takes us only as our certificate's
+    //  point; said here, at start, rather than by a refusal
+    zcert_t *cert = zcert_load (self->config.cert);
+    const char *point = cert? zcert_meta (cert, "point"): NULL;
+    if (!point || strcmp (point, self->config.point)) {
+        if (point)
+            lg_why (why, why_size, "certificate %s is for enforcement point %.40s, not"
+                    " LG_ENFORCER_POINT %s: the isolation service would refuse it (X.3)",
+                    self->config.cert, point, self->config.point);
+        else
+            lg_why (why, why_size, "certificate %s names no enforcement point: make one with"
+                    " lgwanctl keygen --role enforcer --name <name> --point %s (X.3)",
+                    self->config.cert, self->config.point);
+        zcert_destroy (&cert);
+        return -1;
+    }
+    zcert_destroy (&cert);
     zsock_set_linger (self->dealer, 0);
     zsock_set_immediate (self->dealer, 1);
     zsock_set_maxmsgsize (self->dealer, self->config.max_msg + 64);

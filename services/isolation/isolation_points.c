@@ -66,6 +66,17 @@
        says Hello again after 3 s of silence, so it takes over within
        seconds once the first is really gone (ZMTP heartbeats drop a
        half-dead connection within 3 s).
+    7. A point speaks only with its own certificate (X.3). An enforcer
+       certificate names its point in its metadata (`point`, made by
+       `lgwanctl keygen --role enforcer --point`, lg_auth note 3); a Hello
+       naming another point, or from a certificate that names none, is
+       refused for good (Refused{final, requirement X.3}: the enforcer
+       stops), logged with the certificate's public key, and counted on
+       the point it named; an Ack naming another point is logged and
+       ignored. The name used to be only what the enforcer typed, so any
+       enforcer certificate could say Hello and ack as another gateway (one
+       that is offline) and a change was reported in force where it was
+       never applied.
     Database work runs as duties of the server: one transaction each, events
     committed with it.
 */
@@ -118,6 +129,7 @@ typedef struct {
     s_ack_t acks [S_BATCH];
     size_t n_acks;
     int64_t refusal_logged;     //  zclock_mono of the last refused Hello logged
+    int64_t foreign_logged;     //  ... of the last frame for another certificate's point
     //  Repairs reported but not yet recorded (s_repair_t), oldest first
     zlistx_t *repairs;
 } s_points_t;
@@ -547,6 +559,57 @@ s_record_lagging (lg_ctx_t *ctx)
     return rc;
 }
 
+//  A frame naming a point that is not its certificate's (point 7), logged
+//  at most every S_REFUSAL_LOG_MS: a certificate saying Hello in a loop
+//  must not fill the log
+static void
+s_log_foreign (s_points_t *self, const lg_caller_t *caller, const char *point,
+               const char *what)
+{
+    int64_t now = zclock_mono ();
+    if (self->foreign_logged && now - self->foreign_logged < S_REFUSAL_LOG_MS)
+        return;
+    self->foreign_logged = now;
+    //  An Ack's point was never checked: no junk in the log
+    const char *named = lg_check_point_name (point)? point: "(not a point name)";
+    char detail [120];
+    snprintf (detail, sizeof detail, "the certificate's public key %s", caller->public_key);
+    if (*caller->point)
+        lg_log_write (LG_LOG_ERROR, detail, "refused %s as enforcement point %s from the"
+                      " certificate of point %s (X.3: a point speaks only with its own"
+                      " certificate)", what, named, caller->point);
+    else
+        lg_log_write (LG_LOG_ERROR, detail, "refused %s as enforcement point %s from an"
+                      " enforcer certificate that names no point (X.3: make one with lgwanctl"
+                      " keygen --role enforcer --point)", what, named);
+}
+
+//  Refuse a Hello for a point that is not the certificate's, for good, and
+//  count it on the point it named (PointList shows someone spoke as it)
+static void
+s_refuse_foreign (s_points_t *self, zframe_t *identity, const lg_caller_t *caller,
+                  const char *point)
+{
+    s_log_foreign (self, caller, point, "a Hello");
+    char reason [160];
+    if (*caller->point)
+        snprintf (reason, sizeof reason, "this certificate is for point %s, not %s (X.3)",
+                  caller->point, point);
+    else
+        snprintf (reason, sizeof reason, "this enforcer certificate names no point (X.3)");
+    Lgwan__V1__EnforcerRefused refused = LGWAN__V1__ENFORCER_REFUSED__INIT;
+    refused.point = (char *) point;
+    refused.reason = reason;
+    refused.requirement = (char *) "X.3";
+    refused.final = true;
+    Lgwan__V1__EnforcerFrame out = LGWAN__V1__ENFORCER_FRAME__INIT;
+    out.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_REFUSED;
+    out.refused = &refused;
+    s_send (self, identity, &out);
+    snprintf (self->point, sizeof self->point, "%s", point);
+    lg_server_run_duty (self->server, s_record_refusal, "point refusal");
+}
+
 //  One frame from a point
 static void
 s_handle (s_points_t *self, zmsg_t *msg)
@@ -571,6 +634,14 @@ s_handle (s_points_t *self, zmsg_t *msg)
             const char *point = frame->hello->point;
             if (!lg_check_point_name (point))
                 break;
+            if (!streq (point, caller.point)) {
+                //  Point 7: not the certificate's point; it gave up any name
+                //  it held (one connection, one certificate, one point)
+                if (peer)
+                    zhashx_delete (self->peers, key);
+                s_refuse_foreign (self, identity, &caller, point);
+                break;
+            }
             if (s_holder (self, point, key)) {
                 if (peer)               //  it held another name: that is given up
                     zhashx_delete (self->peers, key);
@@ -613,6 +684,10 @@ s_handle (s_points_t *self, zmsg_t *msg)
             break;
         }
         case LGWAN__V1__ENFORCER_FRAME__BODY_ACK:
+            if (!streq (frame->ack->point, caller.point)) {
+                s_log_foreign (self, &caller, frame->ack->point, "an ack");
+                break;          //  point 7
+            }
             if (!peer || !streq (peer->point, frame->ack->point))
                 break;          //  an ack from a point that never said hello
             peer->seen = zclock_mono ();

@@ -102,7 +102,10 @@ s_spawn (const char *point, const char *netns, const char *const *extra, const c
     char *env_point = zsys_sprintf ("LG_ENFORCER_POINT=%s", point);
     char *env_netns = zsys_sprintf ("LG_ENFORCER_NETNS=%s", netns);
     char *env_connect = zsys_sprintf ("LG_ISOLATION_ENFORCER_CONNECT=tcp://127.0.0.1:%d", s_port);
-    char *env_cert = zsys_sprintf ("LG_ENFORCER_CERT=%s/clients/enforcer_secret", s_certs);
+    char *secret = lg_test_enforcer_cert (s_certs, point);  //  its own (X.3)
+    assert_non_null (secret);
+    char *env_cert = zsys_sprintf ("LG_ENFORCER_CERT=%s", secret);
+    zstr_free (&secret);
     char *env_certs = zsys_sprintf ("LG_CERT_DIR=%s", s_certs);
     const char *base [] = {
         env_point, env_netns, env_connect, env_cert, env_certs,
@@ -761,17 +764,107 @@ test_r16_1_drift_repaired_while_a_version_waits_is_reported (void **state)
     s_pid = 0;
 }
 
-//  Run the binary to its end; its exit code and its log
+//  Run the binary as point to its end; its exit code and its log
 static int
-s_run_to_end (const char *netns, const char *const *extra, const char *const *wrap, char **log_p)
+s_run_as_to_end (const char *point, const char *netns, const char *const *extra,
+                 const char *const *wrap, char **log_p)
 {
-    pid_t pid = s_spawn ("east", netns, extra, wrap);
+    pid_t pid = s_spawn (point, netns, extra, wrap);
     const char *path = lg_test_log_path (pid);
     char *log_path = path? strdup (path): NULL;
     int code = lg_test_stop (pid, 0, 5000);
     *log_p = log_path? lg_test_sh_output ("cat '%s'", log_path): strdup ("");
     free (log_path);
     return code;
+}
+
+static int
+s_run_to_end (const char *netns, const char *const *extra, const char *const *wrap, char **log_p)
+{
+    return s_run_as_to_end ("east", netns, extra, wrap, log_p);
+}
+
+/* REQ X.3: the isolation service takes a Hello only for the point the
+   enforcer's certificate names, so an enforcer configured with another
+   point, or holding a certificate that names none, stops at start saying
+   so, instead of being refused at every Hello. */
+static void
+test_x3_certificate_of_another_point_stops_at_start (void **state)
+{
+    (void) state;
+    static const char *const wrap [] = { "/usr/bin/setpriv", "--bounding-set=-net_admin",
+                                         "--inh-caps=-net_admin", NULL };
+    char *east = lg_test_enforcer_cert (s_certs, "east");
+    char *variable = zsys_sprintf ("LG_ENFORCER_CERT=%s", east);
+    const char *extra [] = { variable, "LG_ENFORCER_DRY_RUN=true", NULL };
+    char *log = NULL;
+    int code = s_run_as_to_end ("west", s_ns, extra, wrap, &log);
+    const char *said = "is for enforcement point east, not LG_ENFORCER_POINT west: the isolation"
+                       " service would refuse it (X.3)";
+    if (code == 0 || code >= 128 || !strstr (log, said))
+        print_error ("east's certificate as west: exit %d, log:\n%s\n", code, log);
+    assert_true (code > 0 && code < 128);
+    assert_non_null (strstr (log, said));
+    free (log);
+    zstr_free (&variable);
+
+    //  A certificate without a point (made by hand, or before points were bound)
+    zcert_t *cert = zcert_new ();
+    zcert_set_meta (cert, "role", "enforcer");
+    char *pointless = zsys_sprintf ("%s/clients/pointless", s_certs);
+    assert_int_equal (zcert_save (cert, pointless), 0);
+    zcert_destroy (&cert);
+    variable = zsys_sprintf ("LG_ENFORCER_CERT=%s_secret", pointless);
+    extra [0] = variable;
+    code = s_run_as_to_end ("west", s_ns, extra, wrap, &log);
+    said = "names no enforcement point: make one with lgwanctl keygen --role enforcer"
+           " --name <name> --point west (X.3)";
+    if (code == 0 || code >= 128 || !strstr (log, said))
+        print_error ("a certificate without a point: exit %d, log:\n%s\n", code, log);
+    assert_true (code > 0 && code < 128);
+    assert_non_null (strstr (log, said));
+    free (log);
+    zstr_free (&variable);
+    zstr_free (&pointless);
+    zstr_free (&east);
+}
+
+/* REQ X.3: a final Refused (the isolation service found our point is not
+   our certificate's) stops the enforcer with a non-zero exit, saying why on
+   stderr. It took every Refused for a name another connection held, logged
+   it once every 30 s and said Hello again every 3 s, for ever. */
+static void
+test_x3_final_refusal_stops_the_enforcer (void **state)
+{
+    (void) state;
+    static const char *const wrap [] = { "/usr/bin/setpriv", "--bounding-set=-net_admin",
+                                         "--inh-caps=-net_admin", NULL };
+    static const char *const dry [] = { "LG_ENFORCER_DRY_RUN=true", NULL };
+    s_pid = s_spawn ("east", s_ns, dry, wrap);
+    Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 10000);
+    s_free (&frame);
+    Lgwan__V1__EnforcerRefused refused = LGWAN__V1__ENFORCER_REFUSED__INIT;
+    refused.point = (char *) "east";
+    refused.reason = (char *) "this certificate is for point west, not east (X.3)";
+    refused.requirement = (char *) "X.3";
+    refused.final = true;
+    Lgwan__V1__EnforcerFrame out = LGWAN__V1__ENFORCER_FRAME__INIT;
+    out.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_REFUSED;
+    out.refused = &refused;
+    s_send (&out);
+    const char *path = lg_test_log_path (s_pid);
+    char *log_path = path? strdup (path): NULL;
+    int code = lg_test_stop (s_pid, 0, 3000);
+    s_pid = 0;
+    char *log = log_path? lg_test_sh_output ("cat '%s'", log_path): strdup ("");
+    const char *said = "lgwan-enforcer: the isolation service refused our Hello as point east for"
+                       " good: this certificate is for point west, not east (X.3), rule X.3";
+    if (code == 0 || code >= 128 || !strstr (log, said))
+        print_error ("after a final Refused: exit %d, log:\n%s\n", code, log);
+    assert_true (code > 0 && code < 128);
+    assert_non_null (strstr (log, said));
+    free (log);
+    free (log_path);
 }
 
 //  REQ R16.1: without CAP_NET_ADMIN the enforcer says so and exits non-zero,
@@ -869,6 +962,8 @@ main (void)
         cmocka_unit_test (test_reconnect_hello),
         cmocka_unit_test (test_dry_run),
         cmocka_unit_test (test_refused_hello),
+        cmocka_unit_test (test_x3_final_refusal_stops_the_enforcer),
+        cmocka_unit_test (test_x3_certificate_of_another_point_stops_at_start),
         cmocka_unit_test (test_drift_found_by_an_update_reported),
         cmocka_unit_test (test_r16_1_update_acked_only_when_its_drops_are_in_force),
         cmocka_unit_test (test_r16_1_drift_repaired_while_a_version_waits_is_reported),

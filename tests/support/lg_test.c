@@ -311,18 +311,19 @@ static const struct {
     const char *role;
     uint64_t provider_id;
     const char *operator_id;
+    const char *point;              //  role enforcer: the point it speaks as (X.3)
 } s_clients [] = {
-    { "operator",  "operator", 0, "alice" },
-    { "operator2", "operator", 0, "bob" },
-    { "reviewer",  "reviewer", 0, "rita" },
-    { "auditor",   "auditor",  0, "aki" },
-    { "viewer",    "viewer",   0, NULL },
-    { "billing",   "billing",  0, NULL },
-    { "sensor",    "sensor",   0, NULL },
-    { "enforcer",  "enforcer", 0, NULL },
-    { "service",   "service",  0, NULL },
-    { "provider1", "provider", 1, NULL },
-    { "provider2", "provider", 2, NULL }
+    { "operator",  "operator", 0, "alice", NULL },
+    { "operator2", "operator", 0, "bob",   NULL },
+    { "reviewer",  "reviewer", 0, "rita",  NULL },
+    { "auditor",   "auditor",  0, "aki",   NULL },
+    { "viewer",    "viewer",   0, NULL,    NULL },
+    { "billing",   "billing",  0, NULL,    NULL },
+    { "sensor",    "sensor",   0, NULL,    NULL },
+    { "enforcer",  "enforcer", 0, NULL,    "east" },
+    { "service",   "service",  0, NULL,    NULL },
+    { "provider1", "provider", 1, NULL,    NULL },
+    { "provider2", "provider", 2, NULL,    NULL }
 };
 
 char *
@@ -349,7 +350,7 @@ lg_test_certs_new (void)
         char why [256] = "";
         if (lg_auth_keygen (dir, clients, s_clients [index].name, s_clients [index].role,
                             s_clients [index].provider_id, s_clients [index].operator_id,
-                            why, sizeof why)) {
+                            s_clients [index].point, why, sizeof why)) {
             fprintf (stderr, "lg_test: could not make client certificate %s: %s\n",
                      s_clients [index].name, why);
             goto failed;
@@ -388,6 +389,26 @@ s_remove_entry (const char *path, const struct stat *sb, int flag, struct FTW *f
     if (remove (path))
         fprintf (stderr, "lg_test: could not remove %s: %s\n", path, strerror (errno));
     return 0;
+}
+
+char *
+lg_test_enforcer_cert (const char *certs, const char *point)
+{
+    char *secret = zsys_sprintf ("%s/clients/enforcer-%s_secret", certs, point);
+    if (secret && !zsys_file_exists (secret)) {
+        char *name = zsys_sprintf ("enforcer-%s", point);
+        char *clients = zsys_sprintf ("%s/clients", certs);
+        char why [256] = "";
+        if (!name || !clients
+        ||  lg_auth_keygen (certs, clients, name, "enforcer", 0, NULL, point, why, sizeof why)) {
+            fprintf (stderr, "lg_test: could not make the certificate of point %s: %s\n",
+                     point, why);
+            zstr_free (&secret);
+        }
+        zstr_free (&name);
+        zstr_free (&clients);
+    }
+    return secret;
 }
 
 void

@@ -85,14 +85,21 @@ bool lg_test_in_ci (void);
 //  A temporary certificate folder: services/<svc> key pairs (and outbox HMAC
 //  keys) for the six services, and clients/<name>[_secret] with the public
 //  part in allowed/ for: operator (operator_id alice), operator2 (bob),
-//  reviewer (rita), auditor (aki), viewer, billing, sensor, enforcer,
-//  service, provider1 (provider_id 1), provider2 (provider_id 2); and
+//  reviewer (rita), auditor (aki), viewer, billing, sensor, enforcer (point
+//  east), service, provider1 (provider_id 1), provider2 (provider_id 2); and
 //  clients/stranger[_secret], a key pair that is NOT in allowed/. Returns the
 //  folder (caller frees with lg_test_certs_destroy) or NULL.
 char *lg_test_certs_new (void);
 
 //  Remove the folder and free its name.
 void lg_test_certs_destroy (char **dir_p);
+
+//  The secret certificate file of enforcement point `point` (role enforcer,
+//  metadata point: the only point it may speak as, X.3), made in certs the
+//  first time it is asked for: clients/enforcer-<point>_secret, public part
+//  in allowed/enforcer-<point>. Caller frees; NULL (the reason on stderr)
+//  when it could not be made.
+char *lg_test_enforcer_cert (const char *certs, const char *point);
 
 //  --------------------------------------------------------------------------
 //  Processes

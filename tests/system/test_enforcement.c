@@ -80,7 +80,9 @@ s_enforcer_to (const char *point, const char *endpoints)
 {
     char *netns = zsys_sprintf ("LG_ENFORCER_NETNS=%s-%s", s_tag, point);
     char *name = zsys_sprintf ("LG_ENFORCER_POINT=%s", point);
-    char *cert = zsys_sprintf ("LG_ENFORCER_CERT=%s/clients/enforcer_secret", s_certs);
+    char *secret = lg_test_enforcer_cert (s_certs, point);    //  its own (X.3)
+    char *cert = zsys_sprintf ("LG_ENFORCER_CERT=%s", secret);
+    zstr_free (&secret);
     char *certs = zsys_sprintf ("LG_CERT_DIR=%s", s_certs);
     char *connect = zsys_sprintf ("LG_ISOLATION_ENFORCER_CONNECT=%s", endpoints);
     const char *env [] = { netns, name, cert, certs, connect, "LG_RECONCILE_MS=500", NULL };

@@ -521,14 +521,16 @@ s_point_ack (zsock_t *point, uint64_t version)
     s_point_ack_as (point, "fake", version);
 }
 
-//  A hand-made point connected with the enforcer certificate to a replica's
-//  enforcer endpoint
+//  A hand-made point connected to a replica's enforcer endpoint with the
+//  certificate of enforcement point `name` (the only point it may speak
+//  as, X.3)
 static zsock_t *
-s_point_at (const char *endpoint)
+s_point_at (const char *endpoint, const char *name)
 {
     zsock_t *point = zsock_new (ZMQ_DEALER);
-    char *cert = zsys_sprintf ("%s/clients/enforcer", s_certs);
+    char *cert = lg_test_enforcer_cert (s_certs, name);
     char *server = zsys_sprintf ("%s/services/isolation", s_certs);
+    assert_non_null (cert);
     assert_int_equal (lg_auth_client (point, cert, server), 0);
     assert_int_equal (zsock_connect (point, "%s", endpoint), 0);
     zstr_free (&cert);
@@ -537,9 +539,9 @@ s_point_at (const char *endpoint)
 }
 
 static zsock_t *
-s_point_new (void)
+s_point_new (const char *name)
 {
-    return s_point_at (s_enforcers);
+    return s_point_at (s_enforcers, name);
 }
 
 static void
@@ -648,7 +650,7 @@ test_x3_enforcer_cannot_ack_unsent_version (void **state)
     (void) state;
     uint64_t id = s_fresh_connection ();
 
-    zsock_t *point = s_point_new ();
+    zsock_t *point = s_point_new ("fake");
     uint64_t head = s_point_join (point, "fake");
     Lgwan__V1__EnforcerFrame *in;
 
@@ -697,12 +699,12 @@ test_x3_point_name_held_by_one_connection (void **state)
     (void) state;
     uint64_t id = s_fresh_connection ();
 
-    zsock_t *first = s_point_new ();
+    zsock_t *first = s_point_new ("twin");
     s_point_join (first, "twin");
     Lgwan__V1__EnforcerFrame *in;
 
     //  The second connection with the same name is told why, and gets no snapshot
-    zsock_t *second = s_point_new ();
+    zsock_t *second = s_point_new ("twin");
     s_point_hello (second, "twin");
     in = s_point_recv (second, LGWAN__V1__ENFORCER_FRAME__BODY_REFUSED);
     assert_string_equal (in->refused->point, "twin");
@@ -756,6 +758,107 @@ test_x3_point_name_held_by_one_connection (void **state)
     s_sql ("DELETE FROM isolation.points WHERE name = 'twin' RETURNING 1");
 }
 
+//  How many lines of the isolation service's log hold text
+static int
+s_isolation_log_count (const char *text)
+{
+    return lg_test_log_count (s_isolation.pid, text);
+}
+
+//  The Refused that answers a Hello as name on point; asserts it is final,
+//  names X.3 and holds reason_part, and that no Snapshot follows
+static void
+s_expect_refused_for_good (zsock_t *point, const char *name, const char *reason_part)
+{
+    s_point_hello (point, name);
+    Lgwan__V1__EnforcerFrame *in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_REFUSED);
+    assert_string_equal (in->refused->point, name);
+    assert_true (in->refused->final);
+    assert_string_equal (in->refused->requirement, "X.3");
+    if (!strstr (in->refused->reason, reason_part) || !strstr (in->refused->reason, "(X.3)"))
+        fail_msg ("refused with \"%s\"", in->refused->reason);
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    assert_null (s_point_try_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT, 1000));
+}
+
+/* REQ X.3, R16.1: an enforcement point speaks only with its own
+   certificate. The point's name was only what an enforcer typed in its
+   Hello, so any enforcer certificate could say Hello and ack as another
+   point, here gateway "west" while it is offline, and isolation reported
+   the change in force at a gateway that never applied it. Now the
+   certificate of "east" saying Hello as "west" is refused for good
+   (Refused{final, X.3}), logged and counted on "west", its acks as "west"
+   are ignored (also once it said Hello as itself), and the change waits
+   for west's own ack. A certificate that names no point is refused too. */
+static void
+test_x3_r16_1_point_speaks_only_with_its_own_certificate (void **state)
+{
+    (void) state;
+    uint64_t id = s_fresh_connection ();
+    const char *acked = "SELECT acked_version FROM isolation.points WHERE name = '%s'";
+
+    //  West joins, acks the head, and goes offline: still registered
+    zsock_t *west = s_point_new ("west");
+    uint64_t head = s_point_join (west, "west");
+    s_point_ack_as (west, "west", head);
+    for (int i = 0; i < 100 && s_sql (acked, "west") != (long) head; i++)
+        zclock_sleep (50);
+    assert_int_equal (s_sql (acked, "west"), (long) head);
+    zsock_destroy (&west);
+    assert_false (s_disconnect_one (id, "INC-FOREIGN"));
+    uint64_t version = (uint64_t) s_sql ("SELECT version FROM isolation.desired_head");
+    assert_true (version > head);
+
+    //  East's certificate says Hello and acks as west: refused, ignored
+    int logged = s_isolation_log_count ("refused a Hello as enforcement point west from the"
+                                        " certificate of point east (X.3");
+    zsock_t *east = s_point_new ("east");
+    s_expect_refused_for_good (east, "west", "this certificate is for point east, not west");
+    s_point_ack_as (east, "west", version);
+    //  ... and once it said Hello as itself, its acks as west still count for nothing
+    s_point_join (east, "east");
+    s_point_ack_as (east, "west", version);
+    s_point_ack_as (east, "east", version);
+    for (int i = 0; i < 100 && s_sql (acked, "east") != (long) version; i++)
+        zclock_sleep (50);
+    assert_int_equal (s_sql (acked, "east"), (long) version);
+    zclock_sleep (1200);                    //  a Beat, which records any ack kept
+    assert_int_equal (s_sql (acked, "west"), (long) head);
+    assert_int_equal (s_pending (id), 1);
+    assert_int_equal (s_sql ("SELECT refusals FROM isolation.points WHERE name = 'west'"), 1);
+    assert_int_equal (s_isolation_log_count ("refused a Hello as enforcement point west from the"
+                                             " certificate of point east (X.3"), logged + 1);
+
+    //  An enforcer certificate made without a point (by hand, or before
+    //  points were bound): refused whatever it names
+    zcert_t *cert = zcert_new ();
+    zcert_set_meta (cert, "role", "enforcer");
+    char *public = zsys_sprintf ("%s/allowed/enforcer-pointless", s_certs);
+    char *secret = zsys_sprintf ("%s/clients/enforcer-pointless", s_certs);
+    char *server = zsys_sprintf ("%s/services/isolation", s_certs);
+    assert_int_equal (zcert_save (cert, secret), 0);
+    assert_int_equal (zcert_save_public (cert, public), 0);
+    zcert_destroy (&cert);
+    zsock_t *pointless = zsock_new (ZMQ_DEALER);
+    assert_int_equal (lg_auth_client (pointless, secret, server), 0);
+    assert_int_equal (zsock_connect (pointless, "%s", s_enforcers), 0);
+    s_expect_refused_for_good (pointless, "pointless", "names no point");
+    zsock_destroy (&pointless);
+    zstr_free (&public);
+    zstr_free (&secret);
+    zstr_free (&server);
+
+    //  West's own certificate puts the change in force
+    west = s_point_new ("west");
+    assert_int_equal (s_point_join (west, "west"), version);
+    s_point_ack_as (west, "west", version);
+    for (int i = 0; i < 100 && s_pending (id) != 0; i++)
+        zclock_sleep (50);
+    assert_int_equal (s_pending (id), 0);
+    zsock_destroy (&west);
+    zsock_destroy (&east);
+}
+
 /* REQ R16.1: an ack the database could not record is recorded later. A
    point acks a version once; the acks of a failed transaction used to be
    dropped, and the change stayed pending (not in force, its event not
@@ -765,7 +868,7 @@ test_r16_1_ack_kept_when_not_recorded (void **state)
 {
     (void) state;
     uint64_t id = s_fresh_connection ();
-    zsock_t *point = s_point_new ();
+    zsock_t *point = s_point_new ("fake");
     uint64_t head = s_point_join (point, "fake");
     Lgwan__V1__EnforcerFrame *in;
     s_point_ack (point, head);
@@ -804,7 +907,7 @@ test_r16_1_acks_conflict_runs_again_at_once (void **state)
 {
     (void) state;
     uint64_t id = s_fresh_connection ();
-    zsock_t *point = s_point_new ();
+    zsock_t *point = s_point_new ("fake");
     uint64_t head = s_point_join (point, "fake");
     s_point_ack (point, head);
     s_wait_acked (head);
@@ -863,8 +966,8 @@ test_r16_1_acks_apart_recorded_together (void **state)
 {
     (void) state;
     uint64_t id = s_fresh_connection ();
-    zsock_t *early = s_point_new ();
-    zsock_t *late = s_point_new ();
+    zsock_t *early = s_point_new ("early");
+    zsock_t *late = s_point_new ("late");
     s_two_points_at_head (early, "early", late, "late");
     const char *acked = "SELECT acked_version FROM isolation.points WHERE name = '%s'";
 
@@ -913,7 +1016,7 @@ static void
 test_r16_1_beats_go_on_under_a_held_lock (void **state)
 {
     (void) state;
-    zsock_t *point = s_point_new ();
+    zsock_t *point = s_point_new ("held");
     s_point_join (point, "held");
     Lgwan__V1__EnforcerFrame *in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_BEAT);
     lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
@@ -1054,10 +1157,10 @@ test_r16_1_gone_point_retired (void **state)
 {
     (void) state;
     uint64_t id = s_fresh_connection ();
-    zsock_t *gone = s_point_new ();
+    zsock_t *gone = s_point_new ("gone-gw");
     uint64_t head = s_point_join (gone, "gone-gw");
     s_point_ack_as (gone, "gone-gw", head);
-    zsock_t *live = s_point_new ();
+    zsock_t *live = s_point_new ("live-gw");
     s_point_join (live, "live-gw");
     s_point_ack_as (live, "live-gw", head);
     const char *acked = "SELECT acked_version FROM isolation.points WHERE name = '%s'";
@@ -1132,7 +1235,7 @@ test_r16_1_gone_point_retired (void **state)
                              LGWAN__V1__EVENT__BODY_DISCONNECTED), announced + 1);
 
     //  The gateway comes back: registered again
-    gone = s_point_new ();
+    gone = s_point_new ("gone-gw");
     s_point_join (gone, "gone-gw");
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.points WHERE name = 'gone-gw'"
                              " AND retired_at IS NULL"), 1);
@@ -1160,7 +1263,7 @@ test_r16_1_first_change_after_start_is_pushed (void **state)
     const char *extra [] = { enforcers, NULL };
     lg_test_proc_t *follows [] = { &s_registry, NULL };
     assert_true (lg_test_proc_start (&replica, s_admin, s_certs, follows, extra));
-    zsock_t *point = s_point_at (endpoint);
+    zsock_t *point = s_point_at (endpoint, "fake");
     uint64_t head = s_point_join (point, "fake");
     s_point_ack (point, head);
 
@@ -1218,7 +1321,7 @@ test_r16_1_lagging_counts_from_the_oldest_version_not_acked (void **state)
     const char *extra [] = { enforcers, clock_file, "LG_LAG_MS=10000", NULL };
     lg_test_proc_t *follows [] = { &s_registry, NULL };
     assert_true (lg_test_proc_start (&replica, s_admin, s_certs, follows, extra));
-    zsock_t *point = s_point_at (endpoint);
+    zsock_t *point = s_point_at (endpoint, "stuck");
     uint64_t head = s_point_join (point, "stuck");
     s_point_ack_as (point, "stuck", head);
     const char *acked = "SELECT acked_version FROM isolation.points WHERE name = 'stuck'";
@@ -1299,7 +1402,7 @@ static void
 test_r16_1_beats_keep_the_head_while_the_database_is_away (void **state)
 {
     (void) state;
-    zsock_t *point = s_point_new ();
+    zsock_t *point = s_point_new ("fake");
     uint64_t head = s_point_join (point, "fake");
     s_point_ack (point, head);
     s_database_away (true);
@@ -1327,7 +1430,7 @@ static void
 test_r16_1_beats_stop_while_the_database_stays_away (void **state)
 {
     (void) state;
-    zsock_t *point = s_point_new ();
+    zsock_t *point = s_point_new ("fake");
     uint64_t head = s_point_join (point, "fake");
     s_point_ack (point, head);
     s_database_away (true);
@@ -1368,7 +1471,7 @@ static void
 test_r16_1_repair_kept_when_not_recorded (void **state)
 {
     (void) state;
-    zsock_t *point = s_point_new ();
+    zsock_t *point = s_point_new ("fake");
     s_point_join (point, "fake");
     const char *count = "SELECT count(*) FROM isolation.outbox WHERE body_case = %d";
     long before = s_sql (count, LGWAN__V1__EVENT__BODY_DRIFT_REPAIRED);
@@ -1496,7 +1599,7 @@ test_r16_1_point_name_an_operator_cannot_retire_refused (void **state)
     (void) state;
     const char *long_name = "gateway-east-and-then-some-more-x";     //  33
     assert_int_equal (strlen (long_name), 33);
-    zsock_t *point = s_point_new ();
+    zsock_t *point = s_point_new ("gateway-east-and-then-some-more");
     s_point_hello (point, long_name);
     Lgwan__V1__EnforcerFrame *in = s_point_try_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT,
                                                      1500);
@@ -1636,7 +1739,7 @@ s_two_at_once (s_call_t *first, s_call_t *second)
     const char *extra [] = { enforcers, "LG_FAULTS=write_stall_before_commit", NULL };
     lg_test_proc_t *follows [] = { &s_registry, NULL };
     assert_true (lg_test_proc_start (&replica, s_admin, s_certs, follows, extra));
-    zsock_t *point = s_point_new ();
+    zsock_t *point = s_point_new ("silent");
     s_point_join (point, "silent");
     first->proc = &replica;
     second->proc = &s_isolation;
@@ -1744,8 +1847,8 @@ test_r16_1_acks_of_two_replicas_at_once (void **state)
     (void) state;
     s_more_room ();
     uint64_t id = s_fresh_connection ();
-    zsock_t *fa = s_point_new ();
-    zsock_t *fb = s_point_new ();
+    zsock_t *fa = s_point_new ("fa");
+    zsock_t *fb = s_point_new ("fb");
     s_two_points_at_head (fa, "fa", fb, "fb");
     const char *acked = "SELECT acked_version FROM isolation.points WHERE name = '%s'";
 
@@ -1791,6 +1894,8 @@ main (void)
         cmocka_unit_test_teardown (test_r12_1_decommission_alone_keeps_the_allocation, s_forget_points),
         cmocka_unit_test_teardown (test_x3_enforcer_cannot_ack_unsent_version, s_forget_points),
         cmocka_unit_test_teardown (test_x3_point_name_held_by_one_connection, s_forget_points),
+        cmocka_unit_test_teardown (test_x3_r16_1_point_speaks_only_with_its_own_certificate,
+                                   s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_ack_kept_when_not_recorded, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_acks_conflict_runs_again_at_once, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_repair_kept_when_not_recorded, s_forget_points),

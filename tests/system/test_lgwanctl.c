@@ -836,6 +836,55 @@ test_r6_1_export_whole_or_nothing (void **state)
     zstr_free (&path);
 }
 
+/* REQ X.3: an enforcer certificate names the enforcement point it speaks
+   as (`keygen --point`), required for that role and refused for any other,
+   with the point-name rule; a refused keygen writes no certificate. The
+   point was only what an enforcer typed in its Hello, so any enforcer
+   certificate could speak as any gateway. */
+static void
+test_x3_keygen_binds_an_enforcer_to_its_point (void **state)
+{
+    (void) state;
+    const struct {
+        const char *flags;
+        const char *name;
+        const char *said;
+    } refused [] = {
+        { "--role enforcer",                  "gw-a", "an enforcer certificate needs --point" },
+        { "--role viewer --point east",       "gw-b", "only an enforcer certificate carries a point" },
+        { "--role enforcer --point East",     "gw-c", "point must be 1-32 of [a-z0-9-]" },
+        { "--role enforcer --point ''",       "gw-d", "an enforcer certificate needs --point" },
+        { "--role enforcer --point gateway-east-and-then-some-more-x", "gw-e", "point must be" },
+        { "--service registry --point east",  NULL,   "keygen --service takes no other flag" },
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused [0]; i++) {
+        long mark = s_err_mark ();
+        int rc = refused [i].name
+               ? s_ctl (NULL, "operator", "keygen %s --name %s", refused [i].flags, refused [i].name)
+               : s_ctl (NULL, "operator", "keygen %s", refused [i].flags);
+        char *err = s_err_since (mark);
+        if (rc == 0 || !strstr (err, refused [i].said))
+            fail_msg ("keygen %s said %d: %s", refused [i].flags, rc, err);
+        free (err);
+        if (refused [i].name) {
+            char *allowed = zsys_sprintf ("%s/allowed/%s", s_certs, refused [i].name);
+            char *secret = zsys_sprintf ("%s/clients/%s_secret", s_certs, refused [i].name);
+            assert_false (zsys_file_exists (allowed) || zsys_file_exists (secret));
+            zstr_free (&allowed);
+            zstr_free (&secret);
+        }
+    }
+    assert_int_equal (s_ctl (NULL, "operator", "keygen --role enforcer --point east --name gw-ok"), 0);
+    char *path = zsys_sprintf ("%s/allowed/gw-ok", s_certs);
+    zcert_t *cert = zcert_load (path);
+    assert_non_null (cert);
+    assert_string_equal (zcert_meta (cert, "role"), "enforcer");
+    assert_non_null (zcert_meta (cert, "point"));
+    assert_string_equal (zcert_meta (cert, "point"), "east");
+    zcert_destroy (&cert);
+    zstr_free (&path);
+}
+
 int
 main (void)
 {
@@ -848,6 +897,7 @@ main (void)
         cmocka_unit_test (test_x2_unreadable_events_are_named),
         cmocka_unit_test (test_r6_1_export_whole_or_nothing),
         cmocka_unit_test (test_x3_server_text_is_escaped),
+        cmocka_unit_test (test_x3_keygen_binds_an_enforcer_to_its_point),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

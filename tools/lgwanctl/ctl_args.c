@@ -72,6 +72,8 @@ static const ctl_flag_t s_keygen_flags [] = {
                     "service, in $LG_CERT_DIR/services (idempotent)" },
     { "provider-id", 0, "the provider a provider certificate speaks for" },
     { "operator-id", 0, "who holds an operator, reviewer or auditor certificate" },
+    { "point", 0, "the enforcement point an enforcer certificate speaks as, [a-z0-9-]"
+                  " (required for the enforcer role, refused for the others; X.3)" },
     { "out", 0, "folder for the key pair (default $LG_CERT_DIR/clients)" },
     { NULL }
 };

@@ -32,13 +32,14 @@ ctl_local_keygen (ctl_args_t *args)
     const char *name = ctl_args_value (args, "name");
     const char *operator_id = ctl_args_value (args, "operator-id");
     const char *text = ctl_args_value (args, "provider-id");
+    const char *point = ctl_args_value (args, "point");
     const char *out = ctl_args_value (args, "out");
     const char *cert_dir = ctl_args_cert_dir ();
     const char *service = ctl_args_value (args, "service");
     char why [256];
     int64_t provider_id = 0;
     if (service) {
-        if (role || name || operator_id || text || out) {
+        if (role || name || operator_id || text || point || out) {
             fprintf (stderr, "lgwanctl: keygen --service takes no other flag\n");
             return CTL_EXIT_USAGE;
         }
@@ -77,7 +78,7 @@ ctl_local_keygen (ctl_args_t *args)
         goto cleanup;
     }
     if (lg_auth_keygen (cert_dir, out_dir, name, role, (uint64_t) provider_id, operator_id,
-                        why, sizeof why)) {
+                        point, why, sizeof why)) {
         fprintf (stderr, "lgwanctl: could not create certificate %s: %s\n", name, why);
         goto cleanup;
     }

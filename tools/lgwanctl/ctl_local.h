@@ -9,7 +9,7 @@
 
 #include "ctl_args.h"
 
-//  keygen --role R --name N [--provider-id N | --operator-id ID] [--out DIR]
+//  keygen --role R --name N [--provider-id N | --operator-id ID | --point P] [--out DIR]
 //  keygen --service S
 int ctl_local_keygen (ctl_args_t *args);
 
