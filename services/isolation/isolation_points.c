@@ -49,7 +49,9 @@
        acks of the others cannot make anything in force: waiting costs no
        time on that path, and the transaction a point's early ack cost held
        up the last ack behind it. A point acks a version once, so acks a
-       failed duty could not record are kept and tried again at every Beat.
+       failed duty could not record are kept and tried again at every Beat,
+       the last one of every point however many points there are (there was
+       room for 64: a 65th point's ack was dropped until it acked again).
        So are the repairs a point reports (up to S_REPAIRS_MAX): a
        DriftRepaired is the record that someone changed a gateway's ruleset,
        and the point reports it once.
@@ -82,7 +84,7 @@
 */
 #include "isolation.h"
 
-#define S_BATCH 64                 //  frames taken per wake-up, acks recorded at once
+#define S_BATCH 64                 //  frames taken per wake-up
 #define S_REFUSAL_LOG_MS 30000     //  a refused Hello is logged at most this often
 #define S_REPAIRS_MAX 256          //  repairs waiting for the database, at most
 #define S_POLL_MS 200              //  while not listening: how often versions not pushed are read
@@ -125,9 +127,11 @@ typedef struct {
     char point [40];
     bool dry_run;
     Lgwan__V1__EnforcerRepaired *repaired;
-    //  Acks taken but not yet recorded, one per point
-    s_ack_t acks [S_BATCH];
+    //  Acks taken but not yet recorded, one per point, for as many points
+    //  as there are (point 5); room for max_acks
+    s_ack_t *acks;
     size_t n_acks;
+    size_t max_acks;
     int64_t refusal_logged;     //  zclock_mono of the last refused Hello logged
     int64_t foreign_logged;     //  ... of the last frame for another certificate's point
     //  Repairs reported but not yet recorded (s_repair_t), oldest first
@@ -204,6 +208,7 @@ isolation_points_destroy (void **state_p)
         lg_db_destroy (&self->listener);
         zhashx_destroy (&self->peers);
         zlistx_destroy (&self->repairs);
+        free (self->acks);
         free (self);
         *state_p = NULL;
     }
@@ -377,29 +382,39 @@ static int
 s_record_acks (lg_ctx_t *ctx)
 {
     s_points_t *self = (s_points_t *) ctx->state;
-    char versions [S_BATCH * 21 + 3], dry [S_BATCH * 2 + 3], now [40];
-    const char *points [S_BATCH];
+    size_t count = self->n_acks;
+    size_t versions_size = count * 21 + 3, dry_size = count * 2 + 3;
+    char *versions = (char *) malloc (versions_size);
+    char *dry = (char *) malloc (dry_size);
+    const char **points = (const char **) malloc (count * sizeof (char *));
+    char *names = NULL, now [40];
+    int rc = -2;
+    if (!versions || !dry || !points)
+        goto cleanup;
     size_t v = 0, d = 0;
-    for (size_t i = 0; i < self->n_acks; i++) {
+    for (size_t i = 0; i < count; i++) {
         const char *sep = i? ",": "{";
         points [i] = self->acks [i].point;
-        v += snprintf (versions + v, sizeof versions - v, "%s%" PRIu64, sep, self->acks [i].version);
-        d += snprintf (dry + d, sizeof dry - d, "%s%c", sep, self->acks [i].dry_run? 't': 'f');
+        v += snprintf (versions + v, versions_size - v, "%s%" PRIu64, sep, self->acks [i].version);
+        d += snprintf (dry + d, dry_size - d, "%s%c", sep, self->acks [i].dry_run? 't': 'f');
     }
-    char *names = s_names_array (points, self->n_acks);
-    snprintf (versions + v, sizeof versions - v, "}");
-    snprintf (dry + d, sizeof dry - d, "}");
+    names = s_names_array (points, count);
+    snprintf (versions + v, versions_size - v, "}");
+    snprintf (dry + d, dry_size - d, "}");
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { names, versions, dry, now, self->replica };
-    bool ok = lg_db_run (ctx->db, "UPDATE points p SET acked_version = greatest (p.acked_version,"
-                                  " a.v), dry_run = a.d, last_seen = $4::timestamptz, replica = $5,"
-                                  " retired_at = NULL, retired_by = NULL, retire_reason = NULL"
-                                  " FROM unnest ($1::text[], $2::bigint[], $3::boolean[])"
-                                  " AS a (name, v, d) WHERE p.name = a.name", 5, params);
+    if (lg_db_run (ctx->db, "UPDATE points p SET acked_version = greatest (p.acked_version,"
+                            " a.v), dry_run = a.d, last_seen = $4::timestamptz, replica = $5,"
+                            " retired_at = NULL, retired_by = NULL, retire_reason = NULL"
+                            " FROM unnest ($1::text[], $2::bigint[], $3::boolean[])"
+                            " AS a (name, v, d) WHERE p.name = a.name", 5, params))
+        rc = isolation_emit_in_force (ctx, NULL);
+cleanup:
     free (names);
-    if (!ok)
-        return -2;
-    return isolation_emit_in_force (ctx, NULL);
+    free (versions);
+    free (dry);
+    free (points);
+    return rc;
 }
 
 static void
@@ -414,7 +429,10 @@ s_flush_acks (s_points_t *self)
         self->n_acks = 0;
 }
 
-//  Keep the highest version per point until the flush
+//  Keep the highest version per point until the flush, for every point: a
+//  point acks a version once, so an ack not kept here would hold its change
+//  back until the point acked a later one (there was room for 64 points,
+//  and the 65th point's ack was dropped while the database was away)
 static void
 s_take_ack (s_points_t *self, const char *point, uint64_t version, bool dry_run)
 {
@@ -422,12 +440,16 @@ s_take_ack (s_points_t *self, const char *point, uint64_t version, bool dry_run)
     for (i = 0; i < self->n_acks && !streq (self->acks [i].point, point); i++)
         ;
     if (i == self->n_acks) {
-        if (self->n_acks == S_BATCH)
-            s_flush_acks (self);
-        if (self->n_acks == S_BATCH) {
-            lg_warning ("enforcement point %s acked version %" PRIu64 ", not recorded: %d other"
-                        " points' acks wait for the database", point, version, S_BATCH);
-            return;
+        if (self->n_acks == self->max_acks) {
+            size_t max = self->max_acks? 2 * self->max_acks: 16;
+            s_ack_t *acks = (s_ack_t *) realloc (self->acks, max * sizeof (s_ack_t));
+            if (!acks) {
+                lg_error ("enforcement point %s acked version %" PRIu64 ", not recorded: out"
+                          " of memory for the acks of %zu points", point, version, max);
+                return;
+            }
+            self->acks = acks;
+            self->max_acks = max;
         }
         i = self->n_acks++;
         snprintf (self->acks [i].point, sizeof self->acks [i].point, "%s", point);
