@@ -42,7 +42,14 @@
        the process has one thread: setns moves only the calling thread.
     6. Permission. EPERM from the kernel (no CAP_NET_ADMIN, or not in the
        namespace's owner) is ENF_NFT_DENIED, apart from every other failure,
-       so the enforcer can stop loudly instead of pretending.
+       so the enforcer can stop loudly instead of pretending. A batch
+       refused with EPERM because table inet lgwan carries the owner flag
+       (NFT_TABLE_F_OWNER: only the netlink socket that made it may change
+       it, and it goes when that socket closes) is ENF_NFT_OWNED instead,
+       the owner's netlink port id in why: it was taken for a missing
+       capability, and the enforcer stopped saying it needed CAP_NET_ADMIN
+       while it had it. The flag is asked of the kernel after the refusal
+       (NFT_MSG_GETTABLE, as for point 4), not guessed.
     7. The rest of the table after an update. Asking about a change's
        elements says nothing of the chain, its rules or the table's flags
        (a `nft flush chain`, a foreign accept in front, a dormant table), and
@@ -97,7 +104,7 @@ struct _enf_nft_t {
     uint32_t batches;
 };
 
-static int s_table_flags (enf_nft_t *self, uint32_t *flags);
+static int s_table_flags (enf_nft_t *self, uint32_t *flags, uint32_t *owner);
 static int s_generation (enf_nft_t *self, uint32_t *generation);
 
 //  Value stored for every key of a prefix set
@@ -858,6 +865,15 @@ enf_nft_has_net_admin (void)
     return (data [CAP_TO_INDEX (CAP_NET_ADMIN)].effective & CAP_TO_MASK (CAP_NET_ADMIN)) != 0;
 }
 
+const char *
+enf_nft_denied_cause (int rc, bool has_net_admin)
+{
+    if (rc == ENF_NFT_OWNED)
+        return "table inet " ENF_TABLE " is owned by another process";
+    return has_net_admin? "nftables refused although CAP_NET_ADMIN is in the effective set"
+                        : "needs CAP_NET_ADMIN";
+}
+
 bool
 enf_netns_valid (const char *name)
 {
@@ -1015,6 +1031,38 @@ s_run (struct nft_ctx *ctx, const char *text, char **output_p, char *why, size_t
     return ENF_NFT_FAILED;
 }
 
+//  Run a batch through the writer (point 3); EPERM on a table another
+//  process owns is ENF_NFT_OWNED, said with its owner (point 6)
+static int
+s_write (enf_nft_t *self, const char *text, char *why, size_t why_size)
+{
+    char refused [512] = "";
+    int rc = s_run (self->writer, text, NULL, refused, sizeof refused);
+    uint32_t flags = 0, owner = 0;
+    if (rc == ENF_NFT_DENIED && s_table_flags (self, &flags, &owner) == 0
+    &&  (flags & NFT_TABLE_F_OWNER)) {
+        //  A process's first netlink socket takes its pid as port id, which
+        //  is how `nft list table` names the owner too
+        char comm [64] = "", path [48];
+        snprintf (path, sizeof path, "/proc/%u/comm", (unsigned) owner);
+        FILE *file = fopen (path, "r");
+        if (file) {
+            if (!fgets (comm, sizeof comm, file))
+                comm [0] = '\0';
+            comm [strcspn (comm, "\n")] = '\0';
+            fclose (file);
+        }
+        lg_why (why, why_size, "table inet " ENF_TABLE " has the owner flag: only the netlink"
+                " socket of port id %u%s%s%s may change it; nftables: %s", (unsigned) owner,
+                *comm? " (process ": "", comm, *comm? ", if the port id is its pid)": "",
+                refused);
+        return ENF_NFT_OWNED;
+    }
+    if (rc)
+        lg_why (why, why_size, "%s", refused);
+    return rc;
+}
+
 int
 enf_nft_rebuild (enf_nft_t *self, zhashx_t *desired, char *why, size_t why_size)
 {
@@ -1029,7 +1077,7 @@ enf_nft_rebuild (enf_nft_t *self, zhashx_t *desired, char *why, size_t why_size)
                 " (a prefix is malformed or memory ran out)");
         return ENF_NFT_FAILED;
     }
-    int rc = s_run (self->writer, text, NULL, why, why_size);
+    int rc = s_write (self, text, why, why_size);
     free (text);
     if (rc == 0)
         self->lengths = lengths;
@@ -1048,7 +1096,7 @@ enf_nft_update (enf_nft_t *self, zlistx_t *add, zlistx_t *remove, char *why, siz
                 " (a prefix is malformed or memory ran out)");
         return ENF_NFT_FAILED;
     }
-    int rc = *text? s_run (self->writer, text, NULL, why, why_size): 0;
+    int rc = *text? s_write (self, text, why, why_size): 0;
     if (rc == 0 && *text)
         self->batches++;
     else
@@ -1091,7 +1139,7 @@ enf_nft_read (enf_nft_t *self, enf_seen_t **seen_p, char *why, size_t why_size)
     //  The flags from the kernel, not from the JSON (s_table_flags): a
     //  dormant table holds our rules and drops nothing
     uint32_t flags = 0;
-    int error = s_table_flags (self, &flags);
+    int error = s_table_flags (self, &flags, NULL);
     if (error) {
         lg_why (why, why_size, "could not read the flags of table inet " ENF_TABLE ": %s",
                 strerror (-error));
@@ -1358,19 +1406,35 @@ s_u32_answer (const struct nlmsghdr *message, void *arg)
                  || answer->found;
 }
 
+typedef struct {
+    uint32_t flags;
+    uint32_t owner;
+} s_table_answer_t;
+
+static void
+s_table_answer (const struct nlmsghdr *message, void *arg)
+{
+    s_table_answer_t *answer = (s_table_answer_t *) arg;
+    s_answer_u32 (message, NFTA_TABLE_FLAGS, &answer->flags);
+    s_answer_u32 (message, NFTA_TABLE_OWNER, &answer->owner);
+}
+
 //  The flags of table inet lgwan as the kernel holds them (0 when there is
-//  no such table). libnftables 1.0.6 writes a table's flags into its JSON
-//  from freed memory ("flags": "ipv4_addr", or the text cut short), so they
-//  are asked for here. 0, or -errno as s_ask.
+//  no such table), and with the owner flag the netlink port id of its owner
+//  (owner may be NULL). libnftables 1.0.6 writes a table's flags into its
+//  JSON from freed memory ("flags": "ipv4_addr", or the text cut short), so
+//  they are asked for here. 0, or -errno as s_ask.
 static int
-s_table_flags (enf_nft_t *self, uint32_t *flags)
+s_table_flags (enf_nft_t *self, uint32_t *flags, uint32_t *owner)
 {
     s_query_t query;
     s_query_start (&query, NFT_MSG_GETTABLE, NFPROTO_INET);
     s_attr (&query, NFTA_TABLE_NAME, ENF_TABLE, sizeof ENF_TABLE);
-    s_u32_answer_t answer = { NFTA_TABLE_FLAGS, 0, false };
-    int error = s_ask (self, &query, NFT_MSG_NEWTABLE, s_u32_answer, &answer);
-    *flags = error == 0? answer.value: 0;
+    s_table_answer_t answer = { 0, 0 };
+    int error = s_ask (self, &query, NFT_MSG_NEWTABLE, s_table_answer, &answer);
+    *flags = error == 0? answer.flags: 0;
+    if (owner)
+        *owner = error == 0? answer.owner: 0;
     return error == -ENOENT? 0: error;
 }
 

@@ -35,6 +35,8 @@
 //  Results of the object's methods besides 0
 #define ENF_NFT_FAILED      -1      //  nftables refused or could not be reached
 #define ENF_NFT_DENIED      -2      //  EPERM: the process lacks CAP_NET_ADMIN
+#define ENF_NFT_OWNED       -3      //  EPERM: table inet lgwan has the owner flag of
+                                    //  another process's netlink socket
 
 //  --------------------------------------------------------------------------
 //  Prefixes
@@ -129,6 +131,13 @@ bool enf_netns_valid (const char *name);
 //  (capget).
 bool enf_nft_has_net_admin (void);
 
+//  Why nftables refused with EPERM, as the enforcer says it before it stops
+//  (pure): rc ENF_NFT_OWNED, the table is owned by another process; else
+//  ENF_NFT_DENIED with or without CAP_NET_ADMIN in the effective set
+//  (has_net_admin, enf_nft_has_net_admin): a missing capability is named
+//  only when it is missing.
+const char *enf_nft_denied_cause (int rc, bool has_net_admin);
+
 //  Create the libnftables contexts inside network namespace netns ("host":
 //  the process's own; otherwise /run/netns/<netns>), and come back: the
 //  contexts keep their netlink sockets in that namespace, the process keeps
@@ -144,10 +153,12 @@ const char *enf_nft_netns (enf_nft_t *self);
 const enf_lengths_t *enf_nft_lengths (enf_nft_t *self);
 
 //  Rebuild the table for the prefixes of desired in one batch.
-//  0, ENF_NFT_FAILED or ENF_NFT_DENIED (why says more).
+//  0, ENF_NFT_FAILED, ENF_NFT_DENIED or ENF_NFT_OWNED (why says more, for
+//  OWNED the owner's netlink port id).
 int enf_nft_rebuild (enf_nft_t *self, zhashx_t *desired, char *why, size_t why_size);
 
 //  Apply one change in one batch: add and remove are canonical prefixes.
+//  Results as enf_nft_rebuild.
 int enf_nft_update (enf_nft_t *self, zlistx_t *add, zlistx_t *remove,
                     char *why, size_t why_size);
 
@@ -176,7 +187,7 @@ int enf_nft_confirm (enf_nft_t *self, zlistx_t *add, zlistx_t *remove, bool *ok,
 //  Read back, and when the kernel differs from desired, rebuild and read
 //  back again. missing and extra get what was wrong before the repair;
 //  *repaired says whether a repair was made. 0 when the kernel now holds
-//  desired, else ENF_NFT_FAILED or ENF_NFT_DENIED.
+//  desired, else ENF_NFT_FAILED, ENF_NFT_DENIED or ENF_NFT_OWNED.
 int enf_nft_reconcile (enf_nft_t *self, zhashx_t *desired, zlistx_t *missing, zlistx_t *extra,
                        bool *repaired, char *why, size_t why_size);
 

@@ -54,8 +54,13 @@
        way, less the Update's own changes: the reconcile would have found it
        the same.
     5. Never pretend. EPERM from nftables at any time stops the process with
-       "needs CAP_NET_ADMIN" on stderr and a non-zero exit; it does not keep
-       acking from memory.
+       its cause on stderr and a non-zero exit; it does not keep acking from
+       memory. The cause as it is: "table inet lgwan is owned by another
+       process" when the table has the owner flag (ENF_NFT_OWNED, with the
+       owner's netlink port id), else "needs CAP_NET_ADMIN", or, when the
+       process holds that capability in its effective set (capget), that
+       nftables refused although it does. An owned table used to stop the
+       enforcer saying it needed CAP_NET_ADMIN, which it had.
     6. Replicas. LG_ISOLATION_ENFORCER_CONNECT may name up to four
        endpoints, one per isolation replica; we are connected to one at a
        time (a DEALER connected to several would deal our Hellos and Acks
@@ -373,12 +378,17 @@ s_send_repaired (s_enforcer_t *self, zlistx_t *missing, zlistx_t *extra, const c
 static void
 s_nft_failed (s_enforcer_t *self, int rc, const char *what, const char *why)
 {
-    if (rc == ENF_NFT_DENIED) {
-        fprintf (stderr, "lgwan-enforcer: needs CAP_NET_ADMIN: nftables refused to %s "
-                 "in network namespace %s: %s\n", what, self->config.netns, why);
-        snprintf (self->fatal, sizeof self->fatal, "needs CAP_NET_ADMIN: could not %s: %s",
-                  what, why);
-        lg_log_write (LG_LOG_FATAL, why, "needs CAP_NET_ADMIN: could not %s", what);
+    if (rc == ENF_NFT_DENIED || rc == ENF_NFT_OWNED) {
+        const char *cause = enf_nft_denied_cause (rc, enf_nft_has_net_admin ());
+        fprintf (stderr, "lgwan-enforcer: %s: nftables refused to %s in network namespace %s:"
+                 " %s\n", cause, what, self->config.netns, why);
+        if (rc == ENF_NFT_OWNED)
+            fprintf (stderr, "lgwan-enforcer: no other process may hold table inet " ENF_TABLE
+                     " with the owner flag: stop the one that does (the table goes with its"
+                     " netlink socket) or have it delete the table, then start the enforcer"
+                     " again\n");
+        snprintf (self->fatal, sizeof self->fatal, "%s: could not %s: %s", cause, what, why);
+        lg_log_write (LG_LOG_FATAL, why, "%s: could not %s", cause, what);
         return;
     }
     lg_log_write (LG_LOG_ERROR, why, "could not %s in network namespace %s at version %" PRIu64,
@@ -590,7 +600,7 @@ s_on_update (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
     }
     int64_t started = zclock_usecs ();
     int rc = enf_nft_update (self->nft, add_now, remove_now, why, sizeof why);
-    if (rc == ENF_NFT_DENIED) {
+    if (rc == ENF_NFT_DENIED || rc == ENF_NFT_OWNED) {
         s_nft_failed (self, rc, "apply isolation batch", why);
         goto cleanup;
     }

@@ -484,6 +484,68 @@ test_r16_1_dormant_table_rebuilt (void **state)
     enf_nft_destroy (&nft);
 }
 
+/* REQ R16.1: table inet lgwan held by another process with the nftables
+   owner flag refuses our batches with EPERM, which was ENF_NFT_DENIED, so
+   the enforcer stopped saying it needed CAP_NET_ADMIN, which it had. A
+   batch refused so is ENF_NFT_OWNED now, and why names the owner (the
+   netlink port id of nft -i, which is its pid); the table is left as it
+   is, and once its owner is gone the table is ours to rebuild. */
+static void
+test_r16_1_owned_table_named (void **state)
+{
+    (void) state;
+    char why [512] = "";
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft flush ruleset", s_gw), 0);
+    FILE *holder = lg_test_nft_hold_owned (s_gw);
+    if (!holder)
+        lg_test_unavailable ("could not make a table with the owner flag (nft -i)");
+    enf_nft_t *nft = s_nft ();
+    zhashx_t *desired = s_set (s_first);
+    //  Everything asked while the owner holds the table, then the owner
+    //  ended before any assert: left running, it would fail the tests after
+    int rebuilt = enf_nft_rebuild (nft, desired, why, sizeof why);
+    char *rebuild_why = strdup (why);
+    static const char *const add [] = { "198.18.7.0/24", NULL };
+    zlistx_t *add_list = s_list (add);
+    int updated = enf_nft_update (nft, add_list, NULL, why, sizeof why);
+    zlistx_t *missing = enf_strings_new ();
+    bool repaired = true;
+    int reconciled = enf_nft_reconcile (nft, desired, missing, NULL, &repaired, why, sizeof why);
+    char *kernel = s_kernel ();
+    lg_test_nft_release (&holder);
+    if (rebuilt != ENF_NFT_OWNED)
+        print_error ("rebuild of an owned table: %d, %s\n", rebuilt, rebuild_why);
+    assert_int_equal (rebuilt, ENF_NFT_OWNED);
+    assert_non_null (strstr (rebuild_why, "table inet lgwan has the owner flag: only the netlink"
+                                          " socket of port id "));
+    assert_non_null (strstr (rebuild_why, "(process nft, if the port id is its pid)"));
+    assert_non_null (strstr (rebuild_why, "Operation not permitted"));
+    free (rebuild_why);
+    assert_int_equal (updated, ENF_NFT_OWNED);
+    //  The reconcile says the same, and the table was as its owner made it
+    assert_int_equal (reconciled, ENF_NFT_OWNED);
+    assert_false (repaired);
+    assert_non_null (strstr (kernel, "flags owner"));
+    assert_null (strstr (kernel, "198.18.1.0"));
+    free (kernel);
+
+    //  Its owner gone, the table went with it: ours to make
+    for (int i = 0; i < 100; i++) {
+        kernel = s_kernel ();
+        bool gone = !strstr (kernel, "flags owner");
+        free (kernel);
+        if (gone)
+            break;
+        zclock_sleep (20);
+    }
+    assert_int_equal (enf_nft_rebuild (nft, desired, why, sizeof why), 0);
+    s_assert_verified (nft, desired);
+    zlistx_destroy (&missing);
+    zlistx_destroy (&add_list);
+    zhashx_destroy (&desired);
+    enf_nft_destroy (&nft);
+}
+
 //  n prefixes: /24s in 10.0.0.0/8 and /48s in 2001:db8::/32, 9 to 1
 static zhashx_t *
 s_many (size_t count)
@@ -748,6 +810,7 @@ main (void)
         cmocka_unit_test (test_reconcile_flush),
         cmocka_unit_test (test_reconcile_hand_edits),
         cmocka_unit_test (test_r16_1_dormant_table_rebuilt),
+        cmocka_unit_test (test_r16_1_owned_table_named),
         cmocka_unit_test (test_scale),
         cmocka_unit_test (test_traffic),
     };

@@ -764,6 +764,49 @@ test_r16_1_drift_repaired_while_a_version_waits_is_reported (void **state)
     s_pid = 0;
 }
 
+/* REQ R16.1: table inet lgwan held by another process with the nftables
+   owner flag makes our batch fail with EPERM; the enforcer stopped saying
+   it needed CAP_NET_ADMIN, which it had, and an operator looked for the
+   wrong cause. It now exits 1 saying that the table is owned by another
+   process, and what to do. */
+static void
+test_r16_1_owned_table_stops_with_its_cause (void **state)
+{
+    (void) state;
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft flush ruleset", s_ns), 0);
+    FILE *holder = lg_test_nft_hold_owned (s_ns);
+    if (!holder)
+        lg_test_unavailable ("could not make a table with the owner flag (nft -i)");
+    s_pid = s_spawn ("east", s_ns, NULL, NULL);
+    Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 10000);
+    s_free (&frame);
+    static const char *const v1 [] = { "198.18.70.0/24", NULL };
+    s_send_snapshot (1, v1);
+    const char *path = lg_test_log_path (s_pid);
+    char *log_path = path? strdup (path): NULL;
+    int code = lg_test_stop (s_pid, 0, 5000);
+    s_pid = 0;
+    char *log = log_path? lg_test_sh_output ("cat '%s'", log_path): strdup ("");
+    char *kernel = s_kernel ();
+    lg_test_nft_release (&holder);         //  before any assert: the tests after use s_ns
+    char *said = zsys_sprintf ("lgwan-enforcer: table inet lgwan is owned by another process:"
+                               " nftables refused to apply isolation batch in network namespace"
+                               " %s: table inet lgwan has the owner flag", s_ns);
+    if (code == 0 || code >= 128 || !strstr (log, said) || strstr (log, "CAP_NET_ADMIN"))
+        print_error ("with an owned table: exit %d, log:\n%s\n", code, log);
+    assert_true (code > 0 && code < 128);
+    assert_non_null (strstr (log, said));
+    assert_non_null (strstr (log, "stop the one that does"));
+    assert_null (strstr (log, "CAP_NET_ADMIN"));
+    zstr_free (&said);
+    free (log);
+    free (log_path);
+    //  The owner's table was left as it was
+    assert_non_null (strstr (kernel, "flags owner"));
+    assert_null (strstr (kernel, "198.18.70.0"));
+    free (kernel);
+}
+
 //  Run the binary as point to its end; its exit code and its log
 static int
 s_run_as_to_end (const char *point, const char *netns, const char *const *extra,
@@ -967,6 +1010,7 @@ main (void)
         cmocka_unit_test (test_drift_found_by_an_update_reported),
         cmocka_unit_test (test_r16_1_update_acked_only_when_its_drops_are_in_force),
         cmocka_unit_test (test_r16_1_drift_repaired_while_a_version_waits_is_reported),
+        cmocka_unit_test (test_r16_1_owned_table_stops_with_its_cause),
         cmocka_unit_test (test_no_capability),
         cmocka_unit_test (test_bad_config),
     };

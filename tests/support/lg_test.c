@@ -918,6 +918,42 @@ lg_test_sh_output (const char *format, ...)
     return text;
 }
 
+FILE *
+lg_test_nft_hold_owned (const char *netns)
+{
+    //  nft -i reads its commands from the pipe and keeps its netlink socket,
+    //  the table's owner, open until the pipe closes
+    char *command = zsys_sprintf ("exec ip netns exec %s nft -i >/dev/null 2>&1", netns);
+    FILE *holder = command? popen (command, "w"): NULL;
+    zstr_free (&command);
+    if (!holder)
+        return NULL;
+    fprintf (holder, "add table inet lgwan { flags owner; }\n");
+    fflush (holder);
+    for (int attempt = 0; attempt < 250; attempt++) {
+        char *listing = lg_test_sh_output ("ip netns exec %s nft list table inet lgwan 2>&1",
+                                           netns);
+        bool owned = listing && strstr (listing, "flags owner");
+        free (listing);
+        if (owned)
+            return holder;
+        s_sleep_ms (20);
+    }
+    fprintf (stderr, "lg_test: nft -i did not make table inet lgwan with the owner flag in %s\n",
+             netns);
+    pclose (holder);
+    return NULL;
+}
+
+void
+lg_test_nft_release (FILE **holder_p)
+{
+    if (*holder_p) {
+        pclose (*holder_p);         //  nft -i ends at the end of its input
+        *holder_p = NULL;
+    }
+}
+
 lg_reply_t *
 lg_test_call (lg_client_t *client, unsigned body_case, void *body, const char *reason)
 {

@@ -200,7 +200,17 @@ int lg_test_sh (const char *format, ...) __attribute__ ((format (printf, 1, 2)))
 //  "" when it could not run). Add 2>&1 to the command to see stderr too.
 char *lg_test_sh_output (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 
-//  One request of body_case carrying body (any member of the oneof) with
+//  Table inet lgwan in network namespace netns (which must not have one)
+//  made with the nftables owner flag by a process kept running (`nft -i`
+//  reading from a pipe): only that process's netlink socket may change or
+//  delete the table, and it goes when the process ends. The pipe for
+//  lg_test_nft_release, or NULL (the reason on stderr).
+FILE *lg_test_nft_hold_owned (const char *netns);
+
+//  End that process (and so its table); *holder_p is NULL after.
+void lg_test_nft_release (FILE **holder_p);
+
+//  One request of body_case carrying body//  One request of body_case carrying body (any member of the oneof) with
 //  reason, on client; the reply (caller frees) or NULL when none came.
 lg_reply_t *lg_test_call (lg_client_t *client, unsigned body_case, void *body,
                           const char *reason);

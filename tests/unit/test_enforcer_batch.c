@@ -580,6 +580,23 @@ test_netns_names (void **state)
     assert_false (enf_netns_valid (longer));
 }
 
+/* REQ R16.1: EPERM from nftables is said with its cause: a table another
+   process owns (owner flag) whether or not the capability is there, a
+   missing CAP_NET_ADMIN only when it is missing. An owned table was said
+   to be a missing capability. */
+static void
+test_r16_1_denied_cause (void **state)
+{
+    (void) state;
+    assert_string_equal (enf_nft_denied_cause (ENF_NFT_OWNED, true),
+                         "table inet lgwan is owned by another process");
+    assert_string_equal (enf_nft_denied_cause (ENF_NFT_OWNED, false),
+                         "table inet lgwan is owned by another process");
+    assert_string_equal (enf_nft_denied_cause (ENF_NFT_DENIED, false), "needs CAP_NET_ADMIN");
+    assert_string_equal (enf_nft_denied_cause (ENF_NFT_DENIED, true),
+                         "nftables refused although CAP_NET_ADMIN is in the effective set");
+}
+
 int
 main (void)
 {
@@ -594,6 +611,7 @@ main (void)
         cmocka_unit_test (test_r16_1_table_with_flags_is_inexact),
         cmocka_unit_test (test_diff),
         cmocka_unit_test (test_netns_names),
+        cmocka_unit_test (test_r16_1_denied_cause),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
