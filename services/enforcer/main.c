@@ -74,8 +74,10 @@ main (int argc, char **argv)
     enf_nft_destroy (&args.nft);        //  NULL: the actor took it
     char *status = actor? zstr_recv (actor): NULL;
     if (!status || strncmp (status, "READY", 5)) {
-        lg_log_write (LG_LOG_FATAL, NULL, "enforcer could not start: %s",
-                      status? status: "interrupted");
+        //  The actor says "FAILED <why>": the why is what an operator reads
+        const char *cause = !status? "interrupted"
+                        : strncmp (status, "FAILED ", 7) == 0? status + 7: status;
+        lg_log_write (LG_LOG_FATAL, NULL, "enforcer could not start: %s", cause);
         zstr_free (&status);
         zactor_destroy (&actor);
         return 1;

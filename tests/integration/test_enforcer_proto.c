@@ -848,6 +848,9 @@ test_x3_certificate_of_another_point_stops_at_start (void **state)
         print_error ("east's certificate as west: exit %d, log:\n%s\n", code, log);
     assert_true (code > 0 && code < 128);
     assert_non_null (strstr (log, said));
+    //  The why as it is, without the actor's status word before it
+    assert_non_null (strstr (log, "enforcer could not start: certificate"));
+    assert_null (strstr (log, "FAILED"));
     free (log);
     zstr_free (&variable);
 
