@@ -53,7 +53,7 @@ lg_client_new (const char *endpoint, const char *cert, const char *server_cert)
     self->endpoint = strdup (endpoint);
     self->cert = cert? strdup (cert): NULL;
     self->server_cert = server_cert? strdup (server_cert): NULL;
-    self->timeout_ms = 2500;
+    self->timeout_ms = LG_CLIENT_TRY_MS;
     self->retries = 3;
     //  The services' own setting, when this process shares their environment;
     //  a malformed value leaves the default, the services' too

@@ -31,6 +31,7 @@
 //  LG_PUB_HWM             100000                             PUB high-water mark, 1 .. 10000000
 //  LG_MAX_WAITING         1024                               requests queued for a busy worker, 1 .. 100000
 //  LG_MAX_WAITING_MB      64                                 MiB of requests queued so, 1 .. 4096
+//  LG_MAX_QUEUE_MS        3000 (a client's try + 500)        ms one may wait queued and still run, 1 .. 3600000
 //  LG_LOG_LEVEL           info                               debug, info (or log), warning, error
 //
 //  Default <port>: registry 7101, billing 7102, audit 7103, monitor 7104,
@@ -81,6 +82,11 @@ static const struct {
 #define S_PUB_HWM_DFLT      100000
 #define S_PUB_HWM_MIN       1
 #define S_PUB_HWM_MAX       10000000
+//  A request that waited for a worker longer than a client's try was given
+//  up by that try; the client's retry, with the same request_id, waits
+//  behind it. The first is answered busy unrun, so the retry is what runs
+#define S_MAX_QUEUE_MS_DFLT (LG_CLIENT_TRY_MS + 500)
+#define S_MAX_QUEUE_MS_MAX  3600000
 
 int
 lg_config_string (const char *name, const char *dflt, bool allow_empty,
@@ -232,6 +238,8 @@ lg_config_load (lg_config_t *cfg, const char *service, char *why, size_t why_siz
     ||  lg_config_int ("LG_DUTY_MS", 0, 0, 86400000, &cfg->duty_ms, why, why_size)
     ||  lg_config_int ("LG_MAX_WAITING", 1024, 1, 100000, &cfg->max_waiting, why, why_size)
     ||  lg_config_int ("LG_MAX_WAITING_MB", 64, 1, 4096, &cfg->max_waiting_mb, why, why_size)
+    ||  lg_config_int ("LG_MAX_QUEUE_MS", S_MAX_QUEUE_MS_DFLT, 1, S_MAX_QUEUE_MS_MAX,
+                       &cfg->max_queue_ms, why, why_size)
     ||  lg_config_int ("LG_WORKERS", lg_config_default_workers (), 0, 64, &cfg->workers,
                        why, why_size))
         return -1;

@@ -22,6 +22,7 @@ typedef struct {
     int64_t pub_hwm;            //  LG_PUB_HWM
     int64_t max_waiting;        //  LG_MAX_WAITING: requests queued while every worker is busy
     int64_t max_waiting_mb;     //  LG_MAX_WAITING_MB: their bytes, in MiB
+    int64_t max_queue_ms;       //  LG_MAX_QUEUE_MS: how long one may wait before it is run
     int log_level;              //  LG_LOG_LEVEL
 } lg_config_t;
 

@@ -43,6 +43,8 @@ typedef Lgwan__V1__Code    lg_code_t;
 //  Limits of the wire contract
 #define LG_MAX_MSG_DEFAULT   (1024 * 1024)  //  application bound on one frame
 #define LG_REQUEST_ID_MAX    64             //  bytes of a request_id
+#define LG_CLIENT_TRY_MS     2500           //  a client's wait for one try's reply (lg_client,
+                                            //  lgwanctl --timeout), by default
 
 //  Roles carried in certificate metadata, as bits for dispatch tables
 typedef enum {

@@ -70,7 +70,7 @@ struct _lg_server_t {
     zactor_t **workers;
     bool *busy;
     size_t n_workers;
-    zlist_t *waiting;           //  jobs (zmsg_t) for the next free worker
+    zlist_t *waiting;           //  jobs (s_job_t) for the next free worker
     size_t waiting_bytes;       //  their size
     s_worker_args_t worker_args;
     lg_stats_fn *stats_fn;      //  the service's own counters, in the reactor
@@ -83,6 +83,24 @@ typedef struct {
     uint64_t count;
     uint64_t total_us;
 } s_tally_t;
+
+//  A request waiting for a worker: the job a worker takes, [identity] [r|d]
+//  [caller] [payload], and when the reactor read it (LG_MAX_QUEUE_MS)
+typedef struct {
+    zmsg_t *msg;
+    size_t size;                //  zmsg_content_size (msg)
+    int64_t arrived;            //  zclock_mono ()
+} s_job_t;
+
+static void
+s_job_destroy (s_job_t **self_p)
+{
+    if (*self_p) {
+        zmsg_destroy (&(*self_p)->msg);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
 
 static int s_stats (lg_ctx_t *ctx);
 //  A refusal of a request not read whole (malformed, or not taken) still
@@ -162,9 +180,9 @@ lg_server_destroy (lg_server_t **self_p)
         free (self->workers);
         free (self->busy);
         if (self->waiting) {
-            zmsg_t *job;
-            while ((job = (zmsg_t *) zlist_pop (self->waiting)))
-                zmsg_destroy (&job);
+            s_job_t *job;
+            while ((job = (s_job_t *) zlist_pop (self->waiting)))
+                s_job_destroy (&job);
             zlist_destroy (&self->waiting);
         }
         zsock_destroy (&self->router);
@@ -782,6 +800,93 @@ s_on_reactor (lg_server_t *self, zframe_t *payload)
     return true;
 }
 
+//  A refusal the reactor makes of a request it does not run (the queue is
+//  full; it waited for a worker too long): not stored, so the same request
+//  may be sent again. Its request_id is echoed
+static lg_reply_t *
+s_not_run (zframe_t *payload, lg_code_t code, const char *message)
+{
+    lg_reply_t *reply = (lg_reply_t *) malloc (sizeof (lg_reply_t));
+    lgwan__v1__reply__init (reply);
+    s_echo_request_id (reply, payload);
+    s_set_status (reply, code, "X.3", message);
+    return reply;
+}
+
+//  Count, log and send a reply made in the reactor, and free it
+static void
+s_answer (lg_server_t *self, zframe_t **identity_p, bool delimiter, lg_reply_t **reply_p,
+          const char *body_name, int64_t took_us)
+{
+    lg_reply_t *reply = *reply_p;
+    s_count (self, reply->status? (int) reply->status->code: 0, body_name, took_us);
+    s_log_refusal (reply, body_name);
+    zframe_t *frame = lg_codec_frame (&reply->base);
+    s_send_reply (self, identity_p, delimiter, &frame);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    *reply_p = NULL;
+}
+
+//  Answer a job taken from the queue that is not to run, with code and
+//  message, and destroy it
+static void
+s_refuse_job (lg_server_t *self, s_job_t **job_p, lg_code_t code, const char *message)
+{
+    zmsg_t *msg = (*job_p)->msg;
+    zframe_t *identity = zmsg_pop (msg);
+    zframe_t *flag = zmsg_pop (msg);
+    zframe_t *who = zmsg_pop (msg);
+    zframe_t *payload = zmsg_pop (msg);
+    lg_reply_t *reply = s_not_run (payload, code, message);
+    lg_warning ("request %s: %s", *reply->request_id? reply->request_id: "(no request_id)",
+                message);
+    s_answer (self, &identity, zframe_size (flag) == 1 && zframe_data (flag) [0] == 'r',
+              &reply, NULL, 0);
+    zframe_destroy (&identity);
+    zframe_destroy (&flag);
+    zframe_destroy (&who);
+    zframe_destroy (&payload);
+    s_job_destroy (job_p);
+}
+
+//  Jobs at the head of the queue that waited longer than LG_MAX_QUEUE_MS
+//  are answered busy, unrun: their client's try is over (a try is
+//  LG_CLIENT_TRY_MS by default, a little less than the bound), and its
+//  retry, the same request_id, waits behind them. Run, they would commit a
+//  change their client had been told was not made, long after it
+static void
+s_shed_aged (lg_server_t *self)
+{
+    s_job_t *job;
+    while ((job = (s_job_t *) zlist_first (self->waiting))) {
+        int64_t waited = zclock_mono () - job->arrived;
+        if (waited <= self->cfg.max_queue_ms)
+            break;
+        zlist_pop (self->waiting);
+        self->waiting_bytes -= job->size;
+        char message [200];
+        snprintf (message, sizeof message, "busy: waited %" PRId64 " ms for a worker, longer"
+                  " than LG_MAX_QUEUE_MS (%" PRId64 " ms) allows; not run, try again",
+                  waited, self->cfg.max_queue_ms);
+        s_refuse_job (self, &job, LGWAN__V1__CODE__UNAVAILABLE, message);
+    }
+}
+
+//  The next job of the queue to run, or NULL
+static zmsg_t *
+s_next_job (lg_server_t *self)
+{
+    s_shed_aged (self);
+    s_job_t *job = (s_job_t *) zlist_pop (self->waiting);
+    if (!job)
+        return NULL;
+    self->waiting_bytes -= job->size;
+    zmsg_t *msg = job->msg;
+    job->msg = NULL;
+    s_job_destroy (&job);
+    return msg;
+}
+
 //  Hand a job to a free worker, or queue it; false when the queue is full
 //  (the caller answers busy)
 static bool
@@ -796,30 +901,21 @@ s_dispatch (lg_server_t *self, zmsg_t **job_p)
     //  Bounded in count and in bytes (LG_MAX_WAITING, LG_MAX_WAITING_MB):
     //  the reactor drains the ROUTER whatever the workers do, so without a
     //  bound a client sending while every worker waits (a held lock, a
-    //  database away) grew the process without end
+    //  database away) grew the process without end. Jobs past their age
+    //  hold no place
+    s_shed_aged (self);
     size_t size = zmsg_content_size (*job_p);
     if ((int64_t) zlist_size (self->waiting) >= self->cfg.max_waiting
     ||  self->waiting_bytes + size > (size_t) self->cfg.max_waiting_mb * 1024 * 1024)
         return false;
-    self->waiting_bytes += size;
-    zlist_append (self->waiting, *job_p);
+    s_job_t *job = (s_job_t *) zmalloc (sizeof (s_job_t));
+    job->msg = *job_p;
+    job->size = size;
+    job->arrived = zclock_mono ();
     *job_p = NULL;
+    self->waiting_bytes += size;
+    zlist_append (self->waiting, job);
     return true;
-}
-
-//  UNAVAILABLE for a request not taken (the queue is full): not stored,
-//  so the same request may be sent again
-static lg_reply_t *
-s_busy_reply (lg_server_t *self, zframe_t *payload)
-{
-    lg_reply_t *reply = (lg_reply_t *) malloc (sizeof (lg_reply_t));
-    lgwan__v1__reply__init (reply);
-    s_echo_request_id (reply, payload);
-    char message [128];
-    snprintf (message, sizeof message, "busy: %zu requests wait for a worker; try again",
-              zlist_size (self->waiting));
-    s_set_status (reply, LGWAN__V1__CODE__UNAVAILABLE, NULL, message);
-    return reply;
 }
 
 static int
@@ -859,18 +955,16 @@ s_on_request (zloop_t *loop, zsock_t *reader, void *arg)
         }
         payload = zmsg_pop (job);
         zmsg_destroy (&job);
-        reply = s_busy_reply (self, payload);
+        char message [128];
+        snprintf (message, sizeof message, "busy: %zu requests wait for a worker; try again",
+                  zlist_size (self->waiting));
+        reply = s_not_run (payload, LGWAN__V1__CODE__UNAVAILABLE, message);
     }
     const char *body_name = NULL;
     int64_t started = zclock_usecs ();
     if (!reply)
         reply = s_process (self, payload, known? &caller: NULL, &body_name);
-    s_count (self, reply->status? (int) reply->status->code: 0, body_name,
-             zclock_usecs () - started);
-    s_log_refusal (reply, body_name);
-    zframe_t *frame = lg_codec_frame (&reply->base);
-    s_send_reply (self, &identity, delimiter != NULL, &frame);
-    lgwan__v1__reply__free_unpacked (reply, NULL);
+    s_answer (self, &identity, delimiter != NULL, &reply, body_name, zclock_usecs () - started);
 cleanup:
     zframe_destroy (&identity);
     zframe_destroy (&delimiter);
@@ -986,11 +1080,9 @@ s_on_worker (zloop_t *loop, zsock_t *reader, void *arg)
     zmsg_destroy (&msg);
     for (size_t i = 0; i < self->n_workers; i++)
         if (zactor_sock (self->workers [i]) == reader) {
-            zmsg_t *job = (zmsg_t *) zlist_pop (self->waiting);
-            if (job) {
-                self->waiting_bytes -= zmsg_content_size (job);
+            zmsg_t *job = s_next_job (self);
+            if (job)
                 zmsg_send (&job, self->workers [i]);
-            }
             else
                 self->busy [i] = false;
         }

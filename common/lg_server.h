@@ -22,6 +22,12 @@
        saved); under load reads go to the workers like writes. A handler's service state is shared by the
        workers and must be read-only. LG_WORKERS=0 runs everything in the
        reactor.
+    7. Requests that find every worker busy wait in a queue bounded in count
+       and bytes (LG_MAX_WAITING, LG_MAX_WAITING_MB; one more is answered
+       UNAVAILABLE "busy" at once) and in age: one that waited longer than
+       LG_MAX_QUEUE_MS (by default a little over a client's try) is answered
+       "busy" unrun when its turn comes, since its client has given up that
+       try and its retry, with the same request_id, waits behind it.
     Handlers never see a request they were not written for.
 */
 #ifndef LG_SERVER_H_INCLUDED

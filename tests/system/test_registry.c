@@ -111,9 +111,10 @@ s_answers (void *arg)
     return ok;
 }
 
-//  Spawn the registry of this fixture, with extra (one NAME=VALUE, or NULL)
+//  Spawn the registry of this fixture, with extra and more (each one
+//  NAME=VALUE, or NULL)
 static pid_t
-s_spawn_registry (const char *extra)
+s_spawn_registry_with (const char *extra, const char *more)
 {
     char *db = lg_test_db_service_dsn (s_fx.admin_dsn, "registry");
     char *e_db = zsys_sprintf ("LG_REGISTRY_DB=%s", db);
@@ -121,7 +122,7 @@ s_spawn_registry (const char *extra)
     char *e_ep = zsys_sprintf ("LG_REGISTRY_ENDPOINT=%s", s_fx.endpoint);
     char *e_pub = zsys_sprintf ("LG_REGISTRY_PUB_ENDPOINT=%s", s_fx.pub_endpoint);
     const char *env [] = { e_db, e_certs, e_ep, e_pub, "LG_MAX_MSG=262144",
-                           "LG_LOG_LEVEL=debug", extra, NULL };
+                           "LG_LOG_LEVEL=debug", extra, extra? more: NULL, NULL };
     char *binary = lg_test_service_binary ("registry");
     pid_t pid = lg_test_spawn (binary, env);
     assert_true (pid > 0);
@@ -134,11 +135,23 @@ s_spawn_registry (const char *extra)
     return pid;
 }
 
+static pid_t
+s_spawn_registry (const char *extra)
+{
+    return s_spawn_registry_with (extra, NULL);
+}
+
+static void
+s_start_registry_with (const char *extra, const char *more)
+{
+    s_fx.pid = s_spawn_registry_with (extra, more);
+    assert_true (lg_test_wait_for (s_answers, NULL, 15000));
+}
+
 static void
 s_start_registry (const char *extra)
 {
-    s_fx.pid = s_spawn_registry (extra);
-    assert_true (lg_test_wait_for (s_answers, NULL, 15000));
+    s_start_registry_with (extra, NULL);
 }
 
 static int
@@ -649,7 +662,8 @@ test_x3_queue_for_workers_is_bounded (void **state)
             sent, busy, other);
     assert_true (busy >= sent - 64 - 2);
     assert_int_equal (other, 0);
-    //  Only those taken may have been done (after the lock, the queued ones)
+    //  Only those taken may have been done (after the lock, the queued ones,
+    //  which waited less than LG_MAX_QUEUE_MS)
     assert_true (s_count_rows ("registry.requests WHERE request_id LIKE 'queue-%'") <= sent - busy);
     //  The same request again is taken once the workers are free again
     lg_reply_t *reply = NULL;
@@ -713,6 +727,84 @@ test_x3_queue_for_workers_is_bounded_in_bytes (void **state)
     assert_true ((size_t) busy >= sent - fits);
     assert_true ((size_t) busy <= sent - fits + 1);
     assert_int_equal (lg_test_stop (s_fx.pid, SIGTERM, 30000), 0);
+    s_start_registry (NULL);
+}
+
+//  Until every one of count replies to <tag>-0 ... <tag>-<count - 1> came,
+//  or for ms at most: each reply in replies [i] (NULL when none came)
+static void
+s_collect (zsock_t *dealer, const char *tag, lg_reply_t **replies, int count, int ms)
+{
+    memset (replies, 0, count * sizeof (lg_reply_t *));
+    int64_t until = zclock_mono () + ms;
+    int got = 0;
+    zpoller_t *poller = zpoller_new (dealer, NULL);
+    while (got < count && zclock_mono () < until) {
+        if (!zpoller_wait (poller, 100))
+            continue;
+        zframe_t *frame = zframe_recv (dealer);
+        lg_reply_t *reply = frame? lgwan__v1__reply__unpack (NULL, zframe_size (frame),
+                                                             zframe_data (frame)): NULL;
+        zframe_destroy (&frame);
+        size_t len = strlen (tag);
+        int i = reply && strncmp (reply->request_id, tag, len) == 0
+             && reply->request_id [len] == '-'? atoi (reply->request_id + len + 1): -1;
+        if (i >= 0 && i < count && !replies [i]) {
+            replies [i] = reply;
+            got++;
+        }
+        else
+        if (reply)
+            lgwan__v1__reply__free_unpacked (reply, NULL);
+    }
+    zpoller_destroy (&poller);
+}
+
+/* REQ X.3: a request that waited for a worker longer than LG_MAX_QUEUE_MS
+   (here 500 ms; by default a little over a client's 2.5 s try) is not run:
+   when a worker is free it is answered UNAVAILABLE "busy", nothing is
+   stored, and the same request_id (the client's retry) is done once later.
+   One worker, held 1 s by a write waiting for a lock, three more queued
+   behind it whose clients gave up: before, all three ran once the lock
+   was gone, changes every client had been told were not made */
+static void
+test_x3_queued_request_past_its_age_is_not_run (void **state)
+{
+    (void) state;
+    assert_int_equal (lg_test_stop (s_fx.pid, SIGTERM, 5000), 0);
+    s_start_registry_with ("LG_WORKERS=1", "LG_MAX_QUEUE_MS=500");
+    long before = s_count_rows ("registry.providers");
+    long events = s_count_rows ("registry.outbox");
+    zsock_t *dealer = s_dealer ();
+    PGconn *holder = s_hold ("registry.providers");
+    assert_non_null (holder);
+    S_APPLY (request, apply);
+    s_send (dealer, &request, "aged", 4);
+    zclock_sleep (1000);
+    s_release (holder);
+    lg_reply_t *replies [4];
+    s_collect (dealer, "aged", replies, 4, 3000);
+    zsock_destroy (&dealer);
+    //  The worker's own: it waited on the lock, not in the queue
+    s_expect (replies [0], LGWAN__V1__CODE__OK, NULL);
+    for (int i = 1; i < 4; i++) {
+        s_expect (replies [i], LGWAN__V1__CODE__UNAVAILABLE, "X.3");
+        printf ("aged-%d: %s\n", i, replies [i]->status->message);
+        assert_non_null (strstr (replies [i]->status->message, "busy"));
+        assert_non_null (strstr (replies [i]->status->message, "LG_MAX_QUEUE_MS (500 ms)"));
+    }
+    for (int i = 0; i < 4; i++)
+        lgwan__v1__reply__free_unpacked (replies [i], NULL);
+    assert_int_equal (s_count_rows ("registry.requests WHERE request_id LIKE 'aged-%'"), 1);
+    assert_int_equal (s_count_rows ("registry.providers"), before + 1);
+    assert_int_equal (s_count_rows ("registry.outbox"), events + 1);
+    //  The retry of one of them is done, once
+    lg_reply_t *reply = s_apply ("operator", "aged-2", 7, "任意団体", NULL, NULL);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_count_rows ("registry.providers"), before + 2);
+    assert_int_equal (s_count_rows ("registry.requests WHERE request_id LIKE 'aged-%'"), 2);
+    assert_int_equal (lg_test_stop (s_fx.pid, SIGTERM, 5000), 0);
     s_start_registry (NULL);
 }
 
@@ -918,6 +1010,7 @@ main (void)
         cmocka_unit_test (test_x3_busy_is_unavailable_and_not_stored),
         cmocka_unit_test (test_x3_queue_for_workers_is_bounded),
         cmocka_unit_test (test_x3_queue_for_workers_is_bounded_in_bytes),
+        cmocka_unit_test (test_x3_queued_request_past_its_age_is_not_run),
         cmocka_unit_test (test_x3_statement_past_the_bound_is_cancelled),
         cmocka_unit_test (test_x3_frozen_write_does_not_hold_the_others),
         cmocka_unit_test (test_x1_secrets_others_may_read_are_refused),

@@ -18,7 +18,7 @@ static const char *s_variables [] = {
     "LG_ORCHESTRATOR_ENDPOINT", "LG_ORCHESTRATOR_PUB_ENDPOINT", "LG_ORCHESTRATOR_DB",
     "LG_ORCHESTRATOR_KEY_FILE",
     "LG_CERT_DIR", "LG_CLOCK_FILE", "LG_FAULTS", "LG_MAX_MSG", "LG_HEARTBEAT_MS", "LG_PUB_HWM",
-    "LG_MAX_WAITING", "LG_MAX_WAITING_MB", "LG_LOG_LEVEL", "LG_TEST_INT"
+    "LG_MAX_WAITING", "LG_MAX_WAITING_MB", "LG_MAX_QUEUE_MS", "LG_LOG_LEVEL", "LG_TEST_INT"
 };
 
 static int
@@ -76,6 +76,9 @@ test_defaults (void **state)
     assert_int_equal (cfg.pub_hwm, 100000);
     assert_int_equal (cfg.max_waiting, 1024);
     assert_int_equal (cfg.max_waiting_mb, 64);
+    //  A little over a client's try: its retry is what runs (REQ X.3)
+    assert_int_equal (cfg.max_queue_ms, 3000);
+    assert_true (cfg.max_queue_ms > LG_CLIENT_TRY_MS);
     assert_int_equal (cfg.log_level, LG_LOG_INFO);
 
     assert_int_equal (lg_config_load (&cfg, "orchestrator", why, sizeof why), 0);
@@ -215,6 +218,13 @@ test_integers_out_of_range (void **state)
     //  Leading zeros are still decimal, not octal
     assert_int_equal (s_load_with ("LG_PUB_HWM", "010", &cfg, why, sizeof why), 0);
     assert_int_equal (cfg.pub_hwm, 10);
+
+    assert_int_equal (s_load_with ("LG_MAX_QUEUE_MS", "0", &cfg, why, sizeof why), -1);
+    assert_string_equal (why, "LG_MAX_QUEUE_MS: \"0\" is not an integer between 1 and 3600000");
+    assert_int_equal (s_load_with ("LG_MAX_QUEUE_MS", "3600001", &cfg, why, sizeof why), -1);
+    assert_int_equal (s_load_with ("LG_MAX_QUEUE_MS", "500", &cfg, why, sizeof why), 0);
+    assert_int_equal (cfg.max_queue_ms, 500);
+    unsetenv ("LG_MAX_QUEUE_MS");
 }
 
 static void

@@ -408,7 +408,7 @@ ctl_args_new (void)
     ctl_args_t *self = (ctl_args_t *) zmalloc (sizeof (ctl_args_t));
     if (!self)
         return NULL;
-    self->timeout_ms = 2500;
+    self->timeout_ms = LG_CLIENT_TRY_MS;
     self->retries = 3;
     return self;
 }
