@@ -11,8 +11,9 @@
     1. zauth checks every new connection against allowed/ (it reloads the
        folder when it changes), so an unknown key gets no connection at all.
     2. A connection opened before a revocation stays open in libzmq, so every
-       request is looked up again by its public key (the ZAP User-Id); the
-       store is reloaded when the folder's mtime moves, one stat per request.
+       request is looked up again by its public key (the ZAP User-Id), on
+       arrival and again when it leaves a queue for the workers (lg_server);
+       the store is reloaded when the folder's mtime moves, one stat per lookup.
     3. Role and ids come from the certificate's metadata as zauth handed it
        to the frame (zframe_meta), never from fields a client typed. An
        enforcer's certificate names the one enforcement point it may speak

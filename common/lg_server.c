@@ -801,8 +801,9 @@ s_on_reactor (lg_server_t *self, zframe_t *payload)
 }
 
 //  A refusal the reactor makes of a request it does not run (the queue is
-//  full; it waited for a worker too long): not stored, so the same request
-//  may be sent again. Its request_id is echoed
+//  full; it waited for a worker too long; its caller was revoked while it
+//  waited): not stored, so the same request may be sent again. Its
+//  request_id is echoed
 static lg_reply_t *
 s_not_run (zframe_t *payload, lg_code_t code, const char *message)
 {
@@ -872,19 +873,30 @@ s_shed_aged (lg_server_t *self)
     }
 }
 
-//  The next job of the queue to run, or NULL
+//  The next job of the queue to run, or NULL. Its caller is looked up
+//  again (lg_auth.h note 2): a certificate revoked while its request waited
+//  is refused here as it would have been on arrival, not trusted because it
+//  was allowed then (the worker runs with the caller it is handed)
 static zmsg_t *
 s_next_job (lg_server_t *self)
 {
-    s_shed_aged (self);
-    s_job_t *job = (s_job_t *) zlist_pop (self->waiting);
-    if (!job)
-        return NULL;
-    self->waiting_bytes -= job->size;
-    zmsg_t *msg = job->msg;
-    job->msg = NULL;
-    s_job_destroy (&job);
-    return msg;
+    while (true) {
+        s_shed_aged (self);
+        s_job_t *job = (s_job_t *) zlist_pop (self->waiting);
+        if (!job)
+            return NULL;
+        self->waiting_bytes -= job->size;
+        lg_caller_t caller;
+        if (self->auth && lg_auth_caller (self->auth, zmsg_last (job->msg), &caller)) {
+            s_refuse_job (self, &job, LGWAN__V1__CODE__UNAUTHENTICATED, "certificate not"
+                          " allowed: revoked while the request waited for a worker");
+            continue;
+        }
+        zmsg_t *msg = job->msg;
+        job->msg = NULL;
+        s_job_destroy (&job);
+        return msg;
+    }
 }
 
 //  Hand a job to a free worker, or queue it; false when the queue is full

@@ -27,7 +27,9 @@
        UNAVAILABLE "busy" at once) and in age: one that waited longer than
        LG_MAX_QUEUE_MS (by default a little over a client's try) is answered
        "busy" unrun when its turn comes, since its client has given up that
-       try and its retry, with the same request_id, waits behind it.
+       try and its retry, with the same request_id, waits behind it. When a
+       queued request's turn comes its caller is looked up again, so a
+       certificate revoked while it waited is refused (UNAUTHENTICATED).
     Handlers never see a request they were not written for.
 */
 #ifndef LG_SERVER_H_INCLUDED

@@ -549,12 +549,12 @@ test_x3_busy_is_unavailable_and_not_stored (void **state)
     assert_int_equal (s_count_rows ("registry.outbox"), events + 2);
 }
 
-//  A DEALER of the operator to the registry, past its CURVE handshake
+//  A DEALER of who to the registry, past its CURVE handshake
 static zsock_t *
-s_dealer (void)
+s_dealer_of (const char *who)
 {
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
-    char *cert = zsys_sprintf ("%s/clients/operator", s_fx.certs);
+    char *cert = zsys_sprintf ("%s/clients/%s", s_fx.certs, who);
     char *server = zsys_sprintf ("%s/services/registry", s_fx.certs);
     assert_int_equal (lg_auth_client (dealer, cert, server), 0);
     assert_int_equal (zsock_connect (dealer, "%s", s_fx.endpoint), 0);
@@ -562,6 +562,13 @@ s_dealer (void)
     zstr_free (&server);
     zclock_sleep (300);
     return dealer;
+}
+
+//  The operator's
+static zsock_t *
+s_dealer (void)
+{
+    return s_dealer_of ("operator");
 }
 
 //  Send count copies of request, ids <tag>-<i>, without waiting for replies
@@ -808,6 +815,56 @@ test_x3_queued_request_past_its_age_is_not_run (void **state)
     s_start_registry (NULL);
 }
 
+/* REQ X.3: a certificate revoked while its request waits for a worker is
+   refused when the request's turn comes (UNAUTHENTICATED), and nothing of
+   the request is done or stored. One worker, held by a write waiting for a
+   lock; the write of another operator queued behind it; that operator's
+   certificate revoked; the lock released. The caller was checked on
+   arrival only and the worker trusted the copy it was handed, so the
+   revoked operator's write was committed */
+static void
+test_x3_certificate_revoked_while_its_request_waits (void **state)
+{
+    (void) state;
+    assert_int_equal (lg_test_stop (s_fx.pid, SIGTERM, 5000), 0);
+    s_start_registry ("LG_WORKERS=1");
+    char *clients = zsys_sprintf ("%s/clients", s_fx.certs);
+    char why [256];
+    assert_int_equal (lg_auth_keygen (s_fx.certs, clients, "operator-carol", "operator", 0,
+                                      "carol", why, sizeof why), 0);
+    zstr_free (&clients);
+    long before = s_count_rows ("registry.providers");
+    long events = s_count_rows ("registry.outbox");
+    zsock_t *alice = s_dealer ();
+    zsock_t *carol = s_dealer_of ("operator-carol");
+    PGconn *holder = s_hold ("registry.providers");
+    assert_non_null (holder);
+    S_APPLY (request, apply);
+    s_send (alice, &request, "alice", 1);       //  the worker takes it
+    zclock_sleep (200);
+    s_send (carol, &request, "carol", 1);       //  it waits in the queue
+    zclock_sleep (200);
+    assert_int_equal (lg_auth_revoke (s_fx.certs, "operator-carol", why, sizeof why), 0);
+    zclock_sleep (200);
+    s_release (holder);
+    lg_reply_t *reply = NULL;
+    s_collect (alice, "alice", &reply, 1, 3000);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    s_collect (carol, "carol", &reply, 1, 3000);
+    s_expect (reply, LGWAN__V1__CODE__UNAUTHENTICATED, "X.3");
+    printf ("carol-0: %s\n", reply->status->message);
+    assert_non_null (strstr (reply->status->message, "revoked while the request waited"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    zsock_destroy (&alice);
+    zsock_destroy (&carol);
+    assert_int_equal (s_count_rows ("registry.requests WHERE request_id = 'carol-0'"), 0);
+    assert_int_equal (s_count_rows ("registry.providers"), before + 1);
+    assert_int_equal (s_count_rows ("registry.outbox"), events + 1);
+    assert_int_equal (lg_test_stop (s_fx.pid, SIGTERM, 5000), 0);
+    s_start_registry (NULL);
+}
+
 //  The registry's role in this database, as an operator sets it (lg_db.h
 //  notes 2b, 2c), for the registry's next connections: it is restarted,
 //  with extra (one NAME=VALUE, or NULL) in its environment
@@ -1011,6 +1068,7 @@ main (void)
         cmocka_unit_test (test_x3_queue_for_workers_is_bounded),
         cmocka_unit_test (test_x3_queue_for_workers_is_bounded_in_bytes),
         cmocka_unit_test (test_x3_queued_request_past_its_age_is_not_run),
+        cmocka_unit_test (test_x3_certificate_revoked_while_its_request_waits),
         cmocka_unit_test (test_x3_statement_past_the_bound_is_cancelled),
         cmocka_unit_test (test_x3_frozen_write_does_not_hold_the_others),
         cmocka_unit_test (test_x1_secrets_others_may_read_are_refused),
