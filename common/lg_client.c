@@ -8,6 +8,7 @@ struct _lg_client_t {
     char *cert;
     char *server_cert;
     zsock_t *dealer;
+    size_t sent;                //  requests sent on this dealer
     int timeout_ms;
     int retries;
     size_t max_msg;             //  the largest request a service takes (LG_MAX_MSG)
@@ -120,12 +121,29 @@ s_wait (lg_client_t *self, int64_t deadline)
     }
 }
 
-//  One try after another with a fresh socket. With a request_id, only a
-//  reply carrying it counts, and it is returned decoded in *reply_p.
+//  Close the dealer (Lazy Pirate: it may be stuck); the next try opens a new one
+static void
+s_disconnect (lg_client_t *self)
+{
+    zsock_destroy (&self->dealer);
+    self->sent = 0;
+}
+
+//  One try after another, each after the first with a fresh socket (the
+//  first reuses the socket of the calls before, when they were answered).
+//  With a request_id, only a reply carrying it counts, or one carrying none
+//  on a socket that carried this request alone (point 3 of lg_client.h), and
+//  it is returned decoded in *reply_p.
 static zframe_t *
 s_exchange (lg_client_t *self, const void *data, size_t size, int timeout_ms, int retries,
             const char *request_id, lg_reply_t **reply_p)
 {
+    //  An id a service does not echo goes on a socket of its own, so its
+    //  refusal is matched at the first try
+    if (request_id && self->sent
+    &&  (strlen (request_id) > LG_REQUEST_ID_MAX || !lg_check_utf8 (request_id,
+                                                                   strlen (request_id))))
+        s_disconnect (self);
     for (int attempt = 0; attempt <= retries; attempt++) {
         if (!self->dealer && !(self->dealer = s_connect (self)))
             return NULL;
@@ -134,6 +152,7 @@ s_exchange (lg_client_t *self, const void *data, size_t size, int timeout_ms, in
             zframe_destroy (&out);
             return NULL;
         }
+        self->sent++;
         int64_t deadline = zclock_mono () + timeout_ms;
         zframe_t *in;
         while ((in = s_wait (self, deadline))) {
@@ -147,24 +166,25 @@ s_exchange (lg_client_t *self, const void *data, size_t size, int timeout_ms, in
                 lg_warning ("a reply of %zu bytes from %s could not be decoded and was"
                             " dropped: %s", zframe_size (in), self->endpoint, why);
             lg_reply_t *reply = (lg_reply_t *) msg;
-            if (reply && reply->request_id && streq (reply->request_id, request_id)) {
+            if (reply && reply->request_id && (streq (reply->request_id, request_id)
+                                           ||  (!*reply->request_id && self->sent == 1))) {
                 *reply_p = reply;
                 return in;
             }
             if (reply)
                 lgwan__v1__reply__free_unpacked (reply, NULL);
-            zframe_destroy (&in);       //  a late answer to an earlier try, or garbage
+            zframe_destroy (&in);       //  garbage, or not ours to take
         }
         //  Lazy Pirate: the socket may be stuck; start again with a new one
-        zsock_destroy (&self->dealer);
+        s_disconnect (self);
     }
     return NULL;
 }
 
-//  The reply to a request too big to send: RESOURCE_EXHAUSTED, as the
-//  service would answer, but carrying the request_id (the service's answer
-//  does not, since it cannot trust a message it did not read, so the call
-//  would drop it and wait out every retry). NULL when out of memory.
+//  The reply to a request too big to send: RESOURCE_EXHAUSTED (X.3), as the
+//  service would answer, with the request_id. Sent, it would cost the bytes
+//  for nothing, and past twice the service's bound its connection too, with
+//  no answer at all. NULL when out of memory.
 static lg_reply_t *
 s_too_big (const char *request_id, size_t size, size_t limit)
 {
@@ -174,6 +194,7 @@ s_too_big (const char *request_id, size_t size, size_t limit)
     lg_status_t status = LGWAN__V1__STATUS__INIT;
     status.code = LGWAN__V1__CODE__RESOURCE_EXHAUSTED;
     status.message = message;
+    status.requirement = (char *) "X.3";
     lg_reply_t reply = LGWAN__V1__REPLY__INIT;
     reply.request_id = (char *) request_id;
     reply.status = &status;
@@ -218,12 +239,16 @@ lg_client_call_raw (lg_client_t *self, const void *data, size_t size, int timeou
 //  --------------------------------------------------------------------------
 //  Self test: a first example of use (nobody answers: unavailable)
 
-//  Self test: a server that answers every request with bytes that are not
-//  a Reply (field 1 as a varint where a string is expected)
+//  Self test: a server that answers every request with the same bytes
+typedef struct {
+    const void *data;
+    size_t size;
+} s_canned_t;
+
 static void
-s_garbage_server (zsock_t *pipe, void *args)
+s_canned_server (zsock_t *pipe, void *args)
 {
-    (void) args;
+    const s_canned_t *canned = (const s_canned_t *) args;
     zsock_t *router = zsock_new_router ("tcp://127.0.0.1:*");
     zsock_signal (pipe, 0);
     zstr_send (pipe, zsock_endpoint (router));
@@ -237,7 +262,7 @@ s_garbage_server (zsock_t *pipe, void *args)
         zmsg_destroy (&msg);
         zmsg_t *reply = zmsg_new ();
         zmsg_append (reply, &identity);
-        zmsg_addmem (reply, "\x08\x01\xff", 3);
+        zmsg_addmem (reply, canned->data, canned->size);
         zmsg_send (&reply, router);
     }
     zpoller_destroy (&poller);
@@ -281,8 +306,10 @@ lg_client_test (bool verbose)
     lg_client_destroy (&client);
 
     //  A reply that cannot be decoded is dropped (the call times out), and
-    //  the log says so
-    zactor_t *server = zactor_new (s_garbage_server, NULL);
+    //  the log says so: bytes that are not a Reply (field 1 as a varint
+    //  where a string is expected)
+    s_canned_t garbage = { "\x08\x01\xff", 3 };
+    zactor_t *server = zactor_new (s_canned_server, &garbage);
     char *endpoint = zstr_recv (server);
     client = lg_client_new (endpoint, NULL, NULL);
     lg_client_set_timeout (client, 300, 0);
@@ -303,6 +330,42 @@ lg_client_test (bool verbose)
     fclose (capture);
     assert (strstr (said, "could not be decoded and was dropped"));
     free (request.request_id);
+    lg_client_destroy (&client);
+    zstr_free (&endpoint);
+    zactor_destroy (&server);
+
+    //  A reply without a request_id (a refusal of an id a service does not
+    //  echo) is taken on a socket that carried this request alone: on the
+    //  client's first socket, and for an id over the bound, which goes on a
+    //  socket of its own; not on a socket that carried another request
+    lg_status_t status = LGWAN__V1__STATUS__INIT;
+    status.code = LGWAN__V1__CODE__INVALID_ARGUMENT;
+    status.message = (char *) "request_id is mandatory";
+    lg_reply_t anonymous = LGWAN__V1__REPLY__INIT;
+    anonymous.status = &status;
+    uint8_t packed [64];
+    assert (protobuf_c_message_get_packed_size (&anonymous.base) <= sizeof packed);
+    s_canned_t canned = { packed, protobuf_c_message_pack (&anonymous.base, packed) };
+    server = zactor_new (s_canned_server, &canned);
+    endpoint = zstr_recv (server);
+    client = lg_client_new (endpoint, NULL, NULL);
+    lg_client_set_timeout (client, 300, 0);
+    request.request_id = (char *) "first";
+    assert (lg_client_call (client, &request, &reply) == 0);
+    assert (reply->status->code == LGWAN__V1__CODE__INVALID_ARGUMENT);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    request.request_id = (char *) "second";             //  the same socket
+    assert (lg_client_call (client, &request, &reply) == -1);
+    char long_id [LG_REQUEST_ID_MAX + 2];
+    memset (long_id, 'x', sizeof long_id - 1);
+    long_id [sizeof long_id - 1] = 0;
+    request.request_id = (char *) "third";              //  a new socket, then
+    assert (lg_client_call (client, &request, &reply) == 0);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    request.request_id = long_id;                       //  one of its own
+    assert (lg_client_call (client, &request, &reply) == 0);
+    assert (reply->status->code == LGWAN__V1__CODE__INVALID_ARGUMENT);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
     lg_client_destroy (&client);
     zstr_free (&endpoint);
     zactor_destroy (&server);

@@ -4,8 +4,13 @@
     2. No reply within the timeout: close the socket, open a new one, send the
        same bytes again (same request_id, so the service answers a retry from
        its stored reply), up to `retries` times, then give up: UNAVAILABLE.
-    3. A reply whose request_id is not the one we wait for (a late answer to an
-       earlier try) is dropped.
+    3. A reply whose request_id is not the one we wait for is dropped. A
+       reply without one is taken when the socket has carried this request
+       alone: a service does not echo an id it would not take (over
+       LG_REQUEST_ID_MAX bytes, not UTF-8) in its refusal, and such a request
+       is sent on a socket of its own. A socket reused for a later call has
+       carried only answered requests, and each retry opens a new one, so a
+       late answer to an earlier try never arrives where it is awaited.
 */
 #ifndef LG_CLIENT_H_INCLUDED
 #define LG_CLIENT_H_INCLUDED

@@ -217,6 +217,27 @@ lg_codec_without_fields (const uint8_t *data, size_t size, const uint32_t *numbe
 }
 
 int
+lg_codec_find_field (const uint8_t *data, size_t size, uint32_t number,
+                     size_t *value_at, size_t *value_size)
+{
+    bool found = false;
+    size_t at = 0;
+    while (at < size) {
+        uint64_t this_number;
+        unsigned wire;
+        size_t this_at, this_size;
+        if (s_field (data, size, &at, &this_number, &wire, &this_at, &this_size))
+            break;
+        if (this_number == number && wire == 2) {
+            *value_at = this_at;
+            *value_size = this_size;
+            found = true;
+        }
+    }
+    return found? 0: -1;
+}
+
+int
 lg_codec_validate (const ProtobufCMessage *msg, char *why, size_t why_size)
 {
     if (!msg)
@@ -313,6 +334,16 @@ lg_codec_test (bool verbose)
     assert (kept_size == 7 && memcmp (kept, "\x90\x03\x01\x10\x81\x80\x00", 7) == 0);
     assert (lg_codec_without_fields (wire, sizeof wire - 1, (const uint32_t []) { 1 }, 1,
                                      kept, &kept_size) == -1);
+
+    //  A field found without unpacking: the last of its occurrences, also
+    //  in bytes cut short after it; none in bytes cut before it
+    size_t at, length;
+    assert (lg_codec_find_field (wire, sizeof wire, 1, &at, &length) == 0);
+    assert (at == 13 && length == 1 && wire [at] == 'x');
+    assert (lg_codec_find_field (wire, 11, 1, &at, &length) == 0);
+    assert (at == 5 && length == 2 && memcmp (wire + at, "r1", 2) == 0);
+    assert (lg_codec_find_field (wire, 6, 1, &at, &length) == -1);
+    assert (lg_codec_find_field (wire, sizeof wire, 2, &at, &length) == -1);   //  a varint
     if (verbose)
         printf ("OK\n");
 }

@@ -27,6 +27,15 @@ int lg_codec_validate (const ProtobufCMessage *msg, char *why, size_t why_size);
 int lg_codec_without_fields (const uint8_t *data, size_t size, const uint32_t *numbers,
                              size_t count, uint8_t *out, size_t *out_size);
 
+//  Where the value of a message's top-level length-delimited field numbered
+//  number lies in its wire bytes, without unpacking them (a frame over the
+//  size bound, or malformed): the fields are walked as far as they hold
+//  together, every length checked, and the last occurrence is the one taken,
+//  as protobuf takes a singular field. 0 with *value_at and *value_size, -1
+//  when none was found before the end or the first malformed field.
+int lg_codec_find_field (const uint8_t *data, size_t size, uint32_t number,
+                         size_t *value_at, size_t *value_size);
+
 //  Pack a message into a new frame; NULL only when out of memory.
 zframe_t *lg_codec_frame (const ProtobufCMessage *msg);
 

@@ -103,19 +103,24 @@ s_job_destroy (s_job_t **self_p)
 }
 
 static int s_stats (lg_ctx_t *ctx);
-//  A refusal of a request not read whole (malformed, or not taken) still
-//  carries its request_id when the frame unpacks, so the client can match
-//  it to its request
+//  A refusal of a request not read whole (over the size bound, malformed,
+//  not taken) still carries its request_id, so the client can match it to
+//  its request. It is read from the wire bytes without unpacking them (a
+//  frame over the bound is not unpacked at all). An id the service would
+//  not take (empty, over LG_REQUEST_ID_MAX bytes, not UTF-8) is not echoed:
+//  the client matches such a refusal by its socket (lg_client.h point 3)
 static void
 s_echo_request_id (lg_reply_t *reply, zframe_t *payload)
 {
-    lg_request_t *raw = lgwan__v1__request__unpack (NULL, zframe_size (payload),
-                                                    zframe_data (payload));
-    if (raw && raw->request_id && strlen (raw->request_id) <= LG_REQUEST_ID_MAX
-    &&  lg_check_utf8 (raw->request_id, strlen (raw->request_id)))
-        reply->request_id = lg_strdup (raw->request_id);
-    if (raw)
-        lgwan__v1__request__free_unpacked (raw, NULL);
+    const ProtobufCFieldDescriptor *field = protobuf_c_message_descriptor_get_field_by_name (
+        &lgwan__v1__request__descriptor, "request_id");
+    const char *data = (const char *) zframe_data (payload);
+    size_t at, size;
+    if (field && lg_codec_find_field ((const uint8_t *) data, zframe_size (payload), field->id,
+                                      &at, &size) == 0
+    &&  size > 0 && size <= LG_REQUEST_ID_MAX && !memchr (data + at, 0, size)
+    &&  lg_check_utf8 (data + at, size))
+        reply->request_id = strndup (data + at, size);
 }
 
 static int s_replay (lg_ctx_t *ctx);
@@ -673,20 +678,18 @@ s_process (lg_server_t *self, zframe_t *payload, const lg_caller_t *known,
     int rc = lg_codec_decode (&lgwan__v1__request__descriptor, zframe_data (payload),
                               zframe_size (payload), (size_t) self->cfg.max_msg, &msg,
                               why, sizeof why);
-    if (rc == -1) {
-        lg_ctx_refuse (&ctx, LGWAN__V1__CODE__RESOURCE_EXHAUSTED, NULL, "%s", why);
-        goto done;
-    }
     if (rc) {
         s_echo_request_id (reply, payload);
-        lg_ctx_refuse (&ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL, "%s", why);
+        lg_ctx_refuse (&ctx, rc == -1? LGWAN__V1__CODE__RESOURCE_EXHAUSTED:
+                       LGWAN__V1__CODE__INVALID_ARGUMENT, "X.3", "%s", why);
         goto done;
     }
     request = (lg_request_t *) msg;
     ctx.request = request;
+    //  Not echoed (s_echo_request_id)
     if (!request->request_id || !*request->request_id
     ||  strlen (request->request_id) > LG_REQUEST_ID_MAX) {
-        lg_ctx_refuse (&ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL,
+        lg_ctx_refuse (&ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, "X.3",
                        "request_id is mandatory (1-%d bytes)", LG_REQUEST_ID_MAX);
         goto done;
     }

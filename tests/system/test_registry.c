@@ -66,6 +66,15 @@ s_apply (const char *who, const char *request_id, int type, const char *name,
     return reply;
 }
 
+//  A ProviderApply of a voluntary organisation, as a request to send
+#define S_APPLY(request, apply) \
+    Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT; \
+    apply.name_ja = (char *) "任意団体"; \
+    apply.entity_type = (Lgwan__V1__EntityType) 7; \
+    lg_request_t request = LGWAN__V1__REQUEST__INIT; \
+    request.body_case = LGWAN__V1__REQUEST__BODY_PROVIDER_APPLY; \
+    request.provider_apply = &apply
+
 //  The first page of providers, as the operator asks for it
 static lg_reply_t *
 s_list (const char *request_id)
@@ -400,6 +409,61 @@ test_x3_malformed (void **state)
     assert_int_equal (s_count_rows ("registry.outbox"), outbox);
 }
 
+/* REQ X.3: a request refused before it is read whole reaches its client,
+   with the reason: one over the service's size bound (LG_MAX_MSG 256 KiB
+   here; the client, with the default 1 MiB in its environment, sends it)
+   carries its request_id, read from the wire bytes without unpacking them;
+   one whose request_id is over 64 bytes, which is not echoed, is taken by
+   the client on the socket that carried it alone, also after earlier calls
+   on the same client. Neither refusal carried a request_id, so the client
+   dropped both and ended unavailable after its retries (lgwanctl exit 3, the
+   reason never shown) */
+static void
+test_x3_refusals_of_requests_not_read_reach_their_client (void **state)
+{
+    (void) state;
+    long before = s_count_rows ("registry.providers");
+    lg_client_t *client = s_client ("operator");
+    lg_client_set_timeout (client, 1000, 1);
+    size_t big = 300 * 1024;
+    char *name = (char *) malloc (big + 1);
+    memset (name, 'a', big);
+    name [big] = 0;
+    S_APPLY (request, apply);
+    apply.name_ja = name;
+    request.request_id = (char *) "over-bound-1";
+    lg_reply_t *reply = NULL;
+    int64_t started = zclock_mono ();
+    assert_int_equal (lg_client_call (client, &request, &reply), 0);
+    assert_true (zclock_mono () - started < 1000);          //  at the first try
+    s_expect (reply, LGWAN__V1__CODE__RESOURCE_EXHAUSTED, "X.3");
+    assert_string_equal (reply->request_id, "over-bound-1");
+    assert_non_null (strstr (reply->status->message, "over the limit of 262144"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    free (name);
+
+    //  A request_id over the bound, on a client that has made calls before
+    apply.name_ja = (char *) "任意団体";
+    char long_id [LG_REQUEST_ID_MAX + 2];
+    memset (long_id, 'x', sizeof long_id - 1);
+    long_id [sizeof long_id - 1] = 0;
+    request.request_id = long_id;
+    started = zclock_mono ();
+    assert_int_equal (lg_client_call (client, &request, &reply), 0);
+    assert_true (zclock_mono () - started < 1000);
+    s_expect (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, "X.3");
+    assert_string_equal (reply->request_id, "");
+    assert_non_null (strstr (reply->status->message, "request_id is mandatory (1-64 bytes)"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  And the client goes on
+    request.request_id = (char *) "after-long-id-1";
+    assert_int_equal (lg_client_call (client, &request, &reply), 0);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    lg_client_destroy (&client);
+    assert_int_equal (s_count_rows ("registry.providers"), before + 1);
+}
+
 /* REQ X.3: unauthorised callers */
 static void
 test_x3_unauthorised (void **state)
@@ -611,15 +675,6 @@ s_count_busy (zsock_t *dealer, const char *tag, int *busy, int *other)
     }
     zpoller_destroy (&poller);
 }
-
-//  A ProviderApply of a voluntary organisation, as a request to send
-#define S_APPLY(request, apply) \
-    Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT; \
-    apply.name_ja = (char *) "任意団体"; \
-    apply.entity_type = (Lgwan__V1__EntityType) 7; \
-    lg_request_t request = LGWAN__V1__REQUEST__INIT; \
-    request.body_case = LGWAN__V1__REQUEST__BODY_PROVIDER_APPLY; \
-    request.provider_apply = &apply
 
 //  A transaction of the superuser holding a table; NULL if not
 static PGconn *
@@ -1062,6 +1117,7 @@ main (void)
         cmocka_unit_test (test_r3_1_refusals),
         cmocka_unit_test (test_x3_long_names),
         cmocka_unit_test (test_x3_malformed),
+        cmocka_unit_test (test_x3_refusals_of_requests_not_read_reach_their_client),
         cmocka_unit_test (test_x3_unauthorised),
         cmocka_unit_test (test_idempotent_retry),
         cmocka_unit_test (test_x3_busy_is_unavailable_and_not_stored),

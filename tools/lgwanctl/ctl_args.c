@@ -521,9 +521,9 @@ ctl_args_values (ctl_args_t *self, const char *name)
 }
 
 //  A request_id a service takes: 1 to LG_REQUEST_ID_MAX bytes of UTF-8. A
-//  service refuses another without echoing it, so its refusal would match
-//  no request and the client would wait out its retries: checked here, for
-//  remote commands and the local verbs that send a request alike
+//  service refuses another (lg_client matches that refusal, which cannot
+//  echo the id, by its socket): checked here before anything is sent, naming
+//  the flag, for remote commands and the local verbs that send a request alike
 static int
 s_check_request_id (ctl_args_t *self, const char *value)
 {
