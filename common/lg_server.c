@@ -661,10 +661,33 @@ lg_server_run_duty (lg_server_t *self, lg_handler_fn *duty, const char *name)
     return rc;
 }
 
-//  Decode, check and run one request; returns the reply to send
+//  Whether the reactor runs a request itself: Stats (it reads the
+//  reactor's counters) always; a read when no worker has anything to do,
+//  which saves the two thread hops a worker costs (about 100 us here) while
+//  under load reads still go to the workers side by side
+static bool
+s_on_reactor (lg_server_t *self, const lg_route_t *route)
+{
+    if (route->body_case == LGWAN__V1__REQUEST__BODY_STATS)
+        return true;
+    if (route->kind != LG_ROUTE_READ || zlist_size (self->waiting))
+        return false;
+    for (size_t i = 0; i < self->n_workers; i++)
+        if (self->busy [i])
+            return false;
+    return true;
+}
+
+//  Decode, check and run one request; returns the reply to send. The
+//  checks (lg_server.h steps 1 to 3) need no database, so with workers the
+//  reactor makes them (for_worker not NULL) and answers their refusals
+//  itself: a request its caller may not make takes no worker and no place
+//  in the queue. A request that passes them and is not the reactor's to run
+//  (s_on_reactor) is not run: NULL is returned with *for_worker true, for
+//  the caller to hand it to a worker, which checks it again as it decodes it
 static lg_reply_t *
 s_process (lg_server_t *self, zframe_t *payload, const lg_caller_t *known,
-           const char **body_name)
+           const char **body_name, bool *for_worker)
 {
     lg_reply_t *reply = (lg_reply_t *) malloc (sizeof (lg_reply_t));
     lgwan__v1__reply__init (reply);
@@ -700,14 +723,14 @@ s_process (lg_server_t *self, zframe_t *payload, const lg_caller_t *known,
     const ProtobufCFieldDescriptor *field =
         lg_codec_body_field (&lgwan__v1__request__descriptor, request->body_case);
     if (!route || !field) {
-        lg_ctx_refuse (&ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, NULL,
+        lg_ctx_refuse (&ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, "X.3",
                        "request body %u is not served by %s", request->body_case,
                        self->cfg.service);
         goto done;
     }
     *body_name = field->name;
     if (!known) {
-        lg_ctx_refuse (&ctx, LGWAN__V1__CODE__UNAUTHENTICATED, NULL, "certificate not allowed");
+        lg_ctx_refuse (&ctx, LGWAN__V1__CODE__UNAUTHENTICATED, "X.3", "certificate not allowed");
         goto done;
     }
     lg_caller_t caller = *known;
@@ -716,8 +739,14 @@ s_process (lg_server_t *self, zframe_t *payload, const lg_caller_t *known,
     if (route->body_case == LGWAN__V1__REQUEST__BODY_REPLAY)
         roles = self->outbox? lg_outbox_stream_roles (self->outbox): 0;
     if (!(caller.role & roles)) {
-        lg_ctx_refuse (&ctx, LGWAN__V1__CODE__PERMISSION_DENIED, NULL,
+        lg_ctx_refuse (&ctx, LGWAN__V1__CODE__PERMISSION_DENIED, "X.3",
                        "role %s may not call %s", caller.role_name, field->name);
+        goto done;
+    }
+    if (for_worker && !s_on_reactor (self, route)) {
+        *for_worker = true;
+        lgwan__v1__reply__free_unpacked (ctx.reply, NULL);
+        ctx.reply = NULL;
         goto done;
     }
     char actor [128];
@@ -775,32 +804,6 @@ s_log_refusal (lg_reply_t *reply, const char *body_name)
                   protobuf_c_enum_descriptor_get_value (&lgwan__v1__code__descriptor,
                                                         reply->status->code)->name,
                   reply->status->message);
-}
-
-//  Whether the reactor answers this request itself: Stats (it reads the
-//  reactor's counters) always; a read when no worker has anything to do,
-//  which saves the two thread hops a worker costs (about 100 us here) while
-//  under load reads still go to the workers side by side
-static bool
-s_on_reactor (lg_server_t *self, zframe_t *payload)
-{
-    ProtobufCMessage *msg = NULL;
-    if (lg_codec_decode (&lgwan__v1__request__descriptor, zframe_data (payload),
-                         zframe_size (payload), (size_t) self->cfg.max_msg, &msg, NULL, 0))
-        return false;
-    unsigned body_case = ((lg_request_t *) msg)->body_case;
-    protobuf_c_message_free_unpacked (msg, NULL);
-    if (body_case == LGWAN__V1__REQUEST__BODY_STATS)
-        return true;
-    const lg_route_t *route = s_route (s_common_routes, body_case);
-    if (!route)
-        route = s_route (self->routes, body_case);
-    if (!route || route->kind != LG_ROUTE_READ || zlist_size (self->waiting))
-        return false;
-    for (size_t i = 0; i < self->n_workers; i++)
-        if (self->busy [i])
-            return false;
-    return true;
 }
 
 //  A refusal the reactor makes of a request it does not run (the queue is
@@ -953,12 +956,16 @@ s_on_request (zloop_t *loop, zsock_t *reader, void *arg)
     //  CURVE connection, not on what we pass to a worker
     lg_caller_t caller;
     bool known = self->auth && lg_auth_caller (self->auth, payload, &caller) == 0;
-    lg_reply_t *reply = NULL;
-    if (self->n_workers && !s_on_reactor (self, payload)) {
+    const char *body_name = NULL;
+    bool for_worker = false;
+    int64_t started = zclock_usecs ();
+    lg_reply_t *reply = s_process (self, payload, known? &caller: NULL, &body_name,
+                                   self->n_workers? &for_worker: NULL);
+    if (for_worker) {
         zmsg_t *job = zmsg_new ();
         zmsg_append (job, &identity);
         zmsg_addmem (job, delimiter? "r": "d", 1);
-        zmsg_addmem (job, known? &caller: NULL, known? sizeof caller: 0);
+        zmsg_addmem (job, &caller, sizeof caller);
         zmsg_append (job, &payload);
         if (s_dispatch (self, &job))
             goto cleanup;
@@ -974,11 +981,8 @@ s_on_request (zloop_t *loop, zsock_t *reader, void *arg)
         snprintf (message, sizeof message, "busy: %zu requests wait for a worker; try again",
                   zlist_size (self->waiting));
         reply = s_not_run (payload, LGWAN__V1__CODE__UNAVAILABLE, message);
+        body_name = NULL;
     }
-    const char *body_name = NULL;
-    int64_t started = zclock_usecs ();
-    if (!reply)
-        reply = s_process (self, payload, known? &caller: NULL, &body_name);
     s_answer (self, &identity, delimiter != NULL, &reply, body_name, zclock_usecs () - started);
 cleanup:
     zframe_destroy (&identity);
@@ -1026,7 +1030,7 @@ s_worker (zsock_t *pipe, void *args)
             memcpy (&caller, zframe_data (who), sizeof caller);
         const char *body_name = NULL;
         int64_t started = zclock_usecs ();
-        lg_reply_t *reply = s_process (core, payload, known? &caller: NULL, &body_name);
+        lg_reply_t *reply = s_process (core, payload, known? &caller: NULL, &body_name, NULL);
         int64_t took = zclock_usecs () - started;
         int32_t code = reply->status? (int32_t) reply->status->code: 0;
         s_log_refusal (reply, body_name);

@@ -15,7 +15,10 @@
        database connection (libpq blocks: this is the one reason for a
        thread), so requests wait on PostgreSQL side by side. The reactor
        keeps the sockets: it authenticates (metadata exists only on the
-       CURVE connection's frames), answers Stats from its own counters, hands
+       CURVE connection's frames), makes the checks of steps 1 to 3, which
+       need no database, and answers their refusals itself (a request its
+       caller may not make takes no worker and no place in the queue of
+       point 7), answers Stats from its own counters, hands
        jobs to free workers over inproc, sends their replies and publishes
        the events they committed. A read that arrives while every worker is
        idle the reactor runs itself on its own connection (two thread hops

@@ -920,6 +920,100 @@ test_x3_certificate_revoked_while_its_request_waits (void **state)
     s_start_registry (NULL);
 }
 
+/* REQ X.3: requests their caller may not make are refused by the reactor
+   at once, before they take a worker or a place in its queue: with the
+   one worker held by a write waiting for a lock and a queue of two, a
+   provider's 40 requests for what its role may not call (PERMISSION_DENIED),
+   5 of a body the registry does not serve (INVALID_ARGUMENT) and 20 on the
+   open connection of a revoked certificate (UNAUTHENTICATED) are refused
+   with their reason, and an operator's write sent after them waits for the
+   worker and is done. Identity and role were checked only by the worker, so
+   the forbidden requests filled the queue, were answered busy, and so was
+   the operator */
+static void
+test_x3_forbidden_requests_take_no_place_in_the_queue (void **state)
+{
+    (void) state;
+    assert_int_equal (lg_test_stop (s_fx.pid, SIGTERM, 5000), 0);
+    s_start_registry_with ("LG_WORKERS=1", "LG_MAX_WAITING=2");
+    char *clients = zsys_sprintf ("%s/clients", s_fx.certs);
+    char why [256];
+    assert_int_equal (lg_auth_keygen (s_fx.certs, clients, "operator-dave", "operator", 0,
+                                      "dave", why, sizeof why), 0);
+    zstr_free (&clients);
+    long before = s_count_rows ("registry.providers");
+    zsock_t *operator = s_dealer ();
+    zsock_t *provider = s_dealer_of ("provider1");
+    zsock_t *revoked = s_dealer_of ("operator-dave");
+    assert_int_equal (lg_auth_revoke (s_fx.certs, "operator-dave", why, sizeof why), 0);
+    PGconn *holder = s_hold ("registry.providers");
+    assert_non_null (holder);
+    S_APPLY (request, apply);
+    s_send (operator, &request, "held", 1);     //  the worker takes it
+    zclock_sleep (200);
+    s_send (provider, &request, "forbidden", 20);
+    Lgwan__V1__ProviderList list = LGWAN__V1__PROVIDER_LIST__INIT;
+    lg_request_t read = LGWAN__V1__REQUEST__INIT;
+    read.body_case = LGWAN__V1__REQUEST__BODY_PROVIDER_LIST;
+    read.provider_list = &list;
+    s_send (provider, &read, "unreadable", 20);
+    for (int i = 0; i < 5; i++) {
+        //  Field 199 of the registry's range, not defined, after a request_id
+        uint8_t unknown [] = { 0x0a, 0x09, 'u', 'n', 'k', 'n', 'o', 'w', 'n', '-', '0' + i,
+                               0xba, 0x0c, 0x00 };
+        zsock_send (provider, "b", unknown, sizeof unknown);
+    }
+    s_send (revoked, &request, "revoked", 20);
+    zclock_sleep (300);
+    s_send (operator, &request, "allowed", 1);
+    const struct {
+        zsock_t *socket;
+        const char *tag;
+        int count;
+        lg_code_t code;
+        const char *said;
+    } refused [] = {
+        { provider, "forbidden", 20, LGWAN__V1__CODE__PERMISSION_DENIED,
+          "role provider may not call provider_apply" },
+        { provider, "unreadable", 20, LGWAN__V1__CODE__PERMISSION_DENIED,
+          "role provider may not call provider_list" },
+        { provider, "unknown", 5, LGWAN__V1__CODE__INVALID_ARGUMENT,
+          "is not served by registry" },
+        { revoked, "revoked", 20, LGWAN__V1__CODE__UNAUTHENTICATED, "certificate not allowed" },
+    };
+    size_t kinds = sizeof refused / sizeof refused [0];
+    lg_reply_t *replies [4][20];
+    for (size_t k = 0; k < kinds; k++)
+        s_collect (refused [k].socket, refused [k].tag, replies [k], refused [k].count, 1000);
+    //  The operator's write waits for the worker, not answered busy
+    lg_reply_t *early = NULL;
+    s_collect (operator, "allowed", &early, 1, 200);
+    //  Released before anything is asserted, or it would hold every later test
+    s_release (holder);
+    if (early)
+        fail_msg ("allowed-0 was answered while the worker was held: %s",
+                  early->status->message);
+    for (size_t k = 0; k < kinds; k++)
+        for (int i = 0; i < refused [k].count; i++) {
+            s_expect (replies [k][i], refused [k].code, "X.3");
+            assert_non_null (strstr (replies [k][i]->status->message, refused [k].said));
+            lgwan__v1__reply__free_unpacked (replies [k][i], NULL);
+        }
+    lg_reply_t *reply = NULL;
+    s_collect (operator, "held", &reply, 1, 3000);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    s_collect (operator, "allowed", &reply, 1, 3000);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    zsock_destroy (&operator);
+    zsock_destroy (&provider);
+    zsock_destroy (&revoked);
+    assert_int_equal (s_count_rows ("registry.providers"), before + 2);
+    assert_int_equal (lg_test_stop (s_fx.pid, SIGTERM, 5000), 0);
+    s_start_registry (NULL);
+}
+
 //  The registry's role in this database, as an operator sets it (lg_db.h
 //  notes 2b, 2c), for the registry's next connections: it is restarted,
 //  with extra (one NAME=VALUE, or NULL) in its environment
@@ -1125,6 +1219,7 @@ main (void)
         cmocka_unit_test (test_x3_queue_for_workers_is_bounded_in_bytes),
         cmocka_unit_test (test_x3_queued_request_past_its_age_is_not_run),
         cmocka_unit_test (test_x3_certificate_revoked_while_its_request_waits),
+        cmocka_unit_test (test_x3_forbidden_requests_take_no_place_in_the_queue),
         cmocka_unit_test (test_x3_statement_past_the_bound_is_cancelled),
         cmocka_unit_test (test_x3_frozen_write_does_not_hold_the_others),
         cmocka_unit_test (test_x1_secrets_others_may_read_are_refused),
