@@ -50,6 +50,16 @@
           would otherwise repeat it several times a second). Otherwise an
           operator saw "lost the connection" and then nothing, while a role
           dropped, a password changed or pg_hba.conf refused the service.
+       g. Not inside a transaction: a connection lost between lg_db_begin
+          and its commit or rollback takes the transaction with it, and a
+          statement on a new connection would run alone, in autocommit,
+          committed whatever became of the rest (a consumer's event applied
+          without its cursor, applied again at the next try; a migration's
+          SQL recorded without its first part). So until that commit or
+          rollback, the next lg_db_begin or an explicit lg_db_ensure, every
+          statement fails without reconnecting (NULL, -1), the COMMIT too,
+          which on a new connection would have "succeeded" with nothing to
+          commit.
     3. The common tables (requests, outbox, cursors) are migrations of the
        component "common"; a service's own are component <schema>. Both are
        recorded in <schema>.schema_migrations.
@@ -124,6 +134,7 @@ struct _lg_db_t {
     uint64_t losses_seen;       //  s_losses when it was last known good (note 2d)
     uint64_t key;               //  of the conninfo (note 2e)
     bool lost;                  //  lost since this transaction began
+    bool in_tx;                 //  between lg_db_begin and its commit or rollback (note 2g)
     bool lose_commit_result;    //  test hook: lg_db_fault_lose_commit_result
     bool was_connected;         //  has been connected before
     bool pipeline;              //  in libpq pipeline mode
@@ -443,9 +454,35 @@ lg_db_destroy (lg_db_t **self_p)
     }
 }
 
+//  Note 2g: true, with the error set, when this connection's transaction
+//  was lost and nothing more of it may run
+static bool
+s_tx_lost (lg_db_t *self)
+{
+    if (!self->in_tx || !self->lost || self->up)
+        return false;
+    s_set_error (self, "the connection was lost inside a transaction: nothing more of it runs"
+                       " (it was rolled back) until it is ended and a new one begun");
+    return true;
+}
+
+static int s_ensure (lg_db_t *self);
+
 int
 lg_db_ensure (lg_db_t *self)
 {
+    //  An explicit call gives a lost transaction up (note 2g)
+    if (self->in_tx && self->lost && !self->up)
+        self->in_tx = false;
+    return s_ensure (self);
+}
+
+//  Connect if down and the backoff allows; 0 when connected
+static int
+s_ensure (lg_db_t *self)
+{
+    if (s_tx_lost (self))
+        return -1;
     if (self->up && self->conn && PQstatus (self->conn) == CONNECTION_OK
     && (self->pipeline || PQtransactionStatus (self->conn) != PQTRANS_IDLE
     ||  (s_idle_alive (self) && s_idle_answers (self))))
@@ -821,8 +858,11 @@ int
 lg_db_pipeline_begin (lg_db_t *self)
 {
     self->sqlstate [0] = 0;
-    self->lost = false;
-    if (lg_db_ensure (self) || PQenterPipelineMode (self->conn) != 1)
+    //  Inside a transaction (a consumer pipelines its statements after
+    //  BEGIN), a loss since it began still counts (note 2g)
+    if (!self->in_tx)
+        self->lost = false;
+    if (s_ensure (self) || PQenterPipelineMode (self->conn) != 1)
         return -1;
     self->pipeline = true;
     self->pipeline_failed = false;
@@ -880,7 +920,7 @@ PGresult *
 lg_db_exec (lg_db_t *self, const char *sql, int nparams, const char *const *params)
 {
     self->sqlstate [0] = 0;         //  what failed before is not this call's
-    if (lg_db_ensure (self))
+    if (s_ensure (self))
         return NULL;
     if (self->pipeline) {
         //  This statement goes with everything queued: one round trip
@@ -939,7 +979,7 @@ static int
 s_simple (lg_db_t *self, const char *sql)
 {
     self->sqlstate [0] = 0;
-    if (lg_db_ensure (self))
+    if (s_ensure (self))
         return -1;
     PGresult *res = PQexec (self->conn, sql);
     if (s_lost (self, res))
@@ -956,22 +996,31 @@ int
 lg_db_begin (lg_db_t *self)
 {
     self->lost = false;
+    self->in_tx = false;            //  a new transaction: note 2g starts again
+    int rc;
     if (self->pipeline && self->up)
-        return s_queue_plain (self, "BEGIN")? 0: -1;
-    return s_simple (self, "BEGIN");
+        rc = s_queue_plain (self, "BEGIN")? 0: -1;
+    else
+        rc = s_simple (self, "BEGIN");
+    self->in_tx = rc == 0;
+    return rc;
 }
 
 int
 lg_db_commit (lg_db_t *self)
 {
+    int rc;
     if (self->pipeline && self->up) {
-        if (!s_queue_plain (self, "COMMIT"))
-            return -1;
-        if (self->lose_commit_result)
+        rc = s_queue_plain (self, "COMMIT")? 0: -1;
+        if (rc == 0 && self->lose_commit_result)
             s_lose_result (self);
-        return s_pipeline_collect (self, NULL);
+        if (rc == 0)
+            rc = s_pipeline_collect (self, NULL);
     }
-    return s_simple (self, "COMMIT");
+    else
+        rc = s_simple (self, "COMMIT");
+    self->in_tx = false;
+    return rc;
 }
 
 void
@@ -984,6 +1033,7 @@ lg_db_rollback (lg_db_t *self)
     else
     if (self->up)
         s_simple (self, "ROLLBACK");
+    self->in_tx = false;
 }
 
 //  Apply one component's migrations that are not recorded yet
@@ -1007,12 +1057,12 @@ s_migrate_component (lg_db_t *self, const char *component, const lg_migration_t 
             continue;
         //  A migration (an index built over a large table) runs as long as
         //  it needs: the statement bound (lg_db.h note 2b) is for services
-        if (s_simple (self, "BEGIN")
+        if (lg_db_begin (self)
         ||  s_simple (self, "SET LOCAL statement_timeout = 0")
         ||  s_simple (self, m->sql)
         ||  !lg_db_run (self, "INSERT INTO schema_migrations (component, version, name)"
                               " VALUES ($1, $2::integer, $3)", 3, params)
-        ||  s_simple (self, "COMMIT")) {
+        ||  lg_db_commit (self)) {
             lg_log_write (LG_LOG_ERROR, self->error, "could not apply migration %s/%03d_%s",
                           component, m->version, m->name);
             lg_db_rollback (self);

@@ -13,7 +13,11 @@
        on both ends, not minutes (lg_db.c, note 4); one connection lost
        makes the process's idle others prove themselves before use, and
        while connecting times out the process tries one connection at a
-       time (notes 2d, 2e).
+       time (notes 2d, 2e). A connection lost inside a transaction is not
+       replaced until that transaction is ended (commit, rollback), a new
+       one begun or lg_db_ensure called: its statements and its COMMIT fail
+       meanwhile, rather than run alone in autocommit on a new connection
+       (note 2g).
     2a. No call waits longer than LG_DB_LOCK_WAIT_MS (a reactor's
        connections: lg_db_set_lock_wait) for a lock another session holds
        (an operator's open transaction, a migration, a VACUUM FULL): the
@@ -81,7 +85,8 @@ void lg_db_set_user_timeout (lg_db_t *self, int ms);
 //  next connect.
 void lg_db_set_lock_wait (lg_db_t *self, int ms);
 
-//  Connect now if down and the backoff allows; 0 when connected.
+//  Connect now if down and the backoff allows; 0 when connected. A
+//  transaction whose connection was lost is given up (note 2 above).
 int lg_db_ensure (lg_db_t *self);
 
 //  True while the connection is believed healthy.
@@ -107,7 +112,9 @@ bool lg_db_run (lg_db_t *self, const char *sql, int nparams, const char *const *
 int lg_db_pipeline_begin (lg_db_t *self);
 int lg_db_pipeline_end (lg_db_t *self);
 
-//  Transactions; 0 ok, -1 failed (connection lost or error).
+//  Transactions; 0 ok, -1 failed (connection lost or error). Between
+//  lg_db_begin and its commit or rollback, a lost connection makes every
+//  statement fail (NULL, false, -1) without connecting again (note 2).
 int lg_db_begin (lg_db_t *self);
 int lg_db_commit (lg_db_t *self);
 void lg_db_rollback (lg_db_t *self);

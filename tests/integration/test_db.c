@@ -545,26 +545,16 @@ test_connection_bounds (void **state)
 /* REQ X.2: one backend terminated costs the process's other connections
    one round trip each, not a reconnect: a session's state (the leader's
    advisory lock) stays (lg_db.c note 2d) */
+//  The backend of db's connection is terminated, and gone when this returns
 static void
-test_a_loss_elsewhere_costs_a_probe (void **state)
+s_terminate (lg_db_t *db)
 {
-    (void) state;
-    lg_db_t *victim = s_open ("audit");
-    lg_db_t *sibling = s_open ("audit");
-    assert_true (lg_db_run (victim, "SELECT 1", 0, NULL));
-    PGresult *res = lg_db_exec (sibling, "SELECT pg_try_advisory_lock (4711) AS won", 0, NULL);
-    assert_string_equal (lg_db_value (res, 0, "won"), "t");
-    PQclear (res);
-    int sibling_pid = PQbackendPID (lg_db_conn (sibling));
     char pid [24];
-    snprintf (pid, sizeof pid, "%d", PQbackendPID (lg_db_conn (victim)));
-
-    //  The victim's backend is terminated; the victim finds out on its next
-    //  use, which counts a loss for the process
-    PGconn *admin = PQconnectdb (s_admin);
+    snprintf (pid, sizeof pid, "%d", PQbackendPID (lg_db_conn (db)));
     const char *params [] = { pid };
-    res = PQexecParams (admin, "SELECT pg_terminate_backend ($1::integer)", 1, NULL, params,
-                        NULL, NULL, 0);
+    PGconn *admin = PQconnectdb (s_admin);
+    PGresult *res = PQexecParams (admin, "SELECT pg_terminate_backend ($1::integer)", 1, NULL,
+                                  params, NULL, NULL, 0);
     assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
     PQclear (res);
     bool gone = false;
@@ -577,6 +567,25 @@ test_a_loss_elsewhere_costs_a_probe (void **state)
             zclock_sleep (10);
     }
     assert_true (gone);
+    PQfinish (admin);
+}
+
+static void
+test_a_loss_elsewhere_costs_a_probe (void **state)
+{
+    (void) state;
+    lg_db_t *victim = s_open ("audit");
+    lg_db_t *sibling = s_open ("audit");
+    assert_true (lg_db_run (victim, "SELECT 1", 0, NULL));
+    PGresult *res = lg_db_exec (sibling, "SELECT pg_try_advisory_lock (4711) AS won", 0, NULL);
+    assert_string_equal (lg_db_value (res, 0, "won"), "t");
+    PQclear (res);
+    int sibling_pid = PQbackendPID (lg_db_conn (sibling));
+
+    //  The victim's backend is terminated; the victim finds out on its next
+    //  use, which counts a loss for the process
+    s_terminate (victim);
+    PGconn *admin = PQconnectdb (s_admin);
     uint64_t connects, losses, connects_after, losses_after;
     lg_db_counts (&connects, &losses);
     assert_true (lg_db_run (victim, "SELECT 1", 0, NULL));
@@ -599,6 +608,73 @@ test_a_loss_elsewhere_costs_a_probe (void **state)
     lg_db_destroy (&victim);
 }
 
+//  How many rows things holds, read on a connection of its own
+static long
+s_things (const char *service)
+{
+    lg_db_t *db = s_open (service);
+    PGresult *res = lg_db_exec (db, "SELECT count(*) AS n FROM things", 0, NULL);
+    assert_non_null (res);
+    long n = atol (lg_db_value (res, 0, "n"));
+    PQclear (res);
+    lg_db_destroy (&db);
+    return n;
+}
+
+/* REQ X.2: a connection lost inside a transaction takes the transaction
+   with it, and nothing more of it runs until it is ended (note 2g): each
+   statement after the loss, and its COMMIT, fails without reconnecting,
+   in a plain and in a pipelined transaction (a consumer's: BEGIN, then the
+   events pipelined). The next statement reconnected at once and ran alone
+   in autocommit: an event applied without its cursor was applied again at
+   the next try, and the COMMIT on the new connection "succeeded". The next
+   BEGIN, or an explicit lg_db_ensure, connects again */
+static void
+test_x2_lost_transaction_runs_nothing_more (void **state)
+{
+    (void) state;
+    lg_db_t *db = s_open ("orchestrator");
+    assert_int_equal (lg_db_migrate (db, s_two), 0);
+    const char *insert = "INSERT INTO things (id, name) VALUES ($1::integer, 'x')";
+    const char *one [] = { "1" }, *two [] = { "2" }, *three [] = { "3" };
+    assert_int_equal (lg_db_begin (db), 0);
+    assert_true (lg_db_run (db, insert, 1, one));
+    s_terminate (db);
+    assert_false (lg_db_run (db, insert, 1, two));          //  finds the loss
+    assert_false (lg_db_run (db, insert, 1, three));        //  runs nothing
+    assert_false (lg_db_is_up (db));
+    assert_non_null (strstr (lg_db_error (db), "lost inside a transaction"));
+    assert_int_equal (lg_db_commit (db), -1);
+    assert_int_equal (s_things ("orchestrator"), 0);
+    //  The next transaction connects again
+    assert_int_equal (lg_db_begin (db), 0);
+    assert_true (lg_db_run (db, insert, 1, three));
+    assert_int_equal (lg_db_commit (db), 0);
+    assert_int_equal (s_things ("orchestrator"), 1);
+
+    //  Pipelined after BEGIN, as a consumer applies a batch
+    const char *four [] = { "4" }, *five [] = { "5" };
+    assert_int_equal (lg_db_begin (db), 0);
+    assert_int_equal (lg_db_pipeline_begin (db), 0);
+    assert_true (lg_db_run (db, insert, 1, four));
+    s_terminate (db);
+    assert_null (lg_db_exec (db, "SELECT count(*) FROM things", 0, NULL));
+    assert_false (lg_db_run (db, insert, 1, five));
+    assert_int_equal (lg_db_pipeline_end (db), -1);
+    lg_db_rollback (db);
+    assert_int_equal (s_things ("orchestrator"), 1);
+
+    //  An explicit lg_db_ensure gives the lost transaction up and connects
+    assert_int_equal (lg_db_begin (db), 0);
+    assert_true (lg_db_run (db, insert, 1, four));
+    s_terminate (db);
+    assert_false (lg_db_run (db, insert, 1, five));
+    assert_int_equal (lg_db_ensure (db), 0);
+    assert_true (lg_db_run (db, insert, 1, five));          //  on its own, by choice
+    assert_int_equal (s_things ("orchestrator"), 2);
+    lg_db_destroy (&db);
+}
+
 int
 main (void)
 {
@@ -614,6 +690,7 @@ main (void)
         cmocka_unit_test (test_statement_bounded),
         cmocka_unit_test (test_idle_transaction_bounded),
         cmocka_unit_test (test_a_loss_elsewhere_costs_a_probe),
+        cmocka_unit_test (test_x2_lost_transaction_runs_nothing_more),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
