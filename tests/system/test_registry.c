@@ -886,7 +886,7 @@ test_x3_certificate_revoked_while_its_request_waits (void **state)
     char *clients = zsys_sprintf ("%s/clients", s_fx.certs);
     char why [256];
     assert_int_equal (lg_auth_keygen (s_fx.certs, clients, "operator-carol", "operator", 0,
-                                      "carol", why, sizeof why), 0);
+                                      "carol", NULL, why, sizeof why), 0);
     zstr_free (&clients);
     long before = s_count_rows ("registry.providers");
     long events = s_count_rows ("registry.outbox");
@@ -939,7 +939,7 @@ test_x3_forbidden_requests_take_no_place_in_the_queue (void **state)
     char *clients = zsys_sprintf ("%s/clients", s_fx.certs);
     char why [256];
     assert_int_equal (lg_auth_keygen (s_fx.certs, clients, "operator-dave", "operator", 0,
-                                      "dave", why, sizeof why), 0);
+                                      "dave", NULL, why, sizeof why), 0);
     zstr_free (&clients);
     long before = s_count_rows ("registry.providers");
     zsock_t *operator = s_dealer ();
