@@ -33,6 +33,13 @@
        short of the invoice's (floor a + floor b <= floor (a + b)), never
        over it: 15,000 + tax 1,500 credited 5 (tax 0) then 14,995 (tax
        1,499.5 -> 1,499) left 1 yen owed that nothing could credit.
+    7. A credit note or a payment locks its invoice (FOR UPDATE) before it
+       reads what was credited and paid of it, in a later statement: under
+       READ COMMITTED each statement sees what was committed when it began,
+       so two requests against one invoice at once take turns and the
+       second sees the first's note or payment. (Read in the statement that
+       waited for the lock, both saw the invoice untouched and both could
+       credit or pay it in full.)
 */
 #include "billing.h"
 
@@ -804,13 +811,26 @@ billing_overdue_list (lg_ctx_t *ctx)
 //  ---------------------------------------------------------------------------
 //  Credit notes and payments
 
-//  The invoice, locked for the change; NOT_FOUND when there is none
+//  The invoice, locked for the change, with what was credited and paid of
+//  it; NOT_FOUND when there is none. The lock is taken in a statement of
+//  its own and the sums read by the next one (note 7): read in the statement
+//  that waited for the lock, they came from its snapshot, taken before the
+//  wait, and missed what the holder of the lock committed
 static int
 s_lock_invoice (lg_ctx_t *ctx, const char *number, PGresult **res_p)
 {
     if (!*number || strlen (number) > 32)
         return INVALID (ctx, "invoice is mandatory (INV-YYYY-NNNNNN)");
-    int rc = lg_ctx_query (ctx, res_p,
+    PGresult *lock;
+    int rc = lg_ctx_query (ctx, &lock, "SELECT 1 FROM invoices WHERE number = $1 FOR UPDATE", 1,
+                           (const char *[]) { number });
+    if (rc)
+        return rc;
+    int found = PQntuples (lock);
+    PQclear (lock);
+    if (found == 0)
+        return MISSING (ctx, "no invoice %s", number);
+    rc = lg_ctx_query (ctx, res_p,
         "SELECT provider_id, subtotal_yen, tax_rate_percent, tax_yen, total_yen,"
         " coalesce ((SELECT sum (amount_yen) FROM credit_notes c WHERE c.invoice = i.number), 0)"
         "   AS credited_net,"
@@ -819,15 +839,8 @@ s_lock_invoice (lg_ctx_t *ctx, const char *number, PGresult **res_p)
         " coalesce ((SELECT sum (total_yen) FROM credit_notes c WHERE c.invoice = i.number), 0)"
         "   AS credited,"
         " coalesce ((SELECT sum (amount_yen) FROM payments m WHERE m.invoice = i.number), 0) AS paid"
-        " FROM invoices i WHERE number = $1 FOR UPDATE", 1, (const char *[]) { number });
-    if (rc)
-        return rc;
-    if (PQntuples (*res_p) == 0) {
-        PQclear (*res_p);
-        *res_p = NULL;
-        return MISSING (ctx, "no invoice %s", number);
-    }
-    return 0;
+        " FROM invoices i WHERE number = $1", 1, (const char *[]) { number });
+    return rc;
 }
 
 int

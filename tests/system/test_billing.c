@@ -8,6 +8,7 @@
     2026-11-05. Every expected amount is stated in yen, never recomputed.
 */
 #include "registry_fixture.h"
+#include <pthread.h>
 
 #define ISSUER      "T7123456789012"
 #define INVOICE_RUN LGWAN__V1__REQUEST__BODY_INVOICE_RUN
@@ -987,6 +988,131 @@ test_r6_1_hosting_transfer_moves_the_service_fee (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+//  ---------------------------------------------------------------------------
+//  Two requests against one invoice at once
+
+typedef struct {
+    const char *who;
+    unsigned body_case;
+    void *body;
+    lg_reply_t *reply;          //  NULL: no answer
+} s_call_t;
+
+static void *
+s_call_thread (void *arg)
+{
+    s_call_t *call = (s_call_t *) arg;
+    call->reply = s_call (&s_billing, call->who, call->body_case, call->body, 20000);
+    return NULL;
+}
+
+//  Backends of the test's database waiting for a lock
+static bool
+s_two_waiting (void *arg)
+{
+    (void) arg;
+    return rf_sql_long ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND wait_event_type = 'Lock'") >= 2;
+}
+
+//  Both calls sent while the invoice's row is held FOR UPDATE by hand, so
+//  that both wait for it; let go once both wait (well within the 2 s a
+//  worker waits for a lock, lg_db.h note 2a)
+static void
+s_both_at_once (const char *number, s_call_t *a, s_call_t *b)
+{
+    PGconn *hold = PQconnectdb (rf.admin);
+    assert_int_equal (PQstatus (hold), CONNECTION_OK);
+    PQclear (PQexec (hold, "BEGIN"));
+    const char *params [] = { number };
+    PGresult *res = PQexecParams (hold, "SELECT 1 FROM billing.invoices WHERE number = $1"
+                                  " FOR UPDATE", 1, NULL, params, NULL, NULL, 0);
+    assert_int_equal (PQntuples (res), 1);
+    PQclear (res);
+    pthread_t ta, tb;
+    assert_int_equal (pthread_create (&ta, NULL, s_call_thread, a), 0);
+    assert_int_equal (pthread_create (&tb, NULL, s_call_thread, b), 0);
+    bool waiting = lg_test_wait_for (s_two_waiting, NULL, 1500);
+    PQclear (PQexec (hold, "COMMIT"));
+    PQfinish (hold);
+    pthread_join (ta, NULL);
+    pthread_join (tb, NULL);
+    assert_true (waiting);
+    assert_non_null (a->reply);
+    assert_non_null (b->reply);
+}
+
+//  Of two replies, the one that is OK; the other must be refused as code
+//  with R6.1 and a message saying what
+static lg_reply_t *
+s_one_ok (s_call_t *a, s_call_t *b, const char *what)
+{
+    bool a_ok = a->reply->status->code == RF_CODE (OK);
+    lg_reply_t *ok = a_ok? a->reply: b->reply;
+    lg_reply_t *refused = a_ok? b->reply: a->reply;
+    rf_expect (ok, RF_CODE (OK), NULL);
+    if (!strstr (refused->status->message, what))
+        fail_msg ("refusal \"%s\" does not say \"%s\"", refused->status->message, what);
+    rf_refused (refused, RF_CODE (FAILED_PRECONDITION), "R6.1");
+    return ok;
+}
+
+/* REQ R6.1: two credit notes of all that is left of an invoice, at once:
+   one is issued, the other is refused, and the invoice is credited once.
+   Both were issued (each read what was credited before it waited for the
+   invoice's lock): INV credited twice its total, outstanding negative */
+static void
+test_r6_1_credit_notes_at_once_credit_an_invoice_once (void **state)
+{
+    (void) state;
+    char *number = rf_sql_text ("SELECT number FROM billing.invoices WHERE period = '2027-07'"
+                                " AND provider_id = 2");
+    assert_non_null (number);
+    long subtotal = rf_sqlf_long ("SELECT subtotal_yen FROM billing.invoices WHERE number = '%s'",
+                                  number);
+    long notes = rf_sqlf_long ("SELECT count(*) FROM billing.credit_notes");
+    Lgwan__V1__CreditNoteIssue credit = LGWAN__V1__CREDIT_NOTE_ISSUE__INIT;
+    credit.invoice = number;
+    credit.amount_yen = subtotal;
+    credit.reason = (char *) "二重請求";
+    s_call_t a = { "operator", LGWAN__V1__REQUEST__BODY_CREDIT_NOTE_ISSUE, &credit, NULL };
+    s_call_t b = { "billing", LGWAN__V1__REQUEST__BODY_CREDIT_NOTE_ISSUE, &credit, NULL };
+    s_both_at_once (number, &a, &b);
+    lg_reply_t *ok = s_one_ok (&a, &b, "more than is left of invoice");
+    assert_int_equal (ok->credit_note->credit_note->amount_yen, subtotal);
+    lgwan__v1__reply__free_unpacked (ok, NULL);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.credit_notes"), notes + 1);
+    assert_int_equal (rf_sqlf_long ("SELECT sum (total_yen) FROM billing.credit_notes"
+                                    " WHERE invoice = '%s'", number),
+                      rf_sqlf_long ("SELECT total_yen FROM billing.invoices WHERE number = '%s'",
+                                    number));
+    free (number);
+}
+
+/* REQ R6.1: two payments of all that is outstanding, at once: one is
+   recorded, the other refused; nothing is paid twice */
+static void
+test_r6_1_payments_at_once_pay_an_invoice_once (void **state)
+{
+    (void) state;
+    char *number = rf_sql_text ("SELECT number FROM billing.invoices WHERE period = '2027-07'"
+                                " AND provider_id = 1");
+    assert_non_null (number);
+    long total = rf_sqlf_long ("SELECT total_yen FROM billing.invoices WHERE number = '%s'", number);
+    long payments = rf_sqlf_long ("SELECT count(*) FROM billing.payments");
+    Lgwan__V1__PaymentRecord pay = LGWAN__V1__PAYMENT_RECORD__INIT;
+    pay.invoice = number;
+    pay.amount_yen = total;
+    s_call_t a = { "billing", LGWAN__V1__REQUEST__BODY_PAYMENT_RECORD, &pay, NULL };
+    s_call_t b = { "billing", LGWAN__V1__REQUEST__BODY_PAYMENT_RECORD, &pay, NULL };
+    s_both_at_once (number, &a, &b);
+    lg_reply_t *ok = s_one_ok (&a, &b, "more than invoice");
+    assert_int_equal (ok->payment->invoice->outstanding_yen, 0);
+    lgwan__v1__reply__free_unpacked (ok, NULL);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.payments"), payments + 1);
+    free (number);
+}
+
 int
 main (void)
 {
@@ -1003,6 +1129,8 @@ main (void)
         cmocka_unit_test (test_r6_1_credit_note_settling_an_invoice_takes_its_remaining_tax),
         cmocka_unit_test (test_r6_1_name_change_reaches_later_invoices),
         cmocka_unit_test (test_r6_1_hosting_transfer_moves_the_service_fee),
+        cmocka_unit_test (test_r6_1_credit_notes_at_once_credit_an_invoice_once),
+        cmocka_unit_test (test_r6_1_payments_at_once_pay_an_invoice_once),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
