@@ -7,7 +7,13 @@
        setting other than full, none or NN% are refused with INVALID_ARGUMENT
        or FAILED_PRECONDITION naming R6.1 and what is wrong. A version starts
        and ends on the first day of a month, so one invoice names one
-       version. Reloading a version with the same content changes nothing.
+       version. Reloading a version with the same content changes nothing;
+       a loaded version is never changed where an invoice issued under it
+       could change, but it takes prices for bandwidth classes it does not
+       price yet (a provider with a connection of such a class was not
+       invoiced under it, billing_invoices.c note 8), each such amendment
+       recorded with the body it replaced (tariff_amendments). Any other
+       difference is ALREADY_EXISTS: a change is a new version.
     2. The timeline is built from events, in billing's own transaction with
        the consumer's cursor (lg_consumer): the registry's
        ConnectionActivated, ConnectionChanged, ServiceRegistered and
@@ -204,6 +210,61 @@ s_tariff_reply (lg_ctx_t *ctx, uint32_t loaded)
     return 0;
 }
 
+//  A version the file names that is loaded already: nothing to do when it
+//  says the same; prices for classes it does not price yet are added (note
+//  1); anything else is a change, refused
+static int
+s_tariff_amend (lg_ctx_t *ctx, const Lgwan__V1__TariffVersion *t, const char *body,
+                const char *now, uint32_t *loaded)
+{
+    PGresult *res;
+    //  The same but for prices added: every price it had, as it was, and
+    //  everything else equal (bodies are written by one serializer, so
+    //  equal content is equal jsonb, fee by fee)
+    int rc = lg_ctx_query (ctx, &res,
+        "SELECT body = $2::jsonb AS same,"
+        " body - 'connection_fees' = $2::jsonb - 'connection_fees' AS rest_same,"
+        " NOT EXISTS (SELECT 1 FROM jsonb_array_elements (coalesce (body -> 'connection_fees',"
+        "   '[]')) o WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements (coalesce ($2::jsonb"
+        "   -> 'connection_fees', '[]')) n WHERE n = o)) AS prices_kept,"
+        " (SELECT string_agg (n ->> 'bandwidth_class', ', ' ORDER BY n ->> 'bandwidth_class')"
+        "   FROM jsonb_array_elements (coalesce ($2::jsonb -> 'connection_fees', '[]')) n"
+        "   WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements (coalesce (body ->"
+        "   'connection_fees', '[]')) o WHERE o ->> 'bandwidth_class' = n ->> 'bandwidth_class'))"
+        "   AS added"
+        " FROM tariff_versions WHERE version = $1", 2, (const char *[]) { t->version, body });
+    if (rc)
+        return rc;
+    bool same = streq (lg_db_value (res, 0, "same"), "t");
+    bool kept = streq (lg_db_value (res, 0, "rest_same"), "t")
+             && streq (lg_db_value (res, 0, "prices_kept"), "t");
+    char *added = lg_db_value (res, 0, "added")? lg_strdup (lg_db_value (res, 0, "added")): NULL;
+    PQclear (res);
+    if (!same && !kept)
+        rc = lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, "R6.1",
+                            "tariff %s is loaded with other content; a loaded version takes"
+                            " prices for classes it does not price, nothing else: a change is"
+                            " a new version", t->version);
+    else
+    if (!same && added) {
+        char *what = zsys_sprintf ("prices added: %s", added);
+        rc = lg_ctx_exec (ctx, "INSERT INTO tariff_amendments (version, what, body_before,"
+                          " amended_at, amended_by) SELECT version, $2, body, $3::timestamptz,"
+                          " $4 FROM tariff_versions WHERE version = $1", 4,
+                          (const char *[]) { t->version, what, now, ctx->actor });
+        if (rc == 0)
+            rc = lg_ctx_exec (ctx, "UPDATE tariff_versions SET body = $2::jsonb WHERE version = $1",
+                              2, (const char *[]) { t->version, body });
+        if (rc == 0) {
+            lg_info ("tariff %s amended by %s: %s", t->version, ctx->actor, what);
+            (*loaded)++;
+        }
+        zstr_free (&what);
+    }
+    free (added);
+    return rc;
+}
+
 static int
 s_tariff_load (lg_ctx_t *ctx)
 {
@@ -235,20 +296,15 @@ s_tariff_load (lg_ctx_t *ctx)
         }
         const char *to = *t->effective_to? t->effective_to: NULL;
         PGresult *res;
-        //  The same version again: nothing to do if it says the same
-        rc = lg_ctx_query (ctx, &res, "SELECT body = $2::jsonb AS same FROM tariff_versions"
-                                      " WHERE version = $1", 2, (const char *[]) { t->version, body });
-        if (rc == 0 && PQntuples (res) == 1) {
-            bool same = streq (lg_db_value (res, 0, "same"), "t");
-            PQclear (res);
-            if (!same)
-                rc = lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, "R6.1",
-                                    "tariff %s is loaded with other content; a change is a new"
-                                    " version", t->version);
+        rc = lg_ctx_query (ctx, &res, "SELECT 1 FROM tariff_versions WHERE version = $1", 1,
+                           (const char *[]) { t->version });
+        bool exists = rc == 0 && PQntuples (res) == 1;
+        PQclear (res);
+        if (rc == 0 && exists) {
+            rc = s_tariff_amend (ctx, t, body, now, &loaded);
             free (body);
             continue;
         }
-        PQclear (res);
         if (rc == 0)
             rc = lg_ctx_query (ctx, &res, "SELECT version FROM tariff_versions WHERE"
                                " daterange (effective_from, effective_to) &&"

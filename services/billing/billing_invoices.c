@@ -40,6 +40,13 @@
        second sees the first's note or payment. (Read in the statement that
        waited for the lock, both saw the invoice untouched and both could
        credit or pay it in full.)
+    8. A provider with a connection of a bandwidth class the tariff version
+       does not price is not invoiced for the period, and the run says which
+       and why (InvoiceRunReply.not_invoiced, the status detail, the log);
+       every other provider is. A provider is invoiced whole or not at all,
+       so one left out has no invoice of the period and a run after the
+       version has its price (billing.c note 1) invoices it. (One such
+       connection stopped the whole month's run, for every provider.)
 */
 #include "billing.h"
 
@@ -165,11 +172,12 @@ s_invoice_new (lg_ctx_t *ctx, const s_period_t *p, const Lgwan__V1__TariffVersio
 }
 
 //  A connection's lines of the period: one per run of days with one class
-//  and one state, then its one-off fees
+//  and one state, then its one-off fees. 1 with why set when the tariff
+//  does not price one of its classes (its provider is not invoiced, note 8)
 static int
 s_connection_lines (lg_ctx_t *ctx, const s_period_t *p, const Lgwan__V1__TariffVersion *t,
                     uint64_t connection, const bc_change_t *changes, size_t n,
-                    Lgwan__V1__Invoice *invoice, size_t *room)
+                    Lgwan__V1__Invoice *invoice, size_t *room, char *why, size_t why_size)
 {
     bc_segment_t seg [MAX_SEGMENTS];
     int count = bc_segments (changes, n, p->first, p->end, seg, MAX_SEGMENTS);
@@ -178,9 +186,11 @@ s_connection_lines (lg_ctx_t *ctx, const s_period_t *p, const Lgwan__V1__TariffV
                        MAX_SEGMENTS, p->text);
     for (int i = 0; i < count; i++) {
         int64_t monthly = s_class_fee (t, seg [i].bandwidth_class);
-        if (monthly < 0)
-            return REFUSE (ctx, "connection %" PRIu64 " has bandwidth class \"%s\", which tariff"
-                           " %s does not price", connection, seg [i].bandwidth_class, t->version);
+        if (monthly < 0) {
+            snprintf (why, why_size, "connection %" PRIu64 " has bandwidth class \"%s\", which"
+                      " tariff %s does not price", connection, seg [i].bandwidth_class, t->version);
+            return 1;
+        }
         int percent = streq (seg [i].state, "suspended")? bc_charge_percent (t->suspended):
                       streq (seg [i].state, "disconnected")? bc_charge_percent (t->disconnected): 100;
         int days = (int) (seg [i].to - seg [i].from);
@@ -246,9 +256,12 @@ s_totals (Lgwan__V1__Invoice *invoice)
 }
 
 //  Every invoice the period still lacks, in provider order, in *list
-//  (caller frees each with free_unpacked); tariff version in *tariff_p
+//  (caller frees each with free_unpacked), but those of providers it cannot
+//  price, which go to not_invoiced (InvoiceRunNotInvoiced, freed likewise);
+//  tariff version in *tariff_p
 static int
-s_compute (lg_ctx_t *ctx, const s_period_t *p, zlistx_t *list, Lgwan__V1__TariffVersion **tariff_p)
+s_compute (lg_ctx_t *ctx, const s_period_t *p, zlistx_t *list, zlistx_t *not_invoiced,
+           Lgwan__V1__TariffVersion **tariff_p)
 {
     Lgwan__V1__TariffVersion *t = NULL;
     int rc = s_tariff (ctx, p, &t);
@@ -306,7 +319,9 @@ s_compute (lg_ctx_t *ctx, const s_period_t *p, zlistx_t *list, Lgwan__V1__Tariff
                                               : PQgetvalue (svcs, srow, 1);
         Lgwan__V1__Invoice *invoice = s_invoice_new (ctx, p, t, provider, addressee);
         size_t room = 0;
-        //  Its connections, one timeline each
+        char why [256] = "";
+        //  Its connections, one timeline each (past one it cannot price, the
+        //  rest are read and not billed)
         while (rc == 0 && crow < crows
            &&  strtoull (PQgetvalue (conns, crow, c_provider), NULL, 10) == provider) {
             uint64_t connection = strtoull (PQgetvalue (conns, crow, c_connection), NULL, 10);
@@ -323,7 +338,10 @@ s_compute (lg_ctx_t *ctx, const s_period_t *p, zlistx_t *list, Lgwan__V1__Tariff
                 n++;
                 crow++;
             }
-            rc = s_connection_lines (ctx, p, t, connection, changes, n, invoice, &room);
+            int lines = *why? 0: s_connection_lines (ctx, p, t, connection, changes, n, invoice,
+                                                     &room, why, sizeof why);
+            if (lines < 0)
+                rc = lines;
         }
         //  Its services (a tariff without a service fee bills no service line)
         while (rc == 0 && srow < srows && strtoull (PQgetvalue (svcs, srow, 0), NULL, 10) == provider) {
@@ -353,6 +371,17 @@ s_compute (lg_ctx_t *ctx, const s_period_t *p, zlistx_t *list, Lgwan__V1__Tariff
             s_add_line (invoice, &room, line);
             srow++;
         }
+        if (rc == 0 && *why) {
+            //  All of the provider's invoice or none of it (note 8)
+            Lgwan__V1__InvoiceRunNotInvoiced *skipped = (Lgwan__V1__InvoiceRunNotInvoiced *)
+                malloc (sizeof *skipped);
+            lgwan__v1__invoice_run_not_invoiced__init (skipped);
+            skipped->provider = provider;
+            skipped->why = lg_strdup (why);
+            zlistx_add_end (not_invoiced, skipped);
+            lgwan__v1__invoice__free_unpacked (invoice, NULL);
+        }
+        else
         if (rc == 0 && invoice->n_lines > 0) {
             s_totals (invoice);
             zlistx_add_end (list, invoice);
@@ -557,6 +586,57 @@ s_store (lg_ctx_t *ctx, const s_period_t *p, zlistx_t *list)
     return rc;
 }
 
+//  The providers a run could not invoice (note 8): in the reply, up to a
+//  page of them, and said in its status detail and, for a run, in the log
+#define NOT_INVOICED_SAID 10    //  named in the detail and the log, then a count
+static void
+s_not_invoiced (lg_ctx_t *ctx, const s_period_t *p, zlistx_t *not_invoiced,
+                Lgwan__V1__InvoiceRunReply *reply)
+{
+    size_t count = zlistx_size (not_invoiced);
+    if (ctx->reply->status && ctx->reply->status->detail != protobuf_c_empty_string) {
+        free (ctx->reply->status->detail);          //  of a run rolled back and run again
+        ctx->reply->status->detail = (char *) protobuf_c_empty_string;
+    }
+    if (count == 0)
+        return;
+    reply->not_invoiced = (Lgwan__V1__InvoiceRunNotInvoiced **)
+        calloc (count < REPLY_INVOICES? count: REPLY_INVOICES, sizeof (void *));
+    zchunk_t *said = zchunk_new (NULL, 256);
+    size_t at = 0;
+    Lgwan__V1__InvoiceRunNotInvoiced *skipped;
+    while ((skipped = (Lgwan__V1__InvoiceRunNotInvoiced *) zlistx_detach (not_invoiced, NULL))) {
+        if (at < NOT_INVOICED_SAID) {
+            char *one = zsys_sprintf ("%sprovider %" PRIu64 " (%s)", at? "; ": "",
+                                      skipped->provider, skipped->why);
+            zchunk_extend (said, one, strlen (one));
+            zstr_free (&one);
+        }
+        at++;
+        if (reply->n_not_invoiced < REPLY_INVOICES)
+            reply->not_invoiced [reply->n_not_invoiced++] = skipped;
+        else
+            lgwan__v1__invoice_run_not_invoiced__free_unpacked (skipped, NULL);
+    }
+    if (count > NOT_INVOICED_SAID) {
+        char *more = zsys_sprintf ("; and %zu more", count - NOT_INVOICED_SAID);
+        zchunk_extend (said, more, strlen (more));
+        zstr_free (&more);
+    }
+    zchunk_extend (said, "", 1);
+    const char *names = (const char *) zchunk_data (said);
+    if (!ctx->reply->status) {
+        ctx->reply->status = (lg_status_t *) malloc (sizeof (lg_status_t));
+        lgwan__v1__status__init (ctx->reply->status);
+    }
+    ctx->reply->status->detail = zsys_sprintf ("%zu provider(s) not invoiced for %s: %s", count,
+                                               p->text, names);
+    if (!reply->preview)
+        lg_log_write (LG_LOG_ERROR, names, "invoice run %s: %zu provider(s) not invoiced; they"
+                      " are, by a run after the tariff prices what they lack", p->text, count);
+    zchunk_destroy (&said);
+}
+
 int
 billing_invoice_run (lg_ctx_t *ctx)
 {
@@ -576,8 +656,9 @@ billing_invoice_run (lg_ctx_t *ctx)
     if ((rc = lg_ctx_exec (ctx, "SELECT pg_advisory_xact_lock (7102, 1)", 0, NULL)))
         return rc;
     zlistx_t *list = zlistx_new ();
+    zlistx_t *not_invoiced = zlistx_new ();
     Lgwan__V1__TariffVersion *tariff = NULL;
-    rc = s_compute (ctx, &p, list, &tariff);
+    rc = s_compute (ctx, &p, list, not_invoiced, &tariff);
     if (tariff)
         protobuf_c_message_free_unpacked (&tariff->base, NULL);
     size_t created = zlistx_size (list);
@@ -650,12 +731,17 @@ billing_invoice_run (lg_ctx_t *ctx)
                 }
             }
             reply->truncated = (size_t) reply->existing + created > reply->n_invoices;
+            s_not_invoiced (ctx, &p, not_invoiced, reply);
         }
     }
     for (Lgwan__V1__Invoice *i = (Lgwan__V1__Invoice *) zlistx_first (list); i;
          i = (Lgwan__V1__Invoice *) zlistx_next (list))
         lgwan__v1__invoice__free_unpacked (i, NULL);
     zlistx_destroy (&list);
+    Lgwan__V1__InvoiceRunNotInvoiced *skipped;
+    while ((skipped = (Lgwan__V1__InvoiceRunNotInvoiced *) zlistx_detach (not_invoiced, NULL)))
+        lgwan__v1__invoice_run_not_invoiced__free_unpacked (skipped, NULL);
+    zlistx_destroy (&not_invoiced);
     return rc;
 }
 

@@ -1113,6 +1113,148 @@ test_r6_1_payments_at_once_pay_an_invoice_once (void **state)
     free (number);
 }
 
+//  ---------------------------------------------------------------------------
+//  A bandwidth class the tariff does not price
+
+//  FY2027 as s_tariff loads it, with TO after its effective_from (e.g.
+//  ", \"effective_to\": \"2028-04-01\"") and more connection fees in FEES
+#define FY2027(TO, FEES) \
+    "{\"version\": \"FY2027\", \"effective_from\": \"2027-04-01\"" TO "," \
+    " \"connection_fees\": [{\"bandwidth_class\": \"1G\", \"monthly_yen\": 31000}," \
+    "  {\"bandwidth_class\": \"100M\", \"monthly_yen\": 20000}" FEES "]," \
+    " \"service_monthly_yen\": 3000, \"suspended\": \"full\", \"disconnected\": \"none\"," \
+    " \"one_off_fees\": [{\"name\": \"開通手数料\", \"on\": \"activation\", \"yen\": 10000}]," \
+    " \"tax_rate_percent\": 10}"
+#define PRICE_10G ", {\"bandwidth_class\": \"10G\", \"monthly_yen\": 90000}"
+
+static uint64_t s_service3;             //  hosted by provider 1 from 2027-08-03
+static uint64_t s_conn3;                //  provider 2, 10G from 2027-08-03
+
+/* REQ R6.1: a connection of a bandwidth class the tariff does not price
+   (the registry takes any class) keeps its own provider's invoice back, not
+   the month's: the run invoices every other provider and names the one it
+   could not, and why, in its reply and the log. It refused the whole run:
+   'connection 3 has bandwidth class "10G", which tariff FY2027 does not
+   price', no provider invoiced */
+static void
+test_r6_1_unpriced_class_holds_back_its_provider_only (void **state)
+{
+    (void) state;
+    rf_set_clock ("2027-08-03T01:00:00Z");
+    s_service3 = rf_registered_service (1, 1);
+    s_conn3 = s_connection (s_service2, "provider2", "10G");
+    rf_wait_sql (1, "SELECT count(*) FROM billing.timeline WHERE kind = 1 AND value = '10G'");
+    rf_wait_sql (1, "SELECT count(*) FROM billing.services WHERE id = %" PRIu64, s_service3);
+    rf_set_clock ("2027-09-01T01:00:00Z");
+    char *why = zsys_sprintf ("connection %" PRIu64 " has bandwidth class \"10G\", which tariff"
+                              " FY2027 does not price", s_conn3);
+    for (int preview = 1; preview >= 0; preview--) {
+        lg_reply_t *reply = s_run ("2027-08", preview);
+        rf_expect (reply, RF_CODE (OK), NULL);
+        const Lgwan__V1__InvoiceRunReply *r = reply->invoice_run;
+        assert_int_equal (r->created, 1);
+        assert_int_equal (r->n_invoices, 1);
+        assert_int_equal (r->invoices [0]->provider, 1);
+        //  Service 3, 2027-08-03 ... 08-31: 3,000 * 29/31 = 2,806
+        assert_int_equal (s_line_of (r->invoices [0], "service", s_service3)->amount_yen, 2806);
+        assert_int_equal (r->n_not_invoiced, 1);
+        assert_int_equal (r->not_invoiced [0]->provider, 2);
+        assert_string_equal (r->not_invoiced [0]->why, why);
+        assert_non_null (strstr (reply->status->detail, "provider 2"));
+        assert_non_null (strstr (reply->status->detail, why));
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    }
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM billing.invoices WHERE period = '2027-08'"
+                                   " AND provider_id = 1"), 1);
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM billing.invoices WHERE period = '2027-08'"
+                                   " AND provider_id = 2"), 0);
+    assert_true (lg_test_log_count (s_billing.pid, "invoice run 2027-08: 1 provider(s) not"
+                                                   " invoiced") >= 1);
+    assert_true (lg_test_log_count (s_billing.pid, why) >= 1);
+    //  Again: nothing new, provider 2 still named
+    lg_reply_t *reply = s_run ("2027-08", false);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->invoice_run->created, 0);
+    assert_int_equal (reply->invoice_run->existing, 1);
+    assert_int_equal (reply->invoice_run->n_not_invoiced, 1);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    zstr_free (&why);
+}
+
+/* REQ R6.1: a loaded tariff version takes prices for classes it does not
+   price yet (no invoice issued under it can change: a provider with such a
+   connection was not invoiced), recorded with the body it replaced; it
+   never changes a price or a date. The provider left out is invoiced by the
+   next run. (Reloading the version with the price added was ALREADY_EXISTS
+   and a new version overlapped it: no load could price the class) */
+static void
+test_r6_1_tariff_version_takes_prices_it_lacks (void **state)
+{
+    (void) state;
+    //  A price changed alongside: refused whole, nothing loaded
+    s_tariff_refused ("{\"bandwidth_classes\": [\"100M\", \"1G\", \"10G\"], \"versions\": ["
+                      "{\"version\": \"FY2027\", \"effective_from\": \"2027-04-01\","
+                      " \"connection_fees\": [{\"bandwidth_class\": \"1G\", \"monthly_yen\": 32000},"
+                      "  {\"bandwidth_class\": \"100M\", \"monthly_yen\": 20000}" PRICE_10G "],"
+                      " \"service_monthly_yen\": 3000, \"suspended\": \"full\","
+                      " \"disconnected\": \"none\", \"one_off_fees\": [{\"name\": \"開通手数料\","
+                      " \"on\": \"activation\", \"yen\": 10000}], \"tax_rate_percent\": 10}]}",
+                      RF_CODE (ALREADY_EXISTS), "tariff FY2027 is loaded with other content");
+    //  Another setting changed alongside, likewise
+    s_tariff_refused ("{\"bandwidth_classes\": [\"100M\", \"1G\", \"10G\"], \"versions\": ["
+                      "{\"version\": \"FY2027\", \"effective_from\": \"2027-04-01\","
+                      " \"connection_fees\": [{\"bandwidth_class\": \"1G\", \"monthly_yen\": 31000},"
+                      "  {\"bandwidth_class\": \"100M\", \"monthly_yen\": 20000}" PRICE_10G "],"
+                      " \"service_monthly_yen\": 3000, \"suspended\": \"50%\","
+                      " \"disconnected\": \"none\", \"one_off_fees\": [{\"name\": \"開通手数料\","
+                      " \"on\": \"activation\", \"yen\": 10000}], \"tax_rate_percent\": 10}]}",
+                      RF_CODE (ALREADY_EXISTS), "tariff FY2027 is loaded with other content");
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM billing.tariff_amendments"), 0);
+    char *before = rf_sql_text ("SELECT body::text FROM billing.tariff_versions"
+                                " WHERE version = 'FY2027'");
+    const char *document = "{\"bandwidth_classes\": [\"100M\", \"1G\", \"10G\"], \"versions\": ["
+                           FY2027 ("", PRICE_10G) "]}";
+    lg_reply_t *reply = s_tariff_load ("operator", document);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->tariff->loaded, 1);
+    assert_int_equal (reply->tariff->n_bandwidth_classes, 3);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM billing.tariff_amendments"
+                                   " WHERE version = 'FY2027' AND what = 'prices added: 10G'"
+                                   " AND amended_by = (SELECT loaded_by FROM"
+                                   " billing.tariff_versions WHERE version = 'FY2027')"), 1);
+    char *kept = rf_sql_text ("SELECT body_before::text FROM billing.tariff_amendments");
+    assert_string_equal (kept, before);
+    free (kept);
+    free (before);
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM billing.tariff_versions"
+                                   " WHERE version = 'FY2027' AND effective_to IS NULL"
+                                   " AND body -> 'connection_fees' @> '[{\"bandwidth_class\":"
+                                   " \"1G\"}]'"), 1);
+    //  The same again: nothing
+    reply = s_tariff_load ("operator", document);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->tariff->loaded, 0);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM billing.tariff_amendments"), 1);
+
+    //  Provider 2 is invoiced now, its 10G connection with it
+    reply = s_run ("2027-08", false);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->invoice_run->created, 1);
+    assert_int_equal (reply->invoice_run->n_not_invoiced, 0);
+    const Lgwan__V1__Invoice *two = s_of (reply->invoice_run, 2);
+    assert_string_equal (two->tariff_version, "FY2027");
+    //  10G from 2027-08-03: 90,000 * 29/31 = 84,193 (84,193.5...)
+    const Lgwan__V1__InvoiceLine *line = s_line_of (two, "connection", s_conn3);
+    assert_string_equal (line->bandwidth_class, "10G");
+    assert_int_equal (line->days, 29);
+    assert_int_equal (line->amount_yen, 84193);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM billing.invoices WHERE period = '2027-08'"),
+                      2);
+}
+
 int
 main (void)
 {
@@ -1131,6 +1273,8 @@ main (void)
         cmocka_unit_test (test_r6_1_hosting_transfer_moves_the_service_fee),
         cmocka_unit_test (test_r6_1_credit_notes_at_once_credit_an_invoice_once),
         cmocka_unit_test (test_r6_1_payments_at_once_pay_an_invoice_once),
+        cmocka_unit_test (test_r6_1_unpriced_class_holds_back_its_provider_only),
+        cmocka_unit_test (test_r6_1_tariff_version_takes_prices_it_lacks),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
