@@ -28,6 +28,7 @@ struct _lg_consumer_t {
     uint64_t last_seq;
     uint64_t seen_head;         //  largest head seen (heartbeat or event)
     uint64_t stored_head;       //  head_seq in our cursor row
+    uint64_t stored_reported;   //  reported_seq in our cursor row
     bool source_down;           //  warned that the source does not answer
     uint64_t unreadable_seq;    //  the event last said to be unreadable
     uint64_t behind_head;       //  the source's head last said to be behind us
@@ -111,13 +112,14 @@ s_load_cursor (lg_consumer_t *self)
                     1, params))
         return -1;
     PGresult *res = lg_db_exec (self->db,
-        "SELECT last_seq, head_seq FROM cursors WHERE source = $1", 1, params);
+        "SELECT last_seq, head_seq, reported_seq FROM cursors WHERE source = $1", 1, params);
     if (!res || PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1) {
         PQclear (res);
         return -1;
     }
     self->last_seq = strtoull (lg_db_value (res, 0, "last_seq"), NULL, 10);
     self->stored_head = strtoull (lg_db_value (res, 0, "head_seq"), NULL, 10);
+    self->stored_reported = strtoull (lg_db_value (res, 0, "reported_seq"), NULL, 10);
     PQclear (res);
     return 0;
 }
@@ -257,6 +259,22 @@ s_record_head (lg_consumer_t *self, const Lgwan__V1__Heartbeat *beat)
                              " WHERE source = $1 AND head_seq < $2::bigint", 3, params))
         self->stored_head = beat->head_seq;
     free (hash);
+}
+
+//  Store the largest head the source reported, reached or not (lg_consumer.h
+//  note 4), when it moved: how far behind we are, for whoever must know that
+//  we applied everything the source had (billing's invoice run)
+static void
+s_record_reported (lg_consumer_t *self, uint64_t head)
+{
+    if (head <= self->stored_reported)
+        return;
+    char seq [24];
+    snprintf (seq, sizeof seq, "%" PRIu64, head);
+    const char *params [] = { self->source, seq };
+    if (lg_db_run (self->db, "UPDATE cursors SET reported_seq = $2::bigint"
+                             " WHERE source = $1 AND reported_seq < $2::bigint", 2, params))
+        self->stored_reported = head;
 }
 
 //  A source's head never goes back. Behind our cursor, the source lost
@@ -416,6 +434,7 @@ s_on_replay (zloop_t *loop, zsock_t *reader, void *arg)
     s_check_head (self, replay->head_seq);
     if (replay->head_seq > self->seen_head)
         self->seen_head = replay->head_seq;
+    s_record_reported (self, replay->head_seq);
     if (self->asked_from > s_expected (self)) {
         lgwan__v1__reply__free_unpacked (reply, NULL);
         s_ask_replay (self);            //  asked ahead of an apply that failed
@@ -481,6 +500,7 @@ s_on_event (zloop_t *loop, zsock_t *reader, void *arg)
                     self->seen_head = event->heartbeat->head_seq;
                 s_apply_batch (self);
                 s_record_head (self, event->heartbeat);
+                s_record_reported (self, event->heartbeat->head_seq);
             }
             else
                 gap = s_take (self, &event) || gap;

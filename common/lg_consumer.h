@@ -12,7 +12,12 @@
     3. Events arriving together are applied in one transaction (batches of up
        to LG_CONSUMER_BATCH), which is what makes thousands a second possible.
     4. The last head a heartbeat showed is stored too, so `lgwanctl verify`
-       can tell when rows were cut off the end of a chain.
+       can tell when rows were cut off the end of a chain (head_seq and
+       head_hash: only a head the cursor has reached). The largest head the
+       source reported at all, in a heartbeat or a Replay answer, is stored
+       as reported_seq, reached or not, so a service can tell whether it has
+       applied everything its source said it had (billing's invoice run
+       waits for that).
     5. The apply function returns 0 (applied), -1 (refused: logged, and the
        cursor moves on) or -2 (database failure). A batch is first applied
        with its writes pipelined (lg_db_run only queues); if anything in it
@@ -27,7 +32,10 @@
        once, until a build that reads it takes over.
     6. A source whose head is behind our cursor lost events we applied; the
        seqs it writes next are taken for ones applied. That is said in the
-       log, not guessed at: an operator moves the cursor.
+       log, not guessed at: an operator moves the cursor (back: and
+       reported_seq with it, or what waits for the consumer to reach the
+       lost head, billing's invoice run, waits until the source writes past
+       it).
 */
 #ifndef LG_CONSUMER_H_INCLUDED
 #define LG_CONSUMER_H_INCLUDED

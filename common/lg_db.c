@@ -180,6 +180,10 @@ static const lg_migration_t s_common [] = {
       "    head_hash   bytea NOT NULL DEFAULT '\\x',\n"
       "    updated_at  timestamptz NOT NULL DEFAULT now()\n"
       ");\n" },
+    //  The largest head a source reported, reached or not (lg_consumer.h
+    //  note 4): how far behind its consumer is
+    { 3, "cursors_reported",
+      "ALTER TABLE cursors ADD COLUMN reported_seq bigint NOT NULL DEFAULT 0;\n" },
     { 0, NULL, NULL }
 };
 

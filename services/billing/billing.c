@@ -34,6 +34,15 @@
        the name it was issued with, as a qualified invoice is a record.
     5. Invoices, credit notes, payments and the export are in
        billing_invoices.c.
+    6. A change that lands in a period already invoiced (its day in a month
+       whose invoice of the provider was issued, or before a later one) is
+       applied to the timeline, but the invoices stay as issued (never
+       edited) and no later run bills it: it is said in the log at ERROR,
+       naming the connection or service, the provider, the day, the event
+       and the invoiced periods, for an operator to correct them by hand. A
+       run waits for billing to apply every event its sources reported
+       (billing_invoices.c note 9), so this is a change billing could not
+       know of then: its source was down when the run was made.
 */
 #include "billing.h"
 
@@ -363,6 +372,45 @@ s_effective_day (const char *effective_on, const char *instant, char *buf, size_
     return s_jst_day_text (instant, buf, size);
 }
 
+//  What a change that lands in a period already invoiced touched (note
+//  6): follows a WITH whose CTE landed (subject, provider_id, day) is what
+//  the change did, and gives each provider with invoices of the day's
+//  period or later, with those periods
+#define S_LANDED \
+    " SELECT l.subject, l.provider_id, l.day::text AS day," \
+    " string_agg (i.period, ', ' ORDER BY i.period) AS periods" \
+    " FROM landed l JOIN invoices i ON i.provider_id = l.provider_id" \
+    " AND i.period >= to_char (l.day, 'YYYY-MM')" \
+    " GROUP BY l.subject, l.provider_id, l.day ORDER BY l.provider_id"
+
+//  Apply a change written with S_LANDED, and say at ERROR each invoice it
+//  comes too late for; 0, or -2 on a database failure
+static int
+s_landed (lg_db_t *db, const lg_event_t *event, const char *sql, int nparams,
+          const char *const *params)
+{
+    PGresult *res = lg_db_exec (db, sql, nparams, params);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        return -2;
+    }
+    for (int row = 0; row < PQntuples (res); row++) {
+        char *detail = zsys_sprintf ("%s of provider %s from %s (event %s/%" PRIu64 "); issued"
+                                     " without it: the invoices of provider %s for %s",
+                                     lg_db_value (res, row, "subject"),
+                                     lg_db_value (res, row, "provider_id"),
+                                     lg_db_value (res, row, "day"), event->source, event->seq,
+                                     lg_db_value (res, row, "provider_id"),
+                                     lg_db_value (res, row, "periods"));
+        lg_log_write (LG_LOG_ERROR, detail, "a change lands in a period already invoiced: the"
+                      " invoices stay as issued and do not bill it; correct them by hand (a"
+                      " credit note, or an invoice of the difference)");
+        zstr_free (&detail);
+    }
+    PQclear (res);
+    return 0;
+}
+
 static int
 s_timeline (lg_db_t *db, const lg_event_t *event, uint64_t connection, const char *day,
             int kind, const char *value)
@@ -372,9 +420,12 @@ s_timeline (lg_db_t *db, const lg_event_t *event, uint64_t connection, const cha
     snprintf (kind_text, sizeof kind_text, "%d", kind);
     snprintf (seq, sizeof seq, "%" PRIu64, event->seq);
     const char *params [] = { id, day, event->occurred_at, kind_text, value, event->source, seq };
-    return lg_db_run (db, "INSERT INTO timeline (connection_id, day, at, kind, value, source, seq)"
-                          " VALUES ($1::bigint, $2::date, $3::timestamptz, $4::smallint, $5, $6,"
-                          " $7::bigint) ON CONFLICT DO NOTHING", 7, params)? 0: -2;
+    return s_landed (db, event,
+        "WITH inserted AS (INSERT INTO timeline (connection_id, day, at, kind, value, source, seq)"
+        "  VALUES ($1::bigint, $2::date, $3::timestamptz, $4::smallint, $5, $6, $7::bigint)"
+        "  ON CONFLICT DO NOTHING RETURNING connection_id, day),"
+        " landed AS (SELECT 'connection ' || i.connection_id AS subject, c.provider_id, i.day"
+        "  FROM inserted i JOIN connections c ON c.id = i.connection_id)" S_LANDED, 7, params);
 }
 
 //  A cancellation ends what it names from its day: a connection, a
@@ -394,24 +445,33 @@ s_cancellation (lg_db_t *db, const lg_event_t *event)
         streq (c->kind, "provider")? "provider_id = $1::bigint": NULL;
     if (!which)
         return 0;                       //  a contract: nothing billed by it
+    //  (Every statement of a WITH sees the tables as they were before it:
+    //  connections and services here give the end day before this one; a
+    //  connection or service that ended earlier is not changed by it)
     char *sql = zsys_sprintf (
         "WITH ended AS (UPDATE connections SET end_day = LEAST (coalesce (end_day, $2::date),"
-        "  $2::date) WHERE %s RETURNING id)"
-        " INSERT INTO timeline (connection_id, day, at, kind, value, source, seq)"
-        " SELECT id, $2::date, $3::timestamptz, 4, '', $4, $5::bigint FROM ended"
-        " ON CONFLICT DO NOTHING", which);
+        "  $2::date) WHERE %s RETURNING id),"
+        " inserted AS (INSERT INTO timeline (connection_id, day, at, kind, value, source, seq)"
+        "  SELECT id, $2::date, $3::timestamptz, 4, '', $4, $5::bigint FROM ended"
+        "  ON CONFLICT DO NOTHING RETURNING connection_id, day),"
+        " landed AS (SELECT 'connection ' || i.connection_id AS subject, c.provider_id, i.day"
+        "  FROM inserted i JOIN connections c ON c.id = i.connection_id"
+        "  WHERE c.end_day IS NULL OR c.end_day > i.day)" S_LANDED, which);
     const char *params [] = { id, day, event->occurred_at, event->source, seq };
-    bool ok = lg_db_run (db, sql, 5, params);
+    int rc = s_landed (db, event, sql, 5, params);
     zstr_free (&sql);
-    if (ok && !streq (c->kind, "connection")) {
-        const char *services = streq (c->kind, "service")
-            ? "UPDATE services SET end_day = LEAST (coalesce (end_day, $2::date), $2::date)"
-              " WHERE id = $1::bigint"
-            : "UPDATE services SET end_day = LEAST (coalesce (end_day, $2::date), $2::date)"
-              " WHERE provider_id = $1::bigint";
-        ok = lg_db_run (db, services, 2, params);
+    if (rc == 0 && !streq (c->kind, "connection")) {
+        const char *of = streq (c->kind, "service")? "id = $1::bigint": "provider_id = $1::bigint";
+        sql = zsys_sprintf (
+            "WITH before AS (SELECT id, provider_id, end_day FROM services WHERE %s),"
+            " ended AS (UPDATE services SET end_day = LEAST (coalesce (end_day, $2::date),"
+            "  $2::date) WHERE %s),"
+            " landed AS (SELECT 'service ' || id AS subject, provider_id, $2::date AS day"
+            "  FROM before WHERE end_day IS NULL OR end_day > $2::date)" S_LANDED, of, of);
+        rc = s_landed (db, event, sql, 2, params);
+        zstr_free (&sql);
     }
-    return ok? 0: -2;
+    return rc;
 }
 
 //  A provider's name as invoices issued from now on address it; those
@@ -486,15 +546,20 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
             //  provider pays from this day (note 3); the same one, nothing
             const char *params [] = { id, provider, s->name, day, event->occurred_at,
                                       event->source, seq };
-            return lg_db_run (db,
+            //  The payer before it pays less, the new one more (note 6)
+            return s_landed (db, event,
                 "WITH service AS (INSERT INTO services (id, provider_id, name, first_day)"
                 "  VALUES ($1::bigint, $2::bigint, $3, $4::date)"
-                "  ON CONFLICT (id) DO UPDATE SET provider_id = excluded.provider_id)"
-                " INSERT INTO service_payers (service_id, from_day, at, provider_id, source, seq)"
-                " SELECT $1::bigint, $4::date, $5::timestamptz, $2::bigint, $6, $7::bigint"
-                " WHERE $2::bigint IS DISTINCT FROM (SELECT provider_id FROM service_payers"
-                "   WHERE service_id = $1::bigint ORDER BY from_day DESC, at DESC, seq DESC LIMIT 1)"
-                " ON CONFLICT DO NOTHING", 7, params)? 0: -2;
+                "  ON CONFLICT (id) DO UPDATE SET provider_id = excluded.provider_id),"
+                " previous AS (SELECT provider_id FROM service_payers WHERE service_id = $1::bigint"
+                "  ORDER BY from_day DESC, at DESC, seq DESC LIMIT 1),"
+                " inserted AS (INSERT INTO service_payers (service_id, from_day, at, provider_id,"
+                "  source, seq) SELECT $1::bigint, $4::date, $5::timestamptz, $2::bigint, $6,"
+                "  $7::bigint WHERE $2::bigint IS DISTINCT FROM (SELECT provider_id FROM previous)"
+                "  ON CONFLICT DO NOTHING RETURNING service_id, from_day),"
+                " landed AS (SELECT 'service ' || i.service_id AS subject, p.provider_id,"
+                "  i.from_day AS day FROM inserted i, (SELECT $2::bigint AS provider_id UNION"
+                "  SELECT provider_id FROM previous) p)" S_LANDED, 7, params);
         }
         case LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE:
             return s_cancellation (db, event);

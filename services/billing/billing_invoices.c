@@ -47,6 +47,15 @@
        so one left out has no invoice of the period and a run after the
        version has its price (billing.c note 1) invoices it. (One such
        connection stopped the whole month's run, for every provider.)
+    9. A run (not a preview) waits until billing has applied every event
+       each source it follows reported (cursors: last_seq has reached
+       reported_seq, lg_consumer.h note 4), a second at most, and is
+       otherwise refused naming each source and how far behind: an event of
+       the period billing had not applied when its invoices were issued
+       would never be billed (the repeat skips the provider, the next month
+       does not carry it). A change that lands in a period already invoiced
+       all the same (a source that was down when the run asked, so its head
+       was not known) is said in the log at ERROR (billing.c note 6).
 */
 #include "billing.h"
 
@@ -57,6 +66,8 @@
 #define REPLY_INVOICES  200     //  invoices in one reply
 #define EXPORT_PAGE     5000    //  lines in one export page
 #define MAX_SEGMENTS    64      //  runs of one connection in one month
+#define CATCH_UP_TRIES  20      //  a run waits this many times ...
+#define CATCH_UP_MS     50      //  ... this long for billing to catch up
 
 //  The period being billed
 typedef struct {
@@ -586,6 +597,50 @@ s_store (lg_ctx_t *ctx, const s_period_t *p, zlistx_t *list)
     return rc;
 }
 
+//  A run only once billing has applied every event its sources reported
+//  (note 9); it waits a moment for a consumer a few events behind, then
+//  refuses, naming each source and how far behind. 0 caught up
+static int
+s_caught_up (lg_ctx_t *ctx)
+{
+    //  The sources followed, as an array literal (names are [a-z]+)
+    char sources [128] = "{";
+    size_t used = 1;
+    for (const lg_subscription_t *s = billing_service.subscriptions; s && s->source; s++)
+        used += (size_t) snprintf (sources + used, used < sizeof sources? sizeof sources - used: 0,
+                                   "%s%s", used > 1? ",": "", s->source);
+    if (used + 2 > sizeof sources)
+        return lg_ctx_refuse (ctx, LGWAN__V1__CODE__INTERNAL, NULL, "too many sources followed");
+    snprintf (sources + used, sizeof sources - used, "}");
+    for (int tries = 1; ; tries++) {
+        PGresult *res;
+        int rc = lg_ctx_query (ctx, &res, "SELECT source, last_seq, reported_seq FROM cursors"
+                               " WHERE source = ANY ($1::text[]) AND last_seq < reported_seq"
+                               " ORDER BY source", 1, (const char *[]) { sources });
+        if (rc)
+            return rc;
+        int rows = PQntuples (res);
+        if (rows > 0 && tries == CATCH_UP_TRIES) {
+            char behind [256] = "";
+            for (int row = 0; row < rows; row++) {
+                uint64_t last = lg_db_u64 (res, row, "last_seq");
+                uint64_t reported = lg_db_u64 (res, row, "reported_seq");
+                size_t said = strlen (behind);
+                snprintf (behind + said, sizeof behind - said, "%s%s: applied up to seq %" PRIu64
+                          ", reported %" PRIu64 " (%" PRIu64 " event(s) behind)", row? "; ": "",
+                          lg_db_value (res, row, "source"), last, reported, reported - last);
+            }
+            PQclear (res);
+            return REFUSE (ctx, "billing has not applied every event its sources reported, and"
+                           " a late one would not be billed: %s; run again once it has", behind);
+        }
+        PQclear (res);
+        if (rows == 0)
+            return 0;
+        zclock_sleep (CATCH_UP_MS);
+    }
+}
+
 //  The providers a run could not invoice (note 8): in the reply, up to a
 //  page of them, and said in its status detail and, for a run, in the log
 #define NOT_INVOICED_SAID 10    //  named in the detail and the log, then a count
@@ -654,6 +709,8 @@ billing_invoice_run (lg_ctx_t *ctx)
     }
     //  One run at a time; a preview waits too, so it sees what a run left
     if ((rc = lg_ctx_exec (ctx, "SELECT pg_advisory_xact_lock (7102, 1)", 0, NULL)))
+        return rc;
+    if (!run->preview && (rc = s_caught_up (ctx)))
         return rc;
     zlistx_t *list = zlistx_new ();
     zlistx_t *not_invoiced = zlistx_new ();

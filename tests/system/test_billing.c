@@ -68,6 +68,21 @@ s_start_billing (const char *faults)
     zstr_free (&fault);
 }
 
+//  Isolation, its enforcers on a port where nothing listens
+static int s_enforcer_port;
+static void
+s_start_isolation (void)
+{
+    char *clock = zsys_sprintf ("LG_CLOCK_FILE=%s", rf.clock);
+    char *enforcers = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=tcp://127.0.0.1:%d",
+                                    s_enforcer_port);
+    const char *extra [] = { clock, enforcers, "LG_DUTY_MS=200", "LG_HEARTBEAT_MS=200", NULL };
+    lg_test_proc_t *for_isolation [] = { &rf.registry, NULL };
+    assert_true (lg_test_proc_start (&s_isolation, rf.admin, rf.certs, for_isolation, extra));
+    zstr_free (&clock);
+    zstr_free (&enforcers);
+}
+
 static uint64_t
 s_connection (uint64_t service, const char *who, const char *bandwidth)
 {
@@ -98,14 +113,8 @@ s_setup (void **state)
     (void) state;
     rf_setup ("billing");
     rf_set_clock ("2026-10-17T01:00:00Z");          //  10:00 on 2026-10-17 in Tokyo
-    char *clock = zsys_sprintf ("LG_CLOCK_FILE=%s", rf.clock);
-    char *enforcers = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=tcp://127.0.0.1:%d",
-                                    lg_test_free_port ());
-    const char *extra [] = { clock, enforcers, "LG_DUTY_MS=200", "LG_HEARTBEAT_MS=200", NULL };
-    lg_test_proc_t *for_isolation [] = { &rf.registry, NULL };
-    assert_true (lg_test_proc_start (&s_isolation, rf.admin, rf.certs, for_isolation, extra));
-    zstr_free (&clock);
-    zstr_free (&enforcers);
+    s_enforcer_port = lg_test_free_port ();
+    s_start_isolation ();
     s_start_billing (NULL);
 
     Lgwan__V1__PoolAdd pool = LGWAN__V1__POOL_ADD__INIT;
@@ -1255,6 +1264,91 @@ test_r6_1_tariff_version_takes_prices_it_lacks (void **state)
                       2);
 }
 
+//  ---------------------------------------------------------------------------
+//  Events billing has not applied when a month is invoiced
+
+/* REQ R6.1: a run waits until billing has applied every event its sources
+   reported, and is refused otherwise, naming the source and how far behind.
+   Provider 2 suspended on 2027-09-10 while billing could not write its
+   timeline (the table locked by hand): the run went ahead without the
+   suspension, and the repeat and the next month never billed it */
+static void
+test_r6_1_run_waits_for_the_events_its_sources_reported (void **state)
+{
+    (void) state;
+    rf_set_clock ("2027-09-10T03:00:00Z");
+    PGconn *hold = PQconnectdb (rf.admin);
+    assert_int_equal (PQstatus (hold), CONNECTION_OK);
+    PQclear (PQexec (hold, "BEGIN"));
+    PGresult *res = PQexec (hold, "LOCK TABLE billing.timeline IN EXCLUSIVE MODE");
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    Lgwan__V1__Suspend suspend = LGWAN__V1__SUSPEND__INIT;
+    suspend.provider = 2;
+    suspend.remediation = (char *) "REM-2";
+    rf_ok (s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_SUSPEND, &suspend));
+    rf_wait_sql (1, "SELECT count(*) FROM billing.cursors WHERE source = 'isolation'"
+                 " AND reported_seq > last_seq");
+    rf_set_clock ("2027-10-01T01:00:00Z");
+    lg_reply_t *reply = s_run ("2027-09", false);
+    long invoiced = rf_sql_long ("SELECT count(*) FROM billing.invoices WHERE period = '2027-09'");
+    PQclear (PQexec (hold, "COMMIT"));         //  let go before anything may fail
+    PQfinish (hold);
+    if (!strstr (reply->status->message, "isolation: applied up to seq")
+    ||  !strstr (reply->status->message, "behind"))
+        fail_msg ("refusal \"%s\" does not say how far behind isolation", reply->status->message);
+    rf_refused (reply, RF_CODE (FAILED_PRECONDITION), "R6.1");
+    assert_int_equal (invoiced, 0);
+    //  Caught up: the suspension is billed (FY2027 charges a suspended day
+    //  in full, on a line of its own)
+    rf_wait_sql (2, "SELECT count(*) FROM billing.timeline WHERE kind = 3 AND value = 'suspended'"
+                 " AND day = '2027-09-10'");
+    reply = s_run ("2027-09", false);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Invoice *two = s_of (reply->invoice_run, 2);
+    bool suspended = false;
+    for (size_t i = 0; i < two->n_lines; i++)
+        suspended |= two->lines [i]->subject == s_conn2
+                  && streq (two->lines [i]->state, "suspended")
+                  && streq (two->lines [i]->from_day, "2027-09-10");
+    assert_true (suspended);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+/* REQ R6.1: a change that lands in a period already invoiced is said in
+   the log (the invoices stay as issued). Isolation lifts connection 2's
+   suspension on 2027-10-05 while billing is down, then goes down itself:
+   October is invoiced without the lift (billing applied all isolation had
+   told it of), and when isolation is back the lift lands in October. It was
+   applied without a word */
+static void
+test_r6_1_change_landing_in_an_invoiced_period_is_said (void **state)
+{
+    (void) state;
+    lg_test_proc_stop (&s_billing, SIGTERM);
+    rf_set_clock ("2027-10-05T03:00:00Z");
+    Lgwan__V1__Lift lift = LGWAN__V1__LIFT__INIT;
+    lift.connection = s_conn2;
+    lift.cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_SUSPENSION;
+    lift.saga = (char *) "SAGA-2";
+    rf_ok (s_ask (&s_isolation, "service", LGWAN__V1__REQUEST__BODY_LIFT, &lift));
+    lg_test_proc_stop (&s_isolation, SIGTERM);
+    s_start_billing (NULL);
+    rf_set_clock ("2027-11-01T01:00:00Z");
+    rf_ok (s_run ("2027-10", false));
+    assert_int_equal (lg_test_log_count (s_billing.pid, "lands in a period already invoiced"), 0);
+    s_start_isolation ();
+    rf_wait_sql (1, "SELECT count(*) FROM billing.timeline WHERE kind = 3 AND value = 'connected'"
+                 " AND day = '2027-10-05'");
+    char *said = zsys_sprintf ("connection %" PRIu64 " of provider 2 from 2027-10-05 (event"
+                               " isolation/", s_conn2);
+    assert_int_equal (lg_test_log_count (s_billing.pid, "lands in a period already invoiced"), 1);
+    assert_int_equal (lg_test_log_count (s_billing.pid, said), 1);
+    assert_int_equal (lg_test_log_count (s_billing.pid, "the invoices of provider 2 for 2027-10"),
+                      1);
+    zstr_free (&said);
+}
+
 int
 main (void)
 {
@@ -1275,6 +1369,8 @@ main (void)
         cmocka_unit_test (test_r6_1_payments_at_once_pay_an_invoice_once),
         cmocka_unit_test (test_r6_1_unpriced_class_holds_back_its_provider_only),
         cmocka_unit_test (test_r6_1_tariff_version_takes_prices_it_lacks),
+        cmocka_unit_test (test_r6_1_run_waits_for_the_events_its_sources_reported),
+        cmocka_unit_test (test_r6_1_change_landing_in_an_invoiced_period_is_said),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
