@@ -11,9 +11,14 @@
        a loaded version is never changed where an invoice issued under it
        could change, but it takes prices for bandwidth classes it does not
        price yet (a provider with a connection of such a class was not
-       invoiced under it, billing_invoices.c note 8), each such amendment
-       recorded with the body it replaced (tariff_amendments). Any other
-       difference is ALREADY_EXISTS: a change is a new version.
+       invoiced under it, billing_invoices.c note 8), and a version loaded
+       without an end takes one, once, on a month's first day after every
+       period invoiced under it, so that the next version can follow; each
+       such amendment is recorded with the body it replaced
+       (tariff_amendments). Versions already loaded are taken first, so one
+       file may end a version and load the next. Any other difference is
+       ALREADY_EXISTS: a change is a new version. A load and an invoice run
+       take turns (one advisory lock).
     2. The timeline is built from events, in billing's own transaction with
        the consumer's cursor (lg_consumer): the registry's
        ConnectionActivated, ConnectionChanged, ServiceRegistered and
@@ -220,19 +225,22 @@ s_tariff_reply (lg_ctx_t *ctx, uint32_t loaded)
 }
 
 //  A version the file names that is loaded already: nothing to do when it
-//  says the same; prices for classes it does not price yet are added (note
-//  1); anything else is a change, refused
+//  says the same; prices for classes it does not price yet are added, and
+//  an open end is set once, after every period invoiced under it (note 1);
+//  anything else is a change, refused
 static int
 s_tariff_amend (lg_ctx_t *ctx, const Lgwan__V1__TariffVersion *t, const char *body,
                 const char *now, uint32_t *loaded)
 {
+    const char *to = *t->effective_to? t->effective_to: NULL;
     PGresult *res;
-    //  The same but for prices added: every price it had, as it was, and
-    //  everything else equal (bodies are written by one serializer, so
-    //  equal content is equal jsonb, fee by fee)
+    //  The same but for prices added and an end set: every price it had, as
+    //  it was, and everything else equal (bodies are written by one
+    //  serializer, so equal content is equal jsonb, fee by fee)
     int rc = lg_ctx_query (ctx, &res,
         "SELECT body = $2::jsonb AS same,"
-        " body - 'connection_fees' = $2::jsonb - 'connection_fees' AS rest_same,"
+        " body - 'connection_fees' - 'effective_to' = $2::jsonb - 'connection_fees'"
+        "   - 'effective_to' AS rest_same,"
         " NOT EXISTS (SELECT 1 FROM jsonb_array_elements (coalesce (body -> 'connection_fees',"
         "   '[]')) o WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements (coalesce ($2::jsonb"
         "   -> 'connection_fees', '[]')) n WHERE n = o)) AS prices_kept,"
@@ -240,30 +248,51 @@ s_tariff_amend (lg_ctx_t *ctx, const Lgwan__V1__TariffVersion *t, const char *bo
         "   FROM jsonb_array_elements (coalesce ($2::jsonb -> 'connection_fees', '[]')) n"
         "   WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements (coalesce (body ->"
         "   'connection_fees', '[]')) o WHERE o ->> 'bandwidth_class' = n ->> 'bandwidth_class'))"
-        "   AS added"
-        " FROM tariff_versions WHERE version = $1", 2, (const char *[]) { t->version, body });
+        "   AS added,"
+        " effective_to::text AS effective_to,"
+        " (SELECT max (period) FROM invoices WHERE tariff_version = $1) AS last_invoiced,"
+        " $3::date > coalesce ((SELECT to_date (max (period), 'YYYY-MM') FROM invoices"
+        "   WHERE tariff_version = $1), '-infinity') AS after_invoiced"
+        " FROM tariff_versions WHERE version = $1", 3,
+        (const char *[]) { t->version, body, to });
     if (rc)
         return rc;
     bool same = streq (lg_db_value (res, 0, "same"), "t");
     bool kept = streq (lg_db_value (res, 0, "rest_same"), "t")
              && streq (lg_db_value (res, 0, "prices_kept"), "t");
+    const char *stored_to = lg_db_value (res, 0, "effective_to");
+    bool closing = !stored_to && to;
+    bool dates_kept = stored_to? to && streq (stored_to, to): true;
+    const char *after = lg_db_value (res, 0, "after_invoiced");     //  NULL without an end
+    bool after_invoiced = after && streq (after, "t");
     char *added = lg_db_value (res, 0, "added")? lg_strdup (lg_db_value (res, 0, "added")): NULL;
+    char *last = lg_db_value (res, 0, "last_invoiced")?
+                 lg_strdup (lg_db_value (res, 0, "last_invoiced")): NULL;
+    char *ends = stored_to? lg_strdup (stored_to): NULL;
     PQclear (res);
-    if (!same && !kept)
+    if (!same && !(kept && dates_kept))
         rc = lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, "R6.1",
-                            "tariff %s is loaded with other content; a loaded version takes"
-                            " prices for classes it does not price, nothing else: a change is"
-                            " a new version", t->version);
+                            "tariff %s is loaded with other content%s%s; a loaded version takes"
+                            " prices for classes it does not price and, when it is open, an end,"
+                            " nothing else: a change is a new version", t->version,
+                            ends && !dates_kept? ": it ends on ": "", ends && !dates_kept? ends: "");
     else
-    if (!same && added) {
-        char *what = zsys_sprintf ("prices added: %s", added);
+    if (closing && !after_invoiced)
+        rc = REFUSE (ctx, "tariff %s cannot end on %s: it priced the invoices of %s; it may end on"
+                     " the first day of a month after that", t->version, to, last);
+    else
+    if (!same && (added || closing)) {
+        char *what = zsys_sprintf ("%s%s%s%s%s", added? "prices added: ": "", added? added: "",
+                                   added && closing? "; ": "", closing? "effective_to set to ": "",
+                                   closing? to: "");
         rc = lg_ctx_exec (ctx, "INSERT INTO tariff_amendments (version, what, body_before,"
                           " amended_at, amended_by) SELECT version, $2, body, $3::timestamptz,"
                           " $4 FROM tariff_versions WHERE version = $1", 4,
                           (const char *[]) { t->version, what, now, ctx->actor });
         if (rc == 0)
-            rc = lg_ctx_exec (ctx, "UPDATE tariff_versions SET body = $2::jsonb WHERE version = $1",
-                              2, (const char *[]) { t->version, body });
+            rc = lg_ctx_exec (ctx, "UPDATE tariff_versions SET body = $2::jsonb,"
+                              " effective_to = $3::date WHERE version = $1", 3,
+                              (const char *[]) { t->version, body, to });
         if (rc == 0) {
             lg_info ("tariff %s amended by %s: %s", t->version, ctx->actor, what);
             (*loaded)++;
@@ -271,6 +300,8 @@ s_tariff_amend (lg_ctx_t *ctx, const Lgwan__V1__TariffVersion *t, const char *bo
         zstr_free (&what);
     }
     free (added);
+    free (last);
+    free (ends);
     return rc;
 }
 
@@ -289,11 +320,25 @@ s_tariff_load (lg_ctx_t *ctx)
     uint32_t loaded = 0;
     char now [40];
     lg_clock_format (ctx->now_us, now, sizeof now);
+    //  A load waits for a run under way (billing_invoices.c note 1), and a
+    //  run for the load: an end is set against the invoices issued
+    if (rc == 0)
+        rc = lg_ctx_exec (ctx, "SELECT pg_advisory_xact_lock (7102, 1)", 0, NULL);
     for (size_t i = 0; rc == 0 && i < file->n_bandwidth_classes; i++)
         rc = lg_ctx_exec (ctx, "INSERT INTO tariff_classes (name) VALUES ($1) ON CONFLICT DO NOTHING",
                           1, (const char *[]) { file->bandwidth_classes [i] });
+    //  The versions loaded already first, so that one given an end in the
+    //  file makes room for the next in the same file
+    for (int pass = 0; pass < 2; pass++)
     for (size_t v = 0; rc == 0 && v < file->n_versions; v++) {
         Lgwan__V1__TariffVersion *t = file->versions [v];
+        PGresult *res;
+        rc = lg_ctx_query (ctx, &res, "SELECT 1 FROM tariff_versions WHERE version = $1", 1,
+                           (const char *[]) { t->version });
+        bool exists = rc == 0 && PQntuples (res) == 1;
+        PQclear (res);
+        if (rc || exists != (pass == 0))
+            continue;
         if (t->payment_due_days == 0)
             t->payment_due_days = 30;
         json_t *json = lg_pbjson_from_message (&t->base, LG_PBJSON_PROTO_NAMES);
@@ -303,22 +348,16 @@ s_tariff_load (lg_ctx_t *ctx)
             rc = -2;
             break;
         }
-        const char *to = *t->effective_to? t->effective_to: NULL;
-        PGresult *res;
-        rc = lg_ctx_query (ctx, &res, "SELECT 1 FROM tariff_versions WHERE version = $1", 1,
-                           (const char *[]) { t->version });
-        bool exists = rc == 0 && PQntuples (res) == 1;
-        PQclear (res);
-        if (rc == 0 && exists) {
+        if (exists) {
             rc = s_tariff_amend (ctx, t, body, now, &loaded);
             free (body);
             continue;
         }
-        if (rc == 0)
-            rc = lg_ctx_query (ctx, &res, "SELECT version FROM tariff_versions WHERE"
-                               " daterange (effective_from, effective_to) &&"
-                               " daterange ($1::date, $2::date) ORDER BY effective_from LIMIT 1",
-                               2, (const char *[]) { t->effective_from, to });
+        const char *to = *t->effective_to? t->effective_to: NULL;
+        rc = lg_ctx_query (ctx, &res, "SELECT version FROM tariff_versions WHERE"
+                           " daterange (effective_from, effective_to) &&"
+                           " daterange ($1::date, $2::date) ORDER BY effective_from LIMIT 1",
+                           2, (const char *[]) { t->effective_from, to });
         if (rc == 0 && PQntuples (res) == 1)
             rc = REFUSE (ctx, "tariff %s overlaps version %s, already loaded", t->version,
                          PQgetvalue (res, 0, 0));

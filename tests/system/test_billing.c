@@ -1349,6 +1349,80 @@ test_r6_1_change_landing_in_an_invoiced_period_is_said (void **state)
     zstr_free (&said);
 }
 
+/* REQ R6.1: a version loaded without an end takes one, once, on a month's
+   first day after every period invoiced under it, so that the next version
+   can follow (in the same file); its dates never change after that. FY2027
+   was loaded open (as the README's example and the demo's file load theirs)
+   and no later version could ever be loaded: it overlapped, and FY2027 with
+   an end was ALREADY_EXISTS */
+static void
+test_r6_1_open_tariff_version_takes_an_end_once (void **state)
+{
+    (void) state;
+    const char *fy2028 =
+        "{\"version\": \"FY2028\", \"effective_from\": \"2028-04-01\","
+        " \"connection_fees\": [{\"bandwidth_class\": \"1G\", \"monthly_yen\": 33000},"
+        "  {\"bandwidth_class\": \"100M\", \"monthly_yen\": 21000}" PRICE_10G "],"
+        " \"service_monthly_yen\": 3000, \"suspended\": \"full\", \"disconnected\": \"none\","
+        " \"tax_rate_percent\": 10}";
+    //  Not within what it priced: October 2027 is invoiced under it
+    s_tariff_refused ("{\"bandwidth_classes\": [\"100M\", \"1G\", \"10G\"], \"versions\": ["
+                      FY2027 (", \"effective_to\": \"2027-10-01\"", PRICE_10G) "]}",
+                      RF_CODE (FAILED_PRECONDITION), "tariff FY2027 cannot end on 2027-10-01:"
+                      " it priced the invoices of 2027-10");
+    //  Nor with anything else changed
+    s_tariff_refused ("{\"bandwidth_classes\": [\"100M\", \"1G\"], \"versions\": ["
+                      FY2027 (", \"effective_to\": \"2028-04-01\"", "") "]}",
+                      RF_CODE (ALREADY_EXISTS), "tariff FY2027 is loaded with other content");
+    //  The next version alone still overlaps it
+    char *document = zsys_sprintf ("{\"bandwidth_classes\": [\"100M\", \"1G\", \"10G\"],"
+                                   " \"versions\": [%s]}", fy2028);
+    s_tariff_refused (document, RF_CODE (FAILED_PRECONDITION),
+                      "tariff FY2028 overlaps version FY2027");
+    zstr_free (&document);
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM billing.tariff_versions"
+                                   " WHERE version = 'FY2027' AND effective_to IS NULL"), 1);
+    long amendments = rf_sql_long ("SELECT count(*) FROM billing.tariff_amendments");
+
+    //  The next version first in the file, FY2027 with its end after it
+    document = zsys_sprintf ("{\"bandwidth_classes\": [\"100M\", \"1G\", \"10G\"],"
+                             " \"versions\": [%s, " FY2027 (", \"effective_to\":"
+                             " \"2028-04-01\"", PRICE_10G) "]}", fy2028);
+    lg_reply_t *reply = s_tariff_load ("operator", document);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->tariff->loaded, 2);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM billing.tariff_versions"
+                                   " WHERE version = 'FY2027' AND effective_to = '2028-04-01'"
+                                   " AND body ->> 'effective_to' = '2028-04-01'"), 1);
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM billing.tariff_versions"
+                                   " WHERE version = 'FY2028' AND effective_to IS NULL"), 1);
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM billing.tariff_amendments"),
+                      amendments + 1);
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM billing.tariff_amendments"
+                                   " WHERE what = 'effective_to set to 2028-04-01'"
+                                   " AND body_before ->> 'effective_to' IS NULL"), 1);
+    //  The same file again: nothing
+    reply = s_tariff_load ("operator", document);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->tariff->loaded, 0);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    zstr_free (&document);
+    //  Once: not moved, not opened again
+    s_tariff_refused ("{\"bandwidth_classes\": [\"100M\", \"1G\", \"10G\"], \"versions\": ["
+                      FY2027 (", \"effective_to\": \"2028-05-01\"", PRICE_10G) "]}",
+                      RF_CODE (ALREADY_EXISTS), "it ends on 2028-04-01");
+    s_tariff_refused ("{\"bandwidth_classes\": [\"100M\", \"1G\", \"10G\"], \"versions\": ["
+                      FY2027 ("", PRICE_10G) "]}",
+                      RF_CODE (ALREADY_EXISTS), "it ends on 2028-04-01");
+    //  April 2028 is FY2028's
+    rf_set_clock ("2028-04-10T01:00:00Z");
+    reply = s_run ("2028-04", true);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (s_of (reply->invoice_run, 2)->tariff_version, "FY2028");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 int
 main (void)
 {
@@ -1371,6 +1445,7 @@ main (void)
         cmocka_unit_test (test_r6_1_tariff_version_takes_prices_it_lacks),
         cmocka_unit_test (test_r6_1_run_waits_for_the_events_its_sources_reported),
         cmocka_unit_test (test_r6_1_change_landing_in_an_invoiced_period_is_said),
+        cmocka_unit_test (test_r6_1_open_tariff_version_takes_an_end_once),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
