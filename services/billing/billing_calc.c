@@ -252,6 +252,7 @@ bc_triggers (const bc_change_t *changes, size_t n, int32_t first, int32_t end,
 {
     size_t count = 0;
     char state [BC_NAME_MAX] = "connected";
+    char bandwidth_class [BC_NAME_MAX] = "";
     bool active = false, ended = false;
     for (size_t i = 0; i < n; i++) {
         const bc_change_t *c = &changes [i];
@@ -260,10 +261,15 @@ bc_triggers (const bc_change_t *changes, size_t n, int32_t first, int32_t end,
         if (c->kind == BC_ACTIVATED && !ended) {
             hit = !active && strcmp (on, "activation") == 0;
             active = true;
+            snprintf (bandwidth_class, sizeof bandwidth_class, "%s", c->value);
         }
         else
-        if (c->kind == BC_CLASS)
-            hit = active && strcmp (on, "class_change") == 0;
+        if (c->kind == BC_CLASS) {
+            //  To the class it has already: no change, no fee
+            hit = active && strcmp (c->value, bandwidth_class) != 0
+               && strcmp (on, "class_change") == 0;
+            snprintf (bandwidth_class, sizeof bandwidth_class, "%s", c->value);
+        }
         else
         if (c->kind == BC_STATE) {
             hit = active && strcmp (c->value, "connected") == 0

@@ -102,8 +102,9 @@ int bc_segments (const bc_change_t *changes, size_t n, int32_t first, int32_t en
                  bc_segment_t *out, size_t max);
 
 //  One-off fees a connection's changes trigger in [first, end): activation,
-//  class_change (not the class given at activation), reconnection (back to
-//  connected from suspended or disconnected). Fills the days of each
+//  class_change (not the class given at activation, nor a "change" to the
+//  class it has already), reconnection (back to connected from suspended or
+//  disconnected). Fills the days of each
 //  trigger of `on`; returns the count, or -1 when more than max.
 int bc_triggers (const bc_change_t *changes, size_t n, int32_t first, int32_t end,
                  const char *on, int32_t *days, size_t max);

@@ -129,6 +129,27 @@ test_r6_1_class_change (void **state)
     assert_int_equal (bc_triggers (changes, 2, first, end, "activation", days, 4), 0);
 }
 
+/* REQ R6.1: a class "change" to the class the connection has already (an
+   application approved as filed) changes nothing: no class_change fee, one
+   line. The fee was charged for it: 1 trigger, not 0 */
+static void
+test_r6_1_class_change_to_the_same_class_is_no_change (void **state)
+{
+    (void) state;
+    bc_change_t changes [] = { s_change ("2026-09-01", BC_ACTIVATED, "1G"),
+                               s_change ("2026-11-10", BC_CLASS, "1G"),
+                               s_change ("2026-11-16", BC_CLASS, "100M"),
+                               s_change ("2026-11-20", BC_CLASS, "100M") };
+    int32_t days [4];
+    int32_t first, end;
+    bc_period_range (2026, 11, &first, &end);
+    assert_int_equal (bc_triggers (changes, 2, first, end, "class_change", days, 4), 0);
+    assert_int_equal (bc_triggers (changes, 4, first, end, "class_change", days, 4), 1);
+    assert_int_equal (days [0], s_day ("2026-11-16"));
+    bc_segment_t seg [16];
+    assert_int_equal (s_segments (changes, 4, "2026-11", seg), 2);
+}
+
 /* REQ R6.1: February 2028 has 29 days; a suspension from 02-10 to 02-20
    under each tariff setting (full, none, 50 %) */
 static void
@@ -237,6 +258,7 @@ main (void)
         cmocka_unit_test (test_r6_1_activated_mid_month),
         cmocka_unit_test (test_r6_1_cancelled_mid_month),
         cmocka_unit_test (test_r6_1_class_change),
+        cmocka_unit_test (test_r6_1_class_change_to_the_same_class_is_no_change),
         cmocka_unit_test (test_r6_1_february_2028_suspension),
         cmocka_unit_test (test_r6_1_fiscal_year),
         cmocka_unit_test (test_r6_1_tax_once_per_invoice),
