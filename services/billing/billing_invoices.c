@@ -224,16 +224,17 @@ s_connection_lines (lg_ctx_t *ctx, const s_period_t *p, const Lgwan__V1__TariffV
                                           percent == 100? "": seg [i].state);
         s_add_line (invoice, room, line);
     }
+    //  Each change triggers a fee at most once: room for one per change
+    int32_t *on_days = (int32_t *) malloc ((n? n: 1) * sizeof *on_days);
     for (size_t f = 0; f < t->n_one_off_fees; f++) {
         const Lgwan__V1__TariffOneOffFee *fee = t->one_off_fees [f];
-        int32_t days [8];
-        int hits = bc_triggers (changes, n, p->first, p->end, fee->on, days, 8);
+        int hits = bc_triggers (changes, n, p->first, p->end, fee->on, on_days, n);
         for (int i = 0; i < hits; i++) {
             Lgwan__V1__InvoiceLine *line = s_line_new ("one_off", connection, t->tax_rate_percent);
             line->bandwidth_class = lg_strdup ("");
             line->state = lg_strdup ("");
-            line->from_day = s_day_text (days [i]);
-            line->to_day = s_day_text (days [i] + 1);
+            line->from_day = s_day_text (on_days [i]);
+            line->to_day = s_day_text (on_days [i] + 1);
             line->monthly_yen = 0;
             line->amount_yen = fee->yen;
             line->description = zsys_sprintf ("%s, connection %" PRIu64 " on %s", fee->name,
@@ -241,6 +242,7 @@ s_connection_lines (lg_ctx_t *ctx, const s_period_t *p, const Lgwan__V1__TariffV
             s_add_line (invoice, room, line);
         }
     }
+    free (on_days);
     return 0;
 }
 

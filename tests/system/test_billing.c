@@ -1423,6 +1423,80 @@ test_r6_1_open_tariff_version_takes_an_end_once (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+/* REQ R6.1: every one-off fee a connection triggers in a month is billed,
+   however many. Provider 2 is suspended and reconnected nine times in May
+   2028 under a version with a reconnection fee: nine fees a connection.
+   More than eight of one kind were dropped, all of them, without a word */
+static void
+test_r6_1_every_one_off_fee_of_a_month_is_billed (void **state)
+{
+    (void) state;
+    //  Connection 3 is still suspended (since 2027-09-10)
+    Lgwan__V1__Lift lift = LGWAN__V1__LIFT__INIT;
+    lift.cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_SUSPENSION;
+    lift.connection = s_conn3;
+    lift.saga = (char *) "SAGA-3";
+    rf_ok (s_ask (&s_isolation, "service", LGWAN__V1__REQUEST__BODY_LIFT, &lift));
+    //  FY2028 ends with April; May's version charges 1,000 a reconnection
+    lg_reply_t *reply = s_tariff_load ("operator",
+        "{\"bandwidth_classes\": [\"100M\", \"1G\", \"10G\"], \"versions\": ["
+        "{\"version\": \"FY2028\", \"effective_from\": \"2028-04-01\","
+        " \"effective_to\": \"2028-05-01\","
+        " \"connection_fees\": [{\"bandwidth_class\": \"1G\", \"monthly_yen\": 33000},"
+        "  {\"bandwidth_class\": \"100M\", \"monthly_yen\": 21000}" PRICE_10G "],"
+        " \"service_monthly_yen\": 3000, \"suspended\": \"full\", \"disconnected\": \"none\","
+        " \"tax_rate_percent\": 10},"
+        "{\"version\": \"FY2028-05\", \"effective_from\": \"2028-05-01\","
+        " \"connection_fees\": [{\"bandwidth_class\": \"1G\", \"monthly_yen\": 33000},"
+        "  {\"bandwidth_class\": \"100M\", \"monthly_yen\": 21000}" PRICE_10G "],"
+        " \"service_monthly_yen\": 3000, \"suspended\": \"full\", \"disconnected\": \"none\","
+        " \"one_off_fees\": [{\"name\": \"再接続手数料\", \"on\": \"reconnection\", \"yen\": 1000}],"
+        " \"tax_rate_percent\": 10}]}");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->tariff->loaded, 2);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    for (int i = 0; i < 9; i++) {
+        char *at = zsys_sprintf ("2028-05-%02dT03:00:00Z", 2 + 2 * i);
+        rf_set_clock (at);
+        zstr_free (&at);
+        char *remediation = zsys_sprintf ("REM-R%d", i);
+        Lgwan__V1__Suspend suspend = LGWAN__V1__SUSPEND__INIT;
+        suspend.provider = 2;
+        suspend.remediation = remediation;
+        rf_ok (s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_SUSPEND, &suspend));
+        zstr_free (&remediation);
+        at = zsys_sprintf ("2028-05-%02dT03:00:00Z", 3 + 2 * i);
+        rf_set_clock (at);
+        zstr_free (&at);
+        uint64_t both [] = { s_conn2, s_conn3 };
+        for (int c = 0; c < 2; c++) {
+            char *saga = zsys_sprintf ("SAGA-R%d-%d", i, c);
+            lift.connection = both [c];
+            lift.saga = saga;
+            rf_ok (s_ask (&s_isolation, "service", LGWAN__V1__REQUEST__BODY_LIFT, &lift));
+            zstr_free (&saga);
+        }
+    }
+    rf_wait_sql (18, "SELECT count(*) FROM billing.timeline WHERE kind = 3 AND value = 'connected'"
+                 " AND day >= '2028-05-01'");
+    rf_set_clock ("2028-06-01T01:00:00Z");
+    reply = s_run ("2028-05", false);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Invoice *two = s_of (reply->invoice_run, 2);
+    assert_string_equal (two->tariff_version, "FY2028-05");
+    uint64_t both [] = { s_conn2, s_conn3 };
+    for (int c = 0; c < 2; c++) {
+        int fees = 0;
+        for (size_t i = 0; i < two->n_lines; i++)
+            if (streq (two->lines [i]->kind, "one_off") && two->lines [i]->subject == both [c]) {
+                assert_int_equal (two->lines [i]->amount_yen, 1000);
+                fees++;
+            }
+        assert_int_equal (fees, 9);
+    }
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 int
 main (void)
 {
@@ -1446,6 +1520,7 @@ main (void)
         cmocka_unit_test (test_r6_1_run_waits_for_the_events_its_sources_reported),
         cmocka_unit_test (test_r6_1_change_landing_in_an_invoiced_period_is_said),
         cmocka_unit_test (test_r6_1_open_tariff_version_takes_an_end_once),
+        cmocka_unit_test (test_r6_1_every_one_off_fee_of_a_month_is_billed),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
