@@ -1151,12 +1151,16 @@ billing_payment_record (lg_ctx_t *ctx)
     "month_days,monthly_yen,charge_percent,amount_yen,tax_rate_percent,invoice_subtotal_yen," \
     "invoice_tax_yen,invoice_total_yen\r\n"
 
-//  RFC 4180: quoted when it holds a comma, a quote or a line break
+//  RFC 4180: quoted when it holds a comma, a quote or a line break. A field
+//  a spreadsheet would take for a formula (=, +, -, @, a tab or a carriage
+//  return first: a name or a version someone chose) starts with an
+//  apostrophe, inside the quotes when quoted (OWASP, CSV injection)
 static void
 s_csv_field (zchunk_t *out, const char *text, bool last)
 {
+    bool formula = *text && strchr ("=+-@\t\r", *text);
     if (strpbrk (text, ",\"\r\n")) {
-        zchunk_extend (out, "\"", 1);
+        zchunk_extend (out, formula? "\"'": "\"", formula? 2: 1);
         for (const char *at = text; *at; at++) {
             if (*at == '"')
                 zchunk_extend (out, "\"", 1);
@@ -1164,8 +1168,11 @@ s_csv_field (zchunk_t *out, const char *text, bool last)
         }
         zchunk_extend (out, "\"", 1);
     }
-    else
+    else {
+        if (formula)
+            zchunk_extend (out, "'", 1);
         zchunk_extend (out, text, strlen (text));
+    }
     zchunk_extend (out, last? "\r\n": ",", last? 2: 1);
 }
 

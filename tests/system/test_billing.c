@@ -1423,6 +1423,15 @@ test_r6_1_open_tariff_version_takes_an_end_once (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+//  May 2028's version, with TO after its effective_from
+#define FY2028_05(TO) \
+    "{\"version\": \"FY2028-05\", \"effective_from\": \"2028-05-01\"" TO "," \
+    " \"connection_fees\": [{\"bandwidth_class\": \"1G\", \"monthly_yen\": 33000}," \
+    "  {\"bandwidth_class\": \"100M\", \"monthly_yen\": 21000}" PRICE_10G "]," \
+    " \"service_monthly_yen\": 3000, \"suspended\": \"full\", \"disconnected\": \"none\"," \
+    " \"one_off_fees\": [{\"name\": \"再接続手数料\", \"on\": \"reconnection\", \"yen\": 1000}]," \
+    " \"tax_rate_percent\": 10}"
+
 /* REQ R6.1: every one-off fee a connection triggers in a month is billed,
    however many. Provider 2 is suspended and reconnected nine times in May
    2028 under a version with a reconnection fee: nine fees a connection.
@@ -1446,12 +1455,7 @@ test_r6_1_every_one_off_fee_of_a_month_is_billed (void **state)
         "  {\"bandwidth_class\": \"100M\", \"monthly_yen\": 21000}" PRICE_10G "],"
         " \"service_monthly_yen\": 3000, \"suspended\": \"full\", \"disconnected\": \"none\","
         " \"tax_rate_percent\": 10},"
-        "{\"version\": \"FY2028-05\", \"effective_from\": \"2028-05-01\","
-        " \"connection_fees\": [{\"bandwidth_class\": \"1G\", \"monthly_yen\": 33000},"
-        "  {\"bandwidth_class\": \"100M\", \"monthly_yen\": 21000}" PRICE_10G "],"
-        " \"service_monthly_yen\": 3000, \"suspended\": \"full\", \"disconnected\": \"none\","
-        " \"one_off_fees\": [{\"name\": \"再接続手数料\", \"on\": \"reconnection\", \"yen\": 1000}],"
-        " \"tax_rate_percent\": 10}]}");
+        FY2028_05 ("") "]}");
     rf_expect (reply, RF_CODE (OK), NULL);
     assert_int_equal (reply->tariff->loaded, 2);
     lgwan__v1__reply__free_unpacked (reply, NULL);
@@ -1497,6 +1501,46 @@ test_r6_1_every_one_off_fee_of_a_month_is_billed (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+/* REQ R6.1: the export is for spreadsheets too: a field that would start a
+   formula there (=, +, -, @, a tab or a carriage return first) starts with
+   an apostrophe. A tariff version named =HYPERLINK(...) went out as it
+   was, a live formula in every line of the month */
+static void
+test_r6_1_export_fields_start_no_formula (void **state)
+{
+    (void) state;
+    //  Its name as it goes in JSON
+#define FORMULA "=HYPERLINK(\\\"http://example.invalid\\\",\\\"x\\\")"
+    lg_reply_t *reply = s_tariff_load ("operator",
+        "{\"bandwidth_classes\": [\"100M\", \"1G\", \"10G\"], \"versions\": ["
+        FY2028_05 (", \"effective_to\": \"2028-06-01\"") ","
+        "{\"version\": \"" FORMULA "\", \"effective_from\": \"2028-06-01\","
+        " \"connection_fees\": [{\"bandwidth_class\": \"1G\", \"monthly_yen\": 33000},"
+        "  {\"bandwidth_class\": \"100M\", \"monthly_yen\": 21000}" PRICE_10G "],"
+        " \"service_monthly_yen\": 3000, \"suspended\": \"full\", \"disconnected\": \"none\","
+        " \"tax_rate_percent\": 10}]}");
+#undef FORMULA
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->tariff->loaded, 2);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_set_clock ("2028-07-01T01:00:00Z");
+    rf_ok (s_run ("2028-06", false));
+    Lgwan__V1__BillingExport e = LGWAN__V1__BILLING_EXPORT__INIT;
+    e.period = (char *) "2028-06";
+    reply = s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_BILLING_EXPORT, &e);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const char *csv = reply->billing_export->csv;
+    assert_true (reply->billing_export->lines > 0);
+    //  Quoted (it holds quotes and a comma), the apostrophe inside
+    const char *defused = ",\"'=HYPERLINK(\"\"http://example.invalid\"\",\"\"x\"\")\",";
+    long lines = 0;
+    for (const char *at = strstr (csv, defused); at; at = strstr (at + 1, defused))
+        lines++;
+    assert_int_equal (lines, reply->billing_export->lines);
+    assert_null (strstr (csv, ",\"=HYPERLINK"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 int
 main (void)
 {
@@ -1521,6 +1565,7 @@ main (void)
         cmocka_unit_test (test_r6_1_change_landing_in_an_invoiced_period_is_said),
         cmocka_unit_test (test_r6_1_open_tariff_version_takes_an_end_once),
         cmocka_unit_test (test_r6_1_every_one_off_fee_of_a_month_is_billed),
+        cmocka_unit_test (test_r6_1_export_fields_start_no_formula),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
