@@ -1028,7 +1028,11 @@ billing_credit_note_issue (lg_ctx_t *ctx)
         return rc;
     Lgwan__V1__CreditNote *note = (Lgwan__V1__CreditNote *) malloc (sizeof *note);
     lgwan__v1__credit_note__init (note);
-    note->number = zsys_sprintf ("CN-%s-%06d", fy, atoi (PQgetvalue (res, 0, 0)));
+    //  The number's seq is the counter's, not read back from the number's
+    //  last six characters (past 999,999 a year it has seven)
+    char seq [12];
+    snprintf (seq, sizeof seq, "%s", PQgetvalue (res, 0, 0));
+    note->number = zsys_sprintf ("CN-%s-%06ld", fy, atol (seq));
     PQclear (res);
     note->invoice = lg_strdup (c->invoice);
     note->provider = strtoull (provider, NULL, 10);
@@ -1045,12 +1049,11 @@ billing_credit_note_issue (lg_ctx_t *ctx)
     reply->credit_note = note;
     ctx->reply->body_case = LGWAN__V1__REPLY__BODY_CREDIT_NOTE;
     ctx->reply->credit_note = reply;
-    char amount [24], tax [24], total [24], rate_text [8], seq [12];
+    char amount [24], tax [24], total [24], rate_text [8];
     snprintf (amount, sizeof amount, "%" PRId64, note->amount_yen);
     snprintf (tax, sizeof tax, "%" PRId64, note->tax_yen);
     snprintf (total, sizeof total, "%" PRId64, note->total_yen);
     snprintf (rate_text, sizeof rate_text, "%d", rate);
-    snprintf (seq, sizeof seq, "%d", atoi (note->number + strlen (note->number) - 6));
     if ((rc = lg_ctx_exec (ctx, "INSERT INTO credit_notes (number, fiscal_year, seq, invoice,"
                            " provider_id, amount_yen, tax_rate_percent, tax_yen, total_yen, reason,"
                            " issuer_registration, issued_on, issued_at, actor) VALUES ($1,"

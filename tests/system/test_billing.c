@@ -1541,6 +1541,41 @@ test_r6_1_export_fields_start_no_formula (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+/* REQ R6.1: credit notes are numbered gap-free per fiscal year past
+   999,999: the note's seq is the counter's. It was read back from the
+   number's last six characters, so CN-2028-1000000 was stored as seq 0 and
+   the next as seq 1 */
+static void
+test_r6_1_credit_note_seq_past_999999 (void **state)
+{
+    (void) state;
+    PGconn *conn = PQconnectdb (rf.admin);
+    PGresult *res = PQexec (conn, "INSERT INTO billing.number_counters (kind, fiscal_year, last)"
+                                  " VALUES ('CN', 2028, 999999) ON CONFLICT (kind, fiscal_year)"
+                                  " DO UPDATE SET last = 999999");
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    PQfinish (conn);
+    char *invoice = rf_sql_text ("SELECT number FROM billing.invoices WHERE period = '2028-06'"
+                                 " AND provider_id = 2");
+    assert_non_null (invoice);
+    Lgwan__V1__CreditNoteIssue credit = LGWAN__V1__CREDIT_NOTE_ISSUE__INIT;
+    credit.invoice = invoice;
+    credit.amount_yen = 1;
+    credit.reason = (char *) "端数調整";
+    const char *numbers [] = { "CN-2028-1000000", "CN-2028-1000001" };
+    for (int i = 0; i < 2; i++) {
+        lg_reply_t *reply = s_ask (&s_billing, "operator",
+                                   LGWAN__V1__REQUEST__BODY_CREDIT_NOTE_ISSUE, &credit);
+        rf_expect (reply, RF_CODE (OK), NULL);
+        assert_string_equal (reply->credit_note->credit_note->number, numbers [i]);
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        assert_int_equal (rf_sqlf_long ("SELECT seq FROM billing.credit_notes WHERE number = '%s'",
+                                        numbers [i]), 1000000 + i);
+    }
+    free (invoice);
+}
+
 int
 main (void)
 {
@@ -1566,6 +1601,7 @@ main (void)
         cmocka_unit_test (test_r6_1_open_tariff_version_takes_an_end_once),
         cmocka_unit_test (test_r6_1_every_one_off_fee_of_a_month_is_billed),
         cmocka_unit_test (test_r6_1_export_fields_start_no_formula),
+        cmocka_unit_test (test_r6_1_credit_note_seq_past_999999),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
