@@ -241,7 +241,6 @@ typedef struct {
     uint64_t events_sensor, events_eve, eve_lines, eve_other, malformed;
     uint64_t attributed, unattributed, allowlisted, matched;
     uint64_t incidents_opened, attached, evidence_written, rotations, in_grace;
-    uint64_t t_evidence_rows;       //  evidence rows the write duty under way inserted
     uint64_t log_budget;            //  malformed lines logged this second
     int64_t log_second;
     uint64_t log_suppressed;
@@ -607,7 +606,7 @@ s_origin (const monitor_alert_t *alert)
 //  once its IncidentClosed is published (or the next look, note 8), and
 //  its window attached events until then
 static int
-s_write_evidence (lg_ctx_t *ctx, s_intake_t *self, uint64_t incident, uint32_t n,
+s_write_evidence (lg_ctx_t *ctx, uint64_t incident, uint32_t n,
                   const monitor_alert_t *a)
 {
     char id [24], number [16], sig [24], sev [16];
@@ -617,18 +616,12 @@ s_write_evidence (lg_ctx_t *ctx, s_intake_t *self, uint64_t incident, uint32_t n
     snprintf (sev, sizeof sev, "%u", a->severity);
     const char *params [] = { id, number, a->timestamp, a->sensor, a->src_ip, a->dest_ip, sig,
                               a->signature, a->category, sev, s_origin (a) };
-    PGresult *res = lg_db_exec (ctx->db, "INSERT INTO evidence (incident_id, n, at, sensor, src_ip,"
-                                         " dest_ip, signature_id, signature, category, severity, origin)"
-                                         " SELECT i.id, $2::integer, $3, $4, $5, $6, $7::bigint, $8, $9,"
-                                         " $10::integer, $11 FROM incidents i WHERE i.id = $1::bigint"
-                                         " AND i.status <> 'closed' ON CONFLICT DO NOTHING", 11, params);
-    if (!res || PQresultStatus (res) != PGRES_COMMAND_OK) {
-        PQclear (res);
-        return -2;
-    }
-    self->t_evidence_rows += strtoull (PQcmdTuples (res), NULL, 10);
-    PQclear (res);
-    return 0;
+    //  Queued, not synced: one round trip for the whole write, not one a row
+    return lg_db_run (ctx->db, "INSERT INTO evidence (incident_id, n, at, sensor, src_ip, dest_ip,"
+                               " signature_id, signature, category, severity, origin)"
+                               " SELECT i.id, $2::integer, $3, $4, $5, $6, $7::bigint, $8, $9,"
+                               " $10::integer, $11 FROM incidents i WHERE i.id = $1::bigint"
+                               " AND i.status <> 'closed' ON CONFLICT DO NOTHING", 11, params)? 0: -2;
 }
 
 static int
@@ -664,7 +657,7 @@ s_open (lg_ctx_t *ctx, s_intake_t *self, s_op_t *op)
         PQclear (res);
         char id [24];
         snprintf (id, sizeof id, "%" PRIu64, w->t_incident);
-        if ((rc = s_write_evidence (ctx, self, w->t_incident, ++w->t_evidence, &op->alert))
+        if ((rc = s_write_evidence (ctx, w->t_incident, ++w->t_evidence, &op->alert))
         ||  (rc = monitor_emit_opened (ctx, id)))
             return rc;
         if (op->rule->action == LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT_AND_ISOLATE) {
@@ -697,7 +690,7 @@ s_open (lg_ctx_t *ctx, s_intake_t *self, s_op_t *op)
         w->t_incident = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
         w->t_evidence = (uint32_t) atoi (PQgetvalue (res, 0, 1));
         if (w->t_evidence < self->evidence_max)
-            rc = s_write_evidence (ctx, self, w->t_incident, ++w->t_evidence, &op->alert);
+            rc = s_write_evidence (ctx, w->t_incident, ++w->t_evidence, &op->alert);
     }
     //  else: the connection is unknown to the table (cannot happen: it was
     //  attributed); nothing opened
@@ -715,7 +708,6 @@ s_write_ops (lg_ctx_t *ctx)
         w->t_evidence = w->evidence;
         self->ops [i].opened = 0;
     }
-    self->t_evidence_rows = 0;
     int rc = 0;
     for (size_t i = 0; i < self->n_ops && rc == 0; i++) {
         s_op_t *op = &self->ops [i];
@@ -724,7 +716,7 @@ s_write_ops (lg_ctx_t *ctx)
             rc = s_open (ctx, self, op);
         else
         if (w->t_incident && w->t_evidence < self->evidence_max)
-            rc = s_write_evidence (ctx, self, w->t_incident, ++w->t_evidence, &op->alert);
+            rc = s_write_evidence (ctx, w->t_incident, ++w->t_evidence, &op->alert);
     }
     return rc;
 }
@@ -735,8 +727,6 @@ s_flush_ops (s_intake_t *self)
     if (self->n_ops == 0)
         return;
     int rc = lg_server_run_duty (self->server, s_write_ops, "incidents");
-    if (rc == 0)
-        self->evidence_written += self->t_evidence_rows;
     for (size_t i = 0; i < self->n_ops; i++) {
         const s_op_t *op = &self->ops [i];
         s_window_t *w = op->window;
@@ -748,6 +738,9 @@ s_flush_ops (s_intake_t *self)
             self->incidents_opened++;
         }
         if (rc == 0) {
+            //  Rows sent: one an incident closed meanwhile skipped counts too
+            if (w->t_evidence > w->evidence)
+                self->evidence_written += w->t_evidence - w->evidence;
             w->incident = w->t_incident;
             w->evidence = w->t_evidence;
         }
