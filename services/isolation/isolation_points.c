@@ -74,11 +74,18 @@
        naming another point, or from a certificate that names none, is
        refused for good (Refused{final, requirement X.3}: the enforcer
        stops), logged with the certificate's public key, and counted on
-       the point it named; an Ack naming another point is logged and
-       ignored. The name used to be only what the enforcer typed, so any
-       enforcer certificate could say Hello and ack as another gateway (one
-       that is offline) and a change was reported in force where it was
-       never applied.
+       the point it named (points.refusals); an Ack naming another point is
+       ignored, logged and counted the same way. The name used to be only
+       what the enforcer typed, so any enforcer certificate could say Hello
+       and ack as another gateway (one that is offline) and a change was
+       reported in force where it was never applied.
+       Each certificate's foreign Hellos, and its foreign Acks, are logged
+       at most every S_REFUSAL_LOG_MS (an enforcer refused says Hello again
+       every 3 s), remembered for up to S_FOREIGN_KEYS_MAX certificates at
+       once. One time shared by every certificate and kind of frame let an
+       old enforcer (a certificate without a point) saying Hello in a loop
+       keep another certificate's Ack as a gateway out of the log, and such
+       Acks were counted nowhere.
     Database work runs as duties of the server: one transaction each, events
     committed with it.
 */
@@ -86,6 +93,7 @@
 
 #define S_BATCH 64                 //  frames taken per wake-up
 #define S_REFUSAL_LOG_MS 30000     //  a refused Hello is logged at most this often
+#define S_FOREIGN_KEYS_MAX 256     //  certificates whose foreign frames' last log is kept (point 7)
 #define S_REPAIRS_MAX 256          //  repairs waiting for the database, at most
 #define S_POLL_MS 200              //  while not listening: how often versions not pushed are read
 #define S_CHANNEL "lgwan_isolation_version"     //  migration 005
@@ -133,7 +141,9 @@ typedef struct {
     size_t n_acks;
     size_t max_acks;
     int64_t refusal_logged;     //  zclock_mono of the last refused Hello logged
-    int64_t foreign_logged;     //  ... of the last frame for another certificate's point
+    //  "<public key> <frame kind>" -> zclock_mono (int64_t) of the last
+    //  frame of that certificate for another point logged (point 7)
+    zhashx_t *foreign_logged;
     //  Repairs reported but not yet recorded (s_repair_t), oldest first
     zlistx_t *repairs;
 } s_points_t;
@@ -196,6 +206,8 @@ isolation_points_new (lg_db_t *db, const lg_config_t *cfg)
     zhashx_set_destructor (self->peers, (zhashx_destructor_fn *) s_peer_destroy);
     self->repairs = zlistx_new ();
     zlistx_set_destructor (self->repairs, (zlistx_destructor_fn *) s_repair_destroy);
+    self->foreign_logged = zhashx_new ();
+    zhashx_set_destructor (self->foreign_logged, (zhashx_destructor_fn *) zstr_free);
     return self;
 }
 
@@ -208,6 +220,7 @@ isolation_points_destroy (void **state_p)
         lg_db_destroy (&self->listener);
         zhashx_destroy (&self->peers);
         zlistx_destroy (&self->repairs);
+        zhashx_destroy (&self->foreign_logged);
         free (self->acks);
         free (self);
         *state_p = NULL;
@@ -350,7 +363,8 @@ s_record_hello (lg_ctx_t *ctx)
                       4, params)? 0: -2;
 }
 
-//  A Hello refused for the name in self->point, counted on the point
+//  A frame refused for the name in self->point (a Hello, or an Ack from
+//  another point's certificate), counted on the point
 static int
 s_record_refusal (lg_ctx_t *ctx)
 {
@@ -581,38 +595,90 @@ s_record_lagging (lg_ctx_t *ctx)
     return rc;
 }
 
-//  A frame naming a point that is not its certificate's (point 7), logged
-//  at most every S_REFUSAL_LOG_MS: a certificate saying Hello in a loop
-//  must not fill the log
+//  Room for one more certificate in self->foreign_logged: the entries
+//  older than S_REFUSAL_LOG_MS go (such a certificate's next frame is
+//  logged anyway), and the oldest one if that freed none
 static void
-s_log_foreign (s_points_t *self, const lg_caller_t *caller, const char *point,
-               const char *what)
+s_foreign_prune (s_points_t *self, int64_t now)
 {
-    int64_t now = zclock_mono ();
-    if (self->foreign_logged && now - self->foreign_logged < S_REFUSAL_LOG_MS)
-        return;
-    self->foreign_logged = now;
-    //  An Ack's point was never checked: no junk in the log
-    const char *named = lg_check_point_name (point)? point: "(not a point name)";
-    char detail [120];
-    snprintf (detail, sizeof detail, "the certificate's public key %s", caller->public_key);
-    if (*caller->point)
-        lg_log_write (LG_LOG_ERROR, detail, "refused %s as enforcement point %s from the"
-                      " certificate of point %s (X.3: a point speaks only with its own"
-                      " certificate)", what, named, caller->point);
-    else
-        lg_log_write (LG_LOG_ERROR, detail, "refused %s as enforcement point %s from an"
-                      " enforcer certificate that names no point (X.3: make one with lgwanctl"
-                      " keygen --role enforcer --point)", what, named);
+    zlistx_t *keys = zhashx_keys (self->foreign_logged);
+    const char *oldest = NULL;
+    int64_t oldest_at = 0;
+    for (const char *key = (const char *) zlistx_first (keys); key;
+         key = (const char *) zlistx_next (keys)) {
+        int64_t at = *(int64_t *) zhashx_lookup (self->foreign_logged, key);
+        if (now - at >= S_REFUSAL_LOG_MS)
+            zhashx_delete (self->foreign_logged, key);
+        else
+        if (!oldest || at < oldest_at) {
+            oldest = key;
+            oldest_at = at;
+        }
+    }
+    if (zhashx_size (self->foreign_logged) >= S_FOREIGN_KEYS_MAX && oldest)
+        zhashx_delete (self->foreign_logged, oldest);
+    zlistx_destroy (&keys);
 }
 
-//  Refuse a Hello for a point that is not the certificate's, for good, and
-//  count it on the point it named (PointList shows someone spoke as it)
+//  Whether this certificate's frame of this kind for another point is to
+//  be logged: at most every S_REFUSAL_LOG_MS for each certificate and kind
+//  (point 7), so a certificate saying Hello in a loop neither fills the log
+//  nor keeps another certificate's frames out of it
+static bool
+s_foreign_due (s_points_t *self, const lg_caller_t *caller, const char *what)
+{
+    int64_t now = zclock_mono ();
+    char key [sizeof caller->public_key + 24];
+    snprintf (key, sizeof key, "%s %s", caller->public_key, what);
+    int64_t *logged = (int64_t *) zhashx_lookup (self->foreign_logged, key);
+    if (logged && now - *logged < S_REFUSAL_LOG_MS)
+        return false;
+    if (!logged) {
+        if (zhashx_size (self->foreign_logged) >= S_FOREIGN_KEYS_MAX)
+            s_foreign_prune (self, now);
+        logged = (int64_t *) malloc (sizeof *logged);
+        zhashx_insert (self->foreign_logged, key, logged);
+    }
+    *logged = now;
+    return true;
+}
+
+//  A frame naming a point that is not its certificate's (point 7): logged
+//  with the certificate's public key (s_foreign_due permitting), and
+//  counted on the point it named
+static void
+s_foreign (s_points_t *self, const lg_caller_t *caller, const char *point, const char *what)
+{
+    //  An Ack's point was never checked: no junk in the log, nor a count
+    bool named = lg_check_point_name (point);
+    if (s_foreign_due (self, caller, what)) {
+        char detail [120];
+        snprintf (detail, sizeof detail, "the certificate's public key %s", caller->public_key);
+        if (*caller->point)
+            lg_log_write (LG_LOG_ERROR, detail, "refused %s as enforcement point %s from the"
+                          " certificate of point %s (X.3: a point speaks only with its own"
+                          " certificate)", what, named? point: "(not a point name)",
+                          caller->point);
+        else
+            lg_log_write (LG_LOG_ERROR, detail, "refused %s as enforcement point %s from an"
+                          " enforcer certificate that names no point (X.3: make one with"
+                          " lgwanctl keygen --role enforcer --point)", what,
+                          named? point: "(not a point name)");
+    }
+    //  PointList shows that someone spoke as it (a point not registered
+    //  has no row to count on: the log is its record)
+    if (named) {
+        snprintf (self->point, sizeof self->point, "%s", point);
+        lg_server_run_duty (self->server, s_record_refusal, "point refusal");
+    }
+}
+
+//  Refuse a Hello for a point that is not the certificate's, for good
 static void
 s_refuse_foreign (s_points_t *self, zframe_t *identity, const lg_caller_t *caller,
                   const char *point)
 {
-    s_log_foreign (self, caller, point, "a Hello");
+    s_foreign (self, caller, point, "a Hello");
     char reason [160];
     if (*caller->point)
         snprintf (reason, sizeof reason, "this certificate is for point %s, not %s (X.3)",
@@ -628,8 +694,6 @@ s_refuse_foreign (s_points_t *self, zframe_t *identity, const lg_caller_t *calle
     out.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_REFUSED;
     out.refused = &refused;
     s_send (self, identity, &out);
-    snprintf (self->point, sizeof self->point, "%s", point);
-    lg_server_run_duty (self->server, s_record_refusal, "point refusal");
 }
 
 //  One frame from a point
@@ -707,7 +771,7 @@ s_handle (s_points_t *self, zmsg_t *msg)
         }
         case LGWAN__V1__ENFORCER_FRAME__BODY_ACK:
             if (!streq (frame->ack->point, caller.point)) {
-                s_log_foreign (self, &caller, frame->ack->point, "an ack");
+                s_foreign (self, &caller, frame->ack->point, "an ack");
                 break;          //  point 7
             }
             if (!peer || !streq (peer->point, frame->ack->point))

@@ -781,6 +781,37 @@ s_expect_refused_for_good (zsock_t *point, const char *name, const char *reason_
     assert_null (s_point_try_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT, 1000));
 }
 
+//  A hand-made point with an enforcer certificate that names no point (made
+//  by hand, or before points were bound; made once); its public key in key
+//  (41 bytes) unless NULL
+static zsock_t *
+s_pointless_new (char *key)
+{
+    char *public = zsys_sprintf ("%s/allowed/enforcer-pointless", s_certs);
+    char *secret = zsys_sprintf ("%s/clients/enforcer-pointless", s_certs);
+    char *server = zsys_sprintf ("%s/services/isolation", s_certs);
+    if (!zsys_file_exists (secret)) {
+        zcert_t *cert = zcert_new ();
+        zcert_set_meta (cert, "role", "enforcer");
+        assert_int_equal (zcert_save (cert, secret), 0);
+        assert_int_equal (zcert_save_public (cert, public), 0);
+        zcert_destroy (&cert);
+    }
+    if (key) {
+        zcert_t *cert = zcert_load (secret);
+        assert_non_null (cert);
+        snprintf (key, 41, "%s", zcert_public_txt (cert));
+        zcert_destroy (&cert);
+    }
+    zsock_t *pointless = zsock_new (ZMQ_DEALER);
+    assert_int_equal (lg_auth_client (pointless, secret, server), 0);
+    assert_int_equal (zsock_connect (pointless, "%s", s_enforcers), 0);
+    zstr_free (&public);
+    zstr_free (&secret);
+    zstr_free (&server);
+    return pointless;
+}
+
 /* REQ X.3, R16.1: an enforcement point speaks only with its own
    certificate. The point's name was only what an enforcer typed in its
    Hello, so any enforcer certificate could say Hello and ack as another
@@ -788,8 +819,8 @@ s_expect_refused_for_good (zsock_t *point, const char *name, const char *reason_
    the change in force at a gateway that never applied it. Now the
    certificate of "east" saying Hello as "west" is refused for good
    (Refused{final, X.3}), logged and counted on "west", its acks as "west"
-   are ignored (also once it said Hello as itself), and the change waits
-   for west's own ack. A certificate that names no point is refused too. */
+   are ignored and counted there too (also once it said Hello as itself),
+   and the change waits for west's own ack. A certificate that names no point is refused too. */
 static void
 test_x3_r16_1_point_speaks_only_with_its_own_certificate (void **state)
 {
@@ -825,28 +856,16 @@ test_x3_r16_1_point_speaks_only_with_its_own_certificate (void **state)
     zclock_sleep (1200);                    //  a Beat, which records any ack kept
     assert_int_equal (s_sql (acked, "west"), (long) head);
     assert_int_equal (s_pending (id), 1);
-    assert_int_equal (s_sql ("SELECT refusals FROM isolation.points WHERE name = 'west'"), 1);
+    //  The Hello and the two acks
+    assert_int_equal (s_sql ("SELECT refusals FROM isolation.points WHERE name = 'west'"), 3);
     assert_int_equal (s_isolation_log_count ("refused a Hello as enforcement point west from the"
                                              " certificate of point east (X.3"), logged + 1);
 
     //  An enforcer certificate made without a point (by hand, or before
     //  points were bound): refused whatever it names
-    zcert_t *cert = zcert_new ();
-    zcert_set_meta (cert, "role", "enforcer");
-    char *public = zsys_sprintf ("%s/allowed/enforcer-pointless", s_certs);
-    char *secret = zsys_sprintf ("%s/clients/enforcer-pointless", s_certs);
-    char *server = zsys_sprintf ("%s/services/isolation", s_certs);
-    assert_int_equal (zcert_save (cert, secret), 0);
-    assert_int_equal (zcert_save_public (cert, public), 0);
-    zcert_destroy (&cert);
-    zsock_t *pointless = zsock_new (ZMQ_DEALER);
-    assert_int_equal (lg_auth_client (pointless, secret, server), 0);
-    assert_int_equal (zsock_connect (pointless, "%s", s_enforcers), 0);
+    zsock_t *pointless = s_pointless_new (NULL);
     s_expect_refused_for_good (pointless, "pointless", "names no point");
     zsock_destroy (&pointless);
-    zstr_free (&public);
-    zstr_free (&secret);
-    zstr_free (&server);
 
     //  West's own certificate puts the change in force
     west = s_point_new ("west");
@@ -857,6 +876,71 @@ test_x3_r16_1_point_speaks_only_with_its_own_certificate (void **state)
     assert_int_equal (s_pending (id), 0);
     zsock_destroy (&west);
     zsock_destroy (&east);
+}
+
+/* REQ X.3: a frame from another point's certificate is logged with that
+   certificate's public key whatever other certificates do meanwhile, and
+   a foreign Ack is counted on the point it named, as a foreign Hello is.
+   The log kept one time for every certificate and kind of frame: while an
+   old enforcer (a certificate that names no point) said Hello as "west" in
+   a loop, the certificate of "north" acking as west was logged only when
+   nothing foreign had been logged for 30 s, and the ack was counted
+   nowhere. */
+static void
+test_x3_foreign_ack_logged_while_another_certificate_says_hello (void **state)
+{
+    (void) state;
+    //  West is registered, and offline
+    zsock_t *west = s_point_new ("west");
+    uint64_t head = s_point_join (west, "west");
+    zsock_destroy (&west);
+    assert_int_equal (s_sql ("SELECT refusals FROM isolation.points WHERE name = 'west'"), 0);
+
+    char pointless_key [41], north_key [41];
+    zsock_t *pointless = s_pointless_new (pointless_key);
+    char *secret = lg_test_enforcer_cert (s_certs, "north");
+    assert_non_null (secret);
+    zcert_t *cert = zcert_load (secret);
+    assert_non_null (cert);
+    snprintf (north_key, sizeof north_key, "%s", zcert_public_txt (cert));
+    zcert_destroy (&cert);
+    zstr_free (&secret);
+    char *north_logged = zsys_sprintf ("the certificate's public key %s", north_key);
+    char *pointless_logged = zsys_sprintf ("the certificate's public key %s", pointless_key);
+    const char *ack_logged = "refused an ack as enforcement point west from the certificate"
+                             " of point north (X.3";
+    int north_before = s_isolation_log_count (north_logged);
+    int pointless_before = s_isolation_log_count (pointless_logged);
+    int ack_before = s_isolation_log_count (ack_logged);
+
+    //  The old enforcer says Hello as west in a loop; north acks as west
+    //  in the middle of it
+    zsock_t *north = s_point_new ("north");
+    int hellos = 0;
+    for (int i = 0; i < 6; i++) {
+        if (i == 3)
+            s_point_ack_as (north, "west", head);
+        s_point_hello (pointless, "west");
+        Lgwan__V1__EnforcerFrame *in = s_point_recv (pointless,
+                                                     LGWAN__V1__ENFORCER_FRAME__BODY_REFUSED);
+        assert_true (in->refused->final);
+        lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+        hellos++;
+        zclock_sleep (200);
+    }
+    const char *refusals = "SELECT refusals FROM isolation.points WHERE name = 'west'";
+    for (int i = 0; i < 100 && s_sql ("%s", refusals) != hellos + 1; i++)
+        zclock_sleep (50);
+    //  North's ack logged with its key; the loop's Hellos once at most
+    assert_int_equal (s_isolation_log_count (ack_logged), ack_before + 1);
+    assert_int_equal (s_isolation_log_count (north_logged), north_before + 1);
+    assert_true (s_isolation_log_count (pointless_logged) <= pointless_before + 1);
+    //  Counted on west: the Hellos and the ack
+    assert_int_equal (s_sql ("%s", refusals), hellos + 1);
+    zsock_destroy (&north);
+    zsock_destroy (&pointless);
+    zstr_free (&north_logged);
+    zstr_free (&pointless_logged);
 }
 
 /* REQ R16.1: an ack the database could not record is recorded later. A
@@ -1956,6 +2040,8 @@ main (void)
         cmocka_unit_test_teardown (test_x3_enforcer_cannot_ack_unsent_version, s_forget_points),
         cmocka_unit_test_teardown (test_x3_point_name_held_by_one_connection, s_forget_points),
         cmocka_unit_test_teardown (test_x3_r16_1_point_speaks_only_with_its_own_certificate,
+                                   s_forget_points),
+        cmocka_unit_test_teardown (test_x3_foreign_ack_logged_while_another_certificate_says_hello,
                                    s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_ack_kept_when_not_recorded, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_acks_of_many_points_kept_when_not_recorded,
