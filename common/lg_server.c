@@ -72,6 +72,10 @@ struct _lg_server_t {
     size_t n_workers;
     zlist_t *waiting;           //  jobs (s_job_t) for the next free worker
     size_t waiting_bytes;       //  their size
+    //  Jobs answered busy for their age since the last summary of them in
+    //  the log (s_log_aged, once a second at most), and the longest wait
+    uint64_t aged;
+    int64_t aged_longest_ms;
     s_worker_args_t worker_args;
     lg_stats_fn *stats_fn;      //  the service's own counters, in the reactor
     void *stats_arg;
@@ -85,11 +89,13 @@ typedef struct {
 } s_tally_t;
 
 //  A request waiting for a worker: the job a worker takes, [identity] [r|d]
-//  [caller] [payload], and when the reactor read it (LG_MAX_QUEUE_MS)
+//  [caller] [payload], when the reactor read it (LG_MAX_QUEUE_MS), and its
+//  body's name, for Stats when it is answered without being run
 typedef struct {
     zmsg_t *msg;
     size_t size;                //  zmsg_content_size (msg)
     int64_t arrived;            //  zclock_mono ()
+    const char *body_name;      //  static: the request body's field name
 } s_job_t;
 
 static void
@@ -103,6 +109,8 @@ s_job_destroy (s_job_t **self_p)
 }
 
 static int s_stats (lg_ctx_t *ctx);
+static void s_log_aged (lg_server_t *self);
+static int s_on_second (zloop_t *loop, int timer_id, void *arg);
 //  A refusal of a request not read whole (over the size bound, malformed,
 //  not taken) still carries its request_id, so the client can match it to
 //  its request. It is read from the wire bytes without unpacking them (a
@@ -180,6 +188,7 @@ lg_server_destroy (lg_server_t **self_p)
     assert (self_p);
     if (*self_p) {
         lg_server_t *self = *self_p;
+        s_log_aged (self);
         for (size_t i = 0; i < self->n_workers; i++)
             zactor_destroy (&self->workers [i]);
         free (self->workers);
@@ -835,9 +844,12 @@ s_answer (lg_server_t *self, zframe_t **identity_p, bool delimiter, lg_reply_t *
 }
 
 //  Answer a job taken from the queue that is not to run, with code and
-//  message, and destroy it
+//  message, and destroy it. Counted under its request's name, with the time
+//  it waited; logged at WARNING when warn (each one), else only at DEBUG
+//  as any refusal (s_answer)
 static void
-s_refuse_job (lg_server_t *self, s_job_t **job_p, lg_code_t code, const char *message)
+s_refuse_job (lg_server_t *self, s_job_t **job_p, lg_code_t code, const char *message,
+              bool warn)
 {
     zmsg_t *msg = (*job_p)->msg;
     zframe_t *identity = zmsg_pop (msg);
@@ -845,10 +857,11 @@ s_refuse_job (lg_server_t *self, s_job_t **job_p, lg_code_t code, const char *me
     zframe_t *who = zmsg_pop (msg);
     zframe_t *payload = zmsg_pop (msg);
     lg_reply_t *reply = s_not_run (payload, code, message);
-    lg_warning ("request %s: %s", *reply->request_id? reply->request_id: "(no request_id)",
-                message);
+    if (warn)
+        lg_warning ("request %s (%s): %s", *reply->request_id? reply->request_id:
+                    "(no request_id)", (*job_p)->body_name, message);
     s_answer (self, &identity, zframe_size (flag) == 1 && zframe_data (flag) [0] == 'r',
-              &reply, NULL, 0);
+              &reply, (*job_p)->body_name, (zclock_mono () - (*job_p)->arrived) * 1000);
     zframe_destroy (&identity);
     zframe_destroy (&flag);
     zframe_destroy (&who);
@@ -856,11 +869,37 @@ s_refuse_job (lg_server_t *self, s_job_t **job_p, lg_code_t code, const char *me
     s_job_destroy (job_p);
 }
 
+//  The jobs answered busy for their age since the last call, in one line:
+//  under sustained overload one each was a WARNING line per request, the
+//  log growing with the load it reported. Called once a second
+//  (s_on_second) and as the server goes
+static void
+s_log_aged (lg_server_t *self)
+{
+    if (self->aged)
+        lg_warning ("%" PRIu64 " request%s waited longer than LG_MAX_QUEUE_MS (%" PRId64 " ms)"
+                    " for a worker, the longest %" PRId64 " ms: answered busy, not run (each"
+                    " one at DEBUG)", self->aged, self->aged == 1? "": "s",
+                    self->cfg.max_queue_ms, self->aged_longest_ms);
+    self->aged = 0;
+    self->aged_longest_ms = 0;
+}
+
+static int
+s_on_second (zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    s_log_aged ((lg_server_t *) arg);
+    return 0;
+}
+
 //  Jobs at the head of the queue that waited longer than LG_MAX_QUEUE_MS
 //  are answered busy, unrun: their client's try is over (a try is
 //  LG_CLIENT_TRY_MS by default, a little less than the bound), and its
 //  retry, the same request_id, waits behind them. Run, they would commit a
-//  change their client had been told was not made, long after it
+//  change their client had been told was not made, long after it. The log
+//  sums them up (s_log_aged)
 static void
 s_shed_aged (lg_server_t *self)
 {
@@ -875,7 +914,10 @@ s_shed_aged (lg_server_t *self)
         snprintf (message, sizeof message, "busy: waited %" PRId64 " ms for a worker, longer"
                   " than LG_MAX_QUEUE_MS (%" PRId64 " ms) allows; not run, try again",
                   waited, self->cfg.max_queue_ms);
-        s_refuse_job (self, &job, LGWAN__V1__CODE__UNAVAILABLE, message);
+        s_refuse_job (self, &job, LGWAN__V1__CODE__UNAVAILABLE, message, false);
+        self->aged++;
+        if (waited > self->aged_longest_ms)
+            self->aged_longest_ms = waited;
     }
 }
 
@@ -894,8 +936,9 @@ s_next_job (lg_server_t *self)
         self->waiting_bytes -= job->size;
         lg_caller_t caller;
         if (self->auth && lg_auth_caller (self->auth, zmsg_last (job->msg), &caller)) {
+            //  A security event, and rare: a line each
             s_refuse_job (self, &job, LGWAN__V1__CODE__UNAUTHENTICATED, "certificate not"
-                          " allowed: revoked while the request waited for a worker");
+                          " allowed: revoked while the request waited for a worker", true);
             continue;
         }
         zmsg_t *msg = job->msg;
@@ -906,9 +949,9 @@ s_next_job (lg_server_t *self)
 }
 
 //  Hand a job to a free worker, or queue it; false when the queue is full
-//  (the caller answers busy)
+//  (the caller answers busy). body_name is the request body's (static)
 static bool
-s_dispatch (lg_server_t *self, zmsg_t **job_p)
+s_dispatch (lg_server_t *self, zmsg_t **job_p, const char *body_name)
 {
     for (size_t i = 0; i < self->n_workers; i++)
         if (!self->busy [i]) {
@@ -930,6 +973,7 @@ s_dispatch (lg_server_t *self, zmsg_t **job_p)
     job->msg = *job_p;
     job->size = size;
     job->arrived = zclock_mono ();
+    job->body_name = body_name;
     *job_p = NULL;
     self->waiting_bytes += size;
     zlist_append (self->waiting, job);
@@ -967,7 +1011,7 @@ s_on_request (zloop_t *loop, zsock_t *reader, void *arg)
         zmsg_addmem (job, delimiter? "r": "d", 1);
         zmsg_addmem (job, &caller, sizeof caller);
         zmsg_append (job, &payload);
-        if (s_dispatch (self, &job))
+        if (s_dispatch (self, &job, body_name))
             goto cleanup;
         //  Not taken: its frames back, to answer busy
         identity = zmsg_pop (job);
@@ -1124,6 +1168,7 @@ lg_server_attach (lg_server_t *self, zloop_t *loop)
             zloop_reader (loop, zactor_sock (self->workers [i]), s_on_worker, self);
         }
         self->n_workers = count;
+        zloop_timer (loop, 1000, 0, s_on_second, self);
     }
     return zloop_reader (loop, self->router, s_on_request, self);
 }

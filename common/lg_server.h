@@ -33,6 +33,10 @@
        try and its retry, with the same request_id, waits behind it. When a
        queued request's turn comes its caller is looked up again, so a
        certificate revoked while it waited is refused (UNAUTHENTICATED).
+       Both are counted in Stats under their request; the log says those
+       refused for their age in one WARNING line a second at most (a line
+       each grew with the overload it reported), and each revoked one in
+       a WARNING line of its own.
     Handlers never see a request they were not written for.
 */
 #ifndef LG_SERVER_H_INCLUDED

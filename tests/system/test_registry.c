@@ -828,7 +828,11 @@ s_collect (zsock_t *dealer, const char *tag, lg_reply_t **replies, int count, in
    stored, and the same request_id (the client's retry) is done once later.
    One worker, held 1 s by a write waiting for a lock, three more queued
    behind it whose clients gave up: before, all three ran once the lock
-   was gone, changes every client had been told were not made */
+   was gone, changes every client had been told were not made. The log
+   says it in one WARNING line for the three (it said one line per
+   request, under sustained overload a line for each), and Stats counts
+   them under their request, provider_apply (they were counted under no
+   request) */
 static void
 test_x3_queued_request_past_its_age_is_not_run (void **state)
 {
@@ -860,6 +864,21 @@ test_x3_queued_request_past_its_age_is_not_run (void **state)
     assert_int_equal (s_count_rows ("registry.requests WHERE request_id LIKE 'aged-%'"), 1);
     assert_int_equal (s_count_rows ("registry.providers"), before + 1);
     assert_int_equal (s_count_rows ("registry.outbox"), events + 1);
+    //  One summary line, within a second or so
+    const char *path = lg_test_log_path (s_fx.pid);
+    for (int i = 0; i < 30 && lg_test_log_count (s_fx.pid, "requests waited longer than"
+                                                 " LG_MAX_QUEUE_MS (500 ms)") == 0; i++)
+        zclock_sleep (100);
+    char *warned = lg_test_sh_output ("grep -c 'WARNING.*LG_MAX_QUEUE_MS (500 ms)' '%s'", path);
+    printf ("WARNING lines of LG_MAX_QUEUE_MS: %s", warned);
+    assert_int_equal (atoi (warned), 1);
+    zstr_free (&warned);
+    assert_int_equal (lg_test_log_count (s_fx.pid, "3 requests waited longer than"
+                                         " LG_MAX_QUEUE_MS (500 ms)"), 1);
+    //  Stats: the four under provider_apply
+    lg_test_proc_t registry = { .service = "registry" };
+    snprintf (registry.endpoint, sizeof registry.endpoint, "%s", s_fx.endpoint);
+    assert_int_equal (lg_test_proc_served (&registry, s_fx.certs, "provider_apply"), 4);
     //  The retry of one of them is done, once
     lg_reply_t *reply = s_apply ("operator", "aged-2", 7, "任意団体", NULL, NULL);
     s_expect (reply, LGWAN__V1__CODE__OK, NULL);
