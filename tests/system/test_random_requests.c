@@ -647,26 +647,40 @@ test_x3_monitor_random_requests (void **state)
     zstr_free (&sensor);
 }
 
-//  Random frames on isolation's enforcer channel, from enforcer
-//  certificates and from others (which must not be heard), and bytes that
-//  are no frame at all: isolation keeps answering, and no point's
-//  acknowledged version is ever above the head
+//  Random frames on isolation's enforcer channel, from the certificates of
+//  points east, west and north and from others (which must not be heard),
+//  and bytes that are no frame at all: isolation keeps answering, and no
+//  point's acknowledged version is ever above the head
 static void
 s_enforcer_frames (lg_test_proc_t *proc, void *arg)
 {
     (void) proc;
     const char *endpoint = (const char *) arg;
-    static const char *who [] = { "enforcer", "enforcer", "enforcer", "operator", "sensor" };
+    //  Each point's own certificate (X.3: a point speaks only with its own;
+    //  `enforcer` is east's): with east's for all three, every frame
+    //  stamped west or north was refused, and only east was ever heard
+    char *west = lg_test_enforcer_cert (s_certs, "west");
+    char *north = lg_test_enforcer_cert (s_certs, "north");
+    assert_non_null (west);
+    assert_non_null (north);
+    char *enforcer = zsys_sprintf ("%s/clients/enforcer", s_certs);
+    char *operator = zsys_sprintf ("%s/clients/operator", s_certs);
+    char *sensor = zsys_sprintf ("%s/clients/sensor", s_certs);
+    const char *who [] = { enforcer, west, north, operator, sensor };
     zsock_t *points [5];
     for (size_t k = 0; k < 5; k++) {
         points [k] = zsock_new (ZMQ_DEALER);
-        char *cert = zsys_sprintf ("%s/clients/%s", s_certs, who [k]);
+        const char *cert = who [k];
         char *server = zsys_sprintf ("%s/services/isolation", s_certs);
         assert_int_equal (lg_auth_client (points [k], cert, server), 0);
         assert_int_equal (zsock_connect (points [k], "%s", endpoint), 0);
-        zstr_free (&cert);
         zstr_free (&server);
     }
+    zstr_free (&west);
+    zstr_free (&north);
+    zstr_free (&enforcer);
+    zstr_free (&operator);
+    zstr_free (&sensor);
     const char *count_text = getenv ("LG_TEST_RANDOM_REQUESTS");
     size_t count = count_text? strtoul (count_text, NULL, 10): 400;
     for (size_t i = 0; i < count; i++) {
@@ -712,13 +726,18 @@ s_enforcer_frames (lg_test_proc_t *proc, void *arg)
     assert_true (lg_test_proc_answers (proc, s_certs));
     PGconn *conn = PQconnectdb (s_admin);
     PGresult *res = PQexec (conn, "SELECT count(*), count(*) FILTER (WHERE acked_version >"
-                                  " (SELECT version FROM isolation.desired_head WHERE id = 1))"
+                                  " (SELECT version FROM isolation.desired_head WHERE id = 1)),"
+                                  " count(*) FILTER (WHERE name IN ('east', 'west', 'north'))"
                                   " FROM isolation.points");
     assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
-    printf ("isolation: %zu random frames on the enforcer channel; %s points said hello,"
-            " %s acked a version above the head\n", count, PQgetvalue (res, 0, 0),
-            PQgetvalue (res, 0, 1));
+    printf ("isolation: %zu random frames on the enforcer channel; %s points said hello"
+            " (%s of east, west and north), %s acked a version above the head\n", count,
+            PQgetvalue (res, 0, 0), PQgetvalue (res, 0, 2), PQgetvalue (res, 0, 1));
     assert_string_equal (PQgetvalue (res, 0, 1), "0");
+    //  Each point's certificate was heard as its point (a Hello of each
+    //  comes about once in 20 frames of its socket)
+    if (count >= 200)
+        assert_string_equal (PQgetvalue (res, 0, 2), "3");
     PQclear (res);
     PQfinish (conn);
 }
