@@ -1025,7 +1025,6 @@ s_on_request (zloop_t *loop, zsock_t *reader, void *arg)
         snprintf (message, sizeof message, "busy: %zu requests wait for a worker; try again",
                   zlist_size (self->waiting));
         reply = s_not_run (payload, LGWAN__V1__CODE__UNAVAILABLE, message);
-        body_name = NULL;
     }
     s_answer (self, &identity, delimiter != NULL, &reply, body_name, zclock_usecs () - started);
 cleanup:
