@@ -13,6 +13,7 @@ struct _lg_consumer_t {
     char *server_cert;          //  the source's public certificate
     lg_db_t *db;                //  borrowed
     lg_consume_fn *apply;
+    lg_batch_fn *begin;         //  run first in each batch's transaction, or NULL
     void *state;
     int64_t max_msg;
     zsock_t *sub;
@@ -53,7 +54,7 @@ lg_consumer_endpoint (const char *service, bool pub)
 
 lg_consumer_t *
 lg_consumer_new (const lg_config_t *cfg, lg_db_t *db, const char *source, lg_consume_fn *apply,
-                 void *state)
+                 lg_batch_fn *begin, void *state)
 {
     lg_consumer_t *self = (lg_consumer_t *) zmalloc (sizeof (lg_consumer_t));
     self->service = strdup (cfg->service);
@@ -62,6 +63,7 @@ lg_consumer_new (const lg_config_t *cfg, lg_db_t *db, const char *source, lg_con
     self->server_cert = zsys_sprintf ("%s/services/%s", cfg->cert_dir, source);
     self->db = db;
     self->apply = apply;
+    self->begin = begin;
     self->state = state;
     self->max_msg = cfg->max_msg;
     self->timer = -1;
@@ -140,6 +142,20 @@ s_apply_events (lg_consumer_t *self, bool fast)
         return -1;
     if (fast && lg_db_pipeline_begin (self->db))
         goto failed;
+    //  The service's own statement of the batch (lg_consumer.h note 7):
+    //  nothing of the batch is applied without it, nor skipped for it
+    if (self->begin && self->begin (self->db, self->state)) {
+        if (!fast && lg_db_is_up (self->db)) {
+            lg_event_t *first = (lg_event_t *) zlist_first (self->batch);
+            bool moment = lg_db_retryable (self->db) || lg_db_busy (self->db)
+                       || lg_db_cancelled (self->db) || lg_db_short_of_resources (self->db);
+            lg_log_write (moment? LG_LOG_WARNING: LG_LOG_ERROR, lg_db_error (self->db),
+                          "%s: events %s/%" PRIu64 "-%" PRIu64 " not applied yet (the"
+                          " batch's first statement failed); trying again", self->service,
+                          self->source, first->seq, new_seq);
+        }
+        goto failed;
+    }
     for (lg_event_t *event = (lg_event_t *) zlist_first (self->batch); event;
          event = (lg_event_t *) zlist_next (self->batch)) {
         if (!fast && !lg_db_run (self->db, "SAVEPOINT event", 0, NULL))

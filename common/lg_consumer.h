@@ -36,6 +36,12 @@
        reported_seq with it, or what waits for the consumer to reach the
        lost head, billing's invoice run, waits until the source writes past
        it).
+    7. A service may have a statement of its own run at the start of each
+       batch's transaction, before its first event (lg_batch_fn, e.g. a
+       lock it takes turns with, or what every event of the batch reads):
+       once a batch, not once an event. It is pipelined with the batch (a
+       query of it waits for the answer: one round trip a batch), and run
+       again when the batch is applied again the careful way (note 5).
 */
 #ifndef LG_CONSUMER_H_INCLUDED
 #define LG_CONSUMER_H_INCLUDED
@@ -44,6 +50,9 @@
 
 typedef struct _lg_consumer_t lg_consumer_t;
 typedef int (lg_consume_fn) (lg_db_t *db, const lg_event_t *event, void *state);
+//  Note 7: 0, or -2 on a database failure (the batch is not applied and
+//  comes again; it is not skipped)
+typedef int (lg_batch_fn) (lg_db_t *db, void *state);
 
 //  A service's subscriptions, { NULL } ended, in lg_service_def_t
 typedef struct {
@@ -53,9 +62,10 @@ typedef struct {
 
 //  Follow source: requests at LG_<SOURCE>_CONNECT, events at
 //  LG_<SOURCE>_PUB_CONNECT (defaults: 127.0.0.1 and the ports of DESIGN.md),
-//  with our key pair services/<cfg->service>.
+//  with our key pair services/<cfg->service>. begin (or NULL) is run at the
+//  start of each batch's transaction (note 7).
 lg_consumer_t *lg_consumer_new (const lg_config_t *cfg, lg_db_t *db, const char *source,
-                                lg_consume_fn *apply, void *state);
+                                lg_consume_fn *apply, lg_batch_fn *begin, void *state);
 void lg_consumer_destroy (lg_consumer_t **self_p);
 
 //  Begin (connect, catch up, then follow) / end following, e.g. when this

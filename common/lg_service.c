@@ -144,7 +144,8 @@ s_leader_new (const lg_service_def_t *def, const lg_config_t *cfg, lg_db_t *db, 
     snprintf (self->key, sizeof self->key, "lgwan.leader.%s", def->name);
     for (const lg_subscription_t *s = def->subscriptions; s && s->source; s++)
         if (self->count < MAX_SUBSCRIPTIONS)
-            self->consumers [self->count++] = lg_consumer_new (cfg, db, s->source, s->apply, state);
+            self->consumers [self->count++] = lg_consumer_new (cfg, db, s->source, s->apply,
+                                                               def->consume_begin, state);
     for (const lg_duty_t *d = def->duties; d && d->name; d++)
         if (self->duty_count < MAX_DUTIES)
             self->duties [self->duty_count++] = (s_duty_slot_t) { self, d, -1 };

@@ -46,6 +46,9 @@ typedef struct {
     const lg_route_t *routes;           //  { 0 } ended
     int stream_roles;                   //  roles allowed to subscribe / Replay
     const lg_subscription_t *subscriptions; //  streams followed, { NULL } ended, or NULL
+    //  Optional: run at the start of each transaction in which a
+    //  subscription applies a batch of events (lg_consumer.h note 7)
+    lg_batch_fn *consume_begin;
     const lg_duty_t *duties;            //  background duties, { NULL } ended, or NULL
     //  Optional: build the service's state after migrations, tear it down
     void *(*state_new) (lg_db_t *db, const lg_config_t *cfg);

@@ -47,7 +47,14 @@
        and the invoiced periods, for an operator to correct them by hand. A
        run waits for billing to apply every event its sources reported
        (billing_invoices.c note 9), so this is a change billing could not
-       know of then: its source was down when the run was made.
+       know of then: its source was down when the run was made. Events and
+       runs take turns (the advisory lock BILLING_LOCK_KEY: a run holds it
+       exclusive from before it reads the timeline to its commit, each batch
+       of events shared from its start, s_batch_begin): a change that comes
+       while a run computes or stores waits for its commit and is then
+       checked against its invoices. (Applied beside the run, it was
+       neither billed, the run had read the timeline without it, nor said,
+       the run's invoices not being committed yet.)
 */
 #include "billing.h"
 
@@ -323,7 +330,7 @@ s_tariff_load (lg_ctx_t *ctx)
     //  A load waits for a run under way (billing_invoices.c note 1), and a
     //  run for the load: an end is set against the invoices issued
     if (rc == 0)
-        rc = lg_ctx_exec (ctx, "SELECT pg_advisory_xact_lock (7102, 1)", 0, NULL);
+        rc = lg_ctx_exec (ctx, "SELECT pg_advisory_xact_lock (" BILLING_LOCK_KEY ")", 0, NULL);
     for (size_t i = 0; rc == 0 && i < file->n_bandwidth_classes; i++)
         rc = lg_ctx_exec (ctx, "INSERT INTO tariff_classes (name) VALUES ($1) ON CONFLICT DO NOTHING",
                           1, (const char *[]) { file->bandwidth_classes [i] });
@@ -448,6 +455,19 @@ s_landed (lg_db_t *db, const lg_event_t *event, const char *sql, int nparams,
     }
     PQclear (res);
     return 0;
+}
+
+//  The start of each batch of events (lg_consumer.h note 7): wait for an
+//  invoice run or a tariff load under way to commit (their lock, shared:
+//  batches do not wait for each other, and a run waits for the batch), so
+//  that the batch's changes are checked against the run's invoices (note
+//  6). Queued with the batch's first statements: no round trip of its own
+static int
+s_batch_begin (lg_db_t *db, void *state)
+{
+    (void) state;
+    return lg_db_run (db, "SELECT pg_advisory_xact_lock_shared (" BILLING_LOCK_KEY ")", 0, NULL)?
+           0: -2;
 }
 
 static int
@@ -692,6 +712,7 @@ const lg_service_def_t billing_service = {
     .routes = s_routes,
     .stream_roles = LG_ROLE_READERS | LG_ROLE_BILLING,
     .subscriptions = s_subscriptions,
+    .consume_begin = s_batch_begin,
     .state_new = s_state_new,
     .state_destroy = s_state_destroy
 };

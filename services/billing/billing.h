@@ -16,6 +16,10 @@ typedef struct {
     char issuer [16];           //  LG_BILLING_ISSUER_REGISTRATION: T + 13 digits
 } billing_state_t;
 
+//  The advisory lock by which invoice runs and tariff loads take turns
+//  (exclusive) and a batch of events waits for them (shared; billing.c note 6)
+#define BILLING_LOCK_KEY "7102, 1"
+
 //  The issuer's registration number is T and a corporate number (13 digits
 //  with its check digit); true when text is one
 bool billing_issuer_valid (const char *text);

@@ -5,7 +5,10 @@
        (provider, period): it bills only the providers that have no invoice
        of the period yet (unique (provider_id, period) backs this), so a
        repeat finds every invoice and creates none. Runs take one advisory
-       lock, so two runs never compute side by side.
+       lock, so two runs never compute side by side; billing's events wait
+       for a run under way (billing.c note 6), and a preview waits for a run
+       but holds up neither events nor other previews (it takes the lock
+       shared).
     2. A preview computes with the same code as the run and stores nothing:
        its invoices are the run's, without numbers.
     3. The whole run is one transaction: its invoices, their lines, the
@@ -55,7 +58,9 @@
        would never be billed (the repeat skips the provider, the next month
        does not carry it). A change that lands in a period already invoiced
        all the same (a source that was down when the run asked, so its head
-       was not known) is said in the log at ERROR (billing.c note 6).
+       was not known) is said in the log at ERROR (billing.c note 6). It
+       waits before it takes the run's lock: under it, billing's consumer
+       would be waiting for the run.
 */
 #include "billing.h"
 
@@ -709,10 +714,16 @@ billing_invoice_run (lg_ctx_t *ctx)
         return REFUSE (ctx, "period %s is not over until %s (today is %s); a preview may look"
                        " at it now", p.text, p.end_text, today);
     }
-    //  One run at a time; a preview waits too, so it sees what a run left
-    if ((rc = lg_ctx_exec (ctx, "SELECT pg_advisory_xact_lock (7102, 1)", 0, NULL)))
-        return rc;
+    //  Billing caught up first (note 9), and then one run at a time: a
+    //  batch of events waits for the run from here to its commit, and then
+    //  sees its invoices (billing.c note 6). Waiting under the lock, the run
+    //  would wait for a consumer that waits for it. A preview waits for a
+    //  run, so it sees what the run left, but not for a batch of events
     if (!run->preview && (rc = s_caught_up (ctx)))
+        return rc;
+    if ((rc = lg_ctx_exec (ctx, run->preview? "SELECT pg_advisory_xact_lock_shared ("
+                           BILLING_LOCK_KEY ")": "SELECT pg_advisory_xact_lock ("
+                           BILLING_LOCK_KEY ")", 0, NULL)))
         return rc;
     zlistx_t *list = zlistx_new ();
     zlistx_t *not_invoiced = zlistx_new ();

@@ -1576,6 +1576,94 @@ test_r6_1_credit_note_seq_past_999999 (void **state)
     free (invoice);
 }
 
+//  The run waiting for invoices held by hand (its compute done, its store
+//  under way)
+static bool
+s_run_storing (void *arg)
+{
+    (void) arg;
+    return rf_sql_long ("SELECT count(*) FROM pg_locks WHERE NOT granted"
+                        " AND relation = 'billing.invoices'::regclass") >= 1;
+}
+
+//  The isolation event applied (before the fix), or the batch that applies
+//  it waiting for the run (its advisory lock, BILLING_LOCK_KEY)
+static bool
+s_event_applied_or_waiting (void *arg)
+{
+    (void) arg;
+    return rf_sql_long ("SELECT (SELECT count(*) FROM billing.timeline WHERE kind = 3"
+                        "  AND value = 'suspended' AND day = '2028-07-31')"
+                        " + (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                        "  AND NOT granted AND classid = 7102 AND objid = 1 AND objsubid = 2)")
+           >= 1;
+}
+
+/* REQ R6.1: an event billing applies while a run computes or stores the
+   invoices of its day's month is billed by the run or said in the log once
+   the run commits. Provider 2 is suspended on 2028-07-31 while the run of
+   July is held storing (billing.invoices locked by hand): the event was
+   applied beside the run, which had read the timeline without it, and the
+   check of billing.c note 6 did not see the run's invoices, not yet
+   committed: neither billed nor said */
+static void
+test_r6_1_event_applied_during_a_run_is_billed_or_said (void **state)
+{
+    (void) state;
+    rf_set_clock ("2028-08-01T01:00:00Z");
+    PGconn *hold = PQconnectdb (rf.admin);
+    assert_int_equal (PQstatus (hold), CONNECTION_OK);
+    PQclear (PQexec (hold, "BEGIN"));
+    PGresult *res = PQexec (hold, "LOCK TABLE billing.invoices IN EXCLUSIVE MODE");
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    Lgwan__V1__InvoiceRun run = LGWAN__V1__INVOICE_RUN__INIT;
+    run.period = (char *) "2028-07";
+    s_call_t call = { "billing", INVOICE_RUN, &run, NULL };
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_call_thread, &call), 0);
+    //  All of it well within the 2 s a worker waits for a lock (lg_db.h
+    //  note 2a)
+    bool storing = lg_test_wait_for (s_run_storing, NULL, 1500);
+    bool applied_or_waiting = false;
+    if (storing) {
+        rf_set_clock ("2028-07-31T03:00:00Z");
+        Lgwan__V1__Suspend suspend = LGWAN__V1__SUSPEND__INIT;
+        suspend.provider = 2;
+        suspend.remediation = (char *) "REM-RUN";
+        lg_reply_t *reply = s_call (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_SUSPEND,
+                                    &suspend, 1000);
+        if (reply && reply->status->code == RF_CODE (OK))
+            applied_or_waiting = lg_test_wait_for (s_event_applied_or_waiting, NULL, 500);
+        if (reply)
+            lgwan__v1__reply__free_unpacked (reply, NULL);
+        rf_set_clock ("2028-08-01T01:00:00Z");
+    }
+    PQclear (PQexec (hold, "COMMIT"));         //  let go before anything may fail
+    PQfinish (hold);
+    pthread_join (thread, NULL);
+    assert_true (storing);
+    assert_true (applied_or_waiting);
+    assert_non_null (call.reply);
+    rf_expect (call.reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Invoice *two = s_of (call.reply->invoice_run, 2);
+    bool billed = false;
+    for (size_t i = 0; i < two->n_lines; i++)
+        billed |= two->lines [i]->subject == s_conn2
+               && streq (two->lines [i]->state, "suspended")
+               && streq (two->lines [i]->from_day, "2028-07-31");
+    lgwan__v1__reply__free_unpacked (call.reply, NULL);
+    rf_wait_sql (1, "SELECT count(*) FROM billing.timeline WHERE kind = 3 AND value = 'suspended'"
+                 " AND day = '2028-07-31' AND connection_id = %" PRIu64, s_conn2);
+    char *said = zsys_sprintf ("connection %" PRIu64 " of provider 2 from 2028-07-31 (event"
+                               " isolation/", s_conn2);
+    int count = lg_test_log_count (s_billing.pid, said);
+    zstr_free (&said);
+    if (billed? count != 0: count != 1)
+        fail_msg ("the suspension of 2028-07-31 is %s and said %d time(s) in the log",
+                  billed? "billed": "not billed", count);
+}
+
 int
 main (void)
 {
@@ -1602,6 +1690,7 @@ main (void)
         cmocka_unit_test (test_r6_1_every_one_off_fee_of_a_month_is_billed),
         cmocka_unit_test (test_r6_1_export_fields_start_no_formula),
         cmocka_unit_test (test_r6_1_credit_note_seq_past_999999),
+        cmocka_unit_test (test_r6_1_event_applied_during_a_run_is_billed_or_said),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
