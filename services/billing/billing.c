@@ -54,7 +54,10 @@
        while a run computes or stores waits for its commit and is then
        checked against its invoices. (Applied beside the run, it was
        neither billed, the run had read the timeline without it, nor said,
-       the run's invoices not being committed yet.)
+       the run's invoices not being committed yet.) Only a change of a day
+       in or before the latest period invoiced, read once a batch at its
+       start, waits for that check; the others are queued in the
+       consumer's pipeline like any write (lg_consumer.h note 3).
 */
 #include "billing.h"
 
@@ -429,12 +432,42 @@ s_effective_day (const char *effective_on, const char *instant, char *buf, size_
     " AND i.period >= to_char (l.day, 'YYYY-MM')" \
     " GROUP BY l.subject, l.provider_id, l.day ORDER BY l.provider_id"
 
-//  Apply a change written with S_LANDED, and say at ERROR each invoice it
-//  comes too late for; 0, or -2 on a database failure
+//  The start of each batch of events (lg_consumer.h note 7): wait for an
+//  invoice run or a tariff load under way to commit (their lock, shared:
+//  batches do not wait for each other, and a run waits for the batch), and
+//  read the latest period invoiced, which stays as read until the batch
+//  commits. Two statements, pipelined (one round trip a batch): a
+//  statement's snapshot is taken before the lock it waits for is granted,
+//  so read in the same one it would miss the run's invoices
 static int
-s_landed (lg_db_t *db, const lg_event_t *event, const char *sql, int nparams,
-          const char *const *params)
+s_batch_begin (lg_db_t *db, void *state)
 {
+    billing_state_t *self = (billing_state_t *) state;
+    if (!lg_db_run (db, "SELECT pg_advisory_xact_lock_shared (" BILLING_LOCK_KEY ")", 0, NULL))
+        return -2;
+    PGresult *res = lg_db_exec (db, "SELECT coalesce (max (period), '') AS period FROM invoices",
+                                0, NULL);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        return -2;
+    }
+    snprintf (self->invoiced_through, sizeof self->invoiced_through, "%s",
+              lg_db_value (res, 0, "period"));
+    PQclear (res);
+    return 0;
+}
+
+//  Apply a change of day written with S_LANDED, and say at ERROR each
+//  invoice it comes too late for; 0, or -2 on a database failure. A day
+//  after the latest period invoiced lands in none: the change is only
+//  queued (lg_db_run), as the consumer's pipeline wants; the others wait
+//  for their answer
+static int
+s_landed (lg_db_t *db, const billing_state_t *self, const lg_event_t *event, const char *day,
+          const char *sql, int nparams, const char *const *params)
+{
+    if (strncmp (day, self->invoiced_through, 7) > 0)
+        return lg_db_run (db, sql, nparams, params)? 0: -2;
     PGresult *res = lg_db_exec (db, sql, nparams, params);
     if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
         PQclear (res);
@@ -457,29 +490,16 @@ s_landed (lg_db_t *db, const lg_event_t *event, const char *sql, int nparams,
     return 0;
 }
 
-//  The start of each batch of events (lg_consumer.h note 7): wait for an
-//  invoice run or a tariff load under way to commit (their lock, shared:
-//  batches do not wait for each other, and a run waits for the batch), so
-//  that the batch's changes are checked against the run's invoices (note
-//  6). Queued with the batch's first statements: no round trip of its own
 static int
-s_batch_begin (lg_db_t *db, void *state)
-{
-    (void) state;
-    return lg_db_run (db, "SELECT pg_advisory_xact_lock_shared (" BILLING_LOCK_KEY ")", 0, NULL)?
-           0: -2;
-}
-
-static int
-s_timeline (lg_db_t *db, const lg_event_t *event, uint64_t connection, const char *day,
-            int kind, const char *value)
+s_timeline (lg_db_t *db, const billing_state_t *self, const lg_event_t *event,
+            uint64_t connection, const char *day, int kind, const char *value)
 {
     char id [24], kind_text [4], seq [24];
     snprintf (id, sizeof id, "%" PRIu64, connection);
     snprintf (kind_text, sizeof kind_text, "%d", kind);
     snprintf (seq, sizeof seq, "%" PRIu64, event->seq);
     const char *params [] = { id, day, event->occurred_at, kind_text, value, event->source, seq };
-    return s_landed (db, event,
+    return s_landed (db, self, event, day,
         "WITH inserted AS (INSERT INTO timeline (connection_id, day, at, kind, value, source, seq)"
         "  VALUES ($1::bigint, $2::date, $3::timestamptz, $4::smallint, $5, $6, $7::bigint)"
         "  ON CONFLICT DO NOTHING RETURNING connection_id, day),"
@@ -490,7 +510,7 @@ s_timeline (lg_db_t *db, const lg_event_t *event, uint64_t connection, const cha
 //  A cancellation ends what it names from its day: a connection, a
 //  service's connections and the service, or everything of a provider
 static int
-s_cancellation (lg_db_t *db, const lg_event_t *event)
+s_cancellation (lg_db_t *db, const billing_state_t *self, const lg_event_t *event)
 {
     const Lgwan__V1__CancellationEffective *c = event->cancellation_effective;
     char day [16], id [24], seq [24];
@@ -517,7 +537,7 @@ s_cancellation (lg_db_t *db, const lg_event_t *event)
         "  FROM inserted i JOIN connections c ON c.id = i.connection_id"
         "  WHERE c.end_day IS NULL OR c.end_day > i.day)" S_LANDED, which);
     const char *params [] = { id, day, event->occurred_at, event->source, seq };
-    int rc = s_landed (db, event, sql, 5, params);
+    int rc = s_landed (db, self, event, day, sql, 5, params);
     zstr_free (&sql);
     if (rc == 0 && !streq (c->kind, "connection")) {
         const char *of = streq (c->kind, "service")? "id = $1::bigint": "provider_id = $1::bigint";
@@ -527,7 +547,7 @@ s_cancellation (lg_db_t *db, const lg_event_t *event)
             "  $2::date) WHERE %s),"
             " landed AS (SELECT 'service ' || id AS subject, provider_id, $2::date AS day"
             "  FROM before WHERE end_day IS NULL OR end_day > $2::date)" S_LANDED, of, of);
-        rc = s_landed (db, event, sql, 2, params);
+        rc = s_landed (db, self, event, day, sql, 2, params);
         zstr_free (&sql);
     }
     return rc;
@@ -550,7 +570,7 @@ s_addressee (lg_db_t *db, const Lgwan__V1__Provider *p)
 static int
 s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
 {
-    (void) state;
+    const billing_state_t *self = (const billing_state_t *) state;
     char day [16], id [24], provider [24], service [24];
     switch (event->body_case) {
         case LGWAN__V1__EVENT__BODY_PROVIDER_APPLIED:
@@ -576,14 +596,15 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
                                 " ON CONFLICT (id) DO NOTHING", 4,
                             (const char *[]) { id, provider, service, day }))
                 return -2;
-            return s_timeline (db, event, a->connection, day, BC_ACTIVATED, a->bandwidth_class);
+            return s_timeline (db, self, event, a->connection, day, BC_ACTIVATED,
+                               a->bandwidth_class);
         }
         case LGWAN__V1__EVENT__BODY_CONNECTION_CHANGED: {
             const Lgwan__V1__ConnectionChanged *c = event->connection_changed;
             if (c->connection == 0 || !*c->bandwidth_class
             ||  s_effective_day (c->effective_on, event->occurred_at, day, sizeof day))
                 return -1;
-            return s_timeline (db, event, c->connection, day, BC_CLASS, c->bandwidth_class);
+            return s_timeline (db, self, event, c->connection, day, BC_CLASS, c->bandwidth_class);
         }
         case LGWAN__V1__EVENT__BODY_SERVICE_REGISTERED: {
             const Lgwan__V1__ServiceRegistered *s = event->service_registered;
@@ -606,7 +627,7 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
             const char *params [] = { id, provider, s->name, day, event->occurred_at,
                                       event->source, seq };
             //  The payer before it pays less, the new one more (note 6)
-            return s_landed (db, event,
+            return s_landed (db, self, event, day,
                 "WITH service AS (INSERT INTO services (id, provider_id, name, first_day)"
                 "  VALUES ($1::bigint, $2::bigint, $3, $4::date)"
                 "  ON CONFLICT (id) DO UPDATE SET provider_id = excluded.provider_id),"
@@ -621,7 +642,7 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
                 "  SELECT provider_id FROM previous) p)" S_LANDED, 7, params);
         }
         case LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE:
-            return s_cancellation (db, event);
+            return s_cancellation (db, self, event);
         default:
             return 0;
     }
@@ -632,7 +653,7 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
 static int
 s_on_isolation (lg_db_t *db, const lg_event_t *event, void *state)
 {
-    (void) state;
+    const billing_state_t *self = (const billing_state_t *) state;
     const Lgwan__V1__IsolationApplied *applied =
         event->body_case == LGWAN__V1__EVENT__BODY_SUSPENDED? event->suspended:
         event->body_case == LGWAN__V1__EVENT__BODY_DISCONNECTED? event->disconnected:
@@ -647,7 +668,7 @@ s_on_isolation (lg_db_t *db, const lg_event_t *event, void *state)
     ||  (s_jst_day_text (applied->applied_at, day, sizeof day)
      &&  s_jst_day_text (event->occurred_at, day, sizeof day)))
         return -1;
-    return s_timeline (db, event, applied->connection, day, BC_STATE, value);
+    return s_timeline (db, self, event, applied->connection, day, BC_STATE, value);
 }
 
 //  ---------------------------------------------------------------------------
@@ -667,6 +688,8 @@ s_state_new (lg_db_t *db, const lg_config_t *cfg)
     }
     billing_state_t *self = (billing_state_t *) zmalloc (sizeof *self);
     snprintf (self->issuer, sizeof self->issuer, "%s", issuer);
+    //  Until a batch read it (s_batch_begin), every change is checked
+    snprintf (self->invoiced_through, sizeof self->invoiced_through, "9999-12");
     return self;
 }
 

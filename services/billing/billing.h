@@ -11,9 +11,11 @@
 
 extern const lg_service_def_t billing_service;
 
-//  What the handlers share (read-only once the service runs)
+//  What the handlers share (read-only once the service runs), and what the
+//  consumers keep from one batch's start to its events (the reactor's only)
 typedef struct {
     char issuer [16];           //  LG_BILLING_ISSUER_REGISTRATION: T + 13 digits
+    char invoiced_through [8];  //  the latest period invoiced when the batch began
 } billing_state_t;
 
 //  The advisory lock by which invoice runs and tariff loads take turns
