@@ -138,10 +138,15 @@ s_apply_events (lg_consumer_t *self, bool fast)
 {
     lg_event_t *last = (lg_event_t *) zlist_last (self->batch);
     uint64_t new_seq = last->seq;
-    if (lg_db_begin (self->db))
-        return -1;
+    //  The fast way queues BEGIN too: it goes with the batch's first
+    //  statements, not in a round trip of its own
     if (fast && lg_db_pipeline_begin (self->db))
-        goto failed;
+        return -1;
+    if (lg_db_begin (self->db)) {
+        if (fast)
+            lg_db_pipeline_end (self->db);
+        return -1;
+    }
     //  The service's own statement of the batch (lg_consumer.h note 7):
     //  nothing of the batch is applied without it, nor skipped for it
     if (self->begin && self->begin (self->db, self->state)) {
