@@ -330,6 +330,13 @@ s_one_leader (void *arg)
                          " AND a.usename = 'lgwan_audit'") == 1;
 }
 
+static bool
+s_audit_leads (void *arg)
+{
+    (void) arg;
+    return s_leads_now (&s_audit);
+}
+
 /* REQ X.2: the leader whose database session ends (its backend terminated,
    as by an operator or a quick restart of PostgreSQL) steps down, even
    though its connection is replaced at once and answers: one replica leads
@@ -359,6 +366,13 @@ test_x2_leader_whose_session_ended_steps_down (void **state)
     assert_true (stepped);
     assert_true (lg_test_wait_for (s_one_leader, NULL, 5000));
     s_produce (20, "after-the-session-ended");
+    s_check_exactly_once (10000);
+    //  The tests after these stop s_audit to hold the stream: the standby
+    //  goes, and s_audit leads again (it may not have: then the standby
+    //  applied what those tests held back)
+    lg_test_proc_stop (&s_audit2, SIGTERM);
+    assert_true (lg_test_wait_for (s_audit_leads, NULL, 10000));
+    s_produce (5, "one-replica-again");
     s_check_exactly_once (10000);
 }
 
