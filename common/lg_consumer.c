@@ -27,12 +27,15 @@ struct _lg_consumer_t {
     int timer;
     bool running;
     uint64_t last_seq;
+    uint8_t last_hash [64];     //  hash of the event last_seq (lg_consumer.h note 8)
+    size_t last_hash_len;       //  0: not known (a cursor from before), not checked
     uint64_t seen_head;         //  largest head seen (heartbeat or event)
     uint64_t stored_head;       //  head_seq in our cursor row
     uint64_t stored_reported;   //  reported_seq in our cursor row
     bool source_down;           //  warned that the source does not answer
     uint64_t unreadable_seq;    //  the event last said to be unreadable
     uint64_t behind_head;       //  the source's head last said to be behind us
+    uint64_t forked_seq;        //  the event last said not to follow our chain
     zlist_t *batch;             //  lg_event_t * in seq order, not yet applied
 };
 
@@ -114,12 +117,20 @@ s_load_cursor (lg_consumer_t *self)
                     1, params))
         return -1;
     PGresult *res = lg_db_exec (self->db,
-        "SELECT last_seq, head_seq, reported_seq FROM cursors WHERE source = $1", 1, params);
+        "SELECT last_seq, last_hash, head_seq, reported_seq FROM cursors WHERE source = $1",
+        1, params);
     if (!res || PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1) {
         PQclear (res);
         return -1;
     }
     self->last_seq = strtoull (lg_db_value (res, 0, "last_seq"), NULL, 10);
+    size_t size = 0;
+    uint8_t *hash = lg_db_bytes (res, 0, "last_hash", &size);
+    self->last_hash_len = hash && size <= sizeof self->last_hash? size: 0;
+    if (self->last_hash_len)
+        memcpy (self->last_hash, hash, self->last_hash_len);
+    if (hash)
+        PQfreemem (hash);
     self->stored_head = strtoull (lg_db_value (res, 0, "head_seq"), NULL, 10);
     self->stored_reported = strtoull (lg_db_value (res, 0, "reported_seq"), NULL, 10);
     PQclear (res);
@@ -195,10 +206,14 @@ s_apply_events (lg_consumer_t *self, bool fast)
     char old_text [24], new_text [24];
     snprintf (old_text, sizeof old_text, "%" PRIu64, self->last_seq);
     snprintf (new_text, sizeof new_text, "%" PRIu64, new_seq);
-    const char *params [] = { self->source, old_text, new_text };
+    //  The link the next event must name (note 8), with the seq it belongs to
+    size_t new_hash_len = last->hash.len <= sizeof self->last_hash? last->hash.len: 0;
+    char *new_hash = lg_db_hex (last->hash.data, new_hash_len);
+    const char *params [] = { self->source, old_text, new_text, new_hash };
     PGresult *res = lg_db_exec (self->db,
-        "UPDATE cursors SET last_seq = $3::bigint, updated_at = now()"
-        " WHERE source = $1 AND last_seq = $2::bigint", 3, params);
+        "UPDATE cursors SET last_seq = $3::bigint, last_hash = $4::bytea, updated_at = now()"
+        " WHERE source = $1 AND last_seq = $2::bigint", 4, params);
+    free (new_hash);
     if (!res || PQresultStatus (res) != PGRES_COMMAND_OK) {
         PQclear (res);
         goto failed;
@@ -216,6 +231,9 @@ s_apply_events (lg_consumer_t *self, bool fast)
     if (lg_db_commit (self->db))
         goto failed;
     self->last_seq = new_seq;
+    self->last_hash_len = new_hash_len;
+    if (new_hash_len)
+        memcpy (self->last_hash, last->hash.data, new_hash_len);
     s_batch_clear (self);
     return 0;
 failed:
@@ -247,23 +265,66 @@ s_expected (lg_consumer_t *self)
     return (last? last->seq: self->last_seq) + 1;
 }
 
-//  Take one event: the next one joins the batch; returns true on a gap
+//  What became of an event offered to s_take
+typedef enum {
+    S_TAKEN,                    //  joined the batch, or seen already, or not ours
+    S_GAP,                      //  past the next one: ask Replay
+    S_HELD                      //  the stream waits at the next one (note 8)
+} s_take_t;
+
+//  Whether hash (len) is the link we hold, when we hold one
 static bool
+s_links (const uint8_t *link, size_t link_len, const ProtobufCBinaryData *hash)
+{
+    return link_len == 0 || (hash->len == link_len && memcmp (hash->data, link, link_len) == 0);
+}
+
+//  An event that does not follow the chain we applied (lg_consumer.h note 8):
+//  the source lost events we applied and wrote others under their seqs.
+//  Said once per event; not ours to guess which to keep
+static void
+s_forked (lg_consumer_t *self, uint64_t seq, const char *what)
+{
+    if (seq == self->forked_seq)
+        return;
+    self->forked_seq = seq;
+    lg_error ("%s: event %s/%" PRIu64 " %s: %s lost events we applied (up to %" PRIu64 ") and"
+              " wrote others under their seqs; the stream waits past %" PRIu64 " until an"
+              " operator decides (the cursor: last_seq, and last_hash '\\x' to apply from"
+              " there)", self->service, self->source, seq, what, self->source, self->last_seq,
+              self->last_seq);
+}
+
+//  Take one event: the next one joins the batch if it links to the one
+//  before it (note 8)
+static s_take_t
 s_take (lg_consumer_t *self, lg_event_t **event_p)
 {
     lg_event_t *event = *event_p;
     uint64_t expected = s_expected (self);
     if (event->seq > self->seen_head)
         self->seen_head = event->seq;
-    if (event->seq < expected || !streq (event->source, self->source))
-        return false;                           //  seen already, or not ours
-    if (event->seq > expected)
-        return true;                            //  gap: ask Replay
+    if (!streq (event->source, self->source))
+        return S_TAKEN;                         //  not ours
+    //  The last one we applied, come again with another hash: written anew
+    if (event->seq == self->last_seq && !s_links (self->last_hash, self->last_hash_len,
+                                                  &event->hash))
+        s_forked (self, event->seq, "is not the one we applied under its seq");
+    if (event->seq < expected)
+        return S_TAKEN;                         //  seen already
+    if (event->seq > expected)                  //  a gap, unless held at the next one
+        return self->forked_seq == expected? S_HELD: S_GAP;
+    lg_event_t *before = (lg_event_t *) zlist_last (self->batch);
+    if (before? !s_links (before->hash.data, before->hash.len, &event->prev_hash)
+              : !s_links (self->last_hash, self->last_hash_len, &event->prev_hash)) {
+        s_forked (self, event->seq, "does not follow the one we applied before it");
+        return S_HELD;
+    }
     zlist_append (self->batch, event);
     *event_p = NULL;
     if (zlist_size (self->batch) >= LG_CONSUMER_BATCH && !self->holding)
         s_apply_batch (self);
-    return false;
+    return S_TAKEN;
 }
 
 //  Store the head we saw in a heartbeat (for verify), when it moved
@@ -394,6 +455,10 @@ s_ask_replay (lg_consumer_t *self)
         return;
     if (s_apply_batch (self))
         return;
+    //  Held at an event that does not follow our chain (note 8): the
+    //  operator's decision, the cursor, is read at each poll, no restart
+    if (self->forked_seq && self->forked_seq == self->last_seq + 1)
+        s_load_cursor (self);
     s_send_replay (self, self->last_seq + 1);
 }
 
@@ -461,9 +526,9 @@ s_on_replay (zloop_t *loop, zsock_t *reader, void *arg)
         s_ask_replay (self);            //  asked ahead of an apply that failed
         return 0;
     }
-    bool gap = false, unreadable = false;
+    bool gap = false, unreadable = false, held = false;
     self->holding = true;
-    for (size_t i = 0; i < replay->n_events && !gap && !unreadable; i++) {
+    for (size_t i = 0; i < replay->n_events && !gap && !unreadable && !held; i++) {
         ProtobufCMessage *event_msg = NULL;
         char why [256];
         if (lg_codec_decode (&lgwan__v1__event__descriptor, replay->events [i].data,
@@ -473,16 +538,19 @@ s_on_replay (zloop_t *loop, zsock_t *reader, void *arg)
             break;
         }
         lg_event_t *event = (lg_event_t *) event_msg;
-        gap = s_take (self, &event);
+        s_take_t taken = s_take (self, &event);
+        gap = taken == S_GAP;
+        held = taken == S_HELD;
         if (event)
             lgwan__v1__event__free_unpacked (event, NULL);
     }
     self->holding = false;
     size_t got = replay->n_events;
     lgwan__v1__reply__free_unpacked (reply, NULL);
-    //  Past an event it cannot read the stream waits for the next poll: asked
-    //  again at once, the same page came back as fast as it could be served
-    if (!gap && !unreadable && got > 0 && s_expected (self) <= self->seen_head)
+    //  Past an event it cannot read, or one that does not follow our chain,
+    //  the stream waits for the next poll: asked again at once, the same page
+    //  came back as fast as it could be served
+    if (!gap && !unreadable && !held && got > 0 && s_expected (self) <= self->seen_head)
         s_send_replay (self, s_expected (self));
     if (s_apply_batch (self))
         return 0;                       //  the next poll asks again
@@ -490,7 +558,7 @@ s_on_replay (zloop_t *loop, zsock_t *reader, void *arg)
         lg_error ("%s: %s replayed a gap after %" PRIu64, self->service, self->source,
                   self->last_seq);
     else
-    if (!unreadable && got > 0 && self->last_seq < self->seen_head)
+    if (!unreadable && !held && got > 0 && self->last_seq < self->seen_head)
         s_ask_replay (self);            //  the next page at once, unless asked already
     return 0;
 }
@@ -500,7 +568,7 @@ s_on_event (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void) loop;
     lg_consumer_t *self = (lg_consumer_t *) arg;
-    bool gap = false;
+    bool gap = false, held = false;
     //  Drain what is there, up to a batch, then apply it in one transaction
     for (int count = 0; count < LG_CONSUMER_BATCH; count++) {
         if (count && !(zsock_events (reader) & ZMQ_POLLIN))
@@ -523,8 +591,11 @@ s_on_event (zloop_t *loop, zsock_t *reader, void *arg)
                 s_record_head (self, event->heartbeat);
                 s_record_reported (self, event->heartbeat->head_seq);
             }
-            else
-                gap = s_take (self, &event) || gap;
+            else {
+                s_take_t taken = s_take (self, &event);
+                gap = gap || taken == S_GAP;
+                held = held || taken == S_HELD;
+            }
             if (event)
                 lgwan__v1__event__free_unpacked (event, NULL);
         }
@@ -535,7 +606,8 @@ s_on_event (zloop_t *loop, zsock_t *reader, void *arg)
             break;
     }
     s_apply_batch (self);
-    if (gap || self->seen_head > self->last_seq)
+    //  Held at an event that does not follow our chain, the poll asks
+    if (!held && (gap || self->seen_head > self->last_seq))
         s_ask_replay (self);
     return 0;
 }

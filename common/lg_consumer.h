@@ -32,9 +32,10 @@
        decode is neither applied nor skipped: the stream waits at it, said
        once, until a build that reads it takes over.
     6. A source whose head is behind our cursor lost events we applied; the
-       seqs it writes next are taken for ones applied. That is said in the
-       log, not guessed at: an operator moves the cursor (back: and
-       reported_seq with it, or what waits for the consumer to reach the
+       seqs it writes next are taken for ones applied, and the first it
+       writes past our cursor does not follow our chain (note 8). That is
+       said in the log, not guessed at: an operator moves the cursor (back:
+       and reported_seq with it, or what waits for the consumer to reach the
        lost head, billing's invoice run, waits until the source writes past
        it).
     7. A service may have a statement of its own run at the start of each
@@ -43,6 +44,21 @@
        once a batch, not once an event. It is pipelined with the batch (a
        query of it waits for the answer: one round trip a batch), and run
        again when the batch is applied again the careful way (note 5).
+    8. The cursor holds the hash of the event last_seq too (last_hash,
+       written by the statement that moves last_seq), and the next event
+       is taken only if its prev_hash is that hash (within a batch, the
+       hash of the event before it). One that does not link was written by
+       a source that lost events we applied (a failover that lost its last
+       commits, a restore from a backup) and wrote others under their seqs,
+       which were taken for applied ones, even when no head we saw was ever
+       behind our cursor (note 6). The stream waits at it, nothing applied
+       and nothing skipped, said once per event naming the source and the
+       seq (the last applied seq come again with another hash is said too);
+       an operator decides, with the cursor, read again at each poll while
+       the stream waits: last_seq back to where the chains part and
+       last_hash '\x' to apply what the source wrote anew, or last_hash set
+       to the hash of the source's event last_seq to go on past it. An empty
+       last_hash (a cursor from before, or one so set) is not checked.
 */
 #ifndef LG_CONSUMER_H_INCLUDED
 #define LG_CONSUMER_H_INCLUDED

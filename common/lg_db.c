@@ -184,6 +184,10 @@ static const lg_migration_t s_common [] = {
     //  note 4): how far behind its consumer is
     { 3, "cursors_reported",
       "ALTER TABLE cursors ADD COLUMN reported_seq bigint NOT NULL DEFAULT 0;\n" },
+    //  The hash of the event last_seq, written with it: the link the next
+    //  event must name (lg_consumer.h note 8); empty in a cursor from before
+    { 4, "cursors_last_hash",
+      "ALTER TABLE cursors ADD COLUMN last_hash bytea NOT NULL DEFAULT '\\x';\n" },
     { 0, NULL, NULL }
 };
 

@@ -265,7 +265,7 @@ test_migrations_once (void **state)
     assert_int_equal (lg_db_migrate (db, s_two), 0);        //  second start: nothing to do
     PGresult *res = lg_db_exec (db, "SELECT count(*) FROM schema_migrations", 0, NULL);
     assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
-    assert_string_equal (PQgetvalue (res, 0, 0), "5");      //  3 common + 2 own
+    assert_string_equal (PQgetvalue (res, 0, 0), "6");      //  4 common + 2 own
     PQclear (res);
     lg_db_destroy (&db);
 }

@@ -509,6 +509,53 @@ test_x2_source_behind_the_cursor_is_said (void **state)
     s_check_exactly_once (10000);
 }
 
+/* REQ X.2: a source that lost its last commits (a failover, a restore; here
+   its newest rows deleted and its head moved back by hand while the
+   consumer was down) and wrote others under their seqs and past our cursor,
+   its head never seen behind us: the first event past the cursor does not
+   follow the chain we applied, so the stream waits there, said once naming
+   the seq, until an operator decides (the cursor, read again at the poll).
+   Before, the rewritten events were taken for applied ones and the later
+   ones applied without a word */
+static void
+test_x2_source_that_wrote_anew_holds_the_stream (void **state)
+{
+    (void) state;
+    lg_test_proc_stop (&s_audit2, SIGTERM);     //  audit alone, its log the one read
+    s_produce (5, "fork-old");
+    s_check_exactly_once (10000);
+    lg_test_proc_stop (&s_audit, SIGTERM);
+    long head = s_head ();
+    char sql [600];
+    snprintf (sql, sizeof sql, "BEGIN;"
+              " DELETE FROM registry.outbox WHERE seq > %ld;"
+              " UPDATE registry.outbox_head SET seq = %ld,"
+              "  hash = (SELECT hash FROM registry.outbox WHERE seq = %ld);"
+              " COMMIT", head - 3, head - 3, head - 3);
+    s_sql (sql);
+    s_produce (5, "fork-new");                  //  head - 2 .. head + 2, written anew
+    assert_int_equal (s_head (), head + 2);
+    s_start_ready (&s_audit, NULL);
+    zclock_sleep (2000);
+    assert_int_equal (s_query_long ("SELECT last_seq FROM audit.cursors"
+                                    " WHERE source = 'registry'"), head);
+    assert_int_equal (s_audit_said ("does not follow the one we applied before it"), 1);
+    char *said = zsys_sprintf ("event registry/%ld does not follow", head + 1);
+    assert_int_equal (s_audit_said (said), 1);
+    zstr_free (&said);
+    assert_int_equal (s_audit_said ("behind our cursor"), 0);
+
+    //  The operator's decision: back to where the chains part, what audit
+    //  applied of the lost events taken out, the new ones applied
+    snprintf (sql, sizeof sql, "BEGIN;"
+              " DELETE FROM audit.provider_events WHERE source = 'registry' AND seq > %ld;"
+              " UPDATE audit.cursors SET last_seq = %ld, last_hash = '\\x'"
+              "  WHERE source = 'registry';"
+              " COMMIT", head - 3, head - 3);
+    s_sql (sql);
+    s_check_exactly_once (10000);
+}
+
 /* REQ X.2: a server short of disk (SQLSTATE 53100, raised here by a trigger
    on the table audit writes) holds the event until it can be written; it
    was taken for poison, skipped for good, and the cursor moved past it */
@@ -608,6 +655,7 @@ main (void)
         cmocka_unit_test (test_x2_server_short_of_disk_holds_the_event),
         cmocka_unit_test (test_x1_replay_serves_the_stored_bytes),
         cmocka_unit_test (test_x2_source_behind_the_cursor_is_said),
+        cmocka_unit_test (test_x2_source_that_wrote_anew_holds_the_stream),
         cmocka_unit_test (test_x3_provider_reads_no_stream),
         cmocka_unit_test (test_x3_revoked_subscriber_hears_no_more),
     };
