@@ -34,7 +34,12 @@
     6. A source whose head is behind our cursor lost events we applied; the
        seqs it writes next are taken for ones applied, and the first it
        writes past our cursor does not follow our chain (note 8). That is
-       said in the log, not guessed at: an operator moves the cursor (back:
+       said in the log, not guessed at, once a head: a Replay answer's head
+       judged against what we had applied when we asked (the source reads
+       its head before its rows, and an event written since may have been
+       applied from PUB before the answer is read), a heartbeat's not at all
+       (one queued behind Replay pages is as old); Replay polls every half
+       second anyway. An operator moves the cursor (back:
        and reported_seq with it, or what waits for the consumer to reach the
        lost head, billing's invoice run, waits until the source writes past
        it).
@@ -92,6 +97,9 @@ void lg_consumer_stop (lg_consumer_t *self, zloop_t *loop);
 
 //  Last seq applied
 uint64_t lg_consumer_last_seq (lg_consumer_t *self);
+
+//  Self test
+void lg_consumer_test (bool verbose);
 
 //  Endpoint of a service from LG_<SVC>_CONNECT or LG_<SVC>_PUB_CONNECT, else
 //  tcp://127.0.0.1:<default port (+100 for pub)>. Caller frees; NULL if unknown.

@@ -54,6 +54,15 @@ test_lg_client (void **state)
     lg_client_test (false);
 }
 
+/* REQ X.2: a stale head (a Replay answer read before an event applied
+   since, a heartbeat queued behind) is not taken for a source behind us */
+static void
+test_lg_consumer (void **state)
+{
+    (void) state;
+    lg_consumer_test (false);
+}
+
 static void
 test_lg_db (void **state)
 {
@@ -78,6 +87,7 @@ main (void)
         cmocka_unit_test (test_lg_log),
         cmocka_unit_test (test_lg_auth),
         cmocka_unit_test (test_lg_client),
+        cmocka_unit_test (test_lg_consumer),
         cmocka_unit_test (test_lg_db),
         cmocka_unit_test (test_billing_calc),
     };
