@@ -22,7 +22,8 @@
        cursor moves on) or -2 (database failure). A batch is first applied
        with its writes pipelined (lg_db_run only queues; its BEGIN goes
        with them); if anything in it fails, it is applied again one event
-       at a time under savepoints, and
+       at a time under savepoints (each released with the next one's
+       SAVEPOINT, not nested to the COMMIT), and
        an event that still fails while the database is up is logged and
        skipped, so one poison event never stops a stream; unless it failed
        for a reason of the moment (a deadlock, a serialization failure, a

@@ -556,6 +556,49 @@ test_x2_source_that_wrote_anew_holds_the_stream (void **state)
     s_check_exactly_once (10000);
 }
 
+/* REQ X.2: a batch applied the careful way (lg_consumer.h note 5), each
+   event's savepoint released with the next one's SAVEPOINT: the events
+   around a poison one (refused for good by a trigger here) are applied in
+   the batch, the poison one said and skipped, the cursor past all three */
+static void
+test_x2_careful_way_applies_around_a_poison_event (void **state)
+{
+    (void) state;
+    s_check_exactly_once (10000);
+    lg_test_proc_stop (&s_audit2, SIGTERM);     //  audit alone, its log the one read
+    lg_test_proc_stop (&s_audit, SIGTERM);
+    long before = s_head ();
+    char sql [400];
+    snprintf (sql, sizeof sql, "CREATE FUNCTION audit.test_poison () RETURNS trigger"
+              " LANGUAGE plpgsql AS $$ BEGIN IF NEW.seq = %ld THEN RAISE EXCEPTION 'poison';"
+              " END IF; RETURN NEW; END $$", before + 2);
+    s_sql (sql);
+    s_sql ("CREATE TRIGGER test_poison BEFORE INSERT ON audit.provider_events"
+           " FOR EACH ROW EXECUTE FUNCTION audit.test_poison ()");
+    s_produce (3, "poison");                    //  one batch when audit starts
+    s_start_ready (&s_audit, NULL);
+    assert_true (lg_test_wait_for (s_caught_up, NULL, 10000));
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM audit.provider_events WHERE seq > %ld",
+              before);
+    assert_int_equal (s_query_long (sql), 2);
+    char *said = zsys_sprintf ("event registry/%ld not applied; moving on", before + 2);
+    assert_int_equal (s_audit_said (said), 1);
+    zstr_free (&said);
+    s_sql ("DROP TRIGGER test_poison ON audit.provider_events");
+    s_sql ("DROP FUNCTION audit.test_poison ()");
+    //  What the other tests count: the skipped event applied, the cursor put
+    //  back before it by hand, with the link it must name
+    lg_test_proc_stop (&s_audit, SIGTERM);
+    snprintf (sql, sizeof sql, "BEGIN;"
+              " DELETE FROM audit.provider_events WHERE source = 'registry' AND seq > %ld;"
+              " UPDATE audit.cursors SET last_seq = %ld, last_hash = (SELECT hash"
+              "  FROM registry.outbox WHERE seq = %ld) WHERE source = 'registry';"
+              " COMMIT", before + 1, before + 1, before + 1);
+    s_sql (sql);
+    s_start_ready (&s_audit, NULL);
+    s_check_exactly_once (10000);
+}
+
 /* REQ X.2: a server short of disk (SQLSTATE 53100, raised here by a trigger
    on the table audit writes) holds the event until it can be written; it
    was taken for poison, skipped for good, and the cursor moved past it */
@@ -656,6 +699,7 @@ main (void)
         cmocka_unit_test (test_x1_replay_serves_the_stored_bytes),
         cmocka_unit_test (test_x2_source_behind_the_cursor_is_said),
         cmocka_unit_test (test_x2_source_that_wrote_anew_holds_the_stream),
+        cmocka_unit_test (test_x2_careful_way_applies_around_a_poison_event),
         cmocka_unit_test (test_x3_provider_reads_no_stream),
         cmocka_unit_test (test_x3_revoked_subscriber_hears_no_more),
     };
