@@ -488,17 +488,25 @@ s_ask_replay (lg_consumer_t *self)
     s_send_replay (self, self->last_seq + 1);
 }
 
+//  The seq of an event this build cannot decode: from the bytes as they
+//  are, when they unpack at all, else from its place in the Replay page
+//  (rows are served in seq order from from_seq, seqs without gaps)
+static uint64_t
+s_unreadable_seq (const ProtobufCBinaryData *bytes, uint64_t place)
+{
+    lg_event_t *raw = lgwan__v1__event__unpack (NULL, bytes->len, bytes->data);
+    uint64_t seq = raw? raw->seq: place;
+    if (raw)
+        lgwan__v1__event__free_unpacked (raw, NULL);
+    return seq;
+}
+
 //  An event this build cannot decode (a value a newer source added, or a row
 //  changed by hand) is neither applied nor skipped: the stream waits there,
 //  said once per event, until a build that reads it takes over (X.2)
 static void
-s_unreadable (lg_consumer_t *self, const ProtobufCBinaryData *bytes, const char *why)
+s_unreadable (lg_consumer_t *self, uint64_t seq, const char *why)
 {
-    //  Its seq, from the bytes as they are, when they decode at all
-    lg_event_t *raw = lgwan__v1__event__unpack (NULL, bytes->len, bytes->data);
-    uint64_t seq = raw? raw->seq: s_expected (self);
-    if (raw)
-        lgwan__v1__event__free_unpacked (raw, NULL);
     if (seq == self->unreadable_seq)
         return;
     self->unreadable_seq = seq;
@@ -559,7 +567,10 @@ s_on_replay (zloop_t *loop, zsock_t *reader, void *arg)
         char why [256];
         if (lg_codec_decode (&lgwan__v1__event__descriptor, replay->events [i].data,
                              replay->events [i].len, SIZE_MAX, &event_msg, why, sizeof why)) {
-            s_unreadable (self, &replay->events [i], why);
+            uint64_t seq = s_unreadable_seq (&replay->events [i], self->asked_from + i);
+            if (seq < s_expected (self))
+                continue;                       //  seen already
+            s_unreadable (self, seq, why);
             unreadable = true;
             break;
         }

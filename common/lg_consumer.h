@@ -31,7 +31,9 @@
        cancelled, the server short of disk, memory or itself): then nothing
        of the batch is applied and it comes again. An event this build cannot
        decode is neither applied nor skipped: the stream waits at it, said
-       once, until a build that reads it takes over.
+       once, until a build that reads it takes over (named by the seq in its
+       bytes, or, when they do not unpack at all, by its place in the
+       Replay page, which serves every row as stored).
     6. A source whose head is behind our cursor lost events we applied; the
        seqs it writes next are taken for ones applied, and the first it
        writes past our cursor does not follow our chain (note 8). That is

@@ -65,7 +65,8 @@ void lg_outbox_heartbeat (lg_outbox_t *self);
 //  Add the XPUB reader and heartbeat timer to loop.
 int lg_outbox_attach (lg_outbox_t *self, zloop_t *loop, int heartbeat_ms);
 
-//  Rows from from_seq on, at most limit; 0 ok, -2 database failure.
+//  Rows from from_seq on, at most limit, each as stored with its chain links
+//  appended, whether it decodes or not; 0 ok, -2 database failure.
 int lg_outbox_replay (lg_outbox_t *self, uint64_t from_seq, uint32_t limit,
                       Lgwan__V1__ReplayReply *reply);
 

@@ -599,6 +599,59 @@ test_x2_careful_way_applies_around_a_poison_event (void **state)
     s_check_exactly_once (10000);
 }
 
+/* REQ X.2: a row the source cannot decode as an Event (here its bytes made
+   by hand a field of wire type 7) is served by Replay as stored, links
+   after, and the consumer names it at its seq, known from its place in the
+   page, and waits there, said once. Before, Replay left it out: the
+   consumer logged "replayed a gap" at every poll, without its seq */
+static void
+test_x2_row_that_does_not_decode_is_named (void **state)
+{
+    (void) state;
+    s_check_exactly_once (10000);
+    lg_test_proc_stop (&s_audit2, SIGTERM);     //  audit alone, its log the one read
+    lg_test_proc_stop (&s_audit, SIGTERM);
+    s_produce (2, "undecodable");
+    long seq = s_head () - 1;                   //  the first of the two
+    char sql [300];
+    snprintf (sql, sizeof sql, "CREATE TABLE registry.test_saved AS SELECT event"
+                               " FROM registry.outbox WHERE seq = %ld", seq);
+    s_sql (sql);
+    snprintf (sql, sizeof sql, "UPDATE registry.outbox SET event = '\\x0f'::bytea"
+                               " WHERE seq = %ld", seq);
+    s_sql (sql);
+
+    //  Replay serves it, the stored byte first
+    lg_client_t *client = lg_test_proc_client (&s_registry, s_certs, "viewer");
+    Lgwan__V1__Replay ask = LGWAN__V1__REPLAY__INIT;
+    ask.from_seq = (uint64_t) seq;
+    ask.limit = 2;
+    lg_reply_t *reply = lg_test_call (client, LGWAN__V1__REQUEST__BODY_REPLAY, &ask, "");
+    lg_client_destroy (&client);
+    assert_non_null (reply);
+    assert_int_equal (reply->status->code, LGWAN__V1__CODE__OK);
+    assert_int_equal (reply->replay->n_events, 2);
+    assert_true (reply->replay->events [0].len > 1);
+    assert_int_equal (reply->replay->events [0].data [0], 0x0f);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  The consumer names it and waits at it
+    s_start_ready (&s_audit, NULL);
+    zclock_sleep (2000);
+    assert_int_equal (s_query_long ("SELECT last_seq FROM audit.cursors"
+                                    " WHERE source = 'registry'"), seq - 1);
+    char *said = zsys_sprintf ("event registry/%ld cannot be read by this build", seq);
+    assert_int_equal (s_audit_said (said), 1);
+    zstr_free (&said);
+    assert_int_equal (s_audit_said ("replayed a gap"), 0);
+
+    snprintf (sql, sizeof sql, "UPDATE registry.outbox SET event = (SELECT event FROM"
+                               " registry.test_saved) WHERE seq = %ld", seq);
+    s_sql (sql);
+    s_sql ("DROP TABLE registry.test_saved");
+    s_check_exactly_once (10000);
+}
+
 /* REQ X.2: a server short of disk (SQLSTATE 53100, raised here by a trigger
    on the table audit writes) holds the event until it can be written; it
    was taken for poison, skipped for good, and the cursor moved past it */
@@ -699,6 +752,7 @@ main (void)
         cmocka_unit_test (test_x1_replay_serves_the_stored_bytes),
         cmocka_unit_test (test_x2_source_behind_the_cursor_is_said),
         cmocka_unit_test (test_x2_source_that_wrote_anew_holds_the_stream),
+        cmocka_unit_test (test_x2_row_that_does_not_decode_is_named),
         cmocka_unit_test (test_x2_careful_way_applies_around_a_poison_event),
         cmocka_unit_test (test_x3_provider_reads_no_stream),
         cmocka_unit_test (test_x3_revoked_subscriber_hears_no_more),
