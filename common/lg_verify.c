@@ -55,6 +55,16 @@ lg_verify_add_cursors (lg_verify_t *self, const char *consumer,
     }
 }
 
+bool
+lg_verify_has_head (lg_verify_t *self, const char *service)
+{
+    for (s_head_t *h = (s_head_t *) zlist_first (self->heads); h;
+         h = (s_head_t *) zlist_next (self->heads))
+        if (streq (h->source, service))
+            return true;
+    return false;
+}
+
 //  Compare one row with the heads recorded for it; 1 when one disagrees
 static int
 s_check_heads (lg_verify_t *self, const char *service, uint64_t seq, const uint8_t *hash,

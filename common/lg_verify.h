@@ -11,7 +11,11 @@
     2. Cutting rows off the end leaves a shorter chain that is intact in
        itself, so every service's cursors are read too: a consumer that saw a
        head (seq, hash) in a heartbeat which the chain no longer has, or has
-       with another hash, proves the chain was cut or rewritten.
+       with another hash, proves the chain was cut or rewritten. With no
+       head of a service seen (its consumers down, or it has none in this
+       build), rows cut off its end together with its head row cannot be
+       told from a shorter chain: lg_verify_has_head says so, and the
+       caller must say the tail was not checked rather than call it intact.
     3. The verdict names the first broken place as service/seq.
 */
 #ifndef LG_VERIFY_H_INCLUDED
@@ -25,6 +29,10 @@ void lg_verify_destroy (lg_verify_t **self_p);
 //  Record the heads one service's consumers saw (its Cursors reply).
 void lg_verify_add_cursors (lg_verify_t *self, const char *consumer,
                             const Lgwan__V1__CursorsReply *cursors);
+
+//  Whether any consumer's head of service was recorded, so lg_verify_chain
+//  can tell rows cut off its end (point 2).
+bool lg_verify_has_head (lg_verify_t *self, const char *service);
 
 //  Walk service's chain through client with its key. Returns 0 intact,
 //  1 broken (then *broken_seq and why), -1 unavailable: no reply, or

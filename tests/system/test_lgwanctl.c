@@ -418,7 +418,12 @@ test_x1_verify (void **state)
     assert_true (lg_test_wait_for (s_audit_caught_up, NULL, 15000));
     char *out = NULL;
     assert_int_equal (s_ctl (&out, "viewer", "verify"), 0);
-    assert_non_null (strstr (out, "registry      intact"));
+    //  audit has seen registry's head; nothing here consumes audit's chain
+    const char *line = strstr (out, "registry      intact, ");
+    if (!line || line [strcspn (line, ";\n")] != '\n'
+    ||  !strstr (out, "audit         intact, ") || !strstr (out, "tail not checked: no consumer's"
+                                                            " head of audit was seen"))
+        fail_msg ("verify said: %s", out);
     free (out);
 
     //  events tail shows them
@@ -455,7 +460,15 @@ test_x1_verify (void **state)
     assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
     PQclear (res);
     PQfinish (conn);
-    int verdict = s_ctl (&out, "viewer", "verify --service registry --service audit --json");
+    //  registry's chain alone: its consumers' heads are asked for all the
+    //  same (before: only registry was asked for Cursors, no head of
+    //  registry was loaded, and it said intact, exit 0)
+    int verdict = s_ctl (&out, "viewer", "verify --service registry");
+    if (verdict != 1 || !strstr (out, ": broken: chain ends at ") || !strstr (out, "registry/")
+    ||  !strstr (out, " but audit saw head ") || !strstr (out, ": rows were removed"))
+        fail_msg ("verify --service registry said %d: %s", verdict, out);
+    free (out);
+    verdict = s_ctl (&out, "viewer", "verify --service registry --service audit --json");
     if (verdict != 1) {
         char *cursors = NULL;
         s_ctl (&cursors, "viewer", "cursors show --service audit --json");
@@ -711,7 +724,8 @@ test_x1_verify_hashes_the_stored_bytes (void **state)
     s_fake_start ("billing", s_answer_newer);
     char *out = NULL;
     int rc = s_ctl (&out, "viewer", "verify --service billing");
-    if (rc != 0 || !strstr (out, "billing       intact"))
+    //  Nobody has a head of the fake's chain: said, not claimed intact silently
+    if (rc != 0 || !strstr (out, "billing       intact, 2 events; tail not checked"))
         fail_msg ("verify of a newer billing's chain said %d: %s", rc, out);
     free (out);
     s_newer [0].data [2] = 0x02;            //  the unknown field's value edited

@@ -14,6 +14,18 @@
     refusal, as any command. Not answering (down, or a certificate nobody
     lets in, revoked): exit 3 for a service named with --service, and when
     no chain at all was walked ("nothing verified"). Broken or no key: 1.
+
+    Rows cut off the end of a chain together with its head row leave a
+    chain intact in itself: only the heads its consumers saw show the cut
+    (lg_verify.h point 2), and the consumers of S are other services. So
+    every known service is asked for its Cursors, whichever chains were
+    asked for (best effort: one that does not answer, or refuses, only
+    leaves its heads out; it is named only when its own chain was asked
+    for), and only the chains asked for are walked. A chain intact with no
+    consumer's head of it seen is said so, "tail not checked", in its row
+    (and "tail": "not checked" in JSON); it still exits 0, since in this
+    build the chains of audit, billing and monitor have no consumer at all
+    (the orchestrator is not built) and verify would otherwise never exit 0.
 */
 typedef enum {
     S_INTACT,
@@ -76,12 +88,14 @@ s_cursors (lg_client_t *client, lg_reply_t **reply_p, char *why, size_t why_size
 //  asked for), or a line for people
 static void
 s_verify_row (ctl_args_t *args, json_t *result, const char *service, s_verdict_t verdict,
-              bool chain, uint64_t head, uint64_t broken, const char *why)
+              bool chain, uint64_t head, uint64_t broken, bool tail, const char *why)
 {
     json_t *row = json_pack ("{s:s, s:s}", "service", service, "status",
                              s_verdict_names [verdict]);
     if (chain)
         json_object_set_new (row, "head_seq", json_integer ((json_int_t) head));
+    if (verdict == S_INTACT)
+        json_object_set_new (row, "tail", json_string (tail? "checked": "not checked"));
     if (verdict != S_INTACT && why && *why)
         json_object_set_new (row, "why", json_string (why));
     if (verdict == S_BROKEN)
@@ -91,8 +105,12 @@ s_verify_row (ctl_args_t *args, json_t *result, const char *service, s_verdict_t
         return;
     //  why may quote what the service said
     char *said = ctl_render_escape (why);
-    if (verdict == S_INTACT)
+    if (verdict == S_INTACT && tail)
         printf ("%-13s intact, %" PRIu64 " events\n", service, head);
+    else
+    if (verdict == S_INTACT)
+        printf ("%-13s intact, %" PRIu64 " events; tail not checked: no consumer's head of %s"
+                " was seen, so rows cut off its end would not show\n", service, head, service);
     else
     if (verdict == S_BROKEN)
         printf ("%s/%" PRIu64 ": broken: %s\n", service, broken, said? said: "");
@@ -125,31 +143,41 @@ ctl_local_verify (ctl_args_t *args)
     const char *key_dir = ctl_args_value (args, "key-dir");
     char *keys = key_dir? strdup (key_dir): zsys_sprintf ("%s/services", ctl_args_cert_dir ());
 
-    //  1. Which services answer, and what their consumers saw of the others
+    //  1. Which services answer, and what their consumers saw of the others:
+    //  every known service, asked for or not (the consumers of a chain are
+    //  other services); a chain asked for is walked if it answers
     lg_verify_t *verify = lg_verify_new ();
     zlistx_t *up = zlistx_new ();
     bool refused = false, missing = false;
     json_t *result = json_array ();
-    for (const char *s = (const char *) zlistx_first (asked); s; s = (const char *) zlistx_next (asked)) {
+    const char *s;
+    for (size_t i = 0; (s = ctl_args_service_at (i)); i++) {
+        bool wanted = false;
+        for (const char *a = (const char *) zlistx_first (asked); a && !wanted;
+             a = (const char *) zlistx_next (asked))
+            wanted = streq (a, s);
         char why [512] = "";
         lg_reply_t *reply = NULL;
-        lg_client_t *client = ctl_local_client (s, 1000, explicit? 2: 0);
+        lg_client_t *client = ctl_local_client (s, 1000, explicit && wanted? 2: 0);
         s_verdict_t verdict = client? s_cursors (client, &reply, why, sizeof why): S_UNAVAILABLE;
         lg_client_destroy (&client);
         if (reply) {
             lg_verify_add_cursors (verify, s, reply->cursors);
-            zlistx_add_end (up, (void *) s);
+            if (wanted)
+                zlistx_add_end (up, (void *) s);
             lgwan__v1__reply__free_unpacked (reply, NULL);
             continue;
         }
-        s_verify_row (args, result, s, verdict, false, 0, 0, why);
+        if (!wanted)
+            continue;           //  best effort: only its heads of the others are missing
+        s_verify_row (args, result, s, verdict, false, 0, 0, false, why);
         refused = refused || verdict == S_REFUSED;
         missing = missing || explicit;
     }
     //  2. Walk each chain that answers with its key
     size_t walked = 0;
     bool broken_any = false;
-    for (const char *s = (const char *) zlistx_first (up); s; s = (const char *) zlistx_next (up)) {
+    for (s = (const char *) zlistx_first (up); s; s = (const char *) zlistx_next (up)) {
         uint8_t key [64];
         size_t key_size;
         char *path = zsys_sprintf ("%s/%s.hmac", keys, s);
@@ -168,7 +196,8 @@ ctl_local_verify (ctl_args_t *args)
             verdict = rc == 0? S_INTACT: rc == 1? S_BROKEN: rc == -2? S_REFUSED: S_UNAVAILABLE;
         }
         zstr_free (&path);
-        s_verify_row (args, result, s, verdict, true, head, broken, why);
+        s_verify_row (args, result, s, verdict, true, head, broken,
+                      lg_verify_has_head (verify, s), why);
         walked += verdict == S_INTACT || verdict == S_BROKEN;
         broken_any = broken_any || verdict == S_BROKEN || verdict == S_NO_KEY;
         refused = refused || verdict == S_REFUSED;
