@@ -644,6 +644,78 @@ test_x2_unreadable_events_are_named (void **state)
         free (s_events [i].data);
 }
 
+//  Billing's answers to Replay for test_x2_events_tail_asks_as_every_command,
+//  by s_tail_mode: 0 UNAVAILABLE, 1 a reply without a status or a body, 2 a
+//  refusal naming its requirement; s_tail_asked counts the requests
+static int s_tail_mode;
+static int s_tail_asked;
+
+static void
+s_answer_tail (const lg_request_t *request, lg_reply_t *reply, int nth)
+{
+    (void) request;
+    (void) nth;
+    s_tail_asked++;
+    if (s_tail_mode == 0) {
+        reply->status->code = LGWAN__V1__CODE__UNAVAILABLE;
+        reply->status->message = (char *) "database away";
+    }
+    else
+    if (s_tail_mode == 1)
+        reply->status = NULL;
+    else {
+        reply->status->code = LGWAN__V1__CODE__PERMISSION_DENIED;
+        reply->status->message = (char *) "not for you";
+        reply->status->requirement = (char *) "X.2";
+    }
+}
+
+/* REQ X.2: events tail asks as every command does (ctl_call): UNAVAILABLE
+   is asked again with the same request_id and then exits 3, a refusal is
+   JSON on stdout with --json, and a reply without a status or a page is an
+   error, exit 1. Before, UNAVAILABLE exited 1 at once without a retry, the
+   refusal went to stderr for people with --json, and a reply without a
+   status crashed it (status read without a check). */
+static void
+test_x2_events_tail_asks_as_every_command (void **state)
+{
+    (void) state;
+    s_fake_start ("billing", s_answer_tail);
+    char *out = NULL;
+    s_tail_mode = 0;
+    s_tail_asked = 0;
+    long mark = s_err_mark ();
+    int rc = s_ctl (&out, "viewer", "events tail --service billing --from-seq 1");
+    char *err = s_err_since (mark);
+    if (rc != 3 || s_tail_asked != 4
+    ||  !strstr (err, "lgwanctl: database away (UNAVAILABLE); asking again in 250 ms")
+    ||  !strstr (err, "the same command with --request-id "))
+        fail_msg ("events tail of an UNAVAILABLE billing said %d after %d requests: %s%s", rc,
+                  s_tail_asked, out, err);
+    free (out);
+    free (err);
+
+    s_tail_mode = 1;
+    mark = s_err_mark ();
+    rc = s_ctl (&out, "viewer", "events tail --service billing --from-seq 1");
+    err = s_err_since (mark);
+    if (rc != 1 || *out || !strstr (err, "lgwanctl: billing answered without a page of its events\n"))
+        fail_msg ("events tail of a reply without a status said %d: %s%s", rc, out, err);
+    free (out);
+    free (err);
+
+    s_tail_mode = 2;
+    rc = s_ctl (&out, "viewer", "events tail --service billing --from-seq 1 --json");
+    json_t *json = json_loads (out, 0, NULL);
+    if (rc != 1 || !json
+    ||  !streq (json_string_value (json_object_get (json, "code")) ?: "", "PERMISSION_DENIED")
+    ||  !streq (json_string_value (json_object_get (json, "requirement")) ?: "", "X.2"))
+        fail_msg ("events tail --json of a refusal said %d: %s", rc, out);
+    json_decref (json);
+    free (out);
+    s_fake_stop ();
+}
+
 //  A chain of two events as a newer billing wrote them
 //  (test_x1_verify_hashes_the_stored_bytes): the first holds a field this
 //  build does not know (50) in front of the fields it knows, as stored and
@@ -909,6 +981,7 @@ main (void)
         cmocka_unit_test (test_x1_verify_hashes_the_stored_bytes),
         cmocka_unit_test (test_x2_unknown_outcome_repeats_safely),
         cmocka_unit_test (test_x2_unreadable_events_are_named),
+        cmocka_unit_test (test_x2_events_tail_asks_as_every_command),
         cmocka_unit_test (test_r6_1_export_whole_or_nothing),
         cmocka_unit_test (test_x3_server_text_is_escaped),
         cmocka_unit_test (test_x3_keygen_binds_an_enforcer_to_its_point),

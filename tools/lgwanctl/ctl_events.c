@@ -2,7 +2,10 @@
 
     Both read through the services' own Replay and Cursors requests with the
     caller's certificate (LGWANCTL_CERT: a viewer suffices), never through
-    the database, so they need no more rights than a dashboard has.
+    the database, so they need no more rights than a dashboard has. events
+    tail asks through ctl_call as every command does: UNAVAILABLE is asked
+    again, a refusal is JSON on stdout with --json, and no reply or the last
+    UNAVAILABLE exits 3.
 */
 #include "ctl_local.h"
 #include "ctl_render.h"
@@ -282,15 +285,16 @@ ctl_local_events_tail (ctl_args_t *args)
         request.body_case = LGWAN__V1__REQUEST__BODY_REPLAY;
         request.replay = &ask;
         lg_reply_t *reply = NULL;
-        int called = lg_client_call (client, &request, &reply);
+        //  As every command: UNAVAILABLE asked again, a refusal as JSON
+        //  with --json, exit 3 when nothing or only UNAVAILABLE answered
+        int called = ctl_call (args, client, &request, service, &reply);
         free (request.request_id);
-        if (called) {
-            fprintf (stderr, "lgwanctl: %s is not answering\n", service);
-            rc = CTL_EXIT_UNAVAILABLE;
+        if (called != CTL_EXIT_OK) {
+            rc = called;
             break;
         }
-        if (reply->status->code != LGWAN__V1__CODE__OK) {
-            ctl_print_status (reply->status);
+        if (reply->body_case != LGWAN__V1__REPLY__BODY_REPLAY) {
+            fprintf (stderr, "lgwanctl: %s answered without a page of its events\n", service);
             lgwan__v1__reply__free_unpacked (reply, NULL);
             rc = CTL_EXIT_REFUSED;
             break;
