@@ -922,6 +922,34 @@ test_r6_1_export_whole_or_nothing (void **state)
     zstr_free (&path);
 }
 
+/* REQ R6.1: invoice export writes CSV only: --json is a usage error (exit 2),
+   nothing is asked and no file is written. Before, --json was taken and
+   ignored, and a refusal midway was printed as JSON on stdout, into the CSV
+   (exit 1). */
+static void
+test_r6_1_export_refuses_json (void **state)
+{
+    (void) state;
+    s_fake_start ("billing", s_answer_export);
+    char *path = zsys_sprintf ("%s/export-json.csv", s_certs);
+    char *tmp = zsys_sprintf ("%s.tmp", path);
+    char *out = NULL;
+    long mark = s_err_mark ();
+    int rc = s_ctl (&out, "billing", "invoice export --period 2026-02 --json");
+    char *err = s_err_since (mark);
+    if (rc != 2 || *out || !strstr (err, "lgwanctl: invoice export writes CSV only: --json is not"
+                                         " taken\n"))
+        fail_msg ("invoice export --json said %d: %s%s", rc, out, err);
+    free (out);
+    free (err);
+    assert_int_equal (s_ctl (NULL, "billing", "invoice export --period 2026-01 --json --out %s",
+                             path), 2);
+    assert_false (zsys_file_exists (path) || zsys_file_exists (tmp));
+    s_fake_stop ();
+    zstr_free (&tmp);
+    zstr_free (&path);
+}
+
 /* REQ X.3: an enforcer certificate names the enforcement point it speaks
    as (`keygen --point`), required for that role and refused for any other,
    with the point-name rule; a refused keygen writes no certificate. The
@@ -983,6 +1011,7 @@ main (void)
         cmocka_unit_test (test_x2_unreadable_events_are_named),
         cmocka_unit_test (test_x2_events_tail_asks_as_every_command),
         cmocka_unit_test (test_r6_1_export_whole_or_nothing),
+        cmocka_unit_test (test_r6_1_export_refuses_json),
         cmocka_unit_test (test_x3_server_text_is_escaped),
         cmocka_unit_test (test_x3_keygen_binds_an_enforcer_to_its_point),
     };

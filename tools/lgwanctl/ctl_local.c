@@ -444,10 +444,15 @@ ctl_local_tariff_load (ctl_args_t *args)
 //  written and the file closed without an error, so OUT is the whole period
 //  or is not there: a refusal midway, a page that does not advance, a full
 //  disk leave no file (and exit 1). On stdout the same errors exit 1, after
-//  what was written.
+//  what was written. The output is CSV only: --json is a usage error (a
+//  refusal midway would be printed as JSON on stdout, into the CSV).
 int
 ctl_local_invoice_export (ctl_args_t *args)
 {
+    if (args->json) {
+        fprintf (stderr, "lgwanctl: invoice export writes CSV only: --json is not taken\n");
+        return CTL_EXIT_USAGE;
+    }
     if (ctl_local_need_cert () != CTL_EXIT_OK)
         return CTL_EXIT_USAGE;
     const char *out_path = ctl_args_value (args, "out");
