@@ -12,6 +12,7 @@ struct _lg_client_t {
     int timeout_ms;
     int retries;
     size_t max_msg;             //  the largest request a service takes (LG_MAX_MSG)
+    char unreadable [200];      //  why the last call's reply could not be read (-2)
 };
 
 static zsock_t *
@@ -129,15 +130,32 @@ s_disconnect (lg_client_t *self)
     self->sent = 0;
 }
 
+//  Whether the wire bytes of a reply that could not be decoded carry
+//  request_id: read from the frame itself (field 1 of Reply), not unpacked
+static bool
+s_carries_id (const uint8_t *data, size_t size, const char *request_id)
+{
+    static uint32_t number;
+    if (!number)
+        number = protobuf_c_message_descriptor_get_field_by_name (&lgwan__v1__reply__descriptor,
+                                                                  "request_id")->id;
+    size_t at, length;
+    return *request_id && lg_codec_find_field (data, size, number, &at, &length) == 0
+        && length == strlen (request_id) && memcmp (data + at, request_id, length) == 0;
+}
+
 //  One try after another, each after the first with a fresh socket (the
 //  first reuses the socket of the calls before, when they were answered).
 //  With a request_id, only a reply carrying it counts, or one carrying none
 //  on a socket that carried this request alone (point 3 of lg_client.h), and
-//  it is returned decoded in *reply_p.
+//  it is returned decoded in *reply_p. A reply carrying it that cannot be
+//  decoded ends the exchange without a retry, self->unreadable saying why
+//  (point 4 of lg_client.h).
 static zframe_t *
 s_exchange (lg_client_t *self, const void *data, size_t size, int timeout_ms, int retries,
             const char *request_id, lg_reply_t **reply_p)
 {
+    self->unreadable [0] = 0;
     //  An id a service does not echo goes on a socket of its own, so its
     //  refusal is matched at the first try
     if (request_id && self->sent
@@ -161,10 +179,18 @@ s_exchange (lg_client_t *self, const void *data, size_t size, int timeout_ms, in
             ProtobufCMessage *msg = NULL;
             char why [160];
             if (lg_codec_decode (&lgwan__v1__reply__descriptor, zframe_data (in),
-                                 zframe_size (in), SIZE_MAX, &msg, why, sizeof why))
+                                 zframe_size (in), SIZE_MAX, &msg, why, sizeof why)) {
+                //  Ours, answered: asking again would get the same stored
+                //  reply; the caller says the service answered
+                if (s_carries_id (zframe_data (in), zframe_size (in), request_id)) {
+                    snprintf (self->unreadable, sizeof self->unreadable, "%s", why);
+                    zframe_destroy (&in);
+                    return NULL;
+                }
                 //  Dropped, so the call ends as a timeout: say why here
                 lg_warning ("a reply of %zu bytes from %s could not be decoded and was"
                             " dropped: %s", zframe_size (in), self->endpoint, why);
+            }
             lg_reply_t *reply = (lg_reply_t *) msg;
             if (reply && reply->request_id && (streq (reply->request_id, request_id)
                                            ||  (!*reply->request_id && self->sent == 1))) {
@@ -227,7 +253,13 @@ lg_client_call (lg_client_t *self, lg_request_t *request, lg_reply_t **reply_p)
                                request->request_id, reply_p);
     free (data);
     zframe_destroy (&in);
-    return *reply_p? 0: -1;
+    return *reply_p? 0: *self->unreadable? -2: -1;
+}
+
+const char *
+lg_client_unreadable (lg_client_t *self)
+{
+    return self->unreadable;
 }
 
 zframe_t *

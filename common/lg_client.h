@@ -11,6 +11,12 @@
        is sent on a socket of its own. A socket reused for a later call has
        carried only answered requests, and each retry opens a new one, so a
        late answer to an earlier try never arrives where it is awaited.
+    4. A reply this build cannot decode (an enum value a newer service
+       added, a string that is not UTF-8) whose frame carries our request_id
+       (read from the wire, lg_codec_find_field) is not taken for no reply:
+       the service answered, and asking again would get the same stored
+       reply, so the call ends at once with -2 and lg_client_unreadable says
+       why. One without our request_id is dropped as before.
 */
 #ifndef LG_CLIENT_H_INCLUDED
 #define LG_CLIENT_H_INCLUDED
@@ -27,11 +33,16 @@ void lg_client_set_timeout (lg_client_t *self, int timeout_ms, int retries);
 
 //  Send request (request_id filled in if empty; the string is then owned by
 //  the request as a heap copy) and wait. Returns 0 with *reply_p set (free
-//  with lgwan__v1__reply__free_unpacked), -1 when no reply came (unavailable).
+//  with lgwan__v1__reply__free_unpacked), -1 when no reply came (unavailable),
+//  -2 when the service answered but this build cannot read its reply (point
+//  4; not retried, lg_client_unreadable says why).
 //  A request over the size a service takes (LG_MAX_MSG in our environment,
 //  else LG_MAX_MSG_DEFAULT) is not sent: *reply_p is then a RESOURCE_EXHAUSTED
 //  refusal made here.
 int lg_client_call (lg_client_t *self, lg_request_t *request, lg_reply_t **reply_p);
+
+//  Why the last lg_client_call's reply could not be read (after -2), else "".
+const char *lg_client_unreadable (lg_client_t *self);
 
 //  Send raw bytes as one frame and wait for one raw reply frame; for tests of
 //  malformed input. Returns the reply frame or NULL on timeout.

@@ -950,6 +950,56 @@ test_r6_1_export_refuses_json (void **state)
     zstr_free (&path);
 }
 
+//  Billing's answer for test_x2_unreadable_reply_is_not_no_reply: a status
+//  code out of the range this build knows (as a newer service could send);
+//  s_odd_asked counts the requests
+static int s_odd_asked;
+
+static void
+s_answer_odd (const lg_request_t *request, lg_reply_t *reply, int nth)
+{
+    (void) request;
+    (void) nth;
+    s_odd_asked++;
+    reply->status->code = (Lgwan__V1__Code) 99;
+    reply->status->message = (char *) "from a newer billing";
+}
+
+/* REQ X.2: a reply this build cannot decode that carries the request's
+   request_id is the service's answer, not "no reply": lgwanctl asks once,
+   exits 1 saying the reply is not readable by this build, and tells how a
+   newer lgwanctl gets the stored reply. Before, lg_client dropped it as
+   garbage, asked again up to --retries times and exited 3 saying whether it
+   was done is not known, although the service had answered. */
+static void
+test_x2_unreadable_reply_is_not_no_reply (void **state)
+{
+    (void) state;
+    s_fake_start ("billing", s_answer_odd);
+    s_odd_asked = 0;
+    char *out = NULL;
+    long mark = s_err_mark ();
+    int rc = s_ctl (&out, "viewer", "stats show --service billing --timeout 300 --retries 2");
+    char *err = s_err_since (mark);
+    if (rc != 1 || s_odd_asked != 1
+    ||  !strstr (err, "lgwanctl: billing answered, but the reply is not readable by this build (")
+    ||  !strstr (err, "out of range") || !strstr (err, "(UNKNOWN)\n")
+    ||  !strstr (err, "gets the stored reply") || strstr (err, "whether it was done is not known"))
+        fail_msg ("stats of a reply this build cannot read said %d after %d requests: %s%s", rc,
+                  s_odd_asked, out, err);
+    free (out);
+    free (err);
+    //  --json: that status on stdout
+    rc = s_ctl (&out, "viewer", "stats show --service billing --timeout 300 --retries 2 --json");
+    json_t *json = json_loads (out, 0, NULL);
+    if (rc != 1 || !json || !streq (json_string_value (json_object_get (json, "code")) ?: "",
+                                    "UNKNOWN"))
+        fail_msg ("stats --json of a reply this build cannot read said %d: %s", rc, out);
+    json_decref (json);
+    free (out);
+    s_fake_stop ();
+}
+
 /* REQ X.3: an enforcer certificate names the enforcement point it speaks
    as (`keygen --point`), required for that role and refused for any other,
    with the point-name rule; a refused keygen writes no certificate. The
@@ -1012,6 +1062,7 @@ main (void)
         cmocka_unit_test (test_x2_events_tail_asks_as_every_command),
         cmocka_unit_test (test_r6_1_export_whole_or_nothing),
         cmocka_unit_test (test_r6_1_export_refuses_json),
+        cmocka_unit_test (test_x2_unreadable_reply_is_not_no_reply),
         cmocka_unit_test (test_x3_server_text_is_escaped),
         cmocka_unit_test (test_x3_keygen_binds_an_enforcer_to_its_point),
     };

@@ -211,9 +211,9 @@ ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const ch
     const lg_status_t *status = &silence;
     //  UNAVAILABLE from a service that answers (its database is away) is
     //  asked again with the same request_id after a pause: done at most once
-    int tries = args->retries < 0? 3: args->retries, pause_ms = 250;
+    int tries = args->retries < 0? 3: args->retries, pause_ms = 250, called = 0;
     for (int attempt = 0; ; attempt++) {
-        if (lg_client_call (client, request, &reply))
+        if ((called = lg_client_call (client, request, &reply)))
             break;
         if (!reply->status || reply->status->code != LGWAN__V1__CODE__UNAVAILABLE
         ||  attempt == tries)
@@ -227,6 +227,17 @@ ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const ch
         zclock_sleep (pause_ms);
         pause_ms = pause_ms * 2 > 2000? 2000: pause_ms * 2;
     }
+    if (called == -2) {
+        //  It answered (done, or refused): not UNAVAILABLE, and not asked
+        //  again, which would get the same stored reply
+        //  who of a remote command counts the tries, and there was one
+        snprintf (message, sizeof message, "%s answered, but the reply is not readable by this"
+                  " build (%s)", args->service? args->service: who,
+                  lg_client_unreadable (client));
+        silence.code = LGWAN__V1__CODE__UNKNOWN;
+        silence.message = message;
+    }
+    else
     if (!reply) {
         snprintf (message, sizeof message, "no reply from %s", who);
         silence.code = LGWAN__V1__CODE__UNAVAILABLE;
@@ -256,6 +267,11 @@ ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const ch
                          " at most once)\n", request->request_id);
         rc = CTL_EXIT_UNAVAILABLE;
     }
+    else
+    if (called == -2)
+        fprintf (stderr, "lgwanctl: whether it was done or refused, a newer lgwanctl can tell:"
+                         " the same command with --request-id %s gets the stored reply\n",
+                 request->request_id);
     if (reply)
         lgwan__v1__reply__free_unpacked (reply, NULL);
     return rc;

@@ -43,6 +43,10 @@ int ctl_local_invoice_export (ctl_args_t *args);
 //  answered, or the last answer was UNAVAILABLE, nobody knows whether the
 //  service acted: stderr says how to repeat the request safely (its
 //  request_id, set here if the request has none; the caller frees it).
+//  A reply this build cannot read that carries the request_id (lg_client
+//  point 4) is not asked again: exit 1, "S answered, but the reply is not
+//  readable by this build (why)" as a status UNKNOWN, and how to get the
+//  stored reply.
 int ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const char *who,
               lg_reply_t **reply_p);
 
