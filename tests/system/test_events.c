@@ -443,6 +443,22 @@ test_x2_unreadable_event_holds_the_stream (void **state)
     s_check_exactly_once (10000);
 }
 
+//  The registry's Replay of up to limit events from seq, asked as a viewer;
+//  answered OK
+static lg_reply_t *
+s_replay_as_viewer (long seq, uint32_t limit)
+{
+    lg_client_t *client = lg_test_proc_client (&s_registry, s_certs, "viewer");
+    Lgwan__V1__Replay ask = LGWAN__V1__REPLAY__INIT;
+    ask.from_seq = (uint64_t) seq;
+    ask.limit = limit;
+    lg_reply_t *reply = lg_test_call (client, LGWAN__V1__REQUEST__BODY_REPLAY, &ask, "");
+    lg_client_destroy (&client);
+    assert_non_null (reply);
+    assert_int_equal (reply->status->code, LGWAN__V1__CODE__OK);
+    return reply;
+}
+
 /* REQ X.1: Replay serves a row's bytes as stored, byte for byte, the chain
    links after them. It packed the row anew, which moved a field this build
    does not know (here one put in front by hand) and would have written a
@@ -457,14 +473,7 @@ test_x1_replay_serves_the_stored_bytes (void **state)
     snprintf (sql, sizeof sql, "UPDATE registry.outbox SET event = '\\x900301'::bytea || event"
                                " WHERE seq = %ld", seq);
     s_sql (sql);
-    lg_client_t *client = lg_test_proc_client (&s_registry, s_certs, "viewer");
-    Lgwan__V1__Replay ask = LGWAN__V1__REPLAY__INIT;
-    ask.from_seq = (uint64_t) seq;
-    ask.limit = 1;
-    lg_reply_t *reply = lg_test_call (client, LGWAN__V1__REQUEST__BODY_REPLAY, &ask, "");
-    lg_client_destroy (&client);
-    assert_non_null (reply);
-    assert_int_equal (reply->status->code, LGWAN__V1__CODE__OK);
+    lg_reply_t *reply = s_replay_as_viewer (seq, 1);
     assert_int_equal (reply->replay->n_events, 1);
     snprintf (sql, sizeof sql, "SELECT length (event) FROM registry.outbox WHERE seq = %ld", seq);
     long stored = s_query_long (sql);
@@ -622,14 +631,7 @@ test_x2_row_that_does_not_decode_is_named (void **state)
     s_sql (sql);
 
     //  Replay serves it, the stored byte first
-    lg_client_t *client = lg_test_proc_client (&s_registry, s_certs, "viewer");
-    Lgwan__V1__Replay ask = LGWAN__V1__REPLAY__INIT;
-    ask.from_seq = (uint64_t) seq;
-    ask.limit = 2;
-    lg_reply_t *reply = lg_test_call (client, LGWAN__V1__REQUEST__BODY_REPLAY, &ask, "");
-    lg_client_destroy (&client);
-    assert_non_null (reply);
-    assert_int_equal (reply->status->code, LGWAN__V1__CODE__OK);
+    lg_reply_t *reply = s_replay_as_viewer (seq, 2);
     assert_int_equal (reply->replay->n_events, 2);
     assert_true (reply->replay->events [0].len > 1);
     assert_int_equal (reply->replay->events [0].data [0], 0x0f);
