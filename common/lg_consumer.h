@@ -42,10 +42,10 @@
        its head before its rows, and an event written since may have been
        applied from PUB before the answer is read), a heartbeat's not at all
        (one queued behind Replay pages is as old); Replay polls every half
-       second anyway. An operator moves the cursor (back:
-       and reported_seq with it, or what waits for the consumer to reach the
-       lost head, billing's invoice run, waits until the source writes past
-       it).
+       second anyway. An operator moves the cursor back (note 8), and
+       reported_seq with it: otherwise what waits for the consumer to reach
+       the lost head (billing's invoice run) waits until the source writes
+       past it.
     7. A service may have a statement of its own run at the start of each
        batch's transaction, before its first event (lg_batch_fn, e.g. a
        lock it takes turns with, or what every event of the batch reads):
