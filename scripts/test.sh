@@ -14,7 +14,9 @@
 #   5. Ends with one line "N passed, M failed": N and M count ctest results of
 #      both builds, plus bench runs; a build or a ctest run that fails
 #      without a test result (no tests found, ...) counts as one failure.
-#      Exit status 0 only when M is 0.
+#      A test ctest reports skipped (exit code 77: a tool missing) is not
+#      counted as passed: it is named, with a line "K skipped" before the
+#      last. Exit status 0 only when M is 0.
 #
 #   Environment: LG_JOBS (default 2), LG_ASAN_SYSTEM_TESTS, CI (=true in CI:
 #   tests then fail where they would otherwise skip).
@@ -33,6 +35,7 @@ BENCH_TIMEOUT=300         #  per bench program in smoke mode
 PASSED=0
 FAILED=0
 FAILURES=()
+SKIPS=()
 START=$SECONDS
 
 say () {
@@ -78,8 +81,15 @@ run_ctest () {
     if [ -n "$summary" ]; then
         fails=$(sed -E 's/^[0-9]+% tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$summary")
         total=$(sed -E 's/^[0-9]+% tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$summary")
-        PASSED=$((PASSED + total - fails))
+        #   ctest counts a skipped test as not failed: it did not pass either
+        local skipped=()
+        while read -r line; do
+            skipped+=("$name: $line")
+        done < <(sed -n '/^The following tests did not run:/,/^$/ { /(Skipped)/p }' "$log" \
+                 | sed -E 's/^[[:space:]]+//')
+        PASSED=$((PASSED + total - fails - ${#skipped[@]}))
         FAILED=$((FAILED + fails))
+        SKIPS+=("${skipped[@]}")
         if [ "$fails" -gt 0 ]; then
             while read -r line; do
                 FAILURES+=("$name: $line")
@@ -156,6 +166,11 @@ say "done"
 if [ ${#FAILURES[@]} -gt 0 ]; then
     echo "Failures:"
     printf '  %s\n' "${FAILURES[@]}"
+fi
+if [ ${#SKIPS[@]} -gt 0 ]; then
+    echo "Skipped (in CI, with CI=true, a missing tool fails instead):"
+    printf '  %s\n' "${SKIPS[@]}"
+    echo "${#SKIPS[@]} skipped"
 fi
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
