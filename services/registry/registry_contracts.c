@@ -9,7 +9,10 @@
     2. It is a draft until the delivery of the terms of use and of the user
        manual are both recorded; only then can it be activated (R7.2), with
        the services checked again as they are then (a change of holders may
-       have replaced the provider), and ContractActivated is published.
+       have replaced the provider, a hosting provider may be cancelled:
+       services, then hosting providers, share-locked in id order, so a
+       cancellation being written is waited for and seen), and
+       ContractActivated is published.
     3. An interconnection is a registered fact with its justification (R8.1):
        no approval step, no prefecture or operating body involved (R8.2).
     4. A contract ends by its own cancellation or with its provider's, which
@@ -258,26 +261,47 @@ reg_contract_activate (lg_ctx_t *ctx)
     //  The services covered may have been cancelled since the draft was made,
     //  their holders changed, their hosting provider cancelled: they are
     //  checked as at creation. They are share-locked until COMMIT, in id
-    //  order, as a connection approval does: a cancellation or a change of
-    //  holders being written (its row locked FOR UPDATE) is waited for and
-    //  then seen, and none starts before this activation commits. Services
-    //  before the provider: a change of a service's holders locks the
-    //  service, then its holders (no cycle).
+    //  order, as a connection approval does, and then their hosting
+    //  providers, in id order: a cancellation or a change of holders being
+    //  written (its row locked FOR UPDATE) is waited for and then seen, and
+    //  none starts before this activation commits. Services before the
+    //  providers: a change of a service's holders locks the service, then
+    //  its holders (no cycle). The contract's own provider is not among the
+    //  shared: it is locked FOR UPDATE next (s_qualified), and a share lock
+    //  taken first would be upgraded, so two activations of its contracts
+    //  would each wait for the other's share. Share locks of one provider
+    //  row cost a multixact only while two activations with the same
+    //  hosting provider overlap; activations are few (one per using body
+    //  and contract), not the stream of approvals registry_connections.c
+    //  keeps off provider rows. The services are read once all are locked,
+    //  in a statement of its own, so it sees what the waits let commit
     char text [24], owner [24], now [40];
     ID_TEXT (text, id);
     ID_TEXT (owner, provider);
     PGresult *res;
     const char *own [] = { text, owner };
+    if ((rc = reg_queue (ctx, "SELECT 1 FROM contract_services cs"
+                              " JOIN services s ON s.id = cs.service_id"
+                              " WHERE cs.contract_id = $1::bigint ORDER BY s.id FOR SHARE OF s",
+                         1, own))
+    ||  (rc = reg_queue (ctx, "SELECT 1 FROM providers WHERE id IN (SELECT hh.provider_id"
+                              " FROM contract_services cs JOIN service_holders hh"
+                              " ON hh.service_id = cs.service_id AND hh.role = 2"
+                              " WHERE cs.contract_id = $1::bigint) AND id <> $2::bigint"
+                              " ORDER BY id FOR SHARE", 2, own)))
+        return rc;
     if ((rc = lg_ctx_query (ctx, &res, "SELECT s.id AS asked, " COVERED_COLUMNS
                                        " FROM contract_services cs"
                                        " JOIN services s ON s.id = cs.service_id" COVERED_JOINS
-                                       " WHERE cs.contract_id = $1::bigint ORDER BY s.id"
-                                       " FOR SHARE OF s", 2, own)))
+                                       " WHERE cs.contract_id = $1::bigint ORDER BY s.id",
+                            2, own)))
         return rc;
     rc = s_check_covered (ctx, res, owner, text);
     PQclear (res);
     if (rc)
         return rc;
+    //  The contract's provider locked: its cancellation under way is waited
+    //  for and seen here, also where it hosts a service covered
     if ((rc = s_qualified (ctx, provider, "R4.1")))
         return rc;
     lg_clock_format (ctx->now_us, now, sizeof now);

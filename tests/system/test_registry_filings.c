@@ -817,6 +817,48 @@ s_activate_thread (void *arg)
     return NULL;
 }
 
+//  ContractActivate of a delivered contract while a session holds a
+//  cancellation written and not committed (cancel: its statements, after
+//  BEGIN): the activation is sent, must wait on a row lock, and the session
+//  commits 200 ms after. The activation's reply (caller frees), which must
+//  have come after the COMMIT
+static lg_reply_t *
+s_activate_during (uint64_t contract, const char *cancel)
+{
+    //  Sessions of the test database waiting for a row lock
+    const char *waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                          " AND wait_event_type = 'Lock' AND wait_event IN ('transactionid', 'tuple')";
+    assert_int_equal (rf_sql_long (waiting), 0);
+
+    PGconn *holder = PQconnectdb (rf.admin);
+    char *sql = zsys_sprintf ("BEGIN; %s", cancel);
+    PGresult *res = PQexec (holder, sql);
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    zstr_free (&sql);
+
+    s_activation_t call = { .contract = contract };
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_activate_thread, &call), 0);
+    //  The activation waits on the locked row (1.5 s at most)
+    int64_t start = zclock_mono ();
+    while (rf_sql_long (waiting) == 0 && zclock_mono () - start < 1500)
+        zclock_sleep (20);
+    long waiters = rf_sql_long (waiting);
+    zclock_sleep (200);
+    int64_t committed = zclock_mono ();
+    res = PQexec (holder, "COMMIT");
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    PQfinish (holder);
+    pthread_join (thread, NULL);
+
+    assert_non_null (call.reply);
+    assert_int_equal (waiters, 1);
+    assert_true (call.replied_at >= committed);
+    return call.reply;
+}
+
 /* REQ R4.1: a contract is not activated for a service whose cancellation is
    being written: activation share-locks the services it covers, so it waits
    for the cancellation's COMMIT and sees the service cancelled. Here the
@@ -833,40 +875,44 @@ test_r4_1_activation_waits_for_a_service_cancellation (void **state)
     rf_ok (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_TERMS_OF_USE, "2027-02-20"));
     rf_ok (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_USER_MANUAL, "2027-02-20"));
     long activated = rf_events (LGWAN__V1__EVENT__BODY_CONTRACT_ACTIVATED);
-    //  Sessions of the test database waiting for a row lock
-    const char *waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                          " AND wait_event_type = 'Lock' AND wait_event IN ('transactionid', 'tuple')";
-    assert_int_equal (rf_sql_long (waiting), 0);
-
-    PGconn *holder = PQconnectdb (rf.admin);
-    char *cancel = zsys_sprintf ("BEGIN; UPDATE registry.services SET status = 'cancelled',"
+    char *cancel = zsys_sprintf ("UPDATE registry.services SET status = 'cancelled',"
                                  " version = version + 1 WHERE id = %" PRIu64, service);
-    PGresult *res = PQexec (holder, cancel);
-    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
-    PQclear (res);
+    lg_reply_t *reply = s_activate_during (contract, cancel);
     zstr_free (&cancel);
+    rf_expect (reply, RF_CODE (FAILED_PRECONDITION), "R4.1");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_CONTRACT_ACTIVATED), activated);
+    char *row = s_contract_row (contract);
+    assert_string_equal (row, "draft 2027-02-20 2027-02-20 v3");
+    free (row);
+}
 
-    s_activation_t call = { .contract = contract };
-    pthread_t thread;
-    assert_int_equal (pthread_create (&thread, NULL, s_activate_thread, &call), 0);
-    //  The activation waits on the service's row (1.5 s at most)
-    int64_t start = zclock_mono ();
-    while (rf_sql_long (waiting) == 0 && zclock_mono () - start < 1500)
-        zclock_sleep (20);
-    long waiters = rf_sql_long (waiting);
-    zclock_sleep (200);
-    int64_t committed = zclock_mono ();
-    res = PQexec (holder, "COMMIT");
-    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
-    PQclear (res);
-    PQfinish (holder);
-    pthread_join (thread, NULL);
-
-    assert_non_null (call.reply);
-    rf_expect (call.reply, RF_CODE (FAILED_PRECONDITION), "R4.1");
-    lgwan__v1__reply__free_unpacked (call.reply, NULL);
-    assert_int_equal (waiters, 1);
-    assert_true (call.replied_at >= committed);
+/* REQ R4.1: nor for a service whose hosting provider's cancellation is being
+   written: activation share-locks the hosting providers too, after the
+   services, so it waits for that COMMIT and sees the provider cancelled.
+   The session locks the provider row as a cancellation does (FOR UPDATE)
+   and writes its status. Before, the hosting provider was read unlocked:
+   the activation answered OK at once, the contract active and
+   ContractActivated published for a service whose hosting provider was
+   cancelled */
+static void
+test_r4_1_activation_waits_for_a_hosting_providers_cancellation (void **state)
+{
+    (void) state;
+    uint64_t host = rf_qualified_provider ("取消中ホスティング株式会社");
+    uint64_t service = rf_registered_service (1, host);
+    uint64_t contract = rf_contract ("provider1", 1, "131024", service);
+    rf_ok (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_TERMS_OF_USE, "2027-02-20"));
+    rf_ok (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_USER_MANUAL, "2027-02-20"));
+    long activated = rf_events (LGWAN__V1__EVENT__BODY_CONTRACT_ACTIVATED);
+    char *cancel = zsys_sprintf ("SELECT 1 FROM registry.providers WHERE id = %" PRIu64
+                                 " FOR UPDATE; UPDATE registry.providers SET status = 'cancelled',"
+                                 " version = version + 1 WHERE id = %" PRIu64, host, host);
+    lg_reply_t *reply = s_activate_during (contract, cancel);
+    zstr_free (&cancel);
+    rf_expect (reply, RF_CODE (FAILED_PRECONDITION), "R4.1");
+    assert_non_null (strstr (reply->status->message, "is cancelled, not qualified"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
     assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_CONTRACT_ACTIVATED), activated);
     char *row = s_contract_row (contract);
     assert_string_equal (row, "draft 2027-02-20 2027-02-20 v3");
@@ -1392,6 +1438,7 @@ main (void)
         cmocka_unit_test (test_r4_1_activation_needs_registered_service),
         cmocka_unit_test_teardown (test_r7_2_delivery_not_after_today, rf_clock_back),
         cmocka_unit_test (test_r4_1_activation_waits_for_a_service_cancellation),
+        cmocka_unit_test (test_r4_1_activation_waits_for_a_hosting_providers_cancellation),
         cmocka_unit_test (test_r8_interconnections),
         cmocka_unit_test (test_r3_1_reapply_after_rejection),
         cmocka_unit_test (test_r4_3_service_list),
