@@ -1053,6 +1053,70 @@ test_r3_1_reapply_after_rejection (void **state)
                 RF_CODE (ALREADY_EXISTS), "R3.1");
 }
 
+//  The operating body's application as operator (caller frees)
+static lg_reply_t *
+s_apply_operating_body (const char *name)
+{
+    char number [14];
+    Lgwan__V1__ProviderApply apply = rf_apply_body (name, number);
+    apply.entity_type = LGWAN__V1__ENTITY_TYPE__SPECIAL_CORPORATION;
+    apply.operating_body = true;
+    return rf_ask ("operator", RF_BODY (PROVIDER_APPLY), &apply);
+}
+
+static uint64_t
+s_operating_body_applied (const char *name)
+{
+    lg_reply_t *reply = s_apply_operating_body (name);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    uint64_t id = reply->provider->provider->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+/* REQ R12.1: the operating body is one live provider: a rejected or
+   cancelled application of it does not keep a later one out. Before, the
+   unique index covered every row: after one rejected application, every
+   later one was ALREADY_EXISTS R12.1 for good. Runs before
+   test_r9_service_registration, and leaves no live operating body */
+static void
+test_r12_1_operating_body_again_after_rejection_or_cancellation (void **state)
+{
+    (void) state;
+    uint64_t first = s_operating_body_applied ("機構（記載誤り）");
+    rf_ok (s_review ("reviewer", first));
+    rf_ok (s_decide ("reviewer", first, LGWAN__V1__OUTCOME__OUTCOME_REJECTED, "記載誤り"));
+
+    //  Rejected: another applies; while that one is live, a third does not
+    uint64_t second = s_operating_body_applied ("地方公共団体情報システム機構");
+    long providers = rf_count ("providers");
+    rf_refused (s_apply_operating_body ("第二機構"), RF_CODE (ALREADY_EXISTS), "R12.1");
+    assert_int_equal (rf_count ("providers"), providers);
+
+    //  Cancelled: another applies
+    rf_qualify (second);
+    Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
+    cancel.kind = LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
+    cancel.subject = (char *) "provider";
+    cancel.id = second;
+    cancel.cancel = true;
+    lg_reply_t *reply = rf_ask ("operator", RF_BODY (CHANGE_FILE), &cancel);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+    decide.change = reply->change->change->id;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+    decide.reason = (char *) "解散";
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_ok (rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide));
+    s_assert_status (second, "cancelled");
+    uint64_t third = s_operating_body_applied ("地方公共団体情報システム機構（新）");
+    assert_true (third > second);
+
+    //  No live operating body is left for the tests that follow
+    rf_ok (s_review ("reviewer", third));
+    rf_ok (s_decide ("reviewer", third, LGWAN__V1__OUTCOME__OUTCOME_REJECTED, "試験終了"));
+}
+
 /* REQ R4.3: the registrations a reviewer has to decide are listed, by
    status and by role holder, page by page; a provider lists its own */
 typedef struct {
@@ -1433,6 +1497,7 @@ main (void)
         cmocka_unit_test (test_r3_2_president_approval),
         cmocka_unit_test (test_r3_3_data_centres),
         cmocka_unit_test (test_r4_3_qualification_review),
+        cmocka_unit_test (test_r12_1_operating_body_again_after_rejection_or_cancellation),
         cmocka_unit_test (test_r9_service_registration),
         cmocka_unit_test (test_r7_contracts),
         cmocka_unit_test (test_r4_1_activation_needs_registered_service),
