@@ -24,7 +24,11 @@
        service with its hosting provider, a contract with its provider)
        takes no change, filed or approved (R4.2), and its own cancellation
        scheduled before the parent ended lapses on its date: its end took
-       effect with the parent's, and is not published again.
+       effect with the parent's, and is not published again. A record ends
+       once: a cancellation of a record already cancelled (by another
+       cancellation of its own, e.g. one for today filed after one for a
+       later date) is refused when filed or approved (R4.2: the reviewer
+       rejects it) and lapses on its date when it was scheduled before.
     5. Every change that takes effect writes a new version of its record.
     6. A provider's cancellation ends, when it takes effect and in the same
        transaction, its contracts in force: each active contract cancelled,
@@ -912,7 +916,8 @@ reg_history (lg_ctx_t *ctx)
 }
 
 //  Duty: scheduled cancellations whose date has come take effect; one whose
-//  record never took effect, or ended with its parent meanwhile, lapses
+//  record never took effect, ended with its parent meanwhile, or was
+//  cancelled meanwhile by another cancellation, lapses
 int
 reg_due_changes (lg_ctx_t *ctx)
 {
@@ -939,11 +944,11 @@ reg_due_changes (lg_ctx_t *ctx)
         ||  (rc = s_ended_with (ctx, subject, id, ended_with, sizeof ended_with, &parent)))
             break;
         //  Ended with its parent since it was scheduled: the parent's
-        //  cancellation ended it, and a record ends once (point 4).
-        //  Cancelled meanwhile by another change of its own: nothing more to do
-        bool cancelled = streq (status, "cancelled");
-        bool lapses = *ended_with || (!cancelled && s_lapses (subject, status, true));
-        if (!lapses && !cancelled) {
+        //  cancellation ended it, and a record ends once (point 4). So does
+        //  one cancelled meanwhile by another cancellation of its own (not
+        //  in effect: s_lapses): that one took effect, this one lapses
+        bool lapses = *ended_with || s_lapses (subject, status, true);
+        if (!lapses) {
             //  The registry acts on the date, for whoever filed the change:
             //  the versions and the event keep who that was and why (X.1)
             const char *reason = lg_db_value (res, row, "reason");
@@ -962,6 +967,10 @@ reg_due_changes (lg_ctx_t *ctx)
         if (rc == 0 && *ended_with)
             lg_info ("cancellation %" PRIu64 " lapsed: %s %" PRIu64 " ended with its %s %" PRIu64,
                      change, subject, id, ended_with, parent);
+        else
+        if (rc == 0 && streq (status, "cancelled"))
+            lg_info ("cancellation %" PRIu64 " lapsed: %s %" PRIu64 " was cancelled before by"
+                     " another change", change, subject, id);
         else
         if (rc == 0 && lapses)
             lg_info ("cancellation %" PRIu64 " lapsed: %s %" PRIu64 " is %s, it never took effect",

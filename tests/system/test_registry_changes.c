@@ -926,6 +926,53 @@ test_r4_2_cancel_scheduled (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+/* REQ R4.2: a record ends once. A contract's cancellation for a later date
+   waits; another for today cancels it at once; on the later date the first
+   lapses: no second version, no second CancellationEffective, and
+   ChangeList shows one cancellation effective. A third is refused when
+   filed. Before, the duty set the first `effective` on its date: ChangeList
+   said the contract was cancelled twice, on two dates */
+static void
+test_r4_2_second_cancellation_lapses (void **state)
+{
+    (void) state;
+    uint64_t service = rf_registered_service (1, 2);
+    uint64_t contract = rf_active_contract ("operator", 1, "131016", service);
+    uint64_t later = s_change_id (s_cancel ("provider1", NOTIFICATION, "contract", contract,
+                                            "2027-03-10"), "scheduled");
+    uint64_t now = s_change_id (s_cancel ("provider1", NOTIFICATION, "contract", contract, ""),
+                                "effective");
+    s_assert_status ("contracts", contract, "cancelled");
+    assert_int_equal (rf_cancellations ("contract", contract, NULL, NULL), 1);
+    rf_refused (s_cancel ("provider1", NOTIFICATION, "contract", contract, "2027-03-20"),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    long versions = rf_sqlf_long ("SELECT count(*) FROM registry.versions WHERE subject ="
+                                  " 'contract' AND subject_id = %" PRIu64, contract);
+    long events = rf_count ("outbox");
+
+    rf_set_clock ("2027-03-10T00:00:00Z");
+    if (!lg_test_wait_for (s_change_lapsed, &later, 5000))
+        fail_msg ("cancellation %" PRIu64 " is %s, not lapsed", later,
+                  s_status_of ("changes", later));
+    s_assert_status ("changes", now, "effective");
+    s_assert_status ("contracts", contract, "cancelled");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.versions WHERE subject ="
+                                    " 'contract' AND subject_id = %" PRIu64, contract), versions);
+    assert_int_equal (rf_count ("outbox"), events);
+    assert_int_equal (rf_cancellations ("contract", contract, NULL, NULL), 1);
+    //  What ChangeList says: one cancellation took effect
+    Lgwan__V1__ChangeList list = LGWAN__V1__CHANGE_LIST__INIT;
+    list.subject = (char *) "contract";
+    list.id = contract;
+    lg_reply_t *reply = rf_ask ("provider1", RF_BODY (CHANGE_LIST), &list);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->change_list->n_changes, 2);
+    assert_string_equal (reply->change_list->changes [0]->status, "lapsed");
+    assert_string_equal (reply->change_list->changes [1]->status, "effective");
+    assert_string_equal (reply->change_list->changes [1]->effective_on, RF_TODAY);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 /* REQ R4.2: a date that passed while no registry ran takes effect when one
    starts */
 static void
@@ -1337,6 +1384,7 @@ main (void)
         cmocka_unit_test (test_x3_bad_input),
         cmocka_unit_test_teardown (test_r4_2_cancel_scheduled, rf_clock_back),
         cmocka_unit_test_teardown (test_r4_2_cancel_while_down, rf_clock_back),
+        cmocka_unit_test_teardown (test_r4_2_second_cancellation_lapses, rf_clock_back),
         cmocka_unit_test (test_r4_2_change_list_pages),
         cmocka_unit_test_teardown (test_r4_2_provider_cancellation_ends_its_contracts,
                                    rf_clock_back),
