@@ -8,7 +8,11 @@
        one), and either kind filed for the other is refused naming R4.2.
     2. The content of a change is checked when it is filed, with the same
        rules as a first filing (R3.3 for data centres, Art.9 for holders), so
-       nothing that would be refused later waits in the queue.
+       nothing that would be refused later waits in the queue. A provider's
+       contacts replaced keep an emergency response contact and an
+       operations manager while a connection it hosts is in effect (R9.2,
+       what ConnectionApply and ConnectionDecide ask), checked when filed
+       and again when the change takes effect.
     3. A cancellation takes effect on its date (Asia/Tokyo): at once when that
        is today, else a leader duty applies it when the business clock gets
        there, also when the date passed while no registry ran. Only then is
@@ -460,7 +464,8 @@ s_apply_patch (lg_ctx_t *ctx, const char *subject, uint64_t id, const char *payl
                                     " updated_at = $4::timestamptz WHERE id = $1::bigint", 4, params)))
             goto done;
         if (p->replace_contacts
-        &&  (rc = reg_store_contacts (ctx, text, p->contacts, p->n_contacts)))
+        &&  ((rc = reg_check_connection_contacts (ctx, id, p->contacts, p->n_contacts))
+          || (rc = reg_store_contacts (ctx, text, p->contacts, p->n_contacts))))
             goto done;
         if (p->replace_data_centres
         &&  (rc = reg_store_data_centres (ctx, text, p->data_centres, p->n_data_centres)))
@@ -713,6 +718,10 @@ reg_change_file (lg_ctx_t *ctx)
         ||  (p->replace_data_centres
              && reg_check_data_centres (ctx, p->data_centres, p->n_data_centres)))
             return -1;
+        //  R9.2: a hosting provider keeps the contacts its connections need
+        if (p->replace_contacts
+        &&  (rc = reg_check_connection_contacts (ctx, f->id, p->contacts, p->n_contacts)))
+            return rc;
     }
     if (f->service) {
         const Lgwan__V1__ServicePatch *p = f->service;

@@ -257,9 +257,9 @@ s_reply_connection (lg_ctx_t *ctx, uint64_t id, Lgwan__V1__Connection **connecti
 
 //  The columns s_check_row reads, for a query of services s with these joins
 #define SERVICE_CHECK_COLUMNS \
-    "s.status AS service_status, h.provider_id AS hosting, p.status AS provider_status," \
-    " (SELECT count (*) FROM provider_contacts pc WHERE pc.provider_id = h.provider_id" \
-    "  AND pc.kind IN (2, 3)) AS contacts"
+    "s.status AS service_status, h.provider_id AS hosting, p.status AS provider_status, " \
+    LACKS_CONNECTION_CONTACTS ("SELECT pc.kind FROM provider_contacts pc" \
+                               " WHERE pc.provider_id = h.provider_id") " AS lacks_contacts"
 #define SERVICE_CHECK_JOINS \
     " LEFT JOIN service_holders h ON h.service_id = s.id AND h.role = 2" \
     " LEFT JOIN providers p ON p.id = h.provider_id"
@@ -274,16 +274,56 @@ s_check_row (lg_ctx_t *ctx, const PGresult *res, uint64_t service, uint64_t *hos
     const char *status = lg_db_value (res, 0, "service_status");
     *hosting = lg_db_u64 (res, 0, "hosting");
     const char *provider_status = lg_db_value (res, 0, "provider_status");
-    const char *contacts = lg_db_value (res, 0, "contacts");
     if (!streq (status? status: "", "registered"))
         return REFUSE (ctx, "R4.1", "service %" PRIu64 " is %s, not registered", service, status);
     if (!streq (provider_status? provider_status: "missing", "qualified"))
         return REFUSE (ctx, "R4.1", "hosting provider %" PRIu64 " is %s, not qualified",
                        *hosting, provider_status? provider_status: "missing");
-    if (atol (contacts? contacts: "0") < 2)
-        return REFUSE (ctx, "R9.2", "hosting provider %" PRIu64 " needs an emergency response"
-                       " contact and an operations manager before a connection", *hosting);
+    if (streq (lg_db_value (res, 0, "lacks_contacts"), "t"))
+        return reg_refuse_connection_contacts (ctx, *hosting, "before a connection");
     return 0;
+}
+
+int
+reg_refuse_connection_contacts (lg_ctx_t *ctx, uint64_t provider, const char *what)
+{
+    return REFUSE (ctx, "R9.2", "hosting provider %" PRIu64 " needs an emergency response"
+                   " contact and an operations manager %s", provider, what);
+}
+
+int
+reg_check_connection_contacts (lg_ctx_t *ctx, uint64_t provider, Lgwan__V1__Contact **contacts,
+                               size_t n)
+{
+    //  The kinds as a PostgreSQL array
+    char *kinds = (char *) malloc (n * 12 + 3);
+    size_t at = 0;
+    kinds [at++] = '{';
+    for (size_t i = 0; i < n; i++)
+        at += sprintf (kinds + at, "%s%d", i? ",": "", (int) contacts [i]->kind);
+    snprintf (kinds + at, 2, "}");
+    char text [24];
+    ID_TEXT (text, provider);
+    const char *params [] = { text, kinds };
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, "SELECT string_agg (c.id::text, ', ' ORDER BY c.id) AS ids"
+                                      " FROM connections c JOIN services s ON s.id = c.service_id"
+                                      " WHERE c.provider_id = $1::bigint AND c.status = 'active'"
+                                      " AND s.status <> 'cancelled' AND "
+                                      LACKS_CONNECTION_CONTACTS ("SELECT unnest ($2::smallint[])"),
+                           2, params);
+    free (kinds);
+    if (rc)
+        return rc;
+    const char *ids = lg_db_value (res, 0, "ids");
+    if (ids) {
+        char *what = zsys_sprintf ("while connections it hosts are in effect (%.200s): the"
+                                   " contacts it names instead keep both", ids);
+        rc = reg_refuse_connection_contacts (ctx, provider, what);
+        zstr_free (&what);
+    }
+    PQclear (res);
+    return rc;
 }
 
 static int

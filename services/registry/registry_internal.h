@@ -118,6 +118,20 @@ int reg_store_contacts (lg_ctx_t *ctx, const char *provider, Lgwan__V1__Contact 
 int reg_store_data_centres (lg_ctx_t *ctx, const char *provider,
                             Lgwan__V1__DataCentre **centres, size_t n);
 
+//  R9.2: a hosting provider names an emergency response contact (kind 2)
+//  and an operations manager (3) before a connection and keeps them while
+//  one is in effect. True (an SQL boolean) when the contact kinds of the
+//  query kinds (one smallint column) lack either
+#define LACKS_CONNECTION_CONTACTS(kinds) \
+    "((SELECT count (DISTINCT k) FROM (" kinds ") AS x (k) WHERE k IN (2, 3)) < 2)"
+//  The refusal of a hosting provider without them (registry_connections.c)
+int reg_refuse_connection_contacts (lg_ctx_t *ctx, uint64_t provider, const char *what);
+//  A provider's contacts replaced by these: -1 refused R9.2 when they lack
+//  what LACKS_CONNECTION_CONTACTS asks while a connection it hosts is in
+//  effect (active, its service not cancelled)
+int reg_check_connection_contacts (lg_ctx_t *ctx, uint64_t provider,
+                                   Lgwan__V1__Contact **contacts, size_t n);
+
 //  The Art.9 rules of a service's holders (R9.1, R9.2, R10.1, R12.1, R13.1,
 //  R4.1 qualified); -1 refusal set.
 int reg_check_holders (lg_ctx_t *ctx, Lgwan__V1__RoleHolder **holders, size_t n);

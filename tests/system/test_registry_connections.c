@@ -24,10 +24,11 @@
 //  ---------------------------------------------------------------------------
 //  Helpers
 
-//  Replace a provider's contacts by a notification (operator): the kinds
-//  asked for, each with a name, phone and address
-static void
-s_contacts (uint64_t provider, bool liaison, bool emergency, bool manager)
+//  Replace a provider's contacts by a change of this kind (operator): the
+//  kinds asked for, each with a name, phone and address; the reply
+static lg_reply_t *
+s_contacts_filed (Lgwan__V1__ChangeKind kind, uint64_t provider, bool liaison, bool emergency,
+                  bool manager)
 {
     Lgwan__V1__Contact contact [3] = {
         LGWAN__V1__CONTACT__INIT, LGWAN__V1__CONTACT__INIT, LGWAN__V1__CONTACT__INIT };
@@ -59,11 +60,19 @@ s_contacts (uint64_t provider, bool liaison, bool emergency, bool manager)
     patch.n_contacts = n;
     patch.replace_contacts = true;
     Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
-    change.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
+    change.kind = kind;
     change.subject = (char *) "provider";
     change.id = provider;
     change.provider = &patch;
-    lg_reply_t *reply = rf_ask_why ("operator", "連絡先の届出", RF_BODY (CHANGE_FILE), &change);
+    return rf_ask_why ("operator", "連絡先の届出", RF_BODY (CHANGE_FILE), &change);
+}
+
+//  The same by a notification, which takes effect
+static void
+s_contacts (uint64_t provider, bool liaison, bool emergency, bool manager)
+{
+    lg_reply_t *reply = s_contacts_filed (LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION, provider,
+                                          liaison, emergency, manager);
     rf_expect (reply, RF_CODE (OK), NULL);
     assert_string_equal (reply->change->change->status, "effective");
     lgwan__v1__reply__free_unpacked (reply, NULL);
@@ -933,6 +942,81 @@ test_r9_2_connection_needs_both_contacts (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+/* REQ R9.2: a hosting provider keeps its emergency response contact and its
+   operations manager while a connection it hosts is in effect: contacts
+   replaced by others that lack either are refused R9.2 when filed and, an
+   application (the policy is data), when approved; nothing changes. Before,
+   the notification took effect: the provider of an active connection had
+   none left */
+static void
+test_r9_2_contacts_kept_while_a_connection_is_in_effect (void **state)
+{
+    (void) state;
+    s_pool ("asp-v4-contacts", "198.18.43.0/28", 4);
+    uint64_t hosting = rf_qualified_provider ("連絡先維持株式会社");
+    s_contacts (hosting, false, true, true);
+    uint64_t service = rf_registered_service (1, hosting);
+    //  As an application, filed while no connection is in effect: it waits
+    const char *policy = "UPDATE registry.change_policy SET kind = '%s' WHERE subject ="
+                         " 'provider' AND field = 'contacts' RETURNING 1";
+    char *sql = zsys_sprintf (policy, "application");
+    free (rf_sql_text (sql));
+    zstr_free (&sql);
+    lg_reply_t *reply = s_contacts_filed (APPLICATION, hosting, true, false, false);
+    sql = zsys_sprintf (policy, "notification");
+    free (rf_sql_text (sql));
+    zstr_free (&sql);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "pending");
+    uint64_t pending = reply->change->change->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    uint64_t id = s_under_review ("operator", service, 30, 0);
+    lgwan__v1__reply__free_unpacked (s_approve (id), NULL);
+    const char *held = "SELECT string_agg (kind::text, ',' ORDER BY kind) FROM"
+                       " registry.provider_contacts WHERE provider_id = %" PRIu64;
+    sql = zsys_sprintf (held, hosting);
+    char *before = rf_sql_text (sql);
+    assert_string_equal (before, "2,3");
+    long versions = rf_count ("versions");
+    long changes = rf_count ("changes");
+    long events = rf_count ("outbox");
+
+    //  Approved now: refused, and it still waits
+    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+    decide.change = pending;
+    decide.outcome = APPROVED;
+    decide.reason = (char *) "承認";
+    reply = rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide);
+    rf_expect (reply, RF_CODE (FAILED_PRECONDITION), "R9.2");
+    assert_non_null (strstr (reply->status->message, "while connections it hosts are in effect"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.changes WHERE id = %" PRIu64
+                                    " AND status = 'pending'", pending), 1);
+
+    //  Notifications without either, or without both
+    rf_refused (s_contacts_filed (NOTIFICATION, hosting, false, false, false),
+                RF_CODE (FAILED_PRECONDITION), "R9.2");
+    rf_refused (s_contacts_filed (NOTIFICATION, hosting, true, true, false),
+                RF_CODE (FAILED_PRECONDITION), "R9.2");
+    rf_refused (s_contacts_filed (NOTIFICATION, hosting, true, false, true),
+                RF_CODE (FAILED_PRECONDITION), "R9.2");
+    char *after = rf_sql_text (sql);
+    assert_string_equal (after, before);
+    free (after);
+    assert_int_equal (rf_count ("versions"), versions);
+    assert_int_equal (rf_count ("changes"), changes);
+    assert_int_equal (rf_count ("outbox"), events);
+
+    //  Both kept: it takes effect
+    s_contacts (hosting, true, true, true);
+    after = rf_sql_text (sql);
+    assert_string_equal (after, "1,2,3");
+    free (after);
+    free (before);
+    zstr_free (&sql);
+}
+
 /* REQ R5.2: a connection names its router and its line; REQ R12.1: it asks
    for an IPv4 /16../30 or an IPv6 /40../64; only the hosting provider (or
    staff) applies */
@@ -1730,6 +1814,7 @@ main (void)
         cmocka_unit_test (test_r12_1_service_name_of_a_connection_domain_refused),
         cmocka_unit_test (test_r4_1_connection_needs_registration_and_qualification),
         cmocka_unit_test (test_r9_2_connection_needs_both_contacts),
+        cmocka_unit_test (test_r9_2_contacts_kept_while_a_connection_is_in_effect),
         cmocka_unit_test (test_r5_2_r12_1_connection_application_input),
         cmocka_unit_test (test_r12_1_pool_input),
         cmocka_unit_test (test_r11_servers),
