@@ -206,6 +206,10 @@ reg_provider_apply (lg_ctx_t *ctx)
                           "a provider with corporate number %s is already registered",
                           a->corporate_number);
         else
+        if (constraint && streq (constraint, "providers_lgcode_live"))
+            rc = lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, "R3.1",
+                                "local government %s is already a provider", a->lgcode);
+        else
         if (constraint && streq (constraint, "providers_one_operating_body"))
             rc = lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, "R12.1",
                                 "the operating body is already registered");

@@ -1053,6 +1053,42 @@ test_r3_1_reapply_after_rejection (void **state)
                 RF_CODE (ALREADY_EXISTS), "R3.1");
 }
 
+/* REQ R3.1: a local government is one provider: a second live application
+   with its code is ALREADY_EXISTS R3.1 and adds nothing; once the first is
+   rejected the code may apply again. Before, two providers of one local
+   government (no corporate number given) were both applied and qualified */
+static void
+test_r3_1_one_provider_per_local_government (void **state)
+{
+    (void) state;
+    lg_reply_t *reply = s_apply_local_government ("131059");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    uint64_t first = reply->provider->provider->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    long providers = rf_count ("providers");
+    long versions = rf_count ("versions");
+    reply = s_apply_local_government ("131059");
+    rf_expect (reply, RF_CODE (ALREADY_EXISTS), "R3.1");
+    assert_string_equal (reply->status->message, "local government 131059 is already a provider");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_count ("providers"), providers);
+    assert_int_equal (rf_count ("versions"), versions);
+    //  Qualified, still one
+    rf_qualify (first);
+    rf_refused (s_apply_local_government ("131059"), RF_CODE (ALREADY_EXISTS), "R3.1");
+    //  Another code is another local government
+    rf_ok (s_apply_local_government ("131067"));
+
+    //  A rejected one leaves the code free
+    reply = s_apply_local_government ("131075");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    uint64_t rejected = reply->provider->provider->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_ok (s_review ("reviewer", rejected));
+    rf_ok (s_decide ("reviewer", rejected, LGWAN__V1__OUTCOME__OUTCOME_REJECTED, "重複申請"));
+    rf_ok (s_apply_local_government ("131075"));
+}
+
 //  The operating body's application as operator (caller frees)
 static lg_reply_t *
 s_apply_operating_body (const char *name)
@@ -1506,6 +1542,7 @@ main (void)
         cmocka_unit_test (test_r4_1_activation_waits_for_a_hosting_providers_cancellation),
         cmocka_unit_test (test_r8_interconnections),
         cmocka_unit_test (test_r3_1_reapply_after_rejection),
+        cmocka_unit_test (test_r3_1_one_provider_per_local_government),
         cmocka_unit_test (test_r4_3_service_list),
         cmocka_unit_test (test_r4_3_review_queue),
         cmocka_unit_test (test_r4_3_review_queue_names_the_provider),
