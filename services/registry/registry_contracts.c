@@ -119,16 +119,13 @@ reg_contract_create (lg_ctx_t *ctx)
         return rc;
     const char *code [] = { c->lgcode };
     PGresult *res;
-    if ((rc = lg_ctx_query (ctx, &res, "SELECT name FROM local_governments WHERE lgcode = $1",
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT 1 FROM local_governments WHERE lgcode = $1",
                             1, code)))
         return rc;
-    if (PQntuples (res) == 0) {
-        PQclear (res);
-        return REFUSE (ctx, "R7.1", "using body %s is not in the reference list", c->lgcode);
-    }
-    char using_body [512];
-    snprintf (using_body, sizeof using_body, "%s", lg_db_value (res, 0, "name"));
+    bool listed = PQntuples (res) > 0;
     PQclear (res);
+    if (!listed)
+        return REFUSE (ctx, "R7.1", "using body %s is not in the reference list", c->lgcode);
 
     char provider [24];
     ID_TEXT (provider, c->provider);
@@ -160,12 +157,21 @@ reg_contract_create (lg_ctx_t *ctx)
         return rc;
     char now [40];
     lg_clock_format (ctx->now_us, now, sizeof now);
-    const char *params [] = { provider, c->lgcode, using_body, c->responsibility, now };
+    //  The using body's name as the list has it, whole, by the database (up
+    //  to 256 characters; a buffer of bytes cut one in a character, and the
+    //  INSERT failed on the encoding). A list loaded since the check above
+    //  that lacks the code inserts nothing
+    const char *params [] = { provider, c->lgcode, c->responsibility, now };
     if ((rc = lg_ctx_query (ctx, &res, "INSERT INTO contracts (provider_id, lgcode, using_body,"
-                                       " responsibility, created_at, updated_at) VALUES ($1::bigint,"
-                                       " $2, $3, $4, $5::timestamptz, $5::timestamptz) RETURNING id",
-                            5, params)))
+                                       " responsibility, created_at, updated_at) SELECT $1::bigint,"
+                                       " lgcode, name, $3, $4::timestamptz, $4::timestamptz"
+                                       " FROM local_governments WHERE lgcode = $2 RETURNING id",
+                            4, params)))
         return rc;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        return REFUSE (ctx, "R7.1", "using body %s is not in the reference list", c->lgcode);
+    }
     uint64_t id = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
     PQclear (res);
     char text [24];

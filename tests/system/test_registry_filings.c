@@ -1518,6 +1518,30 @@ test_r10_1_contract_needs_its_provider_in_the_service (void **state)
     rf_ok (rf_activate ("operator", s_delivered_contract (1, "131016", service)));
 }
 
+/* REQ R7.1: a contract names its using body as the reference list does,
+   whole: a name of 200 kanji (600 bytes of UTF-8) is stored and answered
+   as loaded. Before, it was copied into 512 bytes, cut inside a character,
+   and the INSERT failed on the encoding: an error without a requirement
+   ID and no contract. Loads the list again (the shipped one and 221384
+   with that name): it runs last */
+static void
+test_r7_1_using_body_of_a_long_name (void **state)
+{
+    (void) state;
+    char name [200 * 3 + 1] = "";
+    for (int i = 0; i < 200; i++)
+        strcat (name, "村");
+    rf_ok (s_load_with ("221384", name));
+    uint64_t service = rf_registered_service (1, 1);
+    lg_reply_t *reply = s_contract_create ("provider1", 1, "221384", service, "提供と運用の責任");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->contract->contract->using_body, name);
+    uint64_t contract = reply->contract->contract->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_sqlf_long ("SELECT octet_length (using_body) FROM registry.contracts"
+                                    " WHERE id = %" PRIu64, contract), 600);
+}
+
 static int
 s_setup (void **state)
 {
@@ -1547,6 +1571,7 @@ main (void)
         cmocka_unit_test (test_r4_3_review_queue),
         cmocka_unit_test (test_r4_3_review_queue_names_the_provider),
         cmocka_unit_test (test_r10_1_contract_needs_its_provider_in_the_service),
+        cmocka_unit_test (test_r7_1_using_body_of_a_long_name),
     };
     return cmocka_run_group_tests (tests, s_setup, rf_teardown);
 }
