@@ -672,11 +672,18 @@ reg_change_file (lg_ctx_t *ctx)
     if (*f->effective_on)
         return INVALID (ctx, "R4.2", "only a cancellation has an effective date");
 
+    //  Whose record it is first: another provider learns nothing of it (not
+    //  even which kind of change it would take) but PERMISSION_DENIED
+    uint64_t provider;
+    char status [32];
+    int rc = s_lock_subject (ctx, f->subject, f->id, &provider, status, sizeof status);
+    if (rc)
+        return rc;
     //  What the policy asks: an application if any field needs one
     bool needs_application = false;
     for (int i = 0; i < n; i++) {
         bool application;
-        int rc = s_policy (ctx, f->subject, fields [i], &application);
+        rc = s_policy (ctx, f->subject, fields [i], &application);
         if (rc)
             return rc;
         if (application && f->kind == LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION)
@@ -689,11 +696,6 @@ reg_change_file (lg_ctx_t *ctx)
     if (!needs_application && f->kind == LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION)
         return REFUSE (ctx, "R4.2", "a change of the %s of a %s is a change notification:"
                        " it takes effect when filed, not when approved", fields [0], f->subject);
-    uint64_t provider;
-    char status [32];
-    int rc = s_lock_subject (ctx, f->subject, f->id, &provider, status, sizeof status);
-    if (rc)
-        return rc;
     if (streq (status, "cancelled"))
         return REFUSE (ctx, "R4.2", "%s %" PRIu64 " is cancelled", f->subject, f->id);
     //  A rejected application never took effect: nothing to change, and a

@@ -973,6 +973,37 @@ test_r4_2_second_cancellation_lapses (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+/* REQ R4.2: a provider files changes only for its own records, and another
+   provider's filing is PERMISSION_DENIED whatever kind it names, before the
+   policy is asked. Before, provider2's name notification for provider 1 was
+   refused FAILED_PRECONDITION R4.2 ("needs a change application"): the
+   policy checks ran before the caller's; only the right kind got
+   PERMISSION_DENIED */
+static void
+test_r4_2_another_providers_filing_is_denied (void **state)
+{
+    (void) state;
+    long changes = rf_count ("changes");
+    const char *denied = "a provider files and reads only for itself";
+    lg_reply_t *reply = s_rename ("provider2", NOTIFICATION, 1, "乗っ取り株式会社");
+    rf_expect (reply, RF_CODE (PERMISSION_DENIED), NULL);
+    assert_string_equal (reply->status->message, denied);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_rename ("provider2", APPLICATION, 1, "乗っ取り株式会社");
+    rf_expect (reply, RF_CODE (PERMISSION_DENIED), NULL);
+    assert_string_equal (reply->status->message, denied);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_cancel ("provider2", NOTIFICATION, "provider", 1, "");
+    rf_expect (reply, RF_CODE (PERMISSION_DENIED), NULL);
+    assert_string_equal (reply->status->message, denied);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_count ("changes"), changes);
+    //  Its own, of the wrong kind: the policy answers
+    rf_refused (s_rename ("provider2", NOTIFICATION, 2, "新商号"), RF_CODE (FAILED_PRECONDITION),
+                "R4.2");
+    assert_int_equal (rf_count ("changes"), changes);
+}
+
 /* REQ R4.2: a date that passed while no registry ran takes effect when one
    starts */
 static void
@@ -1381,6 +1412,7 @@ main (void)
         cmocka_unit_test (test_r4_2_provider_reads_the_history_of_its_own_records),
         cmocka_unit_test (test_x3_history_read_takes_no_lock),
         cmocka_unit_test (test_x3_permissions),
+        cmocka_unit_test (test_r4_2_another_providers_filing_is_denied),
         cmocka_unit_test (test_x3_bad_input),
         cmocka_unit_test_teardown (test_r4_2_cancel_scheduled, rf_clock_back),
         cmocka_unit_test_teardown (test_r4_2_cancel_while_down, rf_clock_back),
