@@ -129,7 +129,7 @@ static const struct {
       " FROM connections c WHERE c.id = $1::bigint" },
     { "interconnection",
       "INSERT INTO versions (subject, subject_id, version, actor, reason, recorded_at, record)"
-      " SELECT 'interconnection', i.id, 1, $2, $3, $4::timestamptz, to_jsonb (i)"
+      " SELECT 'interconnection', i.id, i.version, $2, $3, $4::timestamptz, to_jsonb (i)"
       " FROM interconnections i WHERE i.id = $1::bigint" },
 };
 

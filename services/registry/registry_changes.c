@@ -40,8 +40,12 @@
        CancellationEffective of the contract (published once: a contract's
        own cancellation waiting for a later date then lapses, point 4). Its
        connections end with it too, their addresses decommissioning (a
-       version each), without events of their own; its services end with it
-       as records (point 4), unwritten.
+       version each), without events of their own; so do the interconnections
+       it is a side of (cancelled, a version each naming it); its services
+       end with it as records (point 4), unwritten.
+    7. An interconnection ends by a cancellation, a notification (policy)
+       filed by either side or staff; CancellationEffective names its first
+       side as provider. No other change of it is filed.
 */
 #include "registry_internal.h"
 
@@ -94,7 +98,8 @@ static const s_record_t s_records [] = {
       ENDED_WITH_CONTRACT },
     { "connection", RECORD_OF_CONNECTION, RECORD_OF_CONNECTION " FOR UPDATE", "active",
       ENDED_WITH_CONNECTION },
-    { "interconnection", RECORD_OF_INTERCONNECTION, NULL, "registered", NULL },
+    { "interconnection", RECORD_OF_INTERCONNECTION, RECORD_OF_INTERCONNECTION " FOR UPDATE",
+      "registered", NULL },
 };
 
 //  The record of subject; NULL when there is no such subject
@@ -205,12 +210,17 @@ s_subject (lg_ctx_t *ctx, const char *subject, uint64_t id, bool lock, uint64_t 
 }
 
 //  The subject's provider and status, locked; -1 NOT_FOUND or DENIED (a
-//  provider files only for what it answers for)
+//  provider files only for what it answers for: an interconnection, either
+//  side; *provider is then its first side)
 static int
 s_lock_subject (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t *provider,
                 char *status, size_t size)
 {
-    int rc = s_subject (ctx, subject, id, true, provider, NULL, status, size);
+    uint64_t other;
+    int rc = s_subject (ctx, subject, id, true, provider, &other, status, size);
+    if (rc == 0 && other && ctx->caller && ctx->caller->role == LG_ROLE_PROVIDER
+    &&  ctx->caller->provider_id == other)
+        return 0;
     return rc? rc: reg_only_self (ctx, *provider);
 }
 
@@ -344,6 +354,16 @@ s_publish_cancellation (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_
     return lg_ctx_emit (ctx, &event);
 }
 
+//  The reason of the version of what ended with a provider's cancellation
+//  (change), naming it; caller frees
+static char *
+s_ended_with_provider (lg_ctx_t *ctx, uint64_t change, uint64_t provider)
+{
+    const char *reason = ctx->request && ctx->request->reason? ctx->request->reason: "";
+    return zsys_sprintf ("ended with the cancellation of provider %" PRIu64 " (change %" PRIu64
+                         ")%s%s", provider, change, *reason? ": ": "", reason);
+}
+
 //  A provider's contracts in force end with its cancellation (point 6):
 //  each active one is cancelled in the same transaction, with a version by
 //  whoever made the cancellation effective whose reason names it (change),
@@ -366,15 +386,41 @@ s_end_contracts_of (lg_ctx_t *ctx, uint64_t change, uint64_t provider, const cha
                                       " RETURNING id) SELECT id FROM k ORDER BY id", 2, params);
     if (rc)
         return rc;
-    const char *reason = ctx->request && ctx->request->reason? ctx->request->reason: "";
-    char *why = zsys_sprintf ("ended with the cancellation of provider %" PRIu64 " (change %"
-                              PRIu64 ")%s%s", provider, change, *reason? ": ": "", reason);
+    char *why = s_ended_with_provider (ctx, change, provider);
     for (int row = 0; row < PQntuples (res) && rc == 0; row++) {
         uint64_t contract = lg_db_u64 (res, row, "id");
         rc = reg_version_why (ctx, "contract", contract, why);
         if (rc == 0)
             rc = s_publish_cancellation (ctx, "contract", contract, provider, effective_on);
     }
+    zstr_free (&why);
+    PQclear (res);
+    return rc;
+}
+
+//  A provider's interconnections end with its cancellation (point 6): each
+//  registered one it is a side of is cancelled, with a version whose reason
+//  names the cancellation, and no event of its own (as its connections).
+//  A cancellation of one under way holds its row: this waits for it, and
+//  one it cancelled is not registered any more
+static int
+s_end_interconnections_of (lg_ctx_t *ctx, uint64_t change, uint64_t provider)
+{
+    char text [24], now [40];
+    ID_TEXT (text, provider);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { text, now };
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, "WITH i AS (UPDATE interconnections SET status = 'cancelled',"
+                                      " version = version + 1, updated_at = $2::timestamptz"
+                                      " WHERE $1::bigint IN (provider_a, provider_b)"
+                                      " AND status = 'registered' RETURNING id)"
+                                      " SELECT id FROM i ORDER BY id", 2, params);
+    if (rc)
+        return rc;
+    char *why = s_ended_with_provider (ctx, change, provider);
+    for (int row = 0; row < PQntuples (res) && rc == 0; row++)
+        rc = reg_version_why (ctx, "interconnection", lg_db_u64 (res, row, "id"), why);
     zstr_free (&why);
     PQclear (res);
     return rc;
@@ -422,6 +468,9 @@ s_cancel_now (lg_ctx_t *ctx, uint64_t change, const char *subject, uint64_t id,
             "  WHERE connection_id = $1::bigint AND status = 'active')"
             " UPDATE connections SET status = 'cancelled', version = version + 1,"
             " updated_at = $2::timestamptz WHERE id = $1::bigint":
+        streq (subject, "interconnection")?
+            "UPDATE interconnections SET status = 'cancelled', version = version + 1,"
+            " updated_at = $2::timestamptz WHERE id = $1::bigint":
             "UPDATE contracts SET status = 'cancelled', version = version + 1,"
             " updated_at = $2::timestamptz WHERE id = $1::bigint";
     PGresult *res;
@@ -433,7 +482,9 @@ s_cancel_now (lg_ctx_t *ctx, uint64_t change, const char *subject, uint64_t id,
     PQclear (res);
     if (rc || (rc = reg_version (ctx, subject, id)))
         return rc;
-    if (streq (subject, "provider") && (rc = s_end_contracts_of (ctx, change, id, effective_on)))
+    if (streq (subject, "provider")
+    &&  ((rc = s_end_contracts_of (ctx, change, id, effective_on))
+      || (rc = s_end_interconnections_of (ctx, change, id))))
         return rc;
     return s_publish_cancellation (ctx, subject, id, provider, effective_on);
 }
@@ -638,7 +689,8 @@ reg_change_file (lg_ctx_t *ctx)
 {
     const Lgwan__V1__ChangeFile *f = ctx->request->change_file;
     if (!s_known_subject (f->subject))
-        return INVALID (ctx, "R4.2", "subject must be provider, service, contract or connection");
+        return INVALID (ctx, "R4.2", "subject must be provider, service, contract, connection or"
+                        " interconnection");
     if (f->id == 0)
         return INVALID (ctx, "R4.2", "id is mandatory");
     if (f->kind == LGWAN__V1__CHANGE_KIND__CHANGE_KIND_UNSPECIFIED)
@@ -648,9 +700,10 @@ reg_change_file (lg_ctx_t *ctx)
     if (!f->cancel && ((is_provider && !f->provider) || (is_service && !f->service)
                    ||  (is_connection && !f->connection)
                    ||  (!is_provider && f->provider) || (!is_service && f->service)
-                   ||  (!is_connection && f->connection) || streq (f->subject, "contract")))
-        return INVALID (ctx, "R4.2", "a change of a %s carries a %s patch (a contract can only be"
-                        " cancelled)", f->subject, f->subject);
+                   ||  (!is_connection && f->connection) || streq (f->subject, "contract")
+                   ||  streq (f->subject, "interconnection")))
+        return INVALID (ctx, "R4.2", "a change of a %s carries a %s patch (a contract or an"
+                        " interconnection can only be cancelled)", f->subject, f->subject);
     if (f->cancel && (f->provider || f->service || f->connection))
         return INVALID (ctx, "R4.2", "a cancellation carries no patch");
     const char *fields [4];
@@ -839,7 +892,8 @@ reg_change_list (lg_ctx_t *ctx)
 {
     const Lgwan__V1__ChangeList *q = ctx->request->change_list;
     if (*q->subject && !s_known_subject (q->subject))
-        return INVALID (ctx, NULL, "subject must be provider, service, contract or connection");
+        return INVALID (ctx, NULL, "subject must be provider, service, contract, connection or"
+                        " interconnection");
     uint32_t limit;
     char count [16];
     if (reg_check_text (ctx, "status", q->status, 16, false)
@@ -1024,7 +1078,9 @@ reg_review_queue (lg_ctx_t *ctx)
         "   WHEN 'service' THEN (SELECT provider_id FROM service_holders"
         "    WHERE service_id = c.subject_id AND role = 2)"
         "   WHEN 'connection' THEN (SELECT provider_id FROM connections WHERE id = c.subject_id)"
-        "   WHEN 'contract' THEN (SELECT provider_id FROM contracts WHERE id = c.subject_id) END, 0),"
+        "   WHEN 'contract' THEN (SELECT provider_id FROM contracts WHERE id = c.subject_id)"
+        "   WHEN 'interconnection' THEN (SELECT provider_a FROM interconnections"
+        "    WHERE id = c.subject_id) END, 0),"
         "  c.subject || ' ' || c.subject_id || CASE WHEN c.cancel THEN ' (cancellation)' ELSE '' END,"
         "  c.filed_at FROM changes c WHERE c.kind = 'application' AND c.status = 'pending'"
         ") w WHERE $1 = '' OR w.kind = $1 ORDER BY w.at, w.kind, w.id LIMIT $2::integer", 2, params);

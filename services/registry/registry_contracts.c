@@ -14,7 +14,10 @@
        cancellation being written is waited for and seen), and
        ContractActivated is published.
     3. An interconnection is a registered fact with its justification (R8.1):
-       no approval step, no prefecture or operating body involved (R8.2).
+       no approval step, no prefecture or operating body involved (R8.2). It
+       ends by a cancellation (a notification, by either side or staff), or
+       with either side's cancellation (registry_changes.c, point 6); then
+       the pair may register one again.
     4. A contract ends by its own cancellation or with its provider's, which
        cancels every active contract of the provider when it takes effect
        (registry_changes.c, point 6); a draft is left, and is not activated
@@ -436,8 +439,9 @@ reg_interconnection_register (lg_ctx_t *ctx)
         return lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, "R8.1", "providers %s and %s"
                               " are already interconnected", a, b);
     if ((rc = lg_ctx_query (ctx, &res,
-            "INSERT INTO interconnections (provider_a, provider_b, justification, created_at)"
-            " VALUES ($1::bigint, $2::bigint, $3, $4::timestamptz) RETURNING "
+            "INSERT INTO interconnections (provider_a, provider_b, justification, created_at,"
+            " updated_at) VALUES ($1::bigint, $2::bigint, $3, $4::timestamptz, $4::timestamptz)"
+            " RETURNING "
             INTERCONNECTION_COLUMNS, 4, params)))
         return rc;
     Lgwan__V1__Interconnection *i = s_interconnection_from_row (res, 0);

@@ -1004,6 +1004,108 @@ test_r4_2_another_providers_filing_is_denied (void **state)
     assert_int_equal (rf_count ("changes"), changes);
 }
 
+//  An interconnection registered by the operator; its id
+static uint64_t
+s_interconnected (uint64_t a, uint64_t b)
+{
+    Lgwan__V1__InterconnectionRegister ic = LGWAN__V1__INTERCONNECTION_REGISTER__INIT;
+    ic.provider_a = a;
+    ic.provider_b = b;
+    ic.justification = (char *) "共同利用型サービスの相互提供のため";
+    lg_reply_t *reply = rf_ask ("operator", RF_BODY (INTERCONNECTION_REGISTER), &ic);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    uint64_t id = reply->interconnection->interconnection->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+//  The last version of interconnection id: its number, reason, status
+static void
+s_interconnection_version (uint64_t id, uint64_t version, const char *reason)
+{
+    lg_reply_t *reply = s_history ("viewer", "interconnection", id);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__HistoryReply *h = reply->history;
+    assert_int_equal (h->n_versions, version);
+    const Lgwan__V1__Version *last = h->versions [h->n_versions - 1];
+    assert_int_equal (last->version, version);
+    assert_non_null (strstr (last->reason, reason));
+    assert_non_null (strstr (last->record, "\"status\": \"cancelled\""));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+/* REQ R4.2 R8.1: an interconnection ends by a cancellation, a notification
+   filed by either side (or staff), once: cancelled, a version,
+   CancellationEffective, and the pair may register one again. Nothing else
+   of it is changed, another provider is denied, and an application is the
+   wrong kind. Before, ChangeFile refused the subject (INVALID_ARGUMENT
+   R4.2): a mistaken interconnection could never be corrected */
+static void
+test_r4_2_interconnection_is_cancelled (void **state)
+{
+    (void) state;
+    uint64_t other = rf_qualified_provider ("相互接続解消株式会社");
+    uint64_t id = s_interconnected (other, 2);
+    long changes = rf_count ("changes");
+    rf_refused (s_cancel ("provider1", NOTIFICATION, "interconnection", id, ""),
+                RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_cancel ("provider2", APPLICATION, "interconnection", id, ""),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    Lgwan__V1__ProviderPatch patch = LGWAN__V1__PROVIDER_PATCH__INIT;
+    patch.name_ja = (char *) "別名";
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.kind = NOTIFICATION;
+    change.subject = (char *) "interconnection";
+    change.id = id;
+    change.provider = &patch;
+    rf_refused (rf_ask ("provider2", RF_BODY (CHANGE_FILE), &change),
+                RF_CODE (INVALID_ARGUMENT), "R4.2");
+    assert_int_equal (rf_count ("changes"), changes);
+
+    //  The second side files it: it takes effect today
+    s_change_id (s_cancel ("provider2", NOTIFICATION, "interconnection", id, ""), "effective");
+    s_assert_status ("interconnections", id, "cancelled");
+    s_interconnection_version (id, 2, "契約終了");
+    uint64_t owner = 0;
+    char effective [11] = "";
+    assert_int_equal (rf_cancellations ("interconnection", id, effective, &owner), 1);
+    assert_string_equal (effective, RF_TODAY);
+    assert_int_equal (owner, other);
+    rf_refused (s_cancel ("operator", NOTIFICATION, "interconnection", id, ""),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    assert_int_equal (rf_cancellations ("interconnection", id, NULL, NULL), 1);
+    //  The pair registers one again
+    assert_true (s_interconnected (2, other) > id);
+}
+
+/* REQ R4.2 R8.1: a provider's cancellation ends the interconnections it is a
+   side of, in its transaction: cancelled, a version whose reason names the
+   provider's cancellation, without an event of their own; the other side's
+   others stay. Before, they stayed registered with a cancelled side */
+static void
+test_r4_2_provider_cancellation_ends_its_interconnections (void **state)
+{
+    (void) state;
+    uint64_t leaving = rf_qualified_provider ("撤退予定株式会社");
+    uint64_t ended [2] = { s_interconnected (leaving, 1), s_interconnected (2, leaving) };
+    uint64_t kept = s_interconnected (1, rf_qualified_provider ("存続株式会社"));
+    uint64_t change = s_change_id (s_cancel ("operator", APPLICATION, "provider", leaving, ""),
+                                   "pending");
+    rf_ok (s_decide ("reviewer", change, APPROVED, "撤退を承認"));
+    s_assert_status ("providers", leaving, "cancelled");
+    char *why = zsys_sprintf ("ended with the cancellation of provider %" PRIu64 " (change %"
+                              PRIu64 ")", leaving, change);
+    for (int i = 0; i < 2; i++) {
+        s_assert_status ("interconnections", ended [i], "cancelled");
+        s_interconnection_version (ended [i], 2, why);
+        assert_int_equal (rf_cancellations ("interconnection", ended [i], NULL, NULL), 0);
+    }
+    zstr_free (&why);
+    s_assert_status ("interconnections", kept, "registered");
+    rf_refused (s_cancel ("provider1", NOTIFICATION, "interconnection", ended [0], ""),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+}
+
 /* REQ R4.2: a date that passed while no registry ran takes effect when one
    starts */
 static void
@@ -1413,6 +1515,8 @@ main (void)
         cmocka_unit_test (test_x3_history_read_takes_no_lock),
         cmocka_unit_test (test_x3_permissions),
         cmocka_unit_test (test_r4_2_another_providers_filing_is_denied),
+        cmocka_unit_test (test_r4_2_interconnection_is_cancelled),
+        cmocka_unit_test (test_r4_2_provider_cancellation_ends_its_interconnections),
         cmocka_unit_test (test_x3_bad_input),
         cmocka_unit_test_teardown (test_r4_2_cancel_scheduled, rf_clock_back),
         cmocka_unit_test_teardown (test_r4_2_cancel_while_down, rf_clock_back),
