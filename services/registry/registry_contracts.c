@@ -14,7 +14,8 @@
        cancellation being written is waited for and seen), and
        ContractActivated is published.
     3. An interconnection is a registered fact with its justification (R8.1):
-       no approval step, no prefecture or operating body involved (R8.2). It
+       no approval step, no prefecture involved, and the operating body is
+       refused as a side (R8.2). It
        ends by a cancellation (a notification, by either side or staff), or
        with either side's cancellation (registry_changes.c, point 6); then
        the pair may register one again.
@@ -418,13 +419,27 @@ reg_interconnection_register (lg_ctx_t *ctx)
     int rc;
     if ((rc = s_qualified (ctx, r->provider_a, "R8.1")) || (rc = s_qualified (ctx, r->provider_b, "R8.1")))
         return rc;
-    //  R8.2: a registered fact at once; nobody approves it
+    //  R8.2: the operating body takes no part in interconnections (both
+    //  sides are locked above: the flag is as it stays)
     char a [24], b [24], now [40];
     ID_TEXT (a, r->provider_a);
     ID_TEXT (b, r->provider_b);
+    const char *sides [] = { a, b };
+    PGresult *res;
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT min (id) AS id FROM providers"
+                                       " WHERE id IN ($1::bigint, $2::bigint) AND operating_body",
+                            2, sides)))
+        return rc;
+    char body [24];
+    snprintf (body, sizeof body, "%s", lg_db_value (res, 0, "id")? lg_db_value (res, 0, "id"): "");
+    PQclear (res);
+    if (*body)
+        return REFUSE (ctx, "R8.2", "provider %s is the operating body, which takes no part in"
+                       " interconnections between providers", body);
+    //  R8.2: a registered fact at once; nobody approves it
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { a, b, r->justification, now };
-    PGresult *res = lg_db_exec (ctx->db, "SELECT 1 FROM interconnections WHERE status = 'registered'"
+    res = lg_db_exec (ctx->db, "SELECT 1 FROM interconnections WHERE status = 'registered'"
                                 " AND least (provider_a, provider_b) = least ($1::bigint, $2::bigint)"
                                 " AND greatest (provider_a, provider_b) = greatest ($1::bigint, $2::bigint)",
                                 2, params);

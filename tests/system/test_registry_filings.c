@@ -1034,6 +1034,31 @@ test_r8_interconnections (void **state)
                 NULL);
 }
 
+/* REQ R8.2: the operating body takes no part in interconnections: as either
+   side it is refused FAILED_PRECONDITION R8.2 and nothing is registered.
+   Runs after test_r9_service_registration, which qualified it. Before, it
+   was registered like any provider */
+static void
+test_r8_2_operating_body_is_no_side_of_an_interconnection (void **state)
+{
+    (void) state;
+    uint64_t body = rf_sql_long ("SELECT id FROM registry.providers WHERE operating_body"
+                                 " AND status = 'qualified'");
+    long interconnections = rf_count ("interconnections");
+    long events = rf_count ("outbox");
+    char message [160];
+    snprintf (message, sizeof message, "provider %" PRIu64 " is the operating body, which takes"
+              " no part in interconnections between providers", body);
+    lg_reply_t *reply = s_interconnect ("provider2", 2, body, "機構との相互接続");
+    rf_expect (reply, RF_CODE (FAILED_PRECONDITION), "R8.2");
+    assert_string_equal (reply->status->message, message);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_refused (s_interconnect ("operator", body, 1, "機構との相互接続"),
+                RF_CODE (FAILED_PRECONDITION), "R8.2");
+    assert_int_equal (rf_count ("interconnections"), interconnections);
+    assert_int_equal (rf_count ("outbox"), events);
+}
+
 /* REQ R3.1: a rejected applicant may apply again under its corporate number;
    a live record keeps the number to itself */
 static void
@@ -1565,6 +1590,7 @@ main (void)
         cmocka_unit_test (test_r4_1_activation_waits_for_a_service_cancellation),
         cmocka_unit_test (test_r4_1_activation_waits_for_a_hosting_providers_cancellation),
         cmocka_unit_test (test_r8_interconnections),
+        cmocka_unit_test (test_r8_2_operating_body_is_no_side_of_an_interconnection),
         cmocka_unit_test (test_r3_1_reapply_after_rejection),
         cmocka_unit_test (test_r3_1_one_provider_per_local_government),
         cmocka_unit_test (test_r4_3_service_list),
