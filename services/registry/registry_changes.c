@@ -20,7 +20,8 @@
     4. A cancellation ends what is in effect: a qualified provider, a
        registered service, an active connection or contract. One of what is
        still applied for, under review or a draft is refused (R4.2): it never
-       began, and CancellationEffective would announce its end. A change that
+       began, and CancellationEffective would announce its end (a draft
+       contract is withdrawn instead, point 8). A change that
        waits (pending, scheduled) for a record that never took effect (since
        rejected, or one filed before this rule) lapses when it is decided or
        due: closed as 'lapsed', nothing written, nothing published. What
@@ -46,6 +47,11 @@
     7. An interconnection ends by a cancellation, a notification (policy)
        filed by either side or staff; CancellationEffective names its first
        side as provider. No other change of it is filed.
+    8. A draft contract never took effect, and nobody decides it: a
+       cancellation filed while it is a draft withdraws it at once (status
+       withdrawn, a version, the change effective, no CancellationEffective;
+       a later date is refused, R4.2). A withdrawn contract takes no change,
+       delivery or activation.
 */
 #include "registry_internal.h"
 
@@ -489,6 +495,20 @@ s_cancel_now (lg_ctx_t *ctx, uint64_t change, const char *subject, uint64_t id,
     return s_publish_cancellation (ctx, subject, id, provider, effective_on);
 }
 
+//  A draft contract withdrawn (point 8): its status and a version; nothing
+//  ended, so nothing is published
+static int
+s_withdraw_contract (lg_ctx_t *ctx, uint64_t id)
+{
+    char text [24], now [40];
+    ID_TEXT (text, id);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    const char *params [] = { text, now };
+    int rc = lg_ctx_exec (ctx, "UPDATE contracts SET status = 'withdrawn', version = version + 1,"
+                               " updated_at = $2::timestamptz WHERE id = $1::bigint", 2, params);
+    return rc? rc: reg_version (ctx, "contract", id);
+}
+
 //  Apply a change's patch to its record (not a cancellation)
 static int
 s_apply_patch (lg_ctx_t *ctx, const char *subject, uint64_t id, const char *payload)
@@ -749,16 +769,21 @@ reg_change_file (lg_ctx_t *ctx)
     if (!needs_application && f->kind == LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION)
         return REFUSE (ctx, "R4.2", "a change of the %s of a %s is a change notification:"
                        " it takes effect when filed, not when approved", fields [0], f->subject);
-    if (streq (status, "cancelled"))
-        return REFUSE (ctx, "R4.2", "%s %" PRIu64 " is cancelled", f->subject, f->id);
+    if (streq (status, "cancelled") || streq (status, "withdrawn"))
+        return REFUSE (ctx, "R4.2", "%s %" PRIu64 " is %s", f->subject, f->id, status);
     //  A rejected application never took effect: nothing to change, and a
     //  cancellation would announce the end of what never began
     if (streq (status, "rejected"))
         return REFUSE (ctx, "R4.2", "%s %" PRIu64 " was rejected: it never took effect, so there"
                        " is nothing to change or cancel", f->subject, f->id);
     //  Nor has what is still applied for, under review or a draft: it is
-    //  decided, not cancelled
-    if (f->cancel && !s_is_in_effect (f->subject, status))
+    //  decided, not cancelled. A draft contract has nobody to decide it: its
+    //  cancellation withdraws it, at once (point 8)
+    bool withdraw = f->cancel && streq (f->subject, "contract") && streq (status, "draft");
+    if (withdraw && !streq (effective, today))
+        return REFUSE (ctx, "R4.2", "contract %" PRIu64 " is a draft: it is withdrawn at once,"
+                       " not on a later date (%s)", f->id, effective);
+    if (f->cancel && !withdraw && !s_is_in_effect (f->subject, status))
         return REFUSE (ctx, "R4.2", "%s %" PRIu64 " is %s: it is not in effect yet, so there is"
                        " nothing to cancel", f->subject, f->id, status);
     if ((rc = s_check_parents (ctx, f->subject, f->id)))
@@ -819,6 +844,9 @@ reg_change_file (lg_ctx_t *ctx)
     }
     uint64_t change = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
     PQclear (res);
+    if (withdraw && notification)
+        rc = s_withdraw_contract (ctx, f->id);
+    else
     if (notification)
         rc = s_take_effect (ctx, change, f->subject, f->id, provider, f->cancel, effective, payload);
     free (payload);

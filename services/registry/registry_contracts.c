@@ -19,7 +19,10 @@
        ends by a cancellation (a notification, by either side or staff), or
        with either side's cancellation (registry_changes.c, point 6); then
        the pair may register one again.
-    4. A contract ends by its own cancellation or with its provider's, which
+    4. A draft is withdrawn by a cancellation filed while it is one, at once:
+       status withdrawn, a version, no CancellationEffective (it never took
+       effect), and it is not delivered to nor activated any more.
+       A contract ends by its own cancellation or with its provider's, which
        cancels every active contract of the provider when it takes effect
        (registry_changes.c, point 6); a draft is left, and is not activated
        any more (R4.1). The cancellation of every service a contract covers
@@ -231,8 +234,8 @@ reg_contract_record_delivery (lg_ctx_t *ctx)
     int rc = s_lock_contract (ctx, d->contract, &provider, status, sizeof status);
     if (rc)
         return rc;
-    if (streq (status, "cancelled"))
-        return REFUSE (ctx, "R7.2", "contract %" PRIu64 " is cancelled", d->contract);
+    if (streq (status, "cancelled") || streq (status, "withdrawn"))
+        return REFUSE (ctx, "R7.2", "contract %" PRIu64 " is %s", d->contract, status);
     char text [24], now [40];
     ID_TEXT (text, d->contract);
     lg_clock_format (ctx->now_us, now, sizeof now);

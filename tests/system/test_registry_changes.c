@@ -601,7 +601,8 @@ test_r9_2_hosting_moves_only_without_its_connections (void **state)
 /* REQ R4.2: a cancellation ends what is in effect. A provider under
    review, a service or a connection applied for or under review, a draft
    contract never began: its cancellation is refused, for today or a later
-   date, and nothing is written. Before, it was taken: at once, and on its
+   date (a draft contract's for a later date: for today it is withdrawn,
+   test_r4_2_draft_contract_is_withdrawn), and nothing is written. Before, it was taken: at once, and on its
    date if later even when the application was rejected meanwhile, and
    CancellationEffective announced the end of what never began */
 static void
@@ -629,7 +630,9 @@ test_r4_2_what_never_took_effect_is_not_cancelled (void **state)
                 RF_CODE (FAILED_PRECONDITION), "R4.2");
     rf_refused (s_cancel ("operator", NOTIFICATION, "service", applied, "2027-03-10"),
                 RF_CODE (FAILED_PRECONDITION), "R4.2");
-    rf_refused (s_cancel ("provider1", NOTIFICATION, "contract", contract, ""),
+    //  (A draft contract is withdrawn at once, never on a later date:
+    //  test_r4_2_draft_contract_is_withdrawn)
+    rf_refused (s_cancel ("provider1", NOTIFICATION, "contract", contract, "2027-03-10"),
                 RF_CODE (FAILED_PRECONDITION), "R4.2");
     rf_refused (s_cancel ("operator", NOTIFICATION, "connection", connection, ""),
                 RF_CODE (FAILED_PRECONDITION), "R4.2");
@@ -1106,6 +1109,50 @@ test_r4_2_provider_cancellation_ends_its_interconnections (void **state)
                 RF_CODE (FAILED_PRECONDITION), "R4.2");
 }
 
+/* REQ R4.2: a draft contract is withdrawn by a cancellation filed while it
+   is a draft, at once: status withdrawn, a version, the change effective,
+   no CancellationEffective (it never took effect); it is not delivered to,
+   activated or cancelled any more. A later date is refused. Before, its
+   cancellation was refused (it is not active) and nothing else ended it:
+   a draft lingered for ever and could be activated at any later date */
+static void
+test_r4_2_draft_contract_is_withdrawn (void **state)
+{
+    (void) state;
+    uint64_t service = rf_registered_service (2, 2);
+    uint64_t contract = rf_contract ("provider2", 2, "131032", service);
+    rf_ok (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_TERMS_OF_USE, RF_TODAY));
+    long changes = rf_count ("changes");
+    rf_refused (s_cancel ("provider2", NOTIFICATION, "contract", contract, "2027-03-10"),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    assert_int_equal (rf_count ("changes"), changes);
+    long events = rf_count ("outbox");
+
+    s_change_id (s_cancel ("provider2", NOTIFICATION, "contract", contract, ""), "effective");
+    s_assert_status ("contracts", contract, "withdrawn");
+    assert_int_equal (rf_count ("outbox"), events);
+    assert_int_equal (rf_cancellations ("contract", contract, NULL, NULL), 0);
+    lg_reply_t *reply = s_history ("provider2", "contract", contract);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->history->n_versions, 3);       //  filed, delivery, withdrawn
+    assert_non_null (strstr (reply->history->versions [2]->record, "\"status\": \"withdrawn\""));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  Nothing more of it
+    rf_refused (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_USER_MANUAL, RF_TODAY),
+                RF_CODE (FAILED_PRECONDITION), "R7.2");
+    rf_refused (rf_activate ("provider2", contract), RF_CODE (FAILED_PRECONDITION), "R7.2");
+    rf_refused (s_cancel ("provider2", NOTIFICATION, "contract", contract, ""),
+                RF_CODE (FAILED_PRECONDITION), "R4.2");
+    s_assert_status ("contracts", contract, "withdrawn");
+    assert_int_equal (rf_count ("outbox"), events);
+    reply = rf_contracts_of ("provider2", 2, true);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    for (size_t i = 0; i < reply->contracts->n_contracts; i++)
+        assert_int_not_equal (reply->contracts->contracts [i]->id, contract);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 /* REQ R4.2: a date that passed while no registry ran takes effect when one
    starts */
 static void
@@ -1517,6 +1564,7 @@ main (void)
         cmocka_unit_test (test_r4_2_another_providers_filing_is_denied),
         cmocka_unit_test (test_r4_2_interconnection_is_cancelled),
         cmocka_unit_test (test_r4_2_provider_cancellation_ends_its_interconnections),
+        cmocka_unit_test (test_r4_2_draft_contract_is_withdrawn),
         cmocka_unit_test (test_x3_bad_input),
         cmocka_unit_test_teardown (test_r4_2_cancel_scheduled, rf_clock_back),
         cmocka_unit_test_teardown (test_r4_2_cancel_while_down, rf_clock_back),
