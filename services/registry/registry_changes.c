@@ -704,6 +704,11 @@ s_take_effect (lg_ctx_t *ctx, uint64_t change, const char *subject, uint64_t id,
     return rc? rc: s_set_change_status (ctx, change, "effective", cancel? effective_on: NULL);
 }
 
+//  A field of a change in a refusal: two %s, "a cancellation" or "a change
+//  of the " and the field
+#define S_WHAT(field) streq ((field), "cancel")? "a cancellation": "a change of the ", \
+                      streq ((field), "cancel")? "": (field)
+
 int
 reg_change_file (lg_ctx_t *ctx)
 {
@@ -760,15 +765,16 @@ reg_change_file (lg_ctx_t *ctx)
         if (rc)
             return rc;
         if (application && f->kind == LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION)
-            return REFUSE (ctx, "R4.2", "a change of the %s of a %s needs a change application,"
-                           " not a notification", fields [i], f->subject);
+            return REFUSE (ctx, "R4.2", "%s%s of %s %" PRIu64 " needs a change application,"
+                           " not a notification", S_WHAT (fields [i]), f->subject, f->id);
         needs_application |= application;
     }
     //  A notification filed as an application would wait for a reviewer,
     //  though the rule says it takes effect when filed
     if (!needs_application && f->kind == LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION)
-        return REFUSE (ctx, "R4.2", "a change of the %s of a %s is a change notification:"
-                       " it takes effect when filed, not when approved", fields [0], f->subject);
+        return REFUSE (ctx, "R4.2", "%s%s of %s %" PRIu64 " is a change notification:"
+                       " it takes effect when filed, not when approved", S_WHAT (fields [0]),
+                       f->subject, f->id);
     if (streq (status, "cancelled") || streq (status, "withdrawn"))
         return REFUSE (ctx, "R4.2", "%s %" PRIu64 " is %s", f->subject, f->id, status);
     //  A rejected application never took effect: nothing to change, and a

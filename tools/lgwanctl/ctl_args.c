@@ -178,7 +178,7 @@ static const ctl_command_t s_commands [] = {
     { "change",   "list",   "change_list",    NULL, NULL,
       "changes by --subject, --id, --status; page with --after-id" },
     { "history",  "show",   "history",        NULL, NULL,
-      "every version of a record: --subject provider|service|contract|interconnection --id" },
+      "every version of a record: --subject provider|service|contract|connection|interconnection --id" },
     { "reference", "show",  "reference_get",  NULL, NULL,
       "one local government by --lgcode" },
     { "pool",     "add",    "pool_add",       NULL, NULL,
