@@ -542,21 +542,24 @@ s_list (lg_ctx_t *ctx)
     return rc;
 }
 
+//  The points, and the head: read in one statement, from the head's row
+//  (a row of NULLs but the head when no point exists), so the version is
+//  there with no point too; it was set from the points' rows only, and
+//  PointList said version 0 whatever the head when none was registered
 static int
 s_points (lg_ctx_t *ctx)
 {
     PGresult *res;
     int rc = lg_ctx_query (ctx, &res,
-        "SELECT name, acked_version, dry_run, to_char (last_seen AT TIME ZONE 'UTC',"
-        " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS last_seen,"
-        " acked_version < (SELECT version FROM desired_head WHERE id = 1)"
-        "  AND retired_at IS NULL AS behind, refusals,"
-        " coalesce (to_char (refused_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+        "SELECT h.version AS head, p.name, p.acked_version, p.dry_run,"
+        " to_char (p.last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS last_seen,"
+        " p.acked_version < h.version AND p.retired_at IS NULL AS behind, p.refusals,"
+        " coalesce (to_char (p.refused_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
         " '') AS refused_at,"
-        " coalesce (to_char (retired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-        " '') AS retired_at, coalesce (retired_by, '') AS retired_by,"
-        " coalesce (retire_reason, '') AS retire_reason, replica,"
-        " (SELECT version FROM desired_head WHERE id = 1) AS head FROM points ORDER BY name",
+        " coalesce (to_char (p.retired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+        " '') AS retired_at, coalesce (p.retired_by, '') AS retired_by,"
+        " coalesce (p.retire_reason, '') AS retire_reason, p.replica"
+        " FROM desired_head h LEFT JOIN points p ON true WHERE h.id = 1 ORDER BY p.name",
         0, NULL);
     if (rc)
         return rc;
@@ -564,7 +567,8 @@ s_points (lg_ctx_t *ctx)
     lgwan__v1__points_reply__init (reply);
     int rows = PQntuples (res);
     reply->points = (Lgwan__V1__EnforcementPoint **) calloc (rows + 1, sizeof (void *));
-    for (int row = 0; row < rows; row++) {
+    reply->version = lg_db_u64 (res, 0, "head");
+    for (int row = 0; row < rows && lg_db_value (res, row, "name"); row++) {
         Lgwan__V1__EnforcementPoint *p = (Lgwan__V1__EnforcementPoint *) malloc (sizeof *p);
         lgwan__v1__enforcement_point__init (p);
         p->name = lg_strdup (lg_db_value (res, row, "name"));
@@ -578,7 +582,6 @@ s_points (lg_ctx_t *ctx)
         p->retired_by = lg_strdup (lg_db_value (res, row, "retired_by"));
         p->retire_reason = lg_strdup (lg_db_value (res, row, "retire_reason"));
         p->replica = lg_strdup (lg_db_value (res, row, "replica"));
-        reply->version = strtoull (lg_db_value (res, row, "head"), NULL, 10);
         reply->points [reply->n_points++] = p;
     }
     PQclear (res);

@@ -2020,6 +2020,27 @@ test_r16_1_acks_of_two_replicas_at_once (void **state)
     zsock_destroy (&fb);
 }
 
+/* REQ R16.1: PointList names the head version when no point is registered
+   (every change then in force at once). The version was set from the
+   points' rows only, so with none it said 0 whatever the head */
+static void
+test_r16_1_points_name_the_head_without_a_point (void **state)
+{
+    (void) state;
+    s_more_room ();
+    uint64_t id = s_fresh_connection ();
+    assert_true (s_disconnect_one (id, "INC-NO-POINT"));
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.points"), 0);
+    long head = s_sql ("SELECT version FROM isolation.desired_head");
+    assert_true (head > 0);
+    Lgwan__V1__PointList list = LGWAN__V1__POINT_LIST__INIT;
+    lg_reply_t *reply = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_POINT_LIST, &list);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_int_equal (reply->points->n_points, 0);
+    assert_int_equal (reply->points->version, head);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 static int
 s_forget_points (void **state)
 {
@@ -2064,6 +2085,8 @@ main (void)
         cmocka_unit_test_teardown (test_r16_1_two_impositions_at_once, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_acks_of_two_replicas_at_once, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_point_name_an_operator_cannot_retire_refused,
+                                   s_forget_points),
+        cmocka_unit_test_teardown (test_r16_1_points_name_the_head_without_a_point,
                                    s_forget_points),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
