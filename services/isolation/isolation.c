@@ -112,22 +112,6 @@ s_sync (lg_ctx_t *ctx, const char *connection, uint64_t *version)
     return rc;
 }
 
-//  The head version, and the version every registered point acknowledged
-//  (with no point, the head)
-static int
-s_versions (lg_ctx_t *ctx, uint64_t *head, uint64_t *in_force)
-{
-    PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, "SELECT h.version AS head, " ISOLATION_IN_FORCE_SQL
-                                      " AS in_force FROM desired_head h WHERE h.id = 1", 0, NULL);
-    if (rc)
-        return rc;
-    *head = strtoull (lg_db_value (res, 0, "head"), NULL, 10);
-    *in_force = strtoull (lg_db_value (res, 0, "in_force"), NULL, 10);
-    PQclear (res);
-    return 0;
-}
-
 int
 isolation_emit_in_force (lg_ctx_t *ctx, uint64_t *in_force_p)
 {
@@ -308,9 +292,15 @@ s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, bo
 }
 
 //  The reply: each connection's state and causes, the version and whether
-//  every point has it
+//  every point has it. A write passes the version it left in effect and the
+//  one in force when it released its events (read = false). A read (read =
+//  true) takes the head and the version in force from the statement that
+//  reads the causes: one snapshot, so the causes shown are judged against
+//  the head they belong to. Read in a statement before it (autocommit: a
+//  snapshot each), a Disconnect committed in between was shown disconnected
+//  and in force at the old head, while no point had acked its version
 static int
-s_reply (lg_ctx_t *ctx, zlistx_t *connections, uint64_t version, uint64_t in_force)
+s_reply (lg_ctx_t *ctx, zlistx_t *connections, bool read, uint64_t version, uint64_t in_force)
 {
     Lgwan__V1__IsolationReply *reply = (Lgwan__V1__IsolationReply *) malloc (sizeof *reply);
     lgwan__v1__isolation_reply__init (reply);
@@ -318,23 +308,32 @@ s_reply (lg_ctx_t *ctx, zlistx_t *connections, uint64_t version, uint64_t in_for
         calloc (zlistx_size (connections) + 1, sizeof (void *));
     ctx->reply->body_case = LGWAN__V1__REPLY__BODY_ISOLATION;
     ctx->reply->isolation = reply;
-    reply->version = version;
-    reply->in_force = in_force >= version;
-    //  All of them in one statement, in the order asked, causes in order
+    //  All of them in one statement, in the order asked, causes in order,
+    //  beside the versions (a row of NULLs but those when none is asked)
     char *ids = s_id_array (connections);
     const char *params [] = { ids };
     PGresult *res;
     int rc = lg_ctx_query (ctx, &res,
-        "SELECT u.n, c.id, c.provider_id, array_to_string (c.prefixes, ',') AS prefixes, k.cause,"
-        " k.reference, k.actor, k.reason, to_char (k.since AT TIME ZONE 'UTC',"
-        " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS since"
-        " FROM unnest ($1::bigint[]) WITH ORDINALITY AS u (id, n)"
-        " JOIN connections c ON c.id = u.id"
-        " LEFT JOIN causes k ON k.connection_id = c.id ORDER BY u.n, k.cause", 1, params);
+        "WITH v AS (SELECT h.version AS head, " ISOLATION_IN_FORCE_SQL " AS in_force"
+        "  FROM desired_head h WHERE h.id = 1)"
+        " SELECT v.head, v.in_force, r.* FROM v LEFT JOIN ("
+        "  SELECT u.n, c.id, c.provider_id, array_to_string (c.prefixes, ',') AS prefixes,"
+        "  k.cause, k.reference, k.actor, k.reason, to_char (k.since AT TIME ZONE 'UTC',"
+        "  'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS since"
+        "  FROM unnest ($1::bigint[]) WITH ORDINALITY AS u (id, n)"
+        "  JOIN connections c ON c.id = u.id"
+        "  LEFT JOIN causes k ON k.connection_id = c.id) r ON true ORDER BY r.n, r.cause",
+        1, params);
     free (ids);
     if (rc)
         return rc;
-    int rows = PQntuples (res);
+    if (read) {
+        version = lg_db_u64 (res, 0, "head");
+        in_force = lg_db_u64 (res, 0, "in_force");
+    }
+    reply->version = version;
+    reply->in_force = in_force >= version;
+    int rows = lg_db_value (res, 0, "n")? PQntuples (res): 0;
     for (int first = 0, next; first < rows; first = next) {
         const char *n = lg_db_value (res, first, "n");
         for (next = first + 1; next < rows && streq (lg_db_value (res, next, "n"), n); next++)
@@ -370,15 +369,6 @@ s_reply (lg_ctx_t *ctx, zlistx_t *connections, uint64_t version, uint64_t in_for
     }
     PQclear (res);
     return 0;
-}
-
-//  The same for a read: as of the head version
-static int
-s_reply_now (lg_ctx_t *ctx, zlistx_t *connections)
-{
-    uint64_t head, in_force;
-    int rc = s_versions (ctx, &head, &in_force);
-    return rc? rc: s_reply (ctx, connections, head, in_force);
 }
 
 //  Impose or lift a cause on a connection; queue its event for when it is
@@ -427,7 +417,7 @@ s_impose (lg_ctx_t *ctx, int cause, uint64_t provider, uint64_t *connections, si
     if (rc == 0)
         rc = isolation_emit_in_force (ctx, &in_force);
     if (rc == 0)
-        rc = s_reply (ctx, targets, version, in_force);
+        rc = s_reply (ctx, targets, false, version, in_force);
     zlistx_destroy (&targets);
     return rc;
 }
@@ -487,7 +477,7 @@ s_lift (lg_ctx_t *ctx)
     if (rc == 0)
         rc = isolation_emit_in_force (ctx, &in_force);
     if (rc == 0)
-        rc = s_reply (ctx, targets, version, in_force);
+        rc = s_reply (ctx, targets, false, version, in_force);
     zlistx_destroy (&targets);
     return rc;
 }
@@ -501,7 +491,7 @@ s_get (lg_ctx_t *ctx)
     zlistx_t *targets = s_ids_new ();
     int rc = s_targets (ctx, 0, &id, 1, false, targets);
     if (rc == 0)
-        rc = s_reply_now (ctx, targets);
+        rc = s_reply (ctx, targets, true, 0, 0);
     zlistx_destroy (&targets);
     return rc;
 }
@@ -535,7 +525,7 @@ s_list (lg_ctx_t *ctx)
     //  One row past the page: there is more, from the page's last id
     uint64_t next = rows > (int) limit? strtoull (PQgetvalue (res, limit - 1, 0), NULL, 10): 0;
     PQclear (res);
-    rc = s_reply_now (ctx, targets);
+    rc = s_reply (ctx, targets, true, 0, 0);
     if (rc == 0)
         ctx->reply->isolation->next_after_id = next;
     zlistx_destroy (&targets);

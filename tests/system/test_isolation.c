@@ -2041,6 +2041,63 @@ test_r16_1_points_name_the_head_without_a_point (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+static bool
+s_read_waits_on_causes (void *arg)
+{
+    (void) arg;
+    return s_sql ("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                  " WHERE c.relname = 'causes' AND NOT l.granted") == 1;
+}
+
+/* REQ R16.1: IsolationGet judges the causes it shows against the head they
+   belong to. The head and the version in force were read in one statement
+   and the causes in a later one (autocommit: two snapshots), so a
+   Disconnect committed in between was shown disconnected and in force at
+   the old head while no point had acked its version. Here the causes'
+   table is held (ACCESS EXCLUSIVE) by a session that, once the read waits
+   for it, imposes a disconnection as a Disconnect does (apply_cause: the
+   cause, a new head, the pending event) and commits */
+static void
+test_r16_1_read_judges_causes_against_their_head (void **state)
+{
+    (void) state;
+    s_more_room ();
+    uint64_t id = s_fresh_connection ();
+    long head = s_sql ("SELECT version FROM isolation.desired_head");
+    //  A point that acked the head, and nothing after it
+    assert_int_equal (s_sql ("WITH p AS (INSERT INTO isolation.points (name, acked_version,"
+                             " last_seen) VALUES ('still', %ld, now ()) RETURNING 1)"
+                             " SELECT count(*) FROM p", head), 1);
+    PGconn *holder = s_holder_begin ("LOCK TABLE causes IN ACCESS EXCLUSIVE MODE");
+    Lgwan__V1__IsolationGet get = LGWAN__V1__ISOLATION_GET__INIT;
+    get.connection = id;
+    s_call_t read = { .proc = &s_isolation, .who = "viewer",
+                      .body_case = LGWAN__V1__REQUEST__BODY_ISOLATION_GET, .body = &get };
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_call_thread, &read), 0);
+    bool waits = lg_test_wait_for (s_read_waits_on_causes, NULL, 5000);
+    char *impose = zsys_sprintf ("SELECT * FROM apply_cause (%" PRIu64 ", 1::smallint, true,"
+                                 " 'INC-SNAPSHOT', 'operator:alice', '試験', now ())", id);
+    PGresult *res = PQexec (holder, impose);
+    zstr_free (&impose);
+    bool imposed = PQresultStatus (res) == PGRES_TUPLES_OK;
+    PQclear (res);
+    //  Asserts only once the lock is let go
+    s_holder_commit (&holder);
+    pthread_join (thread, NULL);
+    assert_true (waits);
+    assert_true (imposed);
+    assert_non_null (read.reply);
+    s_expect (read.reply, LGWAN__V1__CODE__OK, NULL);
+    const Lgwan__V1__IsolationReply *reply = read.reply->isolation;
+    assert_string_equal (reply->connections [0]->state, "disconnected");
+    //  The head the cause made, which the point has not acked
+    assert_int_equal (s_sql ("SELECT version FROM isolation.desired_head"), head + 1);
+    assert_int_equal (reply->version, head + 1);
+    assert_false (reply->in_force);
+    lgwan__v1__reply__free_unpacked (read.reply, NULL);
+}
+
 static int
 s_forget_points (void **state)
 {
@@ -2087,6 +2144,8 @@ main (void)
         cmocka_unit_test_teardown (test_r16_1_point_name_an_operator_cannot_retire_refused,
                                    s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_points_name_the_head_without_a_point,
+                                   s_forget_points),
+        cmocka_unit_test_teardown (test_r16_1_read_judges_causes_against_their_head,
                                    s_forget_points),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
