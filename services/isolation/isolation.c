@@ -13,7 +13,10 @@
     3. Disconnected, Suspended, Reconnected and Decommissioned wait in table
        pending until every registered enforcement point acknowledged their
        version: only then is a change "in force" and published, with the
-       moment and the points. With no point registered, at once.
+       moment and the points. With no point registered, at once. The row
+       keeps who asked, why and the request's id, and the event goes out
+       under them whatever releases it (a point's ack is recorded by a duty,
+       system:isolation; X.1).
     4. Lifting a cause is for the `service` role only, naming the saga that
        collected the approvals (X.4); nobody lifts a disconnection by hand.
     5. Prefixes come from the registry's ConnectionActivated; when the
@@ -134,9 +137,10 @@ isolation_emit_in_force (lg_ctx_t *ctx, uint64_t *in_force_p)
         "WITH f AS (SELECT " ISOLATION_IN_FORCE_SQL " AS v),"
         " gone AS (DELETE FROM pending WHERE id IN (SELECT id FROM pending, f"
         "   WHERE version <= f.v ORDER BY id FOR UPDATE OF pending SKIP LOCKED)"
-        "   RETURNING id, version, kind, connection_id, cause, reference, state)"
+        "   RETURNING id, version, kind, connection_id, cause, reference, state, actor, reason,"
+        "   correlation)"
         " SELECT f.v AS in_force, g.id, g.version, g.kind, g.connection_id, g.cause,"
-        " g.reference, g.state,"
+        " g.reference, g.state, g.actor, g.reason, g.correlation,"
         " (SELECT provider_id FROM connections c WHERE c.id = g.connection_id) AS provider,"
         " (SELECT array_to_string (prefixes, ',') FROM connections c WHERE c.id = g.connection_id)"
         " AS prefixes,"
@@ -188,7 +192,11 @@ isolation_emit_in_force (lg_ctx_t *ctx, uint64_t *in_force_p)
             event.body_case = LGWAN__V1__EVENT__BODY_DECOMMISSIONED;
             event.decommissioned = &applied;
         }
-        rc = lg_ctx_emit (ctx, &event);
+        //  Under the header of the request that decided it, not of what
+        //  released it (the duty recording an ack is system:isolation)
+        rc = lg_outbox_append (ctx->outbox, &event, lg_db_value (res, row, "actor"),
+                               lg_db_value (res, row, "reason"),
+                               lg_db_value (res, row, "correlation"), ctx->now_us);
         free (applied.prefixes);
         free (applied.points);
         free (prefixes);
@@ -380,12 +388,15 @@ s_apply_cause (lg_ctx_t *ctx, const char *connection, int cause, bool impose,
     char kind [8], now [40];
     snprintf (kind, sizeof kind, "%d", cause);
     lg_clock_format (ctx->now_us, now, sizeof now);
-    const char *reason = ctx->request? ctx->request->reason: "";
+    //  Who, why and the request: the event's header when it is in force
+    //  (isolation_emit_in_force), as lg_ctx_emit would make it now
+    const char *reason = ctx->request && ctx->request->reason? ctx->request->reason: "";
+    const char *correlation = ctx->request? ctx->request->request_id: "";
     const char *params [] = { connection, kind, impose? "t": "f", reference, ctx->actor,
-                              reason, now };
+                              reason, now, correlation };
     PGresult *res;
     int rc = lg_ctx_query (ctx, &res, "SELECT * FROM apply_cause ($1::bigint, $2::smallint,"
-                                      " $3::boolean, $4, $5, $6, $7::timestamptz)", 7, params);
+                                      " $3::boolean, $4, $5, $6, $7::timestamptz, $8)", 8, params);
     if (rc)
         return rc;
     *changed = streq (lg_db_value (res, 0, "out_changed"), "t");

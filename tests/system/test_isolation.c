@@ -2098,6 +2098,101 @@ test_r16_1_read_judges_causes_against_their_head (void **state)
     lgwan__v1__reply__free_unpacked (read.reply, NULL);
 }
 
+//  The latest event of body_case (Disconnected, Suspended, ...) isolation
+//  wrote for connection, as stored in its outbox; caller frees
+static lg_event_t *
+s_applied_event (unsigned body_case, uint64_t connection)
+{
+    PGconn *conn = PQconnectdb (s_admin);
+    char kind [16];
+    snprintf (kind, sizeof kind, "%u", body_case);
+    const char *params [] = { kind };
+    PGresult *res = PQexecParams (conn, "SELECT event FROM isolation.outbox WHERE body_case ="
+                                        " $1::integer ORDER BY seq DESC", 1, NULL, params, NULL,
+                                  NULL, 1);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    lg_event_t *found = NULL;
+    for (int row = 0; row < PQntuples (res) && !found; row++) {
+        lg_event_t *event = lgwan__v1__event__unpack (NULL, (size_t) PQgetlength (res, row, 0),
+                                                      (const uint8_t *) PQgetvalue (res, row, 0));
+        assert_non_null (event);
+        const ProtobufCFieldDescriptor *field =
+            lg_codec_body_field (&lgwan__v1__event__descriptor, event->body_case);
+        const Lgwan__V1__IsolationApplied *applied = field
+            ? *(Lgwan__V1__IsolationApplied **) ((char *) event + field->offset): NULL;
+        if (applied && applied->connection == connection)
+            found = event;
+        else
+            lgwan__v1__event__free_unpacked (event, NULL);
+    }
+    PQclear (res);
+    PQfinish (conn);
+    assert_non_null (found);
+    return found;
+}
+
+//  Until connection has no event pending (5 s at most)
+static void
+s_wait_released (uint64_t id)
+{
+    for (int i = 0; i < 100 && s_pending (id) != 0; i++)
+        zclock_sleep (50);
+    assert_int_equal (s_pending (id), 0);
+}
+
+/* REQ X.1, R16.1: an event held until a point acked its version is
+   published under the header of the request that decided it: who asked,
+   why, and the request's id. It went out with the header of what released
+   it, the duty recording the ack: Disconnected said system:isolation with
+   no reason, and the registry wrote that into the connection's history,
+   while isolation's cause_history named the operator and the reason */
+static void
+test_x1_r16_1_event_held_for_a_point_names_who_asked (void **state)
+{
+    (void) state;
+    s_more_room ();
+    uint64_t id = s_fresh_connection ();
+    zsock_t *point = s_point_new ("witness");
+    uint64_t head = s_point_join (point, "witness");
+    s_point_ack_as (point, "witness", head);
+    const char *acked = "SELECT acked_version FROM isolation.points WHERE name = 'witness'";
+    for (int i = 0; i < 100 && s_sql ("%s", acked) != (long) head; i++)
+        zclock_sleep (50);
+
+    Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
+    d.connections = &id;
+    d.n_connections = 1;
+    d.incident = (char *) "INC-WORM";
+    lg_reply_t *reply = s_ask_why (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT,
+                                   &d, "suspected worm");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_false (reply->isolation->in_force);
+    char *request_id = strdup (reply->request_id);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_pending (id), 1);
+    //  Released by the ack, in the duty that records it
+    Lgwan__V1__EnforcerFrame *in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE);
+    s_point_ack_as (point, "witness", in->update->version);
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    s_wait_released (id);
+
+    lg_event_t *event = s_applied_event (LGWAN__V1__EVENT__BODY_DISCONNECTED, id);
+    assert_string_equal (event->actor, "operator:alice");
+    assert_string_equal (event->reason, "suspected worm");
+    assert_string_equal (event->correlation_id, request_id);
+    assert_string_equal (event->disconnected->reference, "INC-WORM");
+    lgwan__v1__event__free_unpacked (event, NULL);
+    //  The registry's history of the connection says the same (R4.2)
+    s_wait_mirror (id, "disconnected");
+    assert_int_equal (s_sql ("SELECT count(*) FROM registry.versions v"
+                             " JOIN registry.connections c ON c.id = v.subject_id"
+                             " AND v.version = c.version WHERE v.subject = 'connection'"
+                             " AND v.subject_id = %" PRIu64 " AND v.record->>'state' = 'disconnected'"
+                             " AND v.actor = 'operator:alice' AND v.reason = 'suspected worm'", id), 1);
+    free (request_id);
+    zsock_destroy (&point);
+}
+
 static int
 s_forget_points (void **state)
 {
@@ -2146,6 +2241,8 @@ main (void)
         cmocka_unit_test_teardown (test_r16_1_points_name_the_head_without_a_point,
                                    s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_read_judges_causes_against_their_head,
+                                   s_forget_points),
+        cmocka_unit_test_teardown (test_x1_r16_1_event_held_for_a_point_names_who_asked,
                                    s_forget_points),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
