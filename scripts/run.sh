@@ -176,8 +176,11 @@ start_service () {
     if [ "$svc" = enforcer ]; then
         #   The embedded platform has no gateway: one enforcement point in
         #   dry run records and acknowledges every version and changes no
-        #   firewall of this machine (its acks say so). A real gateway runs
-        #   it with LG_ENFORCER_NETNS set and without dry run.
+        #   firewall of this machine (its acks say so). Its acks count, so
+        #   every change is "in force", published and mirrored while nothing
+        #   is dropped; isolation names it in dry_run_points and lgwanctl
+        #   says "DRY RUN at demo-dry-run: nothing dropped there". A real
+        #   gateway runs it with LG_ENFORCER_NETNS set and without dry run.
         env+=("LG_ENFORCER_POINT=$ENFORCER_POINT" LG_ENFORCER_NETNS=host LG_ENFORCER_DRY_RUN=true
               "LG_ENFORCER_CERT=$CERTS/clients/enforcer_secret")
     fi
@@ -305,6 +308,14 @@ do_start () {
         start_service "$svc"
     done
     load_demo
+    #   The one enforcer is in dry run (start_service): every change it acks
+    #   is reported in force while nothing is dropped, so say it here too
+    local enforcement="Enforcement: no enforcer was built, so nothing is dropped anywhere"
+    if [[ " ${services[*]} " == *" enforcer "* ]]; then
+        enforcement="Enforcement: one enforcer, point $ENFORCER_POINT, in DRY RUN: it acks every change and
+            drops nothing, so a disconnection is reported \"in force\" with \"DRY RUN at
+            $ENFORCER_POINT: nothing dropped there\" (lgwanctl isolation show --connection N)"
+    fi
 
     cat <<EOF
 
@@ -329,6 +340,7 @@ Providers (their own records; the demo's remediation requests are provider 5's):
     LGWANCTL_CERT=$CERTS/clients/provider-dc_secret lgwanctl remediation report --remediation 1 \\
         --report "不要な許可ルールを削除した" --evidence '[{"reference":"変更記録 2026-11-20","effectiveOn":"2026-11-20"}]'
     LGWANCTL_CERT=$CERTS/clients/provider-cloud_secret lgwanctl contract list --provider 4
+$enforcement
 Sensors:    EVE lines into $RUN/eve/monitor.sock or appended to $RUN/eve/eve.json;
             protobuf batches (sensor certificate) to tcp://127.0.0.1:7304
 Database:   psql "host=$SOCK dbname=$DB user=postgres"

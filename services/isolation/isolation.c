@@ -16,7 +16,10 @@
        moment and the points. With no point registered, at once. The row
        keeps who asked, why and the request's id, and the event goes out
        under them whatever releases it (a point's ack is recorded by a duty,
-       system:isolation; X.1).
+       system:isolation; X.1). A point in dry run acks without dropping
+       anything: its ack counts (the demo's one enforcer runs so), but the
+       event and every reply name such points (dry_run_points), so "in
+       force" is never taken for "dropped" there.
     4. Lifting a cause is for the `service` role only, naming the saga that
        collected the approvals (X.4); nobody lifts a disconnection by hand.
     5. Prefixes come from the registry's ConnectionActivated; when the
@@ -32,6 +35,12 @@ extern const lg_migration_t isolation_migrations [];
 #define MISSING(ctx, ...)      lg_ctx_refuse ((ctx), LGWAN__V1__CODE__NOT_FOUND, NULL, __VA_ARGS__)
 
 static const char *s_cause_names [] = { "", "disconnection", "suspension", "decommission" };
+
+//  SQL: the points not retired that run in dry run, "a,b" by name ("" when
+//  none): their acks count towards in force, but they drop nothing (note 3)
+#define S_DRY_RUN_POINTS_SQL \
+    "(SELECT coalesce (string_agg (name, ',' ORDER BY name), '') FROM points" \
+    " WHERE retired_at IS NULL AND dry_run)"
 
 //  The state a set of causes means (decommission over disconnection over
 //  suspension)
@@ -145,7 +154,7 @@ isolation_emit_in_force (lg_ctx_t *ctx, uint64_t *in_force_p)
         " (SELECT array_to_string (prefixes, ',') FROM connections c WHERE c.id = g.connection_id)"
         " AS prefixes,"
         " (SELECT coalesce (string_agg (name, ',' ORDER BY name), '') FROM points"
-        "  WHERE retired_at IS NULL) AS points"
+        "  WHERE retired_at IS NULL) AS points, " S_DRY_RUN_POINTS_SQL " AS dry_run_points"
         " FROM f LEFT JOIN gone g ON true ORDER BY g.id", 0, NULL);
     if (rc)
         return rc;
@@ -162,9 +171,11 @@ isolation_emit_in_force (lg_ctx_t *ctx, uint64_t *in_force_p)
         const char *kind = lg_db_value (res, row, "kind");
         char *prefixes = strdup (lg_db_value (res, row, "prefixes")? lg_db_value (res, row, "prefixes"): "");
         char *points = strdup (lg_db_value (res, row, "points"));
+        char *dry_run_points = strdup (lg_db_value (res, row, "dry_run_points"));
         Lgwan__V1__IsolationApplied applied = LGWAN__V1__ISOLATION_APPLIED__INIT;
         applied.prefixes = isolation_split (prefixes, &applied.n_prefixes);
         applied.points = isolation_split (points, &applied.n_points);
+        applied.dry_run_points = isolation_split (dry_run_points, &applied.n_dry_run_points);
         applied.connection = strtoull (lg_db_value (res, row, "connection_id"), NULL, 10);
         const char *provider = lg_db_value (res, row, "provider");
         applied.provider = provider? strtoull (provider, NULL, 10): 0;
@@ -199,8 +210,10 @@ isolation_emit_in_force (lg_ctx_t *ctx, uint64_t *in_force_p)
                                lg_db_value (res, row, "correlation"), ctx->now_us);
         free (applied.prefixes);
         free (applied.points);
+        free (applied.dry_run_points);
         free (prefixes);
         free (points);
+        free (dry_run_points);
     }
     PQclear (res);
     return rc;
@@ -299,6 +312,19 @@ s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, bo
     return rc;
 }
 
+//  A list "a,b" as a reply's repeated string: the reply owns the array and
+//  its items (freed with it), so they are copies
+static char **
+s_split_copies (const char *list, size_t *count)
+{
+    char *text = strdup (list);
+    char **items = isolation_split (text, count);
+    for (size_t i = 0; i < *count; i++)
+        items [i] = strdup (items [i]);
+    free (text);
+    return items;
+}
+
 //  The reply: each connection's state and causes, the version and whether
 //  every point has it. A write passes the version it left in effect and the
 //  one in force when it released its events (read = false). A read (read =
@@ -322,9 +348,9 @@ s_reply (lg_ctx_t *ctx, zlistx_t *connections, bool read, uint64_t version, uint
     const char *params [] = { ids };
     PGresult *res;
     int rc = lg_ctx_query (ctx, &res,
-        "WITH v AS (SELECT h.version AS head, " ISOLATION_IN_FORCE_SQL " AS in_force"
-        "  FROM desired_head h WHERE h.id = 1)"
-        " SELECT v.head, v.in_force, r.* FROM v LEFT JOIN ("
+        "WITH v AS (SELECT h.version AS head, " ISOLATION_IN_FORCE_SQL " AS in_force, "
+        S_DRY_RUN_POINTS_SQL " AS dry_run_points FROM desired_head h WHERE h.id = 1)"
+        " SELECT v.head, v.in_force, v.dry_run_points, r.* FROM v LEFT JOIN ("
         "  SELECT u.n, c.id, c.provider_id, array_to_string (c.prefixes, ',') AS prefixes,"
         "  k.cause, k.reference, k.actor, k.reason, to_char (k.since AT TIME ZONE 'UTC',"
         "  'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS since"
@@ -341,6 +367,8 @@ s_reply (lg_ctx_t *ctx, zlistx_t *connections, bool read, uint64_t version, uint
     }
     reply->version = version;
     reply->in_force = in_force >= version;
+    reply->dry_run_points = s_split_copies (lg_db_value (res, 0, "dry_run_points"),
+                                            &reply->n_dry_run_points);
     int rows = lg_db_value (res, 0, "n")? PQntuples (res): 0;
     for (int first = 0, next; first < rows; first = next) {
         const char *n = lg_db_value (res, first, "n");
@@ -350,12 +378,7 @@ s_reply (lg_ctx_t *ctx, zlistx_t *connections, bool read, uint64_t version, uint
         lgwan__v1__connection_isolation__init (c);
         c->connection = strtoull (lg_db_value (res, first, "id"), NULL, 10);
         c->provider = strtoull (lg_db_value (res, first, "provider_id"), NULL, 10);
-        //  The reply owns its strings (freed with it): copies of the items
-        char *prefixes = strdup (lg_db_value (res, first, "prefixes"));
-        c->prefixes = isolation_split (prefixes, &c->n_prefixes);
-        for (size_t i = 0; i < c->n_prefixes; i++)
-            c->prefixes [i] = strdup (c->prefixes [i]);
-        free (prefixes);
+        c->prefixes = s_split_copies (lg_db_value (res, first, "prefixes"), &c->n_prefixes);
         bool flags [4] = { false, false, false, false };
         c->causes = (Lgwan__V1__CauseRecord **) calloc (next - first + 1, sizeof (void *));
         for (int row = first; row < next; row++) {

@@ -503,16 +503,24 @@ s_point_send (zsock_t *point, Lgwan__V1__EnforcerFrame *frame)
     assert_int_equal (zframe_send (&out, point, 0), 0);
 }
 
+//  An ack as name, in dry run or not (an enforcer marks each ack)
 static void
-s_point_ack_as (zsock_t *point, const char *name, uint64_t version)
+s_point_ack_mode (zsock_t *point, const char *name, uint64_t version, bool dry_run)
 {
     Lgwan__V1__EnforcerAck ack = LGWAN__V1__ENFORCER_ACK__INIT;
     ack.point = (char *) name;
     ack.version = version;
+    ack.dry_run = dry_run;
     Lgwan__V1__EnforcerFrame frame = LGWAN__V1__ENFORCER_FRAME__INIT;
     frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_ACK;
     frame.ack = &ack;
     s_point_send (point, &frame);
+}
+
+static void
+s_point_ack_as (zsock_t *point, const char *name, uint64_t version)
+{
+    s_point_ack_mode (point, name, version, false);
 }
 
 static void
@@ -545,14 +553,21 @@ s_point_new (const char *name)
 }
 
 static void
-s_point_hello (zsock_t *point, const char *name)
+s_point_hello_mode (zsock_t *point, const char *name, bool dry_run)
 {
     Lgwan__V1__EnforcerHello hello = LGWAN__V1__ENFORCER_HELLO__INIT;
     hello.point = (char *) name;
+    hello.dry_run = dry_run;
     Lgwan__V1__EnforcerFrame frame = LGWAN__V1__ENFORCER_FRAME__INIT;
     frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_HELLO;
     frame.hello = &hello;
     s_point_send (point, &frame);
+}
+
+static void
+s_point_hello (zsock_t *point, const char *name)
+{
+    s_point_hello_mode (point, name, false);
 }
 
 //  The next frame of this kind within timeout_ms (Beats in between are
@@ -2193,6 +2208,67 @@ test_x1_r16_1_event_held_for_a_point_names_who_asked (void **state)
     zsock_destroy (&point);
 }
 
+/* REQ R16.1: a change acked by a point in dry run is in force as before
+   (the demo's one enforcer runs so), but never silently: the event and
+   every reply name the points in dry run, which dropped nothing. They were
+   published Disconnected and shown "in force" with no word of it */
+static void
+test_r16_1_dry_run_points_are_named (void **state)
+{
+    (void) state;
+    s_more_room ();
+    uint64_t id = s_fresh_connection ();
+    zsock_t *point = s_point_new ("rehearsal");
+    s_point_hello_mode (point, "rehearsal", true);
+    Lgwan__V1__EnforcerFrame *in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT);
+    uint64_t head = in->snapshot->version;
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    s_point_ack_mode (point, "rehearsal", head, true);
+    const char *acked = "SELECT acked_version FROM isolation.points WHERE name = 'rehearsal'"
+                        " AND dry_run";
+    for (int i = 0; i < 100 && s_sql ("%s", acked) != (long) head; i++)
+        zclock_sleep (50);
+    assert_int_equal (s_sql ("%s", acked), (long) head);
+
+    Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
+    d.connections = &id;
+    d.n_connections = 1;
+    d.incident = (char *) "INC-DRY";
+    lg_reply_t *reply = s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_false (reply->isolation->in_force);
+    assert_int_equal (reply->isolation->n_dry_run_points, 1);
+    assert_string_equal (reply->isolation->dry_run_points [0], "rehearsal");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  The dry-run ack still puts it in force: the event goes out, naming it
+    in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE);
+    s_point_ack_mode (point, "rehearsal", in->update->version, true);
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    s_wait_released (id);
+    lg_event_t *event = s_applied_event (LGWAN__V1__EVENT__BODY_DISCONNECTED, id);
+    assert_int_equal (event->disconnected->n_points, 1);
+    assert_int_equal (event->disconnected->n_dry_run_points, 1);
+    assert_string_equal (event->disconnected->dry_run_points [0], "rehearsal");
+    lgwan__v1__event__free_unpacked (event, NULL);
+    //  A read says in force, and where nothing was dropped
+    Lgwan__V1__IsolationGet get = LGWAN__V1__ISOLATION_GET__INIT;
+    get.connection = id;
+    reply = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_ISOLATION_GET, &get);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_true (reply->isolation->in_force);
+    assert_int_equal (reply->isolation->n_dry_run_points, 1);
+    assert_string_equal (reply->isolation->dry_run_points [0], "rehearsal");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    zsock_destroy (&point);
+    //  A point that enforces is not named
+    assert_int_equal (s_sql ("WITH p AS (UPDATE isolation.points SET dry_run = false"
+                             " RETURNING 1) SELECT count(*) FROM p"), 1);
+    reply = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_ISOLATION_GET, &get);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_int_equal (reply->isolation->n_dry_run_points, 0);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 static int
 s_forget_points (void **state)
 {
@@ -2244,6 +2320,7 @@ main (void)
                                    s_forget_points),
         cmocka_unit_test_teardown (test_x1_r16_1_event_held_for_a_point_names_who_asked,
                                    s_forget_points),
+        cmocka_unit_test_teardown (test_r16_1_dry_run_points_are_named, s_forget_points),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -1049,6 +1049,93 @@ test_x3_keygen_binds_an_enforcer_to_its_point (void **state)
     zstr_free (&path);
 }
 
+//  Isolation's answers for test_r16_1_dry_run_is_said: IsolationGet in
+//  force at east, which runs in dry run (with a control character in its
+//  name, as any text a service sends); Replay, a Disconnected in force there
+static void
+s_answer_dry_run (const lg_request_t *request, lg_reply_t *reply, int nth)
+{
+    (void) nth;
+    static char *dry_run [] = { (char *) "east\x1b[2J" };
+    static char *points [] = { (char *) "east\x1b[2J", (char *) "west" };
+    static Lgwan__V1__IsolationReply isolation = LGWAN__V1__ISOLATION_REPLY__INIT;
+    static Lgwan__V1__ReplayReply replay = LGWAN__V1__REPLAY_REPLY__INIT;
+    static ProtobufCBinaryData page [1];
+    if (request->body_case == LGWAN__V1__REQUEST__BODY_ISOLATION_GET) {
+        isolation.version = 7;
+        isolation.in_force = request->isolation_get->connection == 1;
+        isolation.dry_run_points = dry_run;
+        isolation.n_dry_run_points = 1;
+        reply->body_case = LGWAN__V1__REPLY__BODY_ISOLATION;
+        reply->isolation = &isolation;
+        return;
+    }
+    Lgwan__V1__IsolationApplied applied = LGWAN__V1__ISOLATION_APPLIED__INIT;
+    applied.connection = 1;
+    applied.state = (char *) "disconnected";
+    applied.points = points;
+    applied.n_points = 2;
+    applied.dry_run_points = dry_run;
+    applied.n_dry_run_points = 1;
+    lg_event_t event = LGWAN__V1__EVENT__INIT;
+    event.source = (char *) "isolation";
+    event.seq = 1;
+    event.occurred_at = (char *) "2026-10-01T00:00:00Z";
+    event.actor = (char *) "operator:alice";
+    event.reason = (char *) "suspected worm";
+    event.body_case = LGWAN__V1__EVENT__BODY_DISCONNECTED;
+    event.disconnected = &applied;
+    free (page [0].data);
+    page [0].len = protobuf_c_message_get_packed_size (&event.base);
+    page [0].data = (uint8_t *) malloc (page [0].len);
+    protobuf_c_message_pack (&event.base, page [0].data);
+    replay.head_seq = 1;
+    replay.events = page;
+    replay.n_events = request->replay->from_seq <= 1? 1: 0;
+    reply->body_case = LGWAN__V1__REPLY__BODY_REPLAY;
+    reply->replay = &replay;
+}
+
+/* REQ R16.1: a change in force at a point in dry run is said to be so in
+   plain words: isolation's replies and events name the points in dry run
+   (dry_run_points), and lgwanctl says after the reply "in force — DRY RUN
+   at east: nothing dropped there", and on the event's line in events tail;
+   --json carries the field as it is. The demo's one enforcer runs in dry
+   run, and every change was shown in force with no word of it */
+static void
+test_r16_1_dry_run_is_said (void **state)
+{
+    (void) state;
+    s_fake_start ("isolation", s_answer_dry_run);
+    char *out = NULL;
+    assert_int_equal (s_ctl (&out, "viewer", "isolation show --connection 1"), 0);
+    if (!strstr (out, "\nin force — DRY RUN at east\\u001b[2J: nothing dropped there\n")
+    ||  !strstr (out, "dry_run_points:") || strchr (out, 0x1b))
+        fail_msg ("isolation show: %s", out);
+    free (out);
+    assert_int_equal (s_ctl (&out, "viewer", "isolation show --connection 2"), 0);
+    if (!strstr (out, "\nnot in force yet — DRY RUN at east\\u001b[2J: nothing dropped there\n"))
+        fail_msg ("isolation show: %s", out);
+    free (out);
+    //  --json: the field, no sentence
+    assert_int_equal (s_ctl (&out, "viewer", "isolation show --connection 1 --json"), 0);
+    json_t *json = json_loads (out, 0, NULL);
+    assert_non_null (json);
+    json_t *named = json_object_get (json, "dryRunPoints");
+    assert_int_equal (json_array_size (named), 1);
+    assert_string_equal (json_string_value (json_array_get (named, 0)), "east\x1b[2J");
+    json_decref (json);
+    assert_null (strstr (out, "DRY RUN"));
+    free (out);
+    //  events tail: on the event's line
+    assert_int_equal (s_ctl (&out, "viewer", "events tail --service isolation"), 0);
+    if (!strstr (out, "disconnected") || !strstr (out, "operator:alice  suspected worm  DRY RUN at"
+                                                       " east\\u001b[2J: nothing dropped there\n"))
+        fail_msg ("events tail: %s", out);
+    free (out);
+    s_fake_stop ();
+}
+
 int
 main (void)
 {
@@ -1065,6 +1152,7 @@ main (void)
         cmocka_unit_test (test_x2_unreadable_reply_is_not_no_reply),
         cmocka_unit_test (test_x3_server_text_is_escaped),
         cmocka_unit_test (test_x3_keygen_binds_an_enforcer_to_its_point),
+        cmocka_unit_test (test_r16_1_dry_run_is_said),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

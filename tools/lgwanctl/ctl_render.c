@@ -244,3 +244,21 @@ ctl_render (FILE *out, json_t *object)
     if (json_is_object (object))
         s_render_object (out, object, 0);
 }
+
+char *
+ctl_render_dry_run (char *const *points, size_t n)
+{
+    if (n == 0)
+        return NULL;
+    char *names = strdup ("");
+    for (size_t i = 0; i < n && names; i++) {
+        char *name = ctl_render_escape (points [i]);
+        char *longer = name? zsys_sprintf ("%s%s%s", names, i? ", ": "", name): NULL;
+        free (name);
+        free (names);
+        names = longer;
+    }
+    char *said = names? zsys_sprintf ("DRY RUN at %s: nothing dropped there", names): NULL;
+    free (names);
+    return said;
+}

@@ -4,12 +4,28 @@
 
     main is thin: parse (ctl_args), run a local verb (ctl_local) or call the
     service (lg_client: CURVE, Lazy Pirate retries with the same request_id),
-    and print the reply for people (ctl_render) or as proto3 JSON (lg_pbjson).
+    and print the reply for people (ctl_render, then what its fields leave
+    unsaid: s_print_notes) or as proto3 JSON (lg_pbjson).
     Exit codes: 0 ok, 1 refused or bad input, 2 usage, 3 unavailable.
 */
 #include "ctl_args.h"
 #include "ctl_local.h"
 #include "ctl_render.h"
+
+//  What a reply's fields do not say plainly enough, after them: a change
+//  "in force" whose points include some in dry run was acked there, and
+//  dropped nowhere there
+static void
+s_print_notes (const lg_reply_t *reply)
+{
+    if (reply->body_case != LGWAN__V1__REPLY__BODY_ISOLATION)
+        return;
+    const Lgwan__V1__IsolationReply *isolation = reply->isolation;
+    char *dry_run = ctl_render_dry_run (isolation->dry_run_points, isolation->n_dry_run_points);
+    if (dry_run)
+        printf ("%s — %s\n", isolation->in_force? "in force": "not in force yet", dry_run);
+    free (dry_run);
+}
 
 //  The body of an OK reply
 static int
@@ -34,8 +50,10 @@ s_print_body (ctl_args_t *args, const lg_reply_t *reply)
     else
     if (args->json)
         ctl_print_json (json);
-    else
+    else {
         ctl_render (stdout, json);
+        s_print_notes (reply);
+    }
     json_decref (json);
     return rc;
 }
