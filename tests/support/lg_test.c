@@ -694,6 +694,40 @@ lg_test_wait_for (bool (*ready) (void *), void *arg, int timeout_ms)
     }
 }
 
+char *
+lg_test_digest_sql (PGconn *conn, const char *service)
+{
+    const char *params [] = { service };
+    PGresult *res = PQexecParams (conn, "SELECT table_name FROM information_schema.tables"
+                                        " WHERE table_schema = $1 AND table_type = 'BASE TABLE'"
+                                        " AND table_name NOT IN ('requests', 'cursors') ORDER BY 1",
+                                  1, NULL, params, NULL, NULL, 0);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    assert_true (PQntuples (res) > 0);
+    char *sql = strdup ("SELECT md5 (concat (''");
+    for (int row = 0; row < PQntuples (res); row++) {
+        char *longer = zsys_sprintf ("%s, (SELECT string_agg (t::text, '|' ORDER BY t::text)"
+                                     " FROM %s.%s t)", sql, service, PQgetvalue (res, row, 0));
+        free (sql);
+        sql = longer;
+    }
+    char *done = zsys_sprintf ("%s))", sql);
+    free (sql);
+    PQclear (res);
+    return done;
+}
+
+char *
+lg_test_digest (PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec (conn, sql);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK)
+        fail_msg ("%s: %s", sql, PQresultErrorMessage (res));
+    char *digest = strdup (PQgetvalue (res, 0, 0));
+    PQclear (res);
+    return digest;
+}
+
 long
 lg_test_pages (lg_test_page_fn *page, void *arg)
 {

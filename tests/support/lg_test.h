@@ -139,6 +139,16 @@ int lg_test_free_port (void);
 //  Poll ready (arg) every 20 ms until it returns true or timeout_ms passes.
 bool lg_test_wait_for (bool (*ready) (void *), void *arg, int timeout_ms);
 
+//  One query giving a digest of every row of a service's tables (in the
+//  schema named as the service) but requests (where refusals are stored on
+//  purpose, so that a retry gets the same answer) and cursors (how far it
+//  follows others: heartbeats move it); caller frees. With lg_test_digest,
+//  "a refusal changed nothing" is the same digest before and after.
+char *lg_test_digest_sql (PGconn *conn, const char *service);
+
+//  The digest that query gives now; caller frees. A failure fails the test.
+char *lg_test_digest (PGconn *conn, const char *sql);
+
 //  A paginated list read to its end. page (arg, after_id, &items, &last_id)
 //  asks one page from after_id, checks its items (their order across pages
 //  is arg's to keep) and returns its next_after_id; a page that says there

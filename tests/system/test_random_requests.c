@@ -397,44 +397,6 @@ s_check_outbox (const char *service, const s_refused_t *refused, size_t *events)
     PQfinish (conn);
 }
 
-//  One query giving a digest of every row of the service's tables but
-//  requests (where refusals are stored on purpose, so a retry gets the same
-//  answer) and cursors (how far it follows others: heartbeats move it);
-//  caller frees
-static char *
-s_digest_sql (PGconn *conn, const char *service)
-{
-    const char *params [] = { service };
-    PGresult *res = PQexecParams (conn, "SELECT table_name FROM information_schema.tables"
-                                        " WHERE table_schema = $1 AND table_type = 'BASE TABLE'"
-                                        " AND table_name NOT IN ('requests', 'cursors') ORDER BY 1",
-                                  1, NULL, params, NULL, NULL, 0);
-    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
-    assert_true (PQntuples (res) > 0);
-    char *sql = strdup ("SELECT md5 (concat (''");
-    for (int row = 0; row < PQntuples (res); row++) {
-        char *longer = zsys_sprintf ("%s, (SELECT string_agg (t::text, '|' ORDER BY t::text)"
-                                     " FROM %s.%s t)", sql, service, PQgetvalue (res, row, 0));
-        free (sql);
-        sql = longer;
-    }
-    char *done = zsys_sprintf ("%s))", sql);
-    free (sql);
-    PQclear (res);
-    return done;
-}
-
-static char *
-s_digest (PGconn *conn, const char *sql)
-{
-    PGresult *res = PQexec (conn, sql);
-    if (PQresultStatus (res) != PGRES_TUPLES_OK)
-        fail_msg ("%s: %s", sql, PQresultErrorMessage (res));
-    char *digest = strdup (PQgetvalue (res, 0, 0));
-    PQclear (res);
-    return digest;
-}
-
 //  What a service's test does after its requests, before the final checks
 typedef void (s_after_fn) (lg_test_proc_t *proc, void *arg);
 
@@ -490,8 +452,8 @@ s_run (const char *service, unsigned lowest, unsigned highest, const char *const
     s_refused_t refused = { calloc (count, sizeof (char *)), 0 };
     size_t by_code [32] = { 0 };
     PGconn *conn = PQconnectdb (s_admin);
-    char *digest_sql = s_digest_sql (conn, service);
-    char *digest = s_digest (conn, digest_sql);
+    char *digest_sql = lg_test_digest_sql (conn, service);
+    char *digest = lg_test_digest (conn, digest_sql);
     for (size_t i = 0; i < count; i++) {
         const ProtobufCFieldDescriptor *body = s_body (lowest, highest);
         //  Half by the operator, who may do the most, so that more requests
@@ -537,7 +499,7 @@ s_run (const char *service, unsigned lowest, unsigned highest, const char *const
                       code, reply->status? reply->status->message: "", reply->request_id,
                       reply->body_case, s_first_seed, text, lg_test_log_path (proc->pid));
         }
-        char *after = s_digest (conn, digest_sql);
+        char *after = lg_test_digest (conn, digest_sql);
         if (code != LGWAN__V1__CODE__OK) {
             refused.ids [refused.count++] = strdup (id);
             if (!streq (after, digest)) {
@@ -556,7 +518,7 @@ s_run (const char *service, unsigned lowest, unsigned highest, const char *const
             size_t size, again_size;
             uint8_t *first = s_pack (&reply->base, &size);
             uint8_t *second = s_pack (&again->base, &again_size);
-            after = s_digest (conn, digest_sql);
+            after = lg_test_digest (conn, digest_sql);
             if (size != again_size || memcmp (first, second, size) || !streq (after, digest)) {
                 text = json_dumps (json, JSON_COMPACT);
                 fail_msg ("%s: a retry of %s from %s got another answer (code %d, then %d)"
