@@ -237,6 +237,62 @@ lg_codec_find_field (const uint8_t *data, size_t size, uint32_t number,
     return found? 0: -1;
 }
 
+//  A 64-bit unsigned field of msg or its messages above max: 1 with where it
+//  is, 0 when there is none
+static int
+s_above (const ProtobufCMessage *msg, uint64_t max, int depth, const char *path,
+         char *where, size_t where_size, uint64_t *value)
+{
+    if (depth > MAX_DEPTH)
+        return 0;                   //  lg_codec_decode refuses such a message
+    const ProtobufCMessageDescriptor *d = msg->descriptor;
+    const char *base = (const char *) msg;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *field = d->fields + i;
+        bool wide = field->type == PROTOBUF_C_TYPE_UINT64 || field->type == PROTOBUF_C_TYPE_FIXED64;
+        if (!wide && field->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        size_t count = 1;
+        const char *values = base + field->offset;
+        if (field->label == PROTOBUF_C_LABEL_REPEATED) {
+            count = *(const size_t *) (base + field->quantifier_offset);
+            values = *(char * const *) (base + field->offset);
+        }
+        else
+        if ((field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+        &&  *(const uint32_t *) (base + field->quantifier_offset) != field->id)
+            continue;
+        for (size_t j = 0; j < count; j++) {
+            char here [256];        //  one byte kept for the '.' of a message's path
+            if (field->label == PROTOBUF_C_LABEL_REPEATED)
+                snprintf (here, sizeof here - 1, "%s%s[%zu]", path, field->name, j);
+            else
+                snprintf (here, sizeof here - 1, "%s%s", path, field->name);
+            if (wide) {
+                uint64_t number = ((const uint64_t *) values) [j];
+                if (number > max) {
+                    snprintf (where, where_size, "%s", here);
+                    *value = number;
+                    return 1;
+                }
+                continue;
+            }
+            const ProtobufCMessage *sub = ((ProtobufCMessage * const *) values) [j];
+            strcat (here, ".");
+            if (sub && s_above (sub, max, depth + 1, here, where, where_size, value))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+int
+lg_codec_uint64_above (const ProtobufCMessage *msg, uint64_t max, char *where, size_t where_size,
+                       uint64_t *value)
+{
+    return msg? s_above (msg, max, 0, "", where, where_size, value): 0;
+}
+
 int
 lg_codec_validate (const ProtobufCMessage *msg, char *why, size_t why_size)
 {
@@ -344,6 +400,32 @@ lg_codec_test (bool verbose)
     assert (at == 5 && length == 2 && memcmp (wire + at, "r1", 2) == 0);
     assert (lg_codec_find_field (wire, 6, 1, &at, &length) == -1);
     assert (lg_codec_find_field (wire, sizeof wire, 2, &at, &length) == -1);   //  a varint
+
+    //  A uint64 past a bigint, wherever it is: in a repeated field, in a
+    //  message field, in the oneof member set (the body); INT64_MAX is not
+    //  above INT64_MAX
+    uint64_t connections [] = { 7, (uint64_t) INT64_MAX, (uint64_t) INT64_MAX + 1 };
+    Lgwan__V1__Disconnect disconnect = LGWAN__V1__DISCONNECT__INIT;
+    disconnect.connections = connections;
+    disconnect.n_connections = 2;
+    request.body_case = LGWAN__V1__REQUEST__BODY_DISCONNECT;
+    request.disconnect = &disconnect;
+    char where [64];
+    uint64_t value = 0;
+    assert (lg_codec_uint64_above (&request.base, INT64_MAX, where, sizeof where, &value) == 0);
+    disconnect.n_connections = 3;
+    assert (lg_codec_uint64_above (&request.base, INT64_MAX, where, sizeof where, &value) == 1);
+    assert (streq (where, "disconnect.connections[2]") && value == (uint64_t) INT64_MAX + 1);
+    assert (lg_codec_uint64_above (&disconnect.base, INT64_MAX, where, sizeof where, &value) == 1);
+    assert (streq (where, "connections[2]"));
+    Lgwan__V1__Rule rule = LGWAN__V1__RULE__INIT;
+    rule.signature_id = UINT64_MAX;
+    Lgwan__V1__RuleSet set = LGWAN__V1__RULE_SET__INIT;
+    set.rule = &rule;
+    assert (lg_codec_uint64_above (&set.base, INT64_MAX, where, sizeof where, &value) == 1);
+    assert (streq (where, "rule.signature_id") && value == UINT64_MAX);
+    rule.signature_id = 9;
+    assert (lg_codec_uint64_above (&set.base, INT64_MAX, where, sizeof where, &value) == 0);
     if (verbose)
         printf ("OK\n");
 }

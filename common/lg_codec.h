@@ -20,6 +20,14 @@ int lg_codec_decode (const ProtobufCMessageDescriptor *descriptor,
 //  Validate an in-memory message tree (UTF-8, enum ranges) as above; 0 or -2.
 int lg_codec_validate (const ProtobufCMessage *msg, char *why, size_t why_size);
 
+//  The first 64-bit unsigned field (uint64, fixed64) of msg, at any depth
+//  and in repeated fields too, whose value is above max: 1 with *value and
+//  where it is ("holders[1].provider") in where, 0 when there is none. The
+//  ids of our tables are bigint, and a request's uint64 past INT64_MAX is
+//  refused with this before it reaches SQL (lg_server.h step 3).
+int lg_codec_uint64_above (const ProtobufCMessage *msg, uint64_t max, char *where,
+                           size_t where_size, uint64_t *value);
+
 //  Copy a message's wire bytes into out (size bytes at most) without its
 //  top-level fields of the count numbers, every occurrence; what stays is
 //  byte for byte as it was, in its order, unknown fields too (a message

@@ -140,10 +140,10 @@ static int s_cursors (lg_ctx_t *ctx);
 
 //  Requests every service answers, before its own table
 static const lg_route_t s_common_routes [] = {
-    { LGWAN__V1__REQUEST__BODY_STATS,  s_stats,  LG_ROLE_READERS, LG_ROUTE_READ },
-    { LGWAN__V1__REQUEST__BODY_REPLAY, s_replay, 0,               LG_ROUTE_READ },
-    { LGWAN__V1__REQUEST__BODY_CURSORS, s_cursors, LG_ROLE_READERS, LG_ROUTE_READ },
-    { 0, NULL, 0, 0 }
+    { LGWAN__V1__REQUEST__BODY_STATS,  s_stats,  LG_ROLE_READERS, LG_ROUTE_READ, NULL },
+    { LGWAN__V1__REQUEST__BODY_REPLAY, s_replay, 0,               LG_ROUTE_READ, "X.2" },
+    { LGWAN__V1__REQUEST__BODY_CURSORS, s_cursors, LG_ROLE_READERS, LG_ROUTE_READ, "X.1" },
+    { 0, NULL, 0, 0, NULL }
 };
 
 char *
@@ -409,6 +409,23 @@ s_route (const lg_route_t *table, unsigned body_case)
         if (r->body_case == body_case)
             return r;
     return NULL;
+}
+
+//  Step 3: a uint64 of the body (field, of the request's oneof) past a
+//  bigint, refused with the route's requirement; 0 when there is none
+static int
+s_refuse_past_bigint (lg_ctx_t *ctx, const lg_route_t *route,
+                      const ProtobufCFieldDescriptor *field)
+{
+    const ProtobufCMessage *body =
+        *(ProtobufCMessage * const *) ((const char *) ctx->request + field->offset);
+    char where [256];
+    uint64_t value;
+    if (!lg_codec_uint64_above (body, INT64_MAX, where, sizeof where, &value))
+        return 0;
+    return lg_ctx_refuse (ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, route->requirement,
+                          "%s.%s %" PRIu64 " is out of range (at most %" PRId64 ")",
+                          field->name, where, value, INT64_MAX);
 }
 
 static void
@@ -731,6 +748,7 @@ s_process (lg_server_t *self, zframe_t *payload, const lg_caller_t *known,
     }
     reply->request_id = lg_strdup (request->request_id);
     const lg_route_t *route = s_route (s_common_routes, request->body_case);
+    bool common = route != NULL;
     if (!route)
         route = s_route (self->routes, request->body_case);
     const ProtobufCFieldDescriptor *field =
@@ -756,6 +774,8 @@ s_process (lg_server_t *self, zframe_t *payload, const lg_caller_t *known,
                        "role %s may not call %s", caller.role_name, field->name);
         goto done;
     }
+    if (!common && s_refuse_past_bigint (&ctx, route, field))
+        goto done;
     if (for_worker && !s_on_reactor (self, route)) {
         *for_worker = true;
         lgwan__v1__reply__free_unpacked (ctx.reply, NULL);

@@ -4,7 +4,13 @@
     1. size bound (RESOURCE_EXHAUSTED), decode + UTF-8 + enums (INVALID_ARGUMENT);
     2. a known body (INVALID_ARGUMENT), a request_id (INVALID_ARGUMENT);
     3. the caller's certificate is still allowed (UNAUTHENTICATED) and its role
-       is one the route allows (PERMISSION_DENIED);
+       is one the route allows (PERMISSION_DENIED); then every uint64 of the
+       body, at any depth, is at most INT64_MAX, else INVALID_ARGUMENT
+       naming the route's requirement and the field (lg_codec_uint64_above):
+       every uint64 a request carries is an id or a number stored as
+       bigint, and one past it went on to SQL, whose cast refused it as an
+       "invalid value" without the rule. The common requests bound their
+       own numbers (Replay from past the head serves the head);
     4. a write runs in one transaction that ends by claiming (caller,
        request_id) in <schema>.requests together with its reply; if it was
        claimed before, everything is rolled back and the stored reply is sent.
@@ -71,6 +77,10 @@ typedef struct {
     lg_handler_fn *handler;
     int roles;                  //  lg_role_t bits allowed
     lg_route_kind_t kind;
+    //  The requirement ID of the rule the request serves, as its handler's
+    //  refusals name it, for the refusals the server makes of the request
+    //  itself (step 3: an id past a bigint); NULL for none
+    const char *requirement;
 } lg_route_t;
 
 //  Create a server for cfg->service on cfg->endpoint. routes ends with a

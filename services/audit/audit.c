@@ -328,32 +328,33 @@ s_cancelled (lg_ctx_t *ctx)
 #define STAFF_WRITERS   (LG_ROLE_OPERATOR | LG_ROLE_AUDITOR)
 
 static const lg_route_t s_routes [] = {
-    { LGWAN__V1__REQUEST__BODY_CONTROL_ADD, audit_control_add, STAFF_WRITERS, LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_CONTROL_ADD, audit_control_add,
+      STAFF_WRITERS, LG_ROUTE_WRITE, "R5.1" },
     { LGWAN__V1__REQUEST__BODY_CONTROL_LIST, audit_control_list,
-      LG_ROLE_READERS | LG_ROLE_PROVIDER, LG_ROUTE_READ },
+      LG_ROLE_READERS | LG_ROLE_PROVIDER, LG_ROUTE_READ, "R5.1" },
     //  Staff open plan and request audits, the orchestrator incident ones;
     //  the handler refuses an incident audit from anyone else (R16.1)
     { LGWAN__V1__REQUEST__BODY_AUDIT_OPEN, audit_open, STAFF_WRITERS | LG_ROLE_SERVICE,
-      LG_ROUTE_WRITE },
+      LG_ROUTE_WRITE, "R15.1" },
     { LGWAN__V1__REQUEST__BODY_AUDIT_GET, audit_get, LG_ROLE_READERS | LG_ROLE_PROVIDER,
-      LG_ROUTE_READ },
+      LG_ROUTE_READ, "R15.1" },
     { LGWAN__V1__REQUEST__BODY_AUDIT_LIST, audit_list, LG_ROLE_READERS | LG_ROLE_PROVIDER,
-      LG_ROUTE_READ },
-    { LGWAN__V1__REQUEST__BODY_AUDIT_CLOSE, audit_close, STAFF_WRITERS, LG_ROUTE_WRITE },
+      LG_ROUTE_READ, "R15.1" },
+    { LGWAN__V1__REQUEST__BODY_AUDIT_CLOSE, audit_close, STAFF_WRITERS, LG_ROUTE_WRITE, "R15.2" },
     { LGWAN__V1__REQUEST__BODY_FINDING_RECORD, audit_finding_record, STAFF_WRITERS,
-      LG_ROUTE_WRITE },
+      LG_ROUTE_WRITE, "R15.2" },
     //  Every role may ask; the handler refuses all but the provider itself
     { LGWAN__V1__REQUEST__BODY_REMEDIATION_REPORT, audit_remediation_report, LG_ROLE_ANY,
-      LG_ROUTE_WRITE },
+      LG_ROUTE_WRITE, "R15.2" },
     { LGWAN__V1__REQUEST__BODY_REMEDIATION_VERIFY, audit_remediation_verify, STAFF_WRITERS,
-      LG_ROUTE_WRITE },
+      LG_ROUTE_WRITE, "R15.2" },
     { LGWAN__V1__REQUEST__BODY_REMEDIATION_GET, audit_remediation_get,
-      LG_ROLE_READERS | LG_ROLE_PROVIDER, LG_ROUTE_READ },
+      LG_ROLE_READERS | LG_ROLE_PROVIDER, LG_ROUTE_READ, "R15.2" },
     { LGWAN__V1__REQUEST__BODY_REMEDIATION_LIST, audit_remediation_list,
-      LG_ROLE_READERS | LG_ROLE_PROVIDER, LG_ROUTE_READ },
+      LG_ROLE_READERS | LG_ROLE_PROVIDER, LG_ROUTE_READ, "R15.2" },
     { LGWAN__V1__REQUEST__BODY_COMPLIANCE_GET, audit_compliance_get,
-      LG_ROLE_READERS | LG_ROLE_PROVIDER, LG_ROUTE_READ },
-    { 0, NULL, 0, 0 }
+      LG_ROLE_READERS | LG_ROLE_PROVIDER, LG_ROUTE_READ, "R15.2" },
+    { 0, NULL, 0, 0, NULL }
 };
 
 static const lg_subscription_t s_subscriptions [] = {

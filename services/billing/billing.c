@@ -703,24 +703,25 @@ s_state_destroy (void **state_p)
 #define READS (LG_ROLE_READERS | LG_ROLE_BILLING)
 
 static const lg_route_t s_routes [] = {
-    { LGWAN__V1__REQUEST__BODY_TARIFF_LOAD, s_tariff_load, LG_ROLE_OPERATOR, LG_ROUTE_WRITE },
-    { LGWAN__V1__REQUEST__BODY_TARIFF_LIST, s_tariff_list, READS, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_TARIFF_LOAD, s_tariff_load,
+      LG_ROLE_OPERATOR, LG_ROUTE_WRITE, "R6.1" },
+    { LGWAN__V1__REQUEST__BODY_TARIFF_LIST, s_tariff_list, READS, LG_ROUTE_READ, "R6.1" },
     //  A preview stores nothing but its reply; same rights as the run
     { LGWAN__V1__REQUEST__BODY_INVOICE_RUN, billing_invoice_run, LG_ROLE_OPERATOR | LG_ROLE_BILLING,
-      LG_ROUTE_WRITE },
+      LG_ROUTE_WRITE, "R6.1" },
     //  A provider reads its own invoices only (the handlers narrow it)
     { LGWAN__V1__REQUEST__BODY_INVOICE_GET, billing_invoice_get, READS | LG_ROLE_PROVIDER,
-      LG_ROUTE_READ },
+      LG_ROUTE_READ, "R6.1" },
     { LGWAN__V1__REQUEST__BODY_INVOICE_LIST, billing_invoice_list, READS | LG_ROLE_PROVIDER,
-      LG_ROUTE_READ },
-    { LGWAN__V1__REQUEST__BODY_OVERDUE_LIST, billing_overdue_list, READS, LG_ROUTE_READ },
+      LG_ROUTE_READ, "R6.1" },
+    { LGWAN__V1__REQUEST__BODY_OVERDUE_LIST, billing_overdue_list, READS, LG_ROUTE_READ, "R6.1" },
     { LGWAN__V1__REQUEST__BODY_CREDIT_NOTE_ISSUE, billing_credit_note_issue,
-      LG_ROLE_OPERATOR | LG_ROLE_BILLING, LG_ROUTE_WRITE },
+      LG_ROLE_OPERATOR | LG_ROLE_BILLING, LG_ROUTE_WRITE, "R6.1" },
     //  Payments are recorded by the billing role only
     { LGWAN__V1__REQUEST__BODY_PAYMENT_RECORD, billing_payment_record, LG_ROLE_BILLING,
-      LG_ROUTE_WRITE },
-    { LGWAN__V1__REQUEST__BODY_BILLING_EXPORT, billing_export, READS, LG_ROUTE_READ },
-    { 0, NULL, 0, 0 }
+      LG_ROUTE_WRITE, "R6.1" },
+    { LGWAN__V1__REQUEST__BODY_BILLING_EXPORT, billing_export, READS, LG_ROUTE_READ, "R6.1" },
+    { 0, NULL, 0, 0, NULL }
 };
 
 static const lg_subscription_t s_subscriptions [] = {

@@ -736,18 +736,19 @@ s_released (lg_ctx_t *ctx)
 
 static const lg_route_t s_routes [] = {
     { LGWAN__V1__REQUEST__BODY_DISCONNECT, s_disconnect, LG_ROLE_OPERATOR | LG_ROLE_SERVICE,
-      LG_ROUTE_WRITE },
+      LG_ROUTE_WRITE, "R16.1" },
     { LGWAN__V1__REQUEST__BODY_SUSPEND, s_suspend, LG_ROLE_OPERATOR | LG_ROLE_SERVICE,
-      LG_ROUTE_WRITE },
+      LG_ROUTE_WRITE, "R15.3" },
     //  Every role may ask; the handler refuses all but the saga (X.4, named)
-    { LGWAN__V1__REQUEST__BODY_LIFT, s_lift, LG_ROLE_ANY, LG_ROUTE_WRITE },
+    { LGWAN__V1__REQUEST__BODY_LIFT, s_lift, LG_ROLE_ANY, LG_ROUTE_WRITE, "X.4" },
     { LGWAN__V1__REQUEST__BODY_DECOMMISSION, s_decommission, LG_ROLE_OPERATOR | LG_ROLE_SERVICE,
-      LG_ROUTE_WRITE },
-    { LGWAN__V1__REQUEST__BODY_ISOLATION_GET, s_get, LG_ROLE_READERS, LG_ROUTE_READ },
-    { LGWAN__V1__REQUEST__BODY_ENFORCED_LIST, s_list, LG_ROLE_READERS, LG_ROUTE_READ },
-    { LGWAN__V1__REQUEST__BODY_POINT_LIST, s_points, LG_ROLE_READERS, LG_ROUTE_READ },
-    { LGWAN__V1__REQUEST__BODY_POINT_RETIRE, s_point_retire, LG_ROLE_OPERATOR, LG_ROUTE_WRITE },
-    { 0, NULL, 0, 0 }
+      LG_ROUTE_WRITE, "R4.2" },
+    { LGWAN__V1__REQUEST__BODY_ISOLATION_GET, s_get, LG_ROLE_READERS, LG_ROUTE_READ, "R16.1" },
+    { LGWAN__V1__REQUEST__BODY_ENFORCED_LIST, s_list, LG_ROLE_READERS, LG_ROUTE_READ, "R16.1" },
+    { LGWAN__V1__REQUEST__BODY_POINT_LIST, s_points, LG_ROLE_READERS, LG_ROUTE_READ, "R16.1" },
+    { LGWAN__V1__REQUEST__BODY_POINT_RETIRE, s_point_retire,
+      LG_ROLE_OPERATOR, LG_ROUTE_WRITE, "R16.1" },
+    { 0, NULL, 0, 0, NULL }
 };
 
 static const lg_subscription_t s_subscriptions [] = {

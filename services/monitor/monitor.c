@@ -132,8 +132,6 @@ s_rule_set (lg_ctx_t *ctx)
         return INVALID (ctx, NULL, "threshold is 1-1000");
     if (r->max_severity > 255)
         return INVALID (ctx, NULL, "max_severity is 0-255");
-    if (r->id > (uint64_t) INT64_MAX || r->signature_id > (uint64_t) INT64_MAX)
-        return INVALID (ctx, "R16.1", "a rule's id and signature_id are 0-%" PRId64, INT64_MAX);
     if (r->grace_seconds > 2592000)
         return INVALID (ctx, NULL, "grace_seconds is at most 2592000 (30 days)");
     if (r->action != LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT
@@ -279,9 +277,6 @@ s_allow_add (lg_ctx_t *ctx)
     if (a->connection == 0 && a->signature_id == 0)
         return INVALID (ctx, "R16.1", "an allow-list entry names a connection, a signature or both;"
                         " an entry for everything would hide every threat");
-    if (a->connection > (uint64_t) INT64_MAX || a->signature_id > (uint64_t) INT64_MAX)
-        return INVALID (ctx, "R16.1", "an allow-list entry's connection and signature_id are 0-%"
-                        PRId64, INT64_MAX);
     const char *reason = ctx->request->reason && *ctx->request->reason? ctx->request->reason: a->reason;
     size_t len = strlen (reason);
     if (len == 0 || len > 1024)
@@ -802,22 +797,30 @@ s_on_isolation (lg_db_t *db, const lg_event_t *event, void *state)
 }
 
 static const lg_route_t s_routes [] = {
-    { LGWAN__V1__REQUEST__BODY_RULE_SET, s_rule_set, LG_ROLE_OPERATOR, LG_ROUTE_WRITE },
-    { LGWAN__V1__REQUEST__BODY_RULE_DISABLE, s_rule_disable, LG_ROLE_OPERATOR, LG_ROUTE_WRITE },
-    { LGWAN__V1__REQUEST__BODY_RULE_GET, s_rule_get, LG_ROLE_READERS, LG_ROUTE_READ },
-    { LGWAN__V1__REQUEST__BODY_RULE_LIST, s_rule_list, LG_ROLE_READERS, LG_ROUTE_READ },
-    { LGWAN__V1__REQUEST__BODY_ALLOWLIST_ADD, s_allow_add, LG_ROLE_OPERATOR, LG_ROUTE_WRITE },
-    { LGWAN__V1__REQUEST__BODY_ALLOWLIST_REMOVE, s_allow_remove, LG_ROLE_OPERATOR, LG_ROUTE_WRITE },
-    { LGWAN__V1__REQUEST__BODY_ALLOWLIST_LIST, s_allow_list, LG_ROLE_READERS, LG_ROUTE_READ },
-    { LGWAN__V1__REQUEST__BODY_INCIDENT_LIST, s_incident_list, LG_ROLE_READERS, LG_ROUTE_READ },
-    { LGWAN__V1__REQUEST__BODY_INCIDENT_GET, s_incident_get, LG_ROLE_READERS, LG_ROUTE_READ },
+    { LGWAN__V1__REQUEST__BODY_RULE_SET, s_rule_set, LG_ROLE_OPERATOR, LG_ROUTE_WRITE, "R16.1" },
+    { LGWAN__V1__REQUEST__BODY_RULE_DISABLE, s_rule_disable,
+      LG_ROLE_OPERATOR, LG_ROUTE_WRITE, "R16.1" },
+    { LGWAN__V1__REQUEST__BODY_RULE_GET, s_rule_get, LG_ROLE_READERS, LG_ROUTE_READ, "R16.1" },
+    { LGWAN__V1__REQUEST__BODY_RULE_LIST, s_rule_list, LG_ROLE_READERS, LG_ROUTE_READ, "R16.1" },
+    { LGWAN__V1__REQUEST__BODY_ALLOWLIST_ADD, s_allow_add,
+      LG_ROLE_OPERATOR, LG_ROUTE_WRITE, "R16.1" },
+    { LGWAN__V1__REQUEST__BODY_ALLOWLIST_REMOVE, s_allow_remove,
+      LG_ROLE_OPERATOR, LG_ROUTE_WRITE, "R16.1" },
+    { LGWAN__V1__REQUEST__BODY_ALLOWLIST_LIST, s_allow_list,
+      LG_ROLE_READERS, LG_ROUTE_READ, "R16.1" },
+    { LGWAN__V1__REQUEST__BODY_INCIDENT_LIST, s_incident_list,
+      LG_ROLE_READERS, LG_ROUTE_READ, "R16.1" },
+    { LGWAN__V1__REQUEST__BODY_INCIDENT_GET, s_incident_get,
+      LG_ROLE_READERS, LG_ROUTE_READ, "R16.1" },
     { LGWAN__V1__REQUEST__BODY_INCIDENT_CONFIRM, s_incident_confirm, LG_ROLE_OPERATOR | LG_ROLE_SERVICE,
-      LG_ROUTE_WRITE },
+      LG_ROUTE_WRITE, "R16.1" },
     { LGWAN__V1__REQUEST__BODY_INCIDENT_CLOSE, s_incident_close, LG_ROLE_OPERATOR | LG_ROLE_SERVICE,
-      LG_ROUTE_WRITE },
-    { LGWAN__V1__REQUEST__BODY_CONNECTION_COUNTS, s_connection_counts, LG_ROLE_READERS, LG_ROUTE_READ },
-    { LGWAN__V1__REQUEST__BODY_UNATTRIBUTED, s_unattributed, LG_ROLE_READERS, LG_ROUTE_READ },
-    { 0, NULL, 0, 0 }
+      LG_ROUTE_WRITE, "R16.1" },
+    { LGWAN__V1__REQUEST__BODY_CONNECTION_COUNTS, s_connection_counts,
+      LG_ROLE_READERS, LG_ROUTE_READ, "R16.1" },
+    { LGWAN__V1__REQUEST__BODY_UNATTRIBUTED, s_unattributed,
+      LG_ROLE_READERS, LG_ROUTE_READ, "R16.1" },
+    { 0, NULL, 0, 0, NULL }
 };
 
 static const lg_subscription_t s_subscriptions [] = {

@@ -1007,6 +1007,158 @@ lg_test_call (lg_client_t *client, unsigned body_case, void *body, const char *r
     return reply;
 }
 
+//  --------------------------------------------------------------------------
+//  Ids past a bigint
+
+#define S_ID_DEPTH  6               //  fields from the body to a uint64
+#define S_ID_PATHS  64              //  uint64s of one request, at most
+#define S_ID_STILL_MS 1000          //  the service's tables still before
+
+//  Where a uint64 of a body is: the fields from the body down to it
+typedef struct {
+    const ProtobufCFieldDescriptor *fields [S_ID_DEPTH];
+    size_t depth;
+} s_id_path_t;
+
+//  Every uint64 under d into found
+static void
+s_id_paths (const ProtobufCMessageDescriptor *d, s_id_path_t *path, s_id_path_t *found,
+            size_t *count)
+{
+    if (path->depth == S_ID_DEPTH)
+        return;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *field = d->fields + i;
+        path->fields [path->depth++] = field;
+        if (field->type == PROTOBUF_C_TYPE_UINT64 || field->type == PROTOBUF_C_TYPE_FIXED64) {
+            assert_true (*count < S_ID_PATHS);
+            found [(*count)++] = *path;
+        }
+        else
+        if (field->type == PROTOBUF_C_TYPE_MESSAGE)
+            s_id_paths ((const ProtobufCMessageDescriptor *) field->descriptor, path, found,
+                        count);
+        path->depth--;
+    }
+}
+
+//  The body holding value at path from at, and nothing else, as JSON; the
+//  path as the server names it appended to name
+static json_t *
+s_id_body (const s_id_path_t *path, size_t at, const char *value, char *name, size_t size)
+{
+    const ProtobufCFieldDescriptor *field = path->fields [at];
+    bool repeated = field->label == PROTOBUF_C_LABEL_REPEATED;
+    size_t used = strlen (name);
+    snprintf (name + used, size - used, "%s%s%s", at? ".": "", field->name, repeated? "[0]": "");
+    json_t *inner = at + 1 == path->depth? json_string (value):
+                    s_id_body (path, at + 1, value, name, size);
+    if (repeated) {
+        json_t *array = json_array ();
+        json_array_append_new (array, inner);
+        inner = array;
+    }
+    json_t *object = json_object ();
+    json_object_set_new (object, field->name, inner);
+    return object;
+}
+
+long
+lg_test_ids_past_bigint (const lg_test_proc_t *proc, const char *admin_dsn, const char *certs,
+                         unsigned lowest, unsigned highest, const lg_test_id_request_t *requests)
+{
+    static const char *values [] = { "9223372036854775808", "18446744073709551615" };
+    PGconn *conn = PQconnectdb (admin_dsn);
+    char *digest_sql = lg_test_digest_sql (conn, proc->service);
+    //  Tables still for a second first: what the test before set going (a
+    //  burst of events the monitor is still counting) is not taken for a
+    //  change made by a refusal
+    char *digest = lg_test_digest (conn, digest_sql);
+    for (int waited = 0; ; waited += S_ID_STILL_MS) {
+        zclock_sleep (S_ID_STILL_MS);
+        char *now = lg_test_digest (conn, digest_sql);
+        bool still = streq (now, digest);
+        free (digest);
+        digest = now;
+        if (still)
+            break;
+        if (waited > 15000)
+            fail_msg ("the tables of %s never stood still for %d ms", proc->service,
+                      S_ID_STILL_MS);
+    }
+    const ProtobufCMessageDescriptor *envelope = &lgwan__v1__request__descriptor;
+    size_t listed = 0, tested = 0;
+    while (requests [listed].body)
+        listed++;
+    long sent = 0, failed = 0;
+    for (unsigned i = 0; i < envelope->n_fields; i++) {
+        const ProtobufCFieldDescriptor *body = envelope->fields + i;
+        if (!(body->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) || body->id < lowest || body->id > highest)
+            continue;
+        s_id_path_t path = { { NULL }, 0 }, found [S_ID_PATHS];
+        size_t count = 0;
+        s_id_paths ((const ProtobufCMessageDescriptor *) body->descriptor, &path, found, &count);
+        if (count == 0)
+            continue;
+        const lg_test_id_request_t *request = NULL;
+        for (size_t k = 0; k < listed; k++)
+            if (streq (requests [k].body, body->name))
+                request = requests + k;
+        if (!request)
+            fail_msg ("%s carries a uint64 (%s) but is not among the requests the test sends",
+                      body->name, found [0].fields [found [0].depth - 1]->name);
+        tested++;
+        lg_client_t *client = lg_test_proc_client (proc, certs, request->who);
+        assert_non_null (client);
+        lg_client_set_timeout (client, 5000, 1);
+        for (size_t k = 0; k < count; k++)
+            for (size_t v = 0; v < sizeof values / sizeof values [0]; v++) {
+                char name [256];
+                snprintf (name, sizeof name, "%s.", body->name);
+                json_t *json = s_id_body (found + k, 0, values [v], name, sizeof name);
+                ProtobufCMessage *msg = NULL;
+                char why [256];
+                if (lg_pbjson_to_message ((const ProtobufCMessageDescriptor *) body->descriptor,
+                                          json, &msg, why, sizeof why))
+                    fail_msg ("%s: %s", name, why);
+                json_decref (json);
+                lg_reply_t *reply = lg_test_call (client, body->id, msg, "試験");
+                protobuf_c_message_free_unpacked (msg, NULL);
+                if (!reply || !reply->status)
+                    fail_msg ("%s %s from %s: no reply", name, values [v], request->who);
+                char *where = zsys_sprintf ("%s %s ", name, values [v]);
+                char *after = lg_test_digest (conn, digest_sql);
+                if (reply->status->code != LGWAN__V1__CODE__INVALID_ARGUMENT
+                ||  !streq (reply->status->requirement, request->requirement)
+                ||  !strstr (reply->status->message, where) || !streq (after, digest)) {
+                    //  Every one is said, then the test fails
+                    failed++;
+                    fprintf (stderr, "%s %s from %s: expected INVALID_ARGUMENT (%s) naming it,"
+                             " got code %d (%s): %s%s\n", name, values [v], request->who,
+                             request->requirement, reply->status->code,
+                             reply->status->requirement, reply->status->message,
+                             streq (after, digest)? "": "; and the tables changed");
+                }
+                zstr_free (&where);
+                lgwan__v1__reply__free_unpacked (reply, NULL);
+                free (digest);
+                digest = after;
+                sent++;
+            }
+        lg_client_destroy (&client);
+    }
+    if (failed)
+        fail_msg ("%ld of %ld requests of %s with a uint64 past a bigint were not refused as"
+                  " they should be (above)", failed, sent, proc->service);
+    if (tested != listed)
+        fail_msg ("%zu of the %zu requests listed carry a uint64 of %s", tested, listed,
+                  proc->service);
+    free (digest);
+    free (digest_sql);
+    PQfinish (conn);
+    return sent;
+}
+
 int
 lg_test_proc_stop (lg_test_proc_t *proc, int sig)
 {

@@ -225,6 +225,30 @@ void lg_test_nft_release (FILE **holder_p);
 lg_reply_t *lg_test_call (lg_client_t *client, unsigned body_case, void *body,
                           const char *reason);
 
+//  One request of a service for lg_test_ids_past_bigint: its body (the
+//  Request member by its .proto name), a certificate the route lets make
+//  it, and the requirement ID of the rule it serves (its route's)
+typedef struct {
+    const char *body;
+    const char *who;
+    const char *requirement;
+} lg_test_id_request_t;
+
+//  Every uint64 of every request of proc's service (the Request members
+//  numbered lowest to highest) sent past a bigint, 2^63 and 2^64 - 1, one
+//  field at a time, the rest of the body empty; every field at any depth,
+//  an element of a repeated field or a field of a message field too. Each
+//  must be refused INVALID_ARGUMENT naming the request's requirement and
+//  the field ("disconnect.connections[0]"), and leave the service's tables
+//  as they were (lg_test_digest; they must first stand still for a second,
+//  15 s at most, so that what the service still writes of earlier input is
+//  not taken for a change). A request of the range that holds a
+//  uint64 and is not in requests ({ NULL } ended) fails the test, as does
+//  an entry naming no such request. Returns how many requests were sent.
+long lg_test_ids_past_bigint (const lg_test_proc_t *proc, const char *admin_dsn,
+                              const char *certs, unsigned lowest, unsigned highest,
+                              const lg_test_id_request_t *requests);
+
 //  lg_test_stop (pid, sig, 5000) and pid = 0; returns its exit code (0 if
 //  not running).
 int lg_test_proc_stop (lg_test_proc_t *proc, int sig);

@@ -1260,6 +1260,31 @@ test_r15_1_withdrawn_requests_are_announced (void **state)
                                     " effective 2027-03-25'", plan, incident), 2);
 }
 
+/* REQ R15.1, REQ R15.2: every request of audit that carries an id (a
+   provider, a service, an audit, a remediation request, a page's after_id)
+   refuses one past a bigint INVALID_ARGUMENT naming the rule of the
+   request (R15.1 audits, R15.2 findings and remediation) and the field,
+   and changes nothing; each took it to SQL, where the cast failed */
+static void
+test_r15_1_requests_refuse_ids_past_bigint (void **state)
+{
+    (void) state;
+    static const lg_test_id_request_t requests [] = {
+        { "audit_open", "operator", "R15.1" },
+        { "audit_get", "viewer", "R15.1" },
+        { "audit_list", "viewer", "R15.1" },
+        { "audit_close", "operator", "R15.2" },
+        { "finding_record", "operator", "R15.2" },
+        { "remediation_report", "provider1", "R15.2" },
+        { "remediation_verify", "operator", "R15.2" },
+        { "remediation_get", "viewer", "R15.2" },
+        { "remediation_list", "viewer", "R15.2" },
+        { "compliance_get", "viewer", "R15.2" },
+        { NULL }
+    };
+    assert_true (lg_test_ids_past_bigint (&s_audit, rf.admin, rf.certs, 300, 399, requests) > 0);
+}
+
 int
 main (void)
 {
@@ -1280,6 +1305,7 @@ main (void)
         cmocka_unit_test (test_r15_1_another_providers_records_are_not_found),
         cmocka_unit_test (test_r15_1_auditor_named_null_is_recorded),
         cmocka_unit_test (test_r15_1_withdrawn_requests_are_announced),
+        cmocka_unit_test (test_r15_1_requests_refuse_ids_past_bigint),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

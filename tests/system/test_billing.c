@@ -1664,6 +1664,20 @@ test_r6_1_event_applied_during_a_run_is_billed_or_said (void **state)
                   billed? "billed": "not billed", count);
 }
 
+/* REQ R6.1: InvoiceList, billing's one request with an id (its provider),
+   refuses one past a bigint INVALID_ARGUMENT naming R6.1 and the field,
+   and changes nothing; it took it to SQL, where the cast failed */
+static void
+test_r6_1_invoice_list_refuses_a_provider_past_bigint (void **state)
+{
+    (void) state;
+    static const lg_test_id_request_t requests [] = {
+        { "invoice_list", "viewer", "R6.1" },
+        { NULL }
+    };
+    assert_true (lg_test_ids_past_bigint (&s_billing, rf.admin, rf.certs, 200, 299, requests) > 0);
+}
+
 int
 main (void)
 {
@@ -1691,6 +1705,7 @@ main (void)
         cmocka_unit_test (test_r6_1_export_fields_start_no_formula),
         cmocka_unit_test (test_r6_1_credit_note_seq_past_999999),
         cmocka_unit_test (test_r6_1_event_applied_during_a_run_is_billed_or_said),
+        cmocka_unit_test (test_r6_1_invoice_list_refuses_a_provider_past_bigint),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -2277,6 +2277,26 @@ s_forget_points (void **state)
     return 0;
 }
 
+/* REQ R16.1, REQ R15.3, REQ X.4, REQ R4.2: every request of isolation that
+   carries an id (a provider, a connection, a page's after_id) refuses one
+   past a bigint INVALID_ARGUMENT naming the rule of the request and the
+   field, and changes nothing; each took it to SQL, where the cast failed */
+static void
+test_r16_1_requests_refuse_ids_past_bigint (void **state)
+{
+    (void) state;
+    static const lg_test_id_request_t requests [] = {
+        { "disconnect", "operator", "R16.1" },
+        { "suspend", "operator", "R15.3" },
+        { "lift", "service", "X.4" },
+        { "decommission", "operator", "R4.2" },
+        { "isolation_get", "viewer", "R16.1" },
+        { "enforced_list", "viewer", "R16.1" },
+        { NULL }
+    };
+    assert_true (lg_test_ids_past_bigint (&s_isolation, s_admin, s_certs, 500, 599, requests) > 0);
+}
+
 int
 main (void)
 {
@@ -2321,6 +2341,7 @@ main (void)
         cmocka_unit_test_teardown (test_x1_r16_1_event_held_for_a_point_names_who_asked,
                                    s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_dry_run_points_are_named, s_forget_points),
+        cmocka_unit_test (test_r16_1_requests_refuse_ids_past_bigint),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

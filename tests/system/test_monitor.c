@@ -1547,6 +1547,52 @@ test_r16_1_no_evidence_for_a_closed_incident (void **state)
     s_rule_off (marker);
 }
 
+/* REQ R16.1: every request of the monitor that carries an id (or a
+   signature id: every uint64 of its requests, stored as bigint) refuses
+   one past a bigint INVALID_ARGUMENT naming R16.1 and the field, and
+   changes nothing; RuleDisable, RuleGet, AllowlistRemove and the incident
+   requests took it to SQL, where the cast failed */
+static void
+test_r16_1_every_request_refuses_ids_past_bigint (void **state)
+{
+    (void) state;
+    static const lg_test_id_request_t requests [] = {
+        { "rule_set", "operator", "R16.1" },
+        { "rule_get", "viewer", "R16.1" },
+        { "rule_disable", "operator", "R16.1" },
+        { "allowlist_add", "operator", "R16.1" },
+        { "allowlist_remove", "operator", "R16.1" },
+        { "incident_list", "viewer", "R16.1" },
+        { "incident_get", "viewer", "R16.1" },
+        { "incident_confirm", "operator", "R16.1" },
+        { "incident_close", "operator", "R16.1" },
+        { "connection_counts", "viewer", "R16.1" },
+        { NULL }
+    };
+    assert_true (lg_test_ids_past_bigint (&s_monitor, rf.admin, rf.certs, 400, 499, requests) > 0);
+    //  The largest id is one: there is no such row, as before
+    Lgwan__V1__RuleGet get = LGWAN__V1__RULE_GET__INIT;
+    get.rule = INT64_MAX;
+    rf_refused (s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_RULE_GET, &get),
+                LGWAN__V1__CODE__NOT_FOUND, NULL);
+    Lgwan__V1__RuleDisable disable = LGWAN__V1__RULE_DISABLE__INIT;
+    disable.rule = INT64_MAX;
+    rf_refused (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_DISABLE, &disable),
+                LGWAN__V1__CODE__NOT_FOUND, NULL);
+    Lgwan__V1__AllowlistRemove remove = LGWAN__V1__ALLOWLIST_REMOVE__INIT;
+    remove.entry = INT64_MAX;
+    rf_refused (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_ALLOWLIST_REMOVE, &remove),
+                LGWAN__V1__CODE__NOT_FOUND, NULL);
+    Lgwan__V1__IncidentGet incident = LGWAN__V1__INCIDENT_GET__INIT;
+    incident.incident = INT64_MAX;
+    rf_refused (s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_INCIDENT_GET, &incident),
+                LGWAN__V1__CODE__NOT_FOUND, NULL);
+    Lgwan__V1__IncidentClose close = LGWAN__V1__INCIDENT_CLOSE__INIT;
+    close.incident = INT64_MAX;
+    rf_refused (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CLOSE, &close),
+                LGWAN__V1__CODE__NOT_FOUND, NULL);
+}
+
 int
 main (void)
 {
@@ -1576,6 +1622,7 @@ main (void)
         cmocka_unit_test (test_r16_1_followed_file_rewritten_past_its_offset),
         cmocka_unit_test (test_r16_1_restart_finishes_the_rotated_file),
         cmocka_unit_test (test_r16_1_no_evidence_for_a_closed_incident),
+        cmocka_unit_test (test_r16_1_every_request_refuses_ids_past_bigint),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

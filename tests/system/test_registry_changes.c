@@ -1539,6 +1539,52 @@ test_r4_2_provider_cancellation_ends_its_contracts (void **state)
     assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE), events + 2);
 }
 
+/* REQ R4.2, REQ R3.1, REQ R3.2, REQ R4.1, REQ R4.3, REQ R7.1, REQ R7.2,
+   REQ R8.1, REQ R9.1, REQ R11.3: every request of the registry that
+   carries an id (a provider, a service, a contract, a connection, a
+   change, a page's after_id; a role holder's provider inside a service
+   or a change) refuses one past a bigint INVALID_ARGUMENT naming the rule
+   of the request and the field, and changes nothing; each took it to SQL
+   (where the cast failed) or to a comparison in C */
+static void
+test_r4_2_requests_refuse_ids_past_bigint (void **state)
+{
+    (void) state;
+    static const lg_test_id_request_t requests [] = {
+        { "provider_get", "viewer", "R3.1" },
+        { "provider_list", "viewer", "R3.1" },
+        { "president_approval_record", "operator", "R3.2" },
+        { "qualification_review", "reviewer", "R4.3" },
+        { "qualification_decide", "reviewer", "R4.3" },
+        { "service_register", "operator", "R9.1" },
+        { "service_get", "viewer", "R9.1" },
+        { "service_list", "viewer", "R9.1" },
+        { "service_review", "reviewer", "R4.3" },
+        { "service_decide", "reviewer", "R4.3" },
+        { "contract_create", "operator", "R7.1" },
+        { "contract_record_delivery", "operator", "R7.2" },
+        { "contract_activate", "operator", "R7.2" },
+        { "contract_get", "viewer", "R7.1" },
+        { "contracts_of_provider", "viewer", "R7.1" },
+        { "interconnection_register", "operator", "R8.1" },
+        { "interconnection_list", "viewer", "R8.1" },
+        { "change_file", "operator", "R4.2" },
+        { "change_decide", "reviewer", "R4.3" },
+        { "change_list", "viewer", "R4.2" },
+        { "history", "viewer", "R4.2" },
+        { "connection_apply", "operator", "R4.1" },
+        { "connection_get", "viewer", "R4.1" },
+        { "connection_review", "reviewer", "R4.3" },
+        { "connection_decide", "reviewer", "R4.3" },
+        { "connection_list", "viewer", "R4.1" },
+        { "server_register", "operator", "R11.3" },
+        { "server_list", "viewer", "R11.3" },
+        { NULL }
+    };
+    assert_true (lg_test_ids_past_bigint (&rf.registry, rf.admin, rf.certs, 100, 199, requests)
+                 > 0);
+}
+
 int
 main (void)
 {
@@ -1572,6 +1618,7 @@ main (void)
         cmocka_unit_test (test_r4_2_change_list_pages),
         cmocka_unit_test_teardown (test_r4_2_provider_cancellation_ends_its_contracts,
                                    rf_clock_back),
+        cmocka_unit_test (test_r4_2_requests_refuse_ids_past_bigint),
     };
     return cmocka_run_group_tests (tests, s_setup, rf_teardown);
 }
