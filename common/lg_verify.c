@@ -109,6 +109,11 @@ lg_verify_chain (lg_verify_t *self, lg_client_t *client, const char *service,
         lg_reply_t *reply = NULL;
         int rc = lg_client_call (client, &request, &reply);
         free (request.request_id);
+        if (rc == -2) {
+            //  It answered: not an absence (asked again, the same reply)
+            snprintf (why, why_size, "%s", lg_client_unreadable (client));
+            return -3;
+        }
         if (rc || !reply->status || reply->status->code != LGWAN__V1__CODE__OK
         ||  reply->body_case != LGWAN__V1__REPLY__BODY_REPLAY) {
             //  A refusal (the certificate's role) is not an absence: the

@@ -37,7 +37,9 @@ bool lg_verify_has_head (lg_verify_t *self, const char *service);
 //  Walk service's chain through client with its key. Returns 0 intact,
 //  1 broken (then *broken_seq and why), -1 unavailable: no reply, or
 //  UNAVAILABLE (why), -2 refused: any other status, such as a role that may
-//  not replay the stream (why, with the code).
+//  not replay the stream (why, with the code), -3 unreadable: it answered
+//  Replay with a reply this build cannot read (lg_client.h point 4; why is
+//  lg_client_unreadable's reason alone, for the caller to say it whole).
 int lg_verify_chain (lg_verify_t *self, lg_client_t *client, const char *service,
                      const uint8_t *key, size_t key_size, uint64_t *head_seq,
                      uint64_t *broken_seq, char *why, size_t why_size);

@@ -1000,6 +1000,67 @@ test_x2_unreadable_reply_is_not_no_reply (void **state)
     s_fake_stop ();
 }
 
+//  Billing's answers for test_x1_verify_says_a_reply_is_unreadable: its
+//  cursors (none), then a Replay answered with a status code this build
+//  does not know (as a newer billing could)
+static void
+s_answer_odd_replay (const lg_request_t *request, lg_reply_t *reply, int nth)
+{
+    static Lgwan__V1__CursorsReply cursors = LGWAN__V1__CURSORS_REPLY__INIT;
+    if (request->body_case != LGWAN__V1__REQUEST__BODY_CURSORS) {
+        s_answer_odd (request, reply, nth);
+        return;
+    }
+    reply->body_case = LGWAN__V1__REPLY__BODY_CURSORS;
+    reply->cursors = &cursors;
+}
+
+/* REQ X.1: verify says a service whose reply to Cursors or to Replay this
+   build cannot read answered unreadably, with lg_client's reason, and
+   counts its chain as not verified (exit 1, as any command given such a
+   reply), in text and in JSON. Before, it said the service was not
+   answering ("not answering: not verified", or "did not replay its events:
+   no answer") and exited 3: an operator went looking for a service that
+   was down when it had answered. */
+static void
+test_x1_verify_says_a_reply_is_unreadable (void **state)
+{
+    (void) state;
+    const struct {
+        s_answer_fn *answer;
+        const char *request;
+    } cases [] = {
+        { s_answer_odd, "Cursors" },
+        { s_answer_odd_replay, "Replay" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        s_fake_start ("billing", cases [i].answer);
+        char *said = zsys_sprintf ("billing       not verified: billing answered %s, but the"
+                                   " reply is not readable by this build (status.code: enum"
+                                   " value out of range)\n", cases [i].request);
+        char *out = NULL;
+        int rc = s_ctl (&out, "viewer", "verify --service billing");
+        if (rc != 1 || !strstr (out, said) || strstr (out, "not answering"))
+            fail_msg ("verify of a billing answering %s unreadably said %d: %s", cases [i].request,
+                      rc, out);
+        free (out);
+        rc = s_ctl (&out, "viewer", "verify --service billing --json");
+        json_t *json = json_loads (out, 0, NULL);
+        json_t *row = json_array_get (json, 0);
+        const char *why = json_string_value (json_object_get (row, "why"));
+        if (rc != 1 || !row || !streq (json_string_value (json_object_get (row, "service")) ?: "",
+                                       "billing")
+        ||  !streq (json_string_value (json_object_get (row, "status")) ?: "", "unreadable")
+        ||  !why || !strstr (why, "but the reply is not readable by this build (status.code"))
+            fail_msg ("verify --json of a billing answering %s unreadably said %d: %s",
+                      cases [i].request, rc, out);
+        json_decref (json);
+        free (out);
+        zstr_free (&said);
+        s_fake_stop ();
+    }
+}
+
 /* REQ X.3: an enforcer certificate names the enforcement point it speaks
    as (`keygen --point`), required for that role and refused for any other,
    with the point-name rule; a refused keygen writes no certificate. The
@@ -1150,6 +1211,7 @@ main (void)
         cmocka_unit_test (test_r6_1_export_whole_or_nothing),
         cmocka_unit_test (test_r6_1_export_refuses_json),
         cmocka_unit_test (test_x2_unreadable_reply_is_not_no_reply),
+        cmocka_unit_test (test_x1_verify_says_a_reply_is_unreadable),
         cmocka_unit_test (test_x3_server_text_is_escaped),
         cmocka_unit_test (test_x3_keygen_binds_an_enforcer_to_its_point),
         cmocka_unit_test (test_r16_1_dry_run_is_said),

@@ -17,6 +17,15 @@
     refusal, as any command. Not answering (down, or a certificate nobody
     lets in, revoked): exit 3 for a service named with --service, and when
     no chain at all was walked ("nothing verified"). Broken or no key: 1.
+    Answered with a reply this build cannot read, to Cursors or to Replay
+    (lg_client.h point 4: an enum value a newer service added, a string
+    that is not UTF-8): not
+    verified, said so with lg_client_unreadable's reason ("S answered
+    Replay, but the reply is not readable by this build (why)", status
+    "unreadable" in JSON), exit 1 as any command given such a reply (asked
+    again, it would answer the same); it was taken for a service not
+    answering ("not answering: not verified", exit 3), which sent an
+    operator to restart a service that was up.
 
     Rows cut off the end of a chain together with its head row leave a
     chain intact in itself: only the heads its consumers saw show the cut
@@ -35,11 +44,12 @@ typedef enum {
     S_BROKEN,
     S_UNAVAILABLE,          //  no answer, or UNAVAILABLE
     S_REFUSED,
-    S_NO_KEY
+    S_NO_KEY,
+    S_UNREADABLE            //  an answer this build cannot read
 } s_verdict_t;
 
 static const char *s_verdict_names [] = {
-    "intact", "broken", "unavailable", "refused", "unverified"
+    "intact", "broken", "unavailable", "refused", "unverified", "unreadable"
 };
 
 //  "message (CODE, requirement R)" of a status, into why
@@ -56,10 +66,11 @@ s_status_text (const lg_status_t *status, char *why, size_t why_size)
               *status->requirement? ", requirement ": "", status->requirement);
 }
 
-//  Ask a service for its Cursors: S_INTACT with *reply_p, S_UNAVAILABLE, or
-//  S_REFUSED with why
+//  Ask service for its Cursors: S_INTACT with *reply_p, S_UNAVAILABLE, or
+//  S_REFUSED or S_UNREADABLE with why
 static s_verdict_t
-s_cursors (lg_client_t *client, lg_reply_t **reply_p, char *why, size_t why_size)
+s_cursors (lg_client_t *client, const char *service, lg_reply_t **reply_p, char *why,
+           size_t why_size)
 {
     *reply_p = NULL;
     Lgwan__V1__Cursors ask = LGWAN__V1__CURSORS__INIT;
@@ -69,6 +80,10 @@ s_cursors (lg_client_t *client, lg_reply_t **reply_p, char *why, size_t why_size
     lg_reply_t *reply = NULL;
     int rc = lg_client_call (client, &request, &reply);
     free (request.request_id);
+    if (rc == -2) {
+        ctl_unreadable_text (why, why_size, service, "Cursors", lg_client_unreadable (client));
+        return S_UNREADABLE;
+    }
     if (rc)
         return S_UNAVAILABLE;
     s_verdict_t verdict = S_INTACT;
@@ -151,7 +166,7 @@ ctl_local_verify (ctl_args_t *args)
     //  other services); a chain asked for is walked if it answers
     lg_verify_t *verify = lg_verify_new ();
     zlistx_t *up = zlistx_new ();
-    bool refused = false, missing = false;
+    bool refused = false, missing = false, unreadable = false;
     json_t *result = json_array ();
     const char *s;
     for (size_t i = 0; (s = ctl_args_service_at (i)); i++) {
@@ -162,7 +177,8 @@ ctl_local_verify (ctl_args_t *args)
         char why [512] = "";
         lg_reply_t *reply = NULL;
         lg_client_t *client = ctl_local_client (s, 1000, explicit && wanted? 2: 0);
-        s_verdict_t verdict = client? s_cursors (client, &reply, why, sizeof why): S_UNAVAILABLE;
+        s_verdict_t verdict = client? s_cursors (client, s, &reply, why, sizeof why):
+                                      S_UNAVAILABLE;
         lg_client_destroy (&client);
         if (reply) {
             lg_verify_add_cursors (verify, s, reply->cursors);
@@ -175,6 +191,7 @@ ctl_local_verify (ctl_args_t *args)
             continue;           //  best effort: only its heads of the others are missing
         s_verify_row (args, result, s, verdict, false, 0, 0, false, why);
         refused = refused || verdict == S_REFUSED;
+        unreadable = unreadable || verdict == S_UNREADABLE;
         missing = missing || explicit;
     }
     //  2. Walk each chain that answers with its key
@@ -195,8 +212,14 @@ ctl_local_verify (ctl_args_t *args)
             lg_client_t *client = ctl_local_client (s, 5000, 2);
             int rc = client? lg_verify_chain (verify, client, s, key, key_size, &head, &broken,
                                               why, sizeof why): -1;
+            if (rc == -3) {
+                char reason [256];
+                snprintf (reason, sizeof reason, "%s", why);
+                ctl_unreadable_text (why, sizeof why, s, "Replay", reason);
+            }
             lg_client_destroy (&client);
-            verdict = rc == 0? S_INTACT: rc == 1? S_BROKEN: rc == -2? S_REFUSED: S_UNAVAILABLE;
+            verdict = rc == 0? S_INTACT: rc == 1? S_BROKEN: rc == -2? S_REFUSED:
+                      rc == -3? S_UNREADABLE: S_UNAVAILABLE;
         }
         zstr_free (&path);
         s_verify_row (args, result, s, verdict, true, head, broken,
@@ -204,6 +227,7 @@ ctl_local_verify (ctl_args_t *args)
         walked += verdict == S_INTACT || verdict == S_BROKEN;
         broken_any = broken_any || verdict == S_BROKEN || verdict == S_NO_KEY;
         refused = refused || verdict == S_REFUSED;
+        unreadable = unreadable || verdict == S_UNREADABLE;
         //  It answered Cursors a moment ago: gone meanwhile counts as named
         missing = missing || verdict == S_UNAVAILABLE;
     }
@@ -214,7 +238,7 @@ ctl_local_verify (ctl_args_t *args)
     }
     if (walked == 0)
         fprintf (stderr, "lgwanctl: nothing verified: no chain could be read\n");
-    int rc = broken_any || refused? CTL_EXIT_REFUSED:
+    int rc = broken_any || refused || unreadable? CTL_EXIT_REFUSED:
              missing || walked == 0? CTL_EXIT_UNAVAILABLE: CTL_EXIT_OK;
     json_decref (result);
     lg_verify_destroy (&verify);

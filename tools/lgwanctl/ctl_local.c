@@ -199,6 +199,14 @@ ctl_print_status (const lg_status_t *status)
     free (message);
 }
 
+void
+ctl_unreadable_text (char *text, size_t size, const char *service, const char *what,
+                     const char *why)
+{
+    snprintf (text, size, "%s answered%s%s, but the reply is not readable by this build (%s)",
+              service, what? " ": "", what? what: "", why);
+}
+
 int
 ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const char *who,
           lg_reply_t **reply_p)
@@ -231,9 +239,8 @@ ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const ch
         //  It answered (done, or refused): not UNAVAILABLE, and not asked
         //  again, which would get the same stored reply
         //  who of a remote command counts the tries, and there was one
-        snprintf (message, sizeof message, "%s answered, but the reply is not readable by this"
-                  " build (%s)", args->service? args->service: who,
-                  lg_client_unreadable (client));
+        ctl_unreadable_text (message, sizeof message, args->service? args->service: who, NULL,
+                             lg_client_unreadable (client));
         silence.code = LGWAN__V1__CODE__UNKNOWN;
         silence.message = message;
     }

@@ -50,6 +50,12 @@ int ctl_local_invoice_export (ctl_args_t *args);
 int ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const char *who,
               lg_reply_t **reply_p);
 
+//  What lgwanctl says of a reply lg_client_call could not read (-2): "S
+//  answered[ WHAT], but the reply is not readable by this build (why)",
+//  why as lg_client_unreadable gives it; what (a request's name) may be NULL.
+void ctl_unreadable_text (char *text, size_t size, const char *service, const char *what,
+                          const char *why);
+
 //  Print a JSON value on one line of stdout; -1 if it could not be made
 int ctl_print_json (json_t *json);
 
