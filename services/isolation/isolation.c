@@ -25,6 +25,33 @@
     5. Prefixes come from the registry's ConnectionActivated; when the
        registry releases a decommissioned connection's allocation
        (AllocationReleased), a duty drops its prefixes from the set.
+    6. A Disconnect or Suspend naming a provider and no connections acts on
+       the whole provider (R16.1, R15.3), also on the connections the
+       registry activates for it afterwards, or activated before but not
+       yet read here (isolation follows the registry asynchronously). Such
+       a request marks its cause provider-wide on every connection it
+       acted on (causes.provider_wide, migration 008; also where the cause
+       was there already: the first reference stays). A connection read
+       from ConnectionActivated waits for its provider's provider-wide
+       causes (inherit_pending) until the first of these settles it: a
+       request that locks it (before the request acts on it), or the duty
+       "provider-wide causes" (within a second; the consumer cannot: it
+       writes no events). It then gets every cause provider-wide on
+       another connection of its provider not released, with that cause's
+       reference, through apply_cause as a request does (history, drop
+       set, version, the event queued until in force), marked
+       provider-wide in turn, by system:isolation with a reason naming the
+       provider-wide cause and who imposed it (a request's actor rather
+       than an earlier inheritance). Settled first, a connection a request
+       acted on is never given a cause behind that request's back (a Lift
+       undone by a late inheritance). A Lift acts on one connection; once
+       none carries the provider-wide cause, new connections inherit
+       nothing. Whoever settles a connection or imposes a cause on a whole
+       provider holds the provider's advisory lock, taken before any
+       connection's row (several in provider order): otherwise the duty
+       could look at a provider whose Disconnect has not committed, while
+       that Disconnect's list of connections was read before the new one
+       was, and both miss it.
 */
 #include "isolation.h"
 
@@ -244,6 +271,35 @@ s_id_array (zlistx_t *ids)
     return text;
 }
 
+//  The lock whoever gives a connection its provider's provider-wide causes,
+//  or imposes a cause on a whole provider, holds until COMMIT (point 6),
+//  taken before any connection's row: SQL, of the provider id p
+#define S_PROVIDER_LOCK(p) \
+    "pg_advisory_xact_lock (hashtext ('lgwan.isolation.provider.' || " p "))"
+
+//  Who gives a connection its provider's provider-wide causes (point 6),
+//  whoever asked for what made it happen
+#define S_SYSTEM_ACTOR "system:isolation"
+
+//  Queue the lock of a provider; false when it could not be queued
+static bool
+s_lock_provider (lg_ctx_t *ctx, const char *provider)
+{
+    return lg_db_run (ctx->db, "SELECT " S_PROVIDER_LOCK ("$1"), 1, (const char *[]) { provider });
+}
+
+//  Queue the locks of the providers of those connections (ids, an array)
+//  that wait for their provider-wide causes, in provider order
+static bool
+s_lock_pending_providers (lg_ctx_t *ctx, const char *ids)
+{
+    return lg_db_run (ctx->db, "SELECT " S_PROVIDER_LOCK ("p.provider_id") " FROM (SELECT DISTINCT"
+                               " provider_id FROM connections WHERE id = ANY ($1::bigint[])"
+                               " AND inherit_pending ORDER BY 1) p", 1, (const char *[]) { ids });
+}
+
+static int s_settle (lg_ctx_t *ctx, const char *connection, const char *provider);
+
 //  The connections a request names: all of a provider's, or those listed
 //  (each must exist, and belong to the provider when one is named). Each is
 //  locked until COMMIT, in id order (so two requests cannot deadlock): a
@@ -251,8 +307,11 @@ s_id_array (zlistx_t *ids)
 //  and prefixes, which another request on the same connection would change
 //  out of this one's sight (READ COMMITTED). Unlocked, a Lift and a Suspend
 //  at once left a suspension in force with nothing dropped, and two imposes
-//  at once failed the second on the drop set's key. A read (lock false)
-//  locks nothing: it runs read-only
+//  at once failed the second on the drop set's key. A whole provider's are
+//  read after its lock, and a connection locked that still waits for its
+//  provider's provider-wide causes gets them first, so that no request
+//  acts on it before it has them (point 6). A read (lock false) locks
+//  nothing and settles nothing: it runs read-only
 static int
 s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, bool lock,
            zlistx_t *targets)
@@ -263,15 +322,25 @@ s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, bo
     if (n == 0) {
         snprintf (text, sizeof text, "%" PRIu64, provider);
         const char *params [] = { text };
+        if (lock && !s_lock_provider (ctx, text))
+            return -2;
         if ((rc = lg_ctx_query (ctx, &res, lock
-                                ? "SELECT id FROM connections WHERE provider_id = $1::bigint"
-                                  " AND NOT released ORDER BY id FOR UPDATE"
-                                : "SELECT id FROM connections WHERE provider_id = $1::bigint"
-                                  " AND NOT released ORDER BY id", 1, params)))
+                                ? "SELECT id, inherit_pending AS pending FROM connections"
+                                  " WHERE provider_id = $1::bigint AND NOT released"
+                                  " ORDER BY id FOR UPDATE"
+                                : "SELECT id, inherit_pending AS pending FROM connections"
+                                  " WHERE provider_id = $1::bigint AND NOT released"
+                                  " ORDER BY id", 1, params)))
             return rc;
-        for (int row = 0; row < PQntuples (res); row++)
-            zlistx_add_end (targets, (void *) PQgetvalue (res, row, 0));
+        for (int row = 0; row < PQntuples (res) && rc == 0; row++) {
+            const char *id = lg_db_value (res, row, "id");
+            zlistx_add_end (targets, (void *) id);
+            if (lock && streq (lg_db_value (res, row, "pending"), "t"))
+                rc = s_settle (ctx, id, text);
+        }
         PQclear (res);
+        if (rc)
+            return rc;
         if (zlistx_size (targets) == 0)
             return REFUSE (ctx, NULL, "provider %s has no connection to act on", text);
         return 0;
@@ -285,15 +354,16 @@ s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, bo
     char *ids = s_id_array (asked);
     zlistx_destroy (&asked);
     //  Queued: the locks travel with the statement that checks them
-    if (lock && !lg_db_run (ctx->db, "SELECT 1 FROM connections WHERE id = ANY ($1::bigint[])"
-                                     " ORDER BY id FOR UPDATE", 1, (const char *[]) { ids })) {
+    if (lock && (!s_lock_pending_providers (ctx, ids)
+             ||  !lg_db_run (ctx->db, "SELECT 1 FROM connections WHERE id = ANY ($1::bigint[])"
+                                      " ORDER BY id FOR UPDATE", 1, (const char *[]) { ids }))) {
         free (ids);
         return -2;
     }
-    rc = lg_ctx_query (ctx, &res, "SELECT u.id, c.provider_id FROM unnest ($1::bigint[])"
-                                  " WITH ORDINALITY AS u (id, n) LEFT JOIN connections c"
-                                  " ON c.id = u.id AND NOT c.released ORDER BY u.n", 1,
-                       (const char *[]) { ids });
+    rc = lg_ctx_query (ctx, &res, "SELECT u.id, c.provider_id, c.inherit_pending AS pending"
+                                  " FROM unnest ($1::bigint[]) WITH ORDINALITY AS u (id, n)"
+                                  " LEFT JOIN connections c ON c.id = u.id AND NOT c.released"
+                                  " ORDER BY u.n", 1, (const char *[]) { ids });
     free (ids);
     if (rc)
         return rc;
@@ -308,6 +378,10 @@ s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, bo
         else
             zlistx_add_end (targets, (void *) id);
     }
+    for (int row = 0; row < PQntuples (res) && rc == 0 && lock; row++)
+        if (streq (lg_db_value (res, row, "pending"), "t"))
+            rc = s_settle (ctx, lg_db_value (res, row, "id"),
+                           lg_db_value (res, row, "provider_id"));
     PQclear (res);
     return rc;
 }
@@ -428,6 +502,22 @@ s_apply_cause (lg_ctx_t *ctx, const char *connection, int cause, bool impose,
     return rc;
 }
 
+//  The cause is provider-wide on these connections, whether this request
+//  imposed it or it was there already (point 6); queued
+static int
+s_mark_provider_wide (lg_ctx_t *ctx, zlistx_t *connections, int cause)
+{
+    char kind [8];
+    snprintf (kind, sizeof kind, "%d", cause);
+    char *ids = s_id_array (connections);
+    bool queued = lg_db_run (ctx->db, "UPDATE causes SET provider_wide = true"
+                                      " WHERE connection_id = ANY ($1::bigint[])"
+                                      " AND cause = $2::smallint AND NOT provider_wide",
+                             2, (const char *[]) { ids, kind });
+    free (ids);
+    return queued? 0: -2;
+}
+
 //  Disconnect and Suspend share everything but the cause and its reference
 static int
 s_impose (lg_ctx_t *ctx, int cause, uint64_t provider, uint64_t *connections, size_t n,
@@ -447,6 +537,9 @@ s_impose (lg_ctx_t *ctx, int cause, uint64_t provider, uint64_t *connections, si
         bool changed;
         rc = s_apply_cause (ctx, c, cause, true, reference, &version, &changed);
     }
+    //  The whole provider: later connections get it too (point 6)
+    if (rc == 0 && n == 0)
+        rc = s_mark_provider_wide (ctx, targets, cause);
     uint64_t in_force = 0;
     if (rc == 0)
         rc = isolation_emit_in_force (ctx, &in_force);
@@ -682,9 +775,10 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
         }
         strcat (list, "}");
         const char *params [] = { id, provider, service, list };
-        return lg_db_run (db, "INSERT INTO connections (id, provider_id, service_id, prefixes)"
-                              " VALUES ($1::bigint, $2::bigint, $3::bigint, $4::text[])"
-                              " ON CONFLICT (id) DO NOTHING", 4, params)? 0: -2;
+        //  The duty below gives it its provider's provider-wide causes (point 6)
+        return lg_db_run (db, "INSERT INTO connections (id, provider_id, service_id, prefixes,"
+                              " inherit_pending) VALUES ($1::bigint, $2::bigint, $3::bigint,"
+                              " $4::text[], true) ON CONFLICT (id) DO NOTHING", 4, params)? 0: -2;
     }
     if (event->body_case == LGWAN__V1__EVENT__BODY_ALLOCATION_RELEASED) {
         char id [24];
@@ -734,6 +828,101 @@ s_released (lg_ctx_t *ctx)
     return rc;
 }
 
+//  A connection new to its provider gets every cause provider-wide on
+//  another of the provider's connections not released, and waits for them
+//  no more (point 6); its row and its provider are locked. By
+//  S_SYSTEM_ACTOR, with a reason naming the provider-wide cause, whatever
+//  request or duty it happens in
+static int
+s_settle (lg_ctx_t *ctx, const char *connection, const char *provider)
+{
+    PGresult *res;
+    //  One cause of each kind: a request's imposition over an earlier
+    //  inheritance (the reason names who asked), then the latest
+    int rc = lg_ctx_query (ctx, &res,
+        "SELECT DISTINCT ON (k.cause) k.cause, k.reference, k.actor, k.connection_id::text"
+        " AS source FROM causes k JOIN connections c ON c.id = k.connection_id"
+        " WHERE c.provider_id = $1::bigint AND c.id <> $2::bigint AND NOT c.released"
+        " AND k.provider_wide ORDER BY k.cause, k.actor = $3, k.since DESC, k.connection_id",
+        3, (const char *[]) { provider, connection, S_SYSTEM_ACTOR });
+    if (rc)
+        return rc;
+    const lg_request_t *asked = ctx->request;
+    const char *actor = ctx->actor;
+    zlistx_t *target = s_ids_new ();
+    zlistx_add_end (target, (void *) connection);
+    for (int row = 0; row < PQntuples (res) && rc == 0; row++) {
+        int cause = atoi (lg_db_value (res, row, "cause"));
+        const char *reference = lg_db_value (res, row, "reference");
+        char *why = zsys_sprintf ("connection %s was activated after provider %s's %s %s was"
+                                  " imposed on the whole provider by %s (as on connection %s)",
+                                  connection, provider, s_cause_names [cause], reference,
+                                  lg_db_value (res, row, "actor"), lg_db_value (res, row, "source"));
+        //  The reason goes into the history and the events, as a request's
+        lg_request_t inherited = LGWAN__V1__REQUEST__INIT;
+        inherited.reason = why;
+        ctx->request = &inherited;
+        ctx->actor = S_SYSTEM_ACTOR;
+        uint64_t version;
+        bool changed;
+        rc = s_apply_cause (ctx, connection, cause, true, reference, &version, &changed);
+        if (rc == 0)
+            rc = s_mark_provider_wide (ctx, target, cause);
+        if (rc == 0)
+            rc = isolation_emit_in_force (ctx, NULL);
+        if (rc == 0 && changed)
+            lg_info ("%s", why);
+        ctx->request = asked;
+        ctx->actor = actor;
+        zstr_free (&why);
+    }
+    PQclear (res);
+    zlistx_destroy (&target);
+    if (rc == 0 && !lg_db_run (ctx->db, "UPDATE connections SET inherit_pending = false"
+                                        " WHERE id = $1::bigint", 1,
+                               (const char *[]) { connection }))
+        rc = -2;
+    return rc;
+}
+
+//  Duty: connections read from ConnectionActivated that no request settled
+//  yet get their provider's provider-wide causes (point 6), locked as a
+//  request locks them; a released one has nothing to drop any more
+static int
+s_inherit (lg_ctx_t *ctx)
+{
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, "SELECT id FROM connections WHERE inherit_pending"
+                                      " ORDER BY id LIMIT 100", 0, NULL);
+    if (rc)
+        return rc;
+    zlistx_t *ids = s_ids_new ();
+    for (int row = 0; row < PQntuples (res); row++)
+        zlistx_add_end (ids, (void *) PQgetvalue (res, row, 0));
+    PQclear (res);
+    char *array = s_id_array (ids);
+    if (zlistx_size (ids) && !s_lock_pending_providers (ctx, array))
+        rc = -2;
+    if (rc == 0 && zlistx_size (ids))
+        rc = lg_ctx_query (ctx, &res, "SELECT id::text, provider_id::text,"
+                                      " inherit_pending AND NOT released AS pending"
+                                      " FROM connections WHERE id = ANY ($1::bigint[])"
+                                      " ORDER BY id FOR UPDATE", 1, (const char *[]) { array });
+    else
+        res = NULL;
+    for (int row = 0; res && row < PQntuples (res) && rc == 0; row++)
+        if (streq (lg_db_value (res, row, "pending"), "t"))
+            rc = s_settle (ctx, lg_db_value (res, row, "id"), lg_db_value (res, row, "provider_id"));
+    PQclear (res);
+    if (rc == 0 && zlistx_size (ids))
+        rc = lg_ctx_exec (ctx, "UPDATE connections SET inherit_pending = false"
+                               " WHERE id = ANY ($1::bigint[]) AND inherit_pending", 1,
+                          (const char *[]) { array });
+    free (array);
+    zlistx_destroy (&ids);
+    return rc;
+}
+
 static const lg_route_t s_routes [] = {
     { LGWAN__V1__REQUEST__BODY_DISCONNECT, s_disconnect, LG_ROLE_OPERATOR | LG_ROLE_SERVICE,
       LG_ROUTE_WRITE, "R16.1" },
@@ -758,6 +947,7 @@ static const lg_subscription_t s_subscriptions [] = {
 
 static const lg_duty_t s_duties [] = {
     { "released connections", 1000, s_released },
+    { "provider-wide causes", 1000, s_inherit },
     { NULL, 0, NULL }
 };
 
