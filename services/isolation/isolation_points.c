@@ -4,7 +4,16 @@
        CURVE, in the reactor thread; only `enforcer` certificates are heard.
     2. Hello: the point is registered (from then on a change is in force only
        when it acked too) and gets a Snapshot of the version and the whole set,
-       read in one statement so the two agree.
+       read in one statement so the two agree. Its acked version goes down to
+       the Hello's applied_version (least of the two; an ack of it kept for a
+       later try is cut down the same way): a gateway that restarted with an
+       empty kernel says Hello at 0, and was counted at the version it acked
+       before until it acked the Snapshot, so a change was said in force at
+       a gateway that held none of it (a Beat before its ack may report it
+       lagging: it is). The version in force may so go down;
+       nothing is published twice: an event is published once, when the
+       version in force first reaches its own, and its pending row is
+       deleted then; a change made since waits for the point's new ack.
     3. Every DesiredStateChanged this service publishes goes out as an Update
        {version, base_version = version - 1}; a point that holds another base
        says Hello again and gets a Snapshot, so out-of-order commits of
@@ -134,6 +143,7 @@ typedef struct {
     //  The frame being handled, for the duty that records it
     char point [40];
     bool dry_run;
+    uint64_t hello_version;     //  a Hello's applied_version
     Lgwan__V1__EnforcerRepaired *repaired;
     //  Acks taken but not yet recorded, one per point, for as many points
     //  as there are (point 5); room for max_acks
@@ -348,19 +358,24 @@ s_send_snapshot (s_points_t *self, zframe_t *identity)
 }
 
 //  Duties: each in its own transaction, events committed with it
+
+//  A Hello says what the point holds now: its acked version goes down to
+//  the Hello's applied_version, never up (point 2)
 static int
 s_record_hello (lg_ctx_t *ctx)
 {
     s_points_t *self = (s_points_t *) ctx->state;
-    char now [40];
+    char now [40], applied [24];
     lg_clock_format (ctx->now_us, now, sizeof now);
-    const char *params [] = { self->point, self->dry_run? "t": "f", now, self->replica };
+    snprintf (applied, sizeof applied, "%" PRIu64, self->hello_version);
+    const char *params [] = { self->point, self->dry_run? "t": "f", now, self->replica, applied };
     return lg_db_run (ctx->db, "INSERT INTO points (name, dry_run, last_seen, replica) VALUES ($1,"
                                " $2::boolean, $3::timestamptz, $4) ON CONFLICT (name) DO UPDATE SET"
                                " dry_run = excluded.dry_run, last_seen = excluded.last_seen,"
                                " replica = excluded.replica,"
+                               " acked_version = least (points.acked_version, $5::bigint),"
                                " retired_at = NULL, retired_by = NULL, retire_reason = NULL",
-                      4, params)? 0: -2;
+                      5, params)? 0: -2;
 }
 
 //  A frame refused for the name in self->point (a Hello, or an Ack from
@@ -472,6 +487,16 @@ s_take_ack (s_points_t *self, const char *point, uint64_t version, bool dry_run)
     if (version > self->acks [i].version)
         self->acks [i].version = version;
     self->acks [i].dry_run = dry_run;
+}
+
+//  A point said Hello at version: an ack of it kept for a later try says
+//  no more than that (point 2)
+static void
+s_clamp_ack (s_points_t *self, const char *point, uint64_t version)
+{
+    for (size_t i = 0; i < self->n_acks; i++)
+        if (streq (self->acks [i].point, point) && self->acks [i].version > version)
+            self->acks [i].version = version;
 }
 
 static int
@@ -762,8 +787,11 @@ s_handle (s_points_t *self, zmsg_t *msg)
             peer->acked_any = false;    //  until it acks the snapshot
             snprintf (self->point, sizeof self->point, "%s", point);
             self->dry_run = frame->hello->dry_run;
+            self->hello_version = frame->hello->applied_version;
             lg_info ("enforcement point %s said hello at version %" PRIu64 "%s", point,
                      frame->hello->applied_version, self->dry_run? " (dry run)": "");
+            //  An ack kept from before says more than the point holds now
+            s_clamp_ack (self, point, self->hello_version);
             s_flush_acks (self);         //  in the order the frames came
             if (lg_server_run_duty (self->server, s_record_hello, "point hello") == 0)
                 s_send_snapshot (self, identity);

@@ -813,6 +813,74 @@ test_r15_3_provider_suspension_reaches_later_connections (void **state)
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes WHERE provider_wide"), 0);
 }
 
+//  The acked version PointList shows for point name, and the version; -1
+//  when it does not list it
+static long
+s_listed_acked (const char *name, uint64_t *version)
+{
+    Lgwan__V1__PointList list = LGWAN__V1__POINT_LIST__INIT;
+    lg_reply_t *reply = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_POINT_LIST, &list);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    long acked = -1;
+    for (size_t i = 0; i < reply->points->n_points; i++)
+        if (streq (reply->points->points [i]->name, name))
+            acked = (long) reply->points->points [i]->acked_version;
+    *version = reply->points->version;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return acked;
+}
+
+//  Whether IsolationGet says a connection's state is in force
+static bool
+s_get_in_force (uint64_t id)
+{
+    Lgwan__V1__IsolationGet get = LGWAN__V1__ISOLATION_GET__INIT;
+    get.connection = id;
+    lg_reply_t *reply = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_ISOLATION_GET, &get);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    bool in_force = reply->isolation->in_force;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return in_force;
+}
+
+/* REQ R16.1: a point that says Hello again is counted at the version it
+   says it holds. A gateway restarted with an empty kernel says Hello at
+   version 0; its acked version stayed where it was (the Hello's upsert
+   left it), so until it acked the Snapshot isolation counted it at the old
+   version and a state was shown in force where the gateway held none of
+   it. Now the Hello brings it down to 0, until the point acks again; and
+   nothing is published twice */
+static void
+test_r16_1_hello_again_brings_the_acked_version_down (void **state)
+{
+    (void) state;
+    zsock_t *point = s_point_new ("fake");
+    uint64_t head = s_point_join (point, "fake");
+    assert_true (head > 0);
+    s_point_ack (point, head);
+    s_wait_acked (head);
+    uint64_t version;
+    assert_int_equal (s_listed_acked ("fake", &version), (long) head);
+    assert_int_equal (version, head);
+    assert_true (s_get_in_force (s_conn [1]));
+    long events = s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case BETWEEN 500 AND 503");
+
+    //  Restarted with nothing applied: Hello at 0 (the answering Snapshot
+    //  comes after the Hello is recorded)
+    assert_int_equal (s_point_join (point, "fake"), head);
+    assert_int_equal (s_listed_acked ("fake", &version), 0);
+    assert_false (s_get_in_force (s_conn [1]));
+
+    //  It acks the Snapshot: in force again, and no event came again
+    s_point_ack (point, head);
+    s_wait_acked (head);
+    assert_int_equal (s_listed_acked ("fake", &version), (long) head);
+    assert_true (s_get_in_force (s_conn [1]));
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case"
+                             " BETWEEN 500 AND 503"), events);
+    zsock_destroy (&point);
+}
+
 /* REQ X.3: an enforcement point cannot claim a version it was never sent.
    Such an ack used to move the point's version past the head, and every
    later change then counted as in force there without being applied. */
@@ -2516,6 +2584,8 @@ main (void)
         cmocka_unit_test_teardown (test_r16_1_request_settles_a_new_connection_first,
                                    s_forget_points),
         cmocka_unit_test_teardown (test_r15_3_provider_suspension_reaches_later_connections,
+                                   s_forget_points),
+        cmocka_unit_test_teardown (test_r16_1_hello_again_brings_the_acked_version_down,
                                    s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_bad_input, s_forget_points),
         cmocka_unit_test_teardown (test_r12_1_decommission_releases, s_forget_points),
