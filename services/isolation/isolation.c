@@ -311,10 +311,11 @@ static int s_settle (lg_ctx_t *ctx, const char *connection, const char *provider
 //  read after its lock, and a connection locked that still waits for its
 //  provider's provider-wide causes gets them first, so that no request
 //  acts on it before it has them (point 6). A read (lock false) locks
-//  nothing and settles nothing: it runs read-only
+//  nothing and settles nothing: it runs read-only. A refusal names
+//  requirement (the request's rule)
 static int
 s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, bool lock,
-           zlistx_t *targets)
+           const char *requirement, zlistx_t *targets)
 {
     char text [24];
     PGresult *res;
@@ -342,7 +343,7 @@ s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, bo
         if (rc)
             return rc;
         if (zlistx_size (targets) == 0)
-            return REFUSE (ctx, NULL, "provider %s has no connection to act on", text);
+            return REFUSE (ctx, requirement, "provider %s has no connection to act on", text);
         return 0;
     }
     //  All in one statement, in the order given
@@ -374,7 +375,8 @@ s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, bo
             rc = MISSING (ctx, "no connection %s", id);
         else
         if (provider && strtoull (owner, NULL, 10) != provider)
-            rc = INVALID (ctx, NULL, "connection %s is not provider %" PRIu64 "'s", id, provider);
+            rc = INVALID (ctx, requirement, "connection %s is not provider %" PRIu64 "'s", id,
+                          provider);
         else
             zlistx_add_end (targets, (void *) id);
     }
@@ -530,7 +532,7 @@ s_impose (lg_ctx_t *ctx, int cause, uint64_t provider, uint64_t *connections, si
         return INVALID (ctx, requirement, "a %s records the %s behind it (1-128 bytes)",
                         s_cause_names [cause], cause == 1? "incident": "remediation request");
     zlistx_t *targets = s_ids_new ();
-    int rc = s_targets (ctx, provider, connections, n, true, targets);
+    int rc = s_targets (ctx, provider, connections, n, true, requirement, targets);
     uint64_t version = 0;
     for (const char *c = (const char *) zlistx_first (targets); c && rc == 0;
          c = (const char *) zlistx_next (targets)) {
@@ -568,8 +570,8 @@ s_decommission (lg_ctx_t *ctx)
 {
     uint64_t id = ctx->request->decommission->connection;
     if (id == 0)
-        return INVALID (ctx, NULL, "connection is mandatory");
-    return s_impose (ctx, 3, 0, &id, 1, "cancellation", NULL);
+        return INVALID (ctx, "R4.2", "connection is mandatory");
+    return s_impose (ctx, 3, 0, &id, 1, "cancellation", "R4.2");
 }
 
 static int
@@ -582,17 +584,17 @@ s_lift (lg_ctx_t *ctx)
                               "a cause is lifted only by the orchestrator's saga that collected"
                               " the approvals, not by a %s certificate", ctx->caller->role_name);
     if (l->connection == 0)
-        return INVALID (ctx, NULL, "connection is mandatory");
+        return INVALID (ctx, "X.4", "connection is mandatory");
     if (l->cause != LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION
     &&  l->cause != LGWAN__V1__ISOLATION_CAUSE__CAUSE_SUSPENSION)
-        return INVALID (ctx, NULL, "lift a disconnection or a suspension");
+        return INVALID (ctx, "X.4", "lift a disconnection or a suspension");
     if (strlen (l->saga) > 128)
         return INVALID (ctx, "X.4", "saga reference is at most 128 bytes");
     char text [24];
     snprintf (text, sizeof text, "%" PRIu64, l->connection);
     zlistx_t *targets = s_ids_new ();
     uint64_t id = l->connection;
-    int rc = s_targets (ctx, 0, &id, 1, true, targets);
+    int rc = s_targets (ctx, 0, &id, 1, true, "X.4", targets);
     uint64_t version = 0;
     bool changed = false;
     if (rc == 0)
@@ -616,7 +618,7 @@ s_get (lg_ctx_t *ctx)
     if (id == 0)
         return INVALID (ctx, NULL, "connection is mandatory");
     zlistx_t *targets = s_ids_new ();
-    int rc = s_targets (ctx, 0, &id, 1, false, targets);
+    int rc = s_targets (ctx, 0, &id, 1, false, NULL, targets);
     if (rc == 0)
         rc = s_reply (ctx, targets, true, 0, 0);
     zlistx_destroy (&targets);

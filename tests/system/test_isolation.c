@@ -813,6 +813,63 @@ test_r15_3_provider_suspension_reaches_later_connections (void **state)
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes WHERE provider_wide"), 0);
 }
 
+//  The request asked as who is refused with code and requirement
+static void
+s_refused (const char *who, unsigned body_case, void *body, lg_code_t code,
+           const char *requirement)
+{
+    lg_reply_t *reply = s_ask (&s_isolation, who, body_case, body);
+    s_expect (reply, code, requirement);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+/* REQ R16.1, REQ R15.3, REQ X.4, REQ R4.2: every refusal of a rule names
+   its requirement (DESIGN: a rule refusal names its requirement ID). A
+   provider with no connection to act on, a connection of another provider,
+   a Lift without a connection or a cause to lift, and a Decommission
+   without a connection were refused with no requirement; nothing changes */
+static void
+test_r16_1_refusals_name_their_requirement (void **state)
+{
+    (void) state;
+    long versions = s_sql ("SELECT count(*) FROM isolation.desired_versions");
+    long history = s_sql ("SELECT count(*) FROM isolation.cause_history");
+    Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
+    d.provider = 999;
+    d.incident = (char *) "INC-NONE";
+    s_refused ("operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d,
+               LGWAN__V1__CODE__FAILED_PRECONDITION, "R16.1");
+    Lgwan__V1__Suspend s = LGWAN__V1__SUSPEND__INIT;
+    s.provider = 999;
+    s.remediation = (char *) "REM-NONE";
+    s_refused ("operator", LGWAN__V1__REQUEST__BODY_SUSPEND, &s,
+               LGWAN__V1__CODE__FAILED_PRECONDITION, "R15.3");
+    //  Provider A's connection named as provider B's
+    uint64_t of_a [] = { s_conn [1] };
+    d.provider = s.provider = 2;
+    d.connections = s.connections = of_a;
+    d.n_connections = s.n_connections = 1;
+    s_refused ("operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d,
+               LGWAN__V1__CODE__INVALID_ARGUMENT, "R16.1");
+    s_refused ("operator", LGWAN__V1__REQUEST__BODY_SUSPEND, &s,
+               LGWAN__V1__CODE__INVALID_ARGUMENT, "R15.3");
+    //  The saga's Lift without a connection, and without a cause
+    Lgwan__V1__Lift l = LGWAN__V1__LIFT__INIT;
+    l.cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION;
+    l.saga = (char *) "SAGA-NONE";
+    s_refused ("service", LGWAN__V1__REQUEST__BODY_LIFT, &l, LGWAN__V1__CODE__INVALID_ARGUMENT,
+               "X.4");
+    l.connection = s_conn [1];
+    l.cause = LGWAN__V1__ISOLATION_CAUSE__ISOLATION_CAUSE_UNSPECIFIED;
+    s_refused ("service", LGWAN__V1__REQUEST__BODY_LIFT, &l, LGWAN__V1__CODE__INVALID_ARGUMENT,
+               "X.4");
+    Lgwan__V1__Decommission decommission = LGWAN__V1__DECOMMISSION__INIT;
+    s_refused ("operator", LGWAN__V1__REQUEST__BODY_DECOMMISSION, &decommission,
+               LGWAN__V1__CODE__INVALID_ARGUMENT, "R4.2");
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.desired_versions"), versions);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.cause_history"), history);
+}
+
 //  The acked version PointList shows for point name, and the version; -1
 //  when it does not list it
 static long
@@ -2587,6 +2644,7 @@ main (void)
                                    s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_hello_again_brings_the_acked_version_down,
                                    s_forget_points),
+        cmocka_unit_test_teardown (test_r16_1_refusals_name_their_requirement, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_bad_input, s_forget_points),
         cmocka_unit_test_teardown (test_r12_1_decommission_releases, s_forget_points),
         cmocka_unit_test_teardown (test_r12_1_decommission_alone_keeps_the_allocation, s_forget_points),
