@@ -22,6 +22,10 @@
        force" is never taken for "dropped" there.
     4. Lifting a cause is for the `service` role only, naming the saga that
        collected the approvals (X.4); nobody lifts a disconnection by hand.
+       A decommission is lifted under the same rule, so that the
+       orchestrator can undo a mistaken one (an operator decommissioned a
+       live connection): it was never lifted, and such a connection stayed
+       cut off until it was cancelled and its allocation released.
     5. Prefixes come from the registry's ConnectionActivated; when the
        registry releases a decommissioned connection's allocation
        (AllocationReleased), a duty drops its prefixes from the set.
@@ -62,6 +66,9 @@ extern const lg_migration_t isolation_migrations [];
 #define MISSING(ctx, ...)      lg_ctx_refuse ((ctx), LGWAN__V1__CODE__NOT_FOUND, NULL, __VA_ARGS__)
 
 static const char *s_cause_names [] = { "", "disconnection", "suspension", "decommission" };
+//  The rule each cause is imposed under (a decommission: the network end of
+//  a cancellation)
+static const char *s_cause_requirements [] = { NULL, "R16.1", "R15.3", "R4.2" };
 
 //  SQL: the points not retired that run in dry run, "a,b" by name ("" when
 //  none): their acks count towards in force, but they drop nothing (note 3)
@@ -520,11 +527,13 @@ s_mark_provider_wide (lg_ctx_t *ctx, zlistx_t *connections, int cause)
     return queued? 0: -2;
 }
 
-//  Disconnect and Suspend share everything but the cause and its reference
+//  Disconnect, Suspend and Decommission share everything but the cause and
+//  its reference; a refusal names the cause's requirement
 static int
 s_impose (lg_ctx_t *ctx, int cause, uint64_t provider, uint64_t *connections, size_t n,
-          const char *reference, const char *requirement)
+          const char *reference)
 {
+    const char *requirement = s_cause_requirements [cause];
     if (provider == 0 && n == 0)
         return INVALID (ctx, requirement, "name the provider or the connections");
     size_t len = strlen (reference);
@@ -555,14 +564,14 @@ static int
 s_disconnect (lg_ctx_t *ctx)
 {
     const Lgwan__V1__Disconnect *d = ctx->request->disconnect;
-    return s_impose (ctx, 1, d->provider, d->connections, d->n_connections, d->incident, "R16.1");
+    return s_impose (ctx, 1, d->provider, d->connections, d->n_connections, d->incident);
 }
 
 static int
 s_suspend (lg_ctx_t *ctx)
 {
     const Lgwan__V1__Suspend *s = ctx->request->suspend;
-    return s_impose (ctx, 2, s->provider, s->connections, s->n_connections, s->remediation, "R15.3");
+    return s_impose (ctx, 2, s->provider, s->connections, s->n_connections, s->remediation);
 }
 
 static int
@@ -570,8 +579,8 @@ s_decommission (lg_ctx_t *ctx)
 {
     uint64_t id = ctx->request->decommission->connection;
     if (id == 0)
-        return INVALID (ctx, "R4.2", "connection is mandatory");
-    return s_impose (ctx, 3, 0, &id, 1, "cancellation", "R4.2");
+        return INVALID (ctx, s_cause_requirements [3], "connection is mandatory");
+    return s_impose (ctx, 3, 0, &id, 1, "cancellation");
 }
 
 static int
@@ -586,8 +595,9 @@ s_lift (lg_ctx_t *ctx)
     if (l->connection == 0)
         return INVALID (ctx, "X.4", "connection is mandatory");
     if (l->cause != LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION
-    &&  l->cause != LGWAN__V1__ISOLATION_CAUSE__CAUSE_SUSPENSION)
-        return INVALID (ctx, "X.4", "lift a disconnection or a suspension");
+    &&  l->cause != LGWAN__V1__ISOLATION_CAUSE__CAUSE_SUSPENSION
+    &&  l->cause != LGWAN__V1__ISOLATION_CAUSE__CAUSE_DECOMMISSION)
+        return INVALID (ctx, "X.4", "lift a disconnection, a suspension or a decommission");
     if (strlen (l->saga) > 128)
         return INVALID (ctx, "X.4", "saga reference is at most 128 bytes");
     char text [24];
@@ -600,7 +610,7 @@ s_lift (lg_ctx_t *ctx)
     if (rc == 0)
         rc = s_apply_cause (ctx, text, (int) l->cause, false, l->saga, &version, &changed);
     if (rc == 0 && !changed)
-        rc = REFUSE (ctx, l->cause == 1? "R16.1": "R15.3", "connection %s has no %s in force",
+        rc = REFUSE (ctx, s_cause_requirements [l->cause], "connection %s has no %s in force",
                      text, s_cause_names [l->cause]);
     uint64_t in_force = 0;
     if (rc == 0)

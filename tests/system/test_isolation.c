@@ -870,6 +870,61 @@ test_r16_1_refusals_name_their_requirement (void **state)
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.cause_history"), history);
 }
 
+/* REQ X.4: a decommission is lifted under the rule of every cause: by the
+   saga, with the service role, and by nobody else. An operator can
+   decommission a live connection that was not cancelled (by mistake);
+   Lift refused a decommission to every role ("lift a disconnection or a
+   suspension"), so that connection stayed cut off until it was cancelled
+   and its allocation released */
+static void
+test_x4_decommission_lifted_by_the_saga (void **state)
+{
+    (void) state;
+    char prefix [64];
+    uint64_t id = s_later_connection (prefix, sizeof prefix);
+    Lgwan__V1__Decommission d = LGWAN__V1__DECOMMISSION__INIT;
+    d.connection = id;
+    s_ok (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DECOMMISSION, &d);
+    s_wait_mirror (id, "decommissioned");
+    const char *dropped = "SELECT count(*) FROM isolation.desired WHERE prefix = '%s'::cidr";
+    assert_int_equal (s_sql (dropped, prefix), 1);
+
+    //  Every role but the saga's is refused, with X.4
+    const char *refused [] = { "operator", "operator2", "provider1", "viewer" };
+    for (size_t i = 0; i < 4; i++) {
+        lg_reply_t *reply = s_lift (refused [i], id, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DECOMMISSION,
+                                    "SAGA-UNDO");
+        s_expect (reply, LGWAN__V1__CODE__PERMISSION_DENIED, "X.4");
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    }
+    lg_reply_t *reply = s_lift ("service", id, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DECOMMISSION, "");
+    s_expect (reply, LGWAN__V1__CODE__PERMISSION_DENIED, "X.4");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_sql (dropped, prefix), 1);
+
+    //  The saga lifts it: connected, the prefix leaves the drop set, Reconnected
+    long reconnected = s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 502");
+    reply = s_lift ("service", id, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DECOMMISSION, "SAGA-UNDO");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->isolation->connections [0]->state, "connected");
+    assert_int_equal (reply->isolation->connections [0]->n_causes, 0);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_sql (dropped, prefix), 0);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 502"),
+                      reconnected + 1);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.cause_history WHERE connection_id = %"
+                             PRIu64 " AND cause = 3 AND action = 'lifted' AND reference = 'SAGA-UNDO'",
+                             id), 1);
+    s_wait_mirror (id, "connected");
+    assert_int_equal (s_sql ("SELECT count(*) FROM registry.allocations WHERE connection_id = %"
+                             PRIu64 " AND status = 'active'", id), 1);
+
+    //  Lifting it again: nothing is in force (R4.2, the decommission's rule)
+    reply = s_lift ("service", id, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DECOMMISSION, "SAGA-UNDO");
+    s_expect (reply, LGWAN__V1__CODE__FAILED_PRECONDITION, "R4.2");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 //  The acked version PointList shows for point name, and the version; -1
 //  when it does not list it
 static long
@@ -2645,6 +2700,7 @@ main (void)
         cmocka_unit_test_teardown (test_r16_1_hello_again_brings_the_acked_version_down,
                                    s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_refusals_name_their_requirement, s_forget_points),
+        cmocka_unit_test_teardown (test_x4_decommission_lifted_by_the_saga, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_bad_input, s_forget_points),
         cmocka_unit_test_teardown (test_r12_1_decommission_releases, s_forget_points),
         cmocka_unit_test_teardown (test_r12_1_decommission_alone_keeps_the_allocation, s_forget_points),
