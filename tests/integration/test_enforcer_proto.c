@@ -361,8 +361,7 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    if (s_pid > 0)
-        lg_test_stop (s_pid, SIGTERM, 5000);
+    lg_test_teardown_stop (s_pid, "enforcer");
     s_pid = 0;
     zframe_destroy (&s_peer);
     zsock_destroy (&s_router);

@@ -6,6 +6,7 @@
 
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 //  One value of a one-row query on conninfo; caller frees; NULL on error.
@@ -239,6 +240,50 @@ test_processes (void **state)
     zstr_free (&script);
 }
 
+//  How a process of ours ends when its teardown stopped, with
+//  lg_test_teardown_stop, a shell that runs script once it has written its
+//  flag (its traps set) and exits 0 itself: its exit code
+static int
+s_exit_after_teardown_stop (const char *script)
+{
+    char dir [] = "/tmp/lgtest-teardown-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    char *flag = zsys_sprintf ("%s/flag", dir);
+    char *command = zsys_sprintf ("%s; touch %s; sleep 10 & wait", script, flag);
+    fflush (NULL);
+    pid_t child = fork ();
+    assert_true (child >= 0);
+    if (child == 0) {
+        const char *argv [] = { "sh", "-c", command, NULL };
+        pid_t pid = lg_test_spawn_argv ("/bin/sh", argv, NULL);
+        if (pid <= 0 || !lg_test_wait_for (s_file_exists, flag, 5000))
+            _exit (99);
+        lg_test_teardown_stop (pid, "the shell");
+        exit (0);
+    }
+    int status = 0;
+    assert_int_equal (waitpid (child, &status, 0), child);
+    unlink (flag);
+    rmdir (dir);
+    zstr_free (&flag);
+    zstr_free (&command);
+    return WIFEXITED (status)? WEXITSTATUS (status): 128 + WTERMSIG (status);
+}
+
+//  A group teardown that finds a service ended badly fails the test
+//  process, although cmocka 1.1.5 exits 0 whatever a group teardown does:
+//  a clean exit leaves it be; an exit 1, a crash, and the default death by
+//  SIGTERM (no handler) make it exit 1
+static void
+test_teardown_stop_fails_the_test_process (void **state)
+{
+    (void) state;
+    assert_int_equal (s_exit_after_teardown_stop ("trap 'kill $!; exit 0' TERM"), 0);
+    assert_int_equal (s_exit_after_teardown_stop ("trap 'kill $!; exit 1' TERM"), 1);
+    assert_int_equal (s_exit_after_teardown_stop ("trap 'kill $!; kill -SEGV $$' TERM"), 1);
+    assert_int_equal (s_exit_after_teardown_stop ("true"), 1);
+}
+
 int
 main (void)
 {
@@ -247,6 +292,7 @@ main (void)
         cmocka_unit_test_setup (test_template_untouched, s_setup),
         cmocka_unit_test (test_certs),
         cmocka_unit_test (test_processes),
+        cmocka_unit_test (test_teardown_stop_fails_the_test_process),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -45,19 +45,37 @@ static struct {
 
 static int s_db_counter;
 
-//  A child's log held a sanitizer report: the test process then exits 1
-//  however its own tests went (a service's leak or undefined behaviour is
-//  the test's failure even where the test ignores how the service ended)
+//  Failures cmocka cannot see, after which the test process exits 1 however
+//  its own tests went: a child's log held a sanitizer report (a service's
+//  leak or undefined behaviour is the test's failure even where the test
+//  ignores how the service ended), or a service did not end with exit code
+//  0 when a group teardown stopped it (lg_test_teardown_stop)
 static bool s_sanitizer_report;
+static bool s_teardown_failure;
 
 static void
-s_exit_on_sanitizer_report (void)
+s_exit_on_failure (void)
 {
-    if (s_sanitizer_report) {
+    if (s_sanitizer_report)
         fprintf (stderr, "lg_test: a process this test started reported a sanitizer error"
                          " (above); failing the test\n");
+    if (s_teardown_failure)
+        fprintf (stderr, "lg_test: a process the teardown stopped did not end with exit code 0"
+                         " (above); failing the test\n");
+    if (s_sanitizer_report || s_teardown_failure) {
         fflush (NULL);
         _exit (1);
+    }
+}
+
+//  Registered once, by the first spawn or failure
+static void
+s_register_exit_check (void)
+{
+    static bool registered;
+    if (!registered) {
+        atexit (s_exit_on_failure);
+        registered = true;
     }
 }
 
@@ -533,11 +551,7 @@ lg_test_spawn_argv (const char *binary, const char *const *argv, const char *con
         fprintf (stderr, "lg_test: could not fork for %s: %s\n", binary, strerror (errno));
         return -1;
     }
-    static bool registered;
-    if (!registered) {
-        atexit (s_exit_on_sanitizer_report);
-        registered = true;
-    }
+    s_register_exit_check ();
     for (int index = 0; index < S_MAX_CHILDREN; index++)
         if (s_children [index].pid == 0) {
             s_children [index].pid = pid;
@@ -636,6 +650,21 @@ lg_test_stop (pid_t pid, int sig, int timeout_ms)
                 s_sanitizer_report = true;
             s_children [index].pid = 0;
         }
+    return result;
+}
+
+int
+lg_test_teardown_stop (pid_t pid, const char *what)
+{
+    if (pid <= 0)
+        return 0;
+    int result = lg_test_stop (pid, SIGTERM, S_STOP_MS);
+    if (result != 0) {
+        fprintf (stderr, "lg_test: %s (pid %d) ended with %d when the teardown stopped it with"
+                         " SIGTERM, not with exit code 0\n", what, (int) pid, result);
+        s_register_exit_check ();
+        s_teardown_failure = true;
+    }
     return result;
 }
 
@@ -1163,6 +1192,14 @@ int
 lg_test_proc_stop (lg_test_proc_t *proc, int sig)
 {
     int result = proc->pid > 0? lg_test_stop (proc->pid, sig, S_STOP_MS): 0;
+    proc->pid = 0;
+    return result;
+}
+
+int
+lg_test_proc_teardown (lg_test_proc_t *proc)
+{
+    int result = lg_test_teardown_stop (proc->pid, proc->service);
     proc->pid = 0;
     return result;
 }

@@ -13,7 +13,10 @@
        it when CI=true.
     3. Processes started with lg_test_spawn get SIGTERM when the test process
        dies, so a crashed or timed-out test leaves no service running; their
-       output goes to $LG_BUILD_DIR/testlogs/<binary>-<pid>.log.
+       output goes to $LG_BUILD_DIR/testlogs/<binary>-<pid>.log. A service
+       stopped with SIGTERM ends with exit code 0, or the test fails: a
+       test asserts it, and a group teardown (whose failures cmocka does not
+       count) stops its services with lg_test_proc_teardown.
     4. One way to run a service. Tests and benchmarks start the real service
        binaries through lg_test_proc_t and nothing else: fresh ports on
        127.0.0.1 the first time (kept across restarts, so clients and
@@ -124,6 +127,18 @@ pid_t lg_test_spawn_argv (const char *binary, const char *const *argv, const cha
 //  process's log on stderr.
 int lg_test_stop (pid_t pid, int sig, int timeout_ms);
 
+//  A group teardown's stop: SIGTERM, then lg_test_stop's wait (5 s). cmocka
+//  1.1.5 prints a failed assertion or a non-zero return of a group teardown
+//  ("[  FAILED  ] GROUP TEARDOWN") and still exits 0, so a teardown cannot
+//  fail the test by itself: when pid ends otherwise than with exit code 0
+//  (128 + signal for a crash, 128 + SIGKILL when it outlived the wait, or
+//  the code it exited with), this names what on stderr and the test process
+//  exits 1 at its end, as it does for a sanitizer report. The teardown goes
+//  on stopping and cleaning up. Nothing is done when pid <= 0 (not running).
+//  Returns the exit code (0 when not running). A stop that a test itself
+//  makes is asserted there: assert_int_equal (lg_test_stop (...), 0).
+int lg_test_teardown_stop (pid_t pid, const char *what);
+
 //  Log file of a process started with lg_test_spawn, or NULL.
 const char *lg_test_log_path (pid_t pid);
 
@@ -220,7 +235,7 @@ FILE *lg_test_nft_hold_owned (const char *netns);
 //  End that process (and so its table); *holder_p is NULL after.
 void lg_test_nft_release (FILE **holder_p);
 
-//  One request of body_case carrying body//  One request of body_case carrying body (any member of the oneof) with
+//  One request of body_case carrying body (any member of the oneof) with
 //  reason, on client; the reply (caller frees) or NULL when none came.
 lg_reply_t *lg_test_call (lg_client_t *client, unsigned body_case, void *body,
                           const char *reason);
@@ -252,6 +267,10 @@ long lg_test_ids_past_bigint (const lg_test_proc_t *proc, const char *admin_dsn,
 //  lg_test_stop (pid, sig, 5000) and pid = 0; returns its exit code (0 if
 //  not running).
 int lg_test_proc_stop (lg_test_proc_t *proc, int sig);
+
+//  In a group teardown: lg_test_teardown_stop of proc, named by its service,
+//  and pid = 0; returns its exit code (0 if not running).
+int lg_test_proc_teardown (lg_test_proc_t *proc);
 
 //  setenv LG_<SVC>_CONNECT and LG_<SVC>_PUB_CONNECT in this process (for
 //  lgwanctl run by the test).

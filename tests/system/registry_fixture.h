@@ -584,7 +584,7 @@ static inline int
 rf_teardown (void **state)
 {
     (void) state;
-    lg_test_proc_stop (&rf.registry, SIGTERM);
+    lg_test_proc_teardown (&rf.registry);
     lg_test_certs_destroy (&rf.certs);
     lg_test_db_drop (&rf.admin);
     unlink (rf.clock);

@@ -322,7 +322,7 @@ s_setup (void **state)
 static int
 s_teardown (void **state)
 {
-    lg_test_proc_stop (&s_audit, SIGTERM);
+    lg_test_proc_teardown (&s_audit);
     return rf_teardown (state);
 }
 

@@ -135,8 +135,8 @@ s_setup (void **state)
 static int
 s_teardown (void **state)
 {
-    lg_test_proc_stop (&s_billing, SIGTERM);
-    lg_test_proc_stop (&s_isolation, SIGTERM);
+    lg_test_proc_teardown (&s_billing);
+    lg_test_proc_teardown (&s_isolation);
     return rf_teardown (state);
 }
 

@@ -157,7 +157,7 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    lg_test_proc_stop (&s_registry, SIGTERM);
+    lg_test_proc_teardown (&s_registry);
     s_cluster ("stop");
     if (s_up)
         s_net ("down");

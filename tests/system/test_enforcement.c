@@ -276,15 +276,13 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    if (s_east > 0)
-        lg_test_stop (s_east, SIGTERM, 5000);
-    if (s_west > 0)
-        lg_test_stop (s_west, SIGTERM, 5000);
+    lg_test_teardown_stop (s_east, "enforcer east");
+    lg_test_teardown_stop (s_west, "enforcer west");
     if (s_up)
         lg_test_sh ("bash %s down %s", s_script, s_tag);
-    lg_test_proc_stop (&s_replica, SIGTERM);
-    lg_test_proc_stop (&s_isolation, SIGTERM);
-    lg_test_proc_stop (&s_registry, SIGTERM);
+    lg_test_proc_teardown (&s_replica);
+    lg_test_proc_teardown (&s_isolation);
+    lg_test_proc_teardown (&s_registry);
     lg_test_certs_destroy (&s_certs);
     lg_test_db_drop (&s_admin);
     return 0;

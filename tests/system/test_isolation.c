@@ -245,8 +245,8 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    lg_test_proc_stop (&s_isolation, SIGTERM);
-    lg_test_proc_stop (&s_registry, SIGTERM);
+    lg_test_proc_teardown (&s_isolation);
+    lg_test_proc_teardown (&s_registry);
     lg_test_certs_destroy (&s_certs);
     lg_test_db_drop (&s_admin);
     return 0;

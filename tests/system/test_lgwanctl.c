@@ -225,8 +225,8 @@ s_teardown (void **state)
 {
     (void) state;
     s_fake_stop ();
-    lg_test_proc_stop (&s_audit, SIGTERM);
-    lg_test_proc_stop (&s_registry, SIGTERM);
+    lg_test_proc_teardown (&s_audit);
+    lg_test_proc_teardown (&s_registry);
     lg_test_certs_destroy (&s_certs);
     lg_test_db_drop (&s_admin);
     return 0;

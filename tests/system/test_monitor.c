@@ -430,8 +430,8 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    lg_test_proc_stop (&s_monitor, SIGTERM);
-    lg_test_proc_stop (&s_isolation, SIGTERM);
+    lg_test_proc_teardown (&s_monitor);
+    lg_test_proc_teardown (&s_isolation);
     rf_teardown (state);
     lg_test_sh ("rm -rf %s", s_dir);
     return 0;

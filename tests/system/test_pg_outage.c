@@ -131,7 +131,7 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    lg_test_proc_stop (&s_registry, SIGTERM);
+    lg_test_proc_teardown (&s_registry);
     s_cluster ("stop");
     lg_test_certs_destroy (&s_certs);
     zstr_free (&s_admin);

@@ -200,8 +200,8 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    if (s_fx.pid > 0)
-        assert_int_equal (lg_test_stop (s_fx.pid, SIGTERM, 5000), 0);
+    lg_test_teardown_stop (s_fx.pid, "registry");
+    s_fx.pid = 0;
     lg_test_certs_destroy (&s_fx.certs);
     lg_test_db_drop (&s_fx.admin_dsn);
     return 0;
