@@ -457,7 +457,7 @@ test_r6_1_run_killed_midway (void **state)
 {
     (void) state;
     rf_set_clock ("2027-02-01T01:00:00Z");
-    lg_test_proc_stop (&s_billing, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&s_billing, SIGTERM), 0);
     s_start_billing ("billing_run_before_commit");
     long events = rf_sqlf_long ("SELECT count(*) FROM billing.outbox");
     Lgwan__V1__InvoiceRun run = LGWAN__V1__INVOICE_RUN__INIT;
@@ -1325,14 +1325,14 @@ static void
 test_r6_1_change_landing_in_an_invoiced_period_is_said (void **state)
 {
     (void) state;
-    lg_test_proc_stop (&s_billing, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&s_billing, SIGTERM), 0);
     rf_set_clock ("2027-10-05T03:00:00Z");
     Lgwan__V1__Lift lift = LGWAN__V1__LIFT__INIT;
     lift.connection = s_conn2;
     lift.cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_SUSPENSION;
     lift.saga = (char *) "SAGA-2";
     rf_ok (s_ask (&s_isolation, "service", LGWAN__V1__REQUEST__BODY_LIFT, &lift));
-    lg_test_proc_stop (&s_isolation, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&s_isolation, SIGTERM), 0);
     s_start_billing (NULL);
     rf_set_clock ("2027-11-01T01:00:00Z");
     rf_ok (s_run ("2027-10", false));

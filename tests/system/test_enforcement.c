@@ -387,7 +387,7 @@ test_r16_1_drift_repaired (void **state)
     lg_reply_t *reply = s_disconnect (1);
     lgwan__v1__reply__free_unpacked (reply, NULL);
     assert_true (lg_test_wait_for (s_in_force, &s_conn [1], 10000));
-    lg_test_stop (s_east, SIGKILL, 2000);
+    assert_int_equal (lg_test_stop (s_east, SIGKILL, 2000), 128 + SIGKILL);
     assert_int_equal (lg_test_sh ("ip netns exec %s-east nft flush ruleset", s_tag), 0);
     assert_int_equal (s_elements ("east", s_prefix [1][0]), 0);
     s_east = s_enforcer ("east");
@@ -469,7 +469,7 @@ static void
 test_r16_1_isolation_killed_before_publish (void **state)
 {
     (void) state;
-    lg_test_proc_stop (&s_isolation, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&s_isolation, SIGTERM), 0);
     assert_true (s_start_isolation ("after_commit_before_publish"));
     long two = 2;
     assert_true (lg_test_wait_for (s_points_ready, &two, 15000));
@@ -619,7 +619,7 @@ test_r16_1_change_through_the_other_replica (void **state)
     s_lift_at (&s_replica, s_conn [2], "SAGA-REPLICA");
     assert_true (lg_test_wait_for (s_in_force, &s_conn [2], 10000));
     assert_true (lg_test_wait_for (s_listening_again, (void *) listening, 10000));
-    lg_test_proc_stop (&s_replica, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&s_replica, SIGTERM), 0);
 }
 
 /* REQ R16.1: the enforcers name both isolation replicas; the one they are
@@ -650,7 +650,7 @@ test_r16_1_enforcers_fail_over_to_a_replica (void **state)
     //  The operator sees where each gateway is connected
     assert_true (lg_test_wait_for (s_points_connected_to, s_enforcers, 5000));
 
-    lg_test_proc_stop (&s_isolation, SIGKILL);
+    assert_int_equal (lg_test_proc_stop (&s_isolation, SIGKILL), 128 + SIGKILL);
     s_reader = &s_replica;
     int64_t took = s_disconnect_until_in_force (&s_replica, 1, s_conn [1], "INC-FAILOVER", 30000);
     printf ("enforcers failed over: the disconnection in force %" PRId64 " ms after it was"
@@ -672,7 +672,7 @@ static void
 test_r16_1_enforcers_back_after_every_replica_was_down (void **state)
 {
     (void) state;
-    lg_test_proc_stop (&s_replica, SIGKILL);
+    assert_int_equal (lg_test_proc_stop (&s_replica, SIGKILL), 128 + SIGKILL);
     //  The first loss was the failover's; this one is the second
     s_log_line_t lost = { s_east, "was lost 1 s ago: connecting to", 2 };
     s_log_line_t unanswered = { s_east, "no connection to the isolation service at", 1 };
@@ -724,13 +724,13 @@ test_r16_1_enforcers_leave_a_silent_replica (void **state)
 {
     (void) state;
     //  The first replica again, armed; the enforcers are on the second
-    lg_test_proc_stop (&s_isolation, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&s_isolation, SIGTERM), 0);
     assert_true (s_start_isolation ("hello_stall@1"));
     s_log_line_t silent_east = { s_east, "nothing from the isolation service at", 1 };
     s_log_line_t silent_west = { s_west, "nothing from the isolation service at", 1 };
     assert_false (s_logged (&silent_east));
     //  The second goes: they move to the first, which stops at their Hellos
-    lg_test_proc_stop (&s_replica, SIGKILL);
+    assert_int_equal (lg_test_proc_stop (&s_replica, SIGKILL), 128 + SIGKILL);
     int64_t lost = zclock_mono ();
     s_log_line_t stalled = { s_isolation.pid, "hello_stall reached", 1 };
     assert_true (lg_test_wait_for (s_logged, &stalled, 5000));
@@ -751,7 +751,7 @@ test_r16_1_enforcers_leave_a_silent_replica (void **state)
     assert_true (lg_test_wait_for (s_in_force, &s_conn [1], 10000));
     assert_true (s_reaches ("A", false));
     //  The held-up replica is not waited for
-    lg_test_proc_stop (&s_isolation, SIGKILL);
+    assert_int_equal (lg_test_proc_stop (&s_isolation, SIGKILL), 128 + SIGKILL);
     assert_true (s_start_isolation (NULL));
     s_reader = &s_isolation;
 }

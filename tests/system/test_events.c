@@ -171,7 +171,7 @@ test_x2_catch_up_after_restart (void **state)
     (void) state;
     s_produce (10, "warm");
     s_check_exactly_once (10000);
-    lg_test_proc_stop (&s_audit, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&s_audit, SIGTERM), 0);
     s_produce (1000, "while-down");
     s_start_ready (&s_audit, NULL);
     s_check_exactly_once (30000);
@@ -182,11 +182,11 @@ static void
 test_x2_tiny_hwm (void **state)
 {
     (void) state;
-    lg_test_proc_stop (&s_registry, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&s_registry, SIGTERM), 0);
     s_start_ready (&s_registry, "LG_PUB_HWM=1");
     s_produce (1000, "tiny-hwm");
     s_check_exactly_once (30000);
-    lg_test_proc_stop (&s_registry, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&s_registry, SIGTERM), 0);
     s_start_ready (&s_registry, NULL);
 }
 
@@ -196,7 +196,7 @@ static void
 test_x2_kill_after_commit_before_publish (void **state)
 {
     (void) state;
-    lg_test_proc_stop (&s_registry, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&s_registry, SIGTERM), 0);
     s_start_ready (&s_registry, "LG_FAULTS=after_commit_before_publish@3");
     lg_client_t *client = lg_test_proc_client (&s_registry, s_certs, "operator");
     lg_client_set_timeout (client, 1000, 0);
@@ -225,7 +225,7 @@ test_x2_kill_after_apply_before_cursor (void **state)
 {
     (void) state;
     s_check_exactly_once (10000);
-    lg_test_proc_stop (&s_audit, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&s_audit, SIGTERM), 0);
     s_start_ready (&s_audit, "LG_FAULTS=after_apply_before_cursor@1");
     s_produce (50, "fault-apply");
     assert_int_equal (lg_test_stop (s_audit.pid, 0, 10000), 99);
@@ -297,7 +297,7 @@ test_x2_standby_takes_over (void **state)
     s_produce (20, "two-replicas");
     s_check_exactly_once (10000);
     int64_t killed = zclock_mono ();
-    lg_test_proc_stop (&s_audit, SIGKILL);
+    assert_int_equal (lg_test_proc_stop (&s_audit, SIGKILL), 128 + SIGKILL);
     assert_true (lg_test_wait_for (s_audit2_leads, NULL, 5000));
     s_produce (200, "after-takeover");
     s_check_exactly_once (15000);
@@ -370,7 +370,7 @@ test_x2_leader_whose_session_ended_steps_down (void **state)
     //  The tests after these stop s_audit to hold the stream: the standby
     //  goes, and s_audit leads again (it may not have: then the standby
     //  applied what those tests held back)
-    lg_test_proc_stop (&s_audit2, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&s_audit2, SIGTERM), 0);
     assert_true (lg_test_wait_for (s_audit_leads, NULL, 10000));
     s_produce (5, "one-replica-again");
     s_check_exactly_once (10000);
@@ -419,7 +419,7 @@ test_x2_unreadable_event_holds_the_stream (void **state)
 {
     (void) state;
     s_check_exactly_once (10000);
-    lg_test_proc_stop (&s_audit, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&s_audit, SIGTERM), 0);
     s_produce (1, "unreadable-1");
     long seq = s_head ();
     char sql [400];
@@ -501,7 +501,7 @@ test_x2_source_behind_the_cursor_is_said (void **state)
 {
     (void) state;
     s_check_exactly_once (10000);
-    lg_test_proc_stop (&s_audit, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&s_audit, SIGTERM), 0);
     long head = s_head ();
     char sql [200];
     snprintf (sql, sizeof sql, "UPDATE audit.cursors SET last_seq = %ld"
@@ -510,7 +510,7 @@ test_x2_source_behind_the_cursor_is_said (void **state)
     s_start_ready (&s_audit, NULL);
     zclock_sleep (1000);
     assert_int_equal (s_audit_said ("behind our cursor"), 1);
-    lg_test_proc_stop (&s_audit, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&s_audit, SIGTERM), 0);
     snprintf (sql, sizeof sql, "UPDATE audit.cursors SET last_seq = %ld"
                                " WHERE source = 'registry'", head);
     s_sql (sql);
@@ -530,10 +530,11 @@ static void
 test_x2_source_that_wrote_anew_holds_the_stream (void **state)
 {
     (void) state;
-    lg_test_proc_stop (&s_audit2, SIGTERM);     //  audit alone, its log the one read
+    //  audit alone, its log the one read
+    assert_int_equal (lg_test_proc_stop (&s_audit2, SIGTERM), 0);
     s_produce (5, "fork-old");
     s_check_exactly_once (10000);
-    lg_test_proc_stop (&s_audit, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&s_audit, SIGTERM), 0);
     long head = s_head ();
     char sql [600];
     snprintf (sql, sizeof sql, "BEGIN;"
@@ -574,8 +575,9 @@ test_x2_careful_way_applies_around_a_poison_event (void **state)
 {
     (void) state;
     s_check_exactly_once (10000);
-    lg_test_proc_stop (&s_audit2, SIGTERM);     //  audit alone, its log the one read
-    lg_test_proc_stop (&s_audit, SIGTERM);
+    //  audit alone, its log the one read
+    assert_int_equal (lg_test_proc_stop (&s_audit2, SIGTERM), 0);
+    assert_int_equal (lg_test_proc_stop (&s_audit, SIGTERM), 0);
     long before = s_head ();
     char sql [400];
     snprintf (sql, sizeof sql, "CREATE FUNCTION audit.test_poison () RETURNS trigger"
@@ -597,7 +599,7 @@ test_x2_careful_way_applies_around_a_poison_event (void **state)
     s_sql ("DROP FUNCTION audit.test_poison ()");
     //  What the other tests count: the skipped event applied, the cursor put
     //  back before it by hand, with the link it must name
-    lg_test_proc_stop (&s_audit, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&s_audit, SIGTERM), 0);
     snprintf (sql, sizeof sql, "BEGIN;"
               " DELETE FROM audit.provider_events WHERE source = 'registry' AND seq > %ld;"
               " UPDATE audit.cursors SET last_seq = %ld, last_hash = (SELECT hash"
@@ -618,8 +620,9 @@ test_x2_row_that_does_not_decode_is_named (void **state)
 {
     (void) state;
     s_check_exactly_once (10000);
-    lg_test_proc_stop (&s_audit2, SIGTERM);     //  audit alone, its log the one read
-    lg_test_proc_stop (&s_audit, SIGTERM);
+    //  audit alone, its log the one read
+    assert_int_equal (lg_test_proc_stop (&s_audit2, SIGTERM), 0);
+    assert_int_equal (lg_test_proc_stop (&s_audit, SIGTERM), 0);
     s_produce (2, "undecodable");
     long seq = s_head () - 1;                   //  the first of the two
     char sql [300];

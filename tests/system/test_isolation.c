@@ -1779,7 +1779,7 @@ test_r16_1_first_change_after_start_is_pushed (void **state)
     //  Later tests must not wait for this point
     zsock_destroy (&point);
     s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
-    lg_test_proc_stop (&replica, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&replica, SIGTERM), 0);
     zstr_free (&enforcers);
 }
 
@@ -1848,7 +1848,7 @@ test_r16_1_lagging_counts_from_the_oldest_version_not_acked (void **state)
 
     zsock_destroy (&point);
     s_sql ("DELETE FROM isolation.points WHERE name = 'stuck' RETURNING 1");
-    lg_test_proc_stop (&replica, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&replica, SIGTERM), 0);
     zstr_free (&enforcers);
     zstr_free (&clock_file);
     unlink (clock);
@@ -2242,7 +2242,7 @@ s_two_at_once (s_call_t *first, s_call_t *second)
     pthread_join (one, NULL);
     pthread_join (two, NULL);
     zsock_destroy (&point);
-    lg_test_proc_stop (&replica, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&replica, SIGTERM), 0);
     zstr_free (&enforcers);
     assert_non_null (first->reply);
     assert_non_null (second->reply);

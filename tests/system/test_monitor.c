@@ -810,7 +810,7 @@ test_r16_1_a_second_replica_follows_the_first (void **state)
     }
     rf_wait_sql (2, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, kept);
     snprintf (s_eve_socket, sizeof s_eve_socket, "%s", saved);
-    lg_test_proc_stop (&second, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&second, SIGTERM), 0);
     s_rule_off (kept);
     zstr_free (&path);
     zstr_free (&sock);

@@ -511,7 +511,7 @@ test_x2_commit_result_lost_answers_first_reply (void **state)
         rerun = rerun || strstr (line, "lost its database connection (run 1 of 3)");
     fclose (log);
     assert_true (rerun);
-    lg_test_proc_stop (&faulty, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&faulty, SIGTERM), 0);
     PQfinish (watch);
 }
 

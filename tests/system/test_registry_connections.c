@@ -1457,7 +1457,7 @@ test_r4_1_approval_meets_its_providers_cancellation (void **state)
     assert_non_null (stalled.reply);
     rf_expect (stalled.reply, RF_CODE (OK), NULL);
     lgwan__v1__reply__free_unpacked (stalled.reply, NULL);
-    lg_test_proc_stop (&second, SIGTERM);
+    assert_int_equal (lg_test_proc_stop (&second, SIGTERM), 0);
 
     //  No live address is left to the cancelled provider
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.allocations"
