@@ -298,6 +298,40 @@ lg_test_db_drop (char **dsn_p)
     zstr_free (dsn_p);
 }
 
+long
+lg_test_wait_lock_waiters (const char *admin_dsn, const char *service, long count,
+                           int timeout_ms)
+{
+    PGconn *conn = admin_dsn? PQconnectdb (admin_dsn): NULL;
+    if (PQstatus (conn) != CONNECTION_OK) {
+        fprintf (stderr, "lg_test: could not connect to count lock waiters: %s",
+                 conn? PQerrorMessage (conn): "no conninfo\n");
+        PQfinish (conn);
+        return -1;
+    }
+    char *role = zsys_sprintf ("lgwan_%s", service);
+    const char *params [] = { role };
+    long waiting = -1;
+    int64_t deadline = s_now_ms () + timeout_ms;
+    while (true) {
+        PGresult *res = PQexecParams (conn, "SELECT count(*) FROM pg_stat_activity"
+                                      " WHERE datname = current_database() AND usename = $1"
+                                      " AND wait_event_type = 'Lock'",
+                                      1, NULL, params, NULL, NULL, 0);
+        waiting = PQresultStatus (res) == PGRES_TUPLES_OK? atol (PQgetvalue (res, 0, 0)): -1;
+        if (waiting < 0)
+            fprintf (stderr, "lg_test: could not count lock waiters: %s",
+                     PQresultErrorMessage (res));
+        PQclear (res);
+        if (waiting < 0 || waiting >= count || s_now_ms () >= deadline)
+            break;
+        s_sleep_ms (20);
+    }
+    zstr_free (&role);
+    PQfinish (conn);
+    return waiting;
+}
+
 
 //  --------------------------------------------------------------------------
 //  Not available: skip, or fail in CI

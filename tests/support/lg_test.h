@@ -65,6 +65,16 @@ char *lg_test_db_service_dsn (const char *admin_dsn, const char *service);
 //  Drop the database (closing other sessions on it) and free the conninfo.
 void lg_test_db_drop (char **dsn_p);
 
+//  Wait up to timeout_ms until at least count sessions of role
+//  lgwan_<service> on the database of admin_dsn wait for a lock
+//  (pg_stat_activity.wait_event_type 'Lock'). Returns how many wait at the
+//  end: count or more when they came in time, fewer when not, -1 when it
+//  could not be read. A test that holds a lock by hand to race a request
+//  with it asks this before it lets go, and asserts the count: a request
+//  that came after the COMMIT gives the same reply, and proves nothing.
+long lg_test_wait_lock_waiters (const char *admin_dsn, const char *service, long count,
+                                int timeout_ms);
+
 //  --------------------------------------------------------------------------
 //  Not available: skip, or fail in CI (CI=true)
 

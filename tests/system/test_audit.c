@@ -854,7 +854,10 @@ s_call_thread (void *arg)
 }
 
 //  Run call in a thread while holder's transaction, begun with sql, holds
-//  what it waits for; commit after half a second. The reply, or NULL
+//  what it waits for; commit once the audit service's session waits for a
+//  lock (1.5 s at most, within the 2 s a worker waits, lg_db.h note 2a),
+//  which must have happened: a call that came after the COMMIT gets the
+//  same reply and shows nothing of the race. The reply, or NULL
 static lg_reply_t *
 s_call_while_held (s_call_t *call, const char *sql)
 {
@@ -864,7 +867,7 @@ s_call_while_held (s_call_t *call, const char *sql)
     PQclear (res);
     pthread_t thread;
     int started = held? pthread_create (&thread, NULL, s_call_thread, call): -1;
-    zclock_sleep (500);
+    long waiting = started == 0? lg_test_wait_lock_waiters (rf.admin, "audit", 1, 1500): 0;
     res = PQexec (holder, "COMMIT");
     PQclear (res);
     PQfinish (holder);
@@ -872,6 +875,7 @@ s_call_while_held (s_call_t *call, const char *sql)
         pthread_join (thread, NULL);
     assert_true (held);
     assert_int_equal (started, 0);
+    assert_int_equal (waiting, 1);
     return call->reply;
 }
 

@@ -1015,15 +1015,6 @@ s_call_thread (void *arg)
     return NULL;
 }
 
-//  Backends of the test's database waiting for a lock
-static bool
-s_two_waiting (void *arg)
-{
-    (void) arg;
-    return rf_sql_long ("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                        " AND wait_event_type = 'Lock'") >= 2;
-}
-
 //  Both calls sent while the invoice's row is held FOR UPDATE by hand, so
 //  that both wait for it; let go once both wait (well within the 2 s a
 //  worker waits for a lock, lg_db.h note 2a)
@@ -1041,7 +1032,7 @@ s_both_at_once (const char *number, s_call_t *a, s_call_t *b)
     pthread_t ta, tb;
     assert_int_equal (pthread_create (&ta, NULL, s_call_thread, a), 0);
     assert_int_equal (pthread_create (&tb, NULL, s_call_thread, b), 0);
-    bool waiting = lg_test_wait_for (s_two_waiting, NULL, 1500);
+    bool waiting = lg_test_wait_lock_waiters (rf.admin, "billing", 2, 1500) >= 2;
     PQclear (PQexec (hold, "COMMIT"));
     PQfinish (hold);
     pthread_join (ta, NULL);

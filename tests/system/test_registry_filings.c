@@ -819,16 +819,15 @@ s_activate_thread (void *arg)
 
 //  ContractActivate of a delivered contract while a session holds a
 //  cancellation written and not committed (cancel: its statements, after
-//  BEGIN): the activation is sent, must wait on a row lock, and the session
-//  commits 200 ms after. The activation's reply (caller frees), which must
+//  BEGIN): the activation is sent, must wait for a lock (one session of the
+//  registry waiting, lg_test_wait_lock_waiters), and the session commits
+//  200 ms after. The activation's reply (caller frees), which must
 //  have come after the COMMIT
 static lg_reply_t *
 s_activate_during (uint64_t contract, const char *cancel)
 {
-    //  Sessions of the test database waiting for a row lock
-    const char *waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                          " AND wait_event_type = 'Lock' AND wait_event IN ('transactionid', 'tuple')";
-    assert_int_equal (rf_sql_long (waiting), 0);
+    //  No session of the registry waits for a lock before
+    assert_int_equal (lg_test_wait_lock_waiters (rf.admin, "registry", 0, 0), 0);
 
     PGconn *holder = PQconnectdb (rf.admin);
     char *sql = zsys_sprintf ("BEGIN; %s", cancel);
@@ -841,10 +840,7 @@ s_activate_during (uint64_t contract, const char *cancel)
     pthread_t thread;
     assert_int_equal (pthread_create (&thread, NULL, s_activate_thread, &call), 0);
     //  The activation waits on the locked row (1.5 s at most)
-    int64_t start = zclock_mono ();
-    while (rf_sql_long (waiting) == 0 && zclock_mono () - start < 1500)
-        zclock_sleep (20);
-    long waiters = rf_sql_long (waiting);
+    long waiters = lg_test_wait_lock_waiters (rf.admin, "registry", 1, 1500);
     zclock_sleep (200);
     int64_t committed = zclock_mono ();
     res = PQexec (holder, "COMMIT");
