@@ -1099,6 +1099,13 @@ test_r16_1_released_allocation_stops_attributing (void **state)
     uint64_t incident = (uint64_t) rf_sqlf_long ("SELECT id FROM monitor.incidents WHERE rule_id = %"
                                                  PRIu64, rule);
     s_rule_off (rule);
+    //  Its provider keeps another connection, which the confirmation names
+    uint64_t service = (uint64_t) rf_sqlf_long ("SELECT service_id FROM monitor.connections"
+                                                " WHERE id = %" PRIu64, id);
+    uint64_t prefixes = s_counter ("attribution.prefixes");
+    char kept_prefix [64];
+    uint64_t kept = s_connection (service, 29, kept_prefix, sizeof kept_prefix);
+    s_wait_counter ("attribution.prefixes", prefixes + 1);
 
     Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
     cancel.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
@@ -1133,15 +1140,22 @@ test_r16_1_released_allocation_stops_attributing (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 
     //  Confirmed now: the prefix released (the pool may have given it to
-    //  another provider) is not among those the orchestrator would isolate
+    //  another provider) is not among those the orchestrator would isolate;
+    //  the provider's other connection's is, and only it. The connections
+    //  are the provider's active ones and the incident's own
     Lgwan__V1__IncidentConfirm confirm = LGWAN__V1__INCIDENT_CONFIRM__INIT;
     confirm.incident = incident;
     confirm.isolate = true;
     s_ok (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CONFIRM, &confirm);
     lg_event_t *event = s_last_confirmed ();
-    assert_int_equal (event->incident_confirmed->incident, incident);
-    for (size_t i = 0; i < event->incident_confirmed->n_prefixes; i++)
-        assert_string_not_equal (event->incident_confirmed->prefixes [i], s_prefix [3]);
+    const Lgwan__V1__IncidentConfirmed *confirmed = event->incident_confirmed;
+    assert_int_equal (confirmed->incident, incident);
+    assert_int_equal (confirmed->n_connections, 2);
+    assert_int_equal (confirmed->connections [0], kept);
+    assert_int_equal (confirmed->connections [1], id);
+    assert_int_equal (confirmed->n_prefixes, 1);
+    assert_string_equal (confirmed->prefixes [0], kept_prefix);
+    assert_string_not_equal (kept_prefix, s_prefix [3]);
     lgwan__v1__event__free_unpacked (event, NULL);
     //  Per-minute counts of an attributed connection, by query
     Lgwan__V1__ConnectionCounts counts = LGWAN__V1__CONNECTION_COUNTS__INIT;
