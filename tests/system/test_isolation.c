@@ -2609,7 +2609,9 @@ test_r16_1_dry_run_points_are_named (void **state)
    the provider-wide disconnection (test_x4_lift_and_independent_causes
    failed so, one run in four: "registry never mirrored connection 1 as
    suspended"). Here the duty is held off by the provider's lock, taken by
-   a session of the test, until the request is waiting for it */
+   a session of the test, and let go once the request waits for it too:
+   the request takes that lock only to settle the connection (with the
+   duty alone it took none, and was answered at once) */
 static void
 test_r16_1_request_settles_a_new_connection_first (void **state)
 {
@@ -2634,9 +2636,12 @@ test_r16_1_request_settles_a_new_connection_first (void **state)
     s_call_t call = { &s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d, NULL };
     pthread_t thread;
     assert_int_equal (pthread_create (&thread, NULL, s_call_thread, &call), 0);
-    zclock_sleep (300);
+    //  Two of isolation's sessions wait: the duty's (each run waits up to
+    //  LG_REACTOR_LOCK_WAIT_MS, 200 ms apart) and the request's
+    long waiting = lg_test_wait_lock_waiters (s_admin, "isolation", 2, 1500);
     s_holder_commit (&holder);
     pthread_join (thread, NULL);
+    assert_int_equal (waiting, 2);
     assert_non_null (call.reply);
     s_expect (call.reply, LGWAN__V1__CODE__OK, NULL);
     assert_int_equal (call.reply->isolation->connections [0]->n_causes, 1);
