@@ -706,6 +706,9 @@ test_r16_1_enforcers_leave_a_frozen_replica (void **state)
     (void) state;
     //  The enforcers name the first replica and the second's endpoint
     assert_true (s_start_replica (&s_replica, strchr (s_both, ',') + 1, NULL));
+    //  kill (0, SIGSTOP) would freeze this test's whole process group (a
+    //  test before that failed leaves no isolation running)
+    assert_true (s_isolation.pid > 0);
     assert_int_equal (kill (s_isolation.pid, SIGSTOP), 0);
     s_reader = &s_replica;
     int64_t took = s_disconnect_until_in_force (&s_replica, 1, s_conn [1], "INC-FROZEN", 15000);
