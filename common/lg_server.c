@@ -275,6 +275,21 @@ s_set_status (lg_reply_t *reply, lg_code_t code, const char *requirement, const 
     status->requirement = lg_strdup (requirement);
 }
 
+//  The requirement a refusal names when its caller gave none (lg_server.h,
+//  lg_ctx_refuse): a message refused as unauthorised or malformed is X.3's.
+//  One rule here rather than "X.3" at some 70 refusals of the handlers,
+//  which named none: a provider reading another's record, a page past the
+//  limit, a name of 10 KiB were refused naming no rule
+static const char *
+s_requirement (lg_code_t code, const char *requirement)
+{
+    if (requirement)
+        return requirement;
+    if (code == LGWAN__V1__CODE__PERMISSION_DENIED || code == LGWAN__V1__CODE__INVALID_ARGUMENT)
+        return "X.3";
+    return NULL;
+}
+
 int
 lg_ctx_refuse (lg_ctx_t *ctx, lg_code_t code, const char *requirement, const char *format, ...)
 {
@@ -283,7 +298,7 @@ lg_ctx_refuse (lg_ctx_t *ctx, lg_code_t code, const char *requirement, const cha
     va_start (args, format);
     vsnprintf (message, sizeof message, format, args);
     va_end (args);
-    s_set_status (ctx->reply, code, requirement, message);
+    s_set_status (ctx->reply, code, s_requirement (code, requirement), message);
     return -1;
 }
 
@@ -337,8 +352,9 @@ lg_ctx_sql_error (lg_ctx_t *ctx, const PGresult *res)
     if (streq (state, "23505"))
         return lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, NULL,
                               "already exists (%s)", constraint? constraint: "unique");
+    //  A rule of the schema: the rule of the request it refused
     if (streq (state, "23P01") || streq (state, "23514") || streq (state, "23503"))
-        return lg_ctx_refuse (ctx, LGWAN__V1__CODE__FAILED_PRECONDITION, NULL,
+        return lg_ctx_refuse (ctx, LGWAN__V1__CODE__FAILED_PRECONDITION, ctx->requirement,
                               "refused by constraint %s", constraint? constraint: state);
     if (streq (state, "55P03"))
         return s_refuse_busy (ctx);
@@ -760,6 +776,7 @@ s_process (lg_server_t *self, zframe_t *payload, const lg_caller_t *known,
         goto done;
     }
     *body_name = field->name;
+    ctx.requirement = route->requirement;
     if (!known) {
         lg_ctx_refuse (&ctx, LGWAN__V1__CODE__UNAUTHENTICATED, "X.3", "certificate not allowed");
         goto done;
@@ -1268,7 +1285,7 @@ static int
 s_replay (lg_ctx_t *ctx)
 {
     if (!ctx->outbox)
-        return lg_ctx_refuse (ctx, LGWAN__V1__CODE__FAILED_PRECONDITION, NULL,
+        return lg_ctx_refuse (ctx, LGWAN__V1__CODE__FAILED_PRECONDITION, "X.2",
                               "%s has no event stream", ctx->server->cfg.service);
     const Lgwan__V1__Replay *ask = ctx->request->replay;
     Lgwan__V1__ReplayReply *replay = (Lgwan__V1__ReplayReply *) malloc (sizeof *replay);

@@ -44,6 +44,10 @@
        each grew with the overload it reported), and each revoked one in
        a WARNING line of its own.
     Handlers never see a request they were not written for.
+    Every refusal a client can act on names its requirement ID: the server's
+    own of steps 1 to 3 X.3 (step 3's bigint the route's), a handler's the
+    one it gives, X.3 for PERMISSION_DENIED and INVALID_ARGUMENT given none
+    (lg_ctx_refuse).
 */
 #ifndef LG_SERVER_H_INCLUDED
 #define LG_SERVER_H_INCLUDED
@@ -61,6 +65,7 @@ typedef struct {
     void *state;                //  the service's own state (lg_server_new)
     lg_outbox_t *outbox;        //  append events here (same transaction)
     int64_t now_us;             //  business clock at the start of the request
+    const char *requirement;    //  the route's requirement (lg_route_t); NULL in a duty
 } lg_ctx_t;
 
 //  Handler result: 0 done (OK), -1 refused (status set with lg_ctx_refuse),
@@ -118,7 +123,16 @@ void lg_stats_add (Lgwan__V1__StatsReply *stats, const char *name, uint64_t coun
 //  running it again is safe.
 int lg_server_run_duty (lg_server_t *self, lg_handler_fn *duty, const char *name);
 
-//  Set the reply status: code, requirement ID (NULL when none) and message.
+//  Set the reply status: code, requirement ID and message; returns -1.
+//  Every refusal a client can act on names the rule that made it (DESIGN:
+//  "a rule refusal is FAILED_PRECONDITION and names its requirement ID"):
+//  - PERMISSION_DENIED or INVALID_ARGUMENT given no requirement (NULL)
+//    names X.3: an unauthorised, malformed or oversized message, refused
+//    and nothing changed. A handler's own rule, when the refusal is that
+//    rule's (a provider type R3.1, a Lift X.4), is given and kept;
+//  - FAILED_PRECONDITION is a rule's refusal and is always given its rule;
+//  - NOT_FOUND, ALREADY_EXISTS, UNAVAILABLE, DEADLINE_EXCEEDED,
+//    RESOURCE_EXHAUSTED and INTERNAL given NULL name none ("").
 int lg_ctx_refuse (lg_ctx_t *ctx, lg_code_t code, const char *requirement,
                    const char *format, ...) __attribute__ ((format (printf, 4, 5)));
 
@@ -130,8 +144,9 @@ int lg_ctx_page (lg_ctx_t *ctx, uint32_t asked, uint32_t dflt, uint32_t max, uin
                  char *fetch, size_t fetch_size);
 
 //  Map a failed SQL result to a status; returns -1 when it set a refusal
-//  (unique violation -> ALREADY_EXISTS, check/exclusion -> FAILED_PRECONDITION,
-//  data errors -> INVALID_ARGUMENT) and -2 for connection or internal errors.
+//  (unique violation -> ALREADY_EXISTS, check/exclusion/foreign key ->
+//  FAILED_PRECONDITION naming the route's requirement, data errors ->
+//  INVALID_ARGUMENT, X.3) and -2 for connection or internal errors.
 int lg_ctx_sql_error (lg_ctx_t *ctx, const PGresult *res);
 
 //  Run a statement in the handler's transaction: 0 with *res_p (the caller

@@ -738,7 +738,7 @@ audit_close (lg_ctx_t *ctx)
     if (!found)
         return MISSING (ctx, "no audit %s", id);
     if (closed)
-        return REFUSE (ctx, NULL, "audit %s is already closed", id);
+        return REFUSE (ctx, "R15.2", "audit %s is already closed", id);
     if (waiting)
         return REFUSE (ctx, "R15.2", "audit %s has %" PRIu64 " remediation request(s) not yet"
                        " verified as sufficient", id, waiting);
@@ -801,7 +801,7 @@ audit_finding_record (lg_ctx_t *ctx)
     if (!found)
         return MISSING (ctx, "no audit %s", audit);
     if (!open)
-        return REFUSE (ctx, NULL, "audit %s is closed", audit);
+        return REFUSE (ctx, "R15.2", "audit %s is closed", audit);
     //  The control, and that it applies to a role the provider holds
     if ((rc = lg_ctx_query (ctx, &res,
             "SELECT c.requirement, c.applies_to, c.applies_to = 'any' OR EXISTS (SELECT 1"

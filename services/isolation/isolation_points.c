@@ -70,8 +70,9 @@
        A Hello naming a point that another connection holds first probes
        that connection with a Beat: gone, the new one takes the name over
        (an enforcer restarted after kill -9); still there, the Hello is
-       refused (logged, and a Refused frame tells the enforcer why), and
-       nothing the second connection says counts.
+       refused (logged, and a Refused frame naming X.3 tells the enforcer
+       why: a message it is not authorised to send), and nothing the
+       second connection says counts.
        Two enforcers configured with one name would otherwise let either's
        ack stand for a gateway the other never touched. The refused one
        says Hello again after 3 s of silence, so it takes over within
@@ -759,6 +760,7 @@ s_handle (s_points_t *self, zmsg_t *msg)
                 Lgwan__V1__EnforcerRefused refused = LGWAN__V1__ENFORCER_REFUSED__INIT;
                 refused.point = (char *) point;
                 refused.reason = (char *) "another live connection holds this point name";
+                refused.requirement = (char *) "X.3";
                 Lgwan__V1__EnforcerFrame out = LGWAN__V1__ENFORCER_FRAME__INIT;
                 out.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_REFUSED;
                 out.refused = &refused;

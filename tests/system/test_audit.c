@@ -699,7 +699,9 @@ test_r15_3_overdue_once_across_restarts (void **state)
 
 /* REQ R15.1: a cancelled provider's open audits are closed with that reason
    (registry CancellationEffective), their requests withdrawn, and no new
-   audit opens for it */
+   audit opens for it. REQ R15.2: the closed audit takes no finding and is
+   not closed again, refused naming R15.2 (both were refused naming no
+   rule) */
 static void
 test_r15_1_cancelled_provider_closes_audits (void **state)
 {
@@ -721,6 +723,20 @@ test_r15_1_cancelled_provider_closes_audits (void **state)
                              AU_EVENT (AUDIT_CLOSED)), closed + 1);
     rf_refused (s_open ("auditor", "plan", provider, NULL, 0, "", ""),
                 RF_CODE (FAILED_PRECONDITION), "R15.1");
+    long findings = rf_sqlf_long ("SELECT count(*) FROM audit.findings");
+    rf_refused (s_finding (audit, "R5.1-operational", "high", true, ""),
+                RF_CODE (FAILED_PRECONDITION), "R15.2");
+    Lgwan__V1__AuditClose close = LGWAN__V1__AUDIT_CLOSE__INIT;
+    close.audit = audit;
+    close.reason = (char *) "もう一度";
+    rf_refused (s_ask ("auditor", AU_BODY (AUDIT_CLOSE), &close),
+                RF_CODE (FAILED_PRECONDITION), "R15.2");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.findings"), findings);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.outbox WHERE body_case = %d",
+                             AU_EVENT (AUDIT_CLOSED)), closed + 1);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits WHERE id = %" PRIu64
+                                    " AND close_reason = 'provider cancelled, effective"
+                                    " 2027-03-25'", audit), 1);
 }
 
 /* REQ R15.1 R15.2: audits (newest first) and remediation requests (by

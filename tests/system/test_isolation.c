@@ -1043,8 +1043,8 @@ s_pending (uint64_t id)
 /* REQ X.3: a point name is held by one live connection. A second enforcer
    configured with the same name used to be taken as the same point, so its
    ack stood for a gateway it never touched; now its Hello is refused while
-   the first is connected, and it takes the name over once the first is gone
-   (an enforcer restarted after kill -9). */
+   the first is connected (Refused naming X.3, not final), and it takes the
+   name over once the first is gone (an enforcer restarted after kill -9). */
 static void
 test_x3_point_name_held_by_one_connection (void **state)
 {
@@ -1061,6 +1061,8 @@ test_x3_point_name_held_by_one_connection (void **state)
     in = s_point_recv (second, LGWAN__V1__ENFORCER_FRAME__BODY_REFUSED);
     assert_string_equal (in->refused->point, "twin");
     assert_string_equal (in->refused->reason, "another live connection holds this point name");
+    assert_string_equal (in->refused->requirement, "X.3");
+    assert_false (in->refused->final);
     lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
     assert_null (s_point_try_recv (second, LGWAN__V1__ENFORCER_FRAME__BODY_SNAPSHOT, 1500));
     //  and ListPoints shows the operator that the name was claimed twice

@@ -257,7 +257,7 @@ test_r4_2_name_change_application (void **state)
     assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_PROVIDER_CHANGED), changed);
 
     //  Only a reviewer decides, with an outcome
-    rf_refused (s_decide ("operator", change, APPROVED, "承認"), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_decide ("operator", change, APPROVED, "承認"), RF_CODE (PERMISSION_DENIED), "X.3");
     rf_refused (s_decide ("reviewer", change, LGWAN__V1__OUTCOME__OUTCOME_UNSPECIFIED, "承認"),
                 RF_CODE (INVALID_ARGUMENT), "R4.3");
     s_assert_status ("changes", change, "pending");
@@ -460,7 +460,7 @@ test_r4_2_service_changes (void **state)
     Lgwan__V1__ServicePatch title = LGWAN__V1__SERVICE_PATCH__INIT;
     title.title_ja = (char *) "電子申請サービス（新）";
     rf_refused (s_service_change ("provider1", NOTIFICATION, service, &title),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     s_change_id (s_service_change ("provider2", NOTIFICATION, service, &title), "effective");
     Lgwan__V1__ServiceGet get = LGWAN__V1__SERVICE_GET__INIT;
     get.service = service;
@@ -749,7 +749,7 @@ test_r4_2_provider_reads_the_history_of_its_own_records (void **state)
         lgwan__v1__reply__free_unpacked (reply, NULL);
         //  Another provider, even one that holds a role in the service: no
         rf_refused (s_history ("provider1", own [i].subject, own [i].id),
-                    RF_CODE (PERMISSION_DENIED), NULL);
+                    RF_CODE (PERMISSION_DENIED), "X.3");
     }
     Lgwan__V1__ChangeList list = LGWAN__V1__CHANGE_LIST__INIT;
     list.subject = (char *) "service";
@@ -761,11 +761,11 @@ test_r4_2_provider_reads_the_history_of_its_own_records (void **state)
                          "{\"titleJa\":\"電子申請サービス（履歴）\"}");
     lgwan__v1__reply__free_unpacked (reply, NULL);
     rf_refused (rf_ask ("provider1", RF_BODY (CHANGE_LIST), &list), RF_CODE (PERMISSION_DENIED),
-                NULL);
+                "X.3");
     list.subject = (char *) "";
     list.id = 0;
     rf_refused (rf_ask ("provider2", RF_BODY (CHANGE_LIST), &list), RF_CODE (PERMISSION_DENIED),
-                NULL);
+                "X.3");
     assert_int_equal (rf_count ("changes"), changes);
     assert_int_equal (rf_count ("versions"), versions);
 }
@@ -989,15 +989,15 @@ test_r4_2_another_providers_filing_is_denied (void **state)
     long changes = rf_count ("changes");
     const char *denied = "a provider files and reads only for itself";
     lg_reply_t *reply = s_rename ("provider2", NOTIFICATION, 1, "乗っ取り株式会社");
-    rf_expect (reply, RF_CODE (PERMISSION_DENIED), NULL);
+    rf_expect (reply, RF_CODE (PERMISSION_DENIED), "X.3");
     assert_string_equal (reply->status->message, denied);
     lgwan__v1__reply__free_unpacked (reply, NULL);
     reply = s_rename ("provider2", APPLICATION, 1, "乗っ取り株式会社");
-    rf_expect (reply, RF_CODE (PERMISSION_DENIED), NULL);
+    rf_expect (reply, RF_CODE (PERMISSION_DENIED), "X.3");
     assert_string_equal (reply->status->message, denied);
     lgwan__v1__reply__free_unpacked (reply, NULL);
     reply = s_cancel ("provider2", NOTIFICATION, "provider", 1, "");
-    rf_expect (reply, RF_CODE (PERMISSION_DENIED), NULL);
+    rf_expect (reply, RF_CODE (PERMISSION_DENIED), "X.3");
     assert_string_equal (reply->status->message, denied);
     lgwan__v1__reply__free_unpacked (reply, NULL);
     assert_int_equal (rf_count ("changes"), changes);
@@ -1051,7 +1051,7 @@ test_r4_2_interconnection_is_cancelled (void **state)
     uint64_t id = s_interconnected (other, 2);
     long changes = rf_count ("changes");
     rf_refused (s_cancel ("provider1", NOTIFICATION, "interconnection", id, ""),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     rf_refused (s_cancel ("provider2", APPLICATION, "interconnection", id, ""),
                 RF_CODE (FAILED_PRECONDITION), "R4.2");
     Lgwan__V1__ProviderPatch patch = LGWAN__V1__PROVIDER_PATCH__INIT;
@@ -1186,26 +1186,26 @@ test_x3_permissions (void **state)
     long versions = rf_count ("versions");
     long contracts = rf_count ("contracts");
 
-    rf_refused (rf_provider_get ("provider2", 1), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (rf_provider_get ("provider2", 1), RF_CODE (PERMISSION_DENIED), "X.3");
     Lgwan__V1__ContractsOfProvider q = LGWAN__V1__CONTRACTS_OF_PROVIDER__INIT;
     q.provider = 1;
     rf_refused (rf_ask ("provider2", RF_BODY (CONTRACTS_OF_PROVIDER), &q),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     Lgwan__V1__ContractGet get = LGWAN__V1__CONTRACT_GET__INIT;
     get.contract = contract;
     rf_refused (rf_ask ("provider2", RF_BODY (CONTRACT_GET), &get), RF_CODE (PERMISSION_DENIED),
-                NULL);
-    rf_refused (s_history ("provider2", "provider", 1), RF_CODE (PERMISSION_DENIED), NULL);
-    rf_refused (s_history ("provider2", "contract", contract), RF_CODE (PERMISSION_DENIED), NULL);
+                "X.3");
+    rf_refused (s_history ("provider2", "provider", 1), RF_CODE (PERMISSION_DENIED), "X.3");
+    rf_refused (s_history ("provider2", "contract", contract), RF_CODE (PERMISSION_DENIED), "X.3");
     rf_refused (s_new_contacts ("provider2", "なりすまし", 1, "侵入者"),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     rf_refused (s_cancel ("provider2", NOTIFICATION, "contract", contract, ""),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     Lgwan__V1__ChangeList changes_of = LGWAN__V1__CHANGE_LIST__INIT;
     changes_of.subject = (char *) "provider";
     changes_of.id = 1;
     rf_refused (rf_ask ("provider2", RF_BODY (CHANGE_LIST), &changes_of),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     assert_int_equal (rf_count ("changes"), changes);
     assert_int_equal (rf_count ("versions"), versions);
 
@@ -1214,16 +1214,16 @@ test_x3_permissions (void **state)
     Lgwan__V1__ServiceGet service_get = LGWAN__V1__SERVICE_GET__INIT;
     service_get.service = rf_registered_service (1, third);
     rf_refused (rf_ask ("provider2", RF_BODY (SERVICE_GET), &service_get),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     rf_ok (rf_ask ("provider1", RF_BODY (SERVICE_GET), &service_get));
     changes = rf_count ("changes");
     versions = rf_count ("versions");
 
     //  A viewer reads, never writes
-    rf_refused (s_new_contacts ("viewer", "閲覧者", 1, "閲覧者"), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_new_contacts ("viewer", "閲覧者", 1, "閲覧者"), RF_CODE (PERMISSION_DENIED), "X.3");
     rf_refused (s_cancel ("viewer", NOTIFICATION, "contract", contract, ""),
-                RF_CODE (PERMISSION_DENIED), NULL);
-    rf_refused (rf_activate ("viewer", contract), RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
+    rf_refused (rf_activate ("viewer", contract), RF_CODE (PERMISSION_DENIED), "X.3");
     rf_ok (rf_ask ("viewer", RF_BODY (CONTRACTS_OF_PROVIDER), &q));
 
     assert_int_equal (rf_count ("changes"), changes);
@@ -1318,11 +1318,11 @@ test_x3_bad_input (void **state)
     for (size_t i = 0; i < 3; i++) {
         apply = rf_apply_body (names [i], number);
         rf_refused (rf_ask ("operator", RF_BODY (PROVIDER_APPLY), &apply),
-                    RF_CODE (INVALID_ARGUMENT), NULL);
+                    RF_CODE (INVALID_ARGUMENT), "X.3");
         rf_refused (s_rename ("operator", APPLICATION, jid, names [i]),
-                    RF_CODE (INVALID_ARGUMENT), NULL);
+                    RF_CODE (INVALID_ARGUMENT), "X.3");
         rf_refused (s_new_contacts ("operator", "長すぎる", jid, names [i]),
-                    RF_CODE (INVALID_ARGUMENT), NULL);
+                    RF_CODE (INVALID_ARGUMENT), "X.3");
         Lgwan__V1__RoleHolder holder [2] = { LGWAN__V1__ROLE_HOLDER__INIT,
                                              LGWAN__V1__ROLE_HOLDER__INIT };
         holder [0].provider = 1;
@@ -1333,7 +1333,7 @@ test_x3_bad_input (void **state)
         char service [32];
         rf_service_name (service, sizeof service);
         rf_refused (rf_service_register (service, names [i], holders, 2),
-                    RF_CODE (INVALID_ARGUMENT), NULL);
+                    RF_CODE (INVALID_ARGUMENT), "X.3");
     }
     free (over);
     free (ten_kb);
@@ -1415,7 +1415,7 @@ test_r4_2_change_list_pages (void **state)
     q.limit = 501;
     lg_reply_t *reply = rf_ask ("operator", RF_BODY (CHANGE_LIST), &q);
     assert_non_null (strstr (reply->status->message, "at most 500"));
-    rf_refused (reply, RF_CODE (INVALID_ARGUMENT), NULL);
+    rf_refused (reply, RF_CODE (INVALID_ARGUMENT), "X.3");
     assert_int_equal (rf_count ("changes"), total);
 }
 
