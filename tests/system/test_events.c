@@ -696,6 +696,7 @@ test_x3_provider_reads_no_stream (void **state)
     lg_reply_t *reply = NULL;
     assert_int_equal (lg_client_call (client, &request, &reply), 0);
     assert_int_equal (reply->status->code, LGWAN__V1__CODE__PERMISSION_DENIED);
+    assert_string_equal (reply->status->requirement, "X.3");
     assert_int_equal (reply->replay? reply->replay->n_events: 0, 0);
     lgwan__v1__reply__free_unpacked (reply, NULL);
     free (request.request_id);
