@@ -17,10 +17,12 @@
 
     Checked for every request: a reply came (the service is alive) with the
     request's id; its code is not INTERNAL, UNAVAILABLE or UNKNOWN; a refusal
-    has a message and no body, and left every row of the service's tables as
-    it was (a digest of them all, but `requests`, where refusals are stored
-    so that a retry gets the same answer). At the end: no event in the service's outbox
-    carries the id of a refused request (events are written with their
+    has a message and no body, names its requirement when PERMISSION_DENIED,
+    INVALID_ARGUMENT or FAILED_PRECONDITION (X.3, or the rule's), and left
+    every row of the service's tables as it was (a digest of them all, but
+    `requests`, where refusals are stored so that a retry gets the same
+    answer). At the end: no event in the service's outbox carries the id of
+    a refused request (events are written with their
     request's id as correlation_id), the service still answers, and it stops
     cleanly (exit 0; in the sanitizer build, with no report). Isolation also
     gets random frames on its enforcer channel, from enforcer certificates
@@ -498,6 +500,16 @@ s_run (const char *service, unsigned lowest, unsigned highest, const char *const
                       " LG_TEST_SEED=%" PRIu64 "):\n%.3000s\nlog: %s", service, body->name, who,
                       code, reply->status? reply->status->message: "", reply->request_id,
                       reply->body_case, s_first_seed, text, lg_test_log_path (proc->pid));
+        }
+        //  A refusal of the request itself names its rule (DESIGN; lg_ctx_refuse):
+        //  X.3 for what is unauthorised, malformed or oversized, a rule's own
+        //  for a rule's FAILED_PRECONDITION
+        if ((code == LGWAN__V1__CODE__PERMISSION_DENIED || code == LGWAN__V1__CODE__INVALID_ARGUMENT
+        ||   code == LGWAN__V1__CODE__FAILED_PRECONDITION) && !*reply->status->requirement) {
+            text = json_dumps (json, JSON_COMPACT);
+            fail_msg ("%s refused %s from %s with code %d \"%s\" naming no requirement"
+                      " (LG_TEST_SEED=%" PRIu64 "):\n%.3000s", service, body->name, who, code,
+                      reply->status->message, s_first_seed, text);
         }
         char *after = lg_test_digest (conn, digest_sql);
         if (code != LGWAN__V1__CODE__OK) {
