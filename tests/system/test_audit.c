@@ -374,11 +374,12 @@ test_r5_1_r11_1_r14_1_catalogue_and_findings (void **state)
     assert_string_equal (reply->control->control->origin, "operating_body");
     assert_string_equal (reply->control->control->created_by, "operator:alice");
     lgwan__v1__reply__free_unpacked (reply, NULL);
-    rf_refused (s_ask ("operator", AU_BODY (CONTROL_ADD), &add), RF_CODE (ALREADY_EXISTS), NULL);
+    rf_refused (s_ask ("operator", AU_BODY (CONTROL_ADD), &add), RF_CODE (ALREADY_EXISTS), "");
     add.code = (char *) "JLIS-LOG-2";
     add.applies_to = (char *) "cloud";
     rf_refused (s_ask ("operator", AU_BODY (CONTROL_ADD), &add), RF_CODE (INVALID_ARGUMENT), "R5.1");
-    rf_refused (s_ask ("provider1", AU_BODY (CONTROL_ADD), &add), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_ask ("provider1", AU_BODY (CONTROL_ADD), &add),
+                RF_CODE (PERMISSION_DENIED), "X.3");
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.controls"), 14);
 
     //  A planned audit of provider 1 and findings against each kind
@@ -417,7 +418,8 @@ test_r5_1_r11_1_r14_1_catalogue_and_findings (void **state)
     long findings = rf_sqlf_long ("SELECT count(*) FROM audit.findings");
     long requests = rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests");
     rf_refused (s_finding (s_plan_audit, "R99.9", "high", true, ""), RF_CODE (INVALID_ARGUMENT), "R5.1");
-    rf_refused (s_finding (s_plan_audit, "R11.1-4", "severe", true, ""), RF_CODE (INVALID_ARGUMENT), NULL);
+    rf_refused (s_finding (s_plan_audit, "R11.1-4", "severe", true, ""),
+                RF_CODE (INVALID_ARGUMENT), "X.3");
     rf_refused (s_finding (s_plan_audit, "R11.1-4", "info", true, ""), RF_CODE (INVALID_ARGUMENT), "R15.2");
     rf_refused (s_finding (s_plan_audit, "R11.1-4", "high", true, "2027-02-28"),
                 RF_CODE (INVALID_ARGUMENT), "R15.2");
@@ -455,8 +457,9 @@ test_r15_1_request_records_using_body (void **state)
     uint64_t not_held [] = { s_service2 };
     rf_refused (s_open ("operator", "plan", 1, not_held, 1, "", ""),
                 RF_CODE (INVALID_ARGUMENT), "R15.1");
-    rf_refused (s_open ("operator", "plan", 99, NULL, 0, "", ""), RF_CODE (NOT_FOUND), NULL);
-    rf_refused (s_open ("provider1", "plan", 1, NULL, 0, "", ""), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_open ("operator", "plan", 99, NULL, 0, "", ""), RF_CODE (NOT_FOUND), "");
+    rf_refused (s_open ("provider1", "plan", 1, NULL, 0, "", ""),
+                RF_CODE (PERMISSION_DENIED), "X.3");
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits"), audits);
 
     lg_reply_t *reply = s_open ("operator", "request", 1, services, 1, "131041", "");
@@ -477,12 +480,13 @@ test_r15_1_request_records_using_body (void **state)
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
     assert_string_equal (reply->audit->audit->lgcode, "131041");
     lgwan__v1__reply__free_unpacked (reply, NULL);
-    rf_refused (s_ask ("provider2", AU_BODY (AUDIT_GET), &get), RF_CODE (NOT_FOUND), NULL);
+    rf_refused (s_ask ("provider2", AU_BODY (AUDIT_GET), &get), RF_CODE (NOT_FOUND), "");
 
     //  Lists: a provider names only itself, and without a name gets its own
     Lgwan__V1__AuditList list = LGWAN__V1__AUDIT_LIST__INIT;
     list.provider = 1;
-    rf_refused (s_ask ("provider2", AU_BODY (AUDIT_LIST), &list), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_ask ("provider2", AU_BODY (AUDIT_LIST), &list),
+                RF_CODE (PERMISSION_DENIED), "X.3");
     reply = s_ask ("provider1", AU_BODY (AUDIT_LIST), &list);
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
     assert_true (reply->audit_list->n_audits >= 1);
@@ -496,7 +500,7 @@ test_r15_1_request_records_using_body (void **state)
     Lgwan__V1__RemediationList remediations = LGWAN__V1__REMEDIATION_LIST__INIT;
     remediations.provider = 1;
     rf_refused (s_ask ("provider2", AU_BODY (REMEDIATION_LIST), &remediations),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
 }
 
 /* REQ R16.1: only the orchestrator (service role) opens an incident audit,
@@ -544,8 +548,8 @@ test_r15_2_report_and_verify (void **state)
     //  Another provider's request is one that does not exist to provider 2
     //  (X.3: it said whose the request was)
     lg_reply_t *theirs = s_report ("provider2", id), *none = s_report ("provider2", 999999);
-    rf_expect (theirs, RF_CODE (NOT_FOUND), NULL);
-    rf_expect (none, RF_CODE (NOT_FOUND), NULL);
+    rf_expect (theirs, RF_CODE (NOT_FOUND), "");
+    rf_expect (none, RF_CODE (NOT_FOUND), "");
     char *expected = zsys_sprintf ("no remediation request %" PRIu64, id);
     assert_string_equal (theirs->status->message, expected);
     assert_string_equal (none->status->message, "no remediation request 999999");
@@ -613,7 +617,8 @@ test_r15_2_compliance_view (void **state)
     assert_string_equal (c->last_audit->origin, "incident");
     assert_int_equal (c->n_open_requests, 2);          //  facility, incident
     lgwan__v1__reply__free_unpacked (reply, NULL);
-    rf_refused (s_ask ("provider2", AU_BODY (COMPLIANCE_GET), &get), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_ask ("provider2", AU_BODY (COMPLIANCE_GET), &get),
+                RF_CODE (PERMISSION_DENIED), "X.3");
     rf_ok (s_ask ("provider1", AU_BODY (COMPLIANCE_GET), &get));
 
     //  The same through lgwanctl, and a refusal's exit code (1)
@@ -836,11 +841,11 @@ test_r15_1_lists_page (void **state)
     list.limit = 501;
     lg_reply_t *reply = s_ask ("auditor", AU_BODY (AUDIT_LIST), &list);
     assert_non_null (strstr (reply->status->message, "at most 500"));
-    rf_refused (reply, RF_CODE (INVALID_ARGUMENT), NULL);
+    rf_refused (reply, RF_CODE (INVALID_ARGUMENT), "X.3");
     Lgwan__V1__RemediationList rl = LGWAN__V1__REMEDIATION_LIST__INIT;
     rl.limit = 501;
     rf_refused (s_ask ("auditor", AU_BODY (REMEDIATION_LIST), &rl), RF_CODE (INVALID_ARGUMENT),
-                NULL);
+                "X.3");
 }
 
 //  A request to audit from a thread of its own (no cmocka asserts there),
@@ -1071,7 +1076,7 @@ test_r15_2_deadline_is_a_day_within_the_policy (void **state)
         rf_refused (reply, RF_CODE (INVALID_ARGUMENT), "R15.2");
     }
     rf_refused (s_finding_evidenced (audit, "R11.1-4", "high", true, "", "infinity"),
-                RF_CODE (INVALID_ARGUMENT), NULL);
+                RF_CODE (INVALID_ARGUMENT), "X.3");
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.findings"), findings);
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests"), requests);
     //  365 days from 2027-03-25 (JST) ends with 2028-03-24
@@ -1175,7 +1180,7 @@ test_r15_1_another_providers_records_are_not_found (void **state)
             fail_msg ("%s: expected \"%s\", got %d \"%s\"", of_audit? "AuditGet": "RemediationGet",
                       expected, reply->status->code, reply->status->message);
         zstr_free (&expected);
-        rf_refused (reply, RF_CODE (NOT_FOUND), NULL);
+        rf_refused (reply, RF_CODE (NOT_FOUND), "");
     }
     //  Provider 1 still reads its own
     Lgwan__V1__RemediationGet get = LGWAN__V1__REMEDIATION_GET__INIT;
