@@ -201,7 +201,7 @@ test_r6_1_tariff_refusals (void **state)
                       " \"suspended\": \"half\", \"disconnected\": \"none\"}]}",
                       RF_CODE (INVALID_ARGUMENT), "suspended must be full, none or a percentage");
     lg_reply_t *reply = s_tariff_load ("billing", s_tariff);
-    rf_refused (reply, RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (reply, RF_CODE (PERMISSION_DENIED), "X.3");
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.tariff_versions"), 0);
 
     //  The good file; again: nothing new; a version overlapping a loaded one
@@ -335,7 +335,7 @@ test_r6_1_october_run_preview_idempotent (void **state)
     Lgwan__V1__InvoiceGet get = LGWAN__V1__INVOICE_GET__INIT;
     get.number = (char *) "INV-2026-000002";
     rf_refused (s_ask (&s_billing, "provider1", LGWAN__V1__REQUEST__BODY_INVOICE_GET, &get),
-                RF_CODE (NOT_FOUND), NULL);
+                RF_CODE (NOT_FOUND), "");
     rf_ok (s_ask (&s_billing, "provider2", LGWAN__V1__REQUEST__BODY_INVOICE_GET, &get));
     //  November is not over: previewed, not invoiced
     rf_refused (s_run ("2026-11", false), RF_CODE (FAILED_PRECONDITION), "R6.1");
@@ -535,7 +535,7 @@ test_r6_1_credit_notes_payments_overdue (void **state)
     rf_refused (s_ask (&s_billing, "operator", LGWAN__V1__REQUEST__BODY_CREDIT_NOTE_ISSUE, &credit),
                 RF_CODE (FAILED_PRECONDITION), "R6.1");
     rf_refused (s_ask (&s_billing, "provider1", LGWAN__V1__REQUEST__BODY_CREDIT_NOTE_ISSUE, &credit),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     //  The invoice itself is as issued, and cannot be edited even by hand
     assert_int_equal (rf_sqlf_long ("SELECT total_yen FROM billing.invoices WHERE number ="
                                " 'INV-2026-000001'"), 16500);
@@ -556,7 +556,7 @@ test_r6_1_credit_notes_payments_overdue (void **state)
     const char *others [] = { "operator", "provider1", "viewer", "service" };
     for (size_t i = 0; i < 4; i++)
         rf_refused (s_ask (&s_billing, others [i], LGWAN__V1__REQUEST__BODY_PAYMENT_RECORD, &pay),
-                    RF_CODE (PERMISSION_DENIED), NULL);
+                    RF_CODE (PERMISSION_DENIED), "X.3");
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.payments"), 0);
     reply = s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_PAYMENT_RECORD, &pay);
     rf_expect (reply, RF_CODE (OK), NULL);
@@ -678,7 +678,7 @@ test_r6_1_replay_events (void **state)
     lgwan__v1__event__free_unpacked (event, NULL);
     lgwan__v1__reply__free_unpacked (reply, NULL);
     rf_refused (s_ask (&s_billing, "provider1", LGWAN__V1__REQUEST__BODY_REPLAY, &replay),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     //  REQ X.1: the chain of a run's events, appended together, is intact
     lg_test_proc_export (&s_billing);
     char *out = lg_test_sh_output ("LGWANCTL_CERT=%s/clients/viewer_secret LG_CERT_DIR=%s"
@@ -747,7 +747,7 @@ test_r6_1_invoice_lists_page (void **state)
     q.limit = 201;
     lg_reply_t *reply = s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_INVOICE_LIST, &q);
     assert_non_null (strstr (reply->status->message, "at most 200"));
-    rf_refused (reply, RF_CODE (INVALID_ARGUMENT), NULL);
+    rf_refused (reply, RF_CODE (INVALID_ARGUMENT), "X.3");
     q.limit = 0;
     q.after_number = (char *) "INV-2026-000001' OR '1' = '1'; DROP TABLE invoices; --";
     rf_refused (s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_INVOICE_LIST, &q),
