@@ -560,7 +560,7 @@ test_r16_1_allowlist_until_expiry (void **state)
     add.signature_id = 2002;
     add.expires_at = (char *) "2027-03-01T01:00:00Z";
     reply = s_ask (&s_monitor, "sensor", LGWAN__V1__REQUEST__BODY_ALLOWLIST_ADD, &add, "scanner test");
-    rf_refused (reply, LGWAN__V1__CODE__PERMISSION_DENIED, NULL);
+    rf_refused (reply, LGWAN__V1__CODE__PERMISSION_DENIED, "X.3");
     reply = s_ask (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_ALLOWLIST_ADD, &add,
                    "脆弱性診断 (vulnerability scan) agreed with the provider");
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
@@ -622,7 +622,7 @@ test_r16_1_operator_confirms_and_closes (void **state)
     confirm.incident = id;
     confirm.isolate = true;
     lg_reply_t *reply = s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_INCIDENT_CONFIRM, &confirm);
-    rf_refused (reply, LGWAN__V1__CODE__PERMISSION_DENIED, NULL);
+    rf_refused (reply, LGWAN__V1__CODE__PERMISSION_DENIED, "X.3");
     long confirmed = rf_sqlf_long ("SELECT count(*) FROM monitor.outbox WHERE body_case = 401");
     reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CONFIRM, &confirm);
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
@@ -1253,7 +1253,7 @@ test_r16_1_incident_list_pages (void **state)
     q.limit = 1001;
     lg_reply_t *reply = s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_INCIDENT_LIST, &q);
     assert_non_null (strstr (reply->status->message, "at most 1000"));
-    rf_refused (reply, RF_CODE (INVALID_ARGUMENT), NULL);
+    rf_refused (reply, RF_CODE (INVALID_ARGUMENT), "X.3");
 }
 
 /* REQ R16.1: no more rules are enabled than the intake applies (1,024): a
@@ -1588,23 +1588,23 @@ test_r16_1_every_request_refuses_ids_past_bigint (void **state)
     Lgwan__V1__RuleGet get = LGWAN__V1__RULE_GET__INIT;
     get.rule = INT64_MAX;
     rf_refused (s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_RULE_GET, &get),
-                LGWAN__V1__CODE__NOT_FOUND, NULL);
+                LGWAN__V1__CODE__NOT_FOUND, "");
     Lgwan__V1__RuleDisable disable = LGWAN__V1__RULE_DISABLE__INIT;
     disable.rule = INT64_MAX;
     rf_refused (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_DISABLE, &disable),
-                LGWAN__V1__CODE__NOT_FOUND, NULL);
+                LGWAN__V1__CODE__NOT_FOUND, "");
     Lgwan__V1__AllowlistRemove remove = LGWAN__V1__ALLOWLIST_REMOVE__INIT;
     remove.entry = INT64_MAX;
     rf_refused (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_ALLOWLIST_REMOVE, &remove),
-                LGWAN__V1__CODE__NOT_FOUND, NULL);
+                LGWAN__V1__CODE__NOT_FOUND, "");
     Lgwan__V1__IncidentGet incident = LGWAN__V1__INCIDENT_GET__INIT;
     incident.incident = INT64_MAX;
     rf_refused (s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_INCIDENT_GET, &incident),
-                LGWAN__V1__CODE__NOT_FOUND, NULL);
+                LGWAN__V1__CODE__NOT_FOUND, "");
     Lgwan__V1__IncidentClose close = LGWAN__V1__INCIDENT_CLOSE__INIT;
     close.incident = INT64_MAX;
     rf_refused (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CLOSE, &close),
-                LGWAN__V1__CODE__NOT_FOUND, NULL);
+                LGWAN__V1__CODE__NOT_FOUND, "");
 }
 
 int
