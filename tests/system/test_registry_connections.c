@@ -648,7 +648,7 @@ test_r12_1_r5_2_server_address_free_again_after_release (void **state)
 
     //  Among the addresses held, one address is still one server
     rf_refused (s_server ("provider1", b, "web2", "198.18.3.21", ports, 1, false, "", ""),
-                RF_CODE (ALREADY_EXISTS), NULL);
+                RF_CODE (ALREADY_EXISTS), "");
     assert_int_equal (rf_count ("servers"), servers + 2);
 
     //  A's server is kept, marked released when its allocation was; B's is not
@@ -760,14 +760,14 @@ test_r12_1_ipv6_allocation_and_lookup (void **state)
     }
     char outside [64];
     snprintf (outside, sizeof outside, "2001:db8:%x:100::1", h1);     //  after the first /56
-    rf_refused (s_lookup ("viewer", outside), RF_CODE (NOT_FOUND), NULL);
-    rf_refused (s_lookup ("viewer", "2001:db9::1"), RF_CODE (NOT_FOUND), NULL);
-    rf_refused (s_lookup ("viewer", "192.0.2.1"), RF_CODE (NOT_FOUND), NULL);
+    rf_refused (s_lookup ("viewer", outside), RF_CODE (NOT_FOUND), "");
+    rf_refused (s_lookup ("viewer", "2001:db9::1"), RF_CODE (NOT_FOUND), "");
+    rf_refused (s_lookup ("viewer", "192.0.2.1"), RF_CODE (NOT_FOUND), "");
     //  Malformed
-    rf_refused (s_lookup ("viewer", "2001:db8:4000::g"), RF_CODE (INVALID_ARGUMENT), NULL);
-    rf_refused (s_lookup ("viewer", "2001:db8:4000::/56"), RF_CODE (INVALID_ARGUMENT), NULL);
-    rf_refused (s_lookup ("viewer", "300.1.1.1"), RF_CODE (INVALID_ARGUMENT), NULL);
-    rf_refused (s_lookup ("viewer", ""), RF_CODE (INVALID_ARGUMENT), NULL);
+    rf_refused (s_lookup ("viewer", "2001:db8:4000::g"), RF_CODE (INVALID_ARGUMENT), "X.3");
+    rf_refused (s_lookup ("viewer", "2001:db8:4000::/56"), RF_CODE (INVALID_ARGUMENT), "X.3");
+    rf_refused (s_lookup ("viewer", "300.1.1.1"), RF_CODE (INVALID_ARGUMENT), "X.3");
+    rf_refused (s_lookup ("viewer", ""), RF_CODE (INVALID_ARGUMENT), "X.3");
 }
 
 /* REQ R12.1: a service cannot be named like the domain label of another
@@ -1044,7 +1044,7 @@ test_r5_2_r12_1_connection_application_input (void **state)
                     RF_CODE (INVALID_ARGUMENT), "R12.1");
 
     //  Another provider's service
-    rf_refused (s_apply ("provider2", service, 30, 0), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_apply ("provider2", service, 30, 0), RF_CODE (PERMISSION_DENIED), "X.3");
     assert_int_equal (rf_count ("connections"), connections);
     assert_int_equal (rf_count ("versions"), versions);
 
@@ -1100,7 +1100,7 @@ test_r12_1_pool_input (void **state)
     assert_int_equal (rf_count ("pools"), pools + 1);
     //  A name is one pool
     rf_refused (s_pool_add ("operator", "asp-v4-input", "198.18.11.0/28"),
-                RF_CODE (ALREADY_EXISTS), NULL);
+                RF_CODE (ALREADY_EXISTS), "");
     assert_int_equal (rf_count ("pools"), pools + 1);
 
     //  Pools are listed as added
@@ -1242,7 +1242,7 @@ test_r11_servers (void **state)
 
     //  One address is one server
     rf_refused (s_server ("provider1", connection, "web2", first, ports, 1, false, "", ""),
-                RF_CODE (ALREADY_EXISTS), NULL);
+                RF_CODE (ALREADY_EXISTS), "");
     assert_int_equal (rf_count ("servers"), servers + 2);
 }
 
@@ -1262,7 +1262,7 @@ test_r12_1_connection_permissions (void **state)
     long versions = rf_count ("versions");
 
     //  Reading
-    rf_refused (s_get ("provider2", id), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_get ("provider2", id), RF_CODE (PERMISSION_DENIED), "X.3");
     lg_reply_t *reply = s_get ("provider1", id);
     rf_expect (reply, RF_CODE (OK), NULL);
     assert_int_equal (reply->connection->connection->id, id);
@@ -1273,23 +1273,23 @@ test_r12_1_connection_permissions (void **state)
     Lgwan__V1__ConnectionList list = LGWAN__V1__CONNECTION_LIST__INIT;
     list.provider = 1;
     rf_refused (rf_ask ("provider2", RF_BODY (CONNECTION_LIST), &list),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     Lgwan__V1__ServerList servers = LGWAN__V1__SERVER_LIST__INIT;
     servers.connection = id;
     rf_refused (rf_ask ("provider2", RF_BODY (SERVER_LIST), &servers),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
 
     //  Filing
-    rf_refused (s_apply ("viewer", service, 30, 0), RF_CODE (PERMISSION_DENIED), NULL);
-    rf_refused (s_apply ("auditor", service, 30, 0), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_apply ("viewer", service, 30, 0), RF_CODE (PERMISSION_DENIED), "X.3");
+    rf_refused (s_apply ("auditor", service, 30, 0), RF_CODE (PERMISSION_DENIED), "X.3");
     rf_refused (s_pool_add ("viewer", "viewer-pool", "198.18.40.0/24"),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     rf_refused (s_pool_add ("provider1", "provider-pool", "198.18.41.0/24"),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     rf_refused (s_pool_add ("reviewer", "reviewer-pool", "198.18.42.0/24"),
-                RF_CODE (PERMISSION_DENIED), NULL);
-    rf_refused (s_review ("provider1", id), RF_CODE (PERMISSION_DENIED), NULL);
-    rf_refused (s_review ("viewer", id), RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
+    rf_refused (s_review ("provider1", id), RF_CODE (PERMISSION_DENIED), "X.3");
+    rf_refused (s_review ("viewer", id), RF_CODE (PERMISSION_DENIED), "X.3");
     assert_int_equal (rf_count ("connections"), connections);
     assert_int_equal (rf_count ("pools"), pools);
     assert_int_equal (rf_count ("versions"), versions);
@@ -1365,9 +1365,9 @@ test_r4_2_bandwidth_change (void **state)
     rf_refused (s_bandwidth ("provider1", applied, APPLICATION, "1G"),
                 RF_CODE (FAILED_PRECONDITION), "R4.2");
     rf_refused (s_bandwidth ("provider2", id, APPLICATION, "1G"),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     rf_refused (s_bandwidth ("viewer", id, APPLICATION, "1G"),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     assert_int_equal (rf_count ("changes"), changes);
     assert_int_equal (rf_count ("versions"), versions);
     assert_int_equal (rf_events (CHANGED), changed);
