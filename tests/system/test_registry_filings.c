@@ -210,7 +210,7 @@ test_r3_1_reference_list (void **state)
     assert_int_equal (first, rf_sql_long ("SELECT max(version) FROM registry.reference_lists"));
     lgwan__v1__reply__free_unpacked (reply, NULL);
     rf_refused (s_reference_get ("viewer", "131017"), RF_CODE (INVALID_ARGUMENT), "R3.1");
-    rf_refused (s_reference_get ("viewer", "221384"), RF_CODE (NOT_FOUND), NULL);
+    rf_refused (s_reference_get ("viewer", "221384"), RF_CODE (NOT_FOUND), "");
     //  The refusal quotes 16 bytes of what was sent: of Japanese, that cut a
     //  character, the client refused the reply as malformed and no answer
     //  came (X.3). It is now valid UTF-8.
@@ -244,7 +244,7 @@ test_r3_1_reference_list (void **state)
     Lgwan__V1__ReferenceLoad *list = lg_reference_read (path, why, sizeof why);
     assert_non_null (list);
     rf_refused (rf_ask ("reviewer", RF_BODY (REFERENCE_LOAD), list),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     lgwan__v1__reference_load__free_unpacked (list, NULL);
     zstr_free (&path);
     assert_int_equal (rf_count ("reference_lists"), lists);
@@ -387,7 +387,7 @@ test_r4_3_qualification_review (void **state)
     //  Not under review yet
     rf_refused (s_decide ("reviewer", id, LGWAN__V1__OUTCOME__OUTCOME_APPROVED, "早すぎる"),
                 RF_CODE (FAILED_PRECONDITION), "R4.3");
-    rf_refused (s_review ("operator", id), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (s_review ("operator", id), RF_CODE (PERMISSION_DENIED), "X.3");
     s_assert_status (id, "applied");
     lg_reply_t *reply = s_review ("reviewer", id);
     rf_expect (reply, RF_CODE (OK), NULL);
@@ -398,7 +398,7 @@ test_r4_3_qualification_review (void **state)
 
     //  Only a reviewer decides, with an outcome
     rf_refused (s_decide ("operator", id, LGWAN__V1__OUTCOME__OUTCOME_APPROVED, "適格"),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     rf_refused (s_decide ("reviewer", id, LGWAN__V1__OUTCOME__OUTCOME_UNSPECIFIED, "適格"),
                 RF_CODE (INVALID_ARGUMENT), "R4.3");
     s_assert_status (id, "under_review");
@@ -547,7 +547,7 @@ test_r9_service_registration (void **state)
     by_provider.n_holders = 2;
     services = rf_count ("services");
     rf_refused (rf_ask ("provider1", RF_BODY (SERVICE_REGISTER), &by_provider),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     assert_int_equal (rf_count ("services"), services);
     rf_ok (rf_ask ("provider2", RF_BODY (SERVICE_REGISTER), &by_provider));
     assert_int_equal (rf_count ("services"), services + 1);
@@ -566,7 +566,7 @@ test_r9_service_registration (void **state)
     decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
     decide.reason = (char *) "登録要件を満たす";
     rf_refused (rf_ask ("operator", RF_BODY (SERVICE_DECIDE), &decide),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     reply = rf_ask ("reviewer", RF_BODY (SERVICE_DECIDE), &decide);
     rf_expect (reply, RF_CODE (OK), NULL);
     s = reply->service->service;
@@ -624,14 +624,14 @@ test_r7_contracts (void **state)
     rf_refused (s_contract_create ("provider1", 1, "131016", unregistered, responsibility),
                 RF_CODE (FAILED_PRECONDITION), "R4.1");
     rf_refused (s_contract_create ("provider2", 1, "131016", service, responsibility),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     rf_refused (s_contract_create ("viewer", 1, "131016", service, responsibility),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     char *ten_kb = (char *) malloc (10 * 1024 + 1);
     memset (ten_kb, 'R', 10 * 1024);
     ten_kb [10 * 1024] = 0;
     rf_refused (s_contract_create ("provider1", 1, "131016", service, ten_kb),
-                RF_CODE (INVALID_ARGUMENT), NULL);
+                RF_CODE (INVALID_ARGUMENT), "X.3");
     free (ten_kb);
     assert_int_equal (rf_count ("contracts"), contracts);
     assert_int_equal (rf_count ("contract_services"), links);
@@ -972,7 +972,7 @@ test_r8_interconnections (void **state)
     rf_refused (s_interconnect ("operator", 1, applied, "住民サービスの連携"),
                 RF_CODE (FAILED_PRECONDITION), "R8.1");
     rf_refused (s_interconnect ("viewer", 1, 2, "住民サービスの連携"),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     assert_int_equal (rf_count ("interconnections"), interconnections);
     assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_INTERCONNECTION_REGISTERED), registered);
 
@@ -1023,11 +1023,11 @@ test_r8_interconnections (void **state)
     Lgwan__V1__InterconnectionList q = LGWAN__V1__INTERCONNECTION_LIST__INIT;
     q.provider = third;
     rf_refused (rf_ask ("provider2", RF_BODY (INTERCONNECTION_LIST), &q),
-                RF_CODE (PERMISSION_DENIED), NULL);
+                RF_CODE (PERMISSION_DENIED), "X.3");
     q.provider = 0;
     q.limit = 501;
     rf_refused (rf_ask ("viewer", RF_BODY (INTERCONNECTION_LIST), &q), RF_CODE (INVALID_ARGUMENT),
-                NULL);
+                "X.3");
 }
 
 /* REQ R8.2: the operating body takes no part in interconnections: as either
@@ -1248,10 +1248,11 @@ test_r4_3_service_list (void **state)
     assert_int_equal (lg_test_pages (s_service_page, &mine), own);
     Lgwan__V1__ServiceList q = LGWAN__V1__SERVICE_LIST__INIT;
     q.provider = hosting;
-    rf_refused (rf_ask ("provider1", RF_BODY (SERVICE_LIST), &q), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (rf_ask ("provider1", RF_BODY (SERVICE_LIST), &q),
+                RF_CODE (PERMISSION_DENIED), "X.3");
     q.provider = 0;
     q.limit = 501;
-    rf_refused (rf_ask ("reviewer", RF_BODY (SERVICE_LIST), &q), RF_CODE (INVALID_ARGUMENT), NULL);
+    rf_refused (rf_ask ("reviewer", RF_BODY (SERVICE_LIST), &q), RF_CODE (INVALID_ARGUMENT), "X.3");
 }
 
 /* REQ R4.3: what waits for a reviewer is one queue, oldest first, with how
@@ -1322,12 +1323,13 @@ test_r4_3_review_queue (void **state)
 
     //  Readers only; a kind it does not know, or a page too large, is refused
     Lgwan__V1__ReviewQueue q = LGWAN__V1__REVIEW_QUEUE__INIT;
-    rf_refused (rf_ask ("provider1", RF_BODY (REVIEW_QUEUE), &q), RF_CODE (PERMISSION_DENIED), NULL);
+    rf_refused (rf_ask ("provider1", RF_BODY (REVIEW_QUEUE), &q),
+                RF_CODE (PERMISSION_DENIED), "X.3");
     q.kind = (char *) "contract";
     rf_refused (rf_ask ("reviewer", RF_BODY (REVIEW_QUEUE), &q), RF_CODE (INVALID_ARGUMENT), "R4.3");
     q.kind = (char *) "";
     q.limit = 501;
-    rf_refused (rf_ask ("reviewer", RF_BODY (REVIEW_QUEUE), &q), RF_CODE (INVALID_ARGUMENT), NULL);
+    rf_refused (rf_ask ("reviewer", RF_BODY (REVIEW_QUEUE), &q), RF_CODE (INVALID_ARGUMENT), "X.3");
 }
 
 //  The provider the whole queue names for one item; 0 when it is not there
