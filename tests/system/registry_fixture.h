@@ -258,12 +258,20 @@ rf_ask (const char *who, Lgwan__V1__Request__BodyCase body_case, void *body)
     return rf_ask_why (who, "system test", body_case, body);
 }
 
-//  The reply has this code and requirement (NULL: not checked); a refusal
-//  also carries no record body. The macros below name the caller's line.
+//  The reply has this code and requirement; a refusal also carries no
+//  record body. A refusal's requirement is always given (DESIGN: a rule
+//  refusal names its requirement ID; tests assert that ID): the ID it must
+//  name, or "" for one that names none (NOT_FOUND, UNAVAILABLE); NULL there
+//  is a test bug. For OK, NULL: not checked. The macros below name the
+//  caller's line.
 static inline void
 rf_expect_at (const lg_reply_t *reply, lg_code_t code, const char *requirement,
               const char *file, int line)
 {
+    if (!requirement && code != LGWAN__V1__CODE__OK)
+        fail_msg ("%s:%d: test bug: a refusal (code %d) is expected without the requirement"
+                  " it names (got \"%s\": %s); give it, or \"\" for none", file, line, code,
+                  reply->status->requirement, reply->status->message);
     if (reply->status->code != code)
         fail_msg ("%s:%d: expected code %d (%s), got %d (%s): %s", file, line, code,
                   requirement? requirement: "-", reply->status->code,
