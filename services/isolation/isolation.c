@@ -844,7 +844,8 @@ s_released (lg_ctx_t *ctx)
 //  another of the provider's connections not released, and waits for them
 //  no more (point 6); its row and its provider are locked. By
 //  S_SYSTEM_ACTOR, with a reason naming the provider-wide cause, whatever
-//  request or duty it happens in
+//  request or duty it happens in. The events it queues are released by
+//  the caller's isolation_emit_in_force, once (a request's, s_inherit's)
 static int
 s_settle (lg_ctx_t *ctx, const char *connection, const char *provider)
 {
@@ -880,8 +881,6 @@ s_settle (lg_ctx_t *ctx, const char *connection, const char *provider)
         rc = s_apply_cause (ctx, connection, cause, true, reference, &version, &changed);
         if (rc == 0)
             rc = s_mark_provider_wide (ctx, target, cause);
-        if (rc == 0)
-            rc = isolation_emit_in_force (ctx, NULL);
         if (rc == 0 && changed)
             lg_info ("%s", why);
         ctx->request = asked;
@@ -930,6 +929,9 @@ s_inherit (lg_ctx_t *ctx)
         rc = lg_ctx_exec (ctx, "UPDATE connections SET inherit_pending = false"
                                " WHERE id = ANY ($1::bigint[]) AND inherit_pending", 1,
                           (const char *[]) { array });
+    //  What the settled connections queued, released once for them all
+    if (rc == 0 && zlistx_size (ids))
+        rc = isolation_emit_in_force (ctx, NULL);
     free (array);
     zlistx_destroy (&ids);
     return rc;
