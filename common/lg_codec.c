@@ -348,6 +348,18 @@ lg_codec_body_field (const ProtobufCMessageDescriptor *d, unsigned case_number)
     return NULL;
 }
 
+const Lgwan__V1__IsolationApplied *
+lg_codec_isolation_applied (const lg_event_t *event)
+{
+    switch (event->body_case) {
+        case LGWAN__V1__EVENT__BODY_DISCONNECTED:   return event->disconnected;
+        case LGWAN__V1__EVENT__BODY_SUSPENDED:      return event->suspended;
+        case LGWAN__V1__EVENT__BODY_RECONNECTED:    return event->reconnected;
+        case LGWAN__V1__EVENT__BODY_DECOMMISSIONED: return event->decommissioned;
+        default:                                    return NULL;
+    }
+}
+
 //  --------------------------------------------------------------------------
 //  Self test: a first example of use
 

@@ -51,6 +51,10 @@ zframe_t *lg_codec_frame (const ProtobufCMessage *msg);
 const ProtobufCFieldDescriptor *lg_codec_body_field (const ProtobufCMessageDescriptor *d,
                                                       unsigned case_number);
 
+//  The IsolationApplied of an isolation event (Disconnected, Suspended,
+//  Reconnected, Decommissioned), or NULL for any other event.
+const Lgwan__V1__IsolationApplied *lg_codec_isolation_applied (const lg_event_t *event);
+
 //  Self test
 void lg_codec_test (bool verbose);
 

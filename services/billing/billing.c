@@ -654,12 +654,10 @@ static int
 s_on_isolation (lg_db_t *db, const lg_event_t *event, void *state)
 {
     const billing_state_t *self = (const billing_state_t *) state;
-    const Lgwan__V1__IsolationApplied *applied =
-        event->body_case == LGWAN__V1__EVENT__BODY_SUSPENDED? event->suspended:
-        event->body_case == LGWAN__V1__EVENT__BODY_DISCONNECTED? event->disconnected:
-        event->body_case == LGWAN__V1__EVENT__BODY_RECONNECTED? event->reconnected: NULL;
+    const Lgwan__V1__IsolationApplied *applied = lg_codec_isolation_applied (event);
     if (!applied)
-        return 0;                       //  decommissioned: the cancellation ends billing
+        return 0;
+    //  Decommissioned: the cancellation ends billing
     const char *value = applied->state;
     if (!streq (value, "connected") && !streq (value, "suspended") && !streq (value, "disconnected"))
         return 0;

@@ -1077,11 +1077,7 @@ int
 reg_on_isolation (lg_db_t *db, const lg_event_t *event, void *state)
 {
     (void) state;
-    const Lgwan__V1__IsolationApplied *applied =
-        event->body_case == LGWAN__V1__EVENT__BODY_DISCONNECTED? event->disconnected:
-        event->body_case == LGWAN__V1__EVENT__BODY_SUSPENDED? event->suspended:
-        event->body_case == LGWAN__V1__EVENT__BODY_RECONNECTED? event->reconnected:
-        event->body_case == LGWAN__V1__EVENT__BODY_DECOMMISSIONED? event->decommissioned: NULL;
+    const Lgwan__V1__IsolationApplied *applied = lg_codec_isolation_applied (event);
     if (!applied)
         return 0;
     const char *known [] = { "connected", "suspended", "disconnected", "decommissioned" };

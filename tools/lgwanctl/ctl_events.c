@@ -269,11 +269,7 @@ s_print_event (ctl_args_t *args, const lg_event_t *event)
         char *actor = ctl_render_escape (event->actor);
         char *reason = ctl_render_escape (event->reason);
         //  A change in force at points in dry run was dropped nowhere there
-        const Lgwan__V1__IsolationApplied *applied =
-            event->body_case == LGWAN__V1__EVENT__BODY_DISCONNECTED? event->disconnected:
-            event->body_case == LGWAN__V1__EVENT__BODY_SUSPENDED? event->suspended:
-            event->body_case == LGWAN__V1__EVENT__BODY_RECONNECTED? event->reconnected:
-            event->body_case == LGWAN__V1__EVENT__BODY_DECOMMISSIONED? event->decommissioned: NULL;
+        const Lgwan__V1__IsolationApplied *applied = lg_codec_isolation_applied (event);
         char *dry_run = applied? ctl_render_dry_run (applied->dry_run_points,
                                                      applied->n_dry_run_points): NULL;
         printf ("%-8" PRIu64 " %s  %-24s %s%s%s%s%s\n", event->seq, occurred_at? occurred_at: "",
