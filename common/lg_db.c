@@ -143,6 +143,9 @@ struct _lg_db_t {
     char error [512];
     char sqlstate [6];          //  of the last failed statement, or ""
     int lock_wait_ms;           //  lock_timeout unless the session has one
+    bool gives_way;             //  lg_db_set_lock_wait: a reactor's connection (note 2a)
+    bool giving_way;            //  its session waits LG_DB_GIVE_WAY_MS now
+    int64_t waited_out_at;      //  zclock_mono when a statement last waited out lock_wait_ms
 };
 
 //  Tables every service has; see lg_server.c (requests) and lg_outbox.c.
@@ -207,6 +210,10 @@ s_set_result_error (lg_db_t *self, const PGresult *res)
 {
     s_set_error (self, PQresultErrorMessage (res));
     snprintf (self->sqlstate, sizeof self->sqlstate, "%s", lg_db_sqlstate (res));
+    //  A reactor's statement waited its whole lock wait out: it gives way
+    //  for a while (note 2a). One that gave way already starts no new while
+    if (self->gives_way && !self->giving_way && streq (self->sqlstate, "55P03"))
+        self->waited_out_at = zclock_mono ();
 }
 
 static void s_parses_reset (lg_db_t *self);
@@ -413,8 +420,9 @@ lg_db_set_user_timeout (lg_db_t *self, int ms)
 void
 lg_db_set_lock_wait (lg_db_t *self, int ms)
 {
-    assert (self && ms > 0);
+    assert (self && ms > LG_DB_GIVE_WAY_MS);
     self->lock_wait_ms = ms;
+    self->gives_way = true;
 }
 
 lg_db_t *
@@ -485,6 +493,28 @@ lg_db_ensure (lg_db_t *self)
     return s_ensure (self);
 }
 
+//  Note 2a: a reactor's connection, between transactions, waits
+//  LG_DB_GIVE_WAY_MS for a lock while it gives way and its own lock wait
+//  otherwise. Changed only where the session's bound is the other of the
+//  two: a lock_timeout of the session's own stays. A failed change is
+//  tried again before the next statement (a lost connection is found by it)
+static void
+s_give_way (lg_db_t *self)
+{
+    bool give = self->waited_out_at && zclock_mono () - self->waited_out_at < self->lock_wait_ms;
+    if (give == self->giving_way)
+        return;
+    int to = give? LG_DB_GIVE_WAY_MS: self->lock_wait_ms;
+    int from = give? self->lock_wait_ms: LG_DB_GIVE_WAY_MS;
+    char sql [200];
+    snprintf (sql, sizeof sql, "SELECT set_config ('lock_timeout', '%d', false)"
+              " WHERE current_setting ('lock_timeout')::interval = interval '%d ms'", to, from);
+    PGresult *res = PQexec (self->conn, sql);
+    if (PQresultStatus (res) == PGRES_TUPLES_OK)
+        self->giving_way = give;
+    PQclear (res);
+}
+
 //  Connect if down and the backoff allows; 0 when connected
 static int
 s_ensure (lg_db_t *self)
@@ -493,8 +523,12 @@ s_ensure (lg_db_t *self)
         return -1;
     if (self->up && self->conn && PQstatus (self->conn) == CONNECTION_OK
     && (self->pipeline || PQtransactionStatus (self->conn) != PQTRANS_IDLE
-    ||  (s_idle_alive (self) && s_idle_answers (self))))
+    ||  (s_idle_alive (self) && s_idle_answers (self)))) {
+        if (self->gives_way && !self->pipeline
+        &&  PQtransactionStatus (self->conn) == PQTRANS_IDLE)
+            s_give_way (self);
         return 0;
+    }
     if (self->conn)
         s_down (self);
     int64_t now = zclock_mono ();
@@ -559,6 +593,9 @@ s_ensure (lg_db_t *self)
     self->backoff_ms = BACKOFF_MIN_MS;
     self->losses_seen = atomic_load (&s_losses);
     atomic_fetch_add (&s_connects, 1);
+    self->giving_way = false;               //  a new session has its own lock wait
+    if (self->gives_way)
+        s_give_way (self);
     return 0;
 }
 

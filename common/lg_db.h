@@ -24,6 +24,18 @@
        statement fails (SQLSTATE 55P03, lg_db_busy) and the connection
        stays up. Unless the session already has a lock_timeout (the
        role's, the database's, the conninfo's options).
+       A reactor's connection then gives way: for its lock wait after one
+       of its statements waited that out, what it runs from its next
+       transaction or statement outside one waits LG_DB_GIVE_WAY_MS at
+       most. One round of a reactor (a Beat, the duties and a Stats due
+       with it) ran its statements one after another, each waiting the
+       whole bound for the one lock, and a Beat came 3 s after the last
+       (CI saw 3,006 ms), when an enforcer leaves for another replica.
+       Work that needs no lock held elsewhere runs as before; what gives
+       way fails as busy, as it would have a moment later, and duties run
+       again at their next period. A statement that gave way starts no new
+       while, so a lock held for long costs a reactor one whole wait every
+       other period, not every one.
     2b. No statement runs longer than LG_DB_STATEMENT_MS (a query that ran
        away, a plan gone wrong on a grown table): PostgreSQL cancels it
        (SQLSTATE 57014, lg_db_cancelled; an operator's pg_cancel_backend
@@ -81,9 +93,15 @@ void lg_db_set_user_timeout (lg_db_t *self, int ms);
 #define LG_DB_IDLE_IN_TX_MS 10000
 
 //  For the connections a reactor uses: wait at most ms for a lock (note
-//  2a), unless the session has a lock_timeout of its own. Applies from the
-//  next connect.
+//  2a), unless the session has a lock_timeout of its own, and give way
+//  after a wait that long. Applies from the next connect; ms is above
+//  LG_DB_GIVE_WAY_MS.
 void lg_db_set_lock_wait (lg_db_t *self, int ms);
+
+//  How long a reactor's connection waits for a lock while it gives way
+//  (note 2a): a worker's row lock, held for the few statements of a
+//  request, is waited for; a table an operator locked is not.
+#define LG_DB_GIVE_WAY_MS 50
 
 //  Connect now if down and the backoff allows; 0 when connected. A
 //  transaction whose connection was lost is given up (note 2 above).

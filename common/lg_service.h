@@ -26,8 +26,9 @@ typedef struct {
 #define LG_REACTOR_USER_TIMEOUT_MS 3000
 
 //  The lock wait of those connections (lg_db_set_lock_wait): a Beat may
-//  queue behind one statement of a duty, and two such waits stay below the
-//  3 s after which an enforcer asks its replica again
+//  queue behind one statement of a duty that waits it out, and the rest of
+//  that round gives way (lg_db.h note 2a), well below the 3 s after which
+//  an enforcer asks its replica again
 #define LG_REACTOR_LOCK_WAIT_MS 1000
 
 //  What a service's attach hook gets: the reactor's own pieces

@@ -137,6 +137,91 @@ test_lock_wait_bounded (void **state)
     lg_db_destroy (&db);
 }
 
+//  How long one statement of db takes, and that it failed busy
+static int64_t
+s_busy_after (lg_db_t *db, const char *sql)
+{
+    int64_t started = zclock_mono ();
+    assert_false (lg_db_run (db, sql, 0, NULL));
+    int64_t took = zclock_mono () - started;
+    assert_true (lg_db_busy (db));
+    assert_true (lg_db_is_up (db));
+    return took;
+}
+
+//  Note 2a: a reactor's connection whose statement waited a lock out gives
+//  way for its lock wait: what needs the held lock, in a statement or a
+//  transaction, is busy within LG_DB_GIVE_WAY_MS, what needs none runs,
+//  and after the while the whole wait comes again (one that gave way
+//  started no new while). A worker's connection waits the whole bound
+//  every time; a session's own lock_timeout stays
+static void
+test_reactor_gives_way (void **state)
+{
+    (void) state;
+    lg_db_t *db = s_open ("audit");
+    lg_db_set_lock_wait (db, 600);
+    assert_true (lg_db_run (db, "CREATE TABLE IF NOT EXISTS held (id integer)", 0, NULL));
+    assert_true (lg_db_run (db, "CREATE TABLE IF NOT EXISTS free (id integer)", 0, NULL));
+    s_bound_is (db, "lock_timeout", 600);
+    lg_db_t *holder = s_open ("audit");
+    assert_true (lg_db_run (holder, "BEGIN", 0, NULL));
+    assert_true (lg_db_run (holder, "LOCK TABLE held IN ACCESS EXCLUSIVE MODE", 0, NULL));
+
+    int64_t waited = s_busy_after (db, "SELECT count (*) FROM held");
+    int64_t while_from = zclock_mono ();
+    assert_in_range (waited, 550, 1500);
+    //  Giving way: a statement, then a transaction pipelined as a duty's
+    s_bound_is (db, "lock_timeout", LG_DB_GIVE_WAY_MS);
+    assert_in_range (s_busy_after (db, "SELECT count (*) FROM held"), 0, 400);
+    int64_t started = zclock_mono ();
+    assert_int_equal (lg_db_pipeline_begin (db), 0);
+    assert_int_equal (lg_db_begin (db), 0);
+    assert_true (lg_db_run (db, "INSERT INTO held VALUES (1)", 0, NULL));
+    PGresult *res = lg_db_exec (db, "SELECT 1", 0, NULL);
+    assert_string_equal (lg_db_sqlstate (res), "55P03");
+    PQclear (res);
+    lg_db_rollback (db);
+    lg_db_pipeline_end (db);
+    assert_in_range (zclock_mono () - started, 0, 400);
+    assert_true (lg_db_busy (db));
+    //  What needs no held lock runs
+    assert_true (lg_db_run (db, "INSERT INTO free VALUES (1)", 0, NULL));
+
+    //  The while over: the whole wait again, then giving way again
+    int64_t left = while_from + 650 - zclock_mono ();
+    if (left > 0)
+        zclock_sleep ((int) left);
+    assert_in_range (s_busy_after (db, "SELECT count (*) FROM held"), 550, 1500);
+    assert_in_range (s_busy_after (db, "SELECT count (*) FROM held"), 0, 400);
+
+    //  Released: the same statement runs; the bound is its own again after the while
+    assert_true (lg_db_run (holder, "COMMIT", 0, NULL));
+    assert_true (lg_db_run (db, "SELECT count (*) FROM held", 0, NULL));
+    zclock_sleep (650);
+    s_bound_is (db, "lock_timeout", 600);
+    lg_db_destroy (&db);
+
+    //  A worker's connection waits the whole bound each time
+    db = s_open ("audit");
+    assert_true (lg_db_run (holder, "BEGIN", 0, NULL));
+    assert_true (lg_db_run (holder, "LOCK TABLE held IN ACCESS EXCLUSIVE MODE", 0, NULL));
+    for (int i = 0; i < 2; i++)
+        assert_in_range (s_busy_after (db, "SELECT count (*) FROM held"),
+                         LG_DB_LOCK_WAIT_MS - 50, LG_DB_LOCK_WAIT_MS + 1500);
+    lg_db_destroy (&db);
+
+    //  A session's own lock_timeout stays, giving way or not
+    db = s_open_with ("audit", "lock_timeout=700");
+    lg_db_set_lock_wait (db, 600);
+    for (int i = 0; i < 2; i++)
+        assert_in_range (s_busy_after (db, "SELECT count (*) FROM held"), 650, 2000);
+    s_bound_is (db, "lock_timeout", 700);
+    assert_true (lg_db_run (holder, "COMMIT", 0, NULL));
+    lg_db_destroy (&holder);
+    lg_db_destroy (&db);
+}
+
 //  Note 2b: a statement that runs past the bound is cancelled (57014,
 //  lg_db_cancelled) on a connection that stays up; the default is
 //  LG_DB_STATEMENT_MS, a session's own statement_timeout stays, and a
@@ -687,6 +772,7 @@ main (void)
         cmocka_unit_test (test_bootstrap_refuses_bad_names),
         cmocka_unit_test (test_connection_bounds),
         cmocka_unit_test (test_lock_wait_bounded),
+        cmocka_unit_test (test_reactor_gives_way),
         cmocka_unit_test (test_statement_bounded),
         cmocka_unit_test (test_idle_transaction_bounded),
         cmocka_unit_test (test_a_loss_elsewhere_costs_a_probe),
