@@ -804,14 +804,17 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
 }
 
 //  Duty: released connections leave the drop set, and their causes end,
-//  each with its history (X.1: who ended it, and why)
+//  each with its history (X.1: who ended it, and why). Found by their causes
+//  too: a connection the prefix went to next takes its rows over (migration
+//  009), so one may hold causes and no rows
 static int
 s_released (lg_ctx_t *ctx)
 {
     PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, "SELECT DISTINCT d.connection_id::text FROM desired d"
-                                      " JOIN connections c ON c.id = d.connection_id WHERE c.released"
-                                      " ORDER BY 1 LIMIT 100", 0, NULL);
+    int rc = lg_ctx_query (ctx, &res, "SELECT x.id::text FROM (SELECT connection_id AS id FROM causes"
+                                      " UNION SELECT connection_id FROM desired) x"
+                                      " JOIN connections c ON c.id = x.id WHERE c.released"
+                                      " ORDER BY x.id LIMIT 100", 0, NULL);
     if (rc)
         return rc;
     char now [40];

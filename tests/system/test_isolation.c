@@ -436,6 +436,43 @@ test_r16_1_bad_input (void **state)
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.desired_versions"), versions);
 }
 
+//  A new connection of a service, once isolation knows it; its IPv4
+//  prefix in *prefix unless NULL
+static uint64_t
+s_known_connection (uint64_t service, char *prefix, size_t size)
+{
+    uint64_t id = s_connection (service, false, prefix, size);
+    for (int i = 0; i < 200 && s_sql ("SELECT count(*) FROM isolation.connections WHERE id = %"
+                                      PRIu64, id) != 1; i++)
+        zclock_sleep (50);
+    return id;
+}
+
+//  A session of its own on the test database, in a transaction; fails the
+//  test when a statement fails
+static PGconn *
+s_holder_begin (const char *sql)
+{
+    PGconn *holder = PQconnectdb (s_admin);
+    PGresult *res = PQexec (holder, "BEGIN; SET LOCAL search_path = isolation");
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    res = PQexec (holder, sql);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK && PQresultStatus (res) != PGRES_COMMAND_OK)
+        fail_msg ("%s: %s", sql, PQresultErrorMessage (res));
+    PQclear (res);
+    return holder;
+}
+
+static void
+s_holder_commit (PGconn **holder)
+{
+    PGresult *res = PQexec (*holder, "COMMIT");
+    PQclear (res);
+    PQfinish (*holder);
+    *holder = NULL;
+}
+
 static bool
 s_released (void *arg)
 {
@@ -445,14 +482,37 @@ s_released (void *arg)
                   *(uint64_t *) arg) == 0;
 }
 
-/* REQ R12.1: a cancelled connection is decommissioned, its allocation kept
-   until isolation reports it, then released and reusable */
+//  Isolation ended every cause of the connection
+static bool
+s_causes_ended (void *arg)
+{
+    return s_sql ("SELECT count(*) FROM isolation.causes WHERE connection_id = %" PRIu64,
+                  *(uint64_t *) arg) == 0;
+}
+
+//  Isolation has read that the connection's allocation was released
+static bool
+s_isolation_released (void *arg)
+{
+    return s_sql ("SELECT count(*) FROM isolation.connections WHERE id = %" PRIu64
+                  " AND released", *(uint64_t *) arg) == 1;
+}
+
+/* REQ R12.1, R16.1: a cancelled connection is decommissioned, its
+   allocation kept until isolation reports it, then released and reusable;
+   the connection its prefix goes to next can be disconnected at once.
+   Isolation ends a released connection's causes in a duty, a second or
+   more after it read the release (held here: a share lock on the
+   connection's row keeps the duty's lock from it). Until then the
+   released connection's rows stayed in the drop set, keyed on the prefix,
+   and a Disconnect of the next connection failed on that key
+   (ALREADY_EXISTS); now that connection takes the rows over, the prefix
+   dropped throughout with no version made for it, and the duty still
+   ends the released connection's causes with their history. */
 static void
 test_r12_1_decommission_releases (void **state)
 {
     (void) state;
-    char prefix [64];
-    snprintf (prefix, sizeof prefix, "%s", "");
     uint64_t id = s_conn [3];
     Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
     cancel.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
@@ -471,42 +531,71 @@ test_r12_1_decommission_releases (void **state)
     s_expect (reply, LGWAN__V1__CODE__OK, NULL);
     assert_string_equal (reply->isolation->connections [0]->state, "decommissioned");
     lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  Before the registry can release it (its duty, after it mirrored this)
+    char *share = zsys_sprintf ("SELECT 1 FROM connections WHERE id = %" PRIu64 " FOR KEY SHARE", id);
+    PGconn *holder = s_holder_begin (share);
+    zstr_free (&share);
     s_wait_mirror (id, "decommissioned");
-    assert_true (lg_test_wait_for (s_released, &id, 10000));
+    assert_true (lg_test_wait_for (s_isolation_released, &id, 10000));
+    assert_int_equal (s_sql ("SELECT count(*) FROM registry.allocations WHERE connection_id = %"
+                             PRIu64 " AND status = 'released'", id), 1);
     assert_int_equal (s_sql ("SELECT count(*) FROM registry.outbox WHERE body_case = 108"), 1);
-    //  X.1: the causes the release ended are in the history, who and why
-    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes WHERE connection_id = %"
-                             PRIu64, id), 0);
-    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.cause_history WHERE connection_id = %"
-                             PRIu64 " AND cause = 3 AND action = 'lifted' AND actor = 'system:isolation'"
-                             " AND reason LIKE '%%released%%'", id), 1);
 
-    //  The next connection gets the prefix back
-    char *old = NULL;
+    //  The next connection gets the prefix back: the pools' tails first,
+    //  then first fit finds the released block
+    char old [64];
     PGconn *conn = PQconnectdb (s_admin);
     char *sql = zsys_sprintf ("SELECT prefix::text FROM registry.allocations WHERE connection_id = %"
                               PRIu64, id);
     PGresult *res = PQexec (conn, sql);
-    old = strdup (PQgetvalue (res, 0, 0));
+    snprintf (old, sizeof old, "%s", PQgetvalue (res, 0, 0));
     PQclear (res);
     PQfinish (conn);
     zstr_free (&sql);
-    //  Fill the gap search: ask for the same size from the same pool; the
-    //  pool's tail is after the other connections, so first-fit finds the gap
     uint64_t service = (uint64_t) s_sql ("SELECT service_id FROM registry.connections WHERE id = %"
                                          PRIu64, id);
-    //  Exhaust the tail first so the only room left is the released block
-    for (int i = 0; i < 20; i++) {
+    uint64_t next = 0;
+    for (int i = 0; i < 20 && !next; i++) {
         char got [64];
-        Lgwan__V1__ConnectionApply apply = LGWAN__V1__CONNECTION_APPLY__INIT;
-        (void) apply;
-        uint64_t c = s_connection (service, false, got, sizeof got);
-        (void) c;
+        uint64_t c = s_known_connection (service, got, sizeof got);
         if (streq (got, old))
-            break;
-        assert_true (i < 19);
+            next = c;
     }
-    free (old);
+    assert_true (next > 0);
+
+    //  The released connection still holds its causes and its rows. What is
+    //  seen is asserted once the lock is gone: held, it would fail every
+    //  test after this one
+    long held = s_sql ("SELECT count(*) FROM isolation.causes WHERE connection_id = %" PRIu64, id);
+    long versions = s_sql ("SELECT count(*) FROM isolation.desired_versions");
+    Lgwan__V1__Disconnect cut = LGWAN__V1__DISCONNECT__INIT;
+    cut.connections = &next;
+    cut.n_connections = 1;
+    cut.incident = (char *) "INC-REUSED";
+    reply = s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &cut);
+    long taken = s_sql ("SELECT count(*) FROM isolation.desired WHERE prefix = '%s'"
+                        " AND connection_id = %" PRIu64, old, next);
+    long versions_after = s_sql ("SELECT count(*) FROM isolation.desired_versions");
+    //  Released by the duty once it can lock the connection
+    s_holder_commit (&holder);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (held, 1);
+    assert_int_equal (taken, 1);
+    assert_int_equal (versions_after, versions);
+
+    //  X.1: the causes the duty ended are in the history, who and why
+    assert_true (lg_test_wait_for (s_causes_ended, &id, 10000));
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.cause_history WHERE connection_id = %"
+                             PRIu64 " AND cause = 3 AND action = 'lifted' AND actor = 'system:isolation'"
+                             " AND reason LIKE '%%released%%'", id), 1);
+    assert_true (s_released (&id));
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.desired WHERE prefix = '%s'"
+                             " AND connection_id = %" PRIu64, old, next), 1);
+    reply = s_lift ("service", next, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION, "SAGA-REUSED");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.desired WHERE prefix = '%s'", old), 0);
 }
 
 //  A hand-made enforcement point speaking the channel (isolation.proto)
@@ -612,18 +701,6 @@ s_point_recv (zsock_t *point, Lgwan__V1__EnforcerFrame__BodyCase kind)
     Lgwan__V1__EnforcerFrame *frame = s_point_try_recv (point, kind, 5000);
     assert_non_null (frame);
     return frame;
-}
-
-//  A new connection of a service, once isolation knows it; its IPv4
-//  prefix in *prefix unless NULL
-static uint64_t
-s_known_connection (uint64_t service, char *prefix, size_t size)
-{
-    uint64_t id = s_connection (service, false, prefix, size);
-    for (int i = 0; i < 200 && s_sql ("SELECT count(*) FROM isolation.connections WHERE id = %"
-                                      PRIu64, id) != 1; i++)
-        zclock_sleep (50);
-    return id;
 }
 
 //  A fresh connection of provider A, once isolation knows it
@@ -2182,31 +2259,6 @@ test_r12_1_decommission_alone_keeps_the_allocation (void **state)
     cancel.id = service;
     s_ok (&s_registry, "operator", LGWAN__V1__REQUEST__BODY_CHANGE_FILE, &cancel);
     assert_true (lg_test_wait_for (s_released, &other, 10000));
-}
-
-//  A session of its own on the test database, in a transaction; fails the
-//  test when a statement fails
-static PGconn *
-s_holder_begin (const char *sql)
-{
-    PGconn *holder = PQconnectdb (s_admin);
-    PGresult *res = PQexec (holder, "BEGIN; SET LOCAL search_path = isolation");
-    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
-    PQclear (res);
-    res = PQexec (holder, sql);
-    if (PQresultStatus (res) != PGRES_TUPLES_OK && PQresultStatus (res) != PGRES_COMMAND_OK)
-        fail_msg ("%s: %s", sql, PQresultErrorMessage (res));
-    PQclear (res);
-    return holder;
-}
-
-static void
-s_holder_commit (PGconn **holder)
-{
-    PGresult *res = PQexec (*holder, "COMMIT");
-    PQclear (res);
-    PQfinish (*holder);
-    *holder = NULL;
 }
 
 //  A request sent from a thread of its own (no cmocka asserts there), asked
