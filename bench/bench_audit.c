@@ -103,7 +103,7 @@ main (int argc, char **argv)
         fprintf (stderr, "bench_audit: lgwan-audit did not start\n");
         return 1;
     }
-    lg_test_proc_stop (&audit, SIGTERM);
+    lg_test_proc_teardown (&audit);
 
     //  Seed: deadlines from 2027-01-02 over 400 days, open and settled
     char *dsn = lg_test_db_service_dsn (env.admin_dsn, "audit");
@@ -161,7 +161,7 @@ main (int argc, char **argv)
     //  The duty may finish before the service answers: let it finish starting
     for (int i = 0; i < 100 && !lg_test_proc_answers (&audit, env.certs); i++)
         zclock_sleep (50);
-    lg_test_proc_stop (&audit, SIGTERM);
+    lg_test_proc_teardown (&audit);
 
     printf ("bench_audit: %d open remediation requests (+%d settled), seeded in %.1f s%s\n",
             open, open / 2, seed_s, env.smoke? " (smoke)": "");

@@ -217,7 +217,7 @@ main (int argc, char **argv)
     PQfinish (admin);
     lg_client_destroy (&operator);
     lg_client_destroy (&clerk);
-    lg_test_proc_stop (&billing, SIGTERM);
+    lg_test_proc_teardown (&billing);
     bench_env_stop (&env);
     return ok? 0: 1;
 }

@@ -253,7 +253,7 @@ main (int argc, char **argv)
             rate >= 1000? "met": "NOT MET", p99 < 2? "met": "NOT MET");
     free (lat);
     free (raw_lat);
-    lg_test_proc_stop (&registry, SIGTERM);
+    lg_test_proc_teardown (&registry);
     bench_env_stop (&env);
     return overlaps == 0 && approved == (long) n? 0: 1;
 }

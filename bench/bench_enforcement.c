@@ -382,10 +382,10 @@ main (int argc, char **argv)
     free (asked);
     free (lift);
     free (commit);
-    lg_test_stop (east, SIGTERM, 5000);
-    lg_test_stop (west, SIGTERM, 5000);
-    lg_test_proc_stop (&isolation, SIGTERM);
-    lg_test_proc_stop (&registry, SIGTERM);
+    lg_test_teardown_stop (east, "enforcer east");
+    lg_test_teardown_stop (west, "enforcer west");
+    lg_test_proc_teardown (&isolation);
+    lg_test_proc_teardown (&registry);
     lg_test_sh ("ip netns del %s-east; ip netns del %s-west; ip netns del %s-raw", s_tag, s_tag, s_tag);
     zstr_free (&endpoint);
     bench_env_stop (&env);

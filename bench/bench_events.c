@@ -161,8 +161,8 @@ main (int argc, char **argv)
     printf ("  raw PUB/SUB with CURVE, %d-byte frames          %9.0f frames/s\n", RAW_FRAME, raw);
     printf ("  consumer target 20,000 events/s: %s\n",
             !timed? "not measured": rate >= 20000? "met": "NOT MET");
-    lg_test_proc_stop (&audit, SIGTERM);
-    lg_test_proc_stop (&registry, SIGTERM);
+    lg_test_proc_teardown (&audit);
+    lg_test_proc_teardown (&registry);
     bench_env_stop (&env);
     return applied == head? 0: 1;
 }

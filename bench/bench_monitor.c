@@ -327,7 +327,7 @@ main (int argc, char **argv)
         fprintf (stderr, "bench_monitor: the monitor did not start\n");
         return 1;
     }
-    lg_test_proc_stop (&s_monitor, SIGTERM);
+    lg_test_proc_teardown (&s_monitor);
     s_load (&env);
     if (!lg_test_proc_start (&s_monitor, env.admin_dsn, env.certs, NULL, extra)) {
         fprintf (stderr, "bench_monitor: the monitor did not start again\n");
@@ -413,7 +413,7 @@ main (int argc, char **argv)
     long incidents = bench_query_long (&env, "SELECT count(*) FROM monitor.incidents");
     printf ("  incidents in the table: %ld (one per burst connection)\n", incidents);
     int rc = incidents == 10? 0: 1;
-    lg_test_proc_stop (&s_monitor, SIGTERM);
+    lg_test_proc_teardown (&s_monitor);
     zstr_free (&sensor);
     zstr_free (&sock);
     bench_env_stop (&env);

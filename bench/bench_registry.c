@@ -358,7 +358,7 @@ main (int argc, char **argv)
     free (lat);
     free (raw_lat);
     for (int r = 0; r < replicas; r++)
-        lg_test_proc_stop (&procs [r], SIGTERM);
+        lg_test_proc_teardown (&procs [r]);
     bench_env_stop (&env);
     return listed == (size_t) providers? 0: 1;
 }

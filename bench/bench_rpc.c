@@ -188,7 +188,7 @@ main (int argc, char **argv)
     zframe_destroy (&request_bytes);
     zcert_destroy (&server_cert);
     zcert_destroy (&mine);
-    lg_test_proc_stop (&registry, SIGTERM);
+    lg_test_proc_teardown (&registry);
     bench_env_stop (&env);
     return 0;
 }

@@ -137,13 +137,14 @@ pid_t lg_test_spawn_argv (const char *binary, const char *const *argv, const cha
 //  process's log on stderr.
 int lg_test_stop (pid_t pid, int sig, int timeout_ms);
 
-//  A group teardown's stop: SIGTERM, then lg_test_stop's wait (5 s). cmocka
-//  1.1.5 prints a failed assertion or a non-zero return of a group teardown
-//  ("[  FAILED  ] GROUP TEARDOWN") and still exits 0, so a teardown cannot
-//  fail the test by itself: when pid ends otherwise than with exit code 0
+//  A group teardown's (or a bench's) stop: SIGTERM, then lg_test_stop's
+//  wait (5 s). cmocka 1.1.5 prints a failed assertion or a non-zero return
+//  of a group teardown ("[  FAILED  ] GROUP TEARDOWN") and still exits 0,
+//  and a bench prints its figures however its services ended, so neither
+//  fails by itself: when pid ends otherwise than with exit code 0
 //  (128 + signal for a crash, 128 + SIGKILL when it outlived the wait, or
-//  the code it exited with), this names what on stderr and the test process
-//  exits 1 at its end, as it does for a sanitizer report. The teardown goes
+//  the code it exited with), this names what on stderr and the test (or
+//  bench) process exits 1 at its end, as it does for a sanitizer report. The teardown goes
 //  on stopping and cleaning up. Nothing is done when pid <= 0 (not running).
 //  Returns the exit code (0 when not running). A stop that a test itself
 //  makes is asserted there: assert_int_equal (lg_test_stop (...), 0).
@@ -278,8 +279,9 @@ long lg_test_ids_past_bigint (const lg_test_proc_t *proc, const char *admin_dsn,
 //  not running).
 int lg_test_proc_stop (lg_test_proc_t *proc, int sig);
 
-//  In a group teardown: lg_test_teardown_stop of proc, named by its service,
-//  and pid = 0; returns its exit code (0 if not running).
+//  In a group teardown, or where a bench stops a service it started:
+//  lg_test_teardown_stop of proc, named by its service, and pid = 0; returns
+//  its exit code (0 if not running).
 int lg_test_proc_teardown (lg_test_proc_t *proc);
 
 //  setenv LG_<SVC>_CONNECT and LG_<SVC>_PUB_CONNECT in this process (for
