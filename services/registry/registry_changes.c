@@ -12,7 +12,9 @@
        contacts replaced keep an emergency response contact and an
        operations manager while a connection it hosts is in effect (R9.2,
        what ConnectionApply and ConnectionDecide ask), checked when filed
-       and again when the change takes effect.
+       and again when the change takes effect, each time under the
+       provider's contacts lock (exclusive; approvals hold it shared), so an
+       approval under way is waited for and its connection counts.
     3. A cancellation takes effect on its date (Asia/Tokyo): at once when that
        is today, else a leader duty applies it when the business clock gets
        there, also when the date passed while no registry ran. Only then is

@@ -4,7 +4,11 @@
     1. A connection application is filed by the service's hosting provider
        (or staff): the provider qualified and the service registered (R4.1),
        the hosting provider with an emergency response contact and an
-       operations manager (R9.2), a router and a line named (R5.2).
+       operations manager (R9.2), a router and a line named (R5.2). Approval
+       checks R4.1 and R9.2 again; a change of the contacts and an approval
+       take turns on the provider's contacts lock (shared by approvals,
+       exclusive by the change: reg_lock_connection_contacts), so neither
+       commits on what the other is changing.
     2. Pools are data (PoolAdd); they never overlap (an exclusion constraint).
     3. On approval, each requested prefix is allocated from the first pool of
        its family with room: under a per-pool transaction lock (so two
@@ -292,9 +296,24 @@ reg_refuse_connection_contacts (lg_ctx_t *ctx, uint64_t provider, const char *wh
 }
 
 int
+reg_lock_connection_contacts (lg_ctx_t *ctx, uint64_t provider, bool shared)
+{
+    char key [48];
+    snprintf (key, sizeof key, "lgwan.contacts.%" PRIu64, provider);
+    const char *lock [] = { key };
+    return reg_queue (ctx, shared? "SELECT pg_advisory_xact_lock_shared (hashtext ($1))"
+                                 : "SELECT pg_advisory_xact_lock (hashtext ($1))", 1, lock);
+}
+
+int
 reg_check_connection_contacts (lg_ctx_t *ctx, uint64_t provider, Lgwan__V1__Contact **contacts,
                                size_t n)
 {
+    //  Approvals of the provider's connections under way are waited for
+    //  (they hold the lock shared), and the query after it sees them active
+    int rc = reg_lock_connection_contacts (ctx, provider, false);
+    if (rc)
+        return rc;
     //  The kinds as a PostgreSQL array
     char *kinds = (char *) malloc (n * 12 + 3);
     size_t at = 0;
@@ -306,12 +325,12 @@ reg_check_connection_contacts (lg_ctx_t *ctx, uint64_t provider, Lgwan__V1__Cont
     ID_TEXT (text, provider);
     const char *params [] = { text, kinds };
     PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, "SELECT string_agg (c.id::text, ', ' ORDER BY c.id) AS ids"
-                                      " FROM connections c JOIN services s ON s.id = c.service_id"
-                                      " WHERE c.provider_id = $1::bigint AND c.status = 'active'"
-                                      " AND s.status <> 'cancelled' AND "
-                                      LACKS_CONNECTION_CONTACTS ("SELECT unnest ($2::smallint[])"),
-                           2, params);
+    rc = lg_ctx_query (ctx, &res, "SELECT string_agg (c.id::text, ', ' ORDER BY c.id) AS ids"
+                                  " FROM connections c JOIN services s ON s.id = c.service_id"
+                                  " WHERE c.provider_id = $1::bigint AND c.status = 'active'"
+                                  " AND s.status <> 'cancelled' AND "
+                                  LACKS_CONNECTION_CONTACTS ("SELECT unnest ($2::smallint[])"),
+                       2, params);
     free (kinds);
     if (rc)
         return rc;
@@ -698,7 +717,13 @@ reg_connection_decide (lg_ctx_t *ctx)
     //  approvals at once cost PostgreSQL a multixact each): its cancellation
     //  locks its connections, so it waits for an approval under way and then
     //  sees the new allocation, and the approval's last statement asks again
-    //  whether the provider is still qualified (see below)
+    //  whether the provider is still qualified (see below). Its contacts
+    //  (R9.2) are ordered with a change of them by the provider's contacts
+    //  lock, an advisory lock held shared here, so approvals of one provider
+    //  do not wait for each other, and exclusive by the change
+    //  (reg_check_connection_contacts): a change under way is waited for,
+    //  and the last statement reads the contacts again; an approval under
+    //  way is waited for by the change, which then sees it active
     char text [24];
     ID_TEXT (text, d->connection);
     const char *own [] = { text };
@@ -736,7 +761,8 @@ reg_connection_decide (lg_ctx_t *ctx)
     }
     //  Approval: the rules again, then the addresses and the domain
     uint64_t hosting;
-    if ((rc = s_check_row (ctx, res, service_id, &hosting))) {
+    if ((rc = s_check_row (ctx, res, service_id, &hosting))
+    ||  (rc = reg_lock_connection_contacts (ctx, hosting, true))) {
         PQclear (res);
         return rc;
     }
@@ -774,7 +800,9 @@ reg_connection_decide (lg_ctx_t *ctx)
     //  The connection, its version, the decision and the reply: one statement
     //  (the version and the reply read the row the UPDATE returns). It reads
     //  the hosting provider afresh: one cancelled while this approval waited
-    //  for the connection's lock was read above as it had been (R4.1)
+    //  for the connection's lock was read above as it had been (R4.1), and
+    //  so were contacts a change replaced while it waited for their lock
+    //  (R9.2)
     char host [24];
     ID_TEXT (host, hosting);
     const char *params [] = { text, domain, today, now, ctx->actor,
@@ -782,7 +810,9 @@ reg_connection_decide (lg_ctx_t *ctx)
     rc = lg_ctx_query (ctx, &res, "WITH c0 AS (UPDATE connections SET status = 'active',"
         " state = 'connected', domain = $2, effective_on = $3::date, version = version + 1,"
         " updated_at = $4::timestamptz WHERE id = $1::bigint AND EXISTS (SELECT 1 FROM"
-        " providers p WHERE p.id = $8::bigint AND p.status = 'qualified') RETURNING *),"
+        " providers p WHERE p.id = $8::bigint AND p.status = 'qualified') AND NOT "
+        LACKS_CONNECTION_CONTACTS ("SELECT pc.kind FROM provider_contacts pc"
+                                   " WHERE pc.provider_id = $8::bigint") " RETURNING *),"
         " v AS (INSERT INTO versions (subject, subject_id, version, actor, reason, recorded_at,"
         "  record) SELECT 'connection', c.id, c.version, $5, $6, $4::timestamptz, "
         CONNECTION_RECORD " FROM c0 c),"
@@ -793,7 +823,13 @@ reg_connection_decide (lg_ctx_t *ctx)
     if (rc)
         return rc;
     if (PQntuples (res) != 1) {
+        //  The hosting provider changed while this approval waited: the
+        //  checks of the first statement, read again, say how (R4.1: it is
+        //  cancelled; R9.2: its contacts lack one)
         PQclear (res);
+        uint64_t again;
+        if ((rc = s_check_service (ctx, service_id, &again)))
+            return rc;
         return REFUSE (ctx, "R4.1", "hosting provider %" PRIu64 " was cancelled while"
                        " connection %" PRIu64 " was being approved", hosting, d->connection);
     }

@@ -126,9 +126,17 @@ int reg_store_data_centres (lg_ctx_t *ctx, const char *provider,
     "((SELECT count (DISTINCT k) FROM (" kinds ") AS x (k) WHERE k IN (2, 3)) < 2)"
 //  The refusal of a hosting provider without them (registry_connections.c)
 int reg_refuse_connection_contacts (lg_ctx_t *ctx, uint64_t provider, const char *what);
+//  The provider's contacts lock (an advisory lock until COMMIT, queued):
+//  shared by ConnectionDecide's approval, which reads the contacts again in
+//  its last statement; exclusive by a change of the contacts, before it
+//  looks for connections in effect. So each waits for the other under way
+//  and then sees what it committed (R9.2); approvals share it, and it
+//  writes no row (no multixact, as a share lock of the provider row would)
+int reg_lock_connection_contacts (lg_ctx_t *ctx, uint64_t provider, bool shared);
 //  A provider's contacts replaced by these: -1 refused R9.2 when they lack
 //  what LACKS_CONNECTION_CONTACTS asks while a connection it hosts is in
-//  effect (active, its service not cancelled)
+//  effect (active, its service not cancelled). It takes the provider's
+//  contacts lock exclusive first (a caller has the provider row locked)
 int reg_check_connection_contacts (lg_ctx_t *ctx, uint64_t provider,
                                    Lgwan__V1__Contact **contacts, size_t n);
 

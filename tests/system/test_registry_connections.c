@@ -24,15 +24,23 @@
 //  ---------------------------------------------------------------------------
 //  Helpers
 
-//  Replace a provider's contacts by a change of this kind (operator): the
-//  kinds asked for, each with a name, phone and address; the reply
-static lg_reply_t *
-s_contacts_filed (Lgwan__V1__ChangeKind kind, uint64_t provider, bool liaison, bool emergency,
-                  bool manager)
-{
-    Lgwan__V1__Contact contact [3] = {
-        LGWAN__V1__CONTACT__INIT, LGWAN__V1__CONTACT__INIT, LGWAN__V1__CONTACT__INIT };
+//  A ChangeFile replacing a provider's contacts, and what it points to
+typedef struct {
+    Lgwan__V1__Contact contact [3];
     Lgwan__V1__Contact *contacts [3];
+    Lgwan__V1__ProviderPatch patch;
+    Lgwan__V1__ChangeFile change;
+} s_contacts_change_t;
+
+//  The change of this kind replacing a provider's contacts by the kinds
+//  asked for, each with a name, phone and address
+static void
+s_contacts_change (s_contacts_change_t *c, Lgwan__V1__ChangeKind kind, uint64_t provider,
+                   bool liaison, bool emergency, bool manager)
+{
+    Lgwan__V1__Contact *contact = c->contact, **contacts = c->contacts;
+    for (size_t i = 0; i < 3; i++)
+        lgwan__v1__contact__init (&contact [i]);
     size_t n = 0;
     if (liaison) {
         contact [n].kind = LGWAN__V1__CONTACT_KIND__CONTACT_LIAISON;
@@ -55,16 +63,26 @@ s_contacts_filed (Lgwan__V1__ChangeKind kind, uint64_t provider, bool liaison, b
         contacts [n] = &contact [n];
         n++;
     }
-    Lgwan__V1__ProviderPatch patch = LGWAN__V1__PROVIDER_PATCH__INIT;
-    patch.contacts = contacts;
-    patch.n_contacts = n;
-    patch.replace_contacts = true;
-    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
-    change.kind = kind;
-    change.subject = (char *) "provider";
-    change.id = provider;
-    change.provider = &patch;
-    return rf_ask_why ("operator", "連絡先の届出", RF_BODY (CHANGE_FILE), &change);
+    lgwan__v1__provider_patch__init (&c->patch);
+    c->patch.contacts = contacts;
+    c->patch.n_contacts = n;
+    c->patch.replace_contacts = true;
+    lgwan__v1__change_file__init (&c->change);
+    c->change.kind = kind;
+    c->change.subject = (char *) "provider";
+    c->change.id = provider;
+    c->change.provider = &c->patch;
+}
+
+//  Replace a provider's contacts by a change of this kind (operator): the
+//  kinds asked for; the reply
+static lg_reply_t *
+s_contacts_filed (Lgwan__V1__ChangeKind kind, uint64_t provider, bool liaison, bool emergency,
+                  bool manager)
+{
+    s_contacts_change_t c;
+    s_contacts_change (&c, kind, provider, liaison, emergency, manager);
+    return rf_ask_why ("operator", "連絡先の届出", RF_BODY (CHANGE_FILE), &c.change);
 }
 
 //  The same by a notification, which takes effect
@@ -1313,18 +1331,24 @@ s_bandwidth (const char *who, uint64_t connection, Lgwan__V1__ChangeKind kind,
     return rf_ask (who, RF_BODY (CHANGE_FILE), &change);
 }
 
-//  An approval sent to another registry process, from a thread of its own
+//  An approval (or another request: body) sent to a registry process, from
+//  a thread of its own (no cmocka assertion there); the reply, NULL when
+//  none came
 typedef struct {
     lg_test_proc_t *registry;
-    uint64_t connection;
+    uint64_t connection;        //  approved by the reviewer, when body is NULL
     lg_reply_t *reply;
+    const char *who;            //  else body_case and body, sent by who
+    unsigned body_case;
+    void *body;
 } s_stalled_t;
 
 static void *
 s_approve_at (void *arg)
 {
     s_stalled_t *s = (s_stalled_t *) arg;
-    lg_client_t *client = lg_test_proc_client (s->registry, rf.certs, "reviewer");
+    lg_client_t *client = lg_test_proc_client (s->registry, rf.certs,
+                                               s->body? s->who: "reviewer");
     if (!client)
         return NULL;
     lg_client_set_timeout (client, 10000, 0);
@@ -1332,7 +1356,8 @@ s_approve_at (void *arg)
     decide.connection = s->connection;
     decide.outcome = APPROVED;
     decide.reason = (char *) "接続要件を満たす";
-    s->reply = lg_test_call (client, RF_BODY (CONNECTION_DECIDE), &decide, "system test");
+    s->reply = s->body? lg_test_call (client, s->body_case, s->body, "system test")
+                      : lg_test_call (client, RF_BODY (CONNECTION_DECIDE), &decide, "system test");
     lg_client_destroy (&client);
     return NULL;
 }
@@ -1439,7 +1464,7 @@ test_r4_1_approval_meets_its_providers_cancellation (void **state)
     assert_true (lg_test_proc_start (&second, rf.admin, rf.certs, NULL, extra));
     zstr_free (&clock);
     pthread_t approval;
-    s_stalled_t stalled = { &second, connection, NULL };
+    s_stalled_t stalled = { .registry = &second, .connection = connection };
     assert_int_equal (pthread_create (&approval, NULL, s_approve_at, &stalled), 0);
     zclock_sleep (500);                     //  it holds its locks by now
 
@@ -1663,7 +1688,7 @@ test_r4_1_approval_waiting_while_its_provider_is_cancelled (void **state)
     PQclear (res);
     zstr_free (&sql);
     pthread_t approval;
-    s_stalled_t waiting = { &rf.registry, connection, NULL };
+    s_stalled_t waiting = { .registry = &rf.registry, .connection = connection };
     assert_int_equal (pthread_create (&approval, NULL, s_approve_at, &waiting), 0);
     zclock_sleep (500);                     //  it waits for the connection by now
     res = PQexec (cancel, "COMMIT");
@@ -1790,6 +1815,153 @@ test_r12_1_release_is_in_the_connections_history (void **state)
                                     " -> 0 ->> 'status' = 'released'", connection), 1);
 }
 
+//  Two requests raced around a lock held by hand: an admin session runs
+//  hold (after BEGIN), first is sent and must wait for that lock, then
+//  second is sent; *waiting is how many sessions of the registry wait for a
+//  lock once second is under way (2 when second waits for first: 1.5 s at
+//  most). Only then does the session commit; both replies come after it
+//  (callers free), and the test asserts with no lock held by hand
+static void
+s_race (const char *hold, s_stalled_t *first, s_stalled_t *second, long *waiting)
+{
+    //  No session of the registry waits for a lock before
+    assert_int_equal (lg_test_wait_lock_waiters (rf.admin, "registry", 0, 0), 0);
+    PGconn *holder = PQconnectdb (rf.admin);
+    char *sql = zsys_sprintf ("BEGIN; %s", hold);
+    PGresult *res = PQexec (holder, sql);
+    ExecStatusType held = PQresultStatus (res);
+    PQclear (res);
+    zstr_free (&sql);
+    pthread_t one, two;
+    long first_waits = -1;
+    *waiting = -1;
+    if (held == PGRES_TUPLES_OK
+    &&  pthread_create (&one, NULL, s_approve_at, first) == 0) {
+        first_waits = lg_test_wait_lock_waiters (rf.admin, "registry", 1, 1500);
+        if (pthread_create (&two, NULL, s_approve_at, second) == 0) {
+            *waiting = lg_test_wait_lock_waiters (rf.admin, "registry", 2, 1500);
+            res = PQexec (holder, "COMMIT");
+            PQclear (res);
+            pthread_join (two, NULL);
+        }
+        pthread_join (one, NULL);
+    }
+    PQfinish (holder);
+    assert_int_equal (held, PGRES_TUPLES_OK);
+    assert_int_equal (first_waits, 1);
+    assert_non_null (first->reply);
+    assert_non_null (second->reply);
+}
+
+//  A hosting provider with both contacts (R9.2), a service of it and a
+//  connection of that under review
+static uint64_t
+s_contacts_race_connection (const char *name, uint64_t *hosting, uint64_t *service)
+{
+    *hosting = rf_qualified_provider (name);
+    s_contacts (*hosting, false, true, true);
+    *service = rf_registered_service (1, *hosting);
+    return s_under_review ("operator", *service, 30, 0);
+}
+
+//  The kinds of a provider's contacts, "2,3" (caller frees)
+static char *
+s_contact_kinds (uint64_t provider)
+{
+    char *sql = zsys_sprintf ("SELECT string_agg (kind::text, ',' ORDER BY kind) FROM"
+                              " registry.provider_contacts WHERE provider_id = %" PRIu64, provider);
+    char *kinds = rf_sql_text (sql);
+    zstr_free (&sql);
+    return kinds;
+}
+
+/* REQ R9.2: a connection is not activated while a change of its hosting
+   provider's contacts that drops the emergency response contact is being
+   written: the approval waits for the change's COMMIT (the provider's
+   contacts lock, which the change holds exclusive and approvals shared)
+   and reads the contacts again, refused R9.2; nothing allocated. Here the
+   change is held inside its transaction, after its check, at the contact
+   rows an admin session has locked. Before, the approval read the contacts
+   the change had not yet committed, and both committed: an active
+   connection whose hosting provider had no emergency response contact */
+static void
+test_r9_2_approval_waits_for_a_contacts_change (void **state)
+{
+    (void) state;
+    s_pool ("asp-v4-contacts-race", "198.18.44.0/28", 4);
+    uint64_t hosting, service;
+    uint64_t connection = s_contacts_race_connection ("連絡先変更中株式会社", &hosting, &service);
+    long activated = rf_events (ACTIVATED);
+
+    s_contacts_change_t c;
+    s_contacts_change (&c, NOTIFICATION, hosting, true, false, true);
+    s_stalled_t change = { .registry = &rf.registry, .who = "operator",
+                          .body_case = RF_BODY (CHANGE_FILE), .body = &c.change };
+    s_stalled_t approval = { .registry = &rf.registry, .connection = connection };
+    char *hold = zsys_sprintf ("SELECT 1 FROM registry.provider_contacts WHERE provider_id = %"
+                               PRIu64 " FOR UPDATE", hosting);
+    long waiting;
+    s_race (hold, &change, &approval, &waiting);
+    zstr_free (&hold);
+
+    rf_expect (change.reply, RF_CODE (OK), NULL);
+    assert_string_equal (change.reply->change->change->status, "effective");
+    lgwan__v1__reply__free_unpacked (change.reply, NULL);
+    rf_expect (approval.reply, RF_CODE (FAILED_PRECONDITION), "R9.2");
+    lgwan__v1__reply__free_unpacked (approval.reply, NULL);
+    assert_int_equal (waiting, 2);              //  the approval waited for the change
+    s_assert_status (connection, "under_review");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.allocations"
+                                    " WHERE connection_id = %" PRIu64, connection), 0);
+    assert_int_equal (rf_events (ACTIVATED), activated);
+    char *kinds = s_contact_kinds (hosting);
+    assert_string_equal (kinds, "1,3");
+    free (kinds);
+}
+
+/* REQ R9.2: and a change of the contacts that drops the operations manager
+   waits for an approval of a connection of the provider under way and sees
+   the connection active: refused R9.2, the contacts as they were. Here the
+   approval is held inside its transaction, after its checks, at the
+   service's domain lock (the first domain of a service, see
+   registry_connections.c) an admin session holds. Before, the change saw
+   no connection in effect and both committed */
+static void
+test_r9_2_contacts_change_waits_for_an_approval (void **state)
+{
+    (void) state;
+    s_pool ("asp-v4-contacts-race2", "198.18.45.0/28", 4);
+    uint64_t hosting, service;
+    uint64_t connection = s_contacts_race_connection ("承認中連絡先株式会社", &hosting, &service);
+    long versions = rf_sqlf_long ("SELECT count(*) FROM registry.versions WHERE subject ="
+                                  " 'provider' AND subject_id = %" PRIu64, hosting);
+
+    s_contacts_change_t c;
+    s_contacts_change (&c, NOTIFICATION, hosting, true, true, false);
+    s_stalled_t approval = { .registry = &rf.registry, .connection = connection };
+    s_stalled_t change = { .registry = &rf.registry, .who = "operator",
+                          .body_case = RF_BODY (CHANGE_FILE), .body = &c.change };
+    char *hold = zsys_sprintf ("SELECT pg_advisory_xact_lock (hashtext ('lgwan.domain.%" PRIu64
+                               "'))", service);
+    long waiting;
+    s_race (hold, &approval, &change, &waiting);
+    zstr_free (&hold);
+
+    rf_expect (approval.reply, RF_CODE (OK), NULL);
+    assert_string_equal (approval.reply->connection->connection->status, "active");
+    lgwan__v1__reply__free_unpacked (approval.reply, NULL);
+    rf_expect (change.reply, RF_CODE (FAILED_PRECONDITION), "R9.2");
+    assert_non_null (strstr (change.reply->status->message,
+                             "while connections it hosts are in effect"));
+    lgwan__v1__reply__free_unpacked (change.reply, NULL);
+    assert_int_equal (waiting, 2);              //  the change waited for the approval
+    char *kinds = s_contact_kinds (hosting);
+    assert_string_equal (kinds, "2,3");
+    free (kinds);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.versions WHERE subject ="
+                                    " 'provider' AND subject_id = %" PRIu64, hosting), versions);
+}
+
 static int
 s_setup (void **state)
 {
@@ -1824,6 +1996,8 @@ main (void)
         cmocka_unit_test (test_r12_1_connection_permissions),
         cmocka_unit_test (test_r4_1_approval_meets_its_providers_cancellation),
         cmocka_unit_test (test_r4_1_approval_waiting_while_its_provider_is_cancelled),
+        cmocka_unit_test (test_r9_2_approval_waits_for_a_contacts_change),
+        cmocka_unit_test (test_r9_2_contacts_change_waits_for_an_approval),
         cmocka_unit_test_teardown (test_r4_2_due_cancellation_of_what_ended_with_its_parent_lapses,
                                    rf_clock_back),
         cmocka_unit_test (test_r12_1_release_is_in_the_connections_history),
