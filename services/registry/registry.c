@@ -29,6 +29,28 @@ reg_queue (lg_ctx_t *ctx, const char *sql, int nparams, const char *const *param
     return lg_db_run (ctx->db, sql, nparams, params)? 0: -2;
 }
 
+int
+reg_query_keys (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int nparams,
+                const char *const *params, const reg_key_t *keys, size_t nkeys)
+{
+    PGresult *res = lg_db_exec (ctx->db, sql, nparams, params);
+    if (res && (PQresultStatus (res) == PGRES_TUPLES_OK
+            ||  PQresultStatus (res) == PGRES_COMMAND_OK)) {
+        *res_p = res;
+        return 0;
+    }
+    *res_p = NULL;
+    const char *constraint = res? PQresultErrorField (res, PG_DIAG_CONSTRAINT_NAME): NULL;
+    const reg_key_t *key = NULL;
+    for (size_t i = 0; constraint && i < nkeys && !key; i++)
+        if (streq (constraint, keys [i].constraint))
+            key = &keys [i];
+    int rc = key? lg_ctx_refuse (ctx, key->code, key->requirement, "%s", key->message)
+                : lg_ctx_sql_error (ctx, res);
+    PQclear (res);
+    return rc;
+}
+
 size_t
 reg_chars (const char *text)
 {

@@ -139,23 +139,20 @@ reg_pool_add (lg_ctx_t *ctx)
     snprintf (fam, sizeof fam, "%d", family);
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { a->name, canonical, fam, now };
-    PGresult *res = lg_db_exec (ctx->db, "INSERT INTO pools (name, prefix, family, created_at)"
-                                " VALUES ($1, $2::cidr, $3::smallint, $4::timestamptz)"
-                                " RETURNING " POOL_COLUMNS, 4, params);
-    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
-        const char *constraint = res? PQresultErrorField (res, PG_DIAG_CONSTRAINT_NAME): NULL;
-        int rc;
-        if (constraint && streq (constraint, "pools_no_overlap"))
-            rc = REFUSE (ctx, "R12.1", "pool %s overlaps a pool already configured", canonical);
-        else
-        if (constraint && streq (constraint, "pools_name_key"))
-            rc = lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, NULL, "a pool named %s"
-                                " exists", a->name);
-        else
-            rc = lg_ctx_sql_error (ctx, res);
-        PQclear (res);
+    //  A pool is the operating body's allocation data (R12.1): its space is
+    //  one pool's, and its name one pool's
+    char overlaps [128], named [128];
+    snprintf (overlaps, sizeof overlaps, "pool %s overlaps a pool already configured", canonical);
+    snprintf (named, sizeof named, "a pool named %s exists", a->name);
+    const reg_key_t keys [] = {
+        { "pools_no_overlap", LGWAN__V1__CODE__FAILED_PRECONDITION, "R12.1", overlaps },
+        { "pools_name_key", LGWAN__V1__CODE__ALREADY_EXISTS, "R12.1", named } };
+    PGresult *res;
+    int rc = reg_query_keys (ctx, &res, "INSERT INTO pools (name, prefix, family, created_at)"
+                             " VALUES ($1, $2::cidr, $3::smallint, $4::timestamptz)"
+                             " RETURNING " POOL_COLUMNS, 4, params, REG_KEYS (keys));
+    if (rc)
         return rc;
-    }
     Lgwan__V1__PoolReply *reply = (Lgwan__V1__PoolReply *) malloc (sizeof *reply);
     lgwan__v1__pool_reply__init (reply);
     reply->pool = s_pool_from_row (res, 0);
@@ -807,7 +804,13 @@ reg_connection_decide (lg_ctx_t *ctx)
     ID_TEXT (host, hosting);
     const char *params [] = { text, domain, today, now, ctx->actor,
                               ctx->request->reason? ctx->request->reason: "", d->reason, host };
-    rc = lg_ctx_query (ctx, &res, "WITH c0 AS (UPDATE connections SET status = 'active',"
+    //  A domain name is allocated once (R12.1): the naming above and the
+    //  service's domain lock keep this key, which says so if they did not
+    char taken [320];
+    snprintf (taken, sizeof taken, "domain %s is allocated to another connection", domain);
+    const reg_key_t keys [] = {
+        { "connections_domain_key", LGWAN__V1__CODE__ALREADY_EXISTS, "R12.1", taken } };
+    rc = reg_query_keys (ctx, &res, "WITH c0 AS (UPDATE connections SET status = 'active',"
         " state = 'connected', domain = $2, effective_on = $3::date, version = version + 1,"
         " updated_at = $4::timestamptz WHERE id = $1::bigint AND EXISTS (SELECT 1 FROM"
         " providers p WHERE p.id = $8::bigint AND p.status = 'qualified') AND NOT "
@@ -819,7 +822,7 @@ reg_connection_decide (lg_ctx_t *ctx)
         " x AS (INSERT INTO decisions (subject, subject_id, outcome, reviewer, decided_at, reason)"
         "  VALUES ('connection', $1::bigint, 'approved', $5, $4::timestamptz, $7) RETURNING *)"
         " SELECT " CONNECTION_COLUMNS ", (SELECT " DECISION_OBJECT " FROM x)::text AS decision"
-        " FROM c0 c", 8, params);
+        " FROM c0 c", 8, params, REG_KEYS (keys));
     if (rc)
         return rc;
     if (PQntuples (res) != 1) {
@@ -1052,11 +1055,19 @@ reg_server_register (lg_ctx_t *ctx)
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *row [] = { text, r->name, r->address, ports_text, r->external_facing? "t": "f",
                            r->firewall_record, r->access_control_record, now };
-    rc = lg_ctx_query (ctx, &res, "INSERT INTO servers (connection_id, name, address, ports,"
-                                  " external_facing, firewall_record, access_control_record,"
-                                  " created_at) VALUES ($1::bigint, $2, $3::inet, $4::jsonb,"
-                                  " $5::boolean, $6, $7, $8::timestamptz) RETURNING " SERVER_COLUMNS,
-                       8, row);
+    //  R11.3: each server is registered with its address, one server an
+    //  address (among the servers not released) and a name of its connection
+    char held [160], named [200];
+    snprintf (held, sizeof held, "address %s is registered for another server", r->address);
+    snprintf (named, sizeof named, "connection %s has a server named %.128s", text, r->name);
+    const reg_key_t keys [] = {
+        { "servers_address_live", LGWAN__V1__CODE__ALREADY_EXISTS, "R11.3", held },
+        { "servers_connection_id_name_key", LGWAN__V1__CODE__ALREADY_EXISTS, "R11.3", named } };
+    rc = reg_query_keys (ctx, &res, "INSERT INTO servers (connection_id, name, address, ports,"
+                                    " external_facing, firewall_record, access_control_record,"
+                                    " created_at) VALUES ($1::bigint, $2, $3::inet, $4::jsonb,"
+                                    " $5::boolean, $6, $7, $8::timestamptz) RETURNING "
+                                    SERVER_COLUMNS, 8, row, REG_KEYS (keys));
     free (ports_text);
     if (rc)
         return rc;

@@ -453,14 +453,18 @@ reg_interconnection_register (lg_ctx_t *ctx)
     }
     bool exists = PQntuples (res) > 0;
     PQclear (res);
+    char joined [96];
+    snprintf (joined, sizeof joined, "providers %s and %s are already interconnected", a, b);
     if (exists)
-        return lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, "R8.1", "providers %s and %s"
-                              " are already interconnected", a, b);
-    if ((rc = lg_ctx_query (ctx, &res,
+        return lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, "R8.1", "%s", joined);
+    //  One registering the same pair at once: the key says the same
+    const reg_key_t keys [] = {
+        { "interconnections_one_per_pair", LGWAN__V1__CODE__ALREADY_EXISTS, "R8.1", joined } };
+    if ((rc = reg_query_keys (ctx, &res,
             "INSERT INTO interconnections (provider_a, provider_b, justification, created_at,"
             " updated_at) VALUES ($1::bigint, $2::bigint, $3, $4::timestamptz, $4::timestamptz)"
             " RETURNING "
-            INTERCONNECTION_COLUMNS, 4, params)))
+            INTERCONNECTION_COLUMNS, 4, params, REG_KEYS (keys))))
         return rc;
     Lgwan__V1__Interconnection *i = s_interconnection_from_row (res, 0);
     PQclear (res);

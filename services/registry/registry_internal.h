@@ -45,6 +45,24 @@
 //  their own; a failure surfaces at the next statement or at COMMIT.
 int reg_queue (lg_ctx_t *ctx, const char *sql, int nparams, const char *const *params);
 
+//  A key of the schema a statement may break (a unique key: a name or an
+//  address held once; an exclusion constraint), with the refusal that names
+//  the rule it keeps: the code (ALREADY_EXISTS for a unique key), the
+//  requirement and the message, formatted before the statement
+typedef struct {
+    const char *constraint;
+    lg_code_t code;
+    const char *requirement;
+    const char *message;
+} reg_key_t;
+
+//  lg_ctx_query for a statement that may break one of keys: a violation of
+//  one is refused as it says, any other error as lg_ctx_sql_error (where a
+//  unique key names no rule)
+int reg_query_keys (lg_ctx_t *ctx, PGresult **res_p, const char *sql, int nparams,
+                    const char *const *params, const reg_key_t *keys, size_t nkeys);
+#define REG_KEYS(keys) (keys), sizeof (keys) / sizeof ((keys) [0])
+
 //  Characters (code points) of valid UTF-8.
 size_t reg_chars (const char *text);
 

@@ -194,35 +194,26 @@ reg_provider_apply (lg_ctx_t *ctx)
     const char *params [] = { a->name_ja, a->name_en, type,
                               *a->corporate_number? a->corporate_number: NULL,
                               *a->lgcode? a->lgcode: NULL, now, a->operating_body? "t": "f" };
-    PGresult *res = lg_db_exec (ctx->db,
+    char numbered [96], coded [64];
+    snprintf (numbered, sizeof numbered, "a provider with corporate number %.16s is already"
+              " registered", a->corporate_number);
+    snprintf (coded, sizeof coded, "local government %.16s is already a provider", a->lgcode);
+    const reg_key_t keys [] = {
+        { "providers_corporate_number_live", LGWAN__V1__CODE__ALREADY_EXISTS, "R3.1", numbered },
+        { "providers_lgcode_live", LGWAN__V1__CODE__ALREADY_EXISTS, "R3.1", coded },
+        { "providers_one_operating_body", LGWAN__V1__CODE__ALREADY_EXISTS, "R12.1",
+          "the operating body is already registered" } };
+    PGresult *res;
+    int rc = reg_query_keys (ctx, &res,
         "INSERT INTO providers (name_ja, name_en, entity_type, corporate_number, lgcode,"
         " created_at, updated_at, operating_body) VALUES ($1, $2, $3::smallint, $4, $5,"
-        " $6::timestamptz, $6::timestamptz, $7::boolean) RETURNING id", 7, params);
-    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
-        const char *constraint = res? PQresultErrorField (res, PG_DIAG_CONSTRAINT_NAME): NULL;
-        int rc = -1;
-        if (constraint && streq (constraint, "providers_corporate_number_live"))
-            rc = lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, "R3.1",
-                          "a provider with corporate number %s is already registered",
-                          a->corporate_number);
-        else
-        if (constraint && streq (constraint, "providers_lgcode_live"))
-            rc = lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, "R3.1",
-                                "local government %s is already a provider", a->lgcode);
-        else
-        if (constraint && streq (constraint, "providers_one_operating_body"))
-            rc = lg_ctx_refuse (ctx, LGWAN__V1__CODE__ALREADY_EXISTS, "R12.1",
-                                "the operating body is already registered");
-        else
-            rc = lg_ctx_sql_error (ctx, res);
-        PQclear (res);
+        " $6::timestamptz, $6::timestamptz, $7::boolean) RETURNING id", 7, params, REG_KEYS (keys));
+    if (rc)
         return rc;
-    }
     uint64_t id = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
     PQclear (res);
     char text [24];
     ID_TEXT (text, id);
-    int rc;
     if ((rc = reg_store_contacts (ctx, text, a->contacts, a->n_contacts))
     ||  (rc = reg_store_data_centres (ctx, text, a->data_centres, a->n_data_centres))
     ||  (rc = reg_version (ctx, "provider", id)))

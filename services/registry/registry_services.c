@@ -185,10 +185,18 @@ reg_service_register (lg_ctx_t *ctx)
     char now [40];
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { r->name, r->title_ja, now };
+    //  A service's name is the label of the domain names the operating body
+    //  gives its connections (R12.1): one service's
+    char named [128];
+    snprintf (named, sizeof named, "a service named %.40s is registered: its name labels its"
+              " domain names", r->name);
+    const reg_key_t keys [] = {
+        { "services_name_key", LGWAN__V1__CODE__ALREADY_EXISTS, "R12.1", named } };
     PGresult *res;
-    if ((rc = lg_ctx_query (ctx, &res, "INSERT INTO services (name, title_ja, created_at, updated_at)"
-                                       " VALUES ($1, $2, $3::timestamptz, $3::timestamptz)"
-                                       " RETURNING id", 3, params)))
+    if ((rc = reg_query_keys (ctx, &res, "INSERT INTO services (name, title_ja, created_at,"
+                                         " updated_at) VALUES ($1, $2, $3::timestamptz,"
+                                         " $3::timestamptz) RETURNING id", 3, params,
+                              REG_KEYS (keys))))
         return rc;
     uint64_t id = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
     PQclear (res);

@@ -609,7 +609,8 @@ test_r12_1_allocation_reuse (void **state)
    A is cancelled, isolation reports it decommissioned and the registry
    releases its allocation; connection B gets the same /28 and registers its
    server at the same address. A's server is kept, marked released when the
-   allocation was. A second server at that address behind B is refused.
+   allocation was. A second server at that address behind B is refused
+   (REQ R11.3: ALREADY_EXISTS naming it, one address one server).
    Before, every address ever registered stayed taken (ALREADY_EXISTS) */
 static void
 test_r12_1_r5_2_server_address_free_again_after_release (void **state)
@@ -666,7 +667,7 @@ test_r12_1_r5_2_server_address_free_again_after_release (void **state)
 
     //  Among the addresses held, one address is still one server
     rf_refused (s_server ("provider1", b, "web2", "198.18.3.21", ports, 1, false, "", ""),
-                RF_CODE (ALREADY_EXISTS), "");
+                RF_CODE (ALREADY_EXISTS), "R11.3");
     assert_int_equal (rf_count ("servers"), servers + 2);
 
     //  A's server is kept, marked released when its allocation was; B's is not
@@ -1116,9 +1117,10 @@ test_r12_1_pool_input (void **state)
     rf_refused (s_pool_add ("operator", "overlap-wide", "198.16.0.0/12"),
                 RF_CODE (FAILED_PRECONDITION), "R12.1");
     assert_int_equal (rf_count ("pools"), pools + 1);
-    //  A name is one pool
+    //  A name is one pool: a pool is the operating body's allocation data
+    //  (R12.1), and the unique key's refusal names it
     rf_refused (s_pool_add ("operator", "asp-v4-input", "198.18.11.0/28"),
-                RF_CODE (ALREADY_EXISTS), "");
+                RF_CODE (ALREADY_EXISTS), "R12.1");
     assert_int_equal (rf_count ("pools"), pools + 1);
 
     //  Pools are listed as added
@@ -1258,9 +1260,14 @@ test_r11_servers (void **state)
     assert_string_equal (l->servers [1]->ports [0]->protocol, "tcp");
     lgwan__v1__reply__free_unpacked (reply, NULL);
 
-    //  One address is one server
-    rf_refused (s_server ("provider1", connection, "web2", first, ports, 1, false, "", ""),
-                RF_CODE (ALREADY_EXISTS), "");
+    //  One address is one server, and a name one server of its connection
+    //  (R11.3: the unique keys' refusals name it)
+    lg_reply_t *taken = s_server ("provider1", connection, "web2", first, ports, 1, false, "", "");
+    rf_expect (taken, RF_CODE (ALREADY_EXISTS), "R11.3");
+    assert_non_null (strstr (taken->status->message, first));
+    lgwan__v1__reply__free_unpacked (taken, NULL);
+    rf_refused (s_server ("provider1", connection, "web", other, ports, 1, false, "", ""),
+                RF_CODE (ALREADY_EXISTS), "R11.3");
     assert_int_equal (rf_count ("servers"), servers + 2);
 }
 
@@ -1815,6 +1822,48 @@ test_r12_1_release_is_in_the_connections_history (void **state)
                                     " -> 0 ->> 'status' = 'released'", connection), 1);
 }
 
+/* REQ R12.1: a domain name is allocated once: were the domain an approval
+   gives held by another connection (here written there by hand: the naming
+   and the service's domain lock keep it from happening), the unique key's
+   refusal is ALREADY_EXISTS naming R12.1 and the domain, and nothing is
+   allocated. Before, it named no rule ("already exists
+   (connections_domain_key)") */
+static void
+test_r12_1_domain_allocated_once (void **state)
+{
+    (void) state;
+    s_pool ("asp-v4-domain", "198.18.46.0/28", 4);
+    uint64_t elsewhere = s_under_review ("operator", rf_registered_service (1, 2), 30, 0);
+    lg_reply_t *reply = s_approve (elsewhere);
+    char *kept = strdup (reply->connection->connection->domain);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    uint64_t service = rf_registered_service (1, 2);
+    uint64_t connection = s_under_review ("operator", service, 30, 0);
+    char *sql = zsys_sprintf ("SELECT name FROM registry.services WHERE id = %" PRIu64, service);
+    char *name = rf_sql_text (sql);
+    zstr_free (&sql);
+    char *domain = zsys_sprintf ("%s.p2.asp.lgwan.jp", name);
+    assert_int_equal (rf_sqlf_long ("WITH u AS (UPDATE registry.connections SET domain = '%s'"
+                                    " WHERE id = %" PRIu64 " RETURNING 1) SELECT count(*) FROM u",
+                                    domain, elsewhere), 1);
+    long activated = rf_events (ACTIVATED);
+
+    reply = s_decide ("reviewer", connection, APPROVED);
+    rf_expect (reply, RF_CODE (ALREADY_EXISTS), "R12.1");
+    assert_non_null (strstr (reply->status->message, domain));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    s_assert_status (connection, "under_review");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.allocations"
+                                    " WHERE connection_id = %" PRIu64, connection), 0);
+    assert_int_equal (rf_events (ACTIVATED), activated);
+    assert_int_equal (rf_sqlf_long ("WITH u AS (UPDATE registry.connections SET domain = '%s'"
+                                    " WHERE id = %" PRIu64 " RETURNING 1) SELECT count(*) FROM u",
+                                    kept, elsewhere), 1);
+    zstr_free (&domain);
+    free (name);
+    free (kept);
+}
+
 //  Two requests raced around a lock held by hand: an admin session runs
 //  hold (after BEGIN), first is sent and must wait for that lock, then
 //  second is sent; *waiting is how many sessions of the registry wait for a
@@ -1998,6 +2047,7 @@ main (void)
         cmocka_unit_test (test_r4_1_approval_waiting_while_its_provider_is_cancelled),
         cmocka_unit_test (test_r9_2_approval_waits_for_a_contacts_change),
         cmocka_unit_test (test_r9_2_contacts_change_waits_for_an_approval),
+        cmocka_unit_test (test_r12_1_domain_allocated_once),
         cmocka_unit_test_teardown (test_r4_2_due_cancellation_of_what_ended_with_its_parent_lapses,
                                    rf_clock_back),
         cmocka_unit_test (test_r12_1_release_is_in_the_connections_history),

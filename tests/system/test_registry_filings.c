@@ -441,6 +441,32 @@ test_r4_3_qualification_review (void **state)
                 RF_CODE (FAILED_PRECONDITION), "R4.3");
 }
 
+/* REQ R12.1: a service's name is the label of the domain names the
+   operating body gives its connections, so a name is one service's: a second
+   registration under it is ALREADY_EXISTS naming R12.1, and adds nothing.
+   Before, the unique key's refusal named no rule ("already exists
+   (services_name_key)") */
+static void
+test_r12_1_service_name_is_one_services (void **state)
+{
+    (void) state;
+    rf_holders_t h;
+    rf_holders (&h, 1, 2);
+    char name [32];
+    rf_service_name (name, sizeof name);
+    rf_ok (rf_service_register (name, "電子申請サービス", h.list, 2));
+    long services = rf_count ("services");
+    long holders = rf_count ("service_holders");
+    long versions = rf_count ("versions");
+    lg_reply_t *reply = rf_service_register (name, "同名の別サービス", h.list, 2);
+    rf_expect (reply, RF_CODE (ALREADY_EXISTS), "R12.1");
+    assert_non_null (strstr (reply->status->message, name));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_count ("services"), services);
+    assert_int_equal (rf_count ("service_holders"), holders);
+    assert_int_equal (rf_count ("versions"), versions);
+}
+
 /* REQ R9.1 R9.2 R10.1 R12.1 R13.1 R4.1: a service's role holders */
 static void
 test_r9_service_registration (void **state)
@@ -1582,6 +1608,7 @@ main (void)
         cmocka_unit_test (test_r4_3_qualification_review),
         cmocka_unit_test (test_r12_1_operating_body_again_after_rejection_or_cancellation),
         cmocka_unit_test (test_r9_service_registration),
+        cmocka_unit_test (test_r12_1_service_name_is_one_services),
         cmocka_unit_test (test_r7_contracts),
         cmocka_unit_test (test_r4_1_activation_needs_registered_service),
         cmocka_unit_test_teardown (test_r7_2_delivery_not_after_today, rf_clock_back),
