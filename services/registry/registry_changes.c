@@ -44,15 +44,17 @@
        own cancellation waiting for a later date then lapses, point 4). Its
        connections end with it too, their addresses decommissioning (a
        version each), without events of their own; so do the interconnections
-       it is a side of (cancelled, a version each naming it); its services
-       end with it as records (point 4), unwritten.
+       it is a side of (cancelled, a version each naming it); its draft
+       contracts are withdrawn (a version each naming it, nothing published:
+       point 8); its services end with it as records (point 4), unwritten.
     7. An interconnection ends by a cancellation, a notification (policy)
        filed by either side or staff; CancellationEffective names its first
        side as provider. No other change of it is filed.
     8. A draft contract never took effect, and nobody decides it: a
        cancellation filed while it is a draft withdraws it at once (status
        withdrawn, a version, the change effective, no CancellationEffective;
-       a later date is refused, R4.2). A withdrawn contract takes no change,
+       a later date is refused, R4.2), and so does its provider's
+       cancellation (point 6). A withdrawn contract takes no change,
        delivery or activation.
 */
 #include "registry_internal.h"
@@ -372,14 +374,16 @@ s_ended_with_provider (lg_ctx_t *ctx, uint64_t change, uint64_t provider)
                          ")%s%s", provider, change, *reason? ": ": "", reason);
 }
 
-//  A provider's contracts in force end with its cancellation (point 6):
-//  each active one is cancelled in the same transaction, with a version by
-//  whoever made the cancellation effective whose reason names it (change),
-//  and CancellationEffective, as a contract's own cancellation publishes,
-//  so the orchestrator learns which using bodies lost their contract. A
-//  change of one under way holds its row: this waits for it, and one it
-//  cancelled is not active any more. A draft never took effect: it stays
-//  a draft, which its provider's cancellation keeps from activation (R4.1)
+//  A provider's contracts end with its cancellation (point 6): each active
+//  one is cancelled in the same transaction, with a version by whoever made
+//  the cancellation effective whose reason names it (change), and
+//  CancellationEffective, as a contract's own cancellation publishes, so
+//  the orchestrator learns which using bodies lost their contract. Each
+//  draft is withdrawn with it, a version with the same actor and reason and
+//  nothing published (it never took effect, point 8): it could be neither
+//  activated (R4.1) nor withdrawn (ended with its provider) any more, and
+//  nothing is left dangling. A change of one under way holds its row: this
+//  waits for it, and one it cancelled or withdrew is neither any more
 static int
 s_end_contracts_of (lg_ctx_t *ctx, uint64_t change, uint64_t provider, const char *effective_on)
 {
@@ -388,17 +392,19 @@ s_end_contracts_of (lg_ctx_t *ctx, uint64_t change, uint64_t provider, const cha
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { text, now };
     PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, "WITH k AS (UPDATE contracts SET status = 'cancelled',"
+    int rc = lg_ctx_query (ctx, &res, "WITH k AS (UPDATE contracts SET status = CASE status"
+                                      " WHEN 'active' THEN 'cancelled' ELSE 'withdrawn' END,"
                                       " version = version + 1, updated_at = $2::timestamptz"
-                                      " WHERE provider_id = $1::bigint AND status = 'active'"
-                                      " RETURNING id) SELECT id FROM k ORDER BY id", 2, params);
+                                      " WHERE provider_id = $1::bigint"
+                                      " AND status IN ('active', 'draft') RETURNING id, status)"
+                                      " SELECT id, status FROM k ORDER BY id", 2, params);
     if (rc)
         return rc;
     char *why = s_ended_with_provider (ctx, change, provider);
     for (int row = 0; row < PQntuples (res) && rc == 0; row++) {
         uint64_t contract = lg_db_u64 (res, row, "id");
         rc = reg_version_why (ctx, "contract", contract, why);
-        if (rc == 0)
+        if (rc == 0 && streq (lg_db_value (res, row, "status"), "cancelled"))
             rc = s_publish_cancellation (ctx, "contract", contract, provider, effective_on);
     }
     zstr_free (&why);

@@ -1442,7 +1442,8 @@ s_contract_ended (uint64_t id, const char *actor, const char *reason)
    system:registry on its date) whose reason names the provider's
    cancellation, and CancellationEffective of the contract, as a contract's
    own cancellation publishes, once. ContractsOfProvider shows them
-   cancelled, none active; a draft stays a draft (it never took effect). A
+   cancelled, none active; a draft is withdrawn (it never took effect:
+   test_r4_2_provider_cancellation_withdraws_its_drafts). A
    contract's own cancellation scheduled for later lapses on its date,
    nothing published again. Before, the contracts stayed active:
    ContractsOfProvider listed them among the active ones for the
@@ -1470,7 +1471,7 @@ test_r4_2_provider_cancellation_ends_its_contracts (void **state)
     rf_ok (s_decide ("reviewer", change, APPROVED, "事業撤退を承認"));
     s_assert_status ("providers", provider, "cancelled");
 
-    //  The orchestrator's question: none active; both ended, the draft as it was
+    //  The orchestrator's question: none active; both ended, the draft withdrawn
     reply = rf_contracts_of ("viewer", provider, true);
     rf_expect (reply, RF_CODE (OK), NULL);
     assert_int_equal (reply->contracts->n_contracts, 0);
@@ -1483,7 +1484,7 @@ test_r4_2_provider_cancellation_ends_its_contracts (void **state)
         assert_string_equal (reply->contracts->contracts [i]->status, "cancelled");
     }
     assert_int_equal (reply->contracts->contracts [2]->id, draft);
-    assert_string_equal (reply->contracts->contracts [2]->status, "draft");
+    assert_string_equal (reply->contracts->contracts [2]->status, "withdrawn");
     lgwan__v1__reply__free_unpacked (reply, NULL);
 
     //  Each in its history, and published once, as of the provider's day
@@ -1501,7 +1502,7 @@ test_r4_2_provider_cancellation_ends_its_contracts (void **state)
     assert_int_equal (rf_cancellations ("provider", provider, NULL, NULL), 1);
     assert_int_equal (rf_cancellations ("contract", draft, NULL, NULL), 0);
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.versions WHERE subject ="
-                                    " 'contract' AND subject_id = %" PRIu64, draft), 1);
+                                    " 'contract' AND subject_id = %" PRIu64, draft), 2);
     rf_refused (s_cancel ("operator", NOTIFICATION, "contract", ended [0], ""),
                 RF_CODE (FAILED_PRECONDITION), "R4.2");
 
@@ -1537,6 +1538,65 @@ test_r4_2_provider_cancellation_ends_its_contracts (void **state)
     assert_int_equal (rf_cancellations ("contract", ended [1], NULL, NULL), 1);
     //  The provider's and its contract's: no more
     assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE), events + 2);
+}
+
+/* REQ R4.2: a provider's cancellation withdraws its draft contracts in the
+   same transaction, as it ends the active ones: status withdrawn, a version
+   by whoever made the cancellation effective whose reason names it, and no
+   CancellationEffective (a draft never took effect, as its own withdrawal).
+   After it, the draft is neither delivered to, activated nor withdrawn
+   again (R4.2 "is withdrawn"), and ContractsOfProvider shows it withdrawn.
+   Before, it stayed a draft for good: its activation was refused (its
+   provider cancelled, R4.1), and so was its withdrawal ("ended with its
+   provider"), so a contract that never began was left dangling */
+static void
+test_r4_2_provider_cancellation_withdraws_its_drafts (void **state)
+{
+    (void) state;
+    uint64_t provider = rf_qualified_provider ("下書き契約株式会社");
+    uint64_t service = rf_registered_service (provider, 2);
+    uint64_t draft = rf_contract ("operator", provider, "131016", service);
+    rf_ok (rf_deliver (draft, LGWAN__V1__DOCUMENT__DOCUMENT_TERMS_OF_USE, RF_TODAY));
+    uint64_t change = s_change_id (s_cancel ("operator", APPLICATION, "provider", provider, ""),
+                                   "pending");
+    long ended = rf_events (LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE);
+    rf_ok (s_decide ("reviewer", change, APPROVED, "事業撤退を承認"));
+    s_assert_status ("providers", provider, "cancelled");
+    s_assert_status ("contracts", draft, "withdrawn");
+
+    //  Its history: filed, delivery, withdrawn by the reviewer naming the cancellation
+    lg_reply_t *reply = s_history ("viewer", "contract", draft);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__HistoryReply *h = reply->history;
+    assert_int_equal (h->n_versions, 3);
+    assert_non_null (strstr (h->versions [1]->record, "\"status\": \"draft\""));
+    assert_non_null (strstr (h->versions [2]->record, "\"status\": \"withdrawn\""));
+    assert_string_equal (h->versions [2]->actor, "reviewer:rita");
+    char *why = zsys_sprintf ("ended with the cancellation of provider %" PRIu64 " (change %"
+                              PRIu64 "): 事業撤退を承認", provider, change);
+    assert_string_equal (h->versions [2]->reason, why);
+    zstr_free (&why);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  Only the provider's end is published
+    assert_int_equal (rf_cancellations ("contract", draft, NULL, NULL), 0);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE), ended + 1);
+
+    //  Nothing more of it
+    long versions = rf_count ("versions");
+    rf_refused (rf_deliver (draft, LGWAN__V1__DOCUMENT__DOCUMENT_USER_MANUAL, RF_TODAY),
+                RF_CODE (FAILED_PRECONDITION), "R7.2");
+    rf_refused (rf_activate ("operator", draft), RF_CODE (FAILED_PRECONDITION), "R7.2");
+    reply = s_cancel ("operator", NOTIFICATION, "contract", draft, "");
+    rf_expect (reply, RF_CODE (FAILED_PRECONDITION), "R4.2");
+    assert_non_null (strstr (reply->status->message, "is withdrawn"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_count ("versions"), versions);
+    s_assert_status ("contracts", draft, "withdrawn");
+    reply = rf_contracts_of ("viewer", provider, false);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->contracts->n_contracts, 1);
+    assert_string_equal (reply->contracts->contracts [0]->status, "withdrawn");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
 /* REQ R4.2, REQ R3.1, REQ R3.2, REQ R4.1, REQ R4.3, REQ R7.1, REQ R7.2,
@@ -1611,6 +1671,7 @@ main (void)
         cmocka_unit_test (test_r4_2_interconnection_is_cancelled),
         cmocka_unit_test (test_r4_2_provider_cancellation_ends_its_interconnections),
         cmocka_unit_test (test_r4_2_draft_contract_is_withdrawn),
+        cmocka_unit_test (test_r4_2_provider_cancellation_withdraws_its_drafts),
         cmocka_unit_test (test_x3_bad_input),
         cmocka_unit_test_teardown (test_r4_2_cancel_scheduled, rf_clock_back),
         cmocka_unit_test_teardown (test_r4_2_cancel_while_down, rf_clock_back),
