@@ -125,6 +125,7 @@ typedef struct {
     zloop_t *loop;              //  borrowed
     int listen_fd;              //  its socket while listening, else -1
     lg_auth_t *auth;            //  borrowed
+    size_t max_msg;             //  LG_MAX_MSG: the largest frame an enforcer may send
     char endpoint [256];
     char replica [320];         //  host:port of our enforcer channel, for points.replica
     int64_t lag_ms;
@@ -730,11 +731,19 @@ s_handle (s_points_t *self, zmsg_t *msg)
     zframe_t *body = zmsg_pop (msg);
     lg_caller_t caller;
     ProtobufCMessage *decoded = NULL;
+    char undecodable [256] = "";
     if (!identity || !body || zmsg_size (msg)
-    ||  !self->auth || lg_auth_caller (self->auth, body, &caller) || caller.role != LG_ROLE_ENFORCER
-    ||  lg_codec_decode (&lgwan__v1__enforcer_frame__descriptor, zframe_data (body),
-                        zframe_size (body), 1024 * 1024, &decoded, NULL, 0))
-        goto cleanup;           //  not an enforcer, or not a frame: nothing to say
+    ||  !self->auth || lg_auth_caller (self->auth, body, &caller) || caller.role != LG_ROLE_ENFORCER)
+        goto cleanup;           //  not an enforcer: nothing to say
+    if (lg_codec_decode (&lgwan__v1__enforcer_frame__descriptor, zframe_data (body),
+                         zframe_size (body), self->max_msg, &decoded, undecodable,
+                         sizeof undecodable)) {
+        //  Not a frame, or one over LG_MAX_MSG (a Repaired is kept under the
+        //  smaller of the enforcer's and 1 MiB): dropped, and said
+        lg_log_write (LG_LOG_WARNING, undecodable, "ignoring a frame of %zu bytes from enforcer %s"
+                      " (certificate %s)", zframe_size (body), caller.point, caller.public_key);
+        goto cleanup;
+    }
     Lgwan__V1__EnforcerFrame *frame = (Lgwan__V1__EnforcerFrame *) decoded;
     char *key = zframe_strhex (identity);
     s_peer_t *peer = (s_peer_t *) zhashx_lookup (self->peers, key);
@@ -1086,6 +1095,7 @@ isolation_points_attach (void *state, const lg_service_env_t *env)
     self->auth = env->auth;
     self->router = zsock_new (ZMQ_ROUTER);
     zsock_set_linger (self->router, 0);
+    self->max_msg = (size_t) env->cfg->max_msg;
     zsock_set_maxmsgsize (self->router, (int) env->cfg->max_msg);
     zsock_set_router_mandatory (self->router, 1);     //  point 6
     zsock_set_heartbeat_ivl (self->router, 1000);
