@@ -47,7 +47,12 @@
        kernel held before it was applied, and a difference is reported the
        same way: after a restart the enforcer cannot tell drift from changes
        made while it was down, the isolation service (which knows what the
-       point acked before) can. An Update whose batch fails because the
+       point acked before) can. A later snapshot (a reconnect, a fail-over,
+       a gap) is compared the same way, less what it changes (a prefix in
+       the desired state it replaces or in its own, not both) and the
+       changes not acked yet: the kernel held the state it replaces, so the
+       rest is drift (a snapshot used to rebuild it saying nothing). An
+       Update whose batch fails because the
        kernel drifted (the table deleted, an element removed by hand), or
        whose read-back finds the ruleset changed by someone else (point 1),
        is applied by a rebuild if need be and the drift reported the same
@@ -74,7 +79,9 @@
        replica to come back; with every replica down we move every 3 s.
        10 s when connected: a replica whose database is away holds its
        reactor for a few seconds, and should not send every point
-       elsewhere for that.
+       elsewhere for that. With one endpoint, the same one again: libzmq
+       reconnects by itself after a connection error, not after a protocol
+       error (point 8), after which nothing connected again, ever.
     7. One certificate, one point (X.3). The isolation service takes a
        Hello only for the point our certificate's metadata names, and
        refuses any other for good (Refused{final}); the enforcer checks at
@@ -82,6 +89,24 @@
        Refused, saying why on stderr, rather than saying Hello in a loop.
        A Refused that is not final (another live connection holds the
        name) is logged, and Hello is said again after the silence.
+    8. A frame over LG_MAX_MSG is said, not dropped unseen. ZeroMQ's own
+       bound (ZMQ_MAXMSGSIZE) is twice LG_MAX_MSG (+ 64), so a Snapshot a
+       growing set pushed past the limit reaches lg_codec_decode, whose
+       "message of N bytes is over the limit" is logged each time it comes,
+       with what to raise; the frame is ignored, and the silence or a Beat
+       ahead brings a Hello again. It used to be LG_MAX_MSG + 64: libzmq
+       closed the connection as a protocol error and never reconnected.
+       Not unbounded: a hostile replica could then make ZeroMQ allocate
+       whatever a frame header claims. A frame over ZeroMQ's bound still
+       closes the connection, and point 6 opens it again. What ZeroMQ holds
+       for us is at most S_RCVHWM (100) frames of that bound (ZMQ_RCVHWM:
+       at the bound it stops reading the socket, nothing is lost here): 200
+       MiB at the default 1 MiB, where 1000 frames of 1 MiB were before.
+    9. A Repaired frame stays under what the isolation service decodes:
+       its lists are cut at the smaller of LG_MAX_MSG and
+       LG_MAX_MSG_DEFAULT (the service decodes enforcer frames at its own
+       LG_MAX_MSG, 1 MiB unless raised), some 20,000 prefixes, and the log
+       says how many of how many went (the frame has no field for it).
 */
 #include "enforcer.h"
 
@@ -100,6 +125,8 @@
 #define S_UNREACHABLE_MS    3000    //  never connected since we moved here: the next, if any
 #define S_LOST_MS           1000    //  connected here once, not now: the next, if any
 #define S_LIST_LOG_MAX      10      //  prefixes named in a log DETAIL
+#define S_ZMQ_MSG_FACTOR    2       //  ZeroMQ's bound on a frame: this many times LG_MAX_MSG
+#define S_RCVHWM            100     //  frames ZeroMQ queues for us, at most (point 8)
 
 typedef struct {
     enforcer_config_t config;
@@ -116,11 +143,10 @@ typedef struct {
     bool dirty;                     //  the kernel does not hold `version` yet
     uint64_t acked;                 //  last version acked
     //  Until the next ack: what the kernel may differ in by our own doing,
-    //  not drift (point 4). own: the prefixes of the Updates since the
-    //  last ack; own_unknown: a Snapshot (not the first) since, so any
-    //  difference may be a change we missed
+    //  not drift (point 4): the prefixes of the Updates since the last ack,
+    //  and those a Snapshot (not the first) since changed (in the desired
+    //  state before it or after it, not both)
     zhashx_t *own;
-    bool own_unknown;
 
     bool hello_pending;             //  a Hello is wanted and not sent yet
     int64_t hello_sent_at;
@@ -287,7 +313,6 @@ s_send_ack (s_enforcer_t *self)
     frame.ack = &ack;
     self->acked = self->version;
     zhashx_purge (self->own);
-    self->own_unknown = false;
     if (s_send (self, &frame))
         lg_warning ("could not send Ack for version %" PRIu64 ": not connected",
                     self->version);
@@ -336,8 +361,12 @@ s_send_repaired (s_enforcer_t *self, zlistx_t *missing, zlistx_t *extra, const c
                   self->config.netns, self->version, what);
 
     //  Keep the frame under the size the service accepts: at most as many
-    //  prefixes as fit, each at most ENF_PREFIX_MAX bytes plus framing
-    size_t max = (size_t) self->config.max_msg / (ENF_PREFIX_MAX + 4);
+    //  prefixes as fit, each at most ENF_PREFIX_MAX bytes plus framing. The
+    //  service decodes at its own LG_MAX_MSG, 1 MiB unless raised: ours may
+    //  be larger, so no more than LG_MAX_MSG_DEFAULT (point 9)
+    size_t bound = (size_t) self->config.max_msg < LG_MAX_MSG_DEFAULT?
+                   (size_t) self->config.max_msg: LG_MAX_MSG_DEFAULT;
+    size_t max = bound / (ENF_PREFIX_MAX + 4);
     size_t max_missing = zlistx_size (missing) < max? zlistx_size (missing): max;
     size_t max_extra = zlistx_size (extra) < max - max_missing?
                        zlistx_size (extra): max - max_missing;
@@ -356,9 +385,11 @@ s_send_repaired (s_enforcer_t *self, zlistx_t *missing, zlistx_t *extra, const c
     repaired.n_extra = s_pointers (extra, extra_array, max_extra);
     repaired.extra = extra_array;
     if (repaired.n_missing < zlistx_size (missing) || repaired.n_extra < zlistx_size (extra))
-        lg_warning ("Repaired lists only %zu of %zu missing and %zu of %zu extra prefixes "
-                    "(LG_MAX_MSG)", repaired.n_missing, zlistx_size (missing),
-                    repaired.n_extra, zlistx_size (extra));
+        lg_warning ("Repaired at version %" PRIu64 " lists only %zu of %zu missing and %zu of"
+                    " %zu extra prefixes: the frame stays under %zu bytes (the smaller of"
+                    " LG_MAX_MSG and %d, what the isolation service decodes by default)",
+                    self->version, repaired.n_missing, zlistx_size (missing),
+                    repaired.n_extra, zlistx_size (extra), bound, LG_MAX_MSG_DEFAULT);
     Lgwan__V1__EnforcerFrame frame = LGWAN__V1__ENFORCER_FRAME__INIT;
     frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED;
     frame.repaired = &repaired;
@@ -423,10 +454,24 @@ s_own_add (s_enforcer_t *self, zlistx_t *list)
         zhashx_insert (self->own, prefix, (void *) "1");
 }
 
+//  The prefixes in one of before and after and not in the other: what a
+//  Snapshot changed, ours until acked (self->own)
+static void
+s_own_changes (s_enforcer_t *self, zhashx_t *before, zhashx_t *after)
+{
+    for (void *item = zhashx_first (before); item; item = zhashx_next (before))
+        if (!zhashx_lookup (after, zhashx_cursor (before)))
+            zhashx_insert (self->own, zhashx_cursor (before), (void *) "1");
+    for (void *item = zhashx_first (after); item; item = zhashx_next (after))
+        if (!zhashx_lookup (before, zhashx_cursor (after)))
+            zhashx_insert (self->own, zhashx_cursor (after), (void *) "1");
+}
+
 //  Make the kernel hold desired (rebuild when it differs), verify, and ack.
 //  report: when what the kernel held is to be reported (point 4), what it
-//  was ("at start", "before Update 7"), else NULL. What differs in
-//  self->own is our own change not yet acked, not drift, so not reported
+//  was ("at start", "before Update 7", "before Snapshot 9"), else NULL.
+//  What differs in self->own is our own change not yet acked, not drift,
+//  so not reported
 static void
 s_apply_full (s_enforcer_t *self, const char *report)
 {
@@ -509,10 +554,18 @@ s_on_snapshot (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
         zhashx_destroy (&next);
         return;
     }
+    //  The first after a start: all the kernel differs in is reported. After
+    //  it, the kernel holds the desired state it replaces, less what we
+    //  changed and did not ack yet (self->own): what the Snapshot changes is
+    //  ours as well, the rest drift (point 4)
     bool first = !self->have_state;
-    //  After the first, what differs may be changes we never heard of
-    zhashx_purge (self->own);
-    self->own_unknown = !first;
+    char report [48];
+    if (first)
+        snprintf (report, sizeof report, "at start");
+    else {
+        s_own_changes (self, self->desired, next);
+        snprintf (report, sizeof report, "before Snapshot %" PRIu64, snapshot->version);
+    }
     zhashx_destroy (&self->desired);
     self->desired = next;
     self->version = snapshot->version;
@@ -520,7 +573,7 @@ s_on_snapshot (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
     self->hello_pending = false;
     if (self->version >= self->beat_version)
         self->behind_since = 0;
-    s_apply_full (self, first? "at start": NULL);
+    s_apply_full (self, report);
 }
 
 static void
@@ -595,7 +648,7 @@ s_on_update (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
         //  The kernel is not where the last batch should have left it: what
         //  differs by the changes not acked yet is our own failure, the rest
         //  drift
-        s_apply_full (self, self->own_unknown? NULL: before);
+        s_apply_full (self, before);
         goto cleanup;
     }
     int64_t started = zclock_usecs ();
@@ -750,6 +803,13 @@ s_on_frame (zloop_t *loop, zsock_t *dealer, void *arg)
                               zframe_size (data), (size_t) self->config.max_msg, &decoded,
                               why, sizeof why);
     zmsg_destroy (&msg);
+    if (rc == -1) {
+        //  Point 8: the gateway keeps its last state, said every time
+        lg_log_write (LG_LOG_WARNING, why, "ignoring a frame from the isolation service over"
+                      " LG_MAX_MSG (%" PRId64 " bytes): nothing changes at this gateway until"
+                      " LG_MAX_MSG is raised here and at the service", self->config.max_msg);
+        return 0;
+    }
     if (rc) {
         lg_log_write (LG_LOG_WARNING, why, "ignoring a frame from the isolation service");
         return 0;
@@ -819,24 +879,33 @@ s_on_monitor (zloop_t *loop, zsock_t *monitor, void *arg)
 }
 
 //  No connection to our replica, or silence on it: connect to the next one
-//  instead (point 6). The kernel keeps what we applied; the new replica's
-//  Snapshot brings us level.
+//  instead, or to the same one again when it is the only one (point 6).
+//  The kernel keeps what we applied; the replica's Snapshot brings us level.
 static void
 s_fail_over (s_enforcer_t *self)
 {
     const char *from = self->config.endpoints [self->target];
     size_t next = (self->target + 1) % self->config.n_endpoints;
     const char *to = self->config.endpoints [next];
+    //  libzmq reconnects by itself after a connection error, not after a
+    //  protocol error (a frame over its bound, point 8): nothing would
+    char instead [400];
+    if (next == self->target)
+        snprintf (instead, sizeof instead, "connecting to it again (ZeroMQ does not, after a"
+                  " protocol error such as a frame over %" PRId64 " bytes)",
+                  (int64_t) S_ZMQ_MSG_FACTOR * self->config.max_msg + 64);
+    else
+        snprintf (instead, sizeof instead, "connecting to %s instead", to);
     if (self->connected)
-        lg_warning ("nothing from the isolation service at %s for %d s: connecting to %s"
-                    " instead", from, S_FAILOVER_MS / 1000, to);
+        lg_warning ("nothing from the isolation service at %s for %d s: %s", from,
+                    S_FAILOVER_MS / 1000, instead);
     else
     if (self->reached)
-        lg_warning ("the connection to the isolation service at %s was lost %d s ago:"
-                    " connecting to %s instead", from, S_LOST_MS / 1000, to);
+        lg_warning ("the connection to the isolation service at %s was lost %d s ago: %s",
+                    from, S_LOST_MS / 1000, instead);
     else
-        lg_warning ("no connection to the isolation service at %s for %d s: connecting to %s"
-                    " instead", from, S_UNREACHABLE_MS / 1000, to);
+        lg_warning ("no connection to the isolation service at %s for %d s: %s", from,
+                    S_UNREACHABLE_MS / 1000, instead);
     zsock_disconnect (self->dealer, "%s", from);
     if (zsock_connect (self->dealer, "%s", to))
         lg_error ("could not connect to %s; trying the next one in %d s", to,
@@ -866,12 +935,13 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
         s_want_hello (self, "nothing from the isolation service for 3 s");
     //  Connected but silent: its reactor may be held up (by its database)
     //  and come back; no connection: the process or the way to it is gone
-    //  (ZMTP heartbeats close a dead connection within 3 s), point 6
-    if (self->config.n_endpoints > 1
-    &&  ((self->connected && now - self->frame_at >= S_FAILOVER_MS
-                          && now - self->switched_at >= S_FAILOVER_MS)
-    ||   (!self->connected && now - self->down_since >= (self->reached? S_LOST_MS
-                                                                   : S_UNREACHABLE_MS))))
+    //  (ZMTP heartbeats close a dead connection within 3 s), point 6. With
+    //  one replica, the same one again: libzmq would not after a protocol
+    //  error (point 8), and nothing else connects
+    if ((self->connected && now - self->frame_at >= S_FAILOVER_MS
+                         && now - self->switched_at >= S_FAILOVER_MS)
+    ||  (!self->connected && now - self->down_since >= (self->reached? S_LOST_MS
+                                                                  : S_UNREACHABLE_MS)))
         s_fail_over (self);
     s_try_hello (self);
     return 0;
@@ -900,7 +970,7 @@ s_on_reconcile (zloop_t *loop, int timer_id, void *arg)
         self->dirty = false;
         lg_info ("version %" PRIu64 " in force after a retry", self->version);
         size_t ours = s_drop_own (missing, self->own) + s_drop_own (extra, self->own);
-        if (repaired && !self->own_unknown && (zlistx_size (missing) || zlistx_size (extra))) {
+        if (repaired && (zlistx_size (missing) || zlistx_size (extra))) {
             char what [600];
             snprintf (what, sizeof what, "%s (%zu prefixes of changes not acked yet left out)",
                       why, ours);
@@ -949,7 +1019,11 @@ s_sockets (s_enforcer_t *self, char *why, size_t why_size)
     zcert_destroy (&cert);
     zsock_set_linger (self->dealer, 0);
     zsock_set_immediate (self->dealer, 1);
-    zsock_set_maxmsgsize (self->dealer, self->config.max_msg + 64);
+    //  Point 8: a frame over LG_MAX_MSG reaches lg_codec_decode, which
+    //  says so; ZeroMQ's own bound only keeps a hostile replica from making
+    //  us allocate without bound (S_RCVHWM frames of it queued, at most)
+    zsock_set_maxmsgsize (self->dealer, (int) (S_ZMQ_MSG_FACTOR * self->config.max_msg + 64));
+    zsock_set_rcvhwm (self->dealer, S_RCVHWM);
     zsock_set_heartbeat_ivl (self->dealer, 1000);
     zsock_set_heartbeat_timeout (self->dealer, S_SILENCE_MS);
     zsock_set_heartbeat_ttl (self->dealer, S_SILENCE_MS);

@@ -19,8 +19,10 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <inttypes.h>
 
 static char *s_certs;
+static size_t s_last_size;          //  bytes of the last frame from the enforcer
 static lg_auth_t *s_auth;
 static zsock_t *s_router;
 static int s_port;
@@ -168,7 +170,8 @@ s_next (int timeout_ms)
     ProtobufCMessage *decoded = NULL;
     char why [256] = "";
     int rc = lg_codec_decode (&lgwan__v1__enforcer_frame__descriptor, zframe_data (body),
-                              zframe_size (body), LG_MAX_MSG_DEFAULT, &decoded, why, sizeof why);
+                              zframe_size (body), 64 * 1024 * 1024, &decoded, why, sizeof why);
+    s_last_size = zframe_size (body);
     if (rc)
         print_error ("undecodable frame from the enforcer: %s\n", why);
     assert_int_equal (rc, 0);
@@ -994,8 +997,184 @@ test_bad_config (void **state)
     zstr_free (&loose);
 }
 
+//  n IPv6 /128s (2001:db8:1234:5678:9abc:def0:x:y), NULL-ended; s_strings_free
+static char **
+s_v6_many (size_t n)
+{
+    char **list = (char **) calloc (n + 1, sizeof (char *));
+    assert_non_null (list);
+    for (size_t index = 0; index < n; index++)
+        list [index] = zsys_sprintf ("2001:db8:1234:5678:9abc:def0:%zx:%zx/128",
+                                     (index >> 16) + 1, (index & 0xffff) + 1);
+    return list;
+}
+
+static void
+s_strings_free (char ***list_p)
+{
+    for (size_t index = 0; *list_p && (*list_p) [index]; index++)
+        free ((*list_p) [index]);
+    free (*list_p);
+    *list_p = NULL;
+}
+
+/* REQ R16.1: a frame over LG_MAX_MSG does not cut the enforcer off from
+   its only replica. libzmq dropped a frame over its maxmsgsize (set to
+   LG_MAX_MSG + 64) as a protocol error, closed the connection and never
+   reconnected: one "lost the connection" warning, then silence, the
+   gateway stuck at its last state. Now ZeroMQ's bound is twice LG_MAX_MSG,
+   so a Snapshot just over the limit (30,000 IPv6 /128s, 1.2 MB, at the
+   default 1 MiB) reaches lg_codec_decode, which logs its size, and the
+   enforcer says Hello again; and a frame over even that bound (LG_MAX_MSG
+   1024 here) makes it connect to the same replica again and say Hello. */
+static void
+test_r16_1_frame_over_max_msg_is_logged_and_reconnects (void **state)
+{
+    (void) state;
+    static const char *const env [] = { "LG_RECONCILE_MS=1000", NULL };
+    s_pid = s_spawn ("east", s_ns, env, NULL);
+    Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 10000);
+    s_free (&frame);
+    char **list = s_v6_many (30000);
+    s_send_snapshot (7, (const char *const *) list);
+    int64_t sent = zclock_mono ();
+    frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 6000);
+    print_message ("  Hello again %.1f s after a Snapshot of 1.2 MB\n",
+                   (zclock_mono () - sent) / 1000.0);
+    s_free (&frame);
+    assert_true (lg_test_log_count (s_pid, "is over the limit of 1048576") >= 1);
+    s_expect_none (LGWAN__V1__ENFORCER_FRAME__BODY_ACK, 500);
+    //  A small snapshot on the same connection is taken
+    static const char *const one [] = { "198.18.1.0/24", NULL };
+    s_send_snapshot (8, one);
+    s_expect_ack ("east", 8, false);
+    assert_int_equal (lg_test_stop (s_pid, SIGTERM, 5000), 0);
+    s_pid = 0;
+
+    //  Over ZeroMQ's own bound: the connection is closed, and opened again
+    static const char *const tiny [] = { "LG_RECONCILE_MS=1000", "LG_MAX_MSG=1024", NULL };
+    s_pid = s_spawn ("east", s_ns, tiny, NULL);
+    frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 10000);
+    s_free (&frame);
+    char *kept = list [200];
+    list [200] = NULL;                  //  200 of them, some 9 kB
+    s_send_snapshot (9, (const char *const *) list);
+    list [200] = kept;
+    sent = zclock_mono ();
+    frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 6000);
+    print_message ("  Hello again %.1f s after a frame over ZeroMQ's bound\n",
+                   (zclock_mono () - sent) / 1000.0);
+    s_free (&frame);
+    assert_true (lg_test_log_count (s_pid, "connecting to it again") >= 1);
+    s_send_snapshot (10, one);
+    s_expect_ack ("east", 10, false);
+    assert_int_equal (lg_test_stop (s_pid, SIGTERM, 5000), 0);
+    s_pid = 0;
+    s_strings_free (&list);
+}
+
+/* REQ R16.1 (DriftRepaired): drift present when a Snapshot other than the
+   first arrives (after a reconnect, a fail-over, a Beat gap) is reported.
+   The enforcer took any difference then for changes it may have missed and
+   rebuilt the table saying nothing; the kernel held the desired state the
+   Snapshot replaces, so it now reports what differs from that, less what
+   the Snapshot itself changes. LG_RECONCILE_MS=8000: the reconcile does
+   not find it first. */
+static void
+test_r16_1_drift_before_a_snapshot_is_reported (void **state)
+{
+    (void) state;
+    static const char *const env [] = { "LG_RECONCILE_MS=8000", NULL };
+    s_pid = s_spawn ("east", s_ns, env, NULL);
+    Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 10000);
+    s_free (&frame);
+    static const char *const v5 [] = { "198.18.1.0/24", "198.18.2.0/24", NULL };
+    s_send_snapshot (5, v5);
+    s_expect_ack ("east", 5, false);          //  a Repaired of the start may go before it
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft delete element inet lgwan v4_24"
+                                  " '{ 198.18.2.0 }' && ip netns exec %s nft add element inet"
+                                  " lgwan v4_24 '{ 198.18.66.0 }'", s_ns, s_ns), 0);
+    //  The same set again: the two hand-made changes are the drift
+    s_send_snapshot (6, v5);
+    frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 3000);
+    assert_int_equal (frame->repaired->version, 6);
+    char *text = s_join (frame->repaired->missing, frame->repaired->n_missing);
+    assert_string_equal (text, "198.18.2.0/24");
+    free (text);
+    text = s_join (frame->repaired->extra, frame->repaired->n_extra);
+    assert_string_equal (text, "198.18.66.0/24");
+    free (text);
+    s_free (&frame);
+    s_expect_ack ("east", 6, false);
+    char *kernel = s_kernel ();
+    assert_non_null (strstr (kernel, "198.18.2.0"));
+    assert_null (strstr (kernel, "198.18.66.0"));
+    free (kernel);
+
+    //  A Snapshot that changes the set: its own changes (198.18.1.0 out,
+    //  198.18.3.0 in) are not drift, the hand-made ones are
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft delete element inet lgwan v4_24"
+                                  " '{ 198.18.2.0 }' && ip netns exec %s nft add element inet"
+                                  " lgwan v4_24 '{ 198.18.77.0 }'", s_ns, s_ns), 0);
+    static const char *const v7 [] = { "198.18.2.0/24", "198.18.3.0/24", NULL };
+    s_send_snapshot (7, v7);
+    frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 3000);
+    assert_int_equal (frame->repaired->version, 7);
+    text = s_join (frame->repaired->missing, frame->repaired->n_missing);
+    assert_string_equal (text, "198.18.2.0/24");
+    free (text);
+    text = s_join (frame->repaired->extra, frame->repaired->n_extra);
+    assert_string_equal (text, "198.18.77.0/24");
+    free (text);
+    s_free (&frame);
+    s_expect_ack ("east", 7, false);
+
+    //  No drift: a Snapshot that changes the set reports nothing
+    static const char *const v8 [] = { "198.18.3.0/24", "198.18.4.0/24", NULL };
+    s_send_snapshot (8, v8);
+    s_expect_ack ("east", 8, false);
+    s_expect_none (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 500);
+    assert_int_equal (lg_test_stop (s_pid, SIGTERM, 5000), 0);
+    s_pid = 0;
+}
+
+/* REQ R16.1: a Repaired frame stays within what the isolation service
+   decodes (1 MiB unless its LG_MAX_MSG is raised). It was sized from the
+   enforcer's own LG_MAX_MSG: at 4 MiB, 30,000 IPv6 /128s missing made a
+   frame of 1.35 MB, which the service dropped without a word. Now the
+   lists are cut at the smaller of LG_MAX_MSG and 1 MiB, and the log says
+   so; at start and after the table is deleted. */
+static void
+test_r16_1_repaired_fits_what_isolation_decodes (void **state)
+{
+    (void) state;
+    static const char *const env [] = { "LG_MAX_MSG=4194304", "LG_RECONCILE_MS=1000", NULL };
+    s_pid = s_spawn ("east", s_ns, env, NULL);
+    Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 10000);
+    s_free (&frame);
+    char **list = s_v6_many (30000);
+    s_send_snapshot (7, (const char *const *) list);
+    frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 20000);
+    print_message ("  Repaired at start: %zu missing, %zu bytes\n",
+                   frame->repaired->n_missing, s_last_size);
+    assert_true (s_last_size < LG_MAX_MSG_DEFAULT);
+    assert_true (frame->repaired->n_missing > 10000 && frame->repaired->n_missing < 30000);
+    s_free (&frame);
+    s_expect_ack ("east", 7, false);
+    assert_true (lg_test_log_count (s_pid, "of 30000 missing") >= 1);
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft delete table inet lgwan", s_ns), 0);
+    frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 20000);
+    print_message ("  Repaired after the table was deleted: %zu missing, %zu bytes\n",
+                   frame->repaired->n_missing, s_last_size);
+    assert_true (s_last_size < LG_MAX_MSG_DEFAULT);
+    s_free (&frame);
+    s_strings_free (&list);
+    assert_int_equal (lg_test_stop (s_pid, SIGTERM, 5000), 0);
+    s_pid = 0;
+}
+
 int
-main (void)
+main (int argc, char **argv)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_hello_snapshot_ack),
@@ -1013,8 +1192,13 @@ main (void)
         cmocka_unit_test (test_r16_1_update_acked_only_when_its_drops_are_in_force),
         cmocka_unit_test (test_r16_1_drift_repaired_while_a_version_waits_is_reported),
         cmocka_unit_test (test_r16_1_owned_table_stops_with_its_cause),
+        cmocka_unit_test (test_r16_1_frame_over_max_msg_is_logged_and_reconnects),
+        cmocka_unit_test (test_r16_1_drift_before_a_snapshot_is_reported),
+        cmocka_unit_test (test_r16_1_repaired_fits_what_isolation_decodes),
         cmocka_unit_test (test_no_capability),
         cmocka_unit_test (test_bad_config),
     };
+    if (argc > 1)                       //  one test, or a pattern of them
+        cmocka_set_test_filter (argv [1]);
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
