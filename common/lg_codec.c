@@ -360,6 +360,22 @@ lg_codec_isolation_applied (const lg_event_t *event)
     }
 }
 
+char *
+lg_codec_dry_run_said (char *const *points, size_t n)
+{
+    if (n == 0)
+        return NULL;
+    char *names = strdup ("");
+    for (size_t i = 0; i < n && names; i++) {
+        char *longer = zsys_sprintf ("%s%s%s", names, i? ", ": "", points [i]);
+        free (names);
+        names = longer;
+    }
+    char *said = names? zsys_sprintf ("DRY RUN at %s: nothing dropped there", names): NULL;
+    free (names);
+    return said;
+}
+
 //  --------------------------------------------------------------------------
 //  Self test: a first example of use
 

@@ -1136,15 +1136,24 @@ reg_on_isolation (lg_db_t *db, const lg_event_t *event, void *state)
     char id [24];
     snprintf (id, sizeof id, "%" PRIu64, applied->connection);
     //  A version of the record like any other change (R4.2, X.1): who asked
-    //  isolation, why, and when it was in force at every point
+    //  isolation, why, and when it was in force at every point; and, where
+    //  points in dry run acked it (their acks count towards in force), that
+    //  nothing was dropped there, in the words lgwanctl says it with: the
+    //  history said "disconnected" and nothing of the dry run (R16.1)
     const char *at = *applied->applied_at? applied->applied_at: event->occurred_at;
+    char *dry_run = lg_codec_dry_run_said (applied->dry_run_points, applied->n_dry_run_points);
+    char *reason = dry_run? zsys_sprintf ("%s%s%s", event->reason, *event->reason? " — ": "",
+                                          dry_run): NULL;
     const char *params [] = { id, applied->state, *event->actor? event->actor: "system:isolation",
-                              event->reason, at };
-    return lg_db_run (db, "WITH c0 AS (UPDATE connections SET state = $2, version = version + 1,"
-                          " updated_at = $5::timestamptz WHERE id = $1::bigint RETURNING *)"
-                          " INSERT INTO versions (subject, subject_id, version, actor, reason,"
-                          " recorded_at, record) SELECT 'connection', c.id, c.version, $3, $4,"
-                          " $5::timestamptz, " CONNECTION_RECORD " FROM c0 c", 5, params)? 0: -2;
+                              reason? reason: event->reason, at };
+    int rc = lg_db_run (db, "WITH c0 AS (UPDATE connections SET state = $2, version = version + 1,"
+                            " updated_at = $5::timestamptz WHERE id = $1::bigint RETURNING *)"
+                            " INSERT INTO versions (subject, subject_id, version, actor, reason,"
+                            " recorded_at, record) SELECT 'connection', c.id, c.version, $3, $4,"
+                            " $5::timestamptz, " CONNECTION_RECORD " FROM c0 c", 5, params)? 0: -2;
+    zstr_free (&reason);
+    zstr_free (&dry_run);
+    return rc;
 }
 
 //  Duty: the allocations of a connection that is both decommissioned (as

@@ -2614,8 +2614,10 @@ test_x1_r16_1_event_held_for_a_point_names_who_asked (void **state)
 
 /* REQ R16.1: a change acked by a point in dry run is in force as before
    (the demo's one enforcer runs so), but never silently: the event and
-   every reply name the points in dry run, which dropped nothing. They were
-   published Disconnected and shown "in force" with no word of it */
+   every reply name the points in dry run, which dropped nothing, and so
+   does the registry's history of the connection. They were published
+   Disconnected and shown "in force" with no word of it; the registry's
+   history said "disconnected" with the request's reason alone */
 static void
 test_r16_1_dry_run_points_are_named (void **state)
 {
@@ -2654,6 +2656,15 @@ test_r16_1_dry_run_points_are_named (void **state)
     assert_int_equal (event->disconnected->n_dry_run_points, 1);
     assert_string_equal (event->disconnected->dry_run_points [0], "rehearsal");
     lgwan__v1__event__free_unpacked (event, NULL);
+    //  The registry's history of the connection says it too, in lgwanctl's
+    //  words after the request's reason: it said "disconnected" alone
+    s_wait_mirror (id, "disconnected");
+    assert_int_equal (s_sql ("SELECT count(*) FROM registry.versions v"
+                             " JOIN registry.connections c ON c.id = v.subject_id"
+                             " AND v.version = c.version WHERE v.subject = 'connection'"
+                             " AND v.subject_id = %" PRIu64 " AND v.record->>'state' = 'disconnected'"
+                             " AND v.actor = 'operator:alice' AND v.reason = '試験 — DRY RUN at"
+                             " rehearsal: nothing dropped there'", id), 1);
     //  A read says in force, and where nothing was dropped
     Lgwan__V1__IsolationGet get = LGWAN__V1__ISOLATION_GET__INIT;
     get.connection = id;

@@ -250,15 +250,14 @@ ctl_render_dry_run (char *const *points, size_t n)
 {
     if (n == 0)
         return NULL;
-    char *names = strdup ("");
-    for (size_t i = 0; i < n && names; i++) {
-        char *name = ctl_render_escape (points [i]);
-        char *longer = name? zsys_sprintf ("%s%s%s", names, i? ", ": "", name): NULL;
-        free (name);
-        free (names);
-        names = longer;
-    }
-    char *said = names? zsys_sprintf ("DRY RUN at %s: nothing dropped there", names): NULL;
-    free (names);
+    //  The names escaped, the words common's (one wording everywhere)
+    char **escaped = (char **) calloc (n, sizeof (char *));
+    bool whole = escaped != NULL;
+    for (size_t i = 0; i < n && whole; i++)
+        whole = (escaped [i] = ctl_render_escape (points [i])) != NULL;
+    char *said = whole? lg_codec_dry_run_said (escaped, n): NULL;
+    for (size_t i = 0; escaped && i < n; i++)
+        free (escaped [i]);
+    free (escaped);
     return said;
 }

@@ -28,10 +28,10 @@ size_t ctl_render_width (const char *text);
 char *ctl_render_escape (const char *text);
 
 //  What lgwanctl says of enforcement points in dry run, whichever reply or
-//  event names them: "DRY RUN at east, west: nothing dropped there" (the
-//  names escaped). Their acks count towards "in force", so it is said
-//  beside it, never left to a field. Caller frees; NULL when n is 0 or out
-//  of memory.
+//  event names them: lg_codec_dry_run_said's words ("DRY RUN at east, west:
+//  nothing dropped there"), the names escaped. Their acks count towards "in
+//  force", so it is said beside it, never left to a field. Caller frees;
+//  NULL when n is 0 or out of memory.
 char *ctl_render_dry_run (char *const *points, size_t n);
 
 #endif
