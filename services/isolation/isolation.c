@@ -55,7 +55,8 @@
        connection's row (several in provider order): otherwise the duty
        could look at a provider whose Disconnect has not committed, while
        that Disconnect's list of connections was read before the new one
-       was, and both miss it.
+       was, and both miss it. A read says of each cause whether it is
+       provider-wide (CauseRecord.provider_wide).
 */
 #include "isolation.h"
 
@@ -436,7 +437,7 @@ s_reply (lg_ctx_t *ctx, zlistx_t *connections, bool read, uint64_t version, uint
         " SELECT v.head, v.in_force, v.dry_run_points, r.* FROM v LEFT JOIN ("
         "  SELECT u.n, c.id, c.provider_id, array_to_string (c.prefixes, ',') AS prefixes,"
         "  k.cause, k.reference, k.actor, k.reason, to_char (k.since AT TIME ZONE 'UTC',"
-        "  'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS since"
+        "  'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS since, k.provider_wide"
         "  FROM unnest ($1::bigint[]) WITH ORDINALITY AS u (id, n)"
         "  JOIN connections c ON c.id = u.id"
         "  LEFT JOIN causes k ON k.connection_id = c.id) r ON true ORDER BY r.n, r.cause",
@@ -474,6 +475,7 @@ s_reply (lg_ctx_t *ctx, zlistx_t *connections, bool read, uint64_t version, uint
             k->actor = lg_strdup (lg_db_value (res, row, "actor"));
             k->reason = lg_strdup (lg_db_value (res, row, "reason"));
             k->since = lg_strdup (lg_db_value (res, row, "since"));
+            k->provider_wide = streq (lg_db_value (res, row, "provider_wide"), "t");
             if (k->cause >= 1 && k->cause <= 3)
                 flags [k->cause] = true;
             c->causes [c->n_causes++] = k;

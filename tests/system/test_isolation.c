@@ -307,7 +307,9 @@ s_lift (const char *who, uint64_t connection, Lgwan__V1__IsolationCause cause, c
     return s_ask (&s_isolation, who, LGWAN__V1__REQUEST__BODY_LIFT, &l);
 }
 
-/* REQ R16.1: a provider forcibly disconnected, all its connections, once */
+/* REQ R16.1: a provider forcibly disconnected, all its connections, once.
+   Each cause says it is provider-wide (CauseRecord.provider_wide): the
+   provider's later connections get it too. The reply did not say so */
 static void
 test_r16_1_disconnect_provider (void **state)
 {
@@ -320,6 +322,7 @@ test_r16_1_disconnect_provider (void **state)
         assert_int_equal (reply->isolation->connections [i]->n_causes, 1);
         assert_string_equal (reply->isolation->connections [i]->causes [0]->reference, "INC-2026-0001");
         assert_string_equal (reply->isolation->connections [i]->causes [0]->actor, "operator:alice");
+        assert_true (reply->isolation->connections [i]->causes [0]->provider_wide);
     }
     assert_true (reply->isolation->in_force);           //  no point registered yet
     uint64_t version = reply->isolation->version;
@@ -819,6 +822,7 @@ s_expect_inherited (uint64_t id, const char *prefix, int cause, const char *refe
     assert_int_equal (c->causes [0]->cause, cause);
     assert_string_equal (c->causes [0]->reference, reference);
     assert_string_equal (c->causes [0]->actor, "system:isolation");
+    assert_true (c->causes [0]->provider_wide);             //  inherited: provider-wide in turn
     if (!strstr (c->causes [0]->reason, "imposed on the whole provider by operator:alice")
     ||  !strstr (c->causes [0]->reason, reference))
         fail_msg ("reason \"%s\"", c->causes [0]->reason);
@@ -876,6 +880,14 @@ test_r16_1_narrowed_disconnection_stays_on_its_connections (void **state)
                              " ON c.id = k.connection_id WHERE c.provider_id = 1"), 0);
     s_disconnect_one (s_conn [1], "INC-NARROWED");
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes WHERE provider_wide"), 0);
+    //  The reply says so (CauseRecord.provider_wide)
+    Lgwan__V1__IsolationGet get = LGWAN__V1__ISOLATION_GET__INIT;
+    get.connection = s_conn [1];
+    lg_reply_t *reply = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_ISOLATION_GET, &get);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_int_equal (reply->isolation->connections [0]->n_causes, 1);
+    assert_false (reply->isolation->connections [0]->causes [0]->provider_wide);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
     char prefix [64];
     uint64_t id = s_later_connection (prefix, sizeof prefix);
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes WHERE connection_id = %"

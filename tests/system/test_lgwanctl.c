@@ -1122,7 +1122,31 @@ s_answer_dry_run (const lg_request_t *request, lg_reply_t *reply, int nth)
     static Lgwan__V1__IsolationReply isolation = LGWAN__V1__ISOLATION_REPLY__INIT;
     static Lgwan__V1__ReplayReply replay = LGWAN__V1__REPLAY_REPLY__INIT;
     static ProtobufCBinaryData page [1];
+    //  Connection 1 (for test_r16_1_r15_3_provider_wide_is_said): a
+    //  provider-wide disconnection, a narrowed suspension, a provider-wide
+    //  decommission
+    static Lgwan__V1__CauseRecord causes [3] = {
+        LGWAN__V1__CAUSE_RECORD__INIT, LGWAN__V1__CAUSE_RECORD__INIT, LGWAN__V1__CAUSE_RECORD__INIT
+    };
+    static Lgwan__V1__CauseRecord *cause_list [3] = { &causes [0], &causes [1], &causes [2] };
+    static Lgwan__V1__ConnectionIsolation connection = LGWAN__V1__CONNECTION_ISOLATION__INIT;
+    static Lgwan__V1__ConnectionIsolation *connections [1] = { &connection };
     if (request->body_case == LGWAN__V1__REQUEST__BODY_ISOLATION_GET) {
+        causes [0].cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION;
+        causes [0].reference = (char *) "INC-WHOLE";
+        causes [0].provider_wide = true;
+        causes [1].cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_SUSPENSION;
+        causes [1].reference = (char *) "REM-ONE";
+        causes [2].cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_DECOMMISSION;
+        causes [2].reference = (char *) "cancellation";
+        causes [2].provider_wide = true;
+        connection.connection = 1;
+        connection.provider = 3;
+        connection.state = (char *) "decommissioned";
+        connection.causes = cause_list;
+        connection.n_causes = 3;
+        isolation.connections = connections;
+        isolation.n_connections = 1;
         isolation.version = 7;
         isolation.in_force = request->isolation_get->connection == 1;
         isolation.dry_run_points = dry_run;
@@ -1197,6 +1221,37 @@ test_r16_1_dry_run_is_said (void **state)
     s_fake_stop ();
 }
 
+/* REQ R16.1, REQ R15.3: isolation show says of a cause imposed on a whole
+   provider "provider-wide" beside it (CauseRecord.provider_wide); --json
+   carries the field from the generic protobuf-to-JSON code. The text
+   rendering showed the cause alone */
+static void
+test_r16_1_r15_3_provider_wide_is_said (void **state)
+{
+    (void) state;
+    s_fake_start ("isolation", s_answer_dry_run);
+    char *out = NULL;
+    assert_int_equal (s_ctl (&out, "viewer", "isolation show --connection 1"), 0);
+    if (!strstr (out, "\nconnection 1: CAUSE_DISCONNECTION INC-WHOLE provider-wide\n")
+    ||  !strstr (out, "\nconnection 1: CAUSE_DECOMMISSION cancellation provider-wide\n")
+    ||  strstr (out, "REM-ONE provider-wide"))
+        fail_msg ("isolation show: %s", out);
+    free (out);
+    assert_int_equal (s_ctl (&out, "viewer", "isolation show --connection 1 --json"), 0);
+    json_t *json = json_loads (out, 0, NULL);
+    assert_non_null (json);
+    json_t *causes = json_object_get (json_array_get (json_object_get (json, "connections"), 0),
+                                      "causes");
+    assert_int_equal (json_array_size (causes), 3);
+    assert_true (json_is_true (json_object_get (json_array_get (causes, 0), "providerWide")));
+    assert_null (json_object_get (json_array_get (causes, 1), "providerWide"));
+    assert_true (json_is_true (json_object_get (json_array_get (causes, 2), "providerWide")));
+    json_decref (json);
+    assert_null (strstr (out, "provider-wide"));
+    free (out);
+    s_fake_stop ();
+}
+
 int
 main (void)
 {
@@ -1215,6 +1270,7 @@ main (void)
         cmocka_unit_test (test_x3_server_text_is_escaped),
         cmocka_unit_test (test_x3_keygen_binds_an_enforcer_to_its_point),
         cmocka_unit_test (test_r16_1_dry_run_is_said),
+        cmocka_unit_test (test_r16_1_r15_3_provider_wide_is_said),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

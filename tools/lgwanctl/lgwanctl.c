@@ -12,15 +12,30 @@
 #include "ctl_local.h"
 #include "ctl_render.h"
 
-//  What a reply's fields do not say plainly enough, after them: a change
-//  "in force" whose points include some in dry run was acked there, and
-//  dropped nowhere there
+//  What a reply's fields do not say plainly enough, after them: a cause
+//  imposed on a whole provider reaches the provider's later connections
+//  ("provider-wide" beside the cause); a change "in force" whose points
+//  include some in dry run was acked there, and dropped nowhere there
 static void
 s_print_notes (const lg_reply_t *reply)
 {
     if (reply->body_case != LGWAN__V1__REPLY__BODY_ISOLATION)
         return;
     const Lgwan__V1__IsolationReply *isolation = reply->isolation;
+    for (size_t i = 0; i < isolation->n_connections; i++) {
+        const Lgwan__V1__ConnectionIsolation *c = isolation->connections [i];
+        for (size_t j = 0; j < c->n_causes; j++) {
+            const Lgwan__V1__CauseRecord *k = c->causes [j];
+            if (!k->provider_wide)
+                continue;
+            const ProtobufCEnumValue *cause = protobuf_c_enum_descriptor_get_value (
+                &lgwan__v1__isolation_cause__descriptor, (int) k->cause);
+            char *reference = ctl_render_escape (k->reference);
+            printf ("connection %" PRIu64 ": %s %s provider-wide\n", c->connection,
+                    cause? cause->name: "CAUSE_UNKNOWN", reference? reference: "");
+            free (reference);
+        }
+    }
     char *dry_run = ctl_render_dry_run (isolation->dry_run_points, isolation->n_dry_run_points);
     if (dry_run)
         printf ("%s — %s\n", isolation->in_force? "in force": "not in force yet", dry_run);
