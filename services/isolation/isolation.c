@@ -57,6 +57,12 @@
        that Disconnect's list of connections was read before the new one
        was, and both miss it. A read says of each cause whether it is
        provider-wide (CauseRecord.provider_wide).
+    7. A read (IsolationGet, EnforcedList, and the reply of every request)
+       is one statement: the head, the version in force, the connections
+       (for EnforcedList, the page of ids itself) and their causes, one
+       snapshot, so that none of them disagrees with another (EnforcedList
+       read its page of ids in a statement before, and a change committed
+       in between gave a page whose ids and causes disagreed).
 */
 #include "isolation.h"
 
@@ -410,39 +416,41 @@ s_split_copies (const char *list, size_t *count)
 }
 
 //  The reply: each connection's state and causes, the version and whether
-//  every point has it. A write passes the version it left in effect and the
-//  one in force when it released its events (read = false). A read (read =
-//  true) takes the head and the version in force from the statement that
-//  reads the causes: one snapshot, so the causes shown are judged against
-//  the head they belong to. Read in a statement before it (autocommit: a
-//  snapshot each), a Disconnect committed in between was shown disconnected
-//  and in force at the old head, while no point had acked its version
+//  every point has it. The connections are those of targets, SQL of a FROM
+//  item u (id, n) in the order n (with params): the ids a request names, or
+//  EnforcedList's page, read in the very statement that reads their causes
+//  (note 7). page: at most that many connections, 0 for all; a row past it
+//  sets next_after_id to the page's last id. A write passes the version it
+//  left in effect and the one in force when it released its events (read =
+//  false). A read (read = true) takes the head and the version in force
+//  from the statement that reads the causes: one snapshot, so the causes
+//  shown are judged against the head they belong to. Read in a statement
+//  before it (autocommit: a snapshot each), a Disconnect committed in
+//  between was shown disconnected and in force at the old head, while no
+//  point had acked its version
 static int
-s_reply (lg_ctx_t *ctx, zlistx_t *connections, bool read, uint64_t version, uint64_t in_force)
+s_reply_from (lg_ctx_t *ctx, const char *targets, int n_params, const char *const *params,
+              size_t page, bool read, uint64_t version, uint64_t in_force)
 {
     Lgwan__V1__IsolationReply *reply = (Lgwan__V1__IsolationReply *) malloc (sizeof *reply);
     lgwan__v1__isolation_reply__init (reply);
-    reply->connections = (Lgwan__V1__ConnectionIsolation **)
-        calloc (zlistx_size (connections) + 1, sizeof (void *));
     ctx->reply->body_case = LGWAN__V1__REPLY__BODY_ISOLATION;
     ctx->reply->isolation = reply;
     //  All of them in one statement, in the order asked, causes in order,
     //  beside the versions (a row of NULLs but those when none is asked)
-    char *ids = s_id_array (connections);
-    const char *params [] = { ids };
-    PGresult *res;
-    int rc = lg_ctx_query (ctx, &res,
+    char *sql = zsys_sprintf (
         "WITH v AS (SELECT h.version AS head, " ISOLATION_IN_FORCE_SQL " AS in_force, "
         S_DRY_RUN_POINTS_SQL " AS dry_run_points FROM desired_head h WHERE h.id = 1)"
         " SELECT v.head, v.in_force, v.dry_run_points, r.* FROM v LEFT JOIN ("
         "  SELECT u.n, c.id, c.provider_id, array_to_string (c.prefixes, ',') AS prefixes,"
         "  k.cause, k.reference, k.actor, k.reason, to_char (k.since AT TIME ZONE 'UTC',"
         "  'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS since, k.provider_wide"
-        "  FROM unnest ($1::bigint[]) WITH ORDINALITY AS u (id, n)"
-        "  JOIN connections c ON c.id = u.id"
+        "  FROM %s JOIN connections c ON c.id = u.id"
         "  LEFT JOIN causes k ON k.connection_id = c.id) r ON true ORDER BY r.n, r.cause",
-        1, params);
-    free (ids);
+        targets);
+    PGresult *res;
+    int rc = sql? lg_ctx_query (ctx, &res, sql, n_params, params): -1;
+    zstr_free (&sql);
     if (rc)
         return rc;
     if (read) {
@@ -454,10 +462,16 @@ s_reply (lg_ctx_t *ctx, zlistx_t *connections, bool read, uint64_t version, uint
     reply->dry_run_points = s_split_copies (lg_db_value (res, 0, "dry_run_points"),
                                             &reply->n_dry_run_points);
     int rows = lg_db_value (res, 0, "n")? PQntuples (res): 0;
+    reply->connections = (Lgwan__V1__ConnectionIsolation **) calloc (rows + 1, sizeof (void *));
     for (int first = 0, next; first < rows; first = next) {
         const char *n = lg_db_value (res, first, "n");
         for (next = first + 1; next < rows && streq (lg_db_value (res, next, "n"), n); next++)
             ;
+        if (page && reply->n_connections == page) {
+            //  One past the page: there is more, from the page's last id
+            reply->next_after_id = reply->connections [page - 1]->connection;
+            break;
+        }
         Lgwan__V1__ConnectionIsolation *c = (Lgwan__V1__ConnectionIsolation *) malloc (sizeof *c);
         lgwan__v1__connection_isolation__init (c);
         c->connection = strtoull (lg_db_value (res, first, "id"), NULL, 10);
@@ -485,6 +499,18 @@ s_reply (lg_ctx_t *ctx, zlistx_t *connections, bool read, uint64_t version, uint
     }
     PQclear (res);
     return 0;
+}
+
+//  The reply of these connections (a list of ids), as s_reply_from
+static int
+s_reply (lg_ctx_t *ctx, zlistx_t *connections, bool read, uint64_t version, uint64_t in_force)
+{
+    char *ids = s_id_array (connections);
+    const char *params [] = { ids };
+    int rc = s_reply_from (ctx, "unnest ($1::bigint[]) WITH ORDINALITY AS u (id, n)", 1, params,
+                           0, read, version, in_force);
+    free (ids);
+    return rc;
 }
 
 //  Impose or lift a cause on a connection; queue its event for when it is
@@ -638,7 +664,11 @@ s_get (lg_ctx_t *ctx)
 }
 
 //  A page of the connections with a cause, in id order (keyset: a page
-//  more is asked from the last id of this one)
+//  more is asked from the last id of this one). The page's ids are read in
+//  the statement that reads their causes (s_reply_from): read in a
+//  statement before it, a change committed in between gave a page whose ids
+//  and causes disagreed (a connection lifted meanwhile listed "connected",
+//  one disconnected meanwhile missing)
 static int
 s_list (lg_ctx_t *ctx)
 {
@@ -650,27 +680,14 @@ s_list (lg_ctx_t *ctx)
     snprintf (provider, sizeof provider, "%" PRIu64, q->provider);
     snprintf (after, sizeof after, "%" PRIu64, q->after_id);
     const char *params [] = { provider, after, count };
-    PGresult *res;
-    //  Along the causes' primary key: as many rows read as the page needs
-    int rc = lg_ctx_query (ctx, &res, "SELECT DISTINCT k.connection_id FROM causes k"
-                                      " JOIN connections c ON c.id = k.connection_id"
-                                      " WHERE k.connection_id > $2::bigint AND ($1::bigint = 0"
-                                      " OR c.provider_id = $1::bigint)"
-                                      " ORDER BY 1 LIMIT $3::integer", 3, params);
-    if (rc)
-        return rc;
-    int rows = PQntuples (res);
-    zlistx_t *targets = s_ids_new ();
-    for (int row = 0; row < rows && row < (int) limit; row++)
-        zlistx_add_end (targets, PQgetvalue (res, row, 0));
-    //  One row past the page: there is more, from the page's last id
-    uint64_t next = rows > (int) limit? strtoull (PQgetvalue (res, limit - 1, 0), NULL, 10): 0;
-    PQclear (res);
-    rc = s_reply (ctx, targets, true, 0, 0);
-    if (rc == 0)
-        ctx->reply->isolation->next_after_id = next;
-    zlistx_destroy (&targets);
-    return rc;
+    //  Along the causes' primary key: as many rows read as the page needs,
+    //  one past it
+    return s_reply_from (ctx,
+        "(SELECT p.id, row_number () OVER (ORDER BY p.id) AS n FROM ("
+        "  SELECT DISTINCT k.connection_id AS id FROM causes k"
+        "  JOIN connections c ON c.id = k.connection_id"
+        "  WHERE k.connection_id > $2::bigint AND ($1::bigint = 0 OR c.provider_id = $1::bigint)"
+        "  ORDER BY 1 LIMIT $3::integer) p) u", 3, params, limit, true, 0, 0);
 }
 
 //  The points, and the head: read in one statement, from the head's row

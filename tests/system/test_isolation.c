@@ -2755,6 +2755,77 @@ test_r16_1_request_settles_a_new_connection_first (void **state)
     s_lift_from_provider_a (LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION);
 }
 
+//  A reply's statement (s_reply_from's, WITH v AS ...) waits for a lock; the
+//  reactor's own reads of desired_head (the Beat, the duties) are not it
+static bool
+s_reply_waits (void *arg)
+{
+    (void) arg;
+    return s_sql ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                  " AND query LIKE 'WITH v AS (SELECT h.version AS head%%'") == 1;
+}
+
+/* REQ R16.1: EnforcedList reads its page of ids in the statement that reads
+   their causes. It read the ids in a statement before (autocommit: a
+   snapshot each), so a change committed in between gave a page whose ids
+   and causes disagreed: a connection lifted meanwhile listed with no cause
+   ("connected" in a list of the connections with a cause), one disconnected
+   meanwhile missing. Here desired_head, which only the causes' statement
+   reads, is held (ACCESS EXCLUSIVE) by a session that, once the list waits
+   for it, lifts the first connection's disconnection and imposes one on the
+   second (apply_cause, as Lift and Disconnect do) and commits */
+static void
+test_r16_1_list_page_and_its_causes_agree (void **state)
+{
+    (void) state;
+    s_more_room ();
+    uint64_t first = s_fresh_connection ();
+    uint64_t second = s_fresh_connection ();
+    assert_true (second > first);
+    s_disconnect_one (first, "INC-PAGE");
+    PGconn *holder = s_holder_begin ("LOCK TABLE desired_head IN ACCESS EXCLUSIVE MODE");
+    Lgwan__V1__EnforcedList q = LGWAN__V1__ENFORCED_LIST__INIT;
+    q.provider = 1;
+    q.after_id = first - 1;
+    s_call_t list = { .proc = &s_isolation, .who = "viewer",
+                      .body_case = LGWAN__V1__REQUEST__BODY_ENFORCED_LIST, .body = &q };
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_call_thread, &list), 0);
+    bool waits = lg_test_wait_for (s_reply_waits, NULL, 5000);
+    char *change = zsys_sprintf ("SELECT * FROM apply_cause (%" PRIu64 ", 1::smallint, false,"
+                                 " 'SAGA-PAGE', 'service:orchestrator', '試験', now ());"
+                                 " SELECT * FROM apply_cause (%" PRIu64 ", 1::smallint, true,"
+                                 " 'INC-PAGE-LATE', 'operator:alice', '試験', now ())",
+                                 first, second);
+    PGresult *res = PQexec (holder, change);
+    zstr_free (&change);
+    bool changed = PQresultStatus (res) == PGRES_TUPLES_OK;
+    PQclear (res);
+    //  Asserts only once the lock is let go
+    s_holder_commit (&holder);
+    pthread_join (thread, NULL);
+    assert_true (waits);
+    assert_true (changed);
+    assert_non_null (list.reply);
+    s_expect (list.reply, LGWAN__V1__CODE__OK, NULL);
+    const Lgwan__V1__IsolationReply *page = list.reply->isolation;
+    bool has_second = false;
+    for (size_t i = 0; i < page->n_connections; i++) {
+        const Lgwan__V1__ConnectionIsolation *c = page->connections [i];
+        if (c->n_causes == 0 || c->connection == first)
+            fail_msg ("connection %" PRIu64 " listed %s with %zu causes", c->connection,
+                      c->state, c->n_causes);
+        has_second = has_second || c->connection == second;
+    }
+    assert_true (has_second);
+    lgwan__v1__reply__free_unpacked (list.reply, NULL);
+    //  Nothing of it stays for the tests after: lifted as the saga does
+    lg_reply_t *reply = s_lift ("service", second, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION,
+                                "SAGA-PAGE");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 static int
 s_forget_points (void **state)
 {
@@ -2839,6 +2910,7 @@ main (void)
         cmocka_unit_test_teardown (test_x1_r16_1_event_held_for_a_point_names_who_asked,
                                    s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_dry_run_points_are_named, s_forget_points),
+        cmocka_unit_test_teardown (test_r16_1_list_page_and_its_causes_agree, s_forget_points),
         cmocka_unit_test (test_r16_1_requests_refuse_ids_past_bigint),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
