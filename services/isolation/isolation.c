@@ -62,7 +62,14 @@
        (for EnforcedList, the page of ids itself) and their causes, one
        snapshot, so that none of them disagrees with another (EnforcedList
        read its page of ids in a statement before, and a change committed
-       in between gave a page whose ids and causes disagreed).
+       in between gave a page whose ids and causes disagreed). A
+       connection still waiting for its provider's provider-wide causes
+       (inherit_pending, up to a second) shows the causes it will get, as
+       s_settle would pick them (S_INHERITED_SQL), marked pending, its
+       state followed by " (pending inheritance)" and the reply not in
+       force: it showed "connected", with no cause, for a connection of a
+       provider disconnected as a whole. EnforcedList lists such a
+       connection too.
 */
 #include "isolation.h"
 
@@ -295,6 +302,19 @@ s_id_array (zlistx_t *ids)
 //  whoever asked for what made it happen
 #define S_SYSTEM_ACTOR "system:isolation"
 
+//  SQL: the causes a connection (an expression) of a provider (another)
+//  gets when it is settled (point 6): every cause provider-wide on another
+//  of the provider's connections not released, one of each kind, a
+//  request's imposition over an earlier inheritance (the reason names who
+//  asked), then the latest. s_settle imposes them; a read shows them as
+//  pending on a connection not settled yet (note 7). Aliases pw, pc
+#define S_INHERITED_SQL(provider, connection) \
+    "SELECT DISTINCT ON (pw.cause) pw.cause, pw.reference, pw.actor, pw.reason, pw.since," \
+    " pw.connection_id::text AS source FROM causes pw JOIN connections pc" \
+    " ON pc.id = pw.connection_id WHERE pc.provider_id = " provider " AND pc.id <> " connection \
+    " AND NOT pc.released AND pw.provider_wide" \
+    " ORDER BY pw.cause, pw.actor = '" S_SYSTEM_ACTOR "', pw.since DESC, pw.connection_id"
+
 //  Queue the lock of a provider; false when it could not be queued
 static bool
 s_lock_provider (lg_ctx_t *ctx, const char *provider)
@@ -427,7 +447,8 @@ s_split_copies (const char *list, size_t *count)
 //  shown are judged against the head they belong to. Read in a statement
 //  before it (autocommit: a snapshot each), a Disconnect committed in
 //  between was shown disconnected and in force at the old head, while no
-//  point had acked its version
+//  point had acked its version. A connection that waits for its provider's
+//  provider-wide causes shows the ones it will get, pending (note 7)
 static int
 s_reply_from (lg_ctx_t *ctx, const char *targets, int n_params, const char *const *params,
               size_t page, bool read, uint64_t version, uint64_t in_force)
@@ -436,18 +457,25 @@ s_reply_from (lg_ctx_t *ctx, const char *targets, int n_params, const char *cons
     lgwan__v1__isolation_reply__init (reply);
     ctx->reply->body_case = LGWAN__V1__REPLY__BODY_ISOLATION;
     ctx->reply->isolation = reply;
-    //  All of them in one statement, in the order asked, causes in order,
-    //  beside the versions (a row of NULLs but those when none is asked)
+    //  All of them in one statement, in the order asked, causes in order
+    //  (those in force, then the pending ones), beside the versions (a row
+    //  of NULLs but those when none is asked)
     char *sql = zsys_sprintf (
         "WITH v AS (SELECT h.version AS head, " ISOLATION_IN_FORCE_SQL " AS in_force, "
         S_DRY_RUN_POINTS_SQL " AS dry_run_points FROM desired_head h WHERE h.id = 1)"
         " SELECT v.head, v.in_force, v.dry_run_points, r.* FROM v LEFT JOIN ("
         "  SELECT u.n, c.id, c.provider_id, array_to_string (c.prefixes, ',') AS prefixes,"
         "  k.cause, k.reference, k.actor, k.reason, to_char (k.since AT TIME ZONE 'UTC',"
-        "  'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS since, k.provider_wide"
+        "  'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS since, k.provider_wide, k.pending"
         "  FROM %s JOIN connections c ON c.id = u.id"
-        "  LEFT JOIN causes k ON k.connection_id = c.id) r ON true ORDER BY r.n, r.cause",
-        targets);
+        "  LEFT JOIN LATERAL (SELECT o.cause, o.reference, o.actor, o.reason, o.since,"
+        "   o.provider_wide, false AS pending FROM causes o WHERE o.connection_id = c.id"
+        "   UNION ALL SELECT i.cause, i.reference, i.actor, 'pending: connection ' || c.id"
+        "   || ' waits for its provider''s provider-wide causes; as on connection '"
+        "   || i.source || ': ' || i.reason, i.since, true, true FROM ("
+        S_INHERITED_SQL ("c.provider_id", "c.id") ") i"
+        "   WHERE c.inherit_pending AND NOT c.released) k ON true"
+        " ) r ON true ORDER BY r.n, r.pending, r.cause", targets);
     PGresult *res;
     int rc = sql? lg_ctx_query (ctx, &res, sql, n_params, params): -1;
     zstr_free (&sql);
@@ -478,6 +506,7 @@ s_reply_from (lg_ctx_t *ctx, const char *targets, int n_params, const char *cons
         c->provider = strtoull (lg_db_value (res, first, "provider_id"), NULL, 10);
         c->prefixes = s_split_copies (lg_db_value (res, first, "prefixes"), &c->n_prefixes);
         bool flags [4] = { false, false, false, false };
+        bool pending = false;
         c->causes = (Lgwan__V1__CauseRecord **) calloc (next - first + 1, sizeof (void *));
         for (int row = first; row < next; row++) {
             if (!lg_db_value (res, row, "cause"))
@@ -490,11 +519,17 @@ s_reply_from (lg_ctx_t *ctx, const char *targets, int n_params, const char *cons
             k->reason = lg_strdup (lg_db_value (res, row, "reason"));
             k->since = lg_strdup (lg_db_value (res, row, "since"));
             k->provider_wide = streq (lg_db_value (res, row, "provider_wide"), "t");
+            k->pending = streq (lg_db_value (res, row, "pending"), "t");
+            pending = pending || k->pending;
             if (k->cause >= 1 && k->cause <= 3)
                 flags [k->cause] = true;
             c->causes [c->n_causes++] = k;
         }
-        c->state = lg_strdup (s_state (flags [3], flags [1], flags [2]));
+        const char *state = s_state (flags [3], flags [1], flags [2]);
+        c->state = pending? zsys_sprintf ("%s (pending inheritance)", state): lg_strdup (state);
+        //  Nothing is dropped for a pending cause yet
+        if (pending)
+            reply->in_force = false;
         reply->connections [reply->n_connections++] = c;
     }
     PQclear (res);
@@ -663,12 +698,12 @@ s_get (lg_ctx_t *ctx)
     return rc;
 }
 
-//  A page of the connections with a cause, in id order (keyset: a page
-//  more is asked from the last id of this one). The page's ids are read in
-//  the statement that reads their causes (s_reply_from): read in a
-//  statement before it, a change committed in between gave a page whose ids
-//  and causes disagreed (a connection lifted meanwhile listed "connected",
-//  one disconnected meanwhile missing)
+//  A page of the connections with a cause, or with a cause pending (note
+//  7), in id order (keyset: a page more is asked from the last id of this
+//  one). The page's ids are read in the statement that reads their causes
+//  (s_reply_from): read in a statement before it, a change committed in
+//  between gave a page whose ids and causes disagreed (a connection lifted
+//  meanwhile listed "connected", one disconnected meanwhile missing)
 static int
 s_list (lg_ctx_t *ctx)
 {
@@ -680,13 +715,15 @@ s_list (lg_ctx_t *ctx)
     snprintf (provider, sizeof provider, "%" PRIu64, q->provider);
     snprintf (after, sizeof after, "%" PRIu64, q->after_id);
     const char *params [] = { provider, after, count };
-    //  Along the causes' primary key: as many rows read as the page needs,
-    //  one past it
+    //  Along the causes' primary key and the pending connections' index:
+    //  as many rows read as the page needs, one past it
     return s_reply_from (ctx,
         "(SELECT p.id, row_number () OVER (ORDER BY p.id) AS n FROM ("
-        "  SELECT DISTINCT k.connection_id AS id FROM causes k"
-        "  JOIN connections c ON c.id = k.connection_id"
+        "  SELECT k.connection_id AS id FROM causes k JOIN connections c ON c.id = k.connection_id"
         "  WHERE k.connection_id > $2::bigint AND ($1::bigint = 0 OR c.provider_id = $1::bigint)"
+        "  UNION SELECT c.id FROM connections c WHERE c.inherit_pending AND NOT c.released"
+        "  AND c.id > $2::bigint AND ($1::bigint = 0 OR c.provider_id = $1::bigint)"
+        "  AND EXISTS (" S_INHERITED_SQL ("c.provider_id", "c.id") ")"
         "  ORDER BY 1 LIMIT $3::integer) p) u", 3, params, limit, true, 0, 0);
 }
 
@@ -872,14 +909,8 @@ static int
 s_settle (lg_ctx_t *ctx, const char *connection, const char *provider)
 {
     PGresult *res;
-    //  One cause of each kind: a request's imposition over an earlier
-    //  inheritance (the reason names who asked), then the latest
-    int rc = lg_ctx_query (ctx, &res,
-        "SELECT DISTINCT ON (k.cause) k.cause, k.reference, k.actor, k.connection_id::text"
-        " AS source FROM causes k JOIN connections c ON c.id = k.connection_id"
-        " WHERE c.provider_id = $1::bigint AND c.id <> $2::bigint AND NOT c.released"
-        " AND k.provider_wide ORDER BY k.cause, k.actor = $3, k.since DESC, k.connection_id",
-        3, (const char *[]) { provider, connection, S_SYSTEM_ACTOR });
+    int rc = lg_ctx_query (ctx, &res, S_INHERITED_SQL ("$1::bigint", "$2::bigint"),
+                           2, (const char *[]) { provider, connection });
     if (rc)
         return rc;
     const lg_request_t *asked = ctx->request;

@@ -323,6 +323,7 @@ test_r16_1_disconnect_provider (void **state)
         assert_string_equal (reply->isolation->connections [i]->causes [0]->reference, "INC-2026-0001");
         assert_string_equal (reply->isolation->connections [i]->causes [0]->actor, "operator:alice");
         assert_true (reply->isolation->connections [i]->causes [0]->provider_wide);
+        assert_false (reply->isolation->connections [i]->causes [0]->pending);
     }
     assert_true (reply->isolation->in_force);           //  no point registered yet
     uint64_t version = reply->isolation->version;
@@ -823,6 +824,7 @@ s_expect_inherited (uint64_t id, const char *prefix, int cause, const char *refe
     assert_string_equal (c->causes [0]->reference, reference);
     assert_string_equal (c->causes [0]->actor, "system:isolation");
     assert_true (c->causes [0]->provider_wide);             //  inherited: provider-wide in turn
+    assert_false (c->causes [0]->pending);
     if (!strstr (c->causes [0]->reason, "imposed on the whole provider by operator:alice")
     ||  !strstr (c->causes [0]->reason, reference))
         fail_msg ("reason \"%s\"", c->causes [0]->reason);
@@ -2826,6 +2828,76 @@ test_r16_1_list_page_and_its_causes_agree (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+/* REQ R16.1: a connection new to a provider disconnected as a whole is
+   never shown "connected" while it waits for its provider's provider-wide
+   causes (inherit_pending: until a request or the duty settles it, a
+   second at most): IsolationGet and EnforcedList show the causes it will
+   get, pending, its state "disconnected (pending inheritance)", not in
+   force. They showed it connected with no cause, and EnforcedList left it
+   out. Here the duty is held off by the provider's lock, taken by a session
+   of the test (reads take no lock) */
+static void
+test_r16_1_pending_inheritance_is_shown (void **state)
+{
+    (void) state;
+    s_pool_once ("v4-later", "198.18.2.0/24");
+    //  Provider A's only disconnection is the one below
+    s_lift_from_provider_a (LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION);
+    lg_reply_t *reply = s_disconnect ("operator", 1, "INC-PENDING");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    PGconn *holder = s_holder_begin ("SELECT pg_advisory_xact_lock (hashtext"
+                                     " ('lgwan.isolation.provider.1'))");
+    uint64_t service = (uint64_t) s_sql ("SELECT service_id FROM registry.connections WHERE id = %"
+                                         PRIu64, s_conn [1]);
+    uint64_t id = s_known_connection (service, NULL, 0);
+    bool pending = s_sql ("SELECT count(*) FROM isolation.connections WHERE id = %" PRIu64
+                          " AND inherit_pending", id) == 1;
+    Lgwan__V1__IsolationGet get = LGWAN__V1__ISOLATION_GET__INIT;
+    get.connection = id;
+    lg_reply_t *got = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_ISOLATION_GET, &get);
+    Lgwan__V1__EnforcedList q = LGWAN__V1__ENFORCED_LIST__INIT;
+    q.provider = 1;
+    q.after_id = id - 1;
+    lg_reply_t *listed = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_ENFORCED_LIST, &q);
+    s_holder_commit (&holder);
+    assert_true (pending);
+    lg_reply_t *replies [] = { got, listed };
+    for (int i = 0; i < 2; i++) {
+        s_expect (replies [i], LGWAN__V1__CODE__OK, NULL);
+        const Lgwan__V1__IsolationReply *r = replies [i]->isolation;
+        assert_int_equal (r->n_connections, 1);
+        const Lgwan__V1__ConnectionIsolation *c = r->connections [0];
+        assert_int_equal (c->connection, id);
+        assert_string_equal (c->state, "disconnected (pending inheritance)");
+        assert_int_equal (c->n_causes, 1);
+        assert_int_equal (c->causes [0]->cause, 1);
+        assert_string_equal (c->causes [0]->reference, "INC-PENDING");
+        assert_true (c->causes [0]->pending);
+        assert_true (c->causes [0]->provider_wide);
+        assert_non_null (strstr (c->causes [0]->reason, "pending"));
+        assert_false (r->in_force);                         //  nothing dropped for it yet
+        lgwan__v1__reply__free_unpacked (replies [i], NULL);
+    }
+    //  Settled by the duty: the cause in force, pending no more
+    const char *settled = "SELECT count(*) FROM isolation.connections WHERE id = %" PRIu64
+                          " AND NOT inherit_pending";
+    for (int i = 0; i < 100 && s_sql (settled, id) != 1; i++)
+        zclock_sleep (50);
+    got = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_ISOLATION_GET, &get);
+    s_expect (got, LGWAN__V1__CODE__OK, NULL);
+    const Lgwan__V1__ConnectionIsolation *c = got->isolation->connections [0];
+    assert_string_equal (c->state, "disconnected");
+    assert_int_equal (c->n_causes, 1);
+    assert_false (c->causes [0]->pending);
+    assert_true (c->causes [0]->provider_wide);
+    assert_string_equal (c->causes [0]->reference, "INC-PENDING");
+    assert_string_equal (c->causes [0]->actor, "system:isolation");
+    assert_true (got->isolation->in_force);                 //  no point registered
+    lgwan__v1__reply__free_unpacked (got, NULL);
+    s_lift_from_provider_a (LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION);
+}
+
 static int
 s_forget_points (void **state)
 {
@@ -2911,6 +2983,7 @@ main (void)
                                    s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_dry_run_points_are_named, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_list_page_and_its_causes_agree, s_forget_points),
+        cmocka_unit_test_teardown (test_r16_1_pending_inheritance_is_shown, s_forget_points),
         cmocka_unit_test (test_r16_1_requests_refuse_ids_past_bigint),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

@@ -14,8 +14,9 @@
 
 //  What a reply's fields do not say plainly enough, after them: a cause
 //  imposed on a whole provider reaches the provider's later connections
-//  ("provider-wide" beside the cause); a change "in force" whose points
-//  include some in dry run was acked there, and dropped nowhere there
+//  ("provider-wide" beside the cause), one a new connection is still to
+//  inherit is not in force on it ("pending"); a change "in force" whose
+//  points include some in dry run was acked there, and dropped nowhere there
 static void
 s_print_notes (const lg_reply_t *reply)
 {
@@ -26,13 +27,15 @@ s_print_notes (const lg_reply_t *reply)
         const Lgwan__V1__ConnectionIsolation *c = isolation->connections [i];
         for (size_t j = 0; j < c->n_causes; j++) {
             const Lgwan__V1__CauseRecord *k = c->causes [j];
-            if (!k->provider_wide)
+            if (!k->provider_wide && !k->pending)
                 continue;
             const ProtobufCEnumValue *cause = protobuf_c_enum_descriptor_get_value (
                 &lgwan__v1__isolation_cause__descriptor, (int) k->cause);
             char *reference = ctl_render_escape (k->reference);
-            printf ("connection %" PRIu64 ": %s %s provider-wide\n", c->connection,
-                    cause? cause->name: "CAUSE_UNKNOWN", reference? reference: "");
+            printf ("connection %" PRIu64 ": %s %s%s%s\n", c->connection,
+                    cause? cause->name: "CAUSE_UNKNOWN", reference? reference: "",
+                    k->provider_wide? " provider-wide": "",
+                    k->pending? " pending (to be inherited, not in force on it yet)": "");
             free (reference);
         }
     }
