@@ -96,6 +96,11 @@
        old enforcer (a certificate without a point) saying Hello in a loop
        keep another certificate's Ack as a gateway out of the log, and such
        Acks were counted nowhere.
+    8. Enforcer frames are decoded at LG_MAX_MSG, the ROUTER's bound too (an
+       enforcer keeps its Repaired under 1 MiB: enforcer.c point 9). One
+       that does not decode is dropped and logged with its size, point and
+       certificate (not rate-limited: only an enforcer certificate gets
+       that far); a caller that is not an enforcer is dropped unsaid.
     Database work runs as duties of the server: one transaction each, events
     committed with it.
 */
