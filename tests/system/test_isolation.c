@@ -2474,12 +2474,16 @@ test_r16_1_points_name_the_head_without_a_point (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+//  A reply's statement (s_reply_from's, WITH v AS ...) waits for a lock: the
+//  reactor's own reads of the table held (the Beat's of desired_head, the
+//  duties' of causes) are not it, and a wait of theirs is no sign the reply
+//  read anything yet
 static bool
-s_read_waits_on_causes (void *arg)
+s_reply_waits (void *arg)
 {
     (void) arg;
-    return s_sql ("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
-                  " WHERE c.relname = 'causes' AND NOT l.granted") == 1;
+    return s_sql ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                  " AND query LIKE 'WITH v AS (SELECT h.version AS head%%'") == 1;
 }
 
 /* REQ R16.1: IsolationGet judges the causes it shows against the head they
@@ -2508,7 +2512,7 @@ test_r16_1_read_judges_causes_against_their_head (void **state)
                       .body_case = LGWAN__V1__REQUEST__BODY_ISOLATION_GET, .body = &get };
     pthread_t thread;
     assert_int_equal (pthread_create (&thread, NULL, s_call_thread, &read), 0);
-    bool waits = lg_test_wait_for (s_read_waits_on_causes, NULL, 5000);
+    bool waits = lg_test_wait_for (s_reply_waits, NULL, 5000);
     char *impose = zsys_sprintf ("SELECT * FROM apply_cause (%" PRIu64 ", 1::smallint, true,"
                                  " 'INC-SNAPSHOT', 'operator:alice', '試験', now ())", id);
     PGresult *res = PQexec (holder, impose);
@@ -2755,16 +2759,6 @@ test_r16_1_request_settles_a_new_connection_first (void **state)
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes WHERE connection_id = %"
                              PRIu64, id), 0);
     s_lift_from_provider_a (LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION);
-}
-
-//  A reply's statement (s_reply_from's, WITH v AS ...) waits for a lock; the
-//  reactor's own reads of desired_head (the Beat, the duties) are not it
-static bool
-s_reply_waits (void *arg)
-{
-    (void) arg;
-    return s_sql ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                  " AND query LIKE 'WITH v AS (SELECT h.version AS head%%'") == 1;
 }
 
 /* REQ R16.1: EnforcedList reads its page of ids in the statement that reads
