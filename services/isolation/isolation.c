@@ -19,7 +19,9 @@
        system:isolation; X.1). A point in dry run acks without dropping
        anything: its ack counts (the demo's one enforcer runs so), but the
        event and every reply name such points (dry_run_points), so "in
-       force" is never taken for "dropped" there.
+       force" is never taken for "dropped" there. They also say when the
+       version was counted at no point (no_enforcement_point): "in force"
+       with none registered, dropped nowhere, said as plainly.
     4. Lifting a cause is for the `service` role only, naming the saga that
        collected the approvals (X.4); nobody lifts a disconnection by hand.
        A decommission is lifted under the same rule, so that the
@@ -224,6 +226,7 @@ isolation_emit_in_force (lg_ctx_t *ctx, uint64_t *in_force_p)
         applied.prefixes = isolation_split (prefixes, &applied.n_prefixes);
         applied.points = isolation_split (points, &applied.n_points);
         applied.dry_run_points = isolation_split (dry_run_points, &applied.n_dry_run_points);
+        applied.no_enforcement_point = applied.n_points == 0;
         applied.connection = strtoull (lg_db_value (res, row, "connection_id"), NULL, 10);
         const char *provider = lg_db_value (res, row, "provider");
         applied.provider = provider? strtoull (provider, NULL, 10): 0;
@@ -462,8 +465,10 @@ s_reply_from (lg_ctx_t *ctx, const char *targets, int n_params, const char *cons
     //  of NULLs but those when none is asked)
     char *sql = zsys_sprintf (
         "WITH v AS (SELECT h.version AS head, " ISOLATION_IN_FORCE_SQL " AS in_force, "
-        S_DRY_RUN_POINTS_SQL " AS dry_run_points FROM desired_head h WHERE h.id = 1)"
-        " SELECT v.head, v.in_force, v.dry_run_points, r.* FROM v LEFT JOIN ("
+        S_DRY_RUN_POINTS_SQL " AS dry_run_points,"
+        " NOT EXISTS (SELECT 1 FROM points WHERE retired_at IS NULL) AS no_point"
+        " FROM desired_head h WHERE h.id = 1)"
+        " SELECT v.head, v.in_force, v.dry_run_points, v.no_point, r.* FROM v LEFT JOIN ("
         "  SELECT u.n, c.id, c.provider_id, array_to_string (c.prefixes, ',') AS prefixes,"
         "  k.cause, k.reference, k.actor, k.reason, to_char (k.since AT TIME ZONE 'UTC',"
         "  'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS since, k.provider_wide, k.pending"
@@ -489,6 +494,7 @@ s_reply_from (lg_ctx_t *ctx, const char *targets, int n_params, const char *cons
     reply->in_force = in_force >= version;
     reply->dry_run_points = s_split_copies (lg_db_value (res, 0, "dry_run_points"),
                                             &reply->n_dry_run_points);
+    reply->no_enforcement_point = streq (lg_db_value (res, 0, "no_point"), "t");
     int rows = lg_db_value (res, 0, "n")? PQntuples (res): 0;
     reply->connections = (Lgwan__V1__ConnectionIsolation **) calloc (rows + 1, sizeof (void *));
     for (int first = 0, next; first < rows; first = next) {

@@ -307,9 +307,13 @@ s_lift (const char *who, uint64_t connection, Lgwan__V1__IsolationCause cause, c
     return s_ask (&s_isolation, who, LGWAN__V1__REQUEST__BODY_LIFT, &l);
 }
 
-/* REQ R16.1: a provider forcibly disconnected, all its connections, once.
-   Each cause says it is provider-wide (CauseRecord.provider_wide): the
-   provider's later connections get it too. The reply did not say so */
+static lg_event_t *s_applied_event (unsigned body_case, uint64_t connection);
+
+/* REQ R16.1: a provider forcibly disconnected, all its connections, once;
+   in force at once with no point registered, and said so
+   (no_enforcement_point, in the reply and the events). Each cause says it
+   is provider-wide (CauseRecord.provider_wide): the provider's later
+   connections get it too. The reply did not say so */
 static void
 test_r16_1_disconnect_provider (void **state)
 {
@@ -326,8 +330,14 @@ test_r16_1_disconnect_provider (void **state)
         assert_false (reply->isolation->connections [i]->causes [0]->pending);
     }
     assert_true (reply->isolation->in_force);           //  no point registered yet
+    assert_true (reply->isolation->no_enforcement_point);
     uint64_t version = reply->isolation->version;
+    uint64_t first = reply->isolation->connections [0]->connection;
     lgwan__v1__reply__free_unpacked (reply, NULL);
+    lg_event_t *event = s_applied_event (LGWAN__V1__EVENT__BODY_DISCONNECTED, first);
+    assert_int_equal (event->disconnected->n_points, 0);
+    assert_true (event->disconnected->no_enforcement_point);
+    lgwan__v1__event__free_unpacked (event, NULL);
     //  Events: one Disconnected per connection; recorded with who and why
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 500"), 2);
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.cause_history WHERE action = 'imposed'"
@@ -2661,6 +2671,7 @@ test_r16_1_dry_run_points_are_named (void **state)
     lg_reply_t *reply = s_ask (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DISCONNECT, &d);
     s_expect (reply, LGWAN__V1__CODE__OK, NULL);
     assert_false (reply->isolation->in_force);
+    assert_false (reply->isolation->no_enforcement_point);
     assert_int_equal (reply->isolation->n_dry_run_points, 1);
     assert_string_equal (reply->isolation->dry_run_points [0], "rehearsal");
     lgwan__v1__reply__free_unpacked (reply, NULL);
@@ -2671,6 +2682,7 @@ test_r16_1_dry_run_points_are_named (void **state)
     s_wait_released (id);
     lg_event_t *event = s_applied_event (LGWAN__V1__EVENT__BODY_DISCONNECTED, id);
     assert_int_equal (event->disconnected->n_points, 1);
+    assert_false (event->disconnected->no_enforcement_point);
     assert_int_equal (event->disconnected->n_dry_run_points, 1);
     assert_string_equal (event->disconnected->dry_run_points [0], "rehearsal");
     lgwan__v1__event__free_unpacked (event, NULL);

@@ -1255,6 +1255,92 @@ test_r16_1_r15_3_provider_wide_is_said (void **state)
     s_fake_stop ();
 }
 
+//  Isolation's answers for test_r16_1_no_point_is_said: a Disconnect in
+//  force counted at no point, and its Disconnected
+static void
+s_answer_no_point (const lg_request_t *request, lg_reply_t *reply, int nth)
+{
+    (void) nth;
+    static Lgwan__V1__IsolationReply isolation = LGWAN__V1__ISOLATION_REPLY__INIT;
+    static Lgwan__V1__ReplayReply replay = LGWAN__V1__REPLAY_REPLY__INIT;
+    static ProtobufCBinaryData page [1];
+    if (request->body_case != LGWAN__V1__REQUEST__BODY_REPLAY) {
+        isolation.version = 3;
+        isolation.in_force = true;
+        isolation.no_enforcement_point = true;
+        reply->body_case = LGWAN__V1__REPLY__BODY_ISOLATION;
+        reply->isolation = &isolation;
+        return;
+    }
+    Lgwan__V1__IsolationApplied applied = LGWAN__V1__ISOLATION_APPLIED__INIT;
+    applied.connection = 1;
+    applied.state = (char *) "disconnected";
+    applied.version = 3;
+    applied.no_enforcement_point = true;
+    lg_event_t event = LGWAN__V1__EVENT__INIT;
+    event.source = (char *) "isolation";
+    event.seq = 1;
+    event.occurred_at = (char *) "2026-10-01T00:00:00Z";
+    event.actor = (char *) "operator:alice";
+    event.reason = (char *) "suspected worm";
+    event.body_case = LGWAN__V1__EVENT__BODY_DISCONNECTED;
+    event.disconnected = &applied;
+    free (page [0].data);
+    page [0].len = protobuf_c_message_get_packed_size (&event.base);
+    page [0].data = (uint8_t *) malloc (page [0].len);
+    protobuf_c_message_pack (&event.base, page [0].data);
+    replay.head_seq = 1;
+    replay.events = page;
+    replay.n_events = request->replay->from_seq <= 1? 1: 0;
+    reply->body_case = LGWAN__V1__REPLY__BODY_REPLAY;
+    reply->replay = &replay;
+}
+
+/* REQ R16.1: a change counted in force at no point (none registered, or
+   all retired: isolation counts it in force at once) is said to have
+   dropped nothing anywhere: after the reply of `isolation disconnect` and
+   `show`, and on the event's line in events tail; --json carries
+   noEnforcementPoint. It was shown "in force" with no word of it, worse than
+   the dry run lgwanctl did name */
+static void
+test_r16_1_no_point_is_said (void **state)
+{
+    (void) state;
+    s_fake_start ("isolation", s_answer_no_point);
+    const char *said = "\nin force — NO ENFORCEMENT POINT registered: nothing dropped anywhere\n";
+    char *out = NULL;
+    long mark = s_err_mark ();
+    int rc = s_ctl (&out, "operator", "isolation disconnect --connections 1 --incident INC-1"
+                                      " --reason worm");
+    char *err = s_err_since (mark);
+    if (rc != 0 || !strstr (out, said))
+        fail_msg ("isolation disconnect said %d: %s%s", rc, out, err);
+    free (err);
+    free (out);
+    assert_int_equal (s_ctl (&out, "viewer", "isolation show --connection 1"), 0);
+    if (!strstr (out, said) || !strstr (out, "no_enforcement_point: true"))
+        fail_msg ("isolation show: %s", out);
+    free (out);
+    assert_int_equal (s_ctl (&out, "viewer", "isolation show --connection 1 --json"), 0);
+    json_t *json = json_loads (out, 0, NULL);
+    assert_non_null (json);
+    if (!json_is_true (json_object_get (json, "noEnforcementPoint")))
+        fail_msg ("isolation show --json: %s", out);
+    json_decref (json);
+    assert_null (strstr (out, "NO ENFORCEMENT POINT"));
+    free (out);
+    assert_int_equal (s_ctl (&out, "viewer", "events tail --service isolation"), 0);
+    if (!strstr (out, "operator:alice  suspected worm  NO ENFORCEMENT POINT registered: nothing"
+                      " dropped anywhere\n"))
+        fail_msg ("events tail: %s", out);
+    free (out);
+    assert_int_equal (s_ctl (&out, "viewer", "events tail --service isolation --json"), 0);
+    if (!strstr (out, "\"noEnforcementPoint\":true"))
+        fail_msg ("events tail --json: %s", out);
+    free (out);
+    s_fake_stop ();
+}
+
 int
 main (void)
 {
@@ -1274,6 +1360,7 @@ main (void)
         cmocka_unit_test (test_x3_keygen_binds_an_enforcer_to_its_point),
         cmocka_unit_test (test_r16_1_dry_run_is_said),
         cmocka_unit_test (test_r16_1_r15_3_provider_wide_is_said),
+        cmocka_unit_test (test_r16_1_no_point_is_said),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

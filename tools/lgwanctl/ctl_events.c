@@ -268,10 +268,12 @@ s_print_event (ctl_args_t *args, const lg_event_t *event)
         char *occurred_at = ctl_render_escape (event->occurred_at);
         char *actor = ctl_render_escape (event->actor);
         char *reason = ctl_render_escape (event->reason);
-        //  A change in force at points in dry run was dropped nowhere there
+        //  A change in force at points in dry run, or at none, was dropped
+        //  nowhere there
         const Lgwan__V1__IsolationApplied *applied = lg_codec_isolation_applied (event);
-        char *dry_run = applied? ctl_render_dry_run (applied->dry_run_points,
-                                                     applied->n_dry_run_points): NULL;
+        char *dry_run = applied? ctl_render_not_dropped (applied->no_enforcement_point,
+                                                         applied->dry_run_points,
+                                                         applied->n_dry_run_points): NULL;
         printf ("%-8" PRIu64 " %s  %-24s %s%s%s%s%s\n", event->seq, occurred_at? occurred_at: "",
                 field? field->name: "?", actor? actor: "", reason && *reason? "  ": "",
                 reason? reason: "", dry_run? "  ": "", dry_run? dry_run: "");

@@ -246,8 +246,10 @@ ctl_render (FILE *out, json_t *object)
 }
 
 char *
-ctl_render_dry_run (char *const *points, size_t n)
+ctl_render_not_dropped (bool no_point, char *const *points, size_t n)
 {
+    if (no_point)
+        return strdup ("NO ENFORCEMENT POINT registered: nothing dropped anywhere");
     if (n == 0)
         return NULL;
     //  The names escaped, the words common's (one wording everywhere)

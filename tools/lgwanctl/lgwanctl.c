@@ -16,7 +16,8 @@
 //  imposed on a whole provider reaches the provider's later connections
 //  ("provider-wide" beside the cause), one a new connection is still to
 //  inherit is not in force on it ("pending"); a change "in force" whose
-//  points include some in dry run was acked there, and dropped nowhere there
+//  points include some in dry run was acked there, and dropped nowhere
+//  there; one counted at no point was dropped nowhere
 static void
 s_print_notes (const lg_reply_t *reply)
 {
@@ -39,7 +40,9 @@ s_print_notes (const lg_reply_t *reply)
             free (reference);
         }
     }
-    char *dry_run = ctl_render_dry_run (isolation->dry_run_points, isolation->n_dry_run_points);
+    char *dry_run = ctl_render_not_dropped (isolation->no_enforcement_point,
+                                            isolation->dry_run_points,
+                                            isolation->n_dry_run_points);
     if (dry_run)
         printf ("%s — %s\n", isolation->in_force? "in force": "not in force yet", dry_run);
     free (dry_run);
