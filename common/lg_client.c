@@ -9,6 +9,7 @@ struct _lg_client_t {
     char *server_cert;
     zsock_t *dealer;
     size_t sent;                //  requests sent on this dealer
+    size_t first;               //  the endpoint a new dealer connects to first (point 5)
     int timeout_ms;
     int retries;
     size_t max_msg;             //  the largest request a service takes (LG_MAX_MSG)
@@ -30,17 +31,26 @@ s_connect (lg_client_t *self)
         return NULL;
     }
     //  Several endpoints (replicas of one service, comma separated): the
-    //  DEALER deals requests among them round robin
+    //  DEALER deals requests among them round robin, from the one connected
+    //  first, self->first on (point 5 of lg_client.h)
     char *list = strdup (self->endpoint);
+    size_t count = 1;
+    for (const char *comma = strchr (list, ','); comma; comma = strchr (comma + 1, ','))
+        count++;
+    char **ones = (char **) calloc (count, sizeof (char *));
     char *save = NULL;
+    size_t found = 0;
+    for (char *one = strtok_r (list, ",", &save); one && ones; one = strtok_r (NULL, ",", &save))
+        ones [found++] = one;
     int connected = 0;
-    for (char *one = strtok_r (list, ",", &save); one; one = strtok_r (NULL, ",", &save))
-        if (zsock_connect (dealer, "%s", one) == 0)
+    for (size_t i = 0; i < found; i++)
+        if (zsock_connect (dealer, "%s", ones [(self->first + i) % found]) == 0)
             connected++;
         else {
             connected = 0;
             break;
         }
+    free (ones);
     free (list);
     if (!connected)
         zsock_destroy (&dealer);
@@ -122,12 +132,14 @@ s_wait (lg_client_t *self, int64_t deadline)
     }
 }
 
-//  Close the dealer (Lazy Pirate: it may be stuck); the next try opens a new one
+//  Close the dealer (Lazy Pirate: it may be stuck); the next try opens a new
+//  one, which connects to the next endpoint first
 static void
 s_disconnect (lg_client_t *self)
 {
     zsock_destroy (&self->dealer);
     self->sent = 0;
+    self->first++;
 }
 
 //  Whether the wire bytes of a reply that could not be decoded carry

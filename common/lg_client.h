@@ -17,6 +17,12 @@
        the service answered, and asking again would get the same stored
        reply, so the call ends at once with -2 and lg_client_unreadable says
        why. One without our request_id is dropped as before.
+    5. With several endpoints (replicas), each new socket connects to them
+       starting one further along than the last: a try that got no answer
+       is sent again to the next replica. A DEALER queues a message on a
+       peer it is still connecting to, so a socket connecting to a dead
+       replica first sent every try there, and the live one was never
+       asked.
 */
 #ifndef LG_CLIENT_H_INCLUDED
 #define LG_CLIENT_H_INCLUDED

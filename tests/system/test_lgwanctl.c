@@ -1341,6 +1341,33 @@ test_r16_1_no_point_is_said (void **state)
     s_fake_stop ();
 }
 
+/* REQ X.2: with several replicas (--endpoint a,b), a try that got no
+   answer is sent again to the next one (lg_client.h point 5): a dead
+   replica first, a live one second, answered on a later try. Each try
+   connected a new DEALER to them in the same order, and the DEALER queued
+   every try on the dead one: 4 tries, "no reply" (exit 3), while swapped
+   it answered */
+static void
+test_x2_a_retry_asks_the_next_replica (void **state)
+{
+    (void) state;
+    int dead = lg_test_free_port ();
+    long mark = s_err_mark ();
+    int rc = s_ctl (NULL, "viewer", "stats show --service registry --endpoint"
+                    " tcp://127.0.0.1:%d,%s --timeout 500 --retries 3", dead, s_registry.endpoint);
+    char *err = s_err_since (mark);
+    if (rc != 0)
+        fail_msg ("dead replica first: %d: %s", rc, err);
+    free (err);
+    assert_int_equal (s_ctl (NULL, "viewer", "stats show --service registry --endpoint"
+                             " %s,tcp://127.0.0.1:%d --timeout 500 --retries 3",
+                             s_registry.endpoint, dead), 0);
+    //  One try: it goes to the first, dead, replica
+    assert_int_equal (s_ctl (NULL, "viewer", "stats show --service registry --endpoint"
+                             " tcp://127.0.0.1:%d,%s --timeout 300 --retries 0",
+                             dead, s_registry.endpoint), 3);
+}
+
 int
 main (void)
 {
@@ -1361,6 +1388,7 @@ main (void)
         cmocka_unit_test (test_r16_1_dry_run_is_said),
         cmocka_unit_test (test_r16_1_r15_3_provider_wide_is_said),
         cmocka_unit_test (test_r16_1_no_point_is_said),
+        cmocka_unit_test (test_x2_a_retry_asks_the_next_replica),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
