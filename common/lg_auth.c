@@ -325,6 +325,45 @@ s_mkdirs (const char *cert_dir, const char *sub)
     return rc;
 }
 
+//  Write the file zcert saved at from (a private folder) to a new file at
+//  to, with mode: never over a file there, never through a symbolic link
+//  (O_EXCL | O_NOFOLLOW). 0, or -1 with errno
+static int
+s_copy_new (const char *from, const char *to, mode_t mode)
+{
+    zchunk_t *chunk = NULL;
+    zfile_t *file = zfile_new (NULL, from);
+    if (file && zfile_input (file) == 0)
+        chunk = zfile_read (file, (size_t) zfile_cursize (file), 0);
+    zfile_destroy (&file);
+    if (!chunk) {
+        errno = EIO;
+        return -1;
+    }
+    int fd = open (to, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    int rc = fd < 0? -1: 0;
+    if (fd >= 0) {
+        size_t done = 0, size = zchunk_size (chunk);
+        while (rc == 0 && done < size) {
+            ssize_t wrote = write (fd, zchunk_data (chunk) + done, size - done);
+            if (wrote < 0 && errno != EINTR)
+                rc = -1;
+            else
+            if (wrote > 0)
+                done += (size_t) wrote;
+        }
+        int saved = errno;
+        if (fchmod (fd, mode) || close (fd))
+            rc = -1;
+        else
+            errno = saved;
+        if (rc)
+            unlink (to);
+    }
+    zchunk_destroy (&chunk);
+    return rc;
+}
+
 int
 lg_auth_keygen (const char *cert_dir, const char *dir_out, const char *name, const char *role,
                 uint64_t provider_id, const char *operator_id, const char *point,
@@ -390,22 +429,68 @@ lg_auth_keygen (const char *cert_dir, const char *dir_out, const char *name, con
         zcert_destroy (&cert);
         return -1;
     }
+    //  Three new files, or none (X.3): the secret (0600) and public part in
+    //  dir_out, then allowed/<name> last, which lets the key in. A file
+    //  there already, or a symbolic link, is refused before anything is
+    //  written: keygen wrote over an existing secret keeping its mode
+    //  (world-readable), through a link, or over another name's secret
+    //  (--name alice_secret)
     int rc = -1;
     char *pub = zsys_sprintf ("%s/allowed/%s", cert_dir, name);
     char *mine = zsys_sprintf ("%s/%s", dir_out, name);
-    if (zsys_file_exists (pub)) {
-        snprintf (why, why_size, "a certificate named %s is already allowed", name);
+    char *secret = zsys_sprintf ("%s/%s_secret", dir_out, name);
+    char *staged = NULL;
+    char folder [] = "/tmp/lgwan-keygen-XXXXXX";
+    bool made = false;
+    const char *const paths [] = { secret, mine, pub };
+    for (size_t i = 0; i < 3; i++) {
+        struct stat st;
+        if (lstat (paths [i], &st) == 0) {
+            snprintf (why, why_size, i == 2? "a certificate named %s is already allowed;"
+                      " nothing written (X.3)": "%s exists: keygen writes no certificate over"
+                      " a file; nothing written (X.3)", i == 2? name: paths [i]);
+            goto cleanup;
+        }
+    }
+    if (s_mkdirs (cert_dir, "allowed") || zsys_dir_create ("%s", dir_out)) {
+        snprintf (why, why_size, "could not create %s: %s", dir_out, strerror (errno));
         goto cleanup;
     }
-    if (s_mkdirs (cert_dir, "allowed") || zsys_dir_create ("%s", dir_out)
-    ||  zcert_save (cert, mine) || zcert_save_public (cert, pub)) {
-        snprintf (why, why_size, "could not write %s: %s", mine, strerror (errno));
+    //  zcert writes the files in a folder of our own, copied from there
+    made = mkdtemp (folder) != NULL;
+    staged = made? zsys_sprintf ("%s/cert", folder): NULL;
+    if (!staged || zcert_save (cert, staged)) {
+        snprintf (why, why_size, "could not create a key pair in %s: %s", folder,
+                  strerror (errno));
         goto cleanup;
     }
-    rc = 0;
+    char *staged_secret = zsys_sprintf ("%s_secret", staged);
+    const char *what = secret;
+    bool secret_done = false, mine_done = false;
+    if (s_copy_new (staged_secret, secret, 0600) == 0
+    &&  (secret_done = true, what = mine, s_copy_new (staged, mine, 0644) == 0)
+    &&  (mine_done = true, what = pub, s_copy_new (staged, pub, 0644) == 0))
+        rc = 0;
+    else {
+        snprintf (why, why_size, "could not write %s: %s%s", what, strerror (errno),
+                  errno == EEXIST || errno == ELOOP? " (X.3: keygen writes no certificate"
+                  " over a file)": "");
+        if (mine_done)
+            unlink (mine);
+        if (secret_done)
+            unlink (secret);
+    }
+    unlink (staged_secret);
+    zstr_free (&staged_secret);
 cleanup:
+    if (staged)
+        unlink (staged);
+    if (made)
+        rmdir (folder);
+    zstr_free (&staged);
     zstr_free (&pub);
     zstr_free (&mine);
+    zstr_free (&secret);
     zcert_destroy (&cert);
     return rc;
 }

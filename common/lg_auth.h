@@ -76,7 +76,10 @@ int lg_auth_client (zsock_t *sock, const char *client_cert_path, const char *ser
 //  dir_out/<name>_secret. Refuses a role it does not know, a name that is not
 //  [A-Za-z0-9._-], metadata over LG_META_MAX bytes, an enforcer without its
 //  point, and a point ([a-z0-9-]{1,32}, lg_check_point_name) for any other
-//  role. 0 ok, -1 with why.
+//  role. Writes new files only (secret 0600, public 0644, allowed/<name>
+//  last): refuses, writing nothing, when any of the three exists, also as
+//  a symbolic link (X.3); removes what it wrote when a later one fails.
+//  0 ok, -1 with why.
 int lg_auth_keygen (const char *cert_dir, const char *dir_out, const char *name,
                     const char *role, uint64_t provider_id, const char *operator_id,
                     const char *point, char *why, size_t why_size);

@@ -1110,6 +1110,123 @@ test_x3_keygen_binds_an_enforcer_to_its_point (void **state)
     zstr_free (&path);
 }
 
+//  Write text to path (a new file or over one), with mode
+static void
+s_write_file (const char *path, const char *text, mode_t mode)
+{
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fputs (text, file);
+    assert_int_equal (fclose (file), 0);
+    assert_int_equal (chmod (path, mode), 0);
+}
+
+//  The text of a file (caller frees), NULL when it cannot be read
+static char *
+s_read_file (const char *path)
+{
+    zfile_t *file = zfile_new (NULL, path);
+    zchunk_t *chunk = file && zfile_input (file) == 0?
+                      zfile_read (file, (size_t) zfile_cursize (file), 0): NULL;
+    zfile_destroy (&file);
+    char *text = chunk? zchunk_strdup (chunk): NULL;
+    zchunk_destroy (&chunk);
+    return text;
+}
+
+//  keygen that must be refused naming X.3 and what is in the way, and
+//  write no allowed/<name>
+static void
+s_keygen_refused (const char *flags, const char *name, const char *in_the_way)
+{
+    long mark = s_err_mark ();
+    int rc = s_ctl (NULL, "operator", "keygen --role viewer --name %s %s", name, flags);
+    char *err = s_err_since (mark);
+    if (rc != 1 || !strstr (err, "(X.3)") || !strstr (err, in_the_way))
+        fail_msg ("keygen --name %s %s said %d: %s", name, flags, rc, err);
+    free (err);
+    char *allowed = zsys_sprintf ("%s/allowed/%s", s_certs, name);
+    struct stat st;
+    assert_int_not_equal (lstat (allowed, &st), 0);
+    zstr_free (&allowed);
+}
+
+/* REQ X.3: keygen writes new files only, the secret 0600: an existing file
+   where it would write (a world-readable secret left there, another
+   name's secret as --name alice_secret, a certificate in --out, a symbolic
+   link) is refused naming it, nothing written, the file as it was. keygen
+   wrote over them, keeping an old file's mode (the new secret stayed
+   0644), and through a link */
+static void
+test_x3_keygen_writes_over_no_file (void **state)
+{
+    (void) state;
+    char *clients = zsys_sprintf ("%s/clients", s_certs);
+    zsys_dir_create ("%s", clients);
+    //  A new one: secret 0600, public 0644
+    assert_int_equal (s_ctl (NULL, "operator", "keygen --role viewer --name kg-new"), 0);
+    char *path = zsys_sprintf ("%s/kg-new_secret", clients);
+    struct stat st;
+    assert_int_equal (stat (path, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0600);
+    zstr_free (&path);
+    path = zsys_sprintf ("%s/kg-new", clients);
+    assert_int_equal (stat (path, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0644);
+    zstr_free (&path);
+    //  An existing world-readable secret: as it was, mode and text
+    path = zsys_sprintf ("%s/kg-bob_secret", clients);
+    s_write_file (path, "old secret\n", 0644);
+    s_keygen_refused ("", "kg-bob", path);
+    char *text = s_read_file (path);
+    assert_string_equal (text, "old secret\n");
+    free (text);
+    assert_int_equal (stat (path, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0644);
+    zstr_free (&path);
+    //  Another name's secret: --name kg-new_secret would write kg-new's
+    path = zsys_sprintf ("%s/kg-new_secret", clients);
+    char *before = s_read_file (path);
+    assert_non_null (before);
+    s_keygen_refused ("", "kg-new_secret", path);
+    text = s_read_file (path);
+    assert_string_equal (text, before);
+    free (text);
+    free (before);
+    zstr_free (&path);
+    //  --out with a certificate there (its public part alone)
+    char *out = zsys_sprintf ("%s/kg-out", s_certs);
+    zsys_dir_create ("%s", out);
+    path = zsys_sprintf ("%s/kg-carol", out);
+    s_write_file (path, "carol's\n", 0644);
+    char *flags = zsys_sprintf ("--out %s", out);
+    s_keygen_refused (flags, "kg-carol", path);
+    text = s_read_file (path);
+    assert_string_equal (text, "carol's\n");
+    free (text);
+    zstr_free (&path);
+    path = zsys_sprintf ("%s/kg-carol_secret", out);
+    assert_int_not_equal (lstat (path, &st), 0);
+    zstr_free (&path);
+    zstr_free (&flags);
+    zstr_free (&out);
+    //  A symbolic link where the secret goes: not written through
+    char *target = zsys_sprintf ("%s/kg-target", s_certs);
+    s_write_file (target, "target\n", 0644);
+    path = zsys_sprintf ("%s/kg-dave_secret", clients);
+    assert_int_equal (symlink (target, path), 0);
+    s_keygen_refused ("", "kg-dave", path);
+    text = s_read_file (target);
+    assert_string_equal (text, "target\n");
+    free (text);
+    char *public_path = zsys_sprintf ("%s/kg-dave", clients);
+    assert_int_not_equal (lstat (public_path, &st), 0);
+    zstr_free (&public_path);
+    zstr_free (&path);
+    zstr_free (&target);
+    zstr_free (&clients);
+}
+
 //  Isolation's answers for test_r16_1_dry_run_is_said: IsolationGet in
 //  force at east, which runs in dry run (with a control character in its
 //  name, as any text a service sends); Replay, a Disconnected in force there
@@ -1385,6 +1502,7 @@ main (void)
         cmocka_unit_test (test_x1_verify_says_a_reply_is_unreadable),
         cmocka_unit_test (test_x3_server_text_is_escaped),
         cmocka_unit_test (test_x3_keygen_binds_an_enforcer_to_its_point),
+        cmocka_unit_test (test_x3_keygen_writes_over_no_file),
         cmocka_unit_test (test_r16_1_dry_run_is_said),
         cmocka_unit_test (test_r16_1_r15_3_provider_wide_is_said),
         cmocka_unit_test (test_r16_1_no_point_is_said),
