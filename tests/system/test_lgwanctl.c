@@ -1227,6 +1227,32 @@ test_x3_keygen_writes_over_no_file (void **state)
     zstr_free (&clients);
 }
 
+/* REQ X.2: output that could not be written is not success: with stdout on
+   /dev/full, a read, a list as JSON, verify, events tail and keygen --json
+   say so on stderr and exit 1. They exited 0, so a script took the empty
+   file for the answer (invoice export already checked its own) */
+static void
+test_x2_output_not_written_is_an_error (void **state)
+{
+    (void) state;
+    const char *commands [] = {
+        "provider list --json",
+        "stats show --service registry",
+        "verify --service registry",
+        "events tail --service registry",
+        "keygen --role viewer --name kg-full --json",
+        "help",
+    };
+    for (size_t i = 0; i < sizeof commands / sizeof commands [0]; i++) {
+        long mark = s_err_mark ();
+        int rc = s_ctl (NULL, "operator", "%s > /dev/full", commands [i]);
+        char *err = s_err_since (mark);
+        if (rc != 1 || !strstr (err, "lgwanctl: could not write the output: "))
+            fail_msg ("%s > /dev/full said %d: %s", commands [i], rc, err);
+        free (err);
+    }
+}
+
 //  Isolation's answers for test_r16_1_dry_run_is_said: IsolationGet in
 //  force at east, which runs in dry run (with a control character in its
 //  name, as any text a service sends); Replay, a Disconnected in force there
@@ -1503,6 +1529,7 @@ main (void)
         cmocka_unit_test (test_x3_server_text_is_escaped),
         cmocka_unit_test (test_x3_keygen_binds_an_enforcer_to_its_point),
         cmocka_unit_test (test_x3_keygen_writes_over_no_file),
+        cmocka_unit_test (test_x2_output_not_written_is_an_error),
         cmocka_unit_test (test_r16_1_dry_run_is_said),
         cmocka_unit_test (test_r16_1_r15_3_provider_wide_is_said),
         cmocka_unit_test (test_r16_1_no_point_is_said),

@@ -377,6 +377,9 @@ ctl_local_events_tail (ctl_args_t *args)
             rc = CTL_EXIT_REFUSED;
             break;
         }
+        //  Output that cannot be written ends the tail (main says it)
+        if (ferror (stdout))
+            break;
         if (got > 0)
             continue;
         if (!follow || zsys_interrupted)

@@ -7,6 +7,9 @@
     and print the reply for people (ctl_render, then what its fields leave
     unsaid: s_print_notes) or as proto3 JSON (lg_pbjson).
     Exit codes: 0 ok, 1 refused or bad input, 2 usage, 3 unavailable.
+    Output that could not be written (a full disk, stdout closed) is said on
+    stderr and exits 1, whatever printed it (s_flushed): a script reading
+    the exit code took a list cut short for the whole of it.
 */
 #include "ctl_args.h"
 #include "ctl_local.h"
@@ -116,6 +119,19 @@ s_call (ctl_args_t *args)
     return rc;
 }
 
+//  rc, or 1 when what was printed did not all reach stdout
+static int
+s_flushed (int rc)
+{
+    bool flushed = fflush (stdout) == 0;
+    int error = errno;
+    if (flushed && !ferror (stdout))
+        return rc;
+    fprintf (stderr, "lgwanctl: could not write the output: %s\n",
+             flushed? "a write failed": strerror (error));
+    return rc == CTL_EXIT_OK? CTL_EXIT_REFUSED: rc;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -142,5 +158,5 @@ main (int argc, char **argv)
     else
         rc = s_call (args);
     ctl_args_destroy (&args);
-    return rc;
+    return s_flushed (rc);
 }
