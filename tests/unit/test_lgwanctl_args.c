@@ -536,6 +536,49 @@ test_tables_are_sound (void **state)
     assert_false (ctl_args_known_service (NULL));
 }
 
+/* REQ X.3: text a provider controls cannot reorder the terminal's line:
+   the bidirectional marks, embeddings, overrides and isolates (U+200E-200F,
+   U+202A-202E, U+2066-2069) and the line and paragraph separators
+   (U+2028-2029) are printed escaped, as the C0 and C1 controls, and the
+   width is the escaped text's. They reached the terminal as they were */
+static void
+test_x3_bidi_controls_are_escaped (void **state)
+{
+    (void) state;
+    const struct {
+        const char *text;
+        const char *printed;
+    } cases [] = {
+        { "a\u200eb\u200fc",           "a\\u200eb\\u200fc" },
+        { "\u202aa\u202bb\u202cc\u202dd\u202ee", "\\u202aa\\u202bb\\u202cc\\u202dd\\u202ee" },
+        { "\u2066x\u2067y\u2068z\u2069", "\\u2066x\\u2067y\\u2068z\\u2069" },
+        { "line\u2028para\u2029",      "line\\u2028para\\u2029" },
+        //  Their neighbours are text: printed as they are
+        { "\u200d\u2010\u2030\u2065\u206a", "\u200d\u2010\u2030\u2065\u206a" },
+        { "株式会社\u202e",             "株式会社\\u202e" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        char *printed = ctl_render_escape (cases [i].text);
+        assert_non_null (printed);
+        assert_string_equal (printed, cases [i].printed);
+        free (printed);
+    }
+    //  In a table, the column is as wide as the escaped text
+    json_t *json = json_loads ("{\"rows\": [{\"name\": \"ab\\u202ecd\", \"id\": \"1\"},"
+                               " {\"name\": \"x\", \"id\": \"2\"}]}", 0, NULL);
+    assert_non_null (json);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    ctl_render (out, json);
+    fclose (out);
+    json_decref (json);
+    if (!strstr (text, "ab\\u202ecd  1\n") || !strstr (text, "x           2\n")
+    ||  strstr (text, "\u202e"))
+        fail_msg ("rendered: %s", text);
+    free (text);
+}
+
 static void
 test_render (void **state)
 {
@@ -592,6 +635,7 @@ main (void)
         cmocka_unit_test (test_set_field_any_message),
         cmocka_unit_test (test_tables_are_sound),
         cmocka_unit_test (test_render),
+        cmocka_unit_test (test_x3_bidi_controls_are_escaped),
     };
     return cmocka_run_group_tests (tests, s_setup, NULL);
 }

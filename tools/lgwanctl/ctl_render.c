@@ -65,6 +65,17 @@ ctl_render_width (const char *text)
     return width;
 }
 
+//  Whether a code point reorders or breaks the text around it on a
+//  terminal: the bidirectional marks, embeddings, overrides and isolates,
+//  and the line and paragraph separators (a provider's name with U+202E
+//  printed the rest of the line backwards)
+static bool
+s_is_bidi (uint32_t code)
+{
+    return (code >= 0x200e && code <= 0x200f) || (code >= 0x2028 && code <= 0x202e)
+        || (code >= 0x2066 && code <= 0x2069);
+}
+
 char *
 ctl_render_escape (const char *text)
 {
@@ -85,7 +96,7 @@ ctl_render_escape (const char *text)
         if (code == '\t')
             o += (size_t) sprintf (out + o, "\\t");
         else
-        if (code < 0x20 || (code >= 0x7f && code < 0xa0))
+        if (code < 0x20 || (code >= 0x7f && code < 0xa0) || s_is_bidi (code))
             o += (size_t) sprintf (out + o, "\\u%04x", (unsigned) code);
         else
         if (code == 0xfffd && size == 1)

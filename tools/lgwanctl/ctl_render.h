@@ -22,7 +22,8 @@ void ctl_render (FILE *out, json_t *object);
 size_t ctl_render_width (const char *text);
 
 //  Copy of text (NULL: "") with C0 and C1 control characters and DEL
-//  escaped (\n, \t, \u001b), and bytes that are not UTF-8 as \xff: what a
+//  escaped (\n, \t, \u001b), as are the bidirectional controls and the
+//  line and paragraph separators (\u202e, \u2028; X.3), and bytes that are not UTF-8 as \xff: what a
 //  service sent is printed for people only through this. Caller frees;
 //  NULL when out of memory.
 char *ctl_render_escape (const char *text);
