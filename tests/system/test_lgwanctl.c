@@ -1253,6 +1253,39 @@ test_x2_output_not_written_is_an_error (void **state)
     }
 }
 
+//  Billing's answer for test_r6_1_ok_detail_is_a_note: a run done, with
+//  providers it did not invoice in the detail (and a control character)
+static void
+s_answer_ok_detail (const lg_request_t *request, lg_reply_t *reply, int nth)
+{
+    (void) request;
+    (void) nth;
+    reply->status->detail = (char *) "201 provider(s) not invoiced for 2026-10: 14\x1b[2J, 15";
+}
+
+/* REQ R6.1: an OK reply's detail is shown, as a "note:" line on stderr,
+   also with --json: invoice run says there which providers it did not
+   invoice (over 200 failing), and lgwanctl printed nothing of it */
+static void
+test_r6_1_ok_detail_is_a_note (void **state)
+{
+    (void) state;
+    s_fake_start ("billing", s_answer_ok_detail);
+    const char *said = "lgwanctl: note: 201 provider(s) not invoiced for 2026-10: 14\\u001b[2J, 15\n";
+    const char *flags [] = { "", " --json" };
+    for (size_t i = 0; i < 2; i++) {
+        long mark = s_err_mark ();
+        char *out = NULL;
+        int rc = s_ctl (&out, "billing", "invoice run --period 2026-10%s", flags [i]);
+        char *err = s_err_since (mark);
+        if (rc != 0 || !strstr (err, said) || strchr (err, 0x1b) || strstr (out, "note"))
+            fail_msg ("invoice run%s said %d: %s%s", flags [i], rc, out, err);
+        free (err);
+        free (out);
+    }
+    s_fake_stop ();
+}
+
 //  Isolation's answers for test_r16_1_dry_run_is_said: IsolationGet in
 //  force at east, which runs in dry run (with a control character in its
 //  name, as any text a service sends); Replay, a Disconnected in force there
@@ -1530,6 +1563,7 @@ main (void)
         cmocka_unit_test (test_x3_keygen_binds_an_enforcer_to_its_point),
         cmocka_unit_test (test_x3_keygen_writes_over_no_file),
         cmocka_unit_test (test_x2_output_not_written_is_an_error),
+        cmocka_unit_test (test_r6_1_ok_detail_is_a_note),
         cmocka_unit_test (test_r16_1_dry_run_is_said),
         cmocka_unit_test (test_r16_1_r15_3_provider_wide_is_said),
         cmocka_unit_test (test_r16_1_no_point_is_said),

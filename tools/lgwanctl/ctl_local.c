@@ -254,6 +254,13 @@ ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const ch
     if (reply->status && reply->status->code != LGWAN__V1__CODE__OK)
         status = reply->status;
     else {
+        //  An OK reply's detail says what its body leaves out (invoice run:
+        //  providers it did not invoice): a note on stderr, with --json too
+        if (reply->status && reply->status->detail && *reply->status->detail) {
+            char *detail = ctl_render_escape (reply->status->detail);
+            fprintf (stderr, "lgwanctl: note: %s\n", detail? detail: "");
+            free (detail);
+        }
         *reply_p = reply;
         return CTL_EXIT_OK;
     }
