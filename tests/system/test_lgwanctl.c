@@ -1110,6 +1110,47 @@ test_x3_keygen_binds_an_enforcer_to_its_point (void **state)
     zstr_free (&path);
 }
 
+/* REQ X.1: verify of a service whose public certificate is not in
+   $LG_CERT_DIR/services says so, naming the path, exit 1 (JSON status "no
+   certificate"): it said "not answering" (exit 3) of a service that was
+   up, and nothing pointed at the missing file */
+static void
+test_x1_verify_names_a_missing_certificate (void **state)
+{
+    (void) state;
+    //  Neither file (zcert_load takes the _secret one when there): the
+    //  running audit loaded its own already
+    char *path = zsys_sprintf ("%s/services/audit", s_certs);
+    char *away = zsys_sprintf ("%s.away", path);
+    char *secret = zsys_sprintf ("%s_secret", path);
+    char *secret_away = zsys_sprintf ("%s.away", secret);
+    assert_int_equal (rename (path, away), 0);
+    assert_int_equal (rename (secret, secret_away), 0);
+    char *said = zsys_sprintf ("audit         not verified: no certificate of audit at %s\n", path);
+    char *out = NULL;
+    int rc = s_ctl (&out, "viewer", "verify --service audit");
+    bool text_ok = rc == 1 && strstr (out, said) && !strstr (out, "not answering");
+    char *text = out;
+    rc = s_ctl (&out, "viewer", "verify --service audit --json");
+    json_t *json = json_loads (out, 0, NULL);
+    json_t *row = json_array_get (json, 0);
+    bool json_ok = rc == 1 && row
+                && streq (json_string_value (json_object_get (row, "status")) ?: "", "no certificate")
+                && strstr (json_string_value (json_object_get (row, "why")) ?: "", path);
+    json_decref (json);
+    assert_int_equal (rename (away, path), 0);
+    assert_int_equal (rename (secret_away, secret), 0);
+    if (!text_ok || !json_ok)
+        fail_msg ("verify without audit's certificate: %s%s", text, out);
+    free (text);
+    free (out);
+    zstr_free (&said);
+    zstr_free (&away);
+    zstr_free (&path);
+    zstr_free (&secret);
+    zstr_free (&secret_away);
+}
+
 //  Write text to path (a new file or over one), with mode
 static void
 s_write_file (const char *path, const char *text, mode_t mode)
@@ -1564,6 +1605,7 @@ main (void)
         cmocka_unit_test (test_x3_keygen_writes_over_no_file),
         cmocka_unit_test (test_x2_output_not_written_is_an_error),
         cmocka_unit_test (test_r6_1_ok_detail_is_a_note),
+        cmocka_unit_test (test_x1_verify_names_a_missing_certificate),
         cmocka_unit_test (test_r16_1_dry_run_is_said),
         cmocka_unit_test (test_r16_1_r15_3_provider_wide_is_said),
         cmocka_unit_test (test_r16_1_no_point_is_said),

@@ -38,6 +38,11 @@
     (and "tail": "not checked" in JSON); it still exits 0, since in this
     build the chains of audit, billing and monitor have no consumer at all
     (the orchestrator is not built) and verify would otherwise never exit 0.
+
+    A service whose public certificate ($LG_CERT_DIR/services/S) is not
+    there cannot be asked (CURVE needs it): "not verified: no certificate
+    of S at PATH", JSON status "no certificate", exit 1, as a missing key.
+    It was said "not answering" (exit 3), and the service was up.
 */
 typedef enum {
     S_INTACT,
@@ -45,11 +50,12 @@ typedef enum {
     S_UNAVAILABLE,          //  no answer, or UNAVAILABLE
     S_REFUSED,
     S_NO_KEY,
-    S_UNREADABLE            //  an answer this build cannot read
+    S_UNREADABLE,           //  an answer this build cannot read
+    S_NO_CERT               //  no certificate of the service to check it by
 } s_verdict_t;
 
 static const char *s_verdict_names [] = {
-    "intact", "broken", "unavailable", "refused", "unverified", "unreadable"
+    "intact", "broken", "unavailable", "refused", "unverified", "unreadable", "no certificate"
 };
 
 //  "message (CODE, requirement R)" of a status, into why
@@ -166,7 +172,7 @@ ctl_local_verify (ctl_args_t *args)
     //  other services); a chain asked for is walked if it answers
     lg_verify_t *verify = lg_verify_new ();
     zlistx_t *up = zlistx_new ();
-    bool refused = false, missing = false, unreadable = false;
+    bool refused = false, missing = false, unreadable = false, no_cert = false;
     json_t *result = json_array ();
     const char *s;
     for (size_t i = 0; (s = ctl_args_service_at (i)); i++) {
@@ -176,10 +182,19 @@ ctl_local_verify (ctl_args_t *args)
             wanted = streq (a, s);
         char why [512] = "";
         lg_reply_t *reply = NULL;
-        lg_client_t *client = ctl_local_client (s, 1000, explicit && wanted? 2: 0);
-        s_verdict_t verdict = client? s_cursors (client, s, &reply, why, sizeof why):
-                                      S_UNAVAILABLE;
-        lg_client_destroy (&client);
+        s_verdict_t verdict = S_UNAVAILABLE;
+        char *server = ctl_local_server_cert (s);
+        if (!server || !zsys_file_exists (server)) {
+            snprintf (why, sizeof why, "no certificate of %s at %s", s, server? server: "");
+            verdict = S_NO_CERT;
+        }
+        else {
+            lg_client_t *client = ctl_local_client (s, 1000, explicit && wanted? 2: 0);
+            if (client)
+                verdict = s_cursors (client, s, &reply, why, sizeof why);
+            lg_client_destroy (&client);
+        }
+        zstr_free (&server);
         if (reply) {
             lg_verify_add_cursors (verify, s, reply->cursors);
             if (wanted)
@@ -192,6 +207,7 @@ ctl_local_verify (ctl_args_t *args)
         s_verify_row (args, result, s, verdict, false, 0, 0, false, why);
         refused = refused || verdict == S_REFUSED;
         unreadable = unreadable || verdict == S_UNREADABLE;
+        no_cert = no_cert || verdict == S_NO_CERT;
         missing = missing || explicit;
     }
     //  2. Walk each chain that answers with its key
@@ -238,7 +254,7 @@ ctl_local_verify (ctl_args_t *args)
     }
     if (walked == 0)
         fprintf (stderr, "lgwanctl: nothing verified: no chain could be read\n");
-    int rc = broken_any || refused || unreadable? CTL_EXIT_REFUSED:
+    int rc = broken_any || refused || unreadable || no_cert? CTL_EXIT_REFUSED:
              missing || walked == 0? CTL_EXIT_UNAVAILABLE: CTL_EXIT_OK;
     json_decref (result);
     lg_verify_destroy (&verify);

@@ -311,8 +311,8 @@ ctl_local_client (const char *service, int timeout_ms, int retries)
         return NULL;
     }
     char *endpoint = lg_consumer_endpoint (service, false);
-    char *server = zsys_sprintf ("%s/services/%s", ctl_args_cert_dir (), service);
-    lg_client_t *client = endpoint? lg_client_new (endpoint, cert, server): NULL;
+    char *server = ctl_local_server_cert (service);
+    lg_client_t *client = endpoint && server? lg_client_new (endpoint, cert, server): NULL;
     if (!client)
         fprintf (stderr, "lgwanctl: could not set up a client of %s (LGWANCTL_CERT, %s)\n",
                  service, server);
@@ -321,6 +321,12 @@ ctl_local_client (const char *service, int timeout_ms, int retries)
     free (endpoint);
     zstr_free (&server);
     return client;
+}
+
+char *
+ctl_local_server_cert (const char *service)
+{
+    return zsys_sprintf ("%s/services/%s", ctl_args_cert_dir (), service);
 }
 
 int

@@ -70,4 +70,8 @@ int ctl_local_need_cert (void);
 //  A client of service speaking with $LGWANCTL_CERT; NULL with a message
 lg_client_t *ctl_local_client (const char *service, int timeout_ms, int retries);
 
+//  The public certificate of a service a client checks it by:
+//  $LG_CERT_DIR/services/<service>. Caller frees; NULL when out of memory.
+char *ctl_local_server_cert (const char *service);
+
 #endif
