@@ -579,6 +579,39 @@ test_x3_bidi_controls_are_escaped (void **state)
     free (text);
 }
 
+/* REQ X.2: which commands take --request-id (ctl_args_takes), so that
+   ctl_call names it in its hints only for those: every remote command and
+   the local verbs that list it, not verify, events tail or invoice export */
+static void
+test_x2_which_commands_take_a_request_id (void **state)
+{
+    (void) state;
+    const struct {
+        const char *noun, *verb, *flag, *value;
+        bool takes;
+    } cases [] = {
+        { "stats", "show", "--service", "registry", true },
+        { "provider", "list", NULL, NULL, true },
+        { "reference", "load", "--file", "x.csv", true },
+        { "tariff", "load", "--file", "x.json", true },
+        { "events", "tail", "--service", "billing", false },
+        { "verify", NULL, NULL, NULL, false },
+        { "invoice", "export", "--period", "2026-10", false },
+        { "keygen", NULL, "--service", "registry", false },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        ctl_args_t *args;
+        int rc = cases [i].verb
+               ? s_parse (&args, cases [i].noun, cases [i].verb, cases [i].flag, cases [i].value,
+                          NULL)
+               : s_parse (&args, cases [i].noun, cases [i].flag, cases [i].value, NULL);
+        if (rc != CTL_EXIT_OK || ctl_args_takes (args, "request-id") != cases [i].takes)
+            fail_msg ("%s %s: rc %d, takes %d", cases [i].noun, cases [i].verb? cases [i].verb: "",
+                      rc, !cases [i].takes);
+        ctl_args_destroy (&args);
+    }
+}
+
 static void
 test_render (void **state)
 {
@@ -635,6 +668,7 @@ main (void)
         cmocka_unit_test (test_set_field_any_message),
         cmocka_unit_test (test_tables_are_sound),
         cmocka_unit_test (test_render),
+        cmocka_unit_test (test_x2_which_commands_take_a_request_id),
         cmocka_unit_test (test_x3_bidi_controls_are_escaped),
     };
     return cmocka_run_group_tests (tests, s_setup, NULL);

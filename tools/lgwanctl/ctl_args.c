@@ -510,6 +510,15 @@ ctl_args_value (ctl_args_t *self, const char *name)
     return NULL;
 }
 
+bool
+ctl_args_takes (const ctl_args_t *self, const char *name)
+{
+    const ctl_command_t *command = self->command;
+    if (!command)
+        return false;
+    return s_flag (command->local? command->flags: s_remote_flags, name) != NULL;
+}
+
 zlistx_t *
 ctl_args_values (ctl_args_t *self, const char *name)
 {

@@ -81,6 +81,10 @@ int ctl_args_parse (ctl_args_t *self, int argc, char **argv);
 //  Value of a local flag (the first when repeated), or NULL.
 const char *ctl_args_value (ctl_args_t *self, const char *name);
 
+//  Whether the command takes the flag (a remote command: the tool's own
+//  flags; a local verb: its list), given or not.
+bool ctl_args_takes (const ctl_args_t *self, const char *name);
+
 //  Values of a repeatable local flag, in order, into a new list of borrowed
 //  strings (caller destroys the list).
 zlistx_t *ctl_args_values (ctl_args_t *self, const char *name);

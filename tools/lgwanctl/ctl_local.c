@@ -273,16 +273,20 @@ ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const ch
     else
         ctl_print_status (status);
     int rc = CTL_EXIT_REFUSED;
+    //  The hints name --request-id: only for a command that takes it (verify,
+    //  events tail and invoice export read, each request with an id of its own)
+    bool repeatable = ctl_args_takes (args, "request-id");
     if (status->code == LGWAN__V1__CODE__UNAVAILABLE) {
         //  A change, done or not, nobody knows: the same request_id does it
         //  at most once (a read changed nothing either way)
-        fprintf (stderr, "lgwanctl: if the command changes something, whether it was done is not"
-                         " known; the same command with --request-id %s repeats it safely (done"
-                         " at most once)\n", request->request_id);
+        if (repeatable)
+            fprintf (stderr, "lgwanctl: if the command changes something, whether it was done"
+                             " is not known; the same command with --request-id %s repeats it"
+                             " safely (done at most once)\n", request->request_id);
         rc = CTL_EXIT_UNAVAILABLE;
     }
     else
-    if (called == -2)
+    if (called == -2 && repeatable)
         fprintf (stderr, "lgwanctl: whether it was done or refused, a newer lgwanctl can tell:"
                          " the same command with --request-id %s gets the stored reply\n",
                  request->request_id);
