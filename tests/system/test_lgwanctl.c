@@ -1162,6 +1162,63 @@ test_x1_verify_names_a_missing_certificate (void **state)
     zstr_free (&secret_away);
 }
 
+//  Billing's answers for test_x2_events_tail_says_gaps_and_where_to_resume:
+//  seq 1, 3 and 6 (2, 4 and 5 missing), then UNAVAILABLE
+static void
+s_answer_gaps (const lg_request_t *request, lg_reply_t *reply, int nth)
+{
+    (void) nth;
+    static Lgwan__V1__ReplayReply replay = LGWAN__V1__REPLAY_REPLY__INIT;
+    static ProtobufCBinaryData page [3];
+    if (request->replay->from_seq > 1) {
+        reply->status->code = LGWAN__V1__CODE__UNAVAILABLE;
+        reply->status->message = (char *) "database away";
+        return;
+    }
+    const uint64_t seqs [] = { 1, 3, 6 };
+    for (size_t i = 0; i < 3; i++) {
+        lg_event_t event = LGWAN__V1__EVENT__INIT;
+        event.source = (char *) "billing";
+        event.seq = seqs [i];
+        event.occurred_at = (char *) "2026-10-01T00:00:00Z";
+        event.actor = (char *) "billing:run";
+        free (page [i].data);
+        page [i].len = protobuf_c_message_get_packed_size (&event.base);
+        page [i].data = (uint8_t *) malloc (page [i].len);
+        protobuf_c_message_pack (&event.base, page [i].data);
+    }
+    replay.head_seq = 6;
+    replay.events = page;
+    replay.n_events = 3;
+    reply->body_case = LGWAN__V1__REPLY__BODY_REPLAY;
+    reply->replay = &replay;
+}
+
+/* REQ X.2: events tail says a gap in the seqs it was given (an event
+   missing is not passed over in silence), and when it ends on no answer it
+   says where to go on from: "resume with --from-seq N", the seq after the
+   last it printed. It printed 1, 3, 6 as if nothing was missing, and its
+   exit 3 left the reader to work out where it stopped */
+static void
+test_x2_events_tail_says_gaps_and_where_to_resume (void **state)
+{
+    (void) state;
+    s_fake_start ("billing", s_answer_gaps);
+    char *out = NULL;
+    long mark = s_err_mark ();
+    int rc = s_ctl (&out, "viewer", "events tail --service billing --from-seq 1");
+    char *err = s_err_since (mark);
+    if (rc != 3 || !strstr (out, "\n6 ")
+    ||  !strstr (err, "lgwanctl: billing: no event with seq 2 in the reply: missing (a gap in its"
+                      " outbox)\n")
+    ||  !strstr (err, "lgwanctl: billing: no events with seq 4 to 5 in the reply: missing")
+    ||  !strstr (err, "lgwanctl: resume with --from-seq 7\n"))
+        fail_msg ("events tail said %d: %s%s", rc, out, err);
+    free (out);
+    free (err);
+    s_fake_stop ();
+}
+
 //  Write text to path (a new file or over one), with mode
 static void
 s_write_file (const char *path, const char *text, mode_t mode)
@@ -1617,6 +1674,7 @@ main (void)
         cmocka_unit_test (test_x2_output_not_written_is_an_error),
         cmocka_unit_test (test_r6_1_ok_detail_is_a_note),
         cmocka_unit_test (test_x1_verify_names_a_missing_certificate),
+        cmocka_unit_test (test_x2_events_tail_says_gaps_and_where_to_resume),
         cmocka_unit_test (test_r16_1_dry_run_is_said),
         cmocka_unit_test (test_r16_1_r15_3_provider_wide_is_said),
         cmocka_unit_test (test_r16_1_no_point_is_said),

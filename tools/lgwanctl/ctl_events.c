@@ -337,6 +337,9 @@ ctl_local_events_tail (ctl_args_t *args)
         int called = ctl_call (args, client, &request, service, &reply);
         free (request.request_id);
         if (called != CTL_EXIT_OK) {
+            //  Where a tail cut short by no answer goes on from
+            if (called == CTL_EXIT_UNAVAILABLE && next)
+                fprintf (stderr, "lgwanctl: resume with --from-seq %" PRIu64 "\n", next);
             rc = called;
             break;
         }
@@ -366,6 +369,16 @@ ctl_local_events_tail (ctl_args_t *args)
                                  SIZE_MAX, &msg, problem, sizeof problem) == 0) {
                 lg_event_t *event = (lg_event_t *) msg;
                 if (event->seq >= next) {
+                    //  The outbox numbers its events one after another: a
+                    //  seq skipped is an event missing (X.2), said, not hidden
+                    if (event->seq == next + 1)
+                        fprintf (stderr, "lgwanctl: %s: no event with seq %" PRIu64 " in the"
+                                 " reply: missing (a gap in its outbox)\n", service, next);
+                    else
+                    if (event->seq > next)
+                        fprintf (stderr, "lgwanctl: %s: no events with seq %" PRIu64 " to %"
+                                 PRIu64 " in the reply: missing (a gap in its outbox)\n",
+                                 service, next, event->seq - 1);
                     s_print_event (args, event);
                     next = event->seq + 1;
                 }
