@@ -1395,6 +1395,33 @@ test_r6_1_ok_detail_is_a_note (void **state)
     s_fake_stop ();
 }
 
+//  A fake isolation's answer to Replay: one Disconnected (seq 1) by
+//  operator:alice carrying applied
+static void
+s_replay_disconnected (const lg_request_t *request, lg_reply_t *reply,
+                       Lgwan__V1__IsolationApplied *applied)
+{
+    static Lgwan__V1__ReplayReply replay = LGWAN__V1__REPLAY_REPLY__INIT;
+    static ProtobufCBinaryData page [1];
+    lg_event_t event = LGWAN__V1__EVENT__INIT;
+    event.source = (char *) "isolation";
+    event.seq = 1;
+    event.occurred_at = (char *) "2026-10-01T00:00:00Z";
+    event.actor = (char *) "operator:alice";
+    event.reason = (char *) "suspected worm";
+    event.body_case = LGWAN__V1__EVENT__BODY_DISCONNECTED;
+    event.disconnected = applied;
+    free (page [0].data);
+    page [0].len = protobuf_c_message_get_packed_size (&event.base);
+    page [0].data = (uint8_t *) malloc (page [0].len);
+    protobuf_c_message_pack (&event.base, page [0].data);
+    replay.head_seq = 1;
+    replay.events = page;
+    replay.n_events = request->replay->from_seq <= 1? 1: 0;
+    reply->body_case = LGWAN__V1__REPLY__BODY_REPLAY;
+    reply->replay = &replay;
+}
+
 //  Isolation's answers for test_r16_1_dry_run_is_said: IsolationGet in
 //  force at east, which runs in dry run (with a control character in its
 //  name, as any text a service sends); Replay, a Disconnected in force there
@@ -1405,8 +1432,6 @@ s_answer_dry_run (const lg_request_t *request, lg_reply_t *reply, int nth)
     static char *dry_run [] = { (char *) "east\x1b[2J" };
     static char *points [] = { (char *) "east\x1b[2J", (char *) "west" };
     static Lgwan__V1__IsolationReply isolation = LGWAN__V1__ISOLATION_REPLY__INIT;
-    static Lgwan__V1__ReplayReply replay = LGWAN__V1__REPLAY_REPLY__INIT;
-    static ProtobufCBinaryData page [1];
     //  Connection 1 (for test_r16_1_r15_3_provider_wide_is_said): a
     //  provider-wide disconnection, a narrowed suspension, a provider-wide
     //  decommission it is still to inherit
@@ -1448,23 +1473,7 @@ s_answer_dry_run (const lg_request_t *request, lg_reply_t *reply, int nth)
     applied.n_points = 2;
     applied.dry_run_points = dry_run;
     applied.n_dry_run_points = 1;
-    lg_event_t event = LGWAN__V1__EVENT__INIT;
-    event.source = (char *) "isolation";
-    event.seq = 1;
-    event.occurred_at = (char *) "2026-10-01T00:00:00Z";
-    event.actor = (char *) "operator:alice";
-    event.reason = (char *) "suspected worm";
-    event.body_case = LGWAN__V1__EVENT__BODY_DISCONNECTED;
-    event.disconnected = &applied;
-    free (page [0].data);
-    page [0].len = protobuf_c_message_get_packed_size (&event.base);
-    page [0].data = (uint8_t *) malloc (page [0].len);
-    protobuf_c_message_pack (&event.base, page [0].data);
-    replay.head_seq = 1;
-    replay.events = page;
-    replay.n_events = request->replay->from_seq <= 1? 1: 0;
-    reply->body_case = LGWAN__V1__REPLY__BODY_REPLAY;
-    reply->replay = &replay;
+    s_replay_disconnected (request, reply, &applied);
 }
 
 /* REQ R16.1: a change in force at a point in dry run is said to be so in
@@ -1547,8 +1556,6 @@ s_answer_no_point (const lg_request_t *request, lg_reply_t *reply, int nth)
 {
     (void) nth;
     static Lgwan__V1__IsolationReply isolation = LGWAN__V1__ISOLATION_REPLY__INIT;
-    static Lgwan__V1__ReplayReply replay = LGWAN__V1__REPLAY_REPLY__INIT;
-    static ProtobufCBinaryData page [1];
     if (request->body_case != LGWAN__V1__REQUEST__BODY_REPLAY) {
         isolation.version = 3;
         isolation.in_force = true;
@@ -1562,23 +1569,7 @@ s_answer_no_point (const lg_request_t *request, lg_reply_t *reply, int nth)
     applied.state = (char *) "disconnected";
     applied.version = 3;
     applied.no_enforcement_point = true;
-    lg_event_t event = LGWAN__V1__EVENT__INIT;
-    event.source = (char *) "isolation";
-    event.seq = 1;
-    event.occurred_at = (char *) "2026-10-01T00:00:00Z";
-    event.actor = (char *) "operator:alice";
-    event.reason = (char *) "suspected worm";
-    event.body_case = LGWAN__V1__EVENT__BODY_DISCONNECTED;
-    event.disconnected = &applied;
-    free (page [0].data);
-    page [0].len = protobuf_c_message_get_packed_size (&event.base);
-    page [0].data = (uint8_t *) malloc (page [0].len);
-    protobuf_c_message_pack (&event.base, page [0].data);
-    replay.head_seq = 1;
-    replay.events = page;
-    replay.n_events = request->replay->from_seq <= 1? 1: 0;
-    reply->body_case = LGWAN__V1__REPLY__BODY_REPLAY;
-    reply->replay = &replay;
+    s_replay_disconnected (request, reply, &applied);
 }
 
 /* REQ R16.1: a change counted in force at no point (none registered, or
