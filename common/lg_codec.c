@@ -361,8 +361,10 @@ lg_codec_isolation_applied (const lg_event_t *event)
 }
 
 char *
-lg_codec_dry_run_said (char *const *points, size_t n)
+lg_codec_not_dropped_said (bool no_point, char *const *points, size_t n)
 {
+    if (no_point)
+        return strdup ("NO ENFORCEMENT POINT registered: nothing dropped anywhere");
     if (n == 0)
         return NULL;
     char *names = strdup ("");

@@ -55,14 +55,17 @@ const ProtobufCFieldDescriptor *lg_codec_body_field (const ProtobufCMessageDescr
 //  Reconnected, Decommissioned), or NULL for any other event.
 const Lgwan__V1__IsolationApplied *lg_codec_isolation_applied (const lg_event_t *event);
 
-//  What is said of enforcement points in dry run, whichever reply, event or
-//  record names them: "DRY RUN at east, west: nothing dropped there". Their
-//  acks count towards "in force", so it is said beside it (lgwanctl after a
-//  reply and an event, the registry in a connection's history), never left
-//  to a field. The names as given: a caller printing for a terminal escapes
-//  them first (ctl_render_dry_run). Caller frees; NULL when n is 0 or out of
-//  memory.
-char *lg_codec_dry_run_said (char *const *points, size_t n);
+//  What is said of a version "in force" that dropped nothing somewhere,
+//  whichever reply, event or record tells it: counted at no point (no_point:
+//  isolation counts a change in force at once when none is registered),
+//  "NO ENFORCEMENT POINT registered: nothing dropped anywhere"; else points
+//  in dry run, "DRY RUN at east, west: nothing dropped there". Their acks
+//  count towards "in force", so it is said beside it (lgwanctl after a reply
+//  and an event, the registry in a connection's history), never left to a
+//  field. The names as given: a caller printing for a terminal escapes them
+//  first (ctl_render_not_dropped). Caller frees; NULL when neither, or out
+//  of memory.
+char *lg_codec_not_dropped_said (bool no_point, char *const *points, size_t n);
 
 //  Self test
 void lg_codec_test (bool verbose);

@@ -1137,11 +1137,13 @@ reg_on_isolation (lg_db_t *db, const lg_event_t *event, void *state)
     snprintf (id, sizeof id, "%" PRIu64, applied->connection);
     //  A version of the record like any other change (R4.2, X.1): who asked
     //  isolation, why, and when it was in force at every point; and, where
-    //  points in dry run acked it (their acks count towards in force), that
-    //  nothing was dropped there, in the words lgwanctl says it with: the
-    //  history said "disconnected" and nothing of the dry run (R16.1)
+    //  it was counted in force at no point, or points in dry run acked it
+    //  (their acks count towards in force), that nothing was dropped there,
+    //  in the words lgwanctl says it with: the history said "disconnected"
+    //  and nothing of either (R16.1)
     const char *at = *applied->applied_at? applied->applied_at: event->occurred_at;
-    char *dry_run = lg_codec_dry_run_said (applied->dry_run_points, applied->n_dry_run_points);
+    char *dry_run = lg_codec_not_dropped_said (applied->no_enforcement_point,
+                                               applied->dry_run_points, applied->n_dry_run_points);
     char *reason = dry_run? zsys_sprintf ("%s%s%s", event->reason, *event->reason? " — ": "",
                                           dry_run): NULL;
     const char *params [] = { id, applied->state, *event->actor? event->actor: "system:isolation",

@@ -354,7 +354,9 @@ test_r16_1_disconnect_provider (void **state)
                                  " JOIN registry.connections c ON c.id = v.subject_id"
                                  " AND v.version = c.version WHERE v.subject = 'connection'"
                                  " AND v.subject_id = %" PRIu64 " AND v.record->>'state' = 'disconnected'"
-                                 " AND v.actor = 'operator:alice' AND v.reason = '試験'", s_conn [i]), 1);
+                                 " AND v.actor = 'operator:alice' AND v.reason = '試験 — NO"
+                                 " ENFORCEMENT POINT registered: nothing dropped anywhere'",
+                                 s_conn [i]), 1);
     }
 
     //  Again: nothing changes, no new event, same version

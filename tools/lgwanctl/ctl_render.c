@@ -259,16 +259,14 @@ ctl_render (FILE *out, json_t *object)
 char *
 ctl_render_not_dropped (bool no_point, char *const *points, size_t n)
 {
-    if (no_point)
-        return strdup ("NO ENFORCEMENT POINT registered: nothing dropped anywhere");
-    if (n == 0)
-        return NULL;
+    if (no_point || n == 0)
+        return lg_codec_not_dropped_said (no_point, NULL, 0);
     //  The names escaped, the words common's (one wording everywhere)
     char **escaped = (char **) calloc (n, sizeof (char *));
     bool whole = escaped != NULL;
     for (size_t i = 0; i < n && whole; i++)
         whole = (escaped [i] = ctl_render_escape (points [i])) != NULL;
-    char *said = whole? lg_codec_dry_run_said (escaped, n): NULL;
+    char *said = whole? lg_codec_not_dropped_said (false, escaped, n): NULL;
     for (size_t i = 0; escaped && i < n; i++)
         free (escaped [i]);
     free (escaped);

@@ -29,13 +29,10 @@ size_t ctl_render_width (const char *text);
 char *ctl_render_escape (const char *text);
 
 //  What lgwanctl says of a version "in force" that dropped nothing
-//  somewhere, whichever reply or event tells it: counted at no point
-//  (no_point: isolation counts it in force at once when none is registered),
-//  "NO ENFORCEMENT POINT registered: nothing dropped anywhere"; else points
-//  in dry run, lg_codec_dry_run_said's words ("DRY RUN at east, west:
-//  nothing dropped there"), the names escaped. Their acks count towards "in
-//  force", so it is said beside it, never left to a field. Caller frees;
-//  NULL when neither or out of memory.
+//  somewhere, whichever reply or event tells it: lg_codec_not_dropped_said's
+//  words ("NO ENFORCEMENT POINT registered: nothing dropped anywhere", or
+//  "DRY RUN at east, west: nothing dropped there"), the names escaped.
+//  Caller frees; NULL when neither or out of memory.
 char *ctl_render_not_dropped (bool no_point, char *const *points, size_t n);
 
 #endif
