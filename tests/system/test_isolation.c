@@ -2498,6 +2498,26 @@ s_reply_waits (void *arg)
                   " AND query LIKE 'WITH v AS (SELECT h.version AS head%%'") == 1;
 }
 
+//  The reply's statement asked from a thread while holder holds a table it
+//  reads: once it waits (s_reply_waits), holder runs change and commits;
+//  then the reply is in call->reply. *waits and *changed say whether it
+//  waited and whether the change ran; asserted by the caller, once the lock
+//  is let go (held, it would fail every test after this one)
+static void
+s_change_while_reply_waits (PGconn **holder, s_call_t *call, char *change, bool *waits,
+                            bool *changed)
+{
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_call_thread, call), 0);
+    *waits = lg_test_wait_for (s_reply_waits, NULL, 5000);
+    PGresult *res = PQexec (*holder, change);
+    zstr_free (&change);
+    *changed = PQresultStatus (res) == PGRES_TUPLES_OK;
+    PQclear (res);
+    s_holder_commit (holder);
+    pthread_join (thread, NULL);
+}
+
 /* REQ R16.1: IsolationGet judges the causes it shows against the head they
    belong to. The head and the version in force were read in one statement
    and the causes in a later one (autocommit: two snapshots), so a
@@ -2522,18 +2542,10 @@ test_r16_1_read_judges_causes_against_their_head (void **state)
     get.connection = id;
     s_call_t read = { .proc = &s_isolation, .who = "viewer",
                       .body_case = LGWAN__V1__REQUEST__BODY_ISOLATION_GET, .body = &get };
-    pthread_t thread;
-    assert_int_equal (pthread_create (&thread, NULL, s_call_thread, &read), 0);
-    bool waits = lg_test_wait_for (s_reply_waits, NULL, 5000);
-    char *impose = zsys_sprintf ("SELECT * FROM apply_cause (%" PRIu64 ", 1::smallint, true,"
-                                 " 'INC-SNAPSHOT', 'operator:alice', '試験', now ())", id);
-    PGresult *res = PQexec (holder, impose);
-    zstr_free (&impose);
-    bool imposed = PQresultStatus (res) == PGRES_TUPLES_OK;
-    PQclear (res);
-    //  Asserts only once the lock is let go
-    s_holder_commit (&holder);
-    pthread_join (thread, NULL);
+    bool waits, imposed;
+    s_change_while_reply_waits (&holder, &read,
+        zsys_sprintf ("SELECT * FROM apply_cause (%" PRIu64 ", 1::smallint, true,"
+                      " 'INC-SNAPSHOT', 'operator:alice', '試験', now ())", id), &waits, &imposed);
     assert_true (waits);
     assert_true (imposed);
     assert_non_null (read.reply);
@@ -2799,21 +2811,13 @@ test_r16_1_list_page_and_its_causes_agree (void **state)
     q.after_id = first - 1;
     s_call_t list = { .proc = &s_isolation, .who = "viewer",
                       .body_case = LGWAN__V1__REQUEST__BODY_ENFORCED_LIST, .body = &q };
-    pthread_t thread;
-    assert_int_equal (pthread_create (&thread, NULL, s_call_thread, &list), 0);
-    bool waits = lg_test_wait_for (s_reply_waits, NULL, 5000);
-    char *change = zsys_sprintf ("SELECT * FROM apply_cause (%" PRIu64 ", 1::smallint, false,"
-                                 " 'SAGA-PAGE', 'service:orchestrator', '試験', now ());"
-                                 " SELECT * FROM apply_cause (%" PRIu64 ", 1::smallint, true,"
-                                 " 'INC-PAGE-LATE', 'operator:alice', '試験', now ())",
-                                 first, second);
-    PGresult *res = PQexec (holder, change);
-    zstr_free (&change);
-    bool changed = PQresultStatus (res) == PGRES_TUPLES_OK;
-    PQclear (res);
-    //  Asserts only once the lock is let go
-    s_holder_commit (&holder);
-    pthread_join (thread, NULL);
+    bool waits, changed;
+    s_change_while_reply_waits (&holder, &list,
+        zsys_sprintf ("SELECT * FROM apply_cause (%" PRIu64 ", 1::smallint, false,"
+                      " 'SAGA-PAGE', 'service:orchestrator', '試験', now ());"
+                      " SELECT * FROM apply_cause (%" PRIu64 ", 1::smallint, true,"
+                      " 'INC-PAGE-LATE', 'operator:alice', '試験', now ())", first, second),
+        &waits, &changed);
     assert_true (waits);
     assert_true (changed);
     assert_non_null (list.reply);
