@@ -837,6 +837,77 @@ test_r12_1_stripe_under_a_larger_block (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+//  Approve a connection under review; its IPv4 and IPv6 prefixes as given
+static void
+s_approve_expect (uint64_t connection, const char *v4, const char *v6)
+{
+    lg_reply_t *reply = s_approve (connection);
+    assert_string_equal (reply->connection->connection->ipv4_prefix, v4);
+    assert_string_equal (reply->connection->connection->ipv6_prefix, v6);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+//  An approval the pools have no room for: refused, nothing allocated
+static void
+s_approve_no_room (uint64_t connection)
+{
+    long allocations = rf_count ("allocations");
+    rf_refused (s_decide ("reviewer", connection, APPROVED), RF_CODE (RESOURCE_EXHAUSTED), "R12.1");
+    s_assert_status (connection, "under_review");
+    assert_int_equal (rf_count ("allocations"), allocations);
+}
+
+/* REQ R12.1: the block after a stripe's last live block, found and claimed
+   by one statement, when the blocks differ in length: a /29 after a /30
+   skips to the next /29 boundary, a /30 after a /29 follows it; a /28 with
+   no room after the last, nor in a gap, is refused; a block released in
+   the middle, and the /30 before it, are found by the gap search once the
+   stripe's end is taken. A /27 pool is one stripe for these lengths */
+static void
+test_r12_1_block_after_the_last_of_mixed_lengths (void **state)
+{
+    (void) state;
+    s_pool ("asp-v4-mixed-lengths", "198.18.5.0/27", 4);
+    uint64_t service = rf_registered_service (1, 1);
+    s_approve_expect (s_under_review ("provider1", service, 30, 0), "198.18.5.0/30", "");
+    uint64_t middle = s_under_review ("provider1", service, 29, 0);
+    s_approve_expect (middle, "198.18.5.8/29", "");
+    s_approve_expect (s_under_review ("provider1", service, 30, 0), "198.18.5.16/30", "");
+    s_approve_no_room (s_under_review ("provider1", service, 28, 0));
+    s_approve_expect (s_under_review ("provider1", service, 30, 0), "198.18.5.20/30", "");
+    char sql [200];
+    snprintf (sql, sizeof sql, "UPDATE registry.allocations SET status = 'released',"
+                               " released_at = now () WHERE connection_id = %" PRIu64
+                               " RETURNING id", middle);
+    char *id = rf_sql_text (sql);
+    assert_non_null (id);
+    free (id);
+    s_approve_expect (s_under_review ("provider1", service, 29, 0), "198.18.5.24/29", "");
+    s_approve_expect (s_under_review ("provider1", service, 29, 0), "198.18.5.8/29", "");
+    s_approve_expect (s_under_review ("provider1", service, 30, 0), "198.18.5.4/30", "");
+    s_approve_no_room (s_under_review ("provider1", service, 30, 0));
+}
+
+/* REQ R12.1: pools that end the address space (255.255.255.255, and
+   ffff:...:ffff) are allocated to their last block, and then have no room:
+   the block after the last is not looked for past the end (the address
+   after it does not exist) */
+static void
+test_r12_1_pool_at_the_end_of_the_address_space (void **state)
+{
+    (void) state;
+    s_pool ("asp-v4-top", "255.255.255.240/28", 4);
+    s_pool ("asp-v6-top", "ffff:ffff:ffff:ff00::/56", 6);
+    uint64_t service = rf_registered_service (1, 1);
+    s_approve_expect (s_under_review ("provider1", service, 30, 56),
+                      "255.255.255.240/30", "ffff:ffff:ffff:ff00::/56");
+    s_approve_no_room (s_under_review ("provider1", service, 0, 56));
+    s_approve_expect (s_under_review ("provider1", service, 30, 0), "255.255.255.244/30", "");
+    s_approve_expect (s_under_review ("provider1", service, 30, 0), "255.255.255.248/30", "");
+    s_approve_expect (s_under_review ("provider1", service, 30, 0), "255.255.255.252/30", "");
+    s_approve_no_room (s_under_review ("provider1", service, 30, 0));
+}
+
 //  ---------------------------------------------------------------------------
 //  Test 2: bad input
 
@@ -2030,6 +2101,10 @@ main (void)
         cmocka_unit_test (test_r12_1_allocation_reuse),
         cmocka_unit_test (test_r12_1_r5_2_server_address_free_again_after_release),
         cmocka_unit_test (test_r12_1_concurrent_allocation_two_registries),
+        //  These two expect every pool before theirs full, as the three
+        //  above leave them, and leave theirs full
+        cmocka_unit_test (test_r12_1_block_after_the_last_of_mixed_lengths),
+        cmocka_unit_test (test_r12_1_pool_at_the_end_of_the_address_space),
         cmocka_unit_test (test_r12_1_ipv6_allocation_and_lookup),
         cmocka_unit_test (test_r12_1_stripe_under_a_larger_block),
         cmocka_unit_test (test_r12_1_service_name_of_a_connection_domain_refused),
