@@ -476,20 +476,20 @@ reg_connection_review (lg_ctx_t *ctx)
 //  live ones inside the pool, sorted by address.
 static int
 s_find_block (const PGresult *allocations, int family, u128 pool, int pool_length, int length,
-              u128 *found)
+              bool from_last, u128 *found)
 {
     int bits = s_bits (family);
     u128 size = (u128) 1 << (bits - length);
     u128 pool_end = pool + (((u128) 1 << (bits - pool_length)) - 1);
     u128 candidate = pool;
     int rows = PQntuples (allocations);
-    for (int row = 0; row < rows; row++) {
+    for (int row = from_last && rows? rows - 1: 0; row < rows; row++) {
         int f, l;
         u128 start;
         if (s_parse (PQgetvalue (allocations, row, 0), &f, &start, &l, false))
             continue;
         u128 end = start + (((u128) 1 << (bits - l)) - 1);
-        if (candidate + size - 1 < start)
+        if (!from_last && candidate + size - 1 < start)
             break;                              //  the gap before this one fits
         if (end >= candidate)
             candidate = ((end / size) + 1) * size;      //  next aligned block after it
@@ -535,9 +535,8 @@ s_first_domain (lg_ctx_t *ctx, uint64_t service, bool *others)
 //     one stripe). A connection starts in stripe (id mod stripes) and takes
 //     that stripe's lock (an advisory lock until COMMIT), so approvals run
 //     side by side, and approvals in one stripe take turns.
-//  2. In the stripe: the first aligned block after its last live block,
-//     found and inserted by one statement (one index probe, one round
-//     trip), else its first gap.
+//  2. In the stripe: the first aligned block after its last live block (one
+//     index probe), else its first gap.
 //  3. The stripe is full, or the same block was lost twice (a live block
 //     larger than the stripe covers it; the stripe's range does not list
 //     it): the pool's first gap, without a lock.
@@ -551,73 +550,49 @@ s_first_domain (lg_ctx_t *ctx, uint64_t service, bool *others)
 #define STRIPE_MIN_BITS   4         //  a stripe holds at least 2^4 blocks
 #define ALLOCATE_TRIES    1000
 
-//  The first address of base/base_length as a cidr, and its last as a host
-//  route: the btree range of the live blocks inside it (inet orders by the
-//  bits the two masks share, then by mask length; ordered by the cidr
-//  column itself: its text would sort 10 before 9)
-static void
-s_range (int family, u128 base, int base_length, char *first, char *last_host, size_t size)
+//  Live blocks in [base, last address of base/base_length]: the last only,
+//  or all in order. Live blocks are the btree range [prefix, last address as
+//  a host route] (inet orders by the bits the two masks share, then by mask
+//  length; ordered by the cidr column itself: its text would sort 10 before 9)
+static int
+s_live_blocks (lg_ctx_t *ctx, int family, u128 base, int base_length, bool last_only,
+               PGresult **res)
 {
     int bits = s_bits (family);
-    s_format (family, base, base_length, first, size);
-    s_format (family, base + (((u128) 1 << (bits - base_length)) - 1), bits, last_host, size);
+    char first [64], last_host [64];
+    s_format (family, base, base_length, first, sizeof first);
+    s_format (family, base + (((u128) 1 << (bits - base_length)) - 1), bits, last_host,
+              sizeof last_host);
+    const char *within [] = { first, last_host };
+    return lg_ctx_query (ctx, res, last_only
+        ? "SELECT a.prefix::text AS block FROM allocations a WHERE a.status <> 'released'"
+          " AND a.prefix >= $1::cidr AND a.prefix <= $2::inet ORDER BY a.prefix DESC LIMIT 1"
+        : "SELECT a.prefix::text AS block FROM allocations a WHERE a.status <> 'released'"
+          " AND a.prefix >= $1::cidr AND a.prefix <= $2::inet ORDER BY a.prefix",
+        2, within);
 }
 
-//  A free block of length inside base/base_length as committed now: the
-//  first gap. 0 found, 1 none, or rc
+//  A free block of length inside base/base_length as committed now: after
+//  the last (when after_last), else the first gap. 0 found, 1 none, or rc
 static int
-s_search (lg_ctx_t *ctx, int family, u128 base, int base_length, int length, u128 *block)
+s_search (lg_ctx_t *ctx, int family, u128 base, int base_length, int length, bool after_last,
+          u128 *block)
 {
-    char first [64], last_host [64];
-    s_range (family, base, base_length, first, last_host, sizeof first);
-    const char *within [] = { first, last_host };
     PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, "SELECT a.prefix::text AS block FROM allocations a"
-                                      " WHERE a.status <> 'released' AND a.prefix >= $1::cidr"
-                                      " AND a.prefix <= $2::inet ORDER BY a.prefix", 2, within);
-    if (rc)
+    int rc;
+    if (after_last) {
+        if ((rc = s_live_blocks (ctx, family, base, base_length, true, &res)))
+            return rc;
+        int found = s_find_block (res, family, base, base_length, length, true, block);
+        PQclear (res);
+        if (found == 0)
+            return 0;
+    }
+    if ((rc = s_live_blocks (ctx, family, base, base_length, false, &res)))
         return rc;
-    int found = s_find_block (res, family, base, base_length, length, block);
+    int found = s_find_block (res, family, base, base_length, length, false, block);
     PQclear (res);
     return found? 1: 0;
-}
-
-//  Claim the first aligned block of length after the last live block of
-//  the stripe base/stripe_length (its first block when it has none), found
-//  and inserted by one statement: one round trip for the common case. The
-//  block after the last is the one after the aligned block of length that
-//  holds the last live address; there is none when that ends the stripe.
-//  0 claimed (the prefix in out), 1 nothing claimed (no room after the
-//  last, or the block is taken: a live block larger than the stripe, or one
-//  a whole-pool search took), or rc
-static int
-s_claim_after_last (lg_ctx_t *ctx, const char *connection, const char *pool_id, int family,
-                    u128 base, int stripe_length, int length, char *out, size_t size)
-{
-    char first [64], last_host [64], block [64], fam [4], len [4], bits [4], now [40];
-    s_range (family, base, stripe_length, first, last_host, sizeof first);
-    s_format (family, base, length, block, sizeof block);
-    snprintf (fam, sizeof fam, "%d", family);
-    snprintf (len, sizeof len, "%d", length);
-    snprintf (bits, sizeof bits, "%d", s_bits (family));
-    lg_clock_format (ctx->now_us, now, sizeof now);
-    const char *params [] = { connection, pool_id, first, fam, now, block, last_host, len, bits };
-    PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, "INSERT INTO allocations (connection_id, pool_id, prefix,"
-        " family, allocated_at) SELECT $1::bigint, $2::bigint, coalesce (network (set_masklen"
-        " (n.x + 1, $8::integer)), $6::cidr), $4::smallint, $5::timestamptz FROM (SELECT"
-        " (SELECT set_masklen (broadcast (set_masklen (broadcast (a.prefix), $8::integer)),"
-        "   $9::integer) FROM allocations a WHERE a.status <> 'released'"
-        "   AND a.prefix >= $3::cidr AND a.prefix <= $7::inet ORDER BY a.prefix DESC LIMIT 1)"
-        " AS x) n WHERE n.x IS NULL OR n.x < $7::inet"
-        " ON CONFLICT DO NOTHING RETURNING prefix::text", 9, params);
-    if (rc)
-        return rc;
-    int inserted = PQntuples (res);
-    if (inserted)
-        snprintf (out, size, "%s", PQgetvalue (res, 0, 0));
-    PQclear (res);
-    return inserted? 0: 1;
 }
 
 //  Insert block for the connection unless a live block overlaps it: 0
@@ -681,13 +656,6 @@ s_allocate (lg_ctx_t *ctx, const char *connection, const char *pools, int family
         if ((rc = reg_queue (ctx, "SELECT pg_advisory_xact_lock (hashtext ($1), $2::integer)",
                              2, lock)))
             break;
-        if ((rc = s_claim_after_last (ctx, connection, pool_id, family, base, stripe_length,
-                                      length, out, size)) != 1) {
-            if (rc == 0)
-                return 0;
-            break;
-        }
-        rc = 0;
         bool in_stripe = true, lost_any = false;
         u128 lost = 0;
         for (int tries = 0; ; tries++) {
@@ -697,8 +665,8 @@ s_allocate (lg_ctx_t *ctx, const char *connection, const char *pools, int family
                 break;
             }
             u128 block;
-            rc = in_stripe? s_search (ctx, family, base, stripe_length, length, &block)
-                          : s_search (ctx, family, pool, pool_length, length, &block);
+            rc = in_stripe? s_search (ctx, family, base, stripe_length, length, true, &block)
+                          : s_search (ctx, family, pool, pool_length, length, false, &block);
             if (rc == 1 && in_stripe && stripe_bits > 0) {
                 in_stripe = false;          //  the stripe is full: the whole pool
                 continue;

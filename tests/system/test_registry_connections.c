@@ -857,12 +857,12 @@ s_approve_no_room (uint64_t connection)
     assert_int_equal (rf_count ("allocations"), allocations);
 }
 
-/* REQ R12.1: the block after a stripe's last live block, found and claimed
-   by one statement, when the blocks differ in length: a /29 after a /30
-   skips to the next /29 boundary, a /30 after a /29 follows it; a /28 with
-   no room after the last, nor in a gap, is refused; a block released in
-   the middle, and the /30 before it, are found by the gap search once the
-   stripe's end is taken. A /27 pool is one stripe for these lengths */
+/* REQ R12.1: the block after a stripe's last live block when the blocks
+   differ in length: a /29 after a /30 skips to the next /29 boundary, a /30
+   after a /29 follows it; a /28 with no room after the last, nor in a gap,
+   is refused; a block released in the middle, and the /30 before it, are
+   found by the gap search once the stripe's end is taken. A /27 pool is one
+   stripe for these lengths */
 static void
 test_r12_1_block_after_the_last_of_mixed_lengths (void **state)
 {
@@ -889,9 +889,8 @@ test_r12_1_block_after_the_last_of_mixed_lengths (void **state)
 }
 
 /* REQ R12.1: pools that end the address space (255.255.255.255, and
-   ffff:...:ffff) are allocated to their last block, and then have no room:
-   the block after the last is not looked for past the end (the address
-   after it does not exist) */
+   ffff:...:ffff) are allocated to their last block, and then have no room
+   (the search does not wrap past the end) */
 static void
 test_r12_1_pool_at_the_end_of_the_address_space (void **state)
 {
