@@ -1395,6 +1395,57 @@ test_r6_1_ok_detail_is_a_note (void **state)
     s_fake_stop ();
 }
 
+//  A fake registry's answer to ReferenceLoad: OK without the list's reply
+//  first, then OK with a list version past 2^53 (JSON numbers lose it)
+static void
+s_answer_reference (const lg_request_t *request, lg_reply_t *reply, int nth)
+{
+    static Lgwan__V1__ReferenceLoadReply loaded = LGWAN__V1__REFERENCE_LOAD_REPLY__INIT;
+    if (request->body_case != LGWAN__V1__REQUEST__BODY_REFERENCE_LOAD) {
+        reply->status->code = LGWAN__V1__CODE__INVALID_ARGUMENT;
+        reply->status->message = (char *) "not a reference load";
+        return;
+    }
+    if (nth == 0)
+        return;                 //  OK, and no body
+    loaded.list_version = UINT64_MAX;
+    loaded.entries = 1963;
+    reply->body_case = LGWAN__V1__REPLY__BODY_REFERENCE_LOAD;
+    reply->reference_load = &loaded;
+}
+
+/* REQ X.2: reference load checks what the registry answered and prints it as
+   every command prints a reply: OK without the list's reply is an error
+   (exit 1) naming it, not a crash; the reply in --json is proto3 JSON, its
+   64-bit list version a string that keeps every digit, and for people its
+   fields by name. Before, the first crashed (a NULL body read) and the
+   version was a JSON number */
+static void
+test_x2_reference_load_reply_is_checked (void **state)
+{
+    (void) state;
+    s_fake_start ("registry", s_answer_reference);
+    char *file = zsys_sprintf ("%s/deploy/data/local-governments.csv", getenv ("LG_SOURCE_DIR"));
+    long mark = s_err_mark ();
+    char *out = NULL;
+    int rc = s_ctl (&out, "operator", "reference load --file %s", file);
+    char *err = s_err_since (mark);
+    if (rc != 1 || *out || !strstr (err, "lgwanctl: registry answered without the list it loaded\n"))
+        fail_msg ("a load answered without its reply said %d: %s%s", rc, out, err);
+    free (err);
+    free (out);
+    assert_int_equal (s_ctl (&out, "operator", "reference load --file %s --json", file), 0);
+    assert_string_equal (out, "{\"listVersion\":\"18446744073709551615\",\"entries\":1963}\n");
+    free (out);
+    assert_int_equal (s_ctl (&out, "operator", "reference load --file %s", file), 0);
+    if (!strstr (out, "list_version") || !strstr (out, "18446744073709551615")
+    ||  !strstr (out, "entries") || !strstr (out, "1963"))
+        fail_msg ("a load for people said: %s", out);
+    free (out);
+    zstr_free (&file);
+    s_fake_stop ();
+}
+
 //  A fake isolation's answer to Replay: one Disconnected (seq 1) by
 //  operator:alice carrying applied
 static void
@@ -1664,6 +1715,7 @@ main (void)
         cmocka_unit_test (test_x3_keygen_writes_over_no_file),
         cmocka_unit_test (test_x2_output_not_written_is_an_error),
         cmocka_unit_test (test_r6_1_ok_detail_is_a_note),
+        cmocka_unit_test (test_x2_reference_load_reply_is_checked),
         cmocka_unit_test (test_x1_verify_names_a_missing_certificate),
         cmocka_unit_test (test_x2_events_tail_says_gaps_and_where_to_resume),
         cmocka_unit_test (test_r16_1_dry_run_is_said),

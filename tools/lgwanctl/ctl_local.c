@@ -177,6 +177,23 @@ ctl_print_json (json_t *json)
     return 0;
 }
 
+int
+ctl_print_message (ctl_args_t *args, const ProtobufCMessage *message)
+{
+    json_t *json = lg_pbjson_from_message (message, args->json? 0: LG_PBJSON_EMIT_DEFAULTS
+                                                                 | LG_PBJSON_PROTO_NAMES);
+    int rc = CTL_EXIT_OK;
+    if (!json || (args->json && ctl_print_json (json))) {
+        fprintf (stderr, "lgwanctl: could not print the reply of %s\n", args->service);
+        rc = CTL_EXIT_REFUSED;
+    }
+    else
+    if (!args->json)
+        ctl_render (stdout, json);
+    json_decref (json);
+    return rc;
+}
+
 void
 ctl_print_status (const lg_status_t *status)
 {
@@ -365,20 +382,13 @@ ctl_local_reference_load (ctl_args_t *args)
     request.reason = (char *) (reason? reason: "reference list loaded");
     lg_reply_t *reply = NULL;
     rc = ctl_call (args, client, &request, "registry", &reply);
-    if (rc == CTL_EXIT_OK) {
-        json_t *result = json_pack ("{s:I, s:I}", "list_version",
-                                    (json_int_t) reply->reference_load->list_version, "entries",
-                                    (json_int_t) reply->reference_load->entries);
-        if (args->json) {
-            char *text = json_dumps (result, JSON_COMPACT);
-            printf ("%s\n", text);
-            free (text);
-        }
-        else
-            printf ("list_version: %" PRIu64 "\nentries: %u\n",
-                    reply->reference_load->list_version, reply->reference_load->entries);
-        json_decref (result);
+    if (rc == CTL_EXIT_OK && reply->body_case != LGWAN__V1__REPLY__BODY_REFERENCE_LOAD) {
+        fprintf (stderr, "lgwanctl: registry answered without the list it loaded\n");
+        rc = CTL_EXIT_REFUSED;
     }
+    else
+    if (rc == CTL_EXIT_OK)
+        rc = ctl_print_message (args, &reply->reference_load->base);
     if (reply)
         lgwan__v1__reply__free_unpacked (reply, NULL);
     request.reference_load = NULL;
@@ -464,16 +474,7 @@ ctl_local_tariff_load (ctl_args_t *args)
     }
     else
     if (rc == CTL_EXIT_OK) {
-        json_t *json = lg_pbjson_from_message (&reply->tariff->base, args->json? 0:
-                                               LG_PBJSON_EMIT_DEFAULTS | LG_PBJSON_PROTO_NAMES);
-        if (args->json) {
-            char *text = json_dumps (json, JSON_COMPACT);
-            printf ("%s\n", text? text: "{}");
-            free (text);
-        }
-        else
-            ctl_render (stdout, json);
-        json_decref (json);
+        rc = ctl_print_message (args, &reply->tariff->base);
         lgwan__v1__reply__free_unpacked (reply, NULL);
     }
     free (document);

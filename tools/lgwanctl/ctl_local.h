@@ -59,6 +59,11 @@ void ctl_unreadable_text (char *text, size_t size, const char *service, const ch
 //  Print a JSON value on one line of stdout; -1 if it could not be made
 int ctl_print_json (json_t *json);
 
+//  Print a reply's message as every command does: proto3 JSON with --json
+//  (64-bit integers as strings), else for people. CTL_EXIT_OK, or
+//  CTL_EXIT_REFUSED when it could not be printed
+int ctl_print_message (ctl_args_t *args, const ProtobufCMessage *message);
+
 //  Print a refusal for people on stderr, its texts escaped:
 //  "lgwanctl: MESSAGE (CODE, requirement R)" and "detail: ..." when it has one.
 void ctl_print_status (const lg_status_t *status);

@@ -64,21 +64,9 @@ s_print_body (ctl_args_t *args, const lg_reply_t *reply)
             printf ("{}\n");
         return CTL_EXIT_OK;
     }
-    json_t *json = lg_pbjson_from_message (body, args->json? 0: LG_PBJSON_EMIT_DEFAULTS
-                                                              | LG_PBJSON_PROTO_NAMES);
-    int rc = CTL_EXIT_OK;
-    if (!json) {
-        fprintf (stderr, "lgwanctl: could not print the reply of %s\n", args->service);
-        rc = CTL_EXIT_REFUSED;
-    }
-    else
-    if (args->json)
-        ctl_print_json (json);
-    else {
-        ctl_render (stdout, json);
+    int rc = ctl_print_message (args, body);
+    if (rc == CTL_EXIT_OK && !args->json)
         s_print_notes (reply);
-    }
-    json_decref (json);
     return rc;
 }
 
