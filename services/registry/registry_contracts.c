@@ -14,8 +14,9 @@
        cancellation being written is waited for and seen), and
        ContractActivated is published.
     3. An interconnection is a registered fact with its justification (R8.1):
-       no approval step, no prefecture involved, and the operating body is
-       refused as a side (R8.2). It
+       no approval step, and neither the operating body nor a prefecture
+       (a local government the reference list names a prefecture: it
+       manages its prefectural node) is accepted as a side (R8.2). It
        ends by a cancellation (a notification, by either side or staff), or
        with either side's cancellation (registry_changes.c, point 6); then
        the pair may register one again.
@@ -422,23 +423,34 @@ reg_interconnection_register (lg_ctx_t *ctx)
     int rc;
     if ((rc = s_qualified (ctx, r->provider_a, "R8.1")) || (rc = s_qualified (ctx, r->provider_b, "R8.1")))
         return rc;
-    //  R8.2: the operating body takes no part in interconnections (both
-    //  sides are locked above: the flag is as it stays)
+    //  R8.2: neither the operating body nor a prefecture (which manages its
+    //  prefectural node; a local government whose code the reference list
+    //  names a prefecture) takes part in interconnections (both sides are
+    //  locked above: the flag and the code are as they stay)
     char a [24], b [24], now [40];
     ID_TEXT (a, r->provider_a);
     ID_TEXT (b, r->provider_b);
     const char *sides [] = { a, b };
     PGresult *res;
-    if ((rc = lg_ctx_query (ctx, &res, "SELECT min (id) AS id FROM providers"
-                                       " WHERE id IN ($1::bigint, $2::bigint) AND operating_body",
-                            2, sides)))
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT p.id, p.operating_body, g.name FROM providers p"
+                                       " LEFT JOIN local_governments g ON g.lgcode = p.lgcode"
+                                       "  AND g.kind = 'prefecture'"
+                                       " WHERE p.id IN ($1::bigint, $2::bigint)"
+                                       " AND (p.operating_body OR g.lgcode IS NOT NULL)"
+                                       " ORDER BY p.id LIMIT 1", 2, sides)))
         return rc;
-    char body [24];
-    snprintf (body, sizeof body, "%s", lg_db_value (res, 0, "id")? lg_db_value (res, 0, "id"): "");
+    if (PQntuples (res) == 1) {
+        if (streq (lg_db_value (res, 0, "operating_body"), "t"))
+            rc = REFUSE (ctx, "R8.2", "provider %s is the operating body, which takes no part in"
+                         " interconnections between providers", lg_db_value (res, 0, "id"));
+        else
+            rc = REFUSE (ctx, "R8.2", "provider %s is a prefecture (%s), which manages its"
+                         " prefectural node and takes no part in interconnections between"
+                         " providers", lg_db_value (res, 0, "id"), lg_db_value (res, 0, "name"));
+        PQclear (res);
+        return rc;
+    }
     PQclear (res);
-    if (*body)
-        return REFUSE (ctx, "R8.2", "provider %s is the operating body, which takes no part in"
-                       " interconnections between providers", body);
     //  R8.2: a registered fact at once; nobody approves it
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { a, b, r->justification, now };

@@ -1081,6 +1081,45 @@ test_r8_2_operating_body_is_no_side_of_an_interconnection (void **state)
     assert_int_equal (rf_count ("outbox"), events);
 }
 
+/* REQ R8.2: a prefecture, which manages its prefectural node, takes no part
+   in interconnections either: a qualified local government whose code the
+   reference list names a prefecture (静岡県, 220001) is refused as either
+   side, FAILED_PRECONDITION R8.2 naming it, and nothing is registered; a
+   municipality of that prefecture (静岡市, 221007) is a side like any
+   provider. Before, the prefecture's was registered */
+static void
+test_r8_2_prefecture_is_no_side_of_an_interconnection (void **state)
+{
+    (void) state;
+    lg_reply_t *reply = s_apply_local_government ("220001");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    uint64_t prefecture = reply->provider->provider->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_qualify (prefecture);
+    reply = s_apply_local_government ("221007");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    uint64_t city = reply->provider->provider->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_qualify (city);
+
+    long interconnections = rf_count ("interconnections");
+    long events = rf_count ("outbox");
+    char message [200];
+    snprintf (message, sizeof message, "provider %" PRIu64 " is a prefecture (静岡県), which"
+              " manages its prefectural node and takes no part in interconnections between"
+              " providers", prefecture);
+    reply = s_interconnect ("operator", prefecture, 2, "県との相互接続");
+    rf_expect (reply, RF_CODE (FAILED_PRECONDITION), "R8.2");
+    assert_string_equal (reply->status->message, message);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_refused (s_interconnect ("operator", 2, prefecture, "県との相互接続"),
+                RF_CODE (FAILED_PRECONDITION), "R8.2");
+    assert_int_equal (rf_count ("interconnections"), interconnections);
+    assert_int_equal (rf_count ("outbox"), events);
+    rf_ok (s_interconnect ("operator", city, 2, "市との相互接続"));
+    assert_int_equal (rf_count ("interconnections"), interconnections + 1);
+}
+
 /* REQ R3.1: a rejected applicant may apply again under its corporate number;
    a live record keeps the number to itself */
 static void
@@ -1616,6 +1655,7 @@ main (void)
         cmocka_unit_test (test_r4_1_activation_waits_for_a_hosting_providers_cancellation),
         cmocka_unit_test (test_r8_interconnections),
         cmocka_unit_test (test_r8_2_operating_body_is_no_side_of_an_interconnection),
+        cmocka_unit_test (test_r8_2_prefecture_is_no_side_of_an_interconnection),
         cmocka_unit_test (test_r3_1_reapply_after_rejection),
         cmocka_unit_test (test_r3_1_one_provider_per_local_government),
         cmocka_unit_test (test_r4_3_service_list),
