@@ -102,6 +102,9 @@
        for us is at most S_RCVHWM (100) frames of that bound (ZMQ_RCVHWM:
        at the bound it stops reading the socket, nothing is lost here): 200
        MiB at the default 1 MiB, where 1000 frames of 1 MiB were before.
+       Each frame over LG_MAX_MSG doubles the spacing of our Hellos (500 ms
+       up to 32 s) until a Snapshot within it comes: every Hello makes the
+       service build a Snapshot as big again, and we asked twice a second.
     9. A Repaired frame stays under what the isolation service decodes:
        its lists are cut at the smaller of LG_MAX_MSG and
        LG_MAX_MSG_DEFAULT (the service decodes enforcer frames at its own
@@ -127,6 +130,7 @@
 #define S_LIST_LOG_MAX      10      //  prefixes named in a log DETAIL
 #define S_ZMQ_MSG_FACTOR    2       //  ZeroMQ's bound on a frame: this many times LG_MAX_MSG
 #define S_RCVHWM            100     //  frames ZeroMQ queues for us, at most (point 8)
+#define S_OVERSIZE_SHIFT    6       //  Hellos after frames over LG_MAX_MSG: up to 500 ms << 6, 32 s
 
 typedef struct {
     enforcer_config_t config;
@@ -150,6 +154,7 @@ typedef struct {
 
     bool hello_pending;             //  a Hello is wanted and not sent yet
     int64_t hello_sent_at;
+    int oversize;                   //  frames over LG_MAX_MSG since the last Snapshot (point 8)
     int64_t frame_at;               //  last frame from the service
     int64_t refused_logged;         //  zclock_mono of the last Refused logged
     int64_t behind_since;           //  a Beat showed a newer version, 0 if none
@@ -271,11 +276,20 @@ s_send (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
     return 0;
 }
 
+//  The spacing of Hellos: doubled by each frame over LG_MAX_MSG since the
+//  last Snapshot (point 8), up to S_OVERSIZE_SHIFT times
+static int64_t
+s_hello_spacing (const s_enforcer_t *self)
+{
+    int shift = self->oversize < S_OVERSIZE_SHIFT? self->oversize: S_OVERSIZE_SHIFT;
+    return (int64_t) S_HELLO_SPACING_MS << shift;
+}
+
 static void
 s_try_hello (s_enforcer_t *self)
 {
     int64_t now = zclock_mono ();
-    if (!self->hello_pending || now - self->hello_sent_at < S_HELLO_SPACING_MS)
+    if (!self->hello_pending || now - self->hello_sent_at < s_hello_spacing (self))
         return;
     Lgwan__V1__EnforcerHello hello = LGWAN__V1__ENFORCER_HELLO__INIT;
     hello.point = self->config.point;
@@ -546,6 +560,7 @@ static void
 s_on_snapshot (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
 {
     Lgwan__V1__EnforcementSnapshot *snapshot = frame->snapshot;
+    self->oversize = 0;                 //  one came within the limit (point 8)
     char why [256] = "";
     zhashx_t *next = enf_prefix_set_new ();
     if (s_canon_list (snapshot->prefixes, snapshot->n_prefixes, NULL, next, why, sizeof why)) {
@@ -804,10 +819,14 @@ s_on_frame (zloop_t *loop, zsock_t *dealer, void *arg)
                               why, sizeof why);
     zmsg_destroy (&msg);
     if (rc == -1) {
-        //  Point 8: the gateway keeps its last state, said every time
+        //  Point 8: the gateway keeps its last state, said every time; the
+        //  next Hellos are spaced further, each asking the service for a
+        //  Snapshot as big again
+        self->oversize++;
         lg_log_write (LG_LOG_WARNING, why, "ignoring a frame from the isolation service over"
                       " LG_MAX_MSG (%" PRId64 " bytes): nothing changes at this gateway until"
-                      " LG_MAX_MSG is raised here and at the service", self->config.max_msg);
+                      " LG_MAX_MSG is raised here and at the service; asking again in %.1f s",
+                      self->config.max_msg, s_hello_spacing (self) / 1000.0);
         return 0;
     }
     if (rc) {

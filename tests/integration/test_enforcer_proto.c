@@ -1073,6 +1073,55 @@ test_r16_1_frame_over_max_msg_is_logged_and_reconnects (void **state)
     s_strings_free (&list);
 }
 
+/* REQ R16.1: a Snapshot over LG_MAX_MSG is not asked for twice a second.
+   Each Hello makes the service build a Snapshot as big again; the enforcer
+   ignored it (point 8) and, Beats ahead of it, said Hello every 500 ms.
+   Now each frame over the limit doubles the spacing of its Hellos (500 ms
+   up to 32 s), and a Snapshot within the limit brings it back. Here every
+   Hello gets the 1.2 MB Snapshot and a Beat ahead comes every 200 ms:
+   over 7 s the old code says Hello some 12 times, this one 4 (1, 2 and
+   4 s apart). */
+static void
+test_r16_1_oversize_snapshot_asked_less_often (void **state)
+{
+    (void) state;
+    static const char *const env [] = { "LG_RECONCILE_MS=1000", NULL };
+    s_pid = s_spawn ("east", s_ns, env, NULL);
+    Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 10000);
+    s_free (&frame);
+    char **list = s_v6_many (30000);
+    s_send_snapshot (7, (const char *const *) list);
+    int hellos = 0;
+    int64_t end = zclock_mono () + 7000, beat_at = 0;
+    while (zclock_mono () < end) {
+        if (zclock_mono () >= beat_at) {
+            s_send_beat (7);
+            beat_at = zclock_mono () + 200;
+        }
+        frame = s_next (50);
+        if (frame && frame->body_case == LGWAN__V1__ENFORCER_FRAME__BODY_HELLO) {
+            hellos++;
+            s_send_snapshot (7, (const char *const *) list);
+        }
+        s_free (&frame);
+    }
+    print_message ("  %d Hellos in 7 s, each answered by a Snapshot of 1.2 MB\n", hellos);
+    assert_true (hellos >= 2 && hellos <= 5);
+    assert_true (lg_test_log_count (s_pid, "asking again in 4.0 s") >= 1);
+    //  A Snapshot within the limit is taken, and Hellos are quick again
+    static const char *const one [] = { "198.18.1.0/24", NULL };
+    s_send_snapshot (8, one);
+    s_expect_ack ("east", 8, false);
+    s_send_beat (9);
+    int64_t sent = zclock_mono ();
+    frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 3000);
+    s_free (&frame);
+    assert_true (zclock_mono () - sent < 2000);
+    assert_int_equal (lg_test_stop (s_pid, SIGTERM, 5000), 0);
+    s_pid = 0;
+    s_strings_free (&list);
+}
+
 /* REQ R16.1 (DriftRepaired): drift present when a Snapshot other than the
    first arrives (after a reconnect, a fail-over, a Beat gap) is reported.
    The enforcer took any difference then for changes it may have missed and
@@ -1193,6 +1242,7 @@ main (int argc, char **argv)
         cmocka_unit_test (test_r16_1_drift_repaired_while_a_version_waits_is_reported),
         cmocka_unit_test (test_r16_1_owned_table_stops_with_its_cause),
         cmocka_unit_test (test_r16_1_frame_over_max_msg_is_logged_and_reconnects),
+        cmocka_unit_test (test_r16_1_oversize_snapshot_asked_less_often),
         cmocka_unit_test (test_r16_1_drift_before_a_snapshot_is_reported),
         cmocka_unit_test (test_r16_1_repaired_fits_what_isolation_decodes),
         cmocka_unit_test (test_no_capability),
