@@ -496,8 +496,13 @@ s_answer_no_replay (const lg_request_t *request, lg_reply_t *reply, int nth)
         reply->cursors = &cursors;
     }
     else {
+        //  The second time, a refusal longer than what verify keeps of it,
+        //  in Japanese: cut, it would end in part of a character
+        static char long_refusal [3 * 400 + 1];
+        for (size_t i = 0; i < 400; i++)
+            memcpy (long_refusal + 3 * i, "拒", 3);
         reply->status->code = LGWAN__V1__CODE__PERMISSION_DENIED;
-        reply->status->message = (char *) "not\x1b[2J for you";
+        reply->status->message = nth < 2? (char *) "not\x1b[2J for you": long_refusal;
     }
 }
 
@@ -545,6 +550,17 @@ test_x1_verify_needs_a_chain_walked (void **state)
     rc = s_ctl (&out, "viewer", "verify --service billing");
     if (rc != 1 || !strstr (out, "billing       refused: ") || !strstr (out, "not\\u001b[2J for you"))
         fail_msg ("verify of a billing that refuses Replay said %d: %s", rc, out);
+    free (out);
+    //  4. A refusal too long to keep whole, in Japanese: --json still says
+    //  why (whole characters); before, the last one was cut and JSON
+    //  dropped the text
+    rc = s_ctl (&out, "viewer", "verify --service billing --json");
+    json = json_loads (out, 0, NULL);
+    row = json? json_array_get (json, 0): NULL;
+    const char *why = row? json_string_value (json_object_get (row, "why")): NULL;
+    if (rc != 1 || !why || !strstr (why, "拒拒拒") || !lg_check_utf8 (why, strlen (why)))
+        fail_msg ("verify --json of a long refusal said %d: %s", rc, out);
+    json_decref (json);
     free (out);
     s_fake_stop ();
 }

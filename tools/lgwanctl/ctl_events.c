@@ -112,8 +112,13 @@ s_cursors (lg_client_t *client, const char *service, lg_reply_t **reply_p, char 
 //  asked for), or a line for people
 static void
 s_verify_row (ctl_args_t *args, json_t *result, const char *service, s_verdict_t verdict,
-              bool chain, uint64_t head, uint64_t broken, bool tail, const char *why)
+              bool chain, uint64_t head, uint64_t broken, bool tail, const char *said_why)
 {
+    //  why was composed in a buffer that may have cut its last character
+    //  (a long refusal in Japanese): JSON takes only whole UTF-8
+    char *why = said_why? strdup (said_why): NULL;
+    if (why)
+        lg_utf8_clean (why);
     json_t *row = json_pack ("{s:s, s:s}", "service", service, "status",
                              s_verdict_names [verdict]);
     if (chain)
@@ -125,8 +130,10 @@ s_verify_row (ctl_args_t *args, json_t *result, const char *service, s_verdict_t
     if (verdict == S_BROKEN)
         json_object_set_new (row, "broken_seq", json_integer ((json_int_t) broken));
     json_array_append_new (result, row);
-    if (args->json)
+    if (args->json) {
+        free (why);
         return;
+    }
     //  why may quote what the service said
     char *said = ctl_render_escape (why);
     if (verdict == S_INTACT && tail)
@@ -147,6 +154,7 @@ s_verify_row (ctl_args_t *args, json_t *result, const char *service, s_verdict_t
     else
         printf ("%-13s not verified: %s\n", service, said? said: "");
     free (said);
+    free (why);
 }
 
 int
