@@ -81,7 +81,9 @@
        reactor for a few seconds, and should not send every point
        elsewhere for that. With one endpoint, the same one again: libzmq
        reconnects by itself after a connection error, not after a protocol
-       error (point 8), after which nothing connected again, ever.
+       error (point 8), after which nothing connected again, ever. With no
+       replica reachable, a move is warned of once a minute (it was every
+       3 s: twenty lines a minute for as long as an outage lasted).
     7. One certificate, one point (X.3). The isolation service takes a
        Hello only for the point our certificate's metadata names, and
        refuses any other for good (Refused{final}); the enforcer checks at
@@ -131,6 +133,7 @@
 #define S_ZMQ_MSG_FACTOR    2       //  ZeroMQ's bound on a frame: this many times LG_MAX_MSG
 #define S_RCVHWM            100     //  frames ZeroMQ queues for us, at most (point 8)
 #define S_OVERSIZE_SHIFT    6       //  Hellos after frames over LG_MAX_MSG: up to 500 ms << 6, 32 s
+#define S_OUTAGE_WARN_MS    60000   //  no replica reachable: warned once a minute (point 6)
 
 typedef struct {
     enforcer_config_t config;
@@ -155,6 +158,8 @@ typedef struct {
     bool hello_pending;             //  a Hello is wanted and not sent yet
     int64_t hello_sent_at;
     int oversize;                   //  frames over LG_MAX_MSG since the last Snapshot (point 8)
+    int64_t outage_warned;          //  zclock_mono of this outage's last warning, 0 if none (point 6)
+    int outage_moves;               //  moves since then, not warned of
     int64_t frame_at;               //  last frame from the service
     int64_t refused_logged;         //  zclock_mono of the last Refused logged
     int64_t behind_since;           //  a Beat showed a newer version, 0 if none
@@ -871,6 +876,8 @@ s_on_monitor (zloop_t *loop, zsock_t *monitor, void *arg)
         case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
             self->connected = true;
             self->reached = true;
+            self->outage_warned = 0;
+            self->outage_moves = 0;
             lg_info ("connected to the isolation service at %s", where);
             self->hello_sent_at = 0;
             s_want_hello (self, "connected");
@@ -922,9 +929,21 @@ s_fail_over (s_enforcer_t *self)
     if (self->reached)
         lg_warning ("the connection to the isolation service at %s was lost %d s ago: %s",
                     from, S_LOST_MS / 1000, instead);
-    else
-        lg_warning ("no connection to the isolation service at %s for %d s: %s", from,
-                    S_UNREACHABLE_MS / 1000, instead);
+    else {
+        //  Every replica down moves us every 3 s: said once a minute
+        int64_t now = zclock_mono ();
+        if (self->outage_warned && now - self->outage_warned < S_OUTAGE_WARN_MS) {
+            self->outage_moves++;
+            lg_debug ("unreachable at %s too: %s", from, instead);
+        }
+        else {
+            lg_warning ("no connection to the isolation service at %s for %d s: %s%s", from,
+                        S_UNREACHABLE_MS / 1000, instead, self->outage_moves
+                        ? " (every replica was unreachable for the last minute too)": "");
+            self->outage_warned = now;
+            self->outage_moves = 0;
+        }
+    }
     zsock_disconnect (self->dealer, "%s", from);
     if (zsock_connect (self->dealer, "%s", to))
         lg_error ("could not connect to %s; trying the next one in %d s", to,

@@ -1122,6 +1122,29 @@ test_r16_1_oversize_snapshot_asked_less_often (void **state)
     s_strings_free (&list);
 }
 
+/* REQ R16.1: with no isolation replica reachable the enforcer keeps
+   trying every 3 s, and says so once a minute, not at every try: an
+   outage of an hour was 1,200 warnings per gateway. Here the only replica
+   is a port nobody listens on; over 8 s (two moves) one warning. */
+static void
+test_r16_1_outage_warned_once_a_minute (void **state)
+{
+    (void) state;
+    char *nowhere = zsys_sprintf ("LG_ISOLATION_ENFORCER_CONNECT=tcp://127.0.0.1:%d",
+                                  lg_test_free_port ());
+    const char *const env [] = { nowhere, NULL };
+    s_pid = s_spawn ("east", s_ns, env, NULL);
+    zclock_sleep (8000);
+    int warned = lg_test_log_count (s_pid, "no connection to the isolation service at");
+    int moves = lg_test_log_count (s_pid, "unreachable at");
+    print_message ("  %d warning(s), %d move(s) said at debug level, in 8 s\n", warned, moves);
+    assert_int_equal (warned, 1);
+    assert_true (moves >= 1);
+    assert_int_equal (lg_test_stop (s_pid, SIGTERM, 5000), 0);
+    s_pid = 0;
+    zstr_free (&nowhere);
+}
+
 /* REQ R16.1 (DriftRepaired): drift present when a Snapshot other than the
    first arrives (after a reconnect, a fail-over, a Beat gap) is reported.
    The enforcer took any difference then for changes it may have missed and
@@ -1243,6 +1266,7 @@ main (int argc, char **argv)
         cmocka_unit_test (test_r16_1_owned_table_stops_with_its_cause),
         cmocka_unit_test (test_r16_1_frame_over_max_msg_is_logged_and_reconnects),
         cmocka_unit_test (test_r16_1_oversize_snapshot_asked_less_often),
+        cmocka_unit_test (test_r16_1_outage_warned_once_a_minute),
         cmocka_unit_test (test_r16_1_drift_before_a_snapshot_is_reported),
         cmocka_unit_test (test_r16_1_repaired_fits_what_isolation_decodes),
         cmocka_unit_test (test_no_capability),
