@@ -59,6 +59,23 @@ s_apply_local_government (const char *lgcode)
     return rf_ask ("operator", RF_BODY (PROVIDER_APPLY), &apply);
 }
 
+//  The provider an application's reply says was applied (freed)
+static uint64_t
+s_applied_id (lg_reply_t *reply)
+{
+    rf_expect (reply, RF_CODE (OK), NULL);
+    uint64_t id = reply->provider->provider->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+//  A local government's application, applied: its provider id
+static uint64_t
+s_applied_local_government (const char *lgcode)
+{
+    return s_applied_id (s_apply_local_government (lgcode));
+}
+
 static lg_reply_t *
 s_review (const char *who, uint64_t provider)
 {
@@ -1091,15 +1108,9 @@ static void
 test_r8_2_prefecture_is_no_side_of_an_interconnection (void **state)
 {
     (void) state;
-    lg_reply_t *reply = s_apply_local_government ("220001");
-    rf_expect (reply, RF_CODE (OK), NULL);
-    uint64_t prefecture = reply->provider->provider->id;
-    lgwan__v1__reply__free_unpacked (reply, NULL);
+    uint64_t prefecture = s_applied_local_government ("220001");
     rf_qualify (prefecture);
-    reply = s_apply_local_government ("221007");
-    rf_expect (reply, RF_CODE (OK), NULL);
-    uint64_t city = reply->provider->provider->id;
-    lgwan__v1__reply__free_unpacked (reply, NULL);
+    uint64_t city = s_applied_local_government ("221007");
     rf_qualify (city);
 
     long interconnections = rf_count ("interconnections");
@@ -1108,7 +1119,7 @@ test_r8_2_prefecture_is_no_side_of_an_interconnection (void **state)
     snprintf (message, sizeof message, "provider %" PRIu64 " is a prefecture (静岡県), which"
               " manages its prefectural node and takes no part in interconnections between"
               " providers", prefecture);
-    reply = s_interconnect ("operator", prefecture, 2, "県との相互接続");
+    lg_reply_t *reply = s_interconnect ("operator", prefecture, 2, "県との相互接続");
     rf_expect (reply, RF_CODE (FAILED_PRECONDITION), "R8.2");
     assert_string_equal (reply->status->message, message);
     lgwan__v1__reply__free_unpacked (reply, NULL);
@@ -1147,13 +1158,10 @@ static void
 test_r3_1_one_provider_per_local_government (void **state)
 {
     (void) state;
-    lg_reply_t *reply = s_apply_local_government ("131059");
-    rf_expect (reply, RF_CODE (OK), NULL);
-    uint64_t first = reply->provider->provider->id;
-    lgwan__v1__reply__free_unpacked (reply, NULL);
+    uint64_t first = s_applied_local_government ("131059");
     long providers = rf_count ("providers");
     long versions = rf_count ("versions");
-    reply = s_apply_local_government ("131059");
+    lg_reply_t *reply = s_apply_local_government ("131059");
     rf_expect (reply, RF_CODE (ALREADY_EXISTS), "R3.1");
     assert_string_equal (reply->status->message, "local government 131059 is already a provider");
     lgwan__v1__reply__free_unpacked (reply, NULL);
@@ -1189,11 +1197,7 @@ s_apply_operating_body (const char *name)
 static uint64_t
 s_operating_body_applied (const char *name)
 {
-    lg_reply_t *reply = s_apply_operating_body (name);
-    rf_expect (reply, RF_CODE (OK), NULL);
-    uint64_t id = reply->provider->provider->id;
-    lgwan__v1__reply__free_unpacked (reply, NULL);
-    return id;
+    return s_applied_id (s_apply_operating_body (name));
 }
 
 /* REQ R12.1: the operating body is one live provider: a rejected or
