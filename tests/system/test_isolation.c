@@ -2728,6 +2728,26 @@ test_r16_1_dry_run_points_are_named (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+//  Provider A disconnected as a whole for incident, and a new connection of
+//  its service that nothing can settle yet: provider A's advisory lock is
+//  held in *holder (s_holder_commit lets it go). Its id; *pending whether
+//  isolation read it waiting for the provider's causes (inherit_pending)
+static uint64_t
+s_unsettled_connection (const char *incident, PGconn **holder, bool *pending)
+{
+    lg_reply_t *reply = s_disconnect ("operator", 1, incident);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    *holder = s_holder_begin ("SELECT pg_advisory_xact_lock (hashtext"
+                              " ('lgwan.isolation.provider.1'))");
+    uint64_t service = (uint64_t) s_sql ("SELECT service_id FROM registry.connections WHERE id = %"
+                                         PRIu64, s_conn [1]);
+    uint64_t id = s_known_connection (service, NULL, 0);
+    *pending = s_sql ("SELECT count(*) FROM isolation.connections WHERE id = %" PRIu64
+                      " AND inherit_pending", id) == 1;
+    return id;
+}
+
 /* REQ R16.1: a request that acts on a connection still waiting for its
    provider's provider-wide causes gives them to it first, so that nothing
    it decides is undone behind its back. The duty gave them alone, up to a
@@ -2744,16 +2764,10 @@ test_r16_1_request_settles_a_new_connection_first (void **state)
 {
     (void) state;
     s_pool_once ("v4-later", "198.18.2.0/24");
-    lg_reply_t *reply = s_disconnect ("operator", 1, "INC-WHOLE-AGAIN");
-    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
-    lgwan__v1__reply__free_unpacked (reply, NULL);
-    PGconn *holder = s_holder_begin ("SELECT pg_advisory_xact_lock (hashtext"
-                                     " ('lgwan.isolation.provider.1'))");
-    uint64_t service = (uint64_t) s_sql ("SELECT service_id FROM registry.connections WHERE id = %"
-                                         PRIu64, s_conn [1]);
-    uint64_t id = s_known_connection (service, NULL, 0);
-    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.connections WHERE id = %" PRIu64
-                             " AND inherit_pending", id), 1);
+    PGconn *holder;
+    bool pending;
+    uint64_t id = s_unsettled_connection ("INC-WHOLE-AGAIN", &holder, &pending);
+    assert_true (pending);
 
     //  Disconnected for an incident of its own: it had the provider's first
     Lgwan__V1__Disconnect d = LGWAN__V1__DISCONNECT__INIT;
@@ -2777,7 +2791,8 @@ test_r16_1_request_settles_a_new_connection_first (void **state)
     lgwan__v1__reply__free_unpacked (call.reply, NULL);
 
     //  The saga lifts it: it stays connected
-    reply = s_lift ("service", id, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION, "SAGA-OWN");
+    lg_reply_t *reply = s_lift ("service", id, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION,
+                                "SAGA-OWN");
     s_expect (reply, LGWAN__V1__CODE__OK, NULL);
     assert_string_equal (reply->isolation->connections [0]->state, "connected");
     lgwan__v1__reply__free_unpacked (reply, NULL);
@@ -2855,16 +2870,9 @@ test_r16_1_pending_inheritance_is_shown (void **state)
     s_pool_once ("v4-later", "198.18.2.0/24");
     //  Provider A's only disconnection is the one below
     s_lift_from_provider_a (LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION);
-    lg_reply_t *reply = s_disconnect ("operator", 1, "INC-PENDING");
-    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
-    lgwan__v1__reply__free_unpacked (reply, NULL);
-    PGconn *holder = s_holder_begin ("SELECT pg_advisory_xact_lock (hashtext"
-                                     " ('lgwan.isolation.provider.1'))");
-    uint64_t service = (uint64_t) s_sql ("SELECT service_id FROM registry.connections WHERE id = %"
-                                         PRIu64, s_conn [1]);
-    uint64_t id = s_known_connection (service, NULL, 0);
-    bool pending = s_sql ("SELECT count(*) FROM isolation.connections WHERE id = %" PRIu64
-                          " AND inherit_pending", id) == 1;
+    PGconn *holder;
+    bool pending;
+    uint64_t id = s_unsettled_connection ("INC-PENDING", &holder, &pending);
     Lgwan__V1__IsolationGet get = LGWAN__V1__ISOLATION_GET__INIT;
     get.connection = id;
     lg_reply_t *got = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_ISOLATION_GET, &get);

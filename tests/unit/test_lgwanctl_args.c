@@ -536,6 +536,24 @@ test_tables_are_sound (void **state)
     assert_false (ctl_args_known_service (NULL));
 }
 
+//  What ctl_render prints of a JSON text (caller frees)
+static char *
+s_rendered (const char *json_text)
+{
+    json_error_t error;
+    json_t *json = json_loads (json_text, 0, &error);
+    if (!json)
+        fail_msg ("%s: %s", json_text, error.text);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    assert_non_null (out);
+    ctl_render (out, json);
+    fclose (out);
+    json_decref (json);
+    return text;
+}
+
 /* REQ X.3: text a provider controls cannot reorder the terminal's line:
    the bidirectional marks, embeddings, overrides and isolates (U+200E-200F,
    U+202A-202E, U+2066-2069) and the line and paragraph separators
@@ -564,15 +582,8 @@ test_x3_bidi_controls_are_escaped (void **state)
         free (printed);
     }
     //  In a table, the column is as wide as the escaped text
-    json_t *json = json_loads ("{\"rows\": [{\"name\": \"ab\\u202ecd\", \"id\": \"1\"},"
-                               " {\"name\": \"x\", \"id\": \"2\"}]}", 0, NULL);
-    assert_non_null (json);
-    char *text = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream (&text, &size);
-    ctl_render (out, json);
-    fclose (out);
-    json_decref (json);
+    char *text = s_rendered ("{\"rows\": [{\"name\": \"ab\\u202ecd\", \"id\": \"1\"},"
+                             " {\"name\": \"x\", \"id\": \"2\"}]}");
     if (!strstr (text, "ab\\u202ecd  1\n") || !strstr (text, "x           2\n")
     ||  strstr (text, "\u202e"))
         fail_msg ("rendered: %s", text);
@@ -621,21 +632,12 @@ test_render (void **state)
     assert_int_equal (ctl_render_width ("ｱｲ"), 2);         //  halfwidth katakana
     assert_int_equal (ctl_render_width ("\xff"), 1);
 
-    json_t *json = NULL;
-    json_error_t error;
-    json = json_loads ("{\"service\": \"registry\", \"uptime_seconds\": \"60\","
-                       " \"by_code\": [{\"name\": \"株式会社\", \"count\": \"1\"},"
-                       "              {\"name\": \"OK\", \"count\": \"12\"}],"
-                       " \"by_request\": [],"
-                       " \"provider\": {\"id\": \"7\", \"name_ja\": \"a\\u001b[2Jb\"},"
-                       " \"tags\": [\"x\", \"y\"]}", 0, &error);
-    assert_non_null (json);
-    char *text = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream (&text, &size);
-    ctl_render (out, json);
-    fclose (out);
-    json_decref (json);
+    char *text = s_rendered ("{\"service\": \"registry\", \"uptime_seconds\": \"60\","
+                             " \"by_code\": [{\"name\": \"株式会社\", \"count\": \"1\"},"
+                             "              {\"name\": \"OK\", \"count\": \"12\"}],"
+                             " \"by_request\": [],"
+                             " \"provider\": {\"id\": \"7\", \"name_ja\": \"a\\u001b[2Jb\"},"
+                             " \"tags\": [\"x\", \"y\"]}");
     const char *expected =
         "service:        registry\n"
         "uptime_seconds: 60\n"
