@@ -2560,9 +2560,10 @@ test_r16_1_read_judges_causes_against_their_head (void **state)
 }
 
 //  The latest event of body_case (Disconnected, Suspended, ...) isolation
-//  wrote for connection, as stored in its outbox; caller frees
+//  wrote for connection, as stored in its outbox, and how many of them it
+//  wrote (count may be NULL); caller frees the event, NULL with none
 static lg_event_t *
-s_applied_event (unsigned body_case, uint64_t connection)
+s_applied_scan (unsigned body_case, uint64_t connection, size_t *count)
 {
     PGconn *conn = PQconnectdb (s_admin);
     char kind [16];
@@ -2573,7 +2574,8 @@ s_applied_event (unsigned body_case, uint64_t connection)
                                   NULL, 1);
     assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
     lg_event_t *found = NULL;
-    for (int row = 0; row < PQntuples (res) && !found; row++) {
+    size_t found_count = 0;
+    for (int row = 0; row < PQntuples (res); row++) {
         lg_event_t *event = lgwan__v1__event__unpack (NULL, (size_t) PQgetlength (res, row, 0),
                                                       (const uint8_t *) PQgetvalue (res, row, 0));
         assert_non_null (event);
@@ -2581,15 +2583,38 @@ s_applied_event (unsigned body_case, uint64_t connection)
             lg_codec_body_field (&lgwan__v1__event__descriptor, event->body_case);
         const Lgwan__V1__IsolationApplied *applied = field
             ? *(Lgwan__V1__IsolationApplied **) ((char *) event + field->offset): NULL;
-        if (applied && applied->connection == connection)
+        bool match = applied && applied->connection == connection;
+        found_count += match;
+        if (match && !found)
             found = event;
         else
             lgwan__v1__event__free_unpacked (event, NULL);
     }
     PQclear (res);
     PQfinish (conn);
+    if (count)
+        *count = found_count;
+    return found;
+}
+
+//  The latest event of body_case isolation wrote for connection; caller frees
+static lg_event_t *
+s_applied_event (unsigned body_case, uint64_t connection)
+{
+    lg_event_t *found = s_applied_scan (body_case, connection, NULL);
     assert_non_null (found);
     return found;
+}
+
+//  How many events of body_case isolation wrote for connection
+static size_t
+s_applied_count (unsigned body_case, uint64_t connection)
+{
+    size_t count;
+    lg_event_t *latest = s_applied_scan (body_case, connection, &count);
+    if (latest)
+        lgwan__v1__event__free_unpacked (latest, NULL);
+    return count;
 }
 
 //  Until connection has no event pending (5 s at most)
@@ -2652,6 +2677,66 @@ test_x1_r16_1_event_held_for_a_point_names_who_asked (void **state)
                              " AND v.actor = 'operator:alice' AND v.reason = 'suspected worm'", id), 1);
     free (request_id);
     zsock_destroy (&point);
+}
+
+/* REQ X.4, R4.2: a cause lifted while another stays publishes the event of
+   the state that stays, as its state says: a disconnection lifted from a
+   decommissioned connection is Decommissioned, not Disconnected (it went
+   out as Disconnected with the state "decommissioned"); a suspension lifted
+   from a disconnected one stays Disconnected. The cause and the reference
+   name what was lifted */
+static void
+test_x4_lift_under_a_decommission_says_decommissioned (void **state)
+{
+    (void) state;
+    char prefix [64];
+    uint64_t id = s_later_connection (prefix, sizeof prefix);
+    s_disconnect_one (id, "INC-UNDER");
+    Lgwan__V1__Suspend s = LGWAN__V1__SUSPEND__INIT;
+    s.connections = &id;
+    s.n_connections = 1;
+    s.remediation = (char *) "REM-UNDER";
+    s_ok (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_SUSPEND, &s);
+    Lgwan__V1__Decommission d = LGWAN__V1__DECOMMISSION__INIT;
+    d.connection = id;
+    s_ok (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DECOMMISSION, &d);
+    s_wait_released (id);
+    s_wait_mirror (id, "decommissioned");
+    size_t decommissioned = s_applied_count (LGWAN__V1__EVENT__BODY_DECOMMISSIONED, id);
+    size_t disconnected = s_applied_count (LGWAN__V1__EVENT__BODY_DISCONNECTED, id);
+    size_t suspended = s_applied_count (LGWAN__V1__EVENT__BODY_SUSPENDED, id);
+    assert_int_equal (decommissioned, 1);
+
+    //  The disconnection lifted: still decommissioned, and so published
+    lg_reply_t *reply = s_lift ("service", id, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION,
+                                "SAGA-UNDER");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->isolation->connections [0]->state, "decommissioned");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    s_wait_released (id);
+    assert_int_equal (s_applied_count (LGWAN__V1__EVENT__BODY_DECOMMISSIONED, id),
+                      decommissioned + 1);
+    assert_int_equal (s_applied_count (LGWAN__V1__EVENT__BODY_DISCONNECTED, id), disconnected);
+    lg_event_t *event = s_applied_event (LGWAN__V1__EVENT__BODY_DECOMMISSIONED, id);
+    assert_string_equal (event->decommissioned->state, "decommissioned");
+    assert_int_equal (event->decommissioned->cause, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION);
+    assert_string_equal (event->decommissioned->reference, "SAGA-UNDER");
+    lgwan__v1__event__free_unpacked (event, NULL);
+
+    //  The decommission lifted: the suspension stays, Suspended
+    reply = s_lift ("service", id, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DECOMMISSION, "SAGA-UNDER");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->isolation->connections [0]->state, "suspended");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    s_wait_released (id);
+    assert_int_equal (s_applied_count (LGWAN__V1__EVENT__BODY_SUSPENDED, id), suspended + 1);
+    event = s_applied_event (LGWAN__V1__EVENT__BODY_SUSPENDED, id);
+    assert_string_equal (event->suspended->state, "suspended");
+    assert_int_equal (event->suspended->cause, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DECOMMISSION);
+    lgwan__v1__event__free_unpacked (event, NULL);
+    s_wait_mirror (id, "suspended");
+    assert_int_equal (s_applied_count (LGWAN__V1__EVENT__BODY_DECOMMISSIONED, id),
+                      decommissioned + 1);
 }
 
 /* REQ R16.1: a change acked by a point in dry run is in force as before
@@ -2964,6 +3049,8 @@ main (void)
                                    s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_refusals_name_their_requirement, s_forget_points),
         cmocka_unit_test_teardown (test_x4_decommission_lifted_by_the_saga, s_forget_points),
+        cmocka_unit_test_teardown (test_x4_lift_under_a_decommission_says_decommissioned,
+                                   s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_bad_input, s_forget_points),
         cmocka_unit_test_teardown (test_r12_1_decommission_releases, s_forget_points),
         cmocka_unit_test_teardown (test_r12_1_decommission_alone_keeps_the_allocation, s_forget_points),
