@@ -1269,8 +1269,30 @@ s_file_at (const char *path, struct stat *st)
     return fd;
 }
 
+//  True when the file (fd) no longer starts with the head stored with its
+//  offset (column head of eve_files, row 0 of res): it was truncated and
+//  written again while the monitor was stopped. A row without a head
+//  (before migration 002) compares nothing
+static bool
+s_file_head_differs (int fd, const PGresult *res)
+{
+    size_t size = 0;
+    uint8_t *stored = lg_db_bytes (res, 0, "head", &size);
+    bool differs = false;
+    if (stored && size > 0 && size <= FILE_HEAD) {
+        char head [FILE_HEAD];
+        ssize_t got = pread (fd, head, size, 0);
+        differs = got != (ssize_t) size || memcmp (head, stored, size) != 0;
+    }
+    PQfreemem (stored);
+    return differs;
+}
+
 //  The followed file: open it, at the stored offset when it is the same
-//  file. At start (resume), the stored file may have been rotated while
+//  file: the same inode, as long as the offset, and starting with the
+//  first bytes stored with it (a copytruncate while the monitor was
+//  stopped keeps the inode; read from its start, counted as a rotation).
+//  At start (resume), the stored file may have been rotated while
 //  the monitor was stopped: when <path>.1 (logrotate's name) is that file,
 //  its unread end is read first, and the file at the path after it from
 //  its start (s_on_file sees it at the end of the old one)
@@ -1284,8 +1306,8 @@ s_file_open (s_intake_t *self, bool resume)
     const char *name = self->eve_file;      //  the file read
     if (resume) {
         const char *params [] = { self->eve_file };
-        PGresult *res = lg_db_exec (self->db, "SELECT inode, read_offset, line_no FROM eve_files"
-                                              " WHERE path = $1", 1, params);
+        PGresult *res = lg_db_exec (self->db, "SELECT inode, read_offset, line_no, head"
+                                              " FROM eve_files WHERE path = $1", 1, params);
         if (res && PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1) {
             uint64_t inode = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
             offset = strtoll (PQgetvalue (res, 0, 1), NULL, 10);
@@ -1309,6 +1331,13 @@ s_file_open (s_intake_t *self, bool resume)
             }
             if (fd < 0 || (uint64_t) st.st_ino != inode || offset > (int64_t) st.st_size)
                 offset = line_no = 0;
+            else
+            if (offset && s_file_head_differs (fd, res)) {
+                lg_info ("%s was rewritten while the monitor was stopped (its first bytes are not"
+                         " those read): following it from its start", name);
+                self->rotations++;
+                offset = line_no = 0;
+            }
         }
         PQclear (res);
     }
@@ -1316,7 +1345,9 @@ s_file_open (s_intake_t *self, bool resume)
         return;
     self->file_fd = fd;
     self->file_inode = (uint64_t) st.st_ino;
-    self->file_head_len = 0;
+    //  Its first bytes now, so that an offset is never saved without them
+    ssize_t got = pread (fd, self->file_head, sizeof self->file_head, 0);
+    self->file_head_len = got > 0? (size_t) got: 0;
     self->file_lines.len = 0;
     self->file_lines.discarding = false;
     self->file_lines.consumed = offset;
@@ -1337,12 +1368,19 @@ s_file_save (s_intake_t *self)
     snprintf (inode, sizeof inode, "%" PRIu64, self->file_inode);
     snprintf (offset, sizeof offset, "%" PRId64, self->file_lines.consumed);
     snprintf (line, sizeof line, "%" PRId64, self->file_lines.line_no);
-    const char *params [] = { self->eve_file, inode, offset, line };
-    if (lg_db_run (self->db, "INSERT INTO eve_files (path, inode, read_offset, line_no)"
-                             " VALUES ($1, $2::bigint, $3::bigint, $4::bigint) ON CONFLICT (path)"
-                             " DO UPDATE SET inode = excluded.inode, read_offset = excluded.read_offset,"
-                             " line_no = excluded.line_no, updated_at = now ()", 4, params))
+    //  With the first bytes read, which tell this file from one rewritten
+    //  while the monitor was stopped (s_file_open)
+    char *head = lg_db_hex (self->file_head, self->file_head_len);
+    if (!head)
+        return;                 //  saved at the next poll
+    const char *params [] = { self->eve_file, inode, offset, line, head };
+    if (lg_db_run (self->db, "INSERT INTO eve_files (path, inode, read_offset, line_no, head)"
+                             " VALUES ($1, $2::bigint, $3::bigint, $4::bigint, $5::bytea)"
+                             " ON CONFLICT (path) DO UPDATE SET inode = excluded.inode,"
+                             " read_offset = excluded.read_offset, line_no = excluded.line_no,"
+                             " head = excluded.head, updated_at = now ()", 5, params))
         self->saved_offset = self->file_lines.consumed;
+    free (head);
 }
 
 //  True when the followed file no longer holds what was read of it: it is

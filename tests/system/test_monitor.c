@@ -1528,6 +1528,36 @@ test_r16_1_restart_finishes_the_rotated_file (void **state)
     zstr_free (&old);
 }
 
+/* REQ R16.1: a monitor restarted after the followed file was truncated
+   and written again past the offset it was read to (copytruncate while it
+   was stopped, then more than was read) reads the file from its start,
+   counted as a rotation: the file's first bytes are kept with its offset.
+   They were kept in memory only, so a restarted monitor read on from the
+   old offset, in the middle of a line (counted malformed), and the lines
+   before it were lost */
+static void
+test_r16_1_restart_sees_the_file_rewritten_while_stopped (void **state)
+{
+    (void) state;
+    s_append_alerts (2, 9905, 2, "2027-03-01T00:16:30Z");
+    struct stat st;
+    assert_int_equal (stat (s_eve_file, &st), 0);
+    rf_wait_sql ((long) st.st_size, "SELECT read_offset FROM monitor.eve_files");
+    assert_int_equal (lg_test_proc_stop (&s_monitor, SIGTERM), 0);
+    assert_int_equal (truncate (s_eve_file, 0), 0);
+    s_append_alerts (3, 9905, 12, "2027-03-01T00:16:31Z");
+    struct stat rewritten;
+    assert_int_equal (stat (s_eve_file, &rewritten), 0);
+    assert_int_equal (rewritten.st_ino, st.st_ino);
+    assert_true (rewritten.st_size > st.st_size);
+    s_monitor_start ();
+    s_wait_counter ("intake.events_eve", 12);
+    s_wait_counter ("intake.eve_rotations", 1);
+    zclock_sleep (300);
+    assert_int_equal (s_counter ("intake.events_eve"), 12);
+    assert_int_equal (s_counter ("intake.malformed"), 0);
+}
+
 /* REQ R16.1: no evidence is written to a closed incident. A close the
    reactor has not heard of yet (a request worker's before its
    IncidentClosed is published, another replica's before the next look;
@@ -1635,6 +1665,7 @@ main (void)
         cmocka_unit_test (test_r16_1_attributed_to_the_source_before_the_destination),
         cmocka_unit_test (test_r16_1_followed_file_rewritten_past_its_offset),
         cmocka_unit_test (test_r16_1_restart_finishes_the_rotated_file),
+        cmocka_unit_test (test_r16_1_restart_sees_the_file_rewritten_while_stopped),
         cmocka_unit_test (test_r16_1_no_evidence_for_a_closed_incident),
         cmocka_unit_test (test_r16_1_every_request_refuses_ids_past_bigint),
     };
