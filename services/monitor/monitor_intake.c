@@ -8,7 +8,10 @@
        (LG_MONITOR_EVE_SOCKET) and EVE lines from a followed file
        (LG_MONITOR_EVE_FILE), read by a timer that survives rotation (a new
        inode, read once the old one is read to its end) and truncation, and
-       keeps its offset in eve_files. Truncation is looked for before each
+       keeps its offset and first bytes in eve_files. A restart resumes the
+       file read, also when rotations while the monitor was stopped moved
+       it to <file>.1 … .9 (then each newer name in turn), and reads from
+       its start a file whose first bytes are not those stored. Truncation is looked for before each
        read: the file is shorter than the offset, or its first bytes
        (FILE_HEAD) are not those read, for a file truncated and written
        again past the offset between two polls. Either is read from its
@@ -101,6 +104,7 @@
 #define MAX_OPS         1024
 #define READ_CHUNK      (256 * 1024)
 #define FILE_HEAD       256         //  first bytes of the followed file kept to know it again
+#define FILE_OLDER_MAX  9           //  <file>.1 .. .9 looked for at a restart
 
 typedef struct {
     uint64_t a;
@@ -231,6 +235,8 @@ typedef struct {
     int client_serial;
     //  Followed file
     int file_fd;
+    char file_name [512 + 12];      //  eve_file or <eve_file>.n, as opened
+    int file_older;                 //  0: the path; n: logrotate's <path>.n
     uint64_t file_inode;
     char file_head [FILE_HEAD];     //  its first bytes, as read
     size_t file_head_len;
@@ -1288,22 +1294,41 @@ s_file_head_differs (int fd, const PGresult *res)
     return differs;
 }
 
+//  The name the followed file had when it was opened: the path (older 0)
+//  or logrotate's older name for it, <path>.<older>
+static void
+s_file_name (const s_intake_t *self, int older, char *name, size_t size)
+{
+    if (older)
+        snprintf (name, size, "%s.%d", self->eve_file, older);
+    else
+        snprintf (name, size, "%s", self->eve_file);
+}
+
 //  The followed file: open it, at the stored offset when it is the same
 //  file: the same inode, as long as the offset, and starting with the
 //  first bytes stored with it (a copytruncate while the monitor was
 //  stopped keeps the inode; read from its start, counted as a rotation).
-//  At start (resume), the stored file may have been rotated while
-//  the monitor was stopped: when <path>.1 (logrotate's name) is that file,
-//  its unread end is read first, and the file at the path after it from
-//  its start (s_on_file sees it at the end of the old one)
+//  At start (resume), the stored file may have been rotated while the
+//  monitor was stopped, once or more: when <path>.1 … <path>.FILE_OLDER_MAX
+//  (logrotate's names) is that file, its unread end is read first, then
+//  each newer name from its start down to the path (s_on_file moves on at
+//  the end of each). Otherwise the file opened is the one named by
+//  file_older, or the next newer one that exists
 static void
 s_file_open (s_intake_t *self, bool resume)
 {
     struct stat st;
-    int fd = s_file_at (self->eve_file, &st);
+    if (resume)
+        self->file_older = 0;
+    s_file_name (self, self->file_older, self->file_name, sizeof self->file_name);
+    int fd = s_file_at (self->file_name, &st);
+    while (fd < 0 && self->file_older > 0) {
+        self->file_older--;
+        s_file_name (self, self->file_older, self->file_name, sizeof self->file_name);
+        fd = s_file_at (self->file_name, &st);
+    }
     int64_t offset = 0, line_no = 0;
-    char rotated [sizeof self->eve_file + 2];
-    const char *name = self->eve_file;      //  the file read
     if (resume) {
         const char *params [] = { self->eve_file };
         PGresult *res = lg_db_exec (self->db, "SELECT inode, read_offset, line_no, head"
@@ -1312,18 +1337,21 @@ s_file_open (s_intake_t *self, bool resume)
             uint64_t inode = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
             offset = strtoll (PQgetvalue (res, 0, 1), NULL, 10);
             line_no = strtoll (PQgetvalue (res, 0, 2), NULL, 10);
-            if (fd < 0 || (uint64_t) st.st_ino != inode) {
-                snprintf (rotated, sizeof rotated, "%s.1", self->eve_file);
+            for (int older = 1; older <= FILE_OLDER_MAX
+                             && (fd < 0 || (uint64_t) st.st_ino != inode); older++) {
+                char name [sizeof self->file_name];
+                s_file_name (self, older, name, sizeof name);
                 struct stat old_st;
-                int old = s_file_at (rotated, &old_st);
+                int old = s_file_at (name, &old_st);
                 if (old >= 0 && (uint64_t) old_st.st_ino == inode) {
                     lg_info ("%s was rotated while the monitor was stopped: the rest of %s first",
-                             self->eve_file, rotated);
+                             self->eve_file, name);
                     if (fd >= 0)
                         close (fd);
                     fd = old;
                     st = old_st;
-                    name = rotated;
+                    self->file_older = older;
+                    snprintf (self->file_name, sizeof self->file_name, "%s", name);
                 }
                 else
                 if (old >= 0)
@@ -1334,7 +1362,7 @@ s_file_open (s_intake_t *self, bool resume)
             else
             if (offset && s_file_head_differs (fd, res)) {
                 lg_info ("%s was rewritten while the monitor was stopped (its first bytes are not"
-                         " those read): following it from its start", name);
+                         " those read): following it from its start", self->file_name);
                 self->rotations++;
                 offset = line_no = 0;
             }
@@ -1354,7 +1382,8 @@ s_file_open (s_intake_t *self, bool resume)
     self->file_lines.line_no = line_no;
     if (offset) {
         lseek (fd, (off_t) offset, SEEK_SET);
-        lg_info ("following %s from line %" PRId64 " (offset %" PRId64 ")", name, line_no, offset);
+        lg_info ("following %s from line %" PRId64 " (offset %" PRId64 ")", self->file_name,
+                 line_no, offset);
     }
     self->saved_offset = -1;
 }
@@ -1407,8 +1436,9 @@ s_file_cut (s_intake_t *self)
 }
 
 //  The file followed is done with (rotated away, truncated or rewritten):
-//  a line it cut is malformed, and the file at the path is read from its
-//  start
+//  a line it cut is malformed, and the next file is read from its start:
+//  the one at the path, or the next newer of logrotate's older names while
+//  those rotated during a stop are caught up with (s_file_open)
 static void
 s_file_restart (s_intake_t *self, const char *where, const char *how)
 {
@@ -1417,12 +1447,14 @@ s_file_restart (s_intake_t *self, const char *where, const char *how)
         s_log_bad (self, "malformed EVE line: cut by rotation\n%s, line %" PRId64,
                    where, self->file_lines.line_no + 1);
     }
-    lg_info ("%s was %s after line %" PRId64 ": following the file from its start", self->eve_file,
-             how, self->file_lines.line_no);
+    char was [sizeof self->file_name];
+    snprintf (was, sizeof was, "%s", self->file_name);
     self->rotations++;
     close (self->file_fd);
     self->file_fd = -1;
     s_file_open (self, false);
+    lg_info ("%s was %s after line %" PRId64 ": following %s from its start", was, how,
+             self->file_lines.line_no, self->file_name);
 }
 
 static int
@@ -1436,8 +1468,8 @@ s_on_file (zloop_t *loop, int timer_id, void *arg)
         s_file_open (self, false);
     if (self->file_fd < 0)
         return 0;
-    char where [600];
-    snprintf (where, sizeof where, "%s", self->eve_file);
+    char where [sizeof self->file_name];
+    snprintf (where, sizeof where, "%s", self->file_name);
     //  Truncated since the last poll, even when written again past where
     //  we were: read from its start (a copytruncate rotation)
     if (s_file_cut (self))
@@ -1456,8 +1488,14 @@ s_on_file (zloop_t *loop, int timer_id, void *arg)
     s_flush_ops (self);
     if (got == 0) {
         //  At the end: was it rotated (another file at the path)? Once its
-        //  last line is read, the new file is followed
+        //  last line is read, the new file is followed. An older name,
+        //  rotated during a stop, is done with at its end: the next newer
         struct stat st;
+        if (self->file_older > 0) {
+            self->file_older--;
+            s_file_restart (self, where, "read to its end");
+        }
+        else
         if (stat (self->eve_file, &st) == 0 && (uint64_t) st.st_ino != self->file_inode)
             s_file_restart (self, where, "rotated");
     }

@@ -1528,6 +1528,44 @@ test_r16_1_restart_finishes_the_rotated_file (void **state)
     zstr_free (&old);
 }
 
+/* REQ R16.1: a monitor restarted after the followed file was rotated twice
+   while it was stopped (the file read is <file>.2 now, and <file>.1 was
+   never read) reads the rest of <file>.2, then <file>.1 and the file at
+   the path from their starts: nothing skipped, nothing read twice. Only
+   <file>.1 was looked for, so the unread end of the old file and all of
+   <file>.1 were lost */
+static void
+test_r16_1_restart_finishes_files_rotated_twice (void **state)
+{
+    (void) state;
+    s_append_alerts (2, 9906, 2, "2027-03-01T00:16:40Z");
+    struct stat st;
+    assert_int_equal (stat (s_eve_file, &st), 0);
+    rf_wait_sql ((long) st.st_size, "SELECT read_offset FROM monitor.eve_files");
+    assert_int_equal (lg_test_proc_stop (&s_monitor, SIGTERM), 0);
+    //  While it is stopped: three more lines, a rotation, four lines, a
+    //  rotation, five lines
+    char *first = zsys_sprintf ("%s.1", s_eve_file);
+    char *second = zsys_sprintf ("%s.2", s_eve_file);
+    s_append_alerts (2, 9906, 3, "2027-03-01T00:16:41Z");
+    assert_int_equal (rename (s_eve_file, first), 0);
+    s_append_alerts (2, 9906, 4, "2027-03-01T00:16:42Z");
+    assert_int_equal (rename (first, second), 0);
+    assert_int_equal (rename (s_eve_file, first), 0);
+    s_append_alerts (2, 9906, 5, "2027-03-01T00:16:43Z");
+    s_monitor_start ();
+    s_wait_counter ("intake.events_eve", 12);
+    s_wait_counter ("intake.eve_rotations", 2);
+    zclock_sleep (300);
+    assert_int_equal (s_counter ("intake.events_eve"), 12);
+    assert_int_equal (s_counter ("intake.eve_rotations"), 2);
+    assert_int_equal (s_counter ("intake.malformed"), 0);
+    unlink (first);
+    unlink (second);
+    zstr_free (&first);
+    zstr_free (&second);
+}
+
 /* REQ R16.1: a monitor restarted after the followed file was truncated
    and written again past the offset it was read to (copytruncate while it
    was stopped, then more than was read) reads the file from its start,
@@ -1666,6 +1704,7 @@ main (void)
         cmocka_unit_test (test_r16_1_followed_file_rewritten_past_its_offset),
         cmocka_unit_test (test_r16_1_restart_finishes_the_rotated_file),
         cmocka_unit_test (test_r16_1_restart_sees_the_file_rewritten_while_stopped),
+        cmocka_unit_test (test_r16_1_restart_finishes_files_rotated_twice),
         cmocka_unit_test (test_r16_1_no_evidence_for_a_closed_incident),
         cmocka_unit_test (test_r16_1_every_request_refuses_ids_past_bigint),
     };
