@@ -52,8 +52,14 @@
        acted on is never given a cause behind that request's back (a Lift
        undone by a late inheritance). A Lift acts on one connection; once
        none carries the provider-wide cause, new connections inherit
-       nothing. Whoever settles a connection or imposes a cause on a whole
-       provider holds the provider's advisory lock, taken before any
+       nothing. A provider-wide cause whose last carrier is released
+       (the release duty ends its causes) is kept for the provider
+       (provider_causes, migration 011) until the next connection settled
+       takes it: cancelling every connection and applying again no longer
+       undoes a forced disconnection behind the saga's back (X.4).
+       Whoever settles a connection, imposes a cause on a whole provider
+       or ends a released connection's causes holds the provider's
+       advisory lock, taken before any
        connection's row (several in provider order): otherwise the duty
        could look at a provider whose Disconnect has not committed, while
        that Disconnect's list of connections was read before the new one
@@ -307,15 +313,21 @@ s_id_array (zlistx_t *ids)
 
 //  SQL: the causes a connection (an expression) of a provider (another)
 //  gets when it is settled (point 6): every cause provider-wide on another
-//  of the provider's connections not released, one of each kind, a
-//  request's imposition over an earlier inheritance (the reason names who
-//  asked), then the latest. s_settle imposes them; a read shows them as
-//  pending on a connection not settled yet (note 7). Aliases pw, pc
+//  of the provider's connections not released, or kept for the provider
+//  since the last connection that carried it was released
+//  (provider_causes, migration 011), one of each kind, a request's
+//  imposition over an earlier inheritance (the reason names who asked),
+//  then the latest; source names the connection it is taken from.
+//  s_settle imposes them; a read shows them as pending on a connection not
+//  settled yet (note 7). Aliases pw, pk, pc, kept
 #define S_INHERITED_SQL(provider, connection) \
     "SELECT DISTINCT ON (pw.cause) pw.cause, pw.reference, pw.actor, pw.reason, pw.since," \
-    " pw.connection_id::text AS source FROM causes pw JOIN connections pc" \
-    " ON pc.id = pw.connection_id WHERE pc.provider_id = " provider " AND pc.id <> " connection \
-    " AND NOT pc.released AND pw.provider_wide" \
+    " pw.source FROM (SELECT pk.cause, pk.reference, pk.actor, pk.reason, pk.since," \
+    " pk.connection_id, pk.connection_id::text AS source FROM causes pk JOIN connections pc" \
+    " ON pc.id = pk.connection_id WHERE pc.provider_id = " provider " AND pc.id <> " connection \
+    " AND NOT pc.released AND pk.provider_wide UNION ALL SELECT kept.cause, kept.reference," \
+    " kept.actor, kept.reason, kept.since, kept.connection_id, kept.connection_id || ', released'" \
+    " FROM provider_causes kept WHERE kept.provider_id = " provider ") pw" \
     " ORDER BY pw.cause, pw.actor = '" S_SYSTEM_ACTOR "', pw.since DESC, pw.connection_id"
 
 //  Queue the lock of a provider; false when it could not be queued
@@ -325,14 +337,19 @@ s_lock_provider (lg_ctx_t *ctx, const char *provider)
     return lg_db_run (ctx->db, "SELECT " S_PROVIDER_LOCK ("$1"), 1, (const char *[]) { provider });
 }
 
-//  Queue the locks of the providers of those connections (ids, an array)
-//  that wait for their provider-wide causes, in provider order
+//  Queue the locks of the providers of those connections (ids, an array),
+//  in provider order: of those that wait for their provider-wide causes
+//  (pending), or of all
 static bool
-s_lock_pending_providers (lg_ctx_t *ctx, const char *ids)
+s_lock_providers_of (lg_ctx_t *ctx, const char *ids, bool pending)
 {
-    return lg_db_run (ctx->db, "SELECT " S_PROVIDER_LOCK ("p.provider_id") " FROM (SELECT DISTINCT"
-                               " provider_id FROM connections WHERE id = ANY ($1::bigint[])"
-                               " AND inherit_pending ORDER BY 1) p", 1, (const char *[]) { ids });
+    return lg_db_run (ctx->db, pending
+                      ? "SELECT " S_PROVIDER_LOCK ("p.provider_id") " FROM (SELECT DISTINCT"
+                        " provider_id FROM connections WHERE id = ANY ($1::bigint[])"
+                        " AND inherit_pending ORDER BY 1) p"
+                      : "SELECT " S_PROVIDER_LOCK ("p.provider_id") " FROM (SELECT DISTINCT"
+                        " provider_id FROM connections WHERE id = ANY ($1::bigint[])"
+                        " ORDER BY 1) p", 1, (const char *[]) { ids });
 }
 
 static int s_settle (lg_ctx_t *ctx, const char *connection, const char *provider);
@@ -392,7 +409,7 @@ s_targets (lg_ctx_t *ctx, uint64_t provider, uint64_t *connections, size_t n, bo
     char *ids = s_id_array (asked);
     zlistx_destroy (&asked);
     //  Queued: the locks travel with the statement that checks them
-    if (lock && (!s_lock_pending_providers (ctx, ids)
+    if (lock && (!s_lock_providers_of (ctx, ids, true)
              ||  !lg_db_run (ctx->db, "SELECT 1 FROM connections WHERE id = ANY ($1::bigint[])"
                                       " ORDER BY id FOR UPDATE", 1, (const char *[]) { ids }))) {
         free (ids);
@@ -877,7 +894,12 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
 //  Duty: released connections leave the drop set, and their causes end,
 //  each with its history (X.1: who ended it, and why). Found by their causes
 //  too: a connection the prefix went to next takes its rows over (migration
-//  009), so one may hold causes and no rows
+//  009), so one may hold causes and no rows. A provider-wide cause that no
+//  other connection of the provider not released carries is kept for the
+//  provider (provider_causes, migration 011): the next connection settled
+//  gets it (point 6). Under the providers' locks, taken first in provider
+//  order as a request takes them, so that no connection is settled between
+//  the cause's end and its keeping
 static int
 s_released (lg_ctx_t *ctx)
 {
@@ -888,6 +910,14 @@ s_released (lg_ctx_t *ctx)
                                       " ORDER BY x.id LIMIT 100", 0, NULL);
     if (rc)
         return rc;
+    zlistx_t *ids = s_ids_new ();
+    for (int row = 0; row < PQntuples (res); row++)
+        zlistx_add_end (ids, (void *) PQgetvalue (res, row, 0));
+    char *array = s_id_array (ids);
+    if (zlistx_size (ids) && !s_lock_providers_of (ctx, array, false))
+        rc = -2;
+    free (array);
+    zlistx_destroy (&ids);
     char now [40];
     lg_clock_format (ctx->now_us, now, sizeof now);
     for (int row = 0; row < PQntuples (res) && rc == 0; row++) {
@@ -900,7 +930,17 @@ s_released (lg_ctx_t *ctx)
             rc = -2;
             break;
         }
-        rc = lg_ctx_exec (ctx, "WITH gone AS (DELETE FROM causes k WHERE k.connection_id = $1::bigint"
+        rc = lg_ctx_exec (ctx, "WITH kept AS (INSERT INTO provider_causes (provider_id, cause,"
+                               "  reference, actor, reason, since, connection_id, kept_at)"
+                               "  SELECT c.provider_id, k.cause, k.reference, k.actor, k.reason,"
+                               "  k.since, k.connection_id, $3::timestamptz FROM causes k"
+                               "  JOIN connections c ON c.id = k.connection_id"
+                               "  WHERE k.connection_id = $1::bigint AND k.provider_wide"
+                               "  AND NOT EXISTS (SELECT 1 FROM causes o JOIN connections oc"
+                               "   ON oc.id = o.connection_id WHERE oc.provider_id = c.provider_id"
+                               "   AND NOT oc.released AND o.cause = k.cause AND o.provider_wide)"
+                               "  ON CONFLICT (provider_id, cause) DO NOTHING),"
+                               " gone AS (DELETE FROM causes k WHERE k.connection_id = $1::bigint"
                                "  RETURNING k.connection_id, k.cause, k.reference)"
                                " INSERT INTO cause_history (connection_id, cause, action, reference,"
                                " actor, reason, at) SELECT connection_id, cause, 'lifted', reference,"
@@ -957,9 +997,12 @@ s_settle (lg_ctx_t *ctx, const char *connection, const char *provider)
     }
     PQclear (res);
     zlistx_destroy (&target);
-    if (rc == 0 && !lg_db_run (ctx->db, "UPDATE connections SET inherit_pending = false"
-                                        " WHERE id = $1::bigint", 1,
-                               (const char *[]) { connection }))
+    //  What was kept for the provider is this connection's now
+    if (rc == 0 && (!lg_db_run (ctx->db, "UPDATE connections SET inherit_pending = false"
+                                         " WHERE id = $1::bigint", 1,
+                                (const char *[]) { connection })
+                ||  !lg_db_run (ctx->db, "DELETE FROM provider_causes WHERE provider_id = $1::bigint",
+                                1, (const char *[]) { provider })))
         rc = -2;
     return rc;
 }
@@ -980,7 +1023,7 @@ s_inherit (lg_ctx_t *ctx)
         zlistx_add_end (ids, (void *) PQgetvalue (res, row, 0));
     PQclear (res);
     char *array = s_id_array (ids);
-    if (zlistx_size (ids) && !s_lock_pending_providers (ctx, array))
+    if (zlistx_size (ids) && !s_lock_providers_of (ctx, array, true))
         rc = -2;
     if (rc == 0 && zlistx_size (ids))
         rc = lg_ctx_query (ctx, &res, "SELECT id::text, provider_id::text,"

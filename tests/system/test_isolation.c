@@ -530,6 +530,9 @@ test_r12_1_decommission_releases (void **state)
 {
     (void) state;
     uint64_t id = s_conn [3];
+    //  Counted from here: a test before this one cancelled a connection too
+    long cancelled = s_sql ("SELECT count(*) FROM registry.outbox WHERE body_case = 106");
+    long released = s_sql ("SELECT count(*) FROM registry.outbox WHERE body_case = 108");
     Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
     cancel.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
     cancel.subject = (char *) "connection";
@@ -539,7 +542,8 @@ test_r12_1_decommission_releases (void **state)
     assert_int_equal (s_sql ("SELECT count(*) FROM registry.allocations WHERE connection_id = %"
                              PRIu64 " AND status = 'decommissioning'", id), 1);
     //  Still decommissioning: the pool cannot give its prefix to anybody
-    assert_int_equal (s_sql ("SELECT count(*) FROM registry.outbox WHERE body_case = 106"), 1);
+    assert_int_equal (s_sql ("SELECT count(*) FROM registry.outbox WHERE body_case = 106"),
+                      cancelled + 1);
 
     Lgwan__V1__Decommission d = LGWAN__V1__DECOMMISSION__INIT;
     d.connection = id;
@@ -555,7 +559,8 @@ test_r12_1_decommission_releases (void **state)
     assert_true (lg_test_wait_for (s_isolation_released, &id, 10000));
     assert_int_equal (s_sql ("SELECT count(*) FROM registry.allocations WHERE connection_id = %"
                              PRIu64 " AND status = 'released'", id), 1);
-    assert_int_equal (s_sql ("SELECT count(*) FROM registry.outbox WHERE body_case = 108"), 1);
+    assert_int_equal (s_sql ("SELECT count(*) FROM registry.outbox WHERE body_case = 108"),
+                      released + 1);
 
     //  The next connection gets the prefix back: the pools' tails first,
     //  then first fit finds the released block
@@ -783,16 +788,12 @@ s_pool_once (const char *name, const char *prefix)
     s_ok (&s_registry, "operator", LGWAN__V1__REQUEST__BODY_POOL_ADD, &pool);
 }
 
-//  A connection of provider A approved now, once isolation has given it
-//  its provider's provider-wide causes (the duty that does it ran for it,
-//  5 s at most); its IPv4 prefix in *prefix
+//  A connection of service approved now, once isolation has given it its
+//  provider's provider-wide causes (the duty that does it ran for it, 5 s
+//  at most); its IPv4 prefix in *prefix
 static uint64_t
-s_later_connection (char *prefix, size_t size)
+s_settled_connection (uint64_t service, char *prefix, size_t size)
 {
-    //  Room of its own: the tests after these count on the pools they had
-    s_pool_once ("v4-later", "198.18.2.0/24");
-    uint64_t service = (uint64_t) s_sql ("SELECT service_id FROM registry.connections WHERE id = %"
-                                         PRIu64, s_conn [1]);
     uint64_t id = s_known_connection (service, prefix, size);
     const char *checked = "SELECT count(*) FROM isolation.connections WHERE id = %" PRIu64
                           " AND NOT inherit_pending";
@@ -800,6 +801,17 @@ s_later_connection (char *prefix, size_t size)
         zclock_sleep (50);
     assert_int_equal (s_sql (checked, id), 1);
     return id;
+}
+
+//  A connection of provider A's first service, as s_settled_connection
+static uint64_t
+s_later_connection (char *prefix, size_t size)
+{
+    //  Room of its own: the tests after these count on the pools they had
+    s_pool_once ("v4-later", "198.18.2.0/24");
+    uint64_t service = (uint64_t) s_sql ("SELECT service_id FROM registry.connections WHERE id = %"
+                                         PRIu64, s_conn [1]);
+    return s_settled_connection (service, prefix, size);
 }
 
 //  The saga lifts every cause of this kind from provider A's (1) connections
@@ -877,6 +889,56 @@ test_r16_1_provider_disconnection_reaches_later_connections (void **state)
     //  Lifted from every connection of A: the next one stays connected
     s_lift_from_provider_a (LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION);
     uint64_t after = s_later_connection (prefix, sizeof prefix);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes WHERE connection_id = %"
+                             PRIu64, after), 0);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.desired WHERE prefix = '%s'::cidr",
+                             prefix), 0);
+}
+
+/* REQ R16.1, X.4: a provider disconnected as a whole stays disconnected
+   for the connections approved after every connection that carried the
+   disconnection was cancelled and released: the saga still has to lift it
+   (two operators). Its causes ended with the release, and a connection
+   approved then was connected: cancelling and applying again undid a
+   forced disconnection without the approvals X.4 asks for */
+static void
+test_x4_provider_disconnection_outlives_its_released_connections (void **state)
+{
+    (void) state;
+    s_pool_once ("v4-outlive", "198.18.3.0/24");
+    uint64_t provider = s_provider ("事業者C", "4011001098993");
+    uint64_t service = s_service ("svc-c", provider);
+    char prefix [64];
+    uint64_t first = s_settled_connection (service, prefix, sizeof prefix);
+    lg_reply_t *reply = s_disconnect ("operator", provider, "INC-OUTLIVE");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  Cancelled, decommissioned, released: its causes end
+    Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
+    cancel.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
+    cancel.subject = (char *) "connection";
+    cancel.id = first;
+    cancel.cancel = true;
+    s_ok (&s_registry, "operator", LGWAN__V1__REQUEST__BODY_CHANGE_FILE, &cancel);
+    Lgwan__V1__Decommission d = LGWAN__V1__DECOMMISSION__INIT;
+    d.connection = first;
+    s_ok (&s_isolation, "service", LGWAN__V1__REQUEST__BODY_DECOMMISSION, &d);
+    assert_true (lg_test_wait_for (s_isolation_released, &first, 10000));
+    assert_true (lg_test_wait_for (s_causes_ended, &first, 10000));
+
+    //  The next connection of the provider is disconnected all the same
+    long events = s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 500");
+    uint64_t next = s_settled_connection (service, prefix, sizeof prefix);
+    s_expect_inherited (next, prefix, 1, "INC-OUTLIVE", 500, events, "disconnected");
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.provider_causes WHERE provider_id = %"
+                             PRIu64, provider), 0);
+
+    //  Once the saga lifted it, the one after is connected
+    reply = s_lift ("service", next, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION, "SAGA-OUTLIVE");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    uint64_t after = s_settled_connection (service, prefix, sizeof prefix);
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes WHERE connection_id = %"
                              PRIu64, after), 0);
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.desired WHERE prefix = '%s'::cidr",
@@ -3040,6 +3102,8 @@ main (void)
         cmocka_unit_test_teardown (test_r16_1_provider_disconnection_reaches_later_connections,
                                    s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_narrowed_disconnection_stays_on_its_connections,
+                                   s_forget_points),
+        cmocka_unit_test_teardown (test_x4_provider_disconnection_outlives_its_released_connections,
                                    s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_request_settles_a_new_connection_first,
                                    s_forget_points),
