@@ -948,12 +948,17 @@ audit_remediation_report (lg_ctx_t *ctx)
     s_id (id, sizeof id, r->remediation);
     lg_clock_format (ctx->now_us, now, sizeof now);
     PGresult *res;
-    if ((rc = lg_ctx_query (ctx, &res, "SELECT provider_id, status FROM remediation_requests"
-                            " WHERE id = $1::bigint FOR UPDATE", 1, (const char *[]) { id })))
+    //  late: its deadline passed and the deadline duty has not marked it
+    //  overdue yet (it runs every few seconds, and skips a request locked
+    //  as this one is): the report marks it, or nothing ever would
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT provider_id, status, overdue_at IS NULL"
+                            " AND deadline <= $2::timestamptz AS late FROM remediation_requests"
+                            " WHERE id = $1::bigint FOR UPDATE", 2, (const char *[]) { id, now })))
         return rc;
     bool found = PQntuples (res) == 1;
     uint64_t owner = found? lg_db_u64 (res, 0, "provider_id"): 0;
     char status [16] = "";
+    bool late = found && streq (lg_db_value (res, 0, "late"), "t");
     if (found)
         snprintf (status, sizeof status, "%s", lg_db_value (res, 0, "status"));
     PQclear (res);
@@ -963,6 +968,14 @@ audit_remediation_report (lg_ctx_t *ctx)
         return MISSING (ctx, "no remediation request %s", id);
     if (!streq (status, "requested") && !streq (status, "insufficient"))
         return REFUSE (ctx, "R15.2", "remediation request %s is %s: nothing to report", id, status);
+    if (late) {
+        if ((rc = lg_ctx_exec (ctx, "UPDATE remediation_requests SET overdue_at = $2::timestamptz"
+                                    " WHERE id = $1::bigint", 2, (const char *[]) { id, now }))
+        ||  (rc = audit_emit_remediation (ctx, LGWAN__V1__EVENT__BODY_REMEDIATION_OVERDUE, id, 0,
+                                          NULL)))
+            return rc;
+        lg_info ("remediation %s is overdue: reported after its deadline", id);
+    }
     if ((rc = lg_ctx_exec (ctx, "UPDATE remediation_requests SET status = 'reported', report = $2,"
                                 " reported_by = $3, reported_at = $4::timestamptz"
                                 " WHERE id = $1::bigint", 4,

@@ -875,17 +875,20 @@ s_call_thread (void *arg)
 }
 
 //  Run call in a thread while holder's transaction, begun with sql, holds
-//  what it waits for; commit once the audit service's session waits for a
+//  what it waits for (meanwhile, unless NULL, runs once it holds it, before
+//  the call); commit once the audit service's session waits for a
 //  lock (1.5 s at most, within the 2 s a worker waits, lg_db.h note 2a),
 //  which must have happened: a call that came after the COMMIT gets the
 //  same reply and shows nothing of the race. The reply, or NULL
 static lg_reply_t *
-s_call_while_held (s_call_t *call, const char *sql)
+s_call_while_held_after (s_call_t *call, const char *sql, void (*meanwhile) (void))
 {
     PGconn *holder = PQconnectdb (rf.admin);
     PGresult *res = PQexec (holder, sql);
     bool held = PQresultStatus (res) == PGRES_COMMAND_OK || PQresultStatus (res) == PGRES_TUPLES_OK;
     PQclear (res);
+    if (held && meanwhile)
+        meanwhile ();
     pthread_t thread;
     int started = held? pthread_create (&thread, NULL, s_call_thread, call): -1;
     long waiting = started == 0? lg_test_wait_lock_waiters (rf.admin, "audit", 1, 1500): 0;
@@ -898,6 +901,12 @@ s_call_while_held (s_call_t *call, const char *sql)
     assert_int_equal (started, 0);
     assert_int_equal (waiting, 1);
     return call->reply;
+}
+
+static lg_reply_t *
+s_call_while_held (s_call_t *call, const char *sql)
+{
+    return s_call_while_held_after (call, sql, NULL);
 }
 
 /* REQ R15.2: an audit is not closed while a finding recorded at the same
@@ -1310,6 +1319,64 @@ test_r15_1_requests_refuse_ids_past_bigint (void **state)
     assert_true (lg_test_ids_past_bigint (&s_audit, rf.admin, rf.certs, 300, 399, requests) > 0);
 }
 
+//  The deadline of test_r15_3_reported_late_is_overdue passes, while the
+//  test holds its request: the deadline duty skips what is locked
+static void
+s_past_the_late_deadline (void)
+{
+    rf_set_clock ("2027-04-12T00:00:00Z");
+    zclock_sleep (800);                 //  the duty ran, and passed it by
+}
+
+/* REQ R15.3: a remediation reported after its deadline is overdue, whether
+   or not the deadline duty ran between the deadline and the report: the
+   report marks it and announces RemediationOverdue before
+   RemediationReported. The report took it out of the duty's reach first,
+   and it was never overdue; an accepted late report left no trace of the
+   missed deadline */
+static void
+test_r15_3_reported_late_is_overdue (void **state)
+{
+    (void) state;
+    rf_set_clock ("2027-04-01T00:00:00Z");
+    uint64_t audit = s_plan (1);
+    uint64_t id = s_remediation (audit, "R11.1-5", "high", "2027-04-10");
+    char *sql = zsys_sprintf ("BEGIN; SELECT 1 FROM audit.remediation_requests WHERE id = %" PRIu64
+                              " FOR UPDATE", id);
+    Lgwan__V1__Evidence evidence = LGWAN__V1__EVIDENCE__INIT;
+    evidence.reference = (char *) "是正報告書 第4号";
+    evidence.effective_on = (char *) "2027-04-11";
+    Lgwan__V1__Evidence *list [] = { &evidence };
+    Lgwan__V1__RemediationReport r = LGWAN__V1__REMEDIATION_REPORT__INIT;
+    r.remediation = id;
+    r.report = (char *) "期限後に是正した";
+    r.evidence = list;
+    r.n_evidence = 1;
+    s_call_t call = { "provider1", AU_BODY (REMEDIATION_REPORT), &r, NULL };
+    lg_reply_t *reply = s_call_while_held_after (&call, sql, s_past_the_late_deadline);
+    zstr_free (&sql);
+    assert_non_null (reply);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    s_assert_status (id, "reported");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests WHERE id = %"
+                                    PRIu64 " AND overdue_at = '2027-04-12T00:00:00Z'", id), 1);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), id, 0), 1);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.outbox o1, audit.outbox o2"
+                                    " WHERE o1.body_case = %d AND o2.body_case = %d"
+                                    " AND o1.seq < o2.seq AND o1.seq > (SELECT max (seq) - 2"
+                                    " FROM audit.outbox)", AU_EVENT (REMEDIATION_OVERDUE),
+                                    AU_EVENT (REMEDIATION_REPORTED)), 1);
+    //  Once: the duty finds nothing more to do for it
+    zclock_sleep (600);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), id, 0), 1);
+    //  Reported in time: not overdue
+    uint64_t timely = s_remediation (audit, "R11.1-5", "high", "2027-04-20");
+    rf_ok (s_report ("provider1", timely));
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests WHERE id = %"
+                                    PRIu64 " AND overdue_at IS NULL", timely), 1);
+}
+
 int
 main (void)
 {
@@ -1331,6 +1398,7 @@ main (void)
         cmocka_unit_test (test_r15_1_auditor_named_null_is_recorded),
         cmocka_unit_test (test_r15_1_withdrawn_requests_are_announced),
         cmocka_unit_test (test_r15_1_requests_refuse_ids_past_bigint),
+        cmocka_unit_test (test_r15_3_reported_late_is_overdue),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
