@@ -405,6 +405,32 @@ s_control_new (const PGresult *res, int row)
 #define CONTROL_COLUMNS "code, requirement, applies_to, title, origin, created_by, " \
                         AUDIT_TS ("created_at") " AS created_at"
 
+//  A requirement ID as REQUIREMENTS.md writes them: R<n>.<n> or X.<n>, at
+//  most 16 bytes. Refusals name a control's requirement as their rule, so
+//  free text there made refusals name "foo"
+static bool
+s_requirement_id (const char *text)
+{
+    size_t len = strlen (text);
+    if (len < 3 || len > 16)
+        return false;
+    const char *at = text + 1;
+    if (text [0] == 'R') {
+        if (!isdigit ((unsigned char) *at))
+            return false;
+        while (isdigit ((unsigned char) *at))
+            at++;
+    }
+    else
+    if (text [0] != 'X')
+        return false;
+    if (*at++ != '.' || !isdigit ((unsigned char) *at))
+        return false;
+    while (isdigit ((unsigned char) *at))
+        at++;
+    return *at == 0;
+}
+
 int
 audit_control_add (lg_ctx_t *ctx)
 {
@@ -415,8 +441,10 @@ audit_control_add (lg_ctx_t *ctx)
         code_ok = isalnum ((unsigned char) *at) || strchr ("._-", *at);
     if (!code_ok)
         return INVALID (ctx, "R5.1", "a control code is [A-Za-z0-9._-]{1,32}");
-    if (!*c->requirement || strlen (c->requirement) > 16)
-        return INVALID (ctx, "R5.1", "a control names the requirement it comes from (1-16 bytes)");
+    if (!s_requirement_id (c->requirement))
+        return INVALID (ctx, "R5.1", "a control names the requirement it comes from by its ID"
+                        " (R5.1, X.3: R or X, numbers and one dot; at most 16 bytes), not"
+                        " \"%.32s\"", c->requirement);
     bool known = false;
     for (int i = 0; s_applies [i]; i++)
         known |= streq (s_applies [i], c->applies_to);
@@ -504,10 +532,14 @@ audit_open (lg_ctx_t *ctx)
     if (!plan && !request && !incident)
         return INVALID (ctx, "R15.1", "an audit's origin is plan, request or incident, not '%s'",
                         o->origin);
-    //  Only the orchestrator, after a forced disconnection
+    //  Only the orchestrator, after a forced disconnection; the others only
+    //  by the audit staff, who plan them or take a using body's request
     if (incident && ctx->caller->role != LG_ROLE_SERVICE)
         return DENIED (ctx, "R16.1", "an incident audit is opened by the orchestrator after a"
                        " forced disconnection, not by a %s certificate", ctx->caller->role_name);
+    if (!incident && ctx->caller->role == LG_ROLE_SERVICE)
+        return DENIED (ctx, "R15.1", "an audit of origin %s is opened by the audit staff (an"
+                       " operator or an auditor), not by a service certificate", o->origin);
     if (o->provider == 0)
         return INVALID (ctx, "R15.1", "provider is mandatory");
     if (request && !lg_check_lgcode (o->lgcode))
@@ -526,6 +558,10 @@ audit_open (lg_ctx_t *ctx)
     ||  (*o->ends_on && !lg_check_date (o->ends_on)))
         return INVALID (ctx, "R15.1", "an audit's starts_on and ends_on are days YYYY-MM-DD,"
                         " not \"%.16s\", \"%.16s\"", o->starts_on, o->ends_on);
+    //  Both are YYYY-MM-DD: compared as text
+    if (*o->starts_on && *o->ends_on && strcmp (o->ends_on, o->starts_on) < 0)
+        return INVALID (ctx, "R15.1", "an audit ends on or after the day it starts, not on %s"
+                        " before %s", o->ends_on, o->starts_on);
     if (strlen (o->title) > 400)
         return INVALID (ctx, NULL, "a title is at most 400 bytes");
     if (o->n_auditors > 16 || o->n_services > 64)

@@ -378,6 +378,18 @@ test_r5_1_r11_1_r14_1_catalogue_and_findings (void **state)
     add.code = (char *) "JLIS-LOG-2";
     add.applies_to = (char *) "cloud";
     rf_refused (s_ask ("operator", AU_BODY (CONTROL_ADD), &add), RF_CODE (INVALID_ARGUMENT), "R5.1");
+    //  Its requirement is an ID: refusals name it as their rule
+    add.applies_to = (char *) "hosting";
+    const char *not_ids [] = { "foo", "R5", "R.1", "R5.1a", "X5.1", "r5.1", "R5.1.2", "X." };
+    for (size_t i = 0; i < sizeof not_ids / sizeof not_ids [0]; i++) {
+        add.requirement = (char *) not_ids [i];
+        lg_reply_t *refused = s_ask ("operator", AU_BODY (CONTROL_ADD), &add);
+        if (refused->status->code != LGWAN__V1__CODE__INVALID_ARGUMENT)
+            fail_msg ("requirement \"%s\": %d %s", not_ids [i], refused->status->code,
+                      refused->status->message);
+        rf_refused (refused, RF_CODE (INVALID_ARGUMENT), "R5.1");
+    }
+    add.requirement = (char *) "R5.1";
     rf_refused (s_ask ("provider1", AU_BODY (CONTROL_ADD), &add),
                 RF_CODE (PERMISSION_DENIED), "X.3");
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.controls"), 14);
@@ -517,6 +529,11 @@ test_r16_1_incident_audit (void **state)
                 RF_CODE (PERMISSION_DENIED), "R16.1");
     rf_refused (s_open ("service", "incident", 1, NULL, 0, "", ""),
                 RF_CODE (INVALID_ARGUMENT), "R16.1");
+    //  The other origins are the staff's
+    rf_refused (s_open ("service", "plan", 1, NULL, 0, "", ""),
+                RF_CODE (PERMISSION_DENIED), "R15.1");
+    rf_refused (s_open ("service", "request", 1, NULL, 0, "131041", ""),
+                RF_CODE (PERMISSION_DENIED), "R15.1");
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits"), audits);
     lg_reply_t *reply = s_open ("service", "incident", 1, NULL, 0, "", "INC-7");
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
@@ -1102,6 +1119,10 @@ test_r15_2_deadline_is_a_day_within_the_policy (void **state)
     rf_refused (s_ask ("auditor", AU_BODY (AUDIT_OPEN), &o), RF_CODE (INVALID_ARGUMENT), "R15.1");
     o.starts_on = (char *) "2027-04-01";
     o.ends_on = (char *) "2027-04-31";
+    rf_refused (s_ask ("auditor", AU_BODY (AUDIT_OPEN), &o), RF_CODE (INVALID_ARGUMENT), "R15.1");
+    //  Ending before it starts: refused as the dates, not by a constraint
+    o.starts_on = (char *) "2027-04-02";
+    o.ends_on = (char *) "2027-04-01";
     rf_refused (s_ask ("auditor", AU_BODY (AUDIT_OPEN), &o), RF_CODE (INVALID_ARGUMENT), "R15.1");
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits"), audits);
 }

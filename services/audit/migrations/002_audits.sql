@@ -72,7 +72,7 @@ CREATE TABLE policy (
 );
 INSERT INTO policy VALUES (1, 14);
 
--- The deadline of something decided at `at`, `days` business days later:
+-- The deadline of something decided at `at`, `days` calendar days later:
 -- the end of that day in Asia/Tokyo, as the first instant after it (next
 -- day 00:00 JST). Japan has no daylight saving time, but the zone is named
 -- so the rule reads as the rule.
