@@ -906,8 +906,24 @@ s_list_reply (lg_ctx_t *ctx, const char *where, int nparams, const char *const *
     uint32_t limit;
     if (lg_ctx_page (ctx, asked, REPLY_INVOICES, REPLY_INVOICES, &limit, NULL, 0))
         return -1;
-    if (strlen (params [nparams - 1]) > 32)
+    const char *after = params [nparams - 1];
+    if (strlen (after) > 32)
         return INVALID (ctx, "after_number is an invoice number (INV-YYYY-NNNNNN)");
+    //  The page follows an invoice there is (and the caller's own, for a
+    //  provider): an unknown number matched nothing, and the empty page
+    //  read as the end of the list
+    if (*after) {
+        PGresult *res;
+        int rc = lg_ctx_query (ctx, &res, "SELECT provider_id FROM invoices WHERE number = $1",
+                               1, (const char *[]) { after });
+        if (rc)
+            return rc;
+        bool known = PQntuples (res) == 1
+                  && (!s_only_provider (ctx) || lg_db_u64 (res, 0, "provider_id") == s_only_provider (ctx));
+        PQclear (res);
+        if (!known)
+            return MISSING (ctx, "no invoice %s to list after", after);
+    }
     //  Numbers follow (fiscal_year, seq), the order of s_load
     char *paged = zsys_sprintf ("%s AND ($%d = '' OR (i.fiscal_year, i.seq) > (SELECT a.fiscal_year,"
                                 " a.seq FROM invoices a WHERE a.number = $%d))", where, nparams,

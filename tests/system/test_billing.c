@@ -752,11 +752,23 @@ test_r6_1_invoice_lists_page (void **state)
     q.after_number = (char *) "INV-2026-000001' OR '1' = '1'; DROP TABLE invoices; --";
     rf_refused (s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_INVOICE_LIST, &q),
                 RF_CODE (INVALID_ARGUMENT), "R6.1");
-    q.after_number = (char *) "INV-9999-999999";              //  after every one: nothing
+    //  A number that is no invoice: NOT_FOUND, not an empty page that reads
+    //  as the end of the list (it was answered so)
+    q.after_number = (char *) "INV-9999-999999";
     reply = s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_INVOICE_LIST, &q);
-    rf_expect (reply, RF_CODE (OK), NULL);
-    assert_int_equal (reply->invoice_list->n_invoices, 0);
-    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_non_null (strstr (reply->status->message, "INV-9999-999999"));
+    rf_refused (reply, RF_CODE (NOT_FOUND), "");
+    Lgwan__V1__OverdueList o = LGWAN__V1__OVERDUE_LIST__INIT;
+    o.after_number = (char *) "INV-2026-999999";
+    rf_refused (s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_OVERDUE_LIST, &o),
+                RF_CODE (NOT_FOUND), "");
+    //  Another provider's invoice is as none to a provider (R6.1)
+    char *other = rf_sql_text ("SELECT min (number) FROM billing.invoices WHERE provider_id <> 1");
+    assert_non_null (other);
+    q.after_number = other;
+    rf_refused (s_ask (&s_billing, "provider1", LGWAN__V1__REQUEST__BODY_INVOICE_LIST, &q),
+                RF_CODE (NOT_FOUND), "");
+    free (other);
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.invoices"), total);
 }
 
