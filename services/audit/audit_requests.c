@@ -1104,8 +1104,20 @@ audit_remediation_list (lg_ctx_t *ctx)
     PGresult *res;
     //  By deadline: the next page comes after the last of this one in that
     //  order (a deadline never changes). The request after_id names is one
-    //  of the list's provider, else the page is empty, as for one that does
-    //  not exist: another provider's would place its deadline among ours
+    //  of the list's provider (another provider's would place its deadline
+    //  among ours), else NOT_FOUND, as for one that does not exist: the
+    //  page was empty, and read as the end of the list
+    if (l->after_id) {
+        int rc = lg_ctx_query (ctx, &res, "SELECT 1 FROM remediation_requests WHERE id = $2::bigint"
+                               " AND ($1::bigint = 0 OR provider_id = $1::bigint)", 2,
+                               (const char *[]) { text, after });
+        if (rc)
+            return rc;
+        bool known = PQntuples (res) == 1;
+        PQclear (res);
+        if (!known)
+            return MISSING (ctx, "no remediation request %s to list after", after);
+    }
     int rc = lg_ctx_query (ctx, &res, "SELECT " REMEDIATION_COLUMNS " FROM remediation_requests r"
                            " WHERE ($1::bigint = 0 OR r.provider_id = $1::bigint)"
                            " AND ($2 = '' OR r.status = $2)"

@@ -863,6 +863,17 @@ test_r15_1_lists_page (void **state)
     rl.limit = 501;
     rf_refused (s_ask ("auditor", AU_BODY (REMEDIATION_LIST), &rl), RF_CODE (INVALID_ARGUMENT),
                 "X.3");
+    //  After a request there is not, or (to provider 1) another provider's:
+    //  NOT_FOUND, not an empty page that reads as the end of the list
+    rl.limit = 0;
+    rl.after_id = (uint64_t) rf_sqlf_long ("SELECT max (id) + 1 FROM audit.remediation_requests");
+    reply = s_ask ("auditor", AU_BODY (REMEDIATION_LIST), &rl);
+    assert_non_null (strstr (reply->status->message, "to list after"));
+    rf_refused (reply, RF_CODE (NOT_FOUND), "");
+    rl.after_id = (uint64_t) rf_sqlf_long ("SELECT min (id) FROM audit.remediation_requests"
+                                           " WHERE provider_id <> 1");
+    rf_refused (s_ask ("provider1", AU_BODY (REMEDIATION_LIST), &rl), RF_CODE (NOT_FOUND), "");
+    rf_ok (s_ask ("auditor", AU_BODY (REMEDIATION_LIST), &rl));
 }
 
 //  A request to audit from a thread of its own (no cmocka asserts there),
@@ -1182,8 +1193,8 @@ test_r16_1_one_incident_audit_per_incident (void **state)
 /* REQ R15.1 R15.2 X.3: a provider reads only its own audits and requests,
    and learns nothing of another's: AuditGet and RemediationGet of another
    provider's answer as for an id that does not exist (NOT_FOUND, the same
-   message), and a RemediationList page after another provider's request
-   is empty, as after one that does not exist. Before, the gets answered
+   message), and so does a RemediationList page after another provider's
+   request. Before, the gets answered
    PERMISSION_DENIED for an id that exists, and the page held the caller's
    requests whose deadline came after that request's */
 static void
@@ -1218,8 +1229,9 @@ test_r15_1_another_providers_records_are_not_found (void **state)
     rf_ok (s_ask ("provider1", AU_BODY (REMEDIATION_GET), &get));
 
     //  A page of provider 2's requests after provider 1's (deadline
-    //  2027-05-30) or after none: both empty, though provider 2 has one
-    //  due 2027-12-31
+    //  2027-05-30) or after none: both NOT_FOUND, in the same words, though
+    //  provider 2 has one due 2027-12-31 (both were empty pages, which read
+    //  as the end of the list)
     uint64_t audit = s_plan (2);
     uint64_t own = s_remediation (audit, "R11.1-4", "high", "2027-12-31");
     uint64_t after [] = { s_remediation_facility, missing };
@@ -1227,12 +1239,13 @@ test_r15_1_another_providers_records_are_not_found (void **state)
         Lgwan__V1__RemediationList list = LGWAN__V1__REMEDIATION_LIST__INIT;
         list.after_id = after [i];
         lg_reply_t *reply = s_ask ("provider2", AU_BODY (REMEDIATION_LIST), &list);
-        rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
-        if (reply->remediation_list->n_remediations)
-            fail_msg ("a page after request %" PRIu64 " holds %zu of provider 2's (the first %"
-                      PRIu64 ")", after [i], reply->remediation_list->n_remediations,
-                      reply->remediation_list->remediations [0]->id);
-        lgwan__v1__reply__free_unpacked (reply, NULL);
+        char *expected = zsys_sprintf ("no remediation request %" PRIu64 " to list after",
+                                       after [i]);
+        if (!streq (reply->status->message, expected))
+            fail_msg ("a page after request %" PRIu64 ": expected \"%s\", got %d \"%s\"",
+                      after [i], expected, reply->status->code, reply->status->message);
+        zstr_free (&expected);
+        rf_refused (reply, RF_CODE (NOT_FOUND), "");
     }
     //  ... and after its own, its next
     Lgwan__V1__RemediationList list = LGWAN__V1__REMEDIATION_LIST__INIT;
