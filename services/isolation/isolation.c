@@ -730,6 +730,42 @@ s_get (lg_ctx_t *ctx)
     return rc;
 }
 
+//  The causes kept for provider (text; "0": for every provider) since the
+//  last connection that carried them was released (point 6), into reply
+static int
+s_kept (lg_ctx_t *ctx, const char *provider, Lgwan__V1__IsolationReply *reply)
+{
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, "SELECT provider_id, cause, reference, actor, reason,"
+        " to_char (since AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS since,"
+        " connection_id, to_char (kept_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        " AS kept_at FROM provider_causes WHERE $1::bigint = 0 OR provider_id = $1::bigint"
+        " ORDER BY provider_id, cause", 1, (const char *[]) { provider });
+    if (rc)
+        return rc;
+    int rows = PQntuples (res);
+    reply->kept = (Lgwan__V1__KeptCause **) calloc (rows + 1, sizeof (void *));
+    for (int row = 0; row < rows; row++) {
+        Lgwan__V1__KeptCause *kept = (Lgwan__V1__KeptCause *) malloc (sizeof *kept);
+        lgwan__v1__kept_cause__init (kept);
+        kept->provider = lg_db_u64 (res, row, "provider_id");
+        kept->last_connection = lg_db_u64 (res, row, "connection_id");
+        kept->kept_at = lg_db_strdup (res, row, "kept_at");
+        Lgwan__V1__CauseRecord *k = (Lgwan__V1__CauseRecord *) malloc (sizeof *k);
+        lgwan__v1__cause_record__init (k);
+        k->cause = (Lgwan__V1__IsolationCause) atoi (lg_db_value (res, row, "cause"));
+        k->reference = lg_db_strdup (res, row, "reference");
+        k->actor = lg_db_strdup (res, row, "actor");
+        k->reason = lg_db_strdup (res, row, "reason");
+        k->since = lg_db_strdup (res, row, "since");
+        k->provider_wide = true;
+        kept->cause = k;
+        reply->kept [reply->n_kept++] = kept;
+    }
+    PQclear (res);
+    return 0;
+}
+
 //  A page of the connections with a cause, or with a cause pending (note
 //  7), in id order (keyset: a page more is asked from the last id of this
 //  one). The page's ids are read in the statement that reads their causes
@@ -749,7 +785,7 @@ s_list (lg_ctx_t *ctx)
     const char *params [] = { provider, after, count };
     //  Along the causes' primary key and the pending connections' index:
     //  as many rows read as the page needs, one past it
-    return s_reply_from (ctx,
+    int rc = s_reply_from (ctx,
         "(SELECT p.id, row_number () OVER (ORDER BY p.id) AS n FROM ("
         "  SELECT k.connection_id AS id FROM causes k JOIN connections c ON c.id = k.connection_id"
         "  WHERE k.connection_id > $2::bigint AND ($1::bigint = 0 OR c.provider_id = $1::bigint)"
@@ -757,6 +793,9 @@ s_list (lg_ctx_t *ctx)
         "  AND c.id > $2::bigint AND ($1::bigint = 0 OR c.provider_id = $1::bigint)"
         "  AND EXISTS (" S_INHERITED_SQL ("c.provider_id", "c.id") ")"
         "  ORDER BY 1 LIMIT $3::integer) p) u", 3, params, limit, true, 0, 0);
+    if (rc == 0 && q->after_id == 0)
+        rc = s_kept (ctx, provider, ctx->reply->isolation);
+    return rc;
 }
 
 //  The points, and the head: read in one statement, from the head's row

@@ -895,6 +895,29 @@ test_r16_1_provider_disconnection_reaches_later_connections (void **state)
                              prefix), 0);
 }
 
+//  How many causes EnforcedList's first page says are kept for provider,
+//  each a disconnection with reference, last carried by connection last
+static size_t
+s_kept_listed (uint64_t provider, uint64_t last, const char *reference)
+{
+    Lgwan__V1__EnforcedList list = LGWAN__V1__ENFORCED_LIST__INIT;
+    list.provider = provider;
+    lg_reply_t *reply = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_ENFORCED_LIST, &list);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    size_t kept = reply->isolation->n_kept;
+    for (size_t i = 0; i < kept; i++) {
+        const Lgwan__V1__KeptCause *k = reply->isolation->kept [i];
+        assert_int_equal (k->provider, provider);
+        assert_int_equal (k->last_connection, last);
+        assert_int_equal (k->cause->cause, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION);
+        assert_string_equal (k->cause->reference, reference);
+        assert_string_equal (k->cause->actor, "operator:alice");
+        assert_true (k->cause->provider_wide);
+    }
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return kept;
+}
+
 /* REQ R16.1, X.4: a provider disconnected as a whole stays disconnected
    for the connections approved after every connection that carried the
    disconnection was cancelled and released: the saga still has to lift it
@@ -926,6 +949,8 @@ test_x4_provider_disconnection_outlives_its_released_connections (void **state)
     s_ok (&s_isolation, "service", LGWAN__V1__REQUEST__BODY_DECOMMISSION, &d);
     assert_true (lg_test_wait_for (s_isolation_released, &first, 10000));
     assert_true (lg_test_wait_for (s_causes_ended, &first, 10000));
+    //  Kept for the provider, as EnforcedList's first page shows
+    assert_int_equal (s_kept_listed (provider, first, "INC-OUTLIVE"), 1);
 
     //  The next connection of the provider is disconnected all the same
     long events = s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = 500");
@@ -933,6 +958,7 @@ test_x4_provider_disconnection_outlives_its_released_connections (void **state)
     s_expect_inherited (next, prefix, 1, "INC-OUTLIVE", 500, events, "disconnected");
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.provider_causes WHERE provider_id = %"
                              PRIu64, provider), 0);
+    assert_int_equal (s_kept_listed (provider, first, "INC-OUTLIVE"), 0);
 
     //  Once the saga lifted it, the one after is connected
     reply = s_lift ("service", next, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION, "SAGA-OUTLIVE");

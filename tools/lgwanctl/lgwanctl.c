@@ -20,7 +20,8 @@
 //  ("provider-wide" beside the cause), one a new connection is still to
 //  inherit is not in force on it ("pending"); a change "in force" whose
 //  points include some in dry run was acked there, and dropped nowhere
-//  there; one counted at no point was dropped nowhere
+//  there; one counted at no point was dropped nowhere; a cause kept for a
+//  provider whose connections were all released reaches its next one
 static void
 s_print_notes (const lg_reply_t *reply)
 {
@@ -42,6 +43,17 @@ s_print_notes (const lg_reply_t *reply)
                     k->pending? " pending (to be inherited, not in force on it yet)": "");
             free (reference);
         }
+    }
+    for (size_t i = 0; i < isolation->n_kept; i++) {
+        const Lgwan__V1__KeptCause *kept = isolation->kept [i];
+        const ProtobufCEnumValue *cause = kept->cause? protobuf_c_enum_descriptor_get_value (
+            &lgwan__v1__isolation_cause__descriptor, (int) kept->cause->cause): NULL;
+        char *reference = ctl_render_escape (kept->cause? kept->cause->reference: "");
+        printf ("provider %" PRIu64 ": %s %s kept for the provider: no connection carries it"
+                " (the last, %" PRIu64 ", was released); its next connection gets it\n",
+                kept->provider, cause? cause->name: "CAUSE_UNKNOWN", reference? reference: "",
+                kept->last_connection);
+        free (reference);
     }
     char *dry_run = ctl_render_not_dropped (isolation->no_enforcement_point,
                                             isolation->dry_run_points,
