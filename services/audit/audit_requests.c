@@ -838,6 +838,19 @@ audit_finding_record (lg_ctx_t *ctx)
         return MISSING (ctx, "no audit %s", audit);
     if (!open)
         return REFUSE (ctx, "R15.2", "audit %s is closed", audit);
+    //  Its provider not cancelled: the duty closes such an audit within a
+    //  second, and a finding recorded before that asked a cancelled
+    //  provider for remediation, withdrawn at once. Read in a statement of
+    //  its own, after the audit's lock: a cancellation that committed while
+    //  this request waited for it is seen
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT status = 'cancelled' AS cancelled FROM providers"
+                            " WHERE id = $1::bigint", 1, (const char *[]) { provider })))
+        return rc;
+    bool cancelled = PQntuples (res) == 1 && streq (lg_db_value (res, 0, "cancelled"), "t");
+    PQclear (res);
+    if (cancelled)
+        return REFUSE (ctx, "R15.1", "provider %s is cancelled: its audit %s is closing", provider,
+                       audit);
     //  The control, and that it applies to a role the provider holds
     if ((rc = lg_ctx_query (ctx, &res,
             "SELECT c.requirement, c.applies_to, c.applies_to = 'any' OR EXISTS (SELECT 1"

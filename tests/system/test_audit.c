@@ -904,12 +904,13 @@ s_call_thread (void *arg)
 
 //  Run call in a thread while holder's transaction, begun with sql, holds
 //  what it waits for (meanwhile, unless NULL, runs once it holds it, before
-//  the call); commit once the audit service's session waits for a
+//  the call; waiting_fn once the call waits for it); commit once the audit service's session waits for a
 //  lock (1.5 s at most, within the 2 s a worker waits, lg_db.h note 2a),
 //  which must have happened: a call that came after the COMMIT gets the
 //  same reply and shows nothing of the race. The reply, or NULL
 static lg_reply_t *
-s_call_while_held_after (s_call_t *call, const char *sql, void (*meanwhile) (void))
+s_call_while_held_after (s_call_t *call, const char *sql, void (*meanwhile) (void),
+                         void (*waiting_fn) (void))
 {
     PGconn *holder = PQconnectdb (rf.admin);
     PGresult *res = PQexec (holder, sql);
@@ -920,6 +921,8 @@ s_call_while_held_after (s_call_t *call, const char *sql, void (*meanwhile) (voi
     pthread_t thread;
     int started = held? pthread_create (&thread, NULL, s_call_thread, call): -1;
     long waiting = started == 0? lg_test_wait_lock_waiters (rf.admin, "audit", 1, 1500): 0;
+    if (waiting == 1 && waiting_fn)
+        waiting_fn ();
     res = PQexec (holder, "COMMIT");
     PQclear (res);
     PQfinish (holder);
@@ -934,7 +937,7 @@ s_call_while_held_after (s_call_t *call, const char *sql, void (*meanwhile) (voi
 static lg_reply_t *
 s_call_while_held (s_call_t *call, const char *sql)
 {
-    return s_call_while_held_after (call, sql, NULL);
+    return s_call_while_held_after (call, sql, NULL, NULL);
 }
 
 /* REQ R15.2: an audit is not closed while a finding recorded at the same
@@ -1387,7 +1390,7 @@ test_r15_3_reported_late_is_overdue (void **state)
     r.evidence = list;
     r.n_evidence = 1;
     s_call_t call = { "provider1", AU_BODY (REMEDIATION_REPORT), &r, NULL };
-    lg_reply_t *reply = s_call_while_held_after (&call, sql, s_past_the_late_deadline);
+    lg_reply_t *reply = s_call_while_held_after (&call, sql, s_past_the_late_deadline, NULL);
     zstr_free (&sql);
     assert_non_null (reply);
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
@@ -1409,6 +1412,59 @@ test_r15_3_reported_late_is_overdue (void **state)
     rf_ok (s_report ("provider1", timely));
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests WHERE id = %"
                                     PRIu64 " AND overdue_at IS NULL", timely), 1);
+}
+
+//  The provider of test_r15_1_finding_refused_once_the_provider_is_cancelled
+static uint64_t s_cancelling;
+
+//  Its cancellation, in effect and read by audit, while a finding waits
+static void
+s_cancel_while_the_finding_waits (void)
+{
+    s_cancel ("provider", s_cancelling);
+    rf_wait_sql (1, "SELECT count(*) FROM audit.providers WHERE id = %" PRIu64
+                    " AND status = 'cancelled'", s_cancelling);
+}
+
+/* REQ R15.1: a finding waiting for its audit while the provider's
+   cancellation comes into effect is refused, and asks nothing of the
+   cancelled provider: it was recorded with its remediation request (and
+   both announced), which the duty then withdrew */
+static void
+test_r15_1_finding_refused_once_the_provider_is_cancelled (void **state)
+{
+    (void) state;
+    s_cancelling = rf_qualified_provider ("株式会社よんばん");
+    rf_wait_sql (1, "SELECT count(*) FROM audit.providers WHERE id = %" PRIu64
+                    " AND status = 'qualified'", s_cancelling);
+    uint64_t audit = s_plan (s_cancelling);
+    long findings = rf_sqlf_long ("SELECT count(*) FROM audit.findings");
+    long requested = rf_sqlf_long ("SELECT count(*) FROM audit.outbox WHERE body_case = %d",
+                                   AU_EVENT (REMEDIATION_REQUESTED));
+    char *sql = zsys_sprintf ("BEGIN; SELECT 1 FROM audit.audits WHERE id = %" PRIu64
+                              " FOR UPDATE", audit);
+    Lgwan__V1__Evidence evidence = LGWAN__V1__EVIDENCE__INIT;
+    evidence.reference = (char *) "監査調書 2027-011";
+    evidence.effective_on = (char *) "2027-03-20";
+    Lgwan__V1__Evidence *list [] = { &evidence };
+    Lgwan__V1__FindingRecord f = LGWAN__V1__FINDING_RECORD__INIT;
+    f.audit = audit;
+    f.control = (char *) "R5.1-operational";
+    f.severity = (char *) "high";
+    f.description = (char *) "運用手順書が古い";
+    f.requires_remediation = true;
+    f.evidence = list;
+    f.n_evidence = 1;
+    s_call_t call = { "auditor", AU_BODY (FINDING_RECORD), &f, NULL };
+    lg_reply_t *reply = s_call_while_held_after (&call, sql, NULL, s_cancel_while_the_finding_waits);
+    zstr_free (&sql);
+    assert_non_null (reply);
+    rf_refused (reply, RF_CODE (FAILED_PRECONDITION), "R15.1");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.findings"), findings);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.outbox WHERE body_case = %d",
+                                    AU_EVENT (REMEDIATION_REQUESTED)), requested);
+    rf_wait_sql (1, "SELECT count(*) FROM audit.audits WHERE id = %" PRIu64
+                    " AND status = 'closed'", audit);
 }
 
 int
@@ -1433,6 +1489,7 @@ main (void)
         cmocka_unit_test (test_r15_1_withdrawn_requests_are_announced),
         cmocka_unit_test (test_r15_1_requests_refuse_ids_past_bigint),
         cmocka_unit_test (test_r15_3_reported_late_is_overdue),
+        cmocka_unit_test (test_r15_1_finding_refused_once_the_provider_is_cancelled),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
