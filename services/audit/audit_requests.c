@@ -228,6 +228,32 @@ s_remediation_new (const PGresult *res, int row)
 }
 
 //  One remediation request with its evidence; NULL *r_p when none
+//  Every report and verification of request id (text), in order
+//  (remediation_steps, migration 006), into r
+static int
+s_steps_load (lg_ctx_t *ctx, const char *id, Lgwan__V1__Remediation *r)
+{
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, "SELECT action, actor, " AUDIT_TS ("at") " AS at, text"
+                           " FROM remediation_steps WHERE remediation_id = $1::bigint ORDER BY step",
+                           1, (const char *[]) { id });
+    if (rc)
+        return rc;
+    int rows = PQntuples (res);
+    r->steps = (Lgwan__V1__RemediationStep **) calloc (rows + 1, sizeof (void *));
+    for (int row = 0; row < rows; row++) {
+        Lgwan__V1__RemediationStep *step = (Lgwan__V1__RemediationStep *) malloc (sizeof *step);
+        lgwan__v1__remediation_step__init (step);
+        step->action = lg_db_strdup (res, row, "action");
+        step->actor = lg_db_strdup (res, row, "actor");
+        step->at = lg_db_strdup (res, row, "at");
+        step->text = lg_db_strdup (res, row, "text");
+        r->steps [r->n_steps++] = step;
+    }
+    PQclear (res);
+    return 0;
+}
+
 static int
 s_remediation_load (lg_ctx_t *ctx, uint64_t id, Lgwan__V1__Remediation **r_p)
 {
@@ -245,6 +271,8 @@ s_remediation_load (lg_ctx_t *ctx, uint64_t id, Lgwan__V1__Remediation **r_p)
     PQclear (res);
     if (*r_p)
         rc = s_evidence_load (ctx, "remediation_id", id, &(*r_p)->evidence, &(*r_p)->n_evidence);
+    if (*r_p && rc == 0)
+        rc = s_steps_load (ctx, text, *r_p);
     return rc;
 }
 

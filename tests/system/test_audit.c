@@ -200,7 +200,7 @@ s_remediation (uint64_t audit, const char *control, const char *severity, const 
 }
 
 static lg_reply_t *
-s_report (const char *who, uint64_t remediation)
+s_report_text (const char *who, uint64_t remediation, const char *text)
 {
     Lgwan__V1__Evidence evidence = LGWAN__V1__EVIDENCE__INIT;
     evidence.reference = (char *) "是正報告書 第3号";
@@ -208,10 +208,16 @@ s_report (const char *who, uint64_t remediation)
     Lgwan__V1__Evidence *list [] = { &evidence };
     Lgwan__V1__RemediationReport r = LGWAN__V1__REMEDIATION_REPORT__INIT;
     r.remediation = remediation;
-    r.report = (char *) "ファイアウォールの設定を是正した";
+    r.report = (char *) text;
     r.evidence = list;
     r.n_evidence = 1;
     return s_ask (who, AU_BODY (REMEDIATION_REPORT), &r);
+}
+
+static lg_reply_t *
+s_report (const char *who, uint64_t remediation)
+{
+    return s_report_text (who, remediation, "ファイアウォールの設定を是正した");
 }
 
 static lg_reply_t *
@@ -598,10 +604,31 @@ test_r15_2_report_and_verify (void **state)
     rf_refused (s_verify (id, true, "確認"), RF_CODE (FAILED_PRECONDITION), "R15.2");
 
     //  Reported again, accepted
-    rf_ok (s_report ("provider1", id));
+    rf_ok (s_report_text ("provider1", id, "外部からの到達経路も閉じた"));
     reply = s_verify (id, true, "再検査で到達性なしを確認");
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
     assert_string_equal (reply->remediation->remediation->status, "accepted");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  X.1: every report and verdict kept, in order; the second report
+    //  overwrote the first, which the insufficient verdict was about
+    Lgwan__V1__RemediationGet get = LGWAN__V1__REMEDIATION_GET__INIT;
+    get.remediation = id;
+    reply = s_ask ("provider1", AU_BODY (REMEDIATION_GET), &get);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    const Lgwan__V1__Remediation *r = reply->remediation->remediation;
+    const char *steps [][3] = {
+        { "reported", "provider:1", "ファイアウォールの設定を是正した" },
+        { "insufficient", "auditor:aki", "外部からの到達性が残っている" },
+        { "reported", "provider:1", "外部からの到達経路も閉じた" },
+        { "accepted", "auditor:aki", "再検査で到達性なしを確認" }
+    };
+    assert_int_equal (r->n_steps, 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal (r->steps [i]->action, steps [i][0]);
+        assert_string_equal (r->steps [i]->actor, steps [i][1]);
+        assert_string_equal (r->steps [i]->text, steps [i][2]);
+        assert_true (*r->steps [i]->at);
+    }
     lgwan__v1__reply__free_unpacked (reply, NULL);
     assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_ACCEPTED), id, 0), 1);
     rf_refused (s_verify (id, true, "確認"), RF_CODE (FAILED_PRECONDITION), "R15.2");
