@@ -717,13 +717,15 @@ billing_invoice_run (lg_ctx_t *ctx)
     //  Billing caught up first (note 9), and then one run at a time: a
     //  batch of events waits for the run from here to its commit, and then
     //  sees its invoices (billing.c note 6). Waiting under the lock, the run
-    //  would wait for a consumer that waits for it. A preview waits for a
-    //  run, so it sees what the run left, but not for a batch of events
+    //  would wait for a consumer that waits for it. A preview takes the lock
+    //  as a run does, so that no batch commits between its reads (of the
+    //  connections, then of the services: READ COMMITTED). It took it
+    //  shared, as a batch does, and a batch that committed in between gave
+    //  a preview of neither state; it holds batches back for as long as it
+    //  computes (0.2 s at 10,000 providers, bench_billing)
     if (!run->preview && (rc = s_caught_up (ctx)))
         return rc;
-    if ((rc = lg_ctx_exec (ctx, run->preview? "SELECT pg_advisory_xact_lock_shared ("
-                           BILLING_LOCK_KEY ")": "SELECT pg_advisory_xact_lock ("
-                           BILLING_LOCK_KEY ")", 0, NULL)))
+    if ((rc = lg_ctx_exec (ctx, "SELECT pg_advisory_xact_lock (" BILLING_LOCK_KEY ")", 0, NULL)))
         return rc;
     zlistx_t *list = zlistx_new ();
     zlistx_t *not_invoiced = zlistx_new ();

@@ -1681,6 +1681,46 @@ test_r6_1_invoice_list_refuses_a_provider_past_bigint (void **state)
     assert_true (lg_test_ids_past_bigint (&s_billing, rf.admin, rf.certs, 200, 299, requests) > 0);
 }
 
+//  A preview waiting for billing's lock (BILLING_LOCK_KEY), held by hand
+static bool
+s_preview_waits (void *arg)
+{
+    (void) arg;
+    return rf_sql_long ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                        " AND NOT granted AND classid = 7102 AND objid = 1 AND objsubid = 2") >= 1;
+}
+
+/* REQ R6.1: a preview shows exactly what the run would issue: it takes
+   turns with the batches of events as a run does, so no batch commits
+   between its reads. It took billing's lock shared, as a batch does, and a
+   batch committed between its read of the connections and its read of the
+   services gave a preview of neither state */
+static void
+test_r6_1_preview_takes_turns_with_events (void **state)
+{
+    (void) state;
+    PGconn *batch = PQconnectdb (rf.admin);
+    assert_int_equal (PQstatus (batch), CONNECTION_OK);
+    PQclear (PQexec (batch, "BEGIN"));
+    PGresult *res = PQexec (batch, "SELECT pg_advisory_xact_lock_shared (7102, 1)");
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    PQclear (res);
+    Lgwan__V1__InvoiceRun run = LGWAN__V1__INVOICE_RUN__INIT;
+    run.period = (char *) "2026-10";
+    run.preview = true;
+    s_call_t call = { "billing", INVOICE_RUN, &run, NULL };
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_call_thread, &call), 0);
+    bool waited = lg_test_wait_for (s_preview_waits, NULL, 1500);
+    PQclear (PQexec (batch, "COMMIT"));         //  let go before anything may fail
+    PQfinish (batch);
+    pthread_join (thread, NULL);
+    assert_true (waited);
+    assert_non_null (call.reply);
+    rf_expect (call.reply, RF_CODE (OK), NULL);
+    lgwan__v1__reply__free_unpacked (call.reply, NULL);
+}
+
 int
 main (void)
 {
@@ -1708,6 +1748,7 @@ main (void)
         cmocka_unit_test (test_r6_1_export_fields_start_no_formula),
         cmocka_unit_test (test_r6_1_credit_note_seq_past_999999),
         cmocka_unit_test (test_r6_1_event_applied_during_a_run_is_billed_or_said),
+        cmocka_unit_test (test_r6_1_preview_takes_turns_with_events),
         cmocka_unit_test (test_r6_1_invoice_list_refuses_a_provider_past_bigint),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
