@@ -6,9 +6,9 @@
        of the period yet (unique (provider_id, period) backs this), so a
        repeat finds every invoice and creates none. Runs take one advisory
        lock, so two runs never compute side by side; billing's events wait
-       for a run under way (billing.c note 6), and a preview waits for a run
-       but holds up neither events nor other previews (it takes the lock
-       shared).
+       for a run under way (billing.c note 6). A preview takes the lock as
+       a run does: a batch of events committed between its reads gave a
+       preview of neither state (it took the lock shared, as a batch does).
     2. A preview computes with the same code as the run and stores nothing:
        its invoices are the run's, without numbers.
     3. The whole run is one transaction: its invoices, their lines, the
