@@ -1027,6 +1027,21 @@ s_call_thread (void *arg)
     return NULL;
 }
 
+//  A session of its own in a transaction that ran sql (a lock taken by
+//  hand); the caller commits and finishes it
+static PGconn *
+s_holder_begin (const char *sql)
+{
+    PGconn *holder = PQconnectdb (rf.admin);
+    assert_int_equal (PQstatus (holder), CONNECTION_OK);
+    PQclear (PQexec (holder, "BEGIN"));
+    PGresult *res = PQexec (holder, sql);
+    if (PQresultStatus (res) != PGRES_COMMAND_OK && PQresultStatus (res) != PGRES_TUPLES_OK)
+        fail_msg ("%s: %s", sql, PQresultErrorMessage (res));
+    PQclear (res);
+    return holder;
+}
+
 //  Both calls sent while the invoice's row is held FOR UPDATE by hand, so
 //  that both wait for it; let go once both wait (well within the 2 s a
 //  worker waits for a lock, lg_db.h note 2a)
@@ -1280,12 +1295,7 @@ test_r6_1_run_waits_for_the_events_its_sources_reported (void **state)
 {
     (void) state;
     rf_set_clock ("2027-09-10T03:00:00Z");
-    PGconn *hold = PQconnectdb (rf.admin);
-    assert_int_equal (PQstatus (hold), CONNECTION_OK);
-    PQclear (PQexec (hold, "BEGIN"));
-    PGresult *res = PQexec (hold, "LOCK TABLE billing.timeline IN EXCLUSIVE MODE");
-    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
-    PQclear (res);
+    PGconn *hold = s_holder_begin ("LOCK TABLE billing.timeline IN EXCLUSIVE MODE");
     Lgwan__V1__Suspend suspend = LGWAN__V1__SUSPEND__INIT;
     suspend.provider = 2;
     suspend.remediation = (char *) "REM-2";
@@ -1614,12 +1624,7 @@ test_r6_1_event_applied_during_a_run_is_billed_or_said (void **state)
 {
     (void) state;
     rf_set_clock ("2028-08-01T01:00:00Z");
-    PGconn *hold = PQconnectdb (rf.admin);
-    assert_int_equal (PQstatus (hold), CONNECTION_OK);
-    PQclear (PQexec (hold, "BEGIN"));
-    PGresult *res = PQexec (hold, "LOCK TABLE billing.invoices IN EXCLUSIVE MODE");
-    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
-    PQclear (res);
+    PGconn *hold = s_holder_begin ("LOCK TABLE billing.invoices IN EXCLUSIVE MODE");
     Lgwan__V1__InvoiceRun run = LGWAN__V1__INVOICE_RUN__INIT;
     run.period = (char *) "2028-07";
     s_call_t call = { "billing", INVOICE_RUN, &run, NULL };
@@ -1699,12 +1704,7 @@ static void
 test_r6_1_preview_takes_turns_with_events (void **state)
 {
     (void) state;
-    PGconn *batch = PQconnectdb (rf.admin);
-    assert_int_equal (PQstatus (batch), CONNECTION_OK);
-    PQclear (PQexec (batch, "BEGIN"));
-    PGresult *res = PQexec (batch, "SELECT pg_advisory_xact_lock_shared (7102, 1)");
-    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
-    PQclear (res);
+    PGconn *batch = s_holder_begin ("SELECT pg_advisory_xact_lock_shared (7102, 1)");
     Lgwan__V1__InvoiceRun run = LGWAN__V1__INVOICE_RUN__INIT;
     run.period = (char *) "2026-10";
     run.preview = true;

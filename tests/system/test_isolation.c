@@ -489,6 +489,19 @@ s_holder_commit (PGconn **holder)
     *holder = NULL;
 }
 
+//  The operator notifies the registry that connection id is cancelled:
+//  in effect at once, its allocation decommissioning
+static void
+s_cancel_connection (uint64_t id)
+{
+    Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
+    cancel.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
+    cancel.subject = (char *) "connection";
+    cancel.id = id;
+    cancel.cancel = true;
+    s_ok (&s_registry, "operator", LGWAN__V1__REQUEST__BODY_CHANGE_FILE, &cancel);
+}
+
 static bool
 s_released (void *arg)
 {
@@ -533,12 +546,7 @@ test_r12_1_decommission_releases (void **state)
     //  Counted from here: a test before this one cancelled a connection too
     long cancelled = s_sql ("SELECT count(*) FROM registry.outbox WHERE body_case = 106");
     long released = s_sql ("SELECT count(*) FROM registry.outbox WHERE body_case = 108");
-    Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
-    cancel.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
-    cancel.subject = (char *) "connection";
-    cancel.id = id;
-    cancel.cancel = true;
-    s_ok (&s_registry, "operator", LGWAN__V1__REQUEST__BODY_CHANGE_FILE, &cancel);
+    s_cancel_connection (id);
     assert_int_equal (s_sql ("SELECT count(*) FROM registry.allocations WHERE connection_id = %"
                              PRIu64 " AND status = 'decommissioning'", id), 1);
     //  Still decommissioning: the pool cannot give its prefix to anybody
@@ -938,12 +946,7 @@ test_x4_provider_disconnection_outlives_its_released_connections (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 
     //  Cancelled, decommissioned, released: its causes end
-    Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
-    cancel.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
-    cancel.subject = (char *) "connection";
-    cancel.id = first;
-    cancel.cancel = true;
-    s_ok (&s_registry, "operator", LGWAN__V1__REQUEST__BODY_CHANGE_FILE, &cancel);
+    s_cancel_connection (first);
     Lgwan__V1__Decommission d = LGWAN__V1__DECOMMISSION__INIT;
     d.connection = first;
     s_ok (&s_isolation, "service", LGWAN__V1__REQUEST__BODY_DECOMMISSION, &d);
