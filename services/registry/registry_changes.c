@@ -98,18 +98,26 @@ typedef struct {
     const char *lock;           //  the same, locked; NULL: nothing is filed for it
     const char *in_effect;      //  its status while in effect
     const char *ended_with;     //  its parents cancelled; NULL: it has none
+    bool apart;                 //  lock only locks the row: read follows it
 } s_record_t;
 
+//  A service's provider is a row of service_holders, which a statement that
+//  waits for the service's lock reads as it was when the statement began:
+//  the provider a hosting move (approved meanwhile, the service locked)
+//  took the role from filed a change of the service, and cancelled it. So
+//  the service is locked in a statement of its own, and read in the next
+#define LOCK_SERVICE "SELECT 1 FROM services WHERE id = $1::bigint FOR UPDATE"
+
 static const s_record_t s_records [] = {
-    { "provider", RECORD_OF_PROVIDER, RECORD_OF_PROVIDER " FOR UPDATE", "qualified", NULL },
-    { "service", RECORD_OF_SERVICE, RECORD_OF_SERVICE " FOR UPDATE", "registered",
-      ENDED_WITH_SERVICE },
+    { "provider", RECORD_OF_PROVIDER, RECORD_OF_PROVIDER " FOR UPDATE", "qualified", NULL,
+      false },
+    { "service", RECORD_OF_SERVICE, LOCK_SERVICE, "registered", ENDED_WITH_SERVICE, true },
     { "contract", RECORD_OF_CONTRACT, RECORD_OF_CONTRACT " FOR UPDATE", "active",
-      ENDED_WITH_CONTRACT },
+      ENDED_WITH_CONTRACT, false },
     { "connection", RECORD_OF_CONNECTION, RECORD_OF_CONNECTION " FOR UPDATE", "active",
-      ENDED_WITH_CONNECTION },
+      ENDED_WITH_CONNECTION, false },
     { "interconnection", RECORD_OF_INTERCONNECTION, RECORD_OF_INTERCONNECTION " FOR UPDATE",
-      "registered", NULL },
+      "registered", NULL, false },
 };
 
 //  The record of subject; NULL when there is no such subject
@@ -204,7 +212,10 @@ s_subject (lg_ctx_t *ctx, const char *subject, uint64_t id, bool lock, uint64_t 
     ID_TEXT (text, id);
     const char *params [] = { text };
     PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, lock? record->lock: record->read, 1, params);
+    if (lock && record->apart && reg_queue (ctx, record->lock, 1, params))
+        return -2;
+    int rc = lg_ctx_query (ctx, &res, lock && !record->apart? record->lock: record->read, 1,
+                           params);
     if (rc)
         return rc;
     if (PQntuples (res) == 0) {

@@ -349,9 +349,14 @@ s_check_service (lg_ctx_t *ctx, uint64_t service, uint64_t *hosting)
     ID_TEXT (text, service);
     const char *params [] = { text };
     PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, "SELECT " SERVICE_CHECK_COLUMNS " FROM services s"
-                                      SERVICE_CHECK_JOINS " WHERE s.id = $1::bigint FOR SHARE OF s",
-                           1, params);
+    //  Locked in a statement of its own, then read: a statement that waits
+    //  for the lock reads the holders as they were when it began, and the
+    //  provider a hosting move (approved meanwhile) took the role from
+    //  filed a connection of the service it no longer hosted (R9.2)
+    int rc = reg_queue (ctx, "SELECT 1 FROM services WHERE id = $1::bigint FOR SHARE", 1, params);
+    if (rc == 0)
+        rc = lg_ctx_query (ctx, &res, "SELECT " SERVICE_CHECK_COLUMNS " FROM services s"
+                                      SERVICE_CHECK_JOINS " WHERE s.id = $1::bigint", 1, params);
     if (rc)
         return rc;
     if (PQntuples (res) == 0) {
@@ -725,8 +730,8 @@ reg_connection_decide (lg_ctx_t *ctx)
     ID_TEXT (text, d->connection);
     const char *own [] = { text };
     PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, "SELECT c.status, c.service_id, c.ipv4_length,"
-        " c.ipv6_length, c.bandwidth_class, s.name, " SERVICE_CHECK_COLUMNS ","
+    int rc = lg_ctx_query (ctx, &res, "SELECT c.status, c.service_id, c.provider_id AS filed_by,"
+        " c.ipv4_length, c.ipv6_length, c.bandwidth_class, s.name, " SERVICE_CHECK_COLUMNS ","
         " EXISTS (SELECT 1 FROM connections o WHERE o.service_id = c.service_id"
         "  AND o.domain IS NOT NULL) AS others,"
         " (SELECT string_agg (id || '=' || prefix::text, ',' ORDER BY id) FROM pools"
@@ -762,6 +767,16 @@ reg_connection_decide (lg_ctx_t *ctx)
     ||  (rc = reg_lock_connection_contacts (ctx, hosting, true))) {
         PQclear (res);
         return rc;
+    }
+    //  Filed by the service's hosting provider, as it is now: a connection
+    //  is its hosting provider's (R9.2), and a hosting move is refused while
+    //  the one before has a connection of the service
+    uint64_t filed_by = lg_db_u64 (res, 0, "filed_by");
+    if (filed_by != hosting) {
+        PQclear (res);
+        return REFUSE (ctx, "R9.2", "connection %" PRIu64 " was filed by provider %" PRIu64
+                       ", and service %" PRIu64 " is hosted by provider %" PRIu64 " now",
+                       d->connection, filed_by, service_id, hosting);
     }
     int v4 = atoi (lg_db_value (res, 0, "ipv4_length"));
     int v6 = atoi (lg_db_value (res, 0, "ipv6_length"));

@@ -2092,6 +2092,119 @@ s_setup (void **state)
     return rc;
 }
 
+//  A holders change of service moving its hosting role from provider 1 to
+//  provider 2, filed by the operator, pending; its id
+static uint64_t
+s_hosting_move (uint64_t service)
+{
+    rf_holders_t h;
+    rf_holders (&h, 1, 2);
+    Lgwan__V1__ServicePatch patch = LGWAN__V1__SERVICE_PATCH__INIT;
+    patch.holders = h.list;
+    patch.n_holders = 2;
+    patch.replace_holders = true;
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.kind = APPLICATION;
+    change.subject = (char *) "service";
+    change.id = service;
+    change.service = &patch;
+    lg_reply_t *reply = rf_ask ("operator", RF_BODY (CHANGE_FILE), &change);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "pending");
+    uint64_t id = reply->change->change->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+//  The hosting move of service approved while request (sent by who) waits
+//  for the service: the approval held by hand at the service's holder rows,
+//  after it locked the service; the request's reply (caller frees)
+static lg_reply_t *
+s_during_a_hosting_move (uint64_t service, const char *who, unsigned body_case, void *body)
+{
+    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+    decide.change = s_hosting_move (service);
+    decide.outcome = APPROVED;
+    decide.reason = (char *) "ホスティング事業者の交代を承認";
+    s_stalled_t approval = { .registry = &rf.registry, .who = "reviewer",
+                            .body_case = RF_BODY (CHANGE_DECIDE), .body = &decide };
+    s_stalled_t request = { .registry = &rf.registry, .who = who, .body_case = body_case,
+                           .body = body };
+    char *hold = zsys_sprintf ("SELECT 1 FROM registry.service_holders WHERE service_id = %" PRIu64
+                               " FOR UPDATE", service);
+    long waiting;
+    s_race (hold, &approval, &request, &waiting);
+    zstr_free (&hold);
+    rf_expect (approval.reply, RF_CODE (OK), NULL);
+    assert_string_equal (approval.reply->change->change->status, "effective");
+    lgwan__v1__reply__free_unpacked (approval.reply, NULL);
+    assert_int_equal (waiting, 2);              //  the request waited for the approval
+    assert_int_equal (rf_sqlf_long ("SELECT provider_id FROM registry.service_holders"
+                                    " WHERE service_id = %" PRIu64 " AND role = 2", service), 2);
+    return request.reply;
+}
+
+/* REQ R9.2: the provider the hosting role leaves applies for no connection
+   of the service once the move is approved, also when it asked while the
+   approval was under way: it waits for the service, then reads the
+   holders as they are. It read the holders as they were when its statement
+   began, and filed a connection of the service it no longer hosted, which
+   was then approved with the new host's domain */
+static void
+test_r9_2_hosting_move_meets_an_application_of_the_old_host (void **state)
+{
+    (void) state;
+    rf_contacts (1);
+    rf_contacts (2);
+    uint64_t service = rf_registered_service (1, 1);
+    Lgwan__V1__ConnectionApply apply = LGWAN__V1__CONNECTION_APPLY__INIT;
+    apply.service = service;
+    apply.router = (char *) "rt-move";
+    apply.line_carrier = (char *) "NTT";
+    apply.bandwidth_class = (char *) "100M";
+    apply.ipv4_prefix_length = 30;
+    lg_reply_t *reply = s_during_a_hosting_move (service, "provider1",
+                                                 RF_BODY (CONNECTION_APPLY), &apply);
+    rf_refused (reply, RF_CODE (PERMISSION_DENIED), "X.3");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.connections"
+                                    " WHERE service_id = %" PRIu64, service), 0);
+    //  The new host applies. A connection of the old host (made so by hand
+    //  here: the race above no longer makes one) is not approved
+    uint64_t id = s_under_review ("provider2", service, 30, 0);
+    assert_int_equal (rf_sqlf_long ("WITH u AS (UPDATE registry.connections SET provider_id = 1"
+                                    " WHERE id = %" PRIu64 " RETURNING 1) SELECT count(*) FROM u",
+                                    id), 1);
+    lg_reply_t *refused = s_decide ("reviewer", id, APPROVED);
+    assert_non_null (strstr (refused->status->message, "filed by provider 1"));
+    rf_refused (refused, RF_CODE (FAILED_PRECONDITION), "R9.2");
+    s_assert_status (id, "under_review");
+}
+
+/* REQ R4.2: nor does it change or cancel the service it no longer hosts:
+   its cancellation, filed while the move was approved, waited for the
+   service and was refused. It read the hosting provider as it had been,
+   cancelled the service, and CancellationEffective named it */
+static void
+test_r4_2_hosting_move_meets_a_cancellation_by_the_old_host (void **state)
+{
+    (void) state;
+    rf_contacts (1);
+    rf_contacts (2);
+    uint64_t service = rf_registered_service (1, 1);
+    long effective = rf_events (LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE);
+    Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
+    cancel.kind = NOTIFICATION;
+    cancel.subject = (char *) "service";
+    cancel.id = service;
+    cancel.cancel = true;
+    lg_reply_t *reply = s_during_a_hosting_move (service, "provider1", RF_BODY (CHANGE_FILE),
+                                                 &cancel);
+    rf_refused (reply, RF_CODE (PERMISSION_DENIED), "X.3");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.services WHERE id = %" PRIu64
+                                    " AND status = 'registered'", service), 1);
+    assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE), effective);
+}
+
 int
 main (void)
 {
@@ -2125,6 +2238,8 @@ main (void)
         cmocka_unit_test_teardown (test_r4_2_due_cancellation_of_what_ended_with_its_parent_lapses,
                                    rf_clock_back),
         cmocka_unit_test (test_r12_1_release_is_in_the_connections_history),
+        cmocka_unit_test (test_r9_2_hosting_move_meets_an_application_of_the_old_host),
+        cmocka_unit_test (test_r4_2_hosting_move_meets_a_cancellation_by_the_old_host),
     };
     return cmocka_run_group_tests (tests, s_setup, rf_teardown);
 }
