@@ -62,6 +62,14 @@ reg_chars (const char *text)
 }
 
 int
+reg_check_count (lg_ctx_t *ctx, const char *what, size_t n)
+{
+    if (n > REG_LIST_MAX)
+        return INVALID (ctx, NULL, "at most %d %s, not %zu", REG_LIST_MAX, what, n);
+    return 0;
+}
+
+int
 reg_check_text (lg_ctx_t *ctx, const char *field, const char *text, size_t max, bool mandatory)
 {
     size_t chars = reg_chars (text);

@@ -994,6 +994,8 @@ reg_server_register (lg_ctx_t *ctx)
         return INVALID (ctx, "R11.3", "\"%.64s\" is not one IPv4 or IPv6 address", r->address);
     if (r->n_ports == 0)
         return INVALID (ctx, "R11.3", "a server lists its ports and protocols");
+    if (reg_check_count (ctx, "ports", r->n_ports))
+        return -1;
     json_t *ports = json_array ();
     for (size_t i = 0; i < r->n_ports; i++) {
         const Lgwan__V1__PortSpec *p = r->ports [i];

@@ -122,6 +122,8 @@ reg_contract_create (lg_ctx_t *ctx)
                         " service provision and operational management");
     if (c->n_services == 0)
         return INVALID (ctx, "R7.1", "a contract covers at least one service");
+    if (reg_check_count (ctx, "services", c->n_services))
+        return -1;
     int rc = s_qualified (ctx, c->provider, "R4.1");
     if (rc)
         return rc;

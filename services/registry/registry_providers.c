@@ -89,6 +89,8 @@ s_check_apply (lg_ctx_t *ctx, const Lgwan__V1__ProviderApply *a)
 int
 reg_check_contacts (lg_ctx_t *ctx, Lgwan__V1__Contact **contacts, size_t n)
 {
+    if (reg_check_count (ctx, "contacts", n))
+        return -1;
     for (size_t i = 0; i < n; i++) {
         const Lgwan__V1__Contact *c = contacts [i];
         if (c->kind == LGWAN__V1__CONTACT_KIND__CONTACT_KIND_UNSPECIFIED)
@@ -109,6 +111,8 @@ reg_check_contacts (lg_ctx_t *ctx, Lgwan__V1__Contact **contacts, size_t n)
 int
 reg_check_data_centres (lg_ctx_t *ctx, Lgwan__V1__DataCentre **centres, size_t n)
 {
+    if (reg_check_count (ctx, "data centres", n))
+        return -1;
     for (size_t i = 0; i < n; i++) {
         const Lgwan__V1__DataCentre *d = centres [i];
         if (reg_check_text (ctx, "data centre name", d->name, NAME_MAX_CHARS, true)

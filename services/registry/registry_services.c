@@ -35,6 +35,8 @@ s_carrier_number_valid (const char *text)
 int
 reg_check_holders (lg_ctx_t *ctx, Lgwan__V1__RoleHolder **holders, size_t n)
 {
+    if (reg_check_count (ctx, "holders", n))
+        return -1;
     size_t content = 0, hosting = 0;
     for (size_t i = 0; i < n; i++) {
         const Lgwan__V1__RoleHolder *h = holders [i];

@@ -1641,6 +1641,80 @@ s_setup (void **state)
     return rf_setup ("regfilings");
 }
 
+/* REQ X.3: a list in a request (a contract's services, a service's
+   holders, a provider's contacts and data centres) holds at most 256
+   entries: INVALID_ARGUMENT naming the list, before anything is locked,
+   and nothing is written. Each entry is compared with those before it: a
+   provider certificate's ContractCreate of 200,000 services held a worker
+   17 s under the provider's lock, and the request was run three times */
+static void
+test_x3_lists_in_a_request_are_bounded (void **state)
+{
+    (void) state;
+    long contracts = rf_count ("contracts"), services = rf_count ("services"),
+         providers = rf_count ("providers");
+    size_t n = 257;
+    uint64_t *ids = (uint64_t *) calloc (n, sizeof *ids);
+    for (size_t i = 0; i < n; i++)
+        ids [i] = i + 1;
+    Lgwan__V1__ContractCreate c = LGWAN__V1__CONTRACT_CREATE__INIT;
+    c.provider = 1;
+    c.lgcode = (char *) "131016";
+    c.services = ids;
+    c.n_services = n;
+    c.responsibility = (char *) "サービス提供及び運用管理の責任を負う";
+    lg_reply_t *reply = rf_ask ("provider1", RF_BODY (CONTRACT_CREATE), &c);
+    assert_non_null (strstr (reply->status->message, "at most 256 services"));
+    rf_refused (reply, RF_CODE (INVALID_ARGUMENT), "X.3");
+    free (ids);
+
+    Lgwan__V1__RoleHolder *holders [257];
+    Lgwan__V1__RoleHolder holder [257];
+    for (size_t i = 0; i < n; i++) {
+        lgwan__v1__role_holder__init (&holder [i]);
+        holder [i].provider = i + 1;
+        holder [i].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
+        holders [i] = &holder [i];
+    }
+    Lgwan__V1__ServiceRegister reg = LGWAN__V1__SERVICE_REGISTER__INIT;
+    reg.name = (char *) "many-holders";
+    reg.title_ja = (char *) "保有者の多いサービス";
+    reg.holders = holders;
+    reg.n_holders = n;
+    reply = rf_ask ("operator", RF_BODY (SERVICE_REGISTER), &reg);
+    assert_non_null (strstr (reply->status->message, "at most 256 holders"));
+    rf_refused (reply, RF_CODE (INVALID_ARGUMENT), "X.3");
+
+    Lgwan__V1__DataCentre *centres [257];
+    Lgwan__V1__DataCentre centre [257];
+    char names [257][16];
+    for (size_t i = 0; i < n; i++) {
+        lgwan__v1__data_centre__init (&centre [i]);
+        snprintf (names [i], sizeof names [i], "DC-%zu", i);
+        centre [i].name = names [i];
+        centre [i].country = (char *) "JP";
+        centre [i].prefecture = (char *) "13";
+        centres [i] = &centre [i];
+    }
+    Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT;
+    apply.name_ja = (char *) "データセンターの多い株式会社";
+    apply.entity_type = LGWAN__V1__ENTITY_TYPE__PRIVATE_CORPORATION;
+    apply.corporate_number = (char *) "6012345678901";
+    apply.data_centres = centres;
+    apply.n_data_centres = n;
+    reply = rf_ask ("operator", RF_BODY (PROVIDER_APPLY), &apply);
+    assert_non_null (strstr (reply->status->message, "at most 256 data centres"));
+    rf_refused (reply, RF_CODE (INVALID_ARGUMENT), "X.3");
+    //  One fewer is taken as far as this rule goes
+    apply.n_data_centres = 256;
+    reply = rf_ask ("operator", RF_BODY (PROVIDER_APPLY), &apply);
+    assert_null (strstr (reply->status->message, "at most"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_count ("contracts"), contracts);
+    assert_int_equal (rf_count ("services"), services);
+    assert_true (rf_count ("providers") <= providers + 1);
+}
+
 int
 main (void)
 {
@@ -1667,6 +1741,7 @@ main (void)
         cmocka_unit_test (test_r4_3_review_queue_names_the_provider),
         cmocka_unit_test (test_r10_1_contract_needs_its_provider_in_the_service),
         cmocka_unit_test (test_r7_1_using_body_of_a_long_name),
+        cmocka_unit_test (test_x3_lists_in_a_request_are_bounded),
     };
     return cmocka_run_group_tests (tests, s_setup, rf_teardown);
 }
