@@ -349,6 +349,47 @@ s_check_hosting_kept (lg_ctx_t *ctx, uint64_t service, Lgwan__V1__RoleHolder **h
     return rc;
 }
 
+//  R10.1: a holders change keeps every provider of an active contract that
+//  covers the service as one of its application & content or hosting
+//  holders (what ContractCreate and ContractActivate require); it took
+//  effect, and the contract stayed active with a provider that no longer
+//  answered for the service. Asked when filed and when decided, after the
+//  service's lock (a contract activates under the service's share lock)
+static int
+s_check_contracts_kept (lg_ctx_t *ctx, uint64_t service, Lgwan__V1__RoleHolder **holders,
+                        size_t n)
+{
+    char text [24];
+    ID_TEXT (text, service);
+    //  The providers that answer for it: {a,b}
+    char *kept = (char *) malloc (n * 21 + 3);
+    size_t at = 0;
+    kept [at++] = '{';
+    for (size_t i = 0; i < n; i++)
+        if (holders [i]->role == LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT
+        ||  holders [i]->role == LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING)
+            at += (size_t) sprintf (kept + at, "%s%" PRIu64, at > 1? ",": "", holders [i]->provider);
+    snprintf (kept + at, 2, "}");
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, "SELECT string_agg (k.id::text || ' of provider '"
+                                      " || k.provider_id, ', ' ORDER BY k.id) AS contracts"
+                                      " FROM contracts k JOIN contract_services cs"
+                                      " ON cs.contract_id = k.id WHERE cs.service_id = $1::bigint"
+                                      " AND k.status = 'active'"
+                                      " AND k.provider_id <> ALL ($2::bigint[])", 2,
+                           (const char *[]) { text, kept });
+    free (kept);
+    if (rc)
+        return rc;
+    if (lg_db_value (res, 0, "contracts"))
+        rc = REFUSE (ctx, "R10.1", "service %s has active contracts whose provider would hold"
+                     " neither its application & content nor its hosting role (contract %.200s):"
+                     " the provider stays a holder, or the contract is cancelled first", text,
+                     lg_db_value (res, 0, "contracts"));
+    PQclear (res);
+    return rc;
+}
+
 //  The allocations in effect of the connections of a provider or a service
 //  (which: the column naming it) go to decommissioning, and each connection
 //  touched gets a version (its record holds them), its id a row of c
@@ -599,7 +640,8 @@ s_apply_patch (lg_ctx_t *ctx, const char *subject, uint64_t id, const char *payl
         const Lgwan__V1__ServicePatch *p = (const Lgwan__V1__ServicePatch *) msg;
         if (p->replace_holders
         &&  ((rc = reg_check_holders (ctx, p->holders, p->n_holders))
-          || (rc = s_check_hosting_kept (ctx, id, p->holders, p->n_holders))))
+          || (rc = s_check_hosting_kept (ctx, id, p->holders, p->n_holders))
+          || (rc = s_check_contracts_kept (ctx, id, p->holders, p->n_holders))))
             goto done;
         const char *params [] = { text, *p->title_ja? p->title_ja: NULL, now };
         if ((rc = lg_ctx_exec (ctx, "UPDATE services SET title_ja = coalesce ($2, title_ja),"
@@ -834,7 +876,8 @@ reg_change_file (lg_ctx_t *ctx)
             return -1;
         if (p->replace_holders
         &&  ((rc = reg_check_holders (ctx, p->holders, p->n_holders))
-          || (rc = s_check_hosting_kept (ctx, f->id, p->holders, p->n_holders))))
+          || (rc = s_check_hosting_kept (ctx, f->id, p->holders, p->n_holders))
+          || (rc = s_check_contracts_kept (ctx, f->id, p->holders, p->n_holders))))
             return rc;
     }
     if (f->connection) {

@@ -1610,6 +1610,71 @@ test_r10_1_contract_needs_its_provider_in_the_service (void **state)
     rf_ok (rf_activate ("operator", s_delivered_contract (1, "131016", service)));
 }
 
+/* REQ R10.1: a holders change that takes the provider of an active
+   contract out of the service (neither application & content nor hosting
+   any more) is refused naming the contract, when filed and when decided
+   (the contract activated after it was filed). It took effect, and the
+   contract stayed active with a provider that no longer answers for the
+   service, which ContractsOfProvider went on giving the orchestrator */
+static void
+test_r10_1_holders_change_keeps_the_providers_of_active_contracts (void **state)
+{
+    (void) state;
+    uint64_t content = rf_qualified_provider ("契約中コンテンツ株式会社");
+    uint64_t host = rf_qualified_provider ("契約中ホスティング株式会社");
+    uint64_t service = rf_registered_service (content, host);
+    uint64_t contract = s_delivered_contract (content, "131016", service);
+    //  Filed while the contract is a draft: taken
+    uint64_t change = s_pending_holders_change (service, 1, host);
+    rf_ok (rf_activate ("operator", contract));
+    long versions = rf_count ("versions");
+    //  Decided once it is active: refused
+    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+    decide.change = change;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+    decide.reason = (char *) "承認";
+    lg_reply_t *reply = rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide);
+    char *named = zsys_sprintf ("%" PRIu64, contract);
+    if (!strstr (reply->status->message, named))
+        fail_msg ("the refusal names no contract %s: %s", named, reply->status->message);
+    rf_refused (reply, RF_CODE (FAILED_PRECONDITION), "R10.1");
+    //  Filed now: refused
+    rf_holders_t h;
+    rf_holders (&h, 1, host);
+    Lgwan__V1__ServicePatch roles = LGWAN__V1__SERVICE_PATCH__INIT;
+    roles.holders = h.list;
+    roles.n_holders = 2;
+    roles.replace_holders = true;
+    Lgwan__V1__ChangeFile regroup = LGWAN__V1__CHANGE_FILE__INIT;
+    regroup.kind = LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
+    regroup.subject = (char *) "service";
+    regroup.id = service;
+    regroup.service = &roles;
+    reply = rf_ask ("operator", RF_BODY (CHANGE_FILE), &regroup);
+    if (!strstr (reply->status->message, named))
+        fail_msg ("the refusal names no contract %s: %s", named, reply->status->message);
+    rf_refused (reply, RF_CODE (FAILED_PRECONDITION), "R10.1");
+    zstr_free (&named);
+    assert_int_equal (rf_count ("versions"), versions);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.service_holders"
+                                    " WHERE service_id = %" PRIu64 " AND provider_id = %" PRIu64,
+                                    service, content), 1);
+    //  Kept as one of two application & content holders: taken
+    Lgwan__V1__RoleHolder both [3];
+    Lgwan__V1__RoleHolder *list [3] = { &both [0], &both [1], &both [2] };
+    for (int i = 0; i < 3; i++)
+        lgwan__v1__role_holder__init (&both [i]);
+    both [0].provider = content;
+    both [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
+    both [1].provider = 1;
+    both [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
+    both [2].provider = host;
+    both [2].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
+    roles.holders = list;
+    roles.n_holders = 3;
+    s_change_approved (s_pending_change (&regroup));
+}
+
 /* REQ R7.1: a contract names its using body as the reference list does,
    whole: a name of 200 kanji (600 bytes of UTF-8) is stored and answered
    as loaded. Before, it was copied into 512 bytes, cut inside a character,
@@ -1740,6 +1805,7 @@ main (void)
         cmocka_unit_test (test_r4_3_review_queue),
         cmocka_unit_test (test_r4_3_review_queue_names_the_provider),
         cmocka_unit_test (test_r10_1_contract_needs_its_provider_in_the_service),
+        cmocka_unit_test (test_r10_1_holders_change_keeps_the_providers_of_active_contracts),
         cmocka_unit_test (test_r7_1_using_body_of_a_long_name),
         cmocka_unit_test (test_x3_lists_in_a_request_are_bounded),
     };
