@@ -237,8 +237,12 @@ reg_contract_record_delivery (lg_ctx_t *ctx)
     int rc = s_lock_contract (ctx, d->contract, &provider, status, sizeof status);
     if (rc)
         return rc;
-    if (streq (status, "cancelled") || streq (status, "withdrawn"))
-        return REFUSE (ctx, "R7.2", "contract %" PRIu64 " is %s", d->contract, status);
+    //  On a draft only: an active contract was activated on the deliveries
+    //  it records (R7.2), which a delivery recorded again rewrote, to any
+    //  day at all
+    if (!streq (status, "draft"))
+        return REFUSE (ctx, "R7.2", "contract %" PRIu64 " is %s: deliveries are recorded on a"
+                       " draft, before it is activated", d->contract, status);
     char text [24], now [40];
     ID_TEXT (text, d->contract);
     lg_clock_format (ctx->now_us, now, sizeof now);

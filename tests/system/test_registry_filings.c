@@ -724,6 +724,14 @@ test_r7_contracts (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
     assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_CONTRACT_ACTIVATED), activated + 1);
     rf_refused (rf_activate ("provider1", contract), RF_CODE (FAILED_PRECONDITION), "R7.2");
+    //  Its deliveries are what it was activated on: recorded again, refused
+    //  (a delivery "on 1900-01-01" of an active contract was taken)
+    long versions = rf_count ("versions");
+    rf_refused (rf_deliver (contract, LGWAN__V1__DOCUMENT__DOCUMENT_TERMS_OF_USE, "1900-01-01"),
+                RF_CODE (FAILED_PRECONDITION), "R7.2");
+    assert_int_equal (rf_count ("versions"), versions);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.contracts WHERE id = %" PRIu64
+                                    " AND terms_delivered_on = '2027-02-20'", contract), 1);
 
     //  An operator files one too; it stays a draft
     uint64_t other = rf_contract ("operator", 1, "130001", service);
