@@ -7,7 +7,10 @@
        refused), EVE JSON lines on a Unix stream socket
        (LG_MONITOR_EVE_SOCKET) and EVE lines from a followed file
        (LG_MONITOR_EVE_FILE), read by a timer that survives rotation (a new
-       inode, read once the old one is read to its end) and truncation, and
+       inode, read once the old one has been quiet at its end for
+       LG_MONITOR_EVE_ROTATE_WAIT_MS: the IDS writes on into the renamed
+       file until its HUP) and truncation (after the rest of its copy, when
+       <file>.1 is a copytruncate's copy: same first bytes, as long), and
        keeps its offset and first bytes in eve_files. A restart resumes the
        file read, also when rotations while the monitor was stopped moved
        it to <file>.1 … .9 (then each newer name in turn), and reads from
@@ -204,6 +207,7 @@ typedef struct {
     int64_t counts_due;             //  zclock_mono of the next minute counts write
     bool with_minutes;              //  this flush writes the minute counts
     int64_t poll_ms;
+    int64_t rotate_wait_ms;         //  a rotated file is left once quiet this long
     char sensor_endpoint [256];
     char eve_socket [108];
     char eve_file [512];
@@ -237,6 +241,7 @@ typedef struct {
     int file_fd;
     char file_name [512 + 12];      //  eve_file or <eve_file>.n, as opened
     int file_older;                 //  0: the path; n: logrotate's <path>.n
+    int64_t file_quiet_since;       //  zclock_mono since which it is moved and at its end; 0
     uint64_t file_inode;
     char file_head [FILE_HEAD];     //  its first bytes, as read
     size_t file_head_len;
@@ -1305,6 +1310,57 @@ s_file_name (const s_intake_t *self, int older, char *name, size_t size)
         snprintf (name, size, "%s", self->eve_file);
 }
 
+//  A copytruncate's copy of the followed file: <path>.1, another inode than
+//  inode, starting with head (head_len bytes) and at least at_least bytes
+//  long. Its descriptor at at_least (*st its stat), or -1 when there is none
+static int
+s_file_copy_open (const s_intake_t *self, uint64_t inode, const void *head, size_t head_len,
+                  int64_t at_least, struct stat *st)
+{
+    char name [sizeof self->file_name];
+    s_file_name (self, 1, name, sizeof name);
+    int fd = s_file_at (name, st);
+    if (fd < 0)
+        return -1;
+    char first [FILE_HEAD];
+    bool copy = head_len > 0 && head_len <= FILE_HEAD && (uint64_t) st->st_ino != inode
+             && (int64_t) st->st_size >= at_least
+             && pread (fd, first, head_len, 0) == (ssize_t) head_len
+             && memcmp (first, head, head_len) == 0
+             && lseek (fd, (off_t) at_least, SEEK_SET) == (off_t) at_least;
+    if (!copy) {
+        close (fd);
+        return -1;
+    }
+    return fd;
+}
+
+//  The followed file was truncated (copytruncate): when <path>.1 is its
+//  copy, what was not read yet is there. Followed from where reading was
+//  (the line under way goes on), as the older name it is: the file at the
+//  path follows it from its start once it is quiet. False when there is no
+//  copy: the caller reads the path from its start
+static bool
+s_file_take_copy (s_intake_t *self)
+{
+    struct stat st;
+    int64_t at = self->file_lines.consumed + (int64_t) self->file_lines.len;
+    int fd = s_file_copy_open (self, self->file_inode, self->file_head, self->file_head_len, at,
+                               &st);
+    if (fd < 0)
+        return false;
+    close (self->file_fd);
+    self->file_fd = fd;
+    self->file_inode = (uint64_t) st.st_ino;
+    self->file_older = 1;
+    s_file_name (self, 1, self->file_name, sizeof self->file_name);
+    self->file_quiet_since = 0;
+    self->rotations++;
+    lg_info ("%s was truncated after line %" PRId64 " and copied to %s: the rest of the copy"
+             " first", self->eve_file, self->file_lines.line_no, self->file_name);
+    return true;
+}
+
 //  The followed file: open it, at the stored offset when it is the same
 //  file: the same inode, as long as the offset, and starting with the
 //  first bytes stored with it (a copytruncate while the monitor was
@@ -1357,15 +1413,38 @@ s_file_open (s_intake_t *self, bool resume)
                 if (old >= 0)
                     close (old);
             }
-            if (fd < 0 || (uint64_t) st.st_ino != inode || offset > (int64_t) st.st_size)
-                offset = line_no = 0;
-            else
-            if (offset && s_file_head_differs (fd, res)) {
-                lg_info ("%s was rewritten while the monitor was stopped (its first bytes are not"
-                         " those read): following it from its start", self->file_name);
+            bool same = fd >= 0 && (uint64_t) st.st_ino == inode;
+            bool cut = same && offset
+                    && (offset > (int64_t) st.st_size || s_file_head_differs (fd, res));
+            if (cut && self->file_older == 0) {
+                //  Truncated, or truncated and written again, while the
+                //  monitor was stopped: a copytruncate's copy holds the
+                //  rest; else the file is read from its start
+                size_t head_len = 0;
+                uint8_t *head = lg_db_bytes (res, 0, "head", &head_len);
+                struct stat copy_st;
+                int copy = head? s_file_copy_open (self, inode, head, head_len, offset, &copy_st): -1;
+                PQfreemem (head);
+                if (copy >= 0) {
+                    close (fd);
+                    fd = copy;
+                    st = copy_st;
+                    self->file_older = 1;
+                    s_file_name (self, 1, self->file_name, sizeof self->file_name);
+                    lg_info ("%s was truncated while the monitor was stopped and copied to %s:"
+                             " the rest of the copy first", self->eve_file, self->file_name);
+                }
+                else {
+                    lg_info ("%s was truncated while the monitor was stopped (shorter than the"
+                             " offset, or its first bytes are not those read): following it from"
+                             " its start", self->file_name);
+                    offset = line_no = 0;
+                }
                 self->rotations++;
-                offset = line_no = 0;
             }
+            else
+            if (!same || cut)
+                offset = line_no = 0;
         }
         PQclear (res);
     }
@@ -1472,32 +1551,46 @@ s_on_file (zloop_t *loop, int timer_id, void *arg)
     snprintf (where, sizeof where, "%s", self->file_name);
     //  Truncated since the last poll, even when written again past where
     //  we were: read from its start (a copytruncate rotation)
-    if (s_file_cut (self))
+    if (s_file_cut (self) && (self->file_older > 0 || !s_file_take_copy (self)))
         s_file_restart (self, where, "truncated");
     if (self->file_fd < 0)
         return 0;
     //  Up to about 200 ms of work per tick, then the reactor serves others
     int64_t until = zclock_mono () + 200;
     ssize_t got = 0;
+    bool read = false;
     while (zclock_mono () < until) {
         got = s_lines_read (&self->file_lines, self->file_fd);
         if (got <= 0)
             break;
+        read = true;
         s_lines_drain (self, &self->file_lines, "eve-file", where);
     }
     s_flush_ops (self);
     if (got == 0) {
-        //  At the end: was it rotated (another file at the path)? Once its
-        //  last line is read, the new file is followed. An older name,
-        //  rotated during a stop, is done with at its end: the next newer
+        //  At the end: was it rotated (another file at the path), or is it
+        //  an older name rotated during a stop (the next newer follows)?
+        //  The IDS writes on into a renamed file until its HUP, so it is
+        //  left only once it has been quiet for rotate_wait_ms at its end:
+        //  left at its first end, the lines written to it after were lost
         struct stat st;
-        if (self->file_older > 0) {
-            self->file_older--;
-            s_file_restart (self, where, "read to its end");
-        }
+        bool moved = self->file_older > 0
+                  || (stat (self->eve_file, &st) == 0 && (uint64_t) st.st_ino != self->file_inode);
+        int64_t now = zclock_mono ();
+        if (!moved)
+            self->file_quiet_since = 0;
         else
-        if (stat (self->eve_file, &st) == 0 && (uint64_t) st.st_ino != self->file_inode)
-            s_file_restart (self, where, "rotated");
+        if (read || self->file_quiet_since == 0)
+            self->file_quiet_since = now;
+        if (moved && now - self->file_quiet_since >= self->rotate_wait_ms) {
+            self->file_quiet_since = 0;
+            if (self->file_older > 0) {
+                self->file_older--;
+                s_file_restart (self, where, "read to its end");
+            }
+            else
+                s_file_restart (self, where, "rotated");
+        }
     }
     s_file_save (self);
     return 0;
@@ -1704,7 +1797,9 @@ monitor_intake_new (lg_db_t *db, const lg_config_t *cfg)
     if (lg_config_int ("LG_MONITOR_EVIDENCE", 20, 1, 1000, &self->evidence_max, why, sizeof why)
     ||  lg_config_int ("LG_MONITOR_FLUSH_MS", 1000, 10, 600000, &self->flush_ms, why, sizeof why)
     ||  lg_config_int ("LG_MONITOR_COUNTS_MS", 10000, 10, 600000, &self->counts_ms, why, sizeof why)
-    ||  lg_config_int ("LG_MONITOR_EVE_POLL_MS", 500, 10, 60000, &self->poll_ms, why, sizeof why)) {
+    ||  lg_config_int ("LG_MONITOR_EVE_POLL_MS", 500, 10, 60000, &self->poll_ms, why, sizeof why)
+    ||  lg_config_int ("LG_MONITOR_EVE_ROTATE_WAIT_MS", 2000, 0, 600000, &self->rotate_wait_ms,
+                       why, sizeof why)) {
         lg_error ("%s", why);
         free (self);
         return NULL;

@@ -145,22 +145,36 @@ s_eve_line (int connection, uint64_t signature, const char *category, int severi
 }
 
 static void
-s_append_file (const char *text)
+s_append_to (const char *path, const char *text)
 {
-    FILE *file = fopen (s_eve_file, "a");
+    FILE *file = fopen (path, "a");
     assert_non_null (file);
     fputs (text, file);
     assert_int_equal (fclose (file), 0);
 }
 
 static void
-s_append_alerts (int connection, uint64_t signature, int count, const char *when)
+s_append_file (const char *text)
+{
+    s_append_to (s_eve_file, text);
+}
+
+//  count alerts of connection appended to the file at path
+static void
+s_append_alerts_to (const char *path, int connection, uint64_t signature, int count,
+                    const char *when)
 {
     for (int i = 0; i < count; i++) {
         char *line = s_eve_line (connection, signature, "A Network Trojan was detected", 1, when);
-        s_append_file (line);
+        s_append_to (path, line);
         zstr_free (&line);
     }
+}
+
+static void
+s_append_alerts (int connection, uint64_t signature, int count, const char *when)
+{
+    s_append_alerts_to (s_eve_file, connection, signature, count, when);
 }
 
 //  A sender on the EVE socket
@@ -963,6 +977,90 @@ test_r16_1_followed_file_rotation (void **state)
     zstr_free (&old);
 }
 
+/* REQ R16.1: lines the IDS writes to the followed file after logrotate
+   renamed it (and created a new one), before its HUP reaches the IDS, are
+   read: the old file is followed until it has been quiet for
+   LG_MONITOR_EVE_ROTATE_WAIT_MS (2 s by default), then the new one from its
+   start. The old one was left at its first end after the rename, and every
+   line the IDS wrote to it after that was lost */
+static void
+test_r16_1_renamed_file_read_while_still_written (void **state)
+{
+    (void) state;
+    uint64_t eve = s_counter ("intake.events_eve");
+    uint64_t rotations = s_counter ("intake.eve_rotations");
+    uint64_t malformed = s_counter ("intake.malformed");
+    s_append_alerts (2, 8002, 2, "2027-03-01T00:09:00Z");
+    s_wait_counter ("intake.events_eve", eve + 2);
+    char *old = zsys_sprintf ("%s.1", s_eve_file);
+    assert_int_equal (rename (s_eve_file, old), 0);
+    s_append_to (s_eve_file, "");                   //  logrotate's create
+    zclock_sleep (400);                             //  polls at the old file's end
+    s_append_alerts_to (old, 2, 8002, 3, "2027-03-01T00:09:01Z");
+    s_append_alerts (2, 8002, 1, "2027-03-01T00:09:02Z");
+    s_wait_counter ("intake.events_eve", eve + 6);
+    s_wait_counter ("intake.eve_rotations", rotations + 1);
+    zclock_sleep (300);
+    assert_int_equal (s_counter ("intake.events_eve"), eve + 6);
+    assert_int_equal (s_counter ("intake.malformed"), malformed);
+    unlink (old);
+    zstr_free (&old);
+}
+
+//  logrotate's copytruncate: the followed file copied to copy, then
+//  truncated in place
+static void
+s_copy_truncate (const char *copy)
+{
+    char *command = zsys_sprintf ("cp '%s' '%s' && truncate -s 0 '%s'", s_eve_file, copy,
+                                  s_eve_file);
+    assert_int_equal (system (command), 0);
+    zstr_free (&command);
+}
+
+/* REQ R16.1: a copytruncate rotation loses nothing: what was not read yet
+   is read from the copy (<file>.1, starting with the bytes read and at
+   least as long) from where reading was, then the file from its start;
+   while the monitor runs (lines written since the last poll) and at a
+   restart after one done while it was stopped. The file was read from its
+   start, and its unread end, left in the copy only, was lost */
+static void
+test_r16_1_copytruncate_reads_the_rest_from_the_copy (void **state)
+{
+    (void) state;
+    char *copy = zsys_sprintf ("%s.1", s_eve_file);
+    uint64_t eve = s_counter ("intake.events_eve");
+    uint64_t malformed = s_counter ("intake.malformed");
+    s_append_alerts (2, 8003, 2, "2027-03-01T00:09:30Z");
+    s_wait_counter ("intake.events_eve", eve + 2);
+    //  Written and rotated between two polls
+    s_append_alerts (2, 8003, 3, "2027-03-01T00:09:31Z");
+    s_copy_truncate (copy);
+    s_append_alerts (2, 8003, 4, "2027-03-01T00:09:32Z");
+    s_wait_counter ("intake.events_eve", eve + 9);
+    zclock_sleep (300);
+    assert_int_equal (s_counter ("intake.events_eve"), eve + 9);
+    assert_int_equal (s_counter ("intake.malformed"), malformed);
+    unlink (copy);
+
+    //  Rotated while the monitor is stopped
+    s_append_alerts (2, 8003, 2, "2027-03-01T00:09:40Z");
+    struct stat st;
+    assert_int_equal (stat (s_eve_file, &st), 0);
+    rf_wait_sql ((long) st.st_size, "SELECT read_offset FROM monitor.eve_files");
+    assert_int_equal (lg_test_proc_stop (&s_monitor, SIGTERM), 0);
+    s_append_alerts (2, 8003, 3, "2027-03-01T00:09:41Z");
+    s_copy_truncate (copy);
+    s_append_alerts (3, 8003, 12, "2027-03-01T00:09:42Z");
+    s_monitor_start ();
+    s_wait_counter ("intake.events_eve", 15);
+    zclock_sleep (300);
+    assert_int_equal (s_counter ("intake.events_eve"), 15);
+    assert_int_equal (s_counter ("intake.malformed"), 0);
+    unlink (copy);
+    zstr_free (&copy);
+}
+
 //  lgwanctl as who; its exit code, stdout+stderr in *out (caller frees)
 static int
 s_ctl (char **out, const char *who, const char *args)
@@ -1705,6 +1803,8 @@ main (void)
         cmocka_unit_test (test_r16_1_restart_finishes_the_rotated_file),
         cmocka_unit_test (test_r16_1_restart_sees_the_file_rewritten_while_stopped),
         cmocka_unit_test (test_r16_1_restart_finishes_files_rotated_twice),
+        cmocka_unit_test (test_r16_1_renamed_file_read_while_still_written),
+        cmocka_unit_test (test_r16_1_copytruncate_reads_the_rest_from_the_copy),
         cmocka_unit_test (test_r16_1_no_evidence_for_a_closed_incident),
         cmocka_unit_test (test_r16_1_every_request_refuses_ids_past_bigint),
     };
