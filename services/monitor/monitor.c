@@ -569,6 +569,11 @@ static int
 s_incident_confirm (lg_ctx_t *ctx)
 {
     const Lgwan__V1__IncidentConfirm *c = ctx->request->incident_confirm;
+    //  X.1: the decision (to isolate, perhaps a whole provider) says why,
+    //  as a close does; it went into the event's header empty
+    const char *reason = ctx->request->reason;
+    if (!*reason || strlen (reason) > 1024)
+        return INVALID (ctx, "R16.1", "confirming an incident records the reason (1-1024 bytes)");
     char id [24], now [40];
     snprintf (id, sizeof id, "%" PRIu64, c->incident);
     lg_clock_format (ctx->now_us, now, sizeof now);

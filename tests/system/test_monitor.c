@@ -638,6 +638,12 @@ test_r16_1_operator_confirms_and_closes (void **state)
     lg_reply_t *reply = s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_INCIDENT_CONFIRM, &confirm);
     rf_refused (reply, LGWAN__V1__CODE__PERMISSION_DENIED, "X.3");
     long confirmed = rf_sqlf_long ("SELECT count(*) FROM monitor.outbox WHERE body_case = 401");
+    //  X.1: the decision to isolate says why, as a close does (it was taken
+    //  with no reason)
+    reply = s_ask (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CONFIRM, &confirm, "");
+    rf_refused (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, "R16.1");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE id = %" PRIu64
+                                    " AND status = 'open'", id), 1);
     reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CONFIRM, &confirm);
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
     assert_string_equal (reply->incident->incident->status, "confirmed");
