@@ -47,7 +47,11 @@
        sensor whose clock runs ahead of another's by more than the window)
        moved the window's head so far that every event of the right time
        behind it was "older than the window", and the pair opened nothing.
-       first_seen, last_seen and the evidence keep the event's own time.
+       An event still older than the window's span (a sensor whose clock
+       is behind another's by more than the window, or a backlog) is not
+       counted in it: it is counted apart (Stats detection.too_old), where
+       it was dropped with nothing said. first_seen, last_seen and the
+       evidence keep the event's own time.
        A window whose rule got another width starts again. Reaching the
        threshold opens an incident, in one transaction with IncidentOpened
        (and, for rule action incident_and_isolate, the confirmation and
@@ -250,7 +254,7 @@ typedef struct {
     //  Counters since start (Stats)
     uint64_t frames, frames_refused, frames_malformed;
     uint64_t events_sensor, events_eve, eve_lines, eve_other, malformed;
-    uint64_t attributed, unattributed, allowlisted, matched;
+    uint64_t attributed, unattributed, allowlisted, matched, too_old;
     uint64_t incidents_opened, attached, evidence_written, rotations, in_grace;
     uint64_t log_budget;            //  malformed lines logged this second
     int64_t log_second;
@@ -803,9 +807,11 @@ s_matches (const s_rule_t *rule, const monitor_alert_t *alert)
         && (rule->signature_id == 0 || rule->signature_id == alert->signature_id);
 }
 
-//  Count the event of time at_us in its window at count_us (note 4); true
-//  when the window reaches threshold
-static bool
+//  Count the event of time at_us in its window at count_us (note 4): 1
+//  when the window reaches threshold, 0 counted below it, -1 not counted:
+//  older than the window's span, which a later event (another sensor's,
+//  whose clock is ahead) moved past it
+static int
 s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us, int64_t count_us)
 {
     int64_t width = (int64_t) rule->window_s * 1000000 / BUCKETS;
@@ -816,10 +822,10 @@ s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us, int64_t coun
         w->width = width;
     }
     if (count_us < 0)
-        return false;               //  s_take does not let one through
+        return -1;                  //  s_take does not let one through
     int64_t index = count_us / width;
     if (index <= w->head - BUCKETS)
-        return false;               //  older than the window: counted elsewhere, not here
+        return -1;                  //  older than the window: the caller counts it apart
     if (index > w->head) {
         //  Slide: the buckets that leave the window are emptied
         if (w->head < 0 || index - w->head >= BUCKETS) {
@@ -839,7 +845,7 @@ s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us, int64_t coun
         w->first_us = at_us;        //  a new burst, or an older event of this one
         w->first_count_us = count_us;
     }
-    return sum >= rule->threshold;
+    return sum >= rule->threshold? 1: 0;
 }
 
 static void
@@ -912,7 +918,14 @@ s_take (void *arg, const monitor_alert_t *alert)
             self->in_grace++;       //  counted, opens nothing (PacketFence grace)
             continue;
         }
-        if (s_window_count (w, rule, at_us, count_us)) {
+        int counted = s_window_count (w, rule, at_us, count_us);
+        if (counted < 0) {
+            //  Said, not hidden: a sensor whose clock is behind another's,
+            //  or a backlog older than the window's span
+            self->too_old++;
+            continue;
+        }
+        if (counted > 0) {
             //  The window keeps its burst until the incident is written (a
             //  failed write leaves it over the threshold: the next event
             //  opens); an open incident's events attach, and its close
@@ -1761,6 +1774,7 @@ s_stats (void *arg, Lgwan__V1__StatsReply *stats)
     lg_stats_add (stats, "detection.rules", self->n_rules);
     lg_stats_add (stats, "detection.allowlist_entries", self->n_allow);
     lg_stats_add (stats, "detection.matched", self->matched);
+    lg_stats_add (stats, "detection.too_old", self->too_old);
     lg_stats_add (stats, "detection.allowlisted", self->allowlisted);
     lg_stats_add (stats, "detection.in_grace", self->in_grace);
     lg_stats_add (stats, "detection.windows", zhashx_size (self->windows));

@@ -1733,6 +1733,31 @@ test_r16_1_no_evidence_for_a_closed_incident (void **state)
     s_rule_off (marker);
 }
 
+/* REQ R16.1: an event older than its window's span (a later one, from a
+   sensor whose clock is ahead, moved the window past it) is counted apart,
+   detection.too_old, not silently. It was counted as matched and then
+   nowhere: a burst that a sensor behind the others reported opened
+   nothing, and nothing said so */
+static void
+test_r16_1_events_older_than_the_window_are_counted (void **state)
+{
+    (void) state;
+    rf_set_clock ("2027-03-01T03:00:00Z");
+    uint64_t rule = s_rule ("too-old", 8814, 3, 60, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    uint64_t too_old = s_counter ("detection.too_old");
+    uint64_t matched = s_counter ("detection.matched");
+    s_push_alerts ("sensor", 1, 8814, 1, "2027-03-01T03:00:00Z");
+    s_wait_counter ("detection.matched", matched + 1);
+    //  Ten minutes behind: past the window the first moved
+    s_push_alerts ("sensor", 1, 8814, 5, "2027-03-01T02:50:00Z");
+    s_wait_counter ("detection.too_old", too_old + 5);
+    assert_int_equal (s_counter ("detection.matched"), matched + 6);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %"
+                                    PRIu64, rule), 0);
+    s_rule_off (rule);
+    rf_set_clock (RF_TODAY_UTC);
+}
+
 /* REQ R16.1: every request of the monitor that carries an id (or a
    signature id: every uint64 of its requests, stored as bigint) refuses
    one past a bigint INVALID_ARGUMENT naming R16.1 and the field, and
@@ -1811,6 +1836,7 @@ main (void)
         cmocka_unit_test (test_r16_1_restart_finishes_files_rotated_twice),
         cmocka_unit_test (test_r16_1_renamed_file_read_while_still_written),
         cmocka_unit_test (test_r16_1_copytruncate_reads_the_rest_from_the_copy),
+        cmocka_unit_test (test_r16_1_events_older_than_the_window_are_counted),
         cmocka_unit_test (test_r16_1_no_evidence_for_a_closed_incident),
         cmocka_unit_test (test_r16_1_every_request_refuses_ids_past_bigint),
     };
