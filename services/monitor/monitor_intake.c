@@ -188,6 +188,7 @@ typedef struct {
 typedef struct {
     char *buf;
     size_t len;
+    size_t scanned;                 //  bytes of buf known to hold no newline
     bool discarding;                //  inside a line over MONITOR_LINE_MAX
     int64_t line_no;
     int64_t consumed;               //  bytes of complete lines (file offset)
@@ -255,6 +256,7 @@ typedef struct {
     uint64_t frames, frames_refused, frames_malformed;
     uint64_t events_sensor, events_eve, eve_lines, eve_other, malformed;
     uint64_t attributed, unattributed, allowlisted, matched, too_old;
+    int64_t allow_expiry_us;        //  the first loaded allow-list entry expires (INT64_MAX)
     uint64_t incidents_opened, attached, evidence_written, rotations, in_grace;
     uint64_t log_budget;            //  malformed lines logged this second
     int64_t log_second;
@@ -483,24 +485,35 @@ s_load_rules (s_intake_t *self)
     return 0;
 }
 
+//  The allow-list entries not removed and not expired on the business
+//  clock; loaded again when the first of them expires (s_refresh), so that
+//  expired ones leave the list every event is looked up in (they never
+//  leave the table, and were loaded and looked through for good)
 static int
 s_load_allow (s_intake_t *self)
 {
+    char now [40];
+    lg_clock_format (lg_clock_now_us (), now, sizeof now);
     PGresult *res = lg_db_exec (self->db, "SELECT connection_id, signature_id,"
                                           " (extract (epoch FROM expires_at) * 1000000)::bigint"
-                                          " FROM allowlist WHERE removed_at IS NULL", 0, NULL);
+                                          " FROM allowlist WHERE removed_at IS NULL"
+                                          " AND expires_at > $1::timestamptz", 1,
+                                (const char *[]) { now });
     if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
         PQclear (res);
         return -1;
     }
     free (self->allow);
     self->n_allow = 0;
+    self->allow_expiry_us = INT64_MAX;
     self->allow = (s_allow_t *) calloc ((size_t) PQntuples (res) + 1, sizeof (s_allow_t));
     for (int row = 0; row < PQntuples (res); row++) {
         s_allow_t *entry = &self->allow [self->n_allow++];
         entry->connection = strtoull (PQgetvalue (res, row, 0), NULL, 10);
         entry->signature_id = strtoull (PQgetvalue (res, row, 1), NULL, 10);
         entry->expires_us = strtoll (PQgetvalue (res, row, 2), NULL, 10);
+        if (entry->expires_us < self->allow_expiry_us)
+            self->allow_expiry_us = entry->expires_us;
     }
     PQclear (res);
     self->dirty_allow = false;
@@ -587,7 +600,7 @@ s_refresh (s_intake_t *self)
         s_load_prefixes (self);
     if (self->dirty_rules)
         s_load_rules (self);
-    if (self->dirty_allow)
+    if (self->dirty_allow || lg_clock_now_us () >= self->allow_expiry_us)
         s_load_allow (self);
 }
 
@@ -1161,9 +1174,12 @@ s_eve_line (s_intake_t *self, const char *line, size_t size, const char *source,
 static void
 s_lines_drain (s_intake_t *self, s_lines_t *lines, const char *source, const char *where)
 {
+    //  A line that comes a few bytes a read is looked through once: its
+    //  start was looked through at every read, up to 1 MiB each time
     size_t start = 0;
     while (start < lines->len) {
-        char *newline = (char *) memchr (lines->buf + start, '\n', lines->len - start);
+        size_t from = lines->scanned > start? lines->scanned: start;
+        char *newline = (char *) memchr (lines->buf + from, '\n', lines->len - from);
         if (!newline)
             break;
         size_t size = (size_t) (newline - (lines->buf + start));
@@ -1179,6 +1195,7 @@ s_lines_drain (s_intake_t *self, s_lines_t *lines, const char *source, const cha
     }
     memmove (lines->buf, lines->buf + start, lines->len - start);
     lines->len -= start;
+    lines->scanned = lines->len;        //  what is left holds no newline
     if (lines->len > MONITOR_LINE_MAX) {
         //  Over the bound with no newline: counted once, skipped to its end
         if (!lines->discarding) {
@@ -1189,6 +1206,7 @@ s_lines_drain (s_intake_t *self, s_lines_t *lines, const char *source, const cha
         lines->discarding = true;
         lines->consumed += (int64_t) lines->len;
         lines->len = 0;
+        lines->scanned = 0;
     }
 }
 
@@ -1469,6 +1487,7 @@ s_file_open (s_intake_t *self, bool resume)
     ssize_t got = pread (fd, self->file_head, sizeof self->file_head, 0);
     self->file_head_len = got > 0? (size_t) got: 0;
     self->file_lines.len = 0;
+    self->file_lines.scanned = 0;
     self->file_lines.discarding = false;
     self->file_lines.consumed = offset;
     self->file_lines.line_no = line_no;
@@ -1775,6 +1794,7 @@ s_stats (void *arg, Lgwan__V1__StatsReply *stats)
     lg_stats_add (stats, "detection.allowlist_entries", self->n_allow);
     lg_stats_add (stats, "detection.matched", self->matched);
     lg_stats_add (stats, "detection.too_old", self->too_old);
+    lg_stats_add (stats, "detection.allowlist_entries", self->n_allow);
     lg_stats_add (stats, "detection.allowlisted", self->allowlisted);
     lg_stats_add (stats, "detection.in_grace", self->in_grace);
     lg_stats_add (stats, "detection.windows", zhashx_size (self->windows));
