@@ -412,6 +412,7 @@ rf_contacts (uint64_t provider)
 typedef struct {
     Lgwan__V1__RoleHolder holder [2];
     Lgwan__V1__RoleHolder *list [2];
+    Lgwan__V1__ServicePatch patch;      //  rf_holders_patch
 } rf_holders_t;
 
 static inline void
@@ -425,6 +426,19 @@ rf_holders (rf_holders_t *h, uint64_t content, uint64_t hosting)
     h->holder [0].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
     h->holder [1].provider = hosting;
     h->holder [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
+}
+
+//  A service's patch (a holders change) that replaces its holders with
+//  those of rf_holders; it points into h
+static inline Lgwan__V1__ServicePatch *
+rf_holders_patch (rf_holders_t *h, uint64_t content, uint64_t hosting)
+{
+    rf_holders (h, content, hosting);
+    lgwan__v1__service_patch__init (&h->patch);
+    h->patch.holders = h->list;
+    h->patch.n_holders = 2;
+    h->patch.replace_holders = true;
+    return &h->patch;
 }
 
 //  File a service registration as operator; the reply (caller frees)

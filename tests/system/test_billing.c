@@ -945,15 +945,10 @@ test_r6_1_hosting_transfer_moves_the_service_fee (void **state)
     (void) state;
     rf_set_clock ("2027-07-11T01:00:00Z");          //  10:00 on 07-11 in Tokyo
     rf_holders_t h;
-    rf_holders (&h, 1, 2);
-    Lgwan__V1__ServicePatch patch = LGWAN__V1__SERVICE_PATCH__INIT;
-    patch.holders = h.list;
-    patch.n_holders = 2;
-    patch.replace_holders = true;
     Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
     change.subject = (char *) "service";
     change.id = s_service1;
-    change.service = &patch;
+    change.service = rf_holders_patch (&h, 1, 2);
     s_change_approved (&change, "ホスティング事業者の変更");
     //  A title change re-announces the same holders: nothing moves
     rf_set_clock ("2027-07-20T01:00:00Z");

@@ -2351,12 +2351,7 @@ test_r12_1_decommission_alone_keeps_the_allocation (void **state)
     assert_int_equal (s_sql ("SELECT count(*) FROM registry.outbox WHERE body_case = 108"), released);
 
     //  Cancelled afterwards: released then
-    Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
-    cancel.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
-    cancel.subject = (char *) "connection";
-    cancel.id = id;
-    cancel.cancel = true;
-    s_ok (&s_registry, "operator", LGWAN__V1__REQUEST__BODY_CHANGE_FILE, &cancel);
+    s_cancel_connection (id);
     assert_true (lg_test_wait_for (s_released, &id, 10000));
     assert_int_equal (s_sql ("SELECT count(*) FROM registry.outbox WHERE body_case = 108"),
                       released + 1);
@@ -2372,6 +2367,9 @@ test_r12_1_decommission_alone_keeps_the_allocation (void **state)
     d.connection = other;
     s_ok (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DECOMMISSION, &d);
     s_wait_mirror (other, "decommissioned");
+    Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
+    cancel.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
+    cancel.cancel = true;
     cancel.subject = (char *) "service";
     cancel.id = service;
     s_ok (&s_registry, "operator", LGWAN__V1__REQUEST__BODY_CHANGE_FILE, &cancel);

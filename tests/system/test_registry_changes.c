@@ -570,20 +570,16 @@ test_r9_2_hosting_moves_only_without_its_connections (void **state)
     uint64_t service = rf_registered_service (1, host);
     uint64_t first = s_connection_applied (service);
     rf_holders_t h;
-    rf_holders (&h, 1, 2);
-    Lgwan__V1__ServicePatch patch = LGWAN__V1__SERVICE_PATCH__INIT;
-    patch.holders = h.list;
-    patch.n_holders = 2;
-    patch.replace_holders = true;
+    Lgwan__V1__ServicePatch *patch = rf_holders_patch (&h, 1, 2);
     long changes = rf_count ("changes");
-    rf_refused (s_service_change ("operator", APPLICATION, service, &patch),
+    rf_refused (s_service_change ("operator", APPLICATION, service, patch),
                 RF_CODE (FAILED_PRECONDITION), "R9.2");
     assert_int_equal (rf_count ("changes"), changes);
 
     //  Its connection rejected: filed; another applied for before the
     //  decision: the decision is refused, and taken once that one goes too
     s_connection_rejected (first);
-    uint64_t change = s_change_id (s_service_change ("operator", APPLICATION, service, &patch),
+    uint64_t change = s_change_id (s_service_change ("operator", APPLICATION, service, patch),
                                    "pending");
     uint64_t second = s_connection_applied (service);
     rf_refused (s_decide ("reviewer", change, APPROVED, "移管を承認"),

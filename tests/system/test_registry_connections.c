@@ -2098,16 +2098,11 @@ static uint64_t
 s_hosting_move (uint64_t service)
 {
     rf_holders_t h;
-    rf_holders (&h, 1, 2);
-    Lgwan__V1__ServicePatch patch = LGWAN__V1__SERVICE_PATCH__INIT;
-    patch.holders = h.list;
-    patch.n_holders = 2;
-    patch.replace_holders = true;
     Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
     change.kind = APPLICATION;
     change.subject = (char *) "service";
     change.id = service;
-    change.service = &patch;
+    change.service = rf_holders_patch (&h, 1, 2);
     lg_reply_t *reply = rf_ask ("operator", RF_BODY (CHANGE_FILE), &change);
     rf_expect (reply, RF_CODE (OK), NULL);
     assert_string_equal (reply->change->change->status, "pending");

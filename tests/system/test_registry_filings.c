@@ -1447,15 +1447,10 @@ static uint64_t
 s_pending_holders_change (uint64_t service, uint64_t content, uint64_t hosting)
 {
     rf_holders_t h;
-    rf_holders (&h, content, hosting);
-    Lgwan__V1__ServicePatch roles = LGWAN__V1__SERVICE_PATCH__INIT;
-    roles.holders = h.list;
-    roles.n_holders = 2;
-    roles.replace_holders = true;
     Lgwan__V1__ChangeFile regroup = LGWAN__V1__CHANGE_FILE__INIT;
     regroup.subject = (char *) "service";
     regroup.id = service;
-    regroup.service = &roles;
+    regroup.service = rf_holders_patch (&h, content, hosting);
     return s_pending_change (&regroup);
 }
 
@@ -1648,16 +1643,12 @@ test_r10_1_holders_change_keeps_the_providers_of_active_contracts (void **state)
     rf_refused (reply, RF_CODE (FAILED_PRECONDITION), "R10.1");
     //  Filed now: refused
     rf_holders_t h;
-    rf_holders (&h, 1, host);
-    Lgwan__V1__ServicePatch roles = LGWAN__V1__SERVICE_PATCH__INIT;
-    roles.holders = h.list;
-    roles.n_holders = 2;
-    roles.replace_holders = true;
+    Lgwan__V1__ServicePatch *roles = rf_holders_patch (&h, 1, host);
     Lgwan__V1__ChangeFile regroup = LGWAN__V1__CHANGE_FILE__INIT;
     regroup.kind = LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
     regroup.subject = (char *) "service";
     regroup.id = service;
-    regroup.service = &roles;
+    regroup.service = roles;
     reply = rf_ask ("operator", RF_BODY (CHANGE_FILE), &regroup);
     if (!strstr (reply->status->message, named))
         fail_msg ("the refusal names no contract %s: %s", named, reply->status->message);
@@ -1678,8 +1669,8 @@ test_r10_1_holders_change_keeps_the_providers_of_active_contracts (void **state)
     both [1].role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
     both [2].provider = host;
     both [2].role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
-    roles.holders = list;
-    roles.n_holders = 3;
+    roles->holders = list;
+    roles->n_holders = 3;
     s_change_approved (s_pending_change (&regroup));
 }
 
