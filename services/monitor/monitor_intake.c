@@ -148,8 +148,7 @@ typedef struct _s_window_t {
     uint32_t evidence;              //  evidence rows written
     bool opening;                   //  an open is queued
     uint64_t pending;               //  events attached, not yet added to event_count
-    int64_t first_us;               //  oldest event of the burst in the window (its own time)
-    int64_t first_count_us;         //  the time the window counted it at (note 4)
+    int64_t oldest [BUCKETS];       //  own time of the oldest event counted in each bucket
     int64_t last_us;                //  newest event time attached
     int64_t touched;                //  zclock_mono of the last event
     int64_t grace_until;            //  business time until which nothing opens
@@ -652,6 +651,8 @@ s_write_evidence (lg_ctx_t *ctx, uint64_t incident, uint32_t n,
                                " AND i.status <> 'closed' ON CONFLICT DO NOTHING", 11, params)? 0: -2;
 }
 
+static int64_t s_window_first (const s_window_t *w);
+
 static int
 s_open (lg_ctx_t *ctx, s_intake_t *self, s_op_t *op)
 {
@@ -662,7 +663,8 @@ s_open (lg_ctx_t *ctx, s_intake_t *self, s_op_t *op)
     snprintf (sig, sizeof sig, "%" PRIu64, op->alert.signature_id);
     snprintf (count, sizeof count, "%u", op->rule->threshold);
     lg_clock_format (op->at_us, at, sizeof at);
-    lg_clock_format (w->first_us && w->first_us < op->at_us? w->first_us: op->at_us, first, sizeof first);
+    int64_t first_us = s_window_first (w);
+    lg_clock_format (first_us && first_us < op->at_us? first_us: op->at_us, first, sizeof first);
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { conn, rule, op->rule->name, sig, count, at, now, first };
     PGresult *res = lg_db_exec (ctx->db,
@@ -852,13 +854,26 @@ s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us, int64_t coun
             }
         w->head = index;
     }
-    w->counts [index % BUCKETS]++;
+    size_t slot = (size_t) (index % BUCKETS);
+    if (w->counts [slot] == 0 || at_us < w->oldest [slot])
+        w->oldest [slot] = at_us;
+    w->counts [slot]++;
     uint64_t sum = ++w->sum;
-    if (sum == 1 || at_us < w->first_us || w->first_count_us <= (index - BUCKETS + 1) * width) {
-        w->first_us = at_us;        //  a new burst, or an older event of this one
-        w->first_count_us = count_us;
-    }
     return sum >= rule->threshold? 1: 0;
+}
+
+//  The own time of the oldest event still in the window, 0 when it is
+//  empty: an incident's first_seen. Kept per bucket, since one that leaves
+//  the window takes its events' times with it: the window's oldest was
+//  taken then to be the event that moved it, and first_seen came out late
+static int64_t
+s_window_first (const s_window_t *w)
+{
+    int64_t first = 0;
+    for (size_t slot = 0; w->head >= 0 && slot < BUCKETS; slot++)
+        if (w->counts [slot] && (first == 0 || w->oldest [slot] < first))
+            first = w->oldest [slot];
+    return first;
 }
 
 static void

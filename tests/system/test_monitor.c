@@ -1776,6 +1776,38 @@ test_r16_1_events_older_than_the_window_are_counted (void **state)
     rf_set_clock (RF_TODAY_UTC);
 }
 
+/* REQ R16.1: an incident's first_seen is the oldest event of the burst
+   still in the window when it opened. Threshold 5 in 60 s, events at
+   02:58:00, :30, :50, 02:59:01, :10, :20: the first leaves the window with
+   the fourth, and the incident opens with the sixth, first seen at
+   02:58:30. It said 02:59:01, the event that pushed the first out */
+static void
+test_r16_1_first_seen_is_the_oldest_event_in_the_window (void **state)
+{
+    (void) state;
+    rf_set_clock ("2027-03-01T03:10:00Z");
+    uint64_t rule = s_rule ("first-seen", 8815, 5, 60, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    const char *times [] = { "2027-03-01T02:58:00Z", "2027-03-01T02:58:30Z",
+                             "2027-03-01T02:58:50Z", "2027-03-01T02:59:01Z",
+                             "2027-03-01T02:59:10Z", "2027-03-01T02:59:20Z" };
+    uint64_t matched = s_counter ("detection.matched");
+    for (size_t i = 0; i < 6; i++) {
+        s_push_alerts ("sensor", 1, 8815, 1, times [i]);
+        s_wait_counter ("detection.matched", matched + i + 1);
+    }
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
+    char *sql = zsys_sprintf ("SELECT to_char (first_seen AT TIME ZONE 'UTC',"
+                              " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM monitor.incidents"
+                              " WHERE rule_id = %" PRIu64, rule);
+    char *first = rf_sql_text (sql);
+    assert_non_null (first);
+    assert_string_equal (first, "2027-03-01T02:58:30Z");
+    free (first);
+    zstr_free (&sql);
+    s_rule_off (rule);
+    rf_set_clock (RF_TODAY_UTC);
+}
+
 /* REQ R16.1: every request of the monitor that carries an id (or a
    signature id: every uint64 of its requests, stored as bigint) refuses
    one past a bigint INVALID_ARGUMENT naming R16.1 and the field, and
@@ -1855,6 +1887,7 @@ main (void)
         cmocka_unit_test (test_r16_1_renamed_file_read_while_still_written),
         cmocka_unit_test (test_r16_1_copytruncate_reads_the_rest_from_the_copy),
         cmocka_unit_test (test_r16_1_events_older_than_the_window_are_counted),
+        cmocka_unit_test (test_r16_1_first_seen_is_the_oldest_event_in_the_window),
         cmocka_unit_test (test_r16_1_no_evidence_for_a_closed_incident),
         cmocka_unit_test (test_r16_1_every_request_refuses_ids_past_bigint),
     };
