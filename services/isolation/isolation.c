@@ -343,13 +343,10 @@ s_lock_provider (lg_ctx_t *ctx, const char *provider)
 static bool
 s_lock_providers_of (lg_ctx_t *ctx, const char *ids, bool pending)
 {
-    return lg_db_run (ctx->db, pending
-                      ? "SELECT " S_PROVIDER_LOCK ("p.provider_id") " FROM (SELECT DISTINCT"
-                        " provider_id FROM connections WHERE id = ANY ($1::bigint[])"
-                        " AND inherit_pending ORDER BY 1) p"
-                      : "SELECT " S_PROVIDER_LOCK ("p.provider_id") " FROM (SELECT DISTINCT"
-                        " provider_id FROM connections WHERE id = ANY ($1::bigint[])"
-                        " ORDER BY 1) p", 1, (const char *[]) { ids });
+    return lg_db_run (ctx->db, "SELECT " S_PROVIDER_LOCK ("p.provider_id") " FROM (SELECT DISTINCT"
+                               " provider_id FROM connections WHERE id = ANY ($1::bigint[])"
+                               " AND (inherit_pending OR NOT $2::boolean) ORDER BY 1) p", 2,
+                      (const char *[]) { ids, pending? "t": "f" });
 }
 
 static int s_settle (lg_ctx_t *ctx, const char *connection, const char *provider);

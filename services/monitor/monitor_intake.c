@@ -599,7 +599,7 @@ s_refresh (s_intake_t *self)
         s_load_prefixes (self);
     if (self->dirty_rules)
         s_load_rules (self);
-    if (self->dirty_allow || lg_clock_now_us () >= self->allow_expiry_us)
+    if (self->dirty_allow || self->now_us >= self->allow_expiry_us)
         s_load_allow (self);
 }
 
@@ -1326,23 +1326,16 @@ s_file_at (const char *path, struct stat *st)
     return fd;
 }
 
-//  True when the file (fd) no longer starts with the head stored with its
-//  offset (column head of eve_files, row 0 of res): it was truncated and
-//  written again while the monitor was stopped. A row without a head
-//  (before migration 002) compares nothing
+//  True when the file (fd) starts with head (len bytes, at most FILE_HEAD):
+//  the file whose first bytes were read, or a copy of it. Nothing to
+//  compare (len 0, a row from before migration 002) is true
 static bool
-s_file_head_differs (int fd, const PGresult *res)
+s_file_starts_with (int fd, const void *head, size_t len)
 {
-    size_t size = 0;
-    uint8_t *stored = lg_db_bytes (res, 0, "head", &size);
-    bool differs = false;
-    if (stored && size > 0 && size <= FILE_HEAD) {
-        char head [FILE_HEAD];
-        ssize_t got = pread (fd, head, size, 0);
-        differs = got != (ssize_t) size || memcmp (head, stored, size) != 0;
-    }
-    PQfreemem (stored);
-    return differs;
+    char first [FILE_HEAD];
+    return len == 0
+        || (len <= FILE_HEAD && pread (fd, first, len, 0) == (ssize_t) len
+            && memcmp (first, head, len) == 0);
 }
 
 //  The name the followed file had when it was opened: the path (older 0)
@@ -1368,11 +1361,8 @@ s_file_copy_open (const s_intake_t *self, uint64_t inode, const void *head, size
     int fd = s_file_at (name, st);
     if (fd < 0)
         return -1;
-    char first [FILE_HEAD];
-    bool copy = head_len > 0 && head_len <= FILE_HEAD && (uint64_t) st->st_ino != inode
-             && (int64_t) st->st_size >= at_least
-             && pread (fd, first, head_len, 0) == (ssize_t) head_len
-             && memcmp (first, head, head_len) == 0
+    bool copy = head_len > 0 && (uint64_t) st->st_ino != inode
+             && (int64_t) st->st_size >= at_least && s_file_starts_with (fd, head, head_len)
              && lseek (fd, (off_t) at_least, SEEK_SET) == (off_t) at_least;
     if (!copy) {
         close (fd);
@@ -1459,18 +1449,19 @@ s_file_open (s_intake_t *self, bool resume)
                 if (old >= 0)
                     close (old);
             }
+            //  The first bytes stored with the offset (none in a row from
+            //  before migration 002)
+            size_t head_len = 0;
+            uint8_t *head = lg_db_bytes (res, 0, "head", &head_len);
             bool same = fd >= 0 && (uint64_t) st.st_ino == inode;
-            bool cut = same && offset
-                    && (offset > (int64_t) st.st_size || s_file_head_differs (fd, res));
+            bool cut = same && offset && (offset > (int64_t) st.st_size
+                                      || !s_file_starts_with (fd, head, head? head_len: 0));
             if (cut && self->file_older == 0) {
                 //  Truncated, or truncated and written again, while the
                 //  monitor was stopped: a copytruncate's copy holds the
                 //  rest; else the file is read from its start
-                size_t head_len = 0;
-                uint8_t *head = lg_db_bytes (res, 0, "head", &head_len);
                 struct stat copy_st;
                 int copy = head? s_file_copy_open (self, inode, head, head_len, offset, &copy_st): -1;
-                PQfreemem (head);
                 if (copy >= 0) {
                     close (fd);
                     fd = copy;
@@ -1491,6 +1482,7 @@ s_file_open (s_intake_t *self, bool resume)
             else
             if (!same || cut)
                 offset = line_no = 0;
+            PQfreemem (head);
         }
         PQclear (res);
     }
