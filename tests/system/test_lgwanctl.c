@@ -1508,6 +1508,26 @@ s_answer_dry_run (const lg_request_t *request, lg_reply_t *reply, int nth)
     static Lgwan__V1__CauseRecord *cause_list [3] = { &causes [0], &causes [1], &causes [2] };
     static Lgwan__V1__ConnectionIsolation connection = LGWAN__V1__CONNECTION_ISOLATION__INIT;
     static Lgwan__V1__ConnectionIsolation *connections [1] = { &connection };
+    //  EnforcedList (for test_r16_1_r15_3_provider_wide_is_said): provider
+    //  4's disconnection, kept since its last connection was released
+    static Lgwan__V1__CauseRecord gone = LGWAN__V1__CAUSE_RECORD__INIT;
+    static Lgwan__V1__KeptCause kept = LGWAN__V1__KEPT_CAUSE__INIT;
+    static Lgwan__V1__KeptCause *kept_list [1] = { &kept };
+    if (request->body_case == LGWAN__V1__REQUEST__BODY_ENFORCED_LIST) {
+        gone.cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION;
+        gone.reference = (char *) "INC-GONE";
+        gone.provider_wide = true;
+        kept.provider = 4;
+        kept.cause = &gone;
+        kept.last_connection = 12;
+        isolation.kept = kept_list;
+        isolation.n_kept = 1;
+        isolation.version = 7;
+        isolation.in_force = true;
+        reply->body_case = LGWAN__V1__REPLY__BODY_ISOLATION;
+        reply->isolation = &isolation;
+        return;
+    }
     if (request->body_case == LGWAN__V1__REQUEST__BODY_ISOLATION_GET) {
         causes [0].cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION;
         causes [0].reference = (char *) "INC-WHOLE";
@@ -1518,6 +1538,7 @@ s_answer_dry_run (const lg_request_t *request, lg_reply_t *reply, int nth)
         causes [2].reference = (char *) "cancellation";
         causes [2].provider_wide = true;
         causes [2].pending = true;
+        isolation.n_kept = 0;
         connection.connection = 1;
         connection.provider = 3;
         connection.state = (char *) "decommissioned (pending inheritance)";
@@ -1587,7 +1608,9 @@ test_r16_1_dry_run_is_said (void **state)
    provider "provider-wide" beside it, and of one a new connection is still
    to inherit "pending" (CauseRecord.provider_wide, .pending); --json
    carries the fields from the generic protobuf-to-JSON code. The text
-   rendering showed the cause alone */
+   rendering showed the cause alone. isolation list says in a line of its
+   own a cause kept for a provider whose connections were all released
+   (IsolationReply.kept) */
 static void
 test_r16_1_r15_3_provider_wide_is_said (void **state)
 {
@@ -1612,6 +1635,12 @@ test_r16_1_r15_3_provider_wide_is_said (void **state)
     assert_true (json_is_true (json_object_get (json_array_get (causes, 2), "pending")));
     json_decref (json);
     assert_null (strstr (out, "provider-wide"));
+    free (out);
+    assert_int_equal (s_ctl (&out, "viewer", "isolation list --provider 4"), 0);
+    if (!strstr (out, "\nprovider 4: CAUSE_DISCONNECTION INC-GONE kept for the provider: no"
+                      " connection carries it (the last, 12, was released); its next connection"
+                      " gets it\n"))
+        fail_msg ("isolation list: %s", out);
     free (out);
     s_fake_stop ();
 }
