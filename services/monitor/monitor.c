@@ -15,7 +15,18 @@
        always expire; an entry that would silence everything is refused.
     4. The connections and prefixes come from the registry's
        ConnectionActivated and AllocationReleased and from isolation's
-       Decommissioned, applied by lg_consumer in our transaction.
+       events, applied by lg_consumer in our transaction. The two streams
+       are not ordered between them: isolation's Decommissioned may come
+       before the registry's ConnectionActivated (the monitor behind on the
+       registry). It then makes the connection's row, inactive, with
+       service_id 0 until ConnectionActivated fills it in and leaves it
+       inactive; before, the Decommissioned changed no row and was lost,
+       and the connection attributed for good. A decommission lifted (the
+       saga's, X.4: any isolation event whose state is not decommissioned)
+       makes an activated connection that still holds prefixes attribute
+       again; it stayed inactive. AllocationReleased of the whole
+       allocation empties the prefixes, so that nothing released attributes
+       again.
 */
 #include "monitor.h"
 
@@ -756,9 +767,14 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
         strcat (list, "}");
         const char *params [] = { id, provider, service, list, by };
         monitor_intake_touch (state);
+        //  A row made by a Decommissioned that came first (note 4) is
+        //  filled in and stays inactive
         return lg_db_run (db, "INSERT INTO connections (id, provider_id, service_id, prefixes,"
                               " changed_by) VALUES ($1::bigint, $2::bigint, $3::bigint, $4::text[], $5)"
-                              " ON CONFLICT (id) DO NOTHING", 5, params)? 0: -2;
+                              " ON CONFLICT (id) DO UPDATE SET provider_id = EXCLUDED.provider_id,"
+                              " service_id = EXCLUDED.service_id, prefixes = EXCLUDED.prefixes,"
+                              " changed_by = EXCLUDED.changed_by, changed_at = now ()"
+                              " WHERE connections.service_id = 0", 5, params)? 0: -2;
     }
     if (event->body_case == LGWAN__V1__EVENT__BODY_ALLOCATION_RELEASED) {
         const Lgwan__V1__AllocationReleased *r = event->allocation_released;
@@ -777,7 +793,8 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
         //  The released prefixes stop attributing; with none left (or none
         //  named: the whole allocation), the connection does
         return lg_db_run (db, "UPDATE connections SET prefixes = ARRAY (SELECT p FROM"
-                              " unnest (prefixes) p WHERE p <> ALL ($2::text[])),"
+                              " unnest (prefixes) p WHERE cardinality ($2::text[]) > 0"
+                              " AND p <> ALL ($2::text[])),"
                               " active = active AND cardinality ($2::text[]) > 0 AND EXISTS"
                               " (SELECT 1 FROM unnest (prefixes) p WHERE p <> ALL ($2::text[])),"
                               " changed_by = $3, changed_at = now () WHERE id = $1::bigint",
@@ -790,15 +807,42 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
 static int
 s_on_isolation (lg_db_t *db, const lg_event_t *event, void *state)
 {
-    if (event->body_case != LGWAN__V1__EVENT__BODY_DECOMMISSIONED)
-        return 0;
-    char id [24], by [64];
-    snprintf (id, sizeof id, "%" PRIu64, event->decommissioned->connection);
+    const Lgwan__V1__IsolationApplied *applied;
+    switch (event->body_case) {
+        case LGWAN__V1__EVENT__BODY_DISCONNECTED: applied = event->disconnected; break;
+        case LGWAN__V1__EVENT__BODY_SUSPENDED:    applied = event->suspended; break;
+        case LGWAN__V1__EVENT__BODY_RECONNECTED:  applied = event->reconnected; break;
+        case LGWAN__V1__EVENT__BODY_DECOMMISSIONED: applied = event->decommissioned; break;
+        default: return 0;
+    }
+    char id [24], provider [24], by [64];
+    snprintf (id, sizeof id, "%" PRIu64, applied->connection);
+    snprintf (provider, sizeof provider, "%" PRIu64, applied->provider);
     snprintf (by, sizeof by, "%s/%" PRIu64, event->source, event->seq);
-    const char *params [] = { id, by };
-    monitor_intake_touch (state);
-    return lg_db_run (db, "UPDATE connections SET active = false, changed_by = $2,"
-                          " changed_at = now () WHERE id = $1::bigint", 2, params)? 0: -2;
+    const char *params [] = { id, by, provider };
+    if (event->body_case == LGWAN__V1__EVENT__BODY_DECOMMISSIONED) {
+        monitor_intake_touch (state);
+        //  Before the registry's ConnectionActivated too (note 4)
+        return lg_db_run (db, "INSERT INTO connections (id, provider_id, service_id, prefixes,"
+                              " active, changed_by) VALUES ($1::bigint, $3::bigint, 0, '{}', false, $2)"
+                              " ON CONFLICT (id) DO UPDATE SET active = false,"
+                              " changed_by = EXCLUDED.changed_by, changed_at = now ()",
+                          3, params)? 0: -2;
+    }
+    if (applied->state && streq (applied->state, "decommissioned"))
+        return 0;                   //  a lift under a decommission: it stays
+    //  A decommission lifted, or none imposed: attributes when activated
+    //  and holding prefixes (a released allocation holds none). Most such
+    //  events change nothing here, and only a change rebuilds the prefixes
+    PGresult *res = lg_db_exec (db, "UPDATE connections SET active = true, changed_by = $2,"
+                                    " changed_at = now () WHERE id = $1::bigint AND NOT active"
+                                    " AND service_id <> 0 AND cardinality (prefixes) > 0",
+                                2, params);
+    int rc = res && PQresultStatus (res) == PGRES_COMMAND_OK? 0: -2;
+    if (rc == 0 && atoi (PQcmdTuples (res)) > 0)
+        monitor_intake_touch (state);
+    PQclear (res);
+    return rc;
 }
 
 static const lg_route_t s_routes [] = {

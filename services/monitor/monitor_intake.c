@@ -52,7 +52,8 @@
        counted in it: it is counted apart (Stats detection.too_old), where
        it was dropped with nothing said. first_seen, last_seen and the
        evidence keep the event's own time.
-       A window whose rule got another width starts again. Reaching the
+       A window whose rule got another width keeps what it counted, each
+       bucket moved to the new bucket that holds its start. Reaching the
        threshold opens an incident, in one transaction with IncidentOpened
        (and, for rule action incident_and_isolate, the confirmation and
        IncidentConfirmed); it is logged and counted (Stats
@@ -826,16 +827,46 @@ s_matches (const s_rule_t *rule, const monitor_alert_t *alert)
 //  when the window reaches threshold, 0 counted below it, -1 not counted:
 //  older than the window's span, which a later event (another sensor's,
 //  whose clock is ahead) moved past it
+//  The rule's window got another width: each bucket counted goes to the
+//  new bucket that holds its start, and those then older than the new span
+//  leave. Events keep their bucket's start, not their own time, so an
+//  event may leave a narrowed window up to one old bucket early, never
+//  late. The window started again before: a rule widened during a burst
+//  forgot the burst
+static void
+s_window_rebucket (s_window_t *w, int64_t width)
+{
+    int64_t old_width = w->width, old_head = w->head;
+    uint32_t counts [BUCKETS];
+    int64_t oldest [BUCKETS];
+    memcpy (counts, w->counts, sizeof counts);
+    memcpy (oldest, w->oldest, sizeof oldest);
+    memset (w->counts, 0, sizeof w->counts);
+    w->sum = 0;
+    w->width = width;
+    w->head = old_head < 0 || old_width <= 0? -1: old_head * old_width / width;
+    for (int64_t i = old_head - BUCKETS + 1; w->head >= 0 && i <= old_head; i++) {
+        if (i < 0 || counts [i % BUCKETS] == 0)
+            continue;
+        int64_t index = i * old_width / width;
+        if (index <= w->head - BUCKETS)
+            continue;
+        size_t slot = (size_t) (index % BUCKETS);
+        if (w->counts [slot] == 0 || oldest [i % BUCKETS] < w->oldest [slot])
+            w->oldest [slot] = oldest [i % BUCKETS];
+        w->counts [slot] += counts [i % BUCKETS];
+        w->sum += counts [i % BUCKETS];
+    }
+}
+
 static int
 s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us, int64_t count_us)
 {
     int64_t width = (int64_t) rule->window_s * 1000000 / BUCKETS;
     if (width <= 0)
         width = 1;
-    if (w->width != width) {
-        w->head = -1;               //  the rule's window changed: its indices too
-        w->width = width;
-    }
+    if (w->width != width)
+        s_window_rebucket (w, width);
     if (count_us < 0)
         return -1;                  //  s_take does not let one through
     int64_t index = count_us / width;

@@ -32,7 +32,7 @@ static char s_eve_file [128];
 static char s_eve_socket [100];
 static char s_sensor [64];
 static uint64_t s_provider [3];         //  1: A (connections 1, 2), 2: B (connection 3)
-static uint64_t s_conn [4];
+static uint64_t s_conn [4];             //  0: one a test makes for itself
 static char s_prefix [4] [64];          //  IPv4 prefix of each connection
 static int s_flow;
 
@@ -367,8 +367,10 @@ s_last_confirmed (void)
 //  How often the monitor writes its minute counts (a test changes it)
 static const char *s_counts_ms = "LG_MONITOR_COUNTS_MS=200";
 
+//  The monitor, following registry (the test's, or one that is not there)
+//  and isolation
 static void
-s_monitor_start (void)
+s_monitor_start_following (lg_test_proc_t *registry)
 {
     char *file = zsys_sprintf ("LG_MONITOR_EVE_FILE=%s", s_eve_file);
     char *sock = zsys_sprintf ("LG_MONITOR_EVE_SOCKET=%s", s_eve_socket);
@@ -377,12 +379,18 @@ s_monitor_start (void)
     const char *extra [] = { file, sock, sensor, clock, "LG_MONITOR_EVE_POLL_MS=100",
                              "LG_MONITOR_FLUSH_MS=200", s_counts_ms, "LG_MONITOR_EVIDENCE=5",
                              "LG_HEARTBEAT_MS=200", "LG_DUTY_MS=200", NULL };
-    lg_test_proc_t *follows [] = { &rf.registry, &s_isolation, NULL };
+    lg_test_proc_t *follows [] = { registry, &s_isolation, NULL };
     assert_true (lg_test_proc_start (&s_monitor, rf.admin, rf.certs, follows, extra));
     zstr_free (&file);
     zstr_free (&sock);
     zstr_free (&sensor);
     zstr_free (&clock);
+}
+
+static void
+s_monitor_start (void)
+{
+    s_monitor_start_following (&rf.registry);
 }
 
 static int
@@ -720,6 +728,24 @@ test_x3_times_that_cannot_be (void **state)
     s_rule_off (b);
 }
 
+//  RuleSet on rule id: the same rule with another threshold and window
+static void
+s_rule_change (uint64_t id, const char *name, uint64_t signature, uint32_t threshold,
+               uint32_t window)
+{
+    Lgwan__V1__Rule rule = LGWAN__V1__RULE__INIT;
+    rule.id = id;
+    rule.name = (char *) name;
+    rule.signature_id = signature;
+    rule.max_severity = 2;
+    rule.threshold = threshold;
+    rule.window_seconds = window;
+    rule.action = LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT;
+    Lgwan__V1__RuleSet set = LGWAN__V1__RULE_SET__INIT;
+    set.rule = &rule;
+    rf_ok (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set));
+}
+
 /* REQ R16.1: a rule given a longer window by RuleSet goes on counting. Its
    windows held bucket indices in the old width; with the new one every
    event looked older than the window, and the rule opened nothing until a
@@ -732,20 +758,44 @@ test_r16_1_rule_widened_goes_on_counting (void **state)
     uint64_t eve = s_counter ("intake.events_eve");
     s_append_alerts (1, 8803, 1, "2027-03-01T00:08:00Z");
     s_wait_counter ("intake.events_eve", eve + 1);
-    Lgwan__V1__Rule rule = LGWAN__V1__RULE__INIT;
-    rule.id = id;
-    rule.name = (char *) "widened";
-    rule.signature_id = 8803;
-    rule.max_severity = 2;
-    rule.threshold = 5;
-    rule.window_seconds = 300;
-    rule.action = LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT;
-    Lgwan__V1__RuleSet set = LGWAN__V1__RULE_SET__INIT;
-    set.rule = &rule;
-    rf_ok (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set));
+    s_rule_change (id, "widened", 8803, 5, 300);
     s_append_alerts (1, 8803, 5, "2027-03-01T00:08:30Z");
     rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, id);
     s_rule_off (id);
+}
+
+/* REQ R16.1: a window whose rule changes width keeps what it counted. An
+   operator who widens a rule during a burst (3 of 5 counted in 60 s, 2 more
+   once it is 300 s) gets the incident; the window started again, and the
+   burst so far was forgotten. One narrowed (300 s to 60 s) lets go of what
+   is now older than its span, and counts on */
+static void
+test_r16_1_rule_new_width_keeps_what_it_counted (void **state)
+{
+    (void) state;
+    uint64_t widened = s_rule ("kept-widened", 8816, 5, 60,
+                               LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    uint64_t narrowed = s_rule ("kept-narrowed", 8817, 4, 300,
+                                LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    uint64_t eve = s_counter ("intake.events_eve");
+    rf_set_clock ("2027-03-01T03:41:00Z");
+    s_append_alerts (1, 8816, 3, "2027-03-01T03:41:00Z");
+    s_append_alerts (1, 8817, 3, "2027-03-01T03:41:00Z");
+    s_wait_counter ("intake.events_eve", eve + 6);
+    s_rule_change (widened, "kept-widened", 8816, 5, 300);
+    s_rule_change (narrowed, "kept-narrowed", 8817, 4, 60);
+    rf_set_clock ("2027-03-01T03:43:00Z");
+    s_append_alerts (1, 8816, 2, "2027-03-01T03:42:00Z");
+    s_append_alerts (1, 8817, 1, "2027-03-01T03:43:00Z");
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, widened);
+    s_wait_counter ("intake.events_eve", eve + 9);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %"
+                                    PRIu64, narrowed), 0);
+    rf_set_clock ("2027-03-01T03:43:10Z");
+    s_append_alerts (1, 8817, 3, "2027-03-01T03:43:10Z");
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, narrowed);
+    s_rule_off (widened);
+    s_rule_off (narrowed);
 }
 
 /* REQ R16.1: a burst that crossed the threshold while its incident could
@@ -1202,6 +1252,54 @@ s_released (void *arg)
     bool done = rf_sql_long (sql) == 1;
     zstr_free (&sql);
     return done;
+}
+
+/* REQ R16.1: the monitor that hears isolation's Decommissioned before the
+   registry's ConnectionActivated (behind on the registry: here it follows
+   a registry that is not there, then the real one) keeps the connection
+   inactive: its alerts are unattributed. The two streams are not ordered
+   between them; the Decommissioned changed no row and was lost, and the
+   ConnectionActivated after it made the connection attribute. X.4: the
+   saga's lift of the decommission makes it attribute again (it stayed
+   inactive for good) */
+static void
+test_r16_1_decommissioned_before_activated_stays_inactive (void **state)
+{
+    (void) state;
+    uint64_t service = (uint64_t) rf_sqlf_long ("SELECT service_id FROM monitor.connections"
+                                                " WHERE id = %" PRIu64, s_conn [1]);
+    assert_int_equal (lg_test_proc_stop (&s_monitor, SIGTERM), 0);
+    lg_test_proc_t away = { .service = "registry" };
+    snprintf (away.endpoint, sizeof away.endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    snprintf (away.pub, sizeof away.pub, "tcp://127.0.0.1:%d", lg_test_free_port ());
+    s_monitor_start_following (&away);
+    uint64_t id = s_conn [0] = s_connection (service, 29, s_prefix [0], sizeof s_prefix [0]);
+    Lgwan__V1__Decommission d = LGWAN__V1__DECOMMISSION__INIT;
+    d.connection = id;
+    s_ok (&s_isolation, "service", LGWAN__V1__REQUEST__BODY_DECOMMISSION, &d);
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.connections WHERE id = %" PRIu64
+                    " AND NOT active", id);
+    assert_int_equal (lg_test_proc_stop (&s_monitor, SIGTERM), 0);
+    s_monitor_start ();
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.connections WHERE id = %" PRIu64
+                    " AND service_id = %" PRIu64 " AND cardinality (prefixes) = 1", id, service);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.connections WHERE id = %"
+                                    PRIu64 " AND active", id), 0);
+    uint64_t unattributed = s_counter ("attribution.unattributed");
+    uint64_t attributed = s_counter ("attribution.attributed");
+    s_append_alerts (0, 7300, 2, "2027-03-01T00:12:00Z");
+    s_wait_counter ("attribution.unattributed", unattributed + 2);
+    assert_int_equal (s_counter ("attribution.attributed"), attributed);
+
+    Lgwan__V1__Lift lift = LGWAN__V1__LIFT__INIT;
+    lift.connection = id;
+    lift.cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_DECOMMISSION;
+    lift.saga = (char *) "saga-monitor-1";
+    s_ok (&s_isolation, "service", LGWAN__V1__REQUEST__BODY_LIFT, &lift);
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.connections WHERE id = %" PRIu64
+                    " AND active", id);
+    s_append_alerts (0, 7300, 2, "2027-03-01T00:12:30Z");
+    s_wait_counter ("attribution.attributed", attributed + 2);
 }
 
 /* REQ R16.1: a released allocation no longer attributes; its alerts are
@@ -1867,11 +1965,14 @@ main (void)
         cmocka_unit_test (test_x3_line_in_pieces_taken_whole),
         cmocka_unit_test (test_x3_times_that_cannot_be),
         cmocka_unit_test (test_r16_1_rule_widened_goes_on_counting),
+        cmocka_unit_test_teardown (test_r16_1_rule_new_width_keeps_what_it_counted,
+                                   rf_clock_back),
         cmocka_unit_test (test_r16_1_burst_kept_when_its_incident_could_not_be_written),
         cmocka_unit_test (test_r16_1_a_second_replica_follows_the_first),
         cmocka_unit_test (test_r16_1_followed_file_rotation),
         cmocka_unit_test (test_r16_1_lgwanctl_rule_allowlist_incident),
         cmocka_unit_test (test_r16_1_grace_after_close),
+        cmocka_unit_test (test_r16_1_decommissioned_before_activated_stays_inactive),
         cmocka_unit_test (test_r16_1_released_allocation_stops_attributing),
         cmocka_unit_test (test_r16_1_minute_counts_written_at_stop),
         cmocka_unit_test (test_r16_1_incident_list_pages),
