@@ -33,6 +33,7 @@ struct _lg_consumer_t {
     uint64_t stored_head;       //  head_seq in our cursor row
     uint64_t stored_reported;   //  reported_seq in our cursor row
     bool source_down;           //  warned that the source does not answer
+    bool heard;                 //  a head heard from the source since our start
     uint64_t unreadable_seq;    //  the event last said to be unreadable
     uint64_t behind_head;       //  the source's head last said to be behind us
     uint64_t forked_seq;        //  the event last said not to follow our chain
@@ -106,6 +107,12 @@ uint64_t
 lg_consumer_last_seq (lg_consumer_t *self)
 {
     return self->last_seq;
+}
+
+bool
+lg_consumer_caught_up (lg_consumer_t *self)
+{
+    return self->running && self->heard && self->last_seq >= self->seen_head;
 }
 
 //  Read our cursor row (creating it the first time); -1 without a database
@@ -551,6 +558,7 @@ s_on_replay (zloop_t *loop, zsock_t *reader, void *arg)
         lg_info ("%s: %s answers again", self->service, self->source);
     self->source_down = false;
     Lgwan__V1__ReplayReply *replay = reply->replay;
+    self->heard = true;
     s_check_head (self, replay->head_seq, self->asked_from - 1);
     if (replay->head_seq > self->seen_head)
         self->seen_head = replay->head_seq;
@@ -623,6 +631,7 @@ s_on_event (zloop_t *loop, zsock_t *reader, void *arg)
             if (event->body_case == LGWAN__V1__EVENT__BODY_HEARTBEAT) {
                 if (event->heartbeat->head_seq > self->seen_head)
                     self->seen_head = event->heartbeat->head_seq;
+                self->heard = true;
                 s_apply_batch (self);
                 s_record_head (self, event->heartbeat);
                 s_record_reported (self, event->heartbeat->head_seq);
@@ -680,6 +689,7 @@ lg_consumer_start (lg_consumer_t *self, zloop_t *loop)
     if (zsock_connect (self->sub, "%s", pub))
         goto cleanup;
     self->loop = loop;
+    self->heard = false;
     zstr_free (&self->req_endpoint);
     self->req_endpoint = strdup (req);
     if (s_dealer_open (self))

@@ -101,6 +101,12 @@ void lg_consumer_stop (lg_consumer_t *self, zloop_t *loop);
 //  Last seq applied
 uint64_t lg_consumer_last_seq (lg_consumer_t *self);
 
+//  True once, since its last start, it heard the source's head (a Replay
+//  answer or a heartbeat) and applied every event up to it: what the source
+//  wrote while we did not follow is in our tables (lg_service.h,
+//  after_catch_up). False while the source does not answer.
+bool lg_consumer_caught_up (lg_consumer_t *self);
+
 //  Self test
 void lg_consumer_test (bool verbose);
 

@@ -16,6 +16,7 @@ typedef struct {
     s_leader_t *leader;
     const lg_duty_t *duty;
     int timer;
+    bool waiting;               //  after_catch_up: its first run is still to come
 } s_duty_slot_t;
 
 //  Leadership of the background duties: consumers and timers
@@ -31,6 +32,8 @@ struct _s_leader_t {
     s_duty_slot_t duties [MAX_DUTIES];
     size_t duty_count;
     int64_t duty_ms;            //  LG_DUTY_MS, 0: each duty's own period
+    int catch_up_timer;         //  polls the consumers while a duty waits, or -1
+    int64_t catch_up_until;     //  zclock_mono past which they run anyway
 };
 
 static int
@@ -39,8 +42,34 @@ s_on_duty (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     s_duty_slot_t *slot = (s_duty_slot_t *) arg;
-    if (slot->leader->leading)
+    if (slot->leader->leading && !slot->waiting)
         lg_server_run_duty (slot->leader->server, slot->duty->run, slot->duty->name);
+    return 0;
+}
+
+//  While after_catch_up duties wait for their first run (lg_service.h):
+//  they run, in their order, once every consumer caught up or the wait ran out
+static int
+s_on_catch_up (zloop_t *loop, int timer_id, void *arg)
+{
+    s_leader_t *self = (s_leader_t *) arg;
+    const char *behind = NULL;
+    for (size_t i = 0; i < self->count && !behind; i++)
+        if (!lg_consumer_caught_up (self->consumers [i]))
+            behind = self->def->subscriptions [i].source;
+    if (behind && zclock_mono () < self->catch_up_until)
+        return 0;
+    if (behind)
+        lg_warning ("%s runs its duties without having caught up with %s's events in %d s",
+                    self->def->name, behind, LG_CATCH_UP_WAIT_MS / 1000);
+    zloop_timer_end (loop, timer_id);
+    self->catch_up_timer = -1;
+    for (size_t i = 0; i < self->duty_count; i++)
+        if (self->duties [i].waiting) {
+            self->duties [i].waiting = false;
+            lg_server_run_duty (self->server, self->duties [i].duty->run,
+                                self->duties [i].duty->name);
+        }
     return 0;
 }
 
@@ -51,12 +80,20 @@ s_lead (s_leader_t *self)
     lg_info ("%s leads the background duties", self->def->name);
     for (size_t i = 0; i < self->count; i++)
         lg_consumer_start (self->consumers [i], self->loop);
+    bool waiting = false;
     for (size_t i = 0; i < self->duty_count; i++) {
         s_duty_slot_t *slot = &self->duties [i];
-        //  What came due while nobody led is done now
-        lg_server_run_duty (self->server, slot->duty->run, slot->duty->name);
+        //  What came due while nobody led is done now, or once caught up
+        slot->waiting = slot->duty->after_catch_up && self->count > 0;
+        waiting = waiting || slot->waiting;
+        if (!slot->waiting)
+            lg_server_run_duty (self->server, slot->duty->run, slot->duty->name);
         size_t period = (size_t) (self->duty_ms? self->duty_ms: slot->duty->interval_ms);
         slot->timer = zloop_timer (self->loop, period, 0, s_on_duty, slot);
+    }
+    if (waiting) {
+        self->catch_up_until = zclock_mono () + LG_CATCH_UP_WAIT_MS;
+        self->catch_up_timer = zloop_timer (self->loop, 100, 0, s_on_catch_up, self);
     }
 }
 
@@ -72,6 +109,10 @@ s_follow (s_leader_t *self)
             zloop_timer_end (self->loop, self->duties [i].timer);
             self->duties [i].timer = -1;
         }
+    if (self->catch_up_timer >= 0) {
+        zloop_timer_end (self->loop, self->catch_up_timer);
+        self->catch_up_timer = -1;
+    }
 }
 
 static void
@@ -140,6 +181,7 @@ s_leader_new (const lg_service_def_t *def, const lg_config_t *cfg, lg_db_t *db, 
     self->loop = loop;
     self->server = server;
     self->duty_ms = cfg->duty_ms;
+    self->catch_up_timer = -1;
     self->db = s_reactor_db (cfg, def->name);   //  the reactor uses it too
     snprintf (self->key, sizeof self->key, "lgwan.leader.%s", def->name);
     for (const lg_subscription_t *s = def->subscriptions; s && s->source; s++)
@@ -148,7 +190,7 @@ s_leader_new (const lg_service_def_t *def, const lg_config_t *cfg, lg_db_t *db, 
                                                                def->consume_begin, state);
     for (const lg_duty_t *d = def->duties; d && d->name; d++)
         if (self->duty_count < MAX_DUTIES)
-            self->duties [self->duty_count++] = (s_duty_slot_t) { self, d, -1 };
+            self->duties [self->duty_count++] = (s_duty_slot_t) { self, d, -1, false };
     zloop_timer (loop, 1000, 0, s_on_leader_timer, self);
     s_leader_step (self);
     return self;

@@ -14,12 +14,22 @@
 
 //  A background duty: run every interval_ms by the leader only (see
 //  lg_server_run_duty), and once as soon as it leads, so what came due while
-//  no replica ran is done at start.
+//  no replica ran is done at start. With after_catch_up, that first run
+//  waits until every stream the service follows has caught up with what its
+//  source wrote meanwhile (lg_consumer_caught_up), or LG_CATCH_UP_WAIT_MS
+//  passed (a source down: said in the log); the duties so held then run in
+//  their order. For a duty that acts for good on what those streams say:
+//  audit marked overdue, at start, the requests of a provider the registry
+//  had cancelled while audit was down, before it applied the cancellation.
 typedef struct {
     const char *name;
     int interval_ms;
     lg_handler_fn *run;
+    bool after_catch_up;
 } lg_duty_t;
+
+//  How long a leader's first run of an after_catch_up duty waits at most
+#define LG_CATCH_UP_WAIT_MS 30000
 
 //  The user timeout of connections the reactor waits on (lg_db_set_user_timeout):
 //  a silent network must not hold it for long (lg_db.c note 4)

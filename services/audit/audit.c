@@ -17,8 +17,9 @@
        requests of its open audits, each with RemediationWithdrawn (the
        orchestrator waiting for one to be accepted learns it never will),
        and closes the audits with the same reason (AuditClosed).
-    3. Deadlines are rows, not timers. The duty (leader only, at start and
-       every LG_DUTY_MS or 10 s) reads "now" from lg_clock and
+    3. Deadlines are rows, not timers. The duty (leader only, at start once
+       the registry's events are caught up with, after the withdrawals of
+       note 2, and every LG_DUTY_MS or 10 s) reads "now" from lg_clock and
          a. marks each request whose deadline has come overdue_at = now and
             appends RemediationOverdue in the same transaction: a request
             leaves the partial index remediation_requests_due when it is
@@ -362,10 +363,14 @@ static const lg_subscription_t s_subscriptions [] = {
     { NULL, NULL }
 };
 
+//  Both run first once audit caught up with the registry, the withdrawals
+//  before the deadlines (note 3): a provider cancelled while audit was down
+//  had its requests marked overdue at the start, before the cancellation
+//  was applied
 static const lg_duty_t s_duties [] = {
-    { "remediation deadlines", 10000, s_deadlines },
-    { "cancelled providers", 1000, s_cancelled },
-    { NULL, 0, NULL }
+    { "cancelled providers", 1000, s_cancelled, true },
+    { "remediation deadlines", 10000, s_deadlines, true },
+    { NULL, 0, NULL, false }
 };
 
 const lg_service_def_t audit_service = {

@@ -1107,9 +1107,9 @@ static const lg_subscription_t s_subscriptions [] = {
 };
 
 static const lg_duty_t s_duties [] = {
-    { "released connections", 1000, s_released },
-    { "provider-wide causes", 1000, s_inherit },
-    { NULL, 0, NULL }
+    { "released connections", 1000, s_released, false },
+    { "provider-wide causes", 1000, s_inherit, false },
+    { NULL, 0, NULL, false }
 };
 
 const lg_service_def_t isolation_service = {

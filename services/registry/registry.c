@@ -527,9 +527,9 @@ static const lg_route_t s_routes [] = {
 //  Cancellations whose date has come take effect (and only then are
 //  published); decommissioned connections give their addresses back
 static const lg_duty_t s_duties [] = {
-    { "due cancellations", 60000, reg_due_changes },
-    { "released allocations", 1000, reg_release_allocations },
-    { NULL, 0, NULL }
+    { "due cancellations", 60000, reg_due_changes, false },
+    { "released allocations", 1000, reg_release_allocations, false },
+    { NULL, 0, NULL, false }
 };
 
 //  The connection state is isolation's to say: the registry only mirrors it

@@ -1494,6 +1494,35 @@ test_r15_1_finding_refused_once_the_provider_is_cancelled (void **state)
                     " AND status = 'closed'", audit);
 }
 
+/* REQ R15.1 R15.3: a provider cancelled while audit was down has its
+   requests withdrawn, not marked overdue, though their deadline passed
+   meanwhile: audit's duties run first once it caught up with the
+   registry. They ran at its start, before the cancellation was applied:
+   RemediationOverdue went out for a provider that no longer was one, then
+   RemediationWithdrawn */
+static void
+test_r15_1_cancelled_while_audit_was_down_is_not_overdue (void **state)
+{
+    (void) state;
+    rf_set_clock ("2027-05-06T00:00:00Z");
+    uint64_t provider = rf_qualified_provider ("株式会社ごばん");
+    rf_wait_sql (1, "SELECT count(*) FROM audit.providers WHERE id = %" PRIu64
+                    " AND status = 'qualified'", provider);
+    uint64_t audit = s_plan (provider);
+    uint64_t request = s_remediation (audit, "R5.1-operational", "high", "2027-05-10");
+    s_audit_stop ();
+    rf_set_clock ("2027-05-12T00:00:00Z");
+    s_cancel ("provider", provider);
+    s_audit_start ();
+    rf_wait_sql (1, "SELECT count(*) FROM audit.audits WHERE id = %" PRIu64
+                    " AND status = 'closed'", audit);
+    s_assert_status (request, "withdrawn");
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_WITHDRAWN), request, 0), 1);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), request, 0), 0);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests WHERE id = %"
+                                    PRIu64 " AND overdue_at IS NULL", request), 1);
+}
+
 int
 main (void)
 {
@@ -1517,6 +1546,8 @@ main (void)
         cmocka_unit_test (test_r15_1_requests_refuse_ids_past_bigint),
         cmocka_unit_test (test_r15_3_reported_late_is_overdue),
         cmocka_unit_test (test_r15_1_finding_refused_once_the_provider_is_cancelled),
+        cmocka_unit_test_teardown (test_r15_1_cancelled_while_audit_was_down_is_not_overdue,
+                                   rf_clock_back),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
