@@ -208,17 +208,22 @@ s_apply_events (lg_consumer_t *self, bool fast)
             continue;
         if (fast || !lg_db_is_up (self->db))
             goto failed;
-        //  A conflict, a lock held elsewhere past the bound, a statement
-        //  cancelled (lg_db.h note 2b), or the server short of disk, memory
-        //  or itself passes: the event is applied later, not skipped as if
-        //  it were poison. One that always fails so holds the stream here,
-        //  said in the log, rather than being lost; the operator raises the
-        //  role's statement_timeout, or frees the disk
-        if (rc == -2 && (lg_db_retryable (self->db) || lg_db_busy (self->db)
-                     ||  lg_db_cancelled (self->db) || lg_db_short_of_resources (self->db))) {
-            lg_log_write (LG_LOG_WARNING, lg_db_error (self->db), "%s: event %s/%" PRIu64
-                          " not applied yet; trying again", self->service, self->source,
-                          event->seq);
+        //  Only the event's data is a reason to skip it: a data exception,
+        //  a constraint, a trigger's refusal (lg_db_data_error), or the
+        //  handler's own refusal (-1). A conflict, a lock held elsewhere
+        //  past the bound, a statement cancelled (lg_db.h note 2b) or the
+        //  server short of disk, memory or itself passes; a privilege
+        //  revoked or a schema this build does not know is the operator's
+        //  to put right. Either way the event is applied later, not
+        //  skipped as if it were poison: every event behind it was skipped
+        //  while the condition lasted. One that always fails so holds the
+        //  stream here, said in the log, rather than being lost
+        if (rc == -2 && !lg_db_data_error (self->db)) {
+            bool moment = lg_db_retryable (self->db) || lg_db_busy (self->db)
+                       || lg_db_cancelled (self->db) || lg_db_short_of_resources (self->db);
+            lg_log_write (moment? LG_LOG_WARNING: LG_LOG_ERROR, lg_db_error (self->db),
+                          "%s: event %s/%" PRIu64 " not applied yet; trying again",
+                          self->service, self->source, event->seq);
             goto failed;
         }
         lg_log_write (LG_LOG_ERROR, rc == -2? lg_db_error (self->db): NULL,

@@ -24,12 +24,15 @@
        with them); if anything in it fails, it is applied again one event
        at a time under savepoints (each released with the next one's
        SAVEPOINT, not nested to the COMMIT), and
-       an event that still fails while the database is up is logged and
-       skipped, so one poison event never stops a stream; unless it failed
-       for a reason of the moment (a deadlock, a serialization failure, a
-       lock held elsewhere past the wait of lg_db.h note 2a, a statement
-       cancelled, the server short of disk, memory or itself): then nothing
-       of the batch is applied and it comes again. An event this build cannot
+       an event that still fails while the database is up because of its
+       data (a data exception, a constraint, a trigger's refusal:
+       lg_db_data_error) is logged and skipped, so one poison event never
+       stops a stream. Any other failure says nothing of the event (a
+       deadlock, a lock held elsewhere past the wait of lg_db.h note 2a, a
+       statement cancelled, the server short of disk, memory or itself, a
+       privilege revoked, a table this build does not find): nothing of the
+       batch is applied and it comes again. Such failures were taken for
+       poison but the first list, and every event skipped while they lasted. An event this build cannot
        decode is neither applied nor skipped: the stream waits at it, said
        once, until a build that reads it takes over (named by the seq in its
        bytes, or, when they do not unpack at all, by its place in the

@@ -731,6 +731,14 @@ lg_db_cancelled (lg_db_t *self)
 }
 
 bool
+lg_db_data_error (lg_db_t *self)
+{
+    const char *state = self->sqlstate;
+    return self->up && (strncmp (state, "22", 2) == 0 || strncmp (state, "23", 2) == 0
+                    ||  strncmp (state, "P0", 2) == 0);
+}
+
+bool
 lg_db_short_of_resources (lg_db_t *self)
 {
     const char *state = self->sqlstate;

@@ -156,6 +156,13 @@ bool lg_db_busy (lg_db_t *self);
 //  the same bound.
 bool lg_db_cancelled (lg_db_t *self);
 
+//  True when the last failure was about the statement's data: a data
+//  exception (class 22), an integrity constraint (23), or a refusal raised
+//  by a trigger or function (P0). Any other failure, the connection up,
+//  says nothing of the data: a privilege revoked (42501), a table or
+//  column missing (42P01, 42703: a leader older than the schema).
+bool lg_db_data_error (lg_db_t *self);
+
 //  True when the last failure came from the server's state, not from the
 //  statement or its data: out of disk, memory or a configured limit (class
 //  53), an I/O or system error (58), shutting down (57P), an internal error

@@ -681,6 +681,30 @@ test_x2_server_short_of_disk_holds_the_event (void **state)
     s_check_exactly_once (10000);
 }
 
+/* REQ X.2: a privilege the consumer's role lost (INSERT on the table audit
+   writes, revoked by hand here) holds the events until it is granted again,
+   said in the log; the failure says nothing of the events. Each was taken
+   for poison and skipped for good while the grant was missing, the cursor
+   moved past all of them */
+static void
+test_x2_privilege_revoked_holds_the_events (void **state)
+{
+    (void) state;
+    s_check_exactly_once (10000);
+    long tried = s_audit_said ("not applied yet; trying again");
+    long skipped = s_audit_said ("not applied; moving on");
+    s_sql ("REVOKE INSERT ON audit.provider_events FROM lgwan_audit");
+    s_produce (3, "revoked");
+    zclock_sleep (2000);
+    long head = s_head ();
+    long cursor = s_query_long ("SELECT last_seq FROM audit.cursors WHERE source = 'registry'");
+    s_sql ("GRANT INSERT ON audit.provider_events TO lgwan_audit");
+    assert_true (cursor < head);
+    assert_true (s_audit_said ("not applied yet; trying again") > tried);
+    assert_int_equal (s_audit_said ("not applied; moving on"), skipped);
+    s_check_exactly_once (10000);
+}
+
 /* REQ X.3: a provider certificate gets no Replay and no events */
 static void
 test_x3_provider_reads_no_stream (void **state)
@@ -755,6 +779,7 @@ main (void)
         cmocka_unit_test (test_x2_leader_whose_session_ended_steps_down),
         cmocka_unit_test (test_x2_unreadable_event_holds_the_stream),
         cmocka_unit_test (test_x2_server_short_of_disk_holds_the_event),
+        cmocka_unit_test (test_x2_privilege_revoked_holds_the_events),
         cmocka_unit_test (test_x1_replay_serves_the_stored_bytes),
         cmocka_unit_test (test_x2_source_behind_the_cursor_is_said),
         cmocka_unit_test (test_x2_source_that_wrote_anew_holds_the_stream),
