@@ -43,6 +43,10 @@ typedef Lgwan__V1__Code    lg_code_t;
 //  Limits of the wire contract
 #define LG_MAX_MSG_DEFAULT   (1024 * 1024)  //  application bound on one frame
 #define LG_REQUEST_ID_MAX    64             //  bytes of a request_id
+#define LG_ACTOR_MAX         256            //  bytes of the actor a service names
+#define LG_REASON_MAX        8192           //  bytes of a request's reason (2,000
+                                            //  characters of Japanese, the registry's
+                                            //  bound on a decision's reason)
 #define LG_CLIENT_TRY_MS     2500           //  a client's wait for one try's reply (lg_client,
                                             //  lgwanctl --timeout), by default
 

@@ -763,6 +763,20 @@ s_process (lg_server_t *self, zframe_t *payload, const lg_caller_t *known,
         goto done;
     }
     reply->request_id = lg_strdup (request->request_id);
+    //  Both go into the record and every event the request emits: an actor
+    //  was cut at 127 bytes (inside a character, which PostgreSQL then
+    //  refused), and a reason of a megabyte was copied into each of
+    //  thousands of events
+    if (request->actor && strlen (request->actor) > LG_ACTOR_MAX) {
+        lg_ctx_refuse (&ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, "X.3",
+                       "actor is at most %d bytes", LG_ACTOR_MAX);
+        goto done;
+    }
+    if (request->reason && strlen (request->reason) > LG_REASON_MAX) {
+        lg_ctx_refuse (&ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, "X.3",
+                       "reason is at most %d bytes", LG_REASON_MAX);
+        goto done;
+    }
     const lg_route_t *route = s_route (s_common_routes, request->body_case);
     bool common = route != NULL;
     if (!route)
@@ -799,7 +813,7 @@ s_process (lg_server_t *self, zframe_t *payload, const lg_caller_t *known,
         ctx.reply = NULL;
         goto done;
     }
-    char actor [128];
+    char actor [LG_ACTOR_MAX + 96];     //  a service's, or role:operator_id
     s_actor (&caller, request, actor, sizeof actor);
     ctx.actor = actor;
     ctx.now_us = lg_clock_now_us ();

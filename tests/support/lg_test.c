@@ -1054,9 +1054,17 @@ lg_test_nft_release (FILE **holder_p)
 lg_reply_t *
 lg_test_call (lg_client_t *client, unsigned body_case, void *body, const char *reason)
 {
+    return lg_test_call_as (client, body_case, body, reason, NULL);
+}
+
+lg_reply_t *
+lg_test_call_as (lg_client_t *client, unsigned body_case, void *body, const char *reason,
+                 const char *actor)
+{
     lg_request_t request = LGWAN__V1__REQUEST__INIT;
     request.body_case = body_case;
     request.reason = (char *) reason;
+    request.actor = (char *) actor;
     //  The oneof member sits at the same place whatever its type
     const ProtobufCFieldDescriptor *field =
         lg_codec_body_field (&lgwan__v1__request__descriptor, body_case);

@@ -251,6 +251,10 @@ void lg_test_nft_release (FILE **holder_p);
 lg_reply_t *lg_test_call (lg_client_t *client, unsigned body_case, void *body,
                           const char *reason);
 
+//  The same, naming actor (honoured from a service certificate only)
+lg_reply_t *lg_test_call_as (lg_client_t *client, unsigned body_case, void *body,
+                             const char *reason, const char *actor);
+
 //  One request of a service for lg_test_ids_past_bigint: its body (the
 //  Request member by its .proto name), a certificate the route lets make
 //  it, and the requirement ID of the rule it serves (its route's)

@@ -47,17 +47,25 @@ s_audit_stop (void)
     assert_int_equal (lg_test_proc_stop (&s_audit, SIGTERM), 0);
 }
 
+//  A request of who, naming actor (NULL: none) and reason
 static lg_reply_t *
-s_ask_why (const char *who, const char *reason, unsigned body_case, void *body)
+s_ask_as (const char *who, const char *actor, const char *reason, unsigned body_case,
+          void *body)
 {
     lg_client_t *client = lg_test_proc_client (&s_audit, rf.certs, who);
     assert_non_null (client);
     lg_client_set_timeout (client, 5000, 1);
-    lg_reply_t *reply = lg_test_call (client, body_case, body, reason);
+    lg_reply_t *reply = lg_test_call_as (client, body_case, body, reason, actor);
     lg_client_destroy (&client);
     assert_non_null (reply);
     assert_non_null (reply->status);
     return reply;
+}
+
+static lg_reply_t *
+s_ask_why (const char *who, const char *reason, unsigned body_case, void *body)
+{
+    return s_ask_as (who, NULL, reason, body_case, body);
 }
 
 static lg_reply_t *
@@ -129,9 +137,11 @@ s_replayed (unsigned body_case, uint64_t remediation, uint32_t days_before)
 }
 
 //  Open an audit as who; the reply (caller frees)
+//  AuditOpen asked by who, naming actor (NULL: none) and reason
 static lg_reply_t *
-s_open (const char *who, const char *origin, uint64_t provider, uint64_t *services,
-        size_t n_services, const char *lgcode, const char *incident)
+s_open_as (const char *who, const char *actor, const char *reason, const char *origin,
+           uint64_t provider, uint64_t *services, size_t n_services, const char *lgcode,
+           const char *incident)
 {
     Lgwan__V1__AuditOpen o = LGWAN__V1__AUDIT_OPEN__INIT;
     o.origin = (char *) origin;
@@ -146,7 +156,15 @@ s_open (const char *who, const char *origin, uint64_t provider, uint64_t *servic
     o.starts_on = (char *) "2027-03-01";
     o.ends_on = (char *) "2027-03-31";
     o.title = (char *) "令和8年度 定期監査";
-    return s_ask (who, AU_BODY (AUDIT_OPEN), &o);
+    return s_ask_as (who, actor, reason, AU_BODY (AUDIT_OPEN), &o);
+}
+
+static lg_reply_t *
+s_open (const char *who, const char *origin, uint64_t provider, uint64_t *services,
+        size_t n_services, const char *lgcode, const char *incident)
+{
+    return s_open_as (who, NULL, "監査試験", origin, provider, services, n_services, lgcode,
+                      incident);
 }
 
 static uint64_t
@@ -1523,6 +1541,45 @@ test_r15_1_cancelled_while_audit_was_down_is_not_overdue (void **state)
                                     PRIu64 " AND overdue_at IS NULL", request), 1);
 }
 
+/* REQ X.3 X.1: the actor a service names for whom it acts is recorded
+   whole, up to LG_ACTOR_MAX bytes: 43 characters of Japanese (129 bytes)
+   were cut at 127, inside a character, and PostgreSQL refused the record
+   (INVALID_ARGUMENT for a valid request, stored as its answer); an ASCII
+   actor past 127 bytes was cut in silence. An actor or a reason over its
+   bound is refused naming X.3, and nothing is written: a reason of a
+   megabyte was copied into every event of the request */
+static void
+test_x3_actor_and_reason_bounds (void **state)
+{
+    (void) state;
+    char actor [LG_ACTOR_MAX + 2] = "";
+    for (int i = 0; i < 43; i++)
+        strcat (actor, "監");
+    lg_reply_t *reply = s_open_as ("service", actor, "監査試験", "incident", 1, NULL, 0, "",
+                                   "INC-ACTOR-1");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    uint64_t audit = reply->audit->audit->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    char *sql = zsys_sprintf ("SELECT count(*) FROM audit.audits WHERE id = %" PRIu64
+                              " AND opened_by = '%s'", audit, actor);
+    assert_int_equal (rf_sql_long (sql), 1);
+    zstr_free (&sql);
+
+    long audits = rf_sqlf_long ("SELECT count(*) FROM audit.audits");
+    memset (actor, 'a', LG_ACTOR_MAX + 1);
+    actor [LG_ACTOR_MAX + 1] = 0;
+    reply = s_open_as ("service", actor, "監査試験", "incident", 1, NULL, 0, "", "INC-ACTOR-2");
+    rf_refused (reply, RF_CODE (INVALID_ARGUMENT), "X.3");
+    char *reason = (char *) malloc (LG_REASON_MAX + 2);
+    memset (reason, 'r', LG_REASON_MAX + 1);
+    reason [LG_REASON_MAX + 1] = 0;
+    reply = s_open_as ("auditor", NULL, reason, "plan", 1, NULL, 0, "", "");
+    free (reason);
+    assert_non_null (strstr (reply->status->message, "reason is at most 8192 bytes"));
+    rf_refused (reply, RF_CODE (INVALID_ARGUMENT), "X.3");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits"), audits);
+}
+
 int
 main (void)
 {
@@ -1546,6 +1603,7 @@ main (void)
         cmocka_unit_test (test_r15_1_requests_refuse_ids_past_bigint),
         cmocka_unit_test (test_r15_3_reported_late_is_overdue),
         cmocka_unit_test (test_r15_1_finding_refused_once_the_provider_is_cancelled),
+        cmocka_unit_test (test_x3_actor_and_reason_bounds),
         cmocka_unit_test_teardown (test_r15_1_cancelled_while_audit_was_down_is_not_overdue,
                                    rf_clock_back),
     };
