@@ -609,6 +609,7 @@ unavailable: ;
     bool busy = lg_db_busy (db);
     bool cancelled = lg_db_cancelled (db);
     bool lost = lg_db_lost (db);
+    bool short_of = lg_db_short_of_resources (db);
     if (self->outbox)
         lg_outbox_discard (self->outbox);
     lg_db_rollback (db);
@@ -642,6 +643,18 @@ unavailable: ;
         else
         if (cancelled)
             s_refuse_cancelled (ctx, lg_db_error (db));
+        else
+        if (conflict || short_of) {
+            //  Of the moment, not stored: the client tries again (lgwanctl
+            //  and lg_client retry UNAVAILABLE, and took INTERNAL as final)
+            lg_log_write (LG_LOG_ERROR, lg_db_error (db), "request %s failed: %s; answered"
+                          " unavailable", ctx->request->request_id, conflict?
+                          "rolled back by a conflict at every run": "the database server is"
+                          " short of disk, memory or itself");
+            lg_ctx_refuse (ctx, LGWAN__V1__CODE__UNAVAILABLE, NULL, "%s; nothing was changed,"
+                           " try again", conflict? "rolled back by conflicts with other"
+                           " requests": "the database is short of resources");
+        }
         else {
             lg_log_write (LG_LOG_ERROR, lg_db_error (db), "request %s failed",
                           ctx->request->request_id);

@@ -705,6 +705,40 @@ test_x2_privilege_revoked_holds_the_events (void **state)
     s_check_exactly_once (10000);
 }
 
+/* REQ X.2: a write that fails for a reason of the moment is answered
+   UNAVAILABLE, not stored, so the client asks again with the same
+   request_id and it is done then: the server short of disk (53100), or a
+   deadlock lost at every run (40P01; raised by a trigger on the table the
+   registry writes). Both were answered INTERNAL, which every client takes
+   as final */
+static void
+test_x2_write_failed_for_the_moment_is_unavailable (void **state)
+{
+    (void) state;
+    lg_client_t *client = lg_test_proc_client (&s_registry, s_certs, "operator");
+    lg_client_set_timeout (client, 5000, 0);
+    long head = s_head ();
+    const char *states [] = { "53100", "40P01" };
+    for (int i = 0; i < 2; i++) {
+        char sql [300], id [32];
+        snprintf (sql, sizeof sql, "CREATE FUNCTION registry.test_moment () RETURNS trigger"
+                  " LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'of the moment' USING ERRCODE"
+                  " = '%s'; END $$", states [i]);
+        s_sql (sql);
+        s_sql ("CREATE TRIGGER test_moment BEFORE INSERT ON registry.providers"
+               " FOR EACH ROW EXECUTE FUNCTION registry.test_moment ()");
+        snprintf (id, sizeof id, "moment-%s", states [i]);
+        assert_int_equal (s_apply (client, id, id), LGWAN__V1__CODE__UNAVAILABLE);
+        assert_int_equal (s_head (), head);
+        s_sql ("DROP TRIGGER test_moment ON registry.providers");
+        s_sql ("DROP FUNCTION registry.test_moment ()");
+        assert_int_equal (s_apply (client, id, id), LGWAN__V1__CODE__OK);
+        assert_int_equal (s_head (), ++head);
+    }
+    lg_client_destroy (&client);
+    s_check_exactly_once (10000);
+}
+
 /* REQ X.3: a provider certificate gets no Replay and no events */
 static void
 test_x3_provider_reads_no_stream (void **state)
@@ -780,6 +814,7 @@ main (void)
         cmocka_unit_test (test_x2_unreadable_event_holds_the_stream),
         cmocka_unit_test (test_x2_server_short_of_disk_holds_the_event),
         cmocka_unit_test (test_x2_privilege_revoked_holds_the_events),
+        cmocka_unit_test (test_x2_write_failed_for_the_moment_is_unavailable),
         cmocka_unit_test (test_x1_replay_serves_the_stored_bytes),
         cmocka_unit_test (test_x2_source_behind_the_cursor_is_said),
         cmocka_unit_test (test_x2_source_that_wrote_anew_holds_the_stream),
