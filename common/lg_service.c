@@ -326,6 +326,14 @@ lg_service_main (int argc, char **argv, const lg_service_def_t *def)
     zsys_set_logstream (NULL);
     zactor_t *actor = zactor_new (lg_service_actor, (void *) def);
     char *status = zstr_recv (actor);
+    if ((!status || strncmp (status, "READY", 5)) && zsys_interrupted) {
+        //  Stopped before it was ready (waiting for its database): a stop
+        //  asked for, which ends 0 as any other; it ended 1, FATAL
+        lg_info ("%s stopped before it was ready", def->name);
+        zstr_free (&status);
+        zactor_destroy (&actor);
+        return 0;
+    }
     if (!status || strncmp (status, "READY", 5)) {
         lg_log_write (LG_LOG_FATAL, NULL, "%s could not start: %s", def->name,
                       status? status: "interrupted");

@@ -587,6 +587,22 @@ test_x2_why_connecting_fails_is_logged (void **state)
     PQfinish (watch);
 }
 
+/* REQ X.2: a service stopped (SIGTERM) while it waits for its database at
+   start ends 0, as any stop asked for does; it ended 1 with a FATAL line,
+   which a supervisor takes for a crash */
+static void
+test_x2_stopped_while_waiting_for_the_database_ends_0 (void **state)
+{
+    (void) state;
+    lg_test_proc_t waiting = { .service = "billing" };
+    const char *env [] = { "LG_BILLING_DB=host=/nonexistent-lgwan-socket dbname=x connect_timeout=1",
+                           NULL };
+    lg_test_proc_spawn (&waiting, s_admin, s_certs, NULL, env);
+    assert_true (waiting.pid > 0);
+    zclock_sleep (2000);
+    assert_int_equal (lg_test_proc_stop (&waiting, SIGTERM), 0);
+}
+
 //  lgwanctl run as a thread: its exit code, -1 when it could not run
 typedef struct {
     char *command;
@@ -652,6 +668,7 @@ main (void)
         cmocka_unit_test (test_x2_restart_is_not_seen),
         cmocka_unit_test (test_x2_restart_after_failed_connects_is_not_seen),
         cmocka_unit_test (test_x2_why_connecting_fails_is_logged),
+        cmocka_unit_test (test_x2_stopped_while_waiting_for_the_database_ends_0),
         cmocka_unit_test (test_outage_under_traffic),
         cmocka_unit_test (test_x2_lgwanctl_rides_over_a_restart),
     };
