@@ -61,6 +61,16 @@
        any table, fails the confirm, and the caller lists the table; so the
        full read-back costs an update only after someone else changed the
        namespace's ruleset, once per such change.
+    8. The same namespace for life. The contexts and the probe socket keep
+       the namespace they were opened in alive even after `ip netns del`,
+       so a gateway whose namespace was deleted and created again under the
+       same name (a restart) would see none of our batches, while every
+       read-back of ours, made in the old one, agreed with them. new
+       remembers the device and inode of /run/netns/<name> as it entered
+       it, and enf_nft_netns_same compares them with the name's now: one
+       stat, cheap enough before every ack. The enforcer stops when they
+       differ, to be started again in the new namespace; setns cannot be
+       done again once ZeroMQ's threads run (point 5).
 */
 #include "enf_nft.h"
 
@@ -102,6 +112,9 @@ struct _enf_nft_t {
     bool known;
     uint32_t generation;
     uint32_t batches;
+    //  Point 8: /run/netns/<netns> as entered (not "host")
+    dev_t netns_dev;
+    ino_t netns_ino;
 };
 
 static int s_table_flags (enf_nft_t *self, uint32_t *flags, uint32_t *owner);
@@ -933,6 +946,14 @@ enf_nft_new (const char *netns, char *why, size_t why_size)
                     strerror (errno));
             goto cleanup;
         }
+        struct stat entered_ns;
+        if (fstat (target, &entered_ns)) {
+            lg_why (why, why_size, "could not stat network namespace %s: %s", path,
+                    strerror (errno));
+            goto cleanup;
+        }
+        self->netns_dev = entered_ns.st_dev;
+        self->netns_ino = entered_ns.st_ino;
         if (setns (target, CLONE_NEWNET)) {
             lg_why (why, why_size, "could not enter network namespace %s: %s%s", netns,
                     strerror (errno), errno == EPERM? " (entering needs CAP_SYS_ADMIN)": "");
@@ -998,6 +1019,28 @@ enf_nft_netns (enf_nft_t *self)
 {
     assert (self);
     return self->netns;
+}
+
+int
+enf_nft_netns_same (enf_nft_t *self, char *why, size_t why_size)
+{
+    assert (self);
+    if (strcmp (self->netns, "host") == 0)
+        return 0;                       //  our own: nobody can replace it under us
+    char path [sizeof "/run/netns/" + ENF_NETNS_MAX];
+    snprintf (path, sizeof path, "/run/netns/%s", self->netns);
+    struct stat now;
+    if (stat (path, &now)) {
+        lg_why (why, why_size, "%s: %s (the namespace was deleted)", path, strerror (errno));
+        return -1;
+    }
+    if (now.st_dev != self->netns_dev || now.st_ino != self->netns_ino) {
+        lg_why (why, why_size, "%s is now another namespace (inode %ju, entered at start %ju):"
+                " it was deleted and created again", path, (uintmax_t) now.st_ino,
+                (uintmax_t) self->netns_ino);
+        return -1;
+    }
+    return 0;
 }
 
 const enf_lengths_t *

@@ -149,6 +149,12 @@ void enf_nft_destroy (enf_nft_t **self_p);
 //  The namespace name given to new
 const char *enf_nft_netns (enf_nft_t *self);
 
+//  0 when /run/netns/<netns> still names the namespace new entered (always
+//  for "host"); -1 with why when it was deleted, or deleted and created
+//  again: the contexts still act on the old one (point 8 of enf_nft.c).
+//  One stat.
+int enf_nft_netns_same (enf_nft_t *self, char *why, size_t why_size);
+
 //  The lengths the table has after our last successful batch
 const enf_lengths_t *enf_nft_lengths (enf_nft_t *self);
 

@@ -112,6 +112,18 @@
        LG_MAX_MSG_DEFAULT (the service decodes enforcer frames at its own
        LG_MAX_MSG, 1 MiB unless raised), some 20,000 prefixes, and the log
        says how many of how many went (the frame has no field for it).
+   10. The gateway's namespace, not a dead one. Our nftables contexts were
+       opened in the namespace /run/netns/<name> named at start (main.c),
+       and keep it alive when it is deleted: after `ip netns del` and `ip
+       netns add` (a gateway restarted) every batch and read-back went to
+       the old one, Updates were acked and no drift was found while the new
+       namespace held no table. Each reconcile tick, each frame from the
+       service before it is handled, and every Ack and Repaired before it
+       leaves, asks enf_nft_netns_same whether the name still names the
+       namespace entered (one stat; the old namespace, alive while we hold
+       it, keeps its inode from being reused); when not, the
+       enforcer stops with a FATAL naming it (exit 1), sending nothing
+       more, so that its supervisor starts it in the new one.
 */
 #include "enforcer.h"
 
@@ -320,9 +332,32 @@ s_want_hello (s_enforcer_t *self, const char *reason)
     s_try_hello (self);
 }
 
+//  Point 10: false, with the fatal set, when the gateway's namespace is no
+//  longer the one our contexts act on (or a fatal was set before): nothing
+//  of ours may then be claimed
+static bool
+s_namespace_held (s_enforcer_t *self)
+{
+    if (self->fatal [0])
+        return false;
+    char why [400] = "";
+    if (!self->nft || enf_nft_netns_same (self->nft, why, sizeof why) == 0)
+        return true;
+    fprintf (stderr, "lgwan-enforcer: network namespace %s is not the one entered at start: %s;"
+             " exiting, to be started again in the new one\n", self->config.netns, why);
+    snprintf (self->fatal, sizeof self->fatal, "network namespace %s is not the one entered"
+              " at start: %.300s", self->config.netns, why);
+    lg_log_write (LG_LOG_FATAL, why, "network namespace %s was deleted or replaced since start:"
+                  " nothing applied reaches the gateway; exiting, to be started again in the new"
+                  " one", self->config.netns);
+    return false;
+}
+
 static void
 s_send_ack (s_enforcer_t *self)
 {
+    if (!s_namespace_held (self))
+        return;                         //  no ack of what is not in force (point 10)
     Lgwan__V1__EnforcerAck ack = LGWAN__V1__ENFORCER_ACK__INIT;
     ack.point = self->config.point;
     ack.version = self->version;
@@ -370,6 +405,8 @@ s_list_text (zlistx_t *list, char *text, size_t size)
 static void
 s_send_repaired (s_enforcer_t *self, zlistx_t *missing, zlistx_t *extra, const char *what)
 {
+    if (!s_namespace_held (self))
+        return;                         //  repaired a dead namespace (point 10)
     char lost [512], stray [512], detail [1100];
     s_list_text (missing, lost, sizeof lost);
     s_list_text (extra, stray, sizeof stray);
@@ -839,6 +876,11 @@ s_on_frame (zloop_t *loop, zsock_t *dealer, void *arg)
         return 0;
     }
     self->frame_at = zclock_mono ();
+    if (!s_namespace_held (self)) {
+        //  Nothing to apply in a namespace that is gone (point 10)
+        protobuf_c_message_free_unpacked (decoded, NULL);
+        return s_stop_if_fatal (self);
+    }
     Lgwan__V1__EnforcerFrame *frame = (Lgwan__V1__EnforcerFrame *) decoded;
     size_t index = 0;
     size_t count = sizeof s_frames / sizeof s_frames [0];
@@ -991,8 +1033,10 @@ s_on_reconcile (zloop_t *loop, int timer_id, void *arg)
     (void) loop;
     (void) timer_id;
     s_enforcer_t *self = (s_enforcer_t *) arg;
-    if (self->config.dry_run || !self->have_state)
+    if (self->config.dry_run)
         return 0;
+    if (!s_namespace_held (self) || !self->have_state)
+        return s_stop_if_fatal (self);
     char why [512] = "";
     zlistx_t *missing = enf_strings_new ();
     zlistx_t *extra = enf_strings_new ();

@@ -43,7 +43,8 @@ typedef struct {
 
 //  zactor body; args is an enforcer_args_t. Sends "READY" or "FAILED <why>"
 //  on the pipe; later "FATAL <why>" just before it stops on its own (lost
-//  permission). Ends on $TERM or interrupt.
+//  permission, or the gateway's namespace deleted or replaced). Ends on
+//  $TERM or interrupt.
 void enforcer_actor (zsock_t *pipe, void *args);
 
 #endif

@@ -915,6 +915,62 @@ test_x3_final_refusal_stops_the_enforcer (void **state)
     free (log_path);
 }
 
+//  Wait for s_pid to end by itself; its exit code, and its log in *log_p
+static int
+s_wait_end (int timeout_ms, char **log_p)
+{
+    const char *path = lg_test_log_path (s_pid);
+    char *log_path = path? strdup (path): NULL;
+    int code = lg_test_stop (s_pid, 0, timeout_ms);
+    s_pid = 0;
+    *log_p = log_path? lg_test_sh_output ("cat '%s'", log_path): strdup ("");
+    free (log_path);
+    return code;
+}
+
+/* REQ R16.1: the gateway's namespace deleted and created again under its
+   name (`ip netns del; ip netns add`, a gateway restarted) stops the
+   enforcer with a FATAL naming it (exit 1, for its supervisor to start it
+   in the new one), and nothing is acked after. Its contexts kept the old
+   namespace alive and acted there: the next Update was acked, and no
+   reconcile found anything, while the new namespace had no table at all.
+   Found before the ack of an Update, and by the reconcile with none. */
+static void
+test_r16_1_namespace_recreated_stops_the_enforcer (void **state)
+{
+    (void) state;
+    char *said = zsys_sprintf ("lgwan-enforcer: network namespace %s is not the one entered at"
+                               " start: /run/netns/%s is now another namespace", s_ns, s_ns);
+    for (int round = 0; round < 2; round++) {
+        //  Round 0: an Update before the reconcile (60 s); round 1: the
+        //  reconcile alone (200 ms)
+        static const char *const slow [] = { "LG_RECONCILE_MS=60000", NULL };
+        s_pid = s_spawn ("east", s_ns, round == 0? slow: NULL, NULL);
+        Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO,
+                                                    10000);
+        s_free (&frame);
+        static const char *const v1 [] = { "198.18.80.0/24", NULL };
+        s_send_snapshot (1, v1);
+        s_expect_ack ("east", 1, false);
+        assert_int_equal (lg_test_sh ("ip netns del %s && ip netns add %s", s_ns, s_ns), 0);
+        if (round == 0) {
+            static const char *const add [] = { "198.18.81.0/24", NULL };
+            s_send_update (2, 1, add, NULL);
+            s_expect_none (LGWAN__V1__ENFORCER_FRAME__BODY_ACK, 1000);
+        }
+        char *log = NULL;
+        int code = s_wait_end (3000, &log);
+        if (code != 1 || !strstr (log, said))
+            print_error ("round %d, namespace recreated: exit %d, log:\n%s\n", round, code, log);
+        assert_int_equal (code, 1);
+        assert_non_null (strstr (log, said));
+        assert_non_null (strstr (log, "FATAL"));
+        free (log);
+        s_expect_none (LGWAN__V1__ENFORCER_FRAME__BODY_ACK, 200);
+    }
+    zstr_free (&said);
+}
+
 //  REQ R16.1: without CAP_NET_ADMIN the enforcer says so and exits non-zero,
 //  in its own namespace and in another
 static void
@@ -1274,6 +1330,7 @@ main (int argc, char **argv)
         cmocka_unit_test (test_r16_1_outage_warned_once_a_minute),
         cmocka_unit_test (test_r16_1_drift_before_a_snapshot_is_reported),
         cmocka_unit_test (test_r16_1_repaired_fits_what_isolation_decodes),
+        cmocka_unit_test (test_r16_1_namespace_recreated_stops_the_enforcer),
         cmocka_unit_test (test_no_capability),
         cmocka_unit_test (test_bad_config),
     };
