@@ -124,6 +124,16 @@
        it, keeps its inode from being reused); when not, the
        enforcer stops with a FATAL naming it (exit 1), sending nothing
        more, so that its supervisor starts it in the new one.
+   11. A repair is reported even when no replica was there to hear it. A
+       reconcile repairs drift whether we are connected or not, and our
+       socket queues nothing for a replica that is not there
+       (ZMQ_IMMEDIATE): the Repaired was logged and dropped, and the
+       Snapshot after the reconnect found the kernel already repaired, so
+       the DriftRepaired record (who changed a gateway, X.1) was lost. An
+       unsent Repaired is kept, merged with any later one (the prefixes of
+       both lists, at the version of the latest), bounded like one frame
+       (point 9: what goes past is counted and logged), and sent after the
+       next Snapshot, the answer to our Hello on a live connection.
 */
 #include "enforcer.h"
 
@@ -182,6 +192,12 @@ typedef struct {
     int64_t down_since;             //  zclock_mono since when it is not
     uint64_t beat_version;
     char fatal [512];               //  set: stop the reactor
+    //  Point 11: repairs no replica heard yet, canonical prefixes, at most
+    //  s_repaired_max in all; what went past that, counted
+    zhashx_t *unsent_missing;
+    zhashx_t *unsent_extra;
+    uint64_t unsent_version;
+    size_t unsent_dropped;
 } s_enforcer_t;
 
 typedef void (s_frame_fn) (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame);
@@ -400,8 +416,112 @@ s_list_text (zlistx_t *list, char *text, size_t size)
     }
 }
 
+//  What one Repaired frame may list, in prefixes, and in bytes (*bound_p):
+//  under the smaller of LG_MAX_MSG and LG_MAX_MSG_DEFAULT, what the service
+//  decodes unless its own LG_MAX_MSG is raised (point 9), each prefix at
+//  most ENF_PREFIX_MAX bytes plus framing
+static size_t
+s_repaired_max (const s_enforcer_t *self, size_t *bound_p)
+{
+    size_t bound = (size_t) self->config.max_msg < LG_MAX_MSG_DEFAULT?
+                   (size_t) self->config.max_msg: LG_MAX_MSG_DEFAULT;
+    if (bound_p)
+        *bound_p = bound;
+    return bound / (ENF_PREFIX_MAX + 4);
+}
+
+//  Send Repaired{point, version, missing, extra}, its lists cut to fit
+//  (point 9); -1 when there is no connection to send it on
+static int
+s_repaired_frame (s_enforcer_t *self, uint64_t version, zlistx_t *missing, zlistx_t *extra)
+{
+    size_t bound = 0;
+    size_t max = s_repaired_max (self, &bound);
+    size_t max_missing = zlistx_size (missing) < max? zlistx_size (missing): max;
+    size_t max_extra = zlistx_size (extra) < max - max_missing?
+                       zlistx_size (extra): max - max_missing;
+    char **missing_array = (char **) calloc (max_missing + 1, sizeof (char *));
+    char **extra_array = (char **) calloc (max_extra + 1, sizeof (char *));
+    if (!missing_array || !extra_array) {
+        free (missing_array);
+        free (extra_array);
+        return -1;
+    }
+    Lgwan__V1__EnforcerRepaired repaired = LGWAN__V1__ENFORCER_REPAIRED__INIT;
+    repaired.point = self->config.point;
+    repaired.version = version;
+    repaired.n_missing = s_pointers (missing, missing_array, max_missing);
+    repaired.missing = missing_array;
+    repaired.n_extra = s_pointers (extra, extra_array, max_extra);
+    repaired.extra = extra_array;
+    if (repaired.n_missing < zlistx_size (missing) || repaired.n_extra < zlistx_size (extra))
+        lg_warning ("Repaired at version %" PRIu64 " lists only %zu of %zu missing and %zu of"
+                    " %zu extra prefixes: the frame stays under %zu bytes (the smaller of"
+                    " LG_MAX_MSG and %d, what the isolation service decodes by default)",
+                    version, repaired.n_missing, zlistx_size (missing),
+                    repaired.n_extra, zlistx_size (extra), bound, LG_MAX_MSG_DEFAULT);
+    Lgwan__V1__EnforcerFrame frame = LGWAN__V1__ENFORCER_FRAME__INIT;
+    frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED;
+    frame.repaired = &repaired;
+    int rc = s_send (self, &frame);
+    free (missing_array);
+    free (extra_array);
+    return rc;
+}
+
+//  Keep the prefixes of list in unsent, within the bound of one frame
+//  (point 11)
+static void
+s_unsent_add (s_enforcer_t *self, zhashx_t *unsent, zlistx_t *list)
+{
+    size_t max = s_repaired_max (self, NULL);
+    for (const char *prefix = (const char *) zlistx_first (list); prefix;
+         prefix = (const char *) zlistx_next (list)) {
+        if (zhashx_lookup (unsent, prefix))
+            continue;
+        if (zhashx_size (self->unsent_missing) + zhashx_size (self->unsent_extra) < max)
+            zhashx_insert (unsent, prefix, (void *) "1");
+        else
+            self->unsent_dropped++;
+    }
+}
+
+//  The sorted prefixes of a set, in a new list
+static zlistx_t *
+s_sorted (zhashx_t *set)
+{
+    zlistx_t *list = enf_strings_new ();
+    for (void *item = zhashx_first (set); item; item = zhashx_next (set))
+        zlistx_add_end (list, (void *) zhashx_cursor (set));
+    zlistx_sort (list);
+    return list;
+}
+
+//  Send what repairs no replica heard (point 11), if any; kept when it
+//  cannot go either
+static void
+s_send_unsent (s_enforcer_t *self)
+{
+    if (zhashx_size (self->unsent_missing) == 0 && zhashx_size (self->unsent_extra) == 0)
+        return;
+    zlistx_t *missing = s_sorted (self->unsent_missing);
+    zlistx_t *extra = s_sorted (self->unsent_extra);
+    if (s_repaired_frame (self, self->unsent_version, missing, extra) == 0) {
+        lg_info ("sent the Repaired no isolation service heard when it was made (version %"
+                 PRIu64 "): %zu missing, %zu extra%s", self->unsent_version,
+                 zlistx_size (missing), zlistx_size (extra), self->unsent_dropped?
+                 "; more prefixes than one frame lists were repaired meanwhile and not kept": "");
+        zhashx_purge (self->unsent_missing);
+        zhashx_purge (self->unsent_extra);
+        self->unsent_dropped = 0;
+    }
+    zlistx_destroy (&missing);
+    zlistx_destroy (&extra);
+}
+
 //  Log and report a repair; what says what was wrong ("3 missing, 0 extra;
-//  table inet lgwan does not exist")
+//  table inet lgwan does not exist"). Not sent (no replica connected): kept
+//  for the next Snapshot (point 11)
 static void
 s_send_repaired (s_enforcer_t *self, zlistx_t *missing, zlistx_t *extra, const char *what)
 {
@@ -415,45 +535,17 @@ s_send_repaired (s_enforcer_t *self, zlistx_t *missing, zlistx_t *extra, const c
     lg_log_write (LG_LOG_WARNING, detail, "repaired table inet " ENF_TABLE
                   " in network namespace %s at version %" PRIu64 ": %s",
                   self->config.netns, self->version, what);
-
-    //  Keep the frame under the size the service accepts: at most as many
-    //  prefixes as fit, each at most ENF_PREFIX_MAX bytes plus framing. The
-    //  service decodes at its own LG_MAX_MSG, 1 MiB unless raised: ours may
-    //  be larger, so no more than LG_MAX_MSG_DEFAULT (point 9)
-    size_t bound = (size_t) self->config.max_msg < LG_MAX_MSG_DEFAULT?
-                   (size_t) self->config.max_msg: LG_MAX_MSG_DEFAULT;
-    size_t max = bound / (ENF_PREFIX_MAX + 4);
-    size_t max_missing = zlistx_size (missing) < max? zlistx_size (missing): max;
-    size_t max_extra = zlistx_size (extra) < max - max_missing?
-                       zlistx_size (extra): max - max_missing;
-    char **missing_array = (char **) calloc (max_missing + 1, sizeof (char *));
-    char **extra_array = (char **) calloc (max_extra + 1, sizeof (char *));
-    if (!missing_array || !extra_array) {
-        free (missing_array);
-        free (extra_array);
+    if (s_repaired_frame (self, self->version, missing, extra) == 0)
         return;
-    }
-    Lgwan__V1__EnforcerRepaired repaired = LGWAN__V1__ENFORCER_REPAIRED__INIT;
-    repaired.point = self->config.point;
-    repaired.version = self->version;
-    repaired.n_missing = s_pointers (missing, missing_array, max_missing);
-    repaired.missing = missing_array;
-    repaired.n_extra = s_pointers (extra, extra_array, max_extra);
-    repaired.extra = extra_array;
-    if (repaired.n_missing < zlistx_size (missing) || repaired.n_extra < zlistx_size (extra))
-        lg_warning ("Repaired at version %" PRIu64 " lists only %zu of %zu missing and %zu of"
-                    " %zu extra prefixes: the frame stays under %zu bytes (the smaller of"
-                    " LG_MAX_MSG and %d, what the isolation service decodes by default)",
-                    self->version, repaired.n_missing, zlistx_size (missing),
-                    repaired.n_extra, zlistx_size (extra), bound, LG_MAX_MSG_DEFAULT);
-    Lgwan__V1__EnforcerFrame frame = LGWAN__V1__ENFORCER_FRAME__INIT;
-    frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED;
-    frame.repaired = &repaired;
-    if (s_send (self, &frame))
-        lg_warning ("could not send Repaired for version %" PRIu64 ": not connected",
-                    self->version);
-    free (missing_array);
-    free (extra_array);
+    size_t dropped = self->unsent_dropped;
+    s_unsent_add (self, self->unsent_missing, missing);
+    s_unsent_add (self, self->unsent_extra, extra);
+    self->unsent_version = self->version;
+    lg_warning ("could not send Repaired for version %" PRIu64 ": not connected; kept for the"
+                " next connection (%zu missing, %zu extra kept%s)", self->version,
+                zhashx_size (self->unsent_missing), zhashx_size (self->unsent_extra),
+                self->unsent_dropped > dropped? ", more than one frame lists: the rest dropped":
+                "");
 }
 
 
@@ -631,6 +723,8 @@ s_on_snapshot (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
     if (self->version >= self->beat_version)
         self->behind_since = 0;
     s_apply_full (self, report);
+    if (!self->fatal [0])
+        s_send_unsent (self);           //  a live connection again (point 11)
 }
 
 static void
@@ -1146,6 +1240,8 @@ s_destroy (s_enforcer_t **self_p)
     zsock_destroy (&self->dealer);
     zhashx_destroy (&self->desired);
     zhashx_destroy (&self->own);
+    zhashx_destroy (&self->unsent_missing);
+    zhashx_destroy (&self->unsent_extra);
     enf_nft_destroy (&self->nft);
     free (self);
     *self_p = NULL;
@@ -1168,6 +1264,8 @@ enforcer_actor (zsock_t *pipe, void *args)
     self->pipe = pipe;
     self->desired = enf_prefix_set_new ();
     self->own = enf_prefix_set_new ();
+    self->unsent_missing = enf_prefix_set_new ();
+    self->unsent_extra = enf_prefix_set_new ();
     self->frame_at = zclock_mono ();
     zsock_signal (pipe, 0);
     if (s_sockets (self, why, sizeof why)) {

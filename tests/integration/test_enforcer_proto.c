@@ -971,6 +971,58 @@ test_r16_1_namespace_recreated_stops_the_enforcer (void **state)
     zstr_free (&said);
 }
 
+/* REQ R16.1, X.1 (DriftRepaired): drift a reconcile repairs while no
+   isolation replica is connected is reported after the reconnect. Its
+   Repaired could not be sent (nothing queues for an absent peer), was
+   logged and dropped, and the Snapshot after the reconnect found the
+   kernel already repaired: the record that someone changed the gateway
+   never came. It is now kept and sent after that Snapshot. */
+static void
+test_r16_1_repair_while_disconnected_is_reported_after_reconnect (void **state)
+{
+    (void) state;
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft flush ruleset", s_ns), 0);
+    static const char *const env [] = { "LG_RECONCILE_MS=300", NULL };
+    s_pid = s_spawn ("east", s_ns, env, NULL);
+    Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 10000);
+    s_free (&frame);
+    static const char *const v1 [] = { "198.18.90.0/24", "198.18.91.0/24", NULL };
+    s_send_snapshot (1, v1);
+    s_expect_ack ("east", 1, false);          //  the Repaired of the start goes before it
+    //  The isolation service goes away; the gateway's ruleset is flushed
+    //  and repaired meanwhile
+    zframe_destroy (&s_peer);
+    zsock_destroy (&s_router);
+    zclock_sleep (500);
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft flush ruleset", s_ns), 0);
+    int64_t deadline = zclock_mono () + 5000;
+    while (lg_test_log_count (s_pid, "could not send Repaired for version 1") == 0
+       &&  zclock_mono () < deadline)
+        zclock_sleep (100);
+    assert_true (lg_test_log_count (s_pid, "could not send Repaired for version 1") >= 1);
+    char *kernel = s_kernel ();
+    assert_non_null (strstr (kernel, "198.18.90.0"));
+    free (kernel);
+    //  It comes back: Hello, the same Snapshot (the kernel holds it), and
+    //  the repair it did not hear
+    assert_true (s_router_new ());
+    frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 8000);
+    assert_int_equal (frame->hello->applied_version, 1);
+    s_free (&frame);
+    s_send_snapshot (1, v1);
+    frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 3000);
+    assert_int_equal (frame->repaired->version, 1);
+    char *text = s_join (frame->repaired->missing, frame->repaired->n_missing);
+    assert_string_equal (text, "198.18.90.0/24 198.18.91.0/24");
+    free (text);
+    assert_int_equal (frame->repaired->n_extra, 0);
+    s_free (&frame);
+    //  Once
+    s_expect_none (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 1000);
+    assert_int_equal (lg_test_stop (s_pid, SIGTERM, 5000), 0);
+    s_pid = 0;
+}
+
 //  REQ R16.1: without CAP_NET_ADMIN the enforcer says so and exits non-zero,
 //  in its own namespace and in another
 static void
@@ -1331,6 +1383,7 @@ main (int argc, char **argv)
         cmocka_unit_test (test_r16_1_drift_before_a_snapshot_is_reported),
         cmocka_unit_test (test_r16_1_repaired_fits_what_isolation_decodes),
         cmocka_unit_test (test_r16_1_namespace_recreated_stops_the_enforcer),
+        cmocka_unit_test (test_r16_1_repair_while_disconnected_is_reported_after_reconnect),
         cmocka_unit_test (test_no_capability),
         cmocka_unit_test (test_bad_config),
     };
