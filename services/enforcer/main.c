@@ -10,15 +10,28 @@
 #include <stdio.h>
 #include <string.h>
 
-//  Said on stderr, plainly, whatever the log level: never pretend (R16.1)
+//  nftables refused with EPERM (ENF_NFT_DENIED; a listing is never
+//  ENF_NFT_OWNED), said on stderr, plainly, whatever the log level: never
+//  pretend (R16.1). The cause as it is, as the reactor says it later
+//  (enf_nft_denied_cause, point 5 of enforcer.c): a missing CAP_NET_ADMIN
+//  only when capget says it is missing. With it (held in a user namespace
+//  that does not own the network namespace, or refused by a security
+//  module) the start used to blame the capability all the same
 static void
-s_no_capability (const char *detail)
+s_denied (const char *detail)
 {
-    fprintf (stderr, "lgwan-enforcer: needs CAP_NET_ADMIN to apply isolation with nftables%s%s\n"
-             "lgwan-enforcer: run it with that capability (and CAP_SYS_ADMIN to enter another "
-             "network namespace), or set LG_ENFORCER_DRY_RUN=true to record without applying\n",
-             detail? ": ": "", detail? detail: "");
-    lg_log_write (LG_LOG_FATAL, detail, "needs CAP_NET_ADMIN; exiting");
+    bool has_net_admin = enf_nft_has_net_admin ();
+    const char *cause = enf_nft_denied_cause (ENF_NFT_DENIED, has_net_admin);
+    if (!has_net_admin)
+        fprintf (stderr, "lgwan-enforcer: needs CAP_NET_ADMIN to apply isolation with nftables"
+                 ": %s\nlgwan-enforcer: run it with that capability (and CAP_SYS_ADMIN to enter"
+                 " another network namespace), or set LG_ENFORCER_DRY_RUN=true to record without"
+                 " applying\n", detail);
+    else
+        fprintf (stderr, "lgwan-enforcer: %s: %s\nlgwan-enforcer: the capability must be held"
+                 " in the user namespace that owns the network namespace, and no security module"
+                 " may refuse it\n", cause, detail);
+    lg_log_write (LG_LOG_FATAL, detail, "%s; exiting", cause);
 }
 
 int
@@ -41,7 +54,7 @@ main (int argc, char **argv)
     enf_nft_t *nft = NULL;
     if (!config.dry_run) {
         if (!enf_nft_has_net_admin ()) {
-            s_no_capability ("CAP_NET_ADMIN is not in the effective set");
+            s_denied ("CAP_NET_ADMIN is not in the effective set");
             return 1;
         }
         nft = enf_nft_new (config.netns, why, sizeof why);
@@ -50,12 +63,12 @@ main (int argc, char **argv)
                           config.netns);
             return 1;
         }
-        //  A first read: EPERM here is the capability missing after all
+        //  A first read: EPERM here is said with its cause (s_denied)
         enf_seen_t *seen = NULL;
         int rc = enf_nft_read (nft, &seen, why, sizeof why);
         if (rc) {
             if (rc == ENF_NFT_DENIED)
-                s_no_capability (why);
+                s_denied (why);
             else
                 lg_log_write (LG_LOG_FATAL, why, "could not read nftables in network namespace %s",
                               config.netns);

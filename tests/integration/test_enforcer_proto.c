@@ -1051,6 +1051,32 @@ test_no_capability (void **state)
     free (kernel);
 }
 
+/* REQ R16.1: EPERM at start with CAP_NET_ADMIN in the effective set (here
+   the capabilities of a user namespace, the gateway's network namespace
+   owned by the initial one) is said as it is, as it is later: the start
+   said "needs CAP_NET_ADMIN" while capget said it had it, and an operator
+   looked for the wrong cause. */
+static void
+test_r16_1_eperm_at_start_with_the_capability_says_so (void **state)
+{
+    (void) state;
+    if (lg_test_sh ("unshare -U -r true 2>/dev/null") != 0)
+        lg_test_unavailable ("no user namespaces here (unshare -U -r)");
+    char *net = zsys_sprintf ("--net=/run/netns/%s", s_ns);
+    const char *const wrap [] = { "/usr/bin/nsenter", net, "/usr/bin/unshare", "-U", "-r", NULL };
+    char *log = NULL;
+    int code = s_run_to_end ("host", NULL, wrap, &log);
+    const char *said = "lgwan-enforcer: nftables refused although CAP_NET_ADMIN is in the"
+                       " effective set: could not list table inet lgwan";
+    if (code == 0 || code >= 128 || !strstr (log, said) || strstr (log, "needs CAP_NET_ADMIN"))
+        print_error ("EPERM with the capability: exit %d, log:\n%s\n", code, log);
+    assert_true (code > 0 && code < 128);
+    assert_non_null (strstr (log, said));
+    assert_null (strstr (log, "needs CAP_NET_ADMIN"));
+    free (log);
+    zstr_free (&net);
+}
+
 //  Configuration that does not parse stops it at start, naming the variable
 static void
 test_bad_config (void **state)
@@ -1385,6 +1411,7 @@ main (int argc, char **argv)
         cmocka_unit_test (test_r16_1_namespace_recreated_stops_the_enforcer),
         cmocka_unit_test (test_r16_1_repair_while_disconnected_is_reported_after_reconnect),
         cmocka_unit_test (test_no_capability),
+        cmocka_unit_test (test_r16_1_eperm_at_start_with_the_capability_says_so),
         cmocka_unit_test (test_bad_config),
     };
     if (argc > 1)                       //  one test, or a pattern of them
