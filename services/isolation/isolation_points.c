@@ -439,11 +439,16 @@ s_record_acks (lg_ctx_t *ctx)
     snprintf (dry + d, dry_size - d, "}");
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { names, versions, dry, now, self->replica };
+    //  A retired point's ack is one kept from before its retirement (a
+    //  point seen in the last 10 s cannot be retired, and one that comes
+    //  back says Hello first, which registers it again): it changes
+    //  nothing. It cleared the retirement, its who and why, and held every
+    //  later change for a gateway that was gone
     if (lg_db_run (ctx->db, "UPDATE points p SET acked_version = greatest (p.acked_version,"
-                            " a.v), dry_run = a.d, last_seen = $4::timestamptz, replica = $5,"
-                            " retired_at = NULL, retired_by = NULL, retire_reason = NULL"
+                            " a.v), dry_run = a.d, last_seen = $4::timestamptz, replica = $5"
                             " FROM unnest ($1::text[], $2::bigint[], $3::boolean[])"
-                            " AS a (name, v, d) WHERE p.name = a.name", 5, params))
+                            " AS a (name, v, d) WHERE p.name = a.name AND p.retired_at IS NULL",
+                   5, params))
         rc = isolation_emit_in_force (ctx, NULL);
 cleanup:
     free (names);

@@ -1858,6 +1858,46 @@ s_retire (const char *who, const char *point, const char *reason)
     return s_ask_why (&s_isolation, who, LGWAN__V1__REQUEST__BODY_POINT_RETIRE, &retire, reason);
 }
 
+/* REQ R16.1: an ack the replica kept for a later try (it could not record
+   it: here a session held the lock the record takes) and recorded once the
+   point was retired leaves the point retired, and its record (who, why)
+   whole: a point comes back only by saying Hello. The ack cleared the
+   retirement and raised the point's version, and every later change was
+   held for a gateway that no longer was there */
+static void
+test_r16_1_kept_ack_leaves_a_retired_point_retired (void **state)
+{
+    (void) state;
+    zsock_t *point = s_point_new ("stale-gw");
+    uint64_t head = s_point_join (point, "stale-gw");
+    assert_true (head > 0);
+    const char *row = "SELECT count(*) FROM isolation.points WHERE name = 'stale-gw'";
+    for (int i = 0; i < 100 && s_sql (row) != 1; i++)
+        zclock_sleep (50);
+    PGconn *holder = PQconnectdb (s_admin);
+    PGresult *res = PQexec (holder, "BEGIN; SELECT pg_advisory_xact_lock"
+                                    " (hashtext ('lgwan.isolation.in_force'))");
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    PQclear (res);
+    s_point_ack_as (point, "stale-gw", head);
+    zclock_sleep (1500);                        //  its record gave way, the ack kept
+    zsock_destroy (&point);
+    assert_true (s_sql ("SELECT acked_version FROM isolation.points WHERE name = 'stale-gw'")
+                 < (long) head);
+    //  Retired meanwhile (as PointRetire writes it, through another replica)
+    assert_int_equal (s_sql ("UPDATE isolation.points SET retired_at = now (), retired_by ="
+                             " 'operator:alice', retire_reason = 'gateway removed'"
+                             " WHERE name = 'stale-gw' RETURNING 1"), 1);
+    res = PQexec (holder, "COMMIT");
+    PQclear (res);
+    PQfinish (holder);
+    zclock_sleep (1500);                        //  Beats try the kept ack again
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.points WHERE name = 'stale-gw'"
+                             " AND retired_at IS NOT NULL AND retired_by = 'operator:alice'"
+                             " AND retire_reason = 'gateway removed' AND acked_version < %"
+                             PRIu64, head), 1);
+}
+
 /* REQ R16.1: an enforcement point gone for good (a gateway removed) held
    every later change back: never in force, Disconnected never published,
    the registry's mirror never told. An operator retires it, with a reason;
@@ -3164,6 +3204,8 @@ main (void)
                                    s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_acks_apart_recorded_together, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_gone_point_retired, s_forget_points),
+        cmocka_unit_test_teardown (test_r16_1_kept_ack_leaves_a_retired_point_retired,
+                                   s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_beats_go_on_under_a_held_lock, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_mirror_waits_out_a_held_lock, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_mirror_waits_out_a_cancelled_statement, s_forget_points),
