@@ -11,6 +11,12 @@
        the COMMIT, whatever else the transaction does.
     2. Only after COMMIT are the rows published (lg_outbox_flush); a rollback
        forgets them (lg_outbox_discard). PUB may drop: consumers ask Replay.
+       PUB order is not seq order: with request workers (LG_WORKERS), each
+       worker's events go out when the reactor reads its reply, so two
+       writes that committed close together may be heard in either order
+       (seq 78 before 77). lg_consumer takes a seq ahead of the next as a
+       gap and asks Replay; a subscriber of its own orders by seq, or
+       follows through Replay as lg_consumer does.
     3. The PUB socket is an XPUB with manual subscriptions: a subscription is
        honoured only from a certificate whose role may read this stream, so a
        provider certificate subscribes to nothing.
