@@ -277,12 +277,13 @@ s_push_alerts (const char *who, int connection, uint64_t signature, int count, c
     free (signatures);
 }
 
-//  Create a rule as operator; its id
+//  RuleSet as operator: a new rule (id 0) or rule id replaced; its id
 static uint64_t
-s_rule (const char *name, uint64_t signature, uint32_t threshold, uint32_t window,
-        Lgwan__V1__RuleAction action)
+s_rule_set (uint64_t id, const char *name, uint64_t signature, uint32_t threshold,
+            uint32_t window, Lgwan__V1__RuleAction action)
 {
     Lgwan__V1__Rule rule = LGWAN__V1__RULE__INIT;
+    rule.id = id;
     rule.name = (char *) name;
     rule.signature_id = signature;
     rule.max_severity = 2;
@@ -293,9 +294,17 @@ s_rule (const char *name, uint64_t signature, uint32_t threshold, uint32_t windo
     set.rule = &rule;
     lg_reply_t *reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set);
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
-    uint64_t id = reply->rule->rule->id;
+    id = reply->rule->rule->id;
     lgwan__v1__reply__free_unpacked (reply, NULL);
     return id;
+}
+
+//  Create a rule as operator; its id
+static uint64_t
+s_rule (const char *name, uint64_t signature, uint32_t threshold, uint32_t window,
+        Lgwan__V1__RuleAction action)
+{
+    return s_rule_set (0, name, signature, threshold, window, action);
 }
 
 //  A qualified provider with the contacts a hosting provider needs (R9.2)
@@ -728,24 +737,6 @@ test_x3_times_that_cannot_be (void **state)
     s_rule_off (b);
 }
 
-//  RuleSet on rule id: the same rule with another threshold and window
-static void
-s_rule_change (uint64_t id, const char *name, uint64_t signature, uint32_t threshold,
-               uint32_t window)
-{
-    Lgwan__V1__Rule rule = LGWAN__V1__RULE__INIT;
-    rule.id = id;
-    rule.name = (char *) name;
-    rule.signature_id = signature;
-    rule.max_severity = 2;
-    rule.threshold = threshold;
-    rule.window_seconds = window;
-    rule.action = LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT;
-    Lgwan__V1__RuleSet set = LGWAN__V1__RULE_SET__INIT;
-    set.rule = &rule;
-    rf_ok (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set));
-}
-
 /* REQ R16.1: a rule given a longer window by RuleSet goes on counting. Its
    windows held bucket indices in the old width; with the new one every
    event looked older than the window, and the rule opened nothing until a
@@ -758,7 +749,7 @@ test_r16_1_rule_widened_goes_on_counting (void **state)
     uint64_t eve = s_counter ("intake.events_eve");
     s_append_alerts (1, 8803, 1, "2027-03-01T00:08:00Z");
     s_wait_counter ("intake.events_eve", eve + 1);
-    s_rule_change (id, "widened", 8803, 5, 300);
+    s_rule_set (id, "widened", 8803, 5, 300, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
     s_append_alerts (1, 8803, 5, "2027-03-01T00:08:30Z");
     rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, id);
     s_rule_off (id);
@@ -782,8 +773,10 @@ test_r16_1_rule_new_width_keeps_what_it_counted (void **state)
     s_append_alerts (1, 8816, 3, "2027-03-01T03:41:00Z");
     s_append_alerts (1, 8817, 3, "2027-03-01T03:41:00Z");
     s_wait_counter ("intake.events_eve", eve + 6);
-    s_rule_change (widened, "kept-widened", 8816, 5, 300);
-    s_rule_change (narrowed, "kept-narrowed", 8817, 4, 60);
+    s_rule_set (widened, "kept-widened", 8816, 5, 300,
+                LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    s_rule_set (narrowed, "kept-narrowed", 8817, 4, 60,
+                LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
     rf_set_clock ("2027-03-01T03:43:00Z");
     s_append_alerts (1, 8816, 2, "2027-03-01T03:42:00Z");
     s_append_alerts (1, 8817, 1, "2027-03-01T03:43:00Z");
