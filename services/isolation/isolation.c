@@ -975,6 +975,13 @@ s_released (lg_ctx_t *ctx)
                                "  AND NOT EXISTS (SELECT 1 FROM causes o JOIN connections oc"
                                "   ON oc.id = o.connection_id WHERE oc.provider_id = c.provider_id"
                                "   AND NOT oc.released AND o.cause = k.cause AND o.provider_wide)"
+                               //  Nor one the saga lifted from a live connection
+                               //  since: it ended it (kept when this duty came
+                               //  after the lift, not before it)
+                               "  AND NOT EXISTS (SELECT 1 FROM cause_history h JOIN connections hc"
+                               "   ON hc.id = h.connection_id WHERE hc.provider_id = c.provider_id"
+                               "   AND NOT hc.released AND h.cause = k.cause"
+                               "   AND h.action = 'lifted' AND h.at >= k.since)"
                                "  ON CONFLICT (provider_id, cause) DO NOTHING),"
                                " gone AS (DELETE FROM causes k WHERE k.connection_id = $1::bigint"
                                "  RETURNING k.connection_id, k.cause, k.reference)"

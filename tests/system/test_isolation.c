@@ -974,6 +974,52 @@ test_x4_provider_disconnection_outlives_its_released_connections (void **state)
                              prefix), 0);
 }
 
+/* REQ X.4 R16.1: a provider-wide disconnection the saga lifted from the
+   provider's last live connection is not kept for the provider, whether or
+   not the release duty had ended it on a connection released meanwhile (a
+   session holds the duty off that connection here): the provider's next
+   connection is connected. It was kept when the duty came after the lift,
+   and the next connection came up disconnected; the saga could lift
+   nothing more (the released connection is NOT_FOUND) */
+static void
+test_x4_lifted_provider_disconnection_is_not_kept (void **state)
+{
+    (void) state;
+    s_pool_once ("v4-lifted", "198.18.4.0/24");
+    uint64_t provider = s_provider ("事業者D", "4011001099001");
+    uint64_t service = s_service ("svc-d", provider);
+    char prefix [64];
+    uint64_t live = s_settled_connection (service, prefix, sizeof prefix);
+    uint64_t gone = s_settled_connection (service, prefix, sizeof prefix);
+    lg_reply_t *reply = s_disconnect ("operator", provider, "INC-LIFTED");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  Decommissioned, then the release duty held off it until the lift
+    s_cancel_connection (gone);
+    Lgwan__V1__Decommission d = LGWAN__V1__DECOMMISSION__INIT;
+    d.connection = gone;
+    s_ok (&s_isolation, "service", LGWAN__V1__REQUEST__BODY_DECOMMISSION, &d);
+    char *share = zsys_sprintf ("SELECT 1 FROM connections WHERE id = %" PRIu64
+                                " FOR KEY SHARE", gone);
+    PGconn *holder = s_holder_begin (share);
+    zstr_free (&share);
+    assert_true (lg_test_wait_for (s_isolation_released, &gone, 10000));
+    reply = s_lift ("service", live, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION,
+                    "SAGA-LIFTED");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_true (s_sql ("SELECT count(*) FROM isolation.causes WHERE connection_id = %" PRIu64,
+                        gone) > 0);
+    s_holder_commit (&holder);
+    assert_true (lg_test_wait_for (s_causes_ended, &gone, 10000));
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.provider_causes WHERE provider_id = %"
+                             PRIu64, provider), 0);
+    uint64_t next = s_settled_connection (service, prefix, sizeof prefix);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes WHERE connection_id = %"
+                             PRIu64, next), 0);
+}
+
 /* REQ R16.1: a disconnection narrowed to the connections listed stays on
    them: a connection approved for the provider afterwards is connected */
 static void
@@ -3172,6 +3218,7 @@ main (void)
                                    s_forget_points),
         cmocka_unit_test_teardown (test_x4_provider_disconnection_outlives_its_released_connections,
                                    s_forget_points),
+        cmocka_unit_test (test_x4_lifted_provider_disconnection_is_not_kept),
         cmocka_unit_test_teardown (test_r16_1_request_settles_a_new_connection_first,
                                    s_forget_points),
         cmocka_unit_test_teardown (test_r15_3_provider_suspension_reaches_later_connections,
