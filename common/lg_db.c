@@ -1151,6 +1151,43 @@ cleanup:
     return rc;
 }
 
+//  What the steps of lg_db_bootstrap cannot make so themselves: an existing
+//  role kept as it is (it may not log in) and an existing schema kept as it
+//  is (another role may own it). 0 when the service can use both, else -1
+//  with why.
+static int
+s_bootstrap_check (PGconn *conn, const char *service, char *why, size_t why_size)
+{
+    char *role = zsys_sprintf ("lgwan_%s", service);
+    const char *params [] = { service, role };
+    PGresult *res = PQexecParams (conn,
+        "SELECT r.rolcanlogin AS login, pg_get_userbyid (n.nspowner) AS owner"
+        "  FROM pg_roles r LEFT JOIN pg_namespace n ON n.nspname = $1"
+        " WHERE r.rolname = $2", 2, NULL, params, NULL, NULL, 0);
+    int rc = -1;
+    if (PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1)
+        snprintf (why, why_size, "could not check role %s and schema %s: %s", role, service,
+                  PQresultStatus (res) == PGRES_TUPLES_OK? "role not found":
+                  PQresultErrorMessage (res));
+    else {
+        const char *owner = PQgetvalue (res, 0, PQfnumber (res, "owner"));
+        if (!streq (PQgetvalue (res, 0, PQfnumber (res, "login")), "t"))
+            snprintf (why, why_size, "role %s exists and may not log in (NOLOGIN), so %s could"
+                      " not connect; nothing done (ALTER ROLE %s LOGIN, if it is the"
+                      " platform's)", role, service, role);
+        else
+        if (!streq (owner, role))
+            snprintf (why, why_size, "schema %s exists and is owned by %s, not %s, so %s could"
+                      " not create its tables there; nothing done (ALTER SCHEMA %s OWNER TO %s,"
+                      " if it is the platform's)", service, owner, role, service, service, role);
+        else
+            rc = 0;
+    }
+    PQclear (res);
+    zstr_free (&role);
+    return rc;
+}
+
 int
 lg_db_bootstrap (const char *admin_conninfo, const char *service, const char *password,
                  char *why, size_t why_size)
@@ -1171,9 +1208,12 @@ lg_db_bootstrap (const char *admin_conninfo, const char *service, const char *pa
     PGconn *conn = lg_db_conn (db);
     char *pw = password? PQescapeLiteral (conn, password, strlen (password)): NULL;
     char *dbname = PQescapeIdentifier (conn, PQdb (conn), strlen (PQdb (conn)));
-    //  Identifiers cannot be parameters; the service name was checked above
+    //  Identifiers cannot be parameters; the service name was checked above.
+    //  One transaction: a role or schema the service could not use
+    //  (s_bootstrap_check) leaves everything as it was
     char *steps [] = {
         zsys_sprintf ("SET client_min_messages TO warning"),
+        zsys_sprintf ("BEGIN"),
         zsys_sprintf ("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
                       "'lgwan_%s') THEN CREATE ROLE lgwan_%s LOGIN; END IF; END $$",
                       service, service),
@@ -1197,6 +1237,15 @@ lg_db_bootstrap (const char *admin_conninfo, const char *service, const char *pa
         }
         PQclear (res);
     }
+    if (rc == 0)
+        rc = s_bootstrap_check (conn, service, why, why_size);
+    PGresult *res = PQexec (conn, rc == 0? "COMMIT": "ROLLBACK");
+    if (rc == 0 && PQresultStatus (res) != PGRES_COMMAND_OK) {
+        snprintf (why, why_size, "could not create role and schema for %s: %s",
+                  service, PQresultErrorMessage (res));
+        rc = -1;
+    }
+    PQclear (res);
     for (size_t i = 0; i < nsteps; i++)
         zstr_free (&steps [i]);
     if (pw)

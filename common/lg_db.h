@@ -221,8 +221,10 @@ PGconn *lg_db_conn (lg_db_t *self);
 int lg_db_migrate (lg_db_t *self, const lg_migration_t *migrations);
 
 //  As an administrator: create role lgwan_<service> (LOGIN, password if not
-//  NULL) and schema <service> owned by it, closed to everybody else.
-//  service must be [a-z]+. 0 ok, -1 with why.
+//  NULL) and schema <service> owned by it, closed to everybody else, in one
+//  transaction. A role or schema that exists is kept; when the service could
+//  not use it (a role that may not log in, a schema another role owns) it is
+//  -1 with why, and nothing is done. service must be [a-z]+. 0 ok, -1 with why.
 int lg_db_bootstrap (const char *admin_conninfo, const char *service,
                      const char *password, char *why, size_t why_size);
 

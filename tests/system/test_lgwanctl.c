@@ -1740,6 +1740,86 @@ test_x2_a_retry_asks_the_next_replica (void **state)
                              dead, s_registry.endpoint), 3);
 }
 
+//  One statement as the admin on the test's database: the first value of
+//  its result, "" when it has none (caller frees); a failure fails the test
+static char *
+s_admin_value (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *sql = zsys_vprintf (format, args);
+    va_end (args);
+    PGconn *conn = PQconnectdb (s_admin);
+    PGresult *res = PQexec (conn, sql);
+    ExecStatusType status = PQresultStatus (res);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
+        fail_msg ("%s: %s", sql, PQresultErrorMessage (res));
+    char *value = strdup (status == PGRES_TUPLES_OK && PQntuples (res) > 0?
+                          PQgetvalue (res, 0, 0): "");
+    PQclear (res);
+    PQfinish (conn);
+    zstr_free (&sql);
+    return value;
+}
+
+/* REQ X.3: db init says ready only for a role and schema the service can
+   use: an existing schema owned by another role (restored with --no-owner)
+   or an existing role that may not log in (NOLOGIN) is failed, with the
+   reason, exit 1, and nothing done (one transaction). Before, CREATE
+   SCHEMA IF NOT EXISTS and the IF NOT EXISTS around CREATE ROLE kept them
+   as they were and db init said "ready" */
+static void
+test_x3_db_init_checks_what_it_keeps (void **state)
+{
+    (void) state;
+    //  Billing does not run in this test: its schema made anew by the admin
+    free (s_admin_value ("DROP SCHEMA billing CASCADE; CREATE SCHEMA billing"));
+    char *out = NULL;
+    long mark = s_err_mark ();
+    assert_int_equal (s_ctl (&out, "operator", "db init --admin-dsn '%s' --service billing"
+                             " --json", s_admin), 1);
+    json_t *json = json_loads (out, 0, NULL);
+    assert_non_null (json);
+    assert_string_equal (json_string_value (json_object_get (json, "billing")), "failed");
+    json_decref (json);
+    free (out);
+    char *err = s_err_since (mark);
+    if (!strstr (err, "schema billing exists and is owned by postgres, not lgwan_billing"))
+        fail_msg ("stderr: %s", err);
+    free (err);
+    char *owner = s_admin_value ("SELECT pg_get_userbyid (nspowner) FROM pg_namespace"
+                                 " WHERE nspname = 'billing'");
+    assert_string_equal (owner, "postgres");
+    free (owner);
+    //  Gone, it is made as it should be
+    free (s_admin_value ("DROP SCHEMA billing"));
+    assert_int_equal (s_ctl (&out, "operator", "db init --admin-dsn '%s' --service billing"
+                             " --json", s_admin), 0);
+    json = json_loads (out, 0, NULL);
+    assert_string_equal (json_string_value (json_object_get (json, "billing")), "ready");
+    json_decref (json);
+    free (out);
+    owner = s_admin_value ("SELECT pg_get_userbyid (nspowner) FROM pg_namespace"
+                           " WHERE nspname = 'billing'");
+    assert_string_equal (owner, "lgwan_billing");
+    free (owner);
+
+    //  A role that may not log in (one of this test's own: roles are the
+    //  cluster's), through lg_db_bootstrap, which db init runs
+    free (s_admin_value ("SET client_min_messages TO warning;"
+                         " DROP ROLE IF EXISTS lgwan_ctlnologin"));
+    free (s_admin_value ("CREATE ROLE lgwan_ctlnologin NOLOGIN"));
+    char why [512];
+    assert_int_equal (lg_db_bootstrap (s_admin, "ctlnologin", NULL, why, sizeof why), -1);
+    if (!strstr (why, "role lgwan_ctlnologin exists and may not log in (NOLOGIN)"))
+        fail_msg ("why: %s", why);
+    char *schemas = s_admin_value ("SELECT count(*) FROM pg_namespace"
+                                   " WHERE nspname = 'ctlnologin'");
+    assert_string_equal (schemas, "0");
+    free (schemas);
+    free (s_admin_value ("DROP ROLE lgwan_ctlnologin"));
+}
+
 int
 main (void)
 {
@@ -1767,6 +1847,7 @@ main (void)
         cmocka_unit_test (test_r16_1_r15_3_provider_wide_is_said),
         cmocka_unit_test (test_r16_1_no_point_is_said),
         cmocka_unit_test (test_x2_a_retry_asks_the_next_replica),
+        cmocka_unit_test (test_x3_db_init_checks_what_it_keeps),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
