@@ -1151,6 +1151,44 @@ cleanup:
     return rc;
 }
 
+char *
+lg_db_bootstrap_database (const char *admin_conninfo, char *why, size_t why_size)
+{
+    //  The maintenance database (every role's to connect to) and the
+    //  templates (copied into every new database) are no platform's
+    static const char *const reserved [] = { "postgres", "template0", "template1" };
+    char *error = NULL;
+    PQconninfoOption *options = PQconninfoParse (admin_conninfo? admin_conninfo: "", &error);
+    if (!options) {
+        size_t len = error? strcspn (error, "\n"): 0;
+        snprintf (why, why_size, "the admin conninfo does not parse: %.*s; nothing done (X.3)",
+                  (int) len, error? error: "out of memory");
+        PQfreemem (error);
+        return NULL;
+    }
+    const char *dbname = NULL;
+    for (PQconninfoOption *o = options; o->keyword; o++)
+        if (streq (o->keyword, "dbname") && o->val && *o->val)
+            dbname = o->val;
+    char *database = NULL;
+    if (!dbname)
+        snprintf (why, why_size, "the admin conninfo names no database (dbname=...), and"
+                  " libpq would take the user's name (postgres, say): name the platform's;"
+                  " nothing done (X.3)");
+    else {
+        for (size_t i = 0; i < sizeof reserved / sizeof reserved [0] && dbname; i++)
+            if (streq (dbname, reserved [i])) {
+                snprintf (why, why_size, "database %s is %s, not the platform's: name the"
+                          " platform's own (dbname=...); nothing done (X.3)", dbname,
+                          i == 0? "the maintenance database": "a template");
+                dbname = NULL;
+            }
+        database = dbname? strdup (dbname): NULL;
+    }
+    PQconninfoFree (options);
+    return database;
+}
+
 //  What the steps of lg_db_bootstrap cannot make so themselves: an existing
 //  role kept as it is (it may not log in) and an existing schema kept as it
 //  is (another role may own it). 0 when the service can use both, else -1
@@ -1197,6 +1235,10 @@ lg_db_bootstrap (const char *admin_conninfo, const char *service, const char *pa
         snprintf (why, why_size, "service name must be 1-30 lower-case letters");
         return -1;
     }
+    char *database = lg_db_bootstrap_database (admin_conninfo, why, why_size);
+    if (!database)
+        return -1;
+    zstr_free (&database);
     //  Connected like a service (note 4: a silent server is given up in
     //  seconds), as the admin
     lg_db_t *db = lg_db_new (admin_conninfo, service);

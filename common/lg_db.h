@@ -224,9 +224,16 @@ int lg_db_migrate (lg_db_t *self, const lg_migration_t *migrations);
 //  NULL) and schema <service> owned by it, closed to everybody else, in one
 //  transaction. A role or schema that exists is kept; when the service could
 //  not use it (a role that may not log in, a schema another role owns) it is
-//  -1 with why, and nothing is done. service must be [a-z]+. 0 ok, -1 with why.
+//  -1 with why, and nothing is done; so is a database it may not prepare
+//  (lg_db_bootstrap_database). service must be [a-z]+. 0 ok, -1 with why.
 int lg_db_bootstrap (const char *admin_conninfo, const char *service,
                      const char *password, char *why, size_t why_size);
+
+//  The database admin_conninfo names, when lg_db_bootstrap may prepare it:
+//  named in it (without dbname libpq takes the user's name, postgres say),
+//  and neither postgres nor template0/1. Caller frees; NULL with why.
+//  lg_db_bootstrap asks it first.
+char *lg_db_bootstrap_database (const char *admin_conninfo, char *why, size_t why_size);
 
 //  Self test (needs LG_TEST_PGHOST; skipped in-process otherwise)
 void lg_db_test (bool verbose);

@@ -1820,6 +1820,49 @@ test_x3_db_init_checks_what_it_keeps (void **state)
     free (s_admin_value ("DROP ROLE lgwan_ctlnologin"));
 }
 
+/* REQ X.3: db init prepares the database its DSN names, and says which: a
+   DSN without dbname (libpq takes the user's name, postgres) or naming
+   postgres, template0 or template1 is a usage error (exit 2) that names
+   X.3 and touches nothing. Before, a DSN without dbname prepared the
+   maintenance database postgres and revoked PUBLIC's connect on it */
+static void
+test_x3_db_init_names_its_database (void **state)
+{
+    (void) state;
+    const char *host = getenv ("LG_TEST_PGHOST");
+    const char *dsns [] = { "user=postgres", "dbname=postgres user=postgres",
+                            "dbname=template1 user=postgres", "dbname='' user=postgres" };
+    char *acl = s_admin_value ("SELECT coalesce (datacl::text, 'default') FROM pg_database"
+                               " WHERE datname = 'postgres'");
+    for (size_t i = 0; i < sizeof dsns / sizeof dsns [0]; i++) {
+        long mark = s_err_mark ();
+        char *out = NULL;
+        int rc = s_ctl (&out, "operator", "db init --admin-dsn \"host=%s %s\" --service audit"
+                        " --json", host, dsns [i]);
+        char *err = s_err_since (mark);
+        if (rc != 2 || !strstr (err, "(X.3)") || !strstr (err, "nothing done"))
+            fail_msg ("%s: exit %d, stderr %s", dsns [i], rc, err);
+        assert_string_equal (out, "");
+        free (err);
+        free (out);
+    }
+    char *now = s_admin_value ("SELECT coalesce (datacl::text, 'default') FROM pg_database"
+                               " WHERE datname = 'postgres'");
+    assert_string_equal (now, acl);
+    free (now);
+    free (acl);
+    //  The database prepared is said
+    char *out = NULL;
+    assert_int_equal (s_ctl (&out, "operator", "db init --admin-dsn '%s' --service audit",
+                             s_admin), 0);
+    char *name = s_admin_value ("SELECT current_database ()");
+    char *line = zsys_sprintf ("database: %s\naudit: ready\n", name);
+    assert_string_equal (out, line);
+    zstr_free (&line);
+    free (name);
+    free (out);
+}
+
 int
 main (void)
 {
@@ -1848,6 +1891,7 @@ main (void)
         cmocka_unit_test (test_r16_1_no_point_is_said),
         cmocka_unit_test (test_x2_a_retry_asks_the_next_replica),
         cmocka_unit_test (test_x3_db_init_checks_what_it_keeps),
+        cmocka_unit_test (test_x3_db_init_names_its_database),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -84,7 +84,9 @@ static const ctl_flag_t s_revoke_flags [] = {
 };
 
 static const ctl_flag_t s_db_init_flags [] = {
-    { "admin-dsn", CTL_FLAG_REQUIRED, "libpq connection string of an administrator" },
+    { "admin-dsn", CTL_FLAG_REQUIRED, "libpq connection string of an administrator, naming"
+                                      " the platform's database (dbname=, not postgres or a"
+                                      " template)" },
     { "service", CTL_FLAG_REPEAT, "a service to prepare (default: all)" },
     { "password", 0, "password for the lgwan_<service> roles (default: none)" },
     { NULL }

@@ -142,6 +142,17 @@ ctl_local_db_init (ctl_args_t *args)
             goto cleanup;
         }
     }
+    //  The database prepared: named, and not the server's own; a usage
+    //  error before anything is touched
+    char refused [512];
+    char *database = lg_db_bootstrap_database (admin_dsn, refused, sizeof refused);
+    if (!database) {
+        fprintf (stderr, "lgwanctl: %s\n", refused);
+        rc = CTL_EXIT_USAGE;
+        goto cleanup;
+    }
+    json_object_set_new (result, "database", json_string (database));
+    zstr_free (&database);
     //  A server that cannot be reached fails every service alike: said once
     bool unreachable = false;
     for (const char *service = (const char *) zlistx_first (services); service;
