@@ -1248,7 +1248,20 @@ lg_db_bootstrap (const char *admin_conninfo, const char *service, const char *pa
         return -1;
     }
     PGconn *conn = lg_db_conn (db);
-    char *pw = password? PQescapeLiteral (conn, password, strlen (password)): NULL;
+    //  The password leaves hashed as the server would store it (its
+    //  password_encryption): ALTER ROLE is logged with log_statement = ddl
+    char *role = zsys_sprintf ("lgwan_%s", service);
+    char *hash = password? PQencryptPasswordConn (conn, password, role, NULL): NULL;
+    zstr_free (&role);
+    if (password && !hash) {
+        snprintf (why, why_size, "could not hash the password for lgwan_%s: %s", service,
+                  PQerrorMessage (conn));
+        lg_db_destroy (&db);
+        return -1;
+    }
+    char *pw = hash? PQescapeLiteral (conn, hash, strlen (hash)): NULL;
+    if (hash)
+        PQfreemem (hash);
     char *dbname = PQescapeIdentifier (conn, PQdb (conn), strlen (PQdb (conn)));
     //  Identifiers cannot be parameters; the service name was checked above.
     //  One transaction: a role or schema the service could not use

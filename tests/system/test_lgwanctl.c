@@ -1863,6 +1863,44 @@ test_x3_db_init_names_its_database (void **state)
     free (out);
 }
 
+/* REQ X.3: db init --password sends the password hashed as the server
+   stores it (PQencryptPasswordConn, password_encryption): with DDL logged
+   (log_statement = ddl) the server log has the ALTER ROLE and not the
+   password. Before, ALTER ROLE ... PASSWORD '<clear text>' was logged */
+static void
+test_x3_db_init_password_leaves_hashed (void **state)
+{
+    (void) state;
+    char *log = zsys_sprintf ("%s/../postgres.log", getenv ("LG_TEST_PGHOST"));
+    char *password = zsys_sprintf ("Clear-%d-pw", (int) getpid ());
+    struct stat st;
+    long mark = stat (log, &st) == 0? (long) st.st_size + 1: 1;
+    char *out = NULL;
+    assert_int_equal (s_ctl (&out, "operator", "db init --admin-dsn \"%s options='-c"
+                             " log_statement=ddl'\" --service monitor --password %s",
+                             s_admin, password), 0);
+    free (out);
+    char *logged = lg_test_sh_output ("tail -c +%ld %s | grep -c 'ALTER ROLE lgwan_monitor"
+                                      " PASSWORD'", mark, log);
+    if (atoi (logged) < 1)
+        fail_msg ("the ALTER ROLE was not logged in %s: %s", log, logged);
+    free (logged);
+    char *clear = lg_test_sh_output ("tail -c +%ld %s | grep -c -- '%s'", mark, log, password);
+    assert_int_equal (atoi (clear), 0);
+    free (clear);
+    char *stored = s_admin_value ("SELECT CASE WHEN rolpassword LIKE 'SCRAM-SHA-256$%%'"
+                                  " THEN 'scram-sha-256' WHEN rolpassword LIKE 'md5%%'"
+                                  " THEN 'md5' ELSE rolpassword END FROM pg_authid"
+                                  " WHERE rolname = 'lgwan_monitor'");
+    char *encryption = s_admin_value ("SHOW password_encryption");
+    assert_string_equal (stored, encryption);
+    free (stored);
+    free (encryption);
+    free (s_admin_value ("ALTER ROLE lgwan_monitor PASSWORD NULL"));
+    zstr_free (&password);
+    zstr_free (&log);
+}
+
 int
 main (void)
 {
@@ -1892,6 +1930,7 @@ main (void)
         cmocka_unit_test (test_x2_a_retry_asks_the_next_replica),
         cmocka_unit_test (test_x3_db_init_checks_what_it_keeps),
         cmocka_unit_test (test_x3_db_init_names_its_database),
+        cmocka_unit_test (test_x3_db_init_password_leaves_hashed),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
