@@ -875,6 +875,16 @@ s_answer_export (const lg_request_t *request, lg_reply_t *reply, int nth)
     reply->billing_export = &page;
 }
 
+//  Whether an export to path left a temporary file (path.tmp.XXXXXX)
+static bool
+s_export_left (const char *path)
+{
+    char *found = lg_test_sh_output ("ls -d %s.tmp* 2>/dev/null", path);
+    bool left = *found != 0;
+    free (found);
+    return left;
+}
+
 /* REQ R6.1: invoice export writes the whole period or fails (exit 1)
    leaving no file: a refusal midway, a page that does not advance and a
    failed write are errors. Before, a refusal left the first page in --out,
@@ -886,7 +896,6 @@ test_r6_1_export_whole_or_nothing (void **state)
     (void) state;
     s_fake_start ("billing", s_answer_export);
     char *path = zsys_sprintf ("%s/export.csv", s_certs);
-    char *tmp = zsys_sprintf ("%s.tmp", path);
     char *out = NULL;
     assert_int_equal (s_ctl (&out, "billing", "invoice export --period 2026-01"), 0);
     assert_string_equal (out, "number,amount\nA,1\nB,2\n");
@@ -895,7 +904,7 @@ test_r6_1_export_whole_or_nothing (void **state)
     out = lg_test_sh_output ("cat %s", path);
     assert_string_equal (out, "number,amount\nA,1\nB,2\n");
     free (out);
-    assert_false (zsys_file_exists (tmp));
+    assert_false (s_export_left (path));
     unlink (path);
 
     //  A refusal on the second page: exit 1, no file
@@ -904,7 +913,7 @@ test_r6_1_export_whole_or_nothing (void **state)
     char *err = s_err_since (mark);
     assert_non_null (strstr (err, "the export changed meanwhile (FAILED_PRECONDITION)"));
     free (err);
-    if (zsys_file_exists (path) || zsys_file_exists (tmp))
+    if (zsys_file_exists (path) || s_export_left (path))
         fail_msg ("a refused export left a file behind");
 
     //  A page that points at itself
@@ -914,7 +923,7 @@ test_r6_1_export_whole_or_nothing (void **state)
     if (rc != 1 || !strstr (err, "billing answered next_offset 1 after offset 1"))
         fail_msg ("an export that does not advance said %d: %s", rc, err);
     free (err);
-    if (zsys_file_exists (path) || zsys_file_exists (tmp))
+    if (zsys_file_exists (path) || s_export_left (path))
         fail_msg ("a failed export left a file behind");
 
     //  OK without a page
@@ -924,7 +933,7 @@ test_r6_1_export_whole_or_nothing (void **state)
     if (rc != 1 || !strstr (err, "billing answered without a page of the export"))
         fail_msg ("an export answered without a page said %d: %s", rc, err);
     free (err);
-    assert_false (zsys_file_exists (path) || zsys_file_exists (tmp));
+    assert_false (zsys_file_exists (path) || s_export_left (path));
 
     //  A tariff load answered OK without the tariff: an error, not a crash
     char *tariff = zsys_sprintf ("%s/tariff.json", s_certs);
@@ -945,8 +954,51 @@ test_r6_1_export_whole_or_nothing (void **state)
         fail_msg ("an export to a full disk said %d: %s", rc, err);
     free (err);
     s_fake_stop ();
-    zstr_free (&tmp);
     zstr_free (&path);
+}
+
+/* REQ X.3: invoice export --out F writes to a file it makes anew beside F:
+   a symbolic link planted at F.tmp (a shared folder) is neither followed
+   nor moved, whether the export succeeds or is refused. Before, F.tmp was
+   opened with fopen "w", which truncated the link's target (before any
+   request was sent), wrote the CSV into it and renamed the link to F */
+static void
+test_x3_export_follows_no_planted_link (void **state)
+{
+    (void) state;
+    s_fake_start ("billing", s_answer_export);
+    char *victim = zsys_sprintf ("%s/victim.txt", s_certs);
+    char *path = zsys_sprintf ("%s/shared-export.csv", s_certs);
+    char *refused = zsys_sprintf ("%s/shared-refused.csv", s_certs);
+    assert_int_equal (lg_test_sh ("echo 'precious data' > %s && ln -s %s %s.tmp"
+                                  " && ln -s %s %s.tmp", victim, victim, path, victim,
+                                  refused), 0);
+    assert_int_equal (s_ctl (NULL, "billing", "invoice export --period 2026-01 --out %s",
+                             path), 0);
+    assert_int_equal (s_ctl (NULL, "billing", "invoice export --period 2026-02 --out %s",
+                             refused), 1);
+    char *text = lg_test_sh_output ("cat %s", victim);
+    assert_string_equal (text, "precious data\n");
+    free (text);
+    struct stat st;
+    assert_int_equal (lstat (path, &st), 0);
+    assert_true (S_ISREG (st.st_mode));
+    text = lg_test_sh_output ("cat %s", path);
+    assert_string_equal (text, "number,amount\nA,1\nB,2\n");
+    free (text);
+    assert_false (zsys_file_exists (refused));
+    //  The planted links are there as they were, and nothing else
+    text = lg_test_sh_output ("cd %s && ls -d shared-* | tr '\\n' ' '"
+                              " && readlink shared-export.csv.tmp", s_certs);
+    char *want = zsys_sprintf ("shared-export.csv shared-export.csv.tmp"
+                               " shared-refused.csv.tmp %s\n", victim);
+    assert_string_equal (text, want);
+    zstr_free (&want);
+    free (text);
+    s_fake_stop ();
+    zstr_free (&refused);
+    zstr_free (&path);
+    zstr_free (&victim);
 }
 
 /* REQ R6.1: invoice export writes CSV only: --json is a usage error (exit 2),
@@ -959,7 +1011,6 @@ test_r6_1_export_refuses_json (void **state)
     (void) state;
     s_fake_start ("billing", s_answer_export);
     char *path = zsys_sprintf ("%s/export-json.csv", s_certs);
-    char *tmp = zsys_sprintf ("%s.tmp", path);
     char *out = NULL;
     long mark = s_err_mark ();
     int rc = s_ctl (&out, "billing", "invoice export --period 2026-02 --json");
@@ -971,9 +1022,8 @@ test_r6_1_export_refuses_json (void **state)
     free (err);
     assert_int_equal (s_ctl (NULL, "billing", "invoice export --period 2026-01 --json --out %s",
                              path), 2);
-    assert_false (zsys_file_exists (path) || zsys_file_exists (tmp));
+    assert_false (zsys_file_exists (path) || s_export_left (path));
     s_fake_stop ();
-    zstr_free (&tmp);
     zstr_free (&path);
 }
 
@@ -1914,6 +1964,7 @@ main (void)
         cmocka_unit_test (test_x2_events_tail_asks_as_every_command),
         cmocka_unit_test (test_r6_1_export_whole_or_nothing),
         cmocka_unit_test (test_r6_1_export_refuses_json),
+        cmocka_unit_test (test_x3_export_follows_no_planted_link),
         cmocka_unit_test (test_x2_unreadable_reply_is_not_no_reply),
         cmocka_unit_test (test_x1_verify_says_a_reply_is_unreadable),
         cmocka_unit_test (test_x3_server_text_is_escaped),

@@ -492,12 +492,40 @@ ctl_local_tariff_load (ctl_args_t *args)
     return rc;
 }
 
-//  The export goes to OUT.tmp and is renamed to OUT once every page is
-//  written and the file closed without an error, so OUT is the whole period
-//  or is not there: a refusal midway, a page that does not advance, a full
-//  disk leave no file (and exit 1). On stdout the same errors exit 1, after
-//  what was written. The output is CSV only: --json is a usage error (a
-//  refusal midway would be printed as JSON on stdout, into the CSV).
+//  A file of our own beside out_path, made anew under a name nobody could
+//  guess (mkstemp: O_CREAT | O_EXCL, so nothing planted there, a symbolic
+//  link to another file say, is followed), with the mode a file fopen made
+//  would have. NULL with errno; *tmp_path_p is its name either way (caller
+//  frees)
+static FILE *
+s_open_temporary (const char *out_path, char **tmp_path_p)
+{
+    char *tmp_path = zsys_sprintf ("%s.tmp.XXXXXX", out_path);
+    int fd = tmp_path? mkstemp (tmp_path): -1;
+    FILE *file = NULL;
+    if (fd >= 0) {
+        mode_t mask = umask (0);
+        umask (mask);
+        if (fchmod (fd, 0666 & ~mask) == 0)
+            file = fdopen (fd, "w");
+        if (!file) {
+            int error = errno;
+            close (fd);
+            unlink (tmp_path);
+            errno = error;
+        }
+    }
+    *tmp_path_p = tmp_path;
+    return file;
+}
+
+//  The export goes to OUT.tmp.XXXXXX (s_open_temporary) and is renamed to
+//  OUT once every page is written and the file closed without an error, so
+//  OUT is the whole period or is not there: a refusal midway, a page that
+//  does not advance, a full disk leave no file (and exit 1). On stdout the
+//  same errors exit 1, after what was written. The output is CSV only:
+//  --json is a usage error (a refusal midway would be printed as JSON on
+//  stdout, into the CSV).
 int
 ctl_local_invoice_export (ctl_args_t *args)
 {
@@ -508,8 +536,8 @@ ctl_local_invoice_export (ctl_args_t *args)
     if (ctl_local_need_cert () != CTL_EXIT_OK)
         return CTL_EXIT_USAGE;
     const char *out_path = ctl_args_value (args, "out");
-    char *tmp_path = out_path? zsys_sprintf ("%s.tmp", out_path): NULL;
-    FILE *out = out_path? (tmp_path? fopen (tmp_path, "w"): NULL): stdout;
+    char *tmp_path = NULL;
+    FILE *out = out_path? s_open_temporary (out_path, &tmp_path): stdout;
     if (!out) {
         fprintf (stderr, "lgwanctl: cannot write %s: %s\n", tmp_path? tmp_path: out_path,
                  strerror (errno));
