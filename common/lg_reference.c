@@ -70,6 +70,12 @@ lg_reference_read (const char *path, char *why, size_t why_size)
         }
         while (len && (line [len - 1] == '\n' || line [len - 1] == '\r'))
             line [--len] = 0;
+        //  A UTF-8 byte order mark before the first line ("CSV UTF-8" as
+        //  Excel saves it) is no part of the header
+        if (number == 1 && len >= 3 && memcmp (line, "\xef\xbb\xbf", 3) == 0) {
+            len -= 3;
+            memmove (line, line + 3, len + 1);
+        }
         if (len == 0)
             continue;
         char *fields [5];

@@ -572,7 +572,7 @@ test_x3_bidi_controls_are_escaped (void **state)
         { "\u2066x\u2067y\u2068z\u2069", "\\u2066x\\u2067y\\u2068z\\u2069" },
         { "line\u2028para\u2029",      "line\\u2028para\\u2029" },
         //  Their neighbours are text: printed as they are
-        { "\u200d\u2010\u2030\u2065\u206a", "\u200d\u2010\u2030\u2065\u206a" },
+        { "\u200a\u2010\u2030\u2065\u206a", "\u200a\u2010\u2030\u2065\u206a" },
         { "株式会社\u202e",             "株式会社\\u202e" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
@@ -654,6 +654,65 @@ test_render (void **state)
     free (text);
 }
 
+/* REQ X.3: the other characters a terminal reorders by or does not show
+   are printed escaped too: the Arabic letter mark U+061C (bidirectional),
+   the zero-width space and joiners U+200B-200D, the word joiner and
+   invisible operators U+2060-2064, and U+FEFF; so two names alike on the
+   screen cannot differ unseen. They reached the terminal as they were */
+static void
+test_x3_invisible_characters_are_escaped (void **state)
+{
+    (void) state;
+    const struct {
+        const char *text;
+        const char *printed;
+    } cases [] = {
+        { "テスト\u061c\u200b\ufeff株式会社", "テスト\\u061c\\u200b\\ufeff株式会社" },
+        { "a\u200cb\u200dc",          "a\\u200cb\\u200dc" },
+        { "\u2060\u2061\u2062\u2063\u2064", "\\u2060\\u2061\\u2062\\u2063\\u2064" },
+        //  Their neighbours are text: printed as they are
+        { "\u061b\u061d\u200a\u2065\ufefe", "\u061b\u061d\u200a\u2065\ufefe" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        char *printed = ctl_render_escape (cases [i].text);
+        assert_non_null (printed);
+        assert_string_equal (printed, cases [i].printed);
+        free (printed);
+    }
+}
+
+/* REQ X.3: reference load reads a CSV that starts with a UTF-8 byte order
+   mark ("CSV UTF-8" as Excel saves it) as it reads one without: the mark
+   is no part of the header, nor of the first row's code. Before, the header
+   "\ufefflgcode,..." was taken for a row, and the registry refused the
+   whole list for its code */
+static void
+test_x3_reference_csv_with_a_byte_order_mark (void **state)
+{
+    (void) state;
+    const char *files [] = {
+        "\xef\xbb\xbflgcode,prefecture,name,kind\r\n011002,北海道,札幌市,designated-city\r\n",
+        "\xef\xbb\xbf" "011002,北海道,札幌市,designated-city\n"
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files [0]; i++) {
+        char path [] = "/tmp/lgwanctl-reference-XXXXXX";
+        int fd = mkstemp (path);
+        assert_true (fd >= 0);
+        size_t size = strlen (files [i]);
+        assert_int_equal (write (fd, files [i], size), (ssize_t) size);
+        close (fd);
+        char why [256] = "";
+        Lgwan__V1__ReferenceLoad *list = lg_reference_read (path, why, sizeof why);
+        unlink (path);
+        if (!list)
+            fail_msg ("file %zu refused: %s", i, why);
+        assert_int_equal (list->n_entries, 1);
+        assert_string_equal (list->entries [0]->lgcode, "011002");
+        assert_string_equal (list->entries [0]->kind, "designated-city");
+        lgwan__v1__reference_load__free_unpacked (list, NULL);
+    }
+}
+
 int
 main (void)
 {
@@ -672,6 +731,8 @@ main (void)
         cmocka_unit_test (test_render),
         cmocka_unit_test (test_x2_which_commands_take_a_request_id),
         cmocka_unit_test (test_x3_bidi_controls_are_escaped),
+        cmocka_unit_test (test_x3_invisible_characters_are_escaped),
+        cmocka_unit_test (test_x3_reference_csv_with_a_byte_order_mark),
     };
     return cmocka_run_group_tests (tests, s_setup, NULL);
 }

@@ -66,14 +66,18 @@ ctl_render_width (const char *text)
 }
 
 //  Whether a code point reorders or breaks the text around it on a
-//  terminal: the bidirectional marks, embeddings, overrides and isolates,
-//  and the line and paragraph separators (a provider's name with U+202E
-//  printed the rest of the line backwards)
+//  terminal: the bidirectional marks (U+061C, U+200E-200F), embeddings,
+//  overrides and isolates, and the line and paragraph separators (a
+//  provider's name with U+202E printed the rest of the line backwards); or
+//  is not seen at all: the zero-width spaces and joiners (U+200B-200D),
+//  the word joiner and invisible operators (U+2060-2064), U+FEFF (two names
+//  alike on the screen, one with such a character, are different names)
 static bool
-s_is_bidi (uint32_t code)
+s_is_format (uint32_t code)
 {
-    return (code >= 0x200e && code <= 0x200f) || (code >= 0x2028 && code <= 0x202e)
-        || (code >= 0x2066 && code <= 0x2069);
+    return code == 0x061c || (code >= 0x200b && code <= 0x200f)
+        || (code >= 0x2028 && code <= 0x202e) || (code >= 0x2060 && code <= 0x2064)
+        || (code >= 0x2066 && code <= 0x2069) || code == 0xfeff;
 }
 
 char *
@@ -96,7 +100,7 @@ ctl_render_escape (const char *text)
         if (code == '\t')
             o += (size_t) sprintf (out + o, "\\t");
         else
-        if (code < 0x20 || (code >= 0x7f && code < 0xa0) || s_is_bidi (code))
+        if (code < 0x20 || (code >= 0x7f && code < 0xa0) || s_is_format (code))
             o += (size_t) sprintf (out + o, "\\u%04x", (unsigned) code);
         else
         if (code == 0xfffd && size == 1)
