@@ -313,6 +313,35 @@ test_help (void **state)
     free (text);
 }
 
+/* No requirement: the usage. --help and -h where a noun's verb goes are
+   help for the noun, as "help" there and as after lgwanctl itself; an
+   unknown verb is still a usage error. Before, "provider --help" was the
+   usage error "provider needs a verb" (exit 2) and "provider -h" an unknown
+   verb */
+static void
+test_help_in_the_verb_place (void **state)
+{
+    (void) state;
+    const char *forms [][3] = {
+        { "provider", "--help" }, { "provider", "-h" }, { "db", "--help" },
+        { "keygen", "-h" }, { "isolation", "--help", "--json" }
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms [0]; i++) {
+        char *argv [4] = { (char *) "lgwanctl" };
+        int argc = 1;
+        for (int j = 0; j < 3 && forms [i][j]; j++)
+            argv [argc++] = (char *) forms [i][j];
+        ctl_args_t *args = ctl_args_new ();
+        int rc = ctl_args_parse (args, argc, argv);
+        if (rc != CTL_EXIT_OK || !args->help || !args->command
+        ||  !streq (args->command->noun, forms [i][0]))
+            fail_msg ("%s %s: %d %s", forms [i][0], forms [i][1], rc, args->why);
+        ctl_args_destroy (&args);
+    }
+    s_expect (CTL_EXIT_USAGE, "unknown verb \"-x\" for provider", "provider", "-x", NULL);
+    s_expect (CTL_EXIT_USAGE, "provider needs a verb", "provider", "--json", NULL);
+}
+
 static void
 test_local_commands (void **state)
 {
@@ -723,6 +752,7 @@ main (void)
         cmocka_unit_test (test_usage_errors),
         cmocka_unit_test (test_bad_values),
         cmocka_unit_test (test_help),
+        cmocka_unit_test (test_help_in_the_verb_place),
         cmocka_unit_test (test_local_commands),
         cmocka_unit_test (test_local_verbs_need_a_certificate),
         cmocka_unit_test (test_r6_1_tariff_file_sent_whole_or_refused),

@@ -644,14 +644,19 @@ static int
 s_find_command (ctl_args_t *self, int argc, char **argv)
 {
     const char *noun = argv [1];
-    const char *verb = argc > 2 && strncmp (argv [2], "--", 2) != 0? argv [2]: NULL;
+    //  Help for the noun: "help" where its verb goes, or --help or -h there
+    //  (as after lgwanctl itself)
+    const char *second = argc > 2? argv [2]: NULL;
+    bool help = second && (streq (second, "help") || streq (second, "--help")
+                           || streq (second, "-h"));
+    const char *verb = second && strncmp (second, "--", 2) != 0? second: NULL;
     bool known_noun = false;
     char verbs [256] = "";
     for (const ctl_command_t *command = s_commands; command->noun; command++) {
         if (!streq (command->noun, noun))
             continue;
         known_noun = true;
-        if (verb && streq (verb, "help"))
+        if (help)
             continue;
         if (!command->verb) {
             self->command = command;
@@ -666,8 +671,8 @@ s_find_command (ctl_args_t *self, int argc, char **argv)
     if (!known_noun)
         s_error (self, CTL_EXIT_USAGE, "unknown command \"%.60s\"", noun);
     else
-    if (verb && streq (verb, "help")) {
-        //  Help for the noun: the first of its rows stands for it
+    if (help) {
+        //  The first of its rows stands for the noun
         self->help = true;
         for (self->command = s_commands; !streq (self->command->noun, noun); self->command++)
             ;
@@ -969,8 +974,8 @@ ctl_args_help (FILE *out, const char *noun)
         fprintf (out, "  %-16s %-13s %s\n", name,
                  command->local? "(local)": service? service: "(--service)", command->help);
     }
-    fprintf (out, "\n'lgwanctl <noun> help' lists a command's flags: the fields of its "
-                  "request.\nflags of every remote command:\n");
+    fprintf (out, "\n'lgwanctl <noun> help' (or --help, -h) lists a command's flags: the"
+                  " fields of its request.\nflags of every remote command:\n");
     s_help_flags (out, s_switches);
     s_help_flags (out, s_remote_flags);
     fprintf (out, "\nexit codes: 0 ok, 1 refused or bad input, 2 usage, 3 unavailable\n"
