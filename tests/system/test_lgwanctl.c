@@ -1285,6 +1285,68 @@ test_x2_events_tail_says_gaps_and_where_to_resume (void **state)
     s_fake_stop ();
 }
 
+//  Billing's answer for test_x2_events_tail_no_gap_for_an_unreadable_event:
+//  seq 1, a row that is no Event, seq 3, another, seq 6 (so one of 4 and 5
+//  is missing); an empty page after
+static void
+s_answer_unplaced (const lg_request_t *request, lg_reply_t *reply, int nth)
+{
+    (void) nth;
+    static Lgwan__V1__ReplayReply replay = LGWAN__V1__REPLAY_REPLY__INIT;
+    static ProtobufCBinaryData page [5];
+    replay.head_seq = 6;
+    replay.events = page;
+    replay.n_events = 0;
+    reply->body_case = LGWAN__V1__REPLY__BODY_REPLAY;
+    reply->replay = &replay;
+    if (request->replay->from_seq > 1)
+        return;
+    const uint64_t seqs [] = { 1, 0, 3, 0, 6 };
+    for (size_t i = 0; i < 5; i++) {
+        free (page [i].data);
+        if (seqs [i] == 0) {
+            page [i].data = (uint8_t *) strdup ("\x08\x01\xff");     //  not an Event
+            page [i].len = 3;
+            continue;
+        }
+        lg_event_t event = LGWAN__V1__EVENT__INIT;
+        event.source = (char *) "billing";
+        event.seq = seqs [i];
+        event.occurred_at = (char *) "2026-10-01T00:00:00Z";
+        event.actor = (char *) "billing:run";
+        page [i].len = protobuf_c_message_get_packed_size (&event.base);
+        page [i].data = (uint8_t *) malloc (page [i].len);
+        protobuf_c_message_pack (&event.base, page [i].data);
+    }
+    replay.n_events = 5;
+}
+
+/* REQ X.2: an event events tail could not read, its seq neither, is said
+   once, as unreadable: the seq it stands for is not also said missing; a
+   seq that is neither in the reply nor among the unreadable ones still is.
+   Before, the next event said the unreadable one's seq "missing (a gap in
+   its outbox)", for a row that is there */
+static void
+test_x2_events_tail_no_gap_for_an_unreadable_event (void **state)
+{
+    (void) state;
+    s_fake_start ("billing", s_answer_unplaced);
+    char *out = NULL;
+    long mark = s_err_mark ();
+    int rc = s_ctl (&out, "viewer", "events tail --service billing --from-seq 1");
+    char *err = s_err_since (mark);
+    if (rc != 1 || !strstr (out, "\n3 ") || !strstr (out, "\n6 ")
+    ||  !strstr (err, "lgwanctl: the event after seq 1: unreadable (malformed Event)\n")
+    ||  !strstr (err, "lgwanctl: the event after seq 3: unreadable (malformed Event)\n")
+    ||  strstr (err, "seq 2 in the reply")
+    ||  !strstr (err, "lgwanctl: billing: no event for 1 of the seqs 4 to 5 in the reply"
+                      " (1 more unreadable): missing (a gap in its outbox)\n"))
+        fail_msg ("events tail said %d: %s%s", rc, out, err);
+    free (out);
+    free (err);
+    s_fake_stop ();
+}
+
 //  Write text to path (a new file or over one), with mode
 static void
 s_write_file (const char *path, const char *text, mode_t mode)
@@ -1975,6 +2037,7 @@ main (void)
         cmocka_unit_test (test_x2_reference_load_reply_is_checked),
         cmocka_unit_test (test_x1_verify_names_a_missing_certificate),
         cmocka_unit_test (test_x2_events_tail_says_gaps_and_where_to_resume),
+        cmocka_unit_test (test_x2_events_tail_no_gap_for_an_unreadable_event),
         cmocka_unit_test (test_r16_1_dry_run_is_said),
         cmocka_unit_test (test_r16_1_r15_3_provider_wide_is_said),
         cmocka_unit_test (test_r16_1_no_point_is_said),

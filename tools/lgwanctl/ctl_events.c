@@ -309,6 +309,28 @@ s_print_event (ctl_args_t *args, const lg_event_t *event)
     fflush (stdout);
 }
 
+//  The outbox numbers its events one after another: the seqs from to
+//  before (excluded) that are not in the reply are events missing (X.2),
+//  said, not hidden; unplaced events of the reply in that span were
+//  unreadable, their seqs too (said already), and stand for as many of them
+static void
+s_say_gap (const char *service, uint64_t from, uint64_t before, uint64_t unplaced)
+{
+    if (before <= from || before - from <= unplaced)
+        return;
+    if (unplaced)
+        fprintf (stderr, "lgwanctl: %s: no event for %" PRIu64 " of the seqs %" PRIu64 " to %"
+                 PRIu64 " in the reply (%" PRIu64 " more unreadable): missing (a gap in its"
+                 " outbox)\n", service, before - from - unplaced, from, before - 1, unplaced);
+    else
+    if (before == from + 1)
+        fprintf (stderr, "lgwanctl: %s: no event with seq %" PRIu64 " in the reply: missing"
+                 " (a gap in its outbox)\n", service, from);
+    else
+        fprintf (stderr, "lgwanctl: %s: no events with seq %" PRIu64 " to %" PRIu64 " in the"
+                 " reply: missing (a gap in its outbox)\n", service, from, before - 1);
+}
+
 int
 ctl_local_events_tail (ctl_args_t *args)
 {
@@ -367,7 +389,9 @@ ctl_local_events_tail (ctl_args_t *args)
         //  read (a row edited by hand, an enum value of a newer service) is
         //  named on stderr with its seq, read without the checks, and the
         //  tail goes on: never skipped silently, never asked for again
-        uint64_t first = next;
+        //  A seq skipped is said (s_say_gap), but not for an unreadable
+        //  event whose seq could not be read either: it is one of them
+        uint64_t first = next, unplaced = 0;
         size_t got = reply->replay->n_events;
         for (size_t i = 0; i < got; i++) {
             const ProtobufCBinaryData *bytes = reply->replay->events + i;
@@ -377,30 +401,26 @@ ctl_local_events_tail (ctl_args_t *args)
                                  SIZE_MAX, &msg, problem, sizeof problem) == 0) {
                 lg_event_t *event = (lg_event_t *) msg;
                 if (event->seq >= next) {
-                    //  The outbox numbers its events one after another: a
-                    //  seq skipped is an event missing (X.2), said, not hidden
-                    if (event->seq == next + 1)
-                        fprintf (stderr, "lgwanctl: %s: no event with seq %" PRIu64 " in the"
-                                 " reply: missing (a gap in its outbox)\n", service, next);
-                    else
-                    if (event->seq > next)
-                        fprintf (stderr, "lgwanctl: %s: no events with seq %" PRIu64 " to %"
-                                 PRIu64 " in the reply: missing (a gap in its outbox)\n",
-                                 service, next, event->seq - 1);
+                    s_say_gap (service, next, event->seq, unplaced);
                     s_print_event (args, event);
                     next = event->seq + 1;
+                    unplaced = 0;
                 }
                 lgwan__v1__event__free_unpacked (event, NULL);
                 continue;
             }
             lg_event_t *raw = lgwan__v1__event__unpack (NULL, bytes->len, bytes->data);
             if (raw && raw->seq >= next) {
+                s_say_gap (service, next, raw->seq, unplaced);
                 fprintf (stderr, "lgwanctl: seq %" PRIu64 ": unreadable (%s)\n", raw->seq, problem);
                 next = raw->seq + 1;
+                unplaced = 0;
             }
-            else
+            else {
                 fprintf (stderr, "lgwanctl: the event after seq %" PRIu64 ": unreadable (%s)\n",
                          next - 1, problem);
+                unplaced += raw == NULL;
+            }
             if (raw)
                 lgwan__v1__event__free_unpacked (raw, NULL);
             rc = CTL_EXIT_REFUSED;
