@@ -551,14 +551,41 @@ lg_auth_revoke (const char *cert_dir, const char *name, char *why, size_t why_si
     }
     char *from = zsys_sprintf ("%s/allowed/%s", cert_dir, name);
     char *to = zsys_sprintf ("%s/revoked/%s", cert_dir, name);
+    char *earlier = NULL;
     int rc = -1;
-    if (!zsys_file_exists (from))
+    struct stat st;
+    if (!zsys_file_exists (from)) {
         snprintf (why, why_size, "no allowed certificate named %s", name);
-    else
-    if (s_mkdirs (cert_dir, "revoked") || rename (from, to))
+        goto cleanup;
+    }
+    if (s_mkdirs (cert_dir, "revoked")) {
+        snprintf (why, why_size, "could not create %s/revoked: %s", cert_dir, strerror (errno));
+        goto cleanup;
+    }
+    //  An earlier revocation of the name stays on record as <name>.<n>, the
+    //  first n free (link takes no name that exists): the rename below then
+    //  replaces only its other name
+    for (int n = 1; lstat (to, &st) == 0; n++) {
+        earlier = zsys_sprintf ("%s.%d", to, n);
+        if (link (to, earlier) == 0)
+            break;
+        int error = errno;
+        zstr_free (&earlier);
+        if (error != EEXIST || n == 9999) {
+            snprintf (why, why_size, "could not keep the earlier %s as %s.%d: %s; nothing"
+                      " moved", to, to, n, strerror (error));
+            goto cleanup;
+        }
+    }
+    if (rename (from, to)) {
         snprintf (why, why_size, "could not move %s: %s", from, strerror (errno));
-    else
-        rc = 0;
+        if (earlier)
+            unlink (earlier);               //  it is still revoked/<name>
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    zstr_free (&earlier);
     zstr_free (&from);
     zstr_free (&to);
     return rc;

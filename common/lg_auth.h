@@ -6,6 +6,7 @@
                               (role enforcer) point
         allowed/<name>_secret never here: the client keeps its own secret
         revoked/<name>        certificates taken out by `lgwanctl cert revoke`
+                              (revoked/<name>.<n>: the name's earlier ones)
         services/<svc>[_secret] the servers' own key pairs
 
     1. zauth checks every new connection against allowed/ (it reloads the
@@ -87,7 +88,9 @@ int lg_auth_keygen (const char *cert_dir, const char *dir_out, const char *name,
 //  Create the key pair of a service in services/ (idempotent).
 int lg_auth_service_keygen (const char *cert_dir, const char *service);
 
-//  Move allowed/<name> to revoked/<name>; 0 ok, -1 no such certificate.
+//  Move allowed/<name> to revoked/<name>; an earlier revocation of the name
+//  found there is kept as revoked/<name>.<n> (n = 1, 2, ...: the first
+//  free). 0 ok, -1 with why (no such certificate, a file not moved).
 int lg_auth_revoke (const char *cert_dir, const char *name, char *why, size_t why_size);
 
 //  Self test

@@ -2013,6 +2013,40 @@ test_x3_db_init_password_leaves_hashed (void **state)
     zstr_free (&log);
 }
 
+/* REQ X.1: cert revoke keeps every key revoked on record: a name revoked
+   again (a new key made under it after the first was revoked) keeps the
+   earlier record as revoked/<name>.1, .2, ... and revoked/<name> is the
+   last. Before, the rename over revoked/<name> lost the earlier key */
+static void
+test_x1_cert_revoke_keeps_earlier_records (void **state)
+{
+    (void) state;
+    char *keys [3];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal (s_ctl (NULL, "operator", "keygen --role viewer --name again"
+                                 " --out %s/again%d", s_certs, i), 0);
+        keys [i] = lg_test_sh_output ("cat %s/allowed/again", s_certs);
+        assert_true (strlen (keys [i]) > 0);
+        char *out = NULL;
+        assert_int_equal (s_ctl (&out, "operator", "cert revoke --name again"), 0);
+        char *said = zsys_sprintf ("revoked: %s/revoked/again\n", s_certs);
+        assert_string_equal (out, said);
+        zstr_free (&said);
+        free (out);
+    }
+    assert_string_not_equal (keys [0], keys [1]);
+    const char *records [] = { "again.1", "again.2", "again" };
+    for (int i = 0; i < 3; i++) {
+        char *kept = lg_test_sh_output ("cat %s/revoked/%s", s_certs, records [i]);
+        assert_string_equal (kept, keys [i]);
+        free (kept);
+        free (keys [i]);
+    }
+    char *listed = lg_test_sh_output ("cd %s/revoked && ls -d again*", s_certs);
+    assert_string_equal (listed, "again\nagain.1\nagain.2\n");
+    free (listed);
+}
+
 int
 main (void)
 {
@@ -2045,6 +2079,7 @@ main (void)
         cmocka_unit_test (test_x3_db_init_checks_what_it_keeps),
         cmocka_unit_test (test_x3_db_init_names_its_database),
         cmocka_unit_test (test_x3_db_init_password_leaves_hashed),
+        cmocka_unit_test (test_x1_cert_revoke_keeps_earlier_records),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
