@@ -1904,6 +1904,45 @@ s_retire (const char *who, const char *point, const char *reason)
     return s_ask_why (&s_isolation, who, LGWAN__V1__REQUEST__BODY_POINT_RETIRE, &retire, reason);
 }
 
+/* REQ R16.1 X.4: a connection disconnected for one incident and then for
+   another stays disconnected until the saga lifted both: the first lift
+   ends the first incident, the second one takes its place (and the event
+   of that lift says the state stays disconnected), the second lift
+   reconnects. The second Disconnect was absorbed: OK, recorded nowhere, and
+   the first incident's saga reconnected a connection whose second incident
+   nobody had remediated */
+static void
+test_r16_1_second_incident_keeps_the_disconnection (void **state)
+{
+    (void) state;
+    uint64_t id = s_fresh_connection ();
+    s_disconnect_one (id, "INC-FIRST");
+    s_disconnect_one (id, "INC-SECOND");
+    s_disconnect_one (id, "INC-SECOND");            //  again: nothing more
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.cause_history WHERE connection_id = %"
+                             PRIu64 " AND action = 'imposed' AND reference = 'INC-SECOND'", id), 1);
+    lg_reply_t *reply = s_lift ("service", id, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION,
+                                "SAGA-FIRST");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes WHERE connection_id = %"
+                             PRIu64 " AND cause = 1 AND reference = 'INC-SECOND'", id), 1);
+    assert_true (s_sql ("SELECT count(*) FROM isolation.desired WHERE connection_id = %" PRIu64,
+                        id) > 0);
+    reply = s_lift ("service", id, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION,
+                    "SAGA-SECOND");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes WHERE connection_id = %"
+                             PRIu64, id), 0);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.desired WHERE connection_id = %"
+                             PRIu64, id), 0);
+    reply = s_lift ("service", id, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION,
+                    "SAGA-THIRD");
+    s_expect (reply, LGWAN__V1__CODE__FAILED_PRECONDITION, "R16.1");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 /* REQ R16.1: an ack the replica kept for a later try (it could not record
    it: here a session held the lock the record takes) and recorded once the
    point was retired leaves the point retired, and its record (who, why)
@@ -3050,9 +3089,16 @@ test_r16_1_request_settles_a_new_connection_first (void **state)
                          "INC-WHOLE-AGAIN");
     lgwan__v1__reply__free_unpacked (call.reply, NULL);
 
-    //  The saga lifts it: it stays connected
+    //  The saga lifts the provider's: its own incident keeps it
+    //  disconnected (test_r16_1_second_incident_keeps_the_disconnection);
+    //  once that one is lifted, it stays connected
     lg_reply_t *reply = s_lift ("service", id, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION,
-                                "SAGA-OWN");
+                                "SAGA-WHOLE-AGAIN");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->isolation->connections [0]->state, "disconnected");
+    assert_string_equal (reply->isolation->connections [0]->causes [0]->reference, "INC-OWN");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_lift ("service", id, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION, "SAGA-OWN");
     s_expect (reply, LGWAN__V1__CODE__OK, NULL);
     assert_string_equal (reply->isolation->connections [0]->state, "connected");
     lgwan__v1__reply__free_unpacked (reply, NULL);
@@ -3253,6 +3299,7 @@ main (void)
         cmocka_unit_test_teardown (test_r16_1_gone_point_retired, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_kept_ack_leaves_a_retired_point_retired,
                                    s_forget_points),
+        cmocka_unit_test (test_r16_1_second_incident_keeps_the_disconnection),
         cmocka_unit_test_teardown (test_r16_1_beats_go_on_under_a_held_lock, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_mirror_waits_out_a_held_lock, s_forget_points),
         cmocka_unit_test_teardown (test_r16_1_mirror_waits_out_a_cancelled_statement, s_forget_points),
