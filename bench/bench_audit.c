@@ -98,8 +98,13 @@ main (int argc, char **argv)
     s_set_clock (clock, "2027-01-01T00:00:00Z");
     char *clock_env = zsys_sprintf ("LG_CLOCK_FILE=%s", clock);
     const char *extra [] = { clock_env, "LG_LOG_LEVEL=warning", NULL };
+    //  The registry audit follows: its duties first run once audit caught
+    //  up with it (lg_service.h, after_catch_up), or 30 s on without it
+    lg_test_proc_t registry = { .service = "registry" };
+    bench_env_service (&env, &registry, NULL);
+    lg_test_proc_t *const follows [] = { &registry, NULL };
     lg_test_proc_t audit = { .service = "audit" };
-    if (!lg_test_proc_start (&audit, env.admin_dsn, env.certs, NULL, extra)) {
+    if (!lg_test_proc_start (&audit, env.admin_dsn, env.certs, follows, extra)) {
         fprintf (stderr, "bench_audit: lgwan-audit did not start\n");
         return 1;
     }
@@ -147,7 +152,7 @@ main (int argc, char **argv)
     //  3. The service's duty after a start with those deadlines passed
     s_set_clock (clock, now);
     t0 = zclock_usecs ();
-    lg_test_proc_spawn (&audit, env.admin_dsn, env.certs, NULL, extra);
+    lg_test_proc_spawn (&audit, env.admin_dsn, env.certs, follows, extra);
     long marked = 0;
     while (zclock_usecs () - t0 < 30 * 1000000LL) {
         marked = bench_query_long (&env, "SELECT count(*) FROM audit.remediation_requests"
@@ -162,6 +167,7 @@ main (int argc, char **argv)
     for (int i = 0; i < 100 && !lg_test_proc_answers (&audit, env.certs); i++)
         zclock_sleep (50);
     lg_test_proc_teardown (&audit);
+    lg_test_proc_teardown (&registry);
 
     printf ("bench_audit: %d open remediation requests (+%d settled), seeded in %.1f s%s\n",
             open, open / 2, seed_s, env.smoke? " (smoke)": "");
