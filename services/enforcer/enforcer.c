@@ -23,7 +23,10 @@
        could not be applied or verified is marked dirty: no Ack, and every
        reconcile tick retries (a full rebuild) until the kernel holds it,
        then the Ack goes out, after a Repaired for any drift the rebuild
-       repaired besides the changes not acked yet (point 4).
+       repaired besides the changes not acked yet (point 4). A difference a
+       Snapshot's full read found (the kernel at start) is reported when
+       found, also when its rebuild's read-back falls short: the retry acked
+       without it, and the Repaired at start was lost.
     2. Nothing is applied that was not validated. Every prefix of a frame is
        parsed (enf_prefix_parse); one bad prefix, a prefix both added and
        removed, or an undecodable frame makes the whole frame ignored and
@@ -615,6 +618,20 @@ s_own_changes (s_enforcer_t *self, zhashx_t *before, zhashx_t *after)
             zhashx_insert (self->own, zhashx_cursor (after), (void *) "1");
 }
 
+//  A difference the kernel had from desired, found by a full read (report
+//  says when: "at start", ...), as a Repaired; nothing without report or
+//  a difference
+static void
+s_report_drift (s_enforcer_t *self, const char *report, zlistx_t *missing, zlistx_t *extra)
+{
+    if (report && (zlistx_size (missing) || zlistx_size (extra))) {
+        char what [160];
+        snprintf (what, sizeof what, "the kernel %s lacked %zu prefixes and held %zu more",
+                  report, zlistx_size (missing), zlistx_size (extra));
+        s_send_repaired (self, missing, extra, what);
+    }
+}
+
 //  Make the kernel hold desired (rebuild when it differs), verify, and ack.
 //  report: when what the kernel held is to be reported (point 4), what it
 //  was ("at start", "before Update 7", "before Snapshot 9"), else NULL.
@@ -641,15 +658,22 @@ s_apply_full (s_enforcer_t *self, const char *report)
         goto cleanup;
     }
     bool rebuilt = !ok;
+    s_drop_own (missing, self->own);
+    s_drop_own (extra, self->own);
     if (!ok) {
+        const char *step = "apply isolation batch";
         rc = enf_nft_rebuild (self->nft, self->desired, why, sizeof why);
-        if (rc) {
-            s_nft_failed (self, rc, "apply isolation batch", why);
-            goto cleanup;
+        if (rc == 0) {
+            step = "verify isolation batch";
+            rc = enf_nft_verify (self->nft, self->desired, NULL, NULL, &ok, why, sizeof why);
         }
-        rc = enf_nft_verify (self->nft, self->desired, NULL, NULL, &ok, why, sizeof why);
         if (rc || !ok) {
-            s_nft_failed (self, rc? rc: ENF_NFT_FAILED, "verify isolation batch", why);
+            //  The difference found is drift whether or not the rebuild is
+            //  in force yet: said now, since the reconcile that retries it
+            //  acks without it (it was lost when the read-back after a
+            //  rebuild of 30,000 prefixes fell short once under load)
+            s_report_drift (self, report, missing, extra);
+            s_nft_failed (self, rc? rc: ENF_NFT_FAILED, step, why);
             goto cleanup;
         }
     }
@@ -658,14 +682,7 @@ s_apply_full (s_enforcer_t *self, const char *report)
              self->version, zhashx_size (self->desired),
              rebuilt? "table rebuilt": "the kernel held it already",
              (double) (zclock_usecs () - started) / 1000.0);
-    s_drop_own (missing, self->own);
-    s_drop_own (extra, self->own);
-    if (report && (zlistx_size (missing) || zlistx_size (extra))) {
-        char what [160];
-        snprintf (what, sizeof what, "the kernel %s lacked %zu prefixes and held %zu more",
-                  report, zlistx_size (missing), zlistx_size (extra));
-        s_send_repaired (self, missing, extra, what);
-    }
+    s_report_drift (self, report, missing, extra);
     s_send_ack (self);
 cleanup:
     zlistx_destroy (&missing);
