@@ -35,13 +35,18 @@
        version not acked was made more than LG_LAG_MS ago (by the service's
        clock, which stamped it) gets one EnforcementLagging per version of
        the head, and keeps being sent updates. While the head cannot be
-       read the Beat says the highest head known, for S_HEAD_GRACE Beats;
-       then Beats stop until the database answers again, so the points'
-       silence rule takes them to a replica that has its database
-       (enforcer.c point 6). A Beat of a head it could not read told the
-       points that this replica was fine, and they stayed with it for as
-       long as its database was away, while another replica took every
-       change.
+       read the Beat says the highest head known, for S_HEAD_GRACE_MS (3
+       Beats, 3 s as long as an enforcer waits to say Hello again, and the
+       timer's jitter) from the last time the head was read by any path (a
+       Beat, a Snapshot, the versions read); then Beats stop until the database
+       answers again, so the points' silence rule takes them to a replica
+       that has its database (enforcer.c point 6). A Beat of a head it
+       could not read told the points that this replica was fine, and they
+       stayed with it for as long as its database was away, while another
+       replica took every change. The grace used to count the Beats in a
+       row that could not read the head, reset only by a Beat that could:
+       an outage that began less than a Beat after the last one ended (a
+       Snapshot read in between) inherited a spent grace, and had no Beat.
     5. Ack moves the point's acked version forward (never back, and never
        beyond the highest version sent to a point: a point cannot claim a
        state it was never sent) and publishes the pending events now in
@@ -113,7 +118,7 @@
 #define S_POLL_MS 200              //  while not listening: how often versions not pushed are read
 #define S_CHANNEL "lgwan_isolation_version"     //  migration 005
 #define S_POLL_VERSIONS 64         //  versions pushed from one poll, at most
-#define S_HEAD_GRACE 3             //  Beats of a head not read, at most: 3 s, an enforcer's silence
+#define S_HEAD_GRACE_MS 3500       //  Beats of a head not read, for at most: the 3rd after a read, and its jitter
 
 typedef struct {
     char point [40];
@@ -134,11 +139,11 @@ typedef struct {
     char endpoint [256];
     char replica [320];         //  host:port of our enforcer channel, for points.replica
     int64_t lag_ms;
-    //  The head as last read (s_head), whether the last s_head read it, and
-    //  the Beats in a row that could not (point 4)
+    //  The head as last read (s_head), when it was last read by any path
+    //  (zclock_mono, 0 never), and whether Beats stopped for it (point 4)
     uint64_t head;
-    bool head_read;
-    int unread_beats;
+    int64_t head_read_at;
+    bool beats_stopped;
     //  The highest version sent to any point (Snapshot, Update, Beat): an
     //  ack above it claims a state this service never sent, and would count
     //  every later change as in force at that point
@@ -304,10 +309,11 @@ s_head (s_points_t *self)
 {
     PGresult *res = lg_db_exec (self->db, "SELECT version FROM desired_head WHERE id = 1", 0, NULL);
     bool read = res && PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1;
-    if (read)
+    if (read) {
         self->head = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+        self->head_read_at = zclock_mono ();
+    }
     PQclear (res);
-    self->head_read = read;
     return read || self->head > self->sent_max? self->head: self->sent_max;
 }
 
@@ -353,6 +359,7 @@ s_send_snapshot (s_points_t *self, zframe_t *identity)
     }
     Lgwan__V1__EnforcementSnapshot snapshot = LGWAN__V1__ENFORCEMENT_SNAPSHOT__INIT;
     snapshot.version = strtoull (lg_db_value (res, 0, "version"), NULL, 10);
+    self->head_read_at = zclock_mono ();
     char *list = strdup (lg_db_value (res, 0, "prefixes"));
     PQclear (res);
     snapshot.prefixes = isolation_split (list, &snapshot.n_prefixes);
@@ -985,6 +992,7 @@ s_read_versions (s_points_t *self)
         return;                     //  no database: the Beat says the head when it is back
     }
     uint64_t head = strtoull (lg_db_value (res, 0, "head"), NULL, 10);
+    self->head_read_at = zclock_mono ();
     int rows = PQntuples (res);
     if (!self->pushed_known || head < self->pushed || head - self->pushed > S_POLL_VERSIONS) {
         //  At start (whether or not a point is connected yet, and the head
@@ -1073,19 +1081,21 @@ s_on_beat (zloop_t *loop, int timer_id, void *arg)
     beat.version = s_head (self);
     //  A head not read for longer than the grace: no Beat, so that the
     //  points move to a replica with its database (point 4)
-    if (self->head_read) {
-        if (self->unread_beats > S_HEAD_GRACE)
-            lg_info ("the head of the desired state can be read again: Beats go on");
-        self->unread_beats = 0;
-    }
-    else
-    if (++self->unread_beats > S_HEAD_GRACE) {
-        if (self->unread_beats == S_HEAD_GRACE + 1)
-            lg_warning ("the head of the desired state could not be read for %d Beats: no"
-                        " more until it can, so the enforcement points move to another"
-                        " replica", S_HEAD_GRACE);
+    if (zclock_mono () - self->head_read_at > S_HEAD_GRACE_MS) {
+        if (!self->beats_stopped && self->head_read_at)
+            lg_warning ("the head of the desired state was last read %" PRId64 " ms ago: no"
+                        " more Beats until it can be read, so the enforcement points move to"
+                        " another replica", zclock_mono () - self->head_read_at);
+        else
+        if (!self->beats_stopped)
+            lg_warning ("the head of the desired state could not be read yet: no Beats until"
+                        " it can");
+        self->beats_stopped = true;
         return 0;
     }
+    if (self->beats_stopped)
+        lg_info ("the head of the desired state can be read again: Beats go on");
+    self->beats_stopped = false;
     Lgwan__V1__EnforcerFrame out = LGWAN__V1__ENFORCER_FRAME__INIT;
     out.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_BEAT;
     out.beat = &beat;
