@@ -359,10 +359,21 @@ s_take (lg_consumer_t *self, lg_event_t **event_p)
     return S_TAKEN;
 }
 
-//  Store the head we saw in a heartbeat (for verify), when it moved
+//  Store the head we saw in a heartbeat (for verify), when it moved. A head
+//  at our cursor whose hash is not the one we applied there was written
+//  anew (a source restored, a failover that lost its last commits), up to
+//  our cursor and no further: no event would ever show it (note 8), so it
+//  is said here, and not recorded as a head we reached. It was recorded,
+//  and verify found the rewritten chain agreeing with it
 static void
 s_record_head (lg_consumer_t *self, const Lgwan__V1__Heartbeat *beat)
 {
+    if (beat->head_seq == self->last_seq
+    &&  !s_links (self->last_hash, self->last_hash_len, &beat->head_hash)) {
+        s_forked (self, beat->head_seq, "is not the one we applied under its seq (its"
+                  " heartbeat names another hash)");
+        return;
+    }
     if (beat->head_seq <= self->stored_head || beat->head_seq > self->last_seq)
         return;                 //  record only heads we have reached ourselves
     char seq [24];
@@ -493,10 +504,20 @@ s_ask_replay (lg_consumer_t *self)
         return;
     if (s_apply_batch (self))
         return;
-    //  Held at an event that does not follow our chain (note 8): the
-    //  operator's decision, the cursor, is read at each poll, no restart
-    if (self->forked_seq && self->forked_seq == self->last_seq + 1)
+    //  Held at an event that does not follow our chain, or our last one
+    //  found written anew (note 8): the operator's decision, the cursor, is
+    //  read at each poll, no restart; once it changed, a fork is news again
+    if (self->forked_seq && (self->forked_seq == self->last_seq + 1
+                         ||  self->forked_seq == self->last_seq)) {
+        uint64_t seq = self->last_seq;
+        uint8_t hash [sizeof self->last_hash];
+        size_t hash_len = self->last_hash_len;
+        memcpy (hash, self->last_hash, hash_len);
         s_load_cursor (self);
+        if (self->last_seq != seq || self->last_hash_len != hash_len
+        ||  memcmp (self->last_hash, hash, hash_len) != 0)
+            self->forked_seq = 0;
+    }
     s_send_replay (self, self->last_seq + 1);
 }
 

@@ -64,7 +64,10 @@
        which were taken for applied ones, even when no head we saw was ever
        behind our cursor (note 6). The stream waits at it, nothing applied
        and nothing skipped, said once per event naming the source and the
-       seq (the last applied seq come again with another hash is said too);
+       seq (the last applied seq come again with another hash is said too,
+       and so is a heartbeat whose head is our cursor with another hash:
+       a source that wrote anew up to our cursor and no further, which no
+       event shows; that head is not recorded for verify, note 4);
        an operator decides, with the cursor, read again at each poll while
        the stream waits: last_seq back to where the chains part and
        last_hash '\x' to apply what the source wrote anew, or last_hash set

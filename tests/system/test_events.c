@@ -566,6 +566,51 @@ test_x2_source_that_wrote_anew_holds_the_stream (void **state)
     s_check_exactly_once (10000);
 }
 
+/* REQ X.1, REQ X.2: a source that lost its last commits and wrote others
+   under their seqs up to our cursor and no further (here while the consumer
+   was down, stopped before a heartbeat recorded its last head) shows it
+   only in its heartbeat: the head is our cursor, its hash not the one we
+   applied. The consumer says so, and does not record that head: it took
+   the heartbeat's hash as the head it had reached, said nothing, and
+   `lgwanctl verify` then found the rewritten chain agreeing with it */
+static void
+test_x1_heartbeat_of_a_rewritten_head_is_said (void **state)
+{
+    (void) state;
+    s_produce (5, "head-old");
+    s_check_exactly_once (10000);
+    assert_int_equal (lg_test_proc_stop (&s_audit, SIGTERM), 0);
+    long head = s_head ();
+    char sql [600];
+    snprintf (sql, sizeof sql, "BEGIN;"
+              " UPDATE audit.cursors SET head_seq = %ld WHERE source = 'registry';"
+              " DELETE FROM registry.outbox WHERE seq > %ld;"
+              " UPDATE registry.outbox_head SET seq = %ld,"
+              "  hash = (SELECT hash FROM registry.outbox WHERE seq = %ld);"
+              " COMMIT", head - 3, head - 3, head - 3, head - 3);
+    s_sql (sql);
+    s_produce (3, "head-new");                  //  head - 2 .. head, written anew
+    assert_int_equal (s_head (), head);
+    s_start_ready (&s_audit, NULL);
+    zclock_sleep (2500);
+    char *said = zsys_sprintf ("event registry/%ld is not the one we applied", head);
+    assert_int_equal (s_audit_said (said), 1);
+    zstr_free (&said);
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM audit.cursors c, registry.outbox o"
+                               " WHERE c.source = 'registry' AND o.seq = %ld"
+                               " AND c.head_seq = o.seq AND c.head_hash = o.hash", head);
+    assert_int_equal (s_query_long (sql), 0);
+
+    //  The operator's decision, as for a stream held
+    snprintf (sql, sizeof sql, "BEGIN;"
+              " DELETE FROM audit.provider_events WHERE source = 'registry' AND seq > %ld;"
+              " UPDATE audit.cursors SET last_seq = %ld, last_hash = '\\x'"
+              "  WHERE source = 'registry';"
+              " COMMIT", head - 3, head - 3);
+    s_sql (sql);
+    s_check_exactly_once (10000);
+}
+
 /* REQ X.2: a batch applied the careful way (lg_consumer.h note 5), each
    event's savepoint released with the next one's SAVEPOINT: the events
    around a poison one (refused for good by a trigger here) are applied in
@@ -818,6 +863,7 @@ main (void)
         cmocka_unit_test (test_x1_replay_serves_the_stored_bytes),
         cmocka_unit_test (test_x2_source_behind_the_cursor_is_said),
         cmocka_unit_test (test_x2_source_that_wrote_anew_holds_the_stream),
+        cmocka_unit_test (test_x1_heartbeat_of_a_rewritten_head_is_said),
         cmocka_unit_test (test_x2_row_that_does_not_decode_is_named),
         cmocka_unit_test (test_x2_careful_way_applies_around_a_poison_event),
         cmocka_unit_test (test_x3_provider_reads_no_stream),
