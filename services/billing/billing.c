@@ -44,8 +44,14 @@
        applied to the timeline, but the invoices stay as issued (never
        edited) and no later run bills it: it is said in the log at ERROR,
        naming the connection or service, the provider, the day, the event
-       and the invoiced periods, for an operator to correct them by hand. A
-       run waits for billing to apply every event its sources reported
+       and the invoiced periods, for an operator to correct them by hand.
+       A provider it touched that has no invoice of a period run from its
+       day on (a period with any invoice issued) is said likewise, naming
+       the provider and those periods: a run of such a period again
+       invoices the provider (billing_invoices.c note 1). (It was said only
+       of a provider with an invoice: a provider's first connection
+       activated late was neither billed nor said.) A run waits for
+       billing to apply every event its sources reported
        (billing_invoices.c note 9), so this is a change billing could not
        know of then: its source was down when the run was made. Events and
        runs take turns (the advisory lock BILLING_LOCK_KEY: a run holds it
@@ -423,13 +429,18 @@ s_effective_day (const char *effective_on, const char *instant, char *buf, size_
 
 //  What a change that lands in a period already invoiced touched (note
 //  6): follows a WITH whose CTE landed (subject, provider_id, day) is what
-//  the change did, and gives each provider with invoices of the day's
-//  period or later, with those periods
+//  the change did, and gives each provider it touched with the periods run
+//  (any invoice issued) from the day's on: periods, those it has an invoice
+//  of; not_invoiced, those it has none of
 #define S_LANDED \
     " SELECT l.subject, l.provider_id, l.day::text AS day," \
-    " string_agg (i.period, ', ' ORDER BY i.period) AS periods" \
-    " FROM landed l JOIN invoices i ON i.provider_id = l.provider_id" \
-    " AND i.period >= to_char (l.day, 'YYYY-MM')" \
+    " string_agg (r.period, ', ' ORDER BY r.period) FILTER (WHERE i.number IS NOT NULL)" \
+    "  AS periods," \
+    " string_agg (r.period, ', ' ORDER BY r.period) FILTER (WHERE i.number IS NULL)" \
+    "  AS not_invoiced" \
+    " FROM landed l CROSS JOIN LATERAL (SELECT DISTINCT period FROM invoices" \
+    "  WHERE period >= to_char (l.day, 'YYYY-MM')) r" \
+    " LEFT JOIN invoices i ON i.provider_id = l.provider_id AND i.period = r.period" \
     " GROUP BY l.subject, l.provider_id, l.day ORDER BY l.provider_id"
 
 //  The start of each batch of events (lg_consumer.h note 7): wait for an
@@ -458,10 +469,11 @@ s_batch_begin (lg_db_t *db, void *state)
 }
 
 //  Apply a change of day written with S_LANDED, and say at ERROR each
-//  invoice it comes too late for; 0, or -2 on a database failure. A day
-//  after the latest period invoiced lands in none: the change is only
-//  queued (lg_db_run), as the consumer's pipeline wants; the others wait
-//  for their answer
+//  invoice it comes too late for, and each period run without an invoice
+//  of a provider it touched (a run of that period again invoices it); 0,
+//  or -2 on a database failure. A day after the latest period invoiced
+//  lands in none: the change is only queued (lg_db_run), as the consumer's
+//  pipeline wants; the others wait for their answer
 static int
 s_landed (lg_db_t *db, const billing_state_t *self, const lg_event_t *event, const char *day,
           const char *sql, int nparams, const char *const *params)
@@ -474,17 +486,29 @@ s_landed (lg_db_t *db, const billing_state_t *self, const lg_event_t *event, con
         return -2;
     }
     for (int row = 0; row < PQntuples (res); row++) {
-        char *detail = zsys_sprintf ("%s of provider %s from %s (event %s/%" PRIu64 "); issued"
-                                     " without it: the invoices of provider %s for %s",
-                                     lg_db_value (res, row, "subject"),
-                                     lg_db_value (res, row, "provider_id"),
-                                     lg_db_value (res, row, "day"), event->source, event->seq,
-                                     lg_db_value (res, row, "provider_id"),
-                                     lg_db_value (res, row, "periods"));
-        lg_log_write (LG_LOG_ERROR, detail, "a change lands in a period already invoiced: the"
-                      " invoices stay as issued and do not bill it; correct them by hand (a"
-                      " credit note, or an invoice of the difference)");
-        zstr_free (&detail);
+        const char *provider = lg_db_value (res, row, "provider_id");
+        const char *periods = lg_db_value (res, row, "periods");
+        const char *not_invoiced = lg_db_value (res, row, "not_invoiced");
+        char *change = zsys_sprintf ("%s of provider %s from %s (event %s/%" PRIu64 ")",
+                                     lg_db_value (res, row, "subject"), provider,
+                                     lg_db_value (res, row, "day"), event->source, event->seq);
+        if (periods) {
+            char *detail = zsys_sprintf ("%s; issued without it: the invoices of provider %s"
+                                         " for %s", change, provider, periods);
+            lg_log_write (LG_LOG_ERROR, detail, "a change lands in a period already invoiced:"
+                          " the invoices stay as issued and do not bill it; correct them by"
+                          " hand (a credit note, or an invoice of the difference)");
+            zstr_free (&detail);
+        }
+        if (not_invoiced) {
+            char *detail = zsys_sprintf ("%s; run without it: %s, with no invoice of provider"
+                                         " %s", change, not_invoiced, provider);
+            lg_log_write (LG_LOG_ERROR, detail, "a change lands in a period already invoiced,"
+                          " in which provider %s has no invoice: run %s again to invoice it",
+                          provider, not_invoiced);
+            zstr_free (&detail);
+        }
+        zstr_free (&change);
     }
     PQclear (res);
     return 0;

@@ -1716,6 +1716,62 @@ test_r6_1_preview_takes_turns_with_events (void **state)
     lgwan__v1__reply__free_unpacked (call.reply, NULL);
 }
 
+/* REQ R6.1: a change that lands in a period already run, of a provider
+   with no invoice of it, is said in the log at ERROR, naming the provider
+   and the period to run again; that run invoices it. Provider 3 registers
+   a service on 2028-08-02 and its first connection is activated on
+   2028-08-31 at 23:00 JST while billing is down; August is invoiced
+   (providers 1 and 2) while the registry is down. Both changes were
+   applied without a word (only a provider with an invoice of the period
+   was checked), and August's charges of provider 3 were never billed */
+static void
+test_r6_1_change_of_a_provider_not_invoiced_in_a_run_period_is_said (void **state)
+{
+    (void) state;
+    assert_int_equal (lg_test_proc_stop (&s_billing, SIGTERM), 0);
+    rf_set_clock ("2028-08-02T01:00:00Z");
+    uint64_t provider = rf_qualified_provider ("株式会社さんばん");
+    rf_contacts (provider);
+    uint64_t service = rf_registered_service (provider, provider);
+    rf_set_clock ("2028-08-31T14:00:00Z");          //  23:00 on 08-31 in Tokyo
+    uint64_t connection = s_connection (service, "operator", "1G");
+    rf_stop ();
+    s_start_billing (NULL);
+    rf_set_clock ("2028-09-01T01:00:00Z");
+    lg_reply_t *reply = s_run ("2028-08", false);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->invoice_run->created, 2);
+    assert_int_equal (reply->invoice_run->n_not_invoiced, 0);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_start ();
+    rf_wait_sql (1, "SELECT count(*) FROM billing.timeline WHERE kind = 1 AND connection_id = %"
+                 PRIu64, connection);
+    char *run_again = zsys_sprintf ("in which provider %" PRIu64 " has no invoice: run 2028-08"
+                                    " again to invoice it", provider);
+    char *of_connection = zsys_sprintf ("connection %" PRIu64 " of provider %" PRIu64 " from"
+                                        " 2028-08-31 (event registry/", connection, provider);
+    char *of_service = zsys_sprintf ("service %" PRIu64 " of provider %" PRIu64 " from"
+                                     " 2028-08-02 (event registry/", service, provider);
+    assert_int_equal (lg_test_log_count (s_billing.pid, run_again), 2);
+    assert_int_equal (lg_test_log_count (s_billing.pid, of_connection), 1);
+    assert_int_equal (lg_test_log_count (s_billing.pid, of_service), 1);
+    assert_int_equal (lg_test_log_count (s_billing.pid, "issued without it"), 0);
+    zstr_free (&run_again);
+    zstr_free (&of_connection);
+    zstr_free (&of_service);
+    //  Run again as said: provider 3 is invoiced, the others keep theirs
+    reply = s_run ("2028-08", false);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->invoice_run->created, 1);
+    assert_int_equal (reply->invoice_run->existing, 2);
+    const Lgwan__V1__Invoice *three = s_of (reply->invoice_run, provider);
+    //  Service 2028-08-02 ... 08-31: 3,000 * 30/31 = 2,903; 1G on 08-31:
+    //  33,000 * 1/31 = 1,064
+    assert_int_equal (s_line_of (three, "service", service)->amount_yen, 2903);
+    assert_int_equal (s_line_of (three, "connection", connection)->amount_yen, 1064);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 int
 main (void)
 {
@@ -1745,6 +1801,7 @@ main (void)
         cmocka_unit_test (test_r6_1_event_applied_during_a_run_is_billed_or_said),
         cmocka_unit_test (test_r6_1_preview_takes_turns_with_events),
         cmocka_unit_test (test_r6_1_invoice_list_refuses_a_provider_past_bigint),
+        cmocka_unit_test (test_r6_1_change_of_a_provider_not_invoiced_in_a_run_period_is_said),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
