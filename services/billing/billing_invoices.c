@@ -444,8 +444,16 @@ s_line_from_row (const PGresult *res, int row)
     " coalesce ((SELECT sum (amount_yen) FROM payments m WHERE m.invoice = i.number), 0) AS paid" \
     " FROM invoices i "
 
+static void
+s_free_list (Lgwan__V1__Invoice **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        lgwan__v1__invoice__free_unpacked (list [i], NULL);
+    free (list);
+}
+
 //  Invoices matching where (with params), with their lines, into *out (an
-//  array of up to limit, count in *n)
+//  array of up to limit, count in *n); on failure *out is NULL and *n 0
 static int
 s_load (lg_ctx_t *ctx, const char *where, int nparams, const char *const *params, int limit,
         Lgwan__V1__Invoice ***out, size_t *n)
@@ -499,8 +507,12 @@ s_load (lg_ctx_t *ctx, const char *where, int nparams, const char *const *params
                        " WHERE invoice = ANY ($1::text[]) ORDER BY invoice, line_no", 1,
                        (const char *[]) { (const char *) zchunk_data (numbers) });
     zchunk_destroy (&numbers);
-    if (rc)
+    if (rc) {
+        s_free_list (list, (size_t) rows);
+        *out = NULL;
+        *n = 0;
         return rc;
+    }
     size_t rooms [rows];
     memset (rooms, 0, sizeof rooms);
     int at = 0;
@@ -517,14 +529,6 @@ s_load (lg_ctx_t *ctx, const char *where, int nparams, const char *const *params
     }
     PQclear (res);
     return 0;
-}
-
-static void
-s_free_list (Lgwan__V1__Invoice **list, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        lgwan__v1__invoice__free_unpacked (list [i], NULL);
-    free (list);
 }
 
 //  ---------------------------------------------------------------------------
