@@ -2,9 +2,12 @@
 
     1. The tariff is data. `TariffLoad` carries a JSON file (a TariffFile);
        it is parsed and validated here and loaded whole or not at all: a
-       negative or fractional price, an unknown or unpriced bandwidth class,
-       versions that overlap (each other or one already loaded), a charge
-       setting other than full, none or NN% are refused with INVALID_ARGUMENT
+       negative or fractional price, an unknown or unpriced bandwidth class
+       (every version prices each class its file declares, and a new
+       version each class an earlier file declared: left out, the providers
+       of its connections would go uninvoiced under it), versions that
+       overlap (each other or one already loaded), a charge setting other
+       than full, none or NN% are refused with INVALID_ARGUMENT
        or FAILED_PRECONDITION naming R6.1 and what is wrong. A version starts
        and ends on the first day of a month, so one invoice names one
        version. Reloading a version with the same content changes nothing;
@@ -368,6 +371,22 @@ s_tariff_load (lg_ctx_t *ctx)
             rc = s_tariff_amend (ctx, t, body, now, &loaded);
             free (body);
             continue;
+        }
+        //  A new version prices every class declared, by this file or an
+        //  earlier one: a class it left out would keep every provider with
+        //  a connection of it from its invoices (billing_invoices.c note 8)
+        rc = lg_ctx_query (ctx, &res, "SELECT name FROM tariff_classes WHERE NOT EXISTS"
+                           " (SELECT 1 FROM jsonb_array_elements (coalesce ($1::jsonb ->"
+                           " 'connection_fees', '[]')) f WHERE f ->> 'bandwidth_class' = name)"
+                           " ORDER BY name LIMIT 1", 1, (const char *[]) { body });
+        if (rc == 0 && PQntuples (res) == 1)
+            rc = INVALID (ctx, "tariff %s: bandwidth class \"%s\" has no monthly fee (declared"
+                          " by an earlier file: a new version prices every class declared)",
+                          t->version, PQgetvalue (res, 0, 0));
+        PQclear (res);
+        if (rc) {
+            free (body);
+            break;
         }
         const char *to = *t->effective_to? t->effective_to: NULL;
         rc = lg_ctx_query (ctx, &res, "SELECT version FROM tariff_versions WHERE"

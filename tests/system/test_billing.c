@@ -1277,6 +1277,25 @@ test_r6_1_tariff_version_takes_prices_it_lacks (void **state)
                       2);
 }
 
+/* REQ R6.1: a new tariff version prices every bandwidth class declared,
+   by its file or an earlier one, and is refused INVALID_ARGUMENT naming the
+   class otherwise; nothing is loaded. A later file declaring fewer classes
+   (here 100M and 1G, with 10G declared before) loaded a version that left
+   10G out, and every provider with a 10G connection went uninvoiced for
+   each month under it */
+static void
+test_r6_1_new_tariff_version_prices_every_declared_class (void **state)
+{
+    (void) state;
+    s_tariff_refused ("{\"bandwidth_classes\": [\"100M\", \"1G\"], \"versions\": [{\"version\":"
+                      " \"FY2025\", \"effective_from\": \"2025-04-01\", \"effective_to\":"
+                      " \"2026-04-01\", " FEES ("31000", "20000") "}]}",
+                      RF_CODE (INVALID_ARGUMENT), "tariff FY2025: bandwidth class \"10G\" has no"
+                      " monthly fee");
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM billing.tariff_versions"
+                                   " WHERE version = 'FY2025'"), 0);
+}
+
 //  ---------------------------------------------------------------------------
 //  Events billing has not applied when a month is invoiced
 
@@ -1792,6 +1811,7 @@ main (void)
         cmocka_unit_test (test_r6_1_payments_at_once_pay_an_invoice_once),
         cmocka_unit_test (test_r6_1_unpriced_class_holds_back_its_provider_only),
         cmocka_unit_test (test_r6_1_tariff_version_takes_prices_it_lacks),
+        cmocka_unit_test (test_r6_1_new_tariff_version_prices_every_declared_class),
         cmocka_unit_test (test_r6_1_run_waits_for_the_events_its_sources_reported),
         cmocka_unit_test (test_r6_1_change_landing_in_an_invoiced_period_is_said),
         cmocka_unit_test (test_r6_1_open_tariff_version_takes_an_end_once),
