@@ -32,6 +32,11 @@
             had passed when the request was made (a 5-day deadline gets
             the 1-day reminder only). A run handles at most 500 overdue
             requests; the next run takes the rest.
+       Neither a nor b looks at a request of a cancelled provider: the
+       withdrawals of note 2 take it, and they may fail a run (an open
+       audit row held past the lock wait) while this duty goes on; the
+       order of the duties alone let such a request go overdue, then be
+       withdrawn.
        A request counts as waiting while it is requested or insufficient; a
        report received in time stops the clock until it is verified.
 */
@@ -246,6 +251,7 @@ s_deadlines (lg_ctx_t *ctx)
         "    ON r.deadline - o.days_before * interval '1 day' <= $1::timestamptz"
         "    AND r.deadline - o.days_before * interval '1 day' > r.created_at"
         "  WHERE r.status IN ('requested', 'insufficient') AND r.overdue_at IS NULL"
+        "    AND" AUDIT_PROVIDER_NOT_CANCELLED ("r")
         "    AND r.deadline > $1::timestamptz AND r.deadline <= $1::timestamptz"
         "      + (SELECT coalesce (max (days_before), 0) FROM reminder_offsets) * interval '1 day'),"
         " sent AS (INSERT INTO reminders_sent (remediation_id, days_before, sent_at)"

@@ -16,13 +16,22 @@ extern const lg_service_def_t audit_service;
 #define AUDIT_TS(col) "coalesce (to_char ((" col ") AT TIME ZONE 'UTC'," \
                       " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '')"
 
+//  A remediation request (table remediation_requests, or alias r) of a
+//  provider that is not cancelled: a cancelled provider's requests are the
+//  cancelled-provider duty's to withdraw, never overdue nor reminded of,
+//  also while that duty cannot run (R15.1)
+#define AUDIT_PROVIDER_NOT_CANCELLED(table) \
+    " NOT EXISTS (SELECT 1 FROM providers p WHERE p.id = " table ".provider_id" \
+    " AND p.status = 'cancelled')"
+
 //  The deadline duty's scan (the service's query, timed by bench_audit):
-//  requests still waiting for the provider whose deadline has come ($1 now),
-//  through the partial index remediation_requests_due
+//  requests still waiting for a provider not cancelled whose deadline has
+//  come ($1 now), through the partial index remediation_requests_due
 #define AUDIT_DUE_SQL \
     "SELECT id FROM remediation_requests WHERE status IN ('requested', 'insufficient')" \
-    " AND overdue_at IS NULL AND deadline <= $1::timestamptz ORDER BY deadline, id" \
-    " LIMIT 500 FOR UPDATE SKIP LOCKED"
+    " AND overdue_at IS NULL AND deadline <= $1::timestamptz" \
+    " AND" AUDIT_PROVIDER_NOT_CANCELLED ("remediation_requests") \
+    " ORDER BY deadline, id LIMIT 500 FOR UPDATE SKIP LOCKED"
 
 
 

@@ -1541,6 +1541,58 @@ test_r15_1_cancelled_while_audit_was_down_is_not_overdue (void **state)
                                     PRIu64 " AND overdue_at IS NULL", request), 1);
 }
 
+/* REQ R15.1 R15.3: a cancelled provider's request is neither reminded of
+   nor marked overdue, also while the withdrawals cannot run (here an open
+   audit row held by another session, as an in-flight write holds it, past
+   the duty's lock wait); once they can, it is withdrawn. The deadline duty
+   did not look at the provider: the request got its reminder and went
+   overdue (both announced), then was withdrawn */
+static void
+test_r15_1_cancelled_provider_not_overdue_while_withdrawal_waits (void **state)
+{
+    (void) state;
+    rf_set_clock ("2027-06-01T00:00:00Z");
+    uint64_t provider = rf_qualified_provider ("株式会社きゅうばん");
+    rf_wait_sql (1, "SELECT count(*) FROM audit.providers WHERE id = %" PRIu64
+                    " AND status = 'qualified'", provider);
+    uint64_t audit = s_plan (provider);
+    uint64_t request = s_remediation (audit, "R5.1-operational", "high", "2027-06-10");
+    //  A request of provider 2 with the same deadline shows the duty ran
+    uint64_t witness = s_remediation (s_plan (2), "R5.1-operational", "high", "2027-06-10");
+    PGconn *holder = PQconnectdb (rf.admin);
+    char *sql = zsys_sprintf ("BEGIN; SELECT 1 FROM audit.audits WHERE id = %" PRIu64
+                              " FOR UPDATE", audit);
+    PGresult *res = PQexec (holder, sql);
+    zstr_free (&sql);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    PQclear (res);
+    s_cancel ("provider", provider);
+    rf_wait_sql (1, "SELECT count(*) FROM audit.providers WHERE id = %" PRIu64
+                    " AND status = 'cancelled'", provider);
+    //  7 days before the deadline (2027-06-03T15:00Z) has passed
+    rf_set_clock ("2027-06-05T00:00:00Z");
+    rf_wait_sql (1, "SELECT count(*) FROM audit.reminders_sent WHERE remediation_id = %" PRIu64,
+                 witness);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.reminders_sent"
+                                    " WHERE remediation_id = %" PRIu64, request), 0);
+    //  The deadline has passed
+    rf_set_clock ("2027-06-12T00:00:00Z");
+    rf_wait_sql (1, "SELECT count(*) FROM audit.remediation_requests WHERE id = %" PRIu64
+                    " AND overdue_at IS NOT NULL", witness);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests WHERE id = %"
+                                    PRIu64 " AND overdue_at IS NULL", request), 1);
+    s_assert_status (request, "requested");
+    PQclear (PQexec (holder, "ROLLBACK"));
+    PQfinish (holder);
+    rf_wait_sql (1, "SELECT count(*) FROM audit.audits WHERE id = %" PRIu64
+                    " AND status = 'closed'", audit);
+    s_assert_status (request, "withdrawn");
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_WITHDRAWN), request, 0), 1);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_REMINDER), request, 0), 0);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), request, 0), 0);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), witness, 0), 1);
+}
+
 /* REQ X.3 X.1: the actor a service names for whom it acts is recorded
    whole, up to LG_ACTOR_MAX bytes: 43 characters of Japanese (129 bytes)
    were cut at 127, inside a character, and PostgreSQL refused the record
@@ -1605,6 +1657,8 @@ main (void)
         cmocka_unit_test (test_r15_1_finding_refused_once_the_provider_is_cancelled),
         cmocka_unit_test (test_x3_actor_and_reason_bounds),
         cmocka_unit_test_teardown (test_r15_1_cancelled_while_audit_was_down_is_not_overdue,
+                                   rf_clock_back),
+        cmocka_unit_test_teardown (test_r15_1_cancelled_provider_not_overdue_while_withdrawal_waits,
                                    rf_clock_back),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
