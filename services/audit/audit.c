@@ -350,8 +350,9 @@ static const lg_route_t s_routes [] = {
     { LGWAN__V1__REQUEST__BODY_AUDIT_CLOSE, audit_close, STAFF_WRITERS, LG_ROUTE_WRITE, "R15.2" },
     { LGWAN__V1__REQUEST__BODY_FINDING_RECORD, audit_finding_record, STAFF_WRITERS,
       LG_ROUTE_WRITE, "R15.2" },
-    //  Every role may ask; the handler refuses all but the provider itself
-    { LGWAN__V1__REQUEST__BODY_REMEDIATION_REPORT, audit_remediation_report, LG_ROLE_ANY,
+    //  Only a provider, for its own requests (the handler): another role is
+    //  refused here, before a worker, a transaction and a stored answer
+    { LGWAN__V1__REQUEST__BODY_REMEDIATION_REPORT, audit_remediation_report, LG_ROLE_PROVIDER,
       LG_ROUTE_WRITE, "R15.2" },
     { LGWAN__V1__REQUEST__BODY_REMEDIATION_VERIFY, audit_remediation_verify, STAFF_WRITERS,
       LG_ROUTE_WRITE, "R15.2" },

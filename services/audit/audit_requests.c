@@ -1008,10 +1008,8 @@ audit_finding_record (lg_ctx_t *ctx)
 int
 audit_remediation_report (lg_ctx_t *ctx)
 {
+    //  A provider certificate: the route admits no other role
     Lgwan__V1__RemediationReport *r = ctx->request->remediation_report;
-    if (ctx->caller->role != LG_ROLE_PROVIDER)
-        return DENIED (ctx, "R15.2", "remediation is reported by the provider itself, not by a"
-                       " %s certificate", ctx->caller->role_name);
     if (r->remediation == 0)
         return INVALID (ctx, NULL, "remediation is mandatory");
     size_t len = strlen (r->report);

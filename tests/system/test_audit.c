@@ -597,7 +597,7 @@ test_r15_2_report_and_verify (void **state)
     zstr_free (&expected);
     lgwan__v1__reply__free_unpacked (theirs, NULL);
     lgwan__v1__reply__free_unpacked (none, NULL);
-    rf_refused (s_report ("operator", id), RF_CODE (PERMISSION_DENIED), "R15.2");
+    rf_refused (s_report ("operator", id), RF_CODE (PERMISSION_DENIED), "X.3");
     rf_refused (s_verify (id, true, "確認"), RF_CODE (FAILED_PRECONDITION), "R15.2");
     s_assert_status (id, "requested");
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.evidence WHERE remediation_id = %" PRIu64, id), 0);
@@ -1632,6 +1632,29 @@ test_x3_actor_and_reason_bounds (void **state)
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits"), audits);
 }
 
+/* REQ X.3: only a provider certificate reports remediation: any other (a
+   sensor's, an enforcer's, billing's, staff's) is refused PERMISSION_DENIED
+   by the server, before a worker or the database, and nothing is stored.
+   Every role was routed to a write transaction that the handler refused,
+   and each refusal was stored in audit.requests as the request's answer:
+   any certificate could grow the table without bound */
+static void
+test_x3_remediation_report_only_from_a_provider (void **state)
+{
+    (void) state;
+    const char *others [] = { "sensor", "enforcer", "billing", "operator", "auditor", "viewer" };
+    long requests = rf_sqlf_long ("SELECT count(*) FROM audit.requests");
+    for (size_t i = 0; i < sizeof others / sizeof others [0]; i++) {
+        lg_reply_t *reply = s_report (others [i], s_remediation_facility);
+        assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.requests"), requests);
+        char *expected = zsys_sprintf ("role %s may not call remediation_report", others [i]);
+        assert_string_equal (reply->status->message, expected);
+        zstr_free (&expected);
+        rf_refused (reply, RF_CODE (PERMISSION_DENIED), "X.3");
+    }
+    s_assert_status (s_remediation_facility, "requested");
+}
+
 int
 main (void)
 {
@@ -1656,6 +1679,7 @@ main (void)
         cmocka_unit_test (test_r15_3_reported_late_is_overdue),
         cmocka_unit_test (test_r15_1_finding_refused_once_the_provider_is_cancelled),
         cmocka_unit_test (test_x3_actor_and_reason_bounds),
+        cmocka_unit_test (test_x3_remediation_report_only_from_a_provider),
         cmocka_unit_test_teardown (test_r15_1_cancelled_while_audit_was_down_is_not_overdue,
                                    rf_clock_back),
         cmocka_unit_test_teardown (test_r15_1_cancelled_provider_not_overdue_while_withdrawal_waits,
