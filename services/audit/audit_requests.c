@@ -12,9 +12,12 @@
        request_id when it lost an answer, and gets the audit opened first,
        with its request; nothing is opened or announced twice. The same
        incident for another provider is ALREADY_EXISTS.
-    2. An audit's scope names only services in effect that the provider
-       holds a role in (R15.1): a cancelled service, or one whose hosting
-       provider is cancelled, is refused (FAILED_PRECONDITION). A finding
+    2. Only a qualified provider is audited, and has findings recorded
+       (R15.1: FAILED_PRECONDITION for one only applied, under review,
+       rejected or cancelled, in audit's copy of the registry). An audit's
+       scope names only services in effect that the provider holds a role
+       in (R15.1): a cancelled service, or one whose hosting provider is
+       cancelled, is refused (FAILED_PRECONDITION). A finding
        names a catalogue control that applies to a role the provider holds
        in a service in effect (a facility control to a facility provider),
        and a severity of the policy table. One that requires remediation
@@ -626,8 +629,8 @@ audit_open (lg_ctx_t *ctx)
     if (rc || answered)
         return rc;
 
-    //  The scope: a provider audit knows, not cancelled; services in effect
-    //  that it holds a role in
+    //  The scope: a provider audit knows, qualified (not one only applied,
+    //  rejected or cancelled); services in effect that it holds a role in
     const char *scope [] = { provider, services };
     rc = lg_ctx_query (ctx, &res,
         "SELECT p.status, (SELECT count (DISTINCT h.service_id) FROM service_holders h"
@@ -641,7 +644,9 @@ audit_open (lg_ctx_t *ctx)
     if (rc)
         return rc;
     bool found = PQntuples (res) == 1;
-    bool cancelled = found && streq (lg_db_value (res, 0, "status"), "cancelled");
+    char status [24] = "";
+    if (found)
+        snprintf (status, sizeof status, "%s", lg_db_value (res, 0, "status"));
     bool held = found && lg_db_u64 (res, 0, "held") == lg_db_u64 (res, 0, "named");
     char ended [200] = "";
     if (found && lg_db_value (res, 0, "ended"))
@@ -649,8 +654,9 @@ audit_open (lg_ctx_t *ctx)
     PQclear (res);
     if (!found)
         return MISSING (ctx, "no provider %s in audit's copy of the registry", provider);
-    if (cancelled)
-        return REFUSE (ctx, "R15.1", "provider %s is cancelled", provider);
+    if (!streq (status, "qualified"))
+        return REFUSE (ctx, "R15.1", "provider %s is %s: only a qualified provider is audited",
+                       provider, status);
     if (*ended)
         return REFUSE (ctx, "R15.1", "the scope names a service no longer in effect (%s):"
                        " cancelled, or its hosting provider is", ended);
@@ -866,19 +872,25 @@ audit_finding_record (lg_ctx_t *ctx)
         return MISSING (ctx, "no audit %s", audit);
     if (!open)
         return REFUSE (ctx, "R15.2", "audit %s is closed", audit);
-    //  Its provider not cancelled: the duty closes such an audit within a
-    //  second, and a finding recorded before that asked a cancelled
-    //  provider for remediation, withdrawn at once. Read in a statement of
-    //  its own, after the audit's lock: a cancellation that committed while
-    //  this request waited for it is seen
-    if ((rc = lg_ctx_query (ctx, &res, "SELECT status = 'cancelled' AS cancelled FROM providers"
-                            " WHERE id = $1::bigint", 1, (const char *[]) { provider })))
+    //  Its provider qualified. Not cancelled: the duty closes such an audit
+    //  within a second, and a finding recorded before that asked a
+    //  cancelled provider for remediation, withdrawn at once. Read in a
+    //  statement of its own, after the audit's lock: a cancellation that
+    //  committed while this request waited for it is seen. Nor one never
+    //  qualified (an audit opened before AuditOpen required it)
+    if ((rc = lg_ctx_query (ctx, &res, "SELECT status FROM providers WHERE id = $1::bigint", 1,
+                            (const char *[]) { provider })))
         return rc;
-    bool cancelled = PQntuples (res) == 1 && streq (lg_db_value (res, 0, "cancelled"), "t");
+    char status [24] = "";
+    if (PQntuples (res) == 1)
+        snprintf (status, sizeof status, "%s", lg_db_value (res, 0, "status"));
     PQclear (res);
-    if (cancelled)
+    if (streq (status, "cancelled"))
         return REFUSE (ctx, "R15.1", "provider %s is cancelled: its audit %s is closing", provider,
                        audit);
+    if (!streq (status, "qualified"))
+        return REFUSE (ctx, "R15.1", "provider %s is %s: findings are recorded only of a"
+                       " qualified provider", provider, status);
     //  The control, and that it applies to a role the provider holds
     if ((rc = lg_ctx_query (ctx, &res,
             "SELECT c.requirement, c.applies_to, c.applies_to = 'any' OR EXISTS (SELECT 1"

@@ -1655,6 +1655,55 @@ test_x3_remediation_report_only_from_a_provider (void **state)
     s_assert_status (s_remediation_facility, "requested");
 }
 
+/* REQ R15.1: only a qualified provider is audited and has findings
+   recorded: AuditOpen of a provider rejected, or only applied, is refused
+   FAILED_PRECONDITION, and so is a finding in an audit of one (opened
+   before this rule), changing nothing. Both were audited, and a finding
+   asked the rejected one for remediation; only a cancelled provider was
+   refused */
+static void
+test_r15_1_only_a_qualified_provider_is_audited (void **state)
+{
+    (void) state;
+    uint64_t applied = rf_applied_provider ("株式会社じゅうばん");
+    uint64_t rejected = rf_applied_provider ("株式会社じゅういちばん");
+    Lgwan__V1__QualificationReview review = LGWAN__V1__QUALIFICATION_REVIEW__INIT;
+    review.provider = rejected;
+    rf_ok (rf_ask ("reviewer", RF_BODY (QUALIFICATION_REVIEW), &review));
+    Lgwan__V1__QualificationDecide decide = LGWAN__V1__QUALIFICATION_DECIDE__INIT;
+    decide.provider = rejected;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_REJECTED;
+    decide.reason = (char *) "要件を満たさない";
+    rf_ok (rf_ask ("reviewer", RF_BODY (QUALIFICATION_DECIDE), &decide));
+    rf_wait_sql (1, "SELECT count(*) FROM audit.providers WHERE id = %" PRIu64
+                    " AND status = 'applied'", applied);
+    rf_wait_sql (1, "SELECT count(*) FROM audit.providers WHERE id = %" PRIu64
+                    " AND status = 'rejected'", rejected);
+    long audits = rf_sqlf_long ("SELECT count(*) FROM audit.audits");
+    lg_reply_t *reply = s_open ("auditor", "plan", rejected, NULL, 0, "", "");
+    char *expected = zsys_sprintf ("provider %" PRIu64 " is rejected: only a qualified provider"
+                                   " is audited", rejected);
+    assert_string_equal (reply->status->message, expected);
+    zstr_free (&expected);
+    rf_refused (reply, RF_CODE (FAILED_PRECONDITION), "R15.1");
+    rf_refused (s_open ("auditor", "plan", applied, NULL, 0, "", ""),
+                RF_CODE (FAILED_PRECONDITION), "R15.1");
+    rf_refused (s_open ("service", "incident", rejected, NULL, 0, "", "INC-REJECTED-1"),
+                RF_CODE (FAILED_PRECONDITION), "R15.1");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits"), audits);
+
+    //  An audit of the rejected provider, as one opened before the rule
+    uint64_t audit = (uint64_t) rf_sqlf_long ("INSERT INTO audit.audits (origin, provider_id,"
+                                              " opened_by, opened_at) VALUES ('plan', %" PRIu64
+                                              ", 'test', now ()) RETURNING id", rejected);
+    long findings = rf_sqlf_long ("SELECT count(*) FROM audit.findings");
+    long requests = rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests");
+    rf_refused (s_finding (audit, "R5.1-technical", "high", true, ""),
+                RF_CODE (FAILED_PRECONDITION), "R15.1");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.findings"), findings);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests"), requests);
+}
+
 int
 main (void)
 {
@@ -1680,6 +1729,7 @@ main (void)
         cmocka_unit_test (test_r15_1_finding_refused_once_the_provider_is_cancelled),
         cmocka_unit_test (test_x3_actor_and_reason_bounds),
         cmocka_unit_test (test_x3_remediation_report_only_from_a_provider),
+        cmocka_unit_test (test_r15_1_only_a_qualified_provider_is_audited),
         cmocka_unit_test_teardown (test_r15_1_cancelled_while_audit_was_down_is_not_overdue,
                                    rf_clock_back),
         cmocka_unit_test_teardown (test_r15_1_cancelled_provider_not_overdue_while_withdrawal_waits,
