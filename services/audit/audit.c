@@ -37,8 +37,11 @@
        audit row held past the lock wait) while this duty goes on; the
        order of the duties alone let such a request go overdue, then be
        withdrawn.
-       A request counts as waiting while it is requested or insufficient; a
-       report received in time stops the clock until it is verified.
+       A request counts as waiting while it is requested or insufficient.
+       No time is kept while a report waits for verification: the deadline
+       stays as it was, and a reported request is neither reminded of nor
+       marked overdue; verified insufficient, it waits again for the same
+       deadline, overdue at the next run if that passed meanwhile.
 */
 #include "audit.h"
 

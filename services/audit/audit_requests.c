@@ -36,10 +36,11 @@
     5. A provider certificate reads only its own records and cannot tell
        another provider's ids from ids that do not exist: a get of another's
        audit or request, or a report on another's request, is NOT_FOUND
-       with the same message, and a list page
-       after another's request is empty, as after none. A question that
-       names another provider (AuditList, RemediationList, ComplianceGet)
-       is refused PERMISSION_DENIED: it says nothing of a record.
+       with the same message, and so is a RemediationList page after
+       another's request, as after one that does not exist. A question
+       that names another provider (AuditList, RemediationList,
+       ComplianceGet) is refused PERMISSION_DENIED: it says nothing of a
+       record.
 */
 #include "audit.h"
 

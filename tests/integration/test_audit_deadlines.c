@@ -1,5 +1,5 @@
 /*  Integration test of audit's deadline rules, in its own migrated schema:
-    a deadline is the end of a business day in Asia/Tokyo (the first instant
+    a deadline is the end of a calendar day in Asia/Tokyo (the first instant
     of the next JST day), whatever the session's time zone; and the duty's
     due scan reads the partial index, not the table.
 */
