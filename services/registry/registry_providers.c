@@ -23,13 +23,20 @@ const char *registry_provider_get_sql =
     DECISION_JSON ("provider", "p.id")
     " FROM providers p WHERE id = $1::bigint";
 
-//  Corporate number of a local government: "000020" + lgcode behind its check digit
+//  The form of a local government's corporate number: "000020" + lgcode
+//  behind its check digit. Only a local government holds a number of this
+//  form, so only a type 1 applicant may give one (R3.1)
+static bool
+s_has_lg_form (const char *number)
+{
+    return lg_check_corporate_number (number) && strncmp (number + 1, "000020", 6) == 0;
+}
+
+//  Corporate number of the local government lgcode
 static bool
 s_is_lg_corporate_number (const char *number, const char *lgcode)
 {
-    return lg_check_corporate_number (number)
-        && strncmp (number + 1, "000020", 6) == 0
-        && strcmp (number + 7, lgcode) == 0;
+    return s_has_lg_form (number) && strcmp (number + 7, lgcode) == 0;
 }
 
 //  True when lgcode is in the current reference list; -2 on database failure
@@ -81,6 +88,10 @@ s_check_apply (lg_ctx_t *ctx, const Lgwan__V1__ProviderApply *a)
         if ((needs || *a->corporate_number) && !lg_check_corporate_number (a->corporate_number))
             return INVALID (ctx, "R3.1", "corporate number \"%.16s\" is not 13 digits with a"
                             " valid check digit", a->corporate_number);
+        if (s_has_lg_form (a->corporate_number))
+            return INVALID (ctx, "R3.1", "corporate number %.16s is a local government's"
+                            " (000020 + local government code): only a local government"
+                            " (type 1) holds one", a->corporate_number);
     }
     return reg_check_contacts (ctx, a->contacts, a->n_contacts)
         || reg_check_data_centres (ctx, a->data_centres, a->n_data_centres)? -1: 0;

@@ -322,6 +322,31 @@ test_r3_1_refusals (void **state)
     assert_int_equal (s_count_rows ("registry.providers"), before + 2);
 }
 
+/* REQ R3.1: a corporate number of the local-government form ("000020" +
+   lgcode behind its check digit) belongs to a local government, so only a
+   type 1 applicant may give one. Before, types 2-7 were checked for the
+   check digit only: a private corporation took Osaka Prefecture's number,
+   and Osaka itself was then refused as "already registered". */
+static void
+test_r3_1_local_government_number_only_for_a_local_government (void **state)
+{
+    (void) state;
+    long before = s_count_rows ("registry.providers");
+    for (int type = 2; type <= 7; type++) {
+        lg_reply_t *reply = s_apply ("operator", NULL, type, "大阪府のふり", "4000020270008",
+                                     NULL);
+        s_expect (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, "R3.1");
+        assert_non_null (strstr (reply->status->message, "local government"));
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    }
+    assert_int_equal (s_count_rows ("registry.providers"), before);
+    //  The number is still Osaka's to give
+    lg_reply_t *reply = s_apply ("operator", NULL, 1, "大阪府", "4000020270008", "270008");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_count_rows ("registry.providers"), before + 1);
+}
+
 /* REQ X.3: long strings refused, nothing written */
 static void
 test_x3_long_names (void **state)
@@ -1258,6 +1283,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_apply_and_get),
         cmocka_unit_test (test_r3_1_refusals),
+        cmocka_unit_test (test_r3_1_local_government_number_only_for_a_local_government),
         cmocka_unit_test (test_x3_long_names),
         cmocka_unit_test (test_x3_malformed),
         cmocka_unit_test (test_x3_refusals_of_requests_not_read_reach_their_client),
