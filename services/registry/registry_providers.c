@@ -341,6 +341,12 @@ reg_president_approval_record (lg_ctx_t *ctx)
     if (type != LGWAN__V1__ENTITY_TYPE__VOLUNTARY_ORGANISATION)
         return REFUSE (ctx, "R3.2", "only a voluntary organisation (type 7) needs the"
                        " President's approval");
+    //  The approval is what qualification is decided on: once decided, it
+    //  is the record's history, not to be rewritten
+    if (!streq (status, "applied") && !streq (status, "under_review"))
+        return REFUSE (ctx, "R3.2", "provider %" PRIu64 " is %s: the President's approval is"
+                       " recorded only before qualification is decided (applied or"
+                       " under_review)", r->provider, status);
     char id [24], now [40];
     ID_TEXT (id, r->provider);
     lg_clock_format (ctx->now_us, now, sizeof now);

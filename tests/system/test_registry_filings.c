@@ -338,6 +338,77 @@ test_r3_2_president_approval (void **state)
     s_assert_status (id, "qualified");
 }
 
+//  The President's approval of a provider as a viewer reads it: "on by ref"
+static char *
+s_approval_of (uint64_t provider)
+{
+    lg_reply_t *reply = rf_provider_get ("viewer", provider);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__PresidentApproval *a = reply->provider->provider->president_approval;
+    char *text = a? zsys_sprintf ("%s by %s", a->approved_on, a->reference): strdup ("-");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return text;
+}
+
+//  An approval refused FAILED_PRECONDITION R3.2 changes nothing
+static void
+s_assert_approval_refused (uint64_t provider, const char *expected, const char *status)
+{
+    long versions = rf_count ("versions");
+    lg_reply_t *reply = s_approval (provider, "2027-02-27");
+    rf_expect (reply, RF_CODE (FAILED_PRECONDITION), "R3.2");
+    assert_non_null (strstr (reply->status->message, status));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_count ("versions"), versions);
+    char *approval = s_approval_of (provider);
+    assert_string_equal (approval, expected);
+    free (approval);
+}
+
+/* REQ R3.2: the President's approval is what qualification is decided on:
+   it is recorded (and corrected) while the provider is applied or under
+   review, and not once qualification is decided. Before, only the entity
+   type was checked: the approval of a qualified provider was rewritten to a
+   date after its qualification, and that of a cancelled one too, a version
+   each and no ProviderChanged. */
+static void
+test_r3_2_approval_not_rewritten_once_decided (void **state)
+{
+    (void) state;
+    Lgwan__V1__ProviderApply apply = LGWAN__V1__PROVIDER_APPLY__INIT;
+    apply.name_ja = (char *) "自治体クラウド研究会";
+    apply.entity_type = LGWAN__V1__ENTITY_TYPE__VOLUNTARY_ORGANISATION;
+    uint64_t qualified = rf_apply (&apply);
+    rf_ok (s_approval (qualified, "2027-02-15"));
+    rf_ok (s_review ("reviewer", qualified));
+    rf_ok (s_approval (qualified, "2027-02-16"));                //  corrected under review
+    rf_ok (s_decide ("reviewer", qualified, LGWAN__V1__OUTCOME__OUTCOME_APPROVED, "承認済み"));
+    s_assert_approval_refused (qualified, "2027-02-16 by 地情機第42号", "qualified");
+
+    apply.name_ja = (char *) "不適格研究会";
+    uint64_t rejected = rf_apply (&apply);
+    rf_ok (s_review ("reviewer", rejected));
+    rf_ok (s_decide ("reviewer", rejected, LGWAN__V1__OUTCOME__OUTCOME_REJECTED, "不適格"));
+    s_assert_approval_refused (rejected, "-", "rejected");
+
+    //  The qualified one withdraws (an application, approved for today)
+    Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
+    cancel.kind = LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
+    cancel.subject = (char *) "provider";
+    cancel.id = qualified;
+    cancel.cancel = true;
+    lg_reply_t *reply = rf_ask ("operator", RF_BODY (CHANGE_FILE), &cancel);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+    decide.change = reply->change->change->id;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+    decide.reason = (char *) "撤退を承認";
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_ok (rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide));
+    s_assert_status (qualified, "cancelled");
+    s_assert_approval_refused (qualified, "2027-02-16 by 地情機第42号", "cancelled");
+}
+
 /* REQ R3.3: every data centre is in Japan, also after a change */
 static void
 test_r3_3_data_centres (void **state)
@@ -1785,6 +1856,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_r3_1_reference_list),
         cmocka_unit_test (test_r3_2_president_approval),
+        cmocka_unit_test (test_r3_2_approval_not_rewritten_once_decided),
         cmocka_unit_test (test_r3_3_data_centres),
         cmocka_unit_test (test_r4_3_qualification_review),
         cmocka_unit_test (test_r12_1_operating_body_again_after_rejection_or_cancellation),

@@ -142,7 +142,8 @@ static const ctl_command_t s_commands [] = {
     { "provider", "list",   "provider_list",  NULL, NULL,
       "providers filtered by --entity-type, --status, --name-prefix; page with --after-id" },
     { "provider", "approve-president", "president_approval_record", NULL, NULL,
-      "record the J-LIS President's approval of a type 7 provider (R3.2)" },
+      "record the J-LIS President's approval of a type 7 provider, applied or under review"
+      " (R3.2)" },
     { "qualification", "review", "qualification_review", NULL, NULL,
       "take a qualification application under review (R4.3)" },
     { "qualification", "decide", "qualification_decide", NULL, NULL,
