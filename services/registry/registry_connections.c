@@ -342,6 +342,8 @@ reg_check_connection_contacts (lg_ctx_t *ctx, uint64_t provider, Lgwan__V1__Cont
     return rc;
 }
 
+//  s_check_row of a service, locked; a provider calling must be its hosting
+//  provider, which is checked first (X.3)
 static int
 s_check_service (lg_ctx_t *ctx, uint64_t service, uint64_t *hosting)
 {
@@ -363,7 +365,14 @@ s_check_service (lg_ctx_t *ctx, uint64_t service, uint64_t *hosting)
         PQclear (res);
         return MISSING (ctx, "no service %s", text);
     }
-    rc = s_check_row (ctx, res, service, hosting);
+    //  X.3: a provider other than the host is denied before the checks,
+    //  whose refusals tell the service's and its host's state
+    if (ctx->caller && ctx->caller->role == LG_ROLE_PROVIDER
+    &&  ctx->caller->provider_id != lg_db_u64 (res, 0, "hosting"))
+        rc = DENIED (ctx, "only the hosting provider of service %" PRIu64 " applies for its"
+                     " connection", service);
+    else
+        rc = s_check_row (ctx, res, service, hosting);
     PQclear (res);
     return rc;
 }
@@ -402,9 +411,6 @@ reg_connection_apply (lg_ctx_t *ctx)
     int rc = s_check_service (ctx, a->service, &hosting);
     if (rc)
         return rc;
-    if (ctx->caller->role == LG_ROLE_PROVIDER && ctx->caller->provider_id != hosting)
-        return DENIED (ctx, "only the hosting provider of service %" PRIu64 " applies for its"
-                       " connection", a->service);
     char service [24], provider [24], v4 [8], v6 [8], now [40];
     ID_TEXT (service, a->service);
     ID_TEXT (provider, hosting);

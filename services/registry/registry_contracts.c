@@ -74,10 +74,10 @@ s_qualified (lg_ctx_t *ctx, uint64_t provider, const char *requirement)
     " LEFT JOIN service_holders hh ON hh.service_id = s.id AND hh.role = 2" \
     " LEFT JOIN providers hp ON hp.id = hh.provider_id"
 
-//  Each service covered as it is now (rows of COVERED_COLUMNS): registered,
-//  its hosting provider qualified (R4.1), and the contract's provider still
-//  one of its holders that answer for it (R10.1). contract is NULL while
-//  the contract is made. 0, or -1 refused
+//  Each service covered as it is now (rows of COVERED_COLUMNS): the
+//  contract's provider still one of its holders that answer for it (R10.1),
+//  checked first, then registered, its hosting provider qualified (R4.1).
+//  contract is NULL while the contract is made. 0, or -1 refused
 static int
 s_check_covered (lg_ctx_t *ctx, const PGresult *res, const char *provider, const char *contract)
 {
@@ -88,14 +88,16 @@ s_check_covered (lg_ctx_t *ctx, const PGresult *res, const char *provider, const
         const char *hosting_status = lg_db_value (res, row, "hosting_status");
         if (!status)
             return MISSING (ctx, "no service %s", service);
+        //  First: a provider learns nothing of the state of a service it
+        //  does not provide (X.3)
+        if (!streq (lg_db_value (res, row, "holds"), "t"))
+            return REFUSE (ctx, "R10.1", "provider %s provides service %s neither as application"
+                           " & content nor as hosting provider", provider, service);
         if (!streq (status, "registered"))
             return contract
                 ? REFUSE (ctx, "R4.1", "service %s covered by contract %s is no longer registered",
                           service, contract)
                 : REFUSE (ctx, "R4.1", "service %s is not registered", service);
-        if (!streq (lg_db_value (res, row, "holds"), "t"))
-            return REFUSE (ctx, "R10.1", "provider %s provides service %s neither as application"
-                           " & content nor as hosting provider", provider, service);
         if (!streq (hosting_status? hosting_status: "missing", "qualified"))
             return REFUSE (ctx, "R4.1", "hosting provider %s of service %s is %s, not qualified",
                            hosting? hosting: "-", service,

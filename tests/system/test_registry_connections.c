@@ -1155,6 +1155,33 @@ test_r5_2_r12_1_connection_application_input (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+/* REQ X.3: a provider that is not a service's hosting provider is denied
+   before the service's or its host's state is looked at. Before, R4.1 and
+   R9.2 were checked first: provider 2, applying for another provider's
+   services, was told one was "applied, not registered" and that the host of
+   the other "needs an emergency response contact and an operations manager" */
+static void
+test_x3_not_the_host_is_denied_before_the_state_is_told (void **state)
+{
+    (void) state;
+    uint64_t host = rf_qualified_provider ("他社ホスティング株式会社");   //  no contacts
+    uint64_t services [] = { rf_applied_service (host, host), rf_registered_service (host, host) };
+    const char *requirements [] = { "R4.1", "R9.2" };
+    long connections = rf_count ("connections");
+    long versions = rf_count ("versions");
+    for (size_t i = 0; i < 2; i++) {
+        lg_reply_t *reply = s_apply ("provider2", services [i], 30, 0);
+        rf_expect (reply, RF_CODE (PERMISSION_DENIED), "X.3");
+        assert_non_null (strstr (reply->status->message, "only the hosting provider"));
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        //  Staff are told why
+        rf_refused (s_apply ("operator", services [i], 30, 0), RF_CODE (FAILED_PRECONDITION),
+                    requirements [i]);
+    }
+    assert_int_equal (rf_count ("connections"), connections);
+    assert_int_equal (rf_count ("versions"), versions);
+}
+
 /* REQ R12.1: a pool is a well-formed prefix of the right size, and never
    overlaps another pool */
 static void
@@ -2219,6 +2246,7 @@ main (void)
         cmocka_unit_test (test_r9_2_connection_needs_both_contacts),
         cmocka_unit_test (test_r9_2_contacts_kept_while_a_connection_is_in_effect),
         cmocka_unit_test (test_r5_2_r12_1_connection_application_input),
+        cmocka_unit_test (test_x3_not_the_host_is_denied_before_the_state_is_told),
         cmocka_unit_test (test_r12_1_pool_input),
         cmocka_unit_test (test_r11_servers),
         cmocka_unit_test (test_r4_2_bandwidth_change),

@@ -1684,6 +1684,28 @@ test_r10_1_contract_needs_its_provider_in_the_service (void **state)
     rf_ok (rf_activate ("operator", s_delivered_contract (1, "131016", service)));
 }
 
+/* REQ X.3, REQ R10.1: a provider's contract may not cover a service it
+   does not provide, and is refused so before the service's state is looked
+   at. Before, R4.1 came first: provider 2, covering another provider's
+   service, was told it "is not registered" (still under review) */
+static void
+test_x3_contract_tells_nothing_of_a_service_not_provided (void **state)
+{
+    (void) state;
+    const char *responsibility = "本サービスの提供及び運用管理の責任は事業者が負う";
+    uint64_t host = rf_qualified_provider ("審査中サービス株式会社");
+    uint64_t pending = rf_applied_service (host, host);
+    long contracts = rf_count ("contracts");
+    lg_reply_t *reply = s_contract_create ("provider2", 2, "131016", pending, responsibility);
+    rf_expect (reply, RF_CODE (FAILED_PRECONDITION), "R10.1");
+    assert_null (strstr (reply->status->message, "registered"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  Its own provider is told why
+    rf_refused (s_contract_create ("operator", host, "131016", pending, responsibility),
+                RF_CODE (FAILED_PRECONDITION), "R4.1");
+    assert_int_equal (rf_count ("contracts"), contracts);
+}
+
 /* REQ R10.1: a holders change that takes the provider of an active
    contract out of the service (neither application & content nor hosting
    any more) is refused naming the contract, when filed and when decided
@@ -1876,6 +1898,7 @@ main (void)
         cmocka_unit_test (test_r4_3_review_queue),
         cmocka_unit_test (test_r4_3_review_queue_names_the_provider),
         cmocka_unit_test (test_r10_1_contract_needs_its_provider_in_the_service),
+        cmocka_unit_test (test_x3_contract_tells_nothing_of_a_service_not_provided),
         cmocka_unit_test (test_r10_1_holders_change_keeps_the_providers_of_active_contracts),
         cmocka_unit_test (test_r7_1_using_body_of_a_long_name),
         cmocka_unit_test (test_x3_lists_in_a_request_are_bounded),
