@@ -811,6 +811,12 @@ reg_change_file (lg_ctx_t *ctx)
     if (*f->effective_on)
         return INVALID (ctx, "R4.2", "only a cancellation has an effective date");
 
+    //  The patch's lists are bounded before anything is locked (REG_LIST_MAX)
+    if ((f->provider && (reg_check_count (ctx, "contacts", f->provider->n_contacts)
+                     ||  reg_check_count (ctx, "data centres", f->provider->n_data_centres)))
+    ||  (f->service && reg_check_count (ctx, "holders", f->service->n_holders)))
+        return -1;
+
     //  Whose record it is first: another provider learns nothing of it (not
     //  even which kind of change it would take) but PERMISSION_DENIED
     uint64_t provider;

@@ -795,6 +795,95 @@ test_x3_history_read_takes_no_lock (void **state)
     assert_true (took < LG_DB_LOCK_WAIT_MS / 2);
 }
 
+//  File change as operator while another transaction holds the row of
+//  table id; the reply and how long it took (ms)
+static lg_reply_t *
+s_change_while_held (const char *table, uint64_t id, Lgwan__V1__ChangeFile *change,
+                     int64_t *took)
+{
+    PGconn *holder = PQconnectdb (rf.admin);
+    char *sql = zsys_sprintf ("BEGIN; SELECT 1 FROM registry.%s WHERE id = %" PRIu64
+                              " FOR UPDATE", table, id);
+    PGresult *res = PQexec (holder, sql);
+    bool held = PQresultStatus (res) == PGRES_TUPLES_OK && PQntuples (res) == 1;
+    PQclear (res);
+    zstr_free (&sql);
+    int64_t started = zclock_mono ();
+    lg_reply_t *reply = rf_ask ("operator", RF_BODY (CHANGE_FILE), change);
+    *took = zclock_mono () - started;
+    res = PQexec (holder, "COMMIT");
+    PQclear (res);
+    PQfinish (holder);
+    assert_true (held);
+    return reply;
+}
+
+/* REQ X.3: the lists of a change's patch (a provider's contacts and data
+   centres, a service's holders) hold at most 256 entries, refused
+   INVALID_ARGUMENT before anything is locked, like those of every other
+   request. Before, ChangeFile locked the record first: an oversized patch
+   waited for a write holding the record, and was answered busy */
+static void
+test_x3_change_lists_are_bounded_before_the_record_is_locked (void **state)
+{
+    (void) state;
+    uint64_t provider = rf_qualified_provider ("連絡先の多い株式会社");
+    uint64_t service = rf_registered_service (provider, provider);
+    long changes = rf_count ("changes");
+    enum { N = 257 };
+    static Lgwan__V1__Contact contact [N];
+    static Lgwan__V1__DataCentre centre [N];
+    static Lgwan__V1__RoleHolder holder [N];
+    Lgwan__V1__Contact *contacts [N];
+    Lgwan__V1__DataCentre *centres [N];
+    Lgwan__V1__RoleHolder *holders [N];
+    for (size_t i = 0; i < N; i++) {
+        lgwan__v1__contact__init (&contact [i]);
+        contacts [i] = &contact [i];
+        lgwan__v1__data_centre__init (&centre [i]);
+        centres [i] = &centre [i];
+        lgwan__v1__role_holder__init (&holder [i]);
+        holders [i] = &holder [i];
+    }
+    Lgwan__V1__ProviderPatch contacts_patch = LGWAN__V1__PROVIDER_PATCH__INIT;
+    contacts_patch.contacts = contacts;
+    contacts_patch.n_contacts = N;
+    contacts_patch.replace_contacts = true;
+    Lgwan__V1__ProviderPatch centres_patch = LGWAN__V1__PROVIDER_PATCH__INIT;
+    centres_patch.data_centres = centres;
+    centres_patch.n_data_centres = N;
+    centres_patch.replace_data_centres = true;
+    Lgwan__V1__ServicePatch holders_patch = LGWAN__V1__SERVICE_PATCH__INIT;
+    holders_patch.holders = holders;
+    holders_patch.n_holders = N;
+    holders_patch.replace_holders = true;
+    struct {
+        const char *table, *subject, *list;
+        uint64_t id;
+        Lgwan__V1__ProviderPatch *provider;
+        Lgwan__V1__ServicePatch *service;
+    } cases [] = {
+        { "providers", "provider", "at most 256 contacts", provider, &contacts_patch, NULL },
+        { "providers", "provider", "at most 256 data centres", provider, &centres_patch, NULL },
+        { "services", "service", "at most 256 holders", service, NULL, &holders_patch },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+        change.kind = APPLICATION;
+        change.subject = (char *) cases [i].subject;
+        change.id = cases [i].id;
+        change.provider = cases [i].provider;
+        change.service = cases [i].service;
+        int64_t took;
+        lg_reply_t *reply = s_change_while_held (cases [i].table, cases [i].id, &change, &took);
+        rf_expect (reply, RF_CODE (INVALID_ARGUMENT), "X.3");
+        assert_non_null (strstr (reply->status->message, cases [i].list));
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        assert_true (took < LG_DB_LOCK_WAIT_MS / 2);
+    }
+    assert_int_equal (rf_count ("changes"), changes);
+}
+
 /* REQ R4.2: a rejected application never took effect: a change or a
    cancellation of it is refused and writes nothing. A cancellation used to
    be taken, and CancellationEffective announced the end of a service that
@@ -1662,6 +1751,7 @@ main (void)
                                    rf_clock_back),
         cmocka_unit_test (test_r4_2_provider_reads_the_history_of_its_own_records),
         cmocka_unit_test (test_x3_history_read_takes_no_lock),
+        cmocka_unit_test (test_x3_change_lists_are_bounded_before_the_record_is_locked),
         cmocka_unit_test (test_x3_permissions),
         cmocka_unit_test (test_r4_2_another_providers_filing_is_denied),
         cmocka_unit_test (test_r4_2_interconnection_is_cancelled),
