@@ -652,7 +652,10 @@ s_apply_patch (lg_ctx_t *ctx, const char *subject, uint64_t id, const char *payl
             goto done;
         if ((rc = reg_version (ctx, "service", id)))
             goto done;
-        //  Followers learn the holders as they are now
+        //  Followers learn the holders as they are now; a title alone is
+        //  none of theirs
+        if (!p->replace_holders)
+            goto done;
         Lgwan__V1__Service *service = reg_service_load (ctx, id, &rc);
         if (!service)
             goto done;
