@@ -60,7 +60,16 @@
        incidents.opened) once that transaction committed, since one write
        of the input that fails rolls back all of them.
     5. After an incident is closed, the pair opens nothing for the rule's
-       grace_seconds (PacketFence's grace), also across a restart.
+       grace_seconds (PacketFence's grace), also across a restart and
+       across replicas: the grace is the table's (the last closed_at of the
+       pair plus the rule's grace_seconds). An open looks it up in its own
+       transaction and opens nothing in it; the pairs in grace are loaded
+       at start and at each look at what other replicas changed (note 8);
+       our own IncidentClosed starts it also for a pair whose window did
+       not hold the incident. Before, only a window that held the incident
+       started a grace, so a standby that took the sensors after a close
+       through another replica opened (with incident_and_isolate,
+       confirmed) at once.
     6. While an incident of a (connection, rule) is not closed, its events
        attach to it: the first LG_MONITOR_EVIDENCE are written as evidence,
        the rest only counted and added every flush; both only while the
@@ -84,7 +93,8 @@
        statement reads the head of the shared outbox and the cursors; when
        the head moved, rules and allow-list are reloaded and the incidents
        this replica holds open are looked up (one closed elsewhere empties
-       its window, as our own IncidentClosed does); when a cursor moved
+       its window, as our own IncidentClosed does) and the pairs in grace
+       are loaded again (note 5); when a cursor moved
        (the leader applied registry or isolation events), the prefixes are.
        Before, a replica that took the sensors went on applying a rule
        disabled, an allow-list entry removed, or an incident closed through
@@ -156,6 +166,7 @@ typedef struct _s_window_t {
     //  During a write duty, what it would make true
     uint64_t t_incident;
     uint32_t t_evidence;
+    int64_t t_grace;                //  the open found the pair in grace until then
 } s_window_t;
 
 //  An active connection, as the prefix table's value (index + 1): the
@@ -549,6 +560,64 @@ s_conn_window (s_intake_t *self, s_conn_t *conn, uint64_t rule)
     return s_window (self, conn->id, rule);
 }
 
+//  The pairs (connection, rule) whose last closed incident's grace has not
+//  ended at now_us: rows of connection_id, rule_id and until (us since the
+//  epoch); only the pair's when connection is not 0. The table's, so every
+//  replica sees a close made through any of them (note 5). An incident
+//  closed more than 30 days ago (the longest grace) is in none.
+static PGresult *
+s_grace_rows (lg_db_t *db, int64_t now_us, uint64_t connection, uint64_t rule)
+{
+    char now [40], conn [24], rul [24];
+    lg_clock_format (now_us, now, sizeof now);
+    snprintf (conn, sizeof conn, "%" PRIu64, connection);
+    snprintf (rul, sizeof rul, "%" PRIu64, rule);
+    return lg_db_exec (db, "SELECT i.connection_id, i.rule_id, (extract (epoch FROM max (i.closed_at)"
+                           " + r.grace_seconds * interval '1 second') * 1000000)::bigint AS until"
+                           " FROM incidents i JOIN rules r ON r.id = i.rule_id"
+                           " WHERE i.status = 'closed' AND r.grace_seconds > 0"
+                           " AND i.closed_at > $1::timestamptz - interval '30 days'"
+                           " AND ($2::bigint = 0 OR (i.connection_id = $2::bigint"
+                           " AND i.rule_id = $3::bigint))"
+                           " GROUP BY i.connection_id, i.rule_id, r.grace_seconds"
+                           " HAVING max (i.closed_at) + r.grace_seconds * interval '1 second'"
+                           " > $1::timestamptz", 3, (const char *[]) { now, conn, rul });
+}
+
+//  The pair opens nothing until until (business time, us); what its window
+//  counted before the close is forgotten. A pair with an incident not
+//  closed attaches to it instead.
+static void
+s_window_grace (s_window_t *w, int64_t until)
+{
+    if (w->incident || until <= w->grace_until)
+        return;
+    w->grace_until = until;
+    w->head = -1;
+}
+
+//  Every pair in grace, as the table says: at start, and at each look at
+//  what other replicas changed (a close through another replica, whose
+//  IncidentClosed this one does not hear; only the replica that closed
+//  kept the grace before, and a standby that took the sensors opened, and
+//  with incident_and_isolate confirmed, at once)
+static int
+s_load_grace (s_intake_t *self)
+{
+    PGresult *res = s_grace_rows (self->db, lg_clock_now_us (), 0, 0);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        return -1;
+    }
+    for (int row = 0; row < PQntuples (res); row++) {
+        s_window_t *window = s_window (self, strtoull (PQgetvalue (res, row, 0), NULL, 10),
+                                       strtoull (PQgetvalue (res, row, 1), NULL, 10));
+        s_window_grace (window, strtoll (PQgetvalue (res, row, 2), NULL, 10));
+    }
+    PQclear (res);
+    return 0;
+}
+
 //  Incidents not closed: their events attach (a restart in a burst)
 static int
 s_load_incidents (s_intake_t *self)
@@ -569,28 +638,7 @@ s_load_incidents (s_intake_t *self)
     if (PQntuples (res))
         lg_info ("%d incidents not closed: their events attach to them", PQntuples (res));
     PQclear (res);
-    //  Pairs still in the grace of their last closed incident
-    res = lg_db_exec (self->db, "SELECT i.connection_id, i.rule_id, (extract (epoch FROM"
-                                " max (i.closed_at) + r.grace_seconds * interval '1 second')"
-                                " * 1000000)::bigint FROM incidents i JOIN rules r ON r.id = i.rule_id"
-                                " WHERE i.status = 'closed' AND r.grace_seconds > 0"
-                                " GROUP BY i.connection_id, i.rule_id, r.grace_seconds", 0, NULL);
-    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
-        PQclear (res);
-        return -1;
-    }
-    int64_t now = lg_clock_now_us ();
-    for (int row = 0; row < PQntuples (res); row++) {
-        int64_t until = strtoll (PQgetvalue (res, row, 2), NULL, 10);
-        if (until <= now)
-            continue;
-        s_window_t *window = s_window (self, strtoull (PQgetvalue (res, row, 0), NULL, 10),
-                                       strtoull (PQgetvalue (res, row, 1), NULL, 10));
-        if (!window->incident)
-            window->grace_until = until;
-    }
-    PQclear (res);
-    return 0;
+    return s_load_grace (self);
 }
 
 static void
@@ -654,6 +702,41 @@ s_write_evidence (lg_ctx_t *ctx, uint64_t incident, uint32_t n,
 
 static int64_t s_window_first (const s_window_t *w);
 
+//  The burst of an open that found an incident not closed (opened before a
+//  restart, or by another replica) attaches to it; none, and nothing opens
+//  (the pair is in grace, or its connection is unknown to the table, which
+//  cannot be: it was attributed)
+static int
+s_attach (lg_ctx_t *ctx, s_intake_t *self, s_op_t *op)
+{
+    s_window_t *w = op->window;
+    char conn [24], rule [24], count [16], at [40];
+    snprintf (conn, sizeof conn, "%" PRIu64, w->key.a);
+    snprintf (rule, sizeof rule, "%" PRIu64, op->rule->id);
+    snprintf (count, sizeof count, "%u", op->rule->threshold);
+    lg_clock_format (op->at_us, at, sizeof at);
+    PGresult *res = lg_db_exec (ctx->db, "UPDATE incidents i SET event_count = event_count + $3::bigint,"
+                                         " last_seen = greatest (last_seen, $4::timestamptz)"
+                                         " WHERE connection_id = $1::bigint AND rule_id = $2::bigint"
+                                         " AND status <> 'closed' RETURNING id,"
+                                         " (SELECT count (*) FROM evidence e WHERE e.incident_id = i.id)",
+                                4, (const char *[]) { conn, rule, count, at });
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        return -2;
+    }
+    int rc = 0;
+    if (PQntuples (res) == 1) {
+        w->t_incident = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+        w->t_evidence = (uint32_t) atoi (PQgetvalue (res, 0, 1));
+        if (w->t_evidence < self->evidence_max)
+            rc = s_write_evidence (ctx, w->t_incident, ++w->t_evidence, &op->alert);
+    }
+    PQclear (res);
+    return rc;
+}
+
+
 static int
 s_open (lg_ctx_t *ctx, s_intake_t *self, s_op_t *op)
 {
@@ -667,8 +750,19 @@ s_open (lg_ctx_t *ctx, s_intake_t *self, s_op_t *op)
     int64_t first_us = s_window_first (w);
     lg_clock_format (first_us && first_us < op->at_us? first_us: op->at_us, first, sizeof first);
     lg_clock_format (ctx->now_us, now, sizeof now);
+    //  The pair's grace, as the table has it: a close through another
+    //  replica holds here before this one's look at it (note 5)
+    PGresult *res = s_grace_rows (ctx->db, ctx->now_us, w->key.a, op->rule->id);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        return -2;
+    }
+    w->t_grace = PQntuples (res) == 1? strtoll (PQgetvalue (res, 0, 2), NULL, 10): 0;
+    PQclear (res);
+    if (w->t_grace)
+        return s_attach (ctx, self, op);
     const char *params [] = { conn, rule, op->rule->name, sig, count, at, now, first };
-    PGresult *res = lg_db_exec (ctx->db,
+    res = lg_db_exec (ctx->db,
         "INSERT INTO incidents (connection_id, provider_id, service_id, prefixes, rule_id,"
         " rule_name, signature_id, status, event_count, first_seen, last_seen, opened_at)"
         " SELECT c.id, c.provider_id, c.service_id, c.prefixes, $2::bigint, $3, $4::bigint, 'open',"
@@ -705,28 +799,7 @@ s_open (lg_ctx_t *ctx, s_intake_t *self, s_op_t *op)
         return rc;
     }
     PQclear (res);
-    //  Not closed already (opened before a restart, or by another replica):
-    //  the burst attaches to it
-    res = lg_db_exec (ctx->db, "UPDATE incidents i SET event_count = event_count + $3::bigint,"
-                               " last_seen = greatest (last_seen, $4::timestamptz)"
-                               " WHERE connection_id = $1::bigint AND rule_id = $2::bigint"
-                               " AND status <> 'closed' RETURNING id,"
-                               " (SELECT count (*) FROM evidence e WHERE e.incident_id = i.id)",
-                      4, (const char *[]) { conn, rule, count, at });
-    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
-        PQclear (res);
-        return -2;
-    }
-    if (PQntuples (res) == 1) {
-        w->t_incident = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
-        w->t_evidence = (uint32_t) atoi (PQgetvalue (res, 0, 1));
-        if (w->t_evidence < self->evidence_max)
-            rc = s_write_evidence (ctx, w->t_incident, ++w->t_evidence, &op->alert);
-    }
-    //  else: the connection is unknown to the table (cannot happen: it was
-    //  attributed); nothing opened
-    PQclear (res);
-    return rc;
+    return s_attach (ctx, self, op);
 }
 
 static int
@@ -737,6 +810,7 @@ s_write_ops (lg_ctx_t *ctx)
         s_window_t *w = self->ops [i].window;
         w->t_incident = w->incident;
         w->t_evidence = w->evidence;
+        w->t_grace = 0;
         self->ops [i].opened = 0;
     }
     int rc = 0;
@@ -774,6 +848,12 @@ s_flush_ops (s_intake_t *self)
                 self->evidence_written += w->t_evidence - w->evidence;
             w->incident = w->t_incident;
             w->evidence = w->t_evidence;
+            if (w->t_grace && !w->incident) {
+                //  The table said the pair is in grace: counted, opens nothing
+                self->in_grace++;
+                w->pending = 0;
+                s_window_grace (w, w->t_grace);
+            }
         }
         else
         if (!w->incident)
@@ -1730,7 +1810,7 @@ s_window_closed (s_intake_t *self, s_window_t *w)
     w->head = -1;
     for (size_t i = 0; i < self->n_rules; i++)
         if (self->rules [i].id == w->key.b && self->rules [i].grace_s)
-            w->grace_until = lg_clock_now_us () + (int64_t) self->rules [i].grace_s * 1000000;
+            s_window_grace (w, lg_clock_now_us () + (int64_t) self->rules [i].grace_s * 1000000);
 }
 
 //  Timer: what other replicas changed (note 8)
@@ -1771,21 +1851,24 @@ s_on_sync (zloop_t *loop, int timer_id, void *arg)
             memcpy (ids + len, item, strlen (item) + 1);
             len += strlen (item);
         }
-    if (!ids)
-        return 0;
-    strcat (ids, "}");
-    res = lg_db_exec (self->db, "SELECT id FROM incidents WHERE id = ANY ($1::bigint[])"
-                                " AND status = 'closed'", 1, (const char *[]) { ids });
-    free (ids);
-    if (res && PQresultStatus (res) == PGRES_TUPLES_OK)
-        for (int row = 0; row < PQntuples (res); row++) {
-            uint64_t closed = strtoull (PQgetvalue (res, row, 0), NULL, 10);
-            for (s_window_t *w = (s_window_t *) zhashx_first (self->windows); w;
-                 w = (s_window_t *) zhashx_next (self->windows))
-                if (w->incident == closed)
-                    s_window_closed (self, w);
-        }
-    PQclear (res);
+    if (ids) {
+        strcat (ids, "}");
+        res = lg_db_exec (self->db, "SELECT id FROM incidents WHERE id = ANY ($1::bigint[])"
+                                    " AND status = 'closed'", 1, (const char *[]) { ids });
+        free (ids);
+        if (res && PQresultStatus (res) == PGRES_TUPLES_OK)
+            for (int row = 0; row < PQntuples (res); row++) {
+                uint64_t closed = strtoull (PQgetvalue (res, row, 0), NULL, 10);
+                for (s_window_t *w = (s_window_t *) zhashx_first (self->windows); w;
+                     w = (s_window_t *) zhashx_next (self->windows))
+                    if (w->incident == closed)
+                        s_window_closed (self, w);
+            }
+        PQclear (res);
+    }
+    //  And the grace of every incident closed elsewhere, whether or not
+    //  this replica held it open
+    s_load_grace (self);
     return 0;
 }
 
@@ -1802,9 +1885,11 @@ s_on_published (void *arg, const char *topic, zframe_t *frame)
     if (streq (topic, "incident_closed")) {
         lg_event_t *event = lgwan__v1__event__unpack (NULL, zframe_size (frame), zframe_data (frame));
         if (event && event->body_case == LGWAN__V1__EVENT__BODY_INCIDENT_CLOSED) {
-            s_key_t key = { event->incident_closed->connection, event->incident_closed->rule };
-            s_window_t *w = (s_window_t *) zhashx_lookup (self->windows, &key);
-            if (w && w->incident == event->incident_closed->incident)
+            //  The grace starts also for a pair whose window did not know
+            //  the incident (or had none)
+            s_window_t *w = s_window (self, event->incident_closed->connection,
+                                      event->incident_closed->rule);
+            if (!w->incident || w->incident == event->incident_closed->incident)
                 s_window_closed (self, w);
         }
         if (event)

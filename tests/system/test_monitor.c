@@ -89,6 +89,7 @@ s_counter (const char *name)
 }
 
 typedef struct {
+    lg_test_proc_t *proc;
     const char *name;
     uint64_t want;
 } s_count_wait_t;
@@ -97,15 +98,23 @@ static bool
 s_counter_reached (void *arg)
 {
     s_count_wait_t *w = (s_count_wait_t *) arg;
-    return s_counter (w->name) >= w->want;
+    return s_counter_of (w->proc, w->name) >= w->want;
+}
+
+//  Until a replica's counter reaches want (15 s)
+static void
+s_wait_counter_of (lg_test_proc_t *proc, const char *name, uint64_t want)
+{
+    s_count_wait_t w = { proc, name, want };
+    if (!lg_test_wait_for (s_counter_reached, &w, 15000))
+        fail_msg ("counter %s stayed at %" PRIu64 ", waited for %" PRIu64, name,
+                  s_counter_of (proc, name), want);
 }
 
 static void
 s_wait_counter (const char *name, uint64_t want)
 {
-    s_count_wait_t w = { name, want };
-    if (!lg_test_wait_for (s_counter_reached, &w, 15000))
-        fail_msg ("counter %s stayed at %" PRIu64 ", waited for %" PRIu64, name, s_counter (name), want);
+    s_wait_counter_of (&s_monitor, name, want);
 }
 
 //  An address inside an IPv4 prefix (the fifth host)
@@ -1236,6 +1245,98 @@ test_r16_1_grace_after_close (void **state)
     rf_set_clock (RF_TODAY_UTC);
 }
 
+/* REQ R16.1: the grace after a close holds on every replica. A standby
+   (up first, as a standby is) that takes the sensors after incidents were
+   closed through the active replica opens nothing for the rule's grace,
+   counted as in grace: at once (its open looks the grace up in the table)
+   and after its look at what the other changed (it loads the pairs in
+   grace); it opens again once the grace has ended. Before, only a window
+   that held the closed incident started a grace: the standby opened, and
+   with incident_and_isolate confirmed for isolation, at once */
+static void
+test_r16_1_grace_holds_on_a_standby_replica (void **state)
+{
+    (void) state;
+    lg_test_proc_t standby = { .service = "monitor" };
+    char *path = zsys_sprintf ("%s/eve-standby.sock", s_dir);
+    char *sock = zsys_sprintf ("LG_MONITOR_EVE_SOCKET=%s", path);
+    char *sensor = zsys_sprintf ("LG_MONITOR_SENSOR_ENDPOINT=tcp://127.0.0.1:%d", lg_test_free_port ());
+    char *clock = zsys_sprintf ("LG_CLOCK_FILE=%s", rf.clock);
+    const char *extra [] = { sock, sensor, clock, "LG_MONITOR_FLUSH_MS=200", NULL };
+    lg_test_proc_t *follows [] = { &rf.registry, &s_isolation, NULL };
+    assert_true (lg_test_proc_start (&standby, rf.admin, rf.certs, follows, extra));
+
+    Lgwan__V1__Rule rule = LGWAN__V1__RULE__INIT;
+    rule.name = (char *) "grace-on-standby";
+    rule.signature_id = 2007;
+    rule.threshold = 1;
+    rule.window_seconds = 60;
+    rule.grace_seconds = 3600;
+    rule.action = LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT_AND_ISOLATE;
+    Lgwan__V1__RuleSet set = LGWAN__V1__RULE_SET__INIT;
+    set.rule = &rule;
+    lg_reply_t *reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    uint64_t id = reply->rule->rule->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    zclock_sleep (2500);                    //  the standby's look: it has the rule
+
+    //  The active replica opens on connections 2 and 3; an operator closes
+    //  both: false positives, an hour of grace
+#define INCIDENTS_OF_RULE "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, id
+    s_push_alerts ("sensor", 2, 2007, 1, "2027-03-01T00:10:00Z");
+    s_push_alerts ("sensor", 3, 2007, 1, "2027-03-01T00:10:00Z");
+    rf_wait_sql (2, INCIDENTS_OF_RULE);
+    for (int connection = 2; connection <= 3; connection++) {
+        Lgwan__V1__IncidentClose close_ = LGWAN__V1__INCIDENT_CLOSE__INIT;
+        close_.incident = (uint64_t) rf_sqlf_long ("SELECT id FROM monitor.incidents WHERE rule_id = %"
+                                                   PRIu64 " AND connection_id = %" PRIu64,
+                                                   id, s_conn [connection]);
+        reply = s_ask (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CLOSE, &close_, "誤検知");
+        rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    }
+
+    //  The sensors fail over to the standby: connection 2's event at once
+    char saved [100];
+    snprintf (saved, sizeof saved, "%s", s_eve_socket);
+    snprintf (s_eve_socket, sizeof s_eve_socket, "%s", path);
+    uint64_t matched = s_counter_of (&standby, "detection.matched");
+    uint64_t grace = s_counter_of (&standby, "detection.in_grace");
+    char *line = s_eve_line (2, 2007, "Misc activity", 1, "2027-03-01T00:11:00Z");
+    s_send_socket (line, strlen (line));
+    zstr_free (&line);
+    s_wait_counter_of (&standby, "detection.matched", matched + 1);
+    zclock_sleep (500);
+    assert_int_equal (rf_sqlf_long (INCIDENTS_OF_RULE), 2);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64
+                                    " AND status <> 'closed'", id), 0);
+    s_wait_counter_of (&standby, "detection.in_grace", grace + 1);
+
+    //  Connection 3's after the standby's look
+    zclock_sleep (2500);
+    line = s_eve_line (3, 2007, "Misc activity", 1, "2027-03-01T00:12:00Z");
+    s_send_socket (line, strlen (line));
+    zstr_free (&line);
+    s_wait_counter_of (&standby, "detection.in_grace", grace + 2);
+    assert_int_equal (rf_sqlf_long (INCIDENTS_OF_RULE), 2);
+
+    //  The grace ends: the standby opens again
+    rf_set_clock ("2027-03-01T01:30:00Z");
+    line = s_eve_line (2, 2007, "Misc activity", 1, "2027-03-01T01:30:00Z");
+    s_send_socket (line, strlen (line));
+    zstr_free (&line);
+    rf_wait_sql (3, INCIDENTS_OF_RULE);
+#undef INCIDENTS_OF_RULE
+    snprintf (s_eve_socket, sizeof s_eve_socket, "%s", saved);
+    assert_int_equal (lg_test_proc_stop (&standby, SIGTERM), 0);
+    s_rule_off (id);
+    zstr_free (&path);
+    zstr_free (&sock);
+    zstr_free (&sensor);
+    zstr_free (&clock);
+}
+
 static bool
 s_released (void *arg)
 {
@@ -1965,6 +2066,7 @@ main (void)
         cmocka_unit_test (test_r16_1_followed_file_rotation),
         cmocka_unit_test (test_r16_1_lgwanctl_rule_allowlist_incident),
         cmocka_unit_test (test_r16_1_grace_after_close),
+        cmocka_unit_test_teardown (test_r16_1_grace_holds_on_a_standby_replica, rf_clock_back),
         cmocka_unit_test (test_r16_1_decommissioned_before_activated_stays_inactive),
         cmocka_unit_test (test_r16_1_released_allocation_stops_attributing),
         cmocka_unit_test (test_r16_1_minute_counts_written_at_stop),
