@@ -2061,9 +2061,14 @@ monitor_intake_attach (void *state, const lg_service_env_t *env)
     }
     self->pull = zsock_new (ZMQ_PULL);
     zsock_set_linger (self->pull, 0);
-    zsock_set_maxmsgsize (self->pull, (int) env->cfg->max_msg);
+    //  The socket bound is twice the application bound, as lg_server's: a
+    //  frame between the two reaches the decoder, which refuses it, counted
+    //  and logged (X.3). At LG_MAX_MSG itself, libzmq dropped the sender's
+    //  connection and every frame over it vanished uncounted; one over
+    //  twice still does (never seen here).
+    zsock_set_maxmsgsize (self->pull, (int) (env->cfg->max_msg * 2));
     //  Backpressure on the sensors, and a bound on what waits here: 50
-    //  frames of at most LG_MAX_MSG each
+    //  frames of at most twice LG_MAX_MSG each
     zsock_set_rcvhwm (self->pull, 50);
     if ((env->auth && lg_auth_server (env->auth, self->pull, "monitor"))
     ||  zsock_bind (self->pull, "%s", self->sensor_endpoint) < 0) {

@@ -1026,6 +1026,35 @@ test_x3_bad_input_counted_never_stops_intake (void **state)
     assert_int_equal (s_counter ("intake.malformed"), bad_now + 1);
 }
 
+/* REQ X.3: a sensor frame over LG_MAX_MSG (1 MiB here) is counted as
+   malformed, per sensor and in the table, and logged; intake goes on with
+   the next frame. Before, the socket's own bound was LG_MAX_MSG: libzmq
+   dropped the sender's connection and the frame vanished uncounted */
+static void
+test_x3_oversized_sensor_frame_counted (void **state)
+{
+    (void) state;
+    zclock_sleep (1000);                    //  the counts so far flushed (every 200 ms)
+    uint64_t malformed = s_counter ("intake.malformed");
+    uint64_t frames_bad = s_counter ("intake.frames_malformed");
+    long table = rf_sqlf_long ("SELECT coalesce (sum (malformed), 0) FROM monitor.sensor_counts");
+    const char *why = "is over 1048576";
+    long logged = lg_test_log_count (s_monitor.pid, why);
+    size_t size = LG_MAX_MSG_DEFAULT + 100;
+    uint8_t *big = (uint8_t *) calloc (1, size);
+    assert_non_null (big);
+    s_push_frame ("sensor", big, size);
+    free (big);
+    //  A good frame after it: the monitor has looked at both
+    uint64_t events = s_counter ("intake.events_sensor");
+    s_push_alerts ("sensor", 1, 2008, 1, "2027-03-01T00:05:00Z");
+    s_wait_counter ("intake.events_sensor", events + 1);
+    assert_int_equal (s_counter ("intake.frames_malformed"), frames_bad + 1);
+    assert_int_equal (s_counter ("intake.malformed"), malformed + 1);
+    rf_wait_sql (table + 1, "SELECT coalesce (sum (malformed), 0) FROM monitor.sensor_counts");
+    assert_int_equal (lg_test_log_count (s_monitor.pid, why), logged + 1);
+}
+
 /* REQ R16.1: the followed EVE file survives rotation: renamed away and
    started again (logrotate's create), and truncated in place (copytruncate);
    lines written to the old file before it moved are read too */
@@ -2056,6 +2085,7 @@ main (void)
         cmocka_unit_test (test_r16_1_restart_mid_burst_no_duplicate),
         cmocka_unit_test (test_r16_1_operator_confirms_and_closes),
         cmocka_unit_test (test_x3_bad_input_counted_never_stops_intake),
+        cmocka_unit_test (test_x3_oversized_sensor_frame_counted),
         cmocka_unit_test (test_x3_line_in_pieces_taken_whole),
         cmocka_unit_test (test_x3_times_that_cannot_be),
         cmocka_unit_test (test_r16_1_rule_widened_goes_on_counting),
