@@ -86,7 +86,8 @@ int monitor_eve_parse (const char *line, size_t size, monitor_alert_t *alert,
 //  One SecurityEventBatch frame. Calls fn for every valid event; counts the
 //  invalid ones in *invalid (why then says what was wrong with the first).
 //  Returns the number of valid events, -1 when size is over limit, -2 when
-//  the frame is not a batch (why says how).
+//  the frame is not a batch: not protobuf, a field a batch has not, or no
+//  events (why says how).
 typedef void (monitor_alert_fn) (void *arg, const monitor_alert_t *alert);
 int monitor_batch_decode (const void *data, size_t size, size_t limit, monitor_alert_fn *fn,
                           void *arg, size_t *invalid, char *why, size_t why_size);

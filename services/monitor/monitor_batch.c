@@ -92,6 +92,21 @@ monitor_batch_decode (const void *data, size_t size, size_t limit, monitor_alert
         snprintf (why, why_size, "not a SecurityEventBatch");
         return -2;
     }
+    //  Protobuf parses an empty frame, or another message whose fields a
+    //  batch has not, as an empty batch: neither is one (X.3). Taken as
+    //  empty batches, they vanished uncounted. Unknown fields inside an
+    //  event are a newer sensor's, and ignored.
+    if (batch->base.n_unknown_fields) {
+        snprintf (why, why_size, "field %u is not a SecurityEventBatch's, not a batch",
+                  batch->base.unknown_fields [0].tag);
+        s_arena_reset ();
+        return -2;
+    }
+    if (batch->n_events == 0) {
+        snprintf (why, why_size, "no events, not a batch");
+        s_arena_reset ();
+        return -2;
+    }
     if (batch->n_events > MONITOR_BATCH_MAX) {
         snprintf (why, why_size, "%zu events in one frame, at most %d", batch->n_events,
                   MONITOR_BATCH_MAX);

@@ -1055,6 +1055,27 @@ test_x3_oversized_sensor_frame_counted (void **state)
     assert_int_equal (lg_test_log_count (s_monitor.pid, why), logged + 1);
 }
 
+/* REQ X.3: sensor frames that protobuf takes for a batch but are none (an
+   empty frame, one of fields a batch has not) are counted as malformed
+   and logged, and intake goes on. Before, each was taken as an empty batch
+   and nothing counted it */
+static void
+test_x3_sensor_frames_that_are_not_batches_counted (void **state)
+{
+    (void) state;
+    uint64_t malformed = s_counter ("intake.malformed");
+    uint64_t frames_bad = s_counter ("intake.frames_malformed");
+    long logged = lg_test_log_count (s_monitor.pid, "not a batch");
+    s_push_frame ("sensor", "", 0);
+    s_push_frame ("sensor", "\x10\x01\x18\x02", 4);
+    uint64_t events = s_counter ("intake.events_sensor");
+    s_push_alerts ("sensor", 1, 2009, 1, "2027-03-01T00:05:00Z");
+    s_wait_counter ("intake.events_sensor", events + 1);
+    assert_int_equal (s_counter ("intake.frames_malformed"), frames_bad + 2);
+    assert_int_equal (s_counter ("intake.malformed"), malformed + 2);
+    assert_int_equal (lg_test_log_count (s_monitor.pid, "not a batch"), logged + 2);
+}
+
 /* REQ R16.1: the followed EVE file survives rotation: renamed away and
    started again (logrotate's create), and truncated in place (copytruncate);
    lines written to the old file before it moved are read too */
@@ -2086,6 +2107,7 @@ main (void)
         cmocka_unit_test (test_r16_1_operator_confirms_and_closes),
         cmocka_unit_test (test_x3_bad_input_counted_never_stops_intake),
         cmocka_unit_test (test_x3_oversized_sensor_frame_counted),
+        cmocka_unit_test (test_x3_sensor_frames_that_are_not_batches_counted),
         cmocka_unit_test (test_x3_line_in_pieces_taken_whole),
         cmocka_unit_test (test_x3_times_that_cannot_be),
         cmocka_unit_test (test_r16_1_rule_widened_goes_on_counting),

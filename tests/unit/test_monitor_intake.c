@@ -244,6 +244,49 @@ test_x3_batch_decode (void **state)
     assert_int_equal (monitor_batch_decode ("\xff\xff\xff", 3, 1024, s_seen, &seen, &invalid, why, sizeof why), -2);
 }
 
+/* REQ X.3: a frame that protobuf parses as a batch but is none (empty,
+   only fields a batch has not, or another message) is refused -2, with
+   why; an event's own unknown field (a newer sensor's) is not. Before, each
+   was taken as an empty batch, 0 events, and nothing counted it */
+static void
+test_x3_frames_that_are_not_batches_refused (void **state)
+{
+    (void) state;
+    s_seen_t seen = { 0, 0 };
+    size_t invalid;
+    char why [128];
+    assert_int_equal (monitor_batch_decode ("", 0, 1024, s_seen, &seen, &invalid, why, sizeof why), -2);
+    assert_string_equal (why, "no events, not a batch");
+    //  Fields 2 and 3 (varints): a batch has only field 1
+    assert_int_equal (monitor_batch_decode ("\x10\x01\x18\x02", 4, 1024, s_seen, &seen, &invalid,
+                                            why, sizeof why), -2);
+    assert_string_equal (why, "field 2 is not a SecurityEventBatch's, not a batch");
+    //  A Request frame sent to the sensor socket
+    Lgwan__V1__Request req = LGWAN__V1__REQUEST__INIT;
+    req.request_id = (char *) "not-a-batch";
+    req.reason = (char *) "x";
+    uint8_t bytes [256];
+    size_t size = lgwan__v1__request__pack (&req, bytes);
+    assert_int_equal (monitor_batch_decode (bytes, size, 1024, s_seen, &seen, &invalid, why, sizeof why), -2);
+    assert_int_equal (seen.count, 0);
+    //  A batch whose event carries field 99 (varint): taken
+    Lgwan__V1__SecurityEvent e = LGWAN__V1__SECURITY_EVENT__INIT;
+    e.src_ip = (char *) "198.18.0.1";
+    e.dest_ip = (char *) "10.0.0.1";
+    e.signature_id = 8;
+    uint8_t event [128];
+    size_t event_size = lgwan__v1__security_event__pack (&e, event);
+    event [event_size++] = 0x98;            //  field 99, varint: tag 99 << 3 = 792
+    event [event_size++] = 0x06;
+    event [event_size++] = 0x01;
+    bytes [0] = 0x0a;                       //  field 1, length-delimited
+    bytes [1] = (uint8_t) event_size;
+    memcpy (bytes + 2, event, event_size);
+    assert_int_equal (monitor_batch_decode (bytes, event_size + 2, 1024, s_seen, &seen, &invalid,
+                                            why, sizeof why), 1);
+    assert_int_equal (seen.last_signature, 8);
+}
+
 /* REQ X.3: a signature_id past a bigint (where it is stored) is refused,
    with why; the largest bigint is taken */
 static void
@@ -369,6 +412,7 @@ main (void)
         cmocka_unit_test (test_r16_1_eve_alert),
         cmocka_unit_test (test_x3_eve_malformed),
         cmocka_unit_test (test_x3_batch_decode),
+        cmocka_unit_test (test_x3_frames_that_are_not_batches_refused),
         cmocka_unit_test (test_x3_signature_id_past_bigint),
         cmocka_unit_test (test_x3_timestamps_that_cannot_be_refused),
         cmocka_unit_test (test_stats_add),
