@@ -877,6 +877,10 @@ s_queue (s_intake_t *self, s_op_kind_t kind, s_window_t *w, const s_rule_t *rule
     op->rule = rule;
     op->alert = *alert;
     op->at_us = at_us;
+    //  An event sent without its time happened when it arrived (the
+    //  proto's rule): its evidence says so. It said '', no time at all
+    if (!*op->alert.timestamp)
+        lg_clock_format (self->now_us, op->alert.timestamp, sizeof op->alert.timestamp);
 }
 
 //  ---------------------------------------------------------------------------

@@ -1387,6 +1387,30 @@ test_r16_1_grace_holds_on_a_standby_replica (void **state)
     zstr_free (&clock);
 }
 
+/* REQ R16.1: the evidence of an event sent without its time (the proto:
+   empty is when it arrived) carries the time it arrived, RFC 3339 UTC, as
+   first_seen does. Before, it carried '', no time at all */
+static void
+test_r16_1_evidence_of_an_event_without_time_says_when_it_arrived (void **state)
+{
+    (void) state;
+    uint64_t rule = s_rule ("no-time", 2010, 1, 60, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    s_push_alerts ("sensor", 3, 2010, 1, "");
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.evidence e JOIN monitor.incidents i ON i.id ="
+                    " e.incident_id WHERE i.rule_id = %" PRIu64, rule);
+    Lgwan__V1__IncidentGet get = LGWAN__V1__INCIDENT_GET__INIT;
+    get.incident = (uint64_t) rf_sqlf_long ("SELECT id FROM monitor.incidents WHERE rule_id = %"
+                                            PRIu64, rule);
+    lg_reply_t *reply = s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_INCIDENT_GET, &get);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    const Lgwan__V1__Incident *incident = reply->incident->incident;
+    assert_int_equal (incident->n_evidence, 1);
+    assert_string_equal (incident->evidence [0]->timestamp, RF_NOW_TEXT);
+    assert_string_equal (incident->evidence [0]->timestamp, incident->first_seen);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    s_rule_off (rule);
+}
+
 static bool
 s_released (void *arg)
 {
@@ -2119,6 +2143,7 @@ main (void)
         cmocka_unit_test (test_r16_1_lgwanctl_rule_allowlist_incident),
         cmocka_unit_test (test_r16_1_grace_after_close),
         cmocka_unit_test_teardown (test_r16_1_grace_holds_on_a_standby_replica, rf_clock_back),
+        cmocka_unit_test (test_r16_1_evidence_of_an_event_without_time_says_when_it_arrived),
         cmocka_unit_test (test_r16_1_decommissioned_before_activated_stays_inactive),
         cmocka_unit_test (test_r16_1_released_allocation_stops_attributing),
         cmocka_unit_test (test_r16_1_minute_counts_written_at_stop),
