@@ -42,11 +42,12 @@
        its version by whoever made the cancellation effective, naming it, and
        CancellationEffective of the contract (published once: a contract's
        own cancellation waiting for a later date then lapses, point 4). Its
-       connections end with it too, their addresses decommissioning (a
-       version each), without events of their own; so do the interconnections
-       it is a side of (cancelled, a version each naming it); its draft
-       contracts are withdrawn (a version each naming it, nothing published:
-       point 8); its services end with it as records (point 4), unwritten.
+       active connections, the registered services it hosts and the
+       interconnections it is a side of end with it too, without events of
+       their own: cancelled, a version each naming it, the connections'
+       addresses decommissioning; its draft contracts are withdrawn (a
+       version each naming it, nothing published: point 8). A service's
+       cancellation ends its active connections likewise, naming it.
     7. An interconnection ends by a cancellation, a notification (policy)
        filed by either side or staff; CancellationEffective names its first
        side as provider. No other change of it is filed.
@@ -256,9 +257,10 @@ s_lock_subject (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t *provi
 //  parent locked here after the record would close a cycle. A cancellation
 //  of an active connection's parent under way is waited for at the
 //  connection's lock and seen by this later statement; so is one of an
-//  active contract's provider (it cancels the contract, s_end_contracts_of).
-//  A provider's cancellation does not write its services: one that commits
-//  while a change of them runs is not seen (filed as it ended)
+//  active contract's provider (it cancels the contract, s_end_contracts_of),
+//  and of a registered service's hosting provider (it cancels the service).
+//  A record that ended with its parent is cancelled as well (s_cancel_now):
+//  a refusal for a cancelled record asks this first, to name the parent
 static int
 s_ended_with (lg_ctx_t *ctx, const char *subject, uint64_t id, char *what, size_t size,
               uint64_t *parent)
@@ -390,15 +392,17 @@ s_check_contracts_kept (lg_ctx_t *ctx, uint64_t service, Lgwan__V1__RoleHolder *
     return rc;
 }
 
-//  The allocations in effect of the connections of a provider or a service
-//  (which: the column naming it) go to decommissioning, and each connection
-//  touched gets a version (its record holds them), its id a row of c
-#define DECOMMISSION_CONNECTIONS_OF(which) \
-    "WITH a AS (UPDATE allocations SET status = 'decommissioning'" \
-    "  WHERE status = 'active' AND connection_id IN (SELECT id FROM connections" \
-    "  WHERE " which " = $1::bigint) RETURNING connection_id)," \
-    " c AS (UPDATE connections SET version = version + 1, updated_at = $2::timestamptz" \
-    "  WHERE id IN (SELECT connection_id FROM a) RETURNING id),"
+//  The active connections of a provider or a service (which: the column
+//  naming it) end with its cancellation: cancelled, their allocations in
+//  effect to decommissioning (released once isolation reports them
+//  decommissioned), their ids rows of c; each gets a version naming the
+//  cancellation (s_ended_by)
+#define END_CONNECTIONS_OF(which) \
+    "WITH c AS (UPDATE connections SET status = 'cancelled', version = version + 1," \
+    "  updated_at = $2::timestamptz WHERE " which " = $1::bigint AND status = 'active'" \
+    "  RETURNING id)," \
+    " a AS (UPDATE allocations SET status = 'decommissioning'" \
+    "  WHERE status = 'active' AND connection_id IN (SELECT id FROM c)),"
 
 //  CancellationEffective of one record: it took effect, on effective_on
 static int
@@ -416,14 +420,14 @@ s_publish_cancellation (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_
     return lg_ctx_emit (ctx, &event);
 }
 
-//  The reason of the version of what ended with a provider's cancellation
-//  (change), naming it; caller frees
+//  The reason of the version of what ended with the cancellation (change)
+//  of its parent (a provider or a service), naming it; caller frees
 static char *
-s_ended_with_provider (lg_ctx_t *ctx, uint64_t change, uint64_t provider)
+s_ended_by (lg_ctx_t *ctx, uint64_t change, const char *parent, uint64_t id)
 {
     const char *reason = ctx->request && ctx->request->reason? ctx->request->reason: "";
-    return zsys_sprintf ("ended with the cancellation of provider %" PRIu64 " (change %" PRIu64
-                         ")%s%s", provider, change, *reason? ": ": "", reason);
+    return zsys_sprintf ("ended with the cancellation of %s %" PRIu64 " (change %" PRIu64
+                         ")%s%s", parent, id, change, *reason? ": ": "", reason);
 }
 
 //  A provider's contracts end with its cancellation (point 6): each active
@@ -452,7 +456,7 @@ s_end_contracts_of (lg_ctx_t *ctx, uint64_t change, uint64_t provider, const cha
                                       " SELECT id, status FROM k ORDER BY id", 2, params);
     if (rc)
         return rc;
-    char *why = s_ended_with_provider (ctx, change, provider);
+    char *why = s_ended_by (ctx, change, "provider", provider);
     for (int row = 0; row < PQntuples (res) && rc == 0; row++) {
         uint64_t contract = lg_db_u64 (res, row, "id");
         rc = reg_version_why (ctx, "contract", contract, why);
@@ -484,7 +488,7 @@ s_end_interconnections_of (lg_ctx_t *ctx, uint64_t change, uint64_t provider)
                                       " SELECT id FROM i ORDER BY id", 2, params);
     if (rc)
         return rc;
-    char *why = s_ended_with_provider (ctx, change, provider);
+    char *why = s_ended_by (ctx, change, "provider", provider);
     for (int row = 0; row < PQntuples (res) && rc == 0; row++)
         rc = reg_version_why (ctx, "interconnection", lg_db_u64 (res, row, "id"), why);
     zstr_free (&why);
@@ -514,20 +518,29 @@ s_cancel_now (lg_ctx_t *ctx, uint64_t change, const char *subject, uint64_t id,
         if (rc)
             return rc;
     }
-    //  The addresses of connections no longer in effect (the connection, its
-    //  service or its provider cancelled) wait, decommissioning, until
-    //  isolation reports the connection decommissioned; then they are released
+    //  What ends with it (point 6): a provider's active connections and the
+    //  registered services it hosts, a service's active connections, each
+    //  cancelled with a version naming this cancellation. The services are
+    //  written after the connections, as an approval locks its connection
+    //  before its service. The addresses of connections no longer in effect
+    //  wait, decommissioning, until isolation reports them decommissioned;
+    //  then they are released
     const char *sql =
         streq (subject, "provider")?
-            DECOMMISSION_CONNECTIONS_OF ("provider_id")
+            END_CONNECTIONS_OF ("provider_id")
+            " s AS (UPDATE services SET status = 'cancelled', version = version + 1,"
+            "  updated_at = $2::timestamptz WHERE status = 'registered' AND id IN"
+            "  (SELECT service_id FROM service_holders WHERE provider_id = $1::bigint"
+            "  AND role = 2) RETURNING id),"
             " r AS (UPDATE providers SET status = 'cancelled', version = version + 1,"
             "  updated_at = $2::timestamptz WHERE id = $1::bigint)"
-            " SELECT id FROM c ORDER BY id":
+            " SELECT 'connection' AS subject, id FROM c"
+            " UNION ALL SELECT 'service', id FROM s ORDER BY subject, id":
         streq (subject, "service")?
-            DECOMMISSION_CONNECTIONS_OF ("service_id")
+            END_CONNECTIONS_OF ("service_id")
             " r AS (UPDATE services SET status = 'cancelled', version = version + 1,"
             "  updated_at = $2::timestamptz WHERE id = $1::bigint)"
-            " SELECT id FROM c ORDER BY id":
+            " SELECT 'connection' AS subject, id FROM c ORDER BY id":
         streq (subject, "connection")?
             //  Its addresses wait until isolation reports it decommissioned
             "WITH a AS (UPDATE allocations SET status = 'decommissioning'"
@@ -543,8 +556,11 @@ s_cancel_now (lg_ctx_t *ctx, uint64_t change, const char *subject, uint64_t id,
     int rc = lg_ctx_query (ctx, &res, sql, 2, params);
     if (rc)
         return rc;
+    char *why = s_ended_by (ctx, change, subject, id);
     for (int row = 0; row < PQntuples (res) && rc == 0; row++)
-        rc = reg_version (ctx, "connection", lg_db_u64 (res, row, "id"));
+        rc = reg_version_why (ctx, lg_db_value (res, row, "subject"), lg_db_u64 (res, row, "id"),
+                              why);
+    zstr_free (&why);
     PQclear (res);
     if (rc || (rc = reg_version (ctx, subject, id)))
         return rc;
@@ -845,6 +861,9 @@ reg_change_file (lg_ctx_t *ctx)
         return REFUSE (ctx, "R4.2", "%s%s of %s %" PRIu64 " is a change notification:"
                        " it takes effect when filed, not when approved", S_WHAT (fields [0]),
                        f->subject, f->id);
+    //  One that ended with its parent is cancelled too: the refusal names the parent
+    if (streq (status, "cancelled") && (rc = s_check_parents (ctx, f->subject, f->id)))
+        return rc;
     if (streq (status, "cancelled") || streq (status, "withdrawn"))
         return REFUSE (ctx, "R4.2", "%s %" PRIu64 " is %s", f->subject, f->id, status);
     //  A rejected application never took effect: nothing to change, and a
@@ -972,8 +991,11 @@ reg_change_decide (lg_ctx_t *ctx)
         return rc;
     }
     if (d->outcome == LGWAN__V1__OUTCOME__OUTCOME_APPROVED) {
-        if (streq (subject_status, "cancelled"))
-            rc = REFUSE (ctx, "R4.2", "%s %" PRIu64 " is cancelled", subject, id);
+        if (streq (subject_status, "cancelled")) {
+            //  Ended with its parent (then cancelled too): the refusal names it
+            if ((rc = s_check_parents (ctx, subject, id)) == 0)
+                rc = REFUSE (ctx, "R4.2", "%s %" PRIu64 " is cancelled", subject, id);
+        }
         else
         if (s_lapses (subject, subject_status, cancel))
             rc = s_set_change_status (ctx, d->change, "lapsed", NULL);

@@ -1620,8 +1620,8 @@ s_versions_of (uint64_t id)
 /* REQ R4.2: cancelling a service or a provider puts the allocations of its
    connections into decommissioning, and each connection it touches gets a
    version that shows them (a connection's record holds its allocations),
-   with the actor and reason of the cancellation. Before, the allocations
-   changed and the connections' histories did not */
+   with the actor of the cancellation and a reason naming it. Before, the
+   allocations changed and the connections' histories did not */
 /* REQ X.1 */
 static void
 test_r4_2_cancellation_versions_the_connections_it_ends (void **state)
@@ -1644,15 +1644,20 @@ test_r4_2_cancellation_versions_the_connections_it_ends (void **state)
     cancel.subject = (char *) "service";
     cancel.id = service;
     cancel.cancel = true;
-    rf_ok (rf_ask_why ("operator", "サービス廃止", RF_BODY (CHANGE_FILE), &cancel));
+    lg_reply_t *reply = rf_ask_why ("operator", "サービス廃止", RF_BODY (CHANGE_FILE), &cancel);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    char *why = zsys_sprintf ("ended with the cancellation of service %" PRIu64 " (change %"
+                              PRIu64 "): サービス廃止", service, reply->change->change->id);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
     assert_int_equal (s_versions_of (of_service), service_versions + 1);
-    assert_int_equal (s_decommissioned_version (of_service, "operator:alice", "サービス廃止"), 1);
+    assert_int_equal (s_decommissioned_version (of_service, "operator:alice", why), 1);
+    zstr_free (&why);
     assert_int_equal (s_versions_of (of_provider), provider_versions);
 
     cancel.kind = APPLICATION;
     cancel.subject = (char *) "provider";
     cancel.id = provider;
-    lg_reply_t *reply = rf_ask_why ("operator", "事業撤退", RF_BODY (CHANGE_FILE), &cancel);
+    reply = rf_ask_why ("operator", "事業撤退", RF_BODY (CHANGE_FILE), &cancel);
     rf_expect (reply, RF_CODE (OK), NULL);
     Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
     decide.change = reply->change->change->id;
@@ -1660,8 +1665,11 @@ test_r4_2_cancellation_versions_the_connections_it_ends (void **state)
     decide.reason = (char *) "撤退を承認";
     lgwan__v1__reply__free_unpacked (reply, NULL);
     rf_ok (rf_ask_why ("reviewer", "撤退を承認", RF_BODY (CHANGE_DECIDE), &decide));
+    why = zsys_sprintf ("ended with the cancellation of provider %" PRIu64 " (change %" PRIu64
+                        "): 撤退を承認", provider, decide.change);
     assert_int_equal (s_versions_of (of_provider), provider_versions + 1);
-    assert_int_equal (s_decommissioned_version (of_provider, "reviewer:rita", "撤退を承認"), 1);
+    assert_int_equal (s_decommissioned_version (of_provider, "reviewer:rita", why), 1);
+    zstr_free (&why);
     //  Decommissioning already, with its service: not touched again
     assert_int_equal (s_versions_of (of_service), service_versions + 1);
 }
@@ -1699,6 +1707,84 @@ s_change_id (lg_reply_t *reply)
     uint64_t id = reply->change->change->id;
     lgwan__v1__reply__free_unpacked (reply, NULL);
     return id;
+}
+
+//  Current versions of service id by actor with reason whose record is cancelled: 1 or 0
+static long
+s_service_ended_version (uint64_t id, const char *actor, const char *reason)
+{
+    return rf_sqlf_long ("SELECT count(*) FROM registry.versions v JOIN registry.services s"
+                         " ON s.id = v.subject_id AND s.version = v.version"
+                         " WHERE v.subject = 'service' AND v.subject_id = %" PRIu64
+                         " AND v.actor = '%s' AND v.reason = '%s'"
+                         " AND v.record ->> 'status' = 'cancelled'", id, actor, reason);
+}
+
+//  Connections of provider listed by a viewer with status
+static size_t
+s_listed (uint64_t provider, const char *status)
+{
+    Lgwan__V1__ConnectionList list = LGWAN__V1__CONNECTION_LIST__INIT;
+    list.provider = provider;
+    list.status = (char *) status;
+    lg_reply_t *reply = rf_ask ("viewer", RF_BODY (CONNECTION_LIST), &list);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    size_t n = reply->connection_list->n_connections;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return n;
+}
+
+/* REQ R4.2: what ends with a cancellation is cancelled as a record: a
+   provider's cancellation cancels its active connections and the
+   registered services it hosts, a service's its active connections, each
+   with a version by whoever made it effective whose reason names the
+   cancellation, and no CancellationEffective of its own. ConnectionList
+   status=active lists none of them. Before, they stayed active and
+   registered (the services without a version, the connections with one
+   carrying only the approving request's reason), and ConnectionList
+   status=active still listed the lines of a cancelled provider */
+static void
+test_r4_2_cancellation_cancels_the_connections_and_services_it_ends (void **state)
+{
+    (void) state;
+    s_pool ("asp-v4-ended-records", "198.18.21.0/28", 4);
+    uint64_t provider = rf_qualified_provider ("記録終了株式会社");
+    s_contacts (provider, false, true, true);
+    uint64_t services [2], lines [2];
+    for (int i = 0; i < 2; i++) {
+        services [i] = rf_registered_service (provider, provider);
+        lines [i] = s_under_review ("operator", services [i], 30, 0);
+        lgwan__v1__reply__free_unpacked (s_approve (lines [i]), NULL);
+    }
+    assert_int_equal (s_listed (provider, "active"), 2);
+
+    //  The first service's cancellation ends its line
+    uint64_t change = s_change_id (s_change (NOTIFICATION, "service", services [0], NULL));
+    s_assert_status (lines [0], "cancelled");
+    char *why = zsys_sprintf ("ended with the cancellation of service %" PRIu64 " (change %"
+                              PRIu64 "): 終了", services [0], change);
+    assert_int_equal (s_decommissioned_version (lines [0], "operator:alice", why), 1);
+    zstr_free (&why);
+    assert_int_equal (s_listed (provider, "active"), 1);
+
+    //  The provider's ends the other line and the other service
+    change = s_change_id (s_change (APPLICATION, "provider", provider, NULL));
+    rf_ok (s_change_approve (change));
+    s_assert_status (lines [1], "cancelled");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.services WHERE id = %" PRIu64
+                                    " AND status = 'cancelled'", services [1]), 1);
+    //  The envelope's reason of the approval (rf_ask's)
+    why = zsys_sprintf ("ended with the cancellation of provider %" PRIu64 " (change %" PRIu64
+                        "): system test", provider, change);
+    assert_int_equal (s_decommissioned_version (lines [1], "reviewer:rita", why), 1);
+    assert_int_equal (s_service_ended_version (services [1], "reviewer:rita", why), 1);
+    zstr_free (&why);
+    assert_int_equal (s_listed (provider, "active"), 0);
+    assert_int_equal (s_listed (provider, "cancelled"), 2);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal (rf_cancellations ("connection", lines [i], NULL, NULL), 0);
+    assert_int_equal (rf_cancellations ("service", services [1], NULL, NULL), 0);
+    assert_int_equal (rf_cancellations ("service", services [0], NULL, NULL), 1);
 }
 
 /* REQ R4.2: what ended with its parent takes no change: a connection whose
@@ -2261,6 +2347,7 @@ main (void)
         cmocka_unit_test_teardown (test_r4_2_due_cancellation_of_what_ended_with_its_parent_lapses,
                                    rf_clock_back),
         cmocka_unit_test (test_r12_1_release_is_in_the_connections_history),
+        cmocka_unit_test (test_r4_2_cancellation_cancels_the_connections_and_services_it_ends),
         cmocka_unit_test (test_r9_2_hosting_move_meets_an_application_of_the_old_host),
         cmocka_unit_test (test_r4_2_hosting_move_meets_a_cancellation_by_the_old_host),
     };
