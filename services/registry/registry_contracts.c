@@ -76,7 +76,7 @@ s_qualified (lg_ctx_t *ctx, uint64_t provider, const char *requirement)
 
 //  Each service covered as it is now (rows of COVERED_COLUMNS): the
 //  contract's provider still one of its holders that answer for it (R10.1),
-//  checked first, then registered, its hosting provider qualified (R4.1).
+//  checked first, then its hosting provider qualified, registered (R4.1).
 //  contract is NULL while the contract is made. 0, or -1 refused
 static int
 s_check_covered (lg_ctx_t *ctx, const PGresult *res, const char *provider, const char *contract)
@@ -93,15 +93,17 @@ s_check_covered (lg_ctx_t *ctx, const PGresult *res, const char *provider, const
         if (!streq (lg_db_value (res, row, "holds"), "t"))
             return REFUSE (ctx, "R10.1", "provider %s provides service %s neither as application"
                            " & content nor as hosting provider", provider, service);
+        //  The hosting provider before the service: a provider's
+        //  cancellation cancels the services it hosts, and is their cause
+        if (!streq (hosting_status? hosting_status: "missing", "qualified"))
+            return REFUSE (ctx, "R4.1", "hosting provider %s of service %s is %s, not qualified",
+                           hosting? hosting: "-", service,
+                           hosting_status? hosting_status: "missing");
         if (!streq (status, "registered"))
             return contract
                 ? REFUSE (ctx, "R4.1", "service %s covered by contract %s is no longer registered",
                           service, contract)
                 : REFUSE (ctx, "R4.1", "service %s is not registered", service);
-        if (!streq (hosting_status? hosting_status: "missing", "qualified"))
-            return REFUSE (ctx, "R4.1", "hosting provider %s of service %s is %s, not qualified",
-                           hosting? hosting: "-", service,
-                           hosting_status? hosting_status: "missing");
     }
     return 0;
 }
