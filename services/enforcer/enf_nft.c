@@ -1219,15 +1219,34 @@ enf_nft_verify (enf_nft_t *self, zhashx_t *desired, zlistx_t *missing, zlistx_t 
         lg_why (why, why_size, "could not read the ruleset's generation: %s", strerror (-error));
         return error == -EPERM? ENF_NFT_DENIED: ENF_NFT_FAILED;
     }
+    //  A listing that differs is taken again once before it counts: the
+    //  read-back of a large set right after its batch fell short now and
+    //  then (CI: 378 of 10,000 prefixes missing; cause not found: the
+    //  kernel's dump or libnftables). A real difference is found twice, at
+    //  the cost of one more listing; a short one that the next listing
+    //  contradicts is logged, for whoever looks for the cause
     enf_seen_t *seen = NULL;
-    int rc = enf_nft_read (self, &seen, why, why_size);
-    if (rc)
-        return rc;
-    zlistx_t *lost = enf_strings_new ();
-    zlistx_t *stray = enf_strings_new ();
-    enf_nft_diff (desired, seen->in_force, lost, stray);
-    bool layout = enf_seen_matches (seen, &self->lengths);
-    *ok = zlistx_size (lost) == 0 && zlistx_size (stray) == 0 && layout;
+    zlistx_t *lost = NULL, *stray = NULL;
+    bool layout = false;
+    for (int listing = 0; listing < 2 && !*ok; listing++) {
+        size_t lost_before = lost? zlistx_size (lost): 0;
+        size_t stray_before = stray? zlistx_size (stray): 0;
+        zlistx_destroy (&lost);
+        zlistx_destroy (&stray);
+        enf_seen_destroy (&seen);
+        int rc = enf_nft_read (self, &seen, why, why_size);
+        if (rc)
+            return rc;
+        lost = enf_strings_new ();
+        stray = enf_strings_new ();
+        enf_nft_diff (desired, seen->in_force, lost, stray);
+        layout = enf_seen_matches (seen, &self->lengths);
+        *ok = zlistx_size (lost) == 0 && zlistx_size (stray) == 0 && layout;
+        if (*ok && listing)
+            lg_warning ("a listing of table inet " ENF_TABLE " differed from the desired state"
+                        " (%zu missing, %zu extra) and the next one did not: taken as exact",
+                        lost_before, stray_before);
+    }
     if (*ok) {
         self->known = true;
         self->generation = generation;
