@@ -17,6 +17,13 @@ static lg_test_proc_t s_registry = { .service = "registry" };
 static lg_test_proc_t s_isolation = { .service = "isolation" };
 static uint64_t s_conn [4];             //  1, 2: provider A's; 3: provider B's
 static char s_enforcers [64];           //  where isolation hears its enforcement points
+//  What a test opens that must not outlive it: the hand-made points it has
+//  not closed and a replica of its own. A test that fails returns before
+//  its own clean-up, and a live point it left, acked below the rest, held
+//  the next tests' changes out of force until a Beat; the teardown
+//  (s_clean_up) closes and stops them
+static zsock_t *s_points_open [128];
+static lg_test_proc_t s_replica = { .service = "isolation" };
 
 //  A request with its reason, as who; the reply
 static lg_reply_t *
@@ -661,13 +668,37 @@ s_point_ack (zsock_t *point, uint64_t version)
     s_point_ack_as (point, "fake", version);
 }
 
+//  A hand-made point's socket, kept among the open ones
+static zsock_t *
+s_point_opened (zsock_t *point)
+{
+    size_t slot = 0;
+    while (slot < sizeof s_points_open / sizeof *s_points_open && s_points_open [slot])
+        slot++;
+    assert_true (slot < sizeof s_points_open / sizeof *s_points_open);
+    s_points_open [slot] = point;
+    return point;
+}
+
+//  Close a hand-made point (its replica hears it gone)
+static void
+s_point_close (zsock_t **point)
+{
+    zsock_t *open = *point;
+    for (size_t slot = 0; slot < sizeof s_points_open / sizeof *s_points_open; slot++)
+        if (s_points_open [slot] == open)
+            s_points_open [slot] = NULL;
+    zsock_destroy (&open);
+    *point = NULL;
+}
+
 //  A hand-made point connected to a replica's enforcer endpoint with the
 //  certificate of enforcement point `name` (the only point it may speak
 //  as, X.3)
 static zsock_t *
 s_point_at (const char *endpoint, const char *name)
 {
-    zsock_t *point = zsock_new (ZMQ_DEALER);
+    zsock_t *point = s_point_opened (zsock_new (ZMQ_DEALER));
     char *cert = lg_test_enforcer_cert (s_certs, name);
     char *server = zsys_sprintf ("%s/services/isolation", s_certs);
     assert_non_null (cert);
@@ -1247,7 +1278,7 @@ test_r16_1_hello_again_brings_the_acked_version_down (void **state)
     assert_true (s_get_in_force (s_conn [1]));
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case"
                              " BETWEEN 500 AND 503"), events);
-    zsock_destroy (&point);
+    s_point_close (&point);
 }
 
 /* REQ X.3: an enforcement point cannot claim a version it was never sent.
@@ -1287,7 +1318,7 @@ test_x3_enforcer_cannot_ack_unsent_version (void **state)
     assert_int_equal (s_acked (), (long) version);
 
     //  Later tests (if any) must not wait for this point
-    zsock_destroy (&point);
+    s_point_close (&point);
     s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
 }
 
@@ -1355,7 +1386,7 @@ test_x3_point_name_held_by_one_connection (void **state)
 
     //  The first is gone: the second takes the name over (as an enforcer
     //  does, it says Hello again while nothing comes)
-    zsock_destroy (&first);
+    s_point_close (&first);
     in = NULL;
     for (int i = 0; i < 10 && !in; i++) {
         s_point_hello (second, "twin");
@@ -1365,7 +1396,7 @@ test_x3_point_name_held_by_one_connection (void **state)
     assert_int_equal (in->snapshot->version, version);
     lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
 
-    zsock_destroy (&second);
+    s_point_close (&second);
     s_sql ("DELETE FROM isolation.points WHERE name = 'twin' RETURNING 1");
 }
 
@@ -1414,7 +1445,7 @@ s_pointless_new (char *key)
         snprintf (key, 41, "%s", zcert_public_txt (cert));
         zcert_destroy (&cert);
     }
-    zsock_t *pointless = zsock_new (ZMQ_DEALER);
+    zsock_t *pointless = s_point_opened (zsock_new (ZMQ_DEALER));
     assert_int_equal (lg_auth_client (pointless, secret, server), 0);
     assert_int_equal (zsock_connect (pointless, "%s", s_enforcers), 0);
     zstr_free (&public);
@@ -1446,7 +1477,7 @@ test_x3_r16_1_point_speaks_only_with_its_own_certificate (void **state)
     for (int i = 0; i < 100 && s_sql (acked, "west") != (long) head; i++)
         zclock_sleep (50);
     assert_int_equal (s_sql (acked, "west"), (long) head);
-    zsock_destroy (&west);
+    s_point_close (&west);
     assert_false (s_disconnect_one (id, "INC-FOREIGN"));
     uint64_t version = (uint64_t) s_sql ("SELECT version FROM isolation.desired_head");
     assert_true (version > head);
@@ -1476,7 +1507,7 @@ test_x3_r16_1_point_speaks_only_with_its_own_certificate (void **state)
     //  points were bound): refused whatever it names
     zsock_t *pointless = s_pointless_new (NULL);
     s_expect_refused_for_good (pointless, "pointless", "names no point");
-    zsock_destroy (&pointless);
+    s_point_close (&pointless);
 
     //  West's own certificate puts the change in force
     west = s_point_new ("west");
@@ -1485,8 +1516,8 @@ test_x3_r16_1_point_speaks_only_with_its_own_certificate (void **state)
     for (int i = 0; i < 100 && s_pending (id) != 0; i++)
         zclock_sleep (50);
     assert_int_equal (s_pending (id), 0);
-    zsock_destroy (&west);
-    zsock_destroy (&east);
+    s_point_close (&west);
+    s_point_close (&east);
 }
 
 /* REQ X.3: a frame from another point's certificate is logged with that
@@ -1504,7 +1535,7 @@ test_x3_foreign_ack_logged_while_another_certificate_says_hello (void **state)
     //  West is registered, and offline
     zsock_t *west = s_point_new ("west");
     uint64_t head = s_point_join (west, "west");
-    zsock_destroy (&west);
+    s_point_close (&west);
     assert_int_equal (s_sql ("SELECT refusals FROM isolation.points WHERE name = 'west'"), 0);
 
     char pointless_key [41], north_key [41];
@@ -1548,8 +1579,8 @@ test_x3_foreign_ack_logged_while_another_certificate_says_hello (void **state)
     assert_true (s_isolation_log_count (pointless_logged) <= pointless_before + 1);
     //  Counted on west: the Hellos and the ack
     assert_int_equal (s_sql ("%s", refusals), hellos + 1);
-    zsock_destroy (&north);
-    zsock_destroy (&pointless);
+    s_point_close (&north);
+    s_point_close (&pointless);
     zstr_free (&north_logged);
     zstr_free (&pointless_logged);
 }
@@ -1589,7 +1620,7 @@ test_r16_1_ack_kept_when_not_recorded (void **state)
         zclock_sleep (50);
     assert_int_equal (s_pending (id), 0);
     assert_int_equal (s_acked (), (long) version);
-    zsock_destroy (&point);
+    s_point_close (&point);
     s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
 }
 
@@ -1648,7 +1679,7 @@ test_r16_1_acks_of_many_points_kept_when_not_recorded (void **state)
     long recorded = s_sql (at, version), pending = s_pending (id);
     //  Gone before any assert: live, the points would hold back the tests after this one
     for (int i = 0; i < POINTS; i++)
-        zsock_destroy (&points [i]);
+        s_point_close (&points [i]);
     if (recorded != POINTS || pending != 0)
         fail_msg ("%ld of %d points' acks recorded; the change %s", recorded, POINTS,
                   pending? "still pending": "in force");
@@ -1707,7 +1738,7 @@ test_r16_1_acks_conflict_runs_again_at_once (void **state)
     assert_int_equal (s_sql ("DROP TRIGGER test_conflict ON isolation.points;"
                              " DROP FUNCTION isolation.test_conflict ();"
                              " DROP SEQUENCE isolation.test_conflicts; SELECT 1"), 1);
-    zsock_destroy (&point);
+    s_point_close (&point);
     s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
 }
 
@@ -1752,8 +1783,8 @@ test_r16_1_acks_apart_recorded_together (void **state)
     assert_in_range (zclock_mono () - sent, 0, 600);
     assert_int_equal (s_sql (acked, "late"), (long) version);
 
-    zsock_destroy (&early);
-    zsock_destroy (&late);
+    s_point_close (&early);
+    s_point_close (&late);
     s_sql ("DELETE FROM isolation.points WHERE name IN ('early', 'late') RETURNING 1");
 }
 
@@ -1829,7 +1860,7 @@ test_r16_1_beats_go_on_under_a_held_lock (void **state)
     for (int i = 0; i < 60 && s_sql (seen) <= before; i++)
         zclock_sleep (100);
     assert_true (s_sql (seen) > before);
-    zsock_destroy (&point);
+    s_point_close (&point);
     s_sql ("DELETE FROM isolation.points WHERE name = 'held' RETURNING 1");
 }
 
@@ -1966,7 +1997,7 @@ test_r16_1_kept_ack_leaves_a_retired_point_retired (void **state)
     PQclear (res);
     s_point_ack_as (point, "stale-gw", head);
     zclock_sleep (1500);                        //  its record gave way, the ack kept
-    zsock_destroy (&point);
+    s_point_close (&point);
     assert_true (s_sql ("SELECT acked_version FROM isolation.points WHERE name = 'stale-gw'")
                  < (long) head);
     //  Retired meanwhile (as PointRetire writes it, through another replica)
@@ -2004,7 +2035,7 @@ test_r16_1_gone_point_retired (void **state)
                              || s_sql (acked, "live-gw") != (long) head); i++)
         zclock_sleep (50);
     //  The gateway goes away, and stays away longer than a retirement waits
-    zsock_destroy (&gone);
+    s_point_close (&gone);
     zclock_sleep (1500);
     assert_int_equal (s_sql ("UPDATE isolation.points SET last_seen = last_seen - interval '1 minute'"
                              " WHERE name = 'gone-gw' RETURNING 1"), 1);
@@ -2075,8 +2106,8 @@ test_r16_1_gone_point_retired (void **state)
     s_point_join (gone, "gone-gw");
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.points WHERE name = 'gone-gw'"
                              " AND retired_at IS NULL"), 1);
-    zsock_destroy (&gone);
-    zsock_destroy (&live);
+    s_point_close (&gone);
+    s_point_close (&live);
     s_sql ("DELETE FROM isolation.points WHERE name IN ('gone-gw', 'live-gw') RETURNING 1");
 }
 
@@ -2092,13 +2123,13 @@ test_r16_1_first_change_after_start_is_pushed (void **state)
 {
     (void) state;
     uint64_t id = s_fresh_connection ();
-    lg_test_proc_t replica = { .service = "isolation" };
+    s_replica = (lg_test_proc_t) { .service = "isolation" };
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
     char *enforcers = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=%s", endpoint);
     const char *extra [] = { enforcers, NULL };
     lg_test_proc_t *follows [] = { &s_registry, NULL };
-    assert_true (lg_test_proc_start (&replica, s_admin, s_certs, follows, extra));
+    assert_true (lg_test_proc_start (&s_replica, s_admin, s_certs, follows, extra));
     zsock_t *point = s_point_at (endpoint, "fake");
     uint64_t head = s_point_join (point, "fake");
     s_point_ack (point, head);
@@ -2116,9 +2147,9 @@ test_r16_1_first_change_after_start_is_pushed (void **state)
     assert_int_equal (s_pending (id), 0);
 
     //  Later tests must not wait for this point
-    zsock_destroy (&point);
+    s_point_close (&point);
     s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
-    assert_int_equal (lg_test_proc_stop (&replica, SIGTERM), 0);
+    assert_int_equal (lg_test_proc_stop (&s_replica, SIGTERM), 0);
     zstr_free (&enforcers);
 }
 
@@ -2149,14 +2180,14 @@ test_r16_1_lagging_counts_from_the_oldest_version_not_acked (void **state)
     assert_true (fd >= 0);
     close (fd);
     s_set_clock (clock, "2030-01-01T00:00:00Z");
-    lg_test_proc_t replica = { .service = "isolation" };
+    s_replica = (lg_test_proc_t) { .service = "isolation" };
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
     char *enforcers = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=%s", endpoint);
     char *clock_file = zsys_sprintf ("LG_CLOCK_FILE=%s", clock);
     const char *extra [] = { enforcers, clock_file, "LG_LAG_MS=10000", NULL };
     lg_test_proc_t *follows [] = { &s_registry, NULL };
-    assert_true (lg_test_proc_start (&replica, s_admin, s_certs, follows, extra));
+    assert_true (lg_test_proc_start (&s_replica, s_admin, s_certs, follows, extra));
     zsock_t *point = s_point_at (endpoint, "stuck");
     uint64_t head = s_point_join (point, "stuck");
     s_point_ack_as (point, "stuck", head);
@@ -2171,23 +2202,23 @@ test_r16_1_lagging_counts_from_the_oldest_version_not_acked (void **state)
     //  A change the point never acks: not lagging while the clock stands
     uint64_t first = s_fresh_connection ();
     uint64_t second = s_fresh_connection ();
-    s_disconnect_one_at (&replica, first, "INC-LAG-1");
+    s_disconnect_one_at (&s_replica, first, "INC-LAG-1");
     zclock_sleep (2500);
     assert_int_equal (s_sql (reported), 0);
 
     //  8 s later another, then 8 s more: the head is 8 s old, the oldest
     //  version the point lacks 16 s
     s_set_clock (clock, "2030-01-01T00:00:08Z");
-    s_disconnect_one_at (&replica, second, "INC-LAG-2");
+    s_disconnect_one_at (&s_replica, second, "INC-LAG-2");
     s_set_clock (clock, "2030-01-01T00:00:16Z");
     for (int i = 0; i < 60 && s_sql (reported) != (long) head + 2; i++)
         zclock_sleep (50);
     assert_int_equal (s_sql (reported), (long) head + 2);
     assert_int_equal (s_sql (events, LGWAN__V1__EVENT__BODY_ENFORCEMENT_LAGGING), before + 1);
 
-    zsock_destroy (&point);
+    s_point_close (&point);
     s_sql ("DELETE FROM isolation.points WHERE name = 'stuck' RETURNING 1");
-    assert_int_equal (lg_test_proc_stop (&replica, SIGTERM), 0);
+    assert_int_equal (lg_test_proc_stop (&s_replica, SIGTERM), 0);
     zstr_free (&enforcers);
     zstr_free (&clock_file);
     unlink (clock);
@@ -2208,9 +2239,12 @@ s_isolation_answers (void *arg)
 //  The test's database stops taking connections and its sessions are ended
 //  (away), or takes them again (back). The services' roles are the
 //  cluster's, shared with tests running alongside
+static bool s_database_is_away;
+
 static void
 s_database_switch (bool away)
 {
+    s_database_is_away = away;
     PGconn *ours = PQconnectdb (s_admin);
     char *database = strdup (PQdb (ours));
     PQfinish (ours);
@@ -2260,7 +2294,7 @@ test_r16_1_beats_keep_the_head_while_the_database_is_away (void **state)
     s_database_away (false);
 
     //  Later tests must not wait for this point
-    zsock_destroy (&point);
+    s_point_close (&point);
     s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
 }
 
@@ -2314,7 +2348,7 @@ test_r16_1_beats_stop_while_the_database_stays_away (void **state)
                                                      5000);
     assert_non_null (in);
     lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
-    zsock_destroy (&point);
+    s_point_close (&point);
     s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
 }
 
@@ -2357,8 +2391,8 @@ test_r16_1_beats_grace_starts_at_the_last_read (void **state)
     int beats = s_beats (second, head_2, away, 10000, &last, &other);
     bool silent = !s_point_try_recv (second, LGWAN__V1__ENFORCER_FRAME__BODY_BEAT, 2000);
     s_database_away (false);
-    zsock_destroy (&first);
-    zsock_destroy (&second);
+    s_point_close (&first);
+    s_point_close (&second);
     printf ("second outage: %d Beats, the last %" PRId64 " ms into it\n", beats, last);
     assert_true (beats >= 1);
     assert_int_equal (other, 0);
@@ -2413,7 +2447,7 @@ test_r16_1_repair_kept_when_not_recorded (void **state)
         zclock_sleep (50);
     zclock_sleep (1200);                        //  a Beat more: nothing twice
     assert_int_equal (s_sql (count, LGWAN__V1__EVENT__BODY_DRIFT_REPAIRED), before + 1);
-    zsock_destroy (&point);
+    s_point_close (&point);
     s_sql ("DELETE FROM isolation.points WHERE name = 'fake' RETURNING 1");
 }
 
@@ -2512,7 +2546,7 @@ test_r16_1_point_name_an_operator_cannot_retire_refused (void **state)
     s_point_join (point, "gateway-east-and-then-some-more");
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.points"
                              " WHERE name = 'gateway-east-and-then-some-more'"), 1);
-    zsock_destroy (&point);
+    s_point_close (&point);
 }
 
 //  A second pool, so that the tests below find room whatever ran before
@@ -2603,16 +2637,16 @@ s_call_thread (void *arg)
 static void
 s_two_at_once (s_call_t *first, s_call_t *second)
 {
-    lg_test_proc_t replica = { .service = "isolation" };
+    s_replica = (lg_test_proc_t) { .service = "isolation" };
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", lg_test_free_port ());
     char *enforcers = zsys_sprintf ("LG_ISOLATION_ENFORCER_ENDPOINT=%s", endpoint);
     const char *extra [] = { enforcers, "LG_FAULTS=write_stall_before_commit", NULL };
     lg_test_proc_t *follows [] = { &s_registry, NULL };
-    assert_true (lg_test_proc_start (&replica, s_admin, s_certs, follows, extra));
+    assert_true (lg_test_proc_start (&s_replica, s_admin, s_certs, follows, extra));
     zsock_t *point = s_point_new ("silent");
     s_point_join (point, "silent");
-    first->proc = &replica;
+    first->proc = &s_replica;
     second->proc = &s_isolation;
     pthread_t one, two;
     assert_int_equal (pthread_create (&one, NULL, s_call_thread, first), 0);
@@ -2620,8 +2654,8 @@ s_two_at_once (s_call_t *first, s_call_t *second)
     assert_int_equal (pthread_create (&two, NULL, s_call_thread, second), 0);
     pthread_join (one, NULL);
     pthread_join (two, NULL);
-    zsock_destroy (&point);
-    assert_int_equal (lg_test_proc_stop (&replica, SIGTERM), 0);
+    s_point_close (&point);
+    assert_int_equal (lg_test_proc_stop (&s_replica, SIGTERM), 0);
     zstr_free (&enforcers);
     assert_non_null (first->reply);
     assert_non_null (second->reply);
@@ -2742,8 +2776,8 @@ test_r16_1_acks_of_two_replicas_at_once (void **state)
         zclock_sleep (50);
     assert_int_equal (s_pending (id), 0);
     assert_int_equal (s_sql (acked, "fa"), (long) version);
-    zsock_destroy (&fa);
-    zsock_destroy (&fb);
+    s_point_close (&fa);
+    s_point_close (&fb);
 }
 
 /* REQ R16.1: PointList names the head version when no point is registered
@@ -2957,7 +2991,7 @@ test_x1_r16_1_event_held_for_a_point_names_who_asked (void **state)
                              " AND v.subject_id = %" PRIu64 " AND v.record->>'state' = 'disconnected'"
                              " AND v.actor = 'operator:alice' AND v.reason = 'suspected worm'", id), 1);
     free (request_id);
-    zsock_destroy (&point);
+    s_point_close (&point);
 }
 
 /* REQ X.4, R4.2: a cause lifted while another stays publishes the event of
@@ -3084,7 +3118,7 @@ test_r16_1_dry_run_points_are_named (void **state)
     assert_int_equal (reply->isolation->n_dry_run_points, 1);
     assert_string_equal (reply->isolation->dry_run_points [0], "rehearsal");
     lgwan__v1__reply__free_unpacked (reply, NULL);
-    zsock_destroy (&point);
+    s_point_close (&point);
     //  A point that enforces is not named
     assert_int_equal (s_sql ("WITH p AS (UPDATE isolation.points SET dry_run = false"
                              " RETURNING 1) SELECT count(*) FROM p"), 1);
@@ -3291,11 +3325,26 @@ test_r16_1_pending_inheritance_is_shown (void **state)
     s_lift_from_provider_a (LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION);
 }
 
+//  After each test, also one that failed half-way: its points closed, its
+//  replica stopped, the database taken back, the constraints and triggers
+//  a test adds to hold writes back dropped, and the points forgotten
 static int
-s_forget_points (void **state)
+s_clean_up (void **state)
 {
     (void) state;
-    s_sql ("WITH d AS (DELETE FROM isolation.points RETURNING 1) SELECT count(*) FROM d");
+    for (size_t slot = 0; slot < sizeof s_points_open / sizeof *s_points_open; slot++)
+        if (s_points_open [slot])
+            s_point_close (&s_points_open [slot]);
+    if (s_replica.pid > 0)
+        lg_test_proc_stop (&s_replica, SIGTERM);
+    if (s_database_is_away)
+        s_database_away (false);
+    s_sql ("ALTER TABLE isolation.points DROP CONSTRAINT IF EXISTS test_no_ack;"
+           " ALTER TABLE isolation.outbox DROP CONSTRAINT IF EXISTS test_no_repair;"
+           " DROP TRIGGER IF EXISTS test_conflict ON isolation.points;"
+           " DROP FUNCTION IF EXISTS isolation.test_conflict ();"
+           " DROP SEQUENCE IF EXISTS isolation.test_conflicts;"
+           " WITH d AS (DELETE FROM isolation.points RETURNING 1) SELECT count(*) FROM d");
     return 0;
 }
 
@@ -3323,69 +3372,69 @@ int
 main (int argc, char *argv [])
 {
     const struct CMUnitTest tests [] = {
-        cmocka_unit_test_teardown (test_r16_1_disconnect_provider, s_forget_points),
-        cmocka_unit_test_teardown (test_x4_lift_and_independent_causes, s_forget_points),
+        cmocka_unit_test_teardown (test_r16_1_disconnect_provider, s_clean_up),
+        cmocka_unit_test_teardown (test_x4_lift_and_independent_causes, s_clean_up),
         cmocka_unit_test_teardown (test_r16_1_provider_disconnection_reaches_later_connections,
-                                   s_forget_points),
+                                   s_clean_up),
         cmocka_unit_test_teardown (test_r16_1_narrowed_disconnection_stays_on_its_connections,
-                                   s_forget_points),
+                                   s_clean_up),
         cmocka_unit_test_teardown (test_x4_provider_disconnection_outlives_its_released_connections,
-                                   s_forget_points),
+                                   s_clean_up),
         cmocka_unit_test (test_x4_lifted_provider_disconnection_is_not_kept),
         cmocka_unit_test_teardown (test_r16_1_request_settles_a_new_connection_first,
-                                   s_forget_points),
+                                   s_clean_up),
         cmocka_unit_test_teardown (test_r15_3_provider_suspension_reaches_later_connections,
-                                   s_forget_points),
+                                   s_clean_up),
         cmocka_unit_test_teardown (test_r16_1_hello_again_brings_the_acked_version_down,
-                                   s_forget_points),
-        cmocka_unit_test_teardown (test_r16_1_refusals_name_their_requirement, s_forget_points),
-        cmocka_unit_test_teardown (test_x4_decommission_lifted_by_the_saga, s_forget_points),
+                                   s_clean_up),
+        cmocka_unit_test_teardown (test_r16_1_refusals_name_their_requirement, s_clean_up),
+        cmocka_unit_test_teardown (test_x4_decommission_lifted_by_the_saga, s_clean_up),
         cmocka_unit_test_teardown (test_x4_lift_under_a_decommission_says_decommissioned,
-                                   s_forget_points),
-        cmocka_unit_test_teardown (test_r16_1_bad_input, s_forget_points),
-        cmocka_unit_test_teardown (test_r12_1_decommission_releases, s_forget_points),
-        cmocka_unit_test_teardown (test_r12_1_decommission_alone_keeps_the_allocation, s_forget_points),
-        cmocka_unit_test_teardown (test_x3_enforcer_cannot_ack_unsent_version, s_forget_points),
-        cmocka_unit_test_teardown (test_x3_point_name_held_by_one_connection, s_forget_points),
+                                   s_clean_up),
+        cmocka_unit_test_teardown (test_r16_1_bad_input, s_clean_up),
+        cmocka_unit_test_teardown (test_r12_1_decommission_releases, s_clean_up),
+        cmocka_unit_test_teardown (test_r12_1_decommission_alone_keeps_the_allocation, s_clean_up),
+        cmocka_unit_test_teardown (test_x3_enforcer_cannot_ack_unsent_version, s_clean_up),
+        cmocka_unit_test_teardown (test_x3_point_name_held_by_one_connection, s_clean_up),
         cmocka_unit_test_teardown (test_x3_r16_1_point_speaks_only_with_its_own_certificate,
-                                   s_forget_points),
+                                   s_clean_up),
         cmocka_unit_test_teardown (test_x3_foreign_ack_logged_while_another_certificate_says_hello,
-                                   s_forget_points),
-        cmocka_unit_test_teardown (test_r16_1_ack_kept_when_not_recorded, s_forget_points),
+                                   s_clean_up),
+        cmocka_unit_test_teardown (test_r16_1_ack_kept_when_not_recorded, s_clean_up),
         cmocka_unit_test_teardown (test_r16_1_acks_of_many_points_kept_when_not_recorded,
-                                   s_forget_points),
-        cmocka_unit_test_teardown (test_r16_1_acks_conflict_runs_again_at_once, s_forget_points),
-        cmocka_unit_test_teardown (test_r16_1_repair_kept_when_not_recorded, s_forget_points),
-        cmocka_unit_test_teardown (test_r16_1_first_change_after_start_is_pushed, s_forget_points),
-        cmocka_unit_test_teardown (test_r16_1_beats_keep_the_head_while_the_database_is_away, s_forget_points),
+                                   s_clean_up),
+        cmocka_unit_test_teardown (test_r16_1_acks_conflict_runs_again_at_once, s_clean_up),
+        cmocka_unit_test_teardown (test_r16_1_repair_kept_when_not_recorded, s_clean_up),
+        cmocka_unit_test_teardown (test_r16_1_first_change_after_start_is_pushed, s_clean_up),
+        cmocka_unit_test_teardown (test_r16_1_beats_keep_the_head_while_the_database_is_away, s_clean_up),
         cmocka_unit_test_teardown (test_r16_1_beats_stop_while_the_database_stays_away,
-                                   s_forget_points),
-        cmocka_unit_test_teardown (test_r16_1_beats_grace_starts_at_the_last_read, s_forget_points),
+                                   s_clean_up),
+        cmocka_unit_test_teardown (test_r16_1_beats_grace_starts_at_the_last_read, s_clean_up),
         cmocka_unit_test_teardown (test_r16_1_lagging_counts_from_the_oldest_version_not_acked,
-                                   s_forget_points),
-        cmocka_unit_test_teardown (test_r16_1_acks_apart_recorded_together, s_forget_points),
-        cmocka_unit_test_teardown (test_r16_1_gone_point_retired, s_forget_points),
+                                   s_clean_up),
+        cmocka_unit_test_teardown (test_r16_1_acks_apart_recorded_together, s_clean_up),
+        cmocka_unit_test_teardown (test_r16_1_gone_point_retired, s_clean_up),
         cmocka_unit_test_teardown (test_r16_1_kept_ack_leaves_a_retired_point_retired,
-                                   s_forget_points),
+                                   s_clean_up),
         cmocka_unit_test (test_r16_1_second_incident_keeps_the_disconnection),
-        cmocka_unit_test_teardown (test_r16_1_beats_go_on_under_a_held_lock, s_forget_points),
-        cmocka_unit_test_teardown (test_r16_1_mirror_waits_out_a_held_lock, s_forget_points),
-        cmocka_unit_test_teardown (test_r16_1_mirror_waits_out_a_cancelled_statement, s_forget_points),
-        cmocka_unit_test_teardown (test_r16_1_list_enforced_pages, s_forget_points),
-        cmocka_unit_test_teardown (test_r15_3_suspend_while_a_lift_runs, s_forget_points),
-        cmocka_unit_test_teardown (test_r16_1_two_impositions_at_once, s_forget_points),
-        cmocka_unit_test_teardown (test_r16_1_acks_of_two_replicas_at_once, s_forget_points),
+        cmocka_unit_test_teardown (test_r16_1_beats_go_on_under_a_held_lock, s_clean_up),
+        cmocka_unit_test_teardown (test_r16_1_mirror_waits_out_a_held_lock, s_clean_up),
+        cmocka_unit_test_teardown (test_r16_1_mirror_waits_out_a_cancelled_statement, s_clean_up),
+        cmocka_unit_test_teardown (test_r16_1_list_enforced_pages, s_clean_up),
+        cmocka_unit_test_teardown (test_r15_3_suspend_while_a_lift_runs, s_clean_up),
+        cmocka_unit_test_teardown (test_r16_1_two_impositions_at_once, s_clean_up),
+        cmocka_unit_test_teardown (test_r16_1_acks_of_two_replicas_at_once, s_clean_up),
         cmocka_unit_test_teardown (test_r16_1_point_name_an_operator_cannot_retire_refused,
-                                   s_forget_points),
+                                   s_clean_up),
         cmocka_unit_test_teardown (test_r16_1_points_name_the_head_without_a_point,
-                                   s_forget_points),
+                                   s_clean_up),
         cmocka_unit_test_teardown (test_r16_1_read_judges_causes_against_their_head,
-                                   s_forget_points),
+                                   s_clean_up),
         cmocka_unit_test_teardown (test_x1_r16_1_event_held_for_a_point_names_who_asked,
-                                   s_forget_points),
-        cmocka_unit_test_teardown (test_r16_1_dry_run_points_are_named, s_forget_points),
-        cmocka_unit_test_teardown (test_r16_1_list_page_and_its_causes_agree, s_forget_points),
-        cmocka_unit_test_teardown (test_r16_1_pending_inheritance_is_shown, s_forget_points),
+                                   s_clean_up),
+        cmocka_unit_test_teardown (test_r16_1_dry_run_points_are_named, s_clean_up),
+        cmocka_unit_test_teardown (test_r16_1_list_page_and_its_causes_agree, s_clean_up),
+        cmocka_unit_test_teardown (test_r16_1_pending_inheritance_is_shown, s_clean_up),
         cmocka_unit_test (test_r16_1_requests_refuse_ids_past_bigint),
     };
     if (argc > 1)                       //  one test, or a pattern of them
