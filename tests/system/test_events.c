@@ -518,6 +518,35 @@ test_x2_source_behind_the_cursor_is_said (void **state)
     s_check_exactly_once (10000);
 }
 
+//  The registry loses its events past seq, as a failover that lost its
+//  last commits or a restore from a backup does
+static void
+s_lose_registry_events_after (long seq)
+{
+    char sql [400];
+    snprintf (sql, sizeof sql, "BEGIN;"
+              " DELETE FROM registry.outbox WHERE seq > %ld;"
+              " UPDATE registry.outbox_head SET seq = %ld,"
+              "  hash = (SELECT hash FROM registry.outbox WHERE seq = %ld);"
+              " COMMIT", seq, seq, seq);
+    s_sql (sql);
+}
+
+//  The operator's rewind of audit (lg_consumer.h note 8): what audit
+//  applied past seq, where the chains part, taken out, and the cursor back
+//  there with no link, so that what the source wrote anew is applied
+static void
+s_rewind_audit (long seq)
+{
+    char sql [400];
+    snprintf (sql, sizeof sql, "BEGIN;"
+              " DELETE FROM audit.provider_events WHERE source = 'registry' AND seq > %ld;"
+              " UPDATE audit.cursors SET last_seq = %ld, last_hash = '\\x'"
+              "  WHERE source = 'registry';"
+              " COMMIT", seq, seq);
+    s_sql (sql);
+}
+
 /* REQ X.2: a source that lost its last commits (a failover, a restore; here
    its newest rows deleted and its head moved back by hand while the
    consumer was down) and wrote others under their seqs and past our cursor,
@@ -536,13 +565,7 @@ test_x2_source_that_wrote_anew_holds_the_stream (void **state)
     s_check_exactly_once (10000);
     assert_int_equal (lg_test_proc_stop (&s_audit, SIGTERM), 0);
     long head = s_head ();
-    char sql [600];
-    snprintf (sql, sizeof sql, "BEGIN;"
-              " DELETE FROM registry.outbox WHERE seq > %ld;"
-              " UPDATE registry.outbox_head SET seq = %ld,"
-              "  hash = (SELECT hash FROM registry.outbox WHERE seq = %ld);"
-              " COMMIT", head - 3, head - 3, head - 3);
-    s_sql (sql);
+    s_lose_registry_events_after (head - 3);
     s_produce (5, "fork-new");                  //  head - 2 .. head + 2, written anew
     assert_int_equal (s_head (), head + 2);
     s_start_ready (&s_audit, NULL);
@@ -555,14 +578,9 @@ test_x2_source_that_wrote_anew_holds_the_stream (void **state)
     zstr_free (&said);
     assert_int_equal (s_audit_said ("behind our cursor"), 0);
 
-    //  The operator's decision: back to where the chains part, what audit
-    //  applied of the lost events taken out, the new ones applied
-    snprintf (sql, sizeof sql, "BEGIN;"
-              " DELETE FROM audit.provider_events WHERE source = 'registry' AND seq > %ld;"
-              " UPDATE audit.cursors SET last_seq = %ld, last_hash = '\\x'"
-              "  WHERE source = 'registry';"
-              " COMMIT", head - 3, head - 3);
-    s_sql (sql);
+    //  The operator's decision: back to where the chains part, the new
+    //  events applied
+    s_rewind_audit (head - 3);
     s_check_exactly_once (10000);
 }
 
@@ -582,13 +600,10 @@ test_x1_heartbeat_of_a_rewritten_head_is_said (void **state)
     assert_int_equal (lg_test_proc_stop (&s_audit, SIGTERM), 0);
     long head = s_head ();
     char sql [600];
-    snprintf (sql, sizeof sql, "BEGIN;"
-              " UPDATE audit.cursors SET head_seq = %ld WHERE source = 'registry';"
-              " DELETE FROM registry.outbox WHERE seq > %ld;"
-              " UPDATE registry.outbox_head SET seq = %ld,"
-              "  hash = (SELECT hash FROM registry.outbox WHERE seq = %ld);"
-              " COMMIT", head - 3, head - 3, head - 3, head - 3);
+    snprintf (sql, sizeof sql, "UPDATE audit.cursors SET head_seq = %ld"
+                               " WHERE source = 'registry'", head - 3);
     s_sql (sql);
+    s_lose_registry_events_after (head - 3);
     s_produce (3, "head-new");                  //  head - 2 .. head, written anew
     assert_int_equal (s_head (), head);
     s_start_ready (&s_audit, NULL);
@@ -602,12 +617,7 @@ test_x1_heartbeat_of_a_rewritten_head_is_said (void **state)
     assert_int_equal (s_query_long (sql), 0);
 
     //  The operator's decision, as for a stream held
-    snprintf (sql, sizeof sql, "BEGIN;"
-              " DELETE FROM audit.provider_events WHERE source = 'registry' AND seq > %ld;"
-              " UPDATE audit.cursors SET last_seq = %ld, last_hash = '\\x'"
-              "  WHERE source = 'registry';"
-              " COMMIT", head - 3, head - 3);
-    s_sql (sql);
+    s_rewind_audit (head - 3);
     s_check_exactly_once (10000);
 }
 
