@@ -131,15 +131,9 @@ reg_contract_create (lg_ctx_t *ctx)
     int rc = s_qualified (ctx, c->provider, "R4.1");
     if (rc)
         return rc;
-    const char *code [] = { c->lgcode };
-    PGresult *res;
-    if ((rc = lg_ctx_query (ctx, &res, "SELECT 1 FROM local_governments WHERE lgcode = $1",
-                            1, code)))
+    if ((rc = reg_local_government (ctx, c->lgcode, "R7.1", "using body")))
         return rc;
-    bool listed = PQntuples (res) > 0;
-    PQclear (res);
-    if (!listed)
-        return REFUSE (ctx, "R7.1", "using body %s is not in the reference list", c->lgcode);
+    PGresult *res;
 
     char provider [24];
     ID_TEXT (provider, c->provider);

@@ -137,6 +137,9 @@ int reg_decide (lg_ctx_t *ctx, const char *subject, uint64_t id, Lgwan__V1__Outc
                 const char *reason);
 
 //  Validate and store contacts / data centres of a provider (R3.3, R9.2).
+//  lgcode is a local government of the reference list, not a designated
+//  city's ward; refused under rule otherwise, the code called what
+int reg_local_government (lg_ctx_t *ctx, const char *lgcode, const char *rule, const char *what);
 int reg_check_contacts (lg_ctx_t *ctx, Lgwan__V1__Contact **contacts, size_t n);
 int reg_check_data_centres (lg_ctx_t *ctx, Lgwan__V1__DataCentre **centres, size_t n);
 int reg_store_contacts (lg_ctx_t *ctx, const char *provider, Lgwan__V1__Contact **contacts,

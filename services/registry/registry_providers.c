@@ -39,21 +39,27 @@ s_is_lg_corporate_number (const char *number, const char *lgcode)
     return s_has_lg_form (number) && strcmp (number + 7, lgcode) == 0;
 }
 
-//  True when lgcode is in the current reference list; -2 on database failure
-static int
-s_in_reference (lg_ctx_t *ctx, const char *lgcode, char *name, size_t size)
+
+//  lgcode names a local government in the current reference list: neither
+//  unknown nor a designated city's ward (migration 014); refused under
+//  rule, the code called what; 0, -1 with the refusal set, or -2
+int
+reg_local_government (lg_ctx_t *ctx, const char *lgcode, const char *rule, const char *what)
 {
     const char *params [] = { lgcode };
     PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, "SELECT name FROM local_governments WHERE lgcode = $1",
+    int rc = lg_ctx_query (ctx, &res, "SELECT name, kind FROM local_governments WHERE lgcode = $1",
                            1, params);
     if (rc)
         return rc;
-    bool found = PQntuples (res) == 1;
-    if (found && name)
-        snprintf (name, size, "%s", lg_db_value (res, 0, "name"));
+    if (PQntuples (res) == 0)
+        rc = REFUSE (ctx, rule, "%s %s is not in the reference list", what, lgcode);
+    else
+    if (streq (lg_db_value (res, 0, "kind"), "ward"))
+        rc = REFUSE (ctx, rule, "%s %s (%s) is a ward of a designated city, not a local"
+                     " government: its city is", what, lgcode, lg_db_value (res, 0, "name"));
     PQclear (res);
-    return found? 1: 0;
+    return rc;
 }
 
 //  R3.1 checks of an application; -1 with the refusal set
@@ -70,12 +76,9 @@ s_check_apply (lg_ctx_t *ctx, const Lgwan__V1__ProviderApply *a)
         if (!lg_check_lgcode (a->lgcode))
             return INVALID (ctx, "R3.1", "local government code \"%.16s\" is not 6 digits with a"
                             " valid check digit", a->lgcode);
-        int found = s_in_reference (ctx, a->lgcode, NULL, 0);
-        if (found < 0)
-            return found;
-        if (!found)
-            return REFUSE (ctx, "R3.1", "local government code %s is not in the reference list",
-                           a->lgcode);
+        int rc = reg_local_government (ctx, a->lgcode, "R3.1", "local government code");
+        if (rc)
+            return rc;
         if (*a->corporate_number && !s_is_lg_corporate_number (a->corporate_number, a->lgcode))
             return INVALID (ctx, "R3.1", "corporate number %.16s is not the one of local"
                             " government %s", a->corporate_number, a->lgcode);
@@ -453,9 +456,11 @@ reg_reference_load (lg_ctx_t *ctx)
             return INVALID (ctx, NULL, "entry %zu: local government code %s is listed twice",
                             i + 1, e->lgcode);
         }
-        if (!streq (e->kind, "prefecture") && !streq (e->kind, "municipality")) {
+        if (!streq (e->kind, "prefecture") && !streq (e->kind, "municipality")
+        &&  !streq (e->kind, "ward")) {
             zhashx_destroy (&seen);
-            return INVALID (ctx, NULL, "entry %zu: kind must be prefecture or municipality", i + 1);
+            return INVALID (ctx, NULL, "entry %zu: kind must be prefecture, municipality or ward"
+                            " (a designated city's)", i + 1);
         }
         if (reg_check_text (ctx, "name", e->name, NAME_MAX_CHARS, true)
         ||  reg_check_text (ctx, "prefecture", e->prefecture, 16, true)) {
@@ -492,6 +497,10 @@ reg_reference_load (lg_ctx_t *ctx)
     if (lg_db_pipeline_end (ctx->db))       //  a conflict is run again, not refused
         return lg_db_is_up (ctx->db) && !lg_db_retryable (ctx->db)
              ? INVALID (ctx, NULL, "the list was refused: %s", lg_db_error (ctx->db)): -2;
+    //  The wards of designated cities, which the list calls municipalities
+    //  (migration 014)
+    if ((rc = lg_ctx_exec (ctx, "SELECT mark_designated_city_wards ()", 0, NULL)))
+        return rc;
     Lgwan__V1__ReferenceLoadReply *reply = (Lgwan__V1__ReferenceLoadReply *) malloc (sizeof *reply);
     lgwan__v1__reference_load_reply__init (reply);
     reply->list_version = strtoull (version, NULL, 10);

@@ -284,7 +284,21 @@ test_r3_1_reference_list (void **state)
     assert_int_equal (reply->reference->list_version, second);
     lgwan__v1__reply__free_unpacked (reply, NULL);
 
-    //  ... and the code is usable now
+    //  ... and it names a ward of a designated city (浜松市's, since 2024),
+    //  which is no local government: its city applies (migration 014)
+    reply = s_reference_get ("viewer", "221384");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->reference->entry->kind, "ward");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_apply_local_government ("221384");
+    rf_expect (reply, RF_CODE (FAILED_PRECONDITION), "R3.1");
+    assert_non_null (strstr (reply->status->message, "is a ward of a designated city"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_count ("providers"), providers);
+
+    //  A list that names the code a municipality (a made-up one here, as no
+    //  municipality has been made since): the code is usable now
+    rf_ok (s_load_with ("221384", "試験村"));
     reply = s_apply_local_government ("221384");
     rf_expect (reply, RF_CODE (OK), NULL);
     assert_string_equal (reply->provider->provider->lgcode, "221384");
@@ -292,6 +306,50 @@ test_r3_1_reference_list (void **state)
                       LGWAN__V1__ENTITY_TYPE__LOCAL_GOVERNMENT);
     lgwan__v1__reply__free_unpacked (reply, NULL);
     assert_int_equal (rf_count ("providers"), providers + 1);
+}
+
+/* REQ R3.1, REQ R7.1: a ward of a designated city (札幌市 中央区, 011011)
+   has a code in the reference list, which calls it a municipality, but is
+   no local government: not a provider of type 1, not a contract's using
+   body (its city is). Both were accepted. Tokyo's special wards are local
+   governments and stay so; the list loaded marks the 175 wards */
+static void
+test_r3_1_r7_1_designated_city_ward_is_no_local_government (void **state)
+{
+    (void) state;
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM registry.local_governments"
+                                   " WHERE kind = 'ward'"), 175);
+    lg_reply_t *reply = s_reference_get ("viewer", "011011");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->reference->entry->kind, "ward");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_reference_get ("viewer", "131016");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->reference->entry->kind, "municipality");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = s_reference_get ("viewer", "011002");
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->reference->entry->kind, "municipality");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    long providers = rf_count ("providers"), events = rf_count ("outbox");
+    reply = s_apply_local_government ("011011");
+    rf_expect (reply, RF_CODE (FAILED_PRECONDITION), "R3.1");
+    assert_string_equal (reply->status->message, "local government code 011011 (札幌市 中央区)"
+                         " is a ward of a designated city, not a local government: its city is");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_count ("providers"), providers);
+    assert_int_equal (rf_count ("outbox"), events);
+
+    uint64_t service = rf_registered_service (1, 2);
+    long contracts = rf_count ("contracts");
+    events = rf_count ("outbox");
+    reply = s_contract_create ("provider1", 1, "011011", service, "提供と運用の責任");
+    rf_expect (reply, RF_CODE (FAILED_PRECONDITION), "R7.1");
+    assert_non_null (strstr (reply->status->message, "using body 011011 (札幌市 中央区) is a ward"));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_count ("contracts"), contracts);
+    assert_int_equal (rf_count ("outbox"), events);
 }
 
 /* REQ R3.2: a voluntary organisation is qualified only after the
@@ -1877,6 +1935,7 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_r3_1_reference_list),
+        cmocka_unit_test (test_r3_1_r7_1_designated_city_ward_is_no_local_government),
         cmocka_unit_test (test_r3_2_president_approval),
         cmocka_unit_test (test_r3_2_approval_not_rewritten_once_decided),
         cmocka_unit_test (test_r3_3_data_centres),
