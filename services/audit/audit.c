@@ -25,12 +25,12 @@
             leaves the partial index remediation_requests_due when it is
             marked, so it is found once, also after a deadline passed while
             no replica ran, and never twice after a restart;
-         b. inserts one reminders_sent row per (request, policy offset) that
-            came due, and emits RemediationReminder for the nearest offset
-            only (a 7-day reminder is not sent on the last day because the
-            service was down on the seventh), and none for an offset that
-            had passed when the request was made (a 5-day deadline gets
-            the 1-day reminder only). A run handles at most 500 overdue
+         b. inserts one reminders_sent row per (request, deadline, policy
+            offset) that came due, and emits RemediationReminder for the
+            nearest offset only (a 7-day reminder is not sent on the last
+            day because the service was down on the seventh), and none for
+            an offset that had passed when the deadline was given (a 5-day
+            deadline gets the 1-day reminder only). A run handles at most 500 overdue
             requests; the next run takes the rest.
        Neither a nor b looks at a request of a cancelled provider: the
        withdrawals of note 2 take it, and they may fail a run (an open
@@ -40,8 +40,14 @@
        A request counts as waiting while it is requested or insufficient.
        No time is kept while a report waits for verification: the deadline
        stays as it was, and a reported request is neither reminded of nor
-       marked overdue; verified insufficient, it waits again for the same
-       deadline, overdue at the next run if that passed meanwhile.
+       marked overdue. Verified insufficient, it gets a fresh deadline, the
+       request's days (period_days) after the verdict, and overdue_at is
+       cleared (R15.3, migration 007): it waited again for its first
+       deadline and was overdue at once when the verdict came after it.
+       RemediationOverdue is then once per deadline, and so is each
+       reminder (reminders_sent is keyed by the deadline), none for an
+       offset that had passed when the deadline was given (the request
+       made, or the verdict).
 */
 #include "audit.h"
 
@@ -225,7 +231,9 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
 //  ---------------------------------------------------------------------------
 //  Duties
 
-//  Deadlines: overdue once, then reminders for the nearest offset due
+//  Deadlines: overdue once, then reminders for the nearest offset due that
+//  came after the deadline was given (the request made, or its fresh
+//  deadline from an insufficient verdict: verified_at, note 3)
 static int
 s_deadlines (lg_ctx_t *ctx)
 {
@@ -249,16 +257,18 @@ s_deadlines (lg_ctx_t *ctx)
         return rc;
     rc = lg_ctx_query (ctx, &res,
         "WITH due AS ("
-        "  SELECT r.id, o.days_before, min (o.days_before) OVER (PARTITION BY r.id) AS nearest"
+        "  SELECT r.id, r.deadline, o.days_before,"
+        "   min (o.days_before) OVER (PARTITION BY r.id) AS nearest"
         "  FROM remediation_requests r JOIN reminder_offsets o"
         "    ON r.deadline - o.days_before * interval '1 day' <= $1::timestamptz"
-        "    AND r.deadline - o.days_before * interval '1 day' > r.created_at"
+        "    AND r.deadline - o.days_before * interval '1 day'"
+        "      > coalesce (r.verified_at, r.created_at)"
         "  WHERE r.status IN ('requested', 'insufficient') AND r.overdue_at IS NULL"
         "    AND" AUDIT_PROVIDER_NOT_CANCELLED ("r")
         "    AND r.deadline > $1::timestamptz AND r.deadline <= $1::timestamptz"
         "      + (SELECT coalesce (max (days_before), 0) FROM reminder_offsets) * interval '1 day'),"
-        " sent AS (INSERT INTO reminders_sent (remediation_id, days_before, sent_at)"
-        "  SELECT id, days_before, $1::timestamptz FROM due ON CONFLICT DO NOTHING"
+        " sent AS (INSERT INTO reminders_sent (remediation_id, deadline, days_before, sent_at)"
+        "  SELECT id, deadline, days_before, $1::timestamptz FROM due ON CONFLICT DO NOTHING"
         "  RETURNING remediation_id, days_before)"
         " SELECT sent.remediation_id::text AS id, sent.days_before FROM sent JOIN due"
         "  ON due.id = sent.remediation_id AND due.days_before = sent.days_before"

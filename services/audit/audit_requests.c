@@ -30,7 +30,9 @@
        its provider_id); staff verify a reported request as sufficient
        (accepted) or insufficient with a reason (R15.2, R15.3), which the
        orchestrator may follow with a suspension. An insufficient request
-       may be reported again.
+       may be reported again, by a fresh deadline: as many days after the
+       verdict as it was first given (R15.3; it kept its first deadline and
+       a verdict given after it made it overdue at once).
     4. Every refusal changes nothing (the transaction rolls back); evidence
        carries the day it speaks for, apart from when it was recorded.
     5. A provider certificate reads only its own records and cannot tell
@@ -1108,8 +1110,17 @@ audit_remediation_verify (lg_ctx_t *ctx)
                        " since it was found insufficient": "");
     if (!streq (status, "reported"))
         return REFUSE (ctx, "R15.2", "remediation request %s is already %s", id, status);
+    //  R15.3: insufficient, a fresh deadline as many days after the verdict
+    //  as the request was given, not yet overdue (the events below carry
+    //  it). It waited again for its first deadline: a verdict after that,
+    //  or close to it, left no time to remediate again
     if ((rc = lg_ctx_exec (ctx, "UPDATE remediation_requests SET status = $2, verified_by = $3,"
-                                " verified_at = $4::timestamptz, verification_reason = $5"
+                                " verified_at = $4::timestamptz, verification_reason = $5,"
+                                " deadline = CASE WHEN $2 = 'insufficient'"
+                                "  THEN deadline_after ($4::timestamptz, period_days)"
+                                "  ELSE deadline END,"
+                                " overdue_at = CASE WHEN $2 = 'insufficient' THEN NULL"
+                                "  ELSE overdue_at END"
                                 " WHERE id = $1::bigint", 5,
                            (const char *[]) { id, v->sufficient? "accepted": "insufficient",
                                               ctx->actor, now, reason })))
@@ -1155,7 +1166,8 @@ audit_remediation_list (lg_ctx_t *ctx)
     const char *params [] = { text, l->status, l->overdue_only? "t": "f", after, count };
     PGresult *res;
     //  By deadline: the next page comes after the last of this one in that
-    //  order (a deadline never changes). The request after_id names is one
+    //  order (a deadline moves only later, by an insufficient verdict: such
+    //  a request may show again on a later page). The request after_id names is one
     //  of the list's provider (another provider's would place its deadline
     //  among ours), else NOT_FOUND, as for one that does not exist: the
     //  page was empty, and read as the end of the list

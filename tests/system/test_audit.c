@@ -76,10 +76,11 @@ s_ask (const char *who, unsigned body_case, void *body)
 
 //  Events of body_case in audit's stream, read through Replay (viewer); when
 //  remediation is not 0, only those about that request; days_before too
-//  when not 0. The last one's reason in reason (size bytes) when not NULL
+//  when not 0. The last one's reason and deadline day in reason and
+//  deadline_on (size bytes each) when not NULL
 static long
 s_replayed_why (unsigned body_case, uint64_t remediation, uint32_t days_before, char *reason,
-                size_t size)
+                char *deadline_on, size_t size)
 {
     lg_client_t *client = lg_test_proc_client (&s_audit, rf.certs, "viewer");
     lg_client_set_timeout (client, 5000, 1);
@@ -118,6 +119,8 @@ s_replayed_why (unsigned body_case, uint64_t remediation, uint32_t days_before, 
                     found++;
                     if (reason && r)
                         snprintf (reason, size, "%s", r->reason);
+                    if (deadline_on && r)
+                        snprintf (deadline_on, size, "%s", r->deadline_on);
                 }
             }
             lgwan__v1__event__free_unpacked (event, NULL);
@@ -133,7 +136,7 @@ s_replayed_why (unsigned body_case, uint64_t remediation, uint32_t days_before, 
 static long
 s_replayed (unsigned body_case, uint64_t remediation, uint32_t days_before)
 {
-    return s_replayed_why (body_case, remediation, days_before, NULL, 0);
+    return s_replayed_why (body_case, remediation, days_before, NULL, NULL, 0);
 }
 
 //  Open an audit as who; the reply (caller frees)
@@ -1366,7 +1369,7 @@ test_r15_1_withdrawn_requests_are_announced (void **state)
         s_assert_status (requests [i], "withdrawn");
         char reason [128] = "";
         assert_int_equal (s_replayed_why (AU_EVENT (REMEDIATION_WITHDRAWN), requests [i], 0,
-                                          reason, sizeof reason), 1);
+                                          reason, NULL, sizeof reason), 1);
         assert_string_equal (reason, "provider cancelled, effective 2027-03-25");
     }
     s_assert_status (done, "accepted");
@@ -1704,6 +1707,59 @@ test_r15_1_only_a_qualified_provider_is_audited (void **state)
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests"), requests);
 }
 
+/* REQ R15.3: a remediation verified insufficient gets a fresh deadline, as
+   many days after the verdict as the request was first given (the
+   guidelines, Art.15 para.2, set no period), carried by
+   RemediationInsufficient: reminded of and overdue by that deadline, once
+   each, and again after a further verdict. It waited again for its first
+   deadline: a verdict given after it made the request overdue at the
+   duty's next run, with no time to remediate again */
+static void
+test_r15_3_insufficient_gets_a_fresh_deadline (void **state)
+{
+    (void) state;
+    rf_set_clock ("2027-07-01T00:00:00Z");
+    uint64_t id = s_remediation (s_plan (1), "R11.1-3", "high", "2027-07-11");     //  10 days
+    //  Its 7-day reminder (2027-07-04T15:00Z) goes out; it is reported
+    rf_set_clock ("2027-07-05T00:00:00Z");
+    rf_wait_sql (1, "SELECT count(*) FROM audit.reminders_sent WHERE remediation_id = %" PRIu64, id);
+    rf_ok (s_report ("provider1", id));
+    //  Verified insufficient after its deadline: due 10 days after the verdict
+    rf_set_clock ("2027-07-15T00:00:00Z");
+    lg_reply_t *reply = s_verify (id, false, "アクセス制御が不十分");
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->remediation->remediation->deadline_on, "2027-07-25");
+    assert_string_equal (reply->remediation->remediation->deadline, "2027-07-25T15:00:00.000000Z");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    char day [16] = "";
+    assert_int_equal (s_replayed_why (AU_EVENT (REMEDIATION_INSUFFICIENT), id, 0, NULL, day,
+                                      sizeof day), 1);
+    assert_string_equal (day, "2027-07-25");
+    zclock_sleep (600);                 //  the duty ran, and passed it by
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), id, 0), 0);
+    s_assert_status (id, "insufficient");
+    //  The fresh deadline's own 7-day reminder, then overdue once
+    rf_set_clock ("2027-07-19T00:00:00Z");
+    rf_wait_sql (2, "SELECT count(*) FROM audit.reminders_sent WHERE remediation_id = %" PRIu64, id);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_REMINDER), id, 7), 2);
+    rf_set_clock ("2027-07-26T00:00:00Z");
+    rf_wait_sql (1, "SELECT count(*) FROM audit.remediation_requests WHERE id = %" PRIu64
+                    " AND overdue_at IS NOT NULL", id);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), id, 0), 1);
+    //  Reported late and verified insufficient again: not overdue until
+    //  its next fresh deadline (2027-08-06)
+    rf_ok (s_report ("provider1", id));
+    rf_set_clock ("2027-07-27T00:00:00Z");
+    rf_ok (s_verify (id, false, "再検査でも不十分"));
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests WHERE id = %"
+                                    PRIu64 " AND overdue_at IS NULL AND audit.deadline_day (deadline)"
+                                    " = '2027-08-06'", id), 1);
+    rf_set_clock ("2027-08-07T00:00:00Z");
+    rf_wait_sql (1, "SELECT count(*) FROM audit.remediation_requests WHERE id = %" PRIu64
+                    " AND overdue_at IS NOT NULL", id);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), id, 0), 2);
+}
+
 int
 main (void)
 {
@@ -1734,6 +1790,7 @@ main (void)
                                    rf_clock_back),
         cmocka_unit_test_teardown (test_r15_1_cancelled_provider_not_overdue_while_withdrawal_waits,
                                    rf_clock_back),
+        cmocka_unit_test_teardown (test_r15_3_insufficient_gets_a_fresh_deadline, rf_clock_back),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
