@@ -16,7 +16,9 @@
        the provider cancelled; the duty withdraws the open remediation
        requests of its open audits, each with RemediationWithdrawn (the
        orchestrator waiting for one to be accepted learns it never will),
-       and closes the audits with the same reason (AuditClosed).
+       and closes the audits with the same reason (AuditClosed). The
+       withdrawal is kept as the request's step, with the duty as its actor
+       (migration 008), as an operator's RemediationWithdraw is.
     3. Deadlines are rows, not timers. The duty (leader only, at start once
        the registry's events are caught up with, after the withdrawals of
        note 2, and every LG_DUTY_MS or 10 s) reads "now" from lg_clock and
@@ -305,12 +307,14 @@ s_cancelled (lg_ctx_t *ctx)
         return -2;
     PGresult *res;
     int rc = lg_ctx_query (ctx, &res,
-        "WITH withdrawn AS (UPDATE remediation_requests r SET status = 'withdrawn'"
+        "WITH withdrawn AS (UPDATE remediation_requests r SET status = 'withdrawn',"
+        "   withdrawn_by = $2, withdrawn_at = $1::timestamptz,"
+        "   withdrawal_reason = " CANCELLED_REASON
         "   FROM audits a JOIN providers p ON p.id = a.provider_id"
         "   WHERE r.audit_id = a.id AND a.status = 'open' AND p.status = 'cancelled'"
         "   AND r.status IN ('requested', 'reported', 'insufficient')"
-        "   RETURNING r.id, " CANCELLED_REASON " AS reason)"
-        " SELECT id::text AS id, reason FROM withdrawn ORDER BY withdrawn.id", 0, NULL);
+        "   RETURNING r.id, r.withdrawal_reason AS reason)"
+        " SELECT id::text AS id, reason FROM withdrawn ORDER BY withdrawn.id", 2, params);
     if (rc)
         return rc;
     for (int row = 0; row < PQntuples (res) && rc == 0; row++)
@@ -369,6 +373,8 @@ static const lg_route_t s_routes [] = {
       LG_ROUTE_WRITE, "R15.2" },
     { LGWAN__V1__REQUEST__BODY_REMEDIATION_VERIFY, audit_remediation_verify, STAFF_WRITERS,
       LG_ROUTE_WRITE, "R15.2" },
+    { LGWAN__V1__REQUEST__BODY_REMEDIATION_WITHDRAW, audit_remediation_withdraw,
+      LG_ROLE_OPERATOR, LG_ROUTE_WRITE, "R15.2" },
     { LGWAN__V1__REQUEST__BODY_REMEDIATION_GET, audit_remediation_get,
       LG_ROLE_READERS | LG_ROLE_PROVIDER, LG_ROUTE_READ, "R15.2" },
     { LGWAN__V1__REQUEST__BODY_REMEDIATION_LIST, audit_remediation_list,

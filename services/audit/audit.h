@@ -49,6 +49,7 @@ int audit_close (lg_ctx_t *ctx);
 int audit_finding_record (lg_ctx_t *ctx);
 int audit_remediation_report (lg_ctx_t *ctx);
 int audit_remediation_verify (lg_ctx_t *ctx);
+int audit_remediation_withdraw (lg_ctx_t *ctx);
 int audit_remediation_get (lg_ctx_t *ctx);
 int audit_remediation_list (lg_ctx_t *ctx);
 int audit_compliance_get (lg_ctx_t *ctx);

@@ -32,7 +32,11 @@
        orchestrator may follow with a suspension. An insufficient request
        may be reported again, by a fresh deadline: as many days after the
        verdict as it was first given (R15.3; it kept its first deadline and
-       a verdict given after it made it overdue at once).
+       a verdict given after it made it overdue at once). An operator
+       withdraws an open request with a reason (a finding recorded in
+       error, the service concerned cancelled): it will never be accepted,
+       and no longer holds its audit open; before, only the provider's
+       cancellation withdrew one.
     4. Every refusal changes nothing (the transaction rolls back); evidence
        carries the day it speaks for, apart from when it was recorded.
     5. A provider certificate reads only its own records and cannot tell
@@ -1078,6 +1082,21 @@ audit_remediation_report (lg_ctx_t *ctx)
     return s_remediation_reply (ctx, r->remediation);
 }
 
+//  The status of request id (text), its row locked until the transaction
+//  ends (every writer of a request takes it first); "" when there is none
+static int
+s_remediation_lock (lg_ctx_t *ctx, const char *id, char *status, size_t size)
+{
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, "SELECT status FROM remediation_requests"
+                           " WHERE id = $1::bigint FOR UPDATE", 1, (const char *[]) { id });
+    if (rc)
+        return rc;
+    snprintf (status, size, "%s", PQntuples (res) == 1? PQgetvalue (res, 0, 0): "");
+    PQclear (res);
+    return 0;
+}
+
 int
 audit_remediation_verify (lg_ctx_t *ctx)
 {
@@ -1092,17 +1111,11 @@ audit_remediation_verify (lg_ctx_t *ctx)
     char id [24], now [40];
     s_id (id, sizeof id, v->remediation);
     lg_clock_format (ctx->now_us, now, sizeof now);
-    PGresult *res;
-    int rc = lg_ctx_query (ctx, &res, "SELECT status FROM remediation_requests"
-                           " WHERE id = $1::bigint FOR UPDATE", 1, (const char *[]) { id });
+    char status [16];
+    int rc = s_remediation_lock (ctx, id, status, sizeof status);
     if (rc)
         return rc;
-    bool found = PQntuples (res) == 1;
-    char status [16] = "";
-    if (found)
-        snprintf (status, sizeof status, "%s", PQgetvalue (res, 0, 0));
-    PQclear (res);
-    if (!found)
+    if (!*status)
         return MISSING (ctx, "no remediation request %s", id);
     if (streq (status, "requested") || streq (status, "insufficient"))
         return REFUSE (ctx, "R15.2", "remediation request %s was never reported%s: there is"
@@ -1132,6 +1145,42 @@ audit_remediation_verify (lg_ctx_t *ctx)
                                       id, 0, reason)))
         return rc;
     return s_remediation_reply (ctx, v->remediation);
+}
+
+//  An operator withdraws an open request: a finding recorded in error, the
+//  service concerned cancelled. It will never be accepted; who, when and
+//  why are kept (a step, migration 008) and announced (RemediationWithdrawn).
+//  Only the provider's cancellation withdrew a request before
+int
+audit_remediation_withdraw (lg_ctx_t *ctx)
+{
+    const Lgwan__V1__RemediationWithdraw *w = ctx->request->remediation_withdraw;
+    const char *reason = *w->reason? w->reason: ctx->request->reason;
+    if (w->remediation == 0)
+        return INVALID (ctx, "R15.2", "remediation is mandatory");
+    if (!*reason || strlen (reason) > MAX_TEXT)
+        return INVALID (ctx, "R15.2", "withdrawing a remediation request says why (reason,"
+                        " 1-%d bytes)", MAX_TEXT);
+    char id [24], now [40], status [16];
+    s_id (id, sizeof id, w->remediation);
+    lg_clock_format (ctx->now_us, now, sizeof now);
+    int rc = s_remediation_lock (ctx, id, status, sizeof status);
+    if (rc)
+        return rc;
+    if (!*status)
+        return MISSING (ctx, "no remediation request %s", id);
+    if (!streq (status, "requested") && !streq (status, "reported")
+    &&  !streq (status, "insufficient"))
+        return REFUSE (ctx, "R15.2", "remediation request %s is %s: only an open one (requested,"
+                       " reported, insufficient) is withdrawn", id, status);
+    if ((rc = lg_ctx_exec (ctx, "UPDATE remediation_requests SET status = 'withdrawn',"
+                                " withdrawn_by = $2, withdrawn_at = $3::timestamptz,"
+                                " withdrawal_reason = $4 WHERE id = $1::bigint", 4,
+                           (const char *[]) { id, ctx->actor, now, reason }))
+    ||  (rc = audit_emit_remediation (ctx, LGWAN__V1__EVENT__BODY_REMEDIATION_WITHDRAWN, id, 0,
+                                      reason)))
+        return rc;
+    return s_remediation_reply (ctx, w->remediation);
 }
 
 int

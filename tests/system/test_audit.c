@@ -1371,6 +1371,11 @@ test_r15_1_withdrawn_requests_are_announced (void **state)
         assert_int_equal (s_replayed_why (AU_EVENT (REMEDIATION_WITHDRAWN), requests [i], 0,
                                           reason, NULL, sizeof reason), 1);
         assert_string_equal (reason, "provider cancelled, effective 2027-03-25");
+        //  X.1: kept as a step of the request, as an operator's withdrawal
+        assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.remediation_steps"
+                                        " WHERE remediation_id = %" PRIu64 " AND action ="
+                                        " 'withdrawn' AND text = 'provider cancelled,"
+                                        " effective 2027-03-25'", requests [i]), 1);
     }
     s_assert_status (done, "accepted");
     assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_WITHDRAWN), done, 0), 0);
@@ -1396,6 +1401,7 @@ test_r15_1_requests_refuse_ids_past_bigint (void **state)
         { "finding_record", "operator", "R15.2" },
         { "remediation_report", "provider1", "R15.2" },
         { "remediation_verify", "operator", "R15.2" },
+        { "remediation_withdraw", "operator", "R15.2" },
         { "remediation_get", "viewer", "R15.2" },
         { "remediation_list", "viewer", "R15.2" },
         { "compliance_get", "viewer", "R15.2" },
@@ -1760,6 +1766,71 @@ test_r15_3_insufficient_gets_a_fresh_deadline (void **state)
     assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_OVERDUE), id, 0), 2);
 }
 
+static lg_reply_t *
+s_withdraw (const char *who, uint64_t remediation, const char *reason)
+{
+    Lgwan__V1__RemediationWithdraw w = LGWAN__V1__REMEDIATION_WITHDRAW__INIT;
+    w.remediation = remediation;
+    w.reason = (char *) reason;
+    return s_ask_why (who, "", AU_BODY (REMEDIATION_WITHDRAW), &w);
+}
+
+/* REQ R15.2 X.1: an operator withdraws an open remediation request (a
+   finding recorded in error, the service concerned cancelled) with a
+   reason (lgwanctl remediation withdraw): announced, kept as a step of the
+   request with who and why, the finding kept, and its audit may close.
+   Without a reason, by another role, or when no longer open it is refused
+   and nothing changes. Only a cancellation of the provider withdrew a
+   request: a request made in error held its audit open */
+static void
+test_r15_2_operator_withdraws_a_request (void **state)
+{
+    (void) state;
+    uint64_t audit = s_plan (1);
+    uint64_t id = s_remediation (audit, "R5.1-technical", "high", "");
+    rf_refused (s_withdraw ("operator", id, ""), RF_CODE (INVALID_ARGUMENT), "R15.2");
+    rf_refused (s_withdraw ("operator", 0, "誤記録"), RF_CODE (INVALID_ARGUMENT), "R15.2");
+    rf_refused (s_withdraw ("auditor", id, "誤記録"), RF_CODE (PERMISSION_DENIED), "X.3");
+    rf_refused (s_withdraw ("provider1", id, "誤記録"), RF_CODE (PERMISSION_DENIED), "X.3");
+    rf_refused (s_withdraw ("operator", 999999, "誤記録"), RF_CODE (NOT_FOUND), "");
+    s_assert_status (id, "requested");
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_WITHDRAWN), id, 0), 0);
+
+    char *ctl = lg_test_lgwanctl_binary ();
+    assert_int_equal (lg_test_sh ("LG_CERT_DIR=%s LGWANCTL_CERT=%s/clients/operator"
+                                  " LG_AUDIT_CONNECT=%s %s remediation withdraw --remediation %"
+                                  PRIu64 " --reason 指摘の誤記録 >/dev/null", rf.certs, rf.certs,
+                                  s_audit.endpoint, ctl, id), 0);
+    zstr_free (&ctl);
+    s_assert_status (id, "withdrawn");
+    char reason [64] = "";
+    assert_int_equal (s_replayed_why (AU_EVENT (REMEDIATION_WITHDRAWN), id, 0, reason, NULL,
+                                      sizeof reason), 1);
+    assert_string_equal (reason, "指摘の誤記録");
+    Lgwan__V1__RemediationGet get = LGWAN__V1__REMEDIATION_GET__INIT;
+    get.remediation = id;
+    lg_reply_t *reply = s_ask ("viewer", AU_BODY (REMEDIATION_GET), &get);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    const Lgwan__V1__Remediation *r = reply->remediation->remediation;
+    assert_int_equal (r->n_steps, 1);
+    assert_string_equal (r->steps [0]->action, "withdrawn");
+    assert_string_equal (r->steps [0]->actor, "operator:alice");
+    assert_string_equal (r->steps [0]->text, "指摘の誤記録");
+    assert_int_equal (r->finding != 0, true);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  No longer open: refused, nothing more announced
+    rf_refused (s_withdraw ("operator", id, "もう一度"), RF_CODE (FAILED_PRECONDITION), "R15.2");
+    rf_refused (s_report ("provider1", id), RF_CODE (FAILED_PRECONDITION), "R15.2");
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_WITHDRAWN), id, 0), 1);
+    //  The audit it held open closes; its finding stays
+    Lgwan__V1__AuditClose close = LGWAN__V1__AUDIT_CLOSE__INIT;
+    close.audit = audit;
+    close.reason = (char *) "誤記録の指摘を取り下げて終了";
+    rf_ok (s_ask ("auditor", AU_BODY (AUDIT_CLOSE), &close));
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.findings WHERE audit_id = %"
+                                    PRIu64, audit), 1);
+}
+
 int
 main (void)
 {
@@ -1791,6 +1862,7 @@ main (void)
         cmocka_unit_test_teardown (test_r15_1_cancelled_provider_not_overdue_while_withdrawal_waits,
                                    rf_clock_back),
         cmocka_unit_test_teardown (test_r15_3_insufficient_gets_a_fresh_deadline, rf_clock_back),
+        cmocka_unit_test (test_r15_2_operator_withdraws_a_request),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -227,6 +227,9 @@ static const ctl_command_t s_commands [] = {
       "the provider reports --remediation with --report and --evidence JSON (R15.2)" },
     { "remediation", "verify", "remediation_verify", NULL, NULL,
       "verify a reported --remediation: --sufficient, or insufficient with --reason (R15.2, R15.3)" },
+    { "remediation", "withdraw", "remediation_withdraw", NULL, NULL,
+      "an operator withdraws an open --remediation, with --reason: a finding recorded in error,"
+      " the service concerned cancelled (R15.2)" },
     { "remediation", "show", "remediation_get", NULL, NULL,
       "one remediation request by --remediation" },
     { "remediation", "list", "remediation_list", NULL, NULL,
