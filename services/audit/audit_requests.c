@@ -535,6 +535,37 @@ audit_control_list (lg_ctx_t *ctx)
 //  ---------------------------------------------------------------------------
 //  Audits
 
+//  R15.1: only a qualified provider (its id as text) is audited and has
+//  findings recorded, in audit's copy of the registry: not one only
+//  applied, under review, rejected or cancelled. For a finding in audit
+//  (NULL: opening one), a cancelled provider's audit is closing (the duty).
+//  Read in a statement of its own: a cancellation committed while the
+//  caller waited for a lock is seen
+static int
+s_provider_qualified (lg_ctx_t *ctx, const char *provider, const char *audit)
+{
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, "SELECT status FROM providers WHERE id = $1::bigint", 1,
+                           (const char *[]) { provider });
+    if (rc)
+        return rc;
+    bool found = PQntuples (res) == 1;
+    char status [24] = "";
+    if (found)
+        snprintf (status, sizeof status, "%s", lg_db_value (res, 0, "status"));
+    PQclear (res);
+    if (!found)
+        return MISSING (ctx, "no provider %s in audit's copy of the registry", provider);
+    if (audit && streq (status, "cancelled"))
+        return REFUSE (ctx, "R15.1", "provider %s is cancelled: its audit %s is closing", provider,
+                       audit);
+    if (!streq (status, "qualified"))
+        return REFUSE (ctx, "R15.1", "provider %s is %s: %s", provider, status, audit
+                       ? "findings are recorded only of a qualified provider"
+                       : "only a qualified provider is audited");
+    return 0;
+}
+
 //  The audit already opened for the incident, as the answer to opening it
 //  again (*answered): for the same provider that audit, with its request;
 //  for another, ALREADY_EXISTS (R16.1). Nothing when there is none
@@ -636,11 +667,13 @@ audit_open (lg_ctx_t *ctx)
     if (rc || answered)
         return rc;
 
-    //  The scope: a provider audit knows, qualified (not one only applied,
-    //  rejected or cancelled); services in effect that it holds a role in
+    //  The scope: a provider audit knows, qualified; services in effect
+    //  that it holds a role in
+    if ((rc = s_provider_qualified (ctx, provider, NULL)))
+        return rc;
     const char *scope [] = { provider, services };
     rc = lg_ctx_query (ctx, &res,
-        "SELECT p.status, (SELECT count (DISTINCT h.service_id) FROM service_holders h"
+        "SELECT (SELECT count (DISTINCT h.service_id) FROM service_holders h"
         "  JOIN services_in_effect s ON s.id = h.service_id WHERE h.provider_id = p.id"
         "  AND h.service_id = ANY ($2::bigint[])) AS held,"
         " (SELECT count (DISTINCT x) FROM unnest ($2::bigint[]) x) AS named,"
@@ -650,20 +683,11 @@ audit_open (lg_ctx_t *ctx)
         " FROM providers p WHERE p.id = $1::bigint", 2, scope);
     if (rc)
         return rc;
-    bool found = PQntuples (res) == 1;
-    char status [24] = "";
-    if (found)
-        snprintf (status, sizeof status, "%s", lg_db_value (res, 0, "status"));
-    bool held = found && lg_db_u64 (res, 0, "held") == lg_db_u64 (res, 0, "named");
+    bool held = lg_db_u64 (res, 0, "held") == lg_db_u64 (res, 0, "named");
     char ended [200] = "";
-    if (found && lg_db_value (res, 0, "ended"))
+    if (lg_db_value (res, 0, "ended"))
         snprintf (ended, sizeof ended, "%s", lg_db_value (res, 0, "ended"));
     PQclear (res);
-    if (!found)
-        return MISSING (ctx, "no provider %s in audit's copy of the registry", provider);
-    if (!streq (status, "qualified"))
-        return REFUSE (ctx, "R15.1", "provider %s is %s: only a qualified provider is audited",
-                       provider, status);
     if (*ended)
         return REFUSE (ctx, "R15.1", "the scope names a service no longer in effect (%s):"
                        " cancelled, or its hosting provider is", ended);
@@ -879,25 +903,13 @@ audit_finding_record (lg_ctx_t *ctx)
         return MISSING (ctx, "no audit %s", audit);
     if (!open)
         return REFUSE (ctx, "R15.2", "audit %s is closed", audit);
-    //  Its provider qualified. Not cancelled: the duty closes such an audit
-    //  within a second, and a finding recorded before that asked a
-    //  cancelled provider for remediation, withdrawn at once. Read in a
-    //  statement of its own, after the audit's lock: a cancellation that
-    //  committed while this request waited for it is seen. Nor one never
-    //  qualified (an audit opened before AuditOpen required it)
-    if ((rc = lg_ctx_query (ctx, &res, "SELECT status FROM providers WHERE id = $1::bigint", 1,
-                            (const char *[]) { provider })))
+    //  Its provider qualified, read after the audit's lock. Not cancelled:
+    //  the duty closes such an audit within a second, and a finding
+    //  recorded before that asked a cancelled provider for remediation,
+    //  withdrawn at once. Nor one never qualified (an audit opened before
+    //  AuditOpen required it)
+    if ((rc = s_provider_qualified (ctx, provider, audit)))
         return rc;
-    char status [24] = "";
-    if (PQntuples (res) == 1)
-        snprintf (status, sizeof status, "%s", lg_db_value (res, 0, "status"));
-    PQclear (res);
-    if (streq (status, "cancelled"))
-        return REFUSE (ctx, "R15.1", "provider %s is cancelled: its audit %s is closing", provider,
-                       audit);
-    if (!streq (status, "qualified"))
-        return REFUSE (ctx, "R15.1", "provider %s is %s: findings are recorded only of a"
-                       " qualified provider", provider, status);
     //  The control, and that it applies to a role the provider holds
     if ((rc = lg_ctx_query (ctx, &res,
             "SELECT c.requirement, c.applies_to, c.applies_to = 'any' OR EXISTS (SELECT 1"

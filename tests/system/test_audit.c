@@ -1707,10 +1707,20 @@ test_r15_1_only_a_qualified_provider_is_audited (void **state)
                                               ", 'test', now ()) RETURNING id", rejected);
     long findings = rf_sqlf_long ("SELECT count(*) FROM audit.findings");
     long requests = rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests");
-    rf_refused (s_finding (audit, "R5.1-technical", "high", true, ""),
-                RF_CODE (FAILED_PRECONDITION), "R15.1");
+    reply = s_finding (audit, "R5.1-technical", "high", true, "");
+    expected = zsys_sprintf ("provider %" PRIu64 " is rejected: findings are recorded only of a"
+                             " qualified provider", rejected);
+    assert_string_equal (reply->status->message, expected);
+    zstr_free (&expected);
+    rf_refused (reply, RF_CODE (FAILED_PRECONDITION), "R15.1");
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.findings"), findings);
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests"), requests);
+    //  One unknown to audit's copy of the registry is not found
+    reply = s_open ("auditor", "plan", 999999, NULL, 0, "", "");
+    assert_string_equal (reply->status->message, "no provider 999999 in audit's copy of the"
+                         " registry");
+    rf_refused (reply, RF_CODE (NOT_FOUND), "");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits"), audits + 1);
 }
 
 /* REQ R15.3: a remediation verified insufficient gets a fresh deadline, as
