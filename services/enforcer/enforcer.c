@@ -23,7 +23,12 @@
        could not be applied or verified is marked dirty: no Ack, and every
        reconcile tick retries (a full rebuild) until the kernel holds it,
        then the Ack goes out, after a Repaired for any drift the rebuild
-       repaired besides the changes not acked yet (point 4). A difference a
+       repaired besides the changes not acked yet (point 4). A version is
+       acked once (the isolation service takes a point's ack of a version
+       once): a reconcile that fails marks an acked version dirty too (the
+       next Update is then applied by a rebuild), and the one that then
+       finds the kernel holding it reports what it repaired, not a second
+       Ack, which a failed reconcile used to bring. A difference a
        Snapshot's full read found (the kernel at start) is reported when
        found, also when its rebuild's read-back falls short: the retry acked
        without it, and the Repaired at start was lost.
@@ -172,7 +177,8 @@ typedef struct {
     zhashx_t *desired;              //  canonical prefixes of `version`
     uint64_t version;
     bool have_state;                //  a snapshot arrived since start
-    bool dirty;                     //  the kernel does not hold `version` yet
+    bool dirty;                     //  the kernel may not hold `version` (point 1)
+    bool ack_owed;                  //  `version` came and was not acked yet (point 1)
     uint64_t acked;                 //  last version acked
     //  Until the next ack: what the kernel may differ in by our own doing,
     //  not drift (point 4): the prefixes of the Updates since the last ack,
@@ -385,6 +391,7 @@ s_send_ack (s_enforcer_t *self)
     frame.body_case = LGWAN__V1__ENFORCER_FRAME__BODY_ACK;
     frame.ack = &ack;
     self->acked = self->version;
+    self->ack_owed = false;
     zhashx_purge (self->own);
     if (s_send (self, &frame))
         lg_warning ("could not send Ack for version %" PRIu64 ": not connected",
@@ -735,6 +742,7 @@ s_on_snapshot (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
     zhashx_destroy (&self->desired);
     self->desired = next;
     self->version = snapshot->version;
+    self->ack_owed = true;
     self->have_state = true;
     self->hello_pending = false;
     if (self->version >= self->beat_version)
@@ -799,6 +807,7 @@ s_on_update (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
             zhashx_insert (self->desired, prefix, (void *) "1");
         }
     self->version = update->version;
+    self->ack_owed = true;
     if (self->version >= self->beat_version)
         self->behind_since = 0;
     s_own_add (self, add_now);
@@ -1154,8 +1163,22 @@ s_on_reconcile (zloop_t *loop, int timer_id, void *arg)
     bool repaired = false;
     int rc = enf_nft_reconcile (self->nft, self->desired, missing, extra, &repaired,
                                 why, sizeof why);
+    if (rc == 0 && lg_fault_fires ("reconcile_fails")) {
+        rc = ENF_NFT_FAILED;            //  a test's: the version dirty
+        snprintf (why, sizeof why, "fault point reconcile_fails");
+    }
     if (rc)
         s_nft_failed (self, rc, "reconcile table inet " ENF_TABLE, why);
+    else
+    if (self->dirty && !self->ack_owed) {
+        //  A reconcile of an acked version failed, and this one found the
+        //  kernel holding it: acked once already, so a repair only (point 1)
+        self->dirty = false;
+        lg_info ("version %" PRIu64 " in force again after a failed reconcile; acked before,"
+                 " not again", self->version);
+        if (repaired)
+            s_send_repaired (self, missing, extra, why);
+    }
     else
     if (self->dirty) {
         //  Our own failed apply, now in force: the ack it owes, after what

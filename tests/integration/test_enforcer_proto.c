@@ -766,6 +766,40 @@ test_r16_1_drift_repaired_while_a_version_waits_is_reported (void **state)
     s_pid = 0;
 }
 
+/* REQ R16.1: a version is acked once. A reconcile that failed (here by
+   the fault point reconcile_fails) marked the version dirty although it
+   was acked already, and the next reconcile that found the kernel right
+   acked it again: the isolation service, which takes a point's ack of a
+   version once, got a second one and recorded it again. Now the retry
+   acks only a version not acked yet; an Update after it is acked once. */
+static void
+test_r16_1_failed_reconcile_acks_no_version_twice (void **state)
+{
+    (void) state;
+    static const char *const extra [] = { "LG_RECONCILE_MS=200",
+                                          "LG_FAULTS=reconcile_fails", NULL };
+    s_pid = s_spawn ("south", s_ns, extra, NULL);
+    Lgwan__V1__EnforcerFrame *frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_HELLO, 10000);
+    s_free (&frame);
+    static const char *const v1 [] = { "198.18.80.0/24", NULL };
+    s_send_snapshot (1, v1);
+    s_expect_ack ("south", 1, false);
+    //  The first reconcile after it fails, the next finds the kernel right
+    s_expect_none (LGWAN__V1__ENFORCER_FRAME__BODY_ACK, 2000);
+    assert_true (lg_test_log_count (s_pid, "could not reconcile table inet lgwan") >= 1);
+    assert_true (lg_test_log_count (s_pid, "acked before, not again") >= 1);
+    //  Still dirty-safe: the next Update is applied and acked, once
+    static const char *const add [] = { "198.18.81.0/24", NULL };
+    s_send_update (2, 1, add, NULL);
+    s_expect_ack ("south", 2, false);
+    s_expect_none (LGWAN__V1__ENFORCER_FRAME__BODY_ACK, 1000);
+    char *kernel = s_kernel ();
+    assert_non_null (strstr (kernel, "198.18.81.0"));
+    free (kernel);
+    assert_int_equal (lg_test_stop (s_pid, SIGTERM, 5000), 0);
+    s_pid = 0;
+}
+
 /* REQ R16.1: table inet lgwan held by another process with the nftables
    owner flag makes our batch fail with EPERM; the enforcer stopped saying
    it needed CAP_NET_ADMIN, which it had, and an operator looked for the
@@ -1402,6 +1436,7 @@ main (int argc, char **argv)
         cmocka_unit_test (test_drift_found_by_an_update_reported),
         cmocka_unit_test (test_r16_1_update_acked_only_when_its_drops_are_in_force),
         cmocka_unit_test (test_r16_1_drift_repaired_while_a_version_waits_is_reported),
+        cmocka_unit_test (test_r16_1_failed_reconcile_acks_no_version_twice),
         cmocka_unit_test (test_r16_1_owned_table_stops_with_its_cause),
         cmocka_unit_test (test_r16_1_frame_over_max_msg_is_logged_and_reconnects),
         cmocka_unit_test (test_r16_1_oversize_snapshot_asked_less_often),
