@@ -77,7 +77,8 @@
     6. Replicas. LG_ISOLATION_ENFORCER_CONNECT may name up to four
        endpoints, one per isolation replica; we are connected to one at a
        time (a DEALER connected to several would deal our Hellos and Acks
-       out among them). 1 s after the connection to our replica was lost
+       out among them). 1 s (more after Snapshots too big, point 8) after
+       the connection to our replica was lost
        (the process or the way to it is gone; ZMTP heartbeats close a dead
        connection within 3 s), 3 s when the replica we moved to never
        answered, or 10 s connected without a frame (Beats come every
@@ -115,6 +116,15 @@
        Each frame over LG_MAX_MSG doubles the spacing of our Hellos (500 ms
        up to 32 s) until a Snapshot within it comes: every Hello makes the
        service build a Snapshot as big again, and we asked twice a second.
+       A frame over ZeroMQ's bound is never seen here: ZeroMQ closes the
+       connection, and the monitor says only that it was lost. A loss after
+       our Hello went on the connection and before its Snapshot (or a
+       Refused) came is taken for one, logged with ZeroMQ's bound, and
+       counted like a frame over LG_MAX_MSG: we connect again (point 6)
+       after the Hello spacing, 1 s up to 32 s, not 1 s. We connected again
+       every second, said Hello and were sent the same Snapshot, for ever,
+       with nothing in the log about its size. A replica that went away
+       in that moment costs the first step, 1 s, as before.
     9. A Repaired frame stays under what the isolation service decodes:
        its lists are cut at the smaller of LG_MAX_MSG and
        LG_MAX_MSG_DEFAULT (the service decodes enforcer frames at its own
@@ -162,7 +172,7 @@
 #define S_LIST_LOG_MAX      10      //  prefixes named in a log DETAIL
 #define S_ZMQ_MSG_FACTOR    2       //  ZeroMQ's bound on a frame: this many times LG_MAX_MSG
 #define S_RCVHWM            100     //  frames ZeroMQ queues for us, at most (point 8)
-#define S_OVERSIZE_SHIFT    6       //  Hellos after frames over LG_MAX_MSG: up to 500 ms << 6, 32 s
+#define S_OVERSIZE_SHIFT    6       //  Hellos after Snapshots too big: up to 500 ms << 6, 32 s
 #define S_OUTAGE_WARN_MS    60000   //  no replica reachable: warned once a minute (point 6)
 
 typedef struct {
@@ -188,7 +198,8 @@ typedef struct {
 
     bool hello_pending;             //  a Hello is wanted and not sent yet
     int64_t hello_sent_at;
-    int oversize;                   //  frames over LG_MAX_MSG since the last Snapshot (point 8)
+    int oversize;                   //  Snapshots too big since the last one taken (point 8)
+    bool snapshot_due;              //  our Hello went on this connection, no Snapshot since
     int64_t outage_warned;          //  zclock_mono of this outage's last warning, 0 if none (point 6)
     int outage_moves;               //  moves since then, not warned of
     int64_t frame_at;               //  last frame from the service
@@ -327,6 +338,22 @@ s_hello_spacing (const s_enforcer_t *self)
     return (int64_t) S_HELLO_SPACING_MS << shift;
 }
 
+//  How long after losing a connection that was up we connect again (point
+//  6), spaced like the Hellos after Snapshots too big (point 8): connecting
+//  again means a Hello, and a Snapshot as big again
+static int64_t
+s_lost_ms (const s_enforcer_t *self)
+{
+    return s_hello_spacing (self) > S_LOST_MS? s_hello_spacing (self): S_LOST_MS;
+}
+
+//  ZeroMQ's own bound on a frame (ZMQ_MAXMSGSIZE, point 8)
+static int64_t
+s_zmq_bound (const s_enforcer_t *self)
+{
+    return (int64_t) S_ZMQ_MSG_FACTOR * self->config.max_msg + 64;
+}
+
 static void
 s_try_hello (s_enforcer_t *self)
 {
@@ -342,6 +369,7 @@ s_try_hello (s_enforcer_t *self)
     frame.hello = &hello;
     if (s_send (self, &frame) == 0) {
         self->hello_pending = false;
+        self->snapshot_due = true;
         self->hello_sent_at = now;
         lg_debug ("sent Hello, applied version %" PRIu64, self->acked);
     }
@@ -719,6 +747,7 @@ s_on_snapshot (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
 {
     Lgwan__V1__EnforcementSnapshot *snapshot = frame->snapshot;
     self->oversize = 0;                 //  one came within the limit (point 8)
+    self->snapshot_due = false;
     char why [256] = "";
     zhashx_t *next = enf_prefix_set_new ();
     if (s_canon_list (snapshot->prefixes, snapshot->n_prefixes, NULL, next, why, sizeof why)) {
@@ -909,6 +938,7 @@ s_on_beat (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
 static void
 s_on_refused (s_enforcer_t *self, Lgwan__V1__EnforcerFrame *frame)
 {
+    self->snapshot_due = false;         //  the answer to our Hello
     if (frame->refused->final) {
         char requirement [16];
         snprintf (requirement, sizeof requirement, "%.8s", frame->refused->requirement);
@@ -985,6 +1015,7 @@ s_on_frame (zloop_t *loop, zsock_t *dealer, void *arg)
         //  next Hellos are spaced further, each asking the service for a
         //  Snapshot as big again
         self->oversize++;
+        self->snapshot_due = false;     //  it came, and is counted
         lg_log_write (LG_LOG_WARNING, why, "ignoring a frame from the isolation service over"
                       " LG_MAX_MSG (%" PRId64 " bytes): nothing changes at this gateway until"
                       " LG_MAX_MSG is raised here and at the service; asking again in %.1f s",
@@ -1047,8 +1078,23 @@ s_on_monitor (zloop_t *loop, zsock_t *monitor, void *arg)
         case ZMQ_EVENT_DISCONNECTED:
             if (self->connected)
                 self->down_since = zclock_mono ();
+            if (self->connected && self->snapshot_due) {
+                //  Point 8: ZeroMQ drops a frame over its bound by closing
+                //  the connection, and says nothing else; a Snapshot as big
+                //  comes again at every Hello
+                self->oversize++;
+                lg_warning ("lost the connection to the isolation service at %s before the"
+                            " Snapshot our Hello asked for came: most likely a frame over"
+                            " ZeroMQ's bound of %" PRId64 " bytes (twice LG_MAX_MSG + 64),"
+                            " which ZeroMQ drops by closing the connection; nothing changes"
+                            " at this gateway until LG_MAX_MSG is raised here; connecting"
+                            " again in %.1f s", where, s_zmq_bound (self),
+                            s_lost_ms (self) / 1000.0);
+            }
+            else
+                lg_warning ("lost the connection to the isolation service at %s", where);
             self->connected = false;
-            lg_warning ("lost the connection to the isolation service at %s", where);
+            self->snapshot_due = false;
             break;
         case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
             lg_error ("the isolation service at %s refused our certificate %s (status %u)",
@@ -1080,8 +1126,7 @@ s_fail_over (s_enforcer_t *self)
     char instead [400];
     if (next == self->target)
         snprintf (instead, sizeof instead, "connecting to it again (ZeroMQ does not, after a"
-                  " protocol error such as a frame over %" PRId64 " bytes)",
-                  (int64_t) S_ZMQ_MSG_FACTOR * self->config.max_msg + 64);
+                  " protocol error such as a frame over %" PRId64 " bytes)", s_zmq_bound (self));
     else
         snprintf (instead, sizeof instead, "connecting to %s instead", to);
     if (self->connected)
@@ -1089,8 +1134,8 @@ s_fail_over (s_enforcer_t *self)
                     S_FAILOVER_MS / 1000, instead);
     else
     if (self->reached)
-        lg_warning ("the connection to the isolation service at %s was lost %d s ago: %s",
-                    from, S_LOST_MS / 1000, instead);
+        lg_warning ("the connection to the isolation service at %s was lost %" PRId64
+                    " s ago: %s", from, s_lost_ms (self) / 1000, instead);
     else {
         //  Every replica down moves us every 3 s: said once a minute
         int64_t now = zclock_mono ();
@@ -1113,6 +1158,7 @@ s_fail_over (s_enforcer_t *self)
     self->target = next;
     self->switched_at = self->down_since = zclock_mono ();
     self->connected = false;
+    self->snapshot_due = false;         //  we closed it, not ZeroMQ (point 8)
     self->reached = false;
     self->hello_pending = true;         //  sent once connected
 }
@@ -1140,7 +1186,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
     //  error (point 8), and nothing else connects
     if ((self->connected && now - self->frame_at >= S_FAILOVER_MS
                          && now - self->switched_at >= S_FAILOVER_MS)
-    ||  (!self->connected && now - self->down_since >= (self->reached? S_LOST_MS
+    ||  (!self->connected && now - self->down_since >= (self->reached? s_lost_ms (self)
                                                                   : S_UNREACHABLE_MS)))
         s_fail_over (self);
     s_try_hello (self);
@@ -1238,7 +1284,7 @@ s_sockets (s_enforcer_t *self, char *why, size_t why_size)
     //  Point 8: a frame over LG_MAX_MSG reaches lg_codec_decode, which
     //  says so; ZeroMQ's own bound only keeps a hostile replica from making
     //  us allocate without bound (S_RCVHWM frames of it queued, at most)
-    zsock_set_maxmsgsize (self->dealer, (int) (S_ZMQ_MSG_FACTOR * self->config.max_msg + 64));
+    zsock_set_maxmsgsize (self->dealer, (int) s_zmq_bound (self));
     zsock_set_rcvhwm (self->dealer, S_RCVHWM);
     zsock_set_heartbeat_ivl (self->dealer, 1000);
     zsock_set_heartbeat_timeout (self->dealer, S_SILENCE_MS);
