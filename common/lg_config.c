@@ -85,7 +85,7 @@ static const struct {
 //  A request that waited for a worker longer than a client's try was given
 //  up by that try; the client's retry, with the same request_id, waits
 //  behind it. The first is answered busy unrun, so the retry is what runs
-#define S_MAX_QUEUE_MS_DFLT (LG_CLIENT_TRY_MS + 500)
+//  (LG_MAX_QUEUE_MS_DEFAULT, lg_lib.h)
 #define S_MAX_QUEUE_MS_MAX  3600000
 
 int
@@ -238,7 +238,7 @@ lg_config_load (lg_config_t *cfg, const char *service, char *why, size_t why_siz
     ||  lg_config_int ("LG_DUTY_MS", 0, 0, 86400000, &cfg->duty_ms, why, why_size)
     ||  lg_config_int ("LG_MAX_WAITING", 1024, 1, 100000, &cfg->max_waiting, why, why_size)
     ||  lg_config_int ("LG_MAX_WAITING_MB", 64, 1, 4096, &cfg->max_waiting_mb, why, why_size)
-    ||  lg_config_int ("LG_MAX_QUEUE_MS", S_MAX_QUEUE_MS_DFLT, 1, S_MAX_QUEUE_MS_MAX,
+    ||  lg_config_int ("LG_MAX_QUEUE_MS", LG_MAX_QUEUE_MS_DEFAULT, 1, S_MAX_QUEUE_MS_MAX,
                        &cfg->max_queue_ms, why, why_size)
     ||  lg_config_int ("LG_WORKERS", lg_config_default_workers (), 0, 64, &cfg->workers,
                        why, why_size))

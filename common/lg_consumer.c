@@ -4,7 +4,14 @@
 #include "lg_lib.h"
 
 #define POLL_MS         500     //  ask Replay this often (one request in flight at most)
-#define REPLAY_TIMEOUT  2000
+//  A Replay that finds every worker of the source busy waits in its queue
+//  for up to LG_MAX_QUEUE_MS (lg_server.h point 7), and is run then: given
+//  up sooner, its answer was lost with the DEALER made anew and the
+//  question asked again at the back of the queue, so under load catch-up
+//  stalled (it was 2 s, below the 3 s bound). The source's default bound,
+//  and a second to run it (a page of LG_CONSUMER_BATCH events)
+#define REPLAY_RUN_MS   1000
+#define REPLAY_TIMEOUT  (LG_MAX_QUEUE_MS_DEFAULT + REPLAY_RUN_MS)
 
 struct _lg_consumer_t {
     char *service;              //  who we are

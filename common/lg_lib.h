@@ -49,6 +49,10 @@ typedef Lgwan__V1__Code    lg_code_t;
                                             //  bound on a decision's reason)
 #define LG_CLIENT_TRY_MS     2500           //  a client's wait for one try's reply (lg_client,
                                             //  lgwanctl --timeout), by default
+#define LG_MAX_QUEUE_MS_DEFAULT (LG_CLIENT_TRY_MS + 500)    //  how long a request may wait
+                                            //  for a busy worker and still run (LG_MAX_QUEUE_MS,
+                                            //  lg_server.h point 7): a little over a client's
+                                            //  try; a consumer's Replay waits longer (lg_consumer.c)
 
 //  Roles carried in certificate metadata, as bits for dispatch tables
 typedef enum {

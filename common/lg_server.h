@@ -34,7 +34,8 @@
     7. Requests that find every worker busy wait in a queue bounded in count
        and bytes (LG_MAX_WAITING, LG_MAX_WAITING_MB; one more is answered
        UNAVAILABLE "busy" at once) and in age: one that waited longer than
-       LG_MAX_QUEUE_MS (by default a little over a client's try) is answered
+       LG_MAX_QUEUE_MS (by default a little over a client's try,
+       LG_MAX_QUEUE_MS_DEFAULT; a consumer's Replay waits longer) is answered
        "busy" unrun when its turn comes, since its client has given up that
        try and its retry, with the same request_id, waits behind it. When a
        queued request's turn comes its caller is looked up again, so a

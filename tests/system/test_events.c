@@ -794,6 +794,46 @@ test_x2_write_failed_for_the_moment_is_unavailable (void **state)
     s_check_exactly_once (10000);
 }
 
+//  Audit heard the registry again after each time it could not replay
+static bool
+s_audit_hears_registry (void *arg)
+{
+    (void) arg;
+    return s_audit_said ("registry answers again") >= s_audit_said ("could not replay registry");
+}
+
+/* REQ X.2: a Replay the source queued behind a busy worker is waited for.
+   A source keeps a request that finds every worker busy queued for up to
+   LG_MAX_QUEUE_MS (3 s by default) and then runs it; the consumer gave its
+   Replay up after 2 s, made its socket anew (the answer to come was lost)
+   and asked again at the back of the queue: under load, catch-up timed out
+   requests the source was still to answer, and stalled. Its wait is now
+   derived from the queue's bound and exceeds it. Here the registry has one
+   worker, held 3 s by a write (fault point write_stall_before_commit):
+   audit's Replay waits some 2.5 s in the queue and is answered; the old
+   consumer said "could not replay registry from N: no answer". */
+static void
+test_x2_replay_queued_behind_a_busy_worker_is_waited_for (void **state)
+{
+    (void) state;
+    s_produce (1, "before-queued-replay");
+    s_check_exactly_once (10000);
+    assert_int_equal (lg_test_proc_stop (&s_registry, SIGTERM), 0);
+    const char *env [] = { "LG_HEARTBEAT_MS=200", "LG_LOG_LEVEL=info", "LG_WORKERS=1",
+                           "LG_FAULTS=write_stall_before_commit", NULL };
+    lg_test_proc_spawn (&s_registry, s_admin, s_certs, NULL, env);
+    assert_true (lg_test_wait_for (s_answers, &s_registry, 15000));
+    assert_true (lg_test_wait_for (s_audit_hears_registry, NULL, 10000));
+    long unanswered = s_audit_said ("no answer");
+    s_produce (1, "queued-replay");
+    s_check_exactly_once (15000);
+    print_message ("  audit gave up %ld Replay(s) the registry had queued\n",
+                   s_audit_said ("no answer") - unanswered);
+    assert_int_equal (s_audit_said ("no answer"), unanswered);
+    assert_int_equal (lg_test_proc_stop (&s_registry, SIGTERM), 0);
+    s_start_ready (&s_registry, NULL);
+}
+
 /* REQ X.3: a provider certificate gets no Replay and no events */
 static void
 test_x3_provider_reads_no_stream (void **state)
@@ -856,7 +896,7 @@ test_x3_revoked_subscriber_hears_no_more (void **state)
 }
 
 int
-main (void)
+main (int argc, char **argv)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_x2_catch_up_after_restart),
@@ -870,6 +910,7 @@ main (void)
         cmocka_unit_test (test_x2_server_short_of_disk_holds_the_event),
         cmocka_unit_test (test_x2_privilege_revoked_holds_the_events),
         cmocka_unit_test (test_x2_write_failed_for_the_moment_is_unavailable),
+        cmocka_unit_test (test_x2_replay_queued_behind_a_busy_worker_is_waited_for),
         cmocka_unit_test (test_x1_replay_serves_the_stored_bytes),
         cmocka_unit_test (test_x2_source_behind_the_cursor_is_said),
         cmocka_unit_test (test_x2_source_that_wrote_anew_holds_the_stream),
@@ -879,5 +920,7 @@ main (void)
         cmocka_unit_test (test_x3_provider_reads_no_stream),
         cmocka_unit_test (test_x3_revoked_subscriber_hears_no_more),
     };
+    if (argc > 1)                       //  one test, or a pattern of them
+        cmocka_set_test_filter (argv [1]);
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
