@@ -38,7 +38,8 @@
        most, signature) and no unexpired allow-list entry covers (its
        connection and/or signature) counts the event in a sliding window
        per (connection, rule): 32 buckets of window/32, so memory per pair
-       is constant whatever the threshold. An event's time is its own,
+       is constant whatever the threshold (but for what identifies the
+       events counted, below). An event's time is its own,
        unless that time is before 1970 or more than MONITOR_AHEAD_S ahead
        of ours: then ours (a time before 1970 indexed the buckets below
        zero). Its window counts it at that time, or at ours when that is
@@ -52,6 +53,15 @@
        counted in it: it is counted apart (Stats detection.too_old), where
        it was dropped with nothing said. first_seen, last_seen and the
        evidence keep the event's own time.
+       One alert delivered twice (the same EVE line over the socket and
+       from the followed file, or twice in the file) counts once: a window
+       keeps what identifies each event it counted (the sensor's flow id,
+       the alert's own time, signature, both addresses and ports; at most
+       threshold of them), and a repeat of one it holds is counted apart
+       (Stats detection.duplicates). Each delivery counted before, so
+       repeats alone could reach a threshold and isolation. An alert with
+       no flow id or no time is never taken for a repeat: nothing tells it
+       from a second alert alike.
        A window whose rule got another width keeps what it counted, each
        bucket moved to the new bucket that holds its start. Reaching the
        threshold opens an incident, in one transaction with IncidentOpened
@@ -147,6 +157,13 @@ typedef struct {
     int64_t expires_us;
 } s_allow_t;
 
+//  An identifiable event a window counted (s_alert_print): a repeat of
+//  it in the window is not counted again
+typedef struct {
+    uint64_t print;
+    int64_t count_us;               //  when it counted
+} s_seen_t;
+
 //  Sliding window and incident of one (connection, rule)
 typedef struct _s_window_t {
     struct _s_window_t *next;       //  the connection's next window
@@ -160,6 +177,8 @@ typedef struct _s_window_t {
     bool opening;                   //  an open is queued
     uint64_t pending;               //  events attached, not yet added to event_count
     int64_t oldest [BUCKETS];       //  own time of the oldest event counted in each bucket
+    s_seen_t *seen;                 //  the identifiable events counted, at most threshold
+    uint32_t n_seen, max_seen;
     int64_t last_us;                //  newest event time attached
     int64_t touched;                //  zclock_mono of the last event
     int64_t grace_until;            //  business time until which nothing opens
@@ -266,7 +285,7 @@ typedef struct {
     //  Counters since start (Stats)
     uint64_t frames, frames_refused, frames_malformed;
     uint64_t events_sensor, events_eve, eve_lines, eve_other, malformed;
-    uint64_t attributed, unattributed, allowlisted, matched, too_old;
+    uint64_t attributed, unattributed, allowlisted, matched, too_old, duplicates;
     int64_t allow_expiry_us;        //  the first loaded allow-list entry expires (INT64_MAX)
     uint64_t incidents_opened, attached, evidence_written, rotations, in_grace;
     uint64_t log_budget;            //  malformed lines logged this second
@@ -531,6 +550,14 @@ s_load_allow (s_intake_t *self)
     return 0;
 }
 
+static void
+s_window_destroy (void **item_p)
+{
+    if (*item_p)
+        free (((s_window_t *) *item_p)->seen);
+    s_free (item_p);
+}
+
 static s_window_t *
 s_window (s_intake_t *self, uint64_t connection, uint64_t rule)
 {
@@ -594,6 +621,7 @@ s_window_grace (s_window_t *w, int64_t until)
         return;
     w->grace_until = until;
     w->head = -1;
+    w->n_seen = 0;
 }
 
 //  Every pair in grace, as the table says: at start, and at each look at
@@ -907,10 +935,6 @@ s_matches (const s_rule_t *rule, const monitor_alert_t *alert)
         && (rule->signature_id == 0 || rule->signature_id == alert->signature_id);
 }
 
-//  Count the event of time at_us in its window at count_us (note 4): 1
-//  when the window reaches threshold, 0 counted below it, -1 not counted:
-//  older than the window's span, which a later event (another sensor's,
-//  whose clock is ahead) moved past it
 //  The rule's window got another width: each bucket counted goes to the
 //  new bucket that holds its start, and those then older than the new span
 //  leave. Events keep their bucket's start, not their own time, so an
@@ -943,19 +967,87 @@ s_window_rebucket (s_window_t *w, int64_t width)
     }
 }
 
+//  What tells one alert from another, whichever way it came (EVE socket,
+//  followed file, sensor batch): the sensor's flow id, the alert's own
+//  time, its signature and both ends. 0 for an alert without a flow id or
+//  a time (a sensor's batch may carry neither), which nothing tells from
+//  a second one alike: such alerts are never taken for repeats
+static uint64_t
+s_alert_print (const monitor_alert_t *a)
+{
+    if (!a->flow_id || !a->at_us)
+        return 0;
+    uint64_t fields [] = { a->flow_id, (uint64_t) a->at_us, a->signature_id,
+                           a->src_port, a->dest_port, a->src.family, a->dest.family };
+    uint64_t hash = 0xCBF29CE484222325ULL;            //  FNV-1a
+    const uint8_t *parts [] = { (const uint8_t *) fields, a->src.bytes, a->dest.bytes };
+    const size_t sizes [] = { sizeof fields, sizeof a->src.bytes, sizeof a->dest.bytes };
+    for (size_t part = 0; part < 3; part++)
+        for (size_t i = 0; i < sizes [part]; i++)
+            hash = (hash ^ parts [part] [i]) * 0x100000001B3ULL;
+    return hash? hash: 1;
+}
+
+//  The identifiable events that left the window leave its list
+static void
+s_seen_leave (s_window_t *w)
+{
+    uint32_t kept = 0;
+    for (uint32_t i = 0; w->head >= 0 && i < w->n_seen; i++)
+        if (w->seen [i].count_us / w->width > w->head - BUCKETS)
+            w->seen [kept++] = w->seen [i];
+    w->n_seen = kept;
+}
+
+//  One more identifiable event counted; at most threshold are kept (more
+//  are counted only while an incident could not be written), the oldest
+//  leaving first
+static void
+s_seen_add (s_window_t *w, const s_rule_t *rule, uint64_t print, int64_t count_us)
+{
+    uint32_t most = rule->threshold? rule->threshold: 1;
+    if (w->n_seen >= most) {
+        uint32_t drop = w->n_seen - most + 1;
+        memmove (w->seen, w->seen + drop, (w->n_seen - drop) * sizeof (s_seen_t));
+        w->n_seen -= drop;
+    }
+    if (w->n_seen == w->max_seen) {
+        uint32_t room = w->max_seen? w->max_seen * 2: 4;
+        s_seen_t *seen = (s_seen_t *) realloc (w->seen, (room < most? room: most) * sizeof (s_seen_t));
+        if (!seen)
+            return;                 //  not kept: a repeat of it would count
+        w->seen = seen;
+        w->max_seen = room < most? room: most;
+    }
+    w->seen [w->n_seen++] = (s_seen_t) { print, count_us };
+}
+
+//  Count the event of time at_us (print: s_alert_print) in its window at
+//  count_us (note 4): 1 when the window reaches threshold, 0 counted below
+//  it; not counted, -1: older than the window's span, which a later event
+//  (another sensor's, whose clock is ahead) moved past it, -2: a repeat of
+//  an event the window holds
 static int
-s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us, int64_t count_us)
+s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us, int64_t count_us,
+                uint64_t print)
 {
     int64_t width = (int64_t) rule->window_s * 1000000 / BUCKETS;
     if (width <= 0)
         width = 1;
-    if (w->width != width)
+    if (w->width != width) {
         s_window_rebucket (w, width);
+        s_seen_leave (w);
+    }
     if (count_us < 0)
         return -1;                  //  s_take does not let one through
     int64_t index = count_us / width;
     if (index <= w->head - BUCKETS)
         return -1;                  //  older than the window: the caller counts it apart
+    //  A repeat of an event the window holds (the same EVE alert over the
+    //  socket and from the file) counts once: the caller counts it apart
+    for (uint32_t i = 0; print && i < w->n_seen; i++)
+        if (w->seen [i].print == print)
+            return -2;
     if (index > w->head) {
         //  Slide: the buckets that leave the window are emptied
         if (w->head < 0 || index - w->head >= BUCKETS) {
@@ -968,7 +1060,10 @@ s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us, int64_t coun
                 w->counts [i % BUCKETS] = 0;
             }
         w->head = index;
+        s_seen_leave (w);
     }
+    if (print)
+        s_seen_add (w, rule, print, count_us);
     size_t slot = (size_t) (index % BUCKETS);
     if (w->counts [slot] == 0 || at_us < w->oldest [slot])
         w->oldest [slot] = at_us;
@@ -1037,6 +1132,7 @@ s_take (void *arg, const monitor_alert_t *alert)
     if (at_us <= 0 || at_us > self->now_us + (int64_t) MONITOR_AHEAD_S * 1000000)
         at_us = self->now_us;
     int64_t count_us = at_us < self->now_us? at_us: self->now_us;
+    uint64_t print = s_alert_print (alert);
     for (size_t i = 0; i < self->n_rules; i++) {
         const s_rule_t *rule = &self->rules [i];
         if (!s_matches (rule, alert))
@@ -1061,7 +1157,13 @@ s_take (void *arg, const monitor_alert_t *alert)
             self->in_grace++;       //  counted, opens nothing (PacketFence grace)
             continue;
         }
-        int counted = s_window_count (w, rule, at_us, count_us);
+        int counted = s_window_count (w, rule, at_us, count_us, print);
+        if (counted == -2) {
+            //  Delivered twice: one alert never counts twice toward a
+            //  threshold (isolation was reachable by repeats)
+            self->duplicates++;
+            continue;
+        }
         if (counted < 0) {
             //  Said, not hidden: a sensor whose clock is behind another's,
             //  or a backlog older than the window's span
@@ -1812,6 +1914,7 @@ s_window_closed (s_intake_t *self, s_window_t *w)
     w->evidence = 0;
     w->pending = 0;
     w->head = -1;
+    w->n_seen = 0;
     for (size_t i = 0; i < self->n_rules; i++)
         if (self->rules [i].id == w->key.b && self->rules [i].grace_s)
             s_window_grace (w, lg_clock_now_us () + (int64_t) self->rules [i].grace_s * 1000000);
@@ -1921,6 +2024,7 @@ s_stats (void *arg, Lgwan__V1__StatsReply *stats)
     lg_stats_add (stats, "detection.allowlist_entries", self->n_allow);
     lg_stats_add (stats, "detection.matched", self->matched);
     lg_stats_add (stats, "detection.too_old", self->too_old);
+    lg_stats_add (stats, "detection.duplicates", self->duplicates);
     lg_stats_add (stats, "detection.allowlist_entries", self->n_allow);
     lg_stats_add (stats, "detection.allowlisted", self->allowlisted);
     lg_stats_add (stats, "detection.in_grace", self->in_grace);
@@ -1980,6 +2084,7 @@ monitor_intake_new (lg_db_t *db, const lg_config_t *cfg)
     snprintf (self->eve_file, sizeof self->eve_file, "%s", value? value: "");
     self->lpm = monitor_lpm_new ();
     self->windows = s_key_table ();
+    zhashx_set_destructor (self->windows, s_window_destroy);
     self->minutes = s_key_table ();
     self->sensors = zhashx_new ();
     zhashx_set_destructor (self->sensors, s_free);

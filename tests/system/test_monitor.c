@@ -16,7 +16,8 @@
     - malformed lines and frames are counted and never stop intake; only
       sensor certificates are heard on the PULL socket;
     - operators confirm and close; a closed incident is not confirmed; a
-      rule's grace keeps a closed incident's connection quiet for a while.
+      rule's grace keeps a closed incident's connection quiet for a while;
+    - an alert delivered twice counts once toward a threshold.
 */
 #include "registry_fixture.h"
 
@@ -2074,6 +2075,40 @@ test_r16_1_first_seen_is_the_oldest_event_in_the_window (void **state)
     rf_set_clock (RF_TODAY_UTC);
 }
 
+/* REQ R16.1: one alert delivered twice (the same EVE line over the socket
+   and from the followed file, or the same line twice in the file) counts
+   once toward its rule's threshold; the repeats are counted apart,
+   detection.duplicates. Each delivery counted, so two alerts delivered
+   four times crossed a threshold of 3 and opened the incident (with
+   incident_and_isolate, confirmed for isolation) */
+static void
+test_r16_1_an_alert_delivered_twice_counts_once (void **state)
+{
+    (void) state;
+    uint64_t rule = s_rule ("counted-once", 8818, 3, 600, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    uint64_t matched = s_counter ("detection.matched");
+    uint64_t duplicates = s_counter ("detection.duplicates");
+    char *first = s_eve_line (1, 8818, "Misc activity", 1, "2027-03-01T00:18:00.250000Z");
+    char *second = s_eve_line (1, 8818, "Misc activity", 1, "2027-03-01T00:18:01.250000Z");
+    s_send_socket (first, strlen (first));
+    s_wait_counter ("detection.matched", matched + 1);
+    s_append_file (first);
+    s_append_file (second);
+    s_append_file (second);
+    s_wait_counter ("detection.matched", matched + 4);
+    zclock_sleep (500);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %"
+                                    PRIu64, rule), 0);
+    assert_int_equal (s_counter ("detection.duplicates"), duplicates + 2);
+    //  A third alert crosses the threshold; the incident counts three
+    s_append_alerts (1, 8818, 1, "2027-03-01T00:18:02Z");
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64
+                    " AND event_count = 3", rule);
+    zstr_free (&first);
+    zstr_free (&second);
+    s_rule_off (rule);
+}
+
 /* REQ R16.1: every request of the monitor that carries an id (or a
    signature id: every uint64 of its requests, stored as bigint) refuses
    one past a bigint INVALID_ARGUMENT naming R16.1 and the field, and
@@ -2163,6 +2198,7 @@ main (void)
         cmocka_unit_test (test_r16_1_first_seen_is_the_oldest_event_in_the_window),
         cmocka_unit_test (test_r16_1_no_evidence_for_a_closed_incident),
         cmocka_unit_test (test_r16_1_every_request_refuses_ids_past_bigint),
+        cmocka_unit_test (test_r16_1_an_alert_delivered_twice_counts_once),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
