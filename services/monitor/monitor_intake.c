@@ -37,12 +37,14 @@
     4. Detection: every enabled rule that matches (category, severity at
        most, signature) and no unexpired allow-list entry covers (its
        connection and/or signature) counts the event in a sliding window
-       per (connection, rule): 32 buckets of window/32, so memory per pair
-       is constant whatever the threshold (but for what identifies the
-       events counted, below). An event's time is its own,
-       unless that time is before 1970 or more than MONITOR_AHEAD_S ahead
-       of ours: then ours (a time before 1970 indexed the buckets below
-       zero). Its window counts it at that time, or at ours when that is
+       per (connection, rule), exact: the window keeps the time of each
+       event it counted in the span before its newest (at most threshold
+       of them, 24 bytes each), so any two events less than the window
+       apart count together. In 32 buckets of window/32, two events 31/32
+       of the window apart, at a bucket's edge, were not. An event's time
+       is its own, unless that time is before 1970 or more than
+       MONITOR_AHEAD_S ahead of ours: then ours (a time before 1970
+       indexed the buckets below zero). Its window counts it at that time, or at ours when that is
        earlier: a sensor's backlog counts when it happened, but nothing
        moves a window ahead of our clock. One event an hour ahead (or a
        sensor whose clock runs ahead of another's by more than the window)
@@ -55,16 +57,16 @@
        evidence keep the event's own time.
        One alert delivered twice (the same EVE line over the socket and
        from the followed file, or twice in the file) counts once: a window
-       keeps what identifies each event it counted (the sensor's flow id,
-       the alert's own time, signature, both addresses and ports; at most
-       threshold of them), and a repeat of one it holds is counted apart
+       keeps with each event it counted what identifies it (the sensor's
+       flow id, the alert's own time, signature, both addresses and
+       ports), and a repeat of one it holds is counted apart
        (Stats detection.duplicates). Each delivery counted before, so
        repeats alone could reach a threshold and isolation. An alert with
        no flow id or no time is never taken for a repeat: nothing tells it
        from a second alert alike.
        A window whose rule got another width keeps what it counted, each
-       bucket moved to the new bucket that holds its start. Reaching the
-       threshold opens an incident, in one transaction with IncidentOpened
+       event leaving by its own time. Reaching the threshold opens an
+       incident, in one transaction with IncidentOpened
        (and, for rule action incident_and_isolate, the confirmation and
        IncidentConfirmed); it is logged and counted (Stats
        incidents.opened) once that transaction committed, since one write
@@ -119,7 +121,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define BUCKETS         32
 #define MONITOR_SYNC_MS 2000        //  how often what other replicas changed is looked for
 #define MONITOR_AHEAD_S 3600        //  how far ahead of ours a sensor's clock is believed
 #define MAX_RULES       MONITOR_MAX_RULES
@@ -157,28 +158,24 @@ typedef struct {
     int64_t expires_us;
 } s_allow_t;
 
-//  An identifiable event a window counted (s_alert_print): a repeat of
-//  it in the window is not counted again
+//  An event a window counted
 typedef struct {
-    uint64_t print;
-    int64_t count_us;               //  when it counted
-} s_seen_t;
+    int64_t count_us;               //  when it counts: its own time, at most ours
+    int64_t at_us;                  //  its own time (first_seen)
+    uint64_t print;                 //  what identifies it (s_alert_print), 0: nothing
+} s_counted_t;
 
 //  Sliding window and incident of one (connection, rule)
 typedef struct _s_window_t {
     struct _s_window_t *next;       //  the connection's next window
     s_key_t key;
-    int64_t head;                   //  newest bucket index counted, -1 when empty
-    int64_t width;                  //  of a bucket, us, when head was counted
-    uint32_t sum;                   //  events in buckets head - 31 .. head
-    uint32_t counts [BUCKETS];      //  bucket i in slot i % 32
+    int64_t head;                   //  the newest count time, -1 when started again
+    s_counted_t *counted;           //  the events counted after head - window, unordered
+    uint32_t n_counted, max_counted;    //  at most the rule's threshold
     uint64_t incident;              //  open or confirmed incident, 0 when none
     uint32_t evidence;              //  evidence rows written
     bool opening;                   //  an open is queued
     uint64_t pending;               //  events attached, not yet added to event_count
-    int64_t oldest [BUCKETS];       //  own time of the oldest event counted in each bucket
-    s_seen_t *seen;                 //  the identifiable events counted, at most threshold
-    uint32_t n_seen, max_seen;
     int64_t last_us;                //  newest event time attached
     int64_t touched;                //  zclock_mono of the last event
     int64_t grace_until;            //  business time until which nothing opens
@@ -554,7 +551,7 @@ static void
 s_window_destroy (void **item_p)
 {
     if (*item_p)
-        free (((s_window_t *) *item_p)->seen);
+        free (((s_window_t *) *item_p)->counted);
     s_free (item_p);
 }
 
@@ -621,7 +618,7 @@ s_window_grace (s_window_t *w, int64_t until)
         return;
     w->grace_until = until;
     w->head = -1;
-    w->n_seen = 0;
+    w->n_counted = 0;
 }
 
 //  Every pair in grace, as the table says: at start, and at each look at
@@ -935,38 +932,6 @@ s_matches (const s_rule_t *rule, const monitor_alert_t *alert)
         && (rule->signature_id == 0 || rule->signature_id == alert->signature_id);
 }
 
-//  The rule's window got another width: each bucket counted goes to the
-//  new bucket that holds its start, and those then older than the new span
-//  leave. Events keep their bucket's start, not their own time, so an
-//  event may leave a narrowed window up to one old bucket early, never
-//  late. The window started again before: a rule widened during a burst
-//  forgot the burst
-static void
-s_window_rebucket (s_window_t *w, int64_t width)
-{
-    int64_t old_width = w->width, old_head = w->head;
-    uint32_t counts [BUCKETS];
-    int64_t oldest [BUCKETS];
-    memcpy (counts, w->counts, sizeof counts);
-    memcpy (oldest, w->oldest, sizeof oldest);
-    memset (w->counts, 0, sizeof w->counts);
-    w->sum = 0;
-    w->width = width;
-    w->head = old_head < 0 || old_width <= 0? -1: old_head * old_width / width;
-    for (int64_t i = old_head - BUCKETS + 1; w->head >= 0 && i <= old_head; i++) {
-        if (i < 0 || counts [i % BUCKETS] == 0)
-            continue;
-        int64_t index = i * old_width / width;
-        if (index <= w->head - BUCKETS)
-            continue;
-        size_t slot = (size_t) (index % BUCKETS);
-        if (w->counts [slot] == 0 || oldest [i % BUCKETS] < w->oldest [slot])
-            w->oldest [slot] = oldest [i % BUCKETS];
-        w->counts [slot] += counts [i % BUCKETS];
-        w->sum += counts [i % BUCKETS];
-    }
-}
-
 //  What tells one alert from another, whichever way it came (EVE socket,
 //  followed file, sensor batch): the sensor's flow id, the alert's own
 //  time, its signature and both ends. 0 for an alert without a flow id or
@@ -988,101 +953,89 @@ s_alert_print (const monitor_alert_t *a)
     return hash? hash: 1;
 }
 
-//  The identifiable events that left the window leave its list
+//  The events older than the window's span before its head leave it. A
+//  rule given another width keeps what its windows counted: each event
+//  leaves by its own time, at the next count
 static void
-s_seen_leave (s_window_t *w)
+s_window_leave (s_window_t *w, int64_t span)
 {
     uint32_t kept = 0;
-    for (uint32_t i = 0; w->head >= 0 && i < w->n_seen; i++)
-        if (w->seen [i].count_us / w->width > w->head - BUCKETS)
-            w->seen [kept++] = w->seen [i];
-    w->n_seen = kept;
+    for (uint32_t i = 0; i < w->n_counted; i++)
+        if (w->counted [i].count_us > w->head - span)
+            w->counted [kept++] = w->counted [i];
+    w->n_counted = kept;
 }
 
-//  One more identifiable event counted; at most threshold are kept (more
-//  are counted only while an incident could not be written), the oldest
-//  leaving first
-static void
-s_seen_add (s_window_t *w, const s_rule_t *rule, uint64_t print, int64_t count_us)
+//  One more event counted. At most threshold are kept (more are counted
+//  only while an incident could not be written, or after the rule's
+//  threshold was lowered): the one that would leave first goes. false
+//  when there is no memory for it
+static bool
+s_window_add (s_window_t *w, const s_rule_t *rule, const s_counted_t *event)
 {
     uint32_t most = rule->threshold? rule->threshold: 1;
-    if (w->n_seen >= most) {
-        uint32_t drop = w->n_seen - most + 1;
-        memmove (w->seen, w->seen + drop, (w->n_seen - drop) * sizeof (s_seen_t));
-        w->n_seen -= drop;
+    while (w->n_counted >= most) {
+        uint32_t first = 0;
+        for (uint32_t i = 1; i < w->n_counted; i++)
+            if (w->counted [i].count_us < w->counted [first].count_us)
+                first = i;
+        w->counted [first] = w->counted [--w->n_counted];
     }
-    if (w->n_seen == w->max_seen) {
-        uint32_t room = w->max_seen? w->max_seen * 2: 4;
-        s_seen_t *seen = (s_seen_t *) realloc (w->seen, (room < most? room: most) * sizeof (s_seen_t));
-        if (!seen)
-            return;                 //  not kept: a repeat of it would count
-        w->seen = seen;
-        w->max_seen = room < most? room: most;
+    if (w->n_counted == w->max_counted) {
+        uint32_t room = w->max_counted? w->max_counted * 2: 4;
+        room = room < most? room: most;
+        s_counted_t *counted = (s_counted_t *) realloc (w->counted, room * sizeof (s_counted_t));
+        if (!counted)
+            return false;
+        w->counted = counted;
+        w->max_counted = room;
     }
-    w->seen [w->n_seen++] = (s_seen_t) { print, count_us };
+    w->counted [w->n_counted++] = *event;
+    return true;
 }
 
 //  Count the event of time at_us (print: s_alert_print) in its window at
 //  count_us (note 4): 1 when the window reaches threshold, 0 counted below
 //  it; not counted, -1: older than the window's span, which a later event
 //  (another sensor's, whose clock is ahead) moved past it, -2: a repeat of
-//  an event the window holds
+//  an event the window holds. The window is (head - window, head]: any
+//  two events less than the window apart count together. Kept in 32
+//  buckets of window/32 before, two events 31/32 of the window apart, at
+//  a bucket's edge, were not
 static int
 s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us, int64_t count_us,
                 uint64_t print)
 {
-    int64_t width = (int64_t) rule->window_s * 1000000 / BUCKETS;
-    if (width <= 0)
-        width = 1;
-    if (w->width != width) {
-        s_window_rebucket (w, width);
-        s_seen_leave (w);
-    }
+    int64_t span = (int64_t) rule->window_s * 1000000;
     if (count_us < 0)
         return -1;                  //  s_take does not let one through
-    int64_t index = count_us / width;
-    if (index <= w->head - BUCKETS)
+    if (w->head >= 0 && count_us <= w->head - span)
         return -1;                  //  older than the window: the caller counts it apart
     //  A repeat of an event the window holds (the same EVE alert over the
     //  socket and from the file) counts once: the caller counts it apart
-    for (uint32_t i = 0; print && i < w->n_seen; i++)
-        if (w->seen [i].print == print)
+    for (uint32_t i = 0; print && i < w->n_counted; i++)
+        if (w->counted [i].print == print)
             return -2;
-    if (index > w->head) {
-        //  Slide: the buckets that leave the window are emptied
-        if (w->head < 0 || index - w->head >= BUCKETS) {
-            memset (w->counts, 0, sizeof w->counts);
-            w->sum = 0;
-        }
-        else
-            for (int64_t i = w->head + 1; i <= index; i++) {
-                w->sum -= w->counts [i % BUCKETS];
-                w->counts [i % BUCKETS] = 0;
-            }
-        w->head = index;
-        s_seen_leave (w);
-    }
-    if (print)
-        s_seen_add (w, rule, print, count_us);
-    size_t slot = (size_t) (index % BUCKETS);
-    if (w->counts [slot] == 0 || at_us < w->oldest [slot])
-        w->oldest [slot] = at_us;
-    w->counts [slot]++;
-    uint64_t sum = ++w->sum;
-    return sum >= rule->threshold? 1: 0;
+    if (count_us > w->head)
+        w->head = count_us;
+    s_window_leave (w, span);
+    s_counted_t event = { count_us, at_us, print };
+    if (!s_window_add (w, rule, &event))
+        return 0;                   //  no memory: not counted
+    return w->n_counted >= rule->threshold? 1: 0;
 }
 
 //  The own time of the oldest event still in the window, 0 when it is
-//  empty: an incident's first_seen. Kept per bucket, since one that leaves
-//  the window takes its events' times with it: the window's oldest was
-//  taken then to be the event that moved it, and first_seen came out late
+//  empty: an incident's first_seen. Kept per event, since one that leaves
+//  the window takes its time with it: the window's oldest was taken once
+//  to be the event that moved it, and first_seen came out late
 static int64_t
 s_window_first (const s_window_t *w)
 {
     int64_t first = 0;
-    for (size_t slot = 0; w->head >= 0 && slot < BUCKETS; slot++)
-        if (w->counts [slot] && (first == 0 || w->oldest [slot] < first))
-            first = w->oldest [slot];
+    for (uint32_t i = 0; i < w->n_counted; i++)
+        if (first == 0 || w->counted [i].at_us < first)
+            first = w->counted [i].at_us;
     return first;
 }
 
@@ -1914,7 +1867,7 @@ s_window_closed (s_intake_t *self, s_window_t *w)
     w->evidence = 0;
     w->pending = 0;
     w->head = -1;
-    w->n_seen = 0;
+    w->n_counted = 0;
     for (size_t i = 0; i < self->n_rules; i++)
         if (self->rules [i].id == w->key.b && self->rules [i].grace_s)
             s_window_grace (w, lg_clock_now_us () + (int64_t) self->rules [i].grace_s * 1000000);

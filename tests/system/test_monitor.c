@@ -17,7 +17,8 @@
       sensor certificates are heard on the PULL socket;
     - operators confirm and close; a closed incident is not confirmed; a
       rule's grace keeps a closed incident's connection quiet for a while;
-    - an alert delivered twice counts once toward a threshold.
+    - an alert delivered twice counts once toward a threshold; a rule's
+      window counts exactly the events less than the window apart.
 */
 #include "registry_fixture.h"
 
@@ -2109,6 +2110,32 @@ test_r16_1_an_alert_delivered_twice_counts_once (void **state)
     s_rule_off (rule);
 }
 
+/* REQ R16.1: a rule's window is exact: two events less than the window
+   apart count together, two as far apart as the window do not. Window
+   32 s, threshold 2: events 31.2 s apart open the incident. Counted in 32
+   buckets of 1 s, the first (at .9 s into its second) had left with its
+   bucket when the second came 32 buckets on, and nothing opened */
+static void
+test_r16_1_window_counts_events_less_than_its_span_apart (void **state)
+{
+    (void) state;
+    rf_set_clock ("2027-03-01T04:00:00Z");
+    uint64_t within = s_rule ("window-within", 8819, 2, 32, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    uint64_t apart = s_rule ("window-apart", 8820, 2, 32, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    uint64_t matched = s_counter ("detection.matched");
+    s_append_alerts (1, 8820, 1, "2027-03-01T03:50:00Z");
+    s_append_alerts (1, 8820, 1, "2027-03-01T03:50:32Z");
+    s_append_alerts (1, 8819, 1, "2027-03-01T03:50:00.900000Z");
+    s_append_alerts (1, 8819, 1, "2027-03-01T03:50:32.100000Z");
+    s_wait_counter ("detection.matched", matched + 4);
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64
+                    " AND first_seen = '2027-03-01T03:50:00.9Z'", within);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %"
+                                    PRIu64, apart), 0);
+    s_rule_off (within);
+    s_rule_off (apart);
+}
+
 /* REQ R16.1: every request of the monitor that carries an id (or a
    signature id: every uint64 of its requests, stored as bigint) refuses
    one past a bigint INVALID_ARGUMENT naming R16.1 and the field, and
@@ -2199,6 +2226,8 @@ main (void)
         cmocka_unit_test (test_r16_1_no_evidence_for_a_closed_incident),
         cmocka_unit_test (test_r16_1_every_request_refuses_ids_past_bigint),
         cmocka_unit_test (test_r16_1_an_alert_delivered_twice_counts_once),
+        cmocka_unit_test_teardown (test_r16_1_window_counts_events_less_than_its_span_apart,
+                                   rf_clock_back),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
