@@ -92,7 +92,9 @@
        incidents loaded at start make a restarted monitor attach to the
        incident of a burst instead of opening another.
     7. Every LG_MONITOR_FLUSH_MS the counts of incidents and sensors and the
-       samples are written in one transaction. The counts per connection and
+       samples (the latest MAX_SAMPLES events no connection matched since
+       the last flush; the table keeps the latest MAX_SAMPLES; only the
+       first 32 of a flush were kept) are written in one transaction. The counts per connection and
        minute go with it every LG_MONITOR_COUNTS_MS (10 s by default: with
        10,000 active connections that upsert is about 100 ms, which intake
        would otherwise stop for every second), when 100,000 (connection,
@@ -128,7 +130,7 @@
 #define S_TEXT_OF(x)    #x
 #define MAX_CLIENTS     64
 #define MAX_SENSORS     1024
-#define MAX_SAMPLES     32          //  per flush
+#define MAX_SAMPLES     1000        //  unattributed events kept, the latest (per flush and table)
 #define MAX_MINUTES     100000      //  (connection, minute) pairs before an early flush
 #define MAX_OPS         1024
 #define READ_CHUNK      (256 * 1024)
@@ -258,8 +260,9 @@ typedef struct {
     zhashx_t *sensors;              //  name -> s_sensor_t
     s_sensor_t *last_sensor;        //  the last one looked up, by name
     char last_sensor_name [64];
-    monitor_alert_t samples [MAX_SAMPLES];
+    monitor_alert_t samples [MAX_SAMPLES];  //  a ring: the latest since the last flush
     size_t n_samples;
+    size_t first_sample;            //  the oldest of them
     s_op_t *ops;
     size_t n_ops;
     int64_t now_us;                 //  business clock of the input being handled
@@ -1069,8 +1072,14 @@ s_take (void *arg, const monitor_alert_t *alert)
         self->unattributed++;
         sensor->unattributed++;
         sensor->d_unattributed++;
+        //  The latest are kept, the oldest giving way: the first 32 of
+        //  a flush were, the rest of a burst never sampled
         if (self->n_samples < MAX_SAMPLES)
-            self->samples [self->n_samples++] = *alert;
+            self->samples [(self->first_sample + self->n_samples++) % MAX_SAMPLES] = *alert;
+        else {
+            self->samples [self->first_sample] = *alert;
+            self->first_sample = (self->first_sample + 1) % MAX_SAMPLES;
+        }
         return;
     }
     self->attributed++;
@@ -1247,11 +1256,12 @@ s_write_counts (lg_ctx_t *ctx)
         free (c);
         free (d);
     }
-    //  Samples of what matched no connection, the latest 1000 kept
+    //  Samples of what matched no connection, oldest first: the table
+    //  keeps the latest MAX_SAMPLES (by id)
     char now [40];
     lg_clock_format (ctx->now_us, now, sizeof now);
     for (size_t i = 0; i < self->n_samples && rc == 0; i++) {
-        const monitor_alert_t *a = &self->samples [i];
+        const monitor_alert_t *a = &self->samples [(self->first_sample + i) % MAX_SAMPLES];
         char sig [24], sev [16];
         snprintf (sig, sizeof sig, "%" PRIu64, a->signature_id);
         snprintf (sev, sizeof sev, "%u", a->severity);
@@ -1264,7 +1274,8 @@ s_write_counts (lg_ctx_t *ctx)
     }
     if (rc == 0 && self->n_samples)
         rc = lg_db_run (ctx->db, "DELETE FROM unattributed_samples WHERE id <="
-                                 " (SELECT max (id) - 1000 FROM unattributed_samples)", 0, NULL)? 0: -2;
+                                 " (SELECT max (id) - " S_TEXT (MAX_SAMPLES)
+                                 " FROM unattributed_samples)", 0, NULL)? 0: -2;
     //  A day of minutes is kept
     if (rc == 0 && zclock_mono () - self->last_retention > 60000) {
         rc = lg_db_run (ctx->db, "DELETE FROM minute_counts WHERE minute < $1::timestamptz"
@@ -1299,7 +1310,7 @@ s_flush (s_intake_t *self, bool minutes)
     //  Counts of a lost database are dropped, not kept growing
     if (self->with_minutes)
         zhashx_purge (self->minutes);
-    self->n_samples = 0;
+    self->n_samples = self->first_sample = 0;
     //  Windows with no incident and nothing for a day are forgotten
     zlistx_t *idle = zlistx_new ();
     int64_t now = zclock_mono ();

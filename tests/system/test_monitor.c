@@ -2136,6 +2136,41 @@ test_r16_1_window_counts_events_less_than_its_span_apart (void **state)
     s_rule_off (apart);
 }
 
+/* REQ R16.1: the unattributed samples are the latest events no connection
+   matched: a burst of 40 in one flush is kept whole, and Unattributed
+   shows its last event first; of a burst of 1,010, the last 1,000. Only the first 32 of a flush were kept, so
+   the end of a burst, the latest events, was never sampled */
+static void
+test_r16_1_unattributed_samples_are_the_latest (void **state)
+{
+    (void) state;
+    uint64_t signatures [40];
+    for (int i = 0; i < 40; i++)
+        signatures [i] = 9100 + (uint64_t) i;
+    uint64_t unattributed = s_counter ("attribution.unattributed");
+    s_push_events ("sensor", "203.0.113.9", "10.20.30.41", signatures, 40, "2027-03-01T00:19:00Z");
+    s_wait_counter ("attribution.unattributed", unattributed + 40);
+    rf_wait_sql (40, "SELECT count(*) FROM monitor.unattributed_samples"
+                     " WHERE signature_id BETWEEN 9100 AND 9139");
+    Lgwan__V1__Unattributed u = LGWAN__V1__UNATTRIBUTED__INIT;
+    u.limit = 1;
+    lg_reply_t *reply = s_monitor_ask ("viewer", LGWAN__V1__REQUEST__BODY_UNATTRIBUTED, &u);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_int_equal (reply->unattributed->n_samples, 1);
+    assert_int_equal (reply->unattributed->samples [0]->signature_id, 9139);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  A burst of 1,010: its latest 1,000 are kept, in memory and in the table
+    uint64_t *burst = (uint64_t *) calloc (1010, sizeof (uint64_t));
+    for (int i = 0; i < 1010; i++)
+        burst [i] = 20000 + (uint64_t) i;
+    s_push_events ("sensor", "203.0.113.9", "10.20.30.41", burst, 1010, "2027-03-01T00:19:01Z");
+    free (burst);
+    s_wait_counter ("attribution.unattributed", unattributed + 1050);
+    rf_wait_sql (1000, "SELECT count(*) FROM monitor.unattributed_samples"
+                       " WHERE signature_id BETWEEN 20010 AND 21009");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.unattributed_samples"), 1000);
+}
+
 /* REQ R16.1: every request of the monitor that carries an id (or a
    signature id: every uint64 of its requests, stored as bigint) refuses
    one past a bigint INVALID_ARGUMENT naming R16.1 and the field, and
@@ -2228,6 +2263,7 @@ main (void)
         cmocka_unit_test (test_r16_1_an_alert_delivered_twice_counts_once),
         cmocka_unit_test_teardown (test_r16_1_window_counts_events_less_than_its_span_apart,
                                    rf_clock_back),
+        cmocka_unit_test (test_r16_1_unattributed_samples_are_the_latest),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
