@@ -39,22 +39,26 @@
        connection and/or signature) counts the event in a sliding window
        per (connection, rule), exact: the window keeps the time of each
        event it counted in the span before its newest (at most threshold
-       of them, 24 bytes each), so any two events less than the window
+       of them, 16 bytes each), so any two events less than the window
        apart count together. In 32 buckets of window/32, two events 31/32
        of the window apart, at a bucket's edge, were not. An event's time
-       is its own, unless that time is before 1970 or more than
-       MONITOR_AHEAD_S ahead of ours: then ours (a time before 1970
-       indexed the buckets below zero). Its window counts it at that time, or at ours when that is
-       earlier: a sensor's backlog counts when it happened, but nothing
-       moves a window ahead of our clock. One event an hour ahead (or a
-       sensor whose clock runs ahead of another's by more than the window)
-       moved the window's head so far that every event of the right time
-       behind it was "older than the window", and the pair opened nothing.
+       is its own, unless that is before 1970 or ahead of ours: then ours
+       (a time before 1970 indexed the buckets below zero). That one time
+       is where its window counts it, and what first_seen and last_seen
+       say; the evidence keeps the sensor's timestamp as given. So a
+       sensor's backlog counts when it happened, but nothing moves a
+       window ahead of our clock (one event an hour ahead, or a sensor
+       whose clock runs ahead of another's by more than the window, moved
+       the window's head so far that every event of the right time behind
+       it was "older than the window", and the pair opened nothing), and
+       an incident is never first seen after it opened (events dated
+       ahead within the hour kept their own time for first_seen and
+       last_seen, so an incident of them was first seen after its
+       opened_at).
        An event still older than the window's span (a sensor whose clock
        is behind another's by more than the window, or a backlog) is not
        counted in it: it is counted apart (Stats detection.too_old), where
-       it was dropped with nothing said. first_seen, last_seen and the
-       evidence keep the event's own time.
+       it was dropped with nothing said.
        One alert delivered twice (the same EVE line over the socket and
        from the followed file, or twice in the file) counts once: a window
        keeps with each event it counted what identifies it (the sensor's
@@ -124,7 +128,6 @@
 #include <unistd.h>
 
 #define MONITOR_SYNC_MS 2000        //  how often what other replicas changed is looked for
-#define MONITOR_AHEAD_S 3600        //  how far ahead of ours a sensor's clock is believed
 #define MAX_RULES       MONITOR_MAX_RULES
 #define S_TEXT(x)       S_TEXT_OF (x)
 #define S_TEXT_OF(x)    #x
@@ -162,8 +165,7 @@ typedef struct {
 
 //  An event a window counted
 typedef struct {
-    int64_t count_us;               //  when it counts: its own time, at most ours
-    int64_t at_us;                  //  its own time (first_seen)
+    int64_t at_us;                  //  its own time, at most ours (note 4)
     uint64_t print;                 //  what identifies it (s_alert_print), 0: nothing
 } s_counted_t;
 
@@ -964,7 +966,7 @@ s_window_leave (s_window_t *w, int64_t span)
 {
     uint32_t kept = 0;
     for (uint32_t i = 0; i < w->n_counted; i++)
-        if (w->counted [i].count_us > w->head - span)
+        if (w->counted [i].at_us > w->head - span)
             w->counted [kept++] = w->counted [i];
     w->n_counted = kept;
 }
@@ -980,7 +982,7 @@ s_window_add (s_window_t *w, const s_rule_t *rule, const s_counted_t *event)
     while (w->n_counted >= most) {
         uint32_t first = 0;
         for (uint32_t i = 1; i < w->n_counted; i++)
-            if (w->counted [i].count_us < w->counted [first].count_us)
+            if (w->counted [i].at_us < w->counted [first].at_us)
                 first = i;
         w->counted [first] = w->counted [--w->n_counted];
     }
@@ -997,8 +999,8 @@ s_window_add (s_window_t *w, const s_rule_t *rule, const s_counted_t *event)
     return true;
 }
 
-//  Count the event of time at_us (print: s_alert_print) in its window at
-//  count_us (note 4): 1 when the window reaches threshold, 0 counted below
+//  Count the event of time at_us (print: s_alert_print) in its window
+//  (note 4): 1 when the window reaches threshold, 0 counted below
 //  it; not counted, -1: older than the window's span, which a later event
 //  (another sensor's, whose clock is ahead) moved past it, -2: a repeat of
 //  an event the window holds. The window is (head - window, head]: any
@@ -1006,23 +1008,22 @@ s_window_add (s_window_t *w, const s_rule_t *rule, const s_counted_t *event)
 //  buckets of window/32 before, two events 31/32 of the window apart, at
 //  a bucket's edge, were not
 static int
-s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us, int64_t count_us,
-                uint64_t print)
+s_window_count (s_window_t *w, const s_rule_t *rule, int64_t at_us, uint64_t print)
 {
     int64_t span = (int64_t) rule->window_s * 1000000;
-    if (count_us < 0)
+    if (at_us < 0)
         return -1;                  //  s_take does not let one through
-    if (w->head >= 0 && count_us <= w->head - span)
+    if (w->head >= 0 && at_us <= w->head - span)
         return -1;                  //  older than the window: the caller counts it apart
     //  A repeat of an event the window holds (the same EVE alert over the
     //  socket and from the file) counts once: the caller counts it apart
     for (uint32_t i = 0; print && i < w->n_counted; i++)
         if (w->counted [i].print == print)
             return -2;
-    if (count_us > w->head)
-        w->head = count_us;
+    if (at_us > w->head)
+        w->head = at_us;
     s_window_leave (w, span);
-    s_counted_t event = { count_us, at_us, print };
+    s_counted_t event = { at_us, print };
     if (!s_window_add (w, rule, &event))
         return 0;                   //  no memory: not counted
     return w->n_counted >= rule->threshold? 1: 0;
@@ -1088,12 +1089,11 @@ s_take (void *arg, const monitor_alert_t *alert)
     s_minute (self, conn);
     if (zhashx_size (self->minutes) >= MAX_MINUTES)
         s_flush (self, true);
-    //  Its own time, unless our clock says it cannot be; its window counts
-    //  it no later than our clock (note 4)
+    //  Its own time, unless our clock says it cannot be: never later than
+    //  ours (note 4)
     int64_t at_us = alert->at_us;
-    if (at_us <= 0 || at_us > self->now_us + (int64_t) MONITOR_AHEAD_S * 1000000)
+    if (at_us <= 0 || at_us > self->now_us)
         at_us = self->now_us;
-    int64_t count_us = at_us < self->now_us? at_us: self->now_us;
     uint64_t print = s_alert_print (alert);
     for (size_t i = 0; i < self->n_rules; i++) {
         const s_rule_t *rule = &self->rules [i];
@@ -1119,7 +1119,7 @@ s_take (void *arg, const monitor_alert_t *alert)
             self->in_grace++;       //  counted, opens nothing (PacketFence grace)
             continue;
         }
-        int counted = s_window_count (w, rule, at_us, count_us, print);
+        int counted = s_window_count (w, rule, at_us, print);
         if (counted == -2) {
             //  Delivered twice: one alert never counts twice toward a
             //  threshold (isolation was reachable by repeats)

@@ -1801,7 +1801,8 @@ test_r16_1_incident_opened_told_after_commit (void **state)
    the right time opens the incident. The window counted the event at its
    own time and moved its head ten minutes on, so every event of the right
    time was "older than the window" and nothing opened. The incident keeps
-   each event's own time (first_seen, last_seen) */
+   each event's own time (first_seen, last_seen), at most the monitor's
+   (test_r16_1_an_incident_is_never_first_seen_after_it_opened) */
 static void
 test_r16_1_event_dated_ahead_does_not_blind_its_window (void **state)
 {
@@ -1816,10 +1817,10 @@ test_r16_1_event_dated_ahead_does_not_blind_its_window (void **state)
                     " AND connection_id = %" PRIu64, rule, s_conn [1]);
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64
                                     " AND first_seen = '2027-02-28T23:59:50Z'", rule), 1);
-    //  Attached later, ahead: last_seen is its own time, not ours
+    //  Attached later, ahead: last_seen is ours, not a time to come
     s_append_alerts (1, 8809, 1, "2027-03-01T00:40:00Z");
     rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64
-                    " AND last_seen = '2027-03-01T00:40:00Z' AND event_count = 7", rule);
+                    " AND last_seen = '2027-03-01T00:00:00Z' AND event_count = 7", rule);
     s_rule_off (rule);
 }
 
@@ -2171,6 +2172,28 @@ test_r16_1_unattributed_samples_are_the_latest (void **state)
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.unattributed_samples"), 1000);
 }
 
+/* REQ R16.1: an incident of events dated ahead of the monitor's clock (a
+   sensor whose clock runs 20 minutes ahead) is first and last seen at the
+   monitor's time, never after it opened; its evidence keeps the time the
+   sensor wrote. Within the hour the monitor believes, the events' own
+   times were kept, so the incident was first seen 20 minutes after its
+   opened_at */
+static void
+test_r16_1_an_incident_is_never_first_seen_after_it_opened (void **state)
+{
+    (void) state;
+    uint64_t rule = s_rule ("seen-ahead", 8821, 2, 600, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    s_append_alerts (1, 8821, 2, "2027-03-01T00:20:00Z");
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, rule);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64
+                                    " AND first_seen <= opened_at AND last_seen <= opened_at"
+                                    " AND first_seen = '2027-03-01T00:00:00Z'", rule), 1);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.evidence e JOIN monitor.incidents i"
+                                    " ON i.id = e.incident_id WHERE i.rule_id = %" PRIu64
+                                    " AND e.at = '2027-03-01T00:20:00Z'", rule), 1);
+    s_rule_off (rule);
+}
+
 /* REQ R16.1: every request of the monitor that carries an id (or a
    signature id: every uint64 of its requests, stored as bigint) refuses
    one past a bigint INVALID_ARGUMENT naming R16.1 and the field, and
@@ -2264,6 +2287,7 @@ main (void)
         cmocka_unit_test_teardown (test_r16_1_window_counts_events_less_than_its_span_apart,
                                    rf_clock_back),
         cmocka_unit_test (test_r16_1_unattributed_samples_are_the_latest),
+        cmocka_unit_test (test_r16_1_an_incident_is_never_first_seen_after_it_opened),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
