@@ -5,7 +5,9 @@
        frames on a CURVE PULL socket (LG_MONITOR_SENSOR_ENDPOINT; only frames
        whose certificate has the `sensor` role are taken, the rest counted as
        refused), EVE JSON lines on a Unix stream socket
-       (LG_MONITOR_EVE_SOCKET) and EVE lines from a followed file
+       (LG_MONITOR_EVE_SOCKET; up to 64 senders, a 65th closing the one
+       idle longest: a new one was refused, so 64 that connected and said
+       nothing locked the IDS out) and EVE lines from a followed file
        (LG_MONITOR_EVE_FILE), read by a timer that survives rotation (a new
        inode, read once the old one has been quiet at its end for
        LG_MONITOR_EVE_ROTATE_WAIT_MS: the IDS writes on into the renamed
@@ -131,7 +133,7 @@
 #define MAX_RULES       MONITOR_MAX_RULES
 #define S_TEXT(x)       S_TEXT_OF (x)
 #define S_TEXT_OF(x)    #x
-#define MAX_CLIENTS     64
+#define MAX_CLIENTS     64          //  EVE socket senders; a 65th closes the one idle longest
 #define MAX_SENSORS     1024
 #define MAX_SAMPLES     1000        //  unattributed events kept, the latest (per flush and table)
 #define MAX_MINUTES     100000      //  (connection, minute) pairs before an early flush
@@ -228,6 +230,7 @@ typedef struct {
 typedef struct {
     int fd;
     int number;
+    int64_t active;                 //  zclock_mono of its connect or last read
     s_lines_t lines;
 } s_client_t;
 
@@ -290,6 +293,7 @@ typedef struct {
     uint64_t attributed, unattributed, allowlisted, matched, too_old, duplicates;
     int64_t allow_expiry_us;        //  the first loaded allow-list entry expires (INT64_MAX)
     uint64_t incidents_opened, attached, evidence_written, rotations, in_grace;
+    uint64_t eve_idle_closed;       //  EVE senders closed for a new one
     uint64_t log_budget;            //  malformed lines logged this second
     int64_t log_second;
     uint64_t log_suppressed;
@@ -1433,6 +1437,27 @@ s_client_destroy (s_intake_t *self, int slot)
     self->clients [slot] = NULL;
 }
 
+//  Where a sender's lines are, for the log
+static void
+s_client_where (const s_client_t *client, char *where, size_t size)
+{
+    snprintf (where, size, "EVE socket connection %d", client->number);
+}
+
+//  A sender that is gone, or closed for a new one: its last line may come
+//  without its newline
+static void
+s_client_end (s_intake_t *self, int slot, const char *where)
+{
+    s_client_t *client = self->clients [slot];
+    s_lines_drain (self, &client->lines, "eve-socket", where);
+    if (client->lines.len && !client->lines.discarding)
+        s_eve_line (self, client->lines.buf, client->lines.len, "eve-socket", where,
+                    client->lines.line_no + 1);
+    s_flush_ops (self);
+    s_client_destroy (self, slot);
+}
+
 static int
 s_on_client (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
@@ -1446,21 +1471,16 @@ s_on_client (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         return 0;
     s_client_t *client = self->clients [slot];
     s_begin (self);
+    client->active = self->mono;
     char where [64];
-    snprintf (where, sizeof where, "EVE socket connection %d", client->number);
+    s_client_where (client, where, sizeof where);
     //  A few chunks at a time, so one sender cannot hold the reactor
     for (int round = 0; round < 16; round++) {
         ssize_t got = s_lines_read (&client->lines, client->fd);
         if (got < 0 && (errno == EAGAIN || errno == EINTR))
             break;
         if (got <= 0) {
-            //  The last line may come without its newline
-            s_lines_drain (self, &client->lines, "eve-socket", where);
-            if (client->lines.len && !client->lines.discarding)
-                s_eve_line (self, client->lines.buf, client->lines.len, "eve-socket", where,
-                            client->lines.line_no + 1);
-            s_flush_ops (self);
-            s_client_destroy (self, slot);
+            s_client_end (self, slot, where);
             return 0;
         }
         s_lines_drain (self, &client->lines, "eve-socket", where);
@@ -1481,14 +1501,26 @@ s_on_accept (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         if (!self->clients [i])
             slot = i;
     if (slot < 0) {
-        lg_warning ("EVE socket: more than %d senders, one refused", MAX_CLIENTS);
-        close (fd);
-        return 0;
+        //  All taken: the sender idle longest makes room (it reconnects
+        //  when it has something to say). The new one was refused, so
+        //  64 senders that connected and said nothing locked out the IDS
+        slot = 0;
+        for (int i = 1; i < MAX_CLIENTS; i++)
+            if (self->clients [i]->active < self->clients [slot]->active)
+                slot = i;
+        s_begin (self);
+        char where [64];
+        s_client_where (self->clients [slot], where, sizeof where);
+        lg_warning ("EVE socket: %d senders, %s closed for a new one (idle %" PRId64 " ms)",
+                    MAX_CLIENTS, where, self->mono - self->clients [slot]->active);
+        s_client_end (self, slot, where);
+        self->eve_idle_closed++;
     }
     fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK);
     s_client_t *client = (s_client_t *) zmalloc (sizeof *client);
     client->fd = fd;
     client->number = ++self->client_serial;
+    client->active = zclock_mono ();
     self->clients [slot] = client;
     zmq_pollitem_t poll = { NULL, fd, ZMQ_POLLIN, 0 };
     zloop_poller (loop, &poll, s_on_client, self);
@@ -1981,6 +2013,7 @@ s_stats (void *arg, Lgwan__V1__StatsReply *stats)
     lg_stats_add (stats, "intake.eve_other", self->eve_other);
     lg_stats_add (stats, "intake.malformed", self->malformed);
     lg_stats_add (stats, "intake.eve_rotations", self->rotations);
+    lg_stats_add (stats, "intake.eve_idle_closed", self->eve_idle_closed);
     lg_stats_add (stats, "attribution.attributed", self->attributed);
     lg_stats_add (stats, "attribution.unattributed", self->unattributed);
     lg_stats_add (stats, "attribution.prefixes", monitor_lpm_size (self->lpm));

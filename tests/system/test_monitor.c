@@ -14,7 +14,8 @@
     - a released allocation no longer attributes: its events are counted
       and sampled as unattributed, never dropped;
     - malformed lines and frames are counted and never stop intake; only
-      sensor certificates are heard on the PULL socket;
+      sensor certificates are heard on the PULL socket; idle senders on the
+      EVE socket do not lock out a new one;
     - operators confirm and close; a closed incident is not confirmed; a
       rule's grace keeps a closed incident's connection quiet for a while;
     - an alert delivered twice counts once toward a threshold; a rule's
@@ -2194,6 +2195,44 @@ test_r16_1_an_incident_is_never_first_seen_after_it_opened (void **state)
     s_rule_off (rule);
 }
 
+/* REQ R16.1: 64 senders that connect to the EVE socket and say nothing
+   do not lock out the IDS: a 65th sender closes the one idle longest and
+   its lines are taken; a sender that spoke since keeps its connection.
+   The 65th was refused (closed at once), its alerts lost for as long as
+   the idle ones stayed */
+static void
+test_r16_1_idle_eve_senders_do_not_lock_out_a_sender (void **state)
+{
+    (void) state;
+    int idle [64];
+    for (int i = 0; i < 64; i++)
+        idle [i] = s_socket_open ();
+    uint64_t eve = s_counter ("intake.events_eve");
+    uint64_t closed = s_counter ("intake.eve_idle_closed");
+    //  The first speaks: the one idle longest is another
+    zclock_sleep (100);
+    char *line = s_eve_line (1, 9996, "Misc activity", 3, "2027-03-01T00:20:00Z");
+    assert_int_equal (send (idle [0], line, strlen (line), MSG_NOSIGNAL), (ssize_t) strlen (line));
+    zstr_free (&line);
+    s_wait_counter ("intake.events_eve", eve + 1);
+    //  The IDS connects: its line is taken (sent without SIGPIPE, since the
+    //  old code closed it)
+    int ids = s_socket_open ();
+    line = s_eve_line (1, 9996, "Misc activity", 3, "2027-03-01T00:20:01Z");
+    send (ids, line, strlen (line), MSG_NOSIGNAL);
+    zstr_free (&line);
+    s_wait_counter ("intake.events_eve", eve + 2);
+    assert_int_equal (s_counter ("intake.eve_idle_closed"), closed + 1);
+    //  The first sender is still heard
+    line = s_eve_line (1, 9996, "Misc activity", 3, "2027-03-01T00:20:02Z");
+    assert_int_equal (send (idle [0], line, strlen (line), MSG_NOSIGNAL), (ssize_t) strlen (line));
+    zstr_free (&line);
+    s_wait_counter ("intake.events_eve", eve + 3);
+    close (ids);
+    for (int i = 0; i < 64; i++)
+        close (idle [i]);
+}
+
 /* REQ R16.1: every request of the monitor that carries an id (or a
    signature id: every uint64 of its requests, stored as bigint) refuses
    one past a bigint INVALID_ARGUMENT naming R16.1 and the field, and
@@ -2288,6 +2327,7 @@ main (void)
                                    rf_clock_back),
         cmocka_unit_test (test_r16_1_unattributed_samples_are_the_latest),
         cmocka_unit_test (test_r16_1_an_incident_is_never_first_seen_after_it_opened),
+        cmocka_unit_test (test_r16_1_idle_eve_senders_do_not_lock_out_a_sender),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
