@@ -289,10 +289,11 @@ s_push_alerts (const char *who, int connection, uint64_t signature, int count, c
     free (signatures);
 }
 
-//  RuleSet as operator: a new rule (id 0) or rule id replaced; its id
+//  RuleSet as operator: a new rule (id 0) or rule id replaced, with a
+//  grace after a close of grace seconds; its id
 static uint64_t
 s_rule_set (uint64_t id, const char *name, uint64_t signature, uint32_t threshold,
-            uint32_t window, Lgwan__V1__RuleAction action)
+            uint32_t window, uint32_t grace, Lgwan__V1__RuleAction action)
 {
     Lgwan__V1__Rule rule = LGWAN__V1__RULE__INIT;
     rule.id = id;
@@ -301,11 +302,13 @@ s_rule_set (uint64_t id, const char *name, uint64_t signature, uint32_t threshol
     rule.max_severity = 2;
     rule.threshold = threshold;
     rule.window_seconds = window;
+    rule.grace_seconds = grace;
     rule.action = action;
     Lgwan__V1__RuleSet set = LGWAN__V1__RULE_SET__INIT;
     set.rule = &rule;
     lg_reply_t *reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set);
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_int_equal (reply->rule->rule->grace_seconds, grace);
     id = reply->rule->rule->id;
     lgwan__v1__reply__free_unpacked (reply, NULL);
     return id;
@@ -316,7 +319,7 @@ static uint64_t
 s_rule (const char *name, uint64_t signature, uint32_t threshold, uint32_t window,
         Lgwan__V1__RuleAction action)
 {
-    return s_rule_set (0, name, signature, threshold, window, action);
+    return s_rule_set (0, name, signature, threshold, window, 0, action);
 }
 
 //  A qualified provider with the contacts a hosting provider needs (R9.2)
@@ -761,7 +764,7 @@ test_r16_1_rule_widened_goes_on_counting (void **state)
     uint64_t eve = s_counter ("intake.events_eve");
     s_append_alerts (1, 8803, 1, "2027-03-01T00:08:00Z");
     s_wait_counter ("intake.events_eve", eve + 1);
-    s_rule_set (id, "widened", 8803, 5, 300, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    s_rule_set (id, "widened", 8803, 5, 300, 0, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
     s_append_alerts (1, 8803, 5, "2027-03-01T00:08:30Z");
     rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, id);
     s_rule_off (id);
@@ -785,9 +788,9 @@ test_r16_1_rule_new_width_keeps_what_it_counted (void **state)
     s_append_alerts (1, 8816, 3, "2027-03-01T03:41:00Z");
     s_append_alerts (1, 8817, 3, "2027-03-01T03:41:00Z");
     s_wait_counter ("intake.events_eve", eve + 6);
-    s_rule_set (widened, "kept-widened", 8816, 5, 300,
+    s_rule_set (widened, "kept-widened", 8816, 5, 300, 0,
                 LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
-    s_rule_set (narrowed, "kept-narrowed", 8817, 4, 60,
+    s_rule_set (narrowed, "kept-narrowed", 8817, 4, 60, 0,
                 LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
     rf_set_clock ("2027-03-01T03:43:00Z");
     s_append_alerts (1, 8816, 2, "2027-03-01T03:42:00Z");
@@ -1264,26 +1267,14 @@ static void
 test_r16_1_grace_after_close (void **state)
 {
     (void) state;
-    Lgwan__V1__Rule rule = LGWAN__V1__RULE__INIT;
-    rule.name = (char *) "beacon-grace";
-    rule.signature_id = 2006;
-    rule.threshold = 1;
-    rule.window_seconds = 60;
-    rule.grace_seconds = 3600;
-    rule.action = LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT;
-    Lgwan__V1__RuleSet set = LGWAN__V1__RULE_SET__INIT;
-    set.rule = &rule;
-    lg_reply_t *reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set);
-    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
-    assert_int_equal (reply->rule->rule->grace_seconds, 3600);
-    uint64_t id = reply->rule->rule->id;
-    lgwan__v1__reply__free_unpacked (reply, NULL);
-
+    uint64_t id = s_rule_set (0, "beacon-grace", 2006, 1, 60, 3600,
+                              LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
     s_push_alerts ("sensor", 2, 2006, 1, "2027-03-01T00:10:00Z");
     rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64, id);
     Lgwan__V1__IncidentClose close_ = LGWAN__V1__INCIDENT_CLOSE__INIT;
     close_.incident = (uint64_t) rf_sqlf_long ("SELECT id FROM monitor.incidents WHERE rule_id = %" PRIu64, id);
-    reply = s_ask (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CLOSE, &close_, "誤検知");
+    lg_reply_t *reply = s_ask (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CLOSE,
+                               &close_, "誤検知");
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
     lgwan__v1__reply__free_unpacked (reply, NULL);
     //  In the grace: counted, nothing opens
@@ -1319,19 +1310,8 @@ test_r16_1_grace_holds_on_a_standby_replica (void **state)
     lg_test_proc_t *follows [] = { &rf.registry, &s_isolation, NULL };
     assert_true (lg_test_proc_start (&standby, rf.admin, rf.certs, follows, extra));
 
-    Lgwan__V1__Rule rule = LGWAN__V1__RULE__INIT;
-    rule.name = (char *) "grace-on-standby";
-    rule.signature_id = 2007;
-    rule.threshold = 1;
-    rule.window_seconds = 60;
-    rule.grace_seconds = 3600;
-    rule.action = LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT_AND_ISOLATE;
-    Lgwan__V1__RuleSet set = LGWAN__V1__RULE_SET__INIT;
-    set.rule = &rule;
-    lg_reply_t *reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set);
-    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
-    uint64_t id = reply->rule->rule->id;
-    lgwan__v1__reply__free_unpacked (reply, NULL);
+    uint64_t id = s_rule_set (0, "grace-on-standby", 2007, 1, 60, 3600,
+                              LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT_AND_ISOLATE);
     zclock_sleep (2500);                    //  the standby's look: it has the rule
 
     //  The active replica opens on connections 2 and 3; an operator closes
@@ -1345,7 +1325,8 @@ test_r16_1_grace_holds_on_a_standby_replica (void **state)
         close_.incident = (uint64_t) rf_sqlf_long ("SELECT id FROM monitor.incidents WHERE rule_id = %"
                                                    PRIu64 " AND connection_id = %" PRIu64,
                                                    id, s_conn [connection]);
-        reply = s_ask (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CLOSE, &close_, "誤検知");
+        lg_reply_t *reply = s_ask (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CLOSE,
+                                   &close_, "誤検知");
         rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
         lgwan__v1__reply__free_unpacked (reply, NULL);
     }
