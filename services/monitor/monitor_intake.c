@@ -100,11 +100,12 @@
     7. Every LG_MONITOR_FLUSH_MS the counts of incidents and sensors and the
        samples (the latest MAX_SAMPLES events no connection matched since
        the last flush; the table keeps the latest MAX_SAMPLES; only the
-       first 32 of a flush were kept) are written in one transaction. The counts per connection and
-       minute go with it every LG_MONITOR_COUNTS_MS (10 s by default: with
-       10,000 active connections that upsert is about 100 ms, which intake
-       would otherwise stop for every second), when 100,000 (connection,
-       minute) pairs are held, and at stop. The in-memory maps are emptied
+       first 32 of a flush were kept) are written in one transaction. The
+       counts per connection and minute go with it every
+       LG_MONITOR_COUNTS_MS (10 s by default: with 10,000 active
+       connections that upsert is about 100 ms, which intake would
+       otherwise stop for every second), when 100,000 (connection, minute)
+       pairs are held, and at stop. The in-memory maps are emptied
        after each write, so memory stays bounded.
     8. Rules, allow-list and closed incidents are reloaded when this
        service's own RuleChanged, AllowlistChanged or IncidentClosed is
