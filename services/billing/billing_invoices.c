@@ -36,6 +36,14 @@
        short of the invoice's (floor a + floor b <= floor (a + b)), never
        over it: 15,000 + tax 1,500 credited 5 (tax 0) then 14,995 (tax
        1,499.5 -> 1,499) left 1 yen owed that nothing could credit.
+       A note may credit an invoice that was paid: what it credits past
+       what was still outstanding is money owed back to the provider. It
+       is issued only when asked to (CreditNoteIssue.refund; otherwise
+       refused naming R6.1 and the sum), and records that part
+       (credit_notes.refund_yen, in CreditNoteIssued); the invoice shows
+       outstanding 0 and refund_owed_yen, never a negative outstanding.
+       (Such a note was issued without a word, and the invoice read
+       outstanding -16,500 with nothing saying the provider was owed it.)
     7. A credit note or a payment locks its invoice (FOR UPDATE) before it
        reads what was credited and paid of it, in a later statement: under
        READ COMMITTED each statement sees what was committed when it began,
@@ -102,6 +110,17 @@ s_day_text (int32_t day)
     char text [16];
     bc_day_format (day, text, sizeof text);
     return lg_strdup (text);
+}
+
+//  What an invoice still asks for, never below 0, and in *refund_owed what
+//  credit notes and payments came to past its total, owed back (note 6)
+static int64_t
+s_outstanding (int64_t total, int64_t credited, int64_t paid, int64_t *refund_owed)
+{
+    int64_t owed = total - credited - paid;
+    if (refund_owed)
+        *refund_owed = owed < 0? -owed: 0;
+    return owed > 0? owed: 0;
 }
 
 //  ---------------------------------------------------------------------------
@@ -486,7 +505,8 @@ s_load (lg_ctx_t *ctx, const char *where, int nparams, const char *const *params
         i->fiscal_year = (uint32_t) atoi (lg_db_value (res, row, "fiscal_year"));
         i->credited_yen = strtoll (lg_db_value (res, row, "credited"), NULL, 10);
         i->paid_yen = strtoll (lg_db_value (res, row, "paid"), NULL, 10);
-        i->outstanding_yen = i->total_yen - i->credited_yen - i->paid_yen;
+        i->outstanding_yen = s_outstanding (i->total_yen, i->credited_yen, i->paid_yen,
+                                            &i->refund_owed_yen);
         list [row] = i;
         //  Numbers are INV-YYYY-NNNNNN: nothing to quote in an array literal
         if (row)
@@ -852,8 +872,8 @@ s_invoice_reply (lg_ctx_t *ctx, const char *number)
     free (list);
     PGresult *res;
     if ((rc = lg_ctx_query (ctx, &res, "SELECT number, invoice, provider_id, amount_yen,"
-                            " tax_rate_percent, tax_yen, total_yen, reason, issued_on::text,"
-                            " issuer_registration FROM credit_notes WHERE invoice = $1"
+                            " tax_rate_percent, tax_yen, total_yen, refund_yen, reason,"
+                            " issued_on::text, issuer_registration FROM credit_notes WHERE invoice = $1"
                             " ORDER BY fiscal_year, seq", 1, (const char *[]) { number })))
         return rc;
     reply->credit_notes = (Lgwan__V1__CreditNote **) calloc (PQntuples (res) + 1, sizeof (void *));
@@ -867,6 +887,7 @@ s_invoice_reply (lg_ctx_t *ctx, const char *number)
         c->tax_rate_percent = (uint32_t) atoi (lg_db_value (res, row, "tax_rate_percent"));
         c->tax_yen = strtoll (lg_db_value (res, row, "tax_yen"), NULL, 10);
         c->total_yen = strtoll (lg_db_value (res, row, "total_yen"), NULL, 10);
+        c->refund_yen = strtoll (lg_db_value (res, row, "refund_yen"), NULL, 10);
         c->reason = lg_strdup (lg_db_value (res, row, "reason"));
         c->issued_on = lg_strdup (lg_db_value (res, row, "issued_on"));
         c->issuer_registration = lg_strdup (lg_db_value (res, row, "issuer_registration"));
@@ -1041,12 +1062,24 @@ billing_credit_note_issue (lg_ctx_t *ctx)
     int64_t tax_left = strtoll (lg_db_value (res, 0, "tax_yen"), NULL, 10)
                      - strtoll (lg_db_value (res, 0, "credited_tax"), NULL, 10);
     int rate = atoi (lg_db_value (res, 0, "tax_rate_percent"));
+    int64_t outstanding = s_outstanding (strtoll (lg_db_value (res, 0, "total_yen"), NULL, 10),
+                                         strtoll (lg_db_value (res, 0, "credited"), NULL, 10),
+                                         strtoll (lg_db_value (res, 0, "paid"), NULL, 10), NULL);
     char provider [24];
     snprintf (provider, sizeof provider, "%s", lg_db_value (res, 0, "provider_id"));
     PQclear (res);
     if (c->amount_yen > left)
         return REFUSE (ctx, "a credit of %" PRId64 " yen is more than is left of invoice %s"
                        " (%" PRId64 " yen before tax)", c->amount_yen, c->invoice, left);
+    //  The note that credits all that is left takes all the tax left; what
+    //  it credits past what is outstanding was paid, and is owed back (note 6)
+    int64_t tax = bc_credit_tax (c->amount_yen, left, tax_left, rate);
+    int64_t refund = c->amount_yen + tax > outstanding? c->amount_yen + tax - outstanding: 0;
+    if (refund > 0 && !c->refund)
+        return REFUSE (ctx, "a credit of %" PRId64 " yen (tax included) is more than invoice %s"
+                       " has outstanding (%" PRId64 " yen): %" PRId64 " yen of it was paid and"
+                       " would be owed back to provider %s; issue it with refund to record that",
+                       c->amount_yen + tax, c->invoice, outstanding, refund, provider);
     int32_t today = billing_today (ctx);
     int year, month, mday;
     bc_civil (today, &year, &month, &mday);
@@ -1071,9 +1104,9 @@ billing_credit_note_issue (lg_ctx_t *ctx)
     note->provider = strtoull (provider, NULL, 10);
     note->amount_yen = c->amount_yen;
     note->tax_rate_percent = (uint32_t) rate;
-    //  The note that credits all that is left takes all the tax left (note 6)
-    note->tax_yen = bc_credit_tax (c->amount_yen, left, tax_left, rate);
+    note->tax_yen = tax;
     note->total_yen = note->amount_yen + note->tax_yen;
+    note->refund_yen = refund;
     note->reason = lg_strdup (c->reason);
     note->issued_on = lg_strdup (today_text);
     note->issuer_registration = lg_strdup (state->issuer);
@@ -1082,19 +1115,22 @@ billing_credit_note_issue (lg_ctx_t *ctx)
     reply->credit_note = note;
     ctx->reply->body_case = LGWAN__V1__REPLY__BODY_CREDIT_NOTE;
     ctx->reply->credit_note = reply;
-    char amount [24], tax [24], total [24], rate_text [8];
+    char amount [24], tax_text [24], total [24], refund_text [24], rate_text [8];
     snprintf (amount, sizeof amount, "%" PRId64, note->amount_yen);
-    snprintf (tax, sizeof tax, "%" PRId64, note->tax_yen);
+    snprintf (tax_text, sizeof tax_text, "%" PRId64, note->tax_yen);
     snprintf (total, sizeof total, "%" PRId64, note->total_yen);
+    snprintf (refund_text, sizeof refund_text, "%" PRId64, note->refund_yen);
     snprintf (rate_text, sizeof rate_text, "%d", rate);
     if ((rc = lg_ctx_exec (ctx, "INSERT INTO credit_notes (number, fiscal_year, seq, invoice,"
                            " provider_id, amount_yen, tax_rate_percent, tax_yen, total_yen, reason,"
-                           " issuer_registration, issued_on, issued_at, actor) VALUES ($1,"
-                           " $2::integer, $3::integer, $4, $5::bigint, $6::bigint, $7::integer,"
-                           " $8::bigint, $9::bigint, $10, $11, $12::date, $13::timestamptz, $14)",
-                           14, (const char *[]) { note->number, fy, seq, c->invoice, provider,
-                                                  amount, rate_text, tax, total, c->reason,
-                                                  state->issuer, today_text, now, ctx->actor })))
+                           " issuer_registration, issued_on, issued_at, actor, refund_yen) VALUES"
+                           " ($1, $2::integer, $3::integer, $4, $5::bigint, $6::bigint, $7::integer,"
+                           " $8::bigint, $9::bigint, $10, $11, $12::date, $13::timestamptz, $14,"
+                           " $15::bigint)",
+                           15, (const char *[]) { note->number, fy, seq, c->invoice, provider,
+                                                  amount, rate_text, tax_text, total, c->reason,
+                                                  state->issuer, today_text, now, ctx->actor,
+                                                  refund_text })))
         return rc;
     Lgwan__V1__CreditNoteIssued issued = LGWAN__V1__CREDIT_NOTE_ISSUED__INIT;
     issued.credit_note = note;
@@ -1125,9 +1161,9 @@ billing_payment_record (lg_ctx_t *ctx)
     int rc = s_lock_invoice (ctx, m->invoice, &res);
     if (rc)
         return rc;
-    int64_t outstanding = strtoll (lg_db_value (res, 0, "total_yen"), NULL, 10)
-                        - strtoll (lg_db_value (res, 0, "credited"), NULL, 10)
-                        - strtoll (lg_db_value (res, 0, "paid"), NULL, 10);
+    int64_t outstanding = s_outstanding (strtoll (lg_db_value (res, 0, "total_yen"), NULL, 10),
+                                         strtoll (lg_db_value (res, 0, "credited"), NULL, 10),
+                                         strtoll (lg_db_value (res, 0, "paid"), NULL, 10), NULL);
     char provider [24];
     snprintf (provider, sizeof provider, "%s", lg_db_value (res, 0, "provider_id"));
     PQclear (res);

@@ -1791,6 +1791,108 @@ test_r6_1_change_of_a_provider_not_invoiced_in_a_run_period_is_said (void **stat
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+//  The last CreditNoteIssued in billing's outbox, as billing systems get it
+//  (caller frees with lgwan__v1__event__free_unpacked)
+static lg_event_t *
+s_last_credit_note_event (void)
+{
+    char *hex = rf_sql_text ("SELECT encode (event, 'hex') FROM billing.outbox"
+                             " WHERE body_case = 201 ORDER BY seq DESC LIMIT 1");
+    assert_non_null (hex);
+    size_t size = strlen (hex) / 2;
+    uint8_t *bytes = (uint8_t *) malloc (size? size: 1);
+    for (size_t i = 0; i < size; i++)
+        sscanf (hex + 2 * i, "%2hhx", &bytes [i]);
+    lg_event_t *event = lgwan__v1__event__unpack (NULL, size, bytes);
+    free (bytes);
+    free (hex);
+    assert_non_null (event);
+    assert_int_equal (event->body_case, LGWAN__V1__EVENT__BODY_CREDIT_NOTE_ISSUED);
+    return event;
+}
+
+/* REQ R6.1: a credit note on an invoice that was paid credits money the
+   provider paid: past what is outstanding it is refused naming R6.1 unless
+   asked as a refund, and then the part owed back is recorded on the note
+   (and in CreditNoteIssued) and the invoice reads outstanding 0 and
+   refund_owed_yen, never a negative outstanding. INV-2026-000001 (16,500,
+   credited 1,100, paid 10,000: 5,400 outstanding) credited 6,000 + 600 tax
+   was issued without a word, and the invoice read outstanding -1,200 with
+   nothing saying that the provider was owed it */
+static void
+test_r6_1_credit_note_on_a_paid_invoice_records_the_refund_owed (void **state)
+{
+    (void) state;
+    const char *number = "INV-2026-000001";
+    Lgwan__V1__CreditNoteIssue credit = LGWAN__V1__CREDIT_NOTE_ISSUE__INIT;
+    credit.invoice = (char *) number;
+    credit.reason = (char *) "回線障害の減額";
+    credit.amount_yen = 6000;
+    long notes = rf_sqlf_long ("SELECT count(*) FROM billing.credit_notes");
+    long events = rf_sqlf_long ("SELECT count(*) FROM billing.outbox");
+    lg_reply_t *reply = s_ask (&s_billing, "operator", LGWAN__V1__REQUEST__BODY_CREDIT_NOTE_ISSUE,
+                               &credit);
+    if (!reply->status || !strstr (reply->status->message, "1200 yen of it was paid and would be"
+                                   " owed back to provider 1"))
+        fail_msg ("refusal does not say what would be owed back: %s",
+                  reply->status? reply->status->message: "OK");
+    rf_refused (reply, RF_CODE (FAILED_PRECONDITION), "R6.1");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.credit_notes"), notes);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.outbox"), events);
+
+    //  Within what is outstanding: no refund, asked for or not
+    credit.amount_yen = 4000;
+    reply = s_ask (&s_billing, "operator", LGWAN__V1__REQUEST__BODY_CREDIT_NOTE_ISSUE, &credit);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->credit_note->credit_note->total_yen, 4400);
+    assert_int_equal (reply->credit_note->credit_note->refund_yen, 0);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  As a refund: 6,600 against the 1,000 outstanding, 5,600 owed back
+    credit.amount_yen = 6000;
+    credit.refund = true;
+    reply = s_ask (&s_billing, "operator", LGWAN__V1__REQUEST__BODY_CREDIT_NOTE_ISSUE, &credit);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->credit_note->credit_note->tax_yen, 600);
+    assert_int_equal (reply->credit_note->credit_note->total_yen, 6600);
+    assert_int_equal (reply->credit_note->credit_note->refund_yen, 5600);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    lg_event_t *event = s_last_credit_note_event ();
+    assert_int_equal (event->credit_note_issued->credit_note->refund_yen, 5600);
+    lgwan__v1__event__free_unpacked (event, NULL);
+
+    Lgwan__V1__InvoiceGet get = LGWAN__V1__INVOICE_GET__INIT;
+    get.number = (char *) number;
+    reply = s_ask (&s_billing, "viewer", LGWAN__V1__REQUEST__BODY_INVOICE_GET, &get);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Invoice *invoice = reply->invoice->invoice;
+    assert_int_equal (invoice->total_yen, 16500);
+    assert_int_equal (invoice->credited_yen, 12100);
+    assert_int_equal (invoice->paid_yen, 10000);
+    assert_int_equal (invoice->outstanding_yen, 0);
+    assert_int_equal (invoice->refund_owed_yen, 5600);
+    assert_int_equal (reply->invoice->n_credit_notes, 3);
+    assert_int_equal (reply->invoice->credit_notes [2]->refund_yen, 5600);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  Listed the same; no longer overdue; nothing more can be paid
+    Lgwan__V1__InvoiceList list = LGWAN__V1__INVOICE_LIST__INIT;
+    list.period = (char *) "2026-10";
+    list.provider = 1;
+    reply = s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_INVOICE_LIST, &list);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->invoice_list->n_invoices, 1);
+    assert_int_equal (reply->invoice_list->invoices [0]->outstanding_yen, 0);
+    assert_int_equal (reply->invoice_list->invoices [0]->refund_owed_yen, 5600);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_false (s_overdue (number));
+    Lgwan__V1__PaymentRecord pay = LGWAN__V1__PAYMENT_RECORD__INIT;
+    pay.invoice = (char *) number;
+    pay.amount_yen = 1;
+    reply = s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_PAYMENT_RECORD, &pay);
+    assert_non_null (strstr (reply->status->message, "outstanding (0 yen)"));
+    rf_refused (reply, RF_CODE (FAILED_PRECONDITION), "R6.1");
+}
+
 int
 main (void)
 {
@@ -1822,6 +1924,7 @@ main (void)
         cmocka_unit_test (test_r6_1_preview_takes_turns_with_events),
         cmocka_unit_test (test_r6_1_invoice_list_refuses_a_provider_past_bigint),
         cmocka_unit_test (test_r6_1_change_of_a_provider_not_invoiced_in_a_run_period_is_said),
+        cmocka_unit_test (test_r6_1_credit_note_on_a_paid_invoice_records_the_refund_owed),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

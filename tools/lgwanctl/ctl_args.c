@@ -288,7 +288,8 @@ static const ctl_command_t s_commands [] = {
     { "invoice",  "overdue", "overdue_list",  NULL, NULL,
       "invoices past their due date with something outstanding; page with --after-number" },
     { "invoice",  "credit", "credit_note_issue", NULL, NULL,
-      "a credit note of --amount-yen against --invoice, with --reason (never an edit)" },
+      "a credit note of --amount-yen against --invoice, with --reason (never an edit); --refund"
+      " when it credits what was paid (owed back)" },
     { "payment",  "record", "payment_record", NULL, NULL,
       "record a payment of --amount-yen against --invoice (billing role only)" },
     { "tariff",   "load",   "tariff_load",    ctl_local_tariff_load, s_tariff_flags,
