@@ -49,7 +49,10 @@
        naming the connection or service, the provider, the day, the event
        and the invoiced periods, for an operator to correct them by hand.
        A provider it touched that has no invoice of a period run from its
-       day on (a period with any invoice issued) is said likewise, naming
+       day on (a period an invoice run was made of, table invoice_runs,
+       whether it issued an invoice or none: a run of a month with nothing
+       to bill was not counted, and a change landing in it was not said)
+       is said likewise, naming
        the provider and those periods: a run of such a period again
        invoices the provider (billing_invoices.c note 1). (It was said only
        of a provider with an invoice: a provider's first connection
@@ -64,7 +67,7 @@
        checked against its invoices. (Applied beside the run, it was
        neither billed, the run had read the timeline without it, nor said,
        the run's invoices not being committed yet.) Only a change of a day
-       in or before the latest period invoiced, read once a batch at its
+       in or before the latest period run, read once a batch at its
        start, waits for that check; the others are queued in the
        consumer's pipeline like any write (lg_consumer.h note 3).
 */
@@ -449,7 +452,7 @@ s_effective_day (const char *effective_on, const char *instant, char *buf, size_
 //  What a change that lands in a period already invoiced touched (note
 //  6): follows a WITH whose CTE landed (subject, provider_id, day) is what
 //  the change did, and gives each provider it touched with the periods run
-//  (any invoice issued) from the day's on: periods, those it has an invoice
+//  (invoice_runs) from the day's on: periods, those it has an invoice
 //  of; not_invoiced, those it has none of
 #define S_LANDED \
     " SELECT l.subject, l.provider_id, l.day::text AS day," \
@@ -457,7 +460,7 @@ s_effective_day (const char *effective_on, const char *instant, char *buf, size_
     "  AS periods," \
     " string_agg (r.period, ', ' ORDER BY r.period) FILTER (WHERE i.number IS NULL)" \
     "  AS not_invoiced" \
-    " FROM landed l CROSS JOIN LATERAL (SELECT DISTINCT period FROM invoices" \
+    " FROM landed l CROSS JOIN LATERAL (SELECT period FROM invoice_runs" \
     "  WHERE period >= to_char (l.day, 'YYYY-MM')) r" \
     " LEFT JOIN invoices i ON i.provider_id = l.provider_id AND i.period = r.period" \
     " GROUP BY l.subject, l.provider_id, l.day ORDER BY l.provider_id"
@@ -465,7 +468,7 @@ s_effective_day (const char *effective_on, const char *instant, char *buf, size_
 //  The start of each batch of events (lg_consumer.h note 7): wait for an
 //  invoice run or a tariff load under way to commit (their lock, shared:
 //  batches do not wait for each other, and a run waits for the batch), and
-//  read the latest period invoiced, which stays as read until the batch
+//  read the latest period run, which stays as read until the batch
 //  commits. Two statements, pipelined (one round trip a batch): a
 //  statement's snapshot is taken before the lock it waits for is granted,
 //  so read in the same one it would miss the run's invoices
@@ -475,8 +478,8 @@ s_batch_begin (lg_db_t *db, void *state)
     billing_state_t *self = (billing_state_t *) state;
     if (!lg_db_run (db, "SELECT pg_advisory_xact_lock_shared (" BILLING_LOCK_KEY ")", 0, NULL))
         return -2;
-    PGresult *res = lg_db_exec (db, "SELECT coalesce (max (period), '') AS period FROM invoices",
-                                0, NULL);
+    PGresult *res = lg_db_exec (db, "SELECT coalesce (max (period), '') AS period"
+                                " FROM invoice_runs", 0, NULL);
     if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
         PQclear (res);
         return -2;
@@ -490,7 +493,7 @@ s_batch_begin (lg_db_t *db, void *state)
 //  Apply a change of day written with S_LANDED, and say at ERROR each
 //  invoice it comes too late for, and each period run without an invoice
 //  of a provider it touched (a run of that period again invoices it); 0,
-//  or -2 on a database failure. A day after the latest period invoiced
+//  or -2 on a database failure. A day after the latest period run
 //  lands in none: the change is only queued (lg_db_run), as the consumer's
 //  pipeline wants; the others wait for their answer
 static int

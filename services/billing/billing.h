@@ -15,7 +15,7 @@ extern const lg_service_def_t billing_service;
 //  consumers keep from one batch's start to its events (the reactor's only)
 typedef struct {
     char issuer [16];           //  LG_BILLING_ISSUER_REGISTRATION: T + 13 digits
-    char invoiced_through [8];  //  the latest period invoiced when the batch began
+    char invoiced_through [8];  //  the latest period run when the batch began (invoice_runs)
 } billing_state_t;
 
 //  The advisory lock by which invoice runs and tariff loads take turns

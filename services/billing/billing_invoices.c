@@ -15,7 +15,10 @@
        number counter and the InvoiceIssued events commit together or not
        at all, so a run killed halfway leaves nothing and its repeat issues
        the same numbers. A month is invoiced once it is over (JST); a
-       preview may look at the current one. Numbers are gap-free per fiscal year (April-March,
+       preview may look at the current one. The run records its period
+       (invoice_runs) in that transaction, whether it issued an invoice or
+       none: a change that lands in a period run is said (billing.c note
+       6), and a month with nothing to bill was run all the same. Numbers are gap-free per fiscal year (April-March,
        of the period) because they come from a counter row updated in that
        same transaction, never from a sequence.
     4. The run is set-based: one read of the timeline of every provider to
@@ -758,6 +761,14 @@ billing_invoice_run (lg_ctx_t *ctx)
     if (tariff)
         protobuf_c_message_free_unpacked (&tariff->base, NULL);
     size_t created = zlistx_size (list);
+    //  A run, with invoices or none (note 3)
+    if (rc == 0 && !run->preview) {
+        char now [40];
+        lg_clock_format (ctx->now_us, now, sizeof now);
+        rc = lg_ctx_exec (ctx, "INSERT INTO invoice_runs (period, first_run_at, first_run_by)"
+                          " VALUES ($1, $2::timestamptz, $3) ON CONFLICT (period) DO NOTHING", 3,
+                          (const char *[]) { p.text, now, ctx->actor });
+    }
     if (rc == 0 && created > 0 && !run->preview) {
         rc = s_store (ctx, &p, list);
         lg_fault_point ("billing_run_before_events");

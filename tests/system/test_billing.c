@@ -1893,6 +1893,53 @@ test_r6_1_credit_note_on_a_paid_invoice_records_the_refund_owed (void **state)
     rf_refused (reply, RF_CODE (FAILED_PRECONDITION), "R6.1");
 }
 
+/* REQ R6.1: a run of a period with nothing to bill is a run all the same:
+   a change that lands in it later is said, naming the provider and the
+   period to run again, and that run invoices it. September 2026, before
+   the first connection, is run and issues no invoice; a provider's first
+   connection activated on 2026-09-10 while billing was down reaches billing
+   after the run (the registry was down). It was said of every period run
+   from October on, and not of September, which no invoice counted as run */
+static void
+test_r6_1_change_landing_in_a_period_run_without_invoices_is_said (void **state)
+{
+    (void) state;
+    assert_int_equal (lg_test_proc_stop (&s_billing, SIGTERM), 0);
+    rf_set_clock ("2026-09-10T01:00:00Z");
+    uint64_t provider = rf_qualified_provider ("株式会社よんばん");
+    rf_contacts (provider);
+    uint64_t service = rf_registered_service (provider, provider);
+    uint64_t connection = s_connection (service, "operator", "1G");
+    rf_stop ();
+    rf_set_clock ("2028-09-01T01:00:00Z");
+    s_start_billing (NULL);
+    lg_reply_t *reply = s_run ("2026-09", false);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->invoice_run->created, 0);
+    assert_int_equal (reply->invoice_run->existing, 0);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_start ();
+    rf_wait_sql (1, "SELECT count(*) FROM billing.timeline WHERE kind = 1 AND connection_id = %"
+                 PRIu64, connection);
+    char *run_again = zsys_sprintf ("in which provider %" PRIu64 " has no invoice: run 2026-09,"
+                                    " 2026-10, ", provider);
+    char *of_connection = zsys_sprintf ("connection %" PRIu64 " of provider %" PRIu64 " from"
+                                        " 2026-09-10 (event registry/", connection, provider);
+    assert_int_equal (lg_test_log_count (s_billing.pid, of_connection), 1);
+    assert_int_equal (lg_test_log_count (s_billing.pid, run_again), 2);
+    zstr_free (&run_again);
+    zstr_free (&of_connection);
+    //  Run again as said: the provider is invoiced, 1G 2026-09-10 ...
+    //  09-30: 31,000 * 21/30 = 21,700
+    reply = s_run ("2026-09", false);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->invoice_run->created, 1);
+    const Lgwan__V1__Invoice *four = s_of (reply->invoice_run, provider);
+    assert_int_equal (s_line_of (four, "connection", connection)->amount_yen, 21700);
+    assert_int_equal (four->subtotal_yen, 21700);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 int
 main (void)
 {
@@ -1925,6 +1972,7 @@ main (void)
         cmocka_unit_test (test_r6_1_invoice_list_refuses_a_provider_past_bigint),
         cmocka_unit_test (test_r6_1_change_of_a_provider_not_invoiced_in_a_run_period_is_said),
         cmocka_unit_test (test_r6_1_credit_note_on_a_paid_invoice_records_the_refund_owed),
+        cmocka_unit_test (test_r6_1_change_landing_in_a_period_run_without_invoices_is_said),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
