@@ -7,7 +7,9 @@
        version each class an earlier file declared: left out, the providers
        of its connections would go uninvoiced under it), versions that
        overlap (each other or one already loaded), a charge setting other
-       than full, none or NN% are refused with INVALID_ARGUMENT
+       than full, none or NN%, a version without tax_rate_percent (0 is
+       given as 0: left out, it read as 0 and the version taxed nothing)
+       are refused with INVALID_ARGUMENT
        or FAILED_PRECONDITION naming R6.1 and what is wrong. A version starts
        and ends on the first day of a month, so one invoice names one
        version. Reloading a version with the same content changes nothing;
@@ -198,6 +200,10 @@ s_tariff_check (lg_ctx_t *ctx, const Lgwan__V1__TariffFile *file)
         if (bc_charge_percent (t->disconnected) < 0)
             return INVALID (ctx, "tariff %s: disconnected must be full, none or a percentage"
                             " (e.g. 50%%), not \"%s\"", t->version, t->disconnected);
+        //  Left out, proto3 read it as 0: a version without tax, silently
+        if (t->tax_rate_case != LGWAN__V1__TARIFF_VERSION__TAX_RATE_TAX_RATE_PERCENT)
+            return INVALID (ctx, "tariff %s: tax_rate_percent is mandatory (0 when no"
+                            " consumption tax is due)", t->version);
         if (t->tax_rate_percent > 100)
             return INVALID (ctx, "tariff %s: tax_rate_percent %u above 100", t->version,
                             t->tax_rate_percent);

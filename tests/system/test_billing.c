@@ -1893,6 +1893,52 @@ test_r6_1_credit_note_on_a_paid_invoice_records_the_refund_owed (void **state)
     rf_refused (reply, RF_CODE (FAILED_PRECONDITION), "R6.1");
 }
 
+//  FY2025, before every version loaded, with TAX for its tax rate
+#define FY2025(TAX) \
+    "{\"bandwidth_classes\": [\"100M\", \"1G\", \"10G\"], \"versions\": [{\"version\": \"FY2025\"," \
+    " \"effective_from\": \"2025-04-01\", \"effective_to\": \"2026-04-01\"," \
+    " \"connection_fees\": [{\"bandwidth_class\": \"1G\", \"monthly_yen\": 31000}," \
+    "  {\"bandwidth_class\": \"100M\", \"monthly_yen\": 20000}" PRICE_10G "]," \
+    " \"suspended\": \"full\", \"disconnected\": \"none\"" TAX "}]}"
+
+/* REQ R6.1: a tariff version that leaves tax_rate_percent out is refused
+   INVALID_ARGUMENT naming R6.1, and nothing is loaded; a version without
+   tax says 0, and loads. proto3 read the rate left out as 0: FY2025 was
+   loaded taxing nothing, without a word, and its invoices would have been
+   issued with 0 % consumption tax */
+static void
+test_r6_1_tariff_version_without_a_tax_rate_is_refused (void **state)
+{
+    (void) state;
+    s_tariff_refused (FY2025 (""), RF_CODE (INVALID_ARGUMENT),
+                      "tariff FY2025: tax_rate_percent is mandatory");
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM billing.tariff_versions"
+                                   " WHERE version = 'FY2025'"), 0);
+    //  Said as 0: loaded, and read back as 0 said
+    lg_reply_t *reply = s_tariff_load ("operator", FY2025 (", \"tax_rate_percent\": 0"));
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->tariff->loaded, 1);
+    bool seen = false;
+    for (size_t i = 0; i < reply->tariff->n_versions; i++) {
+        const Lgwan__V1__TariffVersion *t = reply->tariff->versions [i];
+        assert_int_equal (t->tax_rate_case, LGWAN__V1__TARIFF_VERSION__TAX_RATE_TAX_RATE_PERCENT);
+        if (streq (t->version, "FY2025")) {
+            seen = true;
+            assert_int_equal (t->tax_rate_percent, 0);
+        }
+        else
+            assert_int_equal (t->tax_rate_percent, 10);
+    }
+    assert_true (seen);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  The same again is the same content
+    reply = s_tariff_load ("operator", FY2025 (", \"tax_rate_percent\": 0"));
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->tariff->loaded, 0);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+#undef FY2025
+
 /* REQ R6.1: a run of a period with nothing to bill is a run all the same:
    a change that lands in it later is said, naming the provider and the
    period to run again, and that run invoices it. September 2026, before
@@ -1972,6 +2018,7 @@ main (void)
         cmocka_unit_test (test_r6_1_invoice_list_refuses_a_provider_past_bigint),
         cmocka_unit_test (test_r6_1_change_of_a_provider_not_invoiced_in_a_run_period_is_said),
         cmocka_unit_test (test_r6_1_credit_note_on_a_paid_invoice_records_the_refund_owed),
+        cmocka_unit_test (test_r6_1_tariff_version_without_a_tax_rate_is_refused),
         cmocka_unit_test (test_r6_1_change_landing_in_a_period_run_without_invoices_is_said),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
