@@ -2023,7 +2023,6 @@ s_stats (void *arg, Lgwan__V1__StatsReply *stats)
     lg_stats_add (stats, "detection.matched", self->matched);
     lg_stats_add (stats, "detection.too_old", self->too_old);
     lg_stats_add (stats, "detection.duplicates", self->duplicates);
-    lg_stats_add (stats, "detection.allowlist_entries", self->n_allow);
     lg_stats_add (stats, "detection.allowlisted", self->allowlisted);
     lg_stats_add (stats, "detection.in_grace", self->in_grace);
     lg_stats_add (stats, "detection.windows", zhashx_size (self->windows));

@@ -69,7 +69,8 @@ s_ok (lg_test_proc_t *proc, const char *who, unsigned body_case, void *body)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
-//  One of a monitor replica's own Stats counters
+//  One of a monitor replica's own Stats counters. Each is named once (REQ
+//  R16.1: detection.allowlist_entries was in the reply twice)
 static uint64_t
 s_counter_of (lg_test_proc_t *proc, const char *name)
 {
@@ -77,9 +78,14 @@ s_counter_of (lg_test_proc_t *proc, const char *name)
     lg_reply_t *reply = s_ask (proc, "viewer", LGWAN__V1__REQUEST__BODY_STATS, &stats, "試験");
     rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
     uint64_t value = 0;
-    for (size_t i = 0; i < reply->stats->n_service_counters; i++)
-        if (streq (reply->stats->service_counters [i]->name, name))
-            value = reply->stats->service_counters [i]->count;
+    Lgwan__V1__StatsCounter **counters = reply->stats->service_counters;
+    for (size_t i = 0; i < reply->stats->n_service_counters; i++) {
+        if (streq (counters [i]->name, name))
+            value = counters [i]->count;
+        for (size_t j = 0; j < i; j++)
+            if (streq (counters [j]->name, counters [i]->name))
+                fail_msg ("Stats names %s twice", counters [i]->name);
+    }
     lgwan__v1__reply__free_unpacked (reply, NULL);
     return value;
 }
