@@ -62,6 +62,8 @@ s_on_catch_up (zloop_t *loop, int timer_id, void *arg)
     if (behind)
         lg_warning ("%s runs its duties without having caught up with %s's events in %d s",
                     self->def->name, behind, LG_CATCH_UP_WAIT_MS / 1000);
+    else
+        lg_info ("%s caught up with the events it follows: its duties run", self->def->name);
     zloop_timer_end (loop, timer_id);
     self->catch_up_timer = -1;
     for (size_t i = 0; i < self->duty_count; i++)
@@ -92,6 +94,10 @@ s_lead (s_leader_t *self)
         slot->timer = zloop_timer (self->loop, period, 0, s_on_duty, slot);
     }
     if (waiting) {
+        //  Said when the wait starts too: a source down holds the duties
+        //  for the whole wait, and nothing said why until it ended
+        lg_info ("%s holds its duties until it has caught up with the events it follows"
+                 " (%d s at most)", self->def->name, LG_CATCH_UP_WAIT_MS / 1000);
         self->catch_up_until = zclock_mono () + LG_CATCH_UP_WAIT_MS;
         self->catch_up_timer = zloop_timer (self->loop, 100, 0, s_on_catch_up, self);
     }
