@@ -1,10 +1,13 @@
 /*  audit_requests - the requests of the audit service.
 
-    1. Audits have an origin (R15.1): `plan` and `request` are opened by
-       staff (operator, auditor); `request` records the using body's local
-       government code, checked for its form and check digit (the reference
-       list of local governments is the registry's; audit does not hold
-       it). `incident` is opened only by the orchestrator (role `service`)
+    1. Audits have an origin (R15.1): `plan`, `request` and `commission`
+       are opened by staff (operator, auditor); `request` and `commission`
+       (at a using body's request or commission, Art.15) record the using
+       body: a local government's code, checked for its form and check
+       digit (the reference list of local governments is the registry's;
+       audit does not hold it), or the name of an organisation J-LIS
+       approved to use LGWAN (機構承認団体, which has no code; migration
+       009). `incident` is opened only by the orchestrator (role `service`)
        after a forced disconnection: it names the incident and at once
        requests remediation against control R16.1 with the policy's default
        deadline; an auditor adds findings later. One audit per incident
@@ -74,6 +77,7 @@
 #define AUDIT_COLUMNS \
     "a.id, a.origin, a.provider_id, array_to_string (a.services, ',') AS services," \
     " array_to_string (a.auditors, ',') AS auditors, coalesce (a.lgcode, '') AS lgcode," \
+    " coalesce (a.approved_body, '') AS approved_body," \
     " coalesce (a.incident, '') AS incident, coalesce (a.starts_on::text, '') AS starts_on," \
     " coalesce (a.ends_on::text, '') AS ends_on, a.status, a.title, a.opened_by," \
     " " AUDIT_TS ("a.opened_at") " AS opened_at, coalesce (a.closed_by, '') AS closed_by," \
@@ -340,6 +344,7 @@ s_audit_new (const PGresult *res, int row)
     a->n_services = n;
     a->auditors = s_split (lg_db_value (res, row, "auditors"), &a->n_auditors);
     a->lgcode = lg_db_strdup (res, row, "lgcode");
+    a->approved_body = lg_db_strdup (res, row, "approved_body");
     a->incident = lg_db_strdup (res, row, "incident");
     a->starts_on = lg_db_strdup (res, row, "starts_on");
     a->ends_on = lg_db_strdup (res, row, "ends_on");
@@ -596,11 +601,13 @@ int
 audit_open (lg_ctx_t *ctx)
 {
     const Lgwan__V1__AuditOpen *o = ctx->request->audit_open;
-    bool plan = streq (o->origin, "plan"), request = streq (o->origin, "request"),
-         incident = streq (o->origin, "incident");
-    if (!plan && !request && !incident)
-        return INVALID (ctx, "R15.1", "an audit's origin is plan, request or incident, not '%s'",
-                        o->origin);
+    //  A using body (a local government or an organisation J-LIS approved
+    //  to use LGWAN) asks for the audit, or commissions it (Art.15)
+    bool plan = streq (o->origin, "plan"), incident = streq (o->origin, "incident"),
+         by_body = streq (o->origin, "request") || streq (o->origin, "commission");
+    if (!plan && !by_body && !incident)
+        return INVALID (ctx, "R15.1", "an audit's origin is plan, request, commission or"
+                        " incident, not '%.16s'", o->origin);
     //  Only the orchestrator, after a forced disconnection; the others only
     //  by the audit staff, who plan them or take a using body's request
     if (incident && ctx->caller->role != LG_ROLE_SERVICE)
@@ -611,13 +618,20 @@ audit_open (lg_ctx_t *ctx)
                        " operator or an auditor), not by a service certificate", o->origin);
     if (o->provider == 0)
         return INVALID (ctx, "R15.1", "provider is mandatory");
-    if (request && !lg_check_lgcode (o->lgcode))
-        return INVALID (ctx, "R15.1", "an audit at a using body's request records the body's"
-                        " local government code: '%s' is not 6 digits with a valid check digit",
-                        o->lgcode);
-    if (!request && *o->lgcode)
-        return INVALID (ctx, "R15.1", "only an audit at a using body's request names a local"
-                        " government code");
+    size_t body_len = strlen (o->approved_body);
+    if (by_body && (*o->lgcode? 1: 0) + (body_len? 1: 0) != 1)
+        return INVALID (ctx, "R15.1", "an audit at a using body's %s records that body: a local"
+                        " government code (lgcode) or the name of an organisation J-LIS"
+                        " approved (approved_body), one of them", o->origin);
+    if (by_body && *o->lgcode && !lg_check_lgcode (o->lgcode))
+        return INVALID (ctx, "R15.1", "an audit at a using body's %s records the body's"
+                        " local government code: '%.16s' is not 6 digits with a valid check"
+                        " digit", o->origin, o->lgcode);
+    if (by_body && body_len && (body_len > 256 || !lg_check_utf8 (o->approved_body, body_len)))
+        return INVALID (ctx, "R15.1", "an approved organisation is named in 1-256 bytes of UTF-8");
+    if (!by_body && (*o->lgcode || body_len))
+        return INVALID (ctx, "R15.1", "only an audit at a using body's request or commission"
+                        " names a using body (lgcode, approved_body)");
     size_t len = strlen (o->incident);
     if (incident && (len == 0 || len > 128))
         return INVALID (ctx, "R16.1", "an incident audit names its incident (1-128 bytes)");
@@ -696,17 +710,18 @@ audit_open (lg_ctx_t *ctx)
                         provider);
 
     const char *params [] = { o->origin, provider, services, auditors,
-                              request? o->lgcode: NULL, incident? o->incident: NULL,
+                              *o->lgcode? o->lgcode: NULL, incident? o->incident: NULL,
                               *o->starts_on? o->starts_on: NULL, *o->ends_on? o->ends_on: NULL,
-                              o->title, ctx->actor, now };
+                              o->title, ctx->actor, now, body_len? o->approved_body: NULL };
     //  An incident's audit opened meanwhile (the same call from another
     //  replica, committed while this one waited on the index) is the answer
     if ((rc = lg_ctx_query (ctx, &res,
             "INSERT INTO audits (origin, provider_id, services, auditors, lgcode, incident,"
-            " starts_on, ends_on, title, opened_by, opened_at) VALUES ($1, $2::bigint,"
-            " $3::bigint[], $4::text[], $5, $6, $7::date, $8::date, $9, $10, $11::timestamptz)"
+            " starts_on, ends_on, title, opened_by, opened_at, approved_body) VALUES ($1,"
+            " $2::bigint, $3::bigint[], $4::text[], $5, $6, $7::date, $8::date, $9, $10,"
+            " $11::timestamptz, $12)"
             " ON CONFLICT (incident) WHERE origin = 'incident' DO NOTHING RETURNING id",
-            11, params)))
+            12, params)))
         return rc;
     bool inserted = PQntuples (res) == 1;
     uint64_t audit = inserted? lg_db_u64 (res, 0, "id"): 0;
@@ -722,6 +737,7 @@ audit_open (lg_ctx_t *ctx)
     opened.provider = o->provider;
     opened.origin = o->origin;
     opened.lgcode = o->lgcode;
+    opened.approved_body = o->approved_body;
     opened.incident = o->incident;
     opened.services = o->services;
     opened.n_services = o->n_services;

@@ -1841,12 +1841,88 @@ test_r15_2_operator_withdraws_a_request (void **state)
                                     PRIu64, audit), 1);
 }
 
+/* REQ R15.1: an audit at a using body's request (要請) or commission (委託),
+   Art.15, records that body: a local government's code, or the name of an
+   organisation J-LIS approved to use LGWAN (機構承認団体), which has no
+   code; exactly one, and neither on another origin. Only a local
+   government's request could be recorded: origin commission was refused,
+   and an approved organisation could not be named at all */
+static void
+test_r15_1_audit_at_a_using_bodys_request_or_commission (void **state)
+{
+    (void) state;
+    const char *body = "一般財団法人 試験承認団体";
+    uint64_t services [] = { s_service1 };
+    long audits = rf_sqlf_long ("SELECT count(*) FROM audit.audits");
+    long events = rf_sqlf_long ("SELECT count(*) FROM audit.outbox");
+    Lgwan__V1__AuditOpen o = LGWAN__V1__AUDIT_OPEN__INIT;
+    o.origin = (char *) "commission";
+    o.provider = 1;
+    o.services = services;
+    o.n_services = 1;
+    o.title = (char *) "委託による監査";
+    //  Neither, both, a bad code, a name too long, a body on a plan
+    rf_refused (s_ask ("auditor", AU_BODY (AUDIT_OPEN), &o), RF_CODE (INVALID_ARGUMENT), "R15.1");
+    o.lgcode = (char *) "131041";
+    o.approved_body = (char *) body;
+    rf_refused (s_ask ("auditor", AU_BODY (AUDIT_OPEN), &o), RF_CODE (INVALID_ARGUMENT), "R15.1");
+    o.approved_body = (char *) "";
+    o.lgcode = (char *) "131040";
+    rf_refused (s_ask ("auditor", AU_BODY (AUDIT_OPEN), &o), RF_CODE (INVALID_ARGUMENT), "R15.1");
+    o.lgcode = (char *) "";
+    char too_long [258];
+    memset (too_long, 'x', 257);
+    too_long [257] = 0;
+    o.approved_body = too_long;
+    rf_refused (s_ask ("auditor", AU_BODY (AUDIT_OPEN), &o), RF_CODE (INVALID_ARGUMENT), "R15.1");
+    o.origin = (char *) "plan";
+    o.approved_body = (char *) body;
+    rf_refused (s_ask ("auditor", AU_BODY (AUDIT_OPEN), &o), RF_CODE (INVALID_ARGUMENT), "R15.1");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits"), audits);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.outbox"), events);
+
+    //  Commissioned by a local government
+    o.origin = (char *) "commission";
+    o.approved_body = (char *) "";
+    o.lgcode = (char *) "131041";
+    lg_reply_t *reply = s_ask ("auditor", AU_BODY (AUDIT_OPEN), &o);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->audit->audit->origin, "commission");
+    assert_string_equal (reply->audit->audit->lgcode, "131041");
+    assert_string_equal (reply->audit->audit->approved_body, "");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  Asked for by an approved organisation: named, shown, announced
+    o.origin = (char *) "request";
+    o.lgcode = (char *) "";
+    o.approved_body = (char *) body;
+    reply = s_ask ("auditor", AU_BODY (AUDIT_OPEN), &o);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    uint64_t id = reply->audit->audit->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    Lgwan__V1__AuditGet get = LGWAN__V1__AUDIT_GET__INIT;
+    get.audit = id;
+    reply = s_ask ("provider1", AU_BODY (AUDIT_GET), &get);
+    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->audit->audit->origin, "request");
+    assert_string_equal (reply->audit->audit->lgcode, "");
+    assert_string_equal (reply->audit->audit->approved_body, body);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    char *sql = zsys_sprintf ("SELECT count(*) FROM audit.outbox WHERE body_case = %d"
+                              " AND position (convert_to ('%s', 'UTF8') IN event) > 0",
+                              AU_EVENT (AUDIT_OPENED), body);
+    assert_int_equal (rf_sqlf_long ("%s", sql), 1);
+    zstr_free (&sql);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits"), audits + 2);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_r5_1_r11_1_r14_1_catalogue_and_findings),
         cmocka_unit_test (test_r15_1_request_records_using_body),
+        cmocka_unit_test (test_r15_1_audit_at_a_using_bodys_request_or_commission),
         cmocka_unit_test (test_r16_1_incident_audit),
         cmocka_unit_test (test_r15_2_report_and_verify),
         cmocka_unit_test (test_r15_2_compliance_view),

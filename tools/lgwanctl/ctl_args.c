@@ -210,7 +210,8 @@ static const ctl_command_t s_commands [] = {
     { "control",  "list",   "control_list",   NULL, NULL,
       "the control catalogue (R5.1, R11.1, R14.1 and the operating body's), by --applies-to" },
     { "audit",    "open",   "audit_open",     NULL, NULL,
-      "open an audit: --origin plan|request (--lgcode of the using body)|incident, --provider,"
+      "open an audit: --origin plan|request|commission (a using body's: --lgcode, or"
+      " --approved-body naming an organisation J-LIS approved)|incident, --provider,"
       " --services, --auditors, --starts-on, --ends-on (R15.1)" },
     { "audit",    "show",   "audit_get",      NULL, NULL,
       "one audit by --audit, with its findings and remediation requests" },
