@@ -58,9 +58,23 @@ extern const lg_migration_t audit_migrations [];
 //  ---------------------------------------------------------------------------
 //  Helpers shared with audit_requests.c
 
-int
-audit_emit_remediation (lg_ctx_t *ctx, unsigned body_case, const char *id,
-                        uint32_t days_before, const char *reason)
+void
+audit_event_evidence (Lgwan__V1__Evidence **given, size_t n, Lgwan__V1__Evidence *copies,
+                      Lgwan__V1__Evidence **list)
+{
+    for (size_t i = 0; i < n && i < AUDIT_MAX_EVIDENCE; i++) {
+        lgwan__v1__evidence__init (&copies [i]);
+        copies [i].reference = given [i]->reference;
+        copies [i].effective_on = given [i]->effective_on;
+        list [i] = &copies [i];
+    }
+}
+
+//  A remediation event (audit_emit_remediation), with the report when one
+//  is given (audit_emit_reported)
+static int
+s_emit_remediation (lg_ctx_t *ctx, unsigned body_case, const char *id, uint32_t days_before,
+                    const char *reason, const Lgwan__V1__RemediationReport *report)
 {
     const char *params [] = { id };
     PGresult *res;
@@ -86,6 +100,14 @@ audit_emit_remediation (lg_ctx_t *ctx, unsigned body_case, const char *id,
     body.days_before = days_before;
     body.verified_by = (char *) lg_db_value (res, 0, "verified_by");
     body.reason = (char *) (reason? reason: "");
+    Lgwan__V1__Evidence copies [AUDIT_MAX_EVIDENCE], *evidence [AUDIT_MAX_EVIDENCE];
+    if (report) {
+        body.report = report->report;
+        body.n_evidence = report->n_evidence < AUDIT_MAX_EVIDENCE
+                        ? report->n_evidence: AUDIT_MAX_EVIDENCE;
+        audit_event_evidence (report->evidence, body.n_evidence, copies, evidence);
+        body.evidence = evidence;
+    }
     lg_event_t event = LGWAN__V1__EVENT__INIT;
     event.body_case = (Lgwan__V1__Event__BodyCase) body_case;
     switch (body_case) {
@@ -107,6 +129,20 @@ audit_emit_remediation (lg_ctx_t *ctx, unsigned body_case, const char *id,
     rc = lg_ctx_emit (ctx, &event);
     PQclear (res);
     return rc;
+}
+
+int
+audit_emit_remediation (lg_ctx_t *ctx, unsigned body_case, const char *id,
+                        uint32_t days_before, const char *reason)
+{
+    return s_emit_remediation (ctx, body_case, id, days_before, reason, NULL);
+}
+
+int
+audit_emit_reported (lg_ctx_t *ctx, const char *id, const Lgwan__V1__RemediationReport *report)
+{
+    return s_emit_remediation (ctx, LGWAN__V1__EVENT__BODY_REMEDIATION_REPORTED, id, 0, NULL,
+                               report);
 }
 
 //  ---------------------------------------------------------------------------

@@ -35,9 +35,20 @@ extern const lg_service_def_t audit_service;
 
 
 
+#define AUDIT_MAX_EVIDENCE 32     //  evidence references a finding or a report gives
+
 //  A remediation event of body_case for request id (read back from the table)
 int audit_emit_remediation (lg_ctx_t *ctx, unsigned body_case, const char *id,
                             uint32_t days_before, const char *reason);
+
+//  RemediationReported for request id, with the report and its evidence
+int audit_emit_reported (lg_ctx_t *ctx, const char *id, const Lgwan__V1__RemediationReport *report);
+
+//  An event's copy of the evidence given (at most AUDIT_MAX_EVIDENCE, in
+//  copies and list): each reference and effective_on, nothing a client
+//  sent in the fields the service sets
+void audit_event_evidence (Lgwan__V1__Evidence **given, size_t n, Lgwan__V1__Evidence *copies,
+                           Lgwan__V1__Evidence **list);
 
 //  Request handlers (audit_requests.c)
 int audit_control_add (lg_ctx_t *ctx);

@@ -60,7 +60,6 @@
 #define EXISTS(ctx, req, ...)  lg_ctx_refuse ((ctx), LGWAN__V1__CODE__ALREADY_EXISTS, (req), __VA_ARGS__)
 
 #define MAX_TEXT        4000
-#define MAX_EVIDENCE    32
 #define MAX_LIST        1000
 
 //  The columns a Remediation is built from (table alias r)
@@ -144,8 +143,8 @@ s_name_ok (const char *name)
 static int
 s_evidence_check (lg_ctx_t *ctx, Lgwan__V1__Evidence **evidence, size_t n)
 {
-    if (n > MAX_EVIDENCE)
-        return INVALID (ctx, NULL, "at most %d evidence references", MAX_EVIDENCE);
+    if (n > AUDIT_MAX_EVIDENCE)
+        return INVALID (ctx, NULL, "at most %d evidence references", AUDIT_MAX_EVIDENCE);
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen (evidence [i]->reference);
         if (len == 0 || len > 400)
@@ -1006,6 +1005,11 @@ audit_finding_record (lg_ctx_t *ctx)
     recorded.control = f->control;
     recorded.severity = f->severity;
     recorded.requires_remediation = f->requires_remediation;
+    recorded.description = f->description;
+    Lgwan__V1__Evidence copies [AUDIT_MAX_EVIDENCE], *evidence [AUDIT_MAX_EVIDENCE];
+    recorded.n_evidence = f->n_evidence;
+    audit_event_evidence (f->evidence, f->n_evidence, copies, evidence);
+    recorded.evidence = evidence;
     lg_event_t event = LGWAN__V1__EVENT__INIT;
     event.body_case = LGWAN__V1__EVENT__BODY_FINDING_RECORDED;
     event.finding_recorded = &recorded;
@@ -1105,7 +1109,7 @@ audit_remediation_report (lg_ctx_t *ctx)
         return rc;
     if ((rc = s_evidence_store (ctx, "remediation_id", id, r->evidence, r->n_evidence)))
         return rc;
-    if ((rc = audit_emit_remediation (ctx, LGWAN__V1__EVENT__BODY_REMEDIATION_REPORTED, id, 0, NULL)))
+    if ((rc = audit_emit_reported (ctx, id, r)))
         return rc;
     return s_remediation_reply (ctx, r->remediation);
 }

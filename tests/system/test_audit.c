@@ -1916,6 +1916,56 @@ test_r15_1_audit_at_a_using_bodys_request_or_commission (void **state)
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits"), audits + 2);
 }
 
+//  The newest event of body_case in audit's outbox, decoded (caller frees)
+static lg_event_t *
+s_newest_event (unsigned body_case)
+{
+    char *sql = zsys_sprintf ("SELECT event FROM audit.outbox WHERE body_case = %u"
+                              " ORDER BY seq DESC LIMIT 1", body_case);
+    char *text = rf_sql_text (sql);
+    zstr_free (&sql);
+    size_t size = 0;
+    unsigned char *bytes = PQunescapeBytea ((const unsigned char *) text, &size);
+    free (text);
+    assert_non_null (bytes);
+    lg_event_t *event = lgwan__v1__event__unpack (NULL, size, bytes);
+    PQfreemem (bytes);
+    assert_non_null (event);
+    return event;
+}
+
+/* REQ X.1: what a finding says and the remediation a provider reports,
+   with the evidence each gives, are in the tamper-evident chain: the
+   events carry them. They were only in the tables, where a change to a
+   finding's description or a report left no trace; the events said which
+   control and how severe, not what was found */
+static void
+test_x1_finding_and_report_are_in_the_chain (void **state)
+{
+    (void) state;
+    uint64_t audit = s_plan (1);
+    uint64_t id = s_remediation (audit, "R5.1-technical", "high", "");
+    lg_event_t *event = s_newest_event (AU_EVENT (FINDING_RECORDED));
+    const Lgwan__V1__FindingRecorded *f = event->finding_recorded;
+    assert_int_equal (f->audit, audit);
+    assert_string_equal (f->description, "ファイアウォール設定の不備");
+    assert_int_equal (f->n_evidence, 1);
+    assert_string_equal (f->evidence [0]->reference, "監査調書 2027-007");
+    assert_string_equal (f->evidence [0]->effective_on, "2027-02-15");
+    lgwan__v1__event__free_unpacked (event, NULL);
+
+    rf_ok (s_report_text ("provider1", id, "設定を是正し、運用手順書を改訂した"));
+    event = s_newest_event (AU_EVENT (REMEDIATION_REPORTED));
+    const Lgwan__V1__RemediationEvent *r = event->remediation_reported;
+    assert_int_equal (r->remediation, id);
+    assert_string_equal (r->report, "設定を是正し、運用手順書を改訂した");
+    assert_int_equal (r->n_evidence, 1);
+    assert_string_equal (r->evidence [0]->reference, "是正報告書 第3号");
+    assert_string_equal (r->evidence [0]->effective_on, "2027-03-02");
+    assert_string_equal (r->evidence [0]->recorded_by, "");
+    lgwan__v1__event__free_unpacked (event, NULL);
+}
+
 int
 main (void)
 {
@@ -1949,6 +1999,7 @@ main (void)
                                    rf_clock_back),
         cmocka_unit_test_teardown (test_r15_3_insufficient_gets_a_fresh_deadline, rf_clock_back),
         cmocka_unit_test (test_r15_2_operator_withdraws_a_request),
+        cmocka_unit_test (test_x1_finding_and_report_are_in_the_chain),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
