@@ -163,11 +163,16 @@ static const struct {
       " FROM interconnections i WHERE i.id = $1::bigint" },
 };
 
+const char *
+reg_reason (lg_ctx_t *ctx)
+{
+    return ctx->request && ctx->request->reason? ctx->request->reason: "";
+}
+
 int
 reg_version (lg_ctx_t *ctx, const char *subject, uint64_t id)
 {
-    return reg_version_why (ctx, subject, id,
-                            ctx->request && ctx->request->reason? ctx->request->reason: "");
+    return reg_version_why (ctx, subject, id, reg_reason (ctx));
 }
 
 int

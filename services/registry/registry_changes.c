@@ -425,7 +425,7 @@ s_publish_cancellation (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_
 static char *
 s_ended_by (lg_ctx_t *ctx, uint64_t change, const char *parent, uint64_t id)
 {
-    const char *reason = ctx->request && ctx->request->reason? ctx->request->reason: "";
+    const char *reason = reg_reason (ctx);
     return zsys_sprintf ("ended with the cancellation of %s %" PRIu64 " (change %" PRIu64
                          ")%s%s", parent, id, change, *reason? ": ": "", reason);
 }

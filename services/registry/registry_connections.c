@@ -10,6 +10,8 @@
        exclusive by the change: reg_lock_connection_contacts), so neither
        commits on what the other is changing.
     2. Pools are data (PoolAdd); they never overlap (an exclusion constraint).
+       A pool, like a server (point 5), has no versions: its row names who
+       added it, when, and the request's reason (X.1).
     3. On approval, each requested prefix is allocated from the first pool of
        its family with room: under a per-pool transaction lock (so two
        replicas take turns, as NetBox learnt), the next aligned block after
@@ -21,7 +23,8 @@
        of the same service is <service>-c<connection>.p<provider>.asp.lgwan.jp.
     5. A server's address lies inside its connection's allocation (R5.2); its
        ports and protocols are recorded (R11.3); an external-facing server
-       needs a firewall and an access-control record (R11.6). An address is
+       needs a firewall and an access-control record (R11.6), and who
+       registered it, when and why are on its row (X.1). An address is
        one server among the servers whose allocation is not released: a
        release marks the servers inside it (released_at, a trigger of
        migration 008), kept as history, and the connection given the block
@@ -115,11 +118,13 @@ s_pool_from_row (const PGresult *res, int row)
     p->prefix = lg_strdup (lg_db_value (res, row, "prefix"));
     p->family = (uint32_t) atoi (lg_db_value (res, row, "family"));
     p->created_at = lg_strdup (lg_db_value (res, row, "created_at"));
+    p->added_by = lg_strdup (lg_db_value (res, row, "added_by"));
+    p->reason = lg_strdup (lg_db_value (res, row, "reason"));
     return p;
 }
 
 #define POOL_COLUMNS "id, name, prefix::text AS prefix, family, " \
-    TIME_TEXT ("created_at") " AS created_at"
+    TIME_TEXT ("created_at") " AS created_at, added_by, reason"
 
 int
 reg_pool_add (lg_ctx_t *ctx)
@@ -138,7 +143,8 @@ reg_pool_add (lg_ctx_t *ctx)
     s_format (family, value, length, canonical, sizeof canonical);
     snprintf (fam, sizeof fam, "%d", family);
     lg_clock_format (ctx->now_us, now, sizeof now);
-    const char *params [] = { a->name, canonical, fam, now };
+    //  Who added it and why, on its row (X.1): a pool has no versions
+    const char *params [] = { a->name, canonical, fam, now, ctx->actor, reg_reason (ctx) };
     //  A pool is the operating body's allocation data (R12.1): its space is
     //  one pool's, and its name one pool's
     char overlaps [128], named [128];
@@ -148,9 +154,10 @@ reg_pool_add (lg_ctx_t *ctx)
         { "pools_no_overlap", LGWAN__V1__CODE__FAILED_PRECONDITION, "R12.1", overlaps },
         { "pools_name_key", LGWAN__V1__CODE__ALREADY_EXISTS, "R12.1", named } };
     PGresult *res;
-    int rc = reg_query_keys (ctx, &res, "INSERT INTO pools (name, prefix, family, created_at)"
-                             " VALUES ($1, $2::cidr, $3::smallint, $4::timestamptz)"
-                             " RETURNING " POOL_COLUMNS, 4, params, REG_KEYS (keys));
+    int rc = reg_query_keys (ctx, &res, "INSERT INTO pools (name, prefix, family, created_at,"
+                             " added_by, reason) VALUES ($1, $2::cidr, $3::smallint,"
+                             " $4::timestamptz, $5, $6) RETURNING " POOL_COLUMNS, 6, params,
+                             REG_KEYS (keys));
     if (rc)
         return rc;
     Lgwan__V1__PoolReply *reply = (Lgwan__V1__PoolReply *) malloc (sizeof *reply);
@@ -823,8 +830,8 @@ reg_connection_decide (lg_ctx_t *ctx)
     //  (R9.2)
     char host [24];
     ID_TEXT (host, hosting);
-    const char *params [] = { text, domain, today, now, ctx->actor,
-                              ctx->request->reason? ctx->request->reason: "", d->reason, host };
+    const char *params [] = { text, domain, today, now, ctx->actor, reg_reason (ctx), d->reason,
+                              host };
     //  A domain name is allocated once (R12.1): the naming above and the
     //  service's domain lock keep this key, which says so if they did not
     char taken [320];
@@ -966,6 +973,8 @@ s_server_from_row (const PGresult *res, int row)
     s->access_control_record = lg_strdup (lg_db_value (res, row, "access_control_record"));
     s->created_at = lg_strdup (lg_db_value (res, row, "created_at"));
     s->released_at = lg_strdup (lg_db_value (res, row, "released_at"));
+    s->registered_by = lg_strdup (lg_db_value (res, row, "registered_by"));
+    s->reason = lg_strdup (lg_db_value (res, row, "reason"));
     json_t *ports = json_loads (lg_db_value (res, row, "ports"), 0, NULL);
     size_t n = json_array_size (ports);
     s->ports = (Lgwan__V1__PortSpec **) calloc (n? n: 1, sizeof (void *));
@@ -984,7 +993,7 @@ s_server_from_row (const PGresult *res, int row)
 #define SERVER_COLUMNS "id, connection_id, name, host (address) AS address, ports::text AS ports," \
     " external_facing, firewall_record, access_control_record," \
     " " TIME_TEXT ("created_at") " AS created_at," \
-    " coalesce (" TIME_TEXT ("released_at") ", '') AS released_at"
+    " coalesce (" TIME_TEXT ("released_at") ", '') AS released_at, registered_by, reason"
 
 int
 reg_server_register (lg_ctx_t *ctx)
@@ -1076,8 +1085,10 @@ reg_server_register (lg_ctx_t *ctx)
     }
     char now [40];
     lg_clock_format (ctx->now_us, now, sizeof now);
+    //  Who registered it and why, on its row (X.1): a server has no versions
     const char *row [] = { text, r->name, r->address, ports_text, r->external_facing? "t": "f",
-                           r->firewall_record, r->access_control_record, now };
+                           r->firewall_record, r->access_control_record, now, ctx->actor,
+                           reg_reason (ctx) };
     //  R11.3: each server is registered with its address, one server an
     //  address (among the servers not released) and a name of its connection
     char held [160], named [200];
@@ -1088,9 +1099,10 @@ reg_server_register (lg_ctx_t *ctx)
         { "servers_connection_id_name_key", LGWAN__V1__CODE__ALREADY_EXISTS, "R11.3", named } };
     rc = reg_query_keys (ctx, &res, "INSERT INTO servers (connection_id, name, address, ports,"
                                     " external_facing, firewall_record, access_control_record,"
-                                    " created_at) VALUES ($1::bigint, $2, $3::inet, $4::jsonb,"
-                                    " $5::boolean, $6, $7, $8::timestamptz) RETURNING "
-                                    SERVER_COLUMNS, 8, row, REG_KEYS (keys));
+                                    " created_at, registered_by, reason) VALUES ($1::bigint, $2,"
+                                    " $3::inet, $4::jsonb, $5::boolean, $6, $7, $8::timestamptz,"
+                                    " $9, $10) RETURNING " SERVER_COLUMNS, 10, row,
+                                    REG_KEYS (keys));
     free (ports_text);
     if (rc)
         return rc;

@@ -98,6 +98,10 @@ int reg_check_date_not_future (lg_ctx_t *ctx, const char *rule, const char *fiel
 //  -1 (PERMISSION_DENIED set) when the caller is another provider.
 int reg_only_self (lg_ctx_t *ctx, uint64_t provider);
 
+//  The request's reason ("" when none was given, or in a duty): what every
+//  record of a change keeps with its actor (X.1)
+const char *reg_reason (lg_ctx_t *ctx);
+
 //  Record the current row of subject/id as a new version (R4.2, X.1).
 int reg_version (lg_ctx_t *ctx, const char *subject, uint64_t id);
 //  The same with a reason of its own (what ended with its parent says why)

@@ -1368,6 +1368,76 @@ test_r11_servers (void **state)
     assert_int_equal (rf_count ("servers"), servers + 2);
 }
 
+/* REQ X.1: a pool and a server are changes like any other: who added or
+   registered one, when and the request's reason are kept on its row and
+   shown in the reply and in PoolList and ServerList (before, PoolAdd and
+   ServerRegister kept only created_at: who added a pool of the ASP segment,
+   or put a server behind a connection, and why, was recorded nowhere) */
+static void
+test_x1_pools_and_servers_say_who_and_why (void **state)
+{
+    (void) state;
+    Lgwan__V1__PoolAdd add = LGWAN__V1__POOL_ADD__INIT;
+    add.name = (char *) "asp-v4-who";
+    add.prefix = (char *) "198.18.50.0/28";
+    lg_reply_t *reply = rf_ask_why ("operator", "ASPセグメントの追加", RF_BODY (POOL_ADD), &add);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->pool->pool->added_by, "operator:alice");
+    assert_string_equal (reply->pool->pool->reason, "ASPセグメントの追加");
+    assert_string_equal (reply->pool->pool->created_at, RF_NOW_TEXT);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM registry.pools WHERE name = 'asp-v4-who'"
+                                   " AND added_by = 'operator:alice'"
+                                   " AND reason = 'ASPセグメントの追加'"), 1);
+    Lgwan__V1__PoolList pools = LGWAN__V1__POOL_LIST__INIT;
+    reply = rf_ask ("viewer", RF_BODY (POOL_LIST), &pools);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    bool seen = false;
+    for (size_t i = 0; i < reply->pool_list->n_pools; i++)
+        if (streq (reply->pool_list->pools [i]->name, "asp-v4-who")) {
+            assert_string_equal (reply->pool_list->pools [i]->added_by, "operator:alice");
+            assert_string_equal (reply->pool_list->pools [i]->reason, "ASPセグメントの追加");
+            seen = true;
+        }
+    assert_true (seen);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  A server registered by its hosting provider, with a reason
+    uint64_t service = rf_registered_service (1, 1);
+    uint64_t connection = s_under_review ("provider1", service, 30, 0);
+    reply = s_approve (connection);
+    char first [32];
+    s_v4_at (reply->connection->connection->ipv4_prefix, 1, first, sizeof first);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    Lgwan__V1__PortSpec https = LGWAN__V1__PORT_SPEC__INIT;
+    https.port = 443;
+    https.protocol = (char *) "tcp";
+    Lgwan__V1__PortSpec *ports [] = { &https };
+    Lgwan__V1__ServerRegister r = LGWAN__V1__SERVER_REGISTER__INIT;
+    r.connection = connection;
+    r.name = (char *) "web-who";
+    r.address = first;
+    r.ports = ports;
+    r.n_ports = 1;
+    reply = rf_ask_why ("provider1", "申請受付サーバの設置", RF_BODY (SERVER_REGISTER), &r);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->server->server->registered_by, "provider:1");
+    assert_string_equal (reply->server->server->reason, "申請受付サーバの設置");
+    assert_string_equal (reply->server->server->created_at, RF_NOW_TEXT);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.servers WHERE connection_id ="
+                                    " %" PRIu64 " AND registered_by = 'provider:1'"
+                                    " AND reason = '申請受付サーバの設置'", connection), 1);
+    Lgwan__V1__ServerList list = LGWAN__V1__SERVER_LIST__INIT;
+    list.connection = connection;
+    reply = rf_ask ("viewer", RF_BODY (SERVER_LIST), &list);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_int_equal (reply->server_list->n_servers, 1);
+    assert_string_equal (reply->server_list->servers [0]->registered_by, "provider:1");
+    assert_string_equal (reply->server_list->servers [0]->reason, "申請受付サーバの設置");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 //  ---------------------------------------------------------------------------
 //  Test 5: permissions
 
@@ -2350,6 +2420,7 @@ main (void)
         cmocka_unit_test (test_r4_2_cancellation_cancels_the_connections_and_services_it_ends),
         cmocka_unit_test (test_r9_2_hosting_move_meets_an_application_of_the_old_host),
         cmocka_unit_test (test_r4_2_hosting_move_meets_a_cancellation_by_the_old_host),
+        cmocka_unit_test (test_x1_pools_and_servers_say_who_and_why),
     };
     return cmocka_run_group_tests (tests, s_setup, rf_teardown);
 }
