@@ -188,12 +188,14 @@ reg_service_register (lg_ctx_t *ctx)
     lg_clock_format (ctx->now_us, now, sizeof now);
     const char *params [] = { r->name, r->title_ja, now };
     //  A service's name is the label of the domain names the operating body
-    //  gives its connections (R12.1): one service's
-    char named [128];
-    snprintf (named, sizeof named, "a service named %.40s is registered: its name labels its"
-              " domain names", r->name);
+    //  gives its connections (R12.1): one service's, among those not
+    //  rejected (migration 016: a rejected one never had a domain, and its
+    //  provider may apply again under its name)
+    char named [160];
+    snprintf (named, sizeof named, "a service named %.40s exists (applied, registered or"
+              " cancelled): its name labels its domain names", r->name);
     const reg_key_t keys [] = {
-        { "services_name_key", LGWAN__V1__CODE__ALREADY_EXISTS, "R12.1", named } };
+        { "services_name_live", LGWAN__V1__CODE__ALREADY_EXISTS, "R12.1", named } };
     PGresult *res;
     if ((rc = reg_query_keys (ctx, &res, "INSERT INTO services (name, title_ja, created_at,"
                                          " updated_at) VALUES ($1, $2, $3::timestamptz,"

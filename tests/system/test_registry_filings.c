@@ -613,6 +613,75 @@ test_r12_1_service_name_is_one_services (void **state)
     assert_int_equal (rf_count ("versions"), versions);
 }
 
+//  The id of a registration filed as operator under name (it must be OK)
+static uint64_t
+s_service_named (const char *name, uint64_t content, uint64_t hosting)
+{
+    rf_holders_t h;
+    rf_holders (&h, content, hosting);
+    lg_reply_t *reply = rf_service_register (name, "電子申請サービス", h.list, 2);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->service->service->name, name);
+    uint64_t id = reply->service->service->id;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return id;
+}
+
+/* REQ R12.1: a service's name is one service's among those not rejected: a
+   rejected registration never had a connection nor a domain, and its
+   provider applies again under the same name (as a rejected provider applies
+   again under its corporate number, R3.1). A name applied for, registered
+   or cancelled (its connections' domain names were given out) stays taken,
+   ALREADY_EXISTS R12.1, adding nothing. Before, the name was UNIQUE over
+   every service there ever was: once rejected, never again */
+static void
+test_r12_1_rejected_service_name_may_apply_again (void **state)
+{
+    (void) state;
+    char name [32];
+    rf_service_name (name, sizeof name);
+    uint64_t first = s_service_named (name, 1, 2);
+    Lgwan__V1__ServiceReview review = LGWAN__V1__SERVICE_REVIEW__INIT;
+    review.service = first;
+    rf_ok (rf_ask ("reviewer", RF_BODY (SERVICE_REVIEW), &review));
+    Lgwan__V1__ServiceDecide decide = LGWAN__V1__SERVICE_DECIDE__INIT;
+    decide.service = first;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_REJECTED;
+    decide.reason = (char *) "役割分担の記載が不十分";
+    rf_ok (rf_ask ("reviewer", RF_BODY (SERVICE_DECIDE), &decide));
+
+    //  Rejected: the same name is filed again, and registered
+    uint64_t again = s_service_named (name, 1, 2);
+    assert_true (again != first);
+    long services = rf_count ("services");
+    //  While it is applied for, it is that service's name
+    rf_holders_t h;
+    rf_holders (&h, 1, 2);
+    lg_reply_t *reply = rf_service_register (name, "同名の別サービス", h.list, 2);
+    rf_expect (reply, RF_CODE (ALREADY_EXISTS), "R12.1");
+    assert_non_null (strstr (reply->status->message, name));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_service_approve (again);
+
+    //  Cancelled: its name stays its own
+    Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
+    cancel.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
+    cancel.subject = (char *) "service";
+    cancel.id = again;
+    cancel.cancel = true;
+    reply = rf_ask ("operator", RF_BODY (CHANGE_FILE), &cancel);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "effective");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    long versions = rf_count ("versions");
+    reply = rf_service_register (name, "同名の別サービス", h.list, 2);
+    rf_expect (reply, RF_CODE (ALREADY_EXISTS), "R12.1");
+    assert_non_null (strstr (reply->status->message, name));
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (rf_count ("services"), services);
+    assert_int_equal (rf_count ("versions"), versions);
+}
+
 /* REQ R9.1 R9.2 R10.1 R12.1 R13.1 R4.1: a service's role holders */
 static void
 test_r9_service_registration (void **state)
@@ -1943,6 +2012,7 @@ main (void)
         cmocka_unit_test (test_r12_1_operating_body_again_after_rejection_or_cancellation),
         cmocka_unit_test (test_r9_service_registration),
         cmocka_unit_test (test_r12_1_service_name_is_one_services),
+        cmocka_unit_test (test_r12_1_rejected_service_name_may_apply_again),
         cmocka_unit_test (test_r7_contracts),
         cmocka_unit_test (test_r4_1_activation_needs_registered_service),
         cmocka_unit_test_teardown (test_r7_2_delivery_not_after_today, rf_clock_back),
