@@ -17,7 +17,8 @@
        cancellation ends only what is in effect, on its date, and only then
        is CancellationEffective published (R4.2).
     6. Every version of every record is kept with actor, time and reason.
-    A provider certificate files and reads only for its own provider.
+    A provider certificate files and reads only for its own provider, and a
+    refusal tells it no other provider's state (reg_not_qualified, X.3).
 */
 #include "registry_internal.h"
 
@@ -123,6 +124,15 @@ reg_only_self (lg_ctx_t *ctx, uint64_t provider)
     if (ctx->caller && ctx->caller->role == LG_ROLE_PROVIDER && ctx->caller->provider_id != provider)
         return DENIED (ctx, "a provider files and reads only for itself");
     return 0;
+}
+
+const char *
+reg_not_qualified (lg_ctx_t *ctx, uint64_t provider, const char *status, char *buf, size_t size)
+{
+    if (ctx->caller && ctx->caller->role == LG_ROLE_PROVIDER && ctx->caller->provider_id != provider)
+        return "is not qualified";
+    snprintf (buf, size, "is %s, not qualified", status);
+    return buf;
 }
 
 //  How each subject's record is captured for its history

@@ -56,9 +56,10 @@ s_qualified (lg_ctx_t *ctx, uint64_t provider, const char *requirement)
     int rc = reg_provider_lock (ctx, provider, status, sizeof status, NULL);
     if (rc)
         return rc;
+    char words [64];
     if (!streq (status, "qualified"))
-        return REFUSE (ctx, requirement, "provider %" PRIu64 " is %s, not qualified", provider,
-                       status);
+        return REFUSE (ctx, requirement, "provider %" PRIu64 " %s", provider,
+                       reg_not_qualified (ctx, provider, status, words, sizeof words));
     return 0;
 }
 
@@ -94,11 +95,16 @@ s_check_covered (lg_ctx_t *ctx, const PGresult *res, const char *provider, const
             return REFUSE (ctx, "R10.1", "provider %s provides service %s neither as application"
                            " & content nor as hosting provider", provider, service);
         //  The hosting provider before the service: a provider's
-        //  cancellation cancels the services it hosts, and is their cause
+        //  cancellation cancels the services it hosts, and is their cause.
+        //  Its state is told to staff and to itself, not to the other
+        //  holder making the contract (X.3)
+        char words [64];
         if (!streq (hosting_status? hosting_status: "missing", "qualified"))
-            return REFUSE (ctx, "R4.1", "hosting provider %s of service %s is %s, not qualified",
+            return REFUSE (ctx, "R4.1", "hosting provider %s of service %s %s",
                            hosting? hosting: "-", service,
-                           hosting_status? hosting_status: "missing");
+                           reg_not_qualified (ctx, hosting? strtoull (hosting, NULL, 10): 0,
+                                              hosting_status? hosting_status: "missing",
+                                              words, sizeof words));
         if (!streq (status, "registered"))
             return contract
                 ? REFUSE (ctx, "R4.1", "service %s covered by contract %s is no longer registered",

@@ -98,6 +98,14 @@ int reg_check_date_not_future (lg_ctx_t *ctx, const char *rule, const char *fiel
 //  -1 (PERMISSION_DENIED set) when the caller is another provider.
 int reg_only_self (lg_ctx_t *ctx, uint64_t provider);
 
+//  The words of a refusal saying provider (its status given) is not
+//  qualified (R4.1, R8.1): "is <status>, not qualified" to staff, a service
+//  and the provider itself; "is not qualified" to another provider, which
+//  learns no other provider's state (applied, rejected, cancelled...: X.3).
+//  Returns words or buf (size bytes), borrowed.
+const char *reg_not_qualified (lg_ctx_t *ctx, uint64_t provider, const char *status, char *buf,
+                               size_t size);
+
 //  The request's reason ("" when none was given, or in a duty): what every
 //  record of a change keeps with its actor (X.1)
 const char *reg_reason (lg_ctx_t *ctx);

@@ -86,9 +86,13 @@ reg_check_holders (lg_ctx_t *ctx, Lgwan__V1__RoleHolder **holders, size_t n)
         char status [32];
         snprintf (status, sizeof status, "%s", lg_db_value (res, 0, "status"));
         PQclear (res);
+        //  A provider filing learns that another holder is not qualified,
+        //  not its state (X.3)
+        char words [64];
         if (!qualified)
-            return REFUSE (ctx, "R4.1", "provider %s holds the %s role but is %s, not qualified",
-                           id, s_role_names [h->role], status);
+            return REFUSE (ctx, "R4.1", "provider %s holds the %s role but %s", id,
+                           s_role_names [h->role],
+                           reg_not_qualified (ctx, h->provider, status, words, sizeof words));
         if (h->role == LGWAN__V1__SERVICE_ROLE__ROLE_NETWORK_LAYER && !operating_body)
             return REFUSE (ctx, "R12.1", "only the operating body holds the network layer role,"
                            " not provider %s", id);

@@ -1156,7 +1156,9 @@ test_r4_1_activation_waits_for_a_hosting_providers_cancellation (void **state)
     lg_reply_t *reply = s_activate_during (contract, cancel);
     zstr_free (&cancel);
     rf_expect (reply, RF_CODE (FAILED_PRECONDITION), "R4.1");
-    assert_non_null (strstr (reply->status->message, "is cancelled, not qualified"));
+    //  Provider 1 activates: told the host is not qualified, not its state
+    //  (X.3, test_x3_r4_1_refusal_tells_a_provider_no_other_providers_state)
+    assert_non_null (strstr (reply->status->message, "is not qualified"));
     lgwan__v1__reply__free_unpacked (reply, NULL);
     assert_int_equal (rf_events (LGWAN__V1__EVENT__BODY_CONTRACT_ACTIVATED), activated);
     char *row = s_contract_row (contract);
@@ -1833,6 +1835,90 @@ test_x3_contract_tells_nothing_of_a_service_not_provided (void **state)
     assert_int_equal (rf_count ("contracts"), contracts);
 }
 
+//  The refusal is FAILED_PRECONDITION naming requirement, its message holds
+//  said and not unsaid (NULL: not checked); the reply is freed
+static void
+s_refused_saying (lg_reply_t *reply, const char *requirement, const char *said,
+                  const char *unsaid)
+{
+    rf_expect (reply, RF_CODE (FAILED_PRECONDITION), requirement);
+    if (!strstr (reply->status->message, said))
+        fail_msg ("\"%s\" does not say \"%s\"", reply->status->message, said);
+    if (unsaid && strstr (reply->status->message, unsaid))
+        fail_msg ("\"%s\" says \"%s\"", reply->status->message, unsaid);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+/* REQ X.3: a provider sees only its own state. A refusal for another
+   provider that is not qualified (R4.1: the hosting provider of a service a
+   contract of the caller covers, a holder the caller names in a
+   registration; R8.1: the other side of an interconnection) tells a
+   provider caller "is not qualified", not that provider's status; staff
+   still read it ("is cancelled, not qualified"). Before, provider 1, an
+   application & content holder of a service hosted by another provider,
+   was told "hosting provider <id> of service <id> is cancelled, not
+   qualified" when it made or activated its contract */
+/* REQ R4.1 R8.1 */
+static void
+test_x3_r4_1_refusal_tells_a_provider_no_other_providers_state (void **state)
+{
+    (void) state;
+    const char *responsibility = "本サービスの提供及び運用管理の責任は事業者が負う";
+    uint64_t host = rf_qualified_provider ("解約予定ホスティング株式会社");
+    uint64_t applied = rf_applied_provider ("審査待ちコンテンツ株式会社");
+    uint64_t service = rf_registered_service (1, host);
+    uint64_t draft = s_delivered_contract (1, "131016", service);
+    Lgwan__V1__ChangeFile end = LGWAN__V1__CHANGE_FILE__INIT;
+    end.subject = (char *) "provider";
+    end.id = host;
+    end.cancel = true;
+    s_change_approved (s_pending_change (&end));
+    long contracts = rf_count ("contracts");
+    long services = rf_count ("services");
+    long interconnections = rf_count ("interconnections");
+    long versions = rf_count ("versions");
+
+    //  Provider 1 makes and activates a contract covering the service
+    s_refused_saying (s_contract_create ("provider1", 1, "131024", service, responsibility),
+                      "R4.1", "is not qualified", "cancelled");
+    s_refused_saying (rf_activate ("provider1", draft), "R4.1", "is not qualified", "cancelled");
+    //  Provider 1 registers a service it hosts, naming other holders
+    Lgwan__V1__RoleHolder content = LGWAN__V1__ROLE_HOLDER__INIT;
+    Lgwan__V1__RoleHolder hosting = LGWAN__V1__ROLE_HOLDER__INIT;
+    content.role = LGWAN__V1__SERVICE_ROLE__ROLE_APPLICATION_CONTENT;
+    hosting.role = LGWAN__V1__SERVICE_ROLE__ROLE_HOSTING;
+    hosting.provider = 1;
+    Lgwan__V1__RoleHolder *holders [] = { &content, &hosting };
+    Lgwan__V1__ServiceRegister r = LGWAN__V1__SERVICE_REGISTER__INIT;
+    char name [32];
+    rf_service_name (name, sizeof name);
+    r.name = name;
+    r.title_ja = (char *) "共同提供サービス";
+    r.holders = holders;
+    r.n_holders = 2;
+    content.provider = host;
+    s_refused_saying (rf_ask ("provider1", RF_BODY (SERVICE_REGISTER), &r), "R4.1",
+                      "is not qualified", "cancelled");
+    content.provider = applied;
+    s_refused_saying (rf_ask ("provider1", RF_BODY (SERVICE_REGISTER), &r), "R4.1",
+                      "is not qualified", "applied");
+    //  Provider 1 registers an interconnection with it
+    s_refused_saying (s_interconnect ("provider1", 1, host, "住民情報の連携"), "R8.1",
+                      "is not qualified", "cancelled");
+
+    //  Staff are told the state
+    s_refused_saying (rf_activate ("operator", draft), "R4.1", "is cancelled, not qualified",
+                      NULL);
+    s_refused_saying (rf_ask ("operator", RF_BODY (SERVICE_REGISTER), &r), "R4.1",
+                      "is applied, not qualified", NULL);
+    s_refused_saying (s_interconnect ("operator", 1, host, "住民情報の連携"), "R8.1",
+                      "is cancelled, not qualified", NULL);
+    assert_int_equal (rf_count ("contracts"), contracts);
+    assert_int_equal (rf_count ("services"), services);
+    assert_int_equal (rf_count ("interconnections"), interconnections);
+    assert_int_equal (rf_count ("versions"), versions);
+}
+
 /* REQ R10.1: a holders change that takes the provider of an active
    contract out of the service (neither application & content nor hosting
    any more) is refused naming the contract, when filed and when decided
@@ -2028,6 +2114,7 @@ main (void)
         cmocka_unit_test (test_r4_3_review_queue_names_the_provider),
         cmocka_unit_test (test_r10_1_contract_needs_its_provider_in_the_service),
         cmocka_unit_test (test_x3_contract_tells_nothing_of_a_service_not_provided),
+        cmocka_unit_test (test_x3_r4_1_refusal_tells_a_provider_no_other_providers_state),
         cmocka_unit_test (test_r10_1_holders_change_keeps_the_providers_of_active_contracts),
         cmocka_unit_test (test_r7_1_using_body_of_a_long_name),
         cmocka_unit_test (test_x3_lists_in_a_request_are_bounded),
