@@ -72,6 +72,21 @@
        in or before the latest period run, read once a batch at its
        start, waits for that check; the others are queued in the
        consumer's pipeline like any write (lg_consumer.h note 3).
+    7. A source that lost events billing applied (a failover that lost its
+       last commits, a restore) writes others under their seqs; the stream
+       waits there (lg_consumer.h note 8), and billing's rows of the lost
+       events, keyed (source, seq), would keep the new ones out. The
+       operator's rewind is one SQL function, rewind (source, seq)
+       (migrations/008_rewind.sql): in one transaction, under the lock of
+       runs, it takes out the rows of that source's events past seq,
+       rebuilds what they set in place from the rows left (a connection is
+       its activation, its end the earliest cancellation left; a service
+       its registration, its payer the last left, its end the earliest
+       left, service_ends; a provider's name the last left, provider_names)
+       and moves the cursor back to seq with no link. What an event set is
+       therefore always in a row with its (source, seq). A rewind whose
+       events past seq land in a period invoiced is refused: invoices are
+       never edited.
 */
 #include "billing.h"
 
@@ -593,30 +608,39 @@ s_cancellation (lg_db_t *db, const billing_state_t *self, const lg_event_t *even
     zstr_free (&sql);
     if (rc == 0 && !streq (c->kind, "connection")) {
         const char *of = streq (c->kind, "service")? "id = $1::bigint": "provider_id = $1::bigint";
+        //  Each end recorded with its event, for a rewind (note 7)
         sql = zsys_sprintf (
             "WITH before AS (SELECT id, provider_id, end_day FROM services WHERE %s),"
             " ended AS (UPDATE services SET end_day = LEAST (coalesce (end_day, $2::date),"
             "  $2::date) WHERE %s),"
+            " recorded AS (INSERT INTO service_ends (service_id, day, source, seq)"
+            "  SELECT id, $2::date, $3, $4::bigint FROM before ON CONFLICT DO NOTHING),"
             " landed AS (SELECT 'service ' || id AS subject, provider_id, $2::date AS day"
             "  FROM before WHERE end_day IS NULL OR end_day > $2::date)" S_LANDED, of, of);
-        rc = s_landed (db, self, event, day, sql, 2, params);
+        const char *of_service [] = { id, day, event->source, seq };
+        rc = s_landed (db, self, event, day, sql, 4, of_service);
         zstr_free (&sql);
     }
     return rc;
 }
 
 //  A provider's name as invoices issued from now on address it; those
-//  issued keep theirs (invoices.addressee, never edited)
+//  issued keep theirs (invoices.addressee, never edited). Each name is
+//  recorded with its event, for a rewind (note 7)
 static int
-s_addressee (lg_db_t *db, const Lgwan__V1__Provider *p)
+s_addressee (lg_db_t *db, const lg_event_t *event, const Lgwan__V1__Provider *p)
 {
     if (!p || p->id == 0 || !*p->name_ja)
         return -1;
-    char id [24];
+    char id [24], seq [24];
     snprintf (id, sizeof id, "%" PRIu64, p->id);
-    return lg_db_run (db, "INSERT INTO providers (id, name_ja) VALUES ($1::bigint, $2)"
-                          " ON CONFLICT (id) DO UPDATE SET name_ja = excluded.name_ja", 2,
-                      (const char *[]) { id, p->name_ja })? 0: -2;
+    snprintf (seq, sizeof seq, "%" PRIu64, event->seq);
+    return lg_db_run (db, "WITH named AS (INSERT INTO providers (id, name_ja)"
+                          "  VALUES ($1::bigint, $2)"
+                          "  ON CONFLICT (id) DO UPDATE SET name_ja = excluded.name_ja)"
+                          " INSERT INTO provider_names (provider_id, name_ja, source, seq)"
+                          " VALUES ($1::bigint, $2, $3, $4::bigint) ON CONFLICT DO NOTHING", 4,
+                      (const char *[]) { id, p->name_ja, event->source, seq })? 0: -2;
 }
 
 static int
@@ -626,14 +650,14 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
     char day [16], id [24], provider [24], service [24];
     switch (event->body_case) {
         case LGWAN__V1__EVENT__BODY_PROVIDER_APPLIED:
-            return s_addressee (db, event->provider_applied->provider);
+            return s_addressee (db, event, event->provider_applied->provider);
         case LGWAN__V1__EVENT__BODY_PROVIDER_CHANGED: {
             //  A change took effect (a name by an approved application); the
             //  record is the provider as it is now
             const Lgwan__V1__ProviderChanged *c = event->provider_changed;
             if (!c->record || c->record->id != c->provider)
                 return -1;
-            return s_addressee (db, c->record);
+            return s_addressee (db, event, c->record);
         }
         case LGWAN__V1__EVENT__BODY_CONNECTION_ACTIVATED: {
             const Lgwan__V1__ConnectionActivated *a = event->connection_activated;

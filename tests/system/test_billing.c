@@ -1986,6 +1986,153 @@ test_r6_1_change_landing_in_a_period_run_without_invoices_is_said (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+//  The operator's rewind of billing (README "Rewind"), as the superuser:
+//  refused naming requirement, and nothing changed, when requirement is
+//  given; done otherwise
+static void
+s_rewind (long seq, const char *requirement)
+{
+    char *sql = zsys_sprintf ("SELECT billing.rewind ('registry', %ld)", seq);
+    PGconn *conn = PQconnectdb (rf.admin);
+    PGresult *res = PQexec (conn, sql);
+    const char *error = PQresultErrorMessage (res);
+    if (requirement? PQresultStatus (res) != PGRES_FATAL_ERROR || strncmp (error, "ERROR:  ", 8)
+                     || strncmp (error + 8, requirement, strlen (requirement))
+                   : PQresultStatus (res) != PGRES_TUPLES_OK)
+        fail_msg ("%s: %s", sql, requirement? (*error? error: "done"): error);
+    PQclear (res);
+    PQfinish (conn);
+    zstr_free (&sql);
+}
+
+//  The registry loses its events past seq (a failover that lost its last
+//  commits, a restore), as in test_events.c
+static void
+s_lose_registry_events_after (long seq)
+{
+    char *sql = zsys_sprintf ("BEGIN; DELETE FROM registry.outbox WHERE seq > %ld;"
+                              " UPDATE registry.outbox_head SET seq = %ld, hash = (SELECT hash"
+                              "  FROM registry.outbox WHERE seq = %ld); COMMIT", seq, seq, seq);
+    PGconn *conn = PQconnectdb (rf.admin);
+    PGresult *res = PQexec (conn, sql);
+    if (PQresultStatus (res) != PGRES_COMMAND_OK)
+        fail_msg ("%s: %s", sql, PQresultErrorMessage (res));
+    PQclear (res);
+    PQfinish (conn);
+    zstr_free (&sql);
+}
+
+/* REQ X.2, REQ R6.1: a source that lost events billing applied and wrote
+   others under their seqs is rewound by the operator with billing.rewind:
+   the lost events' rows out, what they set rebuilt, the cursor back, and
+   billing bills the chain written anew. A new 1G connection of provider 2
+   (2028-09-01) is changed to 100M on 09-10; the registry loses that and
+   writes a cancellation effective 09-15 instead. Moving the cursor back
+   (lg_consumer.h note 8) was all there was, and billing's rows keyed by
+   (source, seq) kept the lost change and dropped the new events: the
+   cancellation was billed as the lost bandwidth change. A rewind to the
+   cursor or past it, or over a period invoiced, is refused */
+static void
+test_x2_rewind_bills_the_chain_the_source_wrote_anew (void **state)
+{
+    (void) state;
+    rf_set_clock ("2028-09-01T01:00:00Z");
+    uint64_t conn = s_connection (s_service2, "provider2", "1G");
+    //  Provider 2 is suspended: isolation suspends it too, from its first day
+    rf_wait_sql (1, "SELECT count(*) FROM billing.timeline WHERE kind = 3 AND connection_id = %"
+                 PRIu64 " AND day = '2028-09-01'", conn);
+    s_wait_registry_followed ();
+    long fork = rf_sql_long ("SELECT seq FROM registry.outbox_head");
+    //  The chain billing applies, then loses
+    rf_set_clock ("2028-09-10T02:00:00Z");
+    Lgwan__V1__ConnectionPatch patch = LGWAN__V1__CONNECTION_PATCH__INIT;
+    patch.bandwidth_class = (char *) "100M";
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.kind = LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
+    change.subject = (char *) "connection";
+    change.id = conn;
+    change.connection = &patch;
+    lg_reply_t *reply = rf_ask ("provider2", RF_BODY (CHANGE_FILE), &change);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+    decide.change = reply->change->change->id;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+    decide.reason = (char *) "減速";
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_ok (rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide));
+    rf_wait_sql (1, "SELECT count(*) FROM billing.timeline WHERE kind = 2 AND connection_id = %"
+                 PRIu64, conn);
+    s_wait_registry_followed ();
+    long lost = rf_sql_long ("SELECT seq FROM registry.outbox_head");
+    assert_int_equal (lg_test_proc_stop (&s_billing, SIGTERM), 0);
+    s_lose_registry_events_after (fork);
+    //  The chain written anew, past the lost head
+    Lgwan__V1__ChangeFile cancel = LGWAN__V1__CHANGE_FILE__INIT;
+    cancel.kind = LGWAN__V1__CHANGE_KIND__CHANGE_NOTIFICATION;
+    cancel.subject = (char *) "connection";
+    cancel.id = conn;
+    cancel.cancel = true;
+    cancel.effective_on = (char *) "2028-09-15";
+    rf_ok (rf_ask ("operator", RF_BODY (CHANGE_FILE), &cancel));
+    rf_set_clock ("2028-09-15T01:00:00Z");
+    rf_wait_sql (1, "SELECT count(*) FROM registry.outbox WHERE seq > %ld AND body_case = %d",
+                 fork, LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE);
+    while (rf_sql_long ("SELECT seq FROM registry.outbox_head") <= lost)
+        rf_contacts (2);
+    //  Isolation, which follows the registry too, goes on from the fork
+    char *sql = zsys_sprintf ("UPDATE isolation.cursors SET last_seq = %ld, last_hash = '\\x'"
+                              " WHERE source = 'registry' RETURNING 1", fork);
+    assert_int_equal (rf_sql_long (sql), 1);
+    zstr_free (&sql);
+    s_start_billing (NULL);
+    for (int i = 0; i < 100 && !lg_test_log_count (s_billing.pid, "does not follow"); i++)
+        zclock_sleep (100);
+    assert_true (lg_test_log_count (s_billing.pid, "does not follow") > 0);
+
+    //  Refused, nothing changed: at the cursor, and over invoiced periods
+    long rows = rf_sql_long ("SELECT count(*) FROM billing.timeline");
+    s_rewind (lost, "X.2: cannot rewind registry to seq");
+    s_rewind (0, "R6.1: cannot rewind registry to seq 0: event registry/");
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM billing.timeline"), rows);
+    assert_int_equal (rf_sql_long ("SELECT last_seq FROM billing.cursors"
+                                   " WHERE source = 'registry'"), lost);
+    //  The operator's rewind: the new chain applied, the lost one gone
+    s_rewind (fork, NULL);
+    rf_wait_sql (1, "SELECT count(*) FROM billing.timeline WHERE kind = 4 AND connection_id = %"
+                 PRIu64 " AND day = '2028-09-15'", conn);
+    s_wait_registry_followed ();
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.timeline WHERE kind = 2"
+                                    " AND connection_id = %" PRIu64, conn), 0);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.connections WHERE id = %"
+                                    PRIu64 " AND end_day = '2028-09-15'", conn), 1);
+    //  What events set in place is what their rows say
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM billing.providers p WHERE name_ja"
+                                   " IS DISTINCT FROM (SELECT name_ja FROM billing.provider_names"
+                                   " n WHERE n.provider_id = p.id ORDER BY n.id DESC LIMIT 1)"), 0);
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM billing.services s WHERE end_day"
+                                   " IS DISTINCT FROM (SELECT min (day) FROM billing.service_ends"
+                                   " e WHERE e.service_id = s.id)"), 0);
+    assert_true (rf_sql_long ("SELECT count(*) FROM billing.provider_names"
+                              " WHERE source = 'registry'") > 0);
+    //  September bills 1G 09-01 ... 09-14, suspended (FY2028: in full):
+    //  33,000 * 14/30 = 15,400 (the lost chain billed 9,900 at 1G and
+    //  14,700 at 100M)
+    rf_set_clock ("2028-10-01T01:00:00Z");
+    reply = s_run ("2028-09", false);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    const Lgwan__V1__Invoice *two = s_of (reply->invoice_run, 2);
+    size_t lines = 0;
+    for (size_t i = 0; i < two->n_lines; i++)
+        lines += streq (two->lines [i]->kind, "connection") && two->lines [i]->subject == conn;
+    assert_int_equal (lines, 1);
+    const Lgwan__V1__InvoiceLine *line = s_line_of (two, "connection", conn);
+    assert_string_equal (line->bandwidth_class, "1G");
+    assert_string_equal (line->from_day, "2028-09-01");
+    assert_string_equal (line->to_day, "2028-09-15");
+    assert_int_equal (line->amount_yen, 15400);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 int
 main (void)
 {
@@ -2020,6 +2167,7 @@ main (void)
         cmocka_unit_test (test_r6_1_credit_note_on_a_paid_invoice_records_the_refund_owed),
         cmocka_unit_test (test_r6_1_tariff_version_without_a_tax_rate_is_refused),
         cmocka_unit_test (test_r6_1_change_landing_in_a_period_run_without_invoices_is_said),
+        cmocka_unit_test (test_x2_rewind_bills_the_chain_the_source_wrote_anew),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
