@@ -126,6 +126,36 @@ rf_events (int body_case)
     return rf_sql_long (sql);
 }
 
+//  An event from its outbox row as encode (event, 'hex') gives it, of the
+//  kind expected (caller frees with lgwan__v1__event__free_unpacked)
+static inline lg_event_t *
+rf_event_from_hex (const char *hex, int body_case)
+{
+    assert_non_null (hex);
+    size_t size = strlen (hex) / 2;
+    uint8_t *bytes = (uint8_t *) malloc (size? size: 1);
+    for (size_t i = 0; i < size; i++)
+        sscanf (hex + 2 * i, "%2hhx", &bytes [i]);
+    lg_event_t *event = lgwan__v1__event__unpack (NULL, size, bytes);
+    free (bytes);
+    assert_non_null (event);
+    assert_int_equal (event->body_case, body_case);
+    return event;
+}
+
+//  The newest event of body_case in the outbox of schema (caller frees)
+static inline lg_event_t *
+rf_newest_event (const char *schema, int body_case)
+{
+    char *sql = zsys_sprintf ("SELECT encode (event, 'hex') FROM %s.outbox WHERE body_case = %d"
+                              " ORDER BY seq DESC LIMIT 1", schema, body_case);
+    char *hex = rf_sql_text (sql);
+    zstr_free (&sql);
+    lg_event_t *event = rf_event_from_hex (hex, body_case);
+    free (hex);
+    return event;
+}
+
 //  CancellationEffective events for one record, read from the outbox itself:
 //  how many, and the last one in *last when asked for (caller frees it with
 //  lgwan__v1__event__free_unpacked; NULL when none)
@@ -140,15 +170,8 @@ rf_cancellation_events (const char *kind, uint64_t id, lg_event_t **last)
     if (last)
         *last = NULL;
     for (int row = 0; row < PQntuples (res); row++) {
-        const char *hex = PQgetvalue (res, row, 0);
-        size_t size = strlen (hex) / 2;
-        uint8_t *bytes = (uint8_t *) malloc (size? size: 1);
-        for (size_t i = 0; i < size; i++)
-            sscanf (hex + 2 * i, "%2hhx", &bytes [i]);
-        lg_event_t *event = lgwan__v1__event__unpack (NULL, size, bytes);
-        free (bytes);
-        assert_non_null (event);
-        assert_int_equal (event->body_case, LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE);
+        lg_event_t *event = rf_event_from_hex (PQgetvalue (res, row, 0),
+                                               LGWAN__V1__EVENT__BODY_CANCELLATION_EFFECTIVE);
         const Lgwan__V1__CancellationEffective *c = event->cancellation_effective;
         if (streq (c->kind, kind) && c->id == id) {
             found++;

@@ -1916,24 +1916,6 @@ test_r15_1_audit_at_a_using_bodys_request_or_commission (void **state)
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.audits"), audits + 2);
 }
 
-//  The newest event of body_case in audit's outbox, decoded (caller frees)
-static lg_event_t *
-s_newest_event (unsigned body_case)
-{
-    char *sql = zsys_sprintf ("SELECT event FROM audit.outbox WHERE body_case = %u"
-                              " ORDER BY seq DESC LIMIT 1", body_case);
-    char *text = rf_sql_text (sql);
-    zstr_free (&sql);
-    size_t size = 0;
-    unsigned char *bytes = PQunescapeBytea ((const unsigned char *) text, &size);
-    free (text);
-    assert_non_null (bytes);
-    lg_event_t *event = lgwan__v1__event__unpack (NULL, size, bytes);
-    PQfreemem (bytes);
-    assert_non_null (event);
-    return event;
-}
-
 /* REQ X.1: what a finding says and the remediation a provider reports,
    with the evidence each gives, are in the tamper-evident chain: the
    events carry them. They were only in the tables, where a change to a
@@ -1945,7 +1927,7 @@ test_x1_finding_and_report_are_in_the_chain (void **state)
     (void) state;
     uint64_t audit = s_plan (1);
     uint64_t id = s_remediation (audit, "R5.1-technical", "high", "");
-    lg_event_t *event = s_newest_event (AU_EVENT (FINDING_RECORDED));
+    lg_event_t *event = rf_newest_event ("audit", AU_EVENT (FINDING_RECORDED));
     const Lgwan__V1__FindingRecorded *f = event->finding_recorded;
     assert_int_equal (f->audit, audit);
     assert_string_equal (f->description, "ファイアウォール設定の不備");
@@ -1955,7 +1937,7 @@ test_x1_finding_and_report_are_in_the_chain (void **state)
     lgwan__v1__event__free_unpacked (event, NULL);
 
     rf_ok (s_report_text ("provider1", id, "設定を是正し、運用手順書を改訂した"));
-    event = s_newest_event (AU_EVENT (REMEDIATION_REPORTED));
+    event = rf_newest_event ("audit", AU_EVENT (REMEDIATION_REPORTED));
     const Lgwan__V1__RemediationEvent *r = event->remediation_reported;
     assert_int_equal (r->remediation, id);
     assert_string_equal (r->report, "設定を是正し、運用手順書を改訂した");

@@ -107,6 +107,45 @@ s_connection (uint64_t service, const char *who, const char *bandwidth)
     return id;
 }
 
+//  A change application filed by who and approved by a reviewer
+static void
+s_change_approved_by (const char *who, Lgwan__V1__ChangeFile *change, const char *why)
+{
+    change->kind = LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
+    lg_reply_t *reply = rf_ask (who, RF_BODY (CHANGE_FILE), change);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "pending");
+    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+    decide.change = reply->change->change->id;
+    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+    decide.reason = (char *) why;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    reply = rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    assert_string_equal (reply->change->change->status, "effective");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
+//  ... filed by the operator
+static void
+s_change_approved (Lgwan__V1__ChangeFile *change, const char *why)
+{
+    s_change_approved_by ("operator", change, why);
+}
+
+//  Provider 2's connection conn changed to bandwidth, approved
+static void
+s_bandwidth_changed (uint64_t conn, const char *bandwidth, const char *why)
+{
+    Lgwan__V1__ConnectionPatch patch = LGWAN__V1__CONNECTION_PATCH__INIT;
+    patch.bandwidth_class = (char *) bandwidth;
+    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
+    change.subject = (char *) "connection";
+    change.id = conn;
+    change.connection = &patch;
+    s_change_approved_by ("provider2", &change, why);
+}
+
 static int
 s_setup (void **state)
 {
@@ -366,21 +405,7 @@ test_r6_1_november_from_events (void **state)
     rf_wait_sql (1, "SELECT count(*) FROM billing.timeline WHERE kind = 4 AND day = '2026-11-05'");
 
     rf_set_clock ("2026-11-16T02:00:00Z");
-    Lgwan__V1__ConnectionPatch patch = LGWAN__V1__CONNECTION_PATCH__INIT;
-    patch.bandwidth_class = (char *) "1G";
-    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
-    change.kind = LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
-    change.subject = (char *) "connection";
-    change.id = s_conn2;
-    change.connection = &patch;
-    lg_reply_t *reply = rf_ask ("provider2", RF_BODY (CHANGE_FILE), &change);
-    rf_expect (reply, RF_CODE (OK), NULL);
-    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
-    decide.change = reply->change->change->id;
-    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
-    decide.reason = (char *) "増速";
-    lgwan__v1__reply__free_unpacked (reply, NULL);
-    rf_ok (rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide));
+    s_bandwidth_changed (s_conn2, "1G", "増速");
     rf_wait_sql (1, "SELECT count(*) FROM billing.timeline WHERE kind = 2 AND day = '2026-11-16'");
 
     rf_set_clock ("2026-11-20T03:00:00Z");
@@ -402,7 +427,7 @@ test_r6_1_november_from_events (void **state)
     rf_set_clock ("2026-12-01T01:00:00Z");
     lg_reply_t *preview = s_run ("2026-11", true);
     rf_expect (preview, RF_CODE (OK), NULL);
-    reply = s_run ("2026-11", false);
+    lg_reply_t *reply = s_run ("2026-11", false);
     rf_expect (reply, RF_CODE (OK), NULL);
     const Lgwan__V1__Invoice *one = s_of (reply->invoice_run, 1);
     assert_string_equal (one->number, "INV-2026-000003");
@@ -786,25 +811,6 @@ s_wait_registry_followed (void)
 {
     if (!lg_test_wait_for (s_registry_followed, NULL, 15000))
         fail_msg ("billing did not catch up with the registry's events");
-}
-
-//  A change application filed by the operator and approved by a reviewer
-static void
-s_change_approved (Lgwan__V1__ChangeFile *change, const char *why)
-{
-    change->kind = LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
-    lg_reply_t *reply = rf_ask ("operator", RF_BODY (CHANGE_FILE), change);
-    rf_expect (reply, RF_CODE (OK), NULL);
-    assert_string_equal (reply->change->change->status, "pending");
-    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
-    decide.change = reply->change->change->id;
-    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
-    decide.reason = (char *) why;
-    lgwan__v1__reply__free_unpacked (reply, NULL);
-    reply = rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide);
-    rf_expect (reply, RF_CODE (OK), NULL);
-    assert_string_equal (reply->change->change->status, "effective");
-    lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
 //  Whether OverdueList (one page: there are fewer than 200) names number
@@ -1796,19 +1802,7 @@ test_r6_1_change_of_a_provider_not_invoiced_in_a_run_period_is_said (void **stat
 static lg_event_t *
 s_last_credit_note_event (void)
 {
-    char *hex = rf_sql_text ("SELECT encode (event, 'hex') FROM billing.outbox"
-                             " WHERE body_case = 201 ORDER BY seq DESC LIMIT 1");
-    assert_non_null (hex);
-    size_t size = strlen (hex) / 2;
-    uint8_t *bytes = (uint8_t *) malloc (size? size: 1);
-    for (size_t i = 0; i < size; i++)
-        sscanf (hex + 2 * i, "%2hhx", &bytes [i]);
-    lg_event_t *event = lgwan__v1__event__unpack (NULL, size, bytes);
-    free (bytes);
-    free (hex);
-    assert_non_null (event);
-    assert_int_equal (event->body_case, LGWAN__V1__EVENT__BODY_CREDIT_NOTE_ISSUED);
-    return event;
+    return rf_newest_event ("billing", LGWAN__V1__EVENT__BODY_CREDIT_NOTE_ISSUED);
 }
 
 /* REQ R6.1: a credit note on an invoice that was paid credits money the
@@ -2045,21 +2039,7 @@ test_x2_rewind_bills_the_chain_the_source_wrote_anew (void **state)
     long fork = rf_sql_long ("SELECT seq FROM registry.outbox_head");
     //  The chain billing applies, then loses
     rf_set_clock ("2028-09-10T02:00:00Z");
-    Lgwan__V1__ConnectionPatch patch = LGWAN__V1__CONNECTION_PATCH__INIT;
-    patch.bandwidth_class = (char *) "100M";
-    Lgwan__V1__ChangeFile change = LGWAN__V1__CHANGE_FILE__INIT;
-    change.kind = LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
-    change.subject = (char *) "connection";
-    change.id = conn;
-    change.connection = &patch;
-    lg_reply_t *reply = rf_ask ("provider2", RF_BODY (CHANGE_FILE), &change);
-    rf_expect (reply, RF_CODE (OK), NULL);
-    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
-    decide.change = reply->change->change->id;
-    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
-    decide.reason = (char *) "減速";
-    lgwan__v1__reply__free_unpacked (reply, NULL);
-    rf_ok (rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide));
+    s_bandwidth_changed (conn, "100M", "減速");
     rf_wait_sql (1, "SELECT count(*) FROM billing.timeline WHERE kind = 2 AND connection_id = %"
                  PRIu64, conn);
     s_wait_registry_followed ();
@@ -2118,7 +2098,7 @@ test_x2_rewind_bills_the_chain_the_source_wrote_anew (void **state)
     //  33,000 * 14/30 = 15,400 (the lost chain billed 9,900 at 1G and
     //  14,700 at 100M)
     rf_set_clock ("2028-10-01T01:00:00Z");
-    reply = s_run ("2028-09", false);
+    lg_reply_t *reply = s_run ("2028-09", false);
     rf_expect (reply, RF_CODE (OK), NULL);
     const Lgwan__V1__Invoice *two = s_of (reply->invoice_run, 2);
     size_t lines = 0;

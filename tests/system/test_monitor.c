@@ -379,19 +379,7 @@ s_connection (uint64_t service, uint32_t length, char *prefix, size_t size)
 static lg_event_t *
 s_last_confirmed (void)
 {
-    char *hex = rf_sql_text ("SELECT encode (event, 'hex') FROM monitor.outbox WHERE body_case = 401"
-                             " ORDER BY seq DESC LIMIT 1");
-    assert_non_null (hex);
-    size_t size = strlen (hex) / 2;
-    uint8_t *bytes = (uint8_t *) malloc (size);
-    for (size_t k = 0; k < size; k++)
-        sscanf (hex + 2 * k, "%2hhx", &bytes [k]);
-    lg_event_t *event = lgwan__v1__event__unpack (NULL, size, bytes);
-    assert_non_null (event);
-    assert_int_equal (event->body_case, LGWAN__V1__EVENT__BODY_INCIDENT_CONFIRMED);
-    free (bytes);
-    free (hex);
-    return event;
+    return rf_newest_event ("monitor", LGWAN__V1__EVENT__BODY_INCIDENT_CONFIRMED);
 }
 
 //  How often the monitor writes its minute counts (a test changes it)

@@ -253,14 +253,7 @@ s_activation (uint64_t connection, char *domain, size_t dsize, char *prefixes, s
     assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
     long found = 0;
     for (int row = 0; row < PQntuples (res); row++) {
-        const char *hex = PQgetvalue (res, row, 0);
-        size_t size = strlen (hex) / 2;
-        uint8_t *bytes = (uint8_t *) malloc (size? size: 1);
-        for (size_t i = 0; i < size; i++)
-            sscanf (hex + 2 * i, "%2hhx", &bytes [i]);
-        lg_event_t *event = lgwan__v1__event__unpack (NULL, size, bytes);
-        assert_non_null (event);
-        assert_int_equal (event->body_case, ACTIVATED);
+        lg_event_t *event = rf_event_from_hex (PQgetvalue (res, row, 0), ACTIVATED);
         const Lgwan__V1__ConnectionActivated *a = event->connection_activated;
         if (a->connection == connection) {
             found++;
@@ -273,7 +266,6 @@ s_activation (uint64_t connection, char *domain, size_t dsize, char *prefixes, s
             }
         }
         lgwan__v1__event__free_unpacked (event, NULL);
-        free (bytes);
     }
     PQclear (res);
     PQfinish (conn);
