@@ -302,7 +302,8 @@ static const ctl_command_t s_commands [] = {
     { "cert",     "revoke", NULL,             ctl_local_revoke,  s_revoke_flags,
       "revoke a client certificate; takes effect without a restart" },
     { "db",       "init",   NULL,             ctl_local_db_init, s_db_init_flags,
-      "create the lgwan_<service> roles and their schemas (idempotent)" },
+      "create the lgwan_<service> roles and their schemas (idempotent); exit 3 when the"
+      " server does not answer" },
     { "verify",   NULL,     NULL,             ctl_local_verify,  s_verify_flags,
       "check every event chain and the heads consumers saw (X.1); exit 1 if broken or"
       " refused, 3 if nothing was verified" },

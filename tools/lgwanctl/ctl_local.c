@@ -153,8 +153,11 @@ ctl_local_db_init (ctl_args_t *args)
     }
     json_object_set_new (result, "database", json_string (database));
     zstr_free (&database);
-    //  A server that cannot be reached fails every service alike: said once
-    bool unreachable = false;
+    //  A server that cannot be reached fails every service alike: said once,
+    //  and exit 3, as for a service that does not answer; a service that
+    //  failed with the server answering (refused, a role it could not use)
+    //  is exit 1 and says more than the server being away
+    bool unreachable = false, failed = false;
     for (const char *service = (const char *) zlistx_first (services); service;
          service = (const char *) zlistx_next (services)) {
         char why [512];
@@ -164,12 +167,13 @@ ctl_local_db_init (ctl_args_t *args)
         if (lg_db_bootstrap (admin_dsn, service, password, why, sizeof why)) {
             fprintf (stderr, "lgwanctl: could not prepare %s: %s\n", service, why);
             json_object_set_new (result, service, json_string ("failed"));
-            rc = CTL_EXIT_REFUSED;
             unreachable = strncmp (why, "could not connect", 17) == 0;
+            failed = failed || !unreachable;
         }
         else
             json_object_set_new (result, service, json_string ("ready"));
     }
+    rc = failed? CTL_EXIT_REFUSED: unreachable? CTL_EXIT_UNAVAILABLE: CTL_EXIT_OK;
     s_print (args, result);
 cleanup:
     zlistx_destroy (&services);
