@@ -906,6 +906,82 @@ s_export_left (const char *path)
     return left;
 }
 
+//  test_r6_1_export_killed_leaves_no_file: 2026-05 answers its first page
+//  at once and its second after a pause, long enough to kill lgwanctl while
+//  it waits (s_export_waiting says when it does)
+static volatile int s_export_waiting;
+
+static void
+s_answer_slow_export (const lg_request_t *request, lg_reply_t *reply, int nth)
+{
+    (void) nth;
+    static Lgwan__V1__BillingExportReply page = LGWAN__V1__BILLING_EXPORT_REPLY__INIT;
+    if (request->body_case != LGWAN__V1__REQUEST__BODY_BILLING_EXPORT) {
+        reply->status->code = LGWAN__V1__CODE__INVALID_ARGUMENT;
+        reply->status->message = (char *) "not an export";
+        return;
+    }
+    page.csv = (char *) (request->billing_export->offset? "B,2\n": "number,amount\nA,1\n");
+    page.next_offset = request->billing_export->offset? 0: 1;
+    if (request->billing_export->offset) {
+        s_export_waiting = 1;
+        zclock_sleep (1500);
+    }
+    reply->body_case = LGWAN__V1__REPLY__BODY_BILLING_EXPORT;
+    reply->billing_export = &page;
+}
+
+static bool
+s_export_is_waiting (void *arg)
+{
+    (void) arg;
+    return s_export_waiting != 0;
+}
+
+/* REQ R6.1: an export ended by SIGINT (Ctrl-C), SIGTERM or SIGHUP while it
+   waits for a page leaves no file: not OUT, not OUT.tmp.XXXXXX, and it
+   still ends by that signal. Before, the signal's default action ended it
+   with the temporary file of the first page left beside OUT. */
+static void
+test_r6_1_export_killed_leaves_no_file (void **state)
+{
+    (void) state;
+    s_fake_start ("billing", s_answer_slow_export);
+    char *path = zsys_sprintf ("%s/killed-export.csv", s_certs);
+    char *binary = lg_test_lgwanctl_binary ();
+    char *cert = zsys_sprintf ("LGWANCTL_CERT=%s/clients/billing", s_certs);
+    const char *const env [] = { cert, NULL };
+    const char *const argv [] = { "lgwanctl", "invoice", "export", "--period", "2026-05",
+                                  "--out", path, NULL };
+    const int signals [] = { SIGINT, SIGTERM, SIGHUP };
+    for (size_t i = 0; i < sizeof signals / sizeof signals [0]; i++) {
+        s_export_waiting = 0;
+        pid_t pid = lg_test_spawn_argv (binary, argv, env);
+        assert_true (pid > 0);
+        assert_true (lg_test_wait_for (s_export_is_waiting, NULL, 10000));
+        //  The first page is in the temporary file (or its buffer) now
+        assert_true (s_export_left (path));
+        assert_int_equal (lg_test_stop (pid, signals [i], 5000), 128 + signals [i]);
+        if (zsys_file_exists (path) || s_export_left (path))
+            fail_msg ("an export ended by signal %d left a file behind", signals [i]);
+        //  The fake answers the page nobody waits for any more
+        zclock_sleep (1600);
+    }
+    //  Not killed, the same export is whole
+    s_export_waiting = 0;
+    assert_int_equal (s_ctl (NULL, "billing", "invoice export --period 2026-05 --out %s", path),
+                      0);
+    char *out = lg_test_sh_output ("cat %s", path);
+    assert_string_equal (out, "number,amount\nA,1\nB,2\n");
+    free (out);
+    assert_false (s_export_left (path));
+    unlink (path);
+    s_fake_stop ();
+    zstr_free (&cert);
+    zstr_free (&binary);
+    zstr_free (&path);
+}
+
 /* REQ R6.1: invoice export writes the whole period or fails (exit 1)
    leaving no file: a refusal midway, a page that does not advance and a
    failed write are errors. Before, a refusal left the first page in --out,
@@ -2081,6 +2157,7 @@ main (void)
         cmocka_unit_test (test_x2_events_tail_asks_as_every_command),
         cmocka_unit_test (test_r6_1_export_whole_or_nothing),
         cmocka_unit_test (test_r6_1_export_refuses_json),
+        cmocka_unit_test (test_r6_1_export_killed_leaves_no_file),
         cmocka_unit_test (test_x3_export_follows_no_planted_link),
         cmocka_unit_test (test_x2_unreadable_reply_is_not_no_reply),
         cmocka_unit_test (test_x1_verify_says_a_reply_is_unreadable),

@@ -115,7 +115,8 @@ static const ctl_flag_t s_tariff_flags [] = {
 
 static const ctl_flag_t s_export_flags [] = {
     { "period", CTL_FLAG_REQUIRED, "the month, YYYY-MM" },
-    { "out", 0, "write the CSV to this file (default: stdout)" },
+    { "out", 0, "write the CSV to this file (default: stdout), whole or not at all: an"
+                " export that fails or is ended by SIGINT, SIGTERM or SIGHUP leaves none" },
     { NULL }
 };
 

@@ -496,18 +496,76 @@ ctl_local_tariff_load (ctl_args_t *args)
     return rc;
 }
 
+//  The signals that end lgwanctl midway (main leaves them their default
+//  action: Ctrl-C ends it at once), and the temporary file of an export
+//  they remove first while one is written: its whole name, set with the
+//  signals held, so the handler never reads half of one
+static const int s_ending_signals [] = { SIGINT, SIGTERM, SIGHUP };
+#define S_ENDING_SIGNALS (sizeof s_ending_signals / sizeof s_ending_signals [0])
+static char s_temporary [PATH_MAX];
+
+//  Async-signal-safe only: unlink, then the same signal again, now with its
+//  default action (SA_RESETHAND), which ends the process as it would have
+//  ended without us, so the exit status still names the signal
+static void
+s_remove_temporary (int sig)
+{
+    if (*s_temporary)
+        unlink (s_temporary);
+    raise (sig);
+}
+
+static void
+s_ending_signals_set (sigset_t *set)
+{
+    sigemptyset (set);
+    for (size_t i = 0; i < S_ENDING_SIGNALS; i++)
+        sigaddset (set, s_ending_signals [i]);
+}
+
+//  path (NULL: none any more) is removed when one of the ending signals
+//  ends lgwanctl. A signal ignored when lgwanctl started (nohup, a job in
+//  the background of a script) stays ignored
+static void
+s_remove_on_signal (const char *path)
+{
+    sigset_t ending, was;
+    s_ending_signals_set (&ending);
+    pthread_sigmask (SIG_BLOCK, &ending, &was);
+    bool armed = path && strlen (path) < sizeof s_temporary;
+    memcpy (s_temporary, armed? path: "", armed? strlen (path) + 1: 1);
+    for (size_t i = 0; i < S_ENDING_SIGNALS; i++) {
+        struct sigaction now;
+        if (sigaction (s_ending_signals [i], NULL, &now) || now.sa_handler == SIG_IGN)
+            continue;
+        struct sigaction action;
+        memset (&action, 0, sizeof action);
+        action.sa_handler = armed? s_remove_temporary: SIG_DFL;
+        action.sa_flags = SA_RESETHAND | SA_NODEFER;
+        sigemptyset (&action.sa_mask);
+        sigaction (s_ending_signals [i], &action, NULL);
+    }
+    pthread_sigmask (SIG_SETMASK, &was, NULL);
+}
+
 //  A file of our own beside out_path, made anew under a name nobody could
 //  guess (mkstemp: O_CREAT | O_EXCL, so nothing planted there, a symbolic
 //  link to another file say, is followed), with the mode a file fopen made
-//  would have. NULL with errno; *tmp_path_p is its name either way (caller
-//  frees)
+//  would have, and removed if a signal ends lgwanctl before the caller
+//  says s_remove_on_signal (NULL) (the signals are held from its making
+//  until then, so none comes in between). NULL with errno; *tmp_path_p is
+//  its name either way (caller frees)
 static FILE *
 s_open_temporary (const char *out_path, char **tmp_path_p)
 {
     char *tmp_path = zsys_sprintf ("%s.tmp.XXXXXX", out_path);
+    sigset_t ending, was;
+    s_ending_signals_set (&ending);
+    pthread_sigmask (SIG_BLOCK, &ending, &was);
     int fd = tmp_path? mkstemp (tmp_path): -1;
     FILE *file = NULL;
     if (fd >= 0) {
+        s_remove_on_signal (tmp_path);
         mode_t mask = umask (0);
         umask (mask);
         if (fchmod (fd, 0666 & ~mask) == 0)
@@ -516,9 +574,11 @@ s_open_temporary (const char *out_path, char **tmp_path_p)
             int error = errno;
             close (fd);
             unlink (tmp_path);
+            s_remove_on_signal (NULL);
             errno = error;
         }
     }
+    pthread_sigmask (SIG_SETMASK, &was, NULL);
     *tmp_path_p = tmp_path;
     return file;
 }
@@ -526,7 +586,8 @@ s_open_temporary (const char *out_path, char **tmp_path_p)
 //  The export goes to OUT.tmp.XXXXXX (s_open_temporary) and is renamed to
 //  OUT once every page is written and the file closed without an error, so
 //  OUT is the whole period or is not there: a refusal midway, a page that
-//  does not advance, a full disk leave no file (and exit 1). On stdout the
+//  does not advance, a full disk leave no file (and exit 1), and neither
+//  does SIGINT, SIGTERM or SIGHUP midway (which end it as they would). On stdout the
 //  same errors exit 1, after what was written. The output is CSV only:
 //  --json is a usage error (a refusal midway would be printed as JSON on
 //  stdout, into the CSV).
@@ -600,6 +661,7 @@ ctl_local_invoice_export (ctl_args_t *args)
         }
         if (!written || rc != CTL_EXIT_OK)
             unlink (tmp_path);
+        s_remove_on_signal (NULL);
     }
     zstr_free (&tmp_path);
     return !written && rc == CTL_EXIT_OK? CTL_EXIT_REFUSED: rc;
