@@ -364,6 +364,20 @@ s_copy_new (const char *from, const char *to, mode_t mode)
     return rc;
 }
 
+//  The metadata a client certificate carries for its role: required for
+//  the roles named, refused for every other (lg_auth_keygen: a usage
+//  error, -2). keygen's flag is the name with '-' for '_'
+static const struct {
+    const char *flag;           //  as lgwanctl keygen takes it
+    const char *what;           //  for "only ... carries WHAT"
+    int roles;                  //  lg_role_t bits that carry it
+    const char *holders;        //  those roles, said
+} s_role_metadata [] = {
+    { "--provider-id", "a provider id", LG_ROLE_PROVIDER, "a provider" },
+    { "--operator-id", "an operator id", LG_ROLE_STAFF, "an operator, reviewer or auditor" },
+    { "--point", "a point", LG_ROLE_ENFORCER, "an enforcer" },
+};
+
 int
 lg_auth_keygen (const char *cert_dir, const char *dir_out, const char *name, const char *role,
                 uint64_t provider_id, const char *operator_id, const char *point,
@@ -371,41 +385,41 @@ lg_auth_keygen (const char *cert_dir, const char *dir_out, const char *name, con
 {
     int bit = lg_role_parse (role);
     if (!bit) {
-        snprintf (why, why_size, "unknown role \"%s\"", role? role: "");
-        return -1;
+        snprintf (why, why_size, "unknown role \"%s\" (operator, reviewer, auditor, provider,"
+                  " billing, sensor, enforcer, viewer or service)", role? role: "");
+        return -2;
+    }
+    //  Given (a flag with an empty value too) and with a value, in the
+    //  order of s_role_metadata
+    bool given [] = { provider_id != 0, operator_id != NULL, point != NULL };
+    bool valued [] = { provider_id != 0, operator_id && *operator_id, point && *point };
+    for (size_t i = 0; i < sizeof s_role_metadata / sizeof s_role_metadata [0]; i++) {
+        bool carries = (bit & s_role_metadata [i].roles) != 0;
+        if (carries && !valued [i]) {
+            //  The one point an enforcer may speak as (X.3): a name it typed
+            //  in its Hello let any enforcer certificate ack for any gateway
+            snprintf (why, why_size, "a%s %s certificate needs %s%s (X.3)",
+                      strchr ("aeiou", *role)? "n": "", role, s_role_metadata [i].flag,
+                      bit == LG_ROLE_ENFORCER? ", the enforcement point it speaks as": "");
+            return -2;
+        }
+        if (!carries && given [i]) {
+            snprintf (why, why_size, "only %s certificate carries %s (%s), not a%s %s"
+                      " certificate (X.3)", s_role_metadata [i].holders,
+                      s_role_metadata [i].what, s_role_metadata [i].flag,
+                      strchr ("aeiou", *role)? "n": "", role);
+            return -2;
+        }
     }
     if (!s_valid_name (name, 64)) {
         snprintf (why, why_size, "certificate name must be 1-64 of [A-Za-z0-9._-@]");
-        return -1;
-    }
-    if (bit == LG_ROLE_PROVIDER && provider_id == 0) {
-        snprintf (why, why_size, "a provider certificate needs --provider-id");
-        return -1;
-    }
-    if (bit != LG_ROLE_PROVIDER && provider_id) {
-        snprintf (why, why_size, "only a provider certificate carries a provider id");
-        return -1;
-    }
-    if ((bit & LG_ROLE_STAFF) && (!operator_id || !*operator_id)) {
-        snprintf (why, why_size, "a %s certificate needs --operator-id", role);
         return -1;
     }
     if (operator_id && *operator_id && !s_valid_name (operator_id, 63)) {
         snprintf (why, why_size, "operator id must be 1-63 of [A-Za-z0-9._-@]");
         return -1;
     }
-    //  The one point an enforcer may speak as (X.3): a name it typed in its
-    //  Hello let any enforcer certificate ack for any gateway
     bool has_point = point && *point;
-    if (bit == LG_ROLE_ENFORCER && !has_point) {
-        snprintf (why, why_size, "an enforcer certificate needs --point, the enforcement point"
-                  " it speaks as (X.3)");
-        return -1;
-    }
-    if (bit != LG_ROLE_ENFORCER && has_point) {
-        snprintf (why, why_size, "only an enforcer certificate carries a point");
-        return -1;
-    }
     if (has_point && !lg_check_point_name (point)) {
         snprintf (why, why_size, "point must be 1-%d of [a-z0-9-], as an enforcement point's"
                   " name is", LG_POINT_NAME_MAX);
@@ -605,14 +619,22 @@ lg_auth_test (bool verbose)
     char *clients = zsys_sprintf ("%s/clients", dir);
     assert (lg_auth_service_keygen (dir, "registry") == 0);
     assert (lg_auth_keygen (dir, clients, "alice", "operator", 0, "alice", NULL, why, sizeof why) == 0);
-    assert (lg_auth_keygen (dir, clients, "bad", "king", 0, NULL, NULL, why, sizeof why) == -1);
-    //  An enforcer names its point, and only an enforcer does (X.3)
-    assert (lg_auth_keygen (dir, clients, "gw", "enforcer", 0, NULL, NULL, why, sizeof why) == -1);
+    assert (lg_auth_keygen (dir, clients, "bad", "king", 0, NULL, NULL, why, sizeof why) == -2);
+    //  An enforcer names its point, and only an enforcer does (X.3); so
+    //  with a provider's id and an operator's: -2, what the role does not
+    //  take or lacks
+    assert (lg_auth_keygen (dir, clients, "gw", "enforcer", 0, NULL, NULL, why, sizeof why) == -2);
     assert (strstr (why, "needs --point"));
     assert (lg_auth_keygen (dir, clients, "gw", "enforcer", 0, NULL, "East", why, sizeof why) == -1);
     assert (strstr (why, "point must be"));
-    assert (lg_auth_keygen (dir, clients, "gw", "viewer", 0, NULL, "east", why, sizeof why) == -1);
+    assert (lg_auth_keygen (dir, clients, "gw", "viewer", 0, NULL, "east", why, sizeof why) == -2);
     assert (strstr (why, "only an enforcer"));
+    assert (lg_auth_keygen (dir, clients, "gw", "viewer", 0, "", NULL, why, sizeof why) == -2);
+    assert (strstr (why, "only an operator, reviewer or auditor certificate"));
+    assert (lg_auth_keygen (dir, clients, "gw", "operator", 0, "", NULL, why, sizeof why) == -2);
+    assert (strstr (why, "an operator certificate needs --operator-id"));
+    assert (lg_auth_keygen (dir, clients, "gw", "provider", 0, NULL, NULL, why, sizeof why) == -2);
+    assert (lg_auth_keygen (dir, clients, "gw", "billing", 7, NULL, NULL, why, sizeof why) == -2);
     assert (lg_auth_keygen (dir, clients, "gw", "enforcer", 0, NULL, "east", why, sizeof why) == 0);
     char *gw = zsys_sprintf ("%s/allowed/gw", dir);
     zcert_t *made = zcert_load (gw);

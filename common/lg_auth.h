@@ -74,13 +74,17 @@ const char *lg_role_name (int role);
 int lg_auth_client (zsock_t *sock, const char *client_cert_path, const char *server_cert_path);
 
 //  Create a key pair for a client: public part in allowed/<name>, secret in
-//  dir_out/<name>_secret. Refuses a role it does not know, a name that is not
-//  [A-Za-z0-9._-], metadata over LG_META_MAX bytes, an enforcer without its
-//  point, and a point ([a-z0-9-]{1,32}, lg_check_point_name) for any other
-//  role. Writes new files only (secret 0600, public 0644, allowed/<name>
+//  dir_out/<name>_secret. A role it does not know, and metadata that does
+//  not fit the role, are -2 (a usage error): a provider certificate needs
+//  provider_id (not 0), an operator, reviewer or auditor certificate
+//  operator_id, an enforcer certificate its point, and every other role is
+//  refused each of them (an empty operator_id or point given too: NULL is
+//  none). Refuses (-1) a name that is not [A-Za-z0-9._-@], a point not
+//  [a-z0-9-]{1,32} (lg_check_point_name), metadata over LG_META_MAX bytes.
+//  Writes new files only (secret 0600, public 0644, allowed/<name>
 //  last): refuses, writing nothing, when any of the three exists, also as
 //  a symbolic link (X.3); removes what it wrote when a later one fails.
-//  0 ok, -1 with why.
+//  0 ok, -1 or -2 with why.
 int lg_auth_keygen (const char *cert_dir, const char *dir_out, const char *name,
                     const char *role, uint64_t provider_id, const char *operator_id,
                     const char *point, char *why, size_t why_size);

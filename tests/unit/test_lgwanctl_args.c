@@ -742,6 +742,132 @@ test_x3_reference_csv_with_a_byte_order_mark (void **state)
     }
 }
 
+/* REQ X.3: keygen takes --provider-id, --operator-id and --point only for
+   the roles that carry them, and needs them for those: a flag that does
+   not fit the role (an empty value given too) and an unknown role are
+   usage errors, exit 2, naming X.3, nothing written; a value that does not
+   parse stays exit 1. Before, --operator-id was written into any role's
+   certificate (a viewer's, billing's) without a word, and the refusals of
+   the other flags, a missing one and an unknown role exited 1 */
+static void
+test_x3_keygen_flags_fit_the_role (void **state)
+{
+    (void) state;
+    char dir [] = "/tmp/test_lgwanctl_args-keygen-XXXXXX";
+    assert_non_null (mkdtemp (dir));
+    setenv ("LG_CERT_DIR", dir, 1);
+    const struct {
+        int rc;
+        const char *said;
+        const char *flags [6];
+    } refused [] = {
+        { CTL_EXIT_USAGE, "only an operator, reviewer or auditor certificate carries an"
+          " operator id (--operator-id), not a viewer certificate (X.3)",
+          { "--role", "viewer", "--operator-id", "sato" } },
+        { CTL_EXIT_USAGE, "not a billing certificate (X.3)",
+          { "--role", "billing", "--operator-id", "bob" } },
+        { CTL_EXIT_USAGE, "not a viewer certificate (X.3)",
+          { "--role", "viewer", "--operator-id", "" } },
+        { CTL_EXIT_USAGE, "only an enforcer certificate carries a point (--point), not a"
+          " viewer certificate (X.3)", { "--role", "viewer", "--point", "east" } },
+        { CTL_EXIT_USAGE, "not a viewer certificate (X.3)", { "--role", "viewer", "--point", "" } },
+        { CTL_EXIT_USAGE, "only a provider certificate carries a provider id",
+          { "--role", "viewer", "--provider-id", "3" } },
+        { CTL_EXIT_USAGE, "a provider certificate needs --provider-id (X.3)",
+          { "--role", "provider" } },
+        { CTL_EXIT_USAGE, "a reviewer certificate needs --operator-id (X.3)",
+          { "--role", "reviewer" } },
+        { CTL_EXIT_USAGE, "an auditor certificate needs --operator-id (X.3)",
+          { "--role", "auditor", "--operator-id", "" } },
+        { CTL_EXIT_USAGE, "an enforcer certificate needs --point", { "--role", "enforcer" } },
+        { CTL_EXIT_USAGE, "only an enforcer certificate carries a point",
+          { "--role", "operator", "--operator-id", "sato", "--point", "east" } },
+        { CTL_EXIT_USAGE, "unknown role \"king\"", { "--role", "king" } },
+        //  Values that do not parse: bad input, exit 1
+        { CTL_EXIT_REFUSED, "point must be 1-32 of [a-z0-9-]",
+          { "--role", "enforcer", "--point", "East" } },
+        { CTL_EXIT_REFUSED, "operator id must be", { "--role", "operator", "--operator-id", "a b" } },
+        { CTL_EXIT_REFUSED, "provider-id", { "--role", "provider", "--provider-id", "x" } },
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused [0]; i++) {
+        const char *const *f = refused [i].flags;
+        char *err;
+        int rc = s_run (&err, "keygen", "--name", "kg", f [0], f [1], f [2], f [3], f [4], f [5],
+                        NULL);
+        if (rc != refused [i].rc || !strstr (err, refused [i].said))
+            fail_msg ("keygen %s %s %s %s said %d: %s", f [0], f [1], f [2]? f [2]: "",
+                      f [3]? f [3]: "", rc, err);
+        free (err);
+        char *allowed = zsys_sprintf ("%s/allowed/kg", dir);
+        char *secret = zsys_sprintf ("%s/clients/kg_secret", dir);
+        assert_false (zsys_file_exists (allowed) || zsys_file_exists (secret));
+        zstr_free (&allowed);
+        zstr_free (&secret);
+    }
+    //  Each role with what it carries, and nothing else
+    const struct {
+        const char *name;
+        const char *meta;       //  its one metadata besides role, or NULL
+        const char *flags [4];
+    } made [] = {
+        { "kg-viewer", NULL, { "--role", "viewer" } },
+        { "kg-provider", "provider_id", { "--role", "provider", "--provider-id", "4" } },
+        { "kg-operator", "operator_id", { "--role", "operator", "--operator-id", "sato" } },
+        { "kg-enforcer", "point", { "--role", "enforcer", "--point", "east" } },
+    };
+    const char *metadata [] = { "provider_id", "operator_id", "point" };
+    for (size_t i = 0; i < sizeof made / sizeof made [0]; i++) {
+        const char *const *f = made [i].flags;
+        char *err;
+        assert_int_equal (s_run (&err, "keygen", "--name", made [i].name, f [0], f [1], f [2],
+                                 f [3], NULL), CTL_EXIT_OK);
+        free (err);
+        char *path = zsys_sprintf ("%s/allowed/%s", dir, made [i].name);
+        zcert_t *cert = zcert_load (path);
+        assert_non_null (cert);
+        for (size_t m = 0; m < sizeof metadata / sizeof metadata [0]; m++)
+            assert_true ((zcert_meta (cert, metadata [m]) != NULL)
+                         == (made [i].meta && streq (made [i].meta, metadata [m])));
+        zcert_destroy (&cert);
+        zstr_free (&path);
+    }
+    zdir_t *folder = zdir_new (dir, NULL);
+    assert_non_null (folder);
+    zdir_remove (folder, true);
+    zdir_destroy (&folder);
+    assert_false (zsys_file_exists (dir));
+    setenv ("LG_CERT_DIR", "/etc/lgwan/certs", 1);
+}
+
+/* REQ X.3: an LG_<SERVICE>_CONNECT set but empty is as unset, for the remote
+   commands as for the local verbs and the services (lg_consumer_endpoint):
+   the service's default endpoint. Before, a remote command refused it (exit
+   1, "LG_REGISTRY_CONNECT: "" is not a tcp:// or ipc:// endpoint") while
+   verify, events tail and the loads took it as unset */
+static void
+test_x3_empty_connect_variable_is_unset (void **state)
+{
+    (void) state;
+    setenv ("LG_REGISTRY_CONNECT", "", 1);
+    ctl_args_t *args;
+    assert_int_equal (s_parse (&args, "provider", "show", "--provider", "1", NULL), CTL_EXIT_OK);
+    assert_string_equal (args->endpoint, "tcp://127.0.0.1:7101");
+    ctl_args_destroy (&args);
+    //  The local verbs' endpoint, the same
+    char *endpoint = lg_consumer_endpoint ("registry", false);
+    assert_string_equal (endpoint, "tcp://127.0.0.1:7101");
+    free (endpoint);
+    //  --endpoint still wins; a value that is no endpoint is still refused
+    assert_int_equal (s_parse (&args, "provider", "show", "--provider", "1", "--endpoint",
+                               "tcp://127.0.0.1:5555", NULL), CTL_EXIT_OK);
+    assert_string_equal (args->endpoint, "tcp://127.0.0.1:5555");
+    ctl_args_destroy (&args);
+    setenv ("LG_REGISTRY_CONNECT", " ", 1);
+    s_expect (CTL_EXIT_REFUSED, "LG_REGISTRY_CONNECT: \" \" is not a tcp:// or ipc://",
+              "provider", "show", "--provider", "1", NULL);
+    unsetenv ("LG_REGISTRY_CONNECT");
+}
+
 int
 main (void)
 {
@@ -763,6 +889,8 @@ main (void)
         cmocka_unit_test (test_x3_bidi_controls_are_escaped),
         cmocka_unit_test (test_x3_invisible_characters_are_escaped),
         cmocka_unit_test (test_x3_reference_csv_with_a_byte_order_mark),
+        cmocka_unit_test (test_x3_keygen_flags_fit_the_role),
+        cmocka_unit_test (test_x3_empty_connect_variable_is_unset),
     };
     return cmocka_run_group_tests (tests, s_setup, NULL);
 }

@@ -70,10 +70,12 @@ static const ctl_flag_t s_keygen_flags [] = {
     { "name", 0, "certificate name, [A-Za-z0-9._-@] (with --role)" },
     { "service", 0, "instead of --role/--name: the key pair and outbox key of a "
                     "service, in $LG_CERT_DIR/services (idempotent)" },
-    { "provider-id", 0, "the provider a provider certificate speaks for" },
-    { "operator-id", 0, "who holds an operator, reviewer or auditor certificate" },
+    { "provider-id", 0, "the provider a provider certificate speaks for (required for the"
+                        " provider role, refused for the others: exit 2)" },
+    { "operator-id", 0, "who holds an operator, reviewer or auditor certificate (required"
+                        " for those roles, refused for the others: exit 2)" },
     { "point", 0, "the enforcement point an enforcer certificate speaks as, [a-z0-9-]"
-                  " (required for the enforcer role, refused for the others; X.3)" },
+                  " (required for the enforcer role, refused for the others: exit 2; X.3)" },
     { "out", 0, "folder for the key pair (default $LG_CERT_DIR/clients)" },
     { NULL }
 };
@@ -726,27 +728,28 @@ s_parse_local (ctl_args_t *self)
 static int
 s_resolve_endpoint (ctl_args_t *self, const char *given)
 {
-    char variable [64];
-    snprintf (variable, sizeof variable, "LG_%s_CONNECT", self->service);
-    for (char *c = variable; *c; c++)
-        *c = (char) toupper ((unsigned char) *c);
-    const char *from = "--endpoint";
-    if (!given && (given = getenv (variable)) != NULL)
-        from = variable;
-    if (given) {
-        if ((strncmp (given, "tcp://", 6) != 0 && strncmp (given, "ipc://", 6) != 0)
-        ||  strlen (given) >= sizeof self->endpoint || strlen (given) < 7)
-            return s_error (self, CTL_EXIT_REFUSED, "%s: \"%.60s\" is not a tcp:// or ipc:// "
-                            "endpoint", from, given);
-        snprintf (self->endpoint, sizeof self->endpoint, "%s", given);
+    //  Without --endpoint, as every client finds a service and the local
+    //  verbs do: LG_<SERVICE>_CONNECT, an empty one as unset, else the
+    //  service's port on 127.0.0.1 (lg_consumer_endpoint)
+    char *endpoint = given? strdup (given): lg_consumer_endpoint (self->service, false);
+    if (!endpoint)
+        return s_error (self, CTL_EXIT_USAGE, "no default port for %s: give --endpoint",
+                        self->service);
+    if ((strncmp (endpoint, "tcp://", 6) != 0 && strncmp (endpoint, "ipc://", 6) != 0)
+    ||  strlen (endpoint) >= sizeof self->endpoint || strlen (endpoint) < 7) {
+        char from [64] = "--endpoint";
+        if (!given) {
+            snprintf (from, sizeof from, "LG_%s_CONNECT", self->service);
+            for (char *c = from; *c; c++)
+                *c = (char) toupper ((unsigned char) *c);
+        }
+        s_error (self, CTL_EXIT_REFUSED, "%s: \"%.60s\" is not a tcp:// or ipc:// endpoint",
+                 from, endpoint);
+        free (endpoint);
+        return CTL_EXIT_REFUSED;
     }
-    else {
-        int port = lg_config_default_port (self->service);
-        if (port < 0)
-            return s_error (self, CTL_EXIT_USAGE, "no default port for %s: give --endpoint",
-                            self->service);
-        snprintf (self->endpoint, sizeof self->endpoint, "tcp://127.0.0.1:%d", port);
-    }
+    snprintf (self->endpoint, sizeof self->endpoint, "%s", endpoint);
+    free (endpoint);
     snprintf (self->server_cert, sizeof self->server_cert, "%s/services/%s",
               ctl_args_cert_dir (), self->service);
     self->client_cert = ctl_args_client_cert ();

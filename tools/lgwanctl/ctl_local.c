@@ -77,8 +77,16 @@ ctl_local_keygen (ctl_args_t *args)
         fprintf (stderr, "lgwanctl: out of memory\n");
         goto cleanup;
     }
-    if (lg_auth_keygen (cert_dir, out_dir, name, role, (uint64_t) provider_id, operator_id,
-                        point, why, sizeof why)) {
+    //  lg_auth_keygen knows which role takes which flag: one that does not
+    //  fit the role, or an unknown role, is a usage error (-2)
+    int made = lg_auth_keygen (cert_dir, out_dir, name, role, (uint64_t) provider_id,
+                               operator_id, point, why, sizeof why);
+    if (made == -2) {
+        fprintf (stderr, "lgwanctl: keygen: %s\n", why);
+        rc = CTL_EXIT_USAGE;
+        goto cleanup;
+    }
+    if (made) {
         fprintf (stderr, "lgwanctl: could not create certificate %s: %s\n", name, why);
         goto cleanup;
     }
