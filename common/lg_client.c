@@ -2,23 +2,49 @@
     (zguide ch.4). See lg_client.h for what a caller can rely on.
 */
 #include "lg_lib.h"
+#include <stdatomic.h>
 
 struct _lg_client_t {
     char *endpoint;
     char *cert;
     char *server_cert;
     zsock_t *dealer;
+    zsock_t *monitor;           //  the dealer's handshakes refused by the server (point 6)
     size_t sent;                //  requests sent on this dealer
     size_t first;               //  the endpoint a new dealer connects to first (point 5)
     int timeout_ms;
     int retries;
     size_t max_msg;             //  the largest request a service takes (LG_MAX_MSG)
     char unreadable [200];      //  why the last call's reply could not be read (-2)
+    bool refused;               //  the server refused our certificate in the last call (-3)
 };
 
+//  Watch dealer's handshakes for the server refusing our certificate
+//  (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, libzmq 4.3: the server's ZAP handler
+//  said 300, 400 or 500 and sent us the ERROR command): a PAIR socket on an
+//  inproc endpoint of its own, NULL when that could not be set up (the
+//  client then works as before, a refusal being no reply)
+static zsock_t *
+s_monitor (zsock_t *dealer)
+{
+    static atomic_uint_fast64_t serial;
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "inproc://lg-client-monitor-%" PRIuFAST64,
+              atomic_fetch_add (&serial, 1));
+    if (zmq_socket_monitor (zsock_resolve (dealer), endpoint, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH))
+        return NULL;
+    zsock_t *monitor = zsock_new (ZMQ_PAIR);
+    if (monitor && zsock_connect (monitor, "%s", endpoint))
+        zsock_destroy (&monitor);
+    return monitor;
+}
+
+//  A new dealer, and self->monitor watching it from before it connects, so
+//  no refusal of its handshakes goes unseen
 static zsock_t *
 s_connect (lg_client_t *self)
 {
+    zsock_destroy (&self->monitor);
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     if (!dealer)
         return NULL;
@@ -30,6 +56,8 @@ s_connect (lg_client_t *self)
         zsock_destroy (&dealer);
         return NULL;
     }
+    if (self->cert || self->server_cert)
+        self->monitor = s_monitor (dealer);
     //  Several endpoints (replicas of one service, comma separated): the
     //  DEALER deals requests among them round robin, from the one connected
     //  first, self->first on (point 5 of lg_client.h)
@@ -52,8 +80,10 @@ s_connect (lg_client_t *self)
         }
     free (ones);
     free (list);
-    if (!connected)
+    if (!connected) {
         zsock_destroy (&dealer);
+        zsock_destroy (&self->monitor);
+    }
     return dealer;
 }
 
@@ -87,6 +117,7 @@ lg_client_destroy (lg_client_t **self_p)
     if (*self_p) {
         lg_client_t *self = *self_p;
         zsock_destroy (&self->dealer);
+        zsock_destroy (&self->monitor);
         free (self->endpoint);
         free (self->cert);
         free (self->server_cert);
@@ -111,7 +142,29 @@ lg_client_new_id (void)
     return id;
 }
 
-//  Wait for one frame on the dealer within the time left; NULL on timeout
+//  Whether a monitor event (two frames: 16-bit event and 32-bit value in
+//  host order, then the endpoint) says the server refused our certificate:
+//  a handshake failed with ZAP status 400. 300 (try later) and 500 (the
+//  handler's own error) are not a verdict on us: tried again as before
+static bool
+s_refusal (zsock_t *monitor)
+{
+    zmsg_t *msg = zmsg_recv (monitor);
+    zframe_t *frame = msg? zmsg_first (msg): NULL;
+    bool refused = false;
+    if (frame && zframe_size (frame) == 6) {
+        uint16_t event;
+        uint32_t value;
+        memcpy (&event, zframe_data (frame), 2);
+        memcpy (&value, zframe_data (frame) + 2, 4);
+        refused = event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && value == 400;
+    }
+    zmsg_destroy (&msg);
+    return refused;
+}
+
+//  Wait for one frame on the dealer within the time left; NULL on timeout,
+//  or when the server refused our certificate (self->refused set)
 static zframe_t *
 s_wait (lg_client_t *self, int64_t deadline)
 {
@@ -119,16 +172,22 @@ s_wait (lg_client_t *self, int64_t deadline)
         int64_t left = deadline - zclock_mono ();
         if (left <= 0)
             return NULL;
-        zmq_pollitem_t item = { zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0 };
-        int rc = zmq_poll (&item, 1, (long) left);
+        zmq_pollitem_t items [] = {
+            { zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0 },
+            { self->monitor? zsock_resolve (self->monitor): NULL, 0, ZMQ_POLLIN, 0 }
+        };
+        int rc = zmq_poll (items, self->monitor? 2: 1, (long) left);
         if (rc < 0 && zmq_errno () != EINTR)
             return NULL;
-        if (rc > 0 && (item.revents & ZMQ_POLLIN)) {
+        if (rc > 0 && (items [0].revents & ZMQ_POLLIN)) {
             zmsg_t *msg = zmsg_recv (self->dealer);
             zframe_t *frame = msg? zmsg_pop (msg): NULL;
             zmsg_destroy (&msg);
             return frame;
         }
+        if (rc > 0 && (items [1].revents & ZMQ_POLLIN)
+        &&  (self->refused = s_refusal (self->monitor)))
+            return NULL;
     }
 }
 
@@ -138,6 +197,7 @@ static void
 s_disconnect (lg_client_t *self)
 {
     zsock_destroy (&self->dealer);
+    zsock_destroy (&self->monitor);
     self->sent = 0;
     self->first++;
 }
@@ -168,6 +228,7 @@ s_exchange (lg_client_t *self, const void *data, size_t size, int timeout_ms, in
             const char *request_id, lg_reply_t **reply_p)
 {
     self->unreadable [0] = 0;
+    self->refused = false;
     //  An id a service does not echo goes on a socket of its own, so its
     //  refusal is matched at the first try
     if (request_id && self->sent
@@ -213,8 +274,12 @@ s_exchange (lg_client_t *self, const void *data, size_t size, int timeout_ms, in
                 lgwan__v1__reply__free_unpacked (reply, NULL);
             zframe_destroy (&in);       //  garbage, or not ours to take
         }
-        //  Lazy Pirate: the socket may be stuck; start again with a new one
+        //  Lazy Pirate: the socket may be stuck; start again with a new one.
+        //  Not when the server refused our certificate: it did not take the
+        //  request, and will refuse every try alike (point 6)
         s_disconnect (self);
+        if (self->refused)
+            return NULL;
     }
     return NULL;
 }
@@ -265,7 +330,7 @@ lg_client_call (lg_client_t *self, lg_request_t *request, lg_reply_t **reply_p)
                                request->request_id, reply_p);
     free (data);
     zframe_destroy (&in);
-    return *reply_p? 0: *self->unreadable? -2: -1;
+    return *reply_p? 0: *self->unreadable? -2: self->refused? -3: -1;
 }
 
 const char *

@@ -23,6 +23,16 @@
        peer it is still connecting to, so a socket connecting to a dead
        replica first sent every try there, and the live one was never
        asked.
+    6. A server that refuses our certificate (its ZAP handler: a key revoked,
+       or never in its allowed/) does not take the request: the DEALER keeps
+       it queued, and reconnects and is refused again, so a call used to end
+       as no reply after every try, said "whether it was done is not known".
+       The dealer's handshakes are watched (zmq_socket_monitor,
+       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH with ZAP status 400, libzmq 4.3): a
+       refusal ends the call at once, not retried, with -3. Nothing was sent
+       past the handshake, so nothing was done. With several replicas, a
+       refusal by any ends it. ZAP 300 and 500 (try later, the handler's own
+       error) say nothing of our key: no reply, as before.
 */
 #ifndef LG_CLIENT_H_INCLUDED
 #define LG_CLIENT_H_INCLUDED
@@ -41,7 +51,8 @@ void lg_client_set_timeout (lg_client_t *self, int timeout_ms, int retries);
 //  the request as a heap copy) and wait. Returns 0 with *reply_p set (free
 //  with lgwan__v1__reply__free_unpacked), -1 when no reply came (unavailable),
 //  -2 when the service answered but this build cannot read its reply (point
-//  4; not retried, lg_client_unreadable says why).
+//  4; not retried, lg_client_unreadable says why), -3 when the server
+//  refused our certificate (point 6; not retried, nothing was sent).
 //  A request over the size a service takes (LG_MAX_MSG in our environment,
 //  else LG_MAX_MSG_DEFAULT) is not sent: *reply_p is then a RESOURCE_EXHAUSTED
 //  refusal made here.

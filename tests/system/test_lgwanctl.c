@@ -315,6 +315,53 @@ test_x3_db_init_unreachable_server_exits_3 (void **state)
     zstr_free (&tcp);
 }
 
+/* REQ X.3: a certificate the service does not let in (revoked, or never
+   allowed) is refused at once, exit 1, UNAUTHENTICATED naming X.3 and
+   "nothing was done", without the hint that repeats a request whose outcome
+   is not known: the request never went past the handshake. Before, every
+   try went unanswered and it ended UNAVAILABLE (exit 3), "whether it was
+   done is not known", after every retry. */
+static void
+test_x3_certificate_refused_is_said (void **state)
+{
+    (void) state;
+    assert_int_equal (s_ctl (NULL, "operator", "keygen --role viewer --name refused-x"), 0);
+    assert_int_equal (s_ctl (NULL, "operator", "cert revoke --name refused-x"), 0);
+    //  revoked, and a key never in allowed/ (lg_test_certs_new's stranger)
+    const char *who [] = { "refused-x", "stranger" };
+    for (size_t i = 0; i < sizeof who / sizeof who [0]; i++) {
+        long mark = s_err_mark ();
+        int64_t started = zclock_mono ();
+        char *out = NULL;
+        int rc = s_ctl (&out, who [i], "provider show --provider 1 --json --timeout 2000"
+                        " --retries 3");
+        int64_t took = zclock_mono () - started;
+        char *err = s_err_since (mark);
+        json_t *json = json_loads (out, 0, NULL);
+        if (rc != 1 || !json
+        ||  !streq (json_string_value (json_object_get (json, "code")) ?: "", "UNAUTHENTICATED")
+        ||  !streq (json_string_value (json_object_get (json, "requirement")) ?: "", "X.3")
+        ||  !strstr (json_string_value (json_object_get (json, "message")) ?: "",
+                     "registry refused our certificate")
+        ||  !strstr (json_string_value (json_object_get (json, "message")) ?: "",
+                     "nothing was done")
+        ||  strstr (err, "whether it was done is not known") || took > 5000)
+            fail_msg ("a call with %s said %d in %" PRId64 " ms: %s%s", who [i], rc, took, out,
+                      err);
+        json_decref (json);
+        free (out);
+        free (err);
+    }
+    //  For people, and through the local verbs' calls (events tail)
+    long mark = s_err_mark ();
+    assert_int_equal (s_ctl (NULL, "refused-x", "provider show --provider 1"), 1);
+    assert_int_equal (s_ctl (NULL, "refused-x", "events tail --service registry"), 1);
+    char *err = s_err_since (mark);
+    assert_non_null (strstr (err, "lgwanctl: registry refused our certificate (LGWANCTL_CERT "));
+    assert_non_null (strstr (err, "(UNAUTHENTICATED, requirement X.3)"));
+    free (err);
+}
+
 //  The request_id of the last "repeats it safely" hint lgwanctl wrote
 static char *
 s_repeat_hint (void)
@@ -555,13 +602,17 @@ test_x1_verify_needs_a_chain_walked (void **state)
     json_decref (json);
     free (out);
 
-    //  2. A revoked certificate: nobody lets it in, nothing is verified
+    //  2. A revoked certificate: nobody lets it in, nothing is verified;
+    //  each service refused it, said (exit 1), not "not answering" (exit 3;
+    //  test_x3_certificate_refused_is_said)
     assert_int_equal (s_ctl (NULL, "operator", "keygen --role viewer --name gone"), 0);
     assert_int_equal (s_ctl (NULL, "operator", "cert revoke --name gone"), 0);
     mark = s_err_mark ();
     rc = s_ctl (&out, "gone", "verify");
     err = s_err_since (mark);
-    if (rc != 3 || !strstr (err, "lgwanctl: nothing verified"))
+    if (rc != 1 || !strstr (err, "lgwanctl: nothing verified")
+    ||  !strstr (out, "registry      refused: registry refused our certificate (LGWANCTL_CERT ")
+    ||  !strstr (out, "audit         refused: audit refused our certificate"))
         fail_msg ("verify with a revoked certificate said %d: %s%s", rc, out, err);
     free (out);
     free (err);
@@ -2153,6 +2204,7 @@ main (void)
         cmocka_unit_test (test_x1_verify_needs_a_chain_walked),
         cmocka_unit_test (test_x1_verify_hashes_the_stored_bytes),
         cmocka_unit_test (test_x2_unknown_outcome_repeats_safely),
+        cmocka_unit_test (test_x3_certificate_refused_is_said),
         cmocka_unit_test (test_x2_unreadable_events_are_named),
         cmocka_unit_test (test_x2_events_tail_asks_as_every_command),
         cmocka_unit_test (test_r6_1_export_whole_or_nothing),

@@ -73,7 +73,7 @@ s_status_text (const lg_status_t *status, char *why, size_t why_size)
 }
 
 //  Ask service for its Cursors: S_INTACT with *reply_p, S_UNAVAILABLE, or
-//  S_REFUSED or S_UNREADABLE with why
+//  S_REFUSED (a refusal, or our certificate refused) or S_UNREADABLE with why
 static s_verdict_t
 s_cursors (lg_client_t *client, const char *service, lg_reply_t **reply_p, char *why,
            size_t why_size)
@@ -89,6 +89,10 @@ s_cursors (lg_client_t *client, const char *service, lg_reply_t **reply_p, char 
     if (rc == -2) {
         ctl_unreadable_text (why, why_size, service, "Cursors", lg_client_unreadable (client));
         return S_UNREADABLE;
+    }
+    if (rc == -3) {
+        ctl_refused_cert_text (why, why_size, service);
+        return S_REFUSED;
     }
     if (rc)
         return S_UNAVAILABLE;

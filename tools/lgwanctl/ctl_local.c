@@ -247,6 +247,14 @@ ctl_unreadable_text (char *text, size_t size, const char *service, const char *w
               service, what? " ": "", what? what: "", why);
 }
 
+void
+ctl_refused_cert_text (char *text, size_t size, const char *service)
+{
+    const char *cert = ctl_args_client_cert ();
+    snprintf (text, size, "%s refused our certificate (LGWANCTL_CERT %s): revoked, or never"
+              " allowed there; nothing was done", service, cert? cert: "");
+}
+
 int
 ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const char *who,
           lg_reply_t **reply_p)
@@ -283,6 +291,15 @@ ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const ch
                              lg_client_unreadable (client));
         silence.code = LGWAN__V1__CODE__UNKNOWN;
         silence.message = message;
+    }
+    else
+    if (called == -3) {
+        //  The server would not let our certificate in (lg_client point 6):
+        //  the request never went past the handshake, so nothing was done
+        ctl_refused_cert_text (message, sizeof message, args->service? args->service: who);
+        silence.code = LGWAN__V1__CODE__UNAUTHENTICATED;
+        silence.message = message;
+        silence.requirement = (char *) "X.3";
     }
     else
     if (!reply) {

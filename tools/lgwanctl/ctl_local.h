@@ -46,7 +46,10 @@ int ctl_local_invoice_export (ctl_args_t *args);
 //  A reply this build cannot read that carries the request_id (lg_client
 //  point 4) is not asked again: exit 1, "S answered, but the reply is not
 //  readable by this build (why)" as a status UNKNOWN, and how to get the
-//  stored reply.
+//  stored reply. A server that refused our certificate (lg_client point 6:
+//  revoked, never allowed) is not asked again either: exit 1, "S refused
+//  our certificate ...; nothing was done" as a status UNAUTHENTICATED
+//  naming X.3, and no hint to repeat.
 int ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, const char *who,
               lg_reply_t **reply_p);
 
@@ -55,6 +58,11 @@ int ctl_call (ctl_args_t *args, lg_client_t *client, lg_request_t *request, cons
 //  why as lg_client_unreadable gives it; what (a request's name) may be NULL.
 void ctl_unreadable_text (char *text, size_t size, const char *service, const char *what,
                           const char *why);
+
+//  What lgwanctl says of a service that refused our certificate
+//  (lg_client_call -3): "S refused our certificate (LGWANCTL_CERT PATH):
+//  revoked, or never allowed there; nothing was done"
+void ctl_refused_cert_text (char *text, size_t size, const char *service);
 
 //  Print a JSON value on one line of stdout; -1 if it could not be made
 int ctl_print_json (json_t *json);
