@@ -98,6 +98,17 @@ static const char *s_cause_requirements [] = { NULL, "R16.1", "R15.3", "R4.2" };
     "(SELECT coalesce (string_agg (name, ',' ORDER BY name), '') FROM points" \
     " WHERE retired_at IS NULL AND dry_run)"
 
+//  A request that must say why (X.1: Decommission, PointRetire) gives a
+//  reason of 1 to S_REASON_MAX bytes
+#define S_REASON_MAX 512
+
+static bool
+s_reason_given (lg_ctx_t *ctx)
+{
+    const char *reason = ctx->request->reason;
+    return reason && *reason && strlen (reason) <= S_REASON_MAX;
+}
+
 //  The state a set of causes means (decommission over disconnection over
 //  suspension)
 static const char *
@@ -666,12 +677,19 @@ s_suspend (lg_ctx_t *ctx)
     return s_impose (ctx, 2, s->provider, s->connections, s->n_connections, s->remediation);
 }
 
+//  A decommission cuts off a connection that may be live (an operator's
+//  mistake is the saga's to undo, X.4): it says why (X.1), and the reason
+//  is kept with the cause, its history and its event. It needed none, and
+//  a live connection was cut off with no why recorded
 static int
 s_decommission (lg_ctx_t *ctx)
 {
     uint64_t id = ctx->request->decommission->connection;
     if (id == 0)
         return INVALID (ctx, s_cause_requirements [3], "connection is mandatory");
+    if (!s_reason_given (ctx))
+        return INVALID (ctx, s_cause_requirements [3], "decommissioning a connection records"
+                        " why (reason, 1-%d bytes)", S_REASON_MAX);
     return s_impose (ctx, 3, 0, &id, 1, "cancellation");
 }
 
@@ -853,9 +871,10 @@ s_point_retire (lg_ctx_t *ctx)
     const char *point = ctx->request->point_retire->point;
     if (!lg_check_point_name (point))
         return INVALID (ctx, "R16.1", "point is a name of [a-z0-9-]{1,32}");
+    if (!s_reason_given (ctx))
+        return INVALID (ctx, "R16.1", "retiring a point records why (reason, 1-%d bytes)",
+                        S_REASON_MAX);
     const char *reason = ctx->request->reason;
-    if (!reason || !*reason || strlen (reason) > 512)
-        return INVALID (ctx, "R16.1", "retiring a point records why (reason, 1-512 bytes)");
     char quiet [16], now [40];
     snprintf (quiet, sizeof quiet, "%d", S_RETIRE_QUIET_S);
     lg_clock_format (ctx->now_us, now, sizeof now);

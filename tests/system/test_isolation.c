@@ -3054,6 +3054,66 @@ test_x4_lift_under_a_decommission_says_decommissioned (void **state)
                       decommissioned + 1);
 }
 
+/* REQ X.1, R4.2: a Decommission says why. It cuts off a connection that
+   may be live (an operator's mistake, for the saga to undo), and it needed
+   no reason: the cause, its history and the Decommissioned event recorded
+   who and no why. Without a reason, or with one past 512 bytes, it is
+   refused INVALID_ARGUMENT naming R4.2 and nothing changes; with one, the
+   reason is kept with the cause, in its history and on its event */
+static void
+test_x1_r4_2_decommission_records_why (void **state)
+{
+    (void) state;
+    char prefix [64];
+    uint64_t id = s_later_connection (prefix, sizeof prefix);
+    long versions = s_sql ("SELECT count(*) FROM isolation.desired_versions");
+    long history = s_sql ("SELECT count(*) FROM isolation.cause_history");
+    long events = s_sql ("SELECT count(*) FROM isolation.outbox");
+    Lgwan__V1__Decommission d = LGWAN__V1__DECOMMISSION__INIT;
+    d.connection = id;
+    char too_long [514];
+    memset (too_long, 'x', sizeof too_long - 1);
+    too_long [sizeof too_long - 1] = 0;
+    const char *bad [] = { "", too_long };
+    for (size_t i = 0; i < 2; i++) {
+        lg_reply_t *reply = s_ask_why (&s_isolation, "operator",
+                                       LGWAN__V1__REQUEST__BODY_DECOMMISSION, &d, bad [i]);
+        s_expect (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, "R4.2");
+        assert_non_null (strstr (reply->status->message, "reason"));
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    }
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes WHERE connection_id = %"
+                             PRIu64, id), 0);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.desired_versions"), versions);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.cause_history"), history);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox"), events);
+    assert_int_equal (s_pending (id), 0);
+
+    //  With a reason: kept with the cause, its history and its event
+    const char *why = "契約解除の届出 (cancellation filed)";
+    lg_reply_t *reply = s_ask_why (&s_isolation, "operator", LGWAN__V1__REQUEST__BODY_DECOMMISSION,
+                                   &d, why);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->isolation->connections [0]->state, "decommissioned");
+    assert_string_equal (reply->isolation->connections [0]->causes [0]->reason, why);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.cause_history WHERE connection_id = %"
+                             PRIu64 " AND cause = 3 AND action = 'imposed'"
+                             " AND actor = 'operator:alice' AND reason = '%s'", id, why), 1);
+    s_wait_released (id);
+    lg_event_t *event = s_applied_event (LGWAN__V1__EVENT__BODY_DECOMMISSIONED, id);
+    assert_string_equal (event->actor, "operator:alice");
+    assert_string_equal (event->reason, why);
+    lgwan__v1__event__free_unpacked (event, NULL);
+    s_wait_mirror (id, "decommissioned");
+
+    //  Undone by the saga: the tests after this one count on a connected pool
+    reply = s_lift ("service", id, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DECOMMISSION, "SAGA-WHY");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    s_wait_mirror (id, "connected");
+}
+
 /* REQ R16.1: a change acked by a point in dry run is in force as before
    (the demo's one enforcer runs so), but never silently: the event and
    every reply name the points in dry run, which dropped nothing, and so
@@ -3435,6 +3495,7 @@ main (int argc, char *argv [])
         cmocka_unit_test_teardown (test_r16_1_dry_run_points_are_named, s_clean_up),
         cmocka_unit_test_teardown (test_r16_1_list_page_and_its_causes_agree, s_clean_up),
         cmocka_unit_test_teardown (test_r16_1_pending_inheritance_is_shown, s_clean_up),
+        cmocka_unit_test_teardown (test_x1_r4_2_decommission_records_why, s_clean_up),
         cmocka_unit_test (test_r16_1_requests_refuse_ids_past_bigint),
     };
     if (argc > 1)                       //  one test, or a pattern of them

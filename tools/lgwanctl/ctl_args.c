@@ -272,7 +272,7 @@ static const ctl_command_t s_commands [] = {
     { "isolation", "lift",   "lift",           NULL, NULL,
       "lift a cause: only the orchestrator's saga may (X.4); refused otherwise" },
     { "isolation", "decommission", "decommission", NULL, NULL,
-      "drop a cancelled --connection until its allocation is released" },
+      "drop a cancelled --connection until its allocation is released, with --reason (R4.2)" },
     { "isolation", "show",   "isolation_get",  NULL, NULL,
       "the causes and state of --connection, and whether it is in force" },
     { "isolation", "list",   "enforced_list",  NULL, NULL,
