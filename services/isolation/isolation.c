@@ -865,6 +865,37 @@ s_points (lg_ctx_t *ctx)
 //  connected (its replica marks it seen every second)
 #define S_RETIRE_QUIET_S 10
 
+//  Retire the point (locked, not retired) and publish PointRetired under
+//  the request's actor and reason (X.1). The row's retired_by and
+//  retire_reason last only until the point says Hello again (registered
+//  again); the retirement had no other record, and that Hello erased who
+//  retired it and why. The event, before the ones the retirement releases
+static int
+s_point_retired (lg_ctx_t *ctx, const char *point, const char *reason, const char *now)
+{
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res, "UPDATE points SET retired_at = $4::timestamptz,"
+        " retired_by = $2, retire_reason = $3 WHERE name = $1 RETURNING acked_version,"
+        " (SELECT version FROM desired_head WHERE id = 1) AS head,"
+        " to_char (last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS last_seen,"
+        " to_char (retired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS retired_at",
+        4, (const char *[]) { point, ctx->actor, reason, now });
+    if (rc)
+        return rc;
+    Lgwan__V1__PointRetired retired = LGWAN__V1__POINT_RETIRED__INIT;
+    retired.point = (char *) point;
+    retired.acked_version = lg_db_u64 (res, 0, "acked_version");
+    retired.version = lg_db_u64 (res, 0, "head");
+    retired.last_seen = (char *) lg_db_value (res, 0, "last_seen");
+    retired.retired_at = (char *) lg_db_value (res, 0, "retired_at");
+    lg_event_t event = LGWAN__V1__EVENT__INIT;
+    event.body_case = LGWAN__V1__EVENT__BODY_POINT_RETIRED;
+    event.point_retired = &retired;
+    rc = lg_ctx_emit (ctx, &event);
+    PQclear (res);
+    return rc;
+}
+
 static int
 s_point_retire (lg_ctx_t *ctx)
 {
@@ -899,10 +930,7 @@ s_point_retire (lg_ctx_t *ctx)
         return REFUSE (ctx, "R16.1", "enforcement point %s is connected (seen %s): stop its"
                        " enforcer before retiring it", point, seen);
     if (!retired) {
-        const char *update [] = { point, ctx->actor, reason, now };
-        if ((rc = lg_ctx_exec (ctx, "UPDATE points SET retired_at = $4::timestamptz,"
-                                    " retired_by = $2, retire_reason = $3 WHERE name = $1",
-                               4, update))
+        if ((rc = s_point_retired (ctx, point, reason, now))
         ||  (rc = isolation_emit_in_force (ctx, NULL)))
             return rc;
     }

@@ -3114,6 +3114,87 @@ test_x1_r4_2_decommission_records_why (void **state)
     s_wait_mirror (id, "connected");
 }
 
+//  The latest event of body_case in isolation's outbox (NULL: none), and
+//  in *count how many there are; caller frees
+static lg_event_t *
+s_latest_event (unsigned body_case, long *count)
+{
+    *count = s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = %u", body_case);
+    PGconn *conn = PQconnectdb (s_admin);
+    char kind [16];
+    snprintf (kind, sizeof kind, "%u", body_case);
+    const char *params [] = { kind };
+    PGresult *res = PQexecParams (conn, "SELECT event FROM isolation.outbox WHERE body_case ="
+                                        " $1::integer ORDER BY seq DESC LIMIT 1", 1, NULL, params,
+                                  NULL, NULL, 1);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    lg_event_t *event = PQntuples (res)
+        ? lgwan__v1__event__unpack (NULL, (size_t) PQgetlength (res, 0, 0),
+                                    (const uint8_t *) PQgetvalue (res, 0, 0))
+        : NULL;
+    PQclear (res);
+    PQfinish (conn);
+    return event;
+}
+
+/* REQ X.1, R16.1: retiring a point is a state change with a record of who
+   and why that stays: PointRetired, under the operator and the reason. It
+   published nothing and wrote no history: who retired the point and why
+   were only the row's columns, and the point's next Hello (registered
+   again) erased them */
+static void
+test_x1_r16_1_point_retirement_is_published (void **state)
+{
+    (void) state;
+    zsock_t *point = s_point_new ("retired-gw");
+    uint64_t head = s_point_join (point, "retired-gw");
+    s_point_ack_as (point, "retired-gw", head);
+    const char *acked = "SELECT acked_version FROM isolation.points WHERE name = 'retired-gw'";
+    for (int i = 0; i < 100 && s_sql ("%s", acked) != (long) head; i++)
+        zclock_sleep (50);
+    s_point_close (&point);
+    zclock_sleep (1500);
+    assert_int_equal (s_sql ("UPDATE isolation.points SET last_seen = last_seen - interval '1 minute'"
+                             " WHERE name = 'retired-gw' RETURNING 1"), 1);
+    long before;
+    lg_event_t *event = s_latest_event (LGWAN__V1__EVENT__BODY_POINT_RETIRED, &before);
+    if (event)
+        lgwan__v1__event__free_unpacked (event, NULL);
+
+    const char *why = "gateway retired with the west site";
+    lg_reply_t *reply = s_retire ("operator", "retired-gw", why);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    long after;
+    event = s_latest_event (LGWAN__V1__EVENT__BODY_POINT_RETIRED, &after);
+    assert_int_equal (after, before + 1);
+    assert_non_null (event);
+    assert_string_equal (event->actor, "operator:alice");
+    assert_string_equal (event->reason, why);
+    assert_string_equal (event->point_retired->point, "retired-gw");
+    assert_int_equal (event->point_retired->acked_version, head);
+    assert_true (event->point_retired->version >= head);
+    assert_int_equal (strlen (event->point_retired->retired_at), 27);
+    lgwan__v1__event__free_unpacked (event, NULL);
+    //  Again: nothing more
+    reply = s_retire ("operator", "retired-gw", why);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = %d",
+                             LGWAN__V1__EVENT__BODY_POINT_RETIRED), after);
+
+    //  It says Hello again: the row forgets, the event stays
+    point = s_point_new ("retired-gw");
+    s_point_join (point, "retired-gw");
+    s_point_close (&point);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.points WHERE name = 'retired-gw'"
+                             " AND retired_at IS NULL AND retired_by IS NULL"), 1);
+    event = s_latest_event (LGWAN__V1__EVENT__BODY_POINT_RETIRED, &after);
+    assert_int_equal (after, before + 1);
+    assert_string_equal (event->reason, why);
+    lgwan__v1__event__free_unpacked (event, NULL);
+}
+
 /* REQ R16.1: a change acked by a point in dry run is in force as before
    (the demo's one enforcer runs so), but never silently: the event and
    every reply name the points in dry run, which dropped nothing, and so
@@ -3496,6 +3577,7 @@ main (int argc, char *argv [])
         cmocka_unit_test_teardown (test_r16_1_list_page_and_its_causes_agree, s_clean_up),
         cmocka_unit_test_teardown (test_r16_1_pending_inheritance_is_shown, s_clean_up),
         cmocka_unit_test_teardown (test_x1_r4_2_decommission_records_why, s_clean_up),
+        cmocka_unit_test_teardown (test_x1_r16_1_point_retirement_is_published, s_clean_up),
         cmocka_unit_test (test_r16_1_requests_refuse_ids_past_bigint),
     };
     if (argc > 1)                       //  one test, or a pattern of them
