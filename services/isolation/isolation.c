@@ -77,7 +77,12 @@
        state followed by " (pending inheritance)" and the reply not in
        force: it showed "connected", with no cause, for a connection of a
        provider disconnected as a whole. EnforcedList lists such a
-       connection too.
+       connection too. A connection is in force when every point not
+       retired acked the version that last changed its drop set
+       (connections.changed_version, migration 014), and the reply when
+       every connection it shows is: it was judged against the head, and a
+       change to any connection on its way to a slow point read "not in
+       force" on every other.
 */
 #include "isolation.h"
 
@@ -476,7 +481,11 @@ s_split_copies (const char *list, size_t *count)
 //  before it (autocommit: a snapshot each), a Disconnect committed in
 //  between was shown disconnected and in force at the old head, while no
 //  point had acked its version. A connection that waits for its provider's
-//  provider-wide causes shows the ones it will get, pending (note 7)
+//  provider-wide causes shows the ones it will get, pending (note 7). The
+//  reply is in force when each connection is: every point acked the
+//  version that last changed it (connections.changed_version, migration
+//  014). It compared the version in force with the head, and a change to
+//  any connection on its way to a slow point read "not in force" on all
 static int
 s_reply_from (lg_ctx_t *ctx, const char *targets, int n_params, const char *const *params,
               size_t page, bool read, uint64_t version, uint64_t in_force)
@@ -508,6 +517,7 @@ s_reply_from (lg_ctx_t *ctx, const char *targets, int n_params, const char *cons
         " FROM desired_head h WHERE h.id = 1)"
         " SELECT v.head, v.in_force, v.dry_run_points, v.no_point, r.* FROM v LEFT JOIN ("
         "  SELECT u.n, c.id, c.provider_id, array_to_string (c.prefixes, ',') AS prefixes,"
+        "  c.changed_version,"
         "  k.cause, k.reference, k.actor, k.reason, to_char (k.since AT TIME ZONE 'UTC',"
         "  'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS since, k.provider_wide, k.pending"
         "  FROM %s JOIN connections c ON c.id = u.id"
@@ -525,7 +535,8 @@ s_reply_from (lg_ctx_t *ctx, const char *targets, int n_params, const char *cons
         in_force = lg_db_u64 (res, 0, "in_force");
     }
     reply->version = version;
-    reply->in_force = in_force >= version;
+    //  In force: every connection shown is (below), none with a cause pending
+    reply->in_force = true;
     reply->dry_run_points = s_split_copies (lg_db_value (res, 0, "dry_run_points"),
                                             &reply->n_dry_run_points);
     reply->no_enforcement_point = streq (lg_db_value (res, 0, "no_point"), "t");
@@ -567,8 +578,10 @@ s_reply_from (lg_ctx_t *ctx, const char *targets, int n_params, const char *cons
         }
         const char *state = s_state (flags [3], flags [1], flags [2]);
         c->state = pending? zsys_sprintf ("%s (pending inheritance)", state): lg_strdup (state);
-        //  Nothing is dropped for a pending cause yet
-        if (pending)
+        //  Nothing is dropped for a pending cause yet; the rest is in force
+        //  once every point acked the version that last changed its drop
+        //  set, whatever changed since on other connections (migration 014)
+        if (pending || in_force < lg_db_u64 (res, first, "changed_version"))
             reply->in_force = false;
         reply->connections [reply->n_connections++] = c;
     }

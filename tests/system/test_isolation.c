@@ -3195,6 +3195,65 @@ test_x1_r16_1_point_retirement_is_published (void **state)
     lgwan__v1__event__free_unpacked (event, NULL);
 }
 
+//  IsolationGet of connection: in force or not
+static bool
+s_in_force (uint64_t connection)
+{
+    Lgwan__V1__IsolationGet get = LGWAN__V1__ISOLATION_GET__INIT;
+    get.connection = connection;
+    lg_reply_t *reply = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_ISOLATION_GET, &get);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    bool in_force = reply->isolation->in_force;
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    return in_force;
+}
+
+//  point acks the next Update; once recorded, its version
+static uint64_t
+s_point_acks_next (zsock_t *point, const char *name)
+{
+    Lgwan__V1__EnforcerFrame *in = s_point_recv (point, LGWAN__V1__ENFORCER_FRAME__BODY_UPDATE);
+    uint64_t version = in->update->version;
+    lgwan__v1__enforcer_frame__free_unpacked (in, NULL);
+    s_point_ack_as (point, name, version);
+    const char *acked = "SELECT acked_version FROM isolation.points WHERE name = '%s'";
+    for (int i = 0; i < 100 && s_sql (acked, name) != (long) version; i++)
+        zclock_sleep (50);
+    assert_int_equal (s_sql (acked, name), version);
+    return version;
+}
+
+/* REQ R16.1: a connection is in force when every point acked the version
+   that last changed it, whatever else is on its way. IsolationGet judged
+   every connection against the head: one change not yet acked by a slow
+   point made every connection read "not in force", also one whose own
+   disconnection every point had applied */
+static void
+test_r16_1_in_force_is_per_connection (void **state)
+{
+    (void) state;
+    s_more_room ();
+    uint64_t applied = s_fresh_connection ();
+    uint64_t other = s_fresh_connection ();
+    zsock_t *point = s_point_new ("slow-gw");
+    uint64_t head = s_point_join (point, "slow-gw");
+    s_point_ack_as (point, "slow-gw", head);
+    const char *acked = "SELECT acked_version FROM isolation.points WHERE name = 'slow-gw'";
+    for (int i = 0; i < 100 && s_sql ("%s", acked) != (long) head; i++)
+        zclock_sleep (50);
+    assert_false (s_disconnect_one (applied, "INC-APPLIED"));
+    s_point_acks_next (point, "slow-gw");
+    assert_true (s_in_force (applied));
+
+    //  A change elsewhere the point has not applied yet
+    assert_false (s_disconnect_one (other, "INC-ELSEWHERE"));
+    assert_true (s_in_force (applied));
+    assert_false (s_in_force (other));
+    s_point_acks_next (point, "slow-gw");
+    assert_true (s_in_force (other));
+    s_point_close (&point);
+}
+
 /* REQ R16.1: a change acked by a point in dry run is in force as before
    (the demo's one enforcer runs so), but never silently: the event and
    every reply name the points in dry run, which dropped nothing, and so
@@ -3578,6 +3637,7 @@ main (int argc, char *argv [])
         cmocka_unit_test_teardown (test_r16_1_pending_inheritance_is_shown, s_clean_up),
         cmocka_unit_test_teardown (test_x1_r4_2_decommission_records_why, s_clean_up),
         cmocka_unit_test_teardown (test_x1_r16_1_point_retirement_is_published, s_clean_up),
+        cmocka_unit_test_teardown (test_r16_1_in_force_is_per_connection, s_clean_up),
         cmocka_unit_test (test_r16_1_requests_refuse_ids_past_bigint),
     };
     if (argc > 1)                       //  one test, or a pattern of them
