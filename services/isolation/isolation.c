@@ -706,6 +706,41 @@ s_decommission (lg_ctx_t *ctx)
     return s_impose (ctx, 3, 0, &id, 1, "cancellation");
 }
 
+//  A Lift naming one of the references a cause is in force for ends that
+//  one: it becomes the reference the cause names, the one a lift ends
+//  (migration 013), and the one it replaces is kept among the others (the
+//  oldest takes its place again after the lift). A reference the cause is
+//  not in force for is refused (the cause's requirement), nothing changed.
+//  Lift could not name it, and the saga of a later incident ended the
+//  oldest. The connection is locked (s_targets)
+static int
+s_name_reference (lg_ctx_t *ctx, const char *connection, int cause, const char *reference)
+{
+    char kind [8];
+    snprintf (kind, sizeof kind, "%d", cause);
+    PGresult *res;
+    int rc = lg_ctx_query (ctx, &res,
+        "WITH k AS (SELECT * FROM causes WHERE connection_id = $1::bigint AND cause = $2::smallint),"
+        " r AS (DELETE FROM cause_references x USING k WHERE x.connection_id = k.connection_id"
+        "  AND x.cause = k.cause AND x.reference = $3 RETURNING x.*),"
+        " kept AS (INSERT INTO cause_references (connection_id, cause, reference, actor, reason,"
+        "  since) SELECT k.connection_id, k.cause, k.reference, k.actor, k.reason, k.since"
+        "  FROM k, r),"
+        " named AS (UPDATE causes c SET reference = r.reference, actor = r.actor,"
+        "  reason = r.reason, since = r.since FROM r WHERE c.connection_id = r.connection_id"
+        "  AND c.cause = r.cause)"
+        " SELECT (SELECT count(*) FROM k WHERE k.reference = $3) + (SELECT count(*) FROM r)"
+        " AS found", 3, (const char *[]) { connection, kind, reference });
+    if (rc)
+        return rc;
+    bool found = lg_db_u64 (res, 0, "found") > 0;
+    PQclear (res);
+    if (!found)
+        return REFUSE (ctx, s_cause_requirements [cause], "connection %s has no %s %s in force",
+                       connection, s_cause_names [cause], reference);
+    return 0;
+}
+
 static int
 s_lift (lg_ctx_t *ctx)
 {
@@ -723,6 +758,8 @@ s_lift (lg_ctx_t *ctx)
         return INVALID (ctx, "X.4", "lift a disconnection, a suspension or a decommission");
     if (strlen (l->saga) > 128)
         return INVALID (ctx, "X.4", "saga reference is at most 128 bytes");
+    if (strlen (l->reference) > 128)
+        return INVALID (ctx, "X.4", "reference is at most 128 bytes");
     char text [24];
     snprintf (text, sizeof text, "%" PRIu64, l->connection);
     zlistx_t *targets = s_ids_new ();
@@ -730,6 +767,8 @@ s_lift (lg_ctx_t *ctx)
     int rc = s_targets (ctx, 0, &id, 1, true, "X.4", targets);
     uint64_t version = 0;
     bool changed = false;
+    if (rc == 0 && *l->reference)
+        rc = s_name_reference (ctx, text, (int) l->cause, l->reference);
     if (rc == 0)
         rc = s_apply_cause (ctx, text, (int) l->cause, false, l->saga, &version, &changed);
     if (rc == 0 && !changed)

@@ -3254,6 +3254,69 @@ test_r16_1_in_force_is_per_connection (void **state)
     s_point_close (&point);
 }
 
+//  The saga's Lift of the disconnection of connection naming reference
+static lg_reply_t *
+s_lift_reference (uint64_t connection, const char *saga, const char *reference)
+{
+    Lgwan__V1__Lift l = LGWAN__V1__LIFT__INIT;
+    l.connection = connection;
+    l.cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION;
+    l.saga = (char *) saga;
+    l.reference = (char *) reference;
+    return s_ask (&s_isolation, "service", LGWAN__V1__REQUEST__BODY_LIFT, &l);
+}
+
+/* REQ X.4, R16.1: a Lift names the incident it ends, of those a
+   disconnection is in force for; without one, the oldest, as before. It
+   could not name one: the saga of a later incident ended the oldest, whose
+   own saga had not run. A reference the cause is not in force for is
+   refused FAILED_PRECONDITION (R16.1), nothing changed */
+static void
+test_x4_lift_names_the_reference (void **state)
+{
+    (void) state;
+    s_more_room ();
+    uint64_t id = s_fresh_connection ();
+    s_disconnect_one (id, "INC-OLD");
+    s_disconnect_one (id, "INC-MID");
+    s_disconnect_one (id, "INC-NEW");
+    const char *named = "SELECT count(*) FROM isolation.causes WHERE connection_id = %" PRIu64
+                        " AND cause = 1 AND reference = '%s'";
+    const char *kept = "SELECT count(*) FROM isolation.cause_references WHERE connection_id = %"
+                       PRIu64 " AND cause = 1 AND reference = '%s'";
+    long history = s_sql ("SELECT count(*) FROM isolation.cause_history");
+
+    lg_reply_t *reply = s_lift_reference (id, "SAGA-NONE", "INC-NONE");
+    s_expect (reply, LGWAN__V1__CODE__FAILED_PRECONDITION, "R16.1");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.cause_history"), history);
+    assert_int_equal (s_sql (named, id, "INC-OLD"), 1);
+    assert_int_equal (s_sql (kept, id, "INC-MID") + s_sql (kept, id, "INC-NEW"), 2);
+
+    //  The middle one ends; the oldest still names the cause
+    reply = s_lift_reference (id, "SAGA-MID", "INC-MID");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->isolation->connections [0]->state, "disconnected");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_sql (named, id, "INC-OLD"), 1);
+    assert_int_equal (s_sql (kept, id, "INC-MID"), 0);
+    assert_int_equal (s_sql (kept, id, "INC-NEW"), 1);
+    //  Again: not in force any more
+    reply = s_lift_reference (id, "SAGA-MID", "INC-MID");
+    s_expect (reply, LGWAN__V1__CODE__FAILED_PRECONDITION, "R16.1");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+
+    //  The one the cause names, by name; then the last, unnamed: connected
+    reply = s_lift_reference (id, "SAGA-OLD", "INC-OLD");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_sql (named, id, "INC-NEW"), 1);
+    reply = s_lift_reference (id, "SAGA-NEW", "");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    assert_string_equal (reply->isolation->connections [0]->state, "connected");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 /* REQ R16.1: a change acked by a point in dry run is in force as before
    (the demo's one enforcer runs so), but never silently: the event and
    every reply name the points in dry run, which dropped nothing, and so
@@ -3638,6 +3701,7 @@ main (int argc, char *argv [])
         cmocka_unit_test_teardown (test_x1_r4_2_decommission_records_why, s_clean_up),
         cmocka_unit_test_teardown (test_x1_r16_1_point_retirement_is_published, s_clean_up),
         cmocka_unit_test_teardown (test_r16_1_in_force_is_per_connection, s_clean_up),
+        cmocka_unit_test_teardown (test_x4_lift_names_the_reference, s_clean_up),
         cmocka_unit_test (test_r16_1_requests_refuse_ids_past_bigint),
     };
     if (argc > 1)                       //  one test, or a pattern of them
