@@ -1394,7 +1394,8 @@ s_lines_drain (s_intake_t *self, s_lines_t *lines, const char *source, const cha
         start += size + 1;
         lines->consumed += (int64_t) size + 1;
     }
-    memmove (lines->buf, lines->buf + start, lines->len - start);
+    if (start)                          //  a sender that sent nothing has no buffer
+        memmove (lines->buf, lines->buf + start, lines->len - start);
     lines->len -= start;
     lines->scanned = lines->len;        //  what is left holds no newline
     if (lines->len > MONITOR_LINE_MAX) {
