@@ -3195,19 +3195,6 @@ test_x1_r16_1_point_retirement_is_published (void **state)
     lgwan__v1__event__free_unpacked (event, NULL);
 }
 
-//  IsolationGet of connection: in force or not
-static bool
-s_in_force (uint64_t connection)
-{
-    Lgwan__V1__IsolationGet get = LGWAN__V1__ISOLATION_GET__INIT;
-    get.connection = connection;
-    lg_reply_t *reply = s_ask (&s_isolation, "viewer", LGWAN__V1__REQUEST__BODY_ISOLATION_GET, &get);
-    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
-    bool in_force = reply->isolation->in_force;
-    lgwan__v1__reply__free_unpacked (reply, NULL);
-    return in_force;
-}
-
 //  point acks the next Update; once recorded, its version
 static uint64_t
 s_point_acks_next (zsock_t *point, const char *name)
@@ -3243,14 +3230,14 @@ test_r16_1_in_force_is_per_connection (void **state)
         zclock_sleep (50);
     assert_false (s_disconnect_one (applied, "INC-APPLIED"));
     s_point_acks_next (point, "slow-gw");
-    assert_true (s_in_force (applied));
+    assert_true (s_get_in_force (applied));
 
     //  A change elsewhere the point has not applied yet
     assert_false (s_disconnect_one (other, "INC-ELSEWHERE"));
-    assert_true (s_in_force (applied));
-    assert_false (s_in_force (other));
+    assert_true (s_get_in_force (applied));
+    assert_false (s_get_in_force (other));
     s_point_acks_next (point, "slow-gw");
-    assert_true (s_in_force (other));
+    assert_true (s_get_in_force (other));
     s_point_close (&point);
 }
 
