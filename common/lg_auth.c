@@ -379,9 +379,8 @@ static const struct {
 };
 
 int
-lg_auth_keygen (const char *cert_dir, const char *dir_out, const char *name, const char *role,
-                uint64_t provider_id, const char *operator_id, const char *point,
-                char *why, size_t why_size)
+lg_auth_keygen_fits (const char *role, const char *provider_id, const char *operator_id,
+                     const char *point, char *why, size_t why_size)
 {
     int bit = lg_role_parse (role);
     if (!bit) {
@@ -391,11 +390,10 @@ lg_auth_keygen (const char *cert_dir, const char *dir_out, const char *name, con
     }
     //  Given (a flag with an empty value too) and with a value, in the
     //  order of s_role_metadata
-    bool given [] = { provider_id != 0, operator_id != NULL, point != NULL };
-    bool valued [] = { provider_id != 0, operator_id && *operator_id, point && *point };
+    const char *values [] = { provider_id, operator_id, point };
     for (size_t i = 0; i < sizeof s_role_metadata / sizeof s_role_metadata [0]; i++) {
         bool carries = (bit & s_role_metadata [i].roles) != 0;
-        if (carries && !valued [i]) {
+        if (carries && !(values [i] && *values [i])) {
             //  The one point an enforcer may speak as (X.3): a name it typed
             //  in its Hello let any enforcer certificate ack for any gateway
             snprintf (why, why_size, "a%s %s certificate needs %s%s (X.3)",
@@ -403,7 +401,7 @@ lg_auth_keygen (const char *cert_dir, const char *dir_out, const char *name, con
                       bit == LG_ROLE_ENFORCER? ", the enforcement point it speaks as": "");
             return -2;
         }
-        if (!carries && given [i]) {
+        if (!carries && values [i]) {
             snprintf (why, why_size, "only %s certificate carries %s (%s), not a%s %s"
                       " certificate (X.3)", s_role_metadata [i].holders,
                       s_role_metadata [i].what, s_role_metadata [i].flag,
@@ -411,6 +409,18 @@ lg_auth_keygen (const char *cert_dir, const char *dir_out, const char *name, con
             return -2;
         }
     }
+    return 0;
+}
+
+int
+lg_auth_keygen (const char *cert_dir, const char *dir_out, const char *name, const char *role,
+                uint64_t provider_id, const char *operator_id, const char *point,
+                char *why, size_t why_size)
+{
+    char digits [24];
+    snprintf (digits, sizeof digits, "%" PRIu64, provider_id);
+    if (lg_auth_keygen_fits (role, provider_id? digits: NULL, operator_id, point, why, why_size))
+        return -2;
     if (!s_valid_name (name, 64)) {
         snprintf (why, why_size, "certificate name must be 1-64 of [A-Za-z0-9._-@]");
         return -1;

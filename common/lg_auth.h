@@ -85,6 +85,16 @@ int lg_auth_client (zsock_t *sock, const char *client_cert_path, const char *ser
 //  last): refuses, writing nothing, when any of the three exists, also as
 //  a symbolic link (X.3); removes what it wrote when a later one fails.
 //  0 ok, -1 or -2 with why.
+//  Whether a client certificate of role takes the flags given, as
+//  lg_auth_keygen decides it before anything else: each of provider_id
+//  (as typed), operator_id and point is required for its roles and refused
+//  for every other; NULL is not given, an empty value is given but counts as
+//  missing where required. 0 fits; -2 with why, an unknown role too. Lets a
+//  caller tell a flag the role does not take (usage) before it parses the
+//  flag's value.
+int lg_auth_keygen_fits (const char *role, const char *provider_id, const char *operator_id,
+                         const char *point, char *why, size_t why_size);
+
 int lg_auth_keygen (const char *cert_dir, const char *dir_out, const char *name,
                     const char *role, uint64_t provider_id, const char *operator_id,
                     const char *point, char *why, size_t why_size);

@@ -1226,6 +1226,22 @@ s_bootstrap_check (PGconn *conn, const char *service, char *why, size_t why_size
     return rc;
 }
 
+//  Whether the server db names answers, with the same bounds as a
+//  connection (connect_timeout): PQPING_OK even where it then refuses the
+//  role or the password. Not when nothing answers, nor when it says it takes
+//  no connections now (starting, shutting down: PQPING_REJECT), which will
+//  pass; a conninfo libpq would not try (PQPING_NO_ATTEMPT) is refused as
+//  the server answering would be, since trying again cannot help
+static bool
+s_server_answers (lg_db_t *self)
+{
+    PGPing ping = self->keywords?
+        PQpingParams ((const char *const *) self->keywords,
+                      (const char *const *) self->values, 0):
+        PQping (self->conninfo);
+    return ping == PQPING_OK || ping == PQPING_NO_ATTEMPT;
+}
+
 int
 lg_db_bootstrap (const char *admin_conninfo, const char *service, const char *password,
                  char *why, size_t why_size)
@@ -1243,9 +1259,14 @@ lg_db_bootstrap (const char *admin_conninfo, const char *service, const char *pa
     //  seconds), as the admin
     lg_db_t *db = lg_db_new (admin_conninfo, service);
     if (lg_db_ensure (db)) {
-        snprintf (why, why_size, "could not connect: %s", lg_db_error (db));
+        //  Whether the server answered is libpq's to say (PQping), not
+        //  its message's words: a wrong password or an unknown role is the
+        //  server answering, and read "could not connect" like an absent one
+        bool answers = s_server_answers (db);
+        snprintf (why, why_size, "%s: %s", answers? "the server refused the connection":
+                  "could not connect", lg_db_error (db));
         lg_db_destroy (&db);
-        return -1;
+        return answers? -1: -2;
     }
     PGconn *conn = lg_db_conn (db);
     //  The password leaves hashed as the server would store it (its

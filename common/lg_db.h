@@ -225,7 +225,11 @@ int lg_db_migrate (lg_db_t *self, const lg_migration_t *migrations);
 //  transaction. A role or schema that exists is kept; when the service could
 //  not use it (a role that may not log in, a schema another role owns) it is
 //  -1 with why, and nothing is done; so is a database it may not prepare
-//  (lg_db_bootstrap_database). service must be [a-z]+. 0 ok, -1 with why.
+//  (lg_db_bootstrap_database). service must be [a-z]+. 0 ok, -1 with why;
+//  -2 with why when the server does not answer (PQping: nothing listening,
+//  or it takes no connections now), so nothing was done and the same may
+//  be tried again; a server that answered and refused the role or the
+//  password is -1.
 int lg_db_bootstrap (const char *admin_conninfo, const char *service,
                      const char *password, char *why, size_t why_size);
 

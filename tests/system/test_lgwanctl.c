@@ -315,6 +315,34 @@ test_x3_db_init_unreachable_server_exits_3 (void **state)
     zstr_free (&tcp);
 }
 
+/* REQ X.3: a server that answers and refuses the connection (a role it
+   does not know, a wrong password) is a failure to say, exit 1, and every
+   service is tried: it is not "not answering" (exit 3, "may be run again").
+   db init judged "unreachable" by libpq's words "could not connect", which
+   it also says of a refused role, so a wrong password read as a server away. */
+static void
+test_x3_db_init_refused_connection_is_no_absent_server (void **state)
+{
+    (void) state;
+    long mark = s_err_mark ();
+    char *out = NULL;
+    int rc = s_ctl (&out, "operator", "db init --admin-dsn 'host=%s dbname=x user=no_such_role'"
+                    " --service registry --service isolation --json",
+                    getenv ("LG_TEST_PGHOST"));
+    char *errors = s_err_since (mark);
+    if (rc != 1)
+        fail_msg ("db init refused by the server said %d: %s%s", rc, out? out: "", errors);
+    json_t *json = json_loads (out, 0, NULL);
+    assert_non_null (json);
+    assert_string_equal (json_string_value (json_object_get (json, "registry")), "failed");
+    assert_string_equal (json_string_value (json_object_get (json, "isolation")), "failed");
+    json_decref (json);
+    free (out);
+    assert_non_null (strstr (errors, "could not prepare registry: the server refused the connection"));
+    assert_non_null (strstr (errors, "no_such_role"));
+    free (errors);
+}
+
 /* REQ X.3: a certificate the service does not let in (revoked, or never
    allowed) is refused at once, exit 1, UNAUTHENTICATED naming X.3 and
    "nothing was done", without the hint that repeats a request whose outcome
@@ -1335,6 +1363,41 @@ test_x3_keygen_binds_an_enforcer_to_its_point (void **state)
     zstr_free (&path);
 }
 
+/* REQ X.3: whether the role takes a flag is asked before the flag's value
+   is read: a flag the role does not take, or one it needs given empty, is
+   a usage error (exit 2, naming X.3), and only a value the role does take
+   that does not parse is exit 1. `--role viewer --provider-id abc` said the
+   provider id must be a number (exit 1), as if a viewer took one. */
+static void
+test_x3_keygen_asks_the_role_before_the_value (void **state)
+{
+    (void) state;
+    const struct {
+        const char *flags;
+        int rc;
+        const char *said;
+    } cases [] = {
+        { "--role viewer --provider-id abc",   2, "only a provider certificate carries a provider id" },
+        { "--role provider --provider-id ''",  2, "a provider certificate needs --provider-id (X.3)" },
+        { "--role auditor --operator-id ann --provider-id 0", 2, "only a provider certificate carries" },
+        { "--role provider --provider-id abc", 1, "provider-id" },
+        { "--role provider --provider-id 0",   1, "provider-id" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        long mark = s_err_mark ();
+        int rc = s_ctl (NULL, "operator", "keygen %s --name fit-%zu", cases [i].flags, i);
+        char *err = s_err_since (mark);
+        if (rc != cases [i].rc || !strstr (err, cases [i].said))
+            fail_msg ("keygen %s said %d: %s", cases [i].flags, rc, err);
+        if (rc == 2 && !strstr (err, "(X.3)"))
+            fail_msg ("keygen %s did not name X.3: %s", cases [i].flags, err);
+        free (err);
+        char *allowed = zsys_sprintf ("%s/allowed/fit-%zu", s_certs, i);
+        assert_false (zsys_file_exists (allowed));
+        zstr_free (&allowed);
+    }
+}
+
 /* REQ X.1: verify of a service whose public certificate is not in
    $LG_CERT_DIR/services says so, naming the path, exit 1 (JSON status "no
    certificate"): it said "not answering" (exit 3) of a service that was
@@ -2216,6 +2279,7 @@ main (void)
         cmocka_unit_test (test_x3_server_text_is_escaped),
         cmocka_unit_test (test_x3_keygen_binds_an_enforcer_to_its_point),
         cmocka_unit_test (test_x3_keygen_writes_over_no_file),
+        cmocka_unit_test (test_x3_keygen_asks_the_role_before_the_value),
         cmocka_unit_test (test_x2_output_not_written_is_an_error),
         cmocka_unit_test (test_r6_1_ok_detail_is_a_note),
         cmocka_unit_test (test_x2_reference_load_reply_is_checked),
@@ -2227,6 +2291,7 @@ main (void)
         cmocka_unit_test (test_r16_1_no_point_is_said),
         cmocka_unit_test (test_x2_a_retry_asks_the_next_replica),
         cmocka_unit_test (test_x3_db_init_unreachable_server_exits_3),
+        cmocka_unit_test (test_x3_db_init_refused_connection_is_no_absent_server),
         cmocka_unit_test (test_x3_db_init_checks_what_it_keeps),
         cmocka_unit_test (test_x3_db_init_names_its_database),
         cmocka_unit_test (test_x3_db_init_password_leaves_hashed),

@@ -63,6 +63,13 @@ ctl_local_keygen (ctl_args_t *args)
         fprintf (stderr, "lgwanctl: keygen needs --role and --name (or --service)\n");
         return CTL_EXIT_USAGE;
     }
+    //  A flag the role does not take, or one it needs left out, is a usage
+    //  error before any value is read: --provider-id abc on a viewer said
+    //  "must be a number" (exit 1)
+    if (lg_auth_keygen_fits (role, text, operator_id, point, why, sizeof why)) {
+        fprintf (stderr, "lgwanctl: keygen: %s\n", why);
+        return CTL_EXIT_USAGE;
+    }
     if (text && ctl_args_int ("provider-id", text, 1, INT64_MAX, &provider_id, why, sizeof why)) {
         fprintf (stderr, "lgwanctl: %s\n", why);
         return CTL_EXIT_REFUSED;
@@ -77,8 +84,7 @@ ctl_local_keygen (ctl_args_t *args)
         fprintf (stderr, "lgwanctl: out of memory\n");
         goto cleanup;
     }
-    //  lg_auth_keygen knows which role takes which flag: one that does not
-    //  fit the role, or an unknown role, is a usage error (-2)
+    //  lg_auth_keygen asks lg_auth_keygen_fits again (-2)
     int made = lg_auth_keygen (cert_dir, out_dir, name, role, (uint64_t) provider_id,
                                operator_id, point, why, sizeof why);
     if (made == -2) {
@@ -169,13 +175,15 @@ ctl_local_db_init (ctl_args_t *args)
     for (const char *service = (const char *) zlistx_first (services); service;
          service = (const char *) zlistx_next (services)) {
         char why [512];
+        int prepared = unreachable? 0: lg_db_bootstrap (admin_dsn, service, password,
+                                                        why, sizeof why);
         if (unreachable)
             json_object_set_new (result, service, json_string ("not tried"));
         else
-        if (lg_db_bootstrap (admin_dsn, service, password, why, sizeof why)) {
+        if (prepared) {
             fprintf (stderr, "lgwanctl: could not prepare %s: %s\n", service, why);
             json_object_set_new (result, service, json_string ("failed"));
-            unreachable = strncmp (why, "could not connect", 17) == 0;
+            unreachable = prepared == -2;
             failed = failed || !unreachable;
         }
         else
