@@ -23,6 +23,13 @@
        start, counted as a rotation; before, only a file shorter at the end
        of a read was seen, and one rewritten past the offset was read on
        from the middle of a line, its first lines lost.
+       The offset goes in the transaction of what the lines read made
+       (incidents, evidence, counts), a line counted as read before it is
+       taken: a crash after that COMMIT does not read them again. It was
+       saved after it, alone, so a monitor that died between the two read
+       the same events again at its restart and attached them to their
+       incident a second time (event_count and evidence doubled). What was
+       counted and not yet flushed is lost in a crash, never counted twice.
     2. Bad input never stops intake: a malformed line or event is counted
        (per sensor, in sensor_counts) and logged with its position (file and
        line, or socket connection and line); a line over 1 MiB is skipped to
@@ -287,7 +294,8 @@ typedef struct {
     char file_head [FILE_HEAD];     //  its first bytes, as read
     size_t file_head_len;
     s_lines_t file_lines;
-    int64_t saved_offset;
+    int64_t saved_offset;           //  the offset eve_files has (-1: not yet written)
+    int64_t t_saved_offset;         //  during a write, what it would make true
     //  Counters since start (Stats)
     uint64_t frames, frames_refused, frames_malformed;
     uint64_t events_sensor, events_eve, eve_lines, eve_other, malformed;
@@ -736,6 +744,7 @@ s_write_evidence (lg_ctx_t *ctx, uint64_t incident, uint32_t n,
 }
 
 static int64_t s_window_first (const s_window_t *w);
+static int s_file_offset_write (s_intake_t *self, lg_db_t *db);
 
 //  The burst of an open that found an incident not closed (opened before a
 //  restart, or by another replica) attaches to it; none, and nothing opens
@@ -858,7 +867,8 @@ s_write_ops (lg_ctx_t *ctx)
         if (w->t_incident && w->t_evidence < self->evidence_max)
             rc = s_write_evidence (ctx, w->t_incident, ++w->t_evidence, &op->alert);
     }
-    return rc;
+    //  The file read up to here, in the same transaction (note 1)
+    return rc? rc: s_file_offset_write (self, ctx->db);
 }
 
 static void
@@ -867,6 +877,8 @@ s_flush_ops (s_intake_t *self)
     if (self->n_ops == 0)
         return;
     int rc = lg_server_run_duty (self->server, s_write_ops, "incidents");
+    if (rc == 0)
+        self->saved_offset = self->t_saved_offset;
     for (size_t i = 0; i < self->n_ops; i++) {
         const s_op_t *op = &self->ops [i];
         s_window_t *w = op->window;
@@ -1288,7 +1300,8 @@ s_write_counts (lg_ctx_t *ctx)
         if (rc == 0)
             self->last_retention = zclock_mono ();
     }
-    return rc;
+    //  The counts of the lines read go with their offset (note 1)
+    return rc? rc: s_file_offset_write (self, ctx->db);
 }
 
 //  Write what is counted (the minute counts too when asked or due)
@@ -1303,6 +1316,7 @@ s_flush (s_intake_t *self, bool minutes)
         self->counts_due = zclock_mono () + self->counts_ms;
     }
     if (lg_server_run_duty (self->server, s_write_counts, "counts") == 0) {
+        self->saved_offset = self->t_saved_offset;
         for (s_window_t *w = (s_window_t *) zhashx_first (self->windows); w;
              w = (s_window_t *) zhashx_next (self->windows))
             if (w->incident)
@@ -1385,6 +1399,9 @@ s_lines_drain (s_intake_t *self, s_lines_t *lines, const char *source, const cha
             break;
         size_t size = (size_t) (newline - (lines->buf + start));
         lines->line_no++;
+        //  Past the line before it is taken: a write its event makes
+        //  carries an offset after it, so it is never read twice (note 1)
+        lines->consumed += (int64_t) size + 1;
         if (lines->discarding)
             lines->discarding = false;      //  the end of a line already counted
         else {
@@ -1392,7 +1409,6 @@ s_lines_drain (s_intake_t *self, s_lines_t *lines, const char *source, const cha
             s_eve_line (self, lines->buf + start, trimmed, source, where, lines->line_no);
         }
         start += size + 1;
-        lines->consumed += (int64_t) size + 1;
     }
     if (start)                          //  a sender that sent nothing has no buffer
         memmove (lines->buf, lines->buf + start, lines->len - start);
@@ -1721,11 +1737,16 @@ s_file_open (s_intake_t *self, bool resume)
     self->saved_offset = -1;
 }
 
-static void
-s_file_save (s_intake_t *self)
+//  The followed file's offset, line and first bytes, on db: alone, or in
+//  the transaction of what the lines read made (note 1), so that a crash
+//  after its COMMIT never reads them again. 0, or -2; t_saved_offset is
+//  what a COMMIT makes true. Nothing before the file was first opened
+static int
+s_file_offset_write (s_intake_t *self, lg_db_t *db)
 {
-    if (self->file_lines.consumed == self->saved_offset)
-        return;
+    self->t_saved_offset = self->saved_offset;
+    if (!self->file_inode || self->file_lines.consumed == self->saved_offset)
+        return 0;
     char inode [24], offset [24], line [24];
     snprintf (inode, sizeof inode, "%" PRIu64, self->file_inode);
     snprintf (offset, sizeof offset, "%" PRId64, self->file_lines.consumed);
@@ -1734,15 +1755,26 @@ s_file_save (s_intake_t *self)
     //  while the monitor was stopped (s_file_open)
     char *head = lg_db_hex (self->file_head, self->file_head_len);
     if (!head)
-        return;                 //  saved at the next poll
+        return -2;
     const char *params [] = { self->eve_file, inode, offset, line, head };
-    if (lg_db_run (self->db, "INSERT INTO eve_files (path, inode, read_offset, line_no, head)"
-                             " VALUES ($1, $2::bigint, $3::bigint, $4::bigint, $5::bytea)"
-                             " ON CONFLICT (path) DO UPDATE SET inode = excluded.inode,"
-                             " read_offset = excluded.read_offset, line_no = excluded.line_no,"
-                             " head = excluded.head, updated_at = now ()", 5, params))
-        self->saved_offset = self->file_lines.consumed;
+    int rc = lg_db_run (db, "INSERT INTO eve_files (path, inode, read_offset, line_no, head)"
+                            " VALUES ($1, $2::bigint, $3::bigint, $4::bigint, $5::bytea)"
+                            " ON CONFLICT (path) DO UPDATE SET inode = excluded.inode,"
+                            " read_offset = excluded.read_offset, line_no = excluded.line_no,"
+                            " head = excluded.head, updated_at = now ()", 5, params)? 0: -2;
     free (head);
+    if (rc == 0)
+        self->t_saved_offset = self->file_lines.consumed;
+    return rc;
+}
+
+//  The offset, when nothing else was written with it (saved at the next
+//  poll when it could not be)
+static void
+s_file_save (s_intake_t *self)
+{
+    if (s_file_offset_write (self, self->db) == 0)
+        self->saved_offset = self->t_saved_offset;
 }
 
 //  True when the followed file no longer holds what was read of it: it is

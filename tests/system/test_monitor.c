@@ -716,6 +716,55 @@ s_rule_off (uint64_t rule)
     rf_ok (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_DISABLE, &off));
 }
 
+/* REQ R16.1: a monitor that dies after the commit of an incident and its
+   evidence, before the followed file's offset is saved, reads those lines
+   again at its restart, and they count once: the offset is written in the
+   transaction of what its lines made. It was saved after it, alone, so the
+   restarted monitor attached the same five events to the incident again
+   (event_count 8, the evidence of three events written five times) */
+static void
+test_r16_1_crash_before_the_offset_is_saved_counts_nothing_twice (void **state)
+{
+    (void) state;
+    uint64_t rule = s_rule ("replayed-burst", 8830, 3, 600, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    //  All that is in the file read, and its offset saved
+    s_append_file ("");
+    struct stat st;
+    assert_int_equal (stat (s_eve_file, &st), 0);
+    rf_wait_sql ((long) st.st_size, "SELECT coalesce (max (read_offset), -1) FROM monitor.eve_files"
+                                    " WHERE path = '%s'",
+                 s_eve_file);
+    //  The offset cannot be written: the monitor dies waiting to write it
+    PGconn *holder = PQconnectdb (rf.admin);
+    PGresult *res = PQexec (holder, "BEGIN; LOCK TABLE monitor.eve_files IN EXCLUSIVE MODE");
+    bool held = PQresultStatus (res) == PGRES_COMMAND_OK;
+    PQclear (res);
+    s_append_alerts (1, 8830, 5, "2027-03-01T00:30:00Z");
+    long waiting = lg_test_wait_lock_waiters (rf.admin, "monitor", 1, 5000);
+    assert_int_equal (lg_test_proc_stop (&s_monitor, SIGKILL), 128 + SIGKILL);
+    //  A crash takes its sessions with it (this one would write once let go)
+    const char *sessions = "FROM pg_stat_activity WHERE usename = 'lgwan_monitor'"
+                           " AND datname = current_database ()";
+    rf_sqlf_long ("SELECT count (pg_terminate_backend (pid)) %s", sessions);
+    rf_wait_sql (0, "SELECT count(*) %s", sessions);
+    res = PQexec (holder, "COMMIT");
+    PQclear (res);
+    PQfinish (holder);
+    assert_true (held);
+    assert_true (waiting >= 1);
+    s_monitor_start ();
+    rf_wait_sql (5, "SELECT coalesce (max (event_count), 0) FROM monitor.incidents WHERE rule_id = %"
+                    PRIu64, rule);
+    zclock_sleep (600);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE rule_id = %"
+                                    PRIu64, rule), 1);
+    assert_int_equal (rf_sqlf_long ("SELECT event_count FROM monitor.incidents WHERE rule_id = %"
+                                    PRIu64, rule), 5);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.evidence e JOIN monitor.incidents i"
+                                    " ON i.id = e.incident_id WHERE i.rule_id = %" PRIu64, rule), 3);
+    s_rule_off (rule);
+}
+
 /* REQ X.3: a sensor's time that cannot be neither corrupts nor stops
    detection: it counts at the monitor's own time. Before 1970 once its
    offset is applied, an event indexed its window's buckets below zero and
@@ -2262,6 +2311,7 @@ main (void)
         cmocka_unit_test (test_r16_1_ids_past_bigint_refused),
         cmocka_unit_test (test_r16_1_allowlist_until_expiry),
         cmocka_unit_test (test_r16_1_restart_mid_burst_no_duplicate),
+        cmocka_unit_test (test_r16_1_crash_before_the_offset_is_saved_counts_nothing_twice),
         cmocka_unit_test (test_r16_1_operator_confirms_and_closes),
         cmocka_unit_test (test_x3_bad_input_counted_never_stops_intake),
         cmocka_unit_test (test_x3_oversized_sensor_frame_counted),
