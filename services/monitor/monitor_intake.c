@@ -74,7 +74,11 @@
        flow id, the alert's own time, signature, both addresses and
        ports), and a repeat of one it holds is counted apart
        (Stats detection.duplicates). Each delivery counted before, so
-       repeats alone could reach a threshold and isolation. An alert with
+       repeats alone could reach a threshold and isolation. The same
+       while the pair's incident is open: the events that attach to it are
+       counted in the window too (its latest threshold of them), and a
+       repeat attaches nothing; repeats added to the incident's event_count
+       and evidence before. An alert with
        no flow id or no time is never taken for a repeat: nothing tells it
        from a second alert alike.
        A window whose rule got another width keeps what it counted, each
@@ -222,6 +226,7 @@ typedef struct {
     const s_rule_t *rule;
     monitor_alert_t alert;
     int64_t at_us;
+    int64_t first_us;               //  an open's first_seen: its window's oldest as it crossed
     uint64_t opened;                //  the incident its write opened, told after COMMIT
 } s_op_t;
 
@@ -791,7 +796,7 @@ s_open (lg_ctx_t *ctx, s_intake_t *self, s_op_t *op)
     snprintf (sig, sizeof sig, "%" PRIu64, op->alert.signature_id);
     snprintf (count, sizeof count, "%u", op->rule->threshold);
     lg_clock_format (op->at_us, at, sizeof at);
-    int64_t first_us = s_window_first (w);
+    int64_t first_us = op->first_us;
     lg_clock_format (first_us && first_us < op->at_us? first_us: op->at_us, first, sizeof first);
     lg_clock_format (ctx->now_us, now, sizeof now);
     //  The pair's grace, as the table has it: a close through another
@@ -924,6 +929,9 @@ s_queue (s_intake_t *self, s_op_kind_t kind, s_window_t *w, const s_rule_t *rule
     op->rule = rule;
     op->alert = *alert;
     op->at_us = at_us;
+    //  As it crossed: the events that attach before the write count in
+    //  the window too, and can push its oldest out
+    op->first_us = kind == OP_OPEN? s_window_first (w): 0;
     //  An event sent without its time happened when it arrived (the
     //  proto's rule): its evidence says so. It said '', no time at all
     if (!*op->alert.timestamp)
@@ -1124,6 +1132,13 @@ s_take (void *arg, const monitor_alert_t *alert)
         s_window_t *w = s_conn_window (self, conn, rule->id);
         w->touched = self->mono;
         if (w->incident || w->opening) {
+            //  Counted in the window too, for what tells a repeat: one
+            //  attaches nothing (it added to the incident's event_count
+            //  and evidence, though the window counted it once)
+            if (s_window_count (w, rule, at_us, print) == -2) {
+                self->duplicates++;
+                continue;
+            }
             self->attached++;
             w->pending++;
             if (at_us > w->last_us)

@@ -2136,6 +2136,41 @@ test_r16_1_an_alert_delivered_twice_counts_once (void **state)
     s_rule_off (rule);
 }
 
+/* REQ R16.1: a repeat of an alert counts once also once its incident is
+   open: it adds nothing to the incident's event_count or evidence, and is
+   counted as detection.duplicates. Only the window before the threshold
+   knew repeats: the events attached to an open incident were all added,
+   so three alerts after the open, two of them repeats, made event_count 6
+   of 4 alerts and wrote the evidence of two alerts twice */
+static void
+test_r16_1_repeats_attach_nothing_to_an_open_incident (void **state)
+{
+    (void) state;
+    uint64_t rule = s_rule ("attached-once", 8831, 3, 600, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT);
+    uint64_t matched = s_counter ("detection.matched");
+    uint64_t duplicates = s_counter ("detection.duplicates");
+    s_append_alerts (1, 8831, 2, "2027-02-28T23:55:01Z");
+    char *third = s_eve_line (1, 8831, "Misc activity", 1, "2027-02-28T23:55:03Z");
+    char *fourth = s_eve_line (1, 8831, "Misc activity", 1, "2027-02-28T23:55:04Z");
+    s_append_file (third);
+    rf_wait_sql (1, "SELECT count(*) FROM monitor.incidents WHERE rule_id = %" PRIu64
+                    " AND event_count = 3", rule);
+    //  One more alert, then it and the one that crossed again
+    s_append_file (fourth);
+    s_append_file (fourth);
+    s_append_file (third);
+    s_wait_counter ("detection.matched", matched + 6);
+    zclock_sleep (600);
+    assert_int_equal (rf_sqlf_long ("SELECT event_count FROM monitor.incidents WHERE rule_id = %"
+                                    PRIu64, rule), 4);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.evidence e JOIN monitor.incidents i"
+                                    " ON i.id = e.incident_id WHERE i.rule_id = %" PRIu64, rule), 2);
+    assert_int_equal (s_counter ("detection.duplicates"), duplicates + 2);
+    zstr_free (&third);
+    zstr_free (&fourth);
+    s_rule_off (rule);
+}
+
 /* REQ R16.1: a rule's window is exact: two events less than the window
    apart count together, two as far apart as the window do not. Window
    32 s, threshold 2: events 31.2 s apart open the incident. Counted in 32
@@ -2348,6 +2383,7 @@ main (void)
         cmocka_unit_test (test_r16_1_no_evidence_for_a_closed_incident),
         cmocka_unit_test (test_r16_1_every_request_refuses_ids_past_bigint),
         cmocka_unit_test (test_r16_1_an_alert_delivered_twice_counts_once),
+        cmocka_unit_test (test_r16_1_repeats_attach_nothing_to_an_open_incident),
         cmocka_unit_test_teardown (test_r16_1_window_counts_events_less_than_its_span_apart,
                                    rf_clock_back),
         cmocka_unit_test (test_r16_1_unattributed_samples_are_the_latest),
