@@ -131,23 +131,23 @@ s_rule_set (lg_ctx_t *ctx)
 {
     const Lgwan__V1__Rule *r = ctx->request->rule_set->rule;
     if (!r)
-        return INVALID (ctx, NULL, "rule is mandatory");
+        return INVALID (ctx, "R16.1", "rule is mandatory");
     size_t name_len = strlen (r->name);
     if (name_len == 0 || name_len > 128)
-        return INVALID (ctx, NULL, "rule name is 1-128 bytes");
+        return INVALID (ctx, "R16.1", "rule name is 1-128 bytes");
     if (strlen (r->category) > 127)
-        return INVALID (ctx, NULL, "category is at most 127 bytes");
+        return INVALID (ctx, "R16.1", "category is at most 127 bytes");
     if (r->window_seconds < 1 || r->window_seconds > 86400)
-        return INVALID (ctx, NULL, "window_seconds is 1-86400");
+        return INVALID (ctx, "R16.1", "window_seconds is 1-86400");
     if (r->threshold < 1 || r->threshold > 1000)
-        return INVALID (ctx, NULL, "threshold is 1-1000");
+        return INVALID (ctx, "R16.1", "threshold is 1-1000");
     if (r->max_severity > 255)
-        return INVALID (ctx, NULL, "max_severity is 0-255");
+        return INVALID (ctx, "R16.1", "max_severity is 0-255");
     if (r->grace_seconds > 2592000)
-        return INVALID (ctx, NULL, "grace_seconds is at most 2592000 (30 days)");
+        return INVALID (ctx, "R16.1", "grace_seconds is at most 2592000 (30 days)");
     if (r->action != LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT
     &&  r->action != LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT_AND_ISOLATE)
-        return INVALID (ctx, NULL, "action is RULE_ACTION_INCIDENT or RULE_ACTION_INCIDENT_AND_ISOLATE");
+        return INVALID (ctx, "R16.1", "action is RULE_ACTION_INCIDENT or RULE_ACTION_INCIDENT_AND_ISOLATE");
     char id [24], sev [16], sig [24], win [16], thr [16], act [8], now [40], grace [16];
     snprintf (id, sizeof id, "%" PRIu64, r->id);
     snprintf (sev, sizeof sev, "%u", r->max_severity);
@@ -291,12 +291,13 @@ s_allow_add (lg_ctx_t *ctx)
     const char *reason = ctx->request->reason && *ctx->request->reason? ctx->request->reason: a->reason;
     size_t len = strlen (reason);
     if (len == 0 || len > 1024)
-        return INVALID (ctx, NULL, "an allow-list entry records its reason (1-1024 bytes)");
+        return INVALID (ctx, "X.1", "an allow-list entry records its reason (1-1024 bytes)");
     int64_t expires;
     if (!*a->expires_at || lg_clock_parse (a->expires_at, &expires))
-        return INVALID (ctx, NULL, "expires_at is mandatory, RFC 3339");
+        return INVALID (ctx, "R16.1", "an allow-list entry expires: expires_at is mandatory,"
+                        " RFC 3339");
     if (expires <= ctx->now_us)
-        return INVALID (ctx, NULL, "expires_at %s is not in the future", a->expires_at);
+        return INVALID (ctx, "R16.1", "expires_at %s is not in the future", a->expires_at);
     char conn [24], sig [24], exp [40], now [40];
     snprintf (conn, sizeof conn, "%" PRIu64, a->connection);
     snprintf (sig, sizeof sig, "%" PRIu64, a->signature_id);

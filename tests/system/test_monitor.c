@@ -582,6 +582,70 @@ test_r16_1_ids_past_bigint_refused (void **state)
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.allowlist"), entries);
 }
 
+/* REQ R16.1 X.1: a rule out of bounds, and an allow-list entry without its
+   reason or its expiry, are refused INVALID_ARGUMENT naming the rule (R16.1;
+   X.1 for the reason an entry records), and nothing is written. They named
+   no requirement, so a refusal did not say which rule it applied. */
+static void
+test_r16_1_x1_rule_and_entry_refusals_name_their_rule (void **state)
+{
+    (void) state;
+    long rules = rf_sqlf_long ("SELECT count(*) FROM monitor.rules");
+    long entries = rf_sqlf_long ("SELECT count(*) FROM monitor.allowlist");
+    char long_name [130], long_category [129];
+    memset (long_name, 'n', 129);
+    long_name [129] = 0;
+    memset (long_category, 'c', 128);
+    long_category [128] = 0;
+    const struct {
+        const char *name, *category;
+        uint32_t window, threshold, severity, grace;
+        Lgwan__V1__RuleAction action;
+    } bad [] = {
+        { "",        "", 60,    3,    2,   0,       LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT },
+        { long_name, "", 60,    3,    2,   0,       LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT },
+        { "r", long_category, 60, 3,  2,   0,       LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT },
+        { "r",       "", 0,     3,    2,   0,       LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT },
+        { "r",       "", 86401, 3,    2,   0,       LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT },
+        { "r",       "", 60,    0,    2,   0,       LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT },
+        { "r",       "", 60,    1001, 2,   0,       LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT },
+        { "r",       "", 60,    3,    256, 0,       LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT },
+        { "r",       "", 60,    3,    2,   2592001, LGWAN__V1__RULE_ACTION__RULE_ACTION_INCIDENT },
+        { "r",       "", 60,    3,    2,   0,       (Lgwan__V1__RuleAction) 0 },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        Lgwan__V1__Rule rule = LGWAN__V1__RULE__INIT;
+        rule.name = (char *) bad [i].name;
+        rule.category = (char *) bad [i].category;
+        rule.window_seconds = bad [i].window;
+        rule.threshold = bad [i].threshold;
+        rule.max_severity = bad [i].severity;
+        rule.grace_seconds = bad [i].grace;
+        rule.action = bad [i].action;
+        Lgwan__V1__RuleSet set = LGWAN__V1__RULE_SET__INIT;
+        set.rule = &rule;
+        rf_refused (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &set),
+                    LGWAN__V1__CODE__INVALID_ARGUMENT, "R16.1");
+    }
+    Lgwan__V1__RuleSet empty = LGWAN__V1__RULE_SET__INIT;
+    rf_refused (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_RULE_SET, &empty),
+                LGWAN__V1__CODE__INVALID_ARGUMENT, "R16.1");
+    Lgwan__V1__AllowlistAdd add = LGWAN__V1__ALLOWLIST_ADD__INIT;
+    add.signature_id = 7;
+    add.expires_at = (char *) "2027-03-01T01:00:00Z";
+    rf_refused (s_ask (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_ALLOWLIST_ADD, &add, ""),
+                LGWAN__V1__CODE__INVALID_ARGUMENT, "X.1");
+    add.reason = (char *) "scan";
+    add.expires_at = (char *) "soon";
+    rf_refused (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_ALLOWLIST_ADD, &add),
+                LGWAN__V1__CODE__INVALID_ARGUMENT, "R16.1");
+    add.expires_at = (char *) "2020-01-01T00:00:00Z";
+    rf_refused (s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_ALLOWLIST_ADD, &add),
+                LGWAN__V1__CODE__INVALID_ARGUMENT, "R16.1");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.rules"), rules);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.allowlist"), entries);
+}
+
 /* REQ R16.1: an allow-listed signature never opens an incident; after the
    entry expires, the same alerts do. An entry for everything is refused. */
 static void
@@ -2344,6 +2408,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_r16_1_eve_threshold_opens_one_confirmed_incident),
         cmocka_unit_test (test_r16_1_ids_past_bigint_refused),
+        cmocka_unit_test (test_r16_1_x1_rule_and_entry_refusals_name_their_rule),
         cmocka_unit_test (test_r16_1_allowlist_until_expiry),
         cmocka_unit_test (test_r16_1_restart_mid_burst_no_duplicate),
         cmocka_unit_test (test_r16_1_crash_before_the_offset_is_saved_counts_nothing_twice),
