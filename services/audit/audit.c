@@ -385,6 +385,12 @@ s_cancelled (lg_ctx_t *ctx)
 
 //  ---------------------------------------------------------------------------
 
+//  Staff: the catalogue (the operating body's rules), opening and closing
+//  audits (the operating body's decisions, a closing's conditions checked
+//  here, R15.2). An auditor's alone: a finding and a verification, the
+//  judgements the remediation and, insufficient, a suspension follow
+//  (DESIGN, roles: "auditor (audits, findings, verification)"; R15.3);
+//  an operator's certificate made both
 #define STAFF_WRITERS   (LG_ROLE_OPERATOR | LG_ROLE_AUDITOR)
 
 static const lg_route_t s_routes [] = {
@@ -401,13 +407,13 @@ static const lg_route_t s_routes [] = {
     { LGWAN__V1__REQUEST__BODY_AUDIT_LIST, audit_list, LG_ROLE_READERS | LG_ROLE_PROVIDER,
       LG_ROUTE_READ, "R15.1" },
     { LGWAN__V1__REQUEST__BODY_AUDIT_CLOSE, audit_close, STAFF_WRITERS, LG_ROUTE_WRITE, "R15.2" },
-    { LGWAN__V1__REQUEST__BODY_FINDING_RECORD, audit_finding_record, STAFF_WRITERS,
+    { LGWAN__V1__REQUEST__BODY_FINDING_RECORD, audit_finding_record, LG_ROLE_AUDITOR,
       LG_ROUTE_WRITE, "R15.2" },
     //  Only a provider, for its own requests (the handler): another role is
     //  refused here, before a worker, a transaction and a stored answer
     { LGWAN__V1__REQUEST__BODY_REMEDIATION_REPORT, audit_remediation_report, LG_ROLE_PROVIDER,
       LG_ROUTE_WRITE, "R15.2" },
-    { LGWAN__V1__REQUEST__BODY_REMEDIATION_VERIFY, audit_remediation_verify, STAFF_WRITERS,
+    { LGWAN__V1__REQUEST__BODY_REMEDIATION_VERIFY, audit_remediation_verify, LG_ROLE_AUDITOR,
       LG_ROUTE_WRITE, "R15.2" },
     { LGWAN__V1__REQUEST__BODY_REMEDIATION_WITHDRAW, audit_remediation_withdraw,
       LG_ROLE_OPERATOR, LG_ROUTE_WRITE, "R15.2" },

@@ -20,7 +20,8 @@
        rejected or cancelled, in audit's copy of the registry). An audit's
        scope names only services in effect that the provider holds a role
        in (R15.1): a cancelled service, or one whose hosting provider is
-       cancelled, is refused (FAILED_PRECONDITION). A finding
+       cancelled, is refused (FAILED_PRECONDITION). A finding is an
+       auditor's (auditor certificate; an operator's was taken too) and
        names a catalogue control that applies to a role the provider holds
        in a service in effect (a facility control to a facility provider),
        and a severity of the policy table. One that requires remediation
@@ -30,9 +31,11 @@
        ended and at most the policy's deadline_max_days ahead: PostgreSQL
        would take 'infinity', a deadline never overdue nor reminded of.
     3. Only the provider itself reports remediation (provider certificate,
-       its provider_id); staff verify a reported request as sufficient
-       (accepted) or insufficient with a reason (R15.2, R15.3), which the
-       orchestrator may follow with a suspension. An insufficient request
+       its provider_id); an auditor (auditor certificate: an operator's
+       was taken too, DESIGN gives verification to the auditor) verifies a
+       reported request as sufficient (accepted) or insufficient with a
+       reason (R15.2, R15.3), which the orchestrator may follow with a
+       suspension. An insufficient request
        may be reported again, by a fresh deadline: as many days after the
        verdict as it was first given (R15.3; it kept its first deadline and
        a verdict given after it made it overdue at once). An operator

@@ -180,10 +180,10 @@ s_plan (uint64_t provider)
     return id;
 }
 
-//  A finding whose evidence is effective on evidence_on
+//  A finding asked by who, whose evidence is effective on evidence_on
 static lg_reply_t *
-s_finding_evidenced (uint64_t audit, const char *control, const char *severity, bool remediate,
-                     const char *deadline_on, const char *evidence_on)
+s_finding_as (const char *who, uint64_t audit, const char *control, const char *severity,
+              bool remediate, const char *deadline_on, const char *evidence_on)
 {
     Lgwan__V1__Evidence evidence = LGWAN__V1__EVIDENCE__INIT;
     evidence.reference = (char *) "監査調書 2027-007";
@@ -198,7 +198,15 @@ s_finding_evidenced (uint64_t audit, const char *control, const char *severity, 
     f.evidence = list;
     f.n_evidence = 1;
     f.deadline_on = (char *) deadline_on;
-    return s_ask ("auditor", AU_BODY (FINDING_RECORD), &f);
+    return s_ask (who, AU_BODY (FINDING_RECORD), &f);
+}
+
+//  An auditor's finding whose evidence is effective on evidence_on
+static lg_reply_t *
+s_finding_evidenced (uint64_t audit, const char *control, const char *severity, bool remediate,
+                     const char *deadline_on, const char *evidence_on)
+{
+    return s_finding_as ("auditor", audit, control, severity, remediate, deadline_on, evidence_on);
 }
 
 static lg_reply_t *
@@ -242,13 +250,19 @@ s_report (const char *who, uint64_t remediation)
 }
 
 static lg_reply_t *
-s_verify (uint64_t remediation, bool sufficient, const char *reason)
+s_verify_as (const char *who, uint64_t remediation, bool sufficient, const char *reason)
 {
     Lgwan__V1__RemediationVerify v = LGWAN__V1__REMEDIATION_VERIFY__INIT;
     v.remediation = remediation;
     v.sufficient = sufficient;
     v.reason = (char *) reason;
-    return s_ask_why ("auditor", "", AU_BODY (REMEDIATION_VERIFY), &v);
+    return s_ask_why (who, "", AU_BODY (REMEDIATION_VERIFY), &v);
+}
+
+static lg_reply_t *
+s_verify (uint64_t remediation, bool sufficient, const char *reason)
+{
+    return s_verify_as ("auditor", remediation, sufficient, reason);
 }
 
 static char *
@@ -1398,9 +1412,9 @@ test_r15_1_requests_refuse_ids_past_bigint (void **state)
         { "audit_get", "viewer", "R15.1" },
         { "audit_list", "viewer", "R15.1" },
         { "audit_close", "operator", "R15.2" },
-        { "finding_record", "operator", "R15.2" },
+        { "finding_record", "auditor", "R15.2" },
         { "remediation_report", "provider1", "R15.2" },
-        { "remediation_verify", "operator", "R15.2" },
+        { "remediation_verify", "auditor", "R15.2" },
         { "remediation_withdraw", "operator", "R15.2" },
         { "remediation_get", "viewer", "R15.2" },
         { "remediation_list", "viewer", "R15.2" },
@@ -1662,6 +1676,41 @@ test_x3_remediation_report_only_from_a_provider (void **state)
         rf_refused (reply, RF_CODE (PERMISSION_DENIED), "X.3");
     }
     s_assert_status (s_remediation_facility, "requested");
+}
+
+/* REQ X.3 R15.3: only an auditor certificate records a finding and
+   verifies a reported remediation (DESIGN, roles: "auditor (audits,
+   findings, verification)"): an operator's, or any other role's, is
+   refused PERMISSION_DENIED by the server and nothing is stored, no
+   finding, no verdict, no step, no answer in audit.requests. An operator's
+   certificate recorded findings and gave verdicts, an insufficient one the
+   orchestrator's cue to suspend */
+static void
+test_x3_only_an_auditor_finds_and_verifies (void **state)
+{
+    (void) state;
+    uint64_t audit = s_plan (1);
+    uint64_t id = s_remediation (audit, "R5.1-technical", "high", "");
+    rf_ok (s_report ("provider1", id));
+    const char *others [] = { "operator", "reviewer", "viewer", "service", "provider1" };
+    long requests = rf_sqlf_long ("SELECT count(*) FROM audit.requests");
+    long findings = rf_sqlf_long ("SELECT count(*) FROM audit.findings");
+    for (size_t i = 0; i < sizeof others / sizeof others [0]; i++) {
+        lg_reply_t *reply = s_verify_as (others [i], id, false, "不十分");
+        assert_non_null (strstr (reply->status->message, "may not call remediation_verify"));
+        rf_refused (reply, RF_CODE (PERMISSION_DENIED), "X.3");
+        rf_refused (s_finding_as (others [i], audit, "R5.1-technical", "high", true, "",
+                                  "2027-02-15"), RF_CODE (PERMISSION_DENIED), "X.3");
+    }
+    s_assert_status (id, "reported");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.remediation_steps"
+                                    " WHERE remediation_id = %" PRIu64, id), 1);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.findings"), findings);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.requests"), requests);
+    assert_int_equal (s_replayed (AU_EVENT (REMEDIATION_INSUFFICIENT), id, 0), 0);
+    //  The auditor's verdict is taken
+    rf_ok (s_verify (id, true, "是正を確認"));
+    s_assert_status (id, "accepted");
 }
 
 /* REQ R15.1: only a qualified provider is audited and has findings
@@ -1974,6 +2023,7 @@ main (void)
         cmocka_unit_test (test_r15_1_finding_refused_once_the_provider_is_cancelled),
         cmocka_unit_test (test_x3_actor_and_reason_bounds),
         cmocka_unit_test (test_x3_remediation_report_only_from_a_provider),
+        cmocka_unit_test (test_x3_only_an_auditor_finds_and_verifies),
         cmocka_unit_test (test_r15_1_only_a_qualified_provider_is_audited),
         cmocka_unit_test_teardown (test_r15_1_cancelled_while_audit_was_down_is_not_overdue,
                                    rf_clock_back),

@@ -225,12 +225,13 @@ static const ctl_command_t s_commands [] = {
     { "audit",    "compliance", "compliance_get", NULL, NULL,
       "a provider's compliance: open findings, overdue requests, last audit (--provider)" },
     { "finding",  "record", "finding_record", NULL, NULL,
-      "a finding of --audit against --control with --severity, --description, --evidence JSON,"
-      " --requires-remediation, --deadline-on (R15.2)" },
+      "an auditor's finding of --audit against --control with --severity, --description,"
+      " --evidence JSON, --requires-remediation, --deadline-on (R15.2)" },
     { "remediation", "report", "remediation_report", NULL, NULL,
       "the provider reports --remediation with --report and --evidence JSON (R15.2)" },
     { "remediation", "verify", "remediation_verify", NULL, NULL,
-      "verify a reported --remediation: --sufficient, or insufficient with --reason (R15.2, R15.3)" },
+      "an auditor verifies a reported --remediation: --sufficient, or insufficient with --reason"
+      " (R15.2, R15.3)" },
     { "remediation", "withdraw", "remediation_withdraw", NULL, NULL,
       "an operator withdraws an open --remediation, with --reason: a finding recorded in error,"
       " the service concerned cancelled (R15.2)" },
