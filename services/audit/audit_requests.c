@@ -1249,12 +1249,13 @@ audit_remediation_list (lg_ctx_t *ctx)
     s_id (after, sizeof after, l->after_id);
     const char *params [] = { text, l->status, l->overdue_only? "t": "f", after, count };
     PGresult *res;
-    //  By deadline: the next page comes after the last of this one in that
-    //  order (a deadline moves only later, by an insufficient verdict: such
-    //  a request may show again on a later page). The request after_id names is one
-    //  of the list's provider (another provider's would place its deadline
-    //  among ours), else NOT_FOUND, as for one that does not exist: the
-    //  page was empty, and read as the end of the list
+    //  By id, oldest first: the next page comes after the last of this one
+    //  by a key that never changes. By deadline, which an insufficient
+    //  verdict moves later, a request moved from a page read showed again
+    //  on a later one, and moving the page's last moved the cursor past
+    //  requests never shown. The request after_id names is one of the
+    //  list's provider, else NOT_FOUND, as for one that does not exist:
+    //  the page was empty, and read as the end of the list
     if (l->after_id) {
         int rc = lg_ctx_query (ctx, &res, "SELECT 1 FROM remediation_requests WHERE id = $2::bigint"
                                " AND ($1::bigint = 0 OR provider_id = $1::bigint)", 2,
@@ -1270,10 +1271,8 @@ audit_remediation_list (lg_ctx_t *ctx)
                            " WHERE ($1::bigint = 0 OR r.provider_id = $1::bigint)"
                            " AND ($2 = '' OR r.status = $2)"
                            " AND (NOT $3::boolean OR r.overdue_at IS NOT NULL)"
-                           " AND ($4::bigint = 0 OR (r.deadline, r.id) > (SELECT a.deadline, a.id"
-                           "  FROM remediation_requests a WHERE a.id = $4::bigint"
-                           "  AND ($1::bigint = 0 OR a.provider_id = $1::bigint)))"
-                           " ORDER BY r.deadline, r.id LIMIT $5::integer", 5, params);
+                           " AND r.id > $4::bigint"
+                           " ORDER BY r.id LIMIT $5::integer", 5, params);
     if (rc)
         return rc;
     Lgwan__V1__RemediationListReply *reply =

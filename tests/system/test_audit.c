@@ -823,15 +823,14 @@ test_r15_1_cancelled_provider_closes_audits (void **state)
                                     " 2027-03-25'", audit), 1);
 }
 
-/* REQ R15.1 R15.2: audits (newest first) and remediation requests (by
-   deadline) are read page by page; none is left out (both lists stopped
+/* REQ R15.1 R15.2: audits (newest first) and remediation requests (oldest
+   first) are read page by page; none is left out (both lists stopped
    silently at 1,000) */
 
 typedef struct {
     uint64_t provider;                  //  0: all
     uint32_t limit;
     uint64_t last;                      //  the last listed
-    char last_deadline [64];            //  remediations: its deadline
 } s_pages_t;
 
 //  One page of AuditList, newest first (lg_test_pages)
@@ -856,7 +855,7 @@ s_audit_page (void *arg, uint64_t after, size_t *items, uint64_t *last_id)
     return next;
 }
 
-//  One page of RemediationList, by deadline then id (lg_test_pages)
+//  One page of RemediationList, oldest first (lg_test_pages)
 static uint64_t
 s_remediation_page (void *arg, uint64_t after, size_t *items, uint64_t *last_id)
 {
@@ -871,10 +870,7 @@ s_remediation_page (void *arg, uint64_t after, size_t *items, uint64_t *last_id)
     assert_true (page->n_remediations <= (l->limit? l->limit: 50));
     for (size_t i = 0; i < page->n_remediations; i++) {
         const Lgwan__V1__Remediation *r = page->remediations [i];
-        //  One format, UTC: text order is time order
-        int order = strcmp (r->deadline, l->last_deadline);
-        assert_true (order > 0 || (order == 0 && r->id > l->last));
-        snprintf (l->last_deadline, sizeof l->last_deadline, "%s", r->deadline);
+        assert_true (r->id > l->last);
         *last_id = l->last = r->id;
         if (l->provider)
             assert_int_equal (r->provider, l->provider);
@@ -888,14 +884,14 @@ s_remediation_page (void *arg, uint64_t after, size_t *items, uint64_t *last_id)
 static long
 s_audit_pages (uint32_t limit)
 {
-    s_pages_t list = { 0, limit, UINT64_MAX, "" };
+    s_pages_t list = { 0, limit, UINT64_MAX };
     return lg_test_pages (s_audit_page, &list);
 }
 
 static long
 s_remediation_pages (uint64_t provider, uint32_t limit)
 {
-    s_pages_t list = { provider, limit, 0, "" };
+    s_pages_t list = { provider, limit, 0 };
     return lg_test_pages (s_remediation_page, &list);
 }
 
@@ -1997,6 +1993,67 @@ test_x1_finding_and_report_are_in_the_chain (void **state)
     lgwan__v1__event__free_unpacked (event, NULL);
 }
 
+/* REQ R15.3 R15.2: a client paging through RemediationList sees every
+   request once while an insufficient verdict moves a deadline between its
+   pages: the list is by id, which never changes. By deadline, a request
+   of a page read whose deadline moved showed again on a later page, or,
+   the page's last, moved the cursor past requests never shown */
+static void
+test_r15_3_list_pages_while_a_deadline_moves (void **state)
+{
+    (void) state;
+    rf_set_clock ("2027-09-01T00:00:00Z");
+    uint64_t audit = s_plan (1);
+    //  Three requests of the furthest deadline; the first will move past
+    //  the others, whether its page ends with it or with the next
+    uint64_t moved = s_remediation (audit, "R11.1-3", "high", "2028-08-30");
+    uint64_t other = s_remediation (audit, "R11.1-5", "high", "2028-08-30");
+    s_remediation (audit, "R11.1-5", "medium", "2028-08-30");
+    rf_ok (s_report ("provider1", moved));
+    long total = rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests"
+                               " WHERE provider_id = 1");
+    uint64_t *seen = (uint64_t *) calloc ((size_t) total + 8, sizeof *seen);
+    size_t n_seen = 0;
+    bool verdict = false, other_seen = false;
+    uint64_t after = 0;
+    do {
+        Lgwan__V1__RemediationList q = LGWAN__V1__REMEDIATION_LIST__INIT;
+        q.provider = 1;
+        q.after_id = after;
+        q.limit = 2;
+        lg_reply_t *reply = s_ask ("auditor", AU_BODY (REMEDIATION_LIST), &q);
+        rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
+        const Lgwan__V1__RemediationListReply *page = reply->remediation_list;
+        for (size_t i = 0; i < page->n_remediations; i++) {
+            uint64_t id = page->remediations [i]->id;
+            for (size_t j = 0; j < n_seen; j++)
+                if (seen [j] == id)
+                    fail_msg ("remediation request %" PRIu64 " listed twice", id);
+            assert_true (n_seen < (size_t) total);
+            seen [n_seen++] = id;
+            other_seen |= id == other;
+        }
+        after = page->next_after_id;
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        //  Right after the page that listed it: insufficient, a fresh
+        //  deadline 2028-09-07, past every other request's
+        if (!verdict && n_seen && (seen [n_seen - 1] == moved
+                               ||  (n_seen > 1 && seen [n_seen - 2] == moved))) {
+            rf_set_clock ("2027-09-09T00:00:00Z");
+            rf_ok (s_verify (moved, false, "不十分"));
+            assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM audit.remediation_requests"
+                                            " WHERE id = %" PRIu64 " AND deadline > (SELECT"
+                                            " max (deadline) FROM audit.remediation_requests"
+                                            " WHERE id <> %" PRIu64 ")", moved, moved), 1);
+            verdict = true;
+        }
+    } while (after);
+    free (seen);
+    assert_true (verdict);
+    assert_true (other_seen);
+    assert_int_equal ((long) n_seen, total);
+}
+
 int
 main (void)
 {
@@ -2032,6 +2089,7 @@ main (void)
         cmocka_unit_test_teardown (test_r15_3_insufficient_gets_a_fresh_deadline, rf_clock_back),
         cmocka_unit_test (test_r15_2_operator_withdraws_a_request),
         cmocka_unit_test (test_x1_finding_and_report_are_in_the_chain),
+        cmocka_unit_test_teardown (test_r15_3_list_pages_while_a_deadline_moves, rf_clock_back),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

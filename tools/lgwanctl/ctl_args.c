@@ -238,7 +238,8 @@ static const ctl_command_t s_commands [] = {
     { "remediation", "show", "remediation_get", NULL, NULL,
       "one remediation request by --remediation" },
     { "remediation", "list", "remediation_list", NULL, NULL,
-      "remediation requests by deadline, by --provider, --status, --overdue-only; page with --after-id" },
+      "remediation requests, oldest first, by --provider, --status, --overdue-only; page with"
+      " --after-id" },
     { "rule",     "set",    "rule_set",       NULL, NULL,
       "create (no id) or replace a detection rule: --rule JSON {name, category, maxSeverity,"
       " signatureId, windowSeconds, threshold, action, graceSeconds} (R16.1)" },
