@@ -21,7 +21,7 @@ static char s_tag [24];
 static lg_reply_t *
 s_request (lg_client_t *client, unsigned body_case, void *body)
 {
-    lg_reply_t *reply = lg_test_call (client, body_case, body, "");
+    lg_reply_t *reply = lg_test_call (client, body_case, body, "bench");
     if (!reply || !reply->status || reply->status->code != LGWAN__V1__CODE__OK) {
         fprintf (stderr, "bench_enforcement: request %u refused: %s\n", body_case,
                  reply && reply->status? reply->status->message: "no reply");

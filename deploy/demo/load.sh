@@ -101,8 +101,10 @@ as "$OPERATOR" contacts change file --kind CHANGE_NOTIFICATION --subject provide
                  "replaceContacts":true}'
 
 #   The ASP segment pools and a connection of the service (R12.1, R5.2, R11.3)
-as "$OPERATOR" pool-v4 pool add --name asp-v4 --prefix 198.18.0.0/15
-as "$OPERATOR" pool-v6 pool add --name asp-v6 --prefix 2001:db8:100::/40
+as "$OPERATOR" pool-v4 pool add --name asp-v4 --prefix 198.18.0.0/15 \
+    --reason "ASPセグメント（IPv4）の設定"
+as "$OPERATOR" pool-v6 pool add --name asp-v6 --prefix 2001:db8:100::/40 \
+    --reason "ASPセグメント（IPv6）の設定"
 as "$OPERATOR" connection connection apply --service 1 --router rt-tokyo-01 \
     --line-carrier "NTT 閉域網" --bandwidth-class 100M --ipv4-prefix-length 24 \
     --ipv6-prefix-length 56
@@ -111,7 +113,8 @@ as "$REVIEWER" connection-decide connection decide --connection 1 --outcome OUTC
     --reason 接続要件を満たす
 as "$OPERATOR" server server register --connection 1 --name web01 --address 198.18.16.10 \
     --ports '[{"port":443,"protocol":"tcp"}]' --external-facing true \
-    --firewall-record FW-2026-001 --access-control-record ACL-2026-007
+    --firewall-record FW-2026-001 --access-control-record ACL-2026-007 \
+    --reason "申請受付サーバの設置"
 
 #   Audit (R15): audit follows the registry by itself; wait until it has
 #   applied everything above (its cursor reaches the registry's head), so

@@ -11,7 +11,8 @@
        commits on what the other is changing.
     2. Pools are data (PoolAdd); they never overlap (an exclusion constraint).
        A pool, like a server (point 5), has no versions: its row names who
-       added it, when, and the request's reason (X.1).
+       added it, when, and the request's reason (X.1), which is mandatory
+       (reg_reason_given: none is refused, nothing added).
     3. On approval, each requested prefix is allocated from the first pool of
        its family with room: under a per-pool transaction lock (so two
        replicas take turns, as NetBox learnt), the next aligned block after
@@ -24,11 +25,11 @@
     5. A server's address lies inside its connection's allocation (R5.2); its
        ports and protocols are recorded (R11.3); an external-facing server
        needs a firewall and an access-control record (R11.6), and who
-       registered it, when and why are on its row (X.1). An address is
-       one server among the servers whose allocation is not released: a
-       release marks the servers inside it (released_at, a trigger of
-       migration 008), kept as history, and the connection given the block
-       next registers its servers at the same addresses.
+       registered it, when and why (a reason is mandatory) are on its row
+       (X.1). An address is one server among the servers whose allocation
+       is not released: a release marks the servers inside it (released_at,
+       a trigger of migration 008), kept as history, and the connection
+       given the block next registers its servers at the same addresses.
     6. A connection no longer in effect keeps its addresses (decommissioning)
        until isolation reports it decommissioned; a duty then releases them,
        and the release is a new version of the connection like every other
@@ -130,7 +131,8 @@ int
 reg_pool_add (lg_ctx_t *ctx)
 {
     const Lgwan__V1__PoolAdd *a = ctx->request->pool_add;
-    if (reg_check_text (ctx, "name", a->name, 64, true))
+    if (reg_reason_given (ctx, "a pool")
+    ||  reg_check_text (ctx, "name", a->name, 64, true))
         return -1;
     int family, length;
     u128 value;
@@ -999,6 +1001,8 @@ int
 reg_server_register (lg_ctx_t *ctx)
 {
     const Lgwan__V1__ServerRegister *r = ctx->request->server_register;
+    if (reg_reason_given (ctx, "a server"))
+        return -1;
     if (r->connection == 0)
         return INVALID (ctx, "R5.2", "connection is mandatory");
     if (reg_check_text (ctx, "name", r->name, 128, true))

@@ -266,10 +266,13 @@ s_pack (const ProtobufCMessage *msg, size_t *size)
 
 //  Requests the registry must accept, in order: its starting state, and
 //  valid requests to mutate one field at a time (past most checks, to the
-//  rules behind them)
+//  rules behind them). The body is the first member (the mutation takes
+//  it), a reason (X.1: a pool says why) after it
 static const char *s_seeds [] [2] = {
-    { "operator", "{\"poolAdd\": {\"name\": \"v4\", \"prefix\": \"198.18.0.0/24\"}}" },
-    { "operator", "{\"poolAdd\": {\"name\": \"v6\", \"prefix\": \"2001:db8:100::/40\"}}" },
+    { "operator", "{\"poolAdd\": {\"name\": \"v4\", \"prefix\": \"198.18.0.0/24\"},"
+                  " \"reason\": \"試験\"}" },
+    { "operator", "{\"poolAdd\": {\"name\": \"v6\", \"prefix\": \"2001:db8:100::/40\"},"
+                  " \"reason\": \"試験\"}" },
     { "operator", "{\"providerApply\": {\"nameJa\": \"事業者A\", \"entityType\": \"PRIVATE_CORPORATION\","
                   " \"corporateNumber\": \"7123456789012\", \"contacts\": ["
                   "{\"kind\": \"CONTACT_EMERGENCY_RESPONSE\", \"name\": \"緊急\"},"

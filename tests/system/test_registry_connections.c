@@ -1430,6 +1430,54 @@ test_x1_pools_and_servers_say_who_and_why (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+/* REQ X.1: every change says who and why: PoolAdd and ServerRegister
+   without a reason (none, or blank) are refused INVALID_ARGUMENT naming X.1
+   and add nothing, for staff and a provider alike (before, both were
+   accepted and '' was recorded as the reason on the pool's or the server's
+   row, the only record either has) */
+static void
+test_x1_pools_and_servers_need_a_reason (void **state)
+{
+    (void) state;
+    long pools = rf_count ("pools");
+    Lgwan__V1__PoolAdd add = LGWAN__V1__POOL_ADD__INIT;
+    add.name = (char *) "asp-v4-why";
+    add.prefix = (char *) "198.18.51.0/28";
+    rf_refused (rf_ask_why ("operator", "", RF_BODY (POOL_ADD), &add),
+                RF_CODE (INVALID_ARGUMENT), "X.1");
+    rf_refused (rf_ask_why ("operator", " \t ", RF_BODY (POOL_ADD), &add),
+                RF_CODE (INVALID_ARGUMENT), "X.1");
+    assert_int_equal (rf_count ("pools"), pools);
+
+    uint64_t service = rf_registered_service (1, 1);
+    uint64_t connection = s_under_review ("provider1", service, 30, 0);
+    lg_reply_t *reply = s_approve (connection);
+    char first [32];
+    s_v4_at (reply->connection->connection->ipv4_prefix, 1, first, sizeof first);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    Lgwan__V1__PortSpec https = LGWAN__V1__PORT_SPEC__INIT;
+    https.port = 443;
+    https.protocol = (char *) "tcp";
+    Lgwan__V1__PortSpec *ports [] = { &https };
+    Lgwan__V1__ServerRegister r = LGWAN__V1__SERVER_REGISTER__INIT;
+    r.connection = connection;
+    r.name = (char *) "web-why";
+    r.address = first;
+    r.ports = ports;
+    r.n_ports = 1;
+    long servers = rf_count ("servers");
+    rf_refused (rf_ask_why ("provider1", "", RF_BODY (SERVER_REGISTER), &r),
+                RF_CODE (INVALID_ARGUMENT), "X.1");
+    rf_refused (rf_ask_why ("operator", "  ", RF_BODY (SERVER_REGISTER), &r),
+                RF_CODE (INVALID_ARGUMENT), "X.1");
+    assert_int_equal (rf_count ("servers"), servers);
+    //  With a reason, both go through
+    rf_ok (rf_ask_why ("operator", "ASPセグメントの追加", RF_BODY (POOL_ADD), &add));
+    rf_ok (rf_ask_why ("provider1", "申請受付サーバの設置", RF_BODY (SERVER_REGISTER), &r));
+    assert_int_equal (rf_count ("pools"), pools + 1);
+    assert_int_equal (rf_count ("servers"), servers + 1);
+}
+
 //  ---------------------------------------------------------------------------
 //  Test 5: permissions
 
@@ -2413,6 +2461,7 @@ main (void)
         cmocka_unit_test (test_r9_2_hosting_move_meets_an_application_of_the_old_host),
         cmocka_unit_test (test_r4_2_hosting_move_meets_a_cancellation_by_the_old_host),
         cmocka_unit_test (test_x1_pools_and_servers_say_who_and_why),
+        cmocka_unit_test (test_x1_pools_and_servers_need_a_reason),
     };
     return cmocka_run_group_tests (tests, s_setup, rf_teardown);
 }

@@ -188,7 +188,7 @@ static const ctl_command_t s_commands [] = {
     { "reference", "show",  "reference_get",  NULL, NULL,
       "one local government by --lgcode" },
     { "pool",     "add",    "pool_add",       NULL, NULL,
-      "an ASP segment pool to allocate from: --name --prefix (R12.1)" },
+      "an ASP segment pool to allocate from: --name --prefix, with --reason (R12.1; X.1: mandatory)" },
     { "pool",     "list",   "pool_list",      NULL, NULL,
       "the pools" },
     { "connection", "apply", "connection_apply", NULL, NULL,
@@ -205,7 +205,8 @@ static const ctl_command_t s_commands [] = {
     { "connection", "list", "connection_list", NULL, NULL,
       "connections by --provider, --service, --status; page with --after-id" },
     { "server",   "register", "server_register", NULL, NULL,
-      "a server behind a connection: --address inside its prefix, --ports JSON (R5.2, R11.3, R11.6)" },
+      "a server behind a connection: --address inside its prefix, --ports JSON, with --reason"
+      " (R5.2, R11.3, R11.6; X.1: mandatory)" },
     { "server",   "list",   "server_list",    NULL, NULL,
       "the servers of --connection" },
     { "control",  "add",    "control_add",    NULL, NULL,
