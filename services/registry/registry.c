@@ -18,7 +18,9 @@
        is CancellationEffective published (R4.2).
     6. Every version of every record is kept with actor, time and reason.
     A provider certificate files and reads only for its own provider, and a
-    refusal tells it no other provider's state (reg_not_qualified, X.3).
+    refusal tells it no other provider's state (reg_not_qualified, X.3),
+    nor which of its records exist: one not its own is told as one that
+    does not exist (reg_only_owner).
 */
 #include "registry_internal.h"
 
@@ -119,11 +121,35 @@ reg_check_date_not_future (lg_ctx_t *ctx, const char *rule, const char *field, c
 }
 
 int
-reg_only_self (lg_ctx_t *ctx, uint64_t provider)
+reg_missing (lg_ctx_t *ctx, const char *what, const char *id)
 {
-    if (ctx->caller && ctx->caller->role == LG_ROLE_PROVIDER && ctx->caller->provider_id != provider)
-        return DENIED (ctx, "a provider files and reads only for itself");
-    return 0;
+    return MISSING (ctx, "no %s %s", what, id);
+}
+
+int
+reg_only_owner (lg_ctx_t *ctx, const char *what, uint64_t id, uint64_t owner, uint64_t other)
+{
+    if (!ctx->caller || ctx->caller->role != LG_ROLE_PROVIDER
+    ||  ctx->caller->provider_id == owner || (other && ctx->caller->provider_id == other))
+        return 0;
+    char text [24], caller [24];
+    ID_TEXT (text, id);
+    ID_TEXT (caller, ctx->caller->provider_id);
+    //  A holder of a role in a service reads it (ServiceGet): it knows the
+    //  service exists, and is told it is not its to act on
+    if (streq (what, "service")) {
+        const char *params [] = { text, caller };
+        PGresult *res;
+        int rc = lg_ctx_query (ctx, &res, "SELECT 1 FROM service_holders WHERE"
+                               " service_id = $1::bigint AND provider_id = $2::bigint", 2, params);
+        if (rc)
+            return rc;
+        bool holds = PQntuples (res) > 0;
+        PQclear (res);
+        if (holds)
+            return DENIED (ctx, "a provider files and reads only for itself");
+    }
+    return reg_missing (ctx, what, text);
 }
 
 const char *
@@ -258,7 +284,7 @@ reg_provider_lock (lg_ctx_t *ctx, uint64_t id, char *status, size_t size, int *t
         return rc;
     if (PQntuples (res) == 0) {
         PQclear (res);
-        return MISSING (ctx, "no provider %s", text);
+        return reg_missing (ctx, "provider", text);
     }
     snprintf (status, size, "%s", lg_db_value (res, 0, "status"));
     if (type)
@@ -318,7 +344,7 @@ reg_provider_load (lg_ctx_t *ctx, uint64_t id, int *rc)
         return NULL;
     if (PQntuples (res) == 0) {
         PQclear (res);
-        *rc = MISSING (ctx, "no provider %s", text);
+        *rc = reg_missing (ctx, "provider", text);
         return NULL;
     }
     Lgwan__V1__Provider *p = (Lgwan__V1__Provider *) malloc (sizeof *p);
@@ -419,7 +445,7 @@ reg_service_load (lg_ctx_t *ctx, uint64_t id, int *rc)
         return NULL;
     if (PQntuples (res) == 0) {
         PQclear (res);
-        *rc = MISSING (ctx, "no service %s", text);
+        *rc = reg_missing (ctx, "service", text);
         return NULL;
     }
     Lgwan__V1__Service *s = reg_service_from_row (res, 0);
@@ -445,7 +471,7 @@ reg_contract_load (lg_ctx_t *ctx, uint64_t id, int *rc)
         return NULL;
     if (PQntuples (res) == 0) {
         PQclear (res);
-        *rc = MISSING (ctx, "no contract %s", text);
+        *rc = reg_missing (ctx, "contract", text);
         return NULL;
     }
     Lgwan__V1__Contract *c = (Lgwan__V1__Contract *) malloc (sizeof *c);

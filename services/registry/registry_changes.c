@@ -221,7 +221,7 @@ s_subject (lg_ctx_t *ctx, const char *subject, uint64_t id, bool lock, uint64_t 
         return rc;
     if (PQntuples (res) == 0) {
         PQclear (res);
-        return MISSING (ctx, "no %s %s", subject, text);
+        return reg_missing (ctx, subject, text);
     }
     *provider = lg_db_u64 (res, 0, "provider");
     if (other)
@@ -231,19 +231,17 @@ s_subject (lg_ctx_t *ctx, const char *subject, uint64_t id, bool lock, uint64_t 
     return 0;
 }
 
-//  The subject's provider and status, locked; -1 NOT_FOUND or DENIED (a
-//  provider files only for what it answers for: an interconnection, either
-//  side; *provider is then its first side)
+//  The subject's provider and status, locked; -1 NOT_FOUND (a provider
+//  files only for what it answers for: an interconnection, either side;
+//  *provider is then its first side. Another's record is to it one that
+//  does not exist, X.3)
 static int
 s_lock_subject (lg_ctx_t *ctx, const char *subject, uint64_t id, uint64_t *provider,
                 char *status, size_t size)
 {
     uint64_t other;
     int rc = s_subject (ctx, subject, id, true, provider, &other, status, size);
-    if (rc == 0 && other && ctx->caller && ctx->caller->role == LG_ROLE_PROVIDER
-    &&  ctx->caller->provider_id == other)
-        return 0;
-    return rc? rc: reg_only_self (ctx, *provider);
+    return rc? rc: reg_only_owner (ctx, subject, id, *provider, other);
 }
 
 //  R4.2: a record whose parent was cancelled ended with it (a connection
@@ -302,7 +300,7 @@ s_check_parents (lg_ctx_t *ctx, const char *subject, uint64_t id)
 
 //  A provider reads the changes and the history of what it answers for
 //  (either side, an interconnection); staff and readers all. -1 NOT_FOUND
-//  or DENIED
+//  (to a provider, also another's record: X.3)
 static int
 s_check_reader (lg_ctx_t *ctx, const char *subject, uint64_t id)
 {
@@ -311,12 +309,7 @@ s_check_reader (lg_ctx_t *ctx, const char *subject, uint64_t id)
     uint64_t provider, other;
     char status [32];
     int rc = s_subject (ctx, subject, id, false, &provider, &other, status, sizeof status);
-    if (rc)
-        return rc;
-    uint64_t caller = ctx->caller->provider_id;
-    if (caller == 0 || (provider != caller && other != caller))
-        return DENIED (ctx, "a provider reads only the history and changes of its own records");
-    return 0;
+    return rc? rc: reg_only_owner (ctx, subject, id, provider, other);
 }
 
 //  A service's hosting provider changes only when the service has no
@@ -837,7 +830,7 @@ reg_change_file (lg_ctx_t *ctx)
         return -1;
 
     //  Whose record it is first: another provider learns nothing of it (not
-    //  even which kind of change it would take) but PERMISSION_DENIED
+    //  even which kind of change it would take, nor that it exists: X.3)
     uint64_t provider;
     char status [32];
     int rc = s_lock_subject (ctx, f->subject, f->id, &provider, status, sizeof status);
@@ -1086,7 +1079,7 @@ reg_history (lg_ctx_t *ctx)
     int rows = PQntuples (res);
     if (rows == 0) {
         PQclear (res);
-        return MISSING (ctx, "no %s %s", q->subject, id);
+        return reg_missing (ctx, q->subject, id);
     }
     Lgwan__V1__HistoryReply *history = (Lgwan__V1__HistoryReply *) malloc (sizeof *history);
     lgwan__v1__history_reply__init (history);

@@ -259,7 +259,7 @@ s_reply_connection (lg_ctx_t *ctx, uint64_t id, Lgwan__V1__Connection **connecti
         return rc;
     if (PQntuples (res) == 0) {
         PQclear (res);
-        return MISSING (ctx, "no connection %s", text);
+        return reg_missing (ctx, "connection", text);
     }
     s_reply_row (ctx, res, connection_p);
     return 0;
@@ -372,15 +372,13 @@ s_check_service (lg_ctx_t *ctx, uint64_t service, uint64_t *hosting)
         return rc;
     if (PQntuples (res) == 0) {
         PQclear (res);
-        return MISSING (ctx, "no service %s", text);
+        return reg_missing (ctx, "service", text);
     }
-    //  X.3: a provider other than the host is denied before the checks,
-    //  whose refusals tell the service's and its host's state
-    if (ctx->caller && ctx->caller->role == LG_ROLE_PROVIDER
-    &&  ctx->caller->provider_id != lg_db_u64 (res, 0, "hosting"))
-        rc = DENIED (ctx, "only the hosting provider of service %" PRIu64 " applies for its"
-                     " connection", service);
-    else
+    //  X.3: a provider other than the host is refused before the checks,
+    //  whose refusals tell the service's and its host's state, and as for
+    //  a service that does not exist: it learns not even that one does
+    rc = reg_only_owner (ctx, "service", service, lg_db_u64 (res, 0, "hosting"), 0);
+    if (rc == 0)
         rc = s_check_row (ctx, res, service, hosting);
     PQclear (res);
     return rc;
@@ -450,7 +448,7 @@ reg_connection_get (lg_ctx_t *ctx)
         return INVALID (ctx, NULL, "connection is mandatory");
     Lgwan__V1__Connection *connection = NULL;
     int rc = s_reply_connection (ctx, id, &connection);
-    return rc? rc: reg_only_self (ctx, connection->provider);
+    return rc? rc: reg_only_owner (ctx, "connection", id, connection->provider, 0);
 }
 
 //  Lock a connection; its status
@@ -467,7 +465,7 @@ s_lock_connection (lg_ctx_t *ctx, uint64_t id, char *status, size_t size)
         return rc;
     if (PQntuples (res) == 0) {
         PQclear (res);
-        return MISSING (ctx, "no connection %s", text);
+        return reg_missing (ctx, "connection", text);
     }
     snprintf (status, size, "%s", lg_db_value (res, 0, "status"));
     PQclear (res);
@@ -759,7 +757,7 @@ reg_connection_decide (lg_ctx_t *ctx)
         return rc;
     if (PQntuples (res) == 0) {
         PQclear (res);
-        return MISSING (ctx, "no connection %s", text);
+        return reg_missing (ctx, "connection", text);
     }
     uint64_t service_id = lg_db_u64 (res, 0, "service_id");
     const char *status = lg_db_value (res, 0, "status");
@@ -1068,13 +1066,13 @@ reg_server_register (lg_ctx_t *ctx)
     if (PQntuples (res) == 0) {
         PQclear (res);
         free (ports_text);
-        return MISSING (ctx, "no connection %s", text);
+        return reg_missing (ctx, "connection", text);
     }
     bool active = streq (lg_db_value (res, 0, "status"), "active");
     bool inside = streq (lg_db_value (res, 0, "inside"), "t");
     uint64_t owner = strtoull (lg_db_value (res, 0, "provider_id"), NULL, 10);
     PQclear (res);
-    if ((rc = reg_only_self (ctx, owner))) {
+    if ((rc = reg_only_owner (ctx, "connection", r->connection, owner, 0))) {
         free (ports_text);
         return rc;
     }
@@ -1135,11 +1133,11 @@ reg_server_list (lg_ctx_t *ctx)
         return rc;
     if (PQntuples (res) == 0) {
         PQclear (res);
-        return MISSING (ctx, "no connection %s", text);
+        return reg_missing (ctx, "connection", text);
     }
     uint64_t owner = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
     PQclear (res);
-    if ((rc = reg_only_self (ctx, owner)))
+    if ((rc = reg_only_owner (ctx, "connection", connection, owner, 0)))
         return rc;
     if ((rc = lg_ctx_query (ctx, &res, "SELECT " SERVER_COLUMNS " FROM servers"
                                        " WHERE connection_id = $1::bigint ORDER BY id", 1, params)))

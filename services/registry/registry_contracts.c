@@ -70,6 +70,8 @@ s_qualified (lg_ctx_t *ctx, uint64_t provider, const char *requirement)
 #define COVERED_COLUMNS \
     "s.status, EXISTS (SELECT 1 FROM service_holders h WHERE h.service_id = s.id" \
     " AND h.provider_id = $2::bigint AND h.role IN (1, 2)) AS holds," \
+    " EXISTS (SELECT 1 FROM service_holders k WHERE k.service_id = s.id" \
+    " AND k.provider_id = $2::bigint) AS knows," \
     " hh.provider_id AS hosting, hp.status AS hosting_status"
 #define COVERED_JOINS \
     " LEFT JOIN service_holders hh ON hh.service_id = s.id AND hh.role = 2" \
@@ -88,12 +90,18 @@ s_check_covered (lg_ctx_t *ctx, const PGresult *res, const char *provider, const
         const char *hosting = lg_db_value (res, row, "hosting");
         const char *hosting_status = lg_db_value (res, row, "hosting_status");
         if (!status)
-            return MISSING (ctx, "no service %s", service);
+            return reg_missing (ctx, "service", service);
         //  First: a provider learns nothing of the state of a service it
-        //  does not provide (X.3)
-        if (!streq (lg_db_value (res, row, "holds"), "t"))
+        //  does not provide (X.3), and making a contract, of one it holds
+        //  no role in (and so does not read) not even that it exists: it is
+        //  told as of one that does not
+        if (!streq (lg_db_value (res, row, "holds"), "t")) {
+            if (!contract && ctx->caller && ctx->caller->role == LG_ROLE_PROVIDER
+            &&  !streq (lg_db_value (res, row, "knows"), "t"))
+                return reg_missing (ctx, "service", service);
             return REFUSE (ctx, "R10.1", "provider %s provides service %s neither as application"
                            " & content nor as hosting provider", provider, service);
+        }
         //  The hosting provider before the service: a provider's
         //  cancellation cancels the services it hosts, and is their cause.
         //  Its state is told to staff and to itself, not to the other
@@ -120,7 +128,7 @@ reg_contract_create (lg_ctx_t *ctx)
     const Lgwan__V1__ContractCreate *c = ctx->request->contract_create;
     if (c->provider == 0)
         return INVALID (ctx, "R7.1", "provider is mandatory");
-    if (reg_only_self (ctx, c->provider))
+    if (reg_only_owner (ctx, "provider", c->provider, c->provider, 0))
         return -1;
     if (!lg_check_lgcode (c->lgcode))
         return INVALID (ctx, "R7.1", "using body \"%.16s\" is not a local government code with a"
@@ -217,12 +225,12 @@ s_lock_contract (lg_ctx_t *ctx, uint64_t id, uint64_t *provider, char *status, s
         return rc;
     if (PQntuples (res) == 0) {
         PQclear (res);
-        return MISSING (ctx, "no contract %s", text);
+        return reg_missing (ctx, "contract", text);
     }
     *provider = strtoull (lg_db_value (res, 0, "provider_id"), NULL, 10);
     snprintf (status, size, "%s", lg_db_value (res, 0, "status"));
     PQclear (res);
-    return reg_only_self (ctx, *provider);
+    return reg_only_owner (ctx, "contract", id, *provider, 0);
 }
 
 int
@@ -358,7 +366,7 @@ reg_contract_get (lg_ctx_t *ctx)
         return INVALID (ctx, NULL, "contract is mandatory");
     Lgwan__V1__Contract *contract = NULL;
     int rc = s_reply_contract (ctx, id, &contract);
-    return rc? rc: reg_only_self (ctx, contract->provider);
+    return rc? rc: reg_only_owner (ctx, "contract", id, contract->provider, 0);
 }
 
 int
@@ -367,7 +375,7 @@ reg_contracts_of_provider (lg_ctx_t *ctx)
     const Lgwan__V1__ContractsOfProvider *q = ctx->request->contracts_of_provider;
     if (q->provider == 0)
         return INVALID (ctx, NULL, "provider is mandatory");
-    if (reg_only_self (ctx, q->provider))
+    if (reg_only_owner (ctx, "provider", q->provider, q->provider, 0))
         return -1;
     char text [24];
     ID_TEXT (text, q->provider);

@@ -94,9 +94,19 @@ void reg_today_jst (lg_ctx_t *ctx, char *buf, size_t size);
 int reg_check_date_not_future (lg_ctx_t *ctx, const char *rule, const char *field,
                                const char *date);
 
-//  A provider caller may act only for itself; staff and services for all.
-//  -1 (PERMISSION_DENIED set) when the caller is another provider.
-int reg_only_self (lg_ctx_t *ctx, uint64_t provider);
+//  NOT_FOUND "no <what> <id>": a record that does not exist, and (X.3) to
+//  a provider one that is not its own (reg_only_owner). -1.
+int reg_missing (lg_ctx_t *ctx, const char *what, const char *id);
+
+//  X.3: a provider reads and files only for itself, and learns nothing of
+//  another provider's records, not even which exist: to a provider caller
+//  that is neither owner nor other (an interconnection's second side; 0
+//  none), the record what/id (a provider: its own id) is refused as one
+//  that does not exist, the same status and words (reg_missing); only a
+//  service it holds a role in, which it reads and so knows, is
+//  PERMISSION_DENIED. Staff, viewers and services act for all, and are
+//  told precisely. 0, or -1 (-2 when the database failed).
+int reg_only_owner (lg_ctx_t *ctx, const char *what, uint64_t id, uint64_t owner, uint64_t other);
 
 //  The words of a refusal saying provider (its status given) is not
 //  qualified (R4.1, R8.1): "is <status>, not qualified" to staff, a service

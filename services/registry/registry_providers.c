@@ -253,7 +253,7 @@ reg_provider_get (lg_ctx_t *ctx)
     uint64_t id = ctx->request->provider_get->provider;
     if (id == 0)
         return INVALID (ctx, NULL, "provider is mandatory");
-    if (reg_only_self (ctx, id))
+    if (reg_only_owner (ctx, "provider", id, id, 0))
         return -1;
     return s_reply_provider (ctx, id, NULL);
 }

@@ -216,7 +216,8 @@ reg_service_register (lg_ctx_t *ctx)
     return s_reply_service (ctx, id, NULL);
 }
 
-//  A provider reads a service it holds a role in
+//  A provider reads a service it holds a role in; another is told there is
+//  no such service, as for one that does not exist (X.3)
 static int
 s_may_read (lg_ctx_t *ctx, const Lgwan__V1__Service *service)
 {
@@ -225,7 +226,9 @@ s_may_read (lg_ctx_t *ctx, const Lgwan__V1__Service *service)
     for (size_t i = 0; i < service->n_holders; i++)
         if (service->holders [i]->provider == ctx->caller->provider_id)
             return 0;
-    return DENIED (ctx, "a provider reads only services it holds a role in");
+    char text [24];
+    ID_TEXT (text, service->id);
+    return reg_missing (ctx, "service", text);
 }
 
 int
@@ -292,7 +295,7 @@ s_lock (lg_ctx_t *ctx, uint64_t id, const char *expected)
         return rc;
     if (PQntuples (res) == 0) {
         PQclear (res);
-        return MISSING (ctx, "no service %s", text);
+        return reg_missing (ctx, "service", text);
     }
     char status [32];
     snprintf (status, sizeof status, "%s", lg_db_value (res, 0, "status"));

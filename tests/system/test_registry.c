@@ -271,7 +271,7 @@ test_apply_and_get (void **state)
     assert_int_equal (reply->provider->provider->id, 1);
     lgwan__v1__reply__free_unpacked (reply, NULL);
     reply = s_call ("provider2", &request);
-    s_expect (reply, LGWAN__V1__CODE__PERMISSION_DENIED, "X.3");
+    s_expect (reply, LGWAN__V1__CODE__NOT_FOUND, "");
     lgwan__v1__reply__free_unpacked (reply, NULL);
 
     get.provider = 999999;

@@ -747,8 +747,11 @@ test_r4_2_provider_reads_the_history_of_its_own_records (void **state)
         assert_true (reply->history->n_versions >= 1);
         lgwan__v1__reply__free_unpacked (reply, NULL);
         //  Another provider, even one that holds a role in the service: no
+        //  (X.3: told as of a record that does not exist, but the service
+        //  it holds a role in, which it reads, and is denied)
+        bool holder = streq (own [i].subject, "service");
         rf_refused (s_history ("provider1", own [i].subject, own [i].id),
-                    RF_CODE (PERMISSION_DENIED), "X.3");
+                    holder? RF_CODE (PERMISSION_DENIED): RF_CODE (NOT_FOUND), holder? "X.3": "");
     }
     Lgwan__V1__ChangeList list = LGWAN__V1__CHANGE_LIST__INIT;
     list.subject = (char *) "service";
@@ -1065,27 +1068,27 @@ test_r4_2_second_cancellation_lapses (void **state)
 }
 
 /* REQ R4.2: a provider files changes only for its own records, and another
-   provider's filing is PERMISSION_DENIED whatever kind it names, before the
-   policy is asked. Before, provider2's name notification for provider 1 was
-   refused FAILED_PRECONDITION R4.2 ("needs a change application"): the
-   policy checks ran before the caller's; only the right kind got
-   PERMISSION_DENIED */
+   provider's filing is refused whatever kind it names, before the policy is
+   asked, as for a provider that does not exist (NOT_FOUND, X.3). Before,
+   provider2's name notification for provider 1 was refused
+   FAILED_PRECONDITION R4.2 ("needs a change application"): the policy
+   checks ran before the caller's; only the right kind was refused */
 static void
 test_r4_2_another_providers_filing_is_denied (void **state)
 {
     (void) state;
     long changes = rf_count ("changes");
-    const char *denied = "a provider files and reads only for itself";
+    const char *denied = "no provider 1";
     lg_reply_t *reply = s_rename ("provider2", NOTIFICATION, 1, "乗っ取り株式会社");
-    rf_expect (reply, RF_CODE (PERMISSION_DENIED), "X.3");
+    rf_expect (reply, RF_CODE (NOT_FOUND), "");
     assert_string_equal (reply->status->message, denied);
     lgwan__v1__reply__free_unpacked (reply, NULL);
     reply = s_rename ("provider2", APPLICATION, 1, "乗っ取り株式会社");
-    rf_expect (reply, RF_CODE (PERMISSION_DENIED), "X.3");
+    rf_expect (reply, RF_CODE (NOT_FOUND), "");
     assert_string_equal (reply->status->message, denied);
     lgwan__v1__reply__free_unpacked (reply, NULL);
     reply = s_cancel ("provider2", NOTIFICATION, "provider", 1, "");
-    rf_expect (reply, RF_CODE (PERMISSION_DENIED), "X.3");
+    rf_expect (reply, RF_CODE (NOT_FOUND), "");
     assert_string_equal (reply->status->message, denied);
     lgwan__v1__reply__free_unpacked (reply, NULL);
     assert_int_equal (rf_count ("changes"), changes);
@@ -1139,7 +1142,7 @@ test_r4_2_interconnection_is_cancelled (void **state)
     uint64_t id = s_interconnected (other, 2);
     long changes = rf_count ("changes");
     rf_refused (s_cancel ("provider1", NOTIFICATION, "interconnection", id, ""),
-                RF_CODE (PERMISSION_DENIED), "X.3");
+                RF_CODE (NOT_FOUND), "");
     rf_refused (s_cancel ("provider2", APPLICATION, "interconnection", id, ""),
                 RF_CODE (FAILED_PRECONDITION), "R4.2");
     Lgwan__V1__ProviderPatch patch = LGWAN__V1__PROVIDER_PATCH__INIT;
@@ -1262,8 +1265,108 @@ test_r4_2_cancel_while_down (void **state)
     assert_int_equal (owner, 2);       //  the hosting provider
 }
 
-/* REQ X.3: a provider reads and files only for itself, and a refusal
-   carries no record; a viewer never writes */
+//  X.3: what a provider is told of another's record (theirs, what id) and of
+//  none (no such id): the same, NOT_FOUND "no <what> <id>" naming no rule
+static void
+s_told_as_missing (lg_reply_t *theirs, lg_reply_t *none, const char *what, uint64_t id,
+                   uint64_t none_id)
+{
+    char *words = zsys_sprintf ("no %s %" PRIu64, what, id);
+    char *none_words = zsys_sprintf ("no %s %" PRIu64, what, none_id);
+    rf_expect (theirs, RF_CODE (NOT_FOUND), "");
+    rf_expect (none, RF_CODE (NOT_FOUND), "");
+    assert_string_equal (theirs->status->message, words);
+    assert_string_equal (none->status->message, none_words);
+    lgwan__v1__reply__free_unpacked (theirs, NULL);
+    lgwan__v1__reply__free_unpacked (none, NULL);
+    zstr_free (&words);
+    zstr_free (&none_words);
+}
+
+/* REQ X.3: a provider reads only its own records, and learns nothing of
+   another provider's, not even which exist: asking about a provider, a
+   service, a contract or a connection not its own is answered as for one
+   that does not exist (NOT_FOUND "no <what> <id>", the same status and
+   words), while staff and a viewer still get the precise answer (the
+   record, or NOT_FOUND). Before, an id that existed was PERMISSION_DENIED
+   ("a provider files and reads only for itself", "only the hosting
+   provider ...") and one that did not NOT_FOUND: a provider certificate
+   could list which ids exist */
+static void
+test_x3_another_providers_record_is_told_as_missing (void **state)
+{
+    (void) state;
+    const uint64_t none = 999999;
+    uint64_t own = rf_qualified_provider ("自社運用株式会社");
+    rf_contacts (own);
+    uint64_t service = rf_registered_service (own, own);
+    uint64_t contract = rf_contract ("operator", own, "131041", service);
+    uint64_t connection = s_connection_applied (service);
+    long changes = rf_count ("changes");
+    long contracts = rf_count ("contracts");
+    long connections = rf_count ("connections");
+
+    //  A contract: read, and cancelled
+    Lgwan__V1__ContractGet get = LGWAN__V1__CONTRACT_GET__INIT, get_none = get;
+    get.contract = contract;
+    get_none.contract = none;
+    s_told_as_missing (rf_ask ("provider2", RF_BODY (CONTRACT_GET), &get),
+                       rf_ask ("provider2", RF_BODY (CONTRACT_GET), &get_none),
+                       "contract", contract, none);
+    rf_ok (rf_ask ("viewer", RF_BODY (CONTRACT_GET), &get));
+    rf_refused (rf_ask ("viewer", RF_BODY (CONTRACT_GET), &get_none), RF_CODE (NOT_FOUND), "");
+    s_told_as_missing (s_cancel ("provider2", NOTIFICATION, "contract", contract, ""),
+                       s_cancel ("provider2", NOTIFICATION, "contract", none, ""),
+                       "contract", contract, none);
+    rf_refused (s_cancel ("operator", NOTIFICATION, "contract", none, ""), RF_CODE (NOT_FOUND), "");
+
+    //  A provider's history and record
+    s_told_as_missing (s_history ("provider2", "provider", own),
+                       s_history ("provider2", "provider", none), "provider", own, none);
+    rf_ok (s_history ("operator", "provider", own));
+    rf_refused (s_history ("operator", "provider", none), RF_CODE (NOT_FOUND), "");
+    s_told_as_missing (rf_provider_get ("provider2", own), rf_provider_get ("provider2", none),
+                       "provider", own, none);
+
+    //  A service: read, and a connection applied for
+    Lgwan__V1__ServiceGet service_get = LGWAN__V1__SERVICE_GET__INIT, service_none = service_get;
+    service_get.service = service;
+    service_none.service = none;
+    s_told_as_missing (rf_ask ("provider2", RF_BODY (SERVICE_GET), &service_get),
+                       rf_ask ("provider2", RF_BODY (SERVICE_GET), &service_none),
+                       "service", service, none);
+    rf_ok (rf_ask ("viewer", RF_BODY (SERVICE_GET), &service_get));
+    Lgwan__V1__ConnectionApply apply = LGWAN__V1__CONNECTION_APPLY__INIT;
+    apply.router = (char *) "rt-tokyo-01";
+    apply.line_carrier = (char *) "NTT東日本";
+    apply.bandwidth_class = (char *) "100M";
+    apply.ipv4_prefix_length = 28;
+    Lgwan__V1__ConnectionApply apply_none = apply;
+    apply.service = service;
+    apply_none.service = none;
+    s_told_as_missing (rf_ask ("provider2", RF_BODY (CONNECTION_APPLY), &apply),
+                       rf_ask ("provider2", RF_BODY (CONNECTION_APPLY), &apply_none),
+                       "service", service, none);
+
+    //  A connection
+    Lgwan__V1__ConnectionGet connection_get = LGWAN__V1__CONNECTION_GET__INIT;
+    Lgwan__V1__ConnectionGet connection_none = connection_get;
+    connection_get.connection = connection;
+    connection_none.connection = none;
+    s_told_as_missing (rf_ask ("provider2", RF_BODY (CONNECTION_GET), &connection_get),
+                       rf_ask ("provider2", RF_BODY (CONNECTION_GET), &connection_none),
+                       "connection", connection, none);
+    rf_ok (rf_ask ("viewer", RF_BODY (CONNECTION_GET), &connection_get));
+    rf_refused (rf_ask ("viewer", RF_BODY (CONNECTION_GET), &connection_none),
+                RF_CODE (NOT_FOUND), "");
+    assert_int_equal (rf_count ("changes"), changes);
+    assert_int_equal (rf_count ("contracts"), contracts);
+    assert_int_equal (rf_count ("connections"), connections);
+}
+
+/* REQ X.3: a provider reads and files only for itself (another's record is
+   to it one that does not exist: NOT_FOUND), and a refusal carries no
+   record; a viewer never writes */
 static void
 test_x3_permissions (void **state)
 {
@@ -1274,26 +1377,22 @@ test_x3_permissions (void **state)
     long versions = rf_count ("versions");
     long contracts = rf_count ("contracts");
 
-    rf_refused (rf_provider_get ("provider2", 1), RF_CODE (PERMISSION_DENIED), "X.3");
+    rf_refused (rf_provider_get ("provider2", 1), RF_CODE (NOT_FOUND), "");
     Lgwan__V1__ContractsOfProvider q = LGWAN__V1__CONTRACTS_OF_PROVIDER__INIT;
     q.provider = 1;
-    rf_refused (rf_ask ("provider2", RF_BODY (CONTRACTS_OF_PROVIDER), &q),
-                RF_CODE (PERMISSION_DENIED), "X.3");
+    rf_refused (rf_ask ("provider2", RF_BODY (CONTRACTS_OF_PROVIDER), &q), RF_CODE (NOT_FOUND), "");
     Lgwan__V1__ContractGet get = LGWAN__V1__CONTRACT_GET__INIT;
     get.contract = contract;
-    rf_refused (rf_ask ("provider2", RF_BODY (CONTRACT_GET), &get), RF_CODE (PERMISSION_DENIED),
-                "X.3");
-    rf_refused (s_history ("provider2", "provider", 1), RF_CODE (PERMISSION_DENIED), "X.3");
-    rf_refused (s_history ("provider2", "contract", contract), RF_CODE (PERMISSION_DENIED), "X.3");
-    rf_refused (s_new_contacts ("provider2", "なりすまし", 1, "侵入者"),
-                RF_CODE (PERMISSION_DENIED), "X.3");
+    rf_refused (rf_ask ("provider2", RF_BODY (CONTRACT_GET), &get), RF_CODE (NOT_FOUND), "");
+    rf_refused (s_history ("provider2", "provider", 1), RF_CODE (NOT_FOUND), "");
+    rf_refused (s_history ("provider2", "contract", contract), RF_CODE (NOT_FOUND), "");
+    rf_refused (s_new_contacts ("provider2", "なりすまし", 1, "侵入者"), RF_CODE (NOT_FOUND), "");
     rf_refused (s_cancel ("provider2", NOTIFICATION, "contract", contract, ""),
-                RF_CODE (PERMISSION_DENIED), "X.3");
+                RF_CODE (NOT_FOUND), "");
     Lgwan__V1__ChangeList changes_of = LGWAN__V1__CHANGE_LIST__INIT;
     changes_of.subject = (char *) "provider";
     changes_of.id = 1;
-    rf_refused (rf_ask ("provider2", RF_BODY (CHANGE_LIST), &changes_of),
-                RF_CODE (PERMISSION_DENIED), "X.3");
+    rf_refused (rf_ask ("provider2", RF_BODY (CHANGE_LIST), &changes_of), RF_CODE (NOT_FOUND), "");
     assert_int_equal (rf_count ("changes"), changes);
     assert_int_equal (rf_count ("versions"), versions);
 
@@ -1301,8 +1400,7 @@ test_x3_permissions (void **state)
     uint64_t third = rf_qualified_provider ("第三者株式会社");
     Lgwan__V1__ServiceGet service_get = LGWAN__V1__SERVICE_GET__INIT;
     service_get.service = rf_registered_service (1, third);
-    rf_refused (rf_ask ("provider2", RF_BODY (SERVICE_GET), &service_get),
-                RF_CODE (PERMISSION_DENIED), "X.3");
+    rf_refused (rf_ask ("provider2", RF_BODY (SERVICE_GET), &service_get), RF_CODE (NOT_FOUND), "");
     rf_ok (rf_ask ("provider1", RF_BODY (SERVICE_GET), &service_get));
     changes = rf_count ("changes");
     versions = rf_count ("versions");
@@ -1756,6 +1854,7 @@ main (void)
         cmocka_unit_test (test_x3_history_read_takes_no_lock),
         cmocka_unit_test (test_x3_change_lists_are_bounded_before_the_record_is_locked),
         cmocka_unit_test (test_x3_permissions),
+        cmocka_unit_test (test_x3_another_providers_record_is_told_as_missing),
         cmocka_unit_test (test_r4_2_another_providers_filing_is_denied),
         cmocka_unit_test (test_r4_2_interconnection_is_cancelled),
         cmocka_unit_test (test_r4_2_provider_cancellation_ends_its_interconnections),

@@ -1147,9 +1147,10 @@ test_r5_2_r12_1_connection_application_input (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
-/* REQ X.3: a provider that is not a service's hosting provider is denied
-   before the service's or its host's state is looked at. Before, R4.1 and
-   R9.2 were checked first: provider 2, applying for another provider's
+/* REQ X.3: a provider that is not a service's hosting provider is refused
+   before the service's or its host's state is looked at, and (holding no
+   role in it) as for a service that does not exist. Before, R4.1 and R9.2
+   were checked first: provider 2, applying for another provider's
    services, was told one was "applied, not registered" and that the host of
    the other "needs an emergency response contact and an operations manager" */
 static void
@@ -1163,8 +1164,8 @@ test_x3_not_the_host_is_denied_before_the_state_is_told (void **state)
     long versions = rf_count ("versions");
     for (size_t i = 0; i < 2; i++) {
         lg_reply_t *reply = s_apply ("provider2", services [i], 30, 0);
-        rf_expect (reply, RF_CODE (PERMISSION_DENIED), "X.3");
-        assert_non_null (strstr (reply->status->message, "only the hosting provider"));
+        rf_expect (reply, RF_CODE (NOT_FOUND), "");
+        assert_non_null (strstr (reply->status->message, "no service "));
         lgwan__v1__reply__free_unpacked (reply, NULL);
         //  Staff are told why
         rf_refused (s_apply ("operator", services [i], 30, 0), RF_CODE (FAILED_PRECONDITION),
@@ -1494,7 +1495,7 @@ test_r12_1_connection_permissions (void **state)
     long versions = rf_count ("versions");
 
     //  Reading
-    rf_refused (s_get ("provider2", id), RF_CODE (PERMISSION_DENIED), "X.3");
+    rf_refused (s_get ("provider2", id), RF_CODE (NOT_FOUND), "");
     lg_reply_t *reply = s_get ("provider1", id);
     rf_expect (reply, RF_CODE (OK), NULL);
     assert_int_equal (reply->connection->connection->id, id);
@@ -1508,8 +1509,7 @@ test_r12_1_connection_permissions (void **state)
                 RF_CODE (PERMISSION_DENIED), "X.3");
     Lgwan__V1__ServerList servers = LGWAN__V1__SERVER_LIST__INIT;
     servers.connection = id;
-    rf_refused (rf_ask ("provider2", RF_BODY (SERVER_LIST), &servers),
-                RF_CODE (PERMISSION_DENIED), "X.3");
+    rf_refused (rf_ask ("provider2", RF_BODY (SERVER_LIST), &servers), RF_CODE (NOT_FOUND), "");
 
     //  Filing
     rf_refused (s_apply ("viewer", service, 30, 0), RF_CODE (PERMISSION_DENIED), "X.3");
@@ -1603,8 +1603,7 @@ test_r4_2_bandwidth_change (void **state)
                 RF_CODE (INVALID_ARGUMENT), "R4.2");
     rf_refused (s_bandwidth ("provider1", applied, APPLICATION, "1G"),
                 RF_CODE (FAILED_PRECONDITION), "R4.2");
-    rf_refused (s_bandwidth ("provider2", id, APPLICATION, "1G"),
-                RF_CODE (PERMISSION_DENIED), "X.3");
+    rf_refused (s_bandwidth ("provider2", id, APPLICATION, "1G"), RF_CODE (NOT_FOUND), "");
     rf_refused (s_bandwidth ("viewer", id, APPLICATION, "1G"),
                 RF_CODE (PERMISSION_DENIED), "X.3");
     assert_int_equal (rf_count ("changes"), changes);

@@ -865,7 +865,7 @@ test_r7_contracts (void **state)
     rf_refused (s_contract_create ("provider1", 1, "131016", unregistered, responsibility),
                 RF_CODE (FAILED_PRECONDITION), "R4.1");
     rf_refused (s_contract_create ("provider2", 1, "131016", service, responsibility),
-                RF_CODE (PERMISSION_DENIED), "X.3");
+                RF_CODE (NOT_FOUND), "");
     rf_refused (s_contract_create ("viewer", 1, "131016", service, responsibility),
                 RF_CODE (PERMISSION_DENIED), "X.3");
     char *ten_kb = (char *) malloc (10 * 1024 + 1);
@@ -1815,8 +1815,10 @@ test_r10_1_contract_needs_its_provider_in_the_service (void **state)
 
 /* REQ X.3, REQ R10.1: a provider's contract may not cover a service it
    does not provide, and is refused so before the service's state is looked
-   at. Before, R4.1 came first: provider 2, covering another provider's
-   service, was told it "is not registered" (still under review) */
+   at: to a provider holding no role in it, as for a service that does not
+   exist (NOT_FOUND, X.3), to staff naming R10.1. Before, R4.1 came first:
+   provider 2, covering another provider's service, was told it "is not
+   registered" (still under review) */
 static void
 test_x3_contract_tells_nothing_of_a_service_not_provided (void **state)
 {
@@ -1826,9 +1828,11 @@ test_x3_contract_tells_nothing_of_a_service_not_provided (void **state)
     uint64_t pending = rf_applied_service (host, host);
     long contracts = rf_count ("contracts");
     lg_reply_t *reply = s_contract_create ("provider2", 2, "131016", pending, responsibility);
-    rf_expect (reply, RF_CODE (FAILED_PRECONDITION), "R10.1");
+    rf_expect (reply, RF_CODE (NOT_FOUND), "");
     assert_null (strstr (reply->status->message, "registered"));
     lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_refused (s_contract_create ("operator", 2, "131016", pending, responsibility),
+                RF_CODE (FAILED_PRECONDITION), "R10.1");
     //  Its own provider is told why
     rf_refused (s_contract_create ("operator", host, "131016", pending, responsibility),
                 RF_CODE (FAILED_PRECONDITION), "R4.1");
