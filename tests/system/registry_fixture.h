@@ -322,6 +322,27 @@ rf_refused_at (lg_reply_t *reply, lg_code_t code, const char *requirement, const
 #define rf_ok(reply) \
     rf_refused_at ((reply), LGWAN__V1__CODE__OK, NULL, __FILE__, __LINE__)
 
+//  A change filed by who and in effect today: an application (pending
+//  when filed) approved by the reviewer with why, a notification at once
+static inline void
+rf_change_in_effect (const char *who, Lgwan__V1__ChangeFile *change, const char *why)
+{
+    lg_reply_t *reply = rf_ask (who, RF_BODY (CHANGE_FILE), change);
+    rf_expect (reply, RF_CODE (OK), NULL);
+    if (change->kind == LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION) {
+        assert_string_equal (reply->change->change->status, "pending");
+        Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
+        decide.change = reply->change->change->id;
+        decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
+        decide.reason = (char *) why;
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+        reply = rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide);
+        rf_expect (reply, RF_CODE (OK), NULL);
+    }
+    assert_string_equal (reply->change->change->status, "effective");
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+}
+
 //  ---------------------------------------------------------------------------
 //  Records
 

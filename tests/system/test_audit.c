@@ -319,19 +319,7 @@ s_facility_service (uint64_t provider)
 static void
 s_change_in_effect (Lgwan__V1__ChangeFile *change, const char *why)
 {
-    lg_reply_t *reply = rf_ask ("operator", RF_BODY (CHANGE_FILE), change);
-    rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
-    if (change->kind == LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION) {
-        Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
-        decide.change = reply->change->change->id;
-        decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
-        decide.reason = (char *) why;
-        lgwan__v1__reply__free_unpacked (reply, NULL);
-        reply = rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide);
-        rf_expect (reply, LGWAN__V1__CODE__OK, NULL);
-    }
-    assert_string_equal (reply->change->change->status, "effective");
-    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_change_in_effect ("operator", change, why);
 }
 
 //  Cancel a provider (an application) or a service (a notification) today

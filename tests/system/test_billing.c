@@ -112,18 +112,7 @@ static void
 s_change_approved_by (const char *who, Lgwan__V1__ChangeFile *change, const char *why)
 {
     change->kind = LGWAN__V1__CHANGE_KIND__CHANGE_APPLICATION;
-    lg_reply_t *reply = rf_ask (who, RF_BODY (CHANGE_FILE), change);
-    rf_expect (reply, RF_CODE (OK), NULL);
-    assert_string_equal (reply->change->change->status, "pending");
-    Lgwan__V1__ChangeDecide decide = LGWAN__V1__CHANGE_DECIDE__INIT;
-    decide.change = reply->change->change->id;
-    decide.outcome = LGWAN__V1__OUTCOME__OUTCOME_APPROVED;
-    decide.reason = (char *) why;
-    lgwan__v1__reply__free_unpacked (reply, NULL);
-    reply = rf_ask ("reviewer", RF_BODY (CHANGE_DECIDE), &decide);
-    rf_expect (reply, RF_CODE (OK), NULL);
-    assert_string_equal (reply->change->change->status, "effective");
-    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_change_in_effect (who, change, why);
 }
 
 //  ... filed by the operator
