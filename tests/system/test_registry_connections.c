@@ -1361,6 +1361,36 @@ test_r11_servers (void **state)
     assert_int_equal (rf_count ("servers"), servers + 2);
 }
 
+//  A server request of provider 1 (https) for the first address of a new
+//  connection of its own service, approved; the request's strings and
+//  ports live in self
+typedef struct {
+    char first [32];
+    Lgwan__V1__PortSpec https;
+    Lgwan__V1__PortSpec *ports [1];
+    Lgwan__V1__ServerRegister request;
+} s_server_t;
+
+static void
+s_server_on_a_new_connection (s_server_t *self, const char *name)
+{
+    uint64_t service = rf_registered_service (1, 1);
+    uint64_t connection = s_under_review ("provider1", service, 30, 0);
+    lg_reply_t *reply = s_approve (connection);
+    s_v4_at (reply->connection->connection->ipv4_prefix, 1, self->first, sizeof self->first);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    lgwan__v1__port_spec__init (&self->https);
+    self->https.port = 443;
+    self->https.protocol = (char *) "tcp";
+    self->ports [0] = &self->https;
+    lgwan__v1__server_register__init (&self->request);
+    self->request.connection = connection;
+    self->request.name = (char *) name;
+    self->request.address = self->first;
+    self->request.ports = self->ports;
+    self->request.n_ports = 1;
+}
+
 /* REQ X.1: a pool and a server are changes like any other: who added or
    registered one, when and the request's reason are kept on its row and
    shown in the reply and in PoolList and ServerList (before, PoolAdd and
@@ -1396,22 +1426,10 @@ test_x1_pools_and_servers_say_who_and_why (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 
     //  A server registered by its hosting provider, with a reason
-    uint64_t service = rf_registered_service (1, 1);
-    uint64_t connection = s_under_review ("provider1", service, 30, 0);
-    reply = s_approve (connection);
-    char first [32];
-    s_v4_at (reply->connection->connection->ipv4_prefix, 1, first, sizeof first);
-    lgwan__v1__reply__free_unpacked (reply, NULL);
-    Lgwan__V1__PortSpec https = LGWAN__V1__PORT_SPEC__INIT;
-    https.port = 443;
-    https.protocol = (char *) "tcp";
-    Lgwan__V1__PortSpec *ports [] = { &https };
-    Lgwan__V1__ServerRegister r = LGWAN__V1__SERVER_REGISTER__INIT;
-    r.connection = connection;
-    r.name = (char *) "web-who";
-    r.address = first;
-    r.ports = ports;
-    r.n_ports = 1;
+    s_server_t server;
+    s_server_on_a_new_connection (&server, "web-who");
+    Lgwan__V1__ServerRegister r = server.request;
+    uint64_t connection = r.connection;
     reply = rf_ask_why ("provider1", "申請受付サーバの設置", RF_BODY (SERVER_REGISTER), &r);
     rf_expect (reply, RF_CODE (OK), NULL);
     assert_string_equal (reply->server->server->registered_by, "provider:1");
@@ -1450,22 +1468,9 @@ test_x1_pools_and_servers_need_a_reason (void **state)
                 RF_CODE (INVALID_ARGUMENT), "X.1");
     assert_int_equal (rf_count ("pools"), pools);
 
-    uint64_t service = rf_registered_service (1, 1);
-    uint64_t connection = s_under_review ("provider1", service, 30, 0);
-    lg_reply_t *reply = s_approve (connection);
-    char first [32];
-    s_v4_at (reply->connection->connection->ipv4_prefix, 1, first, sizeof first);
-    lgwan__v1__reply__free_unpacked (reply, NULL);
-    Lgwan__V1__PortSpec https = LGWAN__V1__PORT_SPEC__INIT;
-    https.port = 443;
-    https.protocol = (char *) "tcp";
-    Lgwan__V1__PortSpec *ports [] = { &https };
-    Lgwan__V1__ServerRegister r = LGWAN__V1__SERVER_REGISTER__INIT;
-    r.connection = connection;
-    r.name = (char *) "web-why";
-    r.address = first;
-    r.ports = ports;
-    r.n_ports = 1;
+    s_server_t server;
+    s_server_on_a_new_connection (&server, "web-why");
+    Lgwan__V1__ServerRegister r = server.request;
     long servers = rf_count ("servers");
     rf_refused (rf_ask_why ("provider1", "", RF_BODY (SERVER_REGISTER), &r),
                 RF_CODE (INVALID_ARGUMENT), "X.1");
