@@ -17,11 +17,12 @@
 
 static char s_tag [24];
 
-//  One request on a client already connected, refused ones end the run
+//  One request on a client already connected, refused ones end the run.
+//  Each says why: a Disconnect without a reason is refused (X.1)
 static lg_reply_t *
 s_request (lg_client_t *client, unsigned body_case, void *body)
 {
-    lg_reply_t *reply = lg_test_call (client, body_case, body, "bench");
+    lg_reply_t *reply = lg_test_call (client, body_case, body, "bench_enforcement");
     if (!reply || !reply->status || reply->status->code != LGWAN__V1__CODE__OK) {
         fprintf (stderr, "bench_enforcement: request %u refused: %s\n", body_case,
                  reply && reply->status? reply->status->message: "no reply");

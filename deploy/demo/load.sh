@@ -226,5 +226,5 @@ if [ -n "${LG_RUN_DIR:-}" ] && [ -d "$LG_RUN_DIR/eve" ]; then
     echo "            lgwanctl monitor unattributed)"
     echo "           The incident is confirmed with isolate, but the orchestrator that would disconnect"
     echo "           provider 5 is not built: connection 1 stays connected. 'lgwanctl isolation disconnect'"
-    echo "           works, and nothing on this build lifts it again (X.4: only the orchestrator's saga)."
+    echo "           (with --reason: mandatory) works, and nothing on this build lifts it again (X.4: only the orchestrator's saga)."
 fi

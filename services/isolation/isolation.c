@@ -85,6 +85,7 @@
        force" on every other.
 */
 #include "isolation.h"
+#include <ctype.h>
 
 extern const lg_migration_t isolation_migrations [];
 
@@ -103,15 +104,25 @@ static const char *s_cause_requirements [] = { NULL, "R16.1", "R15.3", "R4.2" };
     "(SELECT coalesce (string_agg (name, ',' ORDER BY name), '') FROM points" \
     " WHERE retired_at IS NULL AND dry_run)"
 
-//  A request that must say why (X.1: Decommission, PointRetire) gives a
-//  reason of 1 to S_REASON_MAX bytes
+//  A request that cuts a connection off or retires a point says why (X.1:
+//  Disconnect, Suspend, Decommission, PointRetire): a reason of 1 to
+//  S_REASON_MAX bytes that is not only blanks (ASCII white space, U+3000).
+//  Else refused INVALID_ARGUMENT naming the request's rule, before anything
+//  is read or changed (-1); 0 when given. Disconnect and Suspend took an
+//  empty reason, and a service could be cut off with no why recorded
 #define S_REASON_MAX 512
 
-static bool
-s_reason_given (lg_ctx_t *ctx)
+static int
+s_reason_required (lg_ctx_t *ctx, const char *requirement, const char *what)
 {
-    const char *reason = ctx->request->reason;
-    return reason && *reason && strlen (reason) <= S_REASON_MAX;
+    const char *reason = ctx->request->reason? ctx->request->reason: "";
+    const char *c = reason;
+    while (*c && (isspace ((unsigned char) *c) || strncmp (c, "\xe3\x80\x80", 3) == 0))
+        c += isspace ((unsigned char) *c)? 1: 3;
+    if (*c && strlen (reason) <= S_REASON_MAX)
+        return 0;
+    return INVALID (ctx, requirement, "%s records why (X.1): a reason of 1-%d bytes, not"
+                    " only blanks", what, S_REASON_MAX);
 }
 
 //  The state a set of causes means (decommission over disconnection over
@@ -656,6 +667,10 @@ s_impose (lg_ctx_t *ctx, int cause, uint64_t provider, uint64_t *connections, si
     if (len == 0 || len > 128)
         return INVALID (ctx, requirement, "a %s records the %s behind it (1-128 bytes)",
                         s_cause_names [cause], cause == 1? "incident": "remediation request");
+    char what [32];
+    snprintf (what, sizeof what, "a %s", s_cause_names [cause]);
+    if (s_reason_required (ctx, requirement, what))
+        return -1;
     zlistx_t *targets = s_ids_new ();
     int rc = s_targets (ctx, provider, connections, n, true, requirement, targets);
     uint64_t version = 0;
@@ -700,9 +715,6 @@ s_decommission (lg_ctx_t *ctx)
     uint64_t id = ctx->request->decommission->connection;
     if (id == 0)
         return INVALID (ctx, s_cause_requirements [3], "connection is mandatory");
-    if (!s_reason_given (ctx))
-        return INVALID (ctx, s_cause_requirements [3], "decommissioning a connection records"
-                        " why (reason, 1-%d bytes)", S_REASON_MAX);
     return s_impose (ctx, 3, 0, &id, 1, "cancellation");
 }
 
@@ -954,9 +966,8 @@ s_point_retire (lg_ctx_t *ctx)
     const char *point = ctx->request->point_retire->point;
     if (!lg_check_point_name (point))
         return INVALID (ctx, "R16.1", "point is a name of [a-z0-9-]{1,32}");
-    if (!s_reason_given (ctx))
-        return INVALID (ctx, "R16.1", "retiring a point records why (reason, 1-%d bytes)",
-                        S_REASON_MAX);
+    if (s_reason_required (ctx, "R16.1", "retiring a point"))
+        return -1;
     const char *reason = ctx->request->reason;
     char quiet [16], now [40];
     snprintf (quiet, sizeof quiet, "%d", S_RETIRE_QUIET_S);

@@ -461,6 +461,7 @@ s_disconnect_as (lg_client_t *client, const char *request_id, uint64_t provider)
     d.incident = (char *) "INC-KILL";
     lg_request_t request = LGWAN__V1__REQUEST__INIT;
     request.request_id = (char *) request_id;
+    request.reason = (char *) "試験";
     request.body_case = LGWAN__V1__REQUEST__BODY_DISCONNECT;
     request.disconnect = &d;
     lg_reply_t *reply = NULL;

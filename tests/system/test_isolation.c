@@ -3114,6 +3114,69 @@ test_x1_r4_2_decommission_records_why (void **state)
     s_wait_mirror (id, "connected");
 }
 
+/* REQ X.1, R16.1, R15.3: a Disconnect and a Suspend say why, as a
+   Decommission and a PointRetire do. They took an empty reason, and a
+   government service's connections could be cut off with no why recorded.
+   An empty reason, or one of blanks only (spaces, a tab, U+3000), is
+   refused INVALID_ARGUMENT naming the request's rule (the message naming
+   X.1), narrowed or provider-wide, and nothing changes; a Decommission and
+   a PointRetire refuse blanks too */
+static void
+test_x1_disconnect_and_suspend_record_why (void **state)
+{
+    (void) state;
+    long causes = s_sql ("SELECT count(*) FROM isolation.causes");
+    long versions = s_sql ("SELECT count(*) FROM isolation.desired_versions");
+    long history = s_sql ("SELECT count(*) FROM isolation.cause_history");
+    long events = s_sql ("SELECT count(*) FROM isolation.outbox");
+    uint64_t id = s_conn [1];
+    Lgwan__V1__Disconnect narrowed = LGWAN__V1__DISCONNECT__INIT;
+    narrowed.connections = &id;
+    narrowed.n_connections = 1;
+    narrowed.incident = (char *) "INC-NO-WHY";
+    Lgwan__V1__Disconnect whole = LGWAN__V1__DISCONNECT__INIT;
+    whole.provider = 1;
+    whole.incident = (char *) "INC-NO-WHY";
+    Lgwan__V1__Suspend suspend = LGWAN__V1__SUSPEND__INIT;
+    suspend.provider = 1;
+    suspend.remediation = (char *) "REM-NO-WHY";
+    Lgwan__V1__Decommission decommission = LGWAN__V1__DECOMMISSION__INIT;
+    decommission.connection = id;
+    Lgwan__V1__PointRetire retire = LGWAN__V1__POINT_RETIRE__INIT;
+    retire.point = (char *) "no-why-gw";
+    const struct {
+        unsigned body_case;
+        void *body;
+        const char *requirement;
+    } requests [] = {
+        { LGWAN__V1__REQUEST__BODY_DISCONNECT, &narrowed, "R16.1" },
+        { LGWAN__V1__REQUEST__BODY_DISCONNECT, &whole, "R16.1" },
+        { LGWAN__V1__REQUEST__BODY_SUSPEND, &suspend, "R15.3" },
+        { LGWAN__V1__REQUEST__BODY_DECOMMISSION, &decommission, "R4.2" },
+        { LGWAN__V1__REQUEST__BODY_POINT_RETIRE, &retire, "R16.1" },
+    };
+    const char *blank [] = { "", " ", " \t\n ", "\xe3\x80\x80", NULL };
+    for (size_t r = 0; r < sizeof requests / sizeof requests [0]; r++) {
+        //  Disconnect and Suspend took the empty reason too; the others only blanks
+        bool took_empty = requests [r].body_case == LGWAN__V1__REQUEST__BODY_DISCONNECT
+                       || requests [r].body_case == LGWAN__V1__REQUEST__BODY_SUSPEND;
+        for (size_t b = took_empty? 0: 1; b < sizeof blank / sizeof blank [0]; b++) {
+            lg_reply_t *reply = s_ask_why (&s_isolation, "operator", requests [r].body_case,
+                                           requests [r].body, blank [b]);
+            s_expect (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, requests [r].requirement);
+            if (!strstr (reply->status->message, "X.1"))
+                fail_msg ("request %u, reason \"%s\": %s", requests [r].body_case,
+                          blank [b]? blank [b]: "(none)", reply->status->message);
+            lgwan__v1__reply__free_unpacked (reply, NULL);
+        }
+    }
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes"), causes);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.desired_versions"), versions);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.cause_history"), history);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox"), events);
+    assert_int_equal (s_pending (id), 0);
+}
+
 //  The latest event of body_case in isolation's outbox (NULL: none), and
 //  in *count how many there are; caller frees
 static lg_event_t *
@@ -3686,6 +3749,7 @@ main (int argc, char *argv [])
         cmocka_unit_test_teardown (test_r16_1_list_page_and_its_causes_agree, s_clean_up),
         cmocka_unit_test_teardown (test_r16_1_pending_inheritance_is_shown, s_clean_up),
         cmocka_unit_test_teardown (test_x1_r4_2_decommission_records_why, s_clean_up),
+        cmocka_unit_test_teardown (test_x1_disconnect_and_suspend_record_why, s_clean_up),
         cmocka_unit_test_teardown (test_x1_r16_1_point_retirement_is_published, s_clean_up),
         cmocka_unit_test_teardown (test_r16_1_in_force_is_per_connection, s_clean_up),
         cmocka_unit_test_teardown (test_x4_lift_names_the_reference, s_clean_up),

@@ -269,9 +269,9 @@ static const ctl_command_t s_commands [] = {
     { "monitor",  "unattributed", "unattributed", NULL, NULL,
       "per sensor: events, unattributed and malformed counts, and the latest samples" },
     { "isolation", "disconnect", "disconnect", NULL, NULL,
-      "forcibly disconnect --provider (or --connections) for --incident (R16.1)" },
+      "forcibly disconnect --provider (or --connections) for --incident, with --reason (R16.1)" },
     { "isolation", "suspend", "suspend",      NULL, NULL,
-      "suspend --provider (or --connections) for --remediation (R15.3)" },
+      "suspend --provider (or --connections) for --remediation, with --reason (R15.3)" },
     { "isolation", "lift",   "lift",           NULL, NULL,
       "lift a cause (--reference: the incident or remediation it ends; the oldest by default):"
       " only the orchestrator's saga may (X.4); refused otherwise" },
