@@ -105,24 +105,24 @@ static const char *s_cause_requirements [] = { NULL, "R16.1", "R15.3", "R4.2" };
     " WHERE retired_at IS NULL AND dry_run)"
 
 //  A request that cuts a connection off or retires a point says why (X.1:
-//  Disconnect, Suspend, Decommission, PointRetire): a reason of 1 to
-//  S_REASON_MAX bytes that is not only blanks (ASCII white space, U+3000).
-//  Else refused INVALID_ARGUMENT naming the request's rule, before anything
-//  is read or changed (-1); 0 when given. Disconnect and Suspend took an
-//  empty reason, and a service could be cut off with no why recorded
-#define S_REASON_MAX 512
-
+//  Disconnect, Suspend, Decommission, PointRetire): a reason that is not
+//  only blanks (ASCII white space, U+3000). Else refused INVALID_ARGUMENT
+//  naming the request's rule, before anything is read or changed (-1); 0
+//  when given. Disconnect and Suspend took an empty reason, and a service
+//  could be cut off with no why recorded. Its length is every request's
+//  bound, LG_REASON_MAX, refused by lg_server before a handler runs (X.3);
+//  isolation had a bound of its own, 512 bytes, and refused a reason the
+//  rest of the platform takes
 static int
 s_reason_required (lg_ctx_t *ctx, const char *requirement, const char *what)
 {
-    const char *reason = ctx->request->reason? ctx->request->reason: "";
-    const char *c = reason;
+    const char *c = ctx->request->reason? ctx->request->reason: "";
     while (*c && (isspace ((unsigned char) *c) || strncmp (c, "\xe3\x80\x80", 3) == 0))
         c += isspace ((unsigned char) *c)? 1: 3;
-    if (*c && strlen (reason) <= S_REASON_MAX)
+    if (*c)
         return 0;
     return INVALID (ctx, requirement, "%s records why (X.1): a reason of 1-%d bytes, not"
-                    " only blanks", what, S_REASON_MAX);
+                    " only blanks", what, LG_REASON_MAX);
 }
 
 //  The state a set of causes means (decommission over disconnection over

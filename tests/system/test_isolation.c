@@ -3057,9 +3057,10 @@ test_x4_lift_under_a_decommission_says_decommissioned (void **state)
 /* REQ X.1, R4.2: a Decommission says why. It cuts off a connection that
    may be live (an operator's mistake, for the saga to undo), and it needed
    no reason: the cause, its history and the Decommissioned event recorded
-   who and no why. Without a reason, or with one past 512 bytes, it is
-   refused INVALID_ARGUMENT naming R4.2 and nothing changes; with one, the
-   reason is kept with the cause, in its history and on its event */
+   who and no why. Without a reason, or with one of blanks only, it is
+   refused INVALID_ARGUMENT naming R4.2 and nothing changes (its length:
+   test_x1_reason_bound_is_lg_reason_max); with one, the reason is kept
+   with the cause, in its history and on its event */
 static void
 test_x1_r4_2_decommission_records_why (void **state)
 {
@@ -3071,10 +3072,7 @@ test_x1_r4_2_decommission_records_why (void **state)
     long events = s_sql ("SELECT count(*) FROM isolation.outbox");
     Lgwan__V1__Decommission d = LGWAN__V1__DECOMMISSION__INIT;
     d.connection = id;
-    char too_long [514];
-    memset (too_long, 'x', sizeof too_long - 1);
-    too_long [sizeof too_long - 1] = 0;
-    const char *bad [] = { "", too_long };
+    const char *bad [] = { "", "  " };
     for (size_t i = 0; i < 2; i++) {
         lg_reply_t *reply = s_ask_why (&s_isolation, "operator",
                                        LGWAN__V1__REQUEST__BODY_DECOMMISSION, &d, bad [i]);
@@ -3175,6 +3173,84 @@ test_x1_disconnect_and_suspend_record_why (void **state)
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.cause_history"), history);
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox"), events);
     assert_int_equal (s_pending (id), 0);
+}
+
+/* REQ X.1: a reason is bounded as every request's is, at LG_REASON_MAX
+   bytes (lg_server). Isolation had a bound of its own, 512 bytes: a
+   Decommission with a reason of 513 was refused, one the rest of the
+   platform takes (2,000 characters of Japanese). At the bound it is taken
+   and kept whole in the history; one byte past it is refused
+   INVALID_ARGUMENT (X.3, before the handler: "reason is at most 8192
+   bytes") whatever the request, and nothing changes */
+static void
+test_x1_reason_bound_is_lg_reason_max (void **state)
+{
+    (void) state;
+    char prefix [64];
+    uint64_t id = s_later_connection (prefix, sizeof prefix);
+    char *reason = (char *) malloc (LG_REASON_MAX + 2);
+    assert_non_null (reason);
+    size_t len = 0;
+    while (len + 3 <= LG_REASON_MAX) {
+        memcpy (reason + len, "解", 3);
+        len += 3;
+    }
+    memset (reason + len, 'x', LG_REASON_MAX + 1 - len);
+    reason [LG_REASON_MAX + 1] = 0;
+
+    //  One byte past: refused, whatever the request
+    long versions = s_sql ("SELECT count(*) FROM isolation.desired_versions");
+    long history = s_sql ("SELECT count(*) FROM isolation.cause_history");
+    long events = s_sql ("SELECT count(*) FROM isolation.outbox");
+    Lgwan__V1__Disconnect disconnect = LGWAN__V1__DISCONNECT__INIT;
+    disconnect.connections = &id;
+    disconnect.n_connections = 1;
+    disconnect.incident = (char *) "INC-LONG-WHY";
+    Lgwan__V1__Suspend suspend = LGWAN__V1__SUSPEND__INIT;
+    suspend.connections = &id;
+    suspend.n_connections = 1;
+    suspend.remediation = (char *) "REM-LONG-WHY";
+    Lgwan__V1__Decommission decommission = LGWAN__V1__DECOMMISSION__INIT;
+    decommission.connection = id;
+    const struct {
+        unsigned body_case;
+        void *body;
+    } requests [] = {
+        { LGWAN__V1__REQUEST__BODY_DISCONNECT, &disconnect },
+        { LGWAN__V1__REQUEST__BODY_SUSPEND, &suspend },
+        { LGWAN__V1__REQUEST__BODY_DECOMMISSION, &decommission },
+    };
+    for (size_t r = 0; r < sizeof requests / sizeof requests [0]; r++) {
+        lg_reply_t *reply = s_ask_why (&s_isolation, "operator", requests [r].body_case,
+                                       requests [r].body, reason);
+        s_expect (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, "X.3");
+        assert_non_null (strstr (reply->status->message, "reason is at most 8192 bytes"));
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    }
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes WHERE connection_id = %"
+                             PRIu64, id), 0);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.desired_versions"), versions);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.cause_history"), history);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox"), events);
+
+    //  At the bound: taken, and kept whole
+    reason [LG_REASON_MAX] = 0;
+    lg_reply_t *reply = s_ask_why (&s_isolation, "operator",
+                                   LGWAN__V1__REQUEST__BODY_DECOMMISSION, &decommission, reason);
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    free (reason);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.cause_history WHERE connection_id = %"
+                             PRIu64 " AND cause = 3 AND action = 'imposed'"
+                             " AND octet_length (reason) = %d", id, LG_REASON_MAX), 1);
+    s_wait_mirror (id, "decommissioned");
+
+    //  Undone by the saga: the tests after this one count on a connected pool
+    reply = s_lift ("service", id, LGWAN__V1__ISOLATION_CAUSE__CAUSE_DECOMMISSION,
+                    "SAGA-LONG-WHY");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    s_wait_mirror (id, "connected");
 }
 
 //  The latest event of body_case in isolation's outbox (NULL: none), and
@@ -3750,6 +3826,7 @@ main (int argc, char *argv [])
         cmocka_unit_test_teardown (test_r16_1_pending_inheritance_is_shown, s_clean_up),
         cmocka_unit_test_teardown (test_x1_r4_2_decommission_records_why, s_clean_up),
         cmocka_unit_test_teardown (test_x1_disconnect_and_suspend_record_why, s_clean_up),
+        cmocka_unit_test_teardown (test_x1_reason_bound_is_lg_reason_max, s_clean_up),
         cmocka_unit_test_teardown (test_x1_r16_1_point_retirement_is_published, s_clean_up),
         cmocka_unit_test_teardown (test_r16_1_in_force_is_per_connection, s_clean_up),
         cmocka_unit_test_teardown (test_x4_lift_names_the_reference, s_clean_up),
