@@ -14,6 +14,9 @@
        nothing is published twice: an event is published once, when the
        version in force first reaches its own, and its pending row is
        deleted then; a change made since waits for the point's new ack.
+       A retired point's Hello registers it again, erasing the row's
+       retirement, and publishes PointReturned (X.1): it came back
+       silently, with no record that changes waited for it again.
     3. Every DesiredStateChanged this service publishes goes out as an Update
        {version, base_version = version - 1}; a point that holds another base
        says Hello again and gets a Snapshot, so out-of-order commits of
@@ -374,7 +377,12 @@ s_send_snapshot (s_points_t *self, zframe_t *identity)
 //  Duties: each in its own transaction, events committed with it
 
 //  A Hello says what the point holds now: its acked version goes down to
-//  the Hello's applied_version, never up (point 2)
+//  the Hello's applied_version, never up (point 2). A retired point is
+//  registered again, its row's retirement erased, and that is published:
+//  PointReturned, from then on changes wait for its acks again (X.1). It
+//  came back silently, and nothing said when changes began to wait for it
+//  again. The row is read as it was (old, locked) in the statement that
+//  writes it
 static int
 s_record_hello (lg_ctx_t *ctx)
 {
@@ -383,13 +391,46 @@ s_record_hello (lg_ctx_t *ctx)
     lg_clock_format (ctx->now_us, now, sizeof now);
     snprintf (applied, sizeof applied, "%" PRIu64, self->hello_version);
     const char *params [] = { self->point, self->dry_run? "t": "f", now, self->replica, applied };
-    return lg_db_run (ctx->db, "INSERT INTO points (name, dry_run, last_seen, replica) VALUES ($1,"
-                               " $2::boolean, $3::timestamptz, $4) ON CONFLICT (name) DO UPDATE SET"
-                               " dry_run = excluded.dry_run, last_seen = excluded.last_seen,"
-                               " replica = excluded.replica,"
-                               " acked_version = least (points.acked_version, $5::bigint),"
-                               " retired_at = NULL, retired_by = NULL, retire_reason = NULL",
-                      5, params)? 0: -2;
+    PGresult *res = lg_db_exec (ctx->db,
+        "WITH old AS (SELECT retired_at, retired_by FROM points WHERE name = $1 FOR UPDATE),"
+        " hello AS (INSERT INTO points (name, dry_run, last_seen, replica) VALUES ($1,"
+        "  $2::boolean, $3::timestamptz, $4) ON CONFLICT (name) DO UPDATE SET"
+        "  dry_run = excluded.dry_run, last_seen = excluded.last_seen,"
+        "  replica = excluded.replica,"
+        "  acked_version = least (points.acked_version, $5::bigint),"
+        "  retired_at = NULL, retired_by = NULL, retire_reason = NULL RETURNING name)"
+        " SELECT to_char (old.retired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        "  AS retired_at, old.retired_by,"
+        "  to_char ($3::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        "  AS returned_at, (SELECT version FROM desired_head WHERE id = 1) AS head"
+        " FROM old, hello WHERE old.retired_at IS NOT NULL", 5, params);
+    if (!res || PQresultStatus (res) != PGRES_TUPLES_OK) {
+        PQclear (res);
+        return -2;
+    }
+    int rc = 0;
+    if (PQntuples (res) == 1) {
+        Lgwan__V1__PointReturned returned = LGWAN__V1__POINT_RETURNED__INIT;
+        returned.point = self->point;
+        returned.retired_at = (char *) lg_db_value (res, 0, "retired_at");
+        returned.retired_by = (char *) lg_db_value (res, 0, "retired_by");
+        returned.applied_version = self->hello_version;
+        returned.version = lg_db_u64 (res, 0, "head");
+        returned.replica = self->replica;
+        returned.returned_at = (char *) lg_db_value (res, 0, "returned_at");
+        lg_event_t event = LGWAN__V1__EVENT__INIT;
+        event.body_case = LGWAN__V1__EVENT__BODY_POINT_RETURNED;
+        event.point_returned = &returned;
+        char *why = zsys_sprintf ("enforcement point %s, retired at %s by %s, said hello again:"
+                                  " registered again, changes wait for its acks", self->point,
+                                  returned.retired_at, returned.retired_by);
+        rc = lg_outbox_append (ctx->outbox, &event, ctx->actor, why, "", ctx->now_us);
+        if (rc == 0)
+            lg_info ("%s", why);
+        zstr_free (&why);
+    }
+    PQclear (res);
+    return rc;
 }
 
 //  A frame refused for the name in self->point (a Hello, or an Ack from

@@ -3334,6 +3334,68 @@ test_x1_r16_1_point_retirement_is_published (void **state)
     lgwan__v1__event__free_unpacked (event, NULL);
 }
 
+/* REQ X.1, R16.1: a retired point that says Hello again is registered
+   again, its row's retirement erased, and from then on changes wait for
+   its acks: that is published, PointReturned (the point, when it had been
+   retired and by whom, the version its Hello holds, the head, the replica,
+   the time), under system:isolation. It was taken back silently: no event
+   said it returned, and the retirement's row was the only trace of it.
+   A Hello of a point not retired publishes nothing */
+static void
+test_x1_r16_1_retired_point_return_is_published (void **state)
+{
+    (void) state;
+    zsock_t *point = s_point_new ("return-gw");
+    uint64_t head = s_point_join (point, "return-gw");
+    s_point_close (&point);
+    zclock_sleep (1500);
+    assert_int_equal (s_sql ("UPDATE isolation.points SET last_seen = last_seen - interval '1 minute'"
+                             " WHERE name = 'return-gw' RETURNING 1"), 1);
+    lg_reply_t *reply = s_retire ("operator", "return-gw", "gateway moved to the east site");
+    s_expect (reply, LGWAN__V1__CODE__OK, NULL);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    long count;
+    lg_event_t *event = s_latest_event (LGWAN__V1__EVENT__BODY_POINT_RETIRED, &count);
+    assert_non_null (event);
+    assert_string_equal (event->point_retired->point, "return-gw");
+    char retired_at [40];
+    snprintf (retired_at, sizeof retired_at, "%s", event->point_retired->retired_at);
+    lgwan__v1__event__free_unpacked (event, NULL);
+    long before;
+    event = s_latest_event (LGWAN__V1__EVENT__BODY_POINT_RETURNED, &before);
+    if (event)
+        lgwan__v1__event__free_unpacked (event, NULL);
+
+    //  It says Hello again: registered again, and said
+    point = s_point_new ("return-gw");
+    s_point_join (point, "return-gw");
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.points WHERE name = 'return-gw'"
+                             " AND retired_at IS NULL AND retired_by IS NULL"), 1);
+    long after;
+    event = s_latest_event (LGWAN__V1__EVENT__BODY_POINT_RETURNED, &after);
+    assert_int_equal (after, before + 1);
+    assert_non_null (event);
+    assert_string_equal (event->actor, "system:isolation");
+    assert_non_null (strstr (event->reason, "said hello again"));
+    assert_string_equal (event->point_returned->point, "return-gw");
+    assert_string_equal (event->point_returned->retired_at, retired_at);
+    assert_string_equal (event->point_returned->retired_by, "operator:alice");
+    assert_int_equal (event->point_returned->applied_version, 0);     //  s_point_hello says 0
+    assert_true (event->point_returned->version >= head);
+    assert_true (strlen (event->point_returned->replica) > 0);
+    assert_int_equal (strlen (event->point_returned->returned_at), 27);
+    assert_true (strcmp (event->point_returned->returned_at, retired_at) > 0);
+    lgwan__v1__event__free_unpacked (event, NULL);
+    s_point_close (&point);
+
+    //  Hello of a point not retired: nothing more
+    point = s_point_new ("return-gw");
+    s_point_join (point, "return-gw");
+    s_point_close (&point);
+    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox WHERE body_case = %d",
+                             LGWAN__V1__EVENT__BODY_POINT_RETURNED), after);
+}
+
 //  point acks the next Update; once recorded, its version
 static uint64_t
 s_point_acks_next (zsock_t *point, const char *name)
@@ -3828,6 +3890,8 @@ main (int argc, char *argv [])
         cmocka_unit_test_teardown (test_x1_disconnect_and_suspend_record_why, s_clean_up),
         cmocka_unit_test_teardown (test_x1_reason_bound_is_lg_reason_max, s_clean_up),
         cmocka_unit_test_teardown (test_x1_r16_1_point_retirement_is_published, s_clean_up),
+        cmocka_unit_test_teardown (test_x1_r16_1_retired_point_return_is_published,
+                                   s_clean_up),
         cmocka_unit_test_teardown (test_r16_1_in_force_is_per_connection, s_clean_up),
         cmocka_unit_test_teardown (test_x4_lift_names_the_reference, s_clean_up),
         cmocka_unit_test (test_r16_1_requests_refuse_ids_past_bigint),
