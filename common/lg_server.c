@@ -303,6 +303,20 @@ lg_ctx_refuse (lg_ctx_t *ctx, lg_code_t code, const char *requirement, const cha
 }
 
 int
+lg_ctx_reason_required (lg_ctx_t *ctx, const char *requirement, const char *what)
+{
+    const char *c = ctx->request && ctx->request->reason? ctx->request->reason: "";
+    while (*c == ' ' || *c == '\t' || *c == '\r' || *c == '\n' || *c == '\f' || *c == '\v'
+       ||  strncmp (c, "\xe3\x80\x80", 3) == 0)
+        c += (unsigned char) *c == 0xe3? 3: 1;
+    if (*c)
+        return 0;
+    return lg_ctx_refuse (ctx, LGWAN__V1__CODE__INVALID_ARGUMENT, requirement,
+                          "%s records why (X.1): a reason of 1-%d bytes, not only blanks",
+                          what, LG_REASON_MAX);
+}
+
+int
 lg_ctx_page (lg_ctx_t *ctx, uint32_t asked, uint32_t dflt, uint32_t max, uint32_t *limit,
              char *fetch, size_t fetch_size)
 {

@@ -137,6 +137,15 @@ int lg_server_run_duty (lg_server_t *self, lg_handler_fn *duty, const char *name
 int lg_ctx_refuse (lg_ctx_t *ctx, lg_code_t code, const char *requirement,
                    const char *format, ...) __attribute__ ((format (printf, 4, 5)));
 
+//  A request that must say why (X.1) gives the envelope's reason, not
+//  empty nor only blanks (ASCII white space, U+3000 of Japanese text): 0;
+//  else refused INVALID_ARGUMENT naming requirement ("<what> records why
+//  (X.1): ..."), -1, before the handler reads or changes anything. Its
+//  length is every request's bound, LG_REASON_MAX, refused before a
+//  handler runs. One rule for every service: isolation, registry and
+//  monitor each had their own, and took a blank reason.
+int lg_ctx_reason_required (lg_ctx_t *ctx, const char *requirement, const char *what);
+
 //  The page a list request asks for: *limit is asked, or dflt when 0; more
 //  than max is refused (INVALID_ARGUMENT, -1). fetch, unless NULL, gets
 //  limit + 1 as text, for LIMIT: a row past the page says there is more,

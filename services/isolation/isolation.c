@@ -85,7 +85,6 @@
        force" on every other.
 */
 #include "isolation.h"
-#include <ctype.h>
 
 extern const lg_migration_t isolation_migrations [];
 
@@ -103,27 +102,6 @@ static const char *s_cause_requirements [] = { NULL, "R16.1", "R15.3", "R4.2" };
 #define S_DRY_RUN_POINTS_SQL \
     "(SELECT coalesce (string_agg (name, ',' ORDER BY name), '') FROM points" \
     " WHERE retired_at IS NULL AND dry_run)"
-
-//  A request that cuts a connection off or retires a point says why (X.1:
-//  Disconnect, Suspend, Decommission, PointRetire): a reason that is not
-//  only blanks (ASCII white space, U+3000). Else refused INVALID_ARGUMENT
-//  naming the request's rule, before anything is read or changed (-1); 0
-//  when given. Disconnect and Suspend took an empty reason, and a service
-//  could be cut off with no why recorded. Its length is every request's
-//  bound, LG_REASON_MAX, refused by lg_server before a handler runs (X.3);
-//  isolation had a bound of its own, 512 bytes, and refused a reason the
-//  rest of the platform takes
-static int
-s_reason_required (lg_ctx_t *ctx, const char *requirement, const char *what)
-{
-    const char *c = ctx->request->reason? ctx->request->reason: "";
-    while (*c && (isspace ((unsigned char) *c) || strncmp (c, "\xe3\x80\x80", 3) == 0))
-        c += isspace ((unsigned char) *c)? 1: 3;
-    if (*c)
-        return 0;
-    return INVALID (ctx, requirement, "%s records why (X.1): a reason of 1-%d bytes, not"
-                    " only blanks", what, LG_REASON_MAX);
-}
 
 //  The state a set of causes means (decommission over disconnection over
 //  suspension)
@@ -669,7 +647,9 @@ s_impose (lg_ctx_t *ctx, int cause, uint64_t provider, uint64_t *connections, si
                         s_cause_names [cause], cause == 1? "incident": "remediation request");
     char what [32];
     snprintf (what, sizeof what, "a %s", s_cause_names [cause]);
-    if (s_reason_required (ctx, requirement, what))
+    //  Cut off with a why (X.1; Disconnect and Suspend took an empty
+    //  reason, and a service could be cut off with no why recorded)
+    if (lg_ctx_reason_required (ctx, requirement, what))
         return -1;
     zlistx_t *targets = s_ids_new ();
     int rc = s_targets (ctx, provider, connections, n, true, requirement, targets);
@@ -966,7 +946,7 @@ s_point_retire (lg_ctx_t *ctx)
     const char *point = ctx->request->point_retire->point;
     if (!lg_check_point_name (point))
         return INVALID (ctx, "R16.1", "point is a name of [a-z0-9-]{1,32}");
-    if (s_reason_required (ctx, "R16.1", "retiring a point"))
+    if (lg_ctx_reason_required (ctx, "R16.1", "retiring a point"))
         return -1;
     const char *reason = ctx->request->reason;
     char quiet [16], now [40];

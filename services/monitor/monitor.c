@@ -583,9 +583,8 @@ s_incident_confirm (lg_ctx_t *ctx)
     const Lgwan__V1__IncidentConfirm *c = ctx->request->incident_confirm;
     //  X.1: the decision (to isolate, perhaps a whole provider) says why,
     //  as a close does; it went into the event's header empty
-    const char *reason = ctx->request->reason;
-    if (!*reason || strlen (reason) > 1024)
-        return INVALID (ctx, "R16.1", "confirming an incident records the reason (1-1024 bytes)");
+    if (lg_ctx_reason_required (ctx, "R16.1", "confirming an incident"))
+        return -1;
     char id [24], now [40];
     snprintf (id, sizeof id, "%" PRIu64, c->incident);
     lg_clock_format (ctx->now_us, now, sizeof now);
@@ -617,9 +616,9 @@ static int
 s_incident_close (lg_ctx_t *ctx)
 {
     const Lgwan__V1__IncidentClose *c = ctx->request->incident_close;
+    if (lg_ctx_reason_required (ctx, "R16.1", "closing an incident"))
+        return -1;
     const char *reason = ctx->request->reason;
-    if (!*reason || strlen (reason) > 1024)
-        return INVALID (ctx, "R16.1", "closing an incident records the reason (1-1024 bytes)");
     char id [24], now [40];
     snprintf (id, sizeof id, "%" PRIu64, c->incident);
     lg_clock_format (ctx->now_us, now, sizeof now);

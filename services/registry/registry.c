@@ -206,16 +206,6 @@ reg_reason (lg_ctx_t *ctx)
 }
 
 int
-reg_reason_given (lg_ctx_t *ctx, const char *what)
-{
-    const char *reason = reg_reason (ctx);
-    if (reason [strspn (reason, " \t\r\n")] == '\0')
-        return INVALID (ctx, "X.1", "%s says who and why: reason is mandatory (1-%d bytes)",
-                        what, LG_REASON_MAX);
-    return 0;
-}
-
-int
 reg_version (lg_ctx_t *ctx, const char *subject, uint64_t id)
 {
     return reg_version_why (ctx, subject, id, reg_reason (ctx));

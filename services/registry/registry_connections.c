@@ -12,7 +12,7 @@
     2. Pools are data (PoolAdd); they never overlap (an exclusion constraint).
        A pool, like a server (point 5), has no versions: its row names who
        added it, when, and the request's reason (X.1), which is mandatory
-       (reg_reason_given: none is refused, nothing added).
+       (lg_ctx_reason_required: none is refused, nothing added).
     3. On approval, each requested prefix is allocated from the first pool of
        its family with room: under a per-pool transaction lock (so two
        replicas take turns, as NetBox learnt), the next aligned block after
@@ -131,7 +131,7 @@ int
 reg_pool_add (lg_ctx_t *ctx)
 {
     const Lgwan__V1__PoolAdd *a = ctx->request->pool_add;
-    if (reg_reason_given (ctx, "a pool")
+    if (lg_ctx_reason_required (ctx, "X.1", "a pool")
     ||  reg_check_text (ctx, "name", a->name, 64, true))
         return -1;
     int family, length;
@@ -999,7 +999,7 @@ int
 reg_server_register (lg_ctx_t *ctx)
 {
     const Lgwan__V1__ServerRegister *r = ctx->request->server_register;
-    if (reg_reason_given (ctx, "a server"))
+    if (lg_ctx_reason_required (ctx, "X.1", "a server"))
         return -1;
     if (r->connection == 0)
         return INVALID (ctx, "R5.2", "connection is mandatory");

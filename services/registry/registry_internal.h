@@ -120,12 +120,6 @@ const char *reg_not_qualified (lg_ctx_t *ctx, uint64_t provider, const char *sta
 //  record of a change keeps with its actor (X.1)
 const char *reg_reason (lg_ctx_t *ctx);
 
-//  A record kept with no versions (a pool, a server) says why on its row
-//  (X.1): its request's reason, 1 to LG_REASON_MAX bytes (the envelope's
-//  bound, lg_server), not blank. 0, or -1 refused INVALID_ARGUMENT naming
-//  X.1 and what (the record) before anything is written.
-int reg_reason_given (lg_ctx_t *ctx, const char *what);
-
 //  Record the current row of subject/id as a new version (R4.2, X.1).
 int reg_version (lg_ctx_t *ctx, const char *subject, uint64_t id);
 //  The same with a reason of its own (what ended with its parent says why)

@@ -717,8 +717,8 @@ test_r16_1_restart_mid_burst_no_duplicate (void **state)
 }
 
 /* REQ R16.1: an operator confirms an open incident (isolate) and closes it
-   with a reason; a closed incident is not confirmed again, and the next
-   burst opens a new one */
+   with a reason (not only blanks: one of spaces was taken); a closed
+   incident is not confirmed again, and the next burst opens a new one */
 static void
 test_r16_1_operator_confirms_and_closes (void **state)
 {
@@ -737,6 +737,10 @@ test_r16_1_operator_confirms_and_closes (void **state)
     //  with no reason)
     reply = s_ask (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CONFIRM, &confirm, "");
     rf_refused (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, "R16.1");
+    //  Nor with only blanks, ASCII or the full-width space (it was taken)
+    reply = s_ask (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CONFIRM, &confirm,
+                   " \xe3\x80\x80\t");
+    rf_refused (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, "R16.1");
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM monitor.incidents WHERE id = %" PRIu64
                                     " AND status = 'open'", id), 1);
     reply = s_monitor_ask ("operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CONFIRM, &confirm);
@@ -753,6 +757,9 @@ test_r16_1_operator_confirms_and_closes (void **state)
     Lgwan__V1__IncidentClose close_ = LGWAN__V1__INCIDENT_CLOSE__INIT;
     close_.incident = id;
     reply = s_ask (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CLOSE, &close_, "");
+    rf_refused (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, "R16.1");
+    reply = s_ask (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CLOSE, &close_,
+                   "\xe3\x80\x80");
     rf_refused (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, "R16.1");
     reply = s_ask (&s_monitor, "operator", LGWAN__V1__REQUEST__BODY_INCIDENT_CLOSE, &close_,
                    "事業者が駆除を完了");
