@@ -30,7 +30,9 @@
        CancellationEffective, and isolation's Suspended, Disconnected and
        Reconnected. Each change is effective on a JST calendar day: the
        event's effective_on when it has one, else the JST day of the moment
-       it took effect (applied_at, else occurred_at). Changes of one day
+       it took effect (applied_at, else occurred_at). An effective_on that
+       is no YYYY-MM-DD refuses the event (skipped as malformed, said and
+       counted, s_effective_day): it is not guessed at. Changes of one day
        keep the order in which they happened.
     3. A service's monthly fee is paid by its hosting provider. The
        registry announces the holders again (ServiceRegistered) when a
@@ -457,17 +459,34 @@ s_jst_day_text (const char *instant, char *buf, size_t size)
     return 0;
 }
 
-//  The effective day: the event's date when it has a valid one, else the
-//  JST day of when it happened
+//  The effective day: the event's effective_on when it has one, else the
+//  JST day of when it happened. An effective_on that is no YYYY-MM-DD is
+//  not guessed at (it fell back to the JST day of the event, and billed the
+//  change from a day nobody chose): the event is refused like any other
+//  malformed one (-1: lg_consumer.h note 5, skipped with its source and seq
+//  in the log), said at ERROR naming the value and counted; once an event,
+//  though a batch applies it again the careful way
 static int
-s_effective_day (const char *effective_on, const char *instant, char *buf, size_t size)
+s_effective_day (billing_state_t *self, const lg_event_t *event, const char *effective_on,
+                 char *buf, size_t size)
 {
     int32_t day;
-    if (effective_on && bc_day_parse (effective_on, &day) == 0) {
-        snprintf (buf, size, "%s", effective_on);
-        return 0;
+    if (effective_on && *effective_on) {
+        if (bc_day_parse (effective_on, &day) == 0) {
+            snprintf (buf, size, "%s", effective_on);
+            return 0;
+        }
+        if (event->seq > self->malformed_seq) {
+            self->malformed_seq = event->seq;
+            self->malformed++;
+            lg_log_write (LG_LOG_ERROR, NULL, "event %s/%" PRIu64 " has a malformed effective_on"
+                          " \"%.32s\" (not YYYY-MM-DD): not applied (R6.1), %" PRIu64 " such"
+                          " event%s since start", event->source, event->seq, effective_on,
+                          self->malformed, self->malformed == 1? "": "s");
+        }
+        return -1;
     }
-    return s_jst_day_text (instant, buf, size);
+    return s_jst_day_text (event->occurred_at, buf, size);
 }
 
 //  What a change that lands in a period already invoiced touched (note
@@ -577,11 +596,11 @@ s_timeline (lg_db_t *db, const billing_state_t *self, const lg_event_t *event,
 //  A cancellation ends what it names from its day: a connection, a
 //  service's connections and the service, or everything of a provider
 static int
-s_cancellation (lg_db_t *db, const billing_state_t *self, const lg_event_t *event)
+s_cancellation (lg_db_t *db, billing_state_t *self, const lg_event_t *event)
 {
     const Lgwan__V1__CancellationEffective *c = event->cancellation_effective;
     char day [16], id [24], seq [24];
-    if (s_effective_day (c->effective_on, event->occurred_at, day, sizeof day))
+    if (s_effective_day (self, event, c->effective_on, day, sizeof day))
         return -1;
     snprintf (id, sizeof id, "%" PRIu64, c->id);
     snprintf (seq, sizeof seq, "%" PRIu64, event->seq);
@@ -646,7 +665,7 @@ s_addressee (lg_db_t *db, const lg_event_t *event, const Lgwan__V1__Provider *p)
 static int
 s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
 {
-    const billing_state_t *self = (const billing_state_t *) state;
+    billing_state_t *self = (billing_state_t *) state;
     char day [16], id [24], provider [24], service [24];
     switch (event->body_case) {
         case LGWAN__V1__EVENT__BODY_PROVIDER_APPLIED:
@@ -661,8 +680,8 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
         }
         case LGWAN__V1__EVENT__BODY_CONNECTION_ACTIVATED: {
             const Lgwan__V1__ConnectionActivated *a = event->connection_activated;
-            if (a->connection == 0 || s_effective_day (a->effective_on, event->occurred_at, day,
-                                                       sizeof day))
+            if (a->connection == 0
+            ||  s_effective_day (self, event, a->effective_on, day, sizeof day))
                 return -1;
             snprintf (id, sizeof id, "%" PRIu64, a->connection);
             snprintf (provider, sizeof provider, "%" PRIu64, a->provider);
@@ -678,7 +697,7 @@ s_on_registry (lg_db_t *db, const lg_event_t *event, void *state)
         case LGWAN__V1__EVENT__BODY_CONNECTION_CHANGED: {
             const Lgwan__V1__ConnectionChanged *c = event->connection_changed;
             if (c->connection == 0 || !*c->bandwidth_class
-            ||  s_effective_day (c->effective_on, event->occurred_at, day, sizeof day))
+            ||  s_effective_day (self, event, c->effective_on, day, sizeof day))
                 return -1;
             return s_timeline (db, self, event, c->connection, day, BC_CLASS, c->bandwidth_class);
         }

@@ -16,6 +16,8 @@ extern const lg_service_def_t billing_service;
 typedef struct {
     char issuer [16];           //  LG_BILLING_ISSUER_REGISTRATION: T + 13 digits
     char invoiced_through [8];  //  the latest period run when the batch began (invoice_runs)
+    uint64_t malformed;         //  events refused for a malformed effective_on since start
+    uint64_t malformed_seq;     //  the registry seq of the last one counted
 } billing_state_t;
 
 //  The advisory lock by which invoice runs and tariff loads take turns

@@ -2102,6 +2102,41 @@ test_x2_rewind_bills_the_chain_the_source_wrote_anew (void **state)
     lgwan__v1__reply__free_unpacked (reply, NULL);
 }
 
+/* REQ R6.1: an effective_on in a registry event that is no YYYY-MM-DD (here
+   a ConnectionActivated's, made "2028-90-02" by hand in the outbox) is not
+   guessed at: the event is refused like any malformed one (skipped, the
+   stream goes on), said at ERROR with its source and seq and counted, and
+   nothing of it is in billing's tables. It fell back to the JST day of the
+   event without a word, and billed the connection from a day nobody chose */
+static void
+test_r6_1_malformed_effective_on_in_an_event_is_refused (void **state)
+{
+    (void) state;
+    assert_int_equal (lg_test_proc_stop (&s_billing, SIGTERM), 0);
+    rf_set_clock ("2028-10-02T01:00:00Z");
+    uint64_t conn = s_connection (s_service2, "provider2", "1G");
+    //  ConnectionActivated's effective_on is field 7: tag 0x3a, length 10
+    long seq = rf_sqlf_long ("SELECT max (seq) FROM registry.outbox WHERE body_case = %d",
+                            LGWAN__V1__EVENT__BODY_CONNECTION_ACTIVATED);
+    char *sql = zsys_sprintf ("UPDATE registry.outbox SET event = set_byte (event, position"
+                              " ('\\x3a0a'::bytea || '2028-10-02'::bytea IN event) + 6, 57)"
+                              " WHERE seq = %ld AND position ('\\x3a0a'::bytea || '2028-10-02'"
+                              "::bytea IN event) > 0 RETURNING 1", seq);
+    assert_int_equal (rf_sql_long (sql), 1);
+    zstr_free (&sql);
+    s_start_billing (NULL);
+    s_wait_registry_followed ();
+    char *said = zsys_sprintf ("event registry/%ld has a malformed effective_on \"2028-90-02\"",
+                               seq);
+    assert_int_equal (lg_test_log_count (s_billing.pid, said), 1);
+    assert_int_equal (lg_test_log_count (s_billing.pid, "1 such event since start"), 1);
+    zstr_free (&said);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.timeline WHERE source ="
+                                    " 'registry' AND seq = %ld", seq), 0);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.connections WHERE id = %"
+                                    PRIu64, conn), 0);
+}
+
 int
 main (void)
 {
@@ -2137,6 +2172,7 @@ main (void)
         cmocka_unit_test (test_r6_1_tariff_version_without_a_tax_rate_is_refused),
         cmocka_unit_test (test_r6_1_change_landing_in_a_period_run_without_invoices_is_said),
         cmocka_unit_test (test_x2_rewind_bills_the_chain_the_source_wrote_anew),
+        cmocka_unit_test (test_r6_1_malformed_effective_on_in_an_event_is_refused),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
