@@ -1041,7 +1041,8 @@ s_lock_invoice (lg_ctx_t *ctx, const char *number, PGresult **res_p)
     if (found == 0)
         return MISSING (ctx, "no invoice %s", number);
     rc = lg_ctx_query (ctx, res_p,
-        "SELECT provider_id, subtotal_yen, tax_rate_percent, tax_yen, total_yen,"
+        "SELECT provider_id, issued_on::text AS issued_on, subtotal_yen, tax_rate_percent,"
+        " tax_yen, total_yen,"
         " coalesce ((SELECT sum (amount_yen) FROM credit_notes c WHERE c.invoice = i.number), 0)"
         "   AS credited_net,"
         " coalesce ((SELECT sum (tax_yen) FROM credit_notes c WHERE c.invoice = i.number), 0)"
@@ -1175,9 +1176,15 @@ billing_payment_record (lg_ctx_t *ctx)
     int64_t outstanding = s_outstanding (strtoll (lg_db_value (res, 0, "total_yen"), NULL, 10),
                                          strtoll (lg_db_value (res, 0, "credited"), NULL, 10),
                                          strtoll (lg_db_value (res, 0, "paid"), NULL, 10), NULL);
-    char provider [24];
+    char provider [24], issued_on [16];
     snprintf (provider, sizeof provider, "%s", lg_db_value (res, 0, "provider_id"));
+    snprintf (issued_on, sizeof issued_on, "%s", lg_db_value (res, 0, "issued_on"));
     PQclear (res);
+    //  Both YYYY-MM-DD: in text order is in day order. (A payment dated
+    //  before its invoice was issued was recorded)
+    if (strcmp (paid_on, issued_on) < 0)
+        return INVALID (ctx, "paid_on %s is before invoice %s was issued (%s)", paid_on,
+                        m->invoice, issued_on);
     if (m->amount_yen > outstanding)
         return REFUSE (ctx, "a payment of %" PRId64 " yen is more than invoice %s has"
                        " outstanding (%" PRId64 " yen)", m->amount_yen, m->invoice, outstanding);

@@ -586,6 +586,7 @@ test_r6_1_credit_notes_payments_overdue (void **state)
     //  Pay provider 1's November invoice in full: it is not overdue
     pay.invoice = (char *) "INV-2026-000003";
     pay.amount_yen = 4546;
+    pay.paid_on = (char *) "2026-12-10";            //  issued 2026-12-01
     rf_ok (s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_PAYMENT_RECORD, &pay));
     assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.payments"), 2);
 
@@ -2137,6 +2138,56 @@ test_r6_1_malformed_effective_on_in_an_event_is_refused (void **state)
                                     PRIu64, conn), 0);
 }
 
+/* REQ R6.1: a payment dated before its invoice was issued, or after today
+   (JST), is refused INVALID_ARGUMENT naming R6.1 and paid_on, and nothing is
+   recorded. One dated before the issue was recorded: provider 1's November
+   invoice, issued 2026-12-01, was paid "on 2026-11-20" */
+static void
+test_r6_1_payment_before_its_invoice_was_issued_is_refused (void **state)
+{
+    (void) state;
+    char *number = rf_sql_text ("SELECT number FROM billing.invoices WHERE period = '2028-09'"
+                                " AND provider_id = 2");
+    assert_non_null (number);
+    char *sql = zsys_sprintf ("SELECT issued_on::text FROM billing.invoices WHERE number = '%s'",
+                              number);
+    char *issued = rf_sql_text (sql);
+    zstr_free (&sql);
+    sql = zsys_sprintf ("SELECT (issued_on - 1)::text FROM billing.invoices WHERE number = '%s'",
+                        number);
+    char *before = rf_sql_text (sql);
+    zstr_free (&sql);
+    assert_non_null (issued);
+    assert_non_null (before);
+    long payments = rf_sqlf_long ("SELECT count(*) FROM billing.payments");
+    long events = rf_sqlf_long ("SELECT count(*) FROM billing.outbox");
+    Lgwan__V1__PaymentRecord pay = LGWAN__V1__PAYMENT_RECORD__INIT;
+    pay.invoice = number;
+    pay.amount_yen = 1;
+    pay.paid_on = before;
+    lg_reply_t *reply = s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_PAYMENT_RECORD,
+                               &pay);
+    char *said = zsys_sprintf ("paid_on %s is before invoice %s was issued (%s)", before, number,
+                               issued);
+    rf_expect (reply, RF_CODE (INVALID_ARGUMENT), "R6.1");
+    if (!strstr (reply->status->message, said))
+        fail_msg ("refusal \"%s\" does not say \"%s\"", reply->status->message, said);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    pay.paid_on = (char *) "2099-01-01";
+    rf_refused (s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_PAYMENT_RECORD, &pay),
+                RF_CODE (INVALID_ARGUMENT), "R6.1");
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.payments"), payments);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.outbox"), events);
+    //  On the day it was issued, it is paid
+    pay.paid_on = issued;
+    rf_ok (s_ask (&s_billing, "billing", LGWAN__V1__REQUEST__BODY_PAYMENT_RECORD, &pay));
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.payments"), payments + 1);
+    zstr_free (&said);
+    free (before);
+    free (issued);
+    free (number);
+}
+
 int
 main (void)
 {
@@ -2173,6 +2224,7 @@ main (void)
         cmocka_unit_test (test_r6_1_change_landing_in_a_period_run_without_invoices_is_said),
         cmocka_unit_test (test_x2_rewind_bills_the_chain_the_source_wrote_anew),
         cmocka_unit_test (test_r6_1_malformed_effective_on_in_an_event_is_refused),
+        cmocka_unit_test (test_r6_1_payment_before_its_invoice_was_issued_is_refused),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -299,7 +299,8 @@ static const ctl_command_t s_commands [] = {
       "a credit note of --amount-yen against --invoice, with --reason (never an edit); --refund"
       " when it credits what was paid (owed back)" },
     { "payment",  "record", "payment_record", NULL, NULL,
-      "record a payment of --amount-yen against --invoice (billing role only)" },
+      "record a payment of --amount-yen against --invoice, --paid-on a day from its issue to"
+      " today (default today; billing role only)" },
     { "tariff",   "load",   "tariff_load",    ctl_local_tariff_load, s_tariff_flags,
       "load tariff versions from a JSON file: all or nothing (R6.1)" },
     { "invoice",  "export", "billing_export", ctl_local_invoice_export, s_export_flags,
