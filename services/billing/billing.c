@@ -87,8 +87,10 @@
        left, service_ends; a provider's name the last left, provider_names)
        and moves the cursor back to seq with no link. What an event set is
        therefore always in a row with its (source, seq). A rewind whose
-       events past seq land in a period invoiced is refused: invoices are
-       never edited.
+       events past seq land in a period invoiced to a provider they concern
+       (a connection's provider, a service's payers) is refused: invoices
+       are never edited (009_rewind_per_provider.sql; another provider's
+       invoice of that period refused it too).
 */
 #include "billing.h"
 

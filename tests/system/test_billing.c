@@ -1971,10 +1971,10 @@ test_r6_1_change_landing_in_a_period_run_without_invoices_is_said (void **state)
 }
 
 //  The operator's rewind of billing (README "Rewind"), as the superuser:
-//  refused naming requirement, and nothing changed, when requirement is
-//  given; done otherwise
+//  refused naming requirement (and saying says, when given), and nothing
+//  changed, when requirement is given; done otherwise
 static void
-s_rewind (long seq, const char *requirement)
+s_rewind_says (long seq, const char *requirement, const char *says)
 {
     char *sql = zsys_sprintf ("SELECT billing.rewind ('registry', %ld)", seq);
     PGconn *conn = PQconnectdb (rf.admin);
@@ -1982,11 +1982,18 @@ s_rewind (long seq, const char *requirement)
     const char *error = PQresultErrorMessage (res);
     if (requirement? PQresultStatus (res) != PGRES_FATAL_ERROR || strncmp (error, "ERROR:  ", 8)
                      || strncmp (error + 8, requirement, strlen (requirement))
+                     || (says && !strstr (error, says))
                    : PQresultStatus (res) != PGRES_TUPLES_OK)
         fail_msg ("%s: %s", sql, requirement? (*error? error: "done"): error);
     PQclear (res);
     PQfinish (conn);
     zstr_free (&sql);
+}
+
+static void
+s_rewind (long seq, const char *requirement)
+{
+    s_rewind_says (seq, requirement, NULL);
 }
 
 //  The registry loses its events past seq (a failover that lost its last
@@ -2188,6 +2195,61 @@ test_r6_1_payment_before_its_invoice_was_issued_is_refused (void **state)
     free (number);
 }
 
+/* REQ R6.1, REQ X.2: a rewind is refused over a period invoiced to a
+   provider its lost events concern, and only then. A new provider with no
+   invoice of 2028-09 is given a service and a connection on 2028-09-20,
+   after September was invoiced to provider 2: a rewind of those events
+   is done, though provider 2's September is invoiced (it was refused, "lands
+   in a period invoiced (through 2028-09)"); one that also takes out a
+   connection of provider 2 from 2028-09-20 is refused, naming provider 2
+   and 2028-09, and changes nothing. Billing is stopped for them, and
+   applies the events again when it starts */
+static void
+test_r6_1_rewind_is_refused_only_over_a_concerned_providers_invoice (void **state)
+{
+    (void) state;
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.invoices WHERE period ="
+                                    " '2028-09' AND provider_id = 2"), 1);
+    rf_set_clock ("2028-09-20T01:00:00Z");
+    s_wait_registry_followed ();
+    long before_two = rf_sql_long ("SELECT seq FROM registry.outbox_head");
+    uint64_t of_two = s_connection (s_service2, "provider2", "1G");
+    s_wait_registry_followed ();
+    long before_new = rf_sql_long ("SELECT seq FROM registry.outbox_head");
+    uint64_t provider = rf_qualified_provider ("株式会社ごばん");
+    rf_contacts (provider);
+    uint64_t service = rf_registered_service (provider, provider);
+    uint64_t connection = s_connection (service, "operator", "1G");
+    rf_wait_sql (1, "SELECT count(*) FROM billing.timeline WHERE kind = 1 AND connection_id = %"
+                 PRIu64, connection);
+    s_wait_registry_followed ();
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.invoices WHERE provider_id = %"
+                                    PRIu64, provider), 0);
+
+    //  As the README says: the stream waiting, or billing stopped
+    assert_int_equal (lg_test_proc_stop (&s_billing, SIGTERM), 0);
+    //  The new provider's alone: done (applied again when billing starts)
+    s_rewind (before_new, NULL);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.connections WHERE id = %"
+                                    PRIu64, connection), 0);
+    //  With provider 2's connection: refused, nothing changed
+    long rows = rf_sql_long ("SELECT count(*) FROM billing.timeline");
+    char *refused = zsys_sprintf ("R6.1: cannot rewind registry to seq %ld: event registry/",
+                                  before_two);
+    s_rewind_says (before_two, refused, "(provider 2: 2028-09)");
+    zstr_free (&refused);
+    assert_int_equal (rf_sql_long ("SELECT count(*) FROM billing.timeline"), rows);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.connections WHERE id = %"
+                                    PRIu64, of_two), 1);
+    assert_int_equal (rf_sql_long ("SELECT last_seq FROM billing.cursors"
+                                   " WHERE source = 'registry'"), before_new);
+    s_start_billing (NULL);
+    rf_wait_sql (1, "SELECT count(*) FROM billing.connections WHERE id = %" PRIu64, connection);
+    s_wait_registry_followed ();
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM billing.timeline WHERE kind = 1"
+                                    " AND connection_id = %" PRIu64, connection), 1);
+}
+
 int
 main (void)
 {
@@ -2225,6 +2287,7 @@ main (void)
         cmocka_unit_test (test_x2_rewind_bills_the_chain_the_source_wrote_anew),
         cmocka_unit_test (test_r6_1_malformed_effective_on_in_an_event_is_refused),
         cmocka_unit_test (test_r6_1_payment_before_its_invoice_was_issued_is_refused),
+        cmocka_unit_test (test_r6_1_rewind_is_refused_only_over_a_concerned_providers_invoice),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
