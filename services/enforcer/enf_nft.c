@@ -22,12 +22,14 @@
        table as JSON through a second context and counts a prefix as in force
        only when its set exists and the chain drops both directions for its
        length with no rule of someone else's in front that could accept
-       first. Anything else in the table (foreign rules, chains, sets, flags,
-       elements with host bits, a changed policy) makes the table inexact, and
-       a reconcile rebuilds it; so does a listing that does not parse, which
-       claims nothing. The table's flags are asked of the kernel
-       (NFT_MSG_GETTABLE), because libnftables 1.0.6 writes them into the
-       JSON from freed memory; a dormant table drops nothing, so nothing of
+       first (a verdict, a vmap through a named map, an offload to a
+       flowtable), nor an offload to a flowtable in a base chain on forward
+       ahead of ours (s_may_bypass, s_offloads). Anything else in the table
+       (foreign rules, chains, sets, flags, elements with host bits, a
+       changed policy) makes the table inexact, and a reconcile rebuilds it;
+       so does a listing that does not parse, which claims nothing. The
+       table's flags are asked of the kernel (NFT_MSG_GETTABLE), because
+       libnftables 1.0.6 writes them into the JSON from freed memory; a dormant table drops nothing, so nothing of
        it counts as in force. A full listing costs time in proportion to
        the table (about 80 ms at 10,000 prefixes), so after an update
        enf_nft_confirm asks the kernel about the changed elements only: one
@@ -493,8 +495,10 @@ typedef struct {
     enf_seen_t *seen;
     bool chain;                     //  our base chain exists, hooked on forward
     bool bypass;                    //  a foreign rule that can end evaluation came first
+    bool offload;                   //  a base chain ahead of ours offloads to a flowtable
     int count [2][129][2];          //  our rules by [v6][length][daddr] before any bypass
     zlistx_t *elements;             //  "family/length/address" of every element
+    zlistx_t *ahead;                //  names of foreign base chains on forward not after ours
 } s_parse_t;
 
 //  Mark the table inexact, keeping the first reason
@@ -627,6 +631,13 @@ s_parse_chain (s_parse_t *parse, json_t *chain)
     const char *name = s_string (chain, "name");
     if (!name || strcmp (name, S_CHAIN)) {
         s_foreign (parse, "chain %s is not ours", name? name: "(no name)");
+        //  A base chain on forward that runs before ours (or at our
+        //  priority, whose order the kernel does not promise) can offload
+        //  a flow to a flowtable, whose packets then skip the hook
+        json_t *prio = json_object_get (chain, "prio");
+        if (name && s_is (chain, "hook", "forward") && json_is_integer (prio)
+        &&  json_integer_value (prio) <= S_CHAIN_PRIORITY)
+            zlistx_add_end (parse->ahead, (void *) name);
         return;
     }
     if (!s_is (chain, "type", "filter") || !s_is (chain, "hook", "forward")) {
@@ -686,7 +697,35 @@ s_our_rule (json_t *expr, int *family_p, int *length_p, int *daddr_p)
     return 0;
 }
 
-//  True when a rule may end evaluation before our drops (accept, jump, ...)
+//  True when a rule offloads its flow to a flowtable (`flow add @ft`): the
+//  flow's later packets take the flowtable's path from ingress and never
+//  reach the forward hook, so no drop of ours sees them
+static bool
+s_offloads (json_t *value)
+{
+    if (json_is_object (value)) {
+        const char *key;
+        json_t *member;
+        json_object_foreach (value, key, member) {
+            if (strcmp (key, "flow") == 0 || s_offloads (member))
+                return true;
+        }
+    }
+    else
+    if (json_is_array (value)) {
+        size_t index;
+        json_t *member;
+        json_array_foreach (value, index, member)
+            if (s_offloads (member))
+                return true;
+    }
+    return false;
+}
+
+//  True when a rule may end evaluation before our drops: a verdict (accept,
+//  jump, ...), or a verdict map whose verdicts are in a named map (`vmap
+//  @m`: the rule does not say them, and the map may gain an accept at any
+//  time; an anonymous one's are in the rule)
 static bool
 s_may_bypass (json_t *value)
 {
@@ -698,6 +737,9 @@ s_may_bypass (json_t *value)
             for (int index = 0; verdicts [index]; index++)
                 if (strcmp (key, verdicts [index]) == 0)
                     return true;
+            if (strcmp (key, "vmap") == 0
+            &&  json_is_string (json_object_get (member, "data")))
+                return true;
             if (s_may_bypass (member))
                 return true;
         }
@@ -718,8 +760,17 @@ s_parse_rule (s_parse_t *parse, json_t *rule)
 {
     if (!s_is (rule, "family", "inet") || !s_is (rule, "table", ENF_TABLE))
         return;
-    if (!s_is (rule, "chain", S_CHAIN))
-        return;                             //  its chain is foreign already
+    if (!s_is (rule, "chain", S_CHAIN)) {
+        //  Its chain is foreign already. An accept there does not pass
+        //  ours (accept ends only its own base chain; the packet goes on
+        //  to ours), but an offload to a flowtable does, wherever the
+        //  listing puts the rule
+        const char *chain = s_string (rule, "chain");
+        if (chain && zlistx_find (parse->ahead, (void *) chain)
+        &&  s_offloads (json_object_get (rule, "expr")))
+            parse->offload = true;
+        return;
+    }
     json_t *expr = json_object_get (rule, "expr");
     int family = 0, length = 0, daddr = 0;
     if (s_our_rule (expr, &family, &length, &daddr) == 0) {
@@ -728,7 +779,7 @@ s_parse_rule (s_parse_t *parse, json_t *rule)
         return;
     }
     s_foreign (parse, "chain " S_CHAIN " has a rule that is not ours");
-    if (s_may_bypass (expr))
+    if (s_may_bypass (expr) || s_offloads (expr))
         parse->bypass = true;
 }
 
@@ -759,6 +810,7 @@ enf_nft_parse (const char *json, enf_seen_t *seen)
     memset (&parse, 0, sizeof parse);
     parse.seen = seen;
     parse.elements = enf_strings_new ();
+    parse.ahead = enf_strings_new ();
     size_t index;
     json_t *item;
     json_array_foreach (items, index, item) {
@@ -798,6 +850,10 @@ enf_nft_parse (const char *json, enf_seen_t *seen)
     if (!parse.chain)
         s_foreign (&parse, "chain " S_CHAIN " does not exist");
 
+    if (parse.offload) {
+        s_foreign (&parse, "a base chain ahead of chain " S_CHAIN " offloads to a flowtable");
+        memset (parse.count, 0, sizeof parse.count);
+    }
     //  A length drops both directions when it has both rules (and a set,
     //  which the kernel ensures for a rule that names it)
     for (int v6 = 0; v6 < 2; v6++)
@@ -820,6 +876,7 @@ enf_nft_parse (const char *json, enf_seen_t *seen)
             zhashx_insert (seen->in_force, text, s_present);
     }
     zlistx_destroy (&parse.elements);
+    zlistx_destroy (&parse.ahead);
     json_decref (root);
     return 0;
 }

@@ -484,6 +484,66 @@ test_r16_1_dormant_table_rebuilt (void **state)
     enf_nft_destroy (&nft);
 }
 
+/* REQ R16.1: a verdict map or a flowtable ahead of our drops is a bypass,
+   in the kernel as in the parser (test_enforcer_batch). `ip saddr vmap
+   @vm` in front of our rules, its map accepting, let traffic past every
+   drop, yet the read-back counted every prefix in force behind it: the
+   reconcile rebuilt the table but reported nothing missing. So did `flow
+   add @ft` in a base chain ahead of ours, whose flows skip the forward
+   hook; a kernel without flowtables (CONFIG_NF_FLOW_TABLE) refuses the
+   flowtable, and that part is then said and left out. */
+static void
+test_r16_1_vmap_and_flowtable_ahead_are_bypasses (void **state)
+{
+    (void) state;
+    char why [512] = "";
+    enf_nft_t *nft = s_nft ();
+    zhashx_t *desired = s_set (s_first);
+    assert_int_equal (enf_nft_rebuild (nft, desired, why, sizeof why), 0);
+    zlistx_t *missing = enf_strings_new ();
+    bool repaired = false;
+
+    assert_int_equal (lg_test_sh ("ip netns exec %s nft add map inet lgwan vm"
+                                  " '{ type ipv4_addr : verdict; elements = { 198.18.9.9 : accept } }'"
+                                  " && ip netns exec %s nft insert rule inet lgwan forward"
+                                  " ip saddr vmap @vm", s_gw, s_gw), 0);
+    int rc = enf_nft_reconcile (nft, desired, missing, NULL, &repaired, why, sizeof why);
+    if (rc)
+        print_error ("reconcile of the vmap: %s\n", why);
+    assert_int_equal (rc, 0);
+    assert_true (repaired);
+    assert_int_equal (zlistx_size (missing), 5);
+    char *kernel = s_kernel ();
+    assert_null (strstr (kernel, "vmap"));
+    free (kernel);
+    s_assert_verified (nft, desired);
+
+    if (lg_test_sh ("ip netns exec %s ip link add lgft0 type veth peer name lgft1"
+                    " && ip netns exec %s nft add flowtable inet lgwan ft"
+                    " '{ hook ingress priority 0; devices = { lgft0 }; }' 2>/dev/null",
+                    s_gw, s_gw) != 0)
+        print_message ("flowtables: not in this kernel, left to test_enforcer_batch\n");
+    else {
+        assert_int_equal (lg_test_sh ("ip netns exec %s nft add chain inet lgwan early"
+                                      " '{ type filter hook forward priority -20; }'"
+                                      " && ip netns exec %s nft add rule inet lgwan early"
+                                      " flow add @ft", s_gw, s_gw), 0);
+        zlistx_purge (missing);
+        rc = enf_nft_reconcile (nft, desired, missing, NULL, &repaired, why, sizeof why);
+        if (rc)
+            print_error ("reconcile of the flowtable: %s\n", why);
+        assert_int_equal (rc, 0);
+        assert_true (repaired);
+        assert_int_equal (zlistx_size (missing), 5);
+        s_assert_verified (nft, desired);
+    }
+    lg_test_sh ("ip netns exec %s ip link del lgft0 2>/dev/null", s_gw);
+
+    zlistx_destroy (&missing);
+    zhashx_destroy (&desired);
+    enf_nft_destroy (&nft);
+}
+
 /* REQ R16.1: table inet lgwan held by another process with the nftables
    owner flag refuses our batches with EPERM, which was ENF_NFT_DENIED, so
    the enforcer stopped saying it needed CAP_NET_ADMIN, which it had. A
@@ -810,6 +870,7 @@ main (void)
         cmocka_unit_test (test_reconcile_flush),
         cmocka_unit_test (test_reconcile_hand_edits),
         cmocka_unit_test (test_r16_1_dormant_table_rebuilt),
+        cmocka_unit_test (test_r16_1_vmap_and_flowtable_ahead_are_bypasses),
         cmocka_unit_test (test_r16_1_owned_table_named),
         cmocka_unit_test (test_scale),
         cmocka_unit_test (test_traffic),

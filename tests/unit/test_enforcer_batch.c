@@ -515,6 +515,92 @@ test_r16_1_table_with_flags_is_inexact (void **state)
     free (listing);
 }
 
+//  The listing of s_listing with a foreign rule inserted in front of our
+//  first rule (front) and items after the last (extra); in force, joined
+static char *
+s_in_force_with (const char *front, const char *extra)
+{
+    char *listing = s_listing (extra, NULL);
+    char *json = listing;
+    if (front) {
+        char *at = strstr (listing, "{\"rule\": ");
+        assert_non_null (at);
+        json = zsys_sprintf ("%.*s{\"rule\": {\"family\": \"inet\", \"table\": \"lgwan\", "
+                             "\"chain\": \"forward\", \"handle\": 90, \"expr\": [%s]}}, %s",
+                             (int) (at - listing), listing, front, at);
+        free (listing);
+    }
+    enf_seen_t *seen = s_parse (json);
+    char *text = s_in_force (seen);
+    assert_false (seen->exact);
+    enf_seen_destroy (&seen);
+    free (json);
+    return text;
+}
+
+/* REQ R16.1: a verdict map or a flowtable ahead of our drops is a bypass.
+   `ip saddr vmap @vm` in front of our rules accepts whatever the named map
+   says (its verdicts are not in the rule), and `flow add @ft` offloads a
+   flow to a flowtable, whose later packets skip the forward hook: in our
+   chain, or in a base chain on forward that runs before ours. Only
+   literal verdicts were looked for, so the read-back counted every prefix
+   in force behind them and a repair reported none missing. An accept in
+   a base chain ahead of ours ends only that chain (the packet still meets
+   ours), and an offload after ours sees no packet we drop: neither is. */
+static void
+test_r16_1_vmap_and_flowtable_ahead_are_bypasses (void **state)
+{
+    (void) state;
+    const char *all = "198.18.1.0/24 198.18.2.0/24 198.18.9.9/32 2001:db8:1::/48";
+    const char *saddr = "{\"payload\": {\"protocol\": \"ip\", \"field\": \"saddr\"}}";
+    char *named_vmap = zsys_sprintf ("{\"vmap\": {\"key\": %s, \"data\": \"@vm\"}}", saddr);
+    char *drop_vmap = zsys_sprintf ("{\"vmap\": {\"key\": %s, \"data\": {\"set\": "
+                                    "[[\"198.18.77.1\", {\"drop\": null}]]}}}", saddr);
+    const char *offload = "{\"flow\": {\"op\": \"add\", \"flowtable\": \"@ft\"}}";
+
+    //  In our chain, in front of our rules
+    char *text = s_in_force_with (named_vmap, NULL);
+    assert_string_equal (text, "");
+    free (text);
+    text = s_in_force_with (offload, NULL);
+    assert_string_equal (text, "");
+    free (text);
+    //  An anonymous map of drops accepts nothing
+    text = s_in_force_with (drop_vmap, NULL);
+    assert_string_equal (text, all);
+    free (text);
+
+    //  In another base chain on forward: an offload before ours (or at our
+    //  priority) is a bypass, wherever the listing puts its rule
+    struct {
+        int prio;
+        const char *expr;
+        bool bypass;
+    } chains [] = {
+        { -20, offload, true },
+        { -10, offload, true },
+        { 0, offload, false },
+        { -20, named_vmap, false },
+    };
+    for (size_t index = 0; index < sizeof chains / sizeof chains [0]; index++) {
+        char *extra = zsys_sprintf (
+            "{\"chain\": {\"family\": \"inet\", \"table\": \"lgwan\", \"name\": \"early\", "
+            "\"handle\": 20, \"type\": \"filter\", \"hook\": \"forward\", \"prio\": %d, "
+            "\"policy\": \"accept\"}}, "
+            "{\"rule\": {\"family\": \"inet\", \"table\": \"lgwan\", \"chain\": \"early\", "
+            "\"handle\": 21, \"expr\": [%s]}}", chains [index].prio, chains [index].expr);
+        text = s_in_force_with (NULL, extra);
+        if (strcmp (text, chains [index].bypass? "": all))
+            print_error ("chain at priority %d with %s: in force \"%s\"\n",
+                         chains [index].prio, chains [index].expr, text);
+        assert_string_equal (text, chains [index].bypass? "": all);
+        free (text);
+        free (extra);
+    }
+    free (named_vmap);
+    free (drop_vmap);
+}
+
 //  The diff names what the kernel lost and what it should not have, sorted
 static void
 test_diff (void **state)
@@ -609,6 +695,7 @@ main (void)
         cmocka_unit_test (test_parse_listing),
         cmocka_unit_test (test_parse_bypass),
         cmocka_unit_test (test_r16_1_table_with_flags_is_inexact),
+        cmocka_unit_test (test_r16_1_vmap_and_flowtable_ahead_are_bypasses),
         cmocka_unit_test (test_diff),
         cmocka_unit_test (test_netns_names),
         cmocka_unit_test (test_r16_1_denied_cause),
