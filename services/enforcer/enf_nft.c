@@ -73,6 +73,16 @@
        stat, cheap enough before every ack. The enforcer stops when they
        differ, to be started again in the new namespace; setns cannot be
        done again once ZeroMQ's threads run (point 5).
+    9. A restart keeps a table that matches. The layout a verify expects is
+       the lengths our last batch left; a new object has made none, so until
+       its first batch a verify takes the kernel's lengths, as long as the
+       layout is one a batch of ours makes (every set with its two rules,
+       nothing else), and an exact one seeds them for the updates after.
+       Every restart used to rebuild a table that already held the desired
+       state, and report nothing, as the lengths it compared with were
+       all unset. Only an exact verify seeds them: one that differs gives
+       its missing and extra as before, for the caller to rebuild and
+       report (the Repaired at start).
 */
 #include "enf_nft.h"
 
@@ -108,6 +118,7 @@ struct _enf_nft_t {
     uint32_t seq;
     char netns [ENF_NETNS_MAX];
     enf_lengths_t lengths;          //  what our last successful batch left
+    bool lengths_known;             //  a batch or an exact listing set them (point 9)
     //  Point 7: the ruleset's generation when a listing last found the
     //  kernel holding exactly our state (known), and how many batches of
     //  ours were committed since (each adds one to the generation)
@@ -1179,8 +1190,10 @@ enf_nft_rebuild (enf_nft_t *self, zhashx_t *desired, char *why, size_t why_size)
     }
     int rc = s_write (self, text, why, why_size);
     free (text);
-    if (rc == 0)
+    if (rc == 0) {
         self->lengths = lengths;
+        self->lengths_known = true;
+    }
     self->known = false;                //  a rebuild is verified by a listing
     return rc;
 }
@@ -1297,12 +1310,17 @@ enf_nft_verify (enf_nft_t *self, zhashx_t *desired, zlistx_t *missing, zlistx_t 
         lost = enf_strings_new ();
         stray = enf_strings_new ();
         enf_nft_diff (desired, seen->in_force, lost, stray);
-        layout = enf_seen_matches (seen, &self->lengths);
+        //  Point 9: before a batch of ours, any layout a batch of ours makes
+        layout = enf_seen_matches (seen, self->lengths_known? &self->lengths: NULL);
         *ok = zlistx_size (lost) == 0 && zlistx_size (stray) == 0 && layout;
         if (*ok && listing)
             lg_warning ("a listing of table inet " ENF_TABLE " differed from the desired state"
                         " (%zu missing, %zu extra) and the next one did not: taken as exact",
                         lost_before, stray_before);
+    }
+    if (*ok && !self->lengths_known) {
+        self->lengths = seen->sets;
+        self->lengths_known = true;
     }
     if (*ok) {
         self->known = true;

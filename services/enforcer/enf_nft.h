@@ -155,7 +155,8 @@ const char *enf_nft_netns (enf_nft_t *self);
 //  One stat.
 int enf_nft_netns_same (enf_nft_t *self, char *why, size_t why_size);
 
-//  The lengths the table has after our last successful batch
+//  The lengths the table has after our last successful batch (or, before
+//  any, as the first exact verify found them)
 const enf_lengths_t *enf_nft_lengths (enf_nft_t *self);
 
 //  Rebuild the table for the prefixes of desired in one batch.
@@ -175,8 +176,10 @@ int enf_nft_read (enf_nft_t *self, enf_seen_t **seen_p, char *why, size_t why_si
 
 //  Read back and compare with desired: missing and extra (may be NULL) get
 //  the differences; *ok says whether the kernel holds exactly desired in the
-//  layout of our last batch. When it does, the ruleset's generation (read
-//  before the listing) is remembered for enf_nft_confirm.
+//  layout of our last batch (before any, a start: in any layout a batch of
+//  ours makes, whose lengths are then taken as ours, point 9 of enf_nft.c).
+//  When it does, the ruleset's generation (read before the listing) is
+//  remembered for enf_nft_confirm.
 int enf_nft_verify (enf_nft_t *self, zhashx_t *desired, zlistx_t *missing, zlistx_t *extra,
                     bool *ok, char *why, size_t why_size);
 
