@@ -320,18 +320,25 @@ s_links (const uint8_t *link, size_t link_len, const ProtobufCBinaryData *hash)
 
 //  An event that does not follow the chain we applied (lg_consumer.h note 8):
 //  the source lost events we applied and wrote others under their seqs.
-//  Said once per event; not ours to guess which to keep
+//  Said once per event, with the hash we hold (ours) and the one the source
+//  showed (theirs); not ours to guess which to keep
 static void
-s_forked (lg_consumer_t *self, uint64_t seq, const char *what)
+s_forked (lg_consumer_t *self, uint64_t seq, const char *what, const uint8_t *ours,
+          size_t ours_len, const ProtobufCBinaryData *theirs)
 {
     if (seq == self->forked_seq)
         return;
     self->forked_seq = seq;
+    char *ours_hex = lg_db_hex (ours, ours_len);
+    char *theirs_hex = lg_db_hex (theirs->data, theirs->len);
     lg_error ("%s: event %s/%" PRIu64 " %s: %s lost events we applied (up to %" PRIu64 ") and"
               " wrote others under their seqs; the stream waits past %" PRIu64 " until an"
               " operator decides (the cursor: last_seq, and last_hash '\\x' to apply from"
-              " there)", self->service, self->source, seq, what, self->source, self->last_seq,
-              self->last_seq);
+              " there); ours %s, theirs %s", self->service, self->source, seq, what,
+              self->source, self->last_seq, self->last_seq, ours_hex? ours_hex: "?",
+              theirs_hex? theirs_hex: "?");
+    free (ours_hex);
+    free (theirs_hex);
 }
 
 //  Take one event: the next one joins the batch if it links to the one
@@ -348,15 +355,18 @@ s_take (lg_consumer_t *self, lg_event_t **event_p)
     //  The last one we applied, come again with another hash: written anew
     if (event->seq == self->last_seq && !s_links (self->last_hash, self->last_hash_len,
                                                   &event->hash))
-        s_forked (self, event->seq, "is not the one we applied under its seq");
+        s_forked (self, event->seq, "is not the one we applied under its seq",
+                  self->last_hash, self->last_hash_len, &event->hash);
     if (event->seq < expected)
         return S_TAKEN;                         //  seen already
     if (event->seq > expected)                  //  a gap, unless held at the next one
         return self->forked_seq == expected? S_HELD: S_GAP;
     lg_event_t *before = (lg_event_t *) zlist_last (self->batch);
-    if (before? !s_links (before->hash.data, before->hash.len, &event->prev_hash)
-              : !s_links (self->last_hash, self->last_hash_len, &event->prev_hash)) {
-        s_forked (self, event->seq, "does not follow the one we applied before it");
+    const uint8_t *link = before? before->hash.data: self->last_hash;
+    size_t link_len = before? before->hash.len: self->last_hash_len;
+    if (!s_links (link, link_len, &event->prev_hash)) {
+        s_forked (self, event->seq, "does not follow the one we applied before it", link,
+                  link_len, &event->prev_hash);
         return S_HELD;
     }
     zlist_append (self->batch, event);
@@ -366,23 +376,30 @@ s_take (lg_consumer_t *self, lg_event_t **event_p)
     return S_TAKEN;
 }
 
-//  Store the head we saw in a heartbeat (for verify), when it moved. A head
-//  at our cursor whose hash is not the one we applied there was written
-//  anew (a source restored, a failover that lost its last commits), up to
-//  our cursor and no further: no event would ever show it (note 8), so it
-//  is said here, and not recorded as a head we reached. It was recorded,
-//  and verify found the rewritten chain agreeing with it
+//  Store the head we saw in a heartbeat (for verify), when it moved, and
+//  only one that extends the head recorded before: our cursor, with the hash
+//  we applied there (every event we applied linked to the one before it,
+//  note 8, so that head follows every head we recorded). A head at our
+//  cursor with another hash was written anew (a source restored, a failover
+//  that lost its last commits), up to our cursor and no further: no event
+//  would ever show it (note 8), so it is said here, and not recorded. A head
+//  below our cursor is not recorded either: we hold no hash of that seq to
+//  tell whether it is on the chain we applied (the Replay answer says a head
+//  behind us, note 6). Either was recorded in place of the head before it,
+//  and `lgwanctl verify` found the rewritten chain agreeing with it
 static void
 s_record_head (lg_consumer_t *self, const Lgwan__V1__Heartbeat *beat)
 {
-    if (beat->head_seq == self->last_seq
-    &&  !s_links (self->last_hash, self->last_hash_len, &beat->head_hash)) {
+    if (beat->head_seq != self->last_seq)
+        return;                 //  record only heads we have reached ourselves
+    if (!s_links (self->last_hash, self->last_hash_len, &beat->head_hash)) {
         s_forked (self, beat->head_seq, "is not the one we applied under its seq (its"
-                  " heartbeat names another hash)");
+                  " heartbeat names another hash; the head recorded for verify is kept)",
+                  self->last_hash, self->last_hash_len, &beat->head_hash);
         return;
     }
-    if (beat->head_seq <= self->stored_head || beat->head_seq > self->last_seq)
-        return;                 //  record only heads we have reached ourselves
+    if (beat->head_seq <= self->stored_head)
+        return;
     char seq [24];
     snprintf (seq, sizeof seq, "%" PRIu64, beat->head_seq);
     char *hash = lg_db_hex (beat->head_hash.data, beat->head_hash.len);

@@ -13,7 +13,11 @@
        to LG_CONSUMER_BATCH), which is what makes thousands a second possible.
     4. The last head a heartbeat showed is stored too, so `lgwanctl verify`
        can tell when rows were cut off the end of a chain (head_seq and
-       head_hash: only a head the cursor has reached). The largest head the
+       head_hash: only a heartbeat's head at our cursor with the hash we
+       applied there, so one that extends every head recorded before it; a
+       head below our cursor, whose hash we do not hold, is not recorded,
+       and one at our cursor with another hash is a fork, said, the head
+       recorded before kept for verify, note 8). The largest head the
        source reported at all, in a heartbeat or a Replay answer, is stored
        as reported_seq, reached or not, so a service can tell whether it has
        applied everything its source said it had (billing's invoice run

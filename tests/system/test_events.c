@@ -621,6 +621,57 @@ test_x1_heartbeat_of_a_rewritten_head_is_said (void **state)
     s_check_exactly_once (10000);
 }
 
+/* REQ X.1: a heartbeat whose head forks from the chain the consumer applied
+   never replaces the head it recorded. Here the source lost its last
+   commits and wrote others under their seqs, to a head below the
+   consumer's cursor but past the head it had recorded (stopped before a
+   heartbeat recorded its last ones): the recorded head is kept, so
+   `lgwanctl verify` finds the rewritten chain disagreeing with it, and the
+   head behind the cursor is said. Before, the heartbeat's head, a seq of
+   the rewritten chain with its hash, replaced the recorded one, and verify
+   found the rewritten chain agreeing with the evidence */
+static void
+test_x1_forked_heartbeat_keeps_the_recorded_head (void **state)
+{
+    (void) state;
+    s_produce (5, "kept-old");
+    s_check_exactly_once (10000);
+    assert_int_equal (lg_test_proc_stop (&s_audit, SIGTERM), 0);
+    long head = s_head ();
+    char sql [600];
+    //  The last head audit recorded: head - 2, as the registry wrote it
+    snprintf (sql, sizeof sql, "UPDATE audit.cursors SET head_seq = %ld, head_hash ="
+                               " (SELECT hash FROM registry.outbox WHERE seq = %ld)"
+                               " WHERE source = 'registry'", head - 2, head - 2);
+    s_sql (sql);
+    s_sql ("CREATE TABLE kept_head AS SELECT head_seq, head_hash FROM audit.cursors"
+           " WHERE source = 'registry'");
+    s_lose_registry_events_after (head - 3);
+    s_produce (2, "kept-new");                  //  head - 2 .. head - 1, written anew
+    assert_int_equal (s_head (), head - 1);
+    s_start_ready (&s_audit, NULL);
+    zclock_sleep (2500);                        //  a dozen heartbeats of head - 1
+    //  The recorded head is the one audit had, not the heartbeat's
+    assert_int_equal (s_query_long ("SELECT count(*) FROM audit.cursors c, kept_head k"
+                                    " WHERE c.source = 'registry' AND c.head_seq = k.head_seq"
+                                    " AND c.head_hash = k.head_hash"), 1);
+    //  ... which the rewritten chain contradicts, as verify tells
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM audit.cursors c, registry.outbox o"
+                               " WHERE c.source = 'registry' AND o.seq = c.head_seq"
+                               " AND o.hash <> c.head_hash AND o.seq = %ld", head - 2);
+    assert_int_equal (s_query_long (sql), 1);
+    assert_int_equal (s_audit_said ("behind our cursor"), 1);
+    s_sql ("DROP TABLE kept_head");
+
+    //  The operator's decision (no fork was held, so audit reads its cursor
+    //  at start): back to where the chains part, the recorded head with it
+    assert_int_equal (lg_test_proc_stop (&s_audit, SIGTERM), 0);
+    s_rewind_audit (head - 3);
+    s_sql ("UPDATE audit.cursors SET head_seq = 0, head_hash = '\\x' WHERE source = 'registry'");
+    s_start_ready (&s_audit, NULL);
+    s_check_exactly_once (10000);
+}
+
 /* REQ X.2: a batch applied the careful way (lg_consumer.h note 5), each
    event's savepoint released with the next one's SAVEPOINT: the events
    around a poison one (refused for good by a trigger here) are applied in
@@ -915,6 +966,7 @@ main (int argc, char **argv)
         cmocka_unit_test (test_x2_source_behind_the_cursor_is_said),
         cmocka_unit_test (test_x2_source_that_wrote_anew_holds_the_stream),
         cmocka_unit_test (test_x1_heartbeat_of_a_rewritten_head_is_said),
+        cmocka_unit_test (test_x1_forked_heartbeat_keeps_the_recorded_head),
         cmocka_unit_test (test_x2_row_that_does_not_decode_is_named),
         cmocka_unit_test (test_x2_careful_way_applies_around_a_poison_event),
         cmocka_unit_test (test_x3_provider_reads_no_stream),
