@@ -27,6 +27,7 @@
 //  LG_MAX_MSG             1048576                            bytes of one message, 1024 .. 67108864
 //  LG_HEARTBEAT_MS        1000                               milliseconds, 50 .. 60000
 //  LG_DUTY_MS             0 (each duty's own)                background duty period, 0 .. 86400000 ms
+//  LG_CATCH_UP_WAIT_MS    30000                              after_catch_up duties wait at most, 0 .. 3600000 ms
 //  LG_WORKERS             online processors, at least 2      request workers (own connections), 0 .. 64
 //  LG_PUB_HWM             100000                             PUB high-water mark, 1 .. 10000000
 //  LG_MAX_WAITING         1024                               requests queued for a busy worker, 1 .. 100000
@@ -236,6 +237,8 @@ lg_config_load (lg_config_t *cfg, const char *service, char *why, size_t why_siz
     ||  lg_config_int ("LG_PUB_HWM", S_PUB_HWM_DFLT, S_PUB_HWM_MIN, S_PUB_HWM_MAX,
                        &cfg->pub_hwm, why, why_size)
     ||  lg_config_int ("LG_DUTY_MS", 0, 0, 86400000, &cfg->duty_ms, why, why_size)
+    ||  lg_config_int ("LG_CATCH_UP_WAIT_MS", LG_CATCH_UP_WAIT_MS, 0, 3600000,
+                       &cfg->catch_up_wait_ms, why, why_size)
     ||  lg_config_int ("LG_MAX_WAITING", 1024, 1, 100000, &cfg->max_waiting, why, why_size)
     ||  lg_config_int ("LG_MAX_WAITING_MB", 64, 1, 4096, &cfg->max_waiting_mb, why, why_size)
     ||  lg_config_int ("LG_MAX_QUEUE_MS", LG_MAX_QUEUE_MS_DEFAULT, 1, S_MAX_QUEUE_MS_MAX,

@@ -18,6 +18,7 @@ typedef struct {
     int64_t max_msg;            //  LG_MAX_MSG: bytes, application bound
     int64_t heartbeat_ms;       //  LG_HEARTBEAT_MS
     int64_t duty_ms;            //  LG_DUTY_MS: 0 = each duty's own period
+    int64_t catch_up_wait_ms;   //  LG_CATCH_UP_WAIT_MS: bound of the after_catch_up wait
     int64_t workers;            //  LG_WORKERS: request workers, 0 = in the reactor
     int64_t pub_hwm;            //  LG_PUB_HWM
     int64_t max_waiting;        //  LG_MAX_WAITING: requests queued while every worker is busy

@@ -32,6 +32,7 @@ struct _s_leader_t {
     s_duty_slot_t duties [MAX_DUTIES];
     size_t duty_count;
     int64_t duty_ms;            //  LG_DUTY_MS, 0: each duty's own period
+    int64_t catch_up_wait_ms;   //  LG_CATCH_UP_WAIT_MS
     int catch_up_timer;         //  polls the consumers while a duty waits, or -1
     int64_t catch_up_until;     //  zclock_mono past which they run anyway
 };
@@ -61,7 +62,7 @@ s_on_catch_up (zloop_t *loop, int timer_id, void *arg)
         return 0;
     if (behind)
         lg_warning ("%s runs its duties without having caught up with %s's events in %d s",
-                    self->def->name, behind, LG_CATCH_UP_WAIT_MS / 1000);
+                    self->def->name, behind, (int) (self->catch_up_wait_ms / 1000));
     else
         lg_info ("%s caught up with the events it follows: its duties run", self->def->name);
     zloop_timer_end (loop, timer_id);
@@ -97,8 +98,8 @@ s_lead (s_leader_t *self)
         //  Said when the wait starts too: a source down holds the duties
         //  for the whole wait, and nothing said why until it ended
         lg_info ("%s holds its duties until it has caught up with the events it follows"
-                 " (%d s at most)", self->def->name, LG_CATCH_UP_WAIT_MS / 1000);
-        self->catch_up_until = zclock_mono () + LG_CATCH_UP_WAIT_MS;
+                 " (%d s at most)", self->def->name, (int) (self->catch_up_wait_ms / 1000));
+        self->catch_up_until = zclock_mono () + self->catch_up_wait_ms;
         self->catch_up_timer = zloop_timer (self->loop, 100, 0, s_on_catch_up, self);
     }
 }
@@ -187,6 +188,7 @@ s_leader_new (const lg_service_def_t *def, const lg_config_t *cfg, lg_db_t *db, 
     self->loop = loop;
     self->server = server;
     self->duty_ms = cfg->duty_ms;
+    self->catch_up_wait_ms = cfg->catch_up_wait_ms;
     self->catch_up_timer = -1;
     self->db = s_reactor_db (cfg, def->name);   //  the reactor uses it too
     snprintf (self->key, sizeof self->key, "lgwan.leader.%s", def->name);

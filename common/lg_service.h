@@ -28,7 +28,9 @@ typedef struct {
     bool after_catch_up;
 } lg_duty_t;
 
-//  How long a leader's first run of an after_catch_up duty waits at most
+//  How long a leader's first run of an after_catch_up duty waits at most,
+//  unless LG_CATCH_UP_WAIT_MS is set (lg_config.c: tests whose source is
+//  not running at all)
 #define LG_CATCH_UP_WAIT_MS 30000
 
 //  The user timeout of connections the reactor waits on (lg_db_set_user_timeout):

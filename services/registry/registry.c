@@ -566,10 +566,13 @@ static const lg_route_t s_routes [] = {
 };
 
 //  Cancellations whose date has come take effect (and only then are
-//  published); decommissioned connections give their addresses back
+//  published); decommissioned connections give their addresses back, once
+//  the registry caught up with isolation's events (a release is for good,
+//  and a state mirrored from before may have been lifted since: the
+//  addresses went to the next connection while isolation held them)
 static const lg_duty_t s_duties [] = {
     { "due cancellations", 60000, reg_due_changes, false },
-    { "released allocations", 1000, reg_release_allocations, false },
+    { "released allocations", 1000, reg_release_allocations, true },
     { NULL, 0, NULL, false }
 };
 

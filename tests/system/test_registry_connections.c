@@ -2119,6 +2119,52 @@ test_r12_1_release_is_in_the_connections_history (void **state)
                                     " -> 0 ->> 'status' = 'released'", connection), 1);
 }
 
+/* REQ X.2: after a restart the registry releases no allocation until it
+   caught up with isolation's events (its duty is after_catch_up, as audit's
+   are): the state it mirrors may be one isolation has lifted since (a
+   mistaken Decommission undone by the saga), and a release is for good.
+   Here isolation is not running, so the duty waits the whole bound
+   (LG_CATCH_UP_WAIT_MS, 3 s here), said when it starts and when it ends,
+   and only then releases. Before, the duty ran at once on the stale state,
+   the addresses back in the pool while isolation still held them */
+static void
+test_x2_release_waits_until_caught_up_with_isolation (void **state)
+{
+    (void) state;
+    s_pool ("asp-v4-released-caught-up", "198.18.22.0/28", 4);
+    uint64_t connection = s_under_review ("provider1", rf_registered_service (1, 1), 28, 0);
+    lg_reply_t *reply = s_approve (connection);
+    lgwan__v1__reply__free_unpacked (reply, NULL);
+    rf_ok (s_change (NOTIFICATION, "connection", connection, NULL));
+    //  Decommissioned as mirrored before the restart; not yet released
+    rf_stop ();
+    assert_int_equal (rf_sqlf_long ("WITH c0 AS (UPDATE registry.connections SET state ="
+                                    " 'decommissioned', version = version + 1 WHERE id = %" PRIu64
+                                    " RETURNING 1) SELECT count(*) FROM c0", connection), 1);
+    rf_start_waiting (3000);
+    int64_t started = zclock_mono ();
+    const char *log = lg_test_log_path (rf.registry.pid);
+    //  Well inside the wait, a dozen duty periods: still held
+    zclock_sleep (1500);
+    assert_int_equal (rf_sqlf_long ("SELECT count(*) FROM registry.allocations WHERE"
+                                    " connection_id = %" PRIu64 " AND status = 'decommissioning'",
+                                    connection), 1);
+    char *said = lg_test_sh_output ("grep -c -F 'registry holds its duties until it has caught up'"
+                                    " '%s' || true", log);
+    assert_int_equal (atol (said), 1);
+    zstr_free (&said);
+    //  The wait over (said), the duty runs
+    rf_wait_sql (1, "SELECT count(*) FROM registry.allocations WHERE connection_id = %" PRIu64
+                    " AND status = 'released'", connection);
+    assert_true (zclock_mono () - started >= 2900);
+    said = lg_test_sh_output ("grep -c -F 'without having caught up with isolation' '%s' || true",
+                              log);
+    assert_int_equal (atol (said), 1);
+    zstr_free (&said);
+    rf_stop ();
+    rf_start ();
+}
+
 /* REQ R12.1: a domain name is allocated once: were the domain an approval
    gives held by another connection (here written there by hand: the naming
    and the service's domain lock keep it from happening), the unique key's
@@ -2461,6 +2507,7 @@ main (void)
         cmocka_unit_test_teardown (test_r4_2_due_cancellation_of_what_ended_with_its_parent_lapses,
                                    rf_clock_back),
         cmocka_unit_test (test_r12_1_release_is_in_the_connections_history),
+        cmocka_unit_test (test_x2_release_waits_until_caught_up_with_isolation),
         cmocka_unit_test (test_r4_2_cancellation_cancels_the_connections_and_services_it_ends),
         cmocka_unit_test (test_r9_2_hosting_move_meets_an_application_of_the_old_host),
         cmocka_unit_test (test_r4_2_hosting_move_meets_a_cancellation_by_the_old_host),
