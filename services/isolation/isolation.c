@@ -742,6 +742,10 @@ s_lift (lg_ctx_t *ctx)
         return lg_ctx_refuse (ctx, LGWAN__V1__CODE__PERMISSION_DENIED, "X.4",
                               "a cause is lifted only by the orchestrator's saga that collected"
                               " the approvals, not by a %s certificate", ctx->caller->role_name);
+    //  Connected again with a why, as it was cut off (X.1); a lift took none,
+    //  and its history said only the saga's name
+    if (lg_ctx_reason_required (ctx, "X.4", "lifting a cause"))
+        return -1;
     if (l->connection == 0)
         return INVALID (ctx, "X.4", "connection is mandatory");
     if (l->cause != LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION

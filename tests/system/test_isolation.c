@@ -3454,11 +3454,12 @@ s_lift_reference (uint64_t connection, const char *saga, const char *reference)
     return s_ask (&s_isolation, "service", LGWAN__V1__REQUEST__BODY_LIFT, &l);
 }
 
-/* REQ X.4, R16.1: a Lift names the incident it ends, of those a
+/* REQ X.4, R16.1, X.1: a Lift names the incident it ends, of those a
    disconnection is in force for; without one, the oldest, as before. It
    could not name one: the saga of a later incident ended the oldest, whose
    own saga had not run. A reference the cause is not in force for is
-   refused FAILED_PRECONDITION (R16.1), nothing changed */
+   refused FAILED_PRECONDITION (R16.1), nothing changed; so is a Lift
+   without a reason (INVALID_ARGUMENT X.4, naming X.1), which was taken */
 static void
 test_x4_lift_names_the_reference (void **state)
 {
@@ -3477,6 +3478,20 @@ test_x4_lift_names_the_reference (void **state)
     lg_reply_t *reply = s_lift_reference (id, "SAGA-NONE", "INC-NONE");
     s_expect (reply, LGWAN__V1__CODE__FAILED_PRECONDITION, "R16.1");
     lgwan__v1__reply__free_unpacked (reply, NULL);
+    //  X.1: a lift says why, as the cutting off did (it took no reason,
+    //  and the saga's name was all its history said)
+    Lgwan__V1__Lift why = LGWAN__V1__LIFT__INIT;
+    why.connection = id;
+    why.cause = LGWAN__V1__ISOLATION_CAUSE__CAUSE_DISCONNECTION;
+    why.saga = (char *) "SAGA-MID";
+    why.reference = (char *) "INC-MID";
+    const char *blanks [] = { "", " \xe3\x80\x80" };
+    for (size_t i = 0; i < 2; i++) {
+        reply = s_ask_why (&s_isolation, "service", LGWAN__V1__REQUEST__BODY_LIFT, &why, blanks [i]);
+        s_expect (reply, LGWAN__V1__CODE__INVALID_ARGUMENT, "X.4");
+        assert_non_null (strstr (reply->status->message, "(X.1)"));
+        lgwan__v1__reply__free_unpacked (reply, NULL);
+    }
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.cause_history"), history);
     assert_int_equal (s_sql (named, id, "INC-OLD"), 1);
     assert_int_equal (s_sql (kept, id, "INC-MID") + s_sql (kept, id, "INC-NEW"), 2);

@@ -273,8 +273,8 @@ static const ctl_command_t s_commands [] = {
     { "isolation", "suspend", "suspend",      NULL, NULL,
       "suspend --provider (or --connections) for --remediation, with --reason (R15.3)" },
     { "isolation", "lift",   "lift",           NULL, NULL,
-      "lift a cause (--reference: the incident or remediation it ends; the oldest by default):"
-      " only the orchestrator's saga may (X.4); refused otherwise" },
+      "lift a cause (--reference: the incident or remediation it ends; the oldest by default),"
+      " with --reason: only the orchestrator's saga may (X.4); refused otherwise" },
     { "isolation", "decommission", "decommission", NULL, NULL,
       "drop a cancelled --connection until its allocation is released, with --reason (R4.2)" },
     { "isolation", "show",   "isolation_get",  NULL, NULL,
