@@ -708,17 +708,18 @@ s_our_rule (json_t *expr, int *family_p, int *length_p, int *daddr_p)
     return 0;
 }
 
-//  True when a rule offloads its flow to a flowtable (`flow add @ft`): the
-//  flow's later packets take the flowtable's path from ingress and never
-//  reach the forward hook, so no drop of ours sees them
+//  True when test holds for a member of an object anywhere in value (its
+//  key and its value), objects and arrays walked down
+typedef bool (s_member_test_fn) (const char *key, json_t *member);
+
 static bool
-s_offloads (json_t *value)
+s_any_member (json_t *value, s_member_test_fn *test)
 {
     if (json_is_object (value)) {
         const char *key;
         json_t *member;
         json_object_foreach (value, key, member) {
-            if (strcmp (key, "flow") == 0 || s_offloads (member))
+            if (test (key, member) || s_any_member (member, test))
                 return true;
         }
     }
@@ -727,43 +728,48 @@ s_offloads (json_t *value)
         size_t index;
         json_t *member;
         json_array_foreach (value, index, member)
-            if (s_offloads (member))
+            if (s_any_member (member, test))
                 return true;
     }
     return false;
 }
 
-//  True when a rule may end evaluation before our drops: a verdict (accept,
-//  jump, ...), or a verdict map whose verdicts are in a named map (`vmap
-//  @m`: the rule does not say them, and the map may gain an accept at any
-//  time; an anonymous one's are in the rule)
+//  An offload of the flow to a flowtable (`flow add @ft`): the flow's later
+//  packets take the flowtable's path from ingress and never reach the
+//  forward hook, so no drop of ours sees them
+static bool
+s_is_offload (const char *key, json_t *member)
+{
+    (void) member;
+    return strcmp (key, "flow") == 0;
+}
+
+//  A verdict that may end evaluation before our drops (accept, jump, ...),
+//  or a verdict map whose verdicts are in a named map (`vmap @m`: the rule
+//  does not say them, and the map may gain an accept at any time; an
+//  anonymous one's are in the rule)
+static bool
+s_is_bypass (const char *key, json_t *member)
+{
+    static const char *verdicts [] = { "accept", "jump", "goto", "return", "queue", NULL };
+    for (int index = 0; verdicts [index]; index++)
+        if (strcmp (key, verdicts [index]) == 0)
+            return true;
+    return strcmp (key, "vmap") == 0 && json_is_string (json_object_get (member, "data"));
+}
+
+//  True when a rule offloads its flow to a flowtable
+static bool
+s_offloads (json_t *value)
+{
+    return s_any_member (value, s_is_offload);
+}
+
+//  True when a rule may end evaluation before our drops
 static bool
 s_may_bypass (json_t *value)
 {
-    static const char *verdicts [] = { "accept", "jump", "goto", "return", "queue", NULL };
-    if (json_is_object (value)) {
-        const char *key;
-        json_t *member;
-        json_object_foreach (value, key, member) {
-            for (int index = 0; verdicts [index]; index++)
-                if (strcmp (key, verdicts [index]) == 0)
-                    return true;
-            if (strcmp (key, "vmap") == 0
-            &&  json_is_string (json_object_get (member, "data")))
-                return true;
-            if (s_may_bypass (member))
-                return true;
-        }
-    }
-    else
-    if (json_is_array (value)) {
-        size_t index;
-        json_t *member;
-        json_array_foreach (value, index, member)
-            if (s_may_bypass (member))
-                return true;
-    }
-    return false;
+    return s_any_member (value, s_is_bypass);
 }
 
 static void
