@@ -317,6 +317,20 @@ s_join (char **items, size_t count)
     return text;
 }
 
+//  A Repaired frame names these missing and extra prefixes ("a b", in its
+//  order); the frame is freed
+static void
+s_repaired_names (Lgwan__V1__EnforcerFrame **frame, const char *missing, const char *extra)
+{
+    char *text = s_join ((*frame)->repaired->missing, (*frame)->repaired->n_missing);
+    assert_string_equal (text, missing);
+    free (text);
+    text = s_join ((*frame)->repaired->extra, (*frame)->repaired->n_extra);
+    assert_string_equal (text, extra);
+    free (text);
+    s_free (frame);
+}
+
 
 //  --------------------------------------------------------------------------
 //  Setup
@@ -1131,13 +1145,7 @@ test_r16_1_restart_keeps_a_matching_table (void **state)
     s_free (&frame);
     s_send_snapshot (2, v2);
     frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 5000);
-    char *text = s_join (frame->repaired->missing, frame->repaired->n_missing);
-    assert_string_equal (text, "198.18.2.0/24");
-    free (text);
-    text = s_join (frame->repaired->extra, frame->repaired->n_extra);
-    assert_string_equal (text, "198.18.77.0/24");
-    free (text);
-    s_free (&frame);
+    s_repaired_names (&frame, "198.18.2.0/24", "198.18.77.0/24");
     s_expect_ack ("east", 2, false);
     assert_int_equal (lg_test_log_count (s_pid, "table rebuilt"), 1);
     assert_int_equal (lg_test_stop (s_pid, SIGTERM, 5000), 0);
@@ -1477,13 +1485,7 @@ test_r16_1_drift_before_a_snapshot_is_reported (void **state)
     s_send_snapshot (6, v5);
     frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 3000);
     assert_int_equal (frame->repaired->version, 6);
-    char *text = s_join (frame->repaired->missing, frame->repaired->n_missing);
-    assert_string_equal (text, "198.18.2.0/24");
-    free (text);
-    text = s_join (frame->repaired->extra, frame->repaired->n_extra);
-    assert_string_equal (text, "198.18.66.0/24");
-    free (text);
-    s_free (&frame);
+    s_repaired_names (&frame, "198.18.2.0/24", "198.18.66.0/24");
     s_expect_ack ("east", 6, false);
     char *kernel = s_kernel ();
     assert_non_null (strstr (kernel, "198.18.2.0"));
@@ -1499,13 +1501,7 @@ test_r16_1_drift_before_a_snapshot_is_reported (void **state)
     s_send_snapshot (7, v7);
     frame = s_expect (LGWAN__V1__ENFORCER_FRAME__BODY_REPAIRED, 3000);
     assert_int_equal (frame->repaired->version, 7);
-    text = s_join (frame->repaired->missing, frame->repaired->n_missing);
-    assert_string_equal (text, "198.18.2.0/24");
-    free (text);
-    text = s_join (frame->repaired->extra, frame->repaired->n_extra);
-    assert_string_equal (text, "198.18.77.0/24");
-    free (text);
-    s_free (&frame);
+    s_repaired_names (&frame, "198.18.2.0/24", "198.18.77.0/24");
     s_expect_ack ("east", 7, false);
 
     //  No drift: a Snapshot that changes the set reports nothing

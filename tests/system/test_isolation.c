@@ -3054,6 +3054,33 @@ test_x4_lift_under_a_decommission_says_decommissioned (void **state)
                       decommissioned + 1);
 }
 
+//  What a refused request leaves as it was: the counts of causes, desired
+//  versions, cause history and published events
+typedef struct {
+    long causes, versions, history, events;
+} s_tally_t;
+
+static s_tally_t
+s_tally (void)
+{
+    return (s_tally_t) {
+        .causes = s_sql ("SELECT count(*) FROM isolation.causes"),
+        .versions = s_sql ("SELECT count(*) FROM isolation.desired_versions"),
+        .history = s_sql ("SELECT count(*) FROM isolation.cause_history"),
+        .events = s_sql ("SELECT count(*) FROM isolation.outbox")
+    };
+}
+
+static void
+s_tally_unchanged (const s_tally_t *before)
+{
+    s_tally_t now = s_tally ();
+    assert_int_equal (now.causes, before->causes);
+    assert_int_equal (now.versions, before->versions);
+    assert_int_equal (now.history, before->history);
+    assert_int_equal (now.events, before->events);
+}
+
 /* REQ X.1, R4.2: a Decommission says why. It cuts off a connection that
    may be live (an operator's mistake, for the saga to undo), and it needed
    no reason: the cause, its history and the Decommissioned event recorded
@@ -3067,9 +3094,7 @@ test_x1_r4_2_decommission_records_why (void **state)
     (void) state;
     char prefix [64];
     uint64_t id = s_later_connection (prefix, sizeof prefix);
-    long versions = s_sql ("SELECT count(*) FROM isolation.desired_versions");
-    long history = s_sql ("SELECT count(*) FROM isolation.cause_history");
-    long events = s_sql ("SELECT count(*) FROM isolation.outbox");
+    s_tally_t before = s_tally ();
     Lgwan__V1__Decommission d = LGWAN__V1__DECOMMISSION__INIT;
     d.connection = id;
     const char *bad [] = { "", "  " };
@@ -3082,9 +3107,7 @@ test_x1_r4_2_decommission_records_why (void **state)
     }
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes WHERE connection_id = %"
                              PRIu64, id), 0);
-    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.desired_versions"), versions);
-    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.cause_history"), history);
-    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox"), events);
+    s_tally_unchanged (&before);
     assert_int_equal (s_pending (id), 0);
 
     //  With a reason: kept with the cause, its history and its event
@@ -3123,10 +3146,7 @@ static void
 test_x1_disconnect_and_suspend_record_why (void **state)
 {
     (void) state;
-    long causes = s_sql ("SELECT count(*) FROM isolation.causes");
-    long versions = s_sql ("SELECT count(*) FROM isolation.desired_versions");
-    long history = s_sql ("SELECT count(*) FROM isolation.cause_history");
-    long events = s_sql ("SELECT count(*) FROM isolation.outbox");
+    s_tally_t before = s_tally ();
     uint64_t id = s_conn [1];
     Lgwan__V1__Disconnect narrowed = LGWAN__V1__DISCONNECT__INIT;
     narrowed.connections = &id;
@@ -3168,10 +3188,7 @@ test_x1_disconnect_and_suspend_record_why (void **state)
             lgwan__v1__reply__free_unpacked (reply, NULL);
         }
     }
-    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes"), causes);
-    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.desired_versions"), versions);
-    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.cause_history"), history);
-    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox"), events);
+    s_tally_unchanged (&before);
     assert_int_equal (s_pending (id), 0);
 }
 
@@ -3199,9 +3216,7 @@ test_x1_reason_bound_is_lg_reason_max (void **state)
     reason [LG_REASON_MAX + 1] = 0;
 
     //  One byte past: refused, whatever the request
-    long versions = s_sql ("SELECT count(*) FROM isolation.desired_versions");
-    long history = s_sql ("SELECT count(*) FROM isolation.cause_history");
-    long events = s_sql ("SELECT count(*) FROM isolation.outbox");
+    s_tally_t before = s_tally ();
     Lgwan__V1__Disconnect disconnect = LGWAN__V1__DISCONNECT__INIT;
     disconnect.connections = &id;
     disconnect.n_connections = 1;
@@ -3229,9 +3244,7 @@ test_x1_reason_bound_is_lg_reason_max (void **state)
     }
     assert_int_equal (s_sql ("SELECT count(*) FROM isolation.causes WHERE connection_id = %"
                              PRIu64, id), 0);
-    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.desired_versions"), versions);
-    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.cause_history"), history);
-    assert_int_equal (s_sql ("SELECT count(*) FROM isolation.outbox"), events);
+    s_tally_unchanged (&before);
 
     //  At the bound: taken, and kept whole
     reason [LG_REASON_MAX] = 0;
