@@ -174,12 +174,12 @@ ctl_local_db_init (ctl_args_t *args)
     bool unreachable = false, failed = false;
     for (const char *service = (const char *) zlistx_first (services); service;
          service = (const char *) zlistx_next (services)) {
-        char why [512];
-        int prepared = unreachable? 0: lg_db_bootstrap (admin_dsn, service, password,
-                                                        why, sizeof why);
-        if (unreachable)
+        if (unreachable) {
             json_object_set_new (result, service, json_string ("not tried"));
-        else
+            continue;
+        }
+        char why [512];
+        int prepared = lg_db_bootstrap (admin_dsn, service, password, why, sizeof why);
         if (prepared) {
             fprintf (stderr, "lgwanctl: could not prepare %s: %s\n", service, why);
             json_object_set_new (result, service, json_string ("failed"));
